@@ -1,0 +1,19 @@
+"""Exceptions raised by the instrument layer."""
+
+from __future__ import annotations
+
+
+class InstrumentError(RuntimeError):
+    """An instrument did not do what it was asked: no answer, an error reply, a bad reading."""
+
+
+class InstrumentTimeout(InstrumentError):
+    """An instrument did not answer within the allowed time (after any retries)."""
+
+
+class SafetyViolation(ValueError):
+    """A voltage, current, pulse or address outside the safety envelope was requested.
+
+    Raised before anything is sent to an instrument; the message names the quantity, the
+    requested value and the allowed range.
+    """

@@ -1,0 +1,52 @@
+"""Measurement procedures written once against the Chip interface.
+
+This package knows MTJs (states, pulses, conductances, defects) and nothing about SCPI,
+serial bytes or instruments. It imports no other package of the project.
+"""
+
+from protocols.characterize import (
+    CharacterizationPlan,
+    CharacterizationSink,
+    MemorySink,
+    characterize_die,
+)
+from protocols.chip import CellState, Chip, Layout, Limits, Pulse
+from protocols.defects import (
+    DefectCode,
+    DefectMap,
+    SwitchingData,
+    Thresholds,
+    classify,
+    derive_thresholds,
+    detect_defects,
+    measure_switching,
+)
+from protocols.errors import InvalidRequest, ProtocolError
+from protocols.read import conductance_map, read_currents
+from protocols.write import WriteReport, write_weights
+
+__all__ = [
+    "CellState",
+    "CharacterizationPlan",
+    "CharacterizationSink",
+    "Chip",
+    "DefectCode",
+    "DefectMap",
+    "InvalidRequest",
+    "Layout",
+    "Limits",
+    "MemorySink",
+    "ProtocolError",
+    "Pulse",
+    "SwitchingData",
+    "Thresholds",
+    "WriteReport",
+    "characterize_die",
+    "classify",
+    "conductance_map",
+    "derive_thresholds",
+    "detect_defects",
+    "measure_switching",
+    "read_currents",
+    "write_weights",
+]

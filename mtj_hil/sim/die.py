@@ -1,0 +1,252 @@
+"""Device physics of one simulated die: drawn once from a profile, then pulsed and read.
+
+All per-device quantities are numpy arrays of shape ``(n_arrays, rows, cols)``; nothing loops
+over devices in Python. Randomness comes from ``numpy.random.Generator`` streams derived from
+one seed: one stream draws the die, and each array has its own stream for switching and read
+noise, so what happens on one array never depends on the order arrays were visited in (an
+interrupted run that resumes gives the same numbers as an uninterrupted one).
+
+This module applies no safety limits: a pulse over the breakdown voltage really destroys a
+device (it becomes a short). Limits are enforced by :class:`mtj_hil.sim.chip.SimulatedChip`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mtj_hil.sim.nodal import effective_conductance
+from mtj_hil.sim.profile import DeviceProfile
+from protocols.chip import CellState
+from protocols.defects import DefectCode
+
+NOISE_TABLE_SIZE = 1 << 19
+
+DEFECT_PARAMS = (
+    (DefectCode.SHORT, "short_rate"),
+    (DefectCode.OPEN, "open_rate"),
+    (DefectCode.STUCK_P, "stuck_p_rate"),
+    (DefectCode.STUCK_AP, "stuck_ap_rate"),
+)
+
+
+def die_seed_sequence(lot_seed: int, die_index: int) -> np.random.SeedSequence:
+    """The seed sequence of die ``die_index`` of the lot drawn with ``lot_seed``."""
+    return np.random.SeedSequence(entropy=int(lot_seed), spawn_key=(int(die_index),))
+
+
+class SimulatedDie:
+    """The physical state of one die (truth the simulator knows and a lab does not).
+
+    Attributes (arrays of shape ``(n_arrays, rows, cols)``):
+        r_p, r_ap: device resistances in the P and AP states (ohm).
+        vc_to_p, vc_to_ap: critical switching voltages (V).
+        v_breakdown: barrier breakdown voltage (V).
+        short_g: conductance the device has if it is (or becomes) a short (S).
+        defect: true defect code (``DefectCode`` values, uint8); breakdown turns a device
+            into ``SHORT``.
+        state: True where the device is in the P state.
+        sense_offset: fixed offset current of each output line (A), shape ``(n_arrays, cols)``.
+    """
+
+    def __init__(self, profile: DeviceProfile, seed: np.random.SeedSequence | int) -> None:
+        self.profile = profile
+        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.seed_entropy = seq.entropy
+        self.seed_spawn_key = tuple(seq.spawn_key)
+        draw_seq, *array_seqs = seq.spawn(1 + profile.geometry.n_arrays)
+        self._draw(np.random.default_rng(draw_seq))
+        self.array_rngs = [np.random.default_rng(s) for s in array_seqs]
+        self._g_eff: dict[int, np.ndarray] = {}
+        self._noise_tables: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        g = self.profile.geometry
+        return (g.n_arrays, g.rows, g.cols)
+
+    def _draw(self, rng: np.random.Generator) -> None:
+        p = self.profile
+        shape = self.shape
+        res, sw, dfx = p.resistance, p.switching, p.defects
+        z1 = rng.standard_normal(shape)
+        z2 = rng.standard_normal(shape)
+        rho = res.rp_rap_correlation
+        z_ap = rho * z1 + np.sqrt(1.0 - rho * rho) * z2
+        self.r_p = res.r_p_median * np.exp(res.r_p_sigma * z1)
+        self.r_ap = res.r_ap_median * np.exp(res.r_ap_sigma * z_ap)
+        # A device whose AP resistance fell below its P resistance would be unphysical.
+        self.r_ap = np.maximum(self.r_ap, self.r_p * 1.01)
+        self.vc_to_p = sw.vc_to_p * (1.0 + sw.vc_sigma * rng.standard_normal(shape))
+        self.vc_to_ap = sw.vc_to_ap * (1.0 + sw.vc_sigma * rng.standard_normal(shape))
+        np.maximum(self.vc_to_p, 0.05 * sw.vc_to_p, out=self.vc_to_p)
+        np.maximum(self.vc_to_ap, 0.05 * sw.vc_to_ap, out=self.vc_to_ap)
+        self.v_breakdown = np.maximum(
+            sw.breakdown_voltage * (1.0 + sw.breakdown_sigma * rng.standard_normal(shape)),
+            sw.breakdown_floor,
+        )
+        self.short_g = dfx.short_g_median * np.exp(dfx.short_g_sigma * rng.standard_normal(shape))
+        self.state = rng.random(shape) < 0.5
+
+        n = int(np.prod(shape))
+        cv = dfx.die_spread
+        factor = rng.gamma(1.0 / cv**2, cv**2) if cv > 0 else 1.0
+        self.defect_rate_factor = float(factor)
+        counts = [rng.poisson(getattr(dfx, key) * factor * n) for _, key in DEFECT_PARAMS]
+        total = min(sum(counts), n)
+        where = rng.choice(n, size=total, replace=False)
+        defect = np.zeros(n, dtype=np.uint8)
+        start = 0
+        for (code, _), count in zip(DEFECT_PARAMS, counts, strict=True):
+            defect[where[start : start + count]] = code
+            start += count
+        defect = defect.reshape(shape)
+        if dfx.line_open_rate > 0:
+            n_lines = rng.poisson(dfx.line_open_rate, size=shape[0])
+            for array in np.flatnonzero(n_lines):
+                cols = rng.choice(shape[2], size=min(n_lines[array], shape[2]), replace=False)
+                defect[array][:, cols] = DefectCode.OPEN
+        self.defect = defect
+        self.state[defect == DefectCode.STUCK_P] = True
+        self.state[defect == DefectCode.STUCK_AP] = False
+        self.sense_offset = p.read.offset_sigma * rng.standard_normal((shape[0], shape[2]))
+
+    # -- conductances ----------------------------------------------------------------------
+
+    def conductance(self, array: int | None = None) -> np.ndarray:
+        """True device conductances (S) in the current states, for one array or the die."""
+        sl = slice(None) if array is None else array
+        g = np.where(self.state[sl], 1.0 / self.r_p[sl], 1.0 / self.r_ap[sl])
+        defect = self.defect[sl]
+        g = np.where(defect == DefectCode.SHORT, self.short_g[sl], g)
+        return np.where(defect == DefectCode.OPEN, self.profile.defects.open_g, g)
+
+    def conductance_in(self, state: CellState) -> np.ndarray:
+        """Conductance (S) every device of the die would show in ``state`` (defects included)."""
+        g = 1.0 / (self.r_p if state == CellState.P else self.r_ap)
+        g = np.where(self.defect == DefectCode.STUCK_P, 1.0 / self.r_p, g)
+        g = np.where(self.defect == DefectCode.STUCK_AP, 1.0 / self.r_ap, g)
+        g = np.where(self.defect == DefectCode.SHORT, self.short_g, g)
+        return np.where(self.defect == DefectCode.OPEN, self.profile.defects.open_g, g)
+
+    def effective_conductance(self, array: int) -> np.ndarray:
+        """Conductance matrix (S) seen from the array's terminals (line resistance included).
+
+        Cached until the array is next pulsed; for 1T1R arrays and zero line resistance it is
+        the device conductance itself.
+        """
+        cached = self._g_eff.get(array)
+        if cached is None:
+            g = self.conductance(array)
+            r_line = self.profile.read.line_resistance
+            if self.profile.geometry.cell == "passive" and r_line > 0:
+                g = effective_conductance(np.maximum(g, 1e-12), r_line)
+            cached = self._g_eff[array] = g
+        return cached
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def apply_pulse(
+        self, array: int, mask: np.ndarray, state: CellState, amplitude: float, width: float
+    ) -> None:
+        """Apply one write pulse towards ``state`` to the cells selected by ``mask``.
+
+        ``amplitude`` (V, magnitude) appears across each selected device for ``width`` (s).
+        Devices switch with the thermal-activation probability; a pulse at or above a
+        device's breakdown voltage turns it into a short. In passive arrays with
+        ``half_select`` the V/2 scheme disturbs unselected cells on selected lines.
+        """
+        sw = self.profile.switching
+        rng = self.array_rngs[array]
+        self._g_eff.pop(array, None)
+        mask = np.asarray(mask, dtype=bool)
+        exposures = mask.astype(float)
+        half = None
+        if self.profile.geometry.cell == "passive" and sw.half_select and mask.any():
+            # Rows are written one after another: a selected row sits at +V/2 and the
+            # selected columns of that row at -V/2, so a cell sees V/2 once if its row is
+            # selected, plus once for every other row written in its column.
+            row_sel = mask.any(axis=1)[:, None]
+            col_count = mask.sum(axis=0)[None, :]
+            half = (row_sel & ~mask).astype(float) + (col_count - mask)
+        self._breakdown(array, mask, amplitude)
+        if half is not None:
+            self._breakdown(array, half > 0, amplitude / 2.0)
+
+        vc = (self.vc_to_p if state == CellState.P else self.vc_to_ap)[array]
+        target = state == CellState.P
+        switchable = (self.defect[array] == DefectCode.GOOD) & (self.state[array] != target)
+        p_switch = np.zeros(mask.shape)
+        if mask.any():
+            p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw), 0.0)
+            p_switch *= 1.0 - sw.write_error_floor
+        if half is not None and half.any():
+            p_half = _switch_probability(amplitude / 2.0, width, vc, sw)
+            p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
+            p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
+        flips = switchable & (rng.random(mask.shape) < p_switch)
+        self.state[array][flips] = target
+
+    def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
+        broken = mask & (amplitude >= self.v_breakdown[array])
+        if broken.any():
+            self.defect[array][broken] = DefectCode.SHORT
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
+        """Output-line currents (A, ``(batch, cols)``) for input voltages (V, ``(batch, rows)``).
+
+        Ohm's and Kirchhoff's laws through the effective conductance, then read noise
+        (relative and absolute, independent per line and read), the line's sense offset and,
+        if the profile asks for it, ADC quantisation with clipping at full scale.
+        """
+        rd = self.profile.read
+        current = voltages @ self.effective_conductance(array)
+        if rd.noise_rel > 0 or rd.noise_abs > 0:
+            gain, extra = self._noise(array, current.shape)
+            current *= gain
+            current += extra
+        if rd.offset_sigma > 0:
+            current += self.sense_offset[array]
+        if rd.adc_bits:
+            lsb = 2.0 * rd.adc_full_scale / 2**rd.adc_bits
+            np.clip(current, -rd.adc_full_scale, rd.adc_full_scale - lsb, out=current)
+            current = np.round(current / lsb) * lsb
+        return current
+
+    def _noise(self, array: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Read noise for one read: a relative gain ``1 + noise_rel * N`` and an additive
+        term ``noise_abs * N'`` (A), independent standard normals ``N``, ``N'``.
+
+        Drawing normals costs several times the crossbar product itself, so large reads take
+        a window at a random offset of two tables drawn once per die (values within one read
+        are independent; windows of different reads may overlap). Small reads draw afresh.
+        """
+        rd = self.profile.read
+        rng = self.array_rngs[array]
+        n = shape[0] * shape[1]
+        if n < 4096 or n > NOISE_TABLE_SIZE // 2:
+            gain = 1.0 + rd.noise_rel * rng.standard_normal(shape)
+            return gain, rd.noise_abs * rng.standard_normal(shape)
+        if self._noise_tables is None:
+            table_rng = np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 7])
+            normals = table_rng.standard_normal((2, NOISE_TABLE_SIZE))
+            normals[0] *= rd.noise_rel
+            normals[0] += 1.0
+            normals[1] *= rd.noise_abs
+            self._noise_tables = normals
+        start = int(rng.integers(0, NOISE_TABLE_SIZE - n + 1))
+        window = self._noise_tables[:, start : start + n]
+        return window[0].reshape(shape), window[1].reshape(shape)
+
+
+def _switch_probability(amplitude: float, width: float, vc: np.ndarray, sw) -> np.ndarray:
+    """Thermal activation: P = 1 - exp(-t / tau), tau = tau0 exp(delta (1 - V / Vc))."""
+    exponent = np.minimum(sw.delta * (1.0 - amplitude / vc), 700.0)
+    rate_t = width / (sw.tau0 * np.exp(exponent))
+    return -np.expm1(-rate_t)
+
+
+def make_die(profile: DeviceProfile, lot_seed: int = 0, die_index: int = 0) -> SimulatedDie:
+    """Die ``die_index`` of the simulated lot ``lot_seed``: the same arguments give the same die."""
+    return SimulatedDie(profile, die_seed_sequence(lot_seed, die_index))

@@ -1,0 +1,267 @@
+"""Device profiles: the statistics a simulated die is drawn from, loaded from TOML.
+
+A profile is data, not code: the shipped ones live in ``mtj_hil/sim/profiles/*.toml`` and a
+user can point at their own file. Every value is SI (ohms, siemens, volts, seconds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from mtj_hil.errors import ConfigError
+from protocols.chip import Layout, Limits, Pulse
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    n_arrays: int
+    rows: int
+    cols: int
+    cell: str
+
+
+@dataclass(frozen=True)
+class Resistance:
+    r_p_median: float
+    r_p_sigma: float
+    r_ap_median: float
+    r_ap_sigma: float
+    rp_rap_correlation: float
+
+
+@dataclass(frozen=True)
+class Switching:
+    vc_to_p: float
+    vc_to_ap: float
+    vc_sigma: float
+    delta: float
+    tau0: float
+    write_error_floor: float
+    half_select: bool
+    breakdown_voltage: float
+    breakdown_sigma: float
+    breakdown_floor: float
+
+
+@dataclass(frozen=True)
+class Defects:
+    short_rate: float
+    open_rate: float
+    stuck_p_rate: float
+    stuck_ap_rate: float
+    die_spread: float
+    line_open_rate: float
+    short_g_median: float
+    short_g_sigma: float
+    open_g: float
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    noise_rel: float
+    noise_abs: float
+    offset_sigma: float
+    adc_bits: int
+    adc_full_scale: float
+    line_resistance: float
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """Everything needed to draw and simulate a die. See the shipped TOML files for units."""
+
+    name: str
+    description: str
+    geometry: Geometry
+    resistance: Resistance
+    switching: Switching
+    defects: Defects
+    read: ReadModel
+    limits: Limits
+    nominal_pulse: Pulse
+
+    @property
+    def layout(self) -> Layout:
+        """The die geometry and limits as the Chip interface reports them."""
+        return Layout(
+            n_arrays=self.geometry.n_arrays,
+            rows=self.geometry.rows,
+            cols=self.geometry.cols,
+            cell=self.geometry.cell,  # type: ignore[arg-type]
+            limits=self.limits,
+            nominal_g_p=1.0 / self.resistance.r_p_median,
+            nominal_g_ap=1.0 / self.resistance.r_ap_median,
+            nominal_pulse=self.nominal_pulse,
+        )
+
+    def replace(self, **sections: dict[str, Any]) -> DeviceProfile:
+        """A copy with some fields of some sections changed, e.g.
+        ``profile.replace(defects={"short_rate": 0.0})``.
+
+        Raises:
+            ConfigError: unknown section or key, or a value out of range.
+        """
+        data = as_dict(self)
+        for section, changes in sections.items():
+            if section not in data or not isinstance(data[section], dict):
+                raise ConfigError(f"unknown profile section {section!r}")
+            for key in changes:
+                if key not in data[section]:
+                    raise ConfigError(
+                        f"unknown key {section}.{key}; allowed: {', '.join(data[section])}"
+                    )
+            data[section] = {**data[section], **changes}
+        return profile_from_dict(data, source=f"{self.name} (modified)")
+
+
+_SECTIONS: dict[str, type] = {
+    "geometry": Geometry,
+    "resistance": Resistance,
+    "switching": Switching,
+    "defects": Defects,
+    "read": ReadModel,
+    "limits": Limits,
+    "nominal_pulse": Pulse,
+}
+
+
+def as_dict(profile: DeviceProfile) -> dict[str, Any]:
+    """The profile as nested plain dicts (the TOML layout), for provenance records."""
+    return dataclasses.asdict(profile)
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles shipped with the package."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str | Path) -> DeviceProfile:
+    """Load a shipped profile by name (e.g. ``"1t1r-20k"``) or a TOML file by path.
+
+    Raises:
+        ConfigError: unknown name, unreadable or malformed file, missing or bad values.
+    """
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        path = candidate
+    else:
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ConfigError(
+                f"unknown profile {str(name_or_path)!r}; shipped profiles: "
+                f"{', '.join(available_profiles())} (or give a path to a .toml file)"
+            )
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read profile file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"profile file {path} is not valid TOML: {exc}") from exc
+    return profile_from_dict(data, source=str(path))
+
+
+def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DeviceProfile:
+    """Build and validate a profile from nested dicts (the TOML layout).
+
+    Raises:
+        ConfigError: naming ``source``, the key and what is allowed.
+    """
+    if not isinstance(data.get("name"), str):
+        raise ConfigError(f"{source}: key 'name' (a string) is missing")
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        raw = data.get(section)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: section [{section}] is missing")
+        expected = {f.name: f for f in fields(cls)}
+        unknown = set(raw) - set(expected)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {', '.join(sorted(unknown))} in [{section}]; "
+                f"allowed: {', '.join(expected)}"
+            )
+        values: dict[str, Any] = {}
+        for name, field in expected.items():
+            if name not in raw:
+                raise ConfigError(f"{source}: key {section}.{name} is missing")
+            values[name] = _coerce(source, f"{section}.{name}", raw[name], field.type)
+        sections[section] = cls(**values)
+    profile = DeviceProfile(
+        name=data["name"], description=str(data.get("description", "")), **sections
+    )
+    _check_ranges(profile, source)
+    return profile
+
+
+def _coerce(source: str, key: str, value: Any, type_name: Any) -> Any:
+    type_name = type_name if isinstance(type_name, str) else type_name.__name__
+    if type_name == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
+        return value
+    if type_name == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+    if type_name == "int":
+        if int(value) != value:
+            raise ConfigError(f"{source}: {key} must be an integer, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _check_ranges(p: DeviceProfile, source: str) -> None:
+    def need(ok: bool, key: str, allowed: str, value: Any) -> None:
+        if not ok:
+            raise ConfigError(f"{source}: {key} = {value!r} is out of range; allowed {allowed}")
+
+    g, r, s, d, rd, lim = p.geometry, p.resistance, p.switching, p.defects, p.read, p.limits
+    need(g.cell in ("1T1R", "passive"), "geometry.cell", "'1T1R' or 'passive'", g.cell)
+    for key in ("n_arrays", "rows", "cols"):
+        need(1 <= getattr(g, key) <= 4096, f"geometry.{key}", "1..4096", getattr(g, key))
+    need(r.r_p_median > 0, "resistance.r_p_median", "> 0", r.r_p_median)
+    need(r.r_ap_median > r.r_p_median, "resistance.r_ap_median", "> r_p_median", r.r_ap_median)
+    for key in ("r_p_sigma", "r_ap_sigma"):
+        need(0 <= getattr(r, key) < 1, f"resistance.{key}", "0 <= sigma < 1", getattr(r, key))
+    need(-1 <= r.rp_rap_correlation <= 1, "resistance.rp_rap_correlation", "-1..1",
+         r.rp_rap_correlation)
+    for key in ("vc_to_p", "vc_to_ap", "delta", "tau0", "breakdown_voltage", "breakdown_floor"):
+        need(getattr(s, key) > 0, f"switching.{key}", "> 0", getattr(s, key))
+    need(0 <= s.vc_sigma < 0.5, "switching.vc_sigma", "0..0.5", s.vc_sigma)
+    need(0 <= s.breakdown_sigma < 0.5, "switching.breakdown_sigma", "0..0.5", s.breakdown_sigma)
+    need(0 <= s.write_error_floor < 1, "switching.write_error_floor", "0 <= p < 1",
+         s.write_error_floor)
+    for key in ("short_rate", "open_rate", "stuck_p_rate", "stuck_ap_rate"):
+        need(0 <= getattr(d, key) < 0.5, f"defects.{key}", "0 <= rate < 0.5", getattr(d, key))
+    need(d.die_spread >= 0, "defects.die_spread", ">= 0", d.die_spread)
+    need(d.line_open_rate >= 0, "defects.line_open_rate", ">= 0", d.line_open_rate)
+    need(d.short_g_median > 0, "defects.short_g_median", "> 0", d.short_g_median)
+    need(d.open_g >= 0, "defects.open_g", ">= 0", d.open_g)
+    need(rd.noise_rel >= 0 and rd.noise_abs >= 0, "read.noise_rel/noise_abs", ">= 0",
+         (rd.noise_rel, rd.noise_abs))
+    need(rd.adc_bits == 0 or 4 <= rd.adc_bits <= 24, "read.adc_bits", "0 (off) or 4..24",
+         rd.adc_bits)
+    need(rd.adc_full_scale > 0, "read.adc_full_scale", "> 0", rd.adc_full_scale)
+    need(rd.line_resistance >= 0, "read.line_resistance", ">= 0", rd.line_resistance)
+    need(0 < lim.max_read_voltage, "limits.max_read_voltage", "> 0", lim.max_read_voltage)
+    need(0 < lim.min_pulse_amplitude <= lim.max_pulse_amplitude, "limits.min_pulse_amplitude",
+         "0 < min <= max_pulse_amplitude", lim.min_pulse_amplitude)
+    need(lim.max_pulse_amplitude < s.breakdown_floor, "limits.max_pulse_amplitude",
+         f"< switching.breakdown_floor ({s.breakdown_floor} V)", lim.max_pulse_amplitude)
+    need(lim.max_read_voltage < s.breakdown_floor, "limits.max_read_voltage",
+         f"< switching.breakdown_floor ({s.breakdown_floor} V)", lim.max_read_voltage)
+    need(0 < lim.min_pulse_width <= lim.max_pulse_width, "limits.min_pulse_width",
+         "0 < min <= max_pulse_width", lim.min_pulse_width)
+    pulse = p.nominal_pulse
+    need(lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude,
+         "nominal_pulse.amplitude", "within the limits", pulse.amplitude)
+    need(lim.min_pulse_width <= pulse.width <= lim.max_pulse_width, "nominal_pulse.width",
+         "within the limits", pulse.width)

@@ -1,0 +1,67 @@
+"""Crossbar reads: batched output currents and per-device conductance maps."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from protocols.chip import Chip
+from protocols.errors import InvalidRequest
+
+DEFAULT_READ_VOLTAGE = 0.1
+"""Read voltage (V) used when none is given: well below any write threshold."""
+
+
+@runtime_checkable
+class CurrentCorrection(Protocol):
+    """Turns raw output-line currents into corrected ones (calibration of the read path)."""
+
+    def correct(self, array: int, currents: np.ndarray) -> np.ndarray:
+        """Corrected currents (A) for raw currents (A) of shape ``(batch, cols)``."""
+        ...
+
+
+def read_currents(
+    chip: Chip,
+    array: int,
+    voltages: np.ndarray,
+    correction: CurrentCorrection | None = None,
+) -> np.ndarray:
+    """Read a batch of input vectors: voltages (V, ``(batch, rows)``) -> currents (A, ``(batch, cols)``).
+
+    The whole batch goes to the chip in one call; ``correction`` (if given) is applied to the
+    result.
+    """
+    currents = chip.read(array, voltages)
+    if correction is not None:
+        currents = correction.correct(array, currents)
+    return currents
+
+
+def conductance_map(
+    chip: Chip,
+    array: int,
+    read_voltage: float = DEFAULT_READ_VOLTAGE,
+    repeats: int = 1,
+    correction: CurrentCorrection | None = None,
+) -> np.ndarray:
+    """Conductance (S) of every cell of ``array``, read ``repeats`` times.
+
+    One input line at a time is raised to ``read_voltage`` with all others at 0 V, so each
+    read vector yields one row of the map; all ``rows * repeats`` vectors go in one call.
+
+    Returns:
+        Array of shape ``(repeats, rows, cols)``.
+
+    Raises:
+        InvalidRequest: ``read_voltage`` not positive or ``repeats`` < 1.
+    """
+    if not read_voltage > 0:
+        raise InvalidRequest(f"read voltage must be > 0 V, got {read_voltage}")
+    if repeats < 1:
+        raise InvalidRequest(f"repeats must be >= 1, got {repeats}")
+    rows = chip.layout.rows
+    vectors = np.tile(np.eye(rows) * read_voltage, (repeats, 1))
+    currents = read_currents(chip, array, vectors, correction)
+    return currents.reshape(repeats, rows, -1) / read_voltage

@@ -1,0 +1,154 @@
+"""Writing bit patterns into an array with write-verify."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from protocols.chip import CellState, Chip, Layout, Pulse
+from protocols.errors import InvalidRequest
+from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
+
+
+@dataclass
+class WriteReport:
+    """Outcome of one write-verify of an array.
+
+    Attributes:
+        array: the array written.
+        target: bits written (True = P, low resistance), shape ``(rows, cols)``.
+        selected: cells that were part of the write.
+        rounds: verify rounds run (1 = first pulse only).
+        pulses: cell-pulses applied in total (one pulse on one cell counts one).
+        residual: selected cells that still read the wrong state at the end.
+        amplitudes: pulse amplitude (V) used in each round.
+        elapsed: wall time (s).
+        initial_errors: selected cells in the wrong state before the first pulse.
+    """
+
+    array: int
+    target: np.ndarray
+    selected: np.ndarray
+    rounds: int
+    pulses: int
+    residual: np.ndarray
+    amplitudes: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    initial_errors: int = 0
+
+    @property
+    def errors(self) -> int:
+        """Number of selected cells left in the wrong state (given up as stuck)."""
+        return int(self.residual.sum())
+
+    @property
+    def error_rate(self) -> float:
+        """Residual errors as a fraction of the selected cells."""
+        n = int(self.selected.sum())
+        return self.errors / n if n else 0.0
+
+
+def pulse_plan(layout: Layout, pulse: Pulse, rounds: int, step: float) -> list[Pulse]:
+    """The pulses of every round of a write-verify: amplitude grows by ``step`` (V) per round,
+    never past the die's maximum.
+
+    Raises:
+        InvalidRequest: the first pulse lies outside the die's limits (nothing is applied).
+    """
+    lim = layout.limits
+    if not lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude:
+        raise InvalidRequest(
+            f"pulse amplitude {pulse.amplitude:g} V is outside the die's limits "
+            f"{lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V"
+        )
+    if not lim.min_pulse_width <= pulse.width <= lim.max_pulse_width:
+        raise InvalidRequest(
+            f"pulse width {pulse.width:g} s is outside the die's limits "
+            f"{lim.min_pulse_width:g}..{lim.max_pulse_width:g} s"
+        )
+    if step < 0:
+        raise InvalidRequest(f"escalation step must be >= 0 V, got {step}")
+    return [
+        Pulse(min(pulse.amplitude + k * step, lim.max_pulse_amplitude), pulse.width)
+        for k in range(rounds)
+    ]
+
+
+def write_weights(
+    chip: Chip,
+    array: int,
+    bits: np.ndarray,
+    *,
+    selected: np.ndarray | None = None,
+    pulse: Pulse | None = None,
+    max_rounds: int = 5,
+    escalation_step: float = 0.05,
+    read_voltage: float = DEFAULT_READ_VOLTAGE,
+    threshold: float | None = None,
+    correction: CurrentCorrection | None = None,
+) -> WriteReport:
+    """Program a bit pattern into ``array`` and verify it by reading back.
+
+    Each round pulses only the cells that read wrong (towards P where the bit is 1, towards
+    AP where it is 0), then reads the whole array once. After the first round the amplitude
+    grows by ``escalation_step`` per round, up to the die's maximum. Cells still wrong after
+    ``max_rounds`` are given up and reported as residual errors.
+
+    Args:
+        bits: target pattern, shape ``(rows, cols)``, bool or 0/1 integers (1 = P).
+        selected: optional boolean mask of the cells to write (default: all).
+        pulse: first-round pulse (default: the die's nominal pulse).
+        threshold: conductance (S) separating P from AP (default: the layout's nominal
+            midpoint).
+
+    Raises:
+        InvalidRequest: wrong shape or values of ``bits``/``selected``, or a pulse plan outside
+            the die's limits; raised before any pulse is applied.
+    """
+    layout = chip.layout
+    shape = (layout.rows, layout.cols)
+    target = _as_bits(bits, shape, "bits")
+    sel = np.ones(shape, bool) if selected is None else _as_mask(selected, shape)
+    if max_rounds < 1:
+        raise InvalidRequest(f"max_rounds must be >= 1, got {max_rounds}")
+    plan = pulse_plan(layout, pulse or layout.nominal_pulse, max_rounds, escalation_step)
+    thr = layout.threshold_g if threshold is None else threshold
+
+    start = time.perf_counter()
+    state = conductance_map(chip, array, read_voltage, correction=correction)[0] > thr
+    wrong = sel & (state != target)
+    report = WriteReport(array, target, sel, 0, 0, wrong, initial_errors=int(wrong.sum()))
+    for plan_pulse in plan:
+        if not wrong.any():
+            break
+        for cell_state, cells in ((CellState.P, wrong & target), (CellState.AP, wrong & ~target)):
+            if cells.any():
+                chip.program(array, cells, cell_state, plan_pulse)
+        report.rounds += 1
+        report.pulses += int(wrong.sum())
+        report.amplitudes.append(plan_pulse.amplitude)
+        state = conductance_map(chip, array, read_voltage, correction=correction)[0] > thr
+        wrong = sel & (state != target)
+    report.residual = wrong
+    report.elapsed = time.perf_counter() - start
+    return report
+
+
+def _as_mask(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype != bool or arr.shape != shape:
+        raise InvalidRequest(f"selection must be a boolean mask of shape {shape}, got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def _as_bits(values: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.shape != shape:
+        raise InvalidRequest(f"{name} has shape {arr.shape}; expected {shape}")
+    if arr.dtype == bool:
+        return arr
+    if not np.issubdtype(arr.dtype, np.integer) or not np.isin(arr, (0, 1)).all():
+        raise InvalidRequest(f"{name} must be booleans or 0/1 integers (1 = P, low resistance)")
+    return arr.astype(bool)

@@ -40,9 +40,13 @@ class SafetyEnvelope:
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if not np.isfinite(value) or value <= 0:
-                raise SafetyViolation(f"safety envelope {name} must be a positive number, got {value}")
+                raise SafetyViolation(
+                    f"safety envelope {name} must be a positive number, got {value}"
+                )
         if self.min_pulse_amplitude > self.max_pulse_amplitude:
-            raise SafetyViolation("safety envelope: min_pulse_amplitude exceeds max_pulse_amplitude")
+            raise SafetyViolation(
+                "safety envelope: min_pulse_amplitude exceeds max_pulse_amplitude"
+            )
         if self.min_pulse_width > self.max_pulse_width:
             raise SafetyViolation("safety envelope: min_pulse_width exceeds max_pulse_width")
 
@@ -54,7 +58,11 @@ class SafetyEnvelope:
         """Check a whole plan of pulses at once (V and s, any shape); raise on the first bad one."""
         amps = np.abs(np.asarray(amplitudes, dtype=float))
         wid = np.asarray(widths, dtype=float)
-        bad = ~np.isfinite(amps) | (amps < self.min_pulse_amplitude) | (amps > self.max_pulse_amplitude)
+        bad = (
+            ~np.isfinite(amps)
+            | (amps < self.min_pulse_amplitude)
+            | (amps > self.max_pulse_amplitude)
+        )
         if bad.any():
             value = amps[bad].flat[0]
             raise SafetyViolation(

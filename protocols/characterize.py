@@ -103,8 +103,13 @@ def characterize_die(
         if array in done:
             continue
         data = measure_switching(
-            chip, array, cycles=plan.cycles, reads=plan.reads, pulse=plan.pulse,
-            read_voltage=plan.read_voltage, correction=correction,
+            chip,
+            array,
+            cycles=plan.cycles,
+            reads=plan.reads,
+            pulse=plan.pulse,
+            read_voltage=plan.read_voltage,
+            correction=correction,
         )
         sink.save_array(array, data)
         finished += 1

@@ -139,9 +139,7 @@ def check_array(layout: Layout, array: int) -> int:
     if isinstance(array, bool) or not isinstance(array, int | np.integer):
         raise InvalidRequest(f"array index must be an integer, got {type(array).__name__}")
     if not 0 <= int(array) < layout.n_arrays:
-        raise InvalidRequest(
-            f"array {array} is not on this die; allowed 0..{layout.n_arrays - 1}"
-        )
+        raise InvalidRequest(f"array {array} is not on this die; allowed 0..{layout.n_arrays - 1}")
     return int(array)
 
 
@@ -186,7 +184,9 @@ def read_voltages(layout: Layout, voltages: np.ndarray) -> np.ndarray:
         InvalidRequest: wrong shape, non-numeric dtype or non-finite values.
     """
     v = np.asarray(voltages)
-    if v.dtype == bool or not (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)):
+    if v.dtype == bool or not (
+        np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)
+    ):
         raise InvalidRequest(f"voltages must be a real numeric array, got dtype {v.dtype}")
     v = v.astype(np.float64, copy=False)
     if v.ndim == 1:

@@ -130,8 +130,13 @@ def measure_switching(
         for state in (CellState.P, CellState.AP):
             bits = np.full(shape, state == CellState.P)
             report = write_weights(
-                chip, array, bits, pulse=pulse, max_rounds=verify_rounds,
-                read_voltage=read_voltage, correction=correction,
+                chip,
+                array,
+                bits,
+                pulse=pulse,
+                max_rounds=verify_rounds,
+                read_voltage=read_voltage,
+                correction=correction,
             )
             g = conductance_map(chip, array, read_voltage, reads, correction)
             out[state][0].append(g)
@@ -246,7 +251,12 @@ def detect_defects(
     own distributions.
     """
     data = measure_switching(
-        chip, array, cycles=cycles, reads=reads, pulse=pulse, read_voltage=read_voltage,
+        chip,
+        array,
+        cycles=cycles,
+        reads=reads,
+        pulse=pulse,
+        read_voltage=read_voltage,
         correction=correction,
     )
     return defect_map(data.mean_p, data.mean_ap, thresholds)
@@ -258,6 +268,8 @@ def defect_map(
     """Classify devices from per-cycle mean conductances ``(cycles, ...)`` (S)."""
     t = thresholds or derive_thresholds(mean_p.mean(axis=0), mean_ap.mean(axis=0))
     return DefectMap(
-        g_p=mean_p.mean(axis=0), g_ap=mean_ap.mean(axis=0),
-        codes=classify(mean_p, mean_ap, t), thresholds=t,
+        g_p=mean_p.mean(axis=0),
+        g_ap=mean_ap.mean(axis=0),
+        codes=classify(mean_p, mean_ap, t),
+        thresholds=t,
     )

@@ -139,7 +139,9 @@ def write_weights(
 def _as_mask(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype != bool or arr.shape != shape:
-        raise InvalidRequest(f"selection must be a boolean mask of shape {shape}, got {arr.dtype} {arr.shape}")
+        raise InvalidRequest(
+            f"selection must be a boolean mask of shape {shape}, got {arr.dtype} {arr.shape}"
+        )
     return arr
 
 

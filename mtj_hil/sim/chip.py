@@ -75,7 +75,9 @@ class SimulatedChip:
         try:
             state = CellState(state)
         except ValueError as exc:
-            raise InvalidRequest(f"state must be CellState.P or CellState.AP, got {state!r}") from exc
+            raise InvalidRequest(
+                f"state must be CellState.P or CellState.AP, got {state!r}"
+            ) from exc
         self.envelope.check_pulse(pulse.amplitude, pulse.width)
         self.program_calls += 1
         if mask.any():

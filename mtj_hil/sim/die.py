@@ -159,7 +159,6 @@ class SimulatedDie:
         rng = self.array_rngs[array]
         self._g_eff.pop(array, None)
         mask = np.asarray(mask, dtype=bool)
-        exposures = mask.astype(float)
         half = None
         if self.profile.geometry.cell == "passive" and sw.half_select and mask.any():
             # Rows are written one after another: a selected row sits at +V/2 and the

@@ -231,37 +231,74 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
     need(r.r_ap_median > r.r_p_median, "resistance.r_ap_median", "> r_p_median", r.r_ap_median)
     for key in ("r_p_sigma", "r_ap_sigma"):
         need(0 <= getattr(r, key) < 1, f"resistance.{key}", "0 <= sigma < 1", getattr(r, key))
-    need(-1 <= r.rp_rap_correlation <= 1, "resistance.rp_rap_correlation", "-1..1",
-         r.rp_rap_correlation)
+    need(
+        -1 <= r.rp_rap_correlation <= 1,
+        "resistance.rp_rap_correlation",
+        "-1..1",
+        r.rp_rap_correlation,
+    )
     for key in ("vc_to_p", "vc_to_ap", "delta", "tau0", "breakdown_voltage", "breakdown_floor"):
         need(getattr(s, key) > 0, f"switching.{key}", "> 0", getattr(s, key))
     need(0 <= s.vc_sigma < 0.5, "switching.vc_sigma", "0..0.5", s.vc_sigma)
     need(0 <= s.breakdown_sigma < 0.5, "switching.breakdown_sigma", "0..0.5", s.breakdown_sigma)
-    need(0 <= s.write_error_floor < 1, "switching.write_error_floor", "0 <= p < 1",
-         s.write_error_floor)
+    need(
+        0 <= s.write_error_floor < 1,
+        "switching.write_error_floor",
+        "0 <= p < 1",
+        s.write_error_floor,
+    )
     for key in ("short_rate", "open_rate", "stuck_p_rate", "stuck_ap_rate"):
         need(0 <= getattr(d, key) < 0.5, f"defects.{key}", "0 <= rate < 0.5", getattr(d, key))
     need(d.die_spread >= 0, "defects.die_spread", ">= 0", d.die_spread)
     need(d.line_open_rate >= 0, "defects.line_open_rate", ">= 0", d.line_open_rate)
     need(d.short_g_median > 0, "defects.short_g_median", "> 0", d.short_g_median)
     need(d.open_g >= 0, "defects.open_g", ">= 0", d.open_g)
-    need(rd.noise_rel >= 0 and rd.noise_abs >= 0, "read.noise_rel/noise_abs", ">= 0",
-         (rd.noise_rel, rd.noise_abs))
-    need(rd.adc_bits == 0 or 4 <= rd.adc_bits <= 24, "read.adc_bits", "0 (off) or 4..24",
-         rd.adc_bits)
+    need(
+        rd.noise_rel >= 0 and rd.noise_abs >= 0,
+        "read.noise_rel/noise_abs",
+        ">= 0",
+        (rd.noise_rel, rd.noise_abs),
+    )
+    need(
+        rd.adc_bits == 0 or 4 <= rd.adc_bits <= 24, "read.adc_bits", "0 (off) or 4..24", rd.adc_bits
+    )
     need(rd.adc_full_scale > 0, "read.adc_full_scale", "> 0", rd.adc_full_scale)
     need(rd.line_resistance >= 0, "read.line_resistance", ">= 0", rd.line_resistance)
-    need(0 < lim.max_read_voltage, "limits.max_read_voltage", "> 0", lim.max_read_voltage)
-    need(0 < lim.min_pulse_amplitude <= lim.max_pulse_amplitude, "limits.min_pulse_amplitude",
-         "0 < min <= max_pulse_amplitude", lim.min_pulse_amplitude)
-    need(lim.max_pulse_amplitude < s.breakdown_floor, "limits.max_pulse_amplitude",
-         f"< switching.breakdown_floor ({s.breakdown_floor} V)", lim.max_pulse_amplitude)
-    need(lim.max_read_voltage < s.breakdown_floor, "limits.max_read_voltage",
-         f"< switching.breakdown_floor ({s.breakdown_floor} V)", lim.max_read_voltage)
-    need(0 < lim.min_pulse_width <= lim.max_pulse_width, "limits.min_pulse_width",
-         "0 < min <= max_pulse_width", lim.min_pulse_width)
+    need(lim.max_read_voltage > 0, "limits.max_read_voltage", "> 0", lim.max_read_voltage)
+    need(
+        0 < lim.min_pulse_amplitude <= lim.max_pulse_amplitude,
+        "limits.min_pulse_amplitude",
+        "0 < min <= max_pulse_amplitude",
+        lim.min_pulse_amplitude,
+    )
+    need(
+        lim.max_pulse_amplitude < s.breakdown_floor,
+        "limits.max_pulse_amplitude",
+        f"< switching.breakdown_floor ({s.breakdown_floor} V)",
+        lim.max_pulse_amplitude,
+    )
+    need(
+        lim.max_read_voltage < s.breakdown_floor,
+        "limits.max_read_voltage",
+        f"< switching.breakdown_floor ({s.breakdown_floor} V)",
+        lim.max_read_voltage,
+    )
+    need(
+        0 < lim.min_pulse_width <= lim.max_pulse_width,
+        "limits.min_pulse_width",
+        "0 < min <= max_pulse_width",
+        lim.min_pulse_width,
+    )
     pulse = p.nominal_pulse
-    need(lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude,
-         "nominal_pulse.amplitude", "within the limits", pulse.amplitude)
-    need(lim.min_pulse_width <= pulse.width <= lim.max_pulse_width, "nominal_pulse.width",
-         "within the limits", pulse.width)
+    need(
+        lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude,
+        "nominal_pulse.amplitude",
+        "within the limits",
+        pulse.amplitude,
+    )
+    need(
+        lim.min_pulse_width <= pulse.width <= lim.max_pulse_width,
+        "nominal_pulse.width",
+        "within the limits",
+        pulse.width,
+    )

@@ -72,12 +72,17 @@ class BNN:
             if w.ndim != 2 or b.shape != (w.shape[1],):
                 raise TrainingError(f"layer {i}: weights {w.shape} and bias {b.shape} disagree")
             if i and self.latent[i - 1].shape[1] != w.shape[0]:
-                raise TrainingError(f"layer {i} has {w.shape[0]} inputs; previous layer gives "
-                                    f"{self.latent[i - 1].shape[1]}")
+                raise TrainingError(
+                    f"layer {i} has {w.shape[0]} inputs; previous layer gives "
+                    f"{self.latent[i - 1].shape[1]}"
+                )
 
     @classmethod
     def create(
-        cls, sizes: Sequence[int], rng: np.random.Generator, activation: Activation = "tanh",
+        cls,
+        sizes: Sequence[int],
+        rng: np.random.Generator,
+        activation: Activation = "tanh",
         gains: Sequence[float] | None = None,
     ) -> BNN:
         """New network with latent weights uniform in [-1, 1] and zero biases.
@@ -119,8 +124,10 @@ class BNN:
     ) -> np.ndarray:
         """Logits ``(batch, n_out)`` with weights realised per layer (None = ideal devices)."""
         weights = self.binary_weights()
-        eff = [realise(w, None if realisation is None else realisation[i])
-               for i, w in enumerate(weights)]
+        eff = [
+            realise(w, None if realisation is None else realisation[i])
+            for i, w in enumerate(weights)
+        ]
         return self.forward_signals(X, lambda i, a: a @ eff[i])
 
     def forward_signals(self, X: np.ndarray, layer_signal: LayerSignal) -> np.ndarray:
@@ -136,8 +143,9 @@ class BNN:
             a = self.activate(pre) if i < self.n_layers - 1 else pre
         return a
 
-    def predict(self, X: np.ndarray, realisation: Sequence[Realisation | None] | None = None
-                ) -> np.ndarray:
+    def predict(
+        self, X: np.ndarray, realisation: Sequence[Realisation | None] | None = None
+    ) -> np.ndarray:
         """Class indices (argmax of the logits)."""
         return np.argmax(self.forward(X, realisation), axis=1)
 
@@ -193,21 +201,32 @@ class BNN:
 
     def copy(self) -> BNN:
         """Deep copy."""
-        return BNN([w.copy() for w in self.latent], [b.copy() for b in self.biases],
-                   list(self.gains), self.activation)
+        return BNN(
+            [w.copy() for w in self.latent],
+            [b.copy() for b in self.biases],
+            list(self.gains),
+            self.activation,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (lists of floats)."""
-        return {"sizes": self.sizes, "activation": self.activation, "gains": self.gains,
-                "latent": [w.tolist() for w in self.latent],
-                "biases": [b.tolist() for b in self.biases]}
+        return {
+            "sizes": self.sizes,
+            "activation": self.activation,
+            "gains": self.gains,
+            "latent": [w.tolist() for w in self.latent],
+            "biases": [b.tolist() for b in self.biases],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BNN:
         """Inverse of :meth:`as_dict`."""
-        return cls([np.asarray(w, dtype=np.float64) for w in d["latent"]],
-                   [np.asarray(b, dtype=np.float64) for b in d["biases"]],
-                   [float(g) for g in d["gains"]], d["activation"])
+        return cls(
+            [np.asarray(w, dtype=np.float64) for w in d["latent"]],
+            [np.asarray(b, dtype=np.float64) for b in d["biases"]],
+            [float(g) for g in d["gains"]],
+            d["activation"],
+        )
 
 
 @dataclass
@@ -247,7 +266,11 @@ RealisationSampler = Callable[[], Sequence[Realisation | None] | None]
 
 
 def fit(
-    net: BNN, X: np.ndarray, y: np.ndarray, config: TrainConfig, rng: np.random.Generator,
+    net: BNN,
+    X: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    rng: np.random.Generator,
     sampler: RealisationSampler | None = None,
     update_masks: Sequence[np.ndarray | None] | None = None,
 ) -> History:
@@ -268,8 +291,9 @@ def fit(
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     if X.ndim != 2 or X.shape[1] != net.sizes[0] or y.shape != (X.shape[0],):
-        raise TrainingError(f"X {X.shape} / y {y.shape} do not fit a network with "
-                            f"{net.sizes[0]} inputs")
+        raise TrainingError(
+            f"X {X.shape} / y {y.shape} do not fit a network with {net.sizes[0]} inputs"
+        )
     if y.size == 0 or y.min() < 0 or y.max() >= net.sizes[-1]:
         raise TrainingError(f"labels must lie in 0..{net.sizes[-1] - 1}")
     params = net.latent + net.biases
@@ -289,7 +313,7 @@ def fit(
         order = rng.permutation(n)
         total = 0.0
         for start in range(0, n, config.batch_size):
-            idx = order[start:start + config.batch_size]
+            idx = order[start : start + config.batch_size]
             realisation = sampler() if sampler is not None else None
             loss, g_lat, g_b = net.gradients(X[idx], y[idx], realisation)
             total += loss * idx.size

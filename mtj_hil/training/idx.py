@@ -98,8 +98,11 @@ def _find(data_dir: Path, key: str) -> Path:
 
 
 def load_idx(
-    data_dir: str | os.PathLike[str], size: int | None = 10, mode: PixelMode = "scale",
-    threshold: float = 0.5, name: str = "idx",
+    data_dir: str | os.PathLike[str],
+    size: int | None = 10,
+    mode: PixelMode = "scale",
+    threshold: float = 0.5,
+    name: str = "idx",
 ) -> Dataset:
     """Load a full MNIST-style data set (60k train / 10k test) from user-supplied IDX files.
 
@@ -138,7 +141,14 @@ def load_idx(
     Xte, _ = pixels(parts["test"][0], 255.0, size, mode, threshold)
     side = steps["image_side"]
     return Dataset(
-        Xtr, parts["train"][1], Xte, parts["test"][1], name=f"{name}-{side}x{side}-{mode}",
-        preprocessing={"source": f"IDX files in {root}", **steps,
-                       "split": "as supplied (train / t10k files)"},
+        Xtr,
+        parts["train"][1],
+        Xte,
+        parts["test"][1],
+        name=f"{name}-{side}x{side}-{mode}",
+        preprocessing={
+            "source": f"IDX files in {root}",
+            **steps,
+            "split": "as supplied (train / t10k files)",
+        },
     )

@@ -84,8 +84,9 @@ class BNN:
         rng: np.random.Generator,
         activation: Activation = "tanh",
         gains: Sequence[float] | None = None,
+        init_scale: float = 0.1,
     ) -> BNN:
-        """New network with latent weights uniform in [-1, 1] and zero biases.
+        """New network with latent weights uniform in [-init_scale, init_scale], zero biases.
 
         ``gains`` defaults to ``1 / sqrt(n_in)`` per layer.
 
@@ -96,7 +97,7 @@ class BNN:
         if len(sizes) < 2 or min(sizes) < 1:
             raise TrainingError(f"sizes must list >= 2 positive layer widths, got {sizes}")
         pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
-        latent = [rng.uniform(-1.0, 1.0, size=(a, b)) for a, b in pairs]
+        latent = [rng.uniform(-init_scale, init_scale, size=(a, b)) for a, b in pairs]
         biases = [np.zeros(b) for _, b in pairs]
         g = [1.0 / np.sqrt(a) for a, _ in pairs] if gains is None else [float(x) for x in gains]
         return cls(latent, biases, g, activation)
@@ -238,6 +239,7 @@ class TrainConfig:
         batch_size: samples per minibatch.
         lr: Adam step size for latent weights and biases.
         lr_final: step size reached at the last epoch (cosine decay); None keeps ``lr``.
+        learn_gains: also train each layer's digital gain.
         beta1, beta2, eps: Adam constants.
     """
 
@@ -245,6 +247,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 0.01
     lr_final: float | None = 0.001
+    learn_gains: bool = True
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
@@ -296,9 +299,10 @@ def fit(
         )
     if y.size == 0 or y.min() < 0 or y.max() >= net.sizes[-1]:
         raise TrainingError(f"labels must lie in 0..{net.sizes[-1] - 1}")
-    params = net.latent + net.biases
+    gains = np.asarray(net.gains, dtype=np.float64)
+    params = net.latent + net.biases + ([gains] if config.learn_gains else [])
     masks = list(update_masks) if update_masks is not None else [None] * net.n_layers
-    masks += [None] * net.n_layers
+    masks += [None] * (len(params) - net.n_layers)
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     n = X.shape[0]
@@ -315,12 +319,13 @@ def fit(
         for start in range(0, n, config.batch_size):
             idx = order[start : start + config.batch_size]
             realisation = sampler() if sampler is not None else None
-            loss, g_lat, g_b = net.gradients(X[idx], y[idx], realisation)
+            loss, g_lat, g_b, g_gain = net.gradients(X[idx], y[idx], realisation)
             total += loss * idx.size
             step += 1
             bc1 = 1.0 - config.beta1**step
             bc2 = 1.0 - config.beta2**step
-            for k, (p, g) in enumerate(zip(params, g_lat + g_b, strict=True)):
+            grads = g_lat + g_b + ([g_gain] if config.learn_gains else [])
+            for k, (p, g) in enumerate(zip(params, grads, strict=True)):
                 m[k] *= config.beta1
                 m[k] += (1.0 - config.beta1) * g
                 v[k] *= config.beta2
@@ -331,5 +336,6 @@ def fit(
                 p -= upd
                 if k < net.n_layers:
                     np.clip(p, -1.0, 1.0, out=p)
+            net.gains = gains.tolist()
         hist.loss.append(total / n)
     return hist

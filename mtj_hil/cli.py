@@ -1,0 +1,393 @@
+"""The ``mtj-hil`` command: characterise dies, inspect run files, run the demo.
+
+Errors become one readable line and a distinct exit code (see ``EXIT_CODES``); ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from instruments.errors import InstrumentError, SafetyViolation
+from mtj_hil.errors import ConfigError, StoreError
+from protocols.errors import ProtocolError
+
+EXIT_CODES: dict[type[BaseException], int] = {
+    ConfigError: 3,
+    StoreError: 4,
+    ProtocolError: 5,
+    SafetyViolation: 6,
+    InstrumentError: 7,
+}
+"""Exit code per error family (1 = unexpected error, 2 = bad command line, 130 = Ctrl-C)."""
+
+console = Console(stderr=True)
+
+
+def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
+    """Parse an array selection such as ``"0-7,12"`` (``None`` = all arrays).
+
+    Raises:
+        ConfigError: malformed text or an array not on the die.
+    """
+    if text is None:
+        return tuple(range(n_arrays))
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi) if hi else int(lo)
+            out.extend(range(first, last + 1))
+    except ValueError as exc:
+        raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12'") from exc
+    bad = [a for a in out if not 0 <= a < n_arrays]
+    if bad or not out:
+        raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
+    return tuple(dict.fromkeys(out))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Instrument control, characterisation and measurement-driven training for MTJ
+    crossbar test dies. Every command runs on a simulated die by default.
+
+    Units: volts, amperes, siemens, ohms, seconds.
+    """
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.option(
+    "--profile",
+    default="1t1r-20k",
+    show_default=True,
+    help="Die profile: a shipped name (see 'mtj-hil profiles') or a TOML file.",
+)
+@click.option(
+    "--lot-seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the simulated lot the die comes from.",
+)
+@click.option(
+    "--die",
+    "die_index",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Index of the die in the simulated lot.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run file to write (HDF5). Default: runs/characterize-<die>-<time>.h5",
+)
+@click.option(
+    "--resume", is_flag=True, help="Finish an interrupted run file given by --out (same die)."
+)
+@click.option("--arrays", default=None, help="Arrays to measure, e.g. '0-7,12' (default all).")
+@click.option(
+    "--cycles",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Write-read cycles per state (a device is stuck only if it fails every one).",
+)
+@click.option(
+    "--reads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Reads averaged per state and cycle.",
+)
+@click.option(
+    "--read-voltage",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="Read voltage (V) on the selected input line.",
+)
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Write a PNG report beside the run file.",
+)
+@click.option("--operator", default=None, help="Who ran it (default: the login name).")
+def characterize(
+    profile: str,
+    lot_seed: int,
+    die_index: int,
+    out: Path | None,
+    resume: bool,
+    arrays: str | None,
+    cycles: int,
+    reads: int,
+    read_voltage: float,
+    report: bool,
+    operator: str | None,
+) -> None:
+    """Characterise a die: resistance maps, defect map, yield; written to a run file.
+
+    Every array is switched to P and to AP CYCLES times with write-verify and read back;
+    each device is then classified GOOD / SHORT / OPEN / STUCK_P / STUCK_AP with thresholds
+    taken from the die's own distributions. Results are flushed array by array: if the run
+    is interrupted, run the same command with --resume --out FILE to finish it.
+    """
+    from mtj_hil.sim.chip import SimulatedChip
+    from mtj_hil.sim.profile import load_profile
+    from protocols.characterize import CharacterizationPlan
+
+    prof = load_profile(profile)
+    die_id = f"sim:{prof.name}:lot{lot_seed}:die{die_index}"
+    if out is None:
+        if resume:
+            raise click.UsageError("--resume needs --out FILE: the run file to finish")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"characterize-{prof.name}-lot{lot_seed}-die{die_index}-{stamp}.h5"
+    chip = SimulatedChip.from_lot(prof, lot_seed, die_index)
+    plan = CharacterizationPlan(
+        arrays=parse_arrays(arrays, chip.layout.n_arrays),
+        cycles=cycles,
+        reads=reads,
+        read_voltage=read_voltage,
+    )
+    _characterize(
+        chip,
+        out,
+        die_id=die_id,
+        plan=plan,
+        resume=resume,
+        seed=lot_seed,
+        operator=operator,
+        report=report,
+    )
+
+
+def _characterize(
+    chip,
+    out: Path,
+    *,
+    die_id: str,
+    plan,
+    resume: bool,
+    seed: int | None,
+    operator: str | None,
+    report: bool,
+) -> None:
+    from mtj_hil.jobs import run_characterization
+
+    if out.exists() and not resume:
+        raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
+    console.print(
+        f"[bold]characterising[/] {die_id}: {len(plan.arrays)} arrays, "
+        f"{plan.cycles} cycles per state -> {out}"
+    )
+    with _progress() as bar:
+        task = bar.add_task("arrays", total=len(plan.arrays))
+
+        def progress(done: int, total: int, array: int) -> None:
+            bar.update(task, completed=done, description=f"array {array}")
+
+        run_characterization(
+            chip,
+            out,
+            die_id=die_id,
+            plan=plan,
+            resume=resume,
+            seed=seed,
+            operator=operator,
+            progress=progress,
+        )
+    _summarise(out)
+    if report:
+        from mtj_hil.report import characterization_report
+        from mtj_hil.store import load_characterization
+
+        png = characterization_report(load_characterization(out), out.with_suffix(".png"))
+        console.print(f"report: {png}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _summarise(path: Path) -> None:
+    from mtj_hil.store import load_characterization
+
+    char = load_characterization(path)
+    out = Console()
+    attrs = char.attrs
+    meta = Table.grid(padding=(0, 2))
+    for key in (
+        "die_id",
+        "kind",
+        "status",
+        "status_reason",
+        "run_id",
+        "started",
+        "ended",
+        "operator",
+        "package_version",
+        "git_revision",
+    ):
+        if attrs.get(key):
+            meta.add_row(key, str(attrs[key]))
+    plan = char.plan
+    meta.add_row("arrays", f"{len(char.arrays_done)} of {len(plan.get('arrays', []))} done")
+    out.print(meta)
+    if not char.complete:
+        out.print("[yellow]not classified yet: resume the run to finish it[/]")
+        return
+    assert char.codes is not None and char.g_p is not None and char.g_ap is not None
+    table = Table(title="devices by class")
+    table.add_column("class")
+    table.add_column("devices", justify="right")
+    table.add_column("share", justify="right")
+    total = char.codes.size
+    for name, count in char.counts().items():
+        table.add_row(name, str(count), f"{100 * count / total:.2f} %")
+    out.print(table)
+    good = char.codes == 0
+    r_p, r_ap = 1 / char.g_p[good], 1 / char.g_ap[good]
+    stats = Table(title="good devices")
+    stats.add_column("quantity")
+    stats.add_column("median", justify="right")
+    stats.add_column("spread (sigma/median)", justify="right")
+    for label, values in (
+        ("R_P (ohm)", r_p),
+        ("R_AP (ohm)", r_ap),
+        ("TMR (%)", 100 * (r_ap - r_p) / r_p),
+    ):
+        med = float(np.median(values))
+        stats.add_row(label, f"{med:.4g}", f"{100 * np.std(values) / abs(med):.2f} %")
+    out.print(stats)
+    t = char.thresholds
+    if t is not None:
+        out.print(
+            f"thresholds (S): state {t.state_g:.4g}, short {t.short_g:.4g}, "
+            f"open {t.open_g:.4g}  [{t.method}]"
+        )
+
+
+@cli.command()
+@click.argument("runfile", type=click.Path(dir_okay=False, path_type=Path))
+def show(runfile: Path) -> None:
+    """Print a summary of a run file: provenance, status, yield, distributions."""
+    from mtj_hil.store import RunFile
+
+    with RunFile.open(runfile) as run:
+        kind = run.kind
+    if kind != "characterization":
+        raise StoreError(f"{runfile} is a {kind!r} run; 'show' summarises characterization runs")
+    _summarise(runfile)
+
+
+@cli.command()
+@click.option(
+    "--out-dir",
+    default=Path("runs/demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo's run file and report.",
+)
+@click.option(
+    "--die",
+    "die_index",
+    default=7,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Die of simulated lot 0 to characterise.",
+)
+def demo(out_dir: Path, die_index: int) -> None:
+    """Characterise a simulated 20,000-device die and draw its report (a few seconds)."""
+    from mtj_hil.sim.chip import SimulatedChip
+    from protocols.characterize import CharacterizationPlan
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = out_dir / f"demo-die{die_index}-{stamp}.h5"
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, die_index)
+    plan = CharacterizationPlan(arrays=tuple(range(chip.layout.n_arrays)))
+    _characterize(
+        chip,
+        out,
+        die_id=f"sim:1t1r-20k:lot0:die{die_index}",
+        plan=plan,
+        resume=False,
+        seed=0,
+        operator=None,
+        report=True,
+    )
+    truth = chip.die.defect
+    from mtj_hil.store import load_characterization
+
+    found = load_characterization(out).codes
+    agree = float(np.mean(found == truth))
+    console.print(
+        f"simulator check: measured classes agree with the die's truth on "
+        f"{100 * agree:.3f} % of devices"
+    )
+
+
+@cli.command()
+def profiles() -> None:
+    """List the shipped die profiles."""
+    from mtj_hil.sim.profile import available_profiles, load_profile
+
+    table = Table(title="die profiles")
+    for col in ("name", "arrays", "rows x cols", "cell", "description"):
+        table.add_column(col)
+    for name in available_profiles():
+        p = load_profile(name)
+        g = p.geometry
+        table.add_row(name, str(g.n_arrays), f"{g.rows} x {g.cols}", g.cell, p.description)
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map errors to one line and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="mtj-hil", standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("[red]interrupted[/]")
+        return 130
+    except KeyboardInterrupt:
+        console.print(
+            "[red]interrupted[/]: the run file (if any) is marked aborted; finish it with --resume"
+        )
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
+        name = type(exc).__name__
+        console.print(f"[red]error[/] ({name}): {exc}", highlight=False, soft_wrap=True)
+        return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Whole jobs as a technician runs them: a chip, a run file, a report, and the run's status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from instruments.errors import InstrumentError
+from mtj_hil.store.characterization import CharacterizationRun
+from protocols.characterize import CharacterizationPlan, ProgressCallback, characterize_die
+from protocols.chip import Chip, Pulse
+from protocols.defects import DefectMap
+
+
+def run_characterization(
+    chip: Chip,
+    out: str | Path,
+    *,
+    die_id: str,
+    plan: CharacterizationPlan,
+    resume: bool = False,
+    seed: int | None = None,
+    operator: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> DefectMap:
+    """Characterise ``chip`` into the run file ``out`` and return the die's defect map.
+
+    A new file is created, or with ``resume`` an interrupted one of the same die is finished
+    (arrays already stored are not measured again). Whatever happens, the run's status is
+    recorded: ``completed``; ``aborted`` for Ctrl-C or an instrument that stopped answering
+    (resumable); ``failed`` for any other error. The chip is closed on every exit.
+
+    Raises:
+        StoreError: the output exists (without ``resume``), or cannot be resumed.
+        and whatever the measurement raised, after recording it in the run file.
+    """
+    with chip:
+        if resume:
+            sink = CharacterizationRun.resume(out, die_id)
+        else:
+            plan_record = asdict(plan)
+            plan_record["pulse"] = asdict(plan.pulse) if plan.pulse else None
+            sink = CharacterizationRun.create(
+                out,
+                plan=plan_record,
+                layout=chip.layout.as_dict(),
+                die_id=die_id,
+                seed=seed,
+                station=chip.describe(),
+                operator=operator,
+            )
+        try:
+            result = characterize_die(chip, sink, _stored_plan(sink, plan), progress=progress)
+        except KeyboardInterrupt:
+            sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
+            raise
+        except InstrumentError as exc:
+            sink.run.set_status("aborted", f"instrument error: {exc}")
+            raise
+        except BaseException as exc:
+            sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            sink.run.set_status("completed")
+            return result
+        finally:
+            sink.close()
+
+
+def _stored_plan(sink: CharacterizationRun, plan: CharacterizationPlan) -> CharacterizationPlan:
+    """On resume the plan recorded in the file wins, so the finished run is consistent."""
+    stored = sink.plan
+    if not stored:
+        return plan
+    pulse = stored.get("pulse")
+    return CharacterizationPlan(
+        arrays=tuple(stored["arrays"]),
+        cycles=int(stored["cycles"]),
+        reads=int(stored["reads"]),
+        read_voltage=float(stored["read_voltage"]),
+        pulse=Pulse(**pulse) if pulse else None,
+    )

@@ -1,0 +1,151 @@
+"""One-page PNG report of a characterisation, for a technician to read at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+
+from mtj_hil.store.characterization import Characterization  # noqa: E402
+from protocols.defects import DefectCode  # noqa: E402
+
+DEFECT_COLOURS = {
+    DefectCode.GOOD: "#e8e8e8",
+    DefectCode.SHORT: "#d62728",
+    DefectCode.OPEN: "#1f1f1f",
+    DefectCode.STUCK_P: "#1f77b4",
+    DefectCode.STUCK_AP: "#ff7f0e",
+}
+
+
+def mosaic(maps: np.ndarray, per_row: int, fill: float = np.nan) -> np.ndarray:
+    """Tile a stack of maps ``(n, rows, cols)`` into one image, ``per_row`` maps across, with a
+    one-pixel gap filled with ``fill``."""
+    n, rows, cols = maps.shape
+    grid_rows = -(-n // per_row)
+    out = np.full((grid_rows * (rows + 1) - 1, per_row * (cols + 1) - 1), fill, dtype=float)
+    for k in range(n):
+        r, c = divmod(k, per_row)
+        out[r * (rows + 1) : r * (rows + 1) + rows, c * (cols + 1) : c * (cols + 1) + cols] = maps[
+            k
+        ]
+    return out
+
+
+def yield_table(char: Characterization) -> list[tuple[str, int, float]]:
+    """Rows of (defect name, count, percent of devices) for a classified characterisation."""
+    assert char.codes is not None
+    total = char.codes.size
+    return [(name, n, 100.0 * n / total) for name, n in char.counts().items()]
+
+
+def characterization_report(char: Characterization, path: str | Path) -> Path:
+    """Draw the report of a classified characterisation and save it as PNG.
+
+    Panels: R_P and R_AP maps of every array (mosaic), defect map, R_P / R_AP histograms of
+    good devices, TMR histogram, per-array yield, and a yield table.
+
+    Raises:
+        ValueError: the characterisation has no classification yet (run not finished).
+    """
+    if not char.complete:
+        raise ValueError(f"{char.path} has no defect classification yet; finish the run first")
+    assert char.codes is not None and char.g_p is not None and char.g_ap is not None
+    codes, arrays = char.codes, char.arrays
+    good = codes == DefectCode.GOOD
+    r_p, r_ap = 1.0 / char.g_p, 1.0 / char.g_ap
+    tmr = (r_ap - r_p) / r_p
+    n = codes.shape[0]
+    per_row = int(np.ceil(np.sqrt(n * 2)))
+
+    fig = plt.figure(figsize=(16, 11), layout="constrained")
+    grid = fig.add_gridspec(3, 4, height_ratios=[1.2, 1.2, 1.0])
+    title = (
+        f"Characterisation of die {char.attrs.get('die_id', '?')}  -  "
+        f"run {char.attrs.get('run_id', '')[:8]}  -  {char.attrs.get('started', '')}  -  "
+        f"status {char.attrs.get('status', '?')}"
+    )
+    fig.suptitle(title, fontsize=12)
+
+    lo, hi = np.percentile(r_p[good], 0.5), np.percentile(r_ap[good], 99.5)
+    for col, (label, data) in enumerate((("R_P (ohm)", r_p), ("R_AP (ohm)", r_ap))):
+        ax = fig.add_subplot(grid[0, 2 * col : 2 * col + 2])
+        vmin, vmax = np.percentile(data[good], [0.5, 99.5])
+        image = ax.imshow(
+            mosaic(np.where(good, data, np.nan), per_row),
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+        )
+        ax.set_title(f"{label}, good devices, arrays in rows of {per_row}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(image, ax=ax, shrink=0.8)
+
+    ax = fig.add_subplot(grid[1, 0:2])
+    cmap = ListedColormap([DEFECT_COLOURS[c] for c in DefectCode])
+    ax.imshow(
+        mosaic(codes.astype(float), per_row, fill=np.nan),
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=len(DefectCode) - 0.5,
+        interpolation="nearest",
+    )
+    ax.set_title("defect map (arrays in the same order)")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    handles = [plt.Rectangle((0, 0), 1, 1, color=DEFECT_COLOURS[c]) for c in DefectCode]
+    ax.legend(
+        handles, [c.name for c in DefectCode], loc="upper left", bbox_to_anchor=(1, 1), fontsize=8
+    )
+
+    ax = fig.add_subplot(grid[1, 2])
+    bins = np.linspace(lo * 0.9, hi * 1.1, 80)
+    ax.hist(r_p[good], bins=bins, alpha=0.7, label="R_P")
+    ax.hist(r_ap[good], bins=bins, alpha=0.7, label="R_AP")
+    ax.set_xlabel("resistance (ohm)")
+    ax.set_ylabel("devices")
+    ax.set_title("resistance distributions (good devices)")
+    ax.legend()
+
+    ax = fig.add_subplot(grid[1, 3])
+    ax.hist(100 * tmr[good], bins=60, color="#2ca02c")
+    ax.set_xlabel("TMR (%)")
+    ax.set_title(f"TMR: median {100 * np.median(tmr[good]):.1f} %")
+
+    ax = fig.add_subplot(grid[2, 0:3])
+    per_array = 100 * good.reshape(n, -1).mean(axis=1)
+    labels = [str(a) for a in (arrays if arrays is not None else range(n))]
+    ax.bar(labels, per_array, color=np.where(per_array < 99, "#d62728", "#2ca02c"))
+    ax.set_ylim(max(0, per_array.min() - 2), 100.2)
+    ax.set_xlabel("array")
+    ax.set_ylabel("yield (%)")
+    ax.set_title("yield per array (good devices / devices)")
+
+    ax = fig.add_subplot(grid[2, 3])
+    ax.axis("off")
+    rows = [[name, f"{count}", f"{pct:.2f} %"] for name, count, pct in yield_table(char)]
+    rows.append(["total", f"{codes.size}", f"yield {100 * good.mean():.2f} %"])
+    table = ax.table(cellText=rows, colLabels=["class", "devices", "share"], loc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.scale(1.2, 1.6)
+    t = char.thresholds
+    if t is not None:
+        ax.set_title(
+            f"thresholds: state {t.state_g * 1e6:.0f} uS, short {t.short_g * 1e6:.0f} uS, "
+            f"open {t.open_g * 1e6:.1f} uS",
+            fontsize=9,
+        )
+
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,203 @@
+"""Characterisation runs in a run file: the sink the protocol writes to, and the reader.
+
+Layout under ``/characterization``:
+
+- ``array_index`` (n,): arrays finished, in the order they were measured. Appended last, so
+  an array counts as finished only once all its data is on disk.
+- ``g_after_p``, ``g_after_ap`` (n, cycles, reads, rows, cols), S.
+- ``residual_p``, ``residual_ap`` (n, cycles, rows, cols), bool: cells write-verify gave up on.
+
+Under ``/defects`` (written when every planned array is done): ``arrays``, ``codes`` (uint8
+``DefectCode``), ``g_p``, ``g_ap`` (S), with the thresholds as attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.errors import StoreError
+from mtj_hil.store.runfile import RunFile
+from protocols.defects import DefectCode, DefectMap, SwitchingData, Thresholds
+
+KIND = "characterization"
+GROUP = "characterization"
+_STREAMS = {
+    "g_after_p": ("S", "conductance read after each all-P write (cycle, read, row, col)"),
+    "g_after_ap": ("S", "conductance read after each all-AP write (cycle, read, row, col)"),
+    "residual_p": ("1", "cells the all-P write-verify gave up on (cycle, row, col)"),
+    "residual_ap": ("1", "cells the all-AP write-verify gave up on (cycle, row, col)"),
+}
+
+
+class CharacterizationRun:
+    """A characterisation run file seen as a :class:`protocols.CharacterizationSink`."""
+
+    def __init__(self, run: RunFile) -> None:
+        self.run = run
+        self._repair()
+
+    @classmethod
+    def create(
+        cls, path: str | Path, *, plan: dict[str, Any], layout: dict[str, Any], **provenance: Any
+    ) -> CharacterizationRun:
+        """A new characterisation run file (see :meth:`RunFile.create` for ``provenance``)."""
+        run = RunFile.create(path, KIND, extra={"plan": plan, "layout": layout}, **provenance)
+        return cls(run)
+
+    @classmethod
+    def resume(cls, path: str | Path, die_id: str) -> CharacterizationRun:
+        """Reopen an interrupted run of die ``die_id`` to finish it.
+
+        Raises:
+            StoreError: not a characterisation run, another die, or already completed.
+        """
+        run = RunFile.open(path, "a", kind=KIND)
+        if run.attrs["die_id"] != die_id:
+            found = run.attrs["die_id"]
+            run.close()
+            raise StoreError(f"{path} is a run of die {found!r}, not {die_id!r}")
+        if run.status == "completed":
+            run.close()
+            raise StoreError(f"{path} is already completed; nothing to resume")
+        sink = cls(run)
+        run.mark_resumed()
+        return sink
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        return json.loads(self.run.h5.attrs["plan"])
+
+    def _index_path(self) -> str:
+        return f"{GROUP}/array_index"
+
+    def _repair(self) -> None:
+        """Drop rows of an append a killed process left half-written (after the last index)."""
+        if self.run.h5.mode == "r" or GROUP not in self.run.h5:
+            return
+        done = len(self.completed_arrays())
+        for name in _STREAMS:
+            self.run.truncate(f"{GROUP}/{name}", done)
+        self.run.flush()
+
+    # -- CharacterizationSink --------------------------------------------------------------
+
+    def completed_arrays(self) -> list[int]:
+        path = self._index_path()
+        return [int(a) for a in self.run.h5[path][()]] if path in self.run.h5 else []
+
+    def save_array(self, array: int, data: SwitchingData) -> None:
+        for name, (unit, description) in _STREAMS.items():
+            self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, description)
+        self.run.append(
+            self._index_path(),
+            np.array([array], dtype=np.int32),
+            "1",
+            "arrays finished, in measurement order",
+        )
+        self.run.flush()
+
+    def load_arrays(self, arrays: Iterable[int]) -> dict[int, SwitchingData]:
+        order = {a: i for i, a in enumerate(self.completed_arrays())}
+        out = {}
+        for a in arrays:
+            if a not in order:
+                raise StoreError(f"{self.run.path} holds no data for array {a}")
+            i = order[a]
+            fields = {n: self.run.h5[f"{GROUP}/{n}"][i] for n in _STREAMS}
+            out[a] = SwitchingData(**fields)
+        return out
+
+    def save_defect_map(self, arrays: list[int], result: DefectMap) -> None:
+        self.run.write(
+            "defects/arrays",
+            np.asarray(arrays, dtype=np.int32),
+            "1",
+            "array of each slice of the maps below",
+        )
+        self.run.write(
+            "defects/codes",
+            result.codes,
+            "1",
+            "defect code per device: " + ", ".join(f"{c.value}={c.name}" for c in DefectCode),
+        )
+        self.run.write("defects/g_p", result.g_p, "S", "mean conductance after P writes")
+        self.run.write("defects/g_ap", result.g_ap, "S", "mean conductance after AP writes")
+        grp = self.run.h5["defects"]
+        for key, value in result.thresholds.as_dict().items():
+            grp.attrs[f"threshold_{key}"] = value
+        grp.attrs["threshold_units"] = "S"
+        self.run.flush()
+
+    def close(self) -> None:
+        self.run.close()
+
+
+@dataclass
+class Characterization:
+    """A characterisation read back from a run file (plain numpy arrays, SI units)."""
+
+    path: Path
+    attrs: dict[str, Any]
+    plan: dict[str, Any]
+    layout: dict[str, Any]
+    arrays_done: list[int]
+    arrays: np.ndarray | None
+    codes: np.ndarray | None
+    g_p: np.ndarray | None
+    g_ap: np.ndarray | None
+    thresholds: Thresholds | None
+
+    @property
+    def complete(self) -> bool:
+        return self.codes is not None
+
+    def counts(self) -> dict[str, int]:
+        """Devices per defect code (empty if not classified yet)."""
+        if self.codes is None:
+            return {}
+        return {c.name: int((self.codes == c).sum()) for c in DefectCode}
+
+
+def load_characterization(path: str | Path) -> Characterization:
+    """Read a characterisation run file.
+
+    Raises:
+        StoreError: not an mtj-hil characterisation run file.
+    """
+    with RunFile.open(path, "r", kind=KIND) as run:
+        attrs = run.attrs
+        sink = CharacterizationRun(run)
+        done = sink.completed_arrays()
+        h5 = run.h5
+        thresholds = arrays = codes = g_p = g_ap = None
+        if "defects" in h5:
+            arrays = h5["defects/arrays"][()]
+            codes = h5["defects/codes"][()]
+            g_p = h5["defects/g_p"][()]
+            g_ap = h5["defects/g_ap"][()]
+            t = {
+                k.removeprefix("threshold_"): v
+                for k, v in h5["defects"].attrs.items()
+                if k.startswith("threshold_") and k != "threshold_units"
+            }
+            thresholds = Thresholds(
+                **{k: (v.item() if isinstance(v, np.generic) else v) for k, v in t.items()}
+            )
+        return Characterization(
+            path=Path(path),
+            attrs=attrs,
+            plan=json.loads(h5.attrs["plan"]),
+            layout=json.loads(h5.attrs["layout"]),
+            arrays_done=done,
+            arrays=arrays,
+            codes=codes,
+            g_p=g_p,
+            g_ap=g_ap,
+            thresholds=thresholds,
+        )

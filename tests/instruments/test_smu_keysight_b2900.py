@@ -1,0 +1,186 @@
+"""Keysight B2900 SCPI driver (per-channel): byte-exact protocol tests."""
+
+import math
+
+import pytest
+from pymeasure.test import expected_protocol
+
+from instruments.errors import InstrumentError
+from instruments.smu import KeysightB2900, Reading, SourceMeter
+
+INIT = (":FORM:ELEM:SENS CURR,STAT,SOUR", None)
+
+
+def proto(pairs, **kwargs):
+    return expected_protocol(KeysightB2900, [INIT, *pairs], **kwargs)
+
+
+def test_channels_satisfy_protocol():
+    with proto([]) as b:
+        assert isinstance(b.ch1, SourceMeter) and isinstance(b.ch2, SourceMeter)
+
+
+def test_bad_channel_list_rejected():
+    with pytest.raises(ValueError):
+        KeysightB2900(object(), channels=(3,))
+
+
+def test_idn_and_reset_restores_format():
+    pairs = [("*IDN?", "Keysight Technologies,B2902A,MY1234,3.4.2011.5100"), ("*RST", None), INIT]
+    with proto(pairs) as b:
+        assert b.ch2.idn.startswith("Keysight Technologies,B2902A")
+        b.ch1.reset()
+
+
+def test_controls_per_channel():
+    pairs = [
+        (":SOUR2:VOLT 0.3", None),
+        (":SOUR2:VOLT?", "+3.000000E-01"),
+        (":SENS1:CURR:PROT 0.001", None),
+        (":SENS1:CURR:PROT?", "+1.000000E-03"),
+        (":SENS1:CURR:NPLC 2", None),
+        (":SENS1:CURR:NPLC?", "+2.000000E+00"),
+        (":OUTP2 1", None),
+        (":OUTP2?", "1"),
+        (":OUTP1 ON", None),
+        (":OUTP1 OFF", None),
+        (":SENS2:CURR:PROT:TRIP?", "1"),
+    ]
+    with proto(pairs) as b:
+        b.ch2.source_voltage = 0.3
+        assert b.ch2.source_voltage == 0.3
+        b.ch1.compliance_current = 1e-3
+        assert b.ch1.compliance_current == 1e-3
+        b.ch1.nplc = 2
+        assert b.ch1.nplc == 2
+        b.ch2.output_enabled = True
+        assert b.ch2.output_enabled is True
+        b.ch1.enable_output()
+        b.ch1.disable_output()
+        assert b.ch2.compliance_tripped is True
+
+
+@pytest.mark.parametrize(
+    ("attr", "bad"),
+    [
+        ("compliance_current", 0.0),
+        ("compliance_current", 3.1),
+        ("compliance_current", -1e-3),
+        ("nplc", 200),
+        ("source_voltage", 211),
+    ],
+)
+def test_out_of_range_rejected(attr, bad):
+    with proto([]) as b, pytest.raises(ValueError, match="not in range"):
+        setattr(b.ch1, attr, bad)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # current, status, source; status 0
+        ("+1.000000E-06,+0.000000E+00,+5.000000E-01", Reading(0.5, 1e-6, False, False)),
+        # status 2: bit 1 compliance
+        ("+1.000000E-03,+2.000000E+00,+5.000000E-01", Reading(0.5, 1e-3, True, False)),
+        # status 4: bit 2 compliance
+        ("+1.000000E-03,+4.000000E+00,+5.000000E-01", Reading(0.5, 1e-3, True, False)),
+    ],
+)
+def test_measure_current_decodes_status(reply, expected):
+    with proto([(":MEAS? (@1)", reply)]) as b:
+        assert b.ch1.measure_current() == expected
+
+
+def test_measure_current_overflow_by_value_and_by_status_bit():
+    pairs = [
+        (":MEAS? (@2)", "+9.910000E+37,+0.000000E+00,+5.000000E-01"),
+        (":MEAS? (@2)", "+1.050000E-01,+8.192000E+03,+5.000000E-01"),
+    ]
+    with proto(pairs) as b:
+        for _ in range(2):
+            r = b.ch2.measure_current()
+            assert r.overflow and math.isnan(r.current) and r.voltage == 0.5
+
+
+def sweep_pairs(ch, values, n, reply):
+    return [
+        (f":SOUR{ch}:FUNC:MODE VOLT", None),
+        (f":SOUR{ch}:VOLT:MODE LIST", None),
+        (f":SOUR{ch}:LIST:VOLT {values}", None),
+        (f":TRIG{ch}:COUN {n}", None),
+        (f":INIT (@{ch})", None),
+        ("*OPC?", "1"),
+        (f":FETC:ARR? (@{ch})", reply),
+        (f":SOUR{ch}:VOLT:MODE FIX", None),
+        (f":TRIG{ch}:COUN 1", None),
+    ]
+
+
+def test_sweep_voltages():
+    reply = "+1.0E-09,+0,+0.0E+00,+2.0E-05,+2,+1.0E-01,+9.91E+37,+0,+2.0E-01"
+    with proto(sweep_pairs(1, "0,0.1,0.2", 3, reply)) as b:
+        readings = b.ch1.sweep_voltages([0, 0.1, 0.2])
+    assert readings[:2] == [Reading(0.0, 1e-9, False, False), Reading(0.1, 2e-5, True, False)]
+    assert readings[2].overflow and math.isnan(readings[2].current)
+
+
+def test_sweep_restores_fixed_mode_when_opc_fails():
+    pairs = sweep_pairs(2, "0.1", 1, None)
+    pairs[5] = ("*OPC?", "0")
+    del pairs[6]
+    with proto(pairs) as b, pytest.raises(InstrumentError):
+        b.ch2.sweep_voltages([0.1])
+
+
+@pytest.mark.parametrize("bad", [[], [0.0] * 2501, [-250.0], [math.nan]])
+def test_sweep_bad_arguments(bad):
+    with proto([]) as b, pytest.raises(ValueError):
+        b.ch1.sweep_voltages(bad)
+
+
+def test_ramp():
+    pairs = [
+        (":SOUR1:VOLT?", "+2.000000E-01"),
+        (":SOUR1:VOLT 0.1", None),
+        (":SOUR1:VOLT 0", None),
+    ]
+    waits = []
+    with proto(pairs, sleep=waits.append) as b:
+        b.ch1.ramp_to_voltage(0.0, step=0.1, rate_v_per_s=0.2)
+    assert waits == pytest.approx([0.5, 0.5])
+
+
+def test_ramp_bad_arguments():
+    with proto([]) as b:
+        for args in [(300, 0.1, 1), (1, 0, 1), (1, 0.1, math.nan)]:
+            with pytest.raises(ValueError):
+                b.ch1.ramp_to_voltage(*args)
+
+
+def test_errors():
+    pairs = [
+        (":SYST:ERR?", '+101,"Invalid character"'),
+        (":SYST:ERR?", '+0,"No error"'),
+    ]
+    with proto(pairs) as b:
+        assert b.ch2.errors() == [(101, "Invalid character")]
+
+
+def test_shutdown_both_channels_output_off_despite_failure(mocker):
+    pairs = [(":OUTP1 OFF", None), (":SOUR2:VOLT 0", None), (":OUTP2 OFF", None)]
+    with proto(pairs) as b:
+        real_write = b.write
+
+        def flaky(command, **kwargs):
+            if command == ":SOUR1:VOLT 0":
+                raise OSError("usb gone")
+            real_write(command, **kwargs)
+
+        mocker.patch.object(b, "write", side_effect=flaky)
+        b.shutdown()
+        assert b.isShutdown
+
+
+def test_shutdown_single_channel_model():
+    with proto([(":SOUR1:VOLT 0", None), (":OUTP1 OFF", None)], channels=(1,)) as b:
+        b.shutdown()

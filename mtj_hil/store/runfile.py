@@ -157,8 +157,9 @@ class RunFile:
             )
         run = cls(h5, path)
         if kind is not None and run.kind != kind:
+            found = run.kind
             h5.close()
-            raise StoreError(f"{path} is a {run.kind!r} run, not a {kind!r} run")
+            raise StoreError(f"{path} is a {found!r} run, not a {kind!r} run")
         return run
 
     def close(self) -> None:

@@ -1,0 +1,994 @@
+"""Driver for the crossbar test-chip controller board (protocol: docs/chip-protocol.md).
+
+Two layers:
+
+* a pure frame codec (:func:`crc8`, :func:`encode_frame`, :func:`decode_frame`, the value
+  formatters/parsers and :func:`ok_frame` / :func:`err_frame`) with no I/O, so that a
+  virtual controller serving the same protocol can reuse it on the board side;
+* :class:`ChipController`, the host-side driver over pyserial, with sequence numbers, strict
+  reply parsing, computed timeouts, bounded retries and resynchronisation.
+
+All quantities of the public API are SI: volts, seconds, amperes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import operator
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from instruments.errors import InstrumentError, InstrumentTimeout, SafetyViolation
+from instruments.transport import (
+    call_with_retries,
+    drain_input,
+    scaled_timeout,
+    transaction,
+)
+
+__all__ = [
+    "COMMANDS",
+    "ERROR_CODES",
+    "MAX_FRAME_BYTES",
+    "SAFE_BIAS_V",
+    "ChipController",
+    "ChipIdentity",
+    "ChipLimits",
+    "ControllerError",
+    "ControllerStatus",
+    "Frame",
+    "FrameError",
+    "PulseReport",
+    "ReadResult",
+    "crc8",
+    "decode_codes",
+    "decode_frame",
+    "encode_codes",
+    "encode_frame",
+    "err_frame",
+    "format_mask",
+    "format_seconds",
+    "format_volts",
+    "mask_width",
+    "ok_frame",
+    "parse_fields",
+    "parse_mask",
+    "parse_seconds",
+    "parse_volts",
+]
+
+log = logging.getLogger(__name__)
+
+# ============================================================================================
+# Frame codec (no I/O)
+# ============================================================================================
+
+MAX_FRAME_BYTES = 512
+"""Longest frame in either direction, terminating LF included."""
+
+SAFE_BIAS_V = 3.3
+"""Hard ceiling of the driver: no voltage above this is sent, whatever the board reports."""
+
+COMMANDS = ("IDN", "LIM", "SEL", "EN", "ROUTE", "PULSE", "VREAD", "READ", "STAT", "RST", "SYNC")
+"""Command verbs of the protocol."""
+
+ERROR_CODES = {
+    "E01": "FRAME",
+    "E02": "UNKNOWN",
+    "E03": "SYNTAX",
+    "E04": "RANGE",
+    "E05": "LIMIT",
+    "E06": "STATE",
+    "E07": "BUSY",
+    "E08": "FAULT",
+    "E09": "TEMP",
+    "E99": "INTERNAL",
+}
+"""Error codes of ``ERR`` replies and their short names."""
+
+_VERB = re.compile(r"[A-Z]{1,8}")
+_SEQ = re.compile(r"[0-9A-F]{2}|--")
+_HEX2 = re.compile(r"[0-9A-F]{2}")
+_ERR_CODE = re.compile(r"E\d\d")
+_VOLTS = re.compile(r"-?\d{1,3}\.\d{3}")
+_SECONDS = re.compile(r"\d\.\d{3}e[+-]\d{2}")
+
+
+class FrameError(InstrumentError):
+    """A frame violates the grammar: bad checksum, bad token, wrong sequence number, ..."""
+
+
+class ControllerError(InstrumentError):
+    """The controller answered ``ERR <code> <message>``.
+
+    Attributes:
+        code: the error code, e.g. ``"E05"``.
+        message: the controller's message text.
+        command: the verb of the command that was refused.
+    """
+
+    def __init__(self, code: str, message: str, command: str = "") -> None:
+        self.code = code
+        self.message = message
+        self.command = command
+        name = ERROR_CODES.get(code, "?")
+        where = f"{command}: " if command else ""
+        super().__init__(f"{where}controller error {code} ({name}): {message}")
+
+
+def crc8(data: bytes) -> int:
+    """CRC-8 of ``data``: polynomial 0x07, initial value 0x00, no reflection, no final XOR.
+
+    ``crc8(b"123456789") == 0xF4``.
+    """
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    ``verb`` is the command verb (host to board) or ``OK`` / ``ERR`` (board to host);
+    ``seq`` is the sequence number 0..255, or ``None`` for ``--`` (ERR replies to frames
+    whose sequence number could not be trusted); ``args`` are the remaining tokens.
+    """
+
+    verb: str
+    seq: int | None
+    args: tuple[str, ...] = ()
+
+    @property
+    def error_code(self) -> str:
+        """Error code of an ERR frame (``""`` otherwise)."""
+        return self.args[0] if self.verb == "ERR" and self.args else ""
+
+    @property
+    def error_message(self) -> str:
+        """Message text of an ERR frame (``""`` otherwise)."""
+        return " ".join(self.args[1:]) if self.verb == "ERR" else ""
+
+
+def _check_token(token: str) -> None:
+    if not token or any(not (0x21 <= ord(c) <= 0x7E) or c == "*" for c in token):
+        raise FrameError(f"invalid token {token!r}: printable ASCII without blanks and '*'")
+
+
+def encode_frame(verb: str, seq: int | None, args: Iterable[str] = ()) -> bytes:
+    """Encode ``VERB SEQ ARG...*CC<LF>`` (CC: CRC-8 of everything before ``*``, upper hex).
+
+    ``seq=None`` encodes ``--`` and is allowed only with ``verb="ERR"``.
+
+    Raises:
+        FrameError: bad verb, sequence number or token, or a frame longer than
+            :data:`MAX_FRAME_BYTES`.
+    """
+    if not _VERB.fullmatch(verb):
+        raise FrameError(f"invalid verb {verb!r}")
+    if seq is None:
+        if verb != "ERR":
+            raise FrameError("sequence number '--' is only allowed in ERR replies")
+        seq_text = "--"
+    else:
+        if not 0 <= seq <= 0xFF:
+            raise FrameError(f"sequence number {seq} outside 0..255")
+        seq_text = f"{seq:02X}"
+    tokens = [verb, seq_text]
+    for arg in args:
+        _check_token(arg)
+        tokens.append(arg)
+    payload = " ".join(tokens).encode("ascii")
+    frame = payload + b"*" + f"{crc8(payload):02X}".encode("ascii") + b"\n"
+    if len(frame) > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    return frame
+
+
+def decode_frame(line: bytes) -> Frame:
+    """Decode one frame; the terminating LF is optional, nothing else may follow it.
+
+    Raises:
+        FrameError: any deviation from the grammar (non-printable byte, CR, missing or
+            wrong checksum, empty token, double blank, bad verb or sequence number, ...).
+    """
+    body = line[:-1] if line.endswith(b"\n") else line
+    if len(body) + 1 > MAX_FRAME_BYTES:
+        raise FrameError(f"frame longer than {MAX_FRAME_BYTES} bytes")
+    if not body:
+        raise FrameError("empty frame")
+    bad = next((b for b in body if not 0x20 <= b <= 0x7E), None)
+    if bad is not None:
+        raise FrameError(f"non-printable byte 0x{bad:02X} in {line!r}")
+    payload, star, crc_text = body.rpartition(b"*")
+    if not star or b"*" in payload:
+        raise FrameError(f"no single '*' checksum separator in {line!r}")
+    if not _HEX2.fullmatch(crc_text.decode("ascii")):
+        raise FrameError(f"checksum must be 2 upper-case hex digits in {line!r}")
+    expected = crc8(payload)
+    if int(crc_text, 16) != expected:
+        raise FrameError(
+            f"checksum mismatch in {line!r}: got {crc_text.decode()}, computed {expected:02X}"
+        )
+    tokens = payload.decode("ascii").split(" ")
+    if any(not t for t in tokens):
+        raise FrameError(f"empty token (leading, trailing or double blank) in {line!r}")
+    if len(tokens) < 2:
+        raise FrameError(f"frame needs a verb and a sequence number: {line!r}")
+    verb, seq_text, *args = tokens
+    if not _VERB.fullmatch(verb):
+        raise FrameError(f"invalid verb {verb!r}")
+    if not _SEQ.fullmatch(seq_text):
+        raise FrameError(f"invalid sequence number {seq_text!r}")
+    if seq_text == "--" and verb != "ERR":
+        raise FrameError("sequence number '--' outside an ERR reply")
+    seq = None if seq_text == "--" else int(seq_text, 16)
+    if verb == "ERR" and (len(args) < 2 or not _ERR_CODE.fullmatch(args[0])):
+        raise FrameError(f"ERR reply needs a code Enn and a message: {line!r}")
+    return Frame(verb, seq, tuple(args))
+
+
+def ok_frame(seq: int, command: str, *fields: str) -> bytes:
+    """Board side: encode ``OK <seq> <command> <field>...``."""
+    return encode_frame("OK", seq, (command, *fields))
+
+
+def err_frame(seq: int | None, code: str, message: str) -> bytes:
+    """Board side: encode ``ERR <seq|--> <code> <message>`` (message blanks normalised).
+
+    Raises:
+        FrameError: unknown code format, empty message or a ``*`` in the message.
+    """
+    if not _ERR_CODE.fullmatch(code):
+        raise FrameError(f"invalid error code {code!r}")
+    words = message.split()
+    if not words:
+        raise FrameError("empty error message")
+    return encode_frame("ERR", seq, (code, *words))
+
+
+# --- value formats ---------------------------------------------------------------------------
+
+
+def format_volts(volts: float) -> str:
+    """Volts as ``[-]D.DDD`` (millivolt resolution, no ``-0.000``)."""
+    text = f"{round(float(volts), 3) + 0.0:.3f}"
+    return "0.000" if text == "-0.000" else text
+
+
+def parse_volts(text: str) -> float:
+    """Inverse of :func:`format_volts`. Raises FrameError on any other spelling."""
+    if not _VOLTS.fullmatch(text):
+        raise FrameError(f"invalid voltage {text!r} (expected [-]D.DDD)")
+    return float(text)
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds (or any non-negative SI value) as ``D.DDDe[+-]DD``."""
+    return f"{float(seconds):.3e}"
+
+
+def parse_seconds(text: str) -> float:
+    """Inverse of :func:`format_seconds`. Raises FrameError on any other spelling."""
+    if not _SECONDS.fullmatch(text):
+        raise FrameError(f"invalid value {text!r} (expected D.DDDe[+-]DD)")
+    return float(text)
+
+
+def mask_width(n_lines: int) -> int:
+    """Number of hex digits of a mask for ``n_lines`` lines: ``ceil(n_lines / 4)``."""
+    return max(1, -(-n_lines // 4))
+
+
+def format_mask(indices: Iterable[int], n_lines: int) -> str:
+    """Hex bitmask (bit i = line i, upper case, exactly :func:`mask_width` digits).
+
+    Raises:
+        ValueError: an index outside ``0..n_lines-1``.
+    """
+    bits = 0
+    for i in indices:
+        if not 0 <= i < n_lines:
+            raise ValueError(f"line index {i} outside 0..{n_lines - 1}")
+        bits |= 1 << i
+    return f"{bits:0{mask_width(n_lines)}X}"
+
+
+def parse_mask(text: str, n_lines: int) -> npt.NDArray[np.bool_]:
+    """Inverse of :func:`format_mask`, as a boolean array of length ``n_lines``.
+
+    Raises:
+        FrameError: wrong width, not upper-case hex, or bits set beyond ``n_lines``.
+    """
+    if not re.fullmatch(rf"[0-9A-F]{{{mask_width(n_lines)}}}", text):
+        raise FrameError(f"invalid mask {text!r} for {n_lines} lines")
+    bits = int(text, 16)
+    if bits >> n_lines:
+        raise FrameError(f"mask {text} has bits beyond line {n_lines - 1}")
+    return np.array([(bits >> i) & 1 == 1 for i in range(n_lines)], dtype=bool)
+
+
+def encode_codes(codes: Iterable[int], bits: int = 12) -> str:
+    """Converter codes as concatenated fixed-width upper hex (3 digits for 12 bits)."""
+    width = -(-bits // 4)
+    out = []
+    for code in codes:
+        if not 0 <= code < (1 << bits):
+            raise ValueError(f"code {code} outside 0..{(1 << bits) - 1}")
+        out.append(f"{code:0{width}X}")
+    return "".join(out)
+
+
+def decode_codes(text: str, n: int, bits: int = 12) -> npt.NDArray[np.int64]:
+    """Inverse of :func:`encode_codes` for exactly ``n`` codes. Raises FrameError."""
+    width = -(-bits // 4)
+    if len(text) != n * width or not re.fullmatch(r"[0-9A-F]*", text):
+        raise FrameError(f"expected {n} codes of {width} hex digits, got {text!r}")
+    codes = np.array([int(text[i : i + width], 16) for i in range(0, len(text), width)])
+    if codes.size and codes.max() >= (1 << bits):
+        raise FrameError(f"code above {bits} bits in {text!r}")
+    return codes.astype(np.int64)
+
+
+def parse_fields(args: Sequence[str]) -> dict[str, str]:
+    """``key=value`` tokens to a dict. Raises FrameError on a bare token or a repeated key."""
+    fields: dict[str, str] = {}
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        if not eq or not key or not value:
+            raise FrameError(f"expected key=value, got {arg!r}")
+        if key in fields:
+            raise FrameError(f"repeated key {key!r}")
+        fields[key] = value
+    return fields
+
+
+def _require(fields: dict[str, str], *keys: str) -> list[str]:
+    missing = [k for k in keys if k not in fields]
+    if missing:
+        raise FrameError(f"reply lacks field(s) {', '.join(missing)}")
+    return [fields[k] for k in keys]
+
+
+def _parse_int(text: str) -> int:
+    if not re.fullmatch(r"\d{1,9}", text):
+        raise FrameError(f"invalid integer {text!r}")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise FrameError(f"invalid number {text!r}") from None
+    if not math.isfinite(value):
+        raise FrameError(f"non-finite number {text!r}")
+    return value
+
+
+# ============================================================================================
+# Driver
+# ============================================================================================
+
+RouteMode = Literal["OFF", "WRITE", "SMU", "ADC"]
+Polarity = Literal["POS", "NEG"]
+
+
+@dataclass(frozen=True)
+class ChipLimits:
+    """Limits and timing reported by ``LIM`` (volts, seconds)."""
+
+    vpulse_max: float
+    width_min: float
+    width_max: float
+    vread_min: float
+    vread_max: float
+    adc_bits: int
+    t_cmd: float
+    t_route: float
+    t_pulse: float
+    t_dac: float
+    t_read: float
+
+
+@dataclass(frozen=True)
+class ChipIdentity:
+    """What ``IDN`` and ``LIM`` reported: board, firmware, die geometry and limits."""
+
+    model: str
+    serial: str
+    firmware: str
+    die: str
+    arrays: int
+    rows: int
+    cols: int
+    limits: ChipLimits
+
+
+@dataclass(frozen=True)
+class ControllerStatus:
+    """Decoded ``STAT`` reply.
+
+    ``route`` is OFF/WRITE/SMU/ADC, ``smu_line`` and ``input_source`` are set in SMU mode,
+    ``last_error`` is ``"E00"`` when no error occurred since the last RST, ``flags`` is the
+    fault bitfield (see the protocol), ``temperature_c`` in degrees Celsius.
+    """
+
+    busy: bool
+    last_error: str
+    array: int | None
+    route: str
+    smu_line: int | None
+    input_source: str | None
+    rows_mask: npt.NDArray[np.bool_] | None
+    cols_mask: npt.NDArray[np.bool_] | None
+    temperature_c: float
+    flags: int
+
+
+@dataclass(frozen=True)
+class PulseReport:
+    """The pulse the board actually applied (after its quantisation)."""
+
+    amplitude_v: float
+    width_s: float
+    polarity: Polarity
+    cells: int
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """One bulk read: raw codes, scale and currents (A) of all output lines."""
+
+    codes: npt.NDArray[np.int64]
+    lsb_a: float
+    zero_code: int
+    currents_a: npt.NDArray[np.float64]
+    saturated: npt.NDArray[np.bool_]
+
+
+def _as_polarity(polarity: Any) -> Polarity:
+    if isinstance(polarity, str):
+        text = polarity.strip().upper()
+        if text in ("POS", "+", "+1"):
+            return "POS"
+        if text in ("NEG", "-", "-1"):
+            return "NEG"
+    elif isinstance(polarity, int | np.integer) and not isinstance(polarity, bool):
+        if polarity == 1:
+            return "POS"
+        if polarity == -1:
+            return "NEG"
+    raise ValueError(f"polarity must be 'POS'/'NEG', '+'/'-' or +1/-1, got {polarity!r}")
+
+
+def _finite(name: str, value: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise SafetyViolation(f"{name} = {v} is not finite")
+    return v
+
+
+class ChipController:
+    """Host-side driver of the test-chip controller board.
+
+    Args:
+        url: pyserial URL or device (``/dev/ttyACM0``, ``COM3``, ``socket://host:port``,
+            ``loop://``); ignored when ``connection`` is given.
+        baudrate: serial speed (the board uses 115200 8N1).
+        timeout: seconds allowed for commands whose duration is not yet known (SYNC, IDN,
+            LIM) and for the resynchronisation handshake.
+        retries: extra tries after a timeout or a garbled reply (each preceded by a resync).
+        connection: an already open port-like object (``write``, ``read_until``,
+            ``reset_input_buffer``, ``timeout`` attribute); used by tests and simulators.
+        port_name: key of the port lock; defaults to ``url`` or ``connection.port``.
+        identify: run the open handshake (SYNC, IDN, LIM) in the constructor.
+        envelope: optional station safety envelope checked in addition to the board's
+            limits, any object with ``check_pulse(amplitude_v, width_s)`` and
+            ``check_read_voltages(volts)`` raising SafetyViolation (e.g.
+            ``instruments.safety.SafetyEnvelope``).
+
+    One driver per physical port: the port lock makes a driver safe to share between
+    threads, but two drivers on one port would number their frames independently.
+
+    Raises:
+        InstrumentError, InstrumentTimeout: the handshake failed.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        baudrate: int = 115200,
+        timeout: float = 0.5,
+        retries: int = 2,
+        connection: Any = None,
+        port_name: str | None = None,
+        identify: bool = True,
+        envelope: Any = None,
+    ) -> None:
+        if connection is None:
+            if url is None:
+                raise ValueError("give a url or a connection")
+            import serial  # local import: the codec above is usable without pyserial
+
+            connection = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout)
+            self._owns_connection = True
+        else:
+            self._owns_connection = False
+        self._conn = connection
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self.retries = retries
+        self.envelope = envelope
+        self.port_name = port_name or url or str(getattr(connection, "port", None) or id(self))
+        self._seq = 0
+        self._needs_resync = False
+        self.identity: ChipIdentity | None = None
+        if identify:
+            try:
+                self.open_session()
+            except BaseException:
+                self.close()
+                raise
+
+    # --- context manager / lifetime ----------------------------------------------------
+
+    def __enter__(self) -> ChipController:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the port if this driver opened it (idempotent)."""
+        if self._owns_connection and self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    # --- transport ---------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq = (self._seq + 1) & 0xFF
+        return seq
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            raise InstrumentError(f"{self.port_name}: controller connection is closed")
+        return self._conn
+
+    def _readline(self, deadline: float, command: str) -> bytes:
+        conn = self._connection()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise InstrumentTimeout(f"{self.port_name}: timeout waiting for reply to {command}")
+        conn.timeout = remaining
+        line = conn.read_until(b"\n", MAX_FRAME_BYTES)
+        if line.endswith(b"\n"):
+            return bytes(line)
+        if len(line) >= MAX_FRAME_BYTES:
+            raise FrameError(f"{self.port_name}: reply to {command} longer than allowed")
+        raise InstrumentTimeout(
+            f"{self.port_name}: timeout waiting for reply to {command} (partial: {line!r})"
+        )
+
+    def _resync(self) -> int:
+        """Drain input, flush the board's parser with a LF, SYNC; return the board's last seq.
+
+        Returns -1 when the board reports ``last=--``.
+        """
+        conn = self._connection()
+        drain_input(conn)
+        seq = self._next_seq()
+        conn.write(b"\n" + encode_frame("SYNC", seq))
+        deadline = time.monotonic() + self.timeout
+        while True:
+            line = self._readline(deadline, "SYNC")
+            try:
+                frame = decode_frame(line)
+            except FrameError:
+                continue
+            if frame.verb == "OK" and frame.seq == seq and frame.args[:1] == ("SYNC",):
+                break
+            log.debug("%s: discarded %r while resynchronising", self.port_name, line)
+        (last,) = _require(parse_fields(frame.args[1:]), "last")
+        self._needs_resync = False
+        if last == "--":
+            return -1
+        if not _HEX2.fullmatch(last):
+            raise FrameError(f"invalid last={last!r} in SYNC reply")
+        return int(last, 16)
+
+    def _read_reply(self, seq: int, command: str, deadline: float) -> Frame:
+        frame = decode_frame(self._readline(deadline, command))
+        if frame.verb == "ERR" and frame.seq is None:
+            raise FrameError(
+                f"{self.port_name}: controller could not parse {command}: "
+                f"{frame.error_code} {frame.error_message}"
+            )
+        if frame.verb not in ("OK", "ERR"):
+            raise FrameError(f"{self.port_name}: unexpected verb {frame.verb!r} in reply")
+        if frame.seq != seq:
+            raise FrameError(
+                f"{self.port_name}: sequence mismatch for {command}: "
+                f"sent {seq:02X}, got {frame.seq:02X}"
+            )
+        if frame.verb == "OK" and frame.args[:1] != (command,):
+            raise FrameError(f"{self.port_name}: reply to {command} names {frame.args[:1]}")
+        return frame
+
+    def _operation_timeout(self, operation_s: float, n_out: int, n_in: int) -> float:
+        if self.identity is None:
+            return self.timeout
+        t_cmd = self.identity.limits.t_cmd
+        return scaled_timeout(
+            t_cmd + operation_s, bytes_out=n_out, bytes_in=n_in, baudrate=self.baudrate
+        )
+
+    def _transact(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        operation_s: float = 0.0,
+        reply_bytes: int = 64,
+    ) -> tuple[str, ...]:
+        """Send one command and return the reply fields after the echoed verb.
+
+        Raises:
+            ControllerError: ``ERR`` reply to this command.
+            InstrumentTimeout: no valid reply after all tries.
+            InstrumentError: garbled or mismatched replies after all tries.
+        """
+        frame_bytes: bytes | None = None
+        with transaction(self.port_name):
+            if self._needs_resync:
+                call_with_retries(
+                    self._resync,
+                    port=self.port_name,
+                    command="SYNC",
+                    retries=self.retries,
+                    retry_on=(InstrumentTimeout, FrameError),
+                )
+            seq = self._next_seq()
+            frame_bytes = encode_frame(command, seq, args)
+            timeout_s = self._operation_timeout(operation_s, len(frame_bytes), reply_bytes)
+
+            def attempt() -> Frame:
+                self._connection().write(frame_bytes)
+                return self._read_reply(seq, command, time.monotonic() + timeout_s)
+
+            try:
+                reply = call_with_retries(
+                    attempt,
+                    port=self.port_name,
+                    command=command,
+                    retries=self.retries,
+                    resync=self._resync,
+                    retry_on=(InstrumentTimeout, FrameError),
+                )
+            except InstrumentError:
+                self._needs_resync = True
+                raise
+        if reply.verb == "ERR":
+            raise ControllerError(reply.error_code, reply.error_message, command)
+        return reply.args[1:]
+
+    def _transact_echo(self, command: str, args: Sequence[str], operation_s: float = 0.0) -> None:
+        fields = self._transact(command, args, operation_s)
+        if fields != tuple(args):
+            raise FrameError(f"{self.port_name}: {command} reply {fields} does not echo {args}")
+
+    # --- session -------------------------------------------------------------------------
+
+    def open_session(self) -> ChipIdentity:
+        """Handshake: SYNC (adopting the board's sequence counter), then :meth:`identify`.
+
+        Raises:
+            InstrumentTimeout, InstrumentError: no valid SYNC reply after all tries.
+        """
+        with transaction(self.port_name):
+            self._seq = 0
+            last = call_with_retries(
+                self._resync,
+                port=self.port_name,
+                command="SYNC",
+                retries=self.retries,
+                retry_on=(InstrumentTimeout, FrameError),
+            )
+            if last >= 0:
+                self._seq = (last + 1) & 0xFF
+        return self.identify()
+
+    def identify(self) -> ChipIdentity:
+        """Query ``IDN`` and ``LIM``; store and return the identity (geometry and limits).
+
+        Raises:
+            ControllerError, InstrumentError: refused or malformed replies.
+        """
+        idn = parse_fields(self._transact("IDN", reply_bytes=128))
+        model, sn, fw, die, arrays, rows, cols = _require(
+            idn, "model", "sn", "fw", "die", "arrays", "rows", "cols"
+        )
+        lim = parse_fields(self._transact("LIM", reply_bytes=256))
+        v = _require(
+            lim,
+            "vpulse_max",
+            "width_min",
+            "width_max",
+            "vread_min",
+            "vread_max",
+            "adc_bits",
+        )
+        t = _require(lim, "t_cmd", "t_route", "t_pulse", "t_dac", "t_read")
+        limits = ChipLimits(
+            vpulse_max=min(parse_volts(v[0]), SAFE_BIAS_V),
+            width_min=parse_seconds(v[1]),
+            width_max=parse_seconds(v[2]),
+            vread_min=max(parse_volts(v[3]), -SAFE_BIAS_V),
+            vread_max=min(parse_volts(v[4]), SAFE_BIAS_V),
+            adc_bits=_parse_int(v[5]),
+            t_cmd=parse_seconds(t[0]),
+            t_route=parse_seconds(t[1]),
+            t_pulse=parse_seconds(t[2]),
+            t_dac=parse_seconds(t[3]),
+            t_read=parse_seconds(t[4]),
+        )
+        identity = ChipIdentity(
+            model=model,
+            serial=sn,
+            firmware=fw,
+            die=die,
+            arrays=_parse_int(arrays),
+            rows=_parse_int(rows),
+            cols=_parse_int(cols),
+            limits=limits,
+        )
+        if min(identity.arrays, identity.rows, identity.cols) < 1:
+            raise FrameError(f"{self.port_name}: nonsensical geometry in IDN: {idn}")
+        self.identity = identity
+        return identity
+
+    def _id(self) -> ChipIdentity:
+        if self.identity is None:
+            raise InstrumentError(f"{self.port_name}: call identify() first")
+        return self.identity
+
+    # --- commands ------------------------------------------------------------------------
+
+    def select_array(self, index: int) -> None:
+        """Select array ``index`` (0-based). The board clears both masks and routes OFF.
+
+        Raises:
+            ValueError: index outside ``0..arrays-1`` (nothing is sent).
+        """
+        ident = self._id()
+        i = operator.index(index)
+        if not 0 <= i < ident.arrays:
+            raise ValueError(f"array index {i} outside 0..{ident.arrays - 1}")
+        self._transact_echo("SEL", (str(i),), operation_s=ident.limits.t_route)
+
+    def _indices(self, lines: Any, n: int, what: str) -> list[int]:
+        arr = np.asarray(lines)
+        if arr.dtype == bool:
+            if arr.shape != (n,):
+                raise ValueError(f"{what} mask must have shape ({n},), got {arr.shape}")
+            return [int(i) for i in np.flatnonzero(arr)]
+        if arr.size == 0:
+            return []
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{what} must be a boolean mask or a list of line indices")
+        out = [int(i) for i in arr]
+        bad = [i for i in out if not 0 <= i < n]
+        if bad:
+            raise ValueError(f"{what} index {bad[0]} outside 0..{n - 1}")
+        return sorted(set(out))
+
+    def enable_lines(self, rows: Any, cols: Any) -> None:
+        """Enable input lines ``rows`` and output lines ``cols`` of the selected array.
+
+        Each is a boolean array of length rows/cols of the die, or a sequence of indices.
+
+        Raises:
+            ValueError: wrong mask length or an index outside the geometry (nothing sent).
+        """
+        ident = self._id()
+        r = format_mask(self._indices(rows, ident.rows, "rows"), ident.rows)
+        c = format_mask(self._indices(cols, ident.cols, "cols"), ident.cols)
+        self._transact_echo("EN", (r, c))
+
+    def route(self, mode: str, smu_line: int | None = None, input_source: str = "DAC") -> None:
+        """Route the lines: ``OFF``, ``WRITE``, ``ADC`` or ``SMU``.
+
+        In SMU mode output line ``smu_line`` goes to the external SMU and the enabled input
+        lines are driven by the on-board DACs (``input_source="DAC"``) or by the SMU
+        (``"SMU"``).
+
+        Raises:
+            ValueError: unknown mode or source, ``smu_line`` missing/out of range in SMU mode
+                or given in another mode (nothing sent).
+        """
+        ident = self._id()
+        m = str(mode).strip().upper()
+        if m not in ("OFF", "WRITE", "SMU", "ADC"):
+            raise ValueError(f"route mode must be OFF, WRITE, SMU or ADC, got {mode!r}")
+        args: tuple[str, ...] = (m,)
+        if m == "SMU":
+            if smu_line is None:
+                raise ValueError("SMU routing needs smu_line")
+            line = operator.index(smu_line)
+            if not 0 <= line < ident.cols:
+                raise ValueError(f"smu_line {line} outside 0..{ident.cols - 1}")
+            src = str(input_source).strip().upper()
+            if src not in ("DAC", "SMU"):
+                raise ValueError(f"input_source must be DAC or SMU, got {input_source!r}")
+            args = (m, str(line), src)
+        elif smu_line is not None:
+            raise ValueError(f"smu_line is only meaningful in SMU mode, not {m}")
+        self._transact_echo("ROUTE", args, operation_s=ident.limits.t_route)
+
+    def pulse(self, amplitude_v: float, width_s: float, polarity: Any) -> PulseReport:
+        """Apply one write pulse to every enabled cell (enabled rows x enabled columns).
+
+        Args:
+            amplitude_v: pulse magnitude in volts (>= 0, sent with millivolt resolution).
+            width_s: pulse width in seconds.
+            polarity: ``"POS"``/``"+"``/``+1`` (input line positive) or ``"NEG"``/``"-"``/``-1``.
+
+        Returns:
+            the pulse the board reports it applied.
+
+        Raises:
+            SafetyViolation: amplitude or width outside the limits (nothing sent).
+            ValueError: bad polarity or a negative amplitude (nothing sent).
+            ControllerError: e.g. E06 when not routed WRITE or no cell enabled.
+        """
+        lim = self._id().limits
+        pol = _as_polarity(polarity)
+        amp = _finite("amplitude_v", amplitude_v)
+        width = _finite("width_s", width_s)
+        if amp < 0:
+            raise ValueError("amplitude_v is a magnitude; give the sign through polarity")
+        if amp > lim.vpulse_max:
+            raise SafetyViolation(f"pulse amplitude {amp} V outside 0..{lim.vpulse_max} V")
+        if not lim.width_min <= width <= lim.width_max:
+            raise SafetyViolation(
+                f"pulse width {width} s outside {lim.width_min}..{lim.width_max} s"
+            )
+        if self.envelope is not None:
+            self.envelope.check_pulse(amp, width)
+        fields = self._transact(
+            "PULSE",
+            (pol, format_volts(amp), format_seconds(width)),
+            operation_s=width + lim.t_pulse,
+        )
+        if len(fields) != 4 or fields[0] != pol:
+            raise FrameError(f"{self.port_name}: malformed PULSE reply {fields}")
+        (cells,) = _require(parse_fields(fields[3:]), "cells")
+        return PulseReport(
+            amplitude_v=parse_volts(fields[1]),
+            width_s=parse_seconds(fields[2]),
+            polarity=pol,
+            cells=_parse_int(cells),
+        )
+
+    def set_read_voltages(self, volts: Any) -> None:
+        """Set the read voltage of every input line (volts; a scalar applies to all).
+
+        Raises:
+            SafetyViolation: a voltage outside the read limits or not finite (nothing sent).
+            ValueError: wrong vector length (nothing sent).
+        """
+        ident = self._id()
+        lim = ident.limits
+        arr = np.asarray(volts, dtype=float)
+        if arr.ndim == 0:
+            arr = np.full(ident.rows, float(arr))
+        if arr.shape != (ident.rows,):
+            raise ValueError(f"need {ident.rows} read voltages, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise SafetyViolation("read voltages must be finite")
+        bad = np.flatnonzero((arr < lim.vread_min) | (arr > lim.vread_max))
+        if bad.size:
+            i = int(bad[0])
+            raise SafetyViolation(
+                f"read voltage {arr[i]} V on input line {i} outside "
+                f"{lim.vread_min}..{lim.vread_max} V"
+            )
+        if self.envelope is not None:
+            self.envelope.check_read_voltages(arr)
+        fields = self._transact("VREAD", [format_volts(v) for v in arr], operation_s=lim.t_dac)
+        (n,) = _require(parse_fields(fields), "n")
+        if _parse_int(n) != ident.rows:
+            raise FrameError(f"{self.port_name}: VREAD reply n={n}, expected {ident.rows}")
+
+    def read_raw(self) -> ReadResult:
+        """Bulk-read all output lines through the on-chip converters (route must be ADC).
+
+        Raises:
+            ControllerError: e.g. E06 when not routed ADC.
+            InstrumentError: malformed reply (wrong number of codes, ...).
+        """
+        ident = self._id()
+        lim = ident.limits
+        fields = parse_fields(
+            self._transact("READ", operation_s=lim.t_read, reply_bytes=40 + 3 * ident.cols)
+        )
+        lsb_t, zero_t, codes_t = _require(fields, "lsb", "zero", "codes")
+        lsb = parse_seconds(lsb_t)  # same D.DDDe+DD format, unit A
+        zero = _parse_int(zero_t)
+        codes = decode_codes(codes_t, ident.cols, lim.adc_bits)
+        full = (1 << lim.adc_bits) - 1
+        return ReadResult(
+            codes=codes,
+            lsb_a=lsb,
+            zero_code=zero,
+            currents_a=(codes - zero).astype(np.float64) * lsb,
+            saturated=(codes == 0) | (codes == full),
+        )
+
+    def read_all(
+        self, on_saturation: Literal["raise", "nan", "keep"] = "raise"
+    ) -> npt.NDArray[np.float64]:
+        """Bulk-read all output lines; return their currents in amperes (length ``cols``).
+
+        Args:
+            on_saturation: a converter at its first or last code is ``"raise"``d as
+                InstrumentError, replaced by NaN (``"nan"``) or returned as is (``"keep"``).
+
+        Raises:
+            InstrumentError: saturated converter (with ``"raise"``) or malformed reply.
+            ControllerError: e.g. E06 when not routed ADC.
+        """
+        result = self.read_raw()
+        currents = result.currents_a.copy()
+        if result.saturated.any():
+            lines = np.flatnonzero(result.saturated).tolist()
+            if on_saturation == "raise":
+                raise InstrumentError(f"{self.port_name}: converter saturated on lines {lines}")
+            if on_saturation == "nan":
+                currents[result.saturated] = np.nan
+        return currents
+
+    def status(self) -> ControllerStatus:
+        """Query ``STAT``: busy flag, last error, selection, routing, temperature, flags."""
+        ident = self._id()
+        f = parse_fields(self._transact("STAT", reply_bytes=128))
+        busy, err, arr, route, smu, src, rows, cols, temp, flags = _require(
+            f, "busy", "err", "arr", "route", "smu", "src", "rows", "cols", "temp", "flags"
+        )
+        if busy not in ("0", "1") or not _ERR_CODE.fullmatch(err):
+            raise FrameError(f"{self.port_name}: malformed STAT reply {f}")
+        if not _HEX2.fullmatch(flags):
+            raise FrameError(f"{self.port_name}: malformed STAT flags {flags!r}")
+        return ControllerStatus(
+            busy=busy == "1",
+            last_error=err,
+            array=None if arr == "--" else _parse_int(arr),
+            route=route,
+            smu_line=None if smu == "--" else _parse_int(smu),
+            input_source=None if src == "--" else src,
+            rows_mask=None if rows == "--" else parse_mask(rows, ident.rows),
+            cols_mask=None if cols == "--" else parse_mask(cols, ident.cols),
+            temperature_c=_parse_float(temp),
+            flags=int(flags, 16),
+        )
+
+    def reset(self) -> None:
+        """``RST``: abort, route OFF, clear masks/selection/read voltages, errors and faults."""
+        extra = self.identity.limits.t_route if self.identity else 0.0
+        if self._transact("RST", operation_s=extra):
+            raise FrameError(f"{self.port_name}: unexpected fields in RST reply")

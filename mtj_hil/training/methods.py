@@ -1,0 +1,252 @@
+"""Training methods and evaluations, all over the same :mod:`bnn` code.
+
+* :func:`train_unaware` - ideal devices.
+* :func:`train_defect_aware` - one die's measured map fixed in the forward pass; weights whose
+  device pair holds a defective device are frozen.
+* :func:`train_statistics_aware` - a fresh die realisation from a population pool per minibatch.
+
+Evaluation: :func:`evaluate_software` (ideal), :func:`evaluate_emulated` (a die model).
+The chip-in-the-loop seam is :func:`crossbar_layer_currents` + :func:`forward_currents`: give it
+any ``read(array, voltages) -> currents`` (e.g. ``Chip.read``) and it tiles, reads and adds the
+partial sums exactly as hardware would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from protocols.defects import DefectCode
+
+from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
+from mtj_hil.training.datasets import Dataset
+from mtj_hil.training.die_model import DieModel, PopulationModel
+from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.mapping import Placement, target_bits, weight_response
+
+V_READ = 0.1
+"""Default read voltage (V) for an input of 1."""
+
+ArrayRead = Callable[[int, np.ndarray], np.ndarray]
+"""``(array, voltages (batch, rows) V) -> currents (batch, cols) A``, like ``Chip.read``."""
+LayerCurrents = Callable[[int, np.ndarray], np.ndarray]
+"""``(layer_index, voltages (batch, n_in) V) -> differential currents (batch, n_out) A``."""
+
+
+@dataclass
+class TrainResult:
+    """A trained network and how it was obtained."""
+
+    net: BNN
+    history: History
+    method: str
+    seconds: float
+
+
+def _check_fit(data: Dataset, sizes: Sequence[int], placement: Placement | None) -> None:
+    if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
+        raise TrainingError(f"network {list(sizes)} does not match data set {data.name} "
+                            f"({data.n_features} features, {data.n_classes} classes)")
+    if placement is not None and placement.sizes != list(sizes):
+        raise TrainingError(f"placement is for {placement.sizes}, network is {list(sizes)}")
+
+
+def _new_net(data: Dataset, hidden: Sequence[int], rng: np.random.Generator,
+             activation: Activation, init: BNN | None) -> BNN:
+    sizes = [data.n_features, *hidden, data.n_classes]
+    if init is not None:
+        if init.sizes != sizes:
+            raise TrainingError(f"initial network is {init.sizes}, expected {sizes}")
+        return init.copy()
+    return BNN.create(sizes, rng, activation)
+
+
+def die_realisation(die: DieModel, placement: Placement) -> list[Realisation]:
+    """Per-layer ``(offset, slope)`` of the weights as placed on ``die`` (noise-free)."""
+    if die.layout != placement.layout:
+        raise TrainingError("die model and placement use different layouts")
+    ones = np.ones(die.g_p.shape, dtype=np.uint8)
+    return weight_response(placement, die.conductance(ones), die.conductance(0 * ones))
+
+
+def defect_masks(die: DieModel, placement: Placement) -> list[np.ndarray]:
+    """Per layer, 1.0 where both devices of a weight's pair are GOOD, else 0.0."""
+    good = die.defects == DefectCode.GOOD
+    masks = []
+    for li in range(len(placement.layers)):
+        di = placement.index(li)
+        masks.append((good[di.array, di.row, di.plus] & good[di.array, di.row, di.minus])
+                     .astype(np.float64))
+    return masks
+
+
+def train_unaware(
+    data: Dataset, hidden: Sequence[int], rng: np.random.Generator,
+    config: TrainConfig | None = None, activation: Activation = "tanh",
+) -> TrainResult:
+    """Train with ideal devices (weights exactly +/-1)."""
+    t0 = time.perf_counter()
+    net = _new_net(data, hidden, rng, activation, None)
+    hist = fit(net, data.X_train, data.y_train, config or TrainConfig(), rng)
+    return TrainResult(net, hist, "unaware", time.perf_counter() - t0)
+
+
+def train_defect_aware(
+    data: Dataset, hidden: Sequence[int], die: DieModel, placement: Placement,
+    rng: np.random.Generator, config: TrainConfig | None = None,
+    activation: Activation = "tanh", init: BNN | None = None, freeze_defective: bool = True,
+) -> TrainResult:
+    """Train through one die's measured conductances (fixed map, no read noise).
+
+    Defective devices show their measured conductance whatever the bit; with
+    ``freeze_defective`` the latent weights of pairs holding a defective device are not updated.
+    ``init`` (e.g. an unaware network) is copied and fine-tuned; else training starts fresh.
+
+    Raises:
+        TrainingError: network, data set, placement and die disagree.
+    """
+    t0 = time.perf_counter()
+    net = _new_net(data, hidden, rng, activation, init)
+    _check_fit(data, net.sizes, placement)
+    real = die_realisation(die, placement)
+    masks = defect_masks(die, placement) if freeze_defective else None
+    hist = fit(net, data.X_train, data.y_train, config or TrainConfig(), rng,
+               sampler=lambda: real, update_masks=masks)
+    return TrainResult(net, hist, "defect-aware", time.perf_counter() - t0)
+
+
+def realisation_pool(population: PopulationModel, placement: Placement,
+                     rng: np.random.Generator, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``size`` sampled dies as per-layer stacked ``(offset, slope)``, each
+    ``(size, n_in, n_out)``; sampled in chunks to bound memory."""
+    chunks: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    for start in range(0, size, 32):
+        g1, g0 = population.pool(rng, min(32, size - start))
+        chunks.append(weight_response(placement, g1, g0))
+    return [(np.concatenate([c[li][0] for c in chunks]), np.concatenate([c[li][1] for c in chunks]))
+            for li in range(len(placement.layers))]
+
+
+def train_statistics_aware(
+    data: Dataset, hidden: Sequence[int], population: PopulationModel, placement: Placement,
+    rng: np.random.Generator, config: TrainConfig | None = None,
+    activation: Activation = "tanh", pool_size: int = 64, init: BNN | None = None,
+) -> TrainResult:
+    """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
+    of ``pool_size`` realisations for every minibatch.
+
+    Raises:
+        TrainingError: network, data set, placement and population disagree.
+    """
+    t0 = time.perf_counter()
+    net = _new_net(data, hidden, rng, activation, init)
+    _check_fit(data, net.sizes, placement)
+    if population.layout != placement.layout:
+        raise TrainingError("population and placement use different layouts")
+    if pool_size < 1:
+        raise TrainingError(f"pool_size must be >= 1, got {pool_size}")
+    pool = realisation_pool(population, placement, rng, pool_size)
+
+    def sampler() -> list[Realisation]:
+        k = int(rng.integers(pool_size))
+        return [(off[k], sl[k]) for off, sl in pool]
+
+    hist = fit(net, data.X_train, data.y_train, config or TrainConfig(), rng, sampler=sampler)
+    return TrainResult(net, hist, "statistics-aware", time.perf_counter() - t0)
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of rows whose argmax equals the label."""
+    return float(np.mean(np.argmax(logits, axis=1) == np.asarray(y)))
+
+
+def evaluate_software(net: BNN, X: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy with ideal devices (weights exactly +/-1)."""
+    return accuracy(net.forward(X), y)
+
+
+def evaluate_emulated(
+    net: BNN, X: np.ndarray, y: np.ndarray, die: DieModel, placement: Placement,
+    noise: bool = False, rng: np.random.Generator | None = None, v_read: float = V_READ,
+) -> float:
+    """Accuracy of ``net`` programmed on an emulated ``die``.
+
+    Without ``noise`` the die's effective weights are used directly (ideal devices reproduce
+    :func:`evaluate_software` bit for bit). With ``noise`` every input sample is a separate
+    read of every array with the die's relative read noise, through the same tiled path a
+    measured chip uses (:func:`crossbar_layer_currents`).
+
+    Raises:
+        TrainingError: noise requested without ``rng``, or die and placement disagree.
+    """
+    if not noise:
+        return accuracy(net.forward(X, die_realisation(die, placement)), y)
+    if rng is None:
+        raise TrainingError("evaluate_emulated(noise=True) needs an rng")
+    bits, _ = target_bits(placement, net.binary_weights())
+    currents = crossbar_layer_currents(placement, emulated_read(die, bits, rng), v_read)
+    return accuracy(forward_currents(net, X, currents, placement, v_read), y)
+
+
+def emulated_read(die: DieModel, bits: np.ndarray, rng: np.random.Generator | None) -> ArrayRead:
+    """An ``ArrayRead`` for ``die`` programmed with ``bits``: ``I = V @ G`` per array, plus
+    read noise drawn independently per device and per read (sampled in current space:
+    ``sigma * sqrt(V**2 @ G**2) * N(0, 1)``, exact for Gaussian device noise)."""
+    G = die.conductance(bits)
+
+    def read(array: int, voltages: np.ndarray) -> np.ndarray:
+        g = G[array]
+        current = voltages @ g
+        if die.read_noise > 0 and rng is not None:
+            spread = np.sqrt((voltages**2) @ (g**2))
+            current = current + die.read_noise * spread * rng.standard_normal(current.shape)
+        return current
+
+    return read
+
+
+def crossbar_layer_currents(placement: Placement, read: ArrayRead, v_read: float = V_READ
+                            ) -> LayerCurrents:
+    """Build ``layer_currents(layer, voltages) -> I+ - I-`` from per-array reads.
+
+    For each tile the layer's voltages are routed to the tile's rows (others 0 V), the array is
+    read, pairs are differenced and partial sums of row tiles are added digitally.
+    """
+    L = placement.layout
+    plans = []
+    for lp in placement.layers:
+        tiles = []
+        for t in lp.tiles:
+            ins = np.flatnonzero((lp.in_rows >= t.in_start) & (lp.in_rows < t.in_stop))
+            outs = np.flatnonzero((lp.out_slots >= t.out_start) & (lp.out_slots < t.out_stop))
+            if ins.size == 0 or outs.size == 0:
+                continue
+            rows = t.row_offset + lp.in_rows[ins] - t.in_start
+            plus = t.col_offset + 2 * (lp.out_slots[outs] - t.out_start)
+            tiles.append((t.array, ins, rows, outs, plus))
+        plans.append((lp.n_out, tiles))
+
+    def layer_currents(layer: int, voltages: np.ndarray) -> np.ndarray:
+        n_out, tiles = plans[layer]
+        out = np.zeros((voltages.shape[0], n_out))
+        for array, ins, rows, outs, plus in tiles:
+            v = np.zeros((voltages.shape[0], L.rows))
+            v[:, rows] = voltages[:, ins]
+            current = read(array, v)
+            out[:, outs] += current[:, plus] - current[:, plus + 1]
+        return out
+
+    return layer_currents
+
+
+def forward_currents(net: BNN, X: np.ndarray, layer_currents: LayerCurrents,
+                     placement: Placement, v_read: float = V_READ) -> np.ndarray:
+    """Logits from crossbar currents: inputs are driven as ``a * v_read`` (V) and each
+    layer's signal is ``(I+ - I-) / ((G_P_nom - G_AP_nom) * v_read)``. This is where a measured
+    chip plugs in (pass ``crossbar_layer_currents(placement, chip.read)``)."""
+    g_norm = placement.layout.nominal_g_p - placement.layout.nominal_g_ap
+    return net.forward_signals(
+        X, lambda i, a: layer_currents(i, a * v_read) / (g_norm * v_read))

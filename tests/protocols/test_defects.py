@@ -30,8 +30,14 @@ def precision_recall(found: np.ndarray, truth: np.ndarray) -> dict[str, tuple[fl
 
 
 def test_detects_injected_defects_on_several_dies(profile_1t1r, capsys):
-    prof = profile_1t1r.replace(defects={"short_rate": 0.005, "open_rate": 0.005,
-                                         "stuck_p_rate": 0.005, "stuck_ap_rate": 0.005})
+    prof = profile_1t1r.replace(
+        defects={
+            "short_rate": 0.005,
+            "open_rate": 0.005,
+            "stuck_p_rate": 0.005,
+            "stuck_ap_rate": 0.005,
+        }
+    )
     found, truth = [], []
     for die in range(3):
         chip = SimulatedChip.from_lot(prof, 5, die)

@@ -19,8 +19,9 @@ def test_conductance_map_matches_the_die(chip):
 
 
 def test_random_patterns_leave_errors_only_on_defective_cells(profile_1t1r):
-    prof = profile_1t1r.replace(defects={"short_rate": 0.01, "open_rate": 0.01,
-                                         "stuck_p_rate": 0.01, "stuck_ap_rate": 0.01})
+    prof = profile_1t1r.replace(
+        defects={"short_rate": 0.01, "open_rate": 0.01, "stuck_p_rate": 0.01, "stuck_ap_rate": 0.01}
+    )
     chip = SimulatedChip.from_lot(prof, 2, 0)
     rng = np.random.default_rng(0)
     for array in range(8):
@@ -49,8 +50,9 @@ def test_write_touches_only_selected_cells(chip):
 
 
 def test_escalation_stays_within_the_limits(chip):
-    report = write_weights(chip, 0, np.ones((25, 25), bool), pulse=Pulse(1.15, 1e-6),
-                           max_rounds=5, escalation_step=0.1)
+    report = write_weights(
+        chip, 0, np.ones((25, 25), bool), pulse=Pulse(1.15, 1e-6), max_rounds=5, escalation_step=0.1
+    )
     assert all(a <= chip.layout.limits.max_pulse_amplitude for a in report.amplitudes)
 
 
@@ -66,8 +68,11 @@ def test_plan_outside_the_limits_is_refused_before_any_pulse(chip):
 
 @pytest.mark.parametrize(
     ("bits", "match"),
-    [(np.ones((25, 24), bool), "shape"), (np.full((25, 25), 2), "0/1"),
-     (np.full((25, 25), 0.5), "0/1")],
+    [
+        (np.ones((25, 24), bool), "shape"),
+        (np.full((25, 25), 2), "0/1"),
+        (np.full((25, 25), 0.5), "0/1"),
+    ],
 )
 def test_bad_bit_patterns_are_refused(chip, bits, match):
     with pytest.raises(InvalidRequest, match=match):

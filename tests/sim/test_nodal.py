@@ -22,8 +22,9 @@ def test_one_row_two_columns_by_hand():
     via_b = 1 / (r + 1 / branch1)  # the row segment to node b, then cell 1
     v_a = 1 / (1 + r * (branch0 + via_b))  # 1 V behind the first row segment
     expected = [v_a * branch0, v_a * via_b]
-    np.testing.assert_allclose(effective_conductance(np.array([[g0, g1]]), r)[0], expected,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        effective_conductance(np.array([[g0, g1]]), r)[0], expected, rtol=1e-12
+    )
 
 
 def test_two_rows_one_column_by_hand():
@@ -31,20 +32,23 @@ def test_two_rows_one_column_by_hand():
     # Column line: node 0 -(r)- node 1 -(r)- ground. Drive row 0 with 1 V, row 1 at 0 V.
     # Unknowns: row0 node x0, row1 node x1, col nodes c0, c1.
     gl = 1 / r
-    a = np.array([
-        [gl + g0, 0, -g0, 0],
-        [0, gl + g1, 0, -g1],
-        [-g0, 0, g0 + gl, -gl],
-        [0, -g1, -gl, g1 + 2 * gl],
-    ])
+    a = np.array(
+        [
+            [gl + g0, 0, -g0, 0],
+            [0, gl + g1, 0, -g1],
+            [-g0, 0, g0 + gl, -gl],
+            [0, -g1, -gl, g1 + 2 * gl],
+        ]
+    )
     geff = []
     for row in range(2):
         b = np.zeros(4)
         b[row] = gl
         x = np.linalg.solve(a, b)
         geff.append(gl * x[3])
-    np.testing.assert_allclose(effective_conductance(np.array([[g0], [g1]]), r)[:, 0], geff,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        effective_conductance(np.array([[g0], [g1]]), r)[:, 0], geff, rtol=1e-12
+    )
 
 
 def test_zero_line_resistance_is_the_ideal_crossbar():

@@ -51,8 +51,12 @@ def test_defect_counts_match_rates_over_a_lot(profile_1t1r):
     d = profile_1t1r.defects
     rates = counts.mean(axis=0) / n
     # Mean over 40 dies with a gamma die-to-die factor of CV 0.5: ~8 % relative error.
-    for code, rate in ((DefectCode.SHORT, d.short_rate), (DefectCode.OPEN, d.open_rate),
-                       (DefectCode.STUCK_P, d.stuck_p_rate), (DefectCode.STUCK_AP, d.stuck_ap_rate)):
+    for code, rate in (
+        (DefectCode.SHORT, d.short_rate),
+        (DefectCode.OPEN, d.open_rate),
+        (DefectCode.STUCK_P, d.stuck_p_rate),
+        (DefectCode.STUCK_AP, d.stuck_ap_rate),
+    ):
         assert rates[code] == pytest.approx(rate, rel=0.3), code.name
     # Die-to-die spread: the total count varies much more than Poisson alone would.
     totals = counts[:, 1:].sum(axis=1)

@@ -37,8 +37,15 @@ def test_completed_run_has_provenance_and_units(tmp_path):
         assert attrs["die_id"] == DIE
         assert attrs["station"]["backend"] == "simulated"
         assert attrs["station"]["profile"]["name"] == "1t1r-20k"
-        for key in ("run_id", "started", "ended", "operator", "package_version",
-                    "git_revision", "seed"):
+        for key in (
+            "run_id",
+            "started",
+            "ended",
+            "operator",
+            "package_version",
+            "git_revision",
+            "seed",
+        ):
             assert attrs[key] != "", key
 
         def check_unit(name, obj):
@@ -135,16 +142,21 @@ def test_killed_process_loses_nothing_finished_and_resumes_identically(tmp_path)
     path = tmp_path / "killed.h5"
     reference = tmp_path / "reference.h5"
     _run(reference)
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(path), "6"], capture_output=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(path), "6"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == -signal.SIGKILL
     partial = load_characterization(path)
     assert partial.attrs["status"] == "running"  # nobody could record the kill
     assert partial.arrays_done == [0, 1, 2, 3, 4, 5]
     with h5py.File(path) as f, h5py.File(reference) as ref:
         for name in ("g_after_p", "g_after_ap", "residual_p"):
-            np.testing.assert_array_equal(f[f"characterization/{name}"][:6],
-                                          ref[f"characterization/{name}"][:6])
+            np.testing.assert_array_equal(
+                f[f"characterization/{name}"][:6], ref[f"characterization/{name}"][:6]
+            )
     _run(path, resume=True)
     _assert_same_measurements(path, reference)
 
@@ -152,8 +164,9 @@ def test_killed_process_loses_nothing_finished_and_resumes_identically(tmp_path)
 def _assert_same_measurements(path, reference):
     with h5py.File(path) as f, h5py.File(reference) as ref:
         for name in ("array_index", "g_after_p", "g_after_ap", "residual_p", "residual_ap"):
-            np.testing.assert_array_equal(f[f"characterization/{name}"][()],
-                                          ref[f"characterization/{name}"][()], err_msg=name)
+            np.testing.assert_array_equal(
+                f[f"characterization/{name}"][()], ref[f"characterization/{name}"][()], err_msg=name
+            )
         for name in ("codes", "g_p", "g_ap", "arrays"):
             np.testing.assert_array_equal(f[f"defects/{name}"][()], ref[f"defects/{name}"][()])
 
@@ -171,8 +184,9 @@ def test_half_written_array_is_dropped_on_resume(tmp_path):
             return super().program(array, *args, **kwargs)
 
     with pytest.raises(RuntimeError):
-        run_characterization(Failing(SimulatedChip.from_lot("1t1r-20k", 0, 7).die), path,
-                             die_id=DIE, plan=plan)
+        run_characterization(
+            Failing(SimulatedChip.from_lot("1t1r-20k", 0, 7).die), path, die_id=DIE, plan=plan
+        )
     assert load_characterization(path).attrs["status"] == "failed"
     # Simulate a process killed between the data appends and the index append.
     with h5py.File(path, "a") as f:

@@ -1,0 +1,139 @@
+"""Benchmark of the simulated die: characterisation time, read cost, defect-detection quality.
+
+Prints the figures of the foundation issue:
+1. wall time of a full characterisation of one ``1t1r-20k`` die (20,000 devices, 3 write-read
+   cycles per state), in memory and into an HDF5 run file;
+2. a crossbar read of 10,000 input vectors on one array against the bare numpy product of
+   the same conductances (ratio);
+3. defect detection over a lot of simulated dies at default statistics: precision and recall
+   per defect type.
+
+Usage: python scripts/bench_sim.py [--dies 36] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mtj_hil.jobs import run_characterization
+from mtj_hil.sim import SimulatedChip, load_profile
+from protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
+
+
+def best_and_median(fn, repeats: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+def bench_characterisation(repeats: int) -> None:
+    profile = load_profile("1t1r-20k")
+    plan = CharacterizationPlan(arrays=tuple(range(profile.geometry.n_arrays)), cycles=3)
+
+    def in_memory() -> None:
+        characterize_die(SimulatedChip.from_lot(profile, 0, 7), MemorySink(), plan)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = iter(range(10_000))
+
+        def to_file() -> None:
+            chip = SimulatedChip.from_lot(profile, 0, 7)
+            run_characterization(
+                chip, Path(tmp) / f"run{next(counter)}.h5", die_id="bench", plan=plan
+            )
+
+        mem = best_and_median(in_memory, repeats)
+        disk = best_and_median(to_file, repeats)
+    chip = SimulatedChip.from_lot(profile, 0, 7)
+    characterize_die(chip, MemorySink(), plan)
+    print("1. full characterisation, 1t1r-20k die, 20,000 devices, 3 write-read cycles per state")
+    print(
+        f"   chip calls: {chip.program_calls} program, {chip.read_calls} read "
+        f"({chip.vectors_read} input vectors)"
+    )
+    print(f"   in memory        best {mem[0]:6.3f} s   median {mem[1]:6.3f} s   (goal < 2 s)")
+    print(f"   into a run file  best {disk[0]:6.3f} s   median {disk[1]:6.3f} s")
+
+
+def bench_read(repeats: int) -> None:
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 7)
+    rng = np.random.default_rng(0)
+    v = rng.uniform(0.0, 0.1, size=(10_000, chip.layout.rows))
+    g = chip.die.effective_conductance(0)
+    chip.read(0, v)
+    n = 50
+    read_t = best_and_median(lambda: [chip.read(0, v) for _ in range(n)], repeats)
+    bare_t = best_and_median(lambda: [v @ g for _ in range(n)], repeats)
+    ratio = read_t[1] / bare_t[1]
+    print(
+        "2. crossbar read of 10,000 input vectors on one 25 x 25 array (median of "
+        f"{repeats} x {n} reads)"
+    )
+    print(f"   SimulatedChip.read  {1e3 * read_t[1] / n:7.3f} ms")
+    print(f"   bare numpy V @ G    {1e3 * bare_t[1] / n:7.3f} ms")
+    print(f"   ratio {ratio:.2f} (goal <= 3; read adds validation, safety check, noise)")
+
+
+def bench_detection(n_dies: int) -> None:
+    profile = load_profile("1t1r-20k")
+    tp = np.zeros(len(DefectCode))
+    fp = np.zeros(len(DefectCode))
+    fn = np.zeros(len(DefectCode))
+    start = time.perf_counter()
+    for die in range(n_dies):
+        chip = SimulatedChip.from_lot(profile, 0, die)
+        found = characterize_die(chip, MemorySink()).codes
+        truth = chip.die.defect
+        for code in DefectCode:
+            tp[code] += np.sum((found == code) & (truth == code))
+            fp[code] += np.sum((found == code) & (truth != code))
+            fn[code] += np.sum((found != code) & (truth == code))
+    elapsed = time.perf_counter() - start
+    print(
+        f"3. defect detection on {n_dies} simulated dies (lot 0) at default statistics "
+        f"({elapsed:.1f} s)"
+    )
+    print(f"   {'class':9s} {'devices':>8s} {'precision':>10s} {'recall':>8s}  goal")
+    goals = {
+        DefectCode.SHORT: 0.99,
+        DefectCode.OPEN: 0.99,
+        DefectCode.STUCK_P: 0.95,
+        DefectCode.STUCK_AP: 0.95,
+        DefectCode.GOOD: None,
+    }
+    for code in DefectCode:
+        precision = tp[code] / (tp[code] + fp[code]) if tp[code] + fp[code] else 1.0
+        recall = tp[code] / (tp[code] + fn[code]) if tp[code] + fn[code] else 1.0
+        goal = goals[code]
+        verdict = (
+            ""
+            if goal is None
+            else (f">= {goal}  " + ("ok" if min(precision, recall) >= goal else "MISSED"))
+        )
+        print(
+            f"   {code.name:9s} {int(tp[code] + fn[code]):8d} {precision:10.4f} "
+            f"{recall:8.4f}  {verdict}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dies", type=int, default=36, help="dies for the detection figure")
+    parser.add_argument("--repeats", type=int, default=5, help="timing repeats")
+    args = parser.parse_args()
+    bench_characterisation(args.repeats)
+    bench_read(args.repeats)
+    bench_detection(args.dies)
+
+
+if __name__ == "__main__":
+    main()

@@ -44,7 +44,7 @@ class DaffodilSolution:
 
     def signed_weights(self) -> list[np.ndarray]:
         """Pair weights ``bit[2j] - bit[2j+1]`` in {-1, 0, +1}, per layer."""
-        return [b[:, 0::2] - b[:, 1::2] for b in self.bits]
+        return [b[:, 0::2].astype(np.int8) - b[:, 1::2].astype(np.int8) for b in self.bits]
 
 
 def solution_indices(reference: str | os.PathLike[str] | None = None) -> list[int]:
@@ -60,8 +60,7 @@ def solution_indices(reference: str | os.PathLike[str] | None = None) -> list[in
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def load_solution(index: int, reference: str | os.PathLike[str] | None = None
-                  ) -> DaffodilSolution:
+def load_solution(index: int, reference: str | os.PathLike[str] | None = None) -> DaffodilSolution:
     """Read solution ``index``.
 
     Raises:
@@ -80,18 +79,28 @@ def load_solution(index: int, reference: str | os.PathLike[str] | None = None
         if not np.all((w == 0) | (w == 1)):
             raise DatasetError(f"{wpath} holds values other than 0 and 1")
         if w.shape[1] != 2 * b.shape[0]:
-            raise DatasetError(f"{wpath}: {w.shape[1]} columns for {b.shape[0]} biases "
-                               "(expected two columns per neuron)")
+            raise DatasetError(
+                f"{wpath}: {w.shape[1]} columns for {b.shape[0]} biases "
+                "(expected two columns per neuron)"
+            )
         bits.append(w.astype(np.uint8))
         biases.append(b.astype(np.float64))
     if bits[0].shape[1] // 2 != bits[1].shape[0]:
-        raise DatasetError(f"solution {index}: layer 1 gives {bits[0].shape[1] // 2} outputs, "
-                           f"layer 2 takes {bits[1].shape[0]} inputs")
+        raise DatasetError(
+            f"solution {index}: layer 1 gives {bits[0].shape[1] // 2} outputs, "
+            f"layer 2 takes {bits[1].shape[0]} inputs"
+        )
     return DaffodilSolution(index, tuple(bits), tuple(biases))
 
 
-def forward(solution: DaffodilSolution, X: np.ndarray, g_on: float = G_ON, g_off: float = G_OFF,
-            v_read: float = V_READ, g_norm: float | None = None) -> np.ndarray:
+def forward(
+    solution: DaffodilSolution,
+    X: np.ndarray,
+    g_on: float = G_ON,
+    g_off: float = G_OFF,
+    v_read: float = V_READ,
+    g_norm: float | None = None,
+) -> np.ndarray:
     """Output-layer activations ``(n, 3)`` with ideal devices, as the reference describes.
 
     ``g_norm`` defaults to ``g_on - g_off``.
@@ -115,15 +124,18 @@ class DaffodilFigures:
 
     def summary(self) -> dict[str, float]:
         """Mean and median of test and all-sample accuracy, in percent."""
-        return {"n_solutions": float(self.indices.size),
-                "test_mean": 100 * float(self.test.mean()),
-                "test_median": 100 * float(np.median(self.test)),
-                "all_mean": 100 * float(self.all_samples.mean()),
-                "all_median": 100 * float(np.median(self.all_samples))}
+        return {
+            "n_solutions": float(self.indices.size),
+            "test_mean": 100 * float(self.test.mean()),
+            "test_median": 100 * float(np.median(self.test)),
+            "all_mean": 100 * float(self.all_samples.mean()),
+            "all_median": 100 * float(np.median(self.all_samples)),
+        }
 
 
-def evaluate_all(reference: str | os.PathLike[str] | None = None,
-                 data: Dataset | None = None) -> DaffodilFigures:
+def evaluate_all(
+    reference: str | os.PathLike[str] | None = None, data: Dataset | None = None
+) -> DaffodilFigures:
     """Evaluate every solution on the NIST test split and on all 178 samples.
 
     Raises:

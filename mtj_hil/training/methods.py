@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from protocols.defects import DefectCode
-
 from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, target_bits, weight_response
+from protocols.defects import DefectCode
 
 V_READ = 0.1
 """Default read voltage (V) for an input of 1."""
@@ -48,14 +47,21 @@ class TrainResult:
 
 def _check_fit(data: Dataset, sizes: Sequence[int], placement: Placement | None) -> None:
     if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
-        raise TrainingError(f"network {list(sizes)} does not match data set {data.name} "
-                            f"({data.n_features} features, {data.n_classes} classes)")
+        raise TrainingError(
+            f"network {list(sizes)} does not match data set {data.name} "
+            f"({data.n_features} features, {data.n_classes} classes)"
+        )
     if placement is not None and placement.sizes != list(sizes):
         raise TrainingError(f"placement is for {placement.sizes}, network is {list(sizes)}")
 
 
-def _new_net(data: Dataset, hidden: Sequence[int], rng: np.random.Generator,
-             activation: Activation, init: BNN | None) -> BNN:
+def _new_net(
+    data: Dataset,
+    hidden: Sequence[int],
+    rng: np.random.Generator,
+    activation: Activation,
+    init: BNN | None,
+) -> BNN:
     sizes = [data.n_features, *hidden, data.n_classes]
     if init is not None:
         if init.sizes != sizes:
@@ -78,14 +84,18 @@ def defect_masks(die: DieModel, placement: Placement) -> list[np.ndarray]:
     masks = []
     for li in range(len(placement.layers)):
         di = placement.index(li)
-        masks.append((good[di.array, di.row, di.plus] & good[di.array, di.row, di.minus])
-                     .astype(np.float64))
+        masks.append(
+            (good[di.array, di.row, di.plus] & good[di.array, di.row, di.minus]).astype(np.float64)
+        )
     return masks
 
 
 def train_unaware(
-    data: Dataset, hidden: Sequence[int], rng: np.random.Generator,
-    config: TrainConfig | None = None, activation: Activation = "tanh",
+    data: Dataset,
+    hidden: Sequence[int],
+    rng: np.random.Generator,
+    config: TrainConfig | None = None,
+    activation: Activation = "tanh",
 ) -> TrainResult:
     """Train with ideal devices (weights exactly +/-1)."""
     t0 = time.perf_counter()
@@ -95,9 +105,15 @@ def train_unaware(
 
 
 def train_defect_aware(
-    data: Dataset, hidden: Sequence[int], die: DieModel, placement: Placement,
-    rng: np.random.Generator, config: TrainConfig | None = None,
-    activation: Activation = "tanh", init: BNN | None = None, freeze_defective: bool = True,
+    data: Dataset,
+    hidden: Sequence[int],
+    die: DieModel,
+    placement: Placement,
+    rng: np.random.Generator,
+    config: TrainConfig | None = None,
+    activation: Activation = "tanh",
+    init: BNN | None = None,
+    freeze_defective: bool = True,
 ) -> TrainResult:
     """Train through one die's measured conductances (fixed map, no read noise).
 
@@ -113,27 +129,43 @@ def train_defect_aware(
     _check_fit(data, net.sizes, placement)
     real = die_realisation(die, placement)
     masks = defect_masks(die, placement) if freeze_defective else None
-    hist = fit(net, data.X_train, data.y_train, config or TrainConfig(), rng,
-               sampler=lambda: real, update_masks=masks)
+    hist = fit(
+        net,
+        data.X_train,
+        data.y_train,
+        config or TrainConfig(),
+        rng,
+        sampler=lambda: real,
+        update_masks=masks,
+    )
     return TrainResult(net, hist, "defect-aware", time.perf_counter() - t0)
 
 
-def realisation_pool(population: PopulationModel, placement: Placement,
-                     rng: np.random.Generator, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def realisation_pool(
+    population: PopulationModel, placement: Placement, rng: np.random.Generator, size: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``size`` sampled dies as per-layer stacked ``(offset, slope)``, each
     ``(size, n_in, n_out)``; sampled in chunks to bound memory."""
     chunks: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for start in range(0, size, 32):
         g1, g0 = population.pool(rng, min(32, size - start))
         chunks.append(weight_response(placement, g1, g0))
-    return [(np.concatenate([c[li][0] for c in chunks]), np.concatenate([c[li][1] for c in chunks]))
-            for li in range(len(placement.layers))]
+    return [
+        (np.concatenate([c[li][0] for c in chunks]), np.concatenate([c[li][1] for c in chunks]))
+        for li in range(len(placement.layers))
+    ]
 
 
 def train_statistics_aware(
-    data: Dataset, hidden: Sequence[int], population: PopulationModel, placement: Placement,
-    rng: np.random.Generator, config: TrainConfig | None = None,
-    activation: Activation = "tanh", pool_size: int = 64, init: BNN | None = None,
+    data: Dataset,
+    hidden: Sequence[int],
+    population: PopulationModel,
+    placement: Placement,
+    rng: np.random.Generator,
+    config: TrainConfig | None = None,
+    activation: Activation = "tanh",
+    pool_size: int = 64,
+    init: BNN | None = None,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
@@ -169,8 +201,14 @@ def evaluate_software(net: BNN, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def evaluate_emulated(
-    net: BNN, X: np.ndarray, y: np.ndarray, die: DieModel, placement: Placement,
-    noise: bool = False, rng: np.random.Generator | None = None, v_read: float = V_READ,
+    net: BNN,
+    X: np.ndarray,
+    y: np.ndarray,
+    die: DieModel,
+    placement: Placement,
+    noise: bool = False,
+    rng: np.random.Generator | None = None,
+    v_read: float = V_READ,
 ) -> float:
     """Accuracy of ``net`` programmed on an emulated ``die``.
 
@@ -208,8 +246,9 @@ def emulated_read(die: DieModel, bits: np.ndarray, rng: np.random.Generator | No
     return read
 
 
-def crossbar_layer_currents(placement: Placement, read: ArrayRead, v_read: float = V_READ
-                            ) -> LayerCurrents:
+def crossbar_layer_currents(
+    placement: Placement, read: ArrayRead, v_read: float = V_READ
+) -> LayerCurrents:
     """Build ``layer_currents(layer, voltages) -> I+ - I-`` from per-array reads.
 
     For each tile the layer's voltages are routed to the tile's rows (others 0 V), the array is
@@ -242,11 +281,15 @@ def crossbar_layer_currents(placement: Placement, read: ArrayRead, v_read: float
     return layer_currents
 
 
-def forward_currents(net: BNN, X: np.ndarray, layer_currents: LayerCurrents,
-                     placement: Placement, v_read: float = V_READ) -> np.ndarray:
+def forward_currents(
+    net: BNN,
+    X: np.ndarray,
+    layer_currents: LayerCurrents,
+    placement: Placement,
+    v_read: float = V_READ,
+) -> np.ndarray:
     """Logits from crossbar currents: inputs are driven as ``a * v_read`` (V) and each
     layer's signal is ``(I+ - I-) / ((G_P_nom - G_AP_nom) * v_read)``. This is where a measured
     chip plugs in (pass ``crossbar_layer_currents(placement, chip.read)``)."""
     g_norm = placement.layout.nominal_g_p - placement.layout.nominal_g_ap
-    return net.forward_signals(
-        X, lambda i, a: layer_currents(i, a * v_read) / (g_norm * v_read))
+    return net.forward_signals(X, lambda i, a: layer_currents(i, a * v_read) / (g_norm * v_read))

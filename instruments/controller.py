@@ -36,7 +36,9 @@ from instruments.transport import (
 __all__ = [
     "COMMANDS",
     "ERROR_CODES",
+    "ADC_RANGES",
     "MAX_FRAME_BYTES",
+    "MAX_REPLY_BYTES",
     "SAFE_BIAS_V",
     "ChipController",
     "ChipIdentity",
@@ -71,12 +73,32 @@ log = logging.getLogger(__name__)
 # ============================================================================================
 
 MAX_FRAME_BYTES = 512
-"""Longest frame in either direction, terminating LF included."""
+"""Longest frame in either direction, terminating LF included (SCAN replies excepted)."""
+
+MAX_REPLY_BYTES = 4096
+"""Longest reply frame: only a SCAN reply may exceed :data:`MAX_FRAME_BYTES`."""
+
+ADC_RANGES = (1e-5, 1e-4, 1e-3, 1e-2)
+"""Converter full-scale ranges (A, bipolar) the ``ARNG`` command accepts."""
 
 SAFE_BIAS_V = 3.3
 """Hard ceiling of the driver: no voltage above this is sent, whatever the board reports."""
 
-COMMANDS = ("IDN", "LIM", "SEL", "EN", "ROUTE", "PULSE", "VREAD", "READ", "STAT", "RST", "SYNC")
+COMMANDS = (
+    "IDN",
+    "LIM",
+    "SEL",
+    "EN",
+    "ROUTE",
+    "PULSE",
+    "VREAD",
+    "READ",
+    "STAT",
+    "RST",
+    "SYNC",
+    "ARNG",
+    "SCAN",
+)
 """Command verbs of the protocol."""
 
 ERROR_CODES = {
@@ -165,14 +187,16 @@ def _check_token(token: str) -> None:
         raise FrameError(f"invalid token {token!r}: printable ASCII without blanks and '*'")
 
 
-def encode_frame(verb: str, seq: int | None, args: Iterable[str] = ()) -> bytes:
+def encode_frame(
+    verb: str, seq: int | None, args: Iterable[str] = (), max_bytes: int = MAX_FRAME_BYTES
+) -> bytes:
     """Encode ``VERB SEQ ARG...*CC<LF>`` (CC: CRC-8 of everything before ``*``, upper hex).
 
     ``seq=None`` encodes ``--`` and is allowed only with ``verb="ERR"``.
 
     Raises:
         FrameError: bad verb, sequence number or token, or a frame longer than
-            :data:`MAX_FRAME_BYTES`.
+            ``max_bytes`` (:data:`MAX_FRAME_BYTES` unless a SCAN reply).
     """
     if not _VERB.fullmatch(verb):
         raise FrameError(f"invalid verb {verb!r}")
@@ -190,12 +214,12 @@ def encode_frame(verb: str, seq: int | None, args: Iterable[str] = ()) -> bytes:
         tokens.append(arg)
     payload = " ".join(tokens).encode("ascii")
     frame = payload + b"*" + f"{crc8(payload):02X}".encode("ascii") + b"\n"
-    if len(frame) > MAX_FRAME_BYTES:
-        raise FrameError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    if len(frame) > max_bytes:
+        raise FrameError(f"frame of {len(frame)} bytes exceeds {max_bytes}")
     return frame
 
 
-def decode_frame(line: bytes) -> Frame:
+def decode_frame(line: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Frame:
     """Decode one frame; the terminating LF is optional, nothing else may follow it.
 
     Raises:
@@ -203,8 +227,8 @@ def decode_frame(line: bytes) -> Frame:
             wrong checksum, empty token, double blank, bad verb or sequence number, ...).
     """
     body = line[:-1] if line.endswith(b"\n") else line
-    if len(body) + 1 > MAX_FRAME_BYTES:
-        raise FrameError(f"frame longer than {MAX_FRAME_BYTES} bytes")
+    if len(body) + 1 > max_bytes:
+        raise FrameError(f"frame longer than {max_bytes} bytes")
     if not body:
         raise FrameError("empty frame")
     bad = next((b for b in body if not 0x20 <= b <= 0x7E), None)
@@ -240,7 +264,8 @@ def decode_frame(line: bytes) -> Frame:
 
 def ok_frame(seq: int, command: str, *fields: str) -> bytes:
     """Board side: encode ``OK <seq> <command> <field>...``."""
-    return encode_frame("OK", seq, (command, *fields))
+    limit = MAX_REPLY_BYTES if command == "SCAN" else MAX_FRAME_BYTES
+    return encode_frame("OK", seq, (command, *fields), max_bytes=limit)
 
 
 def err_frame(seq: int | None, code: str, message: str) -> bytes:
@@ -399,6 +424,7 @@ class ChipLimits:
     t_pulse: float
     t_dac: float
     t_read: float
+    t_int: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -577,10 +603,10 @@ class ChipController:
         if remaining <= 0:
             raise InstrumentTimeout(f"{self.port_name}: timeout waiting for reply to {command}")
         conn.timeout = remaining
-        line = conn.read_until(b"\n", MAX_FRAME_BYTES)
+        line = conn.read_until(b"\n", MAX_REPLY_BYTES)
         if line.endswith(b"\n"):
             return bytes(line)
-        if len(line) >= MAX_FRAME_BYTES:
+        if len(line) >= MAX_REPLY_BYTES:
             raise FrameError(f"{self.port_name}: reply to {command} longer than allowed")
         raise InstrumentTimeout(
             f"{self.port_name}: timeout waiting for reply to {command} (partial: {line!r})"
@@ -614,7 +640,8 @@ class ChipController:
         return int(last, 16)
 
     def _read_reply(self, seq: int, command: str, deadline: float) -> Frame:
-        frame = decode_frame(self._readline(deadline, command))
+        limit = MAX_REPLY_BYTES if command == "SCAN" else MAX_FRAME_BYTES
+        frame = decode_frame(self._readline(deadline, command), limit)
         if frame.verb == "ERR" and frame.seq is None:
             raise FrameError(
                 f"{self.port_name}: controller could not parse {command}: "
@@ -746,6 +773,7 @@ class ChipController:
             t_pulse=parse_seconds(t[2]),
             t_dac=parse_seconds(t[3]),
             t_read=parse_seconds(t[4]),
+            t_int=parse_seconds(lim["t_int"]) if "t_int" in lim else 0.0,
         )
         identity = ChipIdentity(
             model=model,
@@ -925,13 +953,22 @@ class ChipController:
         ident = self._id()
         lim = ident.limits
         fields = parse_fields(
-            self._transact("READ", operation_s=lim.t_read, reply_bytes=40 + 3 * ident.cols)
+            self._transact(
+                "READ", operation_s=lim.t_int + lim.t_read, reply_bytes=40 + 3 * ident.cols
+            )
         )
+        return self._codes_result(fields, 1)
+
+    def _codes_result(self, fields: dict[str, str], n_vectors: int) -> ReadResult:
+        ident = self._id()
+        bits = ident.limits.adc_bits
         lsb_t, zero_t, codes_t = _require(fields, "lsb", "zero", "codes")
         lsb = parse_seconds(lsb_t)  # same D.DDDe+DD format, unit A
         zero = _parse_int(zero_t)
-        codes = decode_codes(codes_t, ident.cols, lim.adc_bits)
-        full = (1 << lim.adc_bits) - 1
+        codes = decode_codes(codes_t, n_vectors * ident.cols, bits)
+        if n_vectors > 1:
+            codes = codes.reshape(n_vectors, ident.cols)
+        full = (1 << bits) - 1
         return ReadResult(
             codes=codes,
             lsb_a=lsb,
@@ -939,6 +976,59 @@ class ChipController:
             currents_a=(codes - zero).astype(np.float64) * lsb,
             saturated=(codes == 0) | (codes == full),
         )
+
+    def set_adc_range(self, full_scale_a: float) -> None:
+        """``ARNG``: full-scale current (A, bipolar) of the on-chip converters.
+
+        Raises:
+            ValueError: not one of :data:`ADC_RANGES` (nothing is sent).
+        """
+        if not any(math.isclose(full_scale_a, r, rel_tol=1e-9) for r in ADC_RANGES):
+            allowed = ", ".join(f"{r:g}" for r in ADC_RANGES)
+            raise ValueError(f"converter range {full_scale_a!r} A is not one of {allowed} A")
+        self._transact_echo("ARNG", (format_seconds(full_scale_a),))
+
+    def scan(self, volts: float) -> ReadResult:
+        """``SCAN``: raise each enabled input line in turn to ``volts`` (others at 0 V) and
+        convert all output lines each time (route must be ADC).
+
+        Returns:
+            codes and currents (A) of shape ``(enabled rows, cols)``, rows in ascending order.
+
+        Raises:
+            SafetyViolation: ``volts`` outside the read limits (nothing is sent).
+            ControllerError: e.g. E06 when not routed ADC or no input line enabled.
+        """
+        ident = self._id()
+        lim = ident.limits
+        v = _finite("volts", volts)
+        if not lim.vread_min <= v <= lim.vread_max:
+            raise SafetyViolation(f"read voltage {v} V outside {lim.vread_min}..{lim.vread_max} V")
+        if self.envelope is not None:
+            self.envelope.check_read_voltages(np.array([v]))
+        per_row = lim.t_dac + lim.t_int + lim.t_read
+        fields = parse_fields(
+            self._transact(
+                "SCAN",
+                (format_volts(v),),
+                operation_s=ident.rows * per_row,
+                reply_bytes=60 + 3 * ident.rows * ident.cols,
+            )
+        )
+        (n_text,) = _require(fields, "n")
+        n = _parse_int(n_text)
+        if not 1 <= n <= ident.rows:
+            raise FrameError(f"{self.port_name}: SCAN reply n={n} outside 1..{ident.rows}")
+        result = self._codes_result(fields, n)
+        if n == 1:
+            return ReadResult(
+                codes=result.codes[None, :],
+                lsb_a=result.lsb_a,
+                zero_code=result.zero_code,
+                currents_a=result.currents_a[None, :],
+                saturated=result.saturated[None, :],
+            )
+        return result
 
     def read_all(
         self, on_saturation: Literal["raise", "nan", "keep"] = "raise"

@@ -83,10 +83,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option(
     "--die",
     "die_index",
-    default=0,
-    show_default=True,
+    default=None,
     type=click.IntRange(min=0),
-    help="Index of the die in the simulated lot.",
+    help="Index of the die in the simulated lot [default: 0; with a virtual-lab "
+    "station: the station's die].",
+)
+@click.option(
+    "--station",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Station file (TOML): measure through real or virtual-lab instruments "
+    "instead of the in-process simulator.",
+)
+@click.option(
+    "--die-id",
+    default=None,
+    help="Label of the die on a real station (e.g. WAFER3-DIE17); required there.",
 )
 @click.option(
     "--out",
@@ -129,7 +141,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def characterize(
     profile: str,
     lot_seed: int,
-    die_index: int,
+    die_index: int | None,
+    station: Path | None,
+    die_id: str | None,
     out: Path | None,
     resume: bool,
     arrays: str | None,
@@ -145,35 +159,85 @@ def characterize(
     each device is then classified GOOD / SHORT / OPEN / STUCK_P / STUCK_AP with thresholds
     taken from the die's own distributions. Results are flushed array by array: if the run
     is interrupted, run the same command with --resume --out FILE to finish it.
+
+    Without --station the die comes from the in-process simulator; with --station the very
+    same procedure drives the station's instruments (stations/virtual-lab.toml serves a
+    simulated die through the real wire protocols).
     """
-    from mtj_hil.sim.chip import SimulatedChip
-    from mtj_hil.sim.profile import load_profile
     from protocols.characterize import CharacterizationPlan
 
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out FILE: the run file to finish")
+
+    def plan_for(n_arrays: int) -> CharacterizationPlan:
+        return CharacterizationPlan(
+            arrays=parse_arrays(arrays, n_arrays),
+            cycles=cycles,
+            reads=reads,
+            read_voltage=read_voltage,
+        )
+
+    if station is not None:
+        from mtj_hil.hardware import open_station
+        from mtj_hil.station import load_station, with_virtual_die
+
+        st = load_station(station)
+        if st.virtual_lab is not None:
+            if die_index is not None:
+                st = with_virtual_die(st, die_index)
+            lab = st.virtual_lab
+            die_id = die_id or f"sim:{st.profile.name}:lot{lab.lot_seed}:die{lab.die}"
+        elif die_id is None:
+            raise click.UsageError("--die-id is required on a real station (label the die)")
+        out = out or _default_out(die_id)
+        _refuse_existing(out, resume)
+        with open_station(st) as chip:
+            _characterize(
+                chip,
+                out,
+                die_id=die_id,
+                plan=plan_for(chip.layout.n_arrays),
+                resume=resume,
+                seed=None,
+                operator=operator,
+                report=report,
+            )
+            running = getattr(chip, "lab", None)
+            if running is not None:
+                console.print(
+                    f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
+                    f"{running.clock.transactions} bus transactions"
+                )
+        return
+    from mtj_hil.sim.chip import SimulatedChip
+    from mtj_hil.sim.profile import load_profile
+
     prof = load_profile(profile)
+    die_index = 0 if die_index is None else die_index
     die_id = f"sim:{prof.name}:lot{lot_seed}:die{die_index}"
-    if out is None:
-        if resume:
-            raise click.UsageError("--resume needs --out FILE: the run file to finish")
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"characterize-{prof.name}-lot{lot_seed}-die{die_index}-{stamp}.h5"
+    out = out or _default_out(die_id)
     chip = SimulatedChip.from_lot(prof, lot_seed, die_index)
-    plan = CharacterizationPlan(
-        arrays=parse_arrays(arrays, chip.layout.n_arrays),
-        cycles=cycles,
-        reads=reads,
-        read_voltage=read_voltage,
-    )
     _characterize(
         chip,
         out,
         die_id=die_id,
-        plan=plan,
+        plan=plan_for(chip.layout.n_arrays),
         resume=resume,
         seed=lot_seed,
         operator=operator,
         report=report,
     )
+
+
+def _default_out(die_id: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in die_id)
+    return Path("runs") / f"characterize-{safe}-{stamp}.h5"
+
+
+def _refuse_existing(out: Path, resume: bool) -> None:
+    if out.exists() and not resume:
+        raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
 
 
 def _characterize(
@@ -189,8 +253,7 @@ def _characterize(
 ) -> None:
     from mtj_hil.jobs import run_characterization
 
-    if out.exists() and not resume:
-        raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
+    _refuse_existing(out, resume)
     console.print(
         f"[bold]characterising[/] {die_id}: {len(plan.arrays)} arrays, "
         f"{plan.cycles} cycles per state -> {out}"
@@ -346,6 +409,73 @@ def demo(out_dir: Path, die_index: int) -> None:
         f"simulator check: measured classes agree with the die's truth on "
         f"{100 * agree:.3f} % of devices"
     )
+
+
+@cli.group()
+def lab() -> None:
+    """The virtual lab: simulated dies behind virtual instruments on loopback sockets."""
+
+
+@lab.command()
+@click.option(
+    "--station",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("stations/virtual-lab.toml"),
+    show_default=True,
+    help="Station file whose [virtual_lab] section names the die to serve.",
+)
+@click.option(
+    "--write-station",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a station file with the live addresses here.",
+)
+@click.option(
+    "--seconds",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+def serve(station: Path, write_station: Path | None, seconds: float | None) -> None:
+    """Serve the station's die through a virtual controller board and SMU (loopback only).
+
+    Prints the pyserial URL of the board and the VISA resource of the SMU; point a station
+    file at them (or use --write-station) and run any command with --station.
+    """
+    import time
+
+    from mtj_hil.sim.lab.lab import VirtualLab
+    from mtj_hil.station import load_station
+
+    st = load_station(station)
+    cfg = st.virtual_lab
+    if cfg is None:
+        raise ConfigError(f"{station}: has no [virtual_lab] section naming the die to serve")
+    with VirtualLab(
+        st.profile,
+        cfg.lot_seed,
+        cfg.die,
+        smu_latency=cfg.smu_latency,
+        line_frequency=st.line_frequency,
+        p_polarity=st.p_polarity,
+    ) as running:
+        console.print(f"serving {running.die_id}")
+        console.print(f"  controller board: {running.controller_url}")
+        console.print(f"  SMU (SCPI):       {running.smu_resource}")
+        if write_station is not None:
+            text = station.read_text()
+            text = text.replace('url = "virtual"', f'url = "{running.controller_url}"')
+            text = text.replace('resource = "virtual"', f'resource = "{running.smu_resource}"')
+            write_station.write_text(text)
+            console.print(f"  station file:     {write_station}")
+        console.print("Ctrl-C stops the lab")
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+        console.print(
+            f"modelled lab time {running.clock.now:.1f} s, "
+            f"{running.clock.transactions} transactions"
+        )
 
 
 @cli.command()

@@ -59,7 +59,8 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     assert char.codes is not None and char.g_p is not None and char.g_ap is not None
     codes, arrays = char.codes, char.arrays
     good = codes == DefectCode.GOOD
-    r_p, r_ap = 1.0 / char.g_p, 1.0 / char.g_ap
+    tiny = 1e-15  # an open device can read exactly 0 S through a converter
+    r_p, r_ap = 1.0 / np.maximum(char.g_p, tiny), 1.0 / np.maximum(char.g_ap, tiny)
     tmr = (r_ap - r_p) / r_p
     n = codes.shape[0]
     per_row = int(np.ceil(np.sqrt(n * 2)))

@@ -1,0 +1,458 @@
+"""Virtual controller board: the line protocol of docs/chip-protocol.md served from a simulated die.
+
+:class:`VirtualBoard` is a pure state machine (a frame in, a reply out); a
+:class:`~mtj_hil.sim.lab.server.LineServer` in bytes mode puts it on a loopback socket that
+pyserial opens as ``socket://127.0.0.1:PORT``. Pulses and reads act on the same
+:class:`~mtj_hil.sim.die.SimulatedDie` the in-process simulator uses, and the SMU connector's
+current (:meth:`VirtualBoard.smu_current`) follows the board's routing and the devices'
+states. Every frame books its modelled duration on the shared :class:`VirtualClock`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from instruments.controller import (
+    ADC_RANGES,
+    FrameError,
+    decode_frame,
+    encode_codes,
+    err_frame,
+    format_mask,
+    format_seconds,
+    format_volts,
+    mask_width,
+    ok_frame,
+    parse_seconds,
+    parse_volts,
+)
+from mtj_hil.sim.die import SimulatedDie
+from mtj_hil.sim.lab.clock import VirtualClock
+from mtj_hil.sim.lab.server import DropConnection
+from protocols.chip import CellState
+
+
+@dataclass(frozen=True)
+class BoardTiming:
+    """Modelled durations (s) of the reference board; see section 6 of the protocol.
+
+    ``t_int`` is the converters' integration time per conversion (one power-line cycle at
+    60 Hz by default, which rejects mains pick-up).
+    """
+
+    t_cmd: float = 2e-3
+    t_route: float = 5e-3
+    t_pulse: float = 1e-4
+    t_dac: float = 2e-4
+    t_read: float = 1.5e-3
+    t_int: float = 1 / 60
+    baudrate: int = 115200
+
+
+@dataclass
+class BoardFaults:
+    """Faults to inject (tests set these; each counter is consumed as frames arrive).
+
+    Attributes:
+        drop_after: drop the connection when this many more frames have arrived.
+        silent: do not answer (nor execute) the next this-many frames (host sees a timeout).
+        dead: never answer again (the board hung).
+        garbage: bytes sent before the next reply.
+        error_next: ``(code, message)`` to answer the next command with, unexecuted.
+    """
+
+    drop_after: int | None = None
+    silent: int = 0
+    dead: bool = False
+    garbage: bytes = b""
+    error_next: tuple[str, str] | None = None
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class _State:
+    array: int | None = None
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    cols: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    route: str = "OFF"
+    smu_line: int | None = None
+    source: str | None = None
+    vread: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    full_scale: float = 1e-3
+    err: str = "E00"
+
+
+class VirtualBoard:
+    """The controller board of one die, as a frame-in / reply-out state machine.
+
+    Args:
+        die: the simulated die in the socket.
+        clock: where modelled time and transactions are booked.
+        timing: modelled durations.
+        p_polarity: pulse polarity that writes the P state (``"POS"`` or ``"NEG"``).
+        vpulse_max: the board's own pulse ceiling (V); 3.3 V on the reference board.
+    """
+
+    ADC_BITS = 12
+
+    def __init__(
+        self,
+        die: SimulatedDie,
+        clock: VirtualClock | None = None,
+        timing: BoardTiming | None = None,
+        *,
+        p_polarity: str = "POS",
+        vpulse_max: float = 3.3,
+        serial: str = "XBV0001",
+    ) -> None:
+        self.die = die
+        self.clock = clock or VirtualClock()
+        self.timing = timing or BoardTiming()
+        self.p_polarity = p_polarity
+        self.vpulse_max = vpulse_max
+        self.serial = serial
+        self.faults = BoardFaults()
+        self.pulses: list[tuple[int, int, str, float, float]] = []
+        """Every pulse applied: (array, cells, polarity, amplitude V, width s)."""
+        self.frames = 0
+        self._lock = threading.RLock()
+        n_arrays, self.rows, self.cols = die.shape
+        self.n_arrays = n_arrays
+        self._state = self._reset_state()
+        self._replay: tuple[bytes, bytes] | None = None
+        self._last_seq: int | None = None
+
+    def _reset_state(self) -> _State:
+        return _State(
+            rows=np.zeros(self.rows, bool),
+            cols=np.zeros(self.cols, bool),
+            vread=np.zeros(self.rows),
+        )
+
+    # -- the frame handler ----------------------------------------------------------------
+
+    def handle(self, line: bytes) -> bytes | None:
+        """Answer one line (without its LF) as the board would; ``None`` means no reply.
+
+        Raises:
+            DropConnection: an injected dropped connection.
+        """
+        with self._lock:
+            if not line:
+                return None  # a lone LF flushes the parser, no reply
+            self.frames += 1
+            f = self.faults
+            if f.drop_after is not None:
+                f.drop_after -= 1
+                if f.drop_after <= 0:
+                    f.drop_after = None
+                    raise DropConnection("injected: controller connection dropped")
+            if f.dead:
+                return None
+            if f.silent > 0:
+                f.silent -= 1
+                return None
+            reply, extra = self._answer(line)
+            self._book(len(line) + 1, reply, extra)
+            if f.garbage:
+                reply, f.garbage = f.garbage + reply, b""
+            return reply
+
+    def _book(self, n_in: int, reply: bytes, extra: float) -> None:
+        t = self.timing
+        byte_time = 10.0 / t.baudrate
+        self.clock.transaction(t.t_cmd + extra + (n_in + len(reply)) * byte_time)
+
+    def _answer(self, line: bytes) -> tuple[bytes, float]:
+        try:
+            frame = decode_frame(line + b"\n")
+        except FrameError as exc:
+            return err_frame(None, "E01", _clean(str(exc))[:200]), 0.0
+        if frame.verb == "SYNC":
+            last = "--" if self._last_seq is None else f"{self._last_seq:02X}"
+            return ok_frame(frame.seq, "SYNC", f"last={last}"), 0.0
+        payload = line[: line.rfind(b"*")]
+        if self._replay is not None and self._replay[0] == payload:
+            return self._replay[1], 0.0
+        extra = 0.0
+        if self.faults.error_next is not None:
+            code, message = self.faults.error_next
+            self.faults.error_next = None
+            reply = err_frame(frame.seq, code, message)
+        else:
+            try:
+                fields, extra = self._execute(frame.verb, frame.args)
+                reply = ok_frame(frame.seq, frame.verb, *fields)
+            except _Refused as refused:
+                self._state.err = refused.code
+                reply = err_frame(frame.seq, refused.code, refused.message)
+        self._replay = (payload, reply)
+        self._last_seq = frame.seq
+        return reply, extra
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _execute(self, verb: str, args: tuple[str, ...]) -> tuple[list[str], float]:
+        handler = getattr(self, f"_cmd_{verb.lower()}", None)
+        if verb in ("OK", "ERR") or handler is None:
+            raise _Refused("E02", f"unknown command {verb}")
+        return handler(args)
+
+    def _nargs(self, args: tuple[str, ...], n: int, verb: str) -> None:
+        if len(args) != n:
+            raise _Refused("E03", f"{verb} takes {n} argument(s), got {len(args)}")
+
+    def _selected(self) -> int:
+        if self._state.array is None:
+            raise _Refused("E06", "no array selected")
+        return self._state.array
+
+    def _cmd_idn(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 0, "IDN")
+        die = "PASSIVE1R" if self.die.profile.geometry.cell == "passive" else "CMOS1T1R"
+        return [
+            "model=XBC-1V",
+            f"sn={self.serial}",
+            "fw=1.1.0",
+            f"die={die}",
+            f"arrays={self.n_arrays}",
+            f"rows={self.rows}",
+            f"cols={self.cols}",
+        ], 0.0
+
+    def _cmd_lim(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 0, "LIM")
+        t = self.timing
+        return [
+            f"vpulse_max={format_volts(self.vpulse_max)}",
+            "width_min=1.000e-08",
+            "width_max=1.000e-03",
+            "vread_min=0.000",
+            f"vread_max={format_volts(3.3)}",
+            f"adc_bits={self.ADC_BITS}",
+            f"t_cmd={format_seconds(t.t_cmd)}",
+            f"t_route={format_seconds(t.t_route)}",
+            f"t_pulse={format_seconds(t.t_pulse)}",
+            f"t_dac={format_seconds(t.t_dac)}",
+            f"t_read={format_seconds(t.t_read)}",
+            f"t_int={format_seconds(t.t_int)}",
+        ], 0.0
+
+    def _cmd_sel(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 1, "SEL")
+        index = _int(args[0])
+        if not 0 <= index < self.n_arrays:
+            raise _Refused("E04", f"array {args[0]} outside 0..{self.n_arrays - 1}")
+        s = self._state
+        s.array, s.route, s.smu_line, s.source = index, "OFF", None, None
+        s.rows[:] = False
+        s.cols[:] = False
+        return [str(index)], self.timing.t_route
+
+    def _cmd_en(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 2, "EN")
+        self._selected()
+        rows = _mask(args[0], self.rows)
+        cols = _mask(args[1], self.cols)
+        self._state.rows, self._state.cols = rows, cols
+        return list(args), 0.0
+
+    def _cmd_route(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        if not args:
+            raise _Refused("E03", "ROUTE needs a mode")
+        mode = args[0]
+        s = self._state
+        if mode in ("OFF", "WRITE", "ADC"):
+            self._nargs(args, 1, "ROUTE")
+            if mode != "OFF":
+                self._selected()
+            s.route, s.smu_line, s.source = mode, None, None
+        elif mode == "SMU":
+            self._nargs(args, 3, "ROUTE")
+            self._selected()
+            line = _int(args[1])
+            if not 0 <= line < self.cols:
+                raise _Refused("E04", f"SMU line {args[1]} outside 0..{self.cols - 1}")
+            if args[2] not in ("DAC", "SMU"):
+                raise _Refused("E03", f"input source must be DAC or SMU, got {args[2]}")
+            s.route, s.smu_line, s.source = "SMU", line, args[2]
+        else:
+            raise _Refused("E03", f"unknown route {mode}")
+        return list(args), self.timing.t_route
+
+    def _cmd_pulse(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 3, "PULSE")
+        polarity = args[0]
+        if polarity not in ("POS", "NEG"):
+            raise _Refused("E03", f"polarity must be POS or NEG, got {polarity}")
+        amplitude, width = _volts(args[1]), _seconds(args[2])
+        if not 0 <= amplitude <= self.vpulse_max:
+            raise _Refused("E05", f"amplitude {args[1]} V above {format_volts(self.vpulse_max)} V")
+        if not 1e-8 <= width <= 1e-3:
+            raise _Refused("E05", f"width {args[2]} s outside 1.000e-08..1.000e-03 s")
+        array = self._selected()
+        s = self._state
+        if s.route != "WRITE":
+            raise _Refused("E06", "PULSE needs route WRITE")
+        if not (s.rows.any() and s.cols.any()):
+            raise _Refused("E06", "PULSE needs at least one enabled row and column")
+        width = round(width / 1e-8) * 1e-8
+        cells = np.outer(s.rows, s.cols)
+        state = CellState.P if polarity == self.p_polarity else CellState.AP
+        self.die.apply_pulse(array, cells, state, amplitude, width)
+        n = int(cells.sum())
+        self.pulses.append((array, n, polarity, amplitude, width))
+        return [polarity, format_volts(amplitude), format_seconds(width), f"cells={n}"], (
+            width + self.timing.t_pulse
+        )
+
+    def _cmd_vread(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, self.rows, "VREAD")
+        volts = np.array([_volts(a) for a in args])
+        bad = np.flatnonzero((volts < 0) | (volts > 3.3))
+        if bad.size:
+            raise _Refused("E05", f"read voltage {args[bad[0]]} V outside 0.000..3.300 V")
+        self._state.vread = volts
+        return [f"n={self.rows}"], self.timing.t_dac
+
+    def _cmd_arng(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 1, "ARNG")
+        value = _seconds(args[0])
+        if not any(np.isclose(value, r, rtol=1e-3) for r in ADC_RANGES):
+            raise _Refused("E04", f"converter range {args[0]} A not available")
+        self._state.full_scale = value
+        return list(args), 0.0
+
+    def _converted(self, voltages: np.ndarray) -> np.ndarray:
+        """Codes of all output lines for each input vector (disabled lines read zero)."""
+        array = self._selected()
+        s = self._state
+        if s.route != "ADC":
+            raise _Refused("E06", "READ and SCAN need route ADC")
+        currents = self.die.read(array, voltages)
+        currents[:, ~s.cols] = 0.0
+        zero = 1 << (self.ADC_BITS - 1)
+        lsb = 2 * s.full_scale / (1 << self.ADC_BITS)
+        return np.clip(np.round(currents / lsb) + zero, 0, (1 << self.ADC_BITS) - 1).astype(int)
+
+    def _scale_fields(self) -> list[str]:
+        lsb = 2 * self._state.full_scale / (1 << self.ADC_BITS)
+        return [f"lsb={format_seconds(lsb)}", f"zero={1 << (self.ADC_BITS - 1)}"]
+
+    def _cmd_read(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 0, "READ")
+        s = self._state
+        codes = self._converted((s.vread * s.rows)[None, :])
+        t = self.timing
+        return [*self._scale_fields(), f"codes={encode_codes(codes[0], self.ADC_BITS)}"], (
+            t.t_int + t.t_read
+        )
+
+    def _cmd_scan(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 1, "SCAN")
+        volts = _volts(args[0])
+        if not 0 <= volts <= 3.3:
+            raise _Refused("E05", f"read voltage {args[0]} V outside 0.000..3.300 V")
+        s = self._state
+        rows = np.flatnonzero(s.rows)
+        if s.route == "ADC" and rows.size == 0:
+            raise _Refused("E06", "SCAN needs at least one enabled input line")
+        vectors = np.zeros((rows.size, self.rows))
+        vectors[np.arange(rows.size), rows] = volts
+        codes = self._converted(vectors)
+        t = self.timing
+        per_row = t.t_dac + t.t_int + t.t_read
+        # The board streams each row's codes while converting the next, so only the part of
+        # the reply that cannot hide behind the conversions adds to the time.
+        row_bytes = 3 * self.cols
+        hidden = min((rows.size - 1) * per_row, (rows.size - 1) * row_bytes * 10 / t.baudrate)
+        fields = [
+            *self._scale_fields(),
+            f"n={rows.size}",
+            f"codes={encode_codes(codes.ravel(), self.ADC_BITS)}",
+        ]
+        return fields, rows.size * per_row - hidden
+
+    def _cmd_stat(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 0, "STAT")
+        s = self._state
+        selected = s.array is not None
+        return [
+            "busy=0",
+            f"err={s.err}",
+            f"arr={s.array if selected else '--'}",
+            f"route={s.route}",
+            f"smu={'--' if s.smu_line is None else s.smu_line}",
+            f"src={s.source or '--'}",
+            f"rows={format_mask(np.flatnonzero(s.rows), self.rows) if selected else '--'}",
+            f"cols={format_mask(np.flatnonzero(s.cols), self.cols) if selected else '--'}",
+            "temp=31.5",
+            "flags=00",
+        ], 0.0
+
+    def _cmd_rst(self, args: tuple[str, ...]) -> tuple[list[str], float]:
+        self._nargs(args, 0, "RST")
+        self._state = self._reset_state()
+        return [], self.timing.t_route
+
+    # -- the SMU connector ------------------------------------------------------------------
+
+    def smu_current(self, voltage: float) -> float:
+        """Current (A) out of the SMU's HI terminal when it sources ``voltage`` (V).
+
+        ``SMU <line> DAC``: HI holds output line ``line`` at ``voltage`` while the DACs drive
+        the enabled input lines. ``SMU <line> SMU``: HI drives the enabled input lines, LO
+        holds the output line at 0 V. Any other routing leaves the connector open.
+        """
+        with self._lock:
+            s = self._state
+            if s.route != "SMU" or s.array is None or s.smu_line is None:
+                return 0.0
+            if s.source == "SMU":
+                vector = np.where(s.rows, voltage, 0.0)
+                return float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
+            vector = np.where(s.rows, s.vread - voltage, -voltage)
+            return -float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.replace("*", "#").split()) or "bad frame"
+
+
+def _int(text: str) -> int:
+    if not text.isdigit() or len(text) > 9:
+        raise _Refused("E03", f"expected an integer, got {text}")
+    return int(text)
+
+
+def _volts(text: str) -> float:
+    try:
+        return parse_volts(text)
+    except FrameError as exc:
+        raise _Refused("E03", _clean(str(exc))) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_seconds(text)
+    except FrameError as exc:
+        raise _Refused("E03", _clean(str(exc))) from None
+
+
+def _mask(text: str, n_lines: int) -> np.ndarray:
+    width = mask_width(n_lines)
+    if len(text) != width or any(c not in "0123456789ABCDEF" for c in text):
+        raise _Refused("E03", f"mask {text} must be {width} upper-case hex digits")
+    bits = int(text, 16)
+    if bits >> n_lines:
+        raise _Refused("E04", f"mask {text} has bits beyond line {n_lines - 1}")
+    return np.array([(bits >> i) & 1 == 1 for i in range(n_lines)], dtype=bool)

@@ -1,0 +1,304 @@
+"""Station files: which instruments a bench has, how to reach them, and its safety envelope.
+
+A station file is TOML (see ``stations/*.toml``). :func:`load_station` validates all of it
+and raises one :class:`~mtj_hil.errors.ConfigError` naming the file, the key and what is
+allowed before any instrument is opened.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from instruments.errors import SafetyViolation
+from instruments.safety import SafetyEnvelope
+from mtj_hil.errors import ConfigError
+from mtj_hil.sim.profile import DeviceProfile, load_profile
+
+SMU_DRIVERS = ("keithley2400", "keithley2450", "keithley2600", "keysight_b2900")
+SMU_ROLES = ("sense", "drive")
+READ_PATHS = ("adc", "smu")
+SAFETY_KEYS = (
+    "max_read_voltage",
+    "min_pulse_amplitude",
+    "max_pulse_amplitude",
+    "min_pulse_width",
+    "max_pulse_width",
+    "compliance_current",
+    "max_ramp_rate",
+)
+VIRTUAL = "virtual"
+"""Address meaning "served by the in-process virtual lab"."""
+
+_VISA = re.compile(
+    r"^(TCPIP\d*::[A-Za-z0-9.\-]+::(\d+::SOCKET|[A-Za-z0-9_]+(::INSTR)?|INSTR)"
+    r"|GPIB\d*::\d+(::\d+)?::INSTR|USB\d*::[^:\s]+::[^:\s]+::[^:\s]+(::\d+)?::INSTR"
+    r"|ASRL[^:\s]+::INSTR)$",
+    re.IGNORECASE,
+)
+_SERIAL = re.compile(
+    r"^(socket://[A-Za-z0-9.\-]+:\d+|rfc2217://[A-Za-z0-9.\-]+:\d+|loop://"
+    r"|/dev/[A-Za-z0-9_./\-]+|COM\d+)$"
+)
+
+
+@dataclass(frozen=True)
+class SmuConfig:
+    """One source-measure unit: name, driver, VISA resource, channel, role, NPLC, compliance (A)."""
+
+    name: str
+    driver: str
+    resource: str
+    role: str = "sense"
+    channel: str | None = None
+    nplc: float = 1.0
+    compliance: float = 1e-3
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """The chip-controller board: pyserial URL or device, baud rate, timeout (s), retries."""
+
+    url: str
+    baudrate: int = 115200
+    timeout: float = 0.5
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class VirtualLabConfig:
+    """The die and timing the in-process virtual lab serves (see mtj_hil.sim.lab)."""
+
+    lot_seed: int = 0
+    die: int = 0
+    smu_latency: float = 2e-3
+
+
+@dataclass(frozen=True)
+class Station:
+    """A validated station file."""
+
+    name: str
+    path: Path | None
+    line_frequency: float
+    read_path: str
+    profile: DeviceProfile
+    p_polarity: str
+    controller: ControllerConfig
+    smus: tuple[SmuConfig, ...]
+    envelope: SafetyEnvelope
+    virtual_lab: VirtualLabConfig | None = None
+    calibration_validity_days: float = 1.0
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def smu(self, role: str) -> SmuConfig | None:
+        """The SMU with ``role`` (``"sense"`` or ``"drive"``), if the station has one."""
+        return next((s for s in self.smus if s.role == role), None)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain-dict provenance record of the station (file contents and derived values)."""
+        return {
+            "name": self.name,
+            "file": str(self.path) if self.path else None,
+            "line_frequency": self.line_frequency,
+            "read_path": self.read_path,
+            "die_profile": self.profile.name,
+            "p_polarity": self.p_polarity,
+            "controller": asdict(self.controller),
+            "smus": [asdict(s) for s in self.smus],
+            "safety_envelope": self.envelope.as_dict(),
+            "virtual_lab": asdict(self.virtual_lab) if self.virtual_lab else None,
+        }
+
+
+def load_station(path: str | Path) -> Station:
+    """Read and validate a station file.
+
+    Raises:
+        ConfigError: unreadable file, bad TOML, unknown instrument driver, bad resource
+            string or URL, missing safety limit, a limit beyond the die profile's breakdown.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read station file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"station file {path} is not valid TOML: {exc}") from exc
+    return station_from_dict(data, path)
+
+
+def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station:
+    """Validate a station given as nested dicts (the TOML layout). See :func:`load_station`."""
+    src = str(path) if path else "<station>"
+
+    def fail(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{src}: {key} {problem}")
+
+    def section(name: str, required: bool = True) -> dict[str, Any]:
+        value = data.get(name)
+        if value is None and not required:
+            return {}
+        if not isinstance(value, dict):
+            raise fail(f"[{name}]", "section is missing")
+        return value
+
+    def number(
+        sec: dict[str, Any],
+        prefix: str,
+        key: str,
+        default: float | None = None,
+        positive: bool = True,
+    ) -> float:
+        if key not in sec:
+            if default is None:
+                raise fail(f"{prefix}.{key}", "is missing")
+            return default
+        value = sec[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(f"{prefix}.{key}", f"must be a number, got {value!r}")
+        if positive and not value > 0:
+            raise fail(f"{prefix}.{key}", f"must be > 0, got {value!r}")
+        return float(value)
+
+    def choice(
+        sec: dict[str, Any],
+        prefix: str,
+        key: str,
+        allowed: tuple[str, ...],
+        default: str | None = None,
+    ) -> str:
+        value = sec.get(key, default)
+        if value not in allowed:
+            raise fail(
+                f"{prefix}.{key}", f"= {value!r} is not allowed; allowed: {', '.join(allowed)}"
+            )
+        return str(value)
+
+    station = section("station")
+    name = str(station.get("name", path.stem if path else "station"))
+    line_frequency = number(station, "station", "line_frequency", 50.0)
+    if line_frequency not in (50.0, 60.0):
+        raise fail(
+            "station.line_frequency", f"= {line_frequency:g} is not allowed; allowed: 50, 60"
+        )
+    read_path = choice(station, "station", "read_path", READ_PATHS, "adc")
+    validity = number(station, "station", "calibration_validity_days", 1.0)
+
+    die = section("die")
+    try:
+        profile = load_profile(str(die.get("profile", "")))
+    except ConfigError as exc:
+        raise fail("die.profile", f"is not usable: {exc}") from exc
+    p_polarity = choice(die, "die", "p_polarity", ("POS", "NEG"), "POS")
+
+    ctrl = section("controller")
+    url = str(ctrl.get("url", ""))
+    if url != VIRTUAL and not _SERIAL.match(url):
+        raise fail(
+            "controller.url",
+            f"= {url!r} is not a serial port or pyserial URL; allowed: "
+            "/dev/tty..., COMn, socket://host:port, rfc2217://host:port, loop://, "
+            f"or {VIRTUAL!r}",
+        )
+    controller = ControllerConfig(
+        url=url,
+        baudrate=int(number(ctrl, "controller", "baudrate", 115200)),
+        timeout=number(ctrl, "controller", "timeout", 0.5),
+        retries=int(number(ctrl, "controller", "retries", 2, positive=False)),
+    )
+
+    smus = []
+    for smu_name, sec in section("smu", required=False).items():
+        prefix = f"smu.{smu_name}"
+        if not isinstance(sec, dict):
+            raise fail(f"[{prefix}]", "must be a table")
+        resource = str(sec.get("resource", ""))
+        if resource != VIRTUAL and not _VISA.match(resource):
+            raise fail(
+                f"{prefix}.resource",
+                f"= {resource!r} is not a VISA resource string; "
+                "allowed e.g. TCPIP::host::port::SOCKET, TCPIP::host::INSTR, "
+                f"GPIB0::24::INSTR, USB0::...::INSTR, ASRL/dev/ttyUSB0::INSTR, or {VIRTUAL!r}",
+            )
+        smus.append(
+            SmuConfig(
+                name=smu_name,
+                driver=choice(sec, prefix, "driver", SMU_DRIVERS),
+                resource=resource,
+                role=choice(sec, prefix, "role", SMU_ROLES, "sense"),
+                channel=str(sec["channel"]) if "channel" in sec else None,
+                nplc=number(sec, prefix, "nplc", 1.0),
+                compliance=number(sec, prefix, "compliance", 1e-3),
+                timeout=number(sec, prefix, "timeout", 5.0),
+            )
+        )
+    roles = [s.role for s in smus]
+    if len(set(roles)) != len(roles):
+        raise fail("[smu]", "names a role twice; one SMU per role (sense, drive)")
+    if read_path == "smu" and "sense" not in roles:
+        raise fail("station.read_path", "= 'smu' needs an [smu.*] with role = 'sense'")
+
+    safety = section("safety")
+    unknown = set(safety) - set(SAFETY_KEYS)
+    if unknown:
+        raise fail(
+            "[safety]",
+            f"has unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(SAFETY_KEYS)}",
+        )
+    limits = {key: number(safety, "safety", key) for key in SAFETY_KEYS}
+    floor = profile.switching.breakdown_floor
+    for key in ("max_read_voltage", "max_pulse_amplitude"):
+        if limits[key] >= floor:
+            raise fail(
+                f"safety.{key}",
+                f"= {limits[key]:g} V reaches the die's breakdown "
+                f"({floor:g} V, profile {profile.name}); allowed: below {floor:g} V",
+            )
+    for smu in smus:
+        if smu.compliance > limits["compliance_current"]:
+            raise fail(
+                f"smu.{smu.name}.compliance",
+                f"= {smu.compliance:g} A exceeds "
+                f"safety.compliance_current ({limits['compliance_current']:g} A)",
+            )
+    try:
+        envelope = SafetyEnvelope(**limits)
+    except SafetyViolation as exc:
+        raise fail("[safety]", str(exc)) from exc
+
+    lab = None
+    if "virtual_lab" in data:
+        sec = section("virtual_lab")
+        lab = VirtualLabConfig(
+            lot_seed=int(number(sec, "virtual_lab", "lot_seed", 0, positive=False)),
+            die=int(number(sec, "virtual_lab", "die", 0, positive=False)),
+            smu_latency=number(sec, "virtual_lab", "smu_latency", 2e-3, positive=False),
+        )
+    elif url == VIRTUAL or any(s.resource == VIRTUAL for s in smus):
+        raise fail("[virtual_lab]", f"is missing but an address is {VIRTUAL!r}")
+    return Station(
+        name=name,
+        path=path,
+        line_frequency=line_frequency,
+        read_path=read_path,
+        profile=profile,
+        p_polarity=p_polarity,
+        controller=controller,
+        smus=tuple(smus),
+        envelope=envelope,
+        virtual_lab=lab,
+        calibration_validity_days=validity,
+        raw=data,
+    )
+
+
+def with_virtual_die(station: Station, die: int) -> Station:
+    """The same virtual-lab station serving another die of its lot."""
+    if station.virtual_lab is None:
+        raise ConfigError(f"{station.path}: not a virtual-lab station; there is no die to choose")
+    return replace(station, virtual_lab=replace(station.virtual_lab, die=die))

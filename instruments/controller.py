@@ -977,6 +977,23 @@ class ChipController:
             saturated=(codes == 0) | (codes == full),
         )
 
+    @property
+    def has_v11_commands(self) -> bool:
+        """True when the board's firmware (1.1 or later) knows ``ARNG`` and ``SCAN``."""
+        ident = self._id()
+        try:
+            major, minor = (int(x) for x in ident.firmware.split(".")[:2])
+        except ValueError:
+            return False
+        return (major, minor) >= (1, 1)
+
+    def _need_v11(self, verb: str) -> None:
+        if not self.has_v11_commands:
+            raise InstrumentError(
+                f"{self.port_name}: {verb} needs board firmware 1.1 or later, "
+                f"this board runs {self._id().firmware}"
+            )
+
     def set_adc_range(self, full_scale_a: float) -> None:
         """``ARNG``: full-scale current (A, bipolar) of the on-chip converters.
 
@@ -986,6 +1003,7 @@ class ChipController:
         if not any(math.isclose(full_scale_a, r, rel_tol=1e-9) for r in ADC_RANGES):
             allowed = ", ".join(f"{r:g}" for r in ADC_RANGES)
             raise ValueError(f"converter range {full_scale_a!r} A is not one of {allowed} A")
+        self._need_v11("ARNG")
         self._transact_echo("ARNG", (format_seconds(full_scale_a),))
 
     def scan(self, volts: float) -> ReadResult:
@@ -1000,6 +1018,7 @@ class ChipController:
             ControllerError: e.g. E06 when not routed ADC or no input line enabled.
         """
         ident = self._id()
+        self._need_v11("SCAN")
         lim = ident.limits
         v = _finite("volts", volts)
         if not lim.vread_min <= v <= lim.vread_max:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from instruments.controller import ADC_RANGES, ChipController
-from instruments.errors import InstrumentError
+from instruments.errors import InstrumentError, InstrumentTimeout
 from instruments.safety import SafetyEnvelope
 from instruments.smu import SourceMeter
 from mtj_hil.errors import ConfigError
@@ -143,6 +143,7 @@ class InstrumentChip:
         self._range: float | None = None
         self._vread: np.ndarray | None = None
         self._typical_g = self._layout.nominal_g_p
+        self._v11 = controller.has_v11_commands
         self.closed = False
         self.identities = {"controller": f"{ident.model} sn {ident.serial} fw {ident.firmware}"}
         for role, smu in self.smus.items():
@@ -156,6 +157,8 @@ class InstrumentChip:
             sense.nplc = cfg.nplc
             sense.source_voltage = 0.0
             sense.enable_output()
+            if not sense.output_enabled:
+                raise InstrumentError("the sense SMU's output did not switch on")
 
     @property
     def layout(self) -> Layout:
@@ -250,7 +253,12 @@ class InstrumentChip:
         while b < v.shape[0]:
             block = v[b : b + rows]
             level = block.max() if block.size else 0.0
-            if block.shape[0] == rows and level > 0 and np.array_equal(block, level * np.eye(rows)):
+            if (
+                self._v11
+                and block.shape[0] == rows
+                and level > 0
+                and np.array_equal(block, level * np.eye(rows))
+            ):
                 self._enable(np.ones(rows, bool), np.ones(cols, bool))
                 out[b : b + rows] = self._converted(partial(self.controller.scan, level), level)
                 b += rows
@@ -265,6 +273,11 @@ class InstrumentChip:
         """Run a conversion at the smallest suitable range; step up while lines saturate."""
         expected = 1.5 * volts_sum * self._typical_g
         start = next((i for i, r in enumerate(ADC_RANGES) if r >= expected), len(ADC_RANGES) - 1)
+        if not self._v11:  # firmware 1.0: one fixed range
+            result = convert()
+            if result.saturated.any():
+                raise InstrumentError("on-chip converter saturated (firmware 1.0 has one range)")
+            return result.currents_a
         for full_scale in ADC_RANGES[start:]:
             if self._range != full_scale:
                 self.controller.set_adc_range(full_scale)
@@ -285,7 +298,7 @@ class InstrumentChip:
             self._set_vread(v[b])
             for j in range(cols):
                 self._route_to("SMU", j, "DAC")
-                reading = sense.measure_current()
+                reading = _smu_call("sense", sense.measure_current)
                 if reading.compliance:
                     raise InstrumentError(f"sense SMU in compliance on output line {j}")
                 out[b, j] = -reading.current  # current out of HI is minus the line current
@@ -413,6 +426,22 @@ def open_station(station: Station | str | Path) -> Iterator[InstrumentChip]:
         chip.lab = lab  # type: ignore[attr-defined]
         stack.callback(chip.close)
         yield chip
+
+
+def _smu_call(role: str, call: Any) -> Any:
+    """Run one SMU transaction, turning transport failures into InstrumentError."""
+    import pyvisa
+
+    try:
+        return call()
+    except InstrumentError:
+        raise
+    except pyvisa.errors.VisaIOError as exc:
+        if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+            raise InstrumentTimeout(f"{role} SMU did not answer in time") from exc
+        raise InstrumentError(f"{role} SMU: {exc}") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc
 
 
 def _quiet(step: Any) -> None:

@@ -123,6 +123,8 @@ class VirtualBoard:
         self.faults = BoardFaults()
         self.pulses: list[tuple[int, int, str, float, float]] = []
         """Every pulse applied: (array, cells, polarity, amplitude V, width s)."""
+        self.read_levels: list[float] = []
+        """Largest input-line voltage (V) of every READ and SCAN performed."""
         self.frames = 0
         self._lock = threading.RLock()
         n_arrays, self.rows, self.cols = die.shape
@@ -352,6 +354,7 @@ class VirtualBoard:
         self._nargs(args, 0, "READ")
         s = self._state
         codes = self._converted((s.vread * s.rows)[None, :])
+        self.read_levels.append(float((s.vread * s.rows).max()))
         t = self.timing
         return [*self._scale_fields(), f"codes={encode_codes(codes[0], self.ADC_BITS)}"], (
             t.t_int + t.t_read
@@ -369,6 +372,7 @@ class VirtualBoard:
         vectors = np.zeros((rows.size, self.rows))
         vectors[np.arange(rows.size), rows] = volts
         codes = self._converted(vectors)
+        self.read_levels.append(volts)
         t = self.timing
         per_row = t.t_dac + t.t_int + t.t_read
         # The board streams each row's codes while converting the next, so only the part of

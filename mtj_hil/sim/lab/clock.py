@@ -1,0 +1,78 @@
+"""Modelled lab time for the virtual lab.
+
+The virtual instruments never sleep. Instead every bus transaction and every integration period
+is booked on a shared :class:`VirtualClock`, so a test run can report how long the same
+sequence would have taken on real instruments.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+__all__ = ["VirtualClock"]
+
+
+class VirtualClock:
+    """Thread-safe accumulator of modelled time (s) and bus transactions.
+
+    :param start: initial time, s.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        self._start = self._check(start)
+        self._now = self._start
+        self._transactions = 0
+
+    @staticmethod
+    def _check(seconds: float) -> float:
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(
+                f"time must be a finite, non-negative number of seconds, got {seconds!r}"
+            )
+        return seconds
+
+    @property
+    def now(self) -> float:
+        """Modelled time, s."""
+        with self._lock:
+            return self._now
+
+    @property
+    def transactions(self) -> int:
+        """Number of bus transactions booked so far."""
+        with self._lock:
+            return self._transactions
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward by ``seconds`` (s, >= 0) and return the new time.
+
+        :raises ValueError: negative or non-finite ``seconds``.
+        """
+        seconds = self._check(seconds)
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+    def transaction(self, cost: float = 0.0) -> float:
+        """Book one bus transaction costing ``cost`` s; return the new time.
+
+        :raises ValueError: negative or non-finite ``cost``.
+        """
+        cost = self._check(cost)
+        with self._lock:
+            self._transactions += 1
+            self._now += cost
+            return self._now
+
+    def reset(self) -> None:
+        """Return to the start time and zero the transaction counter."""
+        with self._lock:
+            self._now = self._start
+            self._transactions = 0
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"VirtualClock(now={self._now:.6g} s, transactions={self._transactions})"

@@ -1,10 +1,12 @@
 """Defect detection: switch every device back and forth, read it, and classify it.
 
 Measurement (:func:`measure_switching`): ``cycles`` times, write the whole array to P (with
-write-verify, so a rare write error or a slow device does not look stuck), read it ``reads``
-times; then the same towards AP. Classification (:func:`classify`) compares each device's
-cycle-averaged conductances with thresholds derived from the measured distributions
-(:func:`derive_thresholds`) or given by a calibration:
+write-verify, so a rare write error or a slow device does not look stuck) and read it
+``reads`` times, the last verify read being the first; then the same towards AP. Each write
+starts from the map just read, so no read is spent finding out what is already known.
+Classification (:func:`classify`) compares each device's cycle-averaged conductances with
+thresholds derived from the measured distributions (:func:`derive_thresholds`) or given by a
+calibration:
 
 - SHORT: conductance above ``short_g`` after both P and AP writes (a broken barrier; in 1T1R
   cells the access transistor sets its value).
@@ -126,6 +128,7 @@ def measure_switching(
         CellState.P: ([], []),
         CellState.AP: ([], []),
     }
+    known = None
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
             bits = np.full(shape, state == CellState.P)
@@ -137,8 +140,16 @@ def measure_switching(
                 max_rounds=verify_rounds,
                 read_voltage=read_voltage,
                 correction=correction,
+                known_conductance=known,
+                pulse_all=True,
             )
-            g = conductance_map(chip, array, read_voltage, reads, correction)
+            # The last verify read is the first read of this state; take the rest.
+            assert report.conductance is not None
+            g = report.conductance[None]
+            if reads > 1:
+                more = conductance_map(chip, array, read_voltage, reads - 1, correction)
+                g = np.concatenate([g, more])
+            known = g[-1]
             out[state][0].append(g)
             out[state][1].append(report.residual)
     return SwitchingData(

@@ -26,6 +26,7 @@ class WriteReport:
         amplitudes: pulse amplitude (V) used in each round.
         elapsed: wall time (s).
         initial_errors: selected cells in the wrong state before the first pulse.
+        conductance: the array's conductance map (S) from the last verify read.
     """
 
     array: int
@@ -37,6 +38,7 @@ class WriteReport:
     amplitudes: list[float] = field(default_factory=list)
     elapsed: float = 0.0
     initial_errors: int = 0
+    conductance: np.ndarray | None = None
 
     @property
     def errors(self) -> int:
@@ -88,6 +90,8 @@ def write_weights(
     read_voltage: float = DEFAULT_READ_VOLTAGE,
     threshold: float | None = None,
     correction: CurrentCorrection | None = None,
+    known_conductance: np.ndarray | None = None,
+    pulse_all: bool = False,
 ) -> WriteReport:
     """Program a bit pattern into ``array`` and verify it by reading back.
 
@@ -102,6 +106,12 @@ def write_weights(
         pulse: first-round pulse (default: the die's nominal pulse).
         threshold: conductance (S) separating P from AP (default: the layout's nominal
             midpoint).
+        known_conductance: the array's conductance map (S) if the caller has just read it;
+            saves the read that otherwise starts the write.
+        pulse_all: each round pulses every selected cell of a target state that still has a
+            wrong cell, not only the wrong cells: one pulse per state instead of many small
+            ones (a pulse towards the state a device is already in does nothing). Suits
+            uniform patterns on instruments where each pulse costs a transaction.
 
     Raises:
         InvalidRequest: wrong shape or values of ``bits``/``selected``, or a pulse plan outside
@@ -117,23 +127,39 @@ def write_weights(
     thr = layout.threshold_g if threshold is None else threshold
 
     start = time.perf_counter()
-    state = conductance_map(chip, array, read_voltage, correction=correction)[0] > thr
-    wrong = sel & (state != target)
-    report = WriteReport(array, target, sel, 0, 0, wrong, initial_errors=int(wrong.sum()))
+    if known_conductance is None:
+        g = conductance_map(chip, array, read_voltage, correction=correction)[0]
+    else:
+        g = _as_map(known_conductance, shape)
+    wrong = sel & ((g > thr) != target)
+    report = WriteReport(
+        array, target, sel, 0, 0, wrong, initial_errors=int(wrong.sum()), conductance=g
+    )
     for plan_pulse in plan:
         if not wrong.any():
             break
-        for cell_state, cells in ((CellState.P, wrong & target), (CellState.AP, wrong & ~target)):
+        for cell_state, bit in ((CellState.P, True), (CellState.AP, False)):
+            cells = wrong & (target == bit)
             if cells.any():
+                if pulse_all:
+                    cells = sel & (target == bit)
                 chip.program(array, cells, cell_state, plan_pulse)
+                report.pulses += int(cells.sum())
         report.rounds += 1
-        report.pulses += int(wrong.sum())
         report.amplitudes.append(plan_pulse.amplitude)
-        state = conductance_map(chip, array, read_voltage, correction=correction)[0] > thr
-        wrong = sel & (state != target)
+        g = conductance_map(chip, array, read_voltage, correction=correction)[0]
+        wrong = sel & ((g > thr) != target)
+        report.conductance = g
     report.residual = wrong
     report.elapsed = time.perf_counter() - start
     return report
+
+
+def _as_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != shape:
+        raise InvalidRequest(f"known conductance map has shape {arr.shape}; expected {shape}")
+    return arr
 
 
 def _as_mask(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -1,0 +1,146 @@
+"""Modelled lab time of a whole-die characterisation over the virtual lab.
+
+Runs the very same characterisation (protocols.characterize_die, 3 write-read cycles per
+state) through InstrumentChip, the real drivers and the real wire protocols against the
+virtual lab, and prints, per read strategy: modelled lab time, its physical floor
+(converter or SMU integration times plus write-pulse widths, which no protocol can avoid),
+the efficiency floor / modelled time, and the number of bus transactions.
+
+Strategies:
+  fast    on-chip converters, one SCAN per conductance map (board firmware 1.1)
+  vector  on-chip converters, VREAD + READ per input vector (firmware 1.0 boards)
+  naive   point by point: one SMU query per device read (route the line, measure)
+
+Modelled instruments (state them with the figures): SMU 2 ms per transaction and 1 NPLC at
+60 Hz; board at 115200 baud, 2 ms command overhead, 5 ms relay settling, 16.7 ms converter
+integration (1 NPLC at 60 Hz), 0.2 ms DAC settling, 1.5 ms conversion.
+
+Usage: python scripts/bench_lab.py [--arrays N]   (the slow strategies are measured on
+fewer arrays and scaled to the die; the script says so)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tomllib
+from pathlib import Path
+
+from mtj_hil.hardware import open_station
+from mtj_hil.sim.lab.lab import VirtualLab
+from mtj_hil.sim.lab.server import LineServer
+from mtj_hil.station import station_from_dict
+from protocols import CharacterizationPlan, MemorySink, characterize_die
+
+STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
+
+
+class ConversionCounter:
+    """Wraps the board's frame handler and counts input vectors the converters integrate:
+    one per READ, one per enabled input line of a SCAN (all lines are enabled here)."""
+
+    def __init__(self, handler, rows: int) -> None:
+        self.handler = handler
+        self.rows = rows
+        self.vectors = 0
+
+    def __call__(self, line: bytes):
+        verb = line.split(b" ", 1)[0]
+        if verb == b"READ":
+            self.vectors += 1
+        elif verb == b"SCAN":
+            self.vectors += self.rows
+        return self.handler(line)
+
+
+def run(strategy: str, n_arrays: int) -> dict[str, float]:
+    data = tomllib.loads(STATION.read_text())
+    if strategy == "naive":
+        data["station"]["read_path"] = "smu"
+    cfg = data.pop("virtual_lab")
+    lab = VirtualLab(
+        data["die"]["profile"],
+        cfg["lot_seed"],
+        cfg["die"],
+        smu_latency=cfg["smu_latency"],
+        line_frequency=data["station"]["line_frequency"],
+    )
+    counter = ConversionCounter(lab.board.handle, lab.board.rows)
+    lab.board_server = LineServer(counter, encoding=None, name="counted-board")
+    start = time.perf_counter()
+    with lab:
+        data["controller"]["url"] = lab.controller_url
+        data["smu"]["sense"]["resource"] = lab.smu_resource
+        with open_station(station_from_dict(data, STATION)) as chip:
+            if strategy == "vector":
+                chip._v11 = False  # behave as with a firmware 1.0 board: no SCAN, no ARNG
+            lab.clock.reset()
+            plan = CharacterizationPlan(arrays=tuple(range(n_arrays)))
+            characterize_die(chip, MemorySink(), plan)
+            modelled, transactions = lab.clock.now, lab.clock.transactions
+    pulses = sum(width for *_, width in lab.board.pulses)
+    if strategy == "naive":
+        integration = lab.smu.points_measured / lab.smu.line_frequency  # 1 NPLC each
+    else:
+        integration = counter.vectors * lab.board.timing.t_int
+    return {
+        "modelled": modelled,
+        "floor": pulses + integration,
+        "transactions": transactions,
+        "wall": time.perf_counter() - start,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--arrays", type=int, default=32, help="arrays for the fast strategy")
+    parser.add_argument(
+        "--slow-arrays",
+        type=int,
+        default=1,
+        help="arrays for the vector and naive strategies (scaled to --arrays)",
+    )
+    args = parser.parse_args()
+    rows = []
+    for strategy, n in (
+        ("fast", args.arrays),
+        ("vector", args.slow_arrays),
+        ("naive", args.slow_arrays),
+    ):
+        r = run(strategy, n)
+        scale = args.arrays / n
+        rows.append(
+            (
+                strategy,
+                n,
+                r["modelled"] * scale,
+                r["floor"] * scale,
+                r["transactions"] * scale,
+                r["wall"],
+            )
+        )
+    print(
+        f"characterisation of {args.arrays} arrays x 625 devices, 3 write-read cycles per "
+        "state (virtual lab)"
+    )
+    print(
+        "instruments: SMU 2 ms/transaction, 1 NPLC @ 60 Hz; board 115200 baud, t_cmd 2 ms, "
+        "t_route 5 ms, t_int 16.7 ms, t_dac 0.2 ms, t_read 1.5 ms"
+    )
+    print(
+        f"{'strategy':8s} {'measured on':>11s} {'modelled':>12s} {'floor':>12s} "
+        f"{'efficiency':>10s} {'transactions':>13s} {'wall':>8s}"
+    )
+    for strategy, n, modelled, floor, transactions, wall in rows:
+        print(
+            f"{strategy:8s} {n:>4d} arrays {modelled:10.1f} s {floor:10.1f} s "
+            f"{floor / modelled:10.3f} {transactions:13.0f} {wall:7.1f} s"
+        )
+    print(
+        "(scaled linearly to the die where measured on fewer arrays; floor = converter or "
+        "SMU integration time + pulse widths)"
+    )
+
+
+if __name__ == "__main__":
+    main()

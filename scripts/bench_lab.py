@@ -27,6 +27,7 @@ import tomllib
 from pathlib import Path
 
 from mtj_hil.hardware import open_station
+from mtj_hil.sim import SimulatedChip
 from mtj_hil.sim.lab.lab import VirtualLab
 from mtj_hil.sim.lab.server import LineServer
 from mtj_hil.station import station_from_dict
@@ -76,7 +77,7 @@ def run(strategy: str, n_arrays: int) -> dict[str, float]:
                 chip._v11 = False  # behave as with a firmware 1.0 board: no SCAN, no ARNG
             lab.clock.reset()
             plan = CharacterizationPlan(arrays=tuple(range(n_arrays)))
-            characterize_die(chip, MemorySink(), plan)
+            result = characterize_die(chip, MemorySink(), plan)
             modelled, transactions = lab.clock.now, lab.clock.transactions
     pulses = sum(width for *_, width in lab.board.pulses)
     if strategy == "naive":
@@ -88,7 +89,23 @@ def run(strategy: str, n_arrays: int) -> dict[str, float]:
         "floor": pulses + integration,
         "transactions": transactions,
         "wall": time.perf_counter() - start,
+        "codes": result.codes,
+        "plan": plan,
+        "die": (cfg["lot_seed"], cfg["die"]),
     }
+
+
+def agreement(fast: dict) -> str:
+    """Defect calls over the lab against the in-process simulator on the same die."""
+    lot, die = fast["die"]
+    reference = characterize_die(
+        SimulatedChip.from_lot("1t1r-20k", lot, die), MemorySink(), fast["plan"]
+    )
+    differ = int((reference.codes != fast["codes"]).sum())
+    return (
+        f"same die (lot {lot}, die {die}) in process: {differ} of {reference.codes.size} "
+        f"devices classified differently; {int((reference.codes != 0).sum())} defects found"
+    )
 
 
 def main() -> None:
@@ -102,12 +119,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     rows = []
+    results = {}
     for strategy, n in (
         ("fast", args.arrays),
         ("vector", args.slow_arrays),
         ("naive", args.slow_arrays),
     ):
         r = run(strategy, n)
+        results[strategy] = r
         scale = args.arrays / n
         rows.append(
             (
@@ -147,6 +166,7 @@ def main() -> None:
         "parallel), the least any strategy must spend."
     )
     print("Figures measured on fewer arrays are scaled linearly to the die.")
+    print(agreement(results["fast"]))
 
 
 if __name__ == "__main__":

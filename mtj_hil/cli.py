@@ -493,6 +493,16 @@ def profiles() -> None:
     Console().print(table)
 
 
+def _register_commands() -> None:
+    from mtj_hil.cli_experiments import evaluate, experiment, train
+
+    for command in (experiment, train, evaluate):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

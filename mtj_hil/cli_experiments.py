@@ -1,0 +1,317 @@
+"""The ``mtj-hil experiment``, ``mtj-hil train`` and ``mtj-hil evaluate`` commands.
+
+Registered in :mod:`mtj_hil.cli` with ``cli.add_command(experiment)``,
+``cli.add_command(train)`` and ``cli.add_command(evaluate)``. Errors propagate as the
+project's exception families, which ``mtj_hil.cli.main`` turns into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True)
+
+DATASET = click.Choice(["mnist5k", "digits", "idx"])
+
+
+@contextmanager
+def _bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress display as a ``progress(stage, done, total)`` callback."""
+    with Progress(
+        TextColumn("{task.description:>24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _out_dir(out_dir: Path | None, name: str) -> Path:
+    if out_dir is not None:
+        return out_dir
+    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+@click.group()
+def experiment() -> None:
+    """Reproduce the seed experiments on simulated dies (results: run file, Markdown, CSV, PNG)."""
+
+
+@experiment.command()
+@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of IDX files (--dataset idx).",
+)
+@click.option(
+    "--image-size", type=click.IntRange(4, 28), default=10, show_default=True, help="Pixels a side."
+)
+@click.option("--dies", type=click.IntRange(1, 1000), default=36, show_default=True)
+@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option("--profile", default="1t1r-20k", show_default=True, help="Die profile name or TOML.")
+@click.option(
+    "--hidden",
+    type=click.IntRange(1),
+    multiple=True,
+    default=(64,),
+    show_default=True,
+    help="Hidden-layer width (repeat for more layers).",
+)
+@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
+@click.option(
+    "--finetune-epochs",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Epochs of per-die defect-aware fine-tuning.",
+)
+@click.option("--pool-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
+@click.option(
+    "--on-chip",
+    is_flag=True,
+    help="Also program each network on its simulated die and measure it there.",
+)
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def borders(
+    dataset: str,
+    data_dir: Path | None,
+    image_size: int,
+    dies: int,
+    lot_seed: int,
+    profile: str,
+    hidden: tuple[int, ...],
+    epochs: int,
+    finetune_epochs: int,
+    pool_size: int,
+    seed: int,
+    on_chip: bool,
+    out_dir: Path | None,
+) -> None:
+    """MNIST on a lot of characterised dies: software, unaware, defect-aware and
+    statistics-aware test errors per die (after Borders et al.)."""
+    from mtj_hil.experiments.borders import BordersConfig, run_borders
+    from mtj_hil.experiments.outputs import write_borders
+
+    config = BordersConfig(
+        dataset=dataset,
+        data_dir=data_dir,
+        image_size=image_size,
+        profile=profile,
+        dies=dies,
+        lot_seed=lot_seed,
+        hidden=tuple(hidden),
+        epochs=epochs,
+        finetune_epochs=finetune_epochs,
+        pool_size=pool_size,
+        seed=seed,
+        on_chip=on_chip,
+    )
+    folder = _out_dir(out_dir, "borders")
+    if (folder / "borders.h5").exists():
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(f"{folder / 'borders.h5'} already exists; choose another --out-dir")
+    with _bar() as progress:
+        result = run_borders(config, progress)
+    paths = write_borders(result, folder)
+    Console().print(Markdown(paths["markdown"].read_text()))
+    for key, path in paths.items():
+        console.print(f"{key}: {path}")
+
+
+@experiment.command()
+@click.option("--solutions", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--restarts",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Trainings per solution; the best on the training split is kept.",
+)
+@click.option("--profile", default="passive-15x15", show_default=True)
+@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option("--die", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--pulse-amplitude",
+    type=float,
+    default=0.9,
+    show_default=True,
+    help="First write-verify pulse (V); verify escalates by 0.05 V a round.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE or ../shared/reference).",
+)
+@click.option("--daffodil/--no-daffodil", default=True, show_default=True)
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def goodwill(
+    solutions: int,
+    epochs: int,
+    restarts: int,
+    profile: str,
+    lot_seed: int,
+    die: int,
+    seed: int,
+    pulse_amplitude: float,
+    reference: Path | None,
+    daffodil: bool,
+    out_dir: Path | None,
+) -> None:
+    """Wine 13-6-3 on a simulated passive 15 x 15 die: accuracy distribution of many
+    written solutions and of the NIST reference solutions (after Goodwill et al.)."""
+    from mtj_hil.experiments.goodwill import GoodwillConfig, run_goodwill
+    from mtj_hil.experiments.goodwill_outputs import write_goodwill
+
+    config = GoodwillConfig(
+        solutions=solutions,
+        epochs=epochs,
+        profile=profile,
+        lot_seed=lot_seed,
+        die=die,
+        seed=seed,
+        reference=None if reference is None else str(reference),
+        daffodil=daffodil,
+        restarts=restarts,
+        pulse_amplitude=pulse_amplitude,
+    )
+    folder = _out_dir(out_dir, "goodwill")
+    if (folder / "goodwill.h5").exists():
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(f"{folder / 'goodwill.h5'} already exists; choose another --out-dir")
+    with _bar() as progress:
+        result = run_goodwill(config, progress)
+    if result.skipped:
+        console.print(f"[yellow]{result.skipped}[/]")
+    paths = write_goodwill(result, folder)
+    Console().print(Markdown(paths["markdown"].read_text()))
+    for key, path in paths.items():
+        console.print(f"{key}: {path}")
+
+
+def _station_option(f: Callable) -> Callable:
+    return click.option(
+        "--station",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Station file: work on a real die instead of the simulated one.",
+    )(f)
+
+
+@click.command()
+@click.option(
+    "--method",
+    type=click.Choice(["unaware", "defect-aware", "statistics-aware"]),
+    required=True,
+)
+@click.option("--die", type=click.IntRange(0), required=True, help="Die of the simulated lot.")
+@click.option(
+    "--characterization",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    help="Characterisation run file(s): the die's own (defect-aware) or the population's "
+    "(statistics-aware). Default: characterise now, in memory.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--image-size", type=click.IntRange(4, 28), default=10, show_default=True)
+@click.option("--hidden", type=click.IntRange(1), multiple=True, default=(64,), show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--profile", default="1t1r-20k", show_default=True)
+@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--population-dies",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Dies characterised to fit the population when no --characterization is given.",
+)
+@_station_option
+def train(
+    method: str,
+    die: int,
+    characterization: tuple[Path, ...],
+    out: Path,
+    dataset: str,
+    data_dir: Path | None,
+    image_size: int,
+    hidden: tuple[int, ...],
+    epochs: int,
+    seed: int,
+    profile: str,
+    lot_seed: int,
+    population_dies: int,
+    station: Path | None,
+) -> None:
+    """Train one network for a die and save it, with its placement, in a run file."""
+    from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
+
+    if station is not None:
+        raise click.UsageError(
+            "training against a station is not supported yet: characterize the die with "
+            "--station, then train with --characterization RUNFILE and evaluate with --station"
+        )
+    spec = TrainSpec(
+        method=method,
+        die=die,
+        out=out,
+        dataset=dataset,
+        data_dir=data_dir,
+        image_size=image_size,
+        hidden=tuple(hidden),
+        epochs=epochs,
+        seed=seed,
+        profile=profile,
+        lot_seed=lot_seed,
+        characterization=characterization,
+        population_dies=population_dies,
+    )
+    click.echo(summary_json(train_network(spec)))
+
+
+@click.command()
+@click.option("--net", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--die", type=click.IntRange(0), required=True)
+@click.option("--on-chip", is_flag=True, help="Program the network and measure it on the die.")
+@click.option(
+    "--characterization",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The die's characterisation run file (default: characterise now, in memory).",
+)
+@_station_option
+def evaluate(
+    net: Path, die: int, on_chip: bool, characterization: Path | None, station: Path | None
+) -> None:
+    """Test error of a saved network on a die: software, emulated, and (--on-chip) measured."""
+    from mtj_hil.experiments.single import evaluate_network, summary_json
+
+    result = evaluate_network(
+        net, die, on_chip=on_chip, characterization=characterization, station=station
+    )
+    click.echo(summary_json(result))

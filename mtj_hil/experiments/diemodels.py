@@ -1,0 +1,183 @@
+"""Die models for the experiments: from a characterisation (measured) or from the simulator's
+truth (for comparisons), and a population model fitted from measured dies.
+
+Conductances in siemens; read noise is relative (0.005 = 0.5 % of the current, 1 sigma).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mtj_hil.errors import StoreError
+from mtj_hil.sim.die import SimulatedDie
+from mtj_hil.store.characterization import KIND, Characterization, load_characterization
+from mtj_hil.store.runfile import RunFile
+from mtj_hil.training.die_model import DieModel, PopulationModel
+from mtj_hil.training.errors import TrainingError
+from protocols.characterize import MemorySink
+from protocols.chip import CellState, Layout
+from protocols.defects import DefectCode, DefectMap, SwitchingData
+
+DEFAULT_READ_NOISE = 0.005
+"""Relative read noise assumed when a characterisation cannot tell (one read per state)."""
+
+
+def read_noise_from_switching(
+    data: Sequence[SwitchingData], codes: np.ndarray | None = None
+) -> float | None:
+    """Relative read noise estimated from repeated reads of good devices in the P state.
+
+    Every cycle re-reads each device after a verified P write, so the spread of one device's
+    reads over cycles and repeats is read noise (its state does not change). The estimate is
+    ``sqrt(mean variance) / mean conductance`` pooled over devices (dimensionless).
+
+    Args:
+        data: switching data of the arrays, in the order of ``codes``' first axis.
+        codes: defect codes ``(n_arrays, rows, cols)``; only GOOD devices are used if given.
+
+    Returns:
+        The estimate, or None when fewer than two reads per device exist.
+    """
+    if not data:
+        return None
+    reads = [d.g_after_p.reshape(-1, *d.g_after_p.shape[2:]) for d in data]
+    if reads[0].shape[0] < 2:
+        return None
+    g = np.stack(reads, axis=1)  # (reads, arrays, rows, cols)
+    good = np.ones(g.shape[1:], dtype=bool) if codes is None else codes == DefectCode.GOOD
+    if not good.any():
+        return None
+    var = g.var(axis=0, ddof=1)[good]
+    mean = g.mean(axis=0)[good]
+    return float(np.sqrt(var.mean()) / mean.mean())
+
+
+def model_from_defect_map(
+    layout: Layout, result: DefectMap, read_noise: float = DEFAULT_READ_NOISE
+) -> DieModel:
+    """A :class:`DieModel` from a whole-die :class:`DefectMap` (e.g. ``characterize_die``'s
+    return value). Negative conductances (an open device read with offset noise) become 0 S.
+
+    Raises:
+        TrainingError: the map does not cover the whole die in array order.
+    """
+    return DieModel(
+        layout,
+        np.maximum(np.asarray(result.g_p, dtype=np.float64), 0.0),
+        np.maximum(np.asarray(result.g_ap, dtype=np.float64), 0.0),
+        np.asarray(result.codes),
+        read_noise,
+    )
+
+
+def model_from_memory(layout: Layout, sink: MemorySink) -> DieModel:
+    """A :class:`DieModel` from a finished in-memory characterisation, read noise estimated
+    from its repeated reads (falls back to :data:`DEFAULT_READ_NOISE`).
+
+    Raises:
+        TrainingError: the sink holds no classification or does not cover the die in order.
+    """
+    if sink.result is None:
+        raise TrainingError("the characterisation has not classified the die yet")
+    arrays, result = sink.result
+    _check_arrays(list(arrays), layout, "in-memory characterisation")
+    noise = read_noise_from_switching([sink.arrays[a] for a in arrays], result.codes)
+    return model_from_defect_map(layout, result, DEFAULT_READ_NOISE if noise is None else noise)
+
+
+def _check_arrays(arrays: list[int], layout: Layout, source: str) -> None:
+    if arrays != list(range(layout.n_arrays)):
+        raise TrainingError(
+            f"{source} covers arrays {arrays[:8]}{'...' if len(arrays) > 8 else ''}; a die model "
+            f"needs all {layout.n_arrays} arrays in order (characterise the whole die)"
+        )
+
+
+def _check_layout(char: Characterization, layout: Layout) -> None:
+    rec = char.layout
+    want = {"n_arrays": layout.n_arrays, "rows": layout.rows, "cols": layout.cols}
+    want["cell"] = layout.cell
+    found = {k: rec.get(k) for k in want}
+    if found != want:
+        raise StoreError(f"{char.path} was measured on a die of layout {found}, not {want}")
+
+
+def load_die_model(
+    path: str | Path,
+    layout: Layout,
+    *,
+    die_id: str | None = None,
+    read_noise: float | None = None,
+) -> DieModel:
+    """The measured model of a die from its characterisation run file.
+
+    Args:
+        path: an ``mtj-hil characterize`` run file.
+        layout: the layout of the die the model is for.
+        die_id: if given, the file's ``die_id`` attribute must equal it.
+        read_noise: relative read noise; default: estimated from the file's repeated reads
+            (or :data:`DEFAULT_READ_NOISE` if it has only one read per device and state).
+
+    Raises:
+        StoreError: missing or foreign file, another kind of run, another die, another layout,
+            an unfinished run (resume it first) or a classification of only some arrays.
+    """
+    char = load_characterization(path)
+    found = str(char.attrs.get("die_id", ""))
+    if die_id is not None and found != die_id:
+        raise StoreError(f"{path} characterises die {found!r}, not {die_id!r}")
+    if char.attrs.get("status") != "completed" or not char.complete:
+        raise StoreError(
+            f"{path} is not a completed characterisation (status {char.attrs.get('status')!r}); "
+            "finish it with 'mtj-hil characterize --resume --out FILE'"
+        )
+    _check_layout(char, layout)
+    assert char.arrays is not None and char.codes is not None
+    try:
+        _check_arrays([int(a) for a in char.arrays], layout, str(path))
+    except TrainingError as exc:
+        raise StoreError(str(exc)) from exc
+    assert char.g_p is not None and char.g_ap is not None
+    if read_noise is None:
+        read_noise = _noise_from_file(path, char) or DEFAULT_READ_NOISE
+    result = DefectMap(char.g_p, char.g_ap, char.codes, char.thresholds)  # type: ignore[arg-type]
+    return model_from_defect_map(layout, result, read_noise)
+
+
+def _noise_from_file(path: str | Path, char: Characterization) -> float | None:
+    with RunFile.open(path, "r", kind=KIND) as run:
+        h5 = run.h5
+        if "characterization/g_after_p" not in h5:
+            return None
+        order = {int(a): i for i, a in enumerate(h5["characterization/array_index"][()])}
+        stream = h5["characterization/g_after_p"]
+        data = []
+        for a in char.arrays if char.arrays is not None else []:
+            g = stream[order[int(a)]]
+            data.append(SwitchingData(g, g, np.zeros(0), np.zeros(0)))
+    return read_noise_from_switching(data, char.codes)
+
+
+def model_from_simulation(die: SimulatedDie, read_noise: float | None = None) -> DieModel:
+    """The simulator's truth about ``die`` as a :class:`DieModel` (for comparisons only: a
+    lab never knows this). ``read_noise`` defaults to the profile's relative read noise."""
+    p = die.profile
+    return DieModel(
+        p.layout,
+        die.conductance_in(CellState.P),
+        die.conductance_in(CellState.AP),
+        die.defect.copy(),
+        p.read.noise_rel if read_noise is None else read_noise,
+    )
+
+
+def fit_population(models: Sequence[DieModel], min_rate_spread: float = 0.0) -> PopulationModel:
+    """Population statistics fitted from measured dies (see :meth:`PopulationModel.fit`).
+
+    Raises:
+        TrainingError: no dies, or dies of different layouts.
+    """
+    return PopulationModel.fit(list(models), min_rate_spread)

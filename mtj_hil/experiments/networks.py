@@ -1,0 +1,57 @@
+"""Networks and placements in run files: save one under a group, load it back.
+
+Under ``<group>``: ``latent_<l>`` (n_in, n_out) and ``bias_<l>`` (n_out,), unit "1"; attributes
+``gains`` (JSON list), ``activation``, ``sizes`` (JSON) and ``placement`` (JSON, see
+:meth:`Placement.as_dict`).
+"""
+
+from __future__ import annotations
+
+import json
+
+from mtj_hil.errors import StoreError
+from mtj_hil.store.runfile import RunFile
+from mtj_hil.training.bnn import BNN
+from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.mapping import Placement
+from protocols.chip import Layout
+
+
+def save_network(run: RunFile, group: str, net: BNN, placement: Placement | None) -> None:
+    """Write ``net`` (and where it is placed) under ``group`` of ``run``."""
+    for i, (w, b) in enumerate(zip(net.latent, net.biases, strict=True)):
+        run.write(f"{group}/latent_{i}", w, "1", f"latent weights of layer {i} (sign is deployed)")
+        run.write(f"{group}/bias_{i}", b, "1", f"digital bias of layer {i}")
+    attrs = run.h5[group].attrs
+    attrs["gains"] = json.dumps(list(net.gains))
+    attrs["activation"] = net.activation
+    attrs["sizes"] = json.dumps(net.sizes)
+    if placement is not None:
+        attrs["placement"] = json.dumps(placement.as_dict())
+    run.flush()
+
+
+def load_network(run: RunFile, group: str, layout: Layout | None) -> tuple[BNN, Placement | None]:
+    """Read a network saved by :func:`save_network`; the placement is rebuilt for ``layout``.
+
+    Raises:
+        StoreError: the group is missing or malformed.
+        TrainingError: the recorded placement was made for another layout.
+    """
+    if group not in run.h5:
+        raise StoreError(f"{run.path} holds no network under {group!r}")
+    g = run.h5[group]
+    try:
+        n = len(json.loads(g.attrs["sizes"])) - 1
+        net = BNN(
+            [g[f"latent_{i}"][()] for i in range(n)],
+            [g[f"bias_{i}"][()] for i in range(n)],
+            [float(x) for x in json.loads(g.attrs["gains"])],
+            str(g.attrs["activation"]),  # type: ignore[arg-type]
+        )
+    except (KeyError, ValueError, TrainingError) as exc:
+        raise StoreError(f"{run.path}:{group} is not a readable network: {exc}") from exc
+    placement = None
+    if "placement" in g.attrs and layout is not None:
+        placement = Placement.from_dict(json.loads(g.attrs["placement"]), layout)
+    return net, placement

@@ -1,0 +1,252 @@
+"""Result files of the experiments: run file (HDF5), Markdown table, CSV and PNG figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.experiments.borders import METHODS, BordersResult, config_record
+from mtj_hil.experiments.networks import save_network
+from mtj_hil.experiments.stats import binomial_ci, mean_ci
+from mtj_hil.store.runfile import RunFile
+
+LABELS = {
+    "software": "software baseline",
+    "unaware": "unaware",
+    "defect_aware": "defect-aware",
+    "statistics_aware": "statistics-aware",
+}
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    """Write rows under a header line; returns ``path``."""
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def borders_summary(result: BordersResult, on_chip: bool = False) -> list[list[str]]:
+    """Rows ``method, mean error [95 % t-CI], std, min, max, dies within 1 point`` (percent)."""
+    base = result.software_wrong / result.n_test
+    rows = []
+    for method in METHODS:
+        e = result.errors(method, on_chip and method != "software")
+        if not np.isfinite(e).any():
+            continue
+        ci = mean_ci(e)
+        within = int(np.sum(e[np.isfinite(e)] - base <= 0.01 + 1e-12))
+        rows.append(
+            [
+                LABELS[method] + (" (on chip)" if on_chip and method != "software" else ""),
+                ci.percent(),
+                f"{100 * np.nanstd(e, ddof=1) if e.size > 1 else 0.0:.2f}",
+                f"{100 * np.nanmin(e):.1f}",
+                f"{100 * np.nanmax(e):.1f}",
+                f"{100 * (ci.value - base):+.2f}",
+                f"{within}/{int(np.isfinite(e).sum())}",
+            ]
+        )
+    return rows
+
+
+SUMMARY_HEADER = [
+    "method",
+    "mean error [95 % CI]",
+    "std (pt)",
+    "min %",
+    "max %",
+    "mean - software (pt)",
+    "dies within 1 pt",
+]
+
+
+def borders_per_die(result: BordersResult) -> tuple[list[str], list[list[Any]]]:
+    """Per-die CSV rows: errors and Clopper-Pearson 95 % bounds (fractions), defect counts."""
+    header = ["die", "n_test"]
+    methods = METHODS[1:]
+    for m in methods:
+        header += [f"{m}_error", f"{m}_ci_low", f"{m}_ci_high"]
+    if result.config.on_chip:
+        header += [f"{m}_on_chip_error" for m in methods]
+        header += [f"{m}_bit_error_rate" for m in methods]
+    header += ["shorts", "opens", "stuck_p", "stuck_ap", "read_noise", "truth_agreement"]
+    rows = []
+    for d in result.dies:
+        row: list[Any] = [d.index, result.n_test]
+        for m in methods:
+            ci = binomial_ci(d.wrong[m], result.n_test)
+            row += [f"{ci.value:.4f}", f"{ci.low:.4f}", f"{ci.high:.4f}"]
+        if result.config.on_chip:
+            row += [f"{d.wrong_on_chip[m] / result.n_test:.4f}" for m in methods]
+            row += [f"{d.bit_error_rate[m]:.2e}" for m in methods]
+        c = d.defects
+        row += [c["SHORT"], c["OPEN"], c["STUCK_P"], c["STUCK_AP"], f"{d.read_noise:.4g}"]
+        row += [f"{d.truth_agreement:.5f}"]
+        rows.append(row)
+    return header, rows
+
+
+def write_borders(result: BordersResult, out_dir: Path, stem: str = "borders") -> dict[str, Path]:
+    """Write ``<stem>.h5``, ``.md``, ``.csv`` and the PNG figures into ``out_dir``.
+
+    Raises:
+        StoreError: the run file exists already or cannot be written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"runfile": out_dir / f"{stem}.h5"}
+    _borders_runfile(result, paths["runfile"])
+    header, rows = borders_per_die(result)
+    paths["csv"] = write_csv(out_dir / f"{stem}.csv", header, rows)
+    paths["markdown"] = out_dir / f"{stem}.md"
+    paths["markdown"].write_text(borders_markdown(result))
+    paths["figure"] = borders_figure(result, out_dir / f"{stem}-per-die.png")
+    paths["histogram"] = borders_histogram(result, out_dir / f"{stem}-histogram.png")
+    return paths
+
+
+def borders_markdown(result: BordersResult) -> str:
+    """The summary table (and the on-chip one if measured) with the run's settings."""
+    c = result.config
+    text = (
+        f"# Borders experiment: {result.dataset}, {'-'.join(map(str, result.sizes))}, "
+        f"{len(result.dies)} dies of lot {c.lot_seed} ({c.profile})\n\n"
+        f"Test samples per die: {result.n_test}. Errors in percent; 95 % CI of the mean over "
+        f"dies is Student-t; per-die Clopper-Pearson intervals are in the CSV. Seed {c.seed}, "
+        f"epochs {c.epochs} (statistics-aware {2 * c.epochs}), defect-aware fine-tuning "
+        f"{c.finetune_epochs}.\n\n"
+    )
+    text += markdown_table(SUMMARY_HEADER, borders_summary(result))
+    if c.on_chip:
+        text += "\nMeasured on the simulated dies (write-verify, crossbar reads):\n\n"
+        text += markdown_table(SUMMARY_HEADER, borders_summary(result, on_chip=True))
+    return text
+
+
+def _borders_runfile(result: BordersResult, path: Path) -> None:
+    c = result.config
+    run = RunFile.create(
+        path,
+        "experiment-borders",
+        die_id=f"sim:{c.profile}:lot{c.lot_seed}:dies0-{c.dies - 1}",
+        seed=c.seed,
+        station={"backend": "simulated", "profile": c.profile, "lot_seed": c.lot_seed},
+        extra={
+            "config": config_record(c),
+            "dataset": result.dataset,
+            "preprocessing": result.preprocessing,
+            "sizes": result.sizes,
+            "n_test": result.n_test,
+            "placement_plain": result.placement.as_dict(),
+            "placements_defect_aware": [d.placement for d in result.dies],
+            "population": _population_record(result),
+            "seconds": result.seconds,
+        },
+    )
+    try:
+        run.write("errors/software", result.software_wrong / result.n_test, "1", "test error")
+        for m in METHODS[1:]:
+            run.write(f"errors/{m}", result.errors(m), "1", f"{LABELS[m]} test error per die")
+            if c.on_chip:
+                run.write(
+                    f"errors_on_chip/{m}",
+                    result.errors(m, on_chip=True),
+                    "1",
+                    f"{LABELS[m]} test error per die, measured on the simulated die",
+                )
+        codes = ("SHORT", "OPEN", "STUCK_P", "STUCK_AP")
+        counts = np.array([[d.defects[k] for k in codes] for d in result.dies])
+        run.write(
+            "dies/defect_counts", counts, "1", "measured devices per class: " + ", ".join(codes)
+        )
+        run.write("dies/read_noise", [d.read_noise for d in result.dies], "1", "relative, 1 sigma")
+        run.write(
+            "dies/truth_agreement",
+            [d.truth_agreement for d in result.dies],
+            "1",
+            "fraction of devices whose measured class equals the simulator's truth",
+        )
+        for name, net in result.nets.items():
+            save_network(run, f"networks/{name}", net, result.placement)
+        run.set_status("completed")
+    except BaseException as exc:
+        run.set_status("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        run.close()
+
+
+def _population_record(result: BordersResult) -> dict[str, Any]:
+    p = asdict(result.population)
+    p.pop("layout")
+    p["defect_rates"] = {k.name: v for k, v in result.population.defect_rates.items()}
+    return json.loads(json.dumps(p, default=float))
+
+
+def borders_figure(result: BordersResult, path: Path) -> Path:
+    """Per-die test error of the four methods (dies sorted by unaware error)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    un = result.errors("unaware")
+    order = np.argsort(un, kind="stable")
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    x = np.arange(len(order))
+    styles = {
+        "software": ("k", "-", ""),
+        "unaware": ("tab:red", "", "o"),
+        "defect_aware": ("tab:green", "", "s"),
+        "statistics_aware": ("tab:blue", "", "^"),
+    }
+    for m in METHODS:
+        color, ls, marker = styles[m]
+        e = 100 * result.errors(m)[order]
+        ax.plot(x, e, color=color, linestyle=ls or "none", marker=marker or None, label=LABELS[m])
+    ax.set_xticks(x, [str(result.dies[i].index) for i in order], fontsize=7)
+    ax.set_xlabel("die (sorted by unaware error)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"{result.dataset}: {len(result.dies)} dies, {'-'.join(map(str, result.sizes))}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def borders_histogram(result: BordersResult, path: Path) -> Path:
+    """Histogram of per-die test errors of the three on-die methods."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    allv = np.concatenate([100 * result.errors(m) for m in METHODS[1:]])
+    bins = np.linspace(np.nanmin(allv) - 0.5, np.nanmax(allv) + 0.5, 25)
+    for m, color in zip(METHODS[1:], ("tab:red", "tab:green", "tab:blue"), strict=True):
+        ax.hist(100 * result.errors(m), bins=bins, alpha=0.5, color=color, label=LABELS[m])
+    ax.axvline(100 * result.software_wrong / result.n_test, color="k", label="software")
+    ax.set_xlabel("test error (%)")
+    ax.set_ylabel("dies")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,267 @@
+"""One network at a time: train it for a die and save it in a run file (kind ``network``),
+or evaluate a saved one in software, emulated with the die's measured model, or on the die.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.experiments.data import load_dataset
+from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
+from mtj_hil.experiments.networks import load_network, save_network
+from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
+from mtj_hil.sim.chip import SimulatedChip
+from mtj_hil.sim.profile import load_profile
+from mtj_hil.store.runfile import RunFile
+from mtj_hil.training.bnn import TrainConfig
+from mtj_hil.training.datasets import Dataset
+from mtj_hil.training.die_model import DieModel
+from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.mapping import check_fits, place, place_defect_aware
+from mtj_hil.training.methods import (
+    evaluate_emulated,
+    evaluate_software,
+    train_defect_aware,
+    train_statistics_aware,
+    train_unaware,
+)
+from protocols.characterize import MemorySink, characterize_die
+from protocols.chip import Chip, Layout
+
+KIND = "network"
+METHODS = ("unaware", "defect-aware", "statistics-aware")
+
+
+def die_id(profile: str, lot_seed: int, die: int) -> str:
+    """The identifier of a simulated die, as ``mtj-hil characterize`` records it."""
+    return f"sim:{load_profile(profile).name}:lot{lot_seed}:die{die}"
+
+
+def open_chip(
+    station: Path | None, profile: str, lot_seed: int, die: int
+) -> AbstractContextManager[Chip]:
+    """The die to work on, as a context manager: a station's chip
+    (:func:`mtj_hil.hardware.open_station`, instruments closed on exit) or die ``die`` of the
+    simulated lot.
+
+    Raises:
+        ConfigError: an invalid station file (before any instrument is opened).
+    """
+    if station is None:
+        return SimulatedChip.from_lot(profile, lot_seed, die)
+    from mtj_hil.hardware import open_station
+
+    return open_station(station)
+
+
+def measured_model(chip: Chip, characterization: Path | None, expected_id: str | None) -> DieModel:
+    """The die's measured model: from a characterisation run file (checked to be of this die
+    and layout), else by characterising the die now (kept in memory).
+
+    Raises:
+        StoreError: the file is of another die, kind or layout, or unfinished.
+    """
+    if characterization is not None:
+        return load_die_model(characterization, chip.layout, die_id=expected_id)
+    sink = MemorySink()
+    characterize_die(chip, sink)
+    return model_from_memory(chip.layout, sink)
+
+
+@dataclass
+class TrainSpec:
+    """What ``mtj-hil train`` does (see the command's help for units and defaults)."""
+
+    method: str
+    die: int
+    out: Path
+    dataset: str = "mnist5k"
+    data_dir: Path | None = None
+    image_size: int = 10
+    hidden: tuple[int, ...] = (64,)
+    epochs: int = 30
+    seed: int = 0
+    profile: str = "1t1r-20k"
+    lot_seed: int = 0
+    characterization: Sequence[Path] = ()
+    population_dies: int = 8
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.epochs < 1 or self.population_dies < 1:
+            raise ConfigError("--epochs and --population-dies must be >= 1")
+
+
+def train_network(spec: TrainSpec) -> dict[str, Any]:
+    """Train a network for die ``spec.die`` and save it with its placement in ``spec.out``.
+
+    Everything that can be checked (data, network fits the die, characterisation files, the
+    output path) is checked before training starts.
+
+    Returns:
+        A summary: method, software test error (fraction), the die's id and the output path.
+
+    Raises:
+        ConfigError, DatasetError, TrainingError, StoreError: see the messages.
+    """
+    if spec.out.exists():
+        raise StoreError(f"{spec.out} already exists; choose another --out")
+    data = load_dataset(spec.dataset, spec.seed, data_dir=spec.data_dir, image_size=spec.image_size)
+    layout = load_profile(spec.profile).layout
+    sizes = [data.n_features, *spec.hidden, data.n_classes]
+    check_fits(sizes, layout)
+    target = die_id(spec.profile, spec.lot_seed, spec.die)
+    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.die]))
+    cfg = TrainConfig(epochs=spec.epochs)
+    unaware = train_unaware(data, spec.hidden, rng, cfg).net
+    placement = place(sizes, layout)
+    net = unaware
+    if spec.method == "defect-aware":
+        files = list(spec.characterization)
+        if len(files) > 1:
+            raise ConfigError("defect-aware training takes one --characterization (its die)")
+        with SimulatedChip.from_lot(spec.profile, spec.lot_seed, spec.die) as chip:
+            model = measured_model(chip, files[0] if files else None, target)
+        placement = place_defect_aware(sizes, layout, model.defects, (data.X_train**2).mean(0))
+        ft = TrainConfig(epochs=max(1, spec.epochs // 3), lr=0.003)
+        net = train_defect_aware(data, spec.hidden, model, placement, rng, ft, init=unaware).net
+    elif spec.method == "statistics-aware":
+        models = _population_models(spec, layout)
+        population = fit_population(models)
+        st = TrainConfig(epochs=2 * spec.epochs, lr=0.003)
+        net = train_statistics_aware(
+            data, spec.hidden, population, placement, rng, st, pool_size=128, init=unaware
+        ).net
+    error = 1.0 - evaluate_software(net, data.X_test, data.y_test)
+    run = RunFile.create(
+        spec.out,
+        KIND,
+        die_id=target,
+        seed=spec.seed,
+        extra={
+            "method": spec.method,
+            "dataset": spec.dataset,
+            "dataset_name": data.name,
+            "preprocessing": data.preprocessing,
+            "image_size": spec.image_size,
+            "data_dir": "" if spec.data_dir is None else str(spec.data_dir),
+            "profile": spec.profile,
+            "lot_seed": spec.lot_seed,
+            "die": spec.die,
+            "characterization": [str(p) for p in spec.characterization],
+        },
+    )
+    try:
+        save_network(run, "network", net, placement)
+        run.write("errors/software", error, "1", "test error with ideal devices")
+        run.set_status("completed")
+    finally:
+        run.close()
+    return {"method": spec.method, "software_error": error, "die_id": target, "out": spec.out}
+
+
+def _population_models(spec: TrainSpec, layout: Layout) -> list[DieModel]:
+    """Measured models to fit the population on: the given files, else dies 0..N-1 of the lot
+    characterised now."""
+    if spec.characterization:
+        return [load_die_model(p, layout) for p in spec.characterization]
+    models = []
+    for k in range(spec.population_dies):
+        with SimulatedChip.from_lot(spec.profile, spec.lot_seed, k) as chip:
+            sink = MemorySink()
+            characterize_die(chip, sink)
+            models.append(model_from_memory(layout, sink))
+    return models
+
+
+def load_saved(path: Path, layout: Layout) -> tuple[Any, Any, dict[str, Any]]:
+    """``(net, placement, attrs)`` of a network run file.
+
+    Raises:
+        StoreError: not a network run, unfinished, or without a placement.
+    """
+    with RunFile.open(path, "r", kind=KIND) as run:
+        attrs = run.attrs
+        if run.status != "completed":
+            raise StoreError(f"{path} is not a completed network run (status {run.status!r})")
+        net, placement = load_network(run, "network", layout)
+    if placement is None:
+        raise StoreError(f"{path} records no placement for its network")
+    return net, placement, attrs
+
+
+def _data_for(attrs: dict[str, Any]) -> Dataset:
+    data_dir = attrs.get("data_dir") or None
+    return load_dataset(
+        str(attrs["dataset"]),
+        int(attrs["seed"]),
+        data_dir=data_dir,
+        image_size=int(attrs.get("image_size", 10)),
+    )
+
+
+def evaluate_network(
+    net_path: Path,
+    die: int,
+    *,
+    on_chip: bool = False,
+    characterization: Path | None = None,
+    station: Path | None = None,
+) -> dict[str, Any]:
+    """Test error (fractions) of a saved network: software, emulated with the die's measured
+    model (read noise included) and, with ``on_chip``, measured on the die.
+
+    Raises:
+        StoreError: the file is not a completed network run, or the characterisation is of
+            another die.
+        TrainingError: the network or its placement does not fit the die (before any write).
+        ConfigError: a defect-aware network is evaluated on another die than its own.
+    """
+    with RunFile.open(net_path, "r", kind=KIND) as run:
+        attrs = run.attrs
+    profile, lot_seed = str(attrs["profile"]), int(attrs["lot_seed"])
+    with open_chip(station, profile, lot_seed, die) as chip:
+        net, placement, attrs = load_saved(net_path, chip.layout)
+        check_placement(chip, placement)
+        target = die_id(profile, lot_seed, die) if station is None else None
+        if attrs["method"] == "defect-aware" and target is not None and attrs["die_id"] != target:
+            raise ConfigError(
+                f"{net_path} is a defect-aware network for {attrs['die_id']}, not {target}"
+            )
+        data = _data_for(attrs)
+        if net.sizes != [data.n_features, *net.sizes[1:-1], data.n_classes]:
+            raise TrainingError(f"network {net.sizes} does not match data set {data.name}")
+        out: dict[str, Any] = {
+            "method": attrs["method"],
+            "die": die,
+            "n_test": int(data.y_test.size),
+            "software_error": 1.0 - evaluate_software(net, data.X_test, data.y_test),
+        }
+        model = None
+        if characterization is not None:
+            model = load_die_model(characterization, chip.layout, die_id=target)
+        if on_chip:
+            acc, rep = evaluate_on_chip(chip, net, placement, data.X_test, data.y_test)
+            out["on_chip_error"] = 1.0 - acc
+            out["bit_error_rate"] = rep.bit_error_rate if rep is not None else float("nan")
+        if model is None:
+            model = measured_model(chip, None, target)
+        rng = np.random.default_rng(int(attrs["seed"]))
+        out["emulated_error"] = 1.0 - evaluate_emulated(
+            net, data.X_test, data.y_test, model, placement, noise=True, rng=rng
+        )
+    return out
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """A summary as one JSON line (paths as text)."""
+    return json.dumps(summary, default=str)

@@ -1,0 +1,70 @@
+"""Confidence intervals for error rates (fractions in [0, 1])."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate and its confidence interval (same unit as the estimate)."""
+
+    value: float
+    low: float
+    high: float
+
+    def percent(self, digits: int = 2) -> str:
+        """``"9.10 [7.4, 11.0] %"`` style text for fractions."""
+        return f"{100 * self.value:.{digits}f} [{100 * self.low:.1f}, {100 * self.high:.1f}] %"
+
+
+def binomial_ci(errors: int, n: int, level: float = 0.95) -> Interval:
+    """Clopper-Pearson (exact) interval of an error rate from ``errors`` out of ``n`` samples.
+
+    Raises:
+        ValueError: ``n`` < 1 or ``errors`` outside 0..n.
+    """
+    if n < 1 or not 0 <= errors <= n:
+        raise ValueError(f"need 0 <= errors <= n and n >= 1, got {errors} of {n}")
+    alpha = 1.0 - level
+    low = 0.0 if errors == 0 else float(stats.beta.ppf(alpha / 2, errors, n - errors + 1))
+    high = 1.0 if errors == n else float(stats.beta.ppf(1 - alpha / 2, errors + 1, n - errors))
+    return Interval(errors / n, low, high)
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> Interval:
+    """Student-t interval of the mean of per-die values (a single value gives a zero-width
+    interval).
+
+    Raises:
+        ValueError: no finite values.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise ValueError("no finite values to average")
+    m = float(v.mean())
+    if v.size < 2:
+        return Interval(m, m, m)
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return Interval(m, m - half, m + half)
+
+
+def bootstrap_ci(
+    values: np.ndarray, rng: np.random.Generator, level: float = 0.95, resamples: int = 10_000
+) -> Interval:
+    """Percentile bootstrap interval of the mean of ``values``.
+
+    Raises:
+        ValueError: no finite values.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise ValueError("no finite values to average")
+    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [0.5 - level / 2, 0.5 + level / 2])
+    return Interval(float(v.mean()), float(lo), float(hi))

@@ -1,0 +1,42 @@
+"""The Wine experiment, shrunk: a few solutions on the simulated passive die."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mtj_hil.experiments.goodwill import GoodwillConfig, daffodil_forward_currents, run_goodwill
+from mtj_hil.experiments.goodwill_outputs import write_goodwill
+from mtj_hil.training import daffodil
+from mtj_hil.training.reference import has_daffodil_wine
+
+
+def test_trained_solutions_on_the_passive_die(tmp_path):
+    config = GoodwillConfig(solutions=2, epochs=30, restarts=1, daffodil=False)
+    result = run_goodwill(config)
+    s = result.trained
+    assert s.test.shape == (2,) and np.all(s.all_samples > 0.6)
+    assert np.all(s.bit_error_rate == 0)
+    paths = write_goodwill(result, tmp_path)
+    assert paths["histogram"].read_bytes()[:4] == b"\x89PNG"
+    assert "all (178)" in paths["markdown"].read_text() or result.dataset == "wine"
+
+
+def test_missing_reference_is_skipped_with_a_message(tmp_path):
+    config = GoodwillConfig(solutions=1, epochs=5, restarts=1, reference=str(tmp_path / "none"))
+    result = run_goodwill(config)
+    assert result.reference is None
+    assert "unavailable" in result.skipped or "skipped" in result.skipped
+
+
+def test_daffodil_semantics_with_ideal_currents():
+    if not has_daffodil_wine():
+        return
+    sol = daffodil.load_solution(0)
+    X = np.random.default_rng(0).random((5, 13))
+
+    def ideal(layer: int, v: np.ndarray) -> np.ndarray:
+        g = np.where(sol.bits[layer] == 1, daffodil.G_ON, daffodil.G_OFF)
+        i = v @ g
+        return i[:, 0::2] - i[:, 1::2]
+
+    assert np.allclose(daffodil_forward_currents(sol, X, ideal), daffodil.forward(sol, X))

@@ -1,0 +1,60 @@
+"""Calibration: procedures that measure the read path's errors, the records they produce,
+and the corrections built from them.
+
+Imports only :mod:`instruments` and :mod:`protocols`. ``mtj-hil calibrate`` runs the
+procedures on a station and writes a record; opening a station applies the newest valid
+record of that station (see :func:`calibration.records.select_record`).
+"""
+
+from calibration.correction import ReadPathCorrection
+from calibration.errors import CalibrationError, CalibrationWarning
+from calibration.procedures import (
+    PROCEDURE_VERSION,
+    calibrate_converters,
+    derive_die_thresholds,
+    measure_smu_gain,
+    measure_smu_offset,
+)
+from calibration.records import (
+    CalibrationRecord,
+    ConverterCalibration,
+    Measured,
+    ReferenceCheck,
+    ReferenceResistor,
+    Selection,
+    SmuCalibration,
+    ThresholdCalibration,
+    controller_identity,
+    identity_mismatches,
+    list_records,
+    read_record,
+    select_record,
+    smu_identity,
+    write_record,
+)
+
+__all__ = [
+    "PROCEDURE_VERSION",
+    "CalibrationError",
+    "CalibrationRecord",
+    "CalibrationWarning",
+    "ConverterCalibration",
+    "Measured",
+    "ReadPathCorrection",
+    "ReferenceCheck",
+    "ReferenceResistor",
+    "Selection",
+    "SmuCalibration",
+    "ThresholdCalibration",
+    "calibrate_converters",
+    "controller_identity",
+    "derive_die_thresholds",
+    "identity_mismatches",
+    "list_records",
+    "measure_smu_gain",
+    "measure_smu_offset",
+    "read_record",
+    "select_record",
+    "smu_identity",
+    "write_record",
+]

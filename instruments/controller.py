@@ -429,7 +429,11 @@ class ChipLimits:
 
 @dataclass(frozen=True)
 class ChipIdentity:
-    """What ``IDN`` and ``LIM`` reported: board, firmware, die geometry and limits."""
+    """What ``IDN`` and ``LIM`` reported: board, firmware, die geometry and limits.
+
+    ``references`` is the number of on-board reference resistors (``IDN refs``, firmware
+    1.2; 0 when the board does not report it).
+    """
 
     model: str
     serial: str
@@ -439,6 +443,7 @@ class ChipIdentity:
     rows: int
     cols: int
     limits: ChipLimits
+    references: int = 0
 
 
 @dataclass(frozen=True)
@@ -784,6 +789,7 @@ class ChipController:
             rows=_parse_int(rows),
             cols=_parse_int(cols),
             limits=limits,
+            references=_parse_int(idn["refs"]) if "refs" in idn else 0,
         )
         if min(identity.arrays, identity.rows, identity.cols) < 1:
             raise FrameError(f"{self.port_name}: nonsensical geometry in IDN: {idn}")
@@ -867,6 +873,26 @@ class ChipController:
         elif smu_line is not None:
             raise ValueError(f"smu_line is only meaningful in SMU mode, not {m}")
         self._transact_echo("ROUTE", args, operation_s=ident.limits.t_route)
+
+    def route_reference(self, index: int) -> None:
+        """``ROUTE REF <index>`` (firmware 1.2): put on-board reference resistor ``index``
+        between SMU HI and LO, for calibrating the SMU and the connector path. The die is
+        disconnected from the SMU connector.
+
+        Raises:
+            InstrumentError: the board reports no reference resistors (nothing sent).
+            ValueError: ``index`` outside ``0..references-1`` (nothing sent).
+        """
+        ident = self._id()
+        if ident.references < 1:
+            raise InstrumentError(
+                f"{self.port_name}: this board reports no reference resistors "
+                f"(IDN refs, firmware 1.2); it runs {ident.firmware}"
+            )
+        k = operator.index(index)
+        if not 0 <= k < ident.references:
+            raise ValueError(f"reference resistor {k} outside 0..{ident.references - 1}")
+        self._transact_echo("ROUTE", ("REF", str(k)), operation_s=ident.limits.t_route)
 
     def pulse(self, amplitude_v: float, width_s: float, polarity: Any) -> PulseReport:
         """Apply one write pulse to every enabled cell (enabled rows x enabled columns).

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from calibration.errors import CalibrationError
 from instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.errors import ConfigError, StoreError
 from protocols.errors import ProtocolError
@@ -26,6 +27,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     ProtocolError: 5,
     SafetyViolation: 6,
     InstrumentError: 7,
+    CalibrationError: 8,
 }
 """Exit code per error family (1 = unexpected error, 2 = bad command line, 130 = Ctrl-C)."""
 
@@ -494,9 +496,10 @@ def profiles() -> None:
 
 
 def _register_commands() -> None:
+    from mtj_hil.cli_calibration import calibrate, calibration
     from mtj_hil.cli_experiments import evaluate, experiment, train
 
-    for command in (experiment, train, evaluate):
+    for command in (experiment, train, evaluate, calibrate, calibration):
         cli.add_command(command)
 
 

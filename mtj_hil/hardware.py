@@ -11,20 +11,30 @@ Read paths:
   is ``VREAD`` + ``READ``. The converter range is chosen per request and stepped up when a
   line saturates.
 - ``smu`` (precise): the sense SMU holds one output line at 0 V and measures its current,
-  one line and one vector at a time.
+  one line and one vector at a time; only the input lines a vector drives are enabled.
+
+Calibration: :func:`open_station` applies the newest valid calibration record of the station
+(``calibration`` package) to every read: the converters' per-line gain and offset on the
+``adc`` path, the SMU's gain and offset and the connector's series resistance on the ``smu``
+path. ``describe()`` names the record used, so run files carry it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from calibration.correction import ReadPathCorrection
+from calibration.errors import CalibrationWarning
+from calibration.records import controller_identity, select_record, smu_identity
 from instruments.controller import ADC_RANGES, ChipController
 from instruments.errors import InstrumentError, InstrumentTimeout
 from instruments.safety import SafetyEnvelope
@@ -78,6 +88,8 @@ class InstrumentChip:
         controller: an opened controller-board driver (identified).
         station: the validated station description.
         smus: drivers by role (``"sense"``, ``"drive"``) as the station lists them.
+        correction: read-path calibration applied to every read (``None``: raw reads).
+            May be replaced later through the attribute of the same name.
 
     Raises:
         ConfigError: the board's die does not match the station's die profile.
@@ -88,8 +100,12 @@ class InstrumentChip:
         controller: ChipController,
         station: Station,
         smus: dict[str, SourceMeter] | None = None,
+        correction: ReadPathCorrection | None = None,
     ) -> None:
         self.controller = controller
+        self.correction = correction
+        self.calibration: dict[str, Any] = {"applied": None}
+        """Provenance of the calibration in use (see :func:`open_station`)."""
         self.station = station
         self.smus = dict(smus or {})
         ident = controller.identity
@@ -146,8 +162,11 @@ class InstrumentChip:
         self._v11 = controller.has_v11_commands
         self.closed = False
         self.identities = {"controller": f"{ident.model} sn {ident.serial} fw {ident.firmware}"}
+        self.parts = {"controller": controller_identity(ident.model, ident.serial, ident.firmware)}
+        """Model and serial number per part, as calibration records store them."""
         for role, smu in self.smus.items():
             self.identities[f"smu:{role}"] = smu.idn
+            self.parts[f"smu:{role}"] = smu_identity(self.identities[f"smu:{role}"])
         sense = self.smus.get("sense")
         if sense is not None:
             cfg = station.smu("sense")
@@ -190,6 +209,12 @@ class InstrumentChip:
         if self._vread is None or not np.array_equal(self._vread, volts):
             self.controller.set_read_voltages(volts)
             self._vread = volts.copy()
+
+    def forget_board_state(self) -> None:
+        """Forget the cached board state (selection, routing, masks, read voltages, range),
+        e.g. after a calibration procedure drove the controller directly."""
+        self._array, self._route, self._enabled = None, None, None
+        self._range, self._vread = None, None
 
     def _check_open(self) -> None:
         if self.closed:
@@ -243,7 +268,10 @@ class InstrumentChip:
         self._select(array)
         if self.station.read_path == "smu":
             return self._read_smu(v)
-        return self._read_adc(v)
+        currents = self._read_adc(v)
+        if self.correction is not None:
+            currents = self.correction.correct(array, currents)
+        return currents
 
     def _read_adc(self, v: np.ndarray) -> np.ndarray:
         rows, cols = self._layout.rows, self._layout.cols
@@ -291,17 +319,21 @@ class InstrumentChip:
         sense = self.smus.get("sense")
         if sense is None:
             raise ConfigError("read_path 'smu' needs a sense SMU in the station file")
-        rows, cols = self._layout.rows, self._layout.cols
+        cols = self._layout.cols
         out = np.empty((v.shape[0], cols))
-        self._enable(np.ones(rows, bool), np.ones(cols, bool))
+        corr = self.correction
         for b in range(v.shape[0]):
+            self._enable(v[b] != 0, np.ones(cols, bool))
             self._set_vread(v[b])
             for j in range(cols):
                 self._route_to("SMU", j, "DAC")
                 reading = _smu_call("sense", sense.measure_current)
                 if reading.compliance:
                     raise InstrumentError(f"sense SMU in compliance on output line {j}")
-                out[b, j] = -reading.current  # current out of HI is minus the line current
+                hi = reading.current if corr is None else corr.correct_smu_reading(reading.current)
+                out[b, j] = -hi  # current out of HI is minus the line current
+        if corr is not None:
+            out = corr.correct_series(out, v)
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -312,6 +344,7 @@ class InstrumentChip:
             "instruments": self.identities,
             "safety_envelope": self.envelope.as_dict(),
             "layout": self._layout.as_dict(),
+            "calibration": dict(self.calibration),
         }
 
     def close(self) -> None:
@@ -373,16 +406,28 @@ def make_smu(config: SmuConfig, resource: str) -> SourceMeter:
 
 
 @contextlib.contextmanager
-def open_station(station: Station | str | Path) -> Iterator[InstrumentChip]:
+def open_station(
+    station: Station | str | Path,
+    *,
+    strict: bool = False,
+    apply_calibration: bool = True,
+    lab_imperfections: Any = None,
+) -> Iterator[InstrumentChip]:
     """Open every instrument of a station and yield its die as an :class:`InstrumentChip`.
 
     A station whose addresses are ``"virtual"`` gets an in-process virtual lab serving the
-    die its ``[virtual_lab]`` section names; it is stopped on exit. Outputs are off and ports
-    closed on every exit.
+    die its ``[virtual_lab]`` section names (with ``lab_imperfections``, default: the lab's
+    own defaults); it is stopped on exit. Outputs are off and ports closed on every exit.
+
+    With ``apply_calibration`` (and a ``[calibration]`` section), the newest valid record of
+    the station is applied to every read (:func:`apply_newest_calibration`); a stale record,
+    one from other instruments, or none at all gives a :class:`CalibrationWarning`, or with
+    ``strict`` a :class:`~calibration.errors.CalibrationError` (the station is closed again).
 
     Raises:
         ConfigError: invalid station file (before anything is opened).
         InstrumentError: an instrument cannot be reached or identified.
+        CalibrationError: with ``strict``, no valid calibration.
     """
     if not isinstance(station, Station):
         station = load_station(station)
@@ -402,6 +447,7 @@ def open_station(station: Station | str | Path) -> Iterator[InstrumentChip]:
                     smu_latency=cfg.smu_latency,
                     line_frequency=station.line_frequency,
                     p_polarity=station.p_polarity,
+                    imperfections=lab_imperfections,
                 )
             )
             url = lab.controller_url if url == VIRTUAL else url
@@ -425,7 +471,44 @@ def open_station(station: Station | str | Path) -> Iterator[InstrumentChip]:
             raise
         chip.lab = lab  # type: ignore[attr-defined]
         stack.callback(chip.close)
+        if apply_calibration:
+            apply_newest_calibration(chip, strict=strict)
         yield chip
+
+
+def apply_newest_calibration(chip: InstrumentChip, *, strict: bool = False) -> None:
+    """Apply the newest valid calibration record of the chip's station to its reads.
+
+    Sets ``chip.correction`` and ``chip.calibration`` (provenance: the record's summary,
+    whether it is valid, and any problems). Does nothing for a station without a
+    ``[calibration]`` section.
+
+    Raises:
+        CalibrationError: with ``strict``, when the newest record is stale, from other
+            instruments, or missing.
+    """
+    settings = chip.station.calibration
+    if settings is None:
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CalibrationWarning)
+        selection = select_record(
+            settings.directory,
+            chip.station.name,
+            chip.parts,
+            timedelta(days=chip.station.calibration_validity_days),
+            strict=strict,
+        )
+    for w in caught:
+        log.warning("%s", w.message)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    record = selection.record
+    chip.correction = None if record is None else ReadPathCorrection.from_record(record)
+    chip.calibration = {
+        "applied": None if record is None else record.summary(),
+        "valid": selection.valid,
+        "problems": list(selection.problems),
+    }
 
 
 def _smu_call(role: str, call: Any) -> Any:

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from calibration.records import ReferenceResistor
+from instruments.controller import ADC_RANGES
 from instruments.errors import SafetyViolation
 from instruments.safety import SafetyEnvelope
 from mtj_hil.errors import ConfigError
@@ -79,6 +81,30 @@ class VirtualLabConfig:
 
 
 @dataclass(frozen=True)
+class CalibrationSettings:
+    """The ``[calibration]`` section: where records live and how to calibrate.
+
+    Attributes:
+        directory: folder of this station's calibration records (a relative ``dir`` in the
+            file is taken relative to the station file's folder).
+        references: the board's reference resistors (listed value in ohm, tolerance).
+        array: array whose cells carry the converter-calibration currents.
+        rows: input lines driven one at a time for the converter calibration.
+        voltages: read voltages (V) of the converter calibration.
+        full_scale: converter range (A) calibrated.
+        threshold_arrays: arrays measured to derive defect thresholds (empty: none).
+    """
+
+    directory: Path
+    references: tuple[ReferenceResistor, ...] = ()
+    array: int = 0
+    rows: tuple[int, ...] = (0, 6, 12, 18, 24)
+    voltages: tuple[float, ...] = (0.05, 0.15, 0.3)
+    full_scale: float = 1e-4
+    threshold_arrays: tuple[int, ...] = (0, 1)
+
+
+@dataclass(frozen=True)
 class Station:
     """A validated station file."""
 
@@ -93,6 +119,7 @@ class Station:
     envelope: SafetyEnvelope
     virtual_lab: VirtualLabConfig | None = None
     calibration_validity_days: float = 1.0
+    calibration: CalibrationSettings | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def smu(self, role: str) -> SmuConfig | None:
@@ -112,6 +139,8 @@ class Station:
             "smus": [asdict(s) for s in self.smus],
             "safety_envelope": self.envelope.as_dict(),
             "virtual_lab": asdict(self.virtual_lab) if self.virtual_lab else None,
+            "calibration_validity_days": self.calibration_validity_days,
+            "calibration_dir": str(self.calibration.directory) if self.calibration else None,
         }
 
 
@@ -281,6 +310,7 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
         )
     elif url == VIRTUAL or any(s.resource == VIRTUAL for s in smus):
         raise fail("[virtual_lab]", f"is missing but an address is {VIRTUAL!r}")
+    calibration = _calibration_settings(data, path, profile, limits, fail)
     return Station(
         name=name,
         path=path,
@@ -293,7 +323,95 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
         envelope=envelope,
         virtual_lab=lab,
         calibration_validity_days=validity,
+        calibration=calibration,
         raw=data,
+    )
+
+
+def _calibration_settings(
+    data: dict[str, Any],
+    path: Path | None,
+    profile: DeviceProfile,
+    limits: dict[str, float],
+    fail: Any,
+) -> CalibrationSettings | None:
+    """Validate the optional ``[calibration]`` section (see :class:`CalibrationSettings`)."""
+    sec = data.get("calibration")
+    if sec is None:
+        return None
+    if not isinstance(sec, dict):
+        raise fail("[calibration]", "must be a table")
+    known = {"dir", "references", "array", "rows", "voltages", "full_scale", "threshold_arrays"}
+    unknown = set(sec) - known
+    if unknown:
+        raise fail(
+            "[calibration]",
+            f"has unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(known))}",
+        )
+    geo = profile.geometry
+    directory = Path(str(sec.get("dir", "calibrations")))
+    if not directory.is_absolute() and path is not None:
+        directory = path.parent / directory
+    refs = []
+    ref_sec = sec.get("references", {})
+    if not isinstance(ref_sec, dict):
+        raise fail("calibration.references", "must be a table of name = {index, ohms, tolerance}")
+    for ref_name, ref in ref_sec.items():
+        key = f"calibration.references.{ref_name}"
+        if not isinstance(ref, dict) or set(ref) - {"index", "ohms", "tolerance"}:
+            raise fail(key, "must be {index = k, ohms = R, tolerance = t}")
+        index, ohms, tol = ref.get("index"), ref.get("ohms"), ref.get("tolerance")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise fail(f"{key}.index", f"must be a board reference index >= 0, got {index!r}")
+        if isinstance(ohms, bool) or not isinstance(ohms, int | float) or not ohms > 0:
+            raise fail(f"{key}.ohms", f"must be a resistance > 0 ohm, got {ohms!r}")
+        if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 0.1:
+            raise fail(f"{key}.tolerance", f"must be a relative tolerance in (0, 0.1), got {tol!r}")
+        refs.append(ReferenceResistor(str(ref_name), index, float(ohms), float(tol)))
+    if len({r.index for r in refs}) != len(refs):
+        raise fail("calibration.references", "names a board reference index twice")
+
+    def ints(key: str, default: tuple[int, ...], n: int) -> tuple[int, ...]:
+        value = sec.get(key, list(default))
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n for v in value
+        ):
+            raise fail(f"calibration.{key}", f"must be a list of integers in 0..{n - 1}")
+        return tuple(value)
+
+    array = sec.get("array", 0)
+    if isinstance(array, bool) or not isinstance(array, int) or not 0 <= array < geo.n_arrays:
+        raise fail("calibration.array", f"must be an array index in 0..{geo.n_arrays - 1}")
+    rows = ints("rows", CalibrationSettings.rows, geo.rows)
+    if not rows:
+        raise fail("calibration.rows", "must name at least one input line")
+    volts = sec.get("voltages", list(CalibrationSettings.voltages))
+    vmax = limits["max_read_voltage"]
+    if (
+        not isinstance(volts, list)
+        or not volts
+        or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= vmax for v in volts
+        )
+    ):
+        raise fail("calibration.voltages", f"must be read voltages in (0, {vmax:g}] V")
+    full_scale = sec.get("full_scale", CalibrationSettings.full_scale)
+    if not any(full_scale == r for r in ADC_RANGES):
+        raise fail(
+            "calibration.full_scale",
+            f"= {full_scale!r} is not a converter range; allowed: "
+            + ", ".join(f"{r:g}" for r in ADC_RANGES),
+        )
+    return CalibrationSettings(
+        directory=directory,
+        references=tuple(refs),
+        array=int(array),
+        rows=rows,
+        voltages=tuple(float(v) for v in volts),
+        full_scale=float(full_scale),
+        threshold_arrays=ints(
+            "threshold_arrays", CalibrationSettings.threshold_arrays, geo.n_arrays
+        ),
     )
 
 

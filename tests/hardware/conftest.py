@@ -13,10 +13,31 @@ from mtj_hil.station import station_from_dict
 STATION = Path(__file__).parents[2] / "stations" / "virtual-lab.toml"
 
 
+@pytest.fixture(scope="session")
+def calibration_dir(tmp_path_factory) -> Path:
+    """A calibration of the virtual lab (its default imperfections), made once per session.
+
+    The virtual lab's instruments carry realistic errors (converter gain and offset per
+    line, SMU gain and offset, series resistance); like a real station it is calibrated
+    before it measures. Every station opened from ``station_dict`` applies this record.
+    """
+    from mtj_hil.cli_calibration import calibrate_station
+
+    directory = tmp_path_factory.mktemp("calibrations")
+    data = tomllib.loads(STATION.read_text())
+    data["calibration"]["dir"] = str(directory)
+    with open_station(station_from_dict(data, STATION), apply_calibration=False) as chip:
+        calibrate_station(chip, thresholds=False)
+    return directory
+
+
 @pytest.fixture
-def station_dict() -> dict:
-    """The shipped virtual-lab station file as nested dicts (tests modify copies)."""
-    return tomllib.loads(STATION.read_text())
+def station_dict(calibration_dir) -> dict:
+    """The shipped virtual-lab station file as nested dicts (tests modify copies), with
+    the session's calibration folder."""
+    data = tomllib.loads(STATION.read_text())
+    data["calibration"]["dir"] = str(calibration_dir)
+    return data
 
 
 @pytest.fixture

@@ -6,6 +6,12 @@ pyserial opens as ``socket://127.0.0.1:PORT``. Pulses and reads act on the same
 :class:`~mtj_hil.sim.die.SimulatedDie` the in-process simulator uses, and the SMU connector's
 current (:meth:`VirtualBoard.smu_current`) follows the board's routing and the devices'
 states. Every frame books its modelled duration on the shared :class:`VirtualClock`.
+
+The board's read path is imperfect on purpose (:class:`ReadPathImperfections`): each
+output line's converter has its own gain and offset, the SMU connector path has a series
+resistance, and the on-board reference resistors (``ROUTE REF <k>``, firmware 1.2) sit
+within their tolerance of the values the station file lists. The ``calibration`` package
+measures and removes these.
 """
 
 from __future__ import annotations
@@ -52,6 +58,38 @@ class BoardTiming:
     baudrate: int = 115200
 
 
+@dataclass(frozen=True)
+class ReadPathImperfections:
+    """Imperfections of the board's read path, drawn once per board from ``seed``.
+
+    The defaults are what the virtual lab ships with (see ``docs/chip-protocol.md``):
+
+    Attributes:
+        converter_gain_sigma: spread (1 sigma, relative) of the gain of each output line's
+            converter around 1; default 0.02 (2 %). The same on every range.
+        converter_offset_sigma: spread (1 sigma, A) of each converter's offset current,
+            referred to its input; default 3e-7 A (0.3 uA, about 6 LSB on the 1e-4 A range).
+        series_resistance: resistance (ohm) of the SMU connector path (relays, traces, cable,
+            probe contact) in series with whatever is routed to the SMU; default 20 ohm.
+        reference_ohms: nominal values (ohm) of the on-board reference resistors.
+        reference_tolerance: the true values lie uniformly within this relative tolerance
+            of the nominal ones; default 1e-3 (0.1 %).
+        seed: seed of this board's parts (a real board keeps its errors from day to day).
+    """
+
+    converter_gain_sigma: float = 0.02
+    converter_offset_sigma: float = 3e-7
+    series_resistance: float = 20.0
+    reference_ohms: tuple[float, ...] = (1000.0, 4990.0, 10000.0)
+    reference_tolerance: float = 1e-3
+    seed: int = 1
+
+    @classmethod
+    def ideal(cls) -> ReadPathImperfections:
+        """A perfect read path (unit gains, no offsets, no series resistance)."""
+        return cls(0.0, 0.0, 0.0, reference_tolerance=0.0)
+
+
 @dataclass
 class BoardFaults:
     """Faults to inject (tests set these; each counter is consumed as frames arrive).
@@ -62,6 +100,7 @@ class BoardFaults:
         dead: never answer again (the board hung).
         garbage: bytes sent before the next reply.
         error_next: ``(code, message)`` to answer the next command with, unexecuted.
+        dead_lines: output lines whose converter does not respond (always the zero code).
     """
 
     drop_after: int | None = None
@@ -69,6 +108,7 @@ class BoardFaults:
     dead: bool = False
     garbage: bytes = b""
     error_next: tuple[str, str] | None = None
+    dead_lines: set[int] = field(default_factory=set)
 
 
 class _Refused(Exception):
@@ -86,6 +126,7 @@ class _State:
     route: str = "OFF"
     smu_line: int | None = None
     source: str | None = None
+    ref: int | None = None
     vread: np.ndarray = field(default_factory=lambda: np.zeros(0))
     full_scale: float = 1e-3
     err: str = "E00"
@@ -100,6 +141,15 @@ class VirtualBoard:
         timing: modelled durations.
         p_polarity: pulse polarity that writes the P state (``"POS"`` or ``"NEG"``).
         vpulse_max: the board's own pulse ceiling (V); 3.3 V on the reference board.
+        serial: the board's serial number (``IDN sn``).
+        imperfections: its read path's errors; ``None`` gives the defaults of
+            :class:`ReadPathImperfections`, ``ReadPathImperfections.ideal()`` a perfect board.
+
+    Attributes:
+        converter_gain, converter_offset: true gain (1) and offset (A) of each output line's
+            converter, shape ``(cols,)``.
+        reference_true: true values (ohm) of the reference resistors.
+        series_resistance: true series resistance (ohm) of the SMU connector path.
     """
 
     ADC_BITS = 12
@@ -113,6 +163,7 @@ class VirtualBoard:
         p_polarity: str = "POS",
         vpulse_max: float = 3.3,
         serial: str = "XBV0001",
+        imperfections: ReadPathImperfections | None = None,
     ) -> None:
         self.die = die
         self.clock = clock or VirtualClock()
@@ -129,6 +180,14 @@ class VirtualBoard:
         self._lock = threading.RLock()
         n_arrays, self.rows, self.cols = die.shape
         self.n_arrays = n_arrays
+        imp = imperfections if imperfections is not None else ReadPathImperfections()
+        self.imperfections = imp
+        rng = np.random.default_rng(imp.seed)
+        self.converter_gain = 1.0 + imp.converter_gain_sigma * rng.standard_normal(self.cols)
+        self.converter_offset = imp.converter_offset_sigma * rng.standard_normal(self.cols)
+        tol = rng.uniform(-1.0, 1.0, len(imp.reference_ohms)) * imp.reference_tolerance
+        self.reference_true = np.asarray(imp.reference_ohms, float) * (1.0 + tol)
+        self.series_resistance = float(imp.series_resistance)
         self._state = self._reset_state()
         self._replay: tuple[bytes, bytes] | None = None
         self._last_seq: int | None = None
@@ -224,11 +283,12 @@ class VirtualBoard:
         return [
             "model=XBC-1V",
             f"sn={self.serial}",
-            "fw=1.1.0",
+            "fw=1.2.0",
             f"die={die}",
             f"arrays={self.n_arrays}",
             f"rows={self.rows}",
             f"cols={self.cols}",
+            f"refs={len(self.reference_true)}",
         ], 0.0
 
     def _cmd_lim(self, args: tuple[str, ...]) -> tuple[list[str], float]:
@@ -255,7 +315,7 @@ class VirtualBoard:
         if not 0 <= index < self.n_arrays:
             raise _Refused("E04", f"array {args[0]} outside 0..{self.n_arrays - 1}")
         s = self._state
-        s.array, s.route, s.smu_line, s.source = index, "OFF", None, None
+        s.array, s.route, s.smu_line, s.source, s.ref = index, "OFF", None, None, None
         s.rows[:] = False
         s.cols[:] = False
         return [str(index)], self.timing.t_route
@@ -277,7 +337,15 @@ class VirtualBoard:
             self._nargs(args, 1, "ROUTE")
             if mode != "OFF":
                 self._selected()
-            s.route, s.smu_line, s.source = mode, None, None
+            s.route, s.smu_line, s.source, s.ref = mode, None, None, None
+        elif mode == "REF":
+            self._nargs(args, 2, "ROUTE")
+            k = _int(args[1])
+            if not 0 <= k < len(self.reference_true):
+                raise _Refused(
+                    "E04", f"reference {args[1]} outside 0..{len(self.reference_true) - 1}"
+                )
+            s.route, s.smu_line, s.source, s.ref = "REF", None, None, k
         elif mode == "SMU":
             self._nargs(args, 3, "ROUTE")
             self._selected()
@@ -286,7 +354,7 @@ class VirtualBoard:
                 raise _Refused("E04", f"SMU line {args[1]} outside 0..{self.cols - 1}")
             if args[2] not in ("DAC", "SMU"):
                 raise _Refused("E03", f"input source must be DAC or SMU, got {args[2]}")
-            s.route, s.smu_line, s.source = "SMU", line, args[2]
+            s.route, s.smu_line, s.source, s.ref = "SMU", line, args[2], None
         else:
             raise _Refused("E03", f"unknown route {mode}")
         return list(args), self.timing.t_route
@@ -341,7 +409,11 @@ class VirtualBoard:
         if s.route != "ADC":
             raise _Refused("E06", "READ and SCAN need route ADC")
         currents = self.die.read(array, voltages)
+        currents = currents * self.converter_gain + self.converter_offset
         currents[:, ~s.cols] = 0.0
+        for line in self.faults.dead_lines:
+            if 0 <= line < self.cols:
+                currents[:, line] = 0.0
         zero = 1 << (self.ADC_BITS - 1)
         lsb = 2 * s.full_scale / (1 << self.ADC_BITS)
         return np.clip(np.round(currents / lsb) + zero, 0, (1 << self.ADC_BITS) - 1).astype(int)
@@ -415,17 +487,29 @@ class VirtualBoard:
 
         ``SMU <line> DAC``: HI holds output line ``line`` at ``voltage`` while the DACs drive
         the enabled input lines. ``SMU <line> SMU``: HI drives the enabled input lines, LO
-        holds the output line at 0 V. Any other routing leaves the connector open.
+        holds the output line at 0 V. ``REF <k>``: reference resistor ``k`` between HI and
+        LO. Any other routing leaves the connector open.
+
+        In SMU routings the disabled input lines are disconnected, so only the cells of
+        enabled input lines carry current. The connector path's series resistance R_s is in
+        series with everything routed: a load of conductance S carries ``V S / (1 + R_s S)``
+        (for a line, S is the sum of its cells' conductances on the enabled input lines).
         """
         with self._lock:
             s = self._state
+            r_s = self.series_resistance
+            if s.route == "REF" and s.ref is not None:
+                return voltage / (float(self.reference_true[s.ref]) + r_s)
             if s.route != "SMU" or s.array is None or s.smu_line is None:
                 return 0.0
+            g_line = float(self.die.conductance(s.array)[s.rows, s.smu_line].sum())
             if s.source == "SMU":
                 vector = np.where(s.rows, voltage, 0.0)
-                return float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
-            vector = np.where(s.rows, s.vread - voltage, -voltage)
-            return -float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
+                ideal = float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
+                return ideal / (1.0 + r_s * g_line)
+            vector = np.where(s.rows, s.vread - voltage, 0.0)
+            ideal = float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
+            return -ideal / (1.0 + r_s * g_line)
 
 
 def _clean(text: str) -> str:

@@ -5,19 +5,50 @@ at ``socket://127.0.0.1:PORT``, the SMU as SCPI for pyvisa-py at
 ``TCPIP::127.0.0.1::PORT::SOCKET``) and share one die and one :class:`VirtualClock`, so the
 SMU's current follows the board's routing and the devices' states, and a run reports the lab
 time it would have taken.
+
+The instruments are imperfect by default (:class:`LabImperfections`), as real ones are: the
+SMU has a gain error and an offset, and the board's read path has per-line converter gain
+and offset errors and a series resistance (see
+:class:`~mtj_hil.sim.lab.board.ReadPathImperfections`). ``mtj-hil calibrate`` measures them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
 from mtj_hil.sim.die import SimulatedDie, make_die
-from mtj_hil.sim.lab.board import BoardTiming, VirtualBoard
+from mtj_hil.sim.lab.board import BoardTiming, ReadPathImperfections, VirtualBoard
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.scpi_smu import VirtualSMU
 from mtj_hil.sim.lab.server import LineServer
 from mtj_hil.sim.profile import DeviceProfile, load_profile
+
+
+@dataclass(frozen=True)
+class LabImperfections:
+    """What is wrong with the virtual lab's instruments (the values it ships with).
+
+    Attributes:
+        smu_gain: true gain of the SMU's current measurement; default 1.003 (+0.3 %).
+        smu_offset: SMU offset current (A); default 5e-8 A (50 nA).
+        smu_noise_abs: SMU reading noise (A, 1 sigma); default 2e-10 A.
+        smu_noise_rel: relative SMU reading noise (1 sigma); default 2e-5.
+        board: the board's read path (converter gains and offsets, series resistance,
+            reference resistors); defaults in :class:`ReadPathImperfections`.
+    """
+
+    smu_gain: float = 1.003
+    smu_offset: float = 5e-8
+    smu_noise_abs: float = 2e-10
+    smu_noise_rel: float = 2e-5
+    board: ReadPathImperfections = field(default_factory=ReadPathImperfections)
+
+    @classmethod
+    def ideal(cls) -> LabImperfections:
+        """Perfect instruments (what the virtual lab modelled before calibration existed)."""
+        return cls(1.0, 0.0, 0.0, 0.0, ReadPathImperfections.ideal())
 
 
 class VirtualLab:
@@ -30,6 +61,9 @@ class VirtualLab:
         line_frequency: mains frequency (Hz) for NPLC integration times.
         timing: the board's modelled durations.
         p_polarity: the pulse polarity that writes P on this die.
+        die: a die object to serve instead of drawing one from the lot.
+        imperfections: instrument errors; ``None`` = the defaults of
+            :class:`LabImperfections`.
     """
 
     def __init__(
@@ -43,7 +77,10 @@ class VirtualLab:
         timing: BoardTiming | None = None,
         p_polarity: str = "POS",
         die: SimulatedDie | None = None,
+        imperfections: LabImperfections | None = None,
     ) -> None:
+        imp = imperfections if imperfections is not None else LabImperfections()
+        self.imperfections = imp
         prof = load_profile(profile) if isinstance(profile, str) else profile
         self.die = die or make_die(prof, lot_seed, die_index)
         self.die_id = f"sim:{prof.name}:lot{lot_seed}:die{die_index}"
@@ -53,12 +90,17 @@ class VirtualLab:
             self.clock,
             timing or BoardTiming(t_int=1.0 / line_frequency),
             p_polarity=p_polarity,
+            imperfections=imp.board,
         )
         self.smu = VirtualSMU(
             self.board.smu_current,
             clock=self.clock,
             latency=smu_latency,
             line_frequency=line_frequency,
+            gain=imp.smu_gain,
+            offset=imp.smu_offset,
+            noise_abs=imp.smu_noise_abs,
+            noise_rel=imp.smu_noise_rel,
         )
         self.board_server = LineServer(self.board.handle, encoding=None, name="virtual-board")
         self.smu_server = LineServer(self.smu.handle, name="virtual-smu")

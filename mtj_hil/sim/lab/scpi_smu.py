@@ -25,6 +25,11 @@ What the model covers (all SI units):
 * Short and long mnemonic forms, any letter case, optional nodes, ``;``-separated compound
   commands with SCPI relative paths.
 
+Measurement errors (all off by default): a gain error and an offset current, ``reading =
+gain * load(V) + offset`` with the output on, plus optional Gaussian noise (``noise_abs`` A
+and ``noise_rel`` of the reading, 1 sigma). The virtual lab turns them on
+(:class:`~mtj_hil.sim.lab.lab.LabImperfections`).
+
 Not modelled: current sourcing (accepted as a setting, but a measurement then fails with
 ``-221 Settings conflict``), source/trigger delays, filters, math, the trace buffer, binary data.
 
@@ -35,6 +40,7 @@ Timing: every received line costs :attr:`VirtualSMU.latency` s and every measure
 from __future__ import annotations
 
 import math
+import random
 import re
 import threading
 from collections import deque
@@ -390,6 +396,11 @@ class VirtualSMU:
     :param max_voltage: optional safety limit, V: a source level (or list value) with a larger
         magnitude is refused with ``-222`` and never applied.
     :param idn: the ``*IDN?`` reply.
+    :param gain: true gain of the current measurement (1 = perfect).
+    :param offset: offset current, A, added to every reading with the output on.
+    :param noise_abs: additive reading noise, A (1 sigma).
+    :param noise_rel: relative reading noise (1 sigma).
+    :param seed: seed of the noise generator.
 
     Thread-safe: one lock serialises commands and fault settings. :attr:`history` records every
     applied ``(voltage, output)`` pair; :attr:`transcript` the last lines and replies.
@@ -409,6 +420,11 @@ class VirtualSMU:
         line_frequency: float = 60.0,
         max_voltage: float | None = None,
         idn: str = DEFAULT_IDN,
+        gain: float = 1.0,
+        offset: float = 0.0,
+        noise_abs: float = 0.0,
+        noise_rel: float = 0.0,
+        seed: int = 0,
     ) -> None:
         if line_frequency not in (50, 60):
             raise ValueError(f"line frequency must be 50 or 60 Hz, got {line_frequency!r}")
@@ -424,6 +440,11 @@ class VirtualSMU:
         self.line_frequency = float(line_frequency)
         self.max_voltage = max_voltage
         self.idn = idn
+        self.gain = float(gain)
+        self.offset = float(offset)
+        self.noise_abs = float(noise_abs)
+        self.noise_rel = float(noise_rel)
+        self._rng = random.Random(seed)
         self.history: list[Applied] = []
         self.transcript: deque[tuple[str, str | None]] = deque(maxlen=1000)
         self.points_measured = 0
@@ -1017,6 +1038,11 @@ class VirtualSMU:
         self.points_measured += 1
         status = STATUS_FRONT if state.settings.get("terminals", "FRON") == "FRON" else 0
         current = float(self.load(voltage)) if state.output else 0.0
+        if state.output and math.isfinite(current):
+            current = self.gain * current + self.offset
+            if self.noise_abs or self.noise_rel:
+                sigma = math.hypot(self.noise_abs, self.noise_rel * current)
+                current += self._rng.gauss(0.0, sigma)
         volts = voltage if state.output else 0.0
         if faults.overflow:
             faults.overflow -= 1

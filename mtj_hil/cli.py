@@ -180,7 +180,7 @@ def characterize(
         )
 
     if station is not None:
-        from mtj_hil.hardware import open_station
+        from mtj_hil.hardware import calibrated_thresholds, open_station
         from mtj_hil.station import load_station, with_virtual_die
 
         st = load_station(station)
@@ -194,6 +194,9 @@ def characterize(
         out = out or _default_out(die_id)
         _refuse_existing(out, resume)
         with open_station(st) as chip:
+            thresholds = calibrated_thresholds(chip, die_id)
+            if thresholds is not None:
+                console.print("defect thresholds: from the station's calibration of this die")
             _characterize(
                 chip,
                 out,
@@ -203,6 +206,7 @@ def characterize(
                 seed=None,
                 operator=operator,
                 report=report,
+                thresholds=thresholds,
             )
             running = getattr(chip, "lab", None)
             if running is not None:
@@ -252,6 +256,7 @@ def _characterize(
     seed: int | None,
     operator: str | None,
     report: bool,
+    thresholds=None,
 ) -> None:
     from mtj_hil.jobs import run_characterization
 
@@ -275,6 +280,7 @@ def _characterize(
             seed=seed,
             operator=operator,
             progress=progress,
+            thresholds=thresholds,
         )
     _summarise(out)
     if report:

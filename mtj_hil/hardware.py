@@ -50,6 +50,7 @@ from protocols.chip import (
     check_array,
     read_voltages,
 )
+from protocols.defects import Thresholds
 from protocols.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class InstrumentChip:
         self.controller = controller
         self.correction = correction
         self.calibration: dict[str, Any] = {"applied": None}
+        self.calibration_record: Any = None
+        """The calibration record in use (``calibration.records.CalibrationRecord``)."""
         """Provenance of the calibration in use (see :func:`open_station`)."""
         self.station = station
         self.smus = dict(smus or {})
@@ -503,12 +506,21 @@ def apply_newest_calibration(chip: InstrumentChip, *, strict: bool = False) -> N
         log.warning("%s", w.message)
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     record = selection.record
+    chip.calibration_record = record
     chip.correction = None if record is None else ReadPathCorrection.from_record(record)
     chip.calibration = {
         "applied": None if record is None else record.summary(),
         "valid": selection.valid,
         "problems": list(selection.problems),
     }
+
+
+def calibrated_thresholds(chip: InstrumentChip, die_id: str) -> Thresholds | None:
+    """Defect thresholds the chip's calibration measured on die ``die_id``, if any."""
+    record = chip.calibration_record
+    if record is None or record.thresholds is None or record.thresholds.die_id != die_id:
+        return None
+    return record.thresholds.thresholds
 
 
 def _smu_call(role: str, call: Any) -> Any:

@@ -9,7 +9,7 @@ from instruments.errors import InstrumentError
 from mtj_hil.store.characterization import CharacterizationRun
 from protocols.characterize import CharacterizationPlan, ProgressCallback, characterize_die
 from protocols.chip import Chip, Pulse
-from protocols.defects import DefectMap
+from protocols.defects import DefectMap, Thresholds
 
 
 def run_characterization(
@@ -22,11 +22,13 @@ def run_characterization(
     seed: int | None = None,
     operator: str | None = None,
     progress: ProgressCallback | None = None,
+    thresholds: Thresholds | None = None,
 ) -> DefectMap:
     """Characterise ``chip`` into the run file ``out`` and return the die's defect map.
 
     A new file is created, or with ``resume`` an interrupted one of the same die is finished
-    (arrays already stored are not measured again). Whatever happens, the run's status is
+    (arrays already stored are not measured again). ``thresholds`` (e.g. from a calibration
+    of this die) replace the ones derived from the run's own distributions. Whatever happens, the run's status is
     recorded: ``completed``; ``aborted`` for Ctrl-C or an instrument that stopped answering
     (resumable); ``failed`` for any other error. The chip is closed on every exit.
 
@@ -50,7 +52,9 @@ def run_characterization(
                 operator=operator,
             )
         try:
-            result = characterize_die(chip, sink, _stored_plan(sink, plan), progress=progress)
+            result = characterize_die(
+                chip, sink, _stored_plan(sink, plan), thresholds=thresholds, progress=progress
+            )
         except KeyboardInterrupt:
             sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
             raise

@@ -33,6 +33,7 @@ def test_unmodified_pymeasure_keithley2400_measures_the_selected_device(array, r
         smu.enable_source()
         current = smu.current
         smu.shutdown()
+        smu.ask("*OPC?")  # writes are not answered: wait until the SMU has done them
         smu.adapter.close()
         board.reset()
         board.close()

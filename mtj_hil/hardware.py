@@ -357,7 +357,11 @@ class InstrumentChip:
             return
         self.closed = True
         steps: list[tuple[str, Any]] = [("controller reset", self.controller.reset)]
-        steps += [(f"SMU {role} shutdown", smu.shutdown) for role, smu in self.smus.items()]
+        for role, smu in self.smus.items():
+            steps += [
+                (f"SMU {role} shutdown", smu.shutdown),
+                (f"SMU {role} output-off check", partial(_confirm_off, role, smu)),
+            ]
         steps += [("controller close", self.controller.close)]
         for role, smu in self.smus.items():
             adapter = getattr(smu, "adapter", None)
@@ -537,6 +541,13 @@ def _smu_call(role: str, call: Any) -> Any:
         raise InstrumentError(f"{role} SMU: {exc}") from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc
+
+
+def _confirm_off(role: str, smu: SourceMeter) -> None:
+    """Ask the SMU whether its output is off (also waits until it has done the shutdown)."""
+    if smu.output_enabled:
+        log.error("%s SMU still reports its output on after shutdown", role)
+        raise InstrumentError(f"{role} SMU output is still on after shutdown")
 
 
 def _quiet(step: Any) -> None:

@@ -83,8 +83,35 @@ def experiment() -> None:
     show_default=True,
     help="Epochs of per-die defect-aware fine-tuning.",
 )
+@click.option(
+    "--stats-epochs",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Epochs of statistics-aware training (from the software network).",
+)
+@click.option(
+    "--freeze-defective/--no-freeze-defective",
+    default=False,
+    show_default=True,
+    help="Freeze weights of pairs with a defective device in defect-aware fine-tuning "
+    "(default: the gradient flows through the pair's working device).",
+)
+@click.option(
+    "--compare-plain",
+    is_flag=True,
+    help="Also train statistics-aware for the plain placement (one more column).",
+)
 @click.option("--pool-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Repeat with master seeds SEED .. SEED+N-1 (one characterisation); results per seed "
+    "in seed-K/ and a summary over seeds in summary.md.",
+)
 @click.option(
     "--on-chip",
     is_flag=True,
@@ -101,15 +128,19 @@ def borders(
     hidden: tuple[int, ...],
     epochs: int,
     finetune_epochs: int,
+    stats_epochs: int,
+    freeze_defective: bool,
+    compare_plain: bool,
     pool_size: int,
     seed: int,
+    seeds: int,
     on_chip: bool,
     out_dir: Path | None,
 ) -> None:
     """MNIST on a lot of characterised dies: software, unaware, defect-aware and
     statistics-aware test errors per die (after Borders et al.)."""
-    from mtj_hil.experiments.borders import BordersConfig, run_borders
-    from mtj_hil.experiments.outputs import write_borders
+    from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+    from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
     config = BordersConfig(
         dataset=dataset,
@@ -121,21 +152,36 @@ def borders(
         hidden=tuple(hidden),
         epochs=epochs,
         finetune_epochs=finetune_epochs,
+        freeze_defective=freeze_defective,
+        stats_epochs=stats_epochs,
         pool_size=pool_size,
+        compare_plain=compare_plain,
         seed=seed,
         on_chip=on_chip,
     )
     folder = _out_dir(out_dir, "borders")
-    if (folder / "borders.h5").exists():
+    if (folder / "borders.h5").exists() or (folder / "summary.md").exists():
         from mtj_hil.errors import StoreError
 
-        raise StoreError(f"{folder / 'borders.h5'} already exists; choose another --out-dir")
+        raise StoreError(f"{folder} already holds borders results; choose another --out-dir")
+    if seeds == 1:
+        with _bar() as progress:
+            result = run_borders(config, progress)
+        paths = write_borders(result, folder)
+        Console().print(Markdown(paths["markdown"].read_text()))
+        for key, path in paths.items():
+            console.print(f"{key}: {path}")
+        return
     with _bar() as progress:
-        result = run_borders(config, progress)
-    paths = write_borders(result, folder)
-    Console().print(Markdown(paths["markdown"].read_text()))
-    for key, path in paths.items():
-        console.print(f"{key}: {path}")
+        results = run_borders_seeds(config, range(seed, seed + seeds), progress)
+    for r in results:
+        write_borders(r, folder / f"seed-{r.config.seed}")
+    summary = folder / "summary.md"
+    folder.mkdir(parents=True, exist_ok=True)
+    summary.write_text(seeds_markdown(results))
+    Console().print(Markdown(summary.read_text()))
+    console.print(f"summary: {summary}")
+    console.print(f"per seed: {folder}/seed-*/")
 
 
 @experiment.command()

@@ -10,8 +10,8 @@ the simulated die itself (program with write-verify, batched crossbar reads).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, model_from_memory
 from mtj_hil.experiments.onchip import evaluate_on_chip
+from mtj_hil.experiments.stats import paired_difference
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import DeviceProfile, load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
@@ -28,16 +29,29 @@ from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
 from mtj_hil.training.methods import (
-    evaluate_emulated,
-    evaluate_software,
+    predict_emulated,
     train_defect_aware,
     train_statistics_aware,
     train_unaware,
 )
 from protocols.characterize import MemorySink, characterize_die
 
-METHODS = ("software", "unaware", "defect_aware", "statistics_aware")
-"""Columns of the result, in the order of the seed paper's figure."""
+METHODS = (
+    "software",
+    "unaware",
+    "unaware_placed",
+    "defect_aware",
+    "statistics_aware",
+    "statistics_aware_plain",
+)
+"""Columns of the result. ``unaware`` is the software network on the straightforward
+placement; ``unaware_placed`` the same network routed by :func:`place_defect_aware` (what the
+placement alone buys); ``statistics_aware`` one network for all dies, trained through
+realisations placed the way each die is placed, deployed with each die's defect-aware
+placement; ``statistics_aware_plain`` (optional) the same training on the straightforward
+placement for every die."""
+
+PLACEMENTS = ("defect-aware", "plain")
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``."""
@@ -55,13 +69,25 @@ class BordersConfig:
         dies: number of dies of the lot (die indices ``0 .. dies - 1``).
         lot_seed: seed of the simulated lot.
         hidden: hidden-layer widths.
-        epochs: epochs of the unaware and statistics-aware training.
-        finetune_epochs: epochs of the per-die defect-aware fine-tuning.
-        finetune_lr: Adam step of the fine-tuning (cosine-decayed to a tenth).
-        stats_lr: Adam step of the statistics-aware training (starts from the unaware net).
+        epochs: epochs of the first, ideal-device training (``base``). The software
+            baseline (also the unaware network) is ``base`` fine-tuned on ideal devices with
+            the defect-aware fine-tuning settings; defect-aware and statistics-aware start
+            from ``base`` too, so every network gets the same amount of training.
+        lr_final: Adam step every training decays to (cosine) at its last epoch; small, so
+            the binary weights stop flipping before the network is taken.
+        finetune_epochs: epochs of the per-die defect-aware fine-tuning (and of the software
+            baseline's ideal-device fine-tuning).
+        finetune_lr: Adam step of the fine-tunings.
+        freeze_defective: freeze the latent weights of pairs holding a defective device in the
+            defect-aware fine-tuning (else the gradient flows through the working device).
+        stats_epochs: epochs of the statistics-aware training (from ``base``).
+        stats_lr: Adam step of the statistics-aware training.
         pool_size: die realisations pre-drawn for statistics-aware training.
+        select: keep the best epoch of each fine-tuning by its training loss through the die
+            (defect-aware) or through 8 further sampled realisations (statistics-aware).
+        compare_plain: also train and evaluate statistics-aware on the plain placement.
         seed: master seed (data split, training, evaluation noise).
-        on_chip: also measure the three networks on every simulated die.
+        on_chip: also measure the networks on every simulated die.
     """
 
     dataset: str = "mnist5k"
@@ -72,27 +98,40 @@ class BordersConfig:
     lot_seed: int = 0
     hidden: tuple[int, ...] = (64,)
     epochs: int = 30
+    lr_final: float = 1e-4
     finetune_epochs: int = 10
     finetune_lr: float = 0.003
+    freeze_defective: bool = False
+    stats_epochs: int = 10
     stats_lr: float = 0.003
     pool_size: int = 128
+    select: bool = True
+    compare_plain: bool = False
     seed: int = 0
     on_chip: bool = False
 
     def __post_init__(self) -> None:
         if self.dies < 1:
             raise ConfigError(f"--dies must be >= 1, got {self.dies}")
-        if self.epochs < 1 or self.finetune_epochs < 1:
+        if min(self.epochs, self.finetune_epochs, self.stats_epochs) < 1:
             raise ConfigError("epochs must be >= 1")
         if self.pool_size < 1:
             raise ConfigError(f"pool size must be >= 1, got {self.pool_size}")
         if not self.hidden or min(self.hidden) < 1:
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
+        if not 0 < self.lr_final <= min(self.stats_lr, self.finetune_lr):
+            raise ConfigError(
+                f"lr_final must be > 0 and at most the other step sizes, got {self.lr_final}"
+            )
 
 
 @dataclass
 class DieResult:
-    """One die: test errors (counts of wrong test samples) per method and what it held."""
+    """One die: test errors (counts of wrong test samples) per method and what it held.
+
+    ``paired`` holds, per method, ``[difference, low, high]``: the method's error minus the
+    software baseline's on the same test samples (fractions) with its 95 % interval.
+    """
 
     index: int
     wrong: dict[str, int]
@@ -102,6 +141,7 @@ class DieResult:
     truth_agreement: float
     placement: dict[str, Any]
     bit_error_rate: dict[str, float] = field(default_factory=dict)
+    paired: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,6 +160,10 @@ class BordersResult:
     placement: Placement
     seconds: float
 
+    def methods(self) -> list[str]:
+        """Methods this run evaluated, in :data:`METHODS` order."""
+        return [m for m in METHODS if m == "software" or (self.dies and m in self.dies[0].wrong)]
+
     def errors(self, method: str, on_chip: bool = False) -> np.ndarray:
         """Per-die error fractions of ``method`` (``software`` repeats the baseline)."""
         if method == "software":
@@ -127,13 +171,29 @@ class BordersResult:
         src = [(d.wrong_on_chip if on_chip else d.wrong).get(method, -1) for d in self.dies]
         return np.array([np.nan if w < 0 else w / self.n_test for w in src])
 
+    def paired(self, method: str) -> np.ndarray:
+        """Per-die ``(difference, low, high)`` against the software baseline, shape
+        ``(dies, 3)`` (fractions; NaN where not evaluated)."""
+        return np.array([d.paired.get(method, [np.nan] * 3) for d in self.dies], dtype=float)
+
 
 def _errors(acc: float, n: int) -> int:
     return int(round((1.0 - acc) * n))
 
 
-def run_borders(config: BordersConfig, progress: Progress | None = None) -> BordersResult:
+def run_borders(
+    config: BordersConfig,
+    progress: Progress | None = None,
+    characterised: tuple[list[DieModel], list[float]] | None = None,
+) -> BordersResult:
     """Run the experiment (see the module docstring).
+
+    Args:
+        config: what to run.
+        progress: ``progress(stage, done, total)`` callback.
+        characterised: measured die models and their agreement with the truth from an
+            earlier run on the same lot (skips the characterisation; see
+            :func:`run_borders_seeds`).
 
     Raises:
         ConfigError: bad configuration or profile.
@@ -142,7 +202,7 @@ def run_borders(config: BordersConfig, progress: Progress | None = None) -> Bord
     """
     t0 = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
-    seeds = np.random.SeedSequence(config.seed).spawn(5)
+    seeds = np.random.SeedSequence(config.seed).spawn(6)
     data_seed = int(seeds[0].generate_state(1)[0])
     data = load_dataset(
         config.dataset, data_seed, data_dir=config.data_dir, image_size=config.image_size
@@ -152,48 +212,94 @@ def run_borders(config: BordersConfig, progress: Progress | None = None) -> Bord
     sizes = [data.n_features, *config.hidden, data.n_classes]
     check_fits(sizes, layout)
     plain = place(sizes, layout)
-    cfg = TrainConfig(epochs=config.epochs)
+    importance = (data.X_train**2).mean(axis=0)
+
+    def placer(codes: np.ndarray) -> Placement:
+        return place_defect_aware(sizes, layout, codes, importance)
 
     report("train unaware", 0, 1)
-    unaware = train_unaware(data, config.hidden, np.random.default_rng(seeds[1]), cfg).net
-    software_wrong = _errors(evaluate_software(unaware, data.X_test, data.y_test), data.y_test.size)
-    report("train unaware", 1, 1)
-
-    models, agreement = _characterise(profile, config, report)
-    population = fit_population(models)
-    report("train statistics-aware", 0, 1)
-    stats_cfg = TrainConfig(epochs=2 * config.epochs, lr=config.stats_lr)
-    stats = train_statistics_aware(
+    cfg = TrainConfig(epochs=config.epochs, lr_final=config.lr_final)
+    base = train_unaware(data, config.hidden, np.random.default_rng(seeds[1]), cfg).net
+    ft = TrainConfig(epochs=config.finetune_epochs, lr=config.finetune_lr, lr_final=config.lr_final)
+    # the software baseline gets the same fine-tuning as the defect-aware and
+    # statistics-aware networks, through ideal devices, so no method gains extra training
+    unaware = train_defect_aware(
         data,
         config.hidden,
-        population,
+        DieModel.ideal(layout),
         plain,
-        np.random.default_rng(seeds[2]),
-        stats_cfg,
-        pool_size=config.pool_size,
-        init=unaware,
+        np.random.default_rng(seeds[4]),
+        ft,
+        init=base,
+        select=config.select,
     ).net
-    report("train statistics-aware", 1, 1)
+    sw_wrong = unaware.predict(data.X_test) != data.y_test
+    report("train unaware", 1, 1)
+
+    if characterised is None:
+        characterised = _characterise(profile, config, report)
+    models, agreement = characterised
+    if len(models) != config.dies:
+        raise ConfigError(f"{len(models)} characterised dies given for --dies {config.dies}")
+    population = fit_population(models)
+    stats_runs = {"statistics_aware": placer}
+    if config.compare_plain:
+        stats_runs["statistics_aware_plain"] = None
+    stats_nets: dict[str, BNN] = {}
+    stats_cfg = TrainConfig(
+        epochs=config.stats_epochs, lr=config.stats_lr, lr_final=config.lr_final
+    )
+    for i, (name, how) in enumerate(stats_runs.items()):
+        report("train statistics-aware", i, len(stats_runs))
+        stats_nets[name] = train_statistics_aware(
+            data,
+            config.hidden,
+            population,
+            plain,
+            np.random.default_rng(seeds[2 + 3 * i]),
+            stats_cfg,
+            pool_size=config.pool_size,
+            init=base,
+            placer=how,
+            select=8 if config.select else 0,
+        ).net
+    report("train statistics-aware", len(stats_runs), len(stats_runs))
 
     die_seeds = seeds[3].spawn(config.dies)
-    importance = (data.X_train**2).mean(axis=0)
     results = []
     for k, model in enumerate(models):
         report("dies", k, config.dies)
         rng = np.random.default_rng(die_seeds[k])
-        placed = place_defect_aware(sizes, layout, model.defects, importance)
-        ft = TrainConfig(epochs=config.finetune_epochs, lr=config.finetune_lr)
-        tuned = train_defect_aware(data, config.hidden, model, placed, rng, ft, init=unaware).net
+        placed = placer(model.defects)
+        tuned = train_defect_aware(
+            data,
+            config.hidden,
+            model,
+            placed,
+            rng,
+            ft,
+            init=base,
+            freeze_defective=config.freeze_defective,
+            select=config.select,
+        ).net
         nets = {
             "unaware": (unaware, plain),
+            "unaware_placed": (unaware, placed),
             "defect_aware": (tuned, placed),
-            "statistics_aware": (stats, plain),
+            "statistics_aware": (stats_nets["statistics_aware"], placed),
         }
-        wrong = {
-            name: _errors(_emulate(net, pl, model, data, rng), data.y_test.size)
-            for name, (net, pl) in nets.items()
-        }
-        on_chip, ber = _on_chip(profile, config, k, nets, data) if config.on_chip else ({}, {})
+        if "statistics_aware_plain" in stats_nets:
+            nets["statistics_aware_plain"] = (stats_nets["statistics_aware_plain"], plain)
+        wrong, paired = {}, {}
+        for name, (net, pl) in nets.items():
+            miss = _emulate(net, pl, model, data, rng) != data.y_test
+            wrong[name] = int(miss.sum())
+            ci = paired_difference(miss, sw_wrong)
+            paired[name] = [ci.value, ci.low, ci.high]
+        on_chip, ber = {}, {}
+        if config.on_chip:
+            chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
+            on_chip, ber = _on_chip(profile, config, k, chip_nets, data)
         results.append(
             DieResult(
                 k,
@@ -204,6 +310,7 @@ def run_borders(config: BordersConfig, progress: Progress | None = None) -> Bord
                 agreement[k],
                 placed.as_dict(),
                 ber,
+                paired,
             )
         )
     report("dies", config.dies, config.dies)
@@ -213,19 +320,36 @@ def run_borders(config: BordersConfig, progress: Progress | None = None) -> Bord
         data.preprocessing,
         sizes,
         int(data.y_test.size),
-        software_wrong,
+        int(sw_wrong.sum()),
         results,
         population,
-        {"unaware": unaware, "statistics_aware": stats},
+        {"unaware": unaware, **stats_nets},
         plain,
         time.perf_counter() - t0,
     )
 
 
+def run_borders_seeds(
+    config: BordersConfig, seeds: Sequence[int], progress: Progress | None = None
+) -> list[BordersResult]:
+    """:func:`run_borders` once per master seed (``config.seed`` is replaced), characterising
+    the lot only once.
+
+    Raises:
+        ConfigError: no seeds, or see :func:`run_borders`.
+    """
+    if not seeds:
+        raise ConfigError("give at least one seed")
+    report = progress or (lambda stage, done, total: None)
+    characterised = _characterise(load_profile(config.profile), config, report)
+    return [run_borders(replace(config, seed=int(s)), progress, characterised) for s in seeds]
+
+
 def _emulate(
     net: BNN, placement: Placement, model: DieModel, data: Dataset, rng: np.random.Generator
-) -> float:
-    return evaluate_emulated(net, data.X_test, data.y_test, model, placement, noise=True, rng=rng)
+) -> np.ndarray:
+    """Predicted classes of the test set on the emulated die, with read noise."""
+    return predict_emulated(net, data.X_test, model, placement, noise=True, rng=rng)
 
 
 def _characterise(

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.experiments.borders import METHODS, BordersResult, config_record
+from mtj_hil.experiments.borders import BordersResult, config_record
 from mtj_hil.experiments.networks import save_network
 from mtj_hil.experiments.stats import binomial_ci, mean_ci
 from mtj_hil.store.runfile import RunFile
@@ -19,8 +19,10 @@ from mtj_hil.store.runfile import RunFile
 LABELS = {
     "software": "software baseline",
     "unaware": "unaware",
+    "unaware_placed": "unaware, defect-aware placement",
     "defect_aware": "defect-aware",
     "statistics_aware": "statistics-aware",
+    "statistics_aware_plain": "statistics-aware, plain placement",
 }
 
 
@@ -41,15 +43,22 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
 
 
 def borders_summary(result: BordersResult, on_chip: bool = False) -> list[list[str]]:
-    """Rows ``method, mean error [95 % t-CI], std, min, max, dies within 1 point`` (percent)."""
+    """Rows ``method, mean error [95 % t-CI], std, min, max, mean - software, dies within
+    1 point, dies worse than software + 1 point at 95 %`` (percent). The last two use the
+    paired per-die difference to the software baseline on the same test samples."""
     base = result.software_wrong / result.n_test
     rows = []
-    for method in METHODS:
+    for method in result.methods():
+        if on_chip and method not in ("software", *result.dies[0].wrong_on_chip):
+            continue
         e = result.errors(method, on_chip and method != "software")
         if not np.isfinite(e).any():
             continue
         ci = mean_ci(e)
         within = int(np.sum(e[np.isfinite(e)] - base <= 0.01 + 1e-12))
+        beyond = "-"
+        if method != "software" and not on_chip:
+            beyond = str(int(np.sum(result.paired(method)[:, 1] > 0.01)))
         rows.append(
             [
                 LABELS[method] + (" (on chip)" if on_chip and method != "software" else ""),
@@ -59,6 +68,7 @@ def borders_summary(result: BordersResult, on_chip: bool = False) -> list[list[s
                 f"{100 * np.nanmax(e):.1f}",
                 f"{100 * (ci.value - base):+.2f}",
                 f"{within}/{int(np.isfinite(e).sum())}",
+                beyond,
             ]
         )
     return rows
@@ -72,18 +82,95 @@ SUMMARY_HEADER = [
     "max %",
     "mean - software (pt)",
     "dies within 1 pt",
+    "dies > 1 pt worse (95 %)",
 ]
+
+
+def seeds_summary(results: Sequence[BordersResult]) -> tuple[list[str], list[list[str]]]:
+    """Per seed and method: software error, mean error over dies, mean paired difference to
+    that seed's software baseline, dies within 1 point, dies significantly beyond 1 point;
+    then the mean over seeds (percent; the difference with a Student-t interval over seeds).
+    """
+    header = [
+        "seed",
+        "method",
+        "software %",
+        "mean error %",
+        "mean - software (pt)",
+        "worst die - software (pt)",
+        "dies within 1 pt",
+        "dies > 1 pt worse (95 %)",
+    ]
+    rows: list[list[str]] = []
+    methods = [m for m in results[0].methods() if m != "software"]
+    for m in methods:
+        diffs, base_all, err_all, within, beyond, n_dies = [], [], [], 0, 0, 0
+        for r in results:
+            base = r.software_wrong / r.n_test
+            e = r.errors(m)
+            p = r.paired(m)
+            w = int(np.sum(e - base <= 0.01 + 1e-12))
+            b = int(np.sum(p[:, 1] > 0.01))
+            diffs.append(float(np.mean(e) - base))
+            base_all.append(base)
+            err_all.append(float(np.mean(e)))
+            within, beyond, n_dies = within + w, beyond + b, n_dies + e.size
+            rows.append(
+                [
+                    str(r.config.seed),
+                    LABELS[m],
+                    f"{100 * base:.2f}",
+                    f"{100 * np.mean(e):.2f}",
+                    f"{100 * diffs[-1]:+.2f}",
+                    f"{100 * (np.max(e) - base):+.1f}",
+                    f"{w}/{e.size}",
+                    str(b),
+                ]
+            )
+        ci = mean_ci(np.array(diffs))
+        rows.append(
+            [
+                "mean",
+                LABELS[m],
+                f"{100 * np.mean(base_all):.2f}",
+                f"{100 * np.mean(err_all):.2f}",
+                f"{100 * ci.value:+.2f} [{100 * ci.low:+.2f}, {100 * ci.high:+.2f}]",
+                "",
+                f"{within}/{n_dies}",
+                str(beyond),
+            ]
+        )
+    return header, rows
+
+
+def seeds_markdown(results: Sequence[BordersResult]) -> str:
+    """The several-seed summary as Markdown."""
+    r0 = results[0]
+    c = r0.config
+    header, rows = seeds_summary(results)
+    return (
+        f"# Borders experiment over {len(results)} seeds: {r0.dataset}, "
+        f"{'-'.join(map(str, r0.sizes))}, {len(r0.dies)} dies of lot {c.lot_seed} "
+        f"({c.profile})\n\n"
+        "Each seed re-splits the data and retrains every network; the software baseline is "
+        "that seed's network on ideal devices. Differences are to the same seed's baseline "
+        "(percentage points); the interval of the mean difference is Student-t over seeds. "
+        "'dies > 1 pt worse' counts dies whose paired 95 % interval of (method - software) "
+        "lies above 1 point.\n\n" + markdown_table(header, rows)
+    )
 
 
 def borders_per_die(result: BordersResult) -> tuple[list[str], list[list[Any]]]:
     """Per-die CSV rows: errors and Clopper-Pearson 95 % bounds (fractions), defect counts."""
     header = ["die", "n_test"]
-    methods = METHODS[1:]
+    methods = result.methods()[1:]
+    chip = [m for m in methods if result.dies and m in result.dies[0].wrong_on_chip]
     for m in methods:
         header += [f"{m}_error", f"{m}_ci_low", f"{m}_ci_high"]
+        header += [f"{m}_minus_software", f"{m}_minus_software_low", f"{m}_minus_software_high"]
     if result.config.on_chip:
-        header += [f"{m}_on_chip_error" for m in methods]
-        header += [f"{m}_bit_error_rate" for m in methods]
+        header += [f"{m}_on_chip_error" for m in chip]
+        header += [f"{m}_bit_error_rate" for m in chip]
     header += ["shorts", "opens", "stuck_p", "stuck_ap", "read_noise", "truth_agreement"]
     rows = []
     for d in result.dies:
@@ -91,9 +178,10 @@ def borders_per_die(result: BordersResult) -> tuple[list[str], list[list[Any]]]:
         for m in methods:
             ci = binomial_ci(d.wrong[m], result.n_test)
             row += [f"{ci.value:.4f}", f"{ci.low:.4f}", f"{ci.high:.4f}"]
+            row += [f"{x:.4f}" for x in d.paired[m]]
         if result.config.on_chip:
-            row += [f"{d.wrong_on_chip[m] / result.n_test:.4f}" for m in methods]
-            row += [f"{d.bit_error_rate[m]:.2e}" for m in methods]
+            row += [f"{d.wrong_on_chip[m] / result.n_test:.4f}" for m in chip]
+            row += [f"{d.bit_error_rate[m]:.2e}" for m in chip]
         c = d.defects
         row += [c["SHORT"], c["OPEN"], c["STUCK_P"], c["STUCK_AP"], f"{d.read_noise:.4g}"]
         row += [f"{d.truth_agreement:.5f}"]
@@ -126,9 +214,12 @@ def borders_markdown(result: BordersResult) -> str:
         f"# Borders experiment: {result.dataset}, {'-'.join(map(str, result.sizes))}, "
         f"{len(result.dies)} dies of lot {c.lot_seed} ({c.profile})\n\n"
         f"Test samples per die: {result.n_test}. Errors in percent; 95 % CI of the mean over "
-        f"dies is Student-t; per-die Clopper-Pearson intervals are in the CSV. Seed {c.seed}, "
-        f"epochs {c.epochs} (statistics-aware {2 * c.epochs}), defect-aware fine-tuning "
-        f"{c.finetune_epochs}.\n\n"
+        f"dies is Student-t; per-die Clopper-Pearson intervals and paired differences to the "
+        f"software baseline are in the CSV. Seed {c.seed}, epochs {c.epochs}; statistics-aware "
+        f"{c.stats_epochs} and defect-aware {c.finetune_epochs} more epochs from that network; "
+        f"the software baseline (= unaware) gets {c.finetune_epochs} more on ideal devices. "
+        f"'dies > 1 pt worse' counts dies whose paired 95 % interval of "
+        f"(method - software) lies above 1 point.\n\n"
     )
     text += markdown_table(SUMMARY_HEADER, borders_summary(result))
     if c.on_chip:
@@ -159,9 +250,16 @@ def _borders_runfile(result: BordersResult, path: Path) -> None:
     )
     try:
         run.write("errors/software", result.software_wrong / result.n_test, "1", "test error")
-        for m in METHODS[1:]:
+        for m in result.methods()[1:]:
             run.write(f"errors/{m}", result.errors(m), "1", f"{LABELS[m]} test error per die")
-            if c.on_chip:
+            run.write(
+                f"paired/{m}",
+                result.paired(m),
+                "1",
+                f"{LABELS[m]} minus software error per die on the same test samples: "
+                "difference, 95 % low, 95 % high",
+            )
+            if c.on_chip and m in result.dies[0].wrong_on_chip:
                 run.write(
                     f"errors_on_chip/{m}",
                     result.errors(m, on_chip=True),
@@ -211,10 +309,12 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
     styles = {
         "software": ("k", "-", ""),
         "unaware": ("tab:red", "", "o"),
+        "unaware_placed": ("tab:orange", "", "x"),
         "defect_aware": ("tab:green", "", "s"),
         "statistics_aware": ("tab:blue", "", "^"),
+        "statistics_aware_plain": ("tab:purple", "", "v"),
     }
-    for m in METHODS:
+    for m in result.methods():
         color, ls, marker = styles[m]
         e = 100 * result.errors(m)[order]
         ax.plot(x, e, color=color, linestyle=ls or "none", marker=marker or None, label=LABELS[m])
@@ -238,9 +338,10 @@ def borders_histogram(result: BordersResult, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    allv = np.concatenate([100 * result.errors(m) for m in METHODS[1:]])
+    shown = ("unaware", "defect_aware", "statistics_aware")
+    allv = np.concatenate([100 * result.errors(m) for m in shown])
     bins = np.linspace(np.nanmin(allv) - 0.5, np.nanmax(allv) + 0.5, 25)
-    for m, color in zip(METHODS[1:], ("tab:red", "tab:green", "tab:blue"), strict=True):
+    for m, color in zip(shown, ("tab:red", "tab:green", "tab:blue"), strict=True):
         ax.hist(100 * result.errors(m), bins=bins, alpha=0.5, color=color, label=LABELS[m])
     ax.axvline(100 * result.software_wrong / result.n_test, color="k", label="software")
     ax.set_xlabel("test error (%)")

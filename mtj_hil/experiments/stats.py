@@ -68,3 +68,24 @@ def bootstrap_ci(
     means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
     lo, hi = np.quantile(means, [0.5 - level / 2, 0.5 + level / 2])
     return Interval(float(v.mean()), float(lo), float(hi))
+
+
+def paired_difference(wrong_a: np.ndarray, wrong_b: np.ndarray, level: float = 0.95) -> Interval:
+    """Difference of error rates ``a - b`` measured on the same samples, with the Wald interval
+    of paired proportions (only the samples on which ``a`` and ``b`` disagree carry variance).
+
+    Args:
+        wrong_a, wrong_b: boolean per sample, True where the method got it wrong.
+
+    Raises:
+        ValueError: the arrays differ in shape or are empty.
+    """
+    a = np.asarray(wrong_a, dtype=bool)
+    b = np.asarray(wrong_b, dtype=bool)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"need two equally long non-empty samples, got {a.shape} and {b.shape}")
+    n = a.size
+    diff = float(np.count_nonzero(a & ~b) - np.count_nonzero(~a & b)) / n
+    var = max(float(np.count_nonzero(a ^ b)) / n - diff * diff, 0.0) / n
+    half = float(stats.norm.ppf(0.5 + level / 2)) * np.sqrt(var)
+    return Interval(diff, diff - half, diff + half)

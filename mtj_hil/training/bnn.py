@@ -259,9 +259,12 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Mean training loss per epoch."""
+    """Mean training loss per epoch; with model selection, the score after every epoch and
+    the score of the snapshot kept."""
 
     loss: list[float] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)
+    best_score: float | None = None
 
 
 RealisationSampler = Callable[[], Sequence[Realisation | None] | None]
@@ -276,6 +279,7 @@ def fit(
     rng: np.random.Generator,
     sampler: RealisationSampler | None = None,
     update_masks: Sequence[np.ndarray | None] | None = None,
+    score: Callable[[BNN], float] | None = None,
 ) -> History:
     """Train ``net`` in place with minibatch Adam through the straight-through estimator.
 
@@ -287,6 +291,9 @@ def fit(
         sampler: gives the weight realisation for each minibatch (None = ideal devices).
         update_masks: per layer, 1.0 where a latent weight may change and 0.0 where it is
             frozen (e.g. its device pair is defective); None = all free.
+        score: model selection, lower is better (e.g. the training error through a die
+            model; never test data). Evaluated on the starting network and after every
+            epoch; ``net`` ends as the best-scoring snapshot (the earliest on ties).
 
     Raises:
         TrainingError: X and y disagree with each other or with the network.
@@ -308,6 +315,7 @@ def fit(
     n = X.shape[0]
     step = 0
     hist = History()
+    best = (score(net), net.copy()) if score is not None else None
     for epoch in range(config.epochs):
         if config.lr_final is None or config.epochs == 1:
             lr = config.lr
@@ -338,4 +346,14 @@ def fit(
                     np.clip(p, -1.0, 1.0, out=p)
             net.gains = gains.tolist()
         hist.loss.append(total / n)
+        if best is not None and score is not None:
+            value = score(net)
+            hist.score.append(value)
+            if value < best[0]:
+                best = (value, net.copy())
+    if best is not None:
+        hist.best_score = best[0]
+        for dst, src in zip(net.latent + net.biases, best[1].latent + best[1].biases, strict=True):
+            dst[...] = src
+        net.gains = list(best[1].gains)
     return hist

@@ -120,8 +120,8 @@ class PopulationModel:
         g_p_median, g_p_sigma: lognormal median (S) and log-sigma of good devices in P.
         g_ap_median, g_ap_sigma: the same in AP.
         defect_rates: mean fraction of devices per defect code (SHORT, OPEN, STUCK_P, STUCK_AP).
-        rate_spread: die-to-die log-sigma of each rate (a die's rate is the mean rate times a
-            lognormal factor of unit mean).
+        rate_spread: die-to-die log-sigma of the defect rates (a die's rates are the mean
+            rates times one lognormal factor of unit mean, shared by all defect kinds).
         short_median, short_sigma: lognormal conductance (S) of shorted devices.
         open_g: conductance (S) of an open device.
         read_noise: relative read-noise sigma carried into sampled dies.
@@ -165,9 +165,8 @@ class PopulationModel:
         rates = np.array([self.defect_rates.get(c, 0.0) for c in DEFECTS])
         if rates.sum() > 0:
             s = self.rate_spread
-            die_rates = rates[None, :] * np.exp(
-                s * rng.standard_normal((n, rates.size)) - s * s / 2
-            )
+            # one factor per die for all defect kinds, as fitted (spread of the total rate)
+            die_rates = rates[None, :] * np.exp(s * rng.standard_normal((n, 1)) - s * s / 2)
             edges = np.cumsum(die_rates, axis=1)  # (n, 4)
             if np.any(edges[:, -1] >= 1):
                 edges = edges / np.maximum(edges[:, -1:], 1.0) * 0.999

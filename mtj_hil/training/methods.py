@@ -21,7 +21,7 @@ import numpy as np
 
 from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
 from mtj_hil.training.datasets import Dataset
-from mtj_hil.training.die_model import DieModel, PopulationModel
+from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_for
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, target_bits, weight_response
 from protocols.defects import DefectCode
@@ -33,6 +33,9 @@ ArrayRead = Callable[[int, np.ndarray], np.ndarray]
 """``(array, voltages (batch, rows) V) -> currents (batch, cols) A``, like ``Chip.read``."""
 LayerCurrents = Callable[[int, np.ndarray], np.ndarray]
 """``(layer_index, voltages (batch, n_in) V) -> differential currents (batch, n_out) A``."""
+Placer = Callable[[np.ndarray], Placement]
+"""``defect codes (n_arrays, rows, cols) -> Placement``: how a die with that defect map is
+placed (e.g. ``lambda codes: place_defect_aware(sizes, layout, codes, importance)``)."""
 
 
 @dataclass
@@ -90,6 +93,20 @@ def defect_masks(die: DieModel, placement: Placement) -> list[np.ndarray]:
     return masks
 
 
+def mean_loss(
+    net: BNN, X: np.ndarray, y: np.ndarray, realisations: Sequence[Sequence[Realisation | None]]
+) -> float:
+    """Mean softmax cross-entropy of ``net`` on ``(X, y)`` averaged over die realisations."""
+    total = 0.0
+    rows = np.arange(y.shape[0])
+    for real in realisations:
+        logits = net.forward(X, real)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        total += float(-logp[rows, y].mean())
+    return total / max(len(realisations), 1)
+
+
 def train_unaware(
     data: Dataset,
     hidden: Sequence[int],
@@ -114,12 +131,17 @@ def train_defect_aware(
     activation: Activation = "tanh",
     init: BNN | None = None,
     freeze_defective: bool = True,
+    select: bool = False,
 ) -> TrainResult:
     """Train through one die's measured conductances (fixed map, no read noise).
 
     Defective devices show their measured conductance whatever the bit; with
-    ``freeze_defective`` the latent weights of pairs holding a defective device are not updated.
-    ``init`` (e.g. an unaware network) is copied and fine-tuned; else training starts fresh.
+    ``freeze_defective`` the latent weights of pairs holding a defective device are not
+    updated, else their gradient flows through the pair's working device (a pair of two
+    defective devices has slope 0 and gets none). ``init`` (e.g. an unaware network) is
+    copied and fine-tuned; else training starts fresh. With ``select`` the network kept is
+    the snapshot (start or any epoch end) with the lowest training loss through the die, so
+    fine-tuning never returns a network worse on the training data than ``init``.
 
     Raises:
         TrainingError: network, data set, placement and die disagree.
@@ -129,27 +151,57 @@ def train_defect_aware(
     _check_fit(data, net.sizes, placement)
     real = die_realisation(die, placement)
     masks = defect_masks(die, placement) if freeze_defective else None
+    X, y = data.X_train, data.y_train
     hist = fit(
         net,
-        data.X_train,
-        data.y_train,
+        X,
+        y,
         config or TrainConfig(),
         rng,
         sampler=lambda: real,
         update_masks=masks,
+        score=(lambda n: mean_loss(n, X, y, [real])) if select else None,
     )
     return TrainResult(net, hist, "defect-aware", time.perf_counter() - t0)
 
 
 def realisation_pool(
-    population: PopulationModel, placement: Placement, rng: np.random.Generator, size: int
+    population: PopulationModel,
+    placement: Placement,
+    rng: np.random.Generator,
+    size: int,
+    placer: Placer | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``size`` sampled dies as per-layer stacked ``(offset, slope)``, each
-    ``(size, n_in, n_out)``; sampled in chunks to bound memory."""
+    ``(size, n_in, n_out)`` in logical weight coordinates; sampled in chunks to bound memory.
+
+    Without ``placer`` every sampled die is read through ``placement``. With ``placer``
+    each sampled die is placed the way a real die with that defect map will be placed
+    (``placer(codes)``), so the realisations carry the defects that survive placement.
+    """
     chunks: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for start in range(0, size, 32):
-        g1, g0 = population.pool(rng, min(32, size - start))
-        chunks.append(weight_response(placement, g1, g0))
+        n = min(32, size - start)
+        if placer is None:
+            g1, g0 = population.pool(rng, n)
+            chunks.append(weight_response(placement, g1, g0))
+            continue
+        g_p, g_ap, codes = population.sample(rng, n)
+        ones = np.ones(codes.shape[1:], dtype=bool)
+        per_die = []
+        for k in range(n):
+            g1 = conductance_for(g_p[k], g_ap[k], codes[k], ones)
+            g0 = conductance_for(g_p[k], g_ap[k], codes[k], ~ones)
+            placed = placer(codes[k])
+            if placed.sizes != placement.sizes or placed.layout != placement.layout:
+                raise TrainingError("the placer places another network or layout")
+            per_die.append(weight_response(placed, g1, g0))
+        chunks.append(
+            [
+                (np.stack([r[li][0] for r in per_die]), np.stack([r[li][1] for r in per_die]))
+                for li in range(len(placement.layers))
+            ]
+        )
     return [
         (np.concatenate([c[li][0] for c in chunks]), np.concatenate([c[li][1] for c in chunks]))
         for li in range(len(placement.layers))
@@ -166,9 +218,19 @@ def train_statistics_aware(
     activation: Activation = "tanh",
     pool_size: int = 64,
     init: BNN | None = None,
+    placer: Placer | None = None,
+    select: int = 0,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
+
+    ``placer`` says how each die will be placed (see :func:`realisation_pool`); without it
+    every die is assumed to use ``placement``. Evaluate the network the same way: with
+    ``placer(die.defects)`` if a placer was given, else with ``placement``.
+
+    With ``select > 0``, that many further realisations (not used for training) score every
+    epoch's network by its mean training loss over them; the best snapshot (the start
+    included) is kept.
 
     Raises:
         TrainingError: network, data set, placement and population disagree.
@@ -178,15 +240,18 @@ def train_statistics_aware(
     _check_fit(data, net.sizes, placement)
     if population.layout != placement.layout:
         raise TrainingError("population and placement use different layouts")
-    if pool_size < 1:
-        raise TrainingError(f"pool_size must be >= 1, got {pool_size}")
-    pool = realisation_pool(population, placement, rng, pool_size)
+    if pool_size < 1 or select < 0:
+        raise TrainingError(f"pool_size must be >= 1 and select >= 0, got {pool_size}, {select}")
+    pool = realisation_pool(population, placement, rng, pool_size + select, placer)
+    held = [[(off[k], sl[k]) for off, sl in pool] for k in range(pool_size, pool_size + select)]
 
     def sampler() -> list[Realisation]:
         k = int(rng.integers(pool_size))
         return [(off[k], sl[k]) for off, sl in pool]
 
-    hist = fit(net, data.X_train, data.y_train, config or TrainConfig(), rng, sampler=sampler)
+    X, y = data.X_train, data.y_train
+    score = (lambda n: mean_loss(n, X, y, held)) if select else None
+    hist = fit(net, X, y, config or TrainConfig(), rng, sampler=sampler, score=score)
     return TrainResult(net, hist, "statistics-aware", time.perf_counter() - t0)
 
 
@@ -210,10 +275,27 @@ def evaluate_emulated(
     rng: np.random.Generator | None = None,
     v_read: float = V_READ,
 ) -> float:
-    """Accuracy of ``net`` programmed on an emulated ``die``.
+    """Accuracy of ``net`` programmed on an emulated ``die`` (see :func:`predict_emulated`).
+
+    Raises:
+        TrainingError: noise requested without ``rng``, or die and placement disagree.
+    """
+    return float(np.mean(predict_emulated(net, X, die, placement, noise, rng, v_read) == y))
+
+
+def predict_emulated(
+    net: BNN,
+    X: np.ndarray,
+    die: DieModel,
+    placement: Placement,
+    noise: bool = False,
+    rng: np.random.Generator | None = None,
+    v_read: float = V_READ,
+) -> np.ndarray:
+    """Class predicted for each row of ``X`` by ``net`` programmed on an emulated ``die``.
 
     Without ``noise`` the die's effective weights are used directly (ideal devices reproduce
-    :func:`evaluate_software` bit for bit). With ``noise`` every input sample is a separate
+    the software network bit for bit). With ``noise`` every input sample is a separate
     read of every array with the die's relative read noise, through the same tiled path a
     measured chip uses (:func:`crossbar_layer_currents`).
 
@@ -221,12 +303,14 @@ def evaluate_emulated(
         TrainingError: noise requested without ``rng``, or die and placement disagree.
     """
     if not noise:
-        return accuracy(net.forward(X, die_realisation(die, placement)), y)
+        return np.argmax(net.forward(X, die_realisation(die, placement)), axis=1)
     if rng is None:
         raise TrainingError("evaluate_emulated(noise=True) needs an rng")
+    if die.layout != placement.layout:
+        raise TrainingError("die model and placement use different layouts")
     bits, _ = target_bits(placement, net.binary_weights())
     currents = crossbar_layer_currents(placement, emulated_read(die, bits, rng), v_read)
-    return accuracy(forward_currents(net, X, currents, placement, v_read), y)
+    return np.argmax(forward_currents(net, X, currents, placement, v_read), axis=1)
 
 
 def emulated_read(die: DieModel, bits: np.ndarray, rng: np.random.Generator | None) -> ArrayRead:

@@ -8,14 +8,21 @@ import h5py
 import numpy as np
 import pytest
 
-from mtj_hil.experiments.borders import BordersConfig, run_borders
-from mtj_hil.experiments.outputs import write_borders
+from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
 
 @pytest.fixture(scope="module")
 def result():
     config = BordersConfig(
-        dataset="digits", dies=2, hidden=(24,), epochs=8, finetune_epochs=3, on_chip=True
+        dataset="digits",
+        dies=2,
+        hidden=(24,),
+        epochs=8,
+        finetune_epochs=3,
+        stats_epochs=3,
+        compare_plain=True,
+        on_chip=True,
     )
     stages = []
     res = run_borders(config, lambda stage, done, total: stages.append(stage))
@@ -32,6 +39,20 @@ def test_errors_per_die_and_on_chip(result):
         # measured on the die agrees with the emulation within a few test samples' worth
         assert np.all(np.abs(chip - e) < 0.04)
     assert all(d.truth_agreement > 0.999 for d in result.dies)
+    assert result.methods() == [
+        "software",
+        "unaware",
+        "unaware_placed",
+        "defect_aware",
+        "statistics_aware",
+        "statistics_aware_plain",
+    ]
+    base = result.software_wrong / result.n_test
+    for m in result.methods()[1:]:
+        p = result.paired(m)
+        # the paired difference is the error difference on the same samples, inside its CI
+        np.testing.assert_allclose(p[:, 0], result.errors(m) - base, atol=1e-12)
+        assert np.all((p[:, 1] <= p[:, 0]) & (p[:, 0] <= p[:, 2]))
     assert all(d.bit_error_rate["unaware"] < 0.01 for d in result.dies)
 
 
@@ -41,11 +62,26 @@ def test_outputs(result, tmp_path):
         assert paths[key].read_bytes()[:4] == b"\x89PNG"
     assert "statistics-aware" in paths["markdown"].read_text()
     assert paths["csv"].read_text().count("\n") == 3
+    assert "defect_aware_minus_software_low" in paths["csv"].read_text().splitlines()[0]
     with h5py.File(paths["runfile"]) as h5:
         assert h5.attrs["kind"] == "experiment-borders"
         assert h5.attrs["status"] == "completed"
         assert h5["errors/unaware"].attrs["unit"] == "1"
         assert h5["errors/unaware"].shape == (2,)
+        assert h5["paired/statistics_aware"].shape == (2, 3)
         assert "digits" in h5.attrs["preprocessing"]
         assert len(json.loads(h5.attrs["placements_defect_aware"])) == 2
         assert json.loads(h5.attrs["config"])["seed"] == 0
+
+
+def test_several_seeds_share_one_characterisation():
+    config = BordersConfig(
+        dataset="digits", dies=1, hidden=(16,), epochs=3, finetune_epochs=1, stats_epochs=1
+    )
+    stages = []
+    results = run_borders_seeds(config, [0, 1], lambda stage, done, total: stages.append(stage))
+    assert [r.config.seed for r in results] == [0, 1]
+    assert stages.count("characterise") == 2  # one characterisation: its start and end reports
+    assert (results[0].nets["unaware"].latent[0] != results[1].nets["unaware"].latent[0]).any()
+    text = seeds_markdown(results)
+    assert "over 2 seeds" in text and "| mean | defect-aware |" in text

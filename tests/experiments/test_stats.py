@@ -22,3 +22,20 @@ def test_mean_intervals_agree_roughly():
     t, b = mean_ci(v), bootstrap_ci(v, np.random.default_rng(1))
     assert t.low < v.mean() < t.high
     assert abs(t.high - b.high) < 0.002
+
+
+def test_paired_difference_uses_only_discordant_samples():
+    from mtj_hil.experiments.stats import paired_difference
+
+    a = np.zeros(1000, dtype=bool)
+    b = np.zeros(1000, dtype=bool)
+    a[:100] = b[:100] = True  # both wrong: no variance
+    a[100:130] = True  # 30 only a wrong
+    b[130:140] = True  # 10 only b wrong
+    ci = paired_difference(a, b)
+    assert ci.value == pytest.approx(0.02)
+    assert ci.low < 0.02 < ci.high and ci.low > 0.0  # significantly worse
+    same = paired_difference(a, a)
+    assert same.value == same.low == same.high == 0.0
+    with pytest.raises(ValueError):
+        paired_difference(a, b[:10])

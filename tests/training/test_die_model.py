@@ -54,3 +54,14 @@ def test_population_sampling_and_fit_round_trip(layout):
     assert fitted.short_median == pytest.approx(2e-3, rel=0.1)
     with pytest.raises(TrainingError):
         PopulationModel.fit([])
+
+
+def test_population_rate_factor_is_shared_by_all_defect_kinds(layout):
+    """The simulator draws one rate factor per die; the sampler must correlate the kinds."""
+    pop = PopulationModel.nominal(
+        layout, defect_rates={D.SHORT: 0.004, D.STUCK_P: 0.004}, rate_spread=0.8
+    )
+    _, _, codes = pop.sample(np.random.default_rng(0), 48)
+    shorts = (codes == D.SHORT).mean(axis=(1, 2, 3))
+    stuck = (codes == D.STUCK_P).mean(axis=(1, 2, 3))
+    assert np.corrcoef(shorts, stuck)[0, 1] > 0.8

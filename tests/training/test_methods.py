@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtj_hil.training.bnn import TrainConfig
+from mtj_hil.training.bnn import TrainConfig, fit
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.mapping import place, target_bits
+from mtj_hil.training.mapping import place, place_defect_aware, target_bits
 from mtj_hil.training.methods import (
     crossbar_layer_currents,
     defect_masks,
@@ -17,6 +17,8 @@ from mtj_hil.training.methods import (
     evaluate_emulated,
     evaluate_software,
     forward_currents,
+    mean_loss,
+    predict_emulated,
     realisation_pool,
     train_defect_aware,
     train_statistics_aware,
@@ -122,3 +124,113 @@ def test_mismatches_raise(digits, unaware, layout):
             np.random.default_rng(0),
             CFG,
         )
+
+
+def _shorts_population(layout, rate=0.005, g_short=2e-3):
+    return PopulationModel.nominal(
+        layout,
+        defect_rates={DefectCode.SHORT: rate, DefectCode.STUCK_P: 0.002},
+        rate_spread=0.5,
+        short_median=g_short,
+        short_sigma=0.2,
+    )
+
+
+def _placer(digits, sizes, layout):
+    importance = (digits.X_train**2).mean(axis=0)
+    return lambda codes: place_defect_aware(sizes, layout, codes, importance)
+
+
+def test_pool_sampled_with_the_placement_keeps_shorts_off_the_output_layer(digits, layout):
+    sizes = [64, 32, 10]
+    p = place(sizes, layout)
+    pop = _shorts_population(layout)
+    plain = realisation_pool(pop, p, np.random.default_rng(0), 12)
+    placed = realisation_pool(pop, p, np.random.default_rng(0), 12, _placer(digits, sizes, layout))
+    assert placed[1][0].shape == plain[1][0].shape == (12, 32, 10)
+    # a shorted pair shows an offset of several weight units
+    n_plain = np.count_nonzero(np.abs(plain[1][0]) > 2)
+    assert n_plain > 12
+    assert np.count_nonzero(np.abs(placed[1][0]) > 2) < n_plain / 5
+
+
+def test_statistics_aware_beats_unaware_on_dies_with_shorts(digits, unaware, layout):
+    """The deployed recipe: one network trained from the software one through realisations
+    placed like each die, deployed with each die's defect-aware placement."""
+    sizes = unaware.sizes
+    p = place(sizes, layout)
+    placer = _placer(digits, sizes, layout)
+    pop = _shorts_population(layout)
+    stat = train_statistics_aware(
+        digits,
+        [32],
+        pop,
+        p,
+        np.random.default_rng(3),
+        TrainConfig(epochs=5, lr=0.003, lr_final=1e-4),
+        pool_size=16,
+        init=unaware,
+        placer=placer,
+        select=4,
+    ).net
+    sw = evaluate_software(unaware, digits.X_test, digits.y_test)
+    dies = [pop.sample_die(np.random.default_rng(300 + k)) for k in range(4)]
+    X, y = digits.X_test, digits.y_test
+    acc_un = np.mean([evaluate_emulated(unaware, X, y, d, p) for d in dies])
+    acc_stat = np.mean([evaluate_emulated(stat, X, y, d, placer(d.defects)) for d in dies])
+    assert acc_stat > acc_un + 0.1
+    assert acc_stat > sw - 0.03
+
+
+def test_fit_score_keeps_the_best_snapshot(digits):
+    from mtj_hil.training.bnn import BNN
+
+    net = BNN.create([64, 16, 10], np.random.default_rng(0))
+    start = net.copy()
+    calls = []
+
+    def score(n):  # the starting network scores best, every later epoch worse
+        calls.append(1)
+        return float(len(calls))
+
+    hist = fit(
+        net,
+        digits.X_train,
+        digits.y_train,
+        TrainConfig(epochs=3),
+        np.random.default_rng(1),
+        score=score,
+    )
+    assert len(calls) == 4 and hist.score == [2.0, 3.0, 4.0] and hist.best_score == 1.0
+    for a, b in zip(net.latent + net.biases, start.latent + start.biases, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert net.gains == start.gains
+
+
+def test_defect_aware_selection_never_loses_training_loss(digits, unaware, layout):
+    p = place(unaware.sizes, layout)
+    die = _shorted_die(layout, np.random.default_rng(9))
+    real = die_realisation(die, p)
+    before = mean_loss(unaware, digits.X_train, digits.y_train, [real])
+    res = train_defect_aware(
+        digits,
+        [32],
+        die,
+        p,
+        np.random.default_rng(4),
+        TrainConfig(epochs=3, lr=0.003),
+        init=unaware,
+        freeze_defective=False,
+        select=True,
+    )
+    after = mean_loss(res.net, digits.X_train, digits.y_train, [real])
+    assert after <= before and after == pytest.approx(res.history.best_score)
+
+
+def test_predict_emulated_agrees_with_accuracy(digits, unaware, layout):
+    p = place(unaware.sizes, layout)
+    die = _shorted_die(layout, np.random.default_rng(7))
+    pred = predict_emulated(unaware, digits.X_test, die, p)
+    assert pred.shape == digits.y_test.shape
+    acc = evaluate_emulated(unaware, digits.X_test, digits.y_test, die, p)
+    assert np.mean(pred == digits.y_test) == acc

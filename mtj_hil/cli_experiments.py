@@ -270,8 +270,18 @@ def _station_option(f: Callable) -> Callable:
 @click.command()
 @click.option(
     "--method",
-    type=click.Choice(["unaware", "defect-aware", "statistics-aware"]),
+    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop"]),
     required=True,
+    help="unaware: ideal devices; defect-aware: this die's measured map; statistics-aware: "
+    "the lot's defect statistics; chip-in-the-loop: fine-tune with forward passes measured "
+    "on the die (simulated, or the --station's).",
+)
+@click.option(
+    "--loop-epochs",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Epochs of chip-in-the-loop fine-tuning (each reads every training sample).",
 )
 @click.option("--die", type=click.IntRange(0), required=True, help="Die of the simulated lot.")
 @click.option(
@@ -313,14 +323,15 @@ def train(
     lot_seed: int,
     population_dies: int,
     station: Path | None,
+    loop_epochs: int,
 ) -> None:
     """Train one network for a die and save it, with its placement, in a run file."""
     from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
 
-    if station is not None:
+    if station is not None and method != "chip-in-the-loop":
         raise click.UsageError(
-            "training against a station is not supported yet: characterize the die with "
-            "--station, then train with --characterization RUNFILE and evaluate with --station"
+            f"--station works with --method chip-in-the-loop; for {method}, characterize the "
+            "die with --station, train with --characterization RUNFILE, evaluate with --station"
         )
     spec = TrainSpec(
         method=method,
@@ -336,6 +347,8 @@ def train(
         lot_seed=lot_seed,
         characterization=characterization,
         population_dies=population_dies,
+        station=station,
+        loop_epochs=loop_epochs,
     )
     click.echo(summary_json(train_network(spec)))
 

@@ -22,6 +22,7 @@ from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.store.runfile import RunFile
 from mtj_hil.training.bnn import TrainConfig
+from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
@@ -37,7 +38,7 @@ from protocols.characterize import MemorySink, characterize_die
 from protocols.chip import Chip, Layout
 
 KIND = "network"
-METHODS = ("unaware", "defect-aware", "statistics-aware")
+METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop")
 
 
 def die_id(profile: str, lot_seed: int, die: int) -> str:
@@ -93,6 +94,8 @@ class TrainSpec:
     lot_seed: int = 0
     characterization: Sequence[Path] = ()
     population_dies: int = 8
+    station: Path | None = None
+    loop_epochs: int = 5
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -141,6 +144,11 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         net = train_statistics_aware(
             data, spec.hidden, population, placement, rng, st, pool_size=128, init=unaware
         ).net
+    loop: dict[str, Any] = {}
+    if spec.method == "chip-in-the-loop":
+        net, loop = _train_in_the_loop(spec, data, unaware, sizes, rng)
+        placement = loop.pop("placement")
+        target = loop.pop("die_id", target)
     error = 1.0 - evaluate_software(net, data.X_test, data.y_test)
     run = RunFile.create(
         spec.out,
@@ -158,6 +166,8 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
             "lot_seed": spec.lot_seed,
             "die": spec.die,
             "characterization": [str(p) for p in spec.characterization],
+            "station": "" if spec.station is None else str(spec.station),
+            "chip_in_the_loop": loop,
         },
     )
     try:
@@ -166,7 +176,37 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         run.set_status("completed")
     finally:
         run.close()
-    return {"method": spec.method, "software_error": error, "die_id": target, "out": spec.out}
+    summary = {"method": spec.method, "software_error": error, "die_id": target, "out": spec.out}
+    summary.update({k: v for k, v in loop.items() if k.startswith("on_chip")})
+    return summary
+
+
+def _train_in_the_loop(
+    spec: TrainSpec, data: Dataset, start: Any, sizes: list[int], rng: np.random.Generator
+) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune the software network with forward passes measured on the die (simulated,
+    or the station's); returns the network and what it cost, with the on-chip test error
+    before and after (fractions)."""
+    with open_chip(spec.station, spec.profile, spec.lot_seed, spec.die) as chip:
+        placement = place(sizes, chip.layout)
+        before, _ = evaluate_on_chip(chip, start, placement, data.X_test, data.y_test)
+        net = start.copy()
+        config = TrainConfig(epochs=spec.loop_epochs, lr=0.003, lr_final=0.0003)
+        result, stats = train_chip_in_the_loop(data, net, chip, placement, rng, config)
+        after, _ = evaluate_on_chip(chip, net, placement, data.X_test, data.y_test, program=False)
+        info: dict[str, Any] = {
+            "placement": placement,
+            "epochs": spec.loop_epochs,
+            "seconds": result.seconds,
+            "reads": stats.reads,
+            "rewrites": stats.rewrites,
+            "residual_devices": stats.residual,
+            "on_chip_error_before": 1.0 - before,
+            "on_chip_error_after": 1.0 - after,
+        }
+        if spec.station is not None:
+            info["die_id"] = f"station:{spec.station}"
+    return net, info
 
 
 def _population_models(spec: TrainSpec, layout: Layout) -> list[DieModel]:

@@ -151,9 +151,16 @@ class BNN:
         return np.argmax(self.forward(X, realisation), axis=1)
 
     def gradients(
-        self, X: np.ndarray, y: np.ndarray, realisation: Sequence[Realisation | None] | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        realisation: Sequence[Realisation | None] | None = None,
+        layer_signal: LayerSignal | None = None,
     ) -> tuple[float, list[np.ndarray], list[np.ndarray], np.ndarray]:
         """Mean softmax cross-entropy and its straight-through gradients.
+
+        With ``layer_signal`` (chip in the loop) each layer's forward signal is measured
+        instead of computed; the backward pass still uses the (realised) binary weights.
 
         Returns:
             ``(loss, grads_latent, grads_bias, grads_gain)``, gradients shaped like the
@@ -169,7 +176,7 @@ class BNN:
         acts = [np.asarray(X, dtype=np.float64)]
         pres, signals = [], []
         for i in range(n):
-            signals.append(acts[-1] @ eff[i])
+            signals.append(acts[-1] @ eff[i] if layer_signal is None else layer_signal(i, acts[-1]))
             pre = self.gains[i] * signals[-1] + self.biases[i]
             pres.append(pre)
             if i < n - 1:
@@ -280,6 +287,8 @@ def fit(
     sampler: RealisationSampler | None = None,
     update_masks: Sequence[np.ndarray | None] | None = None,
     score: Callable[[BNN], float] | None = None,
+    layer_signal: LayerSignal | None = None,
+    after_step: Callable[[BNN], None] | None = None,
 ) -> History:
     """Train ``net`` in place with minibatch Adam through the straight-through estimator.
 
@@ -294,6 +303,9 @@ def fit(
         score: model selection, lower is better (e.g. the training error through a die
             model; never test data). Evaluated on the starting network and after every
             epoch; ``net`` ends as the best-scoring snapshot (the earliest on ties).
+        layer_signal: measured forward signals (chip in the loop), see :meth:`BNN.gradients`.
+        after_step: called with the network after every parameter update (e.g. to rewrite
+            the devices of weights whose sign flipped).
 
     Raises:
         TrainingError: X and y disagree with each other or with the network.
@@ -327,7 +339,7 @@ def fit(
         for start in range(0, n, config.batch_size):
             idx = order[start : start + config.batch_size]
             realisation = sampler() if sampler is not None else None
-            loss, g_lat, g_b, g_gain = net.gradients(X[idx], y[idx], realisation)
+            loss, g_lat, g_b, g_gain = net.gradients(X[idx], y[idx], realisation, layer_signal)
             total += loss * idx.size
             step += 1
             bc1 = 1.0 - config.beta1**step
@@ -345,6 +357,8 @@ def fit(
                 if k < net.n_layers:
                     np.clip(p, -1.0, 1.0, out=p)
             net.gains = gains.tolist()
+            if after_step is not None:
+                after_step(net)
         hist.loss.append(total / n)
         if best is not None and score is not None:
             value = score(net)

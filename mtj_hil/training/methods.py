@@ -336,7 +336,8 @@ def crossbar_layer_currents(
     """Build ``layer_currents(layer, voltages) -> I+ - I-`` from per-array reads.
 
     For each tile the layer's voltages are routed to the tile's rows (others 0 V), the array is
-    read, pairs are differenced and partial sums of row tiles are added digitally.
+    read, pairs are differenced and partial sums of row tiles are added digitally. Negative
+    inputs (tanh hidden units) are read as two non-negative reads.
     """
     L = placement.layout
     plans = []
@@ -352,13 +353,20 @@ def crossbar_layer_currents(
             tiles.append((t.array, ins, rows, outs, plus))
         plans.append((lp.n_out, tiles))
 
+    def tile_read(array: int, v: np.ndarray) -> np.ndarray:
+        # Crossbar drivers may be unipolar: a signed input is read as its positive and its
+        # negative part, and the two currents subtracted (the crossbar is linear).
+        if not (v < 0).any():
+            return read(array, v)
+        return read(array, np.maximum(v, 0.0)) - read(array, np.maximum(-v, 0.0))
+
     def layer_currents(layer: int, voltages: np.ndarray) -> np.ndarray:
         n_out, tiles = plans[layer]
         out = np.zeros((voltages.shape[0], n_out))
         for array, ins, rows, outs, plus in tiles:
             v = np.zeros((voltages.shape[0], L.rows))
             v[:, rows] = voltages[:, ins]
-            current = read(array, v)
+            current = tile_read(array, v)
             out[:, outs] += current[:, plus] - current[:, plus + 1]
         return out
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400
-from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pymeasure.instruments.validators import strict_range
 
 from instruments.errors import InstrumentError
 from instruments.smu.base import (
@@ -35,6 +35,7 @@ from instruments.smu.base import (
     run_ramp,
     status_word,
 )
+from instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Status-word bits (2400 manual, :FORMat:ELEMents STATus).
 STATUS_OVERFLOW = 1 << 0
@@ -43,7 +44,7 @@ STATUS_COMPLIANCE = 1 << 3
 _ELEMENTS_PER_POINT = 5  # voltage, current, resistance, time, status
 
 
-class Keithley2400SourceMeter(Keithley2400):
+class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
     """Keithley 2400 SMU implementing :class:`~instruments.smu.base.SourceMeter`.
 
     Assumes the voltage-source / current-measure configuration (the ``*RST`` default).
@@ -74,40 +75,10 @@ class Keithley2400SourceMeter(Keithley2400):
         values=[1e-9, 1.05],
     )
 
-    nplc = Instrument.control(
-        ":SENS:CURR:NPLC?",
-        ":SENS:CURR:NPLC %g",
-        """Control the current-measurement integration time in power-line cycles (0.01 to 10).""",
-        validator=strict_range,
-        values=[0.01, 10],
-    )
-
-    output_enabled = Instrument.control(
-        ":OUTP?",
-        ":OUTP %d",
-        """Control the output state (bool).""",
-        validator=strict_discrete_set,
-        values={True: 1, False: 0},
-        map_values=True,
-    )
-
-    @property
-    def idn(self) -> str:
-        """Identification string from ``*IDN?``."""
-        return self.ask("*IDN?").strip()
-
     def reset(self) -> None:
         """``*RST``, then restore the five-element data format this driver parses."""
         self.write("*RST")
         self.reset_data_format()
-
-    def enable_output(self) -> None:
-        """Switch the output on (``:OUTP ON``)."""
-        self.write(":OUTP ON")
-
-    def disable_output(self) -> None:
-        """Switch the output off (``:OUTP OFF``)."""
-        self.write(":OUTP OFF")
 
     def _readings(self, reply: str, points: int) -> list[Reading]:
         numbers = parse_numbers(reply, _ELEMENTS_PER_POINT, "Keithley 2400 :READ?")

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from pymeasure.instruments import Instrument, SCPIMixin
-from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pymeasure.instruments.validators import strict_range
 
 from instruments.errors import InstrumentError
 from instruments.smu.base import (
@@ -32,6 +32,7 @@ from instruments.smu.base import (
     run_ramp,
     status_word,
 )
+from instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Source-status bit "source function was limited" (buffer.STAT_LIMIT).
 SOURCE_STATUS_LIMIT = 1 << 5
@@ -39,7 +40,7 @@ SOURCE_STATUS_LIMIT = 1 << 5
 BUFFER = '"defbuffer1"'
 
 
-class Keithley2450(SCPIMixin, Instrument):
+class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
     """Keithley 2450 SMU (voltage source, current measure) implementing ``SourceMeter``.
 
     The current limit is validated strictly: values outside 1 nA .. 1.05 A raise ValueError
@@ -78,23 +79,6 @@ class Keithley2450(SCPIMixin, Instrument):
         values=[1e-9, 1.05],
     )
 
-    nplc = Instrument.control(
-        ":SENS:CURR:NPLC?",
-        ":SENS:CURR:NPLC %g",
-        """Control the current-measurement integration time in power-line cycles (0.01 to 10).""",
-        validator=strict_range,
-        values=[0.01, 10],
-    )
-
-    output_enabled = Instrument.control(
-        ":OUTP?",
-        ":OUTP %d",
-        """Control the output state (bool).""",
-        validator=strict_discrete_set,
-        values={True: 1, False: 0},
-        map_values=True,
-    )
-
     compliance_tripped = Instrument.measurement(
         ":SOUR:VOLT:ILIM:TRIP?",
         """Get whether the voltage source is presently clamped by its current limit (bool).""",
@@ -102,22 +86,9 @@ class Keithley2450(SCPIMixin, Instrument):
         get_process=bool,
     )
 
-    @property
-    def idn(self) -> str:
-        """Identification string from ``*IDN?``."""
-        return self.ask("*IDN?").strip()
-
     def reset(self) -> None:
         """``*RST`` (voltage source, current measure, output off)."""
         self.write("*RST")
-
-    def enable_output(self) -> None:
-        """Switch the output on (``:OUTP ON``)."""
-        self.write(":OUTP ON")
-
-    def disable_output(self) -> None:
-        """Switch the output off (``:OUTP OFF``)."""
-        self.write(":OUTP OFF")
 
     def measure_current(self) -> Reading:
         """Measure current once (``:MEAS:CURR?`` with source value) and read the limit flag."""

@@ -21,15 +21,10 @@ from pymeasure.instruments.validators import strict_range
 from instruments.errors import InstrumentError
 from instruments.smu.base import (
     Reading,
-    best_effort,
     check_sweep,
-    check_voltage,
-    drain_error_queue,
     format_list,
     make_reading,
     parse_numbers,
-    parse_scpi_error,
-    run_ramp,
     status_word,
 )
 from instruments.smu.scpi_common import KeithleyScpiBasics
@@ -129,34 +124,3 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             )
             for k in range(n)
         ]
-
-    def ramp_to_voltage(self, target: float, step: float, rate_v_per_s: float) -> None:
-        """Ramp the source level from its present value to ``target`` V.
-
-        Steps are at most ``step`` V; after each the driver waits ``|dV| / rate_v_per_s`` s.
-
-        :raises ValueError: target out of range, or non-positive step/rate (nothing sent).
-        """
-        target = check_voltage(target, self.VOLTAGE_LIMIT)
-        if not (step > 0 and rate_v_per_s > 0):
-            raise ValueError("ramp step and rate must be positive")
-        start = float(self.source_voltage)
-        run_ramp(self._set_level, start, target, step, rate_v_per_s, self._sleep)
-
-    def _set_level(self, volts: float) -> None:
-        self.source_voltage = volts
-
-    def errors(self) -> list[tuple[int, str]]:
-        """Drain the error queue with ``:SYST:ERR?`` until code 0."""
-        return drain_error_queue(lambda: parse_scpi_error(self.ask(":SYST:ERR?")))
-
-    def shutdown(self) -> None:
-        """Best effort: ``:SOUR:VOLT 0`` then ``:OUTP OFF``; never raises."""
-        best_effort(
-            self.name,
-            [
-                ("source 0 V", lambda: self.write(":SOUR:VOLT 0")),
-                ("output off", lambda: self.write(":OUTP OFF")),
-            ],
-        )
-        self.isShutdown = True

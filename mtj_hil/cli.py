@@ -19,6 +19,7 @@ from rich.table import Table
 from calibration.errors import CalibrationError
 from instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.sim.die import simulated_die_id
 from protocols.errors import ProtocolError
 
 EXIT_CODES: dict[type[BaseException], int] = {
@@ -188,7 +189,7 @@ def characterize(
             if die_index is not None:
                 st = with_virtual_die(st, die_index)
             lab = st.virtual_lab
-            die_id = die_id or f"sim:{st.profile.name}:lot{lab.lot_seed}:die{lab.die}"
+            die_id = die_id or simulated_die_id(st.profile.name, lab.lot_seed, lab.die)
         elif die_id is None:
             raise click.UsageError("--die-id is required on a real station (label the die)")
         out = out or _default_out(die_id)
@@ -220,7 +221,7 @@ def characterize(
 
     prof = load_profile(profile)
     die_index = 0 if die_index is None else die_index
-    die_id = f"sim:{prof.name}:lot{lot_seed}:die{die_index}"
+    die_id = simulated_die_id(prof.name, lot_seed, die_index)
     out = out or _default_out(die_id)
     chip = SimulatedChip.from_lot(prof, lot_seed, die_index)
     _characterize(

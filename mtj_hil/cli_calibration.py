@@ -30,6 +30,7 @@ from calibration.procedures import (
 from calibration.records import CalibrationRecord, list_records, read_record, write_record
 from mtj_hil.errors import ConfigError
 from mtj_hil.hardware import InstrumentChip
+from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.station import Station, load_station
 
 __all__ = ["calibrate", "calibrate_chip", "calibrate_station", "calibration"]
@@ -105,7 +106,7 @@ def calibrate_chip(
     if thresholds and settings.threshold_arrays:
         if die_id is None:
             lab = station.virtual_lab
-            die_id = f"sim:{station.profile.name}:lot{lab.lot_seed}:die{lab.die}" if lab else "?"
+            die_id = simulated_die_id(station.profile.name, lab.lot_seed, lab.die) if lab else "?"
         thr = derive_die_thresholds(chip, settings.threshold_arrays, die_id=die_id)
         record = replace(record, thresholds=thr)
     chip.calibration = {"applied": record.summary(), "valid": True, "problems": []}

@@ -8,6 +8,7 @@ import numpy as np
 
 from mtj_hil.experiments.goodwill import GoodwillResult, SolutionSet, config_record
 from mtj_hil.experiments.outputs import markdown_table, write_csv
+from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.store.runfile import RunFile
 
 HEADER = [
@@ -97,7 +98,7 @@ def _runfile(result: GoodwillResult, path: Path) -> None:
     run = RunFile.create(
         path,
         "experiment-goodwill",
-        die_id=f"sim:{c.profile}:lot{c.lot_seed}:die{c.die}",
+        die_id=simulated_die_id(c.profile, c.lot_seed, c.die),
         seed=c.seed,
         station={"backend": "simulated", "profile": c.profile},
         extra={

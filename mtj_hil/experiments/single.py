@@ -19,6 +19,7 @@ from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_
 from mtj_hil.experiments.networks import load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.sim.chip import SimulatedChip
+from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.store.runfile import RunFile
 from mtj_hil.training.bnn import TrainConfig
@@ -43,7 +44,7 @@ METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop")
 
 def die_id(profile: str, lot_seed: int, die: int) -> str:
     """The identifier of a simulated die, as ``mtj-hil characterize`` records it."""
-    return f"sim:{load_profile(profile).name}:lot{lot_seed}:die{die}"
+    return simulated_die_id(load_profile(profile).name, lot_seed, die)
 
 
 def open_chip(

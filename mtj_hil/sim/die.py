@@ -29,6 +29,11 @@ DEFECT_PARAMS = (
 )
 
 
+def simulated_die_id(profile_name: str, lot_seed: int, die_index: int) -> str:
+    """The identifier run files record for die ``die_index`` of simulated lot ``lot_seed``."""
+    return f"sim:{profile_name}:lot{lot_seed}:die{die_index}"
+
+
 def die_seed_sequence(lot_seed: int, die_index: int) -> np.random.SeedSequence:
     """The seed sequence of die ``die_index`` of the lot drawn with ``lot_seed``."""
     return np.random.SeedSequence(entropy=int(lot_seed), spawn_key=(int(die_index),))

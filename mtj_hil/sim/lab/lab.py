@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from mtj_hil.sim.die import SimulatedDie, make_die
+from mtj_hil.sim.die import SimulatedDie, make_die, simulated_die_id
 from mtj_hil.sim.lab.board import BoardTiming, ReadPathImperfections, VirtualBoard
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.scpi_smu import VirtualSMU
@@ -83,7 +83,7 @@ class VirtualLab:
         self.imperfections = imp
         prof = load_profile(profile) if isinstance(profile, str) else profile
         self.die = die or make_die(prof, lot_seed, die_index)
-        self.die_id = f"sim:{prof.name}:lot{lot_seed}:die{die_index}"
+        self.die_id = simulated_die_id(prof.name, lot_seed, die_index)
         self.clock = VirtualClock()
         self.board = VirtualBoard(
             self.die,

@@ -208,6 +208,8 @@ def encode_frame(
         if not 0 <= seq <= 0xFF:
             raise FrameError(f"sequence number {seq} outside 0..255")
         seq_text = f"{seq:02X}"
+    if verb == "ERR" and (len(args) < 2 or not _ERR_CODE.fullmatch(args[0])):
+        raise FrameError(f"ERR frame needs a code Enn and a message, got {list(args)!r}")
     tokens = [verb, seq_text]
     for arg in args:
         _check_token(arg)

@@ -30,7 +30,10 @@ START_STATES: dict[str, str] = {
         "reply format changed: 2400 reduced elements in binary SREal, 2450 binary REAL, "
         "26xx format.data = REAL32, B2900 reduced/reordered elements"
     ),
-    "last-user": "all of the above at once",
+    "last-user": (
+        "all of the above at once: sourcing 1 mA (20 V limit) with the output on, fixed 1 uA "
+        "range, odd format, stale errors (history starts there)"
+    ),
     "tsp-language": "Keithley 2450 only: booted in TSP, SCPI refused until *LANG SCPI + power cycle",
 }
 

@@ -73,10 +73,11 @@ class Keithley2400(ScpiInstrument):
         (-222, "Data out of range"),
         (-221, "Settings conflict"),
     )
+    OUTPUT_ON = (":OUTP ON",)
     START_LINES = {
         "current-source": (":SOUR:FUNC CURR", ":SOUR:CURR 1E-3", ":SENS:VOLT:PROT 20"),
         "fixed-low-range": (":SENS:CURR:RANG 1E-6", ":SOUR:VOLT:RANG 0.2"),
-        "output-on": (":SOUR:VOLT 0.5", ":OUTP ON"),
+        "output-on": (":SOUR:VOLT 0.5",),
         "odd-format": (":FORM:ELEM CURR,TIME", ":FORM:DATA SRE"),
     }
 

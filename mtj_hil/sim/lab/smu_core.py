@@ -301,6 +301,8 @@ class VirtualInstrument:
     STALE_ERRORS: tuple[tuple[int, str], ...] = ()
     #: Lines a previous user sent, per start state (see :mod:`mtj_hil.sim.lab.dialects`).
     START_LINES: dict[str, tuple[str, ...]] = {}
+    #: Lines that switch the output on (the end of "output-on" and "last-user").
+    OUTPUT_ON: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -451,6 +453,10 @@ class VirtualInstrument:
         with self._lock:
             for line in lines:
                 self.execute(line)
+            if self._errors:  # a start line the dialect itself refuses: a bug here
+                raise RuntimeError(
+                    f"{type(self).__name__}: start state {start!r} left errors {list(self._errors)}"
+                )
             if start in ("stale-errors", "last-user"):
                 for code, message in self.STALE_ERRORS:
                     self.push_error(code, message)
@@ -460,17 +466,20 @@ class VirtualInstrument:
             self.transcript.clear()
 
     def start_lines(self, start: str) -> tuple[str, ...]:
-        """Lines that produce ``start`` (power-on: none)."""
-        if start == "power-on":
+        """Lines that produce ``start`` (power-on and stale-errors: none).
+
+        ``"last-user"`` programs the output-on level, then the current-source, fixed-range
+        and format settings, and switches the output on last: the instrument is found
+        sourcing current with its output on.
+        """
+        if start in ("power-on", "stale-errors"):
             return ()
+        if start == "output-on":
+            return self.START_LINES.get("output-on", ()) + self.OUTPUT_ON
         if start == "last-user":
-            return tuple(
-                line
-                for key in ("current-source", "fixed-low-range", "odd-format", "output-on")
-                for line in self.START_LINES.get(key, ())
-            )
-        if start == "stale-errors":
-            return ()
+            keys = ("output-on", "current-source", "fixed-low-range", "odd-format")
+            lines = tuple(line for key in keys for line in self.START_LINES.get(key, ()))
+            return lines + self.OUTPUT_ON
         if start not in self.START_LINES:
             known = ", ".join(["power-on", "stale-errors", "last-user", *self.START_LINES])
             raise ValueError(

@@ -23,6 +23,7 @@ from mtj_hil.sim.lab.board import BoardTiming, ReadPathImperfections, VirtualBoa
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.dialects import make_virtual_smu
 from mtj_hil.sim.lab.server import LineServer
+from mtj_hil.sim.lab.smu_core import VirtualInstrument
 from mtj_hil.sim.profile import DeviceProfile, load_profile
 
 
@@ -119,6 +120,9 @@ class VirtualLab:
             noise_rel=imp.smu_noise_rel,
         )
         self.board_server = LineServer(self.board.handle, encoding=None, name="virtual-board")
+        self.extra_smus: dict[str, tuple[VirtualInstrument, LineServer]] = {}
+        self._smu_start = smu_start
+        self._started = False
         self.smu_server = LineServer(
             self.smu.handle,
             name="virtual-smu",
@@ -133,17 +137,40 @@ class VirtualLab:
 
     @property
     def smu_resource(self) -> str:
-        """VISA resource string of the virtual SMU."""
+        """VISA resource string of the virtual SMU wired to the board."""
         return self.smu_server.resource
+
+    def add_smu(self, name: str, dialect: str) -> str:
+        """Serve one more virtual SMU of ``dialect`` with open terminals (not wired to the
+        board), found in the lab's start state; returns its VISA resource.
+
+        :raises ValueError: an unknown dialect, or ``name`` already used.
+        """
+        if name in self.extra_smus:
+            raise ValueError(f"virtual SMU {name!r} exists already")
+        smu = make_virtual_smu(dialect, lambda volts: 0.0, clock=self.clock, start=self._smu_start)
+        server = LineServer(
+            smu.handle, name=f"virtual-smu-{name}", max_line=1 << 16, on_overlong=smu.overlong_line
+        )
+        self.extra_smus[name] = (smu, server)
+        if self._started:
+            server.start()
+        return server.resource
 
     def start(self) -> Self:
         self.board_server.start()
         self.smu_server.start()
+        for _smu, server in self.extra_smus.values():
+            server.start()
+        self._started = True
         return self
 
     def stop(self) -> None:
         self.board_server.stop()
         self.smu_server.stop()
+        for _smu, server in self.extra_smus.values():
+            server.stop()
+        self._started = False
 
     def __enter__(self) -> Self:
         return self.start()

@@ -17,8 +17,8 @@ import math
 import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 from time import sleep as _real_sleep
+from typing import Any
 from unittest import mock
 
 from mtj_hil.sim.lab.lab import LabImperfections, VirtualLab

@@ -340,6 +340,10 @@ class ScpiInstrument(VirtualInstrument):
     def on_reset(self) -> None:
         """Dialect state beyond the channels that ``*RST`` restores."""
 
+    def _power_on(self) -> None:
+        super()._power_on()
+        self.on_reset()
+
     def cmd_clear_status(self, args: list[str]) -> None:
         """``*CLS``: clear the error queue."""
         count(args, 0)

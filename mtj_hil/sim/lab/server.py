@@ -296,6 +296,12 @@ class LineServer:
                 while (index := buffer.find(term)) >= 0:
                     line = bytes(buffer[:index])
                     del buffer[: index + len(term)]
+                    if len(line) > self._max_line and self._on_overlong is not None:
+                        log.warning(
+                            "%s: line longer than %d bytes, discarded", self.name, self._max_line
+                        )
+                        self._on_overlong()
+                        continue
                     try:
                         reply = self._dispatch(line)
                     except DropConnection as drop:

@@ -25,13 +25,20 @@ voltage limit, auto ranges, 1 PLC, output off; ``reset()`` also restores ``forma
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Callable
 from typing import Any
 
 from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point, VirtualInstrument, range_for
-from mtj_hil.sim.lab.tsp import TspError, TspFunction, TspObject, TspTable, run
+from mtj_hil.sim.lab.tsp import TspError, TspFunction, TspTable, run
+from mtj_hil.sim.lab.tsp_objects import (
+    ASCII,
+    Buffer,
+    Column,
+    Format,
+    Obj,
+    choice,
+    num,
+)
 
 __all__ = ["Keithley2600"]
 
@@ -39,86 +46,9 @@ STATUS_OVERRANGE = 0x02
 STATUS_COMPLIANCE = 0x40
 _V_RANGES = (0.1, 1.0, 6.0, 40.0)
 _I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
-ASCII, REAL32, REAL64 = 1.0, 2.0, 3.0
-BIG, LITTLE = 0.0, 1.0
 
 
-def _num(value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise TspError(-286, "TSP Runtime error at line 1: bad argument (number expected)")
-    if value > hi:
-        raise TspError(1102, "Parameter too big")
-    if value < lo:
-        raise TspError(1101, "Parameter too small")
-    return float(value)
-
-
-def _choice(value: Any, options: tuple[float, ...]) -> float:
-    if isinstance(value, bool) or value not in options:
-        raise TspError(1102, "Parameter too big")
-    return float(value)
-
-
-class _Obj(TspObject):
-    """Attribute helpers bound to a channel's state."""
-
-    def const(self, **values: Any) -> None:
-        for key, value in values.items():
-            self.attrs[key] = (lambda v=value: v), None
-
-    def fn(self, name: str, call: Callable[..., Any]) -> None:
-        func = TspFunction(call, name)
-        self.attrs[name] = (lambda: func), None
-
-    def field(self, name: str, get: Callable[[], Any], put: Callable[[Any], None] | None) -> None:
-        self.attrs[name] = get, put
-
-
-class _Buffer(_Obj):
-    """``smuX.nvbufferY``: readings with source values, statuses and timestamps."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.points: list[tuple[float, float, float, float]] = []  # reading, source, status, t
-        self.collect_source = 0.0
-        self.collect_time = 1.0
-        self.fn("clear", lambda *a: self.points.clear())
-        self.field("n", lambda: float(len(self.points)), None)
-        self.field("capacity", lambda: 60000.0, None)
-        self.field("collectsourcevalues", lambda: self.collect_source, self._set_cs)
-        self.field("collecttimestamps", lambda: self.collect_time, self._set_ct)
-        self.field("appendmode", lambda: 0.0, lambda v: None)
-        for attr, k in (("readings", 0), ("sourcevalues", 1), ("statuses", 2), ("timestamps", 3)):
-            self.field(attr, (lambda k=k, attr=attr: _Column(f"{name}.{attr}", self, k)), None)
-
-    def _set_cs(self, value: Any) -> None:
-        self.collect_source = _choice(value, (0.0, 1.0))
-
-    def _set_ct(self, value: Any) -> None:
-        self.collect_time = _choice(value, (0.0, 1.0))
-
-    def index(self, key: Any) -> Any:
-        return _Column(self.name, self, 0).index(key)
-
-    def column(self, k: int) -> list[float]:
-        if k == 1 and not self.collect_source:
-            return [math.nan] * len(self.points)
-        return [p[k] for p in self.points]
-
-
-class _Column(TspObject):
-    def __init__(self, name: str, buffer: _Buffer, k: int) -> None:
-        super().__init__(name)
-        self.buffer = buffer
-        self.k = k
-
-    def index(self, key: Any) -> Any:
-        values = self.buffer.column(self.k)
-        i = int(key) if isinstance(key, int | float) else 0
-        return values[i - 1] if 1 <= i <= len(values) else None
-
-
-class _Channel(_Obj):
+class _Channel(Obj):
     """``smua`` / ``smub``: the channel object over the shared core's :class:`SmuChannel`."""
 
     def __init__(self, inst: Keithley2600, letter: str) -> None:
@@ -133,11 +63,11 @@ class _Channel(_Obj):
         )  # fmt: skip
         self.fn("reset", lambda *a: self.reset())
         self.fn("abort", lambda *a: None)
-        self.nvbuffer1 = _Buffer(f"smu{letter}.nvbuffer1")
-        self.nvbuffer2 = _Buffer(f"smu{letter}.nvbuffer2")
+        self.nvbuffer1 = Buffer(f"smu{letter}.nvbuffer1")
+        self.nvbuffer2 = Buffer(f"smu{letter}.nvbuffer2")
         self.field("nvbuffer1", lambda: self.nvbuffer1, None)
         self.field("nvbuffer2", lambda: self.nvbuffer2, None)
-        self.field("sense", lambda: 0.0, lambda v: _choice(v, (0.0, 1.0)))
+        self.field("sense", lambda: 0.0, lambda v: choice(v, (0.0, 1.0)))
         self.source = self._source()
         self.measure = self._measure()
         self.trigger = self._trigger()
@@ -158,14 +88,14 @@ class _Channel(_Obj):
         self, attr: str, lo: float, hi: float, record: bool = False
     ) -> Callable[[Any], None]:
         def put(value: Any) -> None:
-            setattr(self.st, attr, _num(value, lo, hi))
+            setattr(self.st, attr, num(value, lo, hi))
             if record:
                 self.ch.record()
 
         return put
 
-    def _source(self) -> _Obj:
-        src = _Obj(f"{self.name}.source")
+    def _source(self) -> Obj:
+        src = Obj(f"{self.name}.source")
         st = lambda: self.ch.state  # noqa: E731
         vmax = self.inst.VOLTAGE_LIMIT
         src.field("output", lambda: 1.0 if st().output else 0.0, self._set_output)
@@ -186,8 +116,8 @@ class _Channel(_Obj):
             src.field(name, lambda n=name, d=default: st().extra.get(n, d), self._store(name))
         return src
 
-    def _measure(self) -> _Obj:
-        meas = _Obj(f"{self.name}.measure")
+    def _measure(self) -> Obj:
+        meas = Obj(f"{self.name}.measure")
         st = lambda: self.ch.state  # noqa: E731
         meas.field("nplc", lambda: st().nplc, self._setter("nplc", 0.001, 25.0))
         meas.field("rangei", lambda: st().i_range, self._range("i_range", _I_RANGES))
@@ -204,11 +134,11 @@ class _Channel(_Obj):
         meas.fn("iv", lambda *b: self._spot("iv", b))
         return meas
 
-    def _trigger(self) -> _Obj:
-        trig = _Obj(f"{self.name}.trigger")
+    def _trigger(self) -> Obj:
+        trig = Obj(f"{self.name}.trigger")
         ex = lambda: self.ch.state.extra  # noqa: E731
-        source, measure, arm = _Obj("source"), _Obj("measure"), _Obj("arm")
-        endsweep, endpulse = _Obj("endsweep"), _Obj("endpulse")
+        source, measure, arm = Obj("source"), Obj("measure"), Obj("arm")
+        endsweep, endpulse = Obj("endsweep"), Obj("endpulse")
         trig.field("count", lambda: float(ex().get("tcount", 1)), self._int_store("tcount", 0, 1e9))
         trig.fn("initiate", lambda *a: self._initiate())
         trig.fn("abort", lambda *a: None)
@@ -240,19 +170,19 @@ class _Channel(_Obj):
 
     def _store(self, key: str, options: tuple[float, ...] | None = None) -> Callable[[Any], None]:
         def put(value: Any) -> None:
-            self.st.extra[key] = _choice(value, options) if options else _num(value, -1e9, 1e9)
+            self.st.extra[key] = choice(value, options) if options else num(value, -1e9, 1e9)
 
         return put
 
     def _int_store(self, key: str, lo: float, hi: float) -> Callable[[Any], None]:
         def put(value: Any) -> None:
-            self.st.extra[key] = int(_num(value, lo, hi))
+            self.st.extra[key] = int(num(value, lo, hi))
 
         return put
 
     def _flag(self, attr: str) -> Callable[[Any], None]:
         def put(value: Any) -> None:
-            setattr(self.st, attr, bool(_choice(value, (0.0, 1.0))))
+            setattr(self.st, attr, bool(choice(value, (0.0, 1.0))))
 
         return put
 
@@ -262,7 +192,7 @@ class _Channel(_Obj):
                 self.st,
                 attr,
                 range_for(
-                    _num(abs(value) if isinstance(value, float) else value, 0, ranges[-1] * 1.01),
+                    num(abs(value) if isinstance(value, float) else value, 0, ranges[-1] * 1.01),
                     ranges,
                 ),
             )
@@ -271,15 +201,15 @@ class _Channel(_Obj):
         return put
 
     def _set_output(self, value: Any) -> None:
-        self.st.output = _choice(value, (0.0, 1.0, 2.0)) == 1.0
+        self.st.output = choice(value, (0.0, 1.0, 2.0)) == 1.0
         self.ch.record()
 
     def _set_func(self, value: Any) -> None:
-        self.st.source_function = "VOLT" if _choice(value, (0.0, 1.0)) == 1.0 else "CURR"
+        self.st.source_function = "VOLT" if choice(value, (0.0, 1.0)) == 1.0 else "CURR"
         self.ch.record()
 
     def _check_v(self, value: Any) -> float:
-        volts = _num(value, -self.inst.VOLTAGE_LIMIT, self.inst.VOLTAGE_LIMIT)
+        volts = num(value, -self.inst.VOLTAGE_LIMIT, self.inst.VOLTAGE_LIMIT)
         if not self.inst.check_level(volts, self.inst.VOLTAGE_LIMIT):
             raise TspError(1102, "Parameter too big")
         return volts
@@ -295,7 +225,7 @@ class _Channel(_Obj):
         self.ch.record()
 
     def _set_leveli(self, value: Any) -> None:
-        amps = _num(value, -3.0, 3.0)
+        amps = num(value, -3.0, 3.0)
         st = self.st
         if st.i_src_range_auto:
             st.i_src_range = range_for(amps, _I_RANGES)
@@ -305,12 +235,12 @@ class _Channel(_Obj):
         self.ch.record()
 
     def _set_protect(self, value: Any) -> None:
-        volts = _num(value, 0.0, self.inst.VOLTAGE_LIMIT)
+        volts = num(value, 0.0, self.inst.VOLTAGE_LIMIT)
         self.st.extra["protectv"] = volts
         self.st.ovp = volts if volts > 0 else self.inst.VOLTAGE_LIMIT
 
     def _set_count(self, value: Any) -> None:
-        self.st.extra["count"] = int(_num(value, 1, 60000))
+        self.st.extra["count"] = int(num(value, 1, 60000))
 
     # ------------------------------------------------------------------ measurement
 
@@ -343,7 +273,7 @@ class _Channel(_Obj):
             self.st.extra["compliance"] = point.compliance
             result = self._value(kind, point)
             for k, buf in enumerate(buffers[: 2 if kind == "iv" else 1]):
-                if isinstance(buf, _Buffer):
+                if isinstance(buf, Buffer):
                     value = result[k] if kind == "iv" else result
                     buf.points.append(
                         (value, self._source_value(), self._status(point), point.time)
@@ -359,11 +289,11 @@ class _Channel(_Obj):
 
     def _linearv(self, start: Any = None, stop: Any = None, points: Any = None) -> None:
         a, b = self._check_v(start), self._check_v(stop)
-        n = int(_num(points, 2, 60000))
+        n = int(num(points, 2, 60000))
         self.st.extra["sweep"] = [a + (b - a) * k / (n - 1) for k in range(n)]
 
     def _set_trigger_measure(self, kind: str, buffer: Any) -> None:
-        if not isinstance(buffer, _Buffer):
+        if not isinstance(buffer, Buffer):
             raise TspError(-286, "TSP Runtime error at line 1: bad argument #1 (buffer expected)")
         self.st.extra["meas_kind"] = kind
         self.st.extra["meas_buffer"] = buffer
@@ -392,36 +322,6 @@ class _Channel(_Obj):
                 self.ch.integrate()
         if sourcing:
             self.ch.record()  # endsweep SOURCE_IDLE: back to the programmed level
-
-
-class _Format(_Obj):
-    def __init__(self) -> None:
-        super().__init__("format")
-        self.reset()
-        self.const(ASCII=ASCII, SREAL=REAL32, REAL32=REAL32, REAL=REAL64, REAL64=REAL64,
-                   NORMAL=BIG, BIGENDIAN=BIG, NETWORK=BIG, SWAPPED=LITTLE, LITTLEENDIAN=LITTLE)  # fmt: skip
-        self.field("data", lambda: self.data, self._set_data)
-        self.field("asciiprecision", lambda: self.precision, self._set_precision)
-        self.field("byteorder", lambda: self.order, self._set_order)
-
-    def reset(self) -> None:
-        self.data, self.precision, self.order = ASCII, 6.0, LITTLE
-
-    def _set_data(self, value: Any) -> None:
-        self.data = _choice(value, (ASCII, REAL32, REAL64))
-
-    def _set_precision(self, value: Any) -> None:
-        self.precision = float(int(_num(value, 0, 16)))
-
-    def _set_order(self, value: Any) -> None:
-        self.order = _choice(value, (BIG, LITTLE))
-
-    def number(self, value: float) -> str:
-        if self.data == ASCII:
-            digits = int(self.precision) or 14
-            return f"{value:.{digits - 1}e}"
-        code = ("<" if self.order == LITTLE else ">") + ("f" if self.data == REAL32 else "d")
-        return struct.pack(code, value).decode("latin-1")
 
 
 class Keithley2600(VirtualInstrument):
@@ -456,14 +356,14 @@ class Keithley2600(VirtualInstrument):
 
     def __init__(self, load: object, **kwargs: Any) -> None:
         super().__init__(load, **kwargs)  # type: ignore[arg-type]
-        self.format = _Format()
+        self.format = Format()
         self.smu = {k: _Channel(self, k) for k in self.CHANNELS}
         self._out: list[str] = []
-        queue = _Obj("errorqueue")
+        queue = Obj("errorqueue")
         queue.field("count", lambda: float(len(self._errors)), None)
         queue.fn("next", self._next_error)
         queue.fn("clear", lambda *a: self._errors.clear())
-        node = _Obj("localnode")
+        node = Obj("localnode")
         node.field("linefreq", lambda: self.line_frequency, self._set_linefreq)
         node.field("model", lambda: "2602B", None)
         node.field("serialno", lambda: "4123456", None)
@@ -499,10 +399,10 @@ class Keithley2600(VirtualInstrument):
             self._reset()
 
     def _set_linefreq(self, value: Any) -> None:
-        self.line_frequency = _choice(value, (50.0, 60.0))
+        self.line_frequency = choice(value, (50.0, 60.0))
 
     def _delay(self, seconds: Any = None) -> None:
-        self.clock.advance(_num(seconds, 0.0, 1e6))
+        self.clock.advance(num(seconds, 0.0, 1e6))
 
     def _next_error(self, *args: Any) -> tuple[float, str, float, float]:
         if not self._errors:
@@ -530,10 +430,10 @@ class Keithley2600(VirtualInstrument):
             self._out.append("\t".join(self._text(v) for v in values))
 
     def _printbuffer(self, start: Any = None, end: Any = None, *columns: Any) -> None:
-        first, last = int(_num(start, 1, 1e9)), int(_num(end, 1, 1e9))
-        if not columns or not all(isinstance(c, _Column | _Buffer) for c in columns):
+        first, last = int(num(start, 1, 1e9)), int(num(end, 1, 1e9))
+        if not columns or not all(isinstance(c, Column | Buffer) for c in columns):
             raise TspError(-286, "TSP Runtime error at line 1: bad argument to 'printbuffer'")
-        cols = [c.buffer.column(c.k) if isinstance(c, _Column) else c.column(0) for c in columns]
+        cols = [c.buffer.column(c.k) if isinstance(c, Column) else c.column(0) for c in columns]
         if last < first or last > min(len(c) for c in cols):
             raise TspError(1102, "Parameter too big")
         values = [col[i] for i in range(first - 1, last) for col in cols]

@@ -208,7 +208,15 @@ def _remeasure(
     for i, data in zip(todo, extra, strict=True):
         more_p[:, :, i] = np.where(uncertain[i], data.g_after_p, np.nan)
         more_ap[:, :, i] = np.where(uncertain[i], data.g_after_ap, np.nan)
-    again = classify_reads(np.concatenate([g_p, more_p]), np.concatenate([g_ap, more_ap]))
+    skipped = np.concatenate(
+        [
+            np.zeros((g_p.shape[0], *uncertain.shape), bool),
+            np.broadcast_to(~uncertain, shape[:1] + uncertain.shape),
+        ]
+    )
+    again = classify_reads(
+        np.concatenate([g_p, more_p]), np.concatenate([g_ap, more_ap]), unmeasured=skipped
+    )
     after = int((again.codes == DefectCode.UNCERTAIN).sum())
     again.remeasured = {**record, "devices": n_unc, "arrays": len(todo), "uncertain_after": after}
     return again

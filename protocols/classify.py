@@ -44,6 +44,9 @@ MIN_FIT_DEVICES = 20
 """Fewer devices that switched than this and the die is refused (nothing to fit)."""
 PER_ARRAY_MIN = 50
 """An array needs this many clean switchers for its own P/AP centres."""
+LINE_FRACTION = 0.5
+"""A row or column with at least this fraction of shorts is a shorted line: its other
+devices get an even prior of being shorts too."""
 _LN_FLOOR = 1e-15
 
 
@@ -117,11 +120,16 @@ class Classification:
 
 
 def gather_evidence(
-    g_after_p: np.ndarray, g_after_ap: np.ndarray, settings: ClassifierSettings | None = None
+    g_after_p: np.ndarray,
+    g_after_ap: np.ndarray,
+    settings: ClassifierSettings | None = None,
+    unmeasured: np.ndarray | None = None,
 ) -> Evidence:
     """Per-device observables from raw reads ``(cycles, reads, *S)`` in S.
 
-    NaN readings are dropped; +inf readings mark a converter that saturated. The per-cycle
+    NaN readings are dropped; +inf readings mark a converter that saturated. ``unmeasured``
+    (bool, ``(cycles, *S)``) marks cycles a device was not measured in (their NaN padding is
+    not counted as missing readings). The per-cycle
     read noise (sigma of ln G of a per-cycle mean) is measured from the spread between cycles
     (two or more cycles) or between reads (one cycle, several reads), else assumed.
 
@@ -140,6 +148,7 @@ def gather_evidence(
     both = np.stack([gp, ga])  # (2, C, R, *S)
     sat = np.isposinf(both)
     nan = np.isnan(both) | np.isneginf(both)
+    counted = nan if unmeasured is None else nan & ~np.asarray(unmeasured, bool)[None, :, None]
     valid = ~(sat | nan)
     n_valid = valid.sum(axis=(0, 1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -156,10 +165,12 @@ def gather_evidence(
     usable = np.isfinite(g_lin) & (g_lin > 0.05 * g_ref) & ~sat.any(axis=(0, 1, 2))
     sigma, source = np.nan, ""
     if cycles >= 2:
-        resid = cyc - np.nanmean(cyc, axis=1, keepdims=True)
+        n_c = np.isfinite(cyc).sum(axis=1, keepdims=True)  # cycles measured per device
+        scale = np.sqrt(n_c / np.maximum(n_c - 1, 1))
+        resid = np.where(n_c >= 2, (cyc - np.nanmean(cyc, axis=1, keepdims=True)) * scale, np.nan)
         r = resid[:, :, usable]
-        sigma = _robust_sigma(r[np.isfinite(r)]) * np.sqrt(cycles / (cycles - 1))
-        source = f"spread of per-cycle means between {cycles} cycles"
+        sigma = _robust_sigma(r[np.isfinite(r)])
+        source = f"spread of per-cycle means between up to {cycles} cycles"
     elif reads >= 2:
         resid = ln - np.nanmean(ln, axis=2, keepdims=True)
         r = resid[..., usable]
@@ -181,7 +192,7 @@ def gather_evidence(
         n_valid=n_valid,
         saturated=sat.any(axis=(0, 1, 2)),
         saturated_all=sat.all(axis=(0, 1, 2)),
-        n_nan=nan.sum(axis=(0, 1, 2)),
+        n_nan=counted.sum(axis=(0, 1, 2)),
         cycle_sigma=float(sigma),
         noise_source=source,
     )
@@ -294,6 +305,20 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
     post = np.exp(ll - logsumexp(ll, axis=-1, keepdims=True))
 
+    # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
+    short_lines = 0
+    if len(shape) >= 2:
+        rows, cols = shape[-2], shape[-1]
+        called = ((post[..., SHORT] > 0.5) & fit).reshape(n_arr, rows, cols)
+        on_row = called.mean(axis=2) >= LINE_FRACTION
+        on_col = called.mean(axis=1) >= LINE_FRACTION
+        on_line = (on_row[:, :, None] | on_col[:, None, :]).reshape(n_arr, -1)
+        short_lines = int(on_row.sum() + on_col.sum())
+        if short_lines:
+            boost = np.log(0.5) - np.log(weights[SHORT])
+            ll[..., SHORT] += np.where(on_line, boost, 0.0)
+            post = np.exp(ll - logsumexp(ll, axis=-1, keepdims=True))
+
     # -- opens, missing and saturated readings -----------------------------------------------
     post[is_open] = np.eye(N_CLASSES)[OPEN]
     gap = ok & ~is_open & (x_p < mu_ap_die - 8 * tot_ap) & (ll_stuck > ll_good)
@@ -361,7 +386,8 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
             f"ln-G distributions = robust median and 1.4826 MAD of the {n_clean} devices that "
             f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
             + (" (centres per array: arrays differ)" if arrays_differ else " (die-wide)")
-            + "; short distribution and class weights by EM over all devices; open below "
+            + "; short distribution and class weights by EM over all devices (prior 0.5 on "
+            f"lines >= {LINE_FRACTION:g} shorted); open below "
             f"min({OPEN_FRACTION:g}, exp(-8 sigma_AP)) x AP median; UNCERTAIN below "
             f"posterior {s.min_posterior:g}"
         ),
@@ -382,6 +408,7 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
         "write_failure_source": e_source,
         "short_median_g": float(np.exp(mu_s)),
         "short_sigma_ln": float(sig_s),
+        "shorted_lines": short_lines,
         "class_weights": {n: float(w) for n, w in zip(_NAMES, weights, strict=True)},
         "open_g": open_g,
         "min_posterior": s.min_posterior,

@@ -326,16 +326,18 @@ def classify_reads(
     g_after_p: np.ndarray,
     g_after_ap: np.ndarray,
     settings: ClassifierSettings | None = None,
+    unmeasured: np.ndarray | None = None,
 ) -> DefectMap:
     """Classify devices from their raw reads ``(cycles, reads, ...)`` (S) on their own evidence.
 
     See :mod:`protocols.classify`. NaN readings are left out; +inf readings (a saturated
-    converter) make a device UNCERTAIN.
+    converter) make a device UNCERTAIN. ``unmeasured`` (bool ``(cycles, ...)``) marks cycles
+    a device was deliberately not measured in (re-measurement padding).
 
     Raises:
         ProtocolError: nothing (or too little to fit) switched; the message says what was seen.
     """
-    ev = gather_evidence(g_after_p, g_after_ap, settings)
+    ev = gather_evidence(g_after_p, g_after_ap, settings, unmeasured)
     result = classify_evidence(ev, settings)
     m = result.model
     with np.errstate(invalid="ignore", divide="ignore"):

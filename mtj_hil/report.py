@@ -46,6 +46,24 @@ def yield_table(char: Characterization) -> list[tuple[str, int, float]]:
     return [(name, n, 100.0 * n / total) for name, n in char.counts().items()]
 
 
+def report_notes(char: Characterization) -> list[str]:
+    """The text lines printed at the foot of the report: uncertain devices (how many, and
+    re-measurement) and the classifier's warnings."""
+    notes = []
+    if char.model:
+        n = char.uncertain
+        line = f"{n} UNCERTAIN devices (circled on the defect map)"
+        if char.remeasured.get("devices"):
+            r = char.remeasured
+            line += (
+                f"; {r['devices']} re-measured with {r['cycles']} extra cycles, "
+                f"{r['uncertain_after']} still uncertain"
+            )
+        notes.append(line)
+    notes.extend(f"warning: {w}" for w in char.warnings)
+    return notes
+
+
 def characterization_report(char: Characterization, path: str | Path) -> Path:
     """Draw the report of a classified characterisation and save it as PNG.
 
@@ -68,7 +86,7 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     n = codes.shape[0]
     per_row = int(np.ceil(np.sqrt(n * 2)))
 
-    notes = [f"warning: {w}" for w in char.warnings]
+    notes = report_notes(char)
     fig = plt.figure(figsize=(16, 11 + 0.25 * len(notes)), layout="constrained")
     grid = fig.add_gridspec(
         4,

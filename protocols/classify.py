@@ -24,11 +24,12 @@ Everything is vectorised over devices; nothing here knows of instruments or simu
 
 from __future__ import annotations
 
+import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import erf, logsumexp
+from scipy.special import erf
 
 from protocols.errors import ProtocolError
 
@@ -151,13 +152,14 @@ def gather_evidence(
     counted = nan if unmeasured is None else nan & ~np.asarray(unmeasured, bool)[None, :, None]
     valid = ~(sat | nan)
     n_valid = valid.sum(axis=(0, 1, 2))
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN devices are handled below
         g_lin = np.where(valid, both, 0.0).sum(axis=(0, 1, 2)) / np.maximum(n_valid, 1)
         g_lin = np.where(n_valid > 0, g_lin, np.nan)
         ln = np.where(valid, np.log(np.clip(both, _LN_FLOOR, None)), np.nan)
         nvr = valid.sum(axis=2)  # (2, C, *S)
         cyc = np.where(nvr > 0, np.nansum(ln, axis=2) / np.maximum(nvr, 1), np.nan)
-        x = np.nanmean(cyc, axis=1)  # (2, *S)  (warns on all-NaN: silenced)
+        x = np.nanmean(cyc, axis=1)  # (2, *S)
     d = cyc[0] - cyc[1]
 
     # Noise: only devices whose readings are well above the noise floor (not opens).
@@ -167,7 +169,8 @@ def gather_evidence(
     if cycles >= 2:
         n_c = np.isfinite(cyc).sum(axis=1, keepdims=True)  # cycles measured per device
         scale = np.sqrt(n_c / np.maximum(n_c - 1, 1))
-        resid = np.where(n_c >= 2, (cyc - np.nanmean(cyc, axis=1, keepdims=True)) * scale, np.nan)
+        centre = np.nansum(cyc, axis=1, keepdims=True) / np.maximum(n_c, 1)
+        resid = np.where(n_c >= 2, (cyc - centre) * scale, np.nan)
         r = resid[:, :, usable]
         sigma = _robust_sigma(r[np.isfinite(r)])
         source = f"spread of per-cycle means between up to {cycles} cycles"
@@ -274,8 +277,14 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     ll_good = np.where(have, ll_cycle_good, 0.0).sum(axis=0)
     ll_good = ll_good + np.where(n_cyc > 0, _lognorm(delta, m_d, s_d) + width, 0.0)
 
+    # Devices without a valid reading get a neutral level here; they are UNCERTAIN below.
+    x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)
     lv_p = _lognorm(x_p, cen_p[:, None], tot_p)
     lv_ap = _lognorm(x_p, cen_ap[:, None], tot_ap)
+    # ...or every one of its writes failed: then it looks stuck, in either state.
+    ll_all_failed = n_cyc * np.log(e) + ll_stuck + np.logaddexp(lv_p, lv_ap) + np.log(0.5)
+    switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
+    ll_good = np.logaddexp(ll_good + lv_p, ll_all_failed)
 
     # -- opens: far below every switching level ----------------------------------------------
     open_g = float(np.exp(mu_ap_die) * min(OPEN_FRACTION, np.exp(-8 * tot_ap)))
@@ -284,26 +293,26 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
 
     # -- the short distribution and class weights, by EM over all devices -------------------
     floor_s = mu_p_die + 2.5 * tot_p
-    stuck_like = fit & (ll_stuck > ll_good)
+    stuck_like = fit & ~switched
     cand = x_p[stuck_like & (x_p > mu_p_die + 4 * tot_p)]
     if cand.size >= 3:
         mu_s, sig_s = float(np.median(cand)), max(_robust_sigma(cand), 0.05)
     else:
         mu_s, sig_s = mu_p_die + max(6 * tot_p, 0.5), 0.25
     weights = np.array([0.99, 2e-3, 0.0, 2e-3, 2e-3])
+    f_good, f_stuck, f_p, f_ap, f_x = (a[fit] for a in (ll_good, ll_stuck, lv_p, lv_ap, x_p))
     for _ in range(s.em_iterations):
-        ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
-        resp = np.exp(ll - logsumexp(ll, axis=-1, keepdims=True))[fit]
+        resp = _normalise(_class_ll(f_good, f_stuck, f_p, f_ap, f_x, mu_s, sig_s, weights))
         weights = np.maximum(resp.mean(axis=0), 1e-6)
         weights[OPEN] = 0.0
         r = resp[:, SHORT]
         if r.sum() >= 2:
-            xs = x_p[fit]
+            xs = f_x
             mu_s = max(float((r * xs).sum() / r.sum()), floor_s)
             var = float((r * (xs - mu_s) ** 2).sum() / r.sum())
             sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
     ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
-    post = np.exp(ll - logsumexp(ll, axis=-1, keepdims=True))
+    post = _normalise(ll)
 
     # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
     short_lines = 0
@@ -317,11 +326,11 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
         if short_lines:
             boost = np.log(0.5) - np.log(weights[SHORT])
             ll[..., SHORT] += np.where(on_line, boost, 0.0)
-            post = np.exp(ll - logsumexp(ll, axis=-1, keepdims=True))
+            post = _normalise(ll)
 
     # -- opens, missing and saturated readings -----------------------------------------------
     post[is_open] = np.eye(N_CLASSES)[OPEN]
-    gap = ok & ~is_open & (x_p < mu_ap_die - 8 * tot_ap) & (ll_stuck > ll_good)
+    gap = ok & ~is_open & (x_p < mu_ap_die - 8 * tot_ap) & ~switched
 
     codes, best, conf = _decide(post, s.min_posterior)
     codes[gap] = UNCERTAIN
@@ -448,7 +457,7 @@ def _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights) -> np.n
         lw = np.log(weights)
     out = np.stack(
         [
-            lw[GOOD] + ll_good + lv_p,
+            lw[GOOD] + ll_good,
             lw[SHORT] + ll_stuck + lv_s,
             np.full(x_p.shape, -np.inf),
             lw[STUCK_P] + ll_stuck + lv_p,
@@ -457,6 +466,14 @@ def _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights) -> np.n
         axis=-1,
     )
     return np.where(np.isfinite(x_p)[..., None] | (np.arange(N_CLASSES) == OPEN), out, 0.0)
+
+
+def _normalise(ll: np.ndarray) -> np.ndarray:
+    """Posteriors from log prior x likelihood along the last axis (-inf allowed)."""
+    top = ll.max(axis=-1, keepdims=True)
+    p = np.exp(ll - top)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
 
 
 def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -141,7 +141,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     show_default=True,
     type=click.IntRange(0, 100),
     help="Extra verified write-read cycles for devices left UNCERTAIN (0 = none); at most "
-    "1 %% of the devices are re-measured.",
+    "1 % of the devices are re-measured.",
 )
 @click.option(
     "--report/--no-report",

@@ -46,7 +46,9 @@ def test_defect_counts_match_rates_over_a_lot(profile_1t1r):
     n_dies = 40
     counts = np.zeros((n_dies, len(DefectCode)))
     for k in range(n_dies):
-        counts[k] = np.bincount(make_die(profile_1t1r, 11, k).defect.ravel(), minlength=len(DefectCode))
+        counts[k] = np.bincount(
+            make_die(profile_1t1r, 11, k).defect.ravel(), minlength=len(DefectCode)
+        )
     n = profile_1t1r.layout.n_devices
     d = profile_1t1r.defects
     rates = counts.mean(axis=0) / n

@@ -31,13 +31,9 @@ from typing import Any
 import numpy as np
 
 from protocols.chip import CellState, Chip, Pulse
-from protocols.classify import (
-    ClassifierSettings,
-    classify_evidence,
-    gather_evidence,
-    short_boundary,
-)
+from protocols.classify import classify_evidence, short_boundary
 from protocols.errors import InvalidRequest, ProtocolError
+from protocols.evidence import ClassifierSettings, gather_evidence
 from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
 from protocols.write import write_weights
 

@@ -10,9 +10,10 @@ die-wide threshold:
    all failed (per-cycle failure rate measured from devices that switched in some cycles).
 2. **Where does it sit?** A device that does not switch is told apart by its level ``ln G``:
    the P and AP level distributions are fitted to the devices that switched cleanly (robust
-   median and spread, per array where the arrays differ); the short distribution is fitted
-   by expectation-maximisation to the devices that did not switch; an open device reads
-   below a small fraction of the AP level.
+   median and spread, per array where the arrays differ); the short distribution and the
+   class weights are fitted by expectation-maximisation over all devices (P/AP components
+   held fixed); a line that is mostly shorted raises its other devices' short prior; an
+   open device reads below a small fraction of the AP level.
 3. **How sure?** Bayes' rule over the classes gives each device a posterior. A device whose
    most probable outcome (GOOD, SHORT, OPEN or stuck) stays below ``min_posterior`` is
    ``UNCERTAIN``, with its best guess recorded. Between stuck-P and stuck-AP (both: "does

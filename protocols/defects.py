@@ -1,6 +1,6 @@
 """Defect detection: switch every device back and forth, read it, and classify it.
 
-The default classifier (:func:`classify_reads`, see :mod:`protocols.classify`) judges each
+The default classifier (:func:`classify_reads`, see :mod:`protocols.classifier`) judges each
 device on its own switching evidence with distributions fitted to the die, gives every
 device a posterior and an ``UNCERTAIN`` outcome where the evidence cannot settle it. The
 rules below are the older fixed-threshold classifier, still used when thresholds are given
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from protocols.chip import CellState, Chip, Pulse
-from protocols.classify import classify_evidence, short_boundary
+from protocols.classifier import classify_evidence, short_boundary
 from protocols.errors import InvalidRequest, ProtocolError
 from protocols.evidence import ClassifierSettings, gather_evidence
 from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
@@ -326,7 +326,7 @@ def classify_reads(
 ) -> DefectMap:
     """Classify devices from their raw reads ``(cycles, reads, ...)`` (S) on their own evidence.
 
-    See :mod:`protocols.classify`. NaN readings are left out; +inf readings (a saturated
+    See :mod:`protocols.classifier`. NaN readings are left out; +inf readings (a saturated
     converter) make a device UNCERTAIN. ``unmeasured`` (bool ``(cycles, ...)``) marks cycles
     a device was deliberately not measured in (re-measurement padding).
 

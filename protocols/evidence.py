@@ -3,7 +3,7 @@
 Raw reads ``(cycles, reads, *S)`` become, per device, the mean ln G after P and after AP
 writes, the per-cycle log ratio ``d_c``, the linear mean conductance, and counts of missing
 (NaN) and saturated (+inf) readings; the per-cycle read noise is measured from the die itself.
-Used by :mod:`protocols.classify`.
+Used by :mod:`protocols.classifier`.
 """
 
 from __future__ import annotations

@@ -204,3 +204,21 @@ def test_shipped_hard_profiles_differ_from_the_default_as_described():
         for k in range(4)
     )
     assert full_rows >= 1
+
+
+def test_arrays_that_differ_get_their_own_centres():
+    # Eight arrays whose levels drift by +-30 % in ln G across the die, TMR 30 %: a stuck-P
+    # device of the lowest array reads below the die-wide AP median.
+    rng = np.random.default_rng(3)
+    shift = np.linspace(-0.3, 0.3, 8)[:, None, None]
+    g_p = 2.3e-4 * np.exp(shift + 0.03 * rng.standard_normal((8, 25, 25)))
+    g_ap = g_p / 1.3
+    stuck_p, stuck_ap = (0, 4, 4), (7, 9, 9)
+    g_ap[stuck_p] = g_p[stuck_p]
+    g_p[stuck_ap] = g_ap[stuck_ap]
+    noise = lambda g: g * (1 + 0.005 * rng.standard_normal((3, 1, 8, 25, 25)))  # noqa: E731
+    result = classify_reads(noise(g_p), noise(g_ap))
+    assert result.model["centres_per_array"]
+    assert result.codes[stuck_p] == DefectCode.STUCK_P
+    assert result.codes[stuck_ap] == DefectCode.STUCK_AP
+    assert (result.codes == DefectCode.GOOD).sum() == 8 * 625 - 2

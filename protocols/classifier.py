@@ -100,8 +100,21 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
         dbar = np.where(n_cyc > 0, np.nansum(np.nan_to_num(d), axis=0) / np.maximum(n_cyc, 1), 0)
     clean = ok & (n_cyc > 0) & (d_min > SWITCH_SIGMAS * sd)
     n_clean = int(clean.sum())
+    fit_rule = f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
     if n_clean < MIN_FIT_DEVICES:
-        raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, n_clean))
+        # Noisy reads: fit to devices that switch on average, and let the posteriors say
+        # how little each single device can be settled.
+        clean = ok & (n_cyc > 0) & (dbar > 3 * sd / np.sqrt(np.maximum(n_cyc, 1)))
+        fit_rule = "switched by > 3 noise sigmas on average over the cycles (noisy reads)"
+        if int(clean.sum()) >= MIN_FIT_DEVICES:
+            n_clean = int(clean.sum())
+            warnings.append(
+                f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
+                "switching contrast: few devices switched clearly in every cycle; the fit "
+                "uses devices that switch on average; use more --reads or --cycles"
+            )
+        else:
+            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, n_clean))
 
     # -- fitted distributions of the devices that switched cleanly ----------------------------
     x_ap = flat(ev.x_ap)
@@ -140,9 +153,11 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     # taken at the device's own estimate of delta (the mean over cycles that switched), with
     # the Laplace width of that estimate, so the population prior counts once, not per cycle.
     s_good = float(np.hypot(s_d, sd))
-    up = have & (dv > 3 * sd)
-    n_up = up.sum(axis=0)
-    delta = np.where(n_up > 0, np.where(up, dv, 0).sum(axis=0) / np.maximum(n_up, 1), dbar)
+    # delta: mean over the cycles that look switched (one EM step from the die's median).
+    r_sw = np.log1p(-e) + _lognorm(dv, m_d, s_good)
+    r_sw = np.where(have, 1.0 / (1.0 + np.exp(np.log(e) + _lognorm(dv, 0.0, sd) - r_sw)), 0.0)
+    w_sw = r_sw.sum(axis=0)
+    delta = np.where(w_sw > 0.5, (r_sw * dv).sum(axis=0) / np.maximum(w_sw, 1e-12), dbar)
     ll_cycle_good = np.logaddexp(
         np.log1p(-e) + _lognorm(dv, delta, sd), np.log(e) + _lognorm(dv, 0.0, sd)
     )
@@ -266,7 +281,7 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
         "method": (
             "per-device switching evidence + levels fitted to the die's own devices: P and AP "
             f"ln-G distributions = robust median and 1.4826 MAD of the {n_clean} devices that "
-            f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
+            + fit_rule
             + (" (centres per array: arrays differ)" if arrays_differ else " (die-wide)")
             + "; short distribution and class weights by EM over all devices (prior 0.5 on "
             f"lines >= {LINE_FRACTION:g} shorted); open below "

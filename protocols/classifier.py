@@ -155,7 +155,8 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     s_good = float(np.hypot(s_d, sd))
     # delta: mean over the cycles that look switched (one EM step from the die's median).
     r_sw = np.log1p(-e) + _lognorm(dv, m_d, s_good)
-    r_sw = np.where(have, 1.0 / (1.0 + np.exp(np.log(e) + _lognorm(dv, 0.0, sd) - r_sw)), 0.0)
+    z = np.clip(np.log(e) + _lognorm(dv, 0.0, sd) - r_sw, -700.0, 700.0)
+    r_sw = np.where(have, 1.0 / (1.0 + np.exp(z)), 0.0)
     w_sw = r_sw.sum(axis=0)
     delta = np.where(w_sw > 0.5, (r_sw * dv).sum(axis=0) / np.maximum(w_sw, 1e-12), dbar)
     ll_cycle_good = np.logaddexp(

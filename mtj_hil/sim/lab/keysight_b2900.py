@@ -13,12 +13,16 @@ Source ``:FUNCtion:MODE VOLT|CURR``, levels, ``:VOLTage:MODE FIXed|LIST``, ``:LI
 ``:TRIGger[c][:ALL]:COUNt``; ``:SYSTem:ERRor[:NEXT]?`` (``+0,"No error"`` when empty).
 
 Status word: bit 1 (2) current compliance, bit 2 (4) voltage compliance, bit 13 range
-overflow. *RST: voltage source at 0 V, 100 uA current compliance, 2 V voltage compliance,
-auto ranges, 1 PLC, all six elements, output off (these defaults are our reading of the manual).
+overflow. *RST (SCPI Command Reference, SENSe subsystem "default" entries): voltage source at
+0 V, 100 uA current compliance, 2 V voltage compliance (``:SENS:<CURR|VOLT>:PROT``, "default is
+100 uA or 2 V"), auto ranges, 0.1 PLC (``:SENS:<f>:APERture``/``:NPLCycles``, "default is
+0.1 PLC"), all six elements, output off. ``:NPLCycles`` takes 4E-4..100 at 50 Hz or 4.8E-4..120
+at 60 Hz; a value outside is set to MIN or MAX, not refused (same entry).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -86,6 +90,7 @@ class KeysightB2900(ScpiInstrument):
         return ChannelDefaults(
             limit_i=1e-4,
             limit_v=2.0,
+            nplc=0.1,
             ovp=self.VOLTAGE_LIMIT,
             v_range=0.2,
             i_range=1e-4,
@@ -269,7 +274,9 @@ class KeysightB2900(ScpiInstrument):
         self.st.limit_v = abs(number(one(args), -210.0, 210.0, 2.0)) or self._too_small()
 
     def _set_nplc(self, args: list[str]) -> None:
-        self.st.nplc = number(one(args), 4e-4, 100.0, 1.0)
+        """``:SENS:<f>:NPLC``: 4E-4..100 PLC at 50 Hz, 4.8E-4..120 at 60 Hz, clamped (manual)."""
+        lo, hi = (4e-4, 100.0) if self.line_frequency == 50 else (4.8e-4, 120.0)
+        self.st.nplc = min(hi, max(lo, number(one(args), -math.inf, math.inf, 0.1)))
 
     def _set_count(self, args: list[str]) -> None:
         self.st.trigger_count = round(number(one(args), 1, 100000, 1))

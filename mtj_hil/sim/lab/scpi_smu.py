@@ -51,6 +51,8 @@ STATUS_OFLO = 1 << 0
 STATUS_FRONT = 1 << 2
 STATUS_COMPLIANCE = 1 << 3
 STATUS_RANGE_COMPLIANCE = 1 << 16
+#: 2400 manual, Table B-1 "Status and error messages".
+NOT_WITH_OUTPUT_OFF = (803, "Not permitted with OUTPUT off")
 
 _ELEMENTS = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
 _ELEMENT_ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT")
@@ -396,6 +398,14 @@ class Keithley2400(ScpiInstrument):
     # ------------------------------------------------------------------ measurement
 
     def _cmd_init(self, args: list[str]) -> None:
+        """``:INITiate`` (and the measuring half of ``:READ?``/``:MEASure?``).
+
+        2400 manual, ``:OUTPut[1][:STATe]``: "Measurements cannot be made while the source is
+        off", so with the output off and auto output-off disabled (``:SOUR:CLE:AUTO OFF``, the
+        *RST state) nothing is measured and error +803 "Not permitted with OUTPUT off"
+        (Table B-1) is queued; a query then gets no reply. With auto output-off enabled the
+        output turns on for the measurements and off after them (``:SOURce[1]:CLEar:AUTO``).
+        """
         count(args, 0)
         st = self.st
         points = st.trigger_count * st.extra["arm_count"]
@@ -403,12 +413,21 @@ class Keithley2400(ScpiInstrument):
             raise ScpiError(-221)
         if st.mode == "LIST" and st.source_function != "VOLT":
             raise ScpiError(-221)
+        auto_off = st.extra.get("clear_auto", "0") == "1"
+        if not st.output and not auto_off:
+            raise ScpiError(*NOT_WITH_OUTPUT_OFF)
         saved = st.trigger_count
         st.trigger_count = points
         try:
+            if auto_off:  # the source turns on for the source-measure cycles, off after
+                st.output = True
+                self.ch.record()
             self._last = self.ch.run()
         finally:
             st.trigger_count = saved
+            if auto_off:
+                st.output = False
+                self.ch.record()
 
     def _query_fetch(self, args: list[str]) -> str:
         count(args, 0)

@@ -144,3 +144,40 @@ def test_2450_binary_byte_order_defaults_to_swapped_and_reset_restores_it():
     assert ask(inst, ":FORM:BORD?") == "SWAP"
     inst.handle(":FORM:BORD BIG")
     assert [code for code, _ in inst.errors()] == [-224]
+
+
+def test_2450_source_status_bit_32_marks_a_limited_source():
+    """2450 reference manual, ``bufferVar.sourcestatuses``: bit 5 (decimal 32) "source function
+    was limited because the complementary function would be over the source limit"."""
+    inst = make_virtual_smu("keithley2450", resistor)
+    inst.handle(":SOUR:VOLT 0.1;:OUTP ON")
+    free = ask(inst, ':READ? "defbuffer1", READ, SOURSTAT').split(",")
+    inst.handle(":SOUR:VOLT:ILIM 1e-6")
+    limited = ask(inst, ':READ? "defbuffer1", READ, SOURSTAT').split(",")
+    assert int(float(free[1])) & 32 == 0
+    assert int(float(limited[1])) & 32 == 32 and float(limited[0]) == pytest.approx(1e-6)
+
+
+def test_2602b_buffer_status_marks_compliance_with_0x40_and_not_overrange_with_0x02():
+    """2600B manual, ``bufferVar.statuses``: B6 (0x40) source limited; B1 (0x02) is over
+    temperature. An over-range reading is 9.91E37 with no status bit of its own."""
+    inst = make_virtual_smu("keithley2600", resistor)
+    inst.handle("smua.source.levelv = 0.1 smua.source.limiti = 1e-6 smua.source.output = 1")
+    inst.handle("smua.measure.i(smua.nvbuffer1)")
+    inst.handle("smua.source.limiti = 1e-3")
+    inst.overflow_next(1)
+    inst.handle("smua.measure.i(smua.nvbuffer1)")
+    reply = ask(inst, "printbuffer(1, 2, smua.nvbuffer1.readings, smua.nvbuffer1.statuses)")
+    limited, status1, over, status2 = (float(x) for x in reply.split(","))
+    assert limited == pytest.approx(1e-6) and int(status1) == 0x40
+    assert over == 9.91e37 and int(status2) == 0
+
+
+def test_b2902a_has_no_10_na_range():
+    """B2900 User's Guide table 2-5: the 10 nA range is B2911A/B2912A only; a B2902A takes the
+    smallest range that holds the value, 100 nA."""
+    inst = make_virtual_smu("keysight_b2900", resistor)
+    assert ask(inst, "*IDN?").split(",")[1] == "B2902A"
+    inst.handle(":SENS1:CURR:RANG 1e-8;:SOUR1:CURR:RANG 5e-9")
+    assert ask(inst, ":SENS1:CURR:RANG?;:SOUR1:CURR:RANG?") == "+1.000000E-07;+1.000000E-07"
+    assert inst.errors() == []

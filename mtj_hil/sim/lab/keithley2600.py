@@ -19,7 +19,9 @@ a runtime error (-286) stops it there; neither sends a reply. A setting out of i
 queues 1101 "Parameter too big" / 1102 "Parameter too small" (Series 2600 reference manual,
 ``smuX.source.limitY``: a limit of 0 gives "Parameter too small", error 1102) and is not
 applied. The common commands ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``*WAI`` are accepted.
-Buffer status bits: 0x02 over range, 0x40 compliance.
+Buffer status (``bufferVar.statuses``): bit B6 (0x40) "source function was limited" =
+compliance; an over-range reading is 9.91E37 and sets no status bit (B1, 0x02, is the
+over-temperature condition in the 2600B table, not over range).
 
 ``smuX.reset()`` / ``reset()`` defaults of a 2602B (2600BS-901-01 Rev. F, section 9,
 ``smuX.source.limitY``, ``smuX.source.rangeY``, ``smuX.measure.rangeY`` "Default value"): voltage
@@ -49,7 +51,6 @@ from mtj_hil.sim.lab.tsp_objects import (
 
 __all__ = ["Keithley2600"]
 
-STATUS_OVERRANGE = 0x02
 STATUS_COMPLIANCE = 0x40
 _V_RANGES = (0.1, 1.0, 6.0, 40.0)
 _I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0)
@@ -252,10 +253,7 @@ class _Channel(Obj):
     # ------------------------------------------------------------------ measurement
 
     def _status(self, point: Point) -> float:
-        return float(
-            (STATUS_COMPLIANCE if point.compliance else 0)
-            | (STATUS_OVERRANGE if point.overflow else 0)
-        )
+        return float(STATUS_COMPLIANCE if point.compliance else 0)
 
     def _value(self, kind: str, point: Point) -> Any:
         current = 9.91e37 if point.overflow else point.current

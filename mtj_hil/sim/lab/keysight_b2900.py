@@ -54,7 +54,8 @@ STATUS_OVERFLOW = 1 << 13
 _ELEMENT_NAMES = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus", "SOURce")
 _ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT", "SOUR")
 _V_RANGES = (0.2, 2.0, 20.0, 200.0)
-_I_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
+#: B2901A/B2902A DC current ranges (User's Guide table 2-5; 10 nA is B2911A/B2912A only).
+_I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
 _SUFFIXED = {"SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT", "TRIG", "TRIGGER"}
 _CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
 

@@ -112,12 +112,16 @@ def test_b2900_nplc_outside_its_range_is_set_to_min_or_max_not_refused(
     assert float(ask(inst, ":SENS:CURR:NPLC?")) == pytest.approx(expected)
 
 
-def test_b2900_trigger_count_takes_the_optional_all_node():
-    """``:TRIGger[c]<:ACQuire|:TRANsient|[:ALL]>:COUNt``: ALL is the default node."""
+def test_b2900_trigger_count_all_node_is_optional_and_write_only():
+    """``:TRIGger[c]<:ACQuire|:TRANsient|[:ALL]>:COUNt``: ALL is the default node and sets both
+    actions; it has no query form (peer B2900 drivers treat it as write-only)."""
     inst = make_virtual_smu("keysight_b2900", resistor)
     inst.handle(":TRIG1:COUN 3;:TRIG2:ALL:COUN 4")
-    assert ask(inst, ":TRIG1:ALL:COUN?;:TRIG2:COUN?") == "3;4"
     assert inst.errors() == []
+    assert ask(inst, ":TRIG1:ACQ:COUN?;:TRIG2:TRAN:COUN?") == "3;4"
+    for query in (":TRIG1:COUN?", ":TRIG2:ALL:COUN?"):
+        assert inst.handle(query) is None
+    assert [code for code, _ in inst.errors()] == [-113, -113]
 
 
 # ------------------------------------------------------------------------------ Keithley 2450

@@ -10,7 +10,10 @@ Source ``:FUNCtion:MODE VOLT|CURR``, levels, ``:VOLTage:MODE FIXed|LIST``, ``:LI
 ``:NPLCycles``; ``:OUTPut:PROTection`` (output off when compliance is reached);
 ``:OUTPut:ON:AUTO`` (default on: a measurement or ``:INIT`` switches the output on);
 ``:FORMat:ELEMents:SENSe`` (VOLT, CURR, RES, TIME, STAT, SOUR; sent in that order);
-``:TRIGger[c][:ALL]:COUNt``; ``:SYSTem:ERRor[:NEXT]?`` (``+0,"No error"`` when empty).
+``:TRIGger[c]<:ACQuire|:TRANsient|[:ALL]>:COUNt`` (the ALL form sets both actions and has no
+query form: ``:TRIG:ALL:COUN?`` is refused with -113, as peer drivers that treat it as
+write-only report; query ``:TRIG:ACQ:COUN?``); ``:SYSTem:ERRor[:NEXT]?`` (``+0,"No error"``
+when empty).
 
 Status word: bit 1 (2) current compliance, bit 2 (4) voltage compliance, bit 13 range
 overflow. *RST (SCPI Command Reference, SENSe subsystem "default" entries): voltage source at
@@ -167,7 +170,7 @@ class KeysightB2900(ScpiInstrument):
             S(":SENSe:REMote", "remote", "0", as_bool),
             c(":FORMat:ELEMents:SENSe", write=self._set_elements, query=lambda a: noargs(a, ",".join(self.elements))),
             S(":FORMat[:DATA]", "format", "ASC", as_choice("ASCii")),
-            c(":TRIGger[:ALL]:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
+            c(":TRIGger[:ALL]:COUNt", write=self._set_count),  # write-only: query ACQ or TRAN
             c(":TRIGger:ACQuire:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":TRIGger:TRANsient:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":ABORt[:ALL]", write=lambda a: None),

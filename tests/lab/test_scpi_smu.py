@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 import threading
 
 import pytest
@@ -264,8 +265,8 @@ def test_current_source_voltage_compliance(smu):
 
 
 def test_read_with_the_output_off_is_refused_with_803_and_no_reply():
-    """2400 manual: "Measurements cannot be made while the source is off"; +803 "Not
-    permitted with OUTPUT off" (Table B-1). Nothing is measured and the query gets no reply."""
+    """2400 manual, :READ?: with auto output-off disabled "the output must be turned on before
+    you can perform a :READ?"; +803 "Not permitted with OUTPUT off" (Table B-1)."""
     calls = []
     smu = VirtualSMU(lambda v: calls.append(v) or v / R_LOAD)
     smu.handle(":SOUR:VOLT 0.5")
@@ -502,3 +503,16 @@ def test_constructor_validation():
         VirtualSMU(resistor, latency=-1)
     with pytest.raises(ValueError):
         VirtualSMU(resistor).mute_queries(-1)
+
+
+def test_byte_order_is_normal_after_rst_and_swapped_after_preset():
+    """2400 manual, Table 18-3: "*RST default is NORMal. :SYSTem:PRESet default is SWAPped"."""
+    smu = VirtualSMU(lambda v: v / R_LOAD)
+    smu.handle(":FORM:BORD SWAP;*RST")
+    assert ask(smu, ":FORM:BORD?") == "NORM"
+    smu.handle(":SYST:PRES")
+    assert ask(smu, ":FORM:BORD?") == "SWAP"
+    smu.handle(":OUTP ON;:SOUR:VOLT 0.43;:FORM:ELEM CURR;:FORM SRE")
+    reply = ask(smu, ":READ?").encode("latin-1")
+    assert reply[:2] == b"#0"
+    assert struct.unpack("<f", reply[2:6])[0] == pytest.approx(0.43 / R_LOAD, rel=1e-6)

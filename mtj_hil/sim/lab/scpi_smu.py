@@ -128,7 +128,7 @@ class Keithley2400(ScpiInstrument):
             c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
-            c(":SYSTem:PRESet", write=self.cmd_reset),
+            c(":SYSTem:PRESet", write=self._preset),
             c(":SYSTem:LFRequency", write=self._set_lfreq, query=lambda a: noargs(a, f"{self.line_frequency:g}")),
             c(":SYSTem:TIME:RESet", write=self._reset_time),
             c(":SYSTem:TIME", query=lambda a: noargs(a, fmt(self.timestamp()))),
@@ -196,6 +196,12 @@ class Keithley2400(ScpiInstrument):
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ system
+
+    def _preset(self, args: list[str]) -> None:
+        """``:SYSTem:PRESet``: as *RST but the binary byte order becomes SWAPped (2400 manual,
+        Table 18-3 note: "*RST default is NORMal. :SYSTem:PRESet default is SWAPped")."""
+        self.cmd_reset(args)
+        self.st.extra["border"] = "SWAP"
 
     def _set_lfreq(self, args: list[str]) -> None:
         value = number(one(args), 50.0, 60.0, 60.0)
@@ -400,11 +406,11 @@ class Keithley2400(ScpiInstrument):
     def _cmd_init(self, args: list[str]) -> None:
         """``:INITiate`` (and the measuring half of ``:READ?``/``:MEASure?``).
 
-        2400 manual, ``:OUTPut[1][:STATe]``: "Measurements cannot be made while the source is
-        off", so with the output off and auto output-off disabled (``:SOUR:CLE:AUTO OFF``, the
-        *RST state) nothing is measured and error +803 "Not permitted with OUTPUT off"
-        (Table B-1) is queued; a query then gets no reply. With auto output-off enabled the
-        output turns on for the measurements and off after them (``:SOURce[1]:CLEar:AUTO``).
+        2400 manual, section 17 ``:READ?``: with auto output-off disabled (``:SOUR:CLE:AUTO
+        OFF``, the *RST state) "the output must be turned on before you can perform a :READ?";
+        with it enabled the output turns on at the start of each source-delay-measure cycle and
+        off after the measurement. Refused here with +803 "Not permitted with OUTPUT off"
+        (Table B-1): nothing is measured and a query gets no reply.
         """
         count(args, 0)
         st = self.st

@@ -324,6 +324,7 @@ def test_timeout_fault_gives_a_visa_timeout(lab):
     smu, server = lab
     k = Keithley2400SourceMeter(server.resource, **{**VISA_KWARGS, "timeout": 100})
     try:
+        k.write(":OUTP ON")  # a 2400 measures only with its output on (error +803 otherwise)
         smu.mute_queries(1)
         with pytest.raises(pyvisa.errors.VisaIOError) as info:
             k.measure_current()

@@ -88,13 +88,6 @@ def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]
     path = task.run_file
     if not path.exists():
         return "todo", {}
-    try:
-        with RunFile.open(path, "r") as run:
-            status = run.status
-    except StoreError:
-        return "todo", {}  # damaged: the kind's run decides (resume or report it)
-    if status != "completed":
-        return "todo", {}
     checksum = file_checksum(path)
     if rec.get("checksum") and rec["checksum"] != checksum:
         return "failed", {
@@ -102,6 +95,13 @@ def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]
             "error": f"run file {path} changed after it was indexed (checksum "
                      f"{checksum[:12]} != {rec['checksum'][:12]}); left untouched",
         }
+    try:
+        with RunFile.open(path, "r") as run:
+            status = run.status
+    except StoreError:
+        return "todo", {}  # cut short while being created: the worker sets it aside
+    if status != "completed":
+        return "todo", {}
     if rec.get("status") == "completed" and rec.get("checksum") == checksum:
         return "done", {}
     # completed on disk but not recorded (the client stopped before recording it)

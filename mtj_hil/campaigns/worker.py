@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +16,16 @@ from typing import Any
 from mtj_hil.campaigns.index import file_checksum
 from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.spec import Task
-from mtj_hil.store.runfile import RunFile, now_iso
+from mtj_hil.errors import StoreError
+from mtj_hil.store.runfile import RunFile
 
 LOCK_PREFIX = "mtj-hil-station:"
 """Name prefix of the cluster-wide lock held by a task that drives a station."""
+
+
+def _stamp() -> str:
+    """UTC time to the millisecond (ISO 8601): start and end of a task."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _worker_address() -> str | None:
@@ -51,22 +58,44 @@ def station_lock(station: str | None) -> Iterator[None]:
         lock.release()
 
 
+def set_aside_unreadable(path: Path) -> str | None:
+    """Rename a run file that does not open (a process killed while creating it) to
+    ``<name>.unreadable-<time>`` so the task can start afresh; returns the new name."""
+    if not path.exists():
+        return None
+    try:
+        RunFile.open(path, "r").close()
+    except StoreError:
+        aside = path.with_name(f"{path.name}.unreadable-{_stamp().replace(':', '')}")
+        path.rename(aside)
+        return str(aside)
+    return None
+
+
 def execute_task(task: Task) -> dict[str, Any]:
     """Run ``task`` with its kind and return its outcome: ``status`` (``completed`` or
     ``failed``), ``error``, ``summary``, ``checksum`` (SHA-256 of the run file), ``digest``
     (of its numbers), ``run_id``, ``git_revision``, ``worker``, ``host``, ``pid``,
-    ``started``, ``ended``. Errors of the task are returned, not raised, so one failure does
-    not stop the others (Ctrl-C and a dying process still stop it)."""
+    ``started`` and ``ended`` (UTC, ms; the span the task held its station, if any). Errors of the task are returned, not raised, so one failure does
+    not stop the others (Ctrl-C and a dying process still stop it). A run file that does
+    not open is set aside first (see :func:`set_aside_unreadable`); the client has already
+    refused to run a task whose completed run file changed after it was indexed."""
     kind = get_kind(task.kind)
     out: dict[str, Any] = {
         "worker": _worker_address() or "local",
         "host": platform.node(),
         "pid": os.getpid(),
-        "started": now_iso(),
     }
     try:
         with station_lock(task.station):
-            out["summary"] = kind.run(task)
+            out["started"] = _stamp()
+            aside = set_aside_unreadable(Path(task.run_file))
+            try:
+                out["summary"] = kind.run(task)
+                if aside:
+                    out["summary"]["set_aside"] = aside
+            finally:
+                out["ended"] = _stamp()
         path = Path(task.run_file)
         out["checksum"] = file_checksum(path)
         out["digest"] = kind.digest(path)
@@ -77,5 +106,6 @@ def execute_task(task: Task) -> dict[str, Any]:
         out["status"], out["error"] = "completed", ""
     except Exception as exc:
         out["status"], out["error"] = "failed", f"{type(exc).__name__}: {exc}"
-    out["ended"] = now_iso()
+        out.setdefault("started", _stamp())
+        out.setdefault("ended", out["started"])
     return out

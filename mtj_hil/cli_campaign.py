@@ -116,15 +116,20 @@ def status(file: Path) -> None:
     for t in spec.tasks:
         kinds.setdefault(t.kind, []).append(records.get(t.id, {}).get("status", "pending"))
     for kind, states in kinds.items():
-        table.add_row(kind, str(len(states)),
-                      *(str(states.count(s)) for s in ("completed", "running", "failed",
-                                                       "pending")))
+        table.add_row(
+            kind,
+            str(len(states)),
+            *(str(states.count(s)) for s in ("completed", "running", "failed", "pending")),
+        )
     Console().print(table)
     for t in spec.tasks:
         rec = records.get(t.id, {})
         if rec.get("status") == "failed":
-            Console().print(f"[red]failed[/] {t.id} (worker {rec.get('worker') or '-'}, "
-                            f"{rec.get('ended')}): {rec.get('error')}", highlight=False)
+            Console().print(
+                f"[red]failed[/] {t.id} (worker {rec.get('worker') or '-'}, "
+                f"{rec.get('ended')}): {rec.get('error')}",
+                highlight=False,
+            )
 
 
 @campaign.command()

@@ -28,8 +28,14 @@ def claim(run_file: Path, owner: Path) -> None:
     """
     path = claim_path(run_file)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = json.dumps({"campaign_index": str(owner), "claimed": now_iso(),
-                         "host": os.uname().nodename, "pid": os.getpid()})
+    record = json.dumps(
+        {
+            "campaign_index": str(owner),
+            "claimed": now_iso(),
+            "host": os.uname().nodename,
+            "pid": os.getpid(),
+        }
+    )
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:

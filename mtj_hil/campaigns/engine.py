@@ -41,8 +41,13 @@ class CampaignOutcome:
         return not self.failed
 
 
-def connect(scheduler: str | None = None, workers: int | None = None, *,
-            processes: bool = True, timeout: float = 10.0) -> Any:
+def connect(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    processes: bool = True,
+    timeout: float = 10.0,
+) -> Any:
     """A ``distributed.Client``: to the scheduler at ``scheduler`` (``tcp://HOST:PORT``) or
     to a new ``LocalCluster`` of ``workers`` single-threaded workers (default: one per core).
 
@@ -54,16 +59,22 @@ def connect(scheduler: str | None = None, workers: int | None = None, *,
 
     if scheduler is not None:
         if workers is not None:
-            raise ConfigError("--workers starts a local cluster; it cannot be used with "
-                              f"--scheduler {scheduler} (start workers with 'dask worker')")
+            raise ConfigError(
+                "--workers starts a local cluster; it cannot be used with "
+                f"--scheduler {scheduler} (start workers with 'dask worker')"
+            )
         try:
             return Client(scheduler, timeout=f"{timeout}s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(
                 f"Dask scheduler {scheduler} does not answer within {timeout:g} s: {exc}"
             ) from exc
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                           dashboard_address=":8787" if processes else None)
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=":8787" if processes else None,
+    )
     return Client(cluster)
 
 
@@ -77,8 +88,13 @@ def dashboard_link(client: Any) -> str | None:
 
 
 def _base_record(task: Task) -> dict[str, Any]:
-    return {"id": task.id, "kind": task.kind, "group": task.group,
-            "run_file": str(task.run_file), "params_hash": task.params_hash()}
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "group": task.group,
+        "run_file": str(task.run_file),
+        "params_hash": task.params_hash(),
+    }
 
 
 def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -93,7 +109,7 @@ def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]
         return "failed", {
             "status": "failed",
             "error": f"run file {path} changed after it was indexed (checksum "
-                     f"{checksum[:12]} != {rec['checksum'][:12]}); left untouched",
+            f"{checksum[:12]} != {rec['checksum'][:12]}); left untouched",
         }
     try:
         with RunFile.open(path, "r") as run:
@@ -106,12 +122,17 @@ def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]
         return "done", {}
     # completed on disk but not recorded (the client stopped before recording it)
     kind = get_kind(task.kind)
-    return "done", {"status": "completed", "checksum": checksum,
-                    "digest": kind.digest(path), "error": ""}
+    return "done", {
+        "status": "completed",
+        "checksum": checksum,
+        "digest": kind.digest(path),
+        "error": "",
+    }
 
 
-def run_campaign(spec: CampaignSpec, client: Any | None = None,
-                 progress: Progress | None = None) -> CampaignOutcome:
+def run_campaign(
+    spec: CampaignSpec, client: Any | None = None, progress: Progress | None = None
+) -> CampaignOutcome:
     """Run every unfinished task of ``spec``; record each outcome in the index.
 
     Finished tasks (their run file ``completed`` and matching the indexed checksum) are
@@ -182,8 +203,14 @@ def run_campaign(spec: CampaignSpec, client: Any | None = None,
         def start(task: Task) -> None:
             attempts[task.id] += 1
             state[task.id] = "running"
-            index.update(task.id, status="running", attempts=attempts[task.id], error="",
-                         started=now_iso(), ended="")
+            index.update(
+                task.id,
+                status="running",
+                attempts=attempts[task.id],
+                error="",
+                started=now_iso(),
+                ended="",
+            )
 
         def settle_blocked() -> None:
             changed = True
@@ -207,10 +234,15 @@ def run_campaign(spec: CampaignSpec, client: Any | None = None,
     return outcome
 
 
-def _run_on_cluster(spec: CampaignSpec, client: Any, state: dict[str, str],
-                    ready: Callable[[Task], bool], start: Callable[[Task], None],
-                    finish: Callable[[Task, dict[str, Any]], None],
-                    settle_blocked: Callable[[], None]) -> None:
+def _run_on_cluster(
+    spec: CampaignSpec,
+    client: Any,
+    state: dict[str, str],
+    ready: Callable[[Task], bool],
+    start: Callable[[Task], None],
+    finish: Callable[[Task, dict[str, Any]], None],
+    settle_blocked: Callable[[], None],
+) -> None:
     from distributed import as_completed
 
     tag = uuid.uuid4().hex[:8]
@@ -222,7 +254,9 @@ def _run_on_cluster(spec: CampaignSpec, client: Any, state: dict[str, str],
         for task in spec.tasks:
             if ready(task):
                 start(task)
-                fut = client.submit(execute_task, task, key=f"{task.id.replace('/', ':')}-{tag}", pure=False)
+                fut = client.submit(
+                    execute_task, task, key=f"{task.id.replace('/', ':')}-{tag}", pure=False
+                )
                 owner[fut.key] = task
                 futures.add(fut)
 
@@ -232,8 +266,11 @@ def _run_on_cluster(spec: CampaignSpec, client: Any, state: dict[str, str],
         try:
             result = fut.result()
         except Exception as exc:  # KilledWorker, lost scheduler, unpicklable result...
-            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                      "ended": now_iso()}
+            result = {
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "ended": now_iso(),
+            }
         finish(task, result)
         submit_ready()
 

@@ -29,8 +29,24 @@ FORMAT = "mtj-hil-campaign"
 FORMAT_VERSION = 1
 STATUSES = ("pending", "running", "completed", "failed")
 FIELDS = (
-    "id", "kind", "group", "run_file", "params_hash", "status", "checksum", "digest", "worker",
-    "host", "pid", "started", "ended", "error", "attempts", "run_id", "git_revision", "summary",
+    "id",
+    "kind",
+    "group",
+    "run_file",
+    "params_hash",
+    "status",
+    "checksum",
+    "digest",
+    "worker",
+    "host",
+    "pid",
+    "started",
+    "ended",
+    "error",
+    "attempts",
+    "run_id",
+    "git_revision",
+    "summary",
 )
 """Attributes of each task record (strings; ``attempts`` and ``pid`` integers)."""
 
@@ -62,8 +78,9 @@ class CampaignIndex:
                 h5 = h5py.File(self.path, mode)
                 break
             except FileNotFoundError as exc:
-                raise StoreError(f"campaign index {self.path} does not exist; run the "
-                                 "campaign first") from exc
+                raise StoreError(
+                    f"campaign index {self.path} does not exist; run the campaign first"
+                ) from exc
             except OSError as exc:  # another process has it open for writing
                 if time.monotonic() > deadline:
                     raise StoreError(f"cannot open campaign index {self.path}: {exc}") from exc
@@ -77,8 +94,9 @@ class CampaignIndex:
         finally:
             h5.close()
 
-    def ensure(self, name: str, campaign_file: Path, spec_text: str,
-               tasks: list[dict[str, Any]]) -> None:
+    def ensure(
+        self, name: str, campaign_file: Path, spec_text: str, tasks: list[dict[str, Any]]
+    ) -> None:
         """Create the index if missing and add a ``pending`` record for every task it does
         not list yet.
 
@@ -114,8 +132,9 @@ class CampaignIndex:
         with self._open("r") as h5:
             out = {}
             for rec in h5["tasks"].values():
-                d = {k: (v.item() if isinstance(v, np.generic) else v)
-                     for k, v in rec.attrs.items()}
+                d = {
+                    k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.attrs.items()
+                }
                 d["summary"] = json.loads(d["summary"]) if d.get("summary") else {}
                 out[str(d["id"])] = d
             return out

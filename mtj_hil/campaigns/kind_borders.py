@@ -18,7 +18,6 @@ Results per task: ``<out_dir>/<group>/seed<k>/borders.{h5,md,csv}`` and figures,
 from __future__ import annotations
 
 import hashlib
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,19 @@ from mtj_hil.store.runfile import RunFile
 NAME = "borders"
 STEM = "borders"
 _CONFIG_KEYS = {
-    "dataset", "data_dir", "image_size", "hidden", "epochs", "lr_final", "finetune_epochs",
-    "finetune_lr", "freeze_defective", "stats_epochs", "stats_lr", "pool_size", "select",
+    "dataset",
+    "data_dir",
+    "image_size",
+    "hidden",
+    "epochs",
+    "lr_final",
+    "finetune_epochs",
+    "finetune_lr",
+    "freeze_defective",
+    "stats_epochs",
+    "stats_lr",
+    "pool_size",
+    "select",
     "compare_plain",
 }
 
@@ -45,7 +55,6 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         ConfigError: unknown key, a missing or wrong ``characterization`` group, bad seeds or
             a setting :class:`BordersConfig` refuses (naming ``task[i].key``).
     """
-    from mtj_hil.experiments.borders import BordersConfig
 
     check_keys(group, _CONFIG_KEYS | {"characterization", "seeds"}, ctx)
     source = group.get("characterization")
@@ -55,13 +64,19 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     if deps is None:
         raise ctx.error("characterization", f"= {source!r} names no earlier [[task]] group")
     if deps[0].kind != "characterize" or deps[0].params.get("profile") is None:
-        raise ctx.error("characterization", f"= {source!r} must be a characterize group on a "
-                        "simulated lot (profile, lot_seed, dies)")
+        raise ctx.error(
+            "characterization",
+            f"= {source!r} must be a characterize group on a "
+            "simulated lot (profile, lot_seed, dies)",
+        )
     seeds = group.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
-    if (not isinstance(seeds, list) or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
-            or len(set(seeds)) != len(seeds)):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
         raise ctx.error("seeds", "must be an integer or a list of distinct integers")
     settings = {k: group[k] for k in _CONFIG_KEYS if k in group}
     if "hidden" in settings:
@@ -75,11 +90,11 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         _config({**settings, **common, "seed": seeds[0]})
     except (ConfigError, TypeError, ValueError) as exc:
         raise ctx.error("name", f"(group {group['name']!r}) has a bad setting: {exc}") from exc
-    known = {f.name for f in fields(BordersConfig)}
-    assert _CONFIG_KEYS <= known
     gname = group["name"]
-    inputs = [{"run_file": str(t.run_file), "die_id": t.params["die_id"], "die": t.params["die"]}
-              for t in deps]
+    inputs = [
+        {"run_file": str(t.run_file), "die_id": t.params["die_id"], "die": t.params["die"]}
+        for t in deps
+    ]
     return [
         Task(
             id=f"{gname}/seed{s}",
@@ -128,8 +143,15 @@ def run(task: Task) -> dict[str, Any]:
         if not old.name.endswith(".claim"):
             old.unlink()
     p = task.params
-    config = _config({**p["settings"], "profile": p["profile"], "lot_seed": p["lot_seed"],
-                      "dies": p["dies"], "seed": p["seed"]})
+    config = _config(
+        {
+            **p["settings"],
+            "profile": p["profile"],
+            "lot_seed": p["lot_seed"],
+            "dies": p["dies"],
+            "seed": p["seed"],
+        }
+    )
     profile = load_profile(p["profile"])
     models, agreement = [], []
     for item in p["inputs"]:
@@ -197,8 +219,13 @@ def load_result(path: Path) -> Any:
                 k,
                 {m: int(round(errors[m][k] * n_test)) for m in methods},
                 {},
-                dict(zip(("SHORT", "OPEN", "STUCK_P", "STUCK_AP"),
-                         (int(c) for c in counts[k]), strict=True)),
+                dict(
+                    zip(
+                        ("SHORT", "OPEN", "STUCK_P", "STUCK_AP"),
+                        (int(c) for c in counts[k]),
+                        strict=True,
+                    )
+                ),
                 float(noise[k]),
                 float(agree[k]),
                 json.loads(attrs["placements_defect_aware"])[k],

@@ -29,8 +29,17 @@ from mtj_hil.store.characterization import load_characterization
 from mtj_hil.store.runfile import RunFile
 
 NAME = "characterize"
-_KEYS = {"profile", "lot_seed", "dies", "die_ids", "station", "cycles", "reads", "read_voltage",
-         "arrays"}
+_KEYS = {
+    "profile",
+    "lot_seed",
+    "dies",
+    "die_ids",
+    "station",
+    "cycles",
+    "reads",
+    "read_voltage",
+    "arrays",
+}
 
 
 def _safe(label: str) -> str:
@@ -54,8 +63,11 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         from mtj_hil.station import load_station
 
         if "profile" in group or "lot_seed" in group:
-            raise ctx.error("station", "and profile/lot_seed exclude each other: the station "
-                            "file names the die profile (and a virtual lab its lot)")
+            raise ctx.error(
+                "station",
+                "and profile/lot_seed exclude each other: the station "
+                "file names the die profile (and a virtual lab its lot)",
+            )
         path = ctx.path(str(group["station"]))
         try:
             st = load_station(path)
@@ -86,7 +98,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         if "die_ids" in group:
             raise ctx.error("die_ids", "is for a real station; a simulated lot takes dies")
         if "dies" not in group:
-            raise ctx.error("dies", "is missing: which dies of the lot, e.g. dies = \"0-35\"")
+            raise ctx.error("dies", 'is missing: which dies of the lot, e.g. dies = "0-35"')
         labels = [
             (simulated_die_id(profile.name, int(lot_seed), k), k)  # type: ignore[arg-type]
             for k in parse_indices(group["dies"], ctx, "dies")
@@ -94,8 +106,11 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     else:
         ids = group.get("die_ids")
         if "dies" in group:
-            raise ctx.error("dies", "needs a simulated lot or virtual-lab station; label the "
-                            "dies of a real bench with die_ids = [\"W3-D17\", ...]")
+            raise ctx.error(
+                "dies",
+                "needs a simulated lot or virtual-lab station; label the "
+                'dies of a real bench with die_ids = ["W3-D17", ...]',
+            )
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
             raise ctx.error("die_ids", "is missing: the labels of the dies to measure")
         if len(set(ids)) != len(ids):
@@ -126,7 +141,9 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     return tasks
 
 
-def _int(group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext) -> int:
+def _int(
+    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
+) -> int:
     v = group.get(key, default)
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
         raise ctx.error(key, f"must be an integer in {lo}..{hi}")

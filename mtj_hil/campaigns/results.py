@@ -22,8 +22,19 @@ from mtj_hil.store.characterization import load_characterization
 from protocols.defects import DefectCode
 
 LOT_HEADER = [
-    "rank", "die", "devices", "yield %", "SHORT", "OPEN", "STUCK_P", "STUCK_AP",
-    "R_P median (ohm)", "R_P CV %", "R_AP median (ohm)", "R_AP CV %", "TMR median %",
+    "rank",
+    "die",
+    "devices",
+    "yield %",
+    "SHORT",
+    "OPEN",
+    "STUCK_P",
+    "STUCK_AP",
+    "R_P median (ohm)",
+    "R_P CV %",
+    "R_AP median (ohm)",
+    "R_AP CV %",
+    "TMR median %",
     "TMR std %",
 ]
 
@@ -52,30 +63,47 @@ def die_statistics(path: Path) -> dict[str, Any]:
     }
     if good.any():
         stats.update(
-            r_p=float(np.median(r_p)), r_p_cv=float(r_p.std() / r_p.mean()),
-            r_ap=float(np.median(r_ap)), r_ap_cv=float(r_ap.std() / r_ap.mean()),
-            tmr=float(np.median(tmr)), tmr_std=float(tmr.std()),
+            r_p=float(np.median(r_p)),
+            r_p_cv=float(r_p.std() / r_p.mean()),
+            r_ap=float(np.median(r_ap)),
+            r_ap_cv=float(r_ap.std() / r_ap.mean()),
+            tmr=float(np.median(tmr)),
+            tmr_std=float(tmr.std()),
         )
     else:
-        stats.update(r_p=np.nan, r_p_cv=np.nan, r_ap=np.nan, r_ap_cv=np.nan, tmr=np.nan,
-                     tmr_std=np.nan)
+        stats.update(
+            r_p=np.nan, r_p_cv=np.nan, r_ap=np.nan, r_ap_cv=np.nan, tmr=np.nan, tmr_std=np.nan
+        )
     return stats
 
 
 def lot_table(stats: list[dict[str, Any]]) -> list[list[str]]:
     """Rows of :data:`LOT_HEADER`, best die first (by yield, then by median TMR)."""
-    order = sorted(range(len(stats)),
-                   key=lambda i: (-stats[i]["yield"], -np.nan_to_num(stats[i]["tmr"])))
+    order = sorted(
+        range(len(stats)), key=lambda i: (-stats[i]["yield"], -np.nan_to_num(stats[i]["tmr"]))
+    )
     rows = []
     for rank, i in enumerate(order, 1):
         s = stats[i]
         c = s["counts"]
-        rows.append([
-            str(rank), s["die"], str(s["devices"]), f"{100 * s['yield']:.2f}",
-            str(c["SHORT"]), str(c["OPEN"]), str(c["STUCK_P"]), str(c["STUCK_AP"]),
-            f"{s['r_p']:.0f}", f"{100 * s['r_p_cv']:.2f}", f"{s['r_ap']:.0f}",
-            f"{100 * s['r_ap_cv']:.2f}", f"{100 * s['tmr']:.1f}", f"{100 * s['tmr_std']:.1f}",
-        ])
+        rows.append(
+            [
+                str(rank),
+                s["die"],
+                str(s["devices"]),
+                f"{100 * s['yield']:.2f}",
+                str(c["SHORT"]),
+                str(c["OPEN"]),
+                str(c["STUCK_P"]),
+                str(c["STUCK_AP"]),
+                f"{s['r_p']:.0f}",
+                f"{100 * s['r_p_cv']:.2f}",
+                f"{s['r_ap']:.0f}",
+                f"{100 * s['r_ap_cv']:.2f}",
+                f"{100 * s['tmr']:.1f}",
+                f"{100 * s['tmr_std']:.1f}",
+            ]
+        )
     return rows
 
 
@@ -132,8 +160,10 @@ def write_report(spec: CampaignSpec) -> tuple[str, dict[str, Path]]:
     paths: dict[str, Path] = {}
     done = {tid for tid, r in records.items() if r.get("status") == "completed"}
     failed = sum(r.get("status") == "failed" for r in records.values())
-    text = (f"# Campaign {spec.name}\n\n{len(done)} of {len(spec.tasks)} tasks completed, "
-            f"{failed} failed. Index: {spec.index_path}\n\n")
+    text = (
+        f"# Campaign {spec.name}\n\n{len(done)} of {len(spec.tasks)} tasks completed, "
+        f"{failed} failed. Index: {spec.index_path}\n\n"
+    )
     groups: dict[str, list[Task]] = {}
     for t in spec.tasks:
         groups.setdefault(t.group, []).append(t)
@@ -145,15 +175,18 @@ def write_report(spec: CampaignSpec) -> tuple[str, dict[str, Path]]:
         elif kind == "borders":
             text += _borders_section(gname, finished, folder, paths)
         else:
-            text += (f"## {gname} ({kind})\n\n{len(finished)} of {len(tasks)} tasks completed; "
-                     "run files:\n\n" + "".join(f"- {t.run_file}\n" for t in finished) + "\n")
+            text += (
+                f"## {gname} ({kind})\n\n{len(finished)} of {len(tasks)} tasks completed; "
+                "run files:\n\n" + "".join(f"- {t.run_file}\n" for t in finished) + "\n"
+            )
     paths["markdown"] = folder / "report.md"
     paths["markdown"].write_text(text)
     return text, paths
 
 
-def _lot_section(gname: str, tasks: list[Task], finished: list[Task], folder: Path,
-                 paths: dict[str, Path]) -> str:
+def _lot_section(
+    gname: str, tasks: list[Task], finished: list[Task], folder: Path, paths: dict[str, Path]
+) -> str:
     text = f"## Lot summary: {gname}\n\n"
     if not finished:
         return text + "No die finished yet.\n\n"
@@ -161,22 +194,25 @@ def _lot_section(gname: str, tasks: list[Task], finished: list[Task], folder: Pa
     rows = lot_table(list(stats.values()))
     paths[f"{gname}-csv"] = write_csv(folder / f"{gname}-dies.csv", LOT_HEADER, rows)
     yields = [stats[t.id]["yield"] if t.id in stats else None for t in tasks]
-    paths[f"{gname}-map"] = lot_map([_label(t) for t in tasks], yields,
-                                    folder / f"{gname}-map.png", f"{gname}: yield per die")
+    paths[f"{gname}-map"] = lot_map(
+        [_label(t) for t in tasks], yields, folder / f"{gname}-map.png", f"{gname}: yield per die"
+    )
     y = np.array([s["yield"] for s in stats.values()])
     totals = {c.name: sum(s["counts"][c.name] for s in stats.values()) for c in DefectCode}
     devices = sum(s["devices"] for s in stats.values())
     text += (
         f"{len(finished)} of {len(tasks)} dies; yield mean {100 * y.mean():.2f} %, "
         f"min {100 * y.min():.2f} %, max {100 * y.max():.2f} %. Devices per class over the "
-        "lot: " + ", ".join(f"{k} {v} ({100 * v / devices:.3f} %)" for k, v in totals.items())
-        + f".\n\nMap: {paths[f'{gname}-map']}\n\n" + markdown_table(LOT_HEADER, rows) + "\n"
+        "lot: "
+        + ", ".join(f"{k} {v} ({100 * v / devices:.3f} %)" for k, v in totals.items())
+        + f".\n\nMap: {paths[f'{gname}-map']}\n\n"
+        + markdown_table(LOT_HEADER, rows)
+        + "\n"
     )
     return text
 
 
-def _borders_section(gname: str, finished: list[Task], folder: Path,
-                     paths: dict[str, Path]) -> str:
+def _borders_section(gname: str, finished: list[Task], folder: Path, paths: dict[str, Path]) -> str:
     from mtj_hil.campaigns.kind_borders import load_result
     from mtj_hil.experiments.outputs import seeds_markdown, seeds_summary
 
@@ -187,8 +223,11 @@ def _borders_section(gname: str, finished: list[Task], folder: Path,
     paths[f"{gname}-csv"] = write_csv(folder / f"{gname}-seeds.csv", header, rows)
     paths[f"{gname}-figure"] = _sweep_figure(results, folder / f"{gname}-per-die.png")
     body = seeds_markdown(results).replace("# Borders", f"## {gname}: Borders", 1)
-    body += "\nPer seed (tables, CSV, figures): " + ", ".join(
-        str(t.run_file.parent) for t in finished) + "\n\n"
+    body += (
+        "\nPer seed (tables, CSV, figures): "
+        + ", ".join(str(t.run_file.parent) for t in finished)
+        + "\n\n"
+    )
     body += f"Per-die errors over all seeds: {paths[f'{gname}-figure']}\n\n"
     return body
 
@@ -206,8 +245,13 @@ def _sweep_figure(results: list[Any], path: Path) -> Path:
     data = [100 * np.concatenate([r.errors(m) for r in results]) for m in methods]
     fig, ax = plt.subplots(figsize=(1.6 * len(methods) + 2, 4))
     ax.boxplot(data, showmeans=True)
-    ax.set_xticks(range(1, len(methods) + 1), [LABELS[m] for m in methods], rotation=20,
-                  ha="right", fontsize=8)
+    ax.set_xticks(
+        range(1, len(methods) + 1),
+        [LABELS[m] for m in methods],
+        rotation=20,
+        ha="right",
+        fontsize=8,
+    )
     ax.set_ylabel("test error (%)")
     ax.set_title(f"{len(results)} seeds x {len(results[0].dies)} dies")
     fig.tight_layout()

@@ -130,7 +130,7 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         )
     head = data.get("campaign")
     if not isinstance(head, dict):
-        raise ConfigError(f"{path}: missing [campaign] section with at least name = \"...\"")
+        raise ConfigError(f'{path}: missing [campaign] section with at least name = "..."')
     extra = set(head) - {"name", "out_dir"}
     if extra:
         raise ConfigError(f"{path}: unknown key(s) campaign.{', campaign.'.join(sorted(extra))}")
@@ -154,7 +154,7 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         if gname in groups:
             raise ctx.error("name", f"{gname!r} names an earlier group too")
         if "kind" not in group:
-            raise ctx.error("kind", "is missing (e.g. kind = \"characterize\")")
+            raise ctx.error("kind", 'is missing (e.g. kind = "characterize")')
         kind = get_kind(str(group["kind"]), where=f"{path}: {ctx.key('kind')}")
         tasks = kind.expand(group, ctx)
         if not tasks:
@@ -182,8 +182,10 @@ def check_keys(group: dict[str, Any], allowed: set[str], ctx: ExpandContext) -> 
     """
     for key in group:
         if key not in allowed | {"name", "kind"}:
-            raise ctx.error(key, f"is not a key of kind {group['kind']!r}; allowed: "
-                            f"{', '.join(sorted(allowed))}")
+            raise ctx.error(
+                key,
+                f"is not a key of kind {group['kind']!r}; allowed: {', '.join(sorted(allowed))}",
+            )
 
 
 def parse_indices(value: Any, ctx: ExpandContext, key: str, limit: int | None = None) -> list[int]:
@@ -194,11 +196,12 @@ def parse_indices(value: Any, ctx: ExpandContext, key: str, limit: int | None = 
     """
     out: list[int] = []
     if isinstance(value, bool):
-        raise ctx.error(key, "must be a range like \"0-35\" or a list of die indices")
+        raise ctx.error(key, 'must be a range like "0-35" or a list of die indices')
     if isinstance(value, int):
         out = [value]
-    elif isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
-                                         for v in value):
+    elif isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         out = list(value)
     elif isinstance(value, str):
         try:
@@ -206,9 +209,9 @@ def parse_indices(value: Any, ctx: ExpandContext, key: str, limit: int | None = 
                 lo, _, hi = part.strip().partition("-")
                 out.extend(range(int(lo), int(hi if hi else lo) + 1))
         except ValueError as exc:
-            raise ctx.error(key, f"= {value!r} is not a range like \"0-35\" or \"0-3,7\"") from exc
+            raise ctx.error(key, f'= {value!r} is not a range like "0-35" or "0-3,7"') from exc
     else:
-        raise ctx.error(key, "must be a range like \"0-35\" or a list of die indices")
+        raise ctx.error(key, 'must be a range like "0-35" or a list of die indices')
     if not out:
         raise ctx.error(key, "selects no dies")
     if min(out) < 0 or (limit is not None and max(out) >= limit):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import platform
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

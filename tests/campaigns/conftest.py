@@ -34,9 +34,16 @@ pool_size = 4
 """
 
 
-def write_campaign(folder: Path, name: str = "c", out: str = "out", dies: str = "0-3",
-                   cycles: int = 1, reads: int = 1, borders: bool = True,
-                   extra: str = "") -> Path:
+def write_campaign(
+    folder: Path,
+    name: str = "c",
+    out: str = "out",
+    dies: str = "0-3",
+    cycles: int = 1,
+    reads: int = 1,
+    borders: bool = True,
+    extra: str = "",
+) -> Path:
     """A campaign file in ``folder``: characterise ``dies`` of lot 0, then (optionally) a
     tiny Borders sweep over two seeds."""
     path = folder / f"{name}.toml"

@@ -45,7 +45,9 @@ def test_two_workers_match_serial_run(tmp_path: Path, serial, cluster_client) ->
     assert digests(spec) == digests(serial)
     assert _report_tables(spec) == _report_tables(serial)
     records = CampaignIndex(spec.index_path).records()
-    assert {r["worker"] for r in records.values()} <= set(cluster_client.scheduler_info()["workers"])
+    assert {r["worker"] for r in records.values()} <= set(
+        cluster_client.scheduler_info()["workers"]
+    )
     for task in spec.tasks:
         rec = records[task.id]
         assert rec["status"] == "completed" and rec["run_file"] == str(task.run_file)
@@ -54,9 +56,7 @@ def test_two_workers_match_serial_run(tmp_path: Path, serial, cluster_client) ->
     assert again.completed == [] and len(again.skipped) == len(spec.tasks)
 
 
-def test_killed_worker_then_rerun_gives_identical_results(
-    tmp_path: Path, cluster_client
-) -> None:
+def test_killed_worker_then_rerun_gives_identical_results(tmp_path: Path, cluster_client) -> None:
     # heavier characterisations (about 1 s each) so the kill lands inside a task
     make = dict(dies="0-3", cycles=8, reads=8, borders=False)
     (tmp_path / "ref").mkdir()
@@ -88,7 +88,9 @@ def test_killed_worker_then_rerun_gives_identical_results(
     with RunFile.open(victim_file) as run:
         resumed = run.attrs["resumed"]
     assert resumed, "the killed task's run file should be resumed, not started again"
-    assert all(r["status"] == "completed" for r in CampaignIndex(spec.index_path).records().values())
+    assert all(
+        r["status"] == "completed" for r in CampaignIndex(spec.index_path).records().values()
+    )
 
 
 def test_failing_task_is_recorded_and_others_finish(tmp_path: Path, cluster_client) -> None:

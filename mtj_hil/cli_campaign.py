@@ -61,9 +61,11 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
             f"campaign [bold]{spec.name}[/]: {len(spec.tasks)} tasks -> {spec.out_dir} "
             f"on {scheduler or 'a local cluster'} ({n} workers)"
         )
-        link = dashboard_link(client)
+        link = dashboard_link(client, local=scheduler is None)
         if link:
             console.print(f"Dask dashboard: {link}")
+        elif scheduler is None:
+            console.print("Dask dashboard: install bokeh>=3.1 to watch the tasks in a browser")
         with Progress(
             TextColumn("{task.description:>14}"),
             BarColumn(),

@@ -99,7 +99,9 @@ def killed_campaign(folder: Path, args) -> tuple[dict, str]:
             time.sleep(1.0)  # well inside the task
             pid = client.run(os.getpid)[victim[0]]
             os.kill(pid, signal.SIGKILL)
-            note = f"killed worker {victim[0]} (pid {pid}) while it ran {victim[1].rsplit('-', 1)[0]}"
+            note = (
+                f"killed worker {victim[0]} (pid {pid}) while it ran {victim[1].rsplit('-', 1)[0]}"
+            )
         runner.join()
         first = result["o"]
         second = run_campaign(spec, client)
@@ -149,7 +151,7 @@ def main() -> None:
     same = d_loop == d1 == d2 == d_killed and len(d_loop) == n_tasks
     for name, d in (("1 worker", d1), ("2 workers", d2), ("killed + rerun", d_killed)):
         diff = sorted(k for k in d_loop if d.get(k) != d_loop[k])
-        print(f"digests equal to the plain loop, {name}: {'all' if not diff else diff}")
+        print(f"digests equal to the plain loop, {name}: {diff if diff else 'all'}")
     if args.out is None:
         shutil.rmtree(folder, ignore_errors=True)
     print(

@@ -78,13 +78,30 @@ def connect(
     return Client(cluster)
 
 
-def dashboard_link(client: Any) -> str | None:
-    """The Dask dashboard's address, if the scheduler serves one."""
+def dashboard_link(client: Any, local: bool = False) -> str | None:
+    """The Dask dashboard's address, if the scheduler serves one (a local one needs ``bokeh``
+    installed; without it the page only says so, and None is returned)."""
+    import importlib.util
+
+    if local and importlib.util.find_spec("bokeh") is None:
+        return None
     try:
         services = client.scheduler_info().get("services", {})
     except Exception:  # noqa: BLE001 - a link is a courtesy, never a failure
         return None
     return str(client.dashboard_link) if "dashboard" in services else None
+
+
+RESOURCE_PREFIX = "station-"
+"""A worker started with ``--resources "station-<name>=1"`` is the one wired to that station:
+its tasks are sent there (and nowhere else). Without such a worker they run anywhere, one at a
+time under the station's lock."""
+
+
+def station_resources(client: Any) -> set[str]:
+    """Names of the resources the cluster's workers offer."""
+    workers = client.scheduler_info().get("workers", {})
+    return {name for w in workers.values() for name in (w.get("resources") or {})}
 
 
 def _base_record(task: Task) -> dict[str, Any]:
@@ -248,14 +265,20 @@ def _run_on_cluster(
     tag = uuid.uuid4().hex[:8]
     futures = as_completed()
     owner: dict[str, Task] = {}
+    offered = station_resources(client)
 
     def submit_ready() -> None:
         settle_blocked()
         for task in spec.tasks:
             if ready(task):
                 start(task)
+                resource = RESOURCE_PREFIX + task.station if task.station else None
                 fut = client.submit(
-                    execute_task, task, key=f"{task.id.replace('/', ':')}-{tag}", pure=False
+                    execute_task,
+                    task,
+                    key=f"{task.id.replace('/', ':')}-{tag}",
+                    pure=False,
+                    resources={resource: 1} if resource in offered else None,
                 )
                 owner[fut.key] = task
                 futures.add(fut)

@@ -166,10 +166,10 @@ def run_campaign(
     report = progress or (lambda kind, done, total: None)
     outcome = CampaignOutcome()
     with index.exclusive():
+        index.ensure(spec.name, spec.file, spec.text, [_base_record(t) for t in spec.tasks])
         owner = spec.index_path.resolve()
         for task in spec.tasks:
             claim(task.run_file, owner)
-        index.ensure(spec.name, spec.file, spec.text, [_base_record(t) for t in spec.tasks])
         records = index.records()
         for task in spec.tasks:
             rec = records[task.id]

@@ -101,7 +101,8 @@ class CampaignIndex:
         not list yet.
 
         Raises:
-            StoreError: the file exists but is not a campaign index, or cannot be written.
+            StoreError: the file exists but is not a campaign index, is another campaign's
+                (by name), or cannot be written.
         """
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +112,12 @@ class CampaignIndex:
                 h5.attrs["created"] = now_iso()
                 h5.create_group("tasks")
         with self._open("a") as h5:
+            found = h5.attrs.get("name", name)
+            if found != name:
+                raise StoreError(
+                    f"{self.path.parent} holds campaign {found!r}, not {name!r}; give this "
+                    "campaign its own out_dir"
+                )
             h5.attrs["name"] = name
             h5.attrs["campaign_file"] = str(campaign_file)
             h5.attrs["spec"] = spec_text

@@ -131,7 +131,10 @@ def lot_map(labels: list[str], yields: list[float | None], path: Path, title: st
     for k, label in enumerate(labels):
         r, c = divmod(k, cols)
         text = label if yields[k] is None else f"{label}\n{100 * yields[k]:.2f}"
-        ax.text(c, r, text, ha="center", va="center", fontsize=7, color="white")
+        bright = yields[k] is not None and (100 * yields[k] - lo) > 0.6 * (hi - lo)
+        ax.text(
+            c, r, text, ha="center", va="center", fontsize=7, color="black" if bright else "white"
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title)

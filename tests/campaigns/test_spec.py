@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mtj_hil.campaigns import Task, TaskKind, load_campaign, register_kind
+from mtj_hil.campaigns.claims import claim
 from mtj_hil.campaigns.engine import connect, run_campaign
 from mtj_hil.campaigns.index import CampaignIndex
 from mtj_hil.campaigns.registry import _KINDS
@@ -119,16 +120,25 @@ def test_rerun_skips_finished_tasks_and_checks_the_run_files(tmp_path: Path) -> 
         assert run.attrs["operator"] == "someone else"
 
 
-def test_two_campaigns_cannot_write_one_run_file(tmp_path: Path) -> None:
+def test_two_campaigns_cannot_share_an_out_dir(tmp_path: Path) -> None:
     first = load_campaign(write_campaign(tmp_path, name="first", dies="0", borders=False))
     second = load_campaign(write_campaign(tmp_path, name="second", dies="0", borders=False))
-    # both write out/lot/die0.h5 but keep their own index
-    object.__setattr__(second, "out_dir", first.out_dir / "second-index")
-    object.__setattr__(second, "tasks", first.tasks)
+    assert first.tasks[0].run_file == second.tasks[0].run_file
     assert run_campaign(first).ok
-    with pytest.raises(StoreError, match="belongs to another campaign"):
+    with pytest.raises(StoreError, match="holds campaign 'first', not 'second'"):
         run_campaign(second)
-    assert not second.index_path.exists()
+
+
+def test_a_run_file_has_one_owning_campaign(tmp_path: Path) -> None:
+    run_file = tmp_path / "lot" / "die0.h5"
+    claim(run_file, tmp_path / "a" / "campaign.h5")
+    claim(run_file, tmp_path / "a" / "campaign.h5")  # the same campaign again: its own
+    with pytest.raises(StoreError, match="belongs to another campaign"):
+        claim(run_file, tmp_path / "b" / "campaign.h5")
+    stray = tmp_path / "lot" / "die1.h5"
+    stray.write_bytes(b"written by hand")
+    with pytest.raises(StoreError, match="exists but no campaign claims it"):
+        claim(stray, tmp_path / "a" / "campaign.h5")
 
 
 def test_changed_task_parameters_are_refused(tmp_path: Path) -> None:

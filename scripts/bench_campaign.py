@@ -4,7 +4,8 @@ and the campaign run again.
 
 Prints wall times, the speed-up of 2 workers over 1, the engine's overhead per task against
 the plain loop, and whether every task's numbers (result digests: defect maps, conductances,
-per-die test errors) are identical across the four runs. Ends with exactly one line:
+per-die test errors) are identical across the four runs. Like Dask's workers, this process
+runs numpy with one BLAS thread. Ends with exactly one line:
 ``campaign speed-up: S (1 worker T1 s, 2 workers T2 s); results identical: yes``.
 
 Usage: python scripts/bench_campaign.py [--dies 36] [--seeds 2] [--dataset mnist5k]
@@ -13,17 +14,23 @@ Usage: python scripts/bench_campaign.py [--dies 36] [--seeds 2] [--dataset mnist
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
-import signal
-import tempfile
-import threading
-import time
-from pathlib import Path
 
-from mtj_hil.campaigns import load_campaign
-from mtj_hil.campaigns.engine import connect, digests, plain_loop, run_campaign
+# Dask's nanny starts workers with one BLAS/OpenMP thread each; the plain loop gets the same,
+# so it measures the engine and not thread oversubscription.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from mtj_hil.campaigns import load_campaign  # noqa: E402
+from mtj_hil.campaigns.engine import connect, digests, plain_loop, run_campaign  # noqa: E402
 
 CAMPAIGN = """
 [campaign]

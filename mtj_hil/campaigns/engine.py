@@ -294,6 +294,7 @@ def _run_on_cluster(
                 "error": f"{type(exc).__name__}: {exc}",
                 "ended": now_iso(),
             }
+        fut.release()  # recorded: a worker lost later must not make Dask recompute it
         finish(task, result)
         submit_ready()
 

@@ -27,10 +27,12 @@ import signal  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from mtj_hil.campaigns import load_campaign  # noqa: E402
 from mtj_hil.campaigns.engine import connect, digests, plain_loop, run_campaign  # noqa: E402
+from mtj_hil.campaigns.index import CampaignIndex  # noqa: E402
 
 CAMPAIGN = """
 [campaign]
@@ -83,6 +85,14 @@ def timed_campaign(folder: Path, label: str, args, workers: int) -> tuple[float,
         client.close()
         cluster.close()
     assert outcome.ok, outcome.failed
+    busy = sum(
+        (datetime.fromisoformat(r["ended"]) - datetime.fromisoformat(r["started"])).total_seconds()
+        for r in CampaignIndex(spec.index_path).records().values()
+    )
+    print(
+        f"  {workers} worker(s): tasks busy {busy:.1f} task-seconds in {seconds:.1f} s wall "
+        f"(mean parallelism {busy / seconds:.2f})"
+    )
     return seconds, digests(spec)
 
 

@@ -567,9 +567,10 @@ def profiles() -> None:
 
 def _register_commands() -> None:
     from mtj_hil.cli_calibration import calibrate, calibration
+    from mtj_hil.cli_campaign import campaign
     from mtj_hil.cli_experiments import evaluate, experiment, train
 
-    for command in (experiment, train, evaluate, calibrate, calibration):
+    for command in (experiment, train, evaluate, calibrate, calibration, campaign):
         cli.add_command(command)
 
 

@@ -1,0 +1,317 @@
+"""Running a campaign: check what is finished, claim run files, hand tasks to Dask in
+dependency order, record every outcome in the index.
+
+Without a client the same tasks run one after the other in this process (tests, baselines).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mtj_hil.campaigns.claims import claim
+from mtj_hil.campaigns.index import CampaignIndex, file_checksum
+from mtj_hil.campaigns.registry import get_kind
+from mtj_hil.campaigns.spec import CampaignSpec, Task
+from mtj_hil.campaigns.worker import execute_task
+from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.store.runfile import RunFile, now_iso
+
+Progress = Callable[[str, int, int], None]
+"""``progress(kind, done, total)``: tasks of ``kind`` finished (completed or failed)."""
+
+
+class CampaignIncomplete(RuntimeError):
+    """Some tasks failed; the others finished. ``mtj-hil campaign status`` lists the errors."""
+
+
+@dataclass
+class CampaignOutcome:
+    """What one ``run_campaign`` call did (task ids)."""
+
+    skipped: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def connect(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    processes: bool = True,
+    timeout: float = 10.0,
+) -> Any:
+    """A ``distributed.Client``: to the scheduler at ``scheduler`` (``tcp://HOST:PORT``) or
+    to a new ``LocalCluster`` of ``workers`` single-threaded workers (default: one per core).
+
+    Raises:
+        ConfigError: the scheduler does not answer within ``timeout`` seconds (naming it),
+            or ``workers`` given with ``scheduler``.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        if workers is not None:
+            raise ConfigError(
+                "--workers starts a local cluster; it cannot be used with "
+                f"--scheduler {scheduler} (start workers with 'dask worker')"
+            )
+        try:
+            return Client(scheduler, timeout=f"{timeout}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(
+                f"Dask scheduler {scheduler} does not answer within {timeout:g} s: {exc}"
+            ) from exc
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=":8787" if processes else None,
+    )
+    return Client(cluster)
+
+
+def dashboard_link(client: Any, local: bool = False) -> str | None:
+    """The Dask dashboard's address, if the scheduler serves one (a local one needs ``bokeh``
+    installed; without it the page only says so, and None is returned)."""
+    import importlib.util
+
+    if local and importlib.util.find_spec("bokeh") is None:
+        return None
+    try:
+        services = client.scheduler_info().get("services", {})
+    except Exception:  # noqa: BLE001 - a link is a courtesy, never a failure
+        return None
+    return str(client.dashboard_link) if "dashboard" in services else None
+
+
+RESOURCE_PREFIX = "station-"
+"""A worker started with ``--resources "station-<name>=1"`` is the one wired to that station:
+its tasks are sent there (and nowhere else). Without such a worker they run anywhere, one at a
+time under the station's lock."""
+
+
+def station_resources(client: Any) -> set[str]:
+    """Names of the resources the cluster's workers offer."""
+    workers = client.scheduler_info().get("workers", {})
+    return {name for w in workers.values() for name in (w.get("resources") or {})}
+
+
+def _base_record(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "group": task.group,
+        "run_file": str(task.run_file),
+        "params_hash": task.params_hash(),
+    }
+
+
+def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``("done", updates)``, ``("todo", {})`` or ``("failed", updates)`` from the run file
+    itself: finished means status ``completed`` in the file and, if the index has a
+    checksum, the same checksum."""
+    path = task.run_file
+    if not path.exists():
+        return "todo", {}
+    checksum = file_checksum(path)
+    if rec.get("checksum") and rec["checksum"] != checksum:
+        return "failed", {
+            "status": "failed",
+            "error": f"run file {path} changed after it was indexed (checksum "
+            f"{checksum[:12]} != {rec['checksum'][:12]}); left untouched",
+        }
+    try:
+        with RunFile.open(path, "r") as run:
+            status = run.status
+    except StoreError:
+        return "todo", {}  # cut short while being created: the worker sets it aside
+    if status != "completed":
+        return "todo", {}
+    if rec.get("status") == "completed" and rec.get("checksum") == checksum:
+        return "done", {}
+    # completed on disk but not recorded (the client stopped before recording it)
+    kind = get_kind(task.kind)
+    return "done", {
+        "status": "completed",
+        "checksum": checksum,
+        "digest": kind.digest(path),
+        "error": "",
+    }
+
+
+def run_campaign(
+    spec: CampaignSpec, client: Any | None = None, progress: Progress | None = None
+) -> CampaignOutcome:
+    """Run every unfinished task of ``spec``; record each outcome in the index.
+
+    Finished tasks (their run file ``completed`` and matching the indexed checksum) are
+    skipped; unfinished run files are resumed by their kind. A failed task is recorded with
+    its error and its dependents are not started; the others go on. With ``client`` tasks
+    run on its Dask cluster, else one after the other here.
+
+    Raises:
+        ConfigError: a task's parameters changed since it completed.
+        StoreError: the index is in use by another run, or a run file belongs to another
+            campaign (before any task starts).
+    """
+    index = CampaignIndex(spec.index_path)
+    report = progress or (lambda kind, done, total: None)
+    outcome = CampaignOutcome()
+    with index.exclusive():
+        index.ensure(spec.name, spec.file, spec.text, [_base_record(t) for t in spec.tasks])
+        owner = spec.index_path.resolve()
+        for task in spec.tasks:
+            claim(task.run_file, owner)
+        records = index.records()
+        for task in spec.tasks:
+            rec = records[task.id]
+            if rec.get("status") == "completed" and rec.get("params_hash") != task.params_hash():
+                raise ConfigError(
+                    f"{spec.file}: task {task.id} changed since it completed into "
+                    f"{task.run_file}; give the group another name or out_dir"
+                )
+        totals: dict[str, int] = {}
+        done_by_kind: dict[str, int] = {}
+        for task in spec.tasks:
+            totals[task.kind] = totals.get(task.kind, 0) + 1
+            done_by_kind.setdefault(task.kind, 0)
+        state: dict[str, str] = {}
+        for task in spec.tasks:
+            st, updates = _initial_state(task, records[task.id])
+            if updates:
+                index.update(task.id, **updates)
+            state[task.id] = st
+            if st == "done":
+                outcome.skipped.append(task.id)
+            elif st == "failed":
+                outcome.failed[task.id] = updates["error"]
+            if st != "todo":
+                done_by_kind[task.kind] += 1
+        for kind, total in totals.items():
+            report(kind, done_by_kind[kind], total)
+
+        def finish(task: Task, result: dict[str, Any]) -> None:
+            index.update(task.id, **{k: v for k, v in result.items() if k != "id"})
+            state[task.id] = "done" if result["status"] == "completed" else "failed"
+            if result["status"] == "completed":
+                outcome.completed.append(task.id)
+            else:
+                outcome.failed[task.id] = result.get("error", "")
+            done_by_kind[task.kind] += 1
+            report(task.kind, done_by_kind[task.kind], totals[task.kind])
+
+        def blocked(task: Task) -> str | None:
+            bad = [n for n in task.needs if state[n] == "failed"]
+            return f"not run: needs {', '.join(bad[:3])}, which failed" if bad else None
+
+        def ready(task: Task) -> bool:
+            return state[task.id] == "todo" and all(state[n] == "done" for n in task.needs)
+
+        attempts = {t.id: int(records[t.id].get("attempts", 0)) for t in spec.tasks}
+
+        def start(task: Task) -> None:
+            attempts[task.id] += 1
+            state[task.id] = "running"
+            index.update(
+                task.id,
+                status="running",
+                attempts=attempts[task.id],
+                error="",
+                started=now_iso(),
+                ended="",
+            )
+
+        def settle_blocked() -> None:
+            changed = True
+            while changed:
+                changed = False
+                for task in spec.tasks:
+                    why = blocked(task) if state[task.id] == "todo" else None
+                    if why:
+                        finish(task, {"status": "failed", "error": why, "ended": now_iso()})
+                        changed = True
+
+        if client is None:
+            for task in spec.tasks:
+                settle_blocked()
+                if ready(task):
+                    start(task)
+                    finish(task, execute_task(task))
+            settle_blocked()
+            return outcome
+        _run_on_cluster(spec, client, state, ready, start, finish, settle_blocked)
+    return outcome
+
+
+def _run_on_cluster(
+    spec: CampaignSpec,
+    client: Any,
+    state: dict[str, str],
+    ready: Callable[[Task], bool],
+    start: Callable[[Task], None],
+    finish: Callable[[Task, dict[str, Any]], None],
+    settle_blocked: Callable[[], None],
+) -> None:
+    from distributed import as_completed
+
+    tag = uuid.uuid4().hex[:8]
+    futures = as_completed()
+    owner: dict[str, Task] = {}
+    offered = station_resources(client)
+
+    def submit_ready() -> None:
+        settle_blocked()
+        for task in spec.tasks:
+            if ready(task):
+                start(task)
+                resource = RESOURCE_PREFIX + task.station if task.station else None
+                fut = client.submit(
+                    execute_task,
+                    task,
+                    key=f"{task.id.replace('/', ':')}-{tag}",
+                    pure=False,
+                    resources={resource: 1} if resource in offered else None,
+                )
+                owner[fut.key] = task
+                futures.add(fut)
+
+    submit_ready()
+    for fut in futures:
+        task = owner.pop(fut.key)
+        try:
+            result = fut.result()
+        except Exception as exc:  # KilledWorker, lost scheduler, unpicklable result...
+            result = {
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "ended": now_iso(),
+            }
+        fut.release()  # recorded: a worker lost later must not make Dask recompute it
+        finish(task, result)
+        submit_ready()
+
+
+def plain_loop(tasks: list[Task]) -> list[dict[str, Any]]:
+    """Run tasks in order in this process with no engine at all (baseline for overheads)."""
+    return [execute_task(t) for t in tasks]
+
+
+def digests(spec: CampaignSpec) -> dict[str, str]:
+    """The result digest of every task whose run file is completed (task id -> digest)."""
+    out = {}
+    for task in spec.tasks:
+        path = Path(task.run_file)
+        if path.exists():
+            with RunFile.open(path, "r") as run:
+                if run.status != "completed":
+                    continue
+            out[task.id] = get_kind(task.kind).digest(path)
+    return out

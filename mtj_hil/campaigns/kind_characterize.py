@@ -1,0 +1,226 @@
+"""Campaign kind ``characterize``: one characterisation run file per die.
+
+Keys of a ``[[task]]`` group of this kind:
+
+- simulated lot: ``profile`` (default ``1t1r-20k``), ``lot_seed`` (0), ``dies`` (``"0-35"``
+  or a list of indices; required);
+- a station instead: ``station`` (station file, relative to the campaign file) with ``dies``
+  for a virtual-lab station (dies of its simulated lot) or ``die_ids`` (labels) for a real
+  bench. Station tasks hold the station exclusively while they run;
+- the plan: ``cycles`` (3), ``reads`` (1), ``read_voltage`` (0.1 V), ``arrays`` (all).
+
+Run files: ``<out_dir>/<group>/<die>.h5``. An unfinished run file is finished with the
+same resume path as ``mtj-hil characterize --resume``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.campaigns.registry import TaskKind, register_kind
+from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, parse_indices
+from mtj_hil.errors import ConfigError
+from mtj_hil.sim.die import simulated_die_id
+from mtj_hil.store.characterization import load_characterization
+from mtj_hil.store.runfile import RunFile
+
+NAME = "characterize"
+_KEYS = {
+    "profile",
+    "lot_seed",
+    "dies",
+    "die_ids",
+    "station",
+    "cycles",
+    "reads",
+    "read_voltage",
+    "arrays",
+}
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
+
+
+def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
+    """Tasks of a ``characterize`` group (see the module docstring).
+
+    Raises:
+        ConfigError: unknown key, missing or out-of-range dies, a station file that does not
+            load, a bad plan value (naming ``task[i].key``).
+    """
+    from mtj_hil.sim.profile import load_profile
+
+    check_keys(group, _KEYS, ctx)
+    station_name: str | None = None
+    station_file: str | None = None
+    virtual = False
+    if "station" in group:
+        from mtj_hil.station import load_station
+
+        if "profile" in group or "lot_seed" in group:
+            raise ctx.error(
+                "station",
+                "and profile/lot_seed exclude each other: the station "
+                "file names the die profile (and a virtual lab its lot)",
+            )
+        path = ctx.path(str(group["station"]))
+        try:
+            st = load_station(path)
+        except ConfigError as exc:
+            raise ctx.error("station", f"= {group['station']!r} does not load: {exc}") from exc
+        station_name, station_file = st.name, str(path)
+        profile = st.profile
+        virtual = st.virtual_lab is not None
+        lot_seed = st.virtual_lab.lot_seed if st.virtual_lab else None
+    else:
+        try:
+            profile = load_profile(str(group.get("profile", "1t1r-20k")))
+        except ConfigError as exc:
+            raise ctx.error("profile", f"does not load: {exc}") from exc
+        lot_seed = group.get("lot_seed", 0)
+        if not isinstance(lot_seed, int) or isinstance(lot_seed, bool):
+            raise ctx.error("lot_seed", "must be an integer")
+        virtual = True
+    n_arrays = profile.layout.n_arrays
+    plan = {
+        "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
+        "cycles": _int(group, "cycles", 3, 1, 100, ctx),
+        "reads": _int(group, "reads", 1, 1, 1000, ctx),
+        "read_voltage": _float(group, "read_voltage", 0.1, ctx),
+    }
+    labels: list[tuple[str, int | None]]
+    if virtual:
+        if "die_ids" in group:
+            raise ctx.error("die_ids", "is for a real station; a simulated lot takes dies")
+        if "dies" not in group:
+            raise ctx.error("dies", 'is missing: which dies of the lot, e.g. dies = "0-35"')
+        labels = [
+            (simulated_die_id(profile.name, int(lot_seed), k), k)  # type: ignore[arg-type]
+            for k in parse_indices(group["dies"], ctx, "dies")
+        ]
+    else:
+        ids = group.get("die_ids")
+        if "dies" in group:
+            raise ctx.error(
+                "dies",
+                "needs a simulated lot or virtual-lab station; label the "
+                'dies of a real bench with die_ids = ["W3-D17", ...]',
+            )
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise ctx.error("die_ids", "is missing: the labels of the dies to measure")
+        if len(set(ids)) != len(ids):
+            raise ctx.error("die_ids", "lists a die twice")
+        labels = [(i, None) for i in ids]
+    gname = group["name"]
+    tasks = []
+    for die_id, index in labels:
+        label = f"die{index}" if index is not None else _safe(die_id)
+        params = {
+            "die_id": die_id,
+            "die": index,
+            "profile": profile.name if station_file is None else None,
+            "lot_seed": lot_seed,
+            "station_file": station_file,
+            "plan": plan,
+        }
+        tasks.append(
+            Task(
+                id=f"{gname}/{label}",
+                kind=NAME,
+                group=gname,
+                run_file=ctx.out_dir / gname / f"{label}.h5",
+                params=params,
+                station=station_name,
+            )
+        )
+    return tasks
+
+
+def _int(
+    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
+) -> int:
+    v = group.get(key, default)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ctx.error(key, f"must be an integer in {lo}..{hi}")
+    return v
+
+
+def _float(group: dict[str, Any], key: str, default: float, ctx: ExpandContext) -> float:
+    v = group.get(key, default)
+    if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < 1:
+        raise ctx.error(key, "must be a voltage in (0, 1) V")
+    return float(v)
+
+
+def run(task: Task) -> dict[str, Any]:
+    """Characterise the task's die into its run file, resuming it if it exists unfinished.
+
+    Raises:
+        StoreError, ConfigError, InstrumentError...: whatever the job raised (recorded in the
+            run file's status first, as ``mtj-hil characterize`` does).
+    """
+    from mtj_hil.jobs import run_characterization
+    from protocols.characterize import CharacterizationPlan
+
+    p = task.params
+    plan = CharacterizationPlan(
+        arrays=tuple(p["plan"]["arrays"]),
+        cycles=int(p["plan"]["cycles"]),
+        reads=int(p["plan"]["reads"]),
+        read_voltage=float(p["plan"]["read_voltage"]),
+    )
+    out = Path(task.run_file)
+    resume = out.exists()
+    if resume:
+        with RunFile.open(out, "r") as existing:
+            done = existing.status == "completed"
+        if done:
+            return summary(out)
+    if p["station_file"] is None:
+        from mtj_hil.sim.chip import SimulatedChip
+
+        chip = SimulatedChip.from_lot(p["profile"], int(p["lot_seed"]), int(p["die"]))
+        run_characterization(
+            chip, out, die_id=p["die_id"], plan=plan, resume=resume, seed=int(p["lot_seed"])
+        )
+    else:
+        from mtj_hil.hardware import calibrated_thresholds, open_station
+        from mtj_hil.station import load_station, with_virtual_die
+
+        st = load_station(p["station_file"])
+        if p["die"] is not None:
+            st = with_virtual_die(st, int(p["die"]))
+        with open_station(st) as chip:
+            run_characterization(
+                chip,
+                out,
+                die_id=p["die_id"],
+                plan=plan,
+                resume=resume,
+                thresholds=calibrated_thresholds(chip, p["die_id"]),
+            )
+    return summary(out)
+
+
+def summary(path: Path) -> dict[str, Any]:
+    """Devices per class of a finished characterisation."""
+    char = load_characterization(path)
+    return {"die_id": str(char.attrs.get("die_id", "")), "counts": char.counts()}
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of the classification: arrays, defect codes, G_P and G_AP."""
+    char = load_characterization(path)
+    h = hashlib.sha256()
+    for a in (char.arrays, char.codes, char.g_p, char.g_ap):
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+register_kind(TaskKind(NAME, expand, run, digest))

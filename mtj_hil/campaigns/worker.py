@@ -1,0 +1,111 @@
+"""What runs on a worker: one task, under its station's lock, returning its outcome.
+
+Workers never touch the campaign index; they return a plain dict the client records.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mtj_hil.campaigns.index import file_checksum
+from mtj_hil.campaigns.registry import get_kind
+from mtj_hil.campaigns.spec import Task
+from mtj_hil.errors import StoreError
+from mtj_hil.store.runfile import RunFile
+
+LOCK_PREFIX = "mtj-hil-station:"
+"""Name prefix of the cluster-wide lock held by a task that drives a station."""
+
+
+def _stamp() -> str:
+    """UTC time to the millisecond (ISO 8601): start and end of a task."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _worker_address() -> str | None:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return None
+
+
+@contextmanager
+def station_lock(station: str | None) -> Iterator[None]:
+    """Hold the cluster-wide lock of ``station`` (no-op for tasks without one, or outside a
+    Dask worker, where tasks run one after the other anyway). While it waits, the worker
+    thread is handed back so other tasks can run."""
+    if station is None or _worker_address() is None:
+        yield
+        return
+    from distributed import Lock, rejoin, secede
+
+    lock = Lock(LOCK_PREFIX + station)
+    if not lock.acquire(blocking=False):
+        secede()
+        lock.acquire()
+        rejoin()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def set_aside_unreadable(path: Path) -> str | None:
+    """Rename a run file that does not open (a process killed while creating it) to
+    ``<name>.unreadable-<time>`` so the task can start afresh; returns the new name."""
+    if not path.exists():
+        return None
+    try:
+        RunFile.open(path, "r").close()
+    except StoreError:
+        aside = path.with_name(f"{path.name}.unreadable-{_stamp().replace(':', '')}")
+        path.rename(aside)
+        return str(aside)
+    return None
+
+
+def execute_task(task: Task) -> dict[str, Any]:
+    """Run ``task`` with its kind and return its outcome: ``status`` (``completed`` or
+    ``failed``), ``error``, ``summary``, ``checksum`` (SHA-256 of the run file), ``digest``
+    (of its numbers), ``run_id``, ``git_revision``, ``worker``, ``host``, ``pid``,
+    ``started`` and ``ended`` (UTC, ms; the span the task held its station, if any). Errors of the task are returned, not raised, so one failure does
+    not stop the others (Ctrl-C and a dying process still stop it). A run file that does
+    not open is set aside first (see :func:`set_aside_unreadable`); the client has already
+    refused to run a task whose completed run file changed after it was indexed."""
+    kind = get_kind(task.kind)
+    out: dict[str, Any] = {
+        "worker": _worker_address() or "local",
+        "host": platform.node(),
+        "pid": os.getpid(),
+    }
+    try:
+        with station_lock(task.station):
+            out["started"] = _stamp()
+            aside = set_aside_unreadable(Path(task.run_file))
+            try:
+                out["summary"] = kind.run(task)
+                if aside:
+                    out["summary"]["set_aside"] = aside
+            finally:
+                out["ended"] = _stamp()
+        path = Path(task.run_file)
+        out["checksum"] = file_checksum(path)
+        out["digest"] = kind.digest(path)
+        with RunFile.open(path, "r") as run:
+            attrs = run.attrs
+        out["run_id"] = str(attrs.get("run_id", ""))
+        out["git_revision"] = str(attrs.get("git_revision", ""))
+        out["status"], out["error"] = "completed", ""
+    except Exception as exc:
+        out["status"], out["error"] = "failed", f"{type(exc).__name__}: {exc}"
+        out.setdefault("started", _stamp())
+        out.setdefault("ended", out["started"])
+    return out

@@ -18,7 +18,8 @@ import math
 import operator
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,6 +50,7 @@ __all__ = [
     "FrameError",
     "PulseReport",
     "ReadResult",
+    "ReplyMismatch",
     "crc8",
     "decode_codes",
     "decode_frame",
@@ -80,6 +82,12 @@ MAX_REPLY_BYTES = 4096
 
 ADC_RANGES = (1e-5, 1e-4, 1e-3, 1e-2)
 """Converter full-scale ranges (A, bipolar) the ``ARNG`` command accepts."""
+
+PULSE_WIDTH_TOLERANCE_S = 5e-9
+"""Largest difference between a requested and an applied pulse width (half the timebase)."""
+
+PULSE_AMPLITUDE_TOLERANCE_V = 5e-3
+"""Largest difference between a requested and an applied pulse amplitude (DAC step)."""
 
 SAFE_BIAS_V = 3.3
 """Hard ceiling of the driver: no voltage above this is sent, whatever the board reports."""
@@ -125,6 +133,33 @@ _SECONDS = re.compile(r"\d\.\d{3}e[+-]\d{2}")
 
 class FrameError(InstrumentError):
     """A frame violates the grammar: bad checksum, bad token, wrong sequence number, ..."""
+
+
+class ReplyMismatch(InstrumentError):
+    """The board's reply to PULSE or SCAN does not describe what was asked (amplitude,
+    width, polarity, cell or line count): the host must not assume the request was done."""
+
+
+def _open_port(url: str, **options: Any) -> Any:
+    """Open a pyserial port or URL with the station's options; errors become InstrumentError.
+
+    ``dtr`` / ``rts`` of ``None`` leave the lines as pyserial opens them.
+    """
+    import serial  # local import: the codec is usable without pyserial
+
+    dtr, rts = options.pop("dtr", None), options.pop("rts", None)
+    try:
+        port = serial.serial_for_url(url, do_not_open=True, **options)
+        if dtr is not None:
+            port.dtr = dtr
+        if rts is not None:
+            port.rts = rts
+        port.open()
+    except (OSError, ValueError) as exc:
+        busy = "busy" in str(exc).lower() or "temporarily unavailable" in str(exc).lower()
+        hint = " (in use by another process: the port is opened exclusively)" if busy else ""
+        raise InstrumentError(f"controller port {url}: cannot open: {exc}{hint}") from exc
+    return port
 
 
 class ControllerError(InstrumentError):
@@ -533,6 +568,12 @@ class ChipController:
             limits, any object with ``check_pulse(amplitude_v, width_s)`` and
             ``check_read_voltages(volts)`` raising SafetyViolation (e.g.
             ``instruments.safety.SafetyEnvelope``).
+        exclusive: lock the port against other processes (POSIX ``flock``; a second open
+            fails with an InstrumentError instead of two programs sharing the board).
+        write_timeout: seconds a write may block (a stalled port raises InstrumentTimeout
+            instead of hanging a transaction that defers Ctrl-C).
+        rtscts, xonxoff: hardware / software flow control.
+        dtr, rts: level of the DTR and RTS lines after opening (``None``: pyserial default).
 
     One driver per physical port: the port lock makes a driver safe to share between
     threads, but two drivers on one port would number their frames independently.
@@ -552,13 +593,27 @@ class ChipController:
         port_name: str | None = None,
         identify: bool = True,
         envelope: Any = None,
+        exclusive: bool = True,
+        write_timeout: float | None = 1.0,
+        rtscts: bool = False,
+        xonxoff: bool = False,
+        dtr: bool | None = None,
+        rts: bool | None = None,
     ) -> None:
         if connection is None:
             if url is None:
                 raise ValueError("give a url or a connection")
-            import serial  # local import: the codec above is usable without pyserial
-
-            connection = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout)
+            connection = _open_port(
+                url,
+                baudrate=baudrate,
+                timeout=timeout,
+                exclusive=exclusive,
+                write_timeout=write_timeout,
+                rtscts=rtscts,
+                xonxoff=xonxoff,
+                dtr=dtr,
+                rts=rts,
+            )
             self._owns_connection = True
         else:
             self._owns_connection = False
@@ -570,6 +625,8 @@ class ChipController:
         self.port_name = port_name or url or str(getattr(connection, "port", None) or id(self))
         self._seq = 0
         self._needs_resync = False
+        self._enabled_rows: int | None = None
+        self._enabled_cells: int | None = None
         self.identity: ChipIdentity | None = None
         if identify:
             try:
@@ -604,13 +661,29 @@ class ChipController:
             raise InstrumentError(f"{self.port_name}: controller connection is closed")
         return self._conn
 
+    @contextmanager
+    def _port_errors(self, command: str) -> Iterator[None]:
+        """Turn pyserial / OS errors of the port into InstrumentError naming port and command
+        (a write timeout into InstrumentTimeout, so it is retried like a lost reply)."""
+        try:
+            yield
+        except InstrumentError:
+            raise
+        except OSError as exc:  # serial.SerialException and SerialTimeoutException included
+            if type(exc).__name__ == "SerialTimeoutException":
+                raise InstrumentTimeout(
+                    f"{self.port_name}: write of {command} timed out (port stalled)"
+                ) from exc
+            raise InstrumentError(f"{self.port_name}: port error during {command}: {exc}") from exc
+
     def _readline(self, deadline: float, command: str) -> bytes:
         conn = self._connection()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise InstrumentTimeout(f"{self.port_name}: timeout waiting for reply to {command}")
         conn.timeout = remaining
-        line = conn.read_until(b"\n", MAX_REPLY_BYTES)
+        with self._port_errors(command):
+            line = conn.read_until(b"\n", MAX_REPLY_BYTES)
         if line.endswith(b"\n"):
             return bytes(line)
         if len(line) >= MAX_REPLY_BYTES:
@@ -625,9 +698,10 @@ class ChipController:
         Returns -1 when the board reports ``last=--``.
         """
         conn = self._connection()
-        drain_input(conn)
         seq = self._next_seq()
-        conn.write(b"\n" + encode_frame("SYNC", seq))
+        with self._port_errors("SYNC"):
+            drain_input(conn)
+            conn.write(b"\n" + encode_frame("SYNC", seq))
         deadline = time.monotonic() + self.timeout
         while True:
             line = self._readline(deadline, "SYNC")
@@ -702,8 +776,9 @@ class ChipController:
             timeout_s = self._operation_timeout(operation_s, len(frame_bytes), reply_bytes)
 
             def attempt() -> Frame:
-                self._connection().write(frame_bytes)
-                return self._read_reply(seq, command, time.monotonic() + timeout_s)
+                with self._port_errors(command):
+                    self._connection().write(frame_bytes)
+                    return self._read_reply(seq, command, time.monotonic() + timeout_s)
 
             try:
                 reply = call_with_retries(
@@ -815,7 +890,9 @@ class ChipController:
         i = operator.index(index)
         if not 0 <= i < ident.arrays:
             raise ValueError(f"array index {i} outside 0..{ident.arrays - 1}")
+        self._enabled_rows = self._enabled_cells = None
         self._transact_echo("SEL", (str(i),), operation_s=ident.limits.t_route)
+        self._enabled_rows = self._enabled_cells = 0  # SEL clears both masks
 
     def _indices(self, lines: Any, n: int, what: str) -> list[int]:
         arr = np.asarray(lines)
@@ -842,9 +919,12 @@ class ChipController:
             ValueError: wrong mask length or an index outside the geometry (nothing sent).
         """
         ident = self._id()
-        r = format_mask(self._indices(rows, ident.rows, "rows"), ident.rows)
-        c = format_mask(self._indices(cols, ident.cols, "cols"), ident.cols)
-        self._transact_echo("EN", (r, c))
+        ri = self._indices(rows, ident.rows, "rows")
+        ci = self._indices(cols, ident.cols, "cols")
+        self._enabled_rows = self._enabled_cells = None
+        self._transact_echo("EN", (format_mask(ri, ident.rows), format_mask(ci, ident.cols)))
+        self._enabled_rows = len(set(ri))
+        self._enabled_cells = len(set(ri)) * len(set(ci))
 
     def route(self, mode: str, smu_line: int | None = None, input_source: str = "DAC") -> None:
         """Route the lines: ``OFF``, ``WRITE``, ``ADC`` or ``SMU``.
@@ -931,15 +1011,31 @@ class ChipController:
             (pol, format_volts(amp), format_seconds(width)),
             operation_s=width + lim.t_pulse,
         )
-        if len(fields) != 4 or fields[0] != pol:
+        if len(fields) != 4:
             raise FrameError(f"{self.port_name}: malformed PULSE reply {fields}")
-        (cells,) = _require(parse_fields(fields[3:]), "cells")
-        return PulseReport(
+        (cells_text,) = _require(parse_fields(fields[3:]), "cells")
+        report = PulseReport(
             amplitude_v=parse_volts(fields[1]),
             width_s=parse_seconds(fields[2]),
-            polarity=pol,
-            cells=_parse_int(cells),
+            polarity=fields[0],  # type: ignore[arg-type]
+            cells=_parse_int(cells_text),
         )
+        asked = (pol, format_volts(amp), format_seconds(width))
+        expected_cells = self._enabled_cells
+        # The board quantises to its 10 ns timebase and its DAC step (protocol, PULSE):
+        # anything further from the request than that is not the pulse that was asked for.
+        if (
+            report.polarity != pol
+            or abs(report.amplitude_v - amp) > PULSE_AMPLITUDE_TOLERANCE_V
+            or abs(report.width_s - width) > PULSE_WIDTH_TOLERANCE_S + 1e-3 * width
+            or (expected_cells is not None and report.cells != expected_cells)
+        ):
+            want_cells = "?" if expected_cells is None else str(expected_cells)
+            raise ReplyMismatch(
+                f"{self.port_name}: PULSE asked {' '.join(asked)} on {want_cells} cells, board "
+                f"reports {' '.join(fields[:3])} on {report.cells} cells"
+            )
+        return report
 
     def set_read_voltages(self, volts: Any) -> None:
         """Set the read voltage of every input line (volts; a scalar applies to all).
@@ -1066,6 +1162,11 @@ class ChipController:
         n = _parse_int(n_text)
         if not 1 <= n <= ident.rows:
             raise FrameError(f"{self.port_name}: SCAN reply n={n} outside 1..{ident.rows}")
+        if self._enabled_rows is not None and n != self._enabled_rows:
+            raise ReplyMismatch(
+                f"{self.port_name}: SCAN {format_volts(v)} V asked for the {self._enabled_rows} "
+                f"enabled input lines, board reports n={n}"
+            )
         result = self._codes_result(fields, n)
         if n == 1:
             return ReadResult(
@@ -1127,5 +1228,8 @@ class ChipController:
     def reset(self) -> None:
         """``RST``: abort, route OFF, clear masks/selection/read voltages, errors and faults."""
         extra = self.identity.limits.t_route if self.identity else 0.0
-        if self._transact("RST", operation_s=extra):
+        self._enabled_rows = self._enabled_cells = None
+        reply = self._transact("RST", operation_s=extra)
+        self._enabled_rows = self._enabled_cells = 0
+        if reply:
             raise FrameError(f"{self.port_name}: unexpected fields in RST reply")

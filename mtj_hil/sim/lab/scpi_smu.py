@@ -311,6 +311,18 @@ def _as_bool_or_once(arg: str) -> str:
     return "ONCE" if arg.strip().upper() == "ONCE" else _as_bool(arg)
 
 
+_OVP_LEVELS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0)
+
+
+def _ovp_level(arg: str) -> str:
+    """2400 over-voltage protection: the smallest level holding the value; NONE (or above
+    160 V) means no limit, reported as 210 V."""
+    if arg.strip().upper() == "NONE":
+        return fmt(210.0)
+    value = abs(number(arg, -210.0, 210.0, 210.0))
+    return fmt(next((lvl for lvl in _OVP_LEVELS if value <= lvl), 210.0))
+
+
 def _as_choice(*options: str) -> Callable[[str], str]:
     return lambda arg: choice(arg, options)
 
@@ -661,6 +673,7 @@ class VirtualSMU:
             c("[:SOURce]:VOLTage:MODE", write=self._set_mode, query=self._get_mode),
             c("[:SOURce]:VOLTage:RANGe[:UPPer]", write=self._set_source_range, query=self._get_source_range),
             c("[:SOURce]:VOLTage:RANGe:AUTO", write=self._set_source_range_auto, query=self._get_source_range_auto),
+            self._stored("[:SOURce]:VOLTage:PROTection[:LEVel]", "source_ovp", fmt(210.0), _ovp_level),
             c("[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPLitude]", write=self._set_current_level, query=self._get_current_level),
             c("[:SOURce]:LIST:VOLTage", write=self._set_list, query=self._get_list),
             c("[:SOURce]:LIST:VOLTage:APPend", write=self._append_list),

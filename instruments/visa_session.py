@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import select
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "GuardedChannel",
     "GuardedVisa",
     "VisaLibraryError",
+    "device_clear",
     "missing_extra",
     "open_visa_adapter",
 ]
@@ -65,6 +68,38 @@ def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, pyvisa.errors.VisaIOError):
         return exc.error_code == pyvisa.constants.StatusCode.error_timeout
     return isinstance(exc, TimeoutError)
+
+
+def _raw_socket(conn: Any) -> socket.socket | None:
+    """The socket behind a pyvisa-py ``TCPIP::host::port::SOCKET`` session, else ``None``."""
+    sessions = getattr(getattr(conn, "visalib", None), "sessions", None)
+    if not isinstance(sessions, dict):
+        return None
+    sock = getattr(sessions.get(getattr(conn, "session", None)), "interface", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def device_clear(conn: Any, max_chunks: int = 1000) -> None:
+    """VISA device clear; on a raw socket, discard pending input instead.
+
+    A raw SCPI socket has no device-clear message, and pyvisa-py's ``clear()`` on such a
+    session spins forever once the instrument has closed the connection (the socket stays
+    readable with no data); here a closed peer raises ``ConnectionError`` instead.
+    """
+    sock = _raw_socket(conn)
+    if sock is None:
+        conn.clear()
+        return
+    session = conn.visalib.sessions[conn.session]
+    pending = getattr(session, "_pending_buffer", None)
+    if pending is not None:
+        pending.clear()
+    for _ in range(max_chunks):
+        readable, _, _ = select.select([sock], [], [], 0.05)
+        if not readable:
+            return
+        if not sock.recv(4096):
+            raise ConnectionError("the instrument closed the connection")
 
 
 def missing_extra(resource: str, visa_library: str) -> str | None:
@@ -196,12 +231,11 @@ class GuardedVisa:
                 conn = getattr(getattr(self, "adapter", None), "connection", None)
                 steps: list[tuple[str, Any]] = []
                 if conn is not None and hasattr(conn, "clear"):
-                    steps.append(("device cleared", conn.clear))
+                    steps.append(("device cleared", lambda: device_clear(conn)))
                 for command in self.abort_commands():
                     steps.append(("aborted", lambda c=command: self._raw_write(c)))
-                flush = getattr(getattr(self, "adapter", None), "flush_read_buffer", None)
-                if flush is not None:
-                    steps.append(("input flushed", flush))
+                if conn is not None and hasattr(conn, "clear"):
+                    steps.append(("input flushed", lambda: device_clear(conn)))
                 for label, step in steps:
                     try:
                         step()

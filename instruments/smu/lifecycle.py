@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 
 from instruments.errors import InstrumentError, SafetyViolation
-from instruments.smu.base import ramp_points
+from instruments.smu.base import check_voltage, ramp_points
 from instruments.smu.known_state import KnownState, KnownStateMixin, SettingCheck, SmuSettings
 
 log = logging.getLogger(__name__)
@@ -159,12 +159,13 @@ class SmuLifecycle(KnownStateMixin):
         ``step`` V, waiting ``|dV| / rate_v_per_s`` s after each.
 
         Raises:
-            ValueError: non-positive step or rate (nothing sent).
+            ValueError: non-positive step or rate, or a target beyond the model's source
+                (nothing sent).
             SafetyViolation: target beyond the configured bound (nothing sent).
         """
         if not (step > 0 and rate_v_per_s > 0):
             raise ValueError("ramp step and rate must be positive")
-        target = self._check_level(target)
+        target = self._check_level(check_voltage(target, self.VOLTAGE_LIMIT))  # type: ignore[attr-defined]
         self._ramp(self._read_level(), target, step, rate_v_per_s)
 
     # -- close ----------------------------------------------------------------------------

@@ -89,7 +89,10 @@ def test_measure_current_decodes_limit_range_and_time(reply, expected):
 
 
 def test_measure_current_overflow_and_no_data_are_distinct():
-    pairs = [(':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.9E+37,1.0,8,128"), (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.91E+37,1.0,8,128")]
+    pairs = [
+        (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.9E+37,1.0,8,128"),
+        (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.91E+37,1.0,8,128"),
+    ]
     with proto(pairs) as smu:
         over, missing = smu.measure_current(), smu.measure_current()
     assert over.overflow and not over.no_data and math.isnan(over.current)

@@ -445,11 +445,30 @@ def lab() -> None:
     default=None,
     help="Stop after this many seconds (default: run until Ctrl-C).",
 )
-def serve(station: Path, write_station: Path | None, seconds: float | None) -> None:
+@click.option(
+    "--smu-dialect",
+    type=click.Choice(["keithley2400", "keithley2450", "keithley2600", "keysight_b2900"]),
+    default=None,
+    help="Which SMU to serve (default: the driver of the station's sense SMU, else keithley2400).",
+)
+@click.option(
+    "--smu-start",
+    default=None,
+    help="State the SMU is found in, e.g. power-on, output-on, last-user, tsp-language "
+    "(default: the station's [virtual_lab] smu_start, else power-on).",
+)
+def serve(
+    station: Path,
+    write_station: Path | None,
+    seconds: float | None,
+    smu_dialect: str | None,
+    smu_start: str | None,
+) -> None:
     """Serve the station's die through a virtual controller board and SMU (loopback only).
 
     Prints the pyserial URL of the board and the VISA resource of the SMU; point a station
-    file at them (or use --write-station) and run any command with --station.
+    file at them (or use --write-station) and run any command with --station. The SMU speaks
+    the dialect of the station's sense SMU driver unless --smu-dialect names another.
     """
     import time
 
@@ -460,17 +479,27 @@ def serve(station: Path, write_station: Path | None, seconds: float | None) -> N
     cfg = st.virtual_lab
     if cfg is None:
         raise ConfigError(f"{station}: has no [virtual_lab] section naming the die to serve")
-    with VirtualLab(
-        st.profile,
-        cfg.lot_seed,
-        cfg.die,
-        smu_latency=cfg.smu_latency,
-        line_frequency=st.line_frequency,
-        p_polarity=st.p_polarity,
-    ) as running:
+    sense = st.smu("sense")
+    dialect = smu_dialect or (sense.driver if sense else "keithley2400")
+    start = smu_start or cfg.smu_start
+    try:
+        lab_obj = VirtualLab(
+            st.profile,
+            cfg.lot_seed,
+            cfg.die,
+            smu_latency=cfg.smu_latency,
+            line_frequency=st.line_frequency,
+            p_polarity=st.p_polarity,
+            smu_dialect=dialect,
+            smu_start=start,
+            smu_channel=sense.channel if sense and sense.driver == dialect else None,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"lab serve: {exc}") from exc
+    with lab_obj as running:
         console.print(f"serving {running.die_id}")
         console.print(f"  controller board: {running.controller_url}")
-        console.print(f"  SMU (SCPI):       {running.smu_resource}")
+        console.print(f"  SMU ({dialect}, {start}): {running.smu_resource}")
         if write_station is not None:
             text = station.read_text()
             text = text.replace('url = "virtual"', f'url = "{running.controller_url}"')

@@ -418,6 +418,9 @@ def open_station(
             from mtj_hil.sim.lab.lab import VirtualLab
 
             cfg = station.virtual_lab
+            virtual = [s for s in station.smus if s.resource == VIRTUAL]
+            wired = station.smu("sense") if station.smu("sense") in virtual else None
+            wired = wired or (virtual[0] if virtual else None)
             lab = stack.enter_context(
                 VirtualLab(
                     station.profile,
@@ -427,10 +430,20 @@ def open_station(
                     line_frequency=station.line_frequency,
                     p_polarity=station.p_polarity,
                     imperfections=lab_imperfections,
+                    smu_dialect=wired.driver if wired else "keithley2400",
+                    smu_start=cfg.smu_start,
+                    smu_channel=wired.channel if wired else None,
                 )
             )
             url = lab.controller_url if url == VIRTUAL else url
-            resources = {k: lab.smu_resource if r == VIRTUAL else r for k, r in resources.items()}
+            for smu_cfg in virtual:
+                # Channels of the wired multi-channel SMU share its instrument.
+                same = wired is not None and smu_cfg.driver == wired.driver
+                shared = same and smu_cfg.driver in ("keithley2600", "keysight_b2900")
+                if smu_cfg is wired or shared:
+                    resources[smu_cfg.name] = lab.smu_resource
+                else:
+                    resources[smu_cfg.name] = lab.add_smu(smu_cfg.name, smu_cfg.driver)
         controller = open_controller(station.controller, url)
         smus: dict[str, SourceMeter] = {}
         try:

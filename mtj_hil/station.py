@@ -91,6 +91,7 @@ class VirtualLabConfig:
     lot_seed: int = 0
     die: int = 0
     smu_latency: float = 2e-3
+    smu_start: str = "power-on"
 
 
 @dataclass(frozen=True)
@@ -367,6 +368,7 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
             lot_seed=int(number(sec, "virtual_lab", "lot_seed", 0, positive=False)),
             die=int(number(sec, "virtual_lab", "die", 0, positive=False)),
             smu_latency=number(sec, "virtual_lab", "smu_latency", 2e-3, positive=False),
+            smu_start=_smu_start(sec, fail),
         )
     elif url == VIRTUAL or any(s.resource == VIRTUAL for s in smus):
         raise fail("[virtual_lab]", f"is missing but an address is {VIRTUAL!r}")
@@ -474,6 +476,19 @@ def _calibration_settings(
             "threshold_arrays", CalibrationSettings.threshold_arrays, geo.n_arrays
         ),
     )
+
+
+def _smu_start(sec: dict[str, Any], fail: Any) -> str:
+    """``[virtual_lab] smu_start``: the state the virtual SMUs are found in."""
+    from mtj_hil.sim.lab.dialects import START_STATES
+
+    value = str(sec.get("smu_start", "power-on"))
+    if value not in START_STATES:
+        raise fail(
+            "virtual_lab.smu_start",
+            f"= {value!r} is not allowed; allowed: {', '.join(START_STATES)}",
+        )
+    return value
 
 
 def with_virtual_die(station: Station, die: int) -> Station:

@@ -239,11 +239,25 @@ def test_error_all_and_count(smu):
     assert ask(smu, ":SYST:ERR:ALL?") == '0,"No error"'
 
 
-def test_current_source_mode_is_accepted_but_not_measured(smu):
-    smu.handle(":SOUR:FUNC CURR")
+def test_current_source_drives_the_load_to_its_voltage(smu):
+    smu.handle(":SOUR:FUNC CURR;:SOUR:CURR 1E-5;:SENS:VOLT:PROT 20;:FORM:ELEM VOLT,CURR,STAT")
     assert ask(smu, ":SOUR:FUNC?") == "CURR"
-    assert smu.handle(":READ?") is None
-    assert smu.errors()[0][0] == -221
+    smu.handle(":OUTP ON")
+    volts, amps, status = read_points(smu)[0]
+    assert volts == pytest.approx(1e-5 * R_LOAD, rel=1e-6)
+    assert amps == pytest.approx(1e-5, rel=1e-6)
+    assert not int(status) & 8
+    assert smu.terminal_voltage == pytest.approx(1e-5 * R_LOAD, rel=1e-6)
+    assert smu.history[-1].function == "CURR"
+
+
+def test_current_source_voltage_compliance(smu):
+    smu.handle(":SOUR:FUNC CURR;:SOUR:CURR 1E-3;:SENS:VOLT:PROT 2;:FORM:ELEM VOLT,CURR,STAT")
+    smu.handle(":OUTP ON")
+    volts, amps, status = read_points(smu)[0]
+    assert volts == pytest.approx(2.0)
+    assert amps == pytest.approx(2.0 / R_LOAD)
+    assert int(status) & 8  # compliance
 
 
 # ------------------------------------------------------------------------------ measurement model

@@ -21,8 +21,9 @@ from typing import Self
 from mtj_hil.sim.die import SimulatedDie, make_die, simulated_die_id
 from mtj_hil.sim.lab.board import BoardTiming, ReadPathImperfections, VirtualBoard
 from mtj_hil.sim.lab.clock import VirtualClock
-from mtj_hil.sim.lab.scpi_smu import VirtualSMU
+from mtj_hil.sim.lab.dialects import make_virtual_smu
 from mtj_hil.sim.lab.server import LineServer
+from mtj_hil.sim.lab.smu_core import VirtualInstrument
 from mtj_hil.sim.profile import DeviceProfile, load_profile
 
 
@@ -64,6 +65,15 @@ class VirtualLab:
         die: a die object to serve instead of drawing one from the lot.
         imperfections: instrument errors; ``None`` = the defaults of
             :class:`LabImperfections`.
+        smu_dialect: which SMU the lab serves (a name of
+            :data:`~mtj_hil.sim.lab.dialects.SMU_DIALECTS`, e.g. ``"keithley2450"``).
+        smu_start: the state the SMU is found in (a name of
+            :data:`~mtj_hil.sim.lab.dialects.START_STATES`, default ``"power-on"``).
+        smu_channel: the channel the board is wired to on a two-channel SMU (``"a"``/``"b"``
+            on a 26xx, ``"1"``/``"2"`` on a B2900); default the first.
+
+    Raises:
+        ValueError: an unknown dialect or start state.
     """
 
     def __init__(
@@ -78,6 +88,9 @@ class VirtualLab:
         p_polarity: str = "POS",
         die: SimulatedDie | None = None,
         imperfections: LabImperfections | None = None,
+        smu_dialect: str = "keithley2400",
+        smu_start: str = "power-on",
+        smu_channel: str | None = None,
     ) -> None:
         imp = imperfections if imperfections is not None else LabImperfections()
         self.imperfections = imp
@@ -92,9 +105,13 @@ class VirtualLab:
             p_polarity=p_polarity,
             imperfections=imp.board,
         )
-        self.smu = VirtualSMU(
+        self.smu_dialect = smu_dialect
+        self.smu = make_virtual_smu(
+            smu_dialect,
             self.board.smu_current,
             clock=self.clock,
+            start=smu_start,
+            load_channel=smu_channel,
             latency=smu_latency,
             line_frequency=line_frequency,
             gain=imp.smu_gain,
@@ -103,7 +120,15 @@ class VirtualLab:
             noise_rel=imp.smu_noise_rel,
         )
         self.board_server = LineServer(self.board.handle, encoding=None, name="virtual-board")
-        self.smu_server = LineServer(self.smu.handle, name="virtual-smu")
+        self.extra_smus: dict[str, tuple[VirtualInstrument, LineServer]] = {}
+        self._smu_start = smu_start
+        self._started = False
+        self.smu_server = LineServer(
+            self.smu.handle,
+            name="virtual-smu",
+            max_line=1 << 16,
+            on_overlong=self.smu.overlong_line,
+        )
 
     @property
     def controller_url(self) -> str:
@@ -112,17 +137,40 @@ class VirtualLab:
 
     @property
     def smu_resource(self) -> str:
-        """VISA resource string of the virtual SMU."""
+        """VISA resource string of the virtual SMU wired to the board."""
         return self.smu_server.resource
+
+    def add_smu(self, name: str, dialect: str) -> str:
+        """Serve one more virtual SMU of ``dialect`` with open terminals (not wired to the
+        board), found in the lab's start state; returns its VISA resource.
+
+        :raises ValueError: an unknown dialect, or ``name`` already used.
+        """
+        if name in self.extra_smus:
+            raise ValueError(f"virtual SMU {name!r} exists already")
+        smu = make_virtual_smu(dialect, lambda volts: 0.0, clock=self.clock, start=self._smu_start)
+        server = LineServer(
+            smu.handle, name=f"virtual-smu-{name}", max_line=1 << 16, on_overlong=smu.overlong_line
+        )
+        self.extra_smus[name] = (smu, server)
+        if self._started:
+            server.start()
+        return server.resource
 
     def start(self) -> Self:
         self.board_server.start()
         self.smu_server.start()
+        for _smu, server in self.extra_smus.values():
+            server.start()
+        self._started = True
         return self
 
     def stop(self) -> None:
         self.board_server.stop()
         self.smu_server.stop()
+        for _smu, server in self.extra_smus.values():
+            server.stop()
+        self._started = False
 
     def __enter__(self) -> Self:
         return self.start()

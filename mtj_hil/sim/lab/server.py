@@ -65,6 +65,9 @@ class LineServer:
     :param encoding: text encoding, or ``None`` for bytes mode.
     :param max_line: longest accepted line, bytes; a longer one drops the connection.
     :param name: label used in thread names and log messages.
+    :param on_overlong: if given, a line longer than ``max_line`` does not drop the
+        connection: ``on_overlong()`` is called once (an instrument queues its input-buffer
+        error) and the rest of that line, up to its terminator, is discarded.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. Exceptions other than
     :class:`DropConnection` raised by the handler are logged, stored in :attr:`handler_errors`
@@ -81,6 +84,7 @@ class LineServer:
         encoding: str | None = "latin-1",
         max_line: int = 1 << 20,
         name: str = "line-server",
+        on_overlong: Callable[[], None] | None = None,
     ) -> None:
         if not terminator:
             raise ValueError("terminator must not be empty")
@@ -88,6 +92,7 @@ class LineServer:
         self._terminator = bytes(terminator)
         self._encoding = encoding
         self._max_line = int(max_line)
+        self._on_overlong = on_overlong
         self.name = name
         self.handler_errors: list[BaseException] = []
         self._lock = threading.Lock()
@@ -268,6 +273,7 @@ class LineServer:
         """Serve one connection until EOF, stop or a drop; return True for an abortive close."""
         assert self._wake_r is not None
         buffer = bytearray()
+        skipping = False  # discarding the rest of an over-long line
         term = self._terminator
         with selectors.DefaultSelector() as sel:
             sel.register(conn, selectors.EVENT_READ)
@@ -280,9 +286,22 @@ class LineServer:
                 if not chunk:
                     return False
                 buffer += chunk
+                if skipping:
+                    index = buffer.find(term)
+                    if index < 0:
+                        buffer.clear()
+                        continue
+                    del buffer[: index + len(term)]
+                    skipping = False
                 while (index := buffer.find(term)) >= 0:
                     line = bytes(buffer[:index])
                     del buffer[: index + len(term)]
+                    if len(line) > self._max_line and self._on_overlong is not None:
+                        log.warning(
+                            "%s: line longer than %d bytes, discarded", self.name, self._max_line
+                        )
+                        self._on_overlong()
+                        continue
                     try:
                         reply = self._dispatch(line)
                     except DropConnection as drop:
@@ -295,7 +314,14 @@ class LineServer:
                         return True
                     if reply:
                         conn.sendall(reply)
-                if len(buffer) > self._max_line:
+                if len(buffer) > self._max_line and self._on_overlong is not None:
+                    log.warning(
+                        "%s: line longer than %d bytes, discarded", self.name, self._max_line
+                    )
+                    self._on_overlong()
+                    buffer.clear()
+                    skipping = True
+                elif len(buffer) > self._max_line:
                     log.warning(
                         "%s: line longer than %d bytes, dropping", self.name, self._max_line
                     )

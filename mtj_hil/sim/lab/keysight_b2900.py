@@ -1,0 +1,367 @@
+"""The virtual Keysight B2902A Precision Source/Measure Unit (SCPI with channel suffixes).
+
+Per the *Keysight B2900 SCPI Command Reference*: subsystems with a channel suffix
+``:SOURce[c]``, ``:SENSe[c]``, ``:OUTPut[c]``, ``:TRIGger[c]`` (``c`` = 1 or 2, none = 1) and
+measurement commands with a channel list ``(@1)``, ``(@2)`` or ``(@1,2)``: ``:MEASure[:<f>]?``,
+``:INITiate[:IMMediate][:ALL|ACQuire|TRANsient]``, ``:FETCh:ARRay[:<f>]?``, ``:READ:ARRay?``.
+Source ``:FUNCtion:MODE VOLT|CURR``, levels, ``:VOLTage:MODE FIXed|LIST``, ``:LIST:VOLTage``
+(up to 2500 points), source ranges; sense ``:CURRent:PROTection`` (current compliance),
+``:VOLTage:PROTection`` (voltage compliance), ``...:PROTection:TRIPped?``, ``:RANGe[:AUTO]``,
+``:NPLCycles``; ``:OUTPut:PROTection`` (output off when compliance is reached);
+``:OUTPut:ON:AUTO`` (default on: a measurement or ``:INIT`` switches the output on);
+``:FORMat:ELEMents:SENSe`` (VOLT, CURR, RES, TIME, STAT, SOUR; sent in that order);
+``:TRIGger[c][:ALL]:COUNt``; ``:SYSTem:ERRor[:NEXT]?`` (``+0,"No error"`` when empty).
+
+Status word: bit 1 (2) current compliance, bit 2 (4) voltage compliance, bit 13 range
+overflow. *RST: voltage source at 0 V, 100 uA current compliance, 2 V voltage compliance,
+auto ranges, 1 PLC, all six elements, output off (these defaults are our reading of the manual).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from mtj_hil.sim.lab.scpi import (
+    CommandTable,
+    ScpiError,
+    ScpiInstrument,
+    as_bool,
+    as_choice,
+    boolean,
+    choice,
+    cmd,
+    count,
+    fmt,
+    fmt_bool,
+    noargs,
+    number,
+    one,
+)
+from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point, SmuChannel, range_for
+
+__all__ = ["KeysightB2900"]
+
+OVERFLOW = 9.9e37
+NOT_MEASURED = 9.91e37
+STATUS_I_COMPLIANCE = 1 << 1
+STATUS_V_COMPLIANCE = 1 << 2
+STATUS_OVERFLOW = 1 << 13
+_ELEMENT_NAMES = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus", "SOURce")
+_ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT", "SOUR")
+_V_RANGES = (0.2, 2.0, 20.0, 200.0)
+_I_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
+_SUFFIXED = {"SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT", "TRIG", "TRIGGER"}
+_CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
+
+
+class KeysightB2900(ScpiInstrument):
+    """Virtual Keysight B2902A (two channels ``"1"``, ``"2"``); see the module docstring."""
+
+    CHANNELS = ("1", "2")
+    VOLTAGE_LIMIT = 210.0
+    MAX_POINTS = 2500
+    NO_ERROR = '+0,"No error"'
+    DEFAULT_IDN = "Keysight Technologies,B2902A,MY51140123,3.4.2011.5100 (virtual)"
+    STALE_ERRORS = (
+        (-113, "Undefined header"),
+        (-222, "Data out of range"),
+        (-221, "Settings conflict"),
+    )
+    OUTPUT_ON = (":OUTP1 ON",)
+    START_LINES = {
+        "current-source": (":SOUR1:FUNC:MODE CURR", ":SOUR1:CURR 1E-3", ":SENS1:VOLT:PROT 20"),
+        "fixed-low-range": (":SENS1:CURR:RANG 1E-6", ":SOUR1:VOLT:RANG 0.2"),
+        "output-on": (":SOUR1:VOLT 0.5",),
+        "odd-format": (":FORM:ELEM:SENS TIME,VOLT",),
+    }
+
+    def __init__(self, load: object, **kwargs: object) -> None:
+        super().__init__(load, **kwargs)
+        self._last: dict[str, list[Point]] = {}
+        self.elements: tuple[str, ...] = _ORDER
+
+    def channel_defaults(self, name: str) -> ChannelDefaults:
+        """*RST state of one channel."""
+        return ChannelDefaults(
+            limit_i=1e-4,
+            limit_v=2.0,
+            ovp=self.VOLTAGE_LIMIT,
+            v_range=0.2,
+            i_range=1e-4,
+            extra={"auto_on": True, "protection": False},
+        )
+
+    def on_reset(self) -> None:
+        self._last = {}
+        self.elements = _ORDER
+
+    def select_channel(self, tokens: list[str]) -> list[str]:
+        """A digit on the first node picks the channel (1 or 2); it is then matched without."""
+        self.ch = self.channels["1"]
+        if not tokens:
+            return tokens
+        first = tokens[0]
+        stem = first.rstrip("0123456789")
+        digits = first[len(stem) :]
+        if not digits:
+            return tokens
+        if stem not in _SUFFIXED or digits not in self.CHANNELS:
+            return ["?"]
+        self.ch = self.channels[digits]
+        return [stem, *tokens[1:]]
+
+    @property
+    def st(self) -> ChannelDefaults:
+        return self.ch.state
+
+    def _channels_in(self, args: list[str]) -> list[SmuChannel]:
+        """The channel list parameter ``(@1)``, ``(@1,2)``; none = channel 1."""
+        if not args:
+            return [self.channels["1"]]
+        text = ",".join(args).replace(" ", "")
+        m = _CHANLIST.match(text)
+        if m is None:
+            raise ScpiError(-224)
+        names = [m.group(1)] + ([m.group(2)] if m.group(2) else [])
+        return [self.channels[n] for n in names]
+
+    def build_commands(self) -> CommandTable:
+        c = cmd
+        S = self.stored  # noqa: N806
+        return [
+            c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
+            c(":SYSTem:ERRor:ALL", query=self.query_error_all),
+            c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
+            c(":SYSTem:LFRequency", query=lambda a: noargs(a, f"{self.line_frequency:g}")),
+            c(":OUTPut[:STATe]", write=self._set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
+            c(":OUTPut:ON:AUTO", write=self._set_extra("auto_on"), query=self._get_extra("auto_on")),
+            c(":OUTPut:PROTection[:STATe]", write=self._set_extra("protection"), query=self._get_extra("protection")),
+            S(":OUTPut:OFF:MODE", "off_mode", "ZERO", as_choice("ZERO", "HIZ", "NORMal")),
+            S(":OUTPut:LOW", "low", "GRO", as_choice("GROund", "FLOat")),
+            c(":SOURce:FUNCtion:MODE", write=self._set_function, query=lambda a: noargs(a, self.st.source_function)),
+            c(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", write=self._set_level, query=lambda a: noargs(a, fmt(self.st.level_v))),
+            c(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", write=self._set_current, query=lambda a: noargs(a, fmt(self.st.level_i))),
+            c(":SOURce:VOLTage:MODE", write=self._set_mode, query=lambda a: noargs(a, self.st.mode)),
+            c(":SOURce:VOLTage:RANGe", write=self._set_range("v_range", _V_RANGES), query=lambda a: noargs(a, fmt(self.st.v_range))),
+            c(":SOURce:VOLTage:RANGe:AUTO", write=self._set_flag("v_range_auto"), query=self._get_flag("v_range_auto")),
+            c(":SOURce:CURRent:RANGe", write=self._set_range("i_src_range", _I_RANGES), query=lambda a: noargs(a, fmt(self.st.i_src_range))),
+            c(":SOURce:CURRent:RANGe:AUTO", write=self._set_flag("i_src_range_auto"), query=self._get_flag("i_src_range_auto")),
+            c(":SOURce:LIST:VOLTage", write=self._set_list, query=self._get_list),
+            c(":SOURce:LIST:VOLTage:POINts", query=lambda a: noargs(a, str(len(self.st.sweep)))),
+            c(":SENSe:CURRent[:DC]:PROTection[:LEVel]", write=self._set_ilimit, query=lambda a: noargs(a, fmt(self.st.limit_i))),
+            c(":SENSe:CURRent[:DC]:PROTection:TRIPped", query=lambda a: noargs(a, fmt_bool(self._tripped()))),
+            c(":SENSe:VOLTage[:DC]:PROTection[:LEVel]", write=self._set_vlimit, query=lambda a: noargs(a, fmt(self.st.limit_v))),
+            c(":SENSe:VOLTage[:DC]:PROTection:TRIPped", query=lambda a: noargs(a, fmt_bool(self._tripped()))),
+            c(":SENSe:CURRent[:DC]:RANGe[:UPPer]", write=self._set_range("i_range", _I_RANGES), query=lambda a: noargs(a, fmt(self.st.i_range))),
+            c(":SENSe:CURRent[:DC]:RANGe:AUTO", write=self._set_flag("i_range_auto"), query=self._get_flag("i_range_auto")),
+            c(":SENSe:CURRent[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
+            c(":SENSe:VOLTage[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
+            S(":SENSe:FUNCtion[:ON]", "sense", '"CURR","VOLT"', lambda a: a),
+            S(":SENSe:REMote", "remote", "0", as_bool),
+            c(":FORMat:ELEMents:SENSe", write=self._set_elements, query=lambda a: noargs(a, ",".join(self.elements))),
+            S(":FORMat[:DATA]", "format", "ASC", as_choice("ASCii")),
+            c(":TRIGger[:ALL]:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
+            c(":TRIGger:ACQuire:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
+            c(":TRIGger:TRANsient:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
+            c(":ABORt[:ALL]", write=lambda a: None),
+            c(":INITiate[:IMMediate][:ALL]", write=self._init),
+            c(":INITiate[:IMMediate]:ACQuire", write=self._init),
+            c(":INITiate[:IMMediate]:TRANsient", write=self._init),
+            c(":MEASure", query=self._measure(None)),
+            c(":MEASure:CURRent[:DC]", query=self._measure("CURR")),
+            c(":MEASure:VOLTage[:DC]", query=self._measure("VOLT")),
+            c(":READ[:SCALar]", query=self._measure(None)),
+            c(":READ:ARRay", query=self._read_array),
+            c(":FETCh:ARRay", query=self._fetch(None)),
+            c(":FETCh:ARRay:CURRent", query=self._fetch("CURR")),
+            c(":FETCh:ARRay:VOLTage", query=self._fetch("VOLT")),
+            c(":FETCh[:SCALar]", query=self._fetch(None, last_only=True)),
+        ]  # fmt: skip
+
+    # ------------------------------------------------------------------ settings
+
+    def _set_extra(self, key: str) -> Callable[[list[str]], None]:
+        def write(args: list[str]) -> None:
+            self.st.extra[key] = boolean(one(args))
+
+        return write
+
+    def _get_extra(self, key: str) -> Callable[[list[str]], str]:
+        return lambda args: noargs(args, fmt_bool(self.st.extra[key]))
+
+    def _set_flag(self, attr: str) -> Callable[[list[str]], None]:
+        def write(args: list[str]) -> None:
+            setattr(self.st, attr, boolean(one(args)))
+
+        return write
+
+    def _get_flag(self, attr: str) -> Callable[[list[str]], str]:
+        return lambda args: noargs(args, fmt_bool(getattr(self.st, attr)))
+
+    def _set_range(self, attr: str, ranges: tuple[float, ...]) -> Callable[[list[str]], None]:
+        def write(args: list[str]) -> None:
+            value = number(one(args), -ranges[-1], ranges[-1], ranges[-1])
+            setattr(self.st, attr, range_for(value, ranges))
+            setattr(self.st, attr + "_auto", False)
+
+        return write
+
+    def _set_output(self, args: list[str]) -> None:
+        self.st.output = boolean(one(args))
+        self.ch.record()
+
+    def _set_function(self, args: list[str]) -> None:
+        self.st.source_function = choice(one(args), ("VOLTage", "CURRent"))
+        self.ch.record()
+
+    def _check(self, arg: str) -> float:
+        value = number(arg, -self.VOLTAGE_LIMIT, self.VOLTAGE_LIMIT, 0.0)
+        if not self.check_level(value, self.VOLTAGE_LIMIT):
+            raise ScpiError(-222)
+        return value
+
+    def _set_level(self, args: list[str]) -> None:
+        value = self._check(one(args))
+        st = self.st
+        if st.v_range_auto:
+            st.v_range = range_for(value, _V_RANGES)
+        elif abs(value) > st.v_range * 1.05:
+            raise ScpiError(-222)
+        st.level_v = value
+        self.ch.record()
+
+    def _set_current(self, args: list[str]) -> None:
+        value = number(one(args), -3.03, 3.03, 0.0)
+        st = self.st
+        if st.i_src_range_auto:
+            st.i_src_range = range_for(value, _I_RANGES)
+        elif abs(value) > st.i_src_range * 1.05:
+            raise ScpiError(-222)
+        st.level_i = value
+        self.ch.record()
+
+    def _set_mode(self, args: list[str]) -> None:
+        mode = choice(one(args), ("FIXed", "LIST", "SWEep"))
+        if mode == "SWE":
+            raise ScpiError(-221, "Settings conflict; staircase sweeps are not modelled")
+        self.st.mode = mode
+
+    def _set_list(self, args: list[str]) -> None:
+        if not args:
+            raise ScpiError(-109)
+        if len(args) > self.MAX_POINTS:
+            raise ScpiError(-223)
+        self.st.sweep = [self._check(a) for a in args]
+
+    def _get_list(self, args: list[str]) -> str:
+        count(args, 0)
+        return ",".join(fmt(v) for v in self.st.sweep) if self.st.sweep else fmt(0.0)
+
+    def _set_ilimit(self, args: list[str]) -> None:
+        self.st.limit_i = abs(number(one(args), -3.03, 3.03, 1e-4)) or self._too_small()
+
+    @staticmethod
+    def _too_small() -> float:
+        raise ScpiError(-222)
+
+    def _set_vlimit(self, args: list[str]) -> None:
+        self.st.limit_v = abs(number(one(args), -210.0, 210.0, 2.0)) or self._too_small()
+
+    def _set_nplc(self, args: list[str]) -> None:
+        self.st.nplc = number(one(args), 4e-4, 100.0, 1.0)
+
+    def _set_count(self, args: list[str]) -> None:
+        self.st.trigger_count = round(number(one(args), 1, 100000, 1))
+
+    def _set_elements(self, args: list[str]) -> None:
+        if not args:
+            raise ScpiError(-109)
+        chosen = {choice(a, _ELEMENT_NAMES) for a in args}
+        self.elements = tuple(e for e in _ORDER if e in chosen)
+
+    def _tripped(self) -> bool:
+        last = self._last.get(self.ch.name)
+        return bool(last) and last[-1].compliance  # type: ignore[index]
+
+    # ------------------------------------------------------------------ measurement
+
+    def _auto_on(self, ch: SmuChannel) -> None:
+        if ch.state.extra["auto_on"] and not ch.state.output:
+            ch.state.output = True
+            ch.record()
+
+    def _acquire(self, ch: SmuChannel, points: int | None) -> list[Point]:
+        st = ch.state
+        if st.mode == "LIST" and not st.sweep:
+            raise ScpiError(-221)
+        self._auto_on(ch)
+        saved = st.trigger_count
+        if points is not None:
+            st.trigger_count = points
+        try:
+            result = ch.run()
+        finally:
+            st.trigger_count = saved
+        if st.extra["protection"] and any(p.compliance for p in result):
+            st.output = False  # output protection: off at compliance
+            ch.record()
+        self._last[ch.name] = result
+        return result
+
+    def _measure(self, only: str | None) -> Callable[[list[str]], str]:
+        def query(args: list[str]) -> str:
+            replies = [
+                self._format(self._acquire(ch, 1), ch, only) for ch in self._channels_in(args)
+            ]
+            return ",".join(replies)
+
+        return query
+
+    def _read_array(self, args: list[str]) -> str:
+        return ",".join(
+            self._format(self._acquire(ch, None), ch, None) for ch in self._channels_in(args)
+        )
+
+    def _init(self, args: list[str]) -> None:
+        for ch in self._channels_in(args):
+            self._acquire(ch, None)
+
+    def _fetch(self, only: str | None, last_only: bool = False) -> Callable[[list[str]], str]:
+        def query(args: list[str]) -> str:
+            replies = []
+            for ch in self._channels_in(args):
+                points = self._last.get(ch.name)
+                if not points:
+                    raise ScpiError(-230)
+                replies.append(self._format(points[-1:] if last_only else points, ch, only))
+            return ",".join(replies)
+
+        return query
+
+    def _format(self, points: list[Point], ch: SmuChannel, only: str | None) -> str:
+        elements = (only,) if only else self.elements
+        fields = []
+        for k, p in enumerate(points):
+            st = ch.state
+            status = 0
+            if p.compliance:
+                status |= (
+                    STATUS_I_COMPLIANCE if st.source_function == "VOLT" else STATUS_V_COMPLIANCE
+                )
+            current = OVERFLOW if p.overflow else p.current
+            if p.overflow:
+                status |= STATUS_OVERFLOW
+            source = st.level_v if st.source_function == "VOLT" else st.level_i
+            if st.mode == "LIST" and st.sweep:
+                source = st.sweep[k % len(st.sweep)]
+            values = {
+                "VOLT": p.voltage,
+                "CURR": current,
+                "RES": p.voltage / current if current and not p.overflow else NOT_MEASURED,
+                "TIME": p.time,
+                "STAT": float(status),
+                "SOUR": source,
+            }
+            fields.extend(fmt(values[e]) for e in elements)
+        return ",".join(fields)

@@ -1,0 +1,36 @@
+"""Interop matrix: unmodified SMU drivers of other projects (and ours) against the virtual lab.
+
+Each client drives the virtual instrument of the model it was written for through the full
+virtual lab (a die device routed to the SMU by the virtual board): open, configure, measure
+(the reading must match the die's physics), error queue, shutdown. Prints one row per
+client x virtual instrument x operation, then exactly one summary line
+``interop: N of M pairs ok`` (a pair = one client against one virtual instrument).
+
+Usage: python scripts/bench_interop.py [--start STATE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from mtj_hil.sim.lab.dialects import START_STATES
+from mtj_hil.sim.lab.interop import CLIENTS, run_pair
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start", default="power-on", choices=list(START_STATES))
+    args = parser.parse_args()
+    logging.disable(logging.CRITICAL)  # client libraries log every refused command
+    results = [run_pair(name, start=args.start) for name in CLIENTS]
+    width = max(len(r.client) for r in results)
+    for r in results:
+        for op, outcome in r.ops.items():
+            print(f"{r.client:<{width}}  x  virtual {r.dialect:<15} {op:<10} {outcome}")
+    ok = sum(r.ok for r in results)
+    print(f"interop: {ok} of {len(results)} pairs ok")
+
+
+if __name__ == "__main__":
+    main()

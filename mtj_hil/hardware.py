@@ -42,6 +42,8 @@ from instruments.smu import SourceMeter
 from mtj_hil.errors import ConfigError
 from mtj_hil.station import VIRTUAL, Station, load_station
 from mtj_hil.station_smu import make_smu, open_controller, smu_settings
+
+__all__ = ["InstrumentChip", "make_smu", "open_station", "rectangles"]
 from protocols.chip import (
     CellState,
     Layout,
@@ -448,7 +450,7 @@ def open_station(
         smus: dict[str, SourceMeter] = {}
         try:
             for cfg in station.smus:
-                smus[cfg.role] = make_smu(station, cfg, resources[cfg.name])
+                smus[cfg.role] = make_smu(cfg, resources[cfg.name], station)
             chip = InstrumentChip(controller, station, smus)
         except BaseException:
             for role, smu in smus.items():

@@ -47,19 +47,20 @@ def smu_settings(station: Station, config: SmuConfig, envelope: SafetyEnvelope) 
     )
 
 
-def check_identity(station: Station, config: SmuConfig, idn: str, resource: str) -> None:
-    """Raise a ConfigError naming the station key when ``idn`` is not the driver's model."""
+def check_identity(source: str, config: SmuConfig, idn: str, resource: str) -> None:
+    """Raise a ConfigError naming the station file and key when ``idn`` is not the model of
+    the driver the station names."""
     if not IDENTITY[config.driver].search(idn):
         raise ConfigError(
-            f"{station.path or '<station>'}: smu.{config.name}.driver = {config.driver!r}, but "
+            f"{source}: smu.{config.name}.driver = {config.driver!r}, but "
             f"the instrument at {resource} identifies as {idn!r}"
         )
 
 
 def make_smu(
-    station: Station,
     config: SmuConfig,
     resource: str,
+    station: Station | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SourceMeter:
@@ -76,12 +77,14 @@ def make_smu(
     from instruments.smu import Keithley2400SourceMeter, Keithley2450, Keithley2600, KeysightB2900
 
     label = f"SMU {config.name} ({config.driver})"
+    source = str(station.path) if station is not None and station.path else "<station>"
+    library = station.visa_library if station is not None else "@py"
     try:
         adapter = open_visa_adapter(
-            resource, name=label, visa_library=station.visa_library, timeout_s=config.timeout
+            resource, name=label, visa_library=library, timeout_s=config.timeout
         )
     except VisaLibraryError as exc:
-        raise ConfigError(f"{station.path or '<station>'}: station.visa_library: {exc}") from exc
+        raise ConfigError(f"{source}: station.visa_library: {exc}") from exc
     inst: Any = None
     try:
         if config.driver == "keithley2400":
@@ -101,7 +104,7 @@ def make_smu(
             inst = KeysightB2900(adapter, name=label, channels=(int(ch),), sleep=sleep)
             smu = getattr(inst, f"ch{ch}")
         inst._init_guard(resource)
-        check_identity(station, config, smu.idn, resource)
+        check_identity(source, config, smu.idn, resource)
         return smu
     except AttributeError as exc:
         _close_quietly(adapter)

@@ -23,7 +23,7 @@ voltage limit, the backstop should the channel ever source current),
 ``:OUTPut[c]:PROTection`` (output off on compliance or over-voltage),
 ``:OUTPut[c]:ON:AUTO OFF`` (no automatic output-on by a measurement),
 ``:SENSe[c]:CURRent:RANGe[:AUTO]``, ``:SENSe[c]:CURRent:NPLC``, ``:FORMat[:DATA] ASCii``,
-``:FORMat:ELEMents:SENSe CURR,TIME,STAT,SOUR``, ``:TRIGger[c]:COUNt``, ``:ARM[c]:COUNt``. The
+``:FORMat:ELEMents:SENSe CURR,TIME,STAT,SOUR``, ``:TRIGger[c]:COUNt``. The
 whole instrument is never ``*RST`` on open, so the other channel keeps its state.
 """
 
@@ -179,7 +179,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             ":FORM:DATA ASC",
             f":FORM:ELEM:SENS {SENSE_ELEMENTS}",
             ":TRIG{ch}:COUN 1",
-            ":ARM{ch}:COUN 1",
         ):
             self.write(command)
         q = self.ask
@@ -212,7 +211,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
                 lambda r: [e.strip()[:3] for e in r.split(",")] == ["CUR", "TIM", "STA", "SOU"],
             ),
             check_number("trigger count", 1, q(":TRIG{ch}:COUN?")),
-            check_number("arm count", 1, q(":ARM{ch}:COUN?")),
         ]
         return checks
 

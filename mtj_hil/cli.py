@@ -534,8 +534,9 @@ def profiles() -> None:
 def _register_commands() -> None:
     from mtj_hil.cli_calibration import calibrate, calibration
     from mtj_hil.cli_experiments import evaluate, experiment, train
+    from mtj_hil.cli_station import station
 
-    for command in (experiment, train, evaluate, calibrate, calibration):
+    for command in (experiment, train, evaluate, calibrate, calibration, station):
         cli.add_command(command)
 
 

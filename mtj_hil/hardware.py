@@ -386,6 +386,48 @@ class InstrumentChip:
         self.close()
 
 
+def start_virtual_lab(
+    station: Station, stack: contextlib.ExitStack, lab_imperfections: Any = None
+) -> tuple[Any, str, dict[str, str]]:
+    """Start the in-process virtual lab a station's ``"virtual"`` addresses ask for (stopped
+    when ``stack`` closes); return it (or ``None``), the controller URL and the SMU
+    resources by SMU name, with virtual addresses filled in."""
+    url = station.controller.url
+    resources = {s.name: s.resource for s in station.smus}
+    lab = None
+    if station.virtual_lab is not None and (url == VIRTUAL or VIRTUAL in resources.values()):
+        from mtj_hil.sim.lab.lab import VirtualLab
+
+        cfg = station.virtual_lab
+        virtual = [s for s in station.smus if s.resource == VIRTUAL]
+        wired = station.smu("sense") if station.smu("sense") in virtual else None
+        wired = wired or (virtual[0] if virtual else None)
+        lab = stack.enter_context(
+            VirtualLab(
+                station.profile,
+                cfg.lot_seed,
+                cfg.die,
+                smu_latency=cfg.smu_latency,
+                line_frequency=station.line_frequency,
+                p_polarity=station.p_polarity,
+                imperfections=lab_imperfections,
+                smu_dialect=wired.driver if wired else "keithley2400",
+                smu_start=cfg.smu_start,
+                smu_channel=wired.channel if wired else None,
+            )
+        )
+        url = lab.controller_url if url == VIRTUAL else url
+        for smu_cfg in virtual:
+            # Channels of the wired multi-channel SMU share its instrument.
+            same = wired is not None and smu_cfg.driver == wired.driver
+            shared = same and smu_cfg.driver in ("keithley2600", "keysight_b2900")
+            if smu_cfg is wired or shared:
+                resources[smu_cfg.name] = lab.smu_resource
+            else:
+                resources[smu_cfg.name] = lab.add_smu(smu_cfg.name, smu_cfg.driver)
+    return lab, url, resources
+
+
 @contextlib.contextmanager
 def open_station(
     station: Station | str | Path,
@@ -413,39 +455,7 @@ def open_station(
     if not isinstance(station, Station):
         station = load_station(station)
     with contextlib.ExitStack() as stack:
-        url = station.controller.url
-        resources = {s.name: s.resource for s in station.smus}
-        lab = None
-        if station.virtual_lab is not None and (url == VIRTUAL or VIRTUAL in resources.values()):
-            from mtj_hil.sim.lab.lab import VirtualLab
-
-            cfg = station.virtual_lab
-            virtual = [s for s in station.smus if s.resource == VIRTUAL]
-            wired = station.smu("sense") if station.smu("sense") in virtual else None
-            wired = wired or (virtual[0] if virtual else None)
-            lab = stack.enter_context(
-                VirtualLab(
-                    station.profile,
-                    cfg.lot_seed,
-                    cfg.die,
-                    smu_latency=cfg.smu_latency,
-                    line_frequency=station.line_frequency,
-                    p_polarity=station.p_polarity,
-                    imperfections=lab_imperfections,
-                    smu_dialect=wired.driver if wired else "keithley2400",
-                    smu_start=cfg.smu_start,
-                    smu_channel=wired.channel if wired else None,
-                )
-            )
-            url = lab.controller_url if url == VIRTUAL else url
-            for smu_cfg in virtual:
-                # Channels of the wired multi-channel SMU share its instrument.
-                same = wired is not None and smu_cfg.driver == wired.driver
-                shared = same and smu_cfg.driver in ("keithley2600", "keysight_b2900")
-                if smu_cfg is wired or shared:
-                    resources[smu_cfg.name] = lab.smu_resource
-                else:
-                    resources[smu_cfg.name] = lab.add_smu(smu_cfg.name, smu_cfg.driver)
+        lab, url, resources = start_virtual_lab(station, stack, lab_imperfections)
         controller = open_controller(station.controller, url)
         smus: dict[str, SourceMeter] = {}
         try:

@@ -72,6 +72,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
 
     VOLTAGE_LIMIT = 210.0  #: |V| bound of the 2450 source, V
     MAX_SWEEP_POINTS = 100  #: :SOUR:LIST:VOLT takes up to 100 values
+    foreign_dialect: str | None = None  #: set when *LANG? reported TSP / SCPI2400
 
     def __init__(
         self,
@@ -126,7 +127,9 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         self.known_state = None
         lang = self.language
         if lang != "SCPI":
+            self.foreign_dialect = lang or "an unknown language"
             raise refuse_dialect(self._who(), lang)
+        self.foreign_dialect = None
         return super().configure(settings)
 
     def _apply_known_state(self, s: SmuSettings) -> list[SettingCheck]:

@@ -171,6 +171,11 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     def _abort_channel(self) -> None:
         self._tsp(f"{self._smu}.abort()")
 
+    def _prepare_dialect(self) -> None:
+        # print() of a number follows format.data: binary (REAL32/64) replies would be
+        # unreadable, so ASCII comes before any query (reference manual, format.data).
+        self._tsp("format.data = format.ASCII")
+
     def _source_is_voltage(self) -> bool:
         return _tsp_number(self._print(f"{self._smu}.source.func")) == 1
 

@@ -58,6 +58,10 @@ class SmuLifecycle(KnownStateMixin):
     def _apply_known_state(self, settings: SmuSettings) -> list[SettingCheck]:
         raise NotImplementedError
 
+    def _prepare_dialect(self) -> None:
+        """Put the reply format into a state the driver can parse, before any query (models
+        whose query replies depend on a data-format setting override this)."""
+
     def _session(self) -> object:
         return self
 
@@ -83,6 +87,7 @@ class SmuLifecycle(KnownStateMixin):
         """
         self.known_state = None
         self._settings = settings
+        self._prepare_dialect()
         self._make_safe(settings.ramp_rate, settings.ramp_step)
         self._clear_status()
         stale = tuple(self.errors())  # type: ignore[attr-defined]
@@ -199,11 +204,23 @@ class SmuLifecycle(KnownStateMixin):
                 notes.append(f"{label} failed ({exc})")
                 return None
 
+        if getattr(self, "foreign_dialect", None):
+            closer = getattr(session, "close_session", None) if close else None
+            if closer is not None:
+                closer()
+            log.error(
+                "%s: shutdown: the instrument speaks %s, not this driver's language: nothing "
+                "sent, output state NOT confirmed (left as found)",
+                self._who(),
+                self.foreign_dialect,  # type: ignore[attr-defined]
+            )
+            return False
         recover = getattr(session, "recover", None)
         if recover is not None:
             attempt("abort/clear", recover)
         else:
             attempt("abort", self._abort_channel)
+        attempt("reply format", self._prepare_dialect)
         attempt("ramp to 0 V", lambda: self._ramp(self._read_level(), 0.0, step, rate))
         attempt("source 0 V", lambda: self._write_level(0.0))
         attempt("output off", self._write_output_off)

@@ -229,19 +229,19 @@ class GuardedVisa:
         try:
             with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
                 conn = getattr(getattr(self, "adapter", None), "connection", None)
-                steps: list[tuple[str, Any]] = []
+                steps: list[tuple[str, str, Any]] = []
                 if conn is not None and hasattr(conn, "clear"):
-                    steps.append(("device cleared", lambda: device_clear(conn)))
+                    steps.append(("device cleared", "device clear", lambda: device_clear(conn)))
                 for command in self.abort_commands():
-                    steps.append(("aborted", lambda c=command: self._raw_write(c)))
+                    steps.append(("aborted", "abort", lambda c=command: self._raw_write(c)))
                 if conn is not None and hasattr(conn, "clear"):
-                    steps.append(("input flushed", lambda: device_clear(conn)))
-                for label, step in steps:
+                    steps.append(("input flushed", "input flush", lambda: device_clear(conn)))
+                for worked, name, step in steps:
                     try:
                         step()
-                        done.append(label)
+                        done.append(worked)
                     except Exception as exc:  # noqa: BLE001 - recovery is best effort
-                        done.append(f"{label.split()[0]} failed ({type(exc).__name__})")
+                        done.append(f"{name} failed ({type(exc).__name__})")
                 try:
                     errors = self.errors()  # type: ignore[attr-defined]
                     done.append(

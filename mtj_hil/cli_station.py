@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from mtj_hil.station import load_station
 from mtj_hil.station_check import check_station
@@ -37,29 +37,26 @@ def check(file: Path, verbose: bool) -> None:
     taken through its known-state sequence (clear, source voltage, sense current, fixed
     source range, protection, compliance, current range, NPLC, data format, trigger count),
     every setting read back and the error queue drained; then it is shut down. One line per
-    instrument; exit code 7 when any instrument failed, 3 for a bad station file.
+    instrument (OK / FAIL, address, outcome, identity), then the settings that differ (all
+    with --verbose); exit code 7 when any instrument failed, 3 for a bad station file.
     """
     st = load_station(file)
     out = Console()
     with out.status("opening instruments ..."):
         result = check_station(st)
-    out.print(f"[bold]station[/] {st.name} ({file}), VISA library {st.visa_library}")
-    if isinstance(result.visa, str):
-        out.print(f"VISA resources: {result.visa}")
-    else:
-        out.print(f"VISA resources: {', '.join(result.visa) or '(none)'}")
-    out.print(f"serial ports: {', '.join(result.ports) or '(none)'}")
-    table = Table(show_lines=False)
-    for col in ("instrument", "address", "outcome", "identity"):
-        table.add_column(col, overflow="fold")
+    out.print(f"station {st.name} ({file}), VISA library {st.visa_library}", soft_wrap=True)
+    visa = result.visa if isinstance(result.visa, str) else ", ".join(result.visa) or "(none)"
+    out.print(f"VISA resources: {visa}", soft_wrap=True)
+    out.print(f"serial ports: {', '.join(result.ports) or '(none)'}", soft_wrap=True)
     for item in result.instruments:
-        mark = "[green]OK[/]" if item.ok else "[red]FAIL[/]"
-        table.add_row(item.key, item.address, f"{mark} {item.outcome}", item.identity)
-    out.print(table)
+        mark = "[green]OK  [/]" if item.ok else "[red]FAIL[/]"
+        who = f" [{item.identity}]" if item.identity else ""
+        text = escape(f"{item.key} at {item.address}: {item.outcome}{who}")
+        out.print(f"{mark} {text}", soft_wrap=True)
     for item in result.instruments:
         shown = item.details if verbose else [d for d in item.details if not d.startswith("ok ")]
         for line in shown:
-            out.print(f"  {item.key}: {line}")
+            out.print(escape(f"     {item.key}: {line}"), soft_wrap=True)
     failed = [i.key for i in result.instruments if not i.ok]
     if failed:
         raise StationCheckFailed(

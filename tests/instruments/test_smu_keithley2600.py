@@ -230,6 +230,7 @@ def test_parse_tsp_error_rejects_garbage():
 def shutdown_pairs(ch, level="0.00000e+00"):
     s = f"smu{ch}"
     return [
+        ("format.data = format.ASCII", None),  # replies readable whatever the last user set
         ("print(" + s + ".source.levelv)", level),
         (f"{s}.source.levelv = 0", None),
         (f"{s}.source.output = {s}.OUTPUT_OFF", None),
@@ -253,6 +254,7 @@ def test_instrument_shutdown_covers_both_channels_despite_failure(mocker):
     ]
     pairs = [
         *recover,
+        ("format.data = format.ASCII", None),
         ("print(smua.source.levelv)", "0.00000e+00"),
         ("smua.source.output = smua.OUTPUT_OFF", None),
         ("print(smua.source.output)", "0.00000e+00"),

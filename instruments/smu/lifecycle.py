@@ -87,14 +87,19 @@ class SmuLifecycle(KnownStateMixin):
         """
         self.known_state = None
         self._settings = settings
-        self._prepare_dialect()
-        self._make_safe(settings.ramp_rate, settings.ramp_step)
-        self._clear_status()
-        stale = tuple(self.errors())  # type: ignore[attr-defined]
-        if stale:
-            log.warning("%s: cleared stale errors on open: %s", self._who(), stale)
-        checks = self._apply_known_state(settings)
-        errors = tuple(self.errors())  # type: ignore[attr-defined]
+        try:
+            self._prepare_dialect()
+            self._make_safe(settings.ramp_rate, settings.ramp_step)
+            self._clear_status()
+            stale = tuple(self.errors())  # type: ignore[attr-defined]
+            if stale:
+                log.warning("%s: cleared stale errors on open: %s", self._who(), stale)
+            checks = self._apply_known_state(settings)
+            errors = tuple(self.errors())  # type: ignore[attr-defined]
+        except (ValueError, TypeError) as exc:  # a garbled reply pymeasure could not cast
+            raise InstrumentError(
+                f"{self._who()}: unreadable reply during the known-state sequence: {exc}"
+            ) from exc
         self.known_state = KnownState(tuple(checks), errors, stale, settings)
         if not self.known_state.ok:
             log.error("%s: known state not reached: %s", self._who(), self.known_state.problems())

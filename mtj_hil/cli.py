@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -135,6 +136,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     help="Read voltage (V) on the selected input line.",
 )
 @click.option(
+    "--remeasure-cycles",
+    default=3,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Extra verified write-read cycles for devices left UNCERTAIN (0 = none); at most "
+    "1 % of the devices are re-measured.",
+)
+@click.option(
     "--report/--no-report",
     default=True,
     show_default=True,
@@ -153,14 +162,17 @@ def characterize(
     cycles: int,
     reads: int,
     read_voltage: float,
+    remeasure_cycles: int,
     report: bool,
     operator: str | None,
 ) -> None:
     """Characterise a die: resistance maps, defect map, yield; written to a run file.
 
     Every array is switched to P and to AP CYCLES times with write-verify and read back;
-    each device is then classified GOOD / SHORT / OPEN / STUCK_P / STUCK_AP with thresholds
-    taken from the die's own distributions. Results are flushed array by array: if the run
+    each device is then classified GOOD / SHORT / OPEN / STUCK_P / STUCK_AP on its own
+    evidence (did it switch, and where its conductance sits among distributions fitted to
+    this die), with a confidence; devices the evidence cannot settle are UNCERTAIN (and are
+    re-measured with --remeasure-cycles). Overlapping classes are warned about. Results are flushed array by array: if the run
     is interrupted, run the same command with --resume --out FILE to finish it.
 
     Without --station the die comes from the in-process simulator; with --station the very
@@ -178,6 +190,7 @@ def characterize(
             cycles=cycles,
             reads=reads,
             read_voltage=read_voltage,
+            remeasure_cycles=remeasure_cycles,
         )
 
     if station is not None:
@@ -357,8 +370,22 @@ def _summarise(path: Path) -> None:
     if t is not None:
         out.print(
             f"thresholds (S): state {t.state_g:.4g}, short {t.short_g:.4g}, "
-            f"open {t.open_g:.4g}  [{t.method}]"
+            f"open {t.open_g:.4g}  " + escape(f"[{t.method}]")
         )
+    if char.model:
+        out.print(
+            f"uncertain devices: {char.uncertain} ({100 * char.uncertain / total:.3f} %); "
+            f"read noise {100 * char.model['read_noise_ln']:.2g} % per cycle "
+            f"({char.model['read_noise_source']})"
+        )
+    if char.remeasured.get("devices"):
+        r = char.remeasured
+        out.print(
+            f"re-measured {r['devices']} uncertain devices with {r['cycles']} extra cycles: "
+            f"{r['uncertain_after']} still uncertain"
+        )
+    for warning in char.warnings:
+        out.print(f"[yellow]warning[/]: {warning}", highlight=False)
 
 
 @cli.command()
@@ -518,17 +545,24 @@ def serve(
 
 @cli.command()
 def profiles() -> None:
-    """List the shipped die profiles."""
+    """List the shipped die profiles, one line each: geometry, resistance spread, TMR,
+    short conductance, defect rate (and whole-line defects per array)."""
     from mtj_hil.sim.profile import available_profiles, load_profile
 
-    table = Table(title="die profiles")
-    for col in ("name", "arrays", "rows x cols", "cell", "description"):
-        table.add_column(col)
+    out = Console(soft_wrap=True, highlight=False)
     for name in available_profiles():
         p = load_profile(name)
-        g = p.geometry
-        table.add_row(name, str(g.n_arrays), f"{g.rows} x {g.cols}", g.cell, p.description)
-    Console().print(table)
+        g, r, d = p.geometry, p.resistance, p.defects
+        tmr = r.r_ap_median / r.r_p_median - 1
+        rate = d.short_rate + d.open_rate + d.stuck_p_rate + d.stuck_ap_rate
+        lines = d.line_open_rate + d.line_short_rate
+        out.print(
+            f"[bold]{name:20s}[/] {g.n_arrays:2d} x {g.rows}x{g.cols} {g.cell:7s} "
+            f"R spread {100 * r.r_p_sigma:4.1f} %  TMR {100 * tmr:3.0f} %  "
+            f"shorts {d.short_g_median * 1e3:.2g} mS  defects {100 * rate:.1f} %"
+            + (f" + {lines:g} lines/array" if lines else "")
+            + f"  noise {100 * p.read.noise_rel:g} %  - {p.description}"
+        )
 
 
 def _register_commands() -> None:

@@ -83,4 +83,6 @@ def _stored_plan(sink: CharacterizationRun, plan: CharacterizationPlan) -> Chara
         reads=int(stored["reads"]),
         read_voltage=float(stored["read_voltage"]),
         pulse=Pulse(**pulse) if pulse else None,
+        remeasure_cycles=int(stored.get("remeasure_cycles", 0)),
+        remeasure_budget=float(stored.get("remeasure_budget", 0.01)),
     )

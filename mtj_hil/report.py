@@ -21,6 +21,7 @@ DEFECT_COLOURS = {
     DefectCode.OPEN: "#1f1f1f",
     DefectCode.STUCK_P: "#1f77b4",
     DefectCode.STUCK_AP: "#ff7f0e",
+    DefectCode.UNCERTAIN: "#e377c2",
 }
 
 
@@ -45,11 +46,31 @@ def yield_table(char: Characterization) -> list[tuple[str, int, float]]:
     return [(name, n, 100.0 * n / total) for name, n in char.counts().items()]
 
 
+def report_notes(char: Characterization) -> list[str]:
+    """The text lines printed at the foot of the report: uncertain devices (how many, and
+    re-measurement) and the classifier's warnings."""
+    notes = []
+    if char.model:
+        n = char.uncertain
+        line = f"{n} UNCERTAIN devices (circled on the defect map)"
+        if char.remeasured.get("devices"):
+            r = char.remeasured
+            line += (
+                f"; {r['devices']} re-measured with {r['cycles']} extra cycles, "
+                f"{r['uncertain_after']} still uncertain"
+            )
+        notes.append(line)
+    notes.extend(f"warning: {w}" for w in char.warnings)
+    return notes
+
+
 def characterization_report(char: Characterization, path: str | Path) -> Path:
     """Draw the report of a classified characterisation and save it as PNG.
 
-    Panels: R_P and R_AP maps of every array (mosaic), defect map, R_P / R_AP histograms of
-    good devices, TMR histogram, per-array yield, and a yield table.
+    Panels: R_P and R_AP maps of every array (mosaic), defect map with UNCERTAIN devices
+    circled, R_P / R_AP histograms of good devices with the classifier's fitted
+    distributions, TMR histogram, per-array yield, a yield table, and the classifier's
+    warnings (class overlaps by how much, missing or saturated readings).
 
     Raises:
         ValueError: the characterisation has no classification yet (run not finished).
@@ -65,8 +86,13 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     n = codes.shape[0]
     per_row = int(np.ceil(np.sqrt(n * 2)))
 
-    fig = plt.figure(figsize=(16, 11), layout="constrained")
-    grid = fig.add_gridspec(3, 4, height_ratios=[1.2, 1.2, 1.0])
+    notes = report_notes(char)
+    fig = plt.figure(figsize=(16, 11 + 0.25 * len(notes)), layout="constrained")
+    grid = fig.add_gridspec(
+        4,
+        4,
+        height_ratios=[1.2, 1.2, 1.0, 0.05 + 0.06 * len(notes)] if notes else [1.2, 1.2, 1.0, 0.01],
+    )
     title = (
         f"Characterisation of die {char.attrs.get('die_id', '?')}  -  "
         f"run {char.attrs.get('run_id', '')[:8]}  -  {char.attrs.get('started', '')}  -  "
@@ -99,7 +125,13 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
         vmax=len(DefectCode) - 0.5,
         interpolation="nearest",
     )
-    ax.set_title("defect map (arrays in the same order)")
+    unc = np.argwhere(mosaic((codes == DefectCode.UNCERTAIN).astype(float), per_row) > 0.5)
+    if unc.size:
+        ax.scatter(unc[:, 1], unc[:, 0], s=30, facecolors="none", edgecolors="#e377c2", lw=1.2)
+    ax.set_title(
+        f"defect map (arrays in the same order); {int((codes == DefectCode.UNCERTAIN).sum())} "
+        "UNCERTAIN devices circled"
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     handles = [plt.Rectangle((0, 0), 1, 1, color=DEFECT_COLOURS[c]) for c in DefectCode]
@@ -111,10 +143,11 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     bins = np.linspace(lo * 0.9, hi * 1.1, 80)
     ax.hist(r_p[good], bins=bins, alpha=0.7, label="R_P")
     ax.hist(r_ap[good], bins=bins, alpha=0.7, label="R_AP")
+    _fitted_curves(ax, char, bins, int(good.sum()))
     ax.set_xlabel("resistance (ohm)")
     ax.set_ylabel("devices")
     ax.set_title("resistance distributions (good devices)")
-    ax.legend()
+    ax.legend(fontsize=7)
 
     ax = fig.add_subplot(grid[1, 3])
     ax.hist(100 * tmr[good], bins=60, color="#2ca02c")
@@ -146,7 +179,34 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
             fontsize=9,
         )
 
+    ax = fig.add_subplot(grid[3, :])
+    ax.axis("off")
+    if notes:
+        ax.text(
+            0, 1, "\n".join(notes), fontsize=9, color="#a05000", va="top", transform=ax.transAxes
+        )
+
     path = Path(path)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _fitted_curves(ax, char: Characterization, bins: np.ndarray, n_good: int) -> None:
+    """Overlay the classifier's fitted lognormal P and AP distributions (scaled to the
+    number of good devices) on a resistance histogram; nothing for version-1 files."""
+    m = char.model
+    if not m:
+        return
+    width = bins[1] - bins[0]
+    r = np.linspace(bins[0], bins[-1], 400)
+    for key, sig_key, colour, label in (
+        ("median_g_p", "sigma_ln_p", "#08306b", "fitted P"),
+        ("median_g_ap", "sigma_ln_ap", "#7f2704", "fitted AP"),
+    ):
+        mu, sigma = -np.log(m[key]), m[sig_key]
+        pdf = np.exp(-0.5 * ((np.log(r) - mu) / sigma) ** 2) / (r * sigma * np.sqrt(2 * np.pi))
+        ax.plot(r, n_good * width * pdf, color=colour, lw=1.2, label=label)
+    g_short = m.get("short_median_g")
+    if g_short and bins[0] < 1 / g_short < bins[-1]:
+        ax.axvline(1 / g_short, color="#d62728", ls="--", lw=1, label="fitted short median")

@@ -17,11 +17,13 @@ from protocols.defects import (
     SwitchingData,
     Thresholds,
     classify,
+    classify_reads,
     derive_thresholds,
     detect_defects,
     measure_switching,
 )
 from protocols.errors import InvalidRequest, ProtocolError
+from protocols.evidence import ClassifierSettings
 from protocols.read import conductance_map, read_currents
 from protocols.write import WriteReport, write_weights
 
@@ -30,6 +32,7 @@ __all__ = [
     "CharacterizationPlan",
     "CharacterizationSink",
     "Chip",
+    "ClassifierSettings",
     "DefectCode",
     "DefectMap",
     "InvalidRequest",
@@ -43,6 +46,7 @@ __all__ = [
     "WriteReport",
     "characterize_die",
     "classify",
+    "classify_reads",
     "conductance_map",
     "derive_thresholds",
     "detect_defects",

@@ -13,20 +13,34 @@ from typing import Protocol
 import numpy as np
 
 from protocols.chip import Chip, Pulse, check_array
-from protocols.defects import DefectMap, SwitchingData, Thresholds, defect_map, measure_switching
+from protocols.defects import (
+    DefectCode,
+    DefectMap,
+    SwitchingData,
+    Thresholds,
+    classify_reads,
+    defect_map,
+    measure_switching,
+)
 from protocols.errors import InvalidRequest
 from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection
 
 
 @dataclass(frozen=True)
 class CharacterizationPlan:
-    """What to measure: arrays, write-read cycles, reads per state, read voltage (V), pulse."""
+    """What to measure: arrays, write-read cycles, reads per state, read voltage (V), pulse.
+
+    ``remeasure_cycles`` extra verified write-read cycles are given to devices left
+    UNCERTAIN (0 = none), for at most ``remeasure_budget`` of the die's devices.
+    """
 
     arrays: tuple[int, ...]
     cycles: int = 3
     reads: int = 1
     read_voltage: float = DEFAULT_READ_VOLTAGE
     pulse: Pulse | None = None
+    remeasure_cycles: int = 0
+    remeasure_budget: float = 0.01
 
 
 class CharacterizationSink(Protocol):
@@ -48,6 +62,12 @@ class CharacterizationSink(Protocol):
         """Store the die-wide classification (arrays stacked in the given order)."""
         ...
 
+    def save_remeasurement(
+        self, arrays: list[int], selected: np.ndarray, data: list[SwitchingData]
+    ) -> None:
+        """Store the targeted re-measurement: per array, the cells re-written and the data."""
+        ...
+
 
 class MemorySink:
     """A sink that keeps everything in memory (tests, library use without a run file)."""
@@ -55,6 +75,7 @@ class MemorySink:
     def __init__(self) -> None:
         self.arrays: dict[int, SwitchingData] = {}
         self.result: tuple[list[int], DefectMap] | None = None
+        self.remeasured: tuple[list[int], np.ndarray, list[SwitchingData]] | None = None
 
     def completed_arrays(self) -> list[int]:
         return sorted(self.arrays)
@@ -67,6 +88,11 @@ class MemorySink:
 
     def save_defect_map(self, arrays: list[int], result: DefectMap) -> None:
         self.result = (arrays, result)
+
+    def save_remeasurement(
+        self, arrays: list[int], selected: np.ndarray, data: list[SwitchingData]
+    ) -> None:
+        self.remeasured = (arrays, selected, data)
 
 
 ProgressCallback = Callable[[int, int, int], None]
@@ -84,11 +110,17 @@ def characterize_die(
 ) -> DefectMap:
     """Measure every planned array not yet in ``sink``, then classify the whole die.
 
-    Thresholds come from the die-wide distributions unless given. The returned map stacks
-    the planned arrays in plan order: ``codes`` has shape ``(n_arrays_planned, rows, cols)``.
+    Each device is classified on its own evidence with distributions fitted to this die
+    (:func:`protocols.defects.classify_reads`); given ``thresholds`` (a calibration) select
+    the fixed-threshold classifier instead. With ``plan.remeasure_cycles``, devices left
+    UNCERTAIN get that many extra verified write-read cycles (only they are written; at most
+    ``plan.remeasure_budget`` of the devices) and the die is classified again; the extra data
+    goes to the sink. The returned map stacks the planned arrays in plan order: ``codes`` has
+    shape ``(n_arrays_planned, rows, cols)``.
 
     Raises:
         InvalidRequest: a planned array is not on the die, or the plan is empty.
+        ProtocolError: no device switched (the message says what was seen).
     """
     layout = chip.layout
     plan = plan or CharacterizationPlan(arrays=tuple(range(layout.n_arrays)))
@@ -116,8 +148,75 @@ def characterize_die(
         if progress is not None:
             progress(finished, len(arrays), array)
     stored = sink.load_arrays(arrays)
-    mean_p = np.stack([stored[a].mean_p for a in arrays], axis=1)
-    mean_ap = np.stack([stored[a].mean_ap for a in arrays], axis=1)
-    result = defect_map(mean_p, mean_ap, thresholds)
+    if thresholds is not None:
+        mean_p = np.stack([stored[a].mean_p for a in arrays], axis=1)
+        mean_ap = np.stack([stored[a].mean_ap for a in arrays], axis=1)
+        result = defect_map(mean_p, mean_ap, thresholds)
+    else:
+        g_p = np.stack([stored[a].g_after_p for a in arrays], axis=2)
+        g_ap = np.stack([stored[a].g_after_ap for a in arrays], axis=2)
+        result = classify_reads(g_p, g_ap)
+        if plan.remeasure_cycles > 0:
+            result = _remeasure(chip, sink, plan, arrays, g_p, g_ap, result, correction)
     sink.save_defect_map(arrays, result)
     return result
+
+
+def _remeasure(
+    chip: Chip,
+    sink: CharacterizationSink,
+    plan: CharacterizationPlan,
+    arrays: list[int],
+    g_p: np.ndarray,
+    g_ap: np.ndarray,
+    result: DefectMap,
+    correction: CurrentCorrection | None,
+) -> DefectMap:
+    """Extra verified cycles for UNCERTAIN devices, then classify again (see characterize_die)."""
+    uncertain = result.codes == DefectCode.UNCERTAIN
+    n_unc = int(uncertain.sum())
+    budget = int(plan.remeasure_budget * uncertain.size)
+    record = {"cycles": plan.remeasure_cycles, "uncertain_before": n_unc, "budget": budget}
+    if n_unc == 0:
+        result.remeasured = {**record, "devices": 0}
+        return result
+    if n_unc > budget:
+        result.remeasured = {**record, "devices": 0, "skipped": "more uncertain than budget"}
+        result.warnings.append(
+            f"{n_unc} uncertain devices exceed the re-measurement budget of {budget}: "
+            "none were re-measured"
+        )
+        return result
+    todo = [i for i in range(len(arrays)) if uncertain[i].any()]
+    extra = []
+    for i in todo:
+        extra.append(
+            measure_switching(
+                chip,
+                arrays[i],
+                cycles=plan.remeasure_cycles,
+                reads=plan.reads,
+                pulse=plan.pulse,
+                read_voltage=plan.read_voltage,
+                correction=correction,
+                selected=uncertain[i],
+            )
+        )
+    sink.save_remeasurement([arrays[i] for i in todo], uncertain[todo], extra)
+    shape = (plan.remeasure_cycles, *g_p.shape[1:])
+    more_p, more_ap = np.full(shape, np.nan), np.full(shape, np.nan)
+    for i, data in zip(todo, extra, strict=True):
+        more_p[:, :, i] = np.where(uncertain[i], data.g_after_p, np.nan)
+        more_ap[:, :, i] = np.where(uncertain[i], data.g_after_ap, np.nan)
+    skipped = np.concatenate(
+        [
+            np.zeros((g_p.shape[0], *uncertain.shape), bool),
+            np.broadcast_to(~uncertain, shape[:1] + uncertain.shape),
+        ]
+    )
+    again = classify_reads(
+        np.concatenate([g_p, more_p]), np.concatenate([g_ap, more_ap]), unmeasured=skipped
+    )
+    after = int((again.codes == DefectCode.UNCERTAIN).sum())
+    again.remeasured = {**record, "devices": n_unc, "arrays": len(todo), "uncertain_after": after}
+    return again

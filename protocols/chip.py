@@ -118,7 +118,9 @@ class Chip(Protocol):
 
     def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Apply input-line voltages (V, shape ``(batch, rows)``) and return output-line
-        currents (A, shape ``(batch, cols)``)."""
+        currents (A, shape ``(batch, cols)``). A reading beyond the converter's range comes
+        back as +inf / -inf (or the backend raises), never as a silently clipped number; a
+        reading the instrument could not make is NaN."""
         ...
 
     def describe(self) -> dict[str, Any]:

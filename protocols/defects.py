@@ -1,5 +1,11 @@
 """Defect detection: switch every device back and forth, read it, and classify it.
 
+The default classifier (:func:`classify_reads`, see :mod:`protocols.classifier`) judges each
+device on its own switching evidence with distributions fitted to the die, gives every
+device a posterior and an ``UNCERTAIN`` outcome where the evidence cannot settle it. The
+rules below are the older fixed-threshold classifier, still used when thresholds are given
+(e.g. by a calibration record):
+
 Measurement (:func:`measure_switching`): ``cycles`` times, write the whole array to P (with
 write-verify, so a rare write error or a slow device does not look stuck) and read it
 ``reads`` times, the last verify read being the first; then the same towards AP. Each write
@@ -18,14 +24,16 @@ calibration:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from typing import Any
 
 import numpy as np
 
 from protocols.chip import CellState, Chip, Pulse
+from protocols.classifier import classify_evidence, short_boundary
 from protocols.errors import InvalidRequest, ProtocolError
+from protocols.evidence import ClassifierSettings, gather_evidence
 from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
 from protocols.write import write_weights
 
@@ -38,6 +46,8 @@ class DefectCode(IntEnum):
     OPEN = 2
     STUCK_P = 3
     STUCK_AP = 4
+    UNCERTAIN = 5
+    """The evidence cannot settle the class (see ``DefectMap.best_guess`` and ``confidence``)."""
 
 
 @dataclass
@@ -111,11 +121,14 @@ def measure_switching(
     read_voltage: float = DEFAULT_READ_VOLTAGE,
     correction: CurrentCorrection | None = None,
     verify_rounds: int = 3,
+    selected: np.ndarray | None = None,
 ) -> SwitchingData:
     """Write all-P / read / write all-AP / read, ``cycles`` times, on one array.
 
     The writes use write-verify with amplitude escalation (``verify_rounds`` rounds) so a good
-    device fails to switch only if it fails every round.
+    device fails to switch only if it fails every round. ``selected`` (boolean ``(rows,
+    cols)``) restricts the writes to some cells (targeted re-measurement); the whole array is
+    still read.
 
     Raises:
         InvalidRequest: ``cycles`` or ``reads`` < 1, or a pulse outside the die's limits.
@@ -142,6 +155,7 @@ def measure_switching(
                 correction=correction,
                 known_conductance=known,
                 pulse_all=True,
+                selected=selected,
             )
             # The last verify read is the first read of this state; take the rest.
             assert report.conductance is not None
@@ -231,14 +245,29 @@ class DefectMap:
     Attributes:
         g_p: mean conductance after P writes (S).
         g_ap: mean conductance after AP writes (S).
-        codes: ``DefectCode`` per device (uint8).
-        thresholds: the thresholds used.
+        codes: ``DefectCode`` per device (uint8), ``UNCERTAIN`` where unsettled.
+        thresholds: the thresholds used (for the evidence classifier: a summary of its fit).
+        confidence: posterior (0..1) of the reported class, or of the best guess where
+            UNCERTAIN (None for the fixed-threshold classifier).
+        best_guess: most probable class even where ``codes`` is UNCERTAIN.
+        posterior: ``(..., 5)`` posterior over GOOD, SHORT, OPEN, STUCK_P, STUCK_AP.
+        model: the fitted model and how it was derived.
+        warnings: overlaps (by how much), missing or saturated readings, assumptions.
+        overlap: the overlap figures the warnings quote.
+        remeasured: what targeted re-measurement did (empty if none).
     """
 
     g_p: np.ndarray
     g_ap: np.ndarray
     codes: np.ndarray
     thresholds: Thresholds
+    confidence: np.ndarray | None = None
+    best_guess: np.ndarray | None = None
+    posterior: np.ndarray | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    overlap: dict[str, float] = field(default_factory=dict)
+    remeasured: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Number of devices per defect code name."""
@@ -258,8 +287,9 @@ def detect_defects(
 ) -> DefectMap:
     """Measure one array and classify every device (see the module docstring).
 
-    ``thresholds`` (e.g. from a calibration) override the ones derived from this array's
-    own distributions.
+    Without ``thresholds`` each device is classified on its own evidence
+    (:func:`classify_reads`); ``thresholds`` (e.g. from a calibration) select the
+    fixed-threshold classifier instead.
     """
     data = measure_switching(
         chip,
@@ -270,7 +300,9 @@ def detect_defects(
         read_voltage=read_voltage,
         correction=correction,
     )
-    return defect_map(data.mean_p, data.mean_ap, thresholds)
+    if thresholds is not None:
+        return defect_map(data.mean_p, data.mean_ap, thresholds)
+    return classify_reads(data.g_after_p, data.g_after_ap)
 
 
 def defect_map(
@@ -283,4 +315,48 @@ def defect_map(
         g_ap=mean_ap.mean(axis=0),
         codes=classify(mean_p, mean_ap, t),
         thresholds=t,
+    )
+
+
+def classify_reads(
+    g_after_p: np.ndarray,
+    g_after_ap: np.ndarray,
+    settings: ClassifierSettings | None = None,
+    unmeasured: np.ndarray | None = None,
+) -> DefectMap:
+    """Classify devices from their raw reads ``(cycles, reads, ...)`` (S) on their own evidence.
+
+    See :mod:`protocols.classifier`. NaN readings are left out; +inf readings (a saturated
+    converter) make a device UNCERTAIN. ``unmeasured`` (bool ``(cycles, ...)``) marks cycles
+    a device was deliberately not measured in (re-measurement padding).
+
+    Raises:
+        ProtocolError: nothing (or too little to fit) switched; the message says what was seen.
+    """
+    ev = gather_evidence(g_after_p, g_after_ap, settings, unmeasured)
+    result = classify_evidence(ev, settings)
+    m = result.model
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g_p, g_ap = np.exp(ev.x_p), np.exp(ev.x_ap)
+    thresholds = Thresholds(
+        state_g=float(np.sqrt(m["median_g_p"] * m["median_g_ap"])),
+        short_g=short_boundary(m),
+        open_g=float(m["open_g"]),
+        method=m["method"],
+        median_g_p=float(m["median_g_p"]),
+        median_g_ap=float(m["median_g_ap"]),
+        sigma_ln_p=float(m["sigma_ln_p"]),
+        sigma_ln_ap=float(m["sigma_ln_ap"]),
+    )
+    return DefectMap(
+        g_p=np.where(ev.g_lin < m["open_g"], ev.g_lin, g_p),
+        g_ap=np.where(ev.g_lin < m["open_g"], ev.g_lin, g_ap),
+        codes=result.codes,
+        thresholds=thresholds,
+        confidence=result.confidence,
+        best_guess=result.best_guess,
+        posterior=result.posterior,
+        model=m,
+        warnings=result.warnings,
+        overlap=result.overlap,
     )

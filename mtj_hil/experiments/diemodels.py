@@ -59,15 +59,16 @@ def model_from_defect_map(
     layout: Layout, result: DefectMap, read_noise: float = DEFAULT_READ_NOISE
 ) -> DieModel:
     """A :class:`DieModel` from a whole-die :class:`DefectMap` (e.g. ``characterize_die``'s
-    return value). Negative conductances (an open device read with offset noise) become 0 S.
+    return value). Negative conductances (an open device read with offset noise) and devices
+    with no valid reading (NaN) become 0 S.
 
     Raises:
         TrainingError: the map does not cover the whole die in array order.
     """
     return DieModel(
         layout,
-        np.maximum(np.asarray(result.g_p, dtype=np.float64), 0.0),
-        np.maximum(np.asarray(result.g_ap, dtype=np.float64), 0.0),
+        np.maximum(np.nan_to_num(np.asarray(result.g_p, dtype=np.float64)), 0.0),
+        np.maximum(np.nan_to_num(np.asarray(result.g_ap, dtype=np.float64)), 0.0),
         np.asarray(result.codes),
         read_noise,
     )

@@ -86,6 +86,9 @@ class SimulatedChip:
     def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Output-line currents (A) for input-line voltages (V) (see Chip.read).
 
+        With a modelled converter (``read.adc_bits``), a reading at the end of its range
+        comes back as +inf / -inf (overflow), never as a clipped number.
+
         Raises:
             InvalidRequest: bad array index, shape or dtype.
             SafetyViolation: a voltage above the die's read limit.
@@ -96,7 +99,14 @@ class SimulatedChip:
         self.envelope.check_read_voltages(v)
         self.read_calls += 1
         self.vectors_read += v.shape[0]
-        return self.die.read(array, v)
+        currents = self.die.read(array, v)
+        rd = self.die.profile.read
+        if rd.adc_bits:
+            # A converter at the end of its range reports overflow, not a clipped number.
+            lsb = 2.0 * rd.adc_full_scale / 2**rd.adc_bits
+            currents[currents >= rd.adc_full_scale - lsb] = np.inf
+            currents[currents <= -rd.adc_full_scale] = -np.inf
+        return currents
 
     def describe(self) -> dict[str, Any]:
         """Provenance: backend, label, seed and the full device profile."""

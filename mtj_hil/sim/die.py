@@ -110,6 +110,12 @@ class SimulatedDie:
             for array in np.flatnonzero(n_lines):
                 cols = rng.choice(shape[2], size=min(n_lines[array], shape[2]), replace=False)
                 defect[array][:, cols] = DefectCode.OPEN
+        if dfx.line_short_rate > 0:
+            # A shorted input line: every cell on it shows the transistor-limited short.
+            n_lines = rng.poisson(dfx.line_short_rate, size=shape[0])
+            for array in np.flatnonzero(n_lines):
+                rows = rng.choice(shape[1], size=min(n_lines[array], shape[1]), replace=False)
+                defect[array][rows, :] = DefectCode.SHORT
         self.defect = defect
         self.state[defect == DefectCode.STUCK_P] = True
         self.state[defect == DefectCode.STUCK_AP] = False

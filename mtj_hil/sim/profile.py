@@ -60,6 +60,8 @@ class Defects:
     short_g_median: float
     short_g_sigma: float
     open_g: float
+    line_short_rate: float = 0.0
+    """Expected input lines per array whose every cell is shorted (optional key)."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,9 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
             )
         values: dict[str, Any] = {}
         for name, field in expected.items():
+            if name not in raw and field.default is not dataclasses.MISSING:
+                values[name] = field.default
+                continue
             if name not in raw:
                 raise ConfigError(f"{source}: key {section}.{name} is missing")
             values[name] = _coerce(source, f"{section}.{name}", raw[name], field.type)
@@ -251,6 +256,7 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
         need(0 <= getattr(d, key) < 0.5, f"defects.{key}", "0 <= rate < 0.5", getattr(d, key))
     need(d.die_spread >= 0, "defects.die_spread", ">= 0", d.die_spread)
     need(d.line_open_rate >= 0, "defects.line_open_rate", ">= 0", d.line_open_rate)
+    need(d.line_short_rate >= 0, "defects.line_short_rate", ">= 0", d.line_short_rate)
     need(d.short_g_median > 0, "defects.short_g_median", "> 0", d.short_g_median)
     need(d.open_g >= 0, "defects.open_g", ">= 0", d.open_g)
     need(

@@ -8,14 +8,22 @@ Layout under ``/characterization``:
 - ``residual_p``, ``residual_ap`` (n, cycles, rows, cols), bool: cells write-verify gave up on.
 
 Under ``/defects`` (written when every planned array is done): ``arrays``, ``codes`` (uint8
-``DefectCode``), ``g_p``, ``g_ap`` (S), with the thresholds as attributes.
+``DefectCode``), ``g_p``, ``g_ap`` (S), with the thresholds as attributes. The evidence
+classifier (defects version 2) adds ``confidence`` (posterior of the reported class),
+``best_guess`` (most probable class, also for UNCERTAIN devices), ``posterior`` (..., 5) and
+the attributes ``model`` (the fitted model and how it was derived, JSON), ``warnings`` (JSON
+list of sentences), ``overlap`` (JSON) and ``remeasured`` (JSON). Files without them (version 1)
+still load; their fields read as None / empty.
+
+Under ``/remeasure`` (targeted re-measurement of uncertain devices): ``arrays``, ``selected``
+(bool, the cells re-written), ``g_after_p``, ``g_after_ap`` (S, (n, cycles, reads, rows, cols)).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +34,8 @@ from mtj_hil.store.runfile import RunFile
 from protocols.defects import DefectCode, DefectMap, SwitchingData, Thresholds
 
 KIND = "characterization"
+DEFECTS_VERSION = 2
+"""Version of the ``/defects`` group: 2 adds posteriors, the fitted model and warnings."""
 GROUP = "characterization"
 _STREAMS = {
     "g_after_p": ("S", "conductance read after each all-P write (cycle, read, row, col)"),
@@ -128,10 +138,53 @@ class CharacterizationRun:
         )
         self.run.write("defects/g_p", result.g_p, "S", "mean conductance after P writes")
         self.run.write("defects/g_ap", result.g_ap, "S", "mean conductance after AP writes")
+        if result.confidence is not None:
+            self.run.write(
+                "defects/confidence",
+                result.confidence.astype(np.float32),
+                "1",
+                "posterior probability of the reported class (of the best guess if UNCERTAIN)",
+            )
+        if result.best_guess is not None:
+            self.run.write(
+                "defects/best_guess",
+                result.best_guess,
+                "1",
+                "most probable class, also for UNCERTAIN devices (codes as in 'codes')",
+            )
+        if result.posterior is not None:
+            self.run.write(
+                "defects/posterior",
+                result.posterior.astype(np.float32),
+                "1",
+                "posterior per class (last axis): GOOD, SHORT, OPEN, STUCK_P, STUCK_AP",
+            )
         grp = self.run.h5["defects"]
         for key, value in result.thresholds.as_dict().items():
             grp.attrs[f"threshold_{key}"] = value
         grp.attrs["threshold_units"] = "S"
+        grp.attrs["defects_version"] = DEFECTS_VERSION if result.model else 1
+        grp.attrs["model"] = json.dumps(result.model)
+        grp.attrs["warnings"] = json.dumps(result.warnings)
+        grp.attrs["overlap"] = json.dumps(result.overlap)
+        grp.attrs["remeasured"] = json.dumps(result.remeasured)
+        self.run.flush()
+
+    def save_remeasurement(
+        self, arrays: list[int], selected: np.ndarray, data: list[SwitchingData]
+    ) -> None:
+        """Store the targeted re-measurement of uncertain devices (replaces an earlier one)."""
+        self.run.write("remeasure/arrays", np.asarray(arrays, dtype=np.int32), "1", "arrays")
+        self.run.write(
+            "remeasure/selected", np.asarray(selected, bool), "1", "cells re-written per array"
+        )
+        for name in ("g_after_p", "g_after_ap"):
+            self.run.write(
+                f"remeasure/{name}",
+                np.stack([getattr(d, name) for d in data]),
+                "S",
+                _STREAMS[name][1] + ", extra cycles of the selected cells",
+            )
         self.run.flush()
 
     def close(self) -> None:
@@ -152,6 +205,17 @@ class Characterization:
     g_p: np.ndarray | None
     g_ap: np.ndarray | None
     thresholds: Thresholds | None
+    confidence: np.ndarray | None = None
+    best_guess: np.ndarray | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    overlap: dict[str, float] = field(default_factory=dict)
+    remeasured: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uncertain(self) -> int:
+        """Number of UNCERTAIN devices (0 for unclassified or version-1 files)."""
+        return 0 if self.codes is None else int((self.codes == DefectCode.UNCERTAIN).sum())
 
     @property
     def complete(self) -> bool:
@@ -176,6 +240,7 @@ def load_characterization(path: str | Path) -> Characterization:
         done = sink.completed_arrays()
         h5 = run.h5
         thresholds = arrays = codes = g_p = g_ap = None
+        extra: dict[str, Any] = {}
         if "defects" in h5:
             arrays = h5["defects/arrays"][()]
             codes = h5["defects/codes"][()]
@@ -189,6 +254,13 @@ def load_characterization(path: str | Path) -> Characterization:
             thresholds = Thresholds(
                 **{k: (v.item() if isinstance(v, np.generic) else v) for k, v in t.items()}
             )
+            grp = h5["defects"]
+            for name in ("confidence", "best_guess"):
+                if name in grp:
+                    extra[name] = grp[name][()]
+            for name in ("model", "warnings", "overlap", "remeasured"):
+                if name in grp.attrs:
+                    extra[name] = json.loads(grp.attrs[name])
         return Characterization(
             path=Path(path),
             attrs=attrs,
@@ -200,4 +272,5 @@ def load_characterization(path: str | Path) -> Characterization:
             g_p=g_p,
             g_ap=g_ap,
             thresholds=thresholds,
+            **extra,
         )

@@ -26,9 +26,12 @@ def conductance_for(
     """Conductance each device shows once programmed to ``bits`` (1 = P, 0 = AP).
 
     GOOD devices follow their bit; SHORT, OPEN and STUCK_P show ``g_p`` whatever the bit,
-    STUCK_AP shows ``g_ap``. All arrays broadcast (leading batch axes allowed).
+    STUCK_AP shows ``g_ap``. UNCERTAIN devices (the characterisation could not settle them)
+    are modelled with their measured ``g_p`` / ``g_ap``, following their bit; defect-aware
+    training still treats them as suspect (see ``methods.defect_masks``). All arrays
+    broadcast (leading batch axes allowed).
     """
-    follows = defects == DefectCode.GOOD
+    follows = (defects == DefectCode.GOOD) | (defects == DefectCode.UNCERTAIN)
     fixed = np.where(defects == DefectCode.STUCK_AP, g_ap, g_p)
     return np.where(follows, np.where(bits.astype(bool), g_p, g_ap), fixed)
 

@@ -82,7 +82,9 @@ def die_realisation(die: DieModel, placement: Placement) -> list[Realisation]:
 
 
 def defect_masks(die: DieModel, placement: Placement) -> list[np.ndarray]:
-    """Per layer, 1.0 where both devices of a weight's pair are GOOD, else 0.0."""
+    """Per layer, 1.0 where both devices of a weight's pair are GOOD, else 0.0.
+
+    UNCERTAIN devices count as suspect: their weights are masked like defective ones."""
     good = die.defects == DefectCode.GOOD
     masks = []
     for li in range(len(placement.layers)):

@@ -87,7 +87,7 @@ def test_over_long_line_is_discarded_with_input_overrun(dialect):
 def test_client_vanishing_mid_reply_leaves_the_server_working(dialect):
     inst, server = serve(dialect)
     big = {
-        "keithley2400": b":TRIG:COUN 2500;:READ?",
+        "keithley2400": b":OUTP ON;:TRIG:COUN 2500;:READ?",
         "keithley2450": b":SENS:COUN 2000;:READ?;:TRAC:DATA? 1, 2000",
         "keithley2600": b"smua.measure.count = 3000 smua.measure.i(smua.nvbuffer1) "
         b"printbuffer(1, 3000, smua.nvbuffer1.readings)",

@@ -56,7 +56,8 @@ DEFAULTS = {
     "keithley2600": {
         "print(smua.source.func)": "1.00000e+00",
         "print(smua.source.levelv)": "0.00000e+00",
-        "print(smua.source.limiti)": "1.00000e-01",
+        "print(smua.source.limiti)": "1.00000e+00",  # 2602B: 1 A (2600B manual, limitY)
+        "print(smua.source.limitv)": "4.00000e+01",  # 2602B: 40 V
         "print(smua.measure.autorangei)": "1.00000e+00",
         "print(smua.source.autorangev)": "1.00000e+00",
         "print(smua.measure.nplc)": "1.00000e+00",
@@ -69,7 +70,8 @@ DEFAULTS = {
         ":SENS1:CURR:PROT?": "+1.000000E-04",
         ":SENS1:CURR:RANG:AUTO?": "1",
         ":SOUR1:VOLT:RANG:AUTO?": "1",
-        ":SENS:CURR:NPLC?": "+1.000000E+00",
+        ":SENS1:VOLT:PROT?": "+2.000000E+00",
+        ":SENS:CURR:NPLC?": "+1.000000E-01",  # B2900 reference: "default is 0.1 PLC"
         ":FORM:ELEM:SENS?": "VOLT,CURR,RES,TIME,STAT,SOUR",
         ":OUTP1?": "0",
         ":OUTP2?": "0",
@@ -164,6 +166,7 @@ def test_odd_formats_are_binary_or_reduced():
     k2450 = smu("keithley2450", "odd-format")
     assert ask(k2450, ":READ?").startswith("#18")  # IEEE 488.2 block: 8 bytes of REAL
     k2400 = smu("keithley2400", "odd-format")
+    k2400.handle(":OUTP ON")
     assert ask(k2400, ":READ?").startswith("#0")
     b2900 = smu("keysight_b2900", "odd-format")
     assert len(ask(b2900, ":MEAS? (@1)").split(",")) == 2  # TIME, VOLT only

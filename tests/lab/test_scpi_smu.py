@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 import threading
 
 import pytest
@@ -263,14 +264,27 @@ def test_current_source_voltage_compliance(smu):
 # ------------------------------------------------------------------------------ measurement model
 
 
-def test_output_off_reads_zero_without_calling_the_load():
+def test_read_with_the_output_off_is_refused_with_803_and_no_reply():
+    """2400 manual, :READ?: with auto output-off disabled "the output must be turned on before
+    you can perform a :READ?"; +803 "Not permitted with OUTPUT off" (Table B-1)."""
     calls = []
     smu = VirtualSMU(lambda v: calls.append(v) or v / R_LOAD)
     smu.handle(":SOUR:VOLT 0.5")
-    [[volts, amps, res, _t, status]] = read_points(smu)
-    assert (volts, amps, res) == (0.0, 0.0, 9.91e37)
-    assert int(status) == 4  # front terminals only
-    assert calls == []
+    for query in (":READ?", ":INIT"):
+        assert smu.handle(query) is None
+    assert smu.errors() == [(803, "Not permitted with OUTPUT off")] * 2
+    assert calls == [] and smu.points_measured == 0 and not smu.output
+    assert smu.handle(":FETC?") is None and smu.errors()[-1][0] == -230  # nothing to fetch
+
+
+def test_auto_output_off_measures_with_the_output_on_and_leaves_it_off():
+    """``:SOUR:CLE:AUTO ON``: the source turns on for the measurement and off after it."""
+    smu = VirtualSMU(lambda v: v / R_LOAD)
+    smu.handle(":SOUR:VOLT 0.4;:SOUR:CLE:AUTO ON")
+    [[volts, amps, *_]] = read_points(smu)
+    assert (volts, amps) == (0.4, pytest.approx(0.4 / R_LOAD))
+    assert smu.errors() == [] and not smu.output
+    assert smu.history[-2:] == [Applied(0.4, True), Applied(0.4, False)]
 
 
 def test_resistor_reading(smu):
@@ -367,7 +381,7 @@ def test_clock_books_latency_and_integration_time():
 
 
 def test_line_frequency_setting_changes_integration_time(smu):
-    smu.handle(":SYST:LFR 50")
+    smu.handle(":SYST:LFR 50;:OUTP ON")
     assert ask(smu, ":SYST:LFR?") == "50"
     before = smu.clock.now
     smu.handle(":READ?")
@@ -489,3 +503,16 @@ def test_constructor_validation():
         VirtualSMU(resistor, latency=-1)
     with pytest.raises(ValueError):
         VirtualSMU(resistor).mute_queries(-1)
+
+
+def test_byte_order_is_normal_after_rst_and_swapped_after_preset():
+    """2400 manual, Table 18-3: "*RST default is NORMal. :SYSTem:PRESet default is SWAPped"."""
+    smu = VirtualSMU(lambda v: v / R_LOAD)
+    smu.handle(":FORM:BORD SWAP;*RST")
+    assert ask(smu, ":FORM:BORD?") == "NORM"
+    smu.handle(":SYST:PRES")
+    assert ask(smu, ":FORM:BORD?") == "SWAP"
+    smu.handle(":OUTP ON;:SOUR:VOLT 0.43;:FORM:ELEM CURR;:FORM SRE")
+    reply = ask(smu, ":READ?").encode("latin-1")
+    assert reply[:2] == b"#0"
+    assert struct.unpack("<f", reply[2:6])[0] == pytest.approx(0.43 / R_LOAD, rel=1e-6)

@@ -328,6 +328,7 @@ def test_timeout_gives_one_instrument_error_naming_resource_and_command(lab):
     smu, server = lab
     k = Keithley2400SourceMeter(server.resource, **{**VISA_KWARGS, "timeout": 100})
     try:
+        k.write(":OUTP ON")  # a 2400 measures only with its output on (error +803 otherwise)
         smu.mute_queries(1)
         with pytest.raises(InstrumentTimeout) as info:
             k.measure_current()

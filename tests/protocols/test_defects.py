@@ -61,7 +61,7 @@ def test_single_array_detection_with_its_own_thresholds(chip):
     np.testing.assert_array_equal(result.codes, truth)
     t = result.thresholds
     assert t.open_g < t.state_g < t.short_g
-    assert "geometric mean" in t.method
+    assert "switching evidence" in t.method
     assert sum(result.counts().values()) == 625
 
 

@@ -9,7 +9,8 @@ reference": ``:SOURce:FUNCtion``, ``:SOURce:VOLTage[:LEVel]`` / ``:SOURce:CURRen
 ``:SOURce:LIST:VOLTage``, ``:SOURce:SWEep:VOLTage:LIST|LINear`` + ``:INITiate`` (trigger model
 into a reading buffer; every point books its delay and integration time), ``:TRACe:DATA?``,
 ``:TRACe:CLEar``/``ACTual?``/``POINts``/``MAKE``/``DELete``, ``:FORMat[:DATA]
-ASCii|REAL|SREal`` (binary as an IEEE 488.2 definite-length block), ``:SYSTem:ERRor``.
+ASCii|REAL|SREal`` (binary as an IEEE 488.2 definite-length block), ``:FORMat:BORDer
+NORMal|SWAPped`` (default SWAPped: little-endian), ``:SYSTem:ERRor``.
 
 ``*LANG SCPI|TSP|SCPI2400`` (manual, "*LANG"): the command set changes only at the next power
 cycle (:meth:`Keithley2450.power_cycle`); ``*LANG?`` reports the language running now. Booted
@@ -121,7 +122,7 @@ class Keithley2450(ScpiInstrument):
             v_range=0.02,
             i_range=1e-4,
             i_src_range=1e-8,
-            extra={"sense": "CURR", "count": 1, "format": "ASC", "ovp": "NONE"},
+            extra={"sense": "CURR", "count": 1, "format": "ASC", "border": "SWAP", "ovp": "NONE"},
         )
 
     def on_reset(self) -> None:
@@ -227,6 +228,7 @@ class Keithley2450(ScpiInstrument):
             S("[:SENSe]:CURRent[:DC]:AVERage[:STATe]", "average", "0", as_bool),
             c("[:SENSe]:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.extra["count"]))),
             c(":FORMat[:DATA]", write=self._set_format, query=lambda a: noargs(a, self.st.extra["format"])),
+            c(":FORMat:BORDer", write=self._set_border, query=lambda a: noargs(a, self.st.extra["border"])),
             S(":FORMat:ASCii:PRECision", "precision", "0", as_number(0, 16)),
             c(":READ", query=self._query_read),
             c(":MEASure", query=self._measure_as(None)),
@@ -509,12 +511,20 @@ class Keithley2450(ScpiInstrument):
         }
         return values[element]
 
+    def _set_border(self, args: list[str]) -> None:
+        """``:FORMat:BORDer NORMal|SWAPped``: byte order of the binary formats; NORMal sends
+        byte 1 (most significant) first, SWAPped byte 4 first, i.e. little-endian. Default
+        SWAP, restored by *RST (2461/2470 reference manuals, ``:FORMat:BORDer``; the 2450
+        shares their SCPI command set)."""
+        self.st.extra["border"] = choice(one(args), ("NORMal", "SWAPped"))
+
     def _format(self, entries: list[tuple[Point, float, str]], elements: list[str]) -> str:
         values = [self._element(e, el) for e in entries for el in elements]
         kind = self.st.extra["format"]
         if kind == "ASC" or any(isinstance(v, str) for v in values):
             return ",".join(v if isinstance(v, str) else fmt(v) for v in values)
-        code = "<d" if kind == "REAL" else "<f"
+        order = "<" if self.st.extra["border"] == "SWAP" else ">"
+        code = order + ("d" if kind == "REAL" else "f")
         data = b"".join(
             struct.pack(code, float(v) if math.isfinite(float(v)) else OVERFLOW) for v in values
         )

@@ -16,11 +16,19 @@ sent as ``#0`` and the raw bytes in ``format.byteorder``), ``format.asciiprecisi
 
 A line is Lua (:mod:`mtj_hil.sim.lab.tsp`); a syntax error (-285) executes nothing of the line,
 a runtime error (-286) stops it there; neither sends a reply. A setting out of its range
-queues 1102 "Parameter too big" / 1101 "Parameter too small" (our reading of the 2600B error
-list) and is not applied. The common commands ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``,
-``*WAI`` are accepted. Buffer status bits: 0x02 over range, 0x40 compliance.
-``smuX.reset()`` / ``reset()`` defaults: voltage source at 0 V, 100 mA current limit, 20 V
-voltage limit, auto ranges, 1 PLC, output off; ``reset()`` also restores ``format``.
+queues 1101 "Parameter too big" / 1102 "Parameter too small" (Series 2600 reference manual,
+``smuX.source.limitY``: a limit of 0 gives "Parameter too small", error 1102) and is not
+applied. The common commands ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``*WAI`` are accepted.
+Buffer status (``bufferVar.statuses``): bit B6 (0x40) "source function was limited" =
+compliance; an over-range reading is 9.91E37 and sets no status bit (B1, 0x02, is the
+over-temperature condition in the 2600B table, not over range).
+
+``smuX.reset()`` / ``reset()`` defaults of a 2602B (2600BS-901-01 Rev. F, section 9,
+``smuX.source.limitY``, ``smuX.source.rangeY``, ``smuX.measure.rangeY`` "Default value"): voltage
+source at 0 V, current limit 1 A and voltage limit 40 V (the 100 mA / 20 V defaults belong to
+the 2611B..2636B), auto ranges on the lowest ranges (100 mV, 100 nA), 1 PLC, output off;
+``reset()`` also restores ``format``. Limits: 10 nA..3 A and 10 mV..40 V. Ranges of the 2602B:
+100 mV, 1 V, 6 V, 40 V and 100 nA..1 A in decades plus 3 A (1.5 A is a 2634B..2636B range).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point, VirtualInstrument, 
 from mtj_hil.sim.lab.tsp import TspError, TspFunction, TspTable, run
 from mtj_hil.sim.lab.tsp_objects import (
     ASCII,
+    TOO_BIG,
     Buffer,
     Column,
     Format,
@@ -42,10 +51,9 @@ from mtj_hil.sim.lab.tsp_objects import (
 
 __all__ = ["Keithley2600"]
 
-STATUS_OVERRANGE = 0x02
 STATUS_COMPLIANCE = 0x40
 _V_RANGES = (0.1, 1.0, 6.0, 40.0)
-_I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
+_I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0)
 
 
 class _Channel(Obj):
@@ -102,8 +110,8 @@ class _Channel(Obj):
         src.field("func", lambda: 1.0 if st().source_function == "VOLT" else 0.0, self._set_func)
         src.field("levelv", lambda: st().level_v, self._set_levelv)
         src.field("leveli", lambda: st().level_i, self._set_leveli)
-        src.field("limiti", lambda: st().limit_i, self._setter("limit_i", 1e-9, 3.0))
-        src.field("limitv", lambda: st().limit_v, self._setter("limit_v", 0.02, vmax))
+        src.field("limiti", lambda: st().limit_i, self._setter("limit_i", 10e-9, 3.0))
+        src.field("limitv", lambda: st().limit_v, self._setter("limit_v", 10e-3, vmax))
         src.field("protectv", lambda: st().extra.get("protectv", 0.0), self._set_protect)
         src.field("rangev", lambda: st().v_range, self._range("v_range", _V_RANGES))
         src.field("rangei", lambda: st().i_src_range, self._range("i_src_range", _I_RANGES))
@@ -211,7 +219,7 @@ class _Channel(Obj):
     def _check_v(self, value: Any) -> float:
         volts = num(value, -self.inst.VOLTAGE_LIMIT, self.inst.VOLTAGE_LIMIT)
         if not self.inst.check_level(volts, self.inst.VOLTAGE_LIMIT):
-            raise TspError(1102, "Parameter too big")
+            raise TspError(*TOO_BIG)
         return volts
 
     def _set_levelv(self, value: Any) -> None:
@@ -220,7 +228,7 @@ class _Channel(Obj):
         if st.v_range_auto:
             st.v_range = range_for(volts, _V_RANGES)
         elif abs(volts) > st.v_range * 1.01:
-            raise TspError(1102, "Parameter too big")
+            raise TspError(*TOO_BIG)
         st.level_v = volts
         self.ch.record()
 
@@ -230,7 +238,7 @@ class _Channel(Obj):
         if st.i_src_range_auto:
             st.i_src_range = range_for(amps, _I_RANGES)
         elif abs(amps) > st.i_src_range * 1.01:
-            raise TspError(1102, "Parameter too big")
+            raise TspError(*TOO_BIG)
         st.level_i = amps
         self.ch.record()
 
@@ -245,10 +253,7 @@ class _Channel(Obj):
     # ------------------------------------------------------------------ measurement
 
     def _status(self, point: Point) -> float:
-        return float(
-            (STATUS_COMPLIANCE if point.compliance else 0)
-            | (STATUS_OVERRANGE if point.overflow else 0)
-        )
+        return float(STATUS_COMPLIANCE if point.compliance else 0)
 
     def _value(self, kind: str, point: Point) -> Any:
         current = 9.91e37 if point.overflow else point.current
@@ -339,7 +344,7 @@ class Keithley2600(VirtualInstrument):
     ERROR_TEXT = {-285: "TSP Syntax error", -286: "TSP Runtime error", -200: "Execution error"}
     STALE_ERRORS = (
         (-285, "TSP Syntax error at line 1: unexpected symbol near `*'"),
-        (1102, "Parameter too big"),
+        TOO_BIG,
         (-286, "TSP Runtime error at line 1: attempt to index field `foo' (a nil value)"),
     )
     OUTPUT_ON = ("smua.source.output = smua.OUTPUT_ON",)
@@ -382,9 +387,9 @@ class Keithley2600(VirtualInstrument):
         }
 
     def channel_defaults(self, name: str) -> ChannelDefaults:
-        """``smuX.reset()`` state (2600B manual, attribute "Default value" entries)."""
+        """``smuX.reset()`` state of a 2602B channel (see the module docstring)."""
         return ChannelDefaults(
-            limit_i=0.1, limit_v=20.0, ovp=self.VOLTAGE_LIMIT, v_range=0.1,
+            limit_i=1.0, limit_v=40.0, ovp=self.VOLTAGE_LIMIT, v_range=0.1,
             i_src_range=1e-7, i_range=1e-7, extra={},
         )  # fmt: skip
 
@@ -435,7 +440,7 @@ class Keithley2600(VirtualInstrument):
             raise TspError(-286, "TSP Runtime error at line 1: bad argument to 'printbuffer'")
         cols = [c.buffer.column(c.k) if isinstance(c, Column) else c.column(0) for c in columns]
         if last < first or last > min(len(c) for c in cols):
-            raise TspError(1102, "Parameter too big")
+            raise TspError(*TOO_BIG)
         values = [col[i] for i in range(first - 1, last) for col in cols]
         if self.format.data == ASCII:
             self._out.append(", ".join(self.format.number(v) for v in values))

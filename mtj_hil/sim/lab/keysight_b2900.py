@@ -10,15 +10,22 @@ Source ``:FUNCtion:MODE VOLT|CURR``, levels, ``:VOLTage:MODE FIXed|LIST``, ``:LI
 ``:NPLCycles``; ``:OUTPut:PROTection`` (output off when compliance is reached);
 ``:OUTPut:ON:AUTO`` (default on: a measurement or ``:INIT`` switches the output on);
 ``:FORMat:ELEMents:SENSe`` (VOLT, CURR, RES, TIME, STAT, SOUR; sent in that order);
-``:TRIGger[c][:ALL]:COUNt``; ``:SYSTem:ERRor[:NEXT]?`` (``+0,"No error"`` when empty).
+``:TRIGger[c]<:ACQuire|:TRANsient|[:ALL]>:COUNt`` (the ALL form sets both actions and has no
+query form: ``:TRIG:ALL:COUN?`` is refused with -113, as peer drivers that treat it as
+write-only report; query ``:TRIG:ACQ:COUN?``); ``:SYSTem:ERRor[:NEXT]?`` (``+0,"No error"``
+when empty).
 
 Status word: bit 1 (2) current compliance, bit 2 (4) voltage compliance, bit 13 range
-overflow. *RST: voltage source at 0 V, 100 uA current compliance, 2 V voltage compliance,
-auto ranges, 1 PLC, all six elements, output off (these defaults are our reading of the manual).
+overflow. *RST (SCPI Command Reference, SENSe subsystem "default" entries): voltage source at
+0 V, 100 uA current compliance, 2 V voltage compliance (``:SENS:<CURR|VOLT>:PROT``, "default is
+100 uA or 2 V"), auto ranges, 0.1 PLC (``:SENS:<f>:APERture``/``:NPLCycles``, "default is
+0.1 PLC"), all six elements, output off. ``:NPLCycles`` takes 4E-4..100 at 50 Hz or 4.8E-4..120
+at 60 Hz; a value outside is set to MIN or MAX, not refused (same entry).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -50,7 +57,8 @@ STATUS_OVERFLOW = 1 << 13
 _ELEMENT_NAMES = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus", "SOURce")
 _ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT", "SOUR")
 _V_RANGES = (0.2, 2.0, 20.0, 200.0)
-_I_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
+#: B2901A/B2902A DC current ranges (User's Guide table 2-5; 10 nA is B2911A/B2912A only).
+_I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
 _SUFFIXED = {"SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT", "TRIG", "TRIGGER"}
 _CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
 
@@ -86,6 +94,7 @@ class KeysightB2900(ScpiInstrument):
         return ChannelDefaults(
             limit_i=1e-4,
             limit_v=2.0,
+            nplc=0.1,
             ovp=self.VOLTAGE_LIMIT,
             v_range=0.2,
             i_range=1e-4,
@@ -161,7 +170,7 @@ class KeysightB2900(ScpiInstrument):
             S(":SENSe:REMote", "remote", "0", as_bool),
             c(":FORMat:ELEMents:SENSe", write=self._set_elements, query=lambda a: noargs(a, ",".join(self.elements))),
             S(":FORMat[:DATA]", "format", "ASC", as_choice("ASCii")),
-            c(":TRIGger[:ALL]:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
+            c(":TRIGger[:ALL]:COUNt", write=self._set_count),  # write-only: query ACQ or TRAN
             c(":TRIGger:ACQuire:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":TRIGger:TRANsient:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":ABORt[:ALL]", write=lambda a: None),
@@ -269,7 +278,9 @@ class KeysightB2900(ScpiInstrument):
         self.st.limit_v = abs(number(one(args), -210.0, 210.0, 2.0)) or self._too_small()
 
     def _set_nplc(self, args: list[str]) -> None:
-        self.st.nplc = number(one(args), 4e-4, 100.0, 1.0)
+        """``:SENS:<f>:NPLC``: 4E-4..100 PLC at 50 Hz, 4.8E-4..120 at 60 Hz, clamped (manual)."""
+        lo, hi = (4e-4, 100.0) if self.line_frequency == 50 else (4.8e-4, 120.0)
+        self.st.nplc = min(hi, max(lo, number(one(args), -math.inf, math.inf, 0.1)))
 
     def _set_count(self, args: list[str]) -> None:
         self.st.trigger_count = round(number(one(args), 1, 100000, 1))

@@ -51,6 +51,8 @@ STATUS_OFLO = 1 << 0
 STATUS_FRONT = 1 << 2
 STATUS_COMPLIANCE = 1 << 3
 STATUS_RANGE_COMPLIANCE = 1 << 16
+#: 2400 manual, Table B-1 "Status and error messages".
+NOT_WITH_OUTPUT_OFF = (803, "Not permitted with OUTPUT off")
 
 _ELEMENTS = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
 _ELEMENT_ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT")
@@ -126,7 +128,7 @@ class Keithley2400(ScpiInstrument):
             c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
-            c(":SYSTem:PRESet", write=self.cmd_reset),
+            c(":SYSTem:PRESet", write=self._preset),
             c(":SYSTem:LFRequency", write=self._set_lfreq, query=lambda a: noargs(a, f"{self.line_frequency:g}")),
             c(":SYSTem:TIME:RESet", write=self._reset_time),
             c(":SYSTem:TIME", query=lambda a: noargs(a, fmt(self.timestamp()))),
@@ -194,6 +196,12 @@ class Keithley2400(ScpiInstrument):
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ system
+
+    def _preset(self, args: list[str]) -> None:
+        """``:SYSTem:PRESet``: as *RST but the binary byte order becomes SWAPped (2400 manual,
+        Table 18-3 note: "*RST default is NORMal. :SYSTem:PRESet default is SWAPped")."""
+        self.cmd_reset(args)
+        self.st.extra["border"] = "SWAP"
 
     def _set_lfreq(self, args: list[str]) -> None:
         value = number(one(args), 50.0, 60.0, 60.0)
@@ -396,6 +404,14 @@ class Keithley2400(ScpiInstrument):
     # ------------------------------------------------------------------ measurement
 
     def _cmd_init(self, args: list[str]) -> None:
+        """``:INITiate`` (and the measuring half of ``:READ?``/``:MEASure?``).
+
+        2400 manual, section 17 ``:READ?``: with auto output-off disabled (``:SOUR:CLE:AUTO
+        OFF``, the *RST state) "the output must be turned on before you can perform a :READ?";
+        with it enabled the output turns on at the start of each source-delay-measure cycle and
+        off after the measurement. Refused here with +803 "Not permitted with OUTPUT off"
+        (Table B-1): nothing is measured and a query gets no reply.
+        """
         count(args, 0)
         st = self.st
         points = st.trigger_count * st.extra["arm_count"]
@@ -403,12 +419,21 @@ class Keithley2400(ScpiInstrument):
             raise ScpiError(-221)
         if st.mode == "LIST" and st.source_function != "VOLT":
             raise ScpiError(-221)
+        auto_off = st.extra.get("clear_auto", "0") == "1"
+        if not st.output and not auto_off:
+            raise ScpiError(*NOT_WITH_OUTPUT_OFF)
         saved = st.trigger_count
         st.trigger_count = points
         try:
+            if auto_off:  # the source turns on for the source-measure cycles, off after
+                st.output = True
+                self.ch.record()
             self._last = self.ch.run()
         finally:
             st.trigger_count = saved
+            if auto_off:
+                st.output = False
+                self.ch.record()
 
     def _query_fetch(self, args: list[str]) -> str:
         count(args, 0)

@@ -1,8 +1,9 @@
 """TSP objects shared by the virtual 2600: value checks, reading buffers, ``format``.
 
 Per the *Series 2600B Reference Manual*: ``smuX.nvbufferY`` attributes and ``format.data``/
-``asciiprecision``/``byteorder``. Out-of-range settings raise 1102 "Parameter too big" /
-1101 "Parameter too small" (our reading of the 2600B error list).
+``asciiprecision``/``byteorder``. Out-of-range settings raise 1101 "Parameter too big" /
+1102 "Parameter too small" (Series 2600 reference manual, error list and ``smuX.source.limitY``:
+"a limit value of 0 ... parameter too small", error 1102).
 """
 
 from __future__ import annotations
@@ -20,19 +21,24 @@ ASCII, REAL32, REAL64 = 1.0, 2.0, 3.0
 BIG, LITTLE = 0.0, 1.0
 
 
+#: Series 2600 error codes of a setting out of its range (code, message).
+TOO_BIG = (1101, "Parameter too big")
+TOO_SMALL = (1102, "Parameter too small")
+
+
 def num(value: Any, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise TspError(-286, "TSP Runtime error at line 1: bad argument (number expected)")
     if value > hi:
-        raise TspError(1102, "Parameter too big")
+        raise TspError(*TOO_BIG)
     if value < lo:
-        raise TspError(1101, "Parameter too small")
+        raise TspError(*TOO_SMALL)
     return float(value)
 
 
 def choice(value: Any, options: tuple[float, ...]) -> float:
     if isinstance(value, bool) or value not in options:
-        raise TspError(1102, "Parameter too big")
+        raise TspError(*TOO_BIG)
     return float(value)
 
 

@@ -23,7 +23,8 @@ voltage limit, the backstop should the channel ever source current),
 ``:OUTPut[c]:PROTection`` (output off on compliance or over-voltage),
 ``:OUTPut[c]:ON:AUTO OFF`` (no automatic output-on by a measurement),
 ``:SENSe[c]:CURRent:RANGe[:AUTO]``, ``:SENSe[c]:CURRent:NPLC``, ``:FORMat[:DATA] ASCii``,
-``:FORMat:ELEMents:SENSe CURR,TIME,STAT,SOUR``, ``:TRIGger[c]:COUNt``. The
+``:FORMat:ELEMents:SENSe CURR,TIME,STAT,SOUR``, ``:TRIGger[c][:ALL]:COUNt`` (write-only; read
+back with ``:TRIGger[c]:ACQuire:COUNt?`` and ``:TRIGger[c]:TRANsient:COUNt?``). The
 whole instrument is never ``*RST`` on open, so the other channel keeps its state.
 """
 
@@ -210,7 +211,9 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
                 q(":FORM:ELEM:SENS?"),
                 lambda r: [e.strip()[:3] for e in r.split(",")] == ["CUR", "TIM", "STA", "SOU"],
             ),
-            check_number("trigger count", 1, q(":TRIG{ch}:COUN?")),
+            # the ALL form is write-only; each action's count is read back on its own
+            check_number("trigger count (acquire)", 1, q(":TRIG{ch}:ACQ:COUN?")),
+            check_number("trigger count (transient)", 1, q(":TRIG{ch}:TRAN:COUN?")),
         ]
         return checks
 

@@ -2,9 +2,10 @@
 
 Two layers:
 
-* a pure frame codec (:func:`crc8`, :func:`encode_frame`, :func:`decode_frame`, the value
-  formatters/parsers and :func:`ok_frame` / :func:`err_frame`) with no I/O, so that a
-  virtual controller serving the same protocol can reuse it on the board side;
+* a pure frame codec in :mod:`instruments.controller_codec` (:func:`crc8`,
+  :func:`encode_frame`, :func:`decode_frame`, the value formatters/parsers and
+  :func:`ok_frame` / :func:`err_frame`), re-exported here, with no I/O, so that a virtual
+  controller serving the same protocol can reuse it on the board side;
 * :class:`ChipController`, the host-side driver over pyserial, with sequence numbers, strict
   reply parsing, computed timeouts, bounded retries and resynchronisation.
 
@@ -16,15 +17,48 @@ from __future__ import annotations
 import logging
 import math
 import operator
-import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from instruments.controller_codec import (
+    _ERR_CODE,
+    _HEX2,
+    ADC_RANGES,
+    COMMANDS,
+    ERROR_CODES,
+    MAX_FRAME_BYTES,
+    MAX_REPLY_BYTES,
+    PULSE_AMPLITUDE_TOLERANCE_V,
+    PULSE_WIDTH_TOLERANCE_S,
+    SAFE_BIAS_V,
+    ControllerError,
+    Frame,
+    FrameError,
+    _parse_float,
+    _parse_int,
+    _require,
+    crc8,
+    decode_codes,
+    decode_frame,
+    encode_codes,
+    encode_frame,
+    err_frame,
+    format_mask,
+    format_seconds,
+    format_volts,
+    mask_width,
+    ok_frame,
+    parse_fields,
+    parse_mask,
+    parse_seconds,
+    parse_volts,
+)
 from instruments.errors import InstrumentError, InstrumentTimeout, SafetyViolation
 from instruments.transport import (
     call_with_retries,
@@ -49,6 +83,7 @@ __all__ = [
     "FrameError",
     "PulseReport",
     "ReadResult",
+    "ReplyMismatch",
     "crc8",
     "decode_codes",
     "decode_frame",
@@ -68,339 +103,32 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# ============================================================================================
-# Frame codec (no I/O)
-# ============================================================================================
 
-MAX_FRAME_BYTES = 512
-"""Longest frame in either direction, terminating LF included (SCAN replies excepted)."""
-
-MAX_REPLY_BYTES = 4096
-"""Longest reply frame: only a SCAN reply may exceed :data:`MAX_FRAME_BYTES`."""
-
-ADC_RANGES = (1e-5, 1e-4, 1e-3, 1e-2)
-"""Converter full-scale ranges (A, bipolar) the ``ARNG`` command accepts."""
-
-SAFE_BIAS_V = 3.3
-"""Hard ceiling of the driver: no voltage above this is sent, whatever the board reports."""
-
-COMMANDS = (
-    "IDN",
-    "LIM",
-    "SEL",
-    "EN",
-    "ROUTE",
-    "PULSE",
-    "VREAD",
-    "READ",
-    "STAT",
-    "RST",
-    "SYNC",
-    "ARNG",
-    "SCAN",
-)
-"""Command verbs of the protocol."""
-
-ERROR_CODES = {
-    "E01": "FRAME",
-    "E02": "UNKNOWN",
-    "E03": "SYNTAX",
-    "E04": "RANGE",
-    "E05": "LIMIT",
-    "E06": "STATE",
-    "E07": "BUSY",
-    "E08": "FAULT",
-    "E09": "TEMP",
-    "E99": "INTERNAL",
-}
-"""Error codes of ``ERR`` replies and their short names."""
-
-_VERB = re.compile(r"[A-Z]{1,8}")
-_SEQ = re.compile(r"[0-9A-F]{2}|--")
-_HEX2 = re.compile(r"[0-9A-F]{2}")
-_ERR_CODE = re.compile(r"E\d\d")
-_VOLTS = re.compile(r"-?\d{1,3}\.\d{3}")
-_SECONDS = re.compile(r"\d\.\d{3}e[+-]\d{2}")
+class ReplyMismatch(InstrumentError):
+    """The board's reply to PULSE or SCAN does not describe what was asked (amplitude,
+    width, polarity, cell or line count): the host must not assume the request was done."""
 
 
-class FrameError(InstrumentError):
-    """A frame violates the grammar: bad checksum, bad token, wrong sequence number, ..."""
+def _open_port(url: str, **options: Any) -> Any:
+    """Open a pyserial port or URL with the station's options; errors become InstrumentError.
 
-
-class ControllerError(InstrumentError):
-    """The controller answered ``ERR <code> <message>``.
-
-    Attributes:
-        code: the error code, e.g. ``"E05"``.
-        message: the controller's message text.
-        command: the verb of the command that was refused.
+    ``dtr`` / ``rts`` of ``None`` leave the lines as pyserial opens them.
     """
+    import serial  # local import: the codec is usable without pyserial
 
-    def __init__(self, code: str, message: str, command: str = "") -> None:
-        self.code = code
-        self.message = message
-        self.command = command
-        name = ERROR_CODES.get(code, "?")
-        where = f"{command}: " if command else ""
-        super().__init__(f"{where}controller error {code} ({name}): {message}")
-
-
-def crc8(data: bytes) -> int:
-    """CRC-8 of ``data``: polynomial 0x07, initial value 0x00, no reflection, no final XOR.
-
-    ``crc8(b"123456789") == 0xF4``.
-    """
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One decoded frame.
-
-    ``verb`` is the command verb (host to board) or ``OK`` / ``ERR`` (board to host);
-    ``seq`` is the sequence number 0..255, or ``None`` for ``--`` (ERR replies to frames
-    whose sequence number could not be trusted); ``args`` are the remaining tokens.
-    """
-
-    verb: str
-    seq: int | None
-    args: tuple[str, ...] = ()
-
-    @property
-    def error_code(self) -> str:
-        """Error code of an ERR frame (``""`` otherwise)."""
-        return self.args[0] if self.verb == "ERR" and self.args else ""
-
-    @property
-    def error_message(self) -> str:
-        """Message text of an ERR frame (``""`` otherwise)."""
-        return " ".join(self.args[1:]) if self.verb == "ERR" else ""
-
-
-def _check_token(token: str) -> None:
-    if not token or any(not (0x21 <= ord(c) <= 0x7E) or c == "*" for c in token):
-        raise FrameError(f"invalid token {token!r}: printable ASCII without blanks and '*'")
-
-
-def encode_frame(
-    verb: str, seq: int | None, args: Iterable[str] = (), max_bytes: int = MAX_FRAME_BYTES
-) -> bytes:
-    """Encode ``VERB SEQ ARG...*CC<LF>`` (CC: CRC-8 of everything before ``*``, upper hex).
-
-    ``seq=None`` encodes ``--`` and is allowed only with ``verb="ERR"``.
-
-    Raises:
-        FrameError: bad verb, sequence number or token, or a frame longer than
-            ``max_bytes`` (:data:`MAX_FRAME_BYTES` unless a SCAN reply).
-    """
-    if not _VERB.fullmatch(verb):
-        raise FrameError(f"invalid verb {verb!r}")
-    if seq is None:
-        if verb != "ERR":
-            raise FrameError("sequence number '--' is only allowed in ERR replies")
-        seq_text = "--"
-    else:
-        if not 0 <= seq <= 0xFF:
-            raise FrameError(f"sequence number {seq} outside 0..255")
-        seq_text = f"{seq:02X}"
-    if verb == "ERR" and (len(args) < 2 or not _ERR_CODE.fullmatch(args[0])):
-        raise FrameError(f"ERR frame needs a code Enn and a message, got {list(args)!r}")
-    tokens = [verb, seq_text]
-    for arg in args:
-        _check_token(arg)
-        tokens.append(arg)
-    payload = " ".join(tokens).encode("ascii")
-    frame = payload + b"*" + f"{crc8(payload):02X}".encode("ascii") + b"\n"
-    if len(frame) > max_bytes:
-        raise FrameError(f"frame of {len(frame)} bytes exceeds {max_bytes}")
-    return frame
-
-
-def decode_frame(line: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Frame:
-    """Decode one frame; the terminating LF is optional, nothing else may follow it.
-
-    Raises:
-        FrameError: any deviation from the grammar (non-printable byte, CR, missing or
-            wrong checksum, empty token, double blank, bad verb or sequence number, ...).
-    """
-    body = line[:-1] if line.endswith(b"\n") else line
-    if len(body) + 1 > max_bytes:
-        raise FrameError(f"frame longer than {max_bytes} bytes")
-    if not body:
-        raise FrameError("empty frame")
-    bad = next((b for b in body if not 0x20 <= b <= 0x7E), None)
-    if bad is not None:
-        raise FrameError(f"non-printable byte 0x{bad:02X} in {line!r}")
-    payload, star, crc_text = body.rpartition(b"*")
-    if not star or b"*" in payload:
-        raise FrameError(f"no single '*' checksum separator in {line!r}")
-    if not _HEX2.fullmatch(crc_text.decode("ascii")):
-        raise FrameError(f"checksum must be 2 upper-case hex digits in {line!r}")
-    expected = crc8(payload)
-    if int(crc_text, 16) != expected:
-        raise FrameError(
-            f"checksum mismatch in {line!r}: got {crc_text.decode()}, computed {expected:02X}"
-        )
-    tokens = payload.decode("ascii").split(" ")
-    if any(not t for t in tokens):
-        raise FrameError(f"empty token (leading, trailing or double blank) in {line!r}")
-    if len(tokens) < 2:
-        raise FrameError(f"frame needs a verb and a sequence number: {line!r}")
-    verb, seq_text, *args = tokens
-    if not _VERB.fullmatch(verb):
-        raise FrameError(f"invalid verb {verb!r}")
-    if not _SEQ.fullmatch(seq_text):
-        raise FrameError(f"invalid sequence number {seq_text!r}")
-    if seq_text == "--" and verb != "ERR":
-        raise FrameError("sequence number '--' outside an ERR reply")
-    seq = None if seq_text == "--" else int(seq_text, 16)
-    if verb == "ERR" and (len(args) < 2 or not _ERR_CODE.fullmatch(args[0])):
-        raise FrameError(f"ERR reply needs a code Enn and a message: {line!r}")
-    return Frame(verb, seq, tuple(args))
-
-
-def ok_frame(seq: int, command: str, *fields: str) -> bytes:
-    """Board side: encode ``OK <seq> <command> <field>...``."""
-    limit = MAX_REPLY_BYTES if command == "SCAN" else MAX_FRAME_BYTES
-    return encode_frame("OK", seq, (command, *fields), max_bytes=limit)
-
-
-def err_frame(seq: int | None, code: str, message: str) -> bytes:
-    """Board side: encode ``ERR <seq|--> <code> <message>`` (message blanks normalised).
-
-    Raises:
-        FrameError: unknown code format, empty message or a ``*`` in the message.
-    """
-    if not _ERR_CODE.fullmatch(code):
-        raise FrameError(f"invalid error code {code!r}")
-    words = message.split()
-    if not words:
-        raise FrameError("empty error message")
-    return encode_frame("ERR", seq, (code, *words))
-
-
-# --- value formats ---------------------------------------------------------------------------
-
-
-def format_volts(volts: float) -> str:
-    """Volts as ``[-]D.DDD`` (millivolt resolution, no ``-0.000``)."""
-    text = f"{round(float(volts), 3) + 0.0:.3f}"
-    return "0.000" if text == "-0.000" else text
-
-
-def parse_volts(text: str) -> float:
-    """Inverse of :func:`format_volts`. Raises FrameError on any other spelling."""
-    if not _VOLTS.fullmatch(text):
-        raise FrameError(f"invalid voltage {text!r} (expected [-]D.DDD)")
-    return float(text)
-
-
-def format_seconds(seconds: float) -> str:
-    """Seconds (or any non-negative SI value) as ``D.DDDe[+-]DD``."""
-    return f"{float(seconds):.3e}"
-
-
-def parse_seconds(text: str) -> float:
-    """Inverse of :func:`format_seconds`. Raises FrameError on any other spelling."""
-    if not _SECONDS.fullmatch(text):
-        raise FrameError(f"invalid value {text!r} (expected D.DDDe[+-]DD)")
-    return float(text)
-
-
-def mask_width(n_lines: int) -> int:
-    """Number of hex digits of a mask for ``n_lines`` lines: ``ceil(n_lines / 4)``."""
-    return max(1, -(-n_lines // 4))
-
-
-def format_mask(indices: Iterable[int], n_lines: int) -> str:
-    """Hex bitmask (bit i = line i, upper case, exactly :func:`mask_width` digits).
-
-    Raises:
-        ValueError: an index outside ``0..n_lines-1``.
-    """
-    bits = 0
-    for i in indices:
-        if not 0 <= i < n_lines:
-            raise ValueError(f"line index {i} outside 0..{n_lines - 1}")
-        bits |= 1 << i
-    return f"{bits:0{mask_width(n_lines)}X}"
-
-
-def parse_mask(text: str, n_lines: int) -> npt.NDArray[np.bool_]:
-    """Inverse of :func:`format_mask`, as a boolean array of length ``n_lines``.
-
-    Raises:
-        FrameError: wrong width, not upper-case hex, or bits set beyond ``n_lines``.
-    """
-    if not re.fullmatch(rf"[0-9A-F]{{{mask_width(n_lines)}}}", text):
-        raise FrameError(f"invalid mask {text!r} for {n_lines} lines")
-    bits = int(text, 16)
-    if bits >> n_lines:
-        raise FrameError(f"mask {text} has bits beyond line {n_lines - 1}")
-    return np.array([(bits >> i) & 1 == 1 for i in range(n_lines)], dtype=bool)
-
-
-def encode_codes(codes: Iterable[int], bits: int = 12) -> str:
-    """Converter codes as concatenated fixed-width upper hex (3 digits for 12 bits)."""
-    width = -(-bits // 4)
-    out = []
-    for code in codes:
-        if not 0 <= code < (1 << bits):
-            raise ValueError(f"code {code} outside 0..{(1 << bits) - 1}")
-        out.append(f"{code:0{width}X}")
-    return "".join(out)
-
-
-def decode_codes(text: str, n: int, bits: int = 12) -> npt.NDArray[np.int64]:
-    """Inverse of :func:`encode_codes` for exactly ``n`` codes. Raises FrameError."""
-    width = -(-bits // 4)
-    if len(text) != n * width or not re.fullmatch(r"[0-9A-F]*", text):
-        raise FrameError(f"expected {n} codes of {width} hex digits, got {text!r}")
-    codes = np.array([int(text[i : i + width], 16) for i in range(0, len(text), width)])
-    if codes.size and codes.max() >= (1 << bits):
-        raise FrameError(f"code above {bits} bits in {text!r}")
-    return codes.astype(np.int64)
-
-
-def parse_fields(args: Sequence[str]) -> dict[str, str]:
-    """``key=value`` tokens to a dict. Raises FrameError on a bare token or a repeated key."""
-    fields: dict[str, str] = {}
-    for arg in args:
-        key, eq, value = arg.partition("=")
-        if not eq or not key or not value:
-            raise FrameError(f"expected key=value, got {arg!r}")
-        if key in fields:
-            raise FrameError(f"repeated key {key!r}")
-        fields[key] = value
-    return fields
-
-
-def _require(fields: dict[str, str], *keys: str) -> list[str]:
-    missing = [k for k in keys if k not in fields]
-    if missing:
-        raise FrameError(f"reply lacks field(s) {', '.join(missing)}")
-    return [fields[k] for k in keys]
-
-
-def _parse_int(text: str) -> int:
-    if not re.fullmatch(r"\d{1,9}", text):
-        raise FrameError(f"invalid integer {text!r}")
-    return int(text)
-
-
-def _parse_float(text: str) -> float:
+    dtr, rts = options.pop("dtr", None), options.pop("rts", None)
     try:
-        value = float(text)
-    except ValueError:
-        raise FrameError(f"invalid number {text!r}") from None
-    if not math.isfinite(value):
-        raise FrameError(f"non-finite number {text!r}")
-    return value
+        port = serial.serial_for_url(url, do_not_open=True, **options)
+        if dtr is not None:
+            port.dtr = dtr
+        if rts is not None:
+            port.rts = rts
+        port.open()
+    except (OSError, ValueError) as exc:
+        busy = "busy" in str(exc).lower() or "temporarily unavailable" in str(exc).lower()
+        hint = " (in use by another process: the port is opened exclusively)" if busy else ""
+        raise InstrumentError(f"controller port {url}: cannot open: {exc}{hint}") from exc
+    return port
 
 
 # ============================================================================================
@@ -533,6 +261,12 @@ class ChipController:
             limits, any object with ``check_pulse(amplitude_v, width_s)`` and
             ``check_read_voltages(volts)`` raising SafetyViolation (e.g.
             ``instruments.safety.SafetyEnvelope``).
+        exclusive: lock the port against other processes (POSIX ``flock``; a second open
+            fails with an InstrumentError instead of two programs sharing the board).
+        write_timeout: seconds a write may block (a stalled port raises InstrumentTimeout
+            instead of hanging a transaction that defers Ctrl-C).
+        rtscts, xonxoff: hardware / software flow control.
+        dtr, rts: level of the DTR and RTS lines after opening (``None``: pyserial default).
 
     One driver per physical port: the port lock makes a driver safe to share between
     threads, but two drivers on one port would number their frames independently.
@@ -552,13 +286,27 @@ class ChipController:
         port_name: str | None = None,
         identify: bool = True,
         envelope: Any = None,
+        exclusive: bool = True,
+        write_timeout: float | None = 1.0,
+        rtscts: bool = False,
+        xonxoff: bool = False,
+        dtr: bool | None = None,
+        rts: bool | None = None,
     ) -> None:
         if connection is None:
             if url is None:
                 raise ValueError("give a url or a connection")
-            import serial  # local import: the codec above is usable without pyserial
-
-            connection = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout)
+            connection = _open_port(
+                url,
+                baudrate=baudrate,
+                timeout=timeout,
+                exclusive=exclusive,
+                write_timeout=write_timeout,
+                rtscts=rtscts,
+                xonxoff=xonxoff,
+                dtr=dtr,
+                rts=rts,
+            )
             self._owns_connection = True
         else:
             self._owns_connection = False
@@ -570,6 +318,8 @@ class ChipController:
         self.port_name = port_name or url or str(getattr(connection, "port", None) or id(self))
         self._seq = 0
         self._needs_resync = False
+        self._enabled_rows: int | None = None
+        self._enabled_cells: int | None = None
         self.identity: ChipIdentity | None = None
         if identify:
             try:
@@ -604,13 +354,29 @@ class ChipController:
             raise InstrumentError(f"{self.port_name}: controller connection is closed")
         return self._conn
 
+    @contextmanager
+    def _port_errors(self, command: str) -> Iterator[None]:
+        """Turn pyserial / OS errors of the port into InstrumentError naming port and command
+        (a write timeout into InstrumentTimeout, so it is retried like a lost reply)."""
+        try:
+            yield
+        except InstrumentError:
+            raise
+        except OSError as exc:  # serial.SerialException and SerialTimeoutException included
+            if type(exc).__name__ == "SerialTimeoutException":
+                raise InstrumentTimeout(
+                    f"{self.port_name}: write of {command} timed out (port stalled)"
+                ) from exc
+            raise InstrumentError(f"{self.port_name}: port error during {command}: {exc}") from exc
+
     def _readline(self, deadline: float, command: str) -> bytes:
         conn = self._connection()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise InstrumentTimeout(f"{self.port_name}: timeout waiting for reply to {command}")
         conn.timeout = remaining
-        line = conn.read_until(b"\n", MAX_REPLY_BYTES)
+        with self._port_errors(command):
+            line = conn.read_until(b"\n", MAX_REPLY_BYTES)
         if line.endswith(b"\n"):
             return bytes(line)
         if len(line) >= MAX_REPLY_BYTES:
@@ -625,9 +391,10 @@ class ChipController:
         Returns -1 when the board reports ``last=--``.
         """
         conn = self._connection()
-        drain_input(conn)
         seq = self._next_seq()
-        conn.write(b"\n" + encode_frame("SYNC", seq))
+        with self._port_errors("SYNC"):
+            drain_input(conn)
+            conn.write(b"\n" + encode_frame("SYNC", seq))
         deadline = time.monotonic() + self.timeout
         while True:
             line = self._readline(deadline, "SYNC")
@@ -702,8 +469,9 @@ class ChipController:
             timeout_s = self._operation_timeout(operation_s, len(frame_bytes), reply_bytes)
 
             def attempt() -> Frame:
-                self._connection().write(frame_bytes)
-                return self._read_reply(seq, command, time.monotonic() + timeout_s)
+                with self._port_errors(command):
+                    self._connection().write(frame_bytes)
+                    return self._read_reply(seq, command, time.monotonic() + timeout_s)
 
             try:
                 reply = call_with_retries(
@@ -815,7 +583,9 @@ class ChipController:
         i = operator.index(index)
         if not 0 <= i < ident.arrays:
             raise ValueError(f"array index {i} outside 0..{ident.arrays - 1}")
+        self._enabled_rows = self._enabled_cells = None
         self._transact_echo("SEL", (str(i),), operation_s=ident.limits.t_route)
+        self._enabled_rows = self._enabled_cells = 0  # SEL clears both masks
 
     def _indices(self, lines: Any, n: int, what: str) -> list[int]:
         arr = np.asarray(lines)
@@ -842,9 +612,12 @@ class ChipController:
             ValueError: wrong mask length or an index outside the geometry (nothing sent).
         """
         ident = self._id()
-        r = format_mask(self._indices(rows, ident.rows, "rows"), ident.rows)
-        c = format_mask(self._indices(cols, ident.cols, "cols"), ident.cols)
-        self._transact_echo("EN", (r, c))
+        ri = self._indices(rows, ident.rows, "rows")
+        ci = self._indices(cols, ident.cols, "cols")
+        self._enabled_rows = self._enabled_cells = None
+        self._transact_echo("EN", (format_mask(ri, ident.rows), format_mask(ci, ident.cols)))
+        self._enabled_rows = len(set(ri))
+        self._enabled_cells = len(set(ri)) * len(set(ci))
 
     def route(self, mode: str, smu_line: int | None = None, input_source: str = "DAC") -> None:
         """Route the lines: ``OFF``, ``WRITE``, ``ADC`` or ``SMU``.
@@ -931,15 +704,31 @@ class ChipController:
             (pol, format_volts(amp), format_seconds(width)),
             operation_s=width + lim.t_pulse,
         )
-        if len(fields) != 4 or fields[0] != pol:
+        if len(fields) != 4:
             raise FrameError(f"{self.port_name}: malformed PULSE reply {fields}")
-        (cells,) = _require(parse_fields(fields[3:]), "cells")
-        return PulseReport(
+        (cells_text,) = _require(parse_fields(fields[3:]), "cells")
+        report = PulseReport(
             amplitude_v=parse_volts(fields[1]),
             width_s=parse_seconds(fields[2]),
-            polarity=pol,
-            cells=_parse_int(cells),
+            polarity=fields[0],  # type: ignore[arg-type]
+            cells=_parse_int(cells_text),
         )
+        asked = (pol, format_volts(amp), format_seconds(width))
+        expected_cells = self._enabled_cells
+        # The board quantises to its 10 ns timebase and its DAC step (protocol, PULSE):
+        # anything further from the request than that is not the pulse that was asked for.
+        if (
+            report.polarity != pol
+            or abs(report.amplitude_v - amp) > PULSE_AMPLITUDE_TOLERANCE_V
+            or abs(report.width_s - width) > PULSE_WIDTH_TOLERANCE_S + 1e-3 * width
+            or (expected_cells is not None and report.cells != expected_cells)
+        ):
+            want_cells = "?" if expected_cells is None else str(expected_cells)
+            raise ReplyMismatch(
+                f"{self.port_name}: PULSE asked {' '.join(asked)} on {want_cells} cells, board "
+                f"reports {' '.join(fields[:3])} on {report.cells} cells"
+            )
+        return report
 
     def set_read_voltages(self, volts: Any) -> None:
         """Set the read voltage of every input line (volts; a scalar applies to all).
@@ -1066,6 +855,11 @@ class ChipController:
         n = _parse_int(n_text)
         if not 1 <= n <= ident.rows:
             raise FrameError(f"{self.port_name}: SCAN reply n={n} outside 1..{ident.rows}")
+        if self._enabled_rows is not None and n != self._enabled_rows:
+            raise ReplyMismatch(
+                f"{self.port_name}: SCAN {format_volts(v)} V asked for the {self._enabled_rows} "
+                f"enabled input lines, board reports n={n}"
+            )
         result = self._codes_result(fields, n)
         if n == 1:
             return ReadResult(
@@ -1127,5 +921,8 @@ class ChipController:
     def reset(self) -> None:
         """``RST``: abort, route OFF, clear masks/selection/read voltages, errors and faults."""
         extra = self.identity.limits.t_route if self.identity else 0.0
-        if self._transact("RST", operation_s=extra):
+        self._enabled_rows = self._enabled_cells = None
+        reply = self._transact("RST", operation_s=extra)
+        self._enabled_rows = self._enabled_cells = 0
+        if reply:
             raise FrameError(f"{self.port_name}: unexpected fields in RST reply")

@@ -569,8 +569,9 @@ def _register_commands() -> None:
     from mtj_hil.cli_calibration import calibrate, calibration
     from mtj_hil.cli_campaign import campaign
     from mtj_hil.cli_experiments import evaluate, experiment, train
+    from mtj_hil.cli_station import station
 
-    for command in (experiment, train, evaluate, calibrate, calibration, campaign):
+    for command in (experiment, train, evaluate, calibrate, calibration, campaign, station):
         cli.add_command(command)
 
 

@@ -36,11 +36,14 @@ from calibration.correction import ReadPathCorrection
 from calibration.errors import CalibrationWarning
 from calibration.records import controller_identity, select_record, smu_identity
 from instruments.controller import ADC_RANGES, ChipController
-from instruments.errors import InstrumentError, InstrumentTimeout
+from instruments.errors import InstrumentError
 from instruments.safety import SafetyEnvelope
 from instruments.smu import SourceMeter
 from mtj_hil.errors import ConfigError
-from mtj_hil.station import VIRTUAL, SmuConfig, Station, load_station
+from mtj_hil.station import VIRTUAL, Station, load_station
+from mtj_hil.station_smu import make_smu, open_controller, smu_settings
+
+__all__ = ["InstrumentChip", "make_smu", "open_station", "rectangles"]
 from protocols.chip import (
     CellState,
     Layout,
@@ -170,15 +173,17 @@ class InstrumentChip:
         for role, smu in self.smus.items():
             self.identities[f"smu:{role}"] = smu.idn
             self.parts[f"smu:{role}"] = smu_identity(self.identities[f"smu:{role}"])
-        sense = self.smus.get("sense")
-        if sense is not None:
-            cfg = station.smu("sense")
+        for role, smu in self.smus.items():
+            cfg = station.smu(role)
             assert cfg is not None
             self.envelope.check_compliance(cfg.compliance)
-            sense.compliance_current = cfg.compliance
-            sense.nplc = cfg.nplc
+            state = smu.configure(smu_settings(station, cfg, self.envelope))
+            if not state.ok:
+                log.error("%s SMU: known state not reached: %s", role, state.problems())
+        sense = self.smus.get("sense")
+        if sense is not None:
             sense.source_voltage = 0.0
-            sense.enable_output()
+            sense.enable_output()  # refuses (InstrumentError) unless the known state matched
             if not sense.output_enabled:
                 raise InstrumentError("the sense SMU's output did not switch on")
 
@@ -331,8 +336,16 @@ class InstrumentChip:
             for j in range(cols):
                 self._route_to("SMU", j, "DAC")
                 reading = _smu_call("sense", sense.measure_current)
-                if reading.compliance:
-                    raise InstrumentError(f"sense SMU in compliance on output line {j}")
+                if not reading.trustworthy:
+                    flags = [
+                        name
+                        for name in ("compliance", "range_compliance", "overflow", "no_data")
+                        if getattr(reading, name)
+                    ]
+                    raise InstrumentError(
+                        f"sense SMU reading on output line {j} is not a measurement: "
+                        + ", ".join(flags)
+                    )
                 hi = reading.current if corr is None else corr.correct_smu_reading(reading.current)
                 out[b, j] = -hi  # current out of HI is minus the line current
         if corr is not None:
@@ -358,15 +371,8 @@ class InstrumentChip:
         self.closed = True
         steps: list[tuple[str, Any]] = [("controller reset", self.controller.reset)]
         for role, smu in self.smus.items():
-            steps += [
-                (f"SMU {role} shutdown", smu.shutdown),
-                (f"SMU {role} output-off check", partial(_confirm_off, role, smu)),
-            ]
+            steps.append((f"SMU {role} shutdown", partial(_shutdown_smu, role, smu)))
         steps += [("controller close", self.controller.close)]
-        for role, smu in self.smus.items():
-            adapter = getattr(smu, "adapter", None)
-            if adapter is not None and hasattr(adapter, "close"):
-                steps.append((f"SMU {role} close", adapter.close))
         for label, step in steps:
             try:
                 step()
@@ -380,36 +386,46 @@ class InstrumentChip:
         self.close()
 
 
-def make_smu(config: SmuConfig, resource: str) -> SourceMeter:
-    """Open the SMU driver a station names (pyvisa with the pyvisa-py backend).
+def start_virtual_lab(
+    station: Station, stack: contextlib.ExitStack, lab_imperfections: Any = None
+) -> tuple[Any, str, dict[str, str]]:
+    """Start the in-process virtual lab a station's ``"virtual"`` addresses ask for (stopped
+    when ``stack`` closes); return it (or ``None``), the controller URL and the SMU
+    resources by SMU name, with virtual addresses filled in."""
+    url = station.controller.url
+    resources = {s.name: s.resource for s in station.smus}
+    lab = None
+    if station.virtual_lab is not None and (url == VIRTUAL or VIRTUAL in resources.values()):
+        from mtj_hil.sim.lab.lab import VirtualLab
 
-    Raises:
-        ConfigError: a channel the driver does not have. InstrumentError: cannot connect.
-    """
-    from instruments.smu import Keithley2400SourceMeter, Keithley2450, Keithley2600, KeysightB2900
-
-    kwargs = {
-        "visa_library": "@py",
-        "read_termination": "\n",
-        "write_termination": "\n",
-        "timeout": int(config.timeout * 1000),
-    }
-    try:
-        if config.driver == "keithley2400":
-            return Keithley2400SourceMeter(resource, **kwargs)
-        if config.driver == "keithley2450":
-            return Keithley2450(resource, **kwargs)
-        if config.driver == "keithley2600":
-            inst = Keithley2600(resource, **kwargs)
-            return getattr(inst, f"smu{config.channel or 'a'}")
-        inst = KeysightB2900(resource, **kwargs)
-        return getattr(inst, f"ch{config.channel or '1'}")
-    except AttributeError as exc:
-        raise ConfigError(
-            f"smu.{config.name}.channel {config.channel!r} does not exist on a {config.driver}"
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise InstrumentError(f"cannot open SMU {config.name} at {resource}: {exc}") from exc
+        cfg = station.virtual_lab
+        virtual = [s for s in station.smus if s.resource == VIRTUAL]
+        wired = station.smu("sense") if station.smu("sense") in virtual else None
+        wired = wired or (virtual[0] if virtual else None)
+        lab = stack.enter_context(
+            VirtualLab(
+                station.profile,
+                cfg.lot_seed,
+                cfg.die,
+                smu_latency=cfg.smu_latency,
+                line_frequency=station.line_frequency,
+                p_polarity=station.p_polarity,
+                imperfections=lab_imperfections,
+                smu_dialect=wired.driver if wired else "keithley2400",
+                smu_start=cfg.smu_start,
+                smu_channel=wired.channel if wired else None,
+            )
+        )
+        url = lab.controller_url if url == VIRTUAL else url
+        for smu_cfg in virtual:
+            # Channels of the wired multi-channel SMU share its instrument.
+            same = wired is not None and smu_cfg.driver == wired.driver
+            shared = same and smu_cfg.driver in ("keithley2600", "keysight_b2900")
+            if smu_cfg is wired or shared:
+                resources[smu_cfg.name] = lab.smu_resource
+            else:
+                resources[smu_cfg.name] = lab.add_smu(smu_cfg.name, smu_cfg.driver)
+    return lab, url, resources
 
 
 @contextlib.contextmanager
@@ -439,53 +455,16 @@ def open_station(
     if not isinstance(station, Station):
         station = load_station(station)
     with contextlib.ExitStack() as stack:
-        url = station.controller.url
-        resources = {s.name: s.resource for s in station.smus}
-        lab = None
-        if station.virtual_lab is not None and (url == VIRTUAL or VIRTUAL in resources.values()):
-            from mtj_hil.sim.lab.lab import VirtualLab
-
-            cfg = station.virtual_lab
-            virtual = [s for s in station.smus if s.resource == VIRTUAL]
-            wired = station.smu("sense") if station.smu("sense") in virtual else None
-            wired = wired or (virtual[0] if virtual else None)
-            lab = stack.enter_context(
-                VirtualLab(
-                    station.profile,
-                    cfg.lot_seed,
-                    cfg.die,
-                    smu_latency=cfg.smu_latency,
-                    line_frequency=station.line_frequency,
-                    p_polarity=station.p_polarity,
-                    imperfections=lab_imperfections,
-                    smu_dialect=wired.driver if wired else "keithley2400",
-                    smu_start=cfg.smu_start,
-                    smu_channel=wired.channel if wired else None,
-                )
-            )
-            url = lab.controller_url if url == VIRTUAL else url
-            for smu_cfg in virtual:
-                # Channels of the wired multi-channel SMU share its instrument.
-                same = wired is not None and smu_cfg.driver == wired.driver
-                shared = same and smu_cfg.driver in ("keithley2600", "keysight_b2900")
-                if smu_cfg is wired or shared:
-                    resources[smu_cfg.name] = lab.smu_resource
-                else:
-                    resources[smu_cfg.name] = lab.add_smu(smu_cfg.name, smu_cfg.driver)
-        controller = ChipController(
-            url,
-            baudrate=station.controller.baudrate,
-            timeout=station.controller.timeout,
-            retries=station.controller.retries,
-        )
+        lab, url, resources = start_virtual_lab(station, stack, lab_imperfections)
+        controller = open_controller(station.controller, url)
         smus: dict[str, SourceMeter] = {}
         try:
             for cfg in station.smus:
-                smus[cfg.role] = make_smu(cfg, resources[cfg.name])
+                smus[cfg.role] = make_smu(cfg, resources[cfg.name], station)
             chip = InstrumentChip(controller, station, smus)
         except BaseException:
-            for smu in smus.values():
-                _quiet(smu.shutdown)
+            for role, smu in smus.items():
+                _quiet(partial(_shutdown_smu, role, smu))
             _quiet(controller.reset)
             _quiet(controller.close)
             raise
@@ -541,26 +520,20 @@ def calibrated_thresholds(chip: InstrumentChip, die_id: str) -> Thresholds | Non
 
 
 def _smu_call(role: str, call: Any) -> Any:
-    """Run one SMU transaction, turning transport failures into InstrumentError."""
-    import pyvisa
-
+    """Run one SMU call, turning a malformed reply (ValueError) into InstrumentError; wire
+    failures already arrive as InstrumentError from the drivers' guarded sessions."""
     try:
         return call()
     except InstrumentError:
         raise
-    except pyvisa.errors.VisaIOError as exc:
-        if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-            raise InstrumentTimeout(f"{role} SMU did not answer in time") from exc
-        raise InstrumentError(f"{role} SMU: {exc}") from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc
 
 
-def _confirm_off(role: str, smu: SourceMeter) -> None:
-    """Ask the SMU whether its output is off (also waits until it has done the shutdown)."""
-    if smu.output_enabled:
-        log.error("%s SMU still reports its output on after shutdown", role)
-        raise InstrumentError(f"{role} SMU output is still on after shutdown")
+def _shutdown_smu(role: str, smu: SourceMeter) -> None:
+    """Shut one SMU down (abort, ramp, off, read-back, close); raise if not confirmed off."""
+    if not smu.shutdown():
+        raise InstrumentError(f"{role} SMU: output-off NOT confirmed after shutdown")
 
 
 def _quiet(step: Any) -> None:

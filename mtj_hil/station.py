@@ -43,8 +43,10 @@ _VISA = re.compile(
 )
 _SERIAL = re.compile(
     r"^(socket://[A-Za-z0-9.\-]+:\d+|rfc2217://[A-Za-z0-9.\-]+:\d+|loop://"
-    r"|/dev/[A-Za-z0-9_./\-]+|COM\d+)$"
+    r"|/dev/[A-Za-z0-9_./:+@=\-]+|COM\d+)$"
 )
+VISA_LIBRARIES = ("@py", "@ivi")
+"""VISA back ends by name: pyvisa-py, or an installed IVI VISA (NI-VISA, Keysight VISA)."""
 
 
 @dataclass(frozen=True)
@@ -59,16 +61,27 @@ class SmuConfig:
     nplc: float = 1.0
     compliance: float = 1e-3
     timeout: float = 5.0
+    current_range: float | None = None
+    """Fixed current-measurement range (A); ``None`` = autorange (``current_range = "auto"``)."""
 
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    """The chip-controller board: pyserial URL or device, baud rate, timeout (s), retries."""
+    """The chip-controller board: pyserial URL or device, baud rate, timeout (s), retries,
+    and the serial options of a real port (exclusive access, write timeout in s, RTS/CTS or
+    XON/XOFF flow control, DTR and RTS line levels; ``None`` leaves a line as the driver
+    opens it)."""
 
     url: str
     baudrate: int = 115200
     timeout: float = 0.5
     retries: int = 2
+    exclusive: bool = True
+    write_timeout: float = 1.0
+    rtscts: bool = False
+    xonxoff: bool = False
+    dtr: bool | None = None
+    rts: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,7 @@ class Station:
     virtual_lab: VirtualLabConfig | None = None
     calibration_validity_days: float = 1.0
     calibration: CalibrationSettings | None = None
+    visa_library: str = "@py"
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def smu(self, role: str) -> SmuConfig | None:
@@ -133,6 +147,7 @@ class Station:
             "name": self.name,
             "file": str(self.path) if self.path else None,
             "line_frequency": self.line_frequency,
+            "visa_library": self.visa_library,
             "read_path": self.read_path,
             "die_profile": self.profile.name,
             "p_polarity": self.p_polarity,
@@ -217,6 +232,16 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
             "station.line_frequency", f"= {line_frequency:g} is not allowed; allowed: 50, 60"
         )
     read_path = choice(station, "station", "read_path", READ_PATHS, "adc")
+    visa_library = station.get("visa_library", "@py")
+    if not isinstance(visa_library, str) or not (
+        visa_library in VISA_LIBRARIES
+        or (not visa_library.startswith("@") and re.search(r"[/\\]|\.(so|dll|dylib)", visa_library))
+    ):
+        raise fail(
+            "station.visa_library",
+            f"= {visa_library!r} is not allowed; allowed: '@py' (pyvisa-py), '@ivi' "
+            "(NI-VISA / Keysight VISA) or the path of a VISA library",
+        )
     validity = number(station, "station", "calibration_validity_days", 1.0)
 
     die = section("die")
@@ -235,12 +260,36 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
             "/dev/tty..., COMn, socket://host:port, rfc2217://host:port, loop://, "
             f"or {VIRTUAL!r}",
         )
+
+    def flag(key: str, default: bool | None) -> bool | None:
+        value = ctrl.get(key, default)
+        if value is not None and not isinstance(value, bool):
+            raise fail(f"controller.{key}", f"must be true or false, got {value!r}")
+        return value
+
+    known_ctrl = {"url", "baudrate", "timeout", "retries", "exclusive", "write_timeout"}
+    known_ctrl |= {"rtscts", "xonxoff", "dtr", "rts"}
+    unknown_ctrl = set(ctrl) - known_ctrl
+    if unknown_ctrl:
+        raise fail(
+            "[controller]",
+            f"has unknown key(s) {', '.join(sorted(unknown_ctrl))}; "
+            f"allowed: {', '.join(sorted(known_ctrl))}",
+        )
     controller = ControllerConfig(
         url=url,
         baudrate=int(number(ctrl, "controller", "baudrate", 115200)),
         timeout=number(ctrl, "controller", "timeout", 0.5),
         retries=int(number(ctrl, "controller", "retries", 2, positive=False)),
+        exclusive=bool(flag("exclusive", True)),
+        write_timeout=number(ctrl, "controller", "write_timeout", 1.0),
+        rtscts=bool(flag("rtscts", False)),
+        xonxoff=bool(flag("xonxoff", False)),
+        dtr=flag("dtr", None),
+        rts=flag("rts", None),
     )
+    if controller.rtscts and controller.xonxoff:
+        raise fail("controller.xonxoff", "and controller.rtscts cannot both be true")
 
     smus = []
     for smu_name, sec in section("smu", required=False).items():
@@ -255,6 +304,16 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
                 "allowed e.g. TCPIP::host::port::SOCKET, TCPIP::host::INSTR, "
                 f"GPIB0::24::INSTR, USB0::...::INSTR, ASRL/dev/ttyUSB0::INSTR, or {VIRTUAL!r}",
             )
+        current_range = sec.get("current_range", "auto")
+        if current_range != "auto" and (
+            isinstance(current_range, bool)
+            or not isinstance(current_range, int | float)
+            or not 0 < current_range <= 3.0
+        ):
+            raise fail(
+                f"{prefix}.current_range",
+                f'= {current_range!r} is not allowed; allowed: "auto" or a range in A (0 < r <= 3)',
+            )
         smus.append(
             SmuConfig(
                 name=smu_name,
@@ -265,6 +324,7 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
                 nplc=number(sec, prefix, "nplc", 1.0),
                 compliance=number(sec, prefix, "compliance", 1e-3),
                 timeout=number(sec, prefix, "timeout", 5.0),
+                current_range=None if current_range == "auto" else float(current_range),
             )
         )
     roles = [s.role for s in smus]
@@ -326,6 +386,7 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
         virtual_lab=lab,
         calibration_validity_days=validity,
         calibration=calibration,
+        visa_library=visa_library,
         raw=data,
     )
 

@@ -6,12 +6,18 @@ conventions into SCPI or TSP commands.
 Conventions (all drivers):
 
 * SI units throughout: volts, amperes, seconds.
-* Overflow: instruments report an over-range reading as a huge sentinel (``9.9e37`` on the
-  Keithley 2400/2450, ``9.91e37`` on the 2600 and the Keysight B2900). Any value whose magnitude
-  is at least :data:`OVERFLOW_THRESHOLD`, and any non-finite value, is an overflow: the
-  :class:`Reading` then carries ``current = nan`` and ``overflow = True``, never the sentinel.
+* Overflow and "no data" are kept apart. The Keithley 2400/2450 send ``9.9e37`` for an
+  over-range reading and ``9.91e37`` ("not a number") for an element that was not measured;
+  the 2600 sends ``9.91e37`` for over-range; the B2900 sends ``9.91e37`` for missing data and
+  flags over-range in its status word. Each driver passes its model's "no data" sentinel to
+  :func:`make_reading`; any other huge or non-finite value is an overflow. The
+  :class:`Reading` then carries ``current = nan`` and ``overflow`` or ``no_data``, never the
+  sentinel.
 * Compliance: each :class:`Reading` carries the instrument's own compliance (current-limit)
-  flag for that point, decoded from its status word.
+  flag for that point, and separately *range* compliance (the reading was clipped by a fixed
+  measurement range, e.g. 2400 status bit 16), both decoded from its status word.
+* Timestamps: the instrument's own time of the point (s, its own clock) where the model
+  returns one, else ``None``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from instruments.errors import InstrumentError
 
@@ -30,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: Magnitude at or above which a returned number is an instrument overflow sentinel.
 OVERFLOW_THRESHOLD = 9.9e37
+
+#: The SCPI "not a number" value: an element that holds no measurement.
+NO_DATA_VALUE = 9.91e37
 
 #: Upper bound on error-queue entries read by one :func:`drain_error_queue` call.
 MAX_ERROR_DRAIN = 100
@@ -43,12 +52,24 @@ class Reading:
     :param current: measured current, A; nan when ``overflow`` is set.
     :param compliance: the source was limited by the current compliance at this point.
     :param overflow: the measurement was over range; ``current`` is then nan.
+    :param range_compliance: the reading was clipped by a fixed measurement range (its value
+        is a bound, not the device's current).
+    :param no_data: the instrument returned "no measurement" for the current; it is nan.
+    :param timestamp: the instrument's time of the point, s (its own clock), or ``None``.
     """
 
     voltage: float
     current: float
     compliance: bool
     overflow: bool
+    range_compliance: bool = False
+    no_data: bool = False
+    timestamp: float | None = None
+
+    @property
+    def trustworthy(self) -> bool:
+        """True when the current is a real, unclipped measurement."""
+        return not (self.compliance or self.overflow or self.range_compliance or self.no_data)
 
 
 def is_overflow(value: float) -> bool:
@@ -57,19 +78,40 @@ def is_overflow(value: float) -> bool:
 
 
 def make_reading(
-    voltage: float, current: float, compliance: bool, overflow: bool = False
+    voltage: float,
+    current: float,
+    compliance: bool,
+    overflow: bool = False,
+    *,
+    range_compliance: bool = False,
+    timestamp: float | None = None,
+    no_data_value: float | None = NO_DATA_VALUE,
 ) -> Reading:
-    """Build a :class:`Reading`, turning overflow sentinels into nan plus a flag.
+    """Build a :class:`Reading`, turning sentinels into nan plus a flag.
 
-    ``overflow`` forces the overflow flag (e.g. from a status bit) even when the number itself
-    looks finite; the current is then reported as nan.
+    A current equal to ``no_data_value`` (the model's "not measured" sentinel; ``None`` when
+    the model has none) is ``no_data``; any other sentinel or non-finite value is an
+    overflow. ``overflow`` forces the overflow flag (e.g. from a status bit) even when the
+    number looks finite. A sentinel timestamp becomes ``None``.
     """
-    overflow = bool(overflow) or is_overflow(current)
+    current = float(current)
+    no_data = (
+        no_data_value is not None
+        and not overflow
+        and math.isfinite(current)
+        and math.isclose(abs(current), no_data_value, rel_tol=1e-4)
+    )
+    overflow = not no_data and (bool(overflow) or is_overflow(current))
+    if timestamp is not None and is_overflow(timestamp):
+        timestamp = None
     return Reading(
         voltage=math.nan if is_overflow(voltage) else float(voltage),
-        current=math.nan if overflow else float(current),
+        current=math.nan if (overflow or no_data) else current,
         compliance=bool(compliance),
         overflow=overflow,
+        range_compliance=bool(range_compliance),
+        no_data=no_data,
+        timestamp=None if timestamp is None else float(timestamp),
     )
 
 
@@ -283,8 +325,12 @@ class SourceMeter(Protocol, metaclass=_StaticProtocolMeta):
         """Read and clear the error queue; ``[]`` if empty."""
         ...
 
-    def shutdown(self) -> None:
-        """Best effort: source 0 V and output off; never raises."""
+    def configure(self, settings: Any) -> Any:
+        """Known state on open (``instruments.smu.known_state``); returns a ``KnownState``."""
+        ...
+
+    def shutdown(self) -> bool:
+        """Abort, ramp to 0 V, output off, confirm, close; never raises; True if confirmed off."""
         ...
 
 
@@ -301,5 +347,6 @@ SourceMeter._static_members = (  # type: ignore[attr-defined]
     "sweep_voltages",
     "ramp_to_voltage",
     "errors",
+    "configure",
     "shutdown",
 )

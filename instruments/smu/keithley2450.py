@@ -1,13 +1,19 @@
 """Keithley 2450 Interactive SourceMeter in its native SCPI command set (not 2400 emulation).
 
-Command sources: *Model 2450 Reference Manual* (2450-901-01), section 6 "SCPI command
-reference": ``:SOURce:VOLTage``, ``:SOURce:VOLTage:ILIMit`` and ``...:ILIMit:TRIPped?``
-(returns 1 if the source was clamped by the limit), ``:SENSe:CURRent:NPLCycles``, ``:OUTPut``,
-``:MEASure:CURRent? <buffer>, <elements>``, ``:SOURce:LIST:VOLTage`` (up to 100 values),
-``:SOURce:SWEep:VOLTage:LIST <startIndex>, <delay>``, ``:INITiate``, ``*WAI``,
-``:TRACe:CLEar``, ``:TRACe:DATA? <start>, <end>, <buffer>, <elements>`` with the
-``SOURSTATus`` element (bit 5, value 32 = "source function was limited", manual section 8,
-``bufferVar.sourcestatuses``), ``:SYSTem:ERRor?``. An overflow reading is ``9.9e37``.
+Command sources: *Model 2450 Reference Manual* (2450-901-01), appendix B ``*LANG`` (command
+set TSP / SCPI / SCPI2400, kept in nonvolatile memory, effective after a power cycle) and
+section 6 "SCPI command reference": ``:SOURce:FUNCtion``, ``:SOURce:VOLTage``,
+``:SOURce:VOLTage:RANGe`` (20 mV, 200 mV, 2 V, 20 V, 200 V; autorange off once a range is
+set), ``:SOURce:VOLTage:PROTection`` (over-voltage protection PROT2, PROT5, PROT10, PROT20,
+PROT40 ... PROT180, NONE), ``:SOURce:VOLTage:ILIMit``, ``:SENSe:FUNCtion``,
+``:SENSe:CURRent:RANGe[:AUTO]``, ``:SENSe:CURRent:NPLCycles``, ``:SENSe:COUNt``,
+``:FORMat:DATA``, ``:OUTPut``, ``:ABORt``, ``:MEASure:CURRent? <buffer>, <elements>``,
+``:SOURce:LIST:VOLTage`` (up to 100 values), ``:SOURce:SWEep:VOLTage:LIST <startIndex>,
+<delay>``, ``:INITiate``, ``*WAI``, ``:TRACe:CLEar``, ``:TRACe:DATA? <start>, <end>, <buffer>,
+<elements>`` with the elements ``RELative`` (timestamp, s), ``STATus`` (measure status;
+0x01 STAT_QUESTIONABLE: the reading is not trustworthy, e.g. clipped by a fixed range) and
+``SOURSTATus`` (0x20 STAT_LIMIT: "source function level was limited", i.e. compliance),
+``:SYSTem:ERRor?``. An overflow reading is ``9.9e37``, a missing one ``9.91e37``.
 """
 
 from __future__ import annotations
@@ -27,12 +33,31 @@ from instruments.smu.base import (
     parse_numbers,
     status_word,
 )
+from instruments.smu.known_state import (
+    KnownState,
+    SettingCheck,
+    SmuSettings,
+    check_number,
+    check_range,
+    check_text,
+    smallest_covering,
+)
+from instruments.smu.lifecycle import refuse_dialect
 from instruments.smu.scpi_common import KeithleyScpiBasics
+from instruments.transport import measurement_timeout
 
 #: Source-status bit "source function was limited" (buffer.STAT_LIMIT).
 SOURCE_STATUS_LIMIT = 1 << 5
+#: Measure-status bit "measure status questionable" (buffer.STAT_QUESTIONABLE).
+MEASURE_STATUS_QUESTIONABLE = 1 << 0
+
+SOURCE_RANGES = (0.02, 0.2, 2.0, 20.0, 200.0)  #: V
+OVP_LEVELS = (2, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180)  #: V
+CURRENT_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  #: A
 
 BUFFER = '"defbuffer1"'
+ELEMENTS = "SOUR, READ, REL, STAT, SOURSTAT"
+_PER_POINT = 5
 
 
 class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
@@ -47,6 +72,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
 
     VOLTAGE_LIMIT = 210.0  #: |V| bound of the 2450 source, V
     MAX_SWEEP_POINTS = 100  #: :SOUR:LIST:VOLT takes up to 100 values
+    foreign_dialect: str | None = None  #: set when *LANG? reported TSP / SCPI2400
 
     def __init__(
         self,
@@ -57,6 +83,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
     ) -> None:
         super().__init__(adapter, name, **kwargs)
         self._sleep = sleep
+        self._init_guard()
 
     source_voltage = Instrument.control(
         ":SOUR:VOLT?",
@@ -85,42 +112,126 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         """``*RST`` (voltage source, current measure, output off)."""
         self.write("*RST")
 
+    @property
+    def language(self) -> str:
+        """The active command set from ``*LANG?`` (``SCPI``, ``TSP`` or ``SCPI2400``)."""
+        return self.ask("*LANG?").strip().strip('"').upper()
+
+    def configure(self, settings: SmuSettings) -> KnownState:
+        """Check the dialect (``*LANG?`` must be SCPI), then the known-state sequence.
+
+        Raises:
+            InstrumentError: the unit runs TSP or 2400 emulation (nothing else is sent; the
+                message says to send ``*LANG SCPI`` and power-cycle).
+        """
+        self.known_state = None
+        lang = self.language
+        if lang != "SCPI":
+            self.foreign_dialect = lang or "an unknown language"
+            raise refuse_dialect(self._who(), lang)
+        self.foreign_dialect = None
+        return super().configure(settings)
+
+    def _apply_known_state(self, s: SmuSettings) -> list[SettingCheck]:
+        """2450 known state (reference manual section 6; see the module docstring)."""
+        src_range = smallest_covering(s.max_voltage, SOURCE_RANGES)
+        ovp = smallest_covering(s.max_voltage, OVP_LEVELS)
+        ovp_text = f"PROT{ovp:g}" if ovp is not None else "NONE"
+        for command in (
+            "*RST",
+            ":SOUR:FUNC VOLT",
+            f":SOUR:VOLT:RANG {s.max_voltage:g}",
+            f":SOUR:VOLT:PROT {ovp_text}",
+            ":SOUR:VOLT 0",
+            f":SOUR:VOLT:ILIM {s.compliance:g}",
+            ':SENS:FUNC "CURR"',
+            ":SENS:CURR:RANG:AUTO ON"
+            if s.current_range is None
+            else f":SENS:CURR:RANG {s.current_range:g}",
+            f":SENS:CURR:NPLC {s.nplc:g}",
+            ":FORM:DATA ASC",
+            ":SENS:COUN 1",
+        ):
+            self.write(command)
+        q = self.ask
+        checks = [
+            check_text("source function", "VOLT", q(":SOUR:FUNC?")),
+            check_range("source range (V)", s.max_voltage, src_range, q(":SOUR:VOLT:RANG?")),
+            check_text("source autorange", "0", q(":SOUR:VOLT:RANG:AUTO?")),
+            check_text("over-voltage protection", ovp_text, q(":SOUR:VOLT:PROT?")),
+            check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),
+            check_number("current limit (A)", s.compliance, q(":SOUR:VOLT:ILIM?")),
+            check_text("sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r),
+        ]
+        if s.current_range is None:
+            checks.append(check_text("current autorange", "1", q(":SENS:CURR:RANG:AUTO?")))
+        else:
+            expected = smallest_covering(s.current_range, CURRENT_RANGES)
+            checks.append(
+                check_range("current range (A)", s.current_range, expected, q(":SENS:CURR:RANG?"))
+            )
+        checks += [
+            check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),
+            check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
+            check_number("measure count", 1, q(":SENS:COUN?")),
+        ]
+        return checks
+
+    def _work_s(self, points: int) -> float:
+        s = self._settings
+        nplc, lf = (s.nplc, s.line_frequency) if s is not None else (10.0, 50.0)
+        return measurement_timeout(points, nplc, lf, commands=2)
+
+    @staticmethod
+    def _decode(numbers: Sequence[float], n: int) -> list[Reading]:
+        readings = []
+        for k in range(n):
+            source, current, stamp, stat, sourstat = numbers[_PER_POINT * k : _PER_POINT * (k + 1)]
+            readings.append(
+                make_reading(
+                    source,
+                    current,
+                    compliance=bool(status_word(sourstat) & SOURCE_STATUS_LIMIT),
+                    range_compliance=bool(status_word(stat) & MEASURE_STATUS_QUESTIONABLE),
+                    timestamp=stamp,
+                )
+            )
+        return readings
+
     def measure_current(self) -> Reading:
-        """Measure current once (``:MEAS:CURR?`` with source value) and read the limit flag."""
-        numbers = parse_numbers(
-            self.ask(f":MEAS:CURR? {BUFFER}, SOUR, READ"), 2, "Keithley 2450 :MEAS:CURR?"
-        )
-        if len(numbers) != 2:
-            raise InstrumentError(f"Keithley 2450 :MEAS:CURR?: expected 2 values, got {numbers}")
-        voltage, current = numbers
-        return make_reading(voltage, current, compliance=self.compliance_tripped)
+        """Measure current once (``:MEAS:CURR?`` returning source value, reading, relative
+        time, measure status and source status) and decode the flags."""
+        with self.io_timeout(self._work_s(1)):
+            reply = self.ask(f":MEAS:CURR? {BUFFER}, {ELEMENTS}")
+        numbers = parse_numbers(reply, _PER_POINT, "Keithley 2450 :MEAS:CURR?")
+        if len(numbers) != _PER_POINT:
+            raise InstrumentError(f"Keithley 2450 :MEAS:CURR?: expected 5 values, got {numbers}")
+        return self._decode(numbers, 1)[0]
 
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
         """List sweep through the instrument's sweep trigger model, read back from defbuffer1.
 
         Sends the list, builds the sweep (``:SOUR:SWE:VOLT:LIST 1, 0``: start at index 1, no
         extra delay), clears the buffer, runs it and waits (``*WAI``), then reads source value,
-        current and source status per point. Compliance is bit 5 of the source status.
+        current, relative time, measure status and source status per point with a timeout
+        scaled to the sweep.
 
         :raises ValueError: empty list, more than 100 points, or a voltage out of range.
-        :raises InstrumentError: malformed reply.
+        :raises SafetyViolation: a voltage beyond the configured bound.
+        :raises InstrumentError: malformed reply or no reply in time.
         """
         points = check_sweep(voltages, self.VOLTAGE_LIMIT, self.MAX_SWEEP_POINTS)
+        for v in points:
+            self._check_level(v)
         n = len(points)
         self.write(f":SOUR:LIST:VOLT {format_list(points)}")
         self.write(":SOUR:SWE:VOLT:LIST 1, 0")
         self.write(f":TRAC:CLE {BUFFER}")
         self.write(":INIT")
         self.write("*WAI")
-        reply = self.ask(f":TRAC:DATA? 1, {n}, {BUFFER}, SOUR, READ, SOURSTAT")
-        numbers = parse_numbers(reply, 3, "Keithley 2450 :TRAC:DATA?")
-        if len(numbers) != 3 * n:
+        with self.io_timeout(self._work_s(n)):
+            reply = self.ask(f":TRAC:DATA? 1, {n}, {BUFFER}, {ELEMENTS}")
+        numbers = parse_numbers(reply, _PER_POINT, "Keithley 2450 :TRAC:DATA?")
+        if len(numbers) != _PER_POINT * n:
             raise InstrumentError(f"Keithley 2450 sweep: expected {n} points, got {len(numbers)}")
-        return [
-            make_reading(
-                numbers[3 * k],
-                numbers[3 * k + 1],
-                compliance=bool(status_word(numbers[3 * k + 2]) & SOURCE_STATUS_LIMIT),
-            )
-            for k in range(n)
-        ]
+        return self._decode(numbers, n)

@@ -12,11 +12,24 @@ is limited), ``smuX.source.output = smuX.OUTPUT_ON|OUTPUT_OFF``, ``smuX.measure.
 ``readings``/``sourcevalues``/``statuses`` (status bit B6, 0x40 = compliance), ``printbuffer()``,
 sweeps via ``smuX.trigger.source.listv({...})``, ``smuX.trigger.source.action``,
 ``smuX.trigger.measure.i(buffer)``, ``smuX.trigger.measure.action``, ``smuX.trigger.count``,
-``smuX.trigger.initiate()``, ``waitcomplete()``. Over-range readings are ``9.91e37``.
+``smuX.trigger.initiate()``, ``waitcomplete()``, ``smuX.abort()``. Over-range readings are
+``9.91e37``: a current beyond a fixed measurement range reads as that overflow (the 2600's
+range compliance), so it is reported as ``overflow``, never as a number.
+
+Known state (same manual): ``smuX.reset()``, ``errorqueue.clear()``, ``smuX.source.func =
+smuX.OUTPUT_DCVOLTS``, ``smuX.source.autorangev = smuX.AUTORANGE_OFF``,
+``smuX.source.rangev`` (a value selects the smallest range that holds it: 100 mV, 1 V, 6 V,
+40 V on the 2601B/2602B/2604B; 200 mV, 2 V, 20 V, 200 V on the 2611B/2612B/2614B/2634B/
+2635B/2636B), ``smuX.source.limitv`` (the source's voltage limit, the model's backstop
+should the channel ever source current), ``smuX.source.limiti``, ``smuX.measure.autorangei``
+/ ``smuX.measure.rangei``, ``smuX.measure.nplc``, ``smuX.measure.count``, ``format.data =
+format.ASCII``, reading-buffer ``collecttimestamps``. Every attribute is read back with
+``print()``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -28,14 +41,22 @@ from instruments.smu.base import (
     Reading,
     best_effort,
     check_sweep,
-    check_voltage,
     drain_error_queue,
     format_list,
     make_reading,
     parse_numbers,
-    run_ramp,
     status_word,
 )
+from instruments.smu.known_state import (
+    SettingCheck,
+    SmuSettings,
+    check_number,
+    check_range,
+    smallest_covering,
+)
+from instruments.smu.lifecycle import SmuLifecycle
+from instruments.transport import measurement_timeout
+from instruments.visa_session import GuardedChannel, GuardedVisa
 
 #: Reading-buffer status bit B6: source limited by compliance.
 BUFFER_STATUS_COMPLIANCE = 0x40
@@ -61,7 +82,22 @@ def parse_tsp_error(reply: str) -> tuple[int, str]:
     return code, message
 
 
-class Keithley2600Channel(Channel):
+#: Source voltage ranges by model family (V), keyed by the model number's first three digits.
+SOURCE_RANGES = {
+    "260": (0.1, 1.0, 6.0, 40.0),
+    "261": (0.2, 2.0, 20.0, 200.0),
+    "263": (0.2, 2.0, 20.0, 200.0),
+}
+CURRENT_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)  #: A (2602B)
+
+
+def source_ranges_for(idn: str) -> tuple[float, ...] | None:
+    """The source voltage ranges of the model named in ``*IDN?``, or ``None`` if unknown."""
+    match = re.search(r"MODEL\s*(26\d)\d", idn.upper())
+    return SOURCE_RANGES.get(match.group(1)) if match else None
+
+
+class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     """One SMU channel of a 2600 (``smua`` or ``smub``), voltage source / current measure."""
 
     VOLTAGE_LIMIT = 200.0  #: |V| bound accepted by the driver (2611B/2612B/2635B/2636B: 200 V)
@@ -95,13 +131,25 @@ class Keithley2600Channel(Channel):
     def _smu(self) -> str:
         return f"smu{self.id}"
 
+    @property
+    def name(self) -> str:
+        return f"{self.parent.name} {self._smu}"
+
+    @property
+    def resource_label(self) -> str:
+        return self.parent.resource_label
+
     def _tsp(self, command: str) -> None:
         """Send a TSP line verbatim (no ``{ch}`` substitution, so Lua braces are safe)."""
         self.parent.write(command)
 
     def _tsp_query(self, command: str) -> str:
-        self.parent.write(command)
-        return self.parent.read()
+        with self.parent._io(command):
+            self.parent.write(command)
+            return self.parent.read()
+
+    def _print(self, expression: str) -> str:
+        return self._tsp_query(f"print({expression})")
 
     @property
     def idn(self) -> str:
@@ -112,28 +160,104 @@ class Keithley2600Channel(Channel):
         """Reset this channel only (``smuX.reset()``)."""
         self._tsp(f"{self._smu}.reset()")
 
-    @property
-    def output_enabled(self) -> bool:
-        """Output state (bool); set with ``smuX.OUTPUT_ON``/``smuX.OUTPUT_OFF``."""
-        value = parse_numbers(
-            self._tsp_query(f"print({self._smu}.source.output)"), 1, "source.output"
-        )
-        return value[0] != 0
+    # -- lifecycle hooks --------------------------------------------------------------------
 
-    @output_enabled.setter
-    def output_enabled(self, state: bool) -> None:
-        if not isinstance(state, bool):
-            raise ValueError(f"output_enabled takes a bool, got {state!r}")
-        constant = "OUTPUT_ON" if state else "OUTPUT_OFF"
-        self._tsp(f"{self._smu}.source.output = {self._smu}.{constant}")
+    def _session(self) -> object:
+        return self.parent
 
-    def enable_output(self) -> None:
-        """``smuX.source.output = smuX.OUTPUT_ON``."""
-        self.output_enabled = True
+    def _sleep_fn(self) -> Callable[[float], None]:
+        return self.parent._sleep  # type: ignore[no-any-return]
 
-    def disable_output(self) -> None:
-        """``smuX.source.output = smuX.OUTPUT_OFF``."""
-        self.output_enabled = False
+    def _abort_channel(self) -> None:
+        self._tsp(f"{self._smu}.abort()")
+
+    def _prepare_dialect(self) -> None:
+        # print() of a number follows format.data: binary (REAL32/64) replies would be
+        # unreadable, so ASCII comes before any query (reference manual, format.data).
+        self._tsp("format.data = format.ASCII")
+
+    def _source_is_voltage(self) -> bool:
+        return _tsp_number(self._print(f"{self._smu}.source.func")) == 1
+
+    def _read_level(self) -> float:
+        return _tsp_number(self._print(f"{self._smu}.source.levelv"))
+
+    def _write_level(self, volts: float) -> None:
+        self._tsp(f"{self._smu}.source.levelv = {volts:g}")
+
+    def _read_output(self) -> bool:
+        return _tsp_number(self._print(f"{self._smu}.source.output")) != 0
+
+    def _write_output_on(self) -> None:
+        self._tsp(f"{self._smu}.source.output = {self._smu}.OUTPUT_ON")
+
+    def _write_output_off(self) -> None:
+        self._tsp(f"{self._smu}.source.output = {self._smu}.OUTPUT_OFF")
+
+    def _clear_status(self) -> None:
+        self._tsp("errorqueue.clear()")
+
+    def _set_level(self, volts: float) -> None:
+        self._write_level(self._check_level(volts))
+
+    def _apply_known_state(self, st: SmuSettings) -> list[SettingCheck]:
+        """2600 known state (TSP command reference; see the module docstring)."""
+        s = self._smu
+        ranges = source_ranges_for(self.parent.idn)
+        expected = smallest_covering(st.max_voltage, ranges) if ranges else None
+        lines = [
+            f"{s}.reset()",
+            f"{s}.source.func = {s}.OUTPUT_DCVOLTS",
+            f"{s}.source.autorangev = {s}.AUTORANGE_OFF",
+            f"{s}.source.rangev = {st.max_voltage:g}",
+            f"{s}.source.limitv = {st.max_voltage:g}",
+            f"{s}.source.levelv = 0",
+            f"{s}.source.limiti = {st.compliance:g}",
+        ]
+        if st.current_range is None:
+            lines.append(f"{s}.measure.autorangei = {s}.AUTORANGE_ON")
+        else:
+            lines += [
+                f"{s}.measure.autorangei = {s}.AUTORANGE_OFF",
+                f"{s}.measure.rangei = {st.current_range:g}",
+            ]
+        lines += [
+            f"{s}.measure.nplc = {st.nplc:g}",
+            f"{s}.measure.count = 1",
+            "format.data = format.ASCII",
+            f"{s}.nvbuffer1.collecttimestamps = 1",
+        ]
+        for line in lines:
+            self._tsp(line)
+        p = self._print
+        checks = [
+            check_number("source function (1 = DC volts)", 1, p(f"{s}.source.func")),
+            check_number("source autorange (0 = off)", 0, p(f"{s}.source.autorangev")),
+            check_range("source range (V)", st.max_voltage, expected, p(f"{s}.source.rangev")),
+            check_number("source voltage limit (V)", st.max_voltage, p(f"{s}.source.limitv")),
+            check_number("source level (V)", 0.0, p(f"{s}.source.levelv")),
+            check_number("current limit (A)", st.compliance, p(f"{s}.source.limiti")),
+        ]
+        if st.current_range is None:
+            checks.append(
+                check_number("current autorange (1 = on)", 1, p(f"{s}.measure.autorangei"))
+            )
+        else:
+            want = smallest_covering(st.current_range, CURRENT_RANGES)
+            checks.append(
+                check_range("current range (A)", st.current_range, want, p(f"{s}.measure.rangei"))
+            )
+        checks += [
+            check_number("NPLC", st.nplc, p(f"{s}.measure.nplc")),
+            check_number("measure count", 1, p(f"{s}.measure.count")),
+            check_number("data format (1 = ASCII)", 1, p("format.data")),
+        ]
+        return checks
+
+    def _work_s(self, points: int) -> float:
+        st = self._settings
+        nplc, lf = (st.nplc, st.line_frequency) if st is not None else (25.0, 50.0)
+        return measurement_timeout(points, nplc, lf, commands=2)
 
     @property
     def compliance_tripped(self) -> bool:
@@ -143,7 +267,10 @@ class Keithley2600Channel(Channel):
     def measure_current(self) -> Reading:
         """Measure current, then read the source level and the compliance state in one line."""
         s = self._smu
-        reply = self._tsp_query(f"print({s}.measure.i(), {s}.source.levelv, {s}.source.compliance)")
+        with self.parent.io_timeout(self._work_s(1)):
+            reply = self._tsp_query(
+                f"print({s}.measure.i(), {s}.source.levelv, {s}.source.compliance)"
+            )
         fields = reply.strip().split("\t")
         if len(fields) != 3:
             raise InstrumentError(f"2600 measure_current: expected 3 fields, got {reply!r}")
@@ -151,20 +278,24 @@ class Keithley2600Channel(Channel):
             current, voltage = float(fields[0]), float(fields[1])
         except ValueError as exc:
             raise InstrumentError(f"2600 measure_current: bad reply {reply!r}") from exc
-        return make_reading(voltage, current, compliance=_parse_bool(fields[2]))
+        return make_reading(voltage, current, compliance=_parse_bool(fields[2]), no_data_value=None)
 
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
         """Trigger-model list sweep into ``nvbuffer1``, read back with ``printbuffer``.
 
-        The output must already be on. Readings, source values and statuses are printed
-        interleaved per point; compliance is status bit B6. The source and measure actions are
-        disabled again afterwards, even if the sweep failed; at the end of the sweep the
-        source returns to :attr:`source_voltage` (trigger endsweep default, idle).
+        The output must already be on. Readings, source values, statuses and timestamps are
+        printed interleaved per point; compliance is status bit B6. The wait for completion
+        has a timeout scaled to the sweep. The source and measure actions are disabled again
+        afterwards, even if the sweep failed; at the end of the sweep the source returns to
+        :attr:`source_voltage` (trigger endsweep default, idle).
 
         :raises ValueError: empty list, more than 100 points, or a voltage out of range.
-        :raises InstrumentError: malformed reply.
+        :raises SafetyViolation: a voltage beyond the configured bound.
+        :raises InstrumentError: malformed reply or no reply in time.
         """
         points = check_sweep(voltages, self.VOLTAGE_LIMIT, self.MAX_SWEEP_POINTS)
+        for v in points:
+            self._check_level(v)
         n = len(points)
         s = self._smu
         buf = f"{s}.nvbuffer1"
@@ -178,15 +309,17 @@ class Keithley2600Channel(Channel):
                 f"{s}.trigger.measure.action = {s}.ENABLE",
                 f"{s}.trigger.count = {n}",
                 f"{s}.trigger.initiate()",
-                "waitcomplete()",
             ):
                 self._tsp(line)
-            reply = self._tsp_query(
-                f"printbuffer(1, {n}, {buf}.readings, {buf}.sourcevalues, {buf}.statuses)"
-            )
+            with self.parent.io_timeout(self._work_s(n)):
+                self._tsp("waitcomplete()")
+                reply = self._tsp_query(
+                    f"printbuffer(1, {n}, {buf}.readings, {buf}.sourcevalues, {buf}.statuses, "
+                    f"{buf}.timestamps)"
+                )
         finally:
             best_effort(
-                f"{self.parent.name} {s}",
+                self.name,
                 [
                     (
                         "source action off",
@@ -198,51 +331,33 @@ class Keithley2600Channel(Channel):
                     ),
                 ],
             )
-        numbers = parse_numbers(reply, 3, "2600 printbuffer")
-        if len(numbers) != 3 * n:
-            raise InstrumentError(f"2600 sweep: expected {n} points, got {len(numbers) // 3}")
+        numbers = parse_numbers(reply, 4, "2600 printbuffer")
+        if len(numbers) != 4 * n:
+            raise InstrumentError(f"2600 sweep: expected {n} points, got {len(numbers) // 4}")
         return [
             make_reading(
-                numbers[3 * k + 1],
-                numbers[3 * k],
-                compliance=bool(status_word(numbers[3 * k + 2]) & BUFFER_STATUS_COMPLIANCE),
+                numbers[4 * k + 1],
+                numbers[4 * k],
+                compliance=bool(status_word(numbers[4 * k + 2]) & BUFFER_STATUS_COMPLIANCE),
+                timestamp=numbers[4 * k + 3],
+                no_data_value=None,
             )
             for k in range(n)
         ]
-
-    def ramp_to_voltage(self, target: float, step: float, rate_v_per_s: float) -> None:
-        """Ramp ``smuX.source.levelv`` from its present value to ``target`` V.
-
-        Steps are at most ``step`` V; after each the driver waits ``|dV| / rate_v_per_s`` s.
-
-        :raises ValueError: target out of range, or non-positive step/rate (nothing sent).
-        """
-        target = check_voltage(target, self.VOLTAGE_LIMIT)
-        if not (step > 0 and rate_v_per_s > 0):
-            raise ValueError("ramp step and rate must be positive")
-        start = float(self.source_voltage)
-        run_ramp(self._set_level, start, target, step, rate_v_per_s, self.parent._sleep)
-
-    def _set_level(self, volts: float) -> None:
-        self.source_voltage = volts
 
     def errors(self) -> list[tuple[int, str]]:
         """Drain the instrument's (shared) error queue."""
         return self.parent.errors()
 
-    def shutdown(self) -> None:
-        """Best effort: ``levelv = 0`` then ``smuX.source.output = smuX.OUTPUT_OFF``; never raises."""
-        s = self._smu
-        best_effort(
-            f"{self.parent.name} {s}",
-            [
-                ("source 0 V", lambda: self._tsp(f"{s}.source.levelv = 0")),
-                ("output off", lambda: self._tsp(f"{s}.source.output = {s}.OUTPUT_OFF")),
-            ],
-        )
+
+def _tsp_number(reply: str) -> float:
+    try:
+        return float(reply.strip())
+    except ValueError as exc:
+        raise InstrumentError(f"expected a number from TSP print(), got {reply!r}") from exc
 
 
-class Keithley2600(Instrument):
+class Keithley2600(GuardedVisa, Instrument):
     """Keithley 2600/2600B over TSP; use ``.smua`` / ``.smub`` as ``SourceMeter`` objects.
 
     :param adapter: VISA resource name or pymeasure adapter.
@@ -268,6 +383,11 @@ class Keithley2600(Instrument):
             raise ValueError(f"channels must be a non-empty subset of ('a', 'b'), got {channels!r}")
         self._channel_ids = tuple(channels)
         self._sleep = sleep
+        self._init_guard()
+
+    def abort_commands(self) -> list[str]:
+        """``smuX.abort()`` for every configured channel."""
+        return [f"smu{ch}.abort()" for ch in self._channel_ids]
 
     @property
     def idn(self) -> str:
@@ -282,8 +402,12 @@ class Keithley2600(Instrument):
         """Drain the error queue with ``print(errorqueue.next())`` until code 0."""
         return drain_error_queue(lambda: parse_tsp_error(self.ask("print(errorqueue.next())")))
 
-    def shutdown(self) -> None:
-        """Shut down every configured channel (each best effort); never raises."""
-        for ch in self._channel_ids:
-            getattr(self, f"smu{ch}").shutdown()
+    def shutdown(self) -> bool:
+        """Shut down every configured channel (each best effort); never raises.
+
+        Returns True only when every channel confirmed its output off.
+        """
+        results = [getattr(self, f"smu{ch}").shutdown(close=False) for ch in self._channel_ids]
+        closed = self.close_session()
         self.isShutdown = True
+        return all(results) and closed

@@ -11,8 +11,21 @@ status data bits (table 1-2: bits 1-2 = compliance, bit 13 = measurement range o
 ``:SOURce[c]:FUNCtion:MODE``, ``:SOURce[c]:VOLTage``, ``:SOURce[c]:VOLTage:MODE LIST|FIXed``,
 ``:SOURce[c]:LIST:VOLTage`` (up to 2500 values), ``:SENSe[c]:CURRent:PROTection``,
 ``:SENSe[c]:CURRent:PROTection:TRIPped?``, ``:SENSe[c]:CURRent:NPLC``, ``:OUTPut[c]``,
-``:MEASure? (@c)``, ``:INITiate (@c)``, ``:FETCh:ARRay? (@c)``, ``:SYSTem:ERRor?``. Missing or
-over-range data reads ``+9.910000E+37``.
+``:MEASure? (@c)``, ``:INITiate (@c)``, ``:FETCh:ARRay? (@c)``, ``:SYSTem:ERRor?``. Missing data
+reads ``+9.910000E+37`` ("not a number"); a reading beyond a fixed measurement range sets status
+bit 13 (range compliance).
+
+Known state (same reference): ``:ABORt (@c)``, ``*CLS``, ``:SOURce[c]:FUNCtion:MODE VOLT``,
+``:SOURce[c]:VOLTage:MODE FIXed``, ``:SOURce[c]:VOLTage:RANGe:AUTO OFF`` and
+``:SOURce[c]:VOLTage:RANGe`` (200 mV, 2 V, 20 V, 200 V), ``:SENSe[c]:FUNCtion``,
+``:SENSe[c]:CURRent:PROTection`` (compliance), ``:SENSe[c]:VOLTage:PROTection`` (the
+voltage limit, the backstop should the channel ever source current),
+``:OUTPut[c]:PROTection`` (output off on compliance or over-voltage),
+``:OUTPut[c]:ON:AUTO OFF`` (no automatic output-on by a measurement),
+``:SENSe[c]:CURRent:RANGe[:AUTO]``, ``:SENSe[c]:CURRent:NPLC``, ``:FORMat[:DATA] ASCii``,
+``:FORMat:ELEMents:SENSe CURR,TIME,STAT,SOUR``, ``:TRIGger[c][:ALL]:COUNt`` (write-only; read
+back with ``:TRIGger[c]:ACQuire:COUNt?`` and ``:TRIGger[c]:TRANsient:COUNt?``). The
+whole instrument is never ``*RST`` on open, so the other channel keeps its state.
 """
 
 from __future__ import annotations
@@ -21,32 +34,43 @@ import time
 from collections.abc import Callable, Sequence
 
 from pymeasure.instruments import Channel, Instrument
-from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pymeasure.instruments.validators import strict_range
 
 from instruments.errors import InstrumentError
 from instruments.smu.base import (
     Reading,
     best_effort,
     check_sweep,
-    check_voltage,
     drain_error_queue,
     format_list,
     make_reading,
     parse_numbers,
     parse_scpi_error,
-    run_ramp,
     status_word,
 )
+from instruments.smu.known_state import (
+    SettingCheck,
+    SmuSettings,
+    check_number,
+    check_range,
+    check_text,
+    smallest_covering,
+)
+from instruments.smu.lifecycle import SmuLifecycle
+from instruments.transport import measurement_timeout
+from instruments.visa_session import GuardedChannel, GuardedVisa
 
 #: Status data bits (B2900 SCPI reference, "Status Data").
 STATUS_COMPLIANCE = 0b110  # bits 1 and 2
 STATUS_OVERFLOW = 1 << 13
 
-SENSE_ELEMENTS = "CURR,STAT,SOUR"
-_PER_POINT = 3
+SENSE_ELEMENTS = "CURR,TIME,STAT,SOUR"
+_PER_POINT = 4
+SOURCE_RANGES = (0.2, 2.0, 20.0, 200.0)  #: V
+CURRENT_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)  #: A
 
 
-class KeysightB2900Channel(Channel):
+class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
     """One B2900 output channel, voltage source / current measure."""
 
     VOLTAGE_LIMIT = 210.0  #: |V| bound of the B2901A/B2902A source, V
@@ -76,21 +100,20 @@ class KeysightB2900Channel(Channel):
         values=[4e-4, 100],
     )
 
-    output_enabled = Channel.control(
-        ":OUTP{ch}?",
-        ":OUTP{ch} %d",
-        """Control the output state (bool).""",
-        validator=strict_discrete_set,
-        values={True: 1, False: 0},
-        map_values=True,
-    )
-
     compliance_tripped = Channel.measurement(
         ":SENS{ch}:CURR:PROT:TRIP?",
         """Get whether the channel is presently in current compliance (bool).""",
         cast=int,
         get_process=bool,
     )
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent.name} ch{self.id}"
+
+    @property
+    def resource_label(self) -> str:
+        return self.parent.resource_label
 
     @property
     def idn(self) -> str:
@@ -101,52 +124,149 @@ class KeysightB2900Channel(Channel):
         """Reset the whole instrument (the B2900 has no per-channel reset)."""
         self.parent.reset()
 
-    def enable_output(self) -> None:
-        """``:OUTP<c> ON``."""
+    # -- lifecycle hooks --------------------------------------------------------------------
+
+    def _session(self) -> object:
+        return self.parent
+
+    def _sleep_fn(self) -> Callable[[float], None]:
+        return self.parent._sleep  # type: ignore[no-any-return]
+
+    def _abort_channel(self) -> None:
+        self.write(":ABOR (@{ch})")
+
+    def _source_is_voltage(self) -> bool:
+        return self.ask(":SOUR{ch}:FUNC:MODE?").strip().upper().startswith("VOLT")
+
+    def _read_level(self) -> float:
+        return float(self.ask(":SOUR{ch}:VOLT?"))
+
+    def _write_level(self, volts: float) -> None:
+        self.write(f":SOUR{{ch}}:VOLT {volts:g}")
+
+    def _read_output(self) -> bool:
+        return self.ask(":OUTP{ch}?").strip() in ("1", "ON")
+
+    def _write_output_on(self) -> None:
         self.write(":OUTP{ch} ON")
 
-    def disable_output(self) -> None:
-        """``:OUTP<c> OFF``."""
+    def _write_output_off(self) -> None:
         self.write(":OUTP{ch} OFF")
+
+    def _clear_status(self) -> None:
+        self.write("*CLS")
+
+    def _set_level(self, volts: float) -> None:
+        self._write_level(self._check_level(volts))
+
+    def _apply_known_state(self, s: SmuSettings) -> list[SettingCheck]:
+        """B2900 known state (SCPI command reference; see the module docstring)."""
+        src_range = smallest_covering(s.max_voltage, SOURCE_RANGES)
+        for command in (
+            ":SOUR{ch}:FUNC:MODE VOLT",
+            ":SOUR{ch}:VOLT:MODE FIX",
+            ":SOUR{ch}:VOLT:RANG:AUTO OFF",
+            f":SOUR{{ch}}:VOLT:RANG {s.max_voltage:g}",
+            ":SOUR{ch}:VOLT 0",
+            ':SENS{ch}:FUNC "CURR"',
+            f":SENS{{ch}}:CURR:PROT {s.compliance:g}",
+            f":SENS{{ch}}:VOLT:PROT {s.max_voltage:g}",
+            ":OUTP{ch}:PROT ON",
+            ":OUTP{ch}:ON:AUTO OFF",
+            ":SENS{ch}:CURR:RANG:AUTO ON"
+            if s.current_range is None
+            else f":SENS{{ch}}:CURR:RANG {s.current_range:g}",
+            f":SENS{{ch}}:CURR:NPLC {s.nplc:g}",
+            ":FORM:DATA ASC",
+            f":FORM:ELEM:SENS {SENSE_ELEMENTS}",
+            ":TRIG{ch}:COUN 1",
+        ):
+            self.write(command)
+        q = self.ask
+        checks = [
+            check_text("source function", "VOLT", q(":SOUR{ch}:FUNC:MODE?")),
+            check_text("source mode", "FIX", q(":SOUR{ch}:VOLT:MODE?")),
+            check_text("source autorange", "0", q(":SOUR{ch}:VOLT:RANG:AUTO?")),
+            check_range("source range (V)", s.max_voltage, src_range, q(":SOUR{ch}:VOLT:RANG?")),
+            check_number("source level (V)", 0.0, q(":SOUR{ch}:VOLT?")),
+            check_text("sense function", '"CURR"', q(":SENS{ch}:FUNC?"), lambda r: "CURR" in r),
+            check_number("current compliance (A)", s.compliance, q(":SENS{ch}:CURR:PROT?")),
+            check_number("voltage limit (V)", s.max_voltage, q(":SENS{ch}:VOLT:PROT?")),
+            check_text("output protection", "1", q(":OUTP{ch}:PROT?")),
+            check_text("automatic output-on", "0", q(":OUTP{ch}:ON:AUTO?")),
+        ]
+        if s.current_range is None:
+            checks.append(check_text("current autorange", "1", q(":SENS{ch}:CURR:RANG:AUTO?")))
+        else:
+            want = smallest_covering(s.current_range, CURRENT_RANGES)
+            checks.append(
+                check_range("current range (A)", s.current_range, want, q(":SENS{ch}:CURR:RANG?"))
+            )
+        checks += [
+            check_number("NPLC", s.nplc, q(":SENS{ch}:CURR:NPLC?")),
+            check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
+            check_text(
+                "data elements",
+                SENSE_ELEMENTS,
+                q(":FORM:ELEM:SENS?"),
+                lambda r: [e.strip()[:3] for e in r.split(",")] == ["CUR", "TIM", "STA", "SOU"],
+            ),
+            # the ALL form is write-only; each action's count is read back on its own
+            check_number("trigger count (acquire)", 1, q(":TRIG{ch}:ACQ:COUN?")),
+            check_number("trigger count (transient)", 1, q(":TRIG{ch}:TRAN:COUN?")),
+        ]
+        return checks
+
+    def _work_s(self, points: int) -> float:
+        st = self._settings
+        nplc, lf = (st.nplc, st.line_frequency) if st is not None else (100.0, 50.0)
+        return measurement_timeout(points, nplc, lf, commands=2)
 
     @staticmethod
     def _readings(reply: str, points: int, what: str) -> list[Reading]:
         numbers = parse_numbers(reply, _PER_POINT, what)
         if len(numbers) != _PER_POINT * points:
-            raise InstrumentError(f"{what}: expected {points} points, got {len(numbers) // 3}")
+            raise InstrumentError(
+                f"{what}: expected {points} points, got {len(numbers) // _PER_POINT}"
+            )
         readings = []
         for k in range(points):
-            current, status, source = numbers[3 * k : 3 * k + 3]
+            current, stamp, status, source = numbers[_PER_POINT * k : _PER_POINT * (k + 1)]
             word = status_word(status)
             readings.append(
                 make_reading(
                     source,
                     current,
                     compliance=bool(word & STATUS_COMPLIANCE),
-                    overflow=bool(word & STATUS_OVERFLOW),
+                    range_compliance=bool(word & STATUS_OVERFLOW),
+                    timestamp=stamp,
                 )
             )
         return readings
 
     def measure_current(self) -> Reading:
-        """Spot measurement ``:MEAS? (@c)``: current, status word and source setting.
+        """Spot measurement ``:MEAS? (@c)``: current, timestamp, status word and source setting.
 
-        Note: with the B2900's automatic output-on enabled (its default), a measurement may
-        switch the output on.
+        Automatic output-on is switched off by :meth:`configure`, so a measurement never
+        turns the output on by itself.
         """
-        return self._readings(self.ask(":MEAS? (@{ch})"), 1, "B2900 :MEAS?")[0]
+        with self.parent.io_timeout(self._work_s(1)):
+            return self._readings(self.ask(":MEAS? (@{ch})"), 1, "B2900 :MEAS?")[0]
 
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
         """List sweep: ``:SOUR:VOLT:MODE LIST``, list, trigger count, ``:INIT``, wait, fetch.
 
-        Waits for completion with ``*OPC?`` before ``:FETC:ARR?``. Afterwards the source is put
-        back in fixed mode (level :attr:`source_voltage`) and the trigger count to 1, even if
-        the sweep failed.
+        Waits for completion with ``*OPC?`` (timeout scaled to the sweep) before
+        ``:FETC:ARR?``. Afterwards the source is put back in fixed mode (level
+        :attr:`source_voltage`) and the trigger count to 1, even if the sweep failed.
 
         :raises ValueError: empty list, more than 2500 points, or a voltage out of range.
-        :raises InstrumentError: malformed reply.
+        :raises SafetyViolation: a voltage beyond the configured bound.
+        :raises InstrumentError: malformed reply or no reply in time.
         """
         points = check_sweep(voltages, self.VOLTAGE_LIMIT, self.MAX_SWEEP_POINTS)
+        for v in points:
+            self._check_level(v)
         n = len(points)
         try:
             self.write(":SOUR{ch}:FUNC:MODE VOLT")
@@ -154,13 +274,14 @@ class KeysightB2900Channel(Channel):
             self.write(":SOUR{ch}:LIST:VOLT " + format_list(points))
             self.write(f":TRIG{{ch}}:COUN {n}")
             self.write(":INIT (@{ch})")
-            done = self.ask("*OPC?").strip()
+            with self.parent.io_timeout(self._work_s(n)):
+                done = self.ask("*OPC?").strip()
             if done != "1":
                 raise InstrumentError(f"B2900 sweep: *OPC? answered {done!r}")
             reply = self.ask(":FETC:ARR? (@{ch})")
         finally:
             best_effort(
-                f"{self.parent.name} ch{self.id}",
+                self.name,
                 [
                     ("fixed source mode", lambda: self.write(":SOUR{ch}:VOLT:MODE FIX")),
                     ("trigger count 1", lambda: self.write(":TRIG{ch}:COUN 1")),
@@ -168,38 +289,12 @@ class KeysightB2900Channel(Channel):
             )
         return self._readings(reply, n, "B2900 :FETC:ARR?")
 
-    def ramp_to_voltage(self, target: float, step: float, rate_v_per_s: float) -> None:
-        """Ramp the source level from its present value to ``target`` V.
-
-        Steps are at most ``step`` V; after each the driver waits ``|dV| / rate_v_per_s`` s.
-
-        :raises ValueError: target out of range, or non-positive step/rate (nothing sent).
-        """
-        target = check_voltage(target, self.VOLTAGE_LIMIT)
-        if not (step > 0 and rate_v_per_s > 0):
-            raise ValueError("ramp step and rate must be positive")
-        start = float(self.source_voltage)
-        run_ramp(self._set_level, start, target, step, rate_v_per_s, self.parent._sleep)
-
-    def _set_level(self, volts: float) -> None:
-        self.source_voltage = volts
-
     def errors(self) -> list[tuple[int, str]]:
         """Drain the instrument's (shared) error queue."""
         return self.parent.errors()
 
-    def shutdown(self) -> None:
-        """Best effort: ``:SOUR<c>:VOLT 0`` then ``:OUTP<c> OFF``; never raises."""
-        best_effort(
-            f"{self.parent.name} ch{self.id}",
-            [
-                ("source 0 V", lambda: self.write(":SOUR{ch}:VOLT 0")),
-                ("output off", lambda: self.write(":OUTP{ch} OFF")),
-            ],
-        )
 
-
-class KeysightB2900(Instrument):
+class KeysightB2900(GuardedVisa, Instrument):
     """Keysight B2900 SMU; use ``.ch1`` (and ``.ch2`` on two-channel models) as ``SourceMeter``.
 
     :param adapter: VISA resource name or pymeasure adapter.
@@ -224,7 +319,11 @@ class KeysightB2900(Instrument):
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
         self._channel_ids = tuple(channels)
         self._sleep = sleep
-        self.write(f":FORM:ELEM:SENS {SENSE_ELEMENTS}")
+        self._init_guard()
+
+    def abort_commands(self) -> list[str]:
+        """``:ABORt (@c)`` for every configured channel."""
+        return [f":ABOR (@{ch})" for ch in self._channel_ids]
 
     @property
     def idn(self) -> str:
@@ -240,8 +339,10 @@ class KeysightB2900(Instrument):
         """Drain the error queue with ``:SYST:ERR?`` until ``+0,"No error"``."""
         return drain_error_queue(lambda: parse_scpi_error(self.ask(":SYST:ERR?")))
 
-    def shutdown(self) -> None:
-        """Shut down every configured channel (each best effort); never raises."""
-        for ch in self._channel_ids:
-            getattr(self, f"ch{ch}").shutdown()
+    def shutdown(self) -> bool:
+        """Shut down every configured channel (each best effort), then close the session;
+        never raises. True only when every channel confirmed its output off."""
+        results = [getattr(self, f"ch{ch}").shutdown(close=False) for ch in self._channel_ids]
+        closed = self.close_session()
         self.isShutdown = True
+        return all(results) and closed

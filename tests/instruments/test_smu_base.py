@@ -29,12 +29,25 @@ def test_reading_is_frozen():
         r.current = 2e-6  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("sentinel", [9.9e37, 9.91e37, -9.9e37, math.inf, math.nan])
+@pytest.mark.parametrize("sentinel", [9.9e37, -9.9e37, math.inf, math.nan])
 def test_overflow_sentinels_become_nan_and_flag(sentinel):
     r = make_reading(0.2, sentinel, compliance=False)
-    assert r.overflow is True
+    assert r.overflow is True and r.no_data is False
     assert math.isnan(r.current)
     assert r.voltage == 0.2
+
+
+def test_not_a_number_sentinel_is_no_data_unless_the_model_has_none():
+    r = make_reading(0.2, 9.91e37, compliance=False)
+    assert r.no_data and not r.overflow and math.isnan(r.current) and not r.trustworthy
+    r = make_reading(0.2, 9.91e37, compliance=False, no_data_value=None)  # 2600: over-range
+    assert r.overflow and not r.no_data
+
+
+def test_timestamp_and_range_compliance_are_kept():
+    r = make_reading(0.1, 1.05e-6, compliance=False, range_compliance=True, timestamp=12.5)
+    assert r.timestamp == 12.5 and r.range_compliance and not r.trustworthy
+    assert make_reading(0.1, 1e-6, False, timestamp=9.91e37).timestamp is None
 
 
 def test_overflow_flag_forces_nan_even_for_finite_number():

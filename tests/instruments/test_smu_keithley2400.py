@@ -6,8 +6,11 @@ import pytest
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.test import expected_protocol
 
-from instruments.errors import InstrumentTimeout
+from instruments.errors import InstrumentError, InstrumentTimeout, SafetyViolation
 from instruments.smu import Keithley2400SourceMeter, Reading, SourceMeter
+from instruments.smu.known_state import KnownState, SmuSettings
+
+SETTINGS = SmuSettings(max_voltage=0.3, compliance=1e-3, nplc=1.0, ramp_rate=2.0)
 
 # pymeasure's Keithley2400.__init__ sends this; every exchange starts with it.
 INIT = (":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS", None)
@@ -57,20 +60,16 @@ def test_nplc_set_get_and_range():
             smu.nplc = 20
 
 
-def test_output_control():
-    pairs = [
-        (":OUTP 1", None),
-        (":OUTP?", "1"),
-        (":OUTP ON", None),
-        (":OUTP OFF", None),
-        (":OUTP?", "0"),
-    ]
+def test_output_control_refuses_on_without_known_state():
+    pairs = [(":OUTP?", "0"), (":OUTP ON", None), (":OUTP?", "1"), (":OUTP OFF", None)]
     with proto(pairs) as smu:
+        assert smu.output_enabled is False
+        with pytest.raises(InstrumentError, match="known-state sequence has not run"):
+            smu.enable_output()
+        smu.known_state = KnownState(())
         smu.output_enabled = True
         assert smu.output_enabled is True
-        smu.enable_output()
         smu.disable_output()
-        assert smu.output_enabled is False
 
 
 @pytest.mark.parametrize(
@@ -79,17 +78,34 @@ def test_output_control():
         # voltage, current, resistance (9.91e37 = not measured), time, status
         (
             "+5.000E-01,+1.234E-06,+9.910E+37,+1.0E+00,+0.0E+00",
-            Reading(0.5, 1.234e-6, False, False),
+            Reading(0.5, 1.234e-6, False, False, timestamp=1.0),
         ),
         # status 8: bit 3, in compliance
-        ("+5.000E-01,+1.000E-04,+9.910E+37,+1.0E+00,+8.0E+00", Reading(0.5, 1e-4, True, False)),
+        (
+            "+5.000E-01,+1.000E-04,+9.910E+37,+1.0E+00,+8.0E+00",
+            Reading(0.5, 1e-4, True, False, timestamp=1.0),
+        ),
         # status 21512 has bit 3 set among others (V-source bit 14, I-meas bit 12, ...)
-        ("+5.000E-01,+1.000E-04,+9.910E+37,+1.0E+00,+21512", Reading(0.5, 1e-4, True, False)),
+        (
+            "+5.000E-01,+1.000E-04,+9.910E+37,+1.0E+00,+21512",
+            Reading(0.5, 1e-4, True, False, timestamp=1.0),
+        ),
+        # status 65536: bit 16, range compliance (clipped by a fixed current range)
+        (
+            "+5.000E-01,+1.050E-06,+9.910E+37,+2.5E+00,+65536",
+            Reading(0.5, 1.05e-6, False, False, range_compliance=True, timestamp=2.5),
+        ),
     ],
 )
 def test_measure_current_decodes_status(reply, expected):
     with proto([(":READ?", reply)]) as smu:
         assert smu.measure_current() == expected
+
+
+def test_measure_current_no_data_is_not_an_overflow():
+    with proto([(":READ?", "+5.000E-01,+9.910E+37,+9.910E+37,+2.5E+00,+0")]) as smu:
+        r = smu.measure_current()
+    assert r.no_data and not r.overflow and math.isnan(r.current) and not r.trustworthy
 
 
 def test_measure_current_overflow_is_nan_and_flagged():
@@ -117,9 +133,9 @@ def test_sweep_voltages_list_mode():
     with proto(pairs) as smu:
         readings = smu.sweep_voltages([0.0, 0.1, 0.2])
     assert readings == [
-        Reading(0.0, 1e-9, False, False),
-        Reading(0.1, 2e-6, False, False),
-        Reading(0.2, 1e-4, True, False),
+        Reading(0.0, 1e-9, False, False, timestamp=0.1),
+        Reading(0.1, 2e-6, False, False, timestamp=0.2),
+        Reading(0.2, 1e-4, True, False, timestamp=0.3),
     ]
 
 
@@ -165,14 +181,21 @@ def test_sweep_bad_arguments_rejected_before_sending(bad):
 def test_ramp_to_voltage_steps_and_waits():
     pairs = [
         (":SOURCE:VOLTAGE?", "0.000000E+00"),
-        (":SOURCE:VOLTAGE 0.1", None),
-        (":SOURCE:VOLTAGE 0.2", None),
-        (":SOURCE:VOLTAGE 0.3", None),
+        (":SOUR:VOLT 0.1", None),
+        (":SOUR:VOLT 0.2", None),
+        (":SOUR:VOLT 0.3", None),
     ]
     waits = []
     with proto(pairs, sleep=waits.append) as smu:
         smu.ramp_to_voltage(0.3, step=0.1, rate_v_per_s=1.0)
     assert waits == pytest.approx([0.1, 0.1, 0.1])
+
+
+def test_ramp_beyond_the_configured_bound_is_refused_before_sending():
+    with proto([], sleep=lambda s: None) as smu:
+        smu._settings = SETTINGS
+        with pytest.raises(SafetyViolation, match="configured"):
+            smu.ramp_to_voltage(0.5, 0.1, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -193,14 +216,40 @@ def test_errors_drains_queue():
         assert smu.errors() == [(-113, "Undefined header"), (-221, "Settings conflict")]
 
 
-def test_shutdown_sends_zero_volts_then_output_off():
-    with proto([(":SOUR:VOLT 0", None), (":OUTP OFF", None)]) as smu:
-        smu.shutdown()
-        assert smu.isShutdown
+# shutdown: abort (recovery), error drain, ramp from the present level, 0 V, off, read-back
+SHUTDOWN = [
+    (":ABOR", None),
+    (":SYST:ERR?", '0,"No error"'),
+    (":SOURCE:VOLTAGE?", "2.000000E-01"),
+    (":SOUR:VOLT 0.15", None),
+    (":SOUR:VOLT 0.1", None),
+    (":SOUR:VOLT 0.05", None),
+    (":SOUR:VOLT 0", None),
+    (":SOUR:VOLT 0", None),
+    (":OUTP OFF", None),
+    (":OUTP?", "0"),
+]
+
+
+def test_shutdown_aborts_ramps_down_turns_off_and_confirms():
+    waits = []
+    with proto(SHUTDOWN, sleep=waits.append) as smu:
+        smu._settings = SETTINGS
+        assert smu.shutdown() is True
+        assert smu.isShutdown and smu.known_state is None
+    assert sum(waits) == pytest.approx(0.2 / SETTINGS.ramp_rate)
+
+
+def test_shutdown_reports_unconfirmed_when_the_read_back_says_on(caplog):
+    pairs = [*SHUTDOWN[:-1], (":OUTP?", "1")]
+    with proto(pairs, sleep=lambda s: None) as smu:
+        smu._settings = SETTINGS
+        assert smu.shutdown() is False
+    assert "NOT confirmed" in caplog.text
 
 
 def test_shutdown_sends_output_off_even_if_zero_volts_fails(mocker):
-    with proto([(":OUTP OFF", None)]) as smu:
+    with proto([(":ABOR", None), (":OUTP OFF", None)], sleep=lambda s: None) as smu:
         real_write = smu.write
 
         def flaky(command, **kwargs):
@@ -209,11 +258,19 @@ def test_shutdown_sends_output_off_even_if_zero_volts_fails(mocker):
             real_write(command, **kwargs)
 
         spy = mocker.patch.object(smu, "write", side_effect=flaky)
-        smu.shutdown()  # must not raise
-    assert [c.args[0] for c in spy.call_args_list] == [":SOUR:VOLT 0", ":OUTP OFF"]
+        mocker.patch.object(smu, "errors", return_value=[])
+        mocker.patch.object(smu, "_read_level", return_value=0.1)
+        mocker.patch.object(smu, "_read_output", return_value=False)
+        assert smu.shutdown() is True  # must not raise; off confirmed by the read-back
+    assert [c.args[0] for c in spy.call_args_list] == [
+        ":SOUR:VOLT 0.05",  # the ramp fails at its first step ...
+        ":SOUR:VOLT 0",  # ... the direct 0 V too ...
+        ":OUTP OFF",  # ... and the output still goes off
+    ]
 
 
 def test_shutdown_never_raises_when_everything_fails(mocker):
     with proto([]) as smu:
         mocker.patch.object(smu, "write", side_effect=OSError("dead bus"))
-        smu.shutdown()
+        mocker.patch.object(smu, "_raw_write", side_effect=OSError("dead bus"))
+        assert smu.shutdown() is False

@@ -7,6 +7,7 @@ from pymeasure.test import expected_protocol
 
 from instruments.errors import InstrumentError
 from instruments.smu import Keithley2450, Reading, SourceMeter
+from instruments.smu.known_state import KnownState
 
 
 def proto(pairs, **kwargs):
@@ -50,7 +51,7 @@ def test_nplc_and_output():
     pairs = [
         (":SENS:CURR:NPLC 0.1", None),
         (":SENS:CURR:NPLC?", "1.000000E-01"),
-        (":OUTP 1", None),
+        (":OUTP ON", None),
         (":OUTP?", "1"),
         (":OUTP ON", None),
         (":OUTP OFF", None),
@@ -58,6 +59,9 @@ def test_nplc_and_output():
     with proto(pairs) as smu:
         smu.nplc = 0.1
         assert smu.nplc == pytest.approx(0.1)
+        with pytest.raises(InstrumentError, match="output-on refused"):
+            smu.output_enabled = True
+        smu.known_state = KnownState(())
         smu.output_enabled = True
         assert smu.output_enabled is True
         smu.enable_output()
@@ -66,47 +70,56 @@ def test_nplc_and_output():
             smu.nplc = 0.001
 
 
-@pytest.mark.parametrize(("trip", "compliance"), [("0", False), ("1", True)])
-def test_measure_current_reads_limit_trip(trip, compliance):
-    pairs = [
-        (':MEAS:CURR? "defbuffer1", SOUR, READ', "2.000000E-01,3.500000E-06"),
-        (":SOUR:VOLT:ILIM:TRIP?", trip),
-    ]
-    with proto(pairs) as smu:
-        assert smu.measure_current() == Reading(0.2, 3.5e-6, compliance, False)
+# source value, reading, relative time (s), measure status (1 = questionable: clipped by a
+# fixed range; 8 = front terminals), source status (32 = limited; 128 = output on)
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("2.0E-01,3.5E-06,1.25,8,128", Reading(0.2, 3.5e-6, False, False, timestamp=1.25)),
+        ("2.0E-01,1.0E-03,1.5,8,160", Reading(0.2, 1e-3, True, False, timestamp=1.5)),
+        (
+            "2.0E-01,1.05E-06,1.5,9,128",
+            Reading(0.2, 1.05e-6, False, False, range_compliance=True, timestamp=1.5),
+        ),
+    ],
+)
+def test_measure_current_decodes_limit_range_and_time(reply, expected):
+    with proto([(':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', reply)]) as smu:
+        assert smu.measure_current() == expected
 
 
-def test_measure_current_overflow():
+def test_measure_current_overflow_and_no_data_are_distinct():
     pairs = [
-        (':MEAS:CURR? "defbuffer1", SOUR, READ', "2.000000E-01,9.900000E+37"),
-        (":SOUR:VOLT:ILIM:TRIP?", "0"),
+        (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.9E+37,1.0,8,128"),
+        (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.91E+37,1.0,8,128"),
     ]
     with proto(pairs) as smu:
-        r = smu.measure_current()
-    assert r.overflow and math.isnan(r.current)
+        over, missing = smu.measure_current(), smu.measure_current()
+    assert over.overflow and not over.no_data and math.isnan(over.current)
+    assert missing.no_data and not missing.overflow and math.isnan(missing.current)
 
 
 def test_measure_current_rejects_malformed_reply():
-    reply = [(':MEAS:CURR? "defbuffer1", SOUR, READ', "2.0E-01")]
+    reply = [(':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01")]
     with proto(reply) as smu, pytest.raises(InstrumentError):
         smu.measure_current()
 
 
 def test_sweep_voltages():
-    # source value, reading, source status (32 = limited; 128 = output on)
-    reply = "0.0,1.0E-09,128,0.1,1.0E-05,160,0.2,9.9E+37,128"
+    # source value, reading, relative time, measure status, source status
+    reply = "0.0,1.0E-09,0.1,8,128,0.1,1.0E-05,0.2,8,160,0.2,9.9E+37,0.3,8,128"
     pairs = [
         (":SOUR:LIST:VOLT 0,0.1,0.2", None),
         (":SOUR:SWE:VOLT:LIST 1, 0", None),
         (':TRAC:CLE "defbuffer1"', None),
         (":INIT", None),
         ("*WAI", None),
-        (':TRAC:DATA? 1, 3, "defbuffer1", SOUR, READ, SOURSTAT', reply),
+        (':TRAC:DATA? 1, 3, "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', reply),
     ]
     with proto(pairs) as smu:
         readings = smu.sweep_voltages([0, 0.1, 0.2])
-    assert readings[0] == Reading(0.0, 1e-9, False, False)
-    assert readings[1] == Reading(0.1, 1e-5, True, False)
+    assert readings[0] == Reading(0.0, 1e-9, False, False, timestamp=0.1)
+    assert readings[1] == Reading(0.1, 1e-5, True, False, timestamp=0.2)
     assert readings[2].overflow and math.isnan(readings[2].current)
     assert not readings[2].compliance
 
@@ -118,7 +131,7 @@ def test_sweep_wrong_point_count_raises():
         (':TRAC:CLE "defbuffer1"', None),
         (":INIT", None),
         ("*WAI", None),
-        (':TRAC:DATA? 1, 2, "defbuffer1", SOUR, READ, SOURSTAT', "0,1e-9,0"),
+        (':TRAC:DATA? 1, 2, "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "0,1e-9,0,8,0"),
     ]
     with proto(pairs) as smu, pytest.raises(InstrumentError):
         smu.sweep_voltages([0, 0.1])
@@ -168,12 +181,21 @@ def test_errors_empty():
 
 
 def test_shutdown():
-    with proto([(":SOUR:VOLT 0", None), (":OUTP OFF", None)]) as smu:
-        smu.shutdown()
+    pairs = [
+        (":ABOR", None),
+        (":SYST:ERR?", '0,"No error"'),
+        (":SOUR:VOLT?", "0.000000E+00"),
+        (":SOUR:VOLT 0", None),
+        (":OUTP OFF", None),
+        (":OUTP?", "0"),
+    ]
+    with proto(pairs) as smu:
+        assert smu.shutdown() is True
 
 
 def test_shutdown_output_off_survives_failing_first_step(mocker):
-    with proto([(":OUTP OFF", None)]) as smu:
+    pairs = [(":ABOR", None), (":SYST:ERR?", '0,"No error"'), (":OUTP OFF", None), (":OUTP?", "0")]
+    with proto(pairs) as smu:
         real_write = smu.write
 
         def flaky(command, **kwargs):
@@ -182,4 +204,5 @@ def test_shutdown_output_off_survives_failing_first_step(mocker):
             real_write(command, **kwargs)
 
         mocker.patch.object(smu, "write", side_effect=flaky)
-        smu.shutdown()
+        mocker.patch.object(smu, "_read_level", side_effect=InstrumentError("no reply"))
+        assert smu.shutdown() is True

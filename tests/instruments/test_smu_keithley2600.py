@@ -8,6 +8,7 @@ from pymeasure.test import expected_protocol
 from instruments.errors import InstrumentError
 from instruments.smu import Keithley2600, Reading, SourceMeter
 from instruments.smu.keithley2600 import parse_tsp_error
+from instruments.smu.known_state import KnownState
 
 
 def proto(pairs, **kwargs):
@@ -77,7 +78,7 @@ def test_out_of_range_rejected(attr, bad):
         setattr(k.smua, attr, bad)
 
 
-def test_output_uses_tsp_constants():
+def test_output_uses_tsp_constants_and_needs_the_known_state():
     pairs = [
         ("smua.source.output = smua.OUTPUT_ON", None),
         ("print(smua.source.output)", "1.00000e+00"),
@@ -86,6 +87,9 @@ def test_output_uses_tsp_constants():
         ("smua.source.output = smua.OUTPUT_OFF", None),
     ]
     with proto(pairs) as k:
+        with pytest.raises(InstrumentError, match="output-on refused"):
+            k.smua.enable_output()
+        k.smua.known_state = KnownState(())
         k.smua.enable_output()
         assert k.smua.output_enabled is True
         k.smub.disable_output()
@@ -137,7 +141,7 @@ def sweep_pairs(ch, values, n, reply):
         ("waitcomplete()", None),
         (
             f"printbuffer(1, {n}, {s}.nvbuffer1.readings, {s}.nvbuffer1.sourcevalues, "
-            f"{s}.nvbuffer1.statuses)",
+            f"{s}.nvbuffer1.statuses, {s}.nvbuffer1.timestamps)",
             reply,
         ),
         (f"{s}.trigger.source.action = {s}.DISABLE", None),
@@ -145,14 +149,20 @@ def sweep_pairs(ch, values, n, reply):
     ]
 
 
-def test_sweep_decodes_compliance_bit_b6_and_overflow():
-    # reading, source value, status; 68 = 0x40 compliance + 0x04 autorange
-    reply = "1.00000e-09, 0.00000e+00, 4.00000e+00, 1.00000e-04, 1.00000e-01, 6.80000e+01, 9.91000e+37, 2.00000e-01, 0.00000e+00"
+def test_sweep_decodes_compliance_bit_b6_overflow_and_timestamps():
+    # reading, source value, status, timestamp; 68 = 0x40 compliance + 0x04 autorange
+    reply = (
+        "1.00000e-09, 0.00000e+00, 4.00000e+00, 1.00000e-02, "
+        "1.00000e-04, 1.00000e-01, 6.80000e+01, 2.00000e-02, "
+        "9.91000e+37, 2.00000e-01, 0.00000e+00, 3.00000e-02"
+    )
     with proto(sweep_pairs("b", "0,0.1,0.2", 3, reply)) as k:
         readings = k.smub.sweep_voltages([0, 0.1, 0.2])
-    assert readings[0] == Reading(0.0, 1e-9, False, False)
-    assert readings[1] == Reading(0.1, 1e-4, True, False)
-    assert readings[2].overflow and math.isnan(readings[2].current) and readings[2].voltage == 0.2
+    assert readings[0] == Reading(0.0, 1e-9, False, False, timestamp=0.01)
+    assert readings[1] == Reading(0.1, 1e-4, True, False, timestamp=0.02)
+    # on the 2600, 9.91e37 is an over-range reading (its range compliance), not "no data"
+    r = readings[2]
+    assert r.overflow and not r.no_data and math.isnan(r.current) and r.voltage == 0.2
 
 
 def test_sweep_disables_trigger_actions_even_if_readback_fails(mocker):
@@ -217,18 +227,39 @@ def test_parse_tsp_error_rejects_garbage():
         parse_tsp_error("oops")
 
 
+def shutdown_pairs(ch, level="0.00000e+00"):
+    s = f"smu{ch}"
+    return [
+        ("format.data = format.ASCII", None),  # replies readable whatever the last user set
+        ("print(" + s + ".source.levelv)", level),
+        (f"{s}.source.levelv = 0", None),
+        (f"{s}.source.output = {s}.OUTPUT_OFF", None),
+        ("print(" + s + ".source.output)", "0.00000e+00"),
+    ]
+
+
+RECOVER_A = [("smua.abort()", None), ("print(errorqueue.next())", "0\tQueue Is Empty\t0\t0")]
+
+
 def test_channel_shutdown_really_sends_output_off():
-    with proto(
-        [("smua.source.levelv = 0", None), ("smua.source.output = smua.OUTPUT_OFF", None)]
-    ) as k:
-        k.smua.shutdown()
+    with proto(RECOVER_A + shutdown_pairs("a"), channels=("a",)) as k:
+        assert k.smua.shutdown() is True
 
 
 def test_instrument_shutdown_covers_both_channels_despite_failure(mocker):
+    recover = [
+        ("smua.abort()", None),
+        ("smub.abort()", None),
+        ("print(errorqueue.next())", "0\tQueue Is Empty\t0\t0"),
+    ]
     pairs = [
+        *recover,
+        ("format.data = format.ASCII", None),
+        ("print(smua.source.levelv)", "0.00000e+00"),
         ("smua.source.output = smua.OUTPUT_OFF", None),
-        ("smub.source.levelv = 0", None),
-        ("smub.source.output = smub.OUTPUT_OFF", None),
+        ("print(smua.source.output)", "0.00000e+00"),
+        *recover,
+        *shutdown_pairs("b"),
     ]
     with proto(pairs) as k:
         real_write = k.write
@@ -239,11 +270,10 @@ def test_instrument_shutdown_covers_both_channels_despite_failure(mocker):
             real_write(command, **kwargs)
 
         mocker.patch.object(k, "write", side_effect=flaky)
-        k.shutdown()
+        assert k.shutdown() is True
         assert k.isShutdown
 
 
 def test_single_channel_model_shuts_down_only_smua():
-    pairs = [("smua.source.levelv = 0", None), ("smua.source.output = smua.OUTPUT_OFF", None)]
-    with proto(pairs, channels=("a",)) as k:
-        k.shutdown()
+    with proto(RECOVER_A + shutdown_pairs("a"), channels=("a",)) as k:
+        assert k.shutdown() is True

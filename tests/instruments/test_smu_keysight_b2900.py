@@ -7,12 +7,13 @@ from pymeasure.test import expected_protocol
 
 from instruments.errors import InstrumentError
 from instruments.smu import KeysightB2900, Reading, SourceMeter
+from instruments.smu.known_state import KnownState
 
-INIT = (":FORM:ELEM:SENS CURR,STAT,SOUR", None)
+INIT = (":FORM:ELEM:SENS CURR,TIME,STAT,SOUR", None)
 
 
 def proto(pairs, **kwargs):
-    return expected_protocol(KeysightB2900, [INIT, *pairs], **kwargs)
+    return expected_protocol(KeysightB2900, pairs, **kwargs)
 
 
 def test_channels_satisfy_protocol():
@@ -40,7 +41,7 @@ def test_controls_per_channel():
         (":SENS1:CURR:PROT?", "+1.000000E-03"),
         (":SENS1:CURR:NPLC 2", None),
         (":SENS1:CURR:NPLC?", "+2.000000E+00"),
-        (":OUTP2 1", None),
+        (":OUTP2 ON", None),
         (":OUTP2?", "1"),
         (":OUTP1 ON", None),
         (":OUTP1 OFF", None),
@@ -53,6 +54,9 @@ def test_controls_per_channel():
         assert b.ch1.compliance_current == 1e-3
         b.ch1.nplc = 2
         assert b.ch1.nplc == 2
+        with pytest.raises(InstrumentError, match="output-on refused"):
+            b.ch2.output_enabled = True
+        b.ch1.known_state = b.ch2.known_state = KnownState(())
         b.ch2.output_enabled = True
         assert b.ch2.output_enabled is True
         b.ch1.enable_output()
@@ -78,12 +82,17 @@ def test_out_of_range_rejected(attr, bad):
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        # current, status, source; status 0
-        ("+1.000000E-06,+0.000000E+00,+5.000000E-01", Reading(0.5, 1e-6, False, False)),
+        # current, time, status, source; status 0
+        ("+1.0E-06,+1.5E+00,+0.0E+00,+5.0E-01", Reading(0.5, 1e-6, False, False, timestamp=1.5)),
         # status 2: bit 1 compliance
-        ("+1.000000E-03,+2.000000E+00,+5.000000E-01", Reading(0.5, 1e-3, True, False)),
+        ("+1.0E-03,+1.5E+00,+2.0E+00,+5.0E-01", Reading(0.5, 1e-3, True, False, timestamp=1.5)),
         # status 4: bit 2 compliance
-        ("+1.000000E-03,+4.000000E+00,+5.000000E-01", Reading(0.5, 1e-3, True, False)),
+        ("+1.0E-03,+1.5E+00,+4.0E+00,+5.0E-01", Reading(0.5, 1e-3, True, False, timestamp=1.5)),
+        # status 8192: bit 13, measurement range overflow (range compliance)
+        (
+            "+1.05E-06,+1.5E+00,+8.192E+03,+5.0E-01",
+            Reading(0.5, 1.05e-6, False, False, range_compliance=True, timestamp=1.5),
+        ),
     ],
 )
 def test_measure_current_decodes_status(reply, expected):
@@ -91,15 +100,10 @@ def test_measure_current_decodes_status(reply, expected):
         assert b.ch1.measure_current() == expected
 
 
-def test_measure_current_overflow_by_value_and_by_status_bit():
-    pairs = [
-        (":MEAS? (@2)", "+9.910000E+37,+0.000000E+00,+5.000000E-01"),
-        (":MEAS? (@2)", "+1.050000E-01,+8.192000E+03,+5.000000E-01"),
-    ]
-    with proto(pairs) as b:
-        for _ in range(2):
-            r = b.ch2.measure_current()
-            assert r.overflow and math.isnan(r.current) and r.voltage == 0.5
+def test_measure_current_missing_data_is_no_data_not_overflow():
+    with proto([(":MEAS? (@2)", "+9.910000E+37,+1.0E+00,+0.000000E+00,+5.000000E-01")]) as b:
+        r = b.ch2.measure_current()
+    assert r.no_data and not r.overflow and math.isnan(r.current) and r.voltage == 0.5
 
 
 def sweep_pairs(ch, values, n, reply):
@@ -117,11 +121,14 @@ def sweep_pairs(ch, values, n, reply):
 
 
 def test_sweep_voltages():
-    reply = "+1.0E-09,+0,+0.0E+00,+2.0E-05,+2,+1.0E-01,+9.91E+37,+0,+2.0E-01"
+    reply = "+1.0E-09,0.1,+0,+0.0E+00,+2.0E-05,0.2,+2,+1.0E-01,+9.91E+37,0.3,+0,+2.0E-01"
     with proto(sweep_pairs(1, "0,0.1,0.2", 3, reply)) as b:
         readings = b.ch1.sweep_voltages([0, 0.1, 0.2])
-    assert readings[:2] == [Reading(0.0, 1e-9, False, False), Reading(0.1, 2e-5, True, False)]
-    assert readings[2].overflow and math.isnan(readings[2].current)
+    assert readings[:2] == [
+        Reading(0.0, 1e-9, False, False, timestamp=0.1),
+        Reading(0.1, 2e-5, True, False, timestamp=0.2),
+    ]
+    assert readings[2].no_data and math.isnan(readings[2].current)
 
 
 def test_sweep_restores_fixed_mode_when_opc_fails():
@@ -166,8 +173,21 @@ def test_errors():
         assert b.ch2.errors() == [(101, "Invalid character")]
 
 
+RECOVER = [(":ABOR (@1)", None), (":ABOR (@2)", None), (":SYST:ERR?", '+0,"No error"')]
+
+
 def test_shutdown_both_channels_output_off_despite_failure(mocker):
-    pairs = [(":OUTP1 OFF", None), (":SOUR2:VOLT 0", None), (":OUTP2 OFF", None)]
+    pairs = [
+        *RECOVER,
+        (":SOUR1:VOLT?", "+0.0E+00"),
+        (":OUTP1 OFF", None),
+        (":OUTP1?", "0"),
+        *RECOVER,
+        (":SOUR2:VOLT?", "+0.0E+00"),
+        (":SOUR2:VOLT 0", None),
+        (":OUTP2 OFF", None),
+        (":OUTP2?", "0"),
+    ]
     with proto(pairs) as b:
         real_write = b.write
 
@@ -177,10 +197,20 @@ def test_shutdown_both_channels_output_off_despite_failure(mocker):
             real_write(command, **kwargs)
 
         mocker.patch.object(b, "write", side_effect=flaky)
-        b.shutdown()
+        assert b.shutdown() is True
         assert b.isShutdown
 
 
 def test_shutdown_single_channel_model():
-    with proto([(":SOUR1:VOLT 0", None), (":OUTP1 OFF", None)], channels=(1,)) as b:
-        b.shutdown()
+    pairs = [
+        (":ABOR (@1)", None),
+        (":SYST:ERR?", '+0,"No error"'),
+        (":SOUR1:VOLT?", "+1.0E-01"),
+        (":SOUR1:VOLT 0.05", None),
+        (":SOUR1:VOLT 0", None),
+        (":SOUR1:VOLT 0", None),
+        (":OUTP1 OFF", None),
+        (":OUTP1?", "0"),
+    ]
+    with proto(pairs, channels=(1,), sleep=lambda s: None) as b:
+        assert b.shutdown() is True

@@ -17,8 +17,9 @@ import serial
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.instruments.keithley import keithley2400 as pymeasure_k2400
 
-from instruments.errors import InstrumentError
+from instruments.errors import InstrumentError, InstrumentTimeout
 from instruments.smu import Keithley2400SourceMeter
+from instruments.smu.known_state import SmuSettings
 from mtj_hil.sim.lab import Applied, DropConnection, LineServer, VirtualClock, VirtualSMU
 
 R_LOAD = 4.3e3  # ohm
@@ -28,6 +29,7 @@ VISA_KWARGS = {
     "write_termination": "\n",
     "timeout": 2000,  # ms
 }
+SETTINGS = SmuSettings(max_voltage=1.0, compliance=1e-3, line_frequency=60.0, ramp_rate=100.0)
 
 
 def resistor(volts: float) -> float:
@@ -206,9 +208,10 @@ def lab():
 def driver(lab):
     _smu, server = lab
     k = Keithley2400SourceMeter(server.resource, sleep=lambda s: None, **VISA_KWARGS)
-    sync(k)  # the constructor's :FORMAT:ELEMENTS has been handled
+    assert k.configure(SETTINGS).ok
+    sync(k)
     yield k
-    k.adapter.close()
+    k.close_session()
 
 
 def test_driver_identity_and_settings(lab, driver):
@@ -314,25 +317,31 @@ def test_driver_ramp_and_shutdown(lab, driver):
     levels = [a.voltage for a in smu.history if a.output]
     assert levels[-1] == pytest.approx(0.5)
     assert max(abs(b - a) for a, b in zip(levels, levels[1:], strict=False)) <= 0.1 + 1e-9
-    driver.shutdown()
-    sync(driver)
+    assert driver.shutdown() is True  # confirmed off by read-back, session closed
     assert smu.history[-2:] == [Applied(0.0, True), Applied(0.0, False)]
+    down = [a.voltage for a in smu.history if a.output]
+    assert max(abs(b - a) for a, b in zip(down, down[1:], strict=False)) <= 0.1 + 1e-9
     assert smu.output is False and driver.isShutdown
 
 
-def test_timeout_fault_gives_a_visa_timeout(lab):
+def test_timeout_gives_one_instrument_error_naming_resource_and_command(lab):
     smu, server = lab
     k = Keithley2400SourceMeter(server.resource, **{**VISA_KWARGS, "timeout": 100})
     try:
         k.write(":OUTP ON")  # a 2400 measures only with its output on (error +803 otherwise)
         smu.mute_queries(1)
-        with pytest.raises(pyvisa.errors.VisaIOError) as info:
+        with pytest.raises(InstrumentTimeout) as info:
             k.measure_current()
-        assert info.value.error_code == pyvisa.constants.StatusCode.error_timeout
+        message = str(info.value)
+        assert server.resource.split("::", 1)[1] in message and "':READ?'" in message
+        assert "device cleared" in message or "device failed" in message
+        assert "aborted" in message and "error queue: empty" in message
+        assert isinstance(info.value.__cause__, pyvisa.errors.VisaIOError)
         assert smu.points_measured == 1  # executed, only the reply was lost
         assert k.idn == VirtualSMU.DEFAULT_IDN  # nothing stale left in the stream
+        assert any(line == ":ABOR" for line, _ in smu.transcript)
     finally:
-        k.adapter.close()
+        k.close_session()
 
 
 def test_dropped_connection_is_detected(lab, driver):
@@ -340,8 +349,9 @@ def test_dropped_connection_is_detected(lab, driver):
     driver.enable_output()
     sync(driver)
     smu.drop_after(0)
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(InstrumentError, match="I/O error") as info:
         driver.measure_current()
+    assert isinstance(info.value.__cause__, OSError)
     # the instrument itself is still there: a new session works
     k = Keithley2400SourceMeter(server.resource, **VISA_KWARGS)
     try:
@@ -357,7 +367,7 @@ def test_garbage_before_reply(lab, driver):
     with pytest.raises(InstrumentError, match="non-numeric"):
         driver.measure_current()
     smu.garble_next_reply("\x00\xfe")  # not ASCII: pyvisa cannot even decode the reply
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(InstrumentError, match="UnicodeDecodeError"):
         driver.measure_current()
     assert driver.measure_current().overflow is False  # stream still in step
 
@@ -376,15 +386,17 @@ def test_max_voltage_envelope_through_the_driver():
     with LineServer(smu.handle, name="vsmu-env") as server:
         k = Keithley2400SourceMeter(server.resource, **{**VISA_KWARGS, "timeout": 100})
         try:
+            assert k.configure(SETTINGS).ok
             k.enable_output()
             k.source_voltage = 0.2
             k.source_voltage = 0.3  # the driver allows it, the instrument refuses it
             assert k.errors() == [(-222, "Data out of range")]
-            with pytest.raises(pyvisa.errors.VisaIOError):  # list refused -> :READ? has no list
+            with pytest.raises(InstrumentTimeout) as info:  # list refused -> :READ? no list
                 k.sweep_voltages([0.1, 0.5])
-            assert [c for c, _ in k.errors()] == [-222, -221]
+            assert "-222" in str(info.value) and "-221" in str(info.value)  # drained
+            assert k.errors() == []
         finally:
-            k.adapter.close()
+            k.close_session()
     assert max(abs(a.voltage) for a in smu.history) <= 0.25
 
 
@@ -394,16 +406,19 @@ def test_clock_totals_through_pyvisa():
     with LineServer(smu.handle, name="vsmu-clock") as server:
         k = Keithley2400SourceMeter(server.resource, **VISA_KWARGS)
         try:
+            assert k.configure(SETTINGS).ok
+            sync(k)
+            t0, now0 = clock.transactions, clock.now
             k.nplc = 0.5
             k.enable_output()
             k.sweep_voltages([0.0, 0.1, 0.2, 0.3])
             k.measure_current()
         finally:
-            k.adapter.close()
-    # init (FORMAT) + NPLC + OUTP + MODE LIST + LIST + TRIG:COUN + READ? + MODE FIX + TRIG 1 + READ?
-    assert clock.transactions == 10
+            k.close_session()
+    # NPLC + OUTP + MODE LIST + LIST + TRIG:COUN + READ? + MODE FIX + TRIG 1 + READ?
+    assert clock.transactions - t0 == 9
     assert smu.points_measured == 5
-    assert clock.now == pytest.approx(10 * 2e-3 + 5 * 0.5 / 60)
+    assert clock.now - now0 == pytest.approx(9 * 2e-3 + 5 * 0.5 / 60)
 
 
 # ------------------------------------------------------------------------------ pymeasure, unmodified

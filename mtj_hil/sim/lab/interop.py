@@ -208,9 +208,11 @@ def _ours(dialect: str) -> Callable[[str, Step, Callable[[float], None]], None]:
             return
 
         def configure() -> None:
-            smu.reset()
-            smu.compliance_current = 1e-3
-            smu.nplc = 1
+            from instruments.smu.known_state import SmuSettings
+
+            state = smu.configure(SmuSettings(max_voltage=VOLTAGE, compliance=1e-3, nplc=1))
+            if not state.ok:
+                raise RuntimeError("; ".join(state.problems()))
             smu.source_voltage = VOLTAGE
             smu.enable_output()
 

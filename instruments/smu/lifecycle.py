@@ -1,0 +1,266 @@
+"""Open-to-close life of an SMU channel, shared by every driver: known state, guarded
+output-on, ramps, and a shutdown that works mid-sweep.
+
+A driver mixes in :class:`SmuLifecycle` and provides a few small hooks (its model's commands):
+``_abort_channel``, ``_source_is_voltage``, ``_read_level``, ``_write_level``,
+``_write_output_off``, ``_read_output``, ``_write_output_on``, ``_clear_status``,
+``_apply_known_state(settings) -> list[SettingCheck]``, ``errors()``, ``_session()`` (the
+:class:`~instruments.visa_session.GuardedVisa` that owns the wire) and ``_sleep_fn()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+from instruments.errors import InstrumentError, SafetyViolation
+from instruments.smu.base import check_voltage, ramp_points
+from instruments.smu.known_state import KnownState, KnownStateMixin, SettingCheck, SmuSettings
+
+log = logging.getLogger(__name__)
+
+#: Ramp used when a shutdown comes before any ``configure`` (V/s, V).
+DEFAULT_RAMP = (1.0, 0.05)
+
+
+class SmuLifecycle(KnownStateMixin):
+    """Known state on open, refused output-on in any other state, ramps, shutdown."""
+
+    _settings: SmuSettings | None = None
+
+    # -- hooks (drivers override) ---------------------------------------------------------
+
+    def _abort_channel(self) -> None:
+        raise NotImplementedError
+
+    def _source_is_voltage(self) -> bool:
+        raise NotImplementedError
+
+    def _read_level(self) -> float:
+        raise NotImplementedError
+
+    def _write_level(self, volts: float) -> None:
+        raise NotImplementedError
+
+    def _read_output(self) -> bool:
+        raise NotImplementedError
+
+    def _write_output_on(self) -> None:
+        raise NotImplementedError
+
+    def _write_output_off(self) -> None:
+        raise NotImplementedError
+
+    def _clear_status(self) -> None:
+        raise NotImplementedError
+
+    def _apply_known_state(self, settings: SmuSettings) -> list[SettingCheck]:
+        raise NotImplementedError
+
+    def _prepare_dialect(self) -> None:
+        """Put the reply format into a state the driver can parse, before any query (models
+        whose query replies depend on a data-format setting override this)."""
+
+    def _session(self) -> object:
+        return self
+
+    def _sleep_fn(self) -> Callable[[float], None]:
+        return self._sleep  # type: ignore[attr-defined,no-any-return]
+
+    # -- open -----------------------------------------------------------------------------
+
+    def configure(self, settings: SmuSettings) -> KnownState:
+        """Bring the channel to the known state for ``settings`` and verify it.
+
+        Sequence: abort; a live output is ramped to 0 V (voltage source) at
+        ``settings.ramp_rate`` and switched off; status cleared and stale errors drained;
+        the model's settings sent; every setting read back; the error queue drained.
+        Never turns the output on.
+
+        Returns:
+            the :class:`KnownState` (also kept in :attr:`known_state`); ``ok`` is False when
+            a setting differs or the instrument queued an error.
+
+        Raises:
+            InstrumentError: the instrument does not answer (or speaks the wrong dialect).
+        """
+        self.known_state = None
+        self._settings = settings
+        try:
+            self._prepare_dialect()
+            self._make_safe(settings.ramp_rate, settings.ramp_step)
+            self._clear_status()
+            stale = tuple(self.errors())  # type: ignore[attr-defined]
+            if stale:
+                log.warning("%s: cleared stale errors on open: %s", self._who(), stale)
+            checks = self._apply_known_state(settings)
+            errors = tuple(self.errors())  # type: ignore[attr-defined]
+        except (ValueError, TypeError) as exc:  # a garbled reply pymeasure could not cast
+            raise InstrumentError(
+                f"{self._who()}: unreadable reply during the known-state sequence: {exc}"
+            ) from exc
+        self.known_state = KnownState(tuple(checks), errors, stale, settings)
+        if not self.known_state.ok:
+            log.error("%s: known state not reached: %s", self._who(), self.known_state.problems())
+        return self.known_state
+
+    def _make_safe(self, rate: float, step: float) -> None:
+        self._abort_channel()
+        if self._read_output():
+            if self._source_is_voltage():
+                self._ramp(self._read_level(), 0.0, step, rate)
+            self._write_output_off()
+
+    # -- output ---------------------------------------------------------------------------
+
+    def enable_output(self) -> None:
+        """Switch the output on, only in the verified known state.
+
+        Raises:
+            InstrumentError: not configured, a setting differs, or errors were queued.
+        """
+        self.require_known_state()
+        self._write_output_on()
+
+    def disable_output(self) -> None:
+        """Switch the output off."""
+        self._write_output_off()
+
+    @property
+    def output_enabled(self) -> bool:
+        """Output relay state (read from the instrument); setting True goes through
+        :meth:`enable_output`."""
+        return self._read_output()
+
+    @output_enabled.setter
+    def output_enabled(self, state: bool) -> None:
+        if not isinstance(state, bool):
+            raise ValueError(f"output_enabled takes a bool, got {state!r}")
+        if state:
+            self.enable_output()
+        else:
+            self.disable_output()
+
+    # -- levels ---------------------------------------------------------------------------
+
+    def _check_level(self, volts: float) -> float:
+        volts = float(volts)
+        limit = self._settings.max_voltage if self._settings is not None else None
+        if limit is not None and not abs(volts) <= limit * (1 + 1e-9):
+            raise SafetyViolation(
+                f"{self._who()}: source level {volts:g} V outside the configured "
+                f"+-{limit:g} V (known-state source bound)"
+            )
+        return volts
+
+    def _ramp(self, start: float, target: float, step: float, rate: float) -> list[float]:
+        points = ramp_points(start, target, step) if math.isfinite(start) else [target]
+        previous = start if math.isfinite(start) else target
+        sleep = self._sleep_fn()
+        for point in points:
+            self._write_level(point)
+            sleep(abs(point - previous) / rate)
+            previous = point
+        return points
+
+    def ramp_to_voltage(self, target: float, step: float, rate_v_per_s: float) -> None:
+        """Ramp the source level from its present value to ``target`` V, steps of at most
+        ``step`` V, waiting ``|dV| / rate_v_per_s`` s after each.
+
+        Raises:
+            ValueError: non-positive step or rate, or a target beyond the model's source
+                (nothing sent).
+            SafetyViolation: target beyond the configured bound (nothing sent).
+        """
+        if not (step > 0 and rate_v_per_s > 0):
+            raise ValueError("ramp step and rate must be positive")
+        target = self._check_level(check_voltage(target, self.VOLTAGE_LIMIT))  # type: ignore[attr-defined]
+        self._ramp(self._read_level(), target, step, rate_v_per_s)
+
+    # -- close ----------------------------------------------------------------------------
+
+    def shutdown(self, close: bool = True) -> bool:
+        """Make the channel safe, mid-sweep or not; never raises.
+
+        Each step is tried even if an earlier one failed: abort and device clear (the
+        session's recovery), ramp to 0 V at the configured ramp rate, output off, output
+        state read back, session closed. The log states the confirmed final state.
+
+        Args:
+            close: close the session at the end (a multi-channel instrument closes it once,
+                after its last channel).
+
+        Returns:
+            True only when the read-back confirmed the output off.
+        """
+        rate, step = (
+            (self._settings.ramp_rate, self._settings.ramp_step)
+            if self._settings is not None
+            else DEFAULT_RAMP
+        )
+        session = self._session()
+        notes: list[str] = []
+
+        def attempt(label: str, action: Callable[[], object]) -> object:
+            try:
+                return action()
+            except Exception as exc:  # noqa: BLE001 - shutdown must reach every step
+                notes.append(f"{label} failed ({exc})")
+                return None
+
+        if getattr(self, "foreign_dialect", None):
+            closer = getattr(session, "close_session", None) if close else None
+            if closer is not None:
+                closer()
+            log.error(
+                "%s: shutdown: the instrument speaks %s, not this driver's language: nothing "
+                "sent, output state NOT confirmed (left as found)",
+                self._who(),
+                self.foreign_dialect,  # type: ignore[attr-defined]
+            )
+            return False
+        recover = getattr(session, "recover", None)
+        if recover is not None:
+            attempt("abort/clear", recover)
+        else:
+            attempt("abort", self._abort_channel)
+        attempt("reply format", self._prepare_dialect)
+        attempt("ramp to 0 V", lambda: self._ramp(self._read_level(), 0.0, step, rate))
+        attempt("source 0 V", lambda: self._write_level(0.0))
+        attempt("output off", self._write_output_off)
+        state = attempt("output read-back", self._read_output)
+        confirmed = state is False
+        closer = getattr(session, "close_session", None) if close else None
+        closed = bool(attempt("close", closer)) if closer is not None else False
+        self.known_state = None
+        who = self._who()
+        if confirmed:
+            log.info(
+                "%s: shutdown: output confirmed OFF at 0 V; session %s",
+                who,
+                "closed" if closed else ("left open" if not close else "NOT closed"),
+            )
+        else:
+            log.error(
+                "%s: shutdown: output state NOT confirmed (read-back %s); %s",
+                who,
+                {True: "ON", False: "off", None: "failed"}[state],  # type: ignore[index]
+                "; ".join(notes) or "no step failed",
+            )
+        self.isShutdown = True
+        return confirmed
+
+    def close(self) -> None:
+        """Shut down (see :meth:`shutdown`)."""
+        self.shutdown()
+
+
+def refuse_dialect(who: str, reply: str) -> InstrumentError:
+    """The error for a Keithley 2450 that does not speak its native SCPI."""
+    lang = reply.strip().strip('"').upper()
+    return InstrumentError(
+        f"{who}: the instrument's command set is {lang or '(no answer)'}, not SCPI; on its front "
+        "panel or over the bus send *LANG SCPI, then power-cycle it (the change takes effect "
+        "only after a restart)"
+    )

@@ -1,0 +1,272 @@
+"""Thermal-activation fits of switching counts, per device and per array.
+
+Model (the one the simulator follows): a pulse of amplitude V and width t switches a device
+with probability ``P = (1 - f) (1 - exp(-t / tau))``, ``tau = tau0 exp(Delta (1 - V / Vc0))``,
+where ``f`` is a write-error floor. With ``eta = ln(t / tau0) + a + b V``, ``a = -Delta`` and
+``b = Delta / Vc0``, ``1 - P/(1-f) = exp(-exp(eta))``: a binomial model with complementary
+log-log link, linear in (a, b). ``tau0`` cannot be told apart from Delta (only
+``ln tau0 + Delta`` enters), so it is assumed (1 ns unless given) and stated in the results.
+
+Per-device fits are maximum a-posteriori with a weak Gaussian prior on (a, b) centred on
+the array's population (half its magnitude as standard deviation), solved by Fisher scoring
+for all devices at once. Uncertainties come from the inverse of the posterior information
+(Laplace approximation); with few trials the prior dominates and the stated uncertainty is
+correspondingly wide. Devices that never switched are reported and not fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+Z90 = 1.6448536269514722
+"""Half-width of a 90 % normal interval in standard deviations."""
+
+STATUS_OK = 0
+STATUS_FEW_TRIALS = 1
+STATUS_NEVER_SWITCHED = 2
+STATUS_NO_DATA = 3
+STATUS_NAMES = {0: "ok", 1: "few trials", 2: "never switched", 3: "no data"}
+
+MIN_TRIALS = 24
+"""Devices with fewer valid trials in total are fitted but flagged as ``few trials``."""
+
+
+@dataclass
+class DeviceFit:
+    """Per-device fit of one direction; arrays of shape ``(n_devices,)``.
+
+    ``vc`` in V, ``delta`` dimensionless; ``*_sd`` are standard uncertainties; NaN where the
+    device was not fitted (see ``status``). ``cov`` is the (a, b) covariance ``(n, 2, 2)``.
+    """
+
+    vc: np.ndarray
+    vc_sd: np.ndarray
+    delta: np.ndarray
+    delta_sd: np.ndarray
+    theta: np.ndarray
+    cov: np.ndarray
+    status: np.ndarray
+    n_trials: np.ndarray
+
+
+def switch_probability(
+    amplitude: np.ndarray, width: np.ndarray, vc: np.ndarray, delta: np.ndarray, tau0: float, floor: float = 0.0
+) -> np.ndarray:
+    """P(switch) of the model (broadcasting over all arguments; V, s)."""
+    eta = np.log(np.asarray(width) / tau0) - delta * (1.0 - np.asarray(amplitude) / vc)
+    return (1.0 - floor) * -np.expm1(-np.exp(np.minimum(eta, 50.0)))
+
+
+def write_error_rate(
+    amplitude: np.ndarray, width: np.ndarray, vc: np.ndarray, delta: np.ndarray, tau0: float, floor: float = 0.0
+) -> np.ndarray:
+    """1 - P(switch), computed without cancellation for rates far below 1e-16."""
+    eta = np.log(np.asarray(width) / tau0) - delta * (1.0 - np.asarray(amplitude) / vc)
+    miss = np.exp(-np.exp(np.minimum(eta, 50.0)))
+    return floor + (1.0 - floor) * miss
+
+
+def _posterior(theta, k, n, offset, volts, floor, prior_mean, prior_prec):
+    """Log posterior, gradient and information for all devices: theta (d, 2), k/n (p, d)."""
+    eta = offset[:, None] + theta[None, :, 0] + theta[None, :, 1] * volts[:, None]
+    eta = np.clip(eta, -40.0, 4.0)
+    e = np.exp(eta)
+    q = np.exp(-e)  # P(no switch | no floor)
+    mu = np.clip((1.0 - floor) * (1.0 - q), 1e-300, 1.0 - 1e-300)
+    one_minus = np.clip(floor + (1.0 - floor) * q, 1e-300, 1.0)
+    dmu = (1.0 - floor) * e * q
+    loglik = (k * np.log(mu) + (n - k) * np.log(one_minus)).sum(axis=0)
+    score = (k / mu - (n - k) / one_minus) * dmu
+    w = n * dmu**2 / (mu * one_minus)
+    d = theta - prior_mean
+    lp = loglik - 0.5 * (d * d * prior_prec).sum(axis=1)
+    grad = np.stack([score.sum(0), (score * volts[:, None]).sum(0)], axis=1) - prior_prec * d
+    info = np.empty((theta.shape[0], 2, 2))
+    info[:, 0, 0] = w.sum(0) + prior_prec[:, 0]
+    info[:, 0, 1] = info[:, 1, 0] = (w * volts[:, None]).sum(0)
+    info[:, 1, 1] = (w * volts[:, None] ** 2).sum(0) + prior_prec[:, 1]
+    return lp, grad, info
+
+
+def fit_devices(
+    amplitude: np.ndarray,
+    width: np.ndarray,
+    trials: np.ndarray,
+    switched: np.ndarray,
+    *,
+    tau0: float = 1e-9,
+    floor: float = 0.0,
+    prior_mean: tuple[float, float] | None = None,
+    prior_sd: tuple[float, float] | None = None,
+    iterations: int = 60,
+) -> DeviceFit:
+    """Fit Vc0 and Delta for every device from counts at grid points of one direction.
+
+    Args:
+        amplitude, width: the points (V, s), shape ``(p,)``.
+        trials, switched: counts, shape ``(p, d)`` (devices flattened).
+        tau0: assumed attempt time (s). floor: write-error floor to assume.
+        prior_mean, prior_sd: prior on (a, b) = (-Delta, Delta / Vc0); default from a pooled
+            fit of all devices that switched, with half its magnitude as spread.
+    """
+    amplitude = np.asarray(amplitude, float)
+    offset = np.log(np.asarray(width, float) / tau0)
+    k = np.asarray(switched, float)
+    n = np.asarray(trials, float)
+    n_dev = k.shape[1]
+    total_n, total_k = n.sum(0), k.sum(0)
+    status = np.full(n_dev, STATUS_OK, np.uint8)
+    status[total_n < MIN_TRIALS] = STATUS_FEW_TRIALS
+    status[(total_k == 0) & (total_n > 0)] = STATUS_NEVER_SWITCHED
+    status[total_n == 0] = STATUS_NO_DATA
+    fit_me = status <= STATUS_FEW_TRIALS
+    if prior_mean is None or prior_sd is None:
+        pooled = pooled_fit(amplitude, width, n[:, fit_me], k[:, fit_me], tau0=tau0, floor=floor)
+        prior_mean = (float(pooled[0]), float(pooled[1]))
+        prior_sd = (0.5 * abs(prior_mean[0]) + 1.0, 0.5 * abs(prior_mean[1]) + 1.0)
+    theta = np.tile(np.array(prior_mean, float), (n_dev, 1))
+    pm = np.tile(np.array(prior_mean, float), (n_dev, 1))
+    pp = np.tile(1.0 / np.array(prior_sd, float) ** 2, (n_dev, 1))
+    lp, grad, info = _posterior(theta, k, n, offset, amplitude, floor, pm, pp)
+    for _ in range(iterations):
+        step = np.linalg.solve(info, grad[..., None])[..., 0]
+        scale = np.ones(n_dev)
+        for _half in range(12):
+            cand = theta + scale[:, None] * step
+            lp_c, grad_c, info_c = _posterior(cand, k, n, offset, amplitude, floor, pm, pp)
+            better = lp_c >= lp - 1e-12
+            if better.all():
+                break
+            scale = np.where(better, scale, scale * 0.5)
+        take = better[:, None]
+        theta = np.where(take, cand, theta)
+        lp = np.where(better, lp_c, lp)
+        grad = np.where(take, grad_c, grad)
+        info = np.where(take[..., None], info_c, info)
+        if np.abs(step * scale[:, None]).max() < 1e-7:
+            break
+    cov = np.linalg.inv(info)
+    a, b = theta[:, 0], theta[:, 1]
+    delta = -a
+    vc = np.where(b > 0, -a / np.where(b > 0, b, 1.0), np.nan)
+    g_a, g_b = -1.0 / b, a / b**2
+    vc_var = g_a**2 * cov[:, 0, 0] + 2 * g_a * g_b * cov[:, 0, 1] + g_b**2 * cov[:, 1, 1]
+    out = DeviceFit(
+        vc=vc,
+        vc_sd=np.sqrt(np.maximum(vc_var, 0.0)),
+        delta=delta,
+        delta_sd=np.sqrt(cov[:, 0, 0]),
+        theta=theta,
+        cov=cov,
+        status=status,
+        n_trials=total_n.astype(np.int64),
+    )
+    for name in ("vc", "vc_sd", "delta", "delta_sd"):
+        getattr(out, name)[~fit_me] = np.nan
+    out.theta[~fit_me] = np.nan
+    return out
+
+
+def pooled_fit(
+    amplitude: np.ndarray,
+    width: np.ndarray,
+    trials: np.ndarray,
+    switched: np.ndarray,
+    *,
+    tau0: float = 1e-9,
+    floor: float = 0.0,
+) -> np.ndarray:
+    """(a, b) of one curve fitted to the summed counts of all devices (a starting point)."""
+    n = np.asarray(trials, float).sum(axis=1, keepdims=True)
+    k = np.asarray(switched, float).sum(axis=1, keepdims=True)
+    offset = np.log(np.asarray(width, float) / tau0)
+    theta = np.array([[-20.0, 20.0]])
+    prec = np.array([[1e-6, 1e-6]])
+    mean = theta.copy()
+    lp, grad, info = _posterior(theta, k, n, offset, np.asarray(amplitude, float), floor, mean, prec)
+    for _ in range(200):
+        step = np.linalg.solve(info, grad[..., None])[..., 0]
+        scale = 1.0
+        for _half in range(30):
+            cand = theta + scale * step
+            lp_c, grad_c, info_c = _posterior(
+                cand, k, n, offset, np.asarray(amplitude, float), floor, mean, prec
+            )
+            if lp_c[0] >= lp[0] - 1e-12:
+                break
+            scale *= 0.5
+        theta, lp, grad, info = cand, lp_c, grad_c, info_c
+        if np.abs(step * scale).max() < 1e-8:
+            break
+    return theta[0]
+
+
+@dataclass
+class FloorEstimate:
+    """Write-error floor from failures where the model says every device switches."""
+
+    value: float
+    low: float
+    high: float
+    failures: int
+    trials: int
+
+
+def estimate_floor(
+    amplitude: np.ndarray,
+    width: np.ndarray,
+    trials: np.ndarray,
+    switched: np.ndarray,
+    fit: DeviceFit,
+    tau0: float,
+    saturation: float = 1e-9,
+) -> FloorEstimate:
+    """Pool the failures of fitted devices at points where their fitted curve leaves less than
+    ``saturation`` chance of failing: those failures measure the floor. 90 % Clopper-Pearson
+    interval."""
+    ok = fit.status == STATUS_OK
+    miss = write_error_rate(
+        np.asarray(amplitude)[:, None], np.asarray(width)[:, None], fit.vc[None], fit.delta[None], tau0
+    )
+    use = ok[None] & (miss < saturation)
+    n = int(np.asarray(trials)[use].sum())
+    fails = int((np.asarray(trials) - np.asarray(switched))[use].sum())
+    if n == 0:
+        return FloorEstimate(float("nan"), 0.0, 1.0, 0, 0)
+    low = float(stats.beta.ppf(0.05, fails, n - fails + 1)) if fails > 0 else 0.0
+    high = float(stats.beta.ppf(0.95, fails + 1, n - fails)) if fails < n else 1.0
+    return FloorEstimate(fails / n, low, high, fails, n)
+
+
+def population(
+    vc: np.ndarray, vc_sd: np.ndarray, delta: np.ndarray, delta_sd: np.ndarray, status: np.ndarray
+) -> dict[str, float]:
+    """Median Vc0 (V) and Delta of the fitted devices with standard uncertainties of the
+    medians, and the device-to-device relative spread with the fit noise removed."""
+    ok = np.asarray(status).ravel() == STATUS_OK
+    n = int(ok.sum())
+    if n == 0:
+        return {"n": 0}
+    out: dict[str, float] = {"n": n}
+    pairs = (("vc", vc, vc_sd), ("delta", delta, delta_sd))
+    for name, v, sd in ((nm, np.ravel(x)[ok], np.ravel(e)[ok]) for nm, x, e in pairs):
+        med = float(np.median(v))
+        spread = 1.4826 * float(np.median(np.abs(v - med)))
+        out[name] = med
+        out[f"{name}_sd"] = 1.2533 * max(spread, float(np.median(sd))) / np.sqrt(n)
+        # Device-to-device spread: observed variance minus the mean fit variance.
+        true_var = max(spread**2 - float(np.median(sd**2)), 0.0)
+        out[f"{name}_sigma_rel"] = float(np.sqrt(true_var)) / med if med else float("nan")
+    return out
+
+
+def interval_coverage(estimate: np.ndarray, sd: np.ndarray, truth: np.ndarray) -> float:
+    """Fraction of 90 % intervals ``estimate +- 1.645 sd`` that contain ``truth`` (NaN skipped)."""
+    e, s, t = (np.asarray(x, float).ravel() for x in (estimate, sd, truth))
+    keep = np.isfinite(e) & np.isfinite(s) & np.isfinite(t)
+    if not keep.any():
+        return float("nan")
+    return float(np.mean(np.abs(e[keep] - t[keep]) <= Z90 * s[keep]))

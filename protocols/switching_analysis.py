@@ -184,7 +184,9 @@ def wer_curve(
     d_vc = np.where(draws[..., 1] > 0, d_delta / np.maximum(draws[..., 1], 1e-9), np.inf)
     fl = fit.floor
     floor_draws = (
-        stats.beta.rvs(fl.failures + 0.5, fl.trials - fl.failures + 0.5, size=WER_DRAWS, random_state=rng)
+        stats.beta.rvs(
+            fl.failures + 0.5, fl.trials - fl.failures + 0.5, size=WER_DRAWS, random_state=rng
+        )
         if fl.trials > 0
         else np.zeros(WER_DRAWS)
     )
@@ -227,7 +229,12 @@ def recommend(
         )
     if not np.isfinite(med).any():
         return Recommendation(
-            False, target, float("nan"), float("nan"), float("nan"), float("nan"),
+            False,
+            target,
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            float("nan"),
             "no device could be fitted: no pulse can be recommended",
         )
     near = med <= 1.1 * np.nanmin(med)
@@ -263,7 +270,9 @@ def disturb_summary(
         flips = int(sum(int(data[a].disturb_flips[k].sum()) for a in arrays))
         devices = int(sum(int(data[a].disturb_valid[k].sum()) for a in arrays))
         exposures = devices * reads
-        upper = float(stats.beta.ppf(0.95, flips + 1, max(exposures - flips, 1))) if exposures else 1.0
+        upper = (
+            float(stats.beta.ppf(0.95, flips + 1, max(exposures - flips, 1))) if exposures else 1.0
+        )
         out[name] = {
             "flips": flips,
             "devices": devices,

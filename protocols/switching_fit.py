@@ -53,7 +53,12 @@ class DeviceFit:
 
 
 def switch_probability(
-    amplitude: np.ndarray, width: np.ndarray, vc: np.ndarray, delta: np.ndarray, tau0: float, floor: float = 0.0
+    amplitude: np.ndarray,
+    width: np.ndarray,
+    vc: np.ndarray,
+    delta: np.ndarray,
+    tau0: float,
+    floor: float = 0.0,
 ) -> np.ndarray:
     """P(switch) of the model (broadcasting over all arguments; V, s)."""
     eta = np.log(np.asarray(width) / tau0) - delta * (1.0 - np.asarray(amplitude) / vc)
@@ -61,7 +66,12 @@ def switch_probability(
 
 
 def write_error_rate(
-    amplitude: np.ndarray, width: np.ndarray, vc: np.ndarray, delta: np.ndarray, tau0: float, floor: float = 0.0
+    amplitude: np.ndarray,
+    width: np.ndarray,
+    vc: np.ndarray,
+    delta: np.ndarray,
+    tau0: float,
+    floor: float = 0.0,
 ) -> np.ndarray:
     """1 - P(switch), computed without cancellation for rates far below 1e-16."""
     eta = np.log(np.asarray(width) / tau0) - delta * (1.0 - np.asarray(amplitude) / vc)
@@ -186,7 +196,9 @@ def pooled_fit(
     theta = np.array([[-20.0, 20.0]])
     prec = np.array([[1e-6, 1e-6]])
     mean = theta.copy()
-    lp, grad, info = _posterior(theta, k, n, offset, np.asarray(amplitude, float), floor, mean, prec)
+    lp, grad, info = _posterior(
+        theta, k, n, offset, np.asarray(amplitude, float), floor, mean, prec
+    )
     for _ in range(200):
         step = np.linalg.solve(info, grad[..., None])[..., 0]
         scale = 1.0
@@ -229,7 +241,11 @@ def estimate_floor(
     interval."""
     ok = fit.status == STATUS_OK
     miss = write_error_rate(
-        np.asarray(amplitude)[:, None], np.asarray(width)[:, None], fit.vc[None], fit.delta[None], tau0
+        np.asarray(amplitude)[:, None],
+        np.asarray(width)[:, None],
+        fit.vc[None],
+        fit.delta[None],
+        tau0,
     )
     use = ok[None] & (miss < saturation)
     n = int(np.asarray(trials)[use].sum())

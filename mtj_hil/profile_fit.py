@@ -486,8 +486,10 @@ def write_profile_toml(fp: FittedProfile, path: str | Path) -> Path:
             note = ""
             if full in fp.values:
                 fv = fp.values[full]
-                unc = f" +- {fv.sd:.3g}" if fv.sd is not None else ""
-                note = f"  # fitted{unc} ({fv.source})"
+                if fv.sd is None:
+                    note = f"  # set: {fv.source}"
+                else:
+                    note = f"  # fitted +- {fv.sd:.3g} ({fv.source})"
             elif full in fp.defaults:
                 note = "  # default: the runs cannot tell"
             elif section in ("geometry", "limits", "nominal_pulse"):

@@ -131,7 +131,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
         raise InvalidRequest(
             f"read-disturb voltage {v_dist:g} V lies outside 0..{lim.max_read_voltage:g} V"
         )
-    if plan.trials < 1 or not 1 <= plan.probe_trials <= plan.trials:
+    if plan.trials < 1 or (plan.adaptive and not 1 <= plan.probe_trials <= plan.trials):
         raise InvalidRequest(
             f"need trials >= 1 and 1 <= probe_trials <= trials, got {plan.trials}, "
             f"{plan.probe_trials}"

@@ -242,7 +242,12 @@ def recommend(
     amp, wid = float(first.amplitudes[j]), float(first.widths[i])
     limited = ""
     for name, fl in (floors or {}).items():
-        if fl.trials and fl.high >= target and fl.value >= 0.5 * med[i, j]:
+        if fl.trials and fl.failures == 0 and fl.high >= target:
+            limited += (
+                f"; the {name} write-error floor is only bounded (< {fl.high:.2g}, 90 %) by "
+                f"{fl.trials} set-aside trials without a failure: more floor trials tighten it"
+            )
+        elif fl.trials and fl.high >= target and fl.value >= 0.5 * med[i, j]:
             limited += (
                 f"; limited by the {name} write-error floor {fl.value:.2g} "
                 f"(90 % {fl.low:.2g}..{fl.high:.2g})"

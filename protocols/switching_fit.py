@@ -168,7 +168,7 @@ def fit_devices(
         vc=vc,
         vc_sd=np.sqrt(np.maximum(vc_var, 0.0)),
         delta=delta,
-        delta_sd=np.sqrt(cov[:, 0, 0]),
+        delta_sd=np.sqrt(np.maximum(cov[:, 0, 0], 0.0)),
         theta=theta,
         cov=cov,
         status=status,

@@ -85,7 +85,7 @@ def _posterior(theta, k, n, offset, volts, floor, prior_mean, prior_prec):
     eta = np.clip(eta, -40.0, 4.0)
     e = np.exp(eta)
     q = np.exp(-e)  # P(no switch | no floor)
-    mu = np.clip((1.0 - floor) * (1.0 - q), 1e-300, 1.0 - 1e-300)
+    mu = np.clip((1.0 - floor) * -np.expm1(-e), 1e-300, 1.0 - 1e-300)
     one_minus = np.clip(floor + (1.0 - floor) * q, 1e-300, 1.0)
     dmu = (1.0 - floor) * e * q
     loglik = (k * np.log(mu) + (n - k) * np.log(one_minus)).sum(axis=0)
@@ -99,6 +99,40 @@ def _posterior(theta, k, n, offset, volts, floor, prior_mean, prior_prec):
     info[:, 0, 1] = info[:, 1, 0] = (w * volts[:, None]).sum(0)
     info[:, 1, 1] = (w * volts[:, None] ** 2).sum(0) + prior_prec[:, 1]
     return lp, grad, info
+
+
+def _prior(theta: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A weak prior on (a, b) around ``theta``: half its magnitude (plus one) as spread."""
+    a, b = float(theta[0]), float(theta[1])
+    return (a, b), (0.5 * abs(a) + 1.0, 0.5 * abs(b) + 1.0)
+
+
+def _map_fit(k, n, offset, volts, floor, prior, iterations):
+    """Fisher scoring with step halving, all devices at once; returns (theta, information)."""
+    n_dev = k.shape[1]
+    mean, sd = prior
+    theta = np.tile(np.array(mean, float), (n_dev, 1))
+    pm = theta.copy()
+    pp = np.tile(1.0 / np.array(sd, float) ** 2, (n_dev, 1))
+    lp, grad, info = _posterior(theta, k, n, offset, volts, floor, pm, pp)
+    for _ in range(iterations):
+        step = np.linalg.solve(info, grad[..., None])[..., 0]
+        scale = np.ones(n_dev)
+        for _half in range(12):
+            cand = theta + scale[:, None] * step
+            lp_c, grad_c, info_c = _posterior(cand, k, n, offset, volts, floor, pm, pp)
+            better = lp_c >= lp - 1e-12
+            if better.all():
+                break
+            scale = np.where(better, scale, scale * 0.5)
+        take = better[:, None]
+        theta = np.where(take, cand, theta)
+        lp = np.where(better, lp_c, lp)
+        grad = np.where(take, grad_c, grad)
+        info = np.where(take[..., None], info_c, info)
+        if np.abs(step * scale[:, None]).max() < 1e-7:
+            break
+    return theta, info
 
 
 def fit_devices(
@@ -119,8 +153,8 @@ def fit_devices(
         amplitude, width: the points (V, s), shape ``(p,)``.
         trials, switched: counts, shape ``(p, d)`` (devices flattened).
         tau0: assumed attempt time (s). floor: write-error floor to assume.
-        prior_mean, prior_sd: prior on (a, b) = (-Delta, Delta / Vc0); default from a pooled
-            fit of all devices that switched, with half its magnitude as spread.
+        prior_mean, prior_sd: prior on (a, b) = (-Delta, Delta / Vc0); default: centred on
+            the median device of a first pass, half its magnitude (plus one) as spread.
     """
     amplitude = np.asarray(amplitude, float)
     offset = np.log(np.asarray(width, float) / tau0)
@@ -134,30 +168,14 @@ def fit_devices(
     status[total_n == 0] = STATUS_NO_DATA
     fit_me = status <= STATUS_FEW_TRIALS
     if prior_mean is None or prior_sd is None:
+        # Empirical Bayes in two passes: a pooled curve starts it (its Delta is too low, as
+        # the device spread broadens the pooled S-curve), then the prior is re-centred on
+        # the median device so that it does not pull the population.
         pooled = pooled_fit(amplitude, width, n[:, fit_me], k[:, fit_me], tau0=tau0, floor=floor)
-        prior_mean = (float(pooled[0]), float(pooled[1]))
-        prior_sd = (0.5 * abs(prior_mean[0]) + 1.0, 0.5 * abs(prior_mean[1]) + 1.0)
-    theta = np.tile(np.array(prior_mean, float), (n_dev, 1))
-    pm = np.tile(np.array(prior_mean, float), (n_dev, 1))
-    pp = np.tile(1.0 / np.array(prior_sd, float) ** 2, (n_dev, 1))
-    lp, grad, info = _posterior(theta, k, n, offset, amplitude, floor, pm, pp)
-    for _ in range(iterations):
-        step = np.linalg.solve(info, grad[..., None])[..., 0]
-        scale = np.ones(n_dev)
-        for _half in range(12):
-            cand = theta + scale[:, None] * step
-            lp_c, grad_c, info_c = _posterior(cand, k, n, offset, amplitude, floor, pm, pp)
-            better = lp_c >= lp - 1e-12
-            if better.all():
-                break
-            scale = np.where(better, scale, scale * 0.5)
-        take = better[:, None]
-        theta = np.where(take, cand, theta)
-        lp = np.where(better, lp_c, lp)
-        grad = np.where(take, grad_c, grad)
-        info = np.where(take[..., None], info_c, info)
-        if np.abs(step * scale[:, None]).max() < 1e-7:
-            break
+        first = _map_fit(k, n, offset, amplitude, floor, _prior(pooled), iterations)[0]
+        centre = np.nanmedian(first[fit_me], axis=0) if fit_me.any() else pooled
+        prior_mean, prior_sd = _prior(centre)
+    theta, info = _map_fit(k, n, offset, amplitude, floor, (prior_mean, prior_sd), iterations)
     cov = np.linalg.inv(info)
     a, b = theta[:, 0], theta[:, 1]
     delta = -a

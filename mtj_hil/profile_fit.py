@@ -41,7 +41,7 @@ from mtj_hil.store.characterization import (
 from mtj_hil.store.runfile import RunFile
 from mtj_hil.store.switching import Switching, load_switching
 from protocols.defects import DefectCode
-from protocols.switching_fit import STATUS_OK
+from protocols.switching_fit import METHOD_SYSTEMATIC, STATUS_OK
 
 MIN_DIES_FOR_SPREAD = 3
 MIN_SHORTS = 5
@@ -406,8 +406,8 @@ def _fit_switching(sws: list[Switching], fp: FittedProfile, put) -> None:
             "switching",
             key,
             med,
-            1.2533 * spread / np.sqrt(vc.size),
-            f"{vc.size} fitted devices, {src}",
+            float(np.hypot(1.2533 * spread / np.sqrt(vc.size), METHOD_SYSTEMATIC * med)),
+            f"{vc.size} fitted devices (with the method's systematic), {src}",
         )
         sigmas.append((np.sqrt(max(spread**2 - float(np.median(vc_sd**2)), 0.0)) / med, vc.size))
     if sigmas:
@@ -426,8 +426,10 @@ def _fit_switching(sws: list[Switching], fp: FittedProfile, put) -> None:
             "switching",
             "delta",
             float(np.median(d)),
-            1.2533 * _robust_sd(d) / np.sqrt(d.size),
-            f"{d.size} fitted device-directions, {src}",
+            float(
+                np.hypot(1.2533 * _robust_sd(d) / np.sqrt(d.size), METHOD_SYSTEMATIC * np.median(d))
+            ),
+            f"{d.size} fitted device-directions (with the method's systematic), {src}",
         )
     else:
         fp.defaults.append("switching.delta")

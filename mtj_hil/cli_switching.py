@@ -261,6 +261,7 @@ def _default_out(die_id: str) -> Path:
 def summarise_switching(path: Path) -> None:
     """Print a switching run's provenance, fits, recommendation and read disturb."""
     from mtj_hil.store.switching import load_switching
+    from protocols.switching_fit import STATUS_FEW_TRIALS
 
     run = load_switching(path)
     out = Console()
@@ -277,7 +278,8 @@ def summarise_switching(path: Path) -> None:
         out.print("[yellow]not fitted yet: resume the run to finish it[/]")
         return
     table = Table(title=f"thermal activation (tau0 assumed {an.tau0:g} s)")
-    for col in ("to", "Vc0 (V)", "Vc0 spread", "Delta", "fitted", "never switched", "WER floor"):
+    cols = ("to", "Vc0 (V)", "Vc0 spread", "Delta", "fitted", "few trials", "never switched")
+    for col in (*cols, "WER floor"):
         table.add_column(col, justify="right")
     for name, fit in an.directions.items():
         pop, fl = fit.population, fit.floor
@@ -293,6 +295,7 @@ def summarise_switching(path: Path) -> None:
             name,
             *row,
             str(pop.get("n", 0)),
+            str(int((fit.status == STATUS_FEW_TRIALS).sum())),
             str(fit.never_switched),
             f"{fl.value:.2g} ({fl.low:.2g}..{fl.high:.2g})",
         )
@@ -301,6 +304,9 @@ def summarise_switching(path: Path) -> None:
     colour = "green" if rec.found else "yellow"
     out.print(f"[{colour}]pulse for WER {rec.target:.0e}:[/] {rec.statement}")
     d = an.disturb
+    if not d.get("reads_per_device"):
+        out.print("read disturb: not measured (--disturb-reads 0)")
+        return
     out.print(
         f"read disturb ({d['reads_per_device']} reads at {d['voltage']:g} V per device): "
         f"{d['from_p']['flips']} flips from P, {d['from_ap']['flips']} from AP "
@@ -358,10 +364,3 @@ def fit_profile_command(
             "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
         )
     console.print(f"wrote {out} (loads with --profile {out})")
-
-
-def check_runs_exist(paths: list[Path]) -> None:
-    """Refuse missing paths before anything is read."""
-    for p in paths:
-        if not p.exists():
-            raise ConfigError(f"run file {p} does not exist")

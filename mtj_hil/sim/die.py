@@ -68,6 +68,7 @@ class SimulatedDie:
             for a in range(profile.geometry.n_arrays)
         ]
         self.read_flips = np.zeros(profile.geometry.n_arrays, dtype=np.int64)
+        self._vc_min: np.ndarray | None = None
         self._g_eff: dict[int, np.ndarray] = {}
         self._noise_tables: np.ndarray | None = None
 
@@ -265,7 +266,9 @@ class SimulatedDie:
         vmax = float(np.abs(voltages).max()) if voltages.size else 0.0
         if vmax <= 0:
             return
-        vc_min = min(float(self.vc_to_ap[array].min()), float(self.vc_to_p[array].min()))
+        if self._vc_min is None:
+            self._vc_min = np.minimum(self.vc_to_ap.min(axis=(1, 2)), self.vc_to_p.min(axis=(1, 2)))
+        vc_min = float(self._vc_min[array])
         bound = (
             voltages.size
             * self.shape[2]

@@ -29,8 +29,9 @@ def switching_report(run: Switching, path: str | Path) -> Path:
     if an is None:
         raise ValueError(f"{run.path} has no fits yet; resume the run to finish it")
     path = Path(path)
-    fig = plt.figure(figsize=(17, 11))
-    gs = fig.add_gridspec(3, 4, hspace=0.45, wspace=0.3)
+    loops = [(a, run.data[a]) for a in an.arrays if len(run.data[a].loop_cells)]
+    fig = plt.figure(figsize=(17, 14.5 if loops else 11))
+    gs = fig.add_gridspec(4 if loops else 3, 4, hspace=0.45, wspace=0.3)
     fig.suptitle(
         f"switching of {run.attrs.get('die_id', '?')}  ({len(an.arrays)} arrays, "
         f"status {run.attrs.get('status')})",
@@ -117,6 +118,21 @@ def switching_report(run: Switching, path: str | Path) -> Path:
             f"(per read <= {d['per_read_upper90']:.2g}, 90 %)"
         )
     ax.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
+    if loops:
+        ax = fig.add_subplot(gs[3, :2])
+        for a, d in loops:
+            for (r, c), g in list(zip(d.loop_cells, d.loop_g, strict=True))[:8]:
+                ax.plot(
+                    d.loop_voltage,
+                    1.0 / np.maximum(g, 1e-12),
+                    marker=".",
+                    lw=0.8,
+                    label=f"array {a} ({r}, {c})",
+                )
+        ax.set_xlabel("pulse amplitude (V; + towards AP), read after each pulse")
+        ax.set_ylabel("R (ohm)")
+        ax.set_title("pulsed R-V loops")
+        ax.legend(fontsize=7)
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path

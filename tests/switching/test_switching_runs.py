@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,16 @@ def test_bad_switching_input_is_refused_before_any_file(tmp_path, capsys, extra,
     err = " ".join(capsys.readouterr().err.split())
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_switching_runs_through_the_virtual_lab(tmp_path, capsys):
+    out = tmp_path / "lab.h5"
+    station = Path(__file__).resolve().parents[2] / "stations" / "virtual-lab.toml"
+    args = ["switching", "--station", str(station), "--arrays", "0", "--widths", "1e-6"]
+    args += ["--amplitudes", "0.6,0.7", "--trials", "2", "--probe-trials", "1"]
+    args += ["--floor-trials", "0", "--disturb-reads", "0", "--out", str(out), "--no-report"]
+    assert main(args) == 0
+    run = load_switching(out)
+    assert run.complete and run.attrs["die_id"] == "sim:1t1r-20k:lot0:die7"
+    assert run.data[0].trials.sum() > 0
+    assert "modelled lab time" in capsys.readouterr().err

@@ -28,6 +28,10 @@ from protocols.switching_fit import (
     write_error_rate,
 )
 
+FIRST_PASS_FLOOR = 1e-4
+"""Floor assumed by the first pass, which only finds the saturated points."""
+MIN_FLOOR = 1e-7
+"""Smallest floor any fit assumes."""
 WER_DEVICES = 1000
 """Fitted devices drawn (at random, fixed seed) to evaluate the die's WER."""
 WER_DRAWS = 48
@@ -119,13 +123,15 @@ def fit_direction(
     fails = n_tot = 0
     for a in arrays:
         amp, wid, n, k, is_floor = _stack(data[a], direction)
-        fit0 = fit_devices(amp, wid, n, k, tau0=tau0)
+        fit0 = fit_devices(amp, wid, n, k, tau0=tau0, floor=FIRST_PASS_FLOOR)
         miss = write_error_rate(amp[:, None], wid[:, None], fit0.vc[None], fit0.delta[None], tau0)
         use = is_floor[:, None] & (fit0.status == STATUS_OK)[None] & (miss < 1e-9)
         n_tot += int(n[use].sum())
         fails += int((n - k)[use].sum())
     floor = _floor(fails, n_tot)
-    f = 0.0 if not np.isfinite(floor.value) else floor.value
+    # Never assume exactly no floor: one failure the floor points missed would then be
+    # impossible under the model and wreck that device's fit.
+    f = max(floor.value if np.isfinite(floor.value) else 0.0, MIN_FLOOR)
     out = {k: np.full(shape, np.nan) for k in ("vc", "vc_sd", "delta", "delta_sd")}
     status = np.zeros(shape, np.uint8)
     cov = np.full((*shape, 2, 2), np.nan)

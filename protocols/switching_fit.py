@@ -85,17 +85,23 @@ def write_error_rate(
 
 
 def _posterior(theta, k, n, offset, volts, floor, prior_mean, prior_prec):
-    """Log posterior, gradient and information for all devices: theta (d, 2), k/n (p, d)."""
+    """Log posterior, gradient and information for all devices: theta (d, 2), k/n (p, d).
+
+    Computed in log space (no clipping of probabilities), so the likelihood has no flat
+    regions where its gradient would still point somewhere.
+    """
     eta = offset[:, None] + theta[None, :, 0] + theta[None, :, 1] * volts[:, None]
-    eta = np.clip(eta, -40.0, 4.0)
+    eta = np.clip(eta, -50.0, 30.0)
     e = np.exp(eta)
-    q = np.exp(-e)  # P(no switch | no floor)
-    mu = np.clip((1.0 - floor) * -np.expm1(-e), 1e-300, 1.0 - 1e-300)
-    one_minus = np.clip(floor + (1.0 - floor) * q, 1e-300, 1.0)
-    dmu = (1.0 - floor) * e * q
-    loglik = (k * np.log(mu) + (n - k) * np.log(one_minus)).sum(axis=0)
-    score = (k / mu - (n - k) / one_minus) * dmu
-    w = n * dmu**2 / (mu * one_minus)
+    log_keep = np.log1p(-floor) if floor > 0 else 0.0
+    p_raw = -np.expm1(-e)  # P(switch | no floor), > 0 for every finite eta
+    log_mu = log_keep + np.log(p_raw)
+    log_fail = np.logaddexp(np.log(floor), log_keep - e) if floor > 0 else -e
+    r_mu = e * np.exp(-e) / p_raw  # d log(mu) / d eta
+    r_fail = -e * np.exp(log_keep - e - log_fail)  # d log(1 - mu) / d eta
+    loglik = (k * log_mu + (n - k) * log_fail).sum(axis=0)
+    score = k * r_mu + (n - k) * r_fail
+    w = n * r_mu * -r_fail
     d = theta - prior_mean
     lp = loglik - 0.5 * (d * d * prior_prec).sum(axis=1)
     grad = np.stack([score.sum(0), (score * volts[:, None]).sum(0)], axis=1) - prior_prec * d
@@ -122,21 +128,22 @@ def _map_fit(k, n, offset, volts, floor, prior, iterations):
     lp, grad, info = _posterior(theta, k, n, offset, volts, floor, pm, pp)
     for _ in range(iterations):
         step = np.linalg.solve(info, grad[..., None])[..., 0]
+        moving = (grad * step).sum(axis=1) > 1e-9  # predicted log-posterior gain
+        if not moving.any():
+            break
         scale = np.ones(n_dev)
         for _half in range(12):
-            cand = theta + scale[:, None] * step
+            cand = theta + (scale * moving)[:, None] * step
             lp_c, grad_c, info_c = _posterior(cand, k, n, offset, volts, floor, pm, pp)
             better = lp_c >= lp - 1e-12
-            if better.all():
+            if (better | ~moving).all():
                 break
             scale = np.where(better, scale, scale * 0.5)
-        take = better[:, None]
+        take = (better & moving)[:, None]
         theta = np.where(take, cand, theta)
-        lp = np.where(better, lp_c, lp)
+        lp = np.where(take[:, 0], lp_c, lp)
         grad = np.where(take, grad_c, grad)
         info = np.where(take[..., None], info_c, info)
-        if np.abs(step * scale[:, None]).max() < 1e-7:
-            break
     return theta, info
 
 
@@ -177,7 +184,7 @@ def fit_devices(
         # the device spread broadens the pooled S-curve), then the prior is re-centred on
         # the median device so that it does not pull the population.
         pooled = pooled_fit(amplitude, width, n[:, fit_me], k[:, fit_me], tau0=tau0, floor=floor)
-        first = _map_fit(k, n, offset, amplitude, floor, _prior(pooled), iterations)[0]
+        first = _map_fit(k, n, offset, amplitude, floor, _prior(pooled), min(iterations, 15))[0]
         centre = np.nanmedian(first[fit_me], axis=0) if fit_me.any() else pooled
         prior_mean, prior_sd = _prior(centre)
     theta, info = _map_fit(k, n, offset, amplitude, floor, (prior_mean, prior_sd), iterations)

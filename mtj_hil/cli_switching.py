@@ -343,7 +343,8 @@ def fit_profile_command(
     uncertainty and source runs; what the runs cannot tell keeps the --base profile's value
     and is listed as a default. The output loads like any profile: --profile FILE.
     """
-    from mtj_hil.profile_fit import fit_profile, write_profile_toml
+    from mtj_hil.profile_fit import fit_profile
+    from mtj_hil.profile_toml import write_profile_toml
     from mtj_hil.sim.profile import load_profile
 
     if out.exists() and not force:

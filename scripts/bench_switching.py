@@ -33,7 +33,8 @@ import numpy as np
 from mtj_hil.experiments.borders import BordersConfig, run_borders
 from mtj_hil.jobs import run_characterization
 from mtj_hil.jobs_switching import run_switching
-from mtj_hil.profile_fit import fit_profile, write_profile_toml
+from mtj_hil.profile_fit import fit_profile
+from mtj_hil.profile_toml import write_profile_toml
 from mtj_hil.sim import SimulatedChip, load_profile
 from mtj_hil.sim.profile import as_dict
 from protocols.characterize import CharacterizationPlan

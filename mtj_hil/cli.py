@@ -391,13 +391,20 @@ def _summarise(path: Path) -> None:
 @cli.command()
 @click.argument("runfile", type=click.Path(dir_okay=False, path_type=Path))
 def show(runfile: Path) -> None:
-    """Print a summary of a run file: provenance, status, yield, distributions."""
+    """Print a summary of a run file: provenance, status, yield, distributions (or, for a
+    switching run, the fits, recommended pulse and read disturb)."""
     from mtj_hil.store import RunFile
 
     with RunFile.open(runfile) as run:
         kind = run.kind
+    if kind == "switching":
+        from mtj_hil.cli_switching import summarise_switching
+
+        return summarise_switching(runfile)
     if kind != "characterization":
-        raise StoreError(f"{runfile} is a {kind!r} run; 'show' summarises characterization runs")
+        raise StoreError(
+            f"{runfile} is a {kind!r} run; 'show' summarises characterization and switching runs"
+        )
     _summarise(runfile)
 
 
@@ -570,8 +577,19 @@ def _register_commands() -> None:
     from mtj_hil.cli_campaign import campaign
     from mtj_hil.cli_experiments import evaluate, experiment, train
     from mtj_hil.cli_station import station
+    from mtj_hil.cli_switching import fit_profile_command, switching
 
-    for command in (experiment, train, evaluate, calibrate, calibration, campaign, station):
+    for command in (
+        experiment,
+        train,
+        evaluate,
+        calibrate,
+        calibration,
+        campaign,
+        station,
+        switching,
+        fit_profile_command,
+    ):
         cli.add_command(command)
 
 

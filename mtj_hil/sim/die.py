@@ -61,6 +61,14 @@ class SimulatedDie:
         draw_seq, *array_seqs = seq.spawn(1 + profile.geometry.n_arrays)
         self._draw(np.random.default_rng(draw_seq))
         self.array_rngs = [np.random.default_rng(s) for s in array_seqs]
+        # Read disturb draws from its own streams so that enabling it leaves every other
+        # random number of the die unchanged.
+        self.disturb_rngs = [
+            np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 11, a])
+            for a in range(profile.geometry.n_arrays)
+        ]
+        self.read_flips = np.zeros(profile.geometry.n_arrays, dtype=np.int64)
+        self._vc_min: np.ndarray | None = None
         self._g_eff: dict[int, np.ndarray] = {}
         self._noise_tables: np.ndarray | None = None
 
@@ -212,6 +220,8 @@ class SimulatedDie:
         """
         rd = self.profile.read
         current = voltages @ self.effective_conductance(array)
+        if rd.read_width > 0:
+            self._read_disturb(array, voltages)
         if rd.noise_rel > 0 or rd.noise_abs > 0:
             gain, extra = self._noise(array, current.shape)
             current *= gain
@@ -223,6 +233,62 @@ class SimulatedDie:
             np.clip(current, -rd.adc_full_scale, rd.adc_full_scale - lsb, out=current)
             current = np.round(current / lsb) * lsb
         return current
+
+    def read_disturb_probability(self, array: int, voltages: np.ndarray) -> np.ndarray:
+        """Probability (per device of ``array``, ``(rows, cols)``) that a batch of read
+        vectors (V, ``(batch, rows)``) flips the device, from the thermal-activation law.
+
+        Each read vector holds its voltages on the input lines for ``read.read_width``
+        seconds; every device of a line sees that line's voltage. A positive voltage has the
+        polarity of a write towards AP (it can flip P devices, with ``vc_to_ap``), a negative
+        one that of a write towards P (AP devices, ``vc_to_p``). The write-error floor does
+        not apply. Only GOOD devices not already in the pushed-to state can flip.
+        """
+        sw, rd = self.profile.switching, self.profile.read
+        v = np.asarray(voltages, dtype=float)
+        p_stay = np.ones(self.shape[1:])
+        for sign, vc_all, from_p in ((1.0, self.vc_to_ap, True), (-1.0, self.vc_to_p, False)):
+            mag = np.maximum(sign * v, 0.0)
+            if not mag.any():
+                continue
+            # Few distinct voltages in practice (one-hot maps, binary inputs): count how often
+            # each line holds each level (0.1 mV resolution) instead of one exp per read.
+            levels, inverse = np.unique(np.round(mag, 4), return_inverse=True)
+            counts = np.zeros((levels.size, v.shape[1]))
+            np.add.at(counts, (inverse.reshape(mag.shape), np.arange(v.shape[1])[None, :]), 1.0)
+            keep = levels > 0
+            levels, counts = levels[keep], counts[keep]
+            vc = vc_all[array]
+            exponent = np.minimum(sw.delta * (1.0 - levels[:, None, None] / vc[None]), 700.0)
+            rate_t = (rd.read_width / sw.tau0) * np.exp(-exponent)  # (levels, rows, cols)
+            total = np.einsum("kr,krc->rc", counts, rate_t)
+            exposed = (self.state[array] == from_p) & (self.defect[array] == DefectCode.GOOD)
+            p_stay *= np.where(exposed, np.exp(-total), 1.0)
+        return -np.expm1(np.log(np.maximum(p_stay, 1e-300)))
+
+    def _read_disturb(self, array: int, voltages: np.ndarray) -> None:
+        """Flip devices a read disturbed (see :meth:`read_disturb_probability`)."""
+        sw, rd = self.profile.switching, self.profile.read
+        vmax = float(np.abs(voltages).max()) if voltages.size else 0.0
+        if vmax <= 0:
+            return
+        if self._vc_min is None:
+            self._vc_min = np.minimum(self.vc_to_ap.min(axis=(1, 2)), self.vc_to_p.min(axis=(1, 2)))
+        vc_min = float(self._vc_min[array])
+        bound = (
+            voltages.size
+            * self.shape[2]
+            * (rd.read_width / sw.tau0)
+            * np.exp(-min(sw.delta * (1.0 - vmax / vc_min), 700.0))
+        )
+        if bound < 1e-9:  # no flip in a billion such reads: skip the work
+            return
+        p_flip = self.read_disturb_probability(array, voltages)
+        flips = self.disturb_rngs[array].random(p_flip.shape) < p_flip
+        if flips.any():
+            self.state[array][flips] = ~self.state[array][flips]
+            self.read_flips[array] += int(flips.sum())
+            self._g_eff.pop(array, None)
 
     def _noise(self, array: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Read noise for one read: a relative gain ``1 + noise_rel * N`` and an additive

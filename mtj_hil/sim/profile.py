@@ -72,6 +72,9 @@ class ReadModel:
     adc_bits: int
     adc_full_scale: float
     line_resistance: float
+    read_width: float = 1e-7
+    """Duration (s) a read voltage stays on an input line per read vector; sets read disturb
+    (optional in profile files; 100 ns when absent)."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,9 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
                 values[name] = field.default
                 continue
             if name not in raw:
+                if field.default is not dataclasses.MISSING:
+                    values[name] = field.default
+                    continue
                 raise ConfigError(f"{source}: key {section}.{name} is missing")
             values[name] = _coerce(source, f"{section}.{name}", raw[name], field.type)
         sections[section] = cls(**values)
@@ -270,6 +276,7 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
     )
     need(rd.adc_full_scale > 0, "read.adc_full_scale", "> 0", rd.adc_full_scale)
     need(rd.line_resistance >= 0, "read.line_resistance", ">= 0", rd.line_resistance)
+    need(rd.read_width >= 0, "read.read_width", ">= 0 (0 = no read disturb)", rd.read_width)
     need(lim.max_read_voltage > 0, "limits.max_read_voltage", "> 0", lim.max_read_voltage)
     need(
         0 < lim.min_pulse_amplitude <= lim.max_pulse_amplitude,

@@ -1,0 +1,105 @@
+"""The switching characterisation as a job: a chip, a run file, fits, and the run's status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from instruments.errors import InstrumentError
+from mtj_hil.store.switching import SwitchingRun
+from protocols.chip import Chip, Pulse
+from protocols.switching import (
+    ProgressCallback,
+    SwitchingPlan,
+    check_plan,
+    disturb_voltage,
+    measure_switching_die,
+)
+from protocols.switching_analysis import SwitchingAnalysis, analyse
+
+
+def plan_record(plan: SwitchingPlan) -> dict[str, Any]:
+    """The plan as plain JSON-able data (stored in the run file)."""
+    rec = asdict(plan)
+    rec["set_pulse"] = asdict(plan.set_pulse) if plan.set_pulse else None
+    rec["loop_devices"] = [list(d) for d in plan.loop_devices]
+    return rec
+
+
+def plan_from_record(rec: dict[str, Any]) -> SwitchingPlan:
+    """Inverse of :func:`plan_record`."""
+    rec = dict(rec)
+    rec["set_pulse"] = Pulse(**rec["set_pulse"]) if rec.get("set_pulse") else None
+    for key in ("arrays", "amplitudes", "widths"):
+        rec[key] = tuple(rec[key])
+    rec["loop_devices"] = tuple(tuple(int(x) for x in d) for d in rec.get("loop_devices", []))
+    return SwitchingPlan(**rec)
+
+
+def run_switching(
+    chip: Chip,
+    out: str | Path,
+    *,
+    die_id: str,
+    plan: SwitchingPlan,
+    resume: bool = False,
+    seed: int | None = None,
+    operator: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> SwitchingAnalysis:
+    """Measure the switching of ``chip`` into the run file ``out``, fit it, and return the fits.
+
+    A new file is created, or with ``resume`` an interrupted run of the same die is finished
+    (arrays already stored are not measured again; the plan stored in the file wins). The
+    grid is checked against the die's limits before the first pulse. The run's status is
+    recorded on every exit: ``completed``; ``aborted`` for Ctrl-C or an instrument error
+    (resumable); ``failed`` otherwise. The chip is closed on every exit.
+
+    Raises:
+        InvalidRequest: the grid reaches outside the envelope (nothing applied, no file made).
+        StoreError: the output exists (without ``resume``), or cannot be resumed.
+        and whatever the measurement raised, after recording it in the run file.
+    """
+    with chip:
+        if resume:
+            sink = SwitchingRun.resume(out, die_id)
+            plan = plan_from_record(sink.plan)
+        else:
+            check_plan(chip.layout, plan)
+            sink = SwitchingRun.create(
+                out,
+                plan=plan_record(plan),
+                layout=chip.layout.as_dict(),
+                die_id=die_id,
+                seed=seed,
+                station=chip.describe(),
+                operator=operator,
+            )
+        try:
+            data = measure_switching_die(chip, sink, plan, progress)
+            arrays = [int(a) for a in plan.arrays]
+            analysis = analyse(
+                data,
+                arrays,
+                chip.layout.limits,
+                tau0=plan.tau0,
+                target_wer=plan.target_wer,
+                disturb_reads=plan.disturb_reads,
+                disturb_voltage=disturb_voltage(chip.layout, plan),
+            )
+            sink.save_analysis(analysis)
+        except KeyboardInterrupt:
+            sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
+            raise
+        except InstrumentError as exc:
+            sink.run.set_status("aborted", f"instrument error: {exc}")
+            raise
+        except BaseException as exc:
+            sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            sink.run.set_status("completed")
+            return analysis
+        finally:
+            sink.close()

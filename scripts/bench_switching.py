@@ -1,0 +1,258 @@
+"""Switching characterisation and fitted die profiles: recovery, round trip, cost.
+
+Prints:
+
+1. Recovery: on every die of a simulated lot, ``--switching-arrays`` arrays get the default
+   switching characterisation (adaptive grid, 3 widths, both directions); fitted Vc0 and
+   Delta per device against the die's truth: median relative error and the share of the
+   stated 90 % intervals that contain the truth.
+2. Fitted profile against the generating one: the lot's dies are characterised into run
+   files, ``fit_profile`` fits every parameter (with the switching runs), and each fitted
+   value is printed beside the truth with its uncertainty and z = (fit - truth) / sd.
+3. Round trip: the borders experiment (yield and statistics-aware accuracy) on the
+   generating lot (lot seed 0), on a lot drawn from the fitted profile (lot seed 1), and on
+   a second lot of the generating profile (lot seed 1) to show lot-to-lot variation.
+4. Cost: switching of one array and of one whole die on the simulator (wall time, device
+   trials), and the modelled lab time of one array over the virtual lab (real drivers and
+   wire protocols), scaled to the die.
+
+Usage: python scripts/bench_switching.py [--dies 36] [--switching-arrays 2]
+       [--dataset digits] [--epochs 20] [--seeds 3] [--skip-lab] [--skip-round-trip] [--profile 1t1r-20k]
+Smaller: --dies 6 --switching-arrays 1 --skip-lab
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mtj_hil.experiments.borders import BordersConfig, run_borders
+from mtj_hil.jobs import run_characterization
+from mtj_hil.jobs_switching import run_switching
+from mtj_hil.profile_fit import fit_profile
+from mtj_hil.profile_toml import write_profile_toml
+from mtj_hil.sim import SimulatedChip, load_profile
+from mtj_hil.sim.profile import as_dict
+from protocols.characterize import CharacterizationPlan
+from protocols.switching import SwitchingPlan, default_amplitudes, default_widths
+from protocols.switching_fit import interval_coverage
+
+STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def switching_plan(layout, arrays) -> SwitchingPlan:
+    return SwitchingPlan(
+        arrays=tuple(arrays), amplitudes=default_amplitudes(layout), widths=default_widths(layout)
+    )
+
+
+def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
+    """Characterise every die and run switching on some arrays; return paths and recovery."""
+    chars, sws = [], []
+    rec = {"vc": [], "vc_sd": [], "vc_true": [], "delta": [], "delta_sd": [], "delta_true": []}
+    t_sw = 0.0
+    for k in range(dies):
+        chip = SimulatedChip.from_lot(profile, 0, k)
+        layout = chip.layout
+        out = folder / f"char{k}.h5"
+        run_characterization(
+            chip,
+            out,
+            die_id=f"sim:{profile.name}:lot0:die{k}",
+            plan=CharacterizationPlan(arrays=tuple(range(layout.n_arrays))),
+            seed=0,
+        )
+        chars.append(out)
+        chip = SimulatedChip.from_lot(profile, 0, k)
+        arrays = list(range(sw_arrays))
+        t0 = time.perf_counter()
+        an = run_switching(
+            chip,
+            folder / f"sw{k}.h5",
+            die_id=f"sim:{profile.name}:lot0:die{k}",
+            plan=switching_plan(layout, arrays),
+            seed=0,
+        )
+        t_sw += time.perf_counter() - t0
+        sws.append(folder / f"sw{k}.h5")
+        die = chip.die
+        for name, truth in (("AP", die.vc_to_ap[arrays]), ("P", die.vc_to_p[arrays])):
+            f = an.directions[name]
+            rec["vc"].append(f.vc.ravel())
+            rec["vc_sd"].append(f.vc_sd.ravel())
+            rec["vc_true"].append(truth.ravel())
+            rec["delta"].append(f.delta.ravel())
+            rec["delta_sd"].append(f.delta_sd.ravel())
+            rec["delta_true"].append(np.full(truth.size, profile.switching.delta))
+        say(f"  die {k + 1}/{dies}: characterised, switching on {sw_arrays} arrays")
+    return chars, sws, {k: np.concatenate(v) for k, v in rec.items()}, t_sw
+
+
+def print_recovery(rec, n_dies, n_arrays) -> None:
+    say(f"\n1. Recovery ({n_dies} dies x {n_arrays} arrays x 2 directions, tau0 assumed = truth)")
+    say(f"   {'param':6} {'devices':>8} {'median |rel err|':>17} {'90 % coverage':>14}")
+    for key in ("vc", "delta"):
+        est, sd, truth = rec[key], rec[f"{key}_sd"], rec[f"{key}_true"]
+        ok = np.isfinite(est)
+        err = np.median(np.abs(est[ok] / truth[ok] - 1))
+        cov = interval_coverage(est, sd, truth)
+        name = "Vc0" if key == "vc" else "Delta"
+        say(f"   {name:6} {ok.sum():>8} {100 * err:>16.2f}% {100 * cov:>13.1f}%")
+
+
+def print_profile_fit(fp, truth) -> None:
+    say("\n2. Fitted profile against the generating profile")
+    t = as_dict(truth)
+    say(f"   {'parameter':32} {'truth':>11} {'fitted':>11} {'sd':>9} {'z':>6}")
+    for key, fv in fp.values.items():
+        section, name = key.split(".")
+        true = t[section][name]
+        z = (fv.value - true) / fv.sd if fv.sd else float("nan")
+        sd = f"{fv.sd:.3g}" if fv.sd is not None else "assumed"
+        say(f"   {key:32} {true:>11.5g} {fv.value:>11.5g} {sd:>9} {z:>6.2f}")
+    tmr_true = truth.resistance.r_ap_median / truth.resistance.r_p_median - 1
+    d = fp.derived["tmr"]
+    say(
+        f"   {'TMR (derived)':32} {tmr_true:>11.5g} {d.value:>11.5g} {d.sd:>9.3g} "
+        f"{(d.value - tmr_true) / d.sd:>6.2f}"
+    )
+    say("   kept at defaults (runs cannot tell): " + ", ".join(fp.defaults))
+
+
+def borders(profile: str, lot_seed: int, dies: int, args, seed: int) -> tuple[float, np.ndarray]:
+    """Mean measured yield and per-die statistics-aware accuracy of one lot, one seed."""
+    cfg = BordersConfig(
+        dataset=args.dataset,
+        profile=profile,
+        dies=dies,
+        lot_seed=lot_seed,
+        epochs=args.epochs,
+        finetune_epochs=max(1, args.epochs // 4),
+        stats_epochs=max(1, args.epochs // 4),
+        pool_size=64,
+        hidden=(32,),
+        seed=seed,
+    )
+    res = run_borders(cfg)
+    good = np.array([d.defects["GOOD"] / sum(d.defects.values()) for d in res.dies])
+    return float(good.mean()), 1 - res.errors("statistics_aware")
+
+
+def print_round_trip(fit_path: Path, truth_name: str, dies: int, args) -> None:
+    say(
+        f"\n3. Round trip ({dies} dies per lot, {args.dataset}; the statistics-aware network is "
+        f"trained on each lot's measured population, {args.seeds} training seeds)"
+    )
+    say(
+        f"   {'lot':36} {'yield (measured)':>18} {'stat-aware accuracy':>20} "
+        f"{'seed-to-seed sd':>16}"
+    )
+    for label, prof, lot_seed in (
+        (f"{truth_name} lot 0 (characterised)", truth_name, 0),
+        ("fitted profile, lot 1", str(fit_path), 1),
+        (f"{truth_name} lot 1 (lot-to-lot ref.)", truth_name, 1),
+    ):
+        t0 = time.perf_counter()
+        runs = [borders(prof, lot_seed, dies, args, seed) for seed in range(args.seeds)]
+        y = float(np.mean([r[0] for r in runs]))
+        per_seed = np.array([r[1].mean() for r in runs])
+        sd = float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan")
+        say(
+            f"   {label:36} {100 * y:>16.3f} % {100 * per_seed.mean():>18.2f} % "
+            f"{100 * sd:>14.2f} %   ({time.perf_counter() - t0:.0f} s)"
+        )
+    say("   (accuracy: mean over dies and seeds; yield: GOOD share of the measured devices)")
+
+
+def print_cost(profile, args) -> None:
+    say(
+        "\n4. Cost (default plan: 3 widths, adaptive amplitudes, 16 trials, 64 floor trials, "
+        "2000 disturb reads)"
+    )
+    for label, arrays in (("one array", [0]), ("whole die", None)):
+        if arrays is None and args.skip_die:
+            continue
+        chip = SimulatedChip.from_lot(profile, 0, 30)
+        arrays = arrays or list(range(chip.layout.n_arrays))
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            run_switching(
+                chip, Path(tmp) / "c.h5", die_id="cost", plan=switching_plan(chip.layout, arrays)
+            )
+            wall = time.perf_counter() - t0
+            from mtj_hil.store.switching import load_switching
+
+            n = sum(int(d.trials.sum()) for d in load_switching(Path(tmp) / "c.h5").data.values())
+        say(
+            f"   simulator, {label:10}: {wall:7.1f} s wall, {n:,} device trials, "
+            f"{chip.program_calls:,} pulses, {chip.read_calls:,} reads"
+        )
+    if args.skip_lab:
+        say("   virtual lab: skipped (--skip-lab)")
+        return
+    from mtj_hil.hardware import open_station
+    from mtj_hil.station import load_station
+
+    st = load_station(STATION)
+    with open_station(st) as chip, tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        plan = switching_plan(chip.layout, [0])
+        run_switching(chip, Path(tmp) / "lab.h5", die_id="lab", plan=plan)
+        wall = time.perf_counter() - t0
+        clock = chip.lab.clock
+        say(
+            f"   virtual lab, one array: modelled lab time {clock.now:,.0f} s "
+            f"({clock.now / 3600:.2f} h) over {clock.transactions:,} bus transactions "
+            f"({wall:.0f} s wall)"
+        )
+        say(
+            f"   virtual lab, whole die ({chip.layout.n_arrays} arrays, scaled from one): "
+            f"{chip.layout.n_arrays * clock.now / 3600:.1f} h modelled"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--profile", default="1t1r-20k")
+    ap.add_argument("--dies", type=int, default=36)
+    ap.add_argument("--switching-arrays", type=int, default=2)
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds per lot (round trip)")
+    ap.add_argument("--skip-round-trip", action="store_true")
+    ap.add_argument("--skip-lab", action="store_true")
+    ap.add_argument("--skip-die", action="store_true", help="skip the whole-die simulator cost")
+    args = ap.parse_args()
+    profile = load_profile(args.profile)
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        say(f"measuring a lot of {args.dies} dies of {profile.name} ...")
+        chars, sws, rec, t_sw = measure_lot(profile, args.dies, args.switching_arrays, folder)
+        print_recovery(rec, args.dies, args.switching_arrays)
+        t0 = time.perf_counter()
+        fp = fit_profile([*chars, *sws], profile, name="fitted-lot")
+        fit_path = write_profile_toml(fp, folder / "fitted-lot.toml")
+        say(
+            f"\n   (fit-profile over {len(chars) + len(sws)} run files: "
+            f"{time.perf_counter() - t0:.1f} s)"
+        )
+        print_profile_fit(fp, profile)
+        if not args.skip_round_trip:
+            print_round_trip(fit_path, profile.name, args.dies, args)
+    print_cost(profile, args)
+    say(f"\ntotal wall time {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

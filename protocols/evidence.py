@@ -146,9 +146,22 @@ def gather_evidence(
 
 
 def robust_sigma(values: np.ndarray) -> float:
-    """1.4826 x median absolute deviation (a Gaussian's sigma, robust to outliers)."""
+    """A Gaussian's sigma robust to outliers: 1.4826 x median absolute deviation.
+
+    When a tenth or more of the values tie (a coarse converter: most devices share one
+    code, and the MAD may be 0) the standard deviation of the central 98 % (scaled to a full
+    Gaussian's) is used if larger, so quantised readings do not look spread-free."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
-    return float(1.4826 * np.median(np.abs(v - np.median(v))))
+    mad = float(1.4826 * np.median(np.abs(v - np.median(v))))
+    if v.size < 20 or np.unique(v, return_counts=True)[1].max() < 0.1 * v.size:
+        return mad  # no heavy ties: the MAD is right
+    lo, hi = np.quantile(v, [0.01, 0.99])
+    core = v[(v >= lo) & (v <= hi)]
+    return max(mad, float(np.std(core)) / TRIMMED_STD_FACTOR)
+
+
+TRIMMED_STD_FACTOR = 0.9347
+"""Standard deviation of a Gaussian cut to its central 98 %, in units of its sigma."""

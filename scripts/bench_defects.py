@@ -73,7 +73,9 @@ def _oracle(prof, truth: np.ndarray, g: np.ndarray) -> np.ndarray:
         (DefectCode.STUCK_P, -np.log(r.r_p_median), r.r_p_sigma, d.stuck_p_rate),
         (DefectCode.STUCK_AP, -np.log(r.r_ap_median), r.r_ap_sigma, d.stuck_ap_rate),
     )
-    ll = np.stack([np.log(w) - np.log(s) - 0.5 * ((x - m) / s) ** 2 for _, m, s, w in comps])
+    ll = np.stack(
+        [np.log(max(w, 1e-300)) - np.log(s) - 0.5 * ((x - m) / s) ** 2 for _, m, s, w in comps]
+    )
     kinds = np.array([int(c) for c, *_ in comps], dtype=np.uint8)
     level = np.isin(truth, kinds)
     return np.where(level, kinds[ll.argmax(axis=0)], truth)

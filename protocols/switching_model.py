@@ -79,7 +79,7 @@ def write_failure_rate(
     dv = np.where(have, d, 0.0)
     best = np.where(have, d, -np.inf).max(axis=0)
     some, spare = ok & (best > switch_sigmas * sd), 1
-    if int(some.sum()) < 20:
+    if int(some.sum()) < 0.5 * int(fit.sum()):  # noisy reads: few cycles stand out
         some, spare = fit, 0
     use = have & some[None]
     trials = int(use.sum()) - spare * int(some.sum())
@@ -126,5 +126,6 @@ def good_loglik(d: np.ndarray, m_d: float, s_d: float, sd: float, e: float) -> n
     ll = np.where(k <= n, ll, -np.inf)
     top = ll.max(axis=0)
     safe = np.where(np.isfinite(top), top, 0.0)
-    out = safe + np.log(np.exp(ll - safe).sum(axis=0))
+    with np.errstate(divide="ignore"):  # devices without a cycle: replaced by 0 below
+        out = safe + np.log(np.exp(ll - safe).sum(axis=0))
     return np.where(n > 0, out, 0.0)

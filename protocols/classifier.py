@@ -294,10 +294,13 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     model = {
         "method": (
             "per-device switching evidence + levels fitted to the die's own devices: P and AP "
-            f"ln-G distributions = robust median and 1.4826 MAD of the {n_clean} devices that "
+            f"ln-G distributions = robust median and spread (1.4826 MAD, read noise removed) "
+            f"of the {n_clean} devices that "
             + fit_rule
             + (" (centres per array: arrays differ)" if arrays_differ else " (die-wide)")
-            + "; short distribution and class weights by EM over all devices (prior 0.5 on "
+            + "; switching contrast integrated out per device; write failure rate by EM; short "
+            "distribution and class weights by EM over all devices (short class kept only if "
+            "it passes BIC; prior 0.5 on "
             f"lines >= {LINE_FRACTION:g} shorted); open below "
             f"min({OPEN_FRACTION:g}, exp(-8 sigma_AP)) x AP median; UNCERTAIN below "
             f"posterior {s.min_posterior:g}"

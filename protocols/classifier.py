@@ -47,6 +47,8 @@ MIN_FIT_DEVICES = 20
 """Fewer devices that switched than this and the die is refused (nothing to fit)..."""
 MIN_FIT_FLOOR = 4
 """...unless the die is small: then half its devices, but never fewer than this."""
+QUANTISED_FRACTION = 0.05
+"""A converter step above this fraction of the P conductance is warned about."""
 STRICT_SHARE = 0.9
 """The every-cycle rule is used for the fit only if it keeps this share of the devices
 that switch on average (else it would select the largest contrasts only)."""
@@ -266,6 +268,13 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
             f"switching is small against read noise: {100 * overlap['switch_vs_noise']:.2f} % "
             "of good devices switch by less than 3 noise sigmas per cycle; use more reads "
             "or cycles"
+        )
+    if ev.step > QUANTISED_FRACTION * np.exp(mu_p_die):
+        warnings.append(
+            f"readings are quantised in steps of {ev.step:.3g} S "
+            f"({100 * ev.step / np.exp(mu_p_die):.0f} % of the P level): conductances closer "
+            "than a step cannot be told apart and devices reading near zero look open; use a "
+            "smaller converter range or more reads"
         )
     n_nan, n_sat = int(np.sum(ev.n_nan)), int(np.sum(ev.saturated))
     if n_nan:

@@ -9,6 +9,7 @@ import pytest
 
 from mtj_hil.sim import SimulatedChip, load_profile
 from protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
+from protocols.evidence import quantisation_step
 from protocols.switching_model import good_loglik, lognorm, write_failure_rate
 
 LOT = 5151  # a lot no other test uses
@@ -57,10 +58,19 @@ def test_very_noisy_reads_still_find_stuck_devices():
 def test_coarse_converter_codes_are_not_mistaken_for_defects():
     # An 8-bit converter puts most devices on one code: the MAD of ln G was 0, so a device
     # one code away sat "150 sigma" off its level and was called stuck or short.
-    found, truth, _ = _run(read={"adc_bits": 8})
+    found, truth, results = _run(read={"adc_bits": 8})
     assert _false_defects(found, truth) <= 2
     defects = truth != DefectCode.GOOD
     assert (found[defects] == truth[defects]).mean() >= 0.97
+    # ...and the user is told the converter is coarse (a 6-bit one silently made every
+    # stuck-AP device "open").
+    assert any("quantised in steps" in w for w in results[0].warnings)
+
+
+def test_continuous_readings_are_not_reported_as_quantised():
+    g = 2.3e-4 * np.exp(0.05 * np.random.default_rng(1).standard_normal(5000))
+    assert quantisation_step(g) == 0.0
+    assert quantisation_step(np.round(g / 1e-5) * 1e-5) == pytest.approx(1e-5, rel=1e-3)
 
 
 def test_die_without_shorts_gets_no_short_calls_nor_short_warning():

@@ -10,7 +10,9 @@ die-wide threshold:
    all failed (per-cycle failure rate measured from devices that switched in some cycles).
 2. **Where does it sit?** A device that does not switch is told apart by its level ``ln G``:
    the P and AP level distributions are fitted to the devices that switched cleanly (robust
-   median and spread, per array where the arrays differ); the short distribution and the
+   median and spread, read noise removed, per array where the arrays differ; with noisy
+   reads, to the devices a mixture fit of the mean log ratios calls switching, see
+   :mod:`protocols.switching_model`); the short distribution and the
    class weights are fitted by expectation-maximisation over all devices (P/AP components
    held fixed); a line that is mostly shorted raises its other devices' short prior; an
    open device reads below a small fraction of the AP level.

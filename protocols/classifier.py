@@ -10,7 +10,9 @@ die-wide threshold:
    all failed (per-cycle failure rate measured from devices that switched in some cycles).
 2. **Where does it sit?** A device that does not switch is told apart by its level ``ln G``:
    the P and AP level distributions are fitted to the devices that switched cleanly (robust
-   median and spread, per array where the arrays differ); the short distribution and the
+   median and spread, read noise removed, per array where the arrays differ; with noisy
+   reads, to the devices a mixture fit of the mean log ratios calls switching, see
+   :mod:`protocols.switching_model`); the short distribution and the
    class weights are fitted by expectation-maximisation over all devices (P/AP components
    held fixed); a line that is mostly shorted raises its other devices' short prior; an
    open device reads below a small fraction of the AP level.
@@ -33,6 +35,7 @@ from scipy.special import erf
 
 from protocols.errors import ProtocolError
 from protocols.evidence import ClassifierSettings, Evidence, robust_sigma
+from protocols.switching_model import fit_contrast, good_loglik, lognorm, write_failure_rate
 
 N_CLASSES = 5
 """Posterior axis: GOOD, SHORT, OPEN, STUCK_P, STUCK_AP (the ``DefectCode`` values 0..4)."""
@@ -43,7 +46,14 @@ SWITCH_SIGMAS = 6.0
 OPEN_FRACTION = 0.2
 """An open device reads below this fraction of the AP median (or 8 AP sigmas below it)."""
 MIN_FIT_DEVICES = 20
-"""Fewer devices that switched than this and the die is refused (nothing to fit)."""
+"""Fewer devices that switched than this and the die is refused (nothing to fit)..."""
+MIN_FIT_FLOOR = 4
+"""...unless the die is small: then half its devices, but never fewer than this."""
+QUANTISED_FRACTION = 0.05
+"""A converter step above this fraction of the P conductance is warned about."""
+STRICT_SHARE = 0.9
+"""The every-cycle rule is used for the fit only if it keeps this share of the devices
+that switch on average (else it would select the largest contrasts only)."""
 PER_ARRAY_MIN = 50
 """An array needs this many clean switchers for its own P/AP centres."""
 LINE_FRACTION = 0.5
@@ -98,43 +108,59 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     with np.errstate(invalid="ignore"):
         d_min = np.where(n_cyc > 0, np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=0), np.nan)
         dbar = np.where(n_cyc > 0, np.nansum(np.nan_to_num(d), axis=0) / np.maximum(n_cyc, 1), 0)
-    clean = ok & (n_cyc > 0) & (d_min > SWITCH_SIGMAS * sd)
+    # Fit set: devices that switched cleanly in every cycle. When the read noise is large
+    # against the switching contrast that rule keeps only the devices with the largest
+    # contrast (a biased sample), so the devices a mixture fit of the mean log ratios gives
+    # to the switching component are used instead (with that fit's contrast distribution).
+    strict = ok & (n_cyc > 0) & (d_min > SWITCH_SIGMAS * sd)
+    with np.errstate(invalid="ignore"):  # opens (far below every level) stay out of the fit
+        lit = ok & (g_lin > 0.05 * np.nanmedian(np.where(ok, g_lin, np.nan)))
+    m_em, s_em, resp_sw = fit_contrast(dbar, n_cyc, lit, sd)
+    # A switching component within 3 noise sigmas of 0 is noise, not switching.
+    noise_mean = sd / np.sqrt(max(float(np.median(n_cyc[ok])) if ok.any() else 1.0, 1.0))
+    separated = np.isfinite(m_em) and m_em > 3.0 * noise_mean
+    average = ok & (n_cyc > 0) & (resp_sw > 0.5) & (dbar > 0) & separated
+    need = min(MIN_FIT_DEVICES, max(MIN_FIT_FLOOR, int(np.ceil(0.5 * ok.size))))
+    clean, fit_rule = strict, f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
+    if int(strict.sum()) < STRICT_SHARE * int(average.sum()) or int(strict.sum()) < need:
+        clean = average
+        fit_rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
+        if int(clean.sum()) < need:
+            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, int(strict.sum())))
+        warnings.append(
+            f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
+            f"switching contrast: only {int(strict.sum())} of {int(clean.sum())} switching "
+            "devices switched clearly in every cycle; the fit uses devices that switch on "
+            "average; use more --reads or --cycles"
+        )
     n_clean = int(clean.sum())
-    fit_rule = f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
-    if n_clean < MIN_FIT_DEVICES:
-        # Noisy reads: fit to devices that switch on average, and let the posteriors say
-        # how little each single device can be settled.
-        clean = ok & (n_cyc > 0) & (dbar > 3 * sd / np.sqrt(np.maximum(n_cyc, 1)))
-        fit_rule = "switched by > 3 noise sigmas on average over the cycles (noisy reads)"
-        if int(clean.sum()) >= MIN_FIT_DEVICES:
-            n_clean = int(clean.sum())
-            warnings.append(
-                f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
-                "switching contrast: few devices switched clearly in every cycle; the fit "
-                "uses devices that switch on average; use more --reads or --cycles"
-            )
-        else:
-            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, n_clean))
 
     # -- fitted distributions of the devices that switched cleanly ----------------------------
     x_ap = flat(ev.x_ap)
     cen_p, sig_p, per_p = _centres(x_p, clean)
     cen_ap, sig_ap, per_ap = _centres(x_ap, clean)
-    m_d, s_d = float(np.median(dbar[clean])), robust_sigma(dbar[clean])
-    s_d = max(s_d, 1e-3)
+    # Spreads between devices: the measured spreads less the read noise they contain.
+    n_typ = float(np.median(n_cyc[clean]))
+    if clean is strict:
+        m_d = float(np.median(dbar[clean]))
+        s_d = _deconvolve(robust_sigma(dbar[clean]), sd / np.sqrt(n_typ))
+    else:
+        m_d, s_d = m_em, s_em
     level_noise = ev.cycle_sigma / np.sqrt(max(cycles, 1))
+    sig_p, sig_ap = _deconvolve(sig_p, level_noise), _deconvolve(sig_ap, level_noise)
     tot_p = float(np.hypot(sig_p, level_noise))
     tot_ap = float(np.hypot(sig_ap, level_noise))
+    s_good = float(np.hypot(s_d, sd))
     mu_p_die, mu_ap_die = float(np.median(x_p[clean])), float(np.median(x_ap[clean]))
 
     # Per-cycle write failure: devices that switched in some cycle but not in another.
     e0 = s.write_failure_prior
     if cycles >= 2:
-        some = ok & (np.nanmax(np.where(np.isfinite(d), d, -np.inf), axis=0) > SWITCH_SIGMAS * sd)
-        fails = int((np.isfinite(d) & (d < 3 * sd) & some[None]).sum())
-        trials = int(some.sum()) * (cycles - 1)
-        e = (fails + 1.0) / (trials + 1.0 / e0)
-        e_source = f"measured: {fails} failed of {trials} cycles of devices that switched"
+        e, fails, trials = write_failure_rate(d, ok, clean, sd, m_d, s_good, e0, SWITCH_SIGMAS)
+        e_source = (
+            f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
+            "(mixture of switched and unswitched cycles)"
+        )
     else:
         e = e0
         e_source = "assumed (one cycle: a failed write cannot be told from a stuck device)"
@@ -147,29 +173,16 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     # -- log-likelihoods of the switching evidence --------------------------------------------
     dv = np.where(np.isfinite(d), d, 0.0)
     have = np.isfinite(d)
-    ll_stuck = np.where(have, _lognorm(dv, 0.0, sd), 0.0).sum(axis=0)
+    ll_stuck = np.where(have, lognorm(dv, 0.0, sd), 0.0).sum(axis=0)
     # A good device has one switching contrast delta of its own (drawn from the die's
-    # distribution) and shows it in every cycle whose write did not fail. Its likelihood is
-    # taken at the device's own estimate of delta (the mean over cycles that switched), with
-    # the Laplace width of that estimate, so the population prior counts once, not per cycle.
-    s_good = float(np.hypot(s_d, sd))
-    # delta: mean over the cycles that look switched (one EM step from the die's median).
-    r_sw = np.log1p(-e) + _lognorm(dv, m_d, s_good)
-    z = np.clip(np.log(e) + _lognorm(dv, 0.0, sd) - r_sw, -700.0, 700.0)
-    r_sw = np.where(have, 1.0 / (1.0 + np.exp(z)), 0.0)
-    w_sw = r_sw.sum(axis=0)
-    delta = np.where(w_sw > 0.5, (r_sw * dv).sum(axis=0) / np.maximum(w_sw, 1e-12), dbar)
-    ll_cycle_good = np.logaddexp(
-        np.log1p(-e) + _lognorm(dv, delta, sd), np.log(e) + _lognorm(dv, 0.0, sd)
-    )
-    width = np.log(np.sqrt(2 * np.pi) * sd / np.sqrt(np.maximum(n_cyc, 1)))
-    ll_good = np.where(have, ll_cycle_good, 0.0).sum(axis=0)
-    ll_good = ll_good + np.where(n_cyc > 0, _lognorm(delta, m_d, s_d) + width, 0.0)
+    # distribution) and shows it in every cycle whose write did not fail; delta is
+    # integrated out (see protocols.switching_model.good_loglik).
+    ll_good = good_loglik(d, m_d, s_d, sd, e)
 
     # Devices without a valid reading get a neutral level here; they are UNCERTAIN below.
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)
-    lv_p = _lognorm(x_p, cen_p[:, None], tot_p)
-    lv_ap = _lognorm(x_p, cen_ap[:, None], tot_ap)
+    lv_p = lognorm(x_p, cen_p[:, None], tot_p)
+    lv_ap = lognorm(x_p, cen_ap[:, None], tot_ap)
     # ...or every one of its writes failed: then it looks stuck, in either state.
     ll_all_failed = n_cyc * np.log(e) + ll_stuck + np.logaddexp(lv_p, lv_ap) + np.log(0.5)
     switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
@@ -200,6 +213,9 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
             mu_s = max(float((r * xs).sum() / r.sum()), floor_s)
             var = float((r * (xs - mu_s) ** 2).sum() / r.sum())
             sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
+    weights, shorts_found = _keep_shorts(
+        weights, (f_good, f_stuck, f_p, f_ap, f_x, mu_s, sig_s), int(fit.sum())
+    )
     ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
     post = _normalise(ll)
 
@@ -242,7 +258,8 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
             f"{(mu_p_die - mu_ap_die) / np.hypot(tot_p, tot_ap) * np.sqrt(2):.1f} sigma apart); "
             "each stuck call carries its confidence"
         )
-    if overlap["short_vs_p"] > 0.01:
+    # Without shorts on the die the short distribution is only a prior guess: no warning.
+    if overlap["short_vs_p"] > 0.01 and shorts_found:
         warnings.append(
             "short and P conductances overlap: a non-switching device near the P level is "
             f"confused with a short with probability {100 * overlap['short_vs_p']:.1f} %; "
@@ -253,6 +270,13 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
             f"switching is small against read noise: {100 * overlap['switch_vs_noise']:.2f} % "
             "of good devices switch by less than 3 noise sigmas per cycle; use more reads "
             "or cycles"
+        )
+    if ev.step > QUANTISED_FRACTION * np.exp(mu_p_die):
+        warnings.append(
+            f"readings are quantised in steps of {ev.step:.3g} S "
+            f"({100 * ev.step / np.exp(mu_p_die):.0f} % of the P level): conductances closer "
+            "than a step cannot be told apart and devices reading near zero look open; use a "
+            "smaller converter range or more reads"
         )
     n_nan, n_sat = int(np.sum(ev.n_nan)), int(np.sum(ev.saturated))
     if n_nan:
@@ -281,10 +305,13 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     model = {
         "method": (
             "per-device switching evidence + levels fitted to the die's own devices: P and AP "
-            f"ln-G distributions = robust median and 1.4826 MAD of the {n_clean} devices that "
+            f"ln-G distributions = robust median and spread (1.4826 MAD, read noise removed) "
+            f"of the {n_clean} devices that "
             + fit_rule
             + (" (centres per array: arrays differ)" if arrays_differ else " (die-wide)")
-            + "; short distribution and class weights by EM over all devices (prior 0.5 on "
+            + "; switching contrast integrated out per device; write failure rate by EM; short "
+            "distribution and class weights by EM over all devices (short class kept only if "
+            "it passes BIC; prior 0.5 on "
             f"lines >= {LINE_FRACTION:g} shorted); open below "
             f"min({OPEN_FRACTION:g}, exp(-8 sigma_AP)) x AP median; UNCERTAIN below "
             f"posterior {s.min_posterior:g}"
@@ -306,6 +333,7 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
         "write_failure_source": e_source,
         "short_median_g": float(np.exp(mu_s)),
         "short_sigma_ln": float(sig_s),
+        "shorts_found": shorts_found,
         "shorted_lines": short_lines,
         "class_weights": {n: float(w) for n, w in zip(_NAMES, weights, strict=True)},
         "open_g": open_g,
@@ -333,15 +361,15 @@ def short_boundary(model: dict[str, Any]) -> float:
     mu_s, s_s = np.log(model["short_median_g"]), model["short_sigma_ln"]
     w = model["class_weights"]
     x = np.linspace(mu_p, max(mu_s, mu_p + 1e-6), 2001)
-    lp = np.log(max(w["STUCK_P"], 1e-12)) + _lognorm(x, mu_p, s_p)
-    ls = np.log(max(w["SHORT"], 1e-12)) + _lognorm(x, mu_s, s_s)
+    lp = np.log(max(w["STUCK_P"], 1e-12)) + lognorm(x, mu_p, s_p)
+    ls = np.log(max(w["SHORT"], 1e-12)) + lognorm(x, mu_s, s_s)
     above = np.flatnonzero(ls > lp)
     return float(np.exp(x[above[0]] if above.size else mu_s))
 
 
 def _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights) -> np.ndarray:
     """Log prior x likelihood per class, shape ``(*S, 5)`` (OPEN is decided apart)."""
-    lv_s = _lognorm(np.minimum(x_p, mu_s), mu_s, sig_s)
+    lv_s = lognorm(np.minimum(x_p, mu_s), mu_s, sig_s)
     with np.errstate(divide="ignore"):
         lw = np.log(weights)
     out = np.stack(
@@ -355,6 +383,24 @@ def _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights) -> np.n
         axis=-1,
     )
     return np.where(np.isfinite(x_p)[..., None] | (np.arange(N_CLASSES) == OPEN), out, 0.0)
+
+
+def _keep_shorts(weights: np.ndarray, args: tuple, n: int) -> tuple[np.ndarray, bool]:
+    """The class weights, without the short class unless it earns its place.
+
+    A short component fitted by EM can settle on the upper tail of a large stuck-P
+    population on a die without shorts. It is kept only if it raises the log likelihood of
+    the ``n`` devices by more than its three parameters cost (BIC: 1.5 ln n); else its
+    weight is set to ~0 (no device is called a short for lack of a short population).
+    """
+    with_s = float(np.logaddexp.reduce(_class_ll(*args, weights), axis=-1).sum())
+    w0 = weights.copy()
+    w0[SHORT] = 1e-9
+    w0 /= w0.sum()
+    without = float(np.logaddexp.reduce(_class_ll(*args, w0), axis=-1).sum())
+    if with_s - without > 1.5 * np.log(max(n, 2)):
+        return weights, True
+    return w0, False
 
 
 def _normalise(ll: np.ndarray) -> np.ndarray:
@@ -404,16 +450,16 @@ def _centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]
     return med, max(float(sigma), 1e-3), differ
 
 
-def _lognorm(x, mu, sigma) -> np.ndarray:
-    z = (np.asarray(x) - mu) / sigma
-    return -0.5 * z * z - np.log(sigma) - 0.9189385332046727
+def _deconvolve(measured: float, noise: float) -> float:
+    """Spread between devices from a measured spread that includes ``noise`` (floor 1e-3)."""
+    return float(np.sqrt(max(measured**2 - noise**2, 1e-6)))
 
 
 def _bayes_error(mu1: float, s1: float, mu2: float, s2: float) -> float:
     """Error of telling two equally likely Gaussians apart: half their overlap area."""
     lo, hi = min(mu1 - 8 * s1, mu2 - 8 * s2), max(mu1 + 8 * s1, mu2 + 8 * s2)
     x = np.linspace(lo, hi, 4001)
-    f = np.minimum(np.exp(_lognorm(x, mu1, s1)), np.exp(_lognorm(x, mu2, s2)))
+    f = np.minimum(np.exp(lognorm(x, mu1, s1)), np.exp(lognorm(x, mu2, s2)))
     return float(0.5 * np.sum(f) * (x[1] - x[0]))
 
 

@@ -50,6 +50,8 @@ class Evidence:
         saturated: devices with at least one reading beyond the converter's range (+inf).
         saturated_all: devices whose every reading saturated.
         n_nan: NaN readings per device.
+        cycle_sigma: read noise, sigma of ln G of a per-cycle mean; noise_source: how known.
+        step: conductance step (S) of quantised readings (a coarse converter), 0 if none.
     """
 
     x_p: np.ndarray
@@ -62,6 +64,7 @@ class Evidence:
     n_nan: np.ndarray
     cycle_sigma: float
     noise_source: str
+    step: float = 0.0
 
 
 def gather_evidence(
@@ -142,13 +145,45 @@ def gather_evidence(
         n_nan=counted.sum(axis=(0, 1, 2)),
         cycle_sigma=float(sigma),
         noise_source=source,
+        step=quantisation_step(both[:, 0, 0]),
     )
 
 
+def quantisation_step(g: np.ndarray) -> float:
+    """The step (S) of readings that take only a few distinct values (a coarse converter),
+    or 0 when they do not: over a third of the positive finite readings repeat one of the
+    others (to 6 significant digits), and the step is the smallest gap between them."""
+    v = np.asarray(g, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size < 20:
+        return 0.0
+    exp10 = np.floor(np.log10(v))
+    rounded = np.round(v / 10**exp10, 5) * 10**exp10
+    distinct = np.unique(rounded)
+    if distinct.size > v.size / 3 or distinct.size < 2:
+        return 0.0
+    gaps = np.diff(distinct)
+    gaps = gaps[gaps > 1e-6 * distinct[1:]]
+    return float(gaps.min()) if gaps.size else 0.0
+
+
 def robust_sigma(values: np.ndarray) -> float:
-    """1.4826 x median absolute deviation (a Gaussian's sigma, robust to outliers)."""
+    """A Gaussian's sigma robust to outliers: 1.4826 x median absolute deviation.
+
+    When a tenth or more of the values tie (a coarse converter: most devices share one
+    code, and the MAD may be 0) the standard deviation of the central 98 % (scaled to a full
+    Gaussian's) is used if larger, so quantised readings do not look spread-free."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
-    return float(1.4826 * np.median(np.abs(v - np.median(v))))
+    mad = float(1.4826 * np.median(np.abs(v - np.median(v))))
+    if v.size < 20 or np.unique(v, return_counts=True)[1].max() < 0.1 * v.size:
+        return mad  # no heavy ties: the MAD is right
+    lo, hi = np.quantile(v, [0.01, 0.99])
+    core = v[(v >= lo) & (v <= hi)]
+    return max(mad, float(np.std(core)) / TRIMMED_STD_FACTOR)
+
+
+TRIMMED_STD_FACTOR = 0.9347
+"""Standard deviation of a Gaussian cut to its central 98 %, in units of its sigma."""

@@ -33,8 +33,18 @@ DEFECTS = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STU
 GOALS = {"SHORT": 0.99, "OPEN": 0.99, "STUCK_P": 0.97, "STUCK_AP": 0.97}
 
 
-def run_profile(name: str, dies: int, lot: int, cycles: int, remeasure: int, progress, task):
-    """Confusion matrix (truth x found, 5 x 6) and timings over ``dies`` dies of ``name``."""
+def run_profile(
+    name: str,
+    dies: int,
+    lot: int,
+    cycles: int,
+    remeasure: int,
+    progress,
+    task,
+    n_arrays: int | None = None,
+):
+    """Confusion matrix (truth x found, 5 x 6) and timings over ``dies`` dies of ``name``
+    (a shipped profile or a TOML path), measuring the first ``n_arrays`` arrays (all: None)."""
     prof = load_profile(name)
     confusion = np.zeros((5, 6), dtype=np.int64)
     oracle = np.zeros((5, 6), dtype=np.int64)
@@ -42,9 +52,8 @@ def run_profile(name: str, dies: int, lot: int, cycles: int, remeasure: int, pro
     for k in range(dies):
         chip = SimulatedChip.from_lot(prof, lot, k)
         sink = MemorySink()
-        plan = CharacterizationPlan(
-            arrays=tuple(range(chip.layout.n_arrays)), cycles=cycles, remeasure_cycles=remeasure
-        )
+        planned = tuple(range(min(n_arrays or chip.layout.n_arrays, chip.layout.n_arrays)))
+        plan = CharacterizationPlan(arrays=planned, cycles=cycles, remeasure_cycles=remeasure)
         t0 = time.perf_counter()
         result = characterize_die(chip, sink, plan)
         t_die.append(time.perf_counter() - t0)
@@ -54,7 +63,7 @@ def run_profile(name: str, dies: int, lot: int, cycles: int, remeasure: int, pro
         t0 = time.perf_counter()
         classify_reads(gp, ga)
         t_classify.append(time.perf_counter() - t0)
-        truth = chip.die.defect
+        truth = chip.die.defect[list(planned)]
         np.add.at(confusion, (truth.ravel(), result.codes.ravel()), 1)
         np.add.at(oracle, (truth.ravel(), _oracle(prof, truth, result.g_p).ravel()), 1)
         warnings.extend(result.warnings)
@@ -73,7 +82,9 @@ def _oracle(prof, truth: np.ndarray, g: np.ndarray) -> np.ndarray:
         (DefectCode.STUCK_P, -np.log(r.r_p_median), r.r_p_sigma, d.stuck_p_rate),
         (DefectCode.STUCK_AP, -np.log(r.r_ap_median), r.r_ap_sigma, d.stuck_ap_rate),
     )
-    ll = np.stack([np.log(w) - np.log(s) - 0.5 * ((x - m) / s) ** 2 for _, m, s, w in comps])
+    ll = np.stack(
+        [np.log(max(w, 1e-300)) - np.log(s) - 0.5 * ((x - m) / s) ** 2 for _, m, s, w in comps]
+    )
     kinds = np.array([int(c) for c, *_ in comps], dtype=np.uint8)
     level = np.isin(truth, kinds)
     return np.where(level, kinds[ll.argmax(axis=0)], truth)
@@ -102,7 +113,12 @@ def main() -> None:
     ap.add_argument(
         "--remeasure", type=int, default=0, help="extra cycles for uncertain devices (default 0)"
     )
-    ap.add_argument("--profiles", default=None, help="comma-separated (default: every 1T1R one)")
+    ap.add_argument(
+        "--profiles",
+        default=None,
+        help="comma-separated names or TOML paths (default: every shipped 1T1R profile)",
+    )
+    ap.add_argument("--arrays", type=int, default=None, help="first N arrays per die (default all)")
     args = ap.parse_args()
     names = (
         args.profiles.split(",")
@@ -120,7 +136,7 @@ def main() -> None:
         for name in names:
             task = progress.add_task(name, total=args.dies)
             conf, oracle, t_cls, t_die, warns = run_profile(
-                name, args.dies, args.lot, args.cycles, args.remeasure, progress, task
+                name, args.dies, args.lot, args.cycles, args.remeasure, progress, task, args.arrays
             )
             sc = scores(conf)
             good = conf[DefectCode.GOOD].sum()

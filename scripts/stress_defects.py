@@ -1,0 +1,155 @@
+"""Defect detection on dies outside the shipped profiles: a grid of stress cases.
+
+Each case changes a few keys of a shipped profile (``DeviceProfile.replace``): other TMR,
+spreads, short levels, defect rates (none at all, one class only, up to 90 %), read noise,
+converter resolution, geometries, cycles, re-measurement. For each, ``--dies`` dies of lot
+``--lot`` are characterised in memory and compared with the simulator's truth. Printed per
+case: precision / recall per class (UNCERTAIN counts as a miss), good devices called
+defective (rate), uncertain devices, the Bayes limit of the level-decided classes (true
+distributions known, see ``bench_defects.py``), refusals, and the in-memory time per die.
+
+Run: ``python scripts/stress_defects.py`` (about 3 minutes on one core) or e.g.
+``--cases noise,adc --dies 4`` (cases whose name contains any of the words).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from bench_defects import _oracle, scores
+from rich.console import Console
+from rich.table import Table
+
+from mtj_hil.sim.chip import SimulatedChip
+from mtj_hil.sim.profile import load_profile
+from protocols.characterize import CharacterizationPlan, MemorySink, characterize_die
+from protocols.errors import ProtocolError
+
+R_P = 4292.0
+NONE = {"short_rate": 0.0, "open_rate": 0.0, "stuck_p_rate": 0.0, "stuck_ap_rate": 0.0}
+
+
+def cases() -> list[tuple[str, str, dict, dict]]:
+    """(name, base profile, profile changes, plan/run options) of every stress case."""
+    out: list[tuple[str, str, dict, dict]] = []
+
+    def add(name: str, base: str = "1t1r-20k", run: dict | None = None, **changes) -> None:
+        out.append((name, base, changes, run or {}))
+
+    for tmr in (0.1, 0.2, 0.5, 1.0, 1.5, 3.0):
+        add(f"tmr {100 * tmr:g} %", resistance={"r_ap_median": R_P * (1 + tmr)})
+    for sp in (0.02, 0.08, 0.15, 0.20):
+        add(f"spread {100 * sp:g} %", resistance={"r_p_sigma": sp, "r_ap_sigma": sp})
+    for g in (3e-4, 5e-4, 1e-3, 3e-3):
+        for s in (0.05, 0.2, 0.5):
+            add(
+                f"shorts {1e3 * g:g} mS sigma {s}",
+                defects={"short_g_median": g, "short_g_sigma": s},
+            )
+    add("no defects", defects=NONE)
+    for r in (0.001, 0.03, 0.10):
+        add(
+            f"defect rate {100 * r:g} %",
+            defects={"short_rate": r, "open_rate": r / 2, "stuck_p_rate": r, "stuck_ap_rate": r},
+        )
+    for k in NONE:
+        add(f"only {k}", defects={**NONE, k: 0.004})
+    add("stuck-P 20 % only", defects={**NONE, "stuck_p_rate": 0.2})
+    add("stuck 45 + 45 %", defects={**NONE, "stuck_p_rate": 0.45, "stuck_ap_rate": 0.45})
+    add("line defects heavy", defects={"line_open_rate": 2.0, "line_short_rate": 2.0})
+    for n in (0.02, 0.05, 0.10):
+        add(f"noise {100 * n:g} %", read={"noise_rel": n})
+    add("noise 3 %, tmr 20 %", resistance={"r_ap_median": 1.2 * R_P}, read={"noise_rel": 0.03})
+    add("noise 5 %, tmr 20 %", resistance={"r_ap_median": 1.2 * R_P}, read={"noise_rel": 0.05})
+    add("noise 5 %, 1 cycle, 3 reads", read={"noise_rel": 0.05}, run={"cycles": 1, "reads": 3})
+    for bits in (6, 8, 10, 12):
+        add(f"adc {bits} bit", read={"adc_bits": bits})
+    add("adc 8 bit, no defects", read={"adc_bits": 8}, defects=NONE)
+    add("geometry 4 x 16 x 16", geometry={"n_arrays": 4, "rows": 16, "cols": 16})
+    add("geometry 1 x 25 x 25", geometry={"n_arrays": 1})
+    add("geometry 1 x 4 x 4", geometry={"n_arrays": 1, "rows": 4, "cols": 4})
+    add("geometry 64 x 1 x 25", geometry={"n_arrays": 64, "rows": 1})
+    add("passive 15 x 15", base="passive-15x15")
+    for c in (1, 2, 8):
+        add(f"{c} cycles", run={"cycles": c})
+    add("1 cycle + re-measure 3", run={"cycles": 1, "remeasure_cycles": 3})
+    add("2 arrays of 32", run={"arrays": 2})
+    add("write error floor 0.2", switching={"write_error_floor": 0.2})
+    add(
+        "uncorrelated R_P, R_AP",
+        resistance={"rp_rap_correlation": 0.0, "r_p_sigma": 0.1, "r_ap_sigma": 0.1},
+    )
+    add("early process", base="1t1r-early-process")
+    return out
+
+
+def run_case(base: str, changes: dict, run: dict, dies: int, lot: int) -> dict:
+    """Confusion (5 x 6), oracle, refusals and mean time per die of one case."""
+    prof = load_profile(base)
+    prof = prof.replace(**changes) if changes else prof
+    conf, oracle = np.zeros((5, 6), np.int64), np.zeros((5, 6), np.int64)
+    refused, times = 0, []
+    opts = dict(run)
+    n_arr = opts.pop("arrays", None)
+    for k in range(dies):
+        chip = SimulatedChip.from_lot(prof, lot, k)
+        arrays = tuple(range(min(n_arr or chip.layout.n_arrays, chip.layout.n_arrays)))
+        t0 = time.perf_counter()
+        try:
+            result = characterize_die(
+                chip, MemorySink(), CharacterizationPlan(arrays=arrays, **opts)
+            )
+        except ProtocolError:
+            refused += 1
+            continue
+        times.append(time.perf_counter() - t0)
+        truth = chip.die.defect[list(arrays)]
+        np.add.at(conf, (truth.ravel(), result.codes.ravel()), 1)
+        np.add.at(oracle, (truth.ravel(), _oracle(prof, truth, result.g_p).ravel()), 1)
+    return {"conf": conf, "oracle": oracle, "refused": refused, "t": float(np.mean(times or [0]))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dies", type=int, default=12, help="dies per case (default 12)")
+    ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
+    ap.add_argument("--cases", default=None, help="comma-separated words; cases naming any")
+    args = ap.parse_args()
+    words = args.cases.split(",") if args.cases else None
+    table = Table(title=f"defect detection stress cases, {args.dies} dies each, lot {args.lot}")
+    for col in (
+        "case",
+        "SHORT P/R",
+        "OPEN P/R",
+        "STUCK_P P/R",
+        "STUCK_AP P/R",
+        "good->defect",
+        "uncertain",
+        "refused",
+        "s/die",
+        "Bayes stuck P/R",
+    ):
+        table.add_column(col, justify="right")
+    fmt = lambda p, r: "-" if np.isnan(r) else f"{p:.3f}/{r:.3f}"  # noqa: E731
+    for name, base, changes, run in cases():
+        if words and not any(w in name for w in words):
+            continue
+        res = run_case(base, changes, run, args.dies, args.lot)
+        conf, sc, orc = res["conf"], scores(res["conf"]), scores(res["oracle"])
+        good = max(int(conf[0].sum()), 1)
+        table.add_row(
+            name,
+            *(fmt(*sc[c][:2]) for c in ("SHORT", "OPEN", "STUCK_P", "STUCK_AP")),
+            f"{conf[0, 1:5].sum() / good:.1e}",
+            f"{100 * conf[:, 5].sum() / max(conf.sum(), 1):.3f} %",
+            str(res["refused"]),
+            f"{res['t']:.2f}",
+            " ".join(fmt(*orc[c][:2]) for c in ("STUCK_P", "STUCK_AP")),
+        )
+    Console(width=200).print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -48,9 +48,11 @@ from instruments.controller_codec import (
 )
 from instruments.controller_commands import ChipController
 from instruments.controller_types import (
+    FLAG_HOST_WATCHDOG,
     ChipIdentity,
     ChipLimits,
     ControllerStatus,
+    HostWatchdogFired,
     Polarity,
     PulseReport,
     ReadResult,
@@ -66,6 +68,8 @@ __all__ = [
     "MAX_REPLY_BYTES",
     "SAFE_BIAS_V",
     "ChipController",
+    "FLAG_HOST_WATCHDOG",
+    "HostWatchdogFired",
     "Polarity",
     "RouteMode",
     "ChipIdentity",

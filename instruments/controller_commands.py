@@ -34,6 +34,7 @@ from instruments.controller_replies import (
 )
 from instruments.controller_types import (
     ControllerStatus,
+    HostWatchdogFired,
     PulseReport,
     ReadResult,
     as_polarity,
@@ -68,6 +69,10 @@ class ChipController(ControllerLink):
             instead of hanging a transaction that defers Ctrl-C).
         rtscts, xonxoff: hardware / software flow control.
         dtr, rts: level of the DTR and RTS lines after opening (``None``: pyserial default).
+        keepalive_s: :meth:`keepalive` talks to the board once the link has been idle this
+            long (s); well under the board's host watchdog (60 s on the reference board).
+        link_clock: the clock (s) idle time is measured on; ``time.monotonic`` on a real
+            bench, the lab's modelled clock in the virtual lab.
 
     One driver per physical port: the port lock makes a driver safe to share between
     threads, but two drivers on one port would number their frames independently.
@@ -346,6 +351,41 @@ class ChipController(ControllerLink):
         """Query ``STAT``: busy flag, last error, selection, routing, temperature, flags."""
         ident = self._id()
         return parse_status(self._transact("STAT", reply_bytes=128), ident, self.port_name)
+
+    def check_watchdog(self) -> ControllerStatus:
+        """``STAT``, raising if the board's host watchdog has fired (flag bit 4).
+
+        Raises:
+            HostWatchdogFired: the board reset itself to the safe state because the link was
+                silent too long with a route held; the host's picture of routes, masks and
+                read voltages is stale and SMU readings since then were not of the die.
+        """
+        state = self.status()
+        if state.host_watchdog_fired:
+            raise HostWatchdogFired(
+                f"{self.port_name}: the controller board's host watchdog fired (STAT flag bit "
+                "4): no frame reached it for its t_watchdog with a route held, so it went to "
+                "the safe state by itself (routes off, lines at 0 V); measurements through "
+                "the board since then are not of the die. RST clears the flag."
+            )
+        return state
+
+    def keepalive(self) -> bool:
+        """Keep the board's host watchdog (protocol section 9.4) from firing during long
+        SMU-only work: when the link has been idle for :attr:`keepalive_s` or more, send
+        ``STAT`` (which changes nothing on the board) and check its watchdog flag.
+
+        Call it between SMU measurements taken through a held route, and after the last one
+        before trusting it: a silence long enough to fire the watchdog is then always
+        followed by a check. Returns True when a frame was sent.
+
+        Raises:
+            HostWatchdogFired: the watchdog had already fired.
+        """
+        if self.idle_s < self.keepalive_s:
+            return False
+        self.check_watchdog()
+        return True
 
     def reset(self) -> None:
         """``RST``: abort, route OFF, clear masks/selection/read voltages, errors and faults."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -63,6 +63,8 @@ class ControllerLink:
         xonxoff: bool = False,
         dtr: bool | None = None,
         rts: bool | None = None,
+        keepalive_s: float = 10.0,
+        link_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if connection is None:
             if url is None:
@@ -89,6 +91,9 @@ class ControllerLink:
         self.port_name = port_name or url or str(getattr(connection, "port", None) or id(self))
         self._seq = 0
         self._needs_resync = False
+        self.keepalive_s = keepalive_s
+        self._link_clock = link_clock
+        self._last_frame_at = link_clock()
         self.identity: ChipIdentity | None = None
         if identify:
             try:
@@ -174,6 +179,7 @@ class ControllerLink:
             if frame.verb == "OK" and frame.seq == seq and frame.args[:1] == ("SYNC",):
                 break
             log.debug("%s: discarded %r while resynchronising", self.port_name, line)
+        self._last_frame_at = self.link_clock()
         (last,) = _require(parse_fields(frame.args[1:]), "last")
         self._needs_resync = False
         if last == "--":
@@ -254,9 +260,25 @@ class ControllerLink:
             except InstrumentError:
                 self._needs_resync = True
                 raise
+            self._last_frame_at = self.link_clock()
         if reply.verb == "ERR":
             raise ControllerError(reply.error_code, reply.error_message, command)
         return reply.args[1:]
+
+    @property
+    def link_clock(self) -> Callable[[], float]:
+        """The clock (s) link idle time is measured on; setting it restarts the idle time."""
+        return self._link_clock
+
+    @link_clock.setter
+    def link_clock(self, clock: Callable[[], float]) -> None:
+        self._link_clock = clock
+        self._last_frame_at = clock()
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds (on :attr:`link_clock`) since the board last answered a frame."""
+        return self.link_clock() - self._last_frame_at
 
     def _transact_echo(self, command: str, args: Sequence[str], operation_s: float = 0.0) -> None:
         fields = self._transact(command, args, operation_s)

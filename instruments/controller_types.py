@@ -19,6 +19,8 @@ __all__ = [
     "Polarity",
     "PulseReport",
     "ReadResult",
+    "FLAG_HOST_WATCHDOG",
+    "HostWatchdogFired",
     "ReplyMismatch",
     "RouteMode",
     "as_polarity",
@@ -30,6 +32,16 @@ class ReplyMismatch(InstrumentError):
     """The board's reply to PULSE or SCAN does not describe what was asked (amplitude,
     width, polarity, cell or line count): the host must not assume the request was done."""
 
+
+class HostWatchdogFired(InstrumentError):
+    """The board's host watchdog fired (``STAT`` flag bit 4, docs/chip-protocol.md section
+    9.4): no frame arrived for ``t_watchdog`` with a route held, so the board reset itself
+    to the safe state (routes off, lines at 0 V). Whatever the host measured through the
+    board since then was not the die; ``RST`` clears the flag."""
+
+
+#: ``STAT`` flag bit 4: the host watchdog fired (protocol section 9.4)
+FLAG_HOST_WATCHDOG = 1 << 4
 
 RouteMode = Literal["OFF", "WRITE", "SMU", "ADC"]
 Polarity = Literal["POS", "NEG"]
@@ -91,6 +103,11 @@ class ControllerStatus:
     cols_mask: npt.NDArray[np.bool_] | None
     temperature_c: float
     flags: int
+
+    @property
+    def host_watchdog_fired(self) -> bool:
+        """Flag bit 4: the board went to the safe state by itself (protocol section 9.4)."""
+        return bool(self.flags & FLAG_HOST_WATCHDOG)
 
 
 @dataclass(frozen=True)

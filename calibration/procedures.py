@@ -148,6 +148,7 @@ def measure_smu_gain(
             ) from exc
         what = f"reference resistor {ref.name} (REF {ref.index}, listed {ref.ohms:g} ohm)"
         i = _readings(smu, volts, what) - offset.value
+        controller.keepalive()  # a long sweep through a held route: watchdog check
         if np.any(np.abs(i) < 1e-12):
             raise CalibrationError(f"{what} carries no current: open contact or missing part")
         y = np.asarray(volts) / i
@@ -304,6 +305,7 @@ def calibrate_converters(
                 hi = np.empty(smu_points)
                 for p in range(smu_points):
                     reading = smu.measure_current()
+                    controller.keepalive()  # HostWatchdogFired if the route was dropped
                     if reading.compliance or reading.overflow:
                         raise CalibrationError(
                             f"sense SMU in compliance or over range on output line {j}, "

@@ -35,7 +35,7 @@ import numpy as np
 from calibration.correction import ReadPathCorrection
 from calibration.errors import CalibrationWarning
 from calibration.records import controller_identity, select_record, smu_identity
-from instruments.controller import ADC_RANGES, ChipController
+from instruments.controller import ADC_RANGES, ChipController, HostWatchdogFired
 from instruments.errors import InstrumentError
 from instruments.safety import SafetyEnvelope
 from instruments.smu import SourceMeter
@@ -336,6 +336,13 @@ class InstrumentChip:
             for j in range(cols):
                 self._route_to("SMU", j, "DAC")
                 reading = _smu_call("sense", sense.measure_current)
+                # a long measurement through a held route: keep the board's host watchdog
+                # from firing, and refuse the reading if it already had (routes were off)
+                try:
+                    self.controller.keepalive()
+                except HostWatchdogFired:
+                    self.forget_board_state()  # the board reset itself: the cache is stale
+                    raise
                 if not reading.trustworthy:
                     flags = [
                         name
@@ -457,6 +464,9 @@ def open_station(
     with contextlib.ExitStack() as stack:
         lab, url, resources = start_virtual_lab(station, stack, lab_imperfections)
         controller = open_controller(station.controller, url)
+        if lab is not None and url == lab.controller_url:
+            # the virtual board's watchdog runs on the lab's modelled clock: idle time too
+            controller.link_clock = lambda: lab.clock.now
         smus: dict[str, SourceMeter] = {}
         try:
             for cfg in station.smus:

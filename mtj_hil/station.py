@@ -18,7 +18,7 @@ from instruments.controller import ADC_RANGES
 from instruments.errors import SafetyViolation
 from instruments.safety import SafetyEnvelope
 from mtj_hil.errors import ConfigError
-from mtj_hil.sim.profile import DeviceProfile, load_profile
+from mtj_hil.sim.profile import PROFILE_DIR, DeviceProfile, load_profile
 
 SMU_DRIVERS = ("keithley2400", "keithley2450", "keithley2600", "keysight_b2900")
 SMU_ROLES = ("sense", "drive")
@@ -160,6 +160,19 @@ class Station:
         }
 
 
+def profile_source(value: str, station_path: Path | None) -> str:
+    """Where a station's ``[die] profile`` is loaded from: a shipped profile name stays a
+    name; a path relative to nothing else is taken relative to the station file's folder
+    (not the working directory), so a station file and its profile can move together.
+    Absolute paths, and every value when the station has no file, are used as given."""
+    candidate = Path(value)
+    if station_path is None or not value or candidate.is_absolute():
+        return value
+    if candidate.suffix != ".toml" and (PROFILE_DIR / f"{value}.toml").exists():
+        return value
+    return str(station_path.parent / candidate)
+
+
 def load_station(path: str | Path) -> Station:
     """Read and validate a station file.
 
@@ -246,7 +259,7 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
 
     die = section("die")
     try:
-        profile = load_profile(str(die.get("profile", "")))
+        profile = load_profile(profile_source(str(die.get("profile", "")), path))
     except ConfigError as exc:
         raise fail("die.profile", f"is not usable: {exc}") from exc
     p_polarity = choice(die, "die", "p_polarity", ("POS", "NEG"), "POS")

@@ -24,7 +24,10 @@ voltage limit, the backstop should the channel ever source current),
 ``:OUTPut[c]:ON:AUTO OFF`` (no automatic output-on by a measurement),
 ``:SENSe[c]:CURRent:RANGe[:AUTO]``, ``:SENSe[c]:CURRent:NPLC``, ``:FORMat[:DATA] ASCii``,
 ``:FORMat:ELEMents:SENSe CURR,TIME,STAT,SOUR``, ``:TRIGger[c][:ALL]:COUNt`` (write-only; read
-back with ``:TRIGger[c]:ACQuire:COUNt?`` and ``:TRIGger[c]:TRANsient:COUNt?``). The
+back with ``:TRIGger[c]:ACQuire:COUNt?`` and ``:TRIGger[c]:TRANsient:COUNt?``) and
+``:ARM[c][:ALL]:COUNt`` 1 (ARM subsystem, likewise write-only; read back per action with
+``:ARM[c]:ACQuire:COUNt?`` and ``:ARM[c]:TRANsient:COUNt?``): a unit left with an arm count
+above 1 would return arm x trigger count points per sweep. The
 whole instrument is never ``*RST`` on open, so the other channel keeps its state.
 """
 
@@ -180,6 +183,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             ":FORM:DATA ASC",
             f":FORM:ELEM:SENS {SENSE_ELEMENTS}",
             ":TRIG{ch}:COUN 1",
+            ":ARM{ch}:COUN 1",
         ):
             self.write(command)
         q = self.ask
@@ -214,6 +218,8 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             # the ALL form is write-only; each action's count is read back on its own
             check_number("trigger count (acquire)", 1, q(":TRIG{ch}:ACQ:COUN?")),
             check_number("trigger count (transient)", 1, q(":TRIG{ch}:TRAN:COUN?")),
+            check_number("arm count (acquire)", 1, q(":ARM{ch}:ACQ:COUN?")),
+            check_number("arm count (transient)", 1, q(":ARM{ch}:TRAN:COUN?")),
         ]
         return checks
 

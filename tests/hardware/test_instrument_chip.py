@@ -165,3 +165,26 @@ def test_conductance_map_through_the_lab(lab_chip):
     truth = lab_chip.lab.die.conductance(6)
     ok = truth > 1e-6
     np.testing.assert_allclose(g.mean(axis=0)[ok], truth[ok], rtol=0.03)
+
+
+def test_smu_read_through_a_board_whose_watchdog_fired_is_refused_not_returned(station_dict):
+    """A board watchdog shorter than one SMU measurement (modelled time): the reading taken
+    after the board went safe is refused with the watchdog named, and the cached board
+    state is dropped so the next call re-routes."""
+    from instruments.controller import HostWatchdogFired
+
+    station_dict["station"]["read_path"] = "smu"
+    with open_station(station_from_dict(station_dict, STATION)) as chip:
+        chip.lab.board.watchdog_s = 1e-4  # s of modelled time: less than one integration
+        chip.controller.keepalive_s = 0.0  # check after every measurement
+        vectors = np.zeros((1, 25))
+        vectors[0, 3] = 0.1
+        with pytest.raises(HostWatchdogFired, match="STAT flag bit 4"):
+            chip.read(2, vectors)
+        assert chip._route is None and chip._array is None  # cache forgotten
+        chip.lab.board.watchdog_s = 60.0
+        chip.controller.reset()
+        currents = chip.read(2, vectors)  # re-selects and re-routes from scratch
+        truth = chip.lab.die.conductance(2)[3] * 0.1
+        ok = truth > 1e-6
+        np.testing.assert_allclose(currents[0][ok], truth[ok], rtol=0.03)

@@ -96,3 +96,34 @@ def test_characterize_through_the_virtual_lab_from_the_command_line(tmp_path, ca
     char = load_characterization(out)
     assert char.attrs["die_id"] == "sim:1t1r-20k:lot0:die7"
     assert char.attrs["station"]["backend"] == "instruments"
+
+
+def test_a_relative_profile_path_is_taken_from_the_station_files_folder(tmp_path, monkeypatch):
+    """``[die] profile = "dies/mine.toml"`` is found next to the station file whatever the
+    working directory; a shipped name still loads the shipped profile."""
+    import tomllib
+
+    from mtj_hil.sim.profile import PROFILE_DIR
+
+    bench = tmp_path / "bench"
+    (bench / "dies").mkdir(parents=True)
+    text = (PROFILE_DIR / "1t1r-20k.toml").read_text()
+    mine = text.replace('name = "1t1r-20k"', 'name = "my-die"', 1)
+    assert mine != text
+    (bench / "dies" / "mine.toml").write_text(mine)
+    data = tomllib.loads(STATION.read_text())
+    data["die"]["profile"] = "dies/mine.toml"
+    (bench / "station.toml").write_text(
+        STATION.read_text().replace('"1t1r-20k"', '"dies/mine.toml"', 1)
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the working directory holds no dies/ folder
+    assert load_station(bench / "station.toml").profile.name == "my-die"
+    assert station_from_dict(data, bench / "station.toml").profile.name == "my-die"
+    with pytest.raises(ConfigError, match=r"die\.profile is not usable: .*bench/nope\.toml"):
+        station_from_dict(
+            {**data, "die": {**data["die"], "profile": "nope.toml"}}, bench / "s.toml"
+        )
+    data["die"]["profile"] = "1t1r-20k"
+    assert station_from_dict(data, bench / "station.toml").profile.name == "1t1r-20k"

@@ -7,7 +7,7 @@ from pymeasure.test import expected_protocol
 
 from instruments.errors import InstrumentError
 from instruments.smu import KeysightB2900, Reading, SourceMeter
-from instruments.smu.known_state import KnownState
+from instruments.smu.known_state import KnownState, SmuSettings
 
 INIT = (":FORM:ELEM:SENS CURR,TIME,STAT,SOUR", None)
 
@@ -214,3 +214,78 @@ def test_shutdown_single_channel_model():
     ]
     with proto(pairs, channels=(1,), sleep=lambda s: None) as b:
         assert b.shutdown() is True
+
+
+# Known state, byte for byte (channel 2, fixed 1 uA current range): the arm count is set with
+# the write-only ALL node and read back per action, like the trigger count.
+KNOWN_SETTINGS = SmuSettings(max_voltage=0.3, compliance=1e-3, nplc=1.0, current_range=1e-6)
+SET_B2900 = [
+    (":SOUR2:FUNC:MODE VOLT", None),
+    (":SOUR2:VOLT:MODE FIX", None),
+    (":SOUR2:VOLT:RANG:AUTO OFF", None),
+    (":SOUR2:VOLT:RANG 0.3", None),
+    (":SOUR2:VOLT 0", None),
+    (':SENS2:FUNC "CURR"', None),
+    (":SENS2:CURR:PROT 0.001", None),
+    (":SENS2:VOLT:PROT 0.3", None),
+    (":OUTP2:PROT ON", None),
+    (":OUTP2:ON:AUTO OFF", None),
+    (":SENS2:CURR:RANG 1e-06", None),
+    (":SENS2:CURR:NPLC 1", None),
+    (":FORM:DATA ASC", None),
+    (":FORM:ELEM:SENS CURR,TIME,STAT,SOUR", None),
+    (":TRIG2:COUN 1", None),
+    (":ARM2:COUN 1", None),
+]
+
+
+def _read_b2900(arm_acq="1", arm_tran="1"):
+    return [
+        (":SOUR2:FUNC:MODE?", "VOLT"),
+        (":SOUR2:VOLT:MODE?", "FIX"),
+        (":SOUR2:VOLT:RANG:AUTO?", "0"),
+        (":SOUR2:VOLT:RANG?", "+2.000000E+00"),
+        (":SOUR2:VOLT?", "+0.000000E+00"),
+        (":SENS2:FUNC?", '"CURR"'),
+        (":SENS2:CURR:PROT?", "+1.000000E-03"),
+        (":SENS2:VOLT:PROT?", "+3.000000E-01"),
+        (":OUTP2:PROT?", "1"),
+        (":OUTP2:ON:AUTO?", "0"),
+        (":SENS2:CURR:RANG?", "+1.000000E-06"),
+        (":SENS2:CURR:NPLC?", "+1.000000E+00"),
+        (":FORM:DATA?", "ASC"),
+        (":FORM:ELEM:SENS?", "CURR,TIME,STAT,SOUR"),
+        (":TRIG2:ACQ:COUN?", "1"),
+        (":TRIG2:TRAN:COUN?", "1"),
+        (":ARM2:ACQ:COUN?", arm_acq),
+        (":ARM2:TRAN:COUN?", arm_tran),
+        (":SYST:ERR?", '+0,"No error"'),
+    ]
+
+
+OPEN_B2900 = [
+    (":ABOR (@2)", None),
+    (":OUTP2?", "0"),
+    ("*CLS", None),
+    (":SYST:ERR?", '+0,"No error"'),
+]
+
+
+def test_known_state_sets_and_reads_back_the_arm_count_byte_for_byte():
+    pairs = [*OPEN_B2900, *SET_B2900, *_read_b2900(), (":OUTP2 ON", None)]
+    with proto(pairs) as b:
+        state = b.ch2.configure(KNOWN_SETTINGS)
+        assert state.ok, state.problems()
+        names = [c.name for c in state.checks]
+        assert "arm count (acquire)" in names and "arm count (transient)" in names
+        b.ch2.enable_output()
+
+
+def test_an_arm_count_that_did_not_take_is_named_and_output_on_refused():
+    pairs = [*OPEN_B2900, *SET_B2900, *_read_b2900(arm_tran="4")]
+    with proto(pairs) as b:
+        state = b.ch2.configure(KNOWN_SETTINGS)
+        assert not state.ok
+        assert "arm count (transient)" in " ".join(state.problems())
+        with pytest.raises(InstrumentError, match="arm count"):
+            b.ch2.enable_output()

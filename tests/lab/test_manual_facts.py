@@ -124,6 +124,51 @@ def test_b2900_trigger_count_all_node_is_optional_and_write_only():
     assert [code for code, _ in inst.errors()] == [-113, -113]
 
 
+# B2900 SCPI Command Reference, ARM subsystem: ``:ARM[c]<:ACQuire|:TRANsient|[:ALL]>:COUNt``
+# 1..100000 or INF, *RST 1; ``:DELay`` *RST 0; ``:SOURce`` *RST AINT; ``:BYPass`` *RST OFF.
+# User's Guide "Trigger System": the trigger layer runs trigger-count times per arm pass, the arm
+# layer arm-count times per INIT.
+
+
+def test_b2900_arm_layer_reset_values_per_channel_and_action():
+    inst = make_virtual_smu("keysight_b2900", resistor)
+    inst.handle(":ARM1:COUN 5;:ARM2:ACQ:DEL 0.5;:ARM2:TRAN:SOUR BUS;:ARM1:ALL:BYP ONCE")
+    assert inst.errors() == []
+    inst.handle("*RST")
+    for ch in "12":
+        reply = ask(inst, f":ARM{ch}:ACQ:COUN?;:ARM{ch}:TRAN:COUN?;:ARM{ch}:ACQ:DEL?;"
+                          f":ARM{ch}:TRAN:SOUR?;:ARM{ch}:ACQ:BYP?")  # fmt: skip
+        assert reply == "1;1;+0.000000E+00;AINT;OFF"
+
+
+def test_b2900_arm_count_all_node_sets_both_actions_and_is_write_only():
+    inst = make_virtual_smu("keysight_b2900", resistor)
+    inst.handle(":ARM1:COUN 3;:ARM2:ALL:COUN 4;:ARM2:TRAN:COUN 6")
+    assert inst.errors() == []
+    assert ask(inst, ":ARM1:ACQ:COUN?;:ARM1:TRAN:COUN?") == "3;3"
+    assert ask(inst, ":ARM2:ACQ:COUN?;:ARM2:TRAN:COUN?") == "4;6"
+    for query in (":ARM1:COUN?", ":ARM2:ALL:COUN?"):
+        assert inst.handle(query) is None
+    assert [code for code, _ in inst.errors()] == [-113, -113]
+    inst.handle("*CLS;:ARM1:COUN 0")
+    assert [code for code, _ in inst.errors()] == [-222]
+    inst.handle(":ARM1:COUN INF")
+    assert ask(inst, ":ARM1:ACQ:COUN?") == "2147483647"
+
+
+def test_b2900_an_init_returns_arm_count_times_trigger_count_points():
+    inst = make_virtual_smu("keysight_b2900", resistor, latency=0.0)
+    inst.handle(":SOUR1:VOLT 0.2;:ARM1:COUN 2;:TRIG1:COUN 3;:INIT (@1)")
+    currents = ask(inst, ":FETC:ARR:CURR? (@1)").split(",")
+    assert len(currents) == 6
+    assert float(currents[0]) == pytest.approx(0.2 / R_LOAD, rel=0.05)
+    inst.handle(":ARM1:COUN 1")
+    assert len(ask(inst, ":READ:ARR? (@1)").split(",")) == 3 * 6  # six sense elements
+    assert inst.errors() == []
+    inst.handle(":ARM1:COUN INF;:INIT (@1)")  # the model cannot run forever: refused
+    assert [code for code, _ in inst.errors()] == [-221]
+
+
 # ------------------------------------------------------------------------------ Keithley 2450
 # :FORMat:BORDer NORMal|SWAPped, default SWAP (2461-901-01 and 2470-901-01 reference manuals,
 # same SCPI command set as the 2450): NORMal sends byte 1 first, SWAPped byte 4 first.

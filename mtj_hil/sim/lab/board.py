@@ -12,6 +12,15 @@ output line's converter has its own gain and offset, the SMU connector path has 
 resistance, and the on-board reference resistors (``ROUTE REF <k>``, firmware 1.2) sit
 within their tolerance of the values the station file lists. The ``calibration`` package
 measures and removes these.
+
+Host watchdog (protocol section 9.4): when no valid frame has arrived for ``watchdog_s``
+(60 s, as on the reference board) while a route is held, the board resets itself (routes off,
+masks cleared, read voltages 0 V, replay memory cleared, as ``RST``) and sets ``STAT`` flag bit
+4 until the next ``RST``. Silence is measured on the shared :class:`VirtualClock`: in the
+virtual lab, time is modelled time (SMU integrations and bus transactions book it; a host idle
+in wall-clock time without booking anything is not "silent" here). The check runs when the
+next frame arrives (before it is executed) and whenever the SMU connector is used, which is
+all a host can observe.
 """
 
 from __future__ import annotations
@@ -144,6 +153,8 @@ class VirtualBoard:
         serial: the board's serial number (``IDN sn``).
         imperfections: its read path's errors; ``None`` gives the defaults of
             :class:`ReadPathImperfections`, ``ReadPathImperfections.ideal()`` a perfect board.
+        watchdog_s: the host watchdog's ``t_watchdog`` (s of modelled time); ``None``
+            disables it.
 
     Attributes:
         converter_gain, converter_offset: true gain (1) and offset (A) of each output line's
@@ -153,6 +164,7 @@ class VirtualBoard:
     """
 
     ADC_BITS = 12
+    FLAG_HOST_WATCHDOG = 1 << 4  #: ``STAT`` flag bit 4 (protocol section 9.4)
 
     def __init__(
         self,
@@ -164,6 +176,7 @@ class VirtualBoard:
         vpulse_max: float = 3.3,
         serial: str = "XBV0001",
         imperfections: ReadPathImperfections | None = None,
+        watchdog_s: float | None = 60.0,
     ) -> None:
         self.die = die
         self.clock = clock or VirtualClock()
@@ -191,6 +204,11 @@ class VirtualBoard:
         self._state = self._reset_state()
         self._replay: tuple[bytes, bytes] | None = None
         self._last_seq: int | None = None
+        self.watchdog_s = watchdog_s
+        self.watchdog_fired = False
+        """STAT flag bit 4: set when the host watchdog reset the board, cleared by RST."""
+        self._last_frame_at = self.clock.now
+        self._heard = False
 
     def _reset_state(self) -> _State:
         return _State(
@@ -222,8 +240,12 @@ class VirtualBoard:
             if f.silent > 0:
                 f.silent -= 1
                 return None
+            self.check_watchdog()
+            self._heard = False
             reply, extra = self._answer(line)
             self._book(len(line) + 1, reply, extra)
+            if self._heard:
+                self._last_frame_at = self.clock.now
             if f.garbage:
                 reply, f.garbage = f.garbage + reply, b""
             return reply
@@ -238,6 +260,7 @@ class VirtualBoard:
             frame = decode_frame(line + b"\n")
         except FrameError as exc:
             return err_frame(None, "E01", _clean(str(exc))[:200]), 0.0
+        self._heard = True  # a valid frame: the host watchdog restarts
         if frame.verb == "SYNC":
             last = "--" if self._last_seq is None else f"{self._last_seq:02X}"
             return ok_frame(frame.seq, "SYNC", f"last={last}"), 0.0
@@ -259,6 +282,21 @@ class VirtualBoard:
         self._replay = (payload, reply)
         self._last_seq = frame.seq
         return reply, extra
+
+    def check_watchdog(self) -> bool:
+        """Fire the host watchdog if the link has been silent for :attr:`watchdog_s` of
+        modelled time with a route held (module docstring); return :attr:`watchdog_fired`."""
+        with self._lock:
+            silent = self.clock.now - self._last_frame_at
+            if (
+                self.watchdog_s is not None
+                and self._state.route != "OFF"
+                and silent >= self.watchdog_s
+            ):
+                self._state = self._reset_state()
+                self._replay = None
+                self.watchdog_fired = True
+            return self.watchdog_fired
 
     # -- commands -------------------------------------------------------------------------
 
@@ -472,12 +510,13 @@ class VirtualBoard:
             f"rows={format_mask(np.flatnonzero(s.rows), self.rows) if selected else '--'}",
             f"cols={format_mask(np.flatnonzero(s.cols), self.cols) if selected else '--'}",
             "temp=31.5",
-            "flags=00",
+            f"flags={self.FLAG_HOST_WATCHDOG if self.watchdog_fired else 0:02X}",
         ], 0.0
 
     def _cmd_rst(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 0, "RST")
         self._state = self._reset_state()
+        self.watchdog_fired = False
         return [], self.timing.t_route
 
     # -- the SMU connector ------------------------------------------------------------------
@@ -496,6 +535,7 @@ class VirtualBoard:
         (for a line, S is the sum of its cells' conductances on the enabled input lines).
         """
         with self._lock:
+            self.check_watchdog()
             s = self._state
             r_s = self.series_resistance
             if s.route == "REF" and s.ref is not None:

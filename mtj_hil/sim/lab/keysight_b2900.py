@@ -15,6 +15,19 @@ query form: ``:TRIG:ALL:COUN?`` is refused with -113, as peer drivers that treat
 write-only report; query ``:TRIG:ACQ:COUN?``); ``:SYSTem:ERRor[:NEXT]?`` (``+0,"No error"``
 when empty).
 
+ARM layer (same reference, ARM subsystem; the User's Guide "Trigger System": an INIT passes the
+arm layer ``arm count`` times and each pass runs the trigger layer ``trigger count`` times, so
+one acquisition yields arm count x trigger count points), per channel and per action, the
+``[:ALL]`` node setting both actions and having no query form (-113, as for ``:TRIG``):
+``:ARM[c]<:ACQuire|:TRANsient|[:ALL]>:COUNt`` 1..100000 or ``INFinity`` (= 2147483647), *RST 1;
+an INIT whose arm x trigger count exceeds 100000 points (so any infinite count) is refused here
+with -221: the model cannot run forever;
+``...:DELay`` 0..100000 s, *RST 0 (stored, no time modelled); ``...:SOURce``
+AINT|BUS|TIMer|INT1|INT2|LAN|TIN|EXT1..EXT14, *RST AINT (stored; every source behaves as
+immediate); ``...:BYPass OFF|ONCE``, *RST OFF (stored); ``...[:IMMediate]`` (the immediate arm
+event, no query; a no-op since the arm event is always immediate here). Not modelled:
+``...:TIMer``, ``...:TOUTput``, ``...:SOURce:LAN``.
+
 Status word: bit 1 (2) current compliance, bit 2 (4) voltage compliance, bit 13 range
 overflow. *RST (SCPI Command Reference, SENSe subsystem "default" entries): voltage source at
 0 V, 100 uA current compliance, 2 V voltage compliance (``:SENS:<CURR|VOLT>:PROT``, "default is
@@ -35,6 +48,7 @@ from mtj_hil.sim.lab.scpi import (
     ScpiInstrument,
     as_bool,
     as_choice,
+    as_number,
     boolean,
     choice,
     cmd,
@@ -59,7 +73,19 @@ _ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT", "SOUR")
 _V_RANGES = (0.2, 2.0, 20.0, 200.0)
 #: B2901A/B2902A DC current ranges (User's Guide table 2-5; 10 nA is B2911A/B2912A only).
 _I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
-_SUFFIXED = {"SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT", "TRIG", "TRIGGER"}
+_SUFFIXED = {"SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT", "TRIG", "TRIGGER", "ARM"}
+#: ``INFinity`` as a count (B2900 SCPI reference, ARM/TRIGger ``:COUNt``)
+COUNT_INFINITY = 2147483647
+_ARM_ACTIONS = ("acq", "tran")
+_ARM_SOURCES = ("AINT", "BUS", "TIMer", "INT1", "INT2", "LAN", "TIN") + tuple(
+    f"EXT{k}" for k in range(1, 15)
+)
+#: per-action arm settings: (header node, key, *RST value as queried, parser)
+_ARM_SETTINGS: tuple[tuple[str, str, str, Callable[[str], str]], ...] = (
+    (":DELay", "delay", fmt(0.0), as_number(0.0, 1e5)),
+    (":SOURce", "source", "AINT", as_choice(*_ARM_SOURCES)),
+    (":BYPass", "bypass", "OFF", as_choice("OFF", "ONCE")),
+)
 _CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
 
 
@@ -69,6 +95,9 @@ class KeysightB2900(ScpiInstrument):
     CHANNELS = ("1", "2")
     VOLTAGE_LIMIT = 210.0
     MAX_POINTS = 2500
+    #: points one acquisition may produce in the model (the B2900 result buffer holds 100000
+    #: data per channel); more, or an infinite count, is refused with -221
+    MAX_RESULTS = 100000
     NO_ERROR = '+0,"No error"'
     DEFAULT_IDN = "Keysight Technologies,B2902A,MY51140123,3.4.2011.5100 (virtual)"
     STALE_ERRORS = (
@@ -98,7 +127,12 @@ class KeysightB2900(ScpiInstrument):
             ovp=self.VOLTAGE_LIMIT,
             v_range=0.2,
             i_range=1e-4,
-            extra={"auto_on": True, "protection": False},
+            extra={
+                "auto_on": True,
+                "protection": False,
+                **{f"arm_count_{a}": 1 for a in _ARM_ACTIONS},
+                **{f"arm_{k}_{a}": v for _, k, v, _ in _ARM_SETTINGS for a in _ARM_ACTIONS},
+            },
         )
 
     def on_reset(self) -> None:
@@ -173,6 +207,7 @@ class KeysightB2900(ScpiInstrument):
             c(":TRIGger[:ALL]:COUNt", write=self._set_count),  # write-only: query ACQ or TRAN
             c(":TRIGger:ACQuire:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":TRIGger:TRANsient:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
+            *self._arm_commands(),
             c(":ABORt[:ALL]", write=lambda a: None),
             c(":INITiate[:IMMediate][:ALL]", write=self._init),
             c(":INITiate[:IMMediate]:ACQuire", write=self._init),
@@ -189,6 +224,49 @@ class KeysightB2900(ScpiInstrument):
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ settings
+
+    def _arm_commands(self) -> CommandTable:
+        """The ARM layer rows: per setting an ACQuire and a TRANsient form (write and query)
+        and the write-only ``[:ALL]`` form setting both (module docstring)."""
+        rows = [
+            cmd(":ARM[:ALL][:IMMediate]", write=lambda a: count(a, 0)),
+            cmd(":ARM:ACQuire[:IMMediate]", write=lambda a: count(a, 0)),
+            cmd(":ARM:TRANsient[:IMMediate]", write=lambda a: count(a, 0)),
+        ]
+        settings = [
+            (":COUNt", "count", self._parse_count),
+            *[(n, k, p) for n, k, _, p in _ARM_SETTINGS],
+        ]
+        for node, key, parse in settings:
+            rows.append(cmd(f":ARM[:ALL]{node}", write=self._set_arm(key, parse, _ARM_ACTIONS)))
+            for action, long in zip(_ARM_ACTIONS, ("ACQuire", "TRANsient"), strict=True):
+                rows.append(
+                    cmd(
+                        f":ARM:{long}{node}",
+                        write=self._set_arm(key, parse, (action,)),
+                        query=self._get_arm(key, action),
+                    )
+                )
+        return rows
+
+    @staticmethod
+    def _parse_count(arg: str) -> int:
+        if arg.strip().upper() in ("INF", "INFINITY"):
+            return COUNT_INFINITY
+        return round(number(arg, 1, 100000, 1))
+
+    def _set_arm(
+        self, key: str, parse: Callable[[str], object], actions: tuple[str, ...]
+    ) -> Callable[[list[str]], None]:
+        def write(args: list[str]) -> None:
+            value = parse(one(args))
+            for action in actions:
+                self.st.extra[f"arm_{key}_{action}"] = value
+
+        return write
+
+    def _get_arm(self, key: str, action: str) -> Callable[[list[str]], str]:
+        return lambda args: noargs(args, str(self.st.extra[f"arm_{key}_{action}"]))
 
     def _set_extra(self, key: str) -> Callable[[list[str]], None]:
         def write(args: list[str]) -> None:
@@ -306,10 +384,13 @@ class KeysightB2900(ScpiInstrument):
         st = ch.state
         if st.mode == "LIST" and not st.sweep:
             raise ScpiError(-221)
+        if points is None:
+            points = st.trigger_count * st.extra["arm_count_acq"]
+            if points > self.MAX_RESULTS:
+                raise ScpiError(-221, "Settings conflict; more points than the model buffers")
         self._auto_on(ch)
         saved = st.trigger_count
-        if points is not None:
-            st.trigger_count = points
+        st.trigger_count = points
         try:
             result = ch.run()
         finally:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from protocols.bias_signature import BiasEvidence, bias_log_likelihood
 from protocols.errors import ProtocolError
 from protocols.evidence import ClassifierSettings, Evidence, robust_sigma
 
@@ -74,10 +75,14 @@ class Classification:
     overlap: dict[str, float] = field(default_factory=dict)
 
 
-def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) -> Classification:
+def classify_evidence(
+    ev: Evidence, settings: ClassifierSettings | None = None, bias: BiasEvidence | None = None
+) -> Classification:
     """Fit the die's distributions to its own devices and classify every device.
 
-    Device shape ``S`` is ``(rows, cols)`` (one array) or ``(arrays, rows, cols)``.
+    Device shape ``S`` is ``(rows, cols)`` (one array) or ``(arrays, rows, cols)``. ``bias``
+    (reads at a second voltage, :mod:`protocols.bias_signature`) adds each device's bias
+    signature to the evidence.
 
     Raises:
         ProtocolError: no device (or too few to fit) switched; the message says what was seen.
@@ -202,6 +207,11 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
             sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
     ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
     post = _normalise(ll)
+    bias_model: dict[str, Any] | None = None
+    if bias is not None:  # hook: the bias signature (see protocols.bias_signature)
+        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit)
+        ll = ll + bias_ll
+        post = _normalise(ll)
 
     # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
     short_lines = 0
@@ -311,6 +321,7 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
         "open_g": open_g,
         "min_posterior": s.min_posterior,
         "level_sigma_within": sig_within,
+        **({"bias_signature": bias_model} if bias_model is not None else {}),
     }
     return Classification(
         codes=codes.reshape(shape),

@@ -9,6 +9,10 @@ good devices called defective (rate), uncertain devices (fraction), the confusio
 knew the true distributions would reach), the classification time and the whole in-memory
 characterisation time per die.
 
+With ``--bias auto`` (the default, as the CLI does) every state is also read at the die's
+largest read voltage when the die allows it (:func:`protocols.bias_signature.default_bias_voltage`),
+and each device's bias signature joins the evidence; ``--bias off`` reads at one voltage.
+
 Run: ``python scripts/bench_defects.py`` (all profiles, 36 dies each; about a minute per
 profile on one core) or e.g. ``--dies 6 --profiles 1t1r-low-tmr,1t1r-early-process``.
 """
@@ -16,6 +20,7 @@ profile on one core) or e.g. ``--dies 6 --profiles 1t1r-low-tmr,1t1r-early-proce
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -25,6 +30,7 @@ from rich.table import Table
 
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import available_profiles, load_profile
+from protocols.bias_signature import default_bias_voltage
 from protocols.characterize import CharacterizationPlan, MemorySink, characterize_die
 from protocols.defects import DefectCode, classify_reads
 
@@ -33,7 +39,9 @@ DEFECTS = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STU
 GOALS = {"SHORT": 0.99, "OPEN": 0.99, "STUCK_P": 0.97, "STUCK_AP": 0.97}
 
 
-def run_profile(name: str, dies: int, lot: int, cycles: int, remeasure: int, progress, task):
+def run_profile(
+    name: str, dies: int, lot: int, cycles: int, remeasure: int, progress, task, bias: bool = True
+):
     """Confusion matrix (truth x found, 5 x 6) and timings over ``dies`` dies of ``name``."""
     prof = load_profile(name)
     confusion = np.zeros((5, 6), dtype=np.int64)
@@ -45,14 +53,21 @@ def run_profile(name: str, dies: int, lot: int, cycles: int, remeasure: int, pro
         plan = CharacterizationPlan(
             arrays=tuple(range(chip.layout.n_arrays)), cycles=cycles, remeasure_cycles=remeasure
         )
+        if bias:
+            v2 = default_bias_voltage(chip.layout, plan.read_voltage)
+            plan = dataclasses.replace(plan, bias_read_voltage=v2)
         t0 = time.perf_counter()
         result = characterize_die(chip, sink, plan)
         t_die.append(time.perf_counter() - t0)
         arrays = sorted(sink.arrays)
         gp = np.stack([sink.arrays[a].g_after_p for a in arrays], axis=2)
         ga = np.stack([sink.arrays[a].g_after_ap for a in arrays], axis=2)
+        hp = ha = None
+        if plan.bias_read_voltage is not None:
+            hp = np.stack([sink.arrays[a].g_high_p for a in arrays], axis=2)
+            ha = np.stack([sink.arrays[a].g_high_ap for a in arrays], axis=2)
         t0 = time.perf_counter()
-        classify_reads(gp, ga)
+        classify_reads(gp, ga, g_high_p=hp, g_high_ap=ha)
         t_classify.append(time.perf_counter() - t0)
         truth = chip.die.defect
         np.add.at(confusion, (truth.ravel(), result.codes.ravel()), 1)
@@ -102,6 +117,13 @@ def main() -> None:
     ap.add_argument(
         "--remeasure", type=int, default=0, help="extra cycles for uncertain devices (default 0)"
     )
+    ap.add_argument(
+        "--bias",
+        choices=("auto", "off"),
+        default="auto",
+        help="second read voltage for the bias signature: auto (the die's largest read "
+        "voltage, if at least twice the read voltage) or off (default auto)",
+    )
     ap.add_argument("--profiles", default=None, help="comma-separated (default: every 1T1R one)")
     args = ap.parse_args()
     names = (
@@ -112,7 +134,7 @@ def main() -> None:
     console = Console(width=170)
     summary = Table(
         title=f"defect detection, {args.dies} dies per profile, lot {args.lot}, "
-        f"{args.cycles} cycles"
+        f"{args.cycles} cycles, bias signature {args.bias}"
     )
     for col in ("profile", *(f"{n} P / R" for n in GOALS), "good->defect", "uncertain", "s/die"):
         summary.add_column(col, justify="right")
@@ -120,7 +142,14 @@ def main() -> None:
         for name in names:
             task = progress.add_task(name, total=args.dies)
             conf, oracle, t_cls, t_die, warns = run_profile(
-                name, args.dies, args.lot, args.cycles, args.remeasure, progress, task
+                name,
+                args.dies,
+                args.lot,
+                args.cycles,
+                args.remeasure,
+                progress,
+                task,
+                bias=args.bias == "auto",
             )
             sc = scores(conf)
             good = conf[DefectCode.GOOD].sum()

@@ -250,7 +250,7 @@ def classify_evidence(
             "P and AP conductances overlap: a device that does not switch is given the wrong "
             f"stuck state with probability {100 * overlap['stuck_state']:.1f} % (levels "
             f"{(mu_p_die - mu_ap_die) / np.hypot(tot_p, tot_ap) * np.sqrt(2):.1f} sigma apart); "
-            "each stuck call carries its confidence"
+            "each stuck call carries its confidence" + _bias_note(bias_model)
         )
     if overlap["short_vs_p"] > 0.01:
         warnings.append(
@@ -335,6 +335,14 @@ def classify_evidence(
 
 
 _NAMES = ("GOOD", "SHORT", "OPEN", "STUCK_P", "STUCK_AP")
+
+
+def _bias_note(bias_model: dict[str, Any] | None) -> str:
+    """What the bias signature adds to the level-overlap warning (empty without it)."""
+    if not bias_model or not bias_model.get("used"):
+        return ""
+    sep = bias_model["stuck_state_separation_sigma"]
+    return f" (from the levels alone; the bias signature adds {sep:.1f} sigma of separation)"
 
 
 def short_boundary(model: dict[str, Any]) -> float:

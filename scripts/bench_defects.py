@@ -46,7 +46,7 @@ def run_profile(
     prof = load_profile(name)
     confusion = np.zeros((5, 6), dtype=np.int64)
     oracle = np.zeros((5, 6), dtype=np.int64)
-    t_classify, t_die, warnings = [], [], []
+    t_classify, t_die, warnings, bias_sep = [], [], [], []
     for k in range(dies):
         chip = SimulatedChip.from_lot(prof, lot, k)
         sink = MemorySink()
@@ -73,8 +73,12 @@ def run_profile(
         np.add.at(confusion, (truth.ravel(), result.codes.ravel()), 1)
         np.add.at(oracle, (truth.ravel(), _oracle(prof, truth, result.g_p).ravel()), 1)
         warnings.extend(result.warnings)
+        fit = result.model.get("bias_signature") or {}
+        if fit.get("used"):
+            bias_sep.append(fit["stuck_state_separation_sigma"])
         progress.advance(task)
-    return confusion, oracle, float(np.mean(t_classify)), float(np.mean(t_die)), warnings
+    extra = {"bias_sep": bias_sep}
+    return confusion, oracle, float(np.mean(t_classify)), float(np.mean(t_die)), warnings, extra
 
 
 def _oracle(prof, truth: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -141,7 +145,7 @@ def main() -> None:
     with Progress(console=console, transient=True) as progress:
         for name in names:
             task = progress.add_task(name, total=args.dies)
-            conf, oracle, t_cls, t_die, warns = run_profile(
+            conf, oracle, t_cls, t_die, warns, extra = run_profile(
                 name,
                 args.dies,
                 args.lot,
@@ -185,9 +189,14 @@ def main() -> None:
             )
             orc = scores(oracle)
             console.print(
-                "  Bayes limit (true distributions known, no UNCERTAIN): "
+                "  Bayes limit of the levels alone (true distributions known, no UNCERTAIN): "
                 + ", ".join(f"{n} {p:.3f} / {r:.3f}" for n, (p, r, _) in orc.items())
             )
+            if extra["bias_sep"]:
+                console.print(
+                    "  bias signature: stuck-P and stuck-AP "
+                    f"{np.median(extra['bias_sep']):.1f} sigma apart on it (median over dies)"
+                )
             kinds = {w[:40]: w for w in warns}
             for w in kinds.values():
                 console.print(f"  warning (e.g. on one die): {w}", highlight=False)

@@ -136,6 +136,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     help="Read voltage (V) on the selected input line.",
 )
 @click.option(
+    "--bias-voltage",
+    default=None,
+    type=click.FloatRange(min=0.0),
+    help="Second read voltage (V) for the bias signature: every state is also read at it, "
+    "and the way each device's conductance changes with bias tells stuck-P from stuck-AP "
+    "(and shorts, which are ohmic). Default: the die's largest read voltage if it is at "
+    "least twice --read-voltage, else off; 0 turns it off.",
+)
+@click.option(
     "--remeasure-cycles",
     default=3,
     show_default=True,
@@ -162,6 +171,7 @@ def characterize(
     cycles: int,
     reads: int,
     read_voltage: float,
+    bias_voltage: float | None,
     remeasure_cycles: int,
     report: bool,
     operator: str | None,
@@ -172,8 +182,11 @@ def characterize(
     each device is then classified GOOD / SHORT / OPEN / STUCK_P / STUCK_AP on its own
     evidence (did it switch, and where its conductance sits among distributions fitted to
     this die), with a confidence; devices the evidence cannot settle are UNCERTAIN (and are
-    re-measured with --remeasure-cycles). Overlapping classes are warned about. Results are flushed array by array: if the run
-    is interrupted, run the same command with --resume --out FILE to finish it.
+    re-measured with --remeasure-cycles). Overlapping classes are warned about. Each state is
+    also read at a second, higher voltage when the die allows it (--bias-voltage): the bias
+    signature tells the state of a device that never switches. Results are flushed array by
+    array: if the run is interrupted, run the same command with --resume --out FILE to finish
+    it.
 
     Without --station the die comes from the in-process simulator; with --station the very
     same procedure drives the station's instruments (stations/virtual-lab.toml serves a
@@ -184,13 +197,20 @@ def characterize(
     if resume and out is None:
         raise click.UsageError("--resume needs --out FILE: the run file to finish")
 
-    def plan_for(n_arrays: int) -> CharacterizationPlan:
+    def plan_for(layout) -> CharacterizationPlan:
+        from protocols.bias_signature import default_bias_voltage
+
+        if bias_voltage is None:
+            v2 = default_bias_voltage(layout, read_voltage)
+        else:
+            v2 = bias_voltage if bias_voltage > 0 else None
         return CharacterizationPlan(
-            arrays=parse_arrays(arrays, n_arrays),
+            arrays=parse_arrays(arrays, layout.n_arrays),
             cycles=cycles,
             reads=reads,
             read_voltage=read_voltage,
             remeasure_cycles=remeasure_cycles,
+            bias_read_voltage=v2,
         )
 
     if station is not None:
@@ -215,7 +235,7 @@ def characterize(
                 chip,
                 out,
                 die_id=die_id,
-                plan=plan_for(chip.layout.n_arrays),
+                plan=plan_for(chip.layout),
                 resume=resume,
                 seed=None,
                 operator=operator,
@@ -241,7 +261,7 @@ def characterize(
         chip,
         out,
         die_id=die_id,
-        plan=plan_for(chip.layout.n_arrays),
+        plan=plan_for(chip.layout),
         resume=resume,
         seed=lot_seed,
         operator=operator,
@@ -275,9 +295,14 @@ def _characterize(
     from mtj_hil.jobs import run_characterization
 
     _refuse_existing(out, resume)
+    bias = (
+        f", second read at {plan.bias_read_voltage:g} V (bias signature)"
+        if plan.bias_read_voltage
+        else ""
+    )
     console.print(
         f"[bold]characterising[/] {die_id}: {len(plan.arrays)} arrays, "
-        f"{plan.cycles} cycles per state -> {out}"
+        f"{plan.cycles} cycles per state{bias} -> {out}"
     )
     with _progress() as bar:
         task = bar.add_task("arrays", total=len(plan.arrays))
@@ -377,6 +402,14 @@ def _summarise(path: Path) -> None:
             f"uncertain devices: {char.uncertain} ({100 * char.uncertain / total:.3f} %); "
             f"read noise {100 * char.model['read_noise_ln']:.2g} % per cycle "
             f"({char.model['read_noise_source']})"
+        )
+    bias = char.model.get("bias_signature") if char.model else None
+    if bias and bias.get("used"):
+        out.print(
+            f"bias signature ln(G({plan.get('bias_read_voltage')} V) / "
+            f"G({plan.get('read_voltage')} V)): P {bias['p_median']:.4f}, AP "
+            f"{bias['ap_median']:.4f}, short {bias['short_median']:.4f} (medians); stuck "
+            f"states {bias['stuck_state_separation_sigma']:.1f} sigma apart on it"
         )
     if char.remeasured.get("devices"):
         r = char.remeasured

@@ -85,4 +85,7 @@ def _stored_plan(sink: CharacterizationRun, plan: CharacterizationPlan) -> Chara
         pulse=Pulse(**pulse) if pulse else None,
         remeasure_cycles=int(stored.get("remeasure_cycles", 0)),
         remeasure_budget=float(stored.get("remeasure_budget", 0.01)),
+        bias_read_voltage=(
+            None if stored.get("bias_read_voltage") is None else float(stored["bias_read_voltage"])
+        ),
     )

@@ -32,6 +32,9 @@ class CharacterizationPlan:
 
     ``remeasure_cycles`` extra verified write-read cycles are given to devices left
     UNCERTAIN (0 = none), for at most ``remeasure_budget`` of the die's devices.
+    ``bias_read_voltage`` (V): also read every state at this second voltage and classify
+    with each device's bias signature (None = off; see
+    :func:`protocols.bias_signature.default_bias_voltage` for a sensible choice).
     """
 
     arrays: tuple[int, ...]
@@ -41,6 +44,7 @@ class CharacterizationPlan:
     pulse: Pulse | None = None
     remeasure_cycles: int = 0
     remeasure_budget: float = 0.01
+    bias_read_voltage: float | None = None
 
 
 class CharacterizationSink(Protocol):
@@ -142,6 +146,7 @@ def characterize_die(
             pulse=plan.pulse,
             read_voltage=plan.read_voltage,
             correction=correction,
+            bias_read_voltage=plan.bias_read_voltage,
         )
         sink.save_array(array, data)
         finished += 1
@@ -155,9 +160,10 @@ def characterize_die(
     else:
         g_p = np.stack([stored[a].g_after_p for a in arrays], axis=2)
         g_ap = np.stack([stored[a].g_after_ap for a in arrays], axis=2)
-        result = classify_reads(g_p, g_ap)
+        high = _stack_high(stored, arrays)
+        result = classify_reads(g_p, g_ap, g_high_p=high[0], g_high_ap=high[1])
         if plan.remeasure_cycles > 0:
-            result = _remeasure(chip, sink, plan, arrays, g_p, g_ap, result, correction)
+            result = _remeasure(chip, sink, plan, arrays, g_p, g_ap, result, correction, high)
     sink.save_defect_map(arrays, result)
     return result
 
@@ -171,6 +177,7 @@ def _remeasure(
     g_ap: np.ndarray,
     result: DefectMap,
     correction: CurrentCorrection | None,
+    high: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> DefectMap:
     """Extra verified cycles for UNCERTAIN devices, then classify again (see characterize_die)."""
     uncertain = result.codes == DefectCode.UNCERTAIN
@@ -200,23 +207,45 @@ def _remeasure(
                 read_voltage=plan.read_voltage,
                 correction=correction,
                 selected=uncertain[i],
+                bias_read_voltage=plan.bias_read_voltage if high[0] is not None else None,
             )
         )
     sink.save_remeasurement([arrays[i] for i in todo], uncertain[todo], extra)
     shape = (plan.remeasure_cycles, *g_p.shape[1:])
-    more_p, more_ap = np.full(shape, np.nan), np.full(shape, np.nan)
+    names = ["g_after_p", "g_after_ap"] + (["g_high_p", "g_high_ap"] if high[0] is not None else [])
+    more = {n: np.full(shape, np.nan) for n in names}
     for i, data in zip(todo, extra, strict=True):
-        more_p[:, :, i] = np.where(uncertain[i], data.g_after_p, np.nan)
-        more_ap[:, :, i] = np.where(uncertain[i], data.g_after_ap, np.nan)
+        for n in names:
+            more[n][:, :, i] = np.where(uncertain[i], getattr(data, n), np.nan)
+    more_p, more_ap = more["g_after_p"], more["g_after_ap"]
     skipped = np.concatenate(
         [
             np.zeros((g_p.shape[0], *uncertain.shape), bool),
             np.broadcast_to(~uncertain, shape[:1] + uncertain.shape),
         ]
     )
+    hp = None if high[0] is None else np.concatenate([high[0], more["g_high_p"]])
+    hap = None if high[1] is None else np.concatenate([high[1], more["g_high_ap"]])
     again = classify_reads(
-        np.concatenate([g_p, more_p]), np.concatenate([g_ap, more_ap]), unmeasured=skipped
+        np.concatenate([g_p, more_p]),
+        np.concatenate([g_ap, more_ap]),
+        unmeasured=skipped,
+        g_high_p=hp,
+        g_high_ap=hap,
     )
     after = int((again.codes == DefectCode.UNCERTAIN).sum())
     again.remeasured = {**record, "devices": n_unc, "arrays": len(todo), "uncertain_after": after}
     return again
+
+
+def _stack_high(
+    stored: dict[int, SwitchingData], arrays: list[int]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Second-voltage reads stacked like the low ones, or (None, None) unless every array has
+    them (a run whose arrays differ falls back to the levels alone)."""
+    if any(stored[a].g_high_p is None or stored[a].g_high_ap is None for a in arrays):
+        return None, None
+    return (
+        np.stack([stored[a].g_high_p for a in arrays], axis=2),  # type: ignore[misc]
+        np.stack([stored[a].g_high_ap for a in arrays], axis=2),  # type: ignore[misc]
+    )

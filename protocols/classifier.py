@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from protocols.bias_signature import BiasEvidence, bias_log_likelihood
 from protocols.errors import ProtocolError
 from protocols.evidence import ClassifierSettings, Evidence, robust_sigma
 from protocols.switching_model import fit_contrast, good_loglik, lognorm, write_failure_rate
@@ -84,10 +85,14 @@ class Classification:
     overlap: dict[str, float] = field(default_factory=dict)
 
 
-def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) -> Classification:
+def classify_evidence(
+    ev: Evidence, settings: ClassifierSettings | None = None, bias: BiasEvidence | None = None
+) -> Classification:
     """Fit the die's distributions to its own devices and classify every device.
 
-    Device shape ``S`` is ``(rows, cols)`` (one array) or ``(arrays, rows, cols)``.
+    Device shape ``S`` is ``(rows, cols)`` (one array) or ``(arrays, rows, cols)``. ``bias``
+    (reads at a second voltage, :mod:`protocols.bias_signature`) adds each device's bias
+    signature to the evidence.
 
     Raises:
         ProtocolError: no device (or too few to fit) switched; the message says what was seen.
@@ -218,6 +223,11 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
     )
     ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
     post = _normalise(ll)
+    bias_model: dict[str, Any] | None = None
+    if bias is not None:  # hook: the bias signature (see protocols.bias_signature)
+        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit)
+        ll = ll + bias_ll
+        post = _normalise(ll)
 
     # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
     short_lines = 0
@@ -256,7 +266,7 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
             "P and AP conductances overlap: a device that does not switch is given the wrong "
             f"stuck state with probability {100 * overlap['stuck_state']:.1f} % (levels "
             f"{(mu_p_die - mu_ap_die) / np.hypot(tot_p, tot_ap) * np.sqrt(2):.1f} sigma apart); "
-            "each stuck call carries its confidence"
+            "each stuck call carries its confidence" + _bias_note(bias_model)
         )
     # Without shorts on the die the short distribution is only a prior guess: no warning.
     if overlap["short_vs_p"] > 0.01 and shorts_found:
@@ -339,6 +349,7 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
         "open_g": open_g,
         "min_posterior": s.min_posterior,
         "level_sigma_within": sig_within,
+        **({"bias_signature": bias_model} if bias_model is not None else {}),
     }
     return Classification(
         codes=codes.reshape(shape),
@@ -352,6 +363,14 @@ def classify_evidence(ev: Evidence, settings: ClassifierSettings | None = None) 
 
 
 _NAMES = ("GOOD", "SHORT", "OPEN", "STUCK_P", "STUCK_AP")
+
+
+def _bias_note(bias_model: dict[str, Any] | None) -> str:
+    """What the bias signature adds to the level-overlap warning (empty without it)."""
+    if not bias_model or not bias_model.get("used"):
+        return ""
+    sep = bias_model["stuck_state_separation_sigma"]
+    return f" (from the levels alone; the bias signature adds {sep:.1f} sigma of separation)"
 
 
 def short_boundary(model: dict[str, Any]) -> float:

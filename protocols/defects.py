@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from protocols.bias_signature import gather_bias_evidence
 from protocols.chip import CellState, Chip, Pulse
 from protocols.classifier import classify_evidence, short_boundary
 from protocols.errors import InvalidRequest, ProtocolError
@@ -59,12 +60,16 @@ class SwitchingData:
         g_after_ap: same shape, reads after each all-AP write.
         residual_p: cells the all-P write-verify gave up on, per cycle ``(cycles, rows, cols)``.
         residual_ap: the same for the all-AP writes.
+        g_high_p, g_high_ap: like ``g_after_p`` / ``g_after_ap`` but read at the second
+            (bias-signature) read voltage; None when it was not measured.
     """
 
     g_after_p: np.ndarray
     g_after_ap: np.ndarray
     residual_p: np.ndarray
     residual_ap: np.ndarray
+    g_high_p: np.ndarray | None = None
+    g_high_ap: np.ndarray | None = None
 
     @property
     def mean_p(self) -> np.ndarray:
@@ -122,8 +127,13 @@ def measure_switching(
     correction: CurrentCorrection | None = None,
     verify_rounds: int = 3,
     selected: np.ndarray | None = None,
+    bias_read_voltage: float | None = None,
 ) -> SwitchingData:
     """Write all-P / read / write all-AP / read, ``cycles`` times, on one array.
+
+    With ``bias_read_voltage`` (V) every state is also read ``reads`` times at that voltage
+    right after its reads at ``read_voltage`` (the bias signature,
+    :mod:`protocols.bias_signature`); None (the default) reads at one voltage only.
 
     The writes use write-verify with amplitude escalation (``verify_rounds`` rounds) so a good
     device fails to switch only if it fails every round. ``selected`` (boolean ``(rows,
@@ -132,6 +142,7 @@ def measure_switching(
 
     Raises:
         InvalidRequest: ``cycles`` or ``reads`` < 1, or a pulse outside the die's limits.
+        SafetyViolation: ``bias_read_voltage`` above the die's read limit.
     """
     if cycles < 1 or reads < 1:
         raise InvalidRequest(f"cycles and reads must be >= 1, got {cycles} and {reads}")
@@ -141,6 +152,7 @@ def measure_switching(
         CellState.P: ([], []),
         CellState.AP: ([], []),
     }
+    high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
     known = None
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
@@ -166,11 +178,18 @@ def measure_switching(
             known = g[-1]
             out[state][0].append(g)
             out[state][1].append(report.residual)
+            if bias_read_voltage is not None:
+                high[state].append(
+                    conductance_map(chip, array, bias_read_voltage, reads, correction)
+                )
+    with_bias = bias_read_voltage is not None
     return SwitchingData(
         g_after_p=np.stack(out[CellState.P][0]),
         g_after_ap=np.stack(out[CellState.AP][0]),
         residual_p=np.stack(out[CellState.P][1]),
         residual_ap=np.stack(out[CellState.AP][1]),
+        g_high_p=np.stack(high[CellState.P]) if with_bias else None,
+        g_high_ap=np.stack(high[CellState.AP]) if with_bias else None,
     )
 
 
@@ -255,6 +274,8 @@ class DefectMap:
         warnings: overlaps (by how much), missing or saturated readings, assumptions.
         overlap: the overlap figures the warnings quote.
         remeasured: what targeted re-measurement did (empty if none).
+        bias_p, bias_ap: per-device bias signature ``ln(G(V_high) / G(V_low))`` after P and
+            after AP writes (dimensionless), when a second read voltage was measured.
     """
 
     g_p: np.ndarray
@@ -268,6 +289,8 @@ class DefectMap:
     warnings: list[str] = field(default_factory=list)
     overlap: dict[str, float] = field(default_factory=dict)
     remeasured: dict[str, Any] = field(default_factory=dict)
+    bias_p: np.ndarray | None = None
+    bias_ap: np.ndarray | None = None
 
     def counts(self) -> dict[str, int]:
         """Number of devices per defect code name."""
@@ -284,12 +307,14 @@ def detect_defects(
     pulse: Pulse | None = None,
     read_voltage: float = DEFAULT_READ_VOLTAGE,
     correction: CurrentCorrection | None = None,
+    bias_read_voltage: float | None = None,
 ) -> DefectMap:
     """Measure one array and classify every device (see the module docstring).
 
     Without ``thresholds`` each device is classified on its own evidence
     (:func:`classify_reads`); ``thresholds`` (e.g. from a calibration) select the
-    fixed-threshold classifier instead.
+    fixed-threshold classifier instead. ``bias_read_voltage`` (V) adds the bias signature
+    (see :func:`measure_switching`; used by the evidence classifier only).
     """
     data = measure_switching(
         chip,
@@ -299,10 +324,13 @@ def detect_defects(
         pulse=pulse,
         read_voltage=read_voltage,
         correction=correction,
+        bias_read_voltage=bias_read_voltage,
     )
     if thresholds is not None:
         return defect_map(data.mean_p, data.mean_ap, thresholds)
-    return classify_reads(data.g_after_p, data.g_after_ap)
+    return classify_reads(
+        data.g_after_p, data.g_after_ap, g_high_p=data.g_high_p, g_high_ap=data.g_high_ap
+    )
 
 
 def defect_map(
@@ -323,18 +351,26 @@ def classify_reads(
     g_after_ap: np.ndarray,
     settings: ClassifierSettings | None = None,
     unmeasured: np.ndarray | None = None,
+    *,
+    g_high_p: np.ndarray | None = None,
+    g_high_ap: np.ndarray | None = None,
 ) -> DefectMap:
     """Classify devices from their raw reads ``(cycles, reads, ...)`` (S) on their own evidence.
 
     See :mod:`protocols.classifier`. NaN readings are left out; +inf readings (a saturated
     converter) make a device UNCERTAIN. ``unmeasured`` (bool ``(cycles, ...)``) marks cycles
-    a device was deliberately not measured in (re-measurement padding).
+    a device was deliberately not measured in (re-measurement padding). ``g_high_p`` /
+    ``g_high_ap`` (same shape, S): reads at a second, higher read voltage; with them each
+    device's bias signature joins the evidence (:mod:`protocols.bias_signature`).
 
     Raises:
         ProtocolError: nothing (or too little to fit) switched; the message says what was seen.
     """
     ev = gather_evidence(g_after_p, g_after_ap, settings, unmeasured)
-    result = classify_evidence(ev, settings)
+    bias = None
+    if g_high_p is not None and g_high_ap is not None:
+        bias = gather_bias_evidence(g_after_p, g_after_ap, g_high_p, g_high_ap)
+    result = classify_evidence(ev, settings, bias)
     m = result.model
     with np.errstate(invalid="ignore", divide="ignore"):
         g_p, g_ap = np.exp(ev.x_p), np.exp(ev.x_ap)
@@ -359,4 +395,6 @@ def classify_reads(
         model=m,
         warnings=result.warnings,
         overlap=result.overlap,
+        bias_p=None if bias is None else bias.b_p,
+        bias_ap=None if bias is None else bias.b_ap,
     )

@@ -9,6 +9,10 @@ good devices called defective (rate), uncertain devices (fraction), the confusio
 knew the true distributions would reach), the classification time and the whole in-memory
 characterisation time per die.
 
+With ``--bias auto`` (the default, as the CLI does) every state is also read at the die's
+largest read voltage when the die allows it (:func:`protocols.bias_signature.default_bias_voltage`),
+and each device's bias signature joins the evidence; ``--bias off`` reads at one voltage.
+
 Run: ``python scripts/bench_defects.py`` (all profiles, 36 dies each; about a minute per
 profile on one core) or e.g. ``--dies 6 --profiles 1t1r-low-tmr,1t1r-early-process``.
 """
@@ -16,6 +20,7 @@ profile on one core) or e.g. ``--dies 6 --profiles 1t1r-low-tmr,1t1r-early-proce
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -25,6 +30,7 @@ from rich.table import Table
 
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import available_profiles, load_profile
+from protocols.bias_signature import default_bias_voltage
 from protocols.characterize import CharacterizationPlan, MemorySink, characterize_die
 from protocols.defects import DefectCode, classify_reads
 
@@ -42,33 +48,45 @@ def run_profile(
     progress,
     task,
     n_arrays: int | None = None,
+    bias: bool = True,
 ):
     """Confusion matrix (truth x found, 5 x 6) and timings over ``dies`` dies of ``name``
     (a shipped profile or a TOML path), measuring the first ``n_arrays`` arrays (all: None)."""
     prof = load_profile(name)
     confusion = np.zeros((5, 6), dtype=np.int64)
     oracle = np.zeros((5, 6), dtype=np.int64)
-    t_classify, t_die, warnings = [], [], []
+    t_classify, t_die, warnings, bias_sep = [], [], [], []
     for k in range(dies):
         chip = SimulatedChip.from_lot(prof, lot, k)
         sink = MemorySink()
         planned = tuple(range(min(n_arrays or chip.layout.n_arrays, chip.layout.n_arrays)))
         plan = CharacterizationPlan(arrays=planned, cycles=cycles, remeasure_cycles=remeasure)
+        if bias:
+            v2 = default_bias_voltage(chip.layout, plan.read_voltage)
+            plan = dataclasses.replace(plan, bias_read_voltage=v2)
         t0 = time.perf_counter()
         result = characterize_die(chip, sink, plan)
         t_die.append(time.perf_counter() - t0)
         arrays = sorted(sink.arrays)
         gp = np.stack([sink.arrays[a].g_after_p for a in arrays], axis=2)
         ga = np.stack([sink.arrays[a].g_after_ap for a in arrays], axis=2)
+        hp = ha = None
+        if plan.bias_read_voltage is not None:
+            hp = np.stack([sink.arrays[a].g_high_p for a in arrays], axis=2)
+            ha = np.stack([sink.arrays[a].g_high_ap for a in arrays], axis=2)
         t0 = time.perf_counter()
-        classify_reads(gp, ga)
+        classify_reads(gp, ga, g_high_p=hp, g_high_ap=ha)
         t_classify.append(time.perf_counter() - t0)
         truth = chip.die.defect[list(planned)]
         np.add.at(confusion, (truth.ravel(), result.codes.ravel()), 1)
         np.add.at(oracle, (truth.ravel(), _oracle(prof, truth, result.g_p).ravel()), 1)
         warnings.extend(result.warnings)
+        fit = result.model.get("bias_signature") or {}
+        if fit.get("used"):
+            bias_sep.append(fit["stuck_state_separation_sigma"])
         progress.advance(task)
-    return confusion, oracle, float(np.mean(t_classify)), float(np.mean(t_die)), warnings
+    extra = {"bias_sep": bias_sep}
+    return confusion, oracle, float(np.mean(t_classify)), float(np.mean(t_die)), warnings, extra
 
 
 def _oracle(prof, truth: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -111,7 +129,18 @@ def main() -> None:
     ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
     ap.add_argument("--cycles", type=int, default=3, help="write-read cycles (default 3)")
     ap.add_argument(
-        "--remeasure", type=int, default=0, help="extra cycles for uncertain devices (default 0)"
+        "--remeasure",
+        type=int,
+        default=3,
+        help="extra verified cycles for uncertain devices, as `mtj-hil characterize` does "
+        "(default 3; 0 = classify the first pass only)",
+    )
+    ap.add_argument(
+        "--bias",
+        choices=("auto", "off"),
+        default="auto",
+        help="second read voltage for the bias signature: auto (the die's largest read "
+        "voltage, if at least twice the read voltage) or off (default auto)",
     )
     ap.add_argument(
         "--profiles",
@@ -128,15 +157,23 @@ def main() -> None:
     console = Console(width=170)
     summary = Table(
         title=f"defect detection, {args.dies} dies per profile, lot {args.lot}, "
-        f"{args.cycles} cycles"
+        f"{args.cycles} cycles, bias signature {args.bias}"
     )
     for col in ("profile", *(f"{n} P / R" for n in GOALS), "good->defect", "uncertain", "s/die"):
         summary.add_column(col, justify="right")
     with Progress(console=console, transient=True) as progress:
         for name in names:
             task = progress.add_task(name, total=args.dies)
-            conf, oracle, t_cls, t_die, warns = run_profile(
-                name, args.dies, args.lot, args.cycles, args.remeasure, progress, task, args.arrays
+            conf, oracle, t_cls, t_die, warns, extra = run_profile(
+                name,
+                args.dies,
+                args.lot,
+                args.cycles,
+                args.remeasure,
+                progress,
+                task,
+                args.arrays,
+                bias=args.bias == "auto",
             )
             sc = scores(conf)
             good = conf[DefectCode.GOOD].sum()
@@ -172,9 +209,14 @@ def main() -> None:
             )
             orc = scores(oracle)
             console.print(
-                "  Bayes limit (true distributions known, no UNCERTAIN): "
+                "  Bayes limit of the levels alone (true distributions known, no UNCERTAIN): "
                 + ", ".join(f"{n} {p:.3f} / {r:.3f}" for n, (p, r, _) in orc.items())
             )
+            if extra["bias_sep"]:
+                console.print(
+                    "  bias signature: stuck-P and stuck-AP "
+                    f"{np.median(extra['bias_sep']):.1f} sigma apart on it (median over dies)"
+                )
             kinds = {w[:40]: w for w in warns}
             for w in kinds.values():
                 console.print(f"  warning (e.g. on one die): {w}", highlight=False)

@@ -71,6 +71,14 @@ class SimulatedDie:
         self._vc_min: np.ndarray | None = None
         self._g_eff: dict[int, np.ndarray] = {}
         self._noise_tables: np.ndarray | None = None
+        self.k_p: np.ndarray | None = None
+        self.k_ap: np.ndarray | None = None
+        self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if profile.bias is not None:
+            # Its own stream, so a profile with [bias] draws every other number unchanged.
+            self._draw_bias(
+                np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 13])
+            )
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -129,10 +137,19 @@ class SimulatedDie:
         self.state[defect == DefectCode.STUCK_AP] = False
         self.sense_offset = p.read.offset_sigma * rng.standard_normal((shape[0], shape[2]))
 
+    def _draw_bias(self, rng: np.random.Generator) -> None:
+        """Per-device curvatures ``k_p``, ``k_ap`` (1/V^2) of ``G(V) = G0 (1 + k V^2)``."""
+        b, res = self.profile.bias, self.profile.resistance
+        assert b is not None
+        v_half = b.v_half * np.exp(b.v_half_sigma * rng.standard_normal(self.shape))
+        self.k_ap = b.ap_curvature(res.r_ap_median / res.r_p_median - 1.0, v_half)
+        self.k_p = b.p_curvature * self.k_ap
+
     # -- conductances ----------------------------------------------------------------------
 
     def conductance(self, array: int | None = None) -> np.ndarray:
-        """True device conductances (S) in the current states, for one array or the die."""
+        """True device conductances (S) in the current states, for one array or the die
+        (at zero bias when the profile has a ``[bias]`` section)."""
         sl = slice(None) if array is None else array
         g = np.where(self.state[sl], 1.0 / self.r_p[sl], 1.0 / self.r_ap[sl])
         defect = self.defect[sl]
@@ -161,6 +178,23 @@ class SimulatedDie:
                 g = effective_conductance(np.maximum(g, 1e-12), r_line)
             cached = self._g_eff[array] = g
         return cached
+
+    def curvature(self, array: int) -> np.ndarray:
+        """Bias curvature ``k`` (1/V^2) of every device of ``array`` in its current state
+        (zeros without a ``[bias]`` section; shorts and opens are ohmic)."""
+        if self.k_p is None or self.k_ap is None:
+            return np.zeros(self.shape[1:])
+        k = np.where(self.state[array], self.k_p[array], self.k_ap[array])
+        barrier = (self.defect[array] != DefectCode.SHORT) & (self.defect[array] != DefectCode.OPEN)
+        return np.where(barrier, k, 0.0)
+
+    def _cubic_conductance(self, array: int, g: np.ndarray) -> np.ndarray:
+        """``G0 * k`` (S/V^2) of the array's devices, cached with the conductance ``g`` it
+        belongs to (a pulse or a read disturb replaces ``g`` and so invalidates it)."""
+        cached = self._gk.get(array)
+        if cached is None or cached[0] is not g:
+            cached = self._gk[array] = (g, g * self.curvature(array))
+        return cached[1]
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -214,12 +248,17 @@ class SimulatedDie:
     def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Output-line currents (A, ``(batch, cols)``) for input voltages (V, ``(batch, rows)``).
 
-        Ohm's and Kirchhoff's laws through the effective conductance, then read noise
+        Ohm's and Kirchhoff's laws through the effective conductance (with a ``[bias]``
+        section, 1T1R only: each device sees its input line's voltage and adds ``G0 k V**3``,
+        so ``I = V @ G0 + V**3 @ (G0 k)``), then read noise
         (relative and absolute, independent per line and read), the line's sense offset and,
         if the profile asks for it, ADC quantisation with clipping at full scale.
         """
         rd = self.profile.read
-        current = voltages @ self.effective_conductance(array)
+        g = self.effective_conductance(array)
+        current = voltages @ g
+        if self.k_p is not None:
+            current += (voltages * voltages * voltages) @ self._cubic_conductance(array, g)
         if rd.read_width > 0:
             self._read_disturb(array, voltages)
         if rd.noise_rel > 0 or rd.noise_abs > 0:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mtj_hil.errors import ConfigError
 from protocols.chip import Layout, Limits, Pulse
 
@@ -78,6 +80,31 @@ class ReadModel:
 
 
 @dataclass(frozen=True)
+class BiasDependence:
+    """Bias dependence of the tunnelling conductance (optional ``[bias]`` profile section).
+
+    Each device follows a parabolic (Brinkman-type) law ``G(V) = G0 (1 + k V**2)`` with its
+    own curvature ``k`` (1/V^2) per state: the AP curvature is set so that the TMR of a
+    median device halves at ``v_half``; the P curvature is ``p_curvature`` times the AP one.
+    Shorts are ohmic (``k = 0``); opens carry no current worth modelling (``k = 0``).
+    """
+
+    v_half: float
+    """Bias (V) at which the TMR of a device with the median TMR falls to half its zero-bias
+    value."""
+    v_half_sigma: float
+    """Relative device-to-device spread (1 sigma, lognormal) of ``v_half``."""
+    p_curvature: float
+    """Curvature of the P state as a fraction of the AP state's (0 <= p < 1)."""
+
+    def ap_curvature(self, tmr: float, v_half: np.ndarray | float) -> np.ndarray:
+        """AP curvature ``k_AP`` (1/V^2) giving a device of zero-bias ``tmr`` (e.g. 0.3) a TMR
+        of ``tmr / 2`` at ``v_half`` (V)."""
+        r = self.p_curvature
+        return (0.5 * tmr) / (np.square(v_half) * ((1.0 + 0.5 * tmr) - r * (1.0 + tmr)))
+
+
+@dataclass(frozen=True)
 class DeviceProfile:
     """Everything needed to draw and simulate a die. See the shipped TOML files for units."""
 
@@ -90,6 +117,8 @@ class DeviceProfile:
     read: ReadModel
     limits: Limits
     nominal_pulse: Pulse
+    bias: BiasDependence | None = None
+    """Bias-dependent conductance; None (no ``[bias]`` section) = ohmic devices."""
 
     @property
     def layout(self) -> Layout:
@@ -105,22 +134,27 @@ class DeviceProfile:
             nominal_pulse=self.nominal_pulse,
         )
 
-    def replace(self, **sections: dict[str, Any]) -> DeviceProfile:
+    def replace(self, **sections: dict[str, Any] | None) -> DeviceProfile:
         """A copy with some fields of some sections changed, e.g.
-        ``profile.replace(defects={"short_rate": 0.0})``.
+        ``profile.replace(defects={"short_rate": 0.0})``; an optional section given as None
+        is removed (``profile.replace(bias=None)``).
 
         Raises:
             ConfigError: unknown section or key, or a value out of range.
         """
         data = as_dict(self)
         for section, changes in sections.items():
-            if section not in data or not isinstance(data[section], dict):
+            if section in _OPTIONAL_SECTIONS and changes is None:
+                data.pop(section, None)  # drop the optional section
+                continue
+            if section in _OPTIONAL_SECTIONS and data.get(section) is None:
+                data[section] = {}
+            elif section not in data or not isinstance(data[section], dict):
                 raise ConfigError(f"unknown profile section {section!r}")
             for key in changes:
-                if key not in data[section]:
-                    raise ConfigError(
-                        f"unknown key {section}.{key}; allowed: {', '.join(data[section])}"
-                    )
+                allowed = [f.name for f in fields({**_SECTIONS, **_OPTIONAL_SECTIONS}[section])]
+                if key not in allowed:
+                    raise ConfigError(f"unknown key {section}.{key}; allowed: {', '.join(allowed)}")
             data[section] = {**data[section], **changes}
         return profile_from_dict(data, source=f"{self.name} (modified)")
 
@@ -134,11 +168,18 @@ _SECTIONS: dict[str, type] = {
     "limits": Limits,
     "nominal_pulse": Pulse,
 }
+_OPTIONAL_SECTIONS: dict[str, type] = {"bias": BiasDependence}
 
 
 def as_dict(profile: DeviceProfile) -> dict[str, Any]:
-    """The profile as nested plain dicts (the TOML layout), for provenance records."""
-    return dataclasses.asdict(profile)
+    """The profile as nested plain dicts (the TOML layout), for provenance records.
+
+    An absent optional section (e.g. ``bias``) is left out, as in the TOML file."""
+    data = dataclasses.asdict(profile)
+    for name in _OPTIONAL_SECTIONS:
+        if data.get(name) is None:
+            data.pop(name, None)
+    return data
 
 
 def available_profiles() -> list[str]:
@@ -180,8 +221,10 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
     if not isinstance(data.get("name"), str):
         raise ConfigError(f"{source}: key 'name' (a string) is missing")
     sections: dict[str, Any] = {}
-    for section, cls in _SECTIONS.items():
+    for section, cls in {**_SECTIONS, **_OPTIONAL_SECTIONS}.items():
         raw = data.get(section)
+        if section in _OPTIONAL_SECTIONS and raw is None:
+            continue
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: section [{section}] is missing")
         expected = {f.name: f for f in fields(cls)}
@@ -302,6 +345,20 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
         "0 < min <= max_pulse_width",
         lim.min_pulse_width,
     )
+    if p.bias is not None:
+        b = p.bias
+        need(
+            g.cell == "1T1R", "[bias]", "only for 1T1R cells (passive arrays: not modelled)", g.cell
+        )
+        need(b.v_half > 0, "bias.v_half", "> 0", b.v_half)
+        need(0 <= b.v_half_sigma < 0.5, "bias.v_half_sigma", "0..0.5", b.v_half_sigma)
+        tmr = r.r_ap_median / r.r_p_median - 1.0
+        need(
+            0 <= b.p_curvature < (1.0 + 0.5 * tmr) / (1.0 + tmr),
+            "bias.p_curvature",
+            f"0 <= p < (1 + TMR/2) / (1 + TMR) = {(1.0 + 0.5 * tmr) / (1.0 + tmr):.3g}",
+            b.p_curvature,
+        )
     pulse = p.nominal_pulse
     need(
         lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude,

@@ -6,6 +6,8 @@ Layout under ``/characterization``:
   an array counts as finished only once all its data is on disk.
 - ``g_after_p``, ``g_after_ap`` (n, cycles, reads, rows, cols), S.
 - ``residual_p``, ``residual_ap`` (n, cycles, rows, cols), bool: cells write-verify gave up on.
+- ``g_high_p``, ``g_high_ap`` (n, cycles, reads, rows, cols), S: only when the plan has a
+  ``bias_read_voltage`` (the plan attribute records it, in V): the same reads at that voltage.
 
 Under ``/defects`` (written when every planned array is done): ``arrays``, ``codes`` (uint8
 ``DefectCode``), ``g_p``, ``g_ap`` (S), with the thresholds as attributes. The evidence
@@ -13,10 +15,13 @@ classifier (defects version 2) adds ``confidence`` (posterior of the reported cl
 ``best_guess`` (most probable class, also for UNCERTAIN devices), ``posterior`` (..., 5) and
 the attributes ``model`` (the fitted model and how it was derived, JSON), ``warnings`` (JSON
 list of sentences), ``overlap`` (JSON) and ``remeasured`` (JSON). Files without them (version 1)
-still load; their fields read as None / empty.
+still load; their fields read as None / empty. With a bias read voltage, ``bias_p`` and
+``bias_ap`` hold each device's bias signature ``ln(G(V_high) / G(V_low))`` (unit "1") and the
+model's ``bias_signature`` entry the fit of it.
 
 Under ``/remeasure`` (targeted re-measurement of uncertain devices): ``arrays``, ``selected``
-(bool, the cells re-written), ``g_after_p``, ``g_after_ap`` (S, (n, cycles, reads, rows, cols)).
+(bool, the cells re-written), ``g_after_p``, ``g_after_ap`` (and ``g_high_p``, ``g_high_ap``
+with a bias read voltage) (S, (n, cycles, reads, rows, cols)).
 """
 
 from __future__ import annotations
@@ -42,6 +47,18 @@ _STREAMS = {
     "g_after_ap": ("S", "conductance read after each all-AP write (cycle, read, row, col)"),
     "residual_p": ("1", "cells the all-P write-verify gave up on (cycle, row, col)"),
     "residual_ap": ("1", "cells the all-AP write-verify gave up on (cycle, row, col)"),
+}
+_BIAS_STREAMS = {
+    "g_high_p": (
+        "S",
+        "conductance read at the plan's bias_read_voltage after each all-P write "
+        "(cycle, read, row, col)",
+    ),
+    "g_high_ap": (
+        "S",
+        "conductance read at the plan's bias_read_voltage after each all-AP write "
+        "(cycle, read, row, col)",
+    ),
 }
 
 
@@ -91,7 +108,7 @@ class CharacterizationRun:
         if self.run.h5.mode == "r" or GROUP not in self.run.h5:
             return
         done = len(self.completed_arrays())
-        for name in _STREAMS:
+        for name in (*_STREAMS, *_BIAS_STREAMS):
             self.run.truncate(f"{GROUP}/{name}", done)
         self.run.flush()
 
@@ -104,6 +121,9 @@ class CharacterizationRun:
     def save_array(self, array: int, data: SwitchingData) -> None:
         for name, (unit, description) in _STREAMS.items():
             self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, description)
+        for name, (unit, description) in _BIAS_STREAMS.items():
+            if getattr(data, name) is not None:
+                self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, description)
         self.run.append(
             self._index_path(),
             np.array([array], dtype=np.int32),
@@ -120,6 +140,10 @@ class CharacterizationRun:
                 raise StoreError(f"{self.run.path} holds no data for array {a}")
             i = order[a]
             fields = {n: self.run.h5[f"{GROUP}/{n}"][i] for n in _STREAMS}
+            for n in _BIAS_STREAMS:
+                ds = self.run.h5.get(f"{GROUP}/{n}")
+                if ds is not None and ds.shape[0] > i:
+                    fields[n] = ds[i]
             out[a] = SwitchingData(**fields)
         return out
 
@@ -159,6 +183,16 @@ class CharacterizationRun:
                 "1",
                 "posterior per class (last axis): GOOD, SHORT, OPEN, STUCK_P, STUCK_AP",
             )
+        for name, values in (("bias_p", result.bias_p), ("bias_ap", result.bias_ap)):
+            if values is not None:
+                self.run.write(
+                    f"defects/{name}",
+                    np.asarray(values, dtype=np.float32),
+                    "1",
+                    "bias signature ln(G(V_high) / G(V_low)) after "
+                    + ("P" if name == "bias_p" else "AP")
+                    + " writes, mean over cycles (natural log of a ratio)",
+                )
         grp = self.run.h5["defects"]
         for key, value in result.thresholds.as_dict().items():
             grp.attrs[f"threshold_{key}"] = value
@@ -178,12 +212,15 @@ class CharacterizationRun:
         self.run.write(
             "remeasure/selected", np.asarray(selected, bool), "1", "cells re-written per array"
         )
-        for name in ("g_after_p", "g_after_ap"):
+        streams = {**_STREAMS, **_BIAS_STREAMS}
+        for name in ("g_after_p", "g_after_ap", *_BIAS_STREAMS):
+            if any(getattr(d, name) is None for d in data):
+                continue
             self.run.write(
                 f"remeasure/{name}",
                 np.stack([getattr(d, name) for d in data]),
                 "S",
-                _STREAMS[name][1] + ", extra cycles of the selected cells",
+                streams[name][1] + ", extra cycles of the selected cells",
             )
         self.run.flush()
 
@@ -211,6 +248,8 @@ class Characterization:
     warnings: list[str] = field(default_factory=list)
     overlap: dict[str, float] = field(default_factory=dict)
     remeasured: dict[str, Any] = field(default_factory=dict)
+    bias_p: np.ndarray | None = None
+    bias_ap: np.ndarray | None = None
 
     @property
     def uncertain(self) -> int:
@@ -255,7 +294,7 @@ def load_characterization(path: str | Path) -> Characterization:
                 **{k: (v.item() if isinstance(v, np.generic) else v) for k, v in t.items()}
             )
             grp = h5["defects"]
-            for name in ("confidence", "best_guess"):
+            for name in ("confidence", "best_guess", "bias_p", "bias_ap"):
                 if name in grp:
                     extra[name] = grp[name][()]
             for name in ("model", "warnings", "overlap", "remeasured"):

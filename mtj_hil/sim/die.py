@@ -204,10 +204,10 @@ class SimulatedDie:
         switchable = (self.defect[array] == DefectCode.GOOD) & (self.state[array] != target)
         p_switch = np.zeros(mask.shape)
         if mask.any():
-            p_switch = np.where(mask, _switch_probability(amplitude, width, vc, delta, sw), 0.0)
+            p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw, delta), 0.0)
             p_switch *= 1.0 - sw.write_error_floor
         if half is not None and half.any():
-            p_half = _switch_probability(amplitude / 2.0, width, vc, delta, sw)
+            p_half = _switch_probability(amplitude / 2.0, width, vc, sw, delta)
             p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
@@ -326,10 +326,11 @@ class SimulatedDie:
 
 
 def _switch_probability(
-    amplitude: float, width: float, vc: np.ndarray, delta: np.ndarray, sw
+    amplitude: float, width: float, vc: np.ndarray, sw, delta: np.ndarray | None = None
 ) -> np.ndarray:
     """Thermal activation: P = 1 - exp(-t / tau), tau = tau0 exp(delta (1 - V / Vc)), with
-    each device's own ``delta``."""
+    each device's own ``delta`` (the profile's ``switching.delta`` if not given)."""
+    delta = sw.delta if delta is None else delta
     exponent = np.minimum(delta * (1.0 - amplitude / vc), 700.0)
     rate_t = width / (sw.tau0 * np.exp(exponent))
     return -np.expm1(-rate_t)

@@ -63,6 +63,7 @@ def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
     chars, sws = [], []
     rec = {"vc": [], "vc_sd": [], "vc_true": [], "delta": [], "delta_sd": [], "delta_true": []}
     rec["spread"] = []
+    rec["medians"] = []
     t_sw = 0.0
     for k in range(dies):
         chip = SimulatedChip.from_lot(profile, 0, k)
@@ -98,6 +99,13 @@ def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
             rec["delta_sd"].append(f.delta_sd.ravel())
             rec["delta_true"].append(die.delta[arrays].ravel())  # per-device truth
             pop = f.population
+            good = f.status == 0
+            rec["medians"].append(
+                (
+                    np.median(f.vc[good]) / np.median(truth[good]) - 1,
+                    np.median(f.delta[good]) / np.median(die.delta[arrays][good]) - 1,
+                )
+            )
             rec["spread"].append(
                 (
                     float(np.std(die.delta[arrays][f.status == 0]) / np.mean(die.delta[arrays])),
@@ -106,9 +114,9 @@ def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
                 )
             )
         say(f"  die {k + 1}/{dies}: characterised, switching on {sw_arrays} arrays")
-    spread = np.array(rec.pop("spread"))
+    spread, medians = np.array(rec.pop("spread")), np.array(rec.pop("medians"))
     out = {k: np.concatenate(v) for k, v in rec.items()}
-    out["spread"] = spread
+    out["spread"], out["medians"] = spread, medians
     return chars, sws, out, t_sw
 
 
@@ -140,6 +148,13 @@ def print_recovery(rec, n_dies, n_arrays) -> None:
         name = "Vc0" if key == "vc" else "Delta"
         say(f"   {name:6} {ok.sum():>8} {100 * err:>16.2f}% {100 * cov:>13.1f}%")
     say("   (Delta against each device's own true Delta)")
+    m = rec["medians"]
+    sem = m.std(axis=0, ddof=1) / np.sqrt(len(m)) if len(m) > 1 else np.full(2, np.nan)
+    say(
+        f"   median of fitted devices / median of their truth - 1, over {len(m)} die-directions: "
+        f"Vc0 {100 * m[:, 0].mean():+.3f} +- {100 * sem[0]:.3f} %, "
+        f"Delta {100 * m[:, 1].mean():+.3f} +- {100 * sem[1]:.3f} %"
+    )
     sp = rec["spread"]
     z = (sp[:, 1] - sp[:, 0]) / sp[:, 2]
     say(

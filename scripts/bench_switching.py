@@ -28,6 +28,7 @@ Smaller: --dies 6 --switching-arrays 1 --skip-lab
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -129,7 +130,10 @@ def spread_profile(name: str, delta_sigma: float, folder: Path) -> Path:
     base = load_profile(src).name
     new_name = f"{base}-dspread{round(100 * delta_sigma)}"
     text = text.replace(f'name = "{base}"', f'name = "{new_name}"', 1)
-    text = text.replace("[switching]\n", f"[switching]\ndelta_sigma = {delta_sigma}\n", 1)
+    if re.search(r"^delta_sigma\s*=", text, flags=re.M):
+        text = re.sub(r"^delta_sigma\s*=.*$", f"delta_sigma = {delta_sigma}", text, flags=re.M)
+    else:
+        text = text.replace("[switching]\n", f"[switching]\ndelta_sigma = {delta_sigma}\n", 1)
     path = folder / f"{new_name}.toml"
     path.write_text(text)
     if load_profile(path).switching.delta_sigma != delta_sigma:

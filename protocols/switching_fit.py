@@ -40,9 +40,11 @@ their true median for Delta and -0.08 +- 0.02 % for Vc0. The Delta bias is the s
 bias of maximum-likelihood (here MAP) coefficients of a binomial model, which shrinks as
 1 / trials: with 64 trials per point it falls to +0.09 +- 0.08 % (median) and the mean
 per-device error from +0.52 % to +0.13 %. It is not prior shrinkage (the prior is centred on
-the median device, which it cannot move). Removing it needs a bias-reduced (Firth-penalised)
-fit; until then this term covers it for plans of about 16 trials per point or more, and
-under-covers plans with far fewer trials."""
+the median device, which it cannot move). A Firth-penalised fit (Jeffreys prior, tried on
+4 dies x 2 directions at 16 trials) removes the mean bias (+0.52 % -> -0.09 %) but, as the
+estimates' noise is skewed, turns the median bias from +0.30 % to -0.30 %, so it is not
+used; a median-bias-reducing fit would be the fix. Until then this term covers the bias for
+plans of about 16 trials per point or more, and under-covers plans with far fewer trials."""
 
 MIN_TRIALS = 24
 """Devices with fewer valid trials in total are fitted but flagged as ``few trials``."""

@@ -185,7 +185,16 @@ def summary(path: Path) -> dict[str, Any]:
             "never_switched": fit.never_switched,
             **{
                 k: float(pop[k])
-                for k in ("vc", "vc_sd", "delta", "delta_sd", "vc_sigma_rel", "delta_sigma_rel")
+                for k in (
+                    "vc",
+                    "vc_sd",
+                    "delta",
+                    "delta_sd",
+                    "vc_sigma_rel",
+                    "vc_sigma_rel_sd",
+                    "delta_sigma_rel",
+                    "delta_sigma_rel_sd",
+                )
                 if k in pop
             },
         }

@@ -259,7 +259,9 @@ def switching_row(s: dict[str, Any]) -> list[str]:
         med("P", "vc", 3),
         med("AP", "delta", 1),
         med("P", "delta", 1),
-        "-" if spread is None else f"{100 * spread:.1f}",
+        "-"
+        if spread is None
+        else f"{100 * spread:.1f} +- {100 * ap.get('delta_sigma_rel_sd', float('nan')):.1f}",
         pulse,
     ]
 

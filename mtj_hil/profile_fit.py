@@ -42,6 +42,7 @@ from mtj_hil.store.switching import Switching, load_switching
 from protocols.defects import DefectCode
 from protocols.switching_fit import (
     METHOD_SYSTEMATIC,
+    SPREAD_FLOOR,
     STATUS_OK,
     device_spread,
     unshrunk_delta,
@@ -469,7 +470,13 @@ def _fit_switching(sws: list[Switching], fp: FittedProfile, put) -> None:
             "switching",
             "delta_sigma",
             s_abs / centre,
-            float(np.hypot(s_abs_sd / centre, DELTA_SPREAD_SYSTEMATIC * s_abs / centre)),
+            float(
+                np.sqrt(
+                    (s_abs_sd / centre) ** 2
+                    + (DELTA_SPREAD_SYSTEMATIC * s_abs / centre) ** 2
+                    + SPREAD_FLOOR**2
+                )
+            ),
             "device spread of fitted Delta, prior pull and fit noise removed (with the "
             f"method's systematic), {src}",
         )

@@ -161,11 +161,15 @@ def print_recovery(rec, n_dies, n_arrays) -> None:
     )
     sp = rec["spread"]
     z = (sp[:, 1] - sp[:, 0]) / sp[:, 2]
+    err = (
+        f"mean relative error {100 * np.mean(sp[:, 1] / sp[:, 0] - 1):+.1f} %"
+        if sp[:, 0].all()
+        else f"mean error {100 * np.mean(sp[:, 1] - sp[:, 0]):+.2f} points"
+    )
     say(
         f"   Delta spread per die-direction ({len(sp)}): true sample spread "
         f"{100 * sp[:, 0].mean():.2f} %, fitted {100 * sp[:, 1].mean():.2f} % "
-        f"(mean stated sd {100 * sp[:, 2].mean():.2f} %), mean relative error "
-        f"{100 * np.mean(sp[:, 1] / sp[:, 0] - 1) if sp[:, 0].all() else float('nan'):+.1f} %, "
+        f"(mean stated sd {100 * sp[:, 2].mean():.2f} %), {err}, "
         f"z mean {np.mean(z):+.2f}, |z| < 1.645 in {100 * np.mean(np.abs(z) < 1.645):.0f} %"
     )
 

@@ -124,6 +124,7 @@ def status(file: Path) -> None:
             *(str(states.count(s)) for s in ("completed", "running", "failed", "pending")),
         )
     Console().print(table)
+    _switching_status(spec.tasks, records)
     for t in spec.tasks:
         rec = records.get(t.id, {})
         if rec.get("status") == "failed":
@@ -132,6 +133,25 @@ def status(file: Path) -> None:
                 f"{rec.get('ended')}): {rec.get('error')}",
                 highlight=False,
             )
+
+
+def _switching_status(tasks: list, records: dict) -> None:
+    """Per completed switching task: Vc0 and Delta medians and the recommended pulse."""
+    from mtj_hil.campaigns.results import SWITCHING_HEADER, switching_row
+
+    done = [
+        t
+        for t in tasks
+        if t.kind == "switching" and records.get(t.id, {}).get("status") == "completed"
+    ]
+    if not done:
+        return
+    table = Table(title="switching (to AP / to P)")
+    for col in SWITCHING_HEADER:
+        table.add_column(col)
+    for t in done:
+        table.add_row(*switching_row(records[t.id].get("summary") or {}))
+    Console().print(table)
 
 
 @campaign.command()

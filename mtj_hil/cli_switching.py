@@ -258,6 +258,16 @@ def _default_out(die_id: str) -> Path:
     return Path("runs") / f"switching-{safe}-{stamp}.h5"
 
 
+def _spread(pop: dict, name: str) -> str:
+    """Device spread (percent) with its uncertainty; runs fitted before the uncertainty
+    was recorded show the value alone."""
+    value = pop.get(f"{name}_sigma_rel")
+    if value is None:
+        return "-"
+    sd = pop.get(f"{name}_sigma_rel_sd")
+    return f"{100 * value:.1f} %" + (f" +- {100 * sd:.1f}" if sd is not None else "")
+
+
 def summarise_switching(path: Path) -> None:
     """Print a switching run's provenance, fits, recommendation and read disturb."""
     from mtj_hil.store.switching import load_switching
@@ -278,7 +288,16 @@ def summarise_switching(path: Path) -> None:
         out.print("[yellow]not fitted yet: resume the run to finish it[/]")
         return
     table = Table(title=f"thermal activation (tau0 assumed {an.tau0:g} s)")
-    cols = ("to", "Vc0 (V)", "Vc0 spread", "Delta", "fitted", "few trials", "never switched")
+    cols = (
+        "to",
+        "Vc0 (V)",
+        "Vc0 spread",
+        "Delta",
+        "Delta spread",
+        "fitted",
+        "few trials",
+        "never switched",
+    )
     for col in (*cols, "WER floor"):
         table.add_column(col, justify="right")
     for name, fit in an.directions.items():
@@ -286,11 +305,12 @@ def summarise_switching(path: Path) -> None:
         if pop.get("n"):
             row = [
                 f"{pop['vc']:.4g} +- {pop['vc_sd']:.2g}",
-                f"{100 * pop['vc_sigma_rel']:.1f} %",
+                _spread(pop, "vc"),
                 f"{pop['delta']:.3g} +- {pop['delta_sd']:.2g}",
+                _spread(pop, "delta"),
             ]
         else:
-            row = ["-", "-", "-"]
+            row = ["-", "-", "-", "-"]
         table.add_row(
             name,
             *row,

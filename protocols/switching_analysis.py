@@ -143,14 +143,16 @@ def fit_direction(
             out[key][i] = getattr(fit, key).reshape(shape[1:])
         status[i] = fit.status.reshape(shape[1:])
         cov[i] = fit.cov.reshape(*shape[1:], 2, 2)
-        per_array.append(population(fit.vc, fit.vc_sd, fit.delta, fit.delta_sd, fit.status))
+        per_array.append(
+            population(fit.vc, fit.vc_sd, fit.delta, fit.delta_sd, fit.status, fit.cov)
+        )
     return DirectionFit(
         direction=direction,
         status=status,
         cov=cov,
         floor=floor,
         per_array=per_array,
-        population=population(out["vc"], out["vc_sd"], out["delta"], out["delta_sd"], status),
+        population=population(out["vc"], out["vc_sd"], out["delta"], out["delta_sd"], status, cov),
         **out,
     )
 

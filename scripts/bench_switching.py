@@ -16,7 +16,11 @@ Prints:
    trials), and the modelled lab time of one array over the virtual lab (real drivers and
    wire protocols), scaled to the die.
 
-Usage: python scripts/bench_switching.py [--dies 36] [--switching-arrays 2]
+The lot is drawn from a bench-local copy of ``--profile`` with a per-device Delta spread
+(``--delta-sigma``, default 10 %; 0 for the profile as shipped), so per-device Delta fits are
+compared with each device's own true Delta and the fitted Delta spread with the truth's.
+
+Usage: python scripts/bench_switching.py [--dies 36] [--switching-arrays 2] [--delta-sigma 0.1]
        [--dataset digits] [--epochs 20] [--seeds 3] [--skip-lab] [--skip-round-trip] [--profile 1t1r-20k]
 Smaller: --dies 6 --switching-arrays 1 --skip-lab
 """
@@ -24,6 +28,7 @@ Smaller: --dies 6 --switching-arrays 1 --skip-lab
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +63,8 @@ def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
     """Characterise every die and run switching on some arrays; return paths and recovery."""
     chars, sws = [], []
     rec = {"vc": [], "vc_sd": [], "vc_true": [], "delta": [], "delta_sd": [], "delta_true": []}
+    rec["spread"] = []
+    rec["medians"] = []
     t_sw = 0.0
     for k in range(dies):
         chip = SimulatedChip.from_lot(profile, 0, k)
@@ -91,9 +98,47 @@ def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
             rec["vc_true"].append(truth.ravel())
             rec["delta"].append(f.delta.ravel())
             rec["delta_sd"].append(f.delta_sd.ravel())
-            rec["delta_true"].append(np.full(truth.size, profile.switching.delta))
+            rec["delta_true"].append(die.delta[arrays].ravel())  # per-device truth
+            pop = f.population
+            good = f.status == 0
+            rec["medians"].append(
+                (
+                    np.median(f.vc[good]) / np.median(truth[good]) - 1,
+                    np.median(f.delta[good]) / np.median(die.delta[arrays][good]) - 1,
+                )
+            )
+            rec["spread"].append(
+                (
+                    float(np.std(die.delta[arrays][f.status == 0]) / np.mean(die.delta[arrays])),
+                    pop.get("delta_sigma_rel", np.nan),
+                    pop.get("delta_sigma_rel_sd", np.nan),
+                )
+            )
         say(f"  die {k + 1}/{dies}: characterised, switching on {sw_arrays} arrays")
-    return chars, sws, {k: np.concatenate(v) for k, v in rec.items()}, t_sw
+    spread, medians = np.array(rec.pop("spread")), np.array(rec.pop("medians"))
+    out = {k: np.concatenate(v) for k, v in rec.items()}
+    out["spread"], out["medians"] = spread, medians
+    return chars, sws, out, t_sw
+
+
+def spread_profile(name: str, delta_sigma: float, folder: Path) -> Path:
+    """A bench-local copy of profile ``name`` with ``switching.delta_sigma`` set."""
+    from mtj_hil.sim.profile import PROFILE_DIR
+
+    src = Path(name) if Path(name).suffix == ".toml" else PROFILE_DIR / f"{name}.toml"
+    text = src.read_text()
+    base = load_profile(src).name
+    new_name = f"{base}-dspread{round(100 * delta_sigma)}"
+    text = text.replace(f'name = "{base}"', f'name = "{new_name}"', 1)
+    if re.search(r"^delta_sigma\s*=", text, flags=re.M):
+        text = re.sub(r"^delta_sigma\s*=.*$", f"delta_sigma = {delta_sigma}", text, flags=re.M)
+    else:
+        text = text.replace("[switching]\n", f"[switching]\ndelta_sigma = {delta_sigma}\n", 1)
+    path = folder / f"{new_name}.toml"
+    path.write_text(text)
+    if load_profile(path).switching.delta_sigma != delta_sigma:
+        raise SystemExit(f"could not set delta_sigma in a copy of {src}")
+    return path
 
 
 def print_recovery(rec, n_dies, n_arrays) -> None:
@@ -106,6 +151,27 @@ def print_recovery(rec, n_dies, n_arrays) -> None:
         cov = interval_coverage(est, sd, truth)
         name = "Vc0" if key == "vc" else "Delta"
         say(f"   {name:6} {ok.sum():>8} {100 * err:>16.2f}% {100 * cov:>13.1f}%")
+    say("   (Delta against each device's own true Delta)")
+    m = rec["medians"]
+    sem = m.std(axis=0, ddof=1) / np.sqrt(len(m)) if len(m) > 1 else np.full(2, np.nan)
+    say(
+        f"   median of fitted devices / median of their truth - 1, over {len(m)} die-directions: "
+        f"Vc0 {100 * m[:, 0].mean():+.3f} +- {100 * sem[0]:.3f} %, "
+        f"Delta {100 * m[:, 1].mean():+.3f} +- {100 * sem[1]:.3f} %"
+    )
+    sp = rec["spread"]
+    z = (sp[:, 1] - sp[:, 0]) / sp[:, 2]
+    err = (
+        f"mean relative error {100 * np.mean(sp[:, 1] / sp[:, 0] - 1):+.1f} %"
+        if sp[:, 0].all()
+        else f"mean error {100 * np.mean(sp[:, 1] - sp[:, 0]):+.2f} points"
+    )
+    say(
+        f"   Delta spread per die-direction ({len(sp)}): true sample spread "
+        f"{100 * sp[:, 0].mean():.2f} %, fitted {100 * sp[:, 1].mean():.2f} % "
+        f"(mean stated sd {100 * sp[:, 2].mean():.2f} %), {err}, "
+        f"z mean {np.mean(z):+.2f}, |z| < 1.645 in {100 * np.mean(np.abs(z) < 1.645):.0f} %"
+    )
 
 
 def print_profile_fit(fp, truth) -> None:
@@ -146,7 +212,7 @@ def borders(profile: str, lot_seed: int, dies: int, args, seed: int) -> tuple[fl
     return float(good.mean()), 1 - res.errors("statistics_aware")
 
 
-def print_round_trip(fit_path: Path, truth_name: str, dies: int, args) -> None:
+def print_round_trip(fit_path: Path, truth_ref: str, truth_name: str, dies: int, args) -> None:
     say(
         f"\n3. Round trip ({dies} dies per lot, {args.dataset}; the statistics-aware network is "
         f"trained on each lot's measured population, {args.seeds} training seeds)"
@@ -156,9 +222,9 @@ def print_round_trip(fit_path: Path, truth_name: str, dies: int, args) -> None:
         f"{'seed-to-seed sd':>16}"
     )
     for label, prof, lot_seed in (
-        (f"{truth_name} lot 0 (characterised)", truth_name, 0),
+        (f"{truth_name} lot 0 (characterised)", truth_ref, 0),
         ("fitted profile, lot 1", str(fit_path), 1),
-        (f"{truth_name} lot 1 (lot-to-lot ref.)", truth_name, 1),
+        (f"{truth_name} lot 1 (lot-to-lot ref.)", truth_ref, 1),
     ):
         t0 = time.perf_counter()
         runs = [borders(prof, lot_seed, dies, args, seed) for seed in range(args.seeds)]
@@ -229,14 +295,23 @@ def main() -> None:
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=3, help="training seeds per lot (round trip)")
+    ap.add_argument(
+        "--delta-sigma",
+        type=float,
+        default=0.1,
+        help="per-device Delta spread of the bench-local profile (0: the profile as shipped)",
+    )
     ap.add_argument("--skip-round-trip", action="store_true")
     ap.add_argument("--skip-lab", action="store_true")
     ap.add_argument("--skip-die", action="store_true", help="skip the whole-die simulator cost")
     args = ap.parse_args()
-    profile = load_profile(args.profile)
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        truth_ref = args.profile
+        if args.delta_sigma > 0:
+            truth_ref = str(spread_profile(args.profile, args.delta_sigma, folder))
+        profile = load_profile(truth_ref)
         say(f"measuring a lot of {args.dies} dies of {profile.name} ...")
         chars, sws, rec, t_sw = measure_lot(profile, args.dies, args.switching_arrays, folder)
         print_recovery(rec, args.dies, args.switching_arrays)
@@ -249,7 +324,7 @@ def main() -> None:
         )
         print_profile_fit(fp, profile)
         if not args.skip_round_trip:
-            print_round_trip(fit_path, profile.name, args.dies, args)
+            print_round_trip(fit_path, truth_ref, profile.name, args.dies, args)
     print_cost(profile, args)
     say(f"\ntotal wall time {time.perf_counter() - t_start:.0f} s")
 

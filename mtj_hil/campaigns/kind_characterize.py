@@ -16,6 +16,7 @@ same resume path as ``mtj-hil characterize --resume``.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, parse_indices
 from mtj_hil.errors import ConfigError
 from mtj_hil.sim.die import simulated_die_id
+from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.store.characterization import load_characterization
 from mtj_hil.store.runfile import RunFile
 
@@ -42,23 +44,36 @@ _KEYS = {
 }
 
 
-def _safe(label: str) -> str:
+def safe_label(label: str) -> str:
+    """``label`` with every character a file name may not hold replaced by ``-``."""
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
 
 
-def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
-    """Tasks of a ``characterize`` group (see the module docstring).
+@dataclass(frozen=True)
+class DieTargets:
+    """The dies a group measures: ``labels`` as ``(die_id, lot index or None)``; a simulated
+    lot (``profile`` name, ``lot_seed``) or a station (``station_name``, ``station_file``)."""
+
+    profile: DeviceProfile
+    lot_seed: int | None
+    station_name: str | None
+    station_file: str | None
+    labels: list[tuple[str, int | None]]
+
+
+def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
+    """Resolve ``profile``/``lot_seed``/``dies`` or ``station`` with ``dies``/``die_ids``.
+
+    Shared by every kind that measures dies (see the module docstring for the keys).
 
     Raises:
-        ConfigError: unknown key, missing or out-of-range dies, a station file that does not
-            load, a bad plan value (naming ``task[i].key``).
+        ConfigError: missing or out-of-range dies, a station file that does not load,
+            conflicting keys (naming ``task[i].key``).
     """
     from mtj_hil.sim.profile import load_profile
 
-    check_keys(group, _KEYS, ctx)
     station_name: str | None = None
     station_file: str | None = None
-    virtual = False
     if "station" in group:
         from mtj_hil.station import load_station
 
@@ -86,13 +101,6 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         if not isinstance(lot_seed, int) or isinstance(lot_seed, bool):
             raise ctx.error("lot_seed", "must be an integer")
         virtual = True
-    n_arrays = profile.layout.n_arrays
-    plan = {
-        "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
-        "cycles": _int(group, "cycles", 3, 1, 100, ctx),
-        "reads": _int(group, "reads", 1, 1, 1000, ctx),
-        "read_voltage": _float(group, "read_voltage", 0.1, ctx),
-    }
     labels: list[tuple[str, int | None]]
     if virtual:
         if "die_ids" in group:
@@ -116,29 +124,55 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         if len(set(ids)) != len(ids):
             raise ctx.error("die_ids", "lists a die twice")
         labels = [(i, None) for i in ids]
+    return DieTargets(profile, lot_seed, station_name, station_file, labels)
+
+
+def die_tasks(
+    kind: str, group: dict[str, Any], ctx: ExpandContext, targets: DieTargets, plan: dict[str, Any]
+) -> list[Task]:
+    """One task per die of ``targets``, run file ``<out_dir>/<group>/<die>.h5``."""
     gname = group["name"]
     tasks = []
-    for die_id, index in labels:
-        label = f"die{index}" if index is not None else _safe(die_id)
+    for die_id, index in targets.labels:
+        label = f"die{index}" if index is not None else safe_label(die_id)
         params = {
             "die_id": die_id,
             "die": index,
-            "profile": profile.name if station_file is None else None,
-            "lot_seed": lot_seed,
-            "station_file": station_file,
+            "profile": targets.profile.name if targets.station_file is None else None,
+            "lot_seed": targets.lot_seed,
+            "station_file": targets.station_file,
             "plan": plan,
         }
         tasks.append(
             Task(
                 id=f"{gname}/{label}",
-                kind=NAME,
+                kind=kind,
                 group=gname,
                 run_file=ctx.out_dir / gname / f"{label}.h5",
                 params=params,
-                station=station_name,
+                station=targets.station_name,
             )
         )
     return tasks
+
+
+def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
+    """Tasks of a ``characterize`` group (see the module docstring).
+
+    Raises:
+        ConfigError: unknown key, missing or out-of-range dies, a station file that does not
+            load, a bad plan value (naming ``task[i].key``).
+    """
+    check_keys(group, _KEYS, ctx)
+    targets = die_targets(group, ctx)
+    n_arrays = targets.profile.layout.n_arrays
+    plan = {
+        "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
+        "cycles": _int(group, "cycles", 3, 1, 100, ctx),
+        "reads": _int(group, "reads", 1, 1, 1000, ctx),
+        "read_voltage": _float(group, "read_voltage", 0.1, ctx),
+    }
+    return die_tasks(NAME, group, ctx, targets, plan)
 
 
 def _int(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 BUILTIN_KINDS = (
     "mtj_hil.campaigns.kind_characterize",
     "mtj_hil.campaigns.kind_borders",
+    "mtj_hil.campaigns.kind_switching",
 )
 """Modules that register the shipped kinds (imported on first lookup)."""
 

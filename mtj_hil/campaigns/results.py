@@ -1,5 +1,6 @@
 """Results gathered over a campaign's run files: the lot summary of each ``characterize``
-group and the over-seeds tables of each ``borders`` group, written under ``<out_dir>/report``.
+group, the per-die switching table of each ``switching`` group and the over-seeds tables of
+each ``borders`` group, written under ``<out_dir>/report``.
 
 Lot summary: per die yield and devices per class, R_P / R_AP (ohm) and TMR statistics of the
 good devices, a rank by yield, a lot map (PNG) coloured by yield. Borders sweep: the
@@ -177,6 +178,8 @@ def write_report(spec: CampaignSpec) -> tuple[str, dict[str, Path]]:
             text += _lot_section(gname, tasks, finished, folder, paths)
         elif kind == "borders":
             text += _borders_section(gname, finished, folder, paths)
+        elif kind == "switching":
+            text += _switching_section(gname, tasks, finished, folder, paths)
         else:
             text += (
                 f"## {gname} ({kind})\n\n{len(finished)} of {len(tasks)} tasks completed; "
@@ -213,6 +216,71 @@ def _lot_section(
         + "\n"
     )
     return text
+
+
+SWITCHING_HEADER = [
+    "die",
+    "devices fitted",
+    "never switched",
+    "Vc0 to AP median (V)",
+    "Vc0 to P median (V)",
+    "Delta to AP median",
+    "Delta to P median",
+    "Delta spread %",
+    "recommended pulse",
+]
+
+
+def switching_row(s: dict[str, Any]) -> list[str]:
+    """One row of :data:`SWITCHING_HEADER` from a ``switching`` task summary: medians with
+    their standard uncertainties; the Delta spread is the device-to-device relative spread
+    (fit noise removed) of the direction towards AP; the recommended pulse meets the target
+    write-error rate in both directions, or is marked ``none`` (see the run's report)."""
+
+    def med(d: str, k: str, digits: int) -> str:
+        v = s.get(d, {})
+        if k not in v:
+            return "-"
+        return f"{v[k]:.{digits}f} +- {v[f'{k}_sd']:.{digits}f}"
+
+    ap, p = s.get("AP", {}), s.get("P", {})
+    spread = ap.get("delta_sigma_rel")
+    rec = s.get("recommendation", {})
+    pulse = (
+        f"{rec['amplitude']:.3g} V x {rec['width']:.3g} s"
+        if rec.get("found")
+        else "none reaches the target"
+    )
+    return [
+        str(s.get("die_id", "")),
+        f"{ap.get('n', 0)} / {p.get('n', 0)}",
+        f"{ap.get('never_switched', 0)} / {p.get('never_switched', 0)}",
+        med("AP", "vc", 3),
+        med("P", "vc", 3),
+        med("AP", "delta", 1),
+        med("P", "delta", 1),
+        "-"
+        if spread is None
+        else f"{100 * spread:.1f} +- {100 * ap.get('delta_sigma_rel_sd', float('nan')):.1f}",
+        pulse,
+    ]
+
+
+def _switching_section(
+    gname: str, tasks: list[Task], finished: list[Task], folder: Path, paths: dict[str, Path]
+) -> str:
+    from mtj_hil.campaigns.kind_switching import summary
+
+    text = f"## Switching: {gname}\n\n"
+    if not finished:
+        return text + "No die finished yet.\n\n"
+    rows = [switching_row(summary(t.run_file)) for t in finished]
+    paths[f"{gname}-csv"] = write_csv(folder / f"{gname}-switching.csv", SWITCHING_HEADER, rows)
+    return (
+        text + f"{len(finished)} of {len(tasks)} dies. Devices fitted and never switched: to AP / "
+        "to P. Medians +- standard uncertainty; Delta spread: device-to-device, fit noise "
+        "removed (to AP).\n\n" + markdown_table(SWITCHING_HEADER, rows) + "\n"
+    )
 
 
 def _borders_section(gname: str, finished: list[Task], folder: Path, paths: dict[str, Path]) -> str:

@@ -45,6 +45,9 @@ class SimulatedDie:
     Attributes (arrays of shape ``(n_arrays, rows, cols)``):
         r_p, r_ap: device resistances in the P and AP states (ohm).
         vc_to_p, vc_to_ap: critical switching voltages (V).
+        delta: thermal stability factor of each device (both write directions); spread by
+            ``switching.delta_sigma`` from its own random stream, so a profile without a
+            spread draws every other number exactly as before.
         v_breakdown: barrier breakdown voltage (V).
         short_g: conductance the device has if it is (or becomes) a short (S).
         defect: true defect code (``DefectCode`` values, uint8); breakdown turns a device
@@ -101,6 +104,11 @@ class SimulatedDie:
         self.vc_to_ap = sw.vc_to_ap * (1.0 + sw.vc_sigma * rng.standard_normal(shape))
         np.maximum(self.vc_to_p, 0.05 * sw.vc_to_p, out=self.vc_to_p)
         np.maximum(self.vc_to_ap, 0.05 * sw.vc_to_ap, out=self.vc_to_ap)
+        self.delta = np.full(shape, float(sw.delta))
+        if sw.delta_sigma > 0:
+            delta_rng = np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 13])
+            self.delta *= 1.0 + sw.delta_sigma * delta_rng.standard_normal(shape)
+            np.maximum(self.delta, 0.2 * sw.delta, out=self.delta)
         self.v_breakdown = np.maximum(
             sw.breakdown_voltage * (1.0 + sw.breakdown_sigma * rng.standard_normal(shape)),
             sw.breakdown_floor,
@@ -225,14 +233,15 @@ class SimulatedDie:
             self._breakdown(array, half > 0, amplitude / 2.0)
 
         vc = (self.vc_to_p if state == CellState.P else self.vc_to_ap)[array]
+        delta = self.delta[array]
         target = state == CellState.P
         switchable = (self.defect[array] == DefectCode.GOOD) & (self.state[array] != target)
         p_switch = np.zeros(mask.shape)
         if mask.any():
-            p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw), 0.0)
+            p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw, delta), 0.0)
             p_switch *= 1.0 - sw.write_error_floor
         if half is not None and half.any():
-            p_half = _switch_probability(amplitude / 2.0, width, vc, sw)
+            p_half = _switch_probability(amplitude / 2.0, width, vc, sw, delta)
             p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
@@ -355,9 +364,13 @@ class SimulatedDie:
         return window[0].reshape(shape), window[1].reshape(shape)
 
 
-def _switch_probability(amplitude: float, width: float, vc: np.ndarray, sw) -> np.ndarray:
-    """Thermal activation: P = 1 - exp(-t / tau), tau = tau0 exp(delta (1 - V / Vc))."""
-    exponent = np.minimum(sw.delta * (1.0 - amplitude / vc), 700.0)
+def _switch_probability(
+    amplitude: float, width: float, vc: np.ndarray, sw, delta: np.ndarray | None = None
+) -> np.ndarray:
+    """Thermal activation: P = 1 - exp(-t / tau), tau = tau0 exp(delta (1 - V / Vc)), with
+    each device's own ``delta`` (the profile's ``switching.delta`` if not given)."""
+    delta = sw.delta if delta is None else delta
+    exponent = np.minimum(delta * (1.0 - amplitude / vc), 700.0)
     rate_t = width / (sw.tau0 * np.exp(exponent))
     return -np.expm1(-rate_t)
 

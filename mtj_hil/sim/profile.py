@@ -49,6 +49,8 @@ class Switching:
     breakdown_voltage: float
     breakdown_sigma: float
     breakdown_floor: float
+    delta_sigma: float = 0.0
+    """Relative device-to-device spread of Delta (0: every device has ``delta``)."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,7 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
     for key in ("vc_to_p", "vc_to_ap", "delta", "tau0", "breakdown_voltage", "breakdown_floor"):
         need(getattr(s, key) > 0, f"switching.{key}", "> 0", getattr(s, key))
     need(0 <= s.vc_sigma < 0.5, "switching.vc_sigma", "0..0.5", s.vc_sigma)
+    need(0 <= s.delta_sigma < 0.5, "switching.delta_sigma", "0..0.5", s.delta_sigma)
     need(0 <= s.breakdown_sigma < 0.5, "switching.breakdown_sigma", "0..0.5", s.breakdown_sigma)
     need(
         0 <= s.write_error_floor < 1,

@@ -79,6 +79,10 @@ def test_fitted_profile_matches_the_generating_one_and_loads(lot, capsys):
     assert s.vc_to_ap == pytest.approx(st.vc_to_ap, rel=0.03)
     assert s.delta == pytest.approx(st.delta, rel=0.06)
     assert s.vc_sigma == pytest.approx(st.vc_sigma, rel=0.25)
+    # the profile has no Delta spread: the fitted one is 0 within its stated uncertainty
+    delta_sigma_sd = tomllib.loads(out.read_text())["fit"]["uncertainty"]["switching.delta_sigma"]
+    assert 0 < delta_sigma_sd < 0.03
+    assert s.delta_sigma <= 3 * delta_sigma_sd
     assert s.write_error_floor == pytest.approx(st.write_error_floor, rel=0.4)
     total = sum(
         getattr(fitted.defects, k)
@@ -120,6 +124,7 @@ def test_one_die_keeps_the_spread_at_its_default(lot):
     fp = fit_profile([chars[0]], load_profile("1t1r-20k"), name="one")
     assert "defects.die_spread" in fp.defaults
     assert "switching.delta" in fp.defaults  # no switching run given
+    assert "switching.delta_sigma" in fp.defaults
     assert fp.values["resistance.r_p_median"].sd > 0
 
 

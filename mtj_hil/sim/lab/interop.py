@@ -12,6 +12,7 @@ Client libraries are imported lazily; a missing one reports ``missing: <module>`
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import math
 import statistics
@@ -79,46 +80,44 @@ def _no_errors(errors: Any) -> None:
 # ------------------------------------------------------------------------------ client scripts
 
 
-def _pymeasure_2400(resource: str, step: Step, check: Callable[[float], None]) -> None:
-    from pymeasure.instruments.keithley import Keithley2400
+def _pymeasure_keithley(
+    model: str, configure: Callable[[Any], None]
+) -> Callable[[str, Step, Callable[[float], None]], None]:
+    """Script for pymeasure's single-channel Keithley driver ``model`` (``"Keithley2400"``...):
+    open, ``configure(smu)``, read ``smu.current``, the error queue, shut down."""
 
-    smu = step("open", lambda: Keithley2400(resource, **VISA))
-    if smu is None:
-        return
+    def script(resource: str, step: Step, check: Callable[[float], None]) -> None:
+        driver = getattr(importlib.import_module("pymeasure.instruments.keithley"), model)
+        smu = step("open", lambda: driver(resource, **VISA))
+        if smu is None:
+            return
+        step("configure", lambda: configure(smu))
+        step("measure", lambda: check(smu.current))
+        step("errors", lambda: _no_errors(smu.check_errors()))
+        step("shutdown", lambda: (smu.shutdown(), smu.ask("*OPC?")))
+        smu.adapter.close()
 
-    def configure() -> None:
-        smu.reset()
-        smu.source_mode = "voltage"
-        smu.compliance_current = 1e-3
-        smu.current_nplc = 1
-        smu.source_voltage = VOLTAGE
-        smu.enable_source()
-
-    step("configure", configure)
-    step("measure", lambda: check(smu.current))
-    step("errors", lambda: _no_errors(smu.check_errors()))
-    step("shutdown", lambda: (smu.shutdown(), smu.ask("*OPC?")))
-    smu.adapter.close()
+    return script
 
 
-def _pymeasure_2450(resource: str, step: Step, check: Callable[[float], None]) -> None:
-    from pymeasure.instruments.keithley import Keithley2450
+def _configure_pymeasure_2400(smu: Any) -> None:
+    smu.reset()
+    smu.source_mode = "voltage"
+    smu.compliance_current = 1e-3
+    smu.current_nplc = 1
+    smu.source_voltage = VOLTAGE
+    smu.enable_source()
 
-    smu = step("open", lambda: Keithley2450(resource, **VISA))
-    if smu is None:
-        return
 
-    def configure() -> None:
-        smu.apply_voltage(compliance_current=1e-3)
-        smu.measure_current(nplc=1)
-        smu.source_voltage = VOLTAGE
-        smu.enable_source()
+def _configure_pymeasure_2450(smu: Any) -> None:
+    smu.apply_voltage(compliance_current=1e-3)
+    smu.measure_current(nplc=1)
+    smu.source_voltage = VOLTAGE
+    smu.enable_source()
 
-    step("configure", configure)
-    step("measure", lambda: check(smu.current))
-    step("errors", lambda: _no_errors(smu.check_errors()))
-    step("shutdown", lambda: (smu.shutdown(), smu.ask("*OPC?")))
-    smu.adapter.close()
+
+_pymeasure_2400 = _pymeasure_keithley("Keithley2400", _configure_pymeasure_2400)
+_pymeasure_2450 = _pymeasure_keithley("Keithley2450", _configure_pymeasure_2450)
 
 
 def _pymeasure_2600(resource: str, step: Step, check: Callable[[float], None]) -> None:

@@ -40,6 +40,7 @@ from instruments.smu.base import (
 from instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
+    check_current_range,
     check_number,
     check_range,
     check_text,
@@ -129,15 +130,12 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),
             check_text("sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r),
             check_number("current compliance (A)", s.compliance, q(":SENS:CURR:PROT?")),
-        ]
-        if s.current_range is None:
-            checks.append(check_text("current autorange", "1", q(":SENS:CURR:RANG:AUTO?")))
-        else:
-            expected = smallest_covering(s.current_range, CURRENT_RANGES)
-            checks.append(
-                check_range("current range (A)", s.current_range, expected, q(":SENS:CURR:RANG?"))
-            )
-        checks += [
+            check_current_range(
+                s.current_range,
+                CURRENT_RANGES,
+                lambda: q(":SENS:CURR:RANG:AUTO?"),
+                lambda: q(":SENS:CURR:RANG?"),
+            ),
             check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),
             check_text("data format", "ASC", q(":FORM:DATA?")),
             check_text("data elements", ELEMENTS, q(":FORM:ELEM?"), _elements_ok),

@@ -37,6 +37,7 @@ from instruments.smu.known_state import (
     KnownState,
     SettingCheck,
     SmuSettings,
+    check_current_range,
     check_number,
     check_range,
     check_text,
@@ -162,15 +163,12 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),
             check_number("current limit (A)", s.compliance, q(":SOUR:VOLT:ILIM?")),
             check_text("sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r),
-        ]
-        if s.current_range is None:
-            checks.append(check_text("current autorange", "1", q(":SENS:CURR:RANG:AUTO?")))
-        else:
-            expected = smallest_covering(s.current_range, CURRENT_RANGES)
-            checks.append(
-                check_range("current range (A)", s.current_range, expected, q(":SENS:CURR:RANG?"))
-            )
-        checks += [
+            check_current_range(
+                s.current_range,
+                CURRENT_RANGES,
+                lambda: q(":SENS:CURR:RANG:AUTO?"),
+                lambda: q(":SENS:CURR:RANG?"),
+            ),
             check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),
             check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
             check_number("measure count", 1, q(":SENS:COUN?")),

@@ -1,10 +1,11 @@
 """Keysight (Agilent) B2900 precision SMU, B2901A/B2902A (and B2911A/B2912A), SCPI.
 
 Each output channel is a :class:`KeysightB2900Channel` (``.ch1``, ``.ch2``) implementing
-``SourceMeter``. At construction the driver sends ``:FORM:ELEM:SENS CURR,STAT,SOUR`` so that
-every ``:MEAS?``/``:FETC:ARR?`` returns, per point, current, status word and source setting (the
-instrument always returns elements in the order voltage, current, resistance, time, status,
-source).
+``SourceMeter``. Construction sends nothing; :meth:`KeysightB2900.reset` (after ``*RST``) and
+each channel's known-state sequence (``configure``) send ``:FORM:ELEM:SENS CURR,TIME,STAT,SOUR``
+so that every ``:MEAS?``/``:FETC:ARR?`` returns, per point, current, time stamp, status word and
+source setting (the instrument always returns elements in the order voltage, current,
+resistance, time, status, source).
 
 Command sources: *Agilent/Keysight B2900 SCPI Command Reference*: ``:FORMat:ELEMents:SENSe``;
 status data bits (table 1-2: bits 1-2 = compliance, bit 13 = measurement range overflow);
@@ -54,6 +55,7 @@ from instruments.smu.base import (
 from instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
+    check_current_range,
     check_number,
     check_range,
     check_text,
@@ -198,15 +200,12 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             check_number("voltage limit (V)", s.max_voltage, q(":SENS{ch}:VOLT:PROT?")),
             check_text("output protection", "1", q(":OUTP{ch}:PROT?")),
             check_text("automatic output-on", "0", q(":OUTP{ch}:ON:AUTO?")),
-        ]
-        if s.current_range is None:
-            checks.append(check_text("current autorange", "1", q(":SENS{ch}:CURR:RANG:AUTO?")))
-        else:
-            want = smallest_covering(s.current_range, CURRENT_RANGES)
-            checks.append(
-                check_range("current range (A)", s.current_range, want, q(":SENS{ch}:CURR:RANG?"))
-            )
-        checks += [
+            check_current_range(
+                s.current_range,
+                CURRENT_RANGES,
+                lambda: q(":SENS{ch}:CURR:RANG:AUTO?"),
+                lambda: q(":SENS{ch}:CURR:RANG?"),
+            ),
             check_number("NPLC", s.nplc, q(":SENS{ch}:CURR:NPLC?")),
             check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
             check_text(

@@ -47,7 +47,6 @@ from instruments.smu.known_state import (
     smallest_covering,
 )
 from instruments.smu.scpi_common import KeithleyScpiBasics
-from instruments.transport import measurement_timeout
 
 #: Status-word bits (2400 manual, :FORMat:ELEMents STATus).
 STATUS_OVERFLOW = 1 << 0
@@ -166,11 +165,6 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
                 )
             )
         return readings
-
-    def _work_s(self, points: int) -> float:
-        s = self._settings
-        nplc, lf = (s.nplc, s.line_frequency) if s is not None else (10.0, 50.0)
-        return measurement_timeout(points, nplc, lf, commands=2)
 
     def measure_current(self) -> Reading:  # type: ignore[override]
         """Trigger one source-measure point (``:READ?``) and decode it.

@@ -45,7 +45,6 @@ from instruments.smu.known_state import (
 )
 from instruments.smu.lifecycle import refuse_dialect
 from instruments.smu.scpi_common import KeithleyScpiBasics
-from instruments.transport import measurement_timeout
 
 #: Source-status bit "source function was limited" (buffer.STAT_LIMIT).
 SOURCE_STATUS_LIMIT = 1 << 5
@@ -174,11 +173,6 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             check_number("measure count", 1, q(":SENS:COUN?")),
         ]
         return checks
-
-    def _work_s(self, points: int) -> float:
-        s = self._settings
-        nplc, lf = (s.nplc, s.line_frequency) if s is not None else (10.0, 50.0)
-        return measurement_timeout(points, nplc, lf, commands=2)
 
     @staticmethod
     def _decode(numbers: Sequence[float], n: int) -> list[Reading]:

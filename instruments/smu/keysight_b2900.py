@@ -62,7 +62,6 @@ from instruments.smu.known_state import (
     smallest_covering,
 )
 from instruments.smu.lifecycle import SmuLifecycle
-from instruments.transport import measurement_timeout
 from instruments.visa_session import GuardedChannel, GuardedVisa
 
 #: Status data bits (B2900 SCPI reference, "Status Data").
@@ -79,6 +78,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
     """One B2900 output channel, voltage source / current measure."""
 
     VOLTAGE_LIMIT = 210.0  #: |V| bound of the B2901A/B2902A source, V
+    UNCONFIGURED_NPLC = 100.0  #: largest :SENS:CURR:NPLC at 50 Hz; timeouts before configure
     MAX_SWEEP_POINTS = 2500  #: list length limit
 
     source_voltage = Channel.control(
@@ -221,11 +221,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             check_number("arm count (transient)", 1, q(":ARM{ch}:TRAN:COUN?")),
         ]
         return checks
-
-    def _work_s(self, points: int) -> float:
-        st = self._settings
-        nplc, lf = (st.nplc, st.line_frequency) if st is not None else (100.0, 50.0)
-        return measurement_timeout(points, nplc, lf, commands=2)
 
     @staticmethod
     def _readings(reply: str, points: int, what: str) -> list[Reading]:

@@ -87,7 +87,7 @@ class Keithley2450(ScpiInstrument):
     :class:`~mtj_hil.sim.lab.smu_core.VirtualInstrument`."""
 
     VOLTAGE_LIMIT = 210.0
-    MAX_LIST = 2500
+    MAX_POINTS = 2500
     DEFAULT_IDN = "KEITHLEY INSTRUMENTS,MODEL 2450,04512345,1.7.12b (virtual)"
     STALE_ERRORS = (
         (-113, "Undefined header"),
@@ -203,8 +203,8 @@ class Keithley2450(ScpiInstrument):
             S(":SOURce:CURRent:DELay:AUTO", "idelay_auto", "1", as_bool),
             S(":SOURce:VOLTage:READ:BACK", "vreadback", "1", as_bool),
             S(":SOURce:CURRent:READ:BACK", "ireadback", "1", as_bool),
-            c(":SOURce:LIST:VOLTage", write=self._set_list, query=lambda a: noargs(a, ",".join(fmt(v) for v in self.st.sweep))),
-            c(":SOURce:LIST:VOLTage:APPend", write=self._append_list),
+            c(":SOURce:LIST:VOLTage", write=self.set_list, query=lambda a: noargs(a, ",".join(fmt(v) for v in self.st.sweep))),
+            c(":SOURce:LIST:VOLTage:APPend", write=self.append_list),
             c(":SOURce:LIST:VOLTage:POINts", query=lambda a: noargs(a, str(len(self.st.sweep)))),
             c(":SOURce:SWEep:VOLTage:LIST", write=self._sweep_list),
             c(":SOURce:SWEep:VOLTage:LINear", write=self._sweep_linear),
@@ -295,25 +295,15 @@ class Keithley2450(ScpiInstrument):
     def _set_format(self, args: list[str]) -> None:
         self.st.extra["format"] = choice(one(args), ("ASCii", "REAL", "SREal"))
 
-    def _list_values(self, args: list[str]) -> list[float]:
+    def list_values(self, args: list[str]) -> list[float]:
+        """As the base, but every value is parsed before any is checked and the error text is
+        the 2450's ("Parameter data out of range")."""
         if not args:
             raise ScpiError(-109)
         values = [number(a, -self.VOLTAGE_LIMIT, self.VOLTAGE_LIMIT) for a in args]
         if not all(self.check_level(v, self.VOLTAGE_LIMIT) for v in values):
             raise ScpiError(-222, "Parameter data out of range")
         return values
-
-    def _set_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(values) > self.MAX_LIST:
-            raise ScpiError(-223)
-        self.st.sweep = values
-
-    def _append_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(self.st.sweep) + len(values) > self.MAX_LIST:
-            raise ScpiError(-223)
-        self.st.sweep.extend(values)
 
     def _sweep_list(self, args: list[str]) -> None:
         """``:SOUR:SWE:VOLT:LIST <start index>, <delay>[, <count>, <fail abort>, "buffer"]``."""

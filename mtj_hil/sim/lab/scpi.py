@@ -302,6 +302,9 @@ class ScpiInstrument(VirtualInstrument):
 
     NO_ERROR = '0,"No error"'
     ERROR_TEXT = SCPI_ERRORS
+    #: source voltage bound, V, and most values a source list holds (each dialect sets them)
+    VOLTAGE_LIMIT: float
+    MAX_POINTS: int
 
     def __init__(self, load: object, **kwargs: object) -> None:
         super().__init__(load, **kwargs)  # type: ignore[arg-type]
@@ -454,6 +457,29 @@ class ScpiInstrument(VirtualInstrument):
         if mode == "SWE":
             raise ScpiError(-221, "Settings conflict; staircase sweeps are not modelled")
         self.st.mode = mode
+
+    def list_values(self, args: list[str]) -> list[float]:
+        """The voltages, V, of a ``:SOURce:LIST:VOLTage`` parameter list.
+
+        :raises ScpiError: -109 with none; -222 for a level :meth:`checked_voltage` refuses.
+        """
+        if not args:
+            raise ScpiError(-109)
+        return [self.checked_voltage(a) for a in args]
+
+    def set_list(self, args: list[str]) -> None:
+        """``:SOURce:LIST:VOLTage``: replace the source list (-223 beyond ``MAX_POINTS``)."""
+        values = self.list_values(args)
+        if len(values) > self.MAX_POINTS:
+            raise ScpiError(-223)
+        self.st.sweep = values
+
+    def append_list(self, args: list[str]) -> None:
+        """``:SOURce:LIST:VOLTage:APPend``: extend the list (-223 beyond ``MAX_POINTS``)."""
+        values = self.list_values(args)
+        if len(self.st.sweep) + len(values) > self.MAX_POINTS:
+            raise ScpiError(-223)
+        self.st.sweep.extend(values)
 
     # ------------------------------------------------------------------ parsing
 

@@ -142,8 +142,8 @@ class Keithley2400(ScpiInstrument):
             c("[:SOURce]:CURRent:MODE", write=self.set_source_mode, query=lambda a: noargs(a, self.st.mode)),
             c("[:SOURce]:CURRent:RANGe[:UPPer]", write=self._set_i_src_range, query=lambda a: noargs(a, fmt(self.st.i_src_range))),
             c("[:SOURce]:CURRent:RANGe:AUTO", write=self.set_flag("i_src_range_auto"), query=self.get_flag("i_src_range_auto")),
-            c("[:SOURce]:LIST:VOLTage", write=self._set_list, query=self._get_list),
-            c("[:SOURce]:LIST:VOLTage:APPend", write=self._append_list),
+            c("[:SOURce]:LIST:VOLTage", write=self.set_list, query=self._get_list),
+            c("[:SOURce]:LIST:VOLTage:APPend", write=self.append_list),
             c("[:SOURce]:LIST:VOLTage:POINts", query=lambda a: noargs(a, str(len(self.st.sweep)))),
             c("[:SOURce]:CLEar[:IMMediate]", write=self._clear_output),
             S("[:SOURce]:CLEar:AUTO", "clear_auto", "0", as_bool),
@@ -244,23 +244,6 @@ class Keithley2400(ScpiInstrument):
             self.st.ovp, self.st.extra["ovp_setting"] = self.VOLTAGE_LIMIT, "NONE"
         else:
             self.st.ovp, self.st.extra["ovp_setting"] = step, f"{step:g}"
-
-    def _list_values(self, args: list[str]) -> list[float]:
-        if not args:
-            raise ScpiError(-109)
-        return [self.checked_voltage(a) for a in args]
-
-    def _set_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(values) > self.MAX_POINTS:
-            raise ScpiError(-223)
-        self.st.sweep = values
-
-    def _append_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(self.st.sweep) + len(values) > self.MAX_POINTS:
-            raise ScpiError(-223)
-        self.st.sweep.extend(values)
 
     def _get_list(self, args: list[str]) -> str:
         count(args, 0)

@@ -33,7 +33,6 @@ from mtj_hil.sim.lab.scpi import (
     Command,
     CommandTable,
     ScpiError,
-    ScpiInstrument,
     as_bool,
     as_bool_or_once,
     as_choice,
@@ -49,6 +48,7 @@ from mtj_hil.sim.lab.scpi import (
     one,
     unquote,
 )
+from mtj_hil.sim.lab.scpi_handlers import ScpiSmu
 from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point
 
 __all__ = ["Keithley2450"]
@@ -82,7 +82,7 @@ class _Buffer:
             del self.points[0]
 
 
-class Keithley2450(ScpiInstrument):
+class Keithley2450(ScpiSmu):
     """Virtual Keithley 2450 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu_core.VirtualInstrument`."""
 

@@ -45,7 +45,6 @@ from collections.abc import Callable
 from mtj_hil.sim.lab.scpi import (
     CommandTable,
     ScpiError,
-    ScpiInstrument,
     as_bool,
     as_choice,
     as_number,
@@ -58,6 +57,7 @@ from mtj_hil.sim.lab.scpi import (
     number,
     one,
 )
+from mtj_hil.sim.lab.scpi_handlers import ScpiSmu
 from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point, SmuChannel
 
 __all__ = ["KeysightB2900"]
@@ -88,7 +88,7 @@ _ARM_SETTINGS: tuple[tuple[str, str, str, Callable[[str], str]], ...] = (
 _CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
 
 
-class KeysightB2900(ScpiInstrument):
+class KeysightB2900(ScpiSmu):
     """Virtual Keysight B2902A (two channels ``"1"``, ``"2"``); see the module docstring."""
 
     CHANNELS = ("1", "2")

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from mtj_hil.sim.lab.scpi import (
     CommandTable,
     ScpiError,
-    ScpiInstrument,
     as_bool,
     as_bool_or_once,
     as_choice,
@@ -40,6 +39,7 @@ from mtj_hil.sim.lab.scpi import (
     one,
     unquote,
 )
+from mtj_hil.sim.lab.scpi_handlers import ScpiSmu
 from mtj_hil.sim.lab.smu_core import Applied, ChannelDefaults, Point, range_for
 
 __all__ = ["Applied", "Keithley2400", "VirtualSMU"]
@@ -62,7 +62,7 @@ _OVP_STEPS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0)
 _SUFFIXED = ("SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT")
 
 
-class Keithley2400(ScpiInstrument):
+class Keithley2400(ScpiSmu):
     """Virtual Keithley 2400 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu_core.VirtualInstrument`."""
 

@@ -135,10 +135,6 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     def name(self) -> str:
         return f"{self.parent.name} {self._smu}"
 
-    @property
-    def resource_label(self) -> str:
-        return self.parent.resource_label
-
     def _tsp(self, command: str) -> None:
         """Send a TSP line verbatim (no ``{ch}`` substitution, so Lua braces are safe)."""
         self.parent.write(command)

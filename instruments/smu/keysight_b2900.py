@@ -117,10 +117,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
         return f"{self.parent.name} ch{self.id}"
 
     @property
-    def resource_label(self) -> str:
-        return self.parent.resource_label
-
-    @property
     def idn(self) -> str:
         """Identification of the instrument this channel belongs to."""
         return self.parent.idn

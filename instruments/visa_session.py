@@ -318,6 +318,11 @@ class GuardedChannel:
     """Mixin for pymeasure ``Channel`` subclasses of a :class:`GuardedVisa` instrument: a
     channel query is one guarded transaction of the parent."""
 
+    @property
+    def resource_label(self) -> str:
+        """The parent instrument's resource label (names the channel's port in errors)."""
+        return self.parent.resource_label  # type: ignore[attr-defined,no-any-return]
+
     def ask(self, command: str, query_delay: float | None = None) -> str:
         full = self.insert_id(command)  # type: ignore[attr-defined]
         with self.parent._io(full):  # type: ignore[attr-defined]

@@ -40,13 +40,13 @@ from instruments.smu.base import (
 from instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
+    check_current_range,
     check_number,
     check_range,
     check_text,
     smallest_covering,
 )
 from instruments.smu.scpi_common import KeithleyScpiBasics
-from instruments.transport import measurement_timeout
 
 #: Status-word bits (2400 manual, :FORMat:ELEMents STATus).
 STATUS_OVERFLOW = 1 << 0
@@ -129,15 +129,12 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),
             check_text("sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r),
             check_number("current compliance (A)", s.compliance, q(":SENS:CURR:PROT?")),
-        ]
-        if s.current_range is None:
-            checks.append(check_text("current autorange", "1", q(":SENS:CURR:RANG:AUTO?")))
-        else:
-            expected = smallest_covering(s.current_range, CURRENT_RANGES)
-            checks.append(
-                check_range("current range (A)", s.current_range, expected, q(":SENS:CURR:RANG?"))
-            )
-        checks += [
+            check_current_range(
+                s.current_range,
+                CURRENT_RANGES,
+                lambda: q(":SENS:CURR:RANG:AUTO?"),
+                lambda: q(":SENS:CURR:RANG?"),
+            ),
             check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),
             check_text("data format", "ASC", q(":FORM:DATA?")),
             check_text("data elements", ELEMENTS, q(":FORM:ELEM?"), _elements_ok),
@@ -168,11 +165,6 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
                 )
             )
         return readings
-
-    def _work_s(self, points: int) -> float:
-        s = self._settings
-        nplc, lf = (s.nplc, s.line_frequency) if s is not None else (10.0, 50.0)
-        return measurement_timeout(points, nplc, lf, commands=2)
 
     def measure_current(self) -> Reading:  # type: ignore[override]
         """Trigger one source-measure point (``:READ?``) and decode it.

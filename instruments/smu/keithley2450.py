@@ -37,6 +37,7 @@ from instruments.smu.known_state import (
     KnownState,
     SettingCheck,
     SmuSettings,
+    check_current_range,
     check_number,
     check_range,
     check_text,
@@ -44,7 +45,6 @@ from instruments.smu.known_state import (
 )
 from instruments.smu.lifecycle import refuse_dialect
 from instruments.smu.scpi_common import KeithleyScpiBasics
-from instruments.transport import measurement_timeout
 
 #: Source-status bit "source function was limited" (buffer.STAT_LIMIT).
 SOURCE_STATUS_LIMIT = 1 << 5
@@ -162,25 +162,17 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),
             check_number("current limit (A)", s.compliance, q(":SOUR:VOLT:ILIM?")),
             check_text("sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r),
-        ]
-        if s.current_range is None:
-            checks.append(check_text("current autorange", "1", q(":SENS:CURR:RANG:AUTO?")))
-        else:
-            expected = smallest_covering(s.current_range, CURRENT_RANGES)
-            checks.append(
-                check_range("current range (A)", s.current_range, expected, q(":SENS:CURR:RANG?"))
-            )
-        checks += [
+            check_current_range(
+                s.current_range,
+                CURRENT_RANGES,
+                lambda: q(":SENS:CURR:RANG:AUTO?"),
+                lambda: q(":SENS:CURR:RANG?"),
+            ),
             check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),
             check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
             check_number("measure count", 1, q(":SENS:COUN?")),
         ]
         return checks
-
-    def _work_s(self, points: int) -> float:
-        s = self._settings
-        nplc, lf = (s.nplc, s.line_frequency) if s is not None else (10.0, 50.0)
-        return measurement_timeout(points, nplc, lf, commands=2)
 
     @staticmethod
     def _decode(numbers: Sequence[float], n: int) -> list[Reading]:

@@ -55,7 +55,6 @@ from instruments.smu.known_state import (
     smallest_covering,
 )
 from instruments.smu.lifecycle import SmuLifecycle
-from instruments.transport import measurement_timeout
 from instruments.visa_session import GuardedChannel, GuardedVisa
 
 #: Reading-buffer status bit B6: source limited by compliance.
@@ -102,6 +101,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
 
     VOLTAGE_LIMIT = 200.0  #: |V| bound accepted by the driver (2611B/2612B/2635B/2636B: 200 V)
     MAX_SWEEP_POINTS = 100  #: points per sweep (keeps the listv command line short)
+    UNCONFIGURED_NPLC = 25.0  #: largest smuX.measure.nplc; timeouts before configure
 
     source_voltage = Channel.control(
         "print(smu{ch}.source.levelv)",
@@ -134,10 +134,6 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     @property
     def name(self) -> str:
         return f"{self.parent.name} {self._smu}"
-
-    @property
-    def resource_label(self) -> str:
-        return self.parent.resource_label
 
     def _tsp(self, command: str) -> None:
         """Send a TSP line verbatim (no ``{ch}`` substitution, so Lua braces are safe)."""
@@ -253,11 +249,6 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
             check_number("data format (1 = ASCII)", 1, p("format.data")),
         ]
         return checks
-
-    def _work_s(self, points: int) -> float:
-        st = self._settings
-        nplc, lf = (st.nplc, st.line_frequency) if st is not None else (25.0, 50.0)
-        return measurement_timeout(points, nplc, lf, commands=2)
 
     @property
     def compliance_tripped(self) -> bool:

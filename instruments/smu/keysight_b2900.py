@@ -1,10 +1,11 @@
 """Keysight (Agilent) B2900 precision SMU, B2901A/B2902A (and B2911A/B2912A), SCPI.
 
 Each output channel is a :class:`KeysightB2900Channel` (``.ch1``, ``.ch2``) implementing
-``SourceMeter``. At construction the driver sends ``:FORM:ELEM:SENS CURR,STAT,SOUR`` so that
-every ``:MEAS?``/``:FETC:ARR?`` returns, per point, current, status word and source setting (the
-instrument always returns elements in the order voltage, current, resistance, time, status,
-source).
+``SourceMeter``. Construction sends nothing; :meth:`KeysightB2900.reset` (after ``*RST``) and
+each channel's known-state sequence (``configure``) send ``:FORM:ELEM:SENS CURR,TIME,STAT,SOUR``
+so that every ``:MEAS?``/``:FETC:ARR?`` returns, per point, current, time stamp, status word and
+source setting (the instrument always returns elements in the order voltage, current,
+resistance, time, status, source).
 
 Command sources: *Agilent/Keysight B2900 SCPI Command Reference*: ``:FORMat:ELEMents:SENSe``;
 status data bits (table 1-2: bits 1-2 = compliance, bit 13 = measurement range overflow);
@@ -54,13 +55,13 @@ from instruments.smu.base import (
 from instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
+    check_current_range,
     check_number,
     check_range,
     check_text,
     smallest_covering,
 )
 from instruments.smu.lifecycle import SmuLifecycle
-from instruments.transport import measurement_timeout
 from instruments.visa_session import GuardedChannel, GuardedVisa
 
 #: Status data bits (B2900 SCPI reference, "Status Data").
@@ -77,6 +78,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
     """One B2900 output channel, voltage source / current measure."""
 
     VOLTAGE_LIMIT = 210.0  #: |V| bound of the B2901A/B2902A source, V
+    UNCONFIGURED_NPLC = 100.0  #: largest :SENS:CURR:NPLC at 50 Hz; timeouts before configure
     MAX_SWEEP_POINTS = 2500  #: list length limit
 
     source_voltage = Channel.control(
@@ -113,10 +115,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
     @property
     def name(self) -> str:
         return f"{self.parent.name} ch{self.id}"
-
-    @property
-    def resource_label(self) -> str:
-        return self.parent.resource_label
 
     @property
     def idn(self) -> str:
@@ -198,15 +196,12 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             check_number("voltage limit (V)", s.max_voltage, q(":SENS{ch}:VOLT:PROT?")),
             check_text("output protection", "1", q(":OUTP{ch}:PROT?")),
             check_text("automatic output-on", "0", q(":OUTP{ch}:ON:AUTO?")),
-        ]
-        if s.current_range is None:
-            checks.append(check_text("current autorange", "1", q(":SENS{ch}:CURR:RANG:AUTO?")))
-        else:
-            want = smallest_covering(s.current_range, CURRENT_RANGES)
-            checks.append(
-                check_range("current range (A)", s.current_range, want, q(":SENS{ch}:CURR:RANG?"))
-            )
-        checks += [
+            check_current_range(
+                s.current_range,
+                CURRENT_RANGES,
+                lambda: q(":SENS{ch}:CURR:RANG:AUTO?"),
+                lambda: q(":SENS{ch}:CURR:RANG?"),
+            ),
             check_number("NPLC", s.nplc, q(":SENS{ch}:CURR:NPLC?")),
             check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
             check_text(
@@ -222,11 +217,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             check_number("arm count (transient)", 1, q(":ARM{ch}:TRAN:COUN?")),
         ]
         return checks
-
-    def _work_s(self, points: int) -> float:
-        st = self._settings
-        nplc, lf = (st.nplc, st.line_frequency) if st is not None else (100.0, 50.0)
-        return measurement_timeout(points, nplc, lf, commands=2)
 
     @staticmethod
     def _readings(reply: str, points: int, what: str) -> list[Reading]:

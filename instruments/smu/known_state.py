@@ -23,6 +23,7 @@ __all__ = [
     "KnownStateMixin",
     "SettingCheck",
     "SmuSettings",
+    "check_current_range",
     "check_number",
     "check_range",
     "check_text",
@@ -131,6 +132,22 @@ def check_text(
     norm = reply.strip().strip('"').strip().upper()
     ok = accept(norm) if accept is not None else norm == asked.upper()
     return SettingCheck(name, asked, reply.strip() or "(empty)", ok)
+
+
+def check_current_range(
+    needed: float | None,
+    ranges: Sequence[float],
+    read_auto: Callable[[], str],
+    read_range: Callable[[], str],
+) -> SettingCheck:
+    """The measure current range of a SCPI SMU: with ``needed`` ``None`` (A) autorange must
+    read back on (``1``), else the fixed range must be the smallest of the model's ``ranges``
+    covering ``needed``. Only the read-back that applies is queried (``read_auto`` or
+    ``read_range``, each returning the instrument's reply)."""
+    if needed is None:
+        return check_text("current autorange", "1", read_auto())
+    expected = smallest_covering(needed, ranges)
+    return check_range("current range (A)", needed, expected, read_range())
 
 
 def smallest_covering(value: float, choices: Sequence[float]) -> float | None:

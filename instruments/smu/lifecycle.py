@@ -17,6 +17,7 @@ from collections.abc import Callable
 from instruments.errors import InstrumentError, SafetyViolation
 from instruments.smu.base import check_voltage, ramp_points
 from instruments.smu.known_state import KnownState, KnownStateMixin, SettingCheck, SmuSettings
+from instruments.transport import measurement_timeout
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ class SmuLifecycle(KnownStateMixin):
     """Known state on open, refused output-on in any other state, ramps, shutdown."""
 
     _settings: SmuSettings | None = None
+    #: NPLC an I/O timeout assumes before ``configure`` (the model's slowest integration).
+    UNCONFIGURED_NPLC: float = 10.0
 
     # -- hooks (drivers override) ---------------------------------------------------------
 
@@ -67,6 +70,15 @@ class SmuLifecycle(KnownStateMixin):
 
     def _sleep_fn(self) -> Callable[[float], None]:
         return self._sleep  # type: ignore[attr-defined,no-any-return]
+
+    def _work_s(self, points: int) -> float:
+        """I/O timeout, s, for a measurement of ``points`` points at the configured NPLC and
+        line frequency (before ``configure``: :attr:`UNCONFIGURED_NPLC` at 50 Hz)."""
+        st = self._settings
+        nplc, lf = (
+            (st.nplc, st.line_frequency) if st is not None else (self.UNCONFIGURED_NPLC, 50.0)
+        )
+        return measurement_timeout(points, nplc, lf, commands=2)
 
     # -- open -----------------------------------------------------------------------------
 

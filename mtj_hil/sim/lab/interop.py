@@ -12,6 +12,7 @@ Client libraries are imported lazily; a missing one reports ``missing: <module>`
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import math
 import statistics
@@ -79,112 +80,115 @@ def _no_errors(errors: Any) -> None:
 # ------------------------------------------------------------------------------ client scripts
 
 
-def _pymeasure_2400(resource: str, step: Step, check: Callable[[float], None]) -> None:
-    from pymeasure.instruments.keithley import Keithley2400
+def _pymeasure_keithley(
+    model: str,
+    configure: Callable[[Any], None],
+    part: Callable[[Any], Any] = lambda smu: smu,
+) -> Callable[[str, Step, Callable[[float], None]], None]:
+    """Script for pymeasure's Keithley driver ``model`` (``"Keithley2400"``...): open,
+    ``configure`` the source-measure ``part(smu)`` (the instrument, or a 2600 channel), read
+    its ``current``, drain the instrument's error queue, shut the part down."""
 
-    smu = step("open", lambda: Keithley2400(resource, **VISA))
-    if smu is None:
-        return
+    def script(resource: str, step: Step, check: Callable[[float], None]) -> None:
+        driver = getattr(importlib.import_module("pymeasure.instruments.keithley"), model)
+        smu = step("open", lambda: driver(resource, **VISA))
+        if smu is None:
+            return
+        ch = part(smu)
+        step("configure", lambda: configure(ch))
+        step("measure", lambda: check(ch.current))
+        step("errors", lambda: _no_errors(smu.check_errors()))
+        step("shutdown", lambda: (ch.shutdown(), smu.ask("*OPC?")))
+        smu.adapter.close()
 
-    def configure() -> None:
-        smu.reset()
-        smu.source_mode = "voltage"
-        smu.compliance_current = 1e-3
-        smu.current_nplc = 1
-        smu.source_voltage = VOLTAGE
-        smu.enable_source()
-
-    step("configure", configure)
-    step("measure", lambda: check(smu.current))
-    step("errors", lambda: _no_errors(smu.check_errors()))
-    step("shutdown", lambda: (smu.shutdown(), smu.ask("*OPC?")))
-    smu.adapter.close()
-
-
-def _pymeasure_2450(resource: str, step: Step, check: Callable[[float], None]) -> None:
-    from pymeasure.instruments.keithley import Keithley2450
-
-    smu = step("open", lambda: Keithley2450(resource, **VISA))
-    if smu is None:
-        return
-
-    def configure() -> None:
-        smu.apply_voltage(compliance_current=1e-3)
-        smu.measure_current(nplc=1)
-        smu.source_voltage = VOLTAGE
-        smu.enable_source()
-
-    step("configure", configure)
-    step("measure", lambda: check(smu.current))
-    step("errors", lambda: _no_errors(smu.check_errors()))
-    step("shutdown", lambda: (smu.shutdown(), smu.ask("*OPC?")))
-    smu.adapter.close()
+    return script
 
 
-def _pymeasure_2600(resource: str, step: Step, check: Callable[[float], None]) -> None:
-    from pymeasure.instruments.keithley import Keithley2600
-
-    smu = step("open", lambda: Keithley2600(resource, **VISA))
-    if smu is None:
-        return
-    ch = smu.ChA
-
-    def configure() -> None:
-        ch.apply_voltage(compliance_current=1e-3)
-        ch.measure_current(nplc=1)
-        ch.source_voltage = VOLTAGE
-        ch.source_output = "ON"
-
-    step("configure", configure)
-    step("measure", lambda: check(ch.current))
-    step("errors", lambda: _no_errors(smu.check_errors()))
-    step("shutdown", lambda: (ch.shutdown(), smu.ask("*OPC?")))
-    smu.adapter.close()
+def _configure_pymeasure_2400(smu: Any) -> None:
+    smu.reset()
+    smu.source_mode = "voltage"
+    smu.compliance_current = 1e-3
+    smu.current_nplc = 1
+    smu.source_voltage = VOLTAGE
+    smu.enable_source()
 
 
-def _qcodes_2450(resource: str, step: Step, check: Callable[[float], None]) -> None:
-    from qcodes.instrument_drivers.Keithley import Keithley2450
-
-    smu = step("open", lambda: Keithley2450("k2450", resource, visalib="@py", timeout=2))
-    if smu is None:
-        return
-    try:
-
-        def configure() -> None:
-            smu.source_function("voltage")
-            smu.sense_function("current")
-            smu.source.limit(1e-3)
-            smu.source.voltage(VOLTAGE)
-            smu.output_enabled(True)
-
-        step("configure", configure)
-        step("measure", lambda: check(smu.sense.current()))
-        step("errors", lambda: _no_errors(_scpi_errors(smu.ask)))
-        step("shutdown", lambda: (smu.output_enabled(False), smu.ask("*OPC?")))
-    finally:
-        smu.close()
+def _configure_pymeasure_2450(smu: Any) -> None:
+    smu.apply_voltage(compliance_current=1e-3)
+    smu.measure_current(nplc=1)
+    smu.source_voltage = VOLTAGE
+    smu.enable_source()
 
 
-def _qcodes_2400(resource: str, step: Step, check: Callable[[float], None]) -> None:
-    from qcodes.instrument_drivers.Keithley import Keithley2400
+def _configure_pymeasure_2600(ch: Any) -> None:
+    ch.apply_voltage(compliance_current=1e-3)
+    ch.measure_current(nplc=1)
+    ch.source_voltage = VOLTAGE
+    ch.source_output = "ON"
 
-    smu = step("open", lambda: Keithley2400("k2400", resource, visalib="@py", timeout=2))
-    if smu is None:
-        return
-    try:
 
-        def configure() -> None:
-            smu.mode("VOLT")
-            smu.compliancei(1e-3)
-            smu.volt(VOLTAGE)
-            smu.output(True)
+_pymeasure_2400 = _pymeasure_keithley("Keithley2400", _configure_pymeasure_2400)
+_pymeasure_2450 = _pymeasure_keithley("Keithley2450", _configure_pymeasure_2450)
+_pymeasure_2600 = _pymeasure_keithley(
+    "Keithley2600", _configure_pymeasure_2600, part=lambda smu: smu.ChA
+)
 
-        step("configure", configure)
-        step("measure", lambda: check(smu.curr()))
-        step("errors", lambda: _no_errors(_scpi_errors(smu.ask)))
-        step("shutdown", lambda: (smu.output(False), smu.ask("*OPC?")))
-    finally:
-        smu.close()
+
+def _qcodes_keithley(
+    model: str,
+    name: str,
+    configure: Callable[[Any], None],
+    current: Callable[[Any], float],
+    output_off: Callable[[Any], None],
+) -> Callable[[str, Step, Callable[[float], None]], None]:
+    """Script for QCoDeS's Keithley driver ``model`` (instrument ``name``): open,
+    ``configure``, read ``current(smu)``, drain the SCPI error queue, ``output_off``, close."""
+
+    def script(resource: str, step: Step, check: Callable[[float], None]) -> None:
+        driver = getattr(importlib.import_module("qcodes.instrument_drivers.Keithley"), model)
+        smu = step("open", lambda: driver(name, resource, visalib="@py", timeout=2))
+        if smu is None:
+            return
+        try:
+            step("configure", lambda: configure(smu))
+            step("measure", lambda: check(current(smu)))
+            step("errors", lambda: _no_errors(_scpi_errors(smu.ask)))
+            step("shutdown", lambda: (output_off(smu), smu.ask("*OPC?")))
+        finally:
+            smu.close()
+
+    return script
+
+
+def _configure_qcodes_2450(smu: Any) -> None:
+    smu.source_function("voltage")
+    smu.sense_function("current")
+    smu.source.limit(1e-3)
+    smu.source.voltage(VOLTAGE)
+    smu.output_enabled(True)
+
+
+def _configure_qcodes_2400(smu: Any) -> None:
+    smu.mode("VOLT")
+    smu.compliancei(1e-3)
+    smu.volt(VOLTAGE)
+    smu.output(True)
+
+
+_qcodes_2450 = _qcodes_keithley(
+    "Keithley2450",
+    "k2450",
+    _configure_qcodes_2450,
+    current=lambda smu: smu.sense.current(),
+    output_off=lambda smu: smu.output_enabled(False),
+)
+_qcodes_2400 = _qcodes_keithley(
+    "Keithley2400",
+    "k2400",
+    _configure_qcodes_2400,
+    current=lambda smu: smu.curr(),
+    output_off=lambda smu: smu.output(False),
+)
 
 
 def _scpi_errors(ask: Callable[[str], str]) -> list[str]:

@@ -33,7 +33,6 @@ from mtj_hil.sim.lab.scpi import (
     Command,
     CommandTable,
     ScpiError,
-    ScpiInstrument,
     as_bool,
     as_bool_or_once,
     as_choice,
@@ -49,7 +48,8 @@ from mtj_hil.sim.lab.scpi import (
     one,
     unquote,
 )
-from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point, range_for
+from mtj_hil.sim.lab.scpi_handlers import ScpiSmu
+from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point
 
 __all__ = ["Keithley2450"]
 
@@ -82,12 +82,12 @@ class _Buffer:
             del self.points[0]
 
 
-class Keithley2450(ScpiInstrument):
+class Keithley2450(ScpiSmu):
     """Virtual Keithley 2450 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu_core.VirtualInstrument`."""
 
     VOLTAGE_LIMIT = 210.0
-    MAX_LIST = 2500
+    MAX_POINTS = 2500
     DEFAULT_IDN = "KEITHLEY INSTRUMENTS,MODEL 2450,04512345,1.7.12b (virtual)"
     STALE_ERRORS = (
         (-113, "Undefined header"),
@@ -166,10 +166,6 @@ class Keithley2450(ScpiInstrument):
     def start_lines(self, start: str) -> tuple[str, ...]:
         return () if start == "tsp-language" else super().start_lines(start)
 
-    @property
-    def st(self) -> ChannelDefaults:
-        return self.ch.state
-
     # ------------------------------------------------------------------ command table
 
     def build_commands(self) -> CommandTable:
@@ -186,10 +182,10 @@ class Keithley2450(ScpiInstrument):
             c(":STATus:CLEar", write=self.noop),
             c(":ABORt", write=self.noop),
             S(":ROUTe:TERMinals", "terminals", "FRON", as_choice("FRONt", "REAR")),
-            c(":OUTPut[:STATe]", write=self._set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
+            c(":OUTPut[:STATe]", write=self.set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
             S(":OUTPut:VOLTage:SMODe", "vsmode", "NORM", as_choice("NORMal", "HIMPedance", "ZERO", "GUARd")),
             S(":OUTPut:CURRent:SMODe", "ismode", "NORM", as_choice("NORMal", "HIMPedance", "ZERO", "GUARd")),
-            c(":SOURce:FUNCtion[:MODE]", write=self._set_function, query=lambda a: noargs(a, self.st.source_function)),
+            c(":SOURce:FUNCtion[:MODE]", write=self.set_function, query=lambda a: noargs(a, self.st.source_function)),
             c(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", *lev("VOLT")),
             c(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", *lev("CURR")),
             c(":SOURce:VOLTage:ILIMit[:LEVel]", write=self._set_ilim, query=lambda a: noargs(a, fmt(self.st.limit_i))),
@@ -197,24 +193,24 @@ class Keithley2450(ScpiInstrument):
             c(":SOURce:CURRent:VLIMit[:LEVel]", write=self._set_vlim, query=lambda a: noargs(a, fmt(self.st.limit_v))),
             c(":SOURce:CURRent:VLIMit[:LEVel]:TRIPped", query=lambda a: noargs(a, fmt_bool(self._tripped))),
             c(":SOURce:VOLTage:PROTection[:LEVel]", write=self._set_ovp, query=lambda a: noargs(a, self.st.extra["ovp"])),
-            c(":SOURce:VOLTage:RANGe", write=self._set_range("v_range", _V_RANGES), query=lambda a: noargs(a, fmt(self.st.v_range))),
-            c(":SOURce:VOLTage:RANGe:AUTO", write=self._set_flag("v_range_auto"), query=self._get_flag("v_range_auto")),
-            c(":SOURce:CURRent:RANGe", write=self._set_range("i_src_range", _I_RANGES), query=lambda a: noargs(a, fmt(self.st.i_src_range))),
-            c(":SOURce:CURRent:RANGe:AUTO", write=self._set_flag("i_src_range_auto"), query=self._get_flag("i_src_range_auto")),
+            c(":SOURce:VOLTage:RANGe", write=self.set_range("v_range", _V_RANGES, _V_RANGES[-1] * 1.05), query=lambda a: noargs(a, fmt(self.st.v_range))),
+            c(":SOURce:VOLTage:RANGe:AUTO", write=self.set_flag("v_range_auto"), query=self.get_flag("v_range_auto")),
+            c(":SOURce:CURRent:RANGe", write=self.set_range("i_src_range", _I_RANGES, _I_RANGES[-1] * 1.05), query=lambda a: noargs(a, fmt(self.st.i_src_range))),
+            c(":SOURce:CURRent:RANGe:AUTO", write=self.set_flag("i_src_range_auto"), query=self.get_flag("i_src_range_auto")),
             S(":SOURce:VOLTage:DELay", "vdelay", fmt(0.0), as_number(0.0, 10000.0)),
             S(":SOURce:VOLTage:DELay:AUTO", "vdelay_auto", "1", as_bool),
             S(":SOURce:CURRent:DELay", "idelay", fmt(0.0), as_number(0.0, 10000.0)),
             S(":SOURce:CURRent:DELay:AUTO", "idelay_auto", "1", as_bool),
             S(":SOURce:VOLTage:READ:BACK", "vreadback", "1", as_bool),
             S(":SOURce:CURRent:READ:BACK", "ireadback", "1", as_bool),
-            c(":SOURce:LIST:VOLTage", write=self._set_list, query=lambda a: noargs(a, ",".join(fmt(v) for v in self.st.sweep))),
-            c(":SOURce:LIST:VOLTage:APPend", write=self._append_list),
+            c(":SOURce:LIST:VOLTage", write=self.set_list, query=lambda a: noargs(a, ",".join(fmt(v) for v in self.st.sweep))),
+            c(":SOURce:LIST:VOLTage:APPend", write=self.append_list),
             c(":SOURce:LIST:VOLTage:POINts", query=lambda a: noargs(a, str(len(self.st.sweep)))),
             c(":SOURce:SWEep:VOLTage:LIST", write=self._sweep_list),
             c(":SOURce:SWEep:VOLTage:LINear", write=self._sweep_linear),
             c("[:SENSe]:FUNCtion[:ON]", write=self._set_sense, query=lambda a: noargs(a, _SENSE[self.st.extra["sense"]])),
-            c("[:SENSe]:CURRent[:DC]:RANGe[:UPPer]", write=self._set_range("i_range", _I_RANGES), query=lambda a: noargs(a, fmt(self.st.i_range))),
-            c("[:SENSe]:CURRent[:DC]:RANGe:AUTO", write=self._set_flag("i_range_auto"), query=self._get_flag("i_range_auto")),
+            c("[:SENSe]:CURRent[:DC]:RANGe[:UPPer]", write=self.set_range("i_range", _I_RANGES, _I_RANGES[-1] * 1.05), query=lambda a: noargs(a, fmt(self.st.i_range))),
+            c("[:SENSe]:CURRent[:DC]:RANGe:AUTO", write=self.set_flag("i_range_auto"), query=self.get_flag("i_range_auto")),
             c("[:SENSe]:CURRent[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             c("[:SENSe]:VOLTage[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             c("[:SENSe]:RESistance:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
@@ -246,55 +242,24 @@ class Keithley2450(ScpiInstrument):
 
     # ------------------------------------------------------------------ helpers
 
-    def _set_flag(self, name: str) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            setattr(self.st, name, boolean(one(args)))
-
-        return write
-
-    def _get_flag(self, name: str) -> Callable[[list[str]], str]:
-        return lambda args: noargs(args, fmt_bool(getattr(self.st, name)))
-
-    def _set_range(self, attr: str, ranges: tuple[float, ...]) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            value = number(one(args), -ranges[-1] * 1.05, ranges[-1] * 1.05, ranges[-1])
-            setattr(self.st, attr, range_for(value, ranges))
-            setattr(self.st, attr + "_auto", False)
-
-        return write
-
     def _level_handlers(
         self, function: str
     ) -> tuple[Callable[[list[str]], None], Callable[[list[str]], str]]:
         volt = function == "VOLT"
 
         def write(args: list[str]) -> None:
-            st = self.st
             limit = self.VOLTAGE_LIMIT if volt else 1.05
             value = number(one(args), -limit, limit, 0.0)
             if volt and not self.check_level(value, limit):
                 raise ScpiError(-222, "Parameter data out of range")
-            auto, rng = ("v_range_auto", "v_range") if volt else ("i_src_range_auto", "i_src_range")
             ranges = _V_RANGES if volt else _I_RANGES
-            if getattr(st, auto):
-                setattr(st, rng, range_for(value, ranges))
-            elif abs(value) > getattr(st, rng) * 1.05:
+            if not self.ch.program_level(function, value, ranges, 1.05):
                 raise ScpiError(-222, "Parameter data out of range")
-            setattr(st, "level_v" if volt else "level_i", value)
-            self.ch.record()
 
         def query(args: list[str]) -> str:
             return noargs(args, fmt(self.st.level_v if volt else self.st.level_i))
 
         return write, query
-
-    def _set_output(self, args: list[str]) -> None:
-        self.st.output = boolean(one(args))
-        self.ch.record()
-
-    def _set_function(self, args: list[str]) -> None:
-        self.st.source_function = choice(one(args), ("VOLTage", "CURRent"))
-        self.ch.record()
 
     def _set_ilim(self, args: list[str]) -> None:
         self.st.limit_i = number(one(args), 1e-9, 1.05, 1.05e-4)
@@ -330,25 +295,15 @@ class Keithley2450(ScpiInstrument):
     def _set_format(self, args: list[str]) -> None:
         self.st.extra["format"] = choice(one(args), ("ASCii", "REAL", "SREal"))
 
-    def _list_values(self, args: list[str]) -> list[float]:
+    def list_values(self, args: list[str]) -> list[float]:
+        """As the base, but every value is parsed before any is checked and the error text is
+        the 2450's ("Parameter data out of range")."""
         if not args:
             raise ScpiError(-109)
         values = [number(a, -self.VOLTAGE_LIMIT, self.VOLTAGE_LIMIT) for a in args]
         if not all(self.check_level(v, self.VOLTAGE_LIMIT) for v in values):
             raise ScpiError(-222, "Parameter data out of range")
         return values
-
-    def _set_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(values) > self.MAX_LIST:
-            raise ScpiError(-223)
-        self.st.sweep = values
-
-    def _append_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(self.st.sweep) + len(values) > self.MAX_LIST:
-            raise ScpiError(-223)
-        self.st.sweep.extend(values)
 
     def _sweep_list(self, args: list[str]) -> None:
         """``:SOUR:SWE:VOLT:LIST <start index>, <delay>[, <count>, <fail abort>, "buffer"]``."""

@@ -223,24 +223,12 @@ class _Channel(Obj):
         return volts
 
     def _set_levelv(self, value: Any) -> None:
-        volts = self._check_v(value)
-        st = self.st
-        if st.v_range_auto:
-            st.v_range = range_for(volts, _V_RANGES)
-        elif abs(volts) > st.v_range * 1.01:
+        if not self.ch.program_level("VOLT", self._check_v(value), _V_RANGES, 1.01):
             raise TspError(*TOO_BIG)
-        st.level_v = volts
-        self.ch.record()
 
     def _set_leveli(self, value: Any) -> None:
-        amps = num(value, -3.0, 3.0)
-        st = self.st
-        if st.i_src_range_auto:
-            st.i_src_range = range_for(amps, _I_RANGES)
-        elif abs(amps) > st.i_src_range * 1.01:
+        if not self.ch.program_level("CURR", num(value, -3.0, 3.0), _I_RANGES, 1.01):
             raise TspError(*TOO_BIG)
-        st.level_i = amps
-        self.ch.record()
 
     def _set_protect(self, value: Any) -> None:
         volts = num(value, 0.0, self.inst.VOLTAGE_LIMIT)

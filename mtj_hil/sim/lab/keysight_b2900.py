@@ -45,11 +45,9 @@ from collections.abc import Callable
 from mtj_hil.sim.lab.scpi import (
     CommandTable,
     ScpiError,
-    ScpiInstrument,
     as_bool,
     as_choice,
     as_number,
-    boolean,
     choice,
     cmd,
     count,
@@ -59,7 +57,8 @@ from mtj_hil.sim.lab.scpi import (
     number,
     one,
 )
-from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point, SmuChannel, range_for
+from mtj_hil.sim.lab.scpi_handlers import ScpiSmu
+from mtj_hil.sim.lab.smu_core import ChannelDefaults, Point, SmuChannel
 
 __all__ = ["KeysightB2900"]
 
@@ -89,7 +88,7 @@ _ARM_SETTINGS: tuple[tuple[str, str, str, Callable[[str], str]], ...] = (
 _CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
 
 
-class KeysightB2900(ScpiInstrument):
+class KeysightB2900(ScpiSmu):
     """Virtual Keysight B2902A (two channels ``"1"``, ``"2"``); see the module docstring."""
 
     CHANNELS = ("1", "2")
@@ -154,10 +153,6 @@ class KeysightB2900(ScpiInstrument):
         self.ch = self.channels[digits]
         return [stem, *tokens[1:]]
 
-    @property
-    def st(self) -> ChannelDefaults:
-        return self.ch.state
-
     def _channels_in(self, args: list[str]) -> list[SmuChannel]:
         """The channel list parameter ``(@1)``, ``(@1,2)``; none = channel 1."""
         if not args:
@@ -177,27 +172,27 @@ class KeysightB2900(ScpiInstrument):
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
             c(":SYSTem:LFRequency", query=lambda a: noargs(a, f"{self.line_frequency:g}")),
-            c(":OUTPut[:STATe]", write=self._set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
-            c(":OUTPut:ON:AUTO", write=self._set_extra("auto_on"), query=self._get_extra("auto_on")),
-            c(":OUTPut:PROTection[:STATe]", write=self._set_extra("protection"), query=self._get_extra("protection")),
+            c(":OUTPut[:STATe]", write=self.set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
+            c(":OUTPut:ON:AUTO", write=self.set_extra_flag("auto_on"), query=self.get_extra_flag("auto_on")),
+            c(":OUTPut:PROTection[:STATe]", write=self.set_extra_flag("protection"), query=self.get_extra_flag("protection")),
             S(":OUTPut:OFF:MODE", "off_mode", "ZERO", as_choice("ZERO", "HIZ", "NORMal")),
             S(":OUTPut:LOW", "low", "GRO", as_choice("GROund", "FLOat")),
-            c(":SOURce:FUNCtion:MODE", write=self._set_function, query=lambda a: noargs(a, self.st.source_function)),
+            c(":SOURce:FUNCtion:MODE", write=self.set_function, query=lambda a: noargs(a, self.st.source_function)),
             c(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", write=self._set_level, query=lambda a: noargs(a, fmt(self.st.level_v))),
             c(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", write=self._set_current, query=lambda a: noargs(a, fmt(self.st.level_i))),
-            c(":SOURce:VOLTage:MODE", write=self._set_mode, query=lambda a: noargs(a, self.st.mode)),
-            c(":SOURce:VOLTage:RANGe", write=self._set_range("v_range", _V_RANGES), query=lambda a: noargs(a, fmt(self.st.v_range))),
-            c(":SOURce:VOLTage:RANGe:AUTO", write=self._set_flag("v_range_auto"), query=self._get_flag("v_range_auto")),
-            c(":SOURce:CURRent:RANGe", write=self._set_range("i_src_range", _I_RANGES), query=lambda a: noargs(a, fmt(self.st.i_src_range))),
-            c(":SOURce:CURRent:RANGe:AUTO", write=self._set_flag("i_src_range_auto"), query=self._get_flag("i_src_range_auto")),
+            c(":SOURce:VOLTage:MODE", write=self.set_source_mode, query=lambda a: noargs(a, self.st.mode)),
+            c(":SOURce:VOLTage:RANGe", write=self.set_range("v_range", _V_RANGES, _V_RANGES[-1]), query=lambda a: noargs(a, fmt(self.st.v_range))),
+            c(":SOURce:VOLTage:RANGe:AUTO", write=self.set_flag("v_range_auto"), query=self.get_flag("v_range_auto")),
+            c(":SOURce:CURRent:RANGe", write=self.set_range("i_src_range", _I_RANGES, _I_RANGES[-1]), query=lambda a: noargs(a, fmt(self.st.i_src_range))),
+            c(":SOURce:CURRent:RANGe:AUTO", write=self.set_flag("i_src_range_auto"), query=self.get_flag("i_src_range_auto")),
             c(":SOURce:LIST:VOLTage", write=self._set_list, query=self._get_list),
             c(":SOURce:LIST:VOLTage:POINts", query=lambda a: noargs(a, str(len(self.st.sweep)))),
             c(":SENSe:CURRent[:DC]:PROTection[:LEVel]", write=self._set_ilimit, query=lambda a: noargs(a, fmt(self.st.limit_i))),
             c(":SENSe:CURRent[:DC]:PROTection:TRIPped", query=lambda a: noargs(a, fmt_bool(self._tripped()))),
             c(":SENSe:VOLTage[:DC]:PROTection[:LEVel]", write=self._set_vlimit, query=lambda a: noargs(a, fmt(self.st.limit_v))),
             c(":SENSe:VOLTage[:DC]:PROTection:TRIPped", query=lambda a: noargs(a, fmt_bool(self._tripped()))),
-            c(":SENSe:CURRent[:DC]:RANGe[:UPPer]", write=self._set_range("i_range", _I_RANGES), query=lambda a: noargs(a, fmt(self.st.i_range))),
-            c(":SENSe:CURRent[:DC]:RANGe:AUTO", write=self._set_flag("i_range_auto"), query=self._get_flag("i_range_auto")),
+            c(":SENSe:CURRent[:DC]:RANGe[:UPPer]", write=self.set_range("i_range", _I_RANGES, _I_RANGES[-1]), query=lambda a: noargs(a, fmt(self.st.i_range))),
+            c(":SENSe:CURRent[:DC]:RANGe:AUTO", write=self.set_flag("i_range_auto"), query=self.get_flag("i_range_auto")),
             c(":SENSe:CURRent[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             c(":SENSe:VOLTage[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             S(":SENSe:FUNCtion[:ON]", "sense", '"CURR","VOLT"', lambda a: a),
@@ -268,78 +263,21 @@ class KeysightB2900(ScpiInstrument):
     def _get_arm(self, key: str, action: str) -> Callable[[list[str]], str]:
         return lambda args: noargs(args, str(self.st.extra[f"arm_{key}_{action}"]))
 
-    def _set_extra(self, key: str) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            self.st.extra[key] = boolean(one(args))
-
-        return write
-
-    def _get_extra(self, key: str) -> Callable[[list[str]], str]:
-        return lambda args: noargs(args, fmt_bool(self.st.extra[key]))
-
-    def _set_flag(self, attr: str) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            setattr(self.st, attr, boolean(one(args)))
-
-        return write
-
-    def _get_flag(self, attr: str) -> Callable[[list[str]], str]:
-        return lambda args: noargs(args, fmt_bool(getattr(self.st, attr)))
-
-    def _set_range(self, attr: str, ranges: tuple[float, ...]) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            value = number(one(args), -ranges[-1], ranges[-1], ranges[-1])
-            setattr(self.st, attr, range_for(value, ranges))
-            setattr(self.st, attr + "_auto", False)
-
-        return write
-
-    def _set_output(self, args: list[str]) -> None:
-        self.st.output = boolean(one(args))
-        self.ch.record()
-
-    def _set_function(self, args: list[str]) -> None:
-        self.st.source_function = choice(one(args), ("VOLTage", "CURRent"))
-        self.ch.record()
-
-    def _check(self, arg: str) -> float:
-        value = number(arg, -self.VOLTAGE_LIMIT, self.VOLTAGE_LIMIT, 0.0)
-        if not self.check_level(value, self.VOLTAGE_LIMIT):
-            raise ScpiError(-222)
-        return value
-
     def _set_level(self, args: list[str]) -> None:
-        value = self._check(one(args))
-        st = self.st
-        if st.v_range_auto:
-            st.v_range = range_for(value, _V_RANGES)
-        elif abs(value) > st.v_range * 1.05:
+        if not self.ch.program_level("VOLT", self.checked_voltage(one(args)), _V_RANGES, 1.05):
             raise ScpiError(-222)
-        st.level_v = value
-        self.ch.record()
 
     def _set_current(self, args: list[str]) -> None:
         value = number(one(args), -3.03, 3.03, 0.0)
-        st = self.st
-        if st.i_src_range_auto:
-            st.i_src_range = range_for(value, _I_RANGES)
-        elif abs(value) > st.i_src_range * 1.05:
+        if not self.ch.program_level("CURR", value, _I_RANGES, 1.05):
             raise ScpiError(-222)
-        st.level_i = value
-        self.ch.record()
-
-    def _set_mode(self, args: list[str]) -> None:
-        mode = choice(one(args), ("FIXed", "LIST", "SWEep"))
-        if mode == "SWE":
-            raise ScpiError(-221, "Settings conflict; staircase sweeps are not modelled")
-        self.st.mode = mode
 
     def _set_list(self, args: list[str]) -> None:
         if not args:
             raise ScpiError(-109)
         if len(args) > self.MAX_POINTS:
             raise ScpiError(-223)
-        self.st.sweep = [self._check(a) for a in args]
+        self.st.sweep = [self.checked_voltage(a) for a in args]
 
     def _get_list(self, args: list[str]) -> str:
         count(args, 0)

@@ -25,12 +25,10 @@ from collections.abc import Callable, Sequence
 from mtj_hil.sim.lab.scpi import (
     CommandTable,
     ScpiError,
-    ScpiInstrument,
     as_bool,
     as_bool_or_once,
     as_choice,
     as_number,
-    boolean,
     choice,
     cmd,
     count,
@@ -41,6 +39,7 @@ from mtj_hil.sim.lab.scpi import (
     one,
     unquote,
 )
+from mtj_hil.sim.lab.scpi_handlers import ScpiSmu
 from mtj_hil.sim.lab.smu_core import Applied, ChannelDefaults, Point, range_for
 
 __all__ = ["Applied", "Keithley2400", "VirtualSMU"]
@@ -63,7 +62,7 @@ _OVP_STEPS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0)
 _SUFFIXED = ("SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT")
 
 
-class Keithley2400(ScpiInstrument):
+class Keithley2400(ScpiSmu):
     """Virtual Keithley 2400 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu_core.VirtualInstrument`."""
 
@@ -117,10 +116,6 @@ class Keithley2400(ScpiInstrument):
                 return ["?"]
         return tokens
 
-    @property
-    def st(self) -> ChannelDefaults:
-        return self.ch.state
-
     def build_commands(self) -> CommandTable:
         c = cmd
         S = self.stored  # noqa: N806
@@ -135,20 +130,20 @@ class Keithley2400(ScpiInstrument):
             S(":SYSTem:AZERo[:STATe]", "azero", "1", as_bool_or_once),
             S(":SYSTem:RSENse", "rsense", "0", as_bool),
             S(":SYSTem:BEEPer:STATe", "beeper", "1", as_bool),
-            c(":OUTPut[:STATe]", write=self._set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
+            c(":OUTPut[:STATe]", write=self.set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
             S(":OUTPut:SMODe", "smode", "NORM", as_choice("HIMPedance", "NORMal", "ZERO", "GUARd")),
-            c("[:SOURce]:FUNCtion[:MODE]", write=self._set_function, query=lambda a: noargs(a, self.st.source_function)),
+            c("[:SOURce]:FUNCtion[:MODE]", write=self.set_function, query=lambda a: noargs(a, self.st.source_function)),
             c("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", write=self._set_level, query=lambda a: noargs(a, fmt(self.st.level_v))),
-            c("[:SOURce]:VOLTage:MODE", write=self._set_mode, query=lambda a: noargs(a, self.st.mode)),
+            c("[:SOURce]:VOLTage:MODE", write=self.set_source_mode, query=lambda a: noargs(a, self.st.mode)),
             c("[:SOURce]:VOLTage:RANGe[:UPPer]", write=self._set_v_range, query=lambda a: noargs(a, fmt(self.st.v_range))),
-            c("[:SOURce]:VOLTage:RANGe:AUTO", write=self._set_flag("v_range_auto"), query=self._get_flag("v_range_auto")),
+            c("[:SOURce]:VOLTage:RANGe:AUTO", write=self.set_flag("v_range_auto"), query=self.get_flag("v_range_auto")),
             c("[:SOURce]:VOLTage:PROTection[:LEVel]", write=self._set_ovp, query=lambda a: noargs(a, self.st.extra["ovp_setting"])),
             c("[:SOURce]:CURRent[:LEVel][:IMMediate][:AMPLitude]", write=self._set_current_level, query=lambda a: noargs(a, fmt(self.st.level_i))),
-            c("[:SOURce]:CURRent:MODE", write=self._set_mode, query=lambda a: noargs(a, self.st.mode)),
+            c("[:SOURce]:CURRent:MODE", write=self.set_source_mode, query=lambda a: noargs(a, self.st.mode)),
             c("[:SOURce]:CURRent:RANGe[:UPPer]", write=self._set_i_src_range, query=lambda a: noargs(a, fmt(self.st.i_src_range))),
-            c("[:SOURce]:CURRent:RANGe:AUTO", write=self._set_flag("i_src_range_auto"), query=self._get_flag("i_src_range_auto")),
-            c("[:SOURce]:LIST:VOLTage", write=self._set_list, query=self._get_list),
-            c("[:SOURce]:LIST:VOLTage:APPend", write=self._append_list),
+            c("[:SOURce]:CURRent:RANGe:AUTO", write=self.set_flag("i_src_range_auto"), query=self.get_flag("i_src_range_auto")),
+            c("[:SOURce]:LIST:VOLTage", write=self.set_list, query=self._get_list),
+            c("[:SOURce]:LIST:VOLTage:APPend", write=self.append_list),
             c("[:SOURce]:LIST:VOLTage:POINts", query=lambda a: noargs(a, str(len(self.st.sweep)))),
             c("[:SOURce]:CLEar[:IMMediate]", write=self._clear_output),
             S("[:SOURce]:CLEar:AUTO", "clear_auto", "0", as_bool),
@@ -157,11 +152,11 @@ class Keithley2400(ScpiInstrument):
             c("[:SENSe]:FUNCtion[:ON]", write=self._set_sense, query=self._get_sense),
             c("[:SENSe]:FUNCtion[:ON]:ALL", write=self._sense_all),
             c("[:SENSe]:FUNCtion:OFF:ALL", write=self._sense_none),
-            c("[:SENSe]:FUNCtion:CONCurrent", write=self._set_extra_bool("concurrent"), query=lambda a: noargs(a, fmt_bool(self.st.extra["concurrent"]))),
+            c("[:SENSe]:FUNCtion:CONCurrent", write=self.set_extra_flag("concurrent"), query=self.get_extra_flag("concurrent")),
             c("[:SENSe]:CURRent[:DC]:PROTection[:LEVel]", write=self._set_compliance, query=lambda a: noargs(a, fmt(self.st.limit_i))),
             c("[:SENSe]:CURRent[:DC]:PROTection:TRIPped", query=lambda a: noargs(a, fmt_bool(bool(self._last) and self._last[-1].compliance))),
             c("[:SENSe]:CURRent[:DC]:RANGe[:UPPer]", write=self._set_i_range, query=lambda a: noargs(a, fmt(self.st.i_range))),
-            c("[:SENSe]:CURRent[:DC]:RANGe:AUTO", write=self._set_flag("i_range_auto"), query=self._get_flag("i_range_auto")),
+            c("[:SENSe]:CURRent[:DC]:RANGe:AUTO", write=self.set_flag("i_range_auto"), query=self.get_flag("i_range_auto")),
             c("[:SENSe]:CURRent[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             c("[:SENSe]:VOLTage[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             c("[:SENSe]:RESistance:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
@@ -213,67 +208,21 @@ class Keithley2400(ScpiInstrument):
         count(args, 0)
         self._time_zero = self.clock.now
 
-    def _set_flag(self, name: str) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            setattr(self.st, name, boolean(one(args)))
-
-        return write
-
-    def _get_flag(self, name: str) -> Callable[[list[str]], str]:
-        return lambda args: noargs(args, fmt_bool(getattr(self.st, name)))
-
-    def _set_extra_bool(self, key: str) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            self.st.extra[key] = boolean(one(args))
-
-        return write
-
     # ------------------------------------------------------------------ output and source
-
-    def _set_output(self, args: list[str]) -> None:
-        self.st.output = boolean(one(args))
-        self.ch.record()
 
     def _clear_output(self, args: list[str]) -> None:
         count(args, 0)
         self.st.output = False
         self.ch.record()
 
-    def _set_function(self, args: list[str]) -> None:
-        self.st.source_function = choice(one(args), ("VOLTage", "CURRent"))
-        self.ch.record()
-
-    def _check_level(self, arg: str) -> float:
-        value = number(arg, -self.VOLTAGE_LIMIT, self.VOLTAGE_LIMIT, 0.0)
-        if not self.check_level(value, self.VOLTAGE_LIMIT):
-            raise ScpiError(-222)
-        return value
-
     def _set_level(self, args: list[str]) -> None:
-        value = self._check_level(one(args))
-        st = self.st
-        if st.v_range_auto:
-            st.v_range = range_for(value, _V_RANGES)
-        elif abs(value) > st.v_range * 1.05:
+        if not self.ch.program_level("VOLT", self.checked_voltage(one(args)), _V_RANGES, 1.05):
             raise ScpiError(-222)
-        st.level_v = value
-        self.ch.record()
 
     def _set_current_level(self, args: list[str]) -> None:
         value = number(one(args), -1.05, 1.05, 0.0)
-        st = self.st
-        if st.i_src_range_auto:
-            st.i_src_range = range_for(value, _I_RANGES)
-        elif abs(value) > st.i_src_range * 1.05:
+        if not self.ch.program_level("CURR", value, _I_RANGES, 1.05):
             raise ScpiError(-222)
-        st.level_i = value
-        self.ch.record()
-
-    def _set_mode(self, args: list[str]) -> None:
-        mode = choice(one(args), ("FIXed", "LIST", "SWEep"))
-        if mode == "SWE":
-            raise ScpiError(-221, "Settings conflict; staircase sweeps are not modelled")
-        self.st.mode = mode
 
     def _set_v_range(self, args: list[str]) -> None:
         value = number(one(args), -self.VOLTAGE_LIMIT, self.VOLTAGE_LIMIT, 20.0)
@@ -295,23 +244,6 @@ class Keithley2400(ScpiInstrument):
             self.st.ovp, self.st.extra["ovp_setting"] = self.VOLTAGE_LIMIT, "NONE"
         else:
             self.st.ovp, self.st.extra["ovp_setting"] = step, f"{step:g}"
-
-    def _list_values(self, args: list[str]) -> list[float]:
-        if not args:
-            raise ScpiError(-109)
-        return [self._check_level(a) for a in args]
-
-    def _set_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(values) > self.MAX_POINTS:
-            raise ScpiError(-223)
-        self.st.sweep = values
-
-    def _append_list(self, args: list[str]) -> None:
-        values = self._list_values(args)
-        if len(self.st.sweep) + len(values) > self.MAX_POINTS:
-            raise ScpiError(-223)
-        self.st.sweep.extend(values)
 
     def _get_list(self, args: list[str]) -> str:
         count(args, 0)

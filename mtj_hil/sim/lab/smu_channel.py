@@ -7,7 +7,7 @@ queue, clock, faults, history) is :class:`~mtj_hil.sim.lab.smu_core.VirtualInstr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -108,6 +108,29 @@ class SmuChannel:
         self.state = self._defaults()
         if was_on:
             self.record()
+
+    def program_level(
+        self, function: str, value: float, ranges: Sequence[float], headroom: float
+    ) -> bool:
+        """Set the source level of ``function`` (``"VOLT"``: ``value`` in V, else A) and record it.
+
+        With the source range on auto the range becomes the smallest of ``ranges`` holding
+        ``value``; on a fixed range a level beyond ``headroom`` times the range is refused:
+        nothing changes and False is returned (the dialect reports its own error).
+        """
+        st = self.state
+        volt = function == "VOLT"
+        rng = "v_range" if volt else "i_src_range"
+        if getattr(st, rng + "_auto"):
+            setattr(st, rng, range_for(value, ranges))
+        elif abs(value) > getattr(st, rng) * headroom:
+            return False
+        if volt:
+            st.level_v = value
+        else:
+            st.level_i = value
+        self.record()
+        return True
 
     # ------------------------------------------------------------------ terminals
 

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 from instruments.errors import InstrumentError
 from mtj_hil.store.characterization import CharacterizationRun
+from mtj_hil.store.runfile import RunSink
 from protocols.characterize import CharacterizationPlan, ProgressCallback, characterize_die
 from protocols.chip import Chip, Pulse
 from protocols.defects import DefectMap, Thresholds
+
+
+@contextmanager
+def recorded_status(sink: RunSink) -> Iterator[None]:
+    """Record how the job inside ends in the run's ``status``, then close the run file.
+
+    ``completed`` when the block finishes; ``aborted`` (resumable) for Ctrl-C or an
+    instrument error; ``failed`` for any other exception. Exceptions propagate unchanged.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
+        raise
+    except InstrumentError as exc:
+        sink.run.set_status("aborted", f"instrument error: {exc}")
+        raise
+    except BaseException as exc:
+        sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        sink.run.set_status("completed")
+    finally:
+        sink.close()
 
 
 def run_characterization(
@@ -51,24 +78,10 @@ def run_characterization(
                 station=chip.describe(),
                 operator=operator,
             )
-        try:
-            result = characterize_die(
+        with recorded_status(sink):
+            return characterize_die(
                 chip, sink, _stored_plan(sink, plan), thresholds=thresholds, progress=progress
             )
-        except KeyboardInterrupt:
-            sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
-            raise
-        except InstrumentError as exc:
-            sink.run.set_status("aborted", f"instrument error: {exc}")
-            raise
-        except BaseException as exc:
-            sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
-            raise
-        else:
-            sink.run.set_status("completed")
-            return result
-        finally:
-            sink.close()
 
 
 def _stored_plan(sink: CharacterizationRun, plan: CharacterizationPlan) -> CharacterizationPlan:

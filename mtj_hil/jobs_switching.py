@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from instruments.errors import InstrumentError
+from mtj_hil.jobs import recorded_status
 from mtj_hil.store.switching import SwitchingRun
 from protocols.chip import Chip, Pulse
 from protocols.switching import (
@@ -76,7 +76,7 @@ def run_switching(
                 station=chip.describe(),
                 operator=operator,
             )
-        try:
+        with recorded_status(sink):
             data = measure_switching_die(chip, sink, plan, progress)
             arrays = [int(a) for a in plan.arrays]
             analysis = analyse(
@@ -89,17 +89,4 @@ def run_switching(
                 disturb_voltage=disturb_voltage(chip.layout, plan),
             )
             sink.save_analysis(analysis)
-        except KeyboardInterrupt:
-            sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
-            raise
-        except InstrumentError as exc:
-            sink.run.set_status("aborted", f"instrument error: {exc}")
-            raise
-        except BaseException as exc:
-            sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
-            raise
-        else:
-            sink.run.set_status("completed")
-            return analysis
-        finally:
-            sink.close()
+        return analysis

@@ -20,9 +20,8 @@ from calibration.errors import CalibrationError
 from instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.cli_common import (
     array_progress,
-    choose_die,
+    choose_run,
     console,
-    default_out,
     die_options,
     open_die,
     refuse_existing,
@@ -177,9 +176,9 @@ def characterize(
             bias_read_voltage=v2,
         )
 
-    source = choose_die(profile, lot_seed, die_index, station, die_id)
-    out = out or default_out("characterize", source.die_id)
-    refuse_existing(out, resume)
+    source, out = choose_run(
+        "characterize", profile, lot_seed, die_index, station, die_id, out, resume
+    )
     with open_die(source) as chip:
         thresholds = None
         if source.station is not None:

@@ -137,6 +137,30 @@ def choose_die(
     )
 
 
+def choose_run(
+    kind: str,
+    profile: str,
+    lot_seed: int,
+    die_index: int | None,
+    station: Path | None,
+    die_id: str | None,
+    out: Path | None,
+    resume: bool,
+) -> tuple[DieSource, Path]:
+    """The die (see :func:`choose_die`) and the run file (``out``, or :func:`default_out`)
+    of a ``kind`` run, before anything is opened.
+
+    Raises:
+        click.UsageError: a real station without ``--die-id``.
+        ConfigError: the station file or profile cannot be loaded.
+        StoreError: the run file exists and this is not a ``--resume``.
+    """
+    source = choose_die(profile, lot_seed, die_index, station, die_id)
+    target = out or default_out(kind, source.die_id)
+    refuse_existing(target, resume)
+    return source, target
+
+
 @contextmanager
 def open_die(source: DieSource) -> Iterator[Chip]:
     """The chip of ``source``: the station opened (and closed after the block; a virtual

@@ -13,12 +13,10 @@ from rich.table import Table
 
 from mtj_hil.cli_common import (
     array_progress,
-    choose_die,
+    choose_run,
     console,
-    default_out,
     die_options,
     open_die,
-    refuse_existing,
 )
 from mtj_hil.errors import ConfigError, StoreError
 
@@ -171,9 +169,9 @@ def switching(
             target_wer=target_wer,
         )
 
-    source = choose_die(profile, lot_seed, die_index, station, die_id)
-    target = out or default_out("switching", source.die_id)
-    refuse_existing(target, resume)
+    source, target = choose_run(
+        "switching", profile, lot_seed, die_index, station, die_id, out, resume
+    )
     with open_die(source) as chip:
         plan = plan_for(chip.layout)
         console.print(

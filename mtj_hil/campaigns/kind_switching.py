@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.campaigns.kind_characterize import die_targets, die_tasks
+from mtj_hil.campaigns.kind_characterize import die_targets, die_tasks, stored_status, task_chip
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, parse_indices
-from mtj_hil.store.runfile import RunFile
 from protocols.errors import InvalidRequest
 
 NAME = "switching"
@@ -141,27 +140,13 @@ def run(task: Task) -> dict[str, Any]:
     p = task.params
     plan = plan_from_record(p["plan"])
     out = Path(task.run_file)
-    resume = out.exists()
-    if resume:
-        with RunFile.open(out, "r") as existing:
-            if existing.status == "completed":
-                return summary(out)
-    if p["station_file"] is None:
-        from mtj_hil.sim.chip import SimulatedChip
-
-        chip = SimulatedChip.from_lot(p["profile"], int(p["lot_seed"]), int(p["die"]))
+    status = stored_status(out)
+    if status == "completed":
+        return summary(out)
+    with task_chip(p) as (chip, seed):
         run_switching(
-            chip, out, die_id=p["die_id"], plan=plan, resume=resume, seed=int(p["lot_seed"])
+            chip, out, die_id=p["die_id"], plan=plan, resume=status is not None, seed=seed
         )
-    else:
-        from mtj_hil.hardware import open_station
-        from mtj_hil.station import load_station, with_virtual_die
-
-        st = load_station(p["station_file"])
-        if p["die"] is not None:
-            st = with_virtual_die(st, int(p["die"]))
-        with open_station(st) as chip:
-            run_switching(chip, out, die_id=p["die_id"], plan=plan, resume=resume)
     return summary(out)
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, parse_indices
+from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, int_param, parse_indices
 from mtj_hil.errors import ConfigError
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import DeviceProfile
@@ -173,20 +173,11 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     n_arrays = targets.profile.layout.n_arrays
     plan = {
         "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
-        "cycles": _int(group, "cycles", 3, 1, 100, ctx),
-        "reads": _int(group, "reads", 1, 1, 1000, ctx),
+        "cycles": int_param(group, "cycles", 3, 1, 100, ctx),
+        "reads": int_param(group, "reads", 1, 1, 1000, ctx),
         "read_voltage": _float(group, "read_voltage", 0.1, ctx),
     }
     return die_tasks(NAME, group, ctx, targets, plan)
-
-
-def _int(
-    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
-) -> int:
-    v = group.get(key, default)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ctx.error(key, f"must be an integer in {lo}..{hi}")
-    return v
 
 
 def _float(group: dict[str, Any], key: str, default: float, ctx: ExpandContext) -> float:

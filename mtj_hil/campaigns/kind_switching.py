@@ -27,7 +27,7 @@ import numpy as np
 
 from mtj_hil.campaigns.kind_characterize import die_targets, die_tasks, stored_status, task_chip
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, parse_indices
+from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, int_param, parse_indices
 from protocols.errors import InvalidRequest
 
 NAME = "switching"
@@ -44,15 +44,6 @@ _PLAN_KEYS = {
     "target_wer",
 }
 _KEYS = {"profile", "lot_seed", "dies", "die_ids", "station"} | _PLAN_KEYS
-
-
-def _int(
-    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
-) -> int:
-    v = group.get(key, default)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ctx.error(key, f"must be an integer in {lo}..{hi}")
-    return v
 
 
 def _positive(
@@ -95,7 +86,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     check_keys(group, _KEYS, ctx)
     targets = die_targets(group, ctx)
     layout = targets.profile.layout
-    trials = _int(group, "trials", 16, 1, 100_000, ctx)
+    trials = int_param(group, "trials", 16, 1, 100_000, ctx)
     adaptive = group.get("adaptive", True)
     if not isinstance(adaptive, bool):
         raise ctx.error("adaptive", "must be true or false")
@@ -106,10 +97,10 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         ),
         widths=tuple(_floats(group, "widths", ctx, "s") or default_widths(layout)),
         trials=trials,
-        probe_trials=min(_int(group, "probe_trials", 4, 1, 100_000, ctx), trials),
+        probe_trials=min(int_param(group, "probe_trials", 4, 1, 100_000, ctx), trials),
         adaptive=adaptive,
-        floor_trials=_int(group, "floor_trials", 64, 0, 1_000_000, ctx),
-        disturb_reads=_int(group, "disturb_reads", 2000, 0, 10_000_000, ctx),
+        floor_trials=int_param(group, "floor_trials", 64, 0, 1_000_000, ctx),
+        disturb_reads=int_param(group, "disturb_reads", 2000, 0, 10_000_000, ctx),
         tau0=_positive(group, "tau0", 1e-9, 1e-3, ctx),
         target_wer=_positive(group, "target_wer", 1e-6, 0.5, ctx),
     )

@@ -20,7 +20,7 @@ it stopped. Nothing here knows instruments: the grid is checked against the die'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +29,7 @@ import numpy as np
 from protocols.chip import CellState, Chip, Layout, Pulse, check_array
 from protocols.errors import InvalidRequest
 from protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from protocols.sinks import MemoryArrays, ProgressCallback
 from protocols.write import write_weights
 
 DEFAULT_AMPLITUDE_STEP = 0.025
@@ -204,24 +205,8 @@ class SwitchingSink(Protocol):
         ...
 
 
-class MemorySwitchingSink:
+class MemorySwitchingSink(MemoryArrays[ArraySwitching]):
     """A sink in memory (tests, library use)."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[int, ArraySwitching] = {}
-
-    def completed_arrays(self) -> list[int]:
-        return sorted(self.arrays)
-
-    def save_array(self, array: int, data: ArraySwitching) -> None:
-        self.arrays[array] = data
-
-    def load_arrays(self, arrays: Iterable[int]) -> dict[int, ArraySwitching]:
-        return {a: self.arrays[a] for a in arrays}
-
-
-ProgressCallback = Callable[[int, int, int], None]
-"""``progress(done, total, array)`` after each array."""
 
 
 def measure_switching_die(

@@ -443,7 +443,7 @@ def serve(
     """
     import time
 
-    from mtj_hil.sim.lab.lab import VirtualLab
+    from mtj_hil.hardware import station_virtual_lab
     from mtj_hil.station import load_station
 
     st = load_station(station)
@@ -454,13 +454,8 @@ def serve(
     dialect = smu_dialect or (sense.driver if sense else "keithley2400")
     start = smu_start or cfg.smu_start
     try:
-        lab_obj = VirtualLab(
-            st.profile,
-            cfg.lot_seed,
-            cfg.die,
-            smu_latency=cfg.smu_latency,
-            line_frequency=st.line_frequency,
-            p_polarity=st.p_polarity,
+        lab_obj = station_virtual_lab(
+            st,
             smu_dialect=dialect,
             smu_start=start,
             smu_channel=sense.channel if sense and sense.driver == dialect else None,

@@ -24,7 +24,7 @@ from protocols.defects import (
 )
 from protocols.errors import InvalidRequest
 from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection
-from protocols.sinks import MemoryArrays, ProgressCallback
+from protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 
 
 @dataclass(frozen=True)
@@ -119,14 +119,9 @@ def characterize_die(
     arrays = [check_array(layout, a) for a in plan.arrays]
     if not arrays:
         raise InvalidRequest("the characterisation plan names no arrays")
-    if len(set(arrays)) != len(arrays):
-        raise InvalidRequest("the characterisation plan names an array twice")
-    done = set(sink.completed_arrays())
-    finished = sum(a in done for a in arrays)
-    for array in arrays:
-        if array in done:
-            continue
-        data = measure_switching(
+
+    def measure(array: int) -> SwitchingData:
+        return measure_switching(
             chip,
             array,
             cycles=plan.cycles,
@@ -136,10 +131,8 @@ def characterize_die(
             correction=correction,
             bias_read_voltage=plan.bias_read_voltage,
         )
-        sink.save_array(array, data)
-        finished += 1
-        if progress is not None:
-            progress(finished, len(arrays), array)
+
+    measure_missing(arrays, sink, measure, progress, "characterisation")
     stored = sink.load_arrays(arrays)
     if thresholds is not None:
         mean_p = np.stack([stored[a].mean_p for a in arrays], axis=1)

@@ -29,7 +29,7 @@ import numpy as np
 from protocols.chip import CellState, Chip, Layout, Pulse, check_array
 from protocols.errors import InvalidRequest
 from protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
-from protocols.sinks import MemoryArrays, ProgressCallback
+from protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from protocols.write import write_weights
 
 DEFAULT_AMPLITUDE_STEP = 0.025
@@ -223,17 +223,9 @@ def measure_switching_die(
     layout = chip.layout
     check_plan(layout, plan)
     arrays = [int(a) for a in plan.arrays]
-    if len(set(arrays)) != len(arrays):
-        raise InvalidRequest("the switching plan names an array twice")
-    done = set(sink.completed_arrays())
-    finished = sum(a in done for a in arrays)
-    for array in arrays:
-        if array in done:
-            continue
-        sink.save_array(array, measure_array(chip, array, plan))
-        finished += 1
-        if progress is not None:
-            progress(finished, len(arrays), array)
+    measure_missing(
+        arrays, sink, lambda array: measure_array(chip, array, plan), progress, "switching"
+    )
     return sink.load_arrays(arrays)
 
 

@@ -14,13 +14,19 @@ import click
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from calibration.errors import CalibrationError
 from instruments.errors import InstrumentError, SafetyViolation
+from mtj_hil.cli_common import (
+    array_progress,
+    choose_run,
+    console,
+    die_options,
+    open_die,
+    refuse_existing,
+)
 from mtj_hil.errors import ConfigError, StoreError
-from mtj_hil.sim.die import simulated_die_id
 from protocols.errors import ProtocolError
 
 EXIT_CODES: dict[type[BaseException], int] = {
@@ -32,8 +38,6 @@ EXIT_CODES: dict[type[BaseException], int] = {
     CalibrationError: 8,
 }
 """Exit code per error family (1 = unexpected error, 2 = bad command line, 130 = Ctrl-C)."""
-
-console = Console(stderr=True)
 
 
 def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
@@ -71,48 +75,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "--profile",
-    default="1t1r-20k",
-    show_default=True,
-    help="Die profile: a shipped name (see 'mtj-hil profiles') or a TOML file.",
-)
-@click.option(
-    "--lot-seed",
-    default=0,
-    show_default=True,
-    type=int,
-    help="Seed of the simulated lot the die comes from.",
-)
-@click.option(
-    "--die",
-    "die_index",
-    default=None,
-    type=click.IntRange(min=0),
-    help="Index of the die in the simulated lot [default: 0; with a virtual-lab "
-    "station: the station's die].",
-)
-@click.option(
-    "--station",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Station file (TOML): measure through real or virtual-lab instruments "
-    "instead of the in-process simulator.",
-)
-@click.option(
-    "--die-id",
-    default=None,
-    help="Label of the die on a real station (e.g. WAFER3-DIE17); required there.",
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Run file to write (HDF5). Default: runs/characterize-<die>-<time>.h5",
-)
-@click.option(
-    "--resume", is_flag=True, help="Finish an interrupted run file given by --out (same die)."
-)
+@die_options("characterize")
 @click.option("--arrays", default=None, help="Arrays to measure, e.g. '0-7,12' (default all).")
 @click.option(
     "--cycles",
@@ -213,71 +176,28 @@ def characterize(
             bias_read_voltage=v2,
         )
 
-    if station is not None:
-        from mtj_hil.hardware import calibrated_thresholds, open_station
-        from mtj_hil.station import load_station, with_virtual_die
+    source, out = choose_run(
+        "characterize", profile, lot_seed, die_index, station, die_id, out, resume
+    )
+    with open_die(source) as chip:
+        thresholds = None
+        if source.station is not None:
+            from mtj_hil.hardware import calibrated_thresholds
 
-        st = load_station(station)
-        if st.virtual_lab is not None:
-            if die_index is not None:
-                st = with_virtual_die(st, die_index)
-            lab = st.virtual_lab
-            die_id = die_id or simulated_die_id(st.profile.name, lab.lot_seed, lab.die)
-        elif die_id is None:
-            raise click.UsageError("--die-id is required on a real station (label the die)")
-        out = out or _default_out(die_id)
-        _refuse_existing(out, resume)
-        with open_station(st) as chip:
-            thresholds = calibrated_thresholds(chip, die_id)
+            thresholds = calibrated_thresholds(chip, source.die_id)
             if thresholds is not None:
                 console.print("defect thresholds: from the station's calibration of this die")
-            _characterize(
-                chip,
-                out,
-                die_id=die_id,
-                plan=plan_for(chip.layout),
-                resume=resume,
-                seed=None,
-                operator=operator,
-                report=report,
-                thresholds=thresholds,
-            )
-            running = getattr(chip, "lab", None)
-            if running is not None:
-                console.print(
-                    f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
-                    f"{running.clock.transactions} bus transactions"
-                )
-        return
-    from mtj_hil.sim.chip import SimulatedChip
-    from mtj_hil.sim.profile import load_profile
-
-    prof = load_profile(profile)
-    die_index = 0 if die_index is None else die_index
-    die_id = simulated_die_id(prof.name, lot_seed, die_index)
-    out = out or _default_out(die_id)
-    chip = SimulatedChip.from_lot(prof, lot_seed, die_index)
-    _characterize(
-        chip,
-        out,
-        die_id=die_id,
-        plan=plan_for(chip.layout),
-        resume=resume,
-        seed=lot_seed,
-        operator=operator,
-        report=report,
-    )
-
-
-def _default_out(die_id: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in die_id)
-    return Path("runs") / f"characterize-{safe}-{stamp}.h5"
-
-
-def _refuse_existing(out: Path, resume: bool) -> None:
-    if out.exists() and not resume:
-        raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
+        _characterize(
+            chip,
+            out,
+            die_id=source.die_id,
+            plan=plan_for(chip.layout),
+            resume=resume,
+            seed=source.seed,
+            operator=operator,
+            report=report,
+            thresholds=thresholds,
+        )
 
 
 def _characterize(
@@ -294,7 +214,7 @@ def _characterize(
 ) -> None:
     from mtj_hil.jobs import run_characterization
 
-    _refuse_existing(out, resume)
+    refuse_existing(out, resume)
     bias = (
         f", second read at {plan.bias_read_voltage:g} V (bias signature)"
         if plan.bias_read_voltage
@@ -304,12 +224,7 @@ def _characterize(
         f"[bold]characterising[/] {die_id}: {len(plan.arrays)} arrays, "
         f"{plan.cycles} cycles per state{bias} -> {out}"
     )
-    with _progress() as bar:
-        task = bar.add_task("arrays", total=len(plan.arrays))
-
-        def progress(done: int, total: int, array: int) -> None:
-            bar.update(task, completed=done, description=f"array {array}")
-
+    with array_progress(len(plan.arrays)) as progress:
         run_characterization(
             chip,
             out,
@@ -328,17 +243,6 @@ def _characterize(
 
         png = characterization_report(load_characterization(out), out.with_suffix(".png"))
         console.print(f"report: {png}")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 def _summarise(path: Path) -> None:
@@ -539,7 +443,7 @@ def serve(
     """
     import time
 
-    from mtj_hil.sim.lab.lab import VirtualLab
+    from mtj_hil.hardware import station_virtual_lab
     from mtj_hil.station import load_station
 
     st = load_station(station)
@@ -550,13 +454,8 @@ def serve(
     dialect = smu_dialect or (sense.driver if sense else "keithley2400")
     start = smu_start or cfg.smu_start
     try:
-        lab_obj = VirtualLab(
-            st.profile,
-            cfg.lot_seed,
-            cfg.die,
-            smu_latency=cfg.smu_latency,
-            line_frequency=st.line_frequency,
-            p_polarity=st.p_polarity,
+        lab_obj = station_virtual_lab(
+            st,
             smu_dialect=dialect,
             smu_start=start,
             smu_channel=sense.channel if sense and sense.driver == dialect else None,

@@ -4,7 +4,6 @@ runs."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -12,10 +11,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from mtj_hil.cli_common import (
+    array_progress,
+    choose_run,
+    console,
+    die_options,
+    open_die,
+)
 from mtj_hil.errors import ConfigError, StoreError
-from mtj_hil.sim.die import simulated_die_id
-
-console = Console(stderr=True)
 
 
 def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
@@ -62,31 +65,7 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
 
 
 @click.command()
-@click.option(
-    "--profile", default="1t1r-20k", show_default=True, help="Die profile (name or TOML)."
-)
-@click.option("--lot-seed", default=0, show_default=True, type=int, help="Simulated lot seed.")
-@click.option(
-    "--die",
-    "die_index",
-    default=None,
-    type=click.IntRange(min=0),
-    help="Die of the simulated lot [default: 0; with a virtual-lab station: the station's die].",
-)
-@click.option(
-    "--station",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Station file: measure through real or virtual-lab instruments.",
-)
-@click.option("--die-id", default=None, help="Label of the die on a real station; required there.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Run file (HDF5). Default: runs/switching-<die>-<time>.h5",
-)
-@click.option("--resume", is_flag=True, help="Finish an interrupted run given by --out.")
+@die_options("switching")
 @click.option("--arrays", default=None, help="Arrays to measure, e.g. '0,3-5' (default all).")
 @click.option(
     "--widths", default=None, help="Pulse widths (s), e.g. '1e-8,1e-7,1e-6' (default: 3 decades)."
@@ -164,7 +143,9 @@ def switching(
     says none does). Read disturb and pulsed R-V loops are measured too. Results are flushed
     array by array; an interrupted run finishes with --resume --out FILE.
     """
-    from mtj_hil.cli import _progress, _refuse_existing, parse_arrays
+    from mtj_hil.cli import parse_arrays
+    from mtj_hil.jobs_switching import run_switching
+    from mtj_hil.store.switching import load_switching
     from protocols.switching import SwitchingPlan, default_amplitudes, default_widths
 
     if resume and out is None:
@@ -188,30 +169,23 @@ def switching(
             target_wer=target_wer,
         )
 
-    def go(chip, die_id: str, seed: int | None) -> None:
-        from mtj_hil.jobs_switching import run_switching
-        from mtj_hil.store.switching import load_switching
-
-        target = out or _default_out(die_id)
-        _refuse_existing(target, resume)
+    source, target = choose_run(
+        "switching", profile, lot_seed, die_index, station, die_id, out, resume
+    )
+    with open_die(source) as chip:
         plan = plan_for(chip.layout)
         console.print(
-            f"[bold]switching[/] {die_id}: {len(plan.arrays)} arrays, {len(plan.widths)} widths, "
-            f"{len(plan.amplitudes)} amplitudes -> {target}"
+            f"[bold]switching[/] {source.die_id}: {len(plan.arrays)} arrays, "
+            f"{len(plan.widths)} widths, {len(plan.amplitudes)} amplitudes -> {target}"
         )
-        with _progress() as bar:
-            task = bar.add_task("arrays", total=len(plan.arrays))
-
-            def progress(done: int, total: int, array: int) -> None:
-                bar.update(task, completed=done, total=total, description=f"array {array}")
-
+        with array_progress(len(plan.arrays)) as progress:
             run_switching(
                 chip,
                 target,
-                die_id=die_id,
+                die_id=source.die_id,
                 plan=plan,
                 resume=resume,
-                seed=seed,
+                seed=source.seed,
                 operator=operator,
                 progress=progress,
             )
@@ -221,41 +195,6 @@ def switching(
 
             png = switching_report(load_switching(target), target.with_suffix(".png"))
             console.print(f"report: {png}")
-
-    if station is not None:
-        from mtj_hil.hardware import open_station
-        from mtj_hil.station import load_station, with_virtual_die
-
-        st = load_station(station)
-        if st.virtual_lab is not None:
-            if die_index is not None:
-                st = with_virtual_die(st, die_index)
-            lab = st.virtual_lab
-            die_id = die_id or simulated_die_id(st.profile.name, lab.lot_seed, lab.die)
-        elif die_id is None:
-            raise click.UsageError("--die-id is required on a real station (label the die)")
-        with open_station(st) as chip:
-            go(chip, die_id, None)
-            running = getattr(chip, "lab", None)
-            if running is not None:
-                console.print(
-                    f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
-                    f"{running.clock.transactions} bus transactions"
-                )
-        return
-    from mtj_hil.sim.chip import SimulatedChip
-    from mtj_hil.sim.profile import load_profile
-
-    prof = load_profile(profile)
-    die_index = 0 if die_index is None else die_index
-    chip = SimulatedChip.from_lot(prof, lot_seed, die_index)
-    go(chip, simulated_die_id(prof.name, lot_seed, die_index), lot_seed)
-
-
-def _default_out(die_id: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in die_id)
-    return Path("runs") / f"switching-{safe}-{stamp}.h5"
 
 
 def _spread(pop: dict, name: str) -> str:

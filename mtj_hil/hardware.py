@@ -393,6 +393,39 @@ class InstrumentChip:
         self.close()
 
 
+def station_virtual_lab(
+    station: Station,
+    *,
+    smu_dialect: str,
+    smu_start: str,
+    smu_channel: str | None,
+    imperfections: Any = None,
+) -> Any:
+    """The (not yet started) virtual lab serving the die of a station's ``[virtual_lab]``
+    section, with the station's mains frequency and P polarity, its SMU speaking
+    ``smu_dialect`` from ``smu_start`` on channel ``smu_channel``.
+
+    Raises:
+        ValueError: an unknown dialect, start state or channel.
+    """
+    from mtj_hil.sim.lab.lab import VirtualLab
+
+    cfg = station.virtual_lab
+    assert cfg is not None, "the station has no [virtual_lab] section"
+    return VirtualLab(
+        station.profile,
+        cfg.lot_seed,
+        cfg.die,
+        smu_latency=cfg.smu_latency,
+        line_frequency=station.line_frequency,
+        p_polarity=station.p_polarity,
+        imperfections=imperfections,
+        smu_dialect=smu_dialect,
+        smu_start=smu_start,
+        smu_channel=smu_channel,
+    )
+
+
 def start_virtual_lab(
     station: Station, stack: contextlib.ExitStack, lab_imperfections: Any = None
 ) -> tuple[Any, str, dict[str, str]]:
@@ -403,24 +436,17 @@ def start_virtual_lab(
     resources = {s.name: s.resource for s in station.smus}
     lab = None
     if station.virtual_lab is not None and (url == VIRTUAL or VIRTUAL in resources.values()):
-        from mtj_hil.sim.lab.lab import VirtualLab
-
         cfg = station.virtual_lab
         virtual = [s for s in station.smus if s.resource == VIRTUAL]
         wired = station.smu("sense") if station.smu("sense") in virtual else None
         wired = wired or (virtual[0] if virtual else None)
         lab = stack.enter_context(
-            VirtualLab(
-                station.profile,
-                cfg.lot_seed,
-                cfg.die,
-                smu_latency=cfg.smu_latency,
-                line_frequency=station.line_frequency,
-                p_polarity=station.p_polarity,
-                imperfections=lab_imperfections,
+            station_virtual_lab(
+                station,
                 smu_dialect=wired.driver if wired else "keithley2400",
                 smu_start=cfg.smu_start,
                 smu_channel=wired.channel if wired else None,
+                imperfections=lab_imperfections,
             )
         )
         url = lab.controller_url if url == VIRTUAL else url

@@ -2,14 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TypeVar
 
 from instruments.errors import InstrumentError
 from mtj_hil.store.characterization import CharacterizationRun
+from mtj_hil.store.runfile import RunSink
 from protocols.characterize import CharacterizationPlan, ProgressCallback, characterize_die
 from protocols.chip import Chip, Pulse
 from protocols.defects import DefectMap, Thresholds
+
+S = TypeVar("S", bound=RunSink)
+
+
+def open_run(
+    sink_type: type[S],
+    chip: Chip,
+    out: str | Path,
+    *,
+    die_id: str,
+    resume: bool,
+    plan: dict[str, Any],
+    seed: int | None,
+    operator: str | None,
+) -> S:
+    """The run file of a job on ``chip``: reopened to finish it (``resume``), or created
+    with the plan record, the chip's layout and station description as provenance.
+
+    Raises:
+        StoreError: the file exists (without ``resume``), or cannot be resumed.
+    """
+    if resume:
+        return sink_type.resume(out, die_id)
+    return sink_type.create(
+        out,
+        plan=plan,
+        layout=chip.layout.as_dict(),
+        die_id=die_id,
+        seed=seed,
+        station=chip.describe(),
+        operator=operator,
+    )
+
+
+@contextmanager
+def recorded_status(sink: RunSink) -> Iterator[None]:
+    """Record how the job inside ends in the run's ``status``, then close the run file.
+
+    ``completed`` when the block finishes; ``aborted`` (resumable) for Ctrl-C or an
+    instrument error; ``failed`` for any other exception. Exceptions propagate unchanged.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
+        raise
+    except InstrumentError as exc:
+        sink.run.set_status("aborted", f"instrument error: {exc}")
+        raise
+    except BaseException as exc:
+        sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        sink.run.set_status("completed")
+    finally:
+        sink.close()
 
 
 def run_characterization(
@@ -37,38 +97,22 @@ def run_characterization(
         and whatever the measurement raised, after recording it in the run file.
     """
     with chip:
-        if resume:
-            sink = CharacterizationRun.resume(out, die_id)
-        else:
-            plan_record = asdict(plan)
-            plan_record["pulse"] = asdict(plan.pulse) if plan.pulse else None
-            sink = CharacterizationRun.create(
-                out,
-                plan=plan_record,
-                layout=chip.layout.as_dict(),
-                die_id=die_id,
-                seed=seed,
-                station=chip.describe(),
-                operator=operator,
-            )
-        try:
-            result = characterize_die(
+        plan_record = asdict(plan)
+        plan_record["pulse"] = asdict(plan.pulse) if plan.pulse else None
+        sink = open_run(
+            CharacterizationRun,
+            chip,
+            out,
+            die_id=die_id,
+            resume=resume,
+            plan=plan_record,
+            seed=seed,
+            operator=operator,
+        )
+        with recorded_status(sink):
+            return characterize_die(
                 chip, sink, _stored_plan(sink, plan), thresholds=thresholds, progress=progress
             )
-        except KeyboardInterrupt:
-            sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
-            raise
-        except InstrumentError as exc:
-            sink.run.set_status("aborted", f"instrument error: {exc}")
-            raise
-        except BaseException as exc:
-            sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
-            raise
-        else:
-            sink.run.set_status("completed")
-            return result
-        finally:
-            sink.close()
 
 
 def _stored_plan(sink: CharacterizationRun, plan: CharacterizationPlan) -> CharacterizationPlan:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from instruments.errors import InstrumentError
+from mtj_hil.jobs import open_run, recorded_status
 from mtj_hil.store.switching import SwitchingRun
 from protocols.chip import Chip, Pulse
 from protocols.switching import (
@@ -62,21 +62,21 @@ def run_switching(
         and whatever the measurement raised, after recording it in the run file.
     """
     with chip:
-        if resume:
-            sink = SwitchingRun.resume(out, die_id)
-            plan = plan_from_record(sink.plan)
-        else:
+        if not resume:
             check_plan(chip.layout, plan)
-            sink = SwitchingRun.create(
-                out,
-                plan=plan_record(plan),
-                layout=chip.layout.as_dict(),
-                die_id=die_id,
-                seed=seed,
-                station=chip.describe(),
-                operator=operator,
-            )
-        try:
+        sink = open_run(
+            SwitchingRun,
+            chip,
+            out,
+            die_id=die_id,
+            resume=resume,
+            plan=plan_record(plan),
+            seed=seed,
+            operator=operator,
+        )
+        if resume:
+            plan = plan_from_record(sink.plan)
+        with recorded_status(sink):
             data = measure_switching_die(chip, sink, plan, progress)
             arrays = [int(a) for a in plan.arrays]
             analysis = analyse(
@@ -89,17 +89,4 @@ def run_switching(
                 disturb_voltage=disturb_voltage(chip.layout, plan),
             )
             sink.save_analysis(analysis)
-        except KeyboardInterrupt:
-            sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
-            raise
-        except InstrumentError as exc:
-            sink.run.set_status("aborted", f"instrument error: {exc}")
-            raise
-        except BaseException as exc:
-            sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
-            raise
-        else:
-            sink.run.set_status("completed")
-            return analysis
-        finally:
-            sink.close()
+        return analysis

@@ -228,34 +228,24 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     n_good = lp.size
     s_p = np.sqrt(max(_robust_sd(lp) ** 2 - noise_var, 0.0))
     s_ap = np.sqrt(max(_robust_sd(lap) ** 2 - noise_var, 0.0))
-    put(
-        "resistance",
-        "r_p_median",
-        np.exp(np.median(lp)),
-        np.exp(np.median(lp)) * _median_sd(med_p, s_p, n_good),
-        f"GOOD devices, {src_c}",
-    )
-    put(
-        "resistance",
-        "r_ap_median",
-        np.exp(np.median(lap)),
-        np.exp(np.median(lap)) * _median_sd(med_ap, s_ap, n_good),
-        f"GOOD devices, {src_c}",
-    )
-    put(
-        "resistance",
-        "r_p_sigma",
-        s_p,
-        _spread_sd(sd_p, s_p, n_good),
-        f"robust spread of ln R_P, {src_c}",
-    )
-    put(
-        "resistance",
-        "r_ap_sigma",
-        s_ap,
-        _spread_sd(sd_ap, s_ap, n_good),
-        f"robust spread of ln R_AP, {src_c}",
-    )
+    states = (("p", lp, med_p, sd_p, s_p), ("ap", lap, med_ap, sd_ap, s_ap))
+    for state, logs, meds, _, spread in states:
+        median = np.exp(np.median(logs))
+        put(
+            "resistance",
+            f"r_{state}_median",
+            median,
+            median * _median_sd(meds, spread, n_good),
+            f"GOOD devices, {src_c}",
+        )
+    for state, _, _, sds, spread in states:
+        put(
+            "resistance",
+            f"r_{state}_sigma",
+            spread,
+            _spread_sd(sds, spread, n_good),
+            f"robust spread of ln R_{state.upper()}, {src_c}",
+        )
     r = _correlation(lp, lap, noise_var)
     r_sd = (
         float(np.std(rho, ddof=1) / np.sqrt(len(rho)))

@@ -6,7 +6,7 @@ interrupted run loses at most the array in progress and resumes where it stopped
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +24,7 @@ from protocols.defects import (
 )
 from protocols.errors import InvalidRequest
 from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection
+from protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 
 
 @dataclass(frozen=True)
@@ -73,22 +74,13 @@ class CharacterizationSink(Protocol):
         ...
 
 
-class MemorySink:
+class MemorySink(MemoryArrays[SwitchingData]):
     """A sink that keeps everything in memory (tests, library use without a run file)."""
 
     def __init__(self) -> None:
-        self.arrays: dict[int, SwitchingData] = {}
+        super().__init__()
         self.result: tuple[list[int], DefectMap] | None = None
         self.remeasured: tuple[list[int], np.ndarray, list[SwitchingData]] | None = None
-
-    def completed_arrays(self) -> list[int]:
-        return sorted(self.arrays)
-
-    def save_array(self, array: int, data: SwitchingData) -> None:
-        self.arrays[array] = data
-
-    def load_arrays(self, arrays: Iterable[int]) -> dict[int, SwitchingData]:
-        return {a: self.arrays[a] for a in arrays}
 
     def save_defect_map(self, arrays: list[int], result: DefectMap) -> None:
         self.result = (arrays, result)
@@ -97,10 +89,6 @@ class MemorySink:
         self, arrays: list[int], selected: np.ndarray, data: list[SwitchingData]
     ) -> None:
         self.remeasured = (arrays, selected, data)
-
-
-ProgressCallback = Callable[[int, int, int], None]
-"""Called as ``progress(done, total, array)`` after each array."""
 
 
 def characterize_die(
@@ -131,14 +119,9 @@ def characterize_die(
     arrays = [check_array(layout, a) for a in plan.arrays]
     if not arrays:
         raise InvalidRequest("the characterisation plan names no arrays")
-    if len(set(arrays)) != len(arrays):
-        raise InvalidRequest("the characterisation plan names an array twice")
-    done = set(sink.completed_arrays())
-    finished = sum(a in done for a in arrays)
-    for array in arrays:
-        if array in done:
-            continue
-        data = measure_switching(
+
+    def measure(array: int) -> SwitchingData:
+        return measure_switching(
             chip,
             array,
             cycles=plan.cycles,
@@ -148,10 +131,8 @@ def characterize_die(
             correction=correction,
             bias_read_voltage=plan.bias_read_voltage,
         )
-        sink.save_array(array, data)
-        finished += 1
-        if progress is not None:
-            progress(finished, len(arrays), array)
+
+    measure_missing(arrays, sink, measure, progress, "characterisation")
     stored = sink.load_arrays(arrays)
     if thresholds is not None:
         mean_p = np.stack([stored[a].mean_p for a in arrays], axis=1)

@@ -20,7 +20,7 @@ it stopped. Nothing here knows instruments: the grid is checked against the die'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +29,7 @@ import numpy as np
 from protocols.chip import CellState, Chip, Layout, Pulse, check_array
 from protocols.errors import InvalidRequest
 from protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from protocols.write import write_weights
 
 DEFAULT_AMPLITUDE_STEP = 0.025
@@ -204,24 +205,8 @@ class SwitchingSink(Protocol):
         ...
 
 
-class MemorySwitchingSink:
+class MemorySwitchingSink(MemoryArrays[ArraySwitching]):
     """A sink in memory (tests, library use)."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[int, ArraySwitching] = {}
-
-    def completed_arrays(self) -> list[int]:
-        return sorted(self.arrays)
-
-    def save_array(self, array: int, data: ArraySwitching) -> None:
-        self.arrays[array] = data
-
-    def load_arrays(self, arrays: Iterable[int]) -> dict[int, ArraySwitching]:
-        return {a: self.arrays[a] for a in arrays}
-
-
-ProgressCallback = Callable[[int, int, int], None]
-"""``progress(done, total, array)`` after each array."""
 
 
 def measure_switching_die(
@@ -238,17 +223,9 @@ def measure_switching_die(
     layout = chip.layout
     check_plan(layout, plan)
     arrays = [int(a) for a in plan.arrays]
-    if len(set(arrays)) != len(arrays):
-        raise InvalidRequest("the switching plan names an array twice")
-    done = set(sink.completed_arrays())
-    finished = sum(a in done for a in arrays)
-    for array in arrays:
-        if array in done:
-            continue
-        sink.save_array(array, measure_array(chip, array, plan))
-        finished += 1
-        if progress is not None:
-            progress(finished, len(arrays), array)
+    measure_missing(
+        arrays, sink, lambda array: measure_array(chip, array, plan), progress, "switching"
+    )
     return sink.load_arrays(arrays)
 
 

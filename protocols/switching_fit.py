@@ -78,6 +78,15 @@ class DeviceFit:
     n_trials: np.ndarray
 
 
+def _attempts(
+    amplitude: np.ndarray, width: np.ndarray, vc: np.ndarray, delta: np.ndarray, tau0: float
+) -> np.ndarray:
+    """Expected thermally activated switching events in the pulse, ``(width / tau0) *
+    exp(-delta * (1 - amplitude / vc))``, its exponent capped at 50 (V, s)."""
+    eta = np.log(np.asarray(width) / tau0) - delta * (1.0 - np.asarray(amplitude) / vc)
+    return np.exp(np.minimum(eta, 50.0))
+
+
 def switch_probability(
     amplitude: np.ndarray,
     width: np.ndarray,
@@ -87,8 +96,7 @@ def switch_probability(
     floor: float = 0.0,
 ) -> np.ndarray:
     """P(switch) of the model (broadcasting over all arguments; V, s)."""
-    eta = np.log(np.asarray(width) / tau0) - delta * (1.0 - np.asarray(amplitude) / vc)
-    return (1.0 - floor) * -np.expm1(-np.exp(np.minimum(eta, 50.0)))
+    return (1.0 - floor) * -np.expm1(-_attempts(amplitude, width, vc, delta, tau0))
 
 
 def write_error_rate(
@@ -100,8 +108,7 @@ def write_error_rate(
     floor: float = 0.0,
 ) -> np.ndarray:
     """1 - P(switch), computed without cancellation for rates far below 1e-16."""
-    eta = np.log(np.asarray(width) / tau0) - delta * (1.0 - np.asarray(amplitude) / vc)
-    miss = np.exp(-np.exp(np.minimum(eta, 50.0)))
+    miss = np.exp(-_attempts(amplitude, width, vc, delta, tau0))
     return floor + (1.0 - floor) * miss
 
 

@@ -16,19 +16,24 @@ same resume path as ``mtj-hil characterize --resume``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, parse_indices
+from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, int_param, parse_indices
 from mtj_hil.errors import ConfigError
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.store.characterization import load_characterization
 from mtj_hil.store.runfile import RunFile
+
+if TYPE_CHECKING:
+    from protocols.chip import Chip
 
 NAME = "characterize"
 _KEYS = {
@@ -168,20 +173,11 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     n_arrays = targets.profile.layout.n_arrays
     plan = {
         "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
-        "cycles": _int(group, "cycles", 3, 1, 100, ctx),
-        "reads": _int(group, "reads", 1, 1, 1000, ctx),
+        "cycles": int_param(group, "cycles", 3, 1, 100, ctx),
+        "reads": int_param(group, "reads", 1, 1, 1000, ctx),
         "read_voltage": _float(group, "read_voltage", 0.1, ctx),
     }
     return die_tasks(NAME, group, ctx, targets, plan)
-
-
-def _int(
-    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
-) -> int:
-    v = group.get(key, default)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ctx.error(key, f"must be an integer in {lo}..{hi}")
-    return v
 
 
 def _float(group: dict[str, Any], key: str, default: float, ctx: ExpandContext) -> float:
@@ -189,6 +185,44 @@ def _float(group: dict[str, Any], key: str, default: float, ctx: ExpandContext) 
     if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < 1:
         raise ctx.error(key, "must be a voltage in (0, 1) V")
     return float(v)
+
+
+def stored_status(out: Path) -> str | None:
+    """The status of the run file a task writes, or None when there is none yet (a
+    ``completed`` one is skipped, any other is resumed).
+
+    Raises:
+        StoreError: the file is not an mtj-hil run file.
+    """
+    if not out.exists():
+        return None
+    with RunFile.open(out, "r") as existing:
+        return existing.status
+
+
+@contextmanager
+def task_chip(p: dict[str, Any]) -> Iterator[tuple[Chip, int | None]]:
+    """The chip of a die task's parameters and the lot seed to record: the simulated die
+    (seed ``lot_seed``), or the die on ``station_file`` (``die`` chooses a virtual lab's
+    die; seed None), opened for the block and closed after it.
+
+    Raises:
+        ConfigError: the station file cannot be loaded.
+    """
+    if p["station_file"] is None:
+        from mtj_hil.sim.chip import SimulatedChip
+
+        seed = int(p["lot_seed"])
+        yield SimulatedChip.from_lot(p["profile"], seed, int(p["die"])), seed
+        return
+    from mtj_hil.hardware import open_station
+    from mtj_hil.station import load_station, with_virtual_die
+
+    st = load_station(p["station_file"])
+    if p["die"] is not None:
+        st = with_virtual_die(st, int(p["die"]))
+    with open_station(st) as chip:
+        yield chip, None
 
 
 def run(task: Task) -> dict[str, Any]:
@@ -209,35 +243,24 @@ def run(task: Task) -> dict[str, Any]:
         read_voltage=float(p["plan"]["read_voltage"]),
     )
     out = Path(task.run_file)
-    resume = out.exists()
-    if resume:
-        with RunFile.open(out, "r") as existing:
-            done = existing.status == "completed"
-        if done:
-            return summary(out)
-    if p["station_file"] is None:
-        from mtj_hil.sim.chip import SimulatedChip
+    status = stored_status(out)
+    if status == "completed":
+        return summary(out)
+    with task_chip(p) as (chip, seed):
+        thresholds = None
+        if p["station_file"] is not None:
+            from mtj_hil.hardware import calibrated_thresholds
 
-        chip = SimulatedChip.from_lot(p["profile"], int(p["lot_seed"]), int(p["die"]))
+            thresholds = calibrated_thresholds(chip, p["die_id"])
         run_characterization(
-            chip, out, die_id=p["die_id"], plan=plan, resume=resume, seed=int(p["lot_seed"])
+            chip,
+            out,
+            die_id=p["die_id"],
+            plan=plan,
+            resume=status is not None,
+            seed=seed,
+            thresholds=thresholds,
         )
-    else:
-        from mtj_hil.hardware import calibrated_thresholds, open_station
-        from mtj_hil.station import load_station, with_virtual_die
-
-        st = load_station(p["station_file"])
-        if p["die"] is not None:
-            st = with_virtual_die(st, int(p["die"]))
-        with open_station(st) as chip:
-            run_characterization(
-                chip,
-                out,
-                die_id=p["die_id"],
-                plan=plan,
-                resume=resume,
-                thresholds=calibrated_thresholds(chip, p["die_id"]),
-            )
     return summary(out)
 
 

@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.campaigns.kind_characterize import die_targets, die_tasks
+from mtj_hil.campaigns.kind_characterize import die_targets, die_tasks, stored_status, task_chip
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, parse_indices
-from mtj_hil.store.runfile import RunFile
+from mtj_hil.campaigns.spec import ExpandContext, Task, check_keys, int_param, parse_indices
 from protocols.errors import InvalidRequest
 
 NAME = "switching"
@@ -45,15 +44,6 @@ _PLAN_KEYS = {
     "target_wer",
 }
 _KEYS = {"profile", "lot_seed", "dies", "die_ids", "station"} | _PLAN_KEYS
-
-
-def _int(
-    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
-) -> int:
-    v = group.get(key, default)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ctx.error(key, f"must be an integer in {lo}..{hi}")
-    return v
 
 
 def _positive(
@@ -96,7 +86,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     check_keys(group, _KEYS, ctx)
     targets = die_targets(group, ctx)
     layout = targets.profile.layout
-    trials = _int(group, "trials", 16, 1, 100_000, ctx)
+    trials = int_param(group, "trials", 16, 1, 100_000, ctx)
     adaptive = group.get("adaptive", True)
     if not isinstance(adaptive, bool):
         raise ctx.error("adaptive", "must be true or false")
@@ -107,10 +97,10 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         ),
         widths=tuple(_floats(group, "widths", ctx, "s") or default_widths(layout)),
         trials=trials,
-        probe_trials=min(_int(group, "probe_trials", 4, 1, 100_000, ctx), trials),
+        probe_trials=min(int_param(group, "probe_trials", 4, 1, 100_000, ctx), trials),
         adaptive=adaptive,
-        floor_trials=_int(group, "floor_trials", 64, 0, 1_000_000, ctx),
-        disturb_reads=_int(group, "disturb_reads", 2000, 0, 10_000_000, ctx),
+        floor_trials=int_param(group, "floor_trials", 64, 0, 1_000_000, ctx),
+        disturb_reads=int_param(group, "disturb_reads", 2000, 0, 10_000_000, ctx),
         tau0=_positive(group, "tau0", 1e-9, 1e-3, ctx),
         target_wer=_positive(group, "target_wer", 1e-6, 0.5, ctx),
     )
@@ -141,27 +131,13 @@ def run(task: Task) -> dict[str, Any]:
     p = task.params
     plan = plan_from_record(p["plan"])
     out = Path(task.run_file)
-    resume = out.exists()
-    if resume:
-        with RunFile.open(out, "r") as existing:
-            if existing.status == "completed":
-                return summary(out)
-    if p["station_file"] is None:
-        from mtj_hil.sim.chip import SimulatedChip
-
-        chip = SimulatedChip.from_lot(p["profile"], int(p["lot_seed"]), int(p["die"]))
+    status = stored_status(out)
+    if status == "completed":
+        return summary(out)
+    with task_chip(p) as (chip, seed):
         run_switching(
-            chip, out, die_id=p["die_id"], plan=plan, resume=resume, seed=int(p["lot_seed"])
+            chip, out, die_id=p["die_id"], plan=plan, resume=status is not None, seed=seed
         )
-    else:
-        from mtj_hil.hardware import open_station
-        from mtj_hil.station import load_station, with_virtual_die
-
-        st = load_station(p["station_file"])
-        if p["die"] is not None:
-            st = with_virtual_die(st, int(p["die"]))
-        with open_station(st) as chip:
-            run_switching(chip, out, die_id=p["die_id"], plan=plan, resume=resume)
     return summary(out)
 
 

@@ -188,6 +188,20 @@ def check_keys(group: dict[str, Any], allowed: set[str], ctx: ExpandContext) -> 
             )
 
 
+def int_param(
+    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
+) -> int:
+    """The integer ``group[key]`` (``default`` when absent), which must lie in ``lo..hi``.
+
+    Raises:
+        ConfigError: not an integer (a bool is not one) or outside the range.
+    """
+    v = group.get(key, default)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ctx.error(key, f"must be an integer in {lo}..{hi}")
+    return v
+
+
 def parse_indices(value: Any, ctx: ExpandContext, key: str, limit: int | None = None) -> list[int]:
     """Die indices from ``"0-35"``, ``"0-3,7"``, an int or a list of ints (no duplicates).
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import StoreError
-from mtj_hil.store.runfile import RunFile
+from mtj_hil.store.runfile import RunFile, RunSink
 from protocols.defects import DefectCode, DefectMap, SwitchingData, Thresholds
 
 KIND = "characterization"
@@ -62,50 +62,18 @@ _BIAS_STREAMS = {
 }
 
 
-class CharacterizationRun:
+class CharacterizationRun(RunSink):
     """A characterisation run file seen as a :class:`protocols.CharacterizationSink`."""
 
-    def __init__(self, run: RunFile) -> None:
-        self.run = run
-        self._repair()
-
-    @classmethod
-    def create(
-        cls, path: str | Path, *, plan: dict[str, Any], layout: dict[str, Any], **provenance: Any
-    ) -> CharacterizationRun:
-        """A new characterisation run file (see :meth:`RunFile.create` for ``provenance``)."""
-        run = RunFile.create(path, KIND, extra={"plan": plan, "layout": layout}, **provenance)
-        return cls(run)
-
-    @classmethod
-    def resume(cls, path: str | Path, die_id: str) -> CharacterizationRun:
-        """Reopen an interrupted run of die ``die_id`` to finish it.
-
-        Raises:
-            StoreError: not a characterisation run, another die, or already completed.
-        """
-        run = RunFile.open(path, "a", kind=KIND)
-        if run.attrs["die_id"] != die_id:
-            found = run.attrs["die_id"]
-            run.close()
-            raise StoreError(f"{path} is a run of die {found!r}, not {die_id!r}")
-        if run.status == "completed":
-            run.close()
-            raise StoreError(f"{path} is already completed; nothing to resume")
-        sink = cls(run)
-        run.mark_resumed()
-        return sink
-
-    @property
-    def plan(self) -> dict[str, Any]:
-        return json.loads(self.run.h5.attrs["plan"])
+    KIND = KIND
+    GROUP = GROUP
 
     def _index_path(self) -> str:
         return f"{GROUP}/array_index"
 
     def _repair(self) -> None:
         """Drop rows of an append a killed process left half-written (after the last index)."""
-        if self.run.h5.mode == "r" or GROUP not in self.run.h5:
+        if not self._writable():
             return
         done = len(self.completed_arrays())
         for name in (*_STREAMS, *_BIAS_STREAMS):
@@ -113,10 +81,6 @@ class CharacterizationRun:
         self.run.flush()
 
     # -- CharacterizationSink --------------------------------------------------------------
-
-    def completed_arrays(self) -> list[int]:
-        path = self._index_path()
-        return [int(a) for a in self.run.h5[path][()]] if path in self.run.h5 else []
 
     def save_array(self, array: int, data: SwitchingData) -> None:
         for name, (unit, description) in _STREAMS.items():
@@ -223,9 +187,6 @@ class CharacterizationRun:
                 streams[name][1] + ", extra cycles of the selected cells",
             )
         self.run.flush()
-
-    def close(self) -> None:
-        self.run.close()
 
 
 @dataclass

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import h5py
 import numpy as np
@@ -277,3 +277,67 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+class RunSink:
+    """What every protocol sink over a run file shares: creating and resuming the file,
+    the stored plan, the finished-arrays index and closing.
+
+    A subclass names its run ``KIND`` and the ``GROUP`` its streams live under, and drops
+    rows a killed process left half-written in :meth:`_repair` (called on every open).
+    """
+
+    KIND: str = ""
+    GROUP: str = ""
+
+    def __init__(self, run: RunFile) -> None:
+        self.run = run
+        self._repair()
+
+    @classmethod
+    def create(
+        cls, path: str | Path, *, plan: dict[str, Any], layout: dict[str, Any], **provenance: Any
+    ) -> Self:
+        """A new run file of this kind (see :meth:`RunFile.create` for ``provenance``)."""
+        return cls(
+            RunFile.create(path, cls.KIND, extra={"plan": plan, "layout": layout}, **provenance)
+        )
+
+    @classmethod
+    def resume(cls, path: str | Path, die_id: str) -> Self:
+        """Reopen an interrupted run of die ``die_id`` to finish it.
+
+        Raises:
+            StoreError: not a run of this kind, another die, or already completed.
+        """
+        run = RunFile.open(path, "a", kind=cls.KIND)
+        if run.attrs["die_id"] != die_id:
+            found = run.attrs["die_id"]
+            run.close()
+            raise StoreError(f"{path} is a run of die {found!r}, not {die_id!r}")
+        if run.status == "completed":
+            run.close()
+            raise StoreError(f"{path} is already completed; nothing to resume")
+        sink = cls(run)
+        run.mark_resumed()
+        return sink
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        """The plan recorded when the run was created (JSON data)."""
+        return json.loads(self.run.h5.attrs["plan"])
+
+    def _repair(self) -> None:
+        """Drop rows of an append a killed process left half-written (none by default)."""
+
+    def _writable(self) -> bool:
+        """Whether there is anything to repair: the file is open for writing and has streams."""
+        return self.run.h5.mode != "r" and self.GROUP in self.run.h5
+
+    def completed_arrays(self) -> list[int]:
+        """Arrays finished, in the order they were measured (``GROUP/array_index``)."""
+        path = f"{self.GROUP}/array_index"
+        return [int(a) for a in self.run.h5[path][()]] if path in self.run.h5 else []
+
+    def close(self) -> None:
+        self.run.close()

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import StoreError
-from mtj_hil.store.runfile import RunFile
+from mtj_hil.store.runfile import RunFile, RunSink
 from protocols.chip import CellState
 from protocols.switching import ArraySwitching
 from protocols.switching_analysis import (
@@ -70,42 +70,11 @@ _FIELDS = {
 _FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
 
 
-class SwitchingRun:
+class SwitchingRun(RunSink):
     """A switching run file seen as a :class:`protocols.switching.SwitchingSink`."""
 
-    def __init__(self, run: RunFile) -> None:
-        self.run = run
-        self._repair()
-
-    @classmethod
-    def create(
-        cls, path: str | Path, *, plan: dict[str, Any], layout: dict[str, Any], **provenance: Any
-    ) -> SwitchingRun:
-        """A new switching run file (see :meth:`RunFile.create` for ``provenance``)."""
-        return cls(RunFile.create(path, KIND, extra={"plan": plan, "layout": layout}, **provenance))
-
-    @classmethod
-    def resume(cls, path: str | Path, die_id: str) -> SwitchingRun:
-        """Reopen an interrupted run of die ``die_id`` to finish it.
-
-        Raises:
-            StoreError: not a switching run, another die, or already completed.
-        """
-        run = RunFile.open(path, "a", kind=KIND)
-        if run.attrs["die_id"] != die_id:
-            found = run.attrs["die_id"]
-            run.close()
-            raise StoreError(f"{path} is a run of die {found!r}, not {die_id!r}")
-        if run.status == "completed":
-            run.close()
-            raise StoreError(f"{path} is already completed; nothing to resume")
-        sink = cls(run)
-        run.mark_resumed()
-        return sink
-
-    @property
-    def plan(self) -> dict[str, Any]:
-        return json.loads(self.run.h5.attrs["plan"])
+    KIND = KIND
+    GROUP = GROUP
 
     def _ends(self, name: str) -> int:
         path = f"{GROUP}/{name}"
@@ -116,7 +85,7 @@ class SwitchingRun:
         return int(ends[n - 1]) if n else 0
 
     def _repair(self) -> None:
-        if self.run.h5.mode == "r" or GROUP not in self.run.h5:
+        if not self._writable():
             return
         done = len(self.completed_arrays())
         for name in ("points_end", "loops_end"):
@@ -130,10 +99,6 @@ class SwitchingRun:
         self.run.flush()
 
     # -- SwitchingSink ---------------------------------------------------------------------
-
-    def completed_arrays(self) -> list[int]:
-        path = f"{GROUP}/array_index"
-        return [int(a) for a in self.run.h5[path][()]] if path in self.run.h5 else []
 
     def save_array(self, array: int, data: ArraySwitching) -> None:
         n_points = self._ends("points_end") + len(data.amplitude)
@@ -193,9 +158,6 @@ class SwitchingRun:
         grp.attrs["recommendation"] = json.dumps(asdict(analysis.recommendation))
         grp.attrs["disturb"] = json.dumps(analysis.disturb)
         self.run.flush()
-
-    def close(self) -> None:
-        self.run.close()
 
 
 def _load_arrays(run: RunFile, arrays: Iterable[int]) -> dict[int, ArraySwitching]:

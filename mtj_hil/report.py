@@ -154,23 +154,29 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     ax.set_xlabel("TMR (%)")
     ax.set_title(f"TMR: median {100 * np.median(tmr[good]):.1f} %")
 
-    ax = fig.add_subplot(grid[2, 0:3])
+    ax = fig.add_subplot(grid[2, 0:2])
     per_array = 100 * good.reshape(n, -1).mean(axis=1)
     labels = [str(a) for a in (arrays if arrays is not None else range(n))]
     ax.bar(labels, per_array, color=np.where(per_array < 99, "#d62728", "#2ca02c"))
     ax.set_ylim(max(0, per_array.min() - 2), 100.2)
+    ax.tick_params(axis="x", labelsize=7 if len(labels) > 16 else 9)
     ax.set_xlabel("array")
     ax.set_ylabel("yield (%)")
     ax.set_title("yield per array (good devices / devices)")
 
-    ax = fig.add_subplot(grid[2, 3])
+    ax = fig.add_subplot(grid[2, 2:4])
     ax.axis("off")
     rows = [[name, f"{count}", f"{pct:.2f} %"] for name, count, pct in yield_table(char)]
-    rows.append(["total", f"{codes.size}", f"yield {100 * good.mean():.2f} %"])
-    table = ax.table(cellText=rows, colLabels=["class", "devices", "share"], loc="center")
+    rows.append(["total", f"{codes.size}", "100.00 %"])
+    table = ax.table(
+        cellText=rows,
+        colLabels=["class", "devices", "share"],
+        colWidths=[0.4, 0.3, 0.3],
+        bbox=[0.2, 0.0, 0.6, 0.88],
+    )
     table.auto_set_font_size(False)
-    table.set_fontsize(10)
-    table.scale(1.2, 1.6)
+    table.set_fontsize(9)
+    ax.text(0.5, 0.93, f"yield {100 * good.mean():.2f} %", ha="center", fontsize=10, weight="bold")
     t = char.thresholds
     if t is not None:
         ax.set_title(

@@ -99,11 +99,6 @@ class KeysightB2900(ScpiSmu):
     MAX_RESULTS = 100000
     NO_ERROR = '+0,"No error"'
     DEFAULT_IDN = "Keysight Technologies,B2902A,MY51140123,3.4.2011.5100 (virtual)"
-    STALE_ERRORS = (
-        (-113, "Undefined header"),
-        (-222, "Data out of range"),
-        (-221, "Settings conflict"),
-    )
     OUTPUT_ON = (":OUTP1 ON",)
     START_LINES = {
         "current-source": (":SOUR1:FUNC:MODE CURR", ":SOUR1:CURR 1E-3", ":SENS1:VOLT:PROT 20"),

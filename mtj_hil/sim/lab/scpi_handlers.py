@@ -32,6 +32,12 @@ class ScpiSmu(ScpiInstrument):
     #: source voltage bound, V, and most values a source list holds (each dialect sets them)
     VOLTAGE_LIMIT: float
     MAX_POINTS: int
+    #: errors a previous user left queued ("stale-errors" start), in the standard SCPI wording
+    STALE_ERRORS = (
+        (-113, "Undefined header"),
+        (-222, "Data out of range"),
+        (-221, "Settings conflict"),
+    )
 
     @property
     def st(self) -> ChannelDefaults:

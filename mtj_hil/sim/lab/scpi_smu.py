@@ -69,11 +69,6 @@ class Keithley2400(ScpiSmu):
     MAX_POINTS = 2500
     VOLTAGE_LIMIT = 210.0
     DEFAULT_IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4045123,C30 (virtual)"
-    STALE_ERRORS = (
-        (-113, "Undefined header"),
-        (-222, "Data out of range"),
-        (-221, "Settings conflict"),
-    )
     OUTPUT_ON = (":OUTP ON",)
     START_LINES = {
         "current-source": (":SOUR:FUNC CURR", ":SOUR:CURR 1E-3", ":SENS:VOLT:PROT 20"),

@@ -3,19 +3,19 @@ and the corrections built from them.
 
 Imports only :mod:`instruments` and :mod:`protocols`. ``mtj-hil calibrate`` runs the
 procedures on a station and writes a record; opening a station applies the newest valid
-record of that station (see :func:`calibration.records.select_record`).
+record of that station (see :func:`mtj_hil.calibration.records.select_record`).
 """
 
-from calibration.correction import ReadPathCorrection
-from calibration.errors import CalibrationError, CalibrationWarning
-from calibration.procedures import (
+from mtj_hil.calibration.correction import ReadPathCorrection
+from mtj_hil.calibration.errors import CalibrationError, CalibrationWarning
+from mtj_hil.calibration.procedures import (
     PROCEDURE_VERSION,
     calibrate_converters,
     derive_die_thresholds,
     measure_smu_gain,
     measure_smu_offset,
 )
-from calibration.records import (
+from mtj_hil.calibration.records import (
     CalibrationRecord,
     ConverterCalibration,
     Measured,

@@ -1,6 +1,6 @@
 """Corrections built from a calibration record and applied to raw read-path currents.
 
-:class:`ReadPathCorrection` satisfies :class:`protocols.read.CurrentCorrection` (its
+:class:`ReadPathCorrection` satisfies :class:`mtj_hil.protocols.read.CurrentCorrection` (its
 :meth:`~ReadPathCorrection.correct` undoes the on-chip converters' per-line gain and offset)
 and also carries what the SMU read path needs: the SMU's gain and offset, and the series
 resistance of the connector path, which only a caller who knows the read voltages can take
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibration.records import CalibrationRecord
+from mtj_hil.calibration.records import CalibrationRecord
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Calibration procedures: functions over a station's instruments and the Chip interface.
 
 Each procedure measures one part of the read path and returns its values with standard
-uncertainties, or raises :class:`~calibration.errors.CalibrationError` naming the part at
+uncertainties, or raises :class:`~mtj_hil.calibration.errors.CalibrationError` naming the part at
 fault (nothing is recorded then, so the previous calibration stays in force).
 
 - :func:`measure_smu_offset`: the sense SMU's offset current, connector open (``ROUTE OFF``).
@@ -23,9 +23,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from calibration.correction import ReadPathCorrection
-from calibration.errors import CalibrationError
-from calibration.records import (
+from mtj_hil.calibration.correction import ReadPathCorrection
+from mtj_hil.calibration.errors import CalibrationError
+from mtj_hil.calibration.records import (
     ConverterCalibration,
     Measured,
     ReferenceCheck,
@@ -33,13 +33,13 @@ from calibration.records import (
     SmuCalibration,
     ThresholdCalibration,
 )
-from instruments.controller import ChipController
-from instruments.errors import InstrumentError
-from instruments.safety import SafetyEnvelope
-from instruments.smu import SourceMeter
-from protocols.chip import Chip
-from protocols.defects import derive_thresholds, measure_switching
-from protocols.read import CurrentCorrection
+from mtj_hil.instruments.controller import ChipController
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.safety import SafetyEnvelope
+from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.protocols.chip import Chip
+from mtj_hil.protocols.defects.detect import derive_thresholds, measure_switching
+from mtj_hil.protocols.read import CurrentCorrection
 
 PROCEDURE_VERSION = "1.0"
 """Version of these procedures, stored in every record they produce."""
@@ -372,9 +372,9 @@ def derive_die_thresholds(
 ) -> ThresholdCalibration:
     """Defect thresholds from P and AP distributions measured on ``arrays`` of a die.
 
-    Runs :func:`protocols.defects.measure_switching` on each array (reads corrected by
+    Runs :func:`mtj_hil.protocols.defects.detect.measure_switching` on each array (reads corrected by
     ``correction``, or by the chip itself), pools the cycle-averaged conductances and
-    derives the thresholds with :func:`protocols.defects.derive_thresholds`; the method
+    derives the thresholds with :func:`mtj_hil.protocols.defects.detect.derive_thresholds`; the method
     text says how, on which die and arrays.
 
     Raises:

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from calibration.errors import CalibrationError, CalibrationWarning
-from protocols.defects import Thresholds
+from mtj_hil.calibration.errors import CalibrationError, CalibrationWarning
+from mtj_hil.protocols.defects.detect import Thresholds
 
 FORMAT = "mtj-hil-calibration"
 FORMAT_VERSION = 1

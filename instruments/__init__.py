@@ -4,6 +4,6 @@ This package knows wires and commands (SCPI, TSP, the controller's line protocol
 safety envelope; it knows nothing about MTJs or neural networks.
 """
 
-from instruments.errors import InstrumentError, InstrumentTimeout, SafetyViolation
+from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout, SafetyViolation
 
 __all__ = ["InstrumentError", "InstrumentTimeout", "SafetyViolation"]

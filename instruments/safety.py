@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.errors import SafetyViolation
+from mtj_hil.instruments.errors import SafetyViolation
 
 
 @dataclass(frozen=True)

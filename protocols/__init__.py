@@ -4,14 +4,14 @@ This package knows MTJs (states, pulses, conductances, defects) and nothing abou
 serial bytes or instruments. It imports no other package of the project.
 """
 
-from protocols.characterize import (
+from mtj_hil.protocols.characterize.procedure import (
     CharacterizationPlan,
     CharacterizationSink,
     MemorySink,
     characterize_die,
 )
-from protocols.chip import CellState, Chip, Layout, Limits, Pulse
-from protocols.defects import (
+from mtj_hil.protocols.chip import CellState, Chip, Layout, Limits, Pulse
+from mtj_hil.protocols.defects.detect import (
     DefectCode,
     DefectMap,
     SwitchingData,
@@ -22,10 +22,10 @@ from protocols.defects import (
     detect_defects,
     measure_switching,
 )
-from protocols.errors import InvalidRequest, ProtocolError
-from protocols.evidence import ClassifierSettings
-from protocols.read import conductance_map, read_currents
-from protocols.write import WriteReport, write_weights
+from mtj_hil.protocols.defects.evidence import ClassifierSettings
+from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
+from mtj_hil.protocols.read import conductance_map, read_currents
+from mtj_hil.protocols.write import WriteReport, write_weights
 
 __all__ = [
     "CellState",

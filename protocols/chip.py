@@ -2,7 +2,7 @@
 
 Everything in :mod:`protocols` talks to a die only through :class:`Chip`. A simulated die
 (``mtj_hil.sim.SimulatedChip``) and a real one behind instruments
-(``mtj_hil.hardware.InstrumentChip``) implement it identically, so a procedure written here
+(``mtj_hil.station.chip.InstrumentChip``) implement it identically, so a procedure written here
 runs on either. All quantities are SI: volts, amperes, siemens, seconds.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import InvalidRequest
 
 CellType = Literal["1T1R", "passive"]
 
@@ -101,7 +101,7 @@ class Chip(Protocol):
     """A die that can be programmed and read, one array at a time, in batches.
 
     Implementations validate every request (address, shape, dtype, limits) before anything
-    reaches a device and raise :class:`protocols.errors.InvalidRequest` (bad shape or
+    reaches a device and raise :class:`mtj_hil.protocols.errors.InvalidRequest` (bad shape or
     address) or the instrument layer's ``SafetyViolation`` (outside the safe envelope).
     """
 

@@ -6,8 +6,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from protocols.chip import Chip
-from protocols.errors import InvalidRequest
+from mtj_hil.protocols.chip import Chip
+from mtj_hil.protocols.errors import InvalidRequest
 
 DEFAULT_READ_VOLTAGE = 0.1
 """Read voltage (V) used when none is given: well below any write threshold."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
-from protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import InvalidRequest
 
 T = TypeVar("T")
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from protocols.chip import CellState, Chip, Layout, Pulse
-from protocols.errors import InvalidRequest
-from protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
+from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
 
 
 @dataclass

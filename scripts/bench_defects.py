@@ -10,7 +10,7 @@ knew the true distributions would reach), the classification time and the whole 
 characterisation time per die.
 
 With ``--bias auto`` (the default, as the CLI does) every state is also read at the die's
-largest read voltage when the die allows it (:func:`protocols.bias_signature.default_bias_voltage`),
+largest read voltage when the die allows it (:func:`mtj_hil.protocols.defects.bias_signature.default_bias_voltage`),
 and each device's bias signature joins the evidence; ``--bias off`` reads at one voltage.
 
 Run: ``python scripts/bench_defects.py`` (all profiles, 36 dies each; about a minute per
@@ -28,11 +28,15 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from mtj_hil.protocols.characterize.procedure import (
+    CharacterizationPlan,
+    MemorySink,
+    characterize_die,
+)
+from mtj_hil.protocols.defects.bias_signature import default_bias_voltage
+from mtj_hil.protocols.defects.detect import DefectCode, classify_reads
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import available_profiles, load_profile
-from protocols.bias_signature import default_bias_voltage
-from protocols.characterize import CharacterizationPlan, MemorySink, characterize_die
-from protocols.defects import DefectCode, classify_reads
 
 CLASSES = list(DefectCode)
 DEFECTS = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP)

@@ -6,7 +6,7 @@ For each pair the station is opened through the real drivers (known state on ope
 only when verified), input line 5 of array 1 is read through the SMU path and compared with
 the die's physics, a list sweep and a forced compliance are checked, and the station is shut
 down; the virtual instrument's record of its terminals decides whether anything unsafe
-happened (see ``mtj_hil.hostile_start``). Prints the table start state x driver -> outcome,
+happened (see ``mtj_hil.testing.hostile_start``). Prints the table start state x driver -> outcome,
 then exactly one line ``hostile starts: N tried, U unsafe, W wrong readings``.
 
 Usage: python scripts/bench_instruments.py
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 
-from mtj_hil.hostile_start import starts_for, try_hostile_start
 from mtj_hil.sim.lab import SMU_DIALECTS, START_STATES
+from mtj_hil.testing.hostile_start import starts_for, try_hostile_start
 
 
 def _short(outcome: str) -> str:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from mtj_hil.sim.lab.dialects import START_STATES
-from mtj_hil.sim.lab.interop import CLIENTS, run_pair
+from mtj_hil.sim.lab.smu.dialects import START_STATES
+from mtj_hil.testing.interop import CLIENTS, run_pair
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Modelled lab time of a whole-die characterisation over the virtual lab.
 
-Runs the very same characterisation (protocols.characterize_die, 3 write-read cycles per
+Runs the very same characterisation (mtj_hil.protocols.characterize_die, 3 write-read cycles per
 state) through InstrumentChip, the real drivers and the real wire protocols against the
 virtual lab, and prints, per read strategy: modelled lab time, its physical floor
 (converter or SMU integration times plus write-pulse widths, which no protocol can avoid),
@@ -26,12 +26,12 @@ import time
 import tomllib
 from pathlib import Path
 
-from mtj_hil.hardware import open_station
+from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
 from mtj_hil.sim import SimulatedChip
 from mtj_hil.sim.lab.lab import VirtualLab
 from mtj_hil.sim.lab.server import LineServer
-from mtj_hil.station import station_from_dict
-from protocols import CharacterizationPlan, MemorySink, characterize_die
+from mtj_hil.station.config import station_from_dict
+from mtj_hil.station.connect import open_station
 
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 

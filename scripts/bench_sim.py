@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mtj_hil.jobs import run_characterization
+from mtj_hil.protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
+from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.sim import SimulatedChip, load_profile
-from protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
 
 
 def best_and_median(fn, repeats: int) -> tuple[float, float]:

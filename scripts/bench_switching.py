@@ -36,15 +36,15 @@ from pathlib import Path
 import numpy as np
 
 from mtj_hil.experiments.borders import BordersConfig, run_borders
-from mtj_hil.jobs import run_characterization
-from mtj_hil.jobs_switching import run_switching
-from mtj_hil.profile_fit import fit_profile
-from mtj_hil.profile_toml import write_profile_toml
+from mtj_hil.profile_fit.fit import fit_profile
+from mtj_hil.profile_fit.writer import write_profile_toml
+from mtj_hil.protocols.characterize.procedure import CharacterizationPlan
+from mtj_hil.protocols.switching.fit import interval_coverage
+from mtj_hil.protocols.switching.procedure import SwitchingPlan, default_amplitudes, default_widths
+from mtj_hil.runs.jobs.characterization import run_characterization
+from mtj_hil.runs.jobs.switching import run_switching
 from mtj_hil.sim import SimulatedChip, load_profile
 from mtj_hil.sim.profile import as_dict
-from protocols.characterize import CharacterizationPlan
-from protocols.switching import SwitchingPlan, default_amplitudes, default_widths
-from protocols.switching_fit import interval_coverage
 
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 
@@ -254,7 +254,7 @@ def print_cost(profile, args) -> None:
                 chip, Path(tmp) / "c.h5", die_id="cost", plan=switching_plan(chip.layout, arrays)
             )
             wall = time.perf_counter() - t0
-            from mtj_hil.store.switching import load_switching
+            from mtj_hil.runs.store.switching import load_switching
 
             n = sum(int(d.trials.sum()) for d in load_switching(Path(tmp) / "c.h5").data.values())
         say(
@@ -264,8 +264,8 @@ def print_cost(profile, args) -> None:
     if args.skip_lab:
         say("   virtual lab: skipped (--skip-lab)")
         return
-    from mtj_hil.hardware import open_station
-    from mtj_hil.station import load_station
+    from mtj_hil.station.config import load_station
+    from mtj_hil.station.connect import open_station
 
     st = load_station(STATION)
     with open_station(st) as chip, tempfile.TemporaryDirectory() as tmp:

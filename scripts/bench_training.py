@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from mtj_hil.protocols.chip import Layout, Limits, Pulse
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bnn import BNN, TrainConfig, fit
 from mtj_hil.training.datasets import load_mnist_subset
 from mtj_hil.training.die_model import PopulationModel
@@ -26,8 +28,6 @@ from mtj_hil.training.methods import (
     train_statistics_aware,
     train_unaware,
 )
-from protocols.chip import Layout, Limits, Pulse
-from protocols.defects import DefectCode
 
 LAYOUT = Layout(
     n_arrays=32,

@@ -22,10 +22,14 @@ from bench_defects import _oracle, scores
 from rich.console import Console
 from rich.table import Table
 
+from mtj_hil.protocols.characterize.procedure import (
+    CharacterizationPlan,
+    MemorySink,
+    characterize_die,
+)
+from mtj_hil.protocols.errors import ProtocolError
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import load_profile
-from protocols.characterize import CharacterizationPlan, MemorySink, characterize_die
-from protocols.errors import ProtocolError
 
 R_P = 4292.0
 NONE = {"short_rate": 0.0, "open_rate": 0.0, "stuck_p_rate": 0.0, "stuck_ap_rate": 0.0}

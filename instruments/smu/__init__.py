@@ -6,11 +6,11 @@
 * :class:`KeysightB2900` - Keysight B2901A/B2902A (SCPI); channels ``.ch1``/``.ch2``
 """
 
-from instruments.smu.base import OVERFLOW_THRESHOLD, Reading, SourceMeter
-from instruments.smu.keithley2400 import Keithley2400SourceMeter
-from instruments.smu.keithley2450 import Keithley2450
-from instruments.smu.keithley2600 import Keithley2600, Keithley2600Channel
-from instruments.smu.keysight_b2900 import KeysightB2900, KeysightB2900Channel
+from mtj_hil.instruments.smu.base import OVERFLOW_THRESHOLD, Reading, SourceMeter
+from mtj_hil.instruments.smu.keithley2400 import Keithley2400SourceMeter
+from mtj_hil.instruments.smu.keithley2450 import Keithley2450
+from mtj_hil.instruments.smu.keithley2600 import Keithley2600, Keithley2600Channel
+from mtj_hil.instruments.smu.keysight_b2900 import KeysightB2900, KeysightB2900Channel
 
 __all__ = [
     "OVERFLOW_THRESHOLD",

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ class SourceMeter(Protocol, metaclass=_StaticProtocolMeta):
         ...
 
     def configure(self, settings: Any) -> Any:
-        """Known state on open (``instruments.smu.known_state``); returns a ``KnownState``."""
+        """Known state on open (``mtj_hil.instruments.smu.known_state``); returns a ``KnownState``."""
         ...
 
     def shutdown(self) -> bool:

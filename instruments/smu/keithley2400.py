@@ -27,8 +27,8 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.instruments.validators import strict_range
 
-from instruments.errors import InstrumentError
-from instruments.smu.base import (
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.smu.base import (
     Reading,
     best_effort,
     check_sweep,
@@ -37,7 +37,7 @@ from instruments.smu.base import (
     parse_numbers,
     status_word,
 )
-from instruments.smu.known_state import (
+from mtj_hil.instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
     check_current_range,
@@ -46,7 +46,7 @@ from instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from instruments.smu.scpi_common import KeithleyScpiBasics
+from mtj_hil.instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Status-word bits (2400 manual, :FORMat:ELEMents STATus).
 STATUS_OVERFLOW = 1 << 0
@@ -62,7 +62,7 @@ _ELEMENTS_PER_POINT = 5  # voltage, current, resistance, time, status
 
 
 class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
-    """Keithley 2400 SMU implementing :class:`~instruments.smu.base.SourceMeter`.
+    """Keithley 2400 SMU implementing :class:`~mtj_hil.instruments.smu.base.SourceMeter`.
 
     :param adapter: VISA resource name or pymeasure adapter.
     :param sleep: function used to wait between ramp steps (injectable for tests).

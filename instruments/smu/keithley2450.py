@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_range
 
-from instruments.errors import InstrumentError
-from instruments.smu.base import (
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.smu.base import (
     Reading,
     check_sweep,
     format_list,
@@ -33,7 +33,7 @@ from instruments.smu.base import (
     parse_numbers,
     status_word,
 )
-from instruments.smu.known_state import (
+from mtj_hil.instruments.smu.known_state import (
     KnownState,
     SettingCheck,
     SmuSettings,
@@ -43,8 +43,8 @@ from instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from instruments.smu.lifecycle import refuse_dialect
-from instruments.smu.scpi_common import KeithleyScpiBasics
+from mtj_hil.instruments.smu.lifecycle import refuse_dialect
+from mtj_hil.instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Source-status bit "source function was limited" (buffer.STAT_LIMIT).
 SOURCE_STATUS_LIMIT = 1 << 5

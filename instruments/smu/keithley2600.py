@@ -36,8 +36,9 @@ from collections.abc import Callable, Sequence
 from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_range
 
-from instruments.errors import InstrumentError
-from instruments.smu.base import (
+from mtj_hil.instruments.bus.visa_session import GuardedChannel, GuardedVisa
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.smu.base import (
     Reading,
     best_effort,
     check_sweep,
@@ -47,15 +48,14 @@ from instruments.smu.base import (
     parse_numbers,
     status_word,
 )
-from instruments.smu.known_state import (
+from mtj_hil.instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
     check_number,
     check_range,
     smallest_covering,
 )
-from instruments.smu.lifecycle import SmuLifecycle
-from instruments.visa_session import GuardedChannel, GuardedVisa
+from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
 
 #: Reading-buffer status bit B6: source limited by compliance.
 BUFFER_STATUS_COMPLIANCE = 0x40

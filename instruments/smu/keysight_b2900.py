@@ -40,8 +40,9 @@ from collections.abc import Callable, Sequence
 from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_range
 
-from instruments.errors import InstrumentError
-from instruments.smu.base import (
+from mtj_hil.instruments.bus.visa_session import GuardedChannel, GuardedVisa
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.smu.base import (
     Reading,
     best_effort,
     check_sweep,
@@ -52,7 +53,7 @@ from instruments.smu.base import (
     parse_scpi_error,
     status_word,
 )
-from instruments.smu.known_state import (
+from mtj_hil.instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
     check_current_range,
@@ -61,8 +62,7 @@ from instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from instruments.smu.lifecycle import SmuLifecycle
-from instruments.visa_session import GuardedChannel, GuardedVisa
+from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
 
 #: Status data bits (B2900 SCPI reference, "Status Data").
 STATUS_COMPLIANCE = 0b110  # bits 1 and 2

@@ -6,7 +6,7 @@ voltage, sense current, the smallest fixed source range covering ``settings.max_
 the model's over-voltage protection or source limit, current compliance, current-range
 policy, NPLC, data format and trigger count), reads every setting back and drains the error
 queue. The result is a :class:`KnownState`; ``enable_output()`` refuses, with one
-:class:`~instruments.errors.InstrumentError` naming the setting, the value asked and the
+:class:`~mtj_hil.instruments.errors.InstrumentError` naming the setting, the value asked and the
 value read, unless the last ``configure`` matched everything and left no error.
 """
 
@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError
 
 __all__ = [
     "KnownState",

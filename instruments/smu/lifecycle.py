@@ -5,7 +5,7 @@ A driver mixes in :class:`SmuLifecycle` and provides a few small hooks (its mode
 ``_abort_channel``, ``_source_is_voltage``, ``_read_level``, ``_write_level``,
 ``_write_output_off``, ``_read_output``, ``_write_output_on``, ``_clear_status``,
 ``_apply_known_state(settings) -> list[SettingCheck]``, ``errors()``, ``_session()`` (the
-:class:`~instruments.visa_session.GuardedVisa` that owns the wire) and ``_sleep_fn()``.
+:class:`~mtj_hil.instruments.bus.visa_session.GuardedVisa` that owns the wire) and ``_sleep_fn()``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,15 @@ import logging
 import math
 from collections.abc import Callable
 
-from instruments.errors import InstrumentError, SafetyViolation
-from instruments.smu.base import check_voltage, ramp_points
-from instruments.smu.known_state import KnownState, KnownStateMixin, SettingCheck, SmuSettings
-from instruments.transport import measurement_timeout
+from mtj_hil.instruments.bus.transport import measurement_timeout
+from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
+from mtj_hil.instruments.smu.base import check_voltage, ramp_points
+from mtj_hil.instruments.smu.known_state import (
+    KnownState,
+    KnownStateMixin,
+    SettingCheck,
+    SmuSettings,
+)
 
 log = logging.getLogger(__name__)
 

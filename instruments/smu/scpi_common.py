@@ -5,9 +5,9 @@ from __future__ import annotations
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_range
 
-from instruments.smu.base import drain_error_queue, parse_scpi_error
-from instruments.smu.lifecycle import SmuLifecycle
-from instruments.visa_session import GuardedVisa
+from mtj_hil.instruments.bus.visa_session import GuardedVisa
+from mtj_hil.instruments.smu.base import drain_error_queue, parse_scpi_error
+from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
 
 
 class KeithleyScpiBasics(GuardedVisa, SmuLifecycle):
@@ -16,7 +16,7 @@ class KeithleyScpiBasics(GuardedVisa, SmuLifecycle):
 
     A mixin for pymeasure ``Instrument`` subclasses (put it first in the bases); the class
     provides ``VOLTAGE_LIMIT`` (V), ``source_voltage`` and a ``_sleep`` function. Every
-    transaction is guarded (:mod:`instruments.visa_session`); ``:ABORt`` is the recovery
+    transaction is guarded (:mod:`mtj_hil.instruments.bus.visa_session`); ``:ABORt`` is the recovery
     abort (2400 manual section 18 "TRIGger subsystem"; 2450 reference manual section 6).
     """
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from mtj_hil.errors import StoreError
-from mtj_hil.store.runfile import now_iso
+from mtj_hil.runs.store.runfile import now_iso
 
 
 def claim_path(run_file: Path) -> Path:

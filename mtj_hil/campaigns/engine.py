@@ -15,10 +15,11 @@ from typing import Any
 from mtj_hil.campaigns.claims import claim
 from mtj_hil.campaigns.index import CampaignIndex, file_checksum
 from mtj_hil.campaigns.registry import get_kind
-from mtj_hil.campaigns.spec import CampaignSpec, Task
+from mtj_hil.campaigns.spec import CampaignSpec
+from mtj_hil.campaigns.task import Task
 from mtj_hil.campaigns.worker import execute_task
 from mtj_hil.errors import ConfigError, StoreError
-from mtj_hil.store.runfile import RunFile, now_iso
+from mtj_hil.runs.store.runfile import RunFile, now_iso
 
 Progress = Callable[[str, int, int], None]
 """``progress(kind, done, total)``: tasks of ``kind`` finished (completed or failed)."""

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from mtj_hil.errors import StoreError
-from mtj_hil.store.runfile import git_revision, now_iso, package_version
+from mtj_hil.runs.store.runfile import git_revision, now_iso, package_version
 
 FORMAT = "mtj-hil-campaign"
 FORMAT_VERSION = 1

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from mtj_hil.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mtj_hil.campaigns.spec import ExpandContext, Task
+    from mtj_hil.campaigns.task import ExpandContext, Task
 
 BUILTIN_KINDS = (
-    "mtj_hil.campaigns.kind_characterize",
-    "mtj_hil.campaigns.kind_borders",
-    "mtj_hil.campaigns.kind_switching",
+    "mtj_hil.campaigns.kinds.characterize",
+    "mtj_hil.campaigns.kinds.borders",
+    "mtj_hil.campaigns.kinds.switching",
 )
 """Modules that register the shipped kinds (imported on first lookup)."""
 

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.campaigns.index import CampaignIndex
-from mtj_hil.campaigns.spec import CampaignSpec, Task
+from mtj_hil.campaigns.spec import CampaignSpec
+from mtj_hil.campaigns.task import Task
 from mtj_hil.experiments.outputs import markdown_table, write_csv
-from mtj_hil.store.characterization import load_characterization
-from protocols.defects import DefectCode
+from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.runs.store.characterization import load_characterization
 
 LOT_HEADER = [
     "rank",
@@ -269,7 +270,7 @@ def switching_row(s: dict[str, Any]) -> list[str]:
 def _switching_section(
     gname: str, tasks: list[Task], finished: list[Task], folder: Path, paths: dict[str, Path]
 ) -> str:
-    from mtj_hil.campaigns.kind_switching import summary
+    from mtj_hil.campaigns.kinds.switching import summary
 
     text = f"## Switching: {gname}\n\n"
     if not finished:
@@ -284,7 +285,7 @@ def _switching_section(
 
 
 def _borders_section(gname: str, finished: list[Task], folder: Path, paths: dict[str, Path]) -> str:
-    from mtj_hil.campaigns.kind_borders import load_result
+    from mtj_hil.campaigns.kinds.borders import load_result
     from mtj_hil.experiments.outputs import seeds_markdown, seeds_summary
 
     if not finished:

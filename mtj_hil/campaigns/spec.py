@@ -16,74 +16,17 @@ Every error is a ``ConfigError`` naming the file and the key (``task[2].dies``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mtj_hil.campaigns.registry import get_kind
+from mtj_hil.campaigns.task import ExpandContext, Task
 from mtj_hil.errors import ConfigError
 
 INDEX_NAME = "campaign.h5"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of work: one run file.
-
-    Attributes:
-        id: ``<group>/<label>``, unique in the campaign.
-        kind: registered kind name.
-        group: the ``[[task]]`` group it came from.
-        run_file: absolute path of the run file the task writes.
-        params: JSON-able parameters the kind's ``run`` needs.
-        station: name of the exclusive resource (a bench) it drives, or None.
-        needs: ids of tasks that must be completed before it starts.
-    """
-
-    id: str
-    kind: str
-    group: str
-    run_file: Path
-    params: dict[str, Any]
-    station: str | None = None
-    needs: tuple[str, ...] = ()
-
-    def params_hash(self) -> str:
-        """SHA-256 of kind, run file and parameters (to notice a task changed since it ran)."""
-        text = json.dumps(
-            {"kind": self.kind, "run_file": str(self.run_file), "params": self.params},
-            sort_keys=True,
-            default=str,
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass
-class ExpandContext:
-    """What a kind's ``expand`` may use: where the campaign lives and the groups before it."""
-
-    file: Path
-    out_dir: Path
-    index: int
-    groups: dict[str, list[Task]] = field(default_factory=dict)
-
-    def key(self, name: str) -> str:
-        """``task[i].name``: how messages name a key of this group."""
-        return f"task[{self.index}].{name}"
-
-    def error(self, name: str, message: str) -> ConfigError:
-        """A ``ConfigError`` naming the file and the key ``task[i].name``."""
-        return ConfigError(f"{self.file}: {self.key(name)} {message}")
-
-    def path(self, value: str) -> Path:
-        """A path from the campaign file: relative ones are taken from the file's folder."""
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (self.file.parent / p).resolve()
 
 
 @dataclass(frozen=True)
@@ -169,67 +112,3 @@ def load_campaign(path: str | Path) -> CampaignSpec:
             )
         seen[t.run_file] = t.id
     return CampaignSpec(name, path, out_dir, tasks, text)
-
-
-# -- helpers for kinds' expand -----------------------------------------------------------------
-
-
-def check_keys(group: dict[str, Any], allowed: set[str], ctx: ExpandContext) -> None:
-    """Refuse keys a kind does not know (``name`` and ``kind`` are always allowed).
-
-    Raises:
-        ConfigError: naming the first unknown key and the allowed ones.
-    """
-    for key in group:
-        if key not in allowed | {"name", "kind"}:
-            raise ctx.error(
-                key,
-                f"is not a key of kind {group['kind']!r}; allowed: {', '.join(sorted(allowed))}",
-            )
-
-
-def int_param(
-    group: dict[str, Any], key: str, default: int, lo: int, hi: int, ctx: ExpandContext
-) -> int:
-    """The integer ``group[key]`` (``default`` when absent), which must lie in ``lo..hi``.
-
-    Raises:
-        ConfigError: not an integer (a bool is not one) or outside the range.
-    """
-    v = group.get(key, default)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ctx.error(key, f"must be an integer in {lo}..{hi}")
-    return v
-
-
-def parse_indices(value: Any, ctx: ExpandContext, key: str, limit: int | None = None) -> list[int]:
-    """Die indices from ``"0-35"``, ``"0-3,7"``, an int or a list of ints (no duplicates).
-
-    Raises:
-        ConfigError: malformed, empty, negative, duplicated, or at/above ``limit``.
-    """
-    out: list[int] = []
-    if isinstance(value, bool):
-        raise ctx.error(key, 'must be a range like "0-35" or a list of die indices')
-    if isinstance(value, int):
-        out = [value]
-    elif isinstance(value, list) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        out = list(value)
-    elif isinstance(value, str):
-        try:
-            for part in value.split(","):
-                lo, _, hi = part.strip().partition("-")
-                out.extend(range(int(lo), int(hi if hi else lo) + 1))
-        except ValueError as exc:
-            raise ctx.error(key, f'= {value!r} is not a range like "0-35" or "0-3,7"') from exc
-    else:
-        raise ctx.error(key, 'must be a range like "0-35" or a list of die indices')
-    if not out:
-        raise ctx.error(key, "selects no dies")
-    if min(out) < 0 or (limit is not None and max(out) >= limit):
-        raise ctx.error(key, f"must lie in 0..{'' if limit is None else limit - 1}")
-    if len(set(out)) != len(out):
-        raise ctx.error(key, "lists a die twice")
-    return out

@@ -15,9 +15,9 @@ from typing import Any
 
 from mtj_hil.campaigns.index import file_checksum
 from mtj_hil.campaigns.registry import get_kind
-from mtj_hil.campaigns.spec import Task
+from mtj_hil.campaigns.task import Task
 from mtj_hil.errors import StoreError
-from mtj_hil.store.runfile import RunFile
+from mtj_hil.runs.store.runfile import RunFile
 
 LOCK_PREFIX = "mtj-hil-station:"
 """Name prefix of the cluster-wide lock held by a task that drives a station."""

@@ -22,6 +22,7 @@ from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, model_from_memory
 from mtj_hil.experiments.onchip import evaluate_on_chip
 from mtj_hil.experiments.stats import paired_difference
+from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import DeviceProfile, load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
@@ -34,7 +35,6 @@ from mtj_hil.training.methods import (
     train_statistics_aware,
     train_unaware,
 )
-from protocols.characterize import MemorySink, characterize_die
 
 METHODS = (
     "software",

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from mtj_hil.errors import StoreError
+from mtj_hil.protocols.characterize.procedure import MemorySink
+from mtj_hil.protocols.chip import CellState, Layout
+from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData
+from mtj_hil.runs.store.characterization import KIND, Characterization, load_characterization
+from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import SimulatedDie
-from mtj_hil.store.characterization import KIND, Characterization, load_characterization
-from mtj_hil.store.runfile import RunFile
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.errors import TrainingError
-from protocols.characterize import MemorySink
-from protocols.chip import CellState, Layout
-from protocols.defects import DefectCode, DefectMap, SwitchingData
 
 DEFAULT_READ_NOISE = 0.005
 """Relative read noise assumed when a characterisation cannot tell (one read per state)."""

@@ -20,6 +20,9 @@ import numpy as np
 from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.diemodels import fit_population, model_from_memory
 from mtj_hil.experiments.onchip import chip_layer_currents, evaluate_on_chip, program_bits
+from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
+from mtj_hil.protocols.chip import Pulse
+from mtj_hil.protocols.defects.codes import DEFECTS
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.training import daffodil
@@ -30,8 +33,6 @@ from mtj_hil.training.errors import DatasetError
 from mtj_hil.training.mapping import Placement, place
 from mtj_hil.training.methods import evaluate_software, train_statistics_aware
 from mtj_hil.training.reference import has_daffodil_wine
-from protocols.characterize import MemorySink, characterize_die
-from protocols.chip import Pulse
 
 Progress = Callable[[str, int, int], None]
 
@@ -147,10 +148,7 @@ def run_goodwill(config: GoodwillConfig, progress: Progress | None = None) -> Go
         characterize_die(chip, sink)
         population = fit_population([model_from_memory(layout, sink)])
         report("characterise", 1, 1)
-        defects = {
-            c: int(np.count_nonzero(chip.die.defect == v))
-            for c, v in (("SHORT", 1), ("OPEN", 2), ("STUCK_P", 3), ("STUCK_AP", 4))
-        }
+        defects = {c.name: int(np.count_nonzero(chip.die.defect == c)) for c in DEFECTS}
         for k in range(config.solutions):
             report("trained networks", k, config.solutions)
             net = train_solution(data, seeds[k], config, population, placement)

@@ -8,8 +8,8 @@ import numpy as np
 
 from mtj_hil.experiments.goodwill import GoodwillResult, SolutionSet, config_record
 from mtj_hil.experiments.outputs import markdown_table, write_csv
+from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import simulated_die_id
-from mtj_hil.store.runfile import RunFile
 
 HEADER = [
     "solutions",

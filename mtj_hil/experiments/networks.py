@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 
 from mtj_hil.errors import StoreError
-from mtj_hil.store.runfile import RunFile
+from mtj_hil.protocols.chip import Layout
+from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.training.bnn import BNN
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement
-from protocols.chip import Layout
 
 
 def save_network(run: RunFile, group: str, net: BNN, placement: Placement | None) -> None:

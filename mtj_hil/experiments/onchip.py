@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtj_hil.protocols.chip import Chip, Pulse
+from mtj_hil.protocols.write import WriteReport, write_weights
 from mtj_hil.training.bnn import BNN
 from mtj_hil.training.errors import DatasetError, TrainingError
 from mtj_hil.training.mapping import Placement, target_bits
@@ -21,8 +23,6 @@ from mtj_hil.training.methods import (
     crossbar_layer_currents,
     forward_currents,
 )
-from protocols.chip import Chip, Pulse
-from protocols.write import WriteReport, write_weights
 
 
 @dataclass

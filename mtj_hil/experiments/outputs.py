@@ -14,7 +14,7 @@ import numpy as np
 from mtj_hil.experiments.borders import BordersResult, config_record
 from mtj_hil.experiments.networks import save_network
 from mtj_hil.experiments.stats import binomial_ci, mean_ci
-from mtj_hil.store.runfile import RunFile
+from mtj_hil.runs.store.runfile import RunFile
 
 LABELS = {
     "software": "software baseline",

@@ -18,10 +18,12 @@ from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
 from mtj_hil.experiments.networks import load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
+from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
+from mtj_hil.protocols.chip import Chip, Layout
+from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import load_profile
-from mtj_hil.store.runfile import RunFile
 from mtj_hil.training.bnn import TrainConfig
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.datasets import Dataset
@@ -35,8 +37,6 @@ from mtj_hil.training.methods import (
     train_statistics_aware,
     train_unaware,
 )
-from protocols.characterize import MemorySink, characterize_die
-from protocols.chip import Chip, Layout
 
 KIND = "network"
 METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop")
@@ -51,7 +51,7 @@ def open_chip(
     station: Path | None, profile: str, lot_seed: int, die: int
 ) -> AbstractContextManager[Chip]:
     """The die to work on, as a context manager: a station's chip
-    (:func:`mtj_hil.hardware.open_station`, instruments closed on exit) or die ``die`` of the
+    (:func:`mtj_hil.station.connect.open_station`, instruments closed on exit) or die ``die`` of the
     simulated lot.
 
     Raises:
@@ -59,7 +59,7 @@ def open_chip(
     """
     if station is None:
         return SimulatedChip.from_lot(profile, lot_seed, die)
-    from mtj_hil.hardware import open_station
+    from mtj_hil.station.connect import open_station
 
     return open_station(station)
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from instruments.safety import SafetyEnvelope
+from mtj_hil.instruments.safety import SafetyEnvelope
+from mtj_hil.protocols.chip import CellState, Layout, Pulse, cell_mask, check_array, read_voltages
+from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.sim.die import SimulatedDie, make_die
 from mtj_hil.sim.profile import DeviceProfile, as_dict, load_profile
-from protocols.chip import CellState, Layout, Pulse, cell_mask, check_array, read_voltages
-from protocols.errors import InvalidRequest
 
 
 def envelope_for(layout: Layout) -> SafetyEnvelope:
@@ -26,7 +26,7 @@ def envelope_for(layout: Layout) -> SafetyEnvelope:
 
 
 class SimulatedChip:
-    """A simulated die behind the :class:`protocols.chip.Chip` interface.
+    """A simulated die behind the :class:`mtj_hil.protocols.chip.Chip` interface.
 
     Every request is validated (address, shape, dtype) and checked against the safety
     envelope before it reaches the physics, exactly as the hardware backend does.

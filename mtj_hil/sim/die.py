@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from mtj_hil.protocols.chip import CellState
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
-from protocols.chip import CellState
-from protocols.defects import DefectCode
 
 NOISE_TABLE_SIZE = 1 << 19
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import ConfigError
-from protocols.chip import Layout, Limits, Pulse
+from mtj_hil.protocols.chip import Layout, Limits, Pulse
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 

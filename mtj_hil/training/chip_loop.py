@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtj_hil.protocols.chip import Chip, Pulse
+from mtj_hil.protocols.write import write_weights
 from mtj_hil.training.bnn import BNN, TrainConfig, fit
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, target_bits
 from mtj_hil.training.methods import V_READ, TrainResult, crossbar_layer_currents
-from protocols.chip import Chip, Pulse
-from protocols.write import write_weights
 
 
 @dataclass

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from mtj_hil.protocols.chip import Layout
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.errors import TrainingError
-from protocols.chip import Layout
-from protocols.defects import DefectCode
 
 
 @dataclass(frozen=True)

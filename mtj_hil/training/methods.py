@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_for
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, target_bits, weight_response
-from protocols.defects import DefectCode
 
 V_READ = 0.1
 """Default read voltage (V) for an input of 1."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration import (
+from mtj_hil.calibration import (
     CalibrationError,
     CalibrationRecord,
     CalibrationWarning,
@@ -23,11 +23,11 @@ from calibration import (
     select_record,
     write_record,
 )
-from mtj_hil.cli_calibration import calibrate_chip, calibrate_station
+from mtj_hil.cli.calibration import calibrate_chip, calibrate_station
 from mtj_hil.errors import ConfigError
-from mtj_hil.hardware import open_station
-from mtj_hil.station import station_from_dict
-from protocols import conductance_map
+from mtj_hil.protocols import conductance_map
+from mtj_hil.station.config import station_from_dict
+from mtj_hil.station.connect import open_station
 
 STATION = Path(__file__).parents[2] / "stations" / "virtual-lab.toml"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.errors import SafetyViolation
-from protocols.chip import CellState, Chip, Pulse
-from protocols.errors import InvalidRequest
+from mtj_hil.instruments.errors import SafetyViolation
+from mtj_hil.protocols.chip import CellState, Chip, Pulse
+from mtj_hil.protocols.errors import InvalidRequest
 
 
 def _untouched(chip, action):

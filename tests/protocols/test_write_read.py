@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.errors import SafetyViolation
+from mtj_hil.instruments.errors import SafetyViolation
+from mtj_hil.protocols import InvalidRequest, Pulse, conductance_map, write_weights
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.sim import SimulatedChip
-from protocols import InvalidRequest, Pulse, conductance_map, write_weights
-from protocols.defects import DefectCode
 
 
 def test_conductance_map_matches_the_die(chip):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from instruments.controller import (
+from mtj_hil.instruments.controller import (
     ADC_RANGES,
     FrameError,
     decode_frame,
@@ -44,10 +44,10 @@ from instruments.controller import (
     parse_seconds,
     parse_volts,
 )
+from mtj_hil.protocols.chip import CellState
 from mtj_hil.sim.die import SimulatedDie
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.server import DropConnection
-from protocols.chip import CellState
 
 
 @dataclass(frozen=True)

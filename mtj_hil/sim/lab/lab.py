@@ -21,9 +21,9 @@ from typing import Self
 from mtj_hil.sim.die import SimulatedDie, make_die, simulated_die_id
 from mtj_hil.sim.lab.board import BoardTiming, ReadPathImperfections, VirtualBoard
 from mtj_hil.sim.lab.clock import VirtualClock
-from mtj_hil.sim.lab.dialects import make_virtual_smu
 from mtj_hil.sim.lab.server import LineServer
-from mtj_hil.sim.lab.smu_core import VirtualInstrument
+from mtj_hil.sim.lab.smu.core import VirtualInstrument
+from mtj_hil.sim.lab.smu.dialects import make_virtual_smu
 from mtj_hil.sim.profile import DeviceProfile, load_profile
 
 
@@ -66,9 +66,9 @@ class VirtualLab:
         imperfections: instrument errors; ``None`` = the defaults of
             :class:`LabImperfections`.
         smu_dialect: which SMU the lab serves (a name of
-            :data:`~mtj_hil.sim.lab.dialects.SMU_DIALECTS`, e.g. ``"keithley2450"``).
+            :data:`~mtj_hil.sim.lab.smu.dialects.SMU_DIALECTS`, e.g. ``"keithley2450"``).
         smu_start: the state the SMU is found in (a name of
-            :data:`~mtj_hil.sim.lab.dialects.START_STATES`, default ``"power-on"``).
+            :data:`~mtj_hil.sim.lab.smu.dialects.START_STATES`, default ``"power-on"``).
         smu_channel: the channel the board is wired to on a two-channel SMU (``"a"``/``"b"``
             on a 26xx, ``"1"``/``"2"`` on a B2900); default the first.
 

@@ -1,0 +1,329 @@
+"""Every VISA transaction of the SMU drivers goes through here.
+
+* :func:`open_visa_adapter` opens a resource with the chosen VISA library (``"@py"`` =
+  pyvisa-py, ``"@ivi"`` = an installed NI-VISA / Keysight VISA, or a library path). A GPIB or
+  USB resource without its optional support package installed fails with an error naming the
+  extra to install (``pip install "mtj-hil[gpib]"`` / ``"mtj-hil[usb]"``); a library that
+  cannot be loaded raises :class:`VisaLibraryError`. No pyvisa exception escapes.
+* :class:`GuardedVisa` (a mixin for pymeasure ``Instrument`` subclasses) and
+  :class:`GuardedChannel` (for their channels) wrap ``write``, ``read`` and ``ask``: the
+  port lock is held across a query's write *and* read, Ctrl-C is deferred until the
+  transaction ends, and a timeout or I/O error triggers a recovery (device clear, the
+  model's abort command, input flush, error-queue drain) before one
+  :class:`~mtj_hil.instruments.errors.InstrumentError` (or ``InstrumentTimeout``) naming the
+  instrument, its resource and the command.
+* :meth:`GuardedVisa.io_timeout` raises the timeout for work whose duration is known
+  (``points * NPLC / line frequency`` plus a margin, see
+  :func:`~mtj_hil.instruments.bus.transport.measurement_timeout`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import select
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from mtj_hil.instruments.bus.transport import transaction
+from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
+
+__all__ = [
+    "EXTRAS",
+    "GuardedChannel",
+    "GuardedVisa",
+    "VisaLibraryError",
+    "device_clear",
+    "missing_extra",
+    "open_visa_adapter",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bus prefix -> (import name(s) of the pyvisa-py support package, extra that installs it).
+EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
+    "GPIB": (("gpib_ctypes", "gpib"), "gpib"),
+    "USB": (("usb",), "usb"),
+}
+
+#: Seconds allowed to each recovery step after a failed transaction.
+RECOVERY_TIMEOUT_S = 1.0
+
+
+class VisaLibraryError(InstrumentError):
+    """The VISA library named by the station cannot be loaded."""
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    import pyvisa
+
+    return (pyvisa.errors.Error, OSError, EOFError, UnicodeDecodeError)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    import pyvisa
+
+    if isinstance(exc, pyvisa.errors.VisaIOError):
+        return exc.error_code == pyvisa.constants.StatusCode.error_timeout
+    return isinstance(exc, TimeoutError)
+
+
+def _raw_socket(conn: Any) -> socket.socket | None:
+    """The socket behind a pyvisa-py ``TCPIP::host::port::SOCKET`` session, else ``None``."""
+    sessions = getattr(getattr(conn, "visalib", None), "sessions", None)
+    if not isinstance(sessions, dict):
+        return None
+    sock = getattr(sessions.get(getattr(conn, "session", None)), "interface", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def device_clear(conn: Any, max_chunks: int = 1000) -> None:
+    """VISA device clear; on a raw socket, discard pending input instead.
+
+    A raw SCPI socket has no device-clear message, and pyvisa-py's ``clear()`` on such a
+    session spins forever once the instrument has closed the connection (the socket stays
+    readable with no data); here a closed peer raises ``ConnectionError`` instead.
+    """
+    sock = _raw_socket(conn)
+    if sock is None:
+        conn.clear()
+        return
+    session = conn.visalib.sessions[conn.session]
+    pending = getattr(session, "_pending_buffer", None)
+    if pending is not None:
+        pending.clear()
+    for _ in range(max_chunks):
+        readable, _, _ = select.select([sock], [], [], 0.05)
+        if not readable:
+            return
+        if not sock.recv(4096):
+            raise ConnectionError("the instrument closed the connection")
+
+
+def missing_extra(resource: str, visa_library: str) -> str | None:
+    """The extra to install for ``resource`` under pyvisa-py, or ``None`` if nothing is missing.
+
+    Only pyvisa-py (``"@py"``) needs Python packages for GPIB (gpib-ctypes or linux-gpib's
+    ``gpib``) and USB (pyusb); a vendor VISA brings its own drivers.
+    """
+    if visa_library != "@py":
+        return None
+    bus = resource.strip().upper()
+    for prefix, (modules, extra) in EXTRAS.items():
+        if bus.startswith(prefix) and not any(importlib.util.find_spec(m) for m in modules):
+            return extra
+    return None
+
+
+def open_visa_adapter(
+    resource: str,
+    *,
+    name: str,
+    visa_library: str = "@py",
+    timeout_s: float = 5.0,
+    termination: str = "\n",
+) -> Any:
+    """Open ``resource`` and return a pymeasure ``VISAAdapter``.
+
+    Raises:
+        VisaLibraryError: the VISA library cannot be loaded (message names it).
+        InstrumentError: the bus support package is missing (message names the extra), or the
+            resource cannot be opened (message names instrument and resource).
+    """
+    from pymeasure.adapters import VISAAdapter
+
+    extra = missing_extra(resource, visa_library)
+    if extra is not None:
+        raise InstrumentError(
+            f"{name} at {resource}: pyvisa-py needs the {extra.upper()} support package for this "
+            f'resource; install it with: pip install "mtj-hil[{extra}]"'
+        )
+    import pyvisa
+
+    try:
+        pyvisa.ResourceManager(visa_library)
+    except (ValueError, OSError, pyvisa.errors.Error) as exc:
+        raise VisaLibraryError(
+            f"VISA library {visa_library!r} cannot be loaded ({exc}); use '@py' (pyvisa-py), "
+            "'@ivi' (an installed NI-VISA or Keysight VISA) or the path of a VISA library"
+        ) from exc
+    try:
+        return VISAAdapter(
+            resource,
+            visa_library=visa_library,
+            read_termination=termination,
+            write_termination=termination,
+            timeout=int(timeout_s * 1000),
+        )
+    except ValueError as exc:  # pyvisa-py: a session type whose support is missing
+        text = str(exc)
+        hint = next(
+            (f' (pip install "mtj-hil[{x}]")' for p, (_, x) in EXTRAS.items() if p in text.upper()),
+            "",
+        )
+        raise InstrumentError(f"{name} at {resource}: cannot open: {text}{hint}") from exc
+    except _transport_errors() as exc:
+        raise InstrumentError(f"{name} at {resource}: cannot open: {exc}") from exc
+
+
+class GuardedVisa:
+    """Mixin (put it first in the bases) guarding every VISA transaction of an instrument.
+
+    The class may set :attr:`ABORT_COMMAND` (sent during recovery) and must provide
+    ``errors()`` (drain the error queue). The resource label shown in messages is
+    ``self.resource_label`` (set by :meth:`_init_guard`, default: the adapter's resource).
+    """
+
+    ABORT_COMMAND: str | None = ":ABOR"
+
+    def _init_guard(self, resource_label: str | None = None) -> None:
+        adapter = getattr(self, "adapter", None)
+        conn = getattr(adapter, "connection", None)
+        self.resource_label = resource_label or str(
+            getattr(conn, "resource_name", None) or adapter or "?"
+        )
+        self._port_key = self.resource_label
+        self._recovering = False
+        self._last_command = ""
+
+    # -- wire -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _io(self, command: str) -> Iterator[None]:
+        """One transaction: port lock, deferred Ctrl-C, errors turned into InstrumentError."""
+        if not hasattr(self, "_port_key"):
+            self._init_guard()
+        if self._recovering:  # recovery steps see raw errors and handle them themselves
+            yield
+            return
+        with transaction(self._port_key):
+            try:
+                yield
+            except InstrumentError:
+                raise
+            except _transport_errors() as exc:
+                self._fail(command, exc)
+
+    def _fail(self, command: str, exc: BaseException) -> None:
+        timeout = _is_timeout(exc)
+        what = "no reply in time" if timeout else f"I/O error ({type(exc).__name__}: {exc})"
+        recovery = self.recover()
+        message = (
+            f"{getattr(self, 'name', 'instrument')} at {self.resource_label}: {what} to "
+            f"{command!r}; {recovery}"
+        )
+        log.error("%s", message)
+        raise (InstrumentTimeout if timeout else InstrumentError)(message) from exc
+
+    def recover(self) -> str:
+        """Device clear, abort, flush input, drain the error queue; each step best effort.
+
+        Returns a short account of what worked, for the error message.
+        """
+        if not hasattr(self, "_port_key"):
+            self._init_guard()
+        done: list[str] = []
+        self._recovering = True
+        try:
+            with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
+                conn = getattr(getattr(self, "adapter", None), "connection", None)
+                steps: list[tuple[str, str, Any]] = []
+                if conn is not None and hasattr(conn, "clear"):
+                    steps.append(("device cleared", "device clear", lambda: device_clear(conn)))
+                for command in self.abort_commands():
+                    steps.append(("aborted", "abort", lambda c=command: self._raw_write(c)))
+                if conn is not None and hasattr(conn, "clear"):
+                    steps.append(("input flushed", "input flush", lambda: device_clear(conn)))
+                for worked, name, step in steps:
+                    try:
+                        step()
+                        done.append(worked)
+                    except Exception as exc:  # noqa: BLE001 - recovery is best effort
+                        done.append(f"{name} failed ({type(exc).__name__})")
+                try:
+                    errors = self.errors()  # type: ignore[attr-defined]
+                    done.append(
+                        "error queue: "
+                        + ("empty" if not errors else "; ".join(f"{c} {m}" for c, m in errors))
+                    )
+                except Exception as exc:  # noqa: BLE001
+                    done.append(f"error queue unreadable ({type(exc).__name__})")
+        finally:
+            self._recovering = False
+        return ", ".join(done)
+
+    def abort_commands(self) -> list[str]:
+        """Commands that stop whatever the instrument is doing (sent during recovery)."""
+        return [self.ABORT_COMMAND] if self.ABORT_COMMAND else []
+
+    def _raw_write(self, command: str) -> None:
+        super().write(command)  # type: ignore[misc]
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        """Guarded ``write`` (see the module docstring)."""
+        self._last_command = command
+        with self._io(command):
+            super().write(command, **kwargs)  # type: ignore[misc]
+
+    def read(self, **kwargs: Any) -> str:
+        """Guarded ``read``; errors name the command the reply was for."""
+        with self._io(getattr(self, "_last_command", "") or "read"):
+            return super().read(**kwargs)  # type: ignore[misc]
+
+    def ask(self, command: str, query_delay: float | None = None) -> str:
+        """Write and read as one transaction (lock held and Ctrl-C deferred across both)."""
+        with self._io(command):
+            return super().ask(command, query_delay)  # type: ignore[misc]
+
+    # -- timeouts and lifetime ------------------------------------------------------------
+
+    @contextmanager
+    def io_timeout(self, seconds: float, *, at_least: bool = True) -> Iterator[None]:
+        """Inside the block, allow ``seconds`` of work on top of the base timeout (or exactly
+        ``seconds`` without ``at_least``); the previous value is restored afterwards."""
+        conn = getattr(getattr(self, "adapter", None), "connection", None)
+        previous = getattr(conn, "timeout", None)
+        if conn is None or previous is None:
+            yield
+            return
+        wanted = seconds * 1000.0
+        if at_least:
+            wanted += float(previous)
+        try:
+            conn.timeout = wanted
+        except Exception:  # noqa: BLE001 - a dead session: keep going, the I/O will fail
+            yield
+            return
+        try:
+            yield
+        finally:
+            with suppress(Exception):
+                conn.timeout = previous
+
+    def close_session(self) -> bool:
+        """Close the VISA session; True when it closed cleanly. Never raises."""
+        adapter = getattr(self, "adapter", None)
+        try:
+            if adapter is not None and hasattr(adapter, "close"):
+                adapter.close()
+            return True
+        except Exception as exc:  # noqa: BLE001 - closing must never raise
+            log.warning("%s: closing the session failed: %r", getattr(self, "name", "?"), exc)
+            return False
+
+
+class GuardedChannel:
+    """Mixin for pymeasure ``Channel`` subclasses of a :class:`GuardedVisa` instrument: a
+    channel query is one guarded transaction of the parent."""
+
+    @property
+    def resource_label(self) -> str:
+        """The parent instrument's resource label (names the channel's port in errors)."""
+        return self.parent.resource_label  # type: ignore[attr-defined,no-any-return]
+
+    def ask(self, command: str, query_delay: float | None = None) -> str:
+        full = self.insert_id(command)  # type: ignore[attr-defined]
+        with self.parent._io(full):  # type: ignore[attr-defined]
+            return super().ask(command, query_delay)  # type: ignore[misc]

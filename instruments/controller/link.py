@@ -1,0 +1,325 @@
+"""The controller board's link: port ownership, sequence numbers, the transaction engine
+(computed timeouts, bounded retries, resynchronisation) and the session handshake.
+
+:class:`ControllerLink` sends one command and returns the reply fields after the echoed verb
+(:meth:`ControllerLink._transact`); :class:`mtj_hil.instruments.controller.commands.ChipController`
+builds the board's commands on it. Protocol: docs/chip-protocol.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+from mtj_hil.instruments.bus.transport import (
+    call_with_retries,
+    drain_input,
+    scaled_timeout,
+    transaction,
+)
+from mtj_hil.instruments.controller.codec import (
+    _HEX2,
+    MAX_FRAME_BYTES,
+    MAX_REPLY_BYTES,
+    ControllerError,
+    Frame,
+    FrameError,
+    _require,
+    decode_frame,
+    encode_frame,
+    parse_fields,
+)
+from mtj_hil.instruments.controller.port import open_port
+from mtj_hil.instruments.controller.replies import parse_identity
+from mtj_hil.instruments.controller.types import ChipIdentity
+from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
+
+__all__ = ["ControllerLink"]
+
+log = logging.getLogger("mtj_hil.instruments.controller")
+
+
+class ControllerLink:
+    """Port, framing and transactions of one controller board (arguments: see
+    :class:`mtj_hil.instruments.controller.ChipController`, which adds the board's commands)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        baudrate: int = 115200,
+        timeout: float = 0.5,
+        retries: int = 2,
+        connection: Any = None,
+        port_name: str | None = None,
+        identify: bool = True,
+        envelope: Any = None,
+        exclusive: bool = True,
+        write_timeout: float | None = 1.0,
+        rtscts: bool = False,
+        xonxoff: bool = False,
+        dtr: bool | None = None,
+        rts: bool | None = None,
+        keepalive_s: float = 10.0,
+        link_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if connection is None:
+            if url is None:
+                raise ValueError("give a url or a connection")
+            connection = open_port(
+                url,
+                baudrate=baudrate,
+                timeout=timeout,
+                exclusive=exclusive,
+                write_timeout=write_timeout,
+                rtscts=rtscts,
+                xonxoff=xonxoff,
+                dtr=dtr,
+                rts=rts,
+            )
+            self._owns_connection = True
+        else:
+            self._owns_connection = False
+        self._conn = connection
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self.retries = retries
+        self.envelope = envelope
+        self.port_name = port_name or url or str(getattr(connection, "port", None) or id(self))
+        self._seq = 0
+        self._needs_resync = False
+        self.keepalive_s = keepalive_s
+        self._link_clock = link_clock
+        self._last_frame_at = link_clock()
+        self.identity: ChipIdentity | None = None
+        if identify:
+            try:
+                self.open_session()
+            except BaseException:
+                self.close()
+                raise
+
+    # --- context manager / lifetime ----------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the port if this driver opened it (idempotent)."""
+        if self._owns_connection and self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    # --- transport ---------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq = (self._seq + 1) & 0xFF
+        return seq
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            raise InstrumentError(f"{self.port_name}: controller connection is closed")
+        return self._conn
+
+    @contextmanager
+    def _port_errors(self, command: str) -> Iterator[None]:
+        """Turn pyserial / OS errors of the port into InstrumentError naming port and command
+        (a write timeout into InstrumentTimeout, so it is retried like a lost reply)."""
+        try:
+            yield
+        except InstrumentError:
+            raise
+        except OSError as exc:  # serial.SerialException and SerialTimeoutException included
+            if type(exc).__name__ == "SerialTimeoutException":
+                raise InstrumentTimeout(
+                    f"{self.port_name}: write of {command} timed out (port stalled)"
+                ) from exc
+            raise InstrumentError(f"{self.port_name}: port error during {command}: {exc}") from exc
+
+    def _readline(self, deadline: float, command: str) -> bytes:
+        conn = self._connection()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise InstrumentTimeout(f"{self.port_name}: timeout waiting for reply to {command}")
+        conn.timeout = remaining
+        with self._port_errors(command):
+            line = conn.read_until(b"\n", MAX_REPLY_BYTES)
+        if line.endswith(b"\n"):
+            return bytes(line)
+        if len(line) >= MAX_REPLY_BYTES:
+            raise FrameError(f"{self.port_name}: reply to {command} longer than allowed")
+        raise InstrumentTimeout(
+            f"{self.port_name}: timeout waiting for reply to {command} (partial: {line!r})"
+        )
+
+    def _resync(self) -> int:
+        """Drain input, flush the board's parser with a LF, SYNC; return the board's last seq.
+
+        Returns -1 when the board reports ``last=--``.
+        """
+        conn = self._connection()
+        seq = self._next_seq()
+        with self._port_errors("SYNC"):
+            drain_input(conn)
+            conn.write(b"\n" + encode_frame("SYNC", seq))
+        deadline = time.monotonic() + self.timeout
+        while True:
+            line = self._readline(deadline, "SYNC")
+            try:
+                frame = decode_frame(line)
+            except FrameError:
+                continue
+            if frame.verb == "OK" and frame.seq == seq and frame.args[:1] == ("SYNC",):
+                break
+            log.debug("%s: discarded %r while resynchronising", self.port_name, line)
+        self._last_frame_at = self.link_clock()
+        (last,) = _require(parse_fields(frame.args[1:]), "last")
+        self._needs_resync = False
+        if last == "--":
+            return -1
+        if not _HEX2.fullmatch(last):
+            raise FrameError(f"invalid last={last!r} in SYNC reply")
+        return int(last, 16)
+
+    def _read_reply(self, seq: int, command: str, deadline: float) -> Frame:
+        limit = MAX_REPLY_BYTES if command == "SCAN" else MAX_FRAME_BYTES
+        frame = decode_frame(self._readline(deadline, command), limit)
+        if frame.verb == "ERR" and frame.seq is None:
+            raise FrameError(
+                f"{self.port_name}: controller could not parse {command}: "
+                f"{frame.error_code} {frame.error_message}"
+            )
+        if frame.verb not in ("OK", "ERR"):
+            raise FrameError(f"{self.port_name}: unexpected verb {frame.verb!r} in reply")
+        if frame.seq != seq:
+            raise FrameError(
+                f"{self.port_name}: sequence mismatch for {command}: "
+                f"sent {seq:02X}, got {frame.seq:02X}"
+            )
+        if frame.verb == "OK" and frame.args[:1] != (command,):
+            raise FrameError(f"{self.port_name}: reply to {command} names {frame.args[:1]}")
+        return frame
+
+    def _operation_timeout(self, operation_s: float, n_out: int, n_in: int) -> float:
+        if self.identity is None:
+            return self.timeout
+        t_cmd = self.identity.limits.t_cmd
+        return scaled_timeout(
+            t_cmd + operation_s, bytes_out=n_out, bytes_in=n_in, baudrate=self.baudrate
+        )
+
+    def _transact(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        operation_s: float = 0.0,
+        reply_bytes: int = 64,
+    ) -> tuple[str, ...]:
+        """Send one command and return the reply fields after the echoed verb.
+
+        Raises:
+            ControllerError: ``ERR`` reply to this command.
+            InstrumentTimeout: no valid reply after all tries.
+            InstrumentError: garbled or mismatched replies after all tries.
+        """
+        frame_bytes: bytes | None = None
+        with transaction(self.port_name):
+            if self._needs_resync:
+                call_with_retries(
+                    self._resync,
+                    port=self.port_name,
+                    command="SYNC",
+                    retries=self.retries,
+                    retry_on=(InstrumentTimeout, FrameError),
+                )
+            seq = self._next_seq()
+            frame_bytes = encode_frame(command, seq, args)
+            timeout_s = self._operation_timeout(operation_s, len(frame_bytes), reply_bytes)
+
+            def attempt() -> Frame:
+                with self._port_errors(command):
+                    self._connection().write(frame_bytes)
+                    return self._read_reply(seq, command, time.monotonic() + timeout_s)
+
+            try:
+                reply = call_with_retries(
+                    attempt,
+                    port=self.port_name,
+                    command=command,
+                    retries=self.retries,
+                    resync=self._resync,
+                    retry_on=(InstrumentTimeout, FrameError),
+                )
+            except InstrumentError:
+                self._needs_resync = True
+                raise
+            self._last_frame_at = self.link_clock()
+        if reply.verb == "ERR":
+            raise ControllerError(reply.error_code, reply.error_message, command)
+        return reply.args[1:]
+
+    @property
+    def link_clock(self) -> Callable[[], float]:
+        """The clock (s) link idle time is measured on; setting it restarts the idle time."""
+        return self._link_clock
+
+    @link_clock.setter
+    def link_clock(self, clock: Callable[[], float]) -> None:
+        self._link_clock = clock
+        self._last_frame_at = clock()
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds (on :attr:`link_clock`) since the board last answered a frame."""
+        return self.link_clock() - self._last_frame_at
+
+    def _transact_echo(self, command: str, args: Sequence[str], operation_s: float = 0.0) -> None:
+        fields = self._transact(command, args, operation_s)
+        if fields != tuple(args):
+            raise FrameError(f"{self.port_name}: {command} reply {fields} does not echo {args}")
+
+    # --- session -------------------------------------------------------------------------
+
+    def open_session(self) -> ChipIdentity:
+        """Handshake: SYNC (adopting the board's sequence counter), then :meth:`identify`.
+
+        Raises:
+            InstrumentTimeout, InstrumentError: no valid SYNC reply after all tries.
+        """
+        with transaction(self.port_name):
+            self._seq = 0
+            last = call_with_retries(
+                self._resync,
+                port=self.port_name,
+                command="SYNC",
+                retries=self.retries,
+                retry_on=(InstrumentTimeout, FrameError),
+            )
+            if last >= 0:
+                self._seq = (last + 1) & 0xFF
+        return self.identify()
+
+    def identify(self) -> ChipIdentity:
+        """Query ``IDN`` and ``LIM``; store and return the identity (geometry and limits).
+
+        Raises:
+            ControllerError, InstrumentError: refused or malformed replies.
+        """
+        idn = self._transact("IDN", reply_bytes=128)
+        lim = self._transact("LIM", reply_bytes=256)
+        self.identity = parse_identity(idn, lim, self.port_name)
+        return self.identity
+
+    def _id(self) -> ChipIdentity:
+        if self.identity is None:
+            raise InstrumentError(f"{self.port_name}: call identify() first")
+        return self.identity
+
+    # --- commands ------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The shipped campaign task kinds, one module each (registered on first lookup)."""

@@ -1,0 +1,252 @@
+"""Campaign kind ``borders``: the Borders experiment over the dies a ``characterize`` group
+measured, one task (one result folder) per master seed.
+
+Keys: ``characterization`` (name of an earlier ``characterize`` group on a simulated lot;
+required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
+:class:`mtj_hil.experiments.borders.BordersConfig`: ``dataset``, ``data_dir``,
+``image_size``, ``hidden``, ``epochs``, ``lr_final``, ``finetune_epochs``, ``finetune_lr``,
+``freeze_defective``, ``stats_epochs``, ``stats_lr``, ``pool_size``, ``select``,
+``compare_plain``. Every method (software, unaware, defect-aware, statistics-aware...) runs in
+each task, since they share the trained base network. The die models are the measured ones,
+read from the characterisation run files.
+
+Results per task: ``<out_dir>/<group>/seed<k>/borders.{h5,md,csv}`` and figures, as
+``mtj-hil experiment borders`` writes them. A task cut short is run again from the start
+(training is not resumable); its half-written outputs are removed first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.campaigns.registry import TaskKind, register_kind
+from mtj_hil.campaigns.task import ExpandContext, Task, check_keys
+from mtj_hil.errors import ConfigError
+from mtj_hil.runs.store.runfile import RunFile
+
+NAME = "borders"
+STEM = "borders"
+_CONFIG_KEYS = {
+    "dataset",
+    "data_dir",
+    "image_size",
+    "hidden",
+    "epochs",
+    "lr_final",
+    "finetune_epochs",
+    "finetune_lr",
+    "freeze_defective",
+    "stats_epochs",
+    "stats_lr",
+    "pool_size",
+    "select",
+    "compare_plain",
+}
+
+
+def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
+    """One task per seed, needing every task of the ``characterization`` group.
+
+    Raises:
+        ConfigError: unknown key, a missing or wrong ``characterization`` group, bad seeds or
+            a setting :class:`BordersConfig` refuses (naming ``task[i].key``).
+    """
+
+    check_keys(group, _CONFIG_KEYS | {"characterization", "seeds"}, ctx)
+    source = group.get("characterization")
+    if not isinstance(source, str):
+        raise ctx.error("characterization", "is missing: the name of a characterize group")
+    deps = ctx.groups.get(source)
+    if deps is None:
+        raise ctx.error("characterization", f"= {source!r} names no earlier [[task]] group")
+    if deps[0].kind != "characterize" or deps[0].params.get("profile") is None:
+        raise ctx.error(
+            "characterization",
+            f"= {source!r} must be a characterize group on a "
+            "simulated lot (profile, lot_seed, dies)",
+        )
+    seeds = group.get("seeds", [0])
+    seeds = [seeds] if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
+        raise ctx.error("seeds", "must be an integer or a list of distinct integers")
+    settings = {k: group[k] for k in _CONFIG_KEYS if k in group}
+    if "hidden" in settings:
+        h = settings["hidden"]
+        settings["hidden"] = [h] if isinstance(h, int) else h
+    if "data_dir" in settings:
+        settings["data_dir"] = str(ctx.path(str(settings["data_dir"])))
+    first = deps[0].params
+    common = {"profile": first["profile"], "lot_seed": first["lot_seed"], "dies": len(deps)}
+    try:
+        _config({**settings, **common, "seed": seeds[0]})
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ctx.error("name", f"(group {group['name']!r}) has a bad setting: {exc}") from exc
+    gname = group["name"]
+    inputs = [
+        {"run_file": str(t.run_file), "die_id": t.params["die_id"], "die": t.params["die"]}
+        for t in deps
+    ]
+    return [
+        Task(
+            id=f"{gname}/seed{s}",
+            kind=NAME,
+            group=gname,
+            run_file=ctx.out_dir / gname / f"seed{s}" / f"{STEM}.h5",
+            params={"settings": settings, **common, "seed": s, "inputs": inputs},
+            needs=tuple(t.id for t in deps),
+        )
+        for s in seeds
+    ]
+
+
+def _config(values: dict[str, Any]) -> Any:
+    from mtj_hil.experiments.borders import BordersConfig
+
+    v = dict(values)
+    if "hidden" in v:
+        v["hidden"] = tuple(int(x) for x in v["hidden"])
+    if v.get("data_dir") is not None:
+        v["data_dir"] = Path(v["data_dir"])
+    return BordersConfig(**v)
+
+
+def run(task: Task) -> dict[str, Any]:
+    """Run the experiment for the task's seed on the measured dies and write its results.
+
+    Raises:
+        StoreError: a characterisation run file is missing, unfinished or of another die.
+        ConfigError, DatasetError, TrainingError: see :func:`run_borders`.
+    """
+    from mtj_hil.experiments.borders import run_borders
+    from mtj_hil.experiments.diemodels import load_die_model
+    from mtj_hil.experiments.outputs import write_borders
+    from mtj_hil.runs.store.characterization import load_characterization
+    from mtj_hil.sim.die import make_die
+    from mtj_hil.sim.profile import load_profile
+
+    out = Path(task.run_file)
+    if out.exists():
+        with RunFile.open(out, "r") as existing:
+            done = existing.status == "completed"
+        if done:
+            return summary(out)
+    for old in out.parent.glob(f"{STEM}*"):
+        if not old.name.endswith(".claim"):
+            old.unlink()
+    p = task.params
+    config = _config(
+        {
+            **p["settings"],
+            "profile": p["profile"],
+            "lot_seed": p["lot_seed"],
+            "dies": p["dies"],
+            "seed": p["seed"],
+        }
+    )
+    profile = load_profile(p["profile"])
+    models, agreement = [], []
+    for item in p["inputs"]:
+        models.append(load_die_model(item["run_file"], profile.layout, die_id=item["die_id"]))
+        truth = make_die(profile, int(p["lot_seed"]), int(item["die"])).defect
+        codes = load_characterization(item["run_file"]).codes
+        agreement.append(float(np.mean(codes == truth)))
+    result = run_borders(config, characterised=(models, agreement))
+    write_borders(result, out.parent, STEM)
+    return summary(out)
+
+
+def summary(path: Path) -> dict[str, Any]:
+    """Mean test error per method (fractions) of a finished task."""
+    with RunFile.open(path, "r") as run:
+        errors = {name: float(np.mean(ds[()])) for name, ds in run.h5["errors"].items()}
+    return {"mean_error": errors}
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of the per-die errors, paired differences and die statistics."""
+    h = hashlib.sha256()
+    with RunFile.open(path, "r") as run:
+        for group in ("errors", "paired", "dies"):
+            for name in sorted(run.h5.get(group, {})):
+                h.update(f"{group}/{name}".encode())
+                h.update(np.ascontiguousarray(run.h5[group][name][()]).tobytes())
+    return h.hexdigest()
+
+
+def load_result(path: Path) -> Any:
+    """A :class:`BordersResult` read back from a task's ``borders.h5`` for the tables over
+    seeds (per-die errors, paired differences, defect counts, config). Networks and the
+    population model are not read back (``nets`` empty, ``population`` None).
+
+    Raises:
+        StoreError: not a completed Borders run file.
+    """
+    import json
+
+    from mtj_hil.errors import StoreError
+    from mtj_hil.experiments.borders import BordersResult, DieResult
+    from mtj_hil.sim.profile import load_profile
+    from mtj_hil.training.mapping import Placement
+
+    with RunFile.open(path, "r", kind="experiment-borders") as run:
+        if run.status != "completed":
+            raise StoreError(f"{path} is not a completed Borders run (status {run.status!r})")
+        h5 = run.h5
+        attrs = h5.attrs
+        cfg = json.loads(attrs["config"])
+        config = _config({k: v for k, v in cfg.items()})
+        n_test = int(attrs["n_test"])
+        methods = [m for m in h5["errors"] if m != "software"]
+        errors = {m: h5["errors"][m][()] for m in methods}
+        paired = {m: h5["paired"][m][()] for m in methods}
+        counts = h5["dies/defect_counts"][()]
+        noise = h5["dies/read_noise"][()]
+        agree = h5["dies/truth_agreement"][()]
+        software = float(h5["errors/software"][()])
+        layout = load_profile(config.profile).layout
+        placement = Placement.from_dict(json.loads(attrs["placement_plain"]), layout)
+        dies = [
+            DieResult(
+                k,
+                {m: int(round(errors[m][k] * n_test)) for m in methods},
+                {},
+                dict(
+                    zip(
+                        ("SHORT", "OPEN", "STUCK_P", "STUCK_AP"),
+                        (int(c) for c in counts[k]),
+                        strict=True,
+                    )
+                ),
+                float(noise[k]),
+                float(agree[k]),
+                json.loads(attrs["placements_defect_aware"])[k],
+                {},
+                {m: [float(x) for x in paired[m][k]] for m in methods},
+            )
+            for k in range(len(counts))
+        ]
+        return BordersResult(
+            config,
+            str(attrs["dataset"]),
+            json.loads(attrs["preprocessing"]),
+            [int(s) for s in json.loads(attrs["sizes"])],
+            n_test,
+            int(round(software * n_test)),
+            dies,
+            None,  # type: ignore[arg-type]
+            {},
+            placement,
+            float(attrs["seconds"]),
+        )
+
+
+register_kind(TaskKind(NAME, expand, run, digest))

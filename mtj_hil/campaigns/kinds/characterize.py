@@ -1,0 +1,283 @@
+"""Campaign kind ``characterize``: one characterisation run file per die.
+
+Keys of a ``[[task]]`` group of this kind:
+
+- simulated lot: ``profile`` (default ``1t1r-20k``), ``lot_seed`` (0), ``dies`` (``"0-35"``
+  or a list of indices; required);
+- a station instead: ``station`` (station file, relative to the campaign file) with ``dies``
+  for a virtual-lab station (dies of its simulated lot) or ``die_ids`` (labels) for a real
+  bench. Station tasks hold the station exclusively while they run;
+- the plan: ``cycles`` (3), ``reads`` (1), ``read_voltage`` (0.1 V), ``arrays`` (all).
+
+Run files: ``<out_dir>/<group>/<die>.h5``. An unfinished run file is finished with the
+same resume path as ``mtj-hil characterize --resume``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mtj_hil.campaigns.registry import TaskKind, register_kind
+from mtj_hil.campaigns.task import ExpandContext, Task, check_keys, int_param, parse_indices
+from mtj_hil.errors import ConfigError
+from mtj_hil.runs.store.characterization import load_characterization
+from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.sim.die import simulated_die_id
+from mtj_hil.sim.profile import DeviceProfile
+
+if TYPE_CHECKING:
+    from mtj_hil.protocols.chip import Chip
+
+NAME = "characterize"
+_KEYS = {
+    "profile",
+    "lot_seed",
+    "dies",
+    "die_ids",
+    "station",
+    "cycles",
+    "reads",
+    "read_voltage",
+    "arrays",
+}
+
+
+def safe_label(label: str) -> str:
+    """``label`` with every character a file name may not hold replaced by ``-``."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
+
+
+@dataclass(frozen=True)
+class DieTargets:
+    """The dies a group measures: ``labels`` as ``(die_id, lot index or None)``; a simulated
+    lot (``profile`` name, ``lot_seed``) or a station (``station_name``, ``station_file``)."""
+
+    profile: DeviceProfile
+    lot_seed: int | None
+    station_name: str | None
+    station_file: str | None
+    labels: list[tuple[str, int | None]]
+
+
+def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
+    """Resolve ``profile``/``lot_seed``/``dies`` or ``station`` with ``dies``/``die_ids``.
+
+    Shared by every kind that measures dies (see the module docstring for the keys).
+
+    Raises:
+        ConfigError: missing or out-of-range dies, a station file that does not load,
+            conflicting keys (naming ``task[i].key``).
+    """
+    from mtj_hil.sim.profile import load_profile
+
+    station_name: str | None = None
+    station_file: str | None = None
+    if "station" in group:
+        from mtj_hil.station.config import load_station
+
+        if "profile" in group or "lot_seed" in group:
+            raise ctx.error(
+                "station",
+                "and profile/lot_seed exclude each other: the station "
+                "file names the die profile (and a virtual lab its lot)",
+            )
+        path = ctx.path(str(group["station"]))
+        try:
+            st = load_station(path)
+        except ConfigError as exc:
+            raise ctx.error("station", f"= {group['station']!r} does not load: {exc}") from exc
+        station_name, station_file = st.name, str(path)
+        profile = st.profile
+        virtual = st.virtual_lab is not None
+        lot_seed = st.virtual_lab.lot_seed if st.virtual_lab else None
+    else:
+        try:
+            profile = load_profile(str(group.get("profile", "1t1r-20k")))
+        except ConfigError as exc:
+            raise ctx.error("profile", f"does not load: {exc}") from exc
+        lot_seed = group.get("lot_seed", 0)
+        if not isinstance(lot_seed, int) or isinstance(lot_seed, bool):
+            raise ctx.error("lot_seed", "must be an integer")
+        virtual = True
+    labels: list[tuple[str, int | None]]
+    if virtual:
+        if "die_ids" in group:
+            raise ctx.error("die_ids", "is for a real station; a simulated lot takes dies")
+        if "dies" not in group:
+            raise ctx.error("dies", 'is missing: which dies of the lot, e.g. dies = "0-35"')
+        labels = [
+            (simulated_die_id(profile.name, int(lot_seed), k), k)  # type: ignore[arg-type]
+            for k in parse_indices(group["dies"], ctx, "dies")
+        ]
+    else:
+        ids = group.get("die_ids")
+        if "dies" in group:
+            raise ctx.error(
+                "dies",
+                "needs a simulated lot or virtual-lab station; label the "
+                'dies of a real bench with die_ids = ["W3-D17", ...]',
+            )
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise ctx.error("die_ids", "is missing: the labels of the dies to measure")
+        if len(set(ids)) != len(ids):
+            raise ctx.error("die_ids", "lists a die twice")
+        labels = [(i, None) for i in ids]
+    return DieTargets(profile, lot_seed, station_name, station_file, labels)
+
+
+def die_tasks(
+    kind: str, group: dict[str, Any], ctx: ExpandContext, targets: DieTargets, plan: dict[str, Any]
+) -> list[Task]:
+    """One task per die of ``targets``, run file ``<out_dir>/<group>/<die>.h5``."""
+    gname = group["name"]
+    tasks = []
+    for die_id, index in targets.labels:
+        label = f"die{index}" if index is not None else safe_label(die_id)
+        params = {
+            "die_id": die_id,
+            "die": index,
+            "profile": targets.profile.name if targets.station_file is None else None,
+            "lot_seed": targets.lot_seed,
+            "station_file": targets.station_file,
+            "plan": plan,
+        }
+        tasks.append(
+            Task(
+                id=f"{gname}/{label}",
+                kind=kind,
+                group=gname,
+                run_file=ctx.out_dir / gname / f"{label}.h5",
+                params=params,
+                station=targets.station_name,
+            )
+        )
+    return tasks
+
+
+def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
+    """Tasks of a ``characterize`` group (see the module docstring).
+
+    Raises:
+        ConfigError: unknown key, missing or out-of-range dies, a station file that does not
+            load, a bad plan value (naming ``task[i].key``).
+    """
+    check_keys(group, _KEYS, ctx)
+    targets = die_targets(group, ctx)
+    n_arrays = targets.profile.layout.n_arrays
+    plan = {
+        "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
+        "cycles": int_param(group, "cycles", 3, 1, 100, ctx),
+        "reads": int_param(group, "reads", 1, 1, 1000, ctx),
+        "read_voltage": _float(group, "read_voltage", 0.1, ctx),
+    }
+    return die_tasks(NAME, group, ctx, targets, plan)
+
+
+def _float(group: dict[str, Any], key: str, default: float, ctx: ExpandContext) -> float:
+    v = group.get(key, default)
+    if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < 1:
+        raise ctx.error(key, "must be a voltage in (0, 1) V")
+    return float(v)
+
+
+def stored_status(out: Path) -> str | None:
+    """The status of the run file a task writes, or None when there is none yet (a
+    ``completed`` one is skipped, any other is resumed).
+
+    Raises:
+        StoreError: the file is not an mtj-hil run file.
+    """
+    if not out.exists():
+        return None
+    with RunFile.open(out, "r") as existing:
+        return existing.status
+
+
+@contextmanager
+def task_chip(p: dict[str, Any]) -> Iterator[tuple[Chip, int | None]]:
+    """The chip of a die task's parameters and the lot seed to record: the simulated die
+    (seed ``lot_seed``), or the die on ``station_file`` (``die`` chooses a virtual lab's
+    die; seed None), opened for the block and closed after it.
+
+    Raises:
+        ConfigError: the station file cannot be loaded.
+    """
+    if p["station_file"] is None:
+        from mtj_hil.sim.chip import SimulatedChip
+
+        seed = int(p["lot_seed"])
+        yield SimulatedChip.from_lot(p["profile"], seed, int(p["die"])), seed
+        return
+    from mtj_hil.station.config import load_station, with_virtual_die
+    from mtj_hil.station.connect import open_station
+
+    st = load_station(p["station_file"])
+    if p["die"] is not None:
+        st = with_virtual_die(st, int(p["die"]))
+    with open_station(st) as chip:
+        yield chip, None
+
+
+def run(task: Task) -> dict[str, Any]:
+    """Characterise the task's die into its run file, resuming it if it exists unfinished.
+
+    Raises:
+        StoreError, ConfigError, InstrumentError...: whatever the job raised (recorded in the
+            run file's status first, as ``mtj-hil characterize`` does).
+    """
+    from mtj_hil.protocols.characterize.procedure import CharacterizationPlan
+    from mtj_hil.runs.jobs.characterization import run_characterization
+
+    p = task.params
+    plan = CharacterizationPlan(
+        arrays=tuple(p["plan"]["arrays"]),
+        cycles=int(p["plan"]["cycles"]),
+        reads=int(p["plan"]["reads"]),
+        read_voltage=float(p["plan"]["read_voltage"]),
+    )
+    out = Path(task.run_file)
+    status = stored_status(out)
+    if status == "completed":
+        return summary(out)
+    with task_chip(p) as (chip, seed):
+        thresholds = None
+        if p["station_file"] is not None:
+            from mtj_hil.station.connect import calibrated_thresholds
+
+            thresholds = calibrated_thresholds(chip, p["die_id"])
+        run_characterization(
+            chip,
+            out,
+            die_id=p["die_id"],
+            plan=plan,
+            resume=status is not None,
+            seed=seed,
+            thresholds=thresholds,
+        )
+    return summary(out)
+
+
+def summary(path: Path) -> dict[str, Any]:
+    """Devices per class of a finished characterisation."""
+    char = load_characterization(path)
+    return {"die_id": str(char.attrs.get("die_id", "")), "counts": char.counts()}
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of the classification: arrays, defect codes, G_P and G_AP."""
+    char = load_characterization(path)
+    h = hashlib.sha256()
+    for a in (char.arrays, char.codes, char.g_p, char.g_ap):
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+register_kind(TaskKind(NAME, expand, run, digest))

@@ -1,0 +1,205 @@
+"""Campaign kind ``switching``: one switching run file per die (``mtj-hil switching``).
+
+Keys of a ``[[task]]`` group of this kind:
+
+- which dies, as for ``characterize``: ``profile`` (default ``1t1r-20k``), ``lot_seed`` (0),
+  ``dies`` (required for a simulated lot), or ``station`` with ``dies`` (virtual lab) or
+  ``die_ids`` (a real bench; station tasks hold the station exclusively);
+- the plan (defaults as ``mtj-hil switching``): ``arrays`` (``"0"``: switching one array
+  of a die takes minutes, a whole die hours), ``widths`` (s, list; default three decades
+  ending at the nominal width), ``amplitudes`` (V, list; default the die's grid),
+  ``trials`` (16), ``probe_trials`` (4), ``adaptive`` (true), ``floor_trials`` (64),
+  ``disturb_reads`` (2000), ``tau0`` (1e-9 s), ``target_wer`` (1e-6).
+
+The grid is checked against the die's safety envelope when the campaign is loaded, so a
+point outside it is refused before any task starts. Run files:
+``<out_dir>/<group>/<die>.h5``; an unfinished one is finished with the resume path of
+``mtj-hil switching --resume`` (arrays already stored are not measured again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.campaigns.kinds.characterize import die_targets, die_tasks, stored_status, task_chip
+from mtj_hil.campaigns.registry import TaskKind, register_kind
+from mtj_hil.campaigns.task import ExpandContext, Task, check_keys, int_param, parse_indices
+from mtj_hil.protocols.errors import InvalidRequest
+
+NAME = "switching"
+_PLAN_KEYS = {
+    "arrays",
+    "widths",
+    "amplitudes",
+    "trials",
+    "probe_trials",
+    "adaptive",
+    "floor_trials",
+    "disturb_reads",
+    "tau0",
+    "target_wer",
+}
+_KEYS = {"profile", "lot_seed", "dies", "die_ids", "station"} | _PLAN_KEYS
+
+
+def _positive(
+    group: dict[str, Any], key: str, default: float, hi: float, ctx: ExpandContext
+) -> float:
+    v = group.get(key, default)
+    if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < hi:
+        raise ctx.error(key, f"must be a number in (0, {hi:g})")
+    return float(v)
+
+
+def _floats(group: dict[str, Any], key: str, ctx: ExpandContext, unit: str) -> list[float] | None:
+    if key not in group:
+        return None
+    v = group[key]
+    if not isinstance(v, list) or not v:
+        raise ctx.error(key, f"must be a non-empty list of numbers ({unit})")
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in v):
+        raise ctx.error(key, f"= {v!r} must hold positive numbers only ({unit})")
+    if len(set(v)) != len(v):
+        raise ctx.error(key, "lists a value twice")
+    return [float(x) for x in v]
+
+
+def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
+    """Tasks of a ``switching`` group (see the module docstring).
+
+    Raises:
+        ConfigError: unknown key, missing dies, a station that does not load, a plan value
+            out of range or a grid point outside the die's envelope (naming ``task[i].key``).
+    """
+    from mtj_hil.protocols.switching.procedure import (
+        SwitchingPlan,
+        check_plan,
+        default_amplitudes,
+        default_widths,
+    )
+    from mtj_hil.runs.jobs.switching import plan_record
+
+    check_keys(group, _KEYS, ctx)
+    targets = die_targets(group, ctx)
+    layout = targets.profile.layout
+    trials = int_param(group, "trials", 16, 1, 100_000, ctx)
+    adaptive = group.get("adaptive", True)
+    if not isinstance(adaptive, bool):
+        raise ctx.error("adaptive", "must be true or false")
+    plan = SwitchingPlan(
+        arrays=tuple(parse_indices(group.get("arrays", "0"), ctx, "arrays", layout.n_arrays)),
+        amplitudes=tuple(
+            sorted(_floats(group, "amplitudes", ctx, "V") or default_amplitudes(layout))
+        ),
+        widths=tuple(_floats(group, "widths", ctx, "s") or default_widths(layout)),
+        trials=trials,
+        probe_trials=min(int_param(group, "probe_trials", 4, 1, 100_000, ctx), trials),
+        adaptive=adaptive,
+        floor_trials=int_param(group, "floor_trials", 64, 0, 1_000_000, ctx),
+        disturb_reads=int_param(group, "disturb_reads", 2000, 0, 10_000_000, ctx),
+        tau0=_positive(group, "tau0", 1e-9, 1e-3, ctx),
+        target_wer=_positive(group, "target_wer", 1e-6, 0.5, ctx),
+    )
+    try:
+        check_plan(layout, plan)
+    except InvalidRequest as exc:
+        key = (
+            "widths"
+            if "width" in str(exc)
+            else "amplitudes"
+            if "amplitude" in str(exc)
+            else "arrays"
+        )
+        raise ctx.error(key, f"is refused by the die's envelope: {exc}") from exc
+    return die_tasks(NAME, group, ctx, targets, plan_record(plan))
+
+
+def run(task: Task) -> dict[str, Any]:
+    """Measure and fit the switching of the task's die into its run file, resuming an
+    unfinished one.
+
+    Raises:
+        StoreError, InstrumentError, ...: whatever the job raised (recorded in the run file's
+            status first, as ``mtj-hil switching`` does).
+    """
+    from mtj_hil.runs.jobs.switching import plan_from_record, run_switching
+
+    p = task.params
+    plan = plan_from_record(p["plan"])
+    out = Path(task.run_file)
+    status = stored_status(out)
+    if status == "completed":
+        return summary(out)
+    with task_chip(p) as (chip, seed):
+        run_switching(
+            chip, out, die_id=p["die_id"], plan=plan, resume=status is not None, seed=seed
+        )
+    return summary(out)
+
+
+def summary(path: Path) -> dict[str, Any]:
+    """Per direction the fitted devices, median Vc0 (V) and Delta with their uncertainties,
+    the Delta spread, devices that never switched; the recommended pulse.
+
+    Raises:
+        StoreError: not a switching run file. ValueError: the run has no fits yet.
+    """
+    from mtj_hil.runs.store.switching import load_switching
+
+    sw = load_switching(path)
+    if sw.analysis is None:
+        raise ValueError(f"{path} has no switching fits yet")
+    out: dict[str, Any] = {"die_id": str(sw.attrs.get("die_id", "")), "arrays": sw.analysis.arrays}
+    for name, fit in sw.analysis.directions.items():
+        pop = fit.population
+        out[name] = {
+            "n": int(pop.get("n", 0)),
+            "never_switched": fit.never_switched,
+            **{
+                k: float(pop[k])
+                for k in (
+                    "vc",
+                    "vc_sd",
+                    "delta",
+                    "delta_sd",
+                    "vc_sigma_rel",
+                    "vc_sigma_rel_sd",
+                    "delta_sigma_rel",
+                    "delta_sigma_rel_sd",
+                )
+                if k in pop
+            },
+        }
+    rec = sw.analysis.recommendation
+    out["recommendation"] = {
+        "found": bool(rec.found),
+        "amplitude": float(rec.amplitude),
+        "width": float(rec.width),
+        "wer_high": float(rec.wer_high),
+    }
+    return out
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of the counts (trials and switches of every array) and the per-device fits."""
+    from mtj_hil.runs.store.switching import load_switching
+
+    sw = load_switching(path)
+    h = hashlib.sha256()
+    for a in sorted(sw.data):
+        d = sw.data[a]
+        for arr in (d.amplitude, d.width, d.direction, d.trials, d.switched):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    if sw.analysis is not None:
+        for name in sorted(sw.analysis.directions):
+            fit = sw.analysis.directions[name]
+            for arr in (fit.vc, fit.delta, fit.vc_sd, fit.delta_sd):
+                h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+register_kind(TaskKind(NAME, expand, run, digest))

@@ -1,0 +1,269 @@
+"""``mtj-hil calibrate`` and ``mtj-hil calibration show|list``: measure, record and inspect
+read-path calibrations of a station.
+
+:func:`calibrate_chip` runs every procedure of :mod:`mtj_hil.calibration.procedures` on an opened
+station in order (SMU offset, SMU gain and series resistance, converters, defect thresholds)
+and returns the record; :func:`calibrate_station` also writes it. A failing procedure raises
+before anything is written, so the previous calibration stays in force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from mtj_hil.calibration.correction import ReadPathCorrection
+from mtj_hil.calibration.errors import CalibrationError
+from mtj_hil.calibration.procedures import (
+    PROCEDURE_VERSION,
+    calibrate_converters,
+    derive_die_thresholds,
+    measure_smu_gain,
+    measure_smu_offset,
+)
+from mtj_hil.calibration.records import CalibrationRecord, list_records, read_record, write_record
+from mtj_hil.errors import ConfigError
+from mtj_hil.sim.die import simulated_die_id
+from mtj_hil.station.chip import InstrumentChip
+from mtj_hil.station.config import Station, load_station
+
+__all__ = ["calibrate", "calibrate_chip", "calibrate_station", "calibration"]
+
+console = Console(stderr=True)
+
+
+class CalibrationFailed(click.ClickException):
+    """A calibration error as a one-line CLI failure (exit code 8)."""
+
+    exit_code = 8
+
+
+def calibrate_chip(
+    chip: InstrumentChip,
+    *,
+    die_id: str | None = None,
+    thresholds: bool = True,
+    now: datetime | None = None,
+) -> CalibrationRecord:
+    """Run the station's calibration procedures on an opened station; return the record.
+
+    The chip's reads are raw while the read path is calibrated; afterwards the new
+    correction is applied to the chip (also for the threshold measurement).
+
+    Raises:
+        ConfigError: the station has no ``[calibration]`` section, or no sense SMU.
+        CalibrationError: a procedure failed (the message names the part).
+    """
+    station = chip.station
+    settings = station.calibration
+    if settings is None:
+        raise ConfigError(f"{station.path}: has no [calibration] section")
+    smu = chip.smus.get("sense")
+    if smu is None:
+        raise ConfigError(f"{station.path}: calibration needs an [smu.*] with role = 'sense'")
+    controller = chip.controller
+    env = chip.envelope
+    chip.correction = None
+    chip.calibration = {"applied": None, "calibrating": True}
+    try:
+        offset = measure_smu_offset(controller, smu)
+        smu_cal = measure_smu_gain(
+            controller,
+            smu,
+            settings.references,
+            offset,
+            max_voltage=env.max_read_voltage,
+            envelope=env,
+        )
+        conv = calibrate_converters(
+            controller,
+            smu,
+            smu_cal,
+            array=settings.array,
+            rows=settings.rows,
+            voltages=settings.voltages,
+            full_scale=settings.full_scale,
+            envelope=env,
+        )
+    finally:
+        chip.forget_board_state()
+        smu.source_voltage = 0.0
+    record = CalibrationRecord(
+        station=station.name,
+        created=now or datetime.now(UTC),
+        instruments=dict(chip.parts),
+        procedure_version=PROCEDURE_VERSION,
+        smu=smu_cal,
+        converter=conv,
+    )
+    chip.correction = ReadPathCorrection.from_record(record)
+    if thresholds and settings.threshold_arrays:
+        if die_id is None:
+            lab = station.virtual_lab
+            die_id = simulated_die_id(station.profile.name, lab.lot_seed, lab.die) if lab else "?"
+        thr = derive_die_thresholds(chip, settings.threshold_arrays, die_id=die_id)
+        record = replace(record, thresholds=thr)
+    chip.calibration = {"applied": record.summary(), "valid": True, "problems": []}
+    return record
+
+
+def calibrate_station(
+    chip: InstrumentChip, *, die_id: str | None = None, thresholds: bool = True
+) -> CalibrationRecord:
+    """:func:`calibrate_chip`, then write the record to the station's calibration folder."""
+    record = calibrate_chip(chip, die_id=die_id, thresholds=thresholds)
+    assert chip.station.calibration is not None
+    write_record(record, chip.station.calibration.directory)
+    return record
+
+
+def _directory(station: Station) -> Path:
+    if station.calibration is None:
+        raise ConfigError(f"{station.path}: has no [calibration] section (calibration.dir)")
+    return station.calibration.directory
+
+
+@click.command()
+@click.option(
+    "--station",
+    "station_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Station file (TOML) with a [calibration] section.",
+)
+@click.option(
+    "--die-id",
+    default=None,
+    help="Label of the mounted die (its defect thresholds are recorded against it).",
+)
+@click.option(
+    "--no-thresholds",
+    is_flag=True,
+    help="Skip the defect-threshold measurement (read path only; about 1 s per array).",
+)
+def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> None:
+    """Calibrate a station: SMU offset (A) and gain against the reference resistors (ohm),
+    connector series resistance (ohm), every converter line's gain and offset (A), and the
+    mounted die's defect thresholds (S). Writes a new record; later measurements on the
+    station apply it automatically. On failure nothing is written and the previous
+    calibration stays in force."""
+    from mtj_hil.station.connect import open_station
+
+    station = load_station(station_file)
+    if station.virtual_lab is None and die_id is None and not no_thresholds:
+        raise click.UsageError("--die-id is required on a real station (or --no-thresholds)")
+    try:
+        with open_station(station, apply_calibration=False) as chip:
+            record = calibrate_station(chip, die_id=die_id, thresholds=not no_thresholds)
+    except CalibrationError as exc:
+        raise CalibrationFailed(str(exc)) from exc
+    _print_record(record)
+    console.print(f"written: {record.path}")
+
+
+@click.group()
+def calibration() -> None:
+    """Inspect a station's calibration records."""
+
+
+@calibration.command("list")
+@click.option(
+    "--station",
+    "station_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Station file (TOML) naming the calibration folder.",
+)
+def list_command(station_file: Path) -> None:
+    """List the station's calibration records, newest last, with their age (days)."""
+    station = load_station(station_file)
+    records = list_records(_directory(station), station.name)
+    table = Table(title=f"calibrations of {station.name} ({_directory(station)})")
+    for col in ("id", "created (UTC)", "age / d", "parts", "instruments"):
+        table.add_column(col)
+    now = datetime.now(UTC)
+    validity = station.calibration_validity_days
+    for r in records:
+        age = r.age(now).total_seconds() / 86400
+        table.add_row(
+            r.id,
+            r.created.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{age:.2f}" + (" (stale)" if age > validity else ""),
+            ", ".join(r.summary()["parts"]),
+            "; ".join(f"{k} {v.get('serial', '')}" for k, v in sorted(r.instruments.items())),
+        )
+    Console().print(table)
+    if not records:
+        console.print("no calibration records; run 'mtj-hil calibrate --station FILE'")
+
+
+@calibration.command("show")
+@click.argument("record", required=False)
+@click.option(
+    "--station",
+    "station_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Station file: show its newest record (or RECORD by id).",
+)
+def show_command(record: str | None, station_file: Path | None) -> None:
+    """Show one calibration record: a file path, an id (with --station), or the station's
+    newest record."""
+    try:
+        if record is not None and Path(record).is_file():
+            rec = read_record(record)
+        else:
+            if station_file is None:
+                raise click.UsageError("give a record file, or --station [ID]")
+            station = load_station(station_file)
+            records = list_records(_directory(station), station.name)
+            if record is not None:
+                records = [r for r in records if r.id == record]
+            if not records:
+                raise CalibrationError(
+                    f"no calibration record {record or ''} for station {station.name!r}".replace(
+                        "  ", " "
+                    )
+                )
+            rec = records[-1]
+    except CalibrationError as exc:
+        raise CalibrationFailed(str(exc)) from exc
+    _print_record(rec)
+
+
+def _print_record(r: CalibrationRecord) -> None:
+    out = Console()
+    out.print(f"[bold]{r.id}[/]  station {r.station}, made {r.created.isoformat()}")
+    out.print(f"procedure version {r.procedure_version}; file {r.path}")
+    for part, ident in sorted(r.instruments.items()):
+        out.print(f"  {part}: {ident.get('idn', '')}")
+    if r.smu is not None:
+        s = r.smu
+        out.print(f"SMU offset {s.offset}; gain {s.gain}; series resistance {s.series_resistance}")
+        for ref in s.references:
+            out.print(
+                f"  reference {ref.name}: listed {ref.listed_ohms:g} ohm +/- "
+                f"{100 * ref.tolerance:g} %, reads {ref.apparent_ohms:.6g} ohm, fit residual "
+                f"{100 * ref.residual:+.4f} %"
+            )
+    if r.converter is not None:
+        c = r.converter
+        out.print(
+            f"converters (range {c.full_scale:g} A, array {c.array}, {c.points} points/line): "
+            f"gain {c.gain.min():.4f}..{c.gain.max():.4f} (+/- "
+            f"{np.median(c.gain_uncertainty):.1e}), offset {c.offset.min():.3g}.."
+            f"{c.offset.max():.3g} A (+/- {np.median(c.offset_uncertainty):.1e} A)"
+        )
+    if r.thresholds is not None:
+        t = r.thresholds.thresholds
+        out.print(
+            f"defect thresholds (die {r.thresholds.die_id}, arrays {list(r.thresholds.arrays)}): "
+            f"state {t.state_g:.4g} S, short {t.short_g:.4g} S, open {t.open_g:.4g} S"
+        )
+        out.print(f"  how: {t.method}")

@@ -1,0 +1,170 @@
+"""The ``mtj-hil campaign`` commands: run a campaign on Dask, show its progress, gather its
+results. Registered in :mod:`mtj_hil.cli.main` with ``cli.add_command(campaign)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+CAMPAIGN_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group()
+def campaign() -> None:
+    """Campaigns: whole lots and experiment sweeps as tasks on Dask, from a laptop to a
+    cluster. A campaign file (TOML) lists task groups; see docs/campaigns.md and
+    campaigns/example-lot.toml."""
+
+
+@campaign.command()
+@click.argument("file", type=CAMPAIGN_FILE)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="A running Dask scheduler (tcp://HOST:PORT, e.g. from 'dask scheduler'); its "
+    "workers need this package installed and the campaign's out_dir on a shared disk. "
+    "Default: a local cluster on this machine.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 512),
+    default=None,
+    help="Worker processes of the local cluster (one thread each) [default: one per core].",
+)
+def run(file: Path, scheduler: str | None, workers: int | None) -> None:
+    """Run every unfinished task of the campaign FILE.
+
+    Finished tasks (run file completed and unchanged since indexed) are skipped; interrupted
+    ones are resumed. Failing tasks are recorded with their error and the others go on; the
+    command then exits with status 1. Stations are held by one task at a time.
+    """
+    from mtj_hil.campaigns import load_campaign
+    from mtj_hil.campaigns.engine import (
+        CampaignIncomplete,
+        connect,
+        dashboard_link,
+        run_campaign,
+    )
+
+    spec = load_campaign(file)
+    client = connect(scheduler, workers)
+    try:
+        n = len(client.scheduler_info().get("workers", {}))
+        console.print(
+            f"campaign [bold]{spec.name}[/]: {len(spec.tasks)} tasks -> {spec.out_dir} "
+            f"on {scheduler or 'a local cluster'} ({n} workers)"
+        )
+        link = dashboard_link(client, local=scheduler is None)
+        if link:
+            console.print(f"Dask dashboard: {link}")
+        elif scheduler is None:
+            console.print("Dask dashboard: install bokeh>=3.1 to watch the tasks in a browser")
+        with Progress(
+            TextColumn("{task.description:>14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            ids: dict[str, int] = {}
+
+            def progress(kind: str, done: int, total: int) -> None:
+                if kind not in ids:
+                    ids[kind] = bar.add_task(kind, total=total)
+                bar.update(ids[kind], completed=done)
+
+            outcome = run_campaign(spec, client, progress)
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and scheduler is None:
+            cluster.close()
+    console.print(
+        f"{len(outcome.completed)} run, {len(outcome.skipped)} already finished, "
+        f"{len(outcome.failed)} failed; index {spec.index_path}"
+    )
+    for task_id, error in outcome.failed.items():
+        console.print(f"[red]failed[/] {task_id}: {error}", highlight=False)
+    if outcome.failed:
+        raise CampaignIncomplete(
+            f"{len(outcome.failed)} task(s) failed; fix the cause and run again (finished "
+            f"tasks are kept); details: mtj-hil campaign status {file}"
+        )
+
+
+@campaign.command()
+@click.argument("file", type=CAMPAIGN_FILE)
+def status(file: Path) -> None:
+    """Progress of the campaign FILE per task kind, and every failure with its error."""
+    from mtj_hil.campaigns import load_campaign
+    from mtj_hil.campaigns.index import CampaignIndex
+
+    spec = load_campaign(file)
+    if not spec.index_path.exists():
+        console.print(f"campaign {spec.name}: not started ({len(spec.tasks)} tasks)")
+        return
+    records = CampaignIndex(spec.index_path).records()
+    table = Table(title=f"campaign {spec.name}")
+    for col in ("kind", "tasks", "completed", "running", "failed", "pending"):
+        table.add_column(col)
+    kinds: dict[str, list[str]] = {}
+    for t in spec.tasks:
+        kinds.setdefault(t.kind, []).append(records.get(t.id, {}).get("status", "pending"))
+    for kind, states in kinds.items():
+        table.add_row(
+            kind,
+            str(len(states)),
+            *(str(states.count(s)) for s in ("completed", "running", "failed", "pending")),
+        )
+    Console().print(table)
+    _switching_status(spec.tasks, records)
+    for t in spec.tasks:
+        rec = records.get(t.id, {})
+        if rec.get("status") == "failed":
+            Console().print(
+                f"[red]failed[/] {t.id} (worker {rec.get('worker') or '-'}, "
+                f"{rec.get('ended')}): {rec.get('error')}",
+                highlight=False,
+            )
+
+
+def _switching_status(tasks: list, records: dict) -> None:
+    """Per completed switching task: Vc0 and Delta medians and the recommended pulse."""
+    from mtj_hil.campaigns.results import SWITCHING_HEADER, switching_row
+
+    done = [
+        t
+        for t in tasks
+        if t.kind == "switching" and records.get(t.id, {}).get("status") == "completed"
+    ]
+    if not done:
+        return
+    table = Table(title="switching (to AP / to P)")
+    for col in SWITCHING_HEADER:
+        table.add_column(col)
+    for t in done:
+        table.add_row(*switching_row(records[t.id].get("summary") or {}))
+    Console().print(table)
+
+
+@campaign.command()
+@click.argument("file", type=CAMPAIGN_FILE)
+def report(file: Path) -> None:
+    """Gather the results of the campaign FILE under <out_dir>/report: lot summary (yield
+    per die and class, R_P / R_AP / TMR statistics, lot map PNG, die ranking) and, for
+    experiment sweeps, the tables and figures over all seeds."""
+    from mtj_hil.campaigns import load_campaign
+    from mtj_hil.campaigns.results import write_report
+
+    spec = load_campaign(file)
+    text, paths = write_report(spec)
+    Console().print(Markdown(text))
+    for name, path in paths.items():
+        console.print(f"{name}: {path}")

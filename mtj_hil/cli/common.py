@@ -1,0 +1,243 @@
+"""What the die-measuring commands (``characterize``, ``switching``) share: the options that
+choose the die and the run file, opening that die (simulated or through a station), the run
+file's default name, and the progress bar over arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.sim.die import simulated_die_id
+
+if TYPE_CHECKING:
+    from mtj_hil.protocols.chip import Chip
+    from mtj_hil.sim.profile import DeviceProfile
+    from mtj_hil.station.config import Station
+
+console = Console(stderr=True)
+
+
+def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Click options choosing the die and the run file of a ``kind`` run: ``--profile``,
+    ``--lot-seed``, ``--die``, ``--station``, ``--die-id``, ``--out`` and ``--resume``
+    (passed as ``profile``, ``lot_seed``, ``die_index``, ``station``, ``die_id``, ``out``,
+    ``resume``)."""
+    options = (
+        click.option(
+            "--profile",
+            default="1t1r-20k",
+            show_default=True,
+            help="Die profile: a shipped name (see 'mtj-hil profiles') or a TOML file.",
+        ),
+        click.option(
+            "--lot-seed",
+            default=0,
+            show_default=True,
+            type=int,
+            help="Seed of the simulated lot the die comes from.",
+        ),
+        click.option(
+            "--die",
+            "die_index",
+            default=None,
+            type=click.IntRange(min=0),
+            help="Index of the die in the simulated lot [default: 0; with a virtual-lab "
+            "station: the station's die].",
+        ),
+        click.option(
+            "--station",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Station file (TOML): measure through real or virtual-lab instruments "
+            "instead of the in-process simulator.",
+        ),
+        click.option(
+            "--die-id",
+            default=None,
+            help="Label of the die on a real station (e.g. WAFER3-DIE17); required there.",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help=f"Run file to write (HDF5). Default: runs/{kind}-<die>-<time>.h5",
+        ),
+        click.option(
+            "--resume",
+            is_flag=True,
+            help="Finish an interrupted run file given by --out (same die).",
+        ),
+    )
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class DieSource:
+    """The die a command measures: a station's (``station`` set) or a simulated lot's.
+
+    ``seed`` is the simulated lot seed recorded in the run file (None on a station).
+    """
+
+    die_id: str
+    seed: int | None
+    station: Station | None = None
+    profile: DeviceProfile | None = None
+    die_index: int = 0
+
+
+def choose_die(
+    profile: str,
+    lot_seed: int,
+    die_index: int | None,
+    station: Path | None,
+    die_id: str | None,
+) -> DieSource:
+    """Resolve the die options to the die to measure (nothing is opened yet).
+
+    Raises:
+        click.UsageError: a real station without ``--die-id``.
+        ConfigError: the station file or profile cannot be loaded.
+    """
+    if station is not None:
+        from mtj_hil.station.config import load_station, with_virtual_die
+
+        st = load_station(station)
+        if st.virtual_lab is not None:
+            if die_index is not None:
+                st = with_virtual_die(st, die_index)
+            lab = st.virtual_lab
+            die_id = die_id or simulated_die_id(st.profile.name, lab.lot_seed, lab.die)
+        elif die_id is None:
+            raise click.UsageError("--die-id is required on a real station (label the die)")
+        return DieSource(die_id=die_id, seed=None, station=st)
+    from mtj_hil.sim.profile import load_profile
+
+    prof = load_profile(profile)
+    die_index = 0 if die_index is None else die_index
+    return DieSource(
+        die_id=simulated_die_id(prof.name, lot_seed, die_index),
+        seed=lot_seed,
+        profile=prof,
+        die_index=die_index,
+    )
+
+
+def choose_run(
+    kind: str,
+    profile: str,
+    lot_seed: int,
+    die_index: int | None,
+    station: Path | None,
+    die_id: str | None,
+    out: Path | None,
+    resume: bool,
+) -> tuple[DieSource, Path]:
+    """The die (see :func:`choose_die`) and the run file (``out``, or :func:`default_out`)
+    of a ``kind`` run, before anything is opened.
+
+    Raises:
+        click.UsageError: a real station without ``--die-id``.
+        ConfigError: the station file or profile cannot be loaded.
+        StoreError: the run file exists and this is not a ``--resume``.
+    """
+    source = choose_die(profile, lot_seed, die_index, station, die_id)
+    target = out or default_out(kind, source.die_id)
+    refuse_existing(target, resume)
+    return source, target
+
+
+@contextmanager
+def open_die(source: DieSource) -> Iterator[Chip]:
+    """The chip of ``source``: the station opened (and closed after the block; a virtual
+    lab's modelled time is printed when the block succeeds) or the simulated die."""
+    if source.station is None:
+        from mtj_hil.sim.chip import SimulatedChip
+
+        assert source.profile is not None and source.seed is not None
+        yield SimulatedChip.from_lot(source.profile, source.seed, source.die_index)
+        return
+    from mtj_hil.station.connect import open_station
+
+    with open_station(source.station) as chip:
+        yield chip
+        running = getattr(chip, "lab", None)
+        if running is not None:
+            console.print(
+                f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
+                f"{running.clock.transactions} bus transactions"
+            )
+
+
+def default_out(kind: str, die_id: str) -> Path:
+    """``runs/<kind>-<die>-<time>.h5``, the die label reduced to file-name characters."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in die_id)
+    return Path("runs") / f"{kind}-{safe}-{stamp}.h5"
+
+
+def refuse_existing(out: Path, resume: bool) -> None:
+    """Raises: StoreError: ``out`` exists and this is not a ``--resume``."""
+    if out.exists() and not resume:
+        raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
+
+
+def progress_bar() -> Progress:
+    """A rich progress bar on stderr (description, bar, done of total, time elapsed)."""
+    return Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@contextmanager
+def array_progress(n_arrays: int) -> Iterator[Callable[[int, int, int], None]]:
+    """A progress bar over arrays; yields the ``progress(done, total, array)`` callback the
+    die procedures call after each array."""
+    with progress_bar() as bar:
+        task = bar.add_task("arrays", total=n_arrays)
+
+        def progress(done: int, total: int, array: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"array {array}")
+
+        yield progress
+
+
+def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
+    """Parse an array selection such as ``"0-7,12"`` (``None`` = all arrays).
+
+    Raises:
+        ConfigError: malformed text or an array not on the die.
+    """
+    if text is None:
+        return tuple(range(n_arrays))
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi) if hi else int(lo)
+            out.extend(range(first, last + 1))
+    except ValueError as exc:
+        raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12'") from exc
+    bad = [a for a in out if not 0 <= a < n_arrays]
+    if bad or not out:
+        raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
+    return tuple(dict.fromkeys(out))

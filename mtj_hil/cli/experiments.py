@@ -1,0 +1,376 @@
+"""The ``mtj-hil experiment``, ``mtj-hil train`` and ``mtj-hil evaluate`` commands.
+
+Registered in :mod:`mtj_hil.cli.main` with ``cli.add_command(experiment)``,
+``cli.add_command(train)`` and ``cli.add_command(evaluate)``. Errors propagate as the
+project's exception families, which ``mtj_hil.cli.main.main`` turns into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True)
+
+DATASET = click.Choice(["mnist5k", "digits", "idx"])
+
+
+@contextmanager
+def _bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress display as a ``progress(stage, done, total)`` callback."""
+    with Progress(
+        TextColumn("{task.description:>24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _out_dir(out_dir: Path | None, name: str) -> Path:
+    if out_dir is not None:
+        return out_dir
+    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+@click.group()
+def experiment() -> None:
+    """Reproduce the seed experiments on simulated dies (results: run file, Markdown, CSV, PNG)."""
+
+
+@experiment.command()
+@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of IDX files (--dataset idx).",
+)
+@click.option(
+    "--image-size", type=click.IntRange(4, 28), default=10, show_default=True, help="Pixels a side."
+)
+@click.option("--dies", type=click.IntRange(1, 1000), default=36, show_default=True)
+@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option("--profile", default="1t1r-20k", show_default=True, help="Die profile name or TOML.")
+@click.option(
+    "--hidden",
+    type=click.IntRange(1),
+    multiple=True,
+    default=(64,),
+    show_default=True,
+    help="Hidden-layer width (repeat for more layers).",
+)
+@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
+@click.option(
+    "--finetune-epochs",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Epochs of per-die defect-aware fine-tuning.",
+)
+@click.option(
+    "--stats-epochs",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Epochs of statistics-aware training (from the software network).",
+)
+@click.option(
+    "--freeze-defective/--no-freeze-defective",
+    default=False,
+    show_default=True,
+    help="Freeze weights of pairs with a defective device in defect-aware fine-tuning "
+    "(default: the gradient flows through the pair's working device).",
+)
+@click.option(
+    "--compare-plain",
+    is_flag=True,
+    help="Also train statistics-aware for the plain placement (one more column).",
+)
+@click.option("--pool-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Repeat with master seeds SEED .. SEED+N-1 (one characterisation); results per seed "
+    "in seed-K/ and a summary over seeds in summary.md.",
+)
+@click.option(
+    "--on-chip",
+    is_flag=True,
+    help="Also program each network on its simulated die and measure it there.",
+)
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def borders(
+    dataset: str,
+    data_dir: Path | None,
+    image_size: int,
+    dies: int,
+    lot_seed: int,
+    profile: str,
+    hidden: tuple[int, ...],
+    epochs: int,
+    finetune_epochs: int,
+    stats_epochs: int,
+    freeze_defective: bool,
+    compare_plain: bool,
+    pool_size: int,
+    seed: int,
+    seeds: int,
+    on_chip: bool,
+    out_dir: Path | None,
+) -> None:
+    """MNIST on a lot of characterised dies: software, unaware, defect-aware and
+    statistics-aware test errors per die (after Borders et al.)."""
+    from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+    from mtj_hil.experiments.outputs import seeds_markdown, write_borders
+
+    config = BordersConfig(
+        dataset=dataset,
+        data_dir=data_dir,
+        image_size=image_size,
+        profile=profile,
+        dies=dies,
+        lot_seed=lot_seed,
+        hidden=tuple(hidden),
+        epochs=epochs,
+        finetune_epochs=finetune_epochs,
+        freeze_defective=freeze_defective,
+        stats_epochs=stats_epochs,
+        pool_size=pool_size,
+        compare_plain=compare_plain,
+        seed=seed,
+        on_chip=on_chip,
+    )
+    folder = _out_dir(out_dir, "borders")
+    if (folder / "borders.h5").exists() or (folder / "summary.md").exists():
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(f"{folder} already holds borders results; choose another --out-dir")
+    if seeds == 1:
+        with _bar() as progress:
+            result = run_borders(config, progress)
+        paths = write_borders(result, folder)
+        Console().print(Markdown(paths["markdown"].read_text()))
+        for key, path in paths.items():
+            console.print(f"{key}: {path}")
+        return
+    with _bar() as progress:
+        results = run_borders_seeds(config, range(seed, seed + seeds), progress)
+    for r in results:
+        write_borders(r, folder / f"seed-{r.config.seed}")
+    summary = folder / "summary.md"
+    folder.mkdir(parents=True, exist_ok=True)
+    summary.write_text(seeds_markdown(results))
+    Console().print(Markdown(summary.read_text()))
+    console.print(f"summary: {summary}")
+    console.print(f"per seed: {folder}/seed-*/")
+
+
+@experiment.command()
+@click.option("--solutions", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--restarts",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Trainings per solution; the best on the training split is kept.",
+)
+@click.option("--profile", default="passive-15x15", show_default=True)
+@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option("--die", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--pulse-amplitude",
+    type=float,
+    default=0.9,
+    show_default=True,
+    help="First write-verify pulse (V); verify escalates by 0.05 V a round.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE or ../shared/reference).",
+)
+@click.option("--daffodil/--no-daffodil", default=True, show_default=True)
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def goodwill(
+    solutions: int,
+    epochs: int,
+    restarts: int,
+    profile: str,
+    lot_seed: int,
+    die: int,
+    seed: int,
+    pulse_amplitude: float,
+    reference: Path | None,
+    daffodil: bool,
+    out_dir: Path | None,
+) -> None:
+    """Wine 13-6-3 on a simulated passive 15 x 15 die: accuracy distribution of many
+    written solutions and of the NIST reference solutions (after Goodwill et al.)."""
+    from mtj_hil.experiments.goodwill import GoodwillConfig, run_goodwill
+    from mtj_hil.experiments.goodwill_outputs import write_goodwill
+
+    config = GoodwillConfig(
+        solutions=solutions,
+        epochs=epochs,
+        profile=profile,
+        lot_seed=lot_seed,
+        die=die,
+        seed=seed,
+        reference=None if reference is None else str(reference),
+        daffodil=daffodil,
+        restarts=restarts,
+        pulse_amplitude=pulse_amplitude,
+    )
+    folder = _out_dir(out_dir, "goodwill")
+    if (folder / "goodwill.h5").exists():
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(f"{folder / 'goodwill.h5'} already exists; choose another --out-dir")
+    with _bar() as progress:
+        result = run_goodwill(config, progress)
+    if result.skipped:
+        console.print(f"[yellow]{result.skipped}[/]")
+    paths = write_goodwill(result, folder)
+    Console().print(Markdown(paths["markdown"].read_text()))
+    for key, path in paths.items():
+        console.print(f"{key}: {path}")
+
+
+def _station_option(f: Callable) -> Callable:
+    return click.option(
+        "--station",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Station file: work on a real die instead of the simulated one.",
+    )(f)
+
+
+@click.command()
+@click.option(
+    "--method",
+    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop"]),
+    required=True,
+    help="unaware: ideal devices; defect-aware: this die's measured map; statistics-aware: "
+    "the lot's defect statistics; chip-in-the-loop: fine-tune with forward passes measured "
+    "on the die (simulated, or the --station's).",
+)
+@click.option(
+    "--loop-epochs",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Epochs of chip-in-the-loop fine-tuning (each reads every training sample).",
+)
+@click.option("--die", type=click.IntRange(0), required=True, help="Die of the simulated lot.")
+@click.option(
+    "--characterization",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    help="Characterisation run file(s): the die's own (defect-aware) or the population's "
+    "(statistics-aware). Default: characterise now, in memory.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--image-size", type=click.IntRange(4, 28), default=10, show_default=True)
+@click.option("--hidden", type=click.IntRange(1), multiple=True, default=(64,), show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--profile", default="1t1r-20k", show_default=True)
+@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--population-dies",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Dies characterised to fit the population when no --characterization is given.",
+)
+@_station_option
+def train(
+    method: str,
+    die: int,
+    characterization: tuple[Path, ...],
+    out: Path,
+    dataset: str,
+    data_dir: Path | None,
+    image_size: int,
+    hidden: tuple[int, ...],
+    epochs: int,
+    seed: int,
+    profile: str,
+    lot_seed: int,
+    population_dies: int,
+    station: Path | None,
+    loop_epochs: int,
+) -> None:
+    """Train one network for a die and save it, with its placement, in a run file."""
+    from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
+
+    if station is not None and method != "chip-in-the-loop":
+        raise click.UsageError(
+            f"--station works with --method chip-in-the-loop; for {method}, characterize the "
+            "die with --station, train with --characterization RUNFILE, evaluate with --station"
+        )
+    spec = TrainSpec(
+        method=method,
+        die=die,
+        out=out,
+        dataset=dataset,
+        data_dir=data_dir,
+        image_size=image_size,
+        hidden=tuple(hidden),
+        epochs=epochs,
+        seed=seed,
+        profile=profile,
+        lot_seed=lot_seed,
+        characterization=characterization,
+        population_dies=population_dies,
+        station=station,
+        loop_epochs=loop_epochs,
+    )
+    click.echo(summary_json(train_network(spec)))
+
+
+@click.command()
+@click.option("--net", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--die", type=click.IntRange(0), required=True)
+@click.option("--on-chip", is_flag=True, help="Program the network and measure it on the die.")
+@click.option(
+    "--characterization",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The die's characterisation run file (default: characterise now, in memory).",
+)
+@_station_option
+def evaluate(
+    net: Path, die: int, on_chip: bool, characterization: Path | None, station: Path | None
+) -> None:
+    """Test error of a saved network on a die: software, emulated, and (--on-chip) measured."""
+    from mtj_hil.experiments.single import evaluate_network, summary_json
+
+    result = evaluate_network(
+        net, die, on_chip=on_chip, characterization=characterization, station=station
+    )
+    click.echo(summary_json(result))

@@ -1,0 +1,66 @@
+"""``mtj-hil station check FILE``: what a bench's computer sees and what each instrument says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from mtj_hil.station.check import check_station
+from mtj_hil.station.config import load_station
+
+__all__ = ["station"]
+
+
+class StationCheckFailed(click.ClickException):
+    """At least one instrument failed its check (exit code 7, as an instrument error)."""
+
+    exit_code = 7
+
+
+@click.group()
+def station() -> None:
+    """Station files: check a bench before a run."""
+
+
+@station.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--verbose", "-v", is_flag=True, help="Also list every setting read back.")
+def check(file: Path, verbose: bool) -> None:
+    """Check the station FILE without turning any output on.
+
+    Lists the VISA resources and serial ports this computer sees, then opens each
+    instrument of the station: the controller board is identified (and its die compared
+    with the station's profile) and reset; each SMU is identified against its driver and
+    taken through its known-state sequence (clear, source voltage, sense current, fixed
+    source range, protection, compliance, current range, NPLC, data format, trigger count),
+    every setting read back and the error queue drained; then it is shut down. One line per
+    instrument (OK / FAIL, address, outcome, identity), then the settings that differ (all
+    with --verbose); exit code 7 when any instrument failed, 3 for a bad station file.
+    """
+    st = load_station(file)
+    out = Console()
+    with out.status("opening instruments ..."):
+        result = check_station(st)
+    out.print(f"station {st.name} ({file}), VISA library {st.visa_library}", soft_wrap=True)
+    visa = result.visa if isinstance(result.visa, str) else ", ".join(result.visa) or "(none)"
+    out.print(f"VISA resources: {visa}", soft_wrap=True)
+    out.print(f"serial ports: {', '.join(result.ports) or '(none)'}", soft_wrap=True)
+    for item in result.instruments:
+        mark = "[green]OK  [/]" if item.ok else "[red]FAIL[/]"
+        who = f" [{item.identity}]" if item.identity else ""
+        text = escape(f"{item.key} at {item.address}: {item.outcome}{who}")
+        out.print(f"{mark} {text}", soft_wrap=True)
+    for item in result.instruments:
+        shown = item.details if verbose else [d for d in item.details if not d.startswith("ok ")]
+        for line in shown:
+            out.print(escape(f"     {item.key}: {line}"), soft_wrap=True)
+    failed = [i.key for i in result.instruments if not i.ok]
+    if failed:
+        raise StationCheckFailed(
+            f"station check: {len(failed)} of {len(result.instruments)} instruments failed "
+            f"({', '.join(failed)}); no output was turned on"
+        )
+    out.print("all instruments checked; no output was turned on")

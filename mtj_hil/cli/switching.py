@@ -1,0 +1,330 @@
+"""``mtj-hil switching`` (switching characterisation) and ``mtj-hil fit-profile`` (a die
+profile fitted from measured runs), plus the summary ``mtj-hil show`` prints for switching
+runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from mtj_hil.cli.common import (
+    array_progress,
+    choose_run,
+    console,
+    die_options,
+    open_die,
+)
+from mtj_hil.errors import ConfigError, StoreError
+
+
+def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
+    """Parse ``"1e-8,1e-7"`` or a range ``"0.4:1.2:0.025"`` (start:stop:step, inclusive).
+
+    Raises:
+        ConfigError: malformed text.
+    """
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            n = int(np.floor((stop - start) / step + 1e-9)) + 1
+            return tuple(round(start + k * step, 9) for k in range(n))
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise ConfigError(
+            f"{option} {text!r} is not a list like '1e-8,1e-7' or a range like '0.4:1.2:0.025'"
+        ) from exc
+    if not values:
+        raise ConfigError(f"{option} {text!r} names no values")
+    return values
+
+
+def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
+    """Parse R-V loop devices ``"0:1:1,3:4:20"`` (array:row:col).
+
+    Raises:
+        ConfigError: malformed text.
+    """
+    if not text:
+        return ()
+    try:
+        out = []
+        for part in text.split(","):
+            a, r, c = (int(x) for x in part.split(":"))
+            out.append((a, r, c))
+    except ValueError as exc:
+        raise ConfigError(f"--loop-devices {text!r} is not a list like '0:1:1,3:4:20'") from exc
+    return tuple(out)
+
+
+@click.command()
+@die_options("switching")
+@click.option("--arrays", default=None, help="Arrays to measure, e.g. '0,3-5' (default all).")
+@click.option(
+    "--widths", default=None, help="Pulse widths (s), e.g. '1e-8,1e-7,1e-6' (default: 3 decades)."
+)
+@click.option(
+    "--amplitudes",
+    default=None,
+    help="Pulse amplitudes (V): a list or start:stop:step (default: 40 % of nominal .. max).",
+)
+@click.option("--trials", default=16, show_default=True, type=click.IntRange(1, 60000))
+@click.option(
+    "--probe-trials",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 60000),
+    help="Trials first spent at each point (adaptive placement).",
+)
+@click.option(
+    "--adaptive/--no-adaptive",
+    default=True,
+    show_default=True,
+    help="Spend full trials only where devices are in their transition; stop a sweep once "
+    "every device switches.",
+)
+@click.option(
+    "--floor-trials",
+    default=64,
+    show_default=True,
+    type=click.IntRange(0, 60000),
+    help="Trials per sweep set aside to measure the write-error floor.",
+)
+@click.option(
+    "--disturb-reads",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(0, 10_000_000),
+    help="Reads per device at the largest read voltage (read disturb); 0 skips it.",
+)
+@click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
+@click.option("--target-wer", default=1e-6, show_default=True, type=float)
+@click.option(
+    "--tau0", default=1e-9, show_default=True, type=float, help="Attempt time (s) the fit assumes."
+)
+@click.option("--report/--no-report", default=True, show_default=True, help="PNG report.")
+@click.option("--operator", default=None, help="Who ran it (default: the login name).")
+def switching(
+    profile: str,
+    lot_seed: int,
+    die_index: int | None,
+    station: Path | None,
+    die_id: str | None,
+    out: Path | None,
+    resume: bool,
+    arrays: str | None,
+    widths: str | None,
+    amplitudes: str | None,
+    trials: int,
+    probe_trials: int,
+    adaptive: bool,
+    floor_trials: int,
+    disturb_reads: int,
+    loop_devices: str | None,
+    target_wer: float,
+    tau0: float,
+    report: bool,
+    operator: str | None,
+) -> None:
+    """Switching characterisation: P(switch) against pulse amplitude and width, per device.
+
+    For every width and both directions, amplitudes are swept upwards; at each point every
+    device of the array gets TRIALS trials (start state written with verify, one pulse, one
+    read), all devices at once. Each device's critical voltage Vc0 and thermal stability
+    Delta are fitted with uncertainties; the die's write-error rate is extrapolated and a
+    pulse reaching --target-wer inside the safety envelope is recommended (or the report
+    says none does). Read disturb and pulsed R-V loops are measured too. Results are flushed
+    array by array; an interrupted run finishes with --resume --out FILE.
+    """
+    from mtj_hil.cli.common import parse_arrays
+    from mtj_hil.protocols.switching.procedure import (
+        SwitchingPlan,
+        default_amplitudes,
+        default_widths,
+    )
+    from mtj_hil.runs.jobs.switching import run_switching
+    from mtj_hil.runs.store.switching import load_switching
+
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out FILE: the run file to finish")
+    amps = parse_floats(amplitudes, "--amplitudes")
+    wids = parse_floats(widths, "--widths")
+    loops = parse_devices(loop_devices)
+
+    def plan_for(layout) -> SwitchingPlan:
+        return SwitchingPlan(
+            arrays=parse_arrays(arrays, layout.n_arrays),
+            amplitudes=amps or default_amplitudes(layout),
+            widths=wids or default_widths(layout),
+            trials=trials,
+            probe_trials=min(probe_trials, trials),
+            adaptive=adaptive,
+            floor_trials=floor_trials,
+            disturb_reads=disturb_reads,
+            loop_devices=loops,
+            tau0=tau0,
+            target_wer=target_wer,
+        )
+
+    source, target = choose_run(
+        "switching", profile, lot_seed, die_index, station, die_id, out, resume
+    )
+    with open_die(source) as chip:
+        plan = plan_for(chip.layout)
+        console.print(
+            f"[bold]switching[/] {source.die_id}: {len(plan.arrays)} arrays, "
+            f"{len(plan.widths)} widths, {len(plan.amplitudes)} amplitudes -> {target}"
+        )
+        with array_progress(len(plan.arrays)) as progress:
+            run_switching(
+                chip,
+                target,
+                die_id=source.die_id,
+                plan=plan,
+                resume=resume,
+                seed=source.seed,
+                operator=operator,
+                progress=progress,
+            )
+        summarise_switching(target)
+        if report:
+            from mtj_hil.reports.switching import switching_report
+
+            png = switching_report(load_switching(target), target.with_suffix(".png"))
+            console.print(f"report: {png}")
+
+
+def _spread(pop: dict, name: str) -> str:
+    """Device spread (percent) with its uncertainty; runs fitted before the uncertainty
+    was recorded show the value alone."""
+    value = pop.get(f"{name}_sigma_rel")
+    if value is None:
+        return "-"
+    sd = pop.get(f"{name}_sigma_rel_sd")
+    return f"{100 * value:.1f} %" + (f" +- {100 * sd:.1f}" if sd is not None else "")
+
+
+def summarise_switching(path: Path) -> None:
+    """Print a switching run's provenance, fits, recommendation and read disturb."""
+    from mtj_hil.protocols.switching.fit import STATUS_FEW_TRIALS
+    from mtj_hil.runs.store.switching import load_switching
+
+    run = load_switching(path)
+    out = Console()
+    meta = Table.grid(padding=(0, 2))
+    for key in ("die_id", "kind", "status", "status_reason", "run_id", "started", "ended"):
+        if run.attrs.get(key):
+            meta.add_row(key, str(run.attrs[key]))
+    meta.add_row("arrays", f"{len(run.arrays_done)} of {len(run.plan.get('arrays', []))} done")
+    n_trials = sum(int(d.trials.sum()) for d in run.data.values())
+    meta.add_row("device trials", f"{n_trials:,}")
+    out.print(meta)
+    an = run.analysis
+    if an is None:
+        out.print("[yellow]not fitted yet: resume the run to finish it[/]")
+        return
+    table = Table(title=f"thermal activation (tau0 assumed {an.tau0:g} s)")
+    cols = (
+        "to",
+        "Vc0 (V)",
+        "Vc0 spread",
+        "Delta",
+        "Delta spread",
+        "fitted",
+        "few trials",
+        "never switched",
+    )
+    for col in (*cols, "WER floor"):
+        table.add_column(col, justify="right")
+    for name, fit in an.directions.items():
+        pop, fl = fit.population, fit.floor
+        if pop.get("n"):
+            row = [
+                f"{pop['vc']:.4g} +- {pop['vc_sd']:.2g}",
+                _spread(pop, "vc"),
+                f"{pop['delta']:.3g} +- {pop['delta_sd']:.2g}",
+                _spread(pop, "delta"),
+            ]
+        else:
+            row = ["-", "-", "-", "-"]
+        table.add_row(
+            name,
+            *row,
+            str(pop.get("n", 0)),
+            str(int((fit.status == STATUS_FEW_TRIALS).sum())),
+            str(fit.never_switched),
+            f"{fl.value:.2g} ({fl.low:.2g}..{fl.high:.2g})",
+        )
+    out.print(table)
+    rec = an.recommendation
+    colour = "green" if rec.found else "yellow"
+    out.print(f"[{colour}]pulse for WER {rec.target:.0e}:[/] {rec.statement}")
+    d = an.disturb
+    if not d.get("reads_per_device"):
+        out.print("read disturb: not measured (--disturb-reads 0)")
+        return
+    out.print(
+        f"read disturb ({d['reads_per_device']} reads at {d['voltage']:g} V per device): "
+        f"{d['from_p']['flips']} flips from P, {d['from_ap']['flips']} from AP "
+        f"(per read <= {max(d['from_p']['per_read_upper90'], d['from_ap']['per_read_upper90']):.2g}, 90 %)"
+    )
+
+
+@click.command("fit-profile")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Profile TOML to write.",
+)
+@click.option(
+    "--base",
+    default="1t1r-20k",
+    show_default=True,
+    help="Profile whose values stand for what the runs cannot tell (each listed as a default).",
+)
+@click.option("--name", default=None, help="Name of the fitted profile (default: the file stem).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def fit_profile_command(
+    runs: tuple[Path, ...], out: Path, base: str, name: str | None, force: bool
+) -> None:
+    """Fit a die profile from measured runs (characterisation runs of one or many dies, and
+    switching runs where present).
+
+    Fitted: R_P / R_AP lognormal medians, spreads and correlation, TMR, defect rates per class
+    and their die-to-die spread, whole-open lines, short conductances, read noise, switching
+    Vc0 / Delta / spread and the write-error floor. Every value is written with its
+    uncertainty and source runs; what the runs cannot tell keeps the --base profile's value
+    and is listed as a default. The output loads like any profile: --profile FILE.
+    """
+    from mtj_hil.profile_fit.fit import fit_profile
+    from mtj_hil.profile_fit.writer import write_profile_toml
+    from mtj_hil.sim.profile import load_profile
+
+    if out.exists() and not force:
+        raise StoreError(f"{out} already exists; choose another -o or add --force")
+    fitted = fit_profile(list(runs), load_profile(base), name=name or out.stem)
+    write_profile_toml(fitted, out)
+    prof = load_profile(out)
+    table = Table(title=f"fitted profile {prof.name} ({len(runs)} runs)")
+    for col in ("key", "value", "uncertainty", "source"):
+        table.add_column(col)
+    for key, item in fitted.values.items():
+        table.add_row(
+            key, f"{item.value:.5g}", f"{item.sd:.2g}" if item.sd is not None else "", item.source
+        )
+    Console().print(table)
+    if fitted.defaults:
+        console.print(
+            "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
+        )
+    console.print(f"wrote {out} (loads with --profile {out})")

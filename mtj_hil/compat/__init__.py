@@ -1,0 +1,1 @@
+"""Compatibility with earlier releases (old import names)."""

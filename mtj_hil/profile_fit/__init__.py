@@ -1,0 +1,1 @@
+"""Die profiles fitted from measured runs, and writing them as profile TOML."""

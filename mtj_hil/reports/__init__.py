@@ -1,0 +1,1 @@
+"""PNG reports of run files, one module per measurement kind."""

@@ -1,0 +1,276 @@
+"""Characterisation runs in a run file: the sink the protocol writes to, and the reader.
+
+Layout under ``/characterization``:
+
+- ``array_index`` (n,): arrays finished, in the order they were measured. Appended last, so
+  an array counts as finished only once all its data is on disk.
+- ``g_after_p``, ``g_after_ap`` (n, cycles, reads, rows, cols), S.
+- ``residual_p``, ``residual_ap`` (n, cycles, rows, cols), bool: cells write-verify gave up on.
+- ``g_high_p``, ``g_high_ap`` (n, cycles, reads, rows, cols), S: only when the plan has a
+  ``bias_read_voltage`` (the plan attribute records it, in V): the same reads at that voltage.
+
+Under ``/defects`` (written when every planned array is done): ``arrays``, ``codes`` (uint8
+``DefectCode``), ``g_p``, ``g_ap`` (S), with the thresholds as attributes. The evidence
+classifier (defects version 2) adds ``confidence`` (posterior of the reported class),
+``best_guess`` (most probable class, also for UNCERTAIN devices), ``posterior`` (..., 5) and
+the attributes ``model`` (the fitted model and how it was derived, JSON), ``warnings`` (JSON
+list of sentences), ``overlap`` (JSON) and ``remeasured`` (JSON). Files without them (version 1)
+still load; their fields read as None / empty. With a bias read voltage, ``bias_p`` and
+``bias_ap`` hold each device's bias signature ``ln(G(V_high) / G(V_low))`` (unit "1") and the
+model's ``bias_signature`` entry the fit of it.
+
+Under ``/remeasure`` (targeted re-measurement of uncertain devices): ``arrays``, ``selected``
+(bool, the cells re-written), ``g_after_p``, ``g_after_ap`` (and ``g_high_p``, ``g_high_ap``
+with a bias read voltage) (S, (n, cycles, reads, rows, cols)).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.runfile import RunFile, RunSink
+from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData, Thresholds
+
+KIND = "characterization"
+DEFECTS_VERSION = 2
+"""Version of the ``/defects`` group: 2 adds posteriors, the fitted model and warnings."""
+GROUP = "characterization"
+_STREAMS = {
+    "g_after_p": ("S", "conductance read after each all-P write (cycle, read, row, col)"),
+    "g_after_ap": ("S", "conductance read after each all-AP write (cycle, read, row, col)"),
+    "residual_p": ("1", "cells the all-P write-verify gave up on (cycle, row, col)"),
+    "residual_ap": ("1", "cells the all-AP write-verify gave up on (cycle, row, col)"),
+}
+_BIAS_STREAMS = {
+    "g_high_p": (
+        "S",
+        "conductance read at the plan's bias_read_voltage after each all-P write "
+        "(cycle, read, row, col)",
+    ),
+    "g_high_ap": (
+        "S",
+        "conductance read at the plan's bias_read_voltage after each all-AP write "
+        "(cycle, read, row, col)",
+    ),
+}
+
+
+class CharacterizationRun(RunSink):
+    """A characterisation run file seen as a :class:`mtj_hil.protocols.CharacterizationSink`."""
+
+    KIND = KIND
+    GROUP = GROUP
+
+    def _index_path(self) -> str:
+        return f"{GROUP}/array_index"
+
+    def _repair(self) -> None:
+        """Drop rows of an append a killed process left half-written (after the last index)."""
+        if not self._writable():
+            return
+        done = len(self.completed_arrays())
+        for name in (*_STREAMS, *_BIAS_STREAMS):
+            self.run.truncate(f"{GROUP}/{name}", done)
+        self.run.flush()
+
+    # -- CharacterizationSink --------------------------------------------------------------
+
+    def save_array(self, array: int, data: SwitchingData) -> None:
+        for name, (unit, description) in _STREAMS.items():
+            self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, description)
+        for name, (unit, description) in _BIAS_STREAMS.items():
+            if getattr(data, name) is not None:
+                self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, description)
+        self.run.append(
+            self._index_path(),
+            np.array([array], dtype=np.int32),
+            "1",
+            "arrays finished, in measurement order",
+        )
+        self.run.flush()
+
+    def load_arrays(self, arrays: Iterable[int]) -> dict[int, SwitchingData]:
+        order = {a: i for i, a in enumerate(self.completed_arrays())}
+        out = {}
+        for a in arrays:
+            if a not in order:
+                raise StoreError(f"{self.run.path} holds no data for array {a}")
+            i = order[a]
+            fields = {n: self.run.h5[f"{GROUP}/{n}"][i] for n in _STREAMS}
+            for n in _BIAS_STREAMS:
+                ds = self.run.h5.get(f"{GROUP}/{n}")
+                if ds is not None and ds.shape[0] > i:
+                    fields[n] = ds[i]
+            out[a] = SwitchingData(**fields)
+        return out
+
+    def save_defect_map(self, arrays: list[int], result: DefectMap) -> None:
+        self.run.write(
+            "defects/arrays",
+            np.asarray(arrays, dtype=np.int32),
+            "1",
+            "array of each slice of the maps below",
+        )
+        self.run.write(
+            "defects/codes",
+            result.codes,
+            "1",
+            "defect code per device: " + ", ".join(f"{c.value}={c.name}" for c in DefectCode),
+        )
+        self.run.write("defects/g_p", result.g_p, "S", "mean conductance after P writes")
+        self.run.write("defects/g_ap", result.g_ap, "S", "mean conductance after AP writes")
+        if result.confidence is not None:
+            self.run.write(
+                "defects/confidence",
+                result.confidence.astype(np.float32),
+                "1",
+                "posterior probability of the reported class (of the best guess if UNCERTAIN)",
+            )
+        if result.best_guess is not None:
+            self.run.write(
+                "defects/best_guess",
+                result.best_guess,
+                "1",
+                "most probable class, also for UNCERTAIN devices (codes as in 'codes')",
+            )
+        if result.posterior is not None:
+            self.run.write(
+                "defects/posterior",
+                result.posterior.astype(np.float32),
+                "1",
+                "posterior per class (last axis): GOOD, SHORT, OPEN, STUCK_P, STUCK_AP",
+            )
+        for name, values in (("bias_p", result.bias_p), ("bias_ap", result.bias_ap)):
+            if values is not None:
+                self.run.write(
+                    f"defects/{name}",
+                    np.asarray(values, dtype=np.float32),
+                    "1",
+                    "bias signature ln(G(V_high) / G(V_low)) after "
+                    + ("P" if name == "bias_p" else "AP")
+                    + " writes, mean over cycles (natural log of a ratio)",
+                )
+        grp = self.run.h5["defects"]
+        for key, value in result.thresholds.as_dict().items():
+            grp.attrs[f"threshold_{key}"] = value
+        grp.attrs["threshold_units"] = "S"
+        grp.attrs["defects_version"] = DEFECTS_VERSION if result.model else 1
+        grp.attrs["model"] = json.dumps(result.model)
+        grp.attrs["warnings"] = json.dumps(result.warnings)
+        grp.attrs["overlap"] = json.dumps(result.overlap)
+        grp.attrs["remeasured"] = json.dumps(result.remeasured)
+        self.run.flush()
+
+    def save_remeasurement(
+        self, arrays: list[int], selected: np.ndarray, data: list[SwitchingData]
+    ) -> None:
+        """Store the targeted re-measurement of uncertain devices (replaces an earlier one)."""
+        self.run.write("remeasure/arrays", np.asarray(arrays, dtype=np.int32), "1", "arrays")
+        self.run.write(
+            "remeasure/selected", np.asarray(selected, bool), "1", "cells re-written per array"
+        )
+        streams = {**_STREAMS, **_BIAS_STREAMS}
+        for name in ("g_after_p", "g_after_ap", *_BIAS_STREAMS):
+            if any(getattr(d, name) is None for d in data):
+                continue
+            self.run.write(
+                f"remeasure/{name}",
+                np.stack([getattr(d, name) for d in data]),
+                "S",
+                streams[name][1] + ", extra cycles of the selected cells",
+            )
+        self.run.flush()
+
+
+@dataclass
+class Characterization:
+    """A characterisation read back from a run file (plain numpy arrays, SI units)."""
+
+    path: Path
+    attrs: dict[str, Any]
+    plan: dict[str, Any]
+    layout: dict[str, Any]
+    arrays_done: list[int]
+    arrays: np.ndarray | None
+    codes: np.ndarray | None
+    g_p: np.ndarray | None
+    g_ap: np.ndarray | None
+    thresholds: Thresholds | None
+    confidence: np.ndarray | None = None
+    best_guess: np.ndarray | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    overlap: dict[str, float] = field(default_factory=dict)
+    remeasured: dict[str, Any] = field(default_factory=dict)
+    bias_p: np.ndarray | None = None
+    bias_ap: np.ndarray | None = None
+
+    @property
+    def uncertain(self) -> int:
+        """Number of UNCERTAIN devices (0 for unclassified or version-1 files)."""
+        return 0 if self.codes is None else int((self.codes == DefectCode.UNCERTAIN).sum())
+
+    @property
+    def complete(self) -> bool:
+        return self.codes is not None
+
+    def counts(self) -> dict[str, int]:
+        """Devices per defect code (empty if not classified yet)."""
+        if self.codes is None:
+            return {}
+        return {c.name: int((self.codes == c).sum()) for c in DefectCode}
+
+
+def load_characterization(path: str | Path) -> Characterization:
+    """Read a characterisation run file.
+
+    Raises:
+        StoreError: not an mtj-hil characterisation run file.
+    """
+    with RunFile.open(path, "r", kind=KIND) as run:
+        attrs = run.attrs
+        sink = CharacterizationRun(run)
+        done = sink.completed_arrays()
+        h5 = run.h5
+        thresholds = arrays = codes = g_p = g_ap = None
+        extra: dict[str, Any] = {}
+        if "defects" in h5:
+            arrays = h5["defects/arrays"][()]
+            codes = h5["defects/codes"][()]
+            g_p = h5["defects/g_p"][()]
+            g_ap = h5["defects/g_ap"][()]
+            t = {
+                k.removeprefix("threshold_"): v
+                for k, v in h5["defects"].attrs.items()
+                if k.startswith("threshold_") and k != "threshold_units"
+            }
+            thresholds = Thresholds(
+                **{k: (v.item() if isinstance(v, np.generic) else v) for k, v in t.items()}
+            )
+            grp = h5["defects"]
+            for name in ("confidence", "best_guess", "bias_p", "bias_ap"):
+                if name in grp:
+                    extra[name] = grp[name][()]
+            for name in ("model", "warnings", "overlap", "remeasured"):
+                if name in grp.attrs:
+                    extra[name] = json.loads(grp.attrs[name])
+        return Characterization(
+            path=Path(path),
+            attrs=attrs,
+            plan=json.loads(h5.attrs["plan"]),
+            layout=json.loads(h5.attrs["layout"]),
+            arrays_done=done,
+            arrays=arrays,
+            codes=codes,
+            g_p=g_p,
+            g_ap=g_ap,
+            thresholds=thresholds,
+            **extra,
+        )

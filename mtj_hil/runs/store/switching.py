@@ -1,0 +1,256 @@
+"""Switching runs in a run file: the sink :func:`mtj_hil.protocols.switching.procedure.measure_switching_die`
+writes to, the fitted results, and the reader.
+
+Layout under ``/switching`` (streams, appended array by array):
+
+- ``point_direction`` (uint8 ``CellState``), ``point_width`` (s), ``point_amplitude`` (V),
+  ``point_floor`` (bool), ``trials``, ``switched`` (points, rows, cols): the grid counts.
+- ``disturb_flips``, ``disturb_valid`` (arrays, 2, rows, cols): read disturb from P / AP.
+- ``loop_array``, ``loop_cells`` (row, col), ``loop_g`` (S): pulsed R-V loops; the signed
+  step amplitudes are ``loop_voltage`` (V).
+- ``array_index``, ``points_end``, ``loops_end``: arrays finished and where their rows end.
+  Appended last, so an array counts only once all its rows are on disk; reopening drops
+  rows past the last index (an append a killed process left half-done).
+
+Under ``/switching_fit`` (written once every array is measured): per direction ``AP`` / ``P``
+the per-device ``vc`` (V), ``vc_sd``, ``delta``, ``delta_sd``, ``status``, ``cov`` and the
+WER grid; the floor, populations, recommendation and read-disturb summary as JSON attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.runfile import RunFile, RunSink
+from mtj_hil.protocols.chip import CellState
+from mtj_hil.protocols.switching.procedure import ArraySwitching
+from mtj_hil.protocols.switching.analysis import (
+    DirectionFit,
+    Recommendation,
+    SwitchingAnalysis,
+    WerCurve,
+)
+from mtj_hil.protocols.switching.fit import FloorEstimate
+
+KIND = "switching"
+GROUP = "switching"
+FIT = "switching_fit"
+_POINTS = {
+    "point_direction": ("1", "target state of the point's pulse (0 = AP, 1 = P)"),
+    "point_width": ("s", "pulse width of the point"),
+    "point_amplitude": ("V", "pulse amplitude of the point"),
+    "point_floor": ("1", "point set aside to measure the write-error floor"),
+    "trials": ("1", "valid trials per device (start state verified)"),
+    "switched": ("1", "trials in which the device switched"),
+}
+_PER_ARRAY = {
+    "disturb_flips": ("1", "devices that flipped in the read-disturb reads (from P, from AP)"),
+    "disturb_valid": ("1", "devices whose read-disturb start state verified (P, AP)"),
+}
+_LOOPS = {
+    "loop_array": ("1", "array of each R-V loop device"),
+    "loop_cells": ("1", "row, col of each R-V loop device"),
+    "loop_g": ("S", "conductance read after each R-V loop pulse"),
+}
+_FIELDS = {
+    "point_direction": "direction",
+    "point_width": "width",
+    "point_amplitude": "amplitude",
+    "point_floor": "floor_point",
+    "trials": "trials",
+    "switched": "switched",
+}
+_FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
+
+
+class SwitchingRun(RunSink):
+    """A switching run file seen as a :class:`mtj_hil.protocols.switching.procedure.SwitchingSink`."""
+
+    KIND = KIND
+    GROUP = GROUP
+
+    def _ends(self, name: str) -> int:
+        path = f"{GROUP}/{name}"
+        if path not in self.run.h5:
+            return 0
+        ends = self.run.h5[path][()]
+        n = len(self.completed_arrays())
+        return int(ends[n - 1]) if n else 0
+
+    def _repair(self) -> None:
+        if not self._writable():
+            return
+        done = len(self.completed_arrays())
+        for name in ("points_end", "loops_end"):
+            self.run.truncate(f"{GROUP}/{name}", done)
+        for name in _POINTS:
+            self.run.truncate(f"{GROUP}/{name}", self._ends("points_end"))
+        for name in _PER_ARRAY:
+            self.run.truncate(f"{GROUP}/{name}", done)
+        for name in _LOOPS:
+            self.run.truncate(f"{GROUP}/{name}", self._ends("loops_end"))
+        self.run.flush()
+
+    # -- SwitchingSink ---------------------------------------------------------------------
+
+    def save_array(self, array: int, data: ArraySwitching) -> None:
+        n_points = self._ends("points_end") + len(data.amplitude)
+        n_loops = self._ends("loops_end") + len(data.loop_cells)
+        for name, (unit, text) in _POINTS.items():
+            self.run.append(f"{GROUP}/{name}", getattr(data, _FIELDS[name]), unit, text)
+        for name, (unit, text) in _PER_ARRAY.items():
+            self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, text)
+        if len(data.loop_cells):
+            rows = {
+                "loop_array": np.full(len(data.loop_cells), array, np.int32),
+                "loop_cells": data.loop_cells.astype(np.int32),
+                "loop_g": data.loop_g,
+            }
+            for name, (unit, text) in _LOOPS.items():
+                self.run.append(f"{GROUP}/{name}", rows[name], unit, text)
+            self.run.write(
+                f"{GROUP}/loop_voltage",
+                data.loop_voltage,
+                "V",
+                "signed pulse amplitude of each R-V loop step (+ towards AP)",
+            )
+        self.run.append(
+            f"{GROUP}/points_end", np.array([n_points], np.int64), "1", "grid rows after each array"
+        )
+        self.run.append(
+            f"{GROUP}/loops_end", np.array([n_loops], np.int64), "1", "loop rows after each array"
+        )
+        self.run.append(
+            f"{GROUP}/array_index", np.array([array], np.int32), "1", "arrays finished, in order"
+        )
+        self.run.flush()
+
+    def load_arrays(self, arrays: Iterable[int]) -> dict[int, ArraySwitching]:
+        return _load_arrays(self.run, arrays)
+
+    def save_analysis(self, analysis: SwitchingAnalysis) -> None:
+        """Write the fits of a finished run."""
+        for name, fit in analysis.directions.items():
+            base = f"{FIT}/{name}"
+            for key, unit in _FIT_UNITS.items():
+                self.run.write(f"{base}/{key}", getattr(fit, key), unit, f"{key} per device")
+            grp = self.run.h5[base]
+            grp.attrs["floor"] = json.dumps(asdict(fit.floor))
+            grp.attrs["per_array"] = json.dumps(fit.per_array)
+            grp.attrs["population"] = json.dumps(fit.population)
+            curve = analysis.wer[name]
+            self.run.write(f"{base}/wer_amplitudes", curve.amplitudes, "V", "WER grid amplitudes")
+            self.run.write(f"{base}/wer_widths", curve.widths, "s", "WER grid widths")
+            for key in ("median", "low", "high"):
+                self.run.write(
+                    f"{base}/wer_{key}", getattr(curve, key), "1", f"die WER, {key} (90 % band)"
+                )
+        self.run.write(f"{FIT}/arrays", np.asarray(analysis.arrays, np.int32), "1", "arrays")
+        grp = self.run.h5[FIT]
+        grp.attrs["tau0"] = analysis.tau0
+        grp.attrs["recommendation"] = json.dumps(asdict(analysis.recommendation))
+        grp.attrs["disturb"] = json.dumps(analysis.disturb)
+        self.run.flush()
+
+
+def _load_arrays(run: RunFile, arrays: Iterable[int]) -> dict[int, ArraySwitching]:
+    h5 = run.h5
+    done = [int(a) for a in h5[f"{GROUP}/array_index"][()]] if f"{GROUP}/array_index" in h5 else []
+    order = {a: i for i, a in enumerate(done)}
+    p_end = h5[f"{GROUP}/points_end"][()] if done else []
+    l_end = h5[f"{GROUP}/loops_end"][()] if done else []
+    out = {}
+    for a in arrays:
+        if a not in order:
+            raise StoreError(f"{run.path} holds no switching data for array {a}")
+        i = order[a]
+        p0, p1 = (int(p_end[i - 1]) if i else 0), int(p_end[i])
+        l0, l1 = (int(l_end[i - 1]) if i else 0), int(l_end[i])
+        fields = {_FIELDS[n]: h5[f"{GROUP}/{n}"][p0:p1] for n in _POINTS}
+        extra = {n: h5[f"{GROUP}/{n}"][i] for n in _PER_ARRAY}
+        loops: dict[str, Any] = {}
+        if l1 > l0:
+            loops = {
+                "loop_cells": h5[f"{GROUP}/loop_cells"][l0:l1],
+                "loop_g": h5[f"{GROUP}/loop_g"][l0:l1],
+                "loop_voltage": h5[f"{GROUP}/loop_voltage"][()],
+            }
+        out[a] = ArraySwitching(**fields, **extra, **loops)
+    return out
+
+
+@dataclass
+class Switching:
+    """A switching run read back from a file."""
+
+    path: Path
+    attrs: dict[str, Any]
+    plan: dict[str, Any]
+    layout: dict[str, Any]
+    arrays_done: list[int]
+    data: dict[int, ArraySwitching]
+    analysis: SwitchingAnalysis | None
+
+    @property
+    def complete(self) -> bool:
+        return self.analysis is not None
+
+
+def load_switching(path: str | Path) -> Switching:
+    """Read a switching run file (data of every finished array and, if done, its fits).
+
+    Raises:
+        StoreError: not an mtj-hil switching run file.
+    """
+    with RunFile.open(path, "r", kind=KIND) as run:
+        h5 = run.h5
+        done = (
+            [int(a) for a in h5[f"{GROUP}/array_index"][()]] if f"{GROUP}/array_index" in h5 else []
+        )
+        data = _load_arrays(run, done)
+        analysis = _load_analysis(h5) if FIT in h5 else None
+        return Switching(
+            path=Path(path),
+            attrs=run.attrs,
+            plan=json.loads(h5.attrs["plan"]),
+            layout=json.loads(h5.attrs["layout"]),
+            arrays_done=done,
+            data=data,
+            analysis=analysis,
+        )
+
+
+def _load_analysis(h5: Any) -> SwitchingAnalysis:
+    grp = h5[FIT]
+    directions, curves = {}, {}
+    for state in (CellState.AP, CellState.P):
+        g = grp[state.name]
+        directions[state.name] = DirectionFit(
+            direction=state,
+            floor=FloorEstimate(**json.loads(g.attrs["floor"])),
+            per_array=json.loads(g.attrs["per_array"]),
+            population=json.loads(g.attrs["population"]),
+            **{k: g[k][()] for k in _FIT_UNITS},
+        )
+        curves[state.name] = WerCurve(
+            amplitudes=g["wer_amplitudes"][()],
+            widths=g["wer_widths"][()],
+            median=g["wer_median"][()],
+            low=g["wer_low"][()],
+            high=g["wer_high"][()],
+        )
+    return SwitchingAnalysis(
+        arrays=[int(a) for a in grp["arrays"][()]],
+        tau0=float(grp.attrs["tau0"]),
+        directions=directions,
+        wer=curves,
+        recommendation=Recommendation(**json.loads(grp.attrs["recommendation"])),
+        disturb=json.loads(grp.attrs["disturb"]),
+    )

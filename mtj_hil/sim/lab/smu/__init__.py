@@ -1,0 +1,1 @@
+"""Virtual SMUs: one module per model, sharing a channel core and the SCPI/TSP parsers."""

@@ -1,0 +1,141 @@
+"""Check a station before a run: what the computer sees, and what each instrument says.
+
+:func:`check_station` lists the visible VISA resources and serial ports, then opens every
+instrument of the station file exactly as a run would (:mod:`mtj_hil.station.smu`): the
+controller board is identified and reset; each SMU is identified against its driver, taken
+through its known-state sequence (every setting read back, error queue drained) and shut
+down. No output is ever switched on. Each instrument gets one :class:`InstrumentCheck`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from mtj_hil.errors import ConfigError
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.station.config import Station
+from mtj_hil.station.connect import start_virtual_lab
+from mtj_hil.station.smu import make_smu, open_controller, smu_settings
+
+__all__ = ["InstrumentCheck", "StationCheck", "check_station", "serial_ports", "visa_resources"]
+
+
+@dataclass
+class InstrumentCheck:
+    """One instrument's outcome: ``ok``, or what went wrong, with detail lines."""
+
+    key: str
+    address: str
+    ok: bool = False
+    outcome: str = ""
+    identity: str = ""
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StationCheck:
+    """Everything ``mtj-hil station check`` reports."""
+
+    visa: list[str] | str
+    ports: list[str]
+    instruments: list[InstrumentCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(i.ok for i in self.instruments)
+
+
+def visa_resources(visa_library: str) -> list[str] | str:
+    """VISA resources the library can see, or the reason it cannot list them."""
+    import pyvisa
+
+    try:
+        manager = pyvisa.ResourceManager(visa_library)
+        with warnings.catch_warnings():  # pyvisa-py warns about optional discovery packages
+            warnings.simplefilter("ignore")
+            return sorted(manager.list_resources("?*"))
+    except Exception as exc:  # noqa: BLE001 - listing is informative only
+        return f"cannot list VISA resources with {visa_library!r}: {exc}"
+
+
+def serial_ports() -> list[str]:
+    """Serial ports of this computer (device and description), stable names first."""
+    from serial.tools import list_ports
+
+    return [f"{p.device} ({p.description})" for p in list_ports.comports()]
+
+
+def _check_controller(station: Station, url: str) -> InstrumentCheck:
+    check = InstrumentCheck("controller", url)
+    try:
+        controller = open_controller(station.controller, url)
+    except InstrumentError as exc:
+        check.outcome = f"unreachable: {exc}"
+        return check
+    try:
+        ident = controller.identity
+        assert ident is not None
+        check.identity = (
+            f"{ident.model} sn {ident.serial} fw {ident.firmware}, {ident.die} die "
+            f"{ident.arrays} x {ident.rows} x {ident.cols}"
+        )
+        geo = station.profile.geometry
+        if (ident.arrays, ident.rows, ident.cols) != (geo.n_arrays, geo.rows, geo.cols):
+            check.outcome = f"die differs from die.profile {station.profile.name!r}"
+        else:
+            controller.reset()
+            check.ok, check.outcome = True, "identified, reset (routes off)"
+    except InstrumentError as exc:
+        check.outcome = f"failed: {exc}"
+    finally:
+        with contextlib.suppress(Exception):
+            controller.close()
+    return check
+
+
+def _check_smu(station: Station, cfg: Any, resource: str) -> InstrumentCheck:
+    check = InstrumentCheck(f"smu.{cfg.name}", resource)
+    try:
+        smu = make_smu(cfg, resource, station)
+    except ConfigError as exc:
+        check.outcome = f"wrong instrument or setting: {exc}"
+        return check
+    except InstrumentError as exc:
+        check.outcome = f"unreachable: {exc}"
+        return check
+    try:
+        check.identity = smu.idn
+        state = smu.configure(smu_settings(station, cfg, station.envelope))
+        check.details = [f"{'ok ' if c.ok else 'DIFFERS'} {c.describe()}" for c in state.checks]
+        check.details += [f"error queue: {code} {msg}" for code, msg in state.errors]
+        if state.stale_errors:
+            check.details.append(f"stale errors cleared on open: {list(state.stale_errors)}")
+        if state.ok:
+            check.ok = True
+            check.outcome = f"known state verified ({len(state.checks)} settings)"
+        else:
+            check.outcome = "known state NOT reached: " + "; ".join(state.problems())
+    except InstrumentError as exc:
+        check.outcome = f"refused: {exc}"
+    finally:
+        if not smu.shutdown():
+            check.ok = False
+            check.details.append("shutdown: output-off not confirmed")
+    return check
+
+
+def check_station(station: Station) -> StationCheck:
+    """Look at the bus, then open, verify and close every instrument of ``station``.
+
+    Never raises for an instrument problem (each is reported); never turns an output on.
+    """
+    visa = visa_resources(station.visa_library)
+    ports = serial_ports()
+    with contextlib.ExitStack() as stack:
+        _lab, url, resources = start_virtual_lab(station, stack)
+        checks = [_check_controller(station, url)]
+        checks += [_check_smu(station, cfg, resources[cfg.name]) for cfg in station.smus]
+    return StationCheck(visa, ports, checks)

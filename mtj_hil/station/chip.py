@@ -1,0 +1,410 @@
+"""InstrumentChip: the Chip interface served by a real station (controller board + SMUs).
+
+The same protocols that run on :class:`~mtj_hil.sim.SimulatedChip` run here unchanged. Every
+request is validated and checked against the station's safety envelope as a whole before the
+first byte goes out; on every exit the board is reset to its safe state (routes off) and
+every SMU touched gets output-off, even when other commands fail.
+
+Read paths:
+- ``adc`` (fast): all output lines at once through the on-chip converters. A block of
+  one-hot vectors at a common voltage (a conductance map) is one ``SCAN``; any other vector
+  is ``VREAD`` + ``READ``. The converter range is chosen per request and stepped up when a
+  line saturates.
+- ``smu`` (precise): the sense SMU holds one output line at 0 V and measures its current,
+  one line and one vector at a time; only the input lines a vector drives are enabled.
+
+Calibration: :func:`open_station` applies the newest valid calibration record of the station
+(``calibration`` package) to every read: the converters' per-line gain and offset on the
+``adc`` path, the SMU's gain and offset and the connector's series resistance on the ``smu``
+path. ``describe()`` names the record used, so run files carry it.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.calibration.correction import ReadPathCorrection
+from mtj_hil.calibration.records import controller_identity, smu_identity
+from mtj_hil.errors import ConfigError
+from mtj_hil.instruments.controller import ADC_RANGES, ChipController, HostWatchdogFired
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.safety import SafetyEnvelope
+from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.station.config import Station
+from mtj_hil.station.smu import smu_settings
+
+__all__ = ["InstrumentChip", "rectangles", "shutdown_smu", "quietly"]
+from mtj_hil.protocols.chip import (
+    CellState,
+    Layout,
+    Limits,
+    Pulse,
+    cell_mask,
+    check_array,
+    read_voltages,
+)
+from mtj_hil.protocols.errors import InvalidRequest
+
+log = logging.getLogger(__name__)
+
+DIE_TYPES = {"CMOS1T1R": "1T1R", "PASSIVE1R": "passive"}
+
+
+def rectangles(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cover a cell mask exactly with (rows, cols) rectangles, one pulse each.
+
+    Rows with the same column pattern share a rectangle (and, transposed, columns with the
+    same row pattern); whichever needs fewer pulses is returned.
+    """
+
+    def by_rows(m: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        groups: dict[bytes, list[int]] = {}
+        for r in np.flatnonzero(m.any(axis=1)):
+            groups.setdefault(m[r].tobytes(), []).append(int(r))
+        rows_n = m.shape[0]
+        out = []
+        for rows in groups.values():
+            row_mask = np.zeros(rows_n, bool)
+            row_mask[rows] = True
+            out.append((row_mask, m[rows[0]].copy()))
+        return out
+
+    a = by_rows(mask)
+    b = [(r, c) for c, r in by_rows(mask.T)]
+    return a if len(a) <= len(b) else b
+
+
+class InstrumentChip:
+    """A die on a real (or virtual-lab) station behind the Chip interface.
+
+    Args:
+        controller: an opened controller-board driver (identified).
+        station: the validated station description.
+        smus: drivers by role (``"sense"``, ``"drive"``) as the station lists them.
+        correction: read-path calibration applied to every read (``None``: raw reads).
+            May be replaced later through the attribute of the same name.
+
+    Raises:
+        ConfigError: the board's die does not match the station's die profile.
+    """
+
+    def __init__(
+        self,
+        controller: ChipController,
+        station: Station,
+        smus: dict[str, SourceMeter] | None = None,
+        correction: ReadPathCorrection | None = None,
+    ) -> None:
+        self.controller = controller
+        self.correction = correction
+        self.calibration: dict[str, Any] = {"applied": None}
+        self.calibration_record: Any = None
+        """The calibration record in use (``mtj_hil.calibration.records.CalibrationRecord``)."""
+        """Provenance of the calibration in use (see :func:`open_station`)."""
+        self.station = station
+        self.smus = dict(smus or {})
+        ident = controller.identity
+        if ident is None:
+            raise InstrumentError("the controller has not been identified")
+        prof = station.profile
+        geometry = (prof.geometry.n_arrays, prof.geometry.rows, prof.geometry.cols)
+        if (ident.arrays, ident.rows, ident.cols) != geometry or DIE_TYPES.get(
+            ident.die
+        ) != prof.geometry.cell:
+            raise ConfigError(
+                f"{station.path}: the board reports a {ident.die} die with {ident.arrays} arrays "
+                f"of {ident.rows} x {ident.cols}, but die.profile {prof.name!r} describes "
+                f"{prof.geometry.cell} {geometry}"
+            )
+        env = station.envelope
+        lim = prof.limits
+        self.envelope = SafetyEnvelope(
+            max_read_voltage=min(
+                env.max_read_voltage, lim.max_read_voltage, ident.limits.vread_max
+            ),
+            min_pulse_amplitude=max(env.min_pulse_amplitude, lim.min_pulse_amplitude),
+            max_pulse_amplitude=min(
+                env.max_pulse_amplitude, lim.max_pulse_amplitude, ident.limits.vpulse_max
+            ),
+            min_pulse_width=max(env.min_pulse_width, lim.min_pulse_width, ident.limits.width_min),
+            max_pulse_width=min(env.max_pulse_width, lim.max_pulse_width, ident.limits.width_max),
+            compliance_current=env.compliance_current,
+            max_ramp_rate=env.max_ramp_rate,
+        )
+        e = self.envelope
+        self._layout = Layout(
+            n_arrays=ident.arrays,
+            rows=ident.rows,
+            cols=ident.cols,
+            cell=DIE_TYPES[ident.die],  # type: ignore[arg-type]
+            limits=Limits(
+                e.max_read_voltage,
+                e.min_pulse_amplitude,
+                e.max_pulse_amplitude,
+                e.min_pulse_width,
+                e.max_pulse_width,
+            ),
+            nominal_g_p=1.0 / prof.resistance.r_p_median,
+            nominal_g_ap=1.0 / prof.resistance.r_ap_median,
+            nominal_pulse=prof.nominal_pulse,
+        )
+        self._array: int | None = None
+        self._route: tuple[Any, ...] | None = None
+        self._enabled: tuple[bytes, bytes] | None = None
+        self._range: float | None = None
+        self._vread: np.ndarray | None = None
+        self._typical_g = self._layout.nominal_g_p
+        self._v11 = controller.has_v11_commands
+        self.closed = False
+        self.identities = {"controller": f"{ident.model} sn {ident.serial} fw {ident.firmware}"}
+        self.parts = {"controller": controller_identity(ident.model, ident.serial, ident.firmware)}
+        """Model and serial number per part, as calibration records store them."""
+        for role, smu in self.smus.items():
+            self.identities[f"smu:{role}"] = smu.idn
+            self.parts[f"smu:{role}"] = smu_identity(self.identities[f"smu:{role}"])
+        for role, smu in self.smus.items():
+            cfg = station.smu(role)
+            assert cfg is not None
+            self.envelope.check_compliance(cfg.compliance)
+            state = smu.configure(smu_settings(station, cfg, self.envelope))
+            if not state.ok:
+                log.error("%s SMU: known state not reached: %s", role, state.problems())
+        sense = self.smus.get("sense")
+        if sense is not None:
+            sense.source_voltage = 0.0
+            sense.enable_output()  # refuses (InstrumentError) unless the known state matched
+            if not sense.output_enabled:
+                raise InstrumentError("the sense SMU's output did not switch on")
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    # -- board state, with redundant commands skipped ----------------------------------------
+
+    def _select(self, array: int) -> None:
+        if self._array != array:
+            self.controller.select_array(array)
+            self._array, self._route, self._enabled = array, None, None
+
+    def _route_to(self, *route: Any) -> None:
+        if self._route != route:
+            mode, *rest = route
+            if mode == "SMU":
+                self.controller.route("SMU", smu_line=rest[0], input_source=rest[1])
+            else:
+                self.controller.route(mode)
+            self._route = route
+
+    def _enable(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        key = (rows.tobytes(), cols.tobytes())
+        if self._enabled != key:
+            self.controller.enable_lines(rows, cols)
+            self._enabled = key
+
+    def _set_vread(self, volts: np.ndarray) -> None:
+        if self._vread is None or not np.array_equal(self._vread, volts):
+            self.controller.set_read_voltages(volts)
+            self._vread = volts.copy()
+
+    def forget_board_state(self) -> None:
+        """Forget the cached board state (selection, routing, masks, read voltages, range),
+        e.g. after a calibration procedure drove the controller directly."""
+        self._array, self._route, self._enabled = None, None, None
+        self._range, self._vread = None, None
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise InvalidRequest("this chip has been closed")
+
+    # -- the Chip interface -------------------------------------------------------------------
+
+    def program(self, array: int, cells: np.ndarray, state: CellState, pulse: Pulse) -> None:
+        """One write pulse towards ``state`` on the selected cells (one rectangle per pulse).
+
+        Raises:
+            InvalidRequest: bad array, cells or state. SafetyViolation: pulse outside the
+            envelope (nothing sent). InstrumentError: the board refused or stopped answering.
+        """
+        self._check_open()
+        array = check_array(self._layout, array)
+        mask = cell_mask(self._layout, cells)
+        try:
+            state = CellState(state)
+        except ValueError as exc:
+            raise InvalidRequest(f"state must be CellState.P or .AP, got {state!r}") from exc
+        self.envelope.check_pulse(pulse.amplitude, pulse.width)
+        if not mask.any():
+            return
+        plan = rectangles(mask)
+        polarity = (
+            self.station.p_polarity
+            if state == CellState.P
+            else ("NEG" if self.station.p_polarity == "POS" else "POS")
+        )
+        self._select(array)
+        self._route_to("WRITE")
+        for rows, cols in plan:
+            self._enable(rows, cols)
+            self.controller.pulse(abs(pulse.amplitude), pulse.width, polarity)
+
+    def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
+        """Output-line currents (A) for input-line voltages (V); see the module docstring.
+
+        Raises:
+            InvalidRequest: bad array or voltages. SafetyViolation: a voltage outside the
+            envelope (checked for the whole batch before anything is sent). InstrumentError:
+            a converter saturated on its largest range, or the instruments failed.
+        """
+        self._check_open()
+        array = check_array(self._layout, array)
+        v = read_voltages(self._layout, voltages)
+        self.envelope.check_read_voltages(v)
+        if np.any(v < 0):
+            raise InvalidRequest("this station's DACs drive 0..+V only; got a negative voltage")
+        self._select(array)
+        if self.station.read_path == "smu":
+            return self._read_smu(v)
+        currents = self._read_adc(v)
+        if self.correction is not None:
+            currents = self.correction.correct(array, currents)
+        return currents
+
+    def _read_adc(self, v: np.ndarray) -> np.ndarray:
+        rows, cols = self._layout.rows, self._layout.cols
+        out = np.empty((v.shape[0], cols))
+        self._route_to("ADC")
+        b = 0
+        while b < v.shape[0]:
+            block = v[b : b + rows]
+            level = block.max() if block.size else 0.0
+            if (
+                self._v11
+                and block.shape[0] == rows
+                and level > 0
+                and np.array_equal(block, level * np.eye(rows))
+            ):
+                self._enable(np.ones(rows, bool), np.ones(cols, bool))
+                out[b : b + rows] = self._converted(partial(self.controller.scan, level), level)
+                b += rows
+            else:
+                self._enable(np.ones(rows, bool), np.ones(cols, bool))
+                self._set_vread(v[b])
+                out[b] = self._converted(self.controller.read_raw, float(v[b].sum()))
+                b += 1
+        return out
+
+    def _converted(self, convert: Any, volts_sum: float) -> np.ndarray:
+        """Run a conversion at the smallest suitable range; step up while lines saturate."""
+        expected = 1.5 * volts_sum * self._typical_g
+        start = next((i for i, r in enumerate(ADC_RANGES) if r >= expected), len(ADC_RANGES) - 1)
+        if not self._v11:  # firmware 1.0: one fixed range
+            result = convert()
+            if result.saturated.any():
+                raise InstrumentError("on-chip converter saturated (firmware 1.0 has one range)")
+            return result.currents_a
+        for full_scale in ADC_RANGES[start:]:
+            if self._range != full_scale:
+                self.controller.set_adc_range(full_scale)
+                self._range = full_scale
+            result = convert()
+            if not result.saturated.any():
+                return result.currents_a
+        raise InstrumentError(f"on-chip converter saturated even on its {ADC_RANGES[-1]:g} A range")
+
+    def _read_smu(self, v: np.ndarray) -> np.ndarray:
+        sense = self.smus.get("sense")
+        if sense is None:
+            raise ConfigError("read_path 'smu' needs a sense SMU in the station file")
+        cols = self._layout.cols
+        out = np.empty((v.shape[0], cols))
+        corr = self.correction
+        for b in range(v.shape[0]):
+            self._enable(v[b] != 0, np.ones(cols, bool))
+            self._set_vread(v[b])
+            for j in range(cols):
+                self._route_to("SMU", j, "DAC")
+                reading = _smu_call("sense", sense.measure_current)
+                # a long measurement through a held route: keep the board's host watchdog
+                # from firing, and refuse the reading if it already had (routes were off)
+                try:
+                    self.controller.keepalive()
+                except HostWatchdogFired:
+                    self.forget_board_state()  # the board reset itself: the cache is stale
+                    raise
+                if not reading.trustworthy:
+                    flags = [
+                        name
+                        for name in ("compliance", "range_compliance", "overflow", "no_data")
+                        if getattr(reading, name)
+                    ]
+                    raise InstrumentError(
+                        f"sense SMU reading on output line {j} is not a measurement: "
+                        + ", ".join(flags)
+                    )
+                hi = reading.current if corr is None else corr.correct_smu_reading(reading.current)
+                out[b, j] = -hi  # current out of HI is minus the line current
+        if corr is not None:
+            out = corr.correct_series(out, v)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance: station snapshot, instrument identities, effective envelope, layout."""
+        return {
+            "backend": "instruments",
+            "station": self.station.snapshot(),
+            "instruments": self.identities,
+            "safety_envelope": self.envelope.as_dict(),
+            "layout": self._layout.as_dict(),
+            "calibration": dict(self.calibration),
+        }
+
+    def close(self) -> None:
+        """Best effort, every step tried: board reset (routes off), each SMU shut down
+        (0 V, output off), ports closed. Never raises; failures are logged."""
+        if self.closed:
+            return
+        self.closed = True
+        steps: list[tuple[str, Any]] = [("controller reset", self.controller.reset)]
+        for role, smu in self.smus.items():
+            steps.append((f"SMU {role} shutdown", partial(shutdown_smu, role, smu)))
+        steps += [("controller close", self.controller.close)]
+        for label, step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - shutdown must reach every instrument
+                log.warning("%s failed during shutdown: %s", label, exc)
+
+    def __enter__(self) -> InstrumentChip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _smu_call(role: str, call: Any) -> Any:
+    """Run one SMU call, turning a malformed reply (ValueError) into InstrumentError; wire
+    failures already arrive as InstrumentError from the drivers' guarded sessions."""
+    try:
+        return call()
+    except InstrumentError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc
+
+
+def shutdown_smu(role: str, smu: SourceMeter) -> None:
+    """Shut one SMU down (abort, ramp, off, read-back, close); raise if not confirmed off."""
+    if not smu.shutdown():
+        raise InstrumentError(f"{role} SMU: output-off NOT confirmed after shutdown")
+
+
+def quietly(step: Any) -> None:
+    try:
+        step()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("shutdown step failed: %s", exc)

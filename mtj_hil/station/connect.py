@@ -1,0 +1,199 @@
+"""Opening a station: its virtual lab (when it asks for one), the InstrumentChip on its
+instruments, and the newest valid calibration record applied to every read.
+
+Calibration: :func:`open_station` applies the newest valid calibration record of the station
+(``calibration`` package): the converters' per-line gain and offset on the ``adc`` path, the
+SMU's gain and offset and the connector's series resistance on the ``smu`` path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mtj_hil.calibration.correction import ReadPathCorrection
+from mtj_hil.calibration.errors import CalibrationWarning
+from mtj_hil.calibration.records import select_record
+from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.station.chip import InstrumentChip, quietly, shutdown_smu
+from mtj_hil.station.config import VIRTUAL, Station, load_station
+from mtj_hil.station.smu import make_smu, open_controller
+
+__all__ = [
+    "apply_newest_calibration",
+    "calibrated_thresholds",
+    "open_station",
+    "start_virtual_lab",
+    "station_virtual_lab",
+]
+from mtj_hil.protocols.defects.detect import Thresholds
+
+log = logging.getLogger(__name__)
+
+
+def station_virtual_lab(
+    station: Station,
+    *,
+    smu_dialect: str,
+    smu_start: str,
+    smu_channel: str | None,
+    imperfections: Any = None,
+) -> Any:
+    """The (not yet started) virtual lab serving the die of a station's ``[virtual_lab]``
+    section, with the station's mains frequency and P polarity, its SMU speaking
+    ``smu_dialect`` from ``smu_start`` on channel ``smu_channel``.
+
+    Raises:
+        ValueError: an unknown dialect, start state or channel.
+    """
+    from mtj_hil.sim.lab.lab import VirtualLab
+
+    cfg = station.virtual_lab
+    assert cfg is not None, "the station has no [virtual_lab] section"
+    return VirtualLab(
+        station.profile,
+        cfg.lot_seed,
+        cfg.die,
+        smu_latency=cfg.smu_latency,
+        line_frequency=station.line_frequency,
+        p_polarity=station.p_polarity,
+        imperfections=imperfections,
+        smu_dialect=smu_dialect,
+        smu_start=smu_start,
+        smu_channel=smu_channel,
+    )
+
+
+def start_virtual_lab(
+    station: Station, stack: contextlib.ExitStack, lab_imperfections: Any = None
+) -> tuple[Any, str, dict[str, str]]:
+    """Start the in-process virtual lab a station's ``"virtual"`` addresses ask for (stopped
+    when ``stack`` closes); return it (or ``None``), the controller URL and the SMU
+    resources by SMU name, with virtual addresses filled in."""
+    url = station.controller.url
+    resources = {s.name: s.resource for s in station.smus}
+    lab = None
+    if station.virtual_lab is not None and (url == VIRTUAL or VIRTUAL in resources.values()):
+        cfg = station.virtual_lab
+        virtual = [s for s in station.smus if s.resource == VIRTUAL]
+        wired = station.smu("sense") if station.smu("sense") in virtual else None
+        wired = wired or (virtual[0] if virtual else None)
+        lab = stack.enter_context(
+            station_virtual_lab(
+                station,
+                smu_dialect=wired.driver if wired else "keithley2400",
+                smu_start=cfg.smu_start,
+                smu_channel=wired.channel if wired else None,
+                imperfections=lab_imperfections,
+            )
+        )
+        url = lab.controller_url if url == VIRTUAL else url
+        for smu_cfg in virtual:
+            # Channels of the wired multi-channel SMU share its instrument.
+            same = wired is not None and smu_cfg.driver == wired.driver
+            shared = same and smu_cfg.driver in ("keithley2600", "keysight_b2900")
+            if smu_cfg is wired or shared:
+                resources[smu_cfg.name] = lab.smu_resource
+            else:
+                resources[smu_cfg.name] = lab.add_smu(smu_cfg.name, smu_cfg.driver)
+    return lab, url, resources
+
+
+@contextlib.contextmanager
+def open_station(
+    station: Station | str | Path,
+    *,
+    strict: bool = False,
+    apply_calibration: bool = True,
+    lab_imperfections: Any = None,
+) -> Iterator[InstrumentChip]:
+    """Open every instrument of a station and yield its die as an :class:`InstrumentChip`.
+
+    A station whose addresses are ``"virtual"`` gets an in-process virtual lab serving the
+    die its ``[virtual_lab]`` section names (with ``lab_imperfections``, default: the lab's
+    own defaults); it is stopped on exit. Outputs are off and ports closed on every exit.
+
+    With ``apply_calibration`` (and a ``[calibration]`` section), the newest valid record of
+    the station is applied to every read (:func:`apply_newest_calibration`); a stale record,
+    one from other instruments, or none at all gives a :class:`CalibrationWarning`, or with
+    ``strict`` a :class:`~mtj_hil.calibration.errors.CalibrationError` (the station is closed again).
+
+    Raises:
+        ConfigError: invalid station file (before anything is opened).
+        InstrumentError: an instrument cannot be reached or identified.
+        CalibrationError: with ``strict``, no valid calibration.
+    """
+    if not isinstance(station, Station):
+        station = load_station(station)
+    with contextlib.ExitStack() as stack:
+        lab, url, resources = start_virtual_lab(station, stack, lab_imperfections)
+        controller = open_controller(station.controller, url)
+        if lab is not None and url == lab.controller_url:
+            # the virtual board's watchdog runs on the lab's modelled clock: idle time too
+            controller.link_clock = lambda: lab.clock.now
+        smus: dict[str, SourceMeter] = {}
+        try:
+            for cfg in station.smus:
+                smus[cfg.role] = make_smu(cfg, resources[cfg.name], station)
+            chip = InstrumentChip(controller, station, smus)
+        except BaseException:
+            for role, smu in smus.items():
+                quietly(partial(shutdown_smu, role, smu))
+            quietly(controller.reset)
+            quietly(controller.close)
+            raise
+        chip.lab = lab  # type: ignore[attr-defined]
+        stack.callback(chip.close)
+        if apply_calibration:
+            apply_newest_calibration(chip, strict=strict)
+        yield chip
+
+
+def apply_newest_calibration(chip: InstrumentChip, *, strict: bool = False) -> None:
+    """Apply the newest valid calibration record of the chip's station to its reads.
+
+    Sets ``chip.correction`` and ``chip.calibration`` (provenance: the record's summary,
+    whether it is valid, and any problems). Does nothing for a station without a
+    ``[calibration]`` section.
+
+    Raises:
+        CalibrationError: with ``strict``, when the newest record is stale, from other
+            instruments, or missing.
+    """
+    settings = chip.station.calibration
+    if settings is None:
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CalibrationWarning)
+        selection = select_record(
+            settings.directory,
+            chip.station.name,
+            chip.parts,
+            timedelta(days=chip.station.calibration_validity_days),
+            strict=strict,
+        )
+    for w in caught:
+        log.warning("%s", w.message)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    record = selection.record
+    chip.calibration_record = record
+    chip.correction = None if record is None else ReadPathCorrection.from_record(record)
+    chip.calibration = {
+        "applied": None if record is None else record.summary(),
+        "valid": selection.valid,
+        "problems": list(selection.problems),
+    }
+
+
+def calibrated_thresholds(chip: InstrumentChip, die_id: str) -> Thresholds | None:
+    """Defect thresholds the chip's calibration measured on die ``die_id``, if any."""
+    record = chip.calibration_record
+    if record is None or record.thresholds is None or record.thresholds.die_id != die_id:
+        return None
+    return record.thresholds.thresholds

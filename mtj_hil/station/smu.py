@@ -1,0 +1,156 @@
+"""Opening a station's SMUs and controller board: drivers, VISA library, identity, settings.
+
+Kept apart from :mod:`mtj_hil.station.chip` so that ``mtj-hil station check`` opens instruments
+exactly as a run does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mtj_hil.errors import ConfigError
+from mtj_hil.instruments.bus.visa_session import VisaLibraryError, open_visa_adapter
+from mtj_hil.instruments.controller import ChipController
+from mtj_hil.instruments.safety import SafetyEnvelope
+from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.instruments.smu.known_state import SmuSettings
+from mtj_hil.station.config import ControllerConfig, SmuConfig, Station
+
+#: What ``*IDN?`` must contain for each station driver name.
+IDENTITY = {
+    "keithley2400": re.compile(r"MODEL\s*24[0-4]\d", re.IGNORECASE),
+    "keithley2450": re.compile(r"MODEL\s*24[5-7]\d", re.IGNORECASE),
+    "keithley2600": re.compile(r"MODEL\s*26\d\d", re.IGNORECASE),
+    "keysight_b2900": re.compile(r"B29\d\d", re.IGNORECASE),
+}
+
+#: Largest single step of the open and shutdown ramps, V.
+RAMP_STEP_V = 0.05
+
+
+def smu_settings(station: Station, config: SmuConfig, envelope: SafetyEnvelope) -> SmuSettings:
+    """The known state a station asks of one SMU: the envelope's read-voltage bound as the
+    largest source level, the SMU's compliance, NPLC and current range, the mains frequency
+    and the envelope's ramp rate."""
+    return SmuSettings(
+        max_voltage=envelope.max_read_voltage,
+        compliance=config.compliance,
+        nplc=config.nplc,
+        current_range=config.current_range,
+        line_frequency=station.line_frequency,
+        ramp_rate=envelope.max_ramp_rate,
+        ramp_step=RAMP_STEP_V,
+    )
+
+
+def check_identity(source: str, config: SmuConfig, idn: str, resource: str) -> None:
+    """Raise a ConfigError naming the station file and key when ``idn`` is not the model of
+    the driver the station names."""
+    if not IDENTITY[config.driver].search(idn):
+        raise ConfigError(
+            f"{source}: smu.{config.name}.driver = {config.driver!r}, but "
+            f"the instrument at {resource} identifies as {idn!r}"
+        )
+
+
+def make_smu(
+    config: SmuConfig,
+    resource: str,
+    station: Station | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SourceMeter:
+    """Open the SMU driver a station names through its VISA library and check its identity.
+
+    Nothing is configured and no output is touched here; see ``SourceMeter.configure``.
+
+    Raises:
+        ConfigError: the VISA library cannot be loaded (names ``station.visa_library``), a
+            channel the driver does not have, or an identity that is not the driver's model.
+        InstrumentError: the resource cannot be opened (a missing GPIB/USB extra is named)
+            or does not answer.
+    """
+    from mtj_hil.instruments.smu import (
+        Keithley2400SourceMeter,
+        Keithley2450,
+        Keithley2600,
+        KeysightB2900,
+    )
+
+    label = f"SMU {config.name} ({config.driver})"
+    source = str(station.path) if station is not None and station.path else "<station>"
+    library = station.visa_library if station is not None else "@py"
+    try:
+        adapter = open_visa_adapter(
+            resource, name=label, visa_library=library, timeout_s=config.timeout
+        )
+    except VisaLibraryError as exc:
+        raise ConfigError(f"{source}: station.visa_library: {exc}") from exc
+    inst: Any = None
+    try:
+        if config.driver == "keithley2400":
+            smu = inst = Keithley2400SourceMeter(adapter, name=label, sleep=sleep)
+        elif config.driver == "keithley2450":
+            smu = inst = Keithley2450(adapter, name=label, sleep=sleep)
+        elif config.driver == "keithley2600":
+            ch = config.channel or "a"
+            if ch not in ("a", "b"):
+                raise AttributeError(ch)
+            inst = Keithley2600(adapter, name=label, channels=(ch,), sleep=sleep)
+            smu = getattr(inst, f"smu{ch}")
+        else:
+            ch = config.channel or "1"
+            if ch not in ("1", "2"):
+                raise AttributeError(ch)
+            inst = KeysightB2900(adapter, name=label, channels=(int(ch),), sleep=sleep)
+            smu = getattr(inst, f"ch{ch}")
+        inst._init_guard(resource)
+        check_identity(source, config, smu.idn, resource)
+        return smu
+    except AttributeError as exc:
+        _close_quietly(adapter)
+        raise ConfigError(
+            f"smu.{config.name}.channel {config.channel!r} does not exist on a {config.driver}"
+        ) from exc
+    except BaseException:
+        _close_quietly(adapter)
+        raise
+
+
+def _close_quietly(adapter: Any) -> None:
+    with contextlib.suppress(Exception):  # already failing
+        adapter.close()
+
+
+def open_controller(config: ControllerConfig, url: str) -> ChipController:
+    """Open and identify the controller board with the station's serial options.
+
+    Raises:
+        InstrumentError: the port cannot be opened (e.g. held by another process) or the
+            board does not answer.
+    """
+    return ChipController(
+        url,
+        baudrate=config.baudrate,
+        timeout=config.timeout,
+        retries=config.retries,
+        exclusive=config.exclusive,
+        write_timeout=config.write_timeout,
+        rtscts=config.rtscts,
+        xonxoff=config.xonxoff,
+        dtr=config.dtr,
+        rts=config.rts,
+    )
+
+
+__all__ = [
+    "IDENTITY",
+    "check_identity",
+    "make_smu",
+    "open_controller",
+    "smu_settings",
+]

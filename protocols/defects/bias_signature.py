@@ -1,0 +1,224 @@
+"""Bias signature: tell the state of a device that does not switch from how its conductance
+changes with read voltage.
+
+The tunnelling conductance of an MTJ rises with bias, and much more in the AP state than in
+the P state (so the TMR falls with |V|); a short (a broken barrier, or a transistor-limited
+path) is ohmic. Reading each state at a low voltage ``V1`` and a higher one ``V2`` gives per
+device the log ratio ``b = ln(G(V2) / G(V1))``, which depends on the device's state but hardly
+on its size, so it separates stuck-P from stuck-AP (and shorts from stuck-P) where the
+device-to-device resistance spread makes the levels overlap.
+
+Nothing is assumed about the die: the P and AP distributions of ``b`` are fitted to the
+devices that switched (their state is known in every cycle), the read noise of ``b`` to the
+spread between their cycles, and the short distribution to the devices whose level already
+says "short" with high posterior (an ohmic ``b = 0`` is assumed only when fewer than
+``MIN_SHORTS`` such devices exist). Written against plain arrays; used by
+:mod:`mtj_hil.protocols.defects.classifier` through one hook.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.protocols.chip import Layout
+from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.errors import ProtocolError
+
+MIN_SHORTS = 5
+"""Fewer level-confident shorts than this and the short distribution of ``b`` is taken as
+ohmic (centred on 0) instead of fitted."""
+SHORT_POSTERIOR = 0.99
+"""Level-only posterior a device needs to count as a short for the fit."""
+MIN_BIAS_FACTOR = 2.0
+"""The second read voltage is used by default only if the die allows at least this multiple
+of the low read voltage (the signature grows as V2^2 - V1^2)."""
+N_CLASSES = 5
+GOOD, SHORT, OPEN, STUCK_P, STUCK_AP = range(5)
+
+
+def default_bias_voltage(layout: Layout, read_voltage: float) -> float | None:
+    """The second read voltage (V) to use on a die by default: the die's largest allowed read
+    voltage if it is at least ``MIN_BIAS_FACTOR`` x ``read_voltage``, else None (off)."""
+    v2 = float(layout.limits.max_read_voltage)
+    return v2 if v2 >= MIN_BIAS_FACTOR * read_voltage else None
+
+
+@dataclass
+class BiasEvidence:
+    """Per-device bias signature (device shape ``S``).
+
+    Attributes:
+        b_p, b_ap: mean over cycles of ``ln(G(V2) / G(V1))`` after P and after AP writes
+            (dimensionless; NaN where no valid pair of readings).
+        n_p, n_ap: cycles with a valid pair of readings, per state.
+        per_cycle_p, per_cycle_ap: ``(cycles, *S)`` the per-cycle log ratios.
+    """
+
+    b_p: np.ndarray
+    b_ap: np.ndarray
+    n_p: np.ndarray
+    n_ap: np.ndarray
+    per_cycle_p: np.ndarray
+    per_cycle_ap: np.ndarray
+
+
+def gather_bias_evidence(
+    g_low_p: np.ndarray, g_low_ap: np.ndarray, g_high_p: np.ndarray, g_high_ap: np.ndarray
+) -> BiasEvidence:
+    """Bias signature from reads ``(cycles, reads, *S)`` (S) at the low and the high voltage.
+
+    Non-finite or non-positive readings are left out (a cycle counts if both voltages have a
+    valid reading).
+
+    Raises:
+        ProtocolError: the four stacks do not share one shape.
+    """
+    stacks = [np.asarray(a, dtype=float) for a in (g_low_p, g_low_ap, g_high_p, g_high_ap)]
+    if len({a.shape for a in stacks}) != 1 or stacks[0].ndim < 3:
+        raise ProtocolError(
+            "low- and high-voltage reads must share a shape (cycles, reads, ...), got "
+            + ", ".join(str(a.shape) for a in stacks)
+        )
+    with np.errstate(invalid="ignore", divide="ignore"), _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        ln = [np.where(np.isfinite(a) & (a > 0), np.log(np.abs(a)), np.nan) for a in stacks]
+        cyc = [np.nanmean(a, axis=1) for a in ln]  # (C, *S)
+        r_p, r_ap = cyc[2] - cyc[0], cyc[3] - cyc[1]
+        n_p, n_ap = np.isfinite(r_p).sum(axis=0), np.isfinite(r_ap).sum(axis=0)
+        b_p = np.where(n_p > 0, np.nansum(r_p, axis=0) / np.maximum(n_p, 1), np.nan)
+        b_ap = np.where(n_ap > 0, np.nansum(r_ap, axis=0) / np.maximum(n_ap, 1), np.nan)
+    return BiasEvidence(b_p, b_ap, n_p, n_ap, r_p, r_ap)
+
+
+def bias_log_likelihood(
+    ev: BiasEvidence, clean: np.ndarray, level_post: np.ndarray, fit: np.ndarray
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Log-likelihood of each device's bias signature under each class, and the fitted model.
+
+    Args:
+        ev: the bias evidence (device shape ``S``).
+        clean: devices that switched cleanly in every cycle, reshaped ``(n_arr, n)`` (the
+            classifier's flat layout; ``S`` must have the same number of devices).
+        level_post: ``(n_arr, n, 5)`` posteriors from the level and switching evidence.
+        fit: devices taking part in the level fit (not open, valid readings), ``(n_arr, n)``.
+
+    Returns:
+        ``(n_arr, n, 5)`` log-likelihoods (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP; OPEN and
+        devices without valid pairs get 0) and a JSON-serialisable model.
+
+    Model: a stuck device in state X has one true signature ``t ~ N(mu_X, s_X^2)`` and
+    shows it after both writes with read noise (``sigma^2 / n`` per state); a good device
+    shows the P signature after P writes and the AP one after AP writes; a short follows the
+    short distribution in both.
+    """
+    flat = lambda a: np.asarray(a).reshape(clean.shape)  # noqa: E731
+    b_p, b_ap, n_p, n_ap = flat(ev.b_p), flat(ev.b_ap), flat(ev.n_p), flat(ev.n_ap)
+    cycles = ev.per_cycle_p.shape[0]
+    use = clean & np.isfinite(b_p) & np.isfinite(b_ap)
+    if int(use.sum()) < 3:
+        return np.zeros((*clean.shape, N_CLASSES)), {"used": False, "reason": "too few switchers"}
+
+    # Read noise of one cycle's log ratio: spread between cycles of the switchers.
+    if cycles >= 2:
+        res = []
+        for per, b, n in ((ev.per_cycle_p, b_p, n_p), (ev.per_cycle_ap, b_ap, n_ap)):
+            pc = np.asarray(per).reshape(cycles, *clean.shape)
+            scale = np.sqrt(n / np.maximum(n - 1, 1))
+            r = ((pc - b[None]) * scale[None])[:, use & (n >= 2)]
+            res.append(r[np.isfinite(r)])
+        sigma = robust_sigma(np.concatenate(res))
+        noise_source = f"spread between up to {cycles} cycles of the devices that switched"
+    else:
+        sigma = float("nan")
+    if not np.isfinite(sigma) or sigma <= 0:
+        # One cycle: all the spread of the switchers is taken as read noise (no intrinsic part).
+        sigma = robust_sigma(b_p[use]) * np.sqrt(max(cycles, 1))
+        noise_source = "one cycle: the switchers' whole spread is taken as read noise"
+    sigma = max(float(sigma), 1e-6)
+
+    def centre(values: np.ndarray, n_eff: float) -> tuple[float, float]:
+        tot = robust_sigma(values)
+        intrinsic = np.sqrt(max(tot * tot - sigma * sigma / n_eff, 0.0))
+        return float(np.median(values)), float(intrinsic)
+
+    n_sw = float(np.median(n_p[use]))
+    mu_p, s_p = centre(b_p[use], n_sw)
+    mu_ap, s_ap = centre(b_ap[use], n_sw)
+
+    # Shorts: fitted to devices the level already calls short with high posterior.
+    with np.errstate(invalid="ignore"):
+        b_all = np.where(
+            n_p + n_ap > 0,
+            (np.nan_to_num(b_p) * n_p + np.nan_to_num(b_ap) * n_ap) / np.maximum(n_p + n_ap, 1),
+            np.nan,
+        )
+    sure = fit & (np.nan_to_num(level_post[..., SHORT]) > SHORT_POSTERIOR) & np.isfinite(b_all)
+    if int(sure.sum()) >= MIN_SHORTS:
+        n_s = float(np.median((n_p + n_ap)[sure]))
+        mu_s, s_s = centre(b_all[sure], n_s)
+        short_source = f"fitted to {int(sure.sum())} devices the level calls short"
+    else:
+        mu_s, s_s = 0.0, 0.0
+        short_source = f"assumed ohmic (b = 0): fewer than {MIN_SHORTS} level-confident shorts"
+
+    var_p = sigma * sigma / np.maximum(n_p, 1)
+    var_ap = sigma * sigma / np.maximum(n_ap, 1)
+    have_p, have_ap = n_p > 0, n_ap > 0
+    both = have_p & have_ap
+    bp, bap = np.nan_to_num(b_p), np.nan_to_num(b_ap)
+    # Shared-signature classes: weighted mean and the P-minus-AP difference are independent.
+    var_m = np.where(both, 1.0 / (1.0 / var_p + 1.0 / var_ap), np.where(have_p, var_p, var_ap))
+    m = np.where(
+        both,
+        (bp / var_p + bap / var_ap) * var_m,
+        np.where(have_p, bp, bap),
+    )
+    ll_diff = np.where(both, _lognorm(bp - bap, 0.0, np.sqrt(var_p + var_ap)), 0.0)
+
+    def shared(mu: float, s: float) -> np.ndarray:
+        return _lognorm(m, mu, np.sqrt(s * s + var_m)) + ll_diff
+
+    ll_good = np.where(have_p, _lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
+        have_ap, _lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
+    )
+    ll = np.stack(
+        [
+            ll_good,
+            shared(mu_s, s_s),
+            np.zeros_like(m),
+            shared(mu_p, s_p),
+            shared(mu_ap, s_ap),
+        ],
+        axis=-1,
+    )
+    ll = np.where((have_p | have_ap)[..., None], ll, 0.0)
+    ll[..., OPEN] = 0.0
+    stuck_n = 2.0 * n_sw
+    model = {
+        "used": True,
+        "quantity": "b = ln(G(V_high) / G(V_low)), dimensionless, mean over cycles per state",
+        "read_noise_per_cycle": sigma,
+        "read_noise_source": noise_source,
+        "n_fit_devices": int(use.sum()),
+        "p_median": mu_p,
+        "p_sigma_intrinsic": s_p,
+        "ap_median": mu_ap,
+        "ap_sigma_intrinsic": s_ap,
+        "short_median": mu_s,
+        "short_sigma_intrinsic": s_s,
+        "short_source": short_source,
+        "stuck_state_separation_sigma": float(
+            abs(mu_ap - mu_p)
+            / max(np.hypot(np.hypot(s_p, s_ap), sigma * np.sqrt(2.0 / stuck_n)), 1e-12)
+        ),
+    }
+    return ll, model
+
+
+def _lognorm(x, mu, sigma) -> np.ndarray:
+    z = (np.asarray(x) - mu) / sigma
+    return -0.5 * z * z - np.log(sigma) - 0.9189385332046727

@@ -1,0 +1,131 @@
+"""The switching part of the defect classifier: did each device switch, given the read noise?
+
+Per write cycle ``c`` a device shows ``d_c = ln G(after P) - ln G(after AP)`` (see
+:mod:`mtj_hil.protocols.defects.evidence`). A device that does not switch shows ``d_c ~ N(0, sd)`` (read noise
+only). A good device has a contrast ``delta`` of its own, drawn from the die's ``N(m_d, s_d)``,
+and shows ``d_c ~ N(delta, sd)`` in every cycle whose verified write did not fail (rate ``e``
+per cycle); a failed cycle looks unswitched. Functions here fit ``m_d``, ``s_d`` and ``e`` to
+the die and give each device the marginal likelihood of "good" (``delta`` integrated out
+exactly). Vectorised over devices; used by :mod:`mtj_hil.protocols.defects.classifier`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LOG_SQRT_2PI = 0.9189385332046727
+
+
+def lognorm(x, mu, sigma) -> np.ndarray:
+    """Log density of ``N(mu, sigma)`` at ``x`` (elementwise)."""
+    z = (np.asarray(x) - mu) / sigma
+    return -0.5 * z * z - np.log(sigma) - _LOG_SQRT_2PI
+
+
+def fit_contrast(
+    dbar: np.ndarray, n_cyc: np.ndarray, ok: np.ndarray, sd: float, iterations: int = 30
+) -> tuple[float, float, np.ndarray]:
+    """Median and spread between devices of the switching contrast, unbiased by read noise.
+
+    ``dbar`` is each device's mean log ratio over its ``n_cyc`` cycles (per-cycle noise
+    ``sd``). The devices in ``ok`` are a mixture of ones that do not switch (``dbar ~ N(0,
+    sd / sqrt(n))``) and good ones (``dbar ~ N(m_d, sqrt(s_d^2 + sd^2 / n))``), fitted by EM,
+    so no device is cut out for switching weakly against the noise. Returns ``m_d``, ``s_d``
+    and each device's probability of being a switching one (0 outside ``ok``).
+    """
+    n = np.maximum(n_cyc, 1).astype(float)
+    use = ok & (n_cyc > 0)
+    x, nn = dbar[use], n[use]
+    if x.size == 0:
+        return float("nan"), float("nan"), np.zeros(dbar.shape)
+    m = float(np.median(x))
+    s = max(float(1.4826 * np.median(np.abs(x - m))), 1e-3)
+    w = 0.95
+    s_noise = sd / np.sqrt(nn)
+    for _ in range(iterations):
+        l_good = np.log(w) + lognorm(x, m, np.sqrt(s * s + s_noise**2))
+        l_flat = np.log1p(-w) + lognorm(x, 0.0, s_noise)
+        r = 1.0 / (1.0 + np.exp(np.clip(l_flat - l_good, -700.0, 700.0)))
+        w = float(np.clip(r.mean(), 1e-6, 1 - 1e-6))
+        # Precision-weighted mean and a moment estimate of the spread between devices.
+        prec = r / (s * s + s_noise**2)
+        m = float((prec * x).sum() / max(prec.sum(), 1e-300))
+        var = float((r * ((x - m) ** 2 - s_noise**2)).sum() / max(r.sum(), 1e-300))
+        s = max(np.sqrt(max(var, 0.0)), 1e-3)
+    resp = np.zeros(dbar.shape)
+    resp[use] = r
+    return m, s, resp
+
+
+def write_failure_rate(
+    d: np.ndarray,
+    ok: np.ndarray,
+    fit: np.ndarray,
+    sd: float,
+    m_d: float,
+    s_good: float,
+    prior: float,
+    switch_sigmas: float,
+) -> tuple[float, float, int]:
+    """Per-cycle failure rate of a verified write, from devices that switched in some cycle.
+
+    Each cycle of such a device either switched (``d ~ N(m_d, s_good)``) or not (``d ~ N(0,
+    sd)``); the unswitched share is fitted by EM (noise alone is not counted as a failure),
+    with ``prior`` as a weak prior. Devices are selected by their best cycle (above
+    ``switch_sigmas`` x ``sd``), which is left out of the trials; when no cycle stands out
+    (noisy reads) the ``fit`` devices are used. Returns the rate, failures and trials.
+    """
+    have = np.isfinite(d)
+    dv = np.where(have, d, 0.0)
+    best = np.where(have, d, -np.inf).max(axis=0)
+    some, spare = ok & (best > switch_sigmas * sd), 1
+    if int(some.sum()) < 0.5 * int(fit.sum()):  # noisy reads: few cycles stand out
+        some, spare = fit, 0
+    use = have & some[None]
+    trials = int(use.sum()) - spare * int(some.sum())
+    if trials <= 0:
+        return prior, 0.0, 0
+    x = dv[use]
+    l_sw, l_fail = lognorm(x, m_d, s_good), lognorm(x, 0.0, sd)
+    e, fails = prior, 0.0
+    for _ in range(20):
+        z = np.clip(np.log(e) + l_fail - np.log1p(-e) - l_sw, -700.0, 700.0)
+        fails = float((1.0 / (1.0 + np.exp(-z))).sum())
+        # The selecting cycle was switched by construction: its share is not a failure.
+        e = min((fails + 1.0) / (trials + 1.0 / prior), 0.5)
+    return e, fails, trials
+
+
+def good_loglik(d: np.ndarray, m_d: float, s_d: float, sd: float, e: float) -> np.ndarray:
+    """Log likelihood of each device's cycles ``d`` ``(cycles, ...)`` under "good, switched
+    in at least one cycle" (NaN cycles are left out; devices with none get 0).
+
+    The cycles that switched are taken to be the ``k`` largest ``d_c`` (the dominant
+    assignment for each ``k``); for each ``k`` the contrast ``delta`` is integrated out
+    exactly (Gaussian prior ``N(m_d, s_d)``, noise ``sd``), the other cycles failed (rate
+    ``e``, ``d ~ N(0, sd)``), and the ``k`` are summed.
+    """
+    have = np.isfinite(d)
+    n = have.sum(axis=0)
+    srt = -np.sort(np.where(have, -d, np.inf), axis=0)  # descending, NaN cycles (-inf) last
+    valid = np.isfinite(srt)
+    x = np.where(valid, srt, 0.0)
+    k = np.arange(1, d.shape[0] + 1).reshape((-1,) + (1,) * (d.ndim - 1)).astype(float)
+    s1, s2 = np.cumsum(x, axis=0), np.cumsum(x * x, axis=0)
+    mean = s1 / k
+    ss = np.maximum(s2 - k * mean * mean, 0.0)
+    flat_all = np.where(valid, lognorm(x, 0.0, sd), 0.0)
+    flat_rest = flat_all.sum(axis=0) - np.cumsum(flat_all, axis=0)
+    ll_sw = (
+        -ss / (2 * sd * sd)
+        - k * (np.log(sd) + _LOG_SQRT_2PI)
+        + np.log(np.sqrt(2 * np.pi) * sd / np.sqrt(k))
+        + lognorm(mean, m_d, np.sqrt(s_d * s_d + sd * sd / k))
+    )
+    ll = ll_sw + k * np.log1p(-e) + (n - k) * np.log(e) + flat_rest
+    ll = np.where(k <= n, ll, -np.inf)
+    top = ll.max(axis=0)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):  # devices without a cycle: replaced by 0 below
+        out = safe + np.log(np.exp(ll - safe).sum(axis=0))
+    return np.where(n > 0, out, 0.0)

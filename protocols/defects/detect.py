@@ -1,0 +1,388 @@
+"""Defect detection: switch every device back and forth, read it, and classify it.
+
+The default classifier (:func:`classify_reads`, see :mod:`mtj_hil.protocols.defects.classifier`) judges each
+device on its own switching evidence with distributions fitted to the die, gives every
+device a posterior and an ``UNCERTAIN`` outcome where the evidence cannot settle it. The
+rules below are the older fixed-threshold classifier, still used when thresholds are given
+(e.g. by a calibration record):
+
+Measurement (:func:`measure_switching`): ``cycles`` times, write the whole array to P (with
+write-verify, so a rare write error or a slow device does not look stuck) and read it
+``reads`` times, the last verify read being the first; then the same towards AP. Each write
+starts from the map just read, so no read is spent finding out what is already known.
+Classification (:func:`classify`) compares each device's cycle-averaged conductances with
+thresholds derived from the measured distributions (:func:`derive_thresholds`) or given by a
+calibration:
+
+- SHORT: conductance above ``short_g`` after both P and AP writes (a broken barrier; in 1T1R
+  cells the access transistor sets its value).
+- OPEN: conductance below ``open_g`` after both writes.
+- STUCK_P: reads P after every AP write (and is not a short).
+- STUCK_AP: reads AP after every P write (and is not open).
+- GOOD: everything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.protocols.chip import CellState, Chip, Pulse
+from mtj_hil.protocols.defects.bias_signature import gather_bias_evidence
+from mtj_hil.protocols.defects.classifier import classify_evidence, short_boundary
+from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.protocols.defects.evidence import ClassifierSettings, gather_evidence
+from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
+from mtj_hil.protocols.write import write_weights
+
+
+@dataclass
+class SwitchingData:
+    """Conductance reads (S) of one array after writing all-P and all-AP.
+
+    Attributes:
+        g_after_p: shape ``(cycles, reads, rows, cols)``, reads after each all-P write.
+        g_after_ap: same shape, reads after each all-AP write.
+        residual_p: cells the all-P write-verify gave up on, per cycle ``(cycles, rows, cols)``.
+        residual_ap: the same for the all-AP writes.
+        g_high_p, g_high_ap: like ``g_after_p`` / ``g_after_ap`` but read at the second
+            (bias-signature) read voltage; None when it was not measured.
+    """
+
+    g_after_p: np.ndarray
+    g_after_ap: np.ndarray
+    residual_p: np.ndarray
+    residual_ap: np.ndarray
+    g_high_p: np.ndarray | None = None
+    g_high_ap: np.ndarray | None = None
+
+    @property
+    def mean_p(self) -> np.ndarray:
+        """Per-cycle mean conductance after P writes, ``(cycles, rows, cols)`` (S)."""
+        return self.g_after_p.mean(axis=1)
+
+    @property
+    def mean_ap(self) -> np.ndarray:
+        """Per-cycle mean conductance after AP writes, ``(cycles, rows, cols)`` (S)."""
+        return self.g_after_ap.mean(axis=1)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Conductance thresholds (S) used to classify devices, and how they were obtained.
+
+    Attributes:
+        state_g: P above, AP below.
+        short_g: a device above this after both writes is a short.
+        open_g: a device below this after both writes is open.
+        method: how the values were derived (recorded in run files).
+        median_g_p, median_g_ap: population medians the thresholds were built from (S).
+        sigma_ln_p, sigma_ln_ap: robust spread of ln G in each state.
+    """
+
+    state_g: float
+    short_g: float
+    open_g: float
+    method: str
+    median_g_p: float = float("nan")
+    median_g_ap: float = float("nan")
+    sigma_ln_p: float = float("nan")
+    sigma_ln_ap: float = float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SHORT_SIGMAS = 6.0
+"""A short must sit this many robust standard deviations of ln G_P above the P median."""
+MIN_SHORT_MARGIN = 0.15
+"""...and at least this much above it in ln G (15 %), whatever the spread."""
+OPEN_FRACTION = 0.2
+"""A device below this fraction of the AP median after both writes is open."""
+
+
+def measure_switching(
+    chip: Chip,
+    array: int,
+    *,
+    cycles: int = 3,
+    reads: int = 1,
+    pulse: Pulse | None = None,
+    read_voltage: float = DEFAULT_READ_VOLTAGE,
+    correction: CurrentCorrection | None = None,
+    verify_rounds: int = 3,
+    selected: np.ndarray | None = None,
+    bias_read_voltage: float | None = None,
+) -> SwitchingData:
+    """Write all-P / read / write all-AP / read, ``cycles`` times, on one array.
+
+    With ``bias_read_voltage`` (V) every state is also read ``reads`` times at that voltage
+    right after its reads at ``read_voltage`` (the bias signature,
+    :mod:`mtj_hil.protocols.defects.bias_signature`); None (the default) reads at one voltage only.
+
+    The writes use write-verify with amplitude escalation (``verify_rounds`` rounds) so a good
+    device fails to switch only if it fails every round. ``selected`` (boolean ``(rows,
+    cols)``) restricts the writes to some cells (targeted re-measurement); the whole array is
+    still read.
+
+    Raises:
+        InvalidRequest: ``cycles`` or ``reads`` < 1, or a pulse outside the die's limits.
+        SafetyViolation: ``bias_read_voltage`` above the die's read limit.
+    """
+    if cycles < 1 or reads < 1:
+        raise InvalidRequest(f"cycles and reads must be >= 1, got {cycles} and {reads}")
+    layout = chip.layout
+    shape = (layout.rows, layout.cols)
+    out: dict[CellState, tuple[list[np.ndarray], list[np.ndarray]]] = {
+        CellState.P: ([], []),
+        CellState.AP: ([], []),
+    }
+    high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
+    known = None
+    for _ in range(cycles):
+        for state in (CellState.P, CellState.AP):
+            bits = np.full(shape, state == CellState.P)
+            report = write_weights(
+                chip,
+                array,
+                bits,
+                pulse=pulse,
+                max_rounds=verify_rounds,
+                read_voltage=read_voltage,
+                correction=correction,
+                known_conductance=known,
+                pulse_all=True,
+                selected=selected,
+            )
+            # The last verify read is the first read of this state; take the rest.
+            assert report.conductance is not None
+            g = report.conductance[None]
+            if reads > 1:
+                more = conductance_map(chip, array, read_voltage, reads - 1, correction)
+                g = np.concatenate([g, more])
+            known = g[-1]
+            out[state][0].append(g)
+            out[state][1].append(report.residual)
+            if bias_read_voltage is not None:
+                high[state].append(
+                    conductance_map(chip, array, bias_read_voltage, reads, correction)
+                )
+    with_bias = bias_read_voltage is not None
+    return SwitchingData(
+        g_after_p=np.stack(out[CellState.P][0]),
+        g_after_ap=np.stack(out[CellState.AP][0]),
+        residual_p=np.stack(out[CellState.P][1]),
+        residual_ap=np.stack(out[CellState.AP][1]),
+        g_high_p=np.stack(high[CellState.P]) if with_bias else None,
+        g_high_ap=np.stack(high[CellState.AP]) if with_bias else None,
+    )
+
+
+def derive_thresholds(mean_p: np.ndarray, mean_ap: np.ndarray) -> Thresholds:
+    """Thresholds from measured distributions of conductance after P and AP writes (S).
+
+    The P and AP medians and the robust spread (1.4826 x median absolute deviation of ln G)
+    of each population are taken over all devices; defects are few, so they move neither.
+    The state threshold is the geometric mean of the two medians; the short threshold sits
+    ``SHORT_SIGMAS`` spreads (at least ``MIN_SHORT_MARGIN`` in ln G) above the P median; the
+    open threshold at ``OPEN_FRACTION`` of the AP median.
+
+    Raises:
+        ProtocolError: the two populations are not separated (nothing switched).
+    """
+    lp = np.log(np.clip(np.asarray(mean_p, float), 1e-15, None)).ravel()
+    lap = np.log(np.clip(np.asarray(mean_ap, float), 1e-15, None)).ravel()
+    med_p, med_ap = float(np.median(lp)), float(np.median(lap))
+    sig_p = 1.4826 * float(np.median(np.abs(lp - med_p)))
+    sig_ap = 1.4826 * float(np.median(np.abs(lap - med_ap)))
+    if not med_p > med_ap + 3 * max(sig_p, sig_ap, 1e-3):
+        raise ProtocolError(
+            f"P and AP conductances are not separated (medians {np.exp(med_p):.3g} S and "
+            f"{np.exp(med_ap):.3g} S): the devices did not switch; check the write pulse"
+        )
+    margin = max(SHORT_SIGMAS * sig_p, MIN_SHORT_MARGIN)
+    return Thresholds(
+        state_g=float(np.exp(0.5 * (med_p + med_ap))),
+        short_g=float(np.exp(med_p + margin)),
+        open_g=float(OPEN_FRACTION * np.exp(med_ap)),
+        method=(
+            f"from measured distributions: state = geometric mean of P and AP medians; "
+            f"short = P median x exp(max({SHORT_SIGMAS:g} robust sigma of ln G_P, "
+            f"{MIN_SHORT_MARGIN:g})); open = {OPEN_FRACTION:g} x AP median"
+        ),
+        median_g_p=float(np.exp(med_p)),
+        median_g_ap=float(np.exp(med_ap)),
+        sigma_ln_p=sig_p,
+        sigma_ln_ap=sig_ap,
+    )
+
+
+def classify(mean_p: np.ndarray, mean_ap: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """Defect code (uint8) of every device from per-cycle mean conductances (S).
+
+    Args:
+        mean_p, mean_ap: shape ``(cycles, ...)``: conductance after each P and AP write.
+
+    Returns:
+        Codes of shape ``mean_p.shape[1:]``.
+    """
+    t = thresholds
+    p = np.asarray(mean_p, float)
+    ap = np.asarray(mean_ap, float)
+    g_p, g_ap = p.mean(axis=0), ap.mean(axis=0)
+    short = (g_p > t.short_g) & (g_ap > t.short_g)
+    open_ = (g_p < t.open_g) & (g_ap < t.open_g)
+    stuck_p = (ap > t.state_g).all(axis=0) & ~short
+    stuck_ap = (p < t.state_g).all(axis=0) & ~open_
+    codes = np.full(g_p.shape, DefectCode.GOOD, dtype=np.uint8)
+    codes[stuck_ap] = DefectCode.STUCK_AP
+    codes[stuck_p] = DefectCode.STUCK_P
+    codes[open_] = DefectCode.OPEN
+    codes[short] = DefectCode.SHORT
+    return codes
+
+
+@dataclass
+class DefectMap:
+    """Per-device result of defect detection on one array (or a stack of arrays).
+
+    Attributes:
+        g_p: mean conductance after P writes (S).
+        g_ap: mean conductance after AP writes (S).
+        codes: ``DefectCode`` per device (uint8), ``UNCERTAIN`` where unsettled.
+        thresholds: the thresholds used (for the evidence classifier: a summary of its fit).
+        confidence: posterior (0..1) of the reported class, or of the best guess where
+            UNCERTAIN (None for the fixed-threshold classifier).
+        best_guess: most probable class even where ``codes`` is UNCERTAIN.
+        posterior: ``(..., 5)`` posterior over GOOD, SHORT, OPEN, STUCK_P, STUCK_AP.
+        model: the fitted model and how it was derived.
+        warnings: overlaps (by how much), missing or saturated readings, assumptions.
+        overlap: the overlap figures the warnings quote.
+        remeasured: what targeted re-measurement did (empty if none).
+        bias_p, bias_ap: per-device bias signature ``ln(G(V_high) / G(V_low))`` after P and
+            after AP writes (dimensionless), when a second read voltage was measured.
+    """
+
+    g_p: np.ndarray
+    g_ap: np.ndarray
+    codes: np.ndarray
+    thresholds: Thresholds
+    confidence: np.ndarray | None = None
+    best_guess: np.ndarray | None = None
+    posterior: np.ndarray | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    overlap: dict[str, float] = field(default_factory=dict)
+    remeasured: dict[str, Any] = field(default_factory=dict)
+    bias_p: np.ndarray | None = None
+    bias_ap: np.ndarray | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Number of devices per defect code name."""
+        return {c.name: int((self.codes == c).sum()) for c in DefectCode}
+
+
+def detect_defects(
+    chip: Chip,
+    array: int,
+    *,
+    cycles: int = 3,
+    reads: int = 1,
+    thresholds: Thresholds | None = None,
+    pulse: Pulse | None = None,
+    read_voltage: float = DEFAULT_READ_VOLTAGE,
+    correction: CurrentCorrection | None = None,
+    bias_read_voltage: float | None = None,
+) -> DefectMap:
+    """Measure one array and classify every device (see the module docstring).
+
+    Without ``thresholds`` each device is classified on its own evidence
+    (:func:`classify_reads`); ``thresholds`` (e.g. from a calibration) select the
+    fixed-threshold classifier instead. ``bias_read_voltage`` (V) adds the bias signature
+    (see :func:`measure_switching`; used by the evidence classifier only).
+    """
+    data = measure_switching(
+        chip,
+        array,
+        cycles=cycles,
+        reads=reads,
+        pulse=pulse,
+        read_voltage=read_voltage,
+        correction=correction,
+        bias_read_voltage=bias_read_voltage,
+    )
+    if thresholds is not None:
+        return defect_map(data.mean_p, data.mean_ap, thresholds)
+    return classify_reads(
+        data.g_after_p, data.g_after_ap, g_high_p=data.g_high_p, g_high_ap=data.g_high_ap
+    )
+
+
+def defect_map(
+    mean_p: np.ndarray, mean_ap: np.ndarray, thresholds: Thresholds | None = None
+) -> DefectMap:
+    """Classify devices from per-cycle mean conductances ``(cycles, ...)`` (S)."""
+    t = thresholds or derive_thresholds(mean_p.mean(axis=0), mean_ap.mean(axis=0))
+    return DefectMap(
+        g_p=mean_p.mean(axis=0),
+        g_ap=mean_ap.mean(axis=0),
+        codes=classify(mean_p, mean_ap, t),
+        thresholds=t,
+    )
+
+
+def classify_reads(
+    g_after_p: np.ndarray,
+    g_after_ap: np.ndarray,
+    settings: ClassifierSettings | None = None,
+    unmeasured: np.ndarray | None = None,
+    *,
+    g_high_p: np.ndarray | None = None,
+    g_high_ap: np.ndarray | None = None,
+) -> DefectMap:
+    """Classify devices from their raw reads ``(cycles, reads, ...)`` (S) on their own evidence.
+
+    See :mod:`mtj_hil.protocols.defects.classifier`. NaN readings are left out; +inf readings (a saturated
+    converter) make a device UNCERTAIN. ``unmeasured`` (bool ``(cycles, ...)``) marks cycles
+    a device was deliberately not measured in (re-measurement padding). ``g_high_p`` /
+    ``g_high_ap`` (same shape, S): reads at a second, higher read voltage; with them each
+    device's bias signature joins the evidence (:mod:`mtj_hil.protocols.defects.bias_signature`).
+
+    Raises:
+        ProtocolError: nothing (or too little to fit) switched; the message says what was seen.
+    """
+    ev = gather_evidence(g_after_p, g_after_ap, settings, unmeasured)
+    bias = None
+    if g_high_p is not None and g_high_ap is not None:
+        bias = gather_bias_evidence(g_after_p, g_after_ap, g_high_p, g_high_ap)
+    result = classify_evidence(ev, settings, bias)
+    m = result.model
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g_p, g_ap = np.exp(ev.x_p), np.exp(ev.x_ap)
+    thresholds = Thresholds(
+        state_g=float(np.sqrt(m["median_g_p"] * m["median_g_ap"])),
+        short_g=short_boundary(m),
+        open_g=float(m["open_g"]),
+        method=m["method"],
+        median_g_p=float(m["median_g_p"]),
+        median_g_ap=float(m["median_g_ap"]),
+        sigma_ln_p=float(m["sigma_ln_p"]),
+        sigma_ln_ap=float(m["sigma_ln_ap"]),
+    )
+    return DefectMap(
+        g_p=np.where(ev.g_lin < m["open_g"], ev.g_lin, g_p),
+        g_ap=np.where(ev.g_lin < m["open_g"], ev.g_lin, g_ap),
+        codes=result.codes,
+        thresholds=thresholds,
+        confidence=result.confidence,
+        best_guess=result.best_guess,
+        posterior=result.posterior,
+        model=m,
+        warnings=result.warnings,
+        overlap=result.overlap,
+        bias_p=None if bias is None else bias.b_p,
+        bias_ap=None if bias is None else bias.b_ap,
+    )

@@ -1,0 +1,371 @@
+"""Switching characterisation: P(switch) against pulse amplitude and width, read disturb and
+pulsed R-V loops, measured on whole arrays in parallel.
+
+One *trial* at a grid point (direction, width, amplitude): write the start state (the
+opposite of the direction) to the whole array with write-verify, apply one pulse of the
+point's amplitude and width towards the direction, read the array. Devices whose start state
+did not verify do not count that trial. Counts per device and point are kept, so fits can be
+made per device and per array (:mod:`mtj_hil.protocols.switching.fit`).
+
+Adaptive placement (``SwitchingPlan.adaptive``): amplitudes are visited in ascending order
+per width and direction. Each point first gets ``probe_trials`` trials; the full ``trials``
+are spent only where at least ``min_active`` of the devices showed an intermediate outcome
+(switched in some probe trials, not all). A sweep stops once, at two consecutive points,
+essentially every device that has switched at that width switched in every trial.
+
+Results go to a :class:`SwitchingSink` array by array, so an interrupted run resumes where
+it stopped. Nothing here knows instruments: the grid is checked against the die's limits
+(``layout.limits``) before the first pulse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse, check_array
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
+from mtj_hil.protocols.write import write_weights
+
+DEFAULT_AMPLITUDE_STEP = 0.025
+"""Spacing (V) of the default amplitude grid."""
+
+
+@dataclass(frozen=True)
+class SwitchingPlan:
+    """What to measure.
+
+    Attributes:
+        arrays: arrays to measure, in order.
+        amplitudes: pulse amplitudes (V, magnitudes), visited in ascending order.
+        widths: pulse widths (s).
+        trials: trials per point (full budget).
+        probe_trials: trials first spent at each point when ``adaptive``.
+        adaptive: spend the full budget only where devices are in their transition.
+        min_active: fraction of devices with an intermediate probe outcome that earns a point
+            its full budget.
+        read_voltage: read voltage (V) of the state reads.
+        set_pulse: pulse that writes the start state (default: the die's nominal pulse).
+        verify_rounds: write-verify rounds for the start state.
+        floor_trials: trials at the last amplitude of each sweep, set aside to measure the
+            write-error floor without the bias the adaptive stopping rule would give it
+            (0 = none).
+        disturb_reads: reads per device at ``disturb_voltage`` per start state (0 = skip).
+        disturb_voltage: read-disturb voltage (V); default the die's largest read voltage.
+        loop_devices: ``(array, row, col)`` of devices to trace pulsed R-V loops on.
+        loop_steps: amplitude steps per ramp (up, then down) of an R-V loop.
+        loop_width: pulse width of the R-V loops (s); default the nominal width.
+        tau0: attempt time (s) the fits assume (thermal activation cannot separate it from
+            Delta, see :mod:`mtj_hil.protocols.switching.fit`).
+        target_wer: write-error rate a recommended pulse must reach.
+    """
+
+    arrays: tuple[int, ...]
+    amplitudes: tuple[float, ...]
+    widths: tuple[float, ...]
+    trials: int = 16
+    probe_trials: int = 4
+    adaptive: bool = True
+    min_active: float = 0.01
+    read_voltage: float = DEFAULT_READ_VOLTAGE
+    set_pulse: Pulse | None = None
+    verify_rounds: int = 3
+    disturb_reads: int = 2000
+    disturb_voltage: float | None = None
+    floor_trials: int = 64
+    loop_devices: tuple[tuple[int, int, int], ...] = ()
+    loop_steps: int = 12
+    loop_width: float | None = None
+    tau0: float = 1e-9
+    target_wer: float = 1e-6
+
+
+def default_amplitudes(layout: Layout, step: float = DEFAULT_AMPLITUDE_STEP) -> tuple[float, ...]:
+    """An amplitude grid (V) from 40 % of the nominal amplitude up to the die's maximum."""
+    lim = layout.limits
+    lo = max(lim.min_pulse_amplitude, 0.4 * layout.nominal_pulse.amplitude)
+    n = int(np.floor((lim.max_pulse_amplitude - lo) / step + 1e-9)) + 1
+    return tuple(round(lo + k * step, 6) for k in range(n))
+
+
+def default_widths(layout: Layout) -> tuple[float, ...]:
+    """Three decades of width (s) ending at the nominal width, clipped to the limits."""
+    lim = layout.limits
+    w0 = layout.nominal_pulse.width
+    ws = [min(max(w0 * 10.0**-k, lim.min_pulse_width), lim.max_pulse_width) for k in (2, 1, 0)]
+    return tuple(dict.fromkeys(ws))
+
+
+def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
+    """Refuse a plan the die cannot take, naming the offending point (nothing is applied).
+
+    Raises:
+        InvalidRequest: an amplitude, width or read voltage outside the die's limits, an
+            array not on the die, or counts out of range.
+    """
+    lim = layout.limits
+    for a in plan.arrays:
+        check_array(layout, a)
+    if not plan.arrays:
+        raise InvalidRequest("the switching plan names no arrays")
+    if not plan.amplitudes or not plan.widths:
+        raise InvalidRequest("the switching plan needs at least one amplitude and one width")
+    for amp in plan.amplitudes:
+        if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
+            raise InvalidRequest(
+                f"grid point amplitude {amp:g} V lies outside the safety envelope "
+                f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied"
+            )
+    for width in (*plan.widths, *([plan.loop_width] if plan.loop_width else [])):
+        if not lim.min_pulse_width <= width <= lim.max_pulse_width:
+            raise InvalidRequest(
+                f"grid point width {width:g} s lies outside the safety envelope "
+                f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied"
+            )
+    v_dist = disturb_voltage(layout, plan)
+    if not 0 < v_dist <= lim.max_read_voltage:
+        raise InvalidRequest(
+            f"read-disturb voltage {v_dist:g} V lies outside 0..{lim.max_read_voltage:g} V"
+        )
+    if plan.trials < 1 or (plan.adaptive and not 1 <= plan.probe_trials <= plan.trials):
+        raise InvalidRequest(
+            f"need trials >= 1 and 1 <= probe_trials <= trials, got {plan.trials}, "
+            f"{plan.probe_trials}"
+        )
+    if plan.trials > 60000:
+        raise InvalidRequest(f"at most 60000 trials per point, got {plan.trials}")
+    if plan.floor_trials < 0 or plan.floor_trials > 60000:
+        raise InvalidRequest(f"floor_trials must be 0..60000, got {plan.floor_trials}")
+    if plan.disturb_reads < 0 or plan.loop_steps < 2:
+        raise InvalidRequest("disturb_reads must be >= 0 and loop_steps >= 2")
+    if not plan.tau0 > 0 or not 0 < plan.target_wer < 1:
+        raise InvalidRequest("tau0 must be > 0 s and target_wer in (0, 1)")
+    for dev in plan.loop_devices:
+        a, r, c = dev
+        check_array(layout, a)
+        if not (0 <= r < layout.rows and 0 <= c < layout.cols):
+            raise InvalidRequest(f"R-V loop device {dev} is not on the die")
+
+
+def disturb_voltage(layout: Layout, plan: SwitchingPlan) -> float:
+    """The read-disturb voltage (V) of a plan."""
+    return plan.disturb_voltage or layout.limits.max_read_voltage
+
+
+@dataclass
+class ArraySwitching:
+    """Everything measured on one array.
+
+    Attributes:
+        direction: target state of each point's pulse (``CellState`` values), ``(n,)``.
+        width: pulse width of each point (s), ``(n,)``.
+        amplitude: pulse amplitude of each point (V), ``(n,)``.
+        trials: valid trials per point and device, ``(n, rows, cols)``.
+        switched: trials in which the device switched, ``(n, rows, cols)``.
+        floor_point: True for the points set aside for the write-error floor, ``(n,)``.
+        disturb_flips: per start state (0 = P, 1 = AP), devices that flipped during the
+            read-disturb reads, ``(2, rows, cols)`` bool.
+        disturb_valid: devices whose start state verified, ``(2, rows, cols)`` bool.
+        loop_cells: ``(m, 2)`` row, col of the R-V loop devices of this array.
+        loop_voltage: signed pulse amplitude of each loop step (V; + towards AP), ``(s,)``.
+        loop_g: conductance read after each loop step (S), ``(m, s)``.
+    """
+
+    direction: np.ndarray
+    width: np.ndarray
+    amplitude: np.ndarray
+    trials: np.ndarray
+    switched: np.ndarray
+    floor_point: np.ndarray
+    disturb_flips: np.ndarray
+    disturb_valid: np.ndarray
+    loop_cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
+    loop_voltage: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loop_g: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+
+class SwitchingSink(Protocol):
+    """Where a switching characterisation keeps its results (a run file, or memory)."""
+
+    def completed_arrays(self) -> list[int]:
+        """Arrays already stored."""
+        ...
+
+    def save_array(self, array: int, data: ArraySwitching) -> None:
+        """Store (and make durable) one finished array."""
+        ...
+
+    def load_arrays(self, arrays: Iterable[int]) -> dict[int, ArraySwitching]:
+        """Stored data of the given arrays."""
+        ...
+
+
+class MemorySwitchingSink(MemoryArrays[ArraySwitching]):
+    """A sink in memory (tests, library use)."""
+
+
+def measure_switching_die(
+    chip: Chip,
+    sink: SwitchingSink,
+    plan: SwitchingPlan,
+    progress: ProgressCallback | None = None,
+) -> dict[int, ArraySwitching]:
+    """Measure every planned array not yet in ``sink``; return the data of all of them.
+
+    Raises:
+        InvalidRequest: the plan reaches outside the die's limits (before any pulse).
+    """
+    layout = chip.layout
+    check_plan(layout, plan)
+    arrays = [int(a) for a in plan.arrays]
+    measure_missing(
+        arrays, sink, lambda array: measure_array(chip, array, plan), progress, "switching"
+    )
+    return sink.load_arrays(arrays)
+
+
+class _Trials:
+    """Runs trials on one array, remembering the last map so no read is wasted."""
+
+    def __init__(self, chip: Chip, array: int, plan: SwitchingPlan) -> None:
+        self.chip, self.array, self.plan = chip, array, plan
+        layout = chip.layout
+        self.shape = (layout.rows, layout.cols)
+        self.threshold = layout.threshold_g
+        self.set_pulse = plan.set_pulse or layout.nominal_pulse
+        self.known: np.ndarray | None = None
+
+    def set_all(self, state: CellState) -> np.ndarray:
+        """Write every device to ``state`` with verify; return the mask that verified."""
+        report = write_weights(
+            self.chip,
+            self.array,
+            np.full(self.shape, state == CellState.P),
+            pulse=self.set_pulse,
+            max_rounds=self.plan.verify_rounds,
+            read_voltage=self.plan.read_voltage,
+            known_conductance=self.known,
+            pulse_all=True,
+        )
+        self.known = report.conductance
+        return ~report.residual
+
+    def read_state(self) -> np.ndarray:
+        """Read the array; True where a device reads P."""
+        g = conductance_map(self.chip, self.array, self.plan.read_voltage)[0]
+        self.known = g
+        return g > self.threshold
+
+    def run(self, direction: CellState, pulse: Pulse, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` trials; returns (valid trials, switches) per device."""
+        start = CellState.AP if direction == CellState.P else CellState.P
+        trials = np.zeros(self.shape, np.int64)
+        switched = np.zeros(self.shape, np.int64)
+        everything = np.ones(self.shape, bool)
+        for _ in range(n):
+            valid = self.set_all(start)
+            self.chip.program(self.array, everything, direction, pulse)
+            is_p = self.read_state()
+            trials += valid
+            switched += valid & (is_p == (direction == CellState.P))
+        return trials, switched
+
+
+def measure_array(chip: Chip, array: int, plan: SwitchingPlan) -> ArraySwitching:
+    """Switching grid, read disturb and R-V loops of one array (see the module docstring)."""
+    check_plan(chip.layout, plan)
+    runner = _Trials(chip, array, plan)
+    rows: list[tuple[int, float, float, np.ndarray, np.ndarray, bool]] = []
+    amplitudes = sorted(plan.amplitudes)
+    for width in plan.widths:
+        for direction in (CellState.AP, CellState.P):
+            ever = np.zeros(runner.shape, bool)
+            saturated_run = 0
+            for amp in amplitudes:
+                pulse = Pulse(float(amp), float(width))
+                first = plan.probe_trials if plan.adaptive else plan.trials
+                trials, switched = runner.run(direction, pulse, first)
+                if plan.adaptive and first < plan.trials:
+                    active = (switched > 0) & (switched < trials)
+                    if active.mean() >= plan.min_active:
+                        more_t, more_s = runner.run(direction, pulse, plan.trials - first)
+                        trials += more_t
+                        switched += more_s
+                rows.append((int(direction), float(width), float(amp), trials, switched, False))
+                ever |= switched > 0
+                always = (switched == trials) & (trials > 0)
+                valid = trials > 0
+                if plan.adaptive and ever.sum() >= 0.5 * max(valid.sum(), 1):
+                    full = always[ever].mean() >= 0.995
+                    saturated_run = saturated_run + 1 if full else 0
+                    if saturated_run >= 2:
+                        break
+            if plan.floor_trials:
+                pulse = Pulse(float(rows[-1][2]), float(width))
+                trials, switched = runner.run(direction, pulse, plan.floor_trials)
+                rows.append((int(direction), float(width), pulse.amplitude, trials, switched, True))
+    flips, valid = _read_disturb(runner, plan)
+    cells, volts, loop_g = _rv_loops(chip, runner, array, plan)
+    return ArraySwitching(
+        direction=np.array([r[0] for r in rows], np.uint8),
+        width=np.array([r[1] for r in rows]),
+        amplitude=np.array([r[2] for r in rows]),
+        trials=np.stack([r[3] for r in rows]).astype(np.uint16),
+        switched=np.stack([r[4] for r in rows]).astype(np.uint16),
+        floor_point=np.array([r[5] for r in rows], bool),
+        disturb_flips=flips,
+        disturb_valid=valid,
+        loop_cells=cells,
+        loop_voltage=volts,
+        loop_g=loop_g,
+    )
+
+
+def _read_disturb(runner: _Trials, plan: SwitchingPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Write P (then AP), read every device ``disturb_reads`` times at the disturb voltage,
+    and mark the devices that changed state."""
+    flips = np.zeros((2, *runner.shape), bool)
+    valid = np.zeros((2, *runner.shape), bool)
+    if plan.disturb_reads == 0:
+        return flips, valid
+    v = disturb_voltage(runner.chip.layout, plan)
+    for k, state in enumerate((CellState.P, CellState.AP)):
+        valid[k] = runner.set_all(state)
+        left = plan.disturb_reads
+        while left > 0:
+            batch = min(left, 400)
+            conductance_map(runner.chip, runner.array, v, batch)
+            left -= batch
+        is_p = runner.read_state()
+        flips[k] = valid[k] & (is_p != (state == CellState.P))
+    return flips, valid
+
+
+def _rv_loops(
+    chip: Chip, runner: _Trials, array: int, plan: SwitchingPlan
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pulsed R-V loops of this array's selected devices, all at once: start in P, ramp the
+    amplitude towards AP up and down, then towards P up and down, reading after each pulse."""
+    cells = np.array([(r, c) for a, r, c in plan.loop_devices if a == array], np.int32)
+    cells = cells.reshape(-1, 2)
+    if cells.size == 0:
+        return cells, np.zeros(0), np.zeros((0, 0))
+    lim = chip.layout.limits
+    width = plan.loop_width or chip.layout.nominal_pulse.width
+    ramp = np.linspace(lim.min_pulse_amplitude, lim.max_pulse_amplitude, plan.loop_steps)
+    updown = np.concatenate([ramp, ramp[-2::-1]])
+    volts = np.concatenate([updown, -updown])
+    runner.set_all(CellState.P)
+    g = np.empty((cells.shape[0], volts.size))
+    for k, v in enumerate(volts):
+        state = CellState.AP if v > 0 else CellState.P
+        chip.program(array, cells, state, Pulse(float(abs(v)), float(width)))
+        gm = conductance_map(chip, array, plan.read_voltage)[0]
+        runner.known = gm
+        g[:, k] = gm[cells[:, 0], cells[:, 1]]
+    return cells, volts, g

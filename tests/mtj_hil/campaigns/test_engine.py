@@ -1,0 +1,155 @@
+"""Campaigns on a 2-worker LocalCluster: results equal a serial run, a killed worker costs
+only its task's unfinished part, failures are recorded, stations are held alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.campaigns import load_campaign
+from mtj_hil.campaigns.engine import digests, run_campaign
+from mtj_hil.campaigns.index import CampaignIndex
+from mtj_hil.campaigns.results import write_report
+from mtj_hil.runs.store.runfile import RunFile
+
+from .conftest import write_campaign
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory: pytest.TempPathFactory):
+    """The small campaign run serially in this process: its spec."""
+    folder = tmp_path_factory.mktemp("serial")
+    spec = load_campaign(write_campaign(folder))
+    outcome = run_campaign(spec)
+    assert outcome.ok and len(outcome.completed) == 6
+    return spec
+
+
+def _report_tables(spec) -> dict[str, str]:
+    _, paths = write_report(spec)
+    return {k: p.read_text() for k, p in paths.items() if k.endswith("-csv")}
+
+
+def test_two_workers_match_serial_run(tmp_path: Path, serial, cluster_client) -> None:
+    spec = load_campaign(write_campaign(tmp_path))
+    outcome = run_campaign(spec, cluster_client)
+    assert outcome.ok and sorted(outcome.completed) == sorted(t.id for t in spec.tasks)
+    assert digests(spec) == digests(serial)
+    assert _report_tables(spec) == _report_tables(serial)
+    records = CampaignIndex(spec.index_path).records()
+    assert {r["worker"] for r in records.values()} <= set(
+        cluster_client.scheduler_info()["workers"]
+    )
+    for task in spec.tasks:
+        rec = records[task.id]
+        assert rec["status"] == "completed" and rec["run_file"] == str(task.run_file)
+        assert len(rec["checksum"]) == 64 and rec["run_id"] and rec["started"] <= rec["ended"]
+    again = run_campaign(spec, cluster_client)
+    assert again.completed == [] and len(again.skipped) == len(spec.tasks)
+
+
+def test_killed_worker_then_rerun_gives_identical_results(tmp_path: Path, cluster_client) -> None:
+    # heavier characterisations (about 1 s each) so the kill lands inside a task
+    make = dict(dies="0-3", cycles=8, reads=8, borders=False)
+    (tmp_path / "ref").mkdir()
+    reference = load_campaign(write_campaign(tmp_path / "ref", **make))
+    assert run_campaign(reference).ok
+    spec = load_campaign(write_campaign(tmp_path, **make))
+    victim_file = spec.tasks[0].run_file
+    done: dict[str, object] = {}
+    runner = threading.Thread(
+        target=lambda: done.setdefault("outcome", run_campaign(spec, cluster_client))
+    )
+    runner.start()
+    deadline = time.monotonic() + 60
+    # kill once a few arrays are on disk (the file grows about 0.6 MB per array)
+    while time.monotonic() < deadline and (
+        not victim_file.exists() or victim_file.stat().st_size < 3_000_000
+    ):
+        time.sleep(0.005)
+    processing = cluster_client.processing()
+    pids = cluster_client.run(os.getpid)
+    worker = next(w for w, keys in processing.items() if any("lot:die0" in str(k) for k in keys))
+    os.kill(pids[worker], signal.SIGKILL)
+    runner.join(120)
+    assert not runner.is_alive()
+    # the campaign may finish on the surviving worker, or record the loss; a rerun finishes
+    outcome = run_campaign(spec, cluster_client)
+    assert outcome.ok
+    assert digests(spec) == digests(reference)
+    with RunFile.open(victim_file) as run:
+        resumed = run.attrs["resumed"]
+    assert resumed, "the killed task's run file should be resumed, not started again"
+    assert all(
+        r["status"] == "completed" for r in CampaignIndex(spec.index_path).records().values()
+    )
+
+
+def test_failing_task_is_recorded_and_others_finish(tmp_path: Path, cluster_client) -> None:
+    hot = """
+[[task]]
+name = "hot"
+kind = "characterize"
+dies = "4"
+cycles = 1
+read_voltage = 0.9
+"""
+    spec = load_campaign(write_campaign(tmp_path, dies="0-1", borders=False, extra=hot))
+    outcome = run_campaign(spec, cluster_client)
+    assert list(outcome.failed) == ["hot/die4"]
+    assert "SafetyViolation" in outcome.failed["hot/die4"]
+    assert sorted(outcome.completed) == ["lot/die0", "lot/die1"]
+    records = CampaignIndex(spec.index_path).records()
+    assert records["hot/die4"]["status"] == "failed"
+    assert "0.9 V exceeds" in records["hot/die4"]["error"]
+    with RunFile.open(spec.task("hot/die4").run_file) as run:
+        assert run.status == "failed"
+
+
+def test_dependents_of_a_failed_task_are_not_started(tmp_path: Path) -> None:
+    spec = load_campaign(write_campaign(tmp_path, dies="0-1"))
+    victim = spec.task("lot/die1").run_file
+    run_campaign(load_campaign(write_campaign(tmp_path, dies="0-1", borders=False)))
+    victim.write_bytes(b"not an HDF5 file")  # damaged after it was indexed
+    outcome = run_campaign(spec)
+    assert set(outcome.failed) == {"lot/die1", "sweep/seed0", "sweep/seed1"}
+    assert "needs lot/die1" in outcome.failed["sweep/seed0"]
+    assert not spec.task("sweep/seed0").run_file.exists()
+
+
+def _interval(rec: dict) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(rec["started"]), datetime.fromisoformat(rec["ended"])
+
+
+def test_station_task_never_runs_twice_at_once(tmp_path: Path, cluster_client) -> None:
+    station = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"
+    (tmp_path / "s.toml").write_text(f"""
+[campaign]
+name = "s"
+out_dir = "out"
+
+[[task]]
+name = "bench"
+kind = "characterize"
+station = "{station}"
+dies = "0-2"
+arrays = "0"
+cycles = 1
+""")
+    spec = load_campaign(tmp_path / "s.toml")
+    assert {t.station for t in spec.tasks} == {"virtual-lab"}
+    outcome = run_campaign(spec, cluster_client)
+    assert outcome.ok
+    records = CampaignIndex(spec.index_path).records()
+    spans = sorted(_interval(r) for r in records.values())
+    assert len({r["worker"] for r in records.values()}) >= 1
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end, "two tasks drove the station at the same time"

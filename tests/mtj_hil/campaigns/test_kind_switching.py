@@ -1,0 +1,124 @@
+"""The ``switching`` campaign kind: a small switching group completes, is summarised in the
+status and report, resumes an interrupted die, and refuses bad plans naming the key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.campaigns import load_campaign
+from mtj_hil.campaigns.engine import run_campaign
+from mtj_hil.campaigns.index import CampaignIndex
+from mtj_hil.campaigns.kinds.switching import digest
+from mtj_hil.cli.main import main
+from mtj_hil.errors import ConfigError
+from mtj_hil.runs.jobs.switching import plan_from_record, run_switching
+from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.sim import SimulatedChip
+
+SWITCHING = """
+[campaign]
+name = "sw"
+out_dir = "out"
+
+[[task]]
+name = "sw"
+kind = "switching"
+dies = "{dies}"
+arrays = "0-1"
+widths = [1e-6]
+amplitudes = [0.5, 0.6, 0.7, 0.8, 0.9]
+trials = 6
+probe_trials = 2
+floor_trials = 4
+disturb_reads = 10
+{extra}
+"""
+
+
+def _write(folder: Path, dies: str = "0-1", extra: str = "") -> Path:
+    path = folder / "sw.toml"
+    path.write_text(SWITCHING.format(dies=dies, extra=extra))
+    return path
+
+
+def test_switching_group_completes_resumes_and_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = load_campaign(_write(tmp_path))
+    assert [t.id for t in spec.tasks] == ["sw/die0", "sw/die1"]
+    task1 = spec.task("sw/die1")
+    plan = plan_from_record(task1.params["plan"])
+    assert plan.arrays == (0, 1) and plan.widths == (1e-6,)
+
+    outcome = run_campaign(spec)
+    assert outcome.completed == ["sw/die0", "sw/die1"] and not outcome.failed
+    reference = digest(task1.run_file)
+
+    # Die 1 is interrupted after its first array, as a killed worker leaves it: the run file
+    # unfinished and its index record still "running" without a checksum.
+    def stop(done: int, total: int, array: int) -> None:
+        if done == 1:
+            raise KeyboardInterrupt
+
+    part = tmp_path / "part.h5"
+    with pytest.raises(KeyboardInterrupt):
+        run_switching(
+            SimulatedChip.from_lot("1t1r-20k", 0, 1),
+            part,
+            die_id=task1.params["die_id"],
+            plan=plan,
+            seed=0,
+            progress=stop,
+        )
+    shutil.move(part, task1.run_file)
+    CampaignIndex(spec.index_path).update("sw/die1", status="running", checksum="")
+    again = run_campaign(load_campaign(_write(tmp_path)))
+    assert again.skipped == ["sw/die0"] and again.completed == ["sw/die1"]
+    with RunFile.open(task1.run_file, "r") as f:
+        assert f.status == "completed" and f.attrs["resumed"]
+    assert digest(task1.run_file) == reference  # the numbers of the uninterrupted run
+
+    rec = CampaignIndex(spec.index_path).records()
+    for tid in ("sw/die0", "sw/die1"):
+        s = rec[tid]["summary"]
+        assert s["AP"]["n"] > 300 and 0.5 < s["AP"]["vc"] < 1.0 and 10 < s["AP"]["delta"] < 80
+        assert s["P"]["n"] > 300 and s["AP"]["vc_sd"] > 0 and "delta_sigma_rel" in s["AP"]
+    third = run_campaign(load_campaign(_write(tmp_path)))
+    assert third.skipped == ["sw/die0", "sw/die1"] and not third.completed
+
+    assert main(["campaign", "status", str(tmp_path / "sw.toml")]) == 0
+    assert main(["campaign", "report", str(tmp_path / "sw.toml")]) == 0
+    assert "switching (to AP / to P)" in capsys.readouterr().out
+    md = (tmp_path / "out" / "report" / "report.md").read_text()
+    assert "## Switching: sw" in md and "Vc0 to AP median (V)" in md
+    lines = (tmp_path / "out" / "report" / "sw-switching.csv").read_text().splitlines()
+    assert lines[0].startswith("die,devices fitted") and len(lines) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("", None),
+        ("tau0 = -1", "task[0].tau0"),
+        ("bogus = 1", "task[0].bogus"),
+    ],
+)
+def test_bad_switching_plans_name_the_key(tmp_path: Path, extra: str, key: str | None) -> None:
+    if key is None:
+        load_campaign(_write(tmp_path))
+        return
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load_campaign(_write(tmp_path, extra=extra))
+
+
+def test_grid_outside_the_envelope_is_refused_at_load(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    path.write_text(path.read_text().replace("[1e-6]", "[1e-12]"))
+    with pytest.raises(ConfigError, match=r"task\[0\]\.widths"):
+        load_campaign(path)
+    path.write_text(path.read_text().replace("[1e-12]", "[1e-6]").replace("0.9]", "1.6]"))
+    with pytest.raises(ConfigError, match=r"task\[0\]\.amplitudes"):
+        load_campaign(path)

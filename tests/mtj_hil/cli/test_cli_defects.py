@@ -1,0 +1,44 @@
+"""The command line on harder dies: uncertainty and overlaps are said, not hidden."""
+
+from __future__ import annotations
+
+from mtj_hil.cli.main import main
+from mtj_hil.runs.store import load_characterization
+from mtj_hil.sim.profile import PROFILE_DIR, available_profiles
+
+
+def test_one_cycle_on_a_noisy_die_works_and_says_it_is_unsure(tmp_path, capsys):
+    out = tmp_path / "early.h5"
+    args = ["characterize", "--profile", "1t1r-early-process", "--lot-seed", "4242"]
+    args += ["--die", "1", "--arrays", "0-7", "--cycles", "1", "--remeasure-cycles", "0"]
+    assert main([*args, "--out", str(out), "--no-report"]) == 0
+    printed = capsys.readouterr().out
+    assert "UNCERTAIN" in printed and "uncertain devices:" in printed
+    assert "one write cycle" in printed and "overlap" in printed
+    assert load_characterization(out).uncertain > 0
+    assert main(["show", str(out)]) == 0
+    assert "warning" in capsys.readouterr().out
+
+
+def test_profiles_lists_every_profile_on_one_line_with_key_stats(capsys):
+    assert main(["profiles"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == len(available_profiles())
+    early = next(line for line in lines if line.startswith("1t1r-early-process"))
+    assert "13.0 %" in early and "TMR  30 %" in early and "0.35 mS" in early
+    assert "lines/array" in early
+
+
+def test_die_that_never_switches_is_refused_with_what_was_seen(tmp_path, capsys):
+    text = (PROFILE_DIR / "1t1r-20k.toml").read_text()
+    text = text.replace("vc_to_p = 0.75", "vc_to_p = 5.0").replace(
+        "vc_to_ap = 0.75", "vc_to_ap = 5.0"
+    )
+    prof = tmp_path / "dead.toml"
+    prof.write_text(text)
+    out = tmp_path / "dead.h5"
+    code = main(["characterize", "--profile", str(prof), "--arrays", "0-1", "--out", str(out)])
+    assert code == 5
+    err = capsys.readouterr().err
+    assert "did not switch" in err and "median G after P" in err
+    assert load_characterization(out).attrs["status"] == "failed"

@@ -1,0 +1,117 @@
+"""train / evaluate one network, the commands, and bad input refused before any write."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mtj_hil.cli.experiments import evaluate, experiment, train
+from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.experiments.data import load_dataset
+from mtj_hil.experiments.onchip import evaluate_on_chip, program_bits
+from mtj_hil.experiments.single import TrainSpec, evaluate_network, train_network
+from mtj_hil.sim import SimulatedChip
+from mtj_hil.training.bnn import BNN
+from mtj_hil.training.datasets import Dataset
+from mtj_hil.training.errors import DatasetError, TrainingError
+from mtj_hil.training.mapping import place
+
+
+@pytest.fixture(scope="module")
+def defect_net(tmp_path_factory):
+    out = tmp_path_factory.mktemp("net") / "net.h5"
+    spec = TrainSpec("defect-aware", 2, out, dataset="digits", hidden=(16,), epochs=6)
+    summary = train_network(spec)
+    assert summary["software_error"] < 0.3
+    return out
+
+
+def test_evaluate_emulated_and_on_chip(defect_net, char_file):
+    res = evaluate_network(defect_net, 2, on_chip=True, characterization=char_file)
+    assert res["method"] == "defect-aware"
+    assert abs(res["on_chip_error"] - res["emulated_error"]) < 0.05
+    assert res["bit_error_rate"] < 0.01
+
+
+def test_defect_aware_net_refused_on_another_die(defect_net):
+    with pytest.raises(ConfigError, match="defect-aware network for sim:1t1r-20k:lot0:die2"):
+        evaluate_network(defect_net, 3)
+
+
+def test_characterisation_of_another_die_refused(tmp_path, char_file):
+    spec = TrainSpec(
+        "defect-aware",
+        4,
+        tmp_path / "n.h5",
+        dataset="digits",
+        epochs=1,
+        characterization=[char_file],
+    )
+    with pytest.raises(StoreError, match="characterises die 'sim:1t1r-20k:lot0:die2'"):
+        train_network(spec)
+    assert not (tmp_path / "n.h5").exists()
+
+
+def test_network_run_file_of_wrong_kind(char_file):
+    with pytest.raises(StoreError, match="not a 'network' run"):
+        evaluate_network(char_file, 2)
+
+
+def test_network_that_does_not_fit(tmp_path):
+    spec = TrainSpec("unaware", 0, tmp_path / "n.h5", dataset="digits", hidden=(400,), epochs=1)
+    with pytest.raises(TrainingError, match="does not fit"):
+        train_network(spec)
+
+
+def test_bad_samples_refused_before_any_write():
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 0)
+    net = BNN.create([64, 8, 10], np.random.default_rng(0))
+    pl = place(net.sizes, chip.layout)
+    X = np.random.default_rng(0).random((4, 64))
+    bad_x = X.copy()
+    bad_x[0, 0] = np.nan
+    for Xb, yb in ((bad_x, np.zeros(4, int)), (X, np.array([0, 1, 2, 10])), (X[:, :5], [0] * 4)):
+        with pytest.raises(DatasetError):
+            evaluate_on_chip(chip, net, pl, Xb, np.asarray(yb))
+    with pytest.raises(TrainingError, match="bit map"):
+        program_bits(chip, np.zeros((2, 2), np.uint8), np.zeros((2, 2), bool))
+    with pytest.raises(TrainingError):
+        evaluate_on_chip(chip, BNN.create([64, 9, 10], np.random.default_rng(0)), pl, X, [0] * 4)
+    assert chip.program_calls == 0
+
+
+def test_placement_for_another_die_refused():
+    passive = SimulatedChip.from_lot("passive-15x15", 0, 0)
+    net = BNN.create([13, 6, 3], np.random.default_rng(0))
+    pl = place(net.sizes, SimulatedChip.from_lot("1t1r-20k", 0, 0).layout)
+    with pytest.raises(TrainingError, match="placement is for 32 arrays"):
+        evaluate_on_chip(passive, net, pl, np.zeros((1, 13)), np.zeros(1, int))
+    assert passive.program_calls == 0
+
+
+def test_bad_data_is_a_dataset_error(tmp_path):
+    with pytest.raises(DatasetError, match="NaN"):
+        Dataset(np.array([[np.nan]]), np.array([0]), np.array([[0.0]]), np.array([0]), "x")
+    with pytest.raises(DatasetError, match="labels"):
+        Dataset(
+            np.zeros((2, 1)), np.array([0, 3]), np.zeros((1, 1)), np.array([0]), "x", n_classes=2
+        )
+    with pytest.raises(DatasetError):
+        load_dataset("idx", 0, data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="--data-dir"):
+        load_dataset("idx", 0)
+
+
+def test_commands(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "u.h5"
+    args = ["--method", "unaware", "--die", "1", "--out", str(out), "--dataset", "digits"]
+    res = runner.invoke(train, [*args, "--hidden", "16", "--epochs", "3"], catch_exceptions=False)
+    assert res.exit_code == 0 and json.loads(res.output)["method"] == "unaware"
+    res = runner.invoke(evaluate, ["--net", str(out), "--die", "1"], catch_exceptions=False)
+    assert "emulated_error" in json.loads(res.output)
+    res = runner.invoke(experiment, ["--help"])
+    assert "borders" in res.output and "goodwill" in res.output

@@ -1,0 +1,199 @@
+"""Run files: provenance, units, refusal of foreign files, and resume after a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+from mtj_hil.errors import StoreError
+from mtj_hil.runs.jobs.characterization import run_characterization
+from mtj_hil.sim import SimulatedChip
+from mtj_hil.runs.store import CharacterizationRun, RunFile, load_characterization
+from mtj_hil.protocols import CharacterizationPlan
+
+PLAN = CharacterizationPlan(arrays=tuple(range(8)), cycles=2)
+DIE = "sim:1t1r-20k:lot0:die7"
+
+
+def _run(path, plan=PLAN, resume=False):
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 7)
+    return run_characterization(chip, path, die_id=DIE, plan=plan, resume=resume, seed=0)
+
+
+def test_completed_run_has_provenance_and_units(tmp_path):
+    path = tmp_path / "run.h5"
+    result = _run(path)
+    with RunFile.open(path) as run:
+        attrs = run.attrs
+        assert attrs["status"] == "completed"
+        assert attrs["kind"] == "characterization"
+        assert attrs["die_id"] == DIE
+        assert attrs["station"]["backend"] == "simulated"
+        assert attrs["station"]["profile"]["name"] == "1t1r-20k"
+        for key in (
+            "run_id",
+            "started",
+            "ended",
+            "operator",
+            "package_version",
+            "git_revision",
+            "seed",
+        ):
+            assert attrs[key] != "", key
+
+        def check_unit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                assert obj.attrs.get("unit"), f"{name} has no unit"
+
+        run.h5.visititems(check_unit)
+        assert run.unit("defects/g_p") == "S"
+    loaded = load_characterization(path)
+    np.testing.assert_array_equal(loaded.codes, result.codes)
+    assert loaded.thresholds == result.thresholds
+    assert loaded.arrays_done == list(range(8))
+
+
+def test_existing_output_is_never_overwritten(tmp_path):
+    path = tmp_path / "run.h5"
+    _run(path)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="already exists"):
+        _run(path)
+    assert path.read_bytes() == before
+
+
+def test_foreign_and_unreadable_files_are_refused(tmp_path):
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5")
+    with pytest.raises(StoreError, match="cannot open"):
+        load_characterization(text)
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = [1, 2, 3]
+    with pytest.raises(StoreError, match="not an mtj-hil run file"):
+        load_characterization(foreign)
+    with pytest.raises(StoreError, match="does not exist"):
+        load_characterization(tmp_path / "missing.h5")
+    other_kind = tmp_path / "other.h5"
+    RunFile.create(other_kind, "training", die_id="x").close()
+    with pytest.raises(StoreError, match="'training' run, not a 'characterization' run"):
+        load_characterization(other_kind)
+
+
+def test_interrupt_marks_the_run_aborted_and_resume_finishes_it(tmp_path):
+    path = tmp_path / "run.h5"
+    reference = tmp_path / "reference.h5"
+    _run(reference)
+
+    class Interrupting(SimulatedChip):
+        def program(self, array, *args, **kwargs):
+            if array == 5:
+                raise KeyboardInterrupt
+            return super().program(array, *args, **kwargs)
+
+    chip = Interrupting(SimulatedChip.from_lot("1t1r-20k", 0, 7).die)
+    with pytest.raises(KeyboardInterrupt):
+        run_characterization(chip, path, die_id=DIE, plan=PLAN, seed=0)
+    partial = load_characterization(path)
+    assert partial.attrs["status"] == "aborted"
+    assert "Ctrl-C" in partial.attrs["status_reason"]
+    assert partial.arrays_done == [0, 1, 2, 3, 4]
+    assert not partial.complete
+    with pytest.raises(StoreError, match="not 'sim:other'"):
+        CharacterizationRun.resume(path, "sim:other")
+
+    _run(path, resume=True)
+    _assert_same_measurements(path, reference)
+    resumed = load_characterization(path)
+    assert resumed.attrs["status"] == "completed"
+    assert resumed.attrs["resumed"][0]["previous_status"] == "aborted"
+    with pytest.raises(StoreError, match="already completed"):
+        _run(path, resume=True)
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from mtj_hil.runs.jobs.characterization import run_characterization
+    from mtj_hil.sim import SimulatedChip
+    from mtj_hil.protocols import CharacterizationPlan
+
+    class Killed(SimulatedChip):
+        def program(self, array, *args, **kwargs):
+            if array == int(sys.argv[2]):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().program(array, *args, **kwargs)
+
+    chip = Killed(SimulatedChip.from_lot("1t1r-20k", 0, 7).die)
+    plan = CharacterizationPlan(arrays=tuple(range(8)), cycles=2)
+    run_characterization(chip, sys.argv[1], die_id="sim:1t1r-20k:lot0:die7", plan=plan, seed=0)
+    """
+)
+
+
+def test_killed_process_loses_nothing_finished_and_resumes_identically(tmp_path):
+    path = tmp_path / "killed.h5"
+    reference = tmp_path / "reference.h5"
+    _run(reference)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(path), "6"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL
+    partial = load_characterization(path)
+    assert partial.attrs["status"] == "running"  # nobody could record the kill
+    assert partial.arrays_done == [0, 1, 2, 3, 4, 5]
+    with h5py.File(path) as f, h5py.File(reference) as ref:
+        for name in ("g_after_p", "g_after_ap", "residual_p"):
+            np.testing.assert_array_equal(
+                f[f"characterization/{name}"][:6], ref[f"characterization/{name}"][:6]
+            )
+    _run(path, resume=True)
+    _assert_same_measurements(path, reference)
+
+
+def _assert_same_measurements(path, reference):
+    with h5py.File(path) as f, h5py.File(reference) as ref:
+        for name in ("array_index", "g_after_p", "g_after_ap", "residual_p", "residual_ap"):
+            np.testing.assert_array_equal(
+                f[f"characterization/{name}"][()], ref[f"characterization/{name}"][()], err_msg=name
+            )
+        for name in ("codes", "g_p", "g_ap", "arrays"):
+            np.testing.assert_array_equal(f[f"defects/{name}"][()], ref[f"defects/{name}"][()])
+
+
+def test_half_written_array_is_dropped_on_resume(tmp_path):
+    path = tmp_path / "run.h5"
+    reference = tmp_path / "reference.h5"
+    _run(reference)
+    plan = CharacterizationPlan(arrays=tuple(range(8)), cycles=2)
+
+    class Failing(SimulatedChip):
+        def program(self, array, *args, **kwargs):
+            if array == 3:
+                raise RuntimeError("bench power cut")
+            return super().program(array, *args, **kwargs)
+
+    with pytest.raises(RuntimeError):
+        run_characterization(
+            Failing(SimulatedChip.from_lot("1t1r-20k", 0, 7).die), path, die_id=DIE, plan=plan
+        )
+    assert load_characterization(path).attrs["status"] == "failed"
+    # Simulate a process killed between the data appends and the index append.
+    with h5py.File(path, "a") as f:
+        for name in ("g_after_p", "g_after_ap", "residual_p", "residual_ap"):
+            ds = f[f"characterization/{name}"]
+            ds.resize(ds.shape[0] + 1, axis=0)
+            ds[-1] = 0
+    _run(path, resume=True)
+    _assert_same_measurements(path, reference)
+    os.remove(reference)

@@ -1,0 +1,127 @@
+"""Switching run files and the command line: flushed per array, resumable, summarised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mtj_hil.cli.main import main
+from mtj_hil.runs.jobs.switching import run_switching
+from mtj_hil.sim import SimulatedChip
+from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.runs.store.switching import SwitchingRun, load_switching
+from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+PLAN = SwitchingPlan(
+    arrays=(3, 1),
+    amplitudes=tuple(np.round(np.arange(0.5, 0.95, 0.05), 3)),
+    widths=(1e-7, 1e-6),
+    trials=8,
+    probe_trials=2,
+    floor_trials=8,
+    disturb_reads=50,
+    loop_devices=((1, 0, 0),),
+)
+ID = "sim:1t1r-20k:lot0:die2"
+
+
+def _chip():
+    return SimulatedChip.from_lot("1t1r-20k", 0, 2)
+
+
+def test_interrupted_run_resumes_to_the_same_data(tmp_path):
+    whole = tmp_path / "whole.h5"
+    run_switching(_chip(), whole, die_id=ID, plan=PLAN, seed=0)
+
+    part = tmp_path / "part.h5"
+
+    def stop(done, total, array):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_switching(_chip(), part, die_id=ID, plan=PLAN, seed=0, progress=stop)
+    first = load_switching(part)
+    assert first.attrs["status"] == "aborted" and first.arrays_done == [3]
+    assert not first.complete
+    with pytest.raises(Exception, match="not 'sim:other'"):
+        run_switching(_chip(), part, die_id="sim:other", plan=PLAN, resume=True)
+    run_switching(_chip(), part, die_id=ID, plan=PLAN, resume=True)
+    a, b = load_switching(whole), load_switching(part)
+    assert b.attrs["status"] == "completed" and len(b.attrs["resumed"]) == 1
+    for arr in (3, 1):
+        for name in ("trials", "switched", "amplitude", "direction", "disturb_flips", "loop_g"):
+            np.testing.assert_array_equal(getattr(a.data[arr], name), getattr(b.data[arr], name))
+    fa, fb = a.analysis.directions["AP"], b.analysis.directions["AP"]
+    np.testing.assert_allclose(fa.vc, fb.vc, equal_nan=True)
+    with RunFile.open(whole) as run:
+        for name in run.h5["switching"]:
+            assert "unit" in run.h5[f"switching/{name}"].attrs
+        assert run.h5["switching_fit/AP/vc"].attrs["unit"] == "V"
+
+
+def test_half_written_array_is_dropped_on_reopen(tmp_path):
+    out = tmp_path / "r.h5"
+
+    def stop(done, total, array):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_switching(_chip(), out, die_id=ID, plan=PLAN, progress=stop)
+    with RunFile.open(out, "a") as run:
+        n = run.h5["switching/trials"].shape[0]
+        run.append("switching/trials", run.h5["switching/trials"][:2], "1")
+        run.append("switching/point_amplitude", np.array([0.5, 0.6]), "V")
+    with RunFile.open(out, "a") as run:
+        SwitchingRun(run)
+        assert run.h5["switching/trials"].shape[0] == n
+        assert run.h5["switching/point_amplitude"].shape[0] == n
+
+
+def test_cli_switching_then_resume_then_show(tmp_path, capsys):
+    out = tmp_path / "s.h5"
+    args = ["switching", "--die", "2", "--arrays", "0", "--out", str(out), "--trials", "8"]
+    args += ["--widths", "1e-7,1e-6", "--amplitudes", "0.5:0.9:0.05", "--disturb-reads", "20"]
+    assert main([*args, "--loop-devices", "0:1:1"]) == 0
+    png = out.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert ID in shown and "completed" in shown and "thermal activation" in shown
+    assert "read disturb" in shown and "pulse for WER" in shown
+    # a completed run cannot be resumed; an existing file is never overwritten
+    assert main([*args, "--resume"]) == 4
+    assert main(args) == 4
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (["--amplitudes", "0.5:1.5:0.1"], 5, "amplitude 1.3 V lies outside the safety envelope"),
+        (["--widths", "1e-6,1e-3"], 5, "width 0.001 s lies outside the safety envelope"),
+        (["--widths", "fast"], 3, "--widths 'fast' is not a list"),
+        (["--loop-devices", "0:99:1"], 5, "R-V loop device (0, 99, 1) is not on the die"),
+        (["--arrays", "40"], 3, "arrays must lie in 0..31"),
+    ],
+)
+def test_bad_switching_input_is_refused_before_any_file(tmp_path, capsys, extra, code, message):
+    out = tmp_path / "bad.h5"
+    assert main(["switching", "--arrays", "0", "--out", str(out), *extra]) == code
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_switching_runs_through_the_virtual_lab(tmp_path, capsys):
+    out = tmp_path / "lab.h5"
+    station = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"
+    args = ["switching", "--station", str(station), "--arrays", "0", "--widths", "1e-6"]
+    args += ["--amplitudes", "0.6,0.7", "--trials", "2", "--probe-trials", "1"]
+    args += ["--floor-trials", "0", "--disturb-reads", "0", "--out", str(out), "--no-report"]
+    assert main(args) == 0
+    run = load_switching(out)
+    assert run.complete and run.attrs["die_id"] == "sim:1t1r-20k:lot0:die7"
+    assert run.data[0].trials.sum() > 0
+    assert "modelled lab time" in capsys.readouterr().err

@@ -1,0 +1,47 @@
+"""Fixtures: the virtual-lab station, opened as a real station would be."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.station.config import station_from_dict
+from mtj_hil.station.connect import open_station
+
+STATION = Path(__file__).parents[3] / "stations" / "virtual-lab.toml"
+
+
+@pytest.fixture(scope="session")
+def calibration_dir(tmp_path_factory) -> Path:
+    """A calibration of the virtual lab (its default imperfections), made once per session.
+
+    The virtual lab's instruments carry realistic errors (converter gain and offset per
+    line, SMU gain and offset, series resistance); like a real station it is calibrated
+    before it measures. Every station opened from ``station_dict`` applies this record.
+    """
+    from mtj_hil.cli.calibration import calibrate_station
+
+    directory = tmp_path_factory.mktemp("calibrations")
+    data = tomllib.loads(STATION.read_text())
+    data["calibration"]["dir"] = str(directory)
+    with open_station(station_from_dict(data, STATION), apply_calibration=False) as chip:
+        calibrate_station(chip, thresholds=False)
+    return directory
+
+
+@pytest.fixture
+def station_dict(calibration_dir) -> dict:
+    """The shipped virtual-lab station file as nested dicts (tests modify copies), with
+    the session's calibration folder."""
+    data = tomllib.loads(STATION.read_text())
+    data["calibration"]["dir"] = str(calibration_dir)
+    return data
+
+
+@pytest.fixture
+def lab_chip(station_dict):
+    """An InstrumentChip on the virtual lab (die 7 of lot 0); ``chip.lab`` is the lab."""
+    with open_station(station_from_dict(station_dict, STATION)) as chip:
+        yield chip

@@ -6,8 +6,8 @@ process alone keeps the campaign index (HDF5) of status, checksum and provenance
 """
 
 from mtj_hil.campaigns.registry import TaskKind, get_kind, kinds, register_kind
-from mtj_hil.campaigns.spec import CampaignSpec
-from mtj_hil.campaigns.task import Task, load_campaign
+from mtj_hil.campaigns.spec import CampaignSpec, load_campaign
+from mtj_hil.campaigns.task import Task
 
 __all__ = [
     "CampaignSpec",

@@ -3,7 +3,7 @@ and the corrections built from them.
 
 Imports only :mod:`instruments` and :mod:`protocols`. ``mtj-hil calibrate`` runs the
 procedures on a station and writes a record; opening a station applies the newest valid
-record of that station (see :func:`mtj_hil.calibration.records.select_record`).
+record of that station (see :func:`mtj_hil.calibration.record_files.select_record`).
 """
 
 from mtj_hil.calibration.correction import ReadPathCorrection
@@ -15,22 +15,24 @@ from mtj_hil.calibration.procedures import (
     measure_smu_gain,
     measure_smu_offset,
 )
+from mtj_hil.calibration.record_files import (
+    Selection,
+    list_records,
+    read_record,
+    select_record,
+    write_record,
+)
 from mtj_hil.calibration.records import (
     CalibrationRecord,
     ConverterCalibration,
     Measured,
     ReferenceCheck,
     ReferenceResistor,
-    Selection,
     SmuCalibration,
     ThresholdCalibration,
     controller_identity,
     identity_mismatches,
-    list_records,
-    read_record,
-    select_record,
     smu_identity,
-    write_record,
 )
 
 __all__ = [

@@ -1,8 +1,8 @@
 """Corrections built from a calibration record and applied to raw read-path currents.
 
-:class:`ReadPathCorrection` satisfies :class:`mtj_hil.protocols.read.CurrentCorrection` (its
-:meth:`~ReadPathCorrection.correct` undoes the on-chip converters' per-line gain and offset)
-and also carries what the SMU read path needs: the SMU's gain and offset, and the series
+:class:`ReadPathCorrection` is applied by ``InstrumentChip`` to every read (its
+:meth:`~ReadPathCorrection.correct` undoes the on-chip converters' per-line gain and offset),
+so the procedures above the ``Chip`` seam see corrected currents; it also carries what the SMU read path needs: the SMU's gain and offset, and the series
 resistance of the connector path, which only a caller who knows the read voltages can take
 out (:meth:`~ReadPathCorrection.correct_series`).
 """

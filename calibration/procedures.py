@@ -39,7 +39,6 @@ from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import derive_thresholds, measure_switching
-from mtj_hil.protocols.read import CurrentCorrection
 
 PROCEDURE_VERSION = "1.0"
 """Version of these procedures, stored in every record they produce."""
@@ -368,12 +367,11 @@ def derive_die_thresholds(
     *,
     die_id: str,
     cycles: int = 3,
-    correction: CurrentCorrection | None = None,
 ) -> ThresholdCalibration:
     """Defect thresholds from P and AP distributions measured on ``arrays`` of a die.
 
-    Runs :func:`mtj_hil.protocols.defects.detect.measure_switching` on each array (reads corrected by
-    ``correction``, or by the chip itself), pools the cycle-averaged conductances and
+    Runs :func:`mtj_hil.protocols.defects.detect.measure_switching` on each array (reads corrected by the
+    chip itself when it has a read-path calibration), pools the cycle-averaged conductances and
     derives the thresholds with :func:`mtj_hil.protocols.defects.detect.derive_thresholds`; the method
     text says how, on which die and arrays.
 
@@ -383,7 +381,7 @@ def derive_die_thresholds(
     """
     if not arrays:
         raise CalibrationError("defect thresholds need at least one array to measure")
-    data = [measure_switching(chip, a, cycles=cycles, correction=correction) for a in arrays]
+    data = [measure_switching(chip, a, cycles=cycles) for a in arrays]
     mean_p = np.stack([d.mean_p.mean(axis=0) for d in data])
     mean_ap = np.stack([d.mean_ap.mean(axis=0) for d in data])
     t = derive_thresholds(mean_p, mean_ap)

@@ -4,8 +4,8 @@ This package knows MTJs (states, pulses, conductances, defects) and nothing abou
 serial bytes or instruments. It imports no other package of the project.
 """
 
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan, check_plan
 from mtj_hil.protocols.characterize.procedure import (
-    CharacterizationPlan,
     CharacterizationSink,
     MemorySink,
     characterize_die,
@@ -45,6 +45,7 @@ __all__ = [
     "Thresholds",
     "WriteReport",
     "characterize_die",
+    "check_plan",
     "classify",
     "classify_reads",
     "conductance_map",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 
 from mtj_hil.protocols.chip import Chip
@@ -13,30 +11,17 @@ DEFAULT_READ_VOLTAGE = 0.1
 """Read voltage (V) used when none is given: well below any write threshold."""
 
 
-@runtime_checkable
-class CurrentCorrection(Protocol):
-    """Turns raw output-line currents into corrected ones (calibration of the read path)."""
-
-    def correct(self, array: int, currents: np.ndarray) -> np.ndarray:
-        """Corrected currents (A) for raw currents (A) of shape ``(batch, cols)``."""
-        ...
-
-
 def read_currents(
     chip: Chip,
     array: int,
     voltages: np.ndarray,
-    correction: CurrentCorrection | None = None,
 ) -> np.ndarray:
     """Read a batch of input vectors: voltages (V, ``(batch, rows)``) -> currents (A, ``(batch, cols)``).
 
-    The whole batch goes to the chip in one call; ``correction`` (if given) is applied to the
-    result.
+    The whole batch goes to the chip in one call. A backend that calibrates its read path
+    (``InstrumentChip`` with a calibration record) returns corrected currents.
     """
-    currents = chip.read(array, voltages)
-    if correction is not None:
-        currents = correction.correct(array, currents)
-    return currents
+    return chip.read(array, voltages)
 
 
 def conductance_map(
@@ -44,7 +29,6 @@ def conductance_map(
     array: int,
     read_voltage: float = DEFAULT_READ_VOLTAGE,
     repeats: int = 1,
-    correction: CurrentCorrection | None = None,
 ) -> np.ndarray:
     """Conductance (S) of every cell of ``array``, read ``repeats`` times.
 
@@ -63,5 +47,5 @@ def conductance_map(
         raise InvalidRequest(f"repeats must be >= 1, got {repeats}")
     rows = chip.layout.rows
     vectors = np.tile(np.eye(rows) * read_voltage, (repeats, 1))
-    currents = read_currents(chip, array, vectors, correction)
+    currents = read_currents(chip, array, vectors)
     return currents.reshape(repeats, rows, -1) / read_voltage

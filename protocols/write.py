@@ -9,7 +9,7 @@ import numpy as np
 
 from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse
 from mtj_hil.protocols.errors import InvalidRequest
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 
 
 @dataclass
@@ -89,7 +89,6 @@ def write_weights(
     escalation_step: float = 0.05,
     read_voltage: float = DEFAULT_READ_VOLTAGE,
     threshold: float | None = None,
-    correction: CurrentCorrection | None = None,
     known_conductance: np.ndarray | None = None,
     pulse_all: bool = False,
 ) -> WriteReport:
@@ -128,7 +127,7 @@ def write_weights(
 
     start = time.perf_counter()
     if known_conductance is None:
-        g = conductance_map(chip, array, read_voltage, correction=correction)[0]
+        g = conductance_map(chip, array, read_voltage)[0]
     else:
         g = _as_map(known_conductance, shape)
     wrong = sel & ((g > thr) != target)
@@ -147,7 +146,7 @@ def write_weights(
                 report.pulses += int(cells.sum())
         report.rounds += 1
         report.amplitudes.append(plan_pulse.amplitude)
-        g = conductance_map(chip, array, read_voltage, correction=correction)[0]
+        g = conductance_map(chip, array, read_voltage)[0]
         wrong = sel & ((g > thr) != target)
         report.conductance = g
     report.residual = wrong

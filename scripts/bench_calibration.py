@@ -24,8 +24,8 @@ from mtj_hil.calibration.errors import CalibrationWarning
 from mtj_hil.cli.calibration import calibrate_chip
 from mtj_hil.protocols import CellState, CharacterizationPlan, MemorySink, characterize_die
 from mtj_hil.sim.lab.lab import LabImperfections
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 STATION = Path(__file__).parents[1] / "stations" / "virtual-lab.toml"
 

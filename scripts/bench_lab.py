@@ -30,8 +30,8 @@ from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
 from mtj_hil.sim import SimulatedChip
 from mtj_hil.sim.lab.lab import VirtualLab
 from mtj_hil.sim.lab.server import LineServer
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 

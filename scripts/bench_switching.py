@@ -38,7 +38,7 @@ import numpy as np
 from mtj_hil.experiments.borders import BordersConfig, run_borders
 from mtj_hil.profile_fit.fit import fit_profile
 from mtj_hil.profile_fit.writer import write_profile_toml
-from mtj_hil.protocols.characterize.procedure import CharacterizationPlan
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.protocols.switching.fit import interval_coverage
 from mtj_hil.protocols.switching.procedure import SwitchingPlan, default_amplitudes, default_widths
 from mtj_hil.runs.jobs.characterization import run_characterization
@@ -264,8 +264,8 @@ def print_cost(profile, args) -> None:
     if args.skip_lab:
         say("   virtual lab: skipped (--skip-lab)")
         return
-    from mtj_hil.station.config import load_station
     from mtj_hil.station.connect import open_station
+    from mtj_hil.station.files import load_station
 
     st = load_station(STATION)
     with open_station(st) as chip, tempfile.TemporaryDirectory() as tmp:

@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.kinds import measurement_kinds
 
 if TYPE_CHECKING:
     from mtj_hil.campaigns.task import ExpandContext, Task
 
-BUILTIN_KINDS = (
-    "mtj_hil.campaigns.kinds.characterize",
-    "mtj_hil.campaigns.kinds.borders",
-    "mtj_hil.campaigns.kinds.switching",
+BUILTIN_KINDS = ("mtj_hil.campaigns.kinds.borders",) + tuple(
+    kind.campaign for kind in measurement_kinds().values()
 )
-"""Modules that register the shipped kinds (imported on first lookup)."""
+"""Modules that register the shipped kinds (imported on first lookup): the Borders sweep and
+the task kind of every measurement kind (:mod:`mtj_hil.kinds`)."""
 
 ENTRY_POINT_GROUP = "mtj_hil.campaign_kinds"
 

@@ -27,11 +27,13 @@ from mtj_hil.calibration.procedures import (
     measure_smu_gain,
     measure_smu_offset,
 )
-from mtj_hil.calibration.records import CalibrationRecord, list_records, read_record, write_record
+from mtj_hil.calibration.record_files import list_records, read_record, write_record
+from mtj_hil.calibration.records import CalibrationRecord
 from mtj_hil.errors import ConfigError
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.station.chip import InstrumentChip
-from mtj_hil.station.config import Station, load_station
+from mtj_hil.station.config import Station
+from mtj_hil.station.files import load_station
 
 __all__ = ["calibrate", "calibrate_chip", "calibrate_station", "calibration"]
 

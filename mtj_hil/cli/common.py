@@ -114,7 +114,7 @@ def choose_die(
         ConfigError: the station file or profile cannot be loaded.
     """
     if station is not None:
-        from mtj_hil.station.config import load_station, with_virtual_die
+        from mtj_hil.station.files import load_station, with_virtual_die
 
         st = load_station(station)
         if st.virtual_lab is not None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mtj_hil.station.check import check_station
-from mtj_hil.station.config import load_station
+from mtj_hil.station.files import load_station
 
 __all__ = ["station"]
 

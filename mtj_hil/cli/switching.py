@@ -19,6 +19,10 @@ from mtj_hil.cli.common import (
     open_die,
 )
 from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+DEFAULTS = SwitchingPlan(arrays=(), amplitudes=(), widths=())
+"""The library's plan defaults: the options below take theirs from it."""
 
 
 def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
@@ -75,39 +79,43 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     default=None,
     help="Pulse amplitudes (V): a list or start:stop:step (default: 40 % of nominal .. max).",
 )
-@click.option("--trials", default=16, show_default=True, type=click.IntRange(1, 60000))
+@click.option("--trials", default=DEFAULTS.trials, show_default=True, type=click.IntRange(1, 60000))
 @click.option(
     "--probe-trials",
-    default=4,
+    default=DEFAULTS.probe_trials,
     show_default=True,
     type=click.IntRange(1, 60000),
     help="Trials first spent at each point (adaptive placement).",
 )
 @click.option(
     "--adaptive/--no-adaptive",
-    default=True,
+    default=DEFAULTS.adaptive,
     show_default=True,
     help="Spend full trials only where devices are in their transition; stop a sweep once "
     "every device switches.",
 )
 @click.option(
     "--floor-trials",
-    default=64,
+    default=DEFAULTS.floor_trials,
     show_default=True,
     type=click.IntRange(0, 60000),
     help="Trials per sweep set aside to measure the write-error floor.",
 )
 @click.option(
     "--disturb-reads",
-    default=2000,
+    default=DEFAULTS.disturb_reads,
     show_default=True,
     type=click.IntRange(0, 10_000_000),
     help="Reads per device at the largest read voltage (read disturb); 0 skips it.",
 )
 @click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
-@click.option("--target-wer", default=1e-6, show_default=True, type=float)
+@click.option("--target-wer", default=DEFAULTS.target_wer, show_default=True, type=float)
 @click.option(
-    "--tau0", default=1e-9, show_default=True, type=float, help="Attempt time (s) the fit assumes."
+    "--tau0",
+    default=DEFAULTS.tau0,
+    show_default=True,
+    type=float,
+    help="Attempt time (s) the fit assumes.",
 )
 @click.option("--report/--no-report", default=True, show_default=True, help="PNG report.")
 @click.option("--operator", default=None, help="Who ran it (default: the login name).")

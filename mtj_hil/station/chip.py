@@ -135,6 +135,9 @@ class InstrumentChip:
             compliance_current=env.compliance_current,
             max_ramp_rate=env.max_ramp_rate,
         )
+        controller.envelope = self.envelope
+        """The driver checks the same envelope, so a request that bypasses this class (a
+        script calling ``chip.controller`` directly) is refused at the driver too."""
         e = self.envelope
         self._layout = Layout(
             n_arrays=ident.arrays,

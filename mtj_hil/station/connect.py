@@ -19,10 +19,11 @@ from typing import Any
 
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.errors import CalibrationWarning
-from mtj_hil.calibration.records import select_record
+from mtj_hil.calibration.record_files import select_record
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.station.chip import InstrumentChip, quietly, shutdown_smu
-from mtj_hil.station.config import VIRTUAL, Station, load_station
+from mtj_hil.station.config import VIRTUAL, Station
+from mtj_hil.station.files import load_station
 from mtj_hil.station.smu import make_smu, open_controller
 
 __all__ = [

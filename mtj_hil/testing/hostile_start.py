@@ -30,8 +30,8 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.sim.lab import START_STATES
 from mtj_hil.sim.lab.lab import LabImperfections, VirtualLab
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 __all__ = ["HostileOutcome", "STATION", "try_hostile_start", "starts_for"]
 

@@ -7,12 +7,12 @@ interrupted run loses at most the array in progress and resumes where it stopped
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from mtj_hil.protocols.chip import Chip, Pulse, check_array
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan, check_plan
+from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import (
     DefectCode,
     DefectMap,
@@ -22,30 +22,7 @@ from mtj_hil.protocols.defects.detect import (
     defect_map,
     measure_switching,
 )
-from mtj_hil.protocols.errors import InvalidRequest
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
-
-
-@dataclass(frozen=True)
-class CharacterizationPlan:
-    """What to measure: arrays, write-read cycles, reads per state, read voltage (V), pulse.
-
-    ``remeasure_cycles`` extra verified write-read cycles are given to devices left
-    UNCERTAIN (0 = none), for at most ``remeasure_budget`` of the die's devices.
-    ``bias_read_voltage`` (V): also read every state at this second voltage and classify
-    with each device's bias signature (None = off; see
-    :func:`mtj_hil.protocols.defects.bias_signature.default_bias_voltage` for a sensible choice).
-    """
-
-    arrays: tuple[int, ...]
-    cycles: int = 3
-    reads: int = 1
-    read_voltage: float = DEFAULT_READ_VOLTAGE
-    pulse: Pulse | None = None
-    remeasure_cycles: int = 0
-    remeasure_budget: float = 0.01
-    bias_read_voltage: float | None = None
 
 
 class CharacterizationSink(Protocol):
@@ -97,7 +74,6 @@ def characterize_die(
     plan: CharacterizationPlan | None = None,
     *,
     thresholds: Thresholds | None = None,
-    correction: CurrentCorrection | None = None,
     progress: ProgressCallback | None = None,
 ) -> DefectMap:
     """Measure every planned array not yet in ``sink``, then classify the whole die.
@@ -110,15 +86,19 @@ def characterize_die(
     goes to the sink. The returned map stacks the planned arrays in plan order: ``codes`` has
     shape ``(n_arrays_planned, rows, cols)``.
 
+    Without ``plan`` the defaults of :class:`CharacterizationPlan` apply, the very ones of
+    ``mtj-hil characterize``: every array, 3 cycles, UNCERTAIN devices re-measured, and a
+    second read at the die's largest read voltage for the bias signature where it allows one.
+
     Raises:
-        InvalidRequest: a planned array is not on the die, or the plan is empty.
+        InvalidRequest: the plan does not fit the die (see :func:`check_plan`); nothing is
+            applied then.
         ProtocolError: no device switched (the message says what was seen).
     """
     layout = chip.layout
-    plan = plan or CharacterizationPlan(arrays=tuple(range(layout.n_arrays)))
-    arrays = [check_array(layout, a) for a in plan.arrays]
-    if not arrays:
-        raise InvalidRequest("the characterisation plan names no arrays")
+    plan = (plan or CharacterizationPlan()).resolved(layout)
+    check_plan(layout, plan)
+    arrays = [int(a) for a in plan.arrays]
 
     def measure(array: int) -> SwitchingData:
         return measure_switching(
@@ -128,7 +108,6 @@ def characterize_die(
             reads=plan.reads,
             pulse=plan.pulse,
             read_voltage=plan.read_voltage,
-            correction=correction,
             bias_read_voltage=plan.bias_read_voltage,
         )
 
@@ -144,7 +123,7 @@ def characterize_die(
         high = _stack_high(stored, arrays)
         result = classify_reads(g_p, g_ap, g_high_p=high[0], g_high_ap=high[1])
         if plan.remeasure_cycles > 0:
-            result = _remeasure(chip, sink, plan, arrays, g_p, g_ap, result, correction, high)
+            result = _remeasure(chip, sink, plan, arrays, g_p, g_ap, result, high)
     sink.save_defect_map(arrays, result)
     return result
 
@@ -157,7 +136,6 @@ def _remeasure(
     g_p: np.ndarray,
     g_ap: np.ndarray,
     result: DefectMap,
-    correction: CurrentCorrection | None,
     high: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> DefectMap:
     """Extra verified cycles for UNCERTAIN devices, then classify again (see characterize_die)."""
@@ -186,7 +164,6 @@ def _remeasure(
                 reads=plan.reads,
                 pulse=plan.pulse,
                 read_voltage=plan.read_voltage,
-                correction=correction,
                 selected=uncertain[i],
                 bias_read_voltage=plan.bias_read_voltage if high[0] is not None else None,
             )

@@ -36,6 +36,8 @@ from scipy.special import erf
 from mtj_hil.protocols.defects.bias_signature import BiasEvidence, bias_log_likelihood
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES, DefectCode
 from mtj_hil.protocols.defects.contrast import (
+    bayes_error,
+    deconvolve,
     fit_contrast,
     good_loglik,
     lognorm,
@@ -154,11 +156,11 @@ def classify_evidence(
     n_typ = float(np.median(n_cyc[clean]))
     if clean is strict:
         m_d = float(np.median(dbar[clean]))
-        s_d = _deconvolve(robust_sigma(dbar[clean]), sd / np.sqrt(n_typ))
+        s_d = deconvolve(robust_sigma(dbar[clean]), sd / np.sqrt(n_typ))
     else:
         m_d, s_d = m_em, s_em
     level_noise = ev.cycle_sigma / np.sqrt(max(cycles, 1))
-    sig_p, sig_ap = _deconvolve(sig_p, level_noise), _deconvolve(sig_ap, level_noise)
+    sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
     tot_p = float(np.hypot(sig_p, level_noise))
     tot_ap = float(np.hypot(sig_ap, level_noise))
     s_good = float(np.hypot(s_d, sd))
@@ -264,8 +266,8 @@ def classify_evidence(
     post[none | sat] = np.nan
 
     # -- overlaps and other warnings ---------------------------------------------------------
-    overlap["stuck_state"] = _bayes_error(mu_p_die, tot_p, mu_ap_die, tot_ap)
-    overlap["short_vs_p"] = _bayes_error(mu_p_die, tot_p, mu_s, sig_s)
+    overlap["stuck_state"] = bayes_error(mu_p_die, tot_p, mu_ap_die, tot_ap)
+    overlap["short_vs_p"] = bayes_error(mu_p_die, tot_p, mu_s, sig_s)
     overlap["switch_vs_noise"] = float(0.5 * (1 + erf((3 * sd - m_d) / (s_good * np.sqrt(2)))))
     if overlap["stuck_state"] > 0.01:
         warnings.append(
@@ -473,19 +475,6 @@ def _centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]
         med = np.full(n_arr, die)
         sigma = robust_sigma(x[clean] - die)
     return med, max(float(sigma), 1e-3), differ
-
-
-def _deconvolve(measured: float, noise: float) -> float:
-    """Spread between devices from a measured spread that includes ``noise`` (floor 1e-3)."""
-    return float(np.sqrt(max(measured**2 - noise**2, 1e-6)))
-
-
-def _bayes_error(mu1: float, s1: float, mu2: float, s2: float) -> float:
-    """Error of telling two equally likely Gaussians apart: half their overlap area."""
-    lo, hi = min(mu1 - 8 * s1, mu2 - 8 * s2), max(mu1 + 8 * s1, mu2 + 8 * s2)
-    x = np.linspace(lo, hi, 4001)
-    f = np.minimum(np.exp(lognorm(x, mu1, s1)), np.exp(lognorm(x, mu2, s2)))
-    return float(0.5 * np.sum(f) * (x[1] - x[0]))
 
 
 def _nothing_switched(ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int) -> str:

@@ -129,3 +129,16 @@ def good_loglik(d: np.ndarray, m_d: float, s_d: float, sd: float, e: float) -> n
     with np.errstate(divide="ignore"):  # devices without a cycle: replaced by 0 below
         out = safe + np.log(np.exp(ll - safe).sum(axis=0))
     return np.where(n > 0, out, 0.0)
+
+
+def deconvolve(measured: float, noise: float) -> float:
+    """Spread between devices from a measured spread that includes ``noise`` (floor 1e-3)."""
+    return float(np.sqrt(max(measured**2 - noise**2, 1e-6)))
+
+
+def bayes_error(mu1: float, s1: float, mu2: float, s2: float) -> float:
+    """Error of telling two equally likely Gaussians apart: half their overlap area."""
+    lo, hi = min(mu1 - 8 * s1, mu2 - 8 * s2), max(mu1 + 8 * s1, mu2 + 8 * s2)
+    x = np.linspace(lo, hi, 4001)
+    f = np.minimum(np.exp(lognorm(x, mu1, s1)), np.exp(lognorm(x, mu2, s2)))
+    return float(0.5 * np.sum(f) * (x[1] - x[0]))

@@ -35,7 +35,7 @@ from mtj_hil.protocols.defects.classifier import classify_evidence, short_bounda
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, gather_evidence
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, CurrentCorrection, conductance_map
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.write import write_weights
 
 
@@ -112,7 +112,6 @@ def measure_switching(
     reads: int = 1,
     pulse: Pulse | None = None,
     read_voltage: float = DEFAULT_READ_VOLTAGE,
-    correction: CurrentCorrection | None = None,
     verify_rounds: int = 3,
     selected: np.ndarray | None = None,
     bias_read_voltage: float | None = None,
@@ -152,7 +151,6 @@ def measure_switching(
                 pulse=pulse,
                 max_rounds=verify_rounds,
                 read_voltage=read_voltage,
-                correction=correction,
                 known_conductance=known,
                 pulse_all=True,
                 selected=selected,
@@ -161,15 +159,13 @@ def measure_switching(
             assert report.conductance is not None
             g = report.conductance[None]
             if reads > 1:
-                more = conductance_map(chip, array, read_voltage, reads - 1, correction)
+                more = conductance_map(chip, array, read_voltage, reads - 1)
                 g = np.concatenate([g, more])
             known = g[-1]
             out[state][0].append(g)
             out[state][1].append(report.residual)
             if bias_read_voltage is not None:
-                high[state].append(
-                    conductance_map(chip, array, bias_read_voltage, reads, correction)
-                )
+                high[state].append(conductance_map(chip, array, bias_read_voltage, reads))
     with_bias = bias_read_voltage is not None
     return SwitchingData(
         g_after_p=np.stack(out[CellState.P][0]),
@@ -294,7 +290,6 @@ def detect_defects(
     thresholds: Thresholds | None = None,
     pulse: Pulse | None = None,
     read_voltage: float = DEFAULT_READ_VOLTAGE,
-    correction: CurrentCorrection | None = None,
     bias_read_voltage: float | None = None,
 ) -> DefectMap:
     """Measure one array and classify every device (see the module docstring).
@@ -311,7 +306,6 @@ def detect_defects(
         reads=reads,
         pulse=pulse,
         read_voltage=read_voltage,
-        correction=correction,
         bias_read_voltage=bias_read_voltage,
     )
     if thresholds is not None:

@@ -26,8 +26,8 @@ from mtj_hil.calibration import (
 from mtj_hil.cli.calibration import calibrate_chip, calibrate_station
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols import conductance_map
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 STATION = Path(__file__).parents[2] / "stations" / "virtual-lab.toml"
 

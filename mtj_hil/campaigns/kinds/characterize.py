@@ -80,7 +80,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
     station_name: str | None = None
     station_file: str | None = None
     if "station" in group:
-        from mtj_hil.station.config import load_station
+        from mtj_hil.station.files import load_station
 
         if "profile" in group or "lot_seed" in group:
             raise ctx.error(
@@ -215,8 +215,8 @@ def task_chip(p: dict[str, Any]) -> Iterator[tuple[Chip, int | None]]:
         seed = int(p["lot_seed"])
         yield SimulatedChip.from_lot(p["profile"], seed, int(p["die"])), seed
         return
-    from mtj_hil.station.config import load_station, with_virtual_die
     from mtj_hil.station.connect import open_station
+    from mtj_hil.station.files import load_station, with_virtual_die
 
     st = load_station(p["station_file"])
     if p["die"] is not None:
@@ -232,7 +232,7 @@ def run(task: Task) -> dict[str, Any]:
         StoreError, ConfigError, InstrumentError...: whatever the job raised (recorded in the
             run file's status first, as ``mtj-hil characterize`` does).
     """
-    from mtj_hil.protocols.characterize.procedure import CharacterizationPlan
+    from mtj_hil.protocols.characterize.plan import CharacterizationPlan
     from mtj_hil.runs.jobs.characterization import run_characterization
 
     p = task.params

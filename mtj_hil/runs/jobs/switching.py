@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mtj_hil.runs.jobs.characterization import open_run, recorded_status
+from mtj_hil.runs.jobs.common import open_run, recorded_status
 from mtj_hil.runs.store.switching import SwitchingRun
 from mtj_hil.protocols.chip import Chip, Pulse
 from mtj_hil.protocols.switching.procedure import (

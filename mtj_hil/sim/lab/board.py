@@ -39,92 +39,14 @@ from mtj_hil.instruments.controller import (
     format_mask,
     format_seconds,
     format_volts,
-    mask_width,
     ok_frame,
-    parse_seconds,
-    parse_volts,
 )
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.sim.die import SimulatedDie
+from mtj_hil.sim.lab.board_args import Refused, arg_int, arg_mask, arg_seconds, arg_volts, clean
+from mtj_hil.sim.lab.board_setup import BoardFaults, BoardTiming, ReadPathImperfections
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.server import DropConnection
-
-
-@dataclass(frozen=True)
-class BoardTiming:
-    """Modelled durations (s) of the reference board; see section 6 of the protocol.
-
-    ``t_int`` is the converters' integration time per conversion (one power-line cycle at
-    60 Hz by default, which rejects mains pick-up).
-    """
-
-    t_cmd: float = 2e-3
-    t_route: float = 5e-3
-    t_pulse: float = 1e-4
-    t_dac: float = 2e-4
-    t_read: float = 1.5e-3
-    t_int: float = 1 / 60
-    baudrate: int = 115200
-
-
-@dataclass(frozen=True)
-class ReadPathImperfections:
-    """Imperfections of the board's read path, drawn once per board from ``seed``.
-
-    The defaults are what the virtual lab ships with (see ``docs/chip-protocol.md``):
-
-    Attributes:
-        converter_gain_sigma: spread (1 sigma, relative) of the gain of each output line's
-            converter around 1; default 0.02 (2 %). The same on every range.
-        converter_offset_sigma: spread (1 sigma, A) of each converter's offset current,
-            referred to its input; default 3e-7 A (0.3 uA, about 6 LSB on the 1e-4 A range).
-        series_resistance: resistance (ohm) of the SMU connector path (relays, traces, cable,
-            probe contact) in series with whatever is routed to the SMU; default 20 ohm.
-        reference_ohms: nominal values (ohm) of the on-board reference resistors.
-        reference_tolerance: the true values lie uniformly within this relative tolerance
-            of the nominal ones; default 1e-3 (0.1 %).
-        seed: seed of this board's parts (a real board keeps its errors from day to day).
-    """
-
-    converter_gain_sigma: float = 0.02
-    converter_offset_sigma: float = 3e-7
-    series_resistance: float = 20.0
-    reference_ohms: tuple[float, ...] = (1000.0, 4990.0, 10000.0)
-    reference_tolerance: float = 1e-3
-    seed: int = 1
-
-    @classmethod
-    def ideal(cls) -> ReadPathImperfections:
-        """A perfect read path (unit gains, no offsets, no series resistance)."""
-        return cls(0.0, 0.0, 0.0, reference_tolerance=0.0)
-
-
-@dataclass
-class BoardFaults:
-    """Faults to inject (tests set these; each counter is consumed as frames arrive).
-
-    Attributes:
-        drop_after: drop the connection when this many more frames have arrived.
-        silent: do not answer (nor execute) the next this-many frames (host sees a timeout).
-        dead: never answer again (the board hung).
-        garbage: bytes sent before the next reply.
-        error_next: ``(code, message)`` to answer the next command with, unexecuted.
-        dead_lines: output lines whose converter does not respond (always the zero code).
-    """
-
-    drop_after: int | None = None
-    silent: int = 0
-    dead: bool = False
-    garbage: bytes = b""
-    error_next: tuple[str, str] | None = None
-    dead_lines: set[int] = field(default_factory=set)
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -259,7 +181,7 @@ class VirtualBoard:
         try:
             frame = decode_frame(line + b"\n")
         except FrameError as exc:
-            return err_frame(None, "E01", _clean(str(exc))[:200]), 0.0
+            return err_frame(None, "E01", clean(str(exc))[:200]), 0.0
         self._heard = True  # a valid frame: the host watchdog restarts
         if frame.verb == "SYNC":
             last = "--" if self._last_seq is None else f"{self._last_seq:02X}"
@@ -276,7 +198,7 @@ class VirtualBoard:
             try:
                 fields, extra = self._execute(frame.verb, frame.args)
                 reply = ok_frame(frame.seq, frame.verb, *fields)
-            except _Refused as refused:
+            except Refused as refused:
                 self._state.err = refused.code
                 reply = err_frame(frame.seq, refused.code, refused.message)
         self._replay = (payload, reply)
@@ -303,16 +225,16 @@ class VirtualBoard:
     def _execute(self, verb: str, args: tuple[str, ...]) -> tuple[list[str], float]:
         handler = getattr(self, f"_cmd_{verb.lower()}", None)
         if verb in ("OK", "ERR") or handler is None:
-            raise _Refused("E02", f"unknown command {verb}")
+            raise Refused("E02", f"unknown command {verb}")
         return handler(args)
 
     def _nargs(self, args: tuple[str, ...], n: int, verb: str) -> None:
         if len(args) != n:
-            raise _Refused("E03", f"{verb} takes {n} argument(s), got {len(args)}")
+            raise Refused("E03", f"{verb} takes {n} argument(s), got {len(args)}")
 
     def _selected(self) -> int:
         if self._state.array is None:
-            raise _Refused("E06", "no array selected")
+            raise Refused("E06", "no array selected")
         return self._state.array
 
     def _cmd_idn(self, args: tuple[str, ...]) -> tuple[list[str], float]:
@@ -349,9 +271,9 @@ class VirtualBoard:
 
     def _cmd_sel(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 1, "SEL")
-        index = _int(args[0])
+        index = arg_int(args[0])
         if not 0 <= index < self.n_arrays:
-            raise _Refused("E04", f"array {args[0]} outside 0..{self.n_arrays - 1}")
+            raise Refused("E04", f"array {args[0]} outside 0..{self.n_arrays - 1}")
         s = self._state
         s.array, s.route, s.smu_line, s.source, s.ref = index, "OFF", None, None, None
         s.rows[:] = False
@@ -361,14 +283,14 @@ class VirtualBoard:
     def _cmd_en(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 2, "EN")
         self._selected()
-        rows = _mask(args[0], self.rows)
-        cols = _mask(args[1], self.cols)
+        rows = arg_mask(args[0], self.rows)
+        cols = arg_mask(args[1], self.cols)
         self._state.rows, self._state.cols = rows, cols
         return list(args), 0.0
 
     def _cmd_route(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         if not args:
-            raise _Refused("E03", "ROUTE needs a mode")
+            raise Refused("E03", "ROUTE needs a mode")
         mode = args[0]
         s = self._state
         if mode in ("OFF", "WRITE", "ADC"):
@@ -378,41 +300,41 @@ class VirtualBoard:
             s.route, s.smu_line, s.source, s.ref = mode, None, None, None
         elif mode == "REF":
             self._nargs(args, 2, "ROUTE")
-            k = _int(args[1])
+            k = arg_int(args[1])
             if not 0 <= k < len(self.reference_true):
-                raise _Refused(
+                raise Refused(
                     "E04", f"reference {args[1]} outside 0..{len(self.reference_true) - 1}"
                 )
             s.route, s.smu_line, s.source, s.ref = "REF", None, None, k
         elif mode == "SMU":
             self._nargs(args, 3, "ROUTE")
             self._selected()
-            line = _int(args[1])
+            line = arg_int(args[1])
             if not 0 <= line < self.cols:
-                raise _Refused("E04", f"SMU line {args[1]} outside 0..{self.cols - 1}")
+                raise Refused("E04", f"SMU line {args[1]} outside 0..{self.cols - 1}")
             if args[2] not in ("DAC", "SMU"):
-                raise _Refused("E03", f"input source must be DAC or SMU, got {args[2]}")
+                raise Refused("E03", f"input source must be DAC or SMU, got {args[2]}")
             s.route, s.smu_line, s.source, s.ref = "SMU", line, args[2], None
         else:
-            raise _Refused("E03", f"unknown route {mode}")
+            raise Refused("E03", f"unknown route {mode}")
         return list(args), self.timing.t_route
 
     def _cmd_pulse(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 3, "PULSE")
         polarity = args[0]
         if polarity not in ("POS", "NEG"):
-            raise _Refused("E03", f"polarity must be POS or NEG, got {polarity}")
-        amplitude, width = _volts(args[1]), _seconds(args[2])
+            raise Refused("E03", f"polarity must be POS or NEG, got {polarity}")
+        amplitude, width = arg_volts(args[1]), arg_seconds(args[2])
         if not 0 <= amplitude <= self.vpulse_max:
-            raise _Refused("E05", f"amplitude {args[1]} V above {format_volts(self.vpulse_max)} V")
+            raise Refused("E05", f"amplitude {args[1]} V above {format_volts(self.vpulse_max)} V")
         if not 1e-8 <= width <= 1e-3:
-            raise _Refused("E05", f"width {args[2]} s outside 1.000e-08..1.000e-03 s")
+            raise Refused("E05", f"width {args[2]} s outside 1.000e-08..1.000e-03 s")
         array = self._selected()
         s = self._state
         if s.route != "WRITE":
-            raise _Refused("E06", "PULSE needs route WRITE")
+            raise Refused("E06", "PULSE needs route WRITE")
         if not (s.rows.any() and s.cols.any()):
-            raise _Refused("E06", "PULSE needs at least one enabled row and column")
+            raise Refused("E06", "PULSE needs at least one enabled row and column")
         width = round(width / 1e-8) * 1e-8
         cells = np.outer(s.rows, s.cols)
         state = CellState.P if polarity == self.p_polarity else CellState.AP
@@ -425,18 +347,18 @@ class VirtualBoard:
 
     def _cmd_vread(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, self.rows, "VREAD")
-        volts = np.array([_volts(a) for a in args])
+        volts = np.array([arg_volts(a) for a in args])
         bad = np.flatnonzero((volts < 0) | (volts > 3.3))
         if bad.size:
-            raise _Refused("E05", f"read voltage {args[bad[0]]} V outside 0.000..3.300 V")
+            raise Refused("E05", f"read voltage {args[bad[0]]} V outside 0.000..3.300 V")
         self._state.vread = volts
         return [f"n={self.rows}"], self.timing.t_dac
 
     def _cmd_arng(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 1, "ARNG")
-        value = _seconds(args[0])
+        value = arg_seconds(args[0])
         if not any(np.isclose(value, r, rtol=1e-3) for r in ADC_RANGES):
-            raise _Refused("E04", f"converter range {args[0]} A not available")
+            raise Refused("E04", f"converter range {args[0]} A not available")
         self._state.full_scale = value
         return list(args), 0.0
 
@@ -445,7 +367,7 @@ class VirtualBoard:
         array = self._selected()
         s = self._state
         if s.route != "ADC":
-            raise _Refused("E06", "READ and SCAN need route ADC")
+            raise Refused("E06", "READ and SCAN need route ADC")
         currents = self.die.read(array, voltages)
         currents = currents * self.converter_gain + self.converter_offset
         currents[:, ~s.cols] = 0.0
@@ -472,13 +394,13 @@ class VirtualBoard:
 
     def _cmd_scan(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 1, "SCAN")
-        volts = _volts(args[0])
+        volts = arg_volts(args[0])
         if not 0 <= volts <= 3.3:
-            raise _Refused("E05", f"read voltage {args[0]} V outside 0.000..3.300 V")
+            raise Refused("E05", f"read voltage {args[0]} V outside 0.000..3.300 V")
         s = self._state
         rows = np.flatnonzero(s.rows)
         if s.route == "ADC" and rows.size == 0:
-            raise _Refused("E06", "SCAN needs at least one enabled input line")
+            raise Refused("E06", "SCAN needs at least one enabled input line")
         vectors = np.zeros((rows.size, self.rows))
         vectors[np.arange(rows.size), rows] = volts
         codes = self._converted(vectors)
@@ -550,37 +472,3 @@ class VirtualBoard:
             vector = np.where(s.rows, s.vread - voltage, 0.0)
             ideal = float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
             return -ideal / (1.0 + r_s * g_line)
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.replace("*", "#").split()) or "bad frame"
-
-
-def _int(text: str) -> int:
-    if not text.isdigit() or len(text) > 9:
-        raise _Refused("E03", f"expected an integer, got {text}")
-    return int(text)
-
-
-def _volts(text: str) -> float:
-    try:
-        return parse_volts(text)
-    except FrameError as exc:
-        raise _Refused("E03", _clean(str(exc))) from None
-
-
-def _seconds(text: str) -> float:
-    try:
-        return parse_seconds(text)
-    except FrameError as exc:
-        raise _Refused("E03", _clean(str(exc))) from None
-
-
-def _mask(text: str, n_lines: int) -> np.ndarray:
-    width = mask_width(n_lines)
-    if len(text) != width or any(c not in "0123456789ABCDEF" for c in text):
-        raise _Refused("E03", f"mask {text} must be {width} upper-case hex digits")
-    bits = int(text, 16)
-    if bits >> n_lines:
-        raise _Refused("E04", f"mask {text} has bits beyond line {n_lines - 1}")
-    return np.array([(bits >> i) & 1 == 1 for i in range(n_lines)], dtype=bool)

@@ -9,7 +9,7 @@ time it would have taken.
 The instruments are imperfect by default (:class:`LabImperfections`), as real ones are: the
 SMU has a gain error and an offset, and the board's read path has per-line converter gain
 and offset errors and a series resistance (see
-:class:`~mtj_hil.sim.lab.board.ReadPathImperfections`). ``mtj-hil calibrate`` measures them.
+:class:`~mtj_hil.sim.lab.board_setup.ReadPathImperfections`). ``mtj-hil calibrate`` measures them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from types import TracebackType
 from typing import Self
 
 from mtj_hil.sim.die import SimulatedDie, make_die, simulated_die_id
-from mtj_hil.sim.lab.board import BoardTiming, ReadPathImperfections, VirtualBoard
+from mtj_hil.sim.lab.board import VirtualBoard
+from mtj_hil.sim.lab.board_setup import BoardTiming, ReadPathImperfections
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.server import LineServer
 from mtj_hil.sim.lab.smu.core import VirtualInstrument

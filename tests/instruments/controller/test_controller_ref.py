@@ -7,7 +7,8 @@ import pytest
 from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.sim.die import make_die
-from mtj_hil.sim.lab.board import ReadPathImperfections, VirtualBoard
+from mtj_hil.sim.lab.board import VirtualBoard
+from mtj_hil.sim.lab.board_setup import ReadPathImperfections
 from mtj_hil.sim.lab.server import LineServer
 from mtj_hil.sim.profile import load_profile
 

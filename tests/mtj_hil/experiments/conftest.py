@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mtj_hil.protocols.characterize.procedure import CharacterizationPlan
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.sim import SimulatedChip
 

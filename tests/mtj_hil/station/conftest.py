@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 STATION = Path(__file__).parents[3] / "stations" / "virtual-lab.toml"
 

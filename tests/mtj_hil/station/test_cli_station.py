@@ -8,7 +8,7 @@ import pytest
 
 import mtj_hil.sim.lab.lab as lab_module
 from mtj_hil.cli.main import main
-from mtj_hil.station.config import station_from_dict
+from mtj_hil.station.files import station_from_dict
 
 from .conftest import STATION
 

@@ -15,8 +15,8 @@ from mtj_hil.protocols import CellState, Pulse
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.sim.lab.lab import VirtualLab
 from mtj_hil.sim.lab.server import LineServer
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 from .conftest import STATION
 

@@ -20,8 +20,8 @@ from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.runs.store import load_characterization
 from mtj_hil.sim import SimulatedChip
 from mtj_hil.station.chip import rectangles
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 from .conftest import STATION
 

@@ -9,7 +9,7 @@ import pytest
 
 from mtj_hil.cli.main import main
 from mtj_hil.errors import ConfigError
-from mtj_hil.station.config import load_station, station_from_dict
+from mtj_hil.station.files import load_station, station_from_dict
 
 from .conftest import STATION
 

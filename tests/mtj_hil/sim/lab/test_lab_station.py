@@ -11,8 +11,8 @@ import pytest
 from mtj_hil.errors import ConfigError
 from mtj_hil.sim.lab import SMU_DIALECTS
 from mtj_hil.sim.lab.smu.dialects import dialect_class
-from mtj_hil.station.config import station_from_dict
 from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
 
 STATION = Path(__file__).parents[4] / "stations" / "virtual-lab.toml"
 

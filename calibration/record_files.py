@@ -1,0 +1,320 @@
+"""Calibration record files: TOML on disk, written atomically, read back and validated, and
+the choice of the record that applies to a station now."""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.calibration.errors import CalibrationError, CalibrationWarning
+from mtj_hil.calibration.records import (
+    FORMAT,
+    FORMAT_VERSION,
+    CalibrationRecord,
+    ConverterCalibration,
+    Measured,
+    ReferenceCheck,
+    SmuCalibration,
+    ThresholdCalibration,
+    identity_mismatches,
+)
+from mtj_hil.protocols.defects.detect import Thresholds
+
+
+def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
+    """Store ``record`` as a new TOML file in ``directory`` (created if needed).
+
+    Returns:
+        The file's path (also set as ``record.path``).
+
+    Raises:
+        CalibrationError: a file of that name exists already (records are never
+            overwritten) or the directory cannot be written.
+    """
+    directory = Path(directory)
+    path = directory / f"{record.id}.toml"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with path.open("x") as fh:
+            fh.write(_to_toml(record))
+    except FileExistsError as exc:
+        raise CalibrationError(f"calibration record {path} exists already") from exc
+    except OSError as exc:
+        raise CalibrationError(f"cannot write calibration record {path}: {exc}") from exc
+    record.path = path
+    return path
+
+
+def read_record(path: str | Path) -> CalibrationRecord:
+    """Load one record file.
+
+    Raises:
+        CalibrationError: unreadable, not TOML, not a calibration record, or a newer format.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise CalibrationError(f"cannot read calibration record {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CalibrationError(f"calibration record {path} is not valid TOML: {exc}") from exc
+    if data.get("format") != FORMAT:
+        raise CalibrationError(f"{path} is not a calibration record (format {FORMAT!r})")
+    if int(data.get("format_version", 0)) > FORMAT_VERSION:
+        raise CalibrationError(
+            f"{path}: record format {data['format_version']} is newer than this program's "
+            f"{FORMAT_VERSION}"
+        )
+    try:
+        record = _from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CalibrationError(f"calibration record {path} is incomplete: {exc!r}") from exc
+    record.path = path
+    return record
+
+
+def list_records(directory: str | Path, station: str | None = None) -> list[CalibrationRecord]:
+    """Every readable record in ``directory`` (of ``station`` if given), oldest first.
+
+    Unreadable files are skipped with a :class:`CalibrationWarning` naming them.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    out = []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            record = read_record(path)
+        except CalibrationError as exc:
+            warnings.warn(f"skipping {exc}", CalibrationWarning, stacklevel=2)
+            continue
+        if station is None or record.station == station:
+            out.append(record)
+    return sorted(out, key=lambda r: (r.created, r.id))
+
+
+@dataclass
+class Selection:
+    """Outcome of :func:`select_record`: the record to apply (or none) and why.
+
+    Attributes:
+        record: the record to apply, ``None`` if there is none for the station.
+        valid: it is recent enough and from the connected instruments.
+        problems: what is wrong with the chosen record, or with newer ones that were
+            passed over (each names the record and the part).
+    """
+
+    record: CalibrationRecord | None
+    valid: bool
+    problems: list[str]
+
+
+def select_record(
+    directory: str | Path,
+    station: str,
+    instruments: dict[str, dict[str, str]],
+    validity: timedelta,
+    *,
+    now: datetime | None = None,
+    strict: bool = False,
+) -> Selection:
+    """Choose the calibration a measurement on ``station`` applies.
+
+    The newest record of the station that is younger than ``validity`` and whose
+    instruments (model and serial number of every part it covers) are the ones connected
+    is chosen. Newer records passed over, and the lack of any valid record, are reported:
+    as a :class:`CalibrationWarning` (then the newest record is applied as it is, if there
+    is one), or with ``strict`` as a :class:`CalibrationError`.
+
+    Raises:
+        CalibrationError: with ``strict``, when the newest record is not valid or none exists.
+    """
+    now = now or datetime.now(UTC)
+    records = list_records(directory, station)
+    problems: list[str] = []
+    chosen: CalibrationRecord | None = None
+    for record in reversed(records):
+        issues = identity_mismatches(record.instruments, instruments)
+        age = record.age(now)
+        if age > validity:
+            issues.append(
+                f"made {age.total_seconds() / 86400:.1f} days ago, older than the station's "
+                f"validity of {validity.total_seconds() / 86400:g} days"
+            )
+        if not issues:
+            chosen = record
+            break
+        problems.append(f"calibration {record.id}: " + "; ".join(issues))
+    if chosen is not None and not problems:
+        return Selection(chosen, True, [])
+    if not records:
+        problems.append(f"no calibration record for station {station!r} in {directory}")
+    message = "; ".join(problems)
+    if strict:
+        raise CalibrationError(message + " (run 'mtj-hil calibrate')")
+    if chosen is None and records:
+        chosen = records[-1]
+        message += f"; applying {chosen.id} anyway"
+    elif chosen is not None:
+        message += f"; applying the newest valid one, {chosen.id}"
+    warnings.warn(message, CalibrationWarning, stacklevel=2)
+    return Selection(chosen, False, problems)
+
+
+# -- TOML ----------------------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+
+
+def _table(lines: list[str], name: str, values: dict[str, Any]) -> None:
+    lines.append(f"\n[{name}]")
+    for k, v in values.items():
+        if v is not None:
+            lines.append(f"{_key(k)} = {_toml_value(v)}")
+
+
+def _measured(m: Measured) -> dict[str, Any]:
+    return {"value": float(m.value), "uncertainty": float(m.uncertainty), "unit": m.unit}
+
+
+def _to_toml(r: CalibrationRecord) -> str:
+    lines = [
+        f"# Calibration of station {r.station!r}, made {r.created.isoformat()}.",
+        "# Written by mtj-hil calibrate; values in SI units (A, ohm, S), gains dimensionless.",
+        f"format = {_toml_value(FORMAT)}",
+        f"format_version = {FORMAT_VERSION}",
+        f"id = {_toml_value(r.id)}",
+        f"station = {_toml_value(r.station)}",
+        f"created = {r.created.astimezone(UTC).isoformat()}",
+        f"procedure_version = {_toml_value(r.procedure_version)}",
+    ]
+    for part, ident in sorted(r.instruments.items()):
+        _table(lines, f"instruments.{_key(part)}", dict(ident))
+    if r.smu is not None:
+        s = r.smu
+        _table(
+            lines,
+            "smu",
+            {
+                "offset": _measured(s.offset),
+                "gain": _measured(s.gain),
+                "series_resistance": _measured(s.series_resistance),
+            },
+        )
+        for ref in s.references:
+            lines.append("\n[[smu.references]]")
+            for k, v in (
+                ("name", ref.name),
+                ("listed_ohms", ref.listed_ohms),
+                ("tolerance", ref.tolerance),
+                ("apparent_ohms", ref.apparent_ohms),
+                ("residual", ref.residual),
+            ):
+                lines.append(f"{k} = {_toml_value(v)}")
+    if r.converter is not None:
+        c = r.converter
+        _table(
+            lines,
+            "converter",
+            {
+                "full_scale": float(c.full_scale),
+                "array": int(c.array),
+                "points": int(c.points),
+                "gain": [float(x) for x in c.gain],
+                "gain_uncertainty": [float(x) for x in c.gain_uncertainty],
+                "offset": [float(x) for x in c.offset],
+                "offset_uncertainty": [float(x) for x in c.offset_uncertainty],
+                "units": {"full_scale": "A", "offset": "A", "gain": "1"},
+            },
+        )
+    if r.thresholds is not None:
+        t = r.thresholds
+        values = {"die_id": t.die_id, "arrays": list(t.arrays), "unit": "S"}
+        values.update(t.thresholds.as_dict())
+        _table(lines, "thresholds", values)
+    return "\n".join(lines) + "\n"
+
+
+def _m(d: dict[str, Any]) -> Measured:
+    return Measured(float(d["value"]), float(d["uncertainty"]), str(d["unit"]))
+
+
+def _from_dict(d: dict[str, Any]) -> CalibrationRecord:
+    created = d["created"]
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created)
+    smu = conv = thr = None
+    if "smu" in d:
+        s = d["smu"]
+        smu = SmuCalibration(
+            offset=_m(s["offset"]),
+            gain=_m(s["gain"]),
+            series_resistance=_m(s["series_resistance"]),
+            references=tuple(
+                ReferenceCheck(
+                    str(x["name"]),
+                    float(x["listed_ohms"]),
+                    float(x["tolerance"]),
+                    float(x["apparent_ohms"]),
+                    float(x["residual"]),
+                )
+                for x in s.get("references", [])
+            ),
+        )
+    if "converter" in d:
+        c = d["converter"]
+        conv = ConverterCalibration(
+            full_scale=float(c["full_scale"]),
+            array=int(c["array"]),
+            gain=np.asarray(c["gain"], float),
+            gain_uncertainty=np.asarray(c["gain_uncertainty"], float),
+            offset=np.asarray(c["offset"], float),
+            offset_uncertainty=np.asarray(c["offset_uncertainty"], float),
+            points=int(c["points"]),
+        )
+    if "thresholds" in d:
+        t = dict(d["thresholds"])
+        die_id, arrays = str(t.pop("die_id")), tuple(int(a) for a in t.pop("arrays"))
+        t.pop("unit", None)
+        thr = ThresholdCalibration(die_id, arrays, Thresholds(**t))
+    return CalibrationRecord(
+        station=str(d["station"]),
+        created=created,
+        instruments={k: {kk: str(vv) for kk, vv in v.items()} for k, v in d["instruments"].items()},
+        procedure_version=str(d["procedure_version"]),
+        smu=smu,
+        converter=conv,
+        thresholds=thr,
+        id=str(d["id"]),
+    )

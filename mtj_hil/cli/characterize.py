@@ -1,0 +1,322 @@
+"""``mtj-hil characterize`` and ``mtj-hil demo``: a die's characterisation into a run file,
+its summary and its PNG report.
+
+The options take their defaults from :class:`CharacterizationPlan` (one source of defaults),
+and the whole plan is checked against the die before a run file exists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mtj_hil.cli.common import (
+    array_progress,
+    choose_run,
+    console,
+    die_options,
+    open_die,
+    parse_arrays,
+    refuse_existing,
+)
+from mtj_hil.protocols.characterize.plan import AUTO, CharacterizationPlan, check_plan
+from mtj_hil.protocols.chip import Layout
+
+DEFAULTS = CharacterizationPlan()
+"""The library's plan defaults: the options below take theirs from it."""
+
+
+@click.command()
+@die_options("characterize")
+@click.option("--arrays", default=None, help="Arrays to measure, e.g. '0-7,12' (default all).")
+@click.option(
+    "--cycles",
+    default=DEFAULTS.cycles,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Write-read cycles per state (a device is stuck only if it fails every one).",
+)
+@click.option(
+    "--reads",
+    default=DEFAULTS.reads,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Reads averaged per state and cycle.",
+)
+@click.option(
+    "--read-voltage",
+    default=DEFAULTS.read_voltage,
+    show_default=True,
+    type=float,
+    help="Read voltage (V) on the selected input line.",
+)
+@click.option(
+    "--bias-voltage",
+    default=None,
+    type=click.FloatRange(min=0.0),
+    help="Second read voltage (V) for the bias signature: every state is also read at it, "
+    "and the way each device's conductance changes with bias tells stuck-P from stuck-AP "
+    "(and shorts, which are ohmic). Default: the die's largest read voltage if it is at "
+    "least twice --read-voltage, else off; 0 turns it off.",
+)
+@click.option(
+    "--remeasure-cycles",
+    default=DEFAULTS.remeasure_cycles,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Extra verified write-read cycles for devices left UNCERTAIN (0 = none); at most "
+    "1 % of the devices are re-measured.",
+)
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Write a PNG report beside the run file.",
+)
+@click.option("--operator", default=None, help="Who ran it (default: the login name).")
+def characterize(
+    profile: str,
+    lot_seed: int,
+    die_index: int | None,
+    station: Path | None,
+    die_id: str | None,
+    out: Path | None,
+    resume: bool,
+    arrays: str | None,
+    cycles: int,
+    reads: int,
+    read_voltage: float,
+    bias_voltage: float | None,
+    remeasure_cycles: int,
+    report: bool,
+    operator: str | None,
+) -> None:
+    """Characterise a die: resistance maps, defect map, yield; written to a run file.
+
+    Every array is switched to P and to AP CYCLES times with write-verify and read back;
+    each device is then classified GOOD / SHORT / OPEN / STUCK_P / STUCK_AP on its own
+    evidence (did it switch, and where its conductance sits among distributions fitted to
+    this die), with a confidence; devices the evidence cannot settle are UNCERTAIN (and are
+    re-measured with --remeasure-cycles). Overlapping classes are warned about. Each state is
+    also read at a second, higher voltage when the die allows it (--bias-voltage): the bias
+    signature tells the state of a device that never switches. Results are flushed array by
+    array: if the run is interrupted, run the same command with --resume --out FILE to finish
+    it.
+
+    Without --station the die comes from the in-process simulator; with --station the very
+    same procedure drives the station's instruments (stations/virtual-lab.toml serves a
+    simulated die through the real wire protocols).
+    """
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out FILE: the run file to finish")
+
+    def plan_for(layout: Layout) -> CharacterizationPlan:
+        plan = CharacterizationPlan(
+            arrays=parse_arrays(arrays, layout.n_arrays),
+            cycles=cycles,
+            reads=reads,
+            read_voltage=read_voltage,
+            remeasure_cycles=remeasure_cycles,
+            bias_read_voltage=AUTO if bias_voltage is None else bias_voltage,
+        ).resolved(layout)
+        check_plan(layout, plan)
+        return plan
+
+    source, out = choose_run(
+        "characterize", profile, lot_seed, die_index, station, die_id, out, resume
+    )
+    with open_die(source) as chip:
+        thresholds = None
+        if source.station is not None:
+            from mtj_hil.station.connect import calibrated_thresholds
+
+            thresholds = calibrated_thresholds(chip, source.die_id)
+            if thresholds is not None:
+                console.print("defect thresholds: from the station's calibration of this die")
+        _characterize(
+            chip,
+            out,
+            die_id=source.die_id,
+            plan=plan_for(chip.layout),
+            resume=resume,
+            seed=source.seed,
+            operator=operator,
+            report=report,
+            thresholds=thresholds,
+        )
+
+
+def _characterize(
+    chip,
+    out: Path,
+    *,
+    die_id: str,
+    plan,
+    resume: bool,
+    seed: int | None,
+    operator: str | None,
+    report: bool,
+    thresholds=None,
+) -> None:
+    from mtj_hil.runs.jobs.characterization import run_characterization
+
+    refuse_existing(out, resume)
+    bias = (
+        f", second read at {plan.bias_read_voltage:g} V (bias signature)"
+        if plan.bias_read_voltage
+        else ""
+    )
+    console.print(
+        f"[bold]characterising[/] {die_id}: {len(plan.arrays)} arrays, "
+        f"{plan.cycles} cycles per state{bias} -> {out}"
+    )
+    with array_progress(len(plan.arrays)) as progress:
+        run_characterization(
+            chip,
+            out,
+            die_id=die_id,
+            plan=plan,
+            resume=resume,
+            seed=seed,
+            operator=operator,
+            progress=progress,
+            thresholds=thresholds,
+        )
+    summarise(out)
+    if report:
+        from mtj_hil.reports.characterization import characterization_report
+        from mtj_hil.runs.store import load_characterization
+
+        png = characterization_report(load_characterization(out), out.with_suffix(".png"))
+        console.print(f"report: {png}")
+
+
+def summarise(path: Path) -> None:
+    """Print what ``mtj-hil show`` shows of a characterisation run file."""
+    from mtj_hil.runs.store import load_characterization
+
+    char = load_characterization(path)
+    out = Console()
+    attrs = char.attrs
+    meta = Table.grid(padding=(0, 2))
+    for key in (
+        "die_id",
+        "kind",
+        "status",
+        "status_reason",
+        "run_id",
+        "started",
+        "ended",
+        "operator",
+        "package_version",
+        "git_revision",
+    ):
+        if attrs.get(key):
+            meta.add_row(key, str(attrs[key]))
+    plan = char.plan
+    meta.add_row("arrays", f"{len(char.arrays_done)} of {len(plan.get('arrays', []))} done")
+    out.print(meta)
+    if not char.complete:
+        out.print("[yellow]not classified yet: resume the run to finish it[/]")
+        return
+    assert char.codes is not None and char.g_p is not None and char.g_ap is not None
+    table = Table(title="devices by class")
+    table.add_column("class")
+    table.add_column("devices", justify="right")
+    table.add_column("share", justify="right")
+    total = char.codes.size
+    for name, count in char.counts().items():
+        table.add_row(name, str(count), f"{100 * count / total:.2f} %")
+    out.print(table)
+    good = char.codes == 0
+    r_p, r_ap = 1 / char.g_p[good], 1 / char.g_ap[good]
+    stats = Table(title="good devices")
+    stats.add_column("quantity")
+    stats.add_column("median", justify="right")
+    stats.add_column("spread (sigma/median)", justify="right")
+    for label, values in (
+        ("R_P (ohm)", r_p),
+        ("R_AP (ohm)", r_ap),
+        ("TMR (%)", 100 * (r_ap - r_p) / r_p),
+    ):
+        med = float(np.median(values))
+        stats.add_row(label, f"{med:.4g}", f"{100 * np.std(values) / abs(med):.2f} %")
+    out.print(stats)
+    t = char.thresholds
+    if t is not None:
+        out.print(
+            f"thresholds (S): state {t.state_g:.4g}, short {t.short_g:.4g}, "
+            f"open {t.open_g:.4g}  " + escape(f"[{t.method}]")
+        )
+    if char.model:
+        out.print(
+            f"uncertain devices: {char.uncertain} ({100 * char.uncertain / total:.3f} %); "
+            f"read noise {100 * char.model['read_noise_ln']:.2g} % per cycle "
+            f"({char.model['read_noise_source']})"
+        )
+    bias = char.model.get("bias_signature") if char.model else None
+    if bias and bias.get("used"):
+        out.print(
+            f"bias signature ln(G({plan.get('bias_read_voltage')} V) / "
+            f"G({plan.get('read_voltage')} V)): P {bias['p_median']:.4f}, AP "
+            f"{bias['ap_median']:.4f}, short {bias['short_median']:.4f} (medians); stuck "
+            f"states {bias['stuck_state_separation_sigma']:.1f} sigma apart on it"
+        )
+    if char.remeasured.get("devices"):
+        r = char.remeasured
+        out.print(
+            f"re-measured {r['devices']} uncertain devices with {r['cycles']} extra cycles: "
+            f"{r['uncertain_after']} still uncertain"
+        )
+    for warning in char.warnings:
+        out.print(f"[yellow]warning[/]: {warning}", highlight=False)
+
+
+@click.command()
+@click.option(
+    "--out-dir",
+    default=Path("runs/demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo's run file and report.",
+)
+@click.option(
+    "--die",
+    "die_index",
+    default=7,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Die of simulated lot 0 to characterise.",
+)
+def demo(out_dir: Path, die_index: int) -> None:
+    """Characterise a simulated 20,000-device die and draw its report (a few seconds)."""
+    from mtj_hil.sim.chip import SimulatedChip
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = out_dir / f"demo-die{die_index}-{stamp}.h5"
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, die_index)
+    plan = CharacterizationPlan().resolved(chip.layout)
+    _characterize(
+        chip,
+        out,
+        die_id=f"sim:1t1r-20k:lot0:die{die_index}",
+        plan=plan,
+        resume=False,
+        seed=0,
+        operator=None,
+        report=True,
+    )
+    truth = chip.die.defect
+    from mtj_hil.runs.store import load_characterization
+
+    found = load_characterization(out).codes
+    agree = float(np.mean(found == truth))
+    console.print(
+        f"simulator check: measured classes agree with the die's truth on "
+        f"{100 * agree:.3f} % of devices"
+    )

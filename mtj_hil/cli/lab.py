@@ -1,0 +1,101 @@
+"""``mtj-hil lab``: the virtual lab's instruments served on loopback, for use by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mtj_hil.cli.common import console
+from mtj_hil.errors import ConfigError
+
+
+@click.group()
+def lab() -> None:
+    """The virtual lab: simulated dies behind virtual instruments on loopback sockets."""
+
+
+@lab.command()
+@click.option(
+    "--station",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("stations/virtual-lab.toml"),
+    show_default=True,
+    help="Station file whose [virtual_lab] section names the die to serve.",
+)
+@click.option(
+    "--write-station",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a station file with the live addresses here.",
+)
+@click.option(
+    "--seconds",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+@click.option(
+    "--smu-dialect",
+    type=click.Choice(["keithley2400", "keithley2450", "keithley2600", "keysight_b2900"]),
+    default=None,
+    help="Which SMU to serve (default: the driver of the station's sense SMU, else keithley2400).",
+)
+@click.option(
+    "--smu-start",
+    default=None,
+    help="State the SMU is found in, e.g. power-on, output-on, last-user, tsp-language "
+    "(default: the station's [virtual_lab] smu_start, else power-on).",
+)
+def serve(
+    station: Path,
+    write_station: Path | None,
+    seconds: float | None,
+    smu_dialect: str | None,
+    smu_start: str | None,
+) -> None:
+    """Serve the station's die through a virtual controller board and SMU (loopback only).
+
+    Prints the pyserial URL of the board and the VISA resource of the SMU; point a station
+    file at them (or use --write-station) and run any command with --station. The SMU speaks
+    the dialect of the station's sense SMU driver unless --smu-dialect names another.
+    """
+    import time
+
+    from mtj_hil.station.connect import station_virtual_lab
+    from mtj_hil.station.files import load_station
+
+    st = load_station(station)
+    cfg = st.virtual_lab
+    if cfg is None:
+        raise ConfigError(f"{station}: has no [virtual_lab] section naming the die to serve")
+    sense = st.smu("sense")
+    dialect = smu_dialect or (sense.driver if sense else "keithley2400")
+    start = smu_start or cfg.smu_start
+    try:
+        lab_obj = station_virtual_lab(
+            st,
+            smu_dialect=dialect,
+            smu_start=start,
+            smu_channel=sense.channel if sense and sense.driver == dialect else None,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"lab serve: {exc}") from exc
+    with lab_obj as running:
+        console.print(f"serving {running.die_id}")
+        console.print(f"  controller board: {running.controller_url}")
+        console.print(f"  SMU ({dialect}, {start}): {running.smu_resource}")
+        if write_station is not None:
+            text = station.read_text()
+            text = text.replace('url = "virtual"', f'url = "{running.controller_url}"')
+            text = text.replace('resource = "virtual"', f'resource = "{running.smu_resource}"')
+            write_station.write_text(text)
+            console.print(f"  station file:     {write_station}")
+        console.print("Ctrl-C stops the lab")
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+        console.print(
+            f"modelled lab time {running.clock.now:.1f} s, "
+            f"{running.clock.transactions} transactions"
+        )

@@ -1,0 +1,124 @@
+"""What a characterisation measures, with the one set of defaults that the library, the CLI and
+the campaigns share, and the check that a plan fits the die before anything is applied."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from mtj_hil.protocols.chip import Layout, Pulse, check_array
+from mtj_hil.protocols.defects.bias_signature import default_bias_voltage
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
+
+AUTO: Literal["auto"] = "auto"
+"""``bias_read_voltage = AUTO``: the die's largest read voltage when it is at least twice the
+read voltage (:func:`~mtj_hil.protocols.defects.bias_signature.default_bias_voltage`), else
+off."""
+
+
+@dataclass(frozen=True)
+class CharacterizationPlan:
+    """What to measure: arrays, write-read cycles, reads per state, read voltage (V), pulse.
+
+    Attributes:
+        arrays: arrays in measuring order; None = every array of the die.
+        cycles: write-read cycles per state (a device is stuck only if it fails every one).
+        reads: reads averaged per state and cycle.
+        read_voltage: read voltage (V) on the selected input line.
+        pulse: write pulse (None = the die's nominal pulse, escalated by write-verify).
+        remeasure_cycles: extra verified write-read cycles for devices left UNCERTAIN
+            (0 = none), for at most ``remeasure_budget`` of the die's devices.
+        bias_read_voltage: second read voltage (V) for the bias signature; ``AUTO`` picks
+            one from the die's limits, None (or 0) turns it off.
+    """
+
+    arrays: tuple[int, ...] | None = None
+    cycles: int = 3
+    reads: int = 1
+    read_voltage: float = DEFAULT_READ_VOLTAGE
+    pulse: Pulse | None = None
+    remeasure_cycles: int = 3
+    remeasure_budget: float = 0.01
+    bias_read_voltage: float | Literal["auto"] | None = AUTO
+
+    def resolved(self, layout: Layout) -> CharacterizationPlan:
+        """This plan made concrete for a die: arrays listed, ``AUTO`` and 0 V resolved."""
+        arrays = tuple(range(layout.n_arrays)) if self.arrays is None else tuple(self.arrays)
+        bias = self.bias_read_voltage
+        if bias == AUTO:
+            bias = default_bias_voltage(layout, self.read_voltage)
+        elif bias is not None and float(bias) == 0.0:
+            bias = None
+        return replace(self, arrays=arrays, bias_read_voltage=bias)
+
+
+def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
+    """Refuse a plan the die cannot take, naming the setting (nothing is applied).
+
+    Raises:
+        InvalidRequest: no arrays, an array off the die or planned twice, counts out of
+            range, a read or bias voltage outside 0..the die's maximum read voltage, or a
+            pulse outside the die's pulse limits.
+    """
+    plan = plan.resolved(layout)
+    lim = layout.limits
+    arrays = [check_array(layout, a) for a in plan.arrays or ()]
+    if not arrays:
+        raise InvalidRequest("the characterisation plan names no arrays")
+    if len(set(arrays)) != len(arrays):
+        raise InvalidRequest(f"the characterisation plan lists an array twice: {arrays}")
+    for name, value, low in (
+        ("cycles", plan.cycles, 1),
+        ("reads", plan.reads, 1),
+        ("remeasure_cycles", plan.remeasure_cycles, 0),
+    ):
+        if int(value) != value or value < low:
+            raise InvalidRequest(f"{name} must be an integer >= {low}, got {value}")
+    if not 0.0 <= plan.remeasure_budget <= 1.0:
+        raise InvalidRequest(
+            f"remeasure_budget is a fraction of the devices (0..1), got {plan.remeasure_budget}"
+        )
+    for name, volts in (("read voltage", plan.read_voltage), ("bias", plan.bias_read_voltage)):
+        if volts is not None and not 0.0 < float(volts) <= lim.max_read_voltage:
+            raise InvalidRequest(
+                f"{name} voltage {float(volts):g} V lies outside the die's read range "
+                f"(0..{lim.max_read_voltage:g} V); nothing applied"
+            )
+    if plan.pulse is not None:
+        amp, width = abs(plan.pulse.amplitude), plan.pulse.width
+        if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
+            raise InvalidRequest(
+                f"pulse amplitude {amp:g} V lies outside the safety envelope "
+                f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied"
+            )
+        if not lim.min_pulse_width <= width <= lim.max_pulse_width:
+            raise InvalidRequest(
+                f"pulse width {width:g} s lies outside the safety envelope "
+                f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied"
+            )
+
+
+def plan_record(plan: CharacterizationPlan) -> dict[str, Any]:
+    """The (resolved) plan as plain JSON-able data, as run files store it."""
+    record = asdict(plan)
+    record["arrays"] = None if plan.arrays is None else [int(a) for a in plan.arrays]
+    record["pulse"] = asdict(plan.pulse) if plan.pulse else None
+    return record
+
+
+def plan_from_record(record: dict[str, Any]) -> CharacterizationPlan:
+    """Inverse of :func:`plan_record`; keys missing from older files take the values those
+    runs were made with (no re-measurement, no bias read)."""
+    pulse = record.get("pulse")
+    bias = record.get("bias_read_voltage")
+    return CharacterizationPlan(
+        arrays=tuple(int(a) for a in record["arrays"]),
+        cycles=int(record["cycles"]),
+        reads=int(record["reads"]),
+        read_voltage=float(record["read_voltage"]),
+        pulse=Pulse(**pulse) if pulse else None,
+        remeasure_cycles=int(record.get("remeasure_cycles", 0)),
+        remeasure_budget=float(record.get("remeasure_budget", 0.01)),
+        bias_read_voltage=None if bias is None else float(bias),
+    )

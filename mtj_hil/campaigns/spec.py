@@ -112,3 +112,9 @@ def load_campaign(path: str | Path) -> CampaignSpec:
             )
         seen[t.run_file] = t.id
     return CampaignSpec(name, path, out_dir, tasks, text)
+
+
+from mtj_hil.compat.legacy_names import forwarder as _forwarder
+
+__getattr__ = _forwarder(__name__, ("mtj_hil.campaigns.task",))
+"""0.1 names of this module that moved (deprecated)."""

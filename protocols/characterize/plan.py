@@ -79,7 +79,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         raise InvalidRequest(
             f"remeasure_budget is a fraction of the devices (0..1), got {plan.remeasure_budget}"
         )
-    for name, volts in (("read voltage", plan.read_voltage), ("bias", plan.bias_read_voltage)):
+    for name, volts in (("read", plan.read_voltage), ("bias", plan.bias_read_voltage)):
         if volts is not None and not 0.0 < float(volts) <= lim.max_read_voltage:
             raise InvalidRequest(
                 f"{name} voltage {float(volts):g} V lies outside the die's read range "

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtj_hil.calibration.records import list_records, read_record, select_record
+from mtj_hil.calibration.record_files import list_records, read_record, select_record
 from mtj_hil.campaigns import load_campaign
 from mtj_hil.campaigns.index import CampaignIndex, file_checksum
 from mtj_hil.campaigns.kinds.characterize import digest as characterization_digest
@@ -31,7 +31,7 @@ from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.runs.store import load_characterization
 from mtj_hil.runs.store.switching import load_switching
 from mtj_hil.sim.profile import load_profile
-from mtj_hil.station.config import load_station
+from mtj_hil.station.files import load_station
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "legacy-0.1"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -366,10 +366,22 @@ MOVED = {
     "instruments.controller_link": [],
     "instruments.transport": [],
     "instruments.visa_session": [],
+    "mtj_hil.store": ["RunFile", "load_characterization"],
+    "mtj_hil.hardware": ["InstrumentChip", "open_station", "make_smu"],
+    "mtj_hil.jobs": ["run_characterization", "open_run", "recorded_status"],
+    "mtj_hil.jobs_switching": ["run_switching"],
+    "mtj_hil.station": ["load_station", "Station", "station_from_dict"],
+    "mtj_hil.profile_fit": ["fit_profile", "FittedProfile"],
+    "mtj_hil.cli": ["main", "cli", "parse_arrays"],
+    "mtj_hil.cli_switching": ["switching"],
+    "mtj_hil.campaigns.spec": ["check_keys", "int_param", "parse_indices", "load_campaign"],
+    "mtj_hil.campaigns.kind_characterize": ["digest"],
+    "mtj_hil.sim.lab.scpi_smu": ["Keithley2400"],
+    "calibration.records": ["select_record", "read_record", "CalibrationRecord"],
 }
-"""0.1 import paths below the old names whose module moved or became a package with an
-empty face in the reorganisation (``from protocols.defects import DefectCode`` worked in
-0.1). Reported, not yet provided: see test_moved_0_1_submodules_import_under_their_old_names."""
+"""0.1 import paths whose module moved, split, or became a package in the reorganisation
+(``from protocols.defects import DefectCode`` worked in 0.1): each still imports, with the
+names listed (mtj_hil.compat.legacy_names)."""
 
 LEGACY_IMPORTS = textwrap.dedent(
     """
@@ -431,11 +443,5 @@ def test_old_import_names_are_the_new_modules_with_a_deprecation_warning(legacy_
         assert legacy_imports["names"][old] == dict.fromkeys(names, True), old
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="0.1 submodule paths below the old names (protocols.defects.DefectCode, "
-    "protocols.characterize.characterize_die, protocols.switching_fit, "
-    "instruments.transport, ...) moved without an alias",
-)
 def test_moved_0_1_submodules_import_under_their_old_names(legacy_imports) -> None:
     assert legacy_imports["moved"] == dict.fromkeys(MOVED, "ok")

@@ -105,13 +105,14 @@ read_voltage = 0.9
     spec = load_campaign(write_campaign(tmp_path, dies="0-1", borders=False, extra=hot))
     outcome = run_campaign(spec, cluster_client)
     assert list(outcome.failed) == ["hot/die4"]
-    assert "SafetyViolation" in outcome.failed["hot/die4"]
+    # refused by the plan check before any file or pulse, naming the voltage and the range
+    assert "InvalidRequest" in outcome.failed["hot/die4"]
+    assert "0.9 V" in outcome.failed["hot/die4"]
     assert sorted(outcome.completed) == ["lot/die0", "lot/die1"]
     records = CampaignIndex(spec.index_path).records()
     assert records["hot/die4"]["status"] == "failed"
-    assert "0.9 V exceeds" in records["hot/die4"]["error"]
-    with RunFile.open(spec.task("hot/die4").run_file) as run:
-        assert run.status == "failed"
+    assert "0.9 V lies outside" in records["hot/die4"]["error"]
+    assert not spec.task("hot/die4").run_file.exists(), "a refused plan left a run file"
 
 
 def test_dependents_of_a_failed_task_are_not_started(tmp_path: Path) -> None:

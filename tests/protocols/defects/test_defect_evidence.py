@@ -111,7 +111,9 @@ def test_uncertain_devices_are_in_the_run_file_and_on_the_report(tmp_path):
     # its only write, so stuck calls are uncertain and the run says why.
     chip = SimulatedChip.from_lot("1t1r-early-process", LOT, 1)
     path = tmp_path / "one-cycle.h5"
-    plan = CharacterizationPlan(arrays=tuple(range(8)), cycles=1)
+    plan = CharacterizationPlan(
+        arrays=tuple(range(8)), cycles=1, remeasure_cycles=0, bias_read_voltage=None
+    )
     run_characterization(chip, path, die_id="sim:early:1", plan=plan, seed=LOT)
     char = load_characterization(path)
     assert char.uncertain > 0
@@ -135,7 +137,9 @@ def test_uncertain_devices_are_in_the_run_file_and_on_the_report(tmp_path):
 def test_remeasurement_settles_uncertain_devices_and_is_recorded(tmp_path):
     chip = SimulatedChip.from_lot("1t1r-early-process", LOT, 1)
     path = tmp_path / "remeasure.h5"
-    plan = CharacterizationPlan(arrays=tuple(range(8)), cycles=1, remeasure_cycles=3)
+    plan = CharacterizationPlan(
+        arrays=tuple(range(8)), cycles=1, remeasure_cycles=3, bias_read_voltage=None
+    )
     result = run_characterization(chip, path, die_id="sim:early:1", plan=plan, seed=LOT)
     r = result.remeasured
     assert r["devices"] > 0 and r["uncertain_after"] < r["uncertain_before"] / 2

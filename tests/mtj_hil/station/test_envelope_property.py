@@ -20,6 +20,8 @@ from mtj_hil.station.connect import open_station
 
 from .conftest import STATION
 
+pytestmark = pytest.mark.slow
+
 
 class Wire:
     """Every frame the board received, decoded, in order."""

@@ -1,4 +1,4 @@
-"""Shared fixtures: simulated dies and profiles."""
+"""Shared fixtures: simulated dies and profiles; the ``--hardware`` option."""
 
 from __future__ import annotations
 
@@ -6,6 +6,30 @@ import pytest
 
 from mtj_hil.sim import SimulatedChip, load_profile
 from mtj_hil.sim.profile import DeviceProfile
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--hardware``: also run the tests marked ``hardware``.
+
+    Such tests need a real instrument station (controller board and SMUs on this
+    machine); without the option they are skipped, so the suite runs anywhere.
+    """
+    parser.addoption(
+        "--hardware",
+        action="store_true",
+        default=False,
+        help="run tests marked 'hardware' (they need a real instrument station)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``hardware`` unless ``--hardware`` was given."""
+    if config.getoption("--hardware"):
+        return
+    skip = pytest.mark.skip(reason="needs a real instrument station; run with --hardware")
+    for item in items:
+        if item.get_closest_marker("hardware") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

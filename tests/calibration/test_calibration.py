@@ -53,6 +53,7 @@ def calibrated(tmp_path_factory):
     return record, lab, directory
 
 
+@pytest.mark.slow
 def test_procedures_recover_the_injected_imperfections_within_their_uncertainty(calibrated):
     record, lab, _ = calibrated
     smu, board = record.smu, lab.board
@@ -73,6 +74,7 @@ def test_procedures_recover_the_injected_imperfections_within_their_uncertainty(
     assert thr.thresholds.median_g_p == pytest.approx(1 / 4292.0, rel=0.05)
 
 
+@pytest.mark.slow
 def test_records_round_trip(calibrated, tmp_path):
     record, _, _ = calibrated
     path = write_record(replace(record, id="", path=None), tmp_path)
@@ -95,6 +97,7 @@ def _copy(record: CalibrationRecord, created: datetime, **changes) -> Calibratio
     return replace(record, created=created, id="", path=None, **changes)
 
 
+@pytest.mark.slow
 def test_newest_valid_record_is_chosen_and_problems_are_named(calibrated, tmp_path):
     record, _, _ = calibrated
     now = datetime(2030, 1, 2, 12, tzinfo=UTC)
@@ -115,6 +118,7 @@ def test_newest_valid_record_is_chosen_and_problems_are_named(calibrated, tmp_pa
         select_record(tmp_path, "virtual-lab", parts, day, now=now, strict=True)
 
 
+@pytest.mark.slow
 def test_stale_record_warns_or_fails_with_strict(calibrated, tmp_path):
     record, _, _ = calibrated
     now = datetime(2030, 1, 2, 12, tzinfo=UTC)
@@ -130,6 +134,7 @@ def test_stale_record_warns_or_fails_with_strict(calibrated, tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_record_from_another_board_is_refused_with_strict_and_names_it(calibrated, tmp_path):
     record, _, _ = calibrated
     parts = copy.deepcopy(record.instruments)
@@ -148,6 +153,7 @@ def test_record_from_another_board_is_refused_with_strict_and_names_it(calibrate
     assert info["valid"] is False and info["applied"]["station"] == "virtual-lab"
 
 
+@pytest.mark.slow
 def test_open_station_applies_the_newest_record_and_reads_improve(calibrated):
     record, _, directory = calibrated
     with warnings.catch_warnings():
@@ -166,6 +172,7 @@ def test_open_station_applies_the_newest_record_and_reads_improve(calibrated):
     assert err_cal < 0.005 < err_raw
 
 
+@pytest.mark.slow
 def test_reference_far_from_its_listed_value_is_named_and_nothing_is_recorded(calibrated, tmp_path):
     record, _, _ = calibrated
     previous = write_record(_copy(record, datetime.now(UTC)), tmp_path)
@@ -182,6 +189,7 @@ def test_reference_far_from_its_listed_value_is_named_and_nothing_is_recorded(ca
     assert sel.valid and sel.record.path == previous  # the previous calibration stays
 
 
+@pytest.mark.slow
 def test_reference_slightly_out_of_tolerance_is_named(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
@@ -191,6 +199,7 @@ def test_reference_slightly_out_of_tolerance_is_named(tmp_path):
                 calibrate_chip(chip, thresholds=False)
 
 
+@pytest.mark.slow
 def test_dead_converter_line_is_named(calibrated, tmp_path):
     record, _, _ = calibrated
     with warnings.catch_warnings():
@@ -204,6 +213,7 @@ def test_dead_converter_line_is_named(calibrated, tmp_path):
     assert list_records(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_strict_without_any_record_fails_and_closes_the_instruments(tmp_path):
     with (
         pytest.raises(CalibrationError, match="no calibration record"),
@@ -221,6 +231,7 @@ def test_series_correction_is_exact_for_equal_drive():
     np.testing.assert_allclose(corr.correct_series(measured, v), 0.2 * g, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_correction_from_record_inverts_the_converter_model(calibrated):
     record, _, _ = calibrated
     corr = ReadPathCorrection.from_record(record)

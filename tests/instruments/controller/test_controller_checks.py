@@ -9,7 +9,7 @@ import serial
 from mtj_hil.instruments.controller import ChipController, ReplyMismatch, format_mask, ok_frame
 from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
 
-from .test_controller import HANDSHAKE, FakePort, frame, make
+from .fakes import HANDSHAKE, FakePort, frame, make
 
 
 def enable(port, seq, rows, cols):

@@ -20,7 +20,7 @@ from mtj_hil.runs.store.runfile import RunFile
 
 from .conftest import write_campaign
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,7 @@ def _write(folder: Path, dies: str = "0-1", extra: str = "") -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_switching_group_completes_resumes_and_is_reported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

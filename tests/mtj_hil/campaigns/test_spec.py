@@ -91,6 +91,7 @@ def test_station_group_takes_its_name_as_the_exclusive_resource(tmp_path: Path) 
     ]
 
 
+@pytest.mark.slow
 def test_scheduler_that_does_not_answer_is_one_config_error() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -99,6 +100,7 @@ def test_scheduler_that_does_not_answer_is_one_config_error() -> None:
         connect(f"tcp://127.0.0.1:{port}", timeout=1)
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_tasks_and_checks_the_run_files(tmp_path: Path) -> None:
     spec = load_campaign(write_campaign(tmp_path, dies="0-1", borders=False))
     assert run_campaign(spec).completed == ["lot/die0", "lot/die1"]
@@ -186,6 +188,7 @@ def test_a_registered_kind_runs_in_a_campaign(tmp_path: Path) -> None:
     assert rec["p/v3"]["summary"] == {"value": 3} and rec["p/v-2"]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_cli_status_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_campaign(tmp_path, dies="0-1", borders=False)
     assert main(["campaign", "status", str(path)]) == 0

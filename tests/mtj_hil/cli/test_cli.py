@@ -12,6 +12,7 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.runs.store import load_characterization
 
 
+@pytest.mark.slow
 def test_characterize_writes_run_file_and_report(tmp_path, capsys):
     out = tmp_path / "die3.h5"
     assert main(["characterize", "--die", "3", "--arrays", "0-3", "--out", str(out)]) == 0
@@ -34,6 +35,7 @@ def test_show_summarises_a_run(tmp_path, capsys):
     assert "sim:1t1r-20k:lot0:die1" in printed and "completed" in printed
 
 
+@pytest.mark.slow
 def test_demo_runs_on_the_simulated_die(tmp_path, capsys):
     assert main(["demo", "--out-dir", str(tmp_path)]) == 0
     assert len(list(tmp_path.glob("*.png"))) == 1

@@ -11,6 +11,8 @@ import pytest
 from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
 from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def result():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mtj_hil.experiments.goodwill import GoodwillConfig, daffodil_forward_currents, run_goodwill
 from mtj_hil.experiments.goodwill_outputs import write_goodwill
@@ -10,6 +11,7 @@ from mtj_hil.training import daffodil
 from mtj_hil.training.reference import has_daffodil_wine
 
 
+@pytest.mark.slow
 def test_trained_solutions_on_the_passive_die(tmp_path):
     config = GoodwillConfig(solutions=2, epochs=30, restarts=1, daffodil=False)
     result = run_goodwill(config)

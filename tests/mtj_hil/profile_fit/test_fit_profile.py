@@ -14,6 +14,8 @@ from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.switching import load_switching
 from mtj_hil.sim import SimulatedChip, load_profile
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def lot(tmp_path_factory):

@@ -138,6 +138,7 @@ KILLER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_killed_process_loses_nothing_finished_and_resumes_identically(tmp_path):
     path = tmp_path / "killed.h5"
     reference = tmp_path / "reference.h5"

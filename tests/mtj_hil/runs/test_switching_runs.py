@@ -31,6 +31,7 @@ def _chip():
     return SimulatedChip.from_lot("1t1r-20k", 0, 2)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_data(tmp_path):
     whole = tmp_path / "whole.h5"
     run_switching(_chip(), whole, die_id=ID, plan=PLAN, seed=0)
@@ -79,6 +80,7 @@ def test_half_written_array_is_dropped_on_reopen(tmp_path):
         assert run.h5["switching/point_amplitude"].shape[0] == n
 
 
+@pytest.mark.slow
 def test_cli_switching_then_resume_then_show(tmp_path, capsys):
     out = tmp_path / "s.h5"
     args = ["switching", "--die", "2", "--arrays", "0", "--out", str(out), "--trials", "8"]
@@ -114,6 +116,7 @@ def test_bad_switching_input_is_refused_before_any_file(tmp_path, capsys, extra,
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_switching_runs_through_the_virtual_lab(tmp_path, capsys):
     out = tmp_path / "lab.h5"
     station = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"

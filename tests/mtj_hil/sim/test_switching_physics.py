@@ -30,6 +30,7 @@ def _plan(**kw) -> SwitchingPlan:
     return SwitchingPlan(**base)
 
 
+@pytest.mark.slow
 def test_switch_fraction_follows_the_law_and_short_pulses_need_more_amplitude():
     prof = load_profile("1t1r-20k").replace(switching={"write_error_floor": 0.0})
     chip = SimulatedChip.from_lot(prof, 0, 5)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mtj_hil.cli.main import main
 from mtj_hil.runs.store import load_characterization
 
 from .conftest import STATION
+
+pytestmark = pytest.mark.slow
 
 
 def test_characterize_uses_the_calibrated_thresholds_of_the_same_die(tmp_path, capsys):

@@ -45,6 +45,7 @@ def _virtual(**smu: object) -> dict:
     return data
 
 
+@pytest.mark.slow
 def test_station_check_on_the_virtual_lab_verifies_and_never_turns_an_output_on(
     tmp_path, capsys, monkeypatch
 ):
@@ -68,6 +69,7 @@ def test_station_check_on_the_virtual_lab_verifies_and_never_turns_an_output_on(
     assert not on_after_start and smu.output is False
 
 
+@pytest.mark.slow
 def test_station_check_names_each_unreachable_instrument(tmp_path, capsys):
     data = _virtual()
     del data["virtual_lab"]
@@ -103,6 +105,7 @@ def test_wrong_visa_library_is_a_config_error_naming_the_key(tmp_path, capsys):
     assert "station.visa_library = '@banana' is not allowed" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_smu_that_stops_answering_mid_run_exits_7_naming_resource_and_command(
     tmp_path, capsys, monkeypatch
 ):

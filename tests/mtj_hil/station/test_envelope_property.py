@@ -20,6 +20,8 @@ from mtj_hil.station.files import station_from_dict
 
 from .conftest import STATION
 
+pytestmark = pytest.mark.slow
+
 
 class Wire:
     """Every frame the board received, decoded, in order."""

@@ -18,6 +18,7 @@ CASES = [(d, s) for d in SMU_DIALECTS for s in starts_for(d)]
 
 
 @pytest.mark.parametrize(("driver", "start"), CASES, ids=[f"{d}-{s}" for d, s in CASES])
+@pytest.mark.slow
 def test_hostile_start_ends_in_the_known_state_or_a_named_refusal(driver, start):
     result = try_hostile_start(driver, start)
     assert not result.unsafe, result.outcome

@@ -26,6 +26,7 @@ from mtj_hil.station.files import station_from_dict
 from .conftest import STATION
 
 
+@pytest.mark.slow
 def test_instrument_chip_is_a_chip(lab_chip):
     assert isinstance(lab_chip, Chip)
     assert lab_chip.layout.n_devices == 20_000
@@ -34,6 +35,7 @@ def test_instrument_chip_is_a_chip(lab_chip):
     assert info["station"]["name"] == "virtual-lab"
 
 
+@pytest.mark.slow
 def test_maps_and_defect_calls_agree_with_the_in_process_simulator(lab_chip, capsys):
     plan = CharacterizationPlan(arrays=(0, 1, 2, 3))
     measured = characterize_die(lab_chip, MemorySink(), plan)
@@ -58,6 +60,7 @@ def test_maps_and_defect_calls_agree_with_the_in_process_simulator(lab_chip, cap
     np.testing.assert_array_equal(measured.codes, lab_chip.lab.die.defect[:4])
 
 
+@pytest.mark.slow
 def test_plan_outside_the_envelope_sends_nothing(lab_chip):
     board, smu = lab_chip.lab.board, lab_chip.lab.smu
     frames, smu_lines = board.frames, len(smu.transcript)
@@ -75,6 +78,7 @@ def test_plan_outside_the_envelope_sends_nothing(lab_chip):
     assert board.pulses == []
 
 
+@pytest.mark.slow
 def test_program_writes_exactly_the_selected_cells(lab_chip):
     die = lab_chip.lab.die
     die.state[5] = False
@@ -98,6 +102,7 @@ def test_rectangles_cover_a_mask_exactly(seed):
     assert len(rectangles(np.ones((25, 25), bool))) == 1
 
 
+@pytest.mark.slow
 def test_outputs_are_off_after_a_normal_exit_and_after_an_exception(station_dict):
     station = station_from_dict(station_dict, STATION)
     with open_station(station) as chip:
@@ -118,6 +123,7 @@ def test_outputs_are_off_after_a_normal_exit_and_after_an_exception(station_dict
     assert not lab.smu.output
 
 
+@pytest.mark.slow
 def test_smu_read_path_measures_the_same_conductances(station_dict):
     station_dict["station"]["read_path"] = "smu"
     with open_station(station_from_dict(station_dict, STATION)) as chip:
@@ -131,6 +137,7 @@ def test_smu_read_path_measures_the_same_conductances(station_dict):
         assert chip.lab.smu.points_measured == 50
 
 
+@pytest.mark.slow
 def test_instrument_that_stops_answering_aborts_and_resume_finishes(station_dict, tmp_path):
     station = station_from_dict(station_dict, STATION)
     out = tmp_path / "run.h5"
@@ -161,6 +168,7 @@ def test_instrument_that_stops_answering_aborts_and_resume_finishes(station_dict
     assert frames < 1000  # only the two unfinished arrays were measured again
 
 
+@pytest.mark.slow
 def test_conductance_map_through_the_lab(lab_chip):
     g = conductance_map(lab_chip, 6, repeats=2)
     truth = lab_chip.lab.die.conductance(6)
@@ -168,6 +176,7 @@ def test_conductance_map_through_the_lab(lab_chip):
     np.testing.assert_allclose(g.mean(axis=0)[ok], truth[ok], rtol=0.03)
 
 
+@pytest.mark.slow
 def test_smu_read_through_a_board_whose_watchdog_fired_is_refused_not_returned(station_dict):
     """A board watchdog shorter than one SMU measurement (modelled time): the reading taken
     after the board went safe is refused with the watchdog named, and the cached board

@@ -14,6 +14,8 @@ from mtj_hil.sim.lab import SMU_DIALECTS, LineServer, make_virtual_smu
 from mtj_hil.station.config import SmuConfig
 from mtj_hil.station.smu import make_smu
 
+pytestmark = pytest.mark.slow
+
 R_LOAD = 20e3  # ohm
 SETTINGS = SmuSettings(max_voltage=0.3, compliance=1e-3, nplc=1.0, line_frequency=60.0,
                        ramp_rate=50.0)  # fmt: skip

@@ -73,6 +73,7 @@ def test_cli_reports_a_bad_station_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "r.h5").exists()
 
 
+@pytest.mark.slow
 def test_characterize_through_the_virtual_lab_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "lab.h5"
     code = main(

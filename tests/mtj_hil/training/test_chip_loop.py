@@ -23,6 +23,7 @@ def digits_net():
     return data, net
 
 
+@pytest.mark.slow
 def test_in_the_loop_recovers_accuracy_lost_to_shorts(digits_net):
     data, net = digits_net
     profile = load_profile("1t1r-20k").replace(

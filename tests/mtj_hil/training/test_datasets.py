@@ -62,6 +62,7 @@ def test_downsample_is_area_average():
         downsample(rng.random((2, 5, 6)), 2)
 
 
+@pytest.mark.slow
 def test_offline_loaders():
     wine = load_wine(np.random.default_rng(0))
     assert wine.n_features == 13 and wine.n_classes == 3

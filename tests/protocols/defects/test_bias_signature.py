@@ -35,6 +35,7 @@ def _stuck_state_accuracy(bias_voltage):
     return right / total, total
 
 
+@pytest.mark.slow
 def test_signature_separates_stuck_p_from_stuck_ap_where_levels_cannot():
     without, n = _stuck_state_accuracy(None)
     with_bias, _ = _stuck_state_accuracy(0.3)

@@ -42,6 +42,7 @@ def _characterise(profile: str, dies: int, **plan):
 
 
 @pytest.mark.parametrize("profile", ["1t1r-20k", *HARD])
+@pytest.mark.slow
 def test_each_class_is_found_on_every_shipped_profile(profile):
     found, truth, _ = _characterise(profile, 2)
     scores = _scores(found, truth)
@@ -55,6 +56,7 @@ def test_each_class_is_found_on_every_shipped_profile(profile):
     assert (found == DefectCode.UNCERTAIN).mean() <= 2e-3
 
 
+@pytest.mark.slow
 def test_early_process_die_is_characterised_not_refused():
     # 30 % TMR with 13 % spread: the die-wide thresholds refused this die outright.
     found, truth, sinks = _characterise("1t1r-early-process", 2)
@@ -106,6 +108,7 @@ def test_die_where_nothing_switches_is_refused_saying_so(profile_1t1r):
     assert "switched cleanly" in str(err.value) and "median G after P" in str(err.value)
 
 
+@pytest.mark.slow
 def test_uncertain_devices_are_in_the_run_file_and_on_the_report(tmp_path):
     # One cycle on the noisy early-process die: a device that did not switch may have failed
     # its only write, so stuck calls are uncertain and the run says why.

@@ -29,6 +29,7 @@ def precision_recall(found: np.ndarray, truth: np.ndarray) -> dict[str, tuple[fl
     return out
 
 
+@pytest.mark.slow
 def test_detects_injected_defects_on_several_dies(profile_1t1r, capsys):
     prof = profile_1t1r.replace(
         defects={

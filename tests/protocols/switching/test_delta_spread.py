@@ -50,6 +50,7 @@ def spread_fit():
     return chip.die, an
 
 
+@pytest.mark.slow
 def test_fits_recover_per_device_delta_within_the_stated_uncertainty(spread_fit):
     die, an = spread_fit
     truth = die.delta[[2]]

@@ -56,6 +56,7 @@ def measured():
     return _measure(load_profile("1t1r-20k"), 4, arrays=(0, 5))
 
 
+@pytest.mark.slow
 def test_fits_recover_the_true_critical_voltages_and_delta(measured):
     chip, _, an = measured
     die = chip.die
@@ -73,6 +74,7 @@ def test_fits_recover_the_true_critical_voltages_and_delta(measured):
         assert fit.floor.low < 1e-3 < fit.floor.high
 
 
+@pytest.mark.slow
 def test_devices_that_never_switch_are_reported_and_not_fitted(measured):
     chip, _, an = measured
     truth = chip.die.defect[[0, 5]]
@@ -84,6 +86,7 @@ def test_devices_that_never_switch_are_reported_and_not_fitted(measured):
     assert fit.never_switched >= stuck.sum()
 
 
+@pytest.mark.slow
 def test_floor_limited_die_gets_a_clear_no_recommendation(measured):
     rec = measured[2].recommendation
     assert not rec.found
@@ -91,6 +94,7 @@ def test_floor_limited_die_gets_a_clear_no_recommendation(measured):
     assert "floor" in rec.statement
 
 
+@pytest.mark.slow
 def test_without_a_floor_the_recommended_pulse_reaches_the_target_on_the_truth():
     prof = load_profile("1t1r-20k").replace(switching={"write_error_floor": 0.0})
     chip, _, an = _measure(prof, 6, floor_trials=32, target_wer=1e-4)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[4]
 
 
 @pytest.mark.parametrize("name", list(CLIENTS))
+@pytest.mark.slow
 def test_unmodified_client_measures_the_die_through_its_virtual_instrument(name):
     pytest.importorskip(CLIENTS[name].module)
     result = run_pair(name)
@@ -49,11 +50,13 @@ def test_a_client_that_trusts_the_start_state_is_caught(name, failing):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("qcodes") is None, reason="qcodes not installed")
+@pytest.mark.slow
 def test_qcodes_2450_refuses_an_instrument_booted_in_tsp():
     result = run_pair("qcodes Keithley2450", start="tsp-language")
     assert not result.ok  # its constructor sees *LANG? = TSP and adds no parameters
 
 
+@pytest.mark.slow
 def test_bench_script_ends_with_the_matrix_line():
     out = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_interop.py")],

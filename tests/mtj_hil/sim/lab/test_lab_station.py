@@ -27,6 +27,7 @@ def station(driver: str, **lab: object) -> dict:
 
 
 @pytest.mark.parametrize("driver", SMU_DIALECTS)
+@pytest.mark.slow
 def test_each_driver_key_is_served_by_its_dialect_and_reads_the_die(driver):
     with open_station(station_from_dict(station(driver), STATION)) as chip:
         assert type(chip.lab.smu) is dialect_class(driver)
@@ -40,6 +41,7 @@ def test_each_driver_key_is_served_by_its_dialect_and_reads_the_die(driver):
     assert not lab.smu.output
 
 
+@pytest.mark.slow
 def test_two_channels_of_a_2600_share_one_instrument_and_other_drivers_get_their_own():
     data = station("keithley2600")
     data["station"]["read_path"] = "adc"

@@ -324,6 +324,7 @@ def test_driver_ramp_and_shutdown(lab, driver):
     assert smu.output is False and driver.isShutdown
 
 
+@pytest.mark.slow
 def test_timeout_gives_one_instrument_error_naming_resource_and_command(lab):
     smu, server = lab
     k = Keithley2400SourceMeter(server.resource, **{**VISA_KWARGS, "timeout": 100})

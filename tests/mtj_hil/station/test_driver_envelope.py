@@ -8,6 +8,8 @@ import pytest
 
 from mtj_hil.instruments.errors import SafetyViolation
 
+pytestmark = pytest.mark.slow  # each test opens the virtual-lab station
+
 
 def test_a_station_connects_its_envelope_to_the_controller_driver(lab_chip):
     assert lab_chip.controller.envelope is lab_chip.envelope

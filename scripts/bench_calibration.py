@@ -6,7 +6,7 @@ per-line converter gain and offset), and prints for both: the median relative er
 measured G_P and G_AP of good devices against the simulator's truth, and the fraction of
 devices whose defect call differs from the true defect.
 
-    python scripts/bench_calibration.py [--arrays 6]
+    python scripts/bench_calibration.py [--arrays 6] [--smoke]
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _smoke import parse_args
 
 from mtj_hil.calibration.errors import CalibrationWarning
 from mtj_hil.cli.calibration import calibrate_chip
 from mtj_hil.protocols import CellState, CharacterizationPlan, MemorySink, characterize_die
+from mtj_hil.protocols.defects.detect import DefectMap
+from mtj_hil.sim.die import SimulatedDie
 from mtj_hil.sim.lab.lab import LabImperfections
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
@@ -30,7 +33,7 @@ from mtj_hil.station.files import station_from_dict
 STATION = Path(__file__).parents[1] / "stations" / "virtual-lab.toml"
 
 
-def figures(result, die, arrays: list[int]) -> dict[str, float]:
+def figures(result: DefectMap, die: SimulatedDie, arrays: list[int]) -> dict[str, float]:
     """Median relative conductance errors of good devices and the misclassification rate."""
     truth_defect = die.defect[arrays]
     good = truth_defect == 0
@@ -44,10 +47,15 @@ def figures(result, die, arrays: list[int]) -> dict[str, float]:
     }
 
 
-def main() -> None:
+SMOKE = {"arrays": 1}
+"""What ``--smoke`` shrinks (the calibration itself is the same)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Characterise before and after calibration; print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arrays", type=int, default=6, help="arrays to characterise")
-    args = parser.parse_args()
+    args = parse_args(parser, SMOKE, argv)
     data = tomllib.loads(STATION.read_text())
     imp = LabImperfections()
     b = imp.board

@@ -9,7 +9,8 @@ runs numpy with one BLAS thread. Ends with exactly one line:
 ``campaign speed-up: S (1 worker T1 s, 2 workers T2 s); results identical: yes``.
 
 Usage: python scripts/bench_campaign.py [--dies 36] [--seeds 2] [--dataset mnist5k]
-       [--epochs 10] [--out DIR]     (smaller: --dies 8 --seeds 2 --dataset digits --epochs 3)
+       [--epochs 10] [--pool 32] [--kill-after 1.0] [--out DIR] [--smoke]
+       (smaller: --dies 8 --seeds 2 --dataset digits --epochs 3)
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from _smoke import parse_args  # noqa: E402
 
 from mtj_hil.campaigns import load_campaign  # noqa: E402
 from mtj_hil.campaigns.engine import connect, digests, plain_loop, run_campaign  # noqa: E402
@@ -54,11 +58,12 @@ dataset = "{dataset}"
 epochs = {epochs}
 finetune_epochs = {finetune}
 stats_epochs = {finetune}
-pool_size = 32
+pool_size = {pool}
 """
 
 
 def write(folder: Path, label: str, args: argparse.Namespace) -> Path:
+    """The campaign file of one run, ``folder/label.toml``."""
     path = folder / f"{label}.toml"
     path.write_text(
         CAMPAIGN.format(
@@ -68,12 +73,15 @@ def write(folder: Path, label: str, args: argparse.Namespace) -> Path:
             dataset=args.dataset,
             epochs=args.epochs,
             finetune=max(1, args.epochs // 3),
+            pool=args.pool,
         )
     )
     return path
 
 
-def timed_campaign(folder: Path, label: str, args, workers: int) -> tuple[float, float, dict]:
+def timed_campaign(
+    folder: Path, label: str, args: argparse.Namespace, workers: int
+) -> tuple[float, float, dict[str, Any]]:
     """Wall seconds, summed task seconds (from the index) and result digests of a run."""
     spec = load_campaign(write(folder, label, args))
     client = connect(workers=workers)
@@ -97,9 +105,10 @@ def timed_campaign(folder: Path, label: str, args, workers: int) -> tuple[float,
     return seconds, busy, digests(spec)
 
 
-def killed_campaign(folder: Path, args) -> tuple[dict, str]:
-    """2 workers; SIGKILL the worker running the first Borders task a moment after it
-    starts; then run the campaign again. Returns the digests and what was killed."""
+def killed_campaign(folder: Path, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """2 workers; SIGKILL the worker running the first Borders task ``args.kill_after``
+    seconds after it starts; then run the campaign again. Returns the digests and what was
+    killed."""
     spec = load_campaign(write(folder, "killed", args))
     client = connect(workers=2)
     note = "no worker killed (the Borders tasks finished too fast)"
@@ -114,7 +123,7 @@ def killed_campaign(folder: Path, args) -> tuple[dict, str]:
                     victim = (worker, next(str(k) for k in keys))
             time.sleep(0.05)
         if victim is not None:
-            time.sleep(1.0)  # well inside the task
+            time.sleep(args.kill_after)  # well inside the task
             pid = client.run(os.getpid)[victim[0]]
             os.kill(pid, signal.SIGKILL)
             note = (
@@ -135,14 +144,33 @@ def killed_campaign(folder: Path, args) -> tuple[dict, str]:
     return digests(spec), note
 
 
-def main() -> None:
+SMOKE = {
+    "dies": 1,
+    "seeds": 1,
+    "dataset": "digits",
+    "epochs": 1,
+    "pool": 4,
+    "kill_after": 0.2,
+}
+"""What ``--smoke`` shrinks (every run, the kill included, still happens)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the campaign four ways and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dies", type=int, default=36)
     ap.add_argument("--seeds", type=int, default=2, help="Borders tasks (one per seed)")
     ap.add_argument("--dataset", default="mnist5k", choices=["mnist5k", "digits"])
     ap.add_argument("--epochs", type=int, default=10, help="base epochs (fine-tunings: 1/3)")
+    ap.add_argument("--pool", type=int, default=32, help="Borders pool_size (die realisations)")
+    ap.add_argument(
+        "--kill-after",
+        type=float,
+        default=1.0,
+        help="seconds into the first Borders task at which its worker is killed",
+    )
     ap.add_argument("--out", type=Path, default=None, help="keep the runs here")
-    args = ap.parse_args()
+    args = parse_args(ap, SMOKE, argv)
     folder = args.out or Path(tempfile.mkdtemp(prefix="bench-campaign-"))
     folder.mkdir(parents=True, exist_ok=True)
     n_tasks = args.dies + args.seeds

@@ -14,7 +14,8 @@ largest read voltage when the die allows it (:func:`mtj_hil.protocols.defects.bi
 and each device's bias signature joins the evidence; ``--bias off`` reads at one voltage.
 
 Run: ``python scripts/bench_defects.py`` (all profiles, 36 dies each; about a minute per
-profile on one core) or e.g. ``--dies 6 --profiles 1t1r-low-tmr,1t1r-early-process``.
+profile on one core) or e.g. ``--dies 6 --profiles 1t1r-low-tmr,1t1r-early-process``;
+``--smoke`` runs every profile on a few arrays of one die in seconds.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import dataclasses
 import time
 
 import numpy as np
+from _smoke import parse_args
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from mtj_hil.protocols.characterize.procedure import (
@@ -34,7 +36,8 @@ from mtj_hil.protocols.characterize.procedure import (
     characterize_die,
 )
 from mtj_hil.protocols.defects.bias_signature import default_bias_voltage
-from mtj_hil.protocols.defects.detect import DefectCode, classify_reads
+from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.protocols.defects.detect import classify_reads
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import available_profiles, load_profile
 
@@ -49,11 +52,11 @@ def run_profile(
     lot: int,
     cycles: int,
     remeasure: int,
-    progress,
-    task,
+    progress: Progress,
+    task: TaskID,
     n_arrays: int | None = None,
     bias: bool = True,
-):
+) -> tuple[np.ndarray, np.ndarray, float, float, list[str], dict[str, list[float]]]:
     """Confusion matrix (truth x found, 5 x 6) and timings over ``dies`` dies of ``name``
     (a shipped profile or a TOML path), measuring the first ``n_arrays`` arrays (all: None)."""
     prof = load_profile(name)
@@ -127,7 +130,12 @@ def scores(confusion: np.ndarray) -> dict[str, tuple[float, float, int]]:
     return out
 
 
-def main() -> None:
+SMOKE = {"dies": 1, "arrays": 4}
+"""What ``--smoke`` shrinks (every profile is still run)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every profile and print the confusion matrices and the summary table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dies", type=int, default=36, help="dies per profile (default 36)")
     ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
@@ -152,7 +160,7 @@ def main() -> None:
         help="comma-separated names or TOML paths (default: every shipped 1T1R profile)",
     )
     ap.add_argument("--arrays", type=int, default=None, help="first N arrays per die (default all)")
-    args = ap.parse_args()
+    args = parse_args(ap, SMOKE, argv)
     names = (
         args.profiles.split(",")
         if args.profiles

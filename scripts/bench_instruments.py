@@ -9,12 +9,16 @@ down; the virtual instrument's record of its terminals decides whether anything 
 happened (see ``mtj_hil.testing.hostile_start``). Prints the table start state x driver -> outcome,
 then exactly one line ``hostile starts: N tried, U unsafe, W wrong readings``.
 
-Usage: python scripts/bench_instruments.py
+Usage: python scripts/bench_instruments.py [--drivers D1,D2] [--starts S1,S2] [--smoke]
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+from collections.abc import Sequence
+
+from _smoke import parse_args
 
 from mtj_hil.sim.lab import SMU_DIALECTS, START_STATES
 from mtj_hil.testing.hostile_start import starts_for, try_hostile_start
@@ -26,23 +30,43 @@ def _short(outcome: str) -> str:
     return outcome[:60]
 
 
-def main() -> None:
+SMOKE = {"starts": "last-user,tsp-language"}
+"""What ``--smoke`` shrinks: the all-at-once start state, and the refused one."""
+
+
+def _names(parser: argparse.ArgumentParser, text: str | None, known: Sequence[str]) -> list[str]:
+    """The comma-separated names of ``text`` (None: all ``known``), in ``known``'s order."""
+    if text is None:
+        return list(known)
+    wanted = [w.strip() for w in text.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        parser.error(f"unknown: {', '.join(unknown)} (known: {', '.join(known)})")
+    return [k for k in known if k in wanted]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Try every (driver, start state) pair and print the table and the summary line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--drivers", default=None, help="comma-separated SMU drivers (default: all)"
+    )
+    parser.add_argument(
+        "--starts", default=None, help="comma-separated start states (default: all)"
+    )
+    args = parse_args(parser, SMOKE, argv)
+    drivers = _names(parser, args.drivers, SMU_DIALECTS)
+    starts = _names(parser, args.starts, list(START_STATES))
     logging.disable(logging.CRITICAL)  # refusals and unconfirmed shutdowns are logged loudly
     results = {
-        (d, s): try_hostile_start(d, s)
-        for d in SMU_DIALECTS
-        for s in START_STATES
-        if s in starts_for(d)
+        (d, s): try_hostile_start(d, s) for d in drivers for s in starts if s in starts_for(d)
     }
     rows = [
         [start]
-        + [
-            _short(results[(d, start)].outcome) if (d, start) in results else "-"
-            for d in SMU_DIALECTS
-        ]
-        for start in START_STATES
+        + [_short(results[(d, start)].outcome) if (d, start) in results else "-" for d in drivers]
+        for start in starts
     ]
-    header = ["start state", *SMU_DIALECTS]
+    header = ["start state", *drivers]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=True)).rstrip())

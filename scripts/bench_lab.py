@@ -15,8 +15,8 @@ Modelled instruments (state them with the figures): SMU 2 ms per transaction and
 60 Hz; board at 115200 baud, 2 ms command overhead, 5 ms relay settling, 16.7 ms converter
 integration (1 NPLC at 60 Hz), 0.2 ms DAC settling, 1.5 ms conversion.
 
-Usage: python scripts/bench_lab.py [--arrays N]   (the slow strategies are measured on
-fewer arrays and scaled to the die; the script says so)
+Usage: python scripts/bench_lab.py [--arrays N] [--slow-arrays N] [--cycles 3] [--smoke]
+(the slow strategies are measured on fewer arrays and scaled to the die; the script says so)
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ from __future__ import annotations
 import argparse
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from _smoke import parse_args
 
 from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
 from mtj_hil.sim import SimulatedChip
@@ -40,12 +44,12 @@ class ConversionCounter:
     """Wraps the board's frame handler and counts input vectors the converters integrate:
     one per READ, one per enabled input line of a SCAN (all lines are enabled here)."""
 
-    def __init__(self, handler, rows: int) -> None:
+    def __init__(self, handler: Callable[[bytes], bytes | None], rows: int) -> None:
         self.handler = handler
         self.rows = rows
         self.vectors = 0
 
-    def __call__(self, line: bytes):
+    def __call__(self, line: bytes) -> bytes | None:
         verb = line.split(b" ", 1)[0]
         if verb == b"READ":
             self.vectors += 1
@@ -54,7 +58,8 @@ class ConversionCounter:
         return self.handler(line)
 
 
-def run(strategy: str, n_arrays: int) -> dict[str, float]:
+def run(strategy: str, n_arrays: int, cycles: int) -> dict[str, Any]:
+    """Characterise ``n_arrays`` arrays over a fresh virtual lab with one read strategy."""
     data = tomllib.loads(STATION.read_text())
     if strategy == "naive":
         data["station"]["read_path"] = "smu"
@@ -76,7 +81,7 @@ def run(strategy: str, n_arrays: int) -> dict[str, float]:
             if strategy == "vector":
                 chip._v11 = False  # behave as with a firmware 1.0 board: no SCAN, no ARNG
             lab.clock.reset()
-            plan = CharacterizationPlan(arrays=tuple(range(n_arrays)))
+            plan = CharacterizationPlan(arrays=tuple(range(n_arrays)), cycles=cycles)
             result = characterize_die(chip, MemorySink(), plan)
             modelled, transactions = lab.clock.now, lab.clock.transactions
     pulses = sum(width for *_, width in lab.board.pulses)
@@ -95,7 +100,7 @@ def run(strategy: str, n_arrays: int) -> dict[str, float]:
     }
 
 
-def agreement(fast: dict) -> str:
+def agreement(fast: dict[str, Any]) -> str:
     """Defect calls over the lab against the in-process simulator on the same die."""
     lot, die = fast["die"]
     reference = characterize_die(
@@ -108,7 +113,12 @@ def agreement(fast: dict) -> str:
     )
 
 
-def main() -> None:
+SMOKE = {"arrays": 1, "cycles": 1}
+"""What ``--smoke`` shrinks."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every strategy and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arrays", type=int, default=32, help="arrays for the fast strategy")
     parser.add_argument(
@@ -117,7 +127,13 @@ def main() -> None:
         default=1,
         help="arrays for the vector and naive strategies (scaled to --arrays)",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=CharacterizationPlan.cycles,
+        help="write-read cycles per state (default %(default)s)",
+    )
+    args = parse_args(parser, SMOKE, argv)
     rows = []
     results = {}
     for strategy, n in (
@@ -125,7 +141,7 @@ def main() -> None:
         ("vector", args.slow_arrays),
         ("naive", args.slow_arrays),
     ):
-        r = run(strategy, n)
+        r = run(strategy, n, args.cycles)
         results[strategy] = r
         scale = args.arrays / n
         rows.append(
@@ -139,8 +155,8 @@ def main() -> None:
             )
         )
     print(
-        f"characterisation of {args.arrays} arrays x 625 devices, 3 write-read cycles per "
-        "state (virtual lab)"
+        f"characterisation of {args.arrays} arrays x 625 devices, {args.cycles} write-read "
+        "cycles per state (virtual lab)"
     )
     print(
         "instruments: SMU 2 ms/transaction, 1 NPLC @ 60 Hz; board 115200 baud, t_cmd 2 ms, "

@@ -20,8 +20,13 @@ The lot is drawn from a bench-local copy of ``--profile`` with a per-device Delt
 (``--delta-sigma``, default 10 %; 0 for the profile as shipped), so per-device Delta fits are
 compared with each device's own true Delta and the fitted Delta spread with the truth's.
 
+The switching plan is the default one (``SwitchingPlan`` with ``default_amplitudes`` and
+``default_widths``) unless ``--widths``, ``--amplitude-step``, ``--trials``, ``--floor-trials``
+or ``--disturb-reads`` shrink it.
+
 Usage: python scripts/bench_switching.py [--dies 36] [--switching-arrays 2] [--delta-sigma 0.1]
-       [--dataset digits] [--epochs 20] [--seeds 3] [--skip-lab] [--skip-round-trip] [--profile 1t1r-20k]
+       [--dataset digits] [--epochs 20] [--seeds 3] [--pool 64] [--skip-lab] [--skip-round-trip]
+       [--skip-die] [--profile 1t1r-20k] [--smoke]
 Smaller: --dies 6 --switching-arrays 1 --skip-lab
 """
 
@@ -34,32 +39,64 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _smoke import parse_args
 
 from mtj_hil.experiments.borders import BordersConfig, run_borders
-from mtj_hil.profile_fit.fit import fit_profile
+from mtj_hil.profile_fit.fit import FittedProfile, fit_profile
 from mtj_hil.profile_fit.writer import write_profile_toml
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+from mtj_hil.protocols.chip import Layout
 from mtj_hil.protocols.switching.fit import interval_coverage
-from mtj_hil.protocols.switching.procedure import SwitchingPlan, default_amplitudes, default_widths
+from mtj_hil.protocols.switching.procedure import (
+    DEFAULT_AMPLITUDE_STEP,
+    SwitchingPlan,
+    default_amplitudes,
+    default_widths,
+)
 from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.runs.jobs.switching import run_switching
 from mtj_hil.sim import SimulatedChip, load_profile
-from mtj_hil.sim.profile import as_dict
+from mtj_hil.sim.profile import DeviceProfile, as_dict
 
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 
 
 def say(text: str) -> None:
+    """Print at once (the bench runs for minutes)."""
     print(text, flush=True)
 
 
-def switching_plan(layout, arrays) -> SwitchingPlan:
+def switching_plan(layout: Layout, arrays: list[int], args: argparse.Namespace) -> SwitchingPlan:
+    """The switching plan of the bench: the default plan, unless the options shrink it."""
     return SwitchingPlan(
-        arrays=tuple(arrays), amplitudes=default_amplitudes(layout), widths=default_widths(layout)
+        arrays=tuple(arrays),
+        amplitudes=default_amplitudes(layout, args.amplitude_step),
+        widths=default_widths(layout)[-args.widths :],
+        trials=args.trials,
+        probe_trials=min(SwitchingPlan.probe_trials, args.trials),
+        floor_trials=args.floor_trials,
+        disturb_reads=args.disturb_reads,
     )
 
 
-def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
+PLAN_DEFAULTS = {
+    "widths": 3,
+    "amplitude_step": DEFAULT_AMPLITUDE_STEP,
+    "trials": SwitchingPlan.trials,
+    "floor_trials": SwitchingPlan.floor_trials,
+    "disturb_reads": SwitchingPlan.disturb_reads,
+}
+"""The options of the default switching plan (3 widths: all of ``default_widths``)."""
+
+
+def is_default_plan(args: argparse.Namespace) -> bool:
+    """Whether the options leave the switching plan at its defaults."""
+    return all(getattr(args, k) == v for k, v in PLAN_DEFAULTS.items())
+
+
+def measure_lot(
+    profile: DeviceProfile, dies: int, sw_arrays: int, folder: Path, args: argparse.Namespace
+) -> tuple[list[Path], list[Path], dict[str, np.ndarray], float]:
     """Characterise every die and run switching on some arrays; return paths and recovery."""
     chars, sws = [], []
     rec = {"vc": [], "vc_sd": [], "vc_true": [], "delta": [], "delta_sd": [], "delta_true": []}
@@ -85,7 +122,7 @@ def measure_lot(profile, dies: int, sw_arrays: int, folder: Path):
             chip,
             folder / f"sw{k}.h5",
             die_id=f"sim:{profile.name}:lot0:die{k}",
-            plan=switching_plan(layout, arrays),
+            plan=switching_plan(layout, arrays, args),
             seed=0,
         )
         t_sw += time.perf_counter() - t0
@@ -141,7 +178,8 @@ def spread_profile(name: str, delta_sigma: float, folder: Path) -> Path:
     return path
 
 
-def print_recovery(rec, n_dies, n_arrays) -> None:
+def print_recovery(rec: dict[str, np.ndarray], n_dies: int, n_arrays: int) -> None:
+    """Section 1: recovery of per-device Vc0 and Delta."""
     say(f"\n1. Recovery ({n_dies} dies x {n_arrays} arrays x 2 directions, tau0 assumed = truth)")
     say(f"   {'param':6} {'devices':>8} {'median |rel err|':>17} {'90 % coverage':>14}")
     for key in ("vc", "delta"):
@@ -174,7 +212,8 @@ def print_recovery(rec, n_dies, n_arrays) -> None:
     )
 
 
-def print_profile_fit(fp, truth) -> None:
+def print_profile_fit(fp: FittedProfile, truth: DeviceProfile) -> None:
+    """Section 2: every fitted profile value beside the truth."""
     say("\n2. Fitted profile against the generating profile")
     t = as_dict(truth)
     say(f"   {'parameter':32} {'truth':>11} {'fitted':>11} {'sd':>9} {'z':>6}")
@@ -193,7 +232,9 @@ def print_profile_fit(fp, truth) -> None:
     say("   kept at defaults (runs cannot tell): " + ", ".join(fp.defaults))
 
 
-def borders(profile: str, lot_seed: int, dies: int, args, seed: int) -> tuple[float, np.ndarray]:
+def borders(
+    profile: str, lot_seed: int, dies: int, args: argparse.Namespace, seed: int
+) -> tuple[float, np.ndarray]:
     """Mean measured yield and per-die statistics-aware accuracy of one lot, one seed."""
     cfg = BordersConfig(
         dataset=args.dataset,
@@ -203,7 +244,7 @@ def borders(profile: str, lot_seed: int, dies: int, args, seed: int) -> tuple[fl
         epochs=args.epochs,
         finetune_epochs=max(1, args.epochs // 4),
         stats_epochs=max(1, args.epochs // 4),
-        pool_size=64,
+        pool_size=args.pool,
         hidden=(32,),
         seed=seed,
     )
@@ -212,7 +253,10 @@ def borders(profile: str, lot_seed: int, dies: int, args, seed: int) -> tuple[fl
     return float(good.mean()), 1 - res.errors("statistics_aware")
 
 
-def print_round_trip(fit_path: Path, truth_ref: str, truth_name: str, dies: int, args) -> None:
+def print_round_trip(
+    fit_path: Path, truth_ref: str, truth_name: str, dies: int, args: argparse.Namespace
+) -> None:
+    """Section 3: the borders experiment on the generating, the fitted and a second lot."""
     say(
         f"\n3. Round trip ({dies} dies per lot, {args.dataset}; the statistics-aware network is "
         f"trained on each lot's measured population, {args.seeds} training seeds)"
@@ -238,10 +282,12 @@ def print_round_trip(fit_path: Path, truth_ref: str, truth_name: str, dies: int,
     say("   (accuracy: mean over dies and seeds; yield: GOOD share of the measured devices)")
 
 
-def print_cost(profile, args) -> None:
+def print_cost(profile: DeviceProfile, args: argparse.Namespace) -> None:
+    """Section 4: switching cost on the simulator and over the virtual lab."""
     say(
-        "\n4. Cost (default plan: 3 widths, adaptive amplitudes, 16 trials, 64 floor trials, "
-        "2000 disturb reads)"
+        f"\n4. Cost ({'default ' if is_default_plan(args) else ''}plan: {args.widths} widths, "
+        f"adaptive amplitudes, {args.trials} trials, {args.floor_trials} floor trials, "
+        f"{args.disturb_reads} disturb reads)"
     )
     for label, arrays in (("one array", [0]), ("whole die", None)):
         if arrays is None and args.skip_die:
@@ -251,7 +297,10 @@ def print_cost(profile, args) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             run_switching(
-                chip, Path(tmp) / "c.h5", die_id="cost", plan=switching_plan(chip.layout, arrays)
+                chip,
+                Path(tmp) / "c.h5",
+                die_id="cost",
+                plan=switching_plan(chip.layout, arrays, args),
             )
             wall = time.perf_counter() - t0
             from mtj_hil.runs.store.switching import load_switching
@@ -270,7 +319,7 @@ def print_cost(profile, args) -> None:
     st = load_station(STATION)
     with open_station(st) as chip, tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        plan = switching_plan(chip.layout, [0])
+        plan = switching_plan(chip.layout, [0], args)
         run_switching(chip, Path(tmp) / "lab.h5", die_id="lab", plan=plan)
         wall = time.perf_counter() - t0
         clock = chip.lab.clock
@@ -285,7 +334,26 @@ def print_cost(profile, args) -> None:
         )
 
 
-def main() -> None:
+SMOKE = {
+    "dies": 1,
+    "switching_arrays": 1,
+    "seeds": 1,
+    "epochs": 1,
+    "pool": 4,
+    "widths": 1,
+    "amplitude_step": 0.1,
+    "trials": 4,
+    "floor_trials": 4,
+    "disturb_reads": 10,
+    "skip_die": True,
+}
+"""What ``--smoke`` shrinks: every section, the virtual lab included, still runs (the
+whole-die simulator cost is the one-array code on 32 arrays; skipped). 4 trials and a 0.1 V
+grid are about the least the switching fits take."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the four sections."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -304,7 +372,37 @@ def main() -> None:
     ap.add_argument("--skip-round-trip", action="store_true")
     ap.add_argument("--skip-lab", action="store_true")
     ap.add_argument("--skip-die", action="store_true", help="skip the whole-die simulator cost")
-    args = ap.parse_args()
+    ap.add_argument("--pool", type=int, default=64, help="borders pool_size (round trip)")
+    ap.add_argument(
+        "--widths",
+        type=int,
+        default=PLAN_DEFAULTS["widths"],
+        help="switching plan: the last N default widths",
+    )
+    ap.add_argument(
+        "--amplitude-step",
+        type=float,
+        default=PLAN_DEFAULTS["amplitude_step"],
+        help="switching plan: amplitude grid step (V)",
+    )
+    ap.add_argument(
+        "--trials", type=int, default=PLAN_DEFAULTS["trials"], help="switching plan: trials"
+    )
+    ap.add_argument(
+        "--floor-trials",
+        type=int,
+        default=PLAN_DEFAULTS["floor_trials"],
+        help="switching plan: write-error-floor trials",
+    )
+    ap.add_argument(
+        "--disturb-reads",
+        type=int,
+        default=PLAN_DEFAULTS["disturb_reads"],
+        help="switching plan: read-disturb reads per state",
+    )
+    args = parse_args(ap, SMOKE, argv)
+    if args.widths < 1:
+        ap.error("--widths must be at least 1")
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -313,7 +411,7 @@ def main() -> None:
             truth_ref = str(spread_profile(args.profile, args.delta_sigma, folder))
         profile = load_profile(truth_ref)
         say(f"measuring a lot of {args.dies} dies of {profile.name} ...")
-        chars, sws, rec, t_sw = measure_lot(profile, args.dies, args.switching_arrays, folder)
+        chars, sws, rec, t_sw = measure_lot(profile, args.dies, args.switching_arrays, folder, args)
         print_recovery(rec, args.dies, args.switching_arrays)
         t0 = time.perf_counter()
         fp = fit_profile([*chars, *sws], profile, name="fitted-lot")

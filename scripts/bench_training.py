@@ -6,22 +6,25 @@ recipe ``mtj-hil experiment borders`` deploys: realisations placed per sampled d
 (defect-aware placement), 10 epochs from the software network, best of the epochs by the
 training loss over 8 held-out realisations.
 
-Usage: python scripts/bench_training.py [--epochs 30] [--seed 0] [--pool 64]
+Usage: python scripts/bench_training.py [--epochs 30] [--seed 0] [--pool 64] [--batch 64]
+       [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
+from _smoke import parse_args
 
 from mtj_hil.protocols.chip import Layout, Limits, Pulse
-from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.training.bnn import BNN, TrainConfig, fit
-from mtj_hil.training.datasets import load_mnist_subset
+from mtj_hil.training.datasets import Dataset, load_mnist_subset
 from mtj_hil.training.die_model import PopulationModel
-from mtj_hil.training.mapping import place, place_defect_aware
+from mtj_hil.training.mapping import Placement, place, place_defect_aware
 from mtj_hil.training.methods import (
     evaluate_software,
     realisation_pool,
@@ -41,7 +44,13 @@ LAYOUT = Layout(
 )
 
 
-def bench_numpy(data, pool, sizes, config: TrainConfig, seed: int) -> tuple[float, float]:
+Pool = list[tuple[np.ndarray, np.ndarray]]
+"""Per-layer stacked (offset, slope) of the sampled dies, as ``realisation_pool`` returns."""
+
+
+def bench_numpy(
+    data: Dataset, pool: Pool, sizes: list[int], config: TrainConfig, seed: int
+) -> tuple[float, float]:
     """Train with the project's numpy code; return (seconds, test accuracy)."""
     rng = np.random.default_rng(seed)
     net = BNN.create(sizes, rng)
@@ -56,7 +65,9 @@ def bench_numpy(data, pool, sizes, config: TrainConfig, seed: int) -> tuple[floa
     return time.perf_counter() - t0, evaluate_software(net, data.X_test, data.y_test)
 
 
-def bench_torch(torch, data, pool, sizes, config: TrainConfig, seed: int) -> tuple[float, float]:
+def bench_torch(
+    torch: Any, data: Dataset, pool: Pool, sizes: list[int], config: TrainConfig, seed: int
+) -> tuple[float, float]:
     """The same model and loop in PyTorch (CPU, float64); return (seconds, test accuracy)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -117,14 +128,18 @@ def bench_torch(torch, data, pool, sizes, config: TrainConfig, seed: int) -> tup
     return seconds, acc
 
 
-def main() -> None:
+SMOKE = {"epochs": 1, "pool": 4}
+"""What ``--smoke`` shrinks (the deployed recipe keeps its 10 epochs)."""
+
+
+def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print a table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pool", type=int, default=64, help="pre-generated die realisations")
     ap.add_argument("--batch", type=int, default=64)
-    args = ap.parse_args()
+    args = parse_args(ap, SMOKE, argv)
 
     t0 = time.perf_counter()
     data = load_mnist_subset(np.random.default_rng(args.seed), size=10)
@@ -142,7 +157,7 @@ def main() -> None:
 
     importance = (data.X_train**2).mean(axis=0)
 
-    def placer(codes):
+    def placer(codes: np.ndarray) -> Placement:
         return place_defect_aware(sizes, LAYOUT, codes, importance)
 
     t0 = time.perf_counter()

@@ -9,7 +9,8 @@ defective (rate), uncertain devices, the Bayes limit of the level-decided classe
 distributions known, see ``bench_defects.py``), refusals, and the in-memory time per die.
 
 Run: ``python scripts/stress_defects.py`` (about 3 minutes on one core) or e.g.
-``--cases noise,adc --dies 4`` (cases whose name contains any of the words).
+``--cases noise,adc --dies 4`` (cases whose name contains any of the words); ``--smoke``
+runs a few unusual cases on one die in seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import time
 
 import numpy as np
+from _smoke import parse_args
 from bench_defects import _oracle, scores
 from rich.console import Console
 from rich.table import Table
@@ -115,12 +117,17 @@ def run_case(base: str, changes: dict, run: dict, dies: int, lot: int) -> dict:
     return {"conf": conf, "oracle": oracle, "refused": refused, "t": float(np.mean(times or [0]))}
 
 
-def main() -> None:
+SMOKE = {"dies": 1, "cases": "geometry,passive,no defects,re-measure"}
+"""What ``--smoke`` shrinks: one die of the cases that differ most in shape and path."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every (selected) stress case and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dies", type=int, default=12, help="dies per case (default 12)")
     ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
     ap.add_argument("--cases", default=None, help="comma-separated words; cases naming any")
-    args = ap.parse_args()
+    args = parse_args(ap, SMOKE, argv)
     words = args.cases.split(",") if args.cases else None
     table = Table(title=f"defect detection stress cases, {args.dies} dies each, lot {args.lot}")
     for col in (

@@ -1,0 +1,178 @@
+"""Benches cannot rot: every ``scripts/bench_*.py`` and ``scripts/stress_*.py`` runs at
+``--smoke`` size and prints its figures.
+
+The scripts are found by glob, so a new bench is picked up without touching this file; one
+without ``--smoke`` fails (argparse refuses the flag). Each runs as its own process, the way
+a user runs it, from the repository root. A smoke run's figures are not expected to meet
+the goals; only that the script finishes (exit 0) and prints them in its usual format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+BENCHES = sorted([*SCRIPTS.glob("bench_*.py"), *SCRIPTS.glob("stress_*.py")])
+TIMEOUT = 300  # s; a smoke run takes seconds, this only catches a hang on a loaded machine
+
+NUM = r"[-+]?(?:\d[\d,]*\.?\d*(?:e[-+]?\d+)?|nan)"
+LAST_LINE = {
+    "bench_calibration": r"goal after calibration: median relative conductance error < 0\.5 %",
+    "bench_campaign": (
+        rf"campaign speed-up: {NUM} \(1 worker {NUM} s, 2 workers {NUM} s\); "
+        r"results identical: (yes|no)"
+    ),
+    "bench_defects": r"goals: >= 0\.99 shorts and opens, .*",
+    "bench_instruments": r"hostile starts: \d+ tried, \d+ unsafe, \d+ wrong readings",
+    "bench_interop": r"interop: \d+ of \d+ pairs ok",
+    "bench_lab": (
+        r"same die \(lot \d+, die \d+\) in process: \d+ of \d+ devices classified "
+        r"differently; \d+ defects found"
+    ),
+    "bench_sim": r"   UNCERTAIN +\d+ devices called uncertain .*",
+    "bench_switching": r"total wall time \d+ s",
+    "bench_training": rf"(torch not importable: no comparison|torch / numpy time ratio: {NUM})",
+    "stress_defects": r"└─+(┴─+)+┘",
+}
+"""The exact format of each bench's last line (a bench not listed: any non-empty line)."""
+
+FIGURES = {
+    "bench_calibration": [
+        rf"median \|dG_P\|/G_P +{NUM}% +{NUM}%",
+        rf"misclassification rate +{NUM}% +{NUM}%",
+    ],
+    "bench_campaign": [
+        rf"plain loop \(no engine\): +{NUM} s",
+        r"campaign, 2 workers, kill: ",
+        r"digests equal to the plain loop, killed \+ rerun: ",
+    ],
+    "bench_defects": [rf"1t1r-20k +│ +{NUM} / {NUM} │"],
+    "bench_instruments": [r"start state +keithley2400"],
+    "bench_interop": [r"x  virtual keithley2400 +measure +"],
+    "bench_lab": [rf"(?m)^{s} +\d+ arrays +{NUM} s" for s in ("fast", "vector", "naive")],
+    "bench_sim": [
+        rf"in memory +best +{NUM} s +median +{NUM} s",
+        rf"ratio {NUM}",
+        rf"STUCK_AP +\d+ +{NUM} +{NUM}",
+    ],
+    "bench_switching": [
+        rf"Vc0 +\d+ +{NUM}% +{NUM}%",
+        r"2\. Fitted profile",
+        r"stat-aware accuracy",
+        rf"virtual lab, one array: modelled lab time {NUM} s",
+    ],
+    "bench_training": [rf"numpy total {NUM} s"],
+    "stress_defects": [r"geometry 1 x 4 x 4", r"passive 15 x 15"],
+}
+"""Figure lines each bench prints besides its last line (searched anywhere in its output)."""
+
+FAST = {"bench_defects", "bench_sim", "stress_defects"}
+"""Benches whose smoke run takes at most about 3 s (the others are marked slow)."""
+
+
+def _param(path: Path) -> pytest.param:
+    marks = () if path.stem in FAST else (pytest.mark.slow,)
+    return pytest.param(path, id=path.stem, marks=marks)
+
+
+def run_script(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` from the repository root; output captured as text."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg"}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=TIMEOUT,
+    )
+
+
+def _explain(proc: subprocess.CompletedProcess[str]) -> str:
+    """Exit code and the tails of both streams, for a failure message."""
+    return (
+        f"exit {proc.returncode}\n--- stdout (tail)\n{proc.stdout[-3000:]}\n"
+        f"--- stderr (tail)\n{proc.stderr[-3000:]}"
+    )
+
+
+def test_benches_are_found() -> None:
+    assert len(BENCHES) >= 10, BENCHES
+    assert set(LAST_LINE) <= {b.stem for b in BENCHES}, "a format names a bench that is gone"
+    assert set(FIGURES) <= {b.stem for b in BENCHES}, "figures name a bench that is gone"
+
+
+@pytest.mark.parametrize("script", [_param(b) for b in BENCHES])
+def test_bench_smoke(script: Path) -> None:
+    proc = run_script([str(script.relative_to(ROOT)), "--smoke"])
+    assert proc.returncode == 0, _explain(proc)
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert lines, _explain(proc)
+    pattern = LAST_LINE.get(script.stem)
+    if pattern is not None:
+        assert re.fullmatch(pattern, lines[-1]), f"last line {lines[-1]!r} !~ {pattern!r}"
+    for figure in FIGURES.get(script.stem, []):
+        assert re.search(figure, proc.stdout), f"no line matching {figure!r}\n{_explain(proc)}"
+
+
+@pytest.mark.slow
+def test_interop_smoke_reports_a_missing_client_library() -> None:
+    """Without qcodes the interop bench still runs and says which pairs it could not try."""
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['qcodes'] = None  # as if not installed\n"
+        "sys.path.insert(0, 'scripts')\n"
+        "sys.argv = ['scripts/bench_interop.py', '--smoke']\n"
+        "runpy.run_path('scripts/bench_interop.py', run_name='__main__')\n"
+    )
+    proc = run_script(["-c", code])
+    assert proc.returncode == 0, _explain(proc)
+    missing = r"qcodes Keithley2400 +x  virtual keithley2400 +open +missing: qcodes"
+    assert re.search(missing, proc.stdout), _explain(proc)
+    last = proc.stdout.splitlines()[-1]
+    assert re.fullmatch(LAST_LINE["bench_interop"], last), last
+
+
+def _smoke_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_smoke", SCRIPTS / "_smoke.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dies", type=int, default=36)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--skip-lab", action="store_true")
+    return parser
+
+
+def test_smoke_only_replaces_defaults() -> None:
+    smoke = _smoke_module()
+    overrides = {"dies": 1, "skip_lab": True}
+    full = smoke.parse_args(_parser(), overrides, [])
+    assert (full.dies, full.seeds, full.skip_lab, full.smoke) == (36, 2, False, False)
+    small = smoke.parse_args(_parser(), overrides, ["--smoke"])
+    assert (small.dies, small.seeds, small.skip_lab, small.smoke) == (1, 2, True, True)
+    explicit = smoke.parse_args(_parser(), overrides, ["--dies", "3", "--smoke"])
+    assert explicit.dies == 3
+    assert smoke.describe(overrides) == "--dies 1 --skip-lab"
+
+
+def test_smoke_refuses_an_override_of_no_option() -> None:
+    smoke = _smoke_module()
+    with pytest.raises(ValueError, match="dise"):
+        smoke.parse_args(_parser(), {"dise": 1}, ["--smoke"])

@@ -35,7 +35,7 @@ __all__ = [
     "open_run",
     "run_campaign",
     "simulated_die",
-    "station",
+    "station_die",
 ]
 _API = frozenset(__all__)
 """Names of :mod:`mtj_hil.api` re-exported from the package root (PEP 562, lazily)."""
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
         open_run,
         run_campaign,
         simulated_die,
-        station,
+        station_die,
     )
 
 

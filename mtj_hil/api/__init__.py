@@ -11,7 +11,7 @@ first use. The defaults are the ``mtj-hil`` command's::
     ds.resistance.where(ds.defect == 0).plot.hist(bins=200)   # R_P and R_AP
 """
 
-from mtj_hil.api.dies import Die, simulated_die, station
+from mtj_hil.api.dies import Die, simulated_die, station_die
 from mtj_hil.api.measure import Run, characterize, measure_switching, open_run
 from mtj_hil.api.results import (
     campaign_dataset,
@@ -33,5 +33,5 @@ __all__ = [
     "open_run",
     "run_campaign",
     "simulated_die",
-    "station",
+    "station_die",
 ]

@@ -23,7 +23,7 @@ class Die:
     """A die to measure: die ``index`` of a simulated lot (``profile``, ``lot_seed``), or
     the die on a ``station``. ``die_id`` is the label run files record.
 
-    Use :func:`simulated_die` or :func:`station` to make one; :meth:`open` gives its
+    Use :func:`simulated_die` or :func:`station_die` to make one; :meth:`open` gives its
     :class:`~mtj_hil.protocols.chip.Chip` for the procedures of :mod:`mtj_hil.protocols`.
     """
 
@@ -68,7 +68,7 @@ def simulated_die(die: int = 0, *, profile: str | Path = "1t1r-20k", lot_seed: i
     return Die(simulated_die_id(prof.name, lot_seed, die), seed=lot_seed, profile=prof, index=die)
 
 
-def station(path: str | Path, *, die: int | None = None, die_id: str | None = None) -> Die:
+def station_die(path: str | Path, *, die: int | None = None, die_id: str | None = None) -> Die:
     """The die on the station described by the station file ``path`` (TOML). A virtual-lab
     station serves die ``die`` of its simulated lot (default: the station's own); a real
     bench needs the die's label ``die_id`` (e.g. ``"W3-D17"``).

@@ -137,7 +137,7 @@ def characterize(
     classified (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP or UNCERTAIN) with a confidence.
 
     Args:
-        die: from :func:`simulated_die` or :func:`station`.
+        die: from :func:`simulated_die` or :func:`station_die`.
         out: the run file to write (or, with ``resume``, to finish).
         arrays: arrays to measure (None: all).
         cycles, reads, read_voltage (V), bias_read_voltage (V, ``"auto"`` or None: off),
@@ -213,7 +213,7 @@ def measure_switching(
     device, the die's write-error rate, a recommended pulse, read disturb and R-V loops.
 
     Args:
-        die: from :func:`simulated_die` or :func:`station`.
+        die: from :func:`simulated_die` or :func:`station_die`.
         out: the run file to write (or, with ``resume``, to finish).
         arrays: arrays to measure (None: all; a whole die takes hours, one array minutes).
         amplitudes: pulse amplitudes (V; None: 40 % of the nominal amplitude up to the

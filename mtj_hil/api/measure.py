@@ -140,9 +140,14 @@ def characterize(
         die: from :func:`simulated_die` or :func:`station_die`.
         out: the run file to write (or, with ``resume``, to finish).
         arrays: arrays to measure (None: all).
-        cycles, reads, read_voltage (V), bias_read_voltage (V, ``"auto"`` or None: off),
-            remeasure_cycles, remeasure_budget, pulse: the
-            :class:`~mtj_hil.protocols.characterize.plan.CharacterizationPlan`.
+        cycles: write-read cycles per state (a device is stuck only if it fails every one).
+        reads: reads averaged per state and cycle.
+        read_voltage: read voltage (V).
+        bias_read_voltage: second read voltage (V) for the bias signature; ``"auto"``: the
+            die's largest read voltage when at least twice ``read_voltage``; None: off.
+        remeasure_cycles: extra cycles for devices left UNCERTAIN (0: none).
+        remeasure_budget: at most this share of the die's devices is re-measured.
+        pulse: write pulse (None: the die's nominal pulse, escalated by write-verify).
         resume: finish the interrupted run ``out`` (its stored plan wins).
         operator: who ran it (default: the login name).
         progress: ``progress(done, total, array)`` after every array.
@@ -219,9 +224,14 @@ def measure_switching(
         amplitudes: pulse amplitudes (V; None: 40 % of the nominal amplitude up to the
             die's maximum in 25 mV steps).
         widths: pulse widths (s; None: three decades ending at the nominal width).
-        trials, probe_trials, adaptive, floor_trials, disturb_reads, loop_devices
-            (``(array, row, col)``), target_wer, tau0 (s): the
-            :class:`~mtj_hil.protocols.switching.procedure.SwitchingPlan`.
+        trials: trials per grid point (full budget).
+        probe_trials: trials first spent at each point when ``adaptive``.
+        adaptive: spend the full budget only where devices are in their transition.
+        floor_trials: trials per sweep set aside to measure the write-error floor.
+        disturb_reads: reads per device at the largest read voltage (0: no read disturb).
+        loop_devices: ``(array, row, col)`` of devices to trace pulsed R-V loops on.
+        target_wer: write-error rate a recommended pulse must reach.
+        tau0: attempt time (s) the fits assume.
         resume: finish the interrupted run ``out`` (its stored plan wins).
         operator: who ran it (default: the login name).
         progress: ``progress(done, total, array)`` after every array.

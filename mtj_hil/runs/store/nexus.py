@@ -161,7 +161,8 @@ def start(h5: h5py.File) -> None:
 def finish(h5: h5py.File) -> None:
     """Bring the NeXus face of a run whose status just became final up to date: end time,
     status and the kind's plots and analysis (see the module docstring). Files made before
-    run files carried NeXus get the skeleton first."""
+    run files carried NeXus get the skeleton first. A plot the data cannot make is left out
+    and the reason recorded as ``/entry/nexus_error`` (it never hides how the run ended)."""
     from mtj_hil.kinds import file_kind
 
     if ENTRY not in h5:
@@ -171,7 +172,15 @@ def finish(h5: h5py.File) -> None:
     field(entry, "run_status", _attr(h5, "status"))
     kind = file_kind(_attr(h5, "kind"))
     builder = kind.piece("nexus") if kind is not None else None
-    default = builder(h5) if builder is not None else None
+    if "nexus_error" in entry:
+        del entry["nexus_error"]
+    try:
+        default = builder(h5) if builder is not None else None
+    except (KeyError, OSError, ValueError, TypeError) as exc:
+        # the plots are a view of the data: a run whose data they cannot show (a damaged or
+        # odd file) keeps its status and its own error; the reason is recorded here instead
+        field(entry, "nexus_error", f"{type(exc).__name__}: {exc}")
+        default = None
     if default:
         entry.attrs["default"] = default
     elif "default" in entry.attrs:

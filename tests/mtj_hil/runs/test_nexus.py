@@ -100,3 +100,16 @@ def test_files_from_before_nexus_still_load(tmp_path):
     assert ds.defect.sizes["array"] == 2
     with h5py.File(legacy / "characterization.h5") as h5:
         assert "entry" not in h5
+
+
+def test_a_plot_the_data_cannot_make_never_hides_how_the_run_ended(tmp_path):
+    from mtj_hil.runs.store import RunFile
+
+    path = tmp_path / "odd.h5"
+    run = RunFile.create(path, "characterization", die_id="x", extra={"plan": {}, "layout": {}})
+    run.h5["defects/codes"] = np.zeros((1, 2, 2), np.uint8)  # no defects/arrays beside it
+    run.set_status("failed", "RuntimeError: the measurement's own error")
+    run.close()
+    root, entry = entry_of(path)
+    assert str(entry["run_status"]) == "failed"
+    assert "KeyError" in str(entry["nexus_error"]) and "default" not in entry.attrs

@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from mtj_hil.labelled.cf import clean_attrs, coord, flags, run_attrs, var
-from mtj_hil.labelled.source import group_attrs, has, open_run, read
+from mtj_hil.labelled.source import group_attrs, has, open_run, provenance, read
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
 
@@ -51,7 +51,7 @@ def characterization_dataset(path: str | Path) -> xr.Dataset:
 
 
 def _dataset(run: RunFile) -> xr.Dataset:
-    attrs = run.attrs
+    attrs = provenance(run)
     layout = json.loads(attrs.get("layout") or "{}")
     done = (
         [int(a) for a in read(run, "characterization/array_index")]

@@ -147,7 +147,11 @@ def _flag_names(ds: xr.Dataset) -> xr.Dataset:
         lookup = dict(
             zip(np.asarray(v.attrs["flag_values"]).tolist(), meanings.split(), strict=True)
         )
-        text = np.vectorize(lambda x: lookup.get(int(x), str(x)), otypes=[object])(v.values)
+        values = np.asarray(v.values)
+        valid = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
+        codes, where = np.unique(values[valid].astype(np.int64), return_inverse=True)
+        text = np.full(values.shape, "", dtype=object)  # empty where a die lacks the array
+        text[valid] = np.array([lookup.get(int(c), str(int(c))) for c in codes], object)[where]
         out[name] = (v.dims, text, {**v.attrs, "units": ""})
     return out
 

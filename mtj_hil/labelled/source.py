@@ -28,6 +28,18 @@ def open_run(path: str | Path, kind: str | None = None) -> Iterator[RunFile]:
         run.close()
 
 
+def provenance(run: RunFile) -> dict[str, Any]:
+    """The run's root attributes, JSON values decoded (:attr:`RunFile.attrs`).
+
+    Raises:
+        StoreError: an attribute that does not decode (a damaged run file).
+    """
+    try:
+        return run.attrs
+    except (ValueError, OSError) as exc:
+        raise StoreError(f"{run.path}: the run's attributes cannot be read: {exc}") from exc
+
+
 def read(run: RunFile, name: str) -> np.ndarray:
     """The dataset ``name`` of ``run`` as an array.
 

@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from mtj_hil.labelled.cf import clean_attrs, coord, flags, run_attrs, var
-from mtj_hil.labelled.source import group_attrs, has, open_run, read
+from mtj_hil.labelled.source import group_attrs, has, open_run, provenance, read
 from mtj_hil.protocols.switching.fit import STATUS_NAMES
 from mtj_hil.runs.store.runfile import RunFile
 
@@ -52,7 +52,7 @@ def switching_dataset(path: str | Path) -> xr.Dataset:
 
 
 def _dataset(run: RunFile) -> xr.Dataset:
-    attrs = run.attrs
+    attrs = provenance(run)
     layout = json.loads(attrs.get("layout") or "{}")
     g = "switching"
     done = [int(a) for a in read(run, f"{g}/array_index")] if has(run, f"{g}/array_index") else []

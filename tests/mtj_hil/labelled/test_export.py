@@ -128,3 +128,13 @@ def test_a_damaged_dataset_is_named(runs, tmp_path, capsys):
     assert str(run) in line and "characterization/g_after_p" in line
     assert not (tmp_path / "damaged.nc").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["damaged.h5"]
+
+
+def test_damaged_provenance_is_named(runs, tmp_path, capsys):
+    run = tmp_path / "bad-attrs.h5"
+    shutil.copyfile(runs["switching"], run)
+    with h5py.File(run, "a") as h5:
+        h5.attrs["plan"] = "{not json"
+    assert main(["export", str(run), "--format", "netcdf"]) == 4
+    line = one_line_error(capsys)
+    assert str(run) in line and "attributes" in line

@@ -164,3 +164,30 @@ def test_defect_table_lists_the_defective_devices(runs: dict[str, Path]):
     )
     everything = mtj_hil.defect_table(runs["characterization"], include_good=True)
     assert len(everything) == ds.defect.size
+
+
+def test_an_interrupted_switching_run_loads_its_finished_arrays(tmp_path: Path):
+    path = tmp_path / "cut.h5"
+
+    def stop_after_first(done: int, total: int, array: int) -> None:
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        mtj_hil.measure_switching(
+            mtj_hil.simulated_die(2),
+            path,
+            arrays=[4, 1],
+            widths=[1e-7],
+            amplitudes=[0.6, 0.9],
+            trials=4,
+            disturb_reads=10,
+            progress=stop_after_first,
+        )
+    ds = mtj_hil.load(path)
+    assert ds.attrs["status"] == "aborted"
+    assert list(ds.array.values) == [4] and "vc" not in ds
+    assert int(ds.trials.sum()) > 0
+    nc = write_netcdf(ds, tmp_path / "cut.nc")
+    with xr.open_dataset(nc) as back:
+        assert_same(ds, back.load())

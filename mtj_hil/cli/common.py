@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -185,9 +184,9 @@ def open_die(source: DieSource) -> Iterator[Chip]:
 
 def default_out(kind: str, die_id: str) -> Path:
     """``runs/<kind>-<die>-<time>.h5``, the die label reduced to file-name characters."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in die_id)
-    return Path("runs") / f"{kind}-{safe}-{stamp}.h5"
+    from mtj_hil.runs.jobs.common import default_run_path
+
+    return default_run_path(kind, die_id)
 
 
 def refuse_existing(out: Path, resume: bool) -> None:

@@ -48,6 +48,7 @@ def _register_commands() -> None:
     from mtj_hil.cli.campaign import campaign
     from mtj_hil.cli.characterize import demo
     from mtj_hil.cli.experiments import evaluate, experiment, train
+    from mtj_hil.cli.export import export
     from mtj_hil.cli.lab import lab
     from mtj_hil.cli.show import profiles, show
     from mtj_hil.cli.station import station
@@ -69,6 +70,7 @@ def _register_commands() -> None:
         campaign,
         station,
         fit_profile_command,
+        export,
     ):
         cli.add_command(command)
 

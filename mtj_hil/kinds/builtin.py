@@ -16,6 +16,8 @@ register(
         summary="mtj_hil.cli.characterize:summarise",
         command="mtj_hil.cli.characterize:characterize",
         campaign="mtj_hil.campaigns.kinds.characterize",
+        nexus="mtj_hil.runs.store.nexus_plots:characterization_plot",
+        dataset="mtj_hil.labelled.characterization:characterization_dataset",
     )
 )
 
@@ -33,5 +35,7 @@ register(
         summary="mtj_hil.cli.switching:summarise_switching",
         command="mtj_hil.cli.switching:switching",
         campaign="mtj_hil.campaigns.kinds.switching",
+        nexus="mtj_hil.runs.store.nexus_plots:switching_plot",
+        dataset="mtj_hil.labelled.switching:switching_dataset",
     )
 )

@@ -16,6 +16,10 @@ report        ``report(loaded, png_path)``: the PNG report                report
 summary       ``summary(path)``: what ``mtj-hil show`` prints             cli
 command       the click command                                           cli
 campaign      module registering the campaign task kind                   campaigns
+nexus         ``nexus(h5)``: the NeXus default plot of a finished run     runs.store
+              (optional)
+dataset       ``dataset(path)``: the run as a labelled ``xarray.Dataset``  labelled
+              (optional)
 ============  ==========================================================  =============
 
 References instead of imports keep this module at the bottom of the house (it imports
@@ -44,6 +48,8 @@ PIECES = (
     "summary",
     "command",
     "campaign",
+    "nexus",
+    "dataset",
 )
 
 
@@ -54,8 +60,9 @@ class MeasurementKind:
     Attributes:
         name: the ``kind`` attribute its run files carry (e.g. ``"characterization"``).
         title: a few words for people (``show``, ``--help``).
-        plan ... campaign: ``"module:attribute"`` references (``campaign`` is a module),
-            see the module docstring.
+        plan ... dataset: ``"module:attribute"`` references (``campaign`` is a module),
+            see the module docstring; ``nexus`` and ``dataset`` may be empty (the kind has
+            none).
     """
 
     name: str
@@ -70,15 +77,20 @@ class MeasurementKind:
     summary: str
     command: str
     campaign: str
+    nexus: str = ""
+    dataset: str = ""
 
     def piece(self, field: str) -> Any:
-        """The object ``field`` refers to, imported on first use.
+        """The object ``field`` refers to, imported on first use (None for an optional piece
+        the kind does not have).
 
         Raises:
             KeyError: ``field`` is not one of :data:`PIECES`.
         """
         if field not in PIECES:
             raise KeyError(f"a measurement kind has no piece {field!r}; pieces: {PIECES}")
+        if not getattr(self, field):
+            return None
         module, _, attribute = getattr(self, field).partition(":")
         loaded = importlib.import_module(module)
         return getattr(loaded, attribute) if attribute else loaded

@@ -30,10 +30,10 @@ SKIPPED = ("mtj_hil.compat.shims",)
 """Deprecated top-level aliases: installed under other names, not part of the graph."""
 
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("mtj_hil.cli",),
+    ("mtj_hil.cli", "mtj_hil.api"),
     ("mtj_hil.campaigns",),
     ("mtj_hil.experiments",),
-    ("mtj_hil.reports", "mtj_hil.profile_fit", "mtj_hil.training"),
+    ("mtj_hil.reports", "mtj_hil.profile_fit", "mtj_hil.training", "mtj_hil.labelled"),
     ("mtj_hil.runs", "mtj_hil.station"),
     ("mtj_hil.sim",),
     ("mtj_hil.calibration",),

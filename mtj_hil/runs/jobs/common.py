@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,14 @@ def open_run(
         station=chip.describe(),
         operator=operator,
     )
+
+
+def default_run_path(kind: str, die_id: str) -> Path:
+    """``runs/<kind>-<die>-<time>.h5`` (relative to the working folder), the die label
+    reduced to file-name characters: where a run goes when no output is named."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in die_id)
+    return Path("runs") / f"{kind}-{safe}-{stamp}.h5"
 
 
 @contextmanager

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store import nexus
 
 FORMAT = "mtj-hil-run"
 FORMAT_VERSION = 1
@@ -129,6 +130,7 @@ class RunFile:
         attrs["command"] = " ".join(sys.argv)
         for key, value in (extra or {}).items():
             attrs[key] = value if isinstance(value, str | int | float) else json.dumps(value)
+        nexus.start(h5)
         h5.flush()
         return cls(h5, path)
 
@@ -203,6 +205,8 @@ class RunFile:
         self.h5.attrs["status"] = status
         self.h5.attrs["status_reason"] = reason
         self.h5.attrs["ended"] = "" if status == "running" else now_iso()
+        if status != "running":
+            nexus.finish(self.h5)
         self.h5.flush()
 
     def mark_resumed(self) -> None:

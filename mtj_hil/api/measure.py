@@ -1,0 +1,275 @@
+"""Measuring a die from Python: characterisation and switching into run files, with the
+plan defaults the ``mtj-hil characterize`` and ``mtj-hil switching`` commands use (the
+plan dataclasses' own), and the :class:`Run` they leave behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from mtj_hil.api.dies import Die
+from mtj_hil.errors import StoreError
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+from mtj_hil.protocols.chip import Pulse
+from mtj_hil.protocols.sinks import ProgressCallback
+from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+
+CHARACTERIZATION = CharacterizationPlan()
+"""The characterisation plan's defaults: the parameters of :func:`characterize` (and the
+options of ``mtj-hil characterize``) take theirs from it."""
+SWITCHING = SwitchingPlan(arrays=(), amplitudes=(), widths=())
+"""The switching plan's defaults: the parameters of :func:`measure_switching` (and the
+options of ``mtj-hil switching``) take theirs from it."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run file and what can be read from it.
+
+    Attributes:
+        path: the run file (HDF5, NeXus-readable).
+        kind: ``"characterization"``, ``"switching"``, ... (its ``kind`` attribute).
+    """
+
+    path: Path
+    kind: str
+
+    @property
+    def status(self) -> str:
+        """``running``, ``completed``, ``aborted`` or ``failed`` (read from the file)."""
+        from mtj_hil.labelled.load import run_kind
+
+        return run_kind(self.path)[1]
+
+    def dataset(self) -> xr.Dataset:
+        """The run as a labelled ``xarray.Dataset`` (:func:`mtj_hil.load`)."""
+        from mtj_hil.labelled.load import load_dataset
+
+        return load_dataset(self.path)
+
+    def defects(self, *, include_good: bool = False) -> pd.DataFrame:
+        """The defect table of a characterisation (:func:`mtj_hil.defect_table`).
+
+        Raises:
+            StoreError: not a characterisation run. ValueError: not classified yet.
+        """
+        from mtj_hil.labelled.characterization import defect_table
+
+        return defect_table(self.path, include_good=include_good)
+
+    def load(self) -> Any:
+        """The run read back as the store does (:class:`~mtj_hil.runs.store.Characterization`,
+        :class:`~mtj_hil.runs.store.switching.Switching`: plain numpy arrays)."""
+        return _kind_piece(self, "load")(self.path)
+
+    def report(self, png: str | Path | None = None) -> Path:
+        """Draw the run's PNG report (default: beside the run file) and return its path."""
+        target = Path(png) if png is not None else self.path.with_suffix(".png")
+        return _kind_piece(self, "report")(self.load(), target)
+
+    def export(self, fmt: str, out: str | Path | None = None, *, force: bool = False) -> list[Path]:
+        """Export as ``"netcdf"``, ``"csv"`` or ``"nexus"`` (``mtj-hil export``)."""
+        from mtj_hil.labelled.export import export_run
+
+        return export_run(self.path, fmt, out, force=force)
+
+
+def _kind_piece(run: Run, piece: str) -> Any:
+    from mtj_hil.kinds import file_kind
+
+    kind = file_kind(run.kind)
+    if kind is None:
+        raise StoreError(f"{run.path} is a {run.kind!r} file, not a measurement run")
+    return kind.piece(piece)
+
+
+def open_run(path: str | Path) -> Run:
+    """The run file at ``path`` as a :class:`Run`.
+
+    Raises:
+        StoreError: missing, not HDF5 or not an mtj-hil run file (the message names it).
+    """
+    from mtj_hil.labelled.load import run_kind
+
+    return Run(Path(path), run_kind(path)[0])
+
+
+def _target(kind: str, die: Die, out: str | Path | None, resume: bool) -> Path:
+    from mtj_hil.runs.jobs.common import default_run_path
+
+    if out is None:
+        if resume:
+            raise StoreError("resume=True needs out=: the run file to finish")
+        return default_run_path(kind, die.die_id)
+    target = Path(out)
+    if target.exists() and not resume:
+        raise StoreError(
+            f"{target} already exists; choose another out=, or finish it with resume=True"
+        )
+    return target
+
+
+def characterize(
+    die: Die,
+    out: str | Path | None = None,
+    *,
+    arrays: Iterable[int] | None = CHARACTERIZATION.arrays,
+    cycles: int = CHARACTERIZATION.cycles,
+    reads: int = CHARACTERIZATION.reads,
+    read_voltage: float = CHARACTERIZATION.read_voltage,
+    bias_read_voltage: float | Literal["auto"] | None = CHARACTERIZATION.bias_read_voltage,
+    remeasure_cycles: int = CHARACTERIZATION.remeasure_cycles,
+    remeasure_budget: float = CHARACTERIZATION.remeasure_budget,
+    pulse: Pulse | None = CHARACTERIZATION.pulse,
+    resume: bool = False,
+    operator: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Run:
+    """Characterise ``die`` into the run file ``out`` (default
+    ``runs/characterization-<die>-<time>.h5``), as ``mtj-hil characterize`` does: every
+    array written to P and AP ``cycles`` times with write-verify and read back, each device
+    classified (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP or UNCERTAIN) with a confidence.
+
+    Args:
+        die: from :func:`simulated_die` or :func:`station_die`.
+        out: the run file to write (or, with ``resume``, to finish).
+        arrays: arrays to measure (None: all).
+        cycles: write-read cycles per state (a device is stuck only if it fails every one).
+        reads: reads averaged per state and cycle.
+        read_voltage: read voltage (V).
+        bias_read_voltage: second read voltage (V) for the bias signature; ``"auto"``: the
+            die's largest read voltage when at least twice ``read_voltage``; None: off.
+        remeasure_cycles: extra cycles for devices left UNCERTAIN (0: none).
+        remeasure_budget: at most this share of the die's devices is re-measured.
+        pulse: write pulse (None: the die's nominal pulse, escalated by write-verify).
+        resume: finish the interrupted run ``out`` (its stored plan wins).
+        operator: who ran it (default: the login name).
+        progress: ``progress(done, total, array)`` after every array.
+
+    Returns:
+        The finished :class:`Run`; ``run.dataset()`` holds the defect map and resistances.
+
+    Raises:
+        InvalidRequest: the plan does not fit the die (no file made, nothing applied).
+        StoreError: ``out`` exists (without ``resume``) or cannot be resumed.
+        InstrumentError, SafetyViolation: on a station, as the measurement raised them.
+    """
+    from mtj_hil.runs.jobs.characterization import run_characterization
+
+    target = _target("characterization", die, out, resume)
+    plan = CharacterizationPlan(
+        arrays=None if arrays is None else tuple(int(a) for a in arrays),
+        cycles=cycles,
+        reads=reads,
+        read_voltage=read_voltage,
+        pulse=pulse,
+        remeasure_cycles=remeasure_cycles,
+        remeasure_budget=remeasure_budget,
+        bias_read_voltage=bias_read_voltage,
+    )
+    with die.open() as chip:
+        thresholds = None
+        if die.station is not None:
+            from mtj_hil.station.connect import calibrated_thresholds
+
+            thresholds = calibrated_thresholds(chip, die.die_id)
+        run_characterization(
+            chip,
+            target,
+            die_id=die.die_id,
+            plan=plan,
+            resume=resume,
+            seed=die.seed,
+            operator=operator,
+            progress=progress,
+            thresholds=thresholds,
+        )
+    return Run(target, "characterization")
+
+
+def measure_switching(
+    die: Die,
+    out: str | Path | None = None,
+    *,
+    arrays: Iterable[int] | None = None,
+    amplitudes: Iterable[float] | None = None,
+    widths: Iterable[float] | None = None,
+    trials: int = SWITCHING.trials,
+    probe_trials: int = SWITCHING.probe_trials,
+    adaptive: bool = SWITCHING.adaptive,
+    floor_trials: int = SWITCHING.floor_trials,
+    disturb_reads: int = SWITCHING.disturb_reads,
+    loop_devices: Iterable[tuple[int, int, int]] = SWITCHING.loop_devices,
+    target_wer: float = SWITCHING.target_wer,
+    tau0: float = SWITCHING.tau0,
+    resume: bool = False,
+    operator: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Run:
+    """Measure the switching of ``die`` into the run file ``out`` (default
+    ``runs/switching-<die>-<time>.h5``), as ``mtj-hil switching`` does: P(switch) per
+    device against pulse amplitude and width in both directions, Vc0 and Delta fitted per
+    device, the die's write-error rate, a recommended pulse, read disturb and R-V loops.
+
+    Args:
+        die: from :func:`simulated_die` or :func:`station_die`.
+        out: the run file to write (or, with ``resume``, to finish).
+        arrays: arrays to measure (None: all; a whole die takes hours, one array minutes).
+        amplitudes: pulse amplitudes (V; None: 40 % of the nominal amplitude up to the
+            die's maximum in 25 mV steps).
+        widths: pulse widths (s; None: three decades ending at the nominal width).
+        trials: trials per grid point (full budget).
+        probe_trials: trials first spent at each point when ``adaptive``.
+        adaptive: spend the full budget only where devices are in their transition.
+        floor_trials: trials per sweep set aside to measure the write-error floor.
+        disturb_reads: reads per device at the largest read voltage (0: no read disturb).
+        loop_devices: ``(array, row, col)`` of devices to trace pulsed R-V loops on.
+        target_wer: write-error rate a recommended pulse must reach.
+        tau0: attempt time (s) the fits assume.
+        resume: finish the interrupted run ``out`` (its stored plan wins).
+        operator: who ran it (default: the login name).
+        progress: ``progress(done, total, array)`` after every array.
+
+    Returns:
+        The finished :class:`Run`; ``run.dataset()`` holds counts, fits and the WER.
+
+    Raises:
+        InvalidRequest: the grid reaches outside the die's limits (nothing applied).
+        StoreError: ``out`` exists (without ``resume``) or cannot be resumed.
+    """
+    from mtj_hil.protocols.switching.procedure import default_amplitudes, default_widths
+    from mtj_hil.runs.jobs.switching import run_switching
+
+    target = _target("switching", die, out, resume)
+    with die.open() as chip:
+        layout = chip.layout
+        plan = SwitchingPlan(
+            arrays=tuple(range(layout.n_arrays)) if arrays is None else tuple(arrays),
+            amplitudes=default_amplitudes(layout) if amplitudes is None else tuple(amplitudes),
+            widths=default_widths(layout) if widths is None else tuple(widths),
+            trials=trials,
+            probe_trials=min(probe_trials, trials),
+            adaptive=adaptive,
+            floor_trials=floor_trials,
+            disturb_reads=disturb_reads,
+            loop_devices=tuple(tuple(int(x) for x in d) for d in loop_devices),
+            tau0=tau0,
+            target_wer=target_wer,
+        )
+        run_switching(
+            chip,
+            target,
+            die_id=die.die_id,
+            plan=plan,
+            resume=resume,
+            seed=die.seed,
+            operator=operator,
+            progress=progress,
+        )
+    return Run(target, "switching")

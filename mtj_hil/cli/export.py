@@ -1,0 +1,66 @@
+"""``mtj-hil export``: a finished run (or a campaign group) as NetCDF, CSV tables or NeXus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mtj_hil.cli.common import console
+
+
+@click.command()
+@click.argument("run", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["netcdf", "csv", "nexus"]),
+    required=True,
+    help="netcdf: the labelled dataset (xarray.open_dataset, ncdump, Panoply...); csv: one "
+    "table per set of dimensions, for spreadsheets; nexus: a copy of the run file with the "
+    "NeXus structure (for files written before run files carried it).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file (csv: a folder). Default: beside RUN as RUN.nc, RUN-csv/ or RUN.nxs.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@click.option(
+    "--group",
+    default=None,
+    help="With a campaign file as RUN: the task group to export as one dataset over dies "
+    "(default: the first characterize group).",
+)
+def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None) -> None:
+    """Export the finished run file RUN, or the results of a campaign (RUN a campaign file,
+    .toml) as one dataset over dies.
+
+    Units are SI and carried as CF attributes (units, long_name); the run's provenance goes
+    along as global attributes. An existing output is never overwritten without --force;
+    an unfinished run is refused (finish it with --resume first).
+    """
+    from mtj_hil.labelled.export import export_run, write_csv, write_netcdf
+
+    if run.suffix.lower() == ".toml":
+        from mtj_hil.campaigns import load_campaign
+        from mtj_hil.campaigns.dataset import campaign_dataset
+        from mtj_hil.errors import StoreError
+
+        if fmt == "nexus":
+            raise click.UsageError("--format nexus exports one run file, not a campaign")
+        spec = load_campaign(run)
+        ds = campaign_dataset(spec, group)
+        name = f"{spec.name}-{ds.attrs['group']}"
+        target = out or spec.out_dir / (f"{name}.nc" if fmt == "netcdf" else f"{name}-csv")
+        if fmt == "netcdf":
+            if target.exists() and not force:
+                raise StoreError(f"{target} already exists; choose another --out or add --force")
+            written = [write_netcdf(ds, target)]
+        else:
+            written = write_csv(ds, target, force=force)
+    else:
+        written = export_run(run, fmt, out, force=force)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)

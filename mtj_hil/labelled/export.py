@@ -1,0 +1,178 @@
+"""Export of a finished run: NetCDF (the labelled dataset, readable by ``xarray`` and by any
+netCDF-4 tool), CSV (one table per set of dimensions, for spreadsheets) or NeXus (a copy of
+the run file with the NeXus face, for files written before run files carried it).
+
+Nothing existing is overwritten unless ``force``; outputs are written beside the target
+under a temporary name and moved into place, so a failure leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+import xarray as xr
+
+from mtj_hil.errors import StoreError
+from mtj_hil.labelled.load import load_dataset, run_kind
+from mtj_hil.runs.store import nexus
+
+FORMATS = ("netcdf", "csv", "nexus")
+SUFFIX = {"netcdf": ".nc", "csv": "-csv", "nexus": ".nxs"}
+
+
+def default_output(path: str | Path, fmt: str) -> Path:
+    """``run.h5`` -> ``run.nc`` (NetCDF), ``run-csv/`` (CSV folder), ``run.nxs`` (NeXus)."""
+    path = Path(path)
+    return path.with_name(path.stem + SUFFIX[fmt])
+
+
+def export_run(
+    path: str | Path, fmt: str, out: str | Path | None = None, *, force: bool = False
+) -> list[Path]:
+    """Export the finished run at ``path`` as ``fmt`` (one of :data:`FORMATS`) to ``out``
+    (default :func:`default_output`); returns the files written.
+
+    Raises:
+        StoreError: not a run file, an unfinished run, a dataset that cannot be read, an
+            output that exists (without ``force``) or cannot be written.
+        ValueError: an unknown format.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    path = Path(path)
+    _, status = run_kind(path)
+    if status != "completed":
+        raise StoreError(
+            f"{path} is an unfinished run (status {status!r}); finish it with --resume first"
+        )
+    target = Path(out) if out is not None else default_output(path, fmt)
+    if target.resolve() == path.resolve():
+        raise StoreError(f"{target} is the run file itself; choose another --out")
+    if target.exists() and not force:
+        raise StoreError(f"{target} already exists; choose another --out or add --force")
+    if fmt == "nexus":
+        with _replacing(target) as tmp:
+            shutil.copyfile(path, tmp)
+            with h5py.File(tmp, "a") as h5:
+                nexus.finish(h5)
+        return [target]
+    ds = load_dataset(path)
+    if fmt == "netcdf":
+        with _replacing(target) as tmp:
+            write_netcdf(ds, tmp)
+        return [target]
+    return write_csv(ds, target, force=force)
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` as netCDF-4 (HDF5 underneath, via h5netcdf), compressed.
+
+    Raises:
+        StoreError: the file cannot be written.
+    """
+    encoding = {
+        name: {"zlib": True, "complevel": 1}
+        for name, v in ds.data_vars.items()
+        if v.dtype.kind in "biuf" and v.ndim > 0
+    }
+    try:
+        ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    except (OSError, ValueError, TypeError) as exc:
+        raise StoreError(f"cannot write NetCDF file {path}: {exc}") from exc
+    return Path(path)
+
+
+def csv_tables(ds: xr.Dataset) -> dict[str, xr.Dataset]:
+    """The variables of ``ds`` grouped by their dimensions: one table per group, named by
+    its dimensions joined with ``-`` (``array-row-column`` ...; ``scalars`` for none)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, v in ds.data_vars.items():
+        groups.setdefault(tuple(str(d) for d in v.dims), []).append(str(name))
+    return {("-".join(dims) or "scalars"): ds[names] for dims, names in groups.items()}
+
+
+def write_csv(ds: xr.Dataset, folder: str | Path, *, force: bool = False) -> list[Path]:
+    """Write ``ds`` as CSV tables into ``folder`` (see :func:`csv_tables`): one row per
+    coordinate combination, one column per variable headed ``name [units]``; the dataset's
+    attributes go to ``attributes.csv`` (name, value).
+
+    Raises:
+        StoreError: ``folder`` holds files already (without ``force``) or cannot be written.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"{folder} is a file; CSV export writes a folder of tables")
+    if folder.exists() and any(folder.iterdir()) and not force:
+        raise StoreError(f"{folder} already holds files; choose another --out or add --force")
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        named = _flag_names(ds)
+        for name, table in csv_tables(named).items():
+            frame = table.to_dataframe() if table.dims else table.to_pandas().to_frame().T
+            frame = frame.rename(columns=lambda c: _header(named, str(c)))
+            frame.index.names = [_header(named, str(n)) for n in frame.index.names]
+            out = folder / f"{name}.csv"
+            with _replacing(out) as tmp:
+                frame.to_csv(tmp, index=bool(table.dims))
+            written.append(out)
+        out = folder / "attributes.csv"
+        with _replacing(out) as tmp, open(tmp, "w", newline="") as fh:
+            import csv
+
+            writer = csv.writer(fh)
+            writer.writerow(["attribute", "value"])
+            for key, value in ds.attrs.items():
+                writer.writerow([key, value])
+        written.append(out)
+    except OSError as exc:
+        raise StoreError(f"cannot write CSV tables into {folder}: {exc}") from exc
+    return written
+
+
+def _flag_names(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with every CF flag variable (defect codes, fit status) as its flag names."""
+    out = ds.copy()
+    for name, v in ds.data_vars.items():
+        meanings = v.attrs.get("flag_meanings")
+        if meanings is None:
+            continue
+        lookup = dict(
+            zip(np.asarray(v.attrs["flag_values"]).tolist(), meanings.split(), strict=True)
+        )
+        values = np.asarray(v.values)
+        valid = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
+        codes, where = np.unique(values[valid].astype(np.int64), return_inverse=True)
+        text = np.full(values.shape, "", dtype=object)  # empty where a die lacks the array
+        text[valid] = np.array([lookup.get(int(c), str(int(c))) for c in codes], object)[where]
+        out[name] = (v.dims, text, {**v.attrs, "units": ""})
+    return out
+
+
+def _header(ds: xr.Dataset, name: str) -> str:
+    units = ds[name].attrs.get("units") if name in ds.variables else None
+    return f"{name} [{units}]" if units else name
+
+
+@contextmanager
+def _replacing(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target``, moved onto it when the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,38 @@
+"""Any run file as a labelled dataset: the kind's ``dataset`` piece (:mod:`mtj_hil.kinds`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xarray as xr
+
+from mtj_hil.errors import StoreError
+from mtj_hil.kinds import file_kind, measurement_kinds
+from mtj_hil.labelled.source import open_run
+
+
+def run_kind(path: str | Path) -> tuple[str, str]:
+    """The ``kind`` and ``status`` of the run file at ``path``.
+
+    Raises:
+        StoreError: missing, not HDF5, or not an mtj-hil run file (the message names it).
+    """
+    with open_run(path) as run:
+        return run.kind, run.status
+
+
+def load_dataset(path: str | Path) -> xr.Dataset:
+    """The run file at ``path`` (any measurement kind, finished or not) as an
+    ``xarray.Dataset`` with named dimensions, coordinates and CF units and long names.
+
+    Raises:
+        StoreError: not an mtj-hil run file, a kind without a labelled form, or a dataset
+            that cannot be read (each message names the file, and the dataset).
+    """
+    kind, _ = run_kind(path)
+    measurement = file_kind(kind)
+    builder = measurement.piece("dataset") if measurement is not None else None
+    if builder is None:
+        known = ", ".join(k for k, m in measurement_kinds().items() if m.dataset)
+        raise StoreError(f"{path} is a {kind!r} run; labelled datasets exist for {known}")
+    return builder(path)

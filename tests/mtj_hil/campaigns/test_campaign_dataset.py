@@ -1,0 +1,97 @@
+"""A campaign's dies as one Dataset, and its export."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import mtj_hil
+from mtj_hil.campaigns import load_campaign
+from mtj_hil.campaigns.engine import run_campaign
+from mtj_hil.cli import main
+from mtj_hil.errors import ConfigError
+
+CAMPAIGN = """
+[campaign]
+name = "mini"
+out_dir = "out"
+
+[[task]]
+name = "lot"
+kind = "characterize"
+dies = "0-2"
+arrays = "0-1"
+cycles = 2
+
+[[task]]
+name = "sweep"
+kind = "borders"
+characterization = "lot"
+seeds = [0]
+dataset = "digits"
+"""
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("campaign")
+    path = folder / "mini.toml"
+    path.write_text(CAMPAIGN)
+    spec = load_campaign(path)
+    lot_only = replace(spec, tasks=tuple(t for t in spec.tasks if t.group == "lot"))
+    assert run_campaign(lot_only).ok  # in this process; the borders group is never run
+    return path
+
+
+def test_the_lot_is_one_dataset_over_dies(campaign: Path):
+    ds = mtj_hil.campaign_dataset(campaign)
+    assert ds.sizes["die"] == 3 and ds.attrs["group"] == "lot"
+    assert list(ds.die.values) == [f"sim:1t1r-20k:lot0:die{d}" for d in range(3)]
+    assert "conductance" not in ds  # raw reads only with raw=True
+    spec = load_campaign(campaign)
+    for task, die in zip(spec.tasks, ds.die.values, strict=False):
+        one = mtj_hil.load(task.run_file)
+        np.testing.assert_array_equal(ds.defect.sel(die=die).values, one.defect.values)
+        np.testing.assert_array_equal(ds.resistance.sel(die=die).values, one.resistance.values)
+        assert float(ds["yield"].sel(die=die)) == float((one.defect == 0).mean())
+        assert str(ds.run_file.sel(die=die).values) == str(task.run_file)
+    assert ds.resistance.attrs["units"] == "ohm" and ds["yield"].attrs["units"] == "1"
+    raw = mtj_hil.campaign_dataset(campaign, "lot", raw=True)
+    assert raw.conductance.dims[0] == "die" and raw.sizes["cycle"] == 2
+
+
+def test_an_unfinished_die_is_listed_as_missing(campaign: Path, tmp_path: Path):
+    spec = load_campaign(campaign)
+    first = Path(spec.tasks[0].run_file)
+    hidden = tmp_path / "hidden.h5"
+    first.rename(hidden)
+    try:
+        ds = mtj_hil.campaign_dataset(campaign)
+    finally:
+        hidden.rename(first)
+    assert ds.sizes["die"] == 2 and spec.tasks[0].id in ds.attrs["missing"]
+
+
+def test_groups_that_are_not_die_measurements_are_refused(campaign: Path):
+    with pytest.raises(ConfigError, match="borders"):
+        mtj_hil.campaign_dataset(campaign, "sweep")
+    with pytest.raises(ConfigError, match="no task group 'nope'"):
+        mtj_hil.campaign_dataset(campaign, "nope")
+
+
+def test_export_of_a_campaign_round_trips(campaign: Path, tmp_path: Path, capsys):
+    out = tmp_path / "lot.nc"
+    assert main(["export", str(campaign), "--format", "netcdf", "--out", str(out)]) == 0
+    ds = mtj_hil.campaign_dataset(campaign)
+    with xr.open_dataset(out) as back:
+        for name in ds.data_vars:
+            np.testing.assert_array_equal(back[name].values, ds[name].values)
+            assert back[name].attrs.get("units") == ds[name].attrs.get("units")
+    assert main(["export", str(campaign), "--format", "netcdf", "--out", str(out)]) == 4
+    assert main(["export", str(campaign), "--format", "csv", "--out", str(tmp_path / "t")]) == 0
+    assert (tmp_path / "t" / "die.csv").exists()
+    assert main(["export", str(campaign), "--format", "netcdf", "--group", "sweep"]) == 3

@@ -1,0 +1,115 @@
+"""Run files are NeXus files: an independent NeXus reader (nexusformat) opens every run kind,
+finds NXentry, NXinstrument, NXsample and the analysis NXprocess, and follows the @default
+chain to a plot whose signal and axes are the run's own data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from nexusformat.nexus import nxload
+
+import mtj_hil
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("nexus")
+    die = mtj_hil.simulated_die(4)
+    char = mtj_hil.characterize(die, folder / "char.h5", arrays=[2, 6])
+    sw = mtj_hil.measure_switching(
+        die, folder / "sw.h5", arrays=[0], widths=[1e-7], amplitudes=[0.6, 0.9], trials=4
+    )
+    return {"characterization": char.path, "switching": sw.path}
+
+
+def entry_of(path: Path):
+    root = nxload(str(path))
+    assert root.nxclass == "NXroot"
+    entry = root[root.attrs["default"]]
+    assert entry.nxclass == "NXentry"
+    return root, entry
+
+
+def test_characterization_opens_with_its_defect_map(runs):
+    path = runs["characterization"]
+    root, entry = entry_of(path)
+    plot = root.plottable_data
+    assert plot.nxclass == "NXdata" and plot.nxname == entry.attrs["default"] == "defect_map"
+    assert [a.nxname for a in plot.nxaxes] == ["array", "row", "column"]
+    with h5py.File(path) as h5:
+        np.testing.assert_array_equal(plot.nxsignal.nxdata, h5["defects/codes"][()])
+        np.testing.assert_array_equal(plot.nxaxes[0].nxdata, [2, 6])
+        assert plot.nxsignal.attrs["flag_meanings"].split()[0] == "GOOD"
+        g_p = entry["conductance_p"].nxsignal
+        np.testing.assert_array_equal(g_p.nxdata, h5["defects/g_p"][()])
+        assert g_p.attrs["units"] == "S"
+        assert str(entry["sample/name"]) == h5.attrs["die_id"]
+        assert str(entry["experiment_identifier"]) == h5.attrs["run_id"]
+    assert entry["instrument"].nxclass == "NXinstrument"
+    assert str(entry["instrument/name"]) == "simulated"
+    assert entry["sample"].nxclass == "NXsample"
+    process = entry["classification"]
+    assert process.nxclass == "NXprocess"
+    assert process["thresholds"].nxclass == "NXparameters"
+    assert process["thresholds/short_g"].attrs["units"] == "S"
+    assert str(entry["run_status"]) == "completed"
+
+
+def test_switching_opens_with_its_write_error_rate(runs):
+    path = runs["switching"]
+    root, entry = entry_of(path)
+    plot = root.plottable_data
+    assert plot.nxname == "wer_AP"
+    assert [a.nxname for a in plot.nxaxes] == ["width", "amplitude"]
+    assert plot.nxaxes[0].attrs["units"] == "s" and plot.nxaxes[1].attrs["units"] == "V"
+    with h5py.File(path) as h5:
+        np.testing.assert_array_equal(plot.nxsignal.nxdata, h5["switching_fit/AP/wer_median"][()])
+        np.testing.assert_array_equal(entry["vc_P"].nxsignal.nxdata, h5["switching_fit/P/vc"][()])
+    assert list(plot.attrs["auxiliary_signals"]) == ["wer_low", "wer_high"]
+    assert entry["fit"].nxclass == "NXprocess"
+    assert float(entry["fit/parameters/tau0"]) == 1e-9
+
+
+def test_an_interrupted_run_shows_its_reads_then_its_map_once_resumed(tmp_path):
+    path = tmp_path / "cut.h5"
+    die = mtj_hil.simulated_die(5)
+
+    def stop_after_first(done: int, total: int, array: int) -> None:
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        mtj_hil.characterize(die, path, arrays=[0, 1], progress=stop_after_first)
+    root, entry = entry_of(path)
+    assert str(entry["run_status"]) == "aborted"
+    plot = root.plottable_data
+    assert plot.nxname == "conductance" and plot.nxsignal.shape[0] == 1
+    mtj_hil.characterize(die, path, arrays=[0, 1], resume=True)
+    root, entry = entry_of(path)
+    assert root.plottable_data.nxname == "defect_map"
+    assert root.plottable_data.nxsignal.shape == (2, 25, 25)
+    assert entry["conductance"].nxsignal.shape[0] == 2  # the link follows the stream
+
+
+def test_files_from_before_nexus_still_load(tmp_path):
+    legacy = Path(__file__).resolve().parents[2] / "fixtures" / "legacy-0.1"
+    ds = mtj_hil.load(legacy / "characterization.h5")
+    assert ds.defect.sizes["array"] == 2
+    with h5py.File(legacy / "characterization.h5") as h5:
+        assert "entry" not in h5
+
+
+def test_a_plot_the_data_cannot_make_never_hides_how_the_run_ended(tmp_path):
+    from mtj_hil.runs.store import RunFile
+
+    path = tmp_path / "odd.h5"
+    run = RunFile.create(path, "characterization", die_id="x", extra={"plan": {}, "layout": {}})
+    run.h5["defects/codes"] = np.zeros((1, 2, 2), np.uint8)  # no defects/arrays beside it
+    run.set_status("failed", "RuntimeError: the measurement's own error")
+    run.close()
+    root, entry = entry_of(path)
+    assert str(entry["run_status"]) == "failed"
+    assert "KeyError" in str(entry["nexus_error"]) and "default" not in entry.attrs

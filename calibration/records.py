@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from mtj_hil.compat.legacy_names import forwarder as _forwarder
 from mtj_hil.protocols.defects.detect import Thresholds
 
 FORMAT = "mtj-hil-calibration"
@@ -228,8 +229,6 @@ def identity_mismatches(
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text) or "station"
 
-
-from mtj_hil.compat.legacy_names import forwarder as _forwarder
 
 __getattr__ = _forwarder(__name__, ("mtj_hil.calibration.record_files",))
 """0.1 names of this module that moved (deprecated)."""

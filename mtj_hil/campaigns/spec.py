@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.task import ExpandContext, Task
+from mtj_hil.compat.legacy_names import forwarder as _forwarder
 from mtj_hil.errors import ConfigError
 
 INDEX_NAME = "campaign.h5"
@@ -113,8 +114,6 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         seen[t.run_file] = t.id
     return CampaignSpec(name, path, out_dir, tasks, text)
 
-
-from mtj_hil.compat.legacy_names import forwarder as _forwarder
 
 __getattr__ = _forwarder(__name__, ("mtj_hil.campaigns.task",))
 """0.1 names of this module that moved (deprecated)."""

@@ -7,7 +7,8 @@ Keys of a ``[[task]]`` group of this kind:
 - a station instead: ``station`` (station file, relative to the campaign file) with ``dies``
   for a virtual-lab station (dies of its simulated lot) or ``die_ids`` (labels) for a real
   bench. Station tasks hold the station exclusively while they run;
-- the plan: ``cycles`` (3), ``reads`` (1), ``read_voltage`` (0.1 V), ``arrays`` (all).
+- the plan: ``cycles``, ``reads``, ``read_voltage`` (defaults: :class:`CharacterizationPlan`'s,
+  the CLI's), ``arrays`` (all); re-measurement and the bias read as the plan's defaults.
 
 Run files: ``<out_dir>/<group>/<die>.h5``. An unfinished run file is finished with the
 same resume path as ``mtj-hil characterize --resume``.
@@ -27,6 +28,7 @@ import numpy as np
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.task import ExpandContext, Task, check_keys, int_param, parse_indices
 from mtj_hil.errors import ConfigError
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.runs.store.characterization import load_characterization
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import simulated_die_id
@@ -47,6 +49,9 @@ _KEYS = {
     "read_voltage",
     "arrays",
 }
+
+DEFAULTS = CharacterizationPlan()
+"""The one source of plan defaults (the CLI's too)."""
 
 
 def safe_label(label: str) -> str:
@@ -173,9 +178,9 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     n_arrays = targets.profile.layout.n_arrays
     plan = {
         "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
-        "cycles": int_param(group, "cycles", 3, 1, 100, ctx),
-        "reads": int_param(group, "reads", 1, 1, 1000, ctx),
-        "read_voltage": _float(group, "read_voltage", 0.1, ctx),
+        "cycles": int_param(group, "cycles", DEFAULTS.cycles, 1, 100, ctx),
+        "reads": int_param(group, "reads", DEFAULTS.reads, 1, 1000, ctx),
+        "read_voltage": _float(group, "read_voltage", DEFAULTS.read_voltage, ctx),
     }
     return die_tasks(NAME, group, ctx, targets, plan)
 
@@ -232,7 +237,6 @@ def run(task: Task) -> dict[str, Any]:
         StoreError, ConfigError, InstrumentError...: whatever the job raised (recorded in the
             run file's status first, as ``mtj-hil characterize`` does).
     """
-    from mtj_hil.protocols.characterize.plan import CharacterizationPlan
     from mtj_hil.runs.jobs.characterization import run_characterization
 
     p = task.params

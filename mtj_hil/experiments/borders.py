@@ -20,7 +20,7 @@ import numpy as np
 from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, model_from_memory
-from mtj_hil.experiments.onchip import evaluate_on_chip
+from mtj_hil.experiments.onchip import evaluate_lea_on_chip, evaluate_on_chip
 from mtj_hil.experiments.stats import paired_difference
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.sim.chip import SimulatedChip
@@ -28,6 +28,14 @@ from mtj_hil.sim.profile import DeviceProfile, load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel
+from mtj_hil.training.ensemble import (
+    EnsemblePlacement,
+    auto_copies,
+    check_ensemble_fits,
+    lea_weights,
+    place_ensemble,
+    predict_lea,
+)
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
 from mtj_hil.training.methods import (
     predict_emulated,
@@ -43,13 +51,16 @@ METHODS = (
     "defect_aware",
     "statistics_aware",
     "statistics_aware_plain",
+    "lea",
 )
 """Columns of the result. ``unaware`` is the software network on the straightforward
 placement; ``unaware_placed`` the same network routed by :func:`place_defect_aware` (what the
 placement alone buys); ``statistics_aware`` one network for all dies, trained through
 realisations placed the way each die is placed, deployed with each die's defect-aware
 placement; ``statistics_aware_plain`` (optional) the same training on the straightforward
-placement for every die."""
+placement for every die; ``lea`` the software network with Layer Ensemble Averaging
+(:mod:`mtj_hil.training.ensemble`: ``lea_copies`` copies per layer on each die's cleanest
+arrays, averaged per output over the copies with fewest measured defects; no retraining)."""
 
 PLACEMENTS = ("defect-aware", "plain")
 
@@ -88,6 +99,9 @@ class BordersConfig:
         compare_plain: also train and evaluate statistics-aware on the plain placement.
         seed: master seed (data split, training, evaluation noise).
         on_chip: also measure the networks on every simulated die.
+        lea_copies: copies per layer for Layer Ensemble Averaging (empty: the most that fit,
+            output layer first, see :func:`auto_copies`).
+        lea_beta: copies averaged per output (None: every copy tied at the fewest defects).
     """
 
     dataset: str = "mnist5k"
@@ -109,6 +123,8 @@ class BordersConfig:
     compare_plain: bool = False
     seed: int = 0
     on_chip: bool = False
+    lea_copies: tuple[int, ...] = ()
+    lea_beta: int | None = None
 
     def __post_init__(self) -> None:
         if self.dies < 1:
@@ -119,6 +135,10 @@ class BordersConfig:
             raise ConfigError(f"pool size must be >= 1, got {self.pool_size}")
         if not self.hidden or min(self.hidden) < 1:
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
+        if self.lea_copies and min(self.lea_copies) < 1:
+            raise ConfigError(f"LEA copies must be >= 1, got {list(self.lea_copies)}")
+        if self.lea_beta is not None and self.lea_beta < 1:
+            raise ConfigError(f"LEA beta must be >= 1, got {self.lea_beta}")
         if not 0 < self.lr_final <= min(self.stats_lr, self.finetune_lr):
             raise ConfigError(
                 f"lr_final must be > 0 and at most the other step sizes, got {self.lr_final}"
@@ -159,6 +179,8 @@ class BordersResult:
     nets: dict[str, BNN]
     placement: Placement
     seconds: float
+    lea_copies: list[int] = field(default_factory=list)
+    lea_device_cost: float = float("nan")
 
     def methods(self) -> list[str]:
         """Methods this run evaluated, in :data:`METHODS` order."""
@@ -211,6 +233,10 @@ def run_borders(
     layout = profile.layout
     sizes = [data.n_features, *config.hidden, data.n_classes]
     check_fits(sizes, layout)
+    copies = list(config.lea_copies) or auto_copies(sizes, layout)
+    if len(copies) != len(sizes) - 1:
+        raise ConfigError(f"LEA copies {copies} for a network of {len(sizes) - 1} layers")
+    check_ensemble_fits(sizes, layout, copies)
     plain = place(sizes, layout)
     importance = (data.X_train**2).mean(axis=0)
 
@@ -291,15 +317,22 @@ def run_borders(
         if "statistics_aware_plain" in stats_nets:
             nets["statistics_aware_plain"] = (stats_nets["statistics_aware_plain"], plain)
         wrong, paired = {}, {}
-        for name, (net, pl) in nets.items():
-            miss = _emulate(net, pl, model, data, rng) != data.y_test
+        misses = {
+            n: _emulate(net, pl, model, data, rng) != data.y_test for n, (net, pl) in nets.items()
+        }
+        ens = place_ensemble(sizes, layout, copies, model.defects)
+        lea = (unaware, ens, lea_weights(ens, model.defects, config.lea_beta))
+        misses["lea"] = (
+            predict_lea(unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test
+        )
+        for name, miss in misses.items():
             wrong[name] = int(miss.sum())
             ci = paired_difference(miss, sw_wrong)
             paired[name] = [ci.value, ci.low, ci.high]
         on_chip, ber = {}, {}
         if config.on_chip:
             chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
-            on_chip, ber = _on_chip(profile, config, k, chip_nets, data)
+            on_chip, ber = _on_chip(profile, config, k, chip_nets, data, lea)
         results.append(
             DieResult(
                 k,
@@ -326,6 +359,8 @@ def run_borders(
         {"unaware": unaware, **stats_nets},
         plain,
         time.perf_counter() - t0,
+        copies,
+        place_ensemble(sizes, layout, copies).device_cost(),
     )
 
 
@@ -374,14 +409,19 @@ def _on_chip(
     k: int,
     nets: dict[str, tuple[BNN, Placement]],
     data: Dataset,
+    lea: tuple[BNN, EnsemblePlacement, list[np.ndarray]],
 ) -> tuple[dict[str, int], dict[str, float]]:
-    """Measure each network on die ``k`` (drawn again from its seed: the same devices)."""
+    """Measure each network (and LEA) on die ``k`` (drawn again from its seed: the same
+    devices)."""
     wrong, ber = {}, {}
     with SimulatedChip.from_lot(profile, config.lot_seed, k) as chip:
         for name, (net, pl) in nets.items():
             acc, rep = evaluate_on_chip(chip, net, pl, data.X_test, data.y_test)
             wrong[name] = _errors(acc, data.y_test.size)
             ber[name] = rep.bit_error_rate if rep is not None else float("nan")
+        acc, rep = evaluate_lea_on_chip(chip, *lea, data.X_test, data.y_test)
+        wrong["lea"] = _errors(acc, data.y_test.size)
+        ber["lea"] = rep.bit_error_rate if rep is not None else float("nan")
     return wrong, ber
 
 

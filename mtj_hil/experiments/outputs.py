@@ -23,6 +23,7 @@ LABELS = {
     "defect_aware": "defect-aware",
     "statistics_aware": "statistics-aware",
     "statistics_aware_plain": "statistics-aware, plain placement",
+    "lea": "LEA (software network, layer copies averaged)",
 }
 
 
@@ -219,7 +220,8 @@ def borders_markdown(result: BordersResult) -> str:
         f"{c.stats_epochs} and defect-aware {c.finetune_epochs} more epochs from that network; "
         f"the software baseline (= unaware) gets {c.finetune_epochs} more on ideal devices. "
         f"'dies > 1 pt worse' counts dies whose paired 95 % interval of "
-        f"(method - software) lies above 1 point.\n\n"
+        f"(method - software) lies above 1 point. LEA: copies per layer "
+        f"{result.lea_copies}, {result.lea_device_cost:.2f}x the devices of one copy.\n\n"
     )
     text += markdown_table(SUMMARY_HEADER, borders_summary(result))
     if c.on_chip:
@@ -246,6 +248,8 @@ def _borders_runfile(result: BordersResult, path: Path) -> None:
             "placements_defect_aware": [d.placement for d in result.dies],
             "population": _population_record(result),
             "seconds": result.seconds,
+            "lea_copies": result.lea_copies,
+            "lea_device_cost": result.lea_device_cost,
         },
     )
     try:
@@ -313,6 +317,7 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
         "defect_aware": ("tab:green", "", "s"),
         "statistics_aware": ("tab:blue", "", "^"),
         "statistics_aware_plain": ("tab:purple", "", "v"),
+        "lea": ("tab:brown", "", "D"),
     }
     for m in result.methods():
         color, ls, marker = styles[m]

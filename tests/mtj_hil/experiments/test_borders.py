@@ -34,7 +34,7 @@ def result():
 
 def test_errors_per_die_and_on_chip(result):
     assert len(result.dies) == 2
-    for m in ("unaware", "defect_aware", "statistics_aware"):
+    for m in ("unaware", "defect_aware", "statistics_aware", "lea"):
         e = result.errors(m)
         assert np.all((e >= 0) & (e < 0.5))
         chip = result.errors(m, on_chip=True)
@@ -48,7 +48,12 @@ def test_errors_per_die_and_on_chip(result):
         "defect_aware",
         "statistics_aware",
         "statistics_aware_plain",
+        "lea",
     ]
+    # 64-24-10 on 25 x 25 arrays: 6 + 1 arrays a copy; 8 output copies, then 4 of layer 0
+    assert result.lea_copies == [4, 8]
+    cost = (4 * 64 * 24 + 8 * 24 * 10) / (64 * 24 + 24 * 10)
+    assert result.lea_device_cost == pytest.approx(cost)
     base = result.software_wrong / result.n_test
     for m in result.methods()[1:]:
         p = result.paired(m)
@@ -56,6 +61,7 @@ def test_errors_per_die_and_on_chip(result):
         np.testing.assert_allclose(p[:, 0], result.errors(m) - base, atol=1e-12)
         assert np.all((p[:, 1] <= p[:, 0]) & (p[:, 0] <= p[:, 2]))
     assert all(d.bit_error_rate["unaware"] < 0.01 for d in result.dies)
+    assert all(d.bit_error_rate["lea"] < 0.01 for d in result.dies)
 
 
 def test_outputs(result, tmp_path):

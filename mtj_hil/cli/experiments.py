@@ -270,11 +270,19 @@ def _station_option(f: Callable) -> Callable:
 @click.command()
 @click.option(
     "--method",
-    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop"]),
+    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea"]),
     required=True,
     help="unaware: ideal devices; defect-aware: this die's measured map; statistics-aware: "
     "the lot's defect statistics; chip-in-the-loop: fine-tune with forward passes measured "
-    "on the die (simulated, or the --station's).",
+    "on the die (simulated, or the --station's); lea: the software network with Layer "
+    "Ensemble Averaging (--copies of each layer on the die's cleanest arrays, averaged).",
+)
+@click.option(
+    "--copies",
+    default="auto",
+    show_default=True,
+    help="LEA copies: 'auto' (the most that fit, output layer first), K for every layer, or "
+    "K0,K1,... per layer; each copy costs the layer's devices again.",
 )
 @click.option(
     "--loop-epochs",
@@ -324,11 +332,12 @@ def train(
     population_dies: int,
     station: Path | None,
     loop_epochs: int,
+    copies: str,
 ) -> None:
     """Train one network for a die and save it, with its placement, in a run file."""
     from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
 
-    if station is not None and method != "chip-in-the-loop":
+    if station is not None and method not in ("chip-in-the-loop", "lea"):
         raise click.UsageError(
             f"--station works with --method chip-in-the-loop; for {method}, characterize the "
             "die with --station, train with --characterization RUNFILE, evaluate with --station"
@@ -349,6 +358,7 @@ def train(
         population_dies=population_dies,
         station=station,
         loop_epochs=loop_epochs,
+        copies=copies,
     )
     click.echo(summary_json(train_network(spec)))
 

@@ -103,6 +103,13 @@ def experiment() -> None:
     help="Also train statistics-aware for the plain placement (one more column).",
 )
 @click.option("--pool-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option(
+    "--lea-copies",
+    default="auto",
+    show_default=True,
+    help="Layer Ensemble Averaging copies per layer: 'auto' (the most that fit, output layer "
+    "first), K for every layer, or K0,K1,...",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
 @click.option(
     "--seeds",
@@ -132,6 +139,7 @@ def borders(
     freeze_defective: bool,
     compare_plain: bool,
     pool_size: int,
+    lea_copies: str,
     seed: int,
     seeds: int,
     on_chip: bool,
@@ -140,6 +148,7 @@ def borders(
     """MNIST on a lot of characterised dies: software, unaware, defect-aware and
     statistics-aware test errors per die (after Borders et al.)."""
     from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+    from mtj_hil.experiments.lea import parse_copies
     from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
     config = BordersConfig(
@@ -158,6 +167,7 @@ def borders(
         compare_plain=compare_plain,
         seed=seed,
         on_chip=on_chip,
+        lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
     )
     folder = _out_dir(out_dir, "borders")
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():

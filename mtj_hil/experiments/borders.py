@@ -21,7 +21,7 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, model_from_memory
 from mtj_hil.experiments.onchip import evaluate_lea_on_chip, evaluate_on_chip
-from mtj_hil.experiments.stats import paired_difference
+from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import DeviceProfile, load_profile
@@ -102,6 +102,8 @@ class BordersConfig:
         lea_copies: copies per layer for Layer Ensemble Averaging (empty: the most that fit,
             output layer first, see :func:`auto_copies`).
         lea_beta: copies averaged per output (None: every copy tied at the fewest defects).
+        folds: for ``mnist5k``, test on cross-validation fold ``seed % 5`` (seeds 0..4 test
+            on disjoint images, so per-die results pool over seeds); else a seeded split.
     """
 
     dataset: str = "mnist5k"
@@ -125,6 +127,7 @@ class BordersConfig:
     on_chip: bool = False
     lea_copies: tuple[int, ...] = ()
     lea_beta: int | None = None
+    folds: bool = True
 
     def __post_init__(self) -> None:
         if self.dies < 1:
@@ -162,6 +165,7 @@ class DieResult:
     placement: dict[str, Any]
     bit_error_rate: dict[str, float] = field(default_factory=dict)
     paired: dict[str, list[float]] = field(default_factory=dict)
+    discordant: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -226,8 +230,13 @@ def run_borders(
     report = progress or (lambda stage, done, total: None)
     seeds = np.random.SeedSequence(config.seed).spawn(6)
     data_seed = int(seeds[0].generate_state(1)[0])
+    fold = config.seed % 5 if config.folds and config.dataset == "mnist5k" else None
     data = load_dataset(
-        config.dataset, data_seed, data_dir=config.data_dir, image_size=config.image_size
+        config.dataset,
+        data_seed,
+        data_dir=config.data_dir,
+        image_size=config.image_size,
+        fold=fold,
     )
     profile = load_profile(config.profile)
     layout = profile.layout
@@ -316,7 +325,7 @@ def run_borders(
         }
         if "statistics_aware_plain" in stats_nets:
             nets["statistics_aware_plain"] = (stats_nets["statistics_aware_plain"], plain)
-        wrong, paired = {}, {}
+        wrong, paired, disc = {}, {}, {}
         misses = {
             n: _emulate(net, pl, model, data, rng) != data.y_test for n, (net, pl) in nets.items()
         }
@@ -329,6 +338,7 @@ def run_borders(
             wrong[name] = int(miss.sum())
             ci = paired_difference(miss, sw_wrong)
             paired[name] = [ci.value, ci.low, ci.high]
+            disc[name] = list(discordant(miss, sw_wrong))
         on_chip, ber = {}, {}
         if config.on_chip:
             chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
@@ -344,6 +354,7 @@ def run_borders(
                 placed.as_dict(),
                 ber,
                 paired,
+                disc,
             )
         )
     report("dies", config.dies, config.dies)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+from mtj_hil.experiments.claims import pooled
 from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
 pytestmark = pytest.mark.slow
@@ -93,3 +94,13 @@ def test_several_seeds_share_one_characterisation():
     assert (results[0].nets["unaware"].latent[0] != results[1].nets["unaware"].latent[0]).any()
     text = seeds_markdown(results)
     assert "over 2 seeds" in text and "| mean | defect-aware |" in text
+    # the per-die claims pool both seeds' samples and say the splits overlap (digits)
+    assert "within 1 pt of software, per die" in text.lower()
+    assert "2 seed(s)" in text and "optimistic" in text
+    ivs, rates = pooled(results, "defect_aware")
+    d = results[0].dies[0]
+    n = results[0].n_test + results[1].n_test
+    n10 = d.discordant["defect_aware"][0] + results[1].dies[0].discordant["defect_aware"][0]
+    n01 = d.discordant["defect_aware"][1] + results[1].dies[0].discordant["defect_aware"][1]
+    assert ivs[0].value == pytest.approx((n10 - n01) / n)
+    assert rates[0] == pytest.approx((n10 + n01) / n)

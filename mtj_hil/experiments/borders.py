@@ -28,6 +28,7 @@ from mtj_hil.sim.profile import DeviceProfile, load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel
+from mtj_hil.training.empirical import MeasuredArrays
 from mtj_hil.training.ensemble import (
     EnsemblePlacement,
     auto_copies,
@@ -102,6 +103,10 @@ class BordersConfig:
         lea_copies: copies per layer for Layer Ensemble Averaging (empty: the most that fit,
             output layer first, see :func:`auto_copies`).
         lea_beta: copies averaged per output (None: every copy tied at the fewest defects).
+        stats_model: population of statistics-aware training: ``measured`` (measured arrays
+            resampled, :class:`MeasuredArrays`; the lot split in halves, each half evaluated
+            with the network trained on the other) or ``parametric`` (the fitted
+            :class:`PopulationModel`, one network for every die).
         folds: for ``mnist5k``, test on cross-validation fold ``seed % 5`` (seeds 0..4 test
             on disjoint images, so per-die results pool over seeds); else a seeded split.
     """
@@ -128,6 +133,7 @@ class BordersConfig:
     lea_copies: tuple[int, ...] = ()
     lea_beta: int | None = None
     folds: bool = True
+    stats_model: str = "measured"
 
     def __post_init__(self) -> None:
         if self.dies < 1:
@@ -140,6 +146,10 @@ class BordersConfig:
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
         if self.lea_copies and min(self.lea_copies) < 1:
             raise ConfigError(f"LEA copies must be >= 1, got {list(self.lea_copies)}")
+        if self.stats_model not in ("measured", "parametric"):
+            raise ConfigError(
+                f"stats_model must be measured or parametric, not {self.stats_model!r}"
+            )
         if self.lea_beta is not None and self.lea_beta < 1:
             raise ConfigError(f"LEA beta must be >= 1, got {self.lea_beta}")
         if not 0 < self.lr_final <= min(self.stats_lr, self.finetune_lr):
@@ -284,21 +294,25 @@ def run_borders(
     stats_cfg = TrainConfig(
         epochs=config.stats_epochs, lr=config.stats_lr, lr_final=config.lr_final
     )
+    groups = _stats_groups(models, config, population)
+    group_of = {k: g for g, (_, members) in enumerate(groups) for k in members}
+    total = len(stats_runs) * len(groups)
     for i, (name, how) in enumerate(stats_runs.items()):
-        report("train statistics-aware", i, len(stats_runs))
-        stats_nets[name] = train_statistics_aware(
-            data,
-            config.hidden,
-            population,
-            plain,
-            np.random.default_rng(seeds[2 + 3 * i]),
-            stats_cfg,
-            pool_size=config.pool_size,
-            init=base,
-            placer=how,
-            select=8 if config.select else 0,
-        ).net
-    report("train statistics-aware", len(stats_runs), len(stats_runs))
+        for g, (pop, _) in enumerate(groups):
+            report("train statistics-aware", i * len(groups) + g, total)
+            stats_nets[name if g == 0 else f"{name}_{g}"] = train_statistics_aware(
+                data,
+                config.hidden,
+                pop,
+                plain,
+                np.random.default_rng([*seeds[2 + 3 * i].generate_state(2), g]),
+                stats_cfg,
+                pool_size=config.pool_size,
+                init=base,
+                placer=how,
+                select=8 if config.select else 0,
+            ).net
+    report("train statistics-aware", total, total)
 
     die_seeds = seeds[3].spawn(config.dies)
     results = []
@@ -321,10 +335,11 @@ def run_borders(
             "unaware": (unaware, plain),
             "unaware_placed": (unaware, placed),
             "defect_aware": (tuned, placed),
-            "statistics_aware": (stats_nets["statistics_aware"], placed),
+            "statistics_aware": (_group_net(stats_nets, "statistics_aware", group_of[k]), placed),
         }
         if "statistics_aware_plain" in stats_nets:
-            nets["statistics_aware_plain"] = (stats_nets["statistics_aware_plain"], plain)
+            plain_net = _group_net(stats_nets, "statistics_aware_plain", group_of[k])
+            nets["statistics_aware_plain"] = (plain_net, plain)
         wrong, paired, disc = {}, {}, {}
         misses = {
             n: _emulate(net, pl, model, data, rng) != data.y_test for n, (net, pl) in nets.items()
@@ -389,6 +404,28 @@ def run_borders_seeds(
     report = progress or (lambda stage, done, total: None)
     characterised = _characterise(load_profile(config.profile), config, report)
     return [run_borders(replace(config, seed=int(s)), progress, characterised) for s in seeds]
+
+
+def _stats_groups(
+    models: Sequence[DieModel], config: BordersConfig, population: PopulationModel
+) -> list[tuple[PopulationModel | MeasuredArrays, list[int]]]:
+    """Populations for statistics-aware training and the dies each network is evaluated on.
+
+    ``measured`` with two dies or more: the lot is split in halves; each half is evaluated
+    with the network trained on the other half's measured arrays (no die's own arrays are in
+    its network's pool). Otherwise one network from the fitted parametric ``population``.
+    """
+    n = len(models)
+    if config.stats_model != "measured" or n < 2:
+        return [(population, list(range(n)))]
+    halves = [list(range(0, n // 2)), list(range(n // 2, n))]
+    return [
+        (MeasuredArrays.from_dies([models[i] for i in halves[1 - h]]), halves[h]) for h in (0, 1)
+    ]
+
+
+def _group_net(nets: dict[str, BNN], name: str, group: int) -> BNN:
+    return nets[name if group == 0 else f"{name}_{group}"]
 
 
 def _emulate(

@@ -317,14 +317,22 @@ def place_defect_aware(
     defects: np.ndarray,
     input_importance: np.ndarray | None = None,
 ) -> Placement:
-    """Placement that keeps shorted devices away from the lines that matter most.
+    """Placement that keeps defective devices and whole defective lines away from the lines
+    that matter most.
 
-    1. Arrays are ranked by their number of SHORT devices; the output layer goes on the
-       cleanest arrays, then the earlier layers (last to first); the worst arrays stay unused.
+    Each device costs :data:`DEFECT_COST` of its measured class (SHORT and OPEN 1: a pair
+    with one turns into a large fixed weight; UNCERTAIN 0.5, suspect; STUCK 0.25: the pair
+    still switches by half).
+
+    1. Arrays are ranked by their cost; the output layer goes on the cleanest arrays, then
+       the earlier layers (last to first); the worst arrays stay unused.
     2. Within each layer, spare pair slots (``ctiles * cols//2 - n_out``) are placed on the
-       slots with most shorts, so whole shorted pairs carry no weight.
-    3. If ``input_importance`` (first-layer inputs, e.g. mean x**2 on the training set) is
-       given, the least important inputs are routed to the physical rows with most shorts.
+       costliest slots, so whole open output lines carry no weight.
+    3. Layers after the first use every row of their last row band: their inputs go to the
+       cleanest physical rows, so whole shorted input lines are left unused where spare
+       rows exist.
+    4. If ``input_importance`` (first-layer inputs, e.g. mean x**2 on the training set) is
+       given, the least important inputs are routed to the costliest physical rows.
 
     Permuting inputs and outputs does not change the network's function: the controller
     routes signals through ``in_rows`` / ``out_slots``.
@@ -336,9 +344,11 @@ def place_defect_aware(
     shape = (layout.n_arrays, layout.rows, layout.cols)
     if codes.shape != shape:
         raise TrainingError(f"defect map has shape {codes.shape}; expected {shape}")
-    shorts = codes == DefectCode.SHORT
+    cost = np.zeros(shape)
+    for code, c in DEFECT_COST.items():
+        cost[codes == code] = c
     needs = check_fits(sizes, layout)
-    ranked = np.argsort(shorts.sum(axis=(1, 2)), kind="stable")
+    ranked = np.argsort(cost.sum(axis=(1, 2)), kind="stable")
     pairs = layout.cols // 2
     layers: list[LayerPlacement] = []
     k = 0
@@ -349,22 +359,23 @@ def place_defect_aware(
         arrays = ranked[k : k + need]
         k += need
         n_phys_out = ctiles * pairs
-        tiles = _grid_tiles(a, n_phys_out, layout, arrays)
-        # shorts per physical slot and per physical row, over this layer's tiles
+        n_phys_in = a if li == 0 else bands * layout.rows
+        tiles = _grid_tiles(n_phys_in, n_phys_out, layout, arrays)
+        # defect cost per physical slot and per physical row, over this layer's tiles
         slot_cost = np.zeros(n_phys_out)
-        row_cost = np.zeros(a)
+        row_cost = np.zeros(n_phys_in)
         for t in tiles:
-            s = shorts[t.array, : t.n_rows, : t.n_cols]
+            s = cost[t.array, : t.n_rows, : t.n_cols]
             slot_cost[t.out_start : t.out_stop] += s.reshape(t.n_rows, -1, 2).sum(axis=(0, 2))
         slots = np.sort(np.argsort(slot_cost, kind="stable")[:b])
         for t in tiles:
             cols_used = np.zeros(t.n_cols, dtype=bool)
             used_slots = slots[(slots >= t.out_start) & (slots < t.out_stop)] - t.out_start
             cols_used[2 * used_slots] = cols_used[2 * used_slots + 1] = True
-            row_cost[t.in_start : t.in_stop] += shorts[t.array, : t.n_rows, : t.n_cols][
+            row_cost[t.in_start : t.in_stop] += cost[t.array, : t.n_rows, : t.n_cols][
                 :, cols_used
             ].sum(axis=1)
-        in_rows = np.arange(a)
+        in_rows = np.sort(np.argsort(row_cost, kind="stable")[:a])
         if li == 0 and input_importance is not None:
             imp = np.asarray(input_importance, dtype=np.float64)
             if imp.shape != (a,):
@@ -374,6 +385,16 @@ def place_defect_aware(
             in_rows[np.argsort(-imp, kind="stable")] = np.argsort(row_cost, kind="stable")
         layers.append(LayerPlacement(a, b, in_rows, slots, tiles))
     return Placement(layout, layers[::-1])
+
+
+DEFECT_COST = {
+    DefectCode.SHORT: 1.0,
+    DefectCode.OPEN: 1.0,
+    DefectCode.UNCERTAIN: 0.5,
+    DefectCode.STUCK_P: 0.25,
+    DefectCode.STUCK_AP: 0.25,
+}
+"""Placement cost of a device by its measured class (GOOD devices cost nothing)."""
 
 
 def target_bits(

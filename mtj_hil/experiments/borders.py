@@ -26,6 +26,7 @@ from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_di
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import DeviceProfile, load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
+from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.empirical import MeasuredArrays
@@ -262,6 +263,13 @@ def run_borders(
     def placer(codes: np.ndarray) -> Placement:
         return place_defect_aware(sizes, layout, codes, importance)
 
+    if characterised is None:
+        characterised = _characterise(profile, config, report)
+    models, agreement = characterised
+    if len(models) != config.dies:
+        raise ConfigError(f"{len(models)} characterised dies given for --dies {config.dies}")
+    for k, m in enumerate(models):  # refused before any training
+        check_usable(sizes, m.defects, die=f"die {k} of lot {config.lot_seed}")
     report("train unaware", 0, 1)
     cfg = TrainConfig(epochs=config.epochs, lr_final=config.lr_final)
     base = train_unaware(data, config.hidden, np.random.default_rng(seeds[1]), cfg).net
@@ -281,11 +289,6 @@ def run_borders(
     sw_wrong = unaware.predict(data.X_test) != data.y_test
     report("train unaware", 1, 1)
 
-    if characterised is None:
-        characterised = _characterise(profile, config, report)
-    models, agreement = characterised
-    if len(models) != config.dies:
-        raise ConfigError(f"{len(models)} characterised dies given for --dies {config.dies}")
     population = fit_population(models)
     stats_runs = {"statistics_aware": placer}
     if config.compare_plain:

@@ -34,6 +34,7 @@ from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.training.bnn import TrainConfig
+from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
@@ -137,24 +138,36 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     copies: list[int] = []
     if spec.method == "lea":
         copies = resolve_copies(sizes, layout, parse_copies(spec.copies, len(sizes) - 1))
-    if spec.method == "lea" and len(spec.characterization) > 1:
-        raise ConfigError("LEA takes one --characterization (its die)")
+    files = list(spec.characterization)
+    if spec.method in ("defect-aware", "lea") and len(files) > 1:
+        raise ConfigError(f"{spec.method} training takes one --characterization (its die)")
+    # every measured model is loaded (and checked) before any training
+    model, models = None, []
+    if spec.method == "defect-aware":
+        with SimulatedChip.from_lot(spec.profile, spec.lot_seed, spec.die) as chip:
+            model = measured_model(chip, files[0] if files else None, target)
+    elif spec.method == "lea":
+        with open_chip(spec.station, spec.profile, spec.lot_seed, spec.die) as chip:
+            if spec.station is not None:
+                target = f"station:{spec.station}"
+            model = measured_model(
+                chip, files[0] if files else None, None if spec.station else target
+            )
+    elif spec.method == "statistics-aware":
+        models = _population_models(spec, layout)
+    if model is not None:
+        check_usable(sizes, model.defects, copies or None, target)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.die]))
     cfg = TrainConfig(epochs=spec.epochs)
     unaware = train_unaware(data, spec.hidden, rng, cfg).net
     placement = place(sizes, layout)
     net = unaware
     if spec.method == "defect-aware":
-        files = list(spec.characterization)
-        if len(files) > 1:
-            raise ConfigError("defect-aware training takes one --characterization (its die)")
-        with SimulatedChip.from_lot(spec.profile, spec.lot_seed, spec.die) as chip:
-            model = measured_model(chip, files[0] if files else None, target)
+        assert model is not None
         placement = place_defect_aware(sizes, layout, model.defects, (data.X_train**2).mean(0))
         ft = TrainConfig(epochs=max(1, spec.epochs // 3), lr=0.003)
         net = train_defect_aware(data, spec.hidden, model, placement, rng, ft, init=unaware).net
     elif spec.method == "statistics-aware":
-        models = _population_models(spec, layout)
         population = fit_population(models)
         st = TrainConfig(epochs=2 * spec.epochs, lr=0.003)
         net = train_statistics_aware(
@@ -163,13 +176,7 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     loop: dict[str, Any] = {}
     lea = None
     if spec.method == "lea":
-        files = list(spec.characterization)
-        with open_chip(spec.station, spec.profile, spec.lot_seed, spec.die) as chip:
-            if spec.station is not None:
-                target = f"station:{spec.station}"
-            model = measured_model(
-                chip, files[0] if files else None, None if spec.station else target
-            )
+        assert model is not None
         lea = build_lea(sizes, model, copies)
         placement = Placement(layout, [g[0] for g in lea[0].copies])
         loop = {"lea_copies": copies, "lea_device_cost": lea[0].device_cost()}

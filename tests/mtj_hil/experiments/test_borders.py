@@ -104,3 +104,22 @@ def test_several_seeds_share_one_characterisation():
     n01 = d.discordant["defect_aware"][1] + results[1].dies[0].discordant["defect_aware"][1]
     assert ivs[0].value == pytest.approx((n10 - n01) / n)
     assert rates[0] == pytest.approx((n10 + n01) / n)
+
+
+def test_a_die_with_too_few_usable_devices_is_refused_before_training():
+    from mtj_hil.sim import load_profile
+    from mtj_hil.training.die_model import DieModel
+    from mtj_hil.training.errors import TrainingError
+
+    layout = load_profile("1t1r-20k").layout
+    dead = DieModel.ideal(layout)
+    dead.defects[:25] = 2  # OPEN: 4,375 usable devices left
+    config = BordersConfig(dataset="digits", dies=2, hidden=(64,), epochs=1)
+    stages = []
+    with pytest.raises(TrainingError, match=r"die 1 of lot 0 has 4375 usable .* needs 9472"):
+        run_borders(
+            config,
+            lambda stage, done, total: stages.append(stage),
+            ([DieModel.ideal(layout), dead], [1.0, 1.0]),
+        )
+    assert "train unaware" not in stages

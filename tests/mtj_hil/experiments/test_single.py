@@ -147,3 +147,17 @@ def test_lea_copies_that_do_not_fit_are_refused_before_training(tmp_path):
     assert not (tmp_path / "n.h5").exists()
     with pytest.raises(ConfigError, match="one per layer"):
         train_network(TrainSpec("lea", 2, tmp_path / "n.h5", dataset="digits", copies="1,2,3"))
+
+
+def test_population_of_another_profile_refused_before_training(tmp_path, char_file):
+    spec = TrainSpec(
+        "statistics-aware",
+        2,
+        tmp_path / "n.h5",
+        dataset="digits",
+        profile="1t1r-early-process",
+        characterization=[char_file],
+    )
+    with pytest.raises(StoreError, match="another profile"):
+        train_network(spec)
+    assert not (tmp_path / "n.h5").exists()

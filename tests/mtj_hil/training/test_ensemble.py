@@ -94,3 +94,19 @@ def test_averaging_copies_equals_the_read_path_and_ideal_copies_equal_software(l
     )
     with pytest.raises(TrainingError):
         predict_lea(net, X, die, ens, [np.ones((1, 64))])
+
+
+def test_a_die_with_too_few_usable_devices_is_refused_saying_how_many(layout):
+    from mtj_hil.training.capacity import check_usable, devices_needed
+
+    codes = np.zeros((32, 25, 25), dtype=np.uint8)
+    assert check_usable(SIZES, codes) == 20_000
+    codes[:10] = DefectCode.OPEN
+    codes[10, :, :10] = DefectCode.UNCERTAIN  # suspect: not usable
+    assert devices_needed(SIZES) == 14_080
+    with pytest.raises(TrainingError, match="die 3 has 13500 usable .* needs 14080"):
+        check_usable(SIZES, codes, die="die 3")
+    codes[:4] = DefectCode.GOOD
+    assert check_usable(SIZES, codes) == 16_000
+    with pytest.raises(TrainingError, match=r"with copies \[1, 8\] needs 23040"):
+        check_usable(SIZES, codes, [1, 8])

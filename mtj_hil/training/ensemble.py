@@ -33,7 +33,8 @@ from mtj_hil.training.mapping import (
     DeviceIndex,
     LayerPlacement,
     Placement,
-    _grid_tiles,
+    defect_cost,
+    layer_on_arrays,
     target_bits,
     tile_grid,
     weight_response,
@@ -187,12 +188,16 @@ def place_ensemble(
     layout: Layout,
     copies: Sequence[int],
     defects: np.ndarray | None = None,
+    input_importance: np.ndarray | None = None,
 ) -> EnsemblePlacement:
     """Place ``copies[l]`` copies of layer ``l``, each on arrays of its own.
 
-    With a measured ``defects`` map the arrays with fewest devices not GOOD (UNCERTAIN
-    counted as suspect, whole defective lines counted device by device) are used, the
-    output layer's copies first; without it arrays are used in order.
+    With a measured ``defects`` map the arrays of lowest defect cost
+    (:func:`mapping.defect_cost`: UNCERTAIN counted as suspect, whole defective lines device
+    by device) are used, the output layer's copies first, and each copy is laid out like the
+    defect-aware placement (:func:`mapping.layer_on_arrays`: spare pair slots on open output
+    lines, spare rows on shorted input lines, important inputs on clean rows); without it
+    arrays are used in order.
 
     Raises:
         TrainingError: the copies do not fit (see :func:`check_ensemble_fits`) or the defect
@@ -200,11 +205,13 @@ def place_ensemble(
     """
     check_ensemble_fits(sizes, layout, copies)
     order = np.arange(layout.n_arrays)
+    cost = np.zeros((layout.n_arrays, layout.rows, layout.cols))
     if defects is not None:
         codes = np.asarray(defects)
-        if codes.shape != (layout.n_arrays, layout.rows, layout.cols):
+        if codes.shape != cost.shape:
             raise TrainingError(f"defect map has shape {codes.shape}")
-        order = np.argsort((codes != DefectCode.GOOD).sum(axis=(1, 2)), kind="stable")
+        cost = defect_cost(codes)
+        order = np.argsort(cost.sum(axis=(1, 2)), kind="stable")
     needs = arrays_needed(sizes, layout, copies)
     groups: list[list[LayerPlacement]] = [[] for _ in copies]
     k = 0
@@ -212,9 +219,10 @@ def place_ensemble(
         a, b = sizes[li], sizes[li + 1]
         per_copy = needs[li] // copies[li]
         for _ in range(copies[li]):
-            tiles = _grid_tiles(a, b, layout, [int(x) for x in order[k : k + per_copy]])
+            arrays = [int(x) for x in order[k : k + per_copy]]
             k += per_copy
-            groups[li].append(LayerPlacement(a, b, np.arange(a), np.arange(b), tiles))
+            imp = input_importance if li == 0 else None
+            groups[li].append(layer_on_arrays(a, b, layout, arrays, cost, imp, spare_rows=li > 0))
     return EnsemblePlacement(layout, groups)
 
 

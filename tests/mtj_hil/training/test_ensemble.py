@@ -110,3 +110,15 @@ def test_a_die_with_too_few_usable_devices_is_refused_saying_how_many(layout):
     assert check_usable(SIZES, codes) == 16_000
     with pytest.raises(TrainingError, match=r"with copies \[1, 8\] needs 23040"):
         check_usable(SIZES, codes, [1, 8])
+
+
+def test_every_copy_leaves_whole_defective_lines_on_spares(layout):
+    codes = np.zeros((32, 25, 25), dtype=np.uint8)
+    codes[:, :, 6] = DefectCode.OPEN
+    codes[:, 9, :] = DefectCode.SHORT
+    ens = place_ensemble(SIZES, layout, [1, 2], codes)
+    for c in range(2):
+        di = ens.index(1, c)
+        assert not np.any(di.row == 9)
+        assert not np.any((di.plus == 6) | (di.minus == 6))
+    assert not np.any(ens.index(0, 0).plus == 6) and not np.any(ens.index(0, 0).minus == 6)

@@ -347,7 +347,7 @@ def run_borders(
         misses = {
             n: _emulate(net, pl, model, data, rng) != data.y_test for n, (net, pl) in nets.items()
         }
-        ens = place_ensemble(sizes, layout, copies, model.defects)
+        ens = place_ensemble(sizes, layout, copies, model.defects, importance)
         lea = (unaware, ens, lea_weights(ens, model.defects, config.lea_beta))
         misses["lea"] = (
             predict_lea(unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test

@@ -60,10 +60,14 @@ def resolve_copies(sizes: Sequence[int], layout: Layout, copies: Sequence[int] |
 
 
 def build_lea(
-    sizes: Sequence[int], model: DieModel, copies: Sequence[int], beta: int | None = None
+    sizes: Sequence[int],
+    model: DieModel,
+    copies: Sequence[int],
+    beta: int | None = None,
+    input_importance: np.ndarray | None = None,
 ) -> tuple[EnsemblePlacement, list[np.ndarray]]:
     """Ensemble on the die's cleanest arrays and its averaging weights from the measured map."""
-    ens = place_ensemble(sizes, model.layout, copies, model.defects)
+    ens = place_ensemble(sizes, model.layout, copies, model.defects, input_importance)
     return ens, lea_weights(ens, model.defects, beta)
 
 

@@ -177,7 +177,7 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     lea = None
     if spec.method == "lea":
         assert model is not None
-        lea = build_lea(sizes, model, copies)
+        lea = build_lea(sizes, model, copies, input_importance=(data.X_train**2).mean(0))
         placement = Placement(layout, [g[0] for g in lea[0].copies])
         loop = {"lea_copies": copies, "lea_device_cost": lea[0].device_cost()}
     if spec.method == "chip-in-the-loop":

@@ -27,12 +27,13 @@ from _smoke import parse_args
 from mtj_hil.experiments.borders import BordersConfig, BordersResult, run_borders_seeds
 from mtj_hil.experiments.claims import claims_rows
 
-COLUMNS = ("unaware", "defect_aware", "statistics_aware", "lea")
+COLUMNS = ("unaware", "defect_aware", "statistics_aware", "lea", "lea_statistics")
 LABEL = {
     "unaware": "unaware",
     "defect_aware": "defect-aware",
     "statistics_aware": "statistics-aware",
     "lea": "lea",
+    "lea_statistics": "lea + statistics-aware",
 }
 
 SMOKE = {

@@ -54,6 +54,7 @@ METHODS = (
     "statistics_aware",
     "statistics_aware_plain",
     "lea",
+    "lea_statistics",
 )
 """Columns of the result. ``unaware`` is the software network on the straightforward
 placement; ``unaware_placed`` the same network routed by :func:`place_defect_aware` (what the
@@ -62,7 +63,9 @@ realisations placed the way each die is placed, deployed with each die's defect-
 placement; ``statistics_aware_plain`` (optional) the same training on the straightforward
 placement for every die; ``lea`` the software network with Layer Ensemble Averaging
 (:mod:`mtj_hil.training.ensemble`: ``lea_copies`` copies per layer on each die's cleanest
-arrays, averaged per output over the copies with fewest measured defects; no retraining)."""
+arrays, averaged per output over the copies with fewest measured defects; no retraining);
+``lea_statistics`` the statistics-aware network deployed the same way (no per-die
+retraining either)."""
 
 PLACEMENTS = ("defect-aware", "plain")
 
@@ -351,6 +354,10 @@ def run_borders(
         lea = (unaware, ens, lea_weights(ens, model.defects, config.lea_beta))
         misses["lea"] = (
             predict_lea(unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test
+        )
+        stats_net = nets["statistics_aware"][0]
+        misses["lea_statistics"] = (
+            predict_lea(stats_net, data.X_test, model, ens, lea[2], True, rng) != data.y_test
         )
         for name, miss in misses.items():
             wrong[name] = int(miss.sum())

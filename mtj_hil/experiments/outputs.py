@@ -25,6 +25,7 @@ LABELS = {
     "statistics_aware": "statistics-aware",
     "statistics_aware_plain": "statistics-aware, plain placement",
     "lea": "LEA (software network, layer copies averaged)",
+    "lea_statistics": "LEA of the statistics-aware network",
 }
 
 
@@ -331,6 +332,7 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
         "statistics_aware": ("tab:blue", "", "^"),
         "statistics_aware_plain": ("tab:purple", "", "v"),
         "lea": ("tab:brown", "", "D"),
+        "lea_statistics": ("tab:cyan", "", "P"),
     }
     for m in result.methods():
         color, ls, marker = styles[m]

@@ -50,6 +50,7 @@ def test_errors_per_die_and_on_chip(result):
         "statistics_aware",
         "statistics_aware_plain",
         "lea",
+        "lea_statistics",
     ]
     # 64-24-10 on 25 x 25 arrays: 6 + 1 arrays a copy; 8 output copies, then 4 of layer 0
     assert result.lea_copies == [4, 8]

@@ -103,14 +103,22 @@ def experiment() -> None:
     help="Also train statistics-aware for the plain placement (one more column).",
 )
 @click.option("--pool-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option(
+    "--lea-copies",
+    default="auto",
+    show_default=True,
+    help="Layer Ensemble Averaging copies per layer: 'auto' (the most that fit, output layer "
+    "first), K for every layer, or K0,K1,...",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
 @click.option(
     "--seeds",
     type=click.IntRange(1, 100),
-    default=1,
+    default=3,
     show_default=True,
     help="Repeat with master seeds SEED .. SEED+N-1 (one characterisation); results per seed "
-    "in seed-K/ and a summary over seeds in summary.md.",
+    "in seed-K/ and a summary over seeds in summary.md (mnist5k: seed K tests on "
+    "cross-validation fold K mod 5, so up to 5 seeds test on disjoint images).",
 )
 @click.option(
     "--on-chip",
@@ -132,6 +140,7 @@ def borders(
     freeze_defective: bool,
     compare_plain: bool,
     pool_size: int,
+    lea_copies: str,
     seed: int,
     seeds: int,
     on_chip: bool,
@@ -140,6 +149,7 @@ def borders(
     """MNIST on a lot of characterised dies: software, unaware, defect-aware and
     statistics-aware test errors per die (after Borders et al.)."""
     from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+    from mtj_hil.experiments.lea import parse_copies
     from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
     config = BordersConfig(
@@ -158,6 +168,7 @@ def borders(
         compare_plain=compare_plain,
         seed=seed,
         on_chip=on_chip,
+        lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
     )
     folder = _out_dir(out_dir, "borders")
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():
@@ -270,11 +281,19 @@ def _station_option(f: Callable) -> Callable:
 @click.command()
 @click.option(
     "--method",
-    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop"]),
+    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea"]),
     required=True,
     help="unaware: ideal devices; defect-aware: this die's measured map; statistics-aware: "
     "the lot's defect statistics; chip-in-the-loop: fine-tune with forward passes measured "
-    "on the die (simulated, or the --station's).",
+    "on the die (simulated, or the --station's); lea: the software network with Layer "
+    "Ensemble Averaging (--copies of each layer on the die's cleanest arrays, averaged).",
+)
+@click.option(
+    "--copies",
+    default="auto",
+    show_default=True,
+    help="LEA copies: 'auto' (the most that fit, output layer first), K for every layer, or "
+    "K0,K1,... per layer; each copy costs the layer's devices again.",
 )
 @click.option(
     "--loop-epochs",
@@ -324,11 +343,12 @@ def train(
     population_dies: int,
     station: Path | None,
     loop_epochs: int,
+    copies: str,
 ) -> None:
     """Train one network for a die and save it, with its placement, in a run file."""
     from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
 
-    if station is not None and method != "chip-in-the-loop":
+    if station is not None and method not in ("chip-in-the-loop", "lea"):
         raise click.UsageError(
             f"--station works with --method chip-in-the-loop; for {method}, characterize the "
             "die with --station, train with --characterization RUNFILE, evaluate with --station"
@@ -349,6 +369,7 @@ def train(
         population_dies=population_dies,
         station=station,
         loop_epochs=loop_epochs,
+        copies=copies,
     )
     click.echo(summary_json(train_network(spec)))
 

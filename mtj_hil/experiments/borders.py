@@ -20,14 +20,24 @@ import numpy as np
 from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, model_from_memory
-from mtj_hil.experiments.onchip import evaluate_on_chip
-from mtj_hil.experiments.stats import paired_difference
+from mtj_hil.experiments.onchip import evaluate_lea_on_chip, evaluate_on_chip
+from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import DeviceProfile, load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
+from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel
+from mtj_hil.training.empirical import MeasuredArrays
+from mtj_hil.training.ensemble import (
+    EnsemblePlacement,
+    auto_copies,
+    check_ensemble_fits,
+    lea_weights,
+    place_ensemble,
+    predict_lea,
+)
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
 from mtj_hil.training.methods import (
     predict_emulated,
@@ -43,13 +53,19 @@ METHODS = (
     "defect_aware",
     "statistics_aware",
     "statistics_aware_plain",
+    "lea",
+    "lea_statistics",
 )
 """Columns of the result. ``unaware`` is the software network on the straightforward
 placement; ``unaware_placed`` the same network routed by :func:`place_defect_aware` (what the
 placement alone buys); ``statistics_aware`` one network for all dies, trained through
 realisations placed the way each die is placed, deployed with each die's defect-aware
 placement; ``statistics_aware_plain`` (optional) the same training on the straightforward
-placement for every die."""
+placement for every die; ``lea`` the software network with Layer Ensemble Averaging
+(:mod:`mtj_hil.training.ensemble`: ``lea_copies`` copies per layer on each die's cleanest
+arrays, averaged per output over the copies with fewest measured defects; no retraining);
+``lea_statistics`` the statistics-aware network deployed the same way (no per-die
+retraining either)."""
 
 PLACEMENTS = ("defect-aware", "plain")
 
@@ -88,6 +104,15 @@ class BordersConfig:
         compare_plain: also train and evaluate statistics-aware on the plain placement.
         seed: master seed (data split, training, evaluation noise).
         on_chip: also measure the networks on every simulated die.
+        lea_copies: copies per layer for Layer Ensemble Averaging (empty: the most that fit,
+            output layer first, see :func:`auto_copies`).
+        lea_beta: copies averaged per output (None: every copy tied at the fewest defects).
+        stats_model: population of statistics-aware training: ``measured`` (measured arrays
+            resampled, :class:`MeasuredArrays`; the lot split in halves, each half evaluated
+            with the network trained on the other) or ``parametric`` (the fitted
+            :class:`PopulationModel`, one network for every die).
+        folds: for ``mnist5k``, test on cross-validation fold ``seed % 5`` (seeds 0..4 test
+            on disjoint images, so per-die results pool over seeds); else a seeded split.
     """
 
     dataset: str = "mnist5k"
@@ -109,6 +134,10 @@ class BordersConfig:
     compare_plain: bool = False
     seed: int = 0
     on_chip: bool = False
+    lea_copies: tuple[int, ...] = ()
+    lea_beta: int | None = None
+    folds: bool = True
+    stats_model: str = "measured"
 
     def __post_init__(self) -> None:
         if self.dies < 1:
@@ -119,6 +148,14 @@ class BordersConfig:
             raise ConfigError(f"pool size must be >= 1, got {self.pool_size}")
         if not self.hidden or min(self.hidden) < 1:
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
+        if self.lea_copies and min(self.lea_copies) < 1:
+            raise ConfigError(f"LEA copies must be >= 1, got {list(self.lea_copies)}")
+        if self.stats_model not in ("measured", "parametric"):
+            raise ConfigError(
+                f"stats_model must be measured or parametric, not {self.stats_model!r}"
+            )
+        if self.lea_beta is not None and self.lea_beta < 1:
+            raise ConfigError(f"LEA beta must be >= 1, got {self.lea_beta}")
         if not 0 < self.lr_final <= min(self.stats_lr, self.finetune_lr):
             raise ConfigError(
                 f"lr_final must be > 0 and at most the other step sizes, got {self.lr_final}"
@@ -142,6 +179,7 @@ class DieResult:
     placement: dict[str, Any]
     bit_error_rate: dict[str, float] = field(default_factory=dict)
     paired: dict[str, list[float]] = field(default_factory=dict)
+    discordant: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,6 +197,8 @@ class BordersResult:
     nets: dict[str, BNN]
     placement: Placement
     seconds: float
+    lea_copies: list[int] = field(default_factory=list)
+    lea_device_cost: float = float("nan")
 
     def methods(self) -> list[str]:
         """Methods this run evaluated, in :data:`METHODS` order."""
@@ -204,19 +244,35 @@ def run_borders(
     report = progress or (lambda stage, done, total: None)
     seeds = np.random.SeedSequence(config.seed).spawn(6)
     data_seed = int(seeds[0].generate_state(1)[0])
+    fold = config.seed % 5 if config.folds and config.dataset == "mnist5k" else None
     data = load_dataset(
-        config.dataset, data_seed, data_dir=config.data_dir, image_size=config.image_size
+        config.dataset,
+        data_seed,
+        data_dir=config.data_dir,
+        image_size=config.image_size,
+        fold=fold,
     )
     profile = load_profile(config.profile)
     layout = profile.layout
     sizes = [data.n_features, *config.hidden, data.n_classes]
     check_fits(sizes, layout)
+    copies = list(config.lea_copies) or auto_copies(sizes, layout)
+    if len(copies) != len(sizes) - 1:
+        raise ConfigError(f"LEA copies {copies} for a network of {len(sizes) - 1} layers")
+    check_ensemble_fits(sizes, layout, copies)
     plain = place(sizes, layout)
     importance = (data.X_train**2).mean(axis=0)
 
     def placer(codes: np.ndarray) -> Placement:
         return place_defect_aware(sizes, layout, codes, importance)
 
+    if characterised is None:
+        characterised = _characterise(profile, config, report)
+    models, agreement = characterised
+    if len(models) != config.dies:
+        raise ConfigError(f"{len(models)} characterised dies given for --dies {config.dies}")
+    for k, m in enumerate(models):  # refused before any training
+        check_usable(sizes, m.defects, die=f"die {k} of lot {config.lot_seed}")
     report("train unaware", 0, 1)
     cfg = TrainConfig(epochs=config.epochs, lr_final=config.lr_final)
     base = train_unaware(data, config.hidden, np.random.default_rng(seeds[1]), cfg).net
@@ -236,11 +292,6 @@ def run_borders(
     sw_wrong = unaware.predict(data.X_test) != data.y_test
     report("train unaware", 1, 1)
 
-    if characterised is None:
-        characterised = _characterise(profile, config, report)
-    models, agreement = characterised
-    if len(models) != config.dies:
-        raise ConfigError(f"{len(models)} characterised dies given for --dies {config.dies}")
     population = fit_population(models)
     stats_runs = {"statistics_aware": placer}
     if config.compare_plain:
@@ -249,21 +300,25 @@ def run_borders(
     stats_cfg = TrainConfig(
         epochs=config.stats_epochs, lr=config.stats_lr, lr_final=config.lr_final
     )
+    groups = _stats_groups(models, config, population)
+    group_of = {k: g for g, (_, members) in enumerate(groups) for k in members}
+    total = len(stats_runs) * len(groups)
     for i, (name, how) in enumerate(stats_runs.items()):
-        report("train statistics-aware", i, len(stats_runs))
-        stats_nets[name] = train_statistics_aware(
-            data,
-            config.hidden,
-            population,
-            plain,
-            np.random.default_rng(seeds[2 + 3 * i]),
-            stats_cfg,
-            pool_size=config.pool_size,
-            init=base,
-            placer=how,
-            select=8 if config.select else 0,
-        ).net
-    report("train statistics-aware", len(stats_runs), len(stats_runs))
+        for g, (pop, _) in enumerate(groups):
+            report("train statistics-aware", i * len(groups) + g, total)
+            stats_nets[name if g == 0 else f"{name}_{g}"] = train_statistics_aware(
+                data,
+                config.hidden,
+                pop,
+                plain,
+                np.random.default_rng([*seeds[2 + 3 * i].generate_state(2), g]),
+                stats_cfg,
+                pool_size=config.pool_size,
+                init=base,
+                placer=how,
+                select=8 if config.select else 0,
+            ).net
+    report("train statistics-aware", total, total)
 
     die_seeds = seeds[3].spawn(config.dies)
     results = []
@@ -286,20 +341,33 @@ def run_borders(
             "unaware": (unaware, plain),
             "unaware_placed": (unaware, placed),
             "defect_aware": (tuned, placed),
-            "statistics_aware": (stats_nets["statistics_aware"], placed),
+            "statistics_aware": (_group_net(stats_nets, "statistics_aware", group_of[k]), placed),
         }
         if "statistics_aware_plain" in stats_nets:
-            nets["statistics_aware_plain"] = (stats_nets["statistics_aware_plain"], plain)
-        wrong, paired = {}, {}
-        for name, (net, pl) in nets.items():
-            miss = _emulate(net, pl, model, data, rng) != data.y_test
+            plain_net = _group_net(stats_nets, "statistics_aware_plain", group_of[k])
+            nets["statistics_aware_plain"] = (plain_net, plain)
+        wrong, paired, disc = {}, {}, {}
+        misses = {
+            n: _emulate(net, pl, model, data, rng) != data.y_test for n, (net, pl) in nets.items()
+        }
+        ens = place_ensemble(sizes, layout, copies, model.defects, importance)
+        lea = (unaware, ens, lea_weights(ens, model.defects, config.lea_beta))
+        misses["lea"] = (
+            predict_lea(unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test
+        )
+        stats_net = nets["statistics_aware"][0]
+        misses["lea_statistics"] = (
+            predict_lea(stats_net, data.X_test, model, ens, lea[2], True, rng) != data.y_test
+        )
+        for name, miss in misses.items():
             wrong[name] = int(miss.sum())
             ci = paired_difference(miss, sw_wrong)
             paired[name] = [ci.value, ci.low, ci.high]
+            disc[name] = list(discordant(miss, sw_wrong))
         on_chip, ber = {}, {}
         if config.on_chip:
             chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
-            on_chip, ber = _on_chip(profile, config, k, chip_nets, data)
+            on_chip, ber = _on_chip(profile, config, k, chip_nets, data, lea)
         results.append(
             DieResult(
                 k,
@@ -311,6 +379,7 @@ def run_borders(
                 placed.as_dict(),
                 ber,
                 paired,
+                disc,
             )
         )
     report("dies", config.dies, config.dies)
@@ -326,6 +395,8 @@ def run_borders(
         {"unaware": unaware, **stats_nets},
         plain,
         time.perf_counter() - t0,
+        copies,
+        place_ensemble(sizes, layout, copies).device_cost(),
     )
 
 
@@ -343,6 +414,28 @@ def run_borders_seeds(
     report = progress or (lambda stage, done, total: None)
     characterised = _characterise(load_profile(config.profile), config, report)
     return [run_borders(replace(config, seed=int(s)), progress, characterised) for s in seeds]
+
+
+def _stats_groups(
+    models: Sequence[DieModel], config: BordersConfig, population: PopulationModel
+) -> list[tuple[PopulationModel | MeasuredArrays, list[int]]]:
+    """Populations for statistics-aware training and the dies each network is evaluated on.
+
+    ``measured`` with two dies or more: the lot is split in halves; each half is evaluated
+    with the network trained on the other half's measured arrays (no die's own arrays are in
+    its network's pool). Otherwise one network from the fitted parametric ``population``.
+    """
+    n = len(models)
+    if config.stats_model != "measured" or n < 2:
+        return [(population, list(range(n)))]
+    halves = [list(range(0, n // 2)), list(range(n // 2, n))]
+    return [
+        (MeasuredArrays.from_dies([models[i] for i in halves[1 - h]]), halves[h]) for h in (0, 1)
+    ]
+
+
+def _group_net(nets: dict[str, BNN], name: str, group: int) -> BNN:
+    return nets[name if group == 0 else f"{name}_{group}"]
 
 
 def _emulate(
@@ -374,14 +467,19 @@ def _on_chip(
     k: int,
     nets: dict[str, tuple[BNN, Placement]],
     data: Dataset,
+    lea: tuple[BNN, EnsemblePlacement, list[np.ndarray]],
 ) -> tuple[dict[str, int], dict[str, float]]:
-    """Measure each network on die ``k`` (drawn again from its seed: the same devices)."""
+    """Measure each network (and LEA) on die ``k`` (drawn again from its seed: the same
+    devices)."""
     wrong, ber = {}, {}
     with SimulatedChip.from_lot(profile, config.lot_seed, k) as chip:
         for name, (net, pl) in nets.items():
             acc, rep = evaluate_on_chip(chip, net, pl, data.X_test, data.y_test)
             wrong[name] = _errors(acc, data.y_test.size)
             ber[name] = rep.bit_error_rate if rep is not None else float("nan")
+        acc, rep = evaluate_lea_on_chip(chip, *lea, data.X_test, data.y_test)
+        wrong["lea"] = _errors(acc, data.y_test.size)
+        ber["lea"] = rep.bit_error_rate if rep is not None else float("nan")
     return wrong, ber
 
 

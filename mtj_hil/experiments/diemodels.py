@@ -104,6 +104,18 @@ def _check_layout(char: Characterization, layout: Layout) -> None:
     found = {k: rec.get(k) for k in want}
     if found != want:
         raise StoreError(f"{char.path} was measured on a die of layout {found}, not {want}")
+    # same geometry, another profile: the nominal conductances (what the weights are
+    # normalised by) tell the profiles apart
+    for key in ("nominal_g_p", "nominal_g_ap"):
+        got, expected = rec.get(key), getattr(layout, key)
+        if got is not None and not np.isclose(float(got), expected, rtol=1e-6, atol=0.0):
+            station = char.attrs.get("station") or {}
+            profile = station.get("profile", {}) if isinstance(station, dict) else {}
+            name = profile.get("name", "?") if isinstance(profile, dict) else "?"
+            raise StoreError(
+                f"{char.path} was measured on a die of another profile ({name}: {key} "
+                f"{1e6 * float(got):.1f} uS, the network's die has {1e6 * expected:.1f} uS)"
+            )
 
 
 def load_die_model(

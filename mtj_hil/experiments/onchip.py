@@ -14,6 +14,7 @@ import numpy as np
 from mtj_hil.protocols.chip import Chip, Pulse
 from mtj_hil.protocols.write import WriteReport, write_weights
 from mtj_hil.training.bnn import BNN
+from mtj_hil.training.ensemble import EnsemblePlacement, check_lea, lea_layer_currents
 from mtj_hil.training.errors import DatasetError, TrainingError
 from mtj_hil.training.mapping import Placement, target_bits
 from mtj_hil.training.methods import (
@@ -144,3 +145,36 @@ def evaluate_on_chip(
     report = program_network(chip, net, placement, pulse) if program else None
     currents = chip_layer_currents(chip, placement, v_read)
     return accuracy(forward_currents(net, X, currents, placement, v_read), y), report
+
+
+def evaluate_lea_on_chip(
+    chip: Chip,
+    net: BNN,
+    ensemble: EnsemblePlacement,
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    v_read: float = V_READ,
+    program: bool = True,
+    pulse: Pulse | None = None,
+) -> tuple[float, ProgramReport | None]:
+    """Accuracy of ``net`` with Layer Ensemble Averaging measured on ``chip`` (simulated die,
+    virtual lab or a station's die): every copy of every layer is programmed with
+    write-verify, every copy read per sample and the copies averaged per output with
+    ``weights`` (see :mod:`mtj_hil.training.ensemble`).
+
+    Returns:
+        ``(accuracy, program report or None)``.
+
+    Raises:
+        TrainingError: network, ensemble, weights and die disagree (before any write).
+    """
+    check_placement(chip, ensemble.flat)
+    check_lea(net, ensemble, weights)
+    check_samples(net, X, y)
+    report = None
+    if program:
+        bits, used = ensemble.target_bits(net.binary_weights())
+        report = program_bits(chip, bits, used, ensemble.flat.arrays_used(), pulse)
+    currents = lea_layer_currents(ensemble, chip.read, weights, v_read)
+    return accuracy(forward_currents(net, X, currents, ensemble.flat, v_read), y), report

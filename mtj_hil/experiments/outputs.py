@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.experiments.borders import BordersResult, config_record
+from mtj_hil.experiments.claims import CLAIMS_HEADER, claims_note, claims_rows
 from mtj_hil.experiments.networks import save_network
 from mtj_hil.experiments.stats import binomial_ci, mean_ci
 from mtj_hil.runs.store.runfile import RunFile
@@ -23,6 +24,8 @@ LABELS = {
     "defect_aware": "defect-aware",
     "statistics_aware": "statistics-aware",
     "statistics_aware_plain": "statistics-aware, plain placement",
+    "lea": "LEA (software network, layer copies averaged)",
+    "lea_statistics": "LEA of the statistics-aware network",
 }
 
 
@@ -156,7 +159,18 @@ def seeds_markdown(results: Sequence[BordersResult]) -> str:
         "that seed's network on ideal devices. Differences are to the same seed's baseline "
         "(percentage points); the interval of the mean difference is Student-t over seeds. "
         "'dies > 1 pt worse' counts dies whose paired 95 % interval of (method - software) "
-        "lies above 1 point.\n\n" + markdown_table(header, rows)
+        "lies above 1 point.\n\n" + markdown_table(header, rows) + claims_markdown(results)
+    )
+
+
+def claims_markdown(results: Sequence[BordersResult]) -> str:
+    """The per-die claims pooled over seeds (:mod:`claims`) as a Markdown section."""
+    rows = [[LABELS[r[0]], *r[1:]] for r in claims_rows(results)]
+    return (
+        "\n## Within 1 pt of software, per die\n\n"
+        + claims_note(results)
+        + "\n\n"
+        + markdown_table(CLAIMS_HEADER, rows)
     )
 
 
@@ -219,9 +233,11 @@ def borders_markdown(result: BordersResult) -> str:
         f"{c.stats_epochs} and defect-aware {c.finetune_epochs} more epochs from that network; "
         f"the software baseline (= unaware) gets {c.finetune_epochs} more on ideal devices. "
         f"'dies > 1 pt worse' counts dies whose paired 95 % interval of "
-        f"(method - software) lies above 1 point.\n\n"
+        f"(method - software) lies above 1 point. LEA: copies per layer "
+        f"{result.lea_copies}, {result.lea_device_cost:.2f}x the devices of one copy.\n\n"
     )
     text += markdown_table(SUMMARY_HEADER, borders_summary(result))
+    text += claims_markdown([result])
     if c.on_chip:
         text += "\nMeasured on the simulated dies (write-verify, crossbar reads):\n\n"
         text += markdown_table(SUMMARY_HEADER, borders_summary(result, on_chip=True))
@@ -246,6 +262,8 @@ def _borders_runfile(result: BordersResult, path: Path) -> None:
             "placements_defect_aware": [d.placement for d in result.dies],
             "population": _population_record(result),
             "seconds": result.seconds,
+            "lea_copies": result.lea_copies,
+            "lea_device_cost": result.lea_device_cost,
         },
     )
     try:
@@ -313,6 +331,8 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
         "defect_aware": ("tab:green", "", "s"),
         "statistics_aware": ("tab:blue", "", "^"),
         "statistics_aware_plain": ("tab:purple", "", "v"),
+        "lea": ("tab:brown", "", "D"),
+        "lea_statistics": ("tab:cyan", "", "P"),
     }
     for m in result.methods():
         color, ls, marker = styles[m]

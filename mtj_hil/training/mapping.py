@@ -317,14 +317,20 @@ def place_defect_aware(
     defects: np.ndarray,
     input_importance: np.ndarray | None = None,
 ) -> Placement:
-    """Placement that keeps shorted devices away from the lines that matter most.
+    """Placement that keeps defective devices and whole defective lines away from the lines
+    that matter most.
 
-    1. Arrays are ranked by their number of SHORT devices; the output layer goes on the
-       cleanest arrays, then the earlier layers (last to first); the worst arrays stay unused.
-    2. Within each layer, spare pair slots (``ctiles * cols//2 - n_out``) are placed on the
-       slots with most shorts, so whole shorted pairs carry no weight.
-    3. If ``input_importance`` (first-layer inputs, e.g. mean x**2 on the training set) is
-       given, the least important inputs are routed to the physical rows with most shorts.
+    Each device costs :data:`DEFECT_COST` of its measured class (SHORT and OPEN 1: a pair
+    with one turns into a large fixed weight; UNCERTAIN 0.5, suspect; STUCK 0.25: the pair
+    still switches by half).
+
+    1. Arrays are ranked by cost; the output layer goes on the cleanest, then the earlier
+       layers (last to first); the worst arrays stay unused.
+    2. Per layer (:func:`layer_on_arrays`), spare pair slots go on the costliest slots (whole
+       open output lines carry no weight); layers after the first route their inputs to the
+       cleanest rows of their full last band (whole shorted input lines left unused); with
+       ``input_importance`` (first-layer inputs, e.g. mean x**2 on the training set) the
+       least important inputs go to the costliest rows.
 
     Permuting inputs and outputs does not change the network's function: the controller
     routes signals through ``in_rows`` / ``out_slots``.
@@ -336,44 +342,84 @@ def place_defect_aware(
     shape = (layout.n_arrays, layout.rows, layout.cols)
     if codes.shape != shape:
         raise TrainingError(f"defect map has shape {codes.shape}; expected {shape}")
-    shorts = codes == DefectCode.SHORT
+    cost = defect_cost(codes)
     needs = check_fits(sizes, layout)
-    ranked = np.argsort(shorts.sum(axis=(1, 2)), kind="stable")
-    pairs = layout.cols // 2
+    ranked = np.argsort(cost.sum(axis=(1, 2)), kind="stable")
     layers: list[LayerPlacement] = []
     k = 0
     for li in range(len(sizes) - 2, -1, -1):
-        a, b = sizes[li], sizes[li + 1]
-        need = needs[li]
-        bands, ctiles = tile_grid(a, b, layout)
-        arrays = ranked[k : k + need]
-        k += need
-        n_phys_out = ctiles * pairs
-        tiles = _grid_tiles(a, n_phys_out, layout, arrays)
-        # shorts per physical slot and per physical row, over this layer's tiles
-        slot_cost = np.zeros(n_phys_out)
-        row_cost = np.zeros(a)
-        for t in tiles:
-            s = shorts[t.array, : t.n_rows, : t.n_cols]
-            slot_cost[t.out_start : t.out_stop] += s.reshape(t.n_rows, -1, 2).sum(axis=(0, 2))
-        slots = np.sort(np.argsort(slot_cost, kind="stable")[:b])
-        for t in tiles:
-            cols_used = np.zeros(t.n_cols, dtype=bool)
-            used_slots = slots[(slots >= t.out_start) & (slots < t.out_stop)] - t.out_start
-            cols_used[2 * used_slots] = cols_used[2 * used_slots + 1] = True
-            row_cost[t.in_start : t.in_stop] += shorts[t.array, : t.n_rows, : t.n_cols][
-                :, cols_used
-            ].sum(axis=1)
-        in_rows = np.arange(a)
-        if li == 0 and input_importance is not None:
-            imp = np.asarray(input_importance, dtype=np.float64)
-            if imp.shape != (a,):
-                raise TrainingError(f"input_importance has shape {imp.shape}; expected ({a},)")
-            # most important input -> cleanest physical row
-            in_rows = np.empty(a, dtype=np.int64)
-            in_rows[np.argsort(-imp, kind="stable")] = np.argsort(row_cost, kind="stable")
-        layers.append(LayerPlacement(a, b, in_rows, slots, tiles))
+        arrays = ranked[k : k + needs[li]]
+        k += needs[li]
+        imp = input_importance if li == 0 else None
+        layers.append(
+            layer_on_arrays(sizes[li], sizes[li + 1], layout, arrays, cost, imp, spare_rows=li > 0)
+        )
     return Placement(layout, layers[::-1])
+
+
+def defect_cost(codes: np.ndarray) -> np.ndarray:
+    """Placement cost per device (:data:`DEFECT_COST` of its measured class)."""
+    cost = np.zeros(np.shape(codes))
+    for code, c in DEFECT_COST.items():
+        cost[np.asarray(codes) == code] = c
+    return cost
+
+
+def layer_on_arrays(
+    a: int,
+    b: int,
+    layout: Layout,
+    arrays: Sequence[int],
+    cost: np.ndarray,
+    input_importance: np.ndarray | None = None,
+    spare_rows: bool = True,
+) -> LayerPlacement:
+    """One ``a x b`` layer on ``arrays`` (one tile each), its spare pair slots on the costliest
+    slots, its inputs on the cleanest rows (with ``spare_rows`` the last band's unused rows
+    are available), or, with ``input_importance``, the most important inputs on the cleanest
+    rows. ``cost`` is per device, shape ``(n_arrays, rows, cols)``.
+
+    Raises:
+        TrainingError: ``input_importance`` has the wrong shape.
+    """
+    pairs = layout.cols // 2
+    bands, ctiles = tile_grid(a, b, layout)
+    n_phys_out = ctiles * pairs
+    n_phys_in = bands * layout.rows if spare_rows else a
+    tiles = _grid_tiles(n_phys_in, n_phys_out, layout, arrays)
+    # defect cost per physical slot and per physical row, over this layer's tiles
+    slot_cost = np.zeros(n_phys_out)
+    row_cost = np.zeros(n_phys_in)
+    for t in tiles:
+        s = cost[t.array, : t.n_rows, : t.n_cols]
+        slot_cost[t.out_start : t.out_stop] += s.reshape(t.n_rows, -1, 2).sum(axis=(0, 2))
+    slots = np.sort(np.argsort(slot_cost, kind="stable")[:b])
+    for t in tiles:
+        cols_used = np.zeros(t.n_cols, dtype=bool)
+        used_slots = slots[(slots >= t.out_start) & (slots < t.out_stop)] - t.out_start
+        cols_used[2 * used_slots] = cols_used[2 * used_slots + 1] = True
+        row_cost[t.in_start : t.in_stop] += cost[t.array, : t.n_rows, : t.n_cols][:, cols_used].sum(
+            axis=1
+        )
+    in_rows = np.sort(np.argsort(row_cost, kind="stable")[:a])
+    if input_importance is not None:
+        imp = np.asarray(input_importance, dtype=np.float64)
+        if imp.shape != (a,):
+            raise TrainingError(f"input_importance has shape {imp.shape}; expected ({a},)")
+        # most important input -> cleanest physical row
+        in_rows = np.empty(a, dtype=np.int64)
+        in_rows[np.argsort(-imp, kind="stable")] = np.argsort(row_cost, kind="stable")[:a]
+    return LayerPlacement(a, b, in_rows, slots, tiles)
+
+
+DEFECT_COST = {
+    DefectCode.SHORT: 1.0,
+    DefectCode.OPEN: 1.0,
+    DefectCode.UNCERTAIN: 0.5,
+    DefectCode.STUCK_P: 0.25,
+    DefectCode.STUCK_AP: 0.25,
+}
+"""Placement cost of a device by its measured class (GOOD devices cost nothing)."""
 
 
 def target_bits(

@@ -3,7 +3,11 @@
 * :func:`train_unaware` - ideal devices.
 * :func:`train_defect_aware` - one die's measured map fixed in the forward pass; weights whose
   device pair holds a defective device are frozen.
-* :func:`train_statistics_aware` - a fresh die realisation from a population pool per minibatch.
+* :func:`train_statistics_aware` - a fresh die realisation from a population pool per minibatch
+  (a fitted :class:`PopulationModel`, or :class:`MeasuredArrays`: measured arrays resampled,
+  keeping whole-line defects and the per-array structure).
+* Layer Ensemble Averaging (no retraining; copies of each layer averaged) lives in
+  :mod:`mtj_hil.training.ensemble`.
 
 Evaluation: :func:`evaluate_software` (ideal), :func:`evaluate_emulated` (a die model).
 The chip-in-the-loop seam is :func:`crossbar_layer_currents` + :func:`forward_currents`: give it
@@ -23,6 +27,7 @@ from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_for
+from mtj_hil.training.empirical import MeasuredArrays
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, target_bits, weight_response
 
@@ -168,7 +173,7 @@ def train_defect_aware(
 
 
 def realisation_pool(
-    population: PopulationModel,
+    population: PopulationModel | MeasuredArrays,
     placement: Placement,
     rng: np.random.Generator,
     size: int,
@@ -213,7 +218,7 @@ def realisation_pool(
 def train_statistics_aware(
     data: Dataset,
     hidden: Sequence[int],
-    population: PopulationModel,
+    population: PopulationModel | MeasuredArrays,
     placement: Placement,
     rng: np.random.Generator,
     config: TrainConfig | None = None,

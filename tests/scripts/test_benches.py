@@ -41,7 +41,10 @@ LAST_LINE = {
     ),
     "bench_sim": r"   UNCERTAIN +\d+ devices called uncertain .*",
     "bench_switching": r"total wall time \d+ s",
-    "bench_training": rf"(torch not importable: no comparison|torch / numpy time ratio: {NUM})",
+    "bench_training": (
+        rf"total wall time {NUM} s; projected 36 dies x 3 seeds: {NUM} s per profile "
+        r"\(goal < 300 s on 2 cores\): (OK|OVER)"
+    ),
     "stress_defects": r"└─+(┴─+)+┘",
 }
 """The exact format of each bench's last line (a bench not listed: any non-empty line)."""
@@ -71,7 +74,11 @@ FIGURES = {
         r"stat-aware accuracy",
         rf"virtual lab, one array: modelled lab time {NUM} s",
     ],
-    "bench_training": [rf"numpy total {NUM} s"],
+    "bench_training": [
+        r"\| profile \| software \| unaware \| defect-aware \| statistics-aware \| lea \| lea \+ statistics-aware \|",
+        rf"\| 1t1r-early-process \| {NUM} % \| {NUM} pt \(\d+/\d+\) \|",
+        rf"1t1r-20k +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}",
+    ],
     "stress_defects": [r"geometry 1 x 4 x 4", r"passive 15 x 15"],
 }
 """Figure lines each bench prints besides its last line (searched anywhere in its output)."""

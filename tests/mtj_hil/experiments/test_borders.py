@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+from mtj_hil.experiments.claims import pooled
 from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def result():
 
 def test_errors_per_die_and_on_chip(result):
     assert len(result.dies) == 2
-    for m in ("unaware", "defect_aware", "statistics_aware"):
+    for m in ("unaware", "defect_aware", "statistics_aware", "lea"):
         e = result.errors(m)
         assert np.all((e >= 0) & (e < 0.5))
         chip = result.errors(m, on_chip=True)
@@ -48,7 +49,13 @@ def test_errors_per_die_and_on_chip(result):
         "defect_aware",
         "statistics_aware",
         "statistics_aware_plain",
+        "lea",
+        "lea_statistics",
     ]
+    # 64-24-10 on 25 x 25 arrays: 6 + 1 arrays a copy; 8 output copies, then 4 of layer 0
+    assert result.lea_copies == [4, 8]
+    cost = (4 * 64 * 24 + 8 * 24 * 10) / (64 * 24 + 24 * 10)
+    assert result.lea_device_cost == pytest.approx(cost)
     base = result.software_wrong / result.n_test
     for m in result.methods()[1:]:
         p = result.paired(m)
@@ -56,6 +63,7 @@ def test_errors_per_die_and_on_chip(result):
         np.testing.assert_allclose(p[:, 0], result.errors(m) - base, atol=1e-12)
         assert np.all((p[:, 1] <= p[:, 0]) & (p[:, 0] <= p[:, 2]))
     assert all(d.bit_error_rate["unaware"] < 0.01 for d in result.dies)
+    assert all(d.bit_error_rate["lea"] < 0.01 for d in result.dies)
 
 
 def test_outputs(result, tmp_path):
@@ -87,3 +95,32 @@ def test_several_seeds_share_one_characterisation():
     assert (results[0].nets["unaware"].latent[0] != results[1].nets["unaware"].latent[0]).any()
     text = seeds_markdown(results)
     assert "over 2 seeds" in text and "| mean | defect-aware |" in text
+    # the per-die claims pool both seeds' samples and say the splits overlap (digits)
+    assert "within 1 pt of software, per die" in text.lower()
+    assert "2 seed(s)" in text and "optimistic" in text
+    ivs, rates = pooled(results, "defect_aware")
+    d = results[0].dies[0]
+    n = results[0].n_test + results[1].n_test
+    n10 = d.discordant["defect_aware"][0] + results[1].dies[0].discordant["defect_aware"][0]
+    n01 = d.discordant["defect_aware"][1] + results[1].dies[0].discordant["defect_aware"][1]
+    assert ivs[0].value == pytest.approx((n10 - n01) / n)
+    assert rates[0] == pytest.approx((n10 + n01) / n)
+
+
+def test_a_die_with_too_few_usable_devices_is_refused_before_training():
+    from mtj_hil.sim import load_profile
+    from mtj_hil.training.die_model import DieModel
+    from mtj_hil.training.errors import TrainingError
+
+    layout = load_profile("1t1r-20k").layout
+    dead = DieModel.ideal(layout)
+    dead.defects[:25] = 2  # OPEN: 4,375 usable devices left
+    config = BordersConfig(dataset="digits", dies=2, hidden=(64,), epochs=1)
+    stages = []
+    with pytest.raises(TrainingError, match=r"die 1 of lot 0 has 4375 usable .* needs 9472"):
+        run_borders(
+            config,
+            lambda stage, done, total: stages.append(stage),
+            ([DieModel.ideal(layout), dead], [1.0, 1.0]),
+        )
+    assert "train unaware" not in stages

@@ -80,3 +80,9 @@ def test_population_from_measured_dies():
     assert pop.g_p_median == pytest.approx(233e-6, rel=0.02)
     assert pop.g_p_sigma == pytest.approx(0.05, abs=0.01)
     assert 0.001 < pop.defect_rates[DefectCode.SHORT] < 0.006
+
+
+def test_file_of_another_profile_with_the_same_geometry_is_refused(char_file):
+    layout = load_profile("1t1r-early-process").layout  # 32 x 25 x 25 1T1R too
+    with pytest.raises(StoreError, match=r"another profile \(1t1r-20k: nominal_g_ap 133"):
+        load_die_model(char_file, layout)

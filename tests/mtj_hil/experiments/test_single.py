@@ -115,3 +115,49 @@ def test_commands(tmp_path):
     assert "emulated_error" in json.loads(res.output)
     res = runner.invoke(experiment, ["--help"])
     assert "borders" in res.output and "goodwill" in res.output
+
+
+@pytest.fixture(scope="module")
+def lea_net(tmp_path_factory, char_file):
+    out = tmp_path_factory.mktemp("lea") / "lea.h5"
+    spec = TrainSpec(
+        "lea", 2, out, dataset="digits", hidden=(16,), epochs=6, characterization=[char_file]
+    )
+    summary = train_network(spec)
+    # 64-16-10: 6 arrays for layer 0, 1 for the output layer; auto copies fill 32 arrays
+    assert summary["lea_copies"] == [4, 8]
+    return out
+
+
+@pytest.mark.slow
+def test_lea_network_measured_on_its_die_and_refused_elsewhere(lea_net, char_file):
+    res = evaluate_network(lea_net, 2, on_chip=True, characterization=char_file)
+    assert res["method"] == "lea" and res["lea_copies"] == [4, 8]
+    assert res["lea_device_cost"] == pytest.approx((4 * 64 * 16 + 8 * 160) / (64 * 16 + 160))
+    assert abs(res["on_chip_error"] - res["emulated_error"]) < 0.05
+    assert res["bit_error_rate"] < 0.01
+    with pytest.raises(ConfigError, match="LEA network placed for sim:1t1r-20k:lot0:die2"):
+        evaluate_network(lea_net, 3)
+
+
+def test_lea_copies_that_do_not_fit_are_refused_before_training(tmp_path):
+    spec = TrainSpec("lea", 2, tmp_path / "n.h5", dataset="mnist5k", copies="2")
+    with pytest.raises(TrainingError, match=r"needs 54 arrays \(28160 devices"):
+        train_network(spec)
+    assert not (tmp_path / "n.h5").exists()
+    with pytest.raises(ConfigError, match="one per layer"):
+        train_network(TrainSpec("lea", 2, tmp_path / "n.h5", dataset="digits", copies="1,2,3"))
+
+
+def test_population_of_another_profile_refused_before_training(tmp_path, char_file):
+    spec = TrainSpec(
+        "statistics-aware",
+        2,
+        tmp_path / "n.h5",
+        dataset="digits",
+        profile="1t1r-early-process",
+        characterization=[char_file],
+    )
+    with pytest.raises(StoreError, match="another profile"):
+        train_network(spec)
+    assert not (tmp_path / "n.h5").exists()

@@ -39,3 +39,26 @@ def test_paired_difference_uses_only_discordant_samples():
     assert same.value == same.low == same.high == 0.0
     with pytest.raises(ValueError):
         paired_difference(a, b[:10])
+
+
+def test_counts_interval_equals_the_paired_interval_and_power_grows_with_n():
+    from mtj_hil.experiments.stats import (
+        discordant,
+        paired_difference,
+        paired_from_counts,
+        within_margin_power,
+    )
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random(1000) < 0.1, rng.random(1000) < 0.09
+    n10, n01 = discordant(a, b)
+    assert (n10, n01) == (int((a & ~b).sum()), int((~a & b).sum()))
+    assert paired_from_counts(n10, n01, 1000) == paired_difference(a, b)
+    # 1,000 samples with 10 % discordant cannot show "within 1 pt" at a true 0.5 pt
+    low = within_margin_power(1000, 0.10, 0.005)
+    high = within_margin_power(5000, 0.10, 0.005)
+    assert low < 0.1 < high < 0.3  # 5x the samples: still only 20 % power at 0.5 pt
+    assert within_margin_power(5000, 0.10, 0.0) > high
+    assert within_margin_power(5000, 0.10, 0.02) < 0.01
+    with pytest.raises(ValueError):
+        paired_from_counts(5, 5, 8)

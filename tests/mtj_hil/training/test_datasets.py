@@ -113,3 +113,23 @@ def test_idx_errors(tmp_path):
     (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-1])
     with pytest.raises(DatasetError, match="header says"):
         read_idx(tmp_path / "short")
+
+
+def test_folds_are_disjoint_stratified_and_cover_every_sample():
+    from mtj_hil.training.datasets import fold_split
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(4), 25)
+    X = np.arange(100.0)[:, None]
+    seen = []
+    for k in range(5):
+        Xtr, ytr, Xte, yte = fold_split(X, y, k, 5, rng)
+        assert np.bincount(yte).tolist() == [5, 5, 5, 5]
+        assert set(Xte[:, 0]).isdisjoint(Xtr[:, 0]) and Xtr.shape[0] == 80
+        seen += Xte[:, 0].tolist()
+    assert sorted(seen) == list(range(100))
+    # the partition is fixed: another rng only reorders the same fold
+    again = fold_split(X, y, 2, 5, np.random.default_rng(99))[2]
+    assert sorted(again[:, 0]) == sorted(fold_split(X, y, 2, 5, rng)[2][:, 0])
+    with pytest.raises(DatasetError):
+        fold_split(X, y, 5, 5, rng)

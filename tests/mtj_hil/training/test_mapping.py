@@ -118,3 +118,18 @@ def test_defect_aware_placement_avoids_shorts(layout):
         np.testing.assert_array_equal(got, want)
     with pytest.raises(TrainingError):
         place_defect_aware(sizes, layout, codes[:3])
+
+
+def test_defect_aware_placement_leaves_whole_defective_lines_unused(layout):
+    from mtj_hil.training.mapping import place_defect_aware
+
+    codes = np.zeros((32, 25, 25), dtype=np.uint8)
+    codes[:, :, 4] = DefectCode.OPEN  # a whole open output line in every array
+    codes[:, 3, :] = DefectCode.SHORT  # a whole shorted input line in every array
+    pl = place_defect_aware([100, 64, 10], layout, codes)
+    out = pl.index(1)  # 64 inputs on 3 bands of 25 rows: 11 spare rows, 2 spare pairs
+    assert not np.any(out.row == 3)
+    assert not np.any((out.plus == 4) | (out.minus == 4))
+    hidden = pl.index(0)  # 8 spare pairs: the open line carries no weight here either
+    assert not np.any((hidden.plus == 4) | (hidden.minus == 4))
+    assert np.all(codes[hidden.array, hidden.row, hidden.plus][hidden.row != 3] == 0)

@@ -1,0 +1,135 @@
+"""Layer Ensemble Averaging for one network and one die (``mtj-hil train --method lea`` and
+``mtj-hil evaluate`` of such a network): copies parsed from the command line, the ensemble
+and its averaging weights saved beside the network, and evaluation emulated or measured
+through the Chip interface (simulated die, virtual lab or a station's die).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.experiments.onchip import evaluate_lea_on_chip
+from mtj_hil.protocols.chip import Chip, Layout
+from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.training.bnn import BNN
+from mtj_hil.training.datasets import Dataset
+from mtj_hil.training.die_model import DieModel
+from mtj_hil.training.ensemble import (
+    EnsemblePlacement,
+    auto_copies,
+    check_ensemble_fits,
+    lea_weights,
+    place_ensemble,
+    predict_lea,
+)
+
+
+def parse_copies(text: str, n_layers: int) -> list[int] | None:
+    """``"auto"`` -> None; ``"K"`` -> K copies of every layer; ``"K0,K1,..."`` -> per layer.
+
+    Raises:
+        ConfigError: not integers >= 1, or a list of the wrong length.
+    """
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        values = [int(x) for x in text.split(",")]
+    except ValueError as exc:
+        raise ConfigError(f"--copies must be 'auto', K or K0,K1,...; got {text!r}") from exc
+    if len(values) == 1:
+        values = values * n_layers
+    if len(values) != n_layers or min(values) < 1:
+        raise ConfigError(f"--copies {text!r}: need {n_layers} values >= 1 (one per layer)")
+    return values
+
+
+def resolve_copies(sizes: Sequence[int], layout: Layout, copies: Sequence[int] | None) -> list[int]:
+    """The copies to use (``None``: the most that fit) after checking they fit the die.
+
+    Raises:
+        TrainingError: the copies need more arrays than the die has (saying how many).
+    """
+    chosen = auto_copies(sizes, layout) if copies is None else list(copies)
+    check_ensemble_fits(sizes, layout, chosen)
+    return chosen
+
+
+def build_lea(
+    sizes: Sequence[int],
+    model: DieModel,
+    copies: Sequence[int],
+    beta: int | None = None,
+    input_importance: np.ndarray | None = None,
+) -> tuple[EnsemblePlacement, list[np.ndarray]]:
+    """Ensemble on the die's cleanest arrays and its averaging weights from the measured map."""
+    ens = place_ensemble(sizes, model.layout, copies, model.defects, input_importance)
+    return ens, lea_weights(ens, model.defects, beta)
+
+
+def save_lea(
+    run: RunFile, group: str, ensemble: EnsemblePlacement, weights: Sequence[np.ndarray]
+) -> None:
+    """Record the ensemble (attribute ``ensemble``) and weights (``lea_weights_<l>``)."""
+    for li, w in enumerate(weights):
+        run.write(
+            f"{group}/lea_weights_{li}", w, "1", f"averaging weight per copy and output, layer {li}"
+        )
+    run.h5[group].attrs["ensemble"] = json.dumps(ensemble.as_dict())
+    run.flush()
+
+
+def load_lea(
+    run: RunFile, group: str, layout: Layout
+) -> tuple[EnsemblePlacement, list[np.ndarray]]:
+    """Inverse of :func:`save_lea`.
+
+    Raises:
+        StoreError: the group records no ensemble.
+        TrainingError: it was made for another layout.
+    """
+    g = run.h5[group]
+    if "ensemble" not in g.attrs:
+        raise StoreError(f"{run.path}:{group} records no LEA ensemble")
+    ens = EnsemblePlacement.from_dict(json.loads(g.attrs["ensemble"]), layout)
+    return ens, [np.asarray(g[f"lea_weights_{li}"][()]) for li in range(len(ens.copies))]
+
+
+def evaluate_lea(
+    chip: Chip,
+    net: BNN,
+    ensemble: EnsemblePlacement,
+    weights: Sequence[np.ndarray],
+    data: Dataset,
+    model: DieModel,
+    on_chip: bool,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Emulated (measured model + read noise) and, with ``on_chip``, measured test error of
+    ``net`` with LEA (fractions), with the copies and their device cost."""
+    out: dict[str, Any] = {
+        "lea_copies": ensemble.n_copies,
+        "lea_device_cost": ensemble.device_cost(),
+        "lea_devices": ensemble.devices(),
+    }
+    if on_chip:
+        acc, rep = evaluate_lea_on_chip(chip, net, ensemble, weights, data.X_test, data.y_test)
+        out["on_chip_error"] = 1.0 - acc
+        out["bit_error_rate"] = rep.bit_error_rate if rep is not None else float("nan")
+    pred = predict_lea(net, data.X_test, model, ensemble, weights, noise=True, rng=rng)
+    out["emulated_error"] = float(np.mean(pred != data.y_test))
+    return out
+
+
+def check_lea_die(attrs: dict[str, Any], target: str | None, path: Any) -> None:
+    """An LEA network is placed for its die's defect map: refuse another simulated die.
+
+    Raises:
+        ConfigError: ``target`` differs from the die recorded at training.
+    """
+    if target is not None and attrs["die_id"] != target:
+        raise ConfigError(f"{path} is an LEA network placed for {attrs['die_id']}, not {target}")

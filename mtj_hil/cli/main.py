@@ -52,6 +52,7 @@ def _register_commands() -> None:
     from mtj_hil.cli.show import profiles, show
     from mtj_hil.cli.station import station
     from mtj_hil.cli.switching import fit_profile_command
+    from mtj_hil.cli.view import view
     from mtj_hil.kinds import measurement_kinds
 
     for kind in measurement_kinds().values():
@@ -69,6 +70,7 @@ def _register_commands() -> None:
         campaign,
         station,
         fit_profile_command,
+        view,
     ):
         cli.add_command(command)
 

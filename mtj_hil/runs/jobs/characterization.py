@@ -20,6 +20,7 @@ from mtj_hil.protocols.characterize.plan import (
 from mtj_hil.protocols.characterize.procedure import characterize_die
 from mtj_hil.protocols.sinks import ProgressCallback
 from mtj_hil.runs.jobs.common import open_run, recorded_status
+from mtj_hil.runs.jobs.timeline import timeline
 from mtj_hil.protocols.chip import Chip, Pulse
 from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
 
@@ -68,7 +69,7 @@ def run_characterization(
             seed=seed,
             operator=operator,
         )
-        with recorded_status(sink):
+        with recorded_status(sink), timeline(sink, chip, progress) as progress:
             if resume and sink.plan:
                 plan = plan_from_record(sink.plan)
             return characterize_die(chip, sink, plan, thresholds=thresholds, progress=progress)

@@ -1,0 +1,153 @@
+"""A characterisation run file as the page draws it: the die map array by array with each
+device's class, yield per array, resistance distributions and the classifier's warnings.
+
+Until the die-wide classification is written (``/defects``, when every planned array is
+done) each array is classified on its own evidence as it lands
+(:func:`mtj_hil.protocols.defects.detect.classify_reads` on that array alone): a provisional
+map, marked so; the final one replaces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mtj_hil.live.common import finite_list, json_attr
+from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.protocols.defects.detect import classify_reads
+from mtj_hil.protocols.errors import ProtocolError
+
+GROUP = "characterization"
+HIST_BINS = 48
+
+
+@dataclass
+class ArrayView:
+    """One array's classes (codes, uint8 ``DefectCode``) and mean conductances (S)."""
+
+    codes: np.ndarray | None
+    g_p: np.ndarray
+    g_ap: np.ndarray
+    final: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self, array: int) -> dict[str, Any]:
+        devices = int(self.g_p.size)
+        out: dict[str, Any] = {"array": array, "final": self.final, "devices": devices}
+        if self.codes is None:
+            out.update(codes=None, good=None, uncertain=None, yield_=None)
+        else:
+            good = int((self.codes == DefectCode.GOOD).sum())
+            out.update(
+                codes="".join(map(str, self.codes.ravel().tolist())),
+                good=good,
+                uncertain=int((self.codes == DefectCode.UNCERTAIN).sum()),
+                yield_=good / devices,
+            )
+        out["yield"] = out.pop("yield_")
+        return out
+
+
+def provisional(h5: h5py.File, i: int) -> ArrayView:
+    """Stream row ``i`` classified on its own (no class if it cannot be fitted alone)."""
+    g = h5[GROUP]
+    g_p, g_ap = g["g_after_p"][i], g["g_after_ap"][i]
+    high = [g[n][i] if n in g and g[n].shape[0] > i else None for n in ("g_high_p", "g_high_ap")]
+    with np.errstate(all="ignore"):
+        mean_p = np.nanmean(g_p, axis=(0, 1))
+        mean_ap = np.nanmean(g_ap, axis=(0, 1))
+    try:
+        result = classify_reads(g_p, g_ap, g_high_p=high[0], g_high_ap=high[1])
+    except (ProtocolError, ValueError, FloatingPointError) as exc:
+        return ArrayView(None, mean_p, mean_ap, False, [f"not classified on its own: {exc}"])
+    return ArrayView(result.codes, result.g_p, result.g_ap, False, list(result.warnings))
+
+
+class CharacterizationView:
+    """Keeps each array's view between snapshots: a flushed array is read and classified
+    once, and the final classification replaces the provisional ones when it appears."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[int, ArrayView] = {}
+        self.final_warnings: list[str] = []
+
+    def update(self, h5: h5py.File) -> list[int]:
+        """Read what is new in the file; returns the arrays finished, in measured order."""
+        g = h5.get(GROUP)
+        done: list[int] = []
+        if g is not None and "array_index" in g:
+            done = [int(a) for a in g["array_index"][()]]
+            rows = min(g[n].shape[0] for n in ("g_after_p", "g_after_ap") if n in g)
+            done = done[: min(len(done), rows)]  # an index row is written last; be sure
+        defects = h5.get("defects")
+        if defects is not None and "codes" in defects and "arrays" in defects:
+            if not any(v.final for v in self.arrays.values()):
+                arrays = [int(a) for a in defects["arrays"][()]]
+                codes, g_p, g_ap = defects["codes"][()], defects["g_p"][()], defects["g_ap"][()]
+                for k, a in enumerate(arrays):
+                    self.arrays[a] = ArrayView(codes[k], g_p[k], g_ap[k], True)
+                self.final_warnings = json_attr(defects, "warnings", [])
+            return done
+        for i, a in enumerate(done):
+            if a not in self.arrays:
+                self.arrays[a] = provisional(h5, i)
+        return done
+
+    def as_json(self, done: list[int]) -> dict[str, Any]:
+        shown = [a for a in done if a in self.arrays] + sorted(set(self.arrays) - set(done))
+        views = [self.arrays[a].as_json(a) for a in shown]
+        classified = [v for v in views if v["codes"] is not None]
+        devices = sum(v["devices"] for v in classified)
+        good = sum(v["good"] for v in classified)
+        counts = {c.name: 0 for c in DefectCode}
+        for a in shown:
+            codes = self.arrays[a].codes
+            if codes is not None:
+                for c in DefectCode:
+                    counts[c.name] += int((codes == c).sum())
+        final = bool(views) and all(v["final"] for v in views)
+        warnings = [
+            {"source": "classifier", "text": w} for w in (self.final_warnings if final else [])
+        ]
+        if not final:
+            warnings += [
+                {"source": f"classifier (array {a})", "text": w}
+                for a in shown
+                for w in self.arrays[a].warnings
+            ]
+        return {
+            "arrays": views,
+            "counts": counts,
+            "good": good,
+            "devices": devices,
+            "yield": good / devices if devices else None,
+            "final": final,
+            "histogram": self.histogram(shown),
+            "warnings": warnings,
+        }
+
+    def histogram(self, shown: list[int]) -> dict[str, Any]:
+        """Resistance after P and after AP writes (ohm), log-spaced bins over the devices
+        shown; values outside the 0.1..99.9 % range fall in the end bins."""
+        if not shown:
+            return {"edges": [], "p": [], "ap": []}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_p = 1 / np.concatenate([self.arrays[a].g_p.ravel() for a in shown])
+            r_ap = 1 / np.concatenate([self.arrays[a].g_ap.ravel() for a in shown])
+        both = np.concatenate([r_p, r_ap])
+        both = both[np.isfinite(both) & (both > 0)]
+        if both.size == 0:
+            return {"edges": [], "p": [], "ap": []}
+        lo, hi = np.log10(np.percentile(both, [0.1, 99.9]))
+        pad = 0.05 * max(hi - lo, 1e-3)
+        edges = np.linspace(lo - pad, hi + pad, HIST_BINS + 1)
+
+        def counts(r: np.ndarray) -> list[int]:
+            r = r[np.isfinite(r) & (r > 0)]
+            x = np.clip(np.log10(r), edges[0], edges[-1])
+            return np.histogram(x, edges)[0].tolist()
+
+        return {"edges": finite_list(10**edges, 5), "p": counts(r_p), "ap": counts(r_ap)}

@@ -78,7 +78,13 @@ class Hub:
         key = self.source.key()
         if key == self._key and not force:
             return
-        snap = _clean(self.source.snapshot())
+        try:
+            snap = _clean(self.source.snapshot())
+        except Exception as exc:  # keep the page up: say what went wrong, keep the last data
+            self.errors += 1
+            if self.seq:
+                return
+            snap = {"state": "error", "title": self.source.title, "message": str(exc)}
         content = json.dumps(snap, separators=(",", ":")).encode()
         self._key = key
         if content == self._content:

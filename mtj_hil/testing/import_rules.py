@@ -33,7 +33,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("mtj_hil.cli",),
     ("mtj_hil.campaigns",),
     ("mtj_hil.experiments",),
-    ("mtj_hil.reports", "mtj_hil.profile_fit", "mtj_hil.training"),
+    ("mtj_hil.reports", "mtj_hil.live", "mtj_hil.profile_fit", "mtj_hil.training"),
     ("mtj_hil.runs", "mtj_hil.station"),
     ("mtj_hil.sim",),
     ("mtj_hil.calibration",),

@@ -24,7 +24,9 @@ function renderHeader(d) {
   $("kind").textContent = h.kind;
   $("die").textContent = h.die_id;
   $("station").textContent = "on " + h.station;
-  $("provenance").textContent = `run ${h.run_id} · started ${h.started}${h.ended ? " · ended " + h.ended : ""} · operator ${h.operator} on ${h.host}` + (h.status_reason ? ` · ${h.status_reason}` : "");
+  const parts = [h.run_id && "run " + h.run_id, h.started && "started " + h.started, h.ended && "ended " + h.ended,
+    h.operator && `operator ${h.operator} on ${h.host}`, h.status_reason];
+  $("provenance").textContent = parts.filter(Boolean).join(" · ");
   const plan = Object.entries(h.plan).map(([k, v]) => [k, Array.isArray(v) && v.length > 8 ? `${v.length} values: ${v.slice(0, 3).join(", ")} ... ${v[v.length - 1]}` : JSON.stringify(v)]);
   table($("plan"), plan);
 }
@@ -32,6 +34,7 @@ function renderHeader(d) {
 function renderProgress(d) {
   const p = d.progress;
   if (!p) return;
+  $("progress-label").textContent = d.source === "campaign" ? "tasks" : "arrays";
   $("arrays-done").textContent = p.done;
   $("arrays-total").textContent = p.total;
   $("bar-fill").style.width = (p.total ? (100 * p.done) / p.total : 0) + "%";

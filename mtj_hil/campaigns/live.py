@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -198,3 +199,16 @@ def _progress(tasks: list[dict], done: int, active: bool) -> dict[str, Any]:
         "lab_elapsed_s": None,
         "lab_remaining_s": None,
     }
+
+
+def _serve_child() -> int:
+    """``python -m mtj_hil.campaigns.live CAMPAIGN.toml --fd N``: the ``campaign run
+    --live`` server (see :mod:`mtj_hil.live.child`)."""
+    from mtj_hil.campaigns.spec import load_campaign
+    from mtj_hil.live.child import main
+
+    return main(lambda path: CampaignSource(load_campaign(path)))
+
+
+if __name__ == "__main__":
+    sys.exit(_serve_child())

@@ -27,7 +27,7 @@ HOST_HELP = (
 )
 
 
-def _source(path: Path, allow_missing: bool) -> Any:
+def _source(path: Path) -> Any:
     """What to serve for PATH: a campaign (``.toml``) or a run file.
 
     Raises:
@@ -41,7 +41,7 @@ def _source(path: Path, allow_missing: bool) -> Any:
     from mtj_hil.errors import StoreError
     from mtj_hil.live.snapshot import RunSource, check_run_file
 
-    if not path.exists() and not allow_missing:
+    if not path.exists():
         raise StoreError(f"run file {path} does not exist")
     check_run_file(path)
     return RunSource(path)
@@ -69,17 +69,7 @@ def _listen(host: str, port: int | None) -> socket.socket:
     default=None,
     help="Port [default: the first free one from 8765]; one in use is an error.",
 )
-@click.option("--fd", type=int, default=None, hidden=True)
-@click.option("--parent-pid", type=int, default=None, hidden=True)
-@click.option("--idle-exit", type=float, default=300.0, hidden=True)
-def view(
-    path: Path,
-    host: str,
-    port: int | None,
-    fd: int | None,
-    parent_pid: int | None,
-    idle_exit: float,
-) -> None:
+def view(path: Path, host: str, port: int | None) -> None:
     """Serve a live, read-only web page of PATH: a run file (characterisation or switching,
     running or finished) or a campaign file (.toml). The page follows the file as data is
     flushed: progress and times, the die map with defect classes, yields, resistance
@@ -88,12 +78,11 @@ def view(
     from mtj_hil.live.binding import url_of
     from mtj_hil.live.server import serve
 
-    source = _source(path, allow_missing=fd is not None)
-    sock = socket.socket(fileno=fd) if fd is not None else _listen(host, port)
-    if fd is None:
-        console.print(f"live view of {path}: {url_of(sock)}  (Ctrl-C stops it)", highlight=False)
+    source = _source(path)
+    sock = _listen(host, port)
+    console.print(f"live view of {path}: {url_of(sock)}  (Ctrl-C stops it)", highlight=False)
     try:
-        serve(source, sock, parent_pid=parent_pid, idle_exit=idle_exit)
+        serve(source, sock)
     except KeyboardInterrupt:
         console.print("live view stopped")
 
@@ -154,7 +143,8 @@ def live_view(target: Path) -> Iterator[None]:
 
     sock = _listen(opts.get("live_host") or "127.0.0.1", opts.get("live_port"))
     url = url_of(sock)
-    argv = [sys.executable, "-m", "mtj_hil", "view", str(Path(target).resolve())]
+    module = "mtj_hil.campaigns.live" if Path(target).suffix == ".toml" else "mtj_hil.live"
+    argv = [sys.executable, "-m", module, str(Path(target).resolve())]
     argv += ["--fd", str(sock.fileno()), "--parent-pid", str(os.getpid())]
     proc = subprocess.Popen(
         argv,

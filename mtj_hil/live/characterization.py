@@ -131,7 +131,7 @@ class CharacterizationView:
 
     def histogram(self, shown: list[int]) -> dict[str, Any]:
         """Resistance after P and after AP writes (ohm), log-spaced bins over the devices
-        shown; values outside the 0.1..99.9 % range fall in the end bins."""
+        shown; values outside the 0.5..99.5 % range fall in the end bins."""
         if not shown:
             return {"edges": [], "p": [], "ap": []}
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -141,7 +141,7 @@ class CharacterizationView:
         both = both[np.isfinite(both) & (both > 0)]
         if both.size == 0:
             return {"edges": [], "p": [], "ap": []}
-        lo, hi = np.log10(np.percentile(both, [0.1, 99.9]))
+        lo, hi = np.log10(np.percentile(both, [0.5, 99.5]))
         pad = 0.05 * max(hi - lo, 1e-3)
         edges = np.linspace(lo - pad, hi + pad, HIST_BINS + 1)
 

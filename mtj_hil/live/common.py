@@ -78,15 +78,20 @@ def header(h5: h5py.File) -> dict[str, Any]:
     }
 
 
-def progress(h5: h5py.File, head: dict[str, Any], done: int, total: int) -> dict[str, Any]:
+def progress(
+    h5: h5py.File, head: dict[str, Any], done: int, total: int, state: str
+) -> dict[str, Any]:
     """Arrays done of planned, elapsed and estimated remaining time (s): wall clock, and
     the virtual lab's modelled time where the timeline has it. The estimate is the time per
-    array so far (this session) times the arrays left; None before the first array."""
+    array so far (this session) times the arrays left; None before the first array. An
+    ``interrupted`` run's time stops at its last flushed array."""
     rows = h5[TIMELINE][()] if TIMELINE in h5 else np.zeros((0, 3))
     start = epoch(head["started"]) or time.time()
     resumes = [epoch(r.get("at", "")) for r in head["resumed"] if isinstance(r, dict)]
     session = max([start, *[r for r in resumes if r]])
     end = epoch(head["ended"]) if head["status"] != "running" else None
+    if state == "interrupted" and len(rows):
+        end = float(rows[-1, 1])
     now = end or time.time()
     left = max(total - done, 0)
     in_session = rows[rows[:, 1] >= session - 1.0] if len(rows) else rows

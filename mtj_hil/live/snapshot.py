@@ -122,7 +122,7 @@ class RunSource:
         return {
             "state": state,
             "header": head,
-            "progress": progress(h5, head, len(done), total),
+            "progress": progress(h5, head, len(done), total, state),
             "done_arrays": done,
             kind: body,
             "warnings": warnings,

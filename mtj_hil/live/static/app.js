@@ -43,7 +43,7 @@ function renderProgress(d) {
   $("elapsed").textContent = dur(elapsed);
   $("remaining").textContent = running ? dur(p.remaining_s) : p.done >= p.total ? "none" : "stopped";
   $("lab-times").textContent = p.lab_elapsed_s !== null
-    ? ` · modelled lab time ${dur(p.lab_elapsed_s)}, ~${dur(p.lab_remaining_s)} to go`
+    ? ` · modelled lab time ${dur(p.lab_elapsed_s)}` + (running ? `, ~${dur(p.lab_remaining_s)} to go` : "")
     : "";
 }
 

@@ -9,6 +9,7 @@ map, marked so; the final one replaces it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +18,12 @@ import numpy as np
 
 from mtj_hil.live.common import finite_list, json_attr
 from mtj_hil.protocols.defects.codes import DefectCode
-from mtj_hil.protocols.defects.detect import classify_reads
 from mtj_hil.protocols.errors import ProtocolError
 
 GROUP = "characterization"
 HIST_BINS = 48
+CLASSIFY_BUDGET = 0.1
+"""s of provisional classification per snapshot (about three arrays of 625 devices)."""
 
 
 @dataclass
@@ -51,18 +53,43 @@ class ArrayView:
         return out
 
 
-def provisional(h5: h5py.File, i: int) -> ArrayView:
-    """Stream row ``i`` classified on its own (no class if it cannot be fitted alone)."""
+@dataclass
+class Reads:
+    """One array's raw reads ``(cycles, reads, rows, cols)`` (S), waiting to be classified."""
+
+    g_p: np.ndarray
+    g_ap: np.ndarray
+    high_p: np.ndarray | None
+    high_ap: np.ndarray | None
+
+
+def read_array(h5: h5py.File, i: int) -> Reads:
+    """Stream row ``i`` of the characterisation streams."""
     g = h5[GROUP]
-    g_p, g_ap = g["g_after_p"][i], g["g_after_ap"][i]
     high = [g[n][i] if n in g and g[n].shape[0] > i else None for n in ("g_high_p", "g_high_ap")]
+    return Reads(g["g_after_p"][i], g["g_after_ap"][i], high[0], high[1])
+
+
+def unclassified(reads: Reads) -> ArrayView:
+    """An array shown before its classification: mean conductances only."""
     with np.errstate(all="ignore"):
-        mean_p = np.nanmean(g_p, axis=(0, 1))
-        mean_ap = np.nanmean(g_ap, axis=(0, 1))
+        return ArrayView(
+            None, np.nanmean(reads.g_p, axis=(0, 1)), np.nanmean(reads.g_ap, axis=(0, 1)), False
+        )
+
+
+def provisional(reads: Reads) -> ArrayView:
+    """One array classified on its own (no class if it cannot be fitted alone)."""
+    from mtj_hil.protocols.defects.detect import classify_reads  # a quick first snapshot
+
     try:
-        result = classify_reads(g_p, g_ap, g_high_p=high[0], g_high_ap=high[1])
+        result = classify_reads(
+            reads.g_p, reads.g_ap, g_high_p=reads.high_p, g_high_ap=reads.high_ap
+        )
     except (ProtocolError, ValueError, FloatingPointError) as exc:
-        return ArrayView(None, mean_p, mean_ap, False, [f"not classified on its own: {exc}"])
+        view = unclassified(reads)
+        view.warnings.append(f"not classified on its own: {exc}")
+        return view
     return ArrayView(result.codes, result.g_p, result.g_ap, False, list(result.warnings))
 
 
@@ -72,6 +99,7 @@ class CharacterizationView:
 
     def __init__(self) -> None:
         self.arrays: dict[int, ArrayView] = {}
+        self.pending: dict[int, Reads] = {}
         self.final_warnings: list[str] = []
 
     def update(self, h5: h5py.File) -> list[int]:
@@ -90,11 +118,21 @@ class CharacterizationView:
                 for k, a in enumerate(arrays):
                     self.arrays[a] = ArrayView(codes[k], g_p[k], g_ap[k], True)
                 self.final_warnings = json_attr(defects, "warnings", [])
+                self.pending.clear()
             return done
         for i, a in enumerate(done):
             if a not in self.arrays:
-                self.arrays[a] = provisional(h5, i)
+                self.pending[a] = read_array(h5, i)
+                self.arrays[a] = unclassified(self.pending[a])
         return done
+
+    def classify_pending(self, budget: float = CLASSIFY_BUDGET) -> None:
+        """Classify waiting arrays, oldest first, for about ``budget`` s (the rest wait for
+        the next snapshot, so a new array reaches the page before it is classified)."""
+        start = time.monotonic()
+        while self.pending and time.monotonic() - start < budget:
+            a = next(iter(self.pending))
+            self.arrays[a] = provisional(self.pending.pop(a))
 
     def as_json(self, done: list[int]) -> dict[str, Any]:
         shown = [a for a in done if a in self.arrays] + sorted(set(self.arrays) - set(done))

@@ -6,7 +6,7 @@ the snapshot's sequence number differs from ``N``, or after ``S`` s, at most 25)
 ``/api/health``. Every other method is refused (405): nothing on the page can change the
 file or reach an instrument, since this process holds neither.
 
-One watcher thread asks the source for its change key five times a second and re-reads the
+One watcher thread asks the source for its change key ten times a second and re-reads the
 snapshot when it changed, while any page asked in the last minute; every viewer shares that
 read (a hundred pages cost one read of the file).
 """
@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from mtj_hil.live.snapshot import Source
 
-POLL = 0.2
+POLL = 0.1
 """s between looks at the source for a change."""
 MAX_WAIT = 25.0
 """s a long poll is held at most."""

@@ -64,6 +64,8 @@ class RunSource:
         self.last: dict[str, Any] | None = None
         self._held_at = 0.0
         self._state = ""
+        self._work = 0
+        self._shown = 0
 
     def key(self) -> Any:
         try:
@@ -75,7 +77,8 @@ class RunSource:
         if self._state == "running" and now - self._held_at > 1.0:
             self._held_at = now
             self._state = self._peek_state()
-        return (st.st_mtime_ns, st.st_size, st.st_ino, self._state)
+        self._work += bool(getattr(self.view, "pending", None))  # arrays left to classify
+        return (st.st_mtime_ns, st.st_size, st.st_ino, self._state, self._work)
 
     def _peek_state(self) -> str:
         try:
@@ -100,6 +103,13 @@ class RunSource:
         self._state = snap["state"]
         return self.last
 
+    def _fresh(self, done: list[int]) -> bool:
+        """Whether arrays appeared since the last snapshot (then they are shown at once,
+        and classified from the next snapshot on)."""
+        new = len(done) != self._shown
+        self._shown = len(done)
+        return new
+
     def _read(self, h5: h5py.File) -> dict[str, Any]:
         head = header(h5)
         kind = head["kind"]
@@ -109,6 +119,8 @@ class RunSource:
             self.view = CharacterizationView() if kind == "characterization" else SwitchingView()
             self.view_kind = kind
         done = self.view.update(h5)
+        if isinstance(self.view, CharacterizationView) and not self._fresh(done):
+            self.view.classify_pending()
         total = len(head["plan"].get("arrays", [])) or len(done)
         state = run_state(head["status"], self.path)
         if isinstance(self.view, CharacterizationView):

@@ -152,7 +152,10 @@ def live_view(target: Path) -> Iterator[None]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C on the measurement leaves the page up
+        # its own process group (Ctrl-C on the measurement leaves the page up), but the same
+        # session: with the kernel's autogroup scheduling a new session would compete with
+        # the measurement as an equal, whatever its niceness
+        process_group=0,
     )
     sock.close()
     console.print(f"live view: {url} (server pid {proc.pid})", highlight=False)

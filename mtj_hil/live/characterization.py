@@ -169,12 +169,15 @@ class CharacterizationView:
 
     def histogram(self, shown: list[int]) -> dict[str, Any]:
         """Resistance after P and after AP writes (ohm), log-spaced bins over the devices
-        shown; values outside the 0.5..99.5 % range fall in the end bins."""
+        shown; values outside the 0.5..99.5 % range (opens: infinite) fall in the end bins."""
         if not shown:
             return {"edges": [], "p": [], "ap": []}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r_p = 1 / np.concatenate([self.arrays[a].g_p.ravel() for a in shown])
-            r_ap = 1 / np.concatenate([self.arrays[a].g_ap.ravel() for a in shown])
+        def ohms(g: np.ndarray) -> np.ndarray:  # no current at all: an open, R = inf
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(g > 0, 1 / g, np.where(np.isnan(g), np.nan, np.inf))
+
+        r_p = ohms(np.concatenate([self.arrays[a].g_p.ravel() for a in shown]))
+        r_ap = ohms(np.concatenate([self.arrays[a].g_ap.ravel() for a in shown]))
         both = np.concatenate([r_p, r_ap])
         both = both[np.isfinite(both) & (both > 0)]
         if both.size == 0:
@@ -184,8 +187,8 @@ class CharacterizationView:
         edges = np.linspace(lo - pad, hi + pad, HIST_BINS + 1)
 
         def counts(r: np.ndarray) -> list[int]:
-            r = r[np.isfinite(r) & (r > 0)]
-            x = np.clip(np.log10(r), edges[0], edges[-1])
+            with np.errstate(divide="ignore"):
+                x = np.clip(np.log10(r[~np.isnan(r)]), edges[0], edges[-1])
             return np.histogram(x, edges)[0].tolist()
 
         return {"edges": finite_list(10**edges, 5), "p": counts(r_p), "ap": counts(r_ap)}

@@ -50,7 +50,7 @@ class _Events(logging.Handler):
         self.sink = sink
         self.owner = threading.get_ident()
         self.pending: list[str] = []
-        self.lock = threading.Lock()
+        self.rows_lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -64,13 +64,13 @@ class _Events(logging.Handler):
             )
         except Exception:  # a message that does not format is not worth a failed run
             return
-        with self.lock:
+        with self.rows_lock:
             self.pending.append(text)
         if threading.get_ident() == self.owner:
             self.drain()
 
     def drain(self) -> None:
-        with self.lock:
+        with self.rows_lock:
             rows, self.pending = self.pending, []
         if not rows or not self.sink.run.h5.id.valid:
             return

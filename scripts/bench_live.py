@@ -35,6 +35,8 @@ import h5py
 import numpy as np
 
 URL = re.compile(r"live view: (http://\S+?/) \(server pid (\d+)\)")
+CPU: list[tuple[bool, float]] = []
+"""(with --live, CPU seconds of the measuring process) of every run."""
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 
 
@@ -88,8 +90,11 @@ def run_once(
                 viewer.start()
             else:
                 time.sleep(0.01)
-    code = proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    if station is None:
+        CPU.append((live, usage.ru_utime + usage.ru_stime))
     if code != 0:
         raise SystemExit(f"characterize failed ({code}):\n{log.read_text()}")
     if viewer is not None:
@@ -117,6 +122,8 @@ def overhead(pairs: int, arrays: str, tmp: Path, servers: list) -> tuple[float, 
             if viewer is not None and set(flush_times(out)) - set(viewer.seen):
                 raise SystemExit("an array never reached the page")
             print(f"simulated die, run {i}{' --live' if with_live else '':7s}: {wall:.2f} s")
+    ratios = [b / a for a, b in zip(plain, live, strict=True)]
+    print(f"per pair, with/without: {', '.join(f'{r:.3f}' for r in ratios)}")
     return statistics.median(plain), statistics.median(live)
 
 
@@ -155,6 +162,11 @@ def main() -> None:
                         os.kill(pid, 15)
     print(f"wall time without --live: median {base:.2f} s over {args.pairs} runs")
     print(f"wall time with --live (one page following): median {with_live:.2f} s")
+    cpu = {flag: statistics.median(c for f, c in CPU if f == flag) for flag in (False, True)}
+    print(
+        f"CPU of the measuring process: median {cpu[False]:.2f} s without, "
+        f"{cpu[True]:.2f} s with --live (the server's own is apart, at nice 19)"
+    )
     print(f"page's first answer: {startup:.2f} s after the run's first flush (server start)")
     print(
         f"latency flush -> page (virtual lab): median {1e3 * np.median(lat):.0f} ms, "

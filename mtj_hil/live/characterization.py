@@ -172,6 +172,7 @@ class CharacterizationView:
         shown; values outside the 0.5..99.5 % range (opens: infinite) fall in the end bins."""
         if not shown:
             return {"edges": [], "p": [], "ap": []}
+
         def ohms(g: np.ndarray) -> np.ndarray:  # no current at all: an open, R = inf
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.where(g > 0, 1 / g, np.where(np.isnan(g), np.nan, np.inf))

@@ -151,6 +151,7 @@ def main() -> None:
     if args.smoke:
         args.pairs, args.arrays, args.lab_arrays = 1, "0-7", "0-2"
     servers: list[int | None] = []
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         try:
             base, with_live = overhead(args.pairs, args.arrays, Path(tmp), servers)
@@ -160,12 +161,13 @@ def main() -> None:
                 if pid:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, 15)
+    print(f"load average (1 min) before and after: {load0:.1f}, {os.getloadavg()[0]:.1f}")
     print(f"wall time without --live: median {base:.2f} s over {args.pairs} runs")
     print(f"wall time with --live (one page following): median {with_live:.2f} s")
     cpu = {flag: statistics.median(c for f, c in CPU if f == flag) for flag in (False, True)}
     print(
         f"CPU of the measuring process: median {cpu[False]:.2f} s without, "
-        f"{cpu[True]:.2f} s with --live (the server's own is apart, at nice 19)"
+        f"{cpu[True]:.2f} s with --live (the server's own is apart, niced)"
     )
     print(f"page's first answer: {startup:.2f} s after the run's first flush (server start)")
     print(

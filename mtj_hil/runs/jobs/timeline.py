@@ -32,6 +32,8 @@ from mtj_hil.runs.store.runfile import RunSink
 
 ARRAYS = "timeline/arrays"
 EVENTS = "timeline/events"
+_OWNERS: set[int] = set()
+"""Threads writing a run with a timeline now (a warning from one goes to its own run only)."""
 
 
 def lab_time(chip: Any) -> float:
@@ -43,7 +45,8 @@ def lab_time(chip: Any) -> float:
 
 class _Events(logging.Handler):
     """Warnings logged under ``mtj_hil`` go to the run file: at once from the writing
-    thread, at the next array boundary from any other (h5py calls stay on one thread)."""
+    thread, at the next array boundary from any other (h5py calls stay on one thread),
+    except from a thread that writes another run."""
 
     def __init__(self, sink: RunSink) -> None:
         super().__init__(logging.WARNING)
@@ -53,6 +56,8 @@ class _Events(logging.Handler):
         self.rows_lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.owner and record.thread in _OWNERS:
+            return  # another run's thread (tasks side by side in one process): its own file
         try:
             text = json.dumps(
                 {
@@ -97,6 +102,7 @@ def timeline(
     events = _Events(sink)
     logger = logging.getLogger("mtj_hil")
     logger.addHandler(events)
+    _OWNERS.add(events.owner)
 
     def record(done: int, total: int, array: int) -> None:
         row = np.array([[array, time.time(), lab_time(chip)]], dtype=np.float64)
@@ -110,4 +116,5 @@ def timeline(
         yield record
     finally:
         logger.removeHandler(events)
+        _OWNERS.discard(events.owner)
         events.drain()

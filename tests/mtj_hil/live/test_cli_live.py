@@ -74,3 +74,27 @@ def test_another_address_needs_asking_and_is_warned_about(capsys):
     sock = _listen("0.0.0.0", None)
     sock.close()
     assert "anyone who can reach this machine" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_campaign_run_live_serves_the_campaign(tmp_path, lv):
+    (tmp_path / "c.toml").write_text(
+        '[campaign]\nname = "lv"\nout_dir = "out"\n\n'
+        '[[task]]\nname = "lot"\nkind = "characterize"\ndies = "0-1"\narrays = "0-1"\n'
+    )
+    log = tmp_path / "campaign.log"
+    proc = lv.start(["campaign", "run", str(tmp_path / "c.toml"), "--workers", "1", "--live"], log)
+    server = None
+    try:
+        url, server = lv.page_address(log, timeout=120)
+        assert proc.wait(timeout=300) == 0, log.read_text()
+        snap = lv.snapshot(url)
+        while snap["state"] != "completed":  # the server may not have seen the end yet
+            snap = lv.snapshot(url, seq=snap["seq"], wait=5)
+        assert snap["source"] == "campaign" and snap["progress"]["done"] == 2
+        assert snap["campaign"]["by_kind"]["characterize"]["completed"] == 2
+        assert [d["label"] for d in snap["campaign"]["lot"]] == ["die0", "die1"]
+        assert all(0.9 < d["yield"] <= 1 for d in snap["campaign"]["lot"])
+    finally:
+        lv.end(proc.pid)
+        lv.end(server)

@@ -126,6 +126,19 @@ class CharacterizationView:
                 self.arrays[a] = unclassified(self.pending[a])
         return done
 
+    def arrays_read(self) -> list[int]:
+        """Arrays read from the file so far."""
+        return list(self.arrays)
+
+    def forget(self, arrays: set[int], finals: bool = False) -> None:
+        """Drop arrays read from a file that changed under the read (read again later), and
+        with ``finals`` the final classification too."""
+        for a in arrays:
+            self.arrays.pop(a, None)
+            self.pending.pop(a, None)
+        if finals:
+            self.arrays = {a: v for a, v in self.arrays.items() if not v.final}
+
     def classify_pending(self, budget: float = CLASSIFY_BUDGET) -> None:
         """Classify waiting arrays, oldest first, for about ``budget`` s (the rest wait for
         the next snapshot, so a new array reaches the page before it is classified)."""

@@ -90,7 +90,7 @@ class RunSource:
     def snapshot(self) -> dict[str, Any]:
         base = {"source": "run", "path": str(self.path), "title": self.title}
         try:
-            snap = read_retrying(self.path, self._read)
+            snap = read_retrying(self.path, self._consistent)
         except FileNotFoundError:
             return {**base, "state": "waiting", "message": "no run file yet: waiting for it"}
         except NotARunFile as exc:
@@ -109,6 +109,20 @@ class RunSource:
         new = len(done) != self._shown
         self._shown = len(done)
         return new
+
+    def _consistent(self, h5: h5py.File) -> dict[str, Any]:
+        """:meth:`_read`, undone and retried when the file changed while it was read (a
+        flush under way: data read then may be half old, half new)."""
+        before = _stamp(self.path)
+        known = set(self.view.arrays_read()) if self.view is not None else set()
+        was_final = bool(self.last and (self.last.get("characterization") or {}).get("final"))
+        snap = self._read(h5)
+        if _stamp(self.path) != before:
+            if self.view is not None:
+                self.view.forget(set(self.view.arrays_read()) - known, finals=not was_final)
+            self._shown = 0
+            raise OSError("the file changed while it was read")
+        return snap
 
     def _read(self, h5: h5py.File) -> dict[str, Any]:
         head = header(h5)
@@ -140,3 +154,11 @@ class RunSource:
             "warnings": warnings,
             "message": "",
         }
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)

@@ -119,6 +119,15 @@ class SwitchingView:
                 self.data[a] = read_array(h5, i)
         return done
 
+    def arrays_read(self) -> list[int]:
+        """Arrays read from the file so far."""
+        return list(self.data)
+
+    def forget(self, arrays: set[int], finals: bool = False) -> None:
+        """Drop arrays read from a file that changed under the read (read again later)."""
+        for a in arrays:
+            self.data.pop(a, None)
+
     def as_json(self, h5: h5py.File, done: list[int]) -> dict[str, Any]:
         data = [self.data[a] for a in done if a in self.data]
         maps = [

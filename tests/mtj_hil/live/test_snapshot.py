@@ -178,3 +178,17 @@ def test_last_good_snapshot_is_kept_when_a_read_fails(tmp_path, monkeypatch):
     assert again["characterization"] == good["characterization"]
     assert "last good read" in again["message"]
     assert time.time() - again["progress"]["last_flush"] < 600
+
+
+def test_a_file_that_changes_while_read_is_read_again(tmp_path, monkeypatch):
+    path = tmp_path / "r.h5"
+    _characterise(path, arrays=(0, 1))
+    stamps = iter([0, 1, 2, 3])  # the first two reads see the file change under them
+    monkeypatch.setattr("mtj_hil.live.snapshot._stamp", lambda p: next(stamps, 99))
+    source = RunSource(path)
+    reads = []
+    real = source._read
+    monkeypatch.setattr(source, "_read", lambda h5: reads.append(1) or real(h5))
+    snap = source.snapshot()
+    assert len(reads) == 3 and snap["done_arrays"] == [0, 1]
+    assert snap["characterization"]["final"] and len(snap["characterization"]["arrays"]) == 2

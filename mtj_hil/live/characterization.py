@@ -17,8 +17,6 @@ import h5py
 import numpy as np
 
 from mtj_hil.live.common import finite_list, json_attr
-from mtj_hil.protocols.defects.codes import DefectCode
-from mtj_hil.protocols.errors import ProtocolError
 
 GROUP = "characterization"
 HIST_BINS = 48
@@ -37,6 +35,8 @@ class ArrayView:
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self, array: int) -> dict[str, Any]:
+        from mtj_hil.protocols.defects.codes import DefectCode
+
         devices = int(self.g_p.size)
         out: dict[str, Any] = {"array": array, "final": self.final, "devices": devices}
         if self.codes is None:
@@ -80,7 +80,9 @@ def unclassified(reads: Reads) -> ArrayView:
 
 def provisional(reads: Reads) -> ArrayView:
     """One array classified on its own (no class if it cannot be fitted alone)."""
-    from mtj_hil.protocols.defects.detect import classify_reads  # a quick first snapshot
+    # imported when first needed: a server nobody looks at never loads the classifier
+    from mtj_hil.protocols.defects.detect import classify_reads
+    from mtj_hil.protocols.errors import ProtocolError
 
     try:
         result = classify_reads(
@@ -148,6 +150,8 @@ class CharacterizationView:
             self.arrays[a] = provisional(self.pending.pop(a))
 
     def as_json(self, done: list[int]) -> dict[str, Any]:
+        from mtj_hil.protocols.defects.codes import DefectCode
+
         shown = [a for a in done if a in self.arrays] + sorted(set(self.arrays) - set(done))
         views = [self.arrays[a].as_json(a) for a in shown]
         classified = [v for v in views if v["codes"] is not None]

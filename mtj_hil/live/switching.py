@@ -12,7 +12,6 @@ import h5py
 import numpy as np
 
 from mtj_hil.live.common import finite_list
-from mtj_hil.protocols.chip import CellState
 
 GROUP = "switching"
 FIT = "switching_fit"
@@ -73,6 +72,8 @@ def read_array(h5: h5py.File, i: int) -> ArrayCounts:
 def curves(data: list[ArrayCounts]) -> list[dict[str, Any]]:
     """Pooled S-curves: per direction and width, switches over trials of every device at
     each amplitude (floor points left out), with the write-error rate 1 - P."""
+    from mtj_hil.protocols.chip import CellState  # when first needed (see .characterization)
+
     sums: dict[tuple[int, float, float], list[int]] = {}
     for d in data:
         t = d.trials.reshape(len(d.amplitude), -1).sum(axis=1)
@@ -129,6 +130,8 @@ class SwitchingView:
             self.data.pop(a, None)
 
     def as_json(self, h5: h5py.File, done: list[int]) -> dict[str, Any]:
+        from mtj_hil.protocols.chip import CellState
+
         data = [self.data[a] for a in done if a in self.data]
         maps = [
             {

@@ -170,6 +170,8 @@ def main() -> None:
         f"{cpu[True]:.2f} s with --live (the server's own is apart, niced)"
     )
     print(f"page's first answer: {startup:.2f} s after the run's first flush (server start)")
+    if lat.size == 0:  # the page first answered after the last flush: all startup
+        lat = np.array([startup])
     print(
         f"latency flush -> page (virtual lab): median {1e3 * np.median(lat):.0f} ms, "
         f"max {1e3 * lat.max():.0f} ms over {lat.size} arrays"

@@ -16,12 +16,11 @@ from pathlib import Path
 from mtj_hil.live.server import serve
 from mtj_hil.live.snapshot import Source
 
-NICE = 19
-"""Added to the server's niceness: the measurement comes first for the CPU. On a quiet
-machine the server has a core of its own anyway; on a loaded one, whatever CPU it took would
-come out of the measurement's share (its session's, with the kernel's autogroup scheduling),
-so it waits instead, and the page lags behind a CPU-bound measurement rather than slowing it
-down (``scripts/bench_live.py`` prints both)."""
+NICE = 10
+"""Added to the server's niceness (from its first instruction): the measurement comes
+first for the CPU. On a quiet machine the server has a core of its own anyway; on a loaded
+one it gets about a tenth of what the measurement gets (19 starved the page for the whole
+of a CPU-bound virtual-lab run; ``scripts/bench_live.py`` prints both figures)."""
 
 
 def main(make_source: Callable[[Path], Source], argv: list[str] | None = None) -> int:

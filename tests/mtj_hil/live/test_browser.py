@@ -52,7 +52,7 @@ def test_live_characterisation_fills_the_map_and_ends_with_the_run_files_yield(
     run = tmp_path / "live.h5"
     log = tmp_path / "characterize.log"
     proc = lv.start(
-        ["characterize", "--station", str(lv.lab), "--arrays", "0-5", "--out", str(run)]
+        ["characterize", "--station", str(lv.lab), "--arrays", "0-9", "--out", str(run)]
         + ["--no-report", "--live"],
         log,
     )
@@ -75,7 +75,7 @@ def test_live_characterisation_fills_the_map_and_ends_with_the_run_files_yield(
             time.sleep(0.1)
         assert proc.wait(timeout=60) == 0, log.read_text()
         grew = sorted(set(seen))
-        assert len([n for n in grew if 0 < n < 6]) >= 2, f"arrays on the page over time: {grew}"
+        assert len([n for n in grew if 0 < n < 10]) >= 2, f"arrays on the page over time: {grew}"
         assert seen == sorted(seen), "the count of measured arrays never goes back"
         with h5py.File(run, "r") as h5:
             codes = h5["defects/codes"][()]
@@ -83,7 +83,7 @@ def test_live_characterisation_fills_the_map_and_ends_with_the_run_files_yield(
         assert page.get_attribute("#yield", "data-good") == str(good)
         assert page.get_attribute("#yield", "data-devices") == str(devices)
         assert page.inner_text("#yield") == f"{100 * good / devices:.2f} %"
-        assert _arrays_done(page) == 6 and page.inner_text("#arrays-total") == "6"
+        assert _arrays_done(page) == 10 and page.inner_text("#arrays-total") == "10"
         assert "modelled lab time" in page.inner_text("#lab-times")
         assert not errors
         shot = tmp_path / "live-view.png"

@@ -11,6 +11,8 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mtj_hil.cli.view import live_option, live_view
+
 console = Console(stderr=True)
 CAMPAIGN_FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -38,6 +40,7 @@ def campaign() -> None:
     default=None,
     help="Worker processes of the local cluster (one thread each) [default: one per core].",
 )
+@live_option
 def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     """Run every unfinished task of the campaign FILE.
 
@@ -80,7 +83,8 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
                     ids[kind] = bar.add_task(kind, total=total)
                 bar.update(ids[kind], completed=done)
 
-            outcome = run_campaign(spec, client, progress)
+            with live_view(file):
+                outcome = run_campaign(spec, client, progress)
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()

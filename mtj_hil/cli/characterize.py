@@ -24,6 +24,7 @@ from mtj_hil.cli.common import (
     parse_arrays,
     refuse_existing,
 )
+from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.protocols.characterize.plan import AUTO, CharacterizationPlan, check_plan
 from mtj_hil.protocols.chip import Layout
 
@@ -79,6 +80,7 @@ DEFAULTS = CharacterizationPlan()
     help="Write a PNG report beside the run file.",
 )
 @click.option("--operator", default=None, help="Who ran it (default: the login name).")
+@live_option
 def characterize(
     profile: str,
     lot_seed: int,
@@ -130,7 +132,7 @@ def characterize(
     source, out = choose_run(
         "characterize", profile, lot_seed, die_index, station, die_id, out, resume
     )
-    with open_die(source) as chip:
+    with live_view(out), open_die(source) as chip:
         thresholds = None
         if source.station is not None:
             from mtj_hil.station.connect import calibrated_thresholds

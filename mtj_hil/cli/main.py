@@ -53,6 +53,7 @@ def _register_commands() -> None:
     from mtj_hil.cli.show import profiles, show
     from mtj_hil.cli.station import station
     from mtj_hil.cli.switching import fit_profile_command
+    from mtj_hil.cli.view import view
     from mtj_hil.kinds import measurement_kinds
 
     for kind in measurement_kinds().values():
@@ -71,6 +72,7 @@ def _register_commands() -> None:
         station,
         fit_profile_command,
         export,
+        view,
     ):
         cli.add_command(command)
 

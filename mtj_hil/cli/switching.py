@@ -18,6 +18,7 @@ from mtj_hil.cli.common import (
     die_options,
     open_die,
 )
+from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
 
@@ -119,6 +120,7 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
 )
 @click.option("--report/--no-report", default=True, show_default=True, help="PNG report.")
 @click.option("--operator", default=None, help="Who ran it (default: the login name).")
+@live_option
 def switching(
     profile: str,
     lot_seed: int,
@@ -184,7 +186,7 @@ def switching(
     source, target = choose_run(
         "switching", profile, lot_seed, die_index, station, die_id, out, resume
     )
-    with open_die(source) as chip:
+    with live_view(target), open_die(source) as chip:
         plan = plan_for(chip.layout)
         console.print(
             f"[bold]switching[/] {source.die_id}: {len(plan.arrays)} arrays, "

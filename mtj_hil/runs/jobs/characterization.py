@@ -15,6 +15,7 @@ from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
 from mtj_hil.protocols.sinks import ProgressCallback
 from mtj_hil.runs.jobs.common import open_run, recorded_status
+from mtj_hil.runs.jobs.timeline import timeline
 from mtj_hil.runs.store.characterization import CharacterizationRun
 
 
@@ -60,7 +61,7 @@ def run_characterization(
             seed=seed,
             operator=operator,
         )
-        with recorded_status(sink):
+        with recorded_status(sink), timeline(sink, chip, progress) as progress:
             if resume and sink.plan:
                 plan = plan_from_record(sink.plan)
             return characterize_die(chip, sink, plan, thresholds=thresholds, progress=progress)

@@ -16,6 +16,7 @@ from mtj_hil.protocols.switching.procedure import (
     measure_switching_die,
 )
 from mtj_hil.runs.jobs.common import open_run, recorded_status
+from mtj_hil.runs.jobs.timeline import timeline
 from mtj_hil.runs.store.switching import SwitchingRun
 
 
@@ -76,7 +77,7 @@ def run_switching(
         )
         if resume:
             plan = plan_from_record(sink.plan)
-        with recorded_status(sink):
+        with recorded_status(sink), timeline(sink, chip, progress) as progress:
             data = measure_switching_die(chip, sink, plan, progress)
             arrays = [int(a) for a in plan.arrays]
             analysis = analyse(

@@ -1,0 +1,172 @@
+"""``mtj-hil view`` (a live web page of a run file or a campaign) and the ``--live`` option
+of the measuring commands, which starts that page beside the measurement.
+
+The page is served by a separate process (``mtj-hil view`` with an inherited socket), so a
+crash or a kill of either never touches the other: the server only reads the run file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mtj_hil.cli.common import console
+
+_KEY = "mtj_hil.live"
+HOST_HELP = (
+    "Address to serve on [default: 127.0.0.1, this machine only]. Anything else lets other "
+    "machines read the page (it is read-only, without authentication): a warning is printed."
+)
+
+
+def _source(path: Path) -> Any:
+    """What to serve for PATH: a campaign (``.toml``) or a run file.
+
+    Raises:
+        ConfigError: a campaign file that does not load. StoreError: not a run file.
+    """
+    if path.suffix.lower() == ".toml":
+        from mtj_hil.campaigns import load_campaign
+        from mtj_hil.campaigns.live import CampaignSource
+
+        return CampaignSource(load_campaign(path))
+    from mtj_hil.errors import StoreError
+    from mtj_hil.live.snapshot import RunSource, check_run_file
+
+    if not path.exists():
+        raise StoreError(f"run file {path} does not exist")
+    check_run_file(path)
+    return RunSource(path)
+
+
+def _listen(host: str, port: int | None) -> socket.socket:
+    from mtj_hil.live.binding import is_loopback, listen
+
+    sock = listen(host, port)
+    if not is_loopback(host):
+        console.print(
+            f"[yellow]warning[/]: the live view listens on {host}: anyone who can reach this "
+            "machine can read the page (read-only, no authentication)",
+            highlight=False,
+        )
+    return sock
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=False, help=HOST_HELP)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port [default: the first free one from 8765]; one in use is an error.",
+)
+def view(path: Path, host: str, port: int | None) -> None:
+    """Serve a live, read-only web page of PATH: a run file (characterisation or switching,
+    running or finished) or a campaign file (.toml). The page follows the file as data is
+    flushed: progress and times, the die map with defect classes, yields, resistance
+    distributions, S-curves, Vc0/Delta maps and WER, a campaign's tasks and lot map, and the
+    warnings. Ctrl-C stops the server (never the measurement)."""
+    from mtj_hil.live.binding import url_of
+    from mtj_hil.live.server import serve
+
+    source = _source(path)
+    sock = _listen(host, port)
+    console.print(f"live view of {path}: {url_of(sock)}  (Ctrl-C stops it)", highlight=False)
+    try:
+        serve(source, sock)
+    except KeyboardInterrupt:
+        console.print("live view stopped")
+
+
+def live_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--live``, ``--live-host`` and ``--live-port`` to a measuring command (kept in
+    the click context: the command's signature does not change; see :func:`live_view`)."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.meta.setdefault(_KEY, {})[param.name] = value
+        return value
+
+    for option in reversed(
+        (
+            click.option(
+                "--live",
+                is_flag=True,
+                expose_value=False,
+                callback=keep,
+                help="Serve a live web page of the run as it goes (address printed).",
+            ),
+            click.option(
+                "--live-host",
+                default="127.0.0.1",
+                expose_value=False,
+                callback=keep,
+                help="Address of the --live page. " + HOST_HELP.split(". ", 1)[1],
+            ),
+            click.option(
+                "--live-port",
+                type=click.IntRange(1, 65535),
+                default=None,
+                expose_value=False,
+                callback=keep,
+                help="Port of the --live page [default: the first free one from 8765].",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+@contextmanager
+def live_view(target: Path) -> Iterator[None]:
+    """With ``--live``, serve ``target`` (a run file, or a campaign file) from a separate
+    ``mtj-hil view`` process while the block runs; it ends by itself once the measurement
+    has ended and no page has asked for 5 minutes. Without ``--live``, nothing.
+
+    Raises:
+        ConfigError: the ``--live-port`` asked for is in use.
+    """
+    ctx = click.get_current_context(silent=True)
+    opts = ctx.meta.get(_KEY, {}) if ctx is not None else {}
+    if not opts.get("live"):
+        yield
+        return
+    from mtj_hil.live.binding import url_of
+    from mtj_hil.live.child import NICE
+
+    sock = _listen(opts.get("live_host") or "127.0.0.1", opts.get("live_port"))
+    url = url_of(sock)
+    module = "mtj_hil.campaigns.live" if Path(target).suffix == ".toml" else "mtj_hil.live"
+    # niced from its first instruction (its imports are most of the CPU it ever uses)
+    argv = ["nice", "-n", str(NICE)] if shutil.which("nice") else []
+    argv += [sys.executable, "-m", module, str(Path(target).resolve())]
+    argv += ["--fd", str(sock.fileno()), "--parent-pid", str(os.getpid())]
+    proc = subprocess.Popen(
+        argv,
+        pass_fds=[sock.fileno()],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # its own process group (Ctrl-C on the measurement leaves the page up), but the same
+        # session: with the kernel's autogroup scheduling a new session would compete with
+        # the measurement as an equal, whatever its niceness
+        process_group=0,
+    )
+    sock.close()
+    console.print(f"live view: {url} (server pid {proc.pid})", highlight=False)
+    try:
+        yield
+    finally:
+        console.print(
+            f"live view: still at {url} while a page is open (server pid {proc.pid})",
+            highlight=False,
+        )

@@ -1,0 +1,223 @@
+"""The live view's HTTP server: the standard library's ``ThreadingHTTPServer``, GET only.
+
+Routes: ``/`` (the page), ``/static/<file>`` (its script and style, package data),
+``/api/snapshot?seq=N&wait=S`` (the snapshot as JSON; a long poll: it answers as soon as
+the snapshot's sequence number differs from ``N``, or after ``S`` s, at most 25) and
+``/api/health``. Every other method is refused (405): nothing on the page can change the
+file or reach an instrument, since this process holds neither.
+
+One watcher thread asks the source for its change key ten times a second and re-reads the
+snapshot when it changed, while any page asked in the last minute; every viewer shares that
+read (a hundred pages cost one read of the file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import socket
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from mtj_hil.live.snapshot import Source
+
+POLL = 0.1
+"""s between looks at the source for a change."""
+MAX_WAIT = 25.0
+"""s a long poll is held at most."""
+ACTIVE = 60.0
+"""s after the last request during which the watcher keeps re-reading."""
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "plot.js": "text/javascript; charset=utf-8",
+    "panels.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+SECURITY = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+class Hub:
+    """The current snapshot (as JSON bytes, with a sequence number) shared by all viewers."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.cond = threading.Condition()
+        self.seq = 0
+        self.body = b"{}"
+        self._content = b""
+        self._key: Any = object()
+        self.last_request = time.monotonic()
+        self.errors = 0
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-read the source if its key changed (or ``force``); wake the waiting polls."""
+        key = self.source.key()
+        if key == self._key and not force:
+            return
+        try:
+            snap = _clean(self.source.snapshot())
+        except Exception as exc:  # keep the page up: say what went wrong, keep the last data
+            self.errors += 1
+            if self.seq:
+                return
+            snap = {"state": "error", "title": self.source.title, "message": str(exc)}
+        content = json.dumps(snap, separators=(",", ":")).encode()
+        self._key = key
+        if content == self._content:
+            return
+        with self.cond:
+            self.seq += 1
+            self._content = content
+            self.body = json.dumps({"seq": self.seq, "server_time": time.time(), **snap}).encode()
+            self.cond.notify_all()
+
+    def wait(self, seq: int | None, timeout: float) -> bytes:
+        """The snapshot once its sequence number differs from ``seq`` (or after ``timeout``)."""
+        self.last_request = time.monotonic()
+        with self.cond:
+            if seq is not None:
+                self.cond.wait_for(lambda: self.seq != seq, timeout)
+            return self.body
+
+    def watch(self, stop: threading.Event) -> None:
+        """The watcher loop (see the module docstring); a failing read is counted and
+        retried, never fatal."""
+        while not stop.wait(POLL):
+            if time.monotonic() - self.last_request > ACTIVE:
+                continue
+            try:
+                self.refresh()
+            except Exception:  # keep serving the last snapshot
+                self.errors += 1
+
+
+class Handler(BaseHTTPRequestHandler):
+    """GET-only request handler over a :class:`Hub`."""
+
+    server: LiveServer
+    protocol_version = "HTTP/1.1"
+    server_version = "mtj-hil-live"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet: the page polls continuously."""
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in SECURITY.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            # a viewer that went away will ask again when it comes back
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        route = url.path
+        if route == "/api/snapshot":
+            q = parse_qs(url.query)
+            try:
+                seq = int(q["seq"][0]) if "seq" in q else None
+                wait = min(float(q.get("wait", ["0"])[0]), MAX_WAIT)
+            except ValueError:
+                self._send(400, b'{"error":"seq and wait are numbers"}', "application/json")
+                return
+            body = self.server.hub.wait(seq, max(wait, 0.0))
+            self._send(200, body, "application/json")
+        elif route == "/favicon.ico":
+            self._send(204, b"", "image/x-icon")
+        elif route == "/api/health":
+            self._send(200, b'{"ok":true}', "application/json")
+        elif route in ("/", "/index.html") or route.removeprefix("/static/") in STATIC:
+            name = "index.html" if route in ("/", "/index.html") else route[len("/static/") :]
+            body = resources.files("mtj_hil.live").joinpath("static", name).read_bytes()
+            self._send(200, body, STATIC[name])
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    do_HEAD = do_GET  # noqa: N815
+
+    def _refuse(self) -> None:
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"read-only", "text/plain")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+
+
+class LiveServer(ThreadingHTTPServer):
+    """A threading HTTP server on an already listening socket."""
+
+    daemon_threads = True
+
+    def __init__(self, sock: socket.socket, hub: Hub) -> None:
+        super().__init__(sock.getsockname()[:2], Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.hub = hub
+
+
+def serve(
+    source: Source,
+    sock: socket.socket,
+    *,
+    parent_pid: int | None = None,
+    idle_exit: float = 300.0,
+    ready: threading.Event | None = None,
+) -> None:
+    """Serve ``source`` on ``sock`` until interrupted. With ``parent_pid`` (the measuring
+    process of ``--live``) the server also ends once that process is gone and no page has
+    asked for ``idle_exit`` s."""
+    hub = Hub(source)
+    hub.refresh(force=True)
+    server = LiveServer(sock, hub)
+    stop = threading.Event()
+    threads = [threading.Thread(target=hub.watch, args=(stop,), daemon=True)]
+    if parent_pid is not None:
+        threads.append(
+            threading.Thread(
+                target=_outlive, args=(server, hub, parent_pid, idle_exit, stop), daemon=True
+            )
+        )
+    for t in threads:
+        t.start()
+    if ready is not None:
+        ready.set()
+    try:
+        server.serve_forever(poll_interval=0.25)
+    finally:
+        stop.set()
+        server.server_close()
+
+
+def _outlive(server: LiveServer, hub: Hub, parent: int, idle: float, stop: threading.Event) -> None:
+    """Stop ``server`` once ``parent`` has ended and no page asked for ``idle`` s."""
+    while not stop.wait(1.0):
+        alive = os.getppid() == parent
+        if not alive and time.monotonic() - hub.last_request > idle:
+            server.shutdown()
+            return

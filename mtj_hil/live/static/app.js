@@ -1,0 +1,82 @@
+// The live view's loop: long-poll /api/snapshot, draw what changed, and after a lost
+// connection keep asking until the server answers (each answer is the whole state, so the
+// page catches up at once).
+"use strict";
+
+let snap = null, seq = null, lastOk = 0;
+
+function dur(s) {
+  if (s === null || s === undefined || !isFinite(s)) return "-";
+  s = Math.max(0, Math.round(s));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return h ? `${h} h ${m} min` : m ? `${m} min ${r} s` : `${r} s`;
+}
+
+function renderHeader(d) {
+  const state = d.state || "?";
+  const badge = $("state");
+  badge.textContent = state; badge.className = "badge " + state;
+  $("title").textContent = d.title || "mtj-hil live view";
+  document.title = `${state} - ${d.title || "mtj-hil"}`;
+  $("message").textContent = d.message || "";
+  const h = d.header;
+  if (!h) return;
+  $("kind").textContent = h.kind;
+  $("die").textContent = h.die_id;
+  $("station").textContent = "on " + h.station;
+  const parts = [h.run_id && "run " + h.run_id, h.started && "started " + h.started, h.ended && "ended " + h.ended,
+    h.operator && `operator ${h.operator} on ${h.host}`, h.status_reason];
+  $("provenance").textContent = parts.filter(Boolean).join(" · ");
+  const plan = Object.entries(h.plan).map(([k, v]) => [k, Array.isArray(v) && v.length > 8 ? `${v.length} values: ${v.slice(0, 3).join(", ")} ... ${v[v.length - 1]}` : JSON.stringify(v)]);
+  table($("plan"), plan);
+}
+
+function renderProgress(d) {
+  const p = d.progress;
+  if (!p) return;
+  $("progress-label").textContent = d.source === "campaign" ? "tasks" : "arrays";
+  $("arrays-done").textContent = p.done;
+  $("arrays-total").textContent = p.total;
+  $("bar-fill").style.width = (p.total ? (100 * p.done) / p.total : 0) + "%";
+  const running = d.state === "running";
+  const elapsed = running ? p.elapsed_s + (Date.now() / 1000 - d.received) : p.elapsed_s;
+  $("elapsed").textContent = dur(elapsed);
+  $("remaining").textContent = running ? dur(p.remaining_s) : p.done >= p.total ? "none" : "stopped";
+  $("lab-times").textContent = p.lab_elapsed_s !== null
+    ? ` · modelled lab time ${dur(p.lab_elapsed_s)}` + (running ? `, ~${dur(p.lab_remaining_s)} to go` : "")
+    : "";
+}
+
+function render(d) {
+  renderHeader(d);
+  renderProgress(d);
+  const layout = (d.header && d.header.layout) || {};
+  if (d.characterization) renderChar(d.characterization, layout);
+  if (d.switching) renderSwitching(d.switching, layout);
+  if (d.campaign) renderCampaign(d.campaign);
+  renderWarnings(d.warnings || []);
+}
+
+async function poll() {
+  for (;;) {
+    try {
+      const q = seq === null ? "" : `?seq=${seq}&wait=20`;
+      const r = await fetch("/api/snapshot" + q, { cache: "no-store" });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const d = await r.json();
+      d.received = Date.now() / 1000;
+      lastOk = Date.now();
+      $("conn").textContent = "connected · updated " + new Date().toLocaleTimeString();
+      $("conn").className = "";
+      if (d.seq !== seq) { seq = d.seq; snap = d; render(d); }
+    } catch (e) {
+      $("conn").textContent = "connection lost (" + e.message + "); retrying...";
+      $("conn").className = "down";
+      seq = null; // ask for the whole state when the server answers again
+      await new Promise((ok) => setTimeout(ok, 1000));
+    }
+  }
+}
+
+setInterval(() => { if (snap && snap.state === "running") renderProgress(snap); }, 1000);
+poll();

@@ -1,0 +1,81 @@
+"""Fixtures of the live-view tests (``lv``): start ``mtj-hil`` commands as processes, find the page's
+address in their output, and end exactly the processes a test started."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+VIRTUAL_LAB = REPO / "stations" / "virtual-lab.toml"
+URL = re.compile(r"live view(?: of \S+)?: (http://\S+?/)(?: \(server pid (\d+)\))?")
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen:
+    """``python -m mtj_hil ARGS`` with its output in ``log`` (a file: a full pipe would stall
+    the measurement)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mtj_hil", *args],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def page_address(log: Path, timeout: float = 60.0) -> tuple[str, int | None]:
+    """The URL (and server pid, for ``--live``) the command printed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = URL.search(log.read_text())
+        if m:
+            return m.group(1), int(m.group(2)) if m.group(2) else None
+        time.sleep(0.05)
+    raise AssertionError(f"no live-view address printed:\n{log.read_text()}")
+
+
+def snapshot(url: str, seq: int | None = None, wait: float = 0) -> dict:
+    """The page's data, as the page asks for it."""
+    q = "" if seq is None else f"?seq={seq}&wait={wait}"
+    with urllib.request.urlopen(url + "api/snapshot" + q, timeout=30) as r:
+        return json.load(r)
+
+
+def end(pid: int | None) -> None:
+    """Stop one process this test started (if it still runs)."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def lv() -> SimpleNamespace:
+    """The helpers above, for the tests of this folder."""
+    return SimpleNamespace(
+        start=start, page_address=page_address, snapshot=snapshot, end=end, lab=VIRTUAL_LAB
+    )

@@ -1,0 +1,100 @@
+"""``--live`` on the measuring commands and ``mtj-hil view``: options, addresses printed,
+and one-line errors with the run-file and configuration exit codes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+
+import h5py
+import pytest
+
+from mtj_hil.cli import main
+
+
+@pytest.mark.parametrize(
+    "command", [["characterize"], ["switching"], ["campaign", "run"]], ids=" ".join
+)
+def test_measuring_commands_offer_live(command, capsys):
+    assert main([*command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--live " in text and "--live-host" in text and "--live-port" in text
+
+
+def test_view_refuses_what_it_cannot_show(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    plain = tmp_path / "plain.h5"
+    h5py.File(plain, "w").close()
+    assert main(["view", str(text)]) == 4
+    assert main(["view", str(plain)]) == 4
+    assert main(["view", str(tmp_path / "missing.h5")]) == 4
+    err = capsys.readouterr().err
+    assert "not an mtj-hil run file" in err and "does not exist" in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[campaign]\nname = 'x'\n")
+    assert main(["view", str(bad)]) == 3
+
+
+def test_live_port_in_use_is_a_clear_error_before_anything_runs(tmp_path, capsys):
+    held = socket.create_server(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    out = tmp_path / "r.h5"
+    try:
+        code = main(
+            ["characterize", "--arrays", "0", "--out", str(out), "--live"]
+            + ["--live-port", str(port), "--no-report"]
+        )
+    finally:
+        held.close()
+    assert code == 3 and not out.exists()
+    assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
+
+
+def test_characterize_live_prints_the_page_and_leaves_its_server_running(tmp_path, capsys):
+    out = tmp_path / "r.h5"
+    code = main(["characterize", "--arrays", "0-1", "--out", str(out), "--live", "--no-report"])
+    err = capsys.readouterr().err
+    assert code == 0
+    m = re.search(r"live view: http://127\.0\.0\.1:(\d+)/ \(server pid (\d+)\)", err)
+    assert m, err
+    pid = int(m.group(2))
+    try:
+        os.kill(pid, 0)  # still up after the run, for the pages that follow it
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+
+
+def test_another_address_needs_asking_and_is_warned_about(capsys):
+    from mtj_hil.cli.view import _listen
+
+    sock = _listen("0.0.0.0", None)
+    sock.close()
+    assert "anyone who can reach this machine" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_campaign_run_live_serves_the_campaign(tmp_path, lv):
+    (tmp_path / "c.toml").write_text(
+        '[campaign]\nname = "lv"\nout_dir = "out"\n\n'
+        '[[task]]\nname = "lot"\nkind = "characterize"\ndies = "0-1"\narrays = "0-1"\n'
+    )
+    log = tmp_path / "campaign.log"
+    proc = lv.start(["campaign", "run", str(tmp_path / "c.toml"), "--workers", "1", "--live"], log)
+    server = None
+    try:
+        url, server = lv.page_address(log, timeout=120)
+        assert proc.wait(timeout=300) == 0, log.read_text()
+        snap = lv.snapshot(url)
+        while snap["state"] != "completed":  # the server may not have seen the end yet
+            snap = lv.snapshot(url, seq=snap["seq"], wait=5)
+        assert snap["source"] == "campaign" and snap["progress"]["done"] == 2
+        assert snap["campaign"]["by_kind"]["characterize"]["completed"] == 2
+        assert [d["label"] for d in snap["campaign"]["lot"]] == ["die0", "die1"]
+        assert all(0.9 < d["yield"] <= 1 for d in snap["campaign"]["lot"])
+    finally:
+        lv.end(proc.pid)
+        lv.end(server)

@@ -1,0 +1,137 @@
+"""The live server: GET only, long polls shared by many viewers, catching up after a
+reconnect, ports in use, loopback by default, and ending after the measurement."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from mtj_hil.errors import ConfigError
+from mtj_hil.live import binding
+from mtj_hil.live.binding import is_loopback, listen, url_of
+from mtj_hil.live.server import serve
+
+
+class Counter:
+    """A source whose data changes when the test says so; counts the reads."""
+
+    title = "counter"
+
+    def __init__(self) -> None:
+        self.value, self.reads = 0, 0
+
+    def key(self):
+        return self.value
+
+    def snapshot(self):
+        self.reads += 1
+        return {"state": "running", "value": self.value, "nan": float("nan")}
+
+
+@pytest.fixture
+def served():
+    source = Counter()
+    sock = listen()
+    ready = threading.Event()
+    thread = threading.Thread(target=serve, args=(source, sock), kwargs={"ready": ready})
+    thread.daemon = True
+    thread.start()
+    ready.wait(5)
+    yield source, url_of(sock)
+
+
+def get(url: str, method: str = "GET"):
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_page_assets_and_snapshot_are_served_read_only(served):
+    source, url = served
+    status, headers, body = get(url)
+    assert status == 200 and b"/static/app.js" in body
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    for name in ("index.html", "app.js", "plot.js", "panels.js", "style.css"):
+        status, _, asset = get(url + "static/" + name)
+        assert status == 200 and b"://" not in asset  # works offline: nothing from outside
+    status, _, body = get(url + "api/snapshot")
+    snap = json.loads(body)
+    assert status == 200 and snap["value"] == 0 and snap["nan"] is None and snap["seq"] >= 1
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        assert get(url + "api/snapshot", method)[0] == 405
+    assert get(url + "static/../server.py")[0] == 404
+    assert get(url + "api/snapshot?seq=x")[0] == 400
+
+
+def test_many_viewers_share_one_read_and_all_wake_on_a_change(served):
+    source, url = served
+    seq = json.loads(get(url + "api/snapshot")[2])["seq"]
+    reads = source.reads
+    got: list[dict] = []
+
+    def viewer():
+        got.append(json.loads(get(url + f"api/snapshot?seq={seq}&wait=20")[2]))
+
+    threads = [threading.Thread(target=viewer) for _ in range(40)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    assert not got  # all held: nothing changed yet
+    t0 = time.monotonic()
+    source.value = 1
+    for t in threads:
+        t.join(10)
+    assert len(got) == 40 and {g["value"] for g in got} == {1}
+    assert time.monotonic() - t0 < 1.0
+    assert source.reads == reads + 1  # forty viewers, one read of the source
+    # a viewer that lost its connection asks without a sequence number: the whole state
+    assert json.loads(get(url + "api/snapshot")[2])["value"] == 1
+
+
+def test_a_poll_without_change_returns_after_its_wait(served):
+    _, url = served
+    seq = json.loads(get(url + "api/snapshot")[2])["seq"]
+    t0 = time.monotonic()
+    assert json.loads(get(url + f"api/snapshot?seq={seq}&wait=0.3")[2])["seq"] == seq
+    assert 0.25 < time.monotonic() - t0 < 5
+
+
+def test_port_in_use_next_free_or_a_clear_error(monkeypatch):
+    held = socket.create_server(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
+        listen("127.0.0.1", port)
+    monkeypatch.setattr(binding, "FIRST_PORT", port)
+    sock = listen()
+    assert sock.getsockname()[1] != port and url_of(sock).startswith("http://127.0.0.1:")
+    sock.close()
+    held.close()
+
+
+def test_loopback_is_the_default_and_others_are_told_apart():
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    sock = listen()
+    assert sock.getsockname()[0] == "127.0.0.1"
+    sock.close()
+
+
+def test_server_ends_once_its_measurement_is_gone_and_nobody_looks():
+    sock = listen()
+    done = threading.Event()
+
+    def run():
+        serve(Counter(), sock, parent_pid=-1, idle_exit=0.5)  # -1: never our parent
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(10)

@@ -1,0 +1,194 @@
+"""Run files as the live page sees them: finished, running, killed, half-written or not a
+run file at all."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from mtj_hil.errors import StoreError
+from mtj_hil.live.liveness import run_state, writer_holds
+from mtj_hil.live.reading import NotARunFile, read_retrying
+from mtj_hil.live.snapshot import RunSource, check_run_file
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+from mtj_hil.runs.jobs.characterization import run_characterization
+from mtj_hil.runs.store import load_characterization
+from mtj_hil.sim.chip import SimulatedChip
+
+
+def _characterise(path, arrays=(0, 1, 2), progress=None):
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 3)
+    plan = CharacterizationPlan(arrays=arrays, remeasure_cycles=0)
+    return run_characterization(chip, path, die_id="d3", plan=plan, seed=0, progress=progress)
+
+
+def test_finished_characterisation_shows_the_run_files_classes_and_yield(tmp_path):
+    path = tmp_path / "r.h5"
+
+    def warn(done, total, array):
+        if array == 1:
+            logging.getLogger("mtj_hil.instruments.smu").warning("compliance on line 7")
+
+    _characterise(path, progress=warn)
+    char = load_characterization(path)
+    snap = RunSource(path).snapshot()
+    assert snap["state"] == "completed"
+    assert snap["done_arrays"] == [0, 1, 2] and snap["progress"]["total"] == 3
+    body = snap["characterization"]
+    assert body["final"] is True
+    assert body["good"] == int((char.codes == 0).sum()) and body["devices"] == char.codes.size
+    assert body["counts"] == char.counts()
+    for k, view in enumerate(body["arrays"]):
+        codes = np.array([int(c) for c in view["codes"]]).reshape(char.codes.shape[1:])
+        assert np.array_equal(codes, char.codes[k])
+    assert sum(body["histogram"]["p"]) == char.codes.size
+    assert snap["header"]["die_id"] == "d3" and "simulator" in snap["header"]["station"]
+    # the logged instrument warning went to the run file's timeline, and to the page
+    assert any(
+        w["source"] == "mtj_hil.instruments.smu" and "compliance on line 7" in w["text"]
+        for w in snap["warnings"]
+    )
+    with h5py.File(path, "r") as h5:
+        rows = h5["timeline/arrays"][()]
+    assert rows[:, 0].tolist() == [0, 1, 2] and np.all(np.isnan(rows[:, 2]))
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+    from mtj_hil.runs.jobs.characterization import run_characterization
+    from mtj_hil.sim.chip import SimulatedChip
+
+    def stall(done, total, array):
+        if done == 3:
+            print("stalled", flush=True)
+            time.sleep(600)
+
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 3)
+    plan = CharacterizationPlan(arrays=tuple(range(6)), remeasure_cycles=0)
+    run_characterization(chip, sys.argv[1], die_id="d3", plan=plan, progress=stall)
+    """
+)
+
+
+def test_running_file_is_provisional_then_interrupted_once_its_writer_is_killed(tmp_path):
+    path = tmp_path / "run.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "stalled"
+        assert writer_holds(path) is True
+        source = RunSource(path)
+        first = source.snapshot()
+        assert first["state"] == "running" and first["done_arrays"] == [0, 1, 2]
+        assert first["progress"]["remaining_s"] is not None
+        assert [a["codes"] for a in first["characterization"]["arrays"]] == [None] * 3
+        later = source.snapshot()  # the next snapshots classify what is waiting
+        while source.view.pending:
+            later = source.snapshot()
+        body = later["characterization"]
+        assert body["final"] is False and all(a["codes"] for a in body["arrays"])
+        assert 0.9 < body["yield"] <= 1.0
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert writer_holds(path) is False
+        source.key()
+        gone = source.snapshot()
+        assert gone["state"] == "interrupted" and gone["done_arrays"] == [0, 1, 2]
+        assert any("interrupted" in w["text"] for w in gone["warnings"])
+        with h5py.File(path, "r", locking=False) as h5:
+            assert h5.attrs["status"] == "running"  # the file never learnt it stopped
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_run_state_trusts_a_status_that_is_not_running(tmp_path):
+    assert run_state("completed", tmp_path / "gone.h5") == "completed"
+    assert run_state("aborted", tmp_path / "gone.h5") == "aborted"
+    assert writer_holds(tmp_path / "gone.h5") is None
+    assert run_state("running", tmp_path / "gone.h5") == "running"  # cannot tell: trust it
+
+
+def test_locking_switched_off_cannot_tell(tmp_path, monkeypatch):
+    path = tmp_path / "x.h5"
+    h5py.File(path, "w").close()
+    monkeypatch.setenv("HDF5_USE_FILE_LOCKING", "FALSE")
+    assert writer_holds(path) is None
+
+
+def test_files_that_are_not_run_files_are_refused(tmp_path):
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5")
+    plain = tmp_path / "plain.h5"
+    with h5py.File(plain, "w") as h5:
+        h5.attrs["format"] = "something-else"
+    for path in (text, plain):
+        with pytest.raises(NotARunFile):
+            check_run_file(path)
+        snap = RunSource(path).snapshot()
+        assert snap["state"] == "error" and "not an mtj-hil run file" in snap["message"]
+    check_run_file(tmp_path / "later.h5")  # a run not created yet is fine
+    assert RunSource(tmp_path / "later.h5").snapshot()["state"] == "waiting"
+
+
+def test_a_read_that_fails_mid_flush_is_retried(tmp_path):
+    path = tmp_path / "r.h5"
+    with h5py.File(path, "w") as h5:
+        h5.attrs["format"] = "mtj-hil-run"
+    calls = []
+
+    def flaky(h5):
+        calls.append(1)
+        if len(calls) < 3:
+            raise OSError("truncated file (a flush under way)")
+        return "read"
+
+    assert read_retrying(path, flaky, pause=0.001) == "read" and len(calls) == 3
+
+    def broken(h5):
+        raise OSError("bad")
+
+    with pytest.raises(StoreError, match="cannot read"):
+        read_retrying(path, broken, attempts=3, pause=0.001)
+
+
+def test_last_good_snapshot_is_kept_when_a_read_fails(tmp_path, monkeypatch):
+    path = tmp_path / "r.h5"
+    _characterise(path, arrays=(0,))
+    source = RunSource(path)
+    good = source.snapshot()
+
+    def fail(*a, **k):
+        raise StoreError("cannot read r.h5 (it may be damaged): boom")
+
+    monkeypatch.setattr("mtj_hil.live.snapshot.read_retrying", fail)
+    again = source.snapshot()
+    assert again["characterization"] == good["characterization"]
+    assert "last good read" in again["message"]
+    assert time.time() - again["progress"]["last_flush"] < 600
+
+
+def test_a_file_that_changes_while_read_is_read_again(tmp_path, monkeypatch):
+    path = tmp_path / "r.h5"
+    _characterise(path, arrays=(0, 1))
+    stamps = iter([0, 1, 2, 3])  # the first two reads see the file change under them
+    monkeypatch.setattr("mtj_hil.live.snapshot._stamp", lambda p: next(stamps, 99))
+    source = RunSource(path)
+    reads = []
+    real = source._read
+    monkeypatch.setattr(source, "_read", lambda h5: reads.append(1) or real(h5))
+    snap = source.snapshot()
+    assert len(reads) == 3 and snap["done_arrays"] == [0, 1]
+    assert snap["characterization"]["final"] and len(snap["characterization"]["arrays"]) == 2

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from mtj_hil.errors import StoreError
-from mtj_hil.runs.jobs.characterization import run_characterization
-from mtj_hil.sim import SimulatedChip
-from mtj_hil.runs.store import CharacterizationRun, RunFile, load_characterization
 from mtj_hil.protocols import CharacterizationPlan
+from mtj_hil.runs.jobs.characterization import run_characterization
+from mtj_hil.runs.store import CharacterizationRun, RunFile, load_characterization
+from mtj_hil.sim import SimulatedChip
 
 PLAN = CharacterizationPlan(arrays=tuple(range(8)), cycles=2)
 DIE = "sim:1t1r-20k:lot0:die7"

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from mtj_hil.cli.main import main
+from mtj_hil.protocols.switching.procedure import SwitchingPlan
 from mtj_hil.runs.jobs.switching import run_switching
-from mtj_hil.sim import SimulatedChip
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.switching import SwitchingRun, load_switching
-from mtj_hil.protocols.switching.procedure import SwitchingPlan
+from mtj_hil.sim import SimulatedChip
 
 PLAN = SwitchingPlan(
     arrays=(3, 1),

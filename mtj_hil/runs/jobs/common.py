@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.protocols.chip import Chip
-from mtj_hil.runs.store.runfile import RunSink
+from mtj_hil.runs.store.sink import RunSink
 
 S = TypeVar("S", bound=RunSink)
 

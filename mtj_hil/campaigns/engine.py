@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.campaigns.claims import claim
-from mtj_hil.campaigns.index import CampaignIndex, file_checksum
+from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable, file_checksum
+from mtj_hil.campaigns.rebuild import set_aside
 from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
@@ -175,7 +176,12 @@ def run_campaign(
     report = progress or (lambda kind, done, total: None)
     outcome = CampaignOutcome()
     with index.exclusive():
-        index.ensure(spec.name, spec.file, spec.text, [_base_record(t) for t in spec.tasks])
+        base = [_base_record(t) for t in spec.tasks]
+        try:
+            index.ensure(spec.name, spec.file, spec.text, base)
+        except IndexUnreadable as exc:
+            set_aside(spec.index_path, str(exc))
+            index.ensure(spec.name, spec.file, spec.text, base)
         owner = spec.index_path.resolve()
         for task in spec.tasks:
             claim(task.run_file, owner)

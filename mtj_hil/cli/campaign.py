@@ -104,13 +104,22 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
 def status(file: Path) -> None:
     """Progress of the campaign FILE per task kind, and every failure with its error."""
     from mtj_hil.campaigns import load_campaign
-    from mtj_hil.campaigns.index import CampaignIndex
+    from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable
+    from mtj_hil.campaigns.rebuild import view
 
     spec = load_campaign(file)
     if not spec.index_path.exists():
         console.print(f"campaign {spec.name}: not started ({len(spec.tasks)} tasks)")
         return
-    records = CampaignIndex(spec.index_path).records()
+    try:
+        records = CampaignIndex(spec.index_path).records()
+    except IndexUnreadable as exc:
+        console.print(
+            f"[yellow]{exc}[/]: showing the state of the run files instead; the next "
+            "'campaign run' rebuilds the index",
+            highlight=False,
+        )
+        records = view(spec)
     table = Table(title=f"campaign {spec.name}")
     for col in ("kind", "tasks", "completed", "running", "failed", "pending"):
         table.add_column(col)

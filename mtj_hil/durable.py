@@ -97,13 +97,14 @@ def atomic_write(
         raise
 
 
-def remove_stale_temps(path: Path) -> list[Path]:
-    """Remove the half-written versions of ``path`` that processes of this host which no
-    longer run left behind (killed between writing aside and renaming); returns them."""
+def remove_stale_temps(folder: Path, prefix: str = "") -> list[Path]:
+    """Remove the half-written files in ``folder`` (of names starting with ``prefix``) that
+    processes of this host which no longer run left behind (killed between writing aside
+    and renaming); returns them."""
     host = socket.gethostname().replace("-", "_") or "host"
     removed = []
     try:
-        candidates = list(path.parent.glob(f".{path.name}.tmp-{host}-*"))
+        candidates = list(folder.glob(f".{prefix}*.tmp-{host}-*"))
     except OSError:
         return removed
     for tmp in candidates:

@@ -19,6 +19,7 @@ from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
 from mtj_hil.campaigns.worker import execute_task
+from mtj_hil.durable import remove_stale_temps
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.runs.store.runfile import RunFile, now_iso
 
@@ -176,6 +177,7 @@ def run_campaign(
     report = progress or (lambda kind, done, total: None)
     outcome = CampaignOutcome()
     with index.exclusive():
+        remove_stale_temps(spec.index_path.parent, spec.index_path.name)
         base = [_base_record(t) for t in spec.tasks]
         try:
             index.ensure(spec.name, spec.file, spec.text, base)

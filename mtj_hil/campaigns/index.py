@@ -232,7 +232,6 @@ class CampaignIndex:
                 header, records = self._read()
                 header, records = dict(header), {k: dict(v) for k, v in records.items()}
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 header = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": now_iso()}
                 records = {}
             found = header.get("name", name)
@@ -292,9 +291,15 @@ class CampaignIndex:
         Raises:
             StoreError: another process runs this campaign now.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot lock campaign index {self.path}: {error_text(exc)} (at "
+                f"{exc.filename or lock_path})"
+            ) from exc
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -269,7 +269,7 @@ def set_aside(untrusted: list[tuple[Path, str]]) -> None:
 def remove_parts(run_path: Path, paths: list[Path]) -> None:
     """Remove folded parts and, when empty, the parts folder (best effort)."""
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             path.unlink()
     folder = parts_dir(run_path)
     try:

@@ -155,19 +155,38 @@ def _take_over_if_stale(path: Path, run_path: Path) -> None:
             f"{run_path} may be being written by {who} (writer lease {path}); if that process "
             f"is gone, delete {path} and try again"
         )
-    aside = path.with_name(f"{path.name}.stale-{secrets.token_hex(4)}")
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return
-    if _holder(aside).get("nonce") != holder.get("nonce"):  # took a fresh lease: give it back
-        with contextlib.suppress(FileExistsError):
-            os.link(aside, path)
-        aside.unlink()
+    if not _remove_stale(path, holder):
         raise StoreError(f"{run_path} was taken by another process at this moment; retry")
-    aside.unlink()
     warnings.warn(
         f"{run_path}: the writer lease of {who}, which no longer runs, was taken over",
         RecoveryWarning,
         stacklevel=4,
     )
+
+
+def _remove_stale(path: Path, holder: dict[str, Any]) -> bool:
+    """Remove the lease ``path`` whose holder ``holder`` is gone; False if it turned out to
+    be a fresh lease of another process (left in place)."""
+    aside = path.with_name(f"{path.name}.stale-{secrets.token_hex(4)}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return True
+    if _holder(aside).get("nonce") != holder.get("nonce"):  # took a fresh lease: give it back
+        with contextlib.suppress(FileExistsError):
+            os.link(aside, path)
+        aside.unlink()
+        return False
+    aside.unlink()
+    return True
+
+
+def remove_dead_lease(run_path: Path) -> None:
+    """Remove the lease of ``run_path`` if its holder is known to be gone (best effort,
+    silent: tidying up after a writer killed once the run was written whole)."""
+    path = lease_path(run_path)
+    try:
+        if path.exists() and holder_alive(path) is False:
+            _remove_stale(path, _holder(path))
+    except OSError:
+        pass

@@ -44,11 +44,17 @@ from mtj_hil.runs.store.journal import (
     Op,
     apply,
     list_parts,
+    parts_dir,
     remove_parts,
     set_aside,
     write_part,
 )
-from mtj_hil.runs.store.lease import WriterLease
+from mtj_hil.runs.store.lease import (
+    WriterLease,
+    lease_path,
+    remove_dead_lease,
+    writer_active,
+)
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
 
 FORMAT = "mtj-hil-run"
@@ -159,7 +165,7 @@ class RunFile:
         try:
             if path.exists():
                 raise StoreError(f"{path} was created by another process meanwhile")
-            remove_stale_temps(path)
+            remove_stale_temps(path.parent, path.name)
             orphaned_parts(path)
             run_id = str(uuid.uuid4())
             attrs: dict[str, Any] = {
@@ -210,10 +216,13 @@ class RunFile:
         if mode == "r":
             tree = load_tree(path, writable=False)
             run = cls(tree.h5, path)
+            if parts_dir(path).exists() or lease_path(path).exists():
+                _tidy(path, tree.folded)
         else:
             lease = WriterLease.acquire(path)
             try:
-                remove_stale_temps(path)
+                remove_stale_temps(path.parent, path.name)
+                remove_stale_temps(parts_dir(path))
                 tree = load_tree(path, writable=True)
                 set_aside(tree.untrusted)
                 remove_parts(path, tree.folded)
@@ -440,6 +449,15 @@ class RunFile:
         if writer is not None:
             writer.failed = error
         raise error from exc
+
+
+def _tidy(path: Path, folded: list[Path]) -> None:
+    """Remove what a writer killed after writing the whole file left: parts already in the
+    file and its dead lease (best effort; a reader may lack the permission)."""
+    if writer_active(path):
+        return
+    remove_parts(path, folded)
+    remove_dead_lease(path)
 
 
 def _upgraded(h5: h5py.File) -> h5py.File:

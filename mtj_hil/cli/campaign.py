@@ -28,9 +28,11 @@ def campaign() -> None:
     "--scheduler",
     default=None,
     metavar="ADDRESS",
-    help="A running Dask scheduler (tcp://HOST:PORT, e.g. from 'dask scheduler'); its "
-    "workers need this package installed and the campaign's out_dir on a shared disk. "
-    "Default: a local cluster on this machine.",
+    help="A running Dask scheduler: tls://HOST:PORT (certificates from the campaign file's "
+    "[cluster] section or Dask's configuration) or tcp://HOST:PORT (unauthenticated: anyone "
+    "who reaches it runs code on the workers; see docs/campaigns.md). Its workers need this "
+    "package installed and the campaign's out_dir on a shared disk. Default: a local "
+    "cluster on this machine (loopback only, TLS).",
 )
 @click.option(
     "--workers",
@@ -46,6 +48,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     command then exits with status 1. Stations are held by one task at a time.
     """
     from mtj_hil.campaigns import load_campaign
+    from mtj_hil.campaigns.cluster import plain_remote
     from mtj_hil.campaigns.engine import (
         CampaignIncomplete,
         connect,
@@ -54,7 +57,14 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     )
 
     spec = load_campaign(file)
-    client = connect(scheduler, workers)
+    if scheduler is not None and plain_remote(scheduler):
+        console.print(
+            f"[yellow]warning[/]: {scheduler} is plain TCP: unencrypted and unauthenticated; "
+            "anyone who can reach it runs code on every worker. Prefer tls:// (see "
+            "docs/campaigns.md).",
+            highlight=False,
+        )
+    client = connect(scheduler, workers, settings=spec.cluster)
     try:
         n = len(client.scheduler_info().get("workers", {}))
         console.print(

@@ -24,6 +24,7 @@ import numpy as np
 
 from mtj_hil.durable import atomic_write, fsync_dir
 from mtj_hil.runs.store.image import (
+    CHECKSUM_ATTR,
     ImageDamaged,
     encode,
     filters,
@@ -82,6 +83,7 @@ def apply(h5: h5py.File, op: Op) -> None:
         ds = h5.get(op.path)
         if ds is not None and ds.shape[0] > op.length:
             ds.resize(op.length, axis=0)
+            _unseal(ds)
     elif op.kind == "delete":
         if op.path in h5:
             del h5[op.path]
@@ -113,6 +115,13 @@ def _append(h5: h5py.File, op: Op) -> None:
     n = ds.shape[0]
     ds.resize(n + rows.shape[0], axis=0)
     ds[n:] = rows
+    _unseal(ds)
+
+
+def _unseal(ds: h5py.Dataset) -> None:
+    """Drop a changed dataset's recorded checksum (the next whole write records it anew)."""
+    if CHECKSUM_ATTR in ds.attrs:
+        del ds.attrs[CHECKSUM_ATTR]
 
 
 # -- parts on disk -----------------------------------------------------------------------------

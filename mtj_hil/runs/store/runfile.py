@@ -22,15 +22,11 @@ ever written together with the whole file.
 
 from __future__ import annotations
 
-import getpass
 import json
 import platform
-import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -55,51 +51,13 @@ from mtj_hil.runs.store.lease import (
     remove_dead_lease,
     writer_active,
 )
+from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
 
 FORMAT = "mtj-hil-run"
 FORMAT_VERSION = 1
 STATUSES = ("running", "completed", "aborted", "failed")
 FINAL = ("completed", "aborted", "failed")
-
-
-def now_iso() -> str:
-    """The current UTC time in ISO 8601."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def package_version() -> str:
-    try:
-        return metadata.version("mtj-hil")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def git_revision() -> str:
-    """The git revision of the source tree this package runs from, or ``"unknown"``."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    rev = out.stdout.strip()
-    if out.returncode != 0 or not rev:
-        return "unknown"
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=Path(__file__).resolve().parent,
-        capture_output=True,
-        text=True,
-        timeout=5,
-        check=False,
-    ).stdout.strip()
-    return rev + ("+dirty" if dirty else "")
 
 
 @dataclass
@@ -178,7 +136,7 @@ class RunFile:
                 "ended": "",
                 "status_reason": "",
                 "resumed": json.dumps([]),
-                "operator": operator or _user(),
+                "operator": operator or user(),
                 "die_id": die_id,
                 "seed": "" if seed is None else str(seed),
                 "station": json.dumps(station or {}, default=str),
@@ -467,10 +425,3 @@ def _upgraded(h5: h5py.File) -> h5py.File:
         return copy_image(h5)
     finally:
         h5.close()
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

@@ -9,7 +9,8 @@ stay after the run: they record ownership.
 
 Left-overs are recovered with a :class:`~mtj_hil.runs.store.journal.RecoveryWarning`: an
 empty or unreadable claim (from a process killed while creating one with mtj-hil 0.1) and a
-stale claim (its campaign index is gone and its run file was never written) are replaced.
+stale claim (its campaign index is gone, the process that made it has ended, and its run
+file was never written) are replaced.
 
 Two writers of one run file are kept apart by the run file's own writer lease
 (:mod:`mtj_hil.runs.store.lease`), which does not depend on HDF5's file locking.
@@ -23,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from mtj_hil.durable import atomic_write, error_text, remove_stale_temps
+from mtj_hil.durable import atomic_write, error_text, pid_alive, remove_stale_temps
 from mtj_hil.errors import StoreError
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.runfile import now_iso
@@ -93,17 +94,27 @@ def _existing_is_ours(run_file: Path, owner: Path) -> bool:
     other = str(found["campaign_index"])
     if other == str(owner):
         return True
-    if not Path(other).exists() and not run_file.exists():
+    if _stale(found, run_file):
         _recover(
             path,
-            f"the claim {path} named campaign index {other}, which no longer exists, and "
-            f"{run_file} was never written",
+            f"the claim {path} named campaign index {other}, which no longer exists, made by "
+            f"a process that no longer runs, and {run_file} was never written",
         )
         return False
     raise StoreError(
         f"{run_file} belongs to another campaign ({other}); choose another out_dir, "
         f"or delete {path} if that campaign is gone"
     )
+
+
+def _stale(found: dict[str, Any], run_file: Path) -> bool:
+    """A claim nobody can still need: its run file was never written, its campaign index is
+    gone, and the process that claimed it ran on this host and has ended."""
+    if run_file.exists() or Path(str(found["campaign_index"])).exists():
+        return False
+    pid = found.get("pid")
+    same_host = found.get("host") == os.uname().nodename
+    return same_host and isinstance(pid, int) and not pid_alive(pid)
 
 
 def _recover(path: Path, why: str) -> None:

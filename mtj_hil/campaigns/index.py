@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from mtj_hil.durable import atomic_write, error_text
@@ -44,7 +45,10 @@ from mtj_hil.runs.store.image import (
 from mtj_hil.runs.store.runfile import git_revision, now_iso, package_version
 
 FORMAT = "mtj-hil-campaign"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the task records are one dataset ``tasks`` of JSON texts (one per task), which writes
+in milliseconds for thousands of tasks; 1 (mtj-hil 0.1): a group per task with the fields as
+attributes, still read."""
 STATUSES = ("pending", "running", "completed", "failed")
 FIELDS = (
     "id",
@@ -87,10 +91,6 @@ def file_checksum(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _key(task_id: str) -> str:
-    return task_id.replace("/", ":")
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode()
@@ -105,7 +105,13 @@ def parse(h5: Any) -> tuple[dict[str, Any], Records]:
     """
     header = {k: _plain(v) for k, v in h5.attrs.items()}
     records = {}
-    for rec in h5["tasks"].values():
+    tasks = h5["tasks"]
+    if isinstance(tasks, h5py.Dataset):  # format 2
+        for text in tasks.asstr()[()]:
+            d = json.loads(text)
+            records[str(d["id"])] = d
+        return header, records
+    for rec in tasks.values():  # format 1: a group per task
         d = {k: _plain(v) for k, v in rec.attrs.items()}
         records[str(d["id"])] = d
     return header, records
@@ -197,13 +203,11 @@ class CampaignIndex:
     def _write(self, header: dict[str, Any], records: Records) -> None:
         h5 = new_image()
         try:
-            for key, value in header.items():
+            for key, value in {**header, "format_version": FORMAT_VERSION}.items():
                 h5.attrs[key] = value
-            grp = h5.create_group("tasks")
-            for task_id, rec in records.items():
-                g = grp.create_group(_key(task_id))
-                for key, value in rec.items():
-                    g.attrs[key] = value
+            texts = [json.dumps(rec, default=str) for rec in records.values()]
+            ds = h5.create_dataset("tasks", data=np.array(texts, dtype=h5py.string_dtype()))
+            ds.attrs["description"] = "one JSON record per task: " + ", ".join(FIELDS)
             data = encode(h5)
         finally:
             h5.close()

@@ -5,6 +5,7 @@ a run file another process holds is never renamed aside."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -86,7 +87,14 @@ def test_an_empty_or_stale_claim_is_recovered_with_a_message(tmp_path):
         claim(run_file, owner)
     assert json.loads(claim_path(run_file).read_text())["campaign_index"] == str(owner)
     gone = tmp_path / "gone" / "campaign.h5"
-    claim_path(run_file).write_text(json.dumps({"campaign_index": str(gone)}))
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = {"campaign_index": str(gone), "host": os.uname().nodename, "pid": int(ended.stdout)}
+    claim_path(run_file).write_text(json.dumps(stale))
     with pytest.warns(RecoveryWarning, match="no longer exists"):
         claim(run_file, owner)
     # another campaign's live claim is still refused

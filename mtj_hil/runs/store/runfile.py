@@ -35,6 +35,7 @@ import numpy as np
 
 from mtj_hil.durable import atomic_write, error_text, remove_stale_temps
 from mtj_hil.errors import StoreError
+from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.runs.store.image import copy_image, encode, new_image, seal
 from mtj_hil.runs.store.journal import (
     Op,
@@ -303,12 +304,13 @@ class RunFile:
 
     def _change(self, op: Op) -> None:
         writer = self._need_writer()
-        try:
-            apply(self.h5, op)
-        except ValueError as exc:
-            raise StoreError(f"{self.path}:{op.path}: {exc}") from exc
-        writer.pending.append(op)
-        writer.clean = False
+        with defer_sigint():  # the tree and the journal of changes stay in step
+            try:
+                apply(self.h5, op)
+            except ValueError as exc:
+                raise StoreError(f"{self.path}:{op.path}: {exc}") from exc
+            writer.pending.append(op)
+            writer.clean = False
 
     def _need_writer(self) -> _Writer:
         if self._writer is None:
@@ -374,28 +376,31 @@ class RunFile:
         writer = self._need_writer()
         if not writer.pending:
             return
-        try:
-            write_part(self.path, writer.run_id, writer.seq + 1, writer.pending)
-        except OSError as exc:
-            self._fail(exc, "commit its changes to")
-        writer.seq += 1
-        writer.pending = []
+        with defer_sigint():  # a stop signal waits for the commit, like a bus transaction
+            try:
+                write_part(self.path, writer.run_id, writer.seq + 1, writer.pending)
+            except OSError as exc:
+                self._fail(exc, "commit its changes to")
+            writer.seq += 1
+            writer.pending = []
 
     def _fold(self, exclusive: bool = False) -> None:
         """Write the whole tree as the run file and drop the parts folded into it."""
         writer = self._need_writer()
-        self.h5.attrs["journal_seq"] = writer.seq
-        try:
-            seal(self.h5)
-            data = encode(self.h5)
-            atomic_write(self.path, data, exclusive=exclusive)
-        except FileExistsError as exc:
-            raise StoreError(f"{self.path} was created by another process meanwhile") from exc
-        except OSError as exc:
-            self._fail(exc, "write")
-        writer.pending = []
-        writer.clean = True
-        remove_parts(self.path, [p for seq, p in list_parts(self.path) if seq <= writer.seq])
+        with defer_sigint():  # a stop signal waits until the file is written whole
+            self.h5.attrs["journal_seq"] = writer.seq
+            try:
+                seal(self.h5)
+                data = encode(self.h5)
+                atomic_write(self.path, data, exclusive=exclusive)
+            except FileExistsError as exc:
+                raise StoreError(f"{self.path} was created by another process meanwhile") from exc
+            except OSError as exc:
+                self._fail(exc, "write")
+            writer.pending = []
+            writer.clean = True
+            folded = [p for seq, p in list_parts(self.path) if seq <= writer.seq]
+            remove_parts(self.path, folded)
 
     def _fail(self, exc: OSError, what: str) -> None:
         writer = self._writer

@@ -73,22 +73,22 @@ def check_resumed(scn, folder, ref, log, shim, reported, kept, tally, tag) -> bo
     """Resume, then compare; returns False (after counting and noting it) on a failure."""
     second = in_child(body(scn, folder, shim), log)
     if second.code != 0:
-        tally.problems.append(f"{tag}: resume ended with {second.code}: {second.lines[-3:]}")
+        tally.note(f"{tag}: resume ended with {second.code}: {second.lines[-3:]}")
         tally.unresumable += 1
         return False
     diffs = scn.compare(folder, ref)
     if diffs:
-        tally.problems.append(f"{tag}: silently different: {diffs[:3]}")
+        tally.note(f"{tag}: silently different: {diffs[:3]}")
         tally.different += 1
         return False
     lost = (reported - kept) | (reported & set(second.reported("measure ")))
     if lost:
-        tally.problems.append(f"{tag}: lost or measured again: {sorted(lost)}")
+        tally.note(f"{tag}: lost or measured again: {sorted(lost)}")
         tally.lost_arrays += len(lost)
         return False
     left = scn.leftovers(folder)
     if left:
-        tally.problems.append(f"{tag}: left behind after the resume: {left[:4]}")
+        tally.note(f"{tag}: left behind after the resume: {left[:4]}")
     return True
 
 
@@ -99,12 +99,12 @@ def kill_trial(scn: Scenario, k: int, root: Path, ref: Path, shim: Shim, tally: 
     tally.crash_points += 1
     tag = f"{scn.name} kill before write {k}"
     if first.code != -signal.SIGKILL:
-        tally.problems.append(f"{tag}: not killed (exit {first.code}): {first.lines[-2:]}")
+        tally.note(f"{tag}: not killed (exit {first.code}): {first.lines[-2:]}")
     reported = set(first.reported("done "))
     try:
         kept = scn.kept(folder)
     except Exception as exc:  # noqa: BLE001 - an unreadable result counts as such
-        tally.problems.append(f"{tag}: unreadable after the kill: {exc}")
+        tally.note(f"{tag}: unreadable after the kill: {exc}")
         tally.unresumable += 1
         return
     check_resumed(scn, folder, ref, log, shim, reported, kept, tally, tag)
@@ -124,17 +124,16 @@ def fault_trial(scn, k, name, err, root, ref, shim, tally) -> None:
         pass  # only a clean-up after everything was written failed; nothing is lost
     else:
         tally.fault_crashes += 1
-        tally.problems.append(f"{tag}: exit {first.code}, {errors[-1:] or first.lines[-2:]}")
+        tally.note(f"{tag}: exit {first.code}, {errors[-1:] or first.lines[-2:]}")
         return
     if first.reported("after-fault "):
         tally.fault_crashes += 1
-        tally.problems.append(f"{tag}: measured on after the failed write")
+        tally.note(f"{tag}: measured on after the failed write")
         return
     reported = set(first.reported("done "))
     scratch = Tally()
     if not check_resumed(scn, folder, ref, log, shim, reported, scn.kept(folder), scratch, tag):
         tally.fault_crashes += 1
-    tally.problems += scratch.problems
 
 
 def main() -> int:
@@ -172,8 +171,6 @@ def main() -> int:
             f"write faults ({time.monotonic() - t0:.0f} s)",
             flush=True,
         )
-    for line in tally.problems:
-        print("  " + line)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     print(f"({time.monotonic() - start:.0f} s)")

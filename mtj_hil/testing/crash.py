@@ -185,6 +185,11 @@ class Tally:
     fault_crashes: int = 0
     problems: list[str] = field(default_factory=list)
 
+    def note(self, problem: str) -> None:
+        """Record a problem and print it at once (long runs show their troubles early)."""
+        self.problems.append(problem)
+        print("  " + problem, flush=True)
+
     def line(self) -> str:
         return (
             f"crash points: {self.crash_points} tried, {self.unresumable} unresumable, "

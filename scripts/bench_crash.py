@@ -46,7 +46,12 @@ from mtj_hil.testing.crash import (  # noqa: E402
     preload_and_reexec,
     trial_dirs,
 )
-from mtj_hil.testing.crash_scenarios import Scenario, scenarios, watch_measurements  # noqa: E402
+from mtj_hil.testing.crash_scenarios import (  # noqa: E402
+    Scenario,
+    scenarios,
+    warm_up,
+    watch_measurements,
+)
 
 
 def spread(n: int, count: int) -> list[int]:
@@ -143,6 +148,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep every trial's files in this folder")
     args = parser.parse_args()
     preload_and_reexec(sys.argv)
+    warm_up()
     shim = Shim()
     shim.arm(0, 0, 0, None)
     root = args.keep or Path(tempfile.mkdtemp(prefix="mtj-crash-"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mtj_hil.errors import StoreError
+
 
 class CalibrationError(Exception):
     """A calibration could not be made or used; the message names the part at fault.
@@ -10,6 +12,12 @@ class CalibrationError(Exception):
     force; raised when selecting a record under ``strict`` where a warning would otherwise
     be given.
     """
+
+
+class RecordWriteError(CalibrationError, StoreError):
+    """A calibration record could not be written (full disk, read-only file system, ...);
+    the message names the file and the cause. Nothing of the record is left behind. A
+    :class:`~mtj_hil.errors.StoreError` too, so ``mtj-hil`` exits with 4 (a file problem)."""
 
 
 class CalibrationWarning(UserWarning):

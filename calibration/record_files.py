@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.calibration.errors import CalibrationError, CalibrationWarning
+from mtj_hil.calibration.errors import CalibrationError, CalibrationWarning, RecordWriteError
 from mtj_hil.calibration.records import (
     FORMAT,
     FORMAT_VERSION,
@@ -26,6 +26,7 @@ from mtj_hil.calibration.records import (
     ThresholdCalibration,
     identity_mismatches,
 )
+from mtj_hil.durable import atomic_write, error_text, remove_stale_temps
 from mtj_hil.protocols.defects.detect import Thresholds
 
 
@@ -35,20 +36,26 @@ def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
     Returns:
         The file's path (also set as ``record.path``).
 
+    The record appears whole or not at all, and stays after a power cut once this returns
+    (written aside, flushed, then linked into place: :func:`mtj_hil.durable.atomic_write`).
+
     Raises:
         CalibrationError: a file of that name exists already (records are never
-            overwritten) or the directory cannot be written.
+            overwritten).
+        RecordWriteError: the directory or the file cannot be written (naming the cause).
     """
     directory = Path(directory)
     path = directory / f"{record.id}.toml"
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with path.open("x") as fh:
-            fh.write(_to_toml(record))
+        remove_stale_temps(directory)
+        atomic_write(path, _to_toml(record).encode(), exclusive=True)
     except FileExistsError as exc:
         raise CalibrationError(f"calibration record {path} exists already") from exc
     except OSError as exc:
-        raise CalibrationError(f"cannot write calibration record {path}: {exc}") from exc
+        raise RecordWriteError(
+            f"cannot write calibration record {path}: {error_text(exc)}"
+        ) from exc
     record.path = path
     return path
 

@@ -5,8 +5,8 @@ with similar ``write``/``read`` methods.
 
 * :func:`port_lock` - one re-entrant lock per physical port, keyed by a normalised name;
   hold it across the write *and* the read of a transaction.
-* :func:`defer_sigint` - postpone Ctrl-C until a transaction has finished, then raise
-  ``KeyboardInterrupt``.
+* :func:`defer_sigint` - postpone Ctrl-C (and the stop signals of
+  :mod:`~mtj_hil.instruments.bus.signals`) until a transaction has finished, then raise.
 * :func:`transaction` - both of the above together.
 * :func:`measurement_timeout`, :func:`serial_transfer_time`, :func:`scaled_timeout` - compute
   timeouts from what the instrument is asked to do instead of using one large constant.
@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from mtj_hil.instruments.bus.signals import STOP_SIGNALS
 from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
 
 __all__ = [
@@ -94,40 +95,50 @@ _deferral = threading.local()
 
 @contextmanager
 def defer_sigint() -> Iterator[None]:
-    """Postpone SIGINT (Ctrl-C) until the block has finished, then raise ``KeyboardInterrupt``.
+    """Postpone SIGINT (Ctrl-C), and the stop signals SIGTERM, SIGHUP and SIGQUIT where a
+    Python handler is installed for them (:mod:`mtj_hil.instruments.bus.signals`), until the
+    block has finished; then raise ``KeyboardInterrupt`` (or call that handler).
 
     Use it around a write+read so that an interrupted script never leaves a request on the
     wire without having read its reply. Only the main thread can install signal handlers:
     in any other thread, and when nested inside another ``defer_sigint``, this is a no-op.
     If the previous handler was a custom callable it is called instead of raising; if it
-    was ``SIG_IGN`` the signal is dropped.
+    was ``SIG_IGN`` the signal is dropped. A stop signal left at its default action (not
+    handled in Python) is not deferred.
     """
     if threading.current_thread() is not threading.main_thread() or getattr(
         _deferral, "active", False
     ):
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # handler installed from C code: we could not restore it
-        yield
-        return
-    received: list[Any] = []
+    previous: dict[int, Any] = {}
+    for sig in STOP_SIGNALS:
+        handler = signal.getsignal(sig)
+        if sig == signal.SIGINT and handler is None:  # installed from C code: cannot restore
+            yield
+            return
+        if sig == signal.SIGINT or callable(handler):
+            previous[sig] = handler
+    received: list[tuple[int, Any]] = []
 
     def _remember(signum: int, frame: Any) -> None:
-        received.append(frame)
+        received.append((signum, frame))
 
-    signal.signal(signal.SIGINT, _remember)
+    for sig in previous:
+        signal.signal(sig, _remember)
     _deferral.active = True
     try:
         yield
     finally:
         _deferral.active = False
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            if previous is signal.SIG_IGN:
-                pass
-            elif callable(previous) and previous is not signal.default_int_handler:
-                previous(signal.SIGINT, received[-1])
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum, frame in received:
+            handler = previous[signum]
+            if handler is signal.SIG_IGN:
+                continue
+            if callable(handler) and handler is not signal.default_int_handler:
+                handler(signum, frame)
             else:
                 raise KeyboardInterrupt
 

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.campaigns.claims import claim
-from mtj_hil.campaigns.index import CampaignIndex, file_checksum
+from mtj_hil.campaigns.cluster import connect, dashboard_link
+from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable, file_checksum
+from mtj_hil.campaigns.rebuild import set_aside
 from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
 from mtj_hil.campaigns.worker import execute_task
+from mtj_hil.durable import remove_stale_temps
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.runs.store.runfile import RunFile, now_iso
+
+__all__ = ["CampaignIncomplete", "CampaignOutcome", "connect", "dashboard_link", "run_campaign"]
 
 Progress = Callable[[str, int, int], None]
 """``progress(kind, done, total)``: tasks of ``kind`` finished (completed or failed)."""
@@ -40,65 +45,6 @@ class CampaignOutcome:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-def connect(
-    scheduler: str | None = None,
-    workers: int | None = None,
-    *,
-    processes: bool = True,
-    timeout: float = 10.0,
-) -> Any:
-    """A ``distributed.Client``: to the scheduler at ``scheduler`` (``tcp://HOST:PORT``) or
-    to a new ``LocalCluster`` of ``workers`` single-threaded workers (default: one per core).
-
-    Raises:
-        ConfigError: the scheduler does not answer within ``timeout`` seconds (naming it),
-            or ``workers`` given with ``scheduler``.
-    """
-    import dask
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        if workers is not None:
-            raise ConfigError(
-                "--workers starts a local cluster; it cannot be used with "
-                f"--scheduler {scheduler} (start workers with 'dask worker')"
-            )
-        try:
-            return Client(scheduler, timeout=f"{timeout}s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(
-                f"Dask scheduler {scheduler} does not answer within {timeout:g} s: {exc}"
-            ) from exc
-    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in every worker it spawns (to hand freed
-    # memory back to the OS). That also turns off glibc's adaptive mmap threshold, so each of
-    # the large temporary numpy arrays of a characterisation is a fresh mmap + page faults:
-    # measured, a 1t1r-20k die took 0.45-0.69 s on such a worker against 0.32 s in-process or on
-    # a worker without it. Tasks here are short-lived, so speed wins; a user's own setting of
-    # the variable in the environment still takes precedence.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=":8787" if processes else None,
-        )
-    return Client(cluster)
-
-
-def dashboard_link(client: Any, local: bool = False) -> str | None:
-    """The Dask dashboard's address, if the scheduler serves one (a local one needs ``bokeh``
-    installed; without it the page only says so, and None is returned)."""
-    import importlib.util
-
-    if local and importlib.util.find_spec("bokeh") is None:
-        return None
-    try:
-        services = client.scheduler_info().get("services", {})
-    except Exception:  # noqa: BLE001 - a link is a courtesy, never a failure
-        return None
-    return str(client.dashboard_link) if "dashboard" in services else None
 
 
 RESOURCE_PREFIX = "station-"
@@ -175,7 +121,13 @@ def run_campaign(
     report = progress or (lambda kind, done, total: None)
     outcome = CampaignOutcome()
     with index.exclusive():
-        index.ensure(spec.name, spec.file, spec.text, [_base_record(t) for t in spec.tasks])
+        remove_stale_temps(spec.index_path.parent, spec.index_path.name)
+        base = [_base_record(t) for t in spec.tasks]
+        try:
+            index.ensure(spec.name, spec.file, spec.text, base)
+        except IndexUnreadable as exc:
+            set_aside(spec.index_path, str(exc))
+            index.ensure(spec.name, spec.file, spec.text, base)
         owner = spec.index_path.resolve()
         for task in spec.tasks:
             claim(task.run_file, owner)

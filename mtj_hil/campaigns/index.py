@@ -1,10 +1,18 @@
 """The campaign index: one HDF5 file listing every task with its status, run file,
 checksum, provenance, worker, start/end and error.
 
-Only the client process writes it (workers return their outcome), each update opened,
-written, flushed and closed, so ``mtj-hil campaign status`` can read it while a campaign runs.
-A lock file beside it (``flock``, released by the kernel if the process dies) keeps two
-``campaign run`` processes off one index.
+Only the client process writes it (workers return their outcome). Every update writes the
+whole index aside and renames it into place (:func:`mtj_hil.durable.atomic_write`), as a
+checksummed image (:mod:`mtj_hil.runs.store.image`): a kill at any instant leaves the old
+index or the new one, never half of each, and ``mtj-hil campaign status`` may read it while
+a campaign runs. A lock file beside it (``flock``, released by the kernel if the process
+dies) keeps two ``campaign run`` processes off one index.
+
+Reading is bounded in time: a checksummed index is verified before HDF5 parses a byte of it
+(damage is reported, never parsed); an index written by mtj-hil 0.1 (no checksum) is parsed
+by a separate process with a time limit (:data:`LEGACY_READ_TIMEOUT`), because damaged HDF5
+metadata can make the HDF5 library loop forever. An index that cannot be read raises
+:class:`IndexUnreadable`; :mod:`mtj_hil.campaigns.rebuild` rebuilds it from the run files.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import fcntl
 import hashlib
 import json
 import os
-import time
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,11 +31,24 @@ from typing import Any
 import h5py
 import numpy as np
 
+from mtj_hil.durable import atomic_write, error_text
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.image import (
+    ImageDamaged,
+    encode,
+    has_header,
+    new_image,
+    open_image,
+    read_file,
+    verify,
+)
 from mtj_hil.runs.store.runfile import git_revision, now_iso, package_version
 
 FORMAT = "mtj-hil-campaign"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the task records are one dataset ``tasks`` of JSON texts (one per task), which writes
+in milliseconds for thousands of tasks; 1 (mtj-hil 0.1): a group per task with the fields as
+attributes, still read."""
 STATUSES = ("pending", "running", "completed", "failed")
 FIELDS = (
     "id",
@@ -49,6 +71,15 @@ FIELDS = (
     "summary",
 )
 """Attributes of each task record (strings; ``attempts`` and ``pid`` integers)."""
+LEGACY_READ_TIMEOUT = 30.0
+"""Seconds a separate process may take to read an index written by mtj-hil 0.1."""
+
+Records = dict[str, dict[str, Any]]
+
+
+class IndexUnreadable(StoreError):
+    """The index exists but cannot be read (damaged, truncated, not HDF5); the message says
+    why. It can be rebuilt from the run files (:mod:`mtj_hil.campaigns.rebuild`)."""
 
 
 def file_checksum(path: str | Path) -> str:
@@ -60,8 +91,30 @@ def file_checksum(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _key(task_id: str) -> str:
-    return task_id.replace("/", ":")
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def parse(h5: Any) -> tuple[dict[str, Any], Records]:
+    """Header attributes and task records (``summary`` still JSON text) of an open index.
+
+    Raises:
+        KeyError, ValueError, OSError: not a readable campaign index.
+    """
+    header = {k: _plain(v) for k, v in h5.attrs.items()}
+    records = {}
+    tasks = h5["tasks"]
+    if isinstance(tasks, h5py.Dataset):  # format 2
+        for text in tasks.asstr()[()]:
+            d = json.loads(text)
+            records[str(d["id"])] = d
+        return header, records
+    for rec in tasks.values():  # format 1: a group per task
+        d = {k: _plain(v) for k, v in rec.attrs.items()}
+        records[str(d["id"])] = d
+    return header, records
 
 
 class CampaignIndex:
@@ -69,30 +122,104 @@ class CampaignIndex:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._held: tuple[dict[str, Any], Records] | None = None
+        """Header and records last written while :meth:`exclusive` holds the index."""
+        self._locked = False
 
-    @contextmanager
-    def _open(self, mode: str) -> Iterator[h5py.File]:
-        deadline = time.monotonic() + 10.0
-        while True:
-            try:
-                h5 = h5py.File(self.path, mode)
-                break
-            except FileNotFoundError as exc:
-                raise StoreError(
-                    f"campaign index {self.path} does not exist; run the campaign first"
-                ) from exc
-            except OSError as exc:  # another process has it open for writing
-                if time.monotonic() > deadline:
-                    raise StoreError(f"cannot open campaign index {self.path}: {exc}") from exc
-                time.sleep(0.05)
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self) -> tuple[dict[str, Any], Records]:
+        if self._held is not None:
+            return self._held
         try:
-            if mode != "w-" and h5.attrs.get("format") != FORMAT:
-                raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil campaign index")
-            yield h5
-            if mode != "r":
-                h5.flush()
+            data = read_file(self.path)
+        except FileNotFoundError as exc:
+            raise StoreError(
+                f"campaign index {self.path} does not exist; run the campaign first"
+            ) from exc
+        except OSError as exc:
+            raise IndexUnreadable(
+                f"cannot read campaign index {self.path}: {error_text(exc)}"
+            ) from exc
+        if not has_header(data):
+            return self._read_legacy()
+        try:
+            verify(data)
+            with open_image(data) as h5:
+                if h5.attrs.get("format") != FORMAT:
+                    raise StoreError(
+                        f"{self.path} is an HDF5 file but not an mtj-hil campaign index"
+                    )
+                return parse(h5)
+        except ImageDamaged as exc:
+            raise IndexUnreadable(f"campaign index {self.path} is damaged: {exc}") from exc
+        except (OSError, KeyError, ValueError) as exc:
+            raise IndexUnreadable(f"campaign index {self.path} cannot be read: {exc}") from exc
+
+    def _read_legacy(self) -> tuple[dict[str, Any], Records]:
+        """An index of mtj-hil 0.1 (no checksum), read by a separate process in bounded time."""
+        try:
+            out = subprocess.run(
+                [sys.executable, "-m", "mtj_hil.campaigns.index_reader", str(self.path)],
+                capture_output=True,
+                text=True,
+                timeout=LEGACY_READ_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise IndexUnreadable(
+                f"campaign index {self.path} could not be read within "
+                f"{LEGACY_READ_TIMEOUT:g} s (damaged HDF5 metadata)"
+            ) from exc
+        if out.returncode == 3:
+            raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil campaign index")
+        if out.returncode != 0:
+            why = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+            raise IndexUnreadable(f"campaign index {self.path} cannot be read: {why}")
+        data = json.loads(out.stdout)
+        return data["header"], data["records"]
+
+    def records(self) -> Records:
+        """Every task record by task id (plain Python values; ``summary`` decoded).
+
+        Raises:
+            StoreError: the index does not exist or is not a campaign index;
+                IndexUnreadable: it cannot be read (naming why).
+        """
+        _, records = self._read()
+        out = {}
+        for task_id, rec in records.items():
+            d = dict(rec)
+            d["summary"] = json.loads(d["summary"]) if d.get("summary") else {}
+            out[task_id] = d
+        return out
+
+    def header(self) -> dict[str, Any]:
+        """Root attributes (name, campaign file, spec text, versions, times)."""
+        return dict(self._read()[0])
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self, header: dict[str, Any], records: Records) -> None:
+        h5 = new_image()
+        try:
+            for key, value in {**header, "format_version": FORMAT_VERSION}.items():
+                h5.attrs[key] = value
+            texts = [json.dumps(rec, default=str) for rec in records.values()]
+            ds = h5.create_dataset("tasks", data=np.array(texts, dtype=h5py.string_dtype()))
+            ds.attrs["description"] = "one JSON record per task: " + ", ".join(FIELDS)
+            data = encode(h5)
         finally:
             h5.close()
+        try:
+            atomic_write(self.path, data)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write campaign index {self.path}: {error_text(exc)} (the previous "
+                "index is kept)"
+            ) from exc
+        if self._locked:
+            self._held = (header, records)
 
     def ensure(
         self, name: str, campaign_file: Path, spec_text: str, tasks: list[dict[str, Any]]
@@ -102,59 +229,46 @@ class CampaignIndex:
 
         Raises:
             StoreError: the file exists but is not a campaign index, is another campaign's
-                (by name), or cannot be written.
+                (by name), or cannot be written; IndexUnreadable: it cannot be read.
         """
-        if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._open("w-") as h5:
-                h5.attrs["format"] = FORMAT
-                h5.attrs["format_version"] = FORMAT_VERSION
-                h5.attrs["created"] = now_iso()
-                h5.create_group("tasks")
-        with self._open("a") as h5:
-            found = h5.attrs.get("name", name)
+        with self._holding():
+            if self.path.exists():
+                header, records = self._read()
+                header, records = dict(header), {k: dict(v) for k, v in records.items()}
+            else:
+                header = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": now_iso()}
+                records = {}
+            found = header.get("name", name)
             if found != name:
                 raise StoreError(
                     f"{self.path.parent} holds campaign {found!r}, not {name!r}; give this "
                     "campaign its own out_dir"
                 )
-            h5.attrs["name"] = name
-            h5.attrs["campaign_file"] = str(campaign_file)
-            h5.attrs["spec"] = spec_text
-            h5.attrs["package_version"] = package_version()
-            h5.attrs["git_revision"] = git_revision()
-            h5.attrs["updated"] = now_iso()
-            grp = h5["tasks"]
+            header.update(
+                name=name,
+                campaign_file=str(campaign_file),
+                spec=spec_text,
+                package_version=package_version(),
+                git_revision=git_revision(),
+                updated=now_iso(),
+            )
             for t in tasks:
-                if _key(t["id"]) not in grp:
-                    rec = grp.create_group(_key(t["id"]))
-                    for f in FIELDS:
-                        rec.attrs[f] = 0 if f in ("attempts", "pid") else ""
-                    rec.attrs["status"] = "pending"
-                    for f, v in t.items():
-                        rec.attrs[f] = v
-
-    def records(self) -> dict[str, dict[str, Any]]:
-        """Every task record by task id (plain Python values; ``summary`` decoded)."""
-        with self._open("r") as h5:
-            out = {}
-            for rec in h5["tasks"].values():
-                d = {
-                    k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.attrs.items()
-                }
-                d["summary"] = json.loads(d["summary"]) if d.get("summary") else {}
-                out[str(d["id"])] = d
-            return out
-
-    def header(self) -> dict[str, Any]:
-        """Root attributes (name, campaign file, spec text, versions, times)."""
-        with self._open("r") as h5:
-            return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in h5.attrs.items()}
+                if t["id"] not in records:
+                    rec: dict[str, Any] = {f: 0 if f in ("attempts", "pid") else "" for f in FIELDS}
+                    rec["status"] = "pending"
+                    rec.update(t)
+                    records[t["id"]] = rec
+            self._write(header, records)
 
     def update(self, task_id: str, **values: Any) -> None:
-        """Set fields of one task record (``summary`` may be a dict)."""
-        with self._open("a") as h5:
-            rec = h5["tasks"][_key(task_id)]
+        """Set fields of one task record (``summary`` may be a dict).
+
+        Raises:
+            StoreError: the index cannot be written (the previous one is kept).
+        """
+        with self._holding():
+            header, records = self._read()
+            rec = dict(records[task_id])
             for k, v in values.items():
                 if k not in FIELDS:
                     raise ValueError(f"{k!r} is not a field of a task record")
@@ -162,19 +276,34 @@ class CampaignIndex:
                     raise ValueError(f"status must be one of {STATUSES}, got {v!r}")
                 if k == "summary":
                     v = json.dumps(v, default=str)
-                rec.attrs[k] = "" if v is None else v
-            h5.attrs["updated"] = now_iso()
+                rec[k] = "" if v is None else v
+            self._write({**header, "updated": now_iso()}, {**records, task_id: rec})
+
+    @contextmanager
+    def _holding(self) -> Iterator[None]:
+        if self._locked:
+            yield
+        else:
+            with self.exclusive():
+                yield
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the index alone for a whole ``campaign run``.
+        """Hold the index alone (for a whole ``campaign run``); its records are kept in
+        memory meanwhile, so an update writes without reading.
 
         Raises:
             StoreError: another process runs this campaign now.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot lock campaign index {self.path}: {error_text(exc)} (at "
+                f"{exc.filename or lock_path})"
+            ) from exc
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -183,8 +312,16 @@ class CampaignIndex:
                 raise StoreError(
                     f"campaign index {self.path} is in use by another 'campaign run' ({other})"
                 ) from exc
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode(), 0)
-            yield
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode(), 0)
+            except OSError:
+                pass  # the note for the other process is a courtesy; the lock is what counts
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
+                self._held = None
         finally:
             os.close(fd)

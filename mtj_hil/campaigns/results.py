@@ -11,17 +11,20 @@ completed seed task, and a figure of per-die errors per method over all seeds.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mtj_hil.campaigns.index import CampaignIndex
+from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable
+from mtj_hil.campaigns.rebuild import view
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
 from mtj_hil.experiments.outputs import markdown_table, write_csv
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.characterization import load_characterization
+from mtj_hil.runs.store.journal import RecoveryWarning
 
 LOT_HEADER = [
     "rank",
@@ -159,7 +162,11 @@ def write_report(spec: CampaignSpec) -> tuple[str, dict[str, Path]]:
     Raises:
         StoreError: no index yet, or a completed run file cannot be read.
     """
-    records = CampaignIndex(spec.index_path).records()
+    try:
+        records = CampaignIndex(spec.index_path).records()
+    except IndexUnreadable as exc:
+        warnings.warn(f"{exc}: reporting from the run files instead", RecoveryWarning, stacklevel=2)
+        records = view(spec)
     folder = spec.out_dir / "report"
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}

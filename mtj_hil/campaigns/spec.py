@@ -11,6 +11,9 @@ Layout::
     kind = "characterize"          # a registered kind (see mtj_hil.campaigns.registry)
     ...                            # the kind's own keys
 
+    [cluster]                      # optional: see mtj_hil.campaigns.cluster
+    tls_ca_file = "certs/ca.pem"   # TLS to a --scheduler tls://...; dashboard_address
+
 Every error is a ``ConfigError`` naming the file and the key (``task[2].dies``).
 """
 
@@ -21,6 +24,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtj_hil.campaigns.cluster import ClusterSettings, parse_cluster
 from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.task import ExpandContext, Task
 from mtj_hil.compat.legacy_names import forwarder as _forwarder
@@ -39,6 +43,8 @@ class CampaignSpec:
     out_dir: Path
     tasks: tuple[Task, ...]
     text: str
+    cluster: ClusterSettings = ClusterSettings()
+    """The ``[cluster]`` section: TLS certificates and the dashboard's address."""
 
     @property
     def index_path(self) -> Path:
@@ -66,12 +72,13 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"campaign file {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"campaign", "task"}
+    unknown = set(data) - {"campaign", "task", "cluster"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown section(s) {', '.join(sorted(unknown))}; "
-            "a campaign has [campaign] and [[task]] groups"
+            "a campaign has [campaign], [[task]] groups and optionally [cluster]"
         )
+    cluster = parse_cluster(data.get("cluster"), path)
     head = data.get("campaign")
     if not isinstance(head, dict):
         raise ConfigError(f'{path}: missing [campaign] section with at least name = "..."')
@@ -112,7 +119,7 @@ def load_campaign(path: str | Path) -> CampaignSpec:
                 f"{path}: tasks {seen[t.run_file]} and {t.id} would both write {t.run_file}"
             )
         seen[t.run_file] = t.id
-    return CampaignSpec(name, path, out_dir, tasks, text)
+    return CampaignSpec(name, path, out_dir, tasks, text, cluster)
 
 
 __getattr__ = _forwarder(__name__, ("mtj_hil.campaigns.task",))

@@ -17,6 +17,8 @@ from mtj_hil.campaigns.index import file_checksum
 from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.task import Task
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.journal import parts_dir
+from mtj_hil.runs.store.lease import writer_active
 from mtj_hil.runs.store.runfile import RunFile
 
 LOCK_PREFIX = "mtj-hil-station:"
@@ -59,15 +61,29 @@ def station_lock(station: str | None) -> Iterator[None]:
 
 
 def set_aside_unreadable(path: Path) -> str | None:
-    """Rename a run file that does not open (a process killed while creating it) to
-    ``<name>.unreadable-<time>`` so the task can start afresh; returns the new name."""
+    """Rename a run file that cannot be read (damaged on disk; with mtj-hil 0.1 also a
+    process killed while creating it) to ``<name>.unreadable-<time>``, with its journal, so
+    the task can start afresh; returns the new name. A file another process is writing
+    (holding its writer lease) is never touched: the task fails instead, naming it.
+
+    Raises:
+        StoreError: another process writes the run file now.
+    """
     if not path.exists():
         return None
+    if writer_active(path):
+        raise StoreError(f"{path} is being written by another process (writer lease held)")
     try:
         RunFile.open(path, "r").close()
     except StoreError:
-        aside = path.with_name(f"{path.name}.unreadable-{_stamp().replace(':', '')}")
+        if writer_active(path):  # taken meanwhile: still not ours to move
+            raise
+        stamp = _stamp().replace(":", "")
+        aside = path.with_name(f"{path.name}.unreadable-{stamp}")
         path.rename(aside)
+        parts = parts_dir(path)
+        if parts.exists():
+            parts.rename(parts.with_name(f"{parts.name}.unreadable-{stamp}"))
         return str(aside)
     return None
 

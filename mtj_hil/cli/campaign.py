@@ -30,9 +30,11 @@ def campaign() -> None:
     "--scheduler",
     default=None,
     metavar="ADDRESS",
-    help="A running Dask scheduler (tcp://HOST:PORT, e.g. from 'dask scheduler'); its "
-    "workers need this package installed and the campaign's out_dir on a shared disk. "
-    "Default: a local cluster on this machine.",
+    help="A running Dask scheduler: tls://HOST:PORT (certificates from the campaign file's "
+    "[cluster] section or Dask's configuration) or tcp://HOST:PORT (unauthenticated: anyone "
+    "who reaches it runs code on the workers; see docs/campaigns.md). Its workers need this "
+    "package installed and the campaign's out_dir on a shared disk. Default: a local "
+    "cluster on this machine (loopback only, TLS).",
 )
 @click.option(
     "--workers",
@@ -49,6 +51,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     command then exits with status 1. Stations are held by one task at a time.
     """
     from mtj_hil.campaigns import load_campaign
+    from mtj_hil.campaigns.cluster import plain_remote
     from mtj_hil.campaigns.engine import (
         CampaignIncomplete,
         connect,
@@ -57,7 +60,14 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     )
 
     spec = load_campaign(file)
-    client = connect(scheduler, workers)
+    if scheduler is not None and plain_remote(scheduler):
+        console.print(
+            f"[yellow]warning[/]: {scheduler} is plain TCP: unencrypted and unauthenticated; "
+            "anyone who can reach it runs code on every worker. Prefer tls:// (see "
+            "docs/campaigns.md).",
+            highlight=False,
+        )
+    client = connect(scheduler, workers, settings=spec.cluster)
     try:
         n = len(client.scheduler_info().get("workers", {}))
         console.print(
@@ -108,13 +118,22 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
 def status(file: Path) -> None:
     """Progress of the campaign FILE per task kind, and every failure with its error."""
     from mtj_hil.campaigns import load_campaign
-    from mtj_hil.campaigns.index import CampaignIndex
+    from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable
+    from mtj_hil.campaigns.rebuild import view
 
     spec = load_campaign(file)
     if not spec.index_path.exists():
         console.print(f"campaign {spec.name}: not started ({len(spec.tasks)} tasks)")
         return
-    records = CampaignIndex(spec.index_path).records()
+    try:
+        records = CampaignIndex(spec.index_path).records()
+    except IndexUnreadable as exc:
+        console.print(
+            f"[yellow]{exc}[/]: showing the state of the run files instead; the next "
+            "'campaign run' rebuilds the index",
+            highlight=False,
+        )
+        records = view(spec)
     table = Table(title=f"campaign {spec.name}")
     for col in ("kind", "tasks", "completed", "running", "failed", "pending"):
         table.add_column(col)

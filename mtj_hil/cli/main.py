@@ -16,6 +16,7 @@ from mtj_hil.cli.common import (
     console,
 )
 from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.errors import ProtocolError
 
@@ -27,7 +28,8 @@ EXIT_CODES: dict[type[BaseException], int] = {
     InstrumentError: 7,
     CalibrationError: 8,
 }
-"""Exit code per error family (1 = unexpected error, 2 = bad command line, 130 = Ctrl-C)."""
+"""Exit code per error family (1 = unexpected error, 2 = bad command line; a stop signal
+gives 128 + its number: 130 Ctrl-C/SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM)."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,15 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="mtj-hil", standalone_mode=False)
-    except click.exceptions.Abort:
-        console.print("[red]interrupted[/]")
-        return 130
-    except KeyboardInterrupt:
+        with stop_signals_raise():
+            cli.main(args=argv, prog_name="mtj-hil", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns KeyboardInterrupt (StopSignal is one) into Abort, keeping it as cause
+        cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__
+        stop = cause if isinstance(cause, StopSignal) else None
         console.print(
-            "[red]interrupted[/]: the run file (if any) is marked aborted; finish it with --resume"
+            f"[red]interrupted[/] ({stop.name if stop else 'Ctrl-C'}): outputs off and board "
+            "reset; a run file being written is marked aborted: finish it with --resume"
         )
-        return 130
+        return stop.exit_code if stop else 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

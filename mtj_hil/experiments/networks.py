@@ -22,12 +22,14 @@ def save_network(run: RunFile, group: str, net: BNN, placement: Placement | None
     for i, (w, b) in enumerate(zip(net.latent, net.biases, strict=True)):
         run.write(f"{group}/latent_{i}", w, "1", f"latent weights of layer {i} (sign is deployed)")
         run.write(f"{group}/bias_{i}", b, "1", f"digital bias of layer {i}")
-    attrs = run.h5[group].attrs
-    attrs["gains"] = json.dumps(list(net.gains))
-    attrs["activation"] = net.activation
-    attrs["sizes"] = json.dumps(net.sizes)
+    attrs = {
+        "gains": json.dumps(list(net.gains)),
+        "activation": net.activation,
+        "sizes": json.dumps(net.sizes),
+    }
     if placement is not None:
         attrs["placement"] = json.dumps(placement.as_dict())
+    run.set_attrs(group, **attrs)
     run.flush()
 
 

@@ -3,17 +3,21 @@ ended in the run's status."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mtj_hil.errors import StoreError
+from mtj_hil.instruments.bus.signals import StopSignal
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.protocols.chip import Chip
-from mtj_hil.runs.store.runfile import RunSink
+from mtj_hil.runs.store.sink import RunSink
 
 S = TypeVar("S", bound=RunSink)
+log = logging.getLogger(__name__)
 
 
 def open_run(
@@ -58,21 +62,39 @@ def default_run_path(kind: str, die_id: str) -> Path:
 def recorded_status(sink: RunSink) -> Iterator[None]:
     """Record how the job inside ends in the run's ``status``, then close the run file.
 
-    ``completed`` when the block finishes; ``aborted`` (resumable) for Ctrl-C or an
-    instrument error; ``failed`` for any other exception. Exceptions propagate unchanged.
+    ``completed`` when the block finishes; ``aborted`` (resumable) for Ctrl-C, a stop
+    signal or an instrument error; ``failed`` for any other exception. Exceptions propagate
+    unchanged: when the run file itself cannot be written (a full disk), the status is left
+    as the last commit recorded it and the :class:`StoreError` naming the file and the cause
+    is what propagates, never masked by a second failure while closing.
     """
+    finished = False
     try:
         yield
-    except KeyboardInterrupt:
-        sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
-        raise
-    except InstrumentError as exc:
-        sink.run.set_status("aborted", f"instrument error: {exc}")
-        raise
-    except BaseException as exc:
-        sink.run.set_status("failed", f"{type(exc).__name__}: {exc}")
-        raise
-    else:
         sink.run.set_status("completed")
+        finished = True
+    except BaseException as exc:
+        status, reason = _ending(exc)
+        try:
+            sink.run.set_status(status, reason)
+        except StoreError as store:
+            if not isinstance(exc, StoreError):
+                log.warning("could not record the run's status %r: %s", status, store)
+        raise
     finally:
-        sink.close()
+        try:
+            sink.close()
+        except StoreError:
+            if finished:
+                raise
+
+
+def _ending(exc: BaseException) -> tuple[str, str]:
+    """The status and reason recorded for a job that ended with ``exc``."""
+    if isinstance(exc, StopSignal) and exc.name != "SIGINT":
+        return "aborted", f"stopped by {exc.name}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "aborted", "interrupted by the operator (Ctrl-C)"
+    if isinstance(exc, InstrumentError):
+        return "aborted", f"instrument error: {exc}"
+    return "failed", f"{type(exc).__name__}: {exc}"

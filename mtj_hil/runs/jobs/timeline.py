@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from mtj_hil.protocols.sinks import ProgressCallback
-from mtj_hil.runs.store.runfile import RunSink
+from mtj_hil.runs.store.sink import RunSink
 
 ARRAYS = "timeline/arrays"
 EVENTS = "timeline/events"

@@ -36,7 +36,9 @@ import numpy as np
 
 from mtj_hil.errors import StoreError
 from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData, Thresholds
-from mtj_hil.runs.store.runfile import RunFile, RunSink
+from mtj_hil.runs.store.reading import reader_errors
+from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.runs.store.sink import RunSink
 
 KIND = "characterization"
 DEFECTS_VERSION = 2
@@ -68,47 +70,49 @@ class CharacterizationRun(RunSink):
     KIND = KIND
     GROUP = GROUP
 
-    def _index_path(self) -> str:
-        return f"{GROUP}/array_index"
-
     def _repair(self) -> None:
         """Drop rows of an append a killed process left half-written (after the last index)."""
-        if not self._writable():
-            return
         done = len(self.completed_arrays())
         for name in (*_STREAMS, *_BIAS_STREAMS):
             self.run.truncate(f"{GROUP}/{name}", done)
-        self.run.flush()
+
+    def _stored_rows(self, i: int) -> dict[str, np.ndarray]:
+        out = {}
+        for name in (*_STREAMS, *_BIAS_STREAMS):
+            ds = self.run.h5.get(f"{GROUP}/{name}")
+            if ds is not None and ds.shape[0] > i:
+                out[name] = self.run.read(f"{GROUP}/{name}", slice(i, i + 1))
+        return out
 
     # -- CharacterizationSink --------------------------------------------------------------
 
     def save_array(self, array: int, data: SwitchingData) -> None:
-        for name, (unit, description) in _STREAMS.items():
-            self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, description)
-        for name, (unit, description) in _BIAS_STREAMS.items():
+        rows = {}
+        for name, (unit, description) in {**_STREAMS, **_BIAS_STREAMS}.items():
             if getattr(data, name) is not None:
-                self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, description)
-        self.run.append(
-            self._index_path(),
-            np.array([array], dtype=np.int32),
-            "1",
-            "arrays finished, in measurement order",
-        )
-        self.run.flush()
+                rows[name] = (np.asarray(getattr(data, name))[None], unit, description)
+        self._commit_array(array, rows)
 
     def load_arrays(self, arrays: Iterable[int]) -> dict[int, SwitchingData]:
+        """The stored data of ``arrays``, each checked against its checksum.
+
+        Raises:
+            StoreError: an array not stored, or whose data do not verify.
+        """
         order = {a: i for i, a in enumerate(self.completed_arrays())}
         out = {}
-        for a in arrays:
-            if a not in order:
-                raise StoreError(f"{self.run.path} holds no data for array {a}")
-            i = order[a]
-            fields = {n: self.run.h5[f"{GROUP}/{n}"][i] for n in _STREAMS}
-            for n in _BIAS_STREAMS:
-                ds = self.run.h5.get(f"{GROUP}/{n}")
-                if ds is not None and ds.shape[0] > i:
-                    fields[n] = ds[i]
-            out[a] = SwitchingData(**fields)
+        with reader_errors(self.run.path):
+            for a in arrays:
+                if a not in order:
+                    raise StoreError(f"{self.run.path} holds no data for array {a}")
+                i = order[a]
+                self.verified(a, i)
+                fields = {n: self.run.read(f"{GROUP}/{n}", i) for n in _STREAMS}
+                for n in _BIAS_STREAMS:
+                    ds = self.run.h5.get(f"{GROUP}/{n}")
+                    if ds is not None and ds.shape[0] > i:
+                        fields[n] = self.run.read(f"{GROUP}/{n}", i)
+                out[a] = SwitchingData(**fields)
         return out
 
     def save_defect_map(self, arrays: list[int], result: DefectMap) -> None:
@@ -157,15 +161,17 @@ class CharacterizationRun(RunSink):
                     + ("P" if name == "bias_p" else "AP")
                     + " writes, mean over cycles (natural log of a ratio)",
                 )
-        grp = self.run.h5["defects"]
-        for key, value in result.thresholds.as_dict().items():
-            grp.attrs[f"threshold_{key}"] = value
-        grp.attrs["threshold_units"] = "S"
-        grp.attrs["defects_version"] = DEFECTS_VERSION if result.model else 1
-        grp.attrs["model"] = json.dumps(result.model)
-        grp.attrs["warnings"] = json.dumps(result.warnings)
-        grp.attrs["overlap"] = json.dumps(result.overlap)
-        grp.attrs["remeasured"] = json.dumps(result.remeasured)
+        attrs = {f"threshold_{k}": v for k, v in result.thresholds.as_dict().items()}
+        self.run.set_attrs(
+            "defects",
+            **attrs,
+            threshold_units="S",
+            defects_version=DEFECTS_VERSION if result.model else 1,
+            model=json.dumps(result.model),
+            warnings=json.dumps(result.warnings),
+            overlap=json.dumps(result.overlap),
+            remeasured=json.dumps(result.remeasured),
+        )
         self.run.flush()
 
     def save_remeasurement(
@@ -232,20 +238,27 @@ def load_characterization(path: str | Path) -> Characterization:
     """Read a characterisation run file.
 
     Raises:
-        StoreError: not an mtj-hil characterisation run file.
+        StoreError: not an mtj-hil characterisation run file, or damaged or incomplete
+            (naming the file and what could not be read).
     """
-    with RunFile.open(path, "r", kind=KIND) as run:
+    with RunFile.open(path, "r", kind=KIND) as run, reader_errors(Path(path)):
         attrs = run.attrs
         sink = CharacterizationRun(run)
         done = sink.completed_arrays()
+        bad = sink.unverified_arrays()
+        if bad:
+            raise StoreError(
+                f"{path}: the data of arrays {bad} do not match their checksums "
+                f"({GROUP}/array_sha256): the file was changed or damaged"
+            )
         h5 = run.h5
         thresholds = arrays = codes = g_p = g_ap = None
         extra: dict[str, Any] = {}
         if "defects" in h5:
-            arrays = h5["defects/arrays"][()]
-            codes = h5["defects/codes"][()]
-            g_p = h5["defects/g_p"][()]
-            g_ap = h5["defects/g_ap"][()]
+            arrays = run.read("defects/arrays")
+            codes = run.read("defects/codes")
+            g_p = run.read("defects/g_p")
+            g_ap = run.read("defects/g_ap")
             t = {
                 k.removeprefix("threshold_"): v
                 for k, v in h5["defects"].attrs.items()
@@ -257,7 +270,7 @@ def load_characterization(path: str | Path) -> Characterization:
             grp = h5["defects"]
             for name in ("confidence", "best_guess", "bias_p", "bias_ap"):
                 if name in grp:
-                    extra[name] = grp[name][()]
+                    extra[name] = run.read(f"defects/{name}")
             for name in ("model", "warnings", "overlap", "remeasured"):
                 if name in grp.attrs:
                     extra[name] = json.loads(grp.attrs[name])

@@ -1,84 +1,95 @@
-"""HDF5 run files: one file per run, provenance on the root, units on every dataset.
+"""HDF5 run files: one file per run, provenance on the root, units on every dataset, and
+crash consistency: a change once committed survives a kill at any instant, a power cut, a
+full disk and a failed write.
 
-Streams are chunked, resizable datasets appended as the run goes and flushed after every
-append, so a killed process loses at most the append in progress. A run's ``status`` is
-``running`` until it ends as ``completed``, ``aborted`` (interrupted; resumable) or
-``failed`` (an error; resumable once the cause is fixed).
+How (see docs/architecture.md, "Run files that survive anything"):
+
+- The run file is only ever written whole (:mod:`mtj_hil.durable`: aside, ``fsync``,
+  rename), as a checksummed HDF5 image (:mod:`mtj_hil.runs.store.image`). HDF5 never writes
+  to it in place, so no kill can leave its metadata half-updated.
+- While a run goes, each commit (:meth:`RunFile.flush`: an array's data, a status) is a
+  small checksummed part in ``<run file>.parts/`` (:mod:`mtj_hil.runs.store.journal`).
+  Readers and resume replay the parts over the file; the writer folds them into a new
+  whole file when it ends (and on resume), then removes them.
+- One writer at a time holds the file's lease (:mod:`mtj_hil.runs.store.lease`).
+- A failed write raises :class:`~mtj_hil.errors.StoreError` naming the file and the cause;
+  what was committed before stays, and the run resumes once the cause is fixed.
+
+A run's ``status`` is ``running`` until it ends as ``completed``, ``aborted`` (interrupted;
+resumable) or ``failed`` (an error; resumable once the cause is fixed). ``completed`` is only
+ever written together with the whole file.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import platform
-import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
-from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import h5py
 import numpy as np
 
+from mtj_hil.durable import atomic_write, error_text, remove_stale_temps
 from mtj_hil.errors import StoreError
+from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.runs.store import nexus
+from mtj_hil.runs.store.image import copy_image, encode, new_image, seal
+from mtj_hil.runs.store.journal import (
+    Op,
+    apply,
+    list_parts,
+    parts_dir,
+    remove_parts,
+    set_aside,
+    write_part,
+)
+from mtj_hil.runs.store.lease import (
+    WriterLease,
+    lease_path,
+    remove_dead_lease,
+    writer_active,
+)
+from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
+from mtj_hil.runs.store.reading import load_tree, orphaned_parts
 
 FORMAT = "mtj-hil-run"
 FORMAT_VERSION = 1
 STATUSES = ("running", "completed", "aborted", "failed")
+FINAL = ("completed", "aborted", "failed")
 
 
-def now_iso() -> str:
-    """The current UTC time in ISO 8601."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+@dataclass
+class _Writer:
+    """What a writing session holds: the lease, the journal position and the ops not yet
+    committed. ``clean``: the file on disk equals the tree in memory."""
 
-
-def package_version() -> str:
-    try:
-        return metadata.version("mtj-hil")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def git_revision() -> str:
-    """The git revision of the source tree this package runs from, or ``"unknown"``."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    rev = out.stdout.strip()
-    if out.returncode != 0 or not rev:
-        return "unknown"
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=Path(__file__).resolve().parent,
-        capture_output=True,
-        text=True,
-        timeout=5,
-        check=False,
-    ).stdout.strip()
-    return rev + ("+dirty" if dirty else "")
+    lease: WriterLease
+    run_id: str
+    seq: int = 0
+    pending: list[Op] = field(default_factory=list)
+    clean: bool = False
+    failed: StoreError | None = None
 
 
 class RunFile:
     """An open run file. Use :meth:`create` for a new run and :meth:`open` for an existing one.
 
-    Attributes are plain HDF5 attributes on the root group; JSON is used for nested values
-    (station snapshot, plan). Datasets carry a ``unit`` attribute.
+    ``h5`` is the run's tree (the file with its committed parts replayed), held in memory:
+    read it freely. Change it only through :meth:`append`, :meth:`write`,
+    :meth:`set_attrs`, :meth:`truncate`, :meth:`delete` and :meth:`set_status`, which
+    journal each change; :meth:`flush` commits them durably. Attributes are plain HDF5
+    attributes on the root group; JSON is used for nested values (station snapshot, plan).
+    Datasets carry a ``unit`` attribute.
     """
 
-    def __init__(self, h5: h5py.File, path: Path) -> None:
+    def __init__(self, h5: h5py.File, path: Path, writer: _Writer | None = None) -> None:
         self.h5 = h5
         self.path = path
+        self._writer = writer
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -94,10 +105,12 @@ class RunFile:
         operator: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> RunFile:
-        """Create a new run file with its provenance; status ``running``.
+        """Create a new run file with its provenance; status ``running``. On return the file
+        exists whole on disk.
 
         Raises:
-            StoreError: the path exists or cannot be written.
+            StoreError: the path exists, is being created by another process, or cannot be
+                written (naming the cause).
         """
         path = Path(path)
         if path.exists():
@@ -106,67 +119,127 @@ class RunFile:
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            h5 = h5py.File(path, "w-")
         except OSError as exc:
-            raise StoreError(f"cannot create run file {path}: {exc}") from exc
-        attrs = h5.attrs
-        attrs["format"] = FORMAT
-        attrs["format_version"] = FORMAT_VERSION
-        attrs["run_id"] = str(uuid.uuid4())
-        attrs["kind"] = kind
-        attrs["status"] = "running"
-        attrs["started"] = now_iso()
-        attrs["ended"] = ""
-        attrs["status_reason"] = ""
-        attrs["resumed"] = json.dumps([])
-        attrs["operator"] = operator or _user()
-        attrs["die_id"] = die_id
-        attrs["seed"] = "" if seed is None else str(seed)
-        attrs["station"] = json.dumps(station or {}, default=str)
-        attrs["package_version"] = package_version()
-        attrs["git_revision"] = git_revision()
-        attrs["python"] = sys.version.split()[0]
-        attrs["host"] = platform.node()
-        attrs["command"] = " ".join(sys.argv)
-        for key, value in (extra or {}).items():
-            attrs[key] = value if isinstance(value, str | int | float) else json.dumps(value)
-        nexus.start(h5)
-        h5.flush()
-        return cls(h5, path)
+            raise StoreError(f"cannot create run file {path}: {error_text(exc)}") from exc
+        lease = WriterLease.acquire(path)
+        try:
+            if path.exists():
+                raise StoreError(f"{path} was created by another process meanwhile")
+            remove_stale_temps(path.parent, path.name)
+            orphaned_parts(path)
+            run_id = str(uuid.uuid4())
+            attrs: dict[str, Any] = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "run_id": run_id,
+                "kind": kind,
+                "status": "running",
+                "started": now_iso(),
+                "ended": "",
+                "status_reason": "",
+                "resumed": json.dumps([]),
+                "operator": operator or user(),
+                "die_id": die_id,
+                "seed": "" if seed is None else str(seed),
+                "station": json.dumps(station or {}, default=str),
+                "package_version": package_version(),
+                "git_revision": git_revision(),
+                "python": sys.version.split()[0],
+                "host": platform.node(),
+                "command": " ".join(sys.argv),
+                "journal_seq": 0,
+            }
+            for key, value in (extra or {}).items():
+                attrs[key] = value if isinstance(value, str | int | float) else json.dumps(value)
+            run = cls(new_image(), path, _Writer(lease, run_id))
+            run.set_attrs("", **attrs)
+            nexus.start(run.h5)
+            run._fold(exclusive=True)
+        except BaseException:
+            lease.release()
+            raise
+        return run
 
     @classmethod
     def open(cls, path: str | Path, mode: str = "r", kind: str | None = None) -> RunFile:
-        """Open an existing run file (``mode`` ``"r"`` to read, ``"a"`` to resume).
+        """Open an existing run file: ``mode`` ``"r"`` to read, ``"a"`` to resume or change
+        it (taking its writer lease).
 
         Raises:
-            StoreError: missing, unreadable, not an mtj-hil run file, or of another ``kind``.
+            StoreError: missing, unreadable, damaged (naming the damage), not an mtj-hil
+                run file, of another ``kind``, or (``"a"``) being written by another process.
         """
         path = Path(path)
+        if mode not in ("r", "a", "r+"):
+            raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
         if not path.exists():
             raise StoreError(f"run file {path} does not exist")
+        if mode == "r":
+            tree = load_tree(path, writable=False)
+            run = cls(tree.h5, path)
+            if parts_dir(path).exists() or lease_path(path).exists():
+                _tidy(path, tree.folded)
+        else:
+            lease = WriterLease.acquire(path)
+            try:
+                remove_stale_temps(path.parent, path.name)
+                remove_stale_temps(parts_dir(path))
+                tree = load_tree(path, writable=True)
+                set_aside(tree.untrusted)
+                remove_parts(path, tree.folded)
+                h5 = tree.h5 if tree.checksummed else _upgraded(tree.h5)
+                writer = _Writer(lease, str(h5.attrs.get("run_id", "")), seq=tree.last_seq)
+                writer.clean = tree.replayed == 0
+                run = cls(h5, path, writer)
+            except BaseException:
+                lease.release()
+                raise
         try:
-            h5 = h5py.File(path, mode)
-        except OSError as exc:
-            raise StoreError(f"cannot open {path} as HDF5: {exc}") from exc
-        if h5.attrs.get("format") != FORMAT:
-            h5.close()
-            raise StoreError(f"{path} is an HDF5 file but not an mtj-hil run file")
-        version = int(h5.attrs.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            h5.close()
-            raise StoreError(
-                f"{path} has run-file format {version}; this mtj-hil reads up to {FORMAT_VERSION}"
-            )
-        run = cls(h5, path)
-        if kind is not None and run.kind != kind:
-            found = run.kind
-            h5.close()
-            raise StoreError(f"{path} is a {found!r} run, not a {kind!r} run")
+            run._check(kind)
+        except StoreError:
+            run.close()
+            raise
         return run
 
+    def _check(self, kind: str | None) -> None:
+        if self.h5.attrs.get("format") != FORMAT:
+            raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil run file")
+        version = int(self.h5.attrs.get("format_version", 0))
+        if version > FORMAT_VERSION:
+            raise StoreError(
+                f"{self.path} has run-file format {version}; this mtj-hil reads up to "
+                f"{FORMAT_VERSION}"
+            )
+        if kind is not None and self.kind != kind:
+            raise StoreError(f"{self.path} is a {self.kind!r} run, not a {kind!r} run")
+
+    @property
+    def writable(self) -> bool:
+        """Whether this process writes the run (holds its lease)."""
+        return self._writer is not None
+
     def close(self) -> None:
-        if self.h5.id.valid:
-            self.h5.close()
+        """Close the run. A writer first writes the whole file (folding every change in)
+        and gives its lease back.
+
+        Raises:
+            StoreError: the whole file could not be written (the committed changes stay in
+                the journal; the run resumes). Not raised again after an earlier failure.
+        """
+        writer, self._writer = self._writer, None
+        try:
+            if writer is not None and writer.failed is None and not writer.clean:
+                self._writer = writer
+                try:
+                    self.flush()
+                    self._fold()
+                finally:
+                    self._writer = None
+        finally:
+            if self.h5.id.valid:
+                self.h5.close()
+            if writer is not None:
+                writer.lease.release()
 
     def __enter__(self) -> RunFile:
         return self
@@ -199,149 +272,164 @@ class RunFile:
         return out
 
     def set_status(self, status: str, reason: str = "") -> None:
-        """Record the run's status (and why), with the end time for a final status."""
+        """Record the run's status (and why), with the end time for a final status.
+
+        A final status is written with the whole file; ``aborted`` and ``failed`` are
+        committed to the journal first, so they stay even if the whole file cannot be
+        written. Does nothing once a write of this session has failed.
+
+        Raises:
+            StoreError: the status could not be written.
+        """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-        self.h5.attrs["status"] = status
-        self.h5.attrs["status_reason"] = reason
-        self.h5.attrs["ended"] = "" if status == "running" else now_iso()
-        if status != "running":
+        if self._writer is not None and self._writer.failed is not None:
+            return
+        self.set_attrs(
+            "", status=status, status_reason=reason, ended="" if status == "running" else now_iso()
+        )
+        if status in FINAL:
             nexus.finish(self.h5)
-        self.h5.flush()
+            if status != "completed":
+                self.flush()
+            self._fold()
+        else:
+            self.flush()
 
     def mark_resumed(self) -> None:
         """Record a resume (time, previous status) and set the status back to running."""
         history = json.loads(self.h5.attrs.get("resumed", "[]"))
         history.append({"at": now_iso(), "previous_status": self.status})
-        self.h5.attrs["resumed"] = json.dumps(history)
+        self.set_attrs("", resumed=json.dumps(history))
         self.set_status("running")
 
-    # -- datasets --------------------------------------------------------------------------
+    # -- changes ---------------------------------------------------------------------------
+
+    def _change(self, op: Op) -> None:
+        writer = self._need_writer()
+        with defer_sigint():  # the tree and the journal of changes stay in step
+            try:
+                apply(self.h5, op)
+            except ValueError as exc:
+                raise StoreError(f"{self.path}:{op.path}: {exc}") from exc
+            writer.pending.append(op)
+            writer.clean = False
+
+    def _need_writer(self) -> _Writer:
+        if self._writer is None:
+            raise StoreError(f"{self.path} is open for reading; open it with mode 'a' to change it")
+        if self._writer.failed is not None:
+            raise self._writer.failed
+        return self._writer
 
     def append(self, path: str, rows: np.ndarray, unit: str, description: str = "") -> None:
         """Append ``rows`` (first axis) to a resizable dataset, creating it on first use.
 
-        Does not flush; call :meth:`flush` once a consistent set of appends is done.
+        Not durable until :meth:`flush`; call it once a consistent set of changes is done.
+
+        Raises:
+            StoreError: the rows have another shape than the dataset's.
         """
-        rows = np.asarray(rows)
-        ds = self.h5.get(path)
-        if ds is None:
-            ds = self.h5.create_dataset(
-                path,
-                shape=(0, *rows.shape[1:]),
-                maxshape=(None, *rows.shape[1:]),
-                dtype=rows.dtype,
-                chunks=(1, *rows.shape[1:]),
-                compression="gzip",
-                compression_opts=1,
-            )
-            ds.attrs["unit"] = unit
-            ds.attrs["description"] = description
-        if ds.shape[1:] != rows.shape[1:]:
-            raise StoreError(
-                f"{self.path}:{path} holds rows of shape {ds.shape[1:]}, not {rows.shape[1:]}"
-            )
-        n = ds.shape[0]
-        ds.resize(n + rows.shape[0], axis=0)
-        ds[n:] = rows
+        meta = {"unit": unit, "description": description}
+        self._change(Op("append", path, np.asarray(rows), meta))
 
     def truncate(self, path: str, length: int) -> None:
         """Cut a resizable dataset back to ``length`` rows (drop a half-written append)."""
         ds = self.h5.get(path)
         if ds is not None and ds.shape[0] > length:
-            ds.resize(length, axis=0)
+            self._change(Op("truncate", path, length=length))
 
     def write(self, path: str, data: np.ndarray, unit: str, description: str = "") -> None:
         """Write (or replace) a whole dataset with its unit."""
-        if path in self.h5:
-            del self.h5[path]
-        ds = self.h5.create_dataset(path, data=np.asarray(data))
-        ds.attrs["unit"] = unit
-        ds.attrs["description"] = description
+        meta = {"unit": unit, "description": description}
+        self._change(Op("write", path, np.asarray(data), meta))
 
-    def read(self, path: str) -> np.ndarray:
-        """A dataset as a plain numpy array.
+    def set_attrs(self, path: str, **attrs: Any) -> None:
+        """Set attributes of the group ``path`` (``""``: the root; created if missing)."""
+        self._change(Op("attrs", path, meta=attrs))
+
+    def delete(self, path: str) -> None:
+        """Remove a dataset or group (nothing if absent)."""
+        self._change(Op("delete", path))
+
+    def read(self, path: str, index: Any = ()) -> np.ndarray:
+        """A dataset (or ``index`` of it) as a plain numpy array.
 
         Raises:
-            StoreError: no such dataset in this run.
+            StoreError: no such dataset, or its data cannot be read (naming file and dataset).
         """
-        if path not in self.h5:
+        ds = self.h5.get(path)
+        if not isinstance(ds, h5py.Dataset):
             raise StoreError(f"{self.path} has no dataset {path!r}")
-        return self.h5[path][()]
+        try:
+            return ds[index]
+        except (OSError, ValueError, IndexError) as exc:
+            raise StoreError(f"{self.path}: dataset {path!r} cannot be read: {exc}") from exc
 
     def unit(self, path: str) -> str:
         return str(self.h5[path].attrs.get("unit", ""))
 
     def flush(self) -> None:
-        self.h5.flush()
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-class RunSink:
-    """What every protocol sink over a run file shares: creating and resuming the file,
-    the stored plan, the finished-arrays index and closing.
-
-    A subclass names its run ``KIND`` and the ``GROUP`` its streams live under, and drops
-    rows a killed process left half-written in :meth:`_repair` (called on every open).
-    """
-
-    KIND: str = ""
-    GROUP: str = ""
-
-    def __init__(self, run: RunFile) -> None:
-        self.run = run
-        self._repair()
-
-    @classmethod
-    def create(
-        cls, path: str | Path, *, plan: dict[str, Any], layout: dict[str, Any], **provenance: Any
-    ) -> Self:
-        """A new run file of this kind (see :meth:`RunFile.create` for ``provenance``)."""
-        return cls(
-            RunFile.create(path, cls.KIND, extra={"plan": plan, "layout": layout}, **provenance)
-        )
-
-    @classmethod
-    def resume(cls, path: str | Path, die_id: str) -> Self:
-        """Reopen an interrupted run of die ``die_id`` to finish it.
+        """Commit the changes made since the last commit, durably (one journal part).
 
         Raises:
-            StoreError: not a run of this kind, another die, or already completed.
+            StoreError: the part could not be written (naming the file and the cause); the
+                session writes nothing more, what was committed before stays.
         """
-        run = RunFile.open(path, "a", kind=cls.KIND)
-        if run.attrs["die_id"] != die_id:
-            found = run.attrs["die_id"]
-            run.close()
-            raise StoreError(f"{path} is a run of die {found!r}, not {die_id!r}")
-        if run.status == "completed":
-            run.close()
-            raise StoreError(f"{path} is already completed; nothing to resume")
-        sink = cls(run)
-        run.mark_resumed()
-        return sink
+        writer = self._need_writer()
+        if not writer.pending:
+            return
+        with defer_sigint():  # a stop signal waits for the commit, like a bus transaction
+            try:
+                write_part(self.path, writer.run_id, writer.seq + 1, writer.pending)
+            except OSError as exc:
+                self._fail(exc, "commit its changes to")
+            writer.seq += 1
+            writer.pending = []
 
-    @property
-    def plan(self) -> dict[str, Any]:
-        """The plan recorded when the run was created (JSON data)."""
-        return json.loads(self.run.h5.attrs["plan"])
+    def _fold(self, exclusive: bool = False) -> None:
+        """Write the whole tree as the run file and drop the parts folded into it."""
+        writer = self._need_writer()
+        with defer_sigint():  # a stop signal waits until the file is written whole
+            self.h5.attrs["journal_seq"] = writer.seq
+            try:
+                seal(self.h5)
+                data = encode(self.h5)
+                atomic_write(self.path, data, exclusive=exclusive)
+            except FileExistsError as exc:
+                raise StoreError(f"{self.path} was created by another process meanwhile") from exc
+            except OSError as exc:
+                self._fail(exc, "write")
+            writer.pending = []
+            writer.clean = True
+            folded = [p for seq, p in list_parts(self.path) if seq <= writer.seq]
+            remove_parts(self.path, folded)
 
-    def _repair(self) -> None:
-        """Drop rows of an append a killed process left half-written (none by default)."""
+    def _fail(self, exc: OSError, what: str) -> None:
+        writer = self._writer
+        where = exc.filename or self.path
+        error = StoreError(
+            f"cannot {what} run file {self.path}: {error_text(exc)} (writing {where}); "
+            "the data committed before is kept: free space or fix the cause, then resume"
+        )
+        if writer is not None:
+            writer.failed = error
+        raise error from exc
 
-    def _writable(self) -> bool:
-        """Whether there is anything to repair: the file is open for writing and has streams."""
-        return self.run.h5.mode != "r" and self.GROUP in self.run.h5
 
-    def completed_arrays(self) -> list[int]:
-        """Arrays finished, in the order they were measured (``GROUP/array_index``)."""
-        path = f"{self.GROUP}/array_index"
-        return [int(a) for a in self.run.h5[path][()]] if path in self.run.h5 else []
+def _tidy(path: Path, folded: list[Path]) -> None:
+    """Remove what a writer killed after writing the whole file left: parts already in the
+    file and its dead lease (best effort; a reader may lack the permission)."""
+    if writer_active(path):
+        return
+    remove_parts(path, folded)
+    remove_dead_lease(path)
 
-    def close(self) -> None:
-        self.run.close()
+
+def _upgraded(h5: h5py.File) -> h5py.File:
+    """A file of mtj-hil 0.1 (no checksums) copied into a fresh image that can be written
+    whole (the copy gets checksums when it is written)."""
+    try:
+        return copy_image(h5)
+    finally:
+        h5.close()

@@ -37,7 +37,9 @@ from mtj_hil.protocols.switching.analysis import (
 )
 from mtj_hil.protocols.switching.fit import FloorEstimate
 from mtj_hil.protocols.switching.procedure import ArraySwitching
-from mtj_hil.runs.store.runfile import RunFile, RunSink
+from mtj_hil.runs.store.reading import reader_errors
+from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.runs.store.sink import RunSink
 
 KIND = "switching"
 GROUP = "switching"
@@ -80,13 +82,10 @@ class SwitchingRun(RunSink):
         path = f"{GROUP}/{name}"
         if path not in self.run.h5:
             return 0
-        ends = self.run.h5[path][()]
         n = len(self.completed_arrays())
-        return int(ends[n - 1]) if n else 0
+        return int(self.run.read(path, n - 1)) if n else 0
 
     def _repair(self) -> None:
-        if not self._writable():
-            return
         done = len(self.completed_arrays())
         for name in ("points_end", "loops_end"):
             self.run.truncate(f"{GROUP}/{name}", done)
@@ -96,41 +95,37 @@ class SwitchingRun(RunSink):
             self.run.truncate(f"{GROUP}/{name}", done)
         for name in _LOOPS:
             self.run.truncate(f"{GROUP}/{name}", self._ends("loops_end"))
-        self.run.flush()
+
+    def _stored_rows(self, i: int) -> dict[str, np.ndarray]:
+        return _rows(self.run, i)
 
     # -- SwitchingSink ---------------------------------------------------------------------
 
     def save_array(self, array: int, data: ArraySwitching) -> None:
         n_points = self._ends("points_end") + len(data.amplitude)
         n_loops = self._ends("loops_end") + len(data.loop_cells)
+        rows: dict[str, tuple[np.ndarray, str, str]] = {}
         for name, (unit, text) in _POINTS.items():
-            self.run.append(f"{GROUP}/{name}", getattr(data, _FIELDS[name]), unit, text)
+            rows[name] = (np.asarray(getattr(data, _FIELDS[name])), unit, text)
         for name, (unit, text) in _PER_ARRAY.items():
-            self.run.append(f"{GROUP}/{name}", getattr(data, name)[None], unit, text)
+            rows[name] = (np.asarray(getattr(data, name))[None], unit, text)
         if len(data.loop_cells):
-            rows = {
+            loops = {
                 "loop_array": np.full(len(data.loop_cells), array, np.int32),
                 "loop_cells": data.loop_cells.astype(np.int32),
-                "loop_g": data.loop_g,
+                "loop_g": np.asarray(data.loop_g),
             }
             for name, (unit, text) in _LOOPS.items():
-                self.run.append(f"{GROUP}/{name}", rows[name], unit, text)
+                rows[name] = (loops[name], unit, text)
             self.run.write(
                 f"{GROUP}/loop_voltage",
                 data.loop_voltage,
                 "V",
                 "signed pulse amplitude of each R-V loop step (+ towards AP)",
             )
-        self.run.append(
-            f"{GROUP}/points_end", np.array([n_points], np.int64), "1", "grid rows after each array"
-        )
-        self.run.append(
-            f"{GROUP}/loops_end", np.array([n_loops], np.int64), "1", "loop rows after each array"
-        )
-        self.run.append(
-            f"{GROUP}/array_index", np.array([array], np.int32), "1", "arrays finished, in order"
-        )
-        self.run.flush()
+        rows["points_end"] = (np.array([n_points], np.int64), "1", "grid rows after each array")
+        rows["loops_end"] = (np.array([n_loops], np.int64), "1", "loop rows after each array")
+        self._commit_array(array, rows)
 
     def load_arrays(self, arrays: Iterable[int]) -> dict[int, ArraySwitching]:
         return _load_arrays(self.run, arrays)
@@ -141,10 +136,12 @@ class SwitchingRun(RunSink):
             base = f"{FIT}/{name}"
             for key, unit in _FIT_UNITS.items():
                 self.run.write(f"{base}/{key}", getattr(fit, key), unit, f"{key} per device")
-            grp = self.run.h5[base]
-            grp.attrs["floor"] = json.dumps(asdict(fit.floor))
-            grp.attrs["per_array"] = json.dumps(fit.per_array)
-            grp.attrs["population"] = json.dumps(fit.population)
+                self.run.set_attrs(
+                    base,
+                    floor=json.dumps(asdict(fit.floor)),
+                    per_array=json.dumps(fit.per_array),
+                    population=json.dumps(fit.population),
+                )
             curve = analysis.wer[name]
             self.run.write(f"{base}/wer_amplitudes", curve.amplitudes, "V", "WER grid amplitudes")
             self.run.write(f"{base}/wer_widths", curve.widths, "s", "WER grid widths")
@@ -153,36 +150,57 @@ class SwitchingRun(RunSink):
                     f"{base}/wer_{key}", getattr(curve, key), "1", f"die WER, {key} (90 % band)"
                 )
         self.run.write(f"{FIT}/arrays", np.asarray(analysis.arrays, np.int32), "1", "arrays")
-        grp = self.run.h5[FIT]
-        grp.attrs["tau0"] = analysis.tau0
-        grp.attrs["recommendation"] = json.dumps(asdict(analysis.recommendation))
-        grp.attrs["disturb"] = json.dumps(analysis.disturb)
+        self.run.set_attrs(
+            FIT,
+            tau0=analysis.tau0,
+            recommendation=json.dumps(asdict(analysis.recommendation)),
+            disturb=json.dumps(analysis.disturb),
+        )
         self.run.flush()
 
 
+def _bounds(run: RunFile, i: int) -> tuple[int, int, int, int]:
+    """Grid rows ``p0:p1`` and loop rows ``l0:l1`` of the ``i``-th finished array."""
+    p1 = int(run.read(f"{GROUP}/points_end", i))
+    l1 = int(run.read(f"{GROUP}/loops_end", i))
+    p0 = int(run.read(f"{GROUP}/points_end", i - 1)) if i else 0
+    l0 = int(run.read(f"{GROUP}/loops_end", i - 1)) if i else 0
+    return p0, p1, l0, l1
+
+
+def _rows(run: RunFile, i: int) -> dict[str, np.ndarray]:
+    """The rows of the ``i``-th finished array, as :meth:`SwitchingRun.save_array` appended them."""
+    p0, p1, l0, l1 = _bounds(run, i)
+    out = {n: run.read(f"{GROUP}/{n}", slice(p0, p1)) for n in _POINTS}
+    out |= {n: run.read(f"{GROUP}/{n}", slice(i, i + 1)) for n in _PER_ARRAY}
+    if l1 > l0:
+        out |= {n: run.read(f"{GROUP}/{n}", slice(l0, l1)) for n in _LOOPS}
+    for n in ("points_end", "loops_end"):
+        out[n] = run.read(f"{GROUP}/{n}", slice(i, i + 1))
+    return out
+
+
 def _load_arrays(run: RunFile, arrays: Iterable[int]) -> dict[int, ArraySwitching]:
-    h5 = run.h5
-    done = [int(a) for a in h5[f"{GROUP}/array_index"][()]] if f"{GROUP}/array_index" in h5 else []
-    order = {a: i for i, a in enumerate(done)}
-    p_end = h5[f"{GROUP}/points_end"][()] if done else []
-    l_end = h5[f"{GROUP}/loops_end"][()] if done else []
+    sink = SwitchingRun(run)
+    order = {a: i for i, a in enumerate(sink.completed_arrays())}
     out = {}
-    for a in arrays:
-        if a not in order:
-            raise StoreError(f"{run.path} holds no switching data for array {a}")
-        i = order[a]
-        p0, p1 = (int(p_end[i - 1]) if i else 0), int(p_end[i])
-        l0, l1 = (int(l_end[i - 1]) if i else 0), int(l_end[i])
-        fields = {_FIELDS[n]: h5[f"{GROUP}/{n}"][p0:p1] for n in _POINTS}
-        extra = {n: h5[f"{GROUP}/{n}"][i] for n in _PER_ARRAY}
-        loops: dict[str, Any] = {}
-        if l1 > l0:
-            loops = {
-                "loop_cells": h5[f"{GROUP}/loop_cells"][l0:l1],
-                "loop_g": h5[f"{GROUP}/loop_g"][l0:l1],
-                "loop_voltage": h5[f"{GROUP}/loop_voltage"][()],
-            }
-        out[a] = ArraySwitching(**fields, **extra, **loops)
+    with reader_errors(run.path):
+        for a in arrays:
+            if a not in order:
+                raise StoreError(f"{run.path} holds no switching data for array {a}")
+            i = order[a]
+            sink.verified(a, i)
+            rows = _rows(run, i)
+            fields = {_FIELDS[n]: rows[n] for n in _POINTS}
+            extra = {n: rows[n][0] for n in _PER_ARRAY}
+            loops: dict[str, Any] = {}
+            if "loop_g" in rows:
+                loops = {
+                    "loop_cells": rows["loop_cells"],
+                    "loop_g": rows["loop_g"],
+                    "loop_voltage": run.read(f"{GROUP}/loop_voltage"),
+                }
+            out[a] = ArraySwitching(**fields, **extra, **loops)
     return out
 
 
@@ -207,13 +225,12 @@ def load_switching(path: str | Path) -> Switching:
     """Read a switching run file (data of every finished array and, if done, its fits).
 
     Raises:
-        StoreError: not an mtj-hil switching run file.
+        StoreError: not an mtj-hil switching run file, or damaged or incomplete (naming the
+            file and what could not be read).
     """
-    with RunFile.open(path, "r", kind=KIND) as run:
+    with RunFile.open(path, "r", kind=KIND) as run, reader_errors(Path(path)):
         h5 = run.h5
-        done = (
-            [int(a) for a in h5[f"{GROUP}/array_index"][()]] if f"{GROUP}/array_index" in h5 else []
-        )
+        done = SwitchingRun(run).completed_arrays()
         data = _load_arrays(run, done)
         analysis = _load_analysis(h5) if FIT in h5 else None
         return Switching(

@@ -112,7 +112,7 @@ def test_rerun_skips_finished_tasks_and_checks_the_run_files(tmp_path: Path) -> 
         run.set_status("aborted", "test: interrupted")
     CampaignIndex(spec.index_path).update("lot/die0", status="running", checksum="")
     with RunFile.open(die1, "a") as run:
-        run.h5.attrs["operator"] = "someone else"
+        run.set_attrs("", operator="someone else")
     third = run_campaign(spec)
     assert third.completed == ["lot/die0"]
     assert "changed after it was indexed" in third.failed["lot/die1"]

@@ -144,7 +144,7 @@ def test_fit_profile_refuses_what_it_cannot_use(lot, tmp_path, capsys):
     unfinished = tmp_path / "unfinished.h5"
     shutil.copy(sw, unfinished)
     with RunFile.open(unfinished, "a") as run:
-        del run.h5["switching_fit"]
+        run.delete("switching_fit")
         run.set_status("aborted", "test")
     cases = [
         ([str(profile_file)], "is a TOML file"),

@@ -1,0 +1,80 @@
+"""Stop signals: SIGTERM, SIGHUP and SIGQUIT end a run the way Ctrl-C does.
+
+``systemd stop``, ``timeout``, a closed ssh session and a batch system's limit send SIGTERM
+or SIGHUP, not SIGINT. Inside :func:`stop_signals_raise` each of the four signals raises
+:class:`StopSignal` (a ``KeyboardInterrupt``, so every ``except KeyboardInterrupt`` and
+``finally`` on the way out runs: outputs off, board reset, run status recorded). Like
+Ctrl-C they are held back while a bus transaction is on the wire
+(:func:`mtj_hil.instruments.bus.transport.defer_sigint`). Once one has been raised, further
+stop signals are ignored (with a line on stderr) so the shutdown that follows cannot be cut
+short; only SIGKILL ends the process then.
+
+Exit status: ``128 + signal number``, the shell's convention: 130 (SIGINT), 129 (SIGHUP),
+131 (SIGQUIT), 143 (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+STOP_SIGNALS: tuple[signal.Signals, ...] = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+)
+
+
+class StopSignal(KeyboardInterrupt):
+    """The process was asked to stop by ``signum``; ``exit_code`` is ``128 + signum``."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"stopped by {self.name}")
+
+
+_stopping: list[int] = []
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    if _stopping:
+        print(
+            f"{signal.Signals(signum).name} ignored: already stopping safely (outputs off, "
+            "board reset, status recorded)",
+            file=sys.stderr,
+        )
+        return
+    _stopping.append(signum)
+    raise StopSignal(signum)
+
+
+def is_stop_handler(handler: Any) -> bool:
+    """Whether ``handler`` is the one :func:`stop_signals_raise` installs."""
+    return handler is _raise_stop
+
+
+@contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """Within the block, SIGINT, SIGTERM, SIGHUP and SIGQUIT raise :class:`StopSignal` (see
+    the module docstring); the previous handlers come back after it. A no-op outside the
+    main thread (only it can handle signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    _stopping.clear()
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        _stopping.clear()

@@ -1,0 +1,133 @@
+"""Durable file writes: a file appears whole or not at all, and stays after a power cut.
+
+A new version of a file is written aside (``.<name>.tmp-<host>-<pid>-<random>`` in the same
+folder), flushed to the disk (``fsync``), then renamed over the old one (``os.replace``, or
+``os.link`` when the file must not exist yet), and the folder is flushed too so the rename
+itself survives a power cut. A kill at any instant leaves either the old file or the new one;
+a failed write (full disk, file-size limit, I/O error, read-only file system) leaves the old
+one and raises the :class:`OSError`, whose ``filename`` names the file.
+
+Used by run files, the campaign index, claims and calibration records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+
+CHUNK = 1 << 26
+"""Bytes per ``write`` call (64 MiB)."""
+
+
+def error_text(exc: OSError) -> str:
+    """``"No space left on device (ENOSPC)"``: the cause of an OS error, with its errno name."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    text = exc.strerror or str(exc)
+    return f"{text} ({name})" if name else text
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh name beside ``path`` for writing its next version."""
+    host = socket.gethostname().replace("-", "_") or "host"
+    return path.with_name(f".{path.name}.tmp-{host}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (new, renamed and removed names) to the disk.
+
+    Raises:
+        OSError: the folder cannot be opened or flushed.
+    """
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write every byte of ``data`` to ``fd`` (short writes continued).
+
+    Raises:
+        OSError: the write failed (ENOSPC, EFBIG, EIO...).
+    """
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.write(fd, view[:CHUNK])
+        view = view[n:]
+
+
+def atomic_write(
+    path: str | Path, data: bytes | Iterable[bytes], *, exclusive: bool = False
+) -> None:
+    """Write ``data`` as the new content of ``path``: whole or not at all, durable once this
+    returns. With ``exclusive`` the file must not exist yet (it is never replaced).
+
+    Raises:
+        FileExistsError: ``exclusive`` and the file exists (nothing written).
+        OSError: the write failed; the file is as it was and ``exc.filename`` names it.
+    """
+    path = Path(path)
+    tmp = temp_path(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            for block in [data] if isinstance(data, bytes | memoryview) else data:
+                write_all(fd, block)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, FileExistsError):
+            raise
+        exc.filename = str(path)
+        raise
+
+
+def remove_stale_temps(folder: Path, prefix: str = "") -> list[Path]:
+    """Remove the half-written files in ``folder`` (of names starting with ``prefix``) that
+    processes of this host which no longer run left behind (killed between writing aside
+    and renaming); returns them."""
+    host = socket.gethostname().replace("-", "_") or "host"
+    removed = []
+    try:
+        candidates = list(folder.glob(f".{prefix}*.tmp-{host}-*"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        try:
+            pid = int(tmp.name.rsplit("-", 2)[-2])
+        except (ValueError, IndexError):
+            continue
+        if pid == os.getpid() or pid_alive(pid):
+            continue
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,33 @@
+"""Locate the damage in an HDF5 file: ``python -m mtj_hil.runs.store.diagnose FILE`` prints a
+JSON list of ``"dataset: why"`` for every dataset that cannot be read or differs from its
+``sha256`` attribute.
+
+Run in a separate process (see :func:`mtj_hil.runs.store.reading.diagnose`): damaged HDF5
+metadata can make the HDF5 library loop or crash, which must not take the caller with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from mtj_hil.runs.store.image import damaged_datasets, open_image, read_file
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m mtj_hil.runs.store.diagnose FILE", file=sys.stderr)
+        return 2
+    try:
+        h5 = open_image(read_file(args[0]))
+    except OSError as exc:
+        print(json.dumps([f"(structure): HDF5 cannot open it: {exc}"]))
+        return 0
+    with h5:
+        print(json.dumps(damaged_datasets(h5)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The writer lease of a run file: one process at a time creates or resumes it.
+
+The lease is ``<run file>.writer``, made whole in one step (written aside, then hard-linked
+into place, which fails if it exists: safe on network file systems too) and naming its
+holder's host and process. The holder also keeps an ``flock`` on it where the file system
+offers one, so a lease whose holder died is recognised at once; on file systems without
+locks (and with ``HDF5_USE_FILE_LOCKING=FALSE``) the lease still keeps a second writer out,
+and a dead holder of this host is recognised by its process id. The lease is removed when
+the writer closes the run; one left by a killed process is taken over with a
+:class:`~mtj_hil.runs.store.journal.RecoveryWarning`.
+
+This does not rely on HDF5's own file locking: run files are never opened for writing by
+HDF5 (see :mod:`mtj_hil.runs.store.runfile`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import secrets
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+from mtj_hil.durable import atomic_write, error_text, fsync_dir, pid_alive
+from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.journal import RecoveryWarning
+
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
+def lease_path(run_path: Path) -> Path:
+    return run_path.with_name(run_path.name + ".writer")
+
+
+class WriterLease:
+    """A held lease (see the module docstring); :meth:`release` gives it back."""
+
+    def __init__(self, path: Path, fd: int | None, nonce: str) -> None:
+        self.path = path
+        self.fd = fd
+        self.nonce = nonce
+
+    @classmethod
+    def acquire(cls, run_path: Path) -> WriterLease:
+        """Take the lease of ``run_path``.
+
+        Raises:
+            StoreError: another live process holds it (naming it), or it cannot be written.
+        """
+        path = lease_path(run_path)
+        nonce = secrets.token_hex(8)
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "nonce": nonce,
+        }
+        for _ in range(3):
+            try:
+                atomic_write(path, json.dumps(record).encode(), exclusive=True)
+            except FileExistsError:
+                _take_over_if_stale(path, run_path)
+                continue
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot take the writer lease {path} of {run_path}: {error_text(exc)}"
+                ) from exc
+            return cls(path, _lock(path), nonce)
+        raise StoreError(f"{run_path} is being taken by another process at this moment; retry")
+
+    def release(self) -> None:
+        """Give the lease back (best effort: a lease that cannot be removed is stale later)."""
+        try:
+            if _holder(self.path).get("nonce") == self.nonce:
+                self.path.unlink()
+                fsync_dir(self.path.parent)
+        except OSError:
+            pass
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _lock(path: Path) -> int | None:
+    """An ``flock`` held on ``path`` for the life of the lease, or None without locks."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _holder(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text() or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def holder_alive(path: Path) -> bool | None:
+    """Whether the process named in the lease ``path`` still holds it: True, False, or None
+    when this cannot be told (a holder on another host, on a file system without locks)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                raise
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+    finally:
+        os.close(fd)
+    holder = _holder(path)
+    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
+        return pid_alive(holder["pid"])
+    return None
+
+
+def writer_active(run_path: Path) -> bool:
+    """Whether a live process (or one that cannot be ruled out) writes ``run_path`` now."""
+    path = lease_path(run_path)
+    if not path.exists():
+        return False
+    return holder_alive(path) is not False
+
+
+def _take_over_if_stale(path: Path, run_path: Path) -> None:
+    """Remove the lease ``path`` if its holder is gone (with a warning), else raise."""
+    holder = _holder(path)
+    alive = holder_alive(path)
+    who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
+    if alive:
+        raise StoreError(
+            f"{run_path} is being written by {who} (writer lease {path}); wait for it to end"
+        )
+    if alive is None:
+        raise StoreError(
+            f"{run_path} may be being written by {who} (writer lease {path}); if that process "
+            f"is gone, delete {path} and try again"
+        )
+    if not _remove_stale(path, holder):
+        raise StoreError(f"{run_path} was taken by another process at this moment; retry")
+    warnings.warn(
+        f"{run_path}: the writer lease of {who}, which no longer runs, was taken over",
+        RecoveryWarning,
+        stacklevel=4,
+    )
+
+
+def _remove_stale(path: Path, holder: dict[str, Any]) -> bool:
+    """Remove the lease ``path`` whose holder ``holder`` is gone; False if it turned out to
+    be a fresh lease of another process (left in place)."""
+    aside = path.with_name(f"{path.name}.stale-{secrets.token_hex(4)}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return True
+    if _holder(aside).get("nonce") != holder.get("nonce"):  # took a fresh lease: give it back
+        with contextlib.suppress(FileExistsError):
+            os.link(aside, path)
+        aside.unlink()
+        return False
+    aside.unlink()
+    return True
+
+
+def remove_dead_lease(run_path: Path) -> None:
+    """Remove the lease of ``run_path`` if its holder is known to be gone (best effort,
+    silent: tidying up after a writer killed once the run was written whole)."""
+    path = lease_path(run_path)
+    try:
+        if path.exists() and holder_alive(path) is False:
+            _remove_stale(path, _holder(path))
+    except OSError:
+        pass

@@ -1,0 +1,175 @@
+"""Reading a run file's tree: the file verified against its checksum, then its committed
+journal parts replayed over it, all in memory.
+
+Damage is reported, never parsed: a file whose bytes do not match its checksum raises
+:class:`~mtj_hil.errors.StoreError` naming the file and, where a separate process can tell
+(:mod:`mtj_hil.runs.store.diagnose`, run with a time limit so damaged metadata can neither
+hang nor crash this one), the damaged datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import h5py
+
+from mtj_hil.durable import error_text
+from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.image import ImageDamaged, has_header, open_image, read_file, verify
+from mtj_hil.runs.store.journal import RecoveryWarning, apply, parts_dir, read_parts
+
+DIAGNOSE_TIMEOUT = 30.0
+"""Seconds the separate process that locates damage may take."""
+
+
+@dataclass
+class Tree:
+    """A run file's tree in memory and how it was put together.
+
+    ``checksummed``: the file has a checksum header (files of mtj-hil 0.1 have none);
+    ``last_seq``: the last journal part replayed (or folded into the file);
+    ``replayed``: parts replayed; ``folded``: parts already in the file (left by a writer
+    killed after writing the whole file); ``untrusted``: parts that did not verify.
+    """
+
+    h5: h5py.File
+    checksummed: bool
+    last_seq: int
+    replayed: int = 0
+    folded: list[Path] = field(default_factory=list)
+    untrusted: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def load_tree(path: Path, writable: bool) -> Tree:
+    """The tree of the run file ``path`` (see the module docstring); ``writable`` gives a
+    tree that can be changed in memory.
+
+    Raises:
+        StoreError: missing, unreadable, damaged (naming the damage) or not HDF5.
+    """
+    for _ in range(5):
+        try:
+            return _load(path, writable)
+        except FileNotFoundError as exc:
+            if not path.exists():
+                raise StoreError(f"run file {path} does not exist") from exc
+            # a writer folded its parts into a new file meanwhile: read again
+    raise StoreError(f"{path} kept changing while it was read; try again")
+
+
+def _load(path: Path, writable: bool) -> Tree:
+    try:
+        data = read_file(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StoreError(f"cannot read run file {path}: {error_text(exc)}") from exc
+    checksummed = has_header(data)
+    if checksummed:
+        try:
+            verify(data)
+        except ImageDamaged as exc:
+            raise StoreError(damage_message(path, str(exc))) from exc
+    try:
+        h5 = open_image(data, writable=writable)
+    except OSError as exc:
+        raise StoreError(f"cannot open {path} as HDF5: {exc}") from exc
+    try:
+        run_id = str(h5.attrs.get("run_id", ""))
+        base_seq = int(h5.attrs.get("journal_seq", 0))
+        replay = read_parts(path, run_id, base_seq) if run_id else read_parts(path, "-", 1 << 62)
+        if replay.ops and not writable:
+            h5.close()
+            h5 = open_image(data, writable=True)
+        for ops in replay.ops:
+            for op in ops:
+                apply(h5, op)
+    except FileNotFoundError:
+        h5.close()
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        h5.close()
+        raise StoreError(f"{path} cannot be read: {type(exc).__name__}: {exc}") from exc
+    if replay.untrusted and not writable:
+        names = ", ".join(p.name for p, _ in replay.untrusted)
+        warnings.warn(
+            f"{path}: journal parts {names} do not verify and are ignored (a resume sets "
+            "them aside and measures their data again)",
+            RecoveryWarning,
+            stacklevel=4,
+        )
+    return Tree(
+        h5,
+        checksummed,
+        replay.last_seq,
+        replayed=len(replay.ops),
+        folded=replay.folded,
+        untrusted=replay.untrusted,
+    )
+
+
+def damage_message(path: Path, why: str) -> str:
+    """``"<path> is damaged: <why>"``, with the damaged datasets where they can be found."""
+    found = diagnose(path)
+    where = f"; damaged: {'; '.join(found)}" if found else ""
+    return f"{path} is damaged: {why}{where}"
+
+
+def diagnose(path: Path, timeout: float = DIAGNOSE_TIMEOUT) -> list[str]:
+    """The damaged datasets of ``path`` (``"name: why"``), found by a separate process with a
+    time limit; a line saying so when that process hangs or crashes on the damage."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "mtj_hil.runs.store.diagnose", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [f"(structure): HDF5 did not finish reading it within {timeout:g} s"]
+    except OSError:
+        return []
+    if out.returncode != 0:
+        return [f"(structure): HDF5 fails on it (reader exit status {out.returncode})"]
+    try:
+        found = json.loads(out.stdout)
+    except ValueError:
+        return []
+    return [str(x) for x in found] if isinstance(found, list) else []
+
+
+def orphaned_parts(path: Path) -> None:
+    """Set aside the journal of a run file that no longer exists (deleted by hand after a
+    kill), so a new run of that name starts with an empty journal."""
+    folder = parts_dir(path)
+    if not folder.exists():
+        return
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = folder.with_name(f"{folder.name}.orphaned-{stamp}")
+    folder.rename(aside)
+    warnings.warn(
+        f"{folder} belonged to a run file that no longer exists; set aside as {aside.name}",
+        RecoveryWarning,
+        stacklevel=3,
+    )
+
+
+@contextmanager
+def reader_errors(path: Path) -> Iterator[None]:
+    """Turn any error of reading a run file's tree (a dataset or attribute missing or
+    malformed) into a :class:`StoreError` naming the file and what failed."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, OSError, AttributeError) as exc:
+        raise StoreError(f"{path} is incomplete or damaged: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,192 @@
+"""What every protocol sink over a run file shares: creating and resuming the file, the
+stored plan, the finished-arrays index with per-array checksums, and closing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.journal import RecoveryWarning
+from mtj_hil.runs.store.runfile import RunFile
+
+
+def rows_digest(rows: dict[str, np.ndarray]) -> str:
+    """SHA-256 of an array's rows: every stream by name, with its dtype and shape."""
+    h = hashlib.sha256()
+    for name in sorted(rows):
+        value = np.ascontiguousarray(rows[name])
+        h.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
+
+
+class RunSink:
+    """A run file seen as a protocol's sink.
+
+    A subclass names its run ``KIND`` and the ``GROUP`` its streams live under, stores an
+    array with :meth:`_commit_array` (its rows, then its index entry and checksum, committed
+    as one journal part) and returns the rows of the ``i``-th finished array from
+    :meth:`_stored_rows`. Files of mtj-hil 0.1 may hold rows of an append a killed process
+    left half-written: :meth:`_repair` drops them when such a file is resumed.
+    """
+
+    KIND: str = ""
+    GROUP: str = ""
+
+    def __init__(self, run: RunFile) -> None:
+        self.run = run
+        if run.writable and self.GROUP in run.h5:
+            self.run.truncate(self._sums_path(), len(self.completed_arrays()))
+            self._repair()
+            self._backfill_sums()
+
+    @classmethod
+    def create(
+        cls, path: str | Path, *, plan: dict[str, Any], layout: dict[str, Any], **provenance: Any
+    ) -> Self:
+        """A new run file of this kind (see :meth:`RunFile.create` for ``provenance``)."""
+        return cls(
+            RunFile.create(path, cls.KIND, extra={"plan": plan, "layout": layout}, **provenance)
+        )
+
+    @classmethod
+    def resume(cls, path: str | Path, die_id: str) -> Self:
+        """Reopen an interrupted run of die ``die_id`` to finish it. Finished arrays whose
+        checksum does not verify are dropped, with every array after them, to be measured
+        again (with a :class:`RecoveryWarning`).
+
+        Raises:
+            StoreError: not a run of this kind, another die, already completed, damaged,
+                or being written by another process.
+        """
+        run = RunFile.open(path, "a", kind=cls.KIND)
+        try:
+            if run.attrs["die_id"] != die_id:
+                raise StoreError(f"{path} is a run of die {run.attrs['die_id']!r}, not {die_id!r}")
+            if run.status == "completed":
+                raise StoreError(f"{path} is already completed; nothing to resume")
+            sink = cls(run)
+            sink._drop_unverified()
+            run.mark_resumed()
+        except BaseException:
+            run.close()
+            raise
+        return sink
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        """The plan recorded when the run was created (JSON data)."""
+        return json.loads(self.run.h5.attrs["plan"])
+
+    # -- per-array data --------------------------------------------------------------------
+
+    def _index_path(self) -> str:
+        return f"{self.GROUP}/array_index"
+
+    def _sums_path(self) -> str:
+        return f"{self.GROUP}/array_sha256"
+
+    def completed_arrays(self) -> list[int]:
+        """Arrays finished, in the order they were measured (``GROUP/array_index``)."""
+        path = self._index_path()
+        return [int(a) for a in self.run.read(path)] if path in self.run.h5 else []
+
+    def _commit_array(self, array: int, rows: dict[str, tuple[np.ndarray, str, str]]) -> None:
+        """Append an array's rows (name -> (rows, unit, description)), then its index entry
+        and checksum, and commit them as one part: the array counts as finished only then."""
+        for name, (values, unit, text) in rows.items():
+            self.run.append(f"{self.GROUP}/{name}", values, unit, text)
+        digest = rows_digest({n: np.asarray(v[0]) for n, v in rows.items()})
+        self.run.append(
+            self._sums_path(),
+            np.array([digest.encode()], dtype="S64"),
+            "1",
+            "SHA-256 of each finished array's rows (see mtj_hil.runs.store.sink.rows_digest)",
+        )
+        self.run.append(
+            self._index_path(),
+            np.array([array], dtype=np.int32),
+            "1",
+            "arrays finished, in measurement order",
+        )
+        self.run.flush()
+
+    def _backfill_sums(self) -> None:
+        """Give the arrays of a file from mtj-hil 0.1 (stored without checksums) theirs."""
+        done = self.completed_arrays()
+        if not done or self._sums_path() in self.run.h5:
+            return
+        sums = [rows_digest(self._stored_rows(i)).encode() for i in range(len(done))]
+        self.run.append(
+            self._sums_path(),
+            np.array(sums, dtype="S64"),
+            "1",
+            "SHA-256 of each finished array's rows (see mtj_hil.runs.store.sink.rows_digest)",
+        )
+
+    def _stored_rows(self, i: int) -> dict[str, np.ndarray]:
+        """The rows of the ``i``-th finished array as they were appended."""
+        raise NotImplementedError
+
+    def unverified_arrays(self) -> list[int]:
+        """Finished arrays whose rows do not match their checksum (files without per-array
+        checksums, from mtj-hil 0.1, have none to check)."""
+        if self._sums_path() not in self.run.h5:
+            return []
+        sums = self.run.read(self._sums_path())
+        bad = []
+        for i, array in enumerate(self.completed_arrays()):
+            try:
+                ok = i < len(sums) and rows_digest(self._stored_rows(i)) == sums[i].decode()
+            except (StoreError, KeyError, ValueError, IndexError):
+                ok = False
+            if not ok:
+                bad.append(array)
+        return bad
+
+    def verified(self, array: int, i: int) -> None:
+        """Check the ``i``-th finished array (``array``) against its checksum.
+
+        Raises:
+            StoreError: naming the file, the array and the dataset of checksums.
+        """
+        if self._sums_path() not in self.run.h5:
+            return
+        sums = self.run.read(self._sums_path())
+        if i >= len(sums) or rows_digest(self._stored_rows(i)) != sums[i].decode():
+            raise StoreError(
+                f"{self.run.path}: the data of array {array} do not match their checksum "
+                f"({self._sums_path()}): the file was changed or damaged"
+            )
+
+    def _drop_unverified(self) -> None:
+        bad = self.unverified_arrays()
+        if not bad:
+            return
+        done = self.completed_arrays()
+        keep = done.index(bad[0])
+        warnings.warn(
+            f"{self.run.path}: arrays {', '.join(map(str, done[keep:]))} do not all verify "
+            f"against their checksums (first: {bad[0]}); they are measured again",
+            RecoveryWarning,
+            stacklevel=3,
+        )
+        self._truncate_arrays(keep)
+
+    def _truncate_arrays(self, n: int) -> None:
+        """Keep the first ``n`` finished arrays (their rows, index and checksums)."""
+        self.run.truncate(self._index_path(), n)
+        self.run.truncate(self._sums_path(), n)
+        self._repair()
+
+    def _repair(self) -> None:
+        """Drop rows past the last finished array (none by default)."""
+
+    def close(self) -> None:
+        self.run.close()

@@ -1,0 +1,144 @@
+"""Damaged run files never pass as good and never exit 1: every flipped or zeroed byte is
+caught by the checksums (exit 4 naming the file, and the dataset where it can be told), and
+a damaged journal part is set aside and its arrays measured again."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from mtj_hil.cli import main
+from mtj_hil.errors import StoreError
+from mtj_hil.protocols import CharacterizationPlan
+from mtj_hil.runs.jobs.characterization import run_characterization
+from mtj_hil.runs.store import load_characterization, verify_run
+from mtj_hil.runs.store.journal import RecoveryWarning, list_parts
+from mtj_hil.sim import SimulatedChip
+
+DIE = "sim:passive-15x15:lot0:die3"
+PLAN = CharacterizationPlan(arrays=(0, 1), cycles=2)
+
+
+def _chip() -> SimulatedChip:
+    return SimulatedChip.from_lot("passive-15x15", 0, 3)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("good") / "run.h5"
+    run_characterization(_chip(), path, die_id=DIE, plan=PLAN, seed=0)
+    assert verify_run(path) == []
+    return path
+
+
+def _damaged(good: Path, folder: Path, offset: int, zero_block: bool = False) -> Path:
+    path = folder / f"damaged-{offset}{'-zero' if zero_block else ''}.h5"
+    data = bytearray(good.read_bytes())
+    if zero_block:
+        data[offset : offset + 4096] = bytes(len(data[offset : offset + 4096]))
+    else:
+        data[offset] ^= 0x20
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.slow
+def test_every_flipped_byte_exits_4_naming_the_file(good: Path, tmp_path: Path, capsys) -> None:
+    size = good.stat().st_size
+    offsets = sorted({0, 30, 100, 511, *np.linspace(512, size - 1, 14).astype(int).tolist()})
+    for offset in offsets:
+        path = _damaged(good, tmp_path, offset)
+        if path.read_bytes() == good.read_bytes():
+            continue
+        assert main(["show", str(path)]) == 4, offset
+        out = capsys.readouterr()
+        assert str(path) in (out.out + out.err).replace("\n", ""), offset
+        assert verify_run(path), offset
+
+
+@pytest.mark.slow
+def test_zeroed_blocks_and_truncation_exit_4(good: Path, tmp_path: Path, capsys) -> None:
+    size = good.stat().st_size
+    for offset in (0, 4096, size // 2, size - 4096):
+        path = _damaged(good, tmp_path, offset, zero_block=True)
+        assert main(["show", str(path)]) == 4
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(good.read_bytes()[: size // 3])
+    assert main(["show", str(cut)]) == 4
+    assert "truncated" in capsys.readouterr().err
+
+
+def test_damage_inside_a_dataset_is_named(good: Path, tmp_path: Path) -> None:
+    with h5py.File(good, "r") as f:
+        ds = f["characterization/g_after_p"]
+        chunk = ds.id.get_chunk_info(0)
+        offset = 512 + chunk.byte_offset + chunk.size // 2  # HDF5 addresses skip the user block
+    path = _damaged(good, tmp_path, offset)
+    problems = verify_run(path)
+    assert any("characterization/g_after_p" in p for p in problems), problems
+    with pytest.raises(StoreError, match="characterization/g_after_p"):
+        load_characterization(path)
+
+
+KILLED_AFTER_ONE = textwrap.dedent(
+    """
+    import os, sys
+    from mtj_hil.protocols import CharacterizationPlan
+    from mtj_hil.runs.jobs.characterization import run_characterization
+    from mtj_hil.sim import SimulatedChip
+
+    def progress(done, total, array):
+        if done == 1:
+            os._exit(9)  # killed: no status, no whole file, the journal holds the arrays
+
+    run_characterization(
+        SimulatedChip.from_lot("passive-15x15", 0, 3), sys.argv[1],
+        die_id="sim:passive-15x15:lot0:die3",
+        plan=CharacterizationPlan(arrays=(0, 1), cycles=2), seed=0, progress=progress,
+    )
+    """
+)
+
+
+def test_a_damaged_journal_part_is_set_aside_and_measured_again(tmp_path: Path) -> None:
+    plan = PLAN
+    reference = tmp_path / "reference.h5"
+    run_characterization(_chip(), reference, die_id=DIE, plan=plan, seed=0)
+    path = tmp_path / "killed.h5"
+    proc = subprocess.run([sys.executable, "-c", KILLED_AFTER_ONE, str(path)], check=False)
+    assert proc.returncode == 9
+    assert load_characterization(path).arrays_done == [0]
+    last = list_parts(path)[-1][1]  # array 0's commit
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2] ^= 1
+    last.write_bytes(bytes(data))
+    with pytest.warns(RecoveryWarning, match="do not verify"):
+        assert load_characterization(path).arrays_done == []
+    assert any("not trusted" in p for p in verify_run(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_characterization(_chip(), path, die_id=DIE, plan=plan, seed=0, resume=True)
+    assert any("set aside" in str(w.message) for w in caught)
+    assert last.with_name(last.name + ".untrusted").exists()
+    done, ref = load_characterization(path), load_characterization(reference)
+    assert done.arrays_done == [0, 1]
+    np.testing.assert_array_equal(done.codes, ref.codes)
+    np.testing.assert_array_equal(done.g_p, ref.g_p)
+    assert verify_run(path) == []
+
+
+def test_a_file_written_by_hand_after_the_fact_is_refused(good: Path, tmp_path: Path) -> None:
+    path = tmp_path / "edited.h5"
+    shutil.copy(good, path)
+    with h5py.File(path, "a") as f:  # an edit in place breaks the whole-file checksum
+        f["defects/codes"][0, 0, 0] = 2
+    with pytest.raises(StoreError, match="damaged"):
+        load_characterization(path)

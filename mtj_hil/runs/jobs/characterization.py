@@ -20,10 +20,9 @@ from mtj_hil.protocols.characterize.plan import (
 from mtj_hil.protocols.characterize.procedure import characterize_die
 from mtj_hil.protocols.sinks import ProgressCallback
 from mtj_hil.runs.jobs.common import open_run, recorded_status
+from mtj_hil.runs.jobs.trust import CheckedSink
 from mtj_hil.protocols.chip import Chip, Pulse
 from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
-
-
 
 
 def run_characterization(
@@ -71,4 +70,6 @@ def run_characterization(
         with recorded_status(sink):
             if resume and sink.plan:
                 plan = plan_from_record(sink.plan)
-            return characterize_die(chip, sink, plan, thresholds=thresholds, progress=progress)
+            return characterize_die(
+                chip, CheckedSink(sink, chip), plan, thresholds=thresholds, progress=progress
+            )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.runs.jobs.common import open_run, recorded_status
+from mtj_hil.runs.jobs.trust import CheckedSink
 from mtj_hil.runs.store.switching import SwitchingRun
 from mtj_hil.protocols.chip import Chip, Pulse
 from mtj_hil.protocols.switching.procedure import (
@@ -77,7 +78,7 @@ def run_switching(
         if resume:
             plan = plan_from_record(sink.plan)
         with recorded_status(sink):
-            data = measure_switching_die(chip, sink, plan, progress)
+            data = measure_switching_die(chip, CheckedSink(sink, chip), plan, progress)
             arrays = [int(a) for a in plan.arrays]
             analysis = analyse(
                 data,

@@ -208,7 +208,9 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         self._tsp(f"{self._smu}.source.output = {self._smu}.OUTPUT_OFF")
 
     def _clear_status(self) -> None:
-        self._tsp("errorqueue.clear()")
+        # *CLS: the status model's event registers (the power-on bit of *ESR? included) and
+        # the error queue (2600B reference manual, "Common commands")
+        self._tsp("*CLS")
 
     def _set_level(self, volts: float) -> None:
         self._write_level(self._check_level(volts))

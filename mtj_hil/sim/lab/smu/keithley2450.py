@@ -35,7 +35,6 @@ from mtj_hil.sim.lab.smu.scpi import (
     CommandTable,
     ScpiError,
     as_bool,
-    as_bool_or_once,
     as_choice,
     as_number,
     boolean,
@@ -100,7 +99,20 @@ class Keithley2450(ScpiSmu):
         "fixed-low-range": (":SENS:CURR:RANG 1E-6", ":SOUR:VOLT:RANG 0.02"),
         "output-on": (":SOUR:VOLT 0.5",),
         "odd-format": (":FORM:DATA REAL",),
+        "rear-terminals": (":ROUT:TERM REAR",),
+        "remote-sense": (":SENS:CURR:RSEN ON",),
+        "filter-on": (":SENS:CURR:AVER:TCON MOV", ":SENS:CURR:AVER:COUN 10", ":SENS:CURR:AVER ON"),
+        "rel-offset": (":SENS:CURR:REL 1E-6", ":SENS:CURR:REL:STAT ON"),
+        "short-integration": (":SENS:CURR:NPLC 0.01",),
+        "source-delay": (":SOUR:VOLT:DEL 0.5",),
+        "autozero-off": (":SENS:CURR:AZER OFF",),
+        "measure-count": (":SENS:COUN 5",),
+        "low-precision": (":FORM:ASC:PREC 1",),
+        "compliance-high": (":SOUR:VOLT:ILIM 1",),
+        "ovp-none": (":SOUR:VOLT:PROT NONE",),
     }
+    V_RANGES = _V_RANGES
+    PROTECTION = ("ovp", _OVP)
 
     def __init__(self, load: object, **kwargs: object) -> None:
         self.language = "SCPI"
@@ -127,6 +139,21 @@ class Keithley2450(ScpiSmu):
 
     def on_reset(self) -> None:
         self._init_buffers()
+        self.precision = 0
+
+    precision = 0  #: :FORMat:ASCii:PRECision, significant digits of ASCII numbers (0 = automatic)
+
+    def _set_precision(self, args: list[str]) -> None:
+        """``:FORMat:ASCii:PRECision <n>``: 0 (automatic, the *RST value) or 1 to 16 digits."""
+        self.precision = round(number(one(args), 0, 16, 0))
+
+    def _number(self, value: float) -> str:
+        return fmt(value) if self.precision == 0 else f"{value:+.{self.precision - 1}E}"
+
+    def _set_delay(self, args: list[str]) -> None:
+        """``:SOURce:VOLTage:DELay <n>``: a delay value turns the automatic delay off."""
+        self.st.source_delay = number(one(args), 0.0, 10000.0, 0.0)
+        self.st.source_delay_auto = False
 
     def _power_on(self) -> None:
         super()._power_on()
@@ -181,7 +208,8 @@ class Keithley2450(ScpiSmu):
             c(":STATus:PRESet", write=self.noop),
             c(":STATus:CLEar", write=self.noop),
             c(":ABORt", write=self.noop),
-            S(":ROUTe:TERMinals", "terminals", "FRON", as_choice("FRONt", "REAR")),
+            self.state_row(":ROUTe:TERMinals", "terminals", lambda a: choice(a, ("FRONt", "REAR")), str),
+            c(":OUTPut[:STATe]:INTerlock:TRIPped", query=lambda a: noargs(a, fmt_bool(self.interlock_closed))),
             c(":OUTPut[:STATe]", write=self.set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
             S(":OUTPut:VOLTage:SMODe", "vsmode", "NORM", as_choice("NORMal", "HIMPedance", "ZERO", "GUARd")),
             S(":OUTPut:CURRent:SMODe", "ismode", "NORM", as_choice("NORMal", "HIMPedance", "ZERO", "GUARd")),
@@ -197,8 +225,8 @@ class Keithley2450(ScpiSmu):
             c(":SOURce:VOLTage:RANGe:AUTO", write=self.set_flag("v_range_auto"), query=self.get_flag("v_range_auto")),
             c(":SOURce:CURRent:RANGe", write=self.set_range("i_src_range", _I_RANGES, _I_RANGES[-1] * 1.05), query=lambda a: noargs(a, fmt(self.st.i_src_range))),
             c(":SOURce:CURRent:RANGe:AUTO", write=self.set_flag("i_src_range_auto"), query=self.get_flag("i_src_range_auto")),
-            S(":SOURce:VOLTage:DELay", "vdelay", fmt(0.0), as_number(0.0, 10000.0)),
-            S(":SOURce:VOLTage:DELay:AUTO", "vdelay_auto", "1", as_bool),
+            c(":SOURce:VOLTage:DELay", write=self._set_delay, query=lambda a: noargs(a, fmt(self.st.source_delay))),
+            self.bool_row(":SOURce:VOLTage:DELay:AUTO", "source_delay_auto"),
             S(":SOURce:CURRent:DELay", "idelay", fmt(0.0), as_number(0.0, 10000.0)),
             S(":SOURce:CURRent:DELay:AUTO", "idelay_auto", "1", as_bool),
             S(":SOURce:VOLTage:READ:BACK", "vreadback", "1", as_bool),
@@ -216,16 +244,20 @@ class Keithley2450(ScpiSmu):
             c("[:SENSe]:RESistance:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             S("[:SENSe]:VOLTage[:DC]:RANGe[:UPPer]", "vrange", fmt(0.02), as_number(-210.0, 210.0)),
             S("[:SENSe]:VOLTage[:DC]:RANGe:AUTO", "vrange_auto", "1", as_bool),
-            S("[:SENSe]:CURRent[:DC]:RSENse", "rsense", "0", as_bool),
-            S("[:SENSe]:VOLTage[:DC]:RSENse", "rsense", "0", as_bool),
-            S("[:SENSe]:CURRent[:DC]:AZERo[:STATe]", "azero", "1", as_bool),
-            S("[:SENSe]:AZERo[:STATe]", "azero", "1", as_bool_or_once),
+            self.bool_row("[:SENSe]:CURRent[:DC]:RSENse", "remote_sense"),
+            self.bool_row("[:SENSe]:VOLTage[:DC]:RSENse", "remote_sense"),
+            self.bool_row("[:SENSe]:CURRent[:DC]:AZERo[:STATe]", "autozero"),
+            self.bool_row("[:SENSe]:AZERo[:STATe]", "autozero"),
             c("[:SENSe]:AZERo:ONCE", write=self.noop),
-            S("[:SENSe]:CURRent[:DC]:AVERage[:STATe]", "average", "0", as_bool),
+            self.bool_row("[:SENSe]:CURRent[:DC]:AVERage[:STATe]", "filter_on"),
+            self.state_row("[:SENSe]:CURRent[:DC]:AVERage:COUNt", "filter_count", lambda a: round(number(a, 1, 100, 10)), lambda v: str(v)),
+            self.state_row("[:SENSe]:CURRent[:DC]:AVERage:TCONtrol", "filter_type", lambda a: choice(a, ("REPeat", "MOVing")), str),
+            self.bool_row("[:SENSe]:CURRent[:DC]:RELative:STATe", "rel_on"),
+            self.state_row("[:SENSe]:CURRent[:DC]:RELative[:LEVel]", "rel_level", lambda a: number(a, -1.05, 1.05, 0.0), fmt),
             c("[:SENSe]:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.extra["count"]))),
             c(":FORMat[:DATA]", write=self._set_format, query=lambda a: noargs(a, self.st.extra["format"])),
             c(":FORMat:BORDer", write=self._set_border, query=lambda a: noargs(a, self.st.extra["border"])),
-            S(":FORMat:ASCii:PRECision", "precision", "0", as_number(0, 16)),
+            c(":FORMat:ASCii:PRECision", write=self._set_precision, query=lambda a: noargs(a, str(self.precision))),
             c(":READ", query=self._query_read),
             c(":MEASure", query=self._measure_as(None)),
             c(":MEASure:CURRent[:DC]", query=self._measure_as("CURR")),
@@ -477,7 +509,7 @@ class Keithley2450(ScpiSmu):
         values = [self._element(e, el) for e in entries for el in elements]
         kind = self.st.extra["format"]
         if kind == "ASC" or any(isinstance(v, str) for v in values):
-            return ",".join(v if isinstance(v, str) else fmt(v) for v in values)
+            return ",".join(v if isinstance(v, str) else self._number(v) for v in values)
         order = "<" if self.st.extra["border"] == "SWAP" else ">"
         code = order + ("d" if kind == "REAL" else "f")
         data = b"".join(

@@ -52,6 +52,8 @@ from mtj_hil.sim.lab.smu.tsp_objects import (
 __all__ = ["Keithley2600"]
 
 STATUS_COMPLIANCE = 0x40
+#: status.questionable bit B12, over temperature (reference manual appendix E)
+QUESTIONABLE_OTEMP = 1 << 12
 _V_RANGES = (0.1, 1.0, 6.0, 40.0)
 _I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0)
 
@@ -67,7 +69,10 @@ class _Channel(Obj):
             OUTPUT_OFF=0.0, OUTPUT_ON=1.0, OUTPUT_HIGH_Z=2.0, OUTPUT_DCAMPS=0.0,
             OUTPUT_DCVOLTS=1.0, ENABLE=1.0, DISABLE=0.0, AUTORANGE_OFF=0.0, AUTORANGE_ON=1.0,
             SENSE_LOCAL=0.0, SENSE_REMOTE=1.0, OUTPUT_NORMAL=0.0, OUTPUT_ZERO=2.0,
-            SOURCE_IDLE=0.0, SOURCE_HOLD=1.0, SOURCE_LOW=2.0,
+            SOURCE_IDLE=0.0, SOURCE_HOLD=1.0, SOURCE_LOW=2.0, FILTER_OFF=0.0, FILTER_ON=1.0,
+            FILTER_MOVING_AVG=0.0, FILTER_REPEAT_AVG=1.0, FILTER_MEDIAN=2.0, REL_OFF=0.0,
+            REL_ON=1.0, AUTOZERO_OFF=0.0, AUTOZERO_ONCE=1.0, AUTOZERO_AUTO=2.0, DELAY_OFF=0.0,
+            DELAY_AUTO=-1.0,
         )  # fmt: skip
         self.fn("reset", lambda *a: self.reset())
         self.fn("abort", lambda *a: None)
@@ -75,7 +80,7 @@ class _Channel(Obj):
         self.nvbuffer2 = Buffer(f"smu{letter}.nvbuffer2")
         self.field("nvbuffer1", lambda: self.nvbuffer1, None)
         self.field("nvbuffer2", lambda: self.nvbuffer2, None)
-        self.field("sense", lambda: 0.0, lambda v: choice(v, (0.0, 1.0)))
+        self.field("sense", lambda: float(self.st.remote_sense), self._set_sense)
         self.source = self._source()
         self.measure = self._measure()
         self.trigger = self._trigger()
@@ -120,9 +125,52 @@ class _Channel(Obj):
             "autorangei", lambda: float(st().i_src_range_auto), self._flag("i_src_range_auto")
         )
         src.field("compliance", lambda: bool(st().extra.get("compliance", False)), None)
-        for name, default in (("offmode", 0.0), ("settling", 0.0), ("delay", 0.0), ("highc", 0.0)):
+        for name, default in (("offmode", 0.0), ("settling", 0.0), ("highc", 0.0)):
             src.field(name, lambda n=name, d=default: st().extra.get(n, d), self._store(name))
+        src.field("delay", self._get_delay, self._set_delay)
         return src
+
+    def _set_sense(self, value: Any) -> None:
+        self.st.remote_sense = choice(value, (0.0, 1.0)) == 1.0
+
+    def _get_delay(self) -> float:
+        return -1.0 if self.st.source_delay_auto else self.st.source_delay
+
+    def _set_delay(self, value: Any) -> None:
+        """``smuX.source.delay``: seconds, ``DELAY_OFF`` (0) or ``DELAY_AUTO`` (-1)."""
+        seconds = num(value, -1.0, 1e4)
+        self.st.source_delay_auto = seconds == -1.0
+        self.st.source_delay = max(seconds, 0.0)
+
+    def _filter(self) -> Obj:
+        """``smuX.measure.filter``: ``enable``, ``type``, ``count`` (1 to 100)."""
+        flt = Obj(f"{self.name}.measure.filter")
+        st = lambda: self.ch.state  # noqa: E731
+        types = {0.0: "MOV", 1.0: "REP", 2.0: "MED"}
+        flt.field("enable", lambda: float(st().filter_on), self._flag("filter_on"))
+        flt.field(
+            "type",
+            lambda: next(k for k, v in types.items() if v == st().filter_type),
+            lambda v: setattr(st(), "filter_type", types[choice(v, tuple(types))]),
+        )
+        flt.field(
+            "count",
+            lambda: float(st().filter_count),
+            lambda v: setattr(st(), "filter_count", int(num(v, 1, 100))),
+        )
+        return flt
+
+    def _rel(self) -> Obj:
+        """``smuX.measure.rel``: ``enablei`` / ``leveli`` (current REL)."""
+        rel = Obj(f"{self.name}.measure.rel")
+        st = lambda: self.ch.state  # noqa: E731
+        rel.field("enablei", lambda: float(st().rel_on), self._flag("rel_on"))
+        rel.field(
+            "leveli",
+            lambda: st().rel_level,
+            lambda v: setattr(st(), "rel_level", num(v, -3.0, 3.0)),
+        )
+        return rel
 
     def _measure(self) -> Obj:
         meas = Obj(f"{self.name}.measure")
@@ -133,8 +181,12 @@ class _Channel(Obj):
         meas.field("rangev", lambda: st().extra.get("mrangev", 40.0), self._store("mrangev"))
         meas.field("autorangev", lambda: st().extra.get("mautov", 1.0), self._store("mautov"))
         meas.field("count", lambda: float(st().extra.get("count", 1)), self._set_count)
-        for name, default in (("autozero", 2.0), ("delay", 0.0), ("interval", 0.0)):
+        for name, default in (("delay", 0.0), ("interval", 0.0)):
             meas.field(name, lambda n=name, d=default: st().extra.get(n, d), self._store(name))
+        meas.field("autozero", lambda: st().extra.get("autozero", 2.0), self._set_autozero)
+        filt, rel = self._filter(), self._rel()
+        meas.field("filter", lambda: filt, None)
+        meas.field("rel", lambda: rel, None)
         meas.fn("i", lambda *b: self._spot("i", b))
         meas.fn("v", lambda *b: self._spot("v", b))
         meas.fn("r", lambda *b: self._spot("r", b))
@@ -234,6 +286,12 @@ class _Channel(Obj):
         volts = num(value, 0.0, self.inst.VOLTAGE_LIMIT)
         self.st.extra["protectv"] = volts
         self.st.ovp = volts if volts > 0 else self.inst.VOLTAGE_LIMIT
+
+    def _set_autozero(self, value: Any) -> None:
+        """``smuX.measure.autozero``: ``AUTOZERO_OFF`` 0, ``_ONCE`` 1, ``_AUTO`` 2."""
+        mode = choice(value, (0.0, 1.0, 2.0))
+        self.st.extra["autozero"] = 0.0 if mode == 1.0 else mode  # ONCE runs once, then off
+        self.st.autozero = mode == 2.0
 
     def _set_count(self, value: Any) -> None:
         self.st.extra["count"] = int(num(value, 1, 60000))
@@ -345,7 +403,30 @@ class Keithley2600(VirtualInstrument):
         "fixed-low-range": ("smua.measure.rangei = 1e-6", "smua.source.rangev = 0.1"),
         "output-on": ("smua.source.levelv = 0.5",),
         "odd-format": ("format.data = format.REAL32",),
+        "remote-sense": ("smua.sense = smua.SENSE_REMOTE",),
+        "filter-on": (
+            "smua.measure.filter.type = smua.FILTER_MOVING_AVG",
+            "smua.measure.filter.count = 10",
+            "smua.measure.filter.enable = smua.FILTER_ON",
+        ),
+        "rel-offset": ("smua.measure.rel.leveli = 1e-6", "smua.measure.rel.enablei = smua.REL_ON"),
+        "short-integration": ("smua.measure.nplc = 0.01",),
+        "source-delay": ("smua.source.delay = 0.5",),
+        "autozero-off": ("smua.measure.autozero = smua.AUTOZERO_OFF",),
+        "arm-count": ("smua.trigger.arm.count = 3",),
+        "low-precision": ("format.asciiprecision = 1",),
+        "other-channel-live": ("smub.source.levelv = 5", "smub.source.output = smub.OUTPUT_ON"),
+        "other-channel-current": (
+            "smub.source.func = smub.OUTPUT_DCAMPS",
+            "smub.source.leveli = 1e-3",
+            "smub.source.output = smub.OUTPUT_ON",
+        ),
+        "line-frequency": ("localnode.linefreq = 50",),
+        "compliance-high": ("smua.source.limiti = 1",),
+        "limitv-high": ("smua.source.limitv = 40",),
     }
+    V_RANGES = _V_RANGES
+    PROTECTION = ("limit_v", None)
 
     def __init__(self, load: object, **kwargs: Any) -> None:
         super().__init__(load, **kwargs)  # type: ignore[arg-type]
@@ -360,11 +441,19 @@ class Keithley2600(VirtualInstrument):
         node.field("linefreq", lambda: self.line_frequency, self._set_linefreq)
         node.field("model", lambda: "2602B", None)
         node.field("serialno", lambda: "4123456", None)
+        questionable = Obj("status.questionable")
+        questionable.field(
+            "condition", lambda: float(QUESTIONABLE_OTEMP if self.over_temperature else 0), None
+        )
+        status = Obj("status")
+        status.field("questionable", lambda: questionable, None)
+        status.fn("reset", lambda *a: setattr(self, "esr", 0))
         self.env: dict[str, Any] = {
             "smua": self.smu["a"],
             "smub": self.smu["b"],
             "format": self.format,
             "errorqueue": queue,
+            "status": status,
             "localnode": node,
             "print": TspFunction(self._print, "print"),
             "printnumber": TspFunction(self._print, "printnumber"),
@@ -378,13 +467,17 @@ class Keithley2600(VirtualInstrument):
         """``smuX.reset()`` state of a 2602B channel (see the module docstring)."""
         return ChannelDefaults(
             limit_i=1.0, limit_v=40.0, ovp=self.VOLTAGE_LIMIT, v_range=0.1,
-            i_src_range=1e-7, i_range=1e-7, extra={},
+            i_src_range=1e-7, i_range=1e-7, source_delay_auto=False, extra={},
         )  # fmt: skip
 
     def _reset(self) -> None:
         for channel in self.smu.values():
             channel.reset()
         self.format.reset()
+
+    def on_reset(self) -> None:
+        if hasattr(self, "smu"):
+            self._reset()
 
     def _power_on(self) -> None:
         super()._power_on()
@@ -463,7 +556,10 @@ class Keithley2600(VirtualInstrument):
             return None
         if line == "*CLS":
             self._errors.clear()
+            self.esr = 0
             return None
+        if line == "*ESR?":
+            return str(self.read_esr())
         if line in ("*WAI", "*OPC", "*TRG"):
             return None
         self.push_error(-285, "TSP Syntax error at line 1: unexpected symbol near `*'")

@@ -46,7 +46,6 @@ from mtj_hil.sim.lab.smu.core import ChannelDefaults, Point, SmuChannel
 from mtj_hil.sim.lab.smu.scpi import (
     CommandTable,
     ScpiError,
-    as_bool,
     as_choice,
     as_number,
     choice,
@@ -105,7 +104,20 @@ class KeysightB2900(ScpiSmu):
         "fixed-low-range": (":SENS1:CURR:RANG 1E-6", ":SOUR1:VOLT:RANG 0.2"),
         "output-on": (":SOUR1:VOLT 0.5",),
         "odd-format": (":FORM:ELEM:SENS TIME,VOLT",),
+        "remote-sense": (":SENS1:REM ON",),
+        "short-integration": (":SENS1:CURR:NPLC 0.01",),
+        "trigger-delay": (":TRIG1:ACQ:DEL 0.2",),
+        "auto-output-off": (":OUTP1:OFF:AUTO ON",),
+        "arm-count": (":ARM1:ACQ:COUN 3",),
+        "other-channel-live": (":SOUR2:VOLT 5", ":OUTP2 ON"),
+        "other-channel-current": (":SOUR2:FUNC:MODE CURR", ":SOUR2:CURR 1E-3", ":OUTP2 ON"),
+        "floating-lo": (":OUTP1:LOW FLO",),
+        "pulse-shape": (":SOUR1:FUNC:SHAP PULS",),
+        "compliance-high": (":SENS1:CURR:PROT 1",),
+        "vlimit-high": (":SENS1:VOLT:PROT 20",),
     }
+    V_RANGES = _V_RANGES
+    PROTECTION = ("limit_v", None)
 
     def __init__(self, load: object, **kwargs: object) -> None:
         super().__init__(load, **kwargs)
@@ -126,6 +138,7 @@ class KeysightB2900(ScpiSmu):
                 "protection": False,
                 **{f"arm_count_{a}": 1 for a in _ARM_ACTIONS},
                 **{f"arm_{k}_{a}": v for _, k, v, _ in _ARM_SETTINGS for a in _ARM_ACTIONS},
+                **{f"trig_{k}_{a}": v for _, k, v, _ in _ARM_SETTINGS[:2] for a in _ARM_ACTIONS},
             },
         )
 
@@ -172,6 +185,9 @@ class KeysightB2900(ScpiSmu):
             c(":OUTPut:PROTection[:STATe]", write=self.set_extra_flag("protection"), query=self.get_extra_flag("protection")),
             S(":OUTPut:OFF:MODE", "off_mode", "ZERO", as_choice("ZERO", "HIZ", "NORMal")),
             S(":OUTPut:LOW", "low", "GRO", as_choice("GROund", "FLOat")),
+            self.bool_row(":OUTPut:OFF:AUTO", "auto_off"),
+            S(":SOURce:FUNCtion:SHAPe", "shape", "DC", as_choice("DC", "PULSe")),
+            c(":STATus:QUEStionable:CONDition", query=lambda a: noargs(a, str(self._questionable()))),
             c(":SOURce:FUNCtion:MODE", write=self.set_function, query=lambda a: noargs(a, self.st.source_function)),
             c(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", write=self._set_level, query=lambda a: noargs(a, fmt(self.st.level_v))),
             c(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", write=self._set_current, query=lambda a: noargs(a, fmt(self.st.level_i))),
@@ -191,13 +207,14 @@ class KeysightB2900(ScpiSmu):
             c(":SENSe:CURRent[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             c(":SENSe:VOLTage[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             S(":SENSe:FUNCtion[:ON]", "sense", '"CURR","VOLT"', lambda a: a),
-            S(":SENSe:REMote", "remote", "0", as_bool),
+            self.bool_row(":SENSe:REMote", "remote_sense"),
             c(":FORMat:ELEMents:SENSe", write=self._set_elements, query=lambda a: noargs(a, ",".join(self.elements))),
             S(":FORMat[:DATA]", "format", "ASC", as_choice("ASCii")),
             c(":TRIGger[:ALL]:COUNt", write=self._set_count),  # write-only: query ACQ or TRAN
             c(":TRIGger:ACQuire:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":TRIGger:TRANsient:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             *self._arm_commands(),
+            *self._trigger_commands(),
             c(":ABORt[:ALL]", write=lambda a: None),
             c(":INITiate[:IMMediate][:ALL]", write=self._init),
             c(":INITiate[:IMMediate]:ACQuire", write=self._init),
@@ -244,6 +261,57 @@ class KeysightB2900(ScpiSmu):
         if arg.strip().upper() in ("INF", "INFINITY"):
             return COUNT_INFINITY
         return round(number(arg, 1, 100000, 1))
+
+    def _trigger_commands(self) -> CommandTable:
+        """TRIGger layer settings per action (SCPI reference, TRIGger subsystem), as the ARM
+        ones: ``:TRIGger[c]<:ACQuire|:TRANsient|[:ALL]>:SOURce`` (*RST AINT) and ``:DELay``
+        (*RST 0 s; the acquire delay is booked before every measurement)."""
+        rows = []
+        for node, key, _default, parse in _ARM_SETTINGS[:2]:
+            rows.append(
+                cmd(f":TRIGger[:ALL]{node}", write=self._set_trig(key, parse, _ARM_ACTIONS))
+            )
+            for action, long in zip(_ARM_ACTIONS, ("ACQuire", "TRANsient"), strict=True):
+                rows.append(
+                    cmd(
+                        f":TRIGger:{long}{node}",
+                        write=self._set_trig(key, parse, (action,)),
+                        query=self._get_trig(key, action),
+                    )
+                )
+        return rows
+
+    def _set_trig(
+        self, key: str, parse: Callable[[str], object], actions: tuple[str, ...]
+    ) -> Callable[[list[str]], None]:
+        def write(args: list[str]) -> None:
+            value = parse(one(args))
+            for action in actions:
+                self.st.extra[f"trig_{key}_{action}"] = value
+            if key == "delay" and "acq" in actions:
+                self.st.trigger_delay = float(str(value))
+
+        return write
+
+    def _get_trig(self, key: str, action: str) -> Callable[[list[str]], str]:
+        return lambda args: noargs(args, str(self.st.extra[f"trig_{key}_{action}"]))
+
+    def _questionable(self) -> int:
+        """``:STAT:QUES:COND?`` (table 4-4): bit 4 over temperature, bits 2/3 output
+        protection of channel 1/2."""
+        word = 16 if self.over_temperature else 0
+        for k, name in enumerate(self.CHANNELS):
+            if self.channels[name].state.extra.get("protection_tripped"):
+                word |= 4 << k
+        return word
+
+    def extra_conditions(self, channel: SmuChannel) -> dict[str, object]:
+        ex = channel.state.extra
+        return {
+            "lo": ex.get("low", "GRO"),
+            "shape": ex.get("shape", "DC"),
+            "auto_on": ex["auto_on"],
+        }
 
     def _set_arm(
         self, key: str, parse: Callable[[str], object], actions: tuple[str, ...]
@@ -330,6 +398,10 @@ class KeysightB2900(ScpiSmu):
             st.trigger_count = saved
         if st.extra["protection"] and any(p.compliance for p in result):
             st.output = False  # output protection: off at compliance
+            st.extra["protection_tripped"] = True
+            ch.record()
+        elif st.auto_off and st.output:
+            st.output = False  # :OUTP:OFF:AUTO ON: off after the measurement
             ch.record()
         self._last[ch.name] = result
         return result

@@ -321,7 +321,7 @@ class ScpiInstrument(VirtualInstrument):
             "*CLS": Command(write=self.cmd_clear_status),
             "*OPC": Command(write=self.noop, query=lambda a: noargs(a, "1")),
             "*WAI": Command(write=self.noop),
-            "*ESR": Command(query=lambda a: noargs(a, "0")),
+            "*ESR": Command(query=lambda a: noargs(a, str(self.read_esr()))),
             "*STB": Command(query=lambda a: noargs(a, "4" if self._errors else "0")),
         }
 
@@ -345,9 +345,10 @@ class ScpiInstrument(VirtualInstrument):
         self.on_reset()
 
     def cmd_clear_status(self, args: list[str]) -> None:
-        """``*CLS``: clear the error queue."""
+        """``*CLS``: clear the error queue and the event status register."""
         count(args, 0)
         self._errors.clear()
+        self.esr = 0
 
     def format_error(self, code: int, message: str) -> str:
         """One error-queue entry as the instrument sends it."""

@@ -99,13 +99,21 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
     def _read_current_level(self) -> float:
         return float(self.ask(":SOUR:CURR?"))
 
+    _open_interlock: str | None = None
+
+    def _before_known_state(self, settings: SmuSettings) -> None:
+        self._open_interlock = self.ask(":OUTP:INT:TRIP?").strip()
+
     def _status_problems(self) -> list[str]:
-        """The hardware interlock (2400 manual section 18, ``:OUTPut:INTerlock:STATe?`` and
-        ``:TRIPped?``: with the interlock enabled, "0" means the source cannot be turned on)
-        when it is enabled."""
-        enabled = self.ask(":OUTP:INT:STAT?").strip() in ("1", "ON")
-        if enabled and self.ask(":OUTP:INT:TRIP?").strip() == "0":
-            return ["interlock open (:OUTP:INT:TRIP? 0): the source is held off"]
+        """The interlock line (2400 manual section 18, ``:OUTPut:INTerlock:TRIPped?``: "1"
+        the source can be turned on, "0" the interlock line is open): a change since open
+        means the fixture's interlock opened (with ``:OUTPut:INTerlock:STATe ON`` it also
+        switched the source off)."""
+        state = self.ask(":OUTP:INT:TRIP?").strip()
+        if self._open_interlock is not None and state != self._open_interlock:
+            return [
+                f"interlock changed since open (:OUTP:INT:TRIP? {state}, was {self._open_interlock})"
+            ]
         return []
 
     def _known_state(self, s: SmuSettings) -> list[Setting]:

@@ -257,8 +257,9 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         relative offset off (``smuX.measure.rel.enablei``), automatic autozero
         (``smuX.measure.autozero = AUTOZERO_AUTO``, 2), measure count 1, arm count 1
         (``smuX.trigger.arm.count``), source delay off (``smuX.source.delay``), current
-        autorange. ``format.*`` is not a channel setting (``smuX.reset()`` keeps it), so
-        ``format.data = format.ASCII`` and ``format.asciiprecision`` are sent: print() of a
+        autorange. ``format.*`` is not a channel setting (``smuX.reset()`` keeps it):
+        ``format.data = format.ASCII`` goes before any query and is checked here, and
+        ``format.asciiprecision`` is sent: print() of a
         number has that many significant digits (1 to 16), and a unit left at 1 or 2 digits
         reads 1e-05 A for 1.35e-05 A. The mains frequency (``localnode.linefreq``) is
         checked against the station, not changed.
@@ -323,10 +324,9 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
                 (f"{s}.measure.nplc = {st.nplc:g}",),
                 (lambda: check_number("NPLC", st.nplc, p(f"{s}.measure.nplc")),),
             ),
-            Setting(
+            Setting(  # sent before any query (_prepare_dialect); checked here
                 "data format",
-                ("format.data = format.ASCII",),
-                (lambda: check_number("data format (1 = ASCII)", 1, p("format.data")),),
+                checks=(lambda: check_number("data format (1 = ASCII)", 1, p("format.data")),),
             ),
             Setting(
                 "ASCII precision",

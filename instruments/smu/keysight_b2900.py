@@ -233,12 +233,19 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             lambda: check_text("trigger source (acquire)", "AINT", q(":TRIG{ch}:ACQ:SOUR?")),
             lambda: check_number("trigger delay (acquire, s)", 0.0, q(":TRIG{ch}:ACQ:DEL?")),
             lambda: check_text("automatic output-off", "0", q(":OUTP{ch}:OFF:AUTO?")),
+            lambda: check_text(
+                "data elements",
+                SENSE_ELEMENTS,
+                q(":FORM:ELEM:SENS?"),
+                lambda r: [e.strip()[:3] for e in r.split(",")] == ["CUR", "TIM", "STA", "SOU"],
+            ),
         ]
         if s.current_range is None:
             reset_checks.append(
                 lambda: check_text("current autorange", "1", q(":SENS{ch}:CURR:RANG:AUTO?"))
             )
-        reset = ("*RST",) if not self.parent._reset_done else ()
+        # *RST restores all six data elements: the four this driver parses follow it at once
+        reset = ("*RST", f":FORM:ELEM:SENS {SENSE_ELEMENTS}") if not self.parent._reset_done else ()
         steps = [
             Setting("reset", reset, tuple(reset_checks)),
             Setting(
@@ -288,20 +295,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
                 "NPLC",
                 (f":SENS{{ch}}:CURR:NPLC {s.nplc:g}",),
                 (lambda: check_number("NPLC", s.nplc, q(":SENS{ch}:CURR:NPLC?")),),
-            ),
-            Setting(
-                "data elements",
-                (f":FORM:ELEM:SENS {SENSE_ELEMENTS}",),
-                (
-                    lambda: check_text(
-                        "data elements",
-                        SENSE_ELEMENTS,
-                        q(":FORM:ELEM:SENS?"),
-                        lambda r: (
-                            [e.strip()[:3] for e in r.split(",")] == ["CUR", "TIM", "STA", "SOU"]
-                        ),
-                    ),
-                ),
             ),
             Setting(
                 "line frequency",

@@ -78,6 +78,8 @@ def judge_points(points: list[Any], expected: Expected, smu_class: Any) -> tuple
             )
         if c.get("auto_on"):
             return "unsafe", f"{at} measured with automatic output-on enabled"
+        if c.get("protection") is False:
+            return "unsafe", f"{at} measured without output protection (off at compliance)"
         wrong = [
             (c["terminals"] != "FRON", f"{c['terminals']} terminals"),
             (c["remote_sense"], "remote sense"),

@@ -70,6 +70,7 @@ def starts_of(dialect: str) -> list[str]:
         own.add("tsp-language")
     return [s for s in START_STATES if s in own]
 
+
 _CLASSES = {
     "keithley2400": ("mtj_hil.sim.lab.smu.keithley2400", "Keithley2400"),
     "keithley2450": ("mtj_hil.sim.lab.smu.keithley2450", "Keithley2450"),

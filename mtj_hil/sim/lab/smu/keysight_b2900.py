@@ -311,6 +311,7 @@ class KeysightB2900(ScpiSmu):
             "lo": ex.get("low", "GRO"),
             "shape": ex.get("shape", "DC"),
             "auto_on": ex["auto_on"],
+            "protection": ex["protection"],
         }
 
     def _set_arm(

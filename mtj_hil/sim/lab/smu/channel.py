@@ -118,7 +118,8 @@ class ChannelDefaults:
     rel_on: bool = False
     rel_level: float = 0.0
     autozero: bool = True
-    #: source delay before each measurement, s (``source_delay_auto``: the model's 1 ms)
+    #: source delay before each measurement, s (``source_delay_auto``: the model's own,
+    #: range dependent and short, not booked on the clock)
     source_delay: float = 0.0
     source_delay_auto: bool = True
     #: delay of each trigger (measurement) event, s
@@ -236,7 +237,7 @@ class SmuChannel:
             "filter": (st.filter_type, st.filter_count) if st.filter_on else None,
             "rel": st.rel_level if st.rel_on else None,
             "autozero": st.autozero,
-            "source_delay": 0.001 if st.source_delay_auto else st.source_delay,
+            "source_delay": 0.0 if st.source_delay_auto else st.source_delay,
             "trigger_delay": st.trigger_delay,
             "auto_off": st.auto_off,
             "i_range": None if st.i_range_auto else st.i_range,
@@ -283,7 +284,8 @@ class SmuChannel:
         included), minus the REL level when REL is on."""
         inst = self.instrument
         st = self.state
-        inst.clock.advance((0.001 if st.source_delay_auto else st.source_delay) + st.trigger_delay)
+        # the automatic source delay is range dependent and short: not booked
+        inst.clock.advance((0.0 if st.source_delay_auto else st.source_delay) + st.trigger_delay)
         conversions = st.filter_count if st.filter_on and st.filter_type == "REP" else 1
         values = []
         point = None

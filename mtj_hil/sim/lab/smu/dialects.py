@@ -52,9 +52,7 @@ START_STATES: dict[str, str] = {
     "other-channel-current": "26xx/B2900: the unused channel sourcing 1 mA, output on",
     "floating-lo": "B2900: LO floating",
     "pulse-shape": "B2900: pulsed source shape",
-    "compliance-high": "current limit at 1 A",
-    "ovp-none": "2400/2450: over-voltage protection off (NONE)",
-    "limitv-high": "26xx: 40 V source voltage limit",
+    "compliance-high": "2400/2450/B2900: current limit at 1 A",
     "vlimit-high": "B2900: 20 V voltage limit",
 }
 

@@ -87,7 +87,6 @@ class Keithley2400(ScpiSmu):
         "trigger-delay": (":TRIG:DEL 0.2",),
         "line-frequency": (":SYST:LFR 50",),
         "compliance-high": (":SENS:CURR:PROT 1",),
-        "ovp-none": (":SOUR:VOLT:PROT NONE",),
     }
     V_RANGES = (0.2, 2.0, 20.0, 200.0)
     PROTECTION = ("ovp", (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0))

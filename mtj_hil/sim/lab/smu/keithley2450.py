@@ -109,7 +109,6 @@ class Keithley2450(ScpiSmu):
         "measure-count": (":SENS:COUN 5",),
         "low-precision": (":FORM:ASC:PREC 1",),
         "compliance-high": (":SOUR:VOLT:ILIM 1",),
-        "ovp-none": (":SOUR:VOLT:PROT NONE",),
     }
     V_RANGES = _V_RANGES
     PROTECTION = ("ovp", _OVP)

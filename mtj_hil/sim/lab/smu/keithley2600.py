@@ -422,8 +422,6 @@ class Keithley2600(VirtualInstrument):
             "smub.source.output = smub.OUTPUT_ON",
         ),
         "line-frequency": ("localnode.linefreq = 50",),
-        "compliance-high": ("smua.source.limiti = 1",),
-        "limitv-high": ("smua.source.limitv = 40",),
     }
     V_RANGES = _V_RANGES
     PROTECTION = ("limit_v", None)

@@ -214,7 +214,9 @@ def _ours(dialect: str) -> Callable[[str, Step, Callable[[float], None]], None]:
         def configure() -> None:
             from mtj_hil.instruments.smu.known_state import SmuSettings
 
-            state = smu.configure(SmuSettings(max_voltage=VOLTAGE, compliance=1e-3, nplc=1))
+            state = smu.configure(
+                SmuSettings(max_voltage=VOLTAGE, compliance=1e-3, nplc=1, line_frequency=60.0)
+            )
             if not state.ok:
                 raise RuntimeError("; ".join(state.problems()))
             smu.source_voltage = VOLTAGE

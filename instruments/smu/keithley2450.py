@@ -144,10 +144,12 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             return [
                 f"interlock changed since open (:OUTP:INT:TRIP? {state}, was {self._open_interlock})"
             ]
-        self._open_interlock = state
         return []
 
     _open_interlock: str | None = None
+
+    def _before_known_state(self, settings: SmuSettings) -> None:
+        self._open_interlock = self.ask(":OUTP:INT:TRIP?").strip()
 
     def _known_state(self, s: SmuSettings) -> list[Setting]:
         """2450 known state (reference manual 2450-901-01, section 6; module docstring).

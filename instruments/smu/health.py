@@ -13,6 +13,7 @@ in. The drivers re-check, at each array boundary and before a run file records a
 * the output relay against the state the run left it in: a reset, an interlock or an
   over-temperature trip switches the output off;
 * the model's status bits (interlock, temperature) where it has them;
+* every channel of the unit the station does not use: its output must still be off;
 * every steady setting of the known state, read back again (no command is re-sent).
 
 Each problem is one line naming what happened; :class:`~mtj_hil.instruments.errors.
@@ -107,6 +108,12 @@ class SmuHealth:
                 f"a different instrument answers: *IDN? {idn!r}, on open {self._open_idn!r}"
             )
         problems += self._status_problems()
+        unit = getattr(self, "parent", None)
+        for key in getattr(unit, "unused_channel_ids", tuple)():
+            if unit.channel(key)._read_output():  # type: ignore[union-attr]
+                problems.append(
+                    f"channel {key}, which the station does not use, found with its output ON"
+                )
         if self._expect_output is not None:
             on = self._read_output()  # type: ignore[attr-defined]
             if on != self._expect_output:

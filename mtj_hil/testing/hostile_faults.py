@@ -11,7 +11,8 @@ outcome is:
   nothing read after the fault was recorded (the expected outcome);
 * ``wrong reading: ...`` - something read after the fault was recorded, or a reading before
   it differs from the die;
-* ``unsafe: ...`` - as for hostile starts (terminals or an output left on after shutdown).
+* ``unsafe: ...`` - as for hostile starts, up to the fault (what the fault itself puts on
+  the terminals is not the driver's doing), or an output still on after shutdown.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ FAULTS: dict[str, tuple[tuple[str, ...] | None, Inject]] = {
     "another instrument answers": (None, lambda smu, d: smu.respond_as(_OTHER_IDN[d])),
     "setting changed": (None, lambda smu, d: smu.execute(smu.START_LINES["short-integration"][0])),
     "output switched off": (None, lambda smu, d: smu.execute(_OUTPUT_OFF[d])),
+    "unused channel starts sourcing current": (
+        ("keithley2600", "keysight_b2900"),
+        lambda smu, d: [smu.execute(line) for line in smu.START_LINES["other-channel-current"]],
+    ),
 }
 
 
@@ -82,6 +87,7 @@ def try_midrun(driver: str, fault: str, *, lot_seed: int = 0, die: int = 3) -> H
         station = station_from_dict(_station(driver, lab), STATION)
         exp = _expected(station)
         recorded_after = 0
+        fault_at = len(smu.history)
         try:
             with open_station(station, apply_calibration=False) as chip:
                 before = read_row(chip, ARRAY, ROW)
@@ -89,6 +95,7 @@ def try_midrun(driver: str, fault: str, *, lot_seed: int = 0, die: int = 3) -> H
                 truth, tol = _truth(lab, ARRAY, ROW)
                 if not np.all(np.abs(before - truth) <= tol):
                     result.outcome = "wrong reading: before the fault"
+                fault_at = len(smu.history)
                 inject(smu, driver)
                 if fault.endswith("mid-sweep"):
                     chip.smus["sense"].sweep_voltages([0.0, 0.0, 0.0])
@@ -101,7 +108,8 @@ def try_midrun(driver: str, fault: str, *, lot_seed: int = 0, die: int = 3) -> H
                 result.outcome = f"stopped: {exc}"
         if recorded_after:
             result.outcome = f"wrong reading: readings after '{fault}' were recorded"
-        unsafe = judge_history(list(smu.history[first:]), exp.envelope_v, {})
+        # what the fault itself put on the terminals is not the driver's doing
+        unsafe = judge_history(list(smu.history[first:fault_at]), exp.envelope_v, {})
         if unsafe is not None:
             result.outcome = f"unsafe: {unsafe}"
         if smu.output:

@@ -316,6 +316,7 @@ def test_a_reset_seen_in_a_reading_refuses_it():
         ("*ESR?", "0"),
         IDN_B2902,
         (":STAT:QUES:COND?", "0"),
+        IDN_B2902,  # which channels the unit has: both used here
         (":OUTP1?", "1"),
     ]
     with proto(pairs) as b:

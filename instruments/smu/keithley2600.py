@@ -59,6 +59,13 @@ from mtj_hil.instruments.smu.known_state import (
 )
 from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
 from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
+from mtj_hil.instruments.smu.tsp_replies import (
+    CURRENT_RANGES,
+    parse_bool,
+    parse_tsp_error,
+    source_ranges_for,
+    tsp_number,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,41 +77,6 @@ QUESTIONABLE_OTEMP = 1 << 12
 QUESTIONABLE_HIGHV_NOT_READY = 1 << 10
 #: Significant digits print() sends for a number (format.asciiprecision, 1 to 16).
 ASCII_PRECISION = 12
-
-
-def _parse_bool(reply: str) -> bool:
-    text = reply.strip().lower()
-    if text == "true":
-        return True
-    if text == "false":
-        return False
-    raise InstrumentError(f"expected true/false from TSP, got {reply!r}")
-
-
-def parse_tsp_error(reply: str) -> tuple[int, str]:
-    """Parse ``print(errorqueue.next())``: code, message, severity, node separated by tabs."""
-    fields = reply.strip("\r\n").split("\t")
-    try:
-        code = int(float(fields[0]))
-    except ValueError as exc:
-        raise InstrumentError(f"unparseable TSP error-queue reply {reply!r}") from exc
-    message = fields[1].strip() if len(fields) > 1 else ""
-    return code, message
-
-
-#: Source voltage ranges by model family (V), keyed by the model number's first three digits.
-SOURCE_RANGES = {
-    "260": (0.1, 1.0, 6.0, 40.0),
-    "261": (0.2, 2.0, 20.0, 200.0),
-    "263": (0.2, 2.0, 20.0, 200.0),
-}
-CURRENT_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)  #: A (2602B)
-
-
-def source_ranges_for(idn: str) -> tuple[float, ...] | None:
-    """The source voltage ranges of the model named in ``*IDN?``, or ``None`` if unknown."""
-    match = re.search(r"MODEL\s*(26\d)\d", idn.upper())
-    return SOURCE_RANGES.get(match.group(1)) if match else None
 
 
 class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
@@ -190,16 +162,16 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         self._tsp("format.data = format.ASCII")
 
     def _source_is_voltage(self) -> bool:
-        return _tsp_number(self._print(f"{self._smu}.source.func")) == 1
+        return tsp_number(self._print(f"{self._smu}.source.func")) == 1
 
     def _read_level(self) -> float:
-        return _tsp_number(self._print(f"{self._smu}.source.levelv"))
+        return tsp_number(self._print(f"{self._smu}.source.levelv"))
 
     def _write_level(self, volts: float) -> None:
         self._tsp(f"{self._smu}.source.levelv = {volts:g}")
 
     def _read_output(self) -> bool:
-        return _tsp_number(self._print(f"{self._smu}.source.output")) != 0
+        return tsp_number(self._print(f"{self._smu}.source.output")) != 0
 
     def _write_output_on(self) -> None:
         self._tsp(f"{self._smu}.source.output = {self._smu}.OUTPUT_ON")
@@ -219,13 +191,13 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         self._tsp(command)
 
     def _read_current_level(self) -> float:
-        return _tsp_number(self._print(f"{self._smu}.source.leveli"))
+        return tsp_number(self._print(f"{self._smu}.source.leveli"))
 
     def _event_status(self) -> int:
-        return int(_tsp_number(self._tsp_query("*ESR?")))
+        return int(tsp_number(self._tsp_query("*ESR?")))
 
     def _questionable(self) -> int:
-        return int(_tsp_number(self._print("status.questionable.condition")))
+        return int(tsp_number(self._print("status.questionable.condition")))
 
     def _status_problems(self) -> list[str]:
         """Over temperature and the high-voltage interlock from the questionable status
@@ -364,7 +336,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     @property
     def compliance_tripped(self) -> bool:
         """Whether the source is presently limited (``smuX.source.compliance``)."""
-        return _parse_bool(self._tsp_query(f"print({self._smu}.source.compliance)"))
+        return parse_bool(self._tsp_query(f"print({self._smu}.source.compliance)"))
 
     def measure_current(self) -> Reading:
         """Measure current, then read the source level, the compliance state and the output
@@ -383,12 +355,12 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         fields = reply.strip().split("\t")
         if len(fields) != 4:
             raise InstrumentError(f"2600 measure_current: expected 4 fields, got {reply!r}")
-        self._confirm_reading(_tsp_number(fields[3]) != 0)
+        self._confirm_reading(tsp_number(fields[3]) != 0)
         try:
             current, voltage = float(fields[0]), float(fields[1])
         except ValueError as exc:
             raise InstrumentError(f"2600 measure_current: bad reply {reply!r}") from exc
-        return make_reading(voltage, current, compliance=_parse_bool(fields[2]), no_data_value=None)
+        return make_reading(voltage, current, compliance=parse_bool(fields[2]), no_data_value=None)
 
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
         """Trigger-model list sweep into ``nvbuffer1``, read back with ``printbuffer``.
@@ -427,7 +399,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
                     f"printbuffer(1, {n}, {buf}.readings, {buf}.sourcevalues, {buf}.statuses, "
                     f"{buf}.timestamps)"
                 )
-                self._confirm_reading(_tsp_number(self._print(f"{s}.source.output")) != 0)
+                self._confirm_reading(tsp_number(self._print(f"{s}.source.output")) != 0)
         finally:
             best_effort(
                 self.name,
@@ -459,13 +431,6 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     def errors(self) -> list[tuple[int, str]]:
         """Drain the instrument's (shared) error queue."""
         return self.parent.errors()
-
-
-def _tsp_number(reply: str) -> float:
-    try:
-        return float(reply.strip())
-    except ValueError as exc:
-        raise InstrumentError(f"expected a number from TSP print(), got {reply!r}") from exc
 
 
 class Keithley2600(MultiChannelUnit, GuardedVisa, Instrument):

@@ -29,6 +29,7 @@ import math
 import struct
 from collections.abc import Callable
 
+from mtj_hil.sim.lab.smu.buffers2450 import DEFAULT_BUFFERS, Buffer2450, BufferCommands
 from mtj_hil.sim.lab.smu.core import ChannelDefaults, Point
 from mtj_hil.sim.lab.smu.scpi import (
     Command,
@@ -63,25 +64,11 @@ MEASURE_STATUS_OVERRANGE = 1 << 0
 _V_RANGES = (0.02, 0.2, 2.0, 20.0, 200.0)
 _I_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 _OVP = (2.0, 5.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0, 180.0)
-_DEFAULT_BUFFERS = ("defbuffer1", "defbuffer2")
 _ELEMENTS = ("READing", "SOURce", "RELative", "SEConds", "STATus", "SOURSTATus", "UNIT", "SOURUNIT")
 _SENSE = {"CURR": '"CURR:DC"', "VOLT": '"VOLT:DC"', "RES": '"RES"'}
 
 
-class _Buffer:
-    """A reading buffer: points and the source level each was taken at."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.points: list[tuple[Point, float, str]] = []
-
-    def add(self, point: Point, source: float, function: str) -> None:
-        self.points.append((point, source, function))
-        if len(self.points) > self.size:
-            del self.points[0]
-
-
-class Keithley2450(ScpiSmu):
+class Keithley2450(BufferCommands, ScpiSmu):
     """Virtual Keithley 2450 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu.core.VirtualInstrument`."""
 
@@ -120,7 +107,7 @@ class Keithley2450(ScpiSmu):
         self._init_buffers()
 
     def _init_buffers(self) -> None:
-        self.buffers = {name: _Buffer(100000) for name in _DEFAULT_BUFFERS}
+        self.buffers = {name: Buffer2450(100000) for name in DEFAULT_BUFFERS}
         self._tripped = False
         self._sweep: dict[str, object] | None = None
 
@@ -370,51 +357,15 @@ class Keithley2450(ScpiSmu):
             levels = levels + levels[::-1]
         self._sweep = {"levels": levels * repeat, "delay": max(delay, 0.0), "buffer": buffer}
 
-    # ------------------------------------------------------------------ buffers
-
-    def _buffer_named(self, name: str) -> _Buffer:
-        if name not in self.buffers:
-            raise ScpiError(-224, f"Illegal parameter value; no buffer {name!r}")
-        return self.buffers[name]
-
-    def _buffer(self, args: list[str]) -> _Buffer:
-        if len(args) > 1:
-            raise ScpiError(-108)
-        return self._buffer_named(unquote(args[0]) if args else "defbuffer1")
-
-    def _trace_clear(self, args: list[str]) -> None:
-        self._buffer(args).points.clear()
-
-    def _trace_points(self, args: list[str]) -> None:
-        if not args:
-            raise ScpiError(-109)
-        size = round(number(args[0], 10, 11000000))
-        self._buffer(args[1:]).size = size
-
-    def _trace_make(self, args: list[str]) -> None:
-        if len(args) < 2:
-            raise ScpiError(-109)
-        name = unquote(args[0])
-        if name in self.buffers:
-            raise ScpiError(-221, "Settings conflict; buffer exists")
-        self.buffers[name] = _Buffer(round(number(args[1], 10, 11000000)))
-
-    def _trace_delete(self, args: list[str]) -> None:
-        name = unquote(one(args))
-        if name in _DEFAULT_BUFFERS:
-            raise ScpiError(-221, "Settings conflict; default buffers cannot be deleted")
-        self._buffer_named(name)
-        del self.buffers[name]
-
     # ------------------------------------------------------------------ measurement
 
-    def _store(self, points: list[tuple[Point, float]], buffer: _Buffer) -> None:
+    def _store(self, points: list[tuple[Point, float]], buffer: Buffer2450) -> None:
         function = self.st.extra["sense"]
         for point, source in points:
             buffer.add(point, source, function)
         self._tripped = bool(points) and points[-1][0].compliance
 
-    def _measure_points(self, buffer: _Buffer) -> None:
+    def _measure_points(self, buffer: Buffer2450) -> None:
         st = self.st
         if st.extra["sense"] == "RES":
             raise ScpiError(-221, "Settings conflict; resistance is not modelled")
@@ -424,7 +375,7 @@ class Keithley2450(ScpiSmu):
         level = st.level_v if st.source_function == "VOLT" else st.level_i
         self._store([(self.ch.measure(), level) for _ in range(st.extra["count"])], buffer)
 
-    def _buffer_and_elements(self, args: list[str]) -> tuple[_Buffer, list[str]]:
+    def _buffer_and_elements(self, args: list[str]) -> tuple[Buffer2450, list[str]]:
         buffer = self._buffer_named(unquote(args[0]) if args else "defbuffer1")
         elements = [choice(a, _ELEMENTS) for a in args[1:]] or ["READ"]
         return buffer, elements

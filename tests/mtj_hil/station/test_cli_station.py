@@ -152,7 +152,11 @@ def test_stable_serial_device_names_are_accepted(url):
 @pytest.mark.parametrize(
     ("driver", "start", "live"),
     [
-        ("keithley2600", "other-channel-current", "channel b: output ON, current source at 0.001 A"),
+        (
+            "keithley2600",
+            "other-channel-current",
+            "channel b: output ON, current source at 0.001 A",
+        ),
         ("keysight_b2900", "other-channel-live", "channel 2: output ON, voltage source at 5 V"),
         ("keithley2450", "last-user", "channel 1: output ON, current source at 0.001 A"),
     ],

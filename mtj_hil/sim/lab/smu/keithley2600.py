@@ -37,7 +37,8 @@ from typing import Any
 
 from mtj_hil.sim.lab.smu.core import ChannelDefaults, VirtualInstrument
 from mtj_hil.sim.lab.smu.tsp import TspError, TspFunction, run
-from mtj_hil.sim.lab.smu.tsp_channel import _V_RANGES, QUESTIONABLE_OTEMP, TspChannel
+from mtj_hil.sim.lab.smu.tsp_builtins import base_library
+from mtj_hil.sim.lab.smu.tsp_channel import _V_RANGES, TspChannel
 from mtj_hil.sim.lab.smu.tsp_objects import (
     ASCII,
     TOO_BIG,
@@ -48,6 +49,7 @@ from mtj_hil.sim.lab.smu.tsp_objects import (
     choice,
     num,
 )
+from mtj_hil.sim.lab.smu.tsp_system import display_object, status_object, trigger_object
 
 __all__ = ["Keithley2600"]
 
@@ -116,19 +118,15 @@ class Keithley2600(VirtualInstrument):
         node.field("linefreq", lambda: self.line_frequency, self._set_linefreq)
         node.field("model", lambda: "2602B", None)
         node.field("serialno", lambda: "4123456", None)
-        questionable = Obj("status.questionable")
-        questionable.field(
-            "condition", lambda: float(QUESTIONABLE_OTEMP if self.over_temperature else 0), None
-        )
-        status = Obj("status")
-        status.field("questionable", lambda: questionable, None)
-        status.fn("reset", lambda *a: setattr(self, "esr", 0))
+        status = status_object(self)
         self.env: dict[str, Any] = {
             "smua": self.smu["a"],
             "smub": self.smu["b"],
             "format": self.format,
             "errorqueue": queue,
             "status": status,
+            "trigger": trigger_object(),
+            "display": display_object(),
             "localnode": node,
             "print": TspFunction(self._print, "print"),
             "printnumber": TspFunction(self._print, "printnumber"),
@@ -137,6 +135,7 @@ class Keithley2600(VirtualInstrument):
             "waitcomplete": TspFunction(lambda *a: None, "waitcomplete"),
             "delay": TspFunction(self._delay, "delay"),
         }
+        self.env.update(base_library(self.env, self._text))
 
     def channel_defaults(self, name: str) -> ChannelDefaults:
         """``smuX.reset()`` state of a 2602B channel (see the module docstring)."""
@@ -235,7 +234,7 @@ class Keithley2600(VirtualInstrument):
             return None
         if line == "*ESR?":
             return str(self.read_esr())
-        if line in ("*WAI", "*OPC", "*TRG"):
+        if line in ("*WAI", "*OPC", "*TRG", "*TRG"):
             return None
         self.push_error(-285, "TSP Syntax error at line 1: unexpected symbol near `*'")
         return None

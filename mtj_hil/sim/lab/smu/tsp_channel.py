@@ -25,6 +25,7 @@ class TspChannel(Obj):
     """``smua`` / ``smub``: the channel object over the shared core's :class:`SmuChannel`."""
 
     def __init__(self, inst: Any, letter: str) -> None:
+        self.sweep_end = 0.0  # modelled time the last trigger-model sweep ended
         super().__init__(f"smu{letter}")
         self.inst = inst
         self.ch = inst.channels[letter]
@@ -164,6 +165,9 @@ class TspChannel(Obj):
         endsweep, endpulse = Obj("endsweep"), Obj("endpulse")
         trig.field("count", lambda: float(ex().get("tcount", 1)), self._int_store("tcount", 0, 1e9))
         trig.fn("initiate", lambda *a: self._initiate())
+        trig.const(SOURCE_COMPLETE_EVENT_ID=31.0, MEASURE_COMPLETE_EVENT_ID=32.0,
+                   PULSE_COMPLETE_EVENT_ID=33.0, SWEEP_COMPLETE_EVENT_ID=34.0,
+                   ARMED_EVENT_ID=35.0, IDLE_EVENT_ID=36.0)  # fmt: skip
         trig.fn("abort", lambda *a: None)
         for obj, name in ((source, "source"), (measure, "measure"), (arm, "arm")):
             trig.field(name, lambda o=obj: o, None)
@@ -178,7 +182,7 @@ class TspChannel(Obj):
         source.field("stimulus", lambda: 0.0, lambda v: None)
         measure.fn("i", lambda b=None: self._set_trigger_measure("i", b))
         measure.fn("v", lambda b=None: self._set_trigger_measure("v", b))
-        measure.fn("iv", lambda b=None, c=None: self._set_trigger_measure("iv", b))
+        measure.fn("iv", lambda b=None, c=None: self._set_trigger_measure("iv", b, c))
         measure.field(
             "action", lambda: ex().get("meas_action", 0.0), self._store("meas_action", (0.0, 1.0))
         )
@@ -187,6 +191,9 @@ class TspChannel(Obj):
         arm.field("stimulus", lambda: 0.0, lambda v: None)
         endsweep.field("action", lambda: ex().get("endsweep", 0.0), self._store("endsweep"))
         endpulse.field("action", lambda: ex().get("endpulse", 1.0), self._store("endpulse"))
+        endpulse.field(
+            "stimulus", lambda: ex().get("endpulse_stim", 0.0), self._store("endpulse_stim")
+        )
         return trig
 
     # ------------------------------------------------------------------ setters
@@ -306,11 +313,13 @@ class TspChannel(Obj):
         n = int(num(points, 2, 60000))
         self.st.extra["sweep"] = [a + (b - a) * k / (n - 1) for k in range(n)]
 
-    def _set_trigger_measure(self, kind: str, buffer: Any) -> None:
-        if not isinstance(buffer, Buffer):
+    def _set_trigger_measure(self, kind: str, buffer: Any, second: Any = None) -> None:
+        """``smuX.trigger.measure.Y(buffer)``; ``iv(ibuffer, vbuffer)`` fills both."""
+        if not isinstance(buffer, Buffer) or (kind == "iv" and not isinstance(second, Buffer)):
             raise TspError(-286, "TSP Runtime error at line 1: bad argument #1 (buffer expected)")
         self.st.extra["meas_kind"] = kind
         self.st.extra["meas_buffer"] = buffer
+        self.st.extra["meas_buffer2"] = second
 
     def _initiate(self) -> None:
         """Run the trigger model now: arm count x trigger count points, time booked."""
@@ -328,11 +337,17 @@ class TspChannel(Obj):
             if measuring:
                 point = self.ch.measure(level)
                 value = self._value(ex["meas_kind"], point)
-                value = value[0] if isinstance(value, tuple) else value
                 source = level if level is not None else self._source_value()
-                ex["meas_buffer"].points.append((value, source, self._status(point), point.time))
+                row = (self._status(point), point.time)
+                if isinstance(value, tuple):  # iv: current, then voltage
+                    ex["meas_buffer2"].points.append((value[1], source, *row))
+                    value = value[0]
+                ex["meas_buffer"].points.append((value, source, *row))
                 ex["compliance"] = point.compliance
             else:
                 self.ch.integrate()
         if sourcing:
             self.ch.record()  # endsweep SOURCE_IDLE: back to the programmed level
+        # the sweep ran within this command: status.operation.sweeping reports it until the
+        # modelled clock passes its end, i.e. no longer once the next command arrives
+        self.sweep_end = self.inst.clock.now

@@ -42,6 +42,7 @@ from mtj_hil.sim.lab.smu.scpi import (
     unquote,
 )
 from mtj_hil.sim.lab.smu.scpi_handlers import ScpiSmu
+from mtj_hil.sim.lab.smu.trace2400 import Trace2400
 
 __all__ = ["Applied", "Keithley2400", "VirtualSMU"]
 
@@ -63,7 +64,7 @@ _OVP_STEPS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0)
 _SUFFIXED = ("SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT")
 
 
-class Keithley2400(ScpiSmu):
+class Keithley2400(Trace2400, ScpiSmu):
     """Virtual Keithley 2400 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu.core.VirtualInstrument`."""
 
@@ -111,11 +112,13 @@ class Keithley2400(ScpiSmu):
         )
 
     def __init__(self, load: object, **kwargs: object) -> None:
+        self._init_trace()
         super().__init__(load, **kwargs)
         self._last: list[Point] = []
 
     def on_reset(self) -> None:
         self._last = []
+        self._init_trace()
 
     interlock_enabled = False
 
@@ -148,7 +151,11 @@ class Keithley2400(ScpiSmu):
         c = cmd
         S = self.stored  # noqa: N806
         return [
+            *self.status_rows(),
+            *self.trace_rows(),
             c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
+            c(":SYSTem:VERSion", query=lambda a: noargs(a, "1999.0")),
+            c(":SYSTem:KEY", write=lambda a: number(one(a), 1, 31) and None),
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
             c(":SYSTem:PRESet", write=self._preset),
@@ -391,6 +398,7 @@ class Keithley2400(ScpiSmu):
                 st.output = True
                 self.ch.record()
             self._last = self.ch.run()
+            self.feed_trace(self._last)
         finally:
             st.trigger_count = saved
             if auto_off:

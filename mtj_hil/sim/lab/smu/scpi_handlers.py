@@ -24,11 +24,12 @@ from mtj_hil.sim.lab.smu.scpi import (
     number,
     one,
 )
+from mtj_hil.sim.lab.smu.scpi_status import StatusModel
 
 __all__ = ["ScpiSmu"]
 
 
-class ScpiSmu(ScpiInstrument):
+class ScpiSmu(StatusModel, ScpiInstrument):
     """A virtual SCPI SMU with the shared channel handlers (see the module docstring)."""
 
     #: source voltage bound, V, and most values a source list holds (each dialect sets them)

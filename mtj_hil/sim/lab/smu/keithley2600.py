@@ -36,9 +36,10 @@ from __future__ import annotations
 from typing import Any
 
 from mtj_hil.sim.lab.smu.core import ChannelDefaults, VirtualInstrument
-from mtj_hil.sim.lab.smu.tsp import TspError, TspFunction, run
+from mtj_hil.sim.lab.smu.tsp import TspError, TspFunction
 from mtj_hil.sim.lab.smu.tsp_builtins import base_library
 from mtj_hil.sim.lab.smu.tsp_channel import _V_RANGES, TspChannel
+from mtj_hil.sim.lab.smu.tsp_flow import ScriptObject, run_chunk
 from mtj_hil.sim.lab.smu.tsp_objects import (
     ASCII,
     TOO_BIG,
@@ -203,16 +204,41 @@ class Keithley2600(VirtualInstrument):
             self._out.append("#0" + "".join(self.format.number(v) for v in values))
 
     def execute(self, line: str) -> str | None:
-        """Run one line: a common command (``*IDN?``...) or TSP statements."""
+        """Run one line: a common command (``*IDN?``...), TSP statements, or a line of a
+        script being loaded (``loadscript``/``loadandrunscript`` ... ``endscript``, 2600B
+        reference manual "Scripts": a named script becomes a function, run by calling it
+        or with ``name.run()``; an anonymous ``loadandrunscript`` runs at ``endscript``)."""
         stripped = line.strip()
+        if self._loading is not None:
+            return self._script_line(stripped)
+        words = stripped.split()
+        if words and words[0] in ("loadscript", "loadandrunscript") and len(words) <= 2:
+            self._loading = (words[0], words[1] if len(words) == 2 else None, [])
+            return None
         if stripped.startswith("*"):
             return self._common(stripped.upper())
         if any(not (32 <= ord(c) < 127) and c != "\t" for c in line):
             self.push_error(-285, "TSP Syntax error at line 1: unexpected symbol")
             return None
+        return self._run(line)
+
+    _loading: tuple[str, str | None, list[str]] | None = None
+
+    def _script_line(self, line: str) -> str | None:
+        kind, name, lines = self._loading  # type: ignore[misc]
+        if line != "endscript":
+            lines.append(line)
+            return None
+        self._loading = None
+        text = "\n".join(lines)
+        if name is not None:
+            self.env[name] = ScriptObject(name, lambda: self._run(text))
+        return self._run(text) if kind == "loadandrunscript" else None
+
+    def _run(self, line: str) -> str | None:
         self._out = []
         try:
-            run(line, self.env)
+            run_chunk(line, self.env)
         except TspError as err:
             self.push_error(err.code, err.message)
         except (RecursionError, ValueError, OverflowError, ZeroDivisionError) as exc:

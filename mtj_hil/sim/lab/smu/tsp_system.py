@@ -5,6 +5,7 @@
 
 Status: ``status.condition`` / ``status.standard.event`` (the ``*ESR?`` register, cleared by
 reading), ``status.standard.enable``, ``status.questionable.condition`` (bit B12 OTEMP),
+``status.measurement.instrument.smuX.condition`` (B0 voltage limit, B1 current limit),
 ``status.operation.sweeping.condition`` (bit B1 smua, B2 smub: a trigger-model sweep is
 running, i.e. the modelled clock has not yet reached its end), each register's ``enable``,
 ``status.reset()``. Event blenders and the display store what is set (the trigger model here
@@ -53,6 +54,16 @@ def _register(name: str, condition: Callable[[], float]) -> Obj:
     return reg
 
 
+def _limits(inst: Any, name: str) -> float:
+    """``status.measurement.instrument.smuX`` condition: bit B0 VOLTAGE_LIMIT (a current
+    source at its voltage limit), B1 CURRENT_LIMIT (a voltage source at its current limit),
+    from the channel's last measurement."""
+    channel = inst.smu[name]
+    if not channel.st.extra.get("compliance"):
+        return 0.0
+    return 2.0 if channel.st.source_function == "VOLT" else 1.0
+
+
 def status_object(inst: Any) -> Obj:
     """``status`` of the instrument ``inst`` (its ``esr``, ``over_temperature``, channels)."""
 
@@ -82,6 +93,12 @@ def status_object(inst: Any) -> Obj:
     operation.field("sweeping", lambda: sweep_reg, None)
     sweep_reg = _register("status.operation.sweeping", sweeping)
     measurement = _register("status.measurement", lambda: 0.0)
+    instrument = Obj("status.measurement.instrument")
+    for name in inst.CHANNELS:
+        reg = _register(f"status.measurement.instrument.smu{name}", lambda n=name: _limits(inst, n))
+        reg.const(VOLTAGE_LIMIT=1.0, VLMT=1.0, CURRENT_LIMIT=2.0, ILMT=2.0)
+        instrument.field(f"smu{name}", lambda r=reg: r, None)
+    measurement.field("instrument", lambda: instrument, None)
     for name, obj in (("standard", standard), ("questionable", questionable),
                       ("operation", operation), ("measurement", measurement)):  # fmt: skip
         status.field(name, lambda o=obj: o, None)

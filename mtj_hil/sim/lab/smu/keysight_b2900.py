@@ -176,6 +176,7 @@ class KeysightB2900(ScpiSmu):
         c = cmd
         S = self.stored  # noqa: N806
         return [
+            *self.status_rows(),
             c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
@@ -187,7 +188,6 @@ class KeysightB2900(ScpiSmu):
             S(":OUTPut:LOW", "low", "GRO", as_choice("GROund", "FLOat")),
             self.bool_row(":OUTPut:OFF:AUTO", "auto_off"),
             S(":SOURce:FUNCtion:SHAPe", "shape", "DC", as_choice("DC", "PULSe")),
-            c(":STATus:QUEStionable:CONDition", query=lambda a: noargs(a, str(self._questionable()))),
             c(":SOURce:FUNCtion:MODE", write=self.set_function, query=lambda a: noargs(a, self.st.source_function)),
             c(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", write=self._set_level, query=lambda a: noargs(a, fmt(self.st.level_v))),
             c(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", write=self._set_current, query=lambda a: noargs(a, fmt(self.st.level_i))),
@@ -295,6 +295,9 @@ class KeysightB2900(ScpiSmu):
 
     def _get_trig(self, key: str, action: str) -> Callable[[list[str]], str]:
         return lambda args: noargs(args, str(self.st.extra[f"trig_{key}_{action}"]))
+
+    def condition(self, register: str) -> int:
+        return self._questionable() if register == "QUES" else 0
 
     def _questionable(self) -> int:
         """``:STAT:QUES:COND?`` (table 4-4): bit 4 over temperature, bits 2/3 output

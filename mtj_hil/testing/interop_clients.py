@@ -219,11 +219,12 @@ PEER_BUGS: list[tuple[str, str, str, str]] = [
     (
         "pymeasure Keithley2450 buffer",
         "buffer",
-        "waited",
+        "Timed out|waited",
         "pymeasure 0.16 Keithley2450 inherits the 2400's KeithleyBuffer: it sends "
         ":STAT:MEAS:ENAB and :TRAC:FEED (2400 commands the 2450 does not have: -113), asks "
         "for a 3-point buffer (2450 buffers hold at least 10: -222) and waits for *STB? bit 0, "
-        "a 2400 measurement-summary bit the 2450's status byte never sets",
+        "a 2400 measurement-summary bit the 2450's status byte never sets; its means then "
+        "index the single mean :TRACe:STATistics:AVERage? returns as a list",
     ),
     (
         "qcodes Keithley2450 snapshot",

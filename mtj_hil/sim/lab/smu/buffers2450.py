@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import statistics
+from typing import Any
+
 from mtj_hil.sim.lab.smu.core import Point
 from mtj_hil.sim.lab.smu.scpi import ScpiError, number, one, unquote
 
@@ -29,6 +32,30 @@ class BufferCommands:
     """The ``:TRACe`` handlers (a mixin of the virtual 2450; ``buffers`` by name)."""
 
     buffers: dict[str, Buffer2450]
+
+    def statistics_rows(self) -> list[Any]:
+        """``:TRACe:STATistics:AVERage|STDDev|MINimum|MAXimum? ["buffer"]``: the statistic
+        of the buffer's readings (reference manual section 6, TRACe subsystem)."""
+        from mtj_hil.sim.lab.smu.scpi import cmd, fmt
+
+        def stat(fn: Any) -> Any:
+            def query(args: list[str]) -> str:
+                values = [p.current for p, _s, _f in self._buffer(args).points]
+                if not values:
+                    raise ScpiError(-230)
+                return fmt(fn(values))
+
+            return query
+
+        return [
+            cmd(":TRACe:STATistics:AVERage", query=stat(statistics.fmean)),
+            cmd(
+                ":TRACe:STATistics:STDDev",
+                query=stat(lambda v: statistics.stdev(v) if len(v) > 1 else 0.0),
+            ),
+            cmd(":TRACe:STATistics:MINimum", query=stat(min)),
+            cmd(":TRACe:STATistics:MAXimum", query=stat(max)),
+        ]
 
     def _buffer_named(self, name: str) -> Buffer2450:
         if name not in self.buffers:

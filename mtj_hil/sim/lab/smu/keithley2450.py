@@ -261,6 +261,14 @@ class Keithley2450(BufferCommands, ScpiSmu):
             c(":TRACe:MAKE", write=self._trace_make),
             c(":TRACe:DELete", write=self._trace_delete),
             c(":TRACe:DATA", query=self._trace_data),
+            *self.statistics_rows(),
+            c(":SYSTem:VERSion", query=lambda a: noargs(a, "1999.0")),
+            S(":DISPlay:LIGHt:STATe", "light", "ON100", as_choice("ON100", "ON75", "ON50", "ON25", "OFF", "BLACkout")),
+            c(":DISPlay:USER1:TEXT[:DATA]", write=lambda a: None),
+            c(":DISPlay:USER2:TEXT[:DATA]", write=lambda a: None),
+            S(":DISPlay:SCReen", "screen", "HOME", as_choice("HOME", "HOMElarge", "READing", "GRAPh", "HISTogram", "SWIPE", "PROCessing", "USER")),
+            S(":CALCulate[:CURRent]:MATH:FORMat", "math", "PERC", as_choice("MXB", "PERCent", "RECiprocal")),
+            S(":CALCulate[:CURRent]:MATH:STATe", "math_on", "0", as_bool),
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ helpers

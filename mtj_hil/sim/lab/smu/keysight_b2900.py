@@ -43,11 +43,16 @@ import re
 from collections.abc import Callable
 
 from mtj_hil.sim.lab.smu.core import ChannelDefaults, Point, SmuChannel
+from mtj_hil.sim.lab.smu.keysight_b2900_layers import (
+    _ARM_ACTIONS,
+    _ARM_SETTINGS,
+    B2900Layers,
+)
 from mtj_hil.sim.lab.smu.scpi import (
     CommandTable,
     ScpiError,
+    as_bool,
     as_choice,
-    as_number,
     choice,
     cmd,
     count,
@@ -71,23 +76,23 @@ _ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT", "SOUR")
 _V_RANGES = (0.2, 2.0, 20.0, 200.0)
 #: B2901A/B2902A DC current ranges (User's Guide table 2-5; 10 nA is B2911A/B2912A only).
 _I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
-_SUFFIXED = {"SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT", "TRIG", "TRIGGER", "ARM"}
-#: ``INFinity`` as a count (B2900 SCPI reference, ARM/TRIGger ``:COUNt``)
-COUNT_INFINITY = 2147483647
-_ARM_ACTIONS = ("acq", "tran")
-_ARM_SOURCES = ("AINT", "BUS", "TIMer", "INT1", "INT2", "LAN", "TIN") + tuple(
-    f"EXT{k}" for k in range(1, 15)
-)
-#: per-action arm settings: (header node, key, *RST value as queried, parser)
-_ARM_SETTINGS: tuple[tuple[str, str, str, Callable[[str], str]], ...] = (
-    (":DELay", "delay", fmt(0.0), as_number(0.0, 1e5)),
-    (":SOURce", "source", "AINT", as_choice(*_ARM_SOURCES)),
-    (":BYPass", "bypass", "OFF", as_choice("OFF", "ONCE")),
-)
+_SUFFIXED = {
+    "SOUR",
+    "SOURCE",
+    "SENS",
+    "SENSE",
+    "OUTP",
+    "OUTPUT",
+    "TRIG",
+    "TRIGGER",
+    "ARM",
+    "TRAC",
+    "TRACE",
+}
 _CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
 
 
-class KeysightB2900(ScpiSmu):
+class KeysightB2900(B2900Layers, ScpiSmu):
     """Virtual Keysight B2902A (two channels ``"1"``, ``"2"``); see the module docstring."""
 
     CHANNELS = ("1", "2")
@@ -177,6 +182,11 @@ class KeysightB2900(ScpiSmu):
         S = self.stored  # noqa: N806
         return [
             *self.status_rows(),
+            *self._trace_rows(),
+            c(":SYSTem:VERSion", query=lambda a: noargs(a, "1999.0")),
+            S(":SYSTem:BEEPer:STATe", "beeper", "1", as_bool),
+            S(":DISPlay:ENABle", "display", "1", as_bool),
+            S(":DISPlay[:WINDow]:TEXT:DATA", "display_text", '""', lambda a: a.strip()),
             c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
@@ -232,70 +242,6 @@ class KeysightB2900(ScpiSmu):
 
     # ------------------------------------------------------------------ settings
 
-    def _arm_commands(self) -> CommandTable:
-        """The ARM layer rows: per setting an ACQuire and a TRANsient form (write and query)
-        and the write-only ``[:ALL]`` form setting both (module docstring)."""
-        rows = [
-            cmd(":ARM[:ALL][:IMMediate]", write=lambda a: count(a, 0)),
-            cmd(":ARM:ACQuire[:IMMediate]", write=lambda a: count(a, 0)),
-            cmd(":ARM:TRANsient[:IMMediate]", write=lambda a: count(a, 0)),
-        ]
-        settings = [
-            (":COUNt", "count", self._parse_count),
-            *[(n, k, p) for n, k, _, p in _ARM_SETTINGS],
-        ]
-        for node, key, parse in settings:
-            rows.append(cmd(f":ARM[:ALL]{node}", write=self._set_arm(key, parse, _ARM_ACTIONS)))
-            for action, long in zip(_ARM_ACTIONS, ("ACQuire", "TRANsient"), strict=True):
-                rows.append(
-                    cmd(
-                        f":ARM:{long}{node}",
-                        write=self._set_arm(key, parse, (action,)),
-                        query=self._get_arm(key, action),
-                    )
-                )
-        return rows
-
-    @staticmethod
-    def _parse_count(arg: str) -> int:
-        if arg.strip().upper() in ("INF", "INFINITY"):
-            return COUNT_INFINITY
-        return round(number(arg, 1, 100000, 1))
-
-    def _trigger_commands(self) -> CommandTable:
-        """TRIGger layer settings per action (SCPI reference, TRIGger subsystem), as the ARM
-        ones: ``:TRIGger[c]<:ACQuire|:TRANsient|[:ALL]>:SOURce`` (*RST AINT) and ``:DELay``
-        (*RST 0 s; the acquire delay is booked before every measurement)."""
-        rows = []
-        for node, key, _default, parse in _ARM_SETTINGS[:2]:
-            rows.append(
-                cmd(f":TRIGger[:ALL]{node}", write=self._set_trig(key, parse, _ARM_ACTIONS))
-            )
-            for action, long in zip(_ARM_ACTIONS, ("ACQuire", "TRANsient"), strict=True):
-                rows.append(
-                    cmd(
-                        f":TRIGger:{long}{node}",
-                        write=self._set_trig(key, parse, (action,)),
-                        query=self._get_trig(key, action),
-                    )
-                )
-        return rows
-
-    def _set_trig(
-        self, key: str, parse: Callable[[str], object], actions: tuple[str, ...]
-    ) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            value = parse(one(args))
-            for action in actions:
-                self.st.extra[f"trig_{key}_{action}"] = value
-            if key == "delay" and "acq" in actions:
-                self.st.trigger_delay = float(str(value))
-
-        return write
-
-    def _get_trig(self, key: str, action: str) -> Callable[[list[str]], str]:
-        return lambda args: noargs(args, str(self.st.extra[f"trig_{key}_{action}"]))
-
     def condition(self, register: str) -> int:
         return self._questionable() if register == "QUES" else 0
 
@@ -316,19 +262,6 @@ class KeysightB2900(ScpiSmu):
             "auto_on": ex["auto_on"],
             "protection": ex["protection"],
         }
-
-    def _set_arm(
-        self, key: str, parse: Callable[[str], object], actions: tuple[str, ...]
-    ) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            value = parse(one(args))
-            for action in actions:
-                self.st.extra[f"arm_{key}_{action}"] = value
-
-        return write
-
-    def _get_arm(self, key: str, action: str) -> Callable[[list[str]], str]:
-        return lambda args: noargs(args, str(self.st.extra[f"arm_{key}_{action}"]))
 
     def _set_level(self, args: list[str]) -> None:
         if not self.ch.program_level("VOLT", self.checked_voltage(one(args)), _V_RANGES, 1.05):
@@ -408,6 +341,7 @@ class KeysightB2900(ScpiSmu):
             st.output = False  # :OUTP:OFF:AUTO ON: off after the measurement
             ch.record()
         self._last[ch.name] = result
+        self._feed(ch, result)
         return result
 
     def _measure(self, only: str | None) -> Callable[[list[str]], str]:

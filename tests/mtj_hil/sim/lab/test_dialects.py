@@ -3,9 +3,9 @@ limits, integration time on the virtual clock, sweep durations, error queues, st
 
 from __future__ import annotations
 
-import pytest
-
 import dataclasses
+
+import pytest
 
 from mtj_hil.sim.lab import SMU_DIALECTS, START_STATES, VirtualClock, make_virtual_smu
 from mtj_hil.sim.lab.smu.dialects import starts_of

@@ -17,3 +17,10 @@ class SafetyViolation(ValueError):
     Raised before anything is sent to an instrument; the message names the quantity, the
     requested value and the allowed range.
     """
+
+
+class InstrumentStateLost(InstrumentError):
+    """An instrument left the state a run relies on while the run was going: it was reset or
+    power-cycled, its output dropped (an interlock or over-temperature trip), a setting
+    changed, or another instrument now answers at its address. Readings taken since are not
+    trusted; the message names what happened."""

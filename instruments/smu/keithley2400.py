@@ -38,7 +38,7 @@ from mtj_hil.instruments.smu.base import (
     status_word,
 )
 from mtj_hil.instruments.smu.known_state import (
-    SettingCheck,
+    Setting,
     SmuSettings,
     check_current_range,
     check_number,
@@ -96,52 +96,129 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
         self.write("*RST")
         self.reset_data_format()
 
-    def _apply_known_state(self, s: SmuSettings) -> list[SettingCheck]:
-        """2400 known state (manual section 18; see the module docstring)."""
+    def _read_current_level(self) -> float:
+        return float(self.ask(":SOUR:CURR?"))
+
+    _open_interlock: str | None = None
+
+    def _before_known_state(self, settings: SmuSettings) -> None:
+        self._open_interlock = self.ask(":OUTP:INT:TRIP?").strip()
+
+    def _status_problems(self) -> list[str]:
+        """The interlock line (2400 manual section 18, ``:OUTPut:INTerlock:TRIPped?``: "1"
+        the source can be turned on, "0" the interlock line is open): a change since open
+        means the fixture's interlock opened (with ``:OUTPut:INTerlock:STATe ON`` it also
+        switched the source off)."""
+        state = self.ask(":OUTP:INT:TRIP?").strip()
+        if self._open_interlock is not None and state != self._open_interlock:
+            return [
+                f"interlock changed since open (:OUTP:INT:TRIP? {state}, was {self._open_interlock})"
+            ]
+        return []
+
+    def _known_state(self, s: SmuSettings) -> list[Setting]:
+        """2400 known state (User's Manual 2400S-900-01, section 18; module docstring).
+
+        ``*RST`` (section 18, table 18-3 "*RST" defaults) puts every setting this driver does
+        not send in place, and each is read back: voltage source at 0 V in FIXed mode,
+        current sense, ASCii data with all five elements, trigger and arm counts 1, FRONt
+        terminals (``:ROUTe:TERMinals``), 2-wire sense (``:SYSTem:RSENse OFF``), averaging
+        filter off (``[:SENSe]:AVERage``), auto-zero on (``:SYSTem:AZERo``), auto output-off
+        disabled (``:SOURce:CLEar:AUTO OFF``), automatic source delay (``:SOURce:DELay:AUTO``),
+        trigger delay 0 (``:TRIGger:DELay``), immediate arm and trigger sources, current
+        autorange. Then only the settings a station chooses are sent. The mains frequency
+        (``:SYSTem:LFRequency?``) is checked against the station's, not changed.
+        """
         src_range = smallest_covering(s.max_voltage, SOURCE_RANGES)
         ovp = smallest_covering(s.max_voltage, OVP_LEVELS)
-        for command in (
-            "*RST",
-            ":SOUR:FUNC VOLT",
-            ":SOUR:VOLT:MODE FIX",
-            f":SOUR:VOLT:RANG {s.max_voltage:g}",
-            f":SOUR:VOLT:PROT {ovp:g}" if ovp is not None else ":SOUR:VOLT:PROT NONE",
-            ":SOUR:VOLT 0",
-            ':SENS:FUNC "CURR"',
-            f":SENS:CURR:PROT {s.compliance:g}",
-            ":SENS:CURR:RANG:AUTO ON"
-            if s.current_range is None
-            else f":SENS:CURR:RANG {s.current_range:g}",
-            f":SENS:CURR:NPLC {s.nplc:g}",
-            ":FORM:DATA ASC",
-            f":FORM:ELEM {ELEMENTS}",
-            ":TRIG:COUN 1",
-            ":ARM:COUN 1",
-        ):
-            self.write(command)
         q = self.ask
-        checks = [
-            check_text("source function", "VOLT", q(":SOUR:FUNC?")),
-            check_text("source mode", "FIX", q(":SOUR:VOLT:MODE?")),
-            check_range("source range (V)", s.max_voltage, src_range, q(":SOUR:VOLT:RANG?")),
-            check_text("source autorange", "0", q(":SOUR:VOLT:RANG:AUTO?")),
-            check_range("over-voltage protection (V)", s.max_voltage, ovp, q(":SOUR:VOLT:PROT?")),
-            check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),
-            check_text("sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r),
-            check_number("current compliance (A)", s.compliance, q(":SENS:CURR:PROT?")),
-            check_current_range(
-                s.current_range,
-                CURRENT_RANGES,
-                lambda: q(":SENS:CURR:RANG:AUTO?"),
-                lambda: q(":SENS:CURR:RANG?"),
+        reset_checks = [
+            lambda: check_text("source function", "VOLT", q(":SOUR:FUNC?")),
+            lambda: check_text("source mode", "FIX", q(":SOUR:VOLT:MODE?")),
+            lambda: check_text(
+                "sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r
             ),
-            check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),
-            check_text("data format", "ASC", q(":FORM:DATA?")),
-            check_text("data elements", ELEMENTS, q(":FORM:ELEM?"), _elements_ok),
-            check_number("trigger count", 1, q(":TRIG:COUN?")),
-            check_number("arm count", 1, q(":ARM:COUN?")),
+            lambda: check_text("data format", "ASC", q(":FORM:DATA?")),
+            lambda: check_text("data elements", ELEMENTS, q(":FORM:ELEM?"), _elements_ok),
+            lambda: check_number("trigger count", 1, q(":TRIG:COUN?")),
+            lambda: check_number("arm count", 1, q(":ARM:COUN?")),
+            lambda: check_text("terminals", "FRON", q(":ROUT:TERM?")),
+            lambda: check_text("remote sense (4-wire)", "0", q(":SYST:RSEN?")),
+            lambda: check_text("averaging filter", "0", q(":SENS:AVER?")),
+            lambda: check_text("auto-zero", "1", q(":SYST:AZER?")),
+            lambda: check_text("auto output-off", "0", q(":SOUR:CLE:AUTO?")),
+            lambda: check_text("automatic source delay", "1", q(":SOUR:DEL:AUTO?")),
+            lambda: check_number("trigger delay (s)", 0.0, q(":TRIG:DEL?")),
+            lambda: check_text("arm source", "IMM", q(":ARM:SOUR?")),
+            lambda: check_text("trigger source", "IMM", q(":TRIG:SOUR?")),
         ]
-        return checks
+        if s.current_range is None:
+            reset_checks.append(
+                lambda: check_text("current autorange", "1", q(":SENS:CURR:RANG:AUTO?"))
+            )
+        steps = [
+            Setting("reset", ("*RST",), tuple(reset_checks)),
+            Setting(
+                "source level",
+                checks=(lambda: check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),),
+                steady=False,
+            ),
+            Setting(
+                "source range",
+                (f":SOUR:VOLT:RANG {s.max_voltage:g}",),
+                (
+                    lambda: check_range(
+                        "source range (V)", s.max_voltage, src_range, q(":SOUR:VOLT:RANG?")
+                    ),
+                    lambda: check_text("source autorange", "0", q(":SOUR:VOLT:RANG:AUTO?")),
+                ),
+            ),
+            Setting(
+                "over-voltage protection",
+                (f":SOUR:VOLT:PROT {ovp:g}" if ovp is not None else ":SOUR:VOLT:PROT NONE",),
+                (
+                    lambda: check_range(
+                        "over-voltage protection (V)", s.max_voltage, ovp, q(":SOUR:VOLT:PROT?")
+                    ),
+                ),
+            ),
+            Setting(
+                "compliance",
+                (f":SENS:CURR:PROT {s.compliance:g}",),
+                (
+                    lambda: check_number(
+                        "current compliance (A)", s.compliance, q(":SENS:CURR:PROT?")
+                    ),
+                ),
+            ),
+            Setting(
+                "NPLC",
+                (f":SENS:CURR:NPLC {s.nplc:g}",),
+                (lambda: check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),),
+            ),
+            Setting(
+                "line frequency",
+                checks=(
+                    lambda: check_number("mains frequency (Hz)", s.line_frequency, q(":SYST:LFR?")),
+                ),
+            ),
+        ]
+        if s.current_range is not None:
+            steps.append(
+                Setting(
+                    "current range",
+                    (f":SENS:CURR:RANG {s.current_range:g}",),
+                    (
+                        lambda: check_current_range(
+                            s.current_range,
+                            CURRENT_RANGES,
+                            lambda: q(":SENS:CURR:RANG:AUTO?"),
+                            lambda: q(":SENS:CURR:RANG?"),
+                        ),
+                    ),
+                )
+            )
+        return steps
 
     def _readings(self, reply: str, points: int) -> list[Reading]:
         numbers = parse_numbers(reply, _ELEMENTS_PER_POINT, "Keithley 2400 :READ?")

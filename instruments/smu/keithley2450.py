@@ -35,7 +35,7 @@ from mtj_hil.instruments.smu.base import (
 )
 from mtj_hil.instruments.smu.known_state import (
     KnownState,
-    SettingCheck,
+    Setting,
     SmuSettings,
     check_current_range,
     check_number,
@@ -132,47 +132,129 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         self.foreign_dialect = None
         return super().configure(settings)
 
-    def _apply_known_state(self, s: SmuSettings) -> list[SettingCheck]:
-        """2450 known state (reference manual section 6; see the module docstring)."""
+    def _read_current_level(self) -> float:
+        return float(self.ask(":SOUR:CURR?"))
+
+    def _status_problems(self) -> list[str]:
+        """The safety interlock (reference manual, ``:OUTPut[1]:INTerlock:TRIPped?``: 1 =
+        asserted, all ranges available; 0 = not asserted, high-voltage ranges disabled): a
+        change since open means the fixture's interlock opened mid-run."""
+        state = self.ask(":OUTP:INT:TRIP?").strip()
+        if self._open_interlock is not None and state != self._open_interlock:
+            return [
+                f"interlock changed since open (:OUTP:INT:TRIP? {state}, was {self._open_interlock})"
+            ]
+        return []
+
+    _open_interlock: str | None = None
+
+    def _before_known_state(self, settings: SmuSettings) -> None:
+        self._open_interlock = self.ask(":OUTP:INT:TRIP?").strip()
+
+    def _known_state(self, s: SmuSettings) -> list[Setting]:
+        """2450 known state (reference manual 2450-901-01, section 6; module docstring).
+
+        ``*RST`` (each command's "Default value", restored by "Instrument reset") puts every
+        setting this driver does not send in place, and each is read back: voltage source
+        at 0 V, current sense, ASCII data, measure count 1, FRONt terminals
+        (``:ROUTe:TERMinals``), 2-wire sense (``:SENSe:CURRent:RSENse OFF``), averaging
+        filter off (``:SENSe:CURRent:AVERage``), relative offset off
+        (``:SENSe:CURRent:RELative:STATe``), auto-zero on (``:SENSe:CURRent:AZERo``),
+        automatic source delay (``:SOURce:VOLTage:DELay:AUTO``), source read-back on
+        (``:SOURce:VOLTage:READ:BACK``), automatic ASCII precision
+        (``:FORMat:ASCii:PRECision`` 0), current autorange. Then only what a station chooses
+        is sent; the mains frequency (``:SYSTem:LFRequency?``) is checked, not set.
+        """
         src_range = smallest_covering(s.max_voltage, SOURCE_RANGES)
         ovp = smallest_covering(s.max_voltage, OVP_LEVELS)
         ovp_text = f"PROT{ovp:g}" if ovp is not None else "NONE"
-        for command in (
-            "*RST",
-            ":SOUR:FUNC VOLT",
-            f":SOUR:VOLT:RANG {s.max_voltage:g}",
-            f":SOUR:VOLT:PROT {ovp_text}",
-            ":SOUR:VOLT 0",
-            f":SOUR:VOLT:ILIM {s.compliance:g}",
-            ':SENS:FUNC "CURR"',
-            ":SENS:CURR:RANG:AUTO ON"
-            if s.current_range is None
-            else f":SENS:CURR:RANG {s.current_range:g}",
-            f":SENS:CURR:NPLC {s.nplc:g}",
-            ":FORM:DATA ASC",
-            ":SENS:COUN 1",
-        ):
-            self.write(command)
         q = self.ask
-        checks = [
-            check_text("source function", "VOLT", q(":SOUR:FUNC?")),
-            check_range("source range (V)", s.max_voltage, src_range, q(":SOUR:VOLT:RANG?")),
-            check_text("source autorange", "0", q(":SOUR:VOLT:RANG:AUTO?")),
-            check_text("over-voltage protection", ovp_text, q(":SOUR:VOLT:PROT?")),
-            check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),
-            check_number("current limit (A)", s.compliance, q(":SOUR:VOLT:ILIM?")),
-            check_text("sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r),
-            check_current_range(
-                s.current_range,
-                CURRENT_RANGES,
-                lambda: q(":SENS:CURR:RANG:AUTO?"),
-                lambda: q(":SENS:CURR:RANG?"),
+        reset_checks = [
+            lambda: check_text("source function", "VOLT", q(":SOUR:FUNC?")),
+            lambda: check_text(
+                "sense function", '"CURR:DC"', q(":SENS:FUNC?"), lambda r: "CURR" in r
             ),
-            check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),
-            check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
-            check_number("measure count", 1, q(":SENS:COUN?")),
+            lambda: check_text(
+                "data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")
+            ),
+            lambda: check_number("measure count", 1, q(":SENS:COUN?")),
+            lambda: check_text("terminals", "FRON", q(":ROUT:TERM?")),
+            lambda: check_text("remote sense (4-wire)", "0", q(":SENS:CURR:RSEN?")),
+            lambda: check_text("averaging filter", "0", q(":SENS:CURR:AVER?")),
+            lambda: check_text("relative offset", "0", q(":SENS:CURR:REL:STAT?")),
+            lambda: check_text("auto-zero", "1", q(":SENS:CURR:AZER?")),
+            lambda: check_text("automatic source delay", "1", q(":SOUR:VOLT:DEL:AUTO?")),
+            lambda: check_text("source read-back", "1", q(":SOUR:VOLT:READ:BACK?")),
+            lambda: check_number("ASCII precision (0 = automatic)", 0, q(":FORM:ASC:PREC?")),
         ]
-        return checks
+        if s.current_range is None:
+            reset_checks.append(
+                lambda: check_text("current autorange", "1", q(":SENS:CURR:RANG:AUTO?"))
+            )
+        steps = [
+            Setting("reset", ("*RST",), tuple(reset_checks)),
+            Setting(
+                "source level",
+                checks=(lambda: check_number("source level (V)", 0.0, q(":SOUR:VOLT?")),),
+                steady=False,
+            ),
+            Setting(
+                "source range",
+                (f":SOUR:VOLT:RANG {s.max_voltage:g}",),
+                (
+                    lambda: check_range(
+                        "source range (V)", s.max_voltage, src_range, q(":SOUR:VOLT:RANG?")
+                    ),
+                    lambda: check_text("source autorange", "0", q(":SOUR:VOLT:RANG:AUTO?")),
+                ),
+            ),
+            Setting(
+                "over-voltage protection",
+                (f":SOUR:VOLT:PROT {ovp_text}",),
+                (lambda: check_text("over-voltage protection", ovp_text, q(":SOUR:VOLT:PROT?")),),
+            ),
+            Setting(
+                "current limit",
+                (f":SOUR:VOLT:ILIM {s.compliance:g}",),
+                (lambda: check_number("current limit (A)", s.compliance, q(":SOUR:VOLT:ILIM?")),),
+            ),
+            Setting(
+                "NPLC",
+                (f":SENS:CURR:NPLC {s.nplc:g}",),
+                (lambda: check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),),
+            ),
+            Setting(
+                "line frequency",
+                checks=(
+                    lambda: check_number("mains frequency (Hz)", s.line_frequency, q(":SYST:LFR?")),
+                ),
+            ),
+        ]
+        if s.current_range is not None:
+            steps.append(
+                Setting(
+                    "current range",
+                    (f":SENS:CURR:RANG {s.current_range:g}",),
+                    (
+                        lambda: check_current_range(
+                            s.current_range,
+                            CURRENT_RANGES,
+                            lambda: q(":SENS:CURR:RANG:AUTO?"),
+                            lambda: q(":SENS:CURR:RANG?"),
+                        ),
+                    ),
+                )
+            )
+        return steps
+
+    def _output_checked(self, reply: str, what: str) -> str:
+        """Split ``<data>;<output state>`` (a compound query: the output relay is read in the
+        same message as the data) and refuse data read with the output off mid-run."""
+        data, sep, state = reply.rpartition(";")
+        if not sep:
+            raise InstrumentError(f"{what}: no output state after the data: {reply!r}")
+        self._confirm_reading(state.strip() in ("1", "ON"))
+        return data
 
     @staticmethod
     def _decode(numbers: Sequence[float], n: int) -> list[Reading]:
@@ -192,9 +274,17 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
 
     def measure_current(self) -> Reading:
         """Measure current once (``:MEAS:CURR?`` returning source value, reading, relative
-        time, measure status and source status) and decode the flags."""
+        time, measure status and source status, compounded with ``:OUTPut?``) and decode the
+        flags.
+
+        Raises:
+            InstrumentStateLost: the output was off while the run had it on (the 2450 measures
+                0 A with the output off: after a reset or power cycle that would pass as a
+                reading).
+        """
         with self.io_timeout(self._work_s(1)):
-            reply = self.ask(f":MEAS:CURR? {BUFFER}, {ELEMENTS}")
+            reply = self.ask(f":MEAS:CURR? {BUFFER}, {ELEMENTS};:OUTP?")
+        reply = self._output_checked(reply, "Keithley 2450 :MEAS:CURR?")
         numbers = parse_numbers(reply, _PER_POINT, "Keithley 2450 :MEAS:CURR?")
         if len(numbers) != _PER_POINT:
             raise InstrumentError(f"Keithley 2450 :MEAS:CURR?: expected 5 values, got {numbers}")
@@ -203,7 +293,8 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
         """List sweep through the instrument's sweep trigger model, read back from defbuffer1.
 
-        Sends the list, builds the sweep (``:SOUR:SWE:VOLT:LIST 1, 0``: start at index 1, no
+        The output state is read in the same message as the data (mid-run trust, see
+        :mod:`mtj_hil.instruments.smu.health`). Sends the list, builds the sweep (``:SOUR:SWE:VOLT:LIST 1, 0``: start at index 1, no
         extra delay), clears the buffer, runs it and waits (``*WAI``), then reads source value,
         current, relative time, measure status and source status per point with a timeout
         scaled to the sweep.
@@ -222,7 +313,8 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         self.write(":INIT")
         self.write("*WAI")
         with self.io_timeout(self._work_s(n)):
-            reply = self.ask(f":TRAC:DATA? 1, {n}, {BUFFER}, {ELEMENTS}")
+            reply = self.ask(f":TRAC:DATA? 1, {n}, {BUFFER}, {ELEMENTS};:OUTP?")
+        reply = self._output_checked(reply, "Keithley 2450 :TRAC:DATA?")
         numbers = parse_numbers(reply, _PER_POINT, "Keithley 2450 :TRAC:DATA?")
         if len(numbers) != _PER_POINT * n:
             raise InstrumentError(f"Keithley 2450 sweep: expected {n} points, got {len(numbers)}")

@@ -29,6 +29,7 @@ format.ASCII``, reading-buffer ``collecttimestamps``. Every attribute is read ba
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -48,52 +49,34 @@ from mtj_hil.instruments.smu.base import (
     parse_numbers,
     status_word,
 )
+from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.instruments.smu.known_state import (
-    SettingCheck,
+    Setting,
     SmuSettings,
     check_number,
     check_range,
     smallest_covering,
 )
 from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
+from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
+from mtj_hil.instruments.smu.tsp_replies import (
+    CURRENT_RANGES,
+    parse_bool,
+    parse_tsp_error,
+    source_ranges_for,
+    tsp_number,
+)
+
+log = logging.getLogger(__name__)
 
 #: Reading-buffer status bit B6: source limited by compliance.
 BUFFER_STATUS_COMPLIANCE = 0x40
-
-
-def _parse_bool(reply: str) -> bool:
-    text = reply.strip().lower()
-    if text == "true":
-        return True
-    if text == "false":
-        return False
-    raise InstrumentError(f"expected true/false from TSP, got {reply!r}")
-
-
-def parse_tsp_error(reply: str) -> tuple[int, str]:
-    """Parse ``print(errorqueue.next())``: code, message, severity, node separated by tabs."""
-    fields = reply.strip("\r\n").split("\t")
-    try:
-        code = int(float(fields[0]))
-    except ValueError as exc:
-        raise InstrumentError(f"unparseable TSP error-queue reply {reply!r}") from exc
-    message = fields[1].strip() if len(fields) > 1 else ""
-    return code, message
-
-
-#: Source voltage ranges by model family (V), keyed by the model number's first three digits.
-SOURCE_RANGES = {
-    "260": (0.1, 1.0, 6.0, 40.0),
-    "261": (0.2, 2.0, 20.0, 200.0),
-    "263": (0.2, 2.0, 20.0, 200.0),
-}
-CURRENT_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)  #: A (2602B)
-
-
-def source_ranges_for(idn: str) -> tuple[float, ...] | None:
-    """The source voltage ranges of the model named in ``*IDN?``, or ``None`` if unknown."""
-    match = re.search(r"MODEL\s*(26\d)\d", idn.upper())
-    return SOURCE_RANGES.get(match.group(1)) if match else None
+#: status.questionable bits (reference manual appendix E): B12 over temperature, B10 high
+#: voltage not ready (interlock not engaged).
+QUESTIONABLE_OTEMP = 1 << 12
+QUESTIONABLE_HIGHV_NOT_READY = 1 << 10
+#: Significant digits print() sends for a number (format.asciiprecision, 1 to 16).
+ASCII_PRECISION = 12
 
 
 class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
@@ -130,6 +113,12 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     @property
     def _smu(self) -> str:
         return f"smu{self.id}"
+
+    def _label(self) -> str:
+        return str(self.id)
+
+    def _close_session(self) -> bool:
+        return self.parent.release(str(self.id))
 
     @property
     def name(self) -> str:
@@ -173,16 +162,16 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         self._tsp("format.data = format.ASCII")
 
     def _source_is_voltage(self) -> bool:
-        return _tsp_number(self._print(f"{self._smu}.source.func")) == 1
+        return tsp_number(self._print(f"{self._smu}.source.func")) == 1
 
     def _read_level(self) -> float:
-        return _tsp_number(self._print(f"{self._smu}.source.levelv"))
+        return tsp_number(self._print(f"{self._smu}.source.levelv"))
 
     def _write_level(self, volts: float) -> None:
         self._tsp(f"{self._smu}.source.levelv = {volts:g}")
 
     def _read_output(self) -> bool:
-        return _tsp_number(self._print(f"{self._smu}.source.output")) != 0
+        return tsp_number(self._print(f"{self._smu}.source.output")) != 0
 
     def _write_output_on(self) -> None:
         self._tsp(f"{self._smu}.source.output = {self._smu}.OUTPUT_ON")
@@ -191,85 +180,187 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         self._tsp(f"{self._smu}.source.output = {self._smu}.OUTPUT_OFF")
 
     def _clear_status(self) -> None:
-        self._tsp("errorqueue.clear()")
+        # *CLS: the status model's event registers (the power-on bit of *ESR? included) and
+        # the error queue (2600B reference manual, "Common commands")
+        self._tsp("*CLS")
 
     def _set_level(self, volts: float) -> None:
         self._write_level(self._check_level(volts))
 
-    def _apply_known_state(self, st: SmuSettings) -> list[SettingCheck]:
-        """2600 known state (TSP command reference; see the module docstring)."""
+    def _send(self, command: str) -> None:
+        self._tsp(command)
+
+    def _read_current_level(self) -> float:
+        return tsp_number(self._print(f"{self._smu}.source.leveli"))
+
+    def _event_status(self) -> int:
+        return int(tsp_number(self._tsp_query("*ESR?")))
+
+    def _questionable(self) -> int:
+        return int(tsp_number(self._print("status.questionable.condition")))
+
+    def _status_problems(self) -> list[str]:
+        """Over temperature and the high-voltage interlock from the questionable status
+        condition register (2600B reference manual, appendix E "Questionable Status
+        Registers" and ``status.questionable.*``: bit B12 OTEMP = 4096, over temperature;
+        bit B10 HIGHV_NOT_READY = 1024, interlock not engaged, 2611B/2612B/2614B/2634B/
+        2635B/2636B): B12 set, or B10 changed since open, is reported."""
+        word = self._questionable()
+        problems = []
+        if word & QUESTIONABLE_OTEMP:
+            problems.append("over-temperature (status.questionable bit B12 OTEMP)")
+        opened = self.parent._open_questionable
+        if opened is not None and (word ^ opened) & QUESTIONABLE_HIGHV_NOT_READY:
+            problems.append("interlock changed since open (status.questionable bit B10)")
+        return problems
+
+    def _before_known_state(self, settings: SmuSettings) -> None:
+        """The other channels of the unit are found, made safe and verified off first."""
+        self.parent.secure_unused(settings.ramp_rate, settings.ramp_step)
+        self.parent._open_questionable = self._questionable()
+
+    def _known_state(self, st: SmuSettings) -> list[Setting]:
+        """2600B known state (reference manual 2600BS-901-01, section 7/9 "TSP command
+        reference"; see the module docstring).
+
+        ``smuX.reset()`` (each attribute's "Default value", "Affected by: SMU reset") puts in
+        place, and each is read back: DC voltage source at 0 V, local (2-wire) sense
+        (``smuX.sense = SENSE_LOCAL``), digital filter off (``smuX.measure.filter.enable``),
+        relative offset off (``smuX.measure.rel.enablei``), automatic autozero
+        (``smuX.measure.autozero = AUTOZERO_AUTO``, 2), measure count 1, arm count 1
+        (``smuX.trigger.arm.count``), source delay off (``smuX.source.delay``), current
+        autorange. ``format.*`` is not a channel setting (``smuX.reset()`` keeps it):
+        ``format.data = format.ASCII`` goes before any query and is checked here, and
+        ``format.asciiprecision`` is sent: print() of a
+        number has that many significant digits (1 to 16), and a unit left at 1 or 2 digits
+        reads 1e-05 A for 1.35e-05 A. The mains frequency (``localnode.linefreq``) is
+        checked against the station, not changed.
+        """
         s = self._smu
+        p = self._print
         ranges = source_ranges_for(self.parent.idn)
         expected = smallest_covering(st.max_voltage, ranges) if ranges else None
-        lines = [
-            f"{s}.reset()",
-            f"{s}.source.func = {s}.OUTPUT_DCVOLTS",
-            f"{s}.source.autorangev = {s}.AUTORANGE_OFF",
-            f"{s}.source.rangev = {st.max_voltage:g}",
-            f"{s}.source.limitv = {st.max_voltage:g}",
-            f"{s}.source.levelv = 0",
-            f"{s}.source.limiti = {st.compliance:g}",
+        reset_checks = [
+            lambda: check_number("source function (1 = DC volts)", 1, p(f"{s}.source.func")),
+            lambda: check_number("sense (0 = local, 2-wire)", 0, p(f"{s}.sense")),
+            lambda: check_number("filter (0 = off)", 0, p(f"{s}.measure.filter.enable")),
+            lambda: check_number("relative offset (0 = off)", 0, p(f"{s}.measure.rel.enablei")),
+            lambda: check_number("autozero (2 = auto)", 2, p(f"{s}.measure.autozero")),
+            lambda: check_number("measure count", 1, p(f"{s}.measure.count")),
+            lambda: check_number("arm count", 1, p(f"{s}.trigger.arm.count")),
+            lambda: check_number("source delay (s)", 0, p(f"{s}.source.delay")),
         ]
         if st.current_range is None:
-            lines.append(f"{s}.measure.autorangei = {s}.AUTORANGE_ON")
-        else:
-            lines += [
-                f"{s}.measure.autorangei = {s}.AUTORANGE_OFF",
-                f"{s}.measure.rangei = {st.current_range:g}",
-            ]
-        lines += [
-            f"{s}.measure.nplc = {st.nplc:g}",
-            f"{s}.measure.count = 1",
-            "format.data = format.ASCII",
-            f"{s}.nvbuffer1.collecttimestamps = 1",
-        ]
-        for line in lines:
-            self._tsp(line)
-        p = self._print
-        checks = [
-            check_number("source function (1 = DC volts)", 1, p(f"{s}.source.func")),
-            check_number("source autorange (0 = off)", 0, p(f"{s}.source.autorangev")),
-            check_range("source range (V)", st.max_voltage, expected, p(f"{s}.source.rangev")),
-            check_number("source voltage limit (V)", st.max_voltage, p(f"{s}.source.limitv")),
-            check_number("source level (V)", 0.0, p(f"{s}.source.levelv")),
-            check_number("current limit (A)", st.compliance, p(f"{s}.source.limiti")),
-        ]
-        if st.current_range is None:
-            checks.append(
-                check_number("current autorange (1 = on)", 1, p(f"{s}.measure.autorangei"))
+            reset_checks.append(
+                lambda: check_number("current autorange (1 = on)", 1, p(f"{s}.measure.autorangei"))
             )
-        else:
+        steps = [
+            Setting("reset", (f"{s}.reset()",), tuple(reset_checks)),
+            Setting(
+                "source level",
+                checks=(lambda: check_number("source level (V)", 0.0, p(f"{s}.source.levelv")),),
+                steady=False,
+            ),
+            Setting(
+                "source range",
+                (f"{s}.source.rangev = {st.max_voltage:g}",),
+                (
+                    lambda: check_number(
+                        "source autorange (0 = off)", 0, p(f"{s}.source.autorangev")
+                    ),
+                    lambda: check_range(
+                        "source range (V)", st.max_voltage, expected, p(f"{s}.source.rangev")
+                    ),
+                ),
+            ),
+            Setting(
+                "source voltage limit",
+                (f"{s}.source.limitv = {st.max_voltage:g}",),
+                (
+                    lambda: check_number(
+                        "source voltage limit (V)", st.max_voltage, p(f"{s}.source.limitv")
+                    ),
+                ),
+            ),
+            Setting(
+                "current limit",
+                (f"{s}.source.limiti = {st.compliance:g}",),
+                (
+                    lambda: check_number(
+                        "current limit (A)", st.compliance, p(f"{s}.source.limiti")
+                    ),
+                ),
+            ),
+            Setting(
+                "NPLC",
+                (f"{s}.measure.nplc = {st.nplc:g}",),
+                (lambda: check_number("NPLC", st.nplc, p(f"{s}.measure.nplc")),),
+            ),
+            Setting(  # sent before any query (_prepare_dialect); checked here
+                "data format",
+                checks=(lambda: check_number("data format (1 = ASCII)", 1, p("format.data")),),
+            ),
+            Setting(
+                "ASCII precision",
+                (f"format.asciiprecision = {ASCII_PRECISION}",),
+                (
+                    lambda: check_number(
+                        "ASCII precision (digits)", ASCII_PRECISION, p("format.asciiprecision")
+                    ),
+                ),
+            ),
+            Setting(
+                "line frequency",
+                checks=(
+                    lambda: check_number(
+                        "mains frequency (Hz)", st.line_frequency, p("localnode.linefreq")
+                    ),
+                ),
+            ),
+        ]
+        if st.current_range is not None:
             want = smallest_covering(st.current_range, CURRENT_RANGES)
-            checks.append(
-                check_range("current range (A)", st.current_range, want, p(f"{s}.measure.rangei"))
+            steps.append(
+                Setting(
+                    "current range",
+                    (f"{s}.measure.rangei = {st.current_range:g}",),
+                    (
+                        lambda: check_range(
+                            "current range (A)", st.current_range, want, p(f"{s}.measure.rangei")
+                        ),
+                    ),
+                )
             )
-        checks += [
-            check_number("NPLC", st.nplc, p(f"{s}.measure.nplc")),
-            check_number("measure count", 1, p(f"{s}.measure.count")),
-            check_number("data format (1 = ASCII)", 1, p("format.data")),
-        ]
-        return checks
+        return steps
 
     @property
     def compliance_tripped(self) -> bool:
         """Whether the source is presently limited (``smuX.source.compliance``)."""
-        return _parse_bool(self._tsp_query(f"print({self._smu}.source.compliance)"))
+        return parse_bool(self._tsp_query(f"print({self._smu}.source.compliance)"))
 
     def measure_current(self) -> Reading:
-        """Measure current, then read the source level and the compliance state in one line."""
+        """Measure current, then read the source level, the compliance state and the output
+        relay in the same line (a 26xx measures with the output off too: after a reset or a
+        power cycle 0 A would pass as a reading).
+
+        Raises:
+            InstrumentStateLost: the output was off while the run had it on.
+        """
         s = self._smu
         with self.parent.io_timeout(self._work_s(1)):
             reply = self._tsp_query(
-                f"print({s}.measure.i(), {s}.source.levelv, {s}.source.compliance)"
+                f"print({s}.measure.i(), {s}.source.levelv, {s}.source.compliance, "
+                f"{s}.source.output)"
             )
         fields = reply.strip().split("\t")
-        if len(fields) != 3:
-            raise InstrumentError(f"2600 measure_current: expected 3 fields, got {reply!r}")
+        if len(fields) != 4:
+            raise InstrumentError(f"2600 measure_current: expected 4 fields, got {reply!r}")
+        self._confirm_reading(tsp_number(fields[3]) != 0)
         try:
             current, voltage = float(fields[0]), float(fields[1])
         except ValueError as exc:
             raise InstrumentError(f"2600 measure_current: bad reply {reply!r}") from exc
-        return make_reading(voltage, current, compliance=_parse_bool(fields[2]), no_data_value=None)
+        return make_reading(voltage, current, compliance=parse_bool(fields[2]), no_data_value=None)
 
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
         """Trigger-model list sweep into ``nvbuffer1``, read back with ``printbuffer``.
@@ -308,6 +399,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
                     f"printbuffer(1, {n}, {buf}.readings, {buf}.sourcevalues, {buf}.statuses, "
                     f"{buf}.timestamps)"
                 )
+                self._confirm_reading(tsp_number(self._print(f"{s}.source.output")) != 0)
         finally:
             best_effort(
                 self.name,
@@ -341,14 +433,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         return self.parent.errors()
 
 
-def _tsp_number(reply: str) -> float:
-    try:
-        return float(reply.strip())
-    except ValueError as exc:
-        raise InstrumentError(f"expected a number from TSP print(), got {reply!r}") from exc
-
-
-class Keithley2600(GuardedVisa, Instrument):
+class Keithley2600(MultiChannelUnit, GuardedVisa, Instrument):
     """Keithley 2600/2600B over TSP; use ``.smua`` / ``.smub`` as ``SourceMeter`` objects.
 
     :param adapter: VISA resource name or pymeasure adapter.
@@ -374,7 +459,15 @@ class Keithley2600(GuardedVisa, Instrument):
             raise ValueError(f"channels must be a non-empty subset of ('a', 'b'), got {channels!r}")
         self._channel_ids = tuple(channels)
         self._sleep = sleep
+        self._open_questionable: int | None = None
+        self._init_channels()
         self._init_guard()
+
+    def all_channel_ids(self) -> tuple[str, ...]:
+        """Every channel of the unit: one on a 2601B/2611B/2635B (model number ending in 1
+        or 5), two otherwise (2602B/2604B/2612B/2614B/2634B/2636B)."""
+        match = re.search(r"MODEL\s*26\d(\d)", self.idn.upper())
+        return ("a",) if match and match.group(1) in ("1", "5") else ("a", "b")
 
     def abort_commands(self) -> list[str]:
         """``smuX.abort()`` for every configured channel."""
@@ -393,12 +486,15 @@ class Keithley2600(GuardedVisa, Instrument):
         """Drain the error queue with ``print(errorqueue.next())`` until code 0."""
         return drain_error_queue(lambda: parse_tsp_error(self.ask("print(errorqueue.next())")))
 
-    def shutdown(self) -> bool:
-        """Shut down every configured channel (each best effort); never raises.
+    def channel(self, key: str) -> Keithley2600Channel:
+        return getattr(self, f"smu{key}")  # type: ignore[no-any-return]
 
-        Returns True only when every channel confirmed its output off.
-        """
-        results = [getattr(self, f"smu{ch}").shutdown(close=False) for ch in self._channel_ids]
-        closed = self.close_session()
-        self.isShutdown = True
-        return all(results) and closed
+    def _secure(self, key: str, rate: float, step: float) -> ChannelFound:
+        """Make safe as the base, then ``smuX.reset()`` (output off, 0 V) and read back."""
+        ch = self.channel(key)
+        found = ch._make_safe(rate, step, used=False)
+        ch._tsp(f"smu{key}.reset()")
+        secured = not ch._read_output()
+        return ChannelFound(
+            found.channel, found.output, found.function, found.level, secured, False
+        )

@@ -28,12 +28,15 @@ voltage limit, the backstop should the channel ever source current),
 back with ``:TRIGger[c]:ACQuire:COUNt?`` and ``:TRIGger[c]:TRANsient:COUNt?``) and
 ``:ARM[c][:ALL]:COUNt`` 1 (ARM subsystem, likewise write-only; read back per action with
 ``:ARM[c]:ACQuire:COUNt?`` and ``:ARM[c]:TRANsient:COUNt?``): a unit left with an arm count
-above 1 would return arm x trigger count points per sweep. The
-whole instrument is never ``*RST`` on open, so the other channel keeps its state.
+above 1 would return arm x trigger count points per sweep. Every
+channel of the instrument is found, made safe and verified off on open (used or not) before
+the one ``*RST`` per session; at shutdown every channel is checked off again.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -54,6 +57,7 @@ from mtj_hil.instruments.smu.base import (
     status_word,
 )
 from mtj_hil.instruments.smu.known_state import (
+    Setting,
     SettingCheck,
     SmuSettings,
     check_current_range,
@@ -63,10 +67,16 @@ from mtj_hil.instruments.smu.known_state import (
     smallest_covering,
 )
 from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
+from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
+
+log = logging.getLogger(__name__)
 
 #: Status data bits (B2900 SCPI reference, "Status Data").
 STATUS_COMPLIANCE = 0b110  # bits 1 and 2
 STATUS_OVERFLOW = 1 << 13
+#: Questionable status condition bits (SCPI command reference, table 4-4).
+QUESTIONABLE_CH1_PROTECTION = 1 << 2
+QUESTIONABLE_TEMPERATURE = 1 << 4
 
 SENSE_ELEMENTS = "CURR,TIME,STAT,SOUR"
 _PER_POINT = 4
@@ -160,62 +170,159 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
     def _set_level(self, volts: float) -> None:
         self._write_level(self._check_level(volts))
 
-    def _apply_known_state(self, s: SmuSettings) -> list[SettingCheck]:
-        """B2900 known state (SCPI command reference; see the module docstring)."""
+    def _read_current_level(self) -> float:
+        return float(self.ask(":SOUR{ch}:CURR?"))
+
+    def _label(self) -> str:
+        return str(self.id)
+
+    def _close_session(self) -> bool:
+        return self.parent.release(int(self.id))
+
+    def _status_problems(self) -> list[str]:
+        """The questionable status condition register (SCPI command reference,
+        ``:STATus:QUEStionable:CONDition?``, table 4-4): bit 4 over temperature, bit 2 / 3
+        channel 1 / 2 output relay opened by the automatic output-off at compliance."""
+        word = int(float(self.ask(":STAT:QUES:COND?")))
+        problems = []
+        if word & QUESTIONABLE_TEMPERATURE:
+            problems.append("over-temperature (:STAT:QUES:COND? bit 4)")
+        if word & (QUESTIONABLE_CH1_PROTECTION << (int(self.id) - 1)):
+            problems.append("output protection opened the output relay (:STAT:QUES:COND?)")
+        return problems
+
+    def _before_known_state(self, settings: SmuSettings) -> None:
+        """The other channel is found, made safe and verified off before the ``*RST``."""
+        self.parent.secure_unused(settings.ramp_rate, settings.ramp_step)
+
+    def _known_state(self, s: SmuSettings) -> list[Setting]:
+        """B2900 known state (SCPI command reference; see the module docstring).
+
+        ``*RST`` (sent once per instrument and session, after every channel was made safe;
+        each command's "*RST" value) puts in place, and each is read back: DC voltage source
+        (``:SOURce:FUNCtion:MODE VOLT``, ``:FUNCtion:SHAPe DC``) at 0 V in FIXed mode,
+        current among the sense functions, ASCii data, trigger and arm counts 1 for both
+        actions, local (2-wire) sense (``:SENSe:REMote OFF``), grounded LO
+        (``:OUTPut:LOW GROund``), automatic arm and trigger sources (``AINT``) with no
+        delay, automatic output-off disabled (``:OUTPut:OFF:AUTO``), current autorange.
+        Then the settings a station chooses, and automatic output-on off
+        (``:OUTPut:ON:AUTO OFF``; *RST has it on: a measurement would switch the output on,
+        even after a trip) and output protection on (``:OUTPut:PROTection``). The mains
+        frequency (``:SYSTem:LFRequency?``) is checked against the station's.
+        """
         src_range = smallest_covering(s.max_voltage, SOURCE_RANGES)
-        for command in (
-            ":SOUR{ch}:FUNC:MODE VOLT",
-            ":SOUR{ch}:VOLT:MODE FIX",
-            ":SOUR{ch}:VOLT:RANG:AUTO OFF",
-            f":SOUR{{ch}}:VOLT:RANG {s.max_voltage:g}",
-            ":SOUR{ch}:VOLT 0",
-            ':SENS{ch}:FUNC "CURR"',
-            f":SENS{{ch}}:CURR:PROT {s.compliance:g}",
-            f":SENS{{ch}}:VOLT:PROT {s.max_voltage:g}",
-            ":OUTP{ch}:PROT ON",
-            ":OUTP{ch}:ON:AUTO OFF",
-            ":SENS{ch}:CURR:RANG:AUTO ON"
-            if s.current_range is None
-            else f":SENS{{ch}}:CURR:RANG {s.current_range:g}",
-            f":SENS{{ch}}:CURR:NPLC {s.nplc:g}",
-            ":FORM:DATA ASC",
-            f":FORM:ELEM:SENS {SENSE_ELEMENTS}",
-            ":TRIG{ch}:COUN 1",
-            ":ARM{ch}:COUN 1",
-        ):
-            self.write(command)
         q = self.ask
-        checks = [
-            check_text("source function", "VOLT", q(":SOUR{ch}:FUNC:MODE?")),
-            check_text("source mode", "FIX", q(":SOUR{ch}:VOLT:MODE?")),
-            check_text("source autorange", "0", q(":SOUR{ch}:VOLT:RANG:AUTO?")),
-            check_range("source range (V)", s.max_voltage, src_range, q(":SOUR{ch}:VOLT:RANG?")),
-            check_number("source level (V)", 0.0, q(":SOUR{ch}:VOLT?")),
-            check_text("sense function", '"CURR"', q(":SENS{ch}:FUNC?"), lambda r: "CURR" in r),
-            check_number("current compliance (A)", s.compliance, q(":SENS{ch}:CURR:PROT?")),
-            check_number("voltage limit (V)", s.max_voltage, q(":SENS{ch}:VOLT:PROT?")),
-            check_text("output protection", "1", q(":OUTP{ch}:PROT?")),
-            check_text("automatic output-on", "0", q(":OUTP{ch}:ON:AUTO?")),
-            check_current_range(
-                s.current_range,
-                CURRENT_RANGES,
-                lambda: q(":SENS{ch}:CURR:RANG:AUTO?"),
-                lambda: q(":SENS{ch}:CURR:RANG?"),
+        reset_checks = [
+            lambda: check_text("source function", "VOLT", q(":SOUR{ch}:FUNC:MODE?")),
+            lambda: check_text("pulse shape", "DC", q(":SOUR{ch}:FUNC:SHAP?")),
+            lambda: check_text("source mode", "FIX", q(":SOUR{ch}:VOLT:MODE?")),
+            lambda: check_text(
+                "sense function", '"CURR"', q(":SENS{ch}:FUNC?"), lambda r: "CURR" in r
             ),
-            check_number("NPLC", s.nplc, q(":SENS{ch}:CURR:NPLC?")),
-            check_text("data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")),
-            check_text(
+            lambda: check_text(
+                "data format", "ASC", q(":FORM:DATA?"), lambda r: r.startswith("ASC")
+            ),
+            lambda: check_number("trigger count (acquire)", 1, q(":TRIG{ch}:ACQ:COUN?")),
+            lambda: check_number("trigger count (transient)", 1, q(":TRIG{ch}:TRAN:COUN?")),
+            lambda: check_number("arm count (acquire)", 1, q(":ARM{ch}:ACQ:COUN?")),
+            lambda: check_number("arm count (transient)", 1, q(":ARM{ch}:TRAN:COUN?")),
+            lambda: check_text("remote sense (4-wire)", "0", q(":SENS{ch}:REM?")),
+            lambda: check_text("LO terminal", "GRO", q(":OUTP{ch}:LOW?")),
+            lambda: check_text("arm source (acquire)", "AINT", q(":ARM{ch}:ACQ:SOUR?")),
+            lambda: check_number("arm delay (acquire, s)", 0.0, q(":ARM{ch}:ACQ:DEL?")),
+            lambda: check_text("trigger source (acquire)", "AINT", q(":TRIG{ch}:ACQ:SOUR?")),
+            lambda: check_number("trigger delay (acquire, s)", 0.0, q(":TRIG{ch}:ACQ:DEL?")),
+            lambda: check_text("automatic output-off", "0", q(":OUTP{ch}:OFF:AUTO?")),
+            lambda: check_text(
                 "data elements",
                 SENSE_ELEMENTS,
                 q(":FORM:ELEM:SENS?"),
                 lambda r: [e.strip()[:3] for e in r.split(",")] == ["CUR", "TIM", "STA", "SOU"],
             ),
-            # the ALL form is write-only; each action's count is read back on its own
-            check_number("trigger count (acquire)", 1, q(":TRIG{ch}:ACQ:COUN?")),
-            check_number("trigger count (transient)", 1, q(":TRIG{ch}:TRAN:COUN?")),
-            check_number("arm count (acquire)", 1, q(":ARM{ch}:ACQ:COUN?")),
-            check_number("arm count (transient)", 1, q(":ARM{ch}:TRAN:COUN?")),
         ]
+        if s.current_range is None:
+            reset_checks.append(
+                lambda: check_text("current autorange", "1", q(":SENS{ch}:CURR:RANG:AUTO?"))
+            )
+        # *RST restores all six data elements: the four this driver parses follow it at once
+        reset = ("*RST", f":FORM:ELEM:SENS {SENSE_ELEMENTS}") if not self.parent._reset_done else ()
+        steps = [
+            Setting("reset", reset, tuple(reset_checks)),
+            Setting(
+                "source level",
+                checks=(lambda: check_number("source level (V)", 0.0, q(":SOUR{ch}:VOLT?")),),
+                steady=False,
+            ),
+            Setting(
+                "source range",
+                (":SOUR{ch}:VOLT:RANG:AUTO OFF", f":SOUR{{ch}}:VOLT:RANG {s.max_voltage:g}"),
+                (
+                    lambda: check_text("source autorange", "0", q(":SOUR{ch}:VOLT:RANG:AUTO?")),
+                    lambda: check_range(
+                        "source range (V)", s.max_voltage, src_range, q(":SOUR{ch}:VOLT:RANG?")
+                    ),
+                ),
+            ),
+            Setting(
+                "compliance",
+                (f":SENS{{ch}}:CURR:PROT {s.compliance:g}",),
+                (
+                    lambda: check_number(
+                        "current compliance (A)", s.compliance, q(":SENS{ch}:CURR:PROT?")
+                    ),
+                ),
+            ),
+            Setting(
+                "voltage limit",
+                (f":SENS{{ch}}:VOLT:PROT {s.max_voltage:g}",),
+                (
+                    lambda: check_number(
+                        "voltage limit (V)", s.max_voltage, q(":SENS{ch}:VOLT:PROT?")
+                    ),
+                ),
+            ),
+            Setting(
+                "output protection",
+                (":OUTP{ch}:PROT ON",),
+                (lambda: check_text("output protection", "1", q(":OUTP{ch}:PROT?")),),
+            ),
+            Setting(
+                "automatic output-on",
+                (":OUTP{ch}:ON:AUTO OFF",),
+                (lambda: check_text("automatic output-on", "0", q(":OUTP{ch}:ON:AUTO?")),),
+            ),
+            Setting(
+                "NPLC",
+                (f":SENS{{ch}}:CURR:NPLC {s.nplc:g}",),
+                (lambda: check_number("NPLC", s.nplc, q(":SENS{ch}:CURR:NPLC?")),),
+            ),
+            Setting(
+                "line frequency",
+                checks=(
+                    lambda: check_number("mains frequency (Hz)", s.line_frequency, q(":SYST:LFR?")),
+                ),
+            ),
+        ]
+        if s.current_range is not None:
+            steps.append(
+                Setting(
+                    "current range",
+                    (f":SENS{{ch}}:CURR:RANG {s.current_range:g}",),
+                    (
+                        lambda: check_current_range(
+                            s.current_range,
+                            CURRENT_RANGES,
+                            lambda: q(":SENS{ch}:CURR:RANG:AUTO?"),
+                            lambda: q(":SENS{ch}:CURR:RANG?"),
+                        ),
+                    ),
+                )
+            )
+        return steps
+
+    def _apply_known_state(self, settings: SmuSettings) -> list[SettingCheck]:
+        checks = super()._apply_known_state(settings)
+        self.parent._reset_done = True
         return checks
 
     @staticmethod
@@ -247,7 +354,24 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
         turns the output on by itself.
         """
         with self.parent.io_timeout(self._work_s(1)):
-            return self._readings(self.ask(":MEAS? (@{ch})"), 1, "B2900 :MEAS?")[0]
+            reply = self.ask(":MEAS? (@{ch});:OUTP{ch}?;:OUTP{ch}:ON:AUTO?")
+        return self._readings(self._output_checked(reply, "B2900 :MEAS?"), 1, "B2900 :MEAS?")[0]
+
+    def _output_checked(self, reply: str, what: str) -> str:
+        """Split ``<data>;<output>;<auto output-on>`` and refuse data read with the output
+        off mid-run, or after a reset (``*RST`` turns automatic output-on back on, so a
+        measurement would switch the output on by itself and pass)."""
+        parts = reply.rsplit(";", 2)
+        if len(parts) != 3:
+            raise InstrumentError(f"{what}: no output state after the data: {reply!r}")
+        data, output, auto_on = parts
+        self._confirm_reading(
+            output.strip() in ("1", "ON"),
+            "automatic output-on found ON (the instrument was reset: *RST turns it on)"
+            if auto_on.strip() in ("1", "ON")
+            else None,
+        )
+        return data
 
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
         """List sweep: ``:SOUR:VOLT:MODE LIST``, list, trigger count, ``:INIT``, wait, fetch.
@@ -274,7 +398,9 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
                 done = self.ask("*OPC?").strip()
             if done != "1":
                 raise InstrumentError(f"B2900 sweep: *OPC? answered {done!r}")
-            reply = self.ask(":FETC:ARR? (@{ch})")
+            reply = self._output_checked(
+                self.ask(":FETC:ARR? (@{ch});:OUTP{ch}?;:OUTP{ch}:ON:AUTO?"), "B2900 :FETC:ARR?"
+            )
         finally:
             best_effort(
                 self.name,
@@ -290,7 +416,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
         return self.parent.errors()
 
 
-class KeysightB2900(GuardedVisa, Instrument):
+class KeysightB2900(MultiChannelUnit, GuardedVisa, Instrument):
     """Keysight B2900 SMU; use ``.ch1`` (and ``.ch2`` on two-channel models) as ``SourceMeter``.
 
     :param adapter: VISA resource name or pymeasure adapter.
@@ -315,7 +441,14 @@ class KeysightB2900(GuardedVisa, Instrument):
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
         self._channel_ids = tuple(channels)
         self._sleep = sleep
+        self._reset_done = False
+        self._init_channels()
         self._init_guard()
+
+    def all_channel_ids(self) -> tuple[int, ...]:
+        """Every channel: one on a B2901A/B2911A, two on a B2902A/B2912A (``*IDN?`` model)."""
+        match = re.search(r"B29\d(\d)", self.idn.upper())
+        return (1,) if match and match.group(1) == "1" else (1, 2)
 
     def abort_commands(self) -> list[str]:
         """``:ABORt (@c)`` for every configured channel."""
@@ -335,10 +468,5 @@ class KeysightB2900(GuardedVisa, Instrument):
         """Drain the error queue with ``:SYST:ERR?`` until ``+0,"No error"``."""
         return drain_error_queue(lambda: parse_scpi_error(self.ask(":SYST:ERR?")))
 
-    def shutdown(self) -> bool:
-        """Shut down every configured channel (each best effort), then close the session;
-        never raises. True only when every channel confirmed its output off."""
-        results = [getattr(self, f"ch{ch}").shutdown(close=False) for ch in self._channel_ids]
-        closed = self.close_session()
-        self.isShutdown = True
-        return all(results) and closed
+    def channel(self, key: int) -> KeysightB2900Channel:
+        return getattr(self, f"ch{key}")  # type: ignore[no-any-return]

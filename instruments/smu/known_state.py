@@ -20,6 +20,7 @@ from mtj_hil.instruments.errors import InstrumentError
 
 __all__ = [
     "KnownState",
+    "Setting",
     "KnownStateMixin",
     "SettingCheck",
     "SmuSettings",
@@ -76,6 +77,24 @@ class SettingCheck:
 
     def describe(self) -> str:
         return f"{self.name}: asked {self.asked}, instrument reports {self.read}"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One step of a model's known-state sequence: the commands that put it in place (none for
+    a setting that is only checked, e.g. the mains frequency) and the read-backs that verify
+    it, each a function returning a :class:`SettingCheck`.
+
+    ``steady`` settings are read back again mid-run (:meth:`SmuLifecycle.check_health
+    <mtj_hil.instruments.smu.lifecycle.SmuLifecycle.check_health>`); the source level is not
+    steady (a run moves it). A step's commands are sent in the order of the sequence; every
+    check runs after the last command.
+    """
+
+    name: str
+    commands: tuple[str, ...] = ()
+    checks: tuple[Callable[[], SettingCheck], ...] = ()
+    steady: bool = True
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ output-on, ramps, and a shutdown that works mid-sweep.
 A driver mixes in :class:`SmuLifecycle` and provides a few small hooks (its model's commands):
 ``_abort_channel``, ``_source_is_voltage``, ``_read_level``, ``_write_level``,
 ``_write_output_off``, ``_read_output``, ``_write_output_on``, ``_clear_status``,
-``_apply_known_state(settings) -> list[SettingCheck]``, ``errors()``, ``_session()`` (the
-:class:`~mtj_hil.instruments.bus.visa_session.GuardedVisa` that owns the wire) and ``_sleep_fn()``.
+``_known_state(settings) -> list[Setting]`` (the model's sequence, each step citing its manual),
+``errors()``, ``_session()`` (the :class:`~mtj_hil.instruments.bus.visa_session.GuardedVisa`
+that owns the wire) and ``_sleep_fn()``; mid-run checks come from
+:class:`~mtj_hil.instruments.smu.health.SmuHealth`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from collections.abc import Callable
 from mtj_hil.instruments.bus.transport import measurement_timeout
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.instruments.smu.base import check_voltage, ramp_points
+from mtj_hil.instruments.smu.health import ChannelFound, SmuHealth
 from mtj_hil.instruments.smu.known_state import (
     KnownState,
     KnownStateMixin,
+    Setting,
     SettingCheck,
     SmuSettings,
 )
@@ -30,10 +34,14 @@ log = logging.getLogger(__name__)
 DEFAULT_RAMP = (1.0, 0.05)
 
 
-class SmuLifecycle(KnownStateMixin):
+class SmuLifecycle(SmuHealth, KnownStateMixin):
     """Known state on open, refused output-on in any other state, ramps, shutdown."""
 
     _settings: SmuSettings | None = None
+    #: the channel as found by the last ``configure`` (before it was made safe)
+    found: ChannelFound | None = None
+    #: channel label in reports (``"a"``, ``"1"``; single-channel instruments: ``"1"``)
+    CHANNEL_LABEL = "1"
     #: NPLC an I/O timeout assumes before ``configure`` (the model's slowest integration).
     UNCONFIGURED_NPLC: float = 10.0
 
@@ -63,8 +71,29 @@ class SmuLifecycle(KnownStateMixin):
     def _clear_status(self) -> None:
         raise NotImplementedError
 
-    def _apply_known_state(self, settings: SmuSettings) -> list[SettingCheck]:
+    def _known_state(self, settings: SmuSettings) -> list[Setting]:
+        """The model's known-state sequence for ``settings`` (builds closures; sends nothing)."""
         raise NotImplementedError
+
+    def _send(self, command: str) -> None:
+        """Send one known-state command (channels substitute ``{ch}``)."""
+        self.write(command)  # type: ignore[attr-defined]
+
+    def _read_current_level(self) -> float:
+        """The programmed current level, A (only read when the channel sources current)."""
+        raise NotImplementedError
+
+    def _before_known_state(self, settings: SmuSettings) -> None:
+        """Hook run after this channel is safe and before its sequence: a multi-channel
+        instrument secures its other channels and resets once here."""
+
+    def _apply_known_state(self, settings: SmuSettings) -> list[SettingCheck]:
+        """Send every command of the sequence in order, then run every read-back."""
+        steps = self._known_state(settings)
+        for step in steps:
+            for command in step.commands:
+                self._send(command)
+        return [check() for step in steps for check in step.checks]
 
     def _prepare_dialect(self) -> None:
         """Put the reply format into a state the driver can parse, before any query (models
@@ -104,9 +133,13 @@ class SmuLifecycle(KnownStateMixin):
         """
         self.known_state = None
         self._settings = settings
+        self._expect_output = None
         try:
             self._prepare_dialect()
+            self._open_idn = self.idn  # type: ignore[attr-defined]
             self._make_safe(settings.ramp_rate, settings.ramp_step)
+            self._expect_output = False
+            self._before_known_state(settings)
             self._clear_status()
             stale = tuple(self.errors())  # type: ignore[attr-defined]
             if stale:
@@ -122,12 +155,32 @@ class SmuLifecycle(KnownStateMixin):
             log.error("%s: known state not reached: %s", self._who(), self.known_state.problems())
         return self.known_state
 
-    def _make_safe(self, rate: float, step: float) -> None:
+    def _survey(self, used: bool = True) -> ChannelFound:
+        """Read the channel's output, source function and level (sends queries only)."""
+        output = self._read_output()
+        volts = self._source_is_voltage()
+        level = self._read_level() if volts else self._read_current_level()
+        return ChannelFound(self._label(), output, "VOLT" if volts else "CURR", level, used=used)
+
+    def _label(self) -> str:
+        return self.CHANNEL_LABEL
+
+    def _make_safe(self, rate: float, step: float, used: bool = True) -> ChannelFound:
+        """Abort; a live voltage source is ramped to 0 V at ``rate`` in steps of ``step``, a
+        live current source is switched off at once; the output is read back. Returns the
+        channel as found, with ``secured`` telling whether off was confirmed."""
         self._abort_channel()
-        if self._read_output():
-            if self._source_is_voltage():
-                self._ramp(self._read_level(), 0.0, step, rate)
+        found = self._survey(used)
+        if found.output:
+            if found.function == "VOLT":
+                self._ramp(found.level, 0.0, step, rate)
             self._write_output_off()
+            log.warning("%s: found %s", self._who(), found.describe())
+        found = ChannelFound(
+            found.channel, found.output, found.function, found.level, not self._read_output(), used
+        )
+        self.found = found
+        return found
 
     # -- output ---------------------------------------------------------------------------
 
@@ -139,10 +192,13 @@ class SmuLifecycle(KnownStateMixin):
         """
         self.require_known_state()
         self._write_output_on()
+        self._expect_output = True
 
     def disable_output(self) -> None:
         """Switch the output off."""
         self._write_output_off()
+        if self._expect_output is not None:
+            self._expect_output = False
 
     @property
     def output_enabled(self) -> bool:
@@ -226,10 +282,10 @@ class SmuLifecycle(KnownStateMixin):
                 notes.append(f"{label} failed ({exc})")
                 return None
 
+        self._expect_output = None
         if getattr(self, "foreign_dialect", None):
-            closer = getattr(session, "close_session", None) if close else None
-            if closer is not None:
-                closer()
+            if close:
+                self._close_session()
             log.error(
                 "%s: shutdown: the instrument speaks %s, not this driver's language: nothing "
                 "sent, output state NOT confirmed (left as found)",
@@ -248,8 +304,7 @@ class SmuLifecycle(KnownStateMixin):
         attempt("output off", self._write_output_off)
         state = attempt("output read-back", self._read_output)
         confirmed = state is False
-        closer = getattr(session, "close_session", None) if close else None
-        closed = bool(attempt("close", closer)) if closer is not None else False
+        closed = bool(attempt("close", self._close_session)) if close else False
         self.known_state = None
         who = self._who()
         if confirmed:
@@ -267,6 +322,12 @@ class SmuLifecycle(KnownStateMixin):
             )
         self.isShutdown = True
         return confirmed
+
+    def _close_session(self) -> bool:
+        """Close the wire at the end of a shutdown; True if closed. A channel of a shared
+        instrument hands this to the instrument (closed after its last channel)."""
+        closer = getattr(self._session(), "close_session", None)
+        return bool(closer()) if closer is not None else False
 
     def close(self) -> None:
         """Shut down (see :meth:`shutdown`)."""

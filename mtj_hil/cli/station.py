@@ -34,11 +34,14 @@ def check(file: Path, verbose: bool) -> None:
     Lists the VISA resources and serial ports this computer sees, then opens each
     instrument of the station: the controller board is identified (and its die compared
     with the station's profile) and reset; each SMU is identified against its driver and
-    taken through its known-state sequence (clear, source voltage, sense current, fixed
-    source range, protection, compliance, current range, NPLC, data format, trigger count),
-    every setting read back and the error queue drained; then it is shut down. One line per
-    instrument (OK / FAIL, address, outcome, identity), then the settings that differ (all
-    with --verbose); exit code 7 when any instrument failed, 3 for a bad station file.
+    taken through its known-state sequence (reset, source range, protection, compliance,
+    current range, NPLC, mains frequency, and every setting the reset restores), every
+    setting read back and the error queue drained; then it is shut down. Every channel of
+    every SMU, used by the station or not, is reported as found (output, source, level) and
+    made safe; a channel found with its output on is listed first (LIVE). One line per
+    instrument (OK / FAIL, address, outcome, identity), then each channel as found and the
+    settings that differ (all with --verbose); exit code 7 when any instrument failed, 3 for
+    a bad station file.
     """
     st = load_station(file)
     out = Console()
@@ -48,19 +51,26 @@ def check(file: Path, verbose: bool) -> None:
     visa = result.visa if isinstance(result.visa, str) else ", ".join(result.visa) or "(none)"
     out.print(f"VISA resources: {visa}", soft_wrap=True)
     out.print(f"serial ports: {', '.join(result.ports) or '(none)'}", soft_wrap=True)
+    for item, channel in result.live:  # a live output comes first, whatever else happened
+        text = escape(f"{item.key} at {item.address}: found {channel.describe()}")
+        out.print(f"[red]LIVE[/] {text}", soft_wrap=True)
     for item in result.instruments:
         mark = "[green]OK  [/]" if item.ok else "[red]FAIL[/]"
         who = f" [{item.identity}]" if item.identity else ""
         text = escape(f"{item.key} at {item.address}: {item.outcome}{who}")
         out.print(f"{mark} {text}", soft_wrap=True)
     for item in result.instruments:
+        for channel in item.channels:
+            out.print(escape(f"     {item.key}: found {channel.describe()}"), soft_wrap=True)
         shown = item.details if verbose else [d for d in item.details if not d.startswith("ok ")]
         for line in shown:
             out.print(escape(f"     {item.key}: {line}"), soft_wrap=True)
     failed = [i.key for i in result.instruments if not i.ok]
+    live = len(result.live)
+    made_safe = f"; {live} live output(s) found and switched off" if live else ""
     if failed:
         raise StationCheckFailed(
             f"station check: {len(failed)} of {len(result.instruments)} instruments failed "
-            f"({', '.join(failed)}); no output was turned on"
+            f"({', '.join(failed)}); no output was turned on{made_safe}"
         )
-    out.print("all instruments checked; no output was turned on")
+    out.print(f"all instruments checked; no output was turned on{made_safe}", soft_wrap=True)

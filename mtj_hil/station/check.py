@@ -4,7 +4,10 @@
 instrument of the station file exactly as a run would (:mod:`mtj_hil.station.smu`): the
 controller board is identified and reset; each SMU is identified against its driver, taken
 through its known-state sequence (every setting read back, error queue drained) and shut
-down. No output is ever switched on. Each instrument gets one :class:`InstrumentCheck`.
+down. Every channel of every SMU, the ones the station does not use included, is read as
+found (output, source function and level), made safe and verified off; live outputs are
+listed first. No output is ever switched on. Each instrument gets one
+:class:`InstrumentCheck`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from mtj_hil.errors import ConfigError
 from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.station.config import Station
 from mtj_hil.station.connect import start_virtual_lab
 from mtj_hil.station.smu import make_smu, open_controller, smu_settings
@@ -33,6 +37,13 @@ class InstrumentCheck:
     outcome: str = ""
     identity: str = ""
     details: list[str] = field(default_factory=list)
+    #: every channel of the instrument as found on open, used or not
+    channels: list[ChannelFound] = field(default_factory=list)
+
+    @property
+    def live(self) -> list[ChannelFound]:
+        """Channels found with their output on."""
+        return [c for c in self.channels if c.live]
 
 
 @dataclass
@@ -46,6 +57,11 @@ class StationCheck:
     @property
     def ok(self) -> bool:
         return all(i.ok for i in self.instruments)
+
+    @property
+    def live(self) -> list[tuple[InstrumentCheck, ChannelFound]]:
+        """Every channel found with its output on, with its instrument."""
+        return [(i, c) for i in self.instruments for c in i.live]
 
 
 def visa_resources(visa_library: str) -> list[str] | str:
@@ -113,7 +129,10 @@ def _check_smu(station: Station, cfg: Any, resource: str) -> InstrumentCheck:
         check.details += [f"error queue: {code} {msg}" for code, msg in state.errors]
         if state.stale_errors:
             check.details.append(f"stale errors cleared on open: {list(state.stale_errors)}")
-        if state.ok:
+        check.channels = _found_channels(smu)
+        if any(c.secured is False for c in check.channels):
+            check.details.append("a channel found live was NOT confirmed off")
+        if state.ok and all(c.secured is not False for c in check.channels):
             check.ok = True
             check.outcome = f"known state verified ({len(state.checks)} settings)"
         else:
@@ -125,6 +144,16 @@ def _check_smu(station: Station, cfg: Any, resource: str) -> InstrumentCheck:
             check.ok = False
             check.details.append("shutdown: output-off not confirmed")
     return check
+
+
+def _found_channels(smu: Any) -> list[ChannelFound]:
+    """Every channel of ``smu``'s instrument as its open found it (the unit's for a channel
+    of a multi-channel SMU, else the one channel)."""
+    unit = getattr(smu, "parent", None)
+    found = getattr(unit, "found", None)
+    if isinstance(found, dict) and found:
+        return [found[k] for k in sorted(found, key=str)]
+    return [smu.found] if getattr(smu, "found", None) is not None else []
 
 
 def check_station(station: Station) -> StationCheck:

@@ -31,7 +31,7 @@ from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.records import controller_identity, smu_identity
 from mtj_hil.errors import ConfigError
 from mtj_hil.instruments.controller import ADC_RANGES, ChipController, HostWatchdogFired
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.station.config import Station
@@ -189,8 +189,28 @@ class InstrumentChip:
 
     # -- board state, with redundant commands skipped ----------------------------------------
 
+    def verify_instruments(self) -> None:
+        """Re-check every SMU mid-run (power-on bit, identity, output state, interlock and
+        temperature status, every steady setting; see :mod:`mtj_hil.instruments.smu.health`).
+        Runs at each array boundary and before a job records an array.
+
+        Raises:
+            InstrumentStateLost: an SMU left its known state (the message names the SMU
+                role and what happened).
+        """
+        self._check_open()
+        for role, smu in self.smus.items():
+            check = getattr(smu, "check_health", None)
+            if check is None:
+                continue
+            try:
+                check()
+            except InstrumentStateLost as exc:
+                raise InstrumentStateLost(f"{role} SMU: {exc}") from exc
+
     def _select(self, array: int) -> None:
         if self._array != array:
+            self.verify_instruments()  # an array boundary: nothing is trusted blindly
             self.controller.select_array(array)
             self._array, self._route, self._enabled = array, None, None
 

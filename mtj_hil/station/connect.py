@@ -139,9 +139,10 @@ def open_station(
             # the virtual board's watchdog runs on the lab's modelled clock: idle time too
             controller.link_clock = lambda: lab.clock.now
         smus: dict[str, SourceMeter] = {}
+        shared: dict[tuple[str, str], Any] = {}
         try:
             for cfg in station.smus:
-                smus[cfg.role] = make_smu(cfg, resources[cfg.name], station)
+                smus[cfg.role] = make_smu(cfg, resources[cfg.name], station, shared=shared)
             chip = InstrumentChip(controller, station, smus)
         except BaseException:
             for role, smu in smus.items():

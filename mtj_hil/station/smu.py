@@ -57,16 +57,34 @@ def check_identity(source: str, config: SmuConfig, idn: str, resource: str) -> N
         )
 
 
+def used_channels(config: SmuConfig, station: Station | None) -> tuple[str, ...]:
+    """Channels of ``config``'s instrument that the station uses: every ``[smu.*]`` entry with
+    the same driver and resource (a two-channel unit may serve two entries)."""
+    default = "a" if config.driver == "keithley2600" else "1"
+    if station is None:
+        return (config.channel or default,)
+    same = [
+        c.channel or default
+        for c in station.smus
+        if c.driver == config.driver and c.resource == config.resource
+    ]
+    return tuple(dict.fromkeys(same or [config.channel or default]))
+
+
 def make_smu(
     config: SmuConfig,
     resource: str,
     station: Station | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    shared: dict[tuple[str, str], Any] | None = None,
 ) -> SourceMeter:
     """Open the SMU driver a station names through its VISA library and check its identity.
 
-    Nothing is configured and no output is touched here; see ``SourceMeter.configure``.
+    Nothing is configured and no output is touched here; see ``SourceMeter.configure``. On a
+    two-channel unit the driver knows which channels the station uses (the others are made
+    safe by ``configure``); with ``shared`` (a dict kept by the caller) entries naming
+    channels of the same unit share one instrument object and session.
 
     Raises:
         ConfigError: the VISA library cannot be loaded (names ``station.visa_library``), a
@@ -83,6 +101,11 @@ def make_smu(
 
     label = f"SMU {config.name} ({config.driver})"
     source = str(station.path) if station is not None and station.path else "<station>"
+    key = (config.driver, resource)
+    if shared is not None and key in shared:
+        ch = config.channel or ("a" if config.driver == "keithley2600" else "1")
+        prefix = "smu" if config.driver == "keithley2600" else "ch"
+        return getattr(shared[key], f"{prefix}{ch}")  # type: ignore[no-any-return]
     library = station.visa_library if station is not None else "@py"
     try:
         adapter = open_visa_adapter(
@@ -100,16 +123,20 @@ def make_smu(
             ch = config.channel or "a"
             if ch not in ("a", "b"):
                 raise AttributeError(ch)
-            inst = Keithley2600(adapter, name=label, channels=(ch,), sleep=sleep)
+            used = used_channels(config, station)
+            inst = Keithley2600(adapter, name=label, channels=used, sleep=sleep)
             smu = getattr(inst, f"smu{ch}")
         else:
             ch = config.channel or "1"
             if ch not in ("1", "2"):
                 raise AttributeError(ch)
-            inst = KeysightB2900(adapter, name=label, channels=(int(ch),), sleep=sleep)
+            used = tuple(int(c) for c in used_channels(config, station))
+            inst = KeysightB2900(adapter, name=label, channels=used, sleep=sleep)
             smu = getattr(inst, f"ch{ch}")
         inst._init_guard(resource)
         check_identity(source, config, smu.idn, resource)
+        if shared is not None and config.driver in ("keithley2600", "keysight_b2900"):
+            shared[key] = inst
         return smu
     except AttributeError as exc:
         _close_quietly(adapter)
@@ -153,4 +180,5 @@ __all__ = [
     "make_smu",
     "open_controller",
     "smu_settings",
+    "used_channels",
 ]

@@ -27,18 +27,21 @@ from pathlib import Path
 import numpy as np
 
 from mtj_hil.errors import ConfigError
-from mtj_hil.instruments.errors import InstrumentError
-from mtj_hil.sim.lab import START_STATES
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.sim.lab.lab import LabImperfections, VirtualLab
+from mtj_hil.sim.lab.smu.dialects import starts_of
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
+from mtj_hil.testing.hostile_judge import Expected, judge_history, judge_points
 
-__all__ = ["HostileOutcome", "STATION", "try_hostile_start", "starts_for"]
+__all__ = ["HostileOutcome", "STATION", "starts_for", "try_hostile_start"]
 
 log = logging.getLogger(__name__)
 
 STATION = Path(__file__).resolve().parents[2] / "stations" / "virtual-lab.toml"
 ARRAY, ROW, VOLTS = 1, 5, 0.1
+#: NPLC the bench station asks (no model's reset value, so the driver must set it)
+BENCH_NPLC = 2.0
 
 
 @dataclass
@@ -65,42 +68,20 @@ class HostileOutcome:
 
 def starts_for(driver: str) -> list[str]:
     """The start states a driver's dialect can be found in."""
-    return [s for s in START_STATES if s != "tsp-language" or driver == "keithley2450"]
+    return starts_of(driver)
 
 
 def _station(driver: str, lab: VirtualLab) -> dict:
     data = tomllib.loads(STATION.read_text())
     data["station"]["read_path"] = "smu"
     data["controller"]["url"] = lab.controller_url
-    data["smu"]["sense"].update(driver=driver, resource=lab.smu_resource)
+    data["smu"]["sense"].update(driver=driver, resource=lab.smu_resource, nplc=BENCH_NPLC)
     del data["virtual_lab"], data["calibration"]
     return data
 
 
-def _judge_history(history: list, envelope_v: float, found_v: float) -> str | None:
-    """Why the terminals saw something unsafe after the driver took over, or None.
-
-    A voltage beyond the envelope is tolerated only while it ramps down from the level the
-    instrument was found at (``found_v``); any rise beyond the envelope, and any non-voltage
-    source with the output on, is unsafe.
-    """
-    previous = abs(found_v)
-    for entry in history:
-        if entry.output and entry.function != "VOLT":
-            return f"a {entry.function} source with the output on"
-        terminal = abs(entry.terminal) if entry.output else 0.0
-        if terminal > envelope_v * (1 + 1e-9) and terminal > previous + 1e-12:
-            return f"{terminal:g} V on the terminals (envelope {envelope_v:g} V)"
-        previous = terminal
-    return None
-
-
-def try_hostile_start(
-    driver: str, start: str, *, lot_seed: int = 0, die: int = 3
-) -> HostileOutcome:
-    """Open, read, sweep, force compliance and shut down one SMU found in ``start``."""
-    result = HostileOutcome(driver, start)
-    lab = VirtualLab(
+def _lab(driver: str, start: str, lot_seed: int, die: int) -> VirtualLab:
+    return VirtualLab(
         "1t1r-20k",
         lot_seed,
         die,
@@ -108,41 +89,87 @@ def try_hostile_start(
         smu_start=start,
         imperfections=LabImperfections.ideal(),
     )
-    with lab:
+
+
+def _expected(station: object) -> Expected:
+    cfg = station.smu("sense")  # type: ignore[attr-defined]
+    return Expected(
+        envelope_v=max(station.envelope.max_read_voltage, 0.0),  # type: ignore[attr-defined]
+        compliance=cfg.compliance,
+        nplc=cfg.nplc,
+        current_range=cfg.current_range,
+        line_frequency=station.line_frequency,  # type: ignore[attr-defined]
+    )
+
+
+def judge_case(
+    smu: object, first: int, found: dict[str, float], exp: Expected, result: HostileOutcome
+) -> None:
+    """Judge the instrument's records after the case ran (module docstring)."""
+    unsafe = judge_history(list(smu.history[first:]), exp.envelope_v, found)  # type: ignore[attr-defined]
+    points = [p for name, p in smu.measured if name == smu.main.name]  # type: ignore[attr-defined]
+    verdict = judge_points(points, exp, type(smu))
+    if unsafe is not None:
+        result.outcome = f"unsafe: {unsafe}"
+    elif verdict is not None and not result.wrong:
+        result.outcome = f"{verdict[0]}: {verdict[1]}"
+    if smu.output:  # type: ignore[attr-defined]
+        result.outcome = "unsafe: output still on after shutdown"
+
+
+def try_hostile_start(
+    driver: str, start: str, *, lot_seed: int = 0, die: int = 3
+) -> HostileOutcome:
+    """Open, read, sweep, force compliance and shut down one SMU found in ``start``."""
+    result = HostileOutcome(driver, start)
+    with _lab(driver, start, lot_seed, die) as lab:
         smu = lab.smu
         first = len(smu.history)
-        found = smu.terminal_voltage if smu.output else 0.0
+        found = {name: ch.terminal_voltage() for name, ch in smu.channels.items()}
         station = station_from_dict(_station(driver, lab), STATION)
-        envelope_v = max(station.envelope.max_read_voltage, 0.0)
+        exp = _expected(station)
         try:
             with open_station(station, apply_calibration=False) as chip:
-                _exercise(chip, lab, result)
+                live = [
+                    n for n, ch in smu.channels.items() if ch is not smu.main and ch.state.output
+                ]
+                if live:
+                    result.outcome = f"unsafe: channel {live[0]} left live after open"
+                else:
+                    _exercise(chip, lab, result)
         except (InstrumentError, ConfigError) as exc:
             if result.outcome == "known state":
                 result.outcome = f"refused: {exc}"
-        unsafe = _judge_history(list(smu.history[first:]), envelope_v, found)
-        if unsafe is not None:
-            result.outcome = f"unsafe: {unsafe}"
-        elif abs(found) > envelope_v:
-            result.details.append(f"found {found:g} V on the terminals, brought to 0 V")
-        if smu.output:
-            result.outcome = "unsafe: output still on after shutdown"
+        judge_case(smu, first, found, exp, result)
+        if not result.unsafe and max(map(abs, found.values())) > exp.envelope_v:
+            result.details.append("found a voltage beyond the envelope, brought to 0 V")
     return result
 
 
-def _exercise(chip: object, lab: VirtualLab, result: HostileOutcome) -> None:
-    vectors = np.zeros((1, 25))
-    vectors[0, ROW] = VOLTS
-    currents = chip.read(ARRAY, vectors)[0]  # type: ignore[attr-defined]
+def _truth(lab: VirtualLab, array: int, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """The die's currents for input line ``row`` at :data:`VOLTS` and their tolerance (A)."""
     die = lab.die
     rd = die.profile.read
-    truth = VOLTS * die.effective_conductance(ARRAY)[ROW]
+    truth = VOLTS * die.effective_conductance(array)[row]
     if rd.offset_sigma > 0:
-        truth = truth + die.sense_offset[ARRAY]
+        truth = truth + die.sense_offset[array]
     # the die's own read noise (5 sigma) and converter step are physics, not driver errors
     tol = 5 * np.hypot(rd.noise_rel * truth, rd.noise_abs)
     if rd.adc_bits:
         tol = tol + rd.adc_full_scale / 2**rd.adc_bits
+    return truth, tol
+
+
+def read_row(chip: object, array: int, row: int) -> np.ndarray:
+    """Read input line ``row`` of ``array`` at :data:`VOLTS` through the chip."""
+    vectors = np.zeros((1, 25))
+    vectors[0, row] = VOLTS
+    return chip.read(array, vectors)[0]  # type: ignore[attr-defined,no-any-return]
+
+
+def _exercise(chip: object, lab: VirtualLab, result: HostileOutcome) -> None:
+    currents = read_row(chip, ARRAY, ROW)
+    truth, tol = _truth(lab, ARRAY, ROW)
     ok = np.abs(currents - truth) <= tol
     if not ok.all():
         j = int(np.flatnonzero(~ok)[0])
@@ -150,6 +177,7 @@ def _exercise(chip: object, lab: VirtualLab, result: HostileOutcome) -> None:
             f"wrong reading: output line {j} read {currents[j]:.6g} A, die gives {truth[j]:.6g} A"
         )
         return
+    rd = lab.die.profile.read
     sense = chip.smus["sense"]  # type: ignore[attr-defined]
     single = sense.measure_current()
     sweep = sense.sweep_voltages([0.0, 0.0, 0.0])
@@ -157,9 +185,16 @@ def _exercise(chip: object, lab: VirtualLab, result: HostileOutcome) -> None:
     if not all(r.trustworthy and abs(r.current - single.current) <= spread for r in sweep):
         result.outcome = f"wrong reading: sweep {[r.current for r in sweep]} vs {single.current}"
         return
+    chip.verify_instruments()  # type: ignore[attr-defined]
     lab.smu.force_compliance(1)
-    forced = sense.measure_current()
-    if not forced.compliance:
-        result.outcome = "wrong reading: a forced compliance was not flagged"
-        return
+    try:
+        forced = sense.measure_current()
+    except InstrumentStateLost as exc:  # output protection opened the relay (B2900)
+        if "protection" not in str(exc):
+            raise
+        result.details.append("forced compliance: output protection switched the output off")
+    else:
+        if not forced.compliance:
+            result.outcome = "wrong reading: a forced compliance was not flagged"
+            return
     result.details.append(f"{int(ok.sum())} lines read equal to the die; sweep and compliance ok")

@@ -23,6 +23,7 @@ from typing import Any
 from unittest import mock
 
 from mtj_hil.sim.lab.lab import LabImperfections, VirtualLab
+from mtj_hil.testing.interop_clients import MORE_CLIENTS, attribute
 
 __all__ = ["CLIENTS", "Client", "PairResult", "run_pair"]
 
@@ -43,6 +44,8 @@ class PairResult:
     client: str
     dialect: str
     ops: dict[str, str] = field(default_factory=dict)
+    #: the peer bug a failure comes from (see ``interop_clients.PEER_BUGS``), if known
+    fault: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -214,7 +217,9 @@ def _ours(dialect: str) -> Callable[[str, Step, Callable[[float], None]], None]:
         def configure() -> None:
             from mtj_hil.instruments.smu.known_state import SmuSettings
 
-            state = smu.configure(SmuSettings(max_voltage=VOLTAGE, compliance=1e-3, nplc=1))
+            state = smu.configure(
+                SmuSettings(max_voltage=VOLTAGE, compliance=1e-3, nplc=1, line_frequency=60.0)
+            )
             if not state.ok:
                 raise RuntimeError("; ".join(state.problems()))
             smu.source_voltage = VOLTAGE
@@ -241,6 +246,7 @@ CLIENTS: dict[str, Client] = {
     "mtj-hil keithley2600": Client("instruments", "keithley2600", _ours("keithley2600")),
     "mtj-hil keysight_b2900": Client("instruments", "keysight_b2900", _ours("keysight_b2900")),
 }
+CLIENTS.update({name: Client(*spec) for name, spec in MORE_CLIENTS.items()})
 
 
 @contextlib.contextmanager
@@ -299,8 +305,18 @@ def run_pair(name: str, *, start: str = "power-on") -> PairResult:
         result.ops[op] = "ok"
         return value if value is not None else True
 
-    with mock.patch("time.sleep"), _routed_lab(client.dialect, start) as (lab, expected):
+    polls = [0]
+
+    def no_wait(seconds: float = 0.0) -> None:  # a client polling forever is stopped
+        polls[0] += 1
+        if polls[0] > 2000:
+            polls[0] = 0  # the next wait gets a budget of its own
+            raise TimeoutError("the client waited 2000 times for something that never came")
+
+    with mock.patch("time.sleep", no_wait), _routed_lab(client.dialect, start) as (lab, expected):
         client.script(lab.smu_resource, step, _agree(expected))
         if result.ops.get("shutdown") == "ok" and not _settles_off(lab):
             result.ops["shutdown"] = "output still on"
+    if not result.ok:
+        result.fault = attribute(name, result.ops)
     return result

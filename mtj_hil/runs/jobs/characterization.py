@@ -16,6 +16,7 @@ from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
 from mtj_hil.protocols.sinks import ProgressCallback
 from mtj_hil.runs.jobs.common import open_run, recorded_status
 from mtj_hil.runs.jobs.timeline import timeline
+from mtj_hil.runs.jobs.trust import CheckedSink
 from mtj_hil.runs.store.characterization import CharacterizationRun
 
 
@@ -64,4 +65,6 @@ def run_characterization(
         with recorded_status(sink), timeline(sink, chip, progress) as progress:
             if resume and sink.plan:
                 plan = plan_from_record(sink.plan)
-            return characterize_die(chip, sink, plan, thresholds=thresholds, progress=progress)
+            return characterize_die(
+                chip, CheckedSink(sink, chip), plan, thresholds=thresholds, progress=progress
+            )

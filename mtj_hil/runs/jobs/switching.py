@@ -17,6 +17,7 @@ from mtj_hil.protocols.switching.procedure import (
 )
 from mtj_hil.runs.jobs.common import open_run, recorded_status
 from mtj_hil.runs.jobs.timeline import timeline
+from mtj_hil.runs.jobs.trust import CheckedSink
 from mtj_hil.runs.store.switching import SwitchingRun
 
 
@@ -78,7 +79,7 @@ def run_switching(
         if resume:
             plan = plan_from_record(sink.plan)
         with recorded_status(sink), timeline(sink, chip, progress) as progress:
-            data = measure_switching_die(chip, sink, plan, progress)
+            data = measure_switching_die(chip, CheckedSink(sink, chip), plan, progress)
             arrays = [int(a) for a in plan.arrays]
             analysis = analyse(
                 data,

@@ -84,14 +84,22 @@ def test_nplc_and_output():
     ],
 )
 def test_measure_current_decodes_limit_range_and_time(reply, expected):
-    with proto([(':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', reply)]) as smu:
+    with proto(
+        [(':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT;:OUTP?', reply + ";1")]
+    ) as smu:
         assert smu.measure_current() == expected
 
 
 def test_measure_current_overflow_and_no_data_are_distinct():
     pairs = [
-        (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.9E+37,1.0,8,128"),
-        (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01,9.91E+37,1.0,8,128"),
+        (
+            ':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT;:OUTP?',
+            "2.0E-01,9.9E+37,1.0,8,128;1",
+        ),
+        (
+            ':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT;:OUTP?',
+            "2.0E-01,9.91E+37,1.0,8,128;1",
+        ),
     ]
     with proto(pairs) as smu:
         over, missing = smu.measure_current(), smu.measure_current()
@@ -100,7 +108,7 @@ def test_measure_current_overflow_and_no_data_are_distinct():
 
 
 def test_measure_current_rejects_malformed_reply():
-    reply = [(':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "2.0E-01")]
+    reply = [(':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT;:OUTP?', "2.0E-01;1")]
     with proto(reply) as smu, pytest.raises(InstrumentError):
         smu.measure_current()
 
@@ -114,7 +122,7 @@ def test_sweep_voltages():
         (':TRAC:CLE "defbuffer1"', None),
         (":INIT", None),
         ("*WAI", None),
-        (':TRAC:DATA? 1, 3, "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', reply),
+        (':TRAC:DATA? 1, 3, "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT;:OUTP?', reply + ";1"),
     ]
     with proto(pairs) as smu:
         readings = smu.sweep_voltages([0, 0.1, 0.2])
@@ -131,7 +139,10 @@ def test_sweep_wrong_point_count_raises():
         (':TRAC:CLE "defbuffer1"', None),
         (":INIT", None),
         ("*WAI", None),
-        (':TRAC:DATA? 1, 2, "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT', "0,1e-9,0,8,0"),
+        (
+            ':TRAC:DATA? 1, 2, "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT;:OUTP?',
+            "0,1e-9,0,8,0;1",
+        ),
     ]
     with proto(pairs) as smu, pytest.raises(InstrumentError):
         smu.sweep_voltages([0, 0.1])
@@ -206,3 +217,19 @@ def test_shutdown_output_off_survives_failing_first_step(mocker):
         mocker.patch.object(smu, "write", side_effect=flaky)
         mocker.patch.object(smu, "_read_level", side_effect=InstrumentError("no reply"))
         assert smu.shutdown() is True
+
+
+def test_a_reading_taken_with_the_output_dropped_mid_run_is_refused_and_named():
+    from mtj_hil.instruments.errors import InstrumentStateLost
+
+    pairs = [
+        (':MEAS:CURR? "defbuffer1", SOUR, READ, REL, STAT, SOURSTAT;:OUTP?', "0,0,1.0,0,0;0"),
+        ("*ESR?", "128"),
+        ("*IDN?", "KEITHLEY INSTRUMENTS,MODEL 2450,1,1"),
+        (":OUTP:INT:TRIP?", "1"),
+        (":OUTP?", "0"),
+    ]
+    with proto(pairs) as smu:
+        smu._expect_output = True  # the run switched it on
+        with pytest.raises(InstrumentStateLost, match="power-cycled.*output found OFF"):
+            smu.measure_current()

@@ -99,14 +99,14 @@ def test_output_uses_tsp_constants_and_needs_the_known_state():
             k.smua.output_enabled = 1
 
 
-MEAS_A = "print(smua.measure.i(), smua.source.levelv, smua.source.compliance)"
+MEAS_A = "print(smua.measure.i(), smua.source.levelv, smua.source.compliance, smua.source.output)"
 
 
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        ("1.23400e-06\t5.00000e-01\tfalse", Reading(0.5, 1.234e-6, False, False)),
-        ("1.00000e-04\t5.00000e-01\ttrue", Reading(0.5, 1e-4, True, False)),
+        ("1.23400e-06\t5.00000e-01\tfalse\t1.00000e+00", Reading(0.5, 1.234e-6, False, False)),
+        ("1.00000e-04\t5.00000e-01\ttrue\t1.00000e+00", Reading(0.5, 1e-4, True, False)),
     ],
 )
 def test_measure_current(reply, expected):
@@ -115,7 +115,7 @@ def test_measure_current(reply, expected):
 
 
 def test_measure_current_overflow_and_bad_reply():
-    with proto([(MEAS_A, "9.91000e+37\t5.00000e-01\tfalse"), (MEAS_A, "nil")]) as k:
+    with proto([(MEAS_A, "9.91000e+37\t5.00000e-01\tfalse\t1.00000e+00"), (MEAS_A, "nil")]) as k:
         r = k.smua.measure_current()
         assert r.overflow and math.isnan(r.current)
         with pytest.raises(InstrumentError):
@@ -144,6 +144,7 @@ def sweep_pairs(ch, values, n, reply):
             f"{s}.nvbuffer1.statuses, {s}.nvbuffer1.timestamps)",
             reply,
         ),
+        (f"print({s}.source.output)", "1.00000e+00"),
         (f"{s}.trigger.source.action = {s}.DISABLE", None),
         (f"{s}.trigger.measure.action = {s}.DISABLE", None),
     ]
@@ -167,7 +168,7 @@ def test_sweep_decodes_compliance_bit_b6_overflow_and_timestamps():
 
 def test_sweep_disables_trigger_actions_even_if_readback_fails(mocker):
     pairs = sweep_pairs("a", "0.1", 1, None)
-    del pairs[9]  # the printbuffer exchange never happens
+    del pairs[9:11]  # the printbuffer exchange and the output read never happen
     with proto(pairs) as k:
         real_write = k.write
 
@@ -239,10 +240,22 @@ def shutdown_pairs(ch, level="0.00000e+00"):
 
 
 RECOVER_A = [("smua.abort()", None), ("print(errorqueue.next())", "0\tQueue Is Empty\t0\t0")]
+IDN_2602B = ("*IDN?", "Keithley Instruments Inc., Model 2602B, 4321, 3.2.2")
+IDN_2601B = ("*IDN?", "Keithley Instruments Inc., Model 2601B, 4321, 3.2.2")
+# the channel the station does not use: found, made safe, reset and read back off
+SECURE_B = [
+    ("smub.abort()", None),
+    ("print(smub.source.output)", "0.00000e+00"),
+    ("print(smub.source.func)", "1.00000e+00"),
+    ("print(smub.source.levelv)", "0.00000e+00"),
+    ("print(smub.source.output)", "0.00000e+00"),
+    ("smub.reset()", None),
+    ("print(smub.source.output)", "0.00000e+00"),
+]
 
 
-def test_channel_shutdown_really_sends_output_off():
-    with proto(RECOVER_A + shutdown_pairs("a"), channels=("a",)) as k:
+def test_channel_shutdown_really_sends_output_off_and_checks_the_unused_channel():
+    with proto(RECOVER_A + shutdown_pairs("a") + [IDN_2602B, *SECURE_B], channels=("a",)) as k:
         assert k.smua.shutdown() is True
 
 
@@ -260,6 +273,7 @@ def test_instrument_shutdown_covers_both_channels_despite_failure(mocker):
         ("print(smua.source.output)", "0.00000e+00"),
         *recover,
         *shutdown_pairs("b"),
+        IDN_2602B,
     ]
     with proto(pairs) as k:
         real_write = k.write
@@ -275,5 +289,24 @@ def test_instrument_shutdown_covers_both_channels_despite_failure(mocker):
 
 
 def test_single_channel_model_shuts_down_only_smua():
-    with proto(RECOVER_A + shutdown_pairs("a"), channels=("a",)) as k:
+    with proto(RECOVER_A + shutdown_pairs("a") + [IDN_2601B], channels=("a",)) as k:
         assert k.shutdown() is True
+
+
+def test_an_unused_channel_found_sourcing_current_is_switched_off_and_reported():
+    found = [
+        IDN_2602B,
+        ("smub.abort()", None),
+        ("print(smub.source.output)", "1.00000e+00"),
+        ("print(smub.source.func)", "0.00000e+00"),
+        ("print(smub.source.leveli)", "1.00000e-03"),
+        ("smub.source.output = smub.OUTPUT_OFF", None),
+        ("print(smub.source.output)", "0.00000e+00"),
+        ("smub.reset()", None),
+        ("print(smub.source.output)", "0.00000e+00"),
+    ]
+    with proto(found, channels=("a",)) as k:
+        states = k.secure_unused(rate=1.0, step=0.05)
+    b = states["b"]
+    assert b.live and b.function == "CURR" and b.level == 1e-3 and b.secured and not b.used
+    assert "output ON, current source at 0.001 A" in b.describe()

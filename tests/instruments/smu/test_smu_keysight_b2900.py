@@ -96,12 +96,14 @@ def test_out_of_range_rejected(attr, bad):
     ],
 )
 def test_measure_current_decodes_status(reply, expected):
-    with proto([(":MEAS? (@1)", reply)]) as b:
+    with proto([(":MEAS? (@1);:OUTP1?;:OUTP1:ON:AUTO?", reply + ";1;0")]) as b:
         assert b.ch1.measure_current() == expected
 
 
 def test_measure_current_missing_data_is_no_data_not_overflow():
-    with proto([(":MEAS? (@2)", "+9.910000E+37,+1.0E+00,+0.000000E+00,+5.000000E-01")]) as b:
+    with proto(
+        [(":MEAS? (@2);:OUTP2?;:OUTP2:ON:AUTO?", "+9.910000E+37,+1.0E+00,+0.0E+00,+5.0E-01;1;0")]
+    ) as b:
         r = b.ch2.measure_current()
     assert r.no_data and not r.overflow and math.isnan(r.current) and r.voltage == 0.5
 
@@ -114,7 +116,10 @@ def sweep_pairs(ch, values, n, reply):
         (f":TRIG{ch}:COUN {n}", None),
         (f":INIT (@{ch})", None),
         ("*OPC?", "1"),
-        (f":FETC:ARR? (@{ch})", reply),
+        (
+            f":FETC:ARR? (@{ch});:OUTP{ch}?;:OUTP{ch}:ON:AUTO?",
+            None if reply is None else reply + ";1;0",
+        ),
         (f":SOUR{ch}:VOLT:MODE FIX", None),
         (f":TRIG{ch}:COUN 1", None),
     ]
@@ -174,6 +179,7 @@ def test_errors():
 
 
 RECOVER = [(":ABOR (@1)", None), (":ABOR (@2)", None), (":SYST:ERR?", '+0,"No error"')]
+IDN_B2902 = ("*IDN?", "Keysight Technologies,B2902A,MY1234,3.4.2011.5100")
 
 
 def test_shutdown_both_channels_output_off_despite_failure(mocker):
@@ -187,6 +193,7 @@ def test_shutdown_both_channels_output_off_despite_failure(mocker):
         (":SOUR2:VOLT 0", None),
         (":OUTP2 OFF", None),
         (":OUTP2?", "0"),
+        IDN_B2902,
     ]
     with proto(pairs) as b:
         real_write = b.write
@@ -211,6 +218,7 @@ def test_shutdown_single_channel_model():
         (":SOUR1:VOLT 0", None),
         (":OUTP1 OFF", None),
         (":OUTP1?", "0"),
+        ("*IDN?", "Keysight Technologies,B2901A,MY1234,3.4.2011.5100"),
     ]
     with proto(pairs, channels=(1,), sleep=lambda s: None) as b:
         assert b.shutdown() is True
@@ -220,52 +228,60 @@ def test_shutdown_single_channel_model():
 # the write-only ALL node and read back per action, like the trigger count.
 KNOWN_SETTINGS = SmuSettings(max_voltage=0.3, compliance=1e-3, nplc=1.0, current_range=1e-6)
 SET_B2900 = [
-    (":SOUR2:FUNC:MODE VOLT", None),
-    (":SOUR2:VOLT:MODE FIX", None),
+    ("*RST", None),
+    (":FORM:ELEM:SENS CURR,TIME,STAT,SOUR", None),
     (":SOUR2:VOLT:RANG:AUTO OFF", None),
     (":SOUR2:VOLT:RANG 0.3", None),
-    (":SOUR2:VOLT 0", None),
-    (':SENS2:FUNC "CURR"', None),
     (":SENS2:CURR:PROT 0.001", None),
     (":SENS2:VOLT:PROT 0.3", None),
     (":OUTP2:PROT ON", None),
     (":OUTP2:ON:AUTO OFF", None),
-    (":SENS2:CURR:RANG 1e-06", None),
     (":SENS2:CURR:NPLC 1", None),
-    (":FORM:DATA ASC", None),
-    (":FORM:ELEM:SENS CURR,TIME,STAT,SOUR", None),
-    (":TRIG2:COUN 1", None),
-    (":ARM2:COUN 1", None),
+    (":SENS2:CURR:RANG 1e-06", None),
 ]
 
 
 def _read_b2900(arm_acq="1", arm_tran="1"):
     return [
         (":SOUR2:FUNC:MODE?", "VOLT"),
+        (":SOUR2:FUNC:SHAP?", "DC"),
         (":SOUR2:VOLT:MODE?", "FIX"),
-        (":SOUR2:VOLT:RANG:AUTO?", "0"),
-        (":SOUR2:VOLT:RANG?", "+2.000000E+00"),
-        (":SOUR2:VOLT?", "+0.000000E+00"),
         (":SENS2:FUNC?", '"CURR"'),
-        (":SENS2:CURR:PROT?", "+1.000000E-03"),
-        (":SENS2:VOLT:PROT?", "+3.000000E-01"),
-        (":OUTP2:PROT?", "1"),
-        (":OUTP2:ON:AUTO?", "0"),
-        (":SENS2:CURR:RANG?", "+1.000000E-06"),
-        (":SENS2:CURR:NPLC?", "+1.000000E+00"),
         (":FORM:DATA?", "ASC"),
-        (":FORM:ELEM:SENS?", "CURR,TIME,STAT,SOUR"),
         (":TRIG2:ACQ:COUN?", "1"),
         (":TRIG2:TRAN:COUN?", "1"),
         (":ARM2:ACQ:COUN?", arm_acq),
         (":ARM2:TRAN:COUN?", arm_tran),
+        (":SENS2:REM?", "0"),
+        (":OUTP2:LOW?", "GRO"),
+        (":ARM2:ACQ:SOUR?", "AINT"),
+        (":ARM2:ACQ:DEL?", "+0.000000E+00"),
+        (":TRIG2:ACQ:SOUR?", "AINT"),
+        (":TRIG2:ACQ:DEL?", "+0.000000E+00"),
+        (":OUTP2:OFF:AUTO?", "0"),
+        (":FORM:ELEM:SENS?", "CURR,TIME,STAT,SOUR"),
+        (":SOUR2:VOLT?", "+0.000000E+00"),
+        (":SOUR2:VOLT:RANG:AUTO?", "0"),
+        (":SOUR2:VOLT:RANG?", "+2.000000E+00"),
+        (":SENS2:CURR:PROT?", "+1.000000E-03"),
+        (":SENS2:VOLT:PROT?", "+3.000000E-01"),
+        (":OUTP2:PROT?", "1"),
+        (":OUTP2:ON:AUTO?", "0"),
+        (":SENS2:CURR:NPLC?", "+1.000000E+00"),
+        (":SYST:LFR?", "50"),
+        (":SENS2:CURR:RANG?", "+1.000000E-06"),
         (":SYST:ERR?", '+0,"No error"'),
     ]
 
 
 OPEN_B2900 = [
+    IDN_B2902,
     (":ABOR (@2)", None),
     (":OUTP2?", "0"),
+    (":SOUR2:FUNC:MODE?", "VOLT"),
+    (":SOUR2:VOLT?", "+0.000000E+00"),
+    (":OUTP2?", "0"),
+    IDN_B2902,  # which channels the unit has (both used here)
     ("*CLS", None),
     (":SYST:ERR?", '+0,"No error"'),
 ]
@@ -289,3 +305,40 @@ def test_an_arm_count_that_did_not_take_is_named_and_output_on_refused():
         assert "arm count (transient)" in " ".join(state.problems())
         with pytest.raises(InstrumentError, match="arm count"):
             b.ch2.enable_output()
+
+
+def test_a_reset_seen_in_a_reading_refuses_it():
+    # *RST turns automatic output-on back on: the reading's own reply shows the reset
+    from mtj_hil.instruments.errors import InstrumentStateLost
+
+    pairs = [
+        (":MEAS? (@1);:OUTP1?;:OUTP1:ON:AUTO?", "+1.0E-06,+1.5E+00,+0.0E+00,+5.0E-01;1;1"),
+        ("*ESR?", "0"),
+        IDN_B2902,
+        (":STAT:QUES:COND?", "0"),
+        IDN_B2902,  # which channels the unit has: both used here
+        (":OUTP1?", "1"),
+    ]
+    with proto(pairs) as b:
+        b.ch1._expect_output = True
+        with pytest.raises(InstrumentStateLost, match="automatic output-on found ON"):
+            b.ch1.measure_current()
+
+
+def test_the_unused_channel_found_live_is_ramped_down_and_switched_off():
+    pairs = [
+        ("*IDN?", "Keysight Technologies,B2902A,MY1234,3.4.2011.5100"),
+        (":ABOR (@2)", None),
+        (":OUTP2?", "1"),
+        (":SOUR2:FUNC:MODE?", "VOLT"),
+        (":SOUR2:VOLT?", "+1.000000E-01"),
+        (":SOUR2:VOLT 0.05", None),
+        (":SOUR2:VOLT 0", None),
+        (":OUTP2 OFF", None),
+        (":OUTP2?", "0"),
+    ]
+    waits = []
+    with proto(pairs, channels=(1,), sleep=waits.append) as b:
+        found = b.secure_unused(rate=1.0, step=0.05)
+    assert found[2].live and found[2].secured and not found[2].used
+    assert sum(waits) == pytest.approx(0.1)

@@ -150,3 +150,41 @@ def test_stable_serial_device_names_are_accepted(url):
     data["controller"].update(url=url, exclusive=True, write_timeout=0.5, rtscts=True, dtr=False)
     st = station_from_dict(data, STATION)
     assert st.controller.url == url and st.controller.rtscts and st.controller.dtr is False
+
+
+@pytest.mark.parametrize(
+    ("driver", "start", "live"),
+    [
+        (
+            "keithley2600",
+            "other-channel-current",
+            "channel b: output ON, current source at 0.001 A",
+        ),
+        ("keysight_b2900", "other-channel-live", "channel 2: output ON, voltage source at 5 V"),
+        ("keithley2450", "last-user", "channel 1: output ON, current source at 0.001 A"),
+    ],
+)
+def test_station_check_reports_every_channel_and_any_live_output_first(
+    tmp_path, capsys, monkeypatch, driver, start, live
+):
+    made = []
+    real = lab_module.make_virtual_smu
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(lab_module, "make_virtual_smu", spy)
+    data = _virtual(driver=driver)
+    data["virtual_lab"]["smu_start"] = start
+    assert main(["station", "check", _write(tmp_path, data)]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    first_status = next(i for i, ln in enumerate(lines) if ln.startswith(("OK", "FAIL", "LIVE")))
+    assert lines[first_status].startswith("LIVE") and live in lines[first_status]
+    assert "made safe: output off confirmed" in lines[first_status]
+    assert "live output(s) found and switched off" in out
+    if driver != "keithley2450":  # both channels of a two-channel unit are reported
+        assert out.count("smu.sense: found channel") == 2
+    (smu,) = made
+    assert smu.output is False

@@ -34,7 +34,12 @@ class ChannelHost(Protocol):
     rng: np.random.Generator
     faults: Any
     history: list[Any]
+    measured: list[Any]
     points_measured: int
+
+    def extra_conditions(self, channel: Any) -> dict[str, Any]:
+        """Dialect settings a point is taken with, beyond the shared ones."""
+        ...
 
     def timestamp(self) -> float:
         """Seconds since the instrument's clock started."""
@@ -67,7 +72,8 @@ class Applied:
 
 
 class Point(NamedTuple):
-    """One measurement point: terminal voltage (V), current reading (A) and what limited it."""
+    """One measurement point: terminal voltage (V), current reading (A), what limited it and
+    the settings it was taken with (``conditions``, see :meth:`SmuChannel.conditions`)."""
 
     voltage: float
     current: float
@@ -76,6 +82,7 @@ class Point(NamedTuple):
     range_compliance: bool = False
     overflow: bool = False
     ovp: bool = False
+    conditions: dict[str, Any] | None = None
 
 
 @dataclass
@@ -99,6 +106,26 @@ class ChannelDefaults:
     mode: str = "FIX"
     sweep: list[float] = field(default_factory=list)
     trigger_count: int = 1
+    #: FRONt or REAR terminals (2400/2450); the lab's die is wired to the front ones
+    terminals: str = "FRON"
+    #: remote (4-wire) sense; the lab wires no sense leads
+    remote_sense: bool = False
+    #: averaging filter: on, type (REP repeating / MOV moving), count of conversions
+    filter_on: bool = False
+    filter_type: str = "REP"
+    filter_count: int = 10
+    #: relative offset (REL / null): on and the level subtracted from every reading, A
+    rel_on: bool = False
+    rel_level: float = 0.0
+    autozero: bool = True
+    #: source delay before each measurement, s (``source_delay_auto``: the model's own,
+    #: range dependent and short, not booked on the clock)
+    source_delay: float = 0.0
+    source_delay_auto: bool = True
+    #: delay of each trigger (measurement) event, s
+    trigger_delay: float = 0.0
+    #: output switched off after each measurement (2400 :SOUR:CLE:AUTO, B2900 :OUTP:OFF:AUTO)
+    auto_off: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -123,11 +150,13 @@ class SmuChannel:
         self.load = load
         self._defaults = defaults
         self.state = defaults()
+        self._stack: list[float] = []  # moving-average filter conversions
 
     def reset(self) -> None:
         """Back to the power-on state (output off; recorded if it was on)."""
         was_on = self.state.output
         self.state = self._defaults()
+        self._stack = []
         if was_on:
             self.record()
 
@@ -162,6 +191,8 @@ class SmuChannel:
         if not st.output:
             return 0.0
         if st.source_function == "VOLT":
+            if st.remote_sense:
+                return self.runaway_voltage()
             v = st.level_v if level is None else level
             return max(-st.ovp, min(st.ovp, v))
         return self._solve_voltage(st.level_i if level is None else level)[0]
@@ -182,8 +213,41 @@ class SmuChannel:
             )
         )
 
+    def runaway_voltage(self) -> float:
+        """Remote sense with no sense leads wired: the loop sees no voltage and drives the
+        output to what the range and the protection allow, V."""
+        st = self.state
+        return min(
+            st.ovp, st.v_range * 1.05, st.limit_v if st.source_function == "CURR" else math.inf
+        )
+
     def _raw_current(self, volts: float) -> float:
-        return float(self.load(volts)) if self.load is not None else 0.0
+        if self.load is None or self.state.terminals != "FRON":
+            return 0.0  # open terminals: nothing is wired to the rear ones
+        return float(self.load(volts))
+
+    def conditions(self) -> dict[str, Any]:
+        """The settings a point is taken with (kept on every :class:`Point`)."""
+        st = self.state
+        return {
+            "nplc": st.nplc,
+            "line_frequency": self.instrument.line_frequency,
+            "terminals": st.terminals,
+            "remote_sense": st.remote_sense,
+            "filter": (st.filter_type, st.filter_count) if st.filter_on else None,
+            "rel": st.rel_level if st.rel_on else None,
+            "autozero": st.autozero,
+            "source_delay": 0.0 if st.source_delay_auto else st.source_delay,
+            "trigger_delay": st.trigger_delay,
+            "auto_off": st.auto_off,
+            "i_range": None if st.i_range_auto else st.i_range,
+            "limit_i": st.limit_i,
+            "limit_v": st.limit_v,
+            "ovp": st.ovp,
+            "v_range": st.v_range,
+            "v_range_auto": st.v_range_auto,
+            **self.instrument.extra_conditions(self),
+        }
 
     def _solve_voltage(self, amps: float) -> tuple[float, bool]:
         """Terminal voltage at which the load draws ``amps``; (voltage, in compliance)."""
@@ -213,11 +277,41 @@ class SmuChannel:
         inst.clock.advance(self.state.nplc / inst.line_frequency)
 
     def measure(self, level: float | None = None) -> Point:
-        """One point at the present level (or ``level`` of the source function), time booked."""
+        """One point at the present level (or ``level`` of the source function), time booked:
+        source and trigger delays, then the integration of every conversion the filter
+        needs. The reading is the filter's (repeating: the mean of ``filter_count`` fresh
+        conversions; moving: of the last ``filter_count`` conversions, earlier points
+        included), minus the REL level when REL is on."""
+        inst = self.instrument
+        st = self.state
+        # the automatic source delay is range dependent and short: not booked
+        inst.clock.advance((0.0 if st.source_delay_auto else st.source_delay) + st.trigger_delay)
+        conversions = st.filter_count if st.filter_on and st.filter_type == "REP" else 1
+        values = []
+        point = None
+        for _ in range(conversions):
+            point = self._convert(level)
+            values.append(point.current)
+        assert point is not None
+        inst.points_measured += 1
+        current = point.current
+        if not (point.overflow or point.compliance or point.range_compliance):
+            if st.filter_on and st.filter_type == "MOV":
+                self._stack = (self._stack + [current])[-st.filter_count :]
+                current = sum(self._stack) / len(self._stack)
+            elif st.filter_on:
+                current = sum(values) / len(values)
+            if st.rel_on:
+                current -= st.rel_level
+        point = point._replace(current=current, conditions=self.conditions())
+        inst.measured.append((self.name, point))
+        return point
+
+    def _convert(self, level: float | None) -> Point:
+        """One A/D conversion (integration time booked)."""
         inst = self.instrument
         st = self.state
         self.integrate()
-        inst.points_measured += 1
         faults = inst.faults
         now = inst.timestamp()
         if not st.output:
@@ -228,14 +322,17 @@ class SmuChannel:
             target = st.level_v if level is None else level
             volts = max(-st.ovp, min(st.ovp, target))
             ovp = volts != target
+            if st.remote_sense:
+                volts = self.runaway_voltage()
             current = self._raw_current(volts)
         else:
             volts, compliance = self._solve_voltage(st.level_i if level is None else level)
             current = self._raw_current(volts)
         if math.isfinite(current):
             current = inst.gain * current + inst.offset
-            if inst.noise_abs or inst.noise_rel:
-                current += inst.rng.gauss(0.0, math.hypot(inst.noise_abs, inst.noise_rel * current))
+            if inst.noise_abs or inst.noise_rel:  # white noise: shorter integration, more noise
+                sigma = math.hypot(inst.noise_abs, inst.noise_rel * current)
+                current += inst.rng.gauss(0.0, sigma / math.sqrt(min(st.nplc, 1.0)))
         if faults.overflow:
             faults.overflow -= 1
             return Point(volts, math.inf, now, overflow=True)

@@ -67,6 +67,8 @@ class _Faults:
     fail: list[tuple[int, str]] = field(default_factory=list)
     overflow: int = 0
     compliance: int = 0
+    #: (lines to go, event): "reset" or "power-cycle" happens before that line runs
+    event_after: tuple[int, str] | None = None
 
 
 class VirtualInstrument:
@@ -102,6 +104,13 @@ class VirtualInstrument:
     START_LINES: dict[str, tuple[str, ...]] = {}
     #: Lines that switch the output on (the end of "output-on" and "last-user").
     OUTPUT_ON: tuple[str, ...] = ()
+    #: Source voltage ranges, V, and the voltage protection the model has: the state field
+    #: (``"ovp"`` or ``"limit_v"``) and its levels (``None``: any value) - for benches that
+    #: judge what a driver left in place.
+    V_RANGES: tuple[float, ...] = ()
+    PROTECTION: tuple[str, tuple[float, ...] | None] = ("ovp", None)
+    #: IEEE 488.2 standard event status register bit 7, power on
+    PON = 1 << 7
 
     def __init__(
         self,
@@ -141,6 +150,13 @@ class VirtualInstrument:
         self.noise_rel = float(noise_rel)
         self.rng = random.Random(seed)
         self.history: list[Applied] = []
+        #: every measured point, (channel name, Point), settings included
+        self.measured: list[tuple[str, Point]] = []
+        #: standard event status register (``*ESR?``): power-on bit set at power-up
+        self.esr = self.PON
+        #: fixture interlock closed (the lab's default) and over-temperature condition
+        self.interlock_closed = True
+        self.over_temperature = False
         self.transcript: deque[tuple[str, str | None]] = deque(maxlen=1000)
         self.points_measured = 0
         self.faults = _Faults()
@@ -162,6 +178,15 @@ class VirtualInstrument:
     def channel_defaults(self, name: str) -> ChannelDefaults:
         """Power-on state of channel ``name`` (override per dialect)."""
         return ChannelDefaults()
+
+    def extra_conditions(self, channel: SmuChannel) -> dict[str, object]:
+        """Dialect settings a point is taken with beyond the shared ones (none here)."""
+        return {}
+
+    def read_esr(self) -> int:
+        """``*ESR?``: the standard event status register, cleared by the read."""
+        value, self.esr = self.esr, 0
+        return value
 
     def execute(self, line: str) -> str | None:
         """Run one received line in the dialect's language; the reply or ``None``."""
@@ -226,6 +251,54 @@ class VirtualInstrument:
             ch.reset()
         self._errors.clear()
         self._time_zero = self.clock.now
+        self.esr = self.PON
+        self.over_temperature = False
+
+    def front_panel_reset(self) -> None:
+        """Someone resets the instrument (front panel or another client's ``*RST``): every
+        channel to its reset state, outputs off; the error queue and ``*ESR?`` are kept."""
+        with self._lock:
+            self.reset_channels()
+            self.on_reset()
+
+    def on_reset(self) -> None:
+        """Dialect state beyond the channels that a reset restores."""
+
+    def trip(self, cause: str) -> None:
+        """A protection trips now: ``"over-temperature"`` switches every output off and sets
+        the model's over-temperature status; ``"interlock"`` opens the fixture interlock
+        (outputs the model gates on it go off, see :meth:`on_interlock_open`).
+
+        :raises ValueError: an unknown cause.
+        """
+        with self._lock:
+            if cause == "over-temperature":
+                self.over_temperature = True
+                for ch in self.channels.values():
+                    if ch.state.output:
+                        ch.state.output = False
+                        ch.record()
+            elif cause == "interlock":
+                self.interlock_closed = False
+                self.on_interlock_open()
+            else:
+                raise ValueError(f"unknown trip {cause!r}; known: over-temperature, interlock")
+
+    def on_interlock_open(self) -> None:
+        """What opening the interlock does to the outputs (dialects override)."""
+
+    def respond_as(self, idn: str) -> None:
+        """From now on answer ``*IDN?`` with ``idn`` (another instrument at this address)."""
+        with self._lock:
+            self.idn = idn
+
+    def event_after(self, lines: int, event: str) -> None:
+        """After ``lines`` more received lines, before the next one runs: ``"reset"``
+        (:meth:`front_panel_reset`) or ``"power-cycle"`` (:meth:`power_cycle`)."""
+        if event not in ("reset", "power-cycle"):
+            raise ValueError(f"unknown event {event!r}; known: reset, power-cycle")
+        with self._lock:
+            self.faults.event_after = (self._nonneg(lines), event)
 
     def reset_channels(self) -> None:
         """Every channel to its reset state (``*RST``/``reset()``); the queue is kept."""
@@ -340,6 +413,13 @@ class VirtualInstrument:
         with self._lock:
             self.clock.transaction(self.latency)
             faults = self.faults
+            if faults.event_after is not None:
+                left, event = faults.event_after
+                if left == 0:
+                    faults.event_after = None
+                    (self._power_on if event == "power-cycle" else self.front_panel_reset)()
+                else:
+                    faults.event_after = (left - 1, event)
             if faults.drop_after is not None:
                 if faults.drop_after == 0:
                     faults.drop_after = None

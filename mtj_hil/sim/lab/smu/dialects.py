@@ -14,7 +14,7 @@ from typing import Any
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.smu.core import Load, VirtualInstrument
 
-__all__ = ["SMU_DIALECTS", "START_STATES", "dialect_class", "make_virtual_smu"]
+__all__ = ["SMU_DIALECTS", "START_STATES", "dialect_class", "make_virtual_smu", "starts_of"]
 
 #: Dialect names, identical to the station file's SMU ``driver`` names.
 SMU_DIALECTS = ("keithley2400", "keithley2450", "keithley2600", "keysight_b2900")
@@ -35,7 +35,39 @@ START_STATES: dict[str, str] = {
         "range, odd format, stale errors (history starts there)"
     ),
     "tsp-language": "Keithley 2450 only: booted in TSP, SCPI refused until *LANG SCPI + power cycle",
+    "rear-terminals": "2400/2450: REAR terminals selected (the die is wired to the front ones)",
+    "remote-sense": "remote (4-wire) sense on, with no sense leads wired",
+    "filter-on": "moving-average filter of 10 conversions on",
+    "rel-offset": "2450/26xx: a 1 uA relative offset (REL) on",
+    "short-integration": "0.01 PLC integration time",
+    "source-delay": "a 0.5 s source delay",
+    "autozero-off": "autozero off",
+    "auto-output-off": "2400/B2900: the output switches off after each measurement",
+    "arm-count": "2400/26xx/B2900: arm count above 1",
+    "trigger-delay": "2400/B2900: a 0.2 s trigger delay",
+    "measure-count": "2450: measure count 5",
+    "low-precision": "2450/26xx: ASCII numbers with 1 significant digit",
+    "line-frequency": "2400/26xx: set for 50 Hz mains (the station is 60 Hz)",
+    "other-channel-live": "26xx/B2900: the channel the station does not use at 5 V, output on",
+    "other-channel-current": "26xx/B2900: the unused channel sourcing 1 mA, output on",
+    "floating-lo": "B2900: LO floating",
+    "pulse-shape": "B2900: pulsed source shape",
+    "compliance-high": "2400/2450/B2900: current limit at 1 A",
+    "vlimit-high": "B2900: 20 V voltage limit",
 }
+
+#: Start states every dialect can be found in (the others come from its ``START_LINES``).
+COMMON_STARTS = ("power-on", "stale-errors", "output-on", "last-user")
+
+
+def starts_of(dialect: str) -> list[str]:
+    """The start states ``dialect`` can be found in, in :data:`START_STATES` order."""
+    cls = dialect_class(dialect)
+    own = set(cls.START_LINES) | set(COMMON_STARTS)
+    if dialect == "keithley2450":
+        own.add("tsp-language")
+    return [s for s in START_STATES if s in own]
+
 
 _CLASSES = {
     "keithley2400": ("mtj_hil.sim.lab.smu.keithley2400", "Keithley2400"),
@@ -77,6 +109,8 @@ def make_virtual_smu(
     cls = dialect_class(dialect)
     if start not in START_STATES:
         raise ValueError(f"unknown start state {start!r}; valid: {', '.join(START_STATES)}")
+    if start not in starts_of(dialect):
+        raise ValueError(f"a {dialect} cannot be found in start state {start!r}")
     instrument = cls(load, clock=clock, **imperfections)
     instrument.apply_start(start)
     return instrument

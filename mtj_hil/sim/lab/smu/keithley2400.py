@@ -30,6 +30,7 @@ from mtj_hil.sim.lab.smu.scpi import (
     as_bool_or_once,
     as_choice,
     as_number,
+    boolean,
     choice,
     cmd,
     count,
@@ -41,6 +42,7 @@ from mtj_hil.sim.lab.smu.scpi import (
     unquote,
 )
 from mtj_hil.sim.lab.smu.scpi_handlers import ScpiSmu
+from mtj_hil.sim.lab.smu.trace2400 import Trace2400
 
 __all__ = ["Applied", "Keithley2400", "VirtualSMU"]
 
@@ -62,7 +64,7 @@ _OVP_STEPS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0)
 _SUFFIXED = ("SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT")
 
 
-class Keithley2400(ScpiSmu):
+class Keithley2400(Trace2400, ScpiSmu):
     """Virtual Keithley 2400 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu.core.VirtualInstrument`."""
 
@@ -75,7 +77,20 @@ class Keithley2400(ScpiSmu):
         "fixed-low-range": (":SENS:CURR:RANG 1E-6", ":SOUR:VOLT:RANG 0.2"),
         "output-on": (":SOUR:VOLT 0.5",),
         "odd-format": (":FORM:ELEM CURR,TIME", ":FORM:DATA SRE"),
+        "rear-terminals": (":ROUT:TERM REAR",),
+        "remote-sense": (":SYST:RSEN ON",),
+        "filter-on": (":SENS:AVER:TCON MOV", ":SENS:AVER:COUN 10", ":SENS:AVER ON"),
+        "short-integration": (":SENS:CURR:NPLC 0.01",),
+        "source-delay": (":SOUR:DEL 0.5",),
+        "autozero-off": (":SYST:AZER OFF",),
+        "auto-output-off": (":SOUR:CLE:AUTO ON",),
+        "arm-count": (":ARM:COUN 5",),
+        "trigger-delay": (":TRIG:DEL 0.2",),
+        "line-frequency": (":SYST:LFR 50",),
+        "compliance-high": (":SENS:CURR:PROT 1",),
     }
+    V_RANGES = (0.2, 2.0, 20.0, 200.0)
+    PROTECTION = ("ovp", (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0))
 
     def channel_defaults(self, name: str) -> ChannelDefaults:
         """*RST state (2400 manual, tables 18-x "default parameter")."""
@@ -97,11 +112,32 @@ class Keithley2400(ScpiSmu):
         )
 
     def __init__(self, load: object, **kwargs: object) -> None:
+        self._init_trace()
         super().__init__(load, **kwargs)
         self._last: list[Point] = []
 
     def on_reset(self) -> None:
         self._last = []
+        self._init_trace()
+
+    interlock_enabled = False
+
+    def _set_interlock(self, args: list[str]) -> None:
+        """``:OUTPut:INTerlock:STATe``: with the interlock enabled the source cannot stay on
+        while the interlock line is open (2400 manual section 18, "Interlock control")."""
+        self.interlock_enabled = boolean(one(args))
+
+    def on_interlock_open(self) -> None:
+        if self.interlock_enabled:
+            for ch in self.channels.values():
+                if ch.state.output:
+                    ch.state.output = False
+                    ch.record()
+
+    def _set_source_delay(self, args: list[str]) -> None:
+        """``:SOURce:DELay <n>``: a delay value turns the automatic delay off (manual 18)."""
+        self.st.source_delay = number(one(args), 0.0, 999.9999, 0.0)
+        self.st.source_delay_auto = False
 
     def select_channel(self, tokens: list[str]) -> list[str]:
         """SOURce2/SENSe2/OUTPut2 are not source-measure nodes: fail the lookup."""
@@ -115,18 +151,24 @@ class Keithley2400(ScpiSmu):
         c = cmd
         S = self.stored  # noqa: N806
         return [
+            *self.status_rows(),
+            *self.trace_rows(),
             c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
+            c(":SYSTem:VERSion", query=lambda a: noargs(a, "1999.0")),
+            c(":SYSTem:KEY", write=lambda a: number(one(a), 1, 31) and None),
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
             c(":SYSTem:PRESet", write=self._preset),
             c(":SYSTem:LFRequency", write=self._set_lfreq, query=lambda a: noargs(a, f"{self.line_frequency:g}")),
             c(":SYSTem:TIME:RESet", write=self._reset_time),
             c(":SYSTem:TIME", query=lambda a: noargs(a, fmt(self.timestamp()))),
-            S(":SYSTem:AZERo[:STATe]", "azero", "1", as_bool_or_once),
-            S(":SYSTem:RSENse", "rsense", "0", as_bool),
+            self.state_row(":SYSTem:AZERo[:STATe]", "autozero", lambda a: as_bool_or_once(a) != "0", lambda v: fmt_bool(bool(v))),
+            self.bool_row(":SYSTem:RSENse", "remote_sense"),
             S(":SYSTem:BEEPer:STATe", "beeper", "1", as_bool),
             c(":OUTPut[:STATe]", write=self.set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
             S(":OUTPut:SMODe", "smode", "NORM", as_choice("HIMPedance", "NORMal", "ZERO", "GUARd")),
+            c(":OUTPut:INTerlock:STATe", write=self._set_interlock, query=lambda a: noargs(a, fmt_bool(self.interlock_enabled))),
+            c(":OUTPut:INTerlock:TRIPped", query=lambda a: noargs(a, fmt_bool(self.interlock_closed))),
             c("[:SOURce]:FUNCtion[:MODE]", write=self.set_function, query=lambda a: noargs(a, self.st.source_function)),
             c("[:SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", write=self._set_level, query=lambda a: noargs(a, fmt(self.st.level_v))),
             c("[:SOURce]:VOLTage:MODE", write=self.set_source_mode, query=lambda a: noargs(a, self.st.mode)),
@@ -141,9 +183,9 @@ class Keithley2400(ScpiSmu):
             c("[:SOURce]:LIST:VOLTage:APPend", write=self.append_list),
             c("[:SOURce]:LIST:VOLTage:POINts", query=lambda a: noargs(a, str(len(self.st.sweep)))),
             c("[:SOURce]:CLEar[:IMMediate]", write=self._clear_output),
-            S("[:SOURce]:CLEar:AUTO", "clear_auto", "0", as_bool),
-            S("[:SOURce]:DELay", "delay", fmt(0.0), as_number(0.0, 999.9999)),
-            S("[:SOURce]:DELay:AUTO", "delay_auto", "1", as_bool),
+            self.bool_row("[:SOURce]:CLEar:AUTO", "auto_off"),
+            c("[:SOURce]:DELay", write=self._set_source_delay, query=lambda a: noargs(a, fmt(self.st.source_delay))),
+            self.bool_row("[:SOURce]:DELay:AUTO", "source_delay_auto"),
             c("[:SENSe]:FUNCtion[:ON]", write=self._set_sense, query=self._get_sense),
             c("[:SENSe]:FUNCtion[:ON]:ALL", write=self._sense_all),
             c("[:SENSe]:FUNCtion:OFF:ALL", write=self._sense_none),
@@ -159,16 +201,16 @@ class Keithley2400(ScpiSmu):
             S("[:SENSe]:VOLTage[:DC]:RANGe[:UPPer]", "vrange", fmt(21.0), as_number(-210.0, 210.0)),
             S("[:SENSe]:VOLTage[:DC]:RANGe:AUTO", "vrange_auto", "1", as_bool),
             S("[:SENSe]:RESistance:MODE", "res_mode", "MAN", as_choice("MANual", "AUTO")),
-            S("[:SENSe]:AVERage[:STATe]", "average", "0", as_bool),
-            S("[:SENSe]:AVERage:COUNt", "average_count", fmt(10.0), as_number(1.0, 100.0)),
-            S("[:SENSe]:AVERage:TCONtrol", "average_tcontrol", "REP", as_choice("REPeat", "MOVing")),
+            self.bool_row("[:SENSe]:AVERage[:STATe]", "filter_on"),
+            self.state_row("[:SENSe]:AVERage:COUNt", "filter_count", lambda a: round(number(a, 1, 100, 10)), lambda v: fmt(float(v))),
+            self.state_row("[:SENSe]:AVERage:TCONtrol", "filter_type", lambda a: choice(a, ("REPeat", "MOVing")), str),
             c(":FORMat:ELEMents[:SENSe]", write=self._set_elements, query=lambda a: noargs(a, ",".join(self.st.extra["elements"]))),
             c(":FORMat[:DATA]", write=self._set_format, query=self._get_format),
             c(":FORMat:BORDer", write=self._set_border, query=lambda a: noargs(a, self.st.extra["border"])),
-            S(":ROUTe:TERMinals", "terminals", "FRON", as_choice("FRONt", "REAR")),
+            self.state_row(":ROUTe:TERMinals", "terminals", lambda a: choice(a, ("FRONt", "REAR")), str),
             c(":TRIGger:COUNt", write=self._set_trigger_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":ARM:COUNt", write=self._set_arm_count, query=lambda a: noargs(a, str(self.st.extra["arm_count"]))),
-            S(":TRIGger:DELay", "trigger_delay", fmt(0.0), as_number(0.0, 999.9999)),
+            self.state_row(":TRIGger:DELay", "trigger_delay", lambda a: number(a, 0.0, 999.9999, 0.0), fmt),
             S(":TRIGger:SOURce", "trigger_source", "IMM", as_choice("IMMediate", "TLINk")),
             S(":ARM:SOURce", "arm_source", "IMM", as_choice("IMMediate", "TIMer", "BUS", "MANual")),
             c(":TRIGger:CLEar", write=self.noop),
@@ -346,7 +388,7 @@ class Keithley2400(ScpiSmu):
             raise ScpiError(-221)
         if st.mode == "LIST" and st.source_function != "VOLT":
             raise ScpiError(-221)
-        auto_off = st.extra.get("clear_auto", "0") == "1"
+        auto_off = st.auto_off
         if not st.output and not auto_off:
             raise ScpiError(*NOT_WITH_OUTPUT_OFF)
         saved = st.trigger_count
@@ -356,6 +398,7 @@ class Keithley2400(ScpiSmu):
                 st.output = True
                 self.ch.record()
             self._last = self.ch.run()
+            self.feed_trace(self._last)
         finally:
             st.trigger_count = saved
             if auto_off:
@@ -397,7 +440,7 @@ class Keithley2400(ScpiSmu):
 
     def _values(self, point: Point) -> dict[str, float]:
         st = self.st
-        status = STATUS_FRONT if st.extra.get("terminals", "FRON") == "FRON" else 0
+        status = STATUS_FRONT if st.terminals == "FRON" else 0
         current = point.current
         if point.overflow:
             current, status = OVERFLOW, status | STATUS_OFLO

@@ -29,13 +29,13 @@ import math
 import struct
 from collections.abc import Callable
 
+from mtj_hil.sim.lab.smu.buffers2450 import DEFAULT_BUFFERS, Buffer2450, BufferCommands
 from mtj_hil.sim.lab.smu.core import ChannelDefaults, Point
 from mtj_hil.sim.lab.smu.scpi import (
     Command,
     CommandTable,
     ScpiError,
     as_bool,
-    as_bool_or_once,
     as_choice,
     as_number,
     boolean,
@@ -64,25 +64,11 @@ MEASURE_STATUS_OVERRANGE = 1 << 0
 _V_RANGES = (0.02, 0.2, 2.0, 20.0, 200.0)
 _I_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 _OVP = (2.0, 5.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0, 180.0)
-_DEFAULT_BUFFERS = ("defbuffer1", "defbuffer2")
 _ELEMENTS = ("READing", "SOURce", "RELative", "SEConds", "STATus", "SOURSTATus", "UNIT", "SOURUNIT")
 _SENSE = {"CURR": '"CURR:DC"', "VOLT": '"VOLT:DC"', "RES": '"RES"'}
 
 
-class _Buffer:
-    """A reading buffer: points and the source level each was taken at."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.points: list[tuple[Point, float, str]] = []
-
-    def add(self, point: Point, source: float, function: str) -> None:
-        self.points.append((point, source, function))
-        if len(self.points) > self.size:
-            del self.points[0]
-
-
-class Keithley2450(ScpiSmu):
+class Keithley2450(BufferCommands, ScpiSmu):
     """Virtual Keithley 2450 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu.core.VirtualInstrument`."""
 
@@ -100,7 +86,19 @@ class Keithley2450(ScpiSmu):
         "fixed-low-range": (":SENS:CURR:RANG 1E-6", ":SOUR:VOLT:RANG 0.02"),
         "output-on": (":SOUR:VOLT 0.5",),
         "odd-format": (":FORM:DATA REAL",),
+        "rear-terminals": (":ROUT:TERM REAR",),
+        "remote-sense": (":SENS:CURR:RSEN ON",),
+        "filter-on": (":SENS:CURR:AVER:TCON MOV", ":SENS:CURR:AVER:COUN 10", ":SENS:CURR:AVER ON"),
+        "rel-offset": (":SENS:CURR:REL 1E-6", ":SENS:CURR:REL:STAT ON"),
+        "short-integration": (":SENS:CURR:NPLC 0.01",),
+        "source-delay": (":SOUR:VOLT:DEL 0.5",),
+        "autozero-off": (":SENS:CURR:AZER OFF",),
+        "measure-count": (":SENS:COUN 5",),
+        "low-precision": (":FORM:ASC:PREC 1",),
+        "compliance-high": (":SOUR:VOLT:ILIM 1",),
     }
+    V_RANGES = _V_RANGES
+    PROTECTION = ("ovp", _OVP)
 
     def __init__(self, load: object, **kwargs: object) -> None:
         self.language = "SCPI"
@@ -109,7 +107,7 @@ class Keithley2450(ScpiSmu):
         self._init_buffers()
 
     def _init_buffers(self) -> None:
-        self.buffers = {name: _Buffer(100000) for name in _DEFAULT_BUFFERS}
+        self.buffers = {name: Buffer2450(100000) for name in DEFAULT_BUFFERS}
         self._tripped = False
         self._sweep: dict[str, object] | None = None
 
@@ -127,6 +125,21 @@ class Keithley2450(ScpiSmu):
 
     def on_reset(self) -> None:
         self._init_buffers()
+        self.precision = 0
+
+    precision = 0  #: :FORMat:ASCii:PRECision, significant digits of ASCII numbers (0 = automatic)
+
+    def _set_precision(self, args: list[str]) -> None:
+        """``:FORMat:ASCii:PRECision <n>``: 0 (automatic, the *RST value) or 1 to 16 digits."""
+        self.precision = round(number(one(args), 0, 16, 0))
+
+    def _number(self, value: float) -> str:
+        return fmt(value) if self.precision == 0 else f"{value:+.{self.precision - 1}E}"
+
+    def _set_delay(self, args: list[str]) -> None:
+        """``:SOURce:VOLTage:DELay <n>``: a delay value turns the automatic delay off."""
+        self.st.source_delay = number(one(args), 0.0, 10000.0, 0.0)
+        self.st.source_delay_auto = False
 
     def _power_on(self) -> None:
         super()._power_on()
@@ -178,10 +191,11 @@ class Keithley2450(ScpiSmu):
             c(":SYSTem:CLEar", write=self.cmd_clear_status),
             c(":SYSTem:LFRequency", query=lambda a: noargs(a, f"{self.line_frequency:g}")),
             c(":SYSTem:BEEPer[:IMMediate]", write=lambda a: None),
-            c(":STATus:PRESet", write=self.noop),
+            *self.status_rows(("OPER", "QUES")),
             c(":STATus:CLEar", write=self.noop),
             c(":ABORt", write=self.noop),
-            S(":ROUTe:TERMinals", "terminals", "FRON", as_choice("FRONt", "REAR")),
+            self.state_row(":ROUTe:TERMinals", "terminals", lambda a: choice(a, ("FRONt", "REAR")), str),
+            c(":OUTPut[:STATe]:INTerlock:TRIPped", query=lambda a: noargs(a, fmt_bool(self.interlock_closed))),
             c(":OUTPut[:STATe]", write=self.set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
             S(":OUTPut:VOLTage:SMODe", "vsmode", "NORM", as_choice("NORMal", "HIMPedance", "ZERO", "GUARd")),
             S(":OUTPut:CURRent:SMODe", "ismode", "NORM", as_choice("NORMal", "HIMPedance", "ZERO", "GUARd")),
@@ -197,8 +211,8 @@ class Keithley2450(ScpiSmu):
             c(":SOURce:VOLTage:RANGe:AUTO", write=self.set_flag("v_range_auto"), query=self.get_flag("v_range_auto")),
             c(":SOURce:CURRent:RANGe", write=self.set_range("i_src_range", _I_RANGES, _I_RANGES[-1] * 1.05), query=lambda a: noargs(a, fmt(self.st.i_src_range))),
             c(":SOURce:CURRent:RANGe:AUTO", write=self.set_flag("i_src_range_auto"), query=self.get_flag("i_src_range_auto")),
-            S(":SOURce:VOLTage:DELay", "vdelay", fmt(0.0), as_number(0.0, 10000.0)),
-            S(":SOURce:VOLTage:DELay:AUTO", "vdelay_auto", "1", as_bool),
+            c(":SOURce:VOLTage:DELay", write=self._set_delay, query=lambda a: noargs(a, fmt(self.st.source_delay))),
+            self.bool_row(":SOURce:VOLTage:DELay:AUTO", "source_delay_auto"),
             S(":SOURce:CURRent:DELay", "idelay", fmt(0.0), as_number(0.0, 10000.0)),
             S(":SOURce:CURRent:DELay:AUTO", "idelay_auto", "1", as_bool),
             S(":SOURce:VOLTage:READ:BACK", "vreadback", "1", as_bool),
@@ -216,16 +230,25 @@ class Keithley2450(ScpiSmu):
             c("[:SENSe]:RESistance:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             S("[:SENSe]:VOLTage[:DC]:RANGe[:UPPer]", "vrange", fmt(0.02), as_number(-210.0, 210.0)),
             S("[:SENSe]:VOLTage[:DC]:RANGe:AUTO", "vrange_auto", "1", as_bool),
-            S("[:SENSe]:CURRent[:DC]:RSENse", "rsense", "0", as_bool),
-            S("[:SENSe]:VOLTage[:DC]:RSENse", "rsense", "0", as_bool),
-            S("[:SENSe]:CURRent[:DC]:AZERo[:STATe]", "azero", "1", as_bool),
-            S("[:SENSe]:AZERo[:STATe]", "azero", "1", as_bool_or_once),
+            self.bool_row("[:SENSe]:CURRent[:DC]:RSENse", "remote_sense"),
+            self.bool_row("[:SENSe]:VOLTage[:DC]:RSENse", "remote_sense"),
+            self.bool_row("[:SENSe]:CURRent[:DC]:AZERo[:STATe]", "autozero"),
+            self.bool_row("[:SENSe]:AZERo[:STATe]", "autozero"),
             c("[:SENSe]:AZERo:ONCE", write=self.noop),
-            S("[:SENSe]:CURRent[:DC]:AVERage[:STATe]", "average", "0", as_bool),
+            self.bool_row("[:SENSe]:VOLTage[:DC]:AZERo[:STATe]", "autozero"),
+            self.bool_row("[:SENSe]:RESistance:AZERo[:STATe]", "autozero"),
+            self.bool_row("[:SENSe]:RESistance:RSENse", "remote_sense"),
+            S("[:SENSe]:RESistance:RANGe[:UPPer]", "rrange", fmt(2e5), as_number(0.0, 2e8)),
+            S("[:SENSe]:RESistance:RANGe:AUTO", "rrange_auto", "1", as_bool),
+            self.bool_row("[:SENSe]:CURRent[:DC]:AVERage[:STATe]", "filter_on"),
+            self.state_row("[:SENSe]:CURRent[:DC]:AVERage:COUNt", "filter_count", lambda a: round(number(a, 1, 100, 10)), lambda v: str(v)),
+            self.state_row("[:SENSe]:CURRent[:DC]:AVERage:TCONtrol", "filter_type", lambda a: choice(a, ("REPeat", "MOVing")), str),
+            self.bool_row("[:SENSe]:CURRent[:DC]:RELative:STATe", "rel_on"),
+            self.state_row("[:SENSe]:CURRent[:DC]:RELative[:LEVel]", "rel_level", lambda a: number(a, -1.05, 1.05, 0.0), fmt),
             c("[:SENSe]:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.extra["count"]))),
             c(":FORMat[:DATA]", write=self._set_format, query=lambda a: noargs(a, self.st.extra["format"])),
             c(":FORMat:BORDer", write=self._set_border, query=lambda a: noargs(a, self.st.extra["border"])),
-            S(":FORMat:ASCii:PRECision", "precision", "0", as_number(0, 16)),
+            c(":FORMat:ASCii:PRECision", write=self._set_precision, query=lambda a: noargs(a, str(self.precision))),
             c(":READ", query=self._query_read),
             c(":MEASure", query=self._measure_as(None)),
             c(":MEASure:CURRent[:DC]", query=self._measure_as("CURR")),
@@ -238,6 +261,14 @@ class Keithley2450(ScpiSmu):
             c(":TRACe:MAKE", write=self._trace_make),
             c(":TRACe:DELete", write=self._trace_delete),
             c(":TRACe:DATA", query=self._trace_data),
+            *self.statistics_rows(),
+            c(":SYSTem:VERSion", query=lambda a: noargs(a, "1999.0")),
+            S(":DISPlay:LIGHt:STATe", "light", "ON100", as_choice("ON100", "ON75", "ON50", "ON25", "OFF", "BLACkout")),
+            c(":DISPlay:USER1:TEXT[:DATA]", write=lambda a: None),
+            c(":DISPlay:USER2:TEXT[:DATA]", write=lambda a: None),
+            S(":DISPlay:SCReen", "screen", "HOME", as_choice("HOME", "HOMElarge", "READing", "GRAPh", "HISTogram", "SWIPE", "PROCessing", "USER")),
+            S(":CALCulate[:CURRent]:MATH:FORMat", "math", "PERC", as_choice("MXB", "PERCent", "RECiprocal")),
+            S(":CALCulate[:CURRent]:MATH:STATe", "math_on", "0", as_bool),
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ helpers
@@ -339,51 +370,15 @@ class Keithley2450(ScpiSmu):
             levels = levels + levels[::-1]
         self._sweep = {"levels": levels * repeat, "delay": max(delay, 0.0), "buffer": buffer}
 
-    # ------------------------------------------------------------------ buffers
-
-    def _buffer_named(self, name: str) -> _Buffer:
-        if name not in self.buffers:
-            raise ScpiError(-224, f"Illegal parameter value; no buffer {name!r}")
-        return self.buffers[name]
-
-    def _buffer(self, args: list[str]) -> _Buffer:
-        if len(args) > 1:
-            raise ScpiError(-108)
-        return self._buffer_named(unquote(args[0]) if args else "defbuffer1")
-
-    def _trace_clear(self, args: list[str]) -> None:
-        self._buffer(args).points.clear()
-
-    def _trace_points(self, args: list[str]) -> None:
-        if not args:
-            raise ScpiError(-109)
-        size = round(number(args[0], 10, 11000000))
-        self._buffer(args[1:]).size = size
-
-    def _trace_make(self, args: list[str]) -> None:
-        if len(args) < 2:
-            raise ScpiError(-109)
-        name = unquote(args[0])
-        if name in self.buffers:
-            raise ScpiError(-221, "Settings conflict; buffer exists")
-        self.buffers[name] = _Buffer(round(number(args[1], 10, 11000000)))
-
-    def _trace_delete(self, args: list[str]) -> None:
-        name = unquote(one(args))
-        if name in _DEFAULT_BUFFERS:
-            raise ScpiError(-221, "Settings conflict; default buffers cannot be deleted")
-        self._buffer_named(name)
-        del self.buffers[name]
-
     # ------------------------------------------------------------------ measurement
 
-    def _store(self, points: list[tuple[Point, float]], buffer: _Buffer) -> None:
+    def _store(self, points: list[tuple[Point, float]], buffer: Buffer2450) -> None:
         function = self.st.extra["sense"]
         for point, source in points:
             buffer.add(point, source, function)
         self._tripped = bool(points) and points[-1][0].compliance
 
-    def _measure_points(self, buffer: _Buffer) -> None:
+    def _measure_points(self, buffer: Buffer2450) -> None:
         st = self.st
         if st.extra["sense"] == "RES":
             raise ScpiError(-221, "Settings conflict; resistance is not modelled")
@@ -393,7 +388,7 @@ class Keithley2450(ScpiSmu):
         level = st.level_v if st.source_function == "VOLT" else st.level_i
         self._store([(self.ch.measure(), level) for _ in range(st.extra["count"])], buffer)
 
-    def _buffer_and_elements(self, args: list[str]) -> tuple[_Buffer, list[str]]:
+    def _buffer_and_elements(self, args: list[str]) -> tuple[Buffer2450, list[str]]:
         buffer = self._buffer_named(unquote(args[0]) if args else "defbuffer1")
         elements = [choice(a, _ELEMENTS) for a in args[1:]] or ["READ"]
         return buffer, elements
@@ -477,7 +472,7 @@ class Keithley2450(ScpiSmu):
         values = [self._element(e, el) for e in entries for el in elements]
         kind = self.st.extra["format"]
         if kind == "ASC" or any(isinstance(v, str) for v in values):
-            return ",".join(v if isinstance(v, str) else fmt(v) for v in values)
+            return ",".join(v if isinstance(v, str) else self._number(v) for v in values)
         order = "<" if self.st.extra["border"] == "SWAP" else ">"
         code = order + ("d" if kind == "REAL" else "f")
         data = b"".join(

@@ -33,11 +33,13 @@ the 2611B..2636B), auto ranges on the lowest ranges (100 mV, 100 nA), 1 PLC, out
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from mtj_hil.sim.lab.smu.core import ChannelDefaults, Point, VirtualInstrument, range_for
-from mtj_hil.sim.lab.smu.tsp import TspError, TspFunction, TspTable, run
+from mtj_hil.sim.lab.smu.core import ChannelDefaults, VirtualInstrument
+from mtj_hil.sim.lab.smu.tsp import TspError, TspFunction
+from mtj_hil.sim.lab.smu.tsp_builtins import base_library
+from mtj_hil.sim.lab.smu.tsp_channel import _V_RANGES, TspChannel
+from mtj_hil.sim.lab.smu.tsp_flow import ScriptObject, run_chunk
 from mtj_hil.sim.lab.smu.tsp_objects import (
     ASCII,
     TOO_BIG,
@@ -48,273 +50,9 @@ from mtj_hil.sim.lab.smu.tsp_objects import (
     choice,
     num,
 )
+from mtj_hil.sim.lab.smu.tsp_system import display_object, status_object, trigger_object
 
 __all__ = ["Keithley2600"]
-
-STATUS_COMPLIANCE = 0x40
-_V_RANGES = (0.1, 1.0, 6.0, 40.0)
-_I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0)
-
-
-class _Channel(Obj):
-    """``smua`` / ``smub``: the channel object over the shared core's :class:`SmuChannel`."""
-
-    def __init__(self, inst: Keithley2600, letter: str) -> None:
-        super().__init__(f"smu{letter}")
-        self.inst = inst
-        self.ch = inst.channels[letter]
-        self.const(
-            OUTPUT_OFF=0.0, OUTPUT_ON=1.0, OUTPUT_HIGH_Z=2.0, OUTPUT_DCAMPS=0.0,
-            OUTPUT_DCVOLTS=1.0, ENABLE=1.0, DISABLE=0.0, AUTORANGE_OFF=0.0, AUTORANGE_ON=1.0,
-            SENSE_LOCAL=0.0, SENSE_REMOTE=1.0, OUTPUT_NORMAL=0.0, OUTPUT_ZERO=2.0,
-            SOURCE_IDLE=0.0, SOURCE_HOLD=1.0, SOURCE_LOW=2.0,
-        )  # fmt: skip
-        self.fn("reset", lambda *a: self.reset())
-        self.fn("abort", lambda *a: None)
-        self.nvbuffer1 = Buffer(f"smu{letter}.nvbuffer1")
-        self.nvbuffer2 = Buffer(f"smu{letter}.nvbuffer2")
-        self.field("nvbuffer1", lambda: self.nvbuffer1, None)
-        self.field("nvbuffer2", lambda: self.nvbuffer2, None)
-        self.field("sense", lambda: 0.0, lambda v: choice(v, (0.0, 1.0)))
-        self.source = self._source()
-        self.measure = self._measure()
-        self.trigger = self._trigger()
-        self.field("source", lambda: self.source, None)
-        self.field("measure", lambda: self.measure, None)
-        self.field("trigger", lambda: self.trigger, None)
-
-    @property
-    def st(self) -> ChannelDefaults:
-        return self.ch.state
-
-    def reset(self) -> None:
-        self.ch.reset()
-        self.nvbuffer1.points.clear()
-        self.nvbuffer2.points.clear()
-
-    def _setter(
-        self, attr: str, lo: float, hi: float, record: bool = False
-    ) -> Callable[[Any], None]:
-        def put(value: Any) -> None:
-            setattr(self.st, attr, num(value, lo, hi))
-            if record:
-                self.ch.record()
-
-        return put
-
-    def _source(self) -> Obj:
-        src = Obj(f"{self.name}.source")
-        st = lambda: self.ch.state  # noqa: E731
-        vmax = self.inst.VOLTAGE_LIMIT
-        src.field("output", lambda: 1.0 if st().output else 0.0, self._set_output)
-        src.field("func", lambda: 1.0 if st().source_function == "VOLT" else 0.0, self._set_func)
-        src.field("levelv", lambda: st().level_v, self._set_levelv)
-        src.field("leveli", lambda: st().level_i, self._set_leveli)
-        src.field("limiti", lambda: st().limit_i, self._setter("limit_i", 10e-9, 3.0))
-        src.field("limitv", lambda: st().limit_v, self._setter("limit_v", 10e-3, vmax))
-        src.field("protectv", lambda: st().extra.get("protectv", 0.0), self._set_protect)
-        src.field("rangev", lambda: st().v_range, self._range("v_range", _V_RANGES))
-        src.field("rangei", lambda: st().i_src_range, self._range("i_src_range", _I_RANGES))
-        src.field("autorangev", lambda: float(st().v_range_auto), self._flag("v_range_auto"))
-        src.field(
-            "autorangei", lambda: float(st().i_src_range_auto), self._flag("i_src_range_auto")
-        )
-        src.field("compliance", lambda: bool(st().extra.get("compliance", False)), None)
-        for name, default in (("offmode", 0.0), ("settling", 0.0), ("delay", 0.0), ("highc", 0.0)):
-            src.field(name, lambda n=name, d=default: st().extra.get(n, d), self._store(name))
-        return src
-
-    def _measure(self) -> Obj:
-        meas = Obj(f"{self.name}.measure")
-        st = lambda: self.ch.state  # noqa: E731
-        meas.field("nplc", lambda: st().nplc, self._setter("nplc", 0.001, 25.0))
-        meas.field("rangei", lambda: st().i_range, self._range("i_range", _I_RANGES))
-        meas.field("autorangei", lambda: float(st().i_range_auto), self._flag("i_range_auto"))
-        meas.field("rangev", lambda: st().extra.get("mrangev", 40.0), self._store("mrangev"))
-        meas.field("autorangev", lambda: st().extra.get("mautov", 1.0), self._store("mautov"))
-        meas.field("count", lambda: float(st().extra.get("count", 1)), self._set_count)
-        for name, default in (("autozero", 2.0), ("delay", 0.0), ("interval", 0.0)):
-            meas.field(name, lambda n=name, d=default: st().extra.get(n, d), self._store(name))
-        meas.fn("i", lambda *b: self._spot("i", b))
-        meas.fn("v", lambda *b: self._spot("v", b))
-        meas.fn("r", lambda *b: self._spot("r", b))
-        meas.fn("p", lambda *b: self._spot("p", b))
-        meas.fn("iv", lambda *b: self._spot("iv", b))
-        return meas
-
-    def _trigger(self) -> Obj:
-        trig = Obj(f"{self.name}.trigger")
-        ex = lambda: self.ch.state.extra  # noqa: E731
-        source, measure, arm = Obj("source"), Obj("measure"), Obj("arm")
-        endsweep, endpulse = Obj("endsweep"), Obj("endpulse")
-        trig.field("count", lambda: float(ex().get("tcount", 1)), self._int_store("tcount", 0, 1e9))
-        trig.fn("initiate", lambda *a: self._initiate())
-        trig.fn("abort", lambda *a: None)
-        for obj, name in ((source, "source"), (measure, "measure"), (arm, "arm")):
-            trig.field(name, lambda o=obj: o, None)
-        trig.field("endsweep", lambda: endsweep, None)
-        trig.field("endpulse", lambda: endpulse, None)
-        source.fn("listv", self._listv)
-        source.fn("linearv", self._linearv)
-        source.field(
-            "action", lambda: ex().get("src_action", 0.0), self._store("src_action", (0.0, 1.0))
-        )
-        source.field("limiti", lambda: ex().get("sweep_limiti", 0.0), self._store("sweep_limiti"))
-        source.field("stimulus", lambda: 0.0, lambda v: None)
-        measure.fn("i", lambda b=None: self._set_trigger_measure("i", b))
-        measure.fn("v", lambda b=None: self._set_trigger_measure("v", b))
-        measure.fn("iv", lambda b=None, c=None: self._set_trigger_measure("iv", b))
-        measure.field(
-            "action", lambda: ex().get("meas_action", 0.0), self._store("meas_action", (0.0, 1.0))
-        )
-        measure.field("stimulus", lambda: 0.0, lambda v: None)
-        arm.field("count", lambda: float(ex().get("acount", 1)), self._int_store("acount", 1, 1e9))
-        arm.field("stimulus", lambda: 0.0, lambda v: None)
-        endsweep.field("action", lambda: ex().get("endsweep", 0.0), self._store("endsweep"))
-        endpulse.field("action", lambda: ex().get("endpulse", 1.0), self._store("endpulse"))
-        return trig
-
-    # ------------------------------------------------------------------ setters
-
-    def _store(self, key: str, options: tuple[float, ...] | None = None) -> Callable[[Any], None]:
-        def put(value: Any) -> None:
-            self.st.extra[key] = choice(value, options) if options else num(value, -1e9, 1e9)
-
-        return put
-
-    def _int_store(self, key: str, lo: float, hi: float) -> Callable[[Any], None]:
-        def put(value: Any) -> None:
-            self.st.extra[key] = int(num(value, lo, hi))
-
-        return put
-
-    def _flag(self, attr: str) -> Callable[[Any], None]:
-        def put(value: Any) -> None:
-            setattr(self.st, attr, bool(choice(value, (0.0, 1.0))))
-
-        return put
-
-    def _range(self, attr: str, ranges: tuple[float, ...]) -> Callable[[Any], None]:
-        def put(value: Any) -> None:
-            setattr(
-                self.st,
-                attr,
-                range_for(
-                    num(abs(value) if isinstance(value, float) else value, 0, ranges[-1] * 1.01),
-                    ranges,
-                ),
-            )
-            setattr(self.st, attr + "_auto", False)
-
-        return put
-
-    def _set_output(self, value: Any) -> None:
-        self.st.output = choice(value, (0.0, 1.0, 2.0)) == 1.0
-        self.ch.record()
-
-    def _set_func(self, value: Any) -> None:
-        self.st.source_function = "VOLT" if choice(value, (0.0, 1.0)) == 1.0 else "CURR"
-        self.ch.record()
-
-    def _check_v(self, value: Any) -> float:
-        volts = num(value, -self.inst.VOLTAGE_LIMIT, self.inst.VOLTAGE_LIMIT)
-        if not self.inst.check_level(volts, self.inst.VOLTAGE_LIMIT):
-            raise TspError(*TOO_BIG)
-        return volts
-
-    def _set_levelv(self, value: Any) -> None:
-        if not self.ch.program_level("VOLT", self._check_v(value), _V_RANGES, 1.01):
-            raise TspError(*TOO_BIG)
-
-    def _set_leveli(self, value: Any) -> None:
-        if not self.ch.program_level("CURR", num(value, -3.0, 3.0), _I_RANGES, 1.01):
-            raise TspError(*TOO_BIG)
-
-    def _set_protect(self, value: Any) -> None:
-        volts = num(value, 0.0, self.inst.VOLTAGE_LIMIT)
-        self.st.extra["protectv"] = volts
-        self.st.ovp = volts if volts > 0 else self.inst.VOLTAGE_LIMIT
-
-    def _set_count(self, value: Any) -> None:
-        self.st.extra["count"] = int(num(value, 1, 60000))
-
-    # ------------------------------------------------------------------ measurement
-
-    def _status(self, point: Point) -> float:
-        return float(STATUS_COMPLIANCE if point.compliance else 0)
-
-    def _value(self, kind: str, point: Point) -> Any:
-        current = 9.91e37 if point.overflow else point.current
-        if kind == "i":
-            return current
-        if kind == "v":
-            return point.voltage
-        if kind == "r":
-            return point.voltage / current if current else 9.91e37
-        if kind == "p":
-            return point.voltage * current
-        return (current, point.voltage)
-
-    def _source_value(self) -> float:
-        return self.st.level_v if self.st.source_function == "VOLT" else self.st.level_i
-
-    def _spot(self, kind: str, buffers: tuple[Any, ...]) -> Any:
-        n = int(self.st.extra.get("count", 1))
-        result: Any = None
-        for _ in range(n):
-            point = self.ch.measure()
-            self.st.extra["compliance"] = point.compliance
-            result = self._value(kind, point)
-            for k, buf in enumerate(buffers[: 2 if kind == "iv" else 1]):
-                if isinstance(buf, Buffer):
-                    value = result[k] if kind == "iv" else result
-                    buf.points.append(
-                        (value, self._source_value(), self._status(point), point.time)
-                    )
-        return result
-
-    def _listv(self, values: Any = None) -> None:
-        if not isinstance(values, TspTable) or not values:
-            raise TspError(
-                -286, "TSP Runtime error at line 1: bad argument #1 to 'listv' (table expected)"
-            )
-        self.st.extra["sweep"] = [self._check_v(v) for v in values]
-
-    def _linearv(self, start: Any = None, stop: Any = None, points: Any = None) -> None:
-        a, b = self._check_v(start), self._check_v(stop)
-        n = int(num(points, 2, 60000))
-        self.st.extra["sweep"] = [a + (b - a) * k / (n - 1) for k in range(n)]
-
-    def _set_trigger_measure(self, kind: str, buffer: Any) -> None:
-        if not isinstance(buffer, Buffer):
-            raise TspError(-286, "TSP Runtime error at line 1: bad argument #1 (buffer expected)")
-        self.st.extra["meas_kind"] = kind
-        self.st.extra["meas_buffer"] = buffer
-
-    def _initiate(self) -> None:
-        """Run the trigger model now: arm count x trigger count points, time booked."""
-        ex = self.st.extra
-        sweep: list[float] = ex.get("sweep", [])
-        sourcing = ex.get("src_action", 0.0) == 1.0 and bool(sweep)
-        measuring = ex.get("meas_action", 0.0) == 1.0 and "meas_buffer" in ex
-        total = int(ex.get("tcount", 1)) * int(ex.get("acount", 1))
-        if total <= 0:
-            total = len(sweep) if sweep else 1
-        for k in range(total):
-            level = sweep[k % len(sweep)] if sourcing else None
-            if level is not None:
-                self.ch.record(level)
-            if measuring:
-                point = self.ch.measure(level)
-                value = self._value(ex["meas_kind"], point)
-                value = value[0] if isinstance(value, tuple) else value
-                source = level if level is not None else self._source_value()
-                ex["meas_buffer"].points.append((value, source, self._status(point), point.time))
-                ex["compliance"] = point.compliance
-            else:
-                self.ch.integrate()
-        if sourcing:
-            self.ch.record()  # endsweep SOURCE_IDLE: back to the programmed level
 
 
 class Keithley2600(VirtualInstrument):
@@ -345,12 +83,33 @@ class Keithley2600(VirtualInstrument):
         "fixed-low-range": ("smua.measure.rangei = 1e-6", "smua.source.rangev = 0.1"),
         "output-on": ("smua.source.levelv = 0.5",),
         "odd-format": ("format.data = format.REAL32",),
+        "remote-sense": ("smua.sense = smua.SENSE_REMOTE",),
+        "filter-on": (
+            "smua.measure.filter.type = smua.FILTER_MOVING_AVG",
+            "smua.measure.filter.count = 10",
+            "smua.measure.filter.enable = smua.FILTER_ON",
+        ),
+        "rel-offset": ("smua.measure.rel.leveli = 1e-6", "smua.measure.rel.enablei = smua.REL_ON"),
+        "short-integration": ("smua.measure.nplc = 0.01",),
+        "source-delay": ("smua.source.delay = 0.5",),
+        "autozero-off": ("smua.measure.autozero = smua.AUTOZERO_OFF",),
+        "arm-count": ("smua.trigger.arm.count = 3",),
+        "low-precision": ("format.asciiprecision = 1",),
+        "other-channel-live": ("smub.source.levelv = 5", "smub.source.output = smub.OUTPUT_ON"),
+        "other-channel-current": (
+            "smub.source.func = smub.OUTPUT_DCAMPS",
+            "smub.source.leveli = 1e-3",
+            "smub.source.output = smub.OUTPUT_ON",
+        ),
+        "line-frequency": ("localnode.linefreq = 50",),
     }
+    V_RANGES = _V_RANGES
+    PROTECTION = ("limit_v", None)
 
     def __init__(self, load: object, **kwargs: Any) -> None:
         super().__init__(load, **kwargs)  # type: ignore[arg-type]
         self.format = Format()
-        self.smu = {k: _Channel(self, k) for k in self.CHANNELS}
+        self.smu = {k: TspChannel(self, k) for k in self.CHANNELS}
         self._out: list[str] = []
         queue = Obj("errorqueue")
         queue.field("count", lambda: float(len(self._errors)), None)
@@ -360,11 +119,15 @@ class Keithley2600(VirtualInstrument):
         node.field("linefreq", lambda: self.line_frequency, self._set_linefreq)
         node.field("model", lambda: "2602B", None)
         node.field("serialno", lambda: "4123456", None)
+        status = status_object(self)
         self.env: dict[str, Any] = {
             "smua": self.smu["a"],
             "smub": self.smu["b"],
             "format": self.format,
             "errorqueue": queue,
+            "status": status,
+            "trigger": trigger_object(),
+            "display": display_object(),
             "localnode": node,
             "print": TspFunction(self._print, "print"),
             "printnumber": TspFunction(self._print, "printnumber"),
@@ -373,18 +136,23 @@ class Keithley2600(VirtualInstrument):
             "waitcomplete": TspFunction(lambda *a: None, "waitcomplete"),
             "delay": TspFunction(self._delay, "delay"),
         }
+        self.env.update(base_library(self.env, self._text))
 
     def channel_defaults(self, name: str) -> ChannelDefaults:
         """``smuX.reset()`` state of a 2602B channel (see the module docstring)."""
         return ChannelDefaults(
             limit_i=1.0, limit_v=40.0, ovp=self.VOLTAGE_LIMIT, v_range=0.1,
-            i_src_range=1e-7, i_range=1e-7, extra={},
+            i_src_range=1e-7, i_range=1e-7, source_delay_auto=False, extra={},
         )  # fmt: skip
 
     def _reset(self) -> None:
         for channel in self.smu.values():
             channel.reset()
         self.format.reset()
+
+    def on_reset(self) -> None:
+        if hasattr(self, "smu"):
+            self._reset()
 
     def _power_on(self) -> None:
         super()._power_on()
@@ -436,16 +204,41 @@ class Keithley2600(VirtualInstrument):
             self._out.append("#0" + "".join(self.format.number(v) for v in values))
 
     def execute(self, line: str) -> str | None:
-        """Run one line: a common command (``*IDN?``...) or TSP statements."""
+        """Run one line: a common command (``*IDN?``...), TSP statements, or a line of a
+        script being loaded (``loadscript``/``loadandrunscript`` ... ``endscript``, 2600B
+        reference manual "Scripts": a named script becomes a function, run by calling it
+        or with ``name.run()``; an anonymous ``loadandrunscript`` runs at ``endscript``)."""
         stripped = line.strip()
+        if self._loading is not None:
+            return self._script_line(stripped)
+        words = stripped.split()
+        if words and words[0] in ("loadscript", "loadandrunscript") and len(words) <= 2:
+            self._loading = (words[0], words[1] if len(words) == 2 else None, [])
+            return None
         if stripped.startswith("*"):
             return self._common(stripped.upper())
         if any(not (32 <= ord(c) < 127) and c != "\t" for c in line):
             self.push_error(-285, "TSP Syntax error at line 1: unexpected symbol")
             return None
+        return self._run(line)
+
+    _loading: tuple[str, str | None, list[str]] | None = None
+
+    def _script_line(self, line: str) -> str | None:
+        kind, name, lines = self._loading  # type: ignore[misc]
+        if line != "endscript":
+            lines.append(line)
+            return None
+        self._loading = None
+        text = "\n".join(lines)
+        if name is not None:
+            self.env[name] = ScriptObject(name, lambda: self._run(text))
+        return self._run(text) if kind == "loadandrunscript" else None
+
+    def _run(self, line: str) -> str | None:
         self._out = []
         try:
-            run(line, self.env)
+            run_chunk(line, self.env)
         except TspError as err:
             self.push_error(err.code, err.message)
         except (RecursionError, ValueError, OverflowError, ZeroDivisionError) as exc:
@@ -463,8 +256,11 @@ class Keithley2600(VirtualInstrument):
             return None
         if line == "*CLS":
             self._errors.clear()
+            self.esr = 0
             return None
-        if line in ("*WAI", "*OPC", "*TRG"):
+        if line == "*ESR?":
+            return str(self.read_esr())
+        if line in ("*WAI", "*OPC", "*TRG", "*TRG"):
             return None
         self.push_error(-285, "TSP Syntax error at line 1: unexpected symbol near `*'")
         return None

@@ -43,12 +43,16 @@ import re
 from collections.abc import Callable
 
 from mtj_hil.sim.lab.smu.core import ChannelDefaults, Point, SmuChannel
+from mtj_hil.sim.lab.smu.keysight_b2900_layers import (
+    _ARM_ACTIONS,
+    _ARM_SETTINGS,
+    B2900Layers,
+)
 from mtj_hil.sim.lab.smu.scpi import (
     CommandTable,
     ScpiError,
     as_bool,
     as_choice,
-    as_number,
     choice,
     cmd,
     count,
@@ -72,23 +76,23 @@ _ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT", "SOUR")
 _V_RANGES = (0.2, 2.0, 20.0, 200.0)
 #: B2901A/B2902A DC current ranges (User's Guide table 2-5; 10 nA is B2911A/B2912A only).
 _I_RANGES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5, 3.0)
-_SUFFIXED = {"SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT", "TRIG", "TRIGGER", "ARM"}
-#: ``INFinity`` as a count (B2900 SCPI reference, ARM/TRIGger ``:COUNt``)
-COUNT_INFINITY = 2147483647
-_ARM_ACTIONS = ("acq", "tran")
-_ARM_SOURCES = ("AINT", "BUS", "TIMer", "INT1", "INT2", "LAN", "TIN") + tuple(
-    f"EXT{k}" for k in range(1, 15)
-)
-#: per-action arm settings: (header node, key, *RST value as queried, parser)
-_ARM_SETTINGS: tuple[tuple[str, str, str, Callable[[str], str]], ...] = (
-    (":DELay", "delay", fmt(0.0), as_number(0.0, 1e5)),
-    (":SOURce", "source", "AINT", as_choice(*_ARM_SOURCES)),
-    (":BYPass", "bypass", "OFF", as_choice("OFF", "ONCE")),
-)
+_SUFFIXED = {
+    "SOUR",
+    "SOURCE",
+    "SENS",
+    "SENSE",
+    "OUTP",
+    "OUTPUT",
+    "TRIG",
+    "TRIGGER",
+    "ARM",
+    "TRAC",
+    "TRACE",
+}
 _CHANLIST = re.compile(r"^\(@\s*([12])(?:\s*[,:]\s*([12]))?\s*\)$")
 
 
-class KeysightB2900(ScpiSmu):
+class KeysightB2900(B2900Layers, ScpiSmu):
     """Virtual Keysight B2902A (two channels ``"1"``, ``"2"``); see the module docstring."""
 
     CHANNELS = ("1", "2")
@@ -105,7 +109,20 @@ class KeysightB2900(ScpiSmu):
         "fixed-low-range": (":SENS1:CURR:RANG 1E-6", ":SOUR1:VOLT:RANG 0.2"),
         "output-on": (":SOUR1:VOLT 0.5",),
         "odd-format": (":FORM:ELEM:SENS TIME,VOLT",),
+        "remote-sense": (":SENS1:REM ON",),
+        "short-integration": (":SENS1:CURR:NPLC 0.01",),
+        "trigger-delay": (":TRIG1:ACQ:DEL 0.2",),
+        "auto-output-off": (":OUTP1:OFF:AUTO ON",),
+        "arm-count": (":ARM1:ACQ:COUN 3",),
+        "other-channel-live": (":SOUR2:VOLT 5", ":OUTP2 ON"),
+        "other-channel-current": (":SOUR2:FUNC:MODE CURR", ":SOUR2:CURR 1E-3", ":OUTP2 ON"),
+        "floating-lo": (":OUTP1:LOW FLO",),
+        "pulse-shape": (":SOUR1:FUNC:SHAP PULS",),
+        "compliance-high": (":SENS1:CURR:PROT 1",),
+        "vlimit-high": (":SENS1:VOLT:PROT 20",),
     }
+    V_RANGES = _V_RANGES
+    PROTECTION = ("limit_v", None)
 
     def __init__(self, load: object, **kwargs: object) -> None:
         super().__init__(load, **kwargs)
@@ -126,6 +143,7 @@ class KeysightB2900(ScpiSmu):
                 "protection": False,
                 **{f"arm_count_{a}": 1 for a in _ARM_ACTIONS},
                 **{f"arm_{k}_{a}": v for _, k, v, _ in _ARM_SETTINGS for a in _ARM_ACTIONS},
+                **{f"trig_{k}_{a}": v for _, k, v, _ in _ARM_SETTINGS[:2] for a in _ARM_ACTIONS},
             },
         )
 
@@ -163,6 +181,12 @@ class KeysightB2900(ScpiSmu):
         c = cmd
         S = self.stored  # noqa: N806
         return [
+            *self.status_rows(),
+            *self._trace_rows(),
+            c(":SYSTem:VERSion", query=lambda a: noargs(a, "1999.0")),
+            S(":SYSTem:BEEPer:STATe", "beeper", "1", as_bool),
+            S(":DISPlay:ENABle", "display", "1", as_bool),
+            S(":DISPlay[:WINDow]:TEXT:DATA", "display_text", '""', lambda a: a.strip()),
             c(":SYSTem:ERRor[:NEXT]", query=self.query_error),
             c(":SYSTem:ERRor:ALL", query=self.query_error_all),
             c(":SYSTem:ERRor:COUNt", query=lambda a: noargs(a, str(len(self._errors)))),
@@ -172,6 +196,8 @@ class KeysightB2900(ScpiSmu):
             c(":OUTPut:PROTection[:STATe]", write=self.set_extra_flag("protection"), query=self.get_extra_flag("protection")),
             S(":OUTPut:OFF:MODE", "off_mode", "ZERO", as_choice("ZERO", "HIZ", "NORMal")),
             S(":OUTPut:LOW", "low", "GRO", as_choice("GROund", "FLOat")),
+            self.bool_row(":OUTPut:OFF:AUTO", "auto_off"),
+            S(":SOURce:FUNCtion:SHAPe", "shape", "DC", as_choice("DC", "PULSe")),
             c(":SOURce:FUNCtion:MODE", write=self.set_function, query=lambda a: noargs(a, self.st.source_function)),
             c(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", write=self._set_level, query=lambda a: noargs(a, fmt(self.st.level_v))),
             c(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", write=self._set_current, query=lambda a: noargs(a, fmt(self.st.level_i))),
@@ -191,13 +217,14 @@ class KeysightB2900(ScpiSmu):
             c(":SENSe:CURRent[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             c(":SENSe:VOLTage[:DC]:NPLCycles", write=self._set_nplc, query=lambda a: noargs(a, fmt(self.st.nplc))),
             S(":SENSe:FUNCtion[:ON]", "sense", '"CURR","VOLT"', lambda a: a),
-            S(":SENSe:REMote", "remote", "0", as_bool),
+            self.bool_row(":SENSe:REMote", "remote_sense"),
             c(":FORMat:ELEMents:SENSe", write=self._set_elements, query=lambda a: noargs(a, ",".join(self.elements))),
             S(":FORMat[:DATA]", "format", "ASC", as_choice("ASCii")),
             c(":TRIGger[:ALL]:COUNt", write=self._set_count),  # write-only: query ACQ or TRAN
             c(":TRIGger:ACQuire:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             c(":TRIGger:TRANsient:COUNt", write=self._set_count, query=lambda a: noargs(a, str(self.st.trigger_count))),
             *self._arm_commands(),
+            *self._trigger_commands(),
             c(":ABORt[:ALL]", write=lambda a: None),
             c(":INITiate[:IMMediate][:ALL]", write=self._init),
             c(":INITiate[:IMMediate]:ACQuire", write=self._init),
@@ -215,48 +242,26 @@ class KeysightB2900(ScpiSmu):
 
     # ------------------------------------------------------------------ settings
 
-    def _arm_commands(self) -> CommandTable:
-        """The ARM layer rows: per setting an ACQuire and a TRANsient form (write and query)
-        and the write-only ``[:ALL]`` form setting both (module docstring)."""
-        rows = [
-            cmd(":ARM[:ALL][:IMMediate]", write=lambda a: count(a, 0)),
-            cmd(":ARM:ACQuire[:IMMediate]", write=lambda a: count(a, 0)),
-            cmd(":ARM:TRANsient[:IMMediate]", write=lambda a: count(a, 0)),
-        ]
-        settings = [
-            (":COUNt", "count", self._parse_count),
-            *[(n, k, p) for n, k, _, p in _ARM_SETTINGS],
-        ]
-        for node, key, parse in settings:
-            rows.append(cmd(f":ARM[:ALL]{node}", write=self._set_arm(key, parse, _ARM_ACTIONS)))
-            for action, long in zip(_ARM_ACTIONS, ("ACQuire", "TRANsient"), strict=True):
-                rows.append(
-                    cmd(
-                        f":ARM:{long}{node}",
-                        write=self._set_arm(key, parse, (action,)),
-                        query=self._get_arm(key, action),
-                    )
-                )
-        return rows
+    def condition(self, register: str) -> int:
+        return self._questionable() if register == "QUES" else 0
 
-    @staticmethod
-    def _parse_count(arg: str) -> int:
-        if arg.strip().upper() in ("INF", "INFINITY"):
-            return COUNT_INFINITY
-        return round(number(arg, 1, 100000, 1))
+    def _questionable(self) -> int:
+        """``:STAT:QUES:COND?`` (table 4-4): bit 4 over temperature, bits 2/3 output
+        protection of channel 1/2."""
+        word = 16 if self.over_temperature else 0
+        for k, name in enumerate(self.CHANNELS):
+            if self.channels[name].state.extra.get("protection_tripped"):
+                word |= 4 << k
+        return word
 
-    def _set_arm(
-        self, key: str, parse: Callable[[str], object], actions: tuple[str, ...]
-    ) -> Callable[[list[str]], None]:
-        def write(args: list[str]) -> None:
-            value = parse(one(args))
-            for action in actions:
-                self.st.extra[f"arm_{key}_{action}"] = value
-
-        return write
-
-    def _get_arm(self, key: str, action: str) -> Callable[[list[str]], str]:
-        return lambda args: noargs(args, str(self.st.extra[f"arm_{key}_{action}"]))
+    def extra_conditions(self, channel: SmuChannel) -> dict[str, object]:
+        ex = channel.state.extra
+        return {
+            "lo": ex.get("low", "GRO"),
+            "shape": ex.get("shape", "DC"),
+            "auto_on": ex["auto_on"],
+            "protection": ex["protection"],
+        }
 
     def _set_level(self, args: list[str]) -> None:
         if not self.ch.program_level("VOLT", self.checked_voltage(one(args)), _V_RANGES, 1.05):
@@ -330,8 +335,13 @@ class KeysightB2900(ScpiSmu):
             st.trigger_count = saved
         if st.extra["protection"] and any(p.compliance for p in result):
             st.output = False  # output protection: off at compliance
+            st.extra["protection_tripped"] = True
+            ch.record()
+        elif st.auto_off and st.output:
+            st.output = False  # :OUTP:OFF:AUTO ON: off after the measurement
             ch.record()
         self._last[ch.name] = result
+        self._feed(ch, result)
         return result
 
     def _measure(self, only: str | None) -> Callable[[list[str]], str]:

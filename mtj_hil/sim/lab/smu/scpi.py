@@ -306,6 +306,9 @@ class ScpiInstrument(VirtualInstrument):
     def __init__(self, load: object, **kwargs: object) -> None:
         super().__init__(load, **kwargs)  # type: ignore[arg-type]
         self.ch: SmuChannel = self.main
+        init_status = getattr(self, "_init_status", None)
+        if init_status is not None:
+            init_status()
         self._commands = self.build_commands()
         self._common = self.common_commands()
 
@@ -321,8 +324,9 @@ class ScpiInstrument(VirtualInstrument):
             "*CLS": Command(write=self.cmd_clear_status),
             "*OPC": Command(write=self.noop, query=lambda a: noargs(a, "1")),
             "*WAI": Command(write=self.noop),
-            "*ESR": Command(query=lambda a: noargs(a, "0")),
+            "*ESR": Command(query=lambda a: noargs(a, str(self.read_esr()))),
             "*STB": Command(query=lambda a: noargs(a, "4" if self._errors else "0")),
+            **(self.status_common() if hasattr(self, "status_common") else {}),
         }
 
     # ------------------------------------------------------------------ shared handlers
@@ -345,9 +349,13 @@ class ScpiInstrument(VirtualInstrument):
         self.on_reset()
 
     def cmd_clear_status(self, args: list[str]) -> None:
-        """``*CLS``: clear the error queue."""
+        """``*CLS``: clear the error queue, the event status register and every status
+        event register."""
         count(args, 0)
         self._errors.clear()
+        self.esr = 0
+        if hasattr(self, "events"):
+            self.events = dict.fromkeys(self.events, 0)
 
     def format_error(self, code: int, message: str) -> str:
         """One error-queue entry as the instrument sends it."""

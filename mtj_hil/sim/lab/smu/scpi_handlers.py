@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 from mtj_hil.sim.lab.smu.core import ChannelDefaults, range_for
 from mtj_hil.sim.lab.smu.scpi import (
+    Command,
+    HeaderPattern,
     ScpiError,
     ScpiInstrument,
     boolean,
@@ -22,11 +24,12 @@ from mtj_hil.sim.lab.smu.scpi import (
     number,
     one,
 )
+from mtj_hil.sim.lab.smu.scpi_status import StatusModel
 
 __all__ = ["ScpiSmu"]
 
 
-class ScpiSmu(ScpiInstrument):
+class ScpiSmu(StatusModel, ScpiInstrument):
     """A virtual SCPI SMU with the shared channel handlers (see the module docstring)."""
 
     #: source voltage bound, V, and most values a source list holds (each dialect sets them)
@@ -55,6 +58,25 @@ class ScpiSmu(ScpiInstrument):
     def get_flag(self, attr: str) -> Callable[[list[str]], str]:
         """Query handler for a boolean channel-state field ``attr`` (``1``/``0``)."""
         return lambda args: noargs(args, fmt_bool(getattr(self.st, attr)))
+
+    def state_row(
+        self, spec: str, attr: str, parse: Callable[[str], object], render: Callable[[object], str]
+    ) -> tuple[HeaderPattern, Command]:
+        """A row for a channel-state field ``attr`` that changes what the channel measures
+        (terminals, sense, filter, REL, delays...): ``parse`` turns the parameter into the
+        value, ``render`` the value into the query reply."""
+
+        def write(args: list[str]) -> None:
+            setattr(self.st, attr, parse(one(args)))
+
+        def query(args: list[str]) -> str:
+            return noargs(args, render(getattr(self.st, attr)))
+
+        return HeaderPattern(spec), Command(write, query)
+
+    def bool_row(self, spec: str, attr: str) -> tuple[HeaderPattern, Command]:
+        """:meth:`state_row` for an ``ON|OFF|1|0`` field (query ``1``/``0``)."""
+        return self.state_row(spec, attr, boolean, lambda v: fmt_bool(bool(v)))
 
     def set_extra_flag(self, key: str) -> Callable[[list[str]], None]:
         """Write handler for a boolean dialect setting ``st.extra[key]``."""

@@ -187,7 +187,8 @@ class _Interpreter:
         if isinstance(value, tuple):
             value = value[0] if value else None
         if ref.container is None:
-            if ref.key in self.env and not isinstance(self.env[ref.key], int | float | str):
+            current = self.env.get(ref.key)
+            if current is not None and not isinstance(current, int | float | str | TspTable):
                 raise runtime_error(f"attempt to overwrite `{ref.key}'")
             self.env[ref.key] = value
         elif isinstance(ref.container, TspObject):

@@ -66,6 +66,7 @@ class Buffer(Obj):
         self.collect_source = 0.0
         self.collect_time = 1.0
         self.fn("clear", lambda *a: self.points.clear())
+        self.fn("clearcache", lambda *a: None)  # bufferVar.clearcache(): no cache modelled
         self.field("n", lambda: float(len(self.points)), None)
         self.field("capacity", lambda: 60000.0, None)
         self.field("collectsourcevalues", lambda: self.collect_source, self._set_cs)

@@ -3,9 +3,12 @@ limits, integration time on the virtual clock, sweep durations, error queues, st
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mtj_hil.sim.lab import SMU_DIALECTS, START_STATES, VirtualClock, make_virtual_smu
+from mtj_hil.sim.lab.smu.dialects import starts_of
 
 R_LOAD = 4.3e3  # ohm
 
@@ -89,7 +92,29 @@ ERROR_QUERY = {
     "keithley2600": "print(errorqueue.next())",
     "keysight_b2900": ":SYST:ERR?",
 }
-ALL_STARTS = [s for s in START_STATES if s not in ("power-on", "tsp-language")]
+ALL_STARTS = [
+    "current-source",
+    "fixed-low-range",
+    "output-on",
+    "stale-errors",
+    "odd-format",
+    "last-user",
+]
+#: start states added for the settings that change what a channel measures
+SETTING_STARTS = [
+    (d, s)
+    for d in SMU_DIALECTS
+    for s in starts_of(d)
+    if s not in ALL_STARTS + ["power-on", "tsp-language"]
+]
+
+
+def snapshot(inst) -> object:
+    """Every channel's state plus the instrument-wide format settings."""
+    chans = {n: dataclasses.asdict(ch.state) for n, ch in inst.channels.items()}
+    fmt = getattr(inst, "format", None)
+    extra = (fmt.data, fmt.precision) if fmt is not None else getattr(inst, "precision", None)
+    return chans, extra, inst.line_frequency
 
 
 def answers(inst, dialect: str) -> dict[str, str]:
@@ -124,6 +149,16 @@ def test_power_on_defaults(dialect):
     inst = smu(dialect)
     assert answers(inst, dialect) == DEFAULTS[dialect]
     assert inst.errors() == [] and not inst.output and inst.terminal_voltage == 0.0
+
+
+@pytest.mark.parametrize(("dialect", "start"), SETTING_STARTS)
+def test_every_setting_start_differs_and_the_reset_restores_it(dialect, start):
+    fresh = snapshot(smu(dialect))
+    inst = smu(dialect, start)
+    assert snapshot(inst) != fresh
+    inst.handle(RESET[dialect])
+    if start != "line-frequency":  # a reset keeps the mains frequency setting
+        assert snapshot(inst) == fresh
 
 
 @pytest.mark.parametrize("start", ALL_STARTS)

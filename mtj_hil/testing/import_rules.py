@@ -38,6 +38,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("mtj_hil.sim",),
     ("mtj_hil.calibration",),
     ("mtj_hil.instruments", "mtj_hil.protocols"),
+    ("mtj_hil.schema",),
     ("mtj_hil.errors", "mtj_hil.kinds", "mtj_hil.compat"),
 )
 """Top floor first. A module may import its own package, any lower floor, and nothing above;

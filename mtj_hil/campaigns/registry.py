@@ -21,6 +21,7 @@ from mtj_hil.kinds import measurement_kinds
 
 if TYPE_CHECKING:
     from mtj_hil.campaigns.task import ExpandContext, Task
+    from mtj_hil.schema import Section
 
 BUILTIN_KINDS = ("mtj_hil.campaigns.kinds.borders",) + tuple(
     kind.campaign for kind in measurement_kinds().values()
@@ -45,12 +46,16 @@ class TaskKind:
             failure (the engine records the error).
         digest: ``digest(run_file) -> str``: a hash of the numbers the run produced (not of
             timestamps or ids), so two runs of the same task can be compared.
+        keys: the group keys of this kind, declared once (a
+            :class:`~mtj_hil.schema.Section`): what ``expand`` validates with
+            ``ctx.check`` and what the file-format documentation lists. None: undeclared.
     """
 
     name: str
     expand: Callable[[dict[str, Any], ExpandContext], list[Task]]
     run: Callable[[Task], dict[str, Any]]
     digest: Callable[[Path], str]
+    keys: Section | None = None
 
 
 _KINDS: dict[str, TaskKind] = {}
@@ -88,7 +93,11 @@ def get_kind(name: str, where: str = "kind") -> TaskKind:
     """
     _load()
     if name not in _KINDS:
+        from mtj_hil.schema import closest
+
+        near = closest(name, _KINDS)
+        hint = f"; closest match: {near}" if near else ""
         raise ConfigError(
-            f"{where} = {name!r} is not a task kind; known kinds: {', '.join(sorted(_KINDS))}"
+            f"{where} = {name!r} is not a task kind{hint}; known kinds: {', '.join(sorted(_KINDS))}"
         )
     return _KINDS[name]

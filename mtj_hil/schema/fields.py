@@ -134,6 +134,8 @@ class Section:
         named: the file holds a table of such sections, one per user-chosen name
             (``[smu.sense]``, ``[smu.drive]``).
         many: an array of tables (``[[task]]``).
+        title: how the documentation heads it, when not by its name (e.g.
+            ``[[task]] with kind = "switching"``).
     """
 
     name: str
@@ -142,6 +144,7 @@ class Section:
     required: bool = True
     named: bool = False
     many: bool = False
+    title: str = ""
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -291,18 +294,20 @@ def check_section(
     src: str,
     where: str | None = None,
     error: type[Exception] = ConfigError,
+    header: str | None = None,
 ) -> dict[str, Any]:
     """Validate one table against ``section``; every field's value (defaults filled in).
 
     ``where`` is the dotted name messages use for the table (default: the section's name,
-    e.g. ``smu.sense`` for a named section, ``task[2]`` for an array item).
+    e.g. ``smu.sense`` for a named section, ``task[2]`` for an array item); ``header`` how
+    they name the section (default ``[where]``).
 
     Raises:
         error: not a table, an unknown key (closest match named), a missing required key,
             a wrong type or a value out of range, each naming ``src`` and the key.
     """
     where = section.name if where is None else where
-    header = f"[{where}]" if where else section.header()
+    header = header or (f"[{where}]" if where else section.header())
     if not isinstance(raw, dict):
         raise error(f"{src}: {header} must be a table, got {raw!r}")
     check_unknown(raw, section.keys, src, where, header, error)

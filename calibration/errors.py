@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mtj_hil.errors import ConfigError
+
 
 class CalibrationError(Exception):
     """A calibration could not be made or used; the message names the part at fault.
@@ -10,6 +12,12 @@ class CalibrationError(Exception):
     force; raised when selecting a record under ``strict`` where a warning would otherwise
     be given.
     """
+
+
+class RecordFileError(CalibrationError, ConfigError):
+    """A calibration record file is unreadable or malformed (unknown or missing key, wrong
+    type): a configuration error (exit code 3) that is also a :class:`CalibrationError`, so
+    listing a folder skips the file with a warning."""
 
 
 class CalibrationWarning(UserWarning):

@@ -229,7 +229,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text) or "station"
 
 
-from mtj_hil.compat.legacy_names import forwarder as _forwarder
+from mtj_hil.compat.legacy_names import forwarder as _forwarder  # noqa: E402
 
 __getattr__ = _forwarder(__name__, ("mtj_hil.calibration.record_files",))
 """0.1 names of this module that moved (deprecated)."""

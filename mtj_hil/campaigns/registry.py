@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from mtj_hil.errors import ConfigError
 from mtj_hil.kinds import measurement_kinds
+from mtj_hil.schema import FileSchema, Section
 
 if TYPE_CHECKING:
     from mtj_hil.campaigns.task import ExpandContext, Task
-    from mtj_hil.schema import Section
 
 BUILTIN_KINDS = ("mtj_hil.campaigns.kinds.borders",) + tuple(
     kind.campaign for kind in measurement_kinds().values()
@@ -101,3 +101,27 @@ def get_kind(name: str, where: str = "kind") -> TaskKind:
             f"{where} = {name!r} is not a task kind{hint}; known kinds: {', '.join(sorted(_KINDS))}"
         )
     return _KINDS[name]
+
+
+def campaign_file_schema() -> FileSchema:
+    """The campaign file's schema, with the keys of every registered task kind."""
+    from mtj_hil.campaigns.schema import CAMPAIGN, TASK
+
+    sections = [CAMPAIGN, TASK]
+    for name, kind in sorted(kinds().items()):
+        if kind.keys is not None:
+            sections.append(
+                Section(
+                    "task",
+                    kind.keys.doc,
+                    kind.keys.fields,
+                    many=True,
+                    title=f'[[task]] with kind = "{name}"',
+                )
+            )
+    return FileSchema(
+        "campaign file",
+        "Lots and experiment sweeps for mtj-hil campaign (campaigns/*.toml): a [campaign] "
+        "table and [[task]] groups, each expanding into tasks (one run file each).",
+        tuple(sections),
+    )

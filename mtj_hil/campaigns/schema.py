@@ -7,7 +7,7 @@ Declared once: :mod:`mtj_hil.campaigns.spec` and the kinds' ``expand`` validate 
 
 from __future__ import annotations
 
-from mtj_hil.schema import Field, FileSchema, Section
+from mtj_hil.schema import Field, Section
 
 _WORD = "a word of letters, digits, '_.-'"
 
@@ -40,27 +40,3 @@ TASK = Section(
     ),
     many=True,
 )  # fmt: skip
-
-
-def campaign_file_schema() -> FileSchema:
-    """The campaign file's schema, with the keys of every registered task kind."""
-    from mtj_hil.campaigns.registry import kinds
-
-    sections = [CAMPAIGN, TASK]
-    for name, kind in sorted(kinds().items()):
-        if kind.keys is not None:
-            sections.append(
-                Section(
-                    "task",
-                    kind.keys.doc,
-                    kind.keys.fields,
-                    many=True,
-                    title=f'[[task]] with kind = "{name}"',
-                )
-            )
-    return FileSchema(
-        "campaign file",
-        "Lots and experiment sweeps for mtj-hil campaign (campaigns/*.toml): a [campaign] "
-        "table and [[task]] groups, each expanding into tasks (one run file each).",
-        tuple(sections),
-    )

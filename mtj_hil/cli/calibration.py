@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mtj_hil.calibration.correction import ReadPathCorrection
-from mtj_hil.calibration.errors import CalibrationError
+from mtj_hil.calibration.errors import CalibrationError, RecordFileError
 from mtj_hil.calibration.procedures import (
     PROCEDURE_VERSION,
     calibrate_converters,
@@ -234,6 +234,8 @@ def show_command(record: str | None, station_file: Path | None) -> None:
                     )
                 )
             rec = records[-1]
+    except RecordFileError:
+        raise  # a malformed file: a configuration error (exit 3)
     except CalibrationError as exc:
         raise CalibrationFailed(str(exc)) from exc
     _print_record(rec)

@@ -50,6 +50,7 @@ class Field:
         check: ``check(value) -> problem or None`` for what a range cannot say.
         allowed: how ``check`` describes what is allowed (for messages and docs).
         nonempty: a list must hold at least one item.
+        finite: a number must be finite (set False where nan / inf mean "not known").
     """
 
     name: str
@@ -66,6 +67,7 @@ class Field:
     check: Callable[[Any], str | None] | None = None
     allowed: str = ""
     nonempty: bool = False
+    finite: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -236,8 +238,7 @@ def check_value(f: Field, value: Any) -> tuple[Any, str | None]:
         if f.nonempty and not value:
             return value, f"must not be empty; allowed: {f.describe()}"
         out = []
-        item = Field(f.name, f.kind.split()[0], "", unit=f.unit, lo=f.lo, hi=f.hi,
-                     lo_open=f.lo_open, hi_open=f.hi_open, choices=f.choices)  # fmt: skip
+        item = dataclasses.replace(f, kind=f.kind.split()[0], check=None, also=(), allowed="")
         for v in value:
             used, problem = check_value(item, v)
             if problem:
@@ -272,7 +273,7 @@ def _scalar(f: Field, value: Any) -> tuple[Any, str | None]:
                 return value, wrong
             value = int(value)
         else:
-            if not math.isfinite(value):
+            if f.finite and not math.isfinite(value):
                 return value, wrong
             value = float(value)
         if not _in_range(f, value):

@@ -165,7 +165,7 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
             record = calibrate_station(chip, die_id=die_id, thresholds=not no_thresholds)
     except CalibrationError as exc:
         raise CalibrationFailed(str(exc)) from exc
-    _print_record(record)
+    print_record(record)
     console.print(f"written: {record.path}")
 
 
@@ -238,10 +238,10 @@ def show_command(record: str | None, station_file: Path | None) -> None:
         raise  # a malformed file: a configuration error (exit 3)
     except CalibrationError as exc:
         raise CalibrationFailed(str(exc)) from exc
-    _print_record(rec)
+    print_record(rec)
 
 
-def _print_record(r: CalibrationRecord) -> None:
+def print_record(r: CalibrationRecord) -> None:
     out = Console()
     out.print(f"[bold]{r.id}[/]  station {r.station}, made {r.created.isoformat()}")
     out.print(f"procedure version {r.procedure_version}; file {r.path}")

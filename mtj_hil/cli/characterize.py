@@ -20,6 +20,7 @@ from mtj_hil.cli.common import (
     choose_run,
     console,
     die_options,
+    note_run,
     open_die,
     parse_arrays,
     refuse_existing,
@@ -166,6 +167,7 @@ def _characterize(
     from mtj_hil.runs.jobs.characterization import run_characterization
 
     refuse_existing(out, resume)
+    note_run(out)
     bias = (
         f", second read at {plan.bias_read_voltage:g} V (bias signature)"
         if plan.bias_read_voltage

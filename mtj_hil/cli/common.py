@@ -25,6 +25,35 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True)
 
+_RUN: dict[str, Path] = {}
+
+
+def note_run(path: Path) -> None:
+    """Remember the run file this command writes, so an interruption can name it and the
+    command that finishes it."""
+    _RUN["path"] = Path(path)
+
+
+def current_run() -> Path | None:
+    """The run file this command writes (see :func:`note_run`), if any."""
+    return _RUN.get("path")
+
+
+def forget_run() -> None:
+    _RUN.clear()
+
+
+def resume_command(args: list[str], run: Path) -> str:
+    """The command line that finishes ``run``: this one, with ``--out run --resume``."""
+    import shlex
+
+    args = list(args)
+    if "--out" not in args and not any(a.startswith("--out=") for a in args):
+        args += ["--out", str(run)]
+    if "--resume" not in args:
+        args.append("--resume")
+    return "mtj-hil " + shlex.join(args)
+
 
 def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Click options choosing the die and the run file of a ``kind`` run: ``--profile``,
@@ -158,6 +187,7 @@ def choose_run(
     source = choose_die(profile, lot_seed, die_index, station, die_id)
     target = out or default_out(kind, source.die_id)
     refuse_existing(target, resume)
+    note_run(target)
     return source, target
 
 

@@ -7,14 +7,18 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import click
+from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
-from mtj_hil.cli.common import (
-    console,
-)
+from mtj_hil.cli.common import console, current_run, forget_run, resume_command
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.errors import ProtocolError
@@ -76,30 +80,115 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and map errors to one line and an exit code."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+def split_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--debug`` wherever it stands (before a ``--``), and whether it was
+    there: ``--debug`` is accepted anywhere on the command line."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    head = [a for a in argv[:end] if a != "--debug"]
+    return head + argv[end:], len(head) != end
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler stopping a job) is handled like Ctrl-C while the
+    command runs: the run file is marked aborted and the command exits with 130."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        cli.main(args=argv, prog_name="mtj-hil", standalone_mode=False)
-    except click.exceptions.Abort:
-        console.print("[red]interrupted[/]")
-        return 130
-    except KeyboardInterrupt:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _one_line_warnings(debug: bool) -> Iterator[None]:
+    """Warnings print as one ``warning: ...`` line (no source line) unless ``--debug``."""
+    if debug:
+        yield
+        return
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
         console.print(
-            "[red]interrupted[/]: the run file (if any) is marked aborted; finish it with --resume"
+            Text.assemble(("warning", "yellow"), f" ({category.__name__}): {message}"),
+            soft_wrap=True,
         )
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except Exception as exc:
-        if debug:
-            raise
-        code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-        name = type(exc).__name__
-        console.print(f"[red]error[/] ({name}): {exc}", highlight=False, soft_wrap=True)
-        return code
-    return 0
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+def _interrupted(args: list[str], signal_name: str) -> None:
+    """The one line after Ctrl-C or SIGTERM: what happened to the run file and how to
+    finish it."""
+    run = current_run()
+    how = "terminated (SIGTERM)" if signal_name == "SIGTERM" else "interrupted"
+    if run is None:
+        console.print(Text(how, style="red"))
+        return
+    if not run.exists():
+        console.print(Text.assemble((how, "red"), f" before the run file {run} was written"))
+        return
+    status = "?"
+    with suppress(Exception):
+        from mtj_hil.runs.store.runfile import RunFile
+
+        with RunFile.open(run) as opened:
+            status = opened.status
+    console.print(
+        Text.assemble(
+            (how, "red"),
+            f": the run file {run} is {status}; finish it with: {resume_command(args, run)}",
+        ),
+        soft_wrap=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map errors to one line and an exit code.
+
+    Every message is printed as written (never read as markup); a traceback is shown only
+    with ``--debug`` (anywhere on the command line).
+    """
+    args, debug = split_debug(list(sys.argv[1:] if argv is None else argv))
+    if debug:
+        args = ["--debug", *args]
+    forget_run()
+    with _terminate_as_interrupt(), _one_line_warnings(debug):
+        try:
+            code = cli.main(args=args, prog_name="mtj-hil", standalone_mode=False)
+        except click.exceptions.Abort as exc:
+            cause = exc.__cause__ or exc.__context__
+            _interrupted(args, str(cause) if isinstance(cause, KeyboardInterrupt) else "")
+            return 130
+        except KeyboardInterrupt as exc:
+            _interrupted(args, str(exc))
+            return 130
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except Exception as exc:
+            if debug:
+                raise
+            code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
+            text = " ".join(str(exc).split()) or repr(exc)
+            line = Text.assemble(("error", "red"), f" ({type(exc).__name__}): {text}")
+            if code == 1:
+                line.append(" (unexpected; --debug shows the traceback)")
+            console.print(line, highlight=False, soft_wrap=True)
+            return code
+        finally:
+            forget_run()
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

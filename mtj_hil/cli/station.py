@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mtj_hil.station.check import check_station
-from mtj_hil.station.files import load_station
+from mtj_hil.station.files import load_station, station_settings
 
 __all__ = ["station"]
 
@@ -42,6 +42,7 @@ def check(file: Path, verbose: bool) -> None:
     """
     st = load_station(file)
     out = Console()
+    print_settings(out, st)
     with out.status("opening instruments ..."):
         result = check_station(st)
     out.print(f"station {st.name} ({file}), VISA library {st.visa_library}", soft_wrap=True)
@@ -64,3 +65,34 @@ def check(file: Path, verbose: bool) -> None:
             f"({', '.join(failed)}); no output was turned on"
         )
     out.print("all instruments checked; no output was turned on")
+
+
+def _setting_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "(none)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_setting_text(v) for v in value) + "]"
+    return str(value)
+
+
+def print_settings(out: Console, st: object) -> None:
+    """Every effective setting of the station file, with where it came from."""
+    rows = station_settings(st)  # type: ignore[arg-type]
+    out.print(
+        f"settings ({sum(s == 'file' for *_, s in rows)} from the file, "
+        f"{sum(s == 'default' for *_, s in rows)} defaults):",
+        highlight=False,
+    )
+    for key, value, source in rows:
+        line = f"  {key} = {_setting_text(value)}"
+        out.print(
+            escape(line) + ("" if source == "file" else "  (default)"),
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -54,8 +54,13 @@ def recorded_status(sink: RunSink) -> Iterator[None]:
     """
     try:
         yield
-    except KeyboardInterrupt:
-        sink.run.set_status("aborted", "interrupted by the operator (Ctrl-C)")
+    except KeyboardInterrupt as exc:
+        how = (
+            "terminated (SIGTERM)"
+            if str(exc) == "SIGTERM"
+            else "interrupted by the operator (Ctrl-C)"
+        )
+        sink.run.set_status("aborted", how)
         raise
     except InstrumentError as exc:
         sink.run.set_status("aborted", f"instrument error: {exc}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -75,9 +76,12 @@ class RunFile:
     (station snapshot, plan). Datasets carry a ``unit`` attribute.
     """
 
-    def __init__(self, h5: h5py.File, path: Path) -> None:
+    def __init__(self, h5: h5py.File, path: Path, held: bool = False) -> None:
         self.h5 = h5
         self.path = path
+        self.held = held
+        """Opened read-only while another process holds the file's write lock (a run
+        being written now)."""
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -126,6 +130,8 @@ class RunFile:
         attrs["git_revision"] = git_revision()
         attrs["python"] = sys.version.split()[0]
         attrs["host"] = platform.node()
+        attrs["writer_host"] = platform.node()
+        attrs["writer_pid"] = os.getpid()
         attrs["command"] = " ".join(sys.argv)
         for key, value in (extra or {}).items():
             attrs[key] = value if isinstance(value, str | int | float) else json.dumps(value)
@@ -142,10 +148,18 @@ class RunFile:
         path = Path(path)
         if not path.exists():
             raise StoreError(f"run file {path} does not exist")
+        held = False
         try:
             h5 = h5py.File(path, mode)
         except OSError as exc:
-            raise StoreError(f"cannot open {path} as HDF5: {exc}") from exc
+            if mode != "r" or "lock" not in str(exc):
+                raise StoreError(f"cannot open {path} as HDF5: {exc}") from exc
+            # another process writes it: read what it has flushed, without the lock
+            held = "errno = 11" in str(exc) or "unavailable" in str(exc)
+            try:
+                h5 = h5py.File(path, "r", locking=False)
+            except OSError as exc2:
+                raise StoreError(f"cannot open {path}: another process holds it ({exc2})") from exc2
         if h5.attrs.get("format") != FORMAT:
             h5.close()
             raise StoreError(f"{path} is an HDF5 file but not an mtj-hil run file")
@@ -155,7 +169,7 @@ class RunFile:
             raise StoreError(
                 f"{path} has run-file format {version}; this mtj-hil reads up to {FORMAT_VERSION}"
             )
-        run = cls(h5, path)
+        run = cls(h5, path, held=held)
         if kind is not None and run.kind != kind:
             found = run.kind
             h5.close()
@@ -169,8 +183,18 @@ class RunFile:
     def __enter__(self) -> RunFile:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        """Close the file; an HDF5 read error inside the block becomes a StoreError naming
+        the file and the damaged dataset(s) (see :func:`mtj_hil.runs.store.verify.damage`)."""
+        try:
+            if exc is not None and isinstance(exc, OSError | RuntimeError | KeyError):
+                from mtj_hil.runs.store.verify import damage
+
+                found = damage(self)
+                if found:
+                    raise StoreError(found) from exc
+        finally:
+            self.close()
 
     # -- provenance and status -------------------------------------------------------------
 
@@ -210,6 +234,8 @@ class RunFile:
         history = json.loads(self.h5.attrs.get("resumed", "[]"))
         history.append({"at": now_iso(), "previous_status": self.status})
         self.h5.attrs["resumed"] = json.dumps(history)
+        self.h5.attrs["writer_host"] = platform.node()
+        self.h5.attrs["writer_pid"] = os.getpid()
         self.set_status("running")
 
     # -- datasets --------------------------------------------------------------------------
@@ -230,6 +256,7 @@ class RunFile:
                 chunks=(1, *rows.shape[1:]),
                 compression="gzip",
                 compression_opts=1,
+                fletcher32=True,
             )
             ds.attrs["unit"] = unit
             ds.attrs["description"] = description
@@ -251,7 +278,9 @@ class RunFile:
         """Write (or replace) a whole dataset with its unit."""
         if path in self.h5:
             del self.h5[path]
-        ds = self.h5.create_dataset(path, data=np.asarray(data))
+        data = np.asarray(data)
+        checked = data.ndim >= 1 and data.size > 0 and data.dtype.kind in "biufc"
+        ds = self.h5.create_dataset(path, data=data, fletcher32=checked)
         ds.attrs["unit"] = unit
         ds.attrs["description"] = description
 

@@ -1,0 +1,91 @@
+"""Damaged run files named: read every dataset (HDF5 checks the fletcher32 checksum of each
+chunk of the datasets that carry one) and say which cannot be read.
+
+Used by ``mtj-hil show --verify`` and, through :meth:`RunFile.__exit__`, by every reader: an
+HDF5 read error inside a ``with RunFile.open(...)`` block becomes one
+:class:`~mtj_hil.errors.StoreError` naming the file and the damaged dataset(s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import h5py
+
+from mtj_hil.errors import StoreError
+
+if TYPE_CHECKING:
+    from mtj_hil.runs.store.runfile import RunFile
+
+_MAX_NAMED = 3
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if "checksum" in text.lower() or "fletcher" in text.lower():
+        return "checksum mismatch"
+    if "inflate" in text.lower() or "filter" in text.lower():
+        return "compressed data corrupt"
+    return text[:80] or type(exc).__name__
+
+
+def unreadable(h5: h5py.File) -> tuple[int, list[tuple[str, str]]]:
+    """``(datasets read, [(dataset, problem), ...])`` for every dataset of an open file,
+    read chunk by chunk (each chunk's checksum is checked where the dataset has one)."""
+    names: list[str] = []
+    problems: list[tuple[str, str]] = []
+
+    def visit(name: str, obj: object) -> None:
+        if isinstance(obj, h5py.Dataset):
+            names.append(name)
+
+    try:
+        h5.visititems(visit)
+    except Exception as exc:  # noqa: BLE001 - a damaged group is a finding, not a crash
+        problems.append(("/", f"the file's structure cannot be read: {_reason(exc)}"))
+    for name in names:
+        try:
+            ds = h5[name]
+            if ds.chunks is not None and ds.size:
+                for chunk in ds.iter_chunks():
+                    ds[chunk]
+            else:
+                ds[()]
+            dict(ds.attrs)
+        except Exception as exc:  # noqa: BLE001 - every failure names the dataset
+            problems.append((name, _reason(exc)))
+    return len(names), problems
+
+
+def describe(path: Path, problems: list[tuple[str, str]]) -> str:
+    """One line naming the file and its damaged datasets."""
+    shown = "; ".join(f"dataset /{name.lstrip('/')}: {why}" for name, why in problems[:_MAX_NAMED])
+    more = f" (and {len(problems) - _MAX_NAMED} more)" if len(problems) > _MAX_NAMED else ""
+    return f"{path} is damaged: {shown}{more}; restore it from a copy or measure again"
+
+
+def damage(run: RunFile) -> str | None:
+    """The damage of an open run file as one message, or None when every dataset reads."""
+    try:
+        _, problems = unreadable(run.h5)
+    except Exception:  # noqa: BLE001 - the file is beyond reading at all
+        return f"{run.path} is damaged: its HDF5 structure cannot be read"
+    return describe(run.path, problems) if problems else None
+
+
+def verify_run_file(path: str | Path) -> int:
+    """Read every dataset of the run file at ``path``; the number of datasets read.
+
+    Raises:
+        StoreError: the file cannot be opened, or a dataset cannot be read (naming the
+            file and the dataset).
+    """
+    from mtj_hil.runs.store.runfile import RunFile
+
+    path = Path(path)
+    with RunFile.open(path) as run:
+        count, problems = unreadable(run.h5)
+    if problems:
+        raise StoreError(describe(path, problems))
+    return count

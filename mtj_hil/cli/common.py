@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mtj_hil.errors import ConfigError, StoreError
@@ -208,8 +209,10 @@ def open_die(source: DieSource) -> Iterator[Chip]:
         running = getattr(chip, "lab", None)
         if running is not None:
             console.print(
-                f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
-                f"{running.clock.transactions} bus transactions"
+                escape(
+                    f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
+                    f"{running.clock.transactions} bus transactions"
+                )
             )
 
 

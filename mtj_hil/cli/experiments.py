@@ -14,8 +14,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from mtj_hil.cli.tables import print_markdown
 
 console = Console(stderr=True)
 
@@ -168,9 +171,9 @@ def borders(
         with _bar() as progress:
             result = run_borders(config, progress)
         paths = write_borders(result, folder)
-        Console().print(Markdown(paths["markdown"].read_text()))
+        print_markdown(Console(), paths["markdown"].read_text())
         for key, path in paths.items():
-            console.print(f"{key}: {path}")
+            console.print(escape(f"{key}: {path}"), soft_wrap=True)
         return
     with _bar() as progress:
         results = run_borders_seeds(config, range(seed, seed + seeds), progress)
@@ -179,9 +182,9 @@ def borders(
     summary = folder / "summary.md"
     folder.mkdir(parents=True, exist_ok=True)
     summary.write_text(seeds_markdown(results))
-    Console().print(Markdown(summary.read_text()))
-    console.print(f"summary: {summary}")
-    console.print(f"per seed: {folder}/seed-*/")
+    print_markdown(Console(), summary.read_text())
+    console.print(escape(f"summary: {summary}"), soft_wrap=True)
+    console.print(escape(f"per seed: {folder}/seed-*/"), soft_wrap=True)
 
 
 @experiment.command()
@@ -251,11 +254,11 @@ def goodwill(
     with _bar() as progress:
         result = run_goodwill(config, progress)
     if result.skipped:
-        console.print(f"[yellow]{result.skipped}[/]")
+        console.print(Text(str(result.skipped), style="yellow"), soft_wrap=True)
     paths = write_goodwill(result, folder)
-    Console().print(Markdown(paths["markdown"].read_text()))
+    print_markdown(Console(), paths["markdown"].read_text())
     for key, path in paths.items():
-        console.print(f"{key}: {path}")
+        console.print(escape(f"{key}: {path}"), soft_wrap=True)
 
 
 def _station_option(f: Callable) -> Callable:

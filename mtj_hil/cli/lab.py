@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from mtj_hil.cli.common import console
 from mtj_hil.errors import ConfigError
@@ -82,20 +83,22 @@ def serve(
     except ValueError as exc:
         raise ConfigError(f"lab serve: {exc}") from exc
     with lab_obj as running:
-        console.print(f"serving {running.die_id}")
-        console.print(f"  controller board: {running.controller_url}")
-        console.print(f"  SMU ({dialect}, {start}): {running.smu_resource}")
+        console.print(escape(f"serving {running.die_id}"), soft_wrap=True)
+        console.print(escape(f"  controller board: {running.controller_url}"), soft_wrap=True)
+        console.print(escape(f"  SMU ({dialect}, {start}): {running.smu_resource}"), soft_wrap=True)
         if write_station is not None:
             text = station.read_text()
             text = text.replace('url = "virtual"', f'url = "{running.controller_url}"')
             text = text.replace('resource = "virtual"', f'resource = "{running.smu_resource}"')
             write_station.write_text(text)
-            console.print(f"  station file:     {write_station}")
+            console.print(escape(f"  station file:     {write_station}"), soft_wrap=True)
         console.print("Ctrl-C stops the lab")
         deadline = None if seconds is None else time.monotonic() + seconds
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
         console.print(
-            f"modelled lab time {running.clock.now:.1f} s, "
-            f"{running.clock.transactions} transactions"
+            escape(
+                f"modelled lab time {running.clock.now:.1f} s, "
+                f"{running.clock.transactions} transactions"
+            )
         )

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
+from mtj_hil.cli.tables import print_table
 from mtj_hil.errors import StoreError
 
 
@@ -72,22 +73,6 @@ def show(runfile: Path, verify: bool) -> None:
         raise StoreError(f"{runfile} is a {name!r} file; 'show' summarises the kinds {known}")
 
 
-def profile_lines(p) -> list[str]:  # noqa: ANN001 - a DeviceProfile
-    """Two lines describing a profile: name and description, then its key figures."""
-    g, r, d = p.geometry, p.resistance, p.defects
-    tmr = r.r_ap_median / r.r_p_median - 1
-    rate = d.short_rate + d.open_rate + d.stuck_p_rate + d.stuck_ap_rate
-    lines = d.line_open_rate + d.line_short_rate
-    return [
-        f"{p.name}: {p.description}",
-        f"  {g.n_arrays} x {g.rows}x{g.cols} {g.cell}, R spread {100 * r.r_p_sigma:.1f} %, "
-        f"TMR {100 * tmr:.0f} %, shorts {d.short_g_median * 1e3:.2g} mS, defects "
-        f"{100 * rate:.1f} %"
-        + (f" + {lines:g} lines/array" if lines else "")
-        + f", noise {100 * p.read.noise_rel:g} %",
-    ]
-
-
 @click.command()
 def profiles() -> None:
     """List the shipped die profiles: geometry, resistance spread, TMR, short conductance,
@@ -95,35 +80,30 @@ def profiles() -> None:
     from mtj_hil.sim.profile import available_profiles, load_profile
 
     out = Console(highlight=False)
-    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
-    for col, justify in (
-        ("profile", "left"),
-        ("cells", "left"),
-        ("R spread", "right"),
-        ("TMR", "right"),
-        ("shorts", "right"),
-        ("defects", "right"),
-        ("noise", "right"),
-    ):
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    notes = []
+    rows, notes = [], []
     for name in available_profiles():
         p = load_profile(name)
         g, r, d = p.geometry, p.resistance, p.defects
         tmr = r.r_ap_median / r.r_p_median - 1
         rate = d.short_rate + d.open_rate + d.stuck_p_rate + d.stuck_ap_rate
-        lines = d.line_open_rate + d.line_short_rate
-        table.add_row(
-            name,
-            f"{g.n_arrays}x{g.rows}x{g.cols} {g.cell}",
-            f"{100 * r.r_p_sigma:.1f} %",
-            f"{100 * tmr:.0f} %",
-            f"{d.short_g_median * 1e3:.2g} mS",
-            f"{100 * rate:.1f} %" + (f" +{lines:g} l/a" if lines else ""),
-            f"{100 * p.read.noise_rel:g} %",
+        rows.append(
+            (
+                name,
+                f"{g.n_arrays}x{g.rows}x{g.cols} {g.cell}",
+                f"{100 * r.r_p_sigma:.1f}%",
+                f"{100 * tmr:.0f}%",
+                f"{d.short_g_median * 1e3:.2g} mS",
+                f"{100 * rate:.1f}%",
+                f"{d.line_open_rate + d.line_short_rate:g}",
+                f"{100 * p.read.noise_rel:g}%",
+            )
         )
         notes.append(f"{name}: {p.description}")
-    out.print(table)
-    out.print("l/a: whole-line defects per array")
+    headers = ("profile", "die", "R sd", "TMR", "shorts", "defect", "lines", "noise")
+    print_table(out, headers, rows, plain=True, right=(2, 3, 4, 5, 6, 7))
+    out.print(
+        "die: arrays x rows x cols, cell; R sd: lognormal spread of R_P; defect: devices; "
+        "lines: whole-line defects per array"
+    )
     for note in notes:
-        out.print(escape(note))
+        out.print(Text(note))

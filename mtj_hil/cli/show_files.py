@@ -198,7 +198,6 @@ def show_toml(path: Path) -> None:
         out.print(escape(f"campaign file {path}: campaign {spec.name}, {len(spec.tasks)} tasks"))
         out.print(escape(f"progress: mtj-hil campaign status {path}"))
     elif "geometry" in data:
-        from mtj_hil.cli.show import profile_lines
         from mtj_hil.sim.profile import load_profile
 
         for line in profile_lines(load_profile(path)):
@@ -208,3 +207,19 @@ def show_toml(path: Path) -> None:
             f"{path} is TOML but not a file mtj-hil writes or reads (station, die profile, "
             "campaign or calibration record)"
         )
+
+
+def profile_lines(p) -> list[str]:  # noqa: ANN001 - a DeviceProfile
+    """Two lines describing a profile: name and description, then its key figures."""
+    g, r, d = p.geometry, p.resistance, p.defects
+    tmr = r.r_ap_median / r.r_p_median - 1
+    rate = d.short_rate + d.open_rate + d.stuck_p_rate + d.stuck_ap_rate
+    lines = d.line_open_rate + d.line_short_rate
+    return [
+        f"{p.name}: {p.description}",
+        f"  {g.n_arrays} x {g.rows}x{g.cols} {g.cell}, R spread {100 * r.r_p_sigma:.1f} %, "
+        f"TMR {100 * tmr:.0f} %, shorts {d.short_g_median * 1e3:.2g} mS, defects "
+        f"{100 * rate:.1f} %"
+        + (f" + {lines:g} lines/array" if lines else "")
+        + f", noise {100 * p.read.noise_rel:g} %",
+    ]

@@ -45,15 +45,15 @@ def check(file: Path, verbose: bool) -> None:
     print_settings(out, st)
     with out.status("opening instruments ..."):
         result = check_station(st)
-    out.print(f"station {st.name} ({file}), VISA library {st.visa_library}", soft_wrap=True)
+    out.print(escape(f"station {st.name} ({file}), VISA library {st.visa_library}"), soft_wrap=True)
     visa = result.visa if isinstance(result.visa, str) else ", ".join(result.visa) or "(none)"
-    out.print(f"VISA resources: {visa}", soft_wrap=True)
-    out.print(f"serial ports: {', '.join(result.ports) or '(none)'}", soft_wrap=True)
+    out.print(escape(f"VISA resources: {visa}"), soft_wrap=True)
+    out.print(escape(f"serial ports: {', '.join(result.ports) or '(none)'}"), soft_wrap=True)
     for item in result.instruments:
-        mark = "[green]OK  [/]" if item.ok else "[red]FAIL[/]"
+        mark = "[green]OK  [/]" if item.ok else "[red]FAIL[/]"  # fixed markup, no user text
         who = f" [{item.identity}]" if item.identity else ""
         text = escape(f"{item.key} at {item.address}: {item.outcome}{who}")
-        out.print(f"{mark} {text}", soft_wrap=True)
+        out.print(f"{mark} {text}", soft_wrap=True)  # text is escaped above
     for item in result.instruments:
         shown = item.details if verbose else [d for d in item.details if not d.startswith("ok ")]
         for line in shown:
@@ -85,8 +85,10 @@ def print_settings(out: Console, st: object) -> None:
     """Every effective setting of the station file, with where it came from."""
     rows = station_settings(st)  # type: ignore[arg-type]
     out.print(
-        f"settings ({sum(s == 'file' for *_, s in rows)} from the file, "
-        f"{sum(s == 'default' for *_, s in rows)} defaults):",
+        escape(
+            f"settings ({sum(s == 'file' for *_, s in rows)} from the file, "
+            f"{sum(s == 'default' for *_, s in rows)} defaults):"
+        ),
         highlight=False,
     )
     for key, value, source in rows:

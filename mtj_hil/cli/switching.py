@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 import numpy as np
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 
 from mtj_hil.cli.common import (
     array_progress,
@@ -18,6 +19,8 @@ from mtj_hil.cli.common import (
     die_options,
     open_die,
 )
+from mtj_hil.cli.show_files import grid
+from mtj_hil.cli.tables import print_table
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
 
@@ -187,8 +190,12 @@ def switching(
     with open_die(source) as chip:
         plan = plan_for(chip.layout)
         console.print(
-            f"[bold]switching[/] {source.die_id}: {len(plan.arrays)} arrays, "
-            f"{len(plan.widths)} widths, {len(plan.amplitudes)} amplitudes -> {target}"
+            Text.assemble(
+                ("switching", "bold"),
+                f" {source.die_id}: {len(plan.arrays)} arrays, {len(plan.widths)} widths, "
+                f"{len(plan.amplitudes)} amplitudes -> {target}",
+            ),
+            soft_wrap=True,
         )
         with array_progress(len(plan.arrays)) as progress:
             run_switching(
@@ -206,7 +213,7 @@ def switching(
             from mtj_hil.reports.switching import switching_report
 
             png = switching_report(load_switching(target), target.with_suffix(".png"))
-            console.print(f"report: {png}")
+            console.print(escape(f"report: {png}"), soft_wrap=True)
 
 
 def _spread(pop: dict, name: str) -> str:
@@ -226,62 +233,68 @@ def summarise_switching(path: Path) -> None:
 
     run = load_switching(path)
     out = Console()
-    meta = Table.grid(padding=(0, 2))
-    for key in ("die_id", "kind", "status", "status_reason", "run_id", "started", "ended"):
-        if run.attrs.get(key):
-            meta.add_row(key, str(run.attrs[key]))
-    meta.add_row("arrays", f"{len(run.arrays_done)} of {len(run.plan.get('arrays', []))} done")
+    rows = [
+        (key, run.attrs[key])
+        for key in ("die_id", "kind", "status", "status_reason", "run_id", "started", "ended")
+        if run.attrs.get(key)
+    ]
+    rows.append(("arrays", f"{len(run.arrays_done)} of {len(run.plan.get('arrays', []))} done"))
     n_trials = sum(int(d.trials.sum()) for d in run.data.values())
-    meta.add_row("device trials", f"{n_trials:,}")
-    out.print(meta)
+    rows.append(("device trials", f"{n_trials:,}"))
+    out.print(grid(rows))
     an = run.analysis
     if an is None:
-        out.print("[yellow]not fitted yet: resume the run to finish it[/]")
+        out.print(Text("not fitted yet: resume the run to finish it", style="yellow"))
         return
-    table = Table(title=f"thermal activation (tau0 assumed {an.tau0:g} s)")
-    cols = (
-        "to",
+    quantities = (
         "Vc0 (V)",
         "Vc0 spread",
         "Delta",
         "Delta spread",
-        "fitted",
+        "devices fitted",
         "few trials",
         "never switched",
+        "WER floor (90 %)",
     )
-    for col in (*cols, "WER floor"):
-        table.add_column(col, justify="right")
-    for name, fit in an.directions.items():
+    columns: list[list[str]] = []
+    for fit in an.directions.values():
         pop, fl = fit.population, fit.floor
         if pop.get("n"):
-            row = [
+            values = [
                 f"{pop['vc']:.4g} +- {pop['vc_sd']:.2g}",
                 _spread(pop, "vc"),
                 f"{pop['delta']:.3g} +- {pop['delta_sd']:.2g}",
                 _spread(pop, "delta"),
             ]
         else:
-            row = ["-", "-", "-", "-"]
-        table.add_row(
-            name,
-            *row,
+            values = ["-", "-", "-", "-"]
+        values += [
             str(pop.get("n", 0)),
             str(int((fit.status == STATUS_FEW_TRIALS).sum())),
             str(fit.never_switched),
             f"{fl.value:.2g} ({fl.low:.2g}..{fl.high:.2g})",
-        )
-    out.print(table)
+        ]
+        columns.append(values)
+    rows = [[q, *(c[i] for c in columns)] for i, q in enumerate(quantities)]
+    print_table(
+        out,
+        ["", *(f"to {name}" for name in an.directions)],
+        rows,
+        f"thermal activation (tau0 assumed {an.tau0:g} s)",
+    )
     rec = an.recommendation
     colour = "green" if rec.found else "yellow"
-    out.print(f"[{colour}]pulse for WER {rec.target:.0e}:[/] {rec.statement}")
+    out.print(Text.assemble((f"pulse for WER {rec.target:.0e}:", colour), f" {rec.statement}"))
     d = an.disturb
     if not d.get("reads_per_device"):
         out.print("read disturb: not measured (--disturb-reads 0)")
         return
     out.print(
-        f"read disturb ({d['reads_per_device']} reads at {d['voltage']:g} V per device): "
-        f"{d['from_p']['flips']} flips from P, {d['from_ap']['flips']} from AP "
-        f"(per read <= {max(d['from_p']['per_read_upper90'], d['from_ap']['per_read_upper90']):.2g}, 90 %)"
+        escape(
+            f"read disturb ({d['reads_per_device']} reads at {d['voltage']:g} V per device): "
+            f"{d['from_p']['flips']} flips from P, {d['from_ap']['flips']} from AP "
+            f"(per read <= {max(d['from_p']['per_read_upper90'], d['from_ap']['per_read_upper90']):.2g}, 90 %)"
+        )
     )
 
 
@@ -323,16 +336,19 @@ def fit_profile_command(
     fitted = fit_profile(list(runs), load_profile(base), name=name or out.stem)
     write_profile_toml(fitted, out)
     prof = load_profile(out)
-    table = Table(title=f"fitted profile {prof.name} ({len(runs)} runs)")
-    for col in ("key", "value", "uncertainty", "source"):
-        table.add_column(col)
-    for key, item in fitted.values.items():
-        table.add_row(
-            key, f"{item.value:.5g}", f"{item.sd:.2g}" if item.sd is not None else "", item.source
-        )
-    Console().print(table)
+    rows = [
+        (key, f"{item.value:.5g}", f"{item.sd:.2g}" if item.sd is not None else "", item.source)
+        for key, item in fitted.values.items()
+    ]
+    print_table(
+        Console(),
+        ("key", "value", "uncertainty", "source"),
+        rows,
+        f"fitted profile {prof.name} ({len(runs)} runs)",
+        wrap=(3,),
+    )
     if fitted.defaults:
         console.print(
             "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
         )
-    console.print(f"wrote {out} (loads with --profile {out})")
+    console.print(escape(f"wrote {out} (loads with --profile {out})"), soft_wrap=True)

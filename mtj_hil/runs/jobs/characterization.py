@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
 
-from mtj_hil.instruments.errors import InstrumentError
-from mtj_hil.runs.store.characterization import CharacterizationRun
-from mtj_hil.runs.store.runfile import RunSink
 from mtj_hil.protocols.characterize.plan import (
     CharacterizationPlan,
     check_plan,
@@ -18,12 +11,11 @@ from mtj_hil.protocols.characterize.plan import (
     plan_record,
 )
 from mtj_hil.protocols.characterize.procedure import characterize_die
+from mtj_hil.protocols.chip import Chip
+from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
 from mtj_hil.protocols.sinks import ProgressCallback
 from mtj_hil.runs.jobs.common import open_run, recorded_status
-from mtj_hil.protocols.chip import Chip, Pulse
-from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
-
-
+from mtj_hil.runs.store.characterization import CharacterizationRun
 
 
 def run_characterization(

@@ -6,9 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mtj_hil.runs.jobs.common import open_run, recorded_status
-from mtj_hil.runs.store.switching import SwitchingRun
 from mtj_hil.protocols.chip import Chip, Pulse
+from mtj_hil.protocols.switching.analysis import SwitchingAnalysis, analyse
 from mtj_hil.protocols.switching.procedure import (
     ProgressCallback,
     SwitchingPlan,
@@ -16,7 +15,8 @@ from mtj_hil.protocols.switching.procedure import (
     disturb_voltage,
     measure_switching_die,
 )
-from mtj_hil.protocols.switching.analysis import SwitchingAnalysis, analyse
+from mtj_hil.runs.jobs.common import open_run, recorded_status
+from mtj_hil.runs.store.switching import SwitchingRun
 
 
 def plan_record(plan: SwitchingPlan) -> dict[str, Any]:

@@ -28,9 +28,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import StoreError
-from mtj_hil.runs.store.runfile import RunFile, RunSink
 from mtj_hil.protocols.chip import CellState
-from mtj_hil.protocols.switching.procedure import ArraySwitching
 from mtj_hil.protocols.switching.analysis import (
     DirectionFit,
     Recommendation,
@@ -38,6 +36,8 @@ from mtj_hil.protocols.switching.analysis import (
     WerCurve,
 )
 from mtj_hil.protocols.switching.fit import FloorEstimate
+from mtj_hil.protocols.switching.procedure import ArraySwitching
+from mtj_hil.runs.store.runfile import RunFile, RunSink
 
 KIND = "switching"
 GROUP = "switching"

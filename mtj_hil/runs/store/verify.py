@@ -9,14 +9,11 @@ HDF5 read error inside a ``with RunFile.open(...)`` block becomes one
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import h5py
 
 from mtj_hil.errors import StoreError
-
-if TYPE_CHECKING:
-    from mtj_hil.runs.store.runfile import RunFile
 
 _MAX_NAMED = 3
 
@@ -65,8 +62,9 @@ def describe(path: Path, problems: list[tuple[str, str]]) -> str:
     return f"{path} is damaged: {shown}{more}; restore it from a copy or measure again"
 
 
-def damage(run: RunFile) -> str | None:
-    """The damage of an open run file as one message, or None when every dataset reads."""
+def damage(run: Any) -> str | None:
+    """The damage of an open run file (a ``RunFile``: ``h5`` and ``path``) as one message,
+    or None when every dataset reads."""
     try:
         _, problems = unreadable(run.h5)
     except Exception:  # noqa: BLE001 - the file is beyond reading at all
@@ -81,11 +79,13 @@ def verify_run_file(path: str | Path) -> int:
         StoreError: the file cannot be opened, or a dataset cannot be read (naming the
             file and the dataset).
     """
-    from mtj_hil.runs.store.runfile import RunFile
-
     path = Path(path)
-    with RunFile.open(path) as run:
-        count, problems = unreadable(run.h5)
+    try:
+        h5 = h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        raise StoreError(f"cannot open {path} as HDF5: {' '.join(str(exc).split())}") from exc
+    with h5:
+        count, problems = unreadable(h5)
     if problems:
         raise StoreError(describe(path, problems))
     return count

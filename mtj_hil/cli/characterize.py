@@ -20,14 +20,22 @@ from mtj_hil.cli.common import (
     choose_run,
     console,
     die_options,
+    given_options,
     note_run,
     open_die,
     parse_arrays,
+    refuse_changed_plan,
     refuse_existing,
+    stored_run,
 )
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import print_table
-from mtj_hil.protocols.characterize.plan import AUTO, CharacterizationPlan, check_plan
+from mtj_hil.protocols.characterize.plan import (
+    AUTO,
+    CharacterizationPlan,
+    check_plan,
+    plan_from_record,
+)
 from mtj_hil.protocols.chip import Layout
 
 DEFAULTS = CharacterizationPlan()
@@ -130,6 +138,24 @@ def characterize(
         check_plan(layout, plan)
         return plan
 
+    stored = None
+    if resume:
+        assert out is not None
+        stored, layout = stored_run(out)
+        requested = {
+            "arrays": None if arrays is None else parse_arrays(arrays, int(layout["n_arrays"])),
+            "cycles": cycles,
+            "reads": reads,
+            "read_voltage": read_voltage,
+            "remeasure_cycles": remeasure_cycles,
+            "bias_voltage": bias_voltage or None,
+        }
+        given = given_options(tuple(requested))
+        refuse_changed_plan(
+            out,
+            {k: requested[k] for k in given},
+            {**stored, "bias_voltage": stored.get("bias_read_voltage")},
+        )
     source, out = choose_run(
         "characterize", profile, lot_seed, die_index, station, die_id, out, resume
     )
@@ -145,7 +171,7 @@ def characterize(
             chip,
             out,
             die_id=source.die_id,
-            plan=plan_for(chip.layout),
+            plan=plan_from_record(stored) if stored is not None else plan_for(chip.layout),
             resume=resume,
             seed=source.seed,
             operator=operator,
@@ -170,6 +196,8 @@ def _characterize(
 
     refuse_existing(out, resume)
     note_run(out)
+    if resume:
+        console.print(escape(f"resuming {out} with the plan stored in it:"), soft_wrap=True)
     bias = (
         f", second read at {plan.bias_read_voltage:g} V (bias signature)"
         if plan.bias_read_voltage

@@ -274,3 +274,67 @@ def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
     if bad or not out:
         raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
     return tuple(dict.fromkeys(out))
+
+
+def given_options(names: tuple[str, ...]) -> list[str]:
+    """Which of the current command's parameters ``names`` were typed on the command line
+    (not left at their defaults)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return [n for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+
+
+def stored_run(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan and the layout recorded in the run file ``out``.
+
+    Raises:
+        StoreError: the file does not exist, is not a run file, or holds no plan.
+    """
+    import json
+
+    from mtj_hil.runs.store.runfile import RunFile
+
+    with RunFile.open(out) as run:
+        raw_plan, raw_layout = run.h5.attrs.get("plan"), run.h5.attrs.get("layout")
+    if not raw_plan:
+        raise StoreError(f"{out} records no plan; it cannot be resumed")
+    return json.loads(raw_plan), json.loads(raw_layout) if raw_layout else {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    import math
+
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-15)
+    return a == b
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(_shown(v) for v in value) or "(none)"
+    if value is None:
+        return "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def refuse_changed_plan(out: Path, requested: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Refuse a ``--resume`` whose options (``requested``: option name -> value, only those
+    given on the command line) differ from the plan stored in the run file.
+
+    Raises:
+        click.UsageError: naming each differing option, its value and the stored one.
+    """
+    diffs = [
+        f"--{name.replace('_', '-')} {_shown(value)} (stored: {_shown(stored[name])})"
+        for name, value in requested.items()
+        if not _same(value, stored[name])
+    ]
+    if diffs:
+        raise click.UsageError(
+            f"--resume finishes {out} with the plan it was started with; these options "
+            f"differ from it: {'; '.join(diffs)}. Drop them to finish the run as planned, or "
+            "start a new run file."
+        )

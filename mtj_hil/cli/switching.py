@@ -17,7 +17,10 @@ from mtj_hil.cli.common import (
     choose_run,
     console,
     die_options,
+    given_options,
     open_die,
+    refuse_changed_plan,
+    stored_run,
 )
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import print_table
@@ -184,11 +187,36 @@ def switching(
             target_wer=target_wer,
         )
 
+    stored = None
+    if resume:
+        assert out is not None
+        from mtj_hil.runs.jobs.switching import plan_from_record
+
+        stored, layout = stored_run(out)
+        requested = {
+            "arrays": None if arrays is None else parse_arrays(arrays, int(layout["n_arrays"])),
+            "widths": wids,
+            "amplitudes": amps,
+            "trials": trials,
+            "probe_trials": min(probe_trials, trials),
+            "adaptive": adaptive,
+            "floor_trials": floor_trials,
+            "disturb_reads": disturb_reads,
+            "loop_devices": [list(d) for d in loops],
+            "target_wer": target_wer,
+            "tau0": tau0,
+        }
+        given = given_options(tuple(requested))
+        refuse_changed_plan(out, {k: requested[k] for k in given}, stored)
     source, target = choose_run(
         "switching", profile, lot_seed, die_index, station, die_id, out, resume
     )
     with open_die(source) as chip:
-        plan = plan_for(chip.layout)
+        if stored is not None:
+            plan = plan_from_record(stored)
+            console.print(escape(f"resuming {target} with the plan stored in it:"), soft_wrap=True)
+        else:
+            plan = plan_for(chip.layout)
         console.print(
             Text.assemble(
                 ("switching", "bold"),

@@ -336,6 +336,17 @@ def train(
             f"--station works with --method chip-in-the-loop; for {method}, characterize the "
             "die with --station, train with --characterization RUNFILE, evaluate with --station"
         )
+    if len(characterization) > 1:
+        from mtj_hil.runs.store.select import finished_runs, skipped_note
+
+        usable, skipped = finished_runs(characterization)
+        if skipped:
+            console.print(Text(skipped_note(skipped), style="yellow"), soft_wrap=True)
+        if not usable:
+            from mtj_hil.errors import StoreError
+
+            raise StoreError(f"no finished run among the {len(characterization)} given")
+        characterization = tuple(usable)
     spec = TrainSpec(
         method=method,
         die=die,

@@ -357,10 +357,17 @@ def fit_profile_command(
     """
     from mtj_hil.profile_fit.fit import fit_profile
     from mtj_hil.profile_fit.writer import write_profile_toml
+    from mtj_hil.runs.store.select import finished_runs, skipped_note
     from mtj_hil.sim.profile import load_profile
 
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")
+    usable, skipped = finished_runs(runs)
+    if skipped:
+        console.print(Text(skipped_note(skipped), style="yellow"), soft_wrap=True)
+    if not usable:
+        raise StoreError(f"no finished run among the {len(runs)} given; nothing to fit")
+    runs = tuple(usable)
     fitted = fit_profile(list(runs), load_profile(base), name=name or out.stem)
     write_profile_toml(fitted, out)
     prof = load_profile(out)

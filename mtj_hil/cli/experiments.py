@@ -57,7 +57,13 @@ def experiment() -> None:
 
 
 @experiment.command()
-@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
+@click.option(
+    "--dataset",
+    type=DATASET,
+    default="mnist5k",
+    show_default=True,
+    help="Training data: mnist5k (5,000 MNIST digits), digits (scikit-learn 8 x 8), idx (--data-dir).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -67,8 +73,16 @@ def experiment() -> None:
 @click.option(
     "--image-size", type=click.IntRange(4, 28), default=10, show_default=True, help="Pixels a side."
 )
-@click.option("--dies", type=click.IntRange(1, 1000), default=36, show_default=True)
-@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--dies",
+    type=click.IntRange(1, 1000),
+    default=36,
+    show_default=True,
+    help="Dies of the simulated lot (indices 0 .. N-1).",
+)
+@click.option(
+    "--lot-seed", type=int, default=0, show_default=True, help="Seed of the simulated lot."
+)
 @click.option("--profile", default="1t1r-20k", show_default=True, help="Die profile name or TOML.")
 @click.option(
     "--hidden",
@@ -78,7 +92,13 @@ def experiment() -> None:
     show_default=True,
     help="Hidden-layer width (repeat for more layers).",
 )
-@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="Epochs of the first, ideal-device training.",
+)
 @click.option(
     "--finetune-epochs",
     type=click.IntRange(1),
@@ -105,7 +125,13 @@ def experiment() -> None:
     is_flag=True,
     help="Also train statistics-aware for the plain placement (one more column).",
 )
-@click.option("--pool-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option(
+    "--pool-size",
+    type=click.IntRange(1),
+    default=128,
+    show_default=True,
+    help="Die realisations pre-drawn for statistics-aware training.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
 @click.option(
     "--seeds",
@@ -120,7 +146,12 @@ def experiment() -> None:
     is_flag=True,
     help="Also program each network on its simulated die and measure it there.",
 )
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the results [default: runs/borders-<time>].",
+)
 def borders(
     dataset: str,
     data_dir: Path | None,
@@ -188,8 +219,20 @@ def borders(
 
 
 @experiment.command()
-@click.option("--solutions", type=click.IntRange(1), default=300, show_default=True)
-@click.option("--epochs", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--solutions",
+    type=click.IntRange(1),
+    default=300,
+    show_default=True,
+    help="Solutions (trained networks) written and measured.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Training epochs per solution.",
+)
 @click.option(
     "--restarts",
     type=click.IntRange(1),
@@ -197,10 +240,25 @@ def borders(
     show_default=True,
     help="Trainings per solution; the best on the training split is kept.",
 )
-@click.option("--profile", default="passive-15x15", show_default=True)
-@click.option("--lot-seed", type=int, default=0, show_default=True)
-@click.option("--die", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--profile",
+    default="passive-15x15",
+    show_default=True,
+    help="Die profile: a shipped name or a TOML file.",
+)
+@click.option(
+    "--lot-seed", type=int, default=0, show_default=True, help="Seed of the simulated lot."
+)
+@click.option(
+    "--die", type=click.IntRange(0), default=0, show_default=True, help="Die of the simulated lot."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Master seed (data split, training, noise).",
+)
 @click.option(
     "--pulse-amplitude",
     type=float,
@@ -214,8 +272,18 @@ def borders(
     default=None,
     help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE or ../shared/reference).",
 )
-@click.option("--daffodil/--no-daffodil", default=True, show_default=True)
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--daffodil/--no-daffodil",
+    default=True,
+    show_default=True,
+    help="Also measure the NIST daffodil reference solutions (needs --reference).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the results [default: runs/goodwill-<time>].",
+)
 def goodwill(
     solutions: int,
     epochs: int,
@@ -294,15 +362,55 @@ def _station_option(f: Callable) -> Callable:
     help="Characterisation run file(s): the die's own (defect-aware) or the population's "
     "(statistics-aware). Default: characterise now, in memory.",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--image-size", type=click.IntRange(4, 28), default=10, show_default=True)
-@click.option("--hidden", type=click.IntRange(1), multiple=True, default=(64,), show_default=True)
-@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--profile", default="1t1r-20k", show_default=True)
-@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Run file (HDF5) to write the network and its placement to.",
+)
+@click.option(
+    "--dataset",
+    type=DATASET,
+    default="mnist5k",
+    show_default=True,
+    help="Training data: mnist5k, digits or idx (--data-dir).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of IDX files (--dataset idx).",
+)
+@click.option(
+    "--image-size",
+    type=click.IntRange(4, 28),
+    default=10,
+    show_default=True,
+    help="MNIST pixels per side after down-sampling.",
+)
+@click.option(
+    "--hidden",
+    type=click.IntRange(1),
+    multiple=True,
+    default=(64,),
+    show_default=True,
+    help="Hidden-layer width (repeat for more layers).",
+)
+@click.option(
+    "--epochs", type=click.IntRange(1), default=30, show_default=True, help="Training epochs."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Master seed (data split, training)."
+)
+@click.option(
+    "--profile",
+    default="1t1r-20k",
+    show_default=True,
+    help="Die profile: a shipped name or a TOML file.",
+)
+@click.option(
+    "--lot-seed", type=int, default=0, show_default=True, help="Seed of the simulated lot."
+)
 @click.option(
     "--population-dies",
     type=click.IntRange(1),
@@ -368,8 +476,18 @@ def train(
 
 
 @click.command()
-@click.option("--net", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--die", type=click.IntRange(0), required=True)
+@click.option(
+    "--net",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Network run file written by mtj-hil train.",
+)
+@click.option(
+    "--die",
+    type=click.IntRange(0),
+    required=True,
+    help="Die of the simulated lot (or the station's die) to evaluate on.",
+)
 @click.option("--on-chip", is_flag=True, help="Program the network and measure it on the die.")
 @click.option(
     "--characterization",

@@ -35,7 +35,12 @@ EXIT_CODES: dict[type[BaseException], int] = {
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="mtj-hil", prog_name="mtj-hil", help="Show the version.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show full tracebacks instead of one-line errors (accepted anywhere on the line).",
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Instrument control, characterisation and measurement-driven training for MTJ

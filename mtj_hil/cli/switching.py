@@ -85,7 +85,13 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     default=None,
     help="Pulse amplitudes (V): a list or start:stop:step (default: 40 % of nominal .. max).",
 )
-@click.option("--trials", default=DEFAULTS.trials, show_default=True, type=click.IntRange(1, 60000))
+@click.option(
+    "--trials",
+    default=DEFAULTS.trials,
+    show_default=True,
+    type=click.IntRange(1, 60000),
+    help="Trials per device at each grid point (the full budget).",
+)
 @click.option(
     "--probe-trials",
     default=DEFAULTS.probe_trials,
@@ -115,7 +121,13 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     help="Reads per device at the largest read voltage (read disturb); 0 skips it.",
 )
 @click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
-@click.option("--target-wer", default=DEFAULTS.target_wer, show_default=True, type=float)
+@click.option(
+    "--target-wer",
+    default=DEFAULTS.target_wer,
+    show_default=True,
+    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    help="Write-error rate the recommended pulse must reach.",
+)
 @click.option(
     "--tau0",
     default=DEFAULTS.tau0,

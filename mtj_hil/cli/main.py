@@ -56,6 +56,7 @@ def _register_commands() -> None:
     from mtj_hil.cli.calibration import calibrate, calibration
     from mtj_hil.cli.campaign import campaign
     from mtj_hil.cli.characterize import demo
+    from mtj_hil.cli.examples import examples
     from mtj_hil.cli.experiments import evaluate, experiment, train
     from mtj_hil.cli.lab import lab
     from mtj_hil.cli.show import profiles, show
@@ -78,6 +79,7 @@ def _register_commands() -> None:
         campaign,
         station,
         fit_profile_command,
+        examples,
     ):
         cli.add_command(command)
 

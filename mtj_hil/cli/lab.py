@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 
 from mtj_hil.cli.common import console
 from mtj_hil.errors import ConfigError
+from mtj_hil.station.config import Station
 
 
 @click.group()
@@ -87,10 +89,7 @@ def serve(
         console.print(escape(f"  controller board: {running.controller_url}"), soft_wrap=True)
         console.print(escape(f"  SMU ({dialect}, {start}): {running.smu_resource}"), soft_wrap=True)
         if write_station is not None:
-            text = station.read_text()
-            text = text.replace('url = "virtual"', f'url = "{running.controller_url}"')
-            text = text.replace('resource = "virtual"', f'resource = "{running.smu_resource}"')
-            write_station.write_text(text)
+            served_station(st, running, dialect, start, write_station)
             console.print(escape(f"  station file:     {write_station}"), soft_wrap=True)
         console.print("Ctrl-C stops the lab")
         deadline = None if seconds is None else time.monotonic() + seconds
@@ -102,3 +101,45 @@ def serve(
                 f"{running.clock.transactions} transactions"
             )
         )
+
+
+def served_station(st: Station, running: Any, dialect: str, start: str, target: Path) -> None:
+    """Write the station file of the lab being served: its live controller URL and SMU
+    resource, the served SMU dialect as the sense SMU's driver, the start state, and the
+    station's relative paths made absolute (the file may be written elsewhere). It is
+    checked to load before it is written.
+
+    Raises:
+        ConfigError: the result would not load (a bug; nothing is written then).
+    """
+    import copy
+    import tomllib
+
+    from mtj_hil.station.files import profile_source, station_from_dict
+    from mtj_hil.station.write import station_text
+
+    data = copy.deepcopy(st.raw)
+    data.setdefault("controller", {})["url"] = running.controller_url
+    sense = st.smu("sense")
+    name = sense.name if sense else "sense"
+    smu = data.setdefault("smu", {}).setdefault(name, {"role": "sense"})
+    if sense is None or sense.driver != dialect:
+        smu.pop("channel", None)  # the served instrument's first channel
+    smu["driver"] = dialect
+    smu["resource"] = running.smu_resource
+    data.setdefault("virtual_lab", {})["smu_start"] = start
+    folder = st.path.parent if st.path else Path.cwd()
+    data["die"]["profile"] = profile_source(str(data["die"]["profile"]), st.path)
+    if Path(data["die"]["profile"]).suffix == ".toml":
+        data["die"]["profile"] = str(Path(data["die"]["profile"]).resolve())
+    if "calibration" in data:
+        data["calibration"]["dir"] = str(
+            (folder / str(data["calibration"].get("dir", "calibrations"))).resolve()
+        )
+    header = (
+        f"Written by mtj-hil lab serve from {st.path}: the live addresses of the lab serving "
+        f"{running.die_id}\n(SMU dialect {dialect}, found as {start}); valid while it runs."
+    )
+    text = station_text(data, header)
+    station_from_dict(tomllib.loads(text), target)
+    target.write_text(text, encoding="utf-8")

@@ -113,7 +113,13 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
 
 @campaign.command()
 @click.argument("file", type=CAMPAIGN_FILE)
-def status(file: Path) -> None:
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Re-check every indexed run file against the checksum the index keeps (and read "
+    "its datasets); a changed, missing or damaged file is named (exit 4).",
+)
+def status(file: Path, verify: bool) -> None:
     """Progress of the campaign FILE per task kind, and every failure with its error."""
     from mtj_hil.campaigns import load_campaign
     from mtj_hil.campaigns.index import CampaignIndex
@@ -137,6 +143,8 @@ def status(file: Path) -> None:
     headers = ("kind", "tasks", "completed", "running", "failed", "pending")
     print_table(Console(), headers, rows, f"campaign {spec.name}", right=(1, 2, 3, 4, 5))
     _switching_status(spec.tasks, records)
+    if verify:
+        _verify(spec.tasks, records)
     for t in spec.tasks:
         rec = records.get(t.id, {})
         if rec.get("status") == "failed":
@@ -149,6 +157,49 @@ def status(file: Path) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+def _verify(tasks: list, records: dict) -> None:
+    """Compare each indexed run file with the checksum the index keeps, and read its
+    datasets; name every file that changed, went missing or is damaged.
+
+    Raises:
+        StoreError: at least one file does not match (after listing them all).
+    """
+    from mtj_hil.campaigns.index import file_checksum
+    from mtj_hil.errors import StoreError
+    from mtj_hil.runs.store.verify import verify_run_file
+
+    problems, checked = [], 0
+    for t in tasks:
+        rec = records.get(t.id, {})
+        if not rec.get("checksum"):
+            continue
+        checked += 1
+        path = Path(t.run_file)
+        if not path.exists():
+            problems.append(f"{t.id}: {path} is missing")
+            continue
+        found = file_checksum(path)
+        if found != rec["checksum"]:
+            problems.append(
+                f"{t.id}: {path} changed since it was indexed (checksum {found[:12]}, "
+                f"indexed {rec['checksum'][:12]})"
+            )
+            continue
+        try:
+            verify_run_file(path)
+        except StoreError as exc:
+            problems.append(f"{t.id}: {exc}")
+    for line in problems:
+        console.print(Text.assemble(("changed", "red"), f" {line}"), soft_wrap=True)
+    if problems:
+        raise StoreError(
+            f"{len(problems)} of {checked} indexed run files do not match the index "
+            "(listed above); restore them from a copy, or remove them and run the campaign "
+            "again to measure them anew"
+        )
+    console.print(escape(f"verified: {checked} indexed run files match their checksums"))
 
 
 def _switching_status(tasks: list, records: dict) -> None:

@@ -48,7 +48,9 @@ def show(runfile: Path, verify: bool) -> None:
         with h5py.File(runfile, "r", locking=False) as h5:
             file_format = h5.attrs.get("format")
     except OSError as exc:
-        raise StoreError(f"cannot open {runfile} as HDF5: {' '.join(str(exc).split())}") from exc
+        from mtj_hil.runs.store.runfile import open_failure
+
+        raise StoreError(open_failure(runfile, exc)) from exc
     if file_format == "mtj-hil-campaign":
         show_files.show_campaign_index(runfile)
         return

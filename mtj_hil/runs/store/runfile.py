@@ -153,7 +153,7 @@ class RunFile:
             h5 = h5py.File(path, mode)
         except OSError as exc:
             if mode != "r" or "lock" not in str(exc):
-                raise StoreError(f"cannot open {path} as HDF5: {exc}") from exc
+                raise StoreError(open_failure(path, exc)) from exc
             # another process writes it: read what it has flushed, without the lock
             held = "errno = 11" in str(exc) or "unavailable" in str(exc)
             try:
@@ -299,6 +299,19 @@ class RunFile:
 
     def flush(self) -> None:
         self.h5.flush()
+
+
+def open_failure(path: Path, exc: OSError) -> str:
+    """Why ``path`` does not open: damaged (it is HDF5 but unreadable) or not HDF5 at all."""
+    reason = " ".join(str(exc).split())
+    try:
+        with path.open("rb") as fh:
+            hdf5 = fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        hdf5 = False
+    if hdf5:
+        return f"{path} is damaged: its HDF5 structure cannot be read ({reason})"
+    return f"cannot open {path} as HDF5: {reason}"
 
 
 def _user() -> str:

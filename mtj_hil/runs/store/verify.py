@@ -83,7 +83,9 @@ def verify_run_file(path: str | Path) -> int:
     try:
         h5 = h5py.File(path, "r", locking=False)
     except OSError as exc:
-        raise StoreError(f"cannot open {path} as HDF5: {' '.join(str(exc).split())}") from exc
+        from mtj_hil.runs.store.runfile import open_failure
+
+        raise StoreError(open_failure(path, exc)) from exc
     with h5:
         count, problems = unreadable(h5)
     if problems:

@@ -28,7 +28,17 @@ def test_profiles_lists_every_profile_on_one_line_with_key_stats(capsys, monkeyp
     rows = [line for line in lines if line.split(" ")[0] in available_profiles()]
     assert [r.split()[0] for r in rows] == available_profiles()  # one line each, ids whole
     early = next(line for line in rows if line.startswith("1t1r-early-process"))
-    assert early.split()[1:] == ["32x25x25", "1T1R", "13.0%", "30%", "0.35", "mS", "1.4%", "0.08", "1%"]
+    assert early.split()[1:] == [
+        "32x25x25",
+        "1T1R",
+        "13.0%",
+        "30%",
+        "0.35",
+        "mS",
+        "1.4%",
+        "0.08",
+        "1%",
+    ]
     assert any("lines: whole-line defects per array" in line for line in lines)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mtj_hil.calibration.errors import RecordFileError
 from mtj_hil.calibration.records import FORMAT, FORMAT_VERSION
 from mtj_hil.schema import Field, FileSchema, Section
 
@@ -147,4 +148,5 @@ RECORD_FILE = FileSchema(
     "One calibration of one station (<station dir>/<calibration.dir>/<id>.toml), written by "
     "mtj-hil calibrate and never overwritten; values in SI units.",
     (TOP, INSTRUMENT, SMU, REFERENCE, CONVERTER, THRESHOLDS),
+    error=RecordFileError,
 )

@@ -227,6 +227,13 @@ def report(file: Path) -> None:
     from mtj_hil.campaigns.results import write_report
 
     spec = load_campaign(file)
+    if not spec.index_path.exists():
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(
+            f"campaign {spec.name} ({file}) has not run yet: its index {spec.index_path} does "
+            f"not exist; run it first (mtj-hil campaign run {file})"
+        )
     text, paths = write_report(spec)
     print_markdown(Console(), text)
     for name, path in paths.items():

@@ -141,7 +141,7 @@ def characterize(
     stored = None
     if resume:
         assert out is not None
-        stored, layout = stored_run(out)
+        stored, layout = stored_run(out, "characterization")
         requested = {
             "arrays": None if arrays is None else parse_arrays(arrays, int(layout["n_arrays"])),
             "cycles": cycles,

@@ -72,7 +72,7 @@ def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
             "--lot-seed",
             default=0,
             show_default=True,
-            type=int,
+            type=click.IntRange(min=0),
             help="Seed of the simulated lot the die comes from.",
         ),
         click.option(
@@ -285,21 +285,37 @@ def given_options(names: tuple[str, ...]) -> list[str]:
     return [n for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
 
 
-def stored_run(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The plan and the layout recorded in the run file ``out``.
+def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan and the layout recorded in the ``kind`` run file ``out`` (its datasets read
+    and checked first).
 
     Raises:
-        StoreError: the file does not exist, is not a run file, or holds no plan.
+        StoreError: the file does not exist, is damaged, is not a run file of ``kind``, or
+            holds no usable plan.
     """
     import json
 
     from mtj_hil.runs.store.runfile import RunFile
+    from mtj_hil.runs.store.verify import verify_run_file
 
-    with RunFile.open(out) as run:
+    verify_run_file(out)  # a damaged file is named before anything is resumed
+    with RunFile.open(out, kind=kind) as run:
         raw_plan, raw_layout = run.h5.attrs.get("plan"), run.h5.attrs.get("layout")
-    if not raw_plan:
-        raise StoreError(f"{out} records no plan; it cannot be resumed")
-    return json.loads(raw_plan), json.loads(raw_layout) if raw_layout else {}
+        for key in ("station", "resumed"):
+            try:
+                json.loads(run.h5.attrs.get(key, "{}") or "{}")
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"{out}: its {key} attribute is malformed ({exc})") from exc
+    try:
+        plan = json.loads(raw_plan) if raw_plan else None
+        layout = json.loads(raw_layout) if raw_layout else {}
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{out}: its plan or layout attribute is malformed ({exc})") from exc
+    if not isinstance(plan, dict) or not isinstance(layout, dict):
+        raise StoreError(f"{out} records no usable plan; it cannot be resumed")
+    if "n_arrays" not in layout:
+        raise StoreError(f"{out} records no die layout (n_arrays); it cannot be resumed")
+    return plan, layout
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -327,6 +343,12 @@ def refuse_changed_plan(out: Path, requested: dict[str, Any], stored: dict[str, 
     Raises:
         click.UsageError: naming each differing option, its value and the stored one.
     """
+    lacking = [name for name in requested if name not in stored]
+    if lacking:
+        raise StoreError(
+            f"{out}: its stored plan lacks {', '.join(lacking)} (damaged, or another kind of "
+            "run); it cannot be resumed"
+        )
     diffs = [
         f"--{name.replace('_', '-')} {_shown(value)} (stored: {_shown(stored[name])})"
         for name, value in requested.items()

@@ -81,7 +81,11 @@ def experiment() -> None:
     help="Dies of the simulated lot (indices 0 .. N-1).",
 )
 @click.option(
-    "--lot-seed", type=int, default=0, show_default=True, help="Seed of the simulated lot."
+    "--lot-seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the simulated lot.",
 )
 @click.option("--profile", default="1t1r-20k", show_default=True, help="Die profile name or TOML.")
 @click.option(
@@ -132,7 +136,9 @@ def experiment() -> None:
     show_default=True,
     help="Die realisations pre-drawn for statistics-aware training.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Master seed."
+)
 @click.option(
     "--seeds",
     type=click.IntRange(1, 100),
@@ -247,14 +253,18 @@ def borders(
     help="Die profile: a shipped name or a TOML file.",
 )
 @click.option(
-    "--lot-seed", type=int, default=0, show_default=True, help="Seed of the simulated lot."
+    "--lot-seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the simulated lot.",
 )
 @click.option(
     "--die", type=click.IntRange(0), default=0, show_default=True, help="Die of the simulated lot."
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="Master seed (data split, training, noise).",
@@ -400,7 +410,11 @@ def _station_option(f: Callable) -> Callable:
     "--epochs", type=click.IntRange(1), default=30, show_default=True, help="Training epochs."
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Master seed (data split, training)."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Master seed (data split, training).",
 )
 @click.option(
     "--profile",
@@ -409,7 +423,11 @@ def _station_option(f: Callable) -> Callable:
     help="Die profile: a shipped name or a TOML file.",
 )
 @click.option(
-    "--lot-seed", type=int, default=0, show_default=True, help="Seed of the simulated lot."
+    "--lot-seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the simulated lot.",
 )
 @click.option(
     "--population-dies",

@@ -22,9 +22,9 @@ def lab() -> None:
 @click.option(
     "--station",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("stations/virtual-lab.toml"),
-    show_default=True,
-    help="Station file whose [virtual_lab] section names the die to serve.",
+    default=None,
+    help="Station file whose [virtual_lab] section names the die to serve [default: "
+    "stations/virtual-lab.toml here, else the shipped example].",
 )
 @click.option(
     "--write-station",
@@ -51,7 +51,7 @@ def lab() -> None:
     "(default: the station's [virtual_lab] smu_start, else power-on).",
 )
 def serve(
-    station: Path,
+    station: Path | None,
     write_station: Path | None,
     seconds: float | None,
     smu_dialect: str | None,
@@ -68,6 +68,11 @@ def serve(
     from mtj_hil.station.connect import station_virtual_lab
     from mtj_hil.station.files import load_station
 
+    if station is None:
+        from mtj_hil.examples import example_dir
+
+        here = Path("stations/virtual-lab.toml")
+        station = here if here.exists() else example_dir("stations") / "virtual-lab.toml"
     st = load_station(station)
     cfg = st.virtual_lab
     if cfg is None:
@@ -142,4 +147,9 @@ def served_station(st: Station, running: Any, dialect: str, start: str, target: 
     )
     text = station_text(data, header)
     station_from_dict(tomllib.loads(text), target)
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(f"cannot write the station file {target}: {exc.strerror}") from exc

@@ -7,6 +7,7 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -22,9 +23,11 @@ from mtj_hil.cli.common import console, current_run, forget_run, resume_command
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.errors import ProtocolError
+from mtj_hil.training.errors import TrainingError
 
 EXIT_CODES: dict[type[BaseException], int] = {
     ConfigError: 3,
+    TrainingError: 3,
     StoreError: 4,
     ProtocolError: 5,
     SafetyViolation: 6,
@@ -160,6 +163,17 @@ def _interrupted(args: list[str], signal_name: str) -> None:
     )
 
 
+def _from_hdf5(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside h5py or the JSON decoder (a damaged or unreadable
+    HDF5 file, or JSON stored in one)."""
+    tb = exc.__traceback__
+    last = ""
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return "h5py" in last or f"{os.sep}json{os.sep}" in last
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to one line and an exit code.
 
@@ -188,6 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
             text = " ".join(str(exc).split()) or repr(exc)
+            if code == 1 and isinstance(exc, OSError) and exc.filename and not _from_hdf5(exc):
+                # a file the command reads or writes (an output folder that cannot be made,
+                # a file that cannot be written): named, with the system's reason
+                code = 4
+                text = f"cannot use {exc.filename}: {exc.strerror or text}"
+            if code == 1 and _from_hdf5(exc):
+                # an HDF5 read or write that failed outside a reader that names its file
+                run = current_run()
+                code, text = 4, f"{run or 'a run file'}: HDF5 error: {text}"
             line = Text.assemble(("error", "red"), f" ({type(exc).__name__}): {text}")
             if code == 1:
                 line.append(" (unexpected; --debug shows the traceback)")

@@ -48,7 +48,7 @@ def show(runfile: Path, verify: bool) -> None:
         with h5py.File(runfile, "r", locking=False) as h5:
             file_format = h5.attrs.get("format")
     except OSError as exc:
-        from mtj_hil.runs.store.runfile import open_failure
+        from mtj_hil.runs.store.verify import open_failure
 
         raise StoreError(open_failure(runfile, exc)) from exc
     if file_format == "mtj-hil-campaign":

@@ -204,7 +204,7 @@ def switching(
         assert out is not None
         from mtj_hil.runs.jobs.switching import plan_from_record
 
-        stored, layout = stored_run(out)
+        stored, layout = stored_run(out, "switching")
         requested = {
             "arrays": None if arrays is None else parse_arrays(arrays, int(layout["n_arrays"])),
             "widths": wids,

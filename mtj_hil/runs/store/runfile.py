@@ -153,6 +153,8 @@ class RunFile:
             h5 = h5py.File(path, mode)
         except OSError as exc:
             if mode != "r" or "lock" not in str(exc):
+                from mtj_hil.runs.store.verify import open_failure
+
                 raise StoreError(open_failure(path, exc)) from exc
             # another process writes it: read what it has flushed, without the lock
             held = "errno = 11" in str(exc) or "unavailable" in str(exc)
@@ -163,7 +165,11 @@ class RunFile:
         if h5.attrs.get("format") != FORMAT:
             h5.close()
             raise StoreError(f"{path} is an HDF5 file but not an mtj-hil run file")
-        version = int(h5.attrs.get("format_version", 0))
+        try:
+            version = int(h5.attrs.get("format_version", 0))
+        except (TypeError, ValueError):
+            h5.close()
+            raise StoreError(f"{path} has a malformed format_version attribute") from None
         if version > FORMAT_VERSION:
             h5.close()
             raise StoreError(
@@ -184,13 +190,15 @@ class RunFile:
         return self
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
-        """Close the file; an HDF5 read error inside the block becomes a StoreError naming
-        the file and the damaged dataset(s) (see :func:`mtj_hil.runs.store.verify.damage`)."""
+        """Close the file; a read error inside the block becomes a StoreError naming the
+        file and what in it cannot be read (see :func:`mtj_hil.runs.store.verify.unreadable`)."""
         try:
-            if exc is not None and isinstance(exc, OSError | RuntimeError | KeyError):
-                from mtj_hil.runs.store.verify import damage
+            if exc is not None and isinstance(
+                exc, OSError | RuntimeError | KeyError | ValueError | TypeError
+            ):
+                from mtj_hil.runs.store.verify import unreadable_in
 
-                found = damage(self)
+                found = unreadable_in(self, exc)
                 if found:
                     raise StoreError(found) from exc
         finally:
@@ -299,19 +307,6 @@ class RunFile:
 
     def flush(self) -> None:
         self.h5.flush()
-
-
-def open_failure(path: Path, exc: OSError) -> str:
-    """Why ``path`` does not open: damaged (it is HDF5 but unreadable) or not HDF5 at all."""
-    reason = " ".join(str(exc).split())
-    try:
-        with path.open("rb") as fh:
-            hdf5 = fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        hdf5 = False
-    if hdf5:
-        return f"{path} is damaged: its HDF5 structure cannot be read ({reason})"
-    return f"cannot open {path} as HDF5: {reason}"
 
 
 def _user() -> str:

@@ -18,6 +18,19 @@ from mtj_hil.errors import StoreError
 _MAX_NAMED = 3
 
 
+def open_failure(path: Path, exc: OSError) -> str:
+    """Why ``path`` does not open: damaged (it is HDF5 but unreadable) or not HDF5 at all."""
+    reason = " ".join(str(exc).split())
+    try:
+        with path.open("rb") as fh:
+            hdf5 = fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        hdf5 = False
+    if hdf5:
+        return f"{path} is damaged: its HDF5 structure cannot be read ({reason})"
+    return f"cannot open {path} as HDF5: {reason}"
+
+
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if "checksum" in text.lower() or "fletcher" in text.lower():
@@ -72,6 +85,32 @@ def damage(run: Any) -> str | None:
     return describe(run.path, problems) if problems else None
 
 
+def _from_h5py(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last is not None and ("h5py" in last or "json" in last)
+
+
+def unreadable_in(run: Any, exc: BaseException) -> str | None:
+    """Why reading the open run file failed with ``exc``, as one message naming the file,
+    when the file is at fault: a damaged dataset, or an attribute missing or malformed (an
+    error raised by h5py or the JSON decoder). None when the file reads fine (the error is
+    not the file's)."""
+    found = damage(run)
+    if found:
+        return found
+    if _from_h5py(exc):
+        reason = " ".join(str(exc).split()).strip("\"'") or type(exc).__name__
+        return (
+            f"{run.path} cannot be read: {reason} (damaged, or not written by this "
+            "version of mtj-hil)"
+        )
+    return None
+
+
 def verify_run_file(path: str | Path) -> int:
     """Read every dataset of the run file at ``path``; the number of datasets read.
 
@@ -83,8 +122,6 @@ def verify_run_file(path: str | Path) -> int:
     try:
         h5 = h5py.File(path, "r", locking=False)
     except OSError as exc:
-        from mtj_hil.runs.store.runfile import open_failure
-
         raise StoreError(open_failure(path, exc)) from exc
     with h5:
         count, problems = unreadable(h5)

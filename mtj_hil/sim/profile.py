@@ -127,7 +127,11 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
     from mtj_hil.schema import read_toml
 
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.exists():
+    try:
+        exists = candidate.exists()
+    except OSError:  # e.g. a name longer than the file system allows
+        exists = False
+    if candidate.suffix == ".toml" or exists:
         path = candidate
     else:
         path = PROFILE_DIR / f"{name_or_path}.toml"

@@ -50,6 +50,10 @@ TOML_VALUES = ('"x"', "-1", "0", "4097", "1e309", "nan", "true", "[]", "{}", '"[
                '"\u00e9"', "[1, 2]", '{a = 1}', "1979-05-27T07:32:00Z", '"0-40"')  # fmt: skip
 
 
+ADDRESSES = ("/dev/", "socket://", "rfc2217://", "TCPIP", "GPIB", "ASRL", "USB", "COM")
+"""How instrument errors name their instrument: by its address."""
+
+
 class FuzzHang(BaseException):
     """A case ran past its time budget (raised by the watchdog in the main thread)."""
 
@@ -392,10 +396,17 @@ def _names_something(case: Case, output: str, commands: dict[str, click.Command]
     text = " ".join(output.split())
     if not text:
         return False
-    tokens = {a for a in case.args if a.startswith("-")}
+    if any(address in text for address in ADDRESSES):
+        return True  # an instrument named by its address
+    tokens = set()
     for a in case.args:
-        if "/" in a or a.endswith((".toml", ".h5")):
+        if a.startswith("--"):
+            word = a[2:]
+            tokens |= {a, word.replace("-", " "), word.replace("-", "_")}
+        elif "/" in a or a.endswith((".toml", ".h5")):
             tokens |= {a, Path(a).name}
+        elif len(a) >= 4:
+            tokens.add(a)
     words = [a for a in case.args if not a.startswith("-")]
     for n in range(len(words), 0, -1):
         cmd = commands.get(" ".join(words[:n]))

@@ -60,8 +60,9 @@ def _register_commands() -> None:
     from mtj_hil.cli.campaign import campaign
     from mtj_hil.cli.characterize import demo
     from mtj_hil.cli.examples import examples
-    from mtj_hil.cli.experiments import evaluate, experiment, train
+    from mtj_hil.cli.experiments import experiment
     from mtj_hil.cli.lab import lab
+    from mtj_hil.cli.networks import evaluate, train
     from mtj_hil.cli.show import profiles, show
     from mtj_hil.cli.station import station
     from mtj_hil.cli.switching import fit_profile_command

@@ -157,7 +157,10 @@ def choose_die(
         return DieSource(die_id=die_id, seed=None, station=st)
     from mtj_hil.sim.profile import load_profile
 
-    prof = load_profile(profile)
+    try:
+        prof = load_profile(profile)
+    except ConfigError as exc:
+        raise ConfigError(f"--profile {profile!r}: {exc}") from exc
     die_index = 0 if die_index is None else die_index
     return DieSource(
         die_id=simulated_die_id(prof.name, lot_seed, die_index),

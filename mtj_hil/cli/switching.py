@@ -380,7 +380,11 @@ def fit_profile_command(
     if not usable:
         raise StoreError(f"no finished run among the {len(runs)} given; nothing to fit")
     runs = tuple(usable)
-    fitted = fit_profile(list(runs), load_profile(base), name=name or out.stem)
+    try:
+        base_profile = load_profile(base)
+    except ConfigError as exc:
+        raise ConfigError(f"--base {base!r}: {exc}") from exc
+    fitted = fit_profile(list(runs), base_profile, name=name or out.stem)
     write_profile_toml(fitted, out)
     prof = load_profile(out)
     rows = [

@@ -126,6 +126,11 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
     """
     from mtj_hil.schema import read_toml
 
+    if not str(name_or_path).strip():
+        raise ConfigError(
+            f"no profile given (an empty name); shipped profiles: {', '.join(available_profiles())}"
+            " (or give a path to a .toml file)"
+        )
     candidate = Path(name_or_path)
     try:
         exists = candidate.exists()

@@ -141,7 +141,7 @@ def train(
     if len(characterization) > 1:
         from mtj_hil.runs.store.select import finished_runs, skipped_note
 
-        usable, skipped = finished_runs(characterization)
+        usable, skipped = finished_runs(characterization, ("characterization",))
         if skipped:
             console.print(Text(skipped_note(skipped), style="yellow"), soft_wrap=True)
         if not usable:

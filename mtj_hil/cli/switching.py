@@ -374,7 +374,7 @@ def fit_profile_command(
 
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")
-    usable, skipped = finished_runs(runs)
+    usable, skipped = finished_runs(runs, ("characterization", "switching"))
     if skipped:
         console.print(Text(skipped_note(skipped), style="yellow"), soft_wrap=True)
     if not usable:

@@ -8,10 +8,13 @@ from pathlib import Path
 from mtj_hil.runs.store.runfile import RunFile
 
 
-def finished_runs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+def finished_runs(
+    paths: Iterable[str | Path], kinds: tuple[str, ...]
+) -> tuple[list[Path], list[str]]:
     """Split ``paths`` into run files whose status is ``completed`` (in order) and the
-    others, each as ``"FILE (status: reason)"``. Files that are not run files stay in the
-    first list, for the reader to refuse with its own message.
+    runs of ``kinds`` that are not, each as ``"FILE (status: reason)"``. Files that are not
+    run files, or runs of other kinds, stay in the first list, for the reader to refuse
+    with its own message.
 
     Raises:
         StoreError: a run file that cannot be opened at all (missing, damaged).
@@ -23,8 +26,9 @@ def finished_runs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
             usable.append(p)
             continue
         with RunFile.open(p) as run:
-            status, reason = run.status, str(run.attrs.get("status_reason") or "")
-        if status == "completed":
+            kind, status = run.kind, run.status
+            reason = str(run.h5.attrs.get("status_reason", "") or "")
+        if status == "completed" or kind not in kinds:
             usable.append(p)
         else:
             skipped.append(f"{p} ({status}{': ' + reason if reason else ''})")

@@ -41,7 +41,7 @@ def _date(value: Any) -> str | None:
     return f"= {value!r} is not a date and time (ISO 8601)"
 
 
-_MEASURED = "{value = x, uncertainty = u, unit = \"...\"}"
+_MEASURED = '{value = x, uncertainty = u, unit = "..."}'
 
 TOP = Section(
     "",

@@ -8,11 +8,10 @@ first, so no command can change them.
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys

@@ -57,7 +57,7 @@ def test_a_typo_in_a_station_file_is_refused_by_station_check(
         ("retries = 2", "retries = -1", "controller.retries = -1 is out of range"),
         ("die = 7", "die = 7.5", "virtual_lab.die must be an integer"),
         ("smu_latency = 2e-3", "smu_latency = nan", "virtual_lab.smu_latency must be a number"),
-        ('[station]', '[stations]\n[station]', "stations is neither a section nor a key"),
+        ("[station]", "[stations]\n[station]", "stations is neither a section nor a key"),
     ],
 )
 def test_wrong_types_and_ranges_in_a_station_file_name_the_key(tmp_path, capsys, old, new, message):
@@ -151,7 +151,7 @@ def test_calibration_records_are_strict(tmp_path, capsys, old, new, message):
         ('name = "caf\u00e9"\n'.encode("latin-1"), "is not UTF-8 text (byte 0xe9 on line 1)"),
         (b"\x89HDF\r\n\x1a\n\x00\x00\x00", "is an HDF5 file"),
         (b"abc\x00\x01\x02", "is a binary file"),
-        ("name = \"x\"\n".encode("utf-16"), "byte-order mark"),
+        ('name = "x"\n'.encode("utf-16"), "byte-order mark"),
     ],
 )
 @pytest.mark.parametrize(

@@ -213,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
                 run = current_run()
                 code, text = 4, f"{run or 'a run file'}: HDF5 error: {text}"
             line = Text.assemble(("error", "red"), f" ({type(exc).__name__}): {text}")
-            if code == 1:
+            declared = getattr(type(exc), "exit_code", None)
+            if isinstance(declared, int):
+                code = declared
+            elif code == 1:
                 line.append(" (unexpected; --debug shows the traceback)")
             console.print(line, highlight=False, soft_wrap=True)
             return code

@@ -2,7 +2,9 @@
 
 ``instruments/``, ``protocols/`` and ``calibration/`` become ``mtj_hil.instruments`` and so
 on; their old top-level names install as deprecated aliases (``mtj_hil/compat/shims``).
-Everything else is in ``pyproject.toml``.
+The example ``stations/`` and ``campaigns/`` folders install as package data under
+``mtj_hil/examples`` (``mtj-hil examples DIR`` copies them out). Everything else is in
+``pyproject.toml``.
 """
 
 from setuptools import find_packages, setup
@@ -17,5 +19,9 @@ for layer in LAYERS:
     package_dir[f"mtj_hil.{layer}"] = layer
     packages.append(layer)
     package_dir[layer] = f"{SHIMS}/{layer}"
+
+for folder in ("stations", "campaigns"):  # their *.toml: package-data in pyproject.toml
+    packages.append(f"mtj_hil.examples.{folder}")
+    package_dir[f"mtj_hil.examples.{folder}"] = folder
 
 setup(packages=packages, package_dir=package_dir)

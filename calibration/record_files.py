@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.calibration.errors import CalibrationError, CalibrationWarning, RecordWriteError
+from mtj_hil.calibration.errors import (
+    CalibrationError,
+    CalibrationWarning,
+    RecordFileError,
+    RecordWriteError,
+)
 from mtj_hil.calibration.records import (
     FORMAT,
     FORMAT_VERSION,
@@ -28,6 +32,7 @@ from mtj_hil.calibration.records import (
 )
 from mtj_hil.durable import atomic_write, error_text, remove_stale_temps
 from mtj_hil.protocols.defects.detect import Thresholds
+from mtj_hil.schema import check_section, check_top, read_toml
 
 
 def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
@@ -61,31 +66,73 @@ def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
 
 
 def read_record(path: str | Path) -> CalibrationRecord:
-    """Load one record file.
+    """Load one record file, validated by its schema
+    (:data:`mtj_hil.calibration.record_schema.RECORD_FILE`).
 
     Raises:
-        CalibrationError: unreadable, not TOML, not a calibration record, or a newer format.
+        RecordFileError: unreadable, binary or not UTF-8, not TOML, not a calibration record,
+            a newer format, or an unknown, missing or mistyped key (naming file and key).
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise CalibrationError(f"cannot read calibration record {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(f"calibration record {path} is not valid TOML: {exc}") from exc
+    _, data = read_toml(path, "calibration record", RecordFileError)
     if data.get("format") != FORMAT:
-        raise CalibrationError(f"{path} is not a calibration record (format {FORMAT!r})")
-    if int(data.get("format_version", 0)) > FORMAT_VERSION:
-        raise CalibrationError(
-            f"{path}: record format {data['format_version']} is newer than this program's "
-            f"{FORMAT_VERSION}"
+        raise RecordFileError(f"{path} is not a calibration record (format {FORMAT!r})")
+    version = data.get("format_version", 0)
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise RecordFileError(
+            f"{path}: record format {version} is newer than this program's {FORMAT_VERSION}"
         )
+    check_record(data, str(path))
     try:
         record = _from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
-        raise CalibrationError(f"calibration record {path} is incomplete: {exc!r}") from exc
+        raise RecordFileError(f"calibration record {path} is incomplete: {exc!r}") from exc
     record.path = path
     return record
+
+
+def check_record(data: dict[str, Any], src: str) -> None:
+    """Validate a record's tables against :data:`RECORD_FILE`.
+
+    Raises:
+        RecordFileError: naming ``src``, the key and what is allowed.
+    """
+    from mtj_hil.calibration.record_schema import (
+        CONVERTER,
+        INSTRUMENT,
+        RECORD_FILE,
+        REFERENCE,
+        SMU,
+        THRESHOLDS,
+        TOP,
+    )
+
+    err = RecordFileError
+    check_top(data, RECORD_FILE, src)
+    check_section({k: v for k, v in data.items() if k in TOP.keys}, TOP, src, error=err)
+    instruments = data.get("instruments")
+    if not isinstance(instruments, dict):
+        raise err(f"{src}: [instruments] is missing: the identities of the parts calibrated")
+    for part, ident in instruments.items():
+        check_section(ident, INSTRUMENT, src, where=f"instruments.{part}", error=err)
+    if "smu" in data:
+        smu = check_section(data["smu"], SMU, src, error=err)
+        refs = smu["references"]
+        if not isinstance(refs, list):
+            raise err(f"{src}: smu.references must be [[smu.references]] entries")
+        for i, ref in enumerate(refs):
+            check_section(ref, REFERENCE, src, where=f"smu.references[{i}]", error=err)
+    if "converter" in data:
+        conv = check_section(data["converter"], CONVERTER, src, error=err)
+        n = len(conv["gain"])
+        for key in ("gain_uncertainty", "offset", "offset_uncertainty"):
+            if len(conv[key]) != n:
+                raise err(
+                    f"{src}: converter.{key} holds {len(conv[key])} values, gain holds {n}; "
+                    "allowed: one per output line"
+                )
+    if "thresholds" in data:
+        check_section(data["thresholds"], THRESHOLDS, src, error=err)
 
 
 def list_records(directory: str | Path, station: str | None = None) -> list[CalibrationRecord]:

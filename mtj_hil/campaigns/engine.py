@@ -33,6 +33,9 @@ Progress = Callable[[str, int, int], None]
 class CampaignIncomplete(RuntimeError):
     """Some tasks failed; the others finished. ``mtj-hil campaign status`` lists the errors."""
 
+    exit_code = 1
+    """An expected outcome, not a crash: the command exits 1 and says so plainly."""
+
 
 @dataclass
 class CampaignOutcome:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtj_hil.errors import ConfigError
 from mtj_hil.kinds import measurement_kinds
+from mtj_hil.schema import FileSchema, Section
 
 if TYPE_CHECKING:
     from mtj_hil.campaigns.task import ExpandContext, Task
@@ -45,12 +46,16 @@ class TaskKind:
             failure (the engine records the error).
         digest: ``digest(run_file) -> str``: a hash of the numbers the run produced (not of
             timestamps or ids), so two runs of the same task can be compared.
+        keys: the group keys of this kind, declared once (a
+            :class:`~mtj_hil.schema.Section`): what ``expand`` validates with
+            ``ctx.check`` and what the file-format documentation lists. None: undeclared.
     """
 
     name: str
     expand: Callable[[dict[str, Any], ExpandContext], list[Task]]
     run: Callable[[Task], dict[str, Any]]
     digest: Callable[[Path], str]
+    keys: Section | None = None
 
 
 _KINDS: dict[str, TaskKind] = {}
@@ -88,7 +93,35 @@ def get_kind(name: str, where: str = "kind") -> TaskKind:
     """
     _load()
     if name not in _KINDS:
+        from mtj_hil.schema import closest
+
+        near = closest(name, _KINDS)
+        hint = f"; closest match: {near}" if near else ""
         raise ConfigError(
-            f"{where} = {name!r} is not a task kind; known kinds: {', '.join(sorted(_KINDS))}"
+            f"{where} = {name!r} is not a task kind{hint}; known kinds: {', '.join(sorted(_KINDS))}"
         )
     return _KINDS[name]
+
+
+def campaign_file_schema() -> FileSchema:
+    """The campaign file's schema, with the keys of every registered task kind."""
+    from mtj_hil.campaigns.schema import CAMPAIGN, TASK
+
+    sections = [CAMPAIGN, TASK]
+    for name, kind in sorted(kinds().items()):
+        if kind.keys is not None:
+            sections.append(
+                Section(
+                    "task",
+                    kind.keys.doc,
+                    kind.keys.fields,
+                    many=True,
+                    title=f'[[task]] with kind = "{name}"',
+                )
+            )
+    return FileSchema(
+        "campaign file",
+        "Lots and experiment sweeps for mtj-hil campaign (campaigns/*.toml): a [campaign] "
+        "table and [[task]] groups, each expanding into tasks (one run file each).",
+        tuple(sections),
+    )

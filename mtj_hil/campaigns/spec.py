@@ -20,7 +20,6 @@ Every error is a ``ConfigError`` naming the file and the key (``task[2].dies``).
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,33 +62,20 @@ def load_campaign(path: str | Path) -> CampaignSpec:
             kind, missing dies, a station file that does not load, two tasks writing one run
             file, a dependency on a group that does not exist (message names file and key).
     """
+    from mtj_hil.campaigns.schema import CAMPAIGN, TASK
+    from mtj_hil.schema import FileSchema, check_section, check_top, read_toml
+
     path = Path(path).resolve()
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read campaign file {path}: {exc.strerror}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"campaign file {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"campaign", "task", "cluster"}
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; "
-            "a campaign has [campaign], [[task]] groups and optionally [cluster]"
-        )
-    cluster = parse_cluster(data.get("cluster"), path)
+    text, data = read_toml(path, "campaign file")
+    cluster = parse_cluster(data.pop("cluster", None), path)
+    check_top(data, FileSchema("campaign file", "", (CAMPAIGN, TASK)), str(path))
     head = data.get("campaign")
-    if not isinstance(head, dict):
+    if head is None:
         raise ConfigError(f'{path}: missing [campaign] section with at least name = "..."')
-    extra = set(head) - {"name", "out_dir"}
-    if extra:
-        raise ConfigError(f"{path}: unknown key(s) campaign.{', campaign.'.join(sorted(extra))}")
-    name = head.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"{path}: campaign.name must be a word of letters, digits, '_.-'")
-    out = head.get("out_dir", f"runs/{name}")
-    if not isinstance(out, str) or not out:
+    head = check_section(head, CAMPAIGN, str(path))
+    name = head["name"]
+    out = head["out_dir"].replace("<name>", name)
+    if not out:
         raise ConfigError(f"{path}: campaign.out_dir must be a folder path")
     out_dir = Path(out).expanduser()
     out_dir = out_dir if out_dir.is_absolute() else (path.parent / out_dir).resolve()
@@ -99,14 +85,16 @@ def load_campaign(path: str | Path) -> CampaignSpec:
     groups: dict[str, list[Task]] = {}
     for i, group in enumerate(groups_raw):
         ctx = ExpandContext(path, out_dir, i, groups)
+        if not isinstance(group, dict):
+            raise ConfigError(f"{path}: task[{i}] must be a table ([[task]]), got {group!r}")
         gname = group.get("name")
         if not isinstance(gname, str) or not _NAME.match(gname):
             raise ctx.error("name", "must be a word of letters, digits, '_.-' naming the group")
         if gname in groups:
             raise ctx.error("name", f"{gname!r} names an earlier group too")
-        if "kind" not in group:
-            raise ctx.error("kind", 'is missing (e.g. kind = "characterize")')
-        kind = get_kind(str(group["kind"]), where=f"{path}: {ctx.key('kind')}")
+        if not isinstance(group.get("kind"), str):
+            raise ctx.error("kind", 'is missing or not a string (e.g. kind = "characterize")')
+        kind = get_kind(group["kind"], where=f"{path}: {ctx.key('kind')}")
         tasks = kind.expand(group, ctx)
         if not tasks:
             raise ctx.error("name", f"group {gname!r} expands to no tasks")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.schema import Section, check_section, unknown_key_message
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,25 @@ class ExpandContext:
         """A ``ConfigError`` naming the file and the key ``task[i].name``."""
         return ConfigError(f"{self.file}: {self.key(name)} {message}")
 
+    def check(self, group: dict[str, Any], keys: Section) -> dict[str, Any]:
+        """The group's values by the kind's declared ``keys`` (``name`` and ``kind`` always
+        allowed), defaults filled in.
+
+        Raises:
+            ConfigError: an unknown key (closest match named), a wrong type or a value out of
+                range, naming ``task[i].key``.
+        """
+        from mtj_hil.campaigns.schema import TASK
+
+        section = Section(keys.name, keys.doc, TASK.fields + keys.fields, many=True)
+        return check_section(
+            group,
+            section,
+            str(self.file),
+            where=f"task[{self.index}]",
+            header=f"[[task]] of kind {group.get('kind')!r}",
+        )
+
     def path(self, value: str) -> Path:
         """A path from the campaign file: relative ones are taken from the file's folder."""
         p = Path(value).expanduser()
@@ -74,13 +94,19 @@ def check_keys(group: dict[str, Any], allowed: set[str], ctx: ExpandContext) -> 
     """Refuse keys a kind does not know (``name`` and ``kind`` are always allowed).
 
     Raises:
-        ConfigError: naming the first unknown key and the allowed ones.
+        ConfigError: naming the first unknown key, the closest allowed one and all of them.
     """
+    names = ["name", "kind", *sorted(allowed)]
     for key in group:
-        if key not in allowed | {"name", "kind"}:
-            raise ctx.error(
-                key,
-                f"is not a key of kind {group['kind']!r}; allowed: {', '.join(sorted(allowed))}",
+        if key not in names:
+            raise ConfigError(
+                unknown_key_message(
+                    str(ctx.file),
+                    f"task[{ctx.index}]",
+                    key,
+                    f"[[task]] of kind {group.get('kind')!r}",
+                    names,
+                )
             )
 
 

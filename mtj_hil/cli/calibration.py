@@ -16,10 +16,11 @@ from pathlib import Path
 import click
 import numpy as np
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 
 from mtj_hil.calibration.correction import ReadPathCorrection
-from mtj_hil.calibration.errors import CalibrationError
+from mtj_hil.calibration.errors import CalibrationError, RecordFileError
 from mtj_hil.calibration.procedures import (
     PROCEDURE_VERSION,
     calibrate_converters,
@@ -29,6 +30,7 @@ from mtj_hil.calibration.procedures import (
 )
 from mtj_hil.calibration.record_files import list_records, read_record, write_record
 from mtj_hil.calibration.records import CalibrationRecord
+from mtj_hil.cli.tables import print_table
 from mtj_hil.errors import ConfigError
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.station.chip import InstrumentChip
@@ -165,8 +167,8 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
             record = calibrate_station(chip, die_id=die_id, thresholds=not no_thresholds)
     except CalibrationError as exc:
         raise CalibrationFailed(str(exc)) from exc
-    _print_record(record)
-    console.print(f"written: {record.path}")
+    print_record(record)
+    console.print(escape(f"written: {record.path}"), soft_wrap=True)
 
 
 @click.group()
@@ -186,21 +188,27 @@ def list_command(station_file: Path) -> None:
     """List the station's calibration records, newest last, with their age (days)."""
     station = load_station(station_file)
     records = list_records(_directory(station), station.name)
-    table = Table(title=f"calibrations of {station.name} ({_directory(station)})")
-    for col in ("id", "created (UTC)", "age / d", "parts", "instruments"):
-        table.add_column(col)
     now = datetime.now(UTC)
     validity = station.calibration_validity_days
+    rows = []
     for r in records:
         age = r.age(now).total_seconds() / 86400
-        table.add_row(
-            r.id,
-            r.created.strftime("%Y-%m-%d %H:%M:%S"),
-            f"{age:.2f}" + (" (stale)" if age > validity else ""),
-            ", ".join(r.summary()["parts"]),
-            "; ".join(f"{k} {v.get('serial', '')}" for k, v in sorted(r.instruments.items())),
+        rows.append(
+            (
+                r.id,
+                r.created.strftime("%Y-%m-%d %H:%M:%S"),
+                f"{age:.2f}" + (" (stale)" if age > validity else ""),
+                ", ".join(r.summary()["parts"]),
+                "; ".join(f"{k} {v.get('serial', '')}" for k, v in sorted(r.instruments.items())),
+            )
         )
-    Console().print(table)
+    print_table(
+        Console(),
+        ("id", "created (UTC)", "age / d", "parts", "instruments"),
+        rows,
+        f"calibrations of {station.name} ({_directory(station)})",
+        wrap=(3, 4),
+    )
     if not records:
         console.print("no calibration records; run 'mtj-hil calibrate --station FILE'")
 
@@ -234,38 +242,54 @@ def show_command(record: str | None, station_file: Path | None) -> None:
                     )
                 )
             rec = records[-1]
+    except RecordFileError:
+        raise  # a malformed file: a configuration error (exit 3)
     except CalibrationError as exc:
         raise CalibrationFailed(str(exc)) from exc
-    _print_record(rec)
+    print_record(rec)
 
 
-def _print_record(r: CalibrationRecord) -> None:
+def print_record(r: CalibrationRecord) -> None:
     out = Console()
-    out.print(f"[bold]{r.id}[/]  station {r.station}, made {r.created.isoformat()}")
-    out.print(f"procedure version {r.procedure_version}; file {r.path}")
+    out.print(
+        Text.assemble((r.id, "bold"), f"  station {r.station}, made {r.created.isoformat()}"),
+        soft_wrap=True,
+    )
+    out.print(escape(f"procedure version {r.procedure_version}; file {r.path}"), soft_wrap=True)
     for part, ident in sorted(r.instruments.items()):
-        out.print(f"  {part}: {ident.get('idn', '')}")
+        out.print(escape(f"  {part}: {ident.get('idn', '')}"), soft_wrap=True)
     if r.smu is not None:
         s = r.smu
-        out.print(f"SMU offset {s.offset}; gain {s.gain}; series resistance {s.series_resistance}")
+        out.print(
+            escape(
+                f"SMU offset {s.offset}; gain {s.gain}; series resistance {s.series_resistance}"
+            ),
+            soft_wrap=True,
+        )
         for ref in s.references:
             out.print(
-                f"  reference {ref.name}: listed {ref.listed_ohms:g} ohm +/- "
-                f"{100 * ref.tolerance:g} %, reads {ref.apparent_ohms:.6g} ohm, fit residual "
-                f"{100 * ref.residual:+.4f} %"
+                escape(
+                    f"  reference {ref.name}: listed {ref.listed_ohms:g} ohm +/- "
+                    f"{100 * ref.tolerance:g} %, reads {ref.apparent_ohms:.6g} ohm, fit residual "
+                    f"{100 * ref.residual:+.4f} %"
+                )
             )
     if r.converter is not None:
         c = r.converter
         out.print(
-            f"converters (range {c.full_scale:g} A, array {c.array}, {c.points} points/line): "
-            f"gain {c.gain.min():.4f}..{c.gain.max():.4f} (+/- "
-            f"{np.median(c.gain_uncertainty):.1e}), offset {c.offset.min():.3g}.."
-            f"{c.offset.max():.3g} A (+/- {np.median(c.offset_uncertainty):.1e} A)"
+            escape(
+                f"converters (range {c.full_scale:g} A, array {c.array}, {c.points} points/line): "
+                f"gain {c.gain.min():.4f}..{c.gain.max():.4f} (+/- "
+                f"{np.median(c.gain_uncertainty):.1e}), offset {c.offset.min():.3g}.."
+                f"{c.offset.max():.3g} A (+/- {np.median(c.offset_uncertainty):.1e} A)"
+            )
         )
     if r.thresholds is not None:
         t = r.thresholds.thresholds
         out.print(
-            f"defect thresholds (die {r.thresholds.die_id}, arrays {list(r.thresholds.arrays)}): "
-            f"state {t.state_g:.4g} S, short {t.short_g:.4g} S, open {t.open_g:.4g} S"
+            escape(
+                f"defect thresholds (die {r.thresholds.die_id}, arrays {list(r.thresholds.arrays)}): "
+                f"state {t.state_g:.4g} S, short {t.short_g:.4g} S, open {t.open_g:.4g} S"
+            )
         )
-        out.print(f"  how: {t.method}")
+        out.print(escape(f"  how: {t.method}"), soft_wrap=True)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
+from mtj_hil.cli.tables import print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
 
 console = Console(stderr=True)
@@ -71,12 +72,15 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     try:
         n = len(client.scheduler_info().get("workers", {}))
         console.print(
-            f"campaign [bold]{spec.name}[/]: {len(spec.tasks)} tasks -> {spec.out_dir} "
-            f"on {scheduler or 'a local cluster'} ({n} workers)"
+            escape(
+                f"campaign {spec.name}: {len(spec.tasks)} tasks -> {spec.out_dir} "
+                f"on {scheduler or 'a local cluster'} ({n} workers)"
+            ),
+            soft_wrap=True,
         )
         link = dashboard_link(client, local=scheduler is None)
         if link:
-            console.print(f"Dask dashboard: {link}")
+            console.print(escape(f"Dask dashboard: {link}"), soft_wrap=True)
         elif scheduler is None:
             console.print("Dask dashboard: install bokeh>=3.1 to watch the tasks in a browser")
         with Progress(
@@ -101,11 +105,18 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
         if cluster is not None and scheduler is None:
             cluster.close()
     console.print(
-        f"{len(outcome.completed)} run, {len(outcome.skipped)} already finished, "
-        f"{len(outcome.failed)} failed; index {spec.index_path}"
+        escape(
+            f"{len(outcome.completed)} run, {len(outcome.skipped)} already finished, "
+            f"{len(outcome.failed)} failed; index {spec.index_path}"
+        ),
+        soft_wrap=True,
     )
     for task_id, error in outcome.failed.items():
-        console.print(f"[red]failed[/] {task_id}: {error}", highlight=False)
+        console.print(
+            Text.assemble(("failed", "red"), f" {task_id}: {error}"),
+            highlight=False,
+            soft_wrap=True,
+        )
     if outcome.failed:
         raise CampaignIncomplete(
             f"{len(outcome.failed)} task(s) failed; fix the cause and run again (finished "
@@ -115,7 +126,13 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
 
 @campaign.command()
 @click.argument("file", type=CAMPAIGN_FILE)
-def status(file: Path) -> None:
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Re-check every indexed run file against the checksum the index keeps (and read "
+    "its datasets); a changed, missing or damaged file is named (exit 4).",
+)
+def status(file: Path, verify: bool) -> None:
     """Progress of the campaign FILE per task kind, and every failure with its error."""
     from mtj_hil.campaigns import load_campaign
     from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable
@@ -123,7 +140,7 @@ def status(file: Path) -> None:
 
     spec = load_campaign(file)
     if not spec.index_path.exists():
-        console.print(f"campaign {spec.name}: not started ({len(spec.tasks)} tasks)")
+        console.print(escape(f"campaign {spec.name}: not started ({len(spec.tasks)} tasks)"))
         return
     try:
         records = CampaignIndex(spec.index_path).records()
@@ -134,28 +151,77 @@ def status(file: Path) -> None:
             highlight=False,
         )
         records = view(spec)
-    table = Table(title=f"campaign {spec.name}")
-    for col in ("kind", "tasks", "completed", "running", "failed", "pending"):
-        table.add_column(col)
     kinds: dict[str, list[str]] = {}
     for t in spec.tasks:
         kinds.setdefault(t.kind, []).append(records.get(t.id, {}).get("status", "pending"))
-    for kind, states in kinds.items():
-        table.add_row(
+    rows = [
+        (
             kind,
-            str(len(states)),
-            *(str(states.count(s)) for s in ("completed", "running", "failed", "pending")),
+            len(states),
+            *(states.count(s) for s in ("completed", "running", "failed", "pending")),
         )
-    Console().print(table)
+        for kind, states in kinds.items()
+    ]
+    headers = ("kind", "tasks", "completed", "running", "failed", "pending")
+    print_table(Console(), headers, rows, f"campaign {spec.name}", right=(1, 2, 3, 4, 5))
     _switching_status(spec.tasks, records)
+    if verify:
+        _verify(spec.tasks, records)
     for t in spec.tasks:
         rec = records.get(t.id, {})
         if rec.get("status") == "failed":
             Console().print(
-                f"[red]failed[/] {t.id} (worker {rec.get('worker') or '-'}, "
-                f"{rec.get('ended')}): {rec.get('error')}",
+                Text.assemble(
+                    ("failed", "red"),
+                    f" {t.id} (worker {rec.get('worker') or '-'}, {rec.get('ended')}): "
+                    f"{rec.get('error')}",
+                ),
                 highlight=False,
+                soft_wrap=True,
             )
+
+
+def _verify(tasks: list, records: dict) -> None:
+    """Compare each indexed run file with the checksum the index keeps, and read its
+    datasets; name every file that changed, went missing or is damaged.
+
+    Raises:
+        StoreError: at least one file does not match (after listing them all).
+    """
+    from mtj_hil.campaigns.index import file_checksum
+    from mtj_hil.errors import StoreError
+    from mtj_hil.runs.store.verify import verify_run_file
+
+    problems, checked = [], 0
+    for t in tasks:
+        rec = records.get(t.id, {})
+        if not rec.get("checksum"):
+            continue
+        checked += 1
+        path = Path(t.run_file)
+        if not path.exists():
+            problems.append(f"{t.id}: {path} is missing")
+            continue
+        found = file_checksum(path)
+        if found != rec["checksum"]:
+            problems.append(
+                f"{t.id}: {path} changed since it was indexed (checksum {found[:12]}, "
+                f"indexed {rec['checksum'][:12]})"
+            )
+            continue
+        try:
+            verify_run_file(path)
+        except StoreError as exc:
+            problems.append(f"{t.id}: {exc}")
+    for line in problems:
+        console.print(Text.assemble(("changed", "red"), f" {line}"), soft_wrap=True)
+    if problems:
+        raise StoreError(
+            f"{len(problems)} of {checked} indexed run files do not match the index "
+            "(listed above); restore them from a copy, or remove them and run the campaign "
+            "again to measure them anew"
+        )
+    console.print(escape(f"verified: {checked} indexed run files match their checksums"))
 
 
 def _switching_status(tasks: list, records: dict) -> None:
@@ -169,12 +235,8 @@ def _switching_status(tasks: list, records: dict) -> None:
     ]
     if not done:
         return
-    table = Table(title="switching (to AP / to P)")
-    for col in SWITCHING_HEADER:
-        table.add_column(col)
-    for t in done:
-        table.add_row(*switching_row(records[t.id].get("summary") or {}))
-    Console().print(table)
+    rows = [[t.id, *switching_row(records[t.id].get("summary") or {})[1:]] for t in done]
+    print_table(Console(), ["task", *SWITCHING_HEADER[1:]], rows, "switching (to AP / to P)")
 
 
 @campaign.command()
@@ -187,7 +249,14 @@ def report(file: Path) -> None:
     from mtj_hil.campaigns.results import write_report
 
     spec = load_campaign(file)
+    if not spec.index_path.exists():
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(
+            f"campaign {spec.name} ({file}) has not run yet: its index {spec.index_path} does "
+            f"not exist; run it first (mtj-hil campaign run {file})"
+        )
     text, paths = write_report(spec)
-    Console().print(Markdown(text))
+    print_markdown(Console(), text)
     for name, path in paths.items():
-        console.print(f"{name}: {path}")
+        console.print(escape(f"{name}: {path}"), soft_wrap=True)

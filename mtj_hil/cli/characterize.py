@@ -13,19 +13,30 @@ import click
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from mtj_hil.cli.common import (
     array_progress,
     choose_run,
     console,
     die_options,
+    given_options,
+    note_run,
     open_die,
     parse_arrays,
+    refuse_changed_plan,
     refuse_existing,
+    stored_run,
 )
+from mtj_hil.cli.show_files import grid
+from mtj_hil.cli.tables import print_table
 from mtj_hil.cli.view import live_option, live_view
-from mtj_hil.protocols.characterize.plan import AUTO, CharacterizationPlan, check_plan
+from mtj_hil.protocols.characterize.plan import (
+    AUTO,
+    CharacterizationPlan,
+    check_plan,
+    plan_from_record,
+)
 from mtj_hil.protocols.chip import Layout
 
 DEFAULTS = CharacterizationPlan()
@@ -129,6 +140,24 @@ def characterize(
         check_plan(layout, plan)
         return plan
 
+    stored = None
+    if resume:
+        assert out is not None
+        stored, layout = stored_run(out, "characterization")
+        requested = {
+            "arrays": None if arrays is None else parse_arrays(arrays, int(layout["n_arrays"])),
+            "cycles": cycles,
+            "reads": reads,
+            "read_voltage": read_voltage,
+            "remeasure_cycles": remeasure_cycles,
+            "bias_voltage": bias_voltage or None,
+        }
+        given = given_options(tuple(requested))
+        refuse_changed_plan(
+            out,
+            {k: requested[k] for k in given},
+            {**stored, "bias_voltage": stored.get("bias_read_voltage")},
+        )
     source, out = choose_run(
         "characterize", profile, lot_seed, die_index, station, die_id, out, resume
     )
@@ -144,7 +173,7 @@ def characterize(
             chip,
             out,
             die_id=source.die_id,
-            plan=plan_for(chip.layout),
+            plan=plan_from_record(stored) if stored is not None else plan_for(chip.layout),
             resume=resume,
             seed=source.seed,
             operator=operator,
@@ -168,14 +197,20 @@ def _characterize(
     from mtj_hil.runs.jobs.characterization import run_characterization
 
     refuse_existing(out, resume)
+    note_run(out)
+    if resume:
+        console.print(escape(f"resuming {out} with the plan stored in it:"), soft_wrap=True)
     bias = (
         f", second read at {plan.bias_read_voltage:g} V (bias signature)"
         if plan.bias_read_voltage
         else ""
     )
     console.print(
-        f"[bold]characterising[/] {die_id}: {len(plan.arrays)} arrays, "
-        f"{plan.cycles} cycles per state{bias} -> {out}"
+        Text.assemble(
+            ("characterising", "bold"),
+            f" {die_id}: {len(plan.arrays)} arrays, {plan.cycles} cycles per state{bias} -> {out}",
+        ),
+        soft_wrap=True,
     )
     with array_progress(len(plan.arrays)) as progress:
         run_characterization(
@@ -195,7 +230,7 @@ def _characterize(
         from mtj_hil.runs.store import load_characterization
 
         png = characterization_report(load_characterization(out), out.with_suffix(".png"))
-        console.print(f"report: {png}")
+        console.print(escape(f"report: {png}"), soft_wrap=True)
 
 
 def summarise(path: Path) -> None:
@@ -205,7 +240,7 @@ def summarise(path: Path) -> None:
     char = load_characterization(path)
     out = Console()
     attrs = char.attrs
-    meta = Table.grid(padding=(0, 2))
+    rows = []
     for key in (
         "die_id",
         "kind",
@@ -219,64 +254,65 @@ def summarise(path: Path) -> None:
         "git_revision",
     ):
         if attrs.get(key):
-            meta.add_row(key, str(attrs[key]))
+            rows.append((key, attrs[key]))
     plan = char.plan
-    meta.add_row("arrays", f"{len(char.arrays_done)} of {len(plan.get('arrays', []))} done")
-    out.print(meta)
+    rows.append(("arrays", f"{len(char.arrays_done)} of {len(plan.get('arrays', []))} done"))
+    out.print(grid(rows))
     if not char.complete:
-        out.print("[yellow]not classified yet: resume the run to finish it[/]")
+        out.print(Text("not classified yet: resume the run to finish it", style="yellow"))
         return
     assert char.codes is not None and char.g_p is not None and char.g_ap is not None
-    table = Table(title="devices by class")
-    table.add_column("class")
-    table.add_column("devices", justify="right")
-    table.add_column("share", justify="right")
     total = char.codes.size
-    for name, count in char.counts().items():
-        table.add_row(name, str(count), f"{100 * count / total:.2f} %")
-    out.print(table)
+    rows = [(n, c, f"{100 * c / total:.2f} %") for n, c in char.counts().items()]
+    print_table(out, ("class", "devices", "share"), rows, "devices by class", right=(1, 2))
     good = char.codes == 0
     r_p, r_ap = 1 / char.g_p[good], 1 / char.g_ap[good]
-    stats = Table(title="good devices")
-    stats.add_column("quantity")
-    stats.add_column("median", justify="right")
-    stats.add_column("spread (sigma/median)", justify="right")
+    stats = []
     for label, values in (
         ("R_P (ohm)", r_p),
         ("R_AP (ohm)", r_ap),
         ("TMR (%)", 100 * (r_ap - r_p) / r_p),
     ):
         med = float(np.median(values))
-        stats.add_row(label, f"{med:.4g}", f"{100 * np.std(values) / abs(med):.2f} %")
-    out.print(stats)
+        stats.append((label, f"{med:.4g}", f"{100 * np.std(values) / abs(med):.2f} %"))
+    headers = ("quantity", "median", "spread (sigma/median)")
+    print_table(out, headers, stats, "good devices", right=(1, 2))
     t = char.thresholds
     if t is not None:
         out.print(
-            f"thresholds (S): state {t.state_g:.4g}, short {t.short_g:.4g}, "
-            f"open {t.open_g:.4g}  " + escape(f"[{t.method}]")
+            escape(
+                f"thresholds (S): state {t.state_g:.4g}, short {t.short_g:.4g}, "
+                f"open {t.open_g:.4g}  " + escape(f"[{t.method}]")
+            )
         )
     if char.model:
         out.print(
-            f"uncertain devices: {char.uncertain} ({100 * char.uncertain / total:.3f} %); "
-            f"read noise {100 * char.model['read_noise_ln']:.2g} % per cycle "
-            f"({char.model['read_noise_source']})"
+            escape(
+                f"uncertain devices: {char.uncertain} ({100 * char.uncertain / total:.3f} %); "
+                f"read noise {100 * char.model['read_noise_ln']:.2g} % per cycle "
+                f"({char.model['read_noise_source']})"
+            )
         )
     bias = char.model.get("bias_signature") if char.model else None
     if bias and bias.get("used"):
         out.print(
-            f"bias signature ln(G({plan.get('bias_read_voltage')} V) / "
-            f"G({plan.get('read_voltage')} V)): P {bias['p_median']:.4f}, AP "
-            f"{bias['ap_median']:.4f}, short {bias['short_median']:.4f} (medians); stuck "
-            f"states {bias['stuck_state_separation_sigma']:.1f} sigma apart on it"
+            escape(
+                f"bias signature ln(G({plan.get('bias_read_voltage')} V) / "
+                f"G({plan.get('read_voltage')} V)): P {bias['p_median']:.4f}, AP "
+                f"{bias['ap_median']:.4f}, short {bias['short_median']:.4f} (medians); stuck "
+                f"states {bias['stuck_state_separation_sigma']:.1f} sigma apart on it"
+            )
         )
     if char.remeasured.get("devices"):
         r = char.remeasured
         out.print(
-            f"re-measured {r['devices']} uncertain devices with {r['cycles']} extra cycles: "
-            f"{r['uncertain_after']} still uncertain"
+            escape(
+                f"re-measured {r['devices']} uncertain devices with {r['cycles']} extra cycles: "
+                f"{r['uncertain_after']} still uncertain"
+            )
         )
     for warning in char.warnings:
-        out.print(f"[yellow]warning[/]: {warning}", highlight=False)
+        out.print(Text.assemble(("warning", "yellow"), f": {warning}"), highlight=False)
 
 
 @click.command()
@@ -319,6 +355,8 @@ def demo(out_dir: Path, die_index: int) -> None:
     found = load_characterization(out).codes
     agree = float(np.mean(found == truth))
     console.print(
-        f"simulator check: measured classes agree with the die's truth on "
-        f"{100 * agree:.3f} % of devices"
+        escape(
+            f"simulator check: measured classes agree with the die's truth on "
+            f"{100 * agree:.3f} % of devices"
+        )
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mtj_hil.errors import ConfigError, StoreError
@@ -23,6 +24,35 @@ if TYPE_CHECKING:
     from mtj_hil.station.config import Station
 
 console = Console(stderr=True)
+
+_RUN: dict[str, Path] = {}
+
+
+def note_run(path: Path) -> None:
+    """Remember the run file this command writes, so an interruption can name it and the
+    command that finishes it."""
+    _RUN["path"] = Path(path)
+
+
+def current_run() -> Path | None:
+    """The run file this command writes (see :func:`note_run`), if any."""
+    return _RUN.get("path")
+
+
+def forget_run() -> None:
+    _RUN.clear()
+
+
+def resume_command(args: list[str], run: Path) -> str:
+    """The command line that finishes ``run``: this one, with ``--out run --resume``."""
+    import shlex
+
+    args = list(args)
+    if "--out" not in args and not any(a.startswith("--out=") for a in args):
+        args += ["--out", str(run)]
+    if "--resume" not in args:
+        args.append("--resume")
+    return "mtj-hil " + shlex.join(args)
 
 
 def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -41,7 +71,7 @@ def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
             "--lot-seed",
             default=0,
             show_default=True,
-            type=int,
+            type=click.IntRange(min=0),
             help="Seed of the simulated lot the die comes from.",
         ),
         click.option(
@@ -126,7 +156,10 @@ def choose_die(
         return DieSource(die_id=die_id, seed=None, station=st)
     from mtj_hil.sim.profile import load_profile
 
-    prof = load_profile(profile)
+    try:
+        prof = load_profile(profile)
+    except ConfigError as exc:
+        raise ConfigError(f"--profile {profile!r}: {exc}") from exc
     die_index = 0 if die_index is None else die_index
     return DieSource(
         die_id=simulated_die_id(prof.name, lot_seed, die_index),
@@ -157,6 +190,7 @@ def choose_run(
     source = choose_die(profile, lot_seed, die_index, station, die_id)
     target = out or default_out(kind, source.die_id)
     refuse_existing(target, resume)
+    note_run(target)
     return source, target
 
 
@@ -177,8 +211,10 @@ def open_die(source: DieSource) -> Iterator[Chip]:
         running = getattr(chip, "lab", None)
         if running is not None:
             console.print(
-                f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
-                f"{running.clock.transactions} bus transactions"
+                escape(
+                    f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
+                    f"{running.clock.transactions} bus transactions"
+                )
             )
 
 
@@ -240,3 +276,89 @@ def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
     if bad or not out:
         raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
     return tuple(dict.fromkeys(out))
+
+
+def given_options(names: tuple[str, ...]) -> list[str]:
+    """Which of the current command's parameters ``names`` were typed on the command line
+    (not left at their defaults)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return [n for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+
+
+def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan and the layout recorded in the ``kind`` run file ``out`` (its datasets read
+    and checked first).
+
+    Raises:
+        StoreError: the file does not exist, is damaged, is not a run file of ``kind``, or
+            holds no usable plan.
+    """
+    import json
+
+    from mtj_hil.runs.store.runfile import RunFile
+    from mtj_hil.runs.store.verify import verify_run_file
+
+    verify_run_file(out)  # a damaged file is named before anything is resumed
+    with RunFile.open(out, kind=kind) as run:
+        raw_plan, raw_layout = run.h5.attrs.get("plan"), run.h5.attrs.get("layout")
+        for key in ("station", "resumed"):
+            try:
+                json.loads(run.h5.attrs.get(key, "{}") or "{}")
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"{out}: its {key} attribute is malformed ({exc})") from exc
+    try:
+        plan = json.loads(raw_plan) if raw_plan else None
+        layout = json.loads(raw_layout) if raw_layout else {}
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{out}: its plan or layout attribute is malformed ({exc})") from exc
+    if not isinstance(plan, dict) or not isinstance(layout, dict):
+        raise StoreError(f"{out} records no usable plan; it cannot be resumed")
+    if "n_arrays" not in layout:
+        raise StoreError(f"{out} records no die layout (n_arrays); it cannot be resumed")
+    return plan, layout
+
+
+def _same(a: Any, b: Any) -> bool:
+    import math
+
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-15)
+    return a == b
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(_shown(v) for v in value) or "(none)"
+    if value is None:
+        return "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def refuse_changed_plan(out: Path, requested: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Refuse a ``--resume`` whose options (``requested``: option name -> value, only those
+    given on the command line) differ from the plan stored in the run file.
+
+    Raises:
+        click.UsageError: naming each differing option, its value and the stored one.
+    """
+    lacking = [name for name in requested if name not in stored]
+    if lacking:
+        raise StoreError(
+            f"{out}: its stored plan lacks {', '.join(lacking)} (damaged, or another kind of "
+            "run); it cannot be resumed"
+        )
+    diffs = [
+        f"--{name.replace('_', '-')} {_shown(value)} (stored: {_shown(stored[name])})"
+        for name, value in requested.items()
+        if not _same(value, stored[name])
+    ]
+    if diffs:
+        raise click.UsageError(
+            f"--resume finishes {out} with the plan it was started with; these options "
+            f"differ from it: {'; '.join(diffs)}. Drop them to finish the run as planned, or "
+            "start a new run file."
+        )

@@ -1,7 +1,7 @@
-"""The ``mtj-hil experiment``, ``mtj-hil train`` and ``mtj-hil evaluate`` commands.
+"""The ``mtj-hil experiment`` commands (``mtj-hil train`` and ``mtj-hil evaluate``: in
+:mod:`mtj_hil.cli.networks`, re-exported here).
 
-Registered in :mod:`mtj_hil.cli.main` with ``cli.add_command(experiment)``,
-``cli.add_command(train)`` and ``cli.add_command(evaluate)``. Errors propagate as the
+Registered in :mod:`mtj_hil.cli.main` with ``cli.add_command(experiment)``. Errors propagate as the
 project's exception families, which ``mtj_hil.cli.main.main`` turns into one line and an exit code.
 """
 
@@ -14,8 +14,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from mtj_hil.cli.tables import print_markdown
 
 console = Console(stderr=True)
 
@@ -54,7 +57,13 @@ def experiment() -> None:
 
 
 @experiment.command()
-@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
+@click.option(
+    "--dataset",
+    type=DATASET,
+    default="mnist5k",
+    show_default=True,
+    help="Training data: mnist5k (5,000 MNIST digits), digits (scikit-learn 8 x 8), idx (--data-dir).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -64,8 +73,20 @@ def experiment() -> None:
 @click.option(
     "--image-size", type=click.IntRange(4, 28), default=10, show_default=True, help="Pixels a side."
 )
-@click.option("--dies", type=click.IntRange(1, 1000), default=36, show_default=True)
-@click.option("--lot-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--dies",
+    type=click.IntRange(1, 1000),
+    default=36,
+    show_default=True,
+    help="Dies of the simulated lot (indices 0 .. N-1).",
+)
+@click.option(
+    "--lot-seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the simulated lot.",
+)
 @click.option("--profile", default="1t1r-20k", show_default=True, help="Die profile name or TOML.")
 @click.option(
     "--hidden",
@@ -75,7 +96,13 @@ def experiment() -> None:
     show_default=True,
     help="Hidden-layer width (repeat for more layers).",
 )
-@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="Epochs of the first, ideal-device training.",
+)
 @click.option(
     "--finetune-epochs",
     type=click.IntRange(1),
@@ -102,7 +129,13 @@ def experiment() -> None:
     is_flag=True,
     help="Also train statistics-aware for the plain placement (one more column).",
 )
-@click.option("--pool-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option(
+    "--pool-size",
+    type=click.IntRange(1),
+    default=128,
+    show_default=True,
+    help="Die realisations pre-drawn for statistics-aware training.",
+)
 @click.option(
     "--lea-copies",
     default="auto",
@@ -110,7 +143,9 @@ def experiment() -> None:
     help="Layer Ensemble Averaging copies per layer: 'auto' (the most that fit, output layer "
     "first), K for every layer, or K0,K1,...",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Master seed."
+)
 @click.option(
     "--seeds",
     type=click.IntRange(1, 100),
@@ -125,7 +160,12 @@ def experiment() -> None:
     is_flag=True,
     help="Also program each network on its simulated die and measure it there.",
 )
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the results [default: runs/borders-<time>].",
+)
 def borders(
     dataset: str,
     data_dir: Path | None,
@@ -179,9 +219,9 @@ def borders(
         with _bar() as progress:
             result = run_borders(config, progress)
         paths = write_borders(result, folder)
-        Console().print(Markdown(paths["markdown"].read_text()))
+        print_markdown(Console(), paths["markdown"].read_text())
         for key, path in paths.items():
-            console.print(f"{key}: {path}")
+            console.print(escape(f"{key}: {path}"), soft_wrap=True)
         return
     with _bar() as progress:
         results = run_borders_seeds(config, range(seed, seed + seeds), progress)
@@ -190,14 +230,26 @@ def borders(
     summary = folder / "summary.md"
     folder.mkdir(parents=True, exist_ok=True)
     summary.write_text(seeds_markdown(results))
-    Console().print(Markdown(summary.read_text()))
-    console.print(f"summary: {summary}")
-    console.print(f"per seed: {folder}/seed-*/")
+    print_markdown(Console(), summary.read_text())
+    console.print(escape(f"summary: {summary}"), soft_wrap=True)
+    console.print(escape(f"per seed: {folder}/seed-*/"), soft_wrap=True)
 
 
 @experiment.command()
-@click.option("--solutions", type=click.IntRange(1), default=300, show_default=True)
-@click.option("--epochs", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--solutions",
+    type=click.IntRange(1),
+    default=300,
+    show_default=True,
+    help="Solutions (trained networks) written and measured.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Training epochs per solution.",
+)
 @click.option(
     "--restarts",
     type=click.IntRange(1),
@@ -205,10 +257,29 @@ def borders(
     show_default=True,
     help="Trainings per solution; the best on the training split is kept.",
 )
-@click.option("--profile", default="passive-15x15", show_default=True)
-@click.option("--lot-seed", type=int, default=0, show_default=True)
-@click.option("--die", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--profile",
+    default="passive-15x15",
+    show_default=True,
+    help="Die profile: a shipped name or a TOML file.",
+)
+@click.option(
+    "--lot-seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the simulated lot.",
+)
+@click.option(
+    "--die", type=click.IntRange(0), default=0, show_default=True, help="Die of the simulated lot."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Master seed (data split, training, noise).",
+)
 @click.option(
     "--pulse-amplitude",
     type=float,
@@ -222,8 +293,18 @@ def borders(
     default=None,
     help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE or ../shared/reference).",
 )
-@click.option("--daffodil/--no-daffodil", default=True, show_default=True)
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--daffodil/--no-daffodil",
+    default=True,
+    show_default=True,
+    help="Also measure the NIST daffodil reference solutions (needs --reference).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the results [default: runs/goodwill-<time>].",
+)
 def goodwill(
     solutions: int,
     epochs: int,
@@ -262,136 +343,11 @@ def goodwill(
     with _bar() as progress:
         result = run_goodwill(config, progress)
     if result.skipped:
-        console.print(f"[yellow]{result.skipped}[/]")
+        console.print(Text(str(result.skipped), style="yellow"), soft_wrap=True)
     paths = write_goodwill(result, folder)
-    Console().print(Markdown(paths["markdown"].read_text()))
+    print_markdown(Console(), paths["markdown"].read_text())
     for key, path in paths.items():
-        console.print(f"{key}: {path}")
+        console.print(escape(f"{key}: {path}"), soft_wrap=True)
 
 
-def _station_option(f: Callable) -> Callable:
-    return click.option(
-        "--station",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Station file: work on a real die instead of the simulated one.",
-    )(f)
-
-
-@click.command()
-@click.option(
-    "--method",
-    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea"]),
-    required=True,
-    help="unaware: ideal devices; defect-aware: this die's measured map; statistics-aware: "
-    "the lot's defect statistics; chip-in-the-loop: fine-tune with forward passes measured "
-    "on the die (simulated, or the --station's); lea: the software network with Layer "
-    "Ensemble Averaging (--copies of each layer on the die's cleanest arrays, averaged).",
-)
-@click.option(
-    "--copies",
-    default="auto",
-    show_default=True,
-    help="LEA copies: 'auto' (the most that fit, output layer first), K for every layer, or "
-    "K0,K1,... per layer; each copy costs the layer's devices again.",
-)
-@click.option(
-    "--loop-epochs",
-    type=click.IntRange(1),
-    default=5,
-    show_default=True,
-    help="Epochs of chip-in-the-loop fine-tuning (each reads every training sample).",
-)
-@click.option("--die", type=click.IntRange(0), required=True, help="Die of the simulated lot.")
-@click.option(
-    "--characterization",
-    type=click.Path(dir_okay=False, path_type=Path),
-    multiple=True,
-    help="Characterisation run file(s): the die's own (defect-aware) or the population's "
-    "(statistics-aware). Default: characterise now, in memory.",
-)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--dataset", type=DATASET, default="mnist5k", show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--image-size", type=click.IntRange(4, 28), default=10, show_default=True)
-@click.option("--hidden", type=click.IntRange(1), multiple=True, default=(64,), show_default=True)
-@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--profile", default="1t1r-20k", show_default=True)
-@click.option("--lot-seed", type=int, default=0, show_default=True)
-@click.option(
-    "--population-dies",
-    type=click.IntRange(1),
-    default=8,
-    show_default=True,
-    help="Dies characterised to fit the population when no --characterization is given.",
-)
-@_station_option
-def train(
-    method: str,
-    die: int,
-    characterization: tuple[Path, ...],
-    out: Path,
-    dataset: str,
-    data_dir: Path | None,
-    image_size: int,
-    hidden: tuple[int, ...],
-    epochs: int,
-    seed: int,
-    profile: str,
-    lot_seed: int,
-    population_dies: int,
-    station: Path | None,
-    loop_epochs: int,
-    copies: str,
-) -> None:
-    """Train one network for a die and save it, with its placement, in a run file."""
-    from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
-
-    if station is not None and method not in ("chip-in-the-loop", "lea"):
-        raise click.UsageError(
-            f"--station works with --method chip-in-the-loop; for {method}, characterize the "
-            "die with --station, train with --characterization RUNFILE, evaluate with --station"
-        )
-    spec = TrainSpec(
-        method=method,
-        die=die,
-        out=out,
-        dataset=dataset,
-        data_dir=data_dir,
-        image_size=image_size,
-        hidden=tuple(hidden),
-        epochs=epochs,
-        seed=seed,
-        profile=profile,
-        lot_seed=lot_seed,
-        characterization=characterization,
-        population_dies=population_dies,
-        station=station,
-        loop_epochs=loop_epochs,
-        copies=copies,
-    )
-    click.echo(summary_json(train_network(spec)))
-
-
-@click.command()
-@click.option("--net", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--die", type=click.IntRange(0), required=True)
-@click.option("--on-chip", is_flag=True, help="Program the network and measure it on the die.")
-@click.option(
-    "--characterization",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The die's characterisation run file (default: characterise now, in memory).",
-)
-@_station_option
-def evaluate(
-    net: Path, die: int, on_chip: bool, characterization: Path | None, station: Path | None
-) -> None:
-    """Test error of a saved network on a die: software, emulated, and (--on-chip) measured."""
-    from mtj_hil.experiments.single import evaluate_network, summary_json
-
-    result = evaluate_network(
-        net, die, on_chip=on_chip, characterization=characterization, station=station
-    )
-    click.echo(summary_json(result))
+from mtj_hil.cli.networks import evaluate, train  # noqa: E402, F401 - old import path

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.markup import escape
 
 from mtj_hil.cli.common import console
 from mtj_hil.errors import ConfigError
+from mtj_hil.station.config import Station
 
 
 @click.group()
@@ -19,9 +22,9 @@ def lab() -> None:
 @click.option(
     "--station",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("stations/virtual-lab.toml"),
-    show_default=True,
-    help="Station file whose [virtual_lab] section names the die to serve.",
+    default=None,
+    help="Station file whose [virtual_lab] section names the die to serve [default: "
+    "stations/virtual-lab.toml here, else the shipped example].",
 )
 @click.option(
     "--write-station",
@@ -48,7 +51,7 @@ def lab() -> None:
     "(default: the station's [virtual_lab] smu_start, else power-on).",
 )
 def serve(
-    station: Path,
+    station: Path | None,
     write_station: Path | None,
     seconds: float | None,
     smu_dialect: str | None,
@@ -65,6 +68,11 @@ def serve(
     from mtj_hil.station.connect import station_virtual_lab
     from mtj_hil.station.files import load_station
 
+    if station is None:
+        from mtj_hil.examples import example_dir
+
+        here = Path("stations/virtual-lab.toml")
+        station = here if here.exists() else example_dir("stations") / "virtual-lab.toml"
     st = load_station(station)
     cfg = st.virtual_lab
     if cfg is None:
@@ -82,20 +90,66 @@ def serve(
     except ValueError as exc:
         raise ConfigError(f"lab serve: {exc}") from exc
     with lab_obj as running:
-        console.print(f"serving {running.die_id}")
-        console.print(f"  controller board: {running.controller_url}")
-        console.print(f"  SMU ({dialect}, {start}): {running.smu_resource}")
+        console.print(escape(f"serving {running.die_id}"), soft_wrap=True)
+        console.print(escape(f"  controller board: {running.controller_url}"), soft_wrap=True)
+        console.print(escape(f"  SMU ({dialect}, {start}): {running.smu_resource}"), soft_wrap=True)
         if write_station is not None:
-            text = station.read_text()
-            text = text.replace('url = "virtual"', f'url = "{running.controller_url}"')
-            text = text.replace('resource = "virtual"', f'resource = "{running.smu_resource}"')
-            write_station.write_text(text)
-            console.print(f"  station file:     {write_station}")
+            served_station(st, running, dialect, start, write_station)
+            console.print(escape(f"  station file:     {write_station}"), soft_wrap=True)
         console.print("Ctrl-C stops the lab")
         deadline = None if seconds is None else time.monotonic() + seconds
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
         console.print(
-            f"modelled lab time {running.clock.now:.1f} s, "
-            f"{running.clock.transactions} transactions"
+            escape(
+                f"modelled lab time {running.clock.now:.1f} s, "
+                f"{running.clock.transactions} transactions"
+            )
         )
+
+
+def served_station(st: Station, running: Any, dialect: str, start: str, target: Path) -> None:
+    """Write the station file of the lab being served: its live controller URL and SMU
+    resource, the served SMU dialect as the sense SMU's driver, the start state, and the
+    station's relative paths made absolute (the file may be written elsewhere). It is
+    checked to load before it is written.
+
+    Raises:
+        ConfigError: the result would not load (a bug; nothing is written then).
+    """
+    import copy
+    import tomllib
+
+    from mtj_hil.station.files import profile_source, station_from_dict
+    from mtj_hil.station.write import station_text
+
+    data = copy.deepcopy(st.raw)
+    data.setdefault("controller", {})["url"] = running.controller_url
+    sense = st.smu("sense")
+    name = sense.name if sense else "sense"
+    smu = data.setdefault("smu", {}).setdefault(name, {"role": "sense"})
+    if sense is None or sense.driver != dialect:
+        smu.pop("channel", None)  # the served instrument's first channel
+    smu["driver"] = dialect
+    smu["resource"] = running.smu_resource
+    data.setdefault("virtual_lab", {})["smu_start"] = start
+    folder = st.path.parent if st.path else Path.cwd()
+    data["die"]["profile"] = profile_source(str(data["die"]["profile"]), st.path)
+    if Path(data["die"]["profile"]).suffix == ".toml":
+        data["die"]["profile"] = str(Path(data["die"]["profile"]).resolve())
+    if "calibration" in data:
+        data["calibration"]["dir"] = str(
+            (folder / str(data["calibration"].get("dir", "calibrations"))).resolve()
+        )
+    header = (
+        f"Written by mtj-hil lab serve from {st.path}: the live addresses of the lab serving "
+        f"{running.die_id}\n(SMU dialect {dialect}, found as {start}); valid while it runs."
+    )
+    text = station_text(data, header)
+    station_from_dict(tomllib.loads(text), target)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        from mtj_hil.errors import StoreError
+
+        raise StoreError(f"cannot write the station file {target}: {exc.strerror}") from exc

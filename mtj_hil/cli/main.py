@@ -7,21 +7,26 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import click
+from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
-from mtj_hil.cli.common import (
-    console,
-)
+from mtj_hil.cli.common import console, current_run, forget_run, resume_command
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.errors import ProtocolError
+from mtj_hil.training.errors import TrainingError
 
 EXIT_CODES: dict[type[BaseException], int] = {
     ConfigError: 3,
+    TrainingError: 3,
     StoreError: 4,
     ProtocolError: 5,
     SafetyViolation: 6,
@@ -33,7 +38,12 @@ gives 128 + its number: 130 Ctrl-C/SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="mtj-hil", prog_name="mtj-hil", help="Show the version.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show full tracebacks instead of one-line errors (accepted anywhere on the line).",
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Instrument control, characterisation and measurement-driven training for MTJ
@@ -49,9 +59,11 @@ def _register_commands() -> None:
     from mtj_hil.cli.calibration import calibrate, calibration
     from mtj_hil.cli.campaign import campaign
     from mtj_hil.cli.characterize import demo
-    from mtj_hil.cli.experiments import evaluate, experiment, train
+    from mtj_hil.cli.examples import examples
+    from mtj_hil.cli.experiments import experiment
     from mtj_hil.cli.export import export
     from mtj_hil.cli.lab import lab
+    from mtj_hil.cli.networks import evaluate, train
     from mtj_hil.cli.show import profiles, show
     from mtj_hil.cli.station import station
     from mtj_hil.cli.switching import fit_profile_command
@@ -75,6 +87,7 @@ def _register_commands() -> None:
         fit_profile_command,
         export,
         view,
+        examples,
     ):
         cli.add_command(command)
 
@@ -82,32 +95,120 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and map errors to one line and an exit code."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    try:
-        with stop_signals_raise():
-            cli.main(args=argv, prog_name="mtj-hil", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
-        # click turns KeyboardInterrupt (StopSignal is one) into Abort, keeping it as cause
-        cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__
-        stop = cause if isinstance(cause, StopSignal) else None
+def split_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--debug`` wherever it stands (before a ``--``), and whether it was
+    there: ``--debug`` is accepted anywhere on the command line."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    head = [a for a in argv[:end] if a != "--debug"]
+    return head + argv[end:], len(head) != end
+
+
+@contextmanager
+def _one_line_warnings(debug: bool) -> Iterator[None]:
+    """Warnings print as one ``warning: ...`` line (no source line) unless ``--debug``."""
+    if debug:
+        yield
+        return
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
         console.print(
-            f"[red]interrupted[/] ({stop.name if stop else 'Ctrl-C'}): outputs off and board "
-            "reset; a run file being written is marked aborted: finish it with --resume"
+            Text.assemble(("warning", "yellow"), f" ({category.__name__}): {message}"),
+            soft_wrap=True,
         )
-        return stop.exit_code if stop else 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except Exception as exc:
-        if debug:
-            raise
-        code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-        name = type(exc).__name__
-        console.print(f"[red]error[/] ({name}): {exc}", highlight=False, soft_wrap=True)
-        return code
-    return 0
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+def _interrupted(args: list[str], signal_name: str) -> None:
+    """The one line after Ctrl-C or SIGTERM: what happened to the run file and how to
+    finish it."""
+    run = current_run()
+    how = "interrupted" if signal_name == "SIGINT" else f"stopped ({signal_name})"
+    how += ": outputs off and board reset"
+    if run is None:
+        console.print(Text(how, style="red"))
+        return
+    if not run.exists():
+        console.print(Text.assemble((how, "red"), f" before the run file {run} was written"))
+        return
+    status = "?"
+    with suppress(Exception):
+        from mtj_hil.runs.store.runfile import RunFile
+
+        with RunFile.open(run) as opened:
+            status = opened.status
+    console.print(
+        Text.assemble(
+            (how, "red"),
+            f": the run file {run} is {status}; finish it with: {resume_command(args, run)}",
+        ),
+        soft_wrap=True,
+    )
+
+
+def _from_hdf5(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside h5py or the JSON decoder (a damaged or unreadable
+    HDF5 file, or JSON stored in one)."""
+    tb = exc.__traceback__
+    last = ""
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return "h5py" in last or f"{os.sep}json{os.sep}" in last
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map errors to one line and an exit code.
+
+    Every message is printed as written (never read as markup); a traceback is shown only
+    with ``--debug`` (anywhere on the command line).
+    """
+    args, debug = split_debug(list(sys.argv[1:] if argv is None else argv))
+    if debug:
+        args = ["--debug", *args]
+    forget_run()
+    with stop_signals_raise(), _one_line_warnings(debug):
+        try:
+            code = cli.main(args=args, prog_name="mtj-hil", standalone_mode=False)
+        except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+            # click turns KeyboardInterrupt (StopSignal is one) into Abort, keeping the cause
+            cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__ or exc.__context__
+            stop = cause if isinstance(cause, StopSignal) else None
+            _interrupted(args, stop.name if stop else "SIGINT")
+            return stop.exit_code if stop else 130
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except Exception as exc:
+            if debug:
+                raise
+            code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
+            text = " ".join(str(exc).split()) or repr(exc)
+            if code == 1 and isinstance(exc, OSError) and exc.filename and not _from_hdf5(exc):
+                # a file the command reads or writes (an output folder that cannot be made,
+                # a file that cannot be written): named, with the system's reason
+                code = 4
+                text = f"cannot use {exc.filename}: {exc.strerror or text}"
+            if code == 1 and _from_hdf5(exc):
+                # an HDF5 read or write that failed outside a reader that names its file
+                run = current_run()
+                code, text = 4, f"{run or 'a run file'}: HDF5 error: {text}"
+            line = Text.assemble(("error", "red"), f" ({type(exc).__name__}): {text}")
+            declared = getattr(type(exc), "exit_code", None)
+            if isinstance(declared, int):
+                code = declared
+            elif code == 1:
+                line.append(" (unexpected; --debug shows the traceback)")
+            console.print(line, highlight=False, soft_wrap=True)
+            return code
+        finally:
+            forget_run()
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -6,45 +6,106 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
+from mtj_hil.cli.tables import print_table
 from mtj_hil.errors import StoreError
 
 
 @click.command()
 @click.argument("runfile", type=click.Path(dir_okay=False, path_type=Path))
-def show(runfile: Path) -> None:
-    """Print a summary of a run file: provenance, status and results (for a characterisation:
-    yield and distributions; for a switching run: the fits, recommended pulse and read
-    disturb). Files of other kinds name the command that reads them."""
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Read every dataset first and check its checksum; a damaged one is named (exit 4).",
+)
+def show(runfile: Path, verify: bool) -> None:
+    """Print a summary of any file the tool writes: a run file (provenance, status and
+    results; for a characterisation yield and distributions, for a switching run the fits,
+    recommended pulse and read disturb), a trained network, an experiment's results, a
+    campaign index or a calibration record. Station, profile and campaign files are
+    described and the command that reads them named. A run another process is writing is
+    shown as far as it is flushed; one whose writer is gone is shown as interrupted, with
+    the command that finishes it."""
+    from mtj_hil.cli import show_files
     from mtj_hil.kinds import file_kind, measurement_kinds
+
+    kind_of_file = show_files.sniff(runfile)
+    if kind_of_file == "toml":
+        show_files.show_toml(runfile)
+        return
+    if kind_of_file != "hdf5":
+        raise StoreError(
+            f"{runfile} is not a file mtj-hil reads ({'a PNG image' if kind_of_file == 'png' else 'unknown content'}); "
+            "'show' reads run files (.h5), campaign indexes and TOML files"
+        )
+    import h5py
+
     from mtj_hil.runs.store import RunFile
 
+    try:
+        with h5py.File(runfile, "r", locking=False) as h5:
+            file_format = h5.attrs.get("format")
+    except OSError as exc:
+        from mtj_hil.runs.store.damage import open_failure
+
+        raise StoreError(open_failure(runfile, exc)) from exc
+    if file_format == "mtj-hil-campaign":
+        show_files.show_campaign_index(runfile)
+        return
+    if verify:
+        from mtj_hil.runs.store.verify import verify_run_file
+
+        count = verify_run_file(runfile)
+        Console().print(escape(f"verified: {count} datasets read, every checksum good"))
     with RunFile.open(runfile) as run:
-        name = run.kind
+        name, attrs, held = run.kind, run.attrs, run.held
+    if attrs.get("status") != "completed":
+        show_files.run_state(Console(), attrs, held, runfile)
     kind = file_kind(name)
-    if kind is None:
-        known = ", ".join(measurement_kinds())
+    if kind is not None:
+        kind.piece("summary")(runfile)
+    elif name == "network":
+        show_files.show_network(runfile)
+    elif name.startswith("experiment-"):
+        show_files.show_experiment(runfile)
+    else:
+        known = ", ".join([*measurement_kinds(), "network", "experiment-*"])
         raise StoreError(f"{runfile} is a {name!r} file; 'show' summarises the kinds {known}")
-    kind.piece("summary")(runfile)
 
 
 @click.command()
 def profiles() -> None:
-    """List the shipped die profiles, one line each: geometry, resistance spread, TMR,
-    short conductance, defect rate (and whole-line defects per array)."""
+    """List the shipped die profiles: geometry, resistance spread, TMR, short conductance,
+    defect rate (and whole-line defects per array), read noise."""
     from mtj_hil.sim.profile import available_profiles, load_profile
 
-    out = Console(soft_wrap=True, highlight=False)
+    out = Console(highlight=False)
+    rows, notes = [], []
     for name in available_profiles():
         p = load_profile(name)
         g, r, d = p.geometry, p.resistance, p.defects
         tmr = r.r_ap_median / r.r_p_median - 1
         rate = d.short_rate + d.open_rate + d.stuck_p_rate + d.stuck_ap_rate
-        lines = d.line_open_rate + d.line_short_rate
-        out.print(
-            f"[bold]{name:20s}[/] {g.n_arrays:2d} x {g.rows}x{g.cols} {g.cell:7s} "
-            f"R spread {100 * r.r_p_sigma:4.1f} %  TMR {100 * tmr:3.0f} %  "
-            f"shorts {d.short_g_median * 1e3:.2g} mS  defects {100 * rate:.1f} %"
-            + (f" + {lines:g} lines/array" if lines else "")
-            + f"  noise {100 * p.read.noise_rel:g} %  - {p.description}"
+        rows.append(
+            (
+                name,
+                f"{g.n_arrays}x{g.rows}x{g.cols} {g.cell}",
+                f"{100 * r.r_p_sigma:.1f}%",
+                f"{100 * tmr:.0f}%",
+                f"{d.short_g_median * 1e3:.2g} mS",
+                f"{100 * rate:.1f}%",
+                f"{d.line_open_rate + d.line_short_rate:g}",
+                f"{100 * p.read.noise_rel:g}%",
+            )
         )
+        notes.append(f"{name}: {p.description}")
+    headers = ("profile", "die", "R sd", "TMR", "shorts", "defect", "lines", "noise")
+    print_table(out, headers, rows, plain=True, right=(2, 3, 4, 5, 6, 7))
+    out.print(
+        "die: arrays x rows x cols, cell; R sd: lognormal spread of R_P; defect: devices; "
+        "lines: whole-line defects per array"
+    )
+    for note in notes:
+        out.print(Text(note))

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mtj_hil.station.check import check_station
-from mtj_hil.station.files import load_station
+from mtj_hil.station.files import load_station, station_settings
 
 __all__ = ["station"]
 
@@ -45,20 +45,21 @@ def check(file: Path, verbose: bool) -> None:
     """
     st = load_station(file)
     out = Console()
+    print_settings(out, st)
     with out.status("opening instruments ..."):
         result = check_station(st)
-    out.print(f"station {st.name} ({file}), VISA library {st.visa_library}", soft_wrap=True)
+    out.print(escape(f"station {st.name} ({file}), VISA library {st.visa_library}"), soft_wrap=True)
     visa = result.visa if isinstance(result.visa, str) else ", ".join(result.visa) or "(none)"
-    out.print(f"VISA resources: {visa}", soft_wrap=True)
-    out.print(f"serial ports: {', '.join(result.ports) or '(none)'}", soft_wrap=True)
+    out.print(escape(f"VISA resources: {visa}"), soft_wrap=True)
+    out.print(escape(f"serial ports: {', '.join(result.ports) or '(none)'}"), soft_wrap=True)
     for item, channel in result.live:  # a live output comes first, whatever else happened
         text = escape(f"{item.key} at {item.address}: found {channel.describe()}")
         out.print(f"[red]LIVE[/] {text}", soft_wrap=True)
     for item in result.instruments:
-        mark = "[green]OK  [/]" if item.ok else "[red]FAIL[/]"
+        mark = "[green]OK  [/]" if item.ok else "[red]FAIL[/]"  # fixed markup, no user text
         who = f" [{item.identity}]" if item.identity else ""
         text = escape(f"{item.key} at {item.address}: {item.outcome}{who}")
-        out.print(f"{mark} {text}", soft_wrap=True)
+        out.print(f"{mark} {text}", soft_wrap=True)  # text is escaped above
     for item in result.instruments:
         for channel in item.channels:
             out.print(escape(f"     {item.key}: found {channel.describe()}"), soft_wrap=True)
@@ -74,3 +75,36 @@ def check(file: Path, verbose: bool) -> None:
             f"({', '.join(failed)}); no output was turned on{made_safe}"
         )
     out.print(f"all instruments checked; no output was turned on{made_safe}", soft_wrap=True)
+
+
+def _setting_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "(none)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_setting_text(v) for v in value) + "]"
+    return str(value)
+
+
+def print_settings(out: Console, st: object) -> None:
+    """Every effective setting of the station file, with where it came from."""
+    rows = station_settings(st)  # type: ignore[arg-type]
+    out.print(
+        escape(
+            f"settings ({sum(s == 'file' for *_, s in rows)} from the file, "
+            f"{sum(s == 'default' for *_, s in rows)} defaults):"
+        ),
+        highlight=False,
+    )
+    for key, value, source in rows:
+        line = f"  {key} = {_setting_text(value)}"
+        out.print(
+            escape(line) + ("" if source == "file" else "  (default)"),
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -9,15 +9,21 @@ from pathlib import Path
 import click
 import numpy as np
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 
 from mtj_hil.cli.common import (
     array_progress,
     choose_run,
     console,
     die_options,
+    given_options,
     open_die,
+    refuse_changed_plan,
+    stored_run,
 )
+from mtj_hil.cli.show_files import grid
+from mtj_hil.cli.tables import print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
@@ -80,7 +86,13 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     default=None,
     help="Pulse amplitudes (V): a list or start:stop:step (default: 40 % of nominal .. max).",
 )
-@click.option("--trials", default=DEFAULTS.trials, show_default=True, type=click.IntRange(1, 60000))
+@click.option(
+    "--trials",
+    default=DEFAULTS.trials,
+    show_default=True,
+    type=click.IntRange(1, 60000),
+    help="Trials per device at each grid point (the full budget).",
+)
 @click.option(
     "--probe-trials",
     default=DEFAULTS.probe_trials,
@@ -110,7 +122,13 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     help="Reads per device at the largest read voltage (read disturb); 0 skips it.",
 )
 @click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
-@click.option("--target-wer", default=DEFAULTS.target_wer, show_default=True, type=float)
+@click.option(
+    "--target-wer",
+    default=DEFAULTS.target_wer,
+    show_default=True,
+    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    help="Write-error rate the recommended pulse must reach.",
+)
 @click.option(
     "--tau0",
     default=DEFAULTS.tau0,
@@ -183,14 +201,43 @@ def switching(
             target_wer=target_wer,
         )
 
+    stored = None
+    if resume:
+        assert out is not None
+        from mtj_hil.runs.jobs.switching import plan_from_record
+
+        stored, layout = stored_run(out, "switching")
+        requested = {
+            "arrays": None if arrays is None else parse_arrays(arrays, int(layout["n_arrays"])),
+            "widths": wids,
+            "amplitudes": amps,
+            "trials": trials,
+            "probe_trials": min(probe_trials, trials),
+            "adaptive": adaptive,
+            "floor_trials": floor_trials,
+            "disturb_reads": disturb_reads,
+            "loop_devices": [list(d) for d in loops],
+            "target_wer": target_wer,
+            "tau0": tau0,
+        }
+        given = given_options(tuple(requested))
+        refuse_changed_plan(out, {k: requested[k] for k in given}, stored)
     source, target = choose_run(
         "switching", profile, lot_seed, die_index, station, die_id, out, resume
     )
     with live_view(target), open_die(source) as chip:
-        plan = plan_for(chip.layout)
+        if stored is not None:
+            plan = plan_from_record(stored)
+            console.print(escape(f"resuming {target} with the plan stored in it:"), soft_wrap=True)
+        else:
+            plan = plan_for(chip.layout)
         console.print(
-            f"[bold]switching[/] {source.die_id}: {len(plan.arrays)} arrays, "
-            f"{len(plan.widths)} widths, {len(plan.amplitudes)} amplitudes -> {target}"
+            Text.assemble(
+                ("switching", "bold"),
+                f" {source.die_id}: {len(plan.arrays)} arrays, {len(plan.widths)} widths, "
+                f"{len(plan.amplitudes)} amplitudes -> {target}",
+            ),
+            soft_wrap=True,
         )
         with array_progress(len(plan.arrays)) as progress:
             run_switching(
@@ -208,7 +255,7 @@ def switching(
             from mtj_hil.reports.switching import switching_report
 
             png = switching_report(load_switching(target), target.with_suffix(".png"))
-            console.print(f"report: {png}")
+            console.print(escape(f"report: {png}"), soft_wrap=True)
 
 
 def _spread(pop: dict, name: str) -> str:
@@ -228,62 +275,68 @@ def summarise_switching(path: Path) -> None:
 
     run = load_switching(path)
     out = Console()
-    meta = Table.grid(padding=(0, 2))
-    for key in ("die_id", "kind", "status", "status_reason", "run_id", "started", "ended"):
-        if run.attrs.get(key):
-            meta.add_row(key, str(run.attrs[key]))
-    meta.add_row("arrays", f"{len(run.arrays_done)} of {len(run.plan.get('arrays', []))} done")
+    rows = [
+        (key, run.attrs[key])
+        for key in ("die_id", "kind", "status", "status_reason", "run_id", "started", "ended")
+        if run.attrs.get(key)
+    ]
+    rows.append(("arrays", f"{len(run.arrays_done)} of {len(run.plan.get('arrays', []))} done"))
     n_trials = sum(int(d.trials.sum()) for d in run.data.values())
-    meta.add_row("device trials", f"{n_trials:,}")
-    out.print(meta)
+    rows.append(("device trials", f"{n_trials:,}"))
+    out.print(grid(rows))
     an = run.analysis
     if an is None:
-        out.print("[yellow]not fitted yet: resume the run to finish it[/]")
+        out.print(Text("not fitted yet: resume the run to finish it", style="yellow"))
         return
-    table = Table(title=f"thermal activation (tau0 assumed {an.tau0:g} s)")
-    cols = (
-        "to",
+    quantities = (
         "Vc0 (V)",
         "Vc0 spread",
         "Delta",
         "Delta spread",
-        "fitted",
+        "devices fitted",
         "few trials",
         "never switched",
+        "WER floor (90 %)",
     )
-    for col in (*cols, "WER floor"):
-        table.add_column(col, justify="right")
-    for name, fit in an.directions.items():
+    columns: list[list[str]] = []
+    for fit in an.directions.values():
         pop, fl = fit.population, fit.floor
         if pop.get("n"):
-            row = [
+            values = [
                 f"{pop['vc']:.4g} +- {pop['vc_sd']:.2g}",
                 _spread(pop, "vc"),
                 f"{pop['delta']:.3g} +- {pop['delta_sd']:.2g}",
                 _spread(pop, "delta"),
             ]
         else:
-            row = ["-", "-", "-", "-"]
-        table.add_row(
-            name,
-            *row,
+            values = ["-", "-", "-", "-"]
+        values += [
             str(pop.get("n", 0)),
             str(int((fit.status == STATUS_FEW_TRIALS).sum())),
             str(fit.never_switched),
             f"{fl.value:.2g} ({fl.low:.2g}..{fl.high:.2g})",
-        )
-    out.print(table)
+        ]
+        columns.append(values)
+    rows = [[q, *(c[i] for c in columns)] for i, q in enumerate(quantities)]
+    print_table(
+        out,
+        ["", *(f"to {name}" for name in an.directions)],
+        rows,
+        f"thermal activation (tau0 assumed {an.tau0:g} s)",
+    )
     rec = an.recommendation
     colour = "green" if rec.found else "yellow"
-    out.print(f"[{colour}]pulse for WER {rec.target:.0e}:[/] {rec.statement}")
+    out.print(Text.assemble((f"pulse for WER {rec.target:.0e}:", colour), f" {rec.statement}"))
     d = an.disturb
     if not d.get("reads_per_device"):
         out.print("read disturb: not measured (--disturb-reads 0)")
         return
     out.print(
-        f"read disturb ({d['reads_per_device']} reads at {d['voltage']:g} V per device): "
-        f"{d['from_p']['flips']} flips from P, {d['from_ap']['flips']} from AP "
-        f"(per read <= {max(d['from_p']['per_read_upper90'], d['from_ap']['per_read_upper90']):.2g}, 90 %)"
+        escape(
+            f"read disturb ({d['reads_per_device']} reads at {d['voltage']:g} V per device): "
+            f"{d['from_p']['flips']} flips from P, {d['from_ap']['flips']} from AP "
+            f"(per read <= {max(d['from_p']['per_read_upper90'], d['from_ap']['per_read_upper90']):.2g}, 90 %)"
+        )
     )
 
 
@@ -318,23 +371,37 @@ def fit_profile_command(
     """
     from mtj_hil.profile_fit.fit import fit_profile
     from mtj_hil.profile_fit.writer import write_profile_toml
+    from mtj_hil.runs.store.select import finished_runs, skipped_note
     from mtj_hil.sim.profile import load_profile
 
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")
-    fitted = fit_profile(list(runs), load_profile(base), name=name or out.stem)
+    usable, skipped = finished_runs(runs, ("characterization", "switching"))
+    if skipped:
+        console.print(Text(skipped_note(skipped), style="yellow"), soft_wrap=True)
+    if not usable:
+        raise StoreError(f"no finished run among the {len(runs)} given; nothing to fit")
+    runs = tuple(usable)
+    try:
+        base_profile = load_profile(base)
+    except ConfigError as exc:
+        raise ConfigError(f"--base {base!r}: {exc}") from exc
+    fitted = fit_profile(list(runs), base_profile, name=name or out.stem)
     write_profile_toml(fitted, out)
     prof = load_profile(out)
-    table = Table(title=f"fitted profile {prof.name} ({len(runs)} runs)")
-    for col in ("key", "value", "uncertainty", "source"):
-        table.add_column(col)
-    for key, item in fitted.values.items():
-        table.add_row(
-            key, f"{item.value:.5g}", f"{item.sd:.2g}" if item.sd is not None else "", item.source
-        )
-    Console().print(table)
+    rows = [
+        (key, f"{item.value:.5g}", f"{item.sd:.2g}" if item.sd is not None else "", item.source)
+        for key, item in fitted.values.items()
+    ]
+    print_table(
+        Console(),
+        ("key", "value", "uncertainty", "source"),
+        rows,
+        f"fitted profile {prof.name} ({len(runs)} runs)",
+        wrap=(3,),
+    )
     if fitted.defaults:
         console.print(
             "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
         )
-    console.print(f"wrote {out} (loads with --profile {out})")
+    console.print(escape(f"wrote {out} (loads with --profile {out})"), soft_wrap=True)

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mtj_hil.protocols.defects.detect import DefectCode  # noqa: E402
 from mtj_hil.runs.store.characterization import Characterization  # noqa: E402
@@ -64,6 +65,22 @@ def report_notes(char: Characterization) -> list[str]:
     return notes
 
 
+PANELS_HEIGHT = 11.0
+"""Height (in) of the panels; the notes below them add to the figure's height."""
+NOTE_CHARS = 170
+"""Characters per line of the notes (9 pt on a 16 in wide figure)."""
+
+
+def wrap_notes(notes: list[str], width: int) -> list[str]:
+    """The notes as lines of at most ``width`` characters (continuations indented)."""
+    import textwrap
+
+    lines: list[str] = []
+    for note in notes:
+        lines += textwrap.wrap(note, width, subsequent_indent="    ") or [""]
+    return lines
+
+
 def characterization_report(char: Characterization, path: str | Path) -> Path:
     """Draw the report of a classified characterisation and save it as PNG.
 
@@ -86,13 +103,14 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     n = codes.shape[0]
     per_row = int(np.ceil(np.sqrt(n * 2)))
 
-    notes = report_notes(char)
-    fig = plt.figure(figsize=(16, 11 + 0.25 * len(notes)), layout="constrained")
-    grid = fig.add_gridspec(
-        4,
-        4,
-        height_ratios=[1.2, 1.2, 1.0, 0.05 + 0.06 * len(notes)] if notes else [1.2, 1.2, 1.0, 0.01],
-    )
+    notes = wrap_notes(report_notes(char), NOTE_CHARS)
+    notes_height = 0.3 + 0.19 * len(notes) if notes else 0.0
+    fig = plt.figure(figsize=(16, PANELS_HEIGHT + notes_height), layout="constrained")
+    if notes:
+        panels, foot = fig.subfigures(2, 1, height_ratios=[PANELS_HEIGHT, notes_height])
+    else:
+        panels, foot = fig, None
+    grid = panels.add_gridspec(3, 4, height_ratios=[1.2, 1.2, 1.0])
     title = (
         f"Characterisation of die {char.attrs.get('die_id', '?')}  -  "
         f"run {char.attrs.get('run_id', '')[:8]}  -  {char.attrs.get('started', '')}  -  "
@@ -102,7 +120,7 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
 
     lo, hi = np.percentile(r_p[good], 0.5), np.percentile(r_ap[good], 99.5)
     for col, (label, data) in enumerate((("R_P (ohm)", r_p), ("R_AP (ohm)", r_ap))):
-        ax = fig.add_subplot(grid[0, 2 * col : 2 * col + 2])
+        ax = panels.add_subplot(grid[0, 2 * col : 2 * col + 2])
         vmin, vmax = np.percentile(data[good], [0.5, 99.5])
         image = ax.imshow(
             mosaic(np.where(good, data, np.nan), per_row),
@@ -114,9 +132,9 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
         ax.set_title(f"{label}, good devices, arrays in rows of {per_row}")
         ax.set_xticks([])
         ax.set_yticks([])
-        fig.colorbar(image, ax=ax, shrink=0.8)
+        panels.colorbar(image, ax=ax, shrink=0.8)
 
-    ax = fig.add_subplot(grid[1, 0:2])
+    ax = panels.add_subplot(grid[1, 0:2])
     cmap = ListedColormap([DEFECT_COLOURS[c] for c in DefectCode])
     ax.imshow(
         mosaic(codes.astype(float), per_row, fill=np.nan),
@@ -129,8 +147,7 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     if unc.size:
         ax.scatter(unc[:, 1], unc[:, 0], s=30, facecolors="none", edgecolors="#e377c2", lw=1.2)
     ax.set_title(
-        f"defect map (arrays in the same order); {int((codes == DefectCode.UNCERTAIN).sum())} "
-        "UNCERTAIN devices circled"
+        f"defect map (same order); {int((codes == DefectCode.UNCERTAIN).sum())} UNCERTAIN circled"
     )
     ax.set_xticks([])
     ax.set_yticks([])
@@ -139,32 +156,37 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
         handles, [c.name for c in DefectCode], loc="upper left", bbox_to_anchor=(1, 1), fontsize=8
     )
 
-    ax = fig.add_subplot(grid[1, 2])
+    ax = panels.add_subplot(grid[1, 2])
     bins = np.linspace(lo * 0.9, hi * 1.1, 80)
     ax.hist(r_p[good], bins=bins, alpha=0.7, label="R_P")
     ax.hist(r_ap[good], bins=bins, alpha=0.7, label="R_AP")
     _fitted_curves(ax, char, bins, int(good.sum()))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.set_xlabel("resistance (ohm)")
     ax.set_ylabel("devices")
-    ax.set_title("resistance distributions (good devices)")
+    ax.set_title("R of good devices")
     ax.legend(fontsize=7)
 
-    ax = fig.add_subplot(grid[1, 3])
+    ax = panels.add_subplot(grid[1, 3])
     ax.hist(100 * tmr[good], bins=60, color="#2ca02c")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.set_xlabel("TMR (%)")
     ax.set_title(f"TMR: median {100 * np.median(tmr[good]):.1f} %")
 
-    ax = fig.add_subplot(grid[2, 0:2])
+    ax = panels.add_subplot(grid[2, 0:2])
     per_array = 100 * good.reshape(n, -1).mean(axis=1)
     labels = [str(a) for a in (arrays if arrays is not None else range(n))]
     ax.bar(labels, per_array, color=np.where(per_array < 99, "#d62728", "#2ca02c"))
     ax.set_ylim(max(0, per_array.min() - 2), 100.2)
     ax.tick_params(axis="x", labelsize=7 if len(labels) > 16 else 9)
+    if len(labels) > 40:  # label every k-th array only: the labels stay apart
+        step = int(np.ceil(len(labels) / 40))
+        ax.set_xticks(range(0, len(labels), step), labels[::step])
     ax.set_xlabel("array")
     ax.set_ylabel("yield (%)")
     ax.set_title("yield per array (good devices / devices)")
 
-    ax = fig.add_subplot(grid[2, 2:4])
+    ax = panels.add_subplot(grid[2, 2:4])
     ax.axis("off")
     rows = [[name, f"{count}", f"{pct:.2f} %"] for name, count, pct in yield_table(char)]
     rows.append(["total", f"{codes.size}", "100.00 %"])
@@ -172,7 +194,7 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
         cellText=rows,
         colLabels=["class", "devices", "share"],
         colWidths=[0.4, 0.3, 0.3],
-        bbox=[0.2, 0.0, 0.6, 0.88],
+        bbox=[0.15, 0.0, 0.7, 0.86],
     )
     table.auto_set_font_size(False)
     table.set_fontsize(9)
@@ -185,9 +207,9 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
             fontsize=9,
         )
 
-    ax = fig.add_subplot(grid[3, :])
-    ax.axis("off")
-    if notes:
+    if foot is not None:
+        ax = foot.add_subplot(1, 1, 1)
+        ax.axis("off")
         ax.text(
             0, 1, "\n".join(notes), fontsize=9, color="#a05000", va="top", transform=ax.transAxes
         )

@@ -81,7 +81,7 @@ def switching_report(run: Switching, path: str | Path) -> Path:
         if fl.trials:
             ax.axhline(fl.value, color="r", ls=":", lw=0.8, label=f"floor {fl.value:.1e}")
         ax.set_ylim(max(1e-12, rec.target / 100), 1.1)
-        ax.set_title(f"write-error rate to {name} (fit, 90 % band)")
+        ax.set_title(f"write-error rate to {name} (fit, 90 % band)", pad=10)
         ax.set_xlabel("pulse amplitude (V)")
         ax.legend(fontsize=7)
     ax = fig.add_subplot(gs[2, 2:])

@@ -1,44 +1,40 @@
 """Reading station files: TOML -> a validated :class:`~mtj_hil.station.config.Station`.
 
-Every error is a ConfigError naming the file and the key."""
+The keys, types and ranges are the schema's (:mod:`mtj_hil.station.schema`); this module
+adds what relates keys to each other and to the die. Every error is a ConfigError naming
+the file and the key."""
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mtj_hil.calibration.records import ReferenceResistor
 from mtj_hil.errors import ConfigError
-from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.instruments.safety import SafetyEnvelope
+from mtj_hil.schema import check_section, check_top, read_toml, settings
 from mtj_hil.sim.profile import PROFILE_DIR, DeviceProfile, load_profile
 from mtj_hil.station.config import (
-    READ_PATHS,
     SAFETY_KEYS,
-    SMU_DRIVERS,
-    SMU_ROLES,
     VIRTUAL,
-    VISA_LIBRARIES,
     CalibrationSettings,
     ControllerConfig,
     SmuConfig,
     Station,
     VirtualLabConfig,
 )
-
-_VISA = re.compile(
-    r"^(TCPIP\d*::[A-Za-z0-9.\-]+::(\d+::SOCKET|[A-Za-z0-9_]+(::INSTR)?|INSTR)"
-    r"|GPIB\d*::\d+(::\d+)?::INSTR|USB\d*::[^:\s]+::[^:\s]+::[^:\s]+(::\d+)?::INSTR"
-    r"|ASRL[^:\s]+::INSTR)$",
-    re.IGNORECASE,
-)
-_SERIAL = re.compile(
-    r"^(socket://[A-Za-z0-9.\-]+:\d+|rfc2217://[A-Za-z0-9.\-]+:\d+|loop://"
-    r"|/dev/[A-Za-z0-9_./:+@=\-]+|COM\d+)$"
+from mtj_hil.station.schema import (
+    CALIBRATION,
+    CONTROLLER,
+    DIE,
+    REFERENCE,
+    SAFETY,
+    SMU,
+    STATION,
+    STATION_FILE,
+    VIRTUAL_LAB,
 )
 
 
@@ -59,17 +55,28 @@ def load_station(path: str | Path) -> Station:
     """Read and validate a station file.
 
     Raises:
-        ConfigError: unreadable file, bad TOML, unknown instrument driver, bad resource
-            string or URL, missing safety limit, a limit beyond the die profile's breakdown.
+        ConfigError: unreadable, binary or non-UTF-8 file, bad TOML, an unknown section or
+            key (with the closest allowed one), a wrong type or a value out of range, unknown
+            instrument driver, bad resource string or URL, missing safety limit, a limit
+            beyond the die profile's breakdown.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read station file {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"station file {path} is not valid TOML: {exc}") from exc
+    _, data = read_toml(path, "station file")
     return station_from_dict(data, path)
+
+
+def _tables(data: dict[str, Any], name: str, src: str) -> dict[str, dict[str, Any]]:
+    """The named sub-tables of ``[name]`` (``[smu.sense]``, ...), each checked to be a table."""
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{src}: {name} must be a table of named tables, e.g. [{name}.sense]")
+    for key, sub in value.items():
+        if not isinstance(sub, dict):
+            raise ConfigError(
+                f"{src}: {name}.{key} = {sub!r} is not a table; each entry of [{name}] is "
+                f"a named table, e.g. [{name}.sense]"
+            )
+    return value
 
 
 def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station:
@@ -79,163 +86,49 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
     def fail(key: str, problem: str) -> ConfigError:
         return ConfigError(f"{src}: {key} {problem}")
 
-    def section(name: str, required: bool = True) -> dict[str, Any]:
-        value = data.get(name)
-        if value is None and not required:
-            return {}
-        if not isinstance(value, dict):
-            raise fail(f"[{name}]", "section is missing")
-        return value
+    def section(sec: Any) -> dict[str, Any]:
+        if sec.name not in data:
+            if sec.required:
+                raise fail(f"[{sec.name}]", "section is missing")
+            return check_section({}, sec, src)
+        return check_section(data[sec.name], sec, src)
 
-    def number(
-        sec: dict[str, Any],
-        prefix: str,
-        key: str,
-        default: float | None = None,
-        positive: bool = True,
-    ) -> float:
-        if key not in sec:
-            if default is None:
-                raise fail(f"{prefix}.{key}", "is missing")
-            return default
-        value = sec[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise fail(f"{prefix}.{key}", f"must be a number, got {value!r}")
-        if positive and not value > 0:
-            raise fail(f"{prefix}.{key}", f"must be > 0, got {value!r}")
-        return float(value)
-
-    def choice(
-        sec: dict[str, Any],
-        prefix: str,
-        key: str,
-        allowed: tuple[str, ...],
-        default: str | None = None,
-    ) -> str:
-        value = sec.get(key, default)
-        if value not in allowed:
-            raise fail(
-                f"{prefix}.{key}", f"= {value!r} is not allowed; allowed: {', '.join(allowed)}"
-            )
-        return str(value)
-
-    station = section("station")
-    name = str(station.get("name", path.stem if path else "station"))
-    line_frequency = number(station, "station", "line_frequency", 50.0)
-    if line_frequency not in (50.0, 60.0):
-        raise fail(
-            "station.line_frequency", f"= {line_frequency:g} is not allowed; allowed: 50, 60"
-        )
-    read_path = choice(station, "station", "read_path", READ_PATHS, "adc")
-    visa_library = station.get("visa_library", "@py")
-    if not isinstance(visa_library, str) or not (
-        visa_library in VISA_LIBRARIES
-        or (not visa_library.startswith("@") and re.search(r"[/\\]|\.(so|dll|dylib)", visa_library))
-    ):
-        raise fail(
-            "station.visa_library",
-            f"= {visa_library!r} is not allowed; allowed: '@py' (pyvisa-py), '@ivi' "
-            "(NI-VISA / Keysight VISA) or the path of a VISA library",
-        )
-    validity = number(station, "station", "calibration_validity_days", 1.0)
-
-    die = section("die")
+    check_top(data, STATION_FILE, src)
+    station = section(STATION)
+    name = station["name"] or (path.stem if path else "station")
+    die = section(DIE)
     try:
-        profile = load_profile(profile_source(str(die.get("profile", "")), path))
+        profile = load_profile(profile_source(die["profile"], path))
     except ConfigError as exc:
         raise fail("die.profile", f"is not usable: {exc}") from exc
-    p_polarity = choice(die, "die", "p_polarity", ("POS", "NEG"), "POS")
 
-    ctrl = section("controller")
-    url = str(ctrl.get("url", ""))
-    if url != VIRTUAL and not _SERIAL.match(url):
-        raise fail(
-            "controller.url",
-            f"= {url!r} is not a serial port or pyserial URL; allowed: "
-            "/dev/tty..., COMn, socket://host:port, rfc2217://host:port, loop://, "
-            f"or {VIRTUAL!r}",
-        )
-
-    def flag(key: str, default: bool | None) -> bool | None:
-        value = ctrl.get(key, default)
-        if value is not None and not isinstance(value, bool):
-            raise fail(f"controller.{key}", f"must be true or false, got {value!r}")
-        return value
-
-    known_ctrl = {"url", "baudrate", "timeout", "retries", "exclusive", "write_timeout"}
-    known_ctrl |= {"rtscts", "xonxoff", "dtr", "rts"}
-    unknown_ctrl = set(ctrl) - known_ctrl
-    if unknown_ctrl:
-        raise fail(
-            "[controller]",
-            f"has unknown key(s) {', '.join(sorted(unknown_ctrl))}; "
-            f"allowed: {', '.join(sorted(known_ctrl))}",
-        )
-    controller = ControllerConfig(
-        url=url,
-        baudrate=int(number(ctrl, "controller", "baudrate", 115200)),
-        timeout=number(ctrl, "controller", "timeout", 0.5),
-        retries=int(number(ctrl, "controller", "retries", 2, positive=False)),
-        exclusive=bool(flag("exclusive", True)),
-        write_timeout=number(ctrl, "controller", "write_timeout", 1.0),
-        rtscts=bool(flag("rtscts", False)),
-        xonxoff=bool(flag("xonxoff", False)),
-        dtr=flag("dtr", None),
-        rts=flag("rts", None),
-    )
+    ctrl = section(CONTROLLER)
+    controller = ControllerConfig(**ctrl)
     if controller.rtscts and controller.xonxoff:
         raise fail("controller.xonxoff", "and controller.rtscts cannot both be true")
 
     smus = []
-    for smu_name, sec in section("smu", required=False).items():
-        prefix = f"smu.{smu_name}"
-        if not isinstance(sec, dict):
-            raise fail(f"[{prefix}]", "must be a table")
-        resource = str(sec.get("resource", ""))
-        if resource != VIRTUAL and not _VISA.match(resource):
-            raise fail(
-                f"{prefix}.resource",
-                f"= {resource!r} is not a VISA resource string; "
-                "allowed e.g. TCPIP::host::port::SOCKET, TCPIP::host::INSTR, "
-                f"GPIB0::24::INSTR, USB0::...::INSTR, ASRL/dev/ttyUSB0::INSTR, or {VIRTUAL!r}",
-            )
-        current_range = sec.get("current_range", "auto")
-        if current_range != "auto" and (
-            isinstance(current_range, bool)
-            or not isinstance(current_range, int | float)
-            or not 0 < current_range <= 3.0
-        ):
-            raise fail(
-                f"{prefix}.current_range",
-                f'= {current_range!r} is not allowed; allowed: "auto" or a range in A (0 < r <= 3)',
-            )
+    for smu_name, sec in _tables(data, "smu", src).items():
+        values = check_section(sec, SMU, src, where=f"smu.{smu_name}")
+        channel = values["channel"]
+        current_range = values["current_range"]
         smus.append(
             SmuConfig(
+                **{
+                    **values,
+                    "channel": None if channel is None else str(channel),
+                    "current_range": None if current_range in (None, "auto") else current_range,
+                },
                 name=smu_name,
-                driver=choice(sec, prefix, "driver", SMU_DRIVERS),
-                resource=resource,
-                role=choice(sec, prefix, "role", SMU_ROLES, "sense"),
-                channel=str(sec["channel"]) if "channel" in sec else None,
-                nplc=number(sec, prefix, "nplc", 1.0),
-                compliance=number(sec, prefix, "compliance", 1e-3),
-                timeout=number(sec, prefix, "timeout", 5.0),
-                current_range=None if current_range == "auto" else float(current_range),
             )
         )
     roles = [s.role for s in smus]
     if len(set(roles)) != len(roles):
         raise fail("[smu]", "names a role twice; one SMU per role (sense, drive)")
-    if read_path == "smu" and "sense" not in roles:
+    if station["read_path"] == "smu" and "sense" not in roles:
         raise fail("station.read_path", "= 'smu' needs an [smu.*] with role = 'sense'")
 
-    safety = section("safety")
-    unknown = set(safety) - set(SAFETY_KEYS)
-    if unknown:
-        raise fail(
-            "[safety]",
-            f"has unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(SAFETY_KEYS)}",
-        )
-    limits = {key: number(safety, "safety", key) for key in SAFETY_KEYS}
+    limits = section(SAFETY)
     floor = profile.switching.breakdown_floor
     for key in ("max_read_voltage", "max_pulse_amplitude"):
         if limits[key] >= floor:
@@ -252,36 +145,30 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
                 f"safety.compliance_current ({limits['compliance_current']:g} A)",
             )
     try:
-        envelope = SafetyEnvelope(**limits)
+        envelope = SafetyEnvelope(**{k: limits[k] for k in SAFETY_KEYS})
     except SafetyViolation as exc:
         raise fail("[safety]", str(exc)) from exc
 
     lab = None
     if "virtual_lab" in data:
-        sec = section("virtual_lab")
-        lab = VirtualLabConfig(
-            lot_seed=int(number(sec, "virtual_lab", "lot_seed", 0, positive=False)),
-            die=int(number(sec, "virtual_lab", "die", 0, positive=False)),
-            smu_latency=number(sec, "virtual_lab", "smu_latency", 2e-3, positive=False),
-            smu_start=_smu_start(sec, fail),
-        )
-    elif url == VIRTUAL or any(s.resource == VIRTUAL for s in smus):
+        lab = VirtualLabConfig(**section(VIRTUAL_LAB))
+    elif controller.url == VIRTUAL or any(s.resource == VIRTUAL for s in smus):
         raise fail("[virtual_lab]", f"is missing but an address is {VIRTUAL!r}")
-    calibration = _calibration_settings(data, path, profile, limits, fail)
+    calibration = _calibration_settings(data, path, profile, limits, src)
     return Station(
         name=name,
         path=path,
-        line_frequency=line_frequency,
-        read_path=read_path,
+        line_frequency=station["line_frequency"],
+        read_path=station["read_path"],
         profile=profile,
-        p_polarity=p_polarity,
+        p_polarity=die["p_polarity"],
         controller=controller,
         smus=tuple(smus),
         envelope=envelope,
         virtual_lab=lab,
-        calibration_validity_days=validity,
+        calibration_validity_days=station["calibration_validity_days"],
         calibration=calibration,
-        visa_library=visa_library,
+        visa_library=station["visa_library"],
         raw=data,
     )
 
@@ -291,99 +178,78 @@ def _calibration_settings(
     path: Path | None,
     profile: DeviceProfile,
     limits: dict[str, float],
-    fail: Any,
+    src: str,
 ) -> CalibrationSettings | None:
     """Validate the optional ``[calibration]`` section (see :class:`CalibrationSettings`)."""
-    sec = data.get("calibration")
-    if sec is None:
+    if "calibration" not in data:
         return None
-    if not isinstance(sec, dict):
-        raise fail("[calibration]", "must be a table")
-    known = {"dir", "references", "array", "rows", "voltages", "full_scale", "threshold_arrays"}
-    unknown = set(sec) - known
-    if unknown:
-        raise fail(
-            "[calibration]",
-            f"has unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(known))}",
-        )
+    sec = check_section(data["calibration"], CALIBRATION, src)
     geo = profile.geometry
-    directory = Path(str(sec.get("dir", "calibrations")))
+    directory = Path(sec["dir"])
     if not directory.is_absolute() and path is not None:
         directory = path.parent / directory
     refs = []
-    ref_sec = sec.get("references", {})
-    if not isinstance(ref_sec, dict):
-        raise fail("calibration.references", "must be a table of name = {index, ohms, tolerance}")
-    for ref_name, ref in ref_sec.items():
-        key = f"calibration.references.{ref_name}"
-        if not isinstance(ref, dict) or set(ref) - {"index", "ohms", "tolerance"}:
-            raise fail(key, "must be {index = k, ohms = R, tolerance = t}")
-        index, ohms, tol = ref.get("index"), ref.get("ohms"), ref.get("tolerance")
-        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise fail(f"{key}.index", f"must be a board reference index >= 0, got {index!r}")
-        if isinstance(ohms, bool) or not isinstance(ohms, int | float) or not ohms > 0:
-            raise fail(f"{key}.ohms", f"must be a resistance > 0 ohm, got {ohms!r}")
-        if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 0.1:
-            raise fail(f"{key}.tolerance", f"must be a relative tolerance in (0, 0.1), got {tol!r}")
-        refs.append(ReferenceResistor(str(ref_name), index, float(ohms), float(tol)))
+    for ref_name, ref in _tables(data["calibration"], "references", src).items():
+        values = check_section(ref, REFERENCE, src, where=f"calibration.references.{ref_name}")
+        refs.append(ReferenceResistor(str(ref_name), **values))
     if len({r.index for r in refs}) != len(refs):
-        raise fail("calibration.references", "names a board reference index twice")
+        raise ConfigError(f"{src}: calibration.references names a board reference index twice")
 
-    def ints(key: str, default: tuple[int, ...], n: int) -> tuple[int, ...]:
-        value = sec.get(key, list(default))
-        if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n for v in value
-        ):
-            raise fail(f"calibration.{key}", f"must be a list of integers in 0..{n - 1}")
-        return tuple(value)
+    def on_die(key: str, values: Any, n: int, what: str) -> None:
+        values = values if isinstance(values, list | tuple) else [values]
+        if any(v >= n for v in values):
+            raise ConfigError(
+                f"{src}: calibration.{key} = {sec[key]!r} is out of range; allowed: "
+                f"{what} in 0..{n - 1}"
+            )
 
-    array = sec.get("array", 0)
-    if isinstance(array, bool) or not isinstance(array, int) or not 0 <= array < geo.n_arrays:
-        raise fail("calibration.array", f"must be an array index in 0..{geo.n_arrays - 1}")
-    rows = ints("rows", CalibrationSettings.rows, geo.rows)
-    if not rows:
-        raise fail("calibration.rows", "must name at least one input line")
-    volts = sec.get("voltages", list(CalibrationSettings.voltages))
+    on_die("array", sec["array"], geo.n_arrays, "an array index")
+    on_die("rows", sec["rows"], geo.rows, "input lines")
+    on_die("threshold_arrays", sec["threshold_arrays"], geo.n_arrays, "array indices")
     vmax = limits["max_read_voltage"]
-    if (
-        not isinstance(volts, list)
-        or not volts
-        or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= vmax for v in volts
-        )
-    ):
-        raise fail("calibration.voltages", f"must be read voltages in (0, {vmax:g}] V")
-    full_scale = sec.get("full_scale", CalibrationSettings.full_scale)
-    if not any(full_scale == r for r in ADC_RANGES):
-        raise fail(
-            "calibration.full_scale",
-            f"= {full_scale!r} is not a converter range; allowed: "
-            + ", ".join(f"{r:g}" for r in ADC_RANGES),
+    if any(v > vmax for v in sec["voltages"]):
+        raise ConfigError(
+            f"{src}: calibration.voltages = {sec['voltages']!r} is out of range; allowed: "
+            f"read voltages in (0, {vmax:g}] V (safety.max_read_voltage)"
         )
     return CalibrationSettings(
         directory=directory,
         references=tuple(refs),
-        array=int(array),
-        rows=rows,
-        voltages=tuple(float(v) for v in volts),
-        full_scale=float(full_scale),
-        threshold_arrays=ints(
-            "threshold_arrays", CalibrationSettings.threshold_arrays, geo.n_arrays
-        ),
+        array=sec["array"],
+        rows=tuple(sec["rows"]),
+        voltages=tuple(sec["voltages"]),
+        full_scale=sec["full_scale"],
+        threshold_arrays=tuple(sec["threshold_arrays"]),
     )
 
 
-def _smu_start(sec: dict[str, Any], fail: Any) -> str:
-    """``[virtual_lab] smu_start``: the state the virtual SMUs are found in."""
-    from mtj_hil.sim.lab.smu.dialects import START_STATES
-
-    value = str(sec.get("smu_start", "power-on"))
-    if value not in START_STATES:
-        raise fail(
-            "virtual_lab.smu_start",
-            f"= {value!r} is not allowed; allowed: {', '.join(START_STATES)}",
-        )
-    return value
+def station_settings(station: Station) -> list[tuple[str, Any, str]]:
+    """Every effective setting of a station file: ``(dotted key, value, source)`` where the
+    source is ``"file"`` (written in it) or ``"default"`` (the schema's default)."""
+    data = station.raw
+    out: list[tuple[str, Any, str]] = []
+    out += settings(data.get("station"), STATION)
+    out[0] = ("station.name", station.name, out[0][2])
+    for sec in (DIE, CONTROLLER):
+        out += settings(data.get(sec.name), sec)
+    for smu in station.smus:
+        raw = data.get("smu", {}).get(smu.name, {})
+        for key, _value, source in settings(raw, SMU, where=f"smu.{smu.name}"):
+            field = key.rpartition(".")[2]
+            value = getattr(smu, field)
+            if field == "current_range" and value is None:
+                value = "auto"
+            out.append((key, value, source))
+    out += settings(data.get("safety"), SAFETY)
+    if station.virtual_lab is not None:
+        out += settings(data.get("virtual_lab"), VIRTUAL_LAB)
+    if station.calibration is not None:
+        raw = data.get("calibration", {})
+        out += [s for s in settings(raw, CALIBRATION) if s[0] != "calibration.references"]
+        for ref in station.calibration.references:
+            where = f"calibration.references.{ref.name}"
+            out += settings(raw.get("references", {}).get(ref.name), REFERENCE, where=where)
+    return out
 
 
 def with_virtual_die(station: Station, die: int) -> Station:

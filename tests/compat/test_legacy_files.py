@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -138,9 +139,11 @@ def test_show_summarises_the_switching_run(legacy: Path, capsys) -> None:
     text = printed(capsys)
     assert exp["die_id"] in text and "status completed" in text
     assert f"device trials {exp['device_trials']:,}" in text
-    for name, want in exp["directions"].items():
-        row = f"{name} {want['vc']:.4f} +-"
-        assert row in text, row
+    # one column per direction (an 80-column table), Vc0 medians in the directions' order
+    heads = " ".join(f"to {name}" for name in exp["directions"])
+    assert heads in text, heads
+    vc = " ".join(f"{want['vc']:.4f} \\+- \\S+" for want in exp["directions"].values())
+    assert re.search(f"Vc0 \\(V\\) {vc}", text), vc
     assert f"{exp['disturb']['reads_per_device']} reads at" in text
 
 

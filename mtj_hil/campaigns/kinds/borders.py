@@ -24,28 +24,64 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.task import ExpandContext, Task, check_keys
+from mtj_hil.campaigns.task import ExpandContext, Task
 from mtj_hil.errors import ConfigError
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.schema import Field, Section
 
 NAME = "borders"
 STEM = "borders"
-_CONFIG_KEYS = {
-    "dataset",
-    "data_dir",
-    "image_size",
-    "hidden",
-    "epochs",
-    "lr_final",
-    "finetune_epochs",
-    "finetune_lr",
-    "freeze_defective",
-    "stats_epochs",
-    "stats_lr",
-    "pool_size",
-    "select",
-    "compare_plain",
-}
+
+
+def _ints(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    ok = ok or (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    )
+    return None if ok else f"= {value!r} is not allowed; allowed: an integer or a list of them"
+
+
+_SETTINGS = (
+    Field("dataset", "str", "Training data.", default="mnist5k",
+          choices=("mnist5k", "digits", "idx")),
+    Field("data_dir", "str", "Folder of IDX files (dataset = idx; relative: to the campaign "
+          "file).", default=None),
+    Field("image_size", "int", "MNIST pixels per side.", default=10, lo=4, hi=28),
+    Field("hidden", "any", "Hidden-layer widths.", default=[64], check=_ints,
+          allowed="an integer or a list of integers"),
+    Field("epochs", "int", "Epochs of the ideal-device training.", default=30, lo=1),
+    Field("lr_final", "float", "Adam step every training decays to.", default=1e-4, lo=0,
+          lo_open=True),
+    Field("finetune_epochs", "int", "Epochs of the per-die fine-tuning.", default=10, lo=1),
+    Field("finetune_lr", "float", "Adam step of the fine-tunings.", default=0.003, lo=0,
+          lo_open=True),
+    Field("freeze_defective", "bool", "Freeze pairs holding a defective device.",
+          default=False),
+    Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=10, lo=1),
+    Field("stats_lr", "float", "Adam step of statistics-aware training.", default=0.003, lo=0,
+          lo_open=True),
+    Field("pool_size", "int", "Die realisations drawn for statistics-aware training.",
+          default=128, lo=1),
+    Field("select", "bool", "Keep the best epoch of each fine-tuning.", default=True),
+    Field("compare_plain", "bool", "Also train statistics-aware on the plain placement.",
+          default=False),
+)  # fmt: skip
+_CONFIG_KEYS = {f.name for f in _SETTINGS}
+KEYS = Section(
+    "task",
+    "The Borders experiment over the dies an earlier characterize group measured, one "
+    "result folder per master seed.",
+    (
+        Field("characterization", "str", "Name of an earlier characterize group on a "
+              "simulated lot."),
+        Field("seeds", "any", "Master seeds, one task each.", default=[0], check=_ints,
+              allowed="an integer or a list of integers"),
+    )
+    + _SETTINGS,
+    many=True,
+)  # fmt: skip
 
 
 def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
@@ -56,7 +92,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             a setting :class:`BordersConfig` refuses (naming ``task[i].key``).
     """
 
-    check_keys(group, _CONFIG_KEYS | {"characterization", "seeds"}, ctx)
+    ctx.check(group, KEYS)
     source = group.get("characterization")
     if not isinstance(source, str):
         raise ctx.error("characterization", "is missing: the name of a characterize group")
@@ -249,4 +285,4 @@ def load_result(path: Path) -> Any:
         )
 
 
-register_kind(TaskKind(NAME, expand, run, digest))
+register_kind(TaskKind(NAME, expand, run, digest, KEYS))

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.task import ExpandContext, Task, check_keys, int_param, parse_indices
+from mtj_hil.campaigns.task import ExpandContext, Task, parse_indices
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.runs.store.characterization import load_characterization
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.schema import Field, Section
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import DeviceProfile
 
@@ -38,20 +39,50 @@ if TYPE_CHECKING:
     from mtj_hil.protocols.chip import Chip
 
 NAME = "characterize"
-_KEYS = {
-    "profile",
-    "lot_seed",
-    "dies",
-    "die_ids",
-    "station",
-    "cycles",
-    "reads",
-    "read_voltage",
-    "arrays",
-}
+INDICES_ALLOWED = 'a range like "0-35" or "0-3,7", an index, or a list of indices'
+
+
+def check_indices(value: Any) -> str | None:
+    ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    ok = ok or (
+        isinstance(value, list)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
+    return None if ok else f"= {value!r} is not allowed; allowed: {INDICES_ALLOWED}"
+
+
+DIE_KEYS = (
+    Field("profile", "str", "Die profile of a simulated lot (name or .toml file).",
+          default="1t1r-20k"),
+    Field("lot_seed", "int", "Seed of the simulated lot.", default=0, lo=0),
+    Field("dies", "any", "Dies of the simulated lot or virtual-lab station to measure.",
+          default=None, check=check_indices, allowed=INDICES_ALLOWED),
+    Field("die_ids", "str list", "Labels of the dies on a real station (instead of dies).",
+          default=None, nonempty=True),
+    Field("station", "str", "Station file (relative: to the campaign file); station tasks "
+          "hold the station exclusively.", default=None),
+)  # fmt: skip
+"""The keys choosing the dies, shared by every kind that measures dies."""
 
 DEFAULTS = CharacterizationPlan()
 """The one source of plan defaults (the CLI's too)."""
+
+KEYS = Section(
+    "task",
+    "One characterisation run file per die (as mtj-hil characterize).",
+    DIE_KEYS
+    + (
+        Field("cycles", "int", "Write-read cycles per state.", default=DEFAULTS.cycles, lo=1,
+              hi=100),
+        Field("reads", "int", "Reads averaged per state and cycle.", default=DEFAULTS.reads,
+              lo=1, hi=1000),
+        Field("read_voltage", "float", "Read voltage (within the die's read range).",
+              default=DEFAULTS.read_voltage, unit="V", lo=0, hi=1, lo_open=True, hi_open=True),
+        Field("arrays", "any", "Arrays to measure (default: all).", default=None,
+              check=check_indices, allowed=INDICES_ALLOWED),
+    ),
+    many=True,
+)  # fmt: skip
 
 
 def safe_label(label: str) -> str:
@@ -167,29 +198,23 @@ def die_tasks(
 
 
 def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
-    """Tasks of a ``characterize`` group (see the module docstring).
+    """Tasks of a ``characterize`` group (see the module docstring). The plan is checked
+    against the die when the task runs, before its run file is created.
 
     Raises:
         ConfigError: unknown key, missing or out-of-range dies, a station file that does not
             load, a bad plan value (naming ``task[i].key``).
     """
-    check_keys(group, _KEYS, ctx)
+    values = ctx.check(group, KEYS)
     targets = die_targets(group, ctx)
     n_arrays = targets.profile.layout.n_arrays
     plan = {
         "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
-        "cycles": int_param(group, "cycles", DEFAULTS.cycles, 1, 100, ctx),
-        "reads": int_param(group, "reads", DEFAULTS.reads, 1, 1000, ctx),
-        "read_voltage": _float(group, "read_voltage", DEFAULTS.read_voltage, ctx),
+        "cycles": values["cycles"],
+        "reads": values["reads"],
+        "read_voltage": values["read_voltage"],
     }
     return die_tasks(NAME, group, ctx, targets, plan)
-
-
-def _float(group: dict[str, Any], key: str, default: float, ctx: ExpandContext) -> float:
-    v = group.get(key, default)
-    if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < 1:
-        raise ctx.error(key, "must be a voltage in (0, 1) V")
-    return float(v)
 
 
 def stored_status(out: Path) -> str | None:
@@ -284,4 +309,4 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-register_kind(TaskKind(NAME, expand, run, digest))
+register_kind(TaskKind(NAME, expand, run, digest, KEYS))

@@ -25,47 +25,50 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.campaigns.kinds.characterize import die_targets, die_tasks, stored_status, task_chip
+from mtj_hil.campaigns.kinds.characterize import (
+    DIE_KEYS,
+    INDICES_ALLOWED,
+    check_indices,
+    die_targets,
+    die_tasks,
+    stored_status,
+    task_chip,
+)
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.task import ExpandContext, Task, check_keys, int_param, parse_indices
+from mtj_hil.campaigns.task import ExpandContext, Task, parse_indices
 from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.schema import Field, Section
 
 NAME = "switching"
-_PLAN_KEYS = {
-    "arrays",
-    "widths",
-    "amplitudes",
-    "trials",
-    "probe_trials",
-    "adaptive",
-    "floor_trials",
-    "disturb_reads",
-    "tau0",
-    "target_wer",
-}
-_KEYS = {"profile", "lot_seed", "dies", "die_ids", "station"} | _PLAN_KEYS
-
-
-def _positive(
-    group: dict[str, Any], key: str, default: float, hi: float, ctx: ExpandContext
-) -> float:
-    v = group.get(key, default)
-    if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < hi:
-        raise ctx.error(key, f"must be a number in (0, {hi:g})")
-    return float(v)
-
-
-def _floats(group: dict[str, Any], key: str, ctx: ExpandContext, unit: str) -> list[float] | None:
-    if key not in group:
-        return None
-    v = group[key]
-    if not isinstance(v, list) or not v:
-        raise ctx.error(key, f"must be a non-empty list of numbers ({unit})")
-    if not all(isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in v):
-        raise ctx.error(key, f"= {v!r} must hold positive numbers only ({unit})")
-    if len(set(v)) != len(v):
-        raise ctx.error(key, "lists a value twice")
-    return [float(x) for x in v]
+KEYS = Section(
+    "task",
+    "One switching run file per die (as mtj-hil switching); the grid is checked against "
+    "the die's envelope when the campaign loads.",
+    DIE_KEYS
+    + (
+        Field("arrays", "any", "Arrays to measure.", default="0", check=check_indices,
+              allowed=INDICES_ALLOWED),
+        Field("widths", "float list", "Pulse widths (default: three decades ending at the "
+              "nominal width).", default=None, unit="s", lo=0, lo_open=True, nonempty=True),
+        Field("amplitudes", "float list", "Pulse amplitudes (default: the die's grid).",
+              default=None, unit="V", lo=0, lo_open=True, nonempty=True),
+        Field("trials", "int", "Trials per device and grid point.", default=16, lo=1,
+              hi=100_000),
+        Field("probe_trials", "int", "Trials first spent at each point (adaptive).",
+              default=4, lo=1, hi=100_000),
+        Field("adaptive", "bool", "Spend full trials only where devices are in transition.",
+              default=True),
+        Field("floor_trials", "int", "Trials per sweep for the write-error floor.",
+              default=64, lo=0, hi=1_000_000),
+        Field("disturb_reads", "int", "Reads per device for read disturb (0: skip).",
+              default=2000, lo=0, hi=10_000_000),
+        Field("tau0", "float", "Attempt time the fit assumes.", default=1e-9, unit="s", lo=0,
+              hi=1e-3, lo_open=True, hi_open=True),
+        Field("target_wer", "float", "Write-error rate the recommended pulse reaches.",
+              default=1e-6, lo=0, hi=0.5, lo_open=True, hi_open=True),
+    ),
+    many=True,
+)  # fmt: skip
 
 
 def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
@@ -83,26 +86,24 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     )
     from mtj_hil.runs.jobs.switching import plan_record
 
-    check_keys(group, _KEYS, ctx)
+    values = ctx.check(group, KEYS)
     targets = die_targets(group, ctx)
     layout = targets.profile.layout
-    trials = int_param(group, "trials", 16, 1, 100_000, ctx)
-    adaptive = group.get("adaptive", True)
-    if not isinstance(adaptive, bool):
-        raise ctx.error("adaptive", "must be true or false")
+    for key in ("amplitudes", "widths"):
+        if values[key] is not None and len(set(values[key])) != len(values[key]):
+            raise ctx.error(key, "lists a value twice")
+    trials = values["trials"]
     plan = SwitchingPlan(
-        arrays=tuple(parse_indices(group.get("arrays", "0"), ctx, "arrays", layout.n_arrays)),
-        amplitudes=tuple(
-            sorted(_floats(group, "amplitudes", ctx, "V") or default_amplitudes(layout))
-        ),
-        widths=tuple(_floats(group, "widths", ctx, "s") or default_widths(layout)),
+        arrays=tuple(parse_indices(values["arrays"], ctx, "arrays", layout.n_arrays)),
+        amplitudes=tuple(sorted(values["amplitudes"] or default_amplitudes(layout))),
+        widths=tuple(values["widths"] or default_widths(layout)),
         trials=trials,
-        probe_trials=min(int_param(group, "probe_trials", 4, 1, 100_000, ctx), trials),
-        adaptive=adaptive,
-        floor_trials=int_param(group, "floor_trials", 64, 0, 1_000_000, ctx),
-        disturb_reads=int_param(group, "disturb_reads", 2000, 0, 10_000_000, ctx),
-        tau0=_positive(group, "tau0", 1e-9, 1e-3, ctx),
-        target_wer=_positive(group, "target_wer", 1e-6, 0.5, ctx),
+        probe_trials=min(values["probe_trials"], trials),
+        adaptive=values["adaptive"],
+        floor_trials=values["floor_trials"],
+        disturb_reads=values["disturb_reads"],
+        tau0=values["tau0"],
+        target_wer=values["target_wer"],
     )
     try:
         check_plan(layout, plan)
@@ -202,4 +203,4 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-register_kind(TaskKind(NAME, expand, run, digest))
+register_kind(TaskKind(NAME, expand, run, digest, KEYS))

@@ -91,6 +91,11 @@ class RunFile:
         self.path = path
         self._writer = writer
 
+    @property
+    def held(self) -> bool:
+        """Opened read-only while another process writes the run (its writer lease is live)."""
+        return self._writer is None and writer_active(self.path)
+
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
@@ -244,8 +249,20 @@ class RunFile:
     def __enter__(self) -> RunFile:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        """Close the file; a read error inside the block becomes a StoreError naming the
+        file and what in it cannot be read (see :func:`mtj_hil.runs.store.verify.unreadable`)."""
+        try:
+            if exc is not None and isinstance(
+                exc, OSError | RuntimeError | KeyError | ValueError | TypeError
+            ):
+                from mtj_hil.runs.store.damage import unreadable_in
+
+                found = unreadable_in(self, exc)
+                if found:
+                    raise StoreError(found) from exc
+        finally:
+            self.close()
 
     # -- provenance and status -------------------------------------------------------------
 

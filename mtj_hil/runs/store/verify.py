@@ -7,6 +7,10 @@ and every finished array of a characterisation or switching run against its per-
 checksum. The readers use the same checks (:mod:`mtj_hil.runs.store.reading`,
 :meth:`mtj_hil.runs.store.sink.RunSink.verified`): a damaged file raises
 :class:`~mtj_hil.errors.StoreError` instead of being read as good.
+
+The helpers below name the damage of a file opened as HDF5 (``open_failure``,
+``unreadable_in``: what ``RunFile`` readers raise) and :func:`verify_run_file` is the whole
+check for ``mtj-hil show --verify`` and ``campaign status --verify``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from mtj_hil.durable import error_text
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.damage import unreadable
 from mtj_hil.runs.store.image import ImageDamaged, damaged_datasets, has_header, read_file, verify
 from mtj_hil.runs.store.reading import diagnose, load_tree
 
@@ -74,3 +79,21 @@ def _arrays(path: Path, h5: object) -> list[str]:
         f"{path}: array {a}: data do not match its checksum ({sink_type.GROUP}/array_sha256)"
         for a in bad
     ]
+
+
+def verify_run_file(path: str | Path) -> int:
+    """Check the run file at ``path`` end to end (:func:`verify_run`); the number of
+    datasets read.
+
+    Raises:
+        StoreError: anything is wrong, every problem named (file, dataset or part).
+    """
+    path = Path(path)
+    problems = verify_run(path)
+    if problems:
+        raise StoreError("; ".join(problems))
+    from mtj_hil.runs.store.runfile import RunFile
+
+    with RunFile.open(path) as run:
+        count, _ = unreadable(run.h5)
+    return count

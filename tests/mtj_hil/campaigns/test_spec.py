@@ -62,7 +62,7 @@ def _campaign(tmp_path: Path, body: str) -> Path:
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0"\n'
             '[[task]]\nname = "b"\nkind = "borders"\ncharacterization = "a"\nepochs = 0\n',
-            "task[1].name (group 'b') has a bad setting: epochs must be >= 1",
+            "task[1].epochs = 0 is out of range; allowed: an integer >= 1",
         ),
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0"\n'

@@ -20,13 +20,26 @@ def test_one_cycle_on_a_noisy_die_works_and_says_it_is_unsure(tmp_path, capsys):
     assert "warning" in capsys.readouterr().out
 
 
-def test_profiles_lists_every_profile_on_one_line_with_key_stats(capsys):
+def test_profiles_lists_every_profile_on_one_line_with_key_stats(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     assert main(["profiles"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
-    assert len(lines) == len(available_profiles())
-    early = next(line for line in lines if line.startswith("1t1r-early-process"))
-    assert "13.0 %" in early and "TMR  30 %" in early and "0.35 mS" in early
-    assert "lines/array" in early
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines), max(lines, key=len)
+    rows = [line for line in lines if line.split(" ")[0] in available_profiles()]
+    assert [r.split()[0] for r in rows] == available_profiles()  # one line each, ids whole
+    early = next(line for line in rows if line.startswith("1t1r-early-process"))
+    assert early.split()[1:] == [
+        "32x25x25",
+        "1T1R",
+        "13.0%",
+        "30%",
+        "0.35",
+        "mS",
+        "1.4%",
+        "0.08",
+        "1%",
+    ]
+    assert any("lines: whole-line defects per array" in line for line in lines)
 
 
 def test_die_that_never_switches_is_refused_with_what_was_seen(tmp_path, capsys):

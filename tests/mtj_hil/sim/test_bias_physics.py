@@ -83,7 +83,7 @@ def test_bias_section_is_validated():
     data = as_dict(load_profile("1t1r-early-process"))
     with pytest.raises(ConfigError, match="bias.v_half"):
         profile_from_dict({**data, "bias": {**data["bias"], "v_half": 0.0}})
-    with pytest.raises(ConfigError, match="unknown key"):
+    with pytest.raises(ConfigError, match=r"bias\.v0 is not a key of \[bias\]"):
         profile_from_dict({**data, "bias": {**data["bias"], "v0": 1.0}})
     with pytest.raises(ConfigError, match="bias.p_curvature"):
         profile_from_dict({**data, "bias": {**data["bias"], "p_curvature": 0.95}})

@@ -43,7 +43,10 @@ def test_shipped_station_files_load():
             lambda d: d["safety"].update(max_pulse_amplitude=1.4),
             "safety.max_pulse_amplitude = 1.4 V reaches the die's breakdown (1.35 V",
         ),
-        (lambda d: d["safety"].update(voltage_max=3), "unknown key(s) voltage_max"),
+        (
+            lambda d: d["safety"].update(voltage_max=3),
+            "safety.voltage_max is not a key of [safety]",
+        ),
         (
             lambda d: d["smu"]["sense"].update(compliance=0.1),
             "smu.sense.compliance = 0.1 A exceeds safety.compliance_current",

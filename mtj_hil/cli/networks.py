@@ -1,0 +1,212 @@
+"""``mtj-hil train`` and ``mtj-hil evaluate``: one network at a time, trained for a die and
+saved in a run file, or evaluated in software, emulated or on the die."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+console = Console(stderr=True)
+
+DATASET = click.Choice(["mnist5k", "digits", "idx"])
+
+
+def _station_option(f: Callable) -> Callable:
+    return click.option(
+        "--station",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Station file: work on a real die instead of the simulated one.",
+    )(f)
+
+
+@click.command()
+@click.option(
+    "--method",
+    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea"]),
+    required=True,
+    help="unaware: ideal devices; defect-aware: this die's measured map; statistics-aware: "
+    "the lot's defect statistics; chip-in-the-loop: fine-tune with forward passes measured "
+    "on the die (simulated, or the --station's); lea: the software network with Layer "
+    "Ensemble Averaging (--copies of each layer on the die's cleanest arrays, averaged).",
+)
+@click.option(
+    "--copies",
+    default="auto",
+    show_default=True,
+    help="LEA copies: 'auto' (the most that fit, output layer first), K for every layer, or "
+    "K0,K1,... per layer; each copy costs the layer's devices again.",
+)
+@click.option(
+    "--loop-epochs",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Epochs of chip-in-the-loop fine-tuning (each reads every training sample).",
+)
+@click.option("--die", type=click.IntRange(0), required=True, help="Die of the simulated lot.")
+@click.option(
+    "--characterization",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    help="Characterisation run file(s): the die's own (defect-aware) or the population's "
+    "(statistics-aware). Default: characterise now, in memory.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Run file (HDF5) to write the network and its placement to.",
+)
+@click.option(
+    "--dataset",
+    type=DATASET,
+    default="mnist5k",
+    show_default=True,
+    help="Training data: mnist5k, digits or idx (--data-dir).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of IDX files (--dataset idx).",
+)
+@click.option(
+    "--image-size",
+    type=click.IntRange(4, 28),
+    default=10,
+    show_default=True,
+    help="MNIST pixels per side after down-sampling.",
+)
+@click.option(
+    "--hidden",
+    type=click.IntRange(1),
+    multiple=True,
+    default=(64,),
+    show_default=True,
+    help="Hidden-layer width (repeat for more layers).",
+)
+@click.option(
+    "--epochs", type=click.IntRange(1), default=30, show_default=True, help="Training epochs."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Master seed (data split, training).",
+)
+@click.option(
+    "--profile",
+    default="1t1r-20k",
+    show_default=True,
+    help="Die profile: a shipped name or a TOML file.",
+)
+@click.option(
+    "--lot-seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the simulated lot.",
+)
+@click.option(
+    "--population-dies",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Dies characterised to fit the population when no --characterization is given.",
+)
+@_station_option
+def train(
+    method: str,
+    die: int,
+    characterization: tuple[Path, ...],
+    out: Path,
+    dataset: str,
+    data_dir: Path | None,
+    image_size: int,
+    hidden: tuple[int, ...],
+    epochs: int,
+    seed: int,
+    profile: str,
+    lot_seed: int,
+    population_dies: int,
+    station: Path | None,
+    loop_epochs: int,
+    copies: str,
+) -> None:
+    """Train one network for a die and save it, with its placement, in a run file."""
+    from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
+
+    if station is not None and method not in ("chip-in-the-loop", "lea"):
+        raise click.UsageError(
+            f"--station works with --method chip-in-the-loop; for {method}, characterize the "
+            "die with --station, train with --characterization RUNFILE, evaluate with --station"
+        )
+    if len(characterization) > 1:
+        from mtj_hil.runs.store.select import finished_runs, skipped_note
+
+        usable, skipped = finished_runs(characterization, ("characterization",))
+        if skipped:
+            console.print(Text(skipped_note(skipped), style="yellow"), soft_wrap=True)
+        if not usable:
+            from mtj_hil.errors import StoreError
+
+            raise StoreError(f"no finished run among the {len(characterization)} given")
+        characterization = tuple(usable)
+    spec = TrainSpec(
+        method=method,
+        die=die,
+        out=out,
+        dataset=dataset,
+        data_dir=data_dir,
+        image_size=image_size,
+        hidden=tuple(hidden),
+        epochs=epochs,
+        seed=seed,
+        profile=profile,
+        lot_seed=lot_seed,
+        characterization=characterization,
+        population_dies=population_dies,
+        station=station,
+        loop_epochs=loop_epochs,
+        copies=copies,
+    )
+    click.echo(summary_json(train_network(spec)))
+
+
+@click.command()
+@click.option(
+    "--net",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Network run file written by mtj-hil train.",
+)
+@click.option(
+    "--die",
+    type=click.IntRange(0),
+    required=True,
+    help="Die of the simulated lot (or the station's die) to evaluate on.",
+)
+@click.option("--on-chip", is_flag=True, help="Program the network and measure it on the die.")
+@click.option(
+    "--characterization",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The die's characterisation run file (default: characterise now, in memory).",
+)
+@_station_option
+def evaluate(
+    net: Path, die: int, on_chip: bool, characterization: Path | None, station: Path | None
+) -> None:
+    """Test error of a saved network on a die: software, emulated, and (--on-chip) measured."""
+    from mtj_hil.experiments.single import evaluate_network, summary_json
+
+    result = evaluate_network(
+        net, die, on_chip=on_chip, characterization=characterization, station=station
+    )
+    click.echo(summary_json(result))

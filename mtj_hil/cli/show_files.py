@@ -1,0 +1,225 @@
+"""What ``mtj-hil show`` says about each kind of file the tool writes or reads: run files of
+every measurement kind (through the kind registry), networks, experiment results, campaign
+indexes, calibration records, and the TOML files people write (naming the command that
+reads each)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mtj_hil.errors import StoreError
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_RESUMABLE = ("characterize", "switching")
+
+
+def sniff(path: Path) -> str:
+    """``"hdf5"``, ``"png"``, ``"toml"`` or ``"other"`` from the file's first bytes.
+
+    Raises:
+        StoreError: the file does not exist or cannot be read.
+    """
+    if not path.exists():
+        raise StoreError(f"run file {path} does not exist")
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; give a file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+    # HDF5 files may carry a user block: the signature sits at 0, 512, 1024, ...
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
+    if head.startswith(b"\x89PNG"):
+        return "png"
+    if path.suffix in (".toml", "") and b"\x00" not in head:
+        return "toml"
+    if path.suffix in (".h5", ".hdf5"):
+        return "hdf5"
+    return "other"
+
+
+def grid(rows: list[tuple[str, Any]]) -> Table:
+    """Two columns, key and value, folding long values instead of cutting them."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, escape(str(value)))
+    return table
+
+
+def resume_hint(attrs: dict[str, Any], path: Path) -> str:
+    """The command that finishes the run file at ``path``: its own command line with
+    ``--out`` and ``--resume``, or the campaign that made it."""
+    from mtj_hil.cli.common import resume_command
+
+    try:
+        tokens = shlex.split(str(attrs.get("command", "")))
+    except ValueError:
+        tokens = []
+    for i, token in enumerate(tokens):
+        if token in _RESUMABLE:
+            args = [t for t in tokens[i:] if t != "--debug"]
+            return resume_command(args, path)
+        if token == "campaign":
+            return "mtj-hil " + shlex.join(tokens[i:])
+    command = "characterize" if attrs.get("kind") == "characterization" else "switching"
+    return f"mtj-hil {command} --out {shlex.quote(str(path))} --resume (with the die options it was made with)"
+
+
+def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> None:
+    """One line on a run that is not completed: written now, or interrupted and how to
+    finish it."""
+    status = str(attrs.get("status", ""))
+    who = f"pid {attrs.get('writer_pid', '?')} on {attrs.get('writer_host') or attrs.get('host', '?')}"
+    if status == "running" and held:
+        out.print(
+            escape(f"being written now by {who}: showing what it has flushed so far"),
+            style="yellow",
+            soft_wrap=True,
+        )
+    elif status == "running":
+        out.print(
+            escape(
+                f"interrupted: the run says 'running' but no process holds it any more (the "
+                f"writer, {who}, is gone); finish it with: {resume_hint(attrs, path)}"
+            ),
+            style="yellow",
+            soft_wrap=True,
+        )
+    elif status in ("aborted", "failed"):
+        reason = attrs.get("status_reason") or ""
+        out.print(
+            escape(f"{status} ({reason}); finish it with: {resume_hint(attrs, path)}"),
+            style="yellow",
+            soft_wrap=True,
+        )
+
+
+def show_network(path: Path) -> None:
+    """A trained network (``mtj-hil train``): method, die, data, and how to evaluate it."""
+    from mtj_hil.runs.store.runfile import RunFile
+
+    with RunFile.open(path) as run:
+        attrs = run.attrs
+        layers = sorted(k for k in run.h5.get("network", {}) if k)
+    out = Console()
+    keys = ("die_id", "kind", "status", "method", "dataset_name", "profile", "die", "started")
+    out.print(grid([(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")]))
+    out.print(escape(f"stored: {', '.join(layers) or '(nothing)'}"), soft_wrap=True)
+    out.print(
+        escape(f"evaluate it with: mtj-hil evaluate --net {path} --die {attrs.get('die', 'N')}"),
+        soft_wrap=True,
+    )
+
+
+def show_experiment(path: Path) -> None:
+    """An experiment's results file: provenance, the errors it holds, its Markdown table."""
+    from mtj_hil.runs.store.runfile import RunFile
+
+    with RunFile.open(path) as run:
+        attrs = run.attrs
+        datasets: list[str] = []
+        run.h5.visit(lambda name: datasets.append(name) if "/" in name else None)
+    out = Console()
+    keys = ("kind", "die_id", "status", "seed", "started", "ended", "seconds")
+    out.print(grid([(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")]))
+    out.print(escape(f"datasets: {', '.join(datasets) or '(none)'}"), soft_wrap=True)
+    md = path.with_suffix(".md")
+    if md.exists():
+        out.print(escape(f"results table: {md}"), soft_wrap=True)
+
+
+def show_campaign_index(path: Path) -> None:
+    """A campaign index: its campaign, tasks per status, and the commands that say more."""
+    from mtj_hil.campaigns.index import CampaignIndex
+
+    index = CampaignIndex(path)
+    header = index.header()
+    records = index.records()
+    states: dict[str, int] = {}
+    for rec in records.values():
+        states[str(rec.get("status"))] = states.get(str(rec.get("status")), 0) + 1
+    out = Console()
+    out.print(
+        grid(
+            [
+                ("campaign", header.get("name", "?")),
+                ("campaign file", header.get("campaign_file", "?")),
+                ("updated", header.get("updated", "")),
+                ("tasks", ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"),
+            ]
+        )
+    )
+    out.print(
+        escape(
+            f"progress and failures: mtj-hil campaign status {header.get('campaign_file', 'FILE')}"
+            " (--verify re-checks the run files)"
+        ),
+        soft_wrap=True,
+    )
+
+
+def show_toml(path: Path) -> None:
+    """A TOML file: a calibration record is summarised, a die profile described in one
+    line; station and campaign files name the command that reads them.
+
+    Raises:
+        ConfigError: the file is not valid TOML or not one of these kinds.
+    """
+    from mtj_hil.errors import ConfigError
+    from mtj_hil.schema import read_toml
+
+    _, data = read_toml(path, "file")
+    out = Console()
+    if data.get("format") == "mtj-hil-calibration":
+        from mtj_hil.calibration.record_files import read_record
+        from mtj_hil.cli.calibration import print_record
+
+        print_record(read_record(path))
+    elif "station" in data and "safety" in data:
+        from mtj_hil.station.files import load_station
+
+        st = load_station(path)
+        out.print(escape(f"station file {path}: station {st.name}, die profile {st.profile.name}"))
+        out.print(escape(f"check it (settings, instruments): mtj-hil station check {path}"))
+    elif "campaign" in data:
+        from mtj_hil.campaigns import load_campaign
+
+        spec = load_campaign(path)
+        out.print(escape(f"campaign file {path}: campaign {spec.name}, {len(spec.tasks)} tasks"))
+        out.print(escape(f"progress: mtj-hil campaign status {path}"))
+    elif "geometry" in data:
+        from mtj_hil.sim.profile import load_profile
+
+        for line in profile_lines(load_profile(path)):
+            out.print(escape(line), highlight=False)
+    else:
+        raise ConfigError(
+            f"{path} is TOML but not a file mtj-hil writes or reads (station, die profile, "
+            "campaign or calibration record)"
+        )
+
+
+def profile_lines(p) -> list[str]:  # noqa: ANN001 - a DeviceProfile
+    """Two lines describing a profile: name and description, then its key figures."""
+    g, r, d = p.geometry, p.resistance, p.defects
+    tmr = r.r_ap_median / r.r_p_median - 1
+    rate = d.short_rate + d.open_rate + d.stuck_p_rate + d.stuck_ap_rate
+    lines = d.line_open_rate + d.line_short_rate
+    return [
+        f"{p.name}: {p.description}",
+        f"  {g.n_arrays} x {g.rows}x{g.cols} {g.cell}, R spread {100 * r.r_p_sigma:.1f} %, "
+        f"TMR {100 * tmr:.0f} %, shorts {d.short_g_median * 1e3:.2g} mS, defects "
+        f"{100 * rate:.1f} %"
+        + (f" + {lines:g} lines/array" if lines else "")
+        + f", noise {100 * p.read.noise_rel:g} %",
+    ]

@@ -1,0 +1,192 @@
+"""The die profile file's schema: every section and key, its type, unit, range and meaning.
+
+Declared once: :func:`mtj_hil.sim.profile.profile_from_dict` validates with it and
+``docs/file-formats.md`` is written from it; defaults come from the profile dataclasses.
+Relations between keys (R_AP above R_P, limits below the breakdown floor, the nominal pulse
+within the limits) are checked in :mod:`mtj_hil.sim.profile`.
+"""
+
+from __future__ import annotations
+
+from mtj_hil.protocols.chip import Limits, Pulse
+from mtj_hil.schema import Field, FileSchema, Section, with_defaults
+from mtj_hil.sim.profile_types import (
+    BiasDependence,
+    Defects,
+    Geometry,
+    ReadModel,
+    Resistance,
+    Switching,
+)
+
+
+def _f(name: str, doc: str, unit: str = "", **kw: object) -> Field:
+    return Field(name, "float", doc, unit=unit, **kw)  # type: ignore[arg-type]
+
+
+def _rate(name: str, doc: str) -> Field:
+    return _f(name, doc, lo=0, hi=0.5, hi_open=True)
+
+
+def _sigma(name: str, doc: str, hi: float = 1.0) -> Field:
+    return _f(name, doc, lo=0, hi=hi, hi_open=True)
+
+
+def _positive(name: str, doc: str, unit: str) -> Field:
+    return _f(name, doc, unit, lo=0, lo_open=True)
+
+
+TOP = Section(
+    "",
+    "Top-level keys.",
+    (
+        Field("name", "str", "Name of the profile (recorded in die ids, e.g. sim:NAME:lot0:die3)."),
+        Field("description", "str", "One line for people.", default=""),
+        Field("fit", "table", "How fit-profile derived the values (uncertainties, sources); "
+              "kept for people, not read.", default={}),
+    ),
+)  # fmt: skip
+
+GEOMETRY = Section(
+    "geometry",
+    "The die's layout.",
+    with_defaults(
+        Geometry,
+        (
+            Field("n_arrays", "int", "Crossbar arrays on the die.", lo=1, hi=4096),
+            Field("rows", "int", "Input lines per array.", lo=1, hi=4096),
+            Field("cols", "int", "Output lines per array.", lo=1, hi=4096),
+            Field("cell", "str", "Cell type.", choices=("1T1R", "passive")),
+        ),
+    ),
+)
+
+RESISTANCE = Section(
+    "resistance",
+    "Device resistances (lognormal per state).",
+    with_defaults(
+        Resistance,
+        (
+            _positive("r_p_median", "Median parallel-state resistance.", "ohm"),
+            _sigma("r_p_sigma", "Lognormal sigma of R_P."),
+            _positive("r_ap_median", "Median antiparallel-state resistance (> r_p_median).",
+                      "ohm"),
+            _sigma("r_ap_sigma", "Lognormal sigma of R_AP."),
+            _f("rp_rap_correlation", "Correlation of ln R_P and ln R_AP of one device.",
+               lo=-1, hi=1),
+        ),
+    ),
+)  # fmt: skip
+
+SWITCHING = Section(
+    "switching",
+    "Thermally activated switching: tau = tau0 exp(delta (1 - V / Vc)).",
+    with_defaults(
+        Switching,
+        (
+            _positive("vc_to_p", "Median critical voltage AP -> P.", "V"),
+            _positive("vc_to_ap", "Median critical voltage P -> AP.", "V"),
+            _sigma("vc_sigma", "Relative device-to-device spread of the critical voltage.", 0.5),
+            _positive("delta", "Thermal stability factor of the median device.", ""),
+            _positive("tau0", "Attempt time.", "s"),
+            _sigma("write_error_floor", "Probability that a pulse fails whatever its amplitude."),
+            Field("half_select", "bool", "Passive arrays: V/2 disturb of half-selected cells."),
+            _positive("breakdown_voltage", "Median barrier breakdown voltage.", "V"),
+            _sigma("breakdown_sigma", "Relative spread of the breakdown voltage.", 0.5),
+            _positive("breakdown_floor", "No device breaks down below this voltage.", "V"),
+            _sigma("delta_sigma", "Relative device-to-device spread of delta (0: all alike).",
+                   0.5),
+        ),
+    ),
+)  # fmt: skip
+
+DEFECTS = Section(
+    "defects",
+    "Defect rates (expected fraction of devices per class) and the defects' conductances.",
+    with_defaults(
+        Defects,
+        (
+            _rate("short_rate", "Fraction of shorted devices."),
+            _rate("open_rate", "Fraction of open devices."),
+            _rate("stuck_p_rate", "Fraction of devices stuck in P."),
+            _rate("stuck_ap_rate", "Fraction of devices stuck in AP."),
+            _f("die_spread", "Coefficient of variation of the per-die rate factor.", lo=0),
+            _f("line_open_rate", "Expected whole-open output lines per array.", lo=0),
+            _positive("short_g_median", "Median conductance of a short.", "S"),
+            _f("short_g_sigma", "Lognormal sigma of the short conductance.", lo=0),
+            _f("open_g", "Conductance of an open device.", "S", lo=0),
+            _f("line_short_rate", "Expected input lines per array whose every cell is shorted.",
+               lo=0),
+        ),
+    ),
+)  # fmt: skip
+
+READ = Section(
+    "read",
+    "The read path: noise, converters, line resistance.",
+    with_defaults(
+        ReadModel,
+        (
+            _f("noise_rel", "Relative read noise per output line per read (1 sigma).", lo=0),
+            _f("noise_abs", "Additive read noise per output line per read (1 sigma).", "A",
+               lo=0),
+            _f("offset_sigma", "Spread of a fixed sense offset per output line.", "A", lo=0),
+            Field("adc_bits", "int", "Converter resolution (0 = no quantisation).", lo=0, hi=24,
+                  check=lambda v: None if v == 0 or v >= 4 else "must be 0 (off) or 4..24"),
+            _positive("adc_full_scale", "Full scale of the output-line converter.", "A"),
+            _f("line_resistance", "Resistance per cell segment (nodal solve when > 0).", "ohm",
+               lo=0),
+            _f("read_width", "Duration of a read voltage per read vector (read disturb; 0 = "
+               "none).", "s", lo=0),
+        ),
+    ),
+)  # fmt: skip
+
+LIMITS = Section(
+    "limits",
+    "What the die accepts without harm (below switching.breakdown_floor).",
+    with_defaults(
+        Limits,
+        (
+            _positive("max_read_voltage", "Largest voltage on an input line during a read.", "V"),
+            _positive("min_pulse_amplitude", "Smallest write pulse amplitude.", "V"),
+            _positive("max_pulse_amplitude", "Largest write pulse amplitude.", "V"),
+            _positive("min_pulse_width", "Shortest write pulse.", "s"),
+            _positive("max_pulse_width", "Longest write pulse.", "s"),
+        ),
+    ),
+)  # fmt: skip
+
+NOMINAL_PULSE = Section(
+    "nominal_pulse",
+    "The write pulse used by default (within the limits).",
+    with_defaults(
+        Pulse,
+        (
+            _positive("amplitude", "Pulse amplitude (magnitude).", "V"),
+            _positive("width", "Pulse width.", "s"),
+        ),
+    ),
+)
+
+BIAS = Section(
+    "bias",
+    "Optional: bias-dependent conductance G(V) = G0 (1 + k V^2) (1T1R only; absent: ohmic).",
+    with_defaults(
+        BiasDependence,
+        (
+            _positive("v_half", "Bias at which the median device's TMR falls to half.", "V"),
+            _sigma("v_half_sigma", "Relative device-to-device spread of v_half.", 0.5),
+            _f("p_curvature", "Curvature of the P state as a fraction of the AP state's.",
+               lo=0, hi=1, hi_open=True),
+        ),
+    ),
+    required=False,
+)  # fmt: skip
+
+PROFILE_FILE = FileSchema(
+    "die profile",
+    "The statistics a simulated die is drawn from (mtj_hil/sim/profiles/*.toml, or your own "
+    "file given as --profile FILE). Every value is SI.",
+    (TOP, GEOMETRY, RESISTANCE, SWITCHING, DEFECTS, READ, LIMITS, NOMINAL_PULSE, BIAS),
+)

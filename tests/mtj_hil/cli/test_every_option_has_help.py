@@ -1,0 +1,54 @@
+"""Every command and every option explains itself; --version and python -m mtj_hil work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+
+import click
+
+from mtj_hil.cli.main import cli, main
+
+
+def _walk(command: click.Command, path: str = "mtj-hil"):
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _walk(sub, f"{path} {name}")
+
+
+def test_every_option_of_every_command_has_help():
+    missing = []
+    for path, command in _walk(cli):
+        if not (command.help or "").strip():
+            missing.append(f"{path} (the command)")
+        for param in command.params:
+            if isinstance(param, click.Option) and not (param.help or "").strip():
+                missing.append(f"{path} {param.opts[-1]}")
+    assert not missing, f"{len(missing)} without help: " + ", ".join(missing)
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert metadata.version("mtj-hil") in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_command():
+    done = subprocess.run(
+        [sys.executable, "-m", "mtj_hil", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "mtj-hil" in done.stdout
+
+
+def test_debug_is_accepted_anywhere_on_the_command_line(tmp_path, capsys):
+    import pytest
+
+    from mtj_hil.errors import StoreError
+
+    missing = str(tmp_path / "missing.h5")
+    assert main(["show", missing]) == 4
+    assert "Traceback" not in capsys.readouterr().err
+    for args in (["show", missing, "--debug"], ["--debug", "show", missing]):
+        with pytest.raises(StoreError, match="does not exist"):  # the traceback, not a line
+            main(args)

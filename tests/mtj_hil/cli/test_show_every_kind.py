@@ -1,0 +1,75 @@
+"""``show`` summarises every kind of file the tool writes (run files of each measurement
+kind, networks, experiment results, campaign indexes, calibration records) and describes the
+TOML files people write, naming the command that reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[3]
+LEGACY = ROOT / "tests" / "fixtures" / "legacy-0.1"
+
+
+def _show(capsys, path: Path) -> str:
+    capsys.readouterr()
+    assert main(["show", str(path)]) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return " ".join((captured.out + captured.err).split())
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("outputs")
+    net = folder / "net.h5"
+    assert main(["train", "--method", "unaware", "--die", "0", "--dataset", "digits",
+                 "--epochs", "1", "--hidden", "8", "--out", str(net)]) == 0  # fmt: skip
+    assert main(["experiment", "borders", "--dataset", "digits", "--dies", "1", "--epochs", "1",
+                 "--finetune-epochs", "1", "--stats-epochs", "1", "--hidden", "4",
+                 "--pool-size", "1", "--out-dir", str(folder / "borders")]) == 0  # fmt: skip
+    return folder
+
+
+def test_network_file(outputs, capsys):
+    text = _show(capsys, outputs / "net.h5")
+    assert "network" in text and "unaware" in text
+    assert f"evaluate it with: mtj-hil evaluate --net {outputs / 'net.h5'} --die 0" in text
+
+
+def test_experiment_results(outputs, capsys):
+    text = _show(capsys, outputs / "borders" / "borders.h5")
+    assert "experiment-borders" in text and "errors/software" in text
+    assert f"results table: {outputs / 'borders' / 'borders.md'}" in text
+
+
+def test_campaign_index_names_the_command_for_more(capsys):
+    text = _show(capsys, LEGACY / "campaigns" / "tiny-lot" / "out" / "campaign.h5")
+    assert "campaign tiny-lot" in text and "2 completed" in text
+    assert "mtj-hil campaign status" in text
+
+
+def test_calibration_record(capsys):
+    record = next((LEGACY / "stations" / "calibrations").rglob("*.toml"))
+    text = _show(capsys, record)
+    assert record.stem in text and "SMU offset" in text
+
+
+def test_toml_files_people_write(capsys, tmp_path):
+    station = ROOT / "stations" / "virtual-lab.toml"
+    assert f"mtj-hil station check {station}" in _show(capsys, station)
+    campaign = ROOT / "campaigns" / "example-lot.toml"
+    assert f"mtj-hil campaign status {campaign}" in _show(capsys, campaign)
+    profile = ROOT / "mtj_hil" / "sim" / "profiles" / "1t1r-early-process.toml"
+    assert "1t1r-early-process:" in _show(capsys, profile)
+
+
+def test_files_it_does_not_read_are_named(capsys, tmp_path):
+    png = tmp_path / "r.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    assert main(["show", str(png)]) == 4
+    assert f"{png} is not a file mtj-hil reads (a PNG image)" in " ".join(
+        capsys.readouterr().err.split()
+    )

@@ -128,8 +128,7 @@ def _interrupted(args: list[str], signal_name: str) -> None:
     """The one line after Ctrl-C or SIGTERM: what happened to the run file and how to
     finish it."""
     run = current_run()
-    how = "interrupted" if signal_name == "SIGINT" else f"stopped ({signal_name})"
-    how += ": outputs off and board reset"
+    how = "interrupted" if signal_name == "SIGINT" else f"stopped by {signal_name}"
     if run is None:
         console.print(Text(how, style="red"))
         return

@@ -79,7 +79,11 @@ def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> No
     """One line on a run that is not completed: written now, or interrupted and how to
     finish it."""
     status = str(attrs.get("status", ""))
-    who = f"pid {attrs.get('writer_pid', '?')} on {attrs.get('writer_host') or attrs.get('host', '?')}"
+    from mtj_hil.runs.store.lease import lease_holder
+
+    holder = lease_holder(path)
+    pid = holder.get("pid", attrs.get("writer_pid", "?"))
+    who = f"pid {pid} on {holder.get('host') or attrs.get('writer_host') or attrs.get('host', '?')}"
     if status == "running" and held:
         out.print(
             escape(f"being written now by {who}: showing what it has flushed so far"),

@@ -107,6 +107,12 @@ def _holder(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def lease_holder(run_path: Path) -> dict[str, Any]:
+    """Who holds (or last held) the writer lease of ``run_path``: ``{"pid": ..., "host":
+    ...}``, empty when there is no lease."""
+    return _holder(lease_path(Path(run_path)))
+
+
 def holder_alive(path: Path) -> bool | None:
     """Whether the process named in the lease ``path`` still holds it: True, False, or None
     when this cannot be told (a holder on another host, on a file system without locks)."""

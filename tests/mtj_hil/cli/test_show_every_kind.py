@@ -29,7 +29,7 @@ def outputs(tmp_path_factory):
                  "--epochs", "1", "--hidden", "8", "--out", str(net)]) == 0  # fmt: skip
     assert main(["experiment", "borders", "--dataset", "digits", "--dies", "1", "--epochs", "1",
                  "--finetune-epochs", "1", "--stats-epochs", "1", "--hidden", "4",
-                 "--pool-size", "1", "--out-dir", str(folder / "borders")]) == 0  # fmt: skip
+                 "--pool-size", "1", "--seeds", "1", "--out-dir", str(folder / "borders")]) == 0  # fmt: skip
     return folder
 
 

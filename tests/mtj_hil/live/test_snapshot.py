@@ -66,13 +66,14 @@ def test_finished_characterisation_shows_the_run_files_classes_and_yield(tmp_pat
 
 WRITER = textwrap.dedent(
     """
-    import sys, time
+    import logging, sys, time
     from mtj_hil.protocols.characterize.plan import CharacterizationPlan
     from mtj_hil.runs.jobs.characterization import run_characterization
     from mtj_hil.sim.chip import SimulatedChip
 
     def stall(done, total, array):
         if done == 3:
+            logging.getLogger("mtj_hil.instruments.smu").warning("compliance on line 9")
             print("stalled", flush=True)
             time.sleep(600)
 
@@ -111,6 +112,8 @@ def test_running_file_is_provisional_then_interrupted_once_its_writer_is_killed(
         gone = source.snapshot()
         assert gone["state"] == "interrupted" and gone["done_arrays"] == [0, 1, 2]
         assert any("interrupted" in w["text"] for w in gone["warnings"])
+        # the warning logged before the kill was journalled with the arrays: it survived
+        assert any("compliance on line 9" in w["text"] for w in gone["warnings"])
         assert sorted(tmp_path.iterdir()) == leases  # the viewer took and tidied nothing
         with RunFile.open(path, "r") as run:
             assert run.status == "running"  # the file never learnt it stopped

@@ -24,6 +24,7 @@ from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.live.common import epoch
 from mtj_hil.live.liveness import writer_holds
 from mtj_hil.live.reading import read_retrying
+from mtj_hil.runs.store.journal import list_parts
 
 STATES = ("pending", "running", "completed", "failed")
 
@@ -90,7 +91,8 @@ class CampaignSource:
                 return None
             return (st.st_mtime_ns, st.st_size)
 
-        runs = tuple(stat(self.spec.task(t).run_file) for t in self._running)
+        files = [self.spec.task(t).run_file for t in self._running]
+        runs = tuple((stat(f), len(list_parts(Path(f)))) for f in files)  # parts: commits
         return (
             stat(self.spec.index_path),
             runs,

@@ -3,8 +3,8 @@
 run files being written.
 
 Everything is read from the files, never from the running client: the campaign index
-(``campaign.h5``, opened read-only without a file lock, so the client's writes are never
-held up) and, for running tasks, their run files. The campaign counts as running while a
+(``campaign.h5``, read through :class:`~mtj_hil.campaigns.index.CampaignIndex` without its
+lock, so the client's writes are never held up) and, for running tasks, their run files. The campaign counts as running while a
 ``campaign run`` holds the index's lock file.
 """
 
@@ -14,36 +14,36 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import h5py
-import numpy as np
 
+from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.live.common import epoch
 from mtj_hil.live.liveness import writer_holds
 from mtj_hil.live.reading import read_retrying
+from mtj_hil.runs.store.journal import list_parts
 
 STATES = ("pending", "running", "completed", "failed")
 
 
 def _records(path: os.PathLike[str] | str) -> dict[str, dict[str, Any]]:
-    """Task records of the index by task id (plain values), read without a lock, retried."""
+    """Task records of the index by task id (plain values, ``summary`` decoded), read
+    through :class:`~mtj_hil.campaigns.index.CampaignIndex` without its lock; retried for
+    up to 2 s while it cannot be read, then the error is raised.
+
+    Raises:
+        StoreError: the index is not a campaign index or stays unreadable.
+    """
+    if not Path(path).exists():
+        return {}
     deadline = time.monotonic() + 2.0
     while True:
         try:
-            with h5py.File(path, "r", locking=False) as h5:
-                out = {}
-                for rec in h5["tasks"].values():
-                    d = {
-                        k: (v.item() if isinstance(v, np.generic) else v)
-                        for k, v in rec.attrs.items()
-                    }
-                    out[str(d.get("id", ""))] = d
-                return out
-        except FileNotFoundError:
-            return {}
-        except (OSError, KeyError, ValueError):
+            return CampaignIndex(path).records()
+        except IndexUnreadable:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
@@ -51,8 +51,8 @@ def _records(path: os.PathLike[str] | str) -> dict[str, dict[str, Any]]:
 
 def _summary_yield(rec: dict[str, Any]) -> float | None:
     try:
-        counts = json.loads(rec.get("summary") or "{}").get("counts") or {}
-    except (TypeError, ValueError):
+        counts = (rec.get("summary") or {}).get("counts") or {}
+    except AttributeError:
         return None
     total = sum(counts.values())
     return counts.get("GOOD", 0) / total if total else None
@@ -91,7 +91,8 @@ class CampaignSource:
                 return None
             return (st.st_mtime_ns, st.st_size)
 
-        runs = tuple(stat(self.spec.task(t).run_file) for t in self._running)
+        files = [self.spec.task(t).run_file for t in self._running]
+        runs = tuple((stat(f), len(list_parts(Path(f)))) for f in files)  # parts: commits
         return (
             stat(self.spec.index_path),
             runs,

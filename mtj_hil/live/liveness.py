@@ -1,10 +1,13 @@
-"""Is a ``running`` run file still being written? One small function, so the rule lives in
+"""Is a ``running`` run file still being written? One small module, so the rule lives in
 one place.
 
-HDF5 (1.10 and later, h5py's default) takes an exclusive ``flock`` on a file opened for
-writing and keeps it until the file is closed; the kernel drops it when the writer dies,
-however it dies. A file whose status says ``running`` but which nobody holds was left by a
-measurement that was killed: the page shows it as interrupted.
+A run file's writer holds its writer lease (:mod:`mtj_hil.runs.store.lease`) for as long as
+it writes; a lease whose holder died is recognised at once (its ``flock`` is gone) or by
+its process id. A file whose status says ``running`` with no live writer was left by a
+measurement that was killed: the page shows it as interrupted. The viewer only looks at
+the lease; it never takes or removes one.
+
+:func:`writer_holds` probes any lock file held with ``flock`` (the campaign index lock).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import fcntl
 import os
 from pathlib import Path
 
+from mtj_hil.runs.store.lease import writer_active
+
 
 def writer_holds(path: str | Path) -> bool | None:
-    """Whether some process holds ``path`` open for writing (its HDF5 write lock).
+    """Whether some process holds an ``flock`` on ``path`` (a lock file).
 
     Returns None when that cannot be told: HDF5 file locking is switched off
     (``HDF5_USE_FILE_LOCKING=FALSE``, common on network disks, where ``flock`` may not
@@ -42,9 +47,9 @@ def writer_holds(path: str | Path) -> bool | None:
 
 
 def run_state(status: str, path: str | Path) -> str:
-    """What the page shows of a run: its recorded ``status``, except a ``running`` file no
-    writer holds, which is ``interrupted`` (a writer that cannot be checked counts as
-    running)."""
-    if status == "running" and writer_holds(path) is False:
+    """What the page shows of a run: its recorded ``status``, except a ``running`` file
+    whose writer lease no live process holds, which is ``interrupted`` (a holder that
+    cannot be checked, e.g. on another host, counts as running)."""
+    if status == "running" and not writer_active(Path(path)):
         return "interrupted"
     return status

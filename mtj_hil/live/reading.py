@@ -1,9 +1,12 @@
-"""Opening a run file that another process may be writing: read-only, no file lock, and
-retried while the writer is half-way through a flush."""
+"""Opening a run file that another process may be writing: through the store's own reader
+(:func:`mtj_hil.runs.store.reading.load_tree`: the file verified, its committed journal
+parts replayed, all in memory), so arrays committed since the last fold are shown too.
+Strictly read-only: no lease is taken and nothing beside the file is tidied."""
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -11,12 +14,15 @@ from typing import TypeVar
 import h5py
 
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.image import MAGIC
+from mtj_hil.runs.store.journal import RecoveryWarning
+from mtj_hil.runs.store.reading import load_tree
 
 T = TypeVar("T")
 FORMAT = "mtj-hil-run"
 """The root ``format`` attribute of a run file (:mod:`mtj_hil.runs.store.runfile`)."""
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
-"""The first bytes of an HDF5 file (written by h5py without a user block)."""
+"""The first bytes of an HDF5 file without a user block (run files of mtj-hil 0.1)."""
 
 
 class NotARunFile(StoreError):
@@ -26,30 +32,36 @@ class NotARunFile(StoreError):
 def read_retrying(
     path: str | Path, read: Callable[[h5py.File], T], attempts: int = 6, pause: float = 0.05
 ) -> T:
-    """``read(h5)`` on ``path`` opened read-only without file locking (so the writer's lock
-    is neither taken nor waited for), retried ``attempts`` times ``pause`` s apart (doubling)
-    while the file cannot be opened or read (a flush under way changes it under us).
+    """``read(h5)`` on the tree of the run file ``path`` (file plus committed journal parts,
+    in memory; no lease, no lock), retried ``attempts`` times ``pause`` s apart (doubling)
+    while it cannot be read (a writer folding its parts meanwhile).
 
     Raises:
         FileNotFoundError: no such file.
-        NotARunFile: an HDF5 file without the run-file ``format`` attribute.
+        NotARunFile: a file that is neither a run file nor HDF5, or HDF5 without the
+            run-file ``format`` attribute.
         StoreError: still unreadable after every attempt (the message says why).
     """
+    path = Path(path)
     with open(path, "rb") as f:  # FileNotFoundError as it is
-        if f.read(8) != SIGNATURE:
-            raise NotARunFile(f"{path} is not an mtj-hil run file (not even an HDF5 file)")
+        head = f.read(len(MAGIC))
+    if not (head.startswith(SIGNATURE) or head[:8] == MAGIC[:8]):
+        raise NotARunFile(f"{path} is not an mtj-hil run file (not even an HDF5 file)")
     last: Exception | None = None
     for i in range(attempts):
         try:
-            with h5py.File(path, "r", locking=False) as h5:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RecoveryWarning)  # untrusted parts: not shown
+                tree = load_tree(path, writable=False)
+            with tree.h5 as h5:
                 if h5.attrs.get("format") != FORMAT:
                     raise NotARunFile(f"{path} is not an mtj-hil run file")
                 return read(h5)
         except (FileNotFoundError, NotARunFile):
             raise
-        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        except (StoreError, OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
             last = exc
-            if not Path(path).exists():
+            if not path.exists():
                 raise FileNotFoundError(path) from exc
         time.sleep(pause * 2**i)
     raise StoreError(f"cannot read {path} (it may be damaged): {last}")

@@ -2,8 +2,8 @@
 warnings, and the kind's own part (:mod:`.characterization`, :mod:`.switching`).
 
 A :class:`RunSource` is what the server watches: :meth:`RunSource.key` changes whenever
-the page may show something new (the file changed, or its writer went away), and
-:meth:`RunSource.snapshot` reads what has been flushed.
+the page may show something new (the file changed, a journal part was committed, or its
+writer went away), and :meth:`RunSource.snapshot` reads what has been committed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mtj_hil.live.common import events, header, progress
 from mtj_hil.live.liveness import run_state
 from mtj_hil.live.reading import NotARunFile, read_retrying
 from mtj_hil.live.switching import SwitchingView
+from mtj_hil.runs.store.journal import list_parts
 
 KINDS = ("characterization", "switching")
 
@@ -78,7 +79,8 @@ class RunSource:
             self._held_at = now
             self._state = self._peek_state()
         self._work += bool(getattr(self.view, "pending", None))  # arrays left to classify
-        return (st.st_mtime_ns, st.st_size, st.st_ino, self._state, self._work)
+        parts = _last_part(self.path)
+        return (st.st_mtime_ns, st.st_size, st.st_ino, parts, self._state, self._work)
 
     def _peek_state(self) -> str:
         try:
@@ -154,6 +156,12 @@ class RunSource:
             "warnings": warnings,
             "message": "",
         }
+
+
+def _last_part(path: Path) -> str | None:
+    """The newest committed journal part of ``path`` (None when all are folded in)."""
+    parts = list_parts(path)
+    return parts[-1][1].name if parts else None
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

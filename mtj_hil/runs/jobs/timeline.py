@@ -10,7 +10,7 @@ Layout under ``/timeline`` (provenance, not measured data):
   flushed, so a row lost to a kill never misaligns the others.
 - ``events`` (m,) UTF-8 strings: one JSON object per warning logged under ``mtj_hil``
   (instruments, station, classifier, ...): ``t`` (s since the epoch), ``level``, ``source``
-  (logger name), ``text``.
+  (logger name), ``text``. Both are written through the run file's journal like any data.
 """
 
 from __future__ import annotations
@@ -77,19 +77,16 @@ class _Events(logging.Handler):
     def drain(self) -> None:
         with self.rows_lock:
             rows, self.pending = self.pending, []
-        if not rows or not self.sink.run.h5.id.valid:
+        run = self.sink.run
+        if not rows or not run.writable or not run.h5.id.valid:
             return
-        h5 = self.sink.run.h5
-        ds = h5.get(EVENTS)
-        if ds is None:
-            ds = h5.create_dataset(
-                EVENTS, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(64,)
-            )
-            ds.attrs["description"] = "warnings logged while the run went on (JSON per row)"
-        n = ds.shape[0]
-        ds.resize(n + len(rows), axis=0)
-        ds[n:] = rows
-        self.sink.run.flush()
+        run.append(
+            EVENTS,
+            np.array(rows, dtype=h5py.string_dtype()),
+            "",
+            "warnings logged while the run went on (JSON per row)",
+        )
+        run.flush()
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from nexusformat.nexus import nxload
 
 import mtj_hil
 from mtj_hil.cli import main
+from mtj_hil.runs.store import RunFile
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -131,10 +132,19 @@ def test_a_damaged_dataset_is_named(runs, tmp_path, capsys):
 
 
 def test_damaged_provenance_is_named(runs, tmp_path, capsys):
+    # bad provenance written through the store (the checksum holds): decoding it fails
     run = tmp_path / "bad-attrs.h5"
     shutil.copyfile(runs["switching"], run)
-    with h5py.File(run, "a") as h5:
-        h5.attrs["plan"] = "{not json"
+    with RunFile.open(run, "a") as writer:
+        writer.set_attrs("", plan="{not json")
     assert main(["export", str(run), "--format", "netcdf"]) == 4
     line = one_line_error(capsys)
     assert str(run) in line and "attributes" in line
+    # edited by hand behind the store's back: the checksum names the file as damaged first
+    edited = tmp_path / "edited-attrs.h5"
+    shutil.copyfile(runs["switching"], edited)
+    with h5py.File(edited, "a") as h5:
+        h5.attrs["plan"] = "{not json"
+    assert main(["export", str(edited), "--format", "netcdf"]) == 4
+    line = one_line_error(capsys)
+    assert str(edited) in line and "damaged" in line

@@ -14,6 +14,8 @@ import h5py
 import numpy as np
 import pytest
 
+from mtj_hil.runs.store import RunFile
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium")
@@ -113,9 +115,9 @@ def test_killed_measurement_leaves_the_page_up_showing_it_interrupted(browser, t
         proc.kill()  # SIGKILL: nothing of the measurement gets to clean up
         proc.wait(timeout=10)
         _wait(lambda: page.inner_text("#state") == "interrupted", 10, "interrupted")
-        with h5py.File(run, "r", locking=False) as h5:
-            flushed = len(h5["characterization/array_index"])
-            assert h5.attrs["status"] == "running"  # nobody wrote the end: only the page knows
+        with RunFile.open(run, "r") as committed:
+            flushed = len(committed.h5["characterization/array_index"])
+            assert committed.status == "running"  # nobody wrote the end: only the page knows
         assert 2 <= flushed < 16
         assert _arrays_done(page) == flushed
         assert lv.snapshot(url)["state"] == "interrupted"  # the server still answers

@@ -21,7 +21,9 @@ from mtj_hil.live.reading import NotARunFile, read_retrying
 from mtj_hil.live.snapshot import RunSource, check_run_file
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.runs.jobs.characterization import run_characterization
-from mtj_hil.runs.store import load_characterization
+from mtj_hil.runs.store import RunFile, load_characterization
+from mtj_hil.runs.store.journal import list_parts
+from mtj_hil.runs.store.lease import writer_active
 from mtj_hil.sim.chip import SimulatedChip
 
 
@@ -64,13 +66,14 @@ def test_finished_characterisation_shows_the_run_files_classes_and_yield(tmp_pat
 
 WRITER = textwrap.dedent(
     """
-    import sys, time
+    import logging, sys, time
     from mtj_hil.protocols.characterize.plan import CharacterizationPlan
     from mtj_hil.runs.jobs.characterization import run_characterization
     from mtj_hil.sim.chip import SimulatedChip
 
     def stall(done, total, array):
         if done == 3:
+            logging.getLogger("mtj_hil.instruments.smu").warning("compliance on line 9")
             print("stalled", flush=True)
             time.sleep(600)
 
@@ -88,7 +91,9 @@ def test_running_file_is_provisional_then_interrupted_once_its_writer_is_killed(
     )
     try:
         assert proc.stdout.readline().strip() == "stalled"
-        assert writer_holds(path) is True
+        assert writer_active(path) is True
+        assert list_parts(path)  # arrays 0-2 are committed as journal parts, not yet folded
+        leases = sorted(tmp_path.iterdir())
         source = RunSource(path)
         first = source.snapshot()
         assert first["state"] == "running" and first["done_arrays"] == [0, 1, 2]
@@ -102,23 +107,30 @@ def test_running_file_is_provisional_then_interrupted_once_its_writer_is_killed(
         assert 0.9 < body["yield"] <= 1.0
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        assert writer_holds(path) is False
+        assert writer_active(path) is False
         source.key()
         gone = source.snapshot()
         assert gone["state"] == "interrupted" and gone["done_arrays"] == [0, 1, 2]
         assert any("interrupted" in w["text"] for w in gone["warnings"])
-        with h5py.File(path, "r", locking=False) as h5:
-            assert h5.attrs["status"] == "running"  # the file never learnt it stopped
+        # the warning logged before the kill was journalled with the arrays: it survived
+        assert any("compliance on line 9" in w["text"] for w in gone["warnings"])
+        assert sorted(tmp_path.iterdir()) == leases  # the viewer took and tidied nothing
+        with RunFile.open(path, "r") as run:
+            assert run.status == "running"  # the file never learnt it stopped
     finally:
         proc.kill()
         proc.wait()
 
 
-def test_run_state_trusts_a_status_that_is_not_running(tmp_path):
+def test_run_state_trusts_a_status_that_is_not_running(tmp_path, monkeypatch):
     assert run_state("completed", tmp_path / "gone.h5") == "completed"
     assert run_state("aborted", tmp_path / "gone.h5") == "aborted"
     assert writer_holds(tmp_path / "gone.h5") is None
-    assert run_state("running", tmp_path / "gone.h5") == "running"  # cannot tell: trust it
+    assert run_state("running", tmp_path / "gone.h5") == "interrupted"  # nobody's lease
+    # a lease whose holder cannot be checked (another host, no locks): trust the status
+    monkeypatch.setattr("mtj_hil.runs.store.lease.holder_alive", lambda p: None)
+    (tmp_path / "gone.h5.writer").write_text("{}")
+    assert run_state("running", tmp_path / "gone.h5") == "running"
 
 
 def test_locking_switched_off_cannot_tell(tmp_path, monkeypatch):

@@ -3,8 +3,6 @@ counts, provisional Vc maps while measuring, Vc0 and Delta maps once fitted."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -30,11 +28,10 @@ def test_switching_snapshot_follows_the_run_files_counts_and_fits(tmp_path):
     seen = []
 
     def follow(done, total, array):
-        # one array flushed: what another process (the server) sees on disk now; HDF5 will
-        # not open, in this process, a file this process has open for writing
+        # one array committed (a journal part beside the file, not yet folded into it):
+        # what another process (the server) sees now
         if done == 1:
-            shutil.copyfile(path, tmp_path / "mid.h5")
-            seen.append(RunSource(tmp_path / "mid.h5").snapshot())
+            seen.append(RunSource(path).snapshot())
 
     chip = SimulatedChip.from_lot("1t1r-20k", 0, 2)
     run_switching(chip, path, die_id="d2", plan=plan, seed=0, progress=follow)

@@ -116,10 +116,11 @@ def test_a_damaged_journal_part_is_set_aside_and_measured_again(tmp_path: Path) 
     proc = subprocess.run([sys.executable, "-c", KILLED_AFTER_ONE, str(path)], check=False)
     assert proc.returncode == 9
     assert load_characterization(path).arrays_done == [0]
-    for _, part in list_parts(path):  # array 0's commit (and the timeline row after it)
-        data = bytearray(part.read_bytes())
-        data[len(data) // 2] ^= 1
-        part.write_bytes(bytes(data))
+    # array 0's commit (the timeline's row for it is a later part, untrusted after it)
+    last = next(p for _, p in list_parts(path) if b"characterization/array_index" in p.read_bytes())
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2] ^= 1
+    last.write_bytes(bytes(data))
     with pytest.warns(RecoveryWarning, match="do not verify"):
         assert load_characterization(path).arrays_done == []
     assert any("not trusted" in p for p in verify_run(path))

@@ -41,14 +41,17 @@ PROVENANCE_OBJECTS = (
     "entry/start_time",
     "entry/end_time",
     "entry/program_name",
-    "entry/classification/date",
     "timeline/",
 )
 """Objects that carry the same kind of provenance (the NeXus copies of the run id and its
-times, the timeline of flush times and lab times): compared for presence, not values."""
+times, the processes' dates, the timeline of flush times and lab times): compared for
+presence, not values."""
 
 
 def _provenance(name: str) -> bool:
+    """The NeXus processes' ``date`` fields (``entry/<process>/date``) count too."""
+    if name.startswith("entry/") and name.endswith("/date"):
+        return True
     return any(name == p or name.startswith(p) for p in PROVENANCE_OBJECTS)
 
 

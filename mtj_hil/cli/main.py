@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.cli.common import (
@@ -97,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
         name = type(exc).__name__
-        console.print(f"[red]error[/] ({name}): {exc}", highlight=False, soft_wrap=True)
+        # escaped: messages name profile sections as [section], which rich would eat
+        console.print(
+            f"[red]error[/] ({name}): {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return code
     return 0
 

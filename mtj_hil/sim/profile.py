@@ -16,6 +16,18 @@ import numpy as np
 
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.chip import Layout, Limits, Pulse
+from mtj_hil.sim.profile_sections import (
+    OPTIONAL_FLAWS,
+    Clock,
+    Drift,
+    PartialSwitching,
+    Pinholes,
+    Populations,
+    ResistiveOpens,
+    Spatial,
+    Telegraph,
+    cross_checks,
+)
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
@@ -121,6 +133,15 @@ class DeviceProfile:
     nominal_pulse: Pulse
     bias: BiasDependence | None = None
     """Bias-dependent conductance; None (no ``[bias]`` section) = ohmic devices."""
+    clock: Clock | None = None
+    spatial: Spatial | None = None
+    drift: Drift | None = None
+    telegraph: Telegraph | None = None
+    resistive_opens: ResistiveOpens | None = None
+    pinholes: Pinholes | None = None
+    populations: Populations | None = None
+    partial_switching: PartialSwitching | None = None
+    """The optional flaw sections (:mod:`mtj_hil.sim.profile_sections`); None = absent."""
 
     @property
     def layout(self) -> Layout:
@@ -170,7 +191,7 @@ _SECTIONS: dict[str, type] = {
     "limits": Limits,
     "nominal_pulse": Pulse,
 }
-_OPTIONAL_SECTIONS: dict[str, type] = {"bias": BiasDependence}
+_OPTIONAL_SECTIONS: dict[str, type] = {"bias": BiasDependence, **OPTIONAL_FLAWS}
 
 
 def as_dict(profile: DeviceProfile) -> dict[str, Any]:
@@ -181,6 +202,8 @@ def as_dict(profile: DeviceProfile) -> dict[str, Any]:
     for name in _OPTIONAL_SECTIONS:
         if data.get(name) is None:
             data.pop(name, None)
+        else:
+            data[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in data[name].items()}
     return data
 
 
@@ -233,7 +256,8 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
         unknown = set(raw) - set(expected)
         if unknown:
             raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(sorted(unknown))} in [{section}]; "
+                f"{source}: unknown key(s) "
+                f"{', '.join(f'{section}.{k}' for k in sorted(unknown))} in [{section}]; "
                 f"allowed: {', '.join(expected)}"
             )
         values: dict[str, Any] = {}
@@ -257,6 +281,10 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
 
 def _coerce(source: str, key: str, value: Any, type_name: Any) -> Any:
     type_name = type_name if isinstance(type_name, str) else type_name.__name__
+    if type_name.startswith("tuple"):
+        if not isinstance(value, list | tuple) or not value:
+            raise ConfigError(f"{source}: {key} must be a list of numbers, got {value!r}")
+        return tuple(_coerce(source, key, v, "float") for v in value)
     if type_name == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
@@ -362,6 +390,18 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
             f"0 <= p < (1 + TMR/2) / (1 + TMR) = {(1.0 + 0.5 * tmr) / (1.0 + tmr):.3g}",
             b.p_curvature,
         )
+    for name in OPTIONAL_FLAWS:
+        section = getattr(p, name)
+        if section is not None:
+            _check_section(name, section, need)
+    for name in ("drift", "telegraph"):
+        if getattr(p, name) is not None:
+            need(
+                g.cell == "1T1R",
+                f"[{name}]",
+                "only for 1T1R cells (passive arrays: the nodal solve is cached per state)",
+                g.cell,
+            )
     pulse = p.nominal_pulse
     need(
         lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude,
@@ -375,3 +415,16 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
         "within the limits",
         pulse.width,
     )
+
+
+def _check_section(name: str, section: Any, need: Any) -> None:
+    """Range checks of one optional flaw section from its ``RANGES`` table."""
+    for key, (low, high, allowed) in type(section).RANGES.items():
+        value = getattr(section, key)
+        if isinstance(low, str):
+            need(value in (low, high), f"{name}.{key}", allowed, value)
+            continue
+        for v in value if isinstance(value, tuple) else (value,):
+            need(low <= v <= high, f"{name}.{key}", allowed, value)
+    for ok, key, allowed, value in cross_checks(name, section):
+        need(ok, f"{name}.{key}", allowed, value)

@@ -30,12 +30,15 @@ class ClassifierSettings:
         assumed_noise: relative read noise (1 sigma of ln G per cycle) assumed when it cannot
             be measured (one cycle and one read).
         em_iterations: iterations of the class-weight / short-distribution fit.
+        line_offsets: estimate each output line's sense offset from its good devices and
+            remove it where the lines differ significantly.
     """
 
     min_posterior: float = 0.95
     write_failure_prior: float = 1e-3
     assumed_noise: float = 0.02
     em_iterations: int = 15
+    line_offsets: bool = True
 
 
 @dataclass

@@ -33,6 +33,9 @@ MIN_SHORTS = 5
 ohmic (centred on 0) instead of fitted."""
 SHORT_POSTERIOR = 0.99
 """Level-only posterior a device needs to count as a short for the fit."""
+MIN_REPEATED = 10
+"""Fewer switchers measured in two or more cycles than this (a re-measurement of a handful)
+and the read noise of the signature is not taken from their spread between cycles."""
 MIN_BIAS_FACTOR = 2.0
 """The second read voltage is used by default only if the die allows at least this multiple
 of the low read voltage (the signature grows as V2^2 - V1^2)."""
@@ -130,7 +133,8 @@ def bias_log_likelihood(
         return np.zeros((*clean.shape, N_CLASSES)), {"used": False, "reason": "too few switchers"}
 
     # Read noise of one cycle's log ratio: spread between cycles of the switchers.
-    if cycles >= 2:
+    repeated = use & (n_p >= 2) & (n_ap >= 2)
+    if cycles >= 2 and int(repeated.sum()) >= MIN_REPEATED:
         res = []
         for per, b, n in ((ev.per_cycle_p, b_p, n_p), (ev.per_cycle_ap, b_ap, n_ap)):
             pc = np.asarray(per).reshape(cycles, *clean.shape)
@@ -143,7 +147,7 @@ def bias_log_likelihood(
         sigma = float("nan")
     if not np.isfinite(sigma) or sigma <= 0:
         # One cycle: all the spread of the switchers is taken as read noise (no intrinsic part).
-        sigma = robust_sigma(b_p[use]) * np.sqrt(max(cycles, 1))
+        sigma = robust_sigma(b_p[use]) * np.sqrt(max(float(np.median(n_p[use])), 1.0))
         noise_source = "one cycle: the switchers' whole spread is taken as read noise"
     sigma = max(float(sigma), noise_floor, 1e-6)
 

@@ -187,11 +187,12 @@ def classify_evidence(
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
     lv_ap = level_loglik(x_p, cen_ap, mix_ap, level_noise)
     # ...or every one of its writes failed: then it looks stuck, in either state.
-    ll_all_failed = n_cyc * np.log(e) + ll_stuck + np.logaddexp(lv_p, lv_ap) + np.log(0.5)
+    failed = n_cyc * np.log(e) + ll_stuck + np.log(0.5)
     switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
     # A good device reads at the P level, or (rarely: a pinhole leak) anywhere.
     lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_p, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
-    ll_good = np.logaddexp(ll_good + lv_good, ll_all_failed)
+    good_parts = (ll_good + lv_good, failed + lv_p, failed + lv_ap)  # switched, failed in P / AP
+    ll_good = np.logaddexp.reduce(good_parts)
 
     # -- hard opens, then the defect populations and class weights by EM ---------------------
     open_g = float(np.exp(mu_ap_die) * min(OPEN_FRACTION, np.exp(-8 * tot_ap)))
@@ -216,22 +217,25 @@ def classify_evidence(
             # Refit the defect populations with both views, then the signature's short fit
             # with the joint posterior: a short population the level alone got wrong (soft
             # shorts under the P tail) is fitted from the devices the signature says are ohmic.
+            e1b, extra = _with_bias(e1, good_parts, bias_ll)
             pops = fit_populations(
-                e1.take(fit),
+                e1b.take(fit),
                 switched[fit],
                 mu_p_die,
                 tot_p,
                 float(np.log(open_g)),
                 s.em_iterations,
-                extra=bias_ll[fit],
+                extra=extra[fit],
                 start=pops,
             )
             level_ll = pops.class_ll(e1)
-            bias_ll, bias_model = bias_log_likelihood(
-                bias, clean, normalise(level_ll + bias_ll), fit, floor
-            )
+            joint = normalise(pops.class_ll(e1b) + extra)
+            bias_ll, bias_model = bias_log_likelihood(bias, clean, joint, fit, floor)
             conflicts = diag.view_conflicts(level_ll, bias_ll, pops.weights, stuck_like)
-        ll = level_ll + bias_ll
+            e1b, extra = _with_bias(e1, good_parts, bias_ll)
+            ll = pops.class_ll(e1b) + extra
+        else:
+            ll = level_ll + bias_ll
         post = normalise(ll)
 
     # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
@@ -329,6 +333,20 @@ def classify_evidence(
         overlap=overlap,
         resistive_open=resistive.reshape(shape),
     )
+
+
+def _with_bias(e1: Evidence1D, good_parts, bias_ll: np.ndarray):
+    """The evidence with the bias signature folded into the GOOD class, and the signature's
+    log-likelihoods of the other classes. A good device either switched (it shows the P
+    signature after P writes, the AP one after AP writes) or had every write fail (then it
+    shows one state's signature throughout, as a stuck device does)."""
+    sw, fail_p, fail_ap = good_parts
+    good = np.logaddexp.reduce(
+        [sw + bias_ll[..., GOOD], fail_p + bias_ll[..., STUCK_P], fail_ap + bias_ll[..., STUCK_AP]]
+    )
+    extra = bias_ll.copy()
+    extra[..., GOOD] = 0.0
+    return Evidence1D(good, e1.stuck, e1.lv_p, e1.lv_ap, e1.x), extra
 
 
 def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):

@@ -35,7 +35,7 @@ CASES: dict[str, tuple[str, dict]] = {
     "soft shorts": ("1t1r-20k", {"defects": {"short_g_median": 3.2e-4, "short_g_sigma": 0.25}}),
     "skewed spread": ("1t1r-wide-spread", {"populations": {"skew": 4.0}}),
     "sense offsets 1 uA": ("1t1r-20k", {"read": {"offset_sigma": 1e-6}}),
-    "marginal write window": ("1t1r-20k", {"switching": {"vc_to_p": 1.05, "vc_to_ap": 1.05}}),
+    "marginal write window": ("1t1r-20k", {"switching": {"vc_to_p": 1.15, "vc_to_ap": 1.15}}),
     "spatial structure": (
         "1t1r-20k",
         {

@@ -25,7 +25,7 @@ from mtj_hil.cli.common import (
     refuse_existing,
 )
 from mtj_hil.protocols.characterize.plan import AUTO, CharacterizationPlan, check_plan
-from mtj_hil.protocols.chip import Layout
+from mtj_hil.protocols.chip import Layout, Pulse
 
 DEFAULTS = CharacterizationPlan()
 """The library's plan defaults: the options below take theirs from it."""
@@ -65,6 +65,20 @@ DEFAULTS = CharacterizationPlan()
     "least twice --read-voltage, else off; 0 turns it off.",
 )
 @click.option(
+    "--pulse-amplitude",
+    default=None,
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Amplitude (V) of the first write pulse of each write-verify (default: the die's "
+    "nominal pulse); the verify rounds rise from it to the die's largest amplitude and end "
+    "at its longest width before a device is called stuck.",
+)
+@click.option(
+    "--pulse-width",
+    default=None,
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Width (s) of the write pulses (default: the die's nominal pulse).",
+)
+@click.option(
     "--remeasure-cycles",
     default=DEFAULTS.remeasure_cycles,
     show_default=True,
@@ -92,6 +106,8 @@ def characterize(
     reads: int,
     read_voltage: float,
     bias_voltage: float | None,
+    pulse_amplitude: float | None,
+    pulse_width: float | None,
     remeasure_cycles: int,
     report: bool,
     operator: str | None,
@@ -116,11 +132,19 @@ def characterize(
         raise click.UsageError("--resume needs --out FILE: the run file to finish")
 
     def plan_for(layout: Layout) -> CharacterizationPlan:
+        pulse = DEFAULTS.pulse
+        if pulse_amplitude is not None or pulse_width is not None:
+            nominal = layout.nominal_pulse
+            pulse = Pulse(
+                nominal.amplitude if pulse_amplitude is None else pulse_amplitude,
+                nominal.width if pulse_width is None else pulse_width,
+            )
         plan = CharacterizationPlan(
             arrays=parse_arrays(arrays, layout.n_arrays),
             cycles=cycles,
             reads=reads,
             read_voltage=read_voltage,
+            pulse=pulse,
             remeasure_cycles=remeasure_cycles,
             bias_read_voltage=AUTO if bias_voltage is None else bias_voltage,
         ).resolved(layout)

@@ -34,7 +34,7 @@ from mtj_hil.protocols.defects.reads import classify_reads
 from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
-from mtj_hil.protocols.write import write_weights
+from mtj_hil.protocols.write import full_range_plan, write_weights
 
 
 @dataclass
@@ -94,8 +94,10 @@ def measure_switching(
     right after its reads at ``read_voltage`` (the bias signature,
     :mod:`mtj_hil.protocols.defects.bias_signature`); None (the default) reads at one voltage only.
 
-    The writes use write-verify with amplitude escalation (``verify_rounds`` rounds) so a good
-    device fails to switch only if it fails every round. ``selected`` (boolean ``(rows,
+    The writes use write-verify over the die's whole allowed pulse range
+    (:func:`mtj_hil.protocols.write.full_range_plan`: the amplitude rises to the die's largest
+    over ``verify_rounds - 1`` rounds, the last round also at its longest width), so a good
+    device is given up only after the largest pulse the die allows. ``selected`` (boolean ``(rows,
     cols)``) restricts the writes to some cells (targeted re-measurement); the whole array is
     still read.
 
@@ -113,6 +115,7 @@ def measure_switching(
     }
     high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
     known = None
+    plan = full_range_plan(layout, pulse or layout.nominal_pulse, verify_rounds)
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
             bits = np.full(shape, state == CellState.P)
@@ -120,8 +123,7 @@ def measure_switching(
                 chip,
                 array,
                 bits,
-                pulse=pulse,
-                max_rounds=verify_rounds,
+                plan=plan,
                 read_voltage=read_voltage,
                 known_conductance=known,
                 pulse_all=True,

@@ -256,6 +256,9 @@ def summarise(path: Path) -> None:
     total = char.codes.size
     for name, count in char.counts().items():
         table.add_row(name, str(count), f"{100 * count / total:.2f} %")
+        if name == "OPEN" and char.resistive_open is not None and char.resistive_open.any():
+            n = int(char.resistive_open.sum())
+            table.add_row("  of which resistive", str(n), f"{100 * n / total:.2f} %")
     out.print(table)
     good = char.codes == 0
     r_p, r_ap = 1 / char.g_p[good], 1 / char.g_ap[good]

@@ -66,7 +66,11 @@ def draw_flaws(die: SimulatedDie, z_common: np.ndarray | None) -> None:
         barrier = ~np.isin(die.defect, (DefectCode.SHORT, DefectCode.OPEN))
         pick = barrier & (rng.random(die.shape) < ph.fraction)
         leak = ph.g_median * np.exp(ph.g_sigma * rng.standard_normal(die.shape))
-        die.leak_g = np.where(pick, leak, 0.0)
+        # The access transistor passes at most what a short conducts: a pinhole that would
+        # pass more has broken the barrier for good (a short, the transistor limits it).
+        broken = pick & (leak >= die.short_g - 1.0 / die.r_p)
+        die.defect[broken] = DefectCode.SHORT
+        die.leak_g = np.where(pick & ~broken, leak, 0.0)
     if p.partial_switching is not None and p.partial_switching.fraction > 0:
         ps = p.partial_switching
         rng = stream(die, STREAM_KEYS["partial_switching"])

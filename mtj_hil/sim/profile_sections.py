@@ -198,7 +198,9 @@ class Pinholes:
     A pinhole is a local thinning or break of the MgO barrier that conducts in parallel with
     the tunnel path (Wu et al., "Pinhole defect characterization and fault modeling for
     STT-MRAM testing", ETS 2019): the device still switches, but its conductance rises in
-    both states, its TMR and its bias dependence shrink. The leak is ohmic, lognormal.
+    both states, its TMR and its bias dependence shrink. The leak is ohmic, lognormal; a
+    pinhole that would pass more than the access transistor does (a short's conductance) has
+    broken the barrier: that device is a short.
 
     Attributes:
         fraction: share of the (non-short, non-open) devices with a pinhole.

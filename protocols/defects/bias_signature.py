@@ -33,6 +33,8 @@ MIN_SHORTS = 5
 ohmic (centred on 0) instead of fitted."""
 SHORT_POSTERIOR = 0.99
 """Level-only posterior a device needs to count as a short for the fit."""
+ODD_SHARE = 1e-3
+"""Prior share of good devices whose signature is anywhere in the range (pinhole leaks)."""
 MIN_REPEATED = 10
 """Fewer switchers measured in two or more cycles than this (a re-measurement of a handful)
 and the read noise of the signature is not taken from their spread between cycles."""
@@ -200,6 +202,11 @@ def bias_log_likelihood(
     ll_good = np.where(have_p, _lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
         have_ap, _lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
     )
+    # A good device with a pinhole leak (ohmic, in parallel) shows a smaller signature in
+    # both states: a rare good device may sit anywhere between ohmic and the AP signature.
+    span = max(abs(mu_ap - min(mu_s, 0.0)) + 10 * sigma, 1e-3)
+    odd = np.log(ODD_SHARE) - (have_p.astype(float) + have_ap.astype(float)) * np.log(span)
+    ll_good = np.logaddexp(np.log1p(-ODD_SHARE) + ll_good, odd)
     ll = np.stack(
         [
             ll_good,

@@ -79,6 +79,8 @@ that switch on average (else it would select the largest contrasts only)."""
 LINE_FRACTION = 0.5
 """A row or column with at least this fraction of shorts is a shorted line: its other
 devices get an even prior of being shorts too."""
+RESISTIVE_FLOOR = 1e-3
+"""An OPEN device conducting more than this fraction of the AP median is a resistive open."""
 ODD_SHARE = 1e-3
 """Prior share of good devices that switch with a contrast well below the die's, or read at
 an odd level (pinhole leaks, half-way switching): they switch, so they are good."""
@@ -262,7 +264,7 @@ def classify_evidence(
     best[sat] = np.where(flat(ev.saturated_all)[sat], SHORT, GOOD)
     conf[none | sat] = 0.0
     post[none | sat] = np.nan
-    resistive = ok & ~is_open & (codes == OPEN)
+    resistive = ok & (g_lin > RESISTIVE_FLOOR * np.exp(mu_ap_die)) & (codes == OPEN)
 
     # -- overlaps, checks and warnings -------------------------------------------------------
     overlap = {

@@ -24,8 +24,6 @@ from mtj_hil.protocols.chip import Chip, Pulse
 from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
 
 
-
-
 def run_characterization(
     chip: Chip,
     out: str | Path,

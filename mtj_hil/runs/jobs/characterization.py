@@ -24,6 +24,8 @@ from mtj_hil.protocols.chip import Chip, Pulse
 from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
 
 
+
+
 def run_characterization(
     chip: Chip,
     out: str | Path,

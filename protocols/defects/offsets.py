@@ -75,11 +75,18 @@ class LineOffsets:
         }
 
 
-def estimate_line_offsets(g_p: np.ndarray, g_ap: np.ndarray, good: np.ndarray) -> LineOffsets:
+def estimate_line_offsets(
+    g_p: np.ndarray,
+    g_ap: np.ndarray,
+    good: np.ndarray,
+    high: tuple[np.ndarray, np.ndarray] | None = None,
+    ratio: float | None = None,
+) -> LineOffsets:
     """Offsets of every output line from the good devices' mean conductances.
 
-    Two estimators (the joint level-and-contrast likelihood, and the contrast alone) are
-    each run on the even and on the odd rows of every line; the agreement of the two halves
+    The estimators (the joint level-and-contrast likelihood; the contrast alone; with reads
+    at a second voltage, the bias signature) are each run on the even and on the odd rows
+    of every line; the agreement of the two halves
     measures the offsets' true spread ``S`` (their product averages to it: the halves' noise
     is independent), their difference the estimate's noise ``N``. The estimator that
     predicts its other half better is kept, and its full-line estimates are applied if
@@ -88,6 +95,9 @@ def estimate_line_offsets(g_p: np.ndarray, g_ap: np.ndarray, good: np.ndarray) -
     Args:
         g_p, g_ap: mean conductance (S) after P and AP writes, ``(n_arr, rows, cols)``.
         good: devices that switched cleanly (their state is known), same shape.
+        high: the same means read at the second (higher) voltage, if measured.
+        ratio: low over high read voltage (an offset current adds ``o / V``: the second
+            voltage sees ``ratio`` times the offset in conductance).
     """
     g_p, g_ap = np.asarray(g_p, float), np.asarray(g_ap, float)
     n_arr, rows, cols = g_p.shape
@@ -98,9 +108,17 @@ def estimate_line_offsets(g_p: np.ndarray, g_ap: np.ndarray, good: np.ndarray) -
     even = np.zeros(rows, bool)
     even[::2] = True
     best = none
-    for method, fit in (("joint", _joint_lines), ("contrast", _contrast_lines)):
-        u_a, se_a = fit(g_p, g_ap, use & even[None, :, None])
-        u_b, se_b = fit(g_p, g_ap, use & ~even[None, :, None])
+    fits = {
+        "joint": lambda m: _joint_lines(g_p, g_ap, m),
+        "contrast": lambda m: _contrast_lines(g_p, g_ap, m),
+    }
+    if high is not None and ratio is not None and 0 < ratio < 1:
+        h_p, h_ap = (np.asarray(a, float) for a in high)
+        use = use & np.isfinite(h_p) & np.isfinite(h_ap) & (h_p > 0) & (h_ap > 0)
+        fits["bias signature"] = lambda m: _bias_lines(g_p, g_ap, h_p, h_ap, ratio, m)
+    for method, fit in fits.items():
+        u_a, se_a = fit(use & even[None, :, None])
+        u_b, se_b = fit(use & ~even[None, :, None])
         both = np.isfinite(se_a) & np.isfinite(se_b)
         if int(both.sum()) < 4:
             continue
@@ -113,7 +131,7 @@ def estimate_line_offsets(g_p: np.ndarray, g_ap: np.ndarray, good: np.ndarray) -
         z = signal / max(float(prod.std()) / np.sqrt(prod.size), 1e-30)
         shrink = signal / (signal + noise) if signal > 0 else 0.0
         if shrink > best.shrink or best.method == "none":
-            u, se = fit(g_p, g_ap, use)
+            u, se = fit(use)
             est = np.isfinite(se)
             best = LineOffsets(
                 np.where(est, u - (u[est].mean() if est.any() else 0.0), 0.0),
@@ -135,6 +153,48 @@ def remove_offsets(g: np.ndarray, offsets: LineOffsets, ratio: float = 1.0) -> n
     if not offsets.applied:
         return g
     return g - (offsets.shrink * ratio) * offsets.u[:, None, :]
+
+
+def _bias_lines(g_p, g_ap, h_p, h_ap, ratio: float, use: np.ndarray):
+    """Per line the offset that gives its good devices the die's bias signature in each
+    state: ``b(u) = ln(G_high - ratio u) - ln(G_low - u)`` falls by ``(1 - ratio) u / G`` for
+    an offset ``u``, and the signature hardly varies between devices. Weighted least squares
+    per line (iterated, the die's median signature measured on corrected values; devices
+    beyond 4 robust sigmas left out), with a standard error from the residuals."""
+    u = np.zeros((g_p.shape[0], g_p.shape[2]))
+    se = np.full(u.shape, np.inf)
+    for _ in range(3):
+        sums = np.zeros(u.shape)
+        weights = np.zeros(u.shape)
+        resid2 = np.zeros(u.shape)
+        count = np.zeros(u.shape)
+        parts = []
+        for lo, hi in ((g_p, h_p), (g_ap, h_ap)):
+            a, b = lo - u[:, None, :], hi - ratio * u[:, None, :]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sig = np.log(b) - np.log(a)
+                slope = 1.0 / a - ratio / b  # d sig / d u
+            ok = use & np.isfinite(sig) & np.isfinite(slope) & (slope > 0)
+            if int(ok.sum()) < MIN_DEVICES:
+                return u, se
+            centre = float(np.median(sig[ok]))
+            spread = 1.4826 * float(np.median(np.abs(sig[ok] - centre)))
+            ok &= np.abs(sig - centre) < 4 * max(spread, 1e-6)
+            parts.append((sig - centre, slope, ok))
+        for dev, slope, ok in parts:
+            w = np.where(ok, slope * slope, 0.0)
+            sums += np.where(ok, slope * dev, 0.0).sum(axis=1)
+            weights += w.sum(axis=1)
+            count += ok.sum(axis=1)
+        step = np.where(weights > 0, -sums / np.maximum(weights, 1e-300), 0.0)
+        for dev, slope, ok in parts:
+            r = np.where(ok, dev + slope * step[:, None, :], 0.0)
+            resid2 += (r * r).sum(axis=1)
+        good_line = count >= MIN_DEVICES
+        u = np.where(good_line, u + step, 0.0)
+        var = resid2 / np.maximum(count - 1, 1)
+        se = np.where(good_line, np.sqrt(var / np.maximum(weights, 1e-300)), np.inf)
+    return u, se
 
 
 def _joint_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):

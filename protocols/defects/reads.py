@@ -57,7 +57,13 @@ def classify_reads(
         return result
     as3 = lambda a: a.reshape((-1, *a.shape[-2:]))  # noqa: E731  (arrays, rows, cols)
     good = as3((result.codes == DefectCode.GOOD) & (result.confidence >= GOOD_FOR_OFFSETS))
-    offsets = estimate_line_offsets(as3(_mean(g_after_p)), as3(_mean(g_after_ap)), good)
+    ratio, high = None, None
+    if read_voltages and read_voltages[1] and g_high_p is not None and g_high_ap is not None:
+        ratio = read_voltages[0] / read_voltages[1]
+        high = (as3(_mean(g_high_p)), as3(_mean(g_high_ap)))
+    offsets = estimate_line_offsets(
+        as3(_mean(g_after_p)), as3(_mean(g_after_ap)), good, high, ratio
+    )
     v1 = read_voltages[0] if read_voltages else None
     model = offsets.as_model(v1)
     if offsets.applied:

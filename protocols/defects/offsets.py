@@ -202,6 +202,8 @@ def _joint_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
     (G_P, G_AP), refitted once on the corrected values, odd devices trimmed."""
     u = np.zeros((g_p.shape[0], g_p.shape[2]))
     se = np.full(u.shape, np.inf)
+    if int(use.sum()) < 3 * MIN_DEVICES:
+        return u, se
     scale = float(np.median(g_ap[use]))
     for _ in range(2):
         mu, prec = _distribution(g_p - u[:, None, :], g_ap - u[:, None, :], use)

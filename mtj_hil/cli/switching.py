@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mtj_hil.cli.common import (
@@ -335,4 +336,6 @@ def fit_profile_command(
         console.print(
             "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
         )
+    for warning in fitted.warnings:
+        console.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
     console.print(f"wrote {out} (loads with --profile {out})")

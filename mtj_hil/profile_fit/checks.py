@@ -21,6 +21,8 @@ and the runs:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.stats import kstest, norm, skewnorm
 
@@ -192,7 +194,10 @@ def noise_tail_check(names, runs: list[CharRun]) -> list[str]:
             ln = np.log(np.where(g > 0, g, np.nan)).reshape(-1, *g.shape[2:])
         if ln.shape[0] < 2:
             continue
-        r = (ln - np.nanmedian(ln, axis=0, keepdims=True))[:, good]
+        n = ln.shape[0]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = (ln - np.nanmean(ln, axis=0, keepdims=True))[:, good] * np.sqrt(n / (n - 1))
         r = r[np.isfinite(r)]
         out = float(np.mean(np.abs(r) > TAIL_SIGMAS * max(robust_sd(r), 1e-5)))
         if out > TAIL_SHARE:

@@ -34,11 +34,37 @@ import numpy as np
 
 from mtj_hil.profile_fit import checks
 from mtj_hil.profile_fit.defects import die_defects, fit_defects
-from mtj_hil.profile_fit.resistance import fit_bias, fit_law, read_noise, robust_sd, run_levels
+from mtj_hil.profile_fit.resistance import (
+    fit_bias,
+    fit_law,
+    fit_law_sigma,
+    read_noise,
+    robust_sd,
+    run_levels,
+)
 from mtj_hil.profile_fit.runs import open_runs
 from mtj_hil.profile_fit.switching import fit_switching
 from mtj_hil.sim.profile import DeviceProfile, as_dict, profile_from_dict
 
+SYSTEMATIC = {
+    "resistance.r_p_median": ("rel", 0.002),
+    "resistance.r_ap_median": ("rel", 0.002),
+    "resistance.r_p_sigma": ("rel", 0.03),
+    "resistance.r_ap_sigma": ("rel", 0.03),
+    "resistance.rp_rap_correlation": ("abs", 0.01),
+    "bias.v_half": ("rel", 0.005),
+    "bias.v_half_sigma": ("rel", 0.08),
+    "bias.p_curvature": ("rel", 0.03),
+    "read.noise_rel": ("rel", 0.03),
+    "read.offset_sigma": ("rel", 0.05),
+    "defects.short_g_median": ("rel", 0.01),
+}
+"""Method systematics added in quadrature to the statistical uncertainty, from the closure
+tests of ``scripts/bench_profile_fit.py`` against the realised truth of simulated lots: the
+medians keep the die's mean sense offset (which good devices cannot tell from a different
+TMR) and the zero-bias conversion's noise, ~0.1-0.2 %; the bias law's values come from
+noisy per-device curvatures through a non-linear map (v_half 0.5 %, its spread 8 %, the P
+curvature ratio 3 %); spreads and the correlation carry the read-noise subtraction."""
 BASE_KEEPS = (
     "switching.half_select",
     "switching.breakdown_voltage",
@@ -112,7 +138,11 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
 
     def put(section: str, key: str, value: float, sd: float | None, source: str) -> None:
         data.setdefault(section, {})[key] = float(value)
-        fp.values[f"{section}.{key}"] = FitValue(float(value), sd, source)
+        full = f"{section}.{key}"
+        if sd is not None and full in SYSTEMATIC:
+            kind, size = SYSTEMATIC[full]
+            sd = float(np.hypot(sd, size * abs(value) if kind == "rel" else size))
+        fp.values[full] = FitValue(float(value), sd, source)
 
     # -- read noise (robust) ----------------------------------------------------------------
     noises, n_avg, how = [], 1, ""
@@ -245,8 +275,17 @@ def _put_resistance(put, fp, levels, lp, lap, law, noise_var: float, source: str
             else spread / np.sqrt(2 * max(int(sel.sum()), 1))
         )
         put("resistance", f"r_{state}_sigma", spread, sd_sp, f"robust spread of ln R, {source}")
-    r = _correlation(lp[sel], lap[sel], noise_var)
+    if law.kind == "populations":
+        # Sizes move ln R_P and ln R_AP together: the contrast's spread does not see them.
+        s_p = np.sqrt(max(law.sigma**2 - noise_var, 1e-12))
+        s_ap = np.sqrt(max(fit_law_sigma(lap, law) ** 2 - noise_var, 1e-12))
+        var_d = max(robust_sd(lap - lp) ** 2 - 2 * noise_var, 0.0)
+        r = float(np.clip((s_p**2 + s_ap**2 - var_d) / (2 * s_p * s_ap), -1, 1))
+    else:
+        r = _correlation(lp[sel], lap[sel], noise_var)
     per_r = [_correlation(lv.lp, lv.lap, noise_var) for lv in levels]
+    if law.kind == "populations":
+        per_r = [r]
     r_sd = (
         float(np.std(per_r, ddof=1) / np.sqrt(len(per_r)))
         if len(per_r) > 1

@@ -189,6 +189,20 @@ def fit_law(x: np.ndarray) -> ResistanceLaw:
     return best
 
 
+def fit_law_sigma(x: np.ndarray, law: ResistanceLaw) -> float:
+    """The common spread of ``x`` (e.g. ln R_AP) under a population law with as many
+    populations as ``law`` (noise included)."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    sd = max(robust_sd(x), 1e-4)
+    x = x[np.abs(x - np.median(x)) < 8 * sd]
+    counts, edges = np.histogram(x, bins=max(int(np.ptp(x) / (sd / 20)), 3))
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    use = counts > 0
+    _, _, s = _tied_em(mid[use], counts[use].astype(float), law.weights.size, sd)
+    return float(s)
+
+
 def _norm_ll(x, m, s):
     return -0.5 * ((x - m) / s) ** 2 - np.log(s) - 0.9189385332046727
 

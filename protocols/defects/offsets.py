@@ -39,9 +39,9 @@ class LineOffsets:
     """Estimated offsets of the output lines, ``(n_arr, cols)``.
 
     Attributes:
-        u: offset in conductance units at the (low) read voltage (S), relative to the die's
-            mean offset (which the good devices cannot tell from a different TMR); 0 where not
-            estimated.
+        u: offset in conductance units at the (low) read voltage (S), relative to the mean
+            offset of the array's lines (a common offset cannot be told from a different
+            TMR, nor an array's from a drift); 0 where not estimated.
         se: standard error of ``u`` from the line's own devices (S); inf where not estimated.
         z: the half-line agreement in units of its standard error (significance).
         applied: whether the offsets were significant and removed.
@@ -122,19 +122,21 @@ def estimate_line_offsets(
         both = np.isfinite(se_a) & np.isfinite(se_b)
         if int(both.sum()) < 4:
             continue
-        # Only differences between lines are identifiable (a common offset looks like a
-        # different TMR), and a misfit of the model biases every line alike: centre them.
-        prod = (u_a[both] - u_a[both].mean()) * (u_b[both] - u_b[both].mean())
+        # Only differences between the lines of an array are taken for offsets: a common
+        # offset looks like a different TMR, and a shift of a whole array (drift, a gradient
+        # across the die, a misfit of the model) is the level's business, not a line's.
+        ca, cb = _centred(u_a, both), _centred(u_b, both)
+        prod = ca[both] * cb[both]
         signal = float(prod.mean())
-        diff = u_a[both] - u_b[both]
-        noise = float(np.mean((diff - diff.mean()) ** 2)) / 4.0
+        diff = ca[both] - cb[both]
+        noise = float(np.mean(diff**2)) / 4.0
         z = signal / max(float(prod.std()) / np.sqrt(prod.size), 1e-30)
         shrink = signal / (signal + noise) if signal > 0 else 0.0
         if shrink > best.shrink or best.method == "none":
             u, se = fit(use)
             est = np.isfinite(se)
             best = LineOffsets(
-                np.where(est, u - (u[est].mean() if est.any() else 0.0), 0.0),
+                np.where(est, _centred(u, est), 0.0),
                 se,
                 z,
                 bool(z > SIGNIFICANCE),
@@ -145,6 +147,13 @@ def estimate_line_offsets(
     if not best.applied:
         best.shrink = 0.0
     return best
+
+
+def _centred(u: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """Line offsets ``(n_arr, cols)`` less their array's mean over the estimated lines."""
+    n = est.sum(axis=1, keepdims=True)
+    mean = np.where(est, u, 0.0).sum(axis=1, keepdims=True) / np.maximum(n, 1)
+    return u - mean
 
 
 def remove_offsets(g: np.ndarray, offsets: LineOffsets, ratio: float = 1.0) -> np.ndarray:

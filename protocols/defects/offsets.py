@@ -39,9 +39,10 @@ class LineOffsets:
     """Estimated offsets of the output lines, ``(n_arr, cols)``.
 
     Attributes:
-        u: offset in conductance units at the (low) read voltage (S), relative to the mean
-            offset of the array's lines (a common offset cannot be told from a different
-            TMR, nor an array's from a drift); 0 where not estimated.
+        u: offset in conductance units at the (low) read voltage (S), relative to the die's
+            mean offset (which cannot be told from a different TMR), and with the levels
+            alone also to each array's (which cannot be told from a drift); 0 where not
+            estimated.
         se: standard error of ``u`` from the line's own devices (S); inf where not estimated.
         z: the half-line agreement in units of its standard error (significance).
         applied: whether the offsets were significant and removed.
@@ -122,10 +123,12 @@ def estimate_line_offsets(
         both = np.isfinite(se_a) & np.isfinite(se_b)
         if int(both.sum()) < 4:
             continue
-        # Only differences between the lines of an array are taken for offsets: a common
-        # offset looks like a different TMR, and a shift of a whole array (drift, a gradient
-        # across the die, a misfit of the model) is the level's business, not a line's.
-        ca, cb = _centred(u_a, both), _centred(u_b, both)
+        # A common offset looks like a different TMR (or bias law): only differences count.
+        # From the levels, a shift of a whole array is also drift or a gradient across the
+        # die, so they take differences within an array; the bias signature does not move
+        # with temperature or position (both reads see them alike), so it keeps the arrays'.
+        per_array = method != "bias signature"
+        ca, cb = _centred(u_a, both, per_array), _centred(u_b, both, per_array)
         prod = ca[both] * cb[both]
         signal = float(prod.mean())
         diff = ca[both] - cb[both]
@@ -136,7 +139,7 @@ def estimate_line_offsets(
             u, se = fit(use)
             est = np.isfinite(se)
             best = LineOffsets(
-                np.where(est, _centred(u, est), 0.0),
+                np.where(est, _centred(u, est, per_array), 0.0),
                 se,
                 z,
                 bool(z > SIGNIFICANCE),
@@ -149,10 +152,12 @@ def estimate_line_offsets(
     return best
 
 
-def _centred(u: np.ndarray, est: np.ndarray) -> np.ndarray:
-    """Line offsets ``(n_arr, cols)`` less their array's mean over the estimated lines."""
-    n = est.sum(axis=1, keepdims=True)
-    mean = np.where(est, u, 0.0).sum(axis=1, keepdims=True) / np.maximum(n, 1)
+def _centred(u: np.ndarray, est: np.ndarray, per_array: bool) -> np.ndarray:
+    """Line offsets ``(n_arr, cols)`` less their array's (or the die's) mean over the
+    estimated lines."""
+    axis = 1 if per_array else None
+    n = est.sum(axis=axis, keepdims=True)
+    mean = np.where(est, u, 0.0).sum(axis=axis, keepdims=True) / np.maximum(n, 1)
     return u - mean
 
 

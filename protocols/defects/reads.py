@@ -88,7 +88,7 @@ def classify_reads(
         result.warnings.append(
             f"output lines carry sense offsets ({1e6 * model['spread']:.2g} {unit} rms "
             f"between lines, held-out significance {offsets.z:.1f} sigma): estimated per line "
-            "from its good devices and removed (relative to the mean of the array's lines)"
+            f"from its good devices ({offsets.method}) and removed"
         )
     result.model["line_offsets"] = model
     return result

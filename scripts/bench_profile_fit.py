@@ -44,6 +44,7 @@ MODEL_BREAKERS = (
     "partial",
     "marginal",
     "everything",
+    "lab wafer",
 )
 """Cases whose dies carry a flaw a fitted profile cannot express: each must warn."""
 NOT_IDENTIFIABLE = ("resistive_opens.g_low", "resistive_opens.fraction")

@@ -55,6 +55,7 @@ CASES: dict[str, tuple[str, dict]] = {
     "telegraph noise": ("1t1r-20k", {"telegraph": {"fraction": 0.05, "amplitude": 0.03}}),
     "pinholes": ("1t1r-20k", {"pinholes": {"fraction": 0.02}}),
     "partial switching": ("1t1r-20k", {"partial_switching": {"fraction": 0.02}}),
+    "lab wafer (shipped)": ("1t1r-lab-wafer", {}),
     "everything, early process": (
         "1t1r-early-process",
         {

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import StoreError
-from mtj_hil.runs.store.runfile import RunFile, RunSink
 from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData, Thresholds
+from mtj_hil.runs.store.runfile import RunFile, RunSink
 
 KIND = "characterization"
 DEFECTS_VERSION = 2

@@ -179,7 +179,11 @@ def fit_defects(dies: list[DieDefects], put, defaults: list[str], src: str, nois
     rg = rg[np.isfinite(rg) & (rg > 0)]
     opens = sum(d.point_opens for d in dies)
     if rg.size >= MIN_RESISTIVE and opens > 0:
-        lo, hi = np.log(rg.min()), np.log(rg.max())
+        # Log-uniform: the top is estimated from the second largest plus one mean spacing,
+        # so one stray device (a misread stuck one) cannot set it.
+        srt = np.sort(np.log(rg))
+        lo = float(srt[0])
+        hi = float(srt[-2] + (srt[-2] - srt[0]) / max(srt.size - 2, 1))
         frac = rg.size / opens
         put(
             "resistive_opens",
@@ -193,7 +197,7 @@ def fit_defects(dies: list[DieDefects], put, defaults: list[str], src: str, nois
             "g_high",
             float(np.exp(hi)),
             float(np.exp(hi) * (hi - lo) / rg.size),
-            f"largest of {rg.size} resistive opens (log-uniform: the range's ML estimate)",
+            f"top of {rg.size} resistive opens (log-uniform: second largest plus a spacing)",
         )
         put(
             "resistive_opens",

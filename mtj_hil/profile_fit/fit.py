@@ -161,7 +161,8 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
 
     # -- resistance, at zero bias where it can be known ---------------------------------------
     base_tmr = base.resistance.r_ap_median / base.resistance.r_p_median - 1.0
-    levels = [run_levels(c, base.bias, base_tmr) for c in chars]
+    all_levels = [run_levels(c, base.bias, base_tmr) for c in chars]
+    levels = [lv.core() for lv in all_levels]
     hows = sorted({lv.how.split(" (")[0] for lv in levels})
     where = "; ".join(hows)
     lp, lap = np.concatenate([lv.lp for lv in levels]), np.concatenate([lv.lap for lv in levels])
@@ -212,7 +213,7 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     # -- goodness of fit ---------------------------------------------------------------------
     floor = data["switching"]["write_error_floor"]
     fp.warnings += checks.shape_check(names, levels, law, float(np.sqrt(noise_var)))
-    fp.warnings += checks.tmr_tail_check(names, levels)
+    fp.warnings += checks.tmr_tail_check(names, all_levels)
     fp.warnings += checks.spatial_check(names, chars, [d.spatial_mask for d in dies])
     fp.warnings += checks.homogeneity_check(names, levels)
     fp.warnings += checks.drift_check(names, chars)

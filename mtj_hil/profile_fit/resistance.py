@@ -15,7 +15,7 @@
   device spread of ln k_AP with its noise removed.
 - **populations**: ln R_P of GOOD devices is one lognormal, a mixture of 2-3 populations
   with one spread (device sizes), or a skew-normal, whichever has the lowest BIC; a
-  population needs 5 % of the devices.
+  population needs 5 % of the devices and to lie 2 sigmas from the others.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from mtj_hil.protocols.defects.codes import DefectCode
 
 MIN_POPULATION = 0.05
 """A mixture component must hold this share of the devices to count as a population."""
+MIN_SEPARATION = 2.0
+"""Populations must lie this many (common) sigmas apart; closer components only describe the
+shape of one law (a skew), which the skew-normal is for."""
 BIC_MARGIN = 20.0
 """A richer resistance law must lower the BIC by this much to be chosen."""
 
@@ -76,6 +79,17 @@ class Levels:
     k_ap: np.ndarray | None
     how: str
     zero_bias: bool
+
+    def core(self, sigmas: float = 4.5) -> Levels:
+        """The devices whose TMR lies within ``sigmas`` robust sigmas of the run's median:
+        a pinhole leak or a half-way switch moves a device's levels off the resistance law
+        (the TMR-tail check reports them); they are left out of the law's fit."""
+        t = self.lap - self.lp
+        keep = np.abs(t - np.median(t)) <= sigmas * max(robust_sd(t), 1e-4)
+        pick = lambda a: None if a is None else a[keep]  # noqa: E731
+        return Levels(
+            self.lp[keep], self.lap[keep], pick(self.k_p), pick(self.k_ap), self.how, self.zero_bias
+        )
 
 
 def curvature(b: np.ndarray, v1: float, v2: float) -> np.ndarray:
@@ -172,8 +186,8 @@ def fit_law(x: np.ndarray) -> ResistanceLaw:
     best_bic = -2 * float((c * _norm_ll(b, mean, std)).sum()) + 2 * np.log(n)
     for k in (2, 3):
         w, m, s = _tied_em(b, c, k, sd)
-        if w.min() < MIN_POPULATION:
-            continue
+        if w.min() < MIN_POPULATION or np.diff(np.sort(m)).min() < MIN_SEPARATION * s:
+            continue  # too small, or not apart: the shape of one law, not populations
         ll = np.logaddexp.reduce(
             [np.log(wi) + _norm_ll(b, mi, s) for wi, mi in zip(w, m, strict=True)]
         )

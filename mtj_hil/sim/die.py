@@ -15,9 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from mtj_hil.protocols.chip import CellState
-from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.sim.dynamics import read_factor
+from mtj_hil.sim.flaws import draw_flaws
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
+from mtj_hil.sim.profile_sections import Clock
 
 NOISE_TABLE_SIZE = 1 << 19
 
@@ -54,6 +57,16 @@ class SimulatedDie:
             into ``SHORT``.
         state: True where the device is in the P state.
         sense_offset: fixed offset current of each output line (A), shape ``(n_arrays, cols)``.
+
+    Optional flaws (:mod:`mtj_hil.sim.flaws`, None when the profile lacks the section):
+        open_g: per-device conductance of opens (S; resistive opens conduct partially),
+            resistive_open: the opens that do.
+        leak_g: pinhole leak conductance in parallel with each device (S, 0 = none).
+        population: index of each device's size population.
+        spatial_hit: devices made defective by spatial structure.
+        partial_prone, partial_level: devices prone to partial switching, and the level
+            (0 = AP .. 1 = P in ln G) of those now in an intermediate state (NaN: none).
+        clock: simulated time (s), advanced by reads and pulses (drift, telegraph noise).
     """
 
     def __init__(self, profile: DeviceProfile, seed: np.random.SeedSequence | int) -> None:
@@ -62,6 +75,16 @@ class SimulatedDie:
         self.seed_entropy = seq.entropy
         self.seed_spawn_key = tuple(seq.spawn_key)
         draw_seq, *array_seqs = seq.spawn(1 + profile.geometry.n_arrays)
+        self.open_g: np.ndarray | None = None
+        self.resistive_open: np.ndarray | None = None
+        self.leak_g: np.ndarray | None = None
+        self.population: np.ndarray | None = None
+        self.spatial_hit: np.ndarray | None = None
+        self.partial_prone: np.ndarray | None = None
+        self.partial_level: np.ndarray | None = None
+        self.rtn_has: np.ndarray | None = None
+        self.clock = 0.0
+        self._clock = profile.clock or Clock()
         self._draw(np.random.default_rng(draw_seq))
         self.array_rngs = [np.random.default_rng(s) for s in array_seqs]
         # Read disturb draws from its own streams so that enabling it leaves every other
@@ -79,9 +102,14 @@ class SimulatedDie:
         self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if profile.bias is not None:
             # Its own stream, so a profile with [bias] draws every other number unchanged.
+            # (Key 13 is also the Delta-spread stream: with both, the curvatures take key 23
+            # so that v_half and Delta are not drawn from the very same normals.)
+            key = 23 if profile.switching.delta_sigma > 0 else 13
             self._draw_bias(
-                np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 13])
+                np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), key])
             )
+        draw_flaws(self, self._z_common)
+        self._z_common = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -96,6 +124,7 @@ class SimulatedDie:
         z2 = rng.standard_normal(shape)
         rho = res.rp_rap_correlation
         z_ap = rho * z1 + np.sqrt(1.0 - rho * rho) * z2
+        self._z_common = z1 if self.profile.populations is not None else None
         self.r_p = res.r_p_median * np.exp(res.r_p_sigma * z1)
         self.r_ap = res.r_ap_median * np.exp(res.r_ap_sigma * z_ap)
         # A device whose AP resistance fell below its P resistance would be unphysical.
@@ -129,6 +158,7 @@ class SimulatedDie:
             defect[where[start : start + count]] = code
             start += count
         defect = defect.reshape(shape)
+        self.point_defect = defect.copy()
         if dfx.line_open_rate > 0:
             n_lines = rng.poisson(dfx.line_open_rate, size=shape[0])
             for array in np.flatnonzero(n_lines):
@@ -160,17 +190,27 @@ class SimulatedDie:
         (at zero bias when the profile has a ``[bias]`` section)."""
         sl = slice(None) if array is None else array
         g = np.where(self.state[sl], 1.0 / self.r_p[sl], 1.0 / self.r_ap[sl])
+        if self.partial_level is not None:
+            level = self.partial_level[sl]
+            mid = np.exp(np.log(1.0 / self.r_ap[sl]) + level * np.log(self.r_ap[sl] / self.r_p[sl]))
+            g = np.where(np.isfinite(level), mid, g)
+        if self.leak_g is not None:
+            g = g + self.leak_g[sl]
         defect = self.defect[sl]
         g = np.where(defect == DefectCode.SHORT, self.short_g[sl], g)
-        return np.where(defect == DefectCode.OPEN, self.profile.defects.open_g, g)
+        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g[sl]
+        return np.where(defect == DefectCode.OPEN, open_g, g)
 
     def conductance_in(self, state: CellState) -> np.ndarray:
         """Conductance (S) every device of the die would show in ``state`` (defects included)."""
         g = 1.0 / (self.r_p if state == CellState.P else self.r_ap)
         g = np.where(self.defect == DefectCode.STUCK_P, 1.0 / self.r_p, g)
         g = np.where(self.defect == DefectCode.STUCK_AP, 1.0 / self.r_ap, g)
+        if self.leak_g is not None:
+            g = g + self.leak_g
         g = np.where(self.defect == DefectCode.SHORT, self.short_g, g)
-        return np.where(self.defect == DefectCode.OPEN, self.profile.defects.open_g, g)
+        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g
+        return np.where(self.defect == DefectCode.OPEN, open_g, g)
 
     def effective_conductance(self, array: int) -> np.ndarray:
         """Conductance matrix (S) seen from the array's terminals (line resistance included).
@@ -187,12 +227,26 @@ class SimulatedDie:
             cached = self._g_eff[array] = g
         return cached
 
+    def conductance_at(self, array: int, voltage: float) -> np.ndarray:
+        """True chord conductance ``I / V`` (S) of every device of ``array`` read alone at
+        ``voltage`` (V) in its current state: ``G0 (1 + k V**2)`` with the bias law, the
+        zero-bias conductance without one (no noise, drift or telegraph noise)."""
+        g = self.conductance(array)
+        if self.k_p is None:
+            return g
+        barrier = g if self.leak_g is None else g - self.leak_g[array]
+        return g + barrier * self.curvature(array) * voltage * voltage
+
     def curvature(self, array: int) -> np.ndarray:
         """Bias curvature ``k`` (1/V^2) of every device of ``array`` in its current state
         (zeros without a ``[bias]`` section; shorts and opens are ohmic)."""
         if self.k_p is None or self.k_ap is None:
             return np.zeros(self.shape[1:])
         k = np.where(self.state[array], self.k_p[array], self.k_ap[array])
+        if self.partial_level is not None:
+            level = self.partial_level[array]
+            mid = self.k_ap[array] + level * (self.k_p[array] - self.k_ap[array])
+            k = np.where(np.isfinite(level), mid, k)
         barrier = (self.defect[array] != DefectCode.SHORT) & (self.defect[array] != DefectCode.OPEN)
         return np.where(barrier, k, 0.0)
 
@@ -201,7 +255,8 @@ class SimulatedDie:
         belongs to (a pulse or a read disturb replaces ``g`` and so invalidates it)."""
         cached = self._gk.get(array)
         if cached is None or cached[0] is not g:
-            cached = self._gk[array] = (g, g * self.curvature(array))
+            barrier = g if self.leak_g is None else g - self.leak_g[array]  # leaks are ohmic
+            cached = self._gk[array] = (g, barrier * self.curvature(array))
         return cached[1]
 
     # -- writing ---------------------------------------------------------------------------
@@ -219,6 +274,7 @@ class SimulatedDie:
         sw = self.profile.switching
         rng = self.array_rngs[array]
         self._g_eff.pop(array, None)
+        self.clock += self._clock.pulse_time
         mask = np.asarray(mask, dtype=bool)
         half = None
         if self.profile.geometry.cell == "passive" and sw.half_select and mask.any():
@@ -236,6 +292,10 @@ class SimulatedDie:
         delta = self.delta[array]
         target = state == CellState.P
         switchable = (self.defect[array] == DefectCode.GOOD) & (self.state[array] != target)
+        if self.partial_level is not None:  # a half-way device can finish the switch
+            switchable |= (self.defect[array] == DefectCode.GOOD) & np.isfinite(
+                self.partial_level[array]
+            )
         p_switch = np.zeros(mask.shape)
         if mask.any():
             p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw, delta), 0.0)
@@ -246,6 +306,17 @@ class SimulatedDie:
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
         self.state[array][flips] = target
+        if self.partial_level is not None and self.partial_prone is not None:
+            ps = self.profile.partial_switching
+            assert ps is not None
+            prng = self.partial_rngs[array]
+            u, level = prng.random(mask.shape), prng.random(mask.shape)
+            stops = flips & self.partial_prone[array] & (u < ps.probability)
+            lv = self.partial_level[array]
+            lv[flips] = np.nan
+            # level 0 = AP, 1 = P: a write towards P stops short of P, towards AP short of AP
+            frac = ps.level_low + (ps.level_high - ps.level_low) * level
+            lv[stops] = np.where(target, frac, 1.0 - frac)[stops]
 
     def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
         broken = mask & (amplitude >= self.v_breakdown[array])
@@ -265,9 +336,12 @@ class SimulatedDie:
         """
         rd = self.profile.read
         g = self.effective_conductance(array)
-        current = voltages @ g
+        factor = read_factor(self, array)
+        self.clock += self._clock.read_vector_time * voltages.shape[0]
+        current = voltages @ g if factor is None else voltages @ (g * factor)
         if self.k_p is not None:
-            current += (voltages * voltages * voltages) @ self._cubic_conductance(array, g)
+            gk = self._cubic_conductance(array, g)
+            current += (voltages * voltages * voltages) @ (gk if factor is None else gk * factor)
         if rd.read_width > 0:
             self._read_disturb(array, voltages)
         if rd.noise_rel > 0 or rd.noise_abs > 0:

@@ -83,7 +83,12 @@ class SafetyEnvelope:
         v = np.asarray(voltages, dtype=float)
         if v.size == 0:
             return
-        peak = max(abs(float(v.max())), abs(float(v.min())))
+        self.check_read_range(float(v.min()), float(v.max()))
+
+    def check_read_range(self, lowest: float, highest: float) -> None:
+        """:meth:`check_read_voltages` for a batch whose smallest and largest voltages (V)
+        are already known."""
+        peak = max(abs(lowest), abs(highest))
         if not peak <= self.max_read_voltage:  # also catches NaN
             shown = "NaN" if np.isnan(peak) else f"{peak:.4g} V"
             raise SafetyViolation(

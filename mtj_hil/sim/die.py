@@ -12,14 +12,19 @@ device (it becomes a short). Limits are enforced by :class:`mtj_hil.sim.chip.Sim
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.sim.disturb import draw_flips, good_mask, integrated_rates
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 
 NOISE_TABLE_SIZE = 1 << 19
+PRODUCT_BLOCK = 1024
+"""Input vectors per block of the crossbar product (a block of voltages stays in cache)."""
 
 DEFECT_PARAMS = (
     (DefectCode.SHORT, "short_rate"),
@@ -71,7 +76,6 @@ class SimulatedDie:
             for a in range(profile.geometry.n_arrays)
         ]
         self.read_flips = np.zeros(profile.geometry.n_arrays, dtype=np.int64)
-        self._vc_min: np.ndarray | None = None
         self._g_eff: dict[int, np.ndarray] = {}
         self._noise_tables: np.ndarray | None = None
         self.k_p: np.ndarray | None = None
@@ -254,22 +258,33 @@ class SimulatedDie:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
+    def read(
+        self,
+        array: int,
+        voltages: np.ndarray,
+        check: Callable[[float, float], None] | None = None,
+    ) -> np.ndarray:
         """Output-line currents (A, ``(batch, cols)``) for input voltages (V, ``(batch, rows)``).
 
         Ohm's and Kirchhoff's laws through the effective conductance (with a ``[bias]``
         section, 1T1R only: each device sees its input line's voltage and adds ``G0 k V**3``,
-        so ``I = V @ G0 + V**3 @ (G0 k)``), then read noise
+        so ``I = V @ G0 + V**3 @ (G0 k)``), then read disturb, read noise
         (relative and absolute, independent per line and read), the line's sense offset and,
         if the profile asks for it, ADC quantisation with clipping at full scale.
+
+        ``check`` is called with the smallest and largest voltage (V) of the batch before
+        anything random is drawn or any device is touched; it raises to refuse the read
+        (the product is computed in cache-sized blocks that scan the voltages on the way).
         """
         rd = self.profile.read
         g = self.effective_conductance(array)
-        current = voltages @ g
+        current, lowest, highest = _product_and_range(voltages, g)
+        if check is not None:
+            check(lowest, highest)
         if self.k_p is not None:
             current += (voltages * voltages * voltages) @ self._cubic_conductance(array, g)
-        if rd.read_width > 0:
-            self._read_disturb(array, voltages)
+        if rd.read_width > 0 and voltages.size:
+            self._read_disturb(array, voltages, (lowest, highest))
         if rd.noise_rel > 0 or rd.noise_abs > 0:
             gain, extra = self._noise(array, current.shape)
             current *= gain
@@ -284,56 +299,37 @@ class SimulatedDie:
 
     def read_disturb_probability(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Probability (per device of ``array``, ``(rows, cols)``) that a batch of read
-        vectors (V, ``(batch, rows)``) flips the device, from the thermal-activation law.
-
-        Each read vector holds its voltages on the input lines for ``read.read_width``
-        seconds; every device of a line sees that line's voltage. A positive voltage has the
-        polarity of a write towards AP (it can flip P devices, with ``vc_to_ap``), a negative
-        one that of a write towards P (AP devices, ``vc_to_p``). The write-error floor does
-        not apply. Only GOOD devices not already in the pushed-to state can flip.
-        """
+        vectors (V, ``(batch, rows)``) flips the device, from the thermal-activation law
+        of :mod:`mtj_hil.sim.disturb` (the write-error floor does not apply; only GOOD
+        devices not already in the pushed-to state can flip)."""
         sw, rd = self.profile.switching, self.profile.read
-        v = np.asarray(voltages, dtype=float)
-        p_stay = np.ones(self.shape[1:])
-        for sign, vc_all, from_p in ((1.0, self.vc_to_ap, True), (-1.0, self.vc_to_p, False)):
-            mag = np.maximum(sign * v, 0.0)
-            if not mag.any():
-                continue
-            # Few distinct voltages in practice (one-hot maps, binary inputs): count how often
-            # each line holds each level (0.1 mV resolution) instead of one exp per read.
-            levels, inverse = np.unique(np.round(mag, 4), return_inverse=True)
-            counts = np.zeros((levels.size, v.shape[1]))
-            np.add.at(counts, (inverse.reshape(mag.shape), np.arange(v.shape[1])[None, :]), 1.0)
-            keep = levels > 0
-            levels, counts = levels[keep], counts[keep]
-            vc = vc_all[array]
-            exponent = np.minimum(sw.delta * (1.0 - levels[:, None, None] / vc[None]), 700.0)
-            rate_t = (rd.read_width / sw.tau0) * np.exp(-exponent)  # (levels, rows, cols)
-            total = np.einsum("kr,krc->rc", counts, rate_t)
-            exposed = (self.state[array] == from_p) & (self.defect[array] == DefectCode.GOOD)
-            p_stay *= np.where(exposed, np.exp(-total), 1.0)
-        return -np.expm1(np.log(np.maximum(p_stay, 1e-300)))
-
-    def _read_disturb(self, array: int, voltages: np.ndarray) -> None:
-        """Flip devices a read disturbed (see :meth:`read_disturb_probability`)."""
-        sw, rd = self.profile.switching, self.profile.read
-        vmax = float(np.abs(voltages).max()) if voltages.size else 0.0
-        if vmax <= 0:
-            return
-        if self._vc_min is None:
-            self._vc_min = np.minimum(self.vc_to_ap.min(axis=(1, 2)), self.vc_to_p.min(axis=(1, 2)))
-        vc_min = float(self._vc_min[array])
-        bound = (
-            voltages.size
-            * self.shape[2]
-            * (rd.read_width / sw.tau0)
-            * np.exp(-min(sw.delta * (1.0 - vmax / vc_min), 700.0))
+        total = integrated_rates(
+            self.state[array],
+            good_mask(self.defect[array]),
+            self.vc_to_ap[array],
+            self.vc_to_p[array],
+            np.asarray(voltages, dtype=float),
+            sw.delta,
+            rd.read_width / sw.tau0,
         )
-        if bound < 1e-9:  # no flip in a billion such reads: skip the work
-            return
-        p_flip = self.read_disturb_probability(array, voltages)
-        flips = self.disturb_rngs[array].random(p_flip.shape) < p_flip
-        if flips.any():
+        return -np.expm1(-total)
+
+    def _read_disturb(self, array: int, voltages: np.ndarray, v_range: tuple[float, float]) -> None:
+        """Flip devices a read disturbed (see :mod:`mtj_hil.sim.disturb`); ``v_range`` is
+        ``(min, max)`` of ``voltages`` (V)."""
+        sw, rd = self.profile.switching, self.profile.read
+        flips = draw_flips(
+            self.disturb_rngs[array],
+            self.state[array],
+            self.defect[array],
+            self.vc_to_ap[array],
+            self.vc_to_p[array],
+            voltages,
+            v_range,
+            sw.delta,
+            rd.read_width / sw.tau0,
+        )
+        if flips is not None:
             self.state[array][flips] = ~self.state[array][flips]
             self.read_flips[array] += int(flips.sum())
             self._g_eff.pop(array, None)
@@ -362,6 +358,25 @@ class SimulatedDie:
         start = int(rng.integers(0, NOISE_TABLE_SIZE - n + 1))
         window = self._noise_tables[:, start : start + n]
         return window[0].reshape(shape), window[1].reshape(shape)
+
+
+def _product_and_range(voltages: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``voltages @ g`` and the smallest and largest voltage (NaN if any is NaN), computed in
+    blocks of ``PRODUCT_BLOCK`` vectors so each block of voltages is scanned while in cache."""
+    n = voltages.shape[0]
+    if n <= PRODUCT_BLOCK:
+        current = voltages @ g
+        if not n:
+            return current, 0.0, 0.0
+        return current, float(voltages.min()), float(voltages.max())
+    current = np.empty((n, g.shape[1]))
+    lows, highs = [], []
+    for start in range(0, n, PRODUCT_BLOCK):
+        block = voltages[start : start + PRODUCT_BLOCK]
+        np.matmul(block, g, out=current[start : start + PRODUCT_BLOCK])
+        lows.append(block.min())
+        highs.append(block.max())
+    return current, float(np.min(lows)), float(np.max(highs))
 
 
 def _switch_probability(

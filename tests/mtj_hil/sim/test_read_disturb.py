@@ -13,8 +13,7 @@ import pytest
 from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.protocols.errors import InvalidRequest
-from mtj_hil.sim import SimulatedChip, load_profile, make_die
-from mtj_hil.sim import disturb
+from mtj_hil.sim import SimulatedChip, disturb, load_profile, make_die
 
 BATCHES = 1500
 

@@ -52,6 +52,12 @@ class SafetyEnvelope:
 
     def check_pulse(self, amplitude: float, width: float) -> None:
         """Raise SafetyViolation unless a pulse of ``amplitude`` (V) and ``width`` (s) is allowed."""
+        a, w = abs(float(amplitude)), float(width)
+        if (
+            self.min_pulse_amplitude <= a <= self.max_pulse_amplitude
+            and self.min_pulse_width <= w <= self.max_pulse_width
+        ):
+            return  # NaN fails every comparison and takes the path below
         self.check_pulses(np.asarray([amplitude]), np.asarray([width]))
 
     def check_pulses(self, amplitudes: np.ndarray, widths: np.ndarray) -> None:

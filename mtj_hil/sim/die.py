@@ -23,6 +23,8 @@ from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 
 NOISE_TABLE_SIZE = 1 << 19
+_P = int(CellState.P)
+_GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
 PRODUCT_BLOCK = 1024
 """Input vectors per block of the crossbar product (a block of voltages stays in cache)."""
 
@@ -77,6 +79,7 @@ class SimulatedDie:
         ]
         self.read_flips = np.zeros(profile.geometry.n_arrays, dtype=np.int64)
         self._g_eff: dict[int, np.ndarray] = {}
+        self._g_states: tuple[np.ndarray, np.ndarray] | None = None
         self._noise_tables: np.ndarray | None = None
         self.k_p: np.ndarray | None = None
         self.k_ap: np.ndarray | None = None
@@ -163,10 +166,13 @@ class SimulatedDie:
         """True device conductances (S) in the current states, for one array or the die
         (at zero bias when the profile has a ``[bias]`` section)."""
         sl = slice(None) if array is None else array
-        g = np.where(self.state[sl], 1.0 / self.r_p[sl], 1.0 / self.r_ap[sl])
+        if self._g_states is None:  # r_p and r_ap never change after the draw
+            self._g_states = (1.0 / self.r_p, 1.0 / self.r_ap)
+        g_p, g_ap = self._g_states
+        g = np.where(self.state[sl], g_p[sl], g_ap[sl])
         defect = self.defect[sl]
-        g = np.where(defect == DefectCode.SHORT, self.short_g[sl], g)
-        return np.where(defect == DefectCode.OPEN, self.profile.defects.open_g, g)
+        g = np.where(defect == _SHORT, self.short_g[sl], g)
+        return np.where(defect == _OPEN, self.profile.defects.open_g, g)
 
     def conductance_in(self, state: CellState) -> np.ndarray:
         """Conductance (S) every device of the die would show in ``state`` (defects included)."""
@@ -236,10 +242,10 @@ class SimulatedDie:
         if half is not None:
             self._breakdown(array, half > 0, amplitude / 2.0)
 
-        vc = (self.vc_to_p if state == CellState.P else self.vc_to_ap)[array]
+        target = int(state) == _P
+        vc = (self.vc_to_p if target else self.vc_to_ap)[array]
         delta = self.delta[array]
-        target = state == CellState.P
-        switchable = (self.defect[array] == DefectCode.GOOD) & (self.state[array] != target)
+        switchable = (self.defect[array] == _GOOD) & (self.state[array] != target)
         p_switch = np.zeros(mask.shape)
         if mask.any():
             p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw, delta), 0.0)
@@ -252,6 +258,8 @@ class SimulatedDie:
         self.state[array][flips] = target
 
     def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
+        if amplitude < self.profile.switching.breakdown_floor:
+            return  # no device breaks down below the floor (the draw clips to it)
         broken = mask & (amplitude >= self.v_breakdown[array])
         if broken.any():
             self.defect[array][broken] = DefectCode.SHORT
@@ -346,8 +354,14 @@ class SimulatedDie:
         rng = self.array_rngs[array]
         n = shape[0] * shape[1]
         if n < 4096 or n > NOISE_TABLE_SIZE // 2:
-            gain = 1.0 + rd.noise_rel * rng.standard_normal(shape)
-            return gain, rd.noise_abs * rng.standard_normal(shape)
+            # One call for both (the same numbers as two calls: gain first, then extra).
+            normals = rng.standard_normal((2, *shape))
+            gain = normals[0]
+            gain *= rd.noise_rel
+            gain += 1.0
+            extra = normals[1]
+            extra *= rd.noise_abs
+            return gain, extra
         if self._noise_tables is None:
             table_rng = np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 7])
             normals = table_rng.standard_normal((2, NOISE_TABLE_SIZE))

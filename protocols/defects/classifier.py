@@ -44,6 +44,7 @@ from mtj_hil.protocols.defects.contrast import (
     write_failure_rate,
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
+from mtj_hil.protocols.defects.rowwise import row_logaddexp, softmax_rows
 from mtj_hil.protocols.errors import ProtocolError
 
 N_CLASSES = len(DEFECT_CLASSES)
@@ -217,7 +218,7 @@ def classify_evidence(
     weights = np.array([0.99, 2e-3, 0.0, 2e-3, 2e-3])
     f_good, f_stuck, f_p, f_ap, f_x = (a[fit] for a in (ll_good, ll_stuck, lv_p, lv_ap, x_p))
     for _ in range(s.em_iterations):
-        resp = _normalise(_class_ll(f_good, f_stuck, f_p, f_ap, f_x, mu_s, sig_s, weights))
+        resp = softmax_rows(_class_ll(f_good, f_stuck, f_p, f_ap, f_x, mu_s, sig_s, weights))
         weights = np.maximum(resp.mean(axis=0), 1e-6)
         weights[OPEN] = 0.0
         r = resp[:, SHORT]
@@ -230,12 +231,12 @@ def classify_evidence(
         weights, (f_good, f_stuck, f_p, f_ap, f_x, mu_s, sig_s), int(fit.sum())
     )
     ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
-    post = _normalise(ll)
+    post = softmax_rows(ll)
     bias_model: dict[str, Any] | None = None
     if bias is not None:  # hook: the bias signature (see mtj_hil.protocols.defects.bias_signature)
         bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit)
         ll = ll + bias_ll
-        post = _normalise(ll)
+        post = softmax_rows(ll)
 
     # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
     short_lines = 0
@@ -249,7 +250,7 @@ def classify_evidence(
         if short_lines:
             boost = np.log(0.5) - np.log(weights[SHORT])
             ll[..., SHORT] += np.where(on_line, boost, 0.0)
-            post = _normalise(ll)
+            post = softmax_rows(ll)
 
     # -- opens, missing and saturated readings -----------------------------------------------
     post[is_open] = np.eye(N_CLASSES)[OPEN]
@@ -409,7 +410,10 @@ def _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights) -> np.n
         ],
         axis=-1,
     )
-    return np.where(np.isfinite(x_p)[..., None] | (np.arange(N_CLASSES) == OPEN), out, 0.0)
+    finite = np.isfinite(x_p)
+    if finite.all():
+        return out
+    return np.where(finite[..., None] | (np.arange(N_CLASSES) == OPEN), out, 0.0)
 
 
 def _keep_shorts(weights: np.ndarray, args: tuple, n: int) -> tuple[np.ndarray, bool]:
@@ -420,22 +424,14 @@ def _keep_shorts(weights: np.ndarray, args: tuple, n: int) -> tuple[np.ndarray, 
     the ``n`` devices by more than its three parameters cost (BIC: 1.5 ln n); else its
     weight is set to ~0 (no device is called a short for lack of a short population).
     """
-    with_s = float(np.logaddexp.reduce(_class_ll(*args, weights), axis=-1).sum())
+    with_s = float(row_logaddexp(_class_ll(*args, weights)).sum())
     w0 = weights.copy()
     w0[SHORT] = 1e-9
     w0 /= w0.sum()
-    without = float(np.logaddexp.reduce(_class_ll(*args, w0), axis=-1).sum())
+    without = float(row_logaddexp(_class_ll(*args, w0)).sum())
     if with_s - without > 1.5 * np.log(max(n, 2)):
         return weights, True
     return w0, False
-
-
-def _normalise(ll: np.ndarray) -> np.ndarray:
-    """Posteriors from log prior x likelihood along the last axis (-inf allowed)."""
-    top = ll.max(axis=-1, keepdims=True)
-    p = np.exp(ll - top)
-    p /= p.sum(axis=-1, keepdims=True)
-    return p
 
 
 def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,6 +21,10 @@ class BoardTiming:
     t_read: float = 1.5e-3
     t_int: float = 1 / 60
     baudrate: int = 115200
+    t_step: float = 1e-5
+    """Firmware 1.3: execution overhead of one sequence step (s)."""
+    t_seq_max: float = 30.0
+    """Firmware 1.3: longest run a sequence may take (s); kept below the host watchdog."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class BoardFaults:
         garbage: bytes sent before the next reply.
         error_next: ``(code, message)`` to answer the next command with, unexecuted.
         dead_lines: output lines whose converter does not respond (always the zero code).
+        abort_run_at_step: an ``RST`` arrives while a sequence runs this step (firmware 1.3).
+        drop_run_at_step: the link is lost while a sequence runs this step.
     """
 
     drop_after: int | None = None
@@ -74,3 +80,5 @@ class BoardFaults:
     garbage: bytes = b""
     error_next: tuple[str, str] | None = None
     dead_lines: set[int] = field(default_factory=set)
+    abort_run_at_step: int | None = None
+    drop_run_at_step: int | None = None

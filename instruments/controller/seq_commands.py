@@ -18,6 +18,7 @@ from mtj_hil.instruments.controller.codec import (
 )
 from mtj_hil.instruments.controller.sequence import (
     SEQ_FIRMWARE,
+    Enable,
     PulseStep,
     Scan,
     SeqResult,
@@ -33,22 +34,26 @@ from mtj_hil.instruments.errors import InstrumentError
 __all__ = ["SequenceCommands", "run_duration"]
 
 
-def run_duration(steps: list[Step], ident: ChipIdentity) -> float:
-    """Longest time (s) a run of ``steps`` may take on this board (every write-verify round
-    used, every step changing the route, scans unpipelined): the bound the host's timeout
-    is computed from."""
+def run_duration(steps: list[Step], ident: ChipIdentity, enabled_rows: int | None) -> float:
+    """Longest time (s) a run of ``steps`` may take on this board: every write-verify round
+    used, every step changing the route, the rows each scan converts following the ``E``
+    steps (``enabled_rows`` before the first: ``None`` = unknown, all). The board refuses a
+    run above ``t_seqmax`` by the same bound; the host's timeout is twice it."""
     lim = ident.limits
-    scan = ident.rows * (lim.t_dac + lim.t_int + lim.t_read)
+    rows = ident.rows if enabled_rows is None else enabled_rows
     total = 0.0
     for step in steps:
         total += lim.t_step + 2 * lim.t_route
-        if isinstance(step, PulseStep):
+        scan = rows * (lim.t_dac + lim.t_int) + lim.t_read
+        if isinstance(step, Enable):
+            rows = len(step.rows)
+        elif isinstance(step, PulseStep):
             total += lim.t_pulse + step.width
         elif isinstance(step, Scan):
             total += scan
         elif isinstance(step, WriteVerify):
-            rounds = len(step.amplitudes)
-            total += (1 + rounds) * (scan + lim.t_route) + rounds * (lim.t_pulse + step.width)
+            n = len(step.amplitudes)
+            total += (1 + n) * (scan + lim.t_route) + n * (lim.t_pulse + step.width)
     return total
 
 
@@ -98,7 +103,7 @@ class SequenceCommands:
                 f"{self.port_name}: a sequence of {len(steps)} steps exceeds the board's "  # type: ignore[attr-defined]
                 f"buffer of {ident.sequence_steps}"
             )
-        duration = run_duration(steps, ident)
+        duration = run_duration(steps, ident, self._enabled_rows)  # type: ignore[attr-defined]
         if lim.t_seq_max and duration > lim.t_seq_max:
             raise InstrumentError(
                 f"a sequence that may take {duration:.1f} s exceeds the board's "
@@ -122,6 +127,7 @@ class SequenceCommands:
             operation_s=duration,
             reply_bytes=64 + n_scans * (80 + 3 * ident.rows * ident.cols),
         )
+        self._enabled_rows = self._enabled_cells = None  # type: ignore[attr-defined]
         results = [parse_dat(f.args, ident.cols, lim.adc_bits) for f in frames]
         info = parse_fields(final[1:]) if final[:1] == ("RUN",) else {}
         steps_t, dat_t = _require(info, "steps", "dat")

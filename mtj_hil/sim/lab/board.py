@@ -185,6 +185,9 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
             self._book(len(line) + 1, n_out, extra)
             if self._heard:
                 self._last_frame_at = self.clock.now
+            if f.lose_reply_of is not None and _verb_args(line).startswith(f.lose_reply_of):
+                f.lose_reply_of = None
+                return None
             if f.garbage:
                 reply, f.garbage = f.garbage + reply, b""
             return reply
@@ -434,3 +437,9 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         self._state = self._reset_state()
         self.watchdog_fired = False
         return [], self.timing.t_route
+
+
+def _verb_args(line: bytes) -> str:
+    """``VERB ARG ...`` of a frame (sequence number and checksum left out)."""
+    words = line.split(b"*")[0].decode("ascii", "replace").split(" ")
+    return " ".join(words[:1] + words[2:])

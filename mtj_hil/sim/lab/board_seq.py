@@ -128,21 +128,23 @@ class SequenceCommands:
     # -- running ----------------------------------------------------------------------
 
     def _seq_worst_case(self) -> float:
-        """Longest duration (s) the buffer can take (every write-verify round used)."""
+        """Longest duration (s) the buffer can take: every write-verify round used, every
+        step changing the route (the host computes the same bound)."""
         t = self.timing  # type: ignore[attr-defined]
-        rows = self.rows  # type: ignore[attr-defined]
-        scan = rows * (t.t_dac + t.t_int) + t.t_read
+        rows = int(self._state.rows.sum())  # type: ignore[attr-defined]
         total = 0.0
         for step in self._seq_steps:
             total += t.t_step + 2 * t.t_route
-            if isinstance(step, PulseStep):
+            scan = rows * (t.t_dac + t.t_int) + t.t_read
+            if isinstance(step, Enable):
+                rows = len(step.rows)
+            elif isinstance(step, PulseStep):
                 total += t.t_pulse + step.width
             elif isinstance(step, Scan):
                 total += scan
             elif isinstance(step, WriteVerify):
-                total += (1 + len(step.amplitudes)) * (scan + t.t_route) + sum(
-                    t.t_pulse + step.width for _ in step.amplitudes
-                )
+                n = len(step.amplitudes)
+                total += (1 + n) * (scan + t.t_route) + n * (t.t_pulse + step.width)
         return total
 
     def _seq_run(self) -> Streamed:

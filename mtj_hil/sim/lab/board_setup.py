@@ -70,6 +70,8 @@ class BoardFaults:
         garbage: bytes sent before the next reply.
         error_next: ``(code, message)`` to answer the next command with, unexecuted.
         dead_lines: output lines whose converter does not respond (always the zero code).
+        lose_reply_of: execute the next frame whose verb and arguments start with this text
+            (e.g. ``"SEQ RUN"``) but lose its reply on the wire.
         abort_run_at_step: an ``RST`` arrives while a sequence runs this step (firmware 1.3).
         drop_run_at_step: the link is lost while a sequence runs this step.
     """
@@ -80,5 +82,6 @@ class BoardFaults:
     garbage: bytes = b""
     error_next: tuple[str, str] | None = None
     dead_lines: set[int] = field(default_factory=set)
+    lose_reply_of: str | None = None
     abort_run_at_step: int | None = None
     drop_run_at_step: int | None = None

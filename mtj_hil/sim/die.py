@@ -286,14 +286,30 @@ class SimulatedDie:
         """
         rd = self.profile.read
         g = self.effective_conductance(array)
-        current, lowest, highest = _product_and_range(voltages, g)
-        if check is not None:
-            check(lowest, highest)
+        noisy = rd.noise_rel > 0 or rd.noise_abs > 0
+        fused = noisy and self.k_p is None and voltages.shape[0] > PRODUCT_BLOCK
+        if fused:
+            # Large reads: the noise is applied block by block while each block is in
+            # cache. Its window is drawn first, so a refused read puts the stream back.
+            rng = self.array_rngs[array]
+            saved = rng.bit_generator.state if check is not None else None
+            gain, extra = self._noise(array, (voltages.shape[0], g.shape[1]))
+            current, lowest, highest = _product_and_range(voltages, g, gain, extra)
+            if check is not None:
+                try:
+                    check(lowest, highest)
+                except Exception:
+                    rng.bit_generator.state = saved
+                    raise
+        else:
+            current, lowest, highest = _product_and_range(voltages, g)
+            if check is not None:
+                check(lowest, highest)
         if self.k_p is not None:
             current += (voltages * voltages * voltages) @ self._cubic_conductance(array, g)
         if rd.read_width > 0 and voltages.size:
             self._read_disturb(array, voltages, (lowest, highest))
-        if rd.noise_rel > 0 or rd.noise_abs > 0:
+        if noisy and not fused:
             gain, extra = self._noise(array, current.shape)
             current *= gain
             current += extra
@@ -374,11 +390,17 @@ class SimulatedDie:
         return window[0].reshape(shape), window[1].reshape(shape)
 
 
-def _product_and_range(voltages: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """``voltages @ g`` and the smallest and largest voltage (NaN if any is NaN), computed in
-    blocks of ``PRODUCT_BLOCK`` vectors so each block of voltages is scanned while in cache."""
+def _product_and_range(
+    voltages: np.ndarray,
+    g: np.ndarray,
+    gain: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, float]:
+    """``voltages @ g`` (times ``gain`` plus ``extra`` when given) and the smallest and
+    largest voltage (NaN if any is NaN), computed in blocks of ``PRODUCT_BLOCK`` vectors so
+    each block of voltages and currents is scanned while in cache."""
     n = voltages.shape[0]
-    if n <= PRODUCT_BLOCK:
+    if n <= PRODUCT_BLOCK and gain is None:
         current = voltages @ g
         if not n:
             return current, 0.0, 0.0
@@ -386,10 +408,15 @@ def _product_and_range(voltages: np.ndarray, g: np.ndarray) -> tuple[np.ndarray,
     current = np.empty((n, g.shape[1]))
     lows, highs = [], []
     for start in range(0, n, PRODUCT_BLOCK):
-        block = voltages[start : start + PRODUCT_BLOCK]
-        np.matmul(block, g, out=current[start : start + PRODUCT_BLOCK])
+        stop = start + PRODUCT_BLOCK
+        block = voltages[start:stop]
+        out = current[start:stop]
+        np.matmul(block, g, out=out)
         lows.append(block.min())
         highs.append(block.max())
+        if gain is not None and extra is not None:
+            out *= gain[start:stop]
+            out += extra[start:stop]
     return current, float(np.min(lows)), float(np.max(highs))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.instruments.controller import ADC_RANGES
+from mtj_hil.instruments.controller.seq_commands import run_duration
 from mtj_hil.instruments.controller.sequence import (
     Enable,
     Known,
@@ -39,7 +40,9 @@ log = logging.getLogger(__name__)
 def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
     """Run a protocol sequence on ``chip``'s board (an ``InstrumentChip`` on the ``adc``
     read path whose controller runs sequences); results as
-    :func:`mtj_hil.protocols.sequence.run_on_host` gives them.
+    :func:`mtj_hil.protocols.sequence.run_on_host` gives them. A sequence longer than one run
+    may last (``t_seqmax``) or than the board's buffer is split into several runs; each
+    starts from the maps the host received (``K`` steps).
 
     Raises:
         SafetyViolation: a step outside the envelope (nothing sent).
@@ -47,93 +50,138 @@ def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
             its largest range.
     """
     layout = chip.layout
-    rows, cols = layout.rows, layout.cols
-    every = tuple(range(rows)), tuple(range(cols))
-    board: list[Step] = [Enable(*every)]
-    owner: list[int] = [-1]
-    plans: dict[int, tuple[Any, ...]] = {}
+    every = tuple(range(layout.rows)), tuple(range(layout.cols))
+    body, owner, plans, ranges = _translate(chip, array, steps)
+    ident = chip.controller.identity
+    got: dict[int, list[tuple[int, np.ndarray]]] = {}
+    last_g: dict[float, np.ndarray] = {}
+    chip._select(array)
+    chip._enabled = None  # each run enables every line itself
+    try:
+        for start, stop in _chunks(body, ident, layout.rows):
+            prefix: list[Step] = [Enable(*every)]
+            if ranges[start] is not None:
+                prefix.append(Range(ranges[start]))
+            for v, thr in _write_voltages(body[start:stop], plans, owner[start:stop]):
+                if v in last_g:
+                    high = last_g[v] > thr
+                    prefix.append(Known(v, tuple(bool(h) for h in high.ravel())))
+            frames = chip.controller.run_sequence(prefix + body[start:stop])
+            by_step: dict[int, list[SeqResult]] = {}
+            for frame in frames:
+                by_step.setdefault(frame.step - len(prefix) + start, []).append(frame)
+            for k in range(start, stop):
+                step = body[k]
+                if isinstance(step, PulseStep):
+                    last_g.clear()
+                elif isinstance(step, Known):
+                    last_g[step.volts] = plans[("known", owner[k])]
+                for frame in by_step.get(k, []):
+                    g = conductance_of(chip, array, frame, step.volts)
+                    got.setdefault(owner[k], []).append((frame.round, g))
+                    last_g[step.volts] = g
+    finally:
+        # whatever happened, the board's routing, masks and range are no longer known
+        chip._route, chip._enabled, chip._range = None, None, None
+    last = next((s for s in reversed(body) if isinstance(s, PulseStep | Scan | WriteVerify)), None)
+    chip._route = ("WRITE",) if isinstance(last, PulseStep) else ("ADC",) if last else None
+    chip._enabled = (np.ones(layout.rows, bool).tobytes(), np.ones(layout.cols, bool).tobytes())
+    chip._range = next((s.full_scale for s in reversed(body) if isinstance(s, Range)), ranges[0])
+    return _results(chip, array, steps, plans, got)
+
+
+def _translate(chip: Any, array: int, steps: list[SeqStep]):
+    """Board steps of a protocol sequence, the protocol step each came from, the write
+    plans, and the converter range in force before each board step."""
+    layout = chip.layout
+    body: list[Step] = []
+    owner: list[int] = []
+    ranges: list[float | None] = []
+    plans: dict[Any, Any] = {}
     full_scale = chip._range
 
-    def set_range(volts: float) -> float:
+    def add(step: Step, i: int) -> None:
+        ranges.append(full_scale)
+        body.append(step)
+        owner.append(i)
+
+    def set_range(volts: float, i: int) -> float:
         nonlocal full_scale
         wanted = range_for(chip, volts)
         if wanted != full_scale:
-            board.append(Range(wanted))
-            owner.append(-1)
+            add(Range(wanted), i)
             full_scale = wanted
         return wanted
 
     for i, step in enumerate(steps):
         if isinstance(step, WriteAll):
-            fs = set_range(step.read_voltage)
+            fs = set_range(step.read_voltage, i)
             pulses = pulse_plan(layout, step.pulse or layout.nominal_pulse, step.rounds, step.step)
             thr = layout.threshold_g if step.threshold is None else step.threshold
             codes = threshold_codes(chip, array, thr, step.read_voltage, fs)
-            board.append(
-                WriteVerify(
-                    polarity_of(chip, step.state),
-                    pulses[0].width,
-                    step.read_voltage,
-                    step.state == CellState.P,
-                    tuple(p.amplitude for p in pulses),
-                    codes,
-                )
-            )
-            owner.append(i)
+            amps = tuple(p.amplitude for p in pulses)
+            high = step.state == CellState.P
+            pol = polarity_of(chip, step.state)
+            add(WriteVerify(pol, pulses[0].width, step.read_voltage, high, amps, codes), i)
             plans[i] = (pulses, thr)
         elif isinstance(step, PulseAll):
             chip.envelope.check_pulse(step.pulse.amplitude, step.pulse.width)
-            board.append(
-                PulseStep(
-                    polarity_of(chip, step.state), abs(step.pulse.amplitude), step.pulse.width
-                )
-            )
-            owner.append(i)
+            pol = polarity_of(chip, step.state)
+            add(PulseStep(pol, abs(step.pulse.amplitude), step.pulse.width), i)
         elif isinstance(step, ReadMap):
-            set_range(step.read_voltage)
+            set_range(step.read_voltage, i)
             for _ in range(step.repeats):
-                board.append(Scan(step.read_voltage))
-                owner.append(i)
+                add(Scan(step.read_voltage), i)
         else:
-            thr = layout.threshold_g
-            high = np.asarray(step.conductance, float) > thr
-            board.append(Known(step.read_voltage, tuple(bool(h) for h in high.ravel())))
-            owner.append(i)
-    chip._select(array)
-    chip._enabled = None  # the sequence enables every line itself
-    try:
-        frames = chip.controller.run_sequence(board)
-    finally:
-        # whatever happened, the board's routing, masks and range are no longer known
-        chip._route, chip._enabled, chip._range = None, None, None
-    last = next((s for s in reversed(board) if isinstance(s, PulseStep | Scan | WriteVerify)), None)
-    chip._route = ("WRITE",) if isinstance(last, PulseStep) else ("ADC",) if last else None
-    chip._enabled = (np.ones(rows, bool).tobytes(), np.ones(cols, bool).tobytes())
-    chip._range = full_scale
-    return _results(chip, array, steps, board, owner, plans, frames)
+            g = np.asarray(step.conductance, float)
+            high = g > layout.threshold_g
+            add(Known(step.read_voltage, tuple(bool(h) for h in high.ravel())), i)
+            plans[("known", i)] = g
+    return body, owner, plans, ranges
 
 
-def _results(chip, array, steps, board, owner, plans, frames: list[SeqResult]) -> list[Any]:
-    by_step: dict[int, list[tuple[SeqResult, np.ndarray]]] = {}
-    for frame in frames:
-        step = board[frame.step]
-        g = conductance_of(chip, array, frame, step.volts)
-        by_step.setdefault(owner[frame.step], []).append((frame, g))
+def _chunks(body: list[Step], ident: Any, rows: int) -> list[tuple[int, int]]:
+    """Split the board steps into runs that fit the buffer and ``t_seqmax`` (with room
+    for the prefix every run starts with)."""
+    limit = 0.9 * ident.limits.t_seq_max if ident.limits.t_seq_max else float("inf")
+    room = ident.sequence_steps - 4
+    out: list[tuple[int, int]] = []
+    start, spent = 0, 0.0
+    for k, step in enumerate(body):
+        d = run_duration([step], ident, rows)
+        if k > start and (spent + d > limit or k - start >= room):
+            out.append((start, k))
+            start, spent = k, 0.0
+        spent += d
+    if start < len(body):
+        out.append((start, len(body)))
+    return out
+
+
+def _write_voltages(chunk: list[Step], plans: dict[Any, Any], owners: list[int]):
+    """(voltage, threshold) of the first write-verify at each voltage in a run."""
+    seen: dict[float, float] = {}
+    for step, i in zip(chunk, owners, strict=True):
+        if isinstance(step, WriteVerify) and step.volts not in seen:
+            seen[step.volts] = plans[i][1]
+    return list(seen.items())
+
+
+def _results(chip, array, steps, plans, got: dict[int, list[tuple[int, np.ndarray]]]) -> list:
     out: list[Any] = []
     known: dict[float, np.ndarray] = {}
     shape = (chip.layout.rows, chip.layout.cols)
     for i, step in enumerate(steps):
-        got = by_step.get(i, [])
+        frames = got.get(i, [])
         if isinstance(step, WriteAll):
             pulses, thr = plans[i]
             target = np.full(shape, step.state == CellState.P)
             first = known.get(step.read_voltage)
-            if got and got[0][0].round == 0:
-                first = got[0][1]
+            if frames and frames[0][0] == 0:
+                first = frames[0][1]
             if first is None:
                 raise InstrumentError(f"write-verify of step {i}: the board sent no initial scan")
-            maps = [g for f, g in got if f.round >= 1]
-            wrong0 = (first > thr) != target
+            maps = [g for rnd, g in frames if rnd >= 1]
             final = maps[-1] if maps else first
             report = WriteReport(
                 array,
@@ -143,14 +191,14 @@ def _results(chip, array, steps, board, owner, plans, frames: list[SeqResult]) -
                 len(maps) * target.size,
                 (final > thr) != target,
                 amplitudes=[p.amplitude for p in pulses[: len(maps)]],
-                initial_errors=int(wrong0.sum()),
+                initial_errors=int(((first > thr) != target).sum()),
                 conductance=final,
             )
             _check_rounds(i, first, maps, thr, target, len(pulses))
             known[step.read_voltage] = final
             out.append(report)
         elif isinstance(step, ReadMap):
-            maps = np.stack([g for _, g in got])
+            maps = np.stack([g for _, g in frames])
             known[step.read_voltage] = maps[-1]
             out.append(maps)
         elif isinstance(step, KnownMap):

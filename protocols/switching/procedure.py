@@ -29,8 +29,15 @@ import numpy as np
 from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse, check_array
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.sequence import (
+    KnownMap,
+    PulseAll,
+    ReadMap,
+    SeqStep,
+    WriteAll,
+    run_sequence,
+)
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
-from mtj_hil.protocols.write import write_weights
 
 DEFAULT_AMPLITUDE_STEP = 0.025
 """Spacing (V) of the default amplitude grid."""
@@ -240,18 +247,17 @@ class _Trials:
         self.set_pulse = plan.set_pulse or layout.nominal_pulse
         self.known: np.ndarray | None = None
 
+    def _write(self, state: CellState) -> WriteAll:
+        return WriteAll(
+            state, self.set_pulse, self.plan.verify_rounds, read_voltage=self.plan.read_voltage
+        )
+
+    def _known(self) -> list[SeqStep]:
+        return [] if self.known is None else [KnownMap(self.plan.read_voltage, self.known)]
+
     def set_all(self, state: CellState) -> np.ndarray:
         """Write every device to ``state`` with verify; return the mask that verified."""
-        report = write_weights(
-            self.chip,
-            self.array,
-            np.full(self.shape, state == CellState.P),
-            pulse=self.set_pulse,
-            max_rounds=self.plan.verify_rounds,
-            read_voltage=self.plan.read_voltage,
-            known_conductance=self.known,
-            pulse_all=True,
-        )
+        report = run_sequence(self.chip, self.array, [*self._known(), self._write(state)])[-1]
         self.known = report.conductance
         return ~report.residual
 
@@ -262,17 +268,19 @@ class _Trials:
         return g > self.threshold
 
     def run(self, direction: CellState, pulse: Pulse, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` trials; returns (valid trials, switches) per device."""
+        """``n`` trials, as one sequence; returns (valid trials, switches) per device."""
         start = CellState.AP if direction == CellState.P else CellState.P
+        trial = [self._write(start), PulseAll(direction, pulse), ReadMap(self.plan.read_voltage)]
+        head = self._known()
+        results = run_sequence(self.chip, self.array, head + trial * n)[len(head) :]
         trials = np.zeros(self.shape, np.int64)
         switched = np.zeros(self.shape, np.int64)
-        everything = np.ones(self.shape, bool)
-        for _ in range(n):
-            valid = self.set_all(start)
-            self.chip.program(self.array, everything, direction, pulse)
-            is_p = self.read_state()
+        for k in range(n):
+            valid = ~results[3 * k].residual
+            g = results[3 * k + 2][0]
             trials += valid
-            switched += valid & (is_p == (direction == CellState.P))
+            switched += valid & ((g > self.threshold) == (direction == CellState.P))
+            self.known = g
         return trials, switched
 
 
@@ -335,14 +343,18 @@ def _read_disturb(runner: _Trials, plan: SwitchingPlan) -> tuple[np.ndarray, np.
         return flips, valid
     v = disturb_voltage(runner.chip.layout, plan)
     for k, state in enumerate((CellState.P, CellState.AP)):
-        valid[k] = runner.set_all(state)
+        head = runner._known()
+        steps: list[SeqStep] = [*head, runner._write(state)]
         left = plan.disturb_reads
         while left > 0:
-            batch = min(left, 400)
-            conductance_map(runner.chip, runner.array, v, batch)
-            left -= batch
-        is_p = runner.read_state()
-        flips[k] = valid[k] & (is_p != (state == CellState.P))
+            steps.append(ReadMap(v, min(left, 400)))
+            left -= 400
+        steps.append(ReadMap(plan.read_voltage))
+        results = run_sequence(runner.chip, runner.array, steps)
+        valid[k] = ~results[len(head)].residual
+        g = results[-1][0]
+        runner.known = g
+        flips[k] = valid[k] & ((g > runner.threshold) != (state == CellState.P))
     return flips, valid
 
 

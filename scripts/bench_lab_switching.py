@@ -51,10 +51,10 @@ def plan_for(layout, arrays: list[int], smoke: bool) -> SwitchingPlan:
         return SwitchingPlan(
             arrays=tuple(arrays),
             amplitudes=default_amplitudes(layout, step=0.1),
-            widths=default_widths(layout)[-1:],
-            trials=4,
-            probe_trials=2,
-            floor_trials=4,
+            widths=default_widths(layout)[-2:],
+            trials=8,
+            probe_trials=4,
+            floor_trials=8,
             disturb_reads=25,
         )
     return SwitchingPlan(
@@ -107,6 +107,7 @@ def measure(n_arrays: int, smoke: bool) -> dict:
         "precision": precision(analysis, lab.die, list(plan.arrays)),
         "n_arrays": n_arrays,
         "die_arrays": lab.die.shape[0],
+        "decisions": [measured[a].decision for a in plan.arrays],
     }
 
 
@@ -154,6 +155,16 @@ def report(r: dict) -> None:
         f"per array: modelled {r['modelled'] / n:,.0f} s, floor {r['floor'] / n:,.0f} s, "
         f"{r['transactions'] / n:,.0f} bus transactions, {r['conversions'] / n:,.0f} conversions"
     )
+    for a, d in enumerate(r["decisions"]):
+        if d.get("integration"):
+            print(
+                f"array {a}: state reads as decisions at {1e6 * d['integration']:.0f} us "
+                f"(noise <= {1e9 * d['sigma']:.0f} nA, worst margin {1e6 * d['worst_margin']:.2f} "
+                f"uA over {d['cells']} cells, misread <= {d['misread']:.1e} per read, bound "
+                f"{d['bound']:.0e})"
+            )
+        else:
+            print(f"array {a}: precision state reads (no decision rule met the bound: {d})")
     print(
         f"precision over {p['devices']} fitted device-directions: Vc0 median error "
         f"{100 * p['vc_err']:.2f} % (90 % coverage {100 * p['vc_cov']:.1f} %), Delta "

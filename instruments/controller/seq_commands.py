@@ -18,7 +18,9 @@ from mtj_hil.instruments.controller.codec import (
 )
 from mtj_hil.instruments.controller.sequence import (
     SEQ_FIRMWARE,
+    Decide,
     Enable,
+    Integration,
     PulseStep,
     Scan,
     SeqResult,
@@ -41,15 +43,18 @@ def run_duration(steps: list[Step], ident: ChipIdentity, enabled_rows: int | Non
     run above ``t_seqmax`` by the same bound; the host's timeout is twice it."""
     lim = ident.limits
     rows = ident.rows if enabled_rows is None else enabled_rows
+    t_int = lim.t_int
     total = 0.0
     for step in steps:
         total += lim.t_step + 2 * lim.t_route
-        scan = rows * (lim.t_dac + lim.t_int) + lim.t_read
+        scan = rows * (lim.t_dac + t_int) + lim.t_read
         if isinstance(step, Enable):
             rows = len(step.rows)
+        elif isinstance(step, Integration):
+            t_int = step.seconds
         elif isinstance(step, PulseStep):
             total += lim.t_pulse + step.width
-        elif isinstance(step, Scan):
+        elif isinstance(step, Scan | Decide):
             total += scan
         elif isinstance(step, WriteVerify):
             n = len(step.amplitudes)
@@ -118,7 +123,7 @@ class SequenceCommands:
             (n_text,) = _require(fields, "n")
             if _parse_int(n_text) != n_sent:
                 raise FrameError(f"SEQ ADD reply n={n_text}, expected {n_sent}")
-        n_scans = sum(isinstance(s, Scan) for s in steps) + sum(
+        n_scans = sum(isinstance(s, Scan | Decide) for s in steps) + sum(
             1 + len(s.amplitudes) for s in steps if isinstance(s, WriteVerify)
         )
         frames, final = self._transact_stream(  # type: ignore[attr-defined]

@@ -12,13 +12,19 @@ separated by ``:``):
 * :class:`Known` ``K:<v>:<bits>`` - the host's latest view of which cells read high at ``v``;
 * :class:`WriteVerify` ``W:<POS|NEG>:<width>:<v>:<H|L>:<a1>,<a2>,..:<thresholds>`` - up to
   one round per amplitude: while an enabled cell reads on the wrong side of its output
-  line's threshold code, pulse every enabled cell and scan at ``v``.
+  line's threshold code, pulse every enabled cell and scan at ``v`` (``V:`` the same with
+  decision scans);
+* :class:`Integration` ``I:<seconds>`` - converter integration time of the following
+  conversions of the run;
+* :class:`Decide` ``D:<v>:<thresholds>`` - a scan that returns one bit per cell (its code
+  above its line's threshold code) instead of the codes;
+* :class:`CheckMask` ``M:<bits>`` - the cells the following write-verify steps check (the
+  others are pulsed with them but never keep a write-verify going).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +54,11 @@ __all__ = [
     "SeqResult",
     "Step",
     "WriteVerify",
+    "CheckMask",
+    "Decide",
+    "Integration",
     "check_steps",
+    "decision_fields",
     "decode_step",
     "encode_step",
     "parse_dat",
@@ -93,7 +103,8 @@ class Known:
 
 @dataclass(frozen=True)
 class WriteVerify:
-    """``high``: the target reads above threshold (code > threshold code of its line)."""
+    """``high``: the target reads above threshold (code > threshold code of its line);
+    ``decide``: its scans are decisions (bits frames, ``V`` token)."""
 
     polarity: str
     width: float
@@ -101,9 +112,36 @@ class WriteVerify:
     high: bool
     amplitudes: tuple[float, ...]
     thresholds: tuple[int, ...]
+    decide: bool = False
 
 
-Step = Enable | Range | PulseStep | Scan | Known | WriteVerify
+@dataclass(frozen=True)
+class Integration:
+    """Converter integration time (s) of the run's following conversions."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Decide:
+    """A scan at ``volts`` whose frame carries one bit per cell: code above its output
+    line's threshold code."""
+
+    volts: float
+    thresholds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CheckMask:
+    """Cells (row-major ``rows * cols`` bits) the run's write-verify steps check."""
+
+    cells: tuple[bool, ...]
+
+
+INTEGRATION_RANGE = (1e-5, 0.1)
+"""Integration times (s) an ``I`` step may set."""
+
+Step = Enable | Range | PulseStep | Scan | Known | WriteVerify | Integration | Decide | CheckMask
 
 
 def encode_step(step: Step, rows: int, cols: int, bits: int = 12) -> str:
@@ -130,9 +168,18 @@ def encode_step(step: Step, rows: int, cols: int, bits: int = 12) -> str:
             raise ValueError(f"W step needs {cols} threshold codes, got {len(step.thresholds)}")
         amps = ",".join(format_volts(a) for a in step.amplitudes)
         return (
-            f"W:{step.polarity}:{format_seconds(step.width)}:{format_volts(step.volts)}:"
-            f"{'H' if step.high else 'L'}:{amps}:{encode_codes(step.thresholds, bits)}"
+            f"{'V' if step.decide else 'W'}:{step.polarity}:{format_seconds(step.width)}:"
+            f"{format_volts(step.volts)}:{'H' if step.high else 'L'}:{amps}:"
+            f"{encode_codes(step.thresholds, bits)}"
         )
+    if isinstance(step, Integration):
+        return f"I:{format_seconds(step.seconds)}"
+    if isinstance(step, CheckMask):
+        return f"M:{format_mask([i for i, c in enumerate(step.cells) if c], len(step.cells))}"
+    if isinstance(step, Decide):
+        if len(step.thresholds) != cols:
+            raise ValueError(f"D step needs {cols} threshold codes, got {len(step.thresholds)}")
+        return f"D:{format_volts(step.volts)}:{encode_codes(step.thresholds, bits)}"
     raise ValueError(f"not a sequence step: {step!r}")
 
 
@@ -146,7 +193,9 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     """
     kind, _, rest = token.partition(":")
     fields = rest.split(":") if rest else []
-    need = {"E": 2, "R": 1, "P": 3, "S": 1, "K": 2, "W": 6}.get(kind)
+    need = {"E": 2, "R": 1, "P": 3, "S": 1, "K": 2, "W": 6, "V": 6, "I": 1, "D": 2, "M": 1}.get(
+        kind
+    )
     if need is None:
         raise FrameError(f"unknown step kind {kind!r} in {token!r}")
     if len(fields) != need:
@@ -166,12 +215,19 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     if kind == "S":
         return Scan(parse_volts(fields[0]))
     if kind == "K":
-        n = rows * cols
-        text = fields[1]
-        if not re.fullmatch(r"[0-9A-F]+", text) or len(text) > -(-n // 4):
-            raise FrameError(f"K step bits {text!r} are not hex of at most {n} bits")
-        value = int(text, 16)
-        return Known(parse_volts(fields[0]), tuple(bool((value >> i) & 1) for i in range(n)))
+        cells = parse_mask(fields[1], rows * cols)
+        return Known(parse_volts(fields[0]), tuple(bool(c) for c in cells))
+    if kind == "M":
+        return CheckMask(tuple(bool(c) for c in parse_mask(fields[0], rows * cols)))
+    if kind == "I":
+        seconds = parse_seconds(fields[0])
+        lo, hi = INTEGRATION_RANGE
+        if not lo * (1 - 1e-3) <= seconds <= hi * (1 + 1e-3):
+            raise ValueError(f"integration {fields[0]} s outside {lo:g}..{hi:g} s")
+        return Integration(seconds)
+    if kind == "D":
+        thresholds = tuple(int(c) for c in decode_codes(fields[1], cols, bits))
+        return Decide(parse_volts(fields[0]), thresholds)
     pol, width, volts, side, amps, thr = fields
     if side not in ("H", "L"):
         raise FrameError(f"W step side must be H or L, got {side!r}")
@@ -220,7 +276,7 @@ def check_steps(
             reads = [step.volts]
             if not step.amplitudes:
                 raise SafetyViolation(f"step {i} (write-verify): no amplitude given")
-        elif isinstance(step, Scan | Known):
+        elif isinstance(step, Scan | Known | Decide):
             reads = [step.volts]
         try:
             for amp, width in pulses:
@@ -246,22 +302,24 @@ def check_steps(
 
 @dataclass(frozen=True)
 class SeqResult:
-    """One ``DAT`` frame: the scan made by step ``step`` (``round`` 0 for an ``S`` step or
-    the initial check of a ``W`` step, ``r >= 1`` for the scan after its ``r``-th pulse).
+    """One ``DAT`` frame: the scan made by step ``step`` (``round`` 0 for a scan step or
+    the initial check of a write-verify, ``r >= 1`` for the scan after its ``r``-th pulse).
 
-    ``codes`` ``(n, cols)``; ``lsb`` per row (A; a row re-converted on a larger range after
-    saturating carries that range's step); ``currents`` ``(n, cols)`` in A;
-    ``saturated`` where a converter stayed at its end code on the largest range tried.
+    A scan's frame has ``codes`` ``(n, cols)``, ``lsb`` per row (A; a row converted again on
+    a larger range after saturating carries that range's step), ``currents`` ``(n, cols)``
+    in A and ``saturated`` (at an end code on the largest range tried); a decision's frame
+    has ``high`` ``(n, cols)`` instead (code above the line's threshold code).
     """
 
     index: int
     step: int
     round: int
-    zero: int
-    codes: np.ndarray
-    lsb: np.ndarray
-    currents: np.ndarray
-    saturated: np.ndarray
+    zero: int = 0
+    codes: np.ndarray | None = None
+    lsb: np.ndarray | None = None
+    currents: np.ndarray | None = None
+    saturated: np.ndarray | None = None
+    high: np.ndarray | None = None
 
 
 def dat_fields(
@@ -280,8 +338,20 @@ def dat_fields(
     ]
 
 
+def decision_fields(index: int, step: int, rnd: int, high: np.ndarray) -> list[str]:
+    """Board side: the fields of one decision ``DAT`` frame (``high`` ``(n, cols)``)."""
+    flat = np.flatnonzero(high.ravel())
+    return [
+        f"k={index}",
+        f"step={step}",
+        f"round={rnd}",
+        f"n={high.shape[0]}",
+        f"bits={format_mask(flat.tolist(), high.size)}",
+    ]
+
+
 def parse_dat(args: tuple[str, ...], cols: int, bits: int) -> SeqResult:
-    """Decode the fields of one ``DAT`` frame.
+    """Decode the fields of one ``DAT`` frame (a scan's codes or a decision's bits).
 
     Raises:
         FrameError: a field missing or malformed.
@@ -289,6 +359,11 @@ def parse_dat(args: tuple[str, ...], cols: int, bits: int) -> SeqResult:
     from mtj_hil.instruments.controller.codec import parse_fields
 
     f = parse_fields(args)
+    if "bits" in f:
+        k, step, rnd, n_text, bits_text = _require(f, "k", "step", "round", "n", "bits")
+        n = _parse_int(n_text)
+        high = parse_mask(bits_text, n * cols).reshape(n, cols)
+        return SeqResult(_parse_int(k), _parse_int(step), _parse_int(rnd), high=high)
     k, step, rnd, zero, n_text, rng, codes_text = _require(
         f, "k", "step", "round", "zero", "n", "rng", "codes"
     )

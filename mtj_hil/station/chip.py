@@ -361,6 +361,17 @@ class InstrumentChip:
             out = corr.correct_series(out, v)
         return out
 
+    @property
+    def sets_integration(self) -> bool:
+        """True when protocol sequences run on the board (firmware 1.3, converter read path),
+        whose converters take the integration time a step asks for."""
+        return bool(
+            self.station.read_path == "adc"
+            and self.use_sequences
+            and self._v11
+            and self.controller.has_sequences
+        )
+
     def run_sequence(self, array: int, steps: list[Any]) -> list[Any]:
         """Run a protocol sequence (:mod:`mtj_hil.protocols.sequence`) on ``array``: on the
         board when its firmware runs sequences (1.3) and reads go through the converters,

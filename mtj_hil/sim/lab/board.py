@@ -140,6 +140,8 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         tol = rng.uniform(-1.0, 1.0, len(imp.reference_ohms)) * imp.reference_tolerance
         self.reference_true = np.asarray(imp.reference_ohms, float) * (1.0 + tol)
         self.series_resistance = float(imp.series_resistance)
+        self._noise_rng = np.random.default_rng([imp.seed, 21])
+        self._pickup_coupling = rng.uniform(0.7, 1.3, self.cols)
         self._state = self._reset_state()
         self._replay: tuple[bytes, bytes] | None = None
         self._last_seq: int | None = None
@@ -371,16 +373,21 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         self._state.full_scale = value
         return list(args), 0.0
 
-    def _converted(self, voltages: np.ndarray, full_scale: float | None = None) -> np.ndarray:
+    def _converted(
+        self, voltages: np.ndarray, full_scale: float | None = None, t_int: float | None = None
+    ) -> np.ndarray:
         """Codes of all output lines for each input vector (disabled lines read zero), on
-        the selected converter range or ``full_scale`` (A)."""
+        the selected converter range or ``full_scale`` (A), integrating for ``t_int`` (s;
+        default the board's, one mains cycle)."""
         array = self._selected()
         s = self._state
         if s.route != "ADC":
             raise Refused("E06", "READ and SCAN need route ADC")
+        t = t_int or self.timing.t_int
         currents = self.die.read(array, voltages)
         self.conversions += voltages.shape[0]
-        self.integration_s += voltages.shape[0] * self.timing.t_int
+        self.integration_s += voltages.shape[0] * t
+        currents += self._converter_noise(voltages.shape[0], t)
         currents = currents * self.converter_gain + self.converter_offset
         currents[:, ~s.cols] = 0.0
         for line in self.faults.dead_lines:
@@ -389,6 +396,23 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         zero = 1 << (self.ADC_BITS - 1)
         lsb = 2 * (full_scale or s.full_scale) / (1 << self.ADC_BITS)
         return np.clip(np.round(currents / lsb) + zero, 0, (1 << self.ADC_BITS) - 1).astype(int)
+
+    def _converter_noise(self, n: int, t: float) -> np.ndarray:
+        """Input-referred noise (A, ``(n, cols)``) of ``n`` conversions integrating ``t`` s:
+        white noise of the converters' density, plus the mains pick-up an integration that
+        is not a whole number of mains cycles leaves (random phase per conversion)."""
+        imp = self.imperfections
+        out = np.zeros((n, self.cols))
+        if imp.converter_noise_density > 0:
+            sigma = imp.converter_noise_density / np.sqrt(2.0 * t)
+            out += sigma * self._noise_rng.standard_normal((n, self.cols))
+        cycles = t / self.timing.t_int  # the default integration is one mains cycle
+        if imp.mains_pickup > 0 and abs(cycles - round(cycles)) > 1e-9:
+            phase = self._noise_rng.uniform(0.0, 2 * np.pi, (n, 1))
+            w = 2 * np.pi * cycles
+            mean = (np.cos(phase) - np.cos(w + phase)) / w  # mean of sin over the window
+            out += imp.mains_pickup * mean * self._pickup_coupling
+        return out
 
     def _scale_fields(self) -> list[str]:
         lsb = 2 * self._state.full_scale / (1 << self.ADC_BITS)

@@ -22,7 +22,10 @@ import numpy as np
 
 from mtj_hil.instruments.controller import ADC_RANGES, FrameError
 from mtj_hil.instruments.controller.sequence import (
+    CheckMask,
+    Decide,
     Enable,
+    Integration,
     Known,
     PulseStep,
     Range,
@@ -30,6 +33,7 @@ from mtj_hil.instruments.controller.sequence import (
     Step,
     WriteVerify,
     dat_fields,
+    decision_fields,
     decode_step,
 )
 from mtj_hil.protocols.chip import CellState
@@ -57,7 +61,9 @@ class _Run:
     """Time line of one run: execution time ``t`` and when the link is free ``tx_free``."""
 
     byte_time: float
+    t_int: float
     t: float = 0.0
+    check: np.ndarray | None = None
     tx_free: float = 0.0
     frames: list[bytes] = field(default_factory=list)
     last: dict[float, tuple[str, np.ndarray]] = field(default_factory=dict)
@@ -118,11 +124,16 @@ class SequenceCommands:
                 raise Refused("E05", f"step {index}: amplitude {amp:.3f} V above the limit")
             if not 1e-8 <= width <= 1e-3:
                 raise Refused("E05", f"step {index}: width {width:.3e} s outside limits")
+        thresholds = getattr(step, "thresholds", None)
+        if thresholds is not None and len(thresholds) != cols:
+            raise Refused("E04", f"step {index}: needs {cols} threshold codes")
         volts = getattr(step, "volts", None)
         if volts is not None and not 0 <= volts <= 3.3:
             raise Refused("E05", f"step {index}: read voltage {volts:.3f} V outside 0..3.3 V")
         if isinstance(step, Known) and len(step.high) != rows * cols:
             raise Refused("E04", f"step {index}: K step needs {rows * cols} bits")
+        if isinstance(step, CheckMask) and len(step.cells) != rows * cols:
+            raise Refused("E04", f"step {index}: M step needs {rows * cols} bits")
         return step
 
     # -- running ----------------------------------------------------------------------
@@ -132,15 +143,18 @@ class SequenceCommands:
         step changing the route (the host computes the same bound)."""
         t = self.timing  # type: ignore[attr-defined]
         rows = int(self._state.rows.sum())  # type: ignore[attr-defined]
+        t_int = t.t_int
         total = 0.0
         for step in self._seq_steps:
             total += t.t_step + 2 * t.t_route
-            scan = rows * (t.t_dac + t.t_int) + t.t_read
+            scan = rows * (t.t_dac + t_int) + t.t_read
             if isinstance(step, Enable):
                 rows = len(step.rows)
+            elif isinstance(step, Integration):
+                t_int = step.seconds
             elif isinstance(step, PulseStep):
                 total += t.t_pulse + step.width
-            elif isinstance(step, Scan):
+            elif isinstance(step, Scan | Decide):
                 total += scan
             elif isinstance(step, WriteVerify):
                 n = len(step.amplitudes)
@@ -156,7 +170,7 @@ class SequenceCommands:
                 "E05",
                 f"sequence may take {worst:.1f} s, above the {t.t_seq_max:g} s a run may last",
             )
-        run = _Run(byte_time=10.0 / t.baudrate)
+        run = _Run(byte_time=10.0 / t.baudrate, t_int=t.t_int)
         faults = self.faults  # type: ignore[attr-defined]
         error = None
         for index, step in enumerate(self._seq_steps):
@@ -210,6 +224,12 @@ class SequenceCommands:
             self._seq_pulse(run, step.polarity, step.amplitude, step.width)
         elif isinstance(step, Scan):
             self._seq_scan(run, index, 0, step.volts)
+        elif isinstance(step, Integration):
+            run.t_int = step.seconds
+        elif isinstance(step, CheckMask):
+            run.check = np.array(step.cells, bool).reshape(self.rows, self.cols)  # type: ignore[attr-defined]
+        elif isinstance(step, Decide):
+            self._seq_decide(run, index, 0, step.volts, step.thresholds)
         elif isinstance(step, Known):
             high = np.array(step.high, bool).reshape(self.rows, self.cols)  # type: ignore[attr-defined]
             run.last[step.volts] = ("high", high)
@@ -239,17 +259,18 @@ class SequenceCommands:
             raise Refused("E06", "a scan needs at least one enabled input line")
         self._seq_route(run, "ADC")
         start = run.t
-        per_row = t.t_dac + t.t_int
+        per_row = t.t_dac + run.t_int
         vectors = np.zeros((rows.size, self.rows))  # type: ignore[attr-defined]
         vectors[np.arange(rows.size), rows] = volts
-        codes = self._converted(vectors)  # type: ignore[attr-defined]
+        codes = self._converted(vectors, None, run.t_int)  # type: ignore[attr-defined]
         run.t += rows.size * per_row
         ranges = [ADC_RANGES.index(s.full_scale)] * rows.size
         full = (1 << self.ADC_BITS) - 1  # type: ignore[attr-defined]
         for i in range(rows.size):  # a saturated row is converted again on larger ranges
             while ((codes[i] == 0) | (codes[i] == full))[s.cols].any() and ranges[i] < 3:
                 ranges[i] += 1
-                codes[i] = self._converted(vectors[i : i + 1], ADC_RANGES[ranges[i]])[0]  # type: ignore[attr-defined]
+                fs = ADC_RANGES[ranges[i]]
+                codes[i] = self._converted(vectors[i : i + 1], fs, run.t_int)[0]  # type: ignore[attr-defined]
                 run.t += per_row
         run.t += t.t_read
         self.read_levels.append(volts)  # type: ignore[attr-defined]
@@ -263,22 +284,55 @@ class SequenceCommands:
         run.last[volts] = ("currents", currents)
         return currents
 
+    def _seq_decide(
+        self, run: _Run, index: int, rnd: int, volts: float, thresholds: tuple[int, ...]
+    ) -> np.ndarray:
+        """A decision scan: one bit per cell (code above its line's threshold code) in the
+        DAT frame; returns the cells that read high (rows not scanned read low)."""
+        t = self.timing  # type: ignore[attr-defined]
+        s = self._state  # type: ignore[attr-defined]
+        rows = np.flatnonzero(s.rows)
+        if rows.size == 0:
+            raise Refused("E06", "a scan needs at least one enabled input line")
+        self._seq_route(run, "ADC")
+        start = run.t
+        vectors = np.zeros((rows.size, self.rows))  # type: ignore[attr-defined]
+        vectors[np.arange(rows.size), rows] = volts
+        codes = self._converted(vectors, None, run.t_int)  # type: ignore[attr-defined]
+        run.t += rows.size * (t.t_dac + run.t_int) + t.t_read
+        self.read_levels.append(volts)  # type: ignore[attr-defined]
+        bits = codes > np.asarray(thresholds)[None, :]
+        frame = self._dat_frame(decision_fields(len(run.frames), index, rnd, bits))  # type: ignore[attr-defined]
+        run.send(frame, start + t.t_dac + run.t_int, 1)
+        high = np.zeros((self.rows, self.cols), bool)  # type: ignore[attr-defined]
+        high[rows] = bits
+        run.last[volts] = ("high", high)
+        return high
+
     def _seq_write(self, run: _Run, index: int, step: WriteVerify) -> None:
         s = self._state  # type: ignore[attr-defined]
         lsb = 2.0 * s.full_scale / (1 << self.ADC_BITS)  # type: ignore[attr-defined]
         zero = 1 << (self.ADC_BITS - 1)  # type: ignore[attr-defined]
         thr = (np.asarray(step.thresholds) - zero) * lsb  # A per output line
         cells = np.outer(s.rows, s.cols)
+        if run.check is not None:
+            cells = cells & run.check
 
         def wrong() -> np.ndarray:
             kind, value = run.last[step.volts]
             high = value if kind == "high" else value > thr[None, :]
             return cells & (high != step.high)
 
+        def scan(rnd: int) -> None:
+            if step.decide:
+                self._seq_decide(run, index, rnd, step.volts, step.thresholds)
+            else:
+                self._seq_scan(run, index, rnd, step.volts)
+
         if step.volts not in run.last:
-            self._seq_scan(run, index, 0, step.volts)
+            scan(0)
         for rnd, amp in enumerate(step.amplitudes, start=1):
             if not wrong().any():
                 break
             self._seq_pulse(run, step.polarity, amp, step.width)
-            self._seq_scan(run, index, rnd, step.volts)
+            scan(rnd)

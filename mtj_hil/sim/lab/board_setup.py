@@ -44,6 +44,12 @@ class ReadPathImperfections:
         reference_tolerance: the true values lie uniformly within this relative tolerance
             of the nominal ones; default 1e-3 (0.1 %).
         seed: seed of this board's parts (a real board keeps its errors from day to day).
+        converter_noise_density: white current noise of each converter, referred to its
+            input (A/sqrt(Hz)); a conversion integrating for T seconds shows
+            ``density / sqrt(2 T)`` (1 sigma); default 2e-9 (11 nA at one mains cycle).
+        mains_pickup: amplitude (A) of mains-frequency pick-up at the converters' inputs. An
+            integration over whole mains cycles cancels it; a shorter one keeps the part of
+            the cycle it saw (random phase per conversion); default 2e-7 A.
     """
 
     converter_gain_sigma: float = 0.02
@@ -52,11 +58,15 @@ class ReadPathImperfections:
     reference_ohms: tuple[float, ...] = (1000.0, 4990.0, 10000.0)
     reference_tolerance: float = 1e-3
     seed: int = 1
+    converter_noise_density: float = 2e-9
+    mains_pickup: float = 2e-7
 
     @classmethod
     def ideal(cls) -> ReadPathImperfections:
         """A perfect read path (unit gains, no offsets, no series resistance)."""
-        return cls(0.0, 0.0, 0.0, reference_tolerance=0.0)
+        return cls(
+            0.0, 0.0, 0.0, reference_tolerance=0.0, converter_noise_density=0.0, mains_pickup=0.0
+        )
 
 
 @dataclass

@@ -240,6 +240,7 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
         side == "H",
         amplitudes,
         thresholds,
+        decide=kind == "V",
     )
 
 

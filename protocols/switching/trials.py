@@ -38,6 +38,9 @@ from mtj_hil.protocols.switching.decision import (
     read_noise,
 )
 
+NOISE_READS = 8
+"""Reads per integration tried (4 pairs per cell, 100 differences per output line)."""
+
 
 class Trials:
     """Runs trials on one array, remembering the last read so no read is wasted.
@@ -162,22 +165,26 @@ class Trials:
         if not bound or not sets_integration(self.chip):
             return None
         v = self.plan.read_voltage
+        head = self._known()
         steps = [
-            *self._known(),
+            *head,
             self._write(CellState.AP, decide=False),
+            ReadMap(v, NOISE_READS),
             self._write(CellState.P, decide=False),
-            ReadMap(v),
+            ReadMap(v, NOISE_READS),
         ]
-        res = run_sequence(self.chip, self.array, steps)[len(self._known()) :]
-        g_ap, g_p, g_p2 = res[0].conductance, res[1].conductance, res[2][0]
-        use = self._verified(CellState.AP, res[0]) & self._verified(CellState.P, res[1])
-        self.known = g_p2
-        sigma_prec, _ = read_noise(g_p * v, g_p2 * v, use)
+        res = run_sequence(self.chip, self.array, steps)[len(head) :]
+        use = self._verified(CellState.AP, res[0]) & self._verified(CellState.P, res[2])
+        g_ap, g_p = res[1].mean(axis=0), res[3].mean(axis=0)
+        self.known = res[3][-1]
+        noise_p, _ = read_noise(res[3] * v, use)
+        noise_ap, _ = read_noise(res[1] * v, use)
+        sigma_prec = np.maximum(noise_p, noise_ap) / np.sqrt(NOISE_READS)  # of the means
 
-        def noise_at(t: float) -> tuple[float, int]:
-            maps = run_sequence(self.chip, self.array, [ReadMap(v, 2, integration=t)])[0]
+        def noise_at(t: float) -> tuple[np.ndarray, int]:
+            maps = run_sequence(self.chip, self.array, [ReadMap(v, NOISE_READS, integration=t)])[0]
             self.known = maps[-1]
-            return read_noise(maps[0] * v, maps[1] * v, use)
+            return read_noise(maps * v, use)
 
         cell_margins = margins(g_p, g_ap, use, self.threshold, v, sigma_prec)
         self.rule = choose_integration(cell_margins, noise_at, bound=bound)

@@ -16,7 +16,10 @@ from mtj_hil.instruments.controller import (
     encode_frame,
 )
 from mtj_hil.instruments.controller.sequence import (
+    CheckMask,
+    Decide,
     Enable,
+    Integration,
     Known,
     PulseStep,
     Range,
@@ -114,6 +117,10 @@ def test_steps_round_trip_through_their_tokens():
         Scan(0.3),
         Known(0.1, tuple(bool(i % 3) for i in range(625))),
         WriteVerify("POS", 1e-6, 0.1, True, (1.0, 1.05), tuple(range(2000, 2025))),
+        WriteVerify("NEG", 2e-7, 0.2, False, (0.9,), (2100,) * 25, decide=True),
+        Integration(5e-5),
+        Decide(0.1, tuple(range(2000, 2025))),
+        CheckMask(tuple(bool(i % 7) for i in range(625))),
     ]
     for step in steps:
         assert decode_step(encode_step(step, 25, 25), 25, 25) == step

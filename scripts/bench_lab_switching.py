@@ -15,7 +15,16 @@ Modelled instruments: board at 115200 baud, 2 ms command overhead, 5 ms relay se
 16.7 ms converter integration (1 NPLC at 60 Hz), 0.2 ms DAC settling, 1.5 ms conversion;
 SMU 2 ms per transaction.
 
-Usage: python scripts/bench_lab_switching.py [--arrays 4] [--smoke]
+Levers (``--levers``: each measured on its own, on ``--lever-arrays`` arrays, scaled):
+  baseline    a firmware 1.2 board, every state read a precision map, every write verified
+              on every device (the method before issue 21)
+  sequences   a firmware 1.3 board: each point's trials one board-side sequence, conversions
+              pipelined (reads and verifies as the baseline)
+  verify      sequences, and devices that never verify are not verified again
+  decisions   sequences, and state reads as decisions (misread <= 1e-6 per read)
+  all         sequences, fewer verify reads and decisions (the default)
+
+Usage: python scripts/bench_lab_switching.py [--arrays 4] [--levers] [--smoke]
 """
 
 from __future__ import annotations
@@ -45,8 +54,18 @@ from mtj_hil.station.files import station_from_dict
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 
 
-def plan_for(layout, arrays: list[int], smoke: bool) -> SwitchingPlan:
-    """The default plan of ``mtj-hil switching`` (a coarse, short one with ``--smoke``)."""
+LEVERS = {
+    "baseline": ("1.2.0", {"decision_bound": 0.0, "skip_unresponsive": False}),
+    "sequences": ("1.3.0", {"decision_bound": 0.0, "skip_unresponsive": False}),
+    "verify": ("1.3.0", {"decision_bound": 0.0}),
+    "decisions": ("1.3.0", {"skip_unresponsive": False}),
+    "all": ("1.3.0", {}),
+}
+
+
+def plan_for(layout, arrays: list[int], smoke: bool, **changes) -> SwitchingPlan:
+    """The default plan of ``mtj-hil switching`` (a coarse, short one with ``--smoke``),
+    with ``changes``."""
     if smoke:
         return SwitchingPlan(
             arrays=tuple(arrays),
@@ -56,14 +75,20 @@ def plan_for(layout, arrays: list[int], smoke: bool) -> SwitchingPlan:
             probe_trials=4,
             floor_trials=8,
             disturb_reads=25,
+            **changes,
         )
     return SwitchingPlan(
-        arrays=tuple(arrays), amplitudes=default_amplitudes(layout), widths=default_widths(layout)
+        arrays=tuple(arrays),
+        amplitudes=default_amplitudes(layout),
+        widths=default_widths(layout),
+        **changes,
     )
 
 
-def measure(n_arrays: int, smoke: bool) -> dict:
-    """Switching of arrays ``0..n_arrays-1`` of the station's die over the virtual lab."""
+def measure(n_arrays: int, smoke: bool, lever: str = "all") -> dict:
+    """Switching of arrays ``0..n_arrays-1`` of the station's die over the virtual lab, with
+    the levers of ``lever`` (see :data:`LEVERS`)."""
+    firmware, changes = LEVERS[lever]
     data = tomllib.loads(STATION.read_text())
     cfg = data.pop("virtual_lab")
     lab = VirtualLab(
@@ -72,6 +97,7 @@ def measure(n_arrays: int, smoke: bool) -> dict:
         cfg["die"],
         smu_latency=cfg["smu_latency"],
         line_frequency=data["station"]["line_frequency"],
+        board_firmware=firmware,
     )
     start = time.perf_counter()
     with lab, warnings.catch_warnings():
@@ -79,7 +105,7 @@ def measure(n_arrays: int, smoke: bool) -> dict:
         data["controller"]["url"] = lab.controller_url
         data["smu"]["sense"]["resource"] = lab.smu_resource
         with open_station(station_from_dict(data, STATION)) as chip:
-            plan = plan_for(chip.layout, list(range(n_arrays)), smoke)
+            plan = plan_for(chip.layout, list(range(n_arrays)), smoke, **changes)
             lab.clock.reset()
             board = lab.board
             board.pulses.clear()
@@ -187,7 +213,25 @@ def main() -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="one array, a coarse short plan (checks it runs)"
     )
+    parser.add_argument("--levers", action="store_true", help="measure each lever on its own")
+    parser.add_argument("--lever-arrays", type=int, default=1, help="arrays per lever")
     args = parser.parse_args()
+    if args.levers:
+        n = 1 if args.smoke else args.lever_arrays
+        print(f"levers, each on its own ({n} array(s) measured, scaled to the die):")
+        for lever in LEVERS:
+            r = measure(n, args.smoke, lever)
+            scale = r["die_arrays"] / n
+            p = r["precision"]
+            print(
+                f"  {lever:10s} {r['modelled'] * scale / 3600:7.2f} h, {r['transactions'] / n:8,.0f} "
+                f"transactions/array, {r['conversions'] / n:8,.0f} conversions/array; Vc0 err "
+                f"{100 * p['vc_err']:.2f} %, Delta err {100 * p['delta_err']:.2f} %, coverage "
+                f"{100 * p['coverage']:.1f} %  ({r['wall']:.0f} s wall)",
+                flush=True,
+            )
+        if args.smoke:
+            return
     n = 1 if args.smoke else args.arrays
     if not args.smoke and n < 4:
         print(f"note: {n} arrays measured; the issue asks for at least 4 to scale from")

@@ -86,10 +86,13 @@ def test_every_example_frame_of_the_protocol_document_has_a_valid_checksum():
         decode_frame(frame + b"\n", max_bytes=4096)  # raises on a bad CRC or grammar
 
 
-def test_the_section_10_transcript_is_what_the_virtual_board_answers():
+@pytest.mark.parametrize("section", ["### 10.5 Examples", "### 10.6 Example: decisions"])
+def test_the_section_10_transcripts_are_what_the_virtual_board_answers(section):
     text = DOC.read_text()
-    sec = text[text.index("### 10.5 Examples") :]
+    sec = text[text.index(section) :]
+    sec = sec[: sec.index("\n### ", 5)] if "\n### " in sec[5:] else sec
     lines = [(d, f) for d, f in _doc_frames() if f in sec.encode()]
+    assert len(lines) >= 10
     board = _board()
     for verb, seq, args in (("SYNC", 0, ()), ("IDN", 1, ()), ("LIM", 2, ()), ("SEL", 3, ("7",))):
         _send(board, verb, seq, *args)
@@ -248,3 +251,41 @@ def test_a_link_lost_mid_run_leaves_the_board_safe():
     with pytest.raises(DropConnection):
         board.handle(encode_frame("SEQ", 4, ("RUN",))[:-1])
     _assert_safe(board)
+
+
+def test_decisions_tell_the_sides_and_short_integrations_cost_less(lab):
+    board, ctrl = lab
+    ctrl.select_array(5)
+    thr = (_threshold(),) * 25
+    base = [Enable(EVERY, EVERY), Range(1e-4), Scan(0.1)]
+    t0 = board.clock.now
+    precise = ctrl.run_sequence([*base, Decide(0.1, thr)])
+    t1 = board.clock.now
+    quick = ctrl.run_sequence([*base, Integration(1e-5), Decide(0.1, thr)])
+    t2 = board.clock.now
+    codes = precise[0].codes
+    far = np.abs(codes - thr[0]) > 40  # cells far from the threshold (> 2 uA)
+    assert precise[1].high.shape == (25, 25)
+    np.testing.assert_array_equal(precise[1].high[far], (codes > thr[0])[far])
+    np.testing.assert_array_equal(quick[1].high[far], (codes > thr[0])[far])
+    decide_1plc = (t1 - t0) - (t2 - t1)  # same scan before, only the decision differs
+    assert decide_1plc > 25 * (1 / 60 - 1e-5) * 0.9
+
+
+def test_a_check_mask_keeps_stuck_cells_from_forcing_every_round(lab):
+    board, ctrl = lab
+    ctrl.select_array(0)
+    die = board.die
+    stuck_ap = np.argwhere(die.defect[0] == 4)  # STUCK_AP: never reads P
+    assert len(stuck_ap)
+    thr = (_threshold(),) * 25
+    to_p = WriteVerify("POS", 1e-6, 0.1, True, (1.0, 1.05, 1.1), thr, decide=True)
+    steps = [Enable(EVERY, EVERY), Range(1e-4), PulseStep("NEG", 1.0, 1e-6), to_p]
+    rounds_all = max(r.round for r in ctrl.run_sequence(steps))
+    check = np.ones((25, 25), bool)
+    check[tuple(stuck_ap.T)] = False
+    check[die.defect[0] == 1] = False  # shorts read P anyway; opens read AP
+    check[die.defect[0] == 2] = False
+    masked = [*steps[:3], CheckMask(tuple(check.ravel())), to_p]
+    rounds_masked = max(r.round for r in ctrl.run_sequence(masked))
+    assert rounds_all == 3 and rounds_masked == 1

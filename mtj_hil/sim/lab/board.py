@@ -46,7 +46,7 @@ from mtj_hil.protocols.chip import CellState
 from mtj_hil.sim.die import SimulatedDie
 from mtj_hil.sim.lab.board_args import Refused, arg_int, arg_mask, arg_seconds, arg_volts, clean
 from mtj_hil.sim.lab.board_info import BoardInfo, SmuConnector
-from mtj_hil.sim.lab.board_seq import SequenceCommands, Streamed
+from mtj_hil.sim.lab.board_seq import BoardReset, SequenceCommands, Streamed
 from mtj_hil.sim.lab.board_setup import BoardFaults, BoardTiming, ReadPathImperfections
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.server import DropConnection
@@ -114,6 +114,8 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         self.pipelined = version >= (1, 3)
         self._seq_init()
         self._reply_seq = 0
+        self.mcu_reset = False
+        """STAT flag bit 3: the board's own watchdog reset it since power-up."""
         self.clock = clock or VirtualClock()
         self.timing = timing or BoardTiming()
         self.p_polarity = p_polarity
@@ -151,6 +153,15 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         self._last_frame_at = self.clock.now
         self._heard = False
 
+    def _power_up(self) -> None:
+        """What the board's own watchdog reset leaves: the power-up state (safe), no
+        sequence, no replay memory, ``STAT`` flag bit 3."""
+        self._state = self._reset_state()
+        self._seq_init()
+        self._replay = None
+        self._last_seq = None
+        self.mcu_reset = True
+
     def _reset_state(self) -> _State:
         return _State(
             rows=np.zeros(self.rows, bool),
@@ -183,7 +194,11 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
                 return None
             self.check_watchdog()
             self._heard = False
-            reply, extra, n_out = self._answer(line)
+            try:
+                reply, extra, n_out = self._answer(line)
+            except BoardReset:
+                self._power_up()
+                return None
             self._book(len(line) + 1, n_out, extra)
             if self._heard:
                 self._last_frame_at = self.clock.now

@@ -65,7 +65,7 @@ class BoardInfo:
             f"rows={format_mask(np.flatnonzero(s.rows), self.rows) if selected else '--'}",
             f"cols={format_mask(np.flatnonzero(s.cols), self.cols) if selected else '--'}",
             "temp=31.5",
-            f"flags={self.FLAG_HOST_WATCHDOG if self.watchdog_fired else 0:02X}",
+            f"flags={(self.FLAG_HOST_WATCHDOG if self.watchdog_fired else 0) | (8 if self.mcu_reset else 0):02X}",
         ], 0.0
 
 

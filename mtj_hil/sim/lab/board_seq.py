@@ -10,8 +10,9 @@ later steps run, so only the transfer that cannot hide behind them adds.
 
 Faults a test can inject (:class:`~mtj_hil.sim.lab.board_setup.BoardFaults`):
 ``abort_run_at_step`` (an ``RST`` arrives during step k: the run stops, the board goes to the
-safe state, the final frame is ``ERR .. E10``) and ``drop_run_at_step`` (the link is lost
-during step k: safe state, connection dropped).
+safe state, the final frame is ``ERR .. E10``), ``drop_run_at_step`` (the link is lost
+during step k: safe state, connection dropped) and ``reset_run_at_step`` (the board's own
+watchdog resets it during step k: power-up state, flag bit 3, no reply).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ from mtj_hil.sim.lab.server import DropConnection
 
 MAX_STEPS = 1024
 """Steps the reference board's sequence buffer holds (``IDN seq``)."""
+
+
+class BoardReset(Exception):
+    """The board reset itself (its MCU watchdog) while running: power-up state, nothing more
+    sent for the frame in progress."""
 
 
 @dataclass
@@ -174,6 +180,9 @@ class SequenceCommands:
         faults = self.faults  # type: ignore[attr-defined]
         error = None
         for index, step in enumerate(self._seq_steps):
+            if faults.reset_run_at_step == index:
+                faults.reset_run_at_step = None
+                raise BoardReset(f"injected: the board's own watchdog reset it at step {index}")
             if faults.drop_run_at_step == index:
                 faults.drop_run_at_step = None
                 self._seq_safe_state()

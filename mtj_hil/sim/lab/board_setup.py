@@ -84,6 +84,8 @@ class BoardFaults:
             (e.g. ``"SEQ RUN"``) but lose its reply on the wire.
         abort_run_at_step: an ``RST`` arrives while a sequence runs this step (firmware 1.3).
         drop_run_at_step: the link is lost while a sequence runs this step.
+        reset_run_at_step: the board's own watchdog resets it while a sequence runs this step
+            (power-up state, ``STAT`` flag bit 3, no reply to the run).
     """
 
     drop_after: int | None = None
@@ -95,3 +97,4 @@ class BoardFaults:
     lose_reply_of: str | None = None
     abort_run_at_step: int | None = None
     drop_run_at_step: int | None = None
+    reset_run_at_step: int | None = None

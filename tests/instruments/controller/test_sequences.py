@@ -289,3 +289,14 @@ def test_a_check_mask_keeps_stuck_cells_from_forcing_every_round(lab):
     masked = [*steps[:3], CheckMask(tuple(check.ravel())), to_p]
     rounds_masked = max(r.round for r in ctrl.run_sequence(masked))
     assert rounds_all == 3 and rounds_masked == 1
+
+
+def test_a_board_that_resets_mid_run_is_seen_by_the_host_and_left_safe(lab):
+    board, ctrl = lab
+    ctrl.select_array(2)
+    steps = [Enable(EVERY, EVERY), Scan(0.1), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
+    board.faults.reset_run_at_step = 2
+    with pytest.raises(InstrumentError):  # no reply; the retry finds a board without array
+        ctrl.run_sequence(steps)
+    _assert_safe(board)
+    assert ctrl.status().flags & 0x08  # flag bit 3: the board's watchdog reset it

@@ -16,6 +16,8 @@ for call.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mtj_hil.protocols.chip import CellState, Chip, Pulse
@@ -37,6 +39,7 @@ from mtj_hil.protocols.switching.decision import (
     margins,
     read_noise,
 )
+from mtj_hil.protocols.write import WriteReport
 
 NOISE_READS = 8
 """Reads per integration tried (4 pairs per cell, 100 differences per output line)."""
@@ -48,7 +51,8 @@ class Trials:
     ``known`` is the last map (S) or, after decision reads, the last states (bool, True: P).
     """
 
-    def __init__(self, chip: Chip, array: int, plan) -> None:  # noqa: ANN001 - SwitchingPlan
+    def __init__(self, chip: Chip, array: int, plan: Any) -> None:
+        """``plan``: the :class:`~mtj_hil.protocols.switching.procedure.SwitchingPlan`."""
         self.chip, self.array, self.plan = chip, array, plan
         layout = chip.layout
         self.shape = (layout.rows, layout.cols)
@@ -77,7 +81,7 @@ class Trials:
             cells=None if skip is None or not skip.any() else ~skip,
         )
 
-    def _verified(self, state: CellState, report) -> np.ndarray:  # noqa: ANN001 - WriteReport
+    def _verified(self, state: CellState, report: WriteReport) -> np.ndarray:
         """Devices a write towards ``state`` verified (the first such write of the array
         also decides which devices do not respond)."""
         skip = self.unresponsive.setdefault(state, report.residual.copy())

@@ -209,7 +209,9 @@ def report(r: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--arrays", type=int, default=4, help="whole arrays to measure")
+    parser.add_argument(
+        "--arrays", type=int, default=4, help="whole arrays to measure (0: levers only)"
+    )
     parser.add_argument(
         "--smoke", action="store_true", help="one array, a coarse short plan (checks it runs)"
     )
@@ -230,7 +232,7 @@ def main() -> None:
                 f"{100 * p['coverage']:.1f} %  ({r['wall']:.0f} s wall)",
                 flush=True,
             )
-        if args.smoke:
+        if args.smoke or args.arrays == 0:
             return
     n = 1 if args.smoke else args.arrays
     if not args.smoke and n < 4:

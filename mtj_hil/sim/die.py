@@ -12,10 +12,13 @@ device (it becomes a short). Limits are enforced by :class:`mtj_hil.sim.chip.Sim
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.sim.disturb import draw_flips, good_mask, integrated_rates
 from mtj_hil.sim.dynamics import read_factor
 from mtj_hil.sim.flaws import draw_flaws
 from mtj_hil.sim.nodal import effective_conductance
@@ -23,6 +26,10 @@ from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.sim.profile_sections import Clock
 
 NOISE_TABLE_SIZE = 1 << 19
+_P = int(CellState.P)
+_GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
+PRODUCT_BLOCK = 1024
+"""Input vectors per block of the crossbar product (a block of voltages stays in cache)."""
 
 DEFECT_PARAMS = (
     (DefectCode.SHORT, "short_rate"),
@@ -94,8 +101,8 @@ class SimulatedDie:
             for a in range(profile.geometry.n_arrays)
         ]
         self.read_flips = np.zeros(profile.geometry.n_arrays, dtype=np.int64)
-        self._vc_min: np.ndarray | None = None
         self._g_eff: dict[int, np.ndarray] = {}
+        self._g_states: tuple[np.ndarray, np.ndarray] | None = None
         self._noise_tables: np.ndarray | None = None
         self.k_p: np.ndarray | None = None
         self.k_ap: np.ndarray | None = None
@@ -110,6 +117,9 @@ class SimulatedDie:
             )
         draw_flaws(self, self._z_common)
         self._z_common = None
+        self._g_states = None  # the flaws may rescale r_p / r_ap (populations): cache anew
+        self._g_eff.clear()
+        self._gk.clear()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -189,17 +199,22 @@ class SimulatedDie:
         """True device conductances (S) in the current states, for one array or the die
         (at zero bias when the profile has a ``[bias]`` section)."""
         sl = slice(None) if array is None else array
-        g = np.where(self.state[sl], 1.0 / self.r_p[sl], 1.0 / self.r_ap[sl])
+        if self._g_states is None:  # r_p and r_ap never change after the draw (flaws included)
+            self._g_states = (1.0 / self.r_p, 1.0 / self.r_ap)
+        g_p, g_ap = self._g_states
+        g = np.where(self.state[sl], g_p[sl], g_ap[sl])
+        # The flaw terms that change with writes (partial levels) or are per device (leaks,
+        # resistive opens) go on top of the cached base, every call.
         if self.partial_level is not None:
             level = self.partial_level[sl]
-            mid = np.exp(np.log(1.0 / self.r_ap[sl]) + level * np.log(self.r_ap[sl] / self.r_p[sl]))
+            mid = np.exp(np.log(g_ap[sl]) + level * np.log(g_p[sl] / g_ap[sl]))
             g = np.where(np.isfinite(level), mid, g)
         if self.leak_g is not None:
             g = g + self.leak_g[sl]
         defect = self.defect[sl]
-        g = np.where(defect == DefectCode.SHORT, self.short_g[sl], g)
+        g = np.where(defect == _SHORT, self.short_g[sl], g)
         open_g = self.profile.defects.open_g if self.open_g is None else self.open_g[sl]
-        return np.where(defect == DefectCode.OPEN, open_g, g)
+        return np.where(defect == _OPEN, open_g, g)
 
     def conductance_in(self, state: CellState) -> np.ndarray:
         """Conductance (S) every device of the die would show in ``state`` (defects included)."""
@@ -288,14 +303,12 @@ class SimulatedDie:
         if half is not None:
             self._breakdown(array, half > 0, amplitude / 2.0)
 
-        vc = (self.vc_to_p if state == CellState.P else self.vc_to_ap)[array]
+        target = int(state) == _P
+        vc = (self.vc_to_p if target else self.vc_to_ap)[array]
         delta = self.delta[array]
-        target = state == CellState.P
-        switchable = (self.defect[array] == DefectCode.GOOD) & (self.state[array] != target)
+        switchable = (self.defect[array] == _GOOD) & (self.state[array] != target)
         if self.partial_level is not None:  # a half-way device can finish the switch
-            switchable |= (self.defect[array] == DefectCode.GOOD) & np.isfinite(
-                self.partial_level[array]
-            )
+            switchable |= (self.defect[array] == _GOOD) & np.isfinite(self.partial_level[array])
         p_switch = np.zeros(mask.shape)
         if mask.any():
             p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw, delta), 0.0)
@@ -319,32 +332,68 @@ class SimulatedDie:
             lv[stops] = np.where(target, frac, 1.0 - frac)[stops]
 
     def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
+        if amplitude < self.profile.switching.breakdown_floor:
+            return  # no device breaks down below the floor (the draw clips to it)
         broken = mask & (amplitude >= self.v_breakdown[array])
         if broken.any():
             self.defect[array][broken] = DefectCode.SHORT
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
+    def read(
+        self,
+        array: int,
+        voltages: np.ndarray,
+        check: Callable[[float, float], None] | None = None,
+    ) -> np.ndarray:
         """Output-line currents (A, ``(batch, cols)``) for input voltages (V, ``(batch, rows)``).
 
         Ohm's and Kirchhoff's laws through the effective conductance (with a ``[bias]``
         section, 1T1R only: each device sees its input line's voltage and adds ``G0 k V**3``,
-        so ``I = V @ G0 + V**3 @ (G0 k)``), then read noise
+        so ``I = V @ G0 + V**3 @ (G0 k)``), then read disturb, read noise
         (relative and absolute, independent per line and read), the line's sense offset and,
         if the profile asks for it, ADC quantisation with clipping at full scale.
+
+        ``check`` is called with the smallest and largest voltage (V) of the batch before
+        anything random is drawn or any device is touched; it raises to refuse the read
+        (the product is computed in cache-sized blocks that scan the voltages on the way).
         """
         rd = self.profile.read
         g = self.effective_conductance(array)
-        factor = read_factor(self, array)
+        noisy = rd.noise_rel > 0 or rd.noise_abs > 0
+        timed = self.profile.drift is not None or self.rtn_has is not None
+        if timed and check is not None and voltages.size:
+            # refuse before the telegraph traps advance (nothing is touched by a refused read)
+            check(float(voltages.min()), float(voltages.max()))
+            check = None
+        factor = read_factor(self, array) if timed else None
+        if factor is not None:
+            g = g * factor  # drift and telegraph noise on top of the cached conductance
+        fused = noisy and self.k_p is None and voltages.shape[0] > PRODUCT_BLOCK
+        if fused:
+            # Large reads: the noise is applied block by block while each block is in
+            # cache. Its window is drawn first, so a refused read puts the stream back.
+            rng = self.array_rngs[array]
+            saved = rng.bit_generator.state if check is not None else None
+            gain, extra = self._noise(array, (voltages.shape[0], g.shape[1]))
+            current, lowest, highest = _product_and_range(voltages, g, gain, extra)
+            if check is not None:
+                try:
+                    check(lowest, highest)
+                except Exception:
+                    rng.bit_generator.state = saved
+                    raise
+        else:
+            current, lowest, highest = _product_and_range(voltages, g)
+            if check is not None:
+                check(lowest, highest)
         self.clock += self._clock.read_vector_time * voltages.shape[0]
-        current = voltages @ g if factor is None else voltages @ (g * factor)
         if self.k_p is not None:
-            gk = self._cubic_conductance(array, g)
+            gk = self._cubic_conductance(array, self.effective_conductance(array))
             current += (voltages * voltages * voltages) @ (gk if factor is None else gk * factor)
-        if rd.read_width > 0:
-            self._read_disturb(array, voltages)
-        if rd.noise_rel > 0 or rd.noise_abs > 0:
+        if rd.read_width > 0 and voltages.size:
+            self._read_disturb(array, voltages, (lowest, highest))
+        if noisy and not fused:
             gain, extra = self._noise(array, current.shape)
             current *= gain
             current += extra
@@ -358,56 +407,37 @@ class SimulatedDie:
 
     def read_disturb_probability(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Probability (per device of ``array``, ``(rows, cols)``) that a batch of read
-        vectors (V, ``(batch, rows)``) flips the device, from the thermal-activation law.
-
-        Each read vector holds its voltages on the input lines for ``read.read_width``
-        seconds; every device of a line sees that line's voltage. A positive voltage has the
-        polarity of a write towards AP (it can flip P devices, with ``vc_to_ap``), a negative
-        one that of a write towards P (AP devices, ``vc_to_p``). The write-error floor does
-        not apply. Only GOOD devices not already in the pushed-to state can flip.
-        """
+        vectors (V, ``(batch, rows)``) flips the device, from the thermal-activation law
+        of :mod:`mtj_hil.sim.disturb` (the write-error floor does not apply; only GOOD
+        devices not already in the pushed-to state can flip)."""
         sw, rd = self.profile.switching, self.profile.read
-        v = np.asarray(voltages, dtype=float)
-        p_stay = np.ones(self.shape[1:])
-        for sign, vc_all, from_p in ((1.0, self.vc_to_ap, True), (-1.0, self.vc_to_p, False)):
-            mag = np.maximum(sign * v, 0.0)
-            if not mag.any():
-                continue
-            # Few distinct voltages in practice (one-hot maps, binary inputs): count how often
-            # each line holds each level (0.1 mV resolution) instead of one exp per read.
-            levels, inverse = np.unique(np.round(mag, 4), return_inverse=True)
-            counts = np.zeros((levels.size, v.shape[1]))
-            np.add.at(counts, (inverse.reshape(mag.shape), np.arange(v.shape[1])[None, :]), 1.0)
-            keep = levels > 0
-            levels, counts = levels[keep], counts[keep]
-            vc = vc_all[array]
-            exponent = np.minimum(sw.delta * (1.0 - levels[:, None, None] / vc[None]), 700.0)
-            rate_t = (rd.read_width / sw.tau0) * np.exp(-exponent)  # (levels, rows, cols)
-            total = np.einsum("kr,krc->rc", counts, rate_t)
-            exposed = (self.state[array] == from_p) & (self.defect[array] == DefectCode.GOOD)
-            p_stay *= np.where(exposed, np.exp(-total), 1.0)
-        return -np.expm1(np.log(np.maximum(p_stay, 1e-300)))
-
-    def _read_disturb(self, array: int, voltages: np.ndarray) -> None:
-        """Flip devices a read disturbed (see :meth:`read_disturb_probability`)."""
-        sw, rd = self.profile.switching, self.profile.read
-        vmax = float(np.abs(voltages).max()) if voltages.size else 0.0
-        if vmax <= 0:
-            return
-        if self._vc_min is None:
-            self._vc_min = np.minimum(self.vc_to_ap.min(axis=(1, 2)), self.vc_to_p.min(axis=(1, 2)))
-        vc_min = float(self._vc_min[array])
-        bound = (
-            voltages.size
-            * self.shape[2]
-            * (rd.read_width / sw.tau0)
-            * np.exp(-min(sw.delta * (1.0 - vmax / vc_min), 700.0))
+        total = integrated_rates(
+            self.state[array],
+            good_mask(self.defect[array]),
+            self.vc_to_ap[array],
+            self.vc_to_p[array],
+            np.asarray(voltages, dtype=float),
+            sw.delta,
+            rd.read_width / sw.tau0,
         )
-        if bound < 1e-9:  # no flip in a billion such reads: skip the work
-            return
-        p_flip = self.read_disturb_probability(array, voltages)
-        flips = self.disturb_rngs[array].random(p_flip.shape) < p_flip
-        if flips.any():
+        return -np.expm1(-total)
+
+    def _read_disturb(self, array: int, voltages: np.ndarray, v_range: tuple[float, float]) -> None:
+        """Flip devices a read disturbed (see :mod:`mtj_hil.sim.disturb`); ``v_range`` is
+        ``(min, max)`` of ``voltages`` (V)."""
+        sw, rd = self.profile.switching, self.profile.read
+        flips = draw_flips(
+            self.disturb_rngs[array],
+            self.state[array],
+            self.defect[array],
+            self.vc_to_ap[array],
+            self.vc_to_p[array],
+            voltages,
+            v_range,
+            sw.delta,
+            rd.read_width / sw.tau0,
+        )
+        if flips is not None:
             self.state[array][flips] = ~self.state[array][flips]
             self.read_flips[array] += int(flips.sum())
             self._g_eff.pop(array, None)
@@ -424,8 +454,14 @@ class SimulatedDie:
         rng = self.array_rngs[array]
         n = shape[0] * shape[1]
         if n < 4096 or n > NOISE_TABLE_SIZE // 2:
-            gain = 1.0 + rd.noise_rel * rng.standard_normal(shape)
-            return gain, rd.noise_abs * rng.standard_normal(shape)
+            # One call for both (the same numbers as two calls: gain first, then extra).
+            normals = rng.standard_normal((2, *shape))
+            gain = normals[0]
+            gain *= rd.noise_rel
+            gain += 1.0
+            extra = normals[1]
+            extra *= rd.noise_abs
+            return gain, extra
         if self._noise_tables is None:
             table_rng = np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 7])
             normals = table_rng.standard_normal((2, NOISE_TABLE_SIZE))
@@ -436,6 +472,36 @@ class SimulatedDie:
         start = int(rng.integers(0, NOISE_TABLE_SIZE - n + 1))
         window = self._noise_tables[:, start : start + n]
         return window[0].reshape(shape), window[1].reshape(shape)
+
+
+def _product_and_range(
+    voltages: np.ndarray,
+    g: np.ndarray,
+    gain: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, float]:
+    """``voltages @ g`` (times ``gain`` plus ``extra`` when given) and the smallest and
+    largest voltage (NaN if any is NaN), computed in blocks of ``PRODUCT_BLOCK`` vectors so
+    each block of voltages and currents is scanned while in cache."""
+    n = voltages.shape[0]
+    if n <= PRODUCT_BLOCK and gain is None:
+        current = voltages @ g
+        if not n:
+            return current, 0.0, 0.0
+        return current, float(voltages.min()), float(voltages.max())
+    current = np.empty((n, g.shape[1]))
+    lows, highs = [], []
+    for start in range(0, n, PRODUCT_BLOCK):
+        stop = start + PRODUCT_BLOCK
+        block = voltages[start:stop]
+        out = current[start:stop]
+        np.matmul(block, g, out=out)
+        lows.append(block.min())
+        highs.append(block.max())
+        if gain is not None and extra is not None:
+            out *= gain[start:stop]
+            out += extra[start:stop]
+    return current, float(np.min(lows)), float(np.max(highs))
 
 
 def _switch_probability(

@@ -34,6 +34,7 @@ from mtj_hil.protocols.defects.reads import classify_reads
 from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.sequence import ReadMap, SeqStep, WriteAll, run_sequence
 from mtj_hil.protocols.write import full_range_plan, write_weights
 
 
@@ -107,6 +108,10 @@ def measure_switching(
     """
     if cycles < 1 or reads < 1:
         raise InvalidRequest(f"cycles and reads must be >= 1, got {cycles} and {reads}")
+    if selected is None:
+        return _measure_as_sequence(
+            chip, array, cycles, reads, pulse, read_voltage, verify_rounds, bias_read_voltage
+        )
     layout = chip.layout
     shape = (layout.rows, layout.cols)
     out: dict[CellState, tuple[list[np.ndarray], list[np.ndarray]]] = {
@@ -140,7 +145,66 @@ def measure_switching(
             out[state][1].append(report.residual)
             if bias_read_voltage is not None:
                 high[state].append(conductance_map(chip, array, bias_read_voltage, reads))
-    with_bias = bias_read_voltage is not None
+    return _switching_data(out, high, bias_read_voltage is not None)
+
+
+def _measure_as_sequence(
+    chip: Chip,
+    array: int,
+    cycles: int,
+    reads: int,
+    pulse: Pulse | None,
+    read_voltage: float,
+    verify_rounds: int,
+    bias_read_voltage: float | None,
+) -> SwitchingData:
+    """:func:`measure_switching` of the whole array as one sequence (run on the board when
+    the chip can, else call for call as the loop above)."""
+    steps: list[SeqStep] = []
+    plan = full_range_plan(chip.layout, pulse or chip.layout.nominal_pulse, verify_rounds)
+    writes = {s: _full_range_writes(s, plan, read_voltage) for s in (CellState.P, CellState.AP)}
+    for _ in range(cycles):
+        for state in (CellState.P, CellState.AP):
+            steps.extend(writes[state])
+            if reads > 1:
+                steps.append(ReadMap(read_voltage, reads - 1))
+            if bias_read_voltage is not None:
+                steps.append(ReadMap(bias_read_voltage, reads))
+    results = iter(run_sequence(chip, array, steps))
+    out: dict[CellState, tuple[list[np.ndarray], list[np.ndarray]]] = {
+        CellState.P: ([], []),
+        CellState.AP: ([], []),
+    }
+    high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
+    for _ in range(cycles):
+        for state in (CellState.P, CellState.AP):
+            for _ in writes[state]:
+                report = next(results)  # the last write's report holds the final state
+            g = report.conductance[None]
+            if reads > 1:
+                g = np.concatenate([g, next(results)])
+            out[state][0].append(g)
+            out[state][1].append(report.residual)
+            if bias_read_voltage is not None:
+                high[state].append(next(results))
+    return _switching_data(out, high, bias_read_voltage is not None)
+
+
+def _full_range_writes(state: CellState, plan: list[Pulse], read_voltage: float) -> list[WriteAll]:
+    """The :func:`~mtj_hil.protocols.write.full_range_plan` ``plan`` as sequence steps: the
+    even amplitude ramp as one :class:`WriteAll` (its per-round step), the last round (largest
+    amplitude, longest width) as a second one-round :class:`WriteAll` on what is still wrong."""
+    if len(plan) == 1:
+        return [WriteAll(state, plan[0], 1, 0.0, read_voltage=read_voltage)]
+    ramp = plan[:-1]
+    step = (ramp[-1].amplitude - ramp[0].amplitude) / (len(ramp) - 1) if len(ramp) > 1 else 0.0
+    return [
+        WriteAll(state, ramp[0], len(ramp), step, read_voltage=read_voltage),
+        WriteAll(state, plan[-1], 1, 0.0, read_voltage=read_voltage),
+    ]
+
+
+def _switching_data(out, high, with_bias: bool) -> SwitchingData:
     return SwitchingData(
         g_after_p=np.stack(out[CellState.P][0]),
         g_after_ap=np.stack(out[CellState.AP][0]),

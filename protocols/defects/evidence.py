@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtj_hil.protocols.defects.rowwise import median_and_max_run
 from mtj_hil.protocols.errors import ProtocolError
 
 _LN_FLOOR = 1e-15
@@ -186,8 +187,9 @@ def robust_sigma(values: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
-    mad = float(1.4826 * np.median(np.abs(v - np.median(v))))
-    if v.size < 20 or np.unique(v, return_counts=True)[1].max() < 0.1 * v.size:
+    med, max_run = median_and_max_run(v)
+    mad = float(1.4826 * np.median(np.abs(v - med)))
+    if v.size < 20 or max_run < 0.1 * v.size:
         return mad  # no heavy ties: the MAD is right
     lo, hi = np.quantile(v, [0.01, 0.99])
     core = v[(v >= lo) & (v <= hi)]

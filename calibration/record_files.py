@@ -30,7 +30,7 @@ from mtj_hil.calibration.records import (
     ThresholdCalibration,
     identity_mismatches,
 )
-from mtj_hil.durable import atomic_write, error_text, remove_stale_temps
+from mtj_hil.fileio.atomic import atomic_write, error_text, remove_stale_temps
 from mtj_hil.protocols.defects.detect import Thresholds
 from mtj_hil.schema import check_section, check_top, read_toml
 
@@ -42,7 +42,7 @@ def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
         The file's path (also set as ``record.path``).
 
     The record appears whole or not at all, and stays after a power cut once this returns
-    (written aside, flushed, then linked into place: :func:`mtj_hil.durable.atomic_write`).
+    (written aside, flushed, then linked into place: :func:`mtj_hil.fileio.atomic.atomic_write`).
 
     Raises:
         CalibrationError: a file of that name exists already (records are never

@@ -24,8 +24,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from mtj_hil.durable import atomic_write, error_text, pid_alive, remove_stale_temps
 from mtj_hil.errors import StoreError
+from mtj_hil.fileio.atomic import atomic_write, error_text, pid_alive, remove_stale_temps
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.runfile import now_iso
 

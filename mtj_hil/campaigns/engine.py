@@ -20,8 +20,8 @@ from mtj_hil.campaigns.registry import get_kind
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
 from mtj_hil.campaigns.worker import execute_task
-from mtj_hil.durable import remove_stale_temps
 from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.fileio.atomic import remove_stale_temps
 from mtj_hil.runs.store.runfile import RunFile, now_iso
 
 __all__ = ["CampaignIncomplete", "CampaignOutcome", "connect", "dashboard_link", "run_campaign"]

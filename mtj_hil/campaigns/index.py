@@ -2,7 +2,7 @@
 checksum, provenance, worker, start/end and error.
 
 Only the client process writes it (workers return their outcome). Every update writes the
-whole index aside and renames it into place (:func:`mtj_hil.durable.atomic_write`), as a
+whole index aside and renames it into place (:func:`mtj_hil.fileio.atomic.atomic_write`), as a
 checksummed image (:mod:`mtj_hil.runs.store.image`): a kill at any instant leaves the old
 index or the new one, never half of each, and ``mtj-hil campaign status`` may read it while
 a campaign runs. A lock file beside it (``flock``, released by the kernel if the process
@@ -31,8 +31,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mtj_hil.durable import atomic_write, error_text
 from mtj_hil.errors import StoreError
+from mtj_hil.fileio.atomic import atomic_write, error_text
 from mtj_hil.runs.store.image import (
     ImageDamaged,
     encode,

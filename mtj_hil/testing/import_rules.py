@@ -45,7 +45,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("mtj_hil.calibration",),
     ("mtj_hil.instruments", "mtj_hil.protocols"),
     ("mtj_hil.schema",),
-    ("mtj_hil.errors", "mtj_hil.durable", "mtj_hil.kinds", "mtj_hil.compat", "mtj_hil.examples"),
+    ("mtj_hil.errors", "mtj_hil.fileio", "mtj_hil.kinds", "mtj_hil.compat", "mtj_hil.examples"),
 )
 """Top floor first. A module may import its own package, any lower floor, and nothing above;
 packages on one floor are independent of each other."""

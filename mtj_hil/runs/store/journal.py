@@ -22,7 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mtj_hil.durable import atomic_write, fsync_dir
+from mtj_hil.fileio.atomic import atomic_write, fsync_dir
 from mtj_hil.runs.store.image import (
     CHECKSUM_ATTR,
     ImageDamaged,

@@ -26,8 +26,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from mtj_hil.durable import atomic_write, error_text, fsync_dir, pid_alive
 from mtj_hil.errors import StoreError
+from mtj_hil.fileio.atomic import atomic_write, error_text, fsync_dir, pid_alive
 from mtj_hil.runs.store.journal import RecoveryWarning
 
 _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import h5py
 
-from mtj_hil.durable import error_text
 from mtj_hil.errors import StoreError
+from mtj_hil.fileio.atomic import error_text
 from mtj_hil.runs.store.image import ImageDamaged, has_header, open_image, read_file, verify
 from mtj_hil.runs.store.journal import RecoveryWarning, apply, parts_dir, read_parts
 

@@ -4,7 +4,7 @@ full disk and a failed write.
 
 How (see docs/architecture.md, "Run files that survive anything"):
 
-- The run file is only ever written whole (:mod:`mtj_hil.durable`: aside, ``fsync``,
+- The run file is only ever written whole (:mod:`mtj_hil.fileio.atomic`: aside, ``fsync``,
   rename), as a checksummed HDF5 image (:mod:`mtj_hil.runs.store.image`). HDF5 never writes
   to it in place, so no kill can leave its metadata half-updated.
 - While a run goes, each commit (:meth:`RunFile.flush`: an array's data, a status) is a
@@ -33,8 +33,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mtj_hil.durable import atomic_write, error_text, remove_stale_temps
 from mtj_hil.errors import StoreError
+from mtj_hil.fileio.atomic import atomic_write, error_text, remove_stale_temps
 from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, new_image, seal

@@ -18,8 +18,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from mtj_hil.durable import error_text
 from mtj_hil.errors import StoreError
+from mtj_hil.fileio.atomic import error_text
 from mtj_hil.runs.store.damage import unreadable
 from mtj_hil.runs.store.image import ImageDamaged, damaged_datasets, has_header, read_file, verify
 from mtj_hil.runs.store.reading import diagnose, load_tree

@@ -52,6 +52,12 @@ class SafetyEnvelope:
 
     def check_pulse(self, amplitude: float, width: float) -> None:
         """Raise SafetyViolation unless a pulse of ``amplitude`` (V) and ``width`` (s) is allowed."""
+        a, w = abs(float(amplitude)), float(width)
+        if (
+            self.min_pulse_amplitude <= a <= self.max_pulse_amplitude
+            and self.min_pulse_width <= w <= self.max_pulse_width
+        ):
+            return  # NaN fails every comparison and takes the path below
         self.check_pulses(np.asarray([amplitude]), np.asarray([width]))
 
     def check_pulses(self, amplitudes: np.ndarray, widths: np.ndarray) -> None:
@@ -83,7 +89,12 @@ class SafetyEnvelope:
         v = np.asarray(voltages, dtype=float)
         if v.size == 0:
             return
-        peak = max(abs(float(v.max())), abs(float(v.min())))
+        self.check_read_range(float(v.min()), float(v.max()))
+
+    def check_read_range(self, lowest: float, highest: float) -> None:
+        """:meth:`check_read_voltages` for a batch whose smallest and largest voltages (V)
+        are already known."""
+        peak = max(abs(lowest), abs(highest))
         if not peak <= self.max_read_voltage:  # also catches NaN
             shown = "NaN" if np.isnan(peak) else f"{peak:.4g} V"
             raise SafetyViolation(

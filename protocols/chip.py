@@ -185,6 +185,19 @@ def read_voltages(layout: Layout, voltages: np.ndarray) -> np.ndarray:
     Raises:
         InvalidRequest: wrong shape, non-numeric dtype or non-finite values.
     """
+    v = read_voltages_unscanned(layout, voltages)
+    if v.size:
+        check_voltage_range(float(v.min()), float(v.max()))
+    return v
+
+
+def read_voltages_unscanned(layout: Layout, voltages: np.ndarray) -> np.ndarray:
+    """:func:`read_voltages` without looking at the values (dtype and shape only): for a
+    backend that scans the batch anyway and calls :func:`check_voltage_range` itself.
+
+    Raises:
+        InvalidRequest: wrong shape or non-numeric dtype.
+    """
     v = np.asarray(voltages)
     if v.dtype == bool or not (
         np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)
@@ -197,6 +210,14 @@ def read_voltages(layout: Layout, voltages: np.ndarray) -> np.ndarray:
         raise InvalidRequest(
             f"voltages have shape {np.shape(voltages)}; expected (batch, {layout.rows})"
         )
-    if v.size and not (np.isfinite(v.max()) and np.isfinite(v.min())):
-        raise InvalidRequest("voltages contain NaN or infinity")
     return v
+
+
+def check_voltage_range(lowest: float, highest: float) -> None:
+    """Refuse a batch whose smallest or largest voltage (V) is NaN or infinite.
+
+    Raises:
+        InvalidRequest: a voltage is NaN or infinite.
+    """
+    if not (np.isfinite(highest) and np.isfinite(lowest)):
+        raise InvalidRequest("voltages contain NaN or infinity")

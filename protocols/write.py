@@ -78,6 +78,25 @@ def pulse_plan(layout: Layout, pulse: Pulse, rounds: int, step: float) -> list[P
     ]
 
 
+def full_range_plan(layout: Layout, pulse: Pulse, rounds: int) -> list[Pulse]:
+    """A write-verify plan that uses the die's whole allowed pulse range before a cell is
+    given up: the amplitude rises evenly from ``pulse`` to the die's largest amplitude over
+    ``rounds - 1`` rounds, and the last round is that amplitude at the die's longest width
+    (a slow device that a short pulse could not switch is not stuck).
+
+    Raises:
+        InvalidRequest: the first pulse lies outside the die's limits (nothing is applied).
+    """
+    pulse_plan(layout, pulse, 1, 0.0)  # validates the first pulse
+    lim = layout.limits
+    if rounds <= 1:
+        return [pulse]
+    top = max(lim.max_pulse_amplitude, pulse.amplitude)
+    ramp = np.linspace(pulse.amplitude, top, rounds - 1) if rounds > 2 else [pulse.amplitude]
+    plan = [Pulse(float(a), pulse.width) for a in ramp]
+    return [*plan, Pulse(float(top), max(lim.max_pulse_width, pulse.width))]
+
+
 def write_weights(
     chip: Chip,
     array: int,
@@ -91,6 +110,7 @@ def write_weights(
     threshold: float | None = None,
     known_conductance: np.ndarray | None = None,
     pulse_all: bool = False,
+    plan: list[Pulse] | None = None,
 ) -> WriteReport:
     """Program a bit pattern into ``array`` and verify it by reading back.
 
@@ -111,6 +131,9 @@ def write_weights(
             wrong cell, not only the wrong cells: one pulse per state instead of many small
             ones (a pulse towards the state a device is already in does nothing). Suits
             uniform patterns on instruments where each pulse costs a transaction.
+        plan: the pulse of every round, given outright (e.g. :func:`full_range_plan`); each
+            is checked against the die's limits before the first pulse. Overrides
+            ``pulse``, ``max_rounds`` and ``escalation_step``.
 
     Raises:
         InvalidRequest: wrong shape or values of ``bits``/``selected``, or a pulse plan outside
@@ -122,7 +145,11 @@ def write_weights(
     sel = np.ones(shape, bool) if selected is None else _as_mask(selected, shape)
     if max_rounds < 1:
         raise InvalidRequest(f"max_rounds must be >= 1, got {max_rounds}")
-    plan = pulse_plan(layout, pulse or layout.nominal_pulse, max_rounds, escalation_step)
+    if plan is None:
+        plan = pulse_plan(layout, pulse or layout.nominal_pulse, max_rounds, escalation_step)
+    else:
+        for p in plan:
+            pulse_plan(layout, p, 1, 0.0)
     thr = layout.threshold_g if threshold is None else threshold
 
     start = time.perf_counter()

@@ -8,9 +8,16 @@ case: precision / recall per class (UNCERTAIN counts as a miss), good devices ca
 defective (rate), uncertain devices, the Bayes limit of the level-decided classes (true
 distributions known, see ``bench_defects.py``), refusals, and the in-memory time per die.
 
-Run: ``python scripts/stress_defects.py`` (about 3 minutes on one core) or e.g.
+The flawed-die grid (issue 22) sweeps each flaw of :mod:`defect_cases` over a range:
+resistive-open ranges, sense offsets from 0.3 to 3 uA, two sizes 1.3x to 2x apart (also
+with one read voltage, where the levels alone cannot separate them: there the Bayes limit
+is the figure to meet), skewed spreads, pinholes, half-way switching, telegraph noise,
+drift, spatial structure. Each row also gives the share of defect calls made with
+confidence >= 0.95 that were wrong (the stated confidence must hold).
+
+Run: ``python scripts/stress_defects.py`` (about 10 minutes on one core) or e.g.
 ``--cases noise,adc --dies 4`` (cases whose name contains any of the words); ``--smoke``
-runs a few unusual cases on one die in seconds.
+runs five cases on one die of four arrays.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import time
 
 import numpy as np
 from _smoke import parse_args
-from bench_defects import _oracle, scores
+from bench_defects import scores
+from defect_cases import bayes_calls, confident_error
 from rich.console import Console
 from rich.table import Table
 
@@ -88,37 +96,97 @@ def cases() -> list[tuple[str, str, dict, dict]]:
         resistance={"rp_rap_correlation": 0.0, "r_p_sigma": 0.1, "r_ap_sigma": 0.1},
     )
     add("early process", base="1t1r-early-process")
+    # -- flawed dies (issue 22) -------------------------------------------------------------
+    for hi in (3e-5, 1.5e-4, 3e-4):
+        add(
+            f"resistive opens to {1e6 * hi:g} uS",
+            defects={"open_rate": 0.004},
+            resistive_opens={"fraction": 1.0, "g_high": hi},
+        )
+    for o in (3e-7, 1e-6, 3e-6):
+        add(f"sense offsets {1e6 * o:g} uA", read={"offset_sigma": o})
+    for scale in (1.3, 1.6, 2.0):
+        pops = {"fractions": [0.7, 0.3], "r_scale": [1.0, scale]}
+        add(f"two sizes x{scale:g}", base="1t1r-weak-shorts", populations=pops)
+        add(
+            f"two sizes x{scale:g}, one read voltage",
+            base="1t1r-weak-shorts",
+            run={"bias_read_voltage": None},
+            populations=pops,
+        )
+    for a in (2.0, 8.0):
+        add(f"skew {a:g}", base="1t1r-wide-spread", populations={"skew": a})
+    for f in (0.01, 0.05):
+        add(f"pinholes {100 * f:g} %", pinholes={"fraction": f})
+    add("partial switching 5 %", partial_switching={"fraction": 0.05, "probability": 0.5})
+    add("telegraph 10 %, 5 %", telegraph={"fraction": 0.1, "amplitude": 0.05})
+    add("drift 10 K swing", drift={"amplitude": 10.0, "period": 15.0, "tc_r_ap": -2e-3})
+    add(
+        "spatial heavy",
+        spatial={"scratch_rate": 3.0, "cluster_rate": 10.0, "edge_width": 5.0, "edge_factor": 10.0},
+    )
+    add(
+        "soft shorts, one read voltage",
+        run={"bias_read_voltage": None},
+        defects={"short_g_median": 3.2e-4, "short_g_sigma": 0.25},
+    )
     return out
 
 
-def run_case(base: str, changes: dict, run: dict, dies: int, lot: int) -> dict:
-    """Confusion (5 x 6), oracle, refusals and mean time per die of one case."""
+def run_case(
+    base: str, changes: dict, run: dict, dies: int, lot: int, max_arrays: int | None = None
+) -> dict:
+    """Confusion (5 x 6), Bayes-limit calls, confident errors, refusals and mean time per
+    die of one case."""
     prof = load_profile(base)
     prof = prof.replace(**changes) if changes else prof
     conf, oracle = np.zeros((5, 6), np.int64), np.zeros((5, 6), np.int64)
-    refused, times = 0, []
+    refused, times, sure, right = 0, [], [], []
     opts = dict(run)
-    n_arr = opts.pop("arrays", None)
+    n_arr = opts.pop("arrays", None) or max_arrays
     for k in range(dies):
         chip = SimulatedChip.from_lot(prof, lot, k)
         arrays = tuple(range(min(n_arr or chip.layout.n_arrays, chip.layout.n_arrays)))
+        plan = CharacterizationPlan(arrays=arrays, **opts).resolved(chip.layout)
         t0 = time.perf_counter()
         try:
-            result = characterize_die(
-                chip, MemorySink(), CharacterizationPlan(arrays=arrays, **opts)
-            )
+            result = characterize_die(chip, MemorySink(), plan)
         except ProtocolError:
             refused += 1
             continue
         times.append(time.perf_counter() - t0)
         truth = chip.die.defect[list(arrays)]
         np.add.at(conf, (truth.ravel(), result.codes.ravel()), 1)
-        np.add.at(oracle, (truth.ravel(), _oracle(prof, truth, result.g_p).ravel()), 1)
-    return {"conf": conf, "oracle": oracle, "refused": refused, "t": float(np.mean(times or [0]))}
+        calls = bayes_calls(
+            chip.die, arrays, result, plan.read_voltage, plan.bias_read_voltage, plan.cycles
+        )
+        np.add.at(oracle, (truth.ravel(), calls.ravel()), 1)
+        called = np.isin(result.codes, (1, 2, 3, 4))
+        sure.append(result.confidence[called])
+        right.append(result.codes[called] == truth[called])
+    n95, err95 = confident_error(np.concatenate(sure or [[]]), np.concatenate(right or [[]]))
+    return {
+        "conf": conf,
+        "oracle": oracle,
+        "refused": refused,
+        "t": float(np.mean(times or [0])),
+        "n95": n95,
+        "err95": err95,
+    }
 
 
-SMOKE = {"dies": 1, "cases": "geometry,passive,no defects,re-measure"}
-"""What ``--smoke`` shrinks: one die of the cases that differ most in shape and path."""
+SMOKE = {"dies": 1, "arrays": 4, "smoke_cases": True}
+"""What ``--smoke`` shrinks: one die of four arrays, the cases of :data:`SMOKE_CASES`."""
+
+SMOKE_CASES = (
+    "no defects",
+    "sense offsets 1 uA",
+    "two sizes x1.6, one read voltage",
+    "geometry 1 x 4 x 4",
+    "passive 15 x 15",
+)
+"""The cases a smoke run keeps (unless ``--cases`` names others): the flaws that differ
+most and the shapes that take other code paths."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dies", type=int, default=12, help="dies per case (default 12)")
     ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
     ap.add_argument("--cases", default=None, help="comma-separated words; cases naming any")
+    ap.add_argument("--arrays", type=int, default=None, help="first N arrays per die")
+    ap.add_argument("--smoke-cases", action="store_true", help=argparse.SUPPRESS)
     args = parse_args(ap, SMOKE, argv)
     words = args.cases.split(",") if args.cases else None
     table = Table(title=f"defect detection stress cases, {args.dies} dies each, lot {args.lot}")
@@ -140,14 +210,17 @@ def main(argv: list[str] | None = None) -> None:
         "uncertain",
         "refused",
         "s/die",
-        "Bayes stuck P/R",
+        "wrong at conf>=0.95",
+        "Bayes limit S O SP SAP",
     ):
         table.add_column(col, justify="right")
     fmt = lambda p, r: "-" if np.isnan(r) else f"{p:.3f}/{r:.3f}"  # noqa: E731
     for name, base, changes, run in cases():
+        if args.smoke_cases and not words and name not in SMOKE_CASES:
+            continue
         if words and not any(w in name for w in words):
             continue
-        res = run_case(base, changes, run, args.dies, args.lot)
+        res = run_case(base, changes, run, args.dies, args.lot, args.arrays)
         conf, sc, orc = res["conf"], scores(res["conf"]), scores(res["oracle"])
         good = max(int(conf[0].sum()), 1)
         table.add_row(
@@ -157,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{100 * conf[:, 5].sum() / max(conf.sum(), 1):.3f} %",
             str(res["refused"]),
             f"{res['t']:.2f}",
-            " ".join(fmt(*orc[c][:2]) for c in ("STUCK_P", "STUCK_AP")),
+            f"{100 * res['err95']:.2f} % of {res['n95']}",
+            " ".join(fmt(*orc[c][:2]) for c in ("SHORT", "OPEN", "STUCK_P", "STUCK_AP")),
         )
     Console(width=200).print(table)
 

@@ -52,6 +52,7 @@ COMMANDS = (
     "SYNC",
     "ARNG",
     "SCAN",
+    "SEQ",
 )
 """Command verbs of the protocol."""
 
@@ -65,6 +66,7 @@ ERROR_CODES = {
     "E07": "BUSY",
     "E08": "FAULT",
     "E09": "TEMP",
+    "E10": "ABORTED",
     "E99": "INTERNAL",
 }
 """Error codes of ``ERR`` replies and their short names."""

@@ -32,6 +32,7 @@ from mtj_hil.instruments.controller.replies import (
     codes_result,
     parse_status,
 )
+from mtj_hil.instruments.controller.seq_commands import SequenceCommands
 from mtj_hil.instruments.controller.types import (
     ControllerStatus,
     HostWatchdogFired,
@@ -45,7 +46,7 @@ from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 __all__ = ["ChipController"]
 
 
-class ChipController(ControllerLink):
+class ChipController(SequenceCommands, ControllerLink):
     """Host-side driver of the test-chip controller board.
 
     Args:

@@ -207,6 +207,31 @@ class ControllerLink:
             raise FrameError(f"{self.port_name}: reply to {command} names {frame.args[:1]}")
         return frame
 
+    def _read_stream(self, seq: int, command: str, deadline: float) -> tuple[list[Frame], Frame]:
+        """Frames of a streamed reply (firmware 1.3 ``SEQ RUN``): ``DAT`` frames carrying the
+        request's sequence number, then the final ``OK``/``ERR``."""
+        frames: list[Frame] = []
+        while True:
+            frame = decode_frame(self._readline(deadline, command), MAX_REPLY_BYTES)
+            if frame.verb == "DAT":
+                if frame.seq != seq:
+                    raise FrameError(
+                        f"{self.port_name}: DAT frame of sequence {frame.seq:02X} while "
+                        f"waiting for {seq:02X}"
+                    )
+                frames.append(frame)
+                continue
+            if frame.verb == "ERR" and frame.seq is None:
+                raise FrameError(
+                    f"{self.port_name}: controller could not parse {command}: "
+                    f"{frame.error_code} {frame.error_message}"
+                )
+            if frame.verb not in ("OK", "ERR") or frame.seq != seq:
+                raise FrameError(f"{self.port_name}: unexpected frame {frame} in a stream")
+            if frame.verb == "OK" and frame.args[:1] != (command,):
+                raise FrameError(f"{self.port_name}: reply to {command} names {frame.args[:1]}")
+            return frames, frame
+
     def _operation_timeout(self, operation_s: float, n_out: int, n_in: int) -> float:
         if self.identity is None:
             return self.timeout
@@ -264,6 +289,52 @@ class ControllerLink:
         if reply.verb == "ERR":
             raise ControllerError(reply.error_code, reply.error_message, command)
         return reply.args[1:]
+
+    def _transact_stream(
+        self, command: str, args: Sequence[str], operation_s: float, reply_bytes: int
+    ) -> tuple[list[Frame], tuple[str, ...]]:
+        """:meth:`_transact` for a streamed reply: returns its ``DAT`` frames and the final
+        reply's fields. A retry resends the same bytes; the board replays every frame of the
+        run without running it again (replay memory), so the frames are collected afresh.
+
+        Raises:
+            ControllerError: the final frame is ``ERR`` (frames before it are discarded).
+            InstrumentTimeout, InstrumentError: as :meth:`_transact`.
+        """
+        with transaction(self.port_name):
+            if self._needs_resync:
+                call_with_retries(
+                    self._resync,
+                    port=self.port_name,
+                    command="SYNC",
+                    retries=self.retries,
+                    retry_on=(InstrumentTimeout, FrameError),
+                )
+            seq = self._next_seq()
+            frame_bytes = encode_frame(command, seq, args)
+            timeout_s = self._operation_timeout(operation_s, len(frame_bytes), reply_bytes)
+
+            def attempt() -> tuple[list[Frame], Frame]:
+                with self._port_errors(command):
+                    self._connection().write(frame_bytes)
+                    return self._read_stream(seq, command, time.monotonic() + timeout_s)
+
+            try:
+                frames, final = call_with_retries(
+                    attempt,
+                    port=self.port_name,
+                    command=command,
+                    retries=self.retries,
+                    resync=self._resync,
+                    retry_on=(InstrumentTimeout, FrameError),
+                )
+            except InstrumentError:
+                self._needs_resync = True
+                raise
+            self._last_frame_at = self.link_clock()
+        if final.verb == "ERR":
+            raise ControllerError(final.error_code, final.error_message, command)
+        return frames, final.args[1:]
 
     @property
     def link_clock(self) -> Callable[[], float]:

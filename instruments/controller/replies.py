@@ -74,6 +74,8 @@ def parse_identity(
         t_dac=parse_seconds(t[3]),
         t_read=parse_seconds(t[4]),
         t_int=parse_seconds(lim["t_int"]) if "t_int" in lim else 0.0,
+        t_step=parse_seconds(lim["t_step"]) if "t_step" in lim else 0.0,
+        t_seq_max=parse_seconds(lim["t_seqmax"]) if "t_seqmax" in lim else 0.0,
     )
     identity = ChipIdentity(
         model=model,
@@ -85,6 +87,7 @@ def parse_identity(
         cols=_parse_int(cols),
         limits=limits,
         references=_parse_int(idn["refs"]) if "refs" in idn else 0,
+        sequence_steps=_parse_int(idn["seq"]) if "seq" in idn else 0,
     )
     if min(identity.arrays, identity.rows, identity.cols) < 1:
         raise FrameError(f"{port}: nonsensical geometry in IDN: {idn}")

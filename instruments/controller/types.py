@@ -63,6 +63,10 @@ class ChipLimits:
     t_dac: float
     t_read: float
     t_int: float = 0.0
+    t_step: float = 0.0
+    """Firmware 1.3: execution time of one sequence step (s; 0 when not reported)."""
+    t_seq_max: float = 0.0
+    """Firmware 1.3: longest a sequence run may last (s; 0 when not reported)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ class ChipIdentity:
     """What ``IDN`` and ``LIM`` reported: board, firmware, die geometry and limits.
 
     ``references`` is the number of on-board reference resistors (``IDN refs``, firmware
-    1.2; 0 when the board does not report it).
+    1.2; 0 when the board does not report it); ``sequence_steps`` the steps its sequence
+    buffer holds (``IDN seq``, firmware 1.3; 0 when it has none).
     """
 
     model: str
@@ -82,6 +87,7 @@ class ChipIdentity:
     cols: int
     limits: ChipLimits
     references: int = 0
+    sequence_steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from mtj_hil.protocols.characterize.plan import (
     check_plan,
     plan_from_record,
 )
-from mtj_hil.protocols.chip import Layout
+from mtj_hil.protocols.chip import Layout, Pulse
 
 DEFAULTS = CharacterizationPlan()
 """The library's plan defaults: the options below take theirs from it."""
@@ -77,6 +77,20 @@ DEFAULTS = CharacterizationPlan()
     "least twice --read-voltage, else off; 0 turns it off.",
 )
 @click.option(
+    "--pulse-amplitude",
+    default=None,
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Amplitude (V) of the first write pulse of each write-verify (default: the die's "
+    "nominal pulse); the verify rounds rise from it to the die's largest amplitude and end "
+    "at its longest width before a device is called stuck.",
+)
+@click.option(
+    "--pulse-width",
+    default=None,
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Width (s) of the write pulses (default: the die's nominal pulse).",
+)
+@click.option(
     "--remeasure-cycles",
     default=DEFAULTS.remeasure_cycles,
     show_default=True,
@@ -105,6 +119,8 @@ def characterize(
     reads: int,
     read_voltage: float,
     bias_voltage: float | None,
+    pulse_amplitude: float | None,
+    pulse_width: float | None,
     remeasure_cycles: int,
     report: bool,
     operator: str | None,
@@ -129,11 +145,19 @@ def characterize(
         raise click.UsageError("--resume needs --out FILE: the run file to finish")
 
     def plan_for(layout: Layout) -> CharacterizationPlan:
+        pulse = DEFAULTS.pulse
+        if pulse_amplitude is not None or pulse_width is not None:
+            nominal = layout.nominal_pulse
+            pulse = Pulse(
+                nominal.amplitude if pulse_amplitude is None else pulse_amplitude,
+                nominal.width if pulse_width is None else pulse_width,
+            )
         plan = CharacterizationPlan(
             arrays=parse_arrays(arrays, layout.n_arrays),
             cycles=cycles,
             reads=reads,
             read_voltage=read_voltage,
+            pulse=pulse,
             remeasure_cycles=remeasure_cycles,
             bias_read_voltage=AUTO if bias_voltage is None else bias_voltage,
         ).resolved(layout)
@@ -263,7 +287,12 @@ def summarise(path: Path) -> None:
         return
     assert char.codes is not None and char.g_p is not None and char.g_ap is not None
     total = char.codes.size
-    rows = [(n, c, f"{100 * c / total:.2f} %") for n, c in char.counts().items()]
+    rows = []
+    for name, count in char.counts().items():
+        rows.append((name, count, f"{100 * count / total:.2f} %"))
+        if name == "OPEN" and char.resistive_open is not None and char.resistive_open.any():
+            n = int(char.resistive_open.sum())
+            rows.append(("  of which resistive", n, f"{100 * n / total:.2f} %"))
     print_table(out, ("class", "devices", "share"), rows, "devices by class", right=(1, 2))
     good = char.codes == 0
     r_p, r_ap = 1 / char.g_p[good], 1 / char.g_ap[good]

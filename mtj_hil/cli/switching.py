@@ -363,11 +363,18 @@ def fit_profile_command(
     """Fit a die profile from measured runs (characterisation runs of one or many dies, and
     switching runs where present).
 
-    Fitted: R_P / R_AP lognormal medians, spreads and correlation, TMR, defect rates per class
-    and their die-to-die spread, whole-open lines, short conductances, read noise, switching
-    Vc0 / Delta / spread and the write-error floor. Every value is written with its
-    uncertainty and source runs; what the runs cannot tell keeps the --base profile's value
-    and is listed as a default. The output loads like any profile: --profile FILE.
+    Fitted: R_P / R_AP medians at zero bias (through each device's bias signature where a
+    second read voltage was read, else the base's [bias] law, else stated at the read
+    voltage), spreads, correlation, TMR, device populations or a skewed law, the [bias] law,
+    defect rates per class (UNCERTAIN devices apportioned by posterior) and their die-to-die
+    spread, whole-open and shorted lines, dead arrays, resistive opens, short conductances,
+    read noise (robust), sense offsets, switching Vc0 / Delta / spread and the write-error
+    floor. Every value is written with its uncertainty and source runs; what the runs cannot
+    tell keeps the --base profile's value and is listed as a default. Goodness-of-fit checks
+    (shape, TMR tail, spatial clustering, die-to-die and array-to-array homogeneity, read-
+    noise tail, write failures) warn, naming the check, the parameter and the runs. Runs read
+    at different voltages are pooled only if each read at a second voltage too, else
+    refused. The output loads like any profile: --profile FILE.
     """
     from mtj_hil.profile_fit.fit import fit_profile
     from mtj_hil.profile_fit.writer import write_profile_toml
@@ -404,4 +411,6 @@ def fit_profile_command(
         console.print(
             "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
         )
+    for warning in fitted.warnings:
+        console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)
     console.print(escape(f"wrote {out} (loads with --profile {out})"), soft_wrap=True)

@@ -3,23 +3,25 @@ where present, switching runs.
 
 What is fitted and how (ln R is Gaussian under a lognormal; noise is removed from spreads):
 
-- ``resistance``: medians of ln R_P and ln R_AP of GOOD devices over all dies; spreads are
-  robust (1.4826 x MAD) with the read noise of the averaged reads subtracted in quadrature;
-  the correlation of ln R_P and ln R_AP with the same correction. Uncertainties from the
-  die-to-die scatter of per-die values (or the sampling error for one die).
-- ``defects``: rate per class = devices of the class / devices measured (whole-open output
-  lines are counted separately as ``line_open_rate``); the die-to-die spread (the gamma
-  factor's coefficient of variation) by moments of the per-die defect counts,
-  ``cv^2 = (var N - mean N) / mean N^2``, with a bootstrap over dies (3 dies at least);
-  short conductances as a lognormal from the SHORT devices.
-- ``read.noise_rel`` from repeated reads of the same state (cycles x reads).
-- ``switching`` (switching runs only): median Vc0 per direction, device spread of Vc0 with
-  fit noise removed, median Delta, the write-error floor from its set-aside trials;
-  ``tau0`` is the value the fits assumed.
+- ``resistance``: medians of ln R_P and ln R_AP of GOOD devices at zero bias where that can
+  be known (each device through its own bias signature, else through the base profile's
+  ``[bias]`` law), else at the read voltage, and the source says which
+  (:mod:`mtj_hil.profile_fit.resistance`); spreads robust (1.4826 x MAD) with the read noise
+  of the averaged reads removed; the correlation of ln R_P and ln R_AP. The law of ln R_P
+  (one lognormal, populations of several sizes, or skew-normal) by BIC: ``[populations]``.
+- ``[bias]``: from runs with a second read voltage; else carried from the base profile and
+  listed as a default.
+- ``defects``: rates with UNCERTAIN devices apportioned by their posterior, line opens and
+  shorted lines apart from point defects, resistive opens, the die-to-die spread
+  (:mod:`mtj_hil.profile_fit.defects`).
+- ``read.noise_rel`` from a robust spread of repeated reads; ``read.offset_sigma`` from the
+  sense offsets the classifier estimated per output line.
+- ``switching`` (switching runs only): :mod:`mtj_hil.profile_fit.switching`.
 
 Everything else (breakdown, converter, line resistance, open conductance, ...) keeps the
 base profile's value and is listed as a default. Geometry, limits and nominal pulse come
-from the runs' recorded layout.
+from the runs' recorded layout. Goodness-of-fit checks (:mod:`mtj_hil.profile_fit.checks`)
+turn into warnings naming the check, the parameter and the runs.
 """
 
 from __future__ import annotations
@@ -30,39 +32,54 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import StoreError
-from mtj_hil.protocols.defects.detect import DefectCode
-from mtj_hil.protocols.switching.fit import (
-    METHOD_SYSTEMATIC,
-    SPREAD_FLOOR,
-    STATUS_OK,
-    device_spread,
-    unshrunk_delta,
+from mtj_hil.profile_fit import checks
+from mtj_hil.profile_fit.defects import die_defects, fit_defects
+from mtj_hil.profile_fit.resistance import (
+    fit_bias,
+    fit_law,
+    fit_law_sigma,
+    read_noise,
+    robust_sd,
+    run_levels,
 )
-from mtj_hil.runs.store.characterization import (
-    Characterization,
-    CharacterizationRun,
-    load_characterization,
-)
-from mtj_hil.runs.store.runfile import RunFile
-from mtj_hil.runs.store.switching import Switching, load_switching
+from mtj_hil.profile_fit.runs import open_runs
+from mtj_hil.profile_fit.switching import fit_switching
 from mtj_hil.sim.profile import DeviceProfile, as_dict, profile_from_dict
 
-MIN_DIES_FOR_SPREAD = 3
-SPREAD_SYSTEMATIC = 0.01
-"""Relative systematic of the Vc0 device spread. The spread is now a maximum-likelihood fit
-with each device's own fit variance (:func:`mtj_hil.protocols.switching.fit.device_spread`); on
-single arrays of simulated dies it agrees with the sample spread of the true Vc0 to about
-1 % (the earlier subtraction of the median fit variance from a MAD was about 0.7 % high and
-noisier). Kept at 1 % until a lot-wide closure test shows it smaller."""
-DELTA_SPREAD_SYSTEMATIC = 0.03
-"""Relative systematic of the Delta device spread: after removing the prior's pull
-(:func:`mtj_hil.protocols.switching.fit.unshrunk_delta`), closure tests with a 10 % Delta spread
-(bench_switching.py --delta-sigma 0.1, 36 dies x 1 array x 2 directions) still find it
-1.5 % below the truth's sample spread on average (it was about 5 % low from the MAP
-estimates): what remains is of the order of the finite-trial bias of the estimates
-(see :data:`mtj_hil.protocols.switching.fit.METHOD_SYSTEMATIC`)."""
-MIN_SHORTS = 5
+SYSTEMATIC = {
+    "resistance.r_p_median": ("rel", 0.002),
+    "resistance.r_ap_median": ("rel", 0.002),
+    "resistance.r_p_sigma": ("rel", 0.03),
+    "resistance.r_ap_sigma": ("rel", 0.03),
+    "resistance.rp_rap_correlation": ("abs", 0.01),
+    "bias.v_half": ("rel", 0.005),
+    "bias.v_half_sigma": ("rel", 0.08),
+    "bias.p_curvature": ("rel", 0.03),
+    "read.noise_rel": ("rel", 0.03),
+    "read.offset_sigma": ("rel", 0.05),
+    "defects.short_g_median": ("rel", 0.01),
+    "defects.short_g_sigma": ("rel", 0.06),
+}
+"""Method systematics added in quadrature to the statistical uncertainty, from the closure
+tests of ``scripts/bench_profile_fit.py`` against the realised truth of simulated lots: the
+medians keep the die's mean sense offset (which good devices cannot tell from a different
+TMR) and the zero-bias conversion's noise, ~0.1-0.2 %; the bias law's values come from
+noisy per-device curvatures through a non-linear map (v_half 0.5 %, its spread 8 %, the P
+curvature ratio 3 %); spreads and the correlation carry the read-noise subtraction; the
+short spread (a MAD of a few hundred shorts whose extreme ones the classifier may leave
+UNCERTAIN) came out 6 % low."""
+BASE_KEEPS = (
+    "switching.half_select",
+    "switching.breakdown_voltage",
+    "switching.breakdown_sigma",
+    "switching.breakdown_floor",
+    "defects.open_g",
+    "read.noise_abs",
+    "read.adc_bits",
+    "read.adc_full_scale",
+    "read.line_resistance",
+    "read.read_width",
+)
 
 
 @dataclass
@@ -76,93 +93,19 @@ class FitValue:
 
 @dataclass
 class FittedProfile:
-    """A fitted profile: the nested profile data, the fitted values, the defaults kept."""
+    """A fitted profile: the nested profile data, the fitted values, the defaults kept, and
+    the goodness-of-fit warnings."""
 
     data: dict[str, Any]
     values: dict[str, FitValue] = field(default_factory=dict)
     defaults: list[str] = field(default_factory=list)
     derived: dict[str, FitValue] = field(default_factory=dict)
     runs: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def profile(self) -> DeviceProfile:
         return profile_from_dict(self.data, source="fitted profile")
-
-
-def _open_runs(paths: list[Path]) -> tuple[list[Characterization], list[Switching], list[Path]]:
-    chars, sws, char_paths = [], [], []
-    for p in paths:
-        p = Path(p)
-        if p.suffix.lower() == ".toml":
-            raise StoreError(
-                f"{p} is a TOML file (a profile or station?), not a run file; fit-profile "
-                f"reads characterization and switching run files (.h5)"
-            )
-        with RunFile.open(p) as run:
-            kind, status = run.kind, run.status
-        if kind == "characterization":
-            char = load_characterization(p)
-            if not char.complete:
-                raise StoreError(f"{p} is an unfinished characterization run ({status}); resume it")
-            chars.append(char)
-            char_paths.append(p)
-        elif kind == "switching":
-            sw = load_switching(p)
-            if not sw.complete:
-                raise StoreError(f"{p} is an unfinished switching run ({status}); resume it")
-            sws.append(sw)
-        else:
-            raise StoreError(
-                f"{p} is a {kind!r} run; fit-profile reads characterization and switching runs"
-            )
-    if not chars:
-        raise StoreError("fit-profile needs at least one characterization run among its inputs")
-    ref = _layout_key(chars[0].layout)
-    for run in [*chars, *sws]:
-        if _layout_key(run.layout) != ref:
-            raise StoreError(
-                f"{run.path} was measured on a die of layout {_layout_key(run.layout)}, the "
-                f"others on {ref}; fit one kind of die at a time"
-            )
-    ids = [c.attrs.get("die_id") for c in chars]
-    dup = {i for i in ids if ids.count(i) > 1}
-    if dup:
-        raise StoreError(
-            f"die {sorted(dup)[0]!r} appears in more than one characterization run; give one "
-            f"run per die (repeats would fake the die-to-die spread)"
-        )
-    return chars, sws, char_paths
-
-
-def _layout_key(layout: dict[str, Any]) -> dict[str, Any]:
-    return {k: layout.get(k) for k in ("n_arrays", "rows", "cols", "cell")}
-
-
-def _noise_rel(path: Path, char: Characterization) -> tuple[float | None, int]:
-    """Relative read noise from repeated P reads of GOOD devices, and reads per mean."""
-    with RunFile.open(path) as run:
-        sink = CharacterizationRun(run)
-        arrays = [int(a) for a in char.arrays]
-        data = sink.load_arrays(arrays)
-    g = np.stack([data[a].g_after_p for a in arrays], axis=2)  # cycles, reads, arrays, r, c
-    g = g.reshape(-1, *g.shape[2:])
-    if g.shape[0] < 2:
-        return None, g.shape[0]
-    good = char.codes == DefectCode.GOOD
-    # Noise is relative: average each device's relative variance (pooling absolute variances
-    # would weight the high-conductance devices and bias the estimate by the R_P spread).
-    rel_var = (g.var(axis=0, ddof=1) / g.mean(axis=0) ** 2)[good]
-    return float(np.sqrt(rel_var.mean())), g.shape[0]
-
-
-def _robust_sd(x: np.ndarray) -> float:
-    return 1.4826 * float(np.median(np.abs(x - np.median(x))))
-
-
-def _median_sd(per_die: list[float], pooled_sd: float, n: int) -> float:
-    if len(per_die) >= 2:
-        return float(np.std(per_die, ddof=1) / np.sqrt(len(per_die)))
-    return 1.2533 * pooled_sd / np.sqrt(max(n, 1))
 
 
 def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProfile:
@@ -170,26 +113,26 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
 
     Raises:
         StoreError: a file is not a run file, of another kind, unfinished, a profile, a die
-            repeated, or layouts that disagree (named).
+            repeated, layouts that disagree, or read voltages that cannot be reconciled
+            (named).
         ConfigError: the fitted values do not make a valid profile.
     """
-    chars, sws, char_paths = _open_runs([Path(p) for p in paths])
+    chars, sws = open_runs([Path(p) for p in paths])
     data = as_dict(base)
     data["name"] = name
     fp = FittedProfile(data=data)
     fp.runs = [
-        {"path": str(r.path), "kind": r.attrs.get("kind", ""), "die_id": str(r.attrs.get("die_id"))}
-        for r in [*chars, *sws]
+        {"path": str(c.path), "kind": "characterization", "die_id": str(c.char.attrs.get("die_id"))}
+        for c in chars
+    ] + [
+        {"path": str(s.path), "kind": "switching", "die_id": str(s.attrs.get("die_id"))}
+        for s in sws
     ]
+    names = [c.name for c in chars]
     n_dies = len(chars)
-    src_c = f"{n_dies} characterization run{'s' if n_dies > 1 else ''}"
-    layout = chars[0].layout
-    data["geometry"] = {
-        "n_arrays": int(layout["n_arrays"]),
-        "rows": int(layout["rows"]),
-        "cols": int(layout["cols"]),
-        "cell": str(layout["cell"]),
-    }
+    src = f"{n_dies} characterization run{'s' if n_dies > 1 else ''}"
+    layout = chars[0].char.layout
+    data["geometry"] = {k: layout[k] for k in ("n_arrays", "rows", "cols", "cell")}
     data["limits"] = {k: float(v) for k, v in layout["limits"].items()}
     data["nominal_pulse"] = {k: float(v) for k, v in layout["nominal_pulse"].items()}
     data["description"] = f"fitted by mtj-hil fit-profile from {n_dies} characterized dies" + (
@@ -197,111 +140,190 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     )
 
     def put(section: str, key: str, value: float, sd: float | None, source: str) -> None:
-        data[section][key] = float(value)
-        fp.values[f"{section}.{key}"] = FitValue(float(value), sd, source)
+        data.setdefault(section, {})[key] = float(value)
+        full = f"{section}.{key}"
+        if sd is not None and full in SYSTEMATIC:
+            kind, size = SYSTEMATIC[full]
+            sd = float(np.hypot(sd, size * abs(value) if kind == "rel" else size))
+        fp.values[full] = FitValue(float(value), sd, source)
 
-    # -- read noise -------------------------------------------------------------------------
-    noises, n_avg = [], 1
-    for path, char in zip(char_paths, chars, strict=True):
-        value, n_avg = _noise_rel(path, char)
+    # -- read noise (robust) ----------------------------------------------------------------
+    noises, n_avg, how = [], 1, ""
+    for c in chars:
+        value, n_avg, how = read_noise(c)
         if value is not None:
             noises.append(value)
-    noise = float(np.mean(noises)) if noises else base.read.noise_rel
+    noise = float(np.median(noises)) if noises else base.read.noise_rel
     if noises:
         sd = float(np.std(noises, ddof=1) / np.sqrt(len(noises))) if len(noises) > 1 else None
-        put("read", "noise_rel", noise, sd, f"repeated reads, {src_c}")
+        put("read", "noise_rel", noise, sd, f"{how}, {src}")
     noise_var = noise**2 / max(n_avg, 1)
 
-    # -- resistance -------------------------------------------------------------------------
-    lp_all, lap_all, med_p, med_ap, sd_p, sd_ap, rho = [], [], [], [], [], [], []
-    for char in chars:
-        good = char.codes == DefectCode.GOOD
-        lp, lap = -np.log(char.g_p[good]), -np.log(char.g_ap[good])
-        lp_all.append(lp)
-        lap_all.append(lap)
-        med_p.append(float(np.median(lp)))
-        med_ap.append(float(np.median(lap)))
-        sd_p.append(_robust_sd(lp))
-        sd_ap.append(_robust_sd(lap))
-        rho.append(_correlation(lp, lap, noise_var))
-    lp, lap = np.concatenate(lp_all), np.concatenate(lap_all)
-    n_good = lp.size
-    s_p = np.sqrt(max(_robust_sd(lp) ** 2 - noise_var, 0.0))
-    s_ap = np.sqrt(max(_robust_sd(lap) ** 2 - noise_var, 0.0))
-    states = (("p", lp, med_p, sd_p, s_p), ("ap", lap, med_ap, sd_ap, s_ap))
-    for state, logs, meds, _, spread in states:
-        median = np.exp(np.median(logs))
-        put(
-            "resistance",
-            f"r_{state}_median",
-            median,
-            median * _median_sd(meds, spread, n_good),
-            f"GOOD devices, {src_c}",
+    # -- resistance, at zero bias where it can be known ---------------------------------------
+    base_tmr = base.resistance.r_ap_median / base.resistance.r_p_median - 1.0
+    all_levels = [run_levels(c, base.bias, base_tmr) for c in chars]
+    levels = [lv.core() for lv in all_levels]
+    hows = sorted({lv.how.split(" (")[0] for lv in levels})
+    where = "; ".join(hows)
+    lp, lap = np.concatenate([lv.lp for lv in levels]), np.concatenate([lv.lap for lv in levels])
+    law = fit_law(lp)
+    _put_resistance(put, fp, levels, lp, lap, law, noise_var, f"GOOD devices {where}, {src}")
+    if not all(lv.zero_bias for lv in levels):
+        fp.warnings.append(
+            "resistance medians are stated at the read voltage, not at zero bias: the runs "
+            "read at one voltage and the base profile is ohmic (measure with --bias-voltage)"
         )
-    for state, _, _, sds, spread in states:
-        put(
-            "resistance",
-            f"r_{state}_sigma",
-            spread,
-            _spread_sd(sds, spread, n_good),
-            f"robust spread of ln R_{state.upper()}, {src_c}",
-        )
-    r = _correlation(lp, lap, noise_var)
-    r_sd = (
-        float(np.std(rho, ddof=1) / np.sqrt(len(rho)))
-        if len(rho) > 1
-        else (1 - r * r) / np.sqrt(n_good)
-    )
-    put("resistance", "rp_rap_correlation", r, r_sd, f"ln R_P vs ln R_AP, {src_c}")
-    tmr = data["resistance"]["r_ap_median"] / data["resistance"]["r_p_median"] - 1.0
-    rel = np.hypot(
-        fp.values["resistance.r_p_median"].sd / data["resistance"]["r_p_median"],
-        fp.values["resistance.r_ap_median"].sd / data["resistance"]["r_ap_median"],
-    )
-    fp.derived["tmr"] = FitValue(tmr, (1 + tmr) * rel, "r_ap_median / r_p_median - 1")
+    tmr0 = data["resistance"]["r_ap_median"] / data["resistance"]["r_p_median"] - 1.0
 
-    # -- defects ----------------------------------------------------------------------------
-    _fit_defects(chars, fp, put, src_c, noise_var, base)
+    # -- bias dependence ------------------------------------------------------------------------
+    if any(lv.k_p is not None for lv in levels):
+        data["bias"] = data.get("bias") or {}
+        for key, (value, sd) in fit_bias(levels, tmr0, _ln_k_noise(chars)).items():
+            put("bias", key, value, sd, f"bias signatures of the GOOD devices, {src}")
+    elif base.bias is not None:
+        fp.defaults += ["bias.v_half", "bias.v_half_sigma", "bias.p_curvature"]
 
-    # -- switching --------------------------------------------------------------------------
+    # -- defects -----------------------------------------------------------------------------
+    dies = [die_defects(c) for c in chars]
+    fit_defects(dies, put, fp.defaults, src, noise_var)
+
+    # -- sense offsets -----------------------------------------------------------------------
+    spreads = [c.char.model.get("line_offsets", {}) for c in chars]
+    applied = [s for s in spreads if s.get("applied") and s.get("unit") == "A"]
+    if applied:
+        vals = [float(s["spread"]) for s in spreads if s.get("unit") == "A"]
+        value = float(np.sqrt(np.mean(np.square(vals))))
+        sd = float(np.std(vals, ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else None
+        put("read", "offset_sigma", value, sd, f"per-line sense offsets (held-out spread), {src}")
+    else:
+        fp.defaults.append("read.offset_sigma")
+
+    # -- switching ---------------------------------------------------------------------------
     if sws:
-        _fit_switching(sws, fp, put)
+        fit_switching(sws, fp, put)
     else:
         fp.defaults += [
             f"switching.{k}"
-            for k in (
-                "vc_to_p",
-                "vc_to_ap",
-                "vc_sigma",
-                "delta",
-                "delta_sigma",
-                "tau0",
-                "write_error_floor",
-            )
-        ]
-    fp.defaults += [
-        "switching.half_select",
-        "switching.breakdown_voltage",
-        "switching.breakdown_sigma",
-        "switching.breakdown_floor",
-        "defects.open_g",
-        "read.noise_abs",
-        "read.offset_sigma",
-        "read.adc_bits",
-        "read.adc_full_scale",
-        "read.line_resistance",
-        "read.read_width",
-    ]
+            for k in ("vc_to_p", "vc_to_ap", "vc_sigma", "delta", "delta_sigma", "tau0")
+        ] + ["switching.write_error_floor"]
+    fp.defaults += list(BASE_KEEPS)
     if "read.noise_rel" not in fp.values:
         fp.defaults.append("read.noise_rel")
+
+    # -- goodness of fit ---------------------------------------------------------------------
+    floor = data["switching"]["write_error_floor"]
+    fp.warnings += checks.shape_check(names, levels, law, float(np.sqrt(noise_var)))
+    fp.warnings += checks.tmr_tail_check(names, all_levels)
+    fp.warnings += checks.spatial_check(names, chars, [d.spatial_mask for d in dies])
+    fp.warnings += checks.homogeneity_check(names, levels)
+    fp.warnings += checks.drift_check(names, chars)
+    fp.warnings += checks.noise_tail_check(names, chars)
+    fp.warnings += checks.write_check(names, chars, floor)
     profile_from_dict(data, source=f"profile fitted from {len(paths)} runs")
     return fp
 
 
+def _put_resistance(put, fp, levels, lp, lap, law, noise_var: float, source: str) -> None:
+    """Medians, spreads, correlation and the populations / skew section."""
+    if law.kind == "populations":
+        # devices of the heaviest population: median, spread and correlation from them
+        sel = np.abs(lp - law.centre) < 2.0 * law.sigma
+        order = np.argsort(-law.weights)
+        fp.data["populations"] = {
+            "fractions": [float(w) for w in law.weights[order]],
+            "r_scale": [float(np.exp(o)) for o in law.offsets[order]],
+            "skew": 0.0,
+        }
+        for i, (w, o) in enumerate(zip(law.weights[order], law.offsets[order], strict=True)):
+            fp.values[f"populations.fractions[{i}]"] = FitValue(
+                float(w), float(np.sqrt(w * (1 - w) / lp.size)), f"mixture weight, {source}"
+            )
+            fp.values[f"populations.r_scale[{i}]"] = FitValue(
+                float(np.exp(o)),
+                float(np.exp(o) * law.sigma * np.sqrt(2.0 / max(w * lp.size, 1))),
+                f"population median over the main one's, {source}",
+            )
+        centre_p = law.centre
+    elif law.kind == "skew":
+        sel = np.ones(lp.size, bool)
+        fp.data["populations"] = {"fractions": [1.0], "r_scale": [1.0], "skew": float(law.skew)}
+        fp.values["populations.skew"] = FitValue(
+            float(law.skew),
+            float(2.0 / np.sqrt(lp.size) * (1 + abs(law.skew))),
+            f"skew-normal by BIC, {source}",
+        )
+        centre_p = float(np.mean(lp))
+    else:
+        sel = np.ones(lp.size, bool)
+        fp.data.pop("populations", None)
+        centre_p = float(np.median(lp))
+    tmr_ln = float(np.median((lap - lp)[sel]))
+    centre_ap = centre_p + tmr_ln
+    per_p = [float(np.median(lv.lp)) for lv in levels]
+    per_ap = [float(np.median(lv.lap)) for lv in levels]
+    for state, centre, per in (("p", centre_p, per_p), ("ap", centre_ap, per_ap)):
+        med = float(np.exp(centre))
+        spread = np.sqrt(max(robust_sd((lp if state == "p" else lap)[sel]) ** 2 - noise_var, 0.0))
+        if law.kind == "skew":
+            spread = np.sqrt(max(float(np.std(lp if state == "p" else lap)) ** 2 - noise_var, 0.0))
+        sd_med = (
+            float(np.std(per, ddof=1) / np.sqrt(len(per)))
+            if len(per) >= 2
+            else 1.2533 * spread / np.sqrt(max(int(sel.sum()), 1))
+        )
+        put("resistance", f"r_{state}_median", med, med * sd_med, source)
+        per_sd = [robust_sd(lv.lp if state == "p" else lv.lap) for lv in levels]
+        sd_sp = (
+            float(np.std(per_sd, ddof=1) / np.sqrt(len(per_sd)))
+            if len(per_sd) >= 2
+            else spread / np.sqrt(2 * max(int(sel.sum()), 1))
+        )
+        put("resistance", f"r_{state}_sigma", spread, sd_sp, f"robust spread of ln R, {source}")
+    if law.kind == "populations":
+        # Sizes move ln R_P and ln R_AP together: the contrast's spread does not see them.
+        s_p = np.sqrt(max(law.sigma**2 - noise_var, 1e-12))
+        s_ap = np.sqrt(max(fit_law_sigma(lap, law) ** 2 - noise_var, 1e-12))
+        var_d = max(robust_sd(lap - lp) ** 2 - 2 * noise_var, 0.0)
+        r = float(np.clip((s_p**2 + s_ap**2 - var_d) / (2 * s_p * s_ap), -1, 1))
+    else:
+        r = _correlation(lp[sel], lap[sel], noise_var)
+    per_r = [_correlation(lv.lp, lv.lap, noise_var) for lv in levels]
+    if law.kind == "populations":
+        per_r = [r]
+    r_sd = (
+        float(np.std(per_r, ddof=1) / np.sqrt(len(per_r)))
+        if len(per_r) > 1
+        else (1 - r * r) / np.sqrt(lp.size)
+    )
+    put("resistance", "rp_rap_correlation", r, r_sd, f"ln R_P vs ln R_AP, {source}")
+    tmr = fp.data["resistance"]["r_ap_median"] / fp.data["resistance"]["r_p_median"] - 1.0
+    rel = np.hypot(
+        fp.values["resistance.r_p_median"].sd / fp.data["resistance"]["r_p_median"],
+        fp.values["resistance.r_ap_median"].sd / fp.data["resistance"]["r_ap_median"],
+    )
+    fp.derived["tmr"] = FitValue(tmr, (1 + tmr) * rel, "r_ap_median / r_p_median - 1")
+
+
+def _ln_k_noise(chars) -> float:
+    """Read noise of ln k_AP of one device: the signature's per-cycle noise over the cycles,
+    times d ln k / d b at the median AP signature."""
+    with_bias = [c for c in chars if c.bias_voltage and c.char.model.get("bias_signature")]
+    if not with_bias:
+        return 0.0
+    models = [c.char.model["bias_signature"] for c in with_bias]
+    sig = float(np.median([m.get("read_noise_per_cycle", 0.0) for m in models]))
+    b = float(np.median([m.get("ap_median", 0.0) for m in models]))
+    cycles = max(int(with_bias[0].char.plan.get("cycles", 1)), 1)
+    v1, v2 = with_bias[0].read_voltage, float(with_bias[0].bias_voltage)
+    e = np.exp(b)
+    slope = e / max(e - 1.0, 1e-9) + e * v1 * v1 / max(v2 * v2 - e * v1 * v1, 1e-9)
+    return float(sig / np.sqrt(cycles) * slope)
+
+
 def _correlation(lp: np.ndarray, lap: np.ndarray, noise_var: float) -> float:
     """Correlation of ln R_P and ln R_AP within 5 robust sigmas, noise removed from variances."""
-    keep = (np.abs(lp - np.median(lp)) < 5 * _robust_sd(lp) + 1e-12) & (
-        np.abs(lap - np.median(lap)) < 5 * _robust_sd(lap) + 1e-12
+    keep = (np.abs(lp - np.median(lp)) < 5 * robust_sd(lp) + 1e-12) & (
+        np.abs(lap - np.median(lap)) < 5 * robust_sd(lap) + 1e-12
     )
     a, b = lp[keep], lap[keep]
     if a.size < 3:
@@ -309,182 +331,3 @@ def _correlation(lp: np.ndarray, lap: np.ndarray, noise_var: float) -> float:
     cov = float(np.cov(a, b)[0, 1])
     va, vb = max(a.var() - noise_var, 1e-30), max(b.var() - noise_var, 1e-30)
     return float(np.clip(cov / np.sqrt(va * vb), -1.0, 1.0))
-
-
-def _spread_sd(per_die: list[float], pooled: float, n: int) -> float:
-    if len(per_die) >= 2:
-        return float(np.std(per_die, ddof=1) / np.sqrt(len(per_die)))
-    return float(pooled / np.sqrt(2 * max(n, 1)))
-
-
-def _fit_defects(chars, fp: FittedProfile, put, src_c: str, noise_var: float, base) -> None:
-    classes = (
-        (DefectCode.SHORT, "short_rate"),
-        (DefectCode.OPEN, "open_rate"),
-        (DefectCode.STUCK_P, "stuck_p_rate"),
-        (DefectCode.STUCK_AP, "stuck_ap_rate"),
-    )
-    counts = np.zeros((len(chars), len(classes)))
-    devices = np.zeros(len(chars))
-    lines = arrays_total = 0
-    short_g = []
-    for d, char in enumerate(chars):
-        codes = char.codes
-        whole_open = (codes == DefectCode.OPEN).all(axis=1)  # (arrays, cols)
-        lines += int(whole_open.sum())
-        arrays_total += codes.shape[0]
-        line_mask = np.broadcast_to(whole_open[:, None, :], codes.shape)
-        for j, (code, _) in enumerate(classes):
-            counts[d, j] = ((codes == code) & ~line_mask).sum()
-        devices[d] = codes.size
-        s = codes == DefectCode.SHORT
-        short_g.append(np.sqrt(char.g_p[s] * char.g_ap[s]))
-    total = devices.sum()
-    cv, cv_sd = _die_spread(counts.sum(axis=1), devices)
-    for j, (_, key) in enumerate(classes):
-        k = counts[:, j].sum()
-        rate = k / total
-        rel = np.sqrt(1.0 / max(k, 1.0) + (cv**2 if np.isfinite(cv) else 0.0) / len(chars))
-        put(
-            "defects",
-            key,
-            rate,
-            rate * rel if k else 1.0 / total,
-            f"{int(k)} devices of {int(total)}, {src_c}",
-        )
-    put(
-        "defects",
-        "line_open_rate",
-        lines / arrays_total,
-        np.sqrt(max(lines, 1)) / arrays_total,
-        f"{lines} whole-open output lines in {arrays_total} arrays",
-    )
-    if np.isfinite(cv):
-        put("defects", "die_spread", cv, cv_sd, f"moments of per-die defect counts, {src_c}")
-    else:
-        fp.defaults.append("defects.die_spread")
-    g = np.concatenate(short_g)
-    if g.size >= MIN_SHORTS:
-        lg = np.log(g)
-        s = np.sqrt(max(_robust_sd(lg) ** 2 - noise_var, 0.0))
-        put(
-            "defects",
-            "short_g_median",
-            np.exp(np.median(lg)),
-            np.exp(np.median(lg)) * 1.2533 * s / np.sqrt(g.size),
-            f"{g.size} SHORT devices",
-        )
-        put("defects", "short_g_sigma", s, s / np.sqrt(2 * g.size), f"{g.size} SHORT devices")
-    else:
-        fp.defaults += ["defects.short_g_median", "defects.short_g_sigma"]
-
-
-def _die_spread(n: np.ndarray, devices: np.ndarray, boots: int = 400) -> tuple[float, float]:
-    """Coefficient of variation of the per-die rate factor from per-die defect counts."""
-    if len(n) < MIN_DIES_FOR_SPREAD:
-        return float("nan"), float("nan")
-
-    def cv_of(counts: np.ndarray, dev: np.ndarray) -> float:
-        lam = counts / dev * dev.mean()
-        m = lam.mean()
-        return float(np.sqrt(max(lam.var(ddof=1) - m, 0.0)) / m) if m > 0 else 0.0
-
-    value = cv_of(n, devices)
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, len(n), size=(boots, len(n)))
-    sd = float(np.std([cv_of(n[i], devices[i]) for i in idx]))
-    return value, sd
-
-
-def _fit_switching(sws: list[Switching], fp: FittedProfile, put) -> None:
-    src = f"{len(sws)} switching run{'s' if len(sws) > 1 else ''}"
-    deltas, delta_sds, sigmas = [], [], []
-    fails = trials = 0
-    tau0s = set()
-    for direction, key in (("P", "vc_to_p"), ("AP", "vc_to_ap")):
-        vcs, vc_sds = [], []
-        for sw in sws:
-            fit = sw.analysis.directions[direction]
-            ok = fit.status == STATUS_OK
-            vcs.append(fit.vc[ok])
-            vc_sds.append(fit.vc_sd[ok])
-            deltas.append(fit.delta[ok])
-            d_mle, d_mle_sd = unshrunk_delta(fit.vc, fit.delta, fit.cov, fit.status)
-            delta_sds.append((d_mle[ok.ravel()], d_mle_sd[ok.ravel()]))
-            fails += fit.floor.failures
-            trials += fit.floor.trials
-            tau0s.add(sw.analysis.tau0)
-        vc, vc_sd = np.concatenate(vcs), np.concatenate(vc_sds)
-        if vc.size == 0:
-            fp.defaults.append(f"switching.{key}")
-            continue
-        med = float(np.median(vc))
-        spread = _robust_sd(vc)
-        put(
-            "switching",
-            key,
-            med,
-            float(np.hypot(1.2533 * spread / np.sqrt(vc.size), METHOD_SYSTEMATIC * med)),
-            f"{vc.size} fitted devices (with the method's systematic), {src}",
-        )
-        s_abs, s_abs_sd, centre = device_spread(vc, vc_sd)
-        sigmas.append((s_abs / centre, s_abs_sd / centre))
-    if sigmas:
-        s = float(np.mean([x for x, _ in sigmas]))
-        s_sd = float(np.sqrt(sum(e**2 for _, e in sigmas))) / len(sigmas)
-        put(
-            "switching",
-            "vc_sigma",
-            s,
-            float(np.hypot(s_sd, SPREAD_SYSTEMATIC * s)),
-            f"device spread of fitted Vc0, fit noise removed (with the method's systematic), {src}",
-        )
-    d = np.concatenate(deltas)
-    if d.size:
-        put(
-            "switching",
-            "delta",
-            float(np.median(d)),
-            float(
-                np.hypot(1.2533 * _robust_sd(d) / np.sqrt(d.size), METHOD_SYSTEMATIC * np.median(d))
-            ),
-            f"{d.size} fitted device-directions (with the method's systematic), {src}",
-        )
-    else:
-        fp.defaults.append("switching.delta")
-    d_mle = np.concatenate([d for d, _ in delta_sds])
-    if d_mle.size >= 3:
-        # Device-directions pooled: both directions measure one barrier per device.
-        s_abs, s_abs_sd, centre = device_spread(d_mle, np.concatenate([e for _, e in delta_sds]))
-        put(
-            "switching",
-            "delta_sigma",
-            s_abs / centre,
-            float(
-                np.sqrt(
-                    (s_abs_sd / centre) ** 2
-                    + (DELTA_SPREAD_SYSTEMATIC * s_abs / centre) ** 2
-                    + SPREAD_FLOOR**2
-                )
-            ),
-            "device spread of fitted Delta, prior pull and fit noise removed (with the "
-            f"method's systematic), {src}",
-        )
-    else:
-        fp.defaults.append("switching.delta_sigma")
-    if len(tau0s) > 1:
-        raise StoreError(
-            f"the switching runs assumed different tau0 values {sorted(tau0s)}; refit alike"
-        )
-    put("switching", "tau0", tau0s.pop(), None, "assumed by the switching fits (not identifiable)")
-    if trials:
-        f = fails / trials
-        put(
-            "switching",
-            "write_error_floor",
-            f,
-            np.sqrt(max(fails, 1)) / trials,
-            f"{fails} failures in {trials} set-aside trials, {src}",
-        )
-    else:
-        fp.defaults.append("switching.write_error_floor")

@@ -11,6 +11,8 @@ from mtj_hil.profile_fit.fit import FittedProfile
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -32,15 +34,9 @@ def write_profile_toml(fp: FittedProfile, path: str | Path) -> Path:
         f"name = {_toml_value(data['name'])}",
         f"description = {_toml_value(data['description'])}",
     ]
-    for section in (
-        "geometry",
-        "resistance",
-        "switching",
-        "defects",
-        "read",
-        "limits",
-        "nominal_pulse",
-    ):
+    fixed = ("geometry", "resistance", "switching", "defects", "read", "limits", "nominal_pulse")
+    optional = [k for k, v in data.items() if isinstance(v, dict) and k not in fixed]
+    for section in (*fixed, *optional):
         lines += ["", f"[{section}]"]
         for key, value in data[section].items():
             full = f"{section}.{key}"
@@ -53,11 +49,14 @@ def write_profile_toml(fp: FittedProfile, path: str | Path) -> Path:
                     note = f"  # fitted +- {fv.sd:.3g} ({fv.source})"
             elif full in fp.defaults:
                 note = "  # default: the runs cannot tell"
+            elif any(k.startswith(f"{full}[") for k in fp.values):
+                note = "  # fitted (see [fit.uncertainty])"
             elif section in ("geometry", "limits", "nominal_pulse"):
                 note = "  # from the runs' recorded layout"
             lines.append(f"{key} = {_toml_value(value)}{note}")
     lines += ["", "[fit]"]
     lines.append("defaults = [" + ", ".join(json.dumps(d) for d in fp.defaults) + "]")
+    lines.append("warnings = [" + ", ".join(json.dumps(w) for w in fp.warnings) + "]")
     for key, fv in fp.derived.items():
         lines.append(f"{key} = {_toml_value(float(fv.value))}  # {fv.source}")
         if fv.sd is not None:

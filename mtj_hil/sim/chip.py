@@ -7,7 +7,15 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.instruments.safety import SafetyEnvelope
-from mtj_hil.protocols.chip import CellState, Layout, Pulse, cell_mask, check_array, read_voltages
+from mtj_hil.protocols.chip import (
+    CellState,
+    Layout,
+    Pulse,
+    cell_mask,
+    check_array,
+    check_voltage_range,
+    read_voltages_unscanned,
+)
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.sim.die import SimulatedDie, make_die
 from mtj_hil.sim.profile import DeviceProfile, as_dict, load_profile
@@ -95,11 +103,10 @@ class SimulatedChip:
         """
         self._check_open()
         array = check_array(self._layout, array)
-        v = read_voltages(self._layout, voltages)
-        self.envelope.check_read_voltages(v)
+        v = read_voltages_unscanned(self._layout, voltages)
+        currents = self.die.read(array, v, self._check_range)
         self.read_calls += 1
         self.vectors_read += v.shape[0]
-        currents = self.die.read(array, v)
         rd = self.die.profile.read
         if rd.adc_bits:
             # A converter at the end of its range reports overflow, not a clipped number.
@@ -107,6 +114,11 @@ class SimulatedChip:
             currents[currents >= rd.adc_full_scale - lsb] = np.inf
             currents[currents <= -rd.adc_full_scale] = -np.inf
         return currents
+
+    def _check_range(self, lowest: float, highest: float) -> None:
+        """Refuse a batch with a non-finite voltage or one outside the envelope (V)."""
+        check_voltage_range(lowest, highest)
+        self.envelope.check_read_range(lowest, highest)
 
     def describe(self) -> dict[str, Any]:
         """Provenance: backend, label, seed and the full device profile."""

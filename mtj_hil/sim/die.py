@@ -12,14 +12,24 @@ device (it becomes a short). Limits are enforced by :class:`mtj_hil.sim.chip.Sim
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mtj_hil.protocols.chip import CellState
-from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.sim.disturb import draw_flips, good_mask, integrated_rates
+from mtj_hil.sim.dynamics import read_factor
+from mtj_hil.sim.flaws import draw_flaws
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
+from mtj_hil.sim.profile_sections import Clock
 
 NOISE_TABLE_SIZE = 1 << 19
+_P = int(CellState.P)
+_GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
+PRODUCT_BLOCK = 1024
+"""Input vectors per block of the crossbar product (a block of voltages stays in cache)."""
 
 DEFECT_PARAMS = (
     (DefectCode.SHORT, "short_rate"),
@@ -54,6 +64,16 @@ class SimulatedDie:
             into ``SHORT``.
         state: True where the device is in the P state.
         sense_offset: fixed offset current of each output line (A), shape ``(n_arrays, cols)``.
+
+    Optional flaws (:mod:`mtj_hil.sim.flaws`, None when the profile lacks the section):
+        open_g: per-device conductance of opens (S; resistive opens conduct partially),
+            resistive_open: the opens that do.
+        leak_g: pinhole leak conductance in parallel with each device (S, 0 = none).
+        population: index of each device's size population.
+        spatial_hit: devices made defective by spatial structure.
+        partial_prone, partial_level: devices prone to partial switching, and the level
+            (0 = AP .. 1 = P in ln G) of those now in an intermediate state (NaN: none).
+        clock: simulated time (s), advanced by reads and pulses (drift, telegraph noise).
     """
 
     def __init__(self, profile: DeviceProfile, seed: np.random.SeedSequence | int) -> None:
@@ -62,6 +82,16 @@ class SimulatedDie:
         self.seed_entropy = seq.entropy
         self.seed_spawn_key = tuple(seq.spawn_key)
         draw_seq, *array_seqs = seq.spawn(1 + profile.geometry.n_arrays)
+        self.open_g: np.ndarray | None = None
+        self.resistive_open: np.ndarray | None = None
+        self.leak_g: np.ndarray | None = None
+        self.population: np.ndarray | None = None
+        self.spatial_hit: np.ndarray | None = None
+        self.partial_prone: np.ndarray | None = None
+        self.partial_level: np.ndarray | None = None
+        self.rtn_has: np.ndarray | None = None
+        self.clock = 0.0
+        self._clock = profile.clock or Clock()
         self._draw(np.random.default_rng(draw_seq))
         self.array_rngs = [np.random.default_rng(s) for s in array_seqs]
         # Read disturb draws from its own streams so that enabling it leaves every other
@@ -71,17 +101,25 @@ class SimulatedDie:
             for a in range(profile.geometry.n_arrays)
         ]
         self.read_flips = np.zeros(profile.geometry.n_arrays, dtype=np.int64)
-        self._vc_min: np.ndarray | None = None
         self._g_eff: dict[int, np.ndarray] = {}
+        self._g_states: tuple[np.ndarray, np.ndarray] | None = None
         self._noise_tables: np.ndarray | None = None
         self.k_p: np.ndarray | None = None
         self.k_ap: np.ndarray | None = None
         self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if profile.bias is not None:
             # Its own stream, so a profile with [bias] draws every other number unchanged.
+            # (Key 13 is also the Delta-spread stream: with both, the curvatures take key 23
+            # so that v_half and Delta are not drawn from the very same normals.)
+            key = 23 if profile.switching.delta_sigma > 0 else 13
             self._draw_bias(
-                np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 13])
+                np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), key])
             )
+        draw_flaws(self, self._z_common)
+        self._z_common = None
+        self._g_states = None  # the flaws may rescale r_p / r_ap (populations): cache anew
+        self._g_eff.clear()
+        self._gk.clear()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -96,6 +134,7 @@ class SimulatedDie:
         z2 = rng.standard_normal(shape)
         rho = res.rp_rap_correlation
         z_ap = rho * z1 + np.sqrt(1.0 - rho * rho) * z2
+        self._z_common = z1 if self.profile.populations is not None else None
         self.r_p = res.r_p_median * np.exp(res.r_p_sigma * z1)
         self.r_ap = res.r_ap_median * np.exp(res.r_ap_sigma * z_ap)
         # A device whose AP resistance fell below its P resistance would be unphysical.
@@ -129,6 +168,7 @@ class SimulatedDie:
             defect[where[start : start + count]] = code
             start += count
         defect = defect.reshape(shape)
+        self.point_defect = defect.copy()
         if dfx.line_open_rate > 0:
             n_lines = rng.poisson(dfx.line_open_rate, size=shape[0])
             for array in np.flatnonzero(n_lines):
@@ -159,18 +199,33 @@ class SimulatedDie:
         """True device conductances (S) in the current states, for one array or the die
         (at zero bias when the profile has a ``[bias]`` section)."""
         sl = slice(None) if array is None else array
-        g = np.where(self.state[sl], 1.0 / self.r_p[sl], 1.0 / self.r_ap[sl])
+        if self._g_states is None:  # r_p and r_ap never change after the draw (flaws included)
+            self._g_states = (1.0 / self.r_p, 1.0 / self.r_ap)
+        g_p, g_ap = self._g_states
+        g = np.where(self.state[sl], g_p[sl], g_ap[sl])
+        # The flaw terms that change with writes (partial levels) or are per device (leaks,
+        # resistive opens) go on top of the cached base, every call.
+        if self.partial_level is not None:
+            level = self.partial_level[sl]
+            mid = np.exp(np.log(g_ap[sl]) + level * np.log(g_p[sl] / g_ap[sl]))
+            g = np.where(np.isfinite(level), mid, g)
+        if self.leak_g is not None:
+            g = g + self.leak_g[sl]
         defect = self.defect[sl]
-        g = np.where(defect == DefectCode.SHORT, self.short_g[sl], g)
-        return np.where(defect == DefectCode.OPEN, self.profile.defects.open_g, g)
+        g = np.where(defect == _SHORT, self.short_g[sl], g)
+        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g[sl]
+        return np.where(defect == _OPEN, open_g, g)
 
     def conductance_in(self, state: CellState) -> np.ndarray:
         """Conductance (S) every device of the die would show in ``state`` (defects included)."""
         g = 1.0 / (self.r_p if state == CellState.P else self.r_ap)
         g = np.where(self.defect == DefectCode.STUCK_P, 1.0 / self.r_p, g)
         g = np.where(self.defect == DefectCode.STUCK_AP, 1.0 / self.r_ap, g)
+        if self.leak_g is not None:
+            g = g + self.leak_g
         g = np.where(self.defect == DefectCode.SHORT, self.short_g, g)
-        return np.where(self.defect == DefectCode.OPEN, self.profile.defects.open_g, g)
+        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g
+        return np.where(self.defect == DefectCode.OPEN, open_g, g)
 
     def effective_conductance(self, array: int) -> np.ndarray:
         """Conductance matrix (S) seen from the array's terminals (line resistance included).
@@ -187,12 +242,26 @@ class SimulatedDie:
             cached = self._g_eff[array] = g
         return cached
 
+    def conductance_at(self, array: int, voltage: float) -> np.ndarray:
+        """True chord conductance ``I / V`` (S) of every device of ``array`` read alone at
+        ``voltage`` (V) in its current state: ``G0 (1 + k V**2)`` with the bias law, the
+        zero-bias conductance without one (no noise, drift or telegraph noise)."""
+        g = self.conductance(array)
+        if self.k_p is None:
+            return g
+        barrier = g if self.leak_g is None else g - self.leak_g[array]
+        return g + barrier * self.curvature(array) * voltage * voltage
+
     def curvature(self, array: int) -> np.ndarray:
         """Bias curvature ``k`` (1/V^2) of every device of ``array`` in its current state
         (zeros without a ``[bias]`` section; shorts and opens are ohmic)."""
         if self.k_p is None or self.k_ap is None:
             return np.zeros(self.shape[1:])
         k = np.where(self.state[array], self.k_p[array], self.k_ap[array])
+        if self.partial_level is not None:
+            level = self.partial_level[array]
+            mid = self.k_ap[array] + level * (self.k_p[array] - self.k_ap[array])
+            k = np.where(np.isfinite(level), mid, k)
         barrier = (self.defect[array] != DefectCode.SHORT) & (self.defect[array] != DefectCode.OPEN)
         return np.where(barrier, k, 0.0)
 
@@ -201,7 +270,8 @@ class SimulatedDie:
         belongs to (a pulse or a read disturb replaces ``g`` and so invalidates it)."""
         cached = self._gk.get(array)
         if cached is None or cached[0] is not g:
-            cached = self._gk[array] = (g, g * self.curvature(array))
+            barrier = g if self.leak_g is None else g - self.leak_g[array]  # leaks are ohmic
+            cached = self._gk[array] = (g, barrier * self.curvature(array))
         return cached[1]
 
     # -- writing ---------------------------------------------------------------------------
@@ -219,6 +289,7 @@ class SimulatedDie:
         sw = self.profile.switching
         rng = self.array_rngs[array]
         self._g_eff.pop(array, None)
+        self.clock += self._clock.pulse_time
         mask = np.asarray(mask, dtype=bool)
         half = None
         if self.profile.geometry.cell == "passive" and sw.half_select and mask.any():
@@ -232,10 +303,12 @@ class SimulatedDie:
         if half is not None:
             self._breakdown(array, half > 0, amplitude / 2.0)
 
-        vc = (self.vc_to_p if state == CellState.P else self.vc_to_ap)[array]
+        target = int(state) == _P
+        vc = (self.vc_to_p if target else self.vc_to_ap)[array]
         delta = self.delta[array]
-        target = state == CellState.P
-        switchable = (self.defect[array] == DefectCode.GOOD) & (self.state[array] != target)
+        switchable = (self.defect[array] == _GOOD) & (self.state[array] != target)
+        if self.partial_level is not None:  # a half-way device can finish the switch
+            switchable |= (self.defect[array] == _GOOD) & np.isfinite(self.partial_level[array])
         p_switch = np.zeros(mask.shape)
         if mask.any():
             p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw, delta), 0.0)
@@ -246,31 +319,81 @@ class SimulatedDie:
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
         self.state[array][flips] = target
+        if self.partial_level is not None and self.partial_prone is not None:
+            ps = self.profile.partial_switching
+            assert ps is not None
+            prng = self.partial_rngs[array]
+            u, level = prng.random(mask.shape), prng.random(mask.shape)
+            stops = flips & self.partial_prone[array] & (u < ps.probability)
+            lv = self.partial_level[array]
+            lv[flips] = np.nan
+            # level 0 = AP, 1 = P: a write towards P stops short of P, towards AP short of AP
+            frac = ps.level_low + (ps.level_high - ps.level_low) * level
+            lv[stops] = np.where(target, frac, 1.0 - frac)[stops]
 
     def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
+        if amplitude < self.profile.switching.breakdown_floor:
+            return  # no device breaks down below the floor (the draw clips to it)
         broken = mask & (amplitude >= self.v_breakdown[array])
         if broken.any():
             self.defect[array][broken] = DefectCode.SHORT
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
+    def read(
+        self,
+        array: int,
+        voltages: np.ndarray,
+        check: Callable[[float, float], None] | None = None,
+    ) -> np.ndarray:
         """Output-line currents (A, ``(batch, cols)``) for input voltages (V, ``(batch, rows)``).
 
         Ohm's and Kirchhoff's laws through the effective conductance (with a ``[bias]``
         section, 1T1R only: each device sees its input line's voltage and adds ``G0 k V**3``,
-        so ``I = V @ G0 + V**3 @ (G0 k)``), then read noise
+        so ``I = V @ G0 + V**3 @ (G0 k)``), then read disturb, read noise
         (relative and absolute, independent per line and read), the line's sense offset and,
         if the profile asks for it, ADC quantisation with clipping at full scale.
+
+        ``check`` is called with the smallest and largest voltage (V) of the batch before
+        anything random is drawn or any device is touched; it raises to refuse the read
+        (the product is computed in cache-sized blocks that scan the voltages on the way).
         """
         rd = self.profile.read
         g = self.effective_conductance(array)
-        current = voltages @ g
+        noisy = rd.noise_rel > 0 or rd.noise_abs > 0
+        timed = self.profile.drift is not None or self.rtn_has is not None
+        if timed and check is not None and voltages.size:
+            # refuse before the telegraph traps advance (nothing is touched by a refused read)
+            check(float(voltages.min()), float(voltages.max()))
+            check = None
+        factor = read_factor(self, array) if timed else None
+        if factor is not None:
+            g = g * factor  # drift and telegraph noise on top of the cached conductance
+        fused = noisy and self.k_p is None and voltages.shape[0] > PRODUCT_BLOCK
+        if fused:
+            # Large reads: the noise is applied block by block while each block is in
+            # cache. Its window is drawn first, so a refused read puts the stream back.
+            rng = self.array_rngs[array]
+            saved = rng.bit_generator.state if check is not None else None
+            gain, extra = self._noise(array, (voltages.shape[0], g.shape[1]))
+            current, lowest, highest = _product_and_range(voltages, g, gain, extra)
+            if check is not None:
+                try:
+                    check(lowest, highest)
+                except Exception:
+                    rng.bit_generator.state = saved
+                    raise
+        else:
+            current, lowest, highest = _product_and_range(voltages, g)
+            if check is not None:
+                check(lowest, highest)
+        self.clock += self._clock.read_vector_time * voltages.shape[0]
         if self.k_p is not None:
-            current += (voltages * voltages * voltages) @ self._cubic_conductance(array, g)
-        if rd.read_width > 0:
-            self._read_disturb(array, voltages)
-        if rd.noise_rel > 0 or rd.noise_abs > 0:
+            gk = self._cubic_conductance(array, self.effective_conductance(array))
+            current += (voltages * voltages * voltages) @ (gk if factor is None else gk * factor)
+        if rd.read_width > 0 and voltages.size:
+            self._read_disturb(array, voltages, (lowest, highest))
+        if noisy and not fused:
             gain, extra = self._noise(array, current.shape)
             current *= gain
             current += extra
@@ -284,56 +407,37 @@ class SimulatedDie:
 
     def read_disturb_probability(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Probability (per device of ``array``, ``(rows, cols)``) that a batch of read
-        vectors (V, ``(batch, rows)``) flips the device, from the thermal-activation law.
-
-        Each read vector holds its voltages on the input lines for ``read.read_width``
-        seconds; every device of a line sees that line's voltage. A positive voltage has the
-        polarity of a write towards AP (it can flip P devices, with ``vc_to_ap``), a negative
-        one that of a write towards P (AP devices, ``vc_to_p``). The write-error floor does
-        not apply. Only GOOD devices not already in the pushed-to state can flip.
-        """
+        vectors (V, ``(batch, rows)``) flips the device, from the thermal-activation law
+        of :mod:`mtj_hil.sim.disturb` (the write-error floor does not apply; only GOOD
+        devices not already in the pushed-to state can flip)."""
         sw, rd = self.profile.switching, self.profile.read
-        v = np.asarray(voltages, dtype=float)
-        p_stay = np.ones(self.shape[1:])
-        for sign, vc_all, from_p in ((1.0, self.vc_to_ap, True), (-1.0, self.vc_to_p, False)):
-            mag = np.maximum(sign * v, 0.0)
-            if not mag.any():
-                continue
-            # Few distinct voltages in practice (one-hot maps, binary inputs): count how often
-            # each line holds each level (0.1 mV resolution) instead of one exp per read.
-            levels, inverse = np.unique(np.round(mag, 4), return_inverse=True)
-            counts = np.zeros((levels.size, v.shape[1]))
-            np.add.at(counts, (inverse.reshape(mag.shape), np.arange(v.shape[1])[None, :]), 1.0)
-            keep = levels > 0
-            levels, counts = levels[keep], counts[keep]
-            vc = vc_all[array]
-            exponent = np.minimum(sw.delta * (1.0 - levels[:, None, None] / vc[None]), 700.0)
-            rate_t = (rd.read_width / sw.tau0) * np.exp(-exponent)  # (levels, rows, cols)
-            total = np.einsum("kr,krc->rc", counts, rate_t)
-            exposed = (self.state[array] == from_p) & (self.defect[array] == DefectCode.GOOD)
-            p_stay *= np.where(exposed, np.exp(-total), 1.0)
-        return -np.expm1(np.log(np.maximum(p_stay, 1e-300)))
-
-    def _read_disturb(self, array: int, voltages: np.ndarray) -> None:
-        """Flip devices a read disturbed (see :meth:`read_disturb_probability`)."""
-        sw, rd = self.profile.switching, self.profile.read
-        vmax = float(np.abs(voltages).max()) if voltages.size else 0.0
-        if vmax <= 0:
-            return
-        if self._vc_min is None:
-            self._vc_min = np.minimum(self.vc_to_ap.min(axis=(1, 2)), self.vc_to_p.min(axis=(1, 2)))
-        vc_min = float(self._vc_min[array])
-        bound = (
-            voltages.size
-            * self.shape[2]
-            * (rd.read_width / sw.tau0)
-            * np.exp(-min(sw.delta * (1.0 - vmax / vc_min), 700.0))
+        total = integrated_rates(
+            self.state[array],
+            good_mask(self.defect[array]),
+            self.vc_to_ap[array],
+            self.vc_to_p[array],
+            np.asarray(voltages, dtype=float),
+            sw.delta,
+            rd.read_width / sw.tau0,
         )
-        if bound < 1e-9:  # no flip in a billion such reads: skip the work
-            return
-        p_flip = self.read_disturb_probability(array, voltages)
-        flips = self.disturb_rngs[array].random(p_flip.shape) < p_flip
-        if flips.any():
+        return -np.expm1(-total)
+
+    def _read_disturb(self, array: int, voltages: np.ndarray, v_range: tuple[float, float]) -> None:
+        """Flip devices a read disturbed (see :mod:`mtj_hil.sim.disturb`); ``v_range`` is
+        ``(min, max)`` of ``voltages`` (V)."""
+        sw, rd = self.profile.switching, self.profile.read
+        flips = draw_flips(
+            self.disturb_rngs[array],
+            self.state[array],
+            self.defect[array],
+            self.vc_to_ap[array],
+            self.vc_to_p[array],
+            voltages,
+            v_range,
+            sw.delta,
+            rd.read_width / sw.tau0,
+        )
+        if flips is not None:
             self.state[array][flips] = ~self.state[array][flips]
             self.read_flips[array] += int(flips.sum())
             self._g_eff.pop(array, None)
@@ -350,8 +454,14 @@ class SimulatedDie:
         rng = self.array_rngs[array]
         n = shape[0] * shape[1]
         if n < 4096 or n > NOISE_TABLE_SIZE // 2:
-            gain = 1.0 + rd.noise_rel * rng.standard_normal(shape)
-            return gain, rd.noise_abs * rng.standard_normal(shape)
+            # One call for both (the same numbers as two calls: gain first, then extra).
+            normals = rng.standard_normal((2, *shape))
+            gain = normals[0]
+            gain *= rd.noise_rel
+            gain += 1.0
+            extra = normals[1]
+            extra *= rd.noise_abs
+            return gain, extra
         if self._noise_tables is None:
             table_rng = np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 7])
             normals = table_rng.standard_normal((2, NOISE_TABLE_SIZE))
@@ -362,6 +472,36 @@ class SimulatedDie:
         start = int(rng.integers(0, NOISE_TABLE_SIZE - n + 1))
         window = self._noise_tables[:, start : start + n]
         return window[0].reshape(shape), window[1].reshape(shape)
+
+
+def _product_and_range(
+    voltages: np.ndarray,
+    g: np.ndarray,
+    gain: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, float]:
+    """``voltages @ g`` (times ``gain`` plus ``extra`` when given) and the smallest and
+    largest voltage (NaN if any is NaN), computed in blocks of ``PRODUCT_BLOCK`` vectors so
+    each block of voltages and currents is scanned while in cache."""
+    n = voltages.shape[0]
+    if n <= PRODUCT_BLOCK and gain is None:
+        current = voltages @ g
+        if not n:
+            return current, 0.0, 0.0
+        return current, float(voltages.min()), float(voltages.max())
+    current = np.empty((n, g.shape[1]))
+    lows, highs = [], []
+    for start in range(0, n, PRODUCT_BLOCK):
+        stop = start + PRODUCT_BLOCK
+        block = voltages[start:stop]
+        out = current[start:stop]
+        np.matmul(block, g, out=out)
+        lows.append(block.min())
+        highs.append(block.max())
+        if gain is not None and extra is not None:
+            out *= gain[start:stop]
+            out += extra[start:stop]
+    return current, float(np.min(lows)), float(np.max(highs))
 
 
 def _switch_probability(

@@ -14,6 +14,18 @@ from typing import Any
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.chip import Layout, Limits, Pulse
 from mtj_hil.schema import closest, unknown_key_message
+from mtj_hil.sim.profile_sections import (
+    OPTIONAL_FLAWS,
+    Clock,
+    Drift,
+    PartialSwitching,
+    Pinholes,
+    Populations,
+    ResistiveOpens,
+    Spatial,
+    Telegraph,
+    cross_checks,
+)
 from mtj_hil.sim.profile_types import (
     BiasDependence,
     Defects,
@@ -41,6 +53,15 @@ class DeviceProfile:
     nominal_pulse: Pulse
     bias: BiasDependence | None = None
     """Bias-dependent conductance; None (no ``[bias]`` section) = ohmic devices."""
+    clock: Clock | None = None
+    spatial: Spatial | None = None
+    drift: Drift | None = None
+    telegraph: Telegraph | None = None
+    resistive_opens: ResistiveOpens | None = None
+    pinholes: Pinholes | None = None
+    populations: Populations | None = None
+    partial_switching: PartialSwitching | None = None
+    """The optional flaw sections (:mod:`mtj_hil.sim.profile_sections`); None = absent."""
 
     @property
     def layout(self) -> Layout:
@@ -98,7 +119,7 @@ _SECTIONS: dict[str, type] = {
     "limits": Limits,
     "nominal_pulse": Pulse,
 }
-_OPTIONAL_SECTIONS: dict[str, type] = {"bias": BiasDependence}
+_OPTIONAL_SECTIONS: dict[str, type] = {"bias": BiasDependence, **OPTIONAL_FLAWS}
 
 
 def as_dict(profile: DeviceProfile) -> dict[str, Any]:
@@ -109,6 +130,8 @@ def as_dict(profile: DeviceProfile) -> dict[str, Any]:
     for name in _OPTIONAL_SECTIONS:
         if data.get(name) is None:
             data.pop(name, None)
+        else:
+            data[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in data[name].items()}
     return data
 
 
@@ -174,7 +197,10 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
             if not schema.required:
                 continue
             raise ConfigError(f"{source}: section [{section}] is missing")
-        sections[section] = cls(**check_section(raw, schema, source))
+        values = check_section(raw, schema, source)
+        sections[section] = cls(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        )
     profile = DeviceProfile(name=top["name"], description=top["description"], **sections)
     _check_ranges(profile, source)
     return profile
@@ -225,6 +251,18 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
             f"0 <= p < (1 + TMR/2) / (1 + TMR) = {(1.0 + 0.5 * tmr) / (1.0 + tmr):.3g}",
             b.p_curvature,
         )
+    for name in OPTIONAL_FLAWS:
+        section = getattr(p, name)
+        if section is not None:
+            _check_section(name, section, need)
+    for name in ("drift", "telegraph"):
+        if getattr(p, name) is not None:
+            need(
+                g.cell == "1T1R",
+                f"[{name}]",
+                "only for 1T1R cells (passive arrays: the nodal solve is cached per state)",
+                g.cell,
+            )
     pulse = p.nominal_pulse
     need(
         lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude,
@@ -238,3 +276,16 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
         "within the limits",
         pulse.width,
     )
+
+
+def _check_section(name: str, section: Any, need: Any) -> None:
+    """Range checks of one optional flaw section from its ``RANGES`` table."""
+    for key, (low, high, allowed) in type(section).RANGES.items():
+        value = getattr(section, key)
+        if isinstance(low, str):
+            need(value in (low, high), f"{name}.{key}", allowed, value)
+            continue
+        for v in value if isinstance(value, tuple) else (value,):
+            need(low <= v <= high, f"{name}.{key}", allowed, value)
+    for ok, key, allowed, value in cross_checks(name, section):
+        need(ok, f"{name}.{key}", allowed, value)

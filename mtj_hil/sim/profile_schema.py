@@ -8,8 +8,12 @@ within the limits) are checked in :mod:`mtj_hil.sim.profile`.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from mtj_hil.protocols.chip import Limits, Pulse
 from mtj_hil.schema import Field, FileSchema, Section, with_defaults
+from mtj_hil.sim.profile_sections import OPTIONAL_FLAWS
 from mtj_hil.sim.profile_types import (
     BiasDependence,
     Defects,
@@ -184,9 +188,54 @@ BIAS = Section(
     required=False,
 )  # fmt: skip
 
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """``key -> sentence`` from the ``Attributes:`` block of ``cls``'s docstring."""
+    docs: dict[str, str] = {}
+    text = (cls.__doc__ or "").split("Attributes:", 1)
+    if len(text) < 2:
+        return docs
+    names: list[str] = []
+    for line in text[1].splitlines():
+        head = re.match(r"^\s{8}([a-z_][a-z_0-9, ]*): (.*)$", line)
+        if head:
+            names = [n.strip() for n in head.group(1).split(",")]
+            for n in names:
+                docs[n] = head.group(2).strip()
+        elif line.strip() and names:
+            for n in names:
+                docs[n] += " " + line.strip()
+    return docs
+
+
+def _flaw_section(name: str, cls: type) -> Section:
+    """The schema of an optional flaw section from its dataclass: types from the field
+    declarations, bounds from its ``RANGES`` table, meanings from its docstring."""
+    docs = _attribute_docs(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        low, high, allowed = cls.RANGES.get(f.name, (None, None, ""))  # type: ignore[attr-defined]
+        typ = f.type if isinstance(f.type, str) else f.type.__name__
+        kind = "float list" if typ.startswith("tuple") else typ
+        doc = docs.get(f.name, f.name.replace("_", " ") + ".")
+        if isinstance(low, str):
+            out.append(Field(f.name, kind, doc, choices=(low, high)))
+            continue
+        lo = None if low is None or low == float("-inf") else float(low)
+        hi = None if high is None or high == float("inf") else float(high)
+        out.append(
+            Field(f.name, kind, doc, lo=lo, hi=hi, allowed=allowed, nonempty=kind.endswith("list"))
+        )
+    first = (cls.__doc__ or name).strip().splitlines()[0]
+    return Section(name, f"Optional: {first}", with_defaults(cls, out), required=False)
+
+
+FLAWS = tuple(_flaw_section(name, cls) for name, cls in OPTIONAL_FLAWS.items())
+"""The optional flaw sections (issue 22), in :data:`OPTIONAL_FLAWS` order."""
+
 PROFILE_FILE = FileSchema(
     "die profile",
     "The statistics a simulated die is drawn from (mtj_hil/sim/profiles/*.toml, or your own "
     "file given as --profile FILE). Every value is SI.",
-    (TOP, GEOMETRY, RESISTANCE, SWITCHING, DEFECTS, READ, LIMITS, NOMINAL_PULSE, BIAS),
+    (TOP, GEOMETRY, RESISTANCE, SWITCHING, DEFECTS, READ, LIMITS, NOMINAL_PULSE, BIAS, *FLAWS),
 )

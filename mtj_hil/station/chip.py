@@ -48,6 +48,8 @@ from mtj_hil.protocols.chip import (
     read_voltages,
 )
 from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.sequence import run_on_host
+from mtj_hil.station.chip_seq import run_on_board
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,10 @@ class InstrumentChip:
         self._vread: np.ndarray | None = None
         self._typical_g = self._layout.nominal_g_p
         self._v11 = controller.has_v11_commands
+        self.use_sequences = True
+        """Run protocol sequences on the board when its firmware can (1.3); False forces
+        one command at a time (for comparisons)."""
+        self._said_no_sequences = False
         self.closed = False
         self.identities = {"controller": f"{ident.model} sn {ident.serial} fw {ident.firmware}"}
         self.parts = {"controller": controller_identity(ident.model, ident.serial, ident.firmware)}
@@ -374,6 +380,40 @@ class InstrumentChip:
         if corr is not None:
             out = corr.correct_series(out, v)
         return out
+
+    @property
+    def sets_integration(self) -> bool:
+        """True when protocol sequences run on the board (firmware 1.3, converter read path),
+        whose converters take the integration time a step asks for."""
+        return bool(
+            self.station.read_path == "adc"
+            and self.use_sequences
+            and self._v11
+            and self.controller.has_sequences
+        )
+
+    def run_sequence(self, array: int, steps: list[Any]) -> list[Any]:
+        """Run a protocol sequence (:mod:`mtj_hil.protocols.sequence`) on ``array``: on the
+        board when its firmware runs sequences (1.3) and reads go through the converters,
+        else one command at a time (a board too old says so once per session).
+
+        Raises:
+            InvalidRequest: bad array. SafetyViolation: a step outside the envelope (nothing
+            sent). InstrumentError: the board refused, aborted or stopped answering.
+        """
+        self._check_open()
+        array = check_array(self._layout, array)
+        if self.station.read_path == "adc" and self.use_sequences:
+            if self._v11 and self.controller.has_sequences:
+                return run_on_board(self, array, steps)
+            if not self._said_no_sequences:
+                self._said_no_sequences = True
+                log.warning(
+                    "controller firmware %s runs no board-side sequences (firmware 1.3): "
+                    "running them one command at a time",
+                    self.controller.identity.firmware,
+                )
+        return run_on_host(self, array, steps)
 
     def describe(self) -> dict[str, Any]:
         """Provenance: station snapshot, instrument identities, effective envelope, layout."""

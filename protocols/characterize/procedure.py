@@ -121,7 +121,13 @@ def characterize_die(
         g_p = np.stack([stored[a].g_after_p for a in arrays], axis=2)
         g_ap = np.stack([stored[a].g_after_ap for a in arrays], axis=2)
         high = _stack_high(stored, arrays)
-        result = classify_reads(g_p, g_ap, g_high_p=high[0], g_high_ap=high[1])
+        result = classify_reads(
+            g_p,
+            g_ap,
+            g_high_p=high[0],
+            g_high_ap=high[1],
+            read_voltages=(plan.read_voltage, plan.bias_read_voltage),
+        )
         if plan.remeasure_cycles > 0:
             result = _remeasure(chip, sink, plan, arrays, g_p, g_ap, result, high)
     sink.save_defect_map(arrays, result)
@@ -190,6 +196,7 @@ def _remeasure(
         unmeasured=skipped,
         g_high_p=hp,
         g_high_ap=hap,
+        read_voltages=(plan.read_voltage, plan.bias_read_voltage),
     )
     after = int((again.codes == DefectCode.UNCERTAIN).sum())
     again.remeasured = {**record, "devices": n_unc, "arrays": len(todo), "uncertain_after": after}

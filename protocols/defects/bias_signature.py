@@ -33,6 +33,11 @@ MIN_SHORTS = 5
 ohmic (centred on 0) instead of fitted."""
 SHORT_POSTERIOR = 0.99
 """Level-only posterior a device needs to count as a short for the fit."""
+ODD_SHARE = 1e-3
+"""Prior share of good devices whose signature is anywhere in the range (pinhole leaks)."""
+MIN_REPEATED = 10
+"""Fewer switchers measured in two or more cycles than this (a re-measurement of a handful)
+and the read noise of the signature is not taken from their spread between cycles."""
 MIN_BIAS_FACTOR = 2.0
 """The second read voltage is used by default only if the die allows at least this multiple
 of the low read voltage (the signature grows as V2^2 - V1^2)."""
@@ -95,7 +100,11 @@ def gather_bias_evidence(
 
 
 def bias_log_likelihood(
-    ev: BiasEvidence, clean: np.ndarray, level_post: np.ndarray, fit: np.ndarray
+    ev: BiasEvidence,
+    clean: np.ndarray,
+    level_post: np.ndarray,
+    fit: np.ndarray,
+    noise_floor: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Log-likelihood of each device's bias signature under each class, and the fitted model.
 
@@ -105,15 +114,18 @@ def bias_log_likelihood(
             classifier's flat layout; ``S`` must have the same number of devices).
         level_post: ``(n_arr, n, 5)`` posteriors from the level and switching evidence.
         fit: devices taking part in the level fit (not open, valid readings), ``(n_arr, n)``.
+        noise_floor: least read noise of one cycle's signature (quantised readings: the
+            converter step, which the spread between cycles of a device on one code hides).
 
     Returns:
-        ``(n_arr, n, 5)`` log-likelihoods (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP; OPEN and
-        devices without valid pairs get 0) and a JSON-serialisable model.
+        ``(n_arr, n, 5)`` log-likelihoods (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP; devices
+        without valid pairs get 0) and a JSON-serialisable model.
 
     Model: a stuck device in state X has one true signature ``t ~ N(mu_X, s_X^2)`` and
     shows it after both writes with read noise (``sigma^2 / n`` per state); a good device
     shows the P signature after P writes and the AP one after AP writes; a short follows the
-    short distribution in both.
+    short distribution in both; a (resistive) open is ohmic, its spread widened by its own
+    scatter between cycles (additive noise on a small current).
     """
     flat = lambda a: np.asarray(a).reshape(clean.shape)  # noqa: E731
     b_p, b_ap, n_p, n_ap = flat(ev.b_p), flat(ev.b_ap), flat(ev.n_p), flat(ev.n_ap)
@@ -123,7 +135,8 @@ def bias_log_likelihood(
         return np.zeros((*clean.shape, N_CLASSES)), {"used": False, "reason": "too few switchers"}
 
     # Read noise of one cycle's log ratio: spread between cycles of the switchers.
-    if cycles >= 2:
+    repeated = use & (n_p >= 2) & (n_ap >= 2)
+    if cycles >= 2 and int(repeated.sum()) >= MIN_REPEATED:
         res = []
         for per, b, n in ((ev.per_cycle_p, b_p, n_p), (ev.per_cycle_ap, b_ap, n_ap)):
             pc = np.asarray(per).reshape(cycles, *clean.shape)
@@ -136,9 +149,9 @@ def bias_log_likelihood(
         sigma = float("nan")
     if not np.isfinite(sigma) or sigma <= 0:
         # One cycle: all the spread of the switchers is taken as read noise (no intrinsic part).
-        sigma = robust_sigma(b_p[use]) * np.sqrt(max(cycles, 1))
+        sigma = robust_sigma(b_p[use]) * np.sqrt(max(float(np.median(n_p[use])), 1.0))
         noise_source = "one cycle: the switchers' whole spread is taken as read noise"
-    sigma = max(float(sigma), 1e-6)
+    sigma = max(float(sigma), noise_floor, 1e-6)
 
     def centre(values: np.ndarray, n_eff: float) -> tuple[float, float]:
         tot = robust_sigma(values)
@@ -179,24 +192,32 @@ def bias_log_likelihood(
     )
     ll_diff = np.where(both, _lognorm(bp - bap, 0.0, np.sqrt(var_p + var_ap)), 0.0)
 
-    def shared(mu: float, s: float) -> np.ndarray:
-        return _lognorm(m, mu, np.sqrt(s * s + var_m)) + ll_diff
+    def shared(mu: float, s: float, extra: np.ndarray | float = 0.0) -> np.ndarray:
+        return _lognorm(m, mu, np.sqrt(s * s + var_m + extra)) + ll_diff
+
+    # A resistive open conducts little: additive noise, which the switchers' relative noise
+    # does not show, can dominate its signature; its own scatter between cycles says how much.
+    own = _own_variance(ev, clean.shape, cycles) / np.maximum(n_p + n_ap, 1)
 
     ll_good = np.where(have_p, _lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
         have_ap, _lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
     )
+    # A good device with a pinhole leak (ohmic, in parallel) shows a smaller signature in
+    # both states: a rare good device may sit anywhere between ohmic and the AP signature.
+    span = max(abs(mu_ap - min(mu_s, 0.0)) + 10 * sigma, 1e-3)
+    odd = np.log(ODD_SHARE) - (have_p.astype(float) + have_ap.astype(float)) * np.log(span)
+    ll_good = np.logaddexp(np.log1p(-ODD_SHARE) + ll_good, odd)
     ll = np.stack(
         [
             ll_good,
             shared(mu_s, s_s),
-            np.zeros_like(m),
+            shared(0.0, s_s, np.maximum(own - var_m, 0.0)),  # opens are ohmic (interconnect)
             shared(mu_p, s_p),
             shared(mu_ap, s_ap),
         ],
         axis=-1,
     )
     ll = np.where((have_p | have_ap)[..., None], ll, 0.0)
-    ll[..., OPEN] = 0.0
     stuck_n = 2.0 * n_sw
     model = {
         "used": True,
@@ -217,6 +238,23 @@ def bias_log_likelihood(
         ),
     }
     return ll, model
+
+
+def _own_variance(ev: BiasEvidence, shape: tuple[int, ...], cycles: int) -> np.ndarray:
+    """Each device's own variance of one cycle's signature (P and AP pooled about their
+    means; 0 with fewer than two cycles)."""
+    if cycles < 2:
+        return np.zeros(shape)
+    res = []
+    for per in (ev.per_cycle_p, ev.per_cycle_ap):
+        pc = np.asarray(per).reshape(cycles, *shape)
+        with np.errstate(invalid="ignore"), _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", RuntimeWarning)
+            res.append(pc - np.nanmean(pc, axis=0))
+    r = np.concatenate(res)
+    n = np.isfinite(r).sum(axis=0)
+    ss = np.nansum(r * r, axis=0)
+    return np.where(n > 2, ss / np.maximum(n - 2, 1), 0.0)
 
 
 def _lognorm(x, mu, sigma) -> np.ndarray:

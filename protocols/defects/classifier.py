@@ -10,17 +10,18 @@ die-wide threshold:
    all failed (per-cycle failure rate measured from devices that switched in some cycles).
 2. **Where does it sit?** A device that does not switch is told apart by its level ``ln G``:
    the P and AP level distributions are fitted to the devices that switched cleanly (robust
-   median and spread, read noise removed, per array where the arrays differ; with noisy
-   reads, to the devices a mixture fit of the mean log ratios calls switching, see
-   :mod:`mtj_hil.protocols.defects.contrast`); the short distribution and the
-   class weights are fitted by expectation-maximisation over all devices (P/AP components
-   held fixed); a line that is mostly shorted raises its other devices' short prior; an
-   open device reads below a small fraction of the AP level.
-3. **How sure?** Bayes' rule over the classes gives each device a posterior. A device whose
-   most probable outcome (GOOD, SHORT, OPEN or stuck) stays below ``min_posterior`` is
-   ``UNCERTAIN``, with its best guess recorded. Between stuck-P and stuck-AP (both: "does
-   not switch, shows this conductance") the more probable is reported with its confidence;
-   when the P and AP levels overlap this is flagged, never hidden.
+   centres per array where the arrays differ, a mixture of populations where the data asks
+   for one, :mod:`mtj_hil.protocols.defects.levels`; with noisy reads, to the devices a mixture
+   fit of the mean log ratios calls switching, :mod:`mtj_hil.protocols.defects.contrast`);
+   the short and resistive-open populations and the class weights are fitted by EM over all
+   devices (:mod:`mtj_hil.protocols.defects.classes`); a line that is mostly shorted raises
+   its other devices' short prior; a device far below every level is a (hard) open.
+3. **How sure?** Bayes' rule over the classes gives each device a posterior (with the bias
+   signature's likelihood where a second read voltage was measured). A device whose most
+   probable outcome (GOOD, SHORT, OPEN or stuck) stays below ``min_posterior`` is
+   ``UNCERTAIN``, with its best guess and the competing classes recorded; so is a device on
+   which the level and the bias signature each are sure of different classes. The checks
+   and warnings are in :mod:`mtj_hil.protocols.defects.diagnostics`.
 
 Everything is vectorised over devices; nothing here knows of instruments or simulators.
 """
@@ -33,8 +34,15 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from mtj_hil.protocols.defects import diagnostics as diag
 from mtj_hil.protocols.defects.bias_signature import BiasEvidence, bias_log_likelihood
-from mtj_hil.protocols.defects.codes import DEFECT_CLASSES, DefectCode
+from mtj_hil.protocols.defects.classes import (
+    N_CLASSES,
+    Evidence1D,
+    fit_populations,
+    normalise,
+    short_boundary,
+)
 from mtj_hil.protocols.defects.contrast import (
     bayes_error,
     deconvolve,
@@ -44,16 +52,21 @@ from mtj_hil.protocols.defects.contrast import (
     write_failure_rate,
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
+from mtj_hil.protocols.defects.levels import (
+    centres,
+    fit_level_mixture,
+    level_loglik,
+    total_sigma,
+)
 from mtj_hil.protocols.errors import ProtocolError
 
-N_CLASSES = len(DEFECT_CLASSES)
-"""Posterior axis: :data:`~mtj_hil.protocols.defects.codes.DEFECT_CLASSES` (codes 0..4)."""
-GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = (int(c) for c in DefectCode)
+__all__ = ["Classification", "classify_evidence", "short_boundary"]
 
+GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = range(6)
 SWITCH_SIGMAS = 6.0
 """A cycle whose ``d_c`` exceeds this many noise sigmas counts as a clean switch (for fitting)."""
 OPEN_FRACTION = 0.2
-"""An open device reads below this fraction of the AP median (or 8 AP sigmas below it)."""
+"""A (hard) open reads below this fraction of the AP median (or 8 AP sigmas below it)."""
 MIN_FIT_DEVICES = 20
 """Fewer devices that switched than this and the die is refused (nothing to fit)..."""
 MIN_FIT_FLOOR = 4
@@ -63,11 +76,21 @@ QUANTISED_FRACTION = 0.05
 STRICT_SHARE = 0.9
 """The every-cycle rule is used for the fit only if it keeps this share of the devices
 that switch on average (else it would select the largest contrasts only)."""
-PER_ARRAY_MIN = 50
-"""An array needs this many clean switchers for its own P/AP centres."""
 LINE_FRACTION = 0.5
 """A row or column with at least this fraction of shorts is a shorted line: its other
 devices get an even prior of being shorts too."""
+RESISTIVE_FLOOR = 1e-3
+"""An OPEN device conducting more than this fraction of the AP median is a resistive open."""
+ODD_SHARE = 1e-3
+"""Prior share of good devices that switch with a contrast well below the die's, or read at
+an odd level (pinhole leaks, half-way switching): they switch, so they are good."""
+TAIL_SIGMAS = 4.0
+"""...but a contrast within this many noise sigmas (of a device's mean) of 0 is not taken
+for switching."""
+LEVEL_SPAN = 12.0
+"""Span (in ln G) over which an odd good device's level is spread evenly."""
+MARGINAL_WRITES = 0.01
+"""A per-cycle write failure rate above this is warned about (a marginal write window)."""
 
 
 @dataclass
@@ -80,8 +103,9 @@ class Classification:
         confidence: posterior of the reported class (of the best guess for UNCERTAIN).
         posterior: ``(*S, 5)`` posterior over GOOD, SHORT, OPEN, STUCK_P, STUCK_AP.
         model: the fitted model and how it was derived (JSON-serialisable).
-        warnings: plain sentences: overlaps (by how much), missing or saturated readings.
+        warnings: plain sentences: overlaps (by how much), checks, missing readings.
         overlap: named overlap figures (probabilities) the warnings quote.
+        resistive_open: OPEN devices that still conduct (above the hard open level).
     """
 
     codes: np.ndarray
@@ -91,6 +115,7 @@ class Classification:
     model: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     overlap: dict[str, float] = field(default_factory=dict)
+    resistive_open: np.ndarray | None = None
 
 
 def classify_evidence(
@@ -99,8 +124,8 @@ def classify_evidence(
     """Fit the die's distributions to its own devices and classify every device.
 
     Device shape ``S`` is ``(rows, cols)`` (one array) or ``(arrays, rows, cols)``. ``bias``
-    (reads at a second voltage, :mod:`mtj_hil.protocols.defects.bias_signature`) adds each device's bias
-    signature to the evidence.
+    (reads at a second voltage, :mod:`mtj_hil.protocols.defects.bias_signature`) adds each
+    device's bias signature to the evidence.
 
     Raises:
         ProtocolError: no device (or too few to fit) switched; the message says what was seen.
@@ -109,73 +134,43 @@ def classify_evidence(
     shape = ev.x_p.shape
     n_arr = shape[0] if len(shape) == 3 else 1
     flat = lambda a: np.asarray(a).reshape(n_arr, -1)  # noqa: E731
-    x_p, g_lin = flat(ev.x_p), flat(ev.g_lin)
+    x_p, x_ap, g_lin = flat(ev.x_p), flat(ev.x_ap), flat(ev.g_lin)
     d = np.asarray(ev.d).reshape(ev.d.shape[0], n_arr, -1)
     cycles = d.shape[0]
     sd = np.sqrt(2.0) * ev.cycle_sigma
     n_cyc = np.isfinite(d).sum(axis=0)
     warnings: list[str] = []
-    overlap: dict[str, float] = {}
-
     ok = flat(ev.n_valid > 0) & ~flat(ev.saturated)
-    with np.errstate(invalid="ignore"):
-        d_min = np.where(n_cyc > 0, np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=0), np.nan)
-        dbar = np.where(n_cyc > 0, np.nansum(np.nan_to_num(d), axis=0) / np.maximum(n_cyc, 1), 0)
-    # Fit set: devices that switched cleanly in every cycle. When the read noise is large
-    # against the switching contrast that rule keeps only the devices with the largest
-    # contrast (a biased sample), so the devices a mixture fit of the mean log ratios gives
-    # to the switching component are used instead (with that fit's contrast distribution).
-    strict = ok & (n_cyc > 0) & (d_min > SWITCH_SIGMAS * sd)
-    with np.errstate(invalid="ignore"):  # opens (far below every level) stay out of the fit
-        lit = ok & (g_lin > 0.05 * np.nanmedian(np.where(ok, g_lin, np.nan)))
-    m_em, s_em, resp_sw = fit_contrast(dbar, n_cyc, lit, sd)
-    # A switching component within 3 noise sigmas of 0 is noise, not switching.
-    noise_mean = sd / np.sqrt(max(float(np.median(n_cyc[ok])) if ok.any() else 1.0, 1.0))
-    separated = np.isfinite(m_em) and m_em > 3.0 * noise_mean
-    average = ok & (n_cyc > 0) & (resp_sw > 0.5) & (dbar > 0) & separated
-    need = min(MIN_FIT_DEVICES, max(MIN_FIT_FLOOR, int(np.ceil(0.5 * ok.size))))
-    clean, fit_rule = strict, f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
-    if int(strict.sum()) < STRICT_SHARE * int(average.sum()) or int(strict.sum()) < need:
-        clean = average
-        fit_rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
-        if int(clean.sum()) < need:
-            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, int(strict.sum())))
-        warnings.append(
-            f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
-            f"switching contrast: only {int(strict.sum())} of {int(clean.sum())} switching "
-            "devices switched clearly in every cycle; the fit uses devices that switch on "
-            "average; use more --reads or --cycles"
-        )
+    clean, fit_rule, dbar, (m_em, s_em) = _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings)
     n_clean = int(clean.sum())
 
-    # -- fitted distributions of the devices that switched cleanly ----------------------------
-    x_ap = flat(ev.x_ap)
-    cen_p, sig_p, per_p = _centres(x_p, clean)
-    cen_ap, sig_ap, per_ap = _centres(x_ap, clean)
-    # Spreads between devices: the measured spreads less the read noise they contain.
+    # -- level distributions of the devices that switched cleanly -----------------------------
+    cen_p, sig_p, per_p = centres(x_p, clean)
+    cen_ap, sig_ap, per_ap = centres(x_ap, clean)
+    level_noise = ev.cycle_sigma / np.sqrt(max(cycles, 1))
+    coarse = ev.step > 0
+    mix_p = fit_level_mixture((x_p - cen_p[:, None])[clean], sig_p, level_noise, coarse)
+    mix_ap = fit_level_mixture((x_ap - cen_ap[:, None])[clean], sig_ap, level_noise, coarse)
+    sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
+    tot_p, tot_ap = float(np.hypot(sig_p, level_noise)), float(np.hypot(sig_ap, level_noise))
     n_typ = float(np.median(n_cyc[clean]))
-    if clean is strict:
+    if fit_rule.startswith("switched"):
         m_d = float(np.median(dbar[clean]))
         s_d = deconvolve(robust_sigma(dbar[clean]), sd / np.sqrt(n_typ))
     else:
         m_d, s_d = m_em, s_em
-    level_noise = ev.cycle_sigma / np.sqrt(max(cycles, 1))
-    sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
-    tot_p = float(np.hypot(sig_p, level_noise))
-    tot_ap = float(np.hypot(sig_ap, level_noise))
     s_good = float(np.hypot(s_d, sd))
     mu_p_die, mu_ap_die = float(np.median(x_p[clean])), float(np.median(x_ap[clean]))
 
-    # Per-cycle write failure: devices that switched in some cycle but not in another.
-    e0 = s.write_failure_prior
+    # -- per-cycle write failure: devices that switched in some cycle but not in another ------
+    e = s.write_failure_prior
     if cycles >= 2:
-        e, fails, trials = write_failure_rate(d, ok, clean, sd, m_d, s_good, e0, SWITCH_SIGMAS)
+        e, fails, trials = write_failure_rate(d, ok, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         e_source = (
             f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
             "(mixture of switched and unswitched cycles)"
         )
     else:
-        e = e0
         e_source = "assumed (one cycle: a failed write cannot be told from a stuck device)"
         warnings.append(
             "one write cycle per state: a device that did not switch may be stuck or may have "
@@ -183,59 +178,67 @@ def classify_evidence(
             "UNCERTAIN: measure 3 or more cycles"
         )
 
-    # -- log-likelihoods of the switching evidence --------------------------------------------
-    dv = np.where(np.isfinite(d), d, 0.0)
+    # -- log-likelihoods of the evidence ------------------------------------------------------
     have = np.isfinite(d)
-    ll_stuck = np.where(have, lognorm(dv, 0.0, sd), 0.0).sum(axis=0)
-    # A good device has one switching contrast delta of its own (drawn from the die's
-    # distribution) and shows it in every cycle whose write did not fail; delta is
-    # integrated out (see mtj_hil.protocols.defects.contrast.good_loglik).
-    ll_good = good_loglik(d, m_d, s_d, sd, e)
-
-    # Devices without a valid reading get a neutral level here; they are UNCERTAIN below.
-    x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)
-    lv_p = lognorm(x_p, cen_p[:, None], tot_p)
-    lv_ap = lognorm(x_p, cen_ap[:, None], tot_ap)
+    ll_stuck = np.where(have, lognorm(np.where(have, d, 0.0), 0.0, sd), 0.0).sum(axis=0)
+    # the device's own contrast integrated out (with a tail of small contrasts)
+    # (nor one converter step: a quantised stuck device flips a code now and then)
+    tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
+    ll_good = good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low)
+    x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
+    lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
+    lv_ap = level_loglik(x_p, cen_ap, mix_ap, level_noise)
     # ...or every one of its writes failed: then it looks stuck, in either state.
-    ll_all_failed = n_cyc * np.log(e) + ll_stuck + np.logaddexp(lv_p, lv_ap) + np.log(0.5)
+    failed = n_cyc * np.log(e) + ll_stuck + np.log(0.5)
     switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
-    ll_good = np.logaddexp(ll_good + lv_p, ll_all_failed)
+    # A good device reads at the P level, or (rarely: a pinhole leak) anywhere.
+    lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_p, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
+    good_parts = (ll_good + lv_good, failed + lv_p, failed + lv_ap)  # switched, failed in P / AP
+    ll_good = np.logaddexp.reduce(good_parts)
 
-    # -- opens: far below every switching level ----------------------------------------------
+    # -- hard opens, then the defect populations and class weights by EM ---------------------
     open_g = float(np.exp(mu_ap_die) * min(OPEN_FRACTION, np.exp(-8 * tot_ap)))
     is_open = ok & (g_lin < open_g)
     fit = ok & ~is_open
-
-    # -- the short distribution and class weights, by EM over all devices -------------------
-    floor_s = mu_p_die + 2.5 * tot_p
-    stuck_like = fit & ~switched
-    cand = x_p[stuck_like & (x_p > mu_p_die + 4 * tot_p)]
-    if cand.size >= 3:
-        mu_s, sig_s = float(np.median(cand)), max(robust_sigma(cand), 0.05)
-    else:
-        mu_s, sig_s = mu_p_die + max(6 * tot_p, 0.5), 0.25
-    weights = np.array([0.99, 2e-3, 0.0, 2e-3, 2e-3])
-    f_good, f_stuck, f_p, f_ap, f_x = (a[fit] for a in (ll_good, ll_stuck, lv_p, lv_ap, x_p))
-    for _ in range(s.em_iterations):
-        resp = _normalise(_class_ll(f_good, f_stuck, f_p, f_ap, f_x, mu_s, sig_s, weights))
-        weights = np.maximum(resp.mean(axis=0), 1e-6)
-        weights[OPEN] = 0.0
-        r = resp[:, SHORT]
-        if r.sum() >= 2:
-            xs = f_x
-            mu_s = max(float((r * xs).sum() / r.sum()), floor_s)
-            var = float((r * (xs - mu_s) ** 2).sum() / r.sum())
-            sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
-    weights, shorts_found = _keep_shorts(
-        weights, (f_good, f_stuck, f_p, f_ap, f_x, mu_s, sig_s), int(fit.sum())
+    e1 = Evidence1D(ll_good, ll_stuck, lv_p, lv_ap, x_p)
+    pops = fit_populations(
+        e1.take(fit), switched[fit], mu_p_die, tot_p, float(np.log(open_g)), s.em_iterations
     )
-    ll = _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights)
-    post = _normalise(ll)
+    level_ll = pops.class_ll(e1)
+    ll = level_ll
+    post = normalise(ll)
     bias_model: dict[str, Any] | None = None
-    if bias is not None:  # hook: the bias signature (see mtj_hil.protocols.defects.bias_signature)
-        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit)
-        ll = ll + bias_ll
-        post = _normalise(ll)
+    conflicts = np.zeros(post.shape[:-1], bool)
+    stuck_like = fit & ~switched
+    if bias is not None:  # hook: the bias signature (mtj_hil.protocols.defects.bias_signature)
+        # A converter step is read noise the signature cannot average away (uniform: /sqrt 12
+        # per reading, at both voltages, the high one's step relatively 2-3 x smaller).
+        floor = float(np.sqrt(2.0 / 12.0) * ev.step / np.exp(mu_p_die))
+        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit, floor)
+        if bias_model.get("used"):
+            # Refit the defect populations with both views, then the signature's short fit
+            # with the joint posterior: a short population the level alone got wrong (soft
+            # shorts under the P tail) is fitted from the devices the signature says are ohmic.
+            e1b, extra = _with_bias(e1, good_parts, bias_ll)
+            pops = fit_populations(
+                e1b.take(fit),
+                switched[fit],
+                mu_p_die,
+                tot_p,
+                float(np.log(open_g)),
+                s.em_iterations,
+                extra=extra[fit],
+                start=pops,
+            )
+            level_ll = pops.class_ll(e1)
+            joint = normalise(pops.class_ll(e1b) + extra)
+            bias_ll, bias_model = bias_log_likelihood(bias, clean, joint, fit, floor)
+            conflicts = diag.view_conflicts(level_ll, bias_ll, pops.weights, stuck_like)
+            e1b, extra = _with_bias(e1, good_parts, bias_ll)
+            ll = pops.class_ll(e1b) + extra
+        else:
+            ll = level_ll + bias_ll
+        post = normalise(ll)
 
     # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
     short_lines = 0
@@ -247,92 +250,53 @@ def classify_evidence(
         on_line = (on_row[:, :, None] | on_col[:, None, :]).reshape(n_arr, -1)
         short_lines = int(on_row.sum() + on_col.sum())
         if short_lines:
-            boost = np.log(0.5) - np.log(weights[SHORT])
+            boost = np.log(0.5) - np.log(pops.weights[SHORT])
             ll[..., SHORT] += np.where(on_line, boost, 0.0)
-            post = _normalise(ll)
+            post = normalise(ll)
 
-    # -- opens, missing and saturated readings -----------------------------------------------
+    # -- decisions: hard opens, conflicts, missing and saturated readings --------------------
     post[is_open] = np.eye(N_CLASSES)[OPEN]
-    gap = ok & ~is_open & (x_p < mu_ap_die - 8 * tot_ap) & ~switched
-
     codes, best, conf = _decide(post, s.min_posterior)
-    codes[gap] = UNCERTAIN
-    none = flat(ev.n_valid == 0)
-    sat = flat(ev.saturated)
+    codes[conflicts] = UNCERTAIN
+    none, sat = flat(ev.n_valid == 0), flat(ev.saturated)
     codes[none | sat] = UNCERTAIN
     best[none] = GOOD
     best[sat] = np.where(flat(ev.saturated_all)[sat], SHORT, GOOD)
     conf[none | sat] = 0.0
     post[none | sat] = np.nan
+    resistive = ok & (g_lin > RESISTIVE_FLOOR * np.exp(mu_ap_die)) & (codes == OPEN)
 
-    # -- overlaps and other warnings ---------------------------------------------------------
-    overlap["stuck_state"] = bayes_error(mu_p_die, tot_p, mu_ap_die, tot_ap)
-    overlap["short_vs_p"] = bayes_error(mu_p_die, tot_p, mu_s, sig_s)
-    overlap["switch_vs_noise"] = float(0.5 * (1 + erf((3 * sd - m_d) / (s_good * np.sqrt(2)))))
-    if overlap["stuck_state"] > 0.01:
-        warnings.append(
-            "P and AP conductances overlap: a device that does not switch is given the wrong "
-            f"stuck state with probability {100 * overlap['stuck_state']:.1f} % (levels "
-            f"{(mu_p_die - mu_ap_die) / np.hypot(tot_p, tot_ap) * np.sqrt(2):.1f} sigma apart); "
-            "each stuck call carries its confidence" + _bias_note(bias_model)
-        )
-    # Without shorts on the die the short distribution is only a prior guess: no warning.
-    if overlap["short_vs_p"] > 0.01 and shorts_found:
-        warnings.append(
-            "short and P conductances overlap: a non-switching device near the P level is "
-            f"confused with a short with probability {100 * overlap['short_vs_p']:.1f} %; "
-            "devices the level cannot settle are UNCERTAIN"
-        )
-    if overlap["switch_vs_noise"] > 1e-3:
-        warnings.append(
-            f"switching is small against read noise: {100 * overlap['switch_vs_noise']:.2f} % "
-            "of good devices switch by less than 3 noise sigmas per cycle; use more reads "
-            "or cycles"
-        )
-    if ev.step > QUANTISED_FRACTION * np.exp(mu_p_die):
-        warnings.append(
-            f"readings are quantised in steps of {ev.step:.3g} S "
-            f"({100 * ev.step / np.exp(mu_p_die):.0f} % of the P level): conductances closer "
-            "than a step cannot be told apart and devices reading near zero look open; use a "
-            "smaller converter range or more reads"
-        )
-    n_nan, n_sat = int(np.sum(ev.n_nan)), int(np.sum(ev.saturated))
-    if n_nan:
-        warnings.append(
-            f"{n_nan} readings were NaN (instrument returned no value) and were left out; "
-            f"{int(none.sum())} devices had no valid reading and are UNCERTAIN"
-        )
-    if n_sat:
-        warnings.append(
-            f"{n_sat} devices read beyond the converter's range (saturated) and are "
-            "UNCERTAIN: lower the read voltage or use a larger range"
-        )
-    if int(gap.sum()):
-        warnings.append(
-            f"{int(gap.sum())} devices do not switch and read between open and AP levels "
-            "(fit no class): UNCERTAIN"
-        )
-    n_unc = int((codes == UNCERTAIN).sum())
-    if n_unc > 1e-3 * codes.size:
-        warnings.append(
-            f"{n_unc} devices ({100 * n_unc / codes.size:.2f} %) are UNCERTAIN: the evidence "
-            "cannot settle them"
-        )
-    sig_within = float(np.hypot(tot_p, tot_ap) / np.sqrt(2))
-    arrays_differ = bool(per_p or per_ap)
+    # -- overlaps, checks and warnings -------------------------------------------------------
+    overlap = {
+        "stuck_state": diag.mixture_bayes_error(mu_p_die, mix_p, mu_ap_die, mix_ap, level_noise),
+        "short_vs_p": bayes_error(mu_p_die, tot_p, pops.mu_s, pops.sig_s),
+        "switch_vs_noise": float(0.5 * (1 + erf((3 * sd - m_d) / (s_good * np.sqrt(2))))),
+    }
+    checks = {
+        "posterior": diag.posterior_check(post, codes, stuck_like | is_open),
+        "held_out": diag.held_out_levels(x_p, codes, clean, flat(ev.x_p), x_ap, cen_p, cen_ap),
+        "view_conflicts": int(conflicts.sum()),
+        "view_compared": int(stuck_like.sum()) if bias_model and bias_model.get("used") else 0,
+    }
+    overlap["expected_wrong_calls"] = checks["posterior"]["expected_wrong"] / max(
+        checks["posterior"]["called"], 1
+    )
+    warnings += diag.warnings_for(overlap, checks, pops.shorts_found, _bias_note(bias_model))
+    warnings += _reading_warnings(ev, overlap, sd, m_d, mu_p_die, codes, none, resistive, e)
     model = {
         "method": (
             "per-device switching evidence + levels fitted to the die's own devices: P and AP "
             f"ln-G distributions = robust median and spread (1.4826 MAD, read noise removed) "
             f"of the {n_clean} devices that "
             + fit_rule
-            + (" (centres per array: arrays differ)" if arrays_differ else " (die-wide)")
+            + (" (centres per array: arrays differ)" if per_p or per_ap else " (die-wide)")
+            + f", {mix_p.components} / {mix_ap.components} populations (BIC)"
             + "; switching contrast integrated out per device; write failure rate by EM; short "
-            "distribution and class weights by EM over all devices (short class kept only if "
-            "it passes BIC; prior 0.5 on "
-            f"lines >= {LINE_FRACTION:g} shorted); open below "
+            "and resistive-open populations and class weights by EM over all devices (each "
+            "kept only if it passes BIC; prior 0.5 on "
+            f"lines >= {LINE_FRACTION:g} shorted); hard open below "
             f"min({OPEN_FRACTION:g}, exp(-8 sigma_AP)) x AP median; UNCERTAIN below "
-            f"posterior {s.min_posterior:g}"
+            f"posterior {s.min_posterior:g} or where level and bias signature disagree"
         ),
         "n_fit_devices": n_clean,
         "cycles": cycles,
@@ -342,21 +306,23 @@ def classify_evidence(
         "median_g_ap": float(np.exp(mu_ap_die)),
         "sigma_ln_p": float(sig_p),
         "sigma_ln_ap": float(sig_ap),
-        "centres_per_array": arrays_differ,
+        "level_mixture_p": mix_p.as_model(),
+        "level_mixture_ap": mix_ap.as_model(),
+        "centres_per_array": bool(per_p or per_ap),
         "array_median_g_p": np.exp(cen_p).tolist(),
         "array_median_g_ap": np.exp(cen_ap).tolist(),
         "tmr_ln_median": m_d,
         "tmr_ln_sigma": s_d,
         "write_failure_rate": float(e),
         "write_failure_source": e_source,
-        "short_median_g": float(np.exp(mu_s)),
-        "short_sigma_ln": float(sig_s),
-        "shorts_found": shorts_found,
+        **pops.as_model(),
         "shorted_lines": short_lines,
-        "class_weights": {n: float(w) for n, w in zip(_NAMES, weights, strict=True)},
         "open_g": open_g,
         "min_posterior": s.min_posterior,
-        "level_sigma_within": sig_within,
+        "level_sigma_within": float(
+            np.hypot(total_sigma(mix_p, level_noise), total_sigma(mix_ap, level_noise)) / np.sqrt(2)
+        ),
+        "checks": checks,
         **({"bias_signature": bias_model} if bias_model is not None else {}),
     }
     return Classification(
@@ -367,10 +333,102 @@ def classify_evidence(
         model=model,
         warnings=warnings,
         overlap=overlap,
+        resistive_open=resistive.reshape(shape),
     )
 
 
-_NAMES = tuple(c.name for c in DEFECT_CLASSES)
+def _with_bias(e1: Evidence1D, good_parts, bias_ll: np.ndarray):
+    """The evidence with the bias signature folded into the GOOD class, and the signature's
+    log-likelihoods of the other classes. A good device either switched (it shows the P
+    signature after P writes, the AP one after AP writes) or had every write fail (then it
+    shows one state's signature throughout, as a stuck device does)."""
+    sw, fail_p, fail_ap = good_parts
+    good = np.logaddexp.reduce(
+        [sw + bias_ll[..., GOOD], fail_p + bias_ll[..., STUCK_P], fail_ap + bias_ll[..., STUCK_AP]]
+    )
+    extra = bias_ll.copy()
+    extra[..., GOOD] = 0.0
+    return Evidence1D(good, e1.stuck, e1.lv_p, e1.lv_ap, e1.x), extra
+
+
+def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
+    """The devices the level and contrast distributions are fitted to, and how chosen.
+
+    Devices that switched cleanly in every cycle; when the read noise is large against the
+    switching contrast that rule keeps only the largest contrasts (a biased sample), so the
+    devices a mixture fit of the mean log ratios gives to the switching component are used
+    instead (with that fit's contrast distribution)."""
+    with np.errstate(invalid="ignore"):
+        d_min = np.where(n_cyc > 0, np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=0), np.nan)
+        dbar = np.where(n_cyc > 0, np.nansum(np.nan_to_num(d), axis=0) / np.maximum(n_cyc, 1), 0)
+        lit = ok & (g_lin > 0.05 * np.nanmedian(np.where(ok, g_lin, np.nan)))
+    strict = ok & (n_cyc > 0) & (d_min > SWITCH_SIGMAS * sd)
+    m_em, s_em, resp_sw = fit_contrast(dbar, n_cyc, lit, sd)
+    # A switching component within 3 noise sigmas of 0 is noise, not switching.
+    noise_mean = sd / np.sqrt(max(float(np.median(n_cyc[ok])) if ok.any() else 1.0, 1.0))
+    separated = np.isfinite(m_em) and m_em > 3.0 * noise_mean
+    average = ok & (n_cyc > 0) & (resp_sw > 0.5) & (dbar > 0) & separated
+    need = min(MIN_FIT_DEVICES, max(MIN_FIT_FLOOR, int(np.ceil(0.5 * ok.size))))
+    clean, rule = strict, f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
+    if int(strict.sum()) < STRICT_SHARE * int(average.sum()) or int(strict.sum()) < need:
+        clean = average
+        rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
+        if int(clean.sum()) < need:
+            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, int(strict.sum())))
+        warnings.append(
+            f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
+            f"switching contrast: only {int(strict.sum())} of {int(clean.sum())} switching "
+            "devices switched clearly in every cycle; the fit uses devices that switch on "
+            "average; use more --reads or --cycles"
+        )
+    return clean, rule, dbar, (m_em, s_em)
+
+
+def _reading_warnings(ev, overlap, sd, m_d, mu_p, codes, none, resistive, e) -> list[str]:
+    out = []
+    if overlap["switch_vs_noise"] > 1e-3:
+        out.append(
+            f"switching is small against read noise: {100 * overlap['switch_vs_noise']:.2f} % "
+            "of good devices switch by less than 3 noise sigmas per cycle; use more reads "
+            "or cycles"
+        )
+    if e > MARGINAL_WRITES:
+        out.append(
+            f"writes fail often: {100 * e:.1f} % of verified writes per cycle leave a good device "
+            "unswitched even with amplitude escalation (a marginal write window); devices that "
+            "failed every cycle may be called stuck: use a larger or longer pulse (--pulse-"
+            "amplitude, --pulse-width) or more cycles"
+        )
+    if ev.step > QUANTISED_FRACTION * np.exp(mu_p):
+        out.append(
+            f"readings are quantised in steps of {ev.step:.3g} S "
+            f"({100 * ev.step / np.exp(mu_p):.0f} % of the P level): conductances closer "
+            "than a step cannot be told apart and devices reading near zero look open; use a "
+            "smaller converter range or more reads"
+        )
+    n_nan, n_sat = int(np.sum(ev.n_nan)), int(np.sum(ev.saturated))
+    if n_nan:
+        out.append(
+            f"{n_nan} readings were NaN (instrument returned no value) and were left out; "
+            f"{int(none.sum())} devices had no valid reading and are UNCERTAIN"
+        )
+    if n_sat:
+        out.append(
+            f"{n_sat} devices read beyond the converter's range (saturated) and are "
+            "UNCERTAIN: lower the read voltage or use a larger range"
+        )
+    if int(resistive.sum()):
+        out.append(
+            f"{int(resistive.sum())} OPEN devices still conduct (resistive opens, between the "
+            "open and the P level, no switching): recorded as the resistive sub-class of OPEN"
+        )
+    n_unc = int((codes == UNCERTAIN).sum())
+    if n_unc > 1e-3 * codes.size:
+        out.append(
+            f"{n_unc} devices ({100 * n_unc / codes.size:.2f} %) are UNCERTAIN: the evidence "
+            "cannot settle them"
+        )
+    return out
 
 
 def _bias_note(bias_model: dict[str, Any] | None) -> str:
@@ -378,64 +436,7 @@ def _bias_note(bias_model: dict[str, Any] | None) -> str:
     if not bias_model or not bias_model.get("used"):
         return ""
     sep = bias_model["stuck_state_separation_sigma"]
-    return f" (from the levels alone; the bias signature adds {sep:.1f} sigma of separation)"
-
-
-def short_boundary(model: dict[str, Any]) -> float:
-    """Conductance (S) above which a device that does not switch is more likely a short
-    than stuck-P under the fitted model (for summaries and reports)."""
-    mu_p, s_p = np.log(model["median_g_p"]), model["sigma_ln_p"]
-    mu_s, s_s = np.log(model["short_median_g"]), model["short_sigma_ln"]
-    w = model["class_weights"]
-    x = np.linspace(mu_p, max(mu_s, mu_p + 1e-6), 2001)
-    lp = np.log(max(w["STUCK_P"], 1e-12)) + lognorm(x, mu_p, s_p)
-    ls = np.log(max(w["SHORT"], 1e-12)) + lognorm(x, mu_s, s_s)
-    above = np.flatnonzero(ls > lp)
-    return float(np.exp(x[above[0]] if above.size else mu_s))
-
-
-def _class_ll(ll_good, ll_stuck, lv_p, lv_ap, x_p, mu_s, sig_s, weights) -> np.ndarray:
-    """Log prior x likelihood per class, shape ``(*S, 5)`` (OPEN is decided apart)."""
-    lv_s = lognorm(np.minimum(x_p, mu_s), mu_s, sig_s)
-    with np.errstate(divide="ignore"):
-        lw = np.log(weights)
-    out = np.stack(
-        [
-            lw[GOOD] + ll_good,
-            lw[SHORT] + ll_stuck + lv_s,
-            np.full(x_p.shape, -np.inf),
-            lw[STUCK_P] + ll_stuck + lv_p,
-            lw[STUCK_AP] + ll_stuck + lv_ap,
-        ],
-        axis=-1,
-    )
-    return np.where(np.isfinite(x_p)[..., None] | (np.arange(N_CLASSES) == OPEN), out, 0.0)
-
-
-def _keep_shorts(weights: np.ndarray, args: tuple, n: int) -> tuple[np.ndarray, bool]:
-    """The class weights, without the short class unless it earns its place.
-
-    A short component fitted by EM can settle on the upper tail of a large stuck-P
-    population on a die without shorts. It is kept only if it raises the log likelihood of
-    the ``n`` devices by more than its three parameters cost (BIC: 1.5 ln n); else its
-    weight is set to ~0 (no device is called a short for lack of a short population).
-    """
-    with_s = float(np.logaddexp.reduce(_class_ll(*args, weights), axis=-1).sum())
-    w0 = weights.copy()
-    w0[SHORT] = 1e-9
-    w0 /= w0.sum()
-    without = float(np.logaddexp.reduce(_class_ll(*args, w0), axis=-1).sum())
-    if with_s - without > 1.5 * np.log(max(n, 2)):
-        return weights, True
-    return w0, False
-
-
-def _normalise(ll: np.ndarray) -> np.ndarray:
-    """Posteriors from log prior x likelihood along the last axis (-inf allowed)."""
-    top = ll.max(axis=-1, keepdims=True)
-    p = np.exp(ll - top)
-    p /= p.sum(axis=-1, keepdims=True)
-    return p
+    return f" (the bias signature adds {sep:.1f} sigma of separation)"
 
 
 def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -452,29 +453,6 @@ def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndar
     codes = np.where(settled, best, UNCERTAIN).astype(np.uint8)
     conf = np.take_along_axis(p, best[..., None].astype(np.intp), axis=-1)[..., 0]
     return codes, best, conf
-
-
-def _centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
-    """Per-array centres of ``x`` over ``clean`` devices ``(n_arr, n)``, the pooled robust
-    sigma, and whether the arrays differ (else the die-wide median is every centre)."""
-    die = float(np.median(x[clean]))
-    n_arr = x.shape[0]
-    xm = np.where(clean, x, np.nan)
-    counts = clean.sum(axis=1)
-    with np.errstate(invalid="ignore"):
-        med = np.nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
-    med = np.where(counts >= PER_ARRAY_MIN, med, die)
-    sigma = robust_sigma((x - med[:, None])[clean])
-    differ = False
-    if n_arr > 1 and (counts >= PER_ARRAY_MIN).sum() >= 2:
-        use = counts >= PER_ARRAY_MIN
-        se = 1.2533 * sigma / np.sqrt(counts[use])
-        chi = float(np.mean(((med[use] - die) / np.maximum(se, 1e-12)) ** 2))
-        differ = chi > 4.0
-    if not differ:
-        med = np.full(n_arr, die)
-        sigma = robust_sigma(x[clean] - die)
-    return med, max(float(sigma), 1e-3), differ
 
 
 def _nothing_switched(ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int) -> str:

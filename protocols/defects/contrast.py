@@ -12,6 +12,7 @@ exactly). Vectorised over devices; used by :mod:`mtj_hil.protocols.defects.class
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr
 
 _LOG_SQRT_2PI = 0.9189385332046727
 
@@ -96,7 +97,15 @@ def write_failure_rate(
     return e, fails, trials
 
 
-def good_loglik(d: np.ndarray, m_d: float, s_d: float, sd: float, e: float) -> np.ndarray:
+def good_loglik(
+    d: np.ndarray,
+    m_d: float,
+    s_d: float,
+    sd: float,
+    e: float,
+    tail: float = 0.0,
+    tail_low: float = 0.0,
+) -> np.ndarray:
     """Log likelihood of each device's cycles ``d`` ``(cycles, ...)`` under "good, switched
     in at least one cycle" (NaN cycles are left out; devices with none get 0).
 
@@ -104,6 +113,11 @@ def good_loglik(d: np.ndarray, m_d: float, s_d: float, sd: float, e: float) -> n
     assignment for each ``k``); for each ``k`` the contrast ``delta`` is integrated out
     exactly (Gaussian prior ``N(m_d, s_d)``, noise ``sd``), the other cycles failed (rate
     ``e``, ``d ~ N(0, sd)``), and the ``k`` are summed.
+
+    With ``tail`` > 0 the contrast is drawn from ``N(m_d, s_d)`` with probability ``1 -
+    tail`` and uniformly between ``tail_low`` and ``m_d`` otherwise: a device that switches
+    with a contrast well below the die's (a pinhole leak, a half-way switch) is still a
+    device that switches. ``tail_low`` keeps a contrast indistinguishable from 0 out.
     """
     have = np.isfinite(d)
     n = have.sum(axis=0)
@@ -116,11 +130,19 @@ def good_loglik(d: np.ndarray, m_d: float, s_d: float, sd: float, e: float) -> n
     ss = np.maximum(s2 - k * mean * mean, 0.0)
     flat_all = np.where(valid, lognorm(x, 0.0, sd), 0.0)
     flat_rest = flat_all.sum(axis=0) - np.cumsum(flat_all, axis=0)
+    prior = lognorm(mean, m_d, np.sqrt(s_d * s_d + sd * sd / k))
+    if tail > 0 and m_d > tail_low:
+        # Uniform contrast on [tail_low, m_d]: the Gaussian in delta integrated over it.
+        se = sd / np.sqrt(k)
+        mass = ndtr((m_d - mean) / se) - ndtr((tail_low - mean) / se)
+        with np.errstate(divide="ignore"):
+            uniform = np.log(np.maximum(mass, 1e-300)) - np.log(m_d - tail_low)
+        prior = np.logaddexp(np.log1p(-tail) + prior, np.log(tail) + uniform)
     ll_sw = (
         -ss / (2 * sd * sd)
         - k * (np.log(sd) + _LOG_SQRT_2PI)
         + np.log(np.sqrt(2 * np.pi) * sd / np.sqrt(k))
-        + lognorm(mean, m_d, np.sqrt(s_d * s_d + sd * sd / k))
+        + prior
     )
     ll = ll_sw + k * np.log1p(-e) + (n - k) * np.log(e) + flat_rest
     ll = np.where(k <= n, ll, -np.inf)

@@ -24,19 +24,18 @@ calibration:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from mtj_hil.protocols.chip import CellState, Chip, Pulse
-from mtj_hil.protocols.defects.bias_signature import gather_bias_evidence
-from mtj_hil.protocols.defects.classifier import classify_evidence, short_boundary
 from mtj_hil.protocols.defects.codes import DefectCode
-from mtj_hil.protocols.defects.evidence import ClassifierSettings, gather_evidence
+from mtj_hil.protocols.defects.reads import classify_reads
+from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
-from mtj_hil.protocols.write import write_weights
+from mtj_hil.protocols.sequence import ReadMap, SeqStep, WriteAll, run_sequence
+from mtj_hil.protocols.write import full_range_plan, write_weights
 
 
 @dataclass
@@ -70,32 +69,6 @@ class SwitchingData:
         return self.g_after_ap.mean(axis=1)
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Conductance thresholds (S) used to classify devices, and how they were obtained.
-
-    Attributes:
-        state_g: P above, AP below.
-        short_g: a device above this after both writes is a short.
-        open_g: a device below this after both writes is open.
-        method: how the values were derived (recorded in run files).
-        median_g_p, median_g_ap: population medians the thresholds were built from (S).
-        sigma_ln_p, sigma_ln_ap: robust spread of ln G in each state.
-    """
-
-    state_g: float
-    short_g: float
-    open_g: float
-    method: str
-    median_g_p: float = float("nan")
-    median_g_ap: float = float("nan")
-    sigma_ln_p: float = float("nan")
-    sigma_ln_ap: float = float("nan")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 SHORT_SIGMAS = 6.0
 """A short must sit this many robust standard deviations of ln G_P above the P median."""
 MIN_SHORT_MARGIN = 0.15
@@ -122,8 +95,10 @@ def measure_switching(
     right after its reads at ``read_voltage`` (the bias signature,
     :mod:`mtj_hil.protocols.defects.bias_signature`); None (the default) reads at one voltage only.
 
-    The writes use write-verify with amplitude escalation (``verify_rounds`` rounds) so a good
-    device fails to switch only if it fails every round. ``selected`` (boolean ``(rows,
+    The writes use write-verify over the die's whole allowed pulse range
+    (:func:`mtj_hil.protocols.write.full_range_plan`: the amplitude rises to the die's largest
+    over ``verify_rounds - 1`` rounds, the last round also at its longest width), so a good
+    device is given up only after the largest pulse the die allows. ``selected`` (boolean ``(rows,
     cols)``) restricts the writes to some cells (targeted re-measurement); the whole array is
     still read.
 
@@ -133,6 +108,10 @@ def measure_switching(
     """
     if cycles < 1 or reads < 1:
         raise InvalidRequest(f"cycles and reads must be >= 1, got {cycles} and {reads}")
+    if selected is None:
+        return _measure_as_sequence(
+            chip, array, cycles, reads, pulse, read_voltage, verify_rounds, bias_read_voltage
+        )
     layout = chip.layout
     shape = (layout.rows, layout.cols)
     out: dict[CellState, tuple[list[np.ndarray], list[np.ndarray]]] = {
@@ -141,6 +120,7 @@ def measure_switching(
     }
     high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
     known = None
+    plan = full_range_plan(layout, pulse or layout.nominal_pulse, verify_rounds)
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
             bits = np.full(shape, state == CellState.P)
@@ -148,8 +128,7 @@ def measure_switching(
                 chip,
                 array,
                 bits,
-                pulse=pulse,
-                max_rounds=verify_rounds,
+                plan=plan,
                 read_voltage=read_voltage,
                 known_conductance=known,
                 pulse_all=True,
@@ -166,7 +145,66 @@ def measure_switching(
             out[state][1].append(report.residual)
             if bias_read_voltage is not None:
                 high[state].append(conductance_map(chip, array, bias_read_voltage, reads))
-    with_bias = bias_read_voltage is not None
+    return _switching_data(out, high, bias_read_voltage is not None)
+
+
+def _measure_as_sequence(
+    chip: Chip,
+    array: int,
+    cycles: int,
+    reads: int,
+    pulse: Pulse | None,
+    read_voltage: float,
+    verify_rounds: int,
+    bias_read_voltage: float | None,
+) -> SwitchingData:
+    """:func:`measure_switching` of the whole array as one sequence (run on the board when
+    the chip can, else call for call as the loop above)."""
+    steps: list[SeqStep] = []
+    plan = full_range_plan(chip.layout, pulse or chip.layout.nominal_pulse, verify_rounds)
+    writes = {s: _full_range_writes(s, plan, read_voltage) for s in (CellState.P, CellState.AP)}
+    for _ in range(cycles):
+        for state in (CellState.P, CellState.AP):
+            steps.extend(writes[state])
+            if reads > 1:
+                steps.append(ReadMap(read_voltage, reads - 1))
+            if bias_read_voltage is not None:
+                steps.append(ReadMap(bias_read_voltage, reads))
+    results = iter(run_sequence(chip, array, steps))
+    out: dict[CellState, tuple[list[np.ndarray], list[np.ndarray]]] = {
+        CellState.P: ([], []),
+        CellState.AP: ([], []),
+    }
+    high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
+    for _ in range(cycles):
+        for state in (CellState.P, CellState.AP):
+            for _ in writes[state]:
+                report = next(results)  # the last write's report holds the final state
+            g = report.conductance[None]
+            if reads > 1:
+                g = np.concatenate([g, next(results)])
+            out[state][0].append(g)
+            out[state][1].append(report.residual)
+            if bias_read_voltage is not None:
+                high[state].append(next(results))
+    return _switching_data(out, high, bias_read_voltage is not None)
+
+
+def _full_range_writes(state: CellState, plan: list[Pulse], read_voltage: float) -> list[WriteAll]:
+    """The :func:`~mtj_hil.protocols.write.full_range_plan` ``plan`` as sequence steps: the
+    even amplitude ramp as one :class:`WriteAll` (its per-round step), the last round (largest
+    amplitude, longest width) as a second one-round :class:`WriteAll` on what is still wrong."""
+    if len(plan) == 1:
+        return [WriteAll(state, plan[0], 1, 0.0, read_voltage=read_voltage)]
+    ramp = plan[:-1]
+    step = (ramp[-1].amplitude - ramp[0].amplitude) / (len(ramp) - 1) if len(ramp) > 1 else 0.0
+    return [
+        WriteAll(state, ramp[0], len(ramp), step, read_voltage=read_voltage),
+        WriteAll(state, plan[-1], 1, 0.0, read_voltage=read_voltage),
+    ]
+
+
+def _switching_data(out, high, with_bias: bool) -> SwitchingData:
     return SwitchingData(
         g_after_p=np.stack(out[CellState.P][0]),
         g_after_ap=np.stack(out[CellState.AP][0]),
@@ -241,46 +279,6 @@ def classify(mean_p: np.ndarray, mean_ap: np.ndarray, thresholds: Thresholds) ->
     return codes
 
 
-@dataclass
-class DefectMap:
-    """Per-device result of defect detection on one array (or a stack of arrays).
-
-    Attributes:
-        g_p: mean conductance after P writes (S).
-        g_ap: mean conductance after AP writes (S).
-        codes: ``DefectCode`` per device (uint8), ``UNCERTAIN`` where unsettled.
-        thresholds: the thresholds used (for the evidence classifier: a summary of its fit).
-        confidence: posterior (0..1) of the reported class, or of the best guess where
-            UNCERTAIN (None for the fixed-threshold classifier).
-        best_guess: most probable class even where ``codes`` is UNCERTAIN.
-        posterior: ``(..., 5)`` posterior over GOOD, SHORT, OPEN, STUCK_P, STUCK_AP.
-        model: the fitted model and how it was derived.
-        warnings: overlaps (by how much), missing or saturated readings, assumptions.
-        overlap: the overlap figures the warnings quote.
-        remeasured: what targeted re-measurement did (empty if none).
-        bias_p, bias_ap: per-device bias signature ``ln(G(V_high) / G(V_low))`` after P and
-            after AP writes (dimensionless), when a second read voltage was measured.
-    """
-
-    g_p: np.ndarray
-    g_ap: np.ndarray
-    codes: np.ndarray
-    thresholds: Thresholds
-    confidence: np.ndarray | None = None
-    best_guess: np.ndarray | None = None
-    posterior: np.ndarray | None = None
-    model: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    overlap: dict[str, float] = field(default_factory=dict)
-    remeasured: dict[str, Any] = field(default_factory=dict)
-    bias_p: np.ndarray | None = None
-    bias_ap: np.ndarray | None = None
-
-    def counts(self) -> dict[str, int]:
-        """Number of devices per defect code name."""
-        return {c.name: int((self.codes == c).sum()) for c in DefectCode}
-
-
 def detect_defects(
     chip: Chip,
     array: int,
@@ -311,7 +309,11 @@ def detect_defects(
     if thresholds is not None:
         return defect_map(data.mean_p, data.mean_ap, thresholds)
     return classify_reads(
-        data.g_after_p, data.g_after_ap, g_high_p=data.g_high_p, g_high_ap=data.g_high_ap
+        data.g_after_p,
+        data.g_after_ap,
+        g_high_p=data.g_high_p,
+        g_high_ap=data.g_high_ap,
+        read_voltages=(read_voltage, bias_read_voltage),
     )
 
 
@@ -328,55 +330,15 @@ def defect_map(
     )
 
 
-def classify_reads(
-    g_after_p: np.ndarray,
-    g_after_ap: np.ndarray,
-    settings: ClassifierSettings | None = None,
-    unmeasured: np.ndarray | None = None,
-    *,
-    g_high_p: np.ndarray | None = None,
-    g_high_ap: np.ndarray | None = None,
-) -> DefectMap:
-    """Classify devices from their raw reads ``(cycles, reads, ...)`` (S) on their own evidence.
-
-    See :mod:`mtj_hil.protocols.defects.classifier`. NaN readings are left out; +inf readings (a saturated
-    converter) make a device UNCERTAIN. ``unmeasured`` (bool ``(cycles, ...)``) marks cycles
-    a device was deliberately not measured in (re-measurement padding). ``g_high_p`` /
-    ``g_high_ap`` (same shape, S): reads at a second, higher read voltage; with them each
-    device's bias signature joins the evidence (:mod:`mtj_hil.protocols.defects.bias_signature`).
-
-    Raises:
-        ProtocolError: nothing (or too little to fit) switched; the message says what was seen.
-    """
-    ev = gather_evidence(g_after_p, g_after_ap, settings, unmeasured)
-    bias = None
-    if g_high_p is not None and g_high_ap is not None:
-        bias = gather_bias_evidence(g_after_p, g_after_ap, g_high_p, g_high_ap)
-    result = classify_evidence(ev, settings, bias)
-    m = result.model
-    with np.errstate(invalid="ignore", divide="ignore"):
-        g_p, g_ap = np.exp(ev.x_p), np.exp(ev.x_ap)
-    thresholds = Thresholds(
-        state_g=float(np.sqrt(m["median_g_p"] * m["median_g_ap"])),
-        short_g=short_boundary(m),
-        open_g=float(m["open_g"]),
-        method=m["method"],
-        median_g_p=float(m["median_g_p"]),
-        median_g_ap=float(m["median_g_ap"]),
-        sigma_ln_p=float(m["sigma_ln_p"]),
-        sigma_ln_ap=float(m["sigma_ln_ap"]),
-    )
-    return DefectMap(
-        g_p=np.where(ev.g_lin < m["open_g"], ev.g_lin, g_p),
-        g_ap=np.where(ev.g_lin < m["open_g"], ev.g_lin, g_ap),
-        codes=result.codes,
-        thresholds=thresholds,
-        confidence=result.confidence,
-        best_guess=result.best_guess,
-        posterior=result.posterior,
-        model=m,
-        warnings=result.warnings,
-        overlap=result.overlap,
-        bias_p=None if bias is None else bias.b_p,
-        bias_ap=None if bias is None else bias.b_ap,
-    )
+__all__ = [
+    "DefectCode",
+    "DefectMap",
+    "SwitchingData",
+    "Thresholds",
+    "classify",
+    "classify_reads",
+    "defect_map",
+    "derive_thresholds",
+    "detect_defects",
+    "measure_switching",
+]

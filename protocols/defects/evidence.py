@@ -13,9 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtj_hil.protocols.defects.rowwise import median_and_max_run
 from mtj_hil.protocols.errors import ProtocolError
 
 _LN_FLOOR = 1e-15
+MIN_NOISE_DEVICES = 10
+"""Fewer devices measured in two or more cycles than this (a re-measurement of a handful)
+and the read noise is not taken from their spread between cycles."""
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,15 @@ class ClassifierSettings:
         assumed_noise: relative read noise (1 sigma of ln G per cycle) assumed when it cannot
             be measured (one cycle and one read).
         em_iterations: iterations of the class-weight / short-distribution fit.
+        line_offsets: estimate each output line's sense offset from its good devices and
+            remove it where the lines differ significantly.
     """
 
     min_posterior: float = 0.95
     write_failure_prior: float = 1e-3
     assumed_noise: float = 0.02
     em_iterations: int = 15
+    line_offsets: bool = True
 
 
 @dataclass
@@ -113,14 +120,17 @@ def gather_evidence(
     g_ref = np.nanmedian(g_lin) if np.isfinite(g_lin).any() else np.nan
     usable = np.isfinite(g_lin) & (g_lin > 0.05 * g_ref) & ~sat.any(axis=(0, 1, 2))
     sigma, source = np.nan, ""
-    if cycles >= 2:
-        n_c = np.isfinite(cyc).sum(axis=1, keepdims=True)  # cycles measured per device
+    n_c = np.isfinite(cyc).sum(axis=1, keepdims=True)  # cycles measured per device
+    repeated = int((usable & (n_c >= 2).any(axis=(0, 1))).sum())
+    if cycles >= 2 and repeated >= MIN_NOISE_DEVICES:
         scale = np.sqrt(n_c / np.maximum(n_c - 1, 1))
         centre = np.nansum(cyc, axis=1, keepdims=True) / np.maximum(n_c, 1)
         resid = np.where(n_c >= 2, (cyc - centre) * scale, np.nan)
         r = resid[:, :, usable]
         sigma = robust_sigma(r[np.isfinite(r)])
         source = f"spread of per-cycle means between up to {cycles} cycles"
+        if repeated < usable.sum() / 2:
+            source += f" of the {repeated} devices measured more than once"
     elif reads >= 2:
         resid = ln - np.nanmean(ln, axis=2, keepdims=True)
         r = resid[..., usable]
@@ -177,8 +187,9 @@ def robust_sigma(values: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
-    mad = float(1.4826 * np.median(np.abs(v - np.median(v))))
-    if v.size < 20 or np.unique(v, return_counts=True)[1].max() < 0.1 * v.size:
+    med, max_run = median_and_max_run(v)
+    mad = float(1.4826 * np.median(np.abs(v - med)))
+    if v.size < 20 or max_run < 0.1 * v.size:
         return mad  # no heavy ties: the MAD is right
     lo, hi = np.quantile(v, [0.01, 0.99])
     core = v[(v >= lo) & (v <= hi)]

@@ -21,8 +21,8 @@ it stopped. Nothing here knows instruments: the grid is checked against the die'
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,7 +30,8 @@ from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse, check_array
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
-from mtj_hil.protocols.write import write_weights
+from mtj_hil.protocols.switching.decision import DEFAULT_BOUND
+from mtj_hil.protocols.switching.trials import Trials
 
 DEFAULT_AMPLITUDE_STEP = 0.025
 """Spacing (V) of the default amplitude grid."""
@@ -63,6 +64,12 @@ class SwitchingPlan:
         tau0: attempt time (s) the fits assume (thermal activation cannot separate it from
             Delta, see :mod:`mtj_hil.protocols.switching.fit`).
         target_wer: write-error rate a recommended pulse must reach.
+        decision_bound: misread probability per cell and read the trials' state reads may
+            have where the chip can make them decisions at a shorter integration
+            (:mod:`mtj_hil.protocols.switching.decision`); 0: precision reads throughout.
+        skip_unresponsive: devices the first write towards a start state cannot verify
+            (stuck, shorted, open) are not verified again by later writes towards it (they
+            count invalid throughout), so they no longer force every verify round.
     """
 
     arrays: tuple[int, ...]
@@ -83,6 +90,8 @@ class SwitchingPlan:
     loop_width: float | None = None
     tau0: float = 1e-9
     target_wer: float = 1e-6
+    decision_bound: float = DEFAULT_BOUND
+    skip_unresponsive: bool = True
 
 
 def default_amplitudes(layout: Layout, step: float = DEFAULT_AMPLITUDE_STEP) -> tuple[float, ...]:
@@ -145,6 +154,8 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
         raise InvalidRequest("disturb_reads must be >= 0 and loop_steps >= 2")
     if not plan.tau0 > 0 or not 0 < plan.target_wer < 1:
         raise InvalidRequest("tau0 must be > 0 s and target_wer in (0, 1)")
+    if not 0 <= plan.decision_bound < 0.5:
+        raise InvalidRequest(f"decision_bound must be in [0, 0.5), got {plan.decision_bound}")
     for dev in plan.loop_devices:
         a, r, c = dev
         check_array(layout, a)
@@ -174,6 +185,9 @@ class ArraySwitching:
         loop_cells: ``(m, 2)`` row, col of the R-V loop devices of this array.
         loop_voltage: signed pulse amplitude of each loop step (V; + towards AP), ``(s,)``.
         loop_g: conductance read after each loop step (S), ``(m, s)``.
+        decision: the decision-read rule chosen for the array (integration s, noise A,
+            worst margin A, misread probability, bound), empty for precision reads (kept in
+            memory; run files do not store it yet).
     """
 
     direction: np.ndarray
@@ -187,6 +201,7 @@ class ArraySwitching:
     loop_cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
     loop_voltage: np.ndarray = field(default_factory=lambda: np.zeros(0))
     loop_g: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    decision: dict[str, Any] = field(default_factory=dict)
 
 
 class SwitchingSink(Protocol):
@@ -229,57 +244,11 @@ def measure_switching_die(
     return sink.load_arrays(arrays)
 
 
-class _Trials:
-    """Runs trials on one array, remembering the last map so no read is wasted."""
-
-    def __init__(self, chip: Chip, array: int, plan: SwitchingPlan) -> None:
-        self.chip, self.array, self.plan = chip, array, plan
-        layout = chip.layout
-        self.shape = (layout.rows, layout.cols)
-        self.threshold = layout.threshold_g
-        self.set_pulse = plan.set_pulse or layout.nominal_pulse
-        self.known: np.ndarray | None = None
-
-    def set_all(self, state: CellState) -> np.ndarray:
-        """Write every device to ``state`` with verify; return the mask that verified."""
-        report = write_weights(
-            self.chip,
-            self.array,
-            np.full(self.shape, state == CellState.P),
-            pulse=self.set_pulse,
-            max_rounds=self.plan.verify_rounds,
-            read_voltage=self.plan.read_voltage,
-            known_conductance=self.known,
-            pulse_all=True,
-        )
-        self.known = report.conductance
-        return ~report.residual
-
-    def read_state(self) -> np.ndarray:
-        """Read the array; True where a device reads P."""
-        g = conductance_map(self.chip, self.array, self.plan.read_voltage)[0]
-        self.known = g
-        return g > self.threshold
-
-    def run(self, direction: CellState, pulse: Pulse, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` trials; returns (valid trials, switches) per device."""
-        start = CellState.AP if direction == CellState.P else CellState.P
-        trials = np.zeros(self.shape, np.int64)
-        switched = np.zeros(self.shape, np.int64)
-        everything = np.ones(self.shape, bool)
-        for _ in range(n):
-            valid = self.set_all(start)
-            self.chip.program(self.array, everything, direction, pulse)
-            is_p = self.read_state()
-            trials += valid
-            switched += valid & (is_p == (direction == CellState.P))
-        return trials, switched
-
-
 def measure_array(chip: Chip, array: int, plan: SwitchingPlan) -> ArraySwitching:
     """Switching grid, read disturb and R-V loops of one array (see the module docstring)."""
     check_plan(chip.layout, plan)
-    runner = _Trials(chip, array, plan)
+    runner = Trials(chip, array, plan)
+    decision = runner.choose_decisions()
     rows: list[tuple[int, float, float, np.ndarray, np.ndarray, bool]] = []
     amplitudes = sorted(plan.amplitudes)
     for width in plan.widths:
@@ -323,10 +292,11 @@ def measure_array(chip: Chip, array: int, plan: SwitchingPlan) -> ArraySwitching
         loop_cells=cells,
         loop_voltage=volts,
         loop_g=loop_g,
+        decision={} if decision is None else asdict(decision),
     )
 
 
-def _read_disturb(runner: _Trials, plan: SwitchingPlan) -> tuple[np.ndarray, np.ndarray]:
+def _read_disturb(runner: Trials, plan: SwitchingPlan) -> tuple[np.ndarray, np.ndarray]:
     """Write P (then AP), read every device ``disturb_reads`` times at the disturb voltage,
     and mark the devices that changed state."""
     flips = np.zeros((2, *runner.shape), bool)
@@ -335,19 +305,12 @@ def _read_disturb(runner: _Trials, plan: SwitchingPlan) -> tuple[np.ndarray, np.
         return flips, valid
     v = disturb_voltage(runner.chip.layout, plan)
     for k, state in enumerate((CellState.P, CellState.AP)):
-        valid[k] = runner.set_all(state)
-        left = plan.disturb_reads
-        while left > 0:
-            batch = min(left, 400)
-            conductance_map(runner.chip, runner.array, v, batch)
-            left -= batch
-        is_p = runner.read_state()
-        flips[k] = valid[k] & (is_p != (state == CellState.P))
+        valid[k], flips[k] = runner.disturb(state, v, plan.disturb_reads)
     return flips, valid
 
 
 def _rv_loops(
-    chip: Chip, runner: _Trials, array: int, plan: SwitchingPlan
+    chip: Chip, runner: Trials, array: int, plan: SwitchingPlan
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pulsed R-V loops of this array's selected devices, all at once: start in P, ramp the
     amplitude towards AP up and down, then towards P up and down, reading after each pulse."""

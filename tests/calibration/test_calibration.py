@@ -26,6 +26,7 @@ from mtj_hil.calibration import (
 from mtj_hil.cli.calibration import calibrate_chip, calibrate_station
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols import conductance_map
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
 
@@ -161,7 +162,7 @@ def test_open_station_applies_the_newest_record_and_reads_improve(calibrated):
         with open_station(_station(directory)) as chip:
             info = chip.describe()["calibration"]
             assert info["valid"] and info["applied"]["id"] == record.id
-            truth = chip.lab.die.conductance(9)
+            truth = chip.lab.die.conductance_at(9, DEFAULT_READ_VOLTAGE)  # G at the read bias
             good = chip.lab.die.defect[9] == 0
             corrected = conductance_map(chip, 9, repeats=3).mean(axis=0)
             correction, chip.correction = chip.correction, None

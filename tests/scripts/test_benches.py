@@ -59,7 +59,7 @@ FIGURES = {
         r"campaign, 2 workers, kill: ",
         r"digests equal to the plain loop, killed \+ rerun: ",
     ],
-    "bench_defects": [rf"1t1r-20k +│ +{NUM} / {NUM} │"],
+    "bench_defects": [rf"sense offsets 1 uA +│ +{NUM}/{NUM} │"],
     "bench_instruments": [r"start state +keithley2400"],
     "bench_interop": [r"x  virtual keithley2400 +measure +"],
     "bench_lab": [rf"(?m)^{s} +\d+ arrays +{NUM} s" for s in ("fast", "vector", "naive")],
@@ -79,7 +79,11 @@ FIGURES = {
         rf"\| 1t1r-early-process \| {NUM} % \| {NUM} pt \(\d+/\d+\) \|",
         rf"1t1r-20k +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}",
     ],
-    "stress_defects": [r"geometry 1 x 4 x 4", r"passive 15 x 15"],
+    "stress_defects": [
+        r"geometry 1 x 4 x 4",
+        r"passive 15 x 15",
+        rf"sense offsets 1 uA +│ +(-|{NUM}/{NUM}) │ +{NUM}/{NUM} │",
+    ],
 }
 """Figure lines each bench prints besides its last line (searched anywhere in its output)."""
 

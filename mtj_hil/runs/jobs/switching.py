@@ -36,6 +36,8 @@ def plan_from_record(rec: dict[str, Any]) -> SwitchingPlan:
     for key in ("arrays", "amplitudes", "widths"):
         rec[key] = tuple(rec[key])
     rec["loop_devices"] = tuple(tuple(int(x) for x in d) for d in rec.get("loop_devices", []))
+    rec.setdefault("decision_bound", 0.0)  # runs recorded before decision reads: precision
+    rec.setdefault("skip_unresponsive", False)  # ...and verifying every device every time
     return SwitchingPlan(**rec)
 
 

@@ -17,7 +17,9 @@ the attributes ``model`` (the fitted model and how it was derived, JSON), ``warn
 list of sentences), ``overlap`` (JSON) and ``remeasured`` (JSON). Files without them (version 1)
 still load; their fields read as None / empty. With a bias read voltage, ``bias_p`` and
 ``bias_ap`` hold each device's bias signature ``ln(G(V_high) / G(V_low))`` (unit "1") and the
-model's ``bias_signature`` entry the fit of it.
+model's ``bias_signature`` entry the fit of it. ``resistive_open`` (bool) marks the OPEN
+devices that still conduct (the resistive sub-class of OPEN; absent in older files); the
+model's ``line_offsets`` entry the sense offsets estimated per output line.
 
 Under ``/remeasure`` (targeted re-measurement of uncertain devices): ``arrays``, ``selected``
 (bool, the cells re-written), ``g_after_p``, ``g_after_ap`` (and ``g_high_p``, ``g_high_ap``
@@ -151,6 +153,14 @@ class CharacterizationRun(RunSink):
                 "1",
                 "posterior per class (last axis): GOOD, SHORT, OPEN, STUCK_P, STUCK_AP",
             )
+        if result.resistive_open is not None:
+            self.run.write(
+                "defects/resistive_open",
+                np.asarray(result.resistive_open, bool),
+                "1",
+                "OPEN devices that still conduct (resistive opens: the sub-class of OPEN "
+                "between the hard open level and the P level, no switching)",
+            )
         for name, values in (("bias_p", result.bias_p), ("bias_ap", result.bias_ap)):
             if values is not None:
                 self.run.write(
@@ -217,6 +227,8 @@ class Characterization:
     remeasured: dict[str, Any] = field(default_factory=dict)
     bias_p: np.ndarray | None = None
     bias_ap: np.ndarray | None = None
+    posterior: np.ndarray | None = None
+    resistive_open: np.ndarray | None = None
 
     @property
     def uncertain(self) -> int:
@@ -268,7 +280,14 @@ def load_characterization(path: str | Path) -> Characterization:
                 **{k: (v.item() if isinstance(v, np.generic) else v) for k, v in t.items()}
             )
             grp = h5["defects"]
-            for name in ("confidence", "best_guess", "bias_p", "bias_ap"):
+            for name in (
+                "confidence",
+                "best_guess",
+                "posterior",
+                "bias_p",
+                "bias_ap",
+                "resistive_open",
+            ):
                 if name in grp:
                     extra[name] = run.read(f"defects/{name}")
             for name in ("model", "warnings", "overlap", "remeasured"):

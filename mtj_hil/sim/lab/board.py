@@ -32,11 +32,12 @@ import numpy as np
 
 from mtj_hil.instruments.controller import (
     ADC_RANGES,
+    MAX_REPLY_BYTES,
     FrameError,
     decode_frame,
     encode_codes,
+    encode_frame,
     err_frame,
-    format_mask,
     format_seconds,
     format_volts,
     ok_frame,
@@ -44,6 +45,8 @@ from mtj_hil.instruments.controller import (
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.sim.die import SimulatedDie
 from mtj_hil.sim.lab.board_args import Refused, arg_int, arg_mask, arg_seconds, arg_volts, clean
+from mtj_hil.sim.lab.board_info import BoardInfo, SmuConnector
+from mtj_hil.sim.lab.board_seq import BoardReset, SequenceCommands, Streamed
 from mtj_hil.sim.lab.board_setup import BoardFaults, BoardTiming, ReadPathImperfections
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.server import DropConnection
@@ -63,7 +66,7 @@ class _State:
     err: str = "E00"
 
 
-class VirtualBoard:
+class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
     """The controller board of one die, as a frame-in / reply-out state machine.
 
     Args:
@@ -77,6 +80,9 @@ class VirtualBoard:
             :class:`ReadPathImperfections`, ``ReadPathImperfections.ideal()`` a perfect board.
         watchdog_s: the host watchdog's ``t_watchdog`` (s of modelled time); ``None``
             disables it.
+        firmware: the firmware version ``IDN`` reports; from 1.3 the board runs sequences
+            (``SEQ``) and overlaps each conversion with the next row's settling and
+            integration. An older version serves the protocol as that firmware did.
 
     Attributes:
         converter_gain, converter_offset: true gain (1) and offset (A) of each output line's
@@ -99,8 +105,17 @@ class VirtualBoard:
         serial: str = "XBV0001",
         imperfections: ReadPathImperfections | None = None,
         watchdog_s: float | None = 60.0,
+        firmware: str = "1.3.0",
     ) -> None:
         self.die = die
+        self.firmware = firmware
+        version = tuple(int(x) for x in firmware.split(".")[:2])
+        self.has_sequences = version >= (1, 3)
+        self.pipelined = version >= (1, 3)
+        self._seq_init()
+        self._reply_seq = 0
+        self.mcu_reset = False
+        """STAT flag bit 3: the board's own watchdog reset it since power-up."""
         self.clock = clock or VirtualClock()
         self.timing = timing or BoardTiming()
         self.p_polarity = p_polarity
@@ -111,6 +126,10 @@ class VirtualBoard:
         """Every pulse applied: (array, cells, polarity, amplitude V, width s)."""
         self.read_levels: list[float] = []
         """Largest input-line voltage (V) of every READ and SCAN performed."""
+        self.conversions = 0
+        """Input vectors converted (one per READ, one per scanned row)."""
+        self.integration_s = 0.0
+        """Converter integration time spent on them (s): the reads' physical floor."""
         self.frames = 0
         self._lock = threading.RLock()
         n_arrays, self.rows, self.cols = die.shape
@@ -123,6 +142,8 @@ class VirtualBoard:
         tol = rng.uniform(-1.0, 1.0, len(imp.reference_ohms)) * imp.reference_tolerance
         self.reference_true = np.asarray(imp.reference_ohms, float) * (1.0 + tol)
         self.series_resistance = float(imp.series_resistance)
+        self._noise_rng = np.random.default_rng([imp.seed, 21])
+        self._pickup_coupling = rng.uniform(0.7, 1.3, self.cols)
         self._state = self._reset_state()
         self._replay: tuple[bytes, bytes] | None = None
         self._last_seq: int | None = None
@@ -131,6 +152,15 @@ class VirtualBoard:
         """STAT flag bit 4: set when the host watchdog reset the board, cleared by RST."""
         self._last_frame_at = self.clock.now
         self._heard = False
+
+    def _power_up(self) -> None:
+        """What the board's own watchdog reset leaves: the power-up state (safe), no
+        sequence, no replay memory, ``STAT`` flag bit 3."""
+        self._state = self._reset_state()
+        self._seq_init()
+        self._replay = None
+        self._last_seq = None
+        self.mcu_reset = True
 
     def _reset_state(self) -> _State:
         return _State(
@@ -164,46 +194,74 @@ class VirtualBoard:
                 return None
             self.check_watchdog()
             self._heard = False
-            reply, extra = self._answer(line)
-            self._book(len(line) + 1, reply, extra)
+            try:
+                reply, extra, n_out = self._answer(line)
+            except BoardReset:
+                self._power_up()
+                return None
+            self._book(len(line) + 1, n_out, extra)
             if self._heard:
                 self._last_frame_at = self.clock.now
+            if f.lose_reply_of is not None and _verb_args(line).startswith(f.lose_reply_of):
+                f.lose_reply_of = None
+                return None
             if f.garbage:
                 reply, f.garbage = f.garbage + reply, b""
             return reply
 
-    def _book(self, n_in: int, reply: bytes, extra: float) -> None:
+    def _book(self, n_in: int, n_out: int, extra: float) -> None:
         t = self.timing
         byte_time = 10.0 / t.baudrate
-        self.clock.transaction(t.t_cmd + extra + (n_in + len(reply)) * byte_time)
+        self.clock.transaction(t.t_cmd + extra + (n_in + n_out) * byte_time)
 
-    def _answer(self, line: bytes) -> tuple[bytes, float]:
+    def _answer(self, line: bytes) -> tuple[bytes, float, int]:
+        """Reply, extra time (s) and reply bytes that add to the transfer time."""
         try:
             frame = decode_frame(line + b"\n")
         except FrameError as exc:
-            return err_frame(None, "E01", clean(str(exc))[:200]), 0.0
+            reply = err_frame(None, "E01", clean(str(exc))[:200])
+            return reply, 0.0, len(reply)
         self._heard = True  # a valid frame: the host watchdog restarts
         if frame.verb == "SYNC":
             last = "--" if self._last_seq is None else f"{self._last_seq:02X}"
-            return ok_frame(frame.seq, "SYNC", f"last={last}"), 0.0
+            reply = ok_frame(frame.seq, "SYNC", f"last={last}")
+            return reply, 0.0, len(reply)
         payload = line[: line.rfind(b"*")]
         if self._replay is not None and self._replay[0] == payload:
-            return self._replay[1], 0.0
+            return self._replay[1], 0.0, len(self._replay[1])
         extra = 0.0
+        n_out = None
         if self.faults.error_next is not None:
             code, message = self.faults.error_next
             self.faults.error_next = None
             reply = err_frame(frame.seq, code, message)
         else:
             try:
+                self._reply_seq = frame.seq
                 fields, extra = self._execute(frame.verb, frame.args)
-                reply = ok_frame(frame.seq, frame.verb, *fields)
+                if isinstance(fields, Streamed):
+                    reply, extra, n_out = self._streamed_reply(frame.seq, fields)
+                else:
+                    reply = ok_frame(frame.seq, frame.verb, *fields)
             except Refused as refused:
                 self._state.err = refused.code
                 reply = err_frame(frame.seq, refused.code, refused.message)
         self._replay = (payload, reply)
         self._last_seq = frame.seq
-        return reply, extra
+        return reply, extra, len(reply) if n_out is None else n_out
+
+    def _streamed_reply(self, seq: int, out: Streamed) -> tuple[bytes, float, int]:
+        """All frames of a sequence run; their transfer is inside ``out.duration``."""
+        if out.error is not None:
+            self._state.err = out.error[0]
+            last = err_frame(seq, out.error[0], clean(out.error[1]))
+        else:
+            last = ok_frame(seq, "SEQ", *(out.final or []))
+        return b"".join([*out.frames, last]), out.duration, 0
+
+    def _dat_frame(self, fields: list[str]) -> bytes:
+        """One ``DAT`` frame of the running sequence (sequence number of its ``SEQ RUN``)."""
+        return encode_frame("DAT", self._reply_seq, fields, max_bytes=MAX_REPLY_BYTES)
 
     def check_watchdog(self) -> bool:
         """Fire the host watchdog if the link has been silent for :attr:`watchdog_s` of
@@ -236,38 +294,6 @@ class VirtualBoard:
         if self._state.array is None:
             raise Refused("E06", "no array selected")
         return self._state.array
-
-    def _cmd_idn(self, args: tuple[str, ...]) -> tuple[list[str], float]:
-        self._nargs(args, 0, "IDN")
-        die = "PASSIVE1R" if self.die.profile.geometry.cell == "passive" else "CMOS1T1R"
-        return [
-            "model=XBC-1V",
-            f"sn={self.serial}",
-            "fw=1.2.0",
-            f"die={die}",
-            f"arrays={self.n_arrays}",
-            f"rows={self.rows}",
-            f"cols={self.cols}",
-            f"refs={len(self.reference_true)}",
-        ], 0.0
-
-    def _cmd_lim(self, args: tuple[str, ...]) -> tuple[list[str], float]:
-        self._nargs(args, 0, "LIM")
-        t = self.timing
-        return [
-            f"vpulse_max={format_volts(self.vpulse_max)}",
-            "width_min=1.000e-08",
-            "width_max=1.000e-03",
-            "vread_min=0.000",
-            f"vread_max={format_volts(3.3)}",
-            f"adc_bits={self.ADC_BITS}",
-            f"t_cmd={format_seconds(t.t_cmd)}",
-            f"t_route={format_seconds(t.t_route)}",
-            f"t_pulse={format_seconds(t.t_pulse)}",
-            f"t_dac={format_seconds(t.t_dac)}",
-            f"t_read={format_seconds(t.t_read)}",
-            f"t_int={format_seconds(t.t_int)}",
-        ], 0.0
 
     def _cmd_sel(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 1, "SEL")
@@ -362,21 +388,46 @@ class VirtualBoard:
         self._state.full_scale = value
         return list(args), 0.0
 
-    def _converted(self, voltages: np.ndarray) -> np.ndarray:
-        """Codes of all output lines for each input vector (disabled lines read zero)."""
+    def _converted(
+        self, voltages: np.ndarray, full_scale: float | None = None, t_int: float | None = None
+    ) -> np.ndarray:
+        """Codes of all output lines for each input vector (disabled lines read zero), on
+        the selected converter range or ``full_scale`` (A), integrating for ``t_int`` (s;
+        default the board's, one mains cycle)."""
         array = self._selected()
         s = self._state
         if s.route != "ADC":
             raise Refused("E06", "READ and SCAN need route ADC")
+        t = t_int or self.timing.t_int
         currents = self.die.read(array, voltages)
+        self.conversions += voltages.shape[0]
+        self.integration_s += voltages.shape[0] * t
+        currents += self._converter_noise(voltages.shape[0], t)
         currents = currents * self.converter_gain + self.converter_offset
         currents[:, ~s.cols] = 0.0
         for line in self.faults.dead_lines:
             if 0 <= line < self.cols:
                 currents[:, line] = 0.0
         zero = 1 << (self.ADC_BITS - 1)
-        lsb = 2 * s.full_scale / (1 << self.ADC_BITS)
+        lsb = 2 * (full_scale or s.full_scale) / (1 << self.ADC_BITS)
         return np.clip(np.round(currents / lsb) + zero, 0, (1 << self.ADC_BITS) - 1).astype(int)
+
+    def _converter_noise(self, n: int, t: float) -> np.ndarray:
+        """Input-referred noise (A, ``(n, cols)``) of ``n`` conversions integrating ``t`` s:
+        white noise of the converters' density, plus the mains pick-up an integration that
+        is not a whole number of mains cycles leaves (random phase per conversion)."""
+        imp = self.imperfections
+        out = np.zeros((n, self.cols))
+        if imp.converter_noise_density > 0:
+            sigma = imp.converter_noise_density / np.sqrt(2.0 * t)
+            out += sigma * self._noise_rng.standard_normal((n, self.cols))
+        cycles = t / self.timing.t_int  # the default integration is one mains cycle
+        if imp.mains_pickup > 0 and abs(cycles - round(cycles)) > 1e-9:
+            phase = self._noise_rng.uniform(0.0, 2 * np.pi, (n, 1))
+            w = 2 * np.pi * cycles
+            mean = (np.cos(phase) - np.cos(w + phase)) / w  # mean of sin over the window
+            out += imp.mains_pickup * mean * self._pickup_coupling
+        return out
 
     def _scale_fields(self) -> list[str]:
         lsb = 2 * self._state.full_scale / (1 << self.ADC_BITS)
@@ -406,7 +457,9 @@ class VirtualBoard:
         codes = self._converted(vectors)
         self.read_levels.append(volts)
         t = self.timing
-        per_row = t.t_dac + t.t_int + t.t_read
+        # From firmware 1.3 a conversion overlaps the next row's settling and integration.
+        per_row = t.t_dac + t.t_int + (0.0 if self.pipelined else t.t_read)
+        total = rows.size * per_row + (t.t_read if self.pipelined else 0.0)
         # The board streams each row's codes while converting the next, so only the part of
         # the reply that cannot hide behind the conversions adds to the time.
         row_bytes = 3 * self.cols
@@ -416,24 +469,7 @@ class VirtualBoard:
             f"n={rows.size}",
             f"codes={encode_codes(codes.ravel(), self.ADC_BITS)}",
         ]
-        return fields, rows.size * per_row - hidden
-
-    def _cmd_stat(self, args: tuple[str, ...]) -> tuple[list[str], float]:
-        self._nargs(args, 0, "STAT")
-        s = self._state
-        selected = s.array is not None
-        return [
-            "busy=0",
-            f"err={s.err}",
-            f"arr={s.array if selected else '--'}",
-            f"route={s.route}",
-            f"smu={'--' if s.smu_line is None else s.smu_line}",
-            f"src={s.source or '--'}",
-            f"rows={format_mask(np.flatnonzero(s.rows), self.rows) if selected else '--'}",
-            f"cols={format_mask(np.flatnonzero(s.cols), self.cols) if selected else '--'}",
-            "temp=31.5",
-            f"flags={self.FLAG_HOST_WATCHDOG if self.watchdog_fired else 0:02X}",
-        ], 0.0
+        return fields, total - hidden
 
     def _cmd_rst(self, args: tuple[str, ...]) -> tuple[list[str], float]:
         self._nargs(args, 0, "RST")
@@ -441,34 +477,8 @@ class VirtualBoard:
         self.watchdog_fired = False
         return [], self.timing.t_route
 
-    # -- the SMU connector ------------------------------------------------------------------
 
-    def smu_current(self, voltage: float) -> float:
-        """Current (A) out of the SMU's HI terminal when it sources ``voltage`` (V).
-
-        ``SMU <line> DAC``: HI holds output line ``line`` at ``voltage`` while the DACs drive
-        the enabled input lines. ``SMU <line> SMU``: HI drives the enabled input lines, LO
-        holds the output line at 0 V. ``REF <k>``: reference resistor ``k`` between HI and
-        LO. Any other routing leaves the connector open.
-
-        In SMU routings the disabled input lines are disconnected, so only the cells of
-        enabled input lines carry current. The connector path's series resistance R_s is in
-        series with everything routed: a load of conductance S carries ``V S / (1 + R_s S)``
-        (for a line, S is the sum of its cells' conductances on the enabled input lines).
-        """
-        with self._lock:
-            self.check_watchdog()
-            s = self._state
-            r_s = self.series_resistance
-            if s.route == "REF" and s.ref is not None:
-                return voltage / (float(self.reference_true[s.ref]) + r_s)
-            if s.route != "SMU" or s.array is None or s.smu_line is None:
-                return 0.0
-            g_line = float(self.die.conductance(s.array)[s.rows, s.smu_line].sum())
-            if s.source == "SMU":
-                vector = np.where(s.rows, voltage, 0.0)
-                ideal = float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
-                return ideal / (1.0 + r_s * g_line)
-            vector = np.where(s.rows, s.vread - voltage, 0.0)
-            ideal = float(self.die.read(s.array, vector[None, :])[0, s.smu_line])
-            return -ideal / (1.0 + r_s * g_line)
+def _verb_args(line: bytes) -> str:
+    """``VERB ARG ...`` of a frame (sequence number and checksum left out)."""
+    words = line.split(b"*")[0].decode("ascii", "replace").split(" ")
+    return " ".join(words[:1] + words[2:])

@@ -21,6 +21,10 @@ class BoardTiming:
     t_read: float = 1.5e-3
     t_int: float = 1 / 60
     baudrate: int = 115200
+    t_step: float = 1e-5
+    """Firmware 1.3: execution overhead of one sequence step (s)."""
+    t_seq_max: float = 30.0
+    """Firmware 1.3: longest run a sequence may take (s); kept below the host watchdog."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,12 @@ class ReadPathImperfections:
         reference_tolerance: the true values lie uniformly within this relative tolerance
             of the nominal ones; default 1e-3 (0.1 %).
         seed: seed of this board's parts (a real board keeps its errors from day to day).
+        converter_noise_density: white current noise of each converter, referred to its
+            input (A/sqrt(Hz)); a conversion integrating for T seconds shows
+            ``density / sqrt(2 T)`` (1 sigma); default 2e-9 (11 nA at one mains cycle).
+        mains_pickup: amplitude (A) of mains-frequency pick-up at the converters' inputs. An
+            integration over whole mains cycles cancels it; a shorter one keeps the part of
+            the cycle it saw (random phase per conversion); default 2e-7 A.
     """
 
     converter_gain_sigma: float = 0.02
@@ -48,11 +58,15 @@ class ReadPathImperfections:
     reference_ohms: tuple[float, ...] = (1000.0, 4990.0, 10000.0)
     reference_tolerance: float = 1e-3
     seed: int = 1
+    converter_noise_density: float = 2e-9
+    mains_pickup: float = 2e-7
 
     @classmethod
     def ideal(cls) -> ReadPathImperfections:
         """A perfect read path (unit gains, no offsets, no series resistance)."""
-        return cls(0.0, 0.0, 0.0, reference_tolerance=0.0)
+        return cls(
+            0.0, 0.0, 0.0, reference_tolerance=0.0, converter_noise_density=0.0, mains_pickup=0.0
+        )
 
 
 @dataclass
@@ -66,6 +80,12 @@ class BoardFaults:
         garbage: bytes sent before the next reply.
         error_next: ``(code, message)`` to answer the next command with, unexecuted.
         dead_lines: output lines whose converter does not respond (always the zero code).
+        lose_reply_of: execute the next frame whose verb and arguments start with this text
+            (e.g. ``"SEQ RUN"``) but lose its reply on the wire.
+        abort_run_at_step: an ``RST`` arrives while a sequence runs this step (firmware 1.3).
+        drop_run_at_step: the link is lost while a sequence runs this step.
+        reset_run_at_step: the board's own watchdog resets it while a sequence runs this step
+            (power-up state, ``STAT`` flag bit 3, no reply to the run).
     """
 
     drop_after: int | None = None
@@ -74,3 +94,7 @@ class BoardFaults:
     garbage: bytes = b""
     error_next: tuple[str, str] | None = None
     dead_lines: set[int] = field(default_factory=set)
+    lose_reply_of: str | None = None
+    abort_run_at_step: int | None = None
+    drop_run_at_step: int | None = None
+    reset_run_at_step: int | None = None

@@ -72,6 +72,8 @@ class VirtualLab:
             :data:`~mtj_hil.sim.lab.smu.dialects.START_STATES`, default ``"power-on"``).
         smu_channel: the channel the board is wired to on a two-channel SMU (``"a"``/``"b"``
             on a 26xx, ``"1"``/``"2"`` on a B2900); default the first.
+        board_firmware: the controller board's firmware version (``"1.3.0"``: sequences and
+            pipelined conversions; ``"1.2.0"`` serves the protocol as before them).
 
     Raises:
         ValueError: an unknown dialect or start state.
@@ -92,6 +94,7 @@ class VirtualLab:
         smu_dialect: str = "keithley2400",
         smu_start: str = "power-on",
         smu_channel: str | None = None,
+        board_firmware: str = "1.3.0",
     ) -> None:
         imp = imperfections if imperfections is not None else LabImperfections()
         self.imperfections = imp
@@ -105,6 +108,7 @@ class VirtualLab:
             timing or BoardTiming(t_int=1.0 / line_frequency),
             p_polarity=p_polarity,
             imperfections=imp.board,
+            firmware=board_firmware,
         )
         self.smu_dialect = smu_dialect
         self.smu = make_virtual_smu(

@@ -33,8 +33,10 @@ def test_library_without_a_plan_gives_the_cli_codes_on_an_early_process_die(tmp_
         ["--arrays", "0", "--read-voltage", "-0.1"],
         ["--arrays", "0", "--bias-voltage", "2"],
         ["--arrays", "40"],
+        ["--arrays", "0", "--pulse-amplitude", "1.5"],
+        ["--arrays", "0", "--pulse-width", "1e-3"],
     ],
-    ids=["read-5V", "read-negative", "bias-2V", "array-off-the-die"],
+    ids=["read-5V", "read-negative", "bias-2V", "array-off-the-die", "pulse-1.5V", "pulse-1ms"],
 )
 def test_a_refused_plan_leaves_no_file(tmp_path, capsys, options):
     out = tmp_path / "refused.h5"
@@ -49,3 +51,13 @@ def test_the_library_refuses_an_array_planned_twice_before_measuring():
     with pytest.raises(InvalidRequest, match="twice"):
         characterize_die(chip, sink, CharacterizationPlan(arrays=(0, 0)))
     assert sink.completed_arrays() == []
+
+
+def test_characterize_takes_a_pulse_and_records_it(tmp_path):
+    out = tmp_path / "pulse.h5"
+    argv = ["characterize", "--die", "1", "--arrays", "0", "--out", str(out), "--no-report"]
+    assert main([*argv, "--pulse-amplitude", "1.1", "--pulse-width", "2e-6"]) == 0
+    assert load_characterization(out).plan["pulse"] == {"amplitude": 1.1, "width": 2e-6}
+    plain = tmp_path / "plain.h5"
+    assert main([*argv[:-3], "--out", str(plain), "--no-report"]) == 0
+    assert load_characterization(plain).plan["pulse"] is CharacterizationPlan.pulse is None

@@ -10,7 +10,7 @@ from mtj_hil.protocols.chip import CellState, Pulse
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.sim import SimulatedChip, load_profile
 from mtj_hil.sim.die import make_die
-from mtj_hil.sim.profile import as_dict, profile_from_dict
+from mtj_hil.sim.profile import as_dict, available_profiles, profile_from_dict
 
 LOT = 5151  # a lot no other test uses
 
@@ -90,4 +90,7 @@ def test_bias_section_is_validated():
     passive = as_dict(load_profile("passive-15x15"))
     with pytest.raises(ConfigError, match=r"\[bias\].*1T1R"):
         profile_from_dict({**passive, "bias": data["bias"]})
-    assert load_profile("1t1r-20k").bias is None  # the default die stays ohmic
+    # every shipped 1T1R die carries the physics every MgO junction shows
+    for name in available_profiles():
+        prof = load_profile(name)
+        assert (prof.bias is not None) == (prof.geometry.cell == "1T1R"), name

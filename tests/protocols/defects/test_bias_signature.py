@@ -59,9 +59,9 @@ def test_model_is_fitted_to_the_die_and_ohmic_shorts_sit_below_p():
 
 
 def test_on_a_linear_die_the_signature_is_harmless():
-    # 1t1r-20k has no [bias] section: the signature carries no information, and the
+    # Without a [bias] section the signature carries no information, and the
     # classification must stay as good as with levels alone.
-    chip = SimulatedChip.from_lot("1t1r-20k", LOT, 0)
+    chip = SimulatedChip.from_lot(load_profile("1t1r-20k").replace(bias=None), LOT, 0)
     plan = CharacterizationPlan(arrays=tuple(range(8)), bias_read_voltage=0.3)
     result = characterize_die(chip, MemorySink(), plan)
     truth = chip.die.defect[:8]

@@ -102,6 +102,22 @@ def test_good_loglik_integrates_the_contrast_out_exactly():
     assert good_loglik(d, m_d, s_d, sd, e)[0] == pytest.approx(numeric, abs=1e-3)
 
 
+def test_good_loglik_tail_of_small_contrasts_is_integrated_exactly():
+    # A device switching with a tenth of the die's contrast (a pinhole leak) is "good" only
+    # through the tail; its closed form must equal the numerical integral over delta.
+    d = np.array([[0.061], [0.052], [0.058]])
+    m_d, s_d, sd, e, tail, low = 0.55, 0.03, 0.007, 1e-12, 1e-3, 0.016
+    delta = np.linspace(0.0, 1.2, 400001)
+    gauss = np.exp(lognorm(delta, m_d, s_d))
+    flat = np.where((delta >= low) & (delta <= m_d), 1.0 / (m_d - low), 0.0)
+    prior = (1 - tail) * gauss + tail * flat
+    like = prior * np.exp(lognorm(d, delta, sd).sum(axis=0))
+    numeric = np.log(like.sum() * (delta[1] - delta[0]))
+    got = good_loglik(d, m_d, s_d, sd, e, tail, low)[0]
+    assert got == pytest.approx(numeric, abs=2e-3)
+    assert got > good_loglik(d, m_d, s_d, sd, e)[0] + 50  # the tail carries it
+
+
 def test_write_failure_rate_counts_unswitched_cycles_not_noise():
     rng = np.random.default_rng(3)
     n, cycles, sd, m_d = 20000, 3, 0.15, 0.56

@@ -137,15 +137,21 @@ def test_uncertain_devices_are_in_the_run_file_and_on_the_report(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_remeasurement_settles_uncertain_devices_and_is_recorded(tmp_path):
+@pytest.mark.parametrize("bias", [None, "auto"])
+def test_remeasurement_settles_uncertain_devices_and_is_recorded(tmp_path, bias):
+    # With the bias signature on, one cycle once left only 4 devices UNCERTAIN (the
+    # signature's "good" ignored a good device whose only write failed, so stuck calls were
+    # over-confident) and re-measuring them raised the count to 15 (the read noise was then
+    # taken from the handful of re-measured devices). Both views must agree now.
     chip = SimulatedChip.from_lot("1t1r-early-process", LOT, 1)
     path = tmp_path / "remeasure.h5"
     plan = CharacterizationPlan(
-        arrays=tuple(range(8)), cycles=1, remeasure_cycles=3, bias_read_voltage=None
+        arrays=tuple(range(8)), cycles=1, remeasure_cycles=3, bias_read_voltage=bias
     )
     result = run_characterization(chip, path, die_id="sim:early:1", plan=plan, seed=LOT)
     r = result.remeasured
-    assert r["devices"] > 0 and r["uncertain_after"] < r["uncertain_before"] / 2
+    assert r["uncertain_before"] >= 20  # a stuck device may have failed its only write
+    assert r["devices"] > 0 and r["uncertain_after"] < r["uncertain_before"] / 4
     truth = chip.die.defect[:8]
     settled = result.codes != DefectCode.UNCERTAIN
     assert np.mean(result.codes[settled] == truth[settled]) > 0.998

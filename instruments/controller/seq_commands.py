@@ -1,0 +1,162 @@
+"""Board-side sequences on the host (firmware 1.3, docs/chip-protocol.md section 10): the
+``SEQ`` commands of :class:`~mtj_hil.instruments.controller.ChipController`.
+
+The whole sequence is checked against the board's limits and the station's safety envelope
+before the first byte goes out (:func:`~mtj_hil.instruments.controller.sequence.check_steps`),
+then uploaded (``SEQ NEW``, ``SEQ ADD`` frames of at most 512 bytes) and run (``SEQ RUN``),
+collecting one :class:`~mtj_hil.instruments.controller.sequence.SeqResult` per ``DAT`` frame.
+"""
+
+from __future__ import annotations
+
+from mtj_hil.instruments.controller.codec import (
+    MAX_FRAME_BYTES,
+    FrameError,
+    _parse_int,
+    _require,
+    parse_fields,
+)
+from mtj_hil.instruments.controller.sequence import (
+    SEQ_FIRMWARE,
+    Decide,
+    Enable,
+    Integration,
+    PulseStep,
+    Scan,
+    SeqResult,
+    Step,
+    WriteVerify,
+    check_steps,
+    encode_step,
+    parse_dat,
+)
+from mtj_hil.instruments.controller.types import ChipIdentity
+from mtj_hil.instruments.errors import InstrumentError
+
+__all__ = ["SequenceCommands", "run_duration"]
+
+
+def run_duration(steps: list[Step], ident: ChipIdentity, enabled_rows: int | None) -> float:
+    """Longest time (s) a run of ``steps`` may take on this board: every write-verify round
+    used, every step changing the route, the rows each scan converts following the ``E``
+    steps (``enabled_rows`` before the first: ``None`` = unknown, all). The board refuses a
+    run above ``t_seqmax`` by the same bound; the host's timeout is twice it."""
+    lim = ident.limits
+    rows = ident.rows if enabled_rows is None else enabled_rows
+    t_int = lim.t_int
+    total = 0.0
+    for step in steps:
+        total += lim.t_step + 2 * lim.t_route
+        scan = rows * (lim.t_dac + t_int) + lim.t_read
+        if isinstance(step, Enable):
+            rows = len(step.rows)
+        elif isinstance(step, Integration):
+            t_int = step.seconds
+        elif isinstance(step, PulseStep):
+            total += lim.t_pulse + step.width
+        elif isinstance(step, Scan | Decide):
+            total += scan
+        elif isinstance(step, WriteVerify):
+            n = len(step.amplitudes)
+            total += (1 + n) * (scan + lim.t_route) + n * (lim.t_pulse + step.width)
+    return total
+
+
+class SequenceCommands:
+    """``SEQ NEW`` / ``ADD`` / ``RUN`` (a mixin of ChipController; uses its link)."""
+
+    @property
+    def has_sequences(self) -> bool:
+        """True when the board's firmware (1.3 or later) runs sequences (``IDN seq`` >= 1)."""
+        ident = self._id()  # type: ignore[attr-defined]
+        try:
+            version = tuple(int(x) for x in ident.firmware.split(".")[:2])
+        except ValueError:
+            return False
+        return version >= SEQ_FIRMWARE and ident.sequence_steps >= 1
+
+    def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
+        """Upload ``steps`` and run them on the selected array; return the scans in order.
+
+        Raises:
+            SafetyViolation: a step outside the board's limits or the station's envelope,
+                naming the step (nothing is sent).
+            InstrumentError: the firmware has no sequences, or the sequence is longer than
+                the board's buffer (nothing is sent).
+            ControllerError: the board refused a step or the run (e.g. E10 when aborted:
+                the board is then in the safe state and the partial results are dropped).
+            FrameError: a malformed ``DAT`` frame or final reply.
+        """
+        ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
+        if not self.has_sequences:
+            raise InstrumentError(
+                f"{self.port_name}: board firmware {ident.firmware} has no sequences "  # type: ignore[attr-defined]
+                "(firmware 1.3)"
+            )
+        lim = ident.limits
+        check_steps(
+            steps,
+            vpulse_max=lim.vpulse_max,
+            width_min=lim.width_min,
+            width_max=lim.width_max,
+            vread_min=lim.vread_min,
+            vread_max=lim.vread_max,
+            envelope=self.envelope,  # type: ignore[attr-defined]
+        )
+        if len(steps) > ident.sequence_steps:
+            raise InstrumentError(
+                f"{self.port_name}: a sequence of {len(steps)} steps exceeds the board's "  # type: ignore[attr-defined]
+                f"buffer of {ident.sequence_steps}"
+            )
+        duration = run_duration(steps, ident, self._enabled_rows)  # type: ignore[attr-defined]
+        if lim.t_seq_max and duration > lim.t_seq_max:
+            raise InstrumentError(
+                f"a sequence that may take {duration:.1f} s exceeds the board's "
+                f"{lim.t_seq_max:g} s per run: split it"
+            )
+        tokens = [encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps]
+        self._transact_echo("SEQ", ("NEW",))  # type: ignore[attr-defined]
+        n_sent = 0
+        for chunk in _frames(tokens):
+            fields = parse_fields(self._transact("SEQ", ("ADD", *chunk))[1:])  # type: ignore[attr-defined]
+            n_sent += len(chunk)
+            (n_text,) = _require(fields, "n")
+            if _parse_int(n_text) != n_sent:
+                raise FrameError(f"SEQ ADD reply n={n_text}, expected {n_sent}")
+        n_scans = sum(isinstance(s, Scan | Decide) for s in steps) + sum(
+            1 + len(s.amplitudes) for s in steps if isinstance(s, WriteVerify)
+        )
+        frames, final = self._transact_stream(  # type: ignore[attr-defined]
+            "SEQ",
+            ("RUN",),
+            operation_s=duration,
+            reply_bytes=64 + n_scans * (80 + 3 * ident.rows * ident.cols),
+        )
+        self._enabled_rows = self._enabled_cells = None  # type: ignore[attr-defined]
+        results = [parse_dat(f.args, ident.cols, lim.adc_bits) for f in frames]
+        info = parse_fields(final[1:]) if final[:1] == ("RUN",) else {}
+        steps_t, dat_t = _require(info, "steps", "dat")
+        if _parse_int(steps_t) != len(steps) or _parse_int(dat_t) != len(results):
+            raise FrameError(
+                f"SEQ RUN reports steps={steps_t} dat={dat_t}; sent {len(steps)} steps, "
+                f"received {len(results)} DAT frames"
+            )
+        if [r.index for r in results] != list(range(len(results))):
+            raise FrameError("DAT frames arrived out of order or with gaps")
+        return results
+
+
+def _frames(tokens: list[str]) -> list[list[str]]:
+    """Pack step tokens into ``SEQ ADD`` frames of at most :data:`MAX_FRAME_BYTES` bytes."""
+    budget = MAX_FRAME_BYTES - len("SEQ FF ADD *FF\n")
+    out: list[list[str]] = [[]]
+    used = 0
+    for tok in tokens:
+        if len(tok) + 1 > budget:
+            raise InstrumentError(f"sequence step too long for one frame: {tok[:40]}...")
+        if used + len(tok) + 1 > budget:
+            out.append([])
+            used = 0
+        out[-1].append(tok)
+        used += len(tok) + 1
+    return [c for c in out if c]

@@ -1,0 +1,387 @@
+"""Board-side sequences (firmware 1.3, docs/chip-protocol.md section 10): the step codec,
+the result frames and the checks, shared by the host driver and the virtual board. No I/O.
+
+A sequence is a list of steps the board runs on its selected array without a host round
+trip per step; every scan streams back as one ``DAT`` frame. Steps (one token each, fields
+separated by ``:``):
+
+* :class:`Enable` ``E:<rows>:<cols>`` - enable lines (as ``EN``);
+* :class:`Range` ``R:<full_scale>`` - converter range (as ``ARNG``);
+* :class:`PulseStep` ``P:<POS|NEG>:<amplitude>:<width>`` - one pulse on the enabled cells;
+* :class:`Scan` ``S:<v>`` - one-hot scan of the enabled input lines at ``v`` (as ``SCAN``);
+* :class:`Known` ``K:<v>:<bits>`` - the host's latest view of which cells read high at ``v``;
+* :class:`WriteVerify` ``W:<POS|NEG>:<width>:<v>:<H|L>:<a1>,<a2>,..:<thresholds>`` - up to
+  one round per amplitude: while an enabled cell reads on the wrong side of its output
+  line's threshold code, pulse every enabled cell and scan at ``v`` (``V:`` the same with
+  decision scans);
+* :class:`Integration` ``I:<seconds>`` - converter integration time of the following
+  conversions of the run;
+* :class:`Decide` ``D:<v>:<thresholds>`` - a scan that returns one bit per cell (its code
+  above its line's threshold code) instead of the codes;
+* :class:`CheckMask` ``M:<bits>`` - the cells the following write-verify steps check (the
+  others are pulsed with them but never keep a write-verify going).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtj_hil.instruments.controller.codec import (
+    ADC_RANGES,
+    FrameError,
+    _parse_int,
+    _require,
+    decode_codes,
+    encode_codes,
+    format_mask,
+    format_seconds,
+    format_volts,
+    parse_mask,
+    parse_seconds,
+    parse_volts,
+)
+from mtj_hil.instruments.errors import SafetyViolation
+
+__all__ = [
+    "Enable",
+    "Known",
+    "PulseStep",
+    "Range",
+    "Scan",
+    "SeqResult",
+    "Step",
+    "WriteVerify",
+    "CheckMask",
+    "Decide",
+    "Integration",
+    "check_steps",
+    "decision_fields",
+    "decode_step",
+    "encode_step",
+    "parse_dat",
+    "dat_fields",
+]
+
+SEQ_FIRMWARE = (1, 3)
+"""First firmware version with sequences."""
+
+
+@dataclass(frozen=True)
+class Enable:
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Range:
+    full_scale: float
+
+
+@dataclass(frozen=True)
+class PulseStep:
+    polarity: str
+    amplitude: float
+    width: float
+
+
+@dataclass(frozen=True)
+class Scan:
+    volts: float
+
+
+@dataclass(frozen=True)
+class Known:
+    """Cells (row-major, enabled rows x all columns) the host last saw reading high at
+    ``volts``: the first check of a later :class:`WriteVerify` at that voltage uses it."""
+
+    volts: float
+    high: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class WriteVerify:
+    """``high``: the target reads above threshold (code > threshold code of its line);
+    ``decide``: its scans are decisions (bits frames, ``V`` token)."""
+
+    polarity: str
+    width: float
+    volts: float
+    high: bool
+    amplitudes: tuple[float, ...]
+    thresholds: tuple[int, ...]
+    decide: bool = False
+
+
+@dataclass(frozen=True)
+class Integration:
+    """Converter integration time (s) of the run's following conversions."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Decide:
+    """A scan at ``volts`` whose frame carries one bit per cell: code above its output
+    line's threshold code."""
+
+    volts: float
+    thresholds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CheckMask:
+    """Cells (row-major ``rows * cols`` bits) the run's write-verify steps check."""
+
+    cells: tuple[bool, ...]
+
+
+INTEGRATION_RANGE = (1e-5, 0.1)
+"""Integration times (s) an ``I`` step may set."""
+
+Step = Enable | Range | PulseStep | Scan | Known | WriteVerify | Integration | Decide | CheckMask
+
+
+def encode_step(step: Step, rows: int, cols: int, bits: int = 12) -> str:
+    """One step as its token (see the module docstring).
+
+    Raises:
+        ValueError: a value the token cannot carry (line index, code, polarity).
+    """
+    if isinstance(step, Enable):
+        return f"E:{format_mask(step.rows, rows)}:{format_mask(step.cols, cols)}"
+    if isinstance(step, Range):
+        return f"R:{format_seconds(step.full_scale)}"
+    if isinstance(step, PulseStep):
+        _polarity(step.polarity)
+        return f"P:{step.polarity}:{format_volts(step.amplitude)}:{format_seconds(step.width)}"
+    if isinstance(step, Scan):
+        return f"S:{format_volts(step.volts)}"
+    if isinstance(step, Known):
+        bits_hex = format_mask([i for i, h in enumerate(step.high) if h], len(step.high))
+        return f"K:{format_volts(step.volts)}:{bits_hex}"
+    if isinstance(step, WriteVerify):
+        _polarity(step.polarity)
+        if len(step.thresholds) != cols:
+            raise ValueError(f"W step needs {cols} threshold codes, got {len(step.thresholds)}")
+        amps = ",".join(format_volts(a) for a in step.amplitudes)
+        return (
+            f"{'V' if step.decide else 'W'}:{step.polarity}:{format_seconds(step.width)}:"
+            f"{format_volts(step.volts)}:{'H' if step.high else 'L'}:{amps}:"
+            f"{encode_codes(step.thresholds, bits)}"
+        )
+    if isinstance(step, Integration):
+        return f"I:{format_seconds(step.seconds)}"
+    if isinstance(step, CheckMask):
+        return f"M:{format_mask([i for i, c in enumerate(step.cells) if c], len(step.cells))}"
+    if isinstance(step, Decide):
+        if len(step.thresholds) != cols:
+            raise ValueError(f"D step needs {cols} threshold codes, got {len(step.thresholds)}")
+        return f"D:{format_volts(step.volts)}:{encode_codes(step.thresholds, bits)}"
+    raise ValueError(f"not a sequence step: {step!r}")
+
+
+def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
+    """Parse one step token (the board's side; ``Known`` needs the enabled-row count only
+    at run time, so any bit count up to ``rows * cols`` is accepted here).
+
+    Raises:
+        FrameError: the token breaks the step grammar (the board answers E03).
+        ValueError: a line index, range or count outside the geometry (E04).
+    """
+    kind, _, rest = token.partition(":")
+    fields = rest.split(":") if rest else []
+    need = {"E": 2, "R": 1, "P": 3, "S": 1, "K": 2, "W": 6, "V": 6, "I": 1, "D": 2, "M": 1}.get(
+        kind
+    )
+    if need is None:
+        raise FrameError(f"unknown step kind {kind!r} in {token!r}")
+    if len(fields) != need:
+        raise FrameError(f"step {kind} takes {need} fields, got {len(fields)} in {token!r}")
+    if kind == "E":
+        r_mask, c_mask = parse_mask(fields[0], rows), parse_mask(fields[1], cols)
+        return Enable(
+            tuple(np.flatnonzero(r_mask).tolist()), tuple(np.flatnonzero(c_mask).tolist())
+        )
+    if kind == "R":
+        fs = parse_seconds(fields[0])
+        if not any(math.isclose(fs, r, rel_tol=1e-3) for r in ADC_RANGES):
+            raise ValueError(f"converter range {fields[0]} A not available")
+        return Range(fs)
+    if kind == "P":
+        return PulseStep(_polarity(fields[0]), parse_volts(fields[1]), parse_seconds(fields[2]))
+    if kind == "S":
+        return Scan(parse_volts(fields[0]))
+    if kind == "K":
+        cells = parse_mask(fields[1], rows * cols)
+        return Known(parse_volts(fields[0]), tuple(bool(c) for c in cells))
+    if kind == "M":
+        return CheckMask(tuple(bool(c) for c in parse_mask(fields[0], rows * cols)))
+    if kind == "I":
+        seconds = parse_seconds(fields[0])
+        lo, hi = INTEGRATION_RANGE
+        if not lo * (1 - 1e-3) <= seconds <= hi * (1 + 1e-3):
+            raise ValueError(f"integration {fields[0]} s outside {lo:g}..{hi:g} s")
+        return Integration(seconds)
+    if kind == "D":
+        thresholds = tuple(int(c) for c in decode_codes(fields[1], cols, bits))
+        return Decide(parse_volts(fields[0]), thresholds)
+    pol, width, volts, side, amps, thr = fields
+    if side not in ("H", "L"):
+        raise FrameError(f"W step side must be H or L, got {side!r}")
+    amplitudes = tuple(parse_volts(a) for a in amps.split(","))
+    thresholds = tuple(int(c) for c in decode_codes(thr, cols, bits))
+    return WriteVerify(
+        _polarity(pol),
+        parse_seconds(width),
+        parse_volts(volts),
+        side == "H",
+        amplitudes,
+        thresholds,
+        decide=kind == "V",
+    )
+
+
+def _polarity(text: str) -> str:
+    if text not in ("POS", "NEG"):
+        raise FrameError(f"polarity must be POS or NEG, got {text!r}")
+    return text
+
+
+def check_steps(
+    steps: list[Step],
+    *,
+    vpulse_max: float,
+    width_min: float,
+    width_max: float,
+    vread_min: float,
+    vread_max: float,
+    envelope: object | None = None,
+) -> None:
+    """Check every step of a whole sequence against the board's limits and (given) the
+    station's safety envelope (``check_pulse`` / ``check_read_voltages``) before anything
+    is sent, naming the first step that would leave them.
+
+    Raises:
+        SafetyViolation: ``step <i> (<token kind>): <reason>``; nothing is sent.
+    """
+    for i, step in enumerate(steps):
+        pulses: list[tuple[float, float]] = []
+        reads: list[float] = []
+        if isinstance(step, PulseStep):
+            pulses = [(step.amplitude, step.width)]
+        elif isinstance(step, WriteVerify):
+            pulses = [(a, step.width) for a in step.amplitudes]
+            reads = [step.volts]
+            if not step.amplitudes:
+                raise SafetyViolation(f"step {i} (write-verify): no amplitude given")
+        elif isinstance(step, Scan | Known | Decide):
+            reads = [step.volts]
+        try:
+            for amp, width in pulses:
+                if not (math.isfinite(amp) and 0 <= amp <= vpulse_max):
+                    raise SafetyViolation(f"pulse amplitude {amp} V outside 0..{vpulse_max} V")
+                if not (math.isfinite(width) and width_min <= width <= width_max):
+                    raise SafetyViolation(
+                        f"pulse width {width} s outside {width_min}..{width_max} s"
+                    )
+                if envelope is not None:
+                    envelope.check_pulse(amp, width)  # type: ignore[attr-defined]
+            for v in reads:
+                if not (math.isfinite(v) and vread_min <= v <= vread_max):
+                    raise SafetyViolation(f"read voltage {v} V outside {vread_min}..{vread_max} V")
+                if envelope is not None:
+                    envelope.check_read_voltages(np.array([v]))  # type: ignore[attr-defined]
+        except SafetyViolation as exc:
+            name = type(step).__name__
+            raise SafetyViolation(
+                f"sequence refused before upload: step {i} ({name}): {exc}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class SeqResult:
+    """One ``DAT`` frame: the scan made by step ``step`` (``round`` 0 for a scan step or
+    the initial check of a write-verify, ``r >= 1`` for the scan after its ``r``-th pulse).
+
+    A scan's frame has ``codes`` ``(n, cols)``, ``lsb`` per row (A; a row converted again on
+    a larger range after saturating carries that range's step), ``currents`` ``(n, cols)``
+    in A and ``saturated`` (at an end code on the largest range tried); a decision's frame
+    has ``high`` ``(n, cols)`` instead (code above the line's threshold code).
+    """
+
+    index: int
+    step: int
+    round: int
+    zero: int = 0
+    codes: np.ndarray | None = None
+    lsb: np.ndarray | None = None
+    currents: np.ndarray | None = None
+    saturated: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+
+def dat_fields(
+    index: int, step: int, rnd: int, zero: int, ranges: list[int], codes: np.ndarray, bits: int
+) -> list[str]:
+    """Board side: the fields of one ``DAT`` frame (``ranges``: index into ADC_RANGES of
+    each scanned row)."""
+    return [
+        f"k={index}",
+        f"step={step}",
+        f"round={rnd}",
+        f"zero={zero}",
+        f"n={codes.shape[0]}",
+        "rng=" + "".join(str(r) for r in ranges),
+        f"codes={encode_codes(codes.ravel(), bits)}",
+    ]
+
+
+def decision_fields(index: int, step: int, rnd: int, high: np.ndarray) -> list[str]:
+    """Board side: the fields of one decision ``DAT`` frame (``high`` ``(n, cols)``)."""
+    flat = np.flatnonzero(high.ravel())
+    return [
+        f"k={index}",
+        f"step={step}",
+        f"round={rnd}",
+        f"n={high.shape[0]}",
+        f"bits={format_mask(flat.tolist(), high.size)}",
+    ]
+
+
+def parse_dat(args: tuple[str, ...], cols: int, bits: int) -> SeqResult:
+    """Decode the fields of one ``DAT`` frame (a scan's codes or a decision's bits).
+
+    Raises:
+        FrameError: a field missing or malformed.
+    """
+    from mtj_hil.instruments.controller.codec import parse_fields
+
+    f = parse_fields(args)
+    if "bits" in f:
+        k, step, rnd, n_text, bits_text = _require(f, "k", "step", "round", "n", "bits")
+        n = _parse_int(n_text)
+        high = parse_mask(bits_text, n * cols).reshape(n, cols)
+        return SeqResult(_parse_int(k), _parse_int(step), _parse_int(rnd), high=high)
+    k, step, rnd, zero, n_text, rng, codes_text = _require(
+        f, "k", "step", "round", "zero", "n", "rng", "codes"
+    )
+    n = _parse_int(n_text)
+    if len(rng) != n or any(c not in "0123" for c in rng):
+        raise FrameError(f"DAT rng={rng!r} does not give a range index per row of {n}")
+    codes = decode_codes(codes_text, n * cols, bits).reshape(n, cols)
+    lsb = np.array([2.0 * ADC_RANGES[int(c)] / (1 << bits) for c in rng])
+    z = _parse_int(zero)
+    full = (1 << bits) - 1
+    return SeqResult(
+        index=_parse_int(k),
+        step=_parse_int(step),
+        round=_parse_int(rnd),
+        zero=z,
+        codes=codes,
+        lsb=lsb,
+        currents=(codes - z).astype(float) * lsb[:, None],
+        saturated=(codes == 0) | (codes == full),
+    )

@@ -1,0 +1,298 @@
+"""Protocol sequences (:mod:`mtj_hil.protocols.sequence`) on the controller board: the
+translation to board steps (firmware 1.3, docs/chip-protocol.md section 10) and back.
+
+Each run starts with ``E`` (every line) and the converter range (``R``) and integration
+(``I``) in force; then ``W`` (``V`` with decisions) for a :class:`WriteAll` (per-line
+threshold codes at which the calibrated conductance crosses the threshold, so the board
+decides as the host would), ``P`` for a :class:`PulseAll`, ``S`` per :class:`ReadMap`
+repeat, ``D`` for a :class:`ReadStates`, ``K`` for a :class:`KnownMap` or
+:class:`KnownStates`, with ``R`` and ``I`` wherever the range or integration changes. A
+sequence longer than one run may last is split into several runs, each continuing from
+the maps the host received. Scan frames are corrected like any other read and divided by
+their read voltage; a write-verify's frames rebuild the :class:`WriteReport` the host's own
+write-verify would have made (without conductances when it verified by decisions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.instruments.controller.seq_commands import run_duration
+from mtj_hil.instruments.controller.sequence import (
+    CheckMask,
+    Decide,
+    Enable,
+    Integration,
+    Known,
+    PulseStep,
+    Range,
+    Scan,
+    SeqResult,
+    Step,
+    WriteVerify,
+)
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.protocols.chip import CellState
+from mtj_hil.protocols.sequence import (
+    KnownMap,
+    KnownStates,
+    PulseAll,
+    ReadMap,
+    ReadStates,
+    SeqStep,
+    WriteAll,
+)
+from mtj_hil.protocols.write import WriteReport, pulse_plan
+from mtj_hil.station.chip_seq_util import (
+    check_rounds,
+    conductance_of,
+    polarity_of,
+    range_for,
+    threshold_codes,
+)
+
+
+def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
+    """Run a protocol sequence on ``chip``'s board (an ``InstrumentChip`` on the ``adc``
+    read path whose controller runs sequences); results as
+    :func:`mtj_hil.protocols.sequence.run_on_host` gives them.
+
+    Raises:
+        SafetyViolation: a step outside the envelope (nothing sent).
+        InstrumentError: the board refused or aborted the run, or a converter saturated on
+            its largest range.
+    """
+    layout = chip.layout
+    every = tuple(range(layout.rows)), tuple(range(layout.cols))
+    tr = _translate(chip, array, steps)
+    ident = chip.controller.identity
+    got: dict[int, list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
+    last: dict[float, np.ndarray] = {}  # cells reading high at each voltage (host's view)
+    chip._select(array)
+    chip._enabled = None  # each run enables every line itself
+    try:
+        for start, stop in _chunks(tr.body, ident, layout.rows):
+            prefix: list[Step] = [Enable(*every)]
+            if tr.ranges[start] is not None:
+                prefix.append(Range(tr.ranges[start]))
+            if tr.integrations[start] is not None:
+                prefix.append(Integration(tr.integrations[start]))
+            if tr.masks[start] is not None:
+                prefix.append(CheckMask(tuple(bool(c) for c in tr.masks[start].ravel())))
+            for v in _write_voltages(tr.body[start:stop]):
+                if v in last:
+                    prefix.append(Known(v, tuple(bool(h) for h in last[v].ravel())))
+            frames = chip.controller.run_sequence(prefix + tr.body[start:stop])
+            by_step: dict[int, list[SeqResult]] = {}
+            for frame in frames:
+                by_step.setdefault(frame.step - len(prefix) + start, []).append(frame)
+            for k in range(start, stop):
+                step = tr.body[k]
+                if isinstance(step, PulseStep):
+                    last.clear()
+                elif isinstance(step, Known):
+                    last[step.volts] = np.array(step.high, bool).reshape(layout.rows, layout.cols)
+                for frame in by_step.get(k, []):
+                    high, g = _frame_states(chip, array, frame, step, tr.thr[k])
+                    got.setdefault(tr.owner[k], []).append((frame.round, high, g))
+                    last[step.volts] = high
+    finally:
+        # whatever happened, the board's routing, masks and range are no longer known
+        chip._route, chip._enabled, chip._range = None, None, None
+    final = next((s for s in reversed(tr.body) if isinstance(s, PulseStep | Scan | Decide)), None)
+    chip._route = ("WRITE",) if isinstance(final, PulseStep) else ("ADC",) if final else None
+    chip._enabled = (np.ones(layout.rows, bool).tobytes(), np.ones(layout.cols, bool).tobytes())
+    chip._range = tr.range_after
+    return _results(chip, array, steps, tr, got)
+
+
+class _Translation:
+    """Board steps of a protocol sequence with, per board step, the protocol step it came
+    from, the threshold (S) it decides with, and the range and integration in force
+    before it; the write plans of the protocol's write steps."""
+
+    def __init__(self, start_range: float | None) -> None:
+        self.body: list[Step] = []
+        self.owner: list[int] = []
+        self.thr: list[float] = []
+        self.ranges: list[float | None] = []
+        self.integrations: list[float | None] = []
+        self.masks: list[np.ndarray | None] = []
+        self.plans: dict[int, tuple[Any, float]] = {}
+        self.range_after = start_range
+        self.t_int: float | None = None
+        self.mask: np.ndarray | None = None
+
+    def add(self, step: Step, owner: int, thr: float = float("nan")) -> None:
+        self.ranges.append(self.range_after)
+        self.integrations.append(self.t_int)
+        self.masks.append(self.mask)
+        self.body.append(step)
+        self.owner.append(owner)
+        self.thr.append(thr)
+
+
+def _translate(chip: Any, array: int, steps: list[SeqStep]) -> _Translation:
+    layout = chip.layout
+    default_t = chip.controller.identity.limits.t_int
+    tr = _Translation(chip._range)
+
+    def prepare(volts: float, integration: float | None, i: int) -> float:
+        wanted = range_for(chip, volts)
+        if wanted != tr.range_after:
+            tr.add(Range(wanted), i)
+            tr.range_after = wanted
+        t = None if integration is None or integration == default_t else integration
+        if t != tr.t_int:
+            tr.add(Integration(t or default_t), i)
+            tr.t_int = t
+        return wanted
+
+    for i, step in enumerate(steps):
+        thr = layout.threshold_g if getattr(step, "threshold", None) is None else step.threshold
+        if isinstance(step, WriteAll):
+            fs = prepare(step.read_voltage, step.integration, i)
+            mask = None if step.cells is None else np.asarray(step.cells, bool)
+            if not _same_mask(mask, tr.mask):
+                every = np.ones((layout.rows, layout.cols), bool)
+                cells = every if mask is None else mask
+                tr.add(CheckMask(tuple(bool(c) for c in cells.ravel())), i)
+                tr.mask = mask
+            pulses = pulse_plan(layout, step.pulse or layout.nominal_pulse, step.rounds, step.step)
+            codes = threshold_codes(chip, array, thr, step.read_voltage, fs)
+            amps = tuple(p.amplitude for p in pulses)
+            high = step.state == CellState.P
+            pol = polarity_of(chip, step.state)
+            w = WriteVerify(pol, pulses[0].width, step.read_voltage, high, amps, codes, step.decide)
+            tr.add(w, i, thr)
+            tr.plans[i] = (pulses, thr)
+        elif isinstance(step, PulseAll):
+            chip.envelope.check_pulse(step.pulse.amplitude, step.pulse.width)
+            pol = polarity_of(chip, step.state)
+            tr.add(PulseStep(pol, abs(step.pulse.amplitude), step.pulse.width), i)
+        elif isinstance(step, ReadMap):
+            prepare(step.read_voltage, step.integration, i)
+            for _ in range(step.repeats):
+                tr.add(Scan(step.read_voltage), i, thr)
+        elif isinstance(step, ReadStates):
+            fs = prepare(step.read_voltage, step.integration, i)
+            codes = threshold_codes(chip, array, thr, step.read_voltage, fs)
+            tr.add(Decide(step.read_voltage, codes), i, thr)
+        else:
+            if isinstance(step, KnownMap):
+                high = np.asarray(step.conductance, float) > layout.threshold_g
+            else:
+                high = np.asarray(step.high, bool)
+            tr.add(Known(step.read_voltage, tuple(bool(h) for h in high.ravel())), i)
+    return tr
+
+
+def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.array_equal(a, b))
+
+
+def _frame_states(chip, array, frame: SeqResult, step: Step, thr: float):
+    """(cells reading high, conductance map or None) of one frame."""
+    if frame.high is not None:
+        return frame.high, None
+    g = conductance_of(chip, array, frame, step.volts)  # type: ignore[union-attr]
+    return g > thr, g
+
+
+def _chunks(body: list[Step], ident: Any, rows: int) -> list[tuple[int, int]]:
+    """Split the board steps into runs that fit the buffer and ``t_seqmax`` (with room
+    for the prefix every run starts with)."""
+    limit = 0.9 * ident.limits.t_seq_max if ident.limits.t_seq_max else float("inf")
+    room = ident.sequence_steps - 6
+    out: list[tuple[int, int]] = []
+    start, spent, t_int = 0, 0.0, None
+    for k, step in enumerate(body):
+        if isinstance(step, Integration):
+            t_int = step
+        d = run_duration([t_int, step] if t_int and step is not t_int else [step], ident, rows)
+        if k > start and (spent + d > limit or k - start >= room):
+            out.append((start, k))
+            start, spent = k, 0.0
+        spent += d
+    if start < len(body):
+        out.append((start, len(body)))
+    return out
+
+
+def _write_voltages(chunk: list[Step]) -> list[float]:
+    """Voltages of the write-verify steps of a run."""
+    return list(dict.fromkeys(s.volts for s in chunk if isinstance(s, WriteVerify)))
+
+
+def _results(chip, array, steps, tr: _Translation, got) -> list[Any]:
+    out: list[Any] = []
+    known: dict[float, np.ndarray] = {}  # cells high, host's view, in protocol order
+    known_g: dict[float, np.ndarray] = {}  # and the conductances where they were read
+    shape = (chip.layout.rows, chip.layout.cols)
+    for i, step in enumerate(steps):
+        frames = got.get(i, [])
+        if isinstance(step, WriteAll):
+            pulses, thr = tr.plans[i]
+            target = np.full(shape, step.state == CellState.P)
+            sel = np.ones(shape, bool) if step.cells is None else np.asarray(step.cells, bool)
+            first = known.get(step.read_voltage)
+            if frames and frames[0][0] == 0:
+                first = frames[0][1]
+            if first is None:
+                raise InstrumentError(f"write-verify of step {i}: the board sent no initial scan")
+            rounds = [(h, g) for rnd, h, g in frames if rnd >= 1]
+            final = rounds[-1][0] if rounds else first
+            if rounds:
+                g_final = rounds[-1][1]
+            else:
+                g_final = frames[0][2] if frames else known_g.get(step.read_voltage)
+            out.append(
+                WriteReport(
+                    array,
+                    target,
+                    sel,
+                    len(rounds),
+                    len(rounds) * target.size,
+                    sel & (final != target),
+                    amplitudes=[p.amplitude for p in pulses[: len(rounds)]],
+                    initial_errors=int((sel & (first != target)).sum()),
+                    conductance=g_final,
+                )
+            )
+            check_rounds(i, first & sel, [h & sel for h, _ in rounds], target & sel)
+            known[step.read_voltage] = final
+            _remember(known_g, step.read_voltage, g_final)
+        elif isinstance(step, ReadMap):
+            maps = np.stack([g for _, _, g in frames])
+            known[step.read_voltage] = frames[-1][1]
+            known_g[step.read_voltage] = maps[-1]
+            out.append(maps)
+        elif isinstance(step, ReadStates):
+            known[step.read_voltage] = frames[0][1]
+            known_g.pop(step.read_voltage, None)
+            out.append(frames[0][1])
+        elif isinstance(step, KnownMap | KnownStates):
+            high = (
+                np.asarray(step.conductance, float) > chip.layout.threshold_g
+                if isinstance(step, KnownMap)
+                else np.asarray(step.high, bool)
+            )
+            known[step.read_voltage] = high
+            _remember(known_g, step.read_voltage, getattr(step, "conductance", None))
+            out.append(None)
+        else:
+            known.clear()
+            known_g.clear()
+            out.append(None)
+    return out
+
+
+def _remember(maps: dict[float, np.ndarray], volts: float, g: np.ndarray | None) -> None:
+    if g is None:
+        maps.pop(volts, None)
+    else:
+        maps[volts] = np.asarray(g, float)

@@ -1,0 +1,77 @@
+"""Helpers of :mod:`mtj_hil.station.chip_seq`: polarities, converter ranges and the
+threshold codes and conductances of board-side sequence frames."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.instruments.controller import ADC_RANGES
+from mtj_hil.instruments.controller.sequence import SeqResult
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.protocols.chip import CellState
+
+log = logging.getLogger("mtj_hil.station.chip_seq")
+
+
+def check_rounds(i: int, first, maps, target) -> None:
+    """The board stops a write-verify when no cell reads wrong: the host's reading of the
+    same scans must agree (else the threshold codes and the calibration disagree).
+    ``first`` and ``maps`` are the cells reading high before and after each round."""
+    seen = [first, *maps]
+    for r, high in enumerate(seen[:-1]):
+        if not (high != target).any():
+            log.warning(
+                "write-verify step %d: the board pulsed after round %d, host saw it done", i, r
+            )
+            return
+
+
+def polarity_of(chip: Any, state: CellState) -> str:
+    """The pulse polarity that writes ``state`` on this station."""
+    p = chip.station.p_polarity
+    return p if state == CellState.P else ("NEG" if p == "POS" else "POS")
+
+
+def range_for(chip: Any, volts: float) -> float:
+    """The converter range (A) a one-hot scan at ``volts`` starts on (as single reads do)."""
+    expected = 1.5 * volts * chip._typical_g
+    return next((r for r in ADC_RANGES if r >= expected), ADC_RANGES[-1])
+
+
+def threshold_codes(
+    chip: Any, array: int, thr: float, volts: float, full_scale: float
+) -> tuple[int, ...]:
+    """Per output line, the largest code whose calibrated conductance is at most ``thr``
+    (S) at ``volts`` on range ``full_scale``: the board reads a cell high when its code is
+    above it, exactly when the host's ``g > thr`` would."""
+    bits = chip.controller.identity.limits.adc_bits
+    zero = 1 << (bits - 1)
+    lsb = 2.0 * full_scale / (1 << bits)
+    codes = np.arange(1 << bits)
+    currents = np.repeat(((codes - zero) * lsb)[:, None], chip.layout.cols, axis=1)
+    if chip.correction is not None:
+        currents = chip.correction.correct(array, currents)
+    g = currents / volts
+    below = (g <= thr).sum(axis=0) - 1  # monotone in the code: the count of codes at or below
+    return tuple(int(c) for c in np.clip(below, 0, (1 << bits) - 1))
+
+
+def conductance_of(chip: Any, array: int, frame: SeqResult, volts: float) -> np.ndarray:
+    """The ``(rows, cols)`` conductance map (S) of one scan frame, calibrated.
+
+    Raises:
+        InstrumentError: a converter saturated even on the largest range.
+    """
+    rng_max = 2.0 * ADC_RANGES[-1] / (1 << chip.controller.identity.limits.adc_bits)
+    stuck = frame.saturated & (frame.lsb[:, None] >= rng_max * (1 - 1e-9))
+    if stuck.any():
+        raise InstrumentError(
+            f"on-chip converter saturated even on its {ADC_RANGES[-1]:g} A range (sequence scan)"
+        )
+    currents = frame.currents
+    if chip.correction is not None:
+        currents = chip.correction.correct(array, currents)
+    return currents / volts

@@ -1,0 +1,182 @@
+"""Class likelihoods of the non-switching evidence, and the EM fit of the defect classes.
+
+Per device the classifier has the log-likelihood of its switching evidence as a good
+device and as a device that does not switch, and of its level under the P and AP level
+distributions. This module adds the two defect populations fitted to the die itself:
+
+- **shorts**: a Gaussian in ``ln G`` above the P level (median and spread by EM);
+- **resistive opens**: devices that do not switch and conduct partially; their level is
+  spread over decades (a cracked via conducts anything from nanosiemens to about the AP
+  level), so their density is uniform in ``ln G`` from the hard open level up to the P
+  median.
+
+The class weights are fitted by EM over all devices with the P/AP components held fixed;
+each defect population is kept only if it raises the likelihood by more than its
+parameters cost (BIC), else its weight is set to ~0, so a die without it does not grow
+one out of another class's tail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
+from mtj_hil.protocols.defects.contrast import lognorm
+from mtj_hil.protocols.defects.evidence import robust_sigma
+
+N_CLASSES = len(DEFECT_CLASSES)
+GOOD, SHORT, OPEN, STUCK_P, STUCK_AP = range(5)
+ABSENT = 1e-9
+"""Weight of a defect population the die is found not to have."""
+
+
+@dataclass
+class Evidence1D:
+    """Per-device log-likelihood pieces (flat device shape ``S``).
+
+    Attributes:
+        good: switching evidence as a good device (with the P level).
+        stuck: switching evidence as a device that does not switch.
+        lv_p, lv_ap: level under the P and AP distributions.
+        x: the level ``ln G``.
+    """
+
+    good: np.ndarray
+    stuck: np.ndarray
+    lv_p: np.ndarray
+    lv_ap: np.ndarray
+    x: np.ndarray
+
+    def take(self, mask: np.ndarray) -> Evidence1D:
+        return Evidence1D(
+            *(a[mask] for a in (self.good, self.stuck, self.lv_p, self.lv_ap, self.x))
+        )
+
+
+@dataclass
+class DefectPopulations:
+    """The fitted defect populations and class weights (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP)."""
+
+    mu_s: float
+    sig_s: float
+    open_lo: float
+    open_hi: float
+    weights: np.ndarray
+    shorts_found: bool
+    opens_found: bool
+
+    def class_ll(self, e: Evidence1D) -> np.ndarray:
+        """Log prior x likelihood per class, ``(*S, 5)``."""
+        lv_s = lognorm(np.minimum(e.x, self.mu_s), self.mu_s, self.sig_s)
+        width = max(self.open_hi - self.open_lo, 1e-3)
+        inside = (e.x >= self.open_lo) & (e.x <= self.open_hi)
+        lv_o = np.where(inside, -np.log(width), -np.inf)
+        with np.errstate(divide="ignore"):
+            lw = np.log(self.weights)
+        out = np.stack(
+            [
+                lw[GOOD] + e.good,
+                lw[SHORT] + e.stuck + lv_s,
+                lw[OPEN] + e.stuck + lv_o,
+                lw[STUCK_P] + e.stuck + e.lv_p,
+                lw[STUCK_AP] + e.stuck + e.lv_ap,
+            ],
+            axis=-1,
+        )
+        return np.where(np.isfinite(e.x)[..., None], out, 0.0)
+
+    def as_model(self) -> dict[str, Any]:
+        return {
+            "short_median_g": float(np.exp(self.mu_s)),
+            "short_sigma_ln": float(self.sig_s),
+            "shorts_found": self.shorts_found,
+            "resistive_open_range_g": [float(np.exp(self.open_lo)), float(np.exp(self.open_hi))],
+            "resistive_opens_found": self.opens_found,
+            "class_weights": {
+                c.name: float(w) for c, w in zip(DEFECT_CLASSES, self.weights, strict=True)
+            },
+        }
+
+
+def fit_populations(
+    e: Evidence1D,
+    switched: np.ndarray,
+    mu_p: float,
+    tot_p: float,
+    open_lo: float,
+    iterations: int,
+    extra: np.ndarray | None = None,
+    start: DefectPopulations | None = None,
+) -> DefectPopulations:
+    """Fit the short distribution and the class weights by EM over the devices in ``e``
+    (devices not hard-open with valid readings); ``switched`` marks devices the switching
+    evidence alone calls good. Shorts sit at least 2.5 P sigmas above the P median; the
+    resistive-open density spans ``open_lo`` .. ``mu_p``. ``extra`` (``(n, 5)``) is more
+    evidence per class (the bias signature) that the fit takes into account; ``start`` a
+    previous fit to start from."""
+    floor_s = mu_p + 2.5 * tot_p
+    cand = e.x[~switched & (e.x > mu_p + 4 * tot_p)]
+    if cand.size >= 3:
+        mu_s, sig_s = float(np.median(cand)), max(robust_sigma(cand), 0.05)
+    else:
+        mu_s, sig_s = mu_p + max(6 * tot_p, 0.5), 0.25
+    pops = DefectPopulations(
+        mu_s, sig_s, open_lo, mu_p, np.array([0.99, 2e-3, 1e-4, 2e-3, 2e-3]), True, True
+    )
+    if start is not None:
+        pops.mu_s, pops.sig_s = start.mu_s, start.sig_s
+        pops.weights = np.maximum(start.weights, 1e-6) / np.maximum(start.weights, 1e-6).sum()
+    more = 0.0 if extra is None else extra
+    for _ in range(iterations):
+        resp = normalise(pops.class_ll(e) + more)
+        pops.weights = np.maximum(resp.mean(axis=0), 1e-6)
+        r = resp[:, SHORT]
+        if r.sum() >= 2:
+            pops.mu_s = max(float((r * e.x).sum() / r.sum()), floor_s)
+            var = float((r * (e.x - pops.mu_s) ** 2).sum() / r.sum())
+            pops.sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
+    n = max(int(e.x.size), 2)
+    pops.shorts_found = _earns_place(pops, e, SHORT, 1.5 * np.log(n), more)
+    pops.opens_found = _earns_place(pops, e, OPEN, 1.0 * np.log(n), more)
+    return pops
+
+
+def _earns_place(pops: DefectPopulations, e: Evidence1D, cls: int, cost: float, more) -> bool:
+    """Keep class ``cls`` only if it raises the log likelihood of the devices by more than
+    ``cost`` (BIC); else set its weight to :data:`ABSENT` (in place). A short component
+    fitted by EM can settle on the upper tail of many stuck-P devices, an open one on the
+    lower tail of the stuck-AP devices, on a die that has neither."""
+    with_c = float(np.logaddexp.reduce(pops.class_ll(e) + more, axis=-1).sum())
+    kept = pops.weights.copy()
+    pops.weights[cls] = ABSENT
+    pops.weights /= pops.weights.sum()
+    without = float(np.logaddexp.reduce(pops.class_ll(e) + more, axis=-1).sum())
+    if with_c - without > cost:
+        pops.weights = kept
+        return True
+    return False
+
+
+def normalise(ll: np.ndarray) -> np.ndarray:
+    """Posteriors from log prior x likelihood along the last axis (-inf allowed)."""
+    top = ll.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    p = np.exp(ll - top)
+    p /= np.maximum(p.sum(axis=-1, keepdims=True), 1e-300)
+    return p
+
+
+def short_boundary(model: dict[str, Any]) -> float:
+    """Conductance (S) above which a device that does not switch is more likely a short
+    than stuck-P under the fitted model (for summaries and reports)."""
+    mu_p, s_p = np.log(model["median_g_p"]), model["sigma_ln_p"]
+    mu_s, s_s = np.log(model["short_median_g"]), model["short_sigma_ln"]
+    w = model["class_weights"]
+    x = np.linspace(mu_p, max(mu_s, mu_p + 1e-6), 2001)
+    lp = np.log(max(w["STUCK_P"], 1e-12)) + lognorm(x, mu_p, s_p)
+    ls = np.log(max(w["SHORT"], 1e-12)) + lognorm(x, mu_s, s_s)
+    above = np.flatnonzero(ls > lp)
+    return float(np.exp(x[above[0]] if above.size else mu_s))

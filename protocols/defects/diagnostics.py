@@ -1,0 +1,158 @@
+"""What the classifier says about its own result: overlaps, checks against the data, warnings.
+
+The figures quoted are computed from the data wherever the data can say it:
+
+- **held-out check of the levels**: the devices called stuck-P (stuck-AP) were not used to
+  fit the P (AP) level distribution, which comes from the devices that switched; if they do
+  not look like it (a two-sample Kolmogorov-Smirnov test), another population hides among
+  them (shorts near the P level, a second device size) and their stated confidence is
+  optimistic: the warning names the class, the distance and the devices;
+- **two independent views**: with a second read voltage, the level alone and the bias
+  signature alone each call the non-switching devices; where both are sure and disagree, the
+  model is wrong for that device (it is made UNCERTAIN) and the rate is reported;
+- **posterior check**: the expected number of wrong calls among the non-switching devices
+  (sum of one minus the confidence), and which classes compete in the UNCERTAIN devices.
+
+The Bayes error between the fitted P and AP level distributions (mixtures where fitted) is
+still given as the levels-alone figure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from scipy.stats import ks_2samp
+
+from mtj_hil.protocols.defects.classes import normalise
+from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
+from mtj_hil.protocols.defects.levels import LevelMixture, level_loglik
+
+GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = range(6)
+NAMES = tuple(c.name for c in DEFECT_CLASSES)
+SURE = 0.95
+"""Posterior at which each view (level, bias signature) counts as sure of its call."""
+KS_P = 1e-3
+"""p-value below which the held-out level check warns."""
+MIN_CHECKED = 8
+"""Fewer devices in a class than this and its held-out check is not made."""
+
+
+def mixture_bayes_error(
+    mu1: float, mix1: LevelMixture, mu2: float, mix2: LevelMixture, noise: float
+) -> float:
+    """Error of telling two equally likely level distributions apart (half their overlap)."""
+    spread = max(float(np.max(mix1.sigmas)), float(np.max(mix2.sigmas)), noise, 1e-3)
+    lo = min(mu1 + mix1.means.min(), mu2 + mix2.means.min()) - 8 * spread
+    hi = max(mu1 + mix1.means.max(), mu2 + mix2.means.max()) + 8 * spread
+    x = np.linspace(lo, hi, 4001)[None, :]
+    f1 = np.exp(level_loglik(x, np.array([mu1]), mix1, noise))[0]
+    f2 = np.exp(level_loglik(x, np.array([mu2]), mix2, noise))[0]
+    return float(0.5 * np.minimum(f1, f2).sum() * (x[0, 1] - x[0, 0]))
+
+
+def view_conflicts(
+    level_ll: np.ndarray, bias_ll: np.ndarray, weights: np.ndarray, stuck_like: np.ndarray
+) -> np.ndarray:
+    """Devices that do not switch on which the level alone and the bias signature alone are
+    each sure (posterior >= ``SURE``) of different classes (SHORT / OPEN / STUCK_P /
+    STUCK_AP; a shared call of stuck in either state counts as a class of its own here only
+    through its state). ``level_ll`` and ``bias_ll`` are ``(*S, 5)``; ``weights`` the class
+    weights."""
+    defects = np.array([SHORT, OPEN, STUCK_P, STUCK_AP])
+    lv = normalise(level_ll[..., defects])
+    with np.errstate(divide="ignore"):
+        bv = normalise(bias_ll[..., defects] + np.log(weights[defects]))
+    sure_l, sure_b = lv.max(axis=-1) >= SURE, bv.max(axis=-1) >= SURE
+    differ = lv.argmax(axis=-1) != bv.argmax(axis=-1)
+    return stuck_like & sure_l & sure_b & differ
+
+
+def held_out_levels(
+    x: np.ndarray,
+    codes: np.ndarray,
+    clean: np.ndarray,
+    x_p: np.ndarray,
+    x_ap: np.ndarray,
+    centre_p: np.ndarray,
+    centre_ap: np.ndarray,
+) -> list[tuple[str, int, float, float]]:
+    """Per stuck class: (name, devices, KS distance, p-value) of its devices' levels against
+    the same state's levels of the clean switchers (both about their array's centre)."""
+    out = []
+    for code, xs, cen in ((STUCK_P, x_p, centre_p), (STUCK_AP, x_ap, centre_ap)):
+        called = codes == code
+        if int(called.sum()) < MIN_CHECKED:
+            continue
+        ref = (xs - cen[:, None])[clean]
+        got = (x - cen[:, None])[called]
+        res = ks_2samp(got[np.isfinite(got)], ref[np.isfinite(ref)])
+        out.append((NAMES[code], int(called.sum()), float(res.statistic), float(res.pvalue)))
+    return out
+
+
+def posterior_check(post: np.ndarray, codes: np.ndarray, stuck_like: np.ndarray) -> dict:
+    """Expected wrong calls among the non-switching devices that were called (not
+    UNCERTAIN), from their posteriors, and the classes competing in UNCERTAIN devices."""
+    p = np.nan_to_num(post)
+    called = stuck_like & (codes != UNCERTAIN)
+    conf = np.take_along_axis(p, np.minimum(codes, 4)[..., None].astype(np.intp), axis=-1)[..., 0]
+    expected = float((1.0 - conf[called]).sum())
+    pairs: Counter[str] = Counter()
+    unc = codes == UNCERTAIN
+    if unc.any():
+        order = np.argsort(-p[unc], axis=-1)[:, :2]
+        for a, b in order:
+            pairs[" / ".join(sorted((NAMES[a], NAMES[b])))] += 1
+    return {"called": int(called.sum()), "expected_wrong": expected, "competing": dict(pairs)}
+
+
+def warnings_for(
+    overlap: dict[str, float],
+    checks: dict[str, Any],
+    shorts_found: bool,
+    bias_note: str,
+) -> list[str]:
+    """The overlap and check sentences (each names its figure and how it was obtained)."""
+    out = []
+    if overlap["stuck_state"] > 0.01:
+        out.append(
+            "P and AP conductances overlap: from the levels alone a device that does not "
+            f"switch would get the wrong stuck state with probability "
+            f"{100 * overlap['stuck_state']:.1f} % (fitted level distributions); each stuck "
+            "call carries its confidence" + bias_note
+        )
+    if overlap["short_vs_p"] > 0.01 and shorts_found:
+        out.append(
+            "short and P conductances overlap: a non-switching device near the P level is "
+            f"confused with a short with probability {100 * overlap['short_vs_p']:.1f} % "
+            "(fitted distributions); devices the evidence cannot settle are UNCERTAIN"
+        )
+    pc = checks["posterior"]
+    if pc["called"] and pc["expected_wrong"] > 0.01 * pc["called"]:
+        out.append(
+            f"of {pc['called']} devices called SHORT, OPEN or stuck, an expected "
+            f"{pc['expected_wrong']:.1f} ({100 * pc['expected_wrong'] / pc['called']:.1f} %) "
+            "are in the wrong class (posterior check: one minus each call's confidence)"
+        )
+    for name, n, d, pval in checks["held_out"]:
+        if pval < KS_P:
+            out.append(
+                f"held-out check failed for {name}: the levels of the {n} devices called "
+                f"{name} do not follow the {name.split('_')[1]} level of the devices that "
+                f"switched (Kolmogorov-Smirnov distance {d:.2f}, p = {pval:.1g}): another "
+                "population (shorts, opens or another device size) may hide among them, and "
+                "their stated confidences are optimistic"
+            )
+    n_conf, n_both = checks.get("view_conflicts", 0), checks.get("view_compared", 0)
+    if n_conf:
+        out.append(
+            f"the level alone and the bias signature alone confidently disagree on {n_conf} "
+            f"of {n_both} non-switching devices ({100 * n_conf / max(n_both, 1):.1f} %): "
+            "the fitted model does not describe them, and they are UNCERTAIN"
+        )
+    if pc["competing"]:
+        top = ", ".join(f"{k} {v}" for k, v in sorted(pc["competing"].items(), key=lambda i: -i[1]))
+        out.append(f"competing classes of the UNCERTAIN devices: {top}")
+    return out

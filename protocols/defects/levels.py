@@ -1,0 +1,152 @@
+"""The P and AP level distributions of a die, fitted to the devices that switched cleanly.
+
+Each state's ``ln G`` is centred per array where the arrays differ significantly
+(:func:`centres`); what is left is a Gaussian, or, when the data asks for it (two device
+sizes, a skewed law), a mixture of up to ``MAX_COMPONENTS`` Gaussians chosen by BIC
+(:func:`fit_level_mixture`). A device that does not switch is scored against these
+distributions with its own read noise added (:func:`level_loglik`). Used by
+:mod:`mtj_hil.protocols.defects.classifier`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtj_hil.protocols.defects.contrast import deconvolve
+from mtj_hil.protocols.defects.evidence import robust_sigma
+
+PER_ARRAY_MIN = 50
+"""An array needs this many clean switchers for its own P/AP centres."""
+MAX_COMPONENTS = 3
+"""Largest number of populations a level distribution is fitted with."""
+MIN_MIXTURE_DEVICES = 200
+"""Fewer clean switchers than this and the levels stay one Gaussian."""
+MIN_WEIGHT = 0.02
+"""A mixture component below this weight is not kept (too few devices to be a population)."""
+
+
+@dataclass
+class LevelMixture:
+    """One state's level distribution about its (per-array) centre: weights, offsets of the
+    component means from the centre and their spreads (ln G, read noise removed)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    sigmas: np.ndarray
+
+    @property
+    def components(self) -> int:
+        return int(self.weights.size)
+
+    def as_model(self) -> dict:
+        return {
+            "weights": self.weights.tolist(),
+            "means": self.means.tolist(),
+            "sigmas": self.sigmas.tolist(),
+        }
+
+
+def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """Per-array centres of ``x`` over ``clean`` devices ``(n_arr, n)``, the pooled robust
+    sigma, and whether the arrays differ (else the die-wide median is every centre)."""
+    die = float(np.median(x[clean]))
+    n_arr = x.shape[0]
+    xm = np.where(clean, x, np.nan)
+    counts = clean.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        med = np.nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
+    med = np.where(counts >= PER_ARRAY_MIN, med, die)
+    sigma = robust_sigma((x - med[:, None])[clean])
+    differ = False
+    if n_arr > 1 and (counts >= PER_ARRAY_MIN).sum() >= 2:
+        use = counts >= PER_ARRAY_MIN
+        se = 1.2533 * sigma / np.sqrt(counts[use])
+        chi = float(np.mean(((med[use] - die) / np.maximum(se, 1e-12)) ** 2))
+        differ = chi > 4.0
+    if not differ:
+        med = np.full(n_arr, die)
+        sigma = robust_sigma(x[clean] - die)
+    return med, max(float(sigma), 1e-3), differ
+
+
+def fit_level_mixture(
+    resid: np.ndarray, sigma: float, noise: float, quantised: bool = False
+) -> LevelMixture:
+    """The level distribution of one state from the clean devices' residuals about their
+    centres: one Gaussian of robust spread ``sigma`` unless a mixture of 2 or 3 fits better
+    by BIC (each component's spread has the read noise ``noise`` removed). Quantised
+    readings (a coarse converter) stay one Gaussian: their codes would pass for populations."""
+    r = np.asarray(resid, float)
+    r = r[np.isfinite(r)]
+    single = LevelMixture(np.ones(1), np.zeros(1), np.array([deconvolve(sigma, noise)]))
+    if r.size < MIN_MIXTURE_DEVICES or quantised:
+        return single
+    # Trim gross outliers (a handful of odd devices must not become a population).
+    keep = np.abs(r - np.median(r)) < 8 * max(sigma, 1e-3)
+    r = r[keep]
+    # EM on a fine histogram (bins of sigma / 25): the same fit as on the devices, far faster.
+    width = max(sigma, 1e-3) / 25.0
+    edges = np.arange(r.min(), r.max() + width, width)
+    counts, edges = np.histogram(r, bins=max(edges.size, 2))
+    centres_ = 0.5 * (edges[1:] + edges[:-1])
+    use = counts > 0
+    x, c = centres_[use], counts[use].astype(float)
+    one = (np.ones(1), np.array([np.median(r)]), np.array([max(sigma, 1e-3)]))
+    best, best_bic = single, _bic(x, c, *one, 2)
+    for k in range(2, MAX_COMPONENTS + 1):
+        w, m, s = _em(x, c, k, sigma)
+        if w.min() < MIN_WEIGHT:
+            continue
+        bic = _bic(x, c, w, m, s, 3 * k - 1)
+        if bic < best_bic - 10.0:  # a clear gain, not a marginal one
+            best_bic = bic
+            best = LevelMixture(w, m, np.array([deconvolve(v, noise) for v in s]))
+    return best
+
+
+def level_loglik(x: np.ndarray, centre: np.ndarray, mix: LevelMixture, noise: float) -> np.ndarray:
+    """Log density of levels ``x`` ``(n_arr, n)`` under one state's distribution (centres
+    ``(n_arr,)``), with ``noise`` (the device's level read noise) added to every component."""
+    z = x - centre[:, None]
+    out = None
+    for w, m, s in zip(mix.weights, mix.means, mix.sigmas, strict=True):
+        tot = float(np.hypot(s, noise))
+        ll = np.log(w) - 0.5 * ((z - m) / tot) ** 2 - np.log(tot) - 0.9189385332046727
+        out = ll if out is None else np.logaddexp(out, ll)
+    return out
+
+
+def total_sigma(mix: LevelMixture, noise: float) -> float:
+    """The whole distribution's standard deviation with read noise (for summaries)."""
+    mean = float((mix.weights * mix.means).sum())
+    var = float((mix.weights * (mix.sigmas**2 + (mix.means - mean) ** 2)).sum())
+    return float(np.sqrt(var + noise * noise))
+
+
+def _em(x: np.ndarray, c: np.ndarray, k: int, sigma: float, iterations: int = 80):
+    """A k-component 1-D Gaussian mixture by EM on binned values ``x`` with counts ``c``,
+    started on quantiles."""
+    cum = np.cumsum(c) / c.sum()
+    m = np.interp((np.arange(k) + 0.5) / k, cum, x)
+    s = np.full(k, max(sigma, 1e-3))
+    w = np.full(k, 1.0 / k)
+    for _ in range(iterations):
+        ll = np.log(w) - 0.5 * ((x[:, None] - m) / s) ** 2 - np.log(s)
+        ll -= ll.max(axis=1, keepdims=True)
+        p = np.exp(ll)
+        p *= (c / p.sum(axis=1))[:, None]
+        n = p.sum(axis=0) + 1e-12
+        w = n / n.sum()
+        m = (p * x[:, None]).sum(axis=0) / n
+        s = np.sqrt((p * (x[:, None] - m) ** 2).sum(axis=0) / n)
+        s = np.maximum(s, 0.2 * max(sigma, 1e-3))
+    return w, m, s
+
+
+def _bic(x: np.ndarray, c: np.ndarray, w, m, s, params: int) -> float:
+    ll = np.log(w) - 0.5 * ((x[:, None] - m) / s) ** 2 - np.log(s) - 0.9189385332046727
+    top = ll.max(axis=1)
+    total = float((c * (top + np.log(np.exp(ll - top[:, None]).sum(axis=1)))).sum())
+    return -2.0 * total + params * np.log(c.sum())

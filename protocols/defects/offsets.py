@@ -1,0 +1,308 @@
+"""Per-output-line sense offsets, estimated from the good devices of each line and removed.
+
+A sense amplifier or converter channel with an offset current ``o`` adds ``o / V`` to every
+conductance read on its output line at read voltage ``V``. Devices are multiplicative
+(``ln G`` Gaussian, P and AP correlated through the device's size), an offset is additive
+in linear conductance: on one line, the offset ``u = o / V`` that makes the line's good
+devices most typical of the die's (ln G_P, ln G_AP) distribution is its maximum-likelihood
+estimate. The contrast ``ln(G_P - u) - ln(G_AP - u)``, nearly the same for every device
+whatever its size, carries most of that information, the levels the rest.
+
+Whether the lines really differ is a held-out check: each line's offset is estimated from
+its even and from its odd rows, and only an agreement between the halves (which noise and a
+misfit of the model cannot make) counts. Offsets are then removed, shrunk by the share of
+their variance the halves agree on, so a die without offsets is left as it was. Vectorised
+over lines (a grid search refined by a parabola); used by :func:`mtj_hil.protocols.defects.reads.classify_reads`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+GRID = 97
+"""Trial offsets per line in the grid search (then refined by a parabola)."""
+MIN_DEVICES = 5
+"""A line needs this many good devices for an estimate of its own (else 0)."""
+SIGNIFICANCE = 4.0
+"""The halves' agreement must exceed its standard error this many times for the offsets to
+be removed."""
+Q_TRIM = 16.0
+"""Devices farther than this (squared Mahalanobis distance) from the die's distribution after
+the first pass are left out (odd devices: partial switching, telegraph noise, pinholes)."""
+
+
+@dataclass
+class LineOffsets:
+    """Estimated offsets of the output lines, ``(n_arr, cols)``.
+
+    Attributes:
+        u: offset in conductance units at the (low) read voltage (S), relative to the die's
+            mean offset (which cannot be told from a different TMR), and with the levels
+            alone also to each array's (which cannot be told from a drift); 0 where not
+            estimated.
+        se: standard error of ``u`` from the line's own devices (S); inf where not estimated.
+        z: the half-line agreement in units of its standard error (significance).
+        applied: whether the offsets were significant and removed.
+        shrink: factor applied to ``u``: ``S / (S + N)`` from the halves (0 when not applied).
+        spread: estimated true spread of the offsets between lines (S).
+        method: "joint" (levels and contrast) or "contrast" (contrast alone), or "none".
+    """
+
+    u: np.ndarray
+    se: np.ndarray
+    z: float
+    applied: bool
+    shrink: float
+    spread: float = 0.0
+    method: str = "none"
+
+    def as_model(self, read_voltage: float | None) -> dict:
+        """JSON-able summary (offset currents in A if the read voltage is known)."""
+        scale = read_voltage if read_voltage else 1.0
+        unit = "A" if read_voltage else "S at the read voltage"
+        est = np.isfinite(self.se)
+        return {
+            "applied": self.applied,
+            "significance_z": self.z,
+            "method": self.method,
+            "spread": self.spread * scale,
+            "shrink": self.shrink,
+            "unit": unit,
+            "rms": float(np.sqrt(np.mean(np.square(self.u[est])))) * scale if est.any() else 0.0,
+            "offsets": (self.u * scale * (self.shrink if self.applied else 0.0)).tolist(),
+        }
+
+
+def estimate_line_offsets(
+    g_p: np.ndarray,
+    g_ap: np.ndarray,
+    good: np.ndarray,
+    high: tuple[np.ndarray, np.ndarray] | None = None,
+    ratio: float | None = None,
+) -> LineOffsets:
+    """Offsets of every output line from the good devices' mean conductances.
+
+    The estimators (the joint level-and-contrast likelihood; the contrast alone; with reads
+    at a second voltage, the bias signature) are each run on the even and on the odd rows
+    of every line; the agreement of the two halves
+    measures the offsets' true spread ``S`` (their product averages to it: the halves' noise
+    is independent), their difference the estimate's noise ``N``. The estimator that
+    predicts its other half better is kept, and its full-line estimates are applied if
+    ``S`` is significant, shrunk by ``S / (S + N)``.
+
+    Args:
+        g_p, g_ap: mean conductance (S) after P and AP writes, ``(n_arr, rows, cols)``.
+        good: devices that switched cleanly (their state is known), same shape.
+        high: the same means read at the second (higher) voltage, if measured.
+        ratio: low over high read voltage (an offset current adds ``o / V``: the second
+            voltage sees ``ratio`` times the offset in conductance).
+    """
+    g_p, g_ap = np.asarray(g_p, float), np.asarray(g_ap, float)
+    n_arr, rows, cols = g_p.shape
+    use = good & np.isfinite(g_p) & np.isfinite(g_ap) & (g_p > 0) & (g_ap > 0)
+    none = LineOffsets(np.zeros((n_arr, cols)), np.full((n_arr, cols), np.inf), 0.0, False, 0.0)
+    if int(use.sum()) < 3 * MIN_DEVICES or rows < 2 * MIN_DEVICES:
+        return none
+    even = np.zeros(rows, bool)
+    even[::2] = True
+    best = none
+    fits = {
+        "joint": lambda m: _joint_lines(g_p, g_ap, m),
+        "contrast": lambda m: _contrast_lines(g_p, g_ap, m),
+    }
+    if high is not None and ratio is not None and 0 < ratio < 1:
+        h_p, h_ap = (np.asarray(a, float) for a in high)
+        use = use & np.isfinite(h_p) & np.isfinite(h_ap) & (h_p > 0) & (h_ap > 0)
+        fits["bias signature"] = lambda m: _bias_lines(g_p, g_ap, h_p, h_ap, ratio, m)
+    for method, fit in fits.items():
+        u_a, se_a = fit(use & even[None, :, None])
+        u_b, se_b = fit(use & ~even[None, :, None])
+        both = np.isfinite(se_a) & np.isfinite(se_b)
+        if int(both.sum()) < 4:
+            continue
+        # A common offset looks like a different TMR (or bias law): only differences count.
+        # From the levels, a shift of a whole array is also drift or a gradient across the
+        # die, so they take differences within an array; the bias signature does not move
+        # with temperature or position (both reads see them alike), so it keeps the arrays'.
+        per_array = method != "bias signature"
+        ca, cb = _centred(u_a, both, per_array), _centred(u_b, both, per_array)
+        prod = ca[both] * cb[both]
+        signal = float(prod.mean())
+        diff = ca[both] - cb[both]
+        noise = float(np.mean(diff**2)) / 4.0
+        z = signal / max(float(prod.std()) / np.sqrt(prod.size), 1e-30)
+        shrink = signal / (signal + noise) if signal > 0 else 0.0
+        if shrink > best.shrink or best.method == "none":
+            u, se = fit(use)
+            est = np.isfinite(se)
+            best = LineOffsets(
+                np.where(est, _centred(u, est, per_array), 0.0),
+                se,
+                z,
+                bool(z > SIGNIFICANCE),
+                float(np.clip(shrink, 0.0, 1.0)),
+                float(np.sqrt(max(signal, 0.0))),
+                method,
+            )
+    if not best.applied:
+        best.shrink = 0.0
+    return best
+
+
+def _centred(u: np.ndarray, est: np.ndarray, per_array: bool) -> np.ndarray:
+    """Line offsets ``(n_arr, cols)`` less their array's (or the die's) mean over the
+    estimated lines."""
+    axis = 1 if per_array else None
+    n = est.sum(axis=axis, keepdims=True)
+    mean = np.where(est, u, 0.0).sum(axis=axis, keepdims=True) / np.maximum(n, 1)
+    return u - mean
+
+
+def remove_offsets(g: np.ndarray, offsets: LineOffsets, ratio: float = 1.0) -> np.ndarray:
+    """Reads ``(..., n_arr, rows, cols)`` with the offsets removed; ``ratio`` is the low read
+    voltage over this stack's read voltage (an offset current adds ``o / V``)."""
+    if not offsets.applied:
+        return g
+    return g - (offsets.shrink * ratio) * offsets.u[:, None, :]
+
+
+def _bias_lines(g_p, g_ap, h_p, h_ap, ratio: float, use: np.ndarray):
+    """Per line the offset that gives its good devices the die's bias signature in each
+    state: ``b(u) = ln(G_high - ratio u) - ln(G_low - u)`` falls by ``(1 - ratio) u / G`` for
+    an offset ``u``, and the signature hardly varies between devices. Weighted least squares
+    per line (iterated, the die's median signature measured on corrected values; devices
+    beyond 4 robust sigmas left out), with a standard error from the residuals."""
+    u = np.zeros((g_p.shape[0], g_p.shape[2]))
+    se = np.full(u.shape, np.inf)
+    for _ in range(3):
+        sums = np.zeros(u.shape)
+        weights = np.zeros(u.shape)
+        resid2 = np.zeros(u.shape)
+        count = np.zeros(u.shape)
+        parts = []
+        for lo, hi in ((g_p, h_p), (g_ap, h_ap)):
+            a, b = lo - u[:, None, :], hi - ratio * u[:, None, :]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sig = np.log(b) - np.log(a)
+                slope = 1.0 / a - ratio / b  # d sig / d u
+            ok = use & np.isfinite(sig) & np.isfinite(slope) & (slope > 0)
+            if int(ok.sum()) < MIN_DEVICES:
+                return u, se
+            centre = float(np.median(sig[ok]))
+            spread = 1.4826 * float(np.median(np.abs(sig[ok] - centre)))
+            ok &= np.abs(sig - centre) < 4 * max(spread, 1e-6)
+            parts.append((sig - centre, slope, ok))
+        for dev, slope, ok in parts:
+            w = np.where(ok, slope * slope, 0.0)
+            sums += np.where(ok, slope * dev, 0.0).sum(axis=1)
+            weights += w.sum(axis=1)
+            count += ok.sum(axis=1)
+        step = np.where(weights > 0, -sums / np.maximum(weights, 1e-300), 0.0)
+        for dev, slope, ok in parts:
+            r = np.where(ok, dev + slope * step[:, None, :], 0.0)
+            resid2 += (r * r).sum(axis=1)
+        good_line = count >= MIN_DEVICES
+        u = np.where(good_line, u + step, 0.0)
+        var = resid2 / np.maximum(count - 1, 1)
+        se = np.where(good_line, np.sqrt(var / np.maximum(weights, 1e-300)), np.inf)
+    return u, se
+
+
+def _joint_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
+    """Per line the maximum-likelihood offset under the die's bivariate lognormal of
+    (G_P, G_AP), refitted once on the corrected values, odd devices trimmed."""
+    u = np.zeros((g_p.shape[0], g_p.shape[2]))
+    se = np.full(u.shape, np.inf)
+    if int(use.sum()) < 3 * MIN_DEVICES:
+        return u, se
+    scale = float(np.median(g_ap[use]))
+    for _ in range(2):
+        mu, prec = _distribution(g_p - u[:, None, :], g_ap - u[:, None, :], use)
+        u, se = _fit_lines(g_p, g_ap, use, mu, prec, scale)
+        use = use & (_distance(g_p - u[:, None, :], g_ap - u[:, None, :], mu, prec) < Q_TRIM)
+    return u, se
+
+
+def _contrast_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
+    """Per line the median of the offsets that give each good device the die's median
+    contrast ``delta0``: ``u = (G_P - e^delta0 G_AP) / (1 - e^delta0)`` (iterated, since
+    ``delta0`` is measured on corrected values), with a standard error from their spread."""
+    u = np.zeros((g_p.shape[0], g_p.shape[2]))
+    se = np.full(u.shape, np.inf)
+    for _ in range(3):
+        a, b = g_p - u[:, None, :], g_ap - u[:, None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.log(a) - np.log(b)
+        ok = use & np.isfinite(d)
+        if int(ok.sum()) < MIN_DEVICES:
+            break
+        e = float(np.exp(np.median(d[ok])))
+        if e <= 1.0 + 1e-6:
+            break
+        ui = np.where(ok, (g_p - e * g_ap) / (1.0 - e), np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(ui, axis=1)
+            mad = 1.4826 * np.nanmedian(np.abs(ui - med[:, None, :]), axis=1)
+        n = ok.sum(axis=1)
+        good_line = (n >= MIN_DEVICES) & np.isfinite(med) & (mad > 0)
+        u = np.where(good_line, med, 0.0)
+        se = np.where(good_line, 1.2533 * mad / np.sqrt(np.maximum(n, 1)), np.inf)
+    return u, se
+
+
+def _distance(g_p: np.ndarray, g_ap: np.ndarray, mu: np.ndarray, prec: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of each device's (ln G_P, ln G_AP) from the die's."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x, y = np.log(g_p) - mu[0], np.log(g_ap) - mu[1]
+    q = prec[0, 0] * x * x + 2 * prec[0, 1] * x * y + prec[1, 1] * y * y
+    return np.where(np.isfinite(q), q, np.inf)
+
+
+def _distribution(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
+    """Robust mean and precision matrix of (ln G_P, ln G_AP) over the devices in ``use``."""
+    ok = use & (g_p > 0) & (g_ap > 0)
+    x = np.stack([np.log(g_p[ok]), np.log(g_ap[ok])], axis=-1)
+    mu = np.median(x, axis=0)
+    d = x - mu
+    s = 1.4826 * np.median(np.abs(d), axis=0)
+    diff = 1.4826 * float(np.median(np.abs(d[:, 0] - d[:, 1])))
+    var_p, var_ap = max(s[0] ** 2, 1e-8), max(s[1] ** 2, 1e-8)
+    # covariance from the spread of the difference: var(a - b) = va + vb - 2 cov
+    cov = 0.5 * (var_p + var_ap - max(diff**2, 1e-8))
+    cov = float(np.clip(cov, -0.999 * np.sqrt(var_p * var_ap), 0.999 * np.sqrt(var_p * var_ap)))
+    return mu, np.linalg.inv(np.array([[var_p, cov], [cov, var_ap]]))
+
+
+def _fit_lines(g_p, g_ap, use, mu, prec, scale):
+    """Per line the maximum-likelihood offset on a grid, refined by a parabola."""
+    n_arr, _, cols = g_p.shape
+    lo = -0.5 * scale
+    hi = 0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf)))
+    trial = np.linspace(lo, max(hi, 0.1 * scale), GRID)
+    total = np.empty((n_arr, cols, GRID))
+    for arr in range(n_arr):  # one array at a time keeps the work arrays small
+        a = np.where(use[arr], g_p[arr], np.nan)[..., None] - trial  # (rows, cols, GRID)
+        b = np.where(use[arr], g_ap[arr], np.nan)[..., None] - trial
+        with np.errstate(invalid="ignore", divide="ignore"):
+            la, lb = np.log(a), np.log(b)
+            x, y = la - mu[0], lb - mu[1]
+            q = prec[0, 0] * x * x + 2 * prec[0, 1] * x * y + prec[1, 1] * y * y
+            ll = -0.5 * q - la - lb
+        ll = np.where(np.isfinite(ll), ll, np.where(np.isnan(a), 0.0, -1e12))
+        total[arr] = ll.sum(axis=0)
+    n = use.sum(axis=1)
+    k = np.clip(total.argmax(axis=-1), 1, GRID - 2)
+    idx = np.arange(n_arr)[:, None], np.arange(cols)[None, :]
+    y0, y1, y2 = total[(*idx, k - 1)], total[(*idx, k)], total[(*idx, k + 1)]
+    step = trial[1] - trial[0]
+    curv = (y0 - 2 * y1 + y2) / step**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = np.where(curv < 0, 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2), 0.0)
+        u = trial[k] + np.clip(shift, -1, 1) * step
+        se = np.where(curv < 0, 1.0 / np.sqrt(-curv), np.inf)
+    ok = (n >= MIN_DEVICES) & np.isfinite(se)
+    return np.where(ok, u, 0.0), np.where(ok, se, np.inf)

@@ -1,0 +1,195 @@
+"""Sequences: a measurement of one array described as whole-array steps, so that a backend
+can run it without a host round trip per step.
+
+A procedure lists its steps (:class:`WriteAll`, :class:`PulseAll`, :class:`ReadMap`,
+:class:`ReadStates`, :class:`KnownMap`, :class:`KnownStates`) and calls :func:`run_sequence`. A chip with a ``run_sequence(array,
+steps)`` method (an instrument station whose controller board runs sequences, firmware 1.3)
+runs them on the board; any other chip runs them here one call at a time
+(:func:`run_on_host`), call for call what a procedure issuing the steps itself would do, so
+a simulated die gives bit-for-bit the same numbers either way.
+
+Results come back in step order: a :class:`~mtj_hil.protocols.write.WriteReport` for a
+:class:`WriteAll`, the maps ``(repeats, rows, cols)`` (S) for a :class:`ReadMap`, the
+states ``(rows, cols)`` (True: above threshold, P) for a :class:`ReadStates`, ``None`` for
+the others.
+
+*Integration.* ``integration`` (s) asks for that converter integration time on backends that
+can set it (a board running the sequence); ``None`` is the backend's precision reading. A
+chip read one call at a time reads as it always does. *Decisions.* A :class:`ReadStates`
+(and a :class:`WriteAll` with ``decide``) only needs to tell each cell's side of the
+threshold: a board then returns one bit per cell instead of its converter codes (see
+:mod:`mtj_hil.protocols.switching.decision` for choosing a short integration that keeps
+the misread probability below a bound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.protocols.chip import CellState, Chip, Pulse
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.write import write_weights
+
+
+@dataclass(frozen=True)
+class WriteAll:
+    """Write every cell of the array to ``state`` with verify: :func:`write_weights` with a
+    uniform target and ``pulse_all`` (``rounds`` rounds, amplitude growing by ``step`` V per
+    round, verified by a map at ``read_voltage``; ``threshold`` (S) separates P from AP,
+    default the layout's). The first check uses the latest map of the sequence at
+    ``read_voltage`` (a :class:`ReadMap`, an earlier write or a :class:`KnownMap`), else a
+    fresh read. ``pulse`` ``None`` is the die's nominal pulse."""
+
+    state: CellState
+    pulse: Pulse | None = None
+    rounds: int = 3
+    step: float = 0.05
+    read_voltage: float = DEFAULT_READ_VOLTAGE
+    threshold: float | None = None
+    decide: bool = False
+    integration: float | None = None
+    cells: np.ndarray | None = None
+    """Cells the verify checks (``(rows, cols)`` bool, default all): the others may be
+    pulsed with them (a board pulses whole arrays) but never keep the write going and are
+    never in the residual."""
+
+
+@dataclass(frozen=True)
+class PulseAll:
+    """One pulse towards ``state`` on every cell of the array."""
+
+    state: CellState
+    pulse: Pulse
+
+
+@dataclass(frozen=True)
+class ReadMap:
+    """Conductance maps of the array at ``read_voltage`` (V), ``repeats`` times."""
+
+    read_voltage: float = DEFAULT_READ_VOLTAGE
+    repeats: int = 1
+    integration: float | None = None
+
+
+@dataclass(frozen=True)
+class ReadStates:
+    """Each cell's side of ``threshold`` (S; default the layout's) at ``read_voltage``."""
+
+    read_voltage: float = DEFAULT_READ_VOLTAGE
+    threshold: float | None = None
+    integration: float | None = None
+
+
+@dataclass(frozen=True)
+class KnownStates:
+    """Cells (``(rows, cols)`` bool) the caller last saw above the threshold at
+    ``read_voltage``, for the first :class:`WriteAll` at that voltage to start from."""
+
+    read_voltage: float
+    high: np.ndarray
+
+
+@dataclass(frozen=True)
+class KnownMap:
+    """A map (S, ``(rows, cols)``) the caller read at ``read_voltage`` just before the
+    sequence, for the first :class:`WriteAll` at that voltage to start from."""
+
+    read_voltage: float
+    conductance: np.ndarray
+
+
+SeqStep = WriteAll | PulseAll | ReadMap | ReadStates | KnownMap | KnownStates
+STEP_TYPES = (WriteAll, PulseAll, ReadMap, ReadStates, KnownMap, KnownStates)
+
+
+def check_steps(steps: list[SeqStep]) -> None:
+    """Refuse malformed steps before anything is applied.
+
+    Raises:
+        InvalidRequest: an unknown step, rounds or repeats below 1, a read voltage not
+            positive, or a negative escalation step.
+    """
+    for i, step in enumerate(steps):
+        if not isinstance(step, STEP_TYPES):
+            raise InvalidRequest(f"sequence step {i} is not a sequence step: {step!r}")
+        if isinstance(step, WriteAll) and (step.rounds < 1 or step.step < 0):
+            raise InvalidRequest(f"sequence step {i}: rounds must be >= 1 and step >= 0 V")
+        if isinstance(step, ReadMap) and step.repeats < 1:
+            raise InvalidRequest(f"sequence step {i}: repeats must be >= 1")
+        volts = getattr(step, "read_voltage", None)
+        if volts is not None and not volts > 0:
+            raise InvalidRequest(f"sequence step {i}: read voltage must be > 0 V, got {volts}")
+        t_int = getattr(step, "integration", None)
+        if t_int is not None and not t_int > 0:
+            raise InvalidRequest(f"sequence step {i}: integration must be > 0 s, got {t_int}")
+
+
+def sets_integration(chip: Chip) -> bool:
+    """True when ``chip`` honours the ``integration`` of sequence steps (its
+    ``sets_integration`` attribute, e.g. a board running sequences)."""
+    return bool(getattr(chip, "sets_integration", False))
+
+
+def run_sequence(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
+    """Run ``steps`` on ``array``: on the chip's board if it runs sequences, else here.
+
+    Raises:
+        InvalidRequest: a malformed step (nothing applied); and whatever the chip raises.
+    """
+    check_steps(steps)
+    runner = getattr(chip, "run_sequence", None)
+    if runner is not None:
+        return runner(array, steps)
+    return run_on_host(chip, array, steps)
+
+
+def run_on_host(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
+    """Run ``steps`` through ``chip.program`` and ``chip.read``, one call at a time."""
+    check_steps(steps)
+    layout = chip.layout
+    shape = (layout.rows, layout.cols)
+    known: dict[float, np.ndarray] = {}
+    out: list[Any] = []
+    for step in steps:
+        if isinstance(step, WriteAll):
+            report = write_weights(
+                chip,
+                array,
+                np.full(shape, step.state == CellState.P),
+                pulse=step.pulse,
+                max_rounds=step.rounds,
+                escalation_step=step.step,
+                read_voltage=step.read_voltage,
+                threshold=step.threshold,
+                known_conductance=known.get(step.read_voltage),
+                pulse_all=True,
+                selected=step.cells,
+            )
+            assert report.conductance is not None
+            known[step.read_voltage] = report.conductance
+            out.append(report)
+        elif isinstance(step, PulseAll):
+            chip.program(array, np.ones(shape, bool), step.state, step.pulse)
+            known.clear()
+            out.append(None)
+        elif isinstance(step, ReadMap):
+            maps = conductance_map(chip, array, step.read_voltage, step.repeats)
+            known[step.read_voltage] = maps[-1]
+            out.append(maps)
+        elif isinstance(step, ReadStates):
+            g = conductance_map(chip, array, step.read_voltage)[0]
+            known[step.read_voltage] = g
+            thr = layout.threshold_g if step.threshold is None else step.threshold
+            out.append(g > thr)
+        elif isinstance(step, KnownStates):
+            # only the side of the threshold is known: stand-in conductances on each side
+            known[step.read_voltage] = np.where(np.asarray(step.high, bool), np.inf, 0.0)
+            out.append(None)
+        else:
+            known[step.read_voltage] = np.asarray(step.conductance, float)
+            out.append(None)
+    return out

@@ -1,0 +1,151 @@
+"""State reads as decisions: the shortest converter integration that keeps the probability of
+misreading a cell's state below a stated bound, from this die's measured contrast and noise.
+
+A switching trial only has to tell P from AP. A cell read at voltage ``v`` carries the current
+``I`` of its state; the read calls it P when ``I`` is above the threshold current
+``I_thr = G_thr v``. Its *margin* is ``m = |I - I_thr|`` in the state it is in. With Gaussian
+read noise of standard deviation ``sigma(t)`` at integration time ``t`` (white noise falls as
+``1 / sqrt(t)``; an integration shorter than a mains cycle keeps part of the mains pick-up), a
+read misreads the cell with probability ``Phi(-m / sigma(t))``.
+
+The rule (:func:`choose_integration`):
+
+1. margins: every cell that verified in both states gets its margin in P and in AP from
+   precision maps of this die (one map per state), less ``margin_sigmas`` standard
+   deviations of the precision read's own noise (the margins are measured, not known);
+2. noise: at each candidate integration, pairs of reads of the same cells in the same state;
+   per output line (each line has its own converter and pick-up), the standard deviation of
+   the differences over ``sqrt(2)`` estimates ``sigma(t)``, raised to its one-sided 99.9 %
+   upper confidence limit for that many differences (chi-square);
+3. the shortest candidate whose worst cell misreads with probability at most ``bound``
+   (``max Phi(-m / sigma_upper(t) of its line) <= bound``) is used; if none does, trials
+   keep the precision reads (``integration`` ``None``).
+
+Noise that is not Gaussian but bounded (the mains pick-up's arcsine distribution) has lighter
+tails than the Gaussian of the same spread, so the bound is conservative for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+DEFAULT_BOUND = 1e-6
+"""Misread probability per cell and read that a decision read may have."""
+CANDIDATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3)
+"""Integration times (s) tried, shortest first (firmware 1.3 allows 1e-5 .. 0.1 s)."""
+MARGIN_SIGMAS = 3.0
+"""Measured margins are lowered by this many standard deviations of the precision read."""
+CONFIDENCE = 0.999
+"""Confidence of the upper limit on the read noise."""
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """What :func:`choose_integration` decided.
+
+    Attributes:
+        integration: integration time (s) of decision reads; ``None``: precision reads.
+        sigma: upper limit of the read noise at that integration (A; the noisiest line).
+        worst_margin: smallest margin of the cells (A), after the precision-noise allowance.
+        misread: the worst cell's misread probability per read at that integration.
+        bound: the bound asked for.
+        cells: cells the margins came from (each counted in both states).
+        measured: read-noise estimates (A; the noisiest line) at each integration tried.
+    """
+
+    integration: float | None
+    sigma: float
+    worst_margin: float
+    misread: float
+    bound: float
+    cells: int
+    measured: dict[float, float] = field(default_factory=dict)
+
+
+def misread_probability(margins: np.ndarray, sigma: np.ndarray | float) -> float:
+    """Largest per-cell probability of a read on the wrong side: ``max Phi(-m / sigma)``;
+    ``margins`` (A) of shape ``(..., cols)`` (NaN: not a cell of the rule), ``sigma`` (A)
+    per output line ``(cols,)`` or one value."""
+    m = np.asarray(margins, float)
+    s = np.broadcast_to(np.asarray(sigma, float), m.shape)
+    ok = np.isfinite(m)
+    if not ok.any():
+        return 0.0
+    m, s = m[ok], s[ok]
+    if not np.all(s > 0):
+        return 0.0 if m.min() > 0 else 1.0
+    return float(stats.norm.sf((m / s).min()))
+
+
+def noise_upper(sigma_hat, n: int, confidence: float = CONFIDENCE):  # noqa: ANN001, ANN201
+    """One-sided upper confidence limit of a Gaussian standard deviation estimated from
+    ``n`` samples: ``sigma_hat * sqrt((n - 1) / chi2.ppf(1 - confidence, n - 1))``."""
+    if n < 2:
+        return np.full_like(np.asarray(sigma_hat, float), np.inf)
+    return np.asarray(sigma_hat, float) * np.sqrt((n - 1) / stats.chi2.ppf(1 - confidence, n - 1))
+
+
+def read_noise(reads: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, int]:
+    """Read noise (A, 1 sigma) per output line from ``2k`` reads (A, ``(2k, rows, cols)``) of
+    the same cells in the same state, over the cells ``use``: the standard deviation of the
+    differences of consecutive pairs over ``sqrt(2)``; and the fewest differences a line's
+    estimate came from."""
+    r = np.asarray(reads, float)
+    d = r[0::2][: len(r) // 2] - r[1::2][: len(r) // 2]  # (k, rows, cols)
+    d = np.where(use[None] & np.isfinite(d), d, np.nan)
+    n = np.isfinite(d).sum(axis=(0, 1))
+    sigma = np.sqrt(np.nansum(d * d, axis=(0, 1)) / np.maximum(n, 1) / 2.0)  # zero-mean pairs
+    return sigma, int(n.min()) if n.size else 0
+
+
+def margins(
+    g_p: np.ndarray,
+    g_ap: np.ndarray,
+    use: np.ndarray,
+    threshold: float,
+    volts: float,
+    precision_sigma: np.ndarray | float,
+    margin_sigmas: float = MARGIN_SIGMAS,
+) -> np.ndarray:
+    """Margins (A, ``(2, rows, cols)``, NaN outside ``use``) of the cells in P and in AP
+    from precision maps (S) read at ``volts``: ``(G_P - G_thr) v`` and ``(G_thr - G_AP) v``,
+    each less ``margin_sigmas`` times the precision read's noise (A, per line). A cell on the
+    wrong side gets a negative margin."""
+    m_p = (np.asarray(g_p, float) - threshold) * volts
+    m_ap = (threshold - np.asarray(g_ap, float)) * volts
+    both = np.stack([m_p, m_ap]) - margin_sigmas * np.asarray(precision_sigma, float)
+    return np.where(use[None], both, np.nan)
+
+
+def choose_integration(
+    cell_margins: np.ndarray,
+    noise_at: Callable[[float], tuple[np.ndarray, int]],
+    candidates: Iterable[float] = CANDIDATES,
+    bound: float = DEFAULT_BOUND,
+) -> DecisionRule:
+    """The shortest candidate integration (s) whose worst cell misreads with probability at
+    most ``bound`` per read; ``noise_at(t)`` measures ``(sigma_hat per line, n)`` at ``t``
+    (called for the candidates in ascending order until one passes).
+
+    Raises:
+        ValueError: ``bound`` outside (0, 0.5).
+    """
+    if not 0 < bound < 0.5:
+        raise ValueError(f"the misread bound must be in (0, 0.5), got {bound}")
+    m = np.asarray(cell_margins, float)
+    finite = m[np.isfinite(m)]
+    worst = float(finite.min()) if finite.size else float("inf")
+    cells = int(np.isfinite(m).sum() // 2)
+    measured: dict[float, float] = {}
+    for t in sorted(candidates):
+        sigma_hat, n = noise_at(t)
+        measured[t] = float(np.max(sigma_hat))
+        sigma = noise_upper(sigma_hat, n)
+        p = misread_probability(m, sigma)
+        if p <= bound:
+            return DecisionRule(t, float(np.max(sigma)), worst, p, bound, cells, measured)
+    return DecisionRule(None, float("nan"), worst, float("nan"), bound, cells, measured)

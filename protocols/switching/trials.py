@@ -1,0 +1,196 @@
+"""Trials on one array for the switching characterisation, each batch one sequence.
+
+One *trial* writes the start state to the whole array with write-verify, applies one pulse
+towards the direction and reads the array's states; devices whose start state did not verify
+do not count. A batch of trials at one point is one sequence (:mod:`mtj_hil.protocols.sequence`),
+so a board that runs sequences does the whole batch in one run.
+
+On a chip that can set its converter integration (a board running the sequences), the
+runner first chooses decision reads for the array (:mod:`mtj_hil.protocols.switching.decision`):
+precision maps of both states and the read noise at a few integrations give the shortest
+integration whose misread probability stays below the plan's bound; the state reads of the
+trials, their verify reads and the read-disturb reads are then decisions at that integration.
+Elsewhere (the simulator, older boards) every read is the precision map it always was, call
+for call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.protocols.chip import CellState, Chip, Pulse
+from mtj_hil.protocols.read import conductance_map
+from mtj_hil.protocols.sequence import (
+    KnownMap,
+    KnownStates,
+    PulseAll,
+    ReadMap,
+    ReadStates,
+    SeqStep,
+    WriteAll,
+    run_sequence,
+    sets_integration,
+)
+from mtj_hil.protocols.switching.decision import (
+    DecisionRule,
+    choose_integration,
+    margins,
+    read_noise,
+)
+from mtj_hil.protocols.write import WriteReport
+
+NOISE_READS = 8
+"""Reads per integration tried (4 pairs per cell, 100 differences per output line)."""
+
+
+class Trials:
+    """Runs trials on one array, remembering the last read so no read is wasted.
+
+    ``known`` is the last map (S) or, after decision reads, the last states (bool, True: P).
+    """
+
+    def __init__(self, chip: Chip, array: int, plan: Any) -> None:
+        """``plan``: the :class:`~mtj_hil.protocols.switching.procedure.SwitchingPlan`."""
+        self.chip, self.array, self.plan = chip, array, plan
+        layout = chip.layout
+        self.shape = (layout.rows, layout.cols)
+        self.threshold = layout.threshold_g
+        self.set_pulse = plan.set_pulse or layout.nominal_pulse
+        self.known: np.ndarray | None = None
+        self.rule: DecisionRule | None = None
+        self.t_dec: float | None = None
+        """Integration (s) of decision reads; ``None``: precision reads."""
+        self.unresponsive: dict[CellState, np.ndarray] = {}
+        """Per start state, the devices the first write towards it could not verify: with
+        ``plan.skip_unresponsive`` later writes do not verify them (they count invalid)."""
+
+    # -- building blocks ---------------------------------------------------------------
+
+    def _write(self, state: CellState, decide: bool = True) -> WriteAll:
+        d = decide and self.t_dec is not None
+        skip = self.unresponsive.get(state) if self.plan.skip_unresponsive else None
+        return WriteAll(
+            state,
+            self.set_pulse,
+            self.plan.verify_rounds,
+            read_voltage=self.plan.read_voltage,
+            decide=d,
+            integration=self.t_dec if d else None,
+            cells=None if skip is None or not skip.any() else ~skip,
+        )
+
+    def _verified(self, state: CellState, report: WriteReport) -> np.ndarray:
+        """Devices a write towards ``state`` verified (the first such write of the array
+        also decides which devices do not respond)."""
+        skip = self.unresponsive.setdefault(state, report.residual.copy())
+        return ~report.residual & ~skip
+
+    def _read(self, volts: float | None = None) -> SeqStep:
+        v = self.plan.read_voltage if volts is None else volts
+        if self.t_dec is None:
+            return ReadMap(v)
+        return ReadStates(v, integration=self.t_dec)
+
+    def _states(self, result: np.ndarray) -> np.ndarray:
+        """True where a device reads P, from a :meth:`_read` result."""
+        return result[0] > self.threshold if self.t_dec is None else result
+
+    def _known(self) -> list[SeqStep]:
+        if self.known is None:
+            return []
+        if self.known.dtype == bool:
+            return [KnownStates(self.plan.read_voltage, self.known)]
+        return [KnownMap(self.plan.read_voltage, self.known)]
+
+    def _remember(self, result: np.ndarray) -> None:
+        self.known = result[0] if self.t_dec is None else result
+
+    # -- what the procedure asks for ---------------------------------------------------
+
+    def set_all(self, state: CellState) -> np.ndarray:
+        """Write every device to ``state`` with (precision) verify; return the mask that
+        verified."""
+        report = run_sequence(
+            self.chip, self.array, [*self._known(), self._write(state, decide=False)]
+        )[-1]
+        self.known = report.conductance
+        return self._verified(state, report)
+
+    def read_state(self) -> np.ndarray:
+        """Read the array's map; True where a device reads P."""
+        g = conductance_map(self.chip, self.array, self.plan.read_voltage)[0]
+        self.known = g
+        return g > self.threshold
+
+    def run(self, direction: CellState, pulse: Pulse, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` trials, as one sequence; returns (valid trials, switches) per device."""
+        start = CellState.AP if direction == CellState.P else CellState.P
+        trial = [self._write(start), PulseAll(direction, pulse), self._read()]
+        head = self._known()
+        results = run_sequence(self.chip, self.array, head + trial * n)[len(head) :]
+        trials = np.zeros(self.shape, np.int64)
+        switched = np.zeros(self.shape, np.int64)
+        for k in range(n):
+            valid = self._verified(start, results[3 * k])
+            is_p = self._states(results[3 * k + 2])
+            trials += valid
+            switched += valid & (is_p == (direction == CellState.P))
+            self._remember(results[3 * k + 2])
+        return trials, switched
+
+    def disturb(self, state: CellState, volts: float, reads: int) -> tuple[np.ndarray, np.ndarray]:
+        """Write ``state``, read every device ``reads`` times at ``volts``, read the states
+        again; return (devices that verified, devices that changed state)."""
+        head = self._known()
+        steps: list[SeqStep] = [*head, self._write(state)]
+        if self.t_dec is None:
+            left = reads
+            while left > 0:
+                steps.append(ReadMap(volts, min(left, 400)))
+                left -= 400
+        else:
+            steps += [ReadStates(volts, integration=self.t_dec)] * reads
+        steps.append(self._read())
+        results = run_sequence(self.chip, self.array, steps)
+        valid = self._verified(state, results[len(head)])
+        self._remember(results[-1])
+        is_p = self._states(results[-1])
+        return valid, valid & (is_p != (state == CellState.P))
+
+    # -- decision reads ----------------------------------------------------------------
+
+    def choose_decisions(self) -> DecisionRule | None:
+        """Choose decision reads for this array (see the module docstring); ``None`` and
+        precision reads where the chip cannot set its integration or the plan asks for none.
+        """
+        bound = self.plan.decision_bound
+        if not bound or not sets_integration(self.chip):
+            return None
+        v = self.plan.read_voltage
+        head = self._known()
+        steps = [
+            *head,
+            self._write(CellState.AP, decide=False),
+            ReadMap(v, NOISE_READS),
+            self._write(CellState.P, decide=False),
+            ReadMap(v, NOISE_READS),
+        ]
+        res = run_sequence(self.chip, self.array, steps)[len(head) :]
+        use = self._verified(CellState.AP, res[0]) & self._verified(CellState.P, res[2])
+        g_ap, g_p = res[1].mean(axis=0), res[3].mean(axis=0)
+        self.known = res[3][-1]
+        noise_p, _ = read_noise(res[3] * v, use)
+        noise_ap, _ = read_noise(res[1] * v, use)
+        sigma_prec = np.maximum(noise_p, noise_ap) / np.sqrt(NOISE_READS)  # of the means
+
+        def noise_at(t: float) -> tuple[np.ndarray, int]:
+            maps = run_sequence(self.chip, self.array, [ReadMap(v, NOISE_READS, integration=t)])[0]
+            self.known = maps[-1]
+            return read_noise(maps * v, use)
+
+        cell_margins = margins(g_p, g_ap, use, self.threshold, v, sigma_prec)
+        self.rule = choose_integration(cell_margins, noise_at, bound=bound)
+        self.t_dec = self.rule.integration
+        return self.rule

@@ -1,0 +1,302 @@
+"""Board-side sequences (firmware 1.3, docs/chip-protocol.md section 10): the driver against
+the virtual board, the documented examples, and what happens when things go wrong."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mtj_hil.instruments.controller import (
+    ChipController,
+    ControllerError,
+    decode_frame,
+    encode_frame,
+)
+from mtj_hil.instruments.controller.sequence import (
+    CheckMask,
+    Decide,
+    Enable,
+    Integration,
+    Known,
+    PulseStep,
+    Range,
+    Scan,
+    WriteVerify,
+    decode_step,
+    encode_step,
+)
+from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
+from mtj_hil.instruments.safety import SafetyEnvelope
+from mtj_hil.sim.die import make_die
+from mtj_hil.sim.lab.board import VirtualBoard
+from mtj_hil.sim.lab.board_setup import ReadPathImperfections
+from mtj_hil.sim.lab.server import DropConnection, LineServer
+from mtj_hil.sim.profile import load_profile
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "chip-protocol.md"
+EVERY = tuple(range(25))
+
+
+def _board(firmware: str = "1.3.0") -> VirtualBoard:
+    die = make_die(load_profile("1t1r-20k"), 0, 0)
+    return VirtualBoard(die, imperfections=ReadPathImperfections.ideal(), firmware=firmware)
+
+
+@pytest.fixture
+def lab():
+    board = _board()
+    server = LineServer(board.handle, encoding=None, name="seq-board").start()
+    ctrl = ChipController(server.url, timeout=0.5)
+    try:
+        yield board, ctrl
+    finally:
+        ctrl.close()
+        server.stop()
+
+
+def _send(board: VirtualBoard, verb: str, seq: int, *args: str) -> list[bytes]:
+    reply = board.handle(encode_frame(verb, seq, args, max_bytes=4096)[:-1])
+    return [] if reply is None else reply.splitlines()
+
+
+def _threshold(fs: float = 1e-4, volts: float = 0.1) -> int:
+    g = np.sqrt(1 / 4292 / 7519)  # nominal P / AP midpoint (S)
+    return int(np.floor(g * volts / (2 * fs / 4096))) + 2048
+
+
+# --- the documented examples -------------------------------------------------------------
+
+
+def _doc_frames() -> list[tuple[str, bytes]]:
+    out = []
+    for line in DOC.read_text().splitlines():
+        m = re.match(r"^([<>]) (\S.*?\*[0-9A-F]{2})(\s|$)", line)
+        if m and not line.startswith("> (LF)"):
+            out.append((m.group(1), m.group(2).encode()))
+    return out
+
+
+def test_every_example_frame_of_the_protocol_document_has_a_valid_checksum():
+    frames = _doc_frames()
+    assert len(frames) > 60 and any(f.startswith(b"DAT ") for _, f in frames)
+    for _, frame in frames:
+        decode_frame(frame + b"\n", max_bytes=4096)  # raises on a bad CRC or grammar
+
+
+@pytest.mark.parametrize("section", ["### 10.5 Examples", "### 10.6 Example: decisions"])
+def test_the_section_10_transcripts_are_what_the_virtual_board_answers(section):
+    text = DOC.read_text()
+    sec = text[text.index(section) :]
+    sec = sec[: sec.index("\n### ", 5)] if "\n### " in sec[5:] else sec
+    lines = [(d, f) for d, f in _doc_frames() if f in sec.encode()]
+    assert len(lines) >= 10
+    board = _board()
+    for verb, seq, args in (("SYNC", 0, ()), ("IDN", 1, ()), ("LIM", 2, ()), ("SEL", 3, ("7",))):
+        _send(board, verb, seq, *args)
+    replies: list[bytes] = []
+    for direction, frame in lines:
+        if direction == ">":
+            assert not replies, f"unanswered lines before {frame!r}: {replies}"
+            if frame.startswith(b"SEQ 1A RUN"):
+                board.faults.abort_run_at_step = 2
+            got = board.handle(frame)
+            replies = [] if got is None else got.splitlines()
+        else:
+            assert replies and replies.pop(0) == frame
+    assert not replies
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+def test_steps_round_trip_through_their_tokens():
+    steps = [
+        Enable((0, 3, 24), EVERY),
+        Range(1e-4),
+        PulseStep("NEG", 0.95, 2e-7),
+        Scan(0.3),
+        Known(0.1, tuple(bool(i % 3) for i in range(625))),
+        WriteVerify("POS", 1e-6, 0.1, True, (1.0, 1.05), tuple(range(2000, 2025))),
+        WriteVerify("NEG", 2e-7, 0.2, False, (0.9,), (2100,) * 25, decide=True),
+        Integration(5e-5),
+        Decide(0.1, tuple(range(2000, 2025))),
+        CheckMask(tuple(bool(i % 7) for i in range(625))),
+    ]
+    for step in steps:
+        assert decode_step(encode_step(step, 25, 25), 25, 25) == step
+
+
+def test_a_sequence_leaving_the_envelope_is_refused_whole_before_upload(lab):
+    board, ctrl = lab
+    ctrl.envelope = SafetyEnvelope(
+        max_read_voltage=0.3,
+        min_pulse_amplitude=0.1,
+        max_pulse_amplitude=1.2,
+        min_pulse_width=1e-8,
+        max_pulse_width=1e-5,
+    )
+    ctrl.select_array(0)
+    frames = board.frames
+    steps = [Enable(EVERY, EVERY), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
+    bad = [*steps, WriteVerify("POS", 1e-6, 0.1, True, (1.0, 1.1, 1.25), (2400,) * 25)]
+    with pytest.raises(SafetyViolation, match=r"step 3 \(WriteVerify\).*1.25"):
+        ctrl.run_sequence(bad)
+    with pytest.raises(SafetyViolation, match=r"step 2 \(Scan\)"):
+        ctrl.run_sequence([*steps[:2], Scan(0.5)])
+    assert board.frames == frames  # nothing went out
+    assert len(ctrl.run_sequence(steps)) == 1
+
+
+def test_a_run_streams_one_frame_per_scan_and_writes_as_the_host_would(lab):
+    board, ctrl = lab
+    ctrl.select_array(2)
+    thr = _threshold()
+    steps = [
+        Enable(EVERY, EVERY),
+        Range(1e-4),
+        PulseStep("NEG", 1.0, 1e-6),  # all AP
+        WriteVerify("POS", 1e-6, 0.1, True, (1.0, 1.05, 1.1), (thr,) * 25),
+        Scan(0.1),
+    ]
+    before = len(board.pulses)
+    out = ctrl.run_sequence(steps)
+    rounds = [r.round for r in out if r.step == 3]
+    assert rounds[0] == 0 and rounds[1:] == list(range(1, len(rounds)))  # initial check first
+    assert len(board.pulses) - before == 1 + len(rounds) - 1
+    final = out[-1].codes > thr
+    die = board.die
+    good = die.defect[2] == 0
+    assert final[good].mean() > 0.99 and (final == die.state[2]).mean() > 0.99
+
+
+def test_a_retried_run_is_replayed_not_run_again(lab):
+    board, ctrl = lab
+    ctrl.select_array(1)
+    steps = [Enable(EVERY, EVERY), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
+    first = ctrl.run_sequence(steps)
+    pulses = len(board.pulses)
+    board.faults.lose_reply_of = "SEQ RUN"  # the run executes, its frames are lost on the wire
+    again = ctrl.run_sequence(steps)
+    assert len(board.pulses) == pulses + 1  # the retry was answered from the replay memory
+    assert again[0].codes.shape == first[0].codes.shape
+
+
+def test_the_board_refuses_bad_steps_atomically_and_runs_that_outlast_t_seqmax():
+    board = _board()
+    _send(board, "SEL", 1, "0")
+    _send(board, "SEQ", 2, "NEW")
+    ok = _send(board, "SEQ", 3, "ADD", "E:0000001:1FFFFFF")[0]
+    assert ok.startswith(b"OK 03 SEQ ADD n=1*")
+    bad = _send(board, "SEQ", 4, "ADD", "S:0.100", "P:POS:3.400:1.000e-06")[0]
+    assert bad.startswith(b"ERR 04 E05 step 2: amplitude 3.400 V")
+    assert _send(board, "SEQ", 5, "ADD", "X:1")[0].startswith(b"ERR 05 E03 step 1")
+    assert _send(board, "SEQ", 6, "ADD", "S:0.100")[0].startswith(b"OK 06 SEQ ADD n=2*")
+    for seq in (7, 17):
+        assert b" n=" in _send(board, "SEQ", seq, "ADD", *["S:0.100"] * 40)[0]
+    reply = _send(board, "SEQ", 8, "RUN")  # 81 scans of one row: 1.5 s
+    assert len(reply) == 82 and reply[-1].startswith(b"OK 08 SEQ RUN steps=82 dat=81")
+    _send(board, "SEQ", 9, "NEW")
+    for seq in (10, 20):  # 80 scans of every row: 80 x 0.42 s
+        _send(board, "SEQ", seq, "ADD", "E:1FFFFFF:1FFFFFF", *["S:0.100"] * 40)
+    pulses, reads = len(board.pulses), board.conversions
+    reply = _send(board, "SEQ", 11, "RUN")
+    assert len(reply) == 1 and reply[0].startswith(b"ERR 0B E05 sequence may take")
+    assert (len(board.pulses), board.conversions) == (pulses, reads)  # nothing applied
+
+
+def test_a_board_before_firmware_1_3_knows_no_seq_and_the_driver_does_not_send_it():
+    board = _board("1.2.0")
+    assert _send(board, "SEQ", 1, "NEW")[0].startswith(b"ERR 01 E02")
+    server = LineServer(board.handle, encoding=None, name="old-board").start()
+    try:
+        with ChipController(server.url) as ctrl:
+            assert not ctrl.has_sequences
+            frames = board.frames
+            with pytest.raises(InstrumentError, match="has no sequences"):
+                ctrl.run_sequence([Scan(0.1)])
+            assert board.frames == frames
+    finally:
+        server.stop()
+
+
+def _assert_safe(board: VirtualBoard) -> None:
+    s = board._state
+    assert s.route == "OFF" and s.array is None
+    assert not s.rows.any() and not s.cols.any() and not s.vread.any()
+
+
+def test_an_abort_mid_run_leaves_the_board_safe_and_the_host_told(lab):
+    board, ctrl = lab
+    ctrl.select_array(3)
+    steps = [Enable(EVERY, EVERY), Scan(0.1), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
+    board.faults.abort_run_at_step = 2
+    pulses = len(board.pulses)
+    with pytest.raises(ControllerError, match="E10") as info:
+        ctrl.run_sequence(steps)
+    assert info.value.code == "E10"
+    assert len(board.pulses) == pulses  # stopped before the pulse
+    _assert_safe(board)
+    assert ctrl.status().route == "OFF"
+
+
+def test_a_link_lost_mid_run_leaves_the_board_safe():
+    board = _board()
+    _send(board, "SEL", 1, "0")
+    _send(board, "SEQ", 2, "NEW")
+    _send(board, "SEQ", 3, "ADD", "E:1FFFFFF:1FFFFFF", "P:POS:1.000:1.000e-06", "S:0.100")
+    board.faults.drop_run_at_step = 1
+    with pytest.raises(DropConnection):
+        board.handle(encode_frame("SEQ", 4, ("RUN",))[:-1])
+    _assert_safe(board)
+
+
+def test_decisions_tell_the_sides_and_short_integrations_cost_less(lab):
+    board, ctrl = lab
+    ctrl.select_array(5)
+    thr = (_threshold(),) * 25
+    base = [Enable(EVERY, EVERY), Range(1e-4), Scan(0.1)]
+    t0 = board.clock.now
+    precise = ctrl.run_sequence([*base, Decide(0.1, thr)])
+    t1 = board.clock.now
+    quick = ctrl.run_sequence([*base, Integration(1e-5), Decide(0.1, thr)])
+    t2 = board.clock.now
+    codes = precise[0].codes
+    far = np.abs(codes - thr[0]) > 40  # cells far from the threshold (> 2 uA)
+    assert precise[1].high.shape == (25, 25)
+    np.testing.assert_array_equal(precise[1].high[far], (codes > thr[0])[far])
+    np.testing.assert_array_equal(quick[1].high[far], (codes > thr[0])[far])
+    decide_1plc = (t1 - t0) - (t2 - t1)  # same scan before, only the decision differs
+    assert decide_1plc > 25 * (1 / 60 - 1e-5) * 0.9
+
+
+def test_a_check_mask_keeps_stuck_cells_from_forcing_every_round(lab):
+    board, ctrl = lab
+    ctrl.select_array(0)
+    die = board.die
+    stuck_ap = np.argwhere(die.defect[0] == 4)  # STUCK_AP: never reads P
+    assert len(stuck_ap)
+    thr = (_threshold(),) * 25
+    to_p = WriteVerify("POS", 1e-6, 0.1, True, (1.0, 1.05, 1.1), thr, decide=True)
+    steps = [Enable(EVERY, EVERY), Range(1e-4), PulseStep("NEG", 1.0, 1e-6), to_p]
+    rounds_all = max(r.round for r in ctrl.run_sequence(steps))
+    check = np.ones((25, 25), bool)
+    check[tuple(stuck_ap.T)] = False
+    check[die.defect[0] == 1] = False  # shorts read P anyway; opens read AP
+    check[die.defect[0] == 2] = False
+    masked = [*steps[:3], CheckMask(tuple(check.ravel())), to_p]
+    rounds_masked = max(r.round for r in ctrl.run_sequence(masked))
+    assert rounds_all == 3 and rounds_masked == 1
+
+
+def test_a_board_that_resets_mid_run_is_seen_by_the_host_and_left_safe(lab):
+    board, ctrl = lab
+    ctrl.select_array(2)
+    steps = [Enable(EVERY, EVERY), Scan(0.1), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
+    board.faults.reset_run_at_step = 2
+    with pytest.raises(InstrumentError):  # no reply; the retry finds a board without array
+        ctrl.run_sequence(steps)
+    _assert_safe(board)
+    assert ctrl.status().flags & 0x08  # flag bit 3: the board's watchdog reset it

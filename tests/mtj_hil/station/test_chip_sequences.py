@@ -1,0 +1,132 @@
+"""Protocol sequences through InstrumentChip: on the board (firmware 1.3), or one command at a
+time on an older board (said once), with the same answers and the board left safe on faults."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from mtj_hil.instruments.controller import ControllerError
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.protocols import CellState, CharacterizationPlan, MemorySink, Pulse, characterize_die
+from mtj_hil.protocols.sequence import KnownMap, PulseAll, ReadMap, WriteAll, run_sequence
+from mtj_hil.runs.jobs.characterization import run_characterization
+from mtj_hil.runs.store import load_characterization
+from mtj_hil.sim import SimulatedChip
+
+
+def _old_firmware(chip) -> None:
+    """Make the lab's board a firmware 1.2 board and let the driver see it."""
+    board = chip.lab.board
+    board.firmware, board.has_sequences, board.pipelined = "1.2.0", False, False
+    chip.controller.identify()
+
+
+def test_a_characterisation_runs_as_one_sequence_per_array_with_the_same_calls(lab_chip):
+    plan = CharacterizationPlan(arrays=(0, 1))
+    clock = lab_chip.lab.clock
+    t0 = clock.transactions
+    measured = characterize_die(lab_chip, MemorySink(), plan)
+    reference = characterize_die(SimulatedChip.from_lot("1t1r-20k", 0, 7), MemorySink(), plan)
+    assert clock.transactions - t0 < 20  # NEW, ADD.., RUN per array (was ~190)
+    np.testing.assert_array_equal(measured.codes, reference.codes)
+    np.testing.assert_array_equal(measured.codes, lab_chip.lab.die.defect[:2])
+
+
+def test_an_old_board_runs_the_steps_one_command_at_a_time_and_says_so_once(lab_chip, caplog):
+    _old_firmware(lab_chip)
+    steps = [WriteAll(CellState.P), ReadMap(0.1), PulseAll(CellState.AP, Pulse(1.0, 1e-6))]
+    with caplog.at_level(logging.WARNING, logger="mtj_hil.station.chip"):
+        first = run_sequence(lab_chip, 0, steps)
+        run_sequence(lab_chip, 1, steps)
+    said = [r for r in caplog.records if "no board-side sequences" in r.getMessage()]
+    assert len(said) == 1 and "1.2.0" in said[0].getMessage()
+    assert first[0].residual.sum() < 10 and first[1].shape == (1, 25, 25)
+    assert (lab_chip.lab.die.state[0] == CellState.AP).mean() > 0.98  # the pulse was applied
+
+
+def test_board_and_host_paths_give_the_same_write_reports(lab_chip):
+    steps = [
+        PulseAll(CellState.AP, Pulse(1.0, 1e-6)),
+        WriteAll(CellState.P, rounds=3),
+        ReadMap(0.1, repeats=2),
+    ]
+    on_board = run_sequence(lab_chip, 4, steps)
+    transactions = lab_chip.lab.clock.transactions
+    lab_chip.use_sequences = False
+    on_host = run_sequence(lab_chip, 4, steps)
+    assert lab_chip.lab.clock.transactions - transactions > 8
+    for a, b in ((on_board[1], on_host[1]),):
+        assert a.rounds >= 1 and b.rounds >= 1
+        assert a.initial_errors > 600 and b.initial_errors > 600
+        np.testing.assert_array_equal(a.residual, b.residual)  # the stuck devices
+    assert np.median(np.abs(on_board[2] / on_host[2] - 1)) < 0.01
+
+
+def test_a_known_map_saves_the_initial_read(lab_chip):
+    g = run_sequence(lab_chip, 5, [WriteAll(CellState.AP), ReadMap(0.1)])[1][0]
+    conversions = lab_chip.lab.board.conversions
+    report = run_sequence(lab_chip, 5, [KnownMap(0.1, g), WriteAll(CellState.AP)])[1]
+    assert report.rounds >= 0
+    # no initial scan; with stuck devices all rounds run, each one scan of 25 rows
+    assert lab_chip.lab.board.conversions - conversions == 25 * report.rounds
+
+
+def test_a_run_aborted_on_the_board_leaves_it_safe_and_the_run_resumable(
+    lab_chip, tmp_path, station_dict
+):
+    board = lab_chip.lab.board
+    out = tmp_path / "char.h5"
+    plan = CharacterizationPlan(arrays=(0, 1, 2))
+    board.faults.abort_run_at_step = None
+    calls = {"runs": 0}
+    real = board._seq_run
+
+    def run_and_abort_second_array():
+        calls["runs"] += 1
+        if calls["runs"] == 2:
+            board.faults.abort_run_at_step = 5
+        return real()
+
+    board._seq_run = run_and_abort_second_array
+    with pytest.raises(ControllerError, match="E10"):
+        run_characterization(lab_chip, out, die_id="abort-test", plan=plan)
+    s = board._state
+    assert s.route == "OFF" and not s.vread.any() and not s.rows.any()
+    assert lab_chip.closed  # the run closed the chip: board reset, SMU output off
+    assert not lab_chip.lab.smu.output
+
+
+def test_a_resumed_run_records_each_array_once(station_dict, tmp_path):
+    from mtj_hil.station.connect import open_station
+    from mtj_hil.station.files import station_from_dict
+
+    from .conftest import STATION
+
+    out = tmp_path / "char.h5"
+    plan = CharacterizationPlan(arrays=(0, 1, 2))
+    with open_station(station_from_dict(station_dict, STATION)) as chip:
+        chip.lab.board.faults.drop_run_at_step = None
+        real = chip.lab.board._seq_run
+        count = {"n": 0}
+
+        def drop_on_second():
+            count["n"] += 1
+            if count["n"] == 2:
+                chip.lab.board.faults.drop_run_at_step = 3
+            return real()
+
+        chip.lab.board._seq_run = drop_on_second
+        with pytest.raises(InstrumentError):
+            run_characterization(chip, out, die_id="drop-test", plan=plan)
+    assert load_characterization(out).arrays_done == [0]  # array 1 was lost, not half-stored
+    with open_station(station_from_dict(station_dict, STATION)) as chip:
+        runs = []
+        real = chip.lab.board._seq_run
+        chip.lab.board._seq_run = lambda: runs.append(1) or real()
+        run_characterization(chip, out, die_id="drop-test", plan=plan, resume=True)
+    assert len(runs) == 2  # arrays 1 and 2 only: array 0 is not measured again
+    done = load_characterization(out)
+    assert done.arrays_done == [0, 1, 2] and done.codes.shape == (3, 25, 25)

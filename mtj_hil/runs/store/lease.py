@@ -102,7 +102,7 @@ def _lock(path: Path) -> int | None:
 def _holder(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text() or "{}")
-    except ValueError:
+    except (ValueError, OSError):  # no lease (any more), or one being written
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -37,7 +37,7 @@ def verify_run(path: str | Path) -> list[str]:
         try:
             verify(data)
         except ImageDamaged as exc:
-            return [f"{path}: {exc}"] + [f"{path}: {d}" for d in diagnose(path)]
+            return [f"{path} is damaged: {exc}"] + [f"{path}: {d}" for d in diagnose(path)]
     else:
         found = diagnose(path)  # no checksum: let a separate process try every dataset
         if found:

@@ -21,6 +21,7 @@ from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.sim.disturb import draw_flips, good_mask, integrated_rates
 from mtj_hil.sim.dynamics import read_factor
 from mtj_hil.sim.flaws import draw_flaws
+from mtj_hil.sim.kernels import PRODUCT_BLOCK, product_and_range, switch_probability
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.sim.profile_sections import Clock
@@ -28,8 +29,6 @@ from mtj_hil.sim.profile_sections import Clock
 NOISE_TABLE_SIZE = 1 << 19
 _P = int(CellState.P)
 _GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
-PRODUCT_BLOCK = 1024
-"""Input vectors per block of the crossbar product (a block of voltages stays in cache)."""
 
 DEFECT_PARAMS = (
     (DefectCode.SHORT, "short_rate"),
@@ -311,10 +310,10 @@ class SimulatedDie:
             switchable |= (self.defect[array] == _GOOD) & np.isfinite(self.partial_level[array])
         p_switch = np.zeros(mask.shape)
         if mask.any():
-            p_switch = np.where(mask, _switch_probability(amplitude, width, vc, sw, delta), 0.0)
+            p_switch = np.where(mask, switch_probability(amplitude, width, vc, sw, delta), 0.0)
             p_switch *= 1.0 - sw.write_error_floor
         if half is not None and half.any():
-            p_half = _switch_probability(amplitude / 2.0, width, vc, sw, delta)
+            p_half = switch_probability(amplitude / 2.0, width, vc, sw, delta)
             p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
@@ -376,7 +375,7 @@ class SimulatedDie:
             rng = self.array_rngs[array]
             saved = rng.bit_generator.state if check is not None else None
             gain, extra = self._noise(array, (voltages.shape[0], g.shape[1]))
-            current, lowest, highest = _product_and_range(voltages, g, gain, extra)
+            current, lowest, highest = product_and_range(voltages, g, gain, extra)
             if check is not None:
                 try:
                     check(lowest, highest)
@@ -384,7 +383,7 @@ class SimulatedDie:
                     rng.bit_generator.state = saved
                     raise
         else:
-            current, lowest, highest = _product_and_range(voltages, g)
+            current, lowest, highest = product_and_range(voltages, g)
             if check is not None:
                 check(lowest, highest)
         self.clock += self._clock.read_vector_time * voltages.shape[0]
@@ -472,47 +471,6 @@ class SimulatedDie:
         start = int(rng.integers(0, NOISE_TABLE_SIZE - n + 1))
         window = self._noise_tables[:, start : start + n]
         return window[0].reshape(shape), window[1].reshape(shape)
-
-
-def _product_and_range(
-    voltages: np.ndarray,
-    g: np.ndarray,
-    gain: np.ndarray | None = None,
-    extra: np.ndarray | None = None,
-) -> tuple[np.ndarray, float, float]:
-    """``voltages @ g`` (times ``gain`` plus ``extra`` when given) and the smallest and
-    largest voltage (NaN if any is NaN), computed in blocks of ``PRODUCT_BLOCK`` vectors so
-    each block of voltages and currents is scanned while in cache."""
-    n = voltages.shape[0]
-    if n <= PRODUCT_BLOCK and gain is None:
-        current = voltages @ g
-        if not n:
-            return current, 0.0, 0.0
-        return current, float(voltages.min()), float(voltages.max())
-    current = np.empty((n, g.shape[1]))
-    lows, highs = [], []
-    for start in range(0, n, PRODUCT_BLOCK):
-        stop = start + PRODUCT_BLOCK
-        block = voltages[start:stop]
-        out = current[start:stop]
-        np.matmul(block, g, out=out)
-        lows.append(block.min())
-        highs.append(block.max())
-        if gain is not None and extra is not None:
-            out *= gain[start:stop]
-            out += extra[start:stop]
-    return current, float(np.min(lows)), float(np.max(highs))
-
-
-def _switch_probability(
-    amplitude: float, width: float, vc: np.ndarray, sw, delta: np.ndarray | None = None
-) -> np.ndarray:
-    """Thermal activation: P = 1 - exp(-t / tau), tau = tau0 exp(delta (1 - V / Vc)), with
-    each device's own ``delta`` (the profile's ``switching.delta`` if not given)."""
-    delta = sw.delta if delta is None else delta
-    exponent = np.minimum(delta * (1.0 - amplitude / vc), 700.0)
-    rate_t = width / (sw.tau0 * np.exp(exponent))
-    return -np.expm1(-rate_t)
 
 
 def make_die(profile: DeviceProfile, lot_seed: int = 0, die_index: int = 0) -> SimulatedDie:

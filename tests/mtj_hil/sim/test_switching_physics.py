@@ -13,7 +13,7 @@ from mtj_hil.protocols.switching.procedure import (
     measure_switching_die,
 )
 from mtj_hil.sim import SimulatedChip, load_profile, make_die
-from mtj_hil.sim.die import _switch_probability
+from mtj_hil.sim.kernels import switch_probability as _switch_probability
 
 
 def _plan(**kw) -> SwitchingPlan:

@@ -164,8 +164,12 @@ def seeds_markdown(results: Sequence[BordersResult]) -> str:
 
 
 def claims_markdown(results: Sequence[BordersResult]) -> str:
-    """The per-die claims pooled over seeds (:mod:`claims`) as a Markdown section."""
-    rows = [[LABELS[r[0]], *r[1:]] for r in claims_rows(results)]
+    """The per-die claims pooled over seeds (:mod:`claims`) as a Markdown section (a one-line
+    note instead when the results carry no discordant counts, e.g. read from older files)."""
+    try:
+        rows = [[LABELS[r[0]], *r[1:]] for r in claims_rows(results)]
+    except ValueError as exc:
+        return f"\n## Within 1 pt of software, per die\n\nNot available: {exc}.\n"
     return (
         "\n## Within 1 pt of software, per die\n\n"
         + claims_note(results)

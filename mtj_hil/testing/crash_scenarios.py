@@ -179,7 +179,7 @@ def characterization() -> Scenario:
             SimulatedChip.from_lot("1t1r-20k", 0, 3),
             out,
             die_id=DIE,
-            plan=CharacterizationPlan(arrays=(0, 1, 2, 3), cycles=2),
+            plan=CharacterizationPlan(arrays=(0, 1, 2, 3), cycles=2, remeasure_cycles=0),
             resume=out.exists(),
             seed=0,
             progress=lambda done, total, array: report(f"done {array}"),

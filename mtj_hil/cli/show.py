@@ -40,18 +40,10 @@ def show(runfile: Path, verify: bool) -> None:
             f"{runfile} is not a file mtj-hil reads ({'a PNG image' if kind_of_file == 'png' else 'unknown content'}); "
             "'show' reads run files (.h5), campaign indexes and TOML files"
         )
-    import h5py
-
     from mtj_hil.runs.store import RunFile
+    from mtj_hil.runs.store.reading import file_format
 
-    try:
-        with h5py.File(runfile, "r", locking=False) as h5:
-            file_format = h5.attrs.get("format")
-    except OSError as exc:
-        from mtj_hil.runs.store.damage import open_failure
-
-        raise StoreError(open_failure(runfile, exc)) from exc
-    if file_format == "mtj-hil-campaign":
+    if file_format(runfile) == "mtj-hil-campaign":
         show_files.show_campaign_index(runfile)
         return
     if verify:

@@ -116,6 +116,32 @@ def _load(path: Path, writable: bool) -> Tree:
     )
 
 
+def file_format(path: Path) -> str | None:
+    """The ``format`` attribute of the HDF5 file ``path`` (None when it has none), read only
+    after its checksum verifies, so damaged metadata never reaches the HDF5 parser.
+
+    Raises:
+        StoreError: unreadable, damaged (naming the damage) or not HDF5.
+    """
+    try:
+        data = read_file(path)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {error_text(exc)}") from exc
+    if has_header(data):
+        try:
+            verify(data)
+        except ImageDamaged as exc:
+            raise StoreError(damage_message(path, str(exc))) from exc
+    try:
+        with open_image(data) as h5:
+            value = h5.attrs.get("format")
+    except OSError as exc:
+        from mtj_hil.runs.store.damage import open_failure
+
+        raise StoreError(open_failure(path, exc)) from exc
+    return None if value is None else str(value)
+
+
 def damage_message(path: Path, why: str) -> str:
     """``"<path> is damaged: <why>"``, with the damaged datasets where they can be found."""
     found = diagnose(path)

@@ -256,6 +256,11 @@ def classify_evidence(
 
     # -- decisions: hard opens, conflicts, missing and saturated readings --------------------
     post[is_open] = np.eye(N_CLASSES)[OPEN]
+    # Held-out recalibration: stuck calls crowding the side of their level where shorts
+    # (above P) or resistive opens (below AP) sit are that many hidden shorts or opens.
+    xs_p = flat(ev.x_p)
+    post, pi_p = diag.excess_on_side(post, x_p, clean, xs_p, cen_p, STUCK_P, SHORT, True)
+    post, pi_ap = diag.excess_on_side(post, x_p, clean, x_ap, cen_ap, STUCK_AP, OPEN, False)
     codes, best, conf = _decide(post, s.min_posterior)
     codes[conflicts] = UNCERTAIN
     none, sat = flat(ev.n_valid == 0), flat(ev.saturated)
@@ -276,6 +281,7 @@ def classify_evidence(
         "posterior": diag.posterior_check(post, codes, stuck_like | is_open),
         "held_out": diag.held_out_levels(x_p, codes, clean, flat(ev.x_p), x_ap, cen_p, cen_ap),
         "view_conflicts": int(conflicts.sum()),
+        "hidden_share": {"SHORT among STUCK_P": pi_p, "OPEN among STUCK_AP": pi_ap},
         "view_compared": int(stuck_like.sum()) if bias_model and bias_model.get("used") else 0,
     }
     overlap["expected_wrong_calls"] = checks["posterior"]["expected_wrong"] / max(

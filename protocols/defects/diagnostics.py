@@ -36,6 +36,10 @@ SURE = 0.95
 KS_P = 1e-3
 """p-value below which the held-out level check warns."""
 MIN_CHECKED = 8
+CROWD_SIGMAS = 4.0
+"""The side excess must exceed this many binomial sigmas: the recalibration caps many calls
+at once, so a chance imbalance of a few dozen devices (p ~ 1e-3 per check, dozens of checks
+per lot) must not trigger it."""
 """Fewer devices in a class than this and its held-out check is not made."""
 
 
@@ -117,7 +121,7 @@ def excess_on_side(
     side = (z > ref) if upper else (z < ref)
     n_side, n_other = int((called & side).sum()), int((called & ~side).sum())
     n = n_side + n_other
-    if n < MIN_CHECKED or n_side - n_other <= 2.0 * np.sqrt(n):
+    if n < MIN_CHECKED or n_side - n_other <= CROWD_SIGMAS * np.sqrt(n):
         return post, 0.0
     pi = (n_side - n_other) / n_side
     cap = 1.0 - pi

@@ -178,8 +178,12 @@ def bias_log_likelihood(
         mu_s, s_s = 0.0, 0.0
         short_source = f"assumed ohmic (b = 0): fewer than {MIN_SHORTS} level-confident shorts"
 
-    var_p = sigma * sigma / np.maximum(n_p, 1)
-    var_ap = sigma * sigma / np.maximum(n_ap, 1)
+    # A device whose own readings scatter more than the switchers' (additive noise on the
+    # small current of a resistive open, a telegraph jump between the two read voltages)
+    # has its noise widened by its own scatter, whatever class it is scored under.
+    widen = np.clip(_own_variance(ev, clean.shape, cycles) / (sigma * sigma), 1.0, 100.0)
+    var_p = widen * sigma * sigma / np.maximum(n_p, 1)
+    var_ap = widen * sigma * sigma / np.maximum(n_ap, 1)
     have_p, have_ap = n_p > 0, n_ap > 0
     both = have_p & have_ap
     bp, bap = np.nan_to_num(b_p), np.nan_to_num(b_ap)
@@ -192,12 +196,8 @@ def bias_log_likelihood(
     )
     ll_diff = np.where(both, _lognorm(bp - bap, 0.0, np.sqrt(var_p + var_ap)), 0.0)
 
-    def shared(mu: float, s: float, extra: np.ndarray | float = 0.0) -> np.ndarray:
-        return _lognorm(m, mu, np.sqrt(s * s + var_m + extra)) + ll_diff
-
-    # A resistive open conducts little: additive noise, which the switchers' relative noise
-    # does not show, can dominate its signature; its own scatter between cycles says how much.
-    own = _own_variance(ev, clean.shape, cycles) / np.maximum(n_p + n_ap, 1)
+    def shared(mu: float, s: float) -> np.ndarray:
+        return _lognorm(m, mu, np.sqrt(s * s + var_m)) + ll_diff
 
     ll_good = np.where(have_p, _lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
         have_ap, _lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
@@ -211,7 +211,7 @@ def bias_log_likelihood(
         [
             ll_good,
             shared(mu_s, s_s),
-            shared(0.0, s_s, np.maximum(own - var_m, 0.0)),  # opens are ohmic (interconnect)
+            shared(0.0, s_s),  # opens are ohmic (interconnect)
             shared(mu_p, s_p),
             shared(mu_ap, s_ap),
         ],

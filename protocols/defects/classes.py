@@ -136,7 +136,13 @@ def fit_populations(
         r = resp[:, SHORT]
         if r.sum() >= 2:
             pops.mu_s = max(float((r * e.x).sum() / r.sum()), floor_s)
-            var = float((r * (e.x - pops.mu_s) ** 2).sum() / r.sum())
+            # The spread from the side away from P only: the lower tail of the shorts is
+            # partly claimed by stuck-P (a fixed, overlapping component), which would make
+            # the shorts look narrower than they are, and the calls near P too sure.
+            up = r * (e.x >= pops.mu_s)
+            var = float((up * (e.x - pops.mu_s) ** 2).sum() / max(up.sum(), 1e-12))
+            if up.sum() < 1.0:
+                var = float((r * (e.x - pops.mu_s) ** 2).sum() / r.sum())
             pops.sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
     n = max(int(e.x.size), 2)
     pops.shorts_found = _earns_place(pops, e, SHORT, 1.5 * np.log(n), more)

@@ -81,6 +81,9 @@ LINE_FRACTION = 0.5
 devices get an even prior of being shorts too."""
 RESISTIVE_FLOOR = 1e-3
 """An OPEN device conducting more than this fraction of the AP median is a resistive open."""
+JUMP_SHARE = 0.01
+JUMP_WIDTH = 4.0
+"""Share of devices whose cycles scatter, and by how many read-noise sigmas."""
 ODD_SHARE = 1e-3
 """Prior share of good devices that switch with a contrast well below the die's, or read at
 an odd level (pinhole leaks, half-way switching): they switch, so they are good."""
@@ -180,11 +183,21 @@ def classify_evidence(
 
     # -- log-likelihoods of the evidence ------------------------------------------------------
     have = np.isfinite(d)
-    ll_stuck = np.where(have, lognorm(np.where(have, d, 0.0), 0.0, sd), 0.0).sum(axis=0)
+    # A rare device reads jumpily (telegraph noise, a loose contact): under either
+    # hypothesis its cycles may scatter JUMP_WIDTH times the read noise (the same for both,
+    # so a jump makes a device neither good nor stuck).
+    dz = np.where(have, d, 0.0)
+    ll_stuck = np.logaddexp(
+        np.log1p(-JUMP_SHARE) + np.where(have, lognorm(dz, 0.0, sd), 0.0).sum(axis=0),
+        np.log(JUMP_SHARE) + np.where(have, lognorm(dz, 0.0, JUMP_WIDTH * sd), 0.0).sum(axis=0),
+    )
     # the device's own contrast integrated out (with a tail of small contrasts)
     # (nor one converter step: a quantised stuck device flips a code now and then)
     tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
-    ll_good = good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low)
+    ll_good = np.logaddexp(
+        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low),
+        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, e, ODD_SHARE, tail_low),
+    )
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
     lv_ap = level_loglik(x_p, cen_ap, mix_ap, level_noise)
@@ -256,6 +269,11 @@ def classify_evidence(
 
     # -- decisions: hard opens, conflicts, missing and saturated readings --------------------
     post[is_open] = np.eye(N_CLASSES)[OPEN]
+    # Held-out recalibration: stuck calls crowding the side of their level where shorts
+    # (above P) or resistive opens (below AP) sit are that many hidden shorts or opens.
+    xs_p = flat(ev.x_p)
+    post, pi_p = diag.excess_on_side(post, x_p, clean, xs_p, cen_p, STUCK_P, SHORT, True)
+    post, pi_ap = diag.excess_on_side(post, x_p, clean, x_ap, cen_ap, STUCK_AP, OPEN, False)
     codes, best, conf = _decide(post, s.min_posterior)
     codes[conflicts] = UNCERTAIN
     none, sat = flat(ev.n_valid == 0), flat(ev.saturated)
@@ -276,6 +294,7 @@ def classify_evidence(
         "posterior": diag.posterior_check(post, codes, stuck_like | is_open),
         "held_out": diag.held_out_levels(x_p, codes, clean, flat(ev.x_p), x_ap, cen_p, cen_ap),
         "view_conflicts": int(conflicts.sum()),
+        "hidden_share": {"SHORT among STUCK_P": pi_p, "OPEN among STUCK_AP": pi_ap},
         "view_compared": int(stuck_like.sum()) if bias_model and bias_model.get("used") else 0,
     }
     overlap["expected_wrong_calls"] = checks["posterior"]["expected_wrong"] / max(

@@ -36,6 +36,10 @@ SURE = 0.95
 KS_P = 1e-3
 """p-value below which the held-out level check warns."""
 MIN_CHECKED = 8
+CROWD_SIGMAS = 4.0
+"""The side excess must exceed this many binomial sigmas: the recalibration caps many calls
+at once, so a chance imbalance of a few dozen devices (p ~ 1e-3 per check, dozens of checks
+per lot) must not trigger it."""
 """Fewer devices in a class than this and its held-out check is not made."""
 
 
@@ -92,6 +96,43 @@ def held_out_levels(
     return out
 
 
+def excess_on_side(
+    post: np.ndarray,
+    x: np.ndarray,
+    clean: np.ndarray,
+    x_state: np.ndarray,
+    centre: np.ndarray,
+    stuck: int,
+    rival: int,
+    upper: bool,
+) -> tuple[np.ndarray, float]:
+    """Move posterior from ``stuck`` to ``rival`` where the data show the rival hiding.
+
+    The devices called ``stuck`` should sit on either side of the switchers' median level
+    of that state equally often (the level fit never saw them: a held-out check). If
+    significantly more sit on the rival's side (``upper``: above, where shorts are; else
+    below, where resistive opens are), the excess ``pi = (n_side - n_other) / n_side`` of
+    them is another population: on that side no ``stuck`` call can be surer than ``1 - pi``.
+    Returns the corrected posterior and ``pi``."""
+    p = np.nan_to_num(post)
+    called = p.argmax(axis=-1) == stuck
+    z = x - centre[:, None]
+    ref = float(np.median((x_state - centre[:, None])[clean]))
+    side = (z > ref) if upper else (z < ref)
+    n_side, n_other = int((called & side).sum()), int((called & ~side).sum())
+    n = n_side + n_other
+    if n < MIN_CHECKED or n_side - n_other <= CROWD_SIGMAS * np.sqrt(n):
+        return post, 0.0
+    pi = (n_side - n_other) / n_side
+    cap = 1.0 - pi
+    hit = side & (p[..., stuck] > cap)
+    out = post.copy()
+    moved = np.where(hit, p[..., stuck] - cap, 0.0)
+    out[..., stuck] = np.where(hit, cap, out[..., stuck])
+    out[..., rival] = out[..., rival] + moved
+    return out, float(pi)
+
+
 def posterior_check(post: np.ndarray, codes: np.ndarray, stuck_like: np.ndarray) -> dict:
     """Expected wrong calls among the non-switching devices that were called (not
     UNCERTAIN), from their posteriors, and the classes competing in UNCERTAIN devices."""
@@ -144,6 +185,14 @@ def warnings_for(
                 f"switched (Kolmogorov-Smirnov distance {d:.2f}, p = {pval:.1g}): another "
                 "population (shorts, opens or another device size) may hide among them, and "
                 "their stated confidences are optimistic"
+            )
+    for label, share in checks.get("hidden_share", {}).items():
+        if share > 0:
+            out.append(
+                f"held-out check: the devices called {label.split(' among ')[1]} crowd the side "
+                f"of their level where {label.split(' among ')[0]} sit; about "
+                f"{100 * share:.0f} % of those there are taken to be hidden "
+                f"{label.split(' among ')[0]} devices, and no call there is surer than that allows"
             )
     n_conf, n_both = checks.get("view_conflicts", 0), checks.get("view_compared", 0)
     if n_conf:

@@ -35,10 +35,7 @@ LAST_LINE = {
     "bench_defects": r"goals: >= 0\.99 shorts and opens, .*",
     "bench_instruments": r"hostile starts: \d+ tried, \d+ unsafe, \d+ wrong readings",
     "bench_interop": r"interop: \d+ of \d+ pairs ok",
-    "bench_lab": (
-        r"same die \(lot \d+, die \d+\) in process: \d+ of \d+ devices classified "
-        r"differently; \d+ defects found"
-    ),
+    "bench_lab": r"characterisation efficiency: \d\.\d{3}",
     "bench_sim": r"   UNCERTAIN +\d+ devices called uncertain .*",
     "bench_switching": r"total wall time \d+ s",
     "bench_training": (
@@ -62,7 +59,11 @@ FIGURES = {
     "bench_defects": [rf"sense offsets 1 uA +│ +{NUM}/{NUM} │"],
     "bench_instruments": [r"start state +keithley2400"],
     "bench_interop": [r"x  virtual keithley2400 +measure +"],
-    "bench_lab": [rf"(?m)^{s} +\d+ arrays +{NUM} s" for s in ("fast", "vector", "naive")],
+    "bench_lab": [
+        *(rf"(?m)^{s} +\d+ arrays +{NUM} s" for s in ("fast", "scan")),
+        r"(?m)^same die \(lot \d+, die \d+\) in process: \d+ of \d+ devices classified "
+        r"differently; \d+ defects found$",
+    ],
     "bench_sim": [
         rf"in memory +best +{NUM} s +median +{NUM} s",
         rf"ratio {NUM}",
@@ -149,8 +150,10 @@ def test_interop_smoke_reports_a_missing_client_library() -> None:
     )
     proc = run_script(["-c", code])
     assert proc.returncode == 0, _explain(proc)
-    missing = r"qcodes Keithley2400 +x  virtual keithley2400 +open +missing: qcodes"
+    missing = r"qcodes Keithley2602B fastsweep +x  virtual keithley2600 +open +missing: qcodes"
     assert re.search(missing, proc.stdout), _explain(proc)
+    assert "NOT TRIED qcodes Keithley2602B fastsweep: its library 'qcodes'" in proc.stdout
+    assert "UNATTRIBUTED" not in proc.stdout, _explain(proc)
     last = proc.stdout.splitlines()[-1]
     assert re.fullmatch(LAST_LINE["bench_interop"], last), last
 

@@ -73,10 +73,10 @@ def end(pid: int | None) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-PACE = 0.05
+PACE = 0.15
 """Wall seconds per modelled lab second of the paced lab: an array of the virtual lab's die
-takes about 0.5 s, so a page polling every few tenths of a second sees the map fill in however
-fast or busy the machine is."""
+takes about 1.6 s, as on a bench, so a page polling every few tenths of a second sees the map
+fill in however fast or busy the machine is."""
 
 
 def paced_lab(folder: Path) -> Path:

@@ -135,12 +135,15 @@ def _measure_as_sequence(
     steps: list[SeqStep] = []
     plan = full_range_plan(chip.layout, pulse or chip.layout.nominal_pulse, verify_rounds)
     cells = None if selected is None else _as_selection(chip, selected)
+    # the full-range plan as one write-verify per state (one board step; its last round
+    # longer than the others)
     writes = {
-        s: _full_range_writes(s, plan, read_voltage, cells) for s in (CellState.P, CellState.AP)
+        s: WriteAll(s, plan=tuple(plan), read_voltage=read_voltage, cells=cells)
+        for s in (CellState.P, CellState.AP)
     }
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
-            steps.extend(writes[state])
+            steps.append(writes[state])
             if reads > 1:
                 steps.append(ReadMap(read_voltage, reads - 1))
             if bias_read_voltage is not None:
@@ -153,8 +156,7 @@ def _measure_as_sequence(
     high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
-            for _ in writes[state]:
-                report = next(results)  # the last write's report holds the final state
+            report = next(results)  # its last verify read is the first read of the state
             g = report.conductance[None]
             if reads > 1:
                 g = np.concatenate([g, next(results)])
@@ -163,23 +165,6 @@ def _measure_as_sequence(
             if bias_read_voltage is not None:
                 high[state].append(next(results))
     return _switching_data(out, high, bias_read_voltage is not None)
-
-
-def _full_range_writes(
-    state: CellState, plan: list[Pulse], read_voltage: float, cells: np.ndarray | None = None
-) -> list[WriteAll]:
-    """The :func:`~mtj_hil.protocols.write.full_range_plan` ``plan`` as sequence steps: the
-    even amplitude ramp as one :class:`WriteAll` (its per-round step), the last round (largest
-    amplitude, longest width) as a second one-round :class:`WriteAll` on what is still wrong.
-    ``cells``: the cells the verify checks (None: all)."""
-    if len(plan) == 1:
-        return [WriteAll(state, plan[0], 1, 0.0, read_voltage=read_voltage, cells=cells)]
-    ramp = plan[:-1]
-    step = (ramp[-1].amplitude - ramp[0].amplitude) / (len(ramp) - 1) if len(ramp) > 1 else 0.0
-    return [
-        WriteAll(state, ramp[0], len(ramp), step, read_voltage=read_voltage, cells=cells),
-        WriteAll(state, plan[-1], 1, 0.0, read_voltage=read_voltage, cells=cells),
-    ]
 
 
 def _as_selection(chip: Chip, selected: np.ndarray) -> np.ndarray:

@@ -29,17 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.protocols.chip import CellState, Chip, Pulse
+from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
-from mtj_hil.protocols.write import write_weights
+from mtj_hil.protocols.write import pulse_plan, write_weights
 
 
 @dataclass(frozen=True)
 class WriteAll:
     """Write every cell of the array to ``state`` with verify: :func:`write_weights` with a
     uniform target and ``pulse_all`` (``rounds`` rounds, amplitude growing by ``step`` V per
-    round, verified by a map at ``read_voltage``; ``threshold`` (S) separates P from AP,
+    round, or the rounds of ``plan``, verified by a map at ``read_voltage``; ``threshold`` (S) separates P from AP,
     default the layout's). The first check uses the latest map of the sequence at
     ``read_voltage`` (a :class:`ReadMap`, an earlier write or a :class:`KnownMap`), else a
     fresh read. ``pulse`` ``None`` is the die's nominal pulse."""
@@ -56,6 +56,23 @@ class WriteAll:
     """Cells the verify checks (``(rows, cols)`` bool, default all): the others may be
     pulsed with them (a board pulses whole arrays) but never keep the write going and are
     never in the residual."""
+    plan: tuple[Pulse, ...] | None = None
+    """The pulse of every round, given outright (e.g.
+    :func:`~mtj_hil.protocols.write.full_range_plan`: widths may differ between rounds);
+    overrides ``pulse``, ``rounds`` and ``step``."""
+
+    def pulses(self, layout: Layout) -> list[Pulse]:
+        """The pulse of every round: ``plan``, else ``rounds`` from ``pulse`` (default the
+        die's nominal pulse) growing by ``step`` V, capped at the die's largest.
+
+        Raises:
+            InvalidRequest: a pulse outside the die's limits (nothing is applied).
+        """
+        if self.plan is None:
+            return pulse_plan(layout, self.pulse or layout.nominal_pulse, self.rounds, self.step)
+        for p in self.plan:
+            pulse_plan(layout, p, 1, 0.0)
+        return list(self.plan)
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,8 @@ def check_steps(steps: list[SeqStep]) -> None:
             raise InvalidRequest(f"sequence step {i} is not a sequence step: {step!r}")
         if isinstance(step, WriteAll) and (step.rounds < 1 or step.step < 0):
             raise InvalidRequest(f"sequence step {i}: rounds must be >= 1 and step >= 0 V")
+        if isinstance(step, WriteAll) and step.plan is not None and len(step.plan) < 1:
+            raise InvalidRequest(f"sequence step {i}: a write plan needs at least one pulse")
         if isinstance(step, ReadMap) and step.repeats < 1:
             raise InvalidRequest(f"sequence step {i}: repeats must be >= 1")
         volts = getattr(step, "read_voltage", None)
@@ -163,6 +182,7 @@ def run_on_host(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
                 pulse=step.pulse,
                 max_rounds=step.rounds,
                 escalation_step=step.step,
+                plan=None if step.plan is None else list(step.plan),
                 read_voltage=step.read_voltage,
                 threshold=step.threshold,
                 known_conductance=known.get(step.read_voltage),

@@ -6,7 +6,8 @@ virtual lab (a die device routed to the SMU by the virtual board): open, configu
 client has them, error queue, shutdown. Clients: pymeasure Keithley2400 / 2450 / 2600,
 QCoDeS Keithley2400 / 2450 / 2602B, the ``keithley2600`` package, and this project's four
 drivers. Prints one row per client x operation, then for every failed pair whose fault it
-is (a named peer bug, or UNATTRIBUTED), then exactly one summary line
+is (a named peer bug, or UNATTRIBUTED) and every pair not tried for want of its client
+library, then exactly one summary line
 ``interop: N of M pairs ok`` (a pair = one client script against one virtual instrument).
 
 Usage: python scripts/bench_interop.py [--start STATE] [--smoke]
@@ -38,7 +39,9 @@ def main() -> None:
         for op, outcome in r.ops.items():
             print(f"{r.client:<{width}}  x  virtual {r.dialect:<15} {op:<10} {outcome}")
     for r in results:
-        if not r.ok:
+        if r.missing:
+            print(f"NOT TRIED {r.client}: its library {r.missing!r} is not installed")
+        elif not r.ok:
             print(
                 f"FAILED {r.client}: {r.fault or 'UNATTRIBUTED (the virtual instrument may be at fault)'}"
             )

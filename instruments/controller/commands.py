@@ -392,6 +392,7 @@ class ChipController(SequenceCommands, ControllerLink):
         """``RST``: abort, route OFF, clear masks/selection/read voltages, errors and faults."""
         extra = self.identity.limits.t_route if self.identity else 0.0
         self._enabled_rows = self._enabled_cells = None
+        self._seq_buffer = None  # the host no longer vouches for the sequence buffer
         reply = self._transact("RST", operation_s=extra)
         self._enabled_rows = self._enabled_cells = 0
         if reply:

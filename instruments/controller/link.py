@@ -383,6 +383,7 @@ class ControllerLink:
         Raises:
             ControllerError, InstrumentError: refused or malformed replies.
         """
+        self._seq_buffer = None  # a new session: the board's sequence buffer is unknown
         idn = self._transact("IDN", reply_bytes=128)
         lim = self._transact("LIM", reply_bytes=256)
         self.identity = parse_identity(idn, lim, self.port_name)

@@ -58,12 +58,21 @@ def run_duration(steps: list[Step], ident: ChipIdentity, enabled_rows: int | Non
             total += scan
         elif isinstance(step, WriteVerify):
             n = len(step.amplitudes)
-            total += (1 + n) * (scan + lim.t_route) + n * (lim.t_pulse + step.width)
+            total += (1 + n) * (scan + lim.t_route) + n * lim.t_pulse + sum(step.round_widths())
     return total
 
 
 class SequenceCommands:
     """``SEQ NEW`` / ``ADD`` / ``RUN`` (a mixin of ChipController; uses its link)."""
+
+    _seq_buffer: tuple[str, ...] | None = None
+    """The step tokens last uploaded and run without fault: the board's buffer holds them
+    until ``SEQ NEW`` or its own reset, so an identical sequence (the next array's) is run
+    again without uploading it (protocol section 10.1). None: unknown, upload."""
+
+    def forget_sequence(self) -> None:
+        """Forget what the board's sequence buffer holds (the next run uploads again)."""
+        self._seq_buffer = None
 
     @property
     def has_sequences(self) -> bool:
@@ -77,6 +86,8 @@ class SequenceCommands:
 
     def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
         """Upload ``steps`` and run them on the selected array; return the scans in order.
+        Every sequence is checked before anything is sent; one identical to the last run
+        without fault is run again from the board's buffer without uploading it.
 
         Raises:
             SafetyViolation: a step outside the board's limits or the station's envelope,
@@ -114,15 +125,45 @@ class SequenceCommands:
                 f"a sequence that may take {duration:.1f} s exceeds the board's "
                 f"{lim.t_seq_max:g} s per run: split it"
             )
-        tokens = [encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps]
+        tokens = tuple(encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps)
+        reused = tokens == self._seq_buffer
+        self._seq_buffer = None  # unknown until this run ends without fault
+        if not reused:
+            self._upload(tokens)
+        results, steps_run = self._run(steps, duration)
+        if reused and steps_run == 0:
+            # the board lost its buffer (its own reset) and ran nothing: upload, run again
+            self._upload(tokens)
+            results, steps_run = self._run(steps, duration)
+        if steps_run != len(steps):
+            raise FrameError(f"SEQ RUN reports steps={steps_run}; sent {len(steps)} steps")
+        self._seq_buffer = tokens
+        return results
+
+    def _upload(self, tokens: tuple[str, ...]) -> None:
+        """``SEQ NEW`` then ``SEQ ADD`` frames of the step tokens.
+
+        Raises:
+            ControllerError: the board refused a step. FrameError: a wrong step count.
+        """
         self._transact_echo("SEQ", ("NEW",))  # type: ignore[attr-defined]
         n_sent = 0
-        for chunk in _frames(tokens):
+        for chunk in _frames(list(tokens)):
             fields = parse_fields(self._transact("SEQ", ("ADD", *chunk))[1:])  # type: ignore[attr-defined]
             n_sent += len(chunk)
             (n_text,) = _require(fields, "n")
             if _parse_int(n_text) != n_sent:
                 raise FrameError(f"SEQ ADD reply n={n_text}, expected {n_sent}")
+
+    def _run(self, steps: list[Step], duration: float) -> tuple[list[SeqResult], int]:
+        """``SEQ RUN`` of the buffer: the scans in order and the step count the board ran.
+
+        Raises:
+            ControllerError: the board refused or aborted the run. FrameError: a malformed
+                frame, or frames missing or out of order.
+        """
+        ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
+        lim = ident.limits
         n_scans = sum(isinstance(s, Scan | Decide) for s in steps) + sum(
             1 + len(s.amplitudes) for s in steps if isinstance(s, WriteVerify)
         )
@@ -136,14 +177,13 @@ class SequenceCommands:
         results = [parse_dat(f.args, ident.cols, lim.adc_bits) for f in frames]
         info = parse_fields(final[1:]) if final[:1] == ("RUN",) else {}
         steps_t, dat_t = _require(info, "steps", "dat")
-        if _parse_int(steps_t) != len(steps) or _parse_int(dat_t) != len(results):
+        if _parse_int(dat_t) != len(results):
             raise FrameError(
-                f"SEQ RUN reports steps={steps_t} dat={dat_t}; sent {len(steps)} steps, "
-                f"received {len(results)} DAT frames"
+                f"SEQ RUN reports steps={steps_t} dat={dat_t}; received {len(results)} DAT frames"
             )
         if [r.index for r in results] != list(range(len(results))):
             raise FrameError("DAT frames arrived out of order or with gaps")
-        return results
+        return results, _parse_int(steps_t)
 
 
 def _frames(tokens: list[str]) -> list[list[str]]:

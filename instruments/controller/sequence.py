@@ -13,7 +13,8 @@ separated by ``:``):
 * :class:`WriteVerify` ``W:<POS|NEG>:<width>:<v>:<H|L>:<a1>,<a2>,..:<thresholds>`` - up to
   one round per amplitude: while an enabled cell reads on the wrong side of its output
   line's threshold code, pulse every enabled cell and scan at ``v`` (``V:`` the same with
-  decision scans);
+  decision scans); an amplitude written ``<a>/<w>`` pulses that round ``w`` s wide instead
+  of ``<width>``;
 * :class:`Integration` ``I:<seconds>`` - converter integration time of the following
   conversions of the run;
 * :class:`Decide` ``D:<v>:<thresholds>`` - a scan that returns one bit per cell (its code
@@ -104,7 +105,8 @@ class Known:
 @dataclass(frozen=True)
 class WriteVerify:
     """``high``: the target reads above threshold (code > threshold code of its line);
-    ``decide``: its scans are decisions (bits frames, ``V`` token)."""
+    ``decide``: its scans are decisions (bits frames, ``V`` token); ``widths``: the pulse
+    width (s) of each round where it differs from ``width`` (None: every round ``width``)."""
 
     polarity: str
     width: float
@@ -113,6 +115,21 @@ class WriteVerify:
     amplitudes: tuple[float, ...]
     thresholds: tuple[int, ...]
     decide: bool = False
+    widths: tuple[float, ...] | None = None
+
+    def round_widths(self) -> tuple[float, ...]:
+        """The pulse width (s) of every round.
+
+        Raises:
+            ValueError: ``widths`` does not give one width per amplitude.
+        """
+        if self.widths is None:
+            return (self.width,) * len(self.amplitudes)
+        if len(self.widths) != len(self.amplitudes):
+            raise ValueError(
+                f"W step has {len(self.amplitudes)} amplitudes but {len(self.widths)} widths"
+            )
+        return tuple(self.widths)
 
 
 @dataclass(frozen=True)
@@ -166,9 +183,13 @@ def encode_step(step: Step, rows: int, cols: int, bits: int = 12) -> str:
         _polarity(step.polarity)
         if len(step.thresholds) != cols:
             raise ValueError(f"W step needs {cols} threshold codes, got {len(step.thresholds)}")
-        amps = ",".join(format_volts(a) for a in step.amplitudes)
+        width = format_seconds(step.width)
+        amps = ",".join(
+            format_volts(a) + ("" if format_seconds(w) == width else f"/{format_seconds(w)}")
+            for a, w in zip(step.amplitudes, step.round_widths(), strict=True)
+        )
         return (
-            f"{'V' if step.decide else 'W'}:{step.polarity}:{format_seconds(step.width)}:"
+            f"{'V' if step.decide else 'W'}:{step.polarity}:{width}:"
             f"{format_volts(step.volts)}:{'H' if step.high else 'L'}:{amps}:"
             f"{encode_codes(step.thresholds, bits)}"
         )
@@ -231,16 +252,22 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     pol, width, volts, side, amps, thr = fields
     if side not in ("H", "L"):
         raise FrameError(f"W step side must be H or L, got {side!r}")
-    amplitudes = tuple(parse_volts(a) for a in amps.split(","))
+    step_width = parse_seconds(width)
+    rounds = [a.split("/") for a in amps.split(",")]
+    if any(len(r) > 2 for r in rounds):
+        raise FrameError(f"W step amplitude must be <a> or <a>/<width>, got {amps!r}")
+    amplitudes = tuple(parse_volts(r[0]) for r in rounds)
+    widths = tuple(step_width if len(r) == 1 else parse_seconds(r[1]) for r in rounds)
     thresholds = tuple(int(c) for c in decode_codes(thr, cols, bits))
     return WriteVerify(
         _polarity(pol),
-        parse_seconds(width),
+        step_width,
         parse_volts(volts),
         side == "H",
         amplitudes,
         thresholds,
         decide=kind == "V",
+        widths=None if all(w == step_width for w in widths) else widths,
     )
 
 
@@ -273,10 +300,13 @@ def check_steps(
         if isinstance(step, PulseStep):
             pulses = [(step.amplitude, step.width)]
         elif isinstance(step, WriteVerify):
-            pulses = [(a, step.width) for a in step.amplitudes]
             reads = [step.volts]
             if not step.amplitudes:
                 raise SafetyViolation(f"step {i} (write-verify): no amplitude given")
+            try:
+                pulses = list(zip(step.amplitudes, step.round_widths(), strict=True))
+            except ValueError as exc:
+                raise SafetyViolation(f"step {i} (write-verify): {exc}") from None
         elif isinstance(step, Scan | Known | Decide):
             reads = [step.volts]
         try:

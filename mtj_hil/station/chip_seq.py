@@ -44,7 +44,7 @@ from mtj_hil.protocols.sequence import (
     SeqStep,
     WriteAll,
 )
-from mtj_hil.protocols.write import WriteReport, pulse_plan
+from mtj_hil.protocols.write import WriteReport
 from mtj_hil.station.chip_seq_util import (
     check_rounds,
     conductance_of,
@@ -75,7 +75,8 @@ def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
     try:
         for start, stop in _chunks(tr.body, ident, layout.rows):
             prefix: list[Step] = [Enable(*every)]
-            if tr.ranges[start] is not None:
+            # the range in force, unless the run's first step sets it anyway
+            if tr.ranges[start] is not None and not isinstance(tr.body[start], Range):
                 prefix.append(Range(tr.ranges[start]))
             if tr.integrations[start] is not None:
                 prefix.append(Integration(tr.integrations[start]))
@@ -160,12 +161,22 @@ def _translate(chip: Any, array: int, steps: list[SeqStep]) -> _Translation:
                 cells = every if mask is None else mask
                 tr.add(CheckMask(tuple(bool(c) for c in cells.ravel())), i)
                 tr.mask = mask
-            pulses = pulse_plan(layout, step.pulse or layout.nominal_pulse, step.rounds, step.step)
+            pulses = step.pulses(layout)
             codes = threshold_codes(chip, array, thr, step.read_voltage, fs)
             amps = tuple(p.amplitude for p in pulses)
+            widths = tuple(p.width for p in pulses)
             high = step.state == CellState.P
             pol = polarity_of(chip, step.state)
-            w = WriteVerify(pol, pulses[0].width, step.read_voltage, high, amps, codes, step.decide)
+            w = WriteVerify(
+                pol,
+                widths[0],
+                step.read_voltage,
+                high,
+                amps,
+                codes,
+                step.decide,
+                widths=None if len(set(widths)) == 1 else widths,
+            )
             tr.add(w, i, thr)
             tr.plans[i] = (pulses, thr)
         elif isinstance(step, PulseAll):

@@ -77,6 +77,7 @@ class VirtualLabConfig:
     die: int = 0
     smu_latency: float = 2e-3
     smu_start: str = "power-on"
+    pace: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def station_virtual_lab(
         cfg.lot_seed,
         cfg.die,
         smu_latency=cfg.smu_latency,
+        pace=cfg.pace,
         line_frequency=station.line_frequency,
         p_polarity=station.p_polarity,
         imperfections=imperfections,

@@ -188,6 +188,8 @@ VIRTUAL_LAB = Section(
                   lo=0),
             Field("smu_start", "str", "State the virtual SMU is found in.",
                   choices=tuple(START_STATES)),
+            Field("pace", "float", "Wall seconds waited per modelled lab second (0: as fast "
+                  "as the computer goes; 1: real time, to watch a run).", lo=0),
         ),
     ),
     required=False,

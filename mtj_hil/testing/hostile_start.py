@@ -150,7 +150,9 @@ def _truth(lab: VirtualLab, array: int, row: int) -> tuple[np.ndarray, np.ndarra
     """The die's currents for input line ``row`` at :data:`VOLTS` and their tolerance (A)."""
     die = lab.die
     rd = die.profile.read
-    truth = VOLTS * die.effective_conductance(array)[row]
+    # a 1T1R die with a bias law conducts G0 (1 + k V^2) at the read voltage (die.read)
+    g = die.effective_conductance(array) if die.k_p is None else die.conductance_at(array, VOLTS)
+    truth = VOLTS * g[row]
     if rd.offset_sigma > 0:
         truth = truth + die.sense_offset[array]
     # the die's own read noise (5 sigma) and converter step are physics, not driver errors

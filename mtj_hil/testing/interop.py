@@ -52,6 +52,12 @@ class PairResult:
         """Every operation succeeded."""
         return bool(self.ops) and all(v == "ok" for v in self.ops.values())
 
+    @property
+    def missing(self) -> str | None:
+        """The client library that is not installed (the pair was not tried), or None."""
+        outcome = self.ops.get("open", "")
+        return outcome.removeprefix("missing: ") if outcome.startswith("missing: ") else None
+
 
 @dataclass(frozen=True)
 class Client:

@@ -33,9 +33,9 @@ from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.protocols.defects.reads import classify_reads
 from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
 from mtj_hil.protocols.sequence import ReadMap, SeqStep, WriteAll, run_sequence
-from mtj_hil.protocols.write import full_range_plan, write_weights
+from mtj_hil.protocols.write import full_range_plan
 
 
 @dataclass
@@ -99,53 +99,22 @@ def measure_switching(
     (:func:`mtj_hil.protocols.write.full_range_plan`: the amplitude rises to the die's largest
     over ``verify_rounds - 1`` rounds, the last round also at its longest width), so a good
     device is given up only after the largest pulse the die allows. ``selected`` (boolean ``(rows,
-    cols)``) restricts the writes to some cells (targeted re-measurement); the whole array is
-    still read.
+    cols)``) restricts the writes to some cells (targeted re-measurement): only they are
+    verified and reported as residual; a board running the sequence pulses the whole array
+    with them (a pulse towards the state a device is in does nothing), the host pulses them
+    alone. The whole array is still read. The array is measured as one sequence
+    (:func:`~mtj_hil.protocols.sequence.run_sequence`), selected or not.
 
     Raises:
-        InvalidRequest: ``cycles`` or ``reads`` < 1, or a pulse outside the die's limits.
+        InvalidRequest: ``cycles`` or ``reads`` < 1, a pulse outside the die's limits, or
+            ``selected`` not a boolean ``(rows, cols)`` mask.
         SafetyViolation: ``bias_read_voltage`` above the die's read limit.
     """
     if cycles < 1 or reads < 1:
         raise InvalidRequest(f"cycles and reads must be >= 1, got {cycles} and {reads}")
-    if selected is None:
-        return _measure_as_sequence(
-            chip, array, cycles, reads, pulse, read_voltage, verify_rounds, bias_read_voltage
-        )
-    layout = chip.layout
-    shape = (layout.rows, layout.cols)
-    out: dict[CellState, tuple[list[np.ndarray], list[np.ndarray]]] = {
-        CellState.P: ([], []),
-        CellState.AP: ([], []),
-    }
-    high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
-    known = None
-    plan = full_range_plan(layout, pulse or layout.nominal_pulse, verify_rounds)
-    for _ in range(cycles):
-        for state in (CellState.P, CellState.AP):
-            bits = np.full(shape, state == CellState.P)
-            report = write_weights(
-                chip,
-                array,
-                bits,
-                plan=plan,
-                read_voltage=read_voltage,
-                known_conductance=known,
-                pulse_all=True,
-                selected=selected,
-            )
-            # The last verify read is the first read of this state; take the rest.
-            assert report.conductance is not None
-            g = report.conductance[None]
-            if reads > 1:
-                more = conductance_map(chip, array, read_voltage, reads - 1)
-                g = np.concatenate([g, more])
-            known = g[-1]
-            out[state][0].append(g)
-            out[state][1].append(report.residual)
-            if bias_read_voltage is not None:
-                high[state].append(conductance_map(chip, array, bias_read_voltage, reads))
-    return _switching_data(out, high, bias_read_voltage is not None)
+    return _measure_as_sequence(
+        chip, array, cycles, reads, pulse, read_voltage, verify_rounds, bias_read_voltage, selected
+    )
 
 
 def _measure_as_sequence(
@@ -157,15 +126,24 @@ def _measure_as_sequence(
     read_voltage: float,
     verify_rounds: int,
     bias_read_voltage: float | None,
+    selected: np.ndarray | None = None,
 ) -> SwitchingData:
-    """:func:`measure_switching` of the whole array as one sequence (run on the board when
-    the chip can, else call for call as the loop above)."""
+    """:func:`measure_switching` of one array as one sequence: run on the board when the
+    chip can (one upload per array, no host round trip per step), else call for call on the
+    host (:func:`~mtj_hil.protocols.sequence.run_on_host`: :func:`write_weights` with
+    ``pulse_all``, the last verify read of each write being the first read of the state)."""
     steps: list[SeqStep] = []
     plan = full_range_plan(chip.layout, pulse or chip.layout.nominal_pulse, verify_rounds)
-    writes = {s: _full_range_writes(s, plan, read_voltage) for s in (CellState.P, CellState.AP)}
+    cells = None if selected is None else _as_selection(chip, selected)
+    # the full-range plan as one write-verify per state (one board step; its last round
+    # longer than the others)
+    writes = {
+        s: WriteAll(s, plan=tuple(plan), read_voltage=read_voltage, cells=cells)
+        for s in (CellState.P, CellState.AP)
+    }
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
-            steps.extend(writes[state])
+            steps.append(writes[state])
             if reads > 1:
                 steps.append(ReadMap(read_voltage, reads - 1))
             if bias_read_voltage is not None:
@@ -178,8 +156,7 @@ def _measure_as_sequence(
     high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
-            for _ in writes[state]:
-                report = next(results)  # the last write's report holds the final state
+            report = next(results)  # its last verify read is the first read of the state
             g = report.conductance[None]
             if reads > 1:
                 g = np.concatenate([g, next(results)])
@@ -190,18 +167,19 @@ def _measure_as_sequence(
     return _switching_data(out, high, bias_read_voltage is not None)
 
 
-def _full_range_writes(state: CellState, plan: list[Pulse], read_voltage: float) -> list[WriteAll]:
-    """The :func:`~mtj_hil.protocols.write.full_range_plan` ``plan`` as sequence steps: the
-    even amplitude ramp as one :class:`WriteAll` (its per-round step), the last round (largest
-    amplitude, longest width) as a second one-round :class:`WriteAll` on what is still wrong."""
-    if len(plan) == 1:
-        return [WriteAll(state, plan[0], 1, 0.0, read_voltage=read_voltage)]
-    ramp = plan[:-1]
-    step = (ramp[-1].amplitude - ramp[0].amplitude) / (len(ramp) - 1) if len(ramp) > 1 else 0.0
-    return [
-        WriteAll(state, ramp[0], len(ramp), step, read_voltage=read_voltage),
-        WriteAll(state, plan[-1], 1, 0.0, read_voltage=read_voltage),
-    ]
+def _as_selection(chip: Chip, selected: np.ndarray) -> np.ndarray:
+    """``selected`` as a boolean ``(rows, cols)`` mask.
+
+    Raises:
+        InvalidRequest: wrong dtype or shape (nothing applied).
+    """
+    shape = (chip.layout.rows, chip.layout.cols)
+    mask = np.asarray(selected)
+    if mask.dtype != bool or mask.shape != shape:
+        raise InvalidRequest(
+            f"selection must be a boolean mask of shape {shape}, got {mask.dtype} {mask.shape}"
+        )
+    return mask
 
 
 def _switching_data(out, high, with_bias: bool) -> SwitchingData:

@@ -124,7 +124,7 @@ class SequenceCommands:
         if isinstance(step, PulseStep):
             pulses = [(step.amplitude, step.width)]
         elif isinstance(step, WriteVerify):
-            pulses = [(a, step.width) for a in step.amplitudes]
+            pulses = list(zip(step.amplitudes, step.round_widths(), strict=True))
         for amp, width in pulses:
             if not 0 <= amp <= self.vpulse_max:  # type: ignore[attr-defined]
                 raise Refused("E05", f"step {index}: amplitude {amp:.3f} V above the limit")
@@ -164,7 +164,7 @@ class SequenceCommands:
                 total += scan
             elif isinstance(step, WriteVerify):
                 n = len(step.amplitudes)
-                total += (1 + n) * (scan + t.t_route) + n * (t.t_pulse + step.width)
+                total += (1 + n) * (scan + t.t_route) + n * t.t_pulse + sum(step.round_widths())
         return total
 
     def _seq_run(self) -> Streamed:
@@ -340,8 +340,9 @@ class SequenceCommands:
 
         if step.volts not in run.last:
             scan(0)
-        for rnd, amp in enumerate(step.amplitudes, start=1):
+        rounds = zip(step.amplitudes, step.round_widths(), strict=True)
+        for rnd, (amp, width) in enumerate(rounds, start=1):
             if not wrong().any():
                 break
-            self._seq_pulse(run, step.polarity, amp, step.width)
+            self._seq_pulse(run, step.polarity, amp, width)
             scan(rnd)

@@ -1,14 +1,17 @@
 """Modelled lab time for the virtual lab.
 
-The virtual instruments never sleep. Instead every bus transaction and every integration period
-is booked on a shared :class:`VirtualClock`, so a test run can report how long the same
-sequence would have taken on real instruments.
+The virtual instruments do not sleep by default. Instead every bus transaction and every
+integration period is booked on a shared :class:`VirtualClock`, so a test run can report how
+long the same sequence would have taken on real instruments. A clock with a ``pace`` also
+waits that fraction of every booked second in wall time, so a run can be watched as it goes
+(a demonstration, or a live-view test that must see the die map fill in).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 
 __all__ = ["VirtualClock"]
 
@@ -17,10 +20,13 @@ class VirtualClock:
     """Thread-safe accumulator of modelled time (s) and bus transactions.
 
     :param start: initial time, s.
+    :param pace: wall seconds waited per modelled second (0: never wait; 1: real time).
+    :raises ValueError: a negative or non-finite ``start`` or ``pace``.
     """
 
-    def __init__(self, start: float = 0.0) -> None:
+    def __init__(self, start: float = 0.0, pace: float = 0.0) -> None:
         self._lock = threading.Lock()
+        self.pace = self._check(pace)
         self._start = self._check(start)
         self._now = self._start
         self._transactions = 0
@@ -54,7 +60,9 @@ class VirtualClock:
         seconds = self._check(seconds)
         with self._lock:
             self._now += seconds
-            return self._now
+            now = self._now
+        self._wait(seconds)
+        return now
 
     def transaction(self, cost: float = 0.0) -> float:
         """Book one bus transaction costing ``cost`` s; return the new time.
@@ -65,7 +73,13 @@ class VirtualClock:
         with self._lock:
             self._transactions += 1
             self._now += cost
-            return self._now
+            now = self._now
+        self._wait(cost)
+        return now
+
+    def _wait(self, seconds: float) -> None:
+        if self.pace and seconds:
+            time.sleep(seconds * self.pace)
 
     def reset(self) -> None:
         """Return to the start time and zero the transaction counter."""

@@ -60,6 +60,8 @@ class VirtualLab:
         profile: die profile (object or shipped name).
         lot_seed, die_index: which simulated die sits in the socket.
         smu_latency: modelled cost of one SMU bus transaction (s).
+        pace: wall seconds waited per modelled second (0: as fast as the computer goes;
+            1: real time; see :class:`~mtj_hil.sim.lab.clock.VirtualClock`).
         line_frequency: mains frequency (Hz) for NPLC integration times.
         timing: the board's modelled durations.
         p_polarity: the pulse polarity that writes P on this die.
@@ -95,13 +97,14 @@ class VirtualLab:
         smu_start: str = "power-on",
         smu_channel: str | None = None,
         board_firmware: str = "1.3.0",
+        pace: float = 0.0,
     ) -> None:
         imp = imperfections if imperfections is not None else LabImperfections()
         self.imperfections = imp
         prof = load_profile(profile) if isinstance(profile, str) else profile
         self.die = die or make_die(prof, lot_seed, die_index)
         self.die_id = simulated_die_id(prof.name, lot_seed, die_index)
-        self.clock = VirtualClock()
+        self.clock = VirtualClock(pace=pace)
         self.board = VirtualBoard(
             self.die,
             self.clock,

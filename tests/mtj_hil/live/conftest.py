@@ -73,9 +73,29 @@ def end(pid: int | None) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+PACE = 0.15
+"""Wall seconds per modelled lab second of the paced lab: an array of the virtual lab's die
+takes about 1.6 s, as on a bench, so a page polling every few tenths of a second sees the map
+fill in however fast or busy the machine is."""
+
+
+def paced_lab(folder: Path) -> Path:
+    """The virtual-lab station with ``[virtual_lab] pace`` set (calibration records kept in
+    ``folder``)."""
+    text = VIRTUAL_LAB.read_text(encoding="utf-8")
+    text = text.replace("[virtual_lab]\n", f"[virtual_lab]\npace = {PACE}\n", 1)
+    path = folder / "paced-virtual-lab.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def lv() -> SimpleNamespace:
-    """The helpers above, for the tests of this folder."""
+def lv(tmp_path: Path) -> SimpleNamespace:
+    """The helpers above, for the tests of this folder; ``lab`` is the paced virtual lab."""
     return SimpleNamespace(
-        start=start, page_address=page_address, snapshot=snapshot, end=end, lab=VIRTUAL_LAB
+        start=start,
+        page_address=page_address,
+        snapshot=snapshot,
+        end=end,
+        lab=paced_lab(tmp_path),
     )

@@ -48,11 +48,6 @@ def _wait(check, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="timing under load: the low-priority live server can starve, or the virtual lab "
-    "finish before the page sees it fill, on 2 busy cores (issue 20 stays open for this)",
-)
 def test_live_characterisation_fills_the_map_and_ends_with_the_run_files_yield(
     browser, tmp_path, lv
 ):
@@ -102,11 +97,6 @@ def test_live_characterisation_fills_the_map_and_ends_with_the_run_files_yield(
         lv.end(server)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="timing under load: the low-priority live server can starve, or the virtual lab "
-    "finish before the page sees it fill, on 2 busy cores (issue 20 stays open for this)",
-)
 def test_killed_measurement_leaves_the_page_up_showing_it_interrupted(browser, tmp_path, lv):
     run = tmp_path / "killed.h5"
     log = tmp_path / "characterize.log"

@@ -98,7 +98,8 @@ def run_once(
     if code != 0:
         raise SystemExit(f"characterize failed ({code}):\n{log.read_text()}")
     if viewer is not None:
-        viewer.join(timeout=10)
+        # the page's server is niced: on a busy machine it may take a while to serve the end
+        viewer.join(timeout=60)
         viewer.stop.set()
     return wall, viewer, pid
 
@@ -119,8 +120,9 @@ def overhead(pairs: int, arrays: str, tmp: Path, servers: list) -> tuple[float, 
             wall, viewer, pid = run_once(out, arrays, with_live)
             (live if with_live else plain).append(wall)
             servers.append(pid)
-            if viewer is not None and set(flush_times(out)) - set(viewer.seen):
-                raise SystemExit("an array never reached the page")
+            missing = set(flush_times(out)) - set(viewer.seen) if viewer is not None else set()
+            if missing:
+                raise SystemExit(f"arrays {sorted(missing)} never reached the page")
             print(f"simulated die, run {i}{' --live' if with_live else '':7s}: {wall:.2f} s")
     ratios = [b / a for a, b in zip(plain, live, strict=True)]
     print(f"per pair, with/without: {', '.join(f'{r:.3f}' for r in ratios)}")
@@ -136,7 +138,7 @@ def latency(arrays: str, tmp: Path, servers: list) -> tuple[np.ndarray, float]:
     assert viewer is not None and viewer.first is not None
     flushed = flush_times(out)
     if set(flushed) - set(viewer.seen):
-        raise SystemExit("an array never reached the page")
+        raise SystemExit(f"arrays {sorted(set(flushed) - set(viewer.seen))} never reached the page")
     steady = [viewer.seen[a] - t for a, t in flushed.items() if t >= viewer.first]
     return np.array(steady), max(viewer.first - min(flushed.values()), 0.0)
 

@@ -141,13 +141,13 @@ def live_view(target: Path) -> Iterator[None]:
         yield
         return
     from mtj_hil.live.binding import url_of
-    from mtj_hil.live.child import NICE
+    from mtj_hil.live.child import niceness
 
     sock = _listen(opts.get("live_host") or "127.0.0.1", opts.get("live_port"))
     url = url_of(sock)
     module = "mtj_hil.campaigns.live" if Path(target).suffix == ".toml" else "mtj_hil.live"
     # niced from its first instruction (its imports are most of the CPU it ever uses)
-    argv = ["nice", "-n", str(NICE)] if shutil.which("nice") else []
+    argv = ["nice", "-n", str(niceness())] if shutil.which("nice") else []
     argv += [sys.executable, "-m", module, str(Path(target).resolve())]
     argv += ["--fd", str(sock.fileno()), "--parent-pid", str(os.getpid())]
     proc = subprocess.Popen(

@@ -17,10 +17,21 @@ from mtj_hil.live.server import serve
 from mtj_hil.live.snapshot import Source
 
 NICE = 10
-"""Added to the server's niceness (from its first instruction): the measurement comes
-first for the CPU. On a quiet machine the server has a core of its own anyway; on a loaded
-one it gets about a tenth of what the measurement gets (19 starved the page for the whole
-of a CPU-bound virtual-lab run; ``scripts/bench_live.py`` prints both figures)."""
+"""The server's niceness (from its first instruction): the measurement comes first for the
+CPU. On a quiet machine the server has a core of its own anyway; on a loaded one it gets
+about a tenth of what the measurement gets (19 starved the page for the whole of a CPU-bound
+virtual-lab run; ``scripts/bench_live.py`` prints both figures). The environment variable
+``MTJ_HIL_LIVE_NICE`` (0-19) sets another, e.g. 0 where the page matters as much as the run
+or the machine is loaded with other work of equal priority."""
+
+
+def niceness() -> int:
+    """The niceness the live server runs at: ``MTJ_HIL_LIVE_NICE`` if set (clipped to
+    0-19; ignored when not an integer), else :data:`NICE`."""
+    try:
+        return min(max(int(os.environ.get("MTJ_HIL_LIVE_NICE", NICE)), 0), 19)
+    except ValueError:
+        return NICE
 
 
 def main(make_source: Callable[[Path], Source], argv: list[str] | None = None) -> int:
@@ -32,7 +43,8 @@ def main(make_source: Callable[[Path], Source], argv: list[str] | None = None) -
     parser.add_argument("--idle-exit", type=float, default=300.0, help="s")
     args = parser.parse_args(argv)
     with contextlib.suppress(OSError):
-        os.nice(NICE)
+        # started through ``nice`` it is there already; nicer than asked is left alone
+        os.nice(max(niceness() - os.nice(0), 0))
     sock = socket.socket(fileno=args.fd)
     with contextlib.suppress(KeyboardInterrupt):
         serve(make_source(args.path), sock, parent_pid=args.parent_pid, idle_exit=args.idle_exit)

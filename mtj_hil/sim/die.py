@@ -368,28 +368,35 @@ class SimulatedDie:
         factor = read_factor(self, array) if timed else None
         if factor is not None:
             g = g * factor  # drift and telegraph noise on top of the cached conductance
-        fused = noisy and self.k_p is None and voltages.shape[0] > PRODUCT_BLOCK
+        gk = None
+        if self.k_p is not None:
+            gk = self._cubic_conductance(array, self.effective_conductance(array))
+            gk = gk if factor is None else gk * factor
+        fused = voltages.shape[0] > PRODUCT_BLOCK
         if fused:
-            # Large reads: the noise is applied block by block while each block is in
-            # cache. Its window is drawn first, so a refused read puts the stream back.
+            # Large reads: the cubic term and the noise are applied block by block while
+            # each block is in cache. The noise window is drawn first, so a refused read
+            # puts the stream back.
             rng = self.array_rngs[array]
-            saved = rng.bit_generator.state if check is not None else None
-            gain, extra = self._noise(array, (voltages.shape[0], g.shape[1]))
-            current, lowest, highest = product_and_range(voltages, g, gain, extra)
+            saved = rng.bit_generator.state if check is not None and noisy else None
+            gain, extra = (
+                self._noise(array, (voltages.shape[0], g.shape[1])) if noisy else (None, None)
+            )
+            current, lowest, highest = product_and_range(voltages, g, gain, extra, gk)
             if check is not None:
                 try:
                     check(lowest, highest)
                 except Exception:
-                    rng.bit_generator.state = saved
+                    if saved is not None:
+                        rng.bit_generator.state = saved
                     raise
         else:
             current, lowest, highest = product_and_range(voltages, g)
             if check is not None:
                 check(lowest, highest)
+            if gk is not None:
+                current += (voltages * voltages * voltages) @ gk
         self.clock += self._clock.read_vector_time * voltages.shape[0]
-        if self.k_p is not None:
-            gk = self._cubic_conductance(array, self.effective_conductance(array))
-            current += (voltages * voltages * voltages) @ (gk if factor is None else gk * factor)
         if rd.read_width > 0 and voltages.size:
             self._read_disturb(array, voltages, (lowest, highest))
         if noisy and not fused:

@@ -3,10 +3,29 @@ of the voltages read, and the thermal-activation switching probability of a puls
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 PRODUCT_BLOCK = 1024
 """Input vectors per block of the crossbar product (a block of voltages stays in cache)."""
+
+_SCRATCH = threading.local()
+"""Per-thread work buffers of the blocked product, kept between reads: a fresh buffer of a
+few hundred kB per read costs page faults that can take longer than the product itself."""
+
+
+def _scratch(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two work buffers, ``(PRODUCT_BLOCK, rows)`` and ``(PRODUCT_BLOCK, cols)``, of this thread."""
+    key = (rows, cols)
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None or bufs[0] != key:
+        bufs = _SCRATCH.bufs = (
+            key,
+            np.empty((PRODUCT_BLOCK, rows)),
+            np.empty((PRODUCT_BLOCK, cols)),
+        )
+    return bufs[1], bufs[2]
 
 
 def product_and_range(
@@ -14,17 +33,25 @@ def product_and_range(
     g: np.ndarray,
     gain: np.ndarray | None = None,
     extra: np.ndarray | None = None,
+    gk: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, float]:
-    """``voltages @ g`` (times ``gain`` plus ``extra`` when given) and the smallest and
-    largest voltage (NaN if any is NaN), computed in blocks of ``PRODUCT_BLOCK`` vectors so
-    each block of voltages and currents is scanned while in cache."""
+    """``voltages @ g`` (plus ``voltages**3 @ gk`` when given, then times ``gain`` plus
+    ``extra`` when given) and the smallest and largest voltage (NaN if any is NaN).
+
+    Computed in blocks of ``PRODUCT_BLOCK`` vectors so each block of voltages and currents
+    is scanned, cubed and scaled while in cache; per element the operations are those of the
+    unblocked sequence (product, cubic term added, gain, extra), so both give equal numbers.
+    """
     n = voltages.shape[0]
-    if n <= PRODUCT_BLOCK and gain is None:
+    if n <= PRODUCT_BLOCK and gain is None and gk is None:
         current = voltages @ g
         if not n:
             return current, 0.0, 0.0
         return current, float(voltages.min()), float(voltages.max())
     current = np.empty((n, g.shape[1]))
+    if not n:
+        return current, 0.0, 0.0
+    cube, term = _scratch(voltages.shape[1], g.shape[1])
     lows, highs = [], []
     for start in range(0, n, PRODUCT_BLOCK):
         stop = start + PRODUCT_BLOCK
@@ -33,8 +60,16 @@ def product_and_range(
         np.matmul(block, g, out=out)
         lows.append(block.min())
         highs.append(block.max())
-        if gain is not None and extra is not None:
+        if gk is not None:
+            m = block.shape[0]
+            c, t = cube[:m], term[:m]
+            np.multiply(block, block, out=c)
+            c *= block
+            np.matmul(c, gk, out=t)
+            out += t
+        if gain is not None:
             out *= gain[start:stop]
+        if extra is not None:
             out += extra[start:stop]
     return current, float(np.min(lows)), float(np.max(highs))
 

@@ -23,13 +23,15 @@ URL = re.compile(r"live view(?: of \S+)?: (http://\S+?/)(?: \(server pid (\d+)\)
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
     """``python -m mtj_hil ARGS`` with its output in ``log`` (a file: a full pipe would stall
-    the measurement)."""
+    the measurement). Its live server runs at the measurement's own priority: the suite loads
+    every core with test workers of that priority, among which a niced server would wait tens
+    of seconds for the CPU (the niceness itself is tested in test_cli_live.py)."""
     return subprocess.Popen(
         [sys.executable, "-m", "mtj_hil", *args],
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", "MTJ_HIL_LIVE_NICE": "0"},
     )
 
 

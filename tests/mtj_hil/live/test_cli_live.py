@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import socket
+import time
+from pathlib import Path
 
 import h5py
 import pytest
@@ -53,7 +55,14 @@ def test_live_port_in_use_is_a_clear_error_before_anything_runs(tmp_path, capsys
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
 
 
-def test_characterize_live_prints_the_page_and_leaves_its_server_running(tmp_path, capsys):
+@pytest.mark.parametrize(("asked", "niceness"), [(None, 10), ("3", 3)])
+def test_characterize_live_prints_the_page_and_leaves_its_server_running(
+    tmp_path, capsys, monkeypatch, asked, niceness
+):
+    if asked is None:
+        monkeypatch.delenv("MTJ_HIL_LIVE_NICE", raising=False)
+    else:
+        monkeypatch.setenv("MTJ_HIL_LIVE_NICE", asked)
     out = tmp_path / "r.h5"
     code = main(["characterize", "--arrays", "0-1", "--out", str(out), "--live", "--no-report"])
     err = capsys.readouterr().err
@@ -63,9 +72,20 @@ def test_characterize_live_prints_the_page_and_leaves_its_server_running(tmp_pat
     pid = int(m.group(2))
     try:
         os.kill(pid, 0)  # still up after the run, for the pages that follow it
+        # below the measurement's priority by exactly what was asked (not twice: 19 starves it)
+        deadline = time.monotonic() + 10
+        while _niceness(pid) != os.nice(0) + niceness and time.monotonic() < deadline:
+            time.sleep(0.05)  # it nices itself as its first instruction
+        assert _niceness(pid) == os.nice(0) + niceness
     finally:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
+
+
+def _niceness(pid: int) -> int:
+    """A process's niceness, from /proc (field 19 of its stat line)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
 
 
 def test_another_address_needs_asking_and_is_warned_about(capsys):

@@ -1,0 +1,26 @@
+"""The blocked read kernel (product, cubic bias term and noise fused per cache-sized block)
+gives the numbers of the plain unblocked sequence of the same operations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtj_hil.sim import load_profile, make_die
+from mtj_hil.sim.kernels import PRODUCT_BLOCK
+
+
+@pytest.mark.parametrize("n", [PRODUCT_BLOCK + 1, 3 * PRODUCT_BLOCK + 17, 12_000])
+def test_large_read_equals_the_unblocked_sequence(n):
+    profile = load_profile("1t1r-20k")
+    assert profile.bias is not None and profile.read.noise_rel > 0
+    die, twin = make_die(profile, 0, 9), make_die(profile, 0, 9)
+    v = np.random.default_rng(n).uniform(-0.1, 0.1, (n, profile.geometry.rows))
+    got = die.read(2, v)
+    g = twin.effective_conductance(2)
+    gk = g * twin.curvature(2)
+    gain, extra = twin._noise(2, (n, g.shape[1]))
+    want = (v @ g + (v * v * v) @ gk) * gain + extra
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    # the cubic term is not negligible here, so leaving it out would be caught
+    assert np.abs(((v * v * v) @ gk) * gain).max() > 1e3 * np.abs(got - want).max()

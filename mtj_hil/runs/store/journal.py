@@ -11,7 +11,6 @@ that does not verify (those after it are set aside: nothing is trusted out of or
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import warnings
@@ -275,15 +274,31 @@ def set_aside(untrusted: list[tuple[Path, str]]) -> None:
         )
 
 
-def remove_parts(run_path: Path, paths: list[Path]) -> None:
-    """Remove folded parts and, when empty, the parts folder (best effort)."""
+def remove_parts(run_path: Path, paths: list[Path], strict: bool = False) -> None:
+    """Remove folded parts and, when empty, the parts folder: best effort for a reader (it
+    may lack the permission), ``strict`` for the writer, where a failure means the disk is
+    failing and nothing more should be measured onto it.
+
+    Raises:
+        OSError: with ``strict``, a part or the folder could not be removed.
+    """
+    removed = False
     for path in paths:
-        with contextlib.suppress(OSError):
+        try:
             path.unlink()
+            removed = True
+        except FileNotFoundError:
+            pass
+        except OSError:
+            if strict:
+                raise
     folder = parts_dir(run_path)
     try:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-        fsync_dir(run_path.parent)
+            removed = True
+        if removed:
+            fsync_dir(run_path.parent)
     except OSError:
-        pass
+        if strict:
+            raise

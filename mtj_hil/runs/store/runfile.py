@@ -191,7 +191,14 @@ class RunFile:
                 remove_stale_temps(parts_dir(path))
                 tree = load_tree(path, writable=True)
                 set_aside(tree.untrusted)
-                remove_parts(path, tree.folded)
+                try:  # the writer: a disk that fails here is not measured onto
+                    remove_parts(path, tree.folded, strict=True)
+                except OSError as exc:
+                    tree.h5.close()
+                    raise StoreError(
+                        f"cannot tidy the journal of run file {path}: {error_text(exc)}; "
+                        "the data committed before is kept: fix the cause, then resume"
+                    ) from exc
                 h5 = tree.h5 if tree.checksummed else _upgraded(tree.h5)
                 writer = _Writer(lease, str(h5.attrs.get("run_id", "")), seq=tree.last_seq)
                 writer.clean = tree.replayed == 0
@@ -420,7 +427,10 @@ class RunFile:
             writer.pending = []
             writer.clean = True
             folded = [p for seq, p in list_parts(self.path) if seq <= writer.seq]
-            remove_parts(self.path, folded)
+            try:
+                remove_parts(self.path, folded, strict=True)
+            except OSError as exc:  # the data is safe in the file; the disk is not
+                self._fail(exc, "tidy the journal of")
 
     def _fail(self, exc: OSError, what: str) -> None:
         writer = self._writer

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.controller.sequence import (
     Enable,
     PulseStep,
@@ -18,28 +17,12 @@ from mtj_hil.instruments.controller.sequence import (
     encode_step,
 )
 from mtj_hil.instruments.errors import SafetyViolation
-from mtj_hil.instruments.safety import SafetyEnvelope
-from mtj_hil.sim.die import make_die
 from mtj_hil.sim.lab.board import VirtualBoard
-from mtj_hil.sim.lab.board_setup import ReadPathImperfections
-from mtj_hil.sim.lab.server import LineServer
-from mtj_hil.sim.profile import load_profile
+
+from .conftest import BENCH_ENVELOPE
 
 EVERY = tuple(range(25))
 THR = (2100,) * 25
-
-
-@pytest.fixture
-def lab():
-    die = make_die(load_profile("1t1r-20k"), 0, 0)
-    board = VirtualBoard(die, imperfections=ReadPathImperfections.ideal(), firmware="1.3.0")
-    server = LineServer(board.handle, encoding=None, name="seq-buffer").start()
-    ctrl = ChipController(server.url, timeout=0.5)
-    try:
-        yield board, ctrl
-    finally:
-        ctrl.close()
-        server.stop()
 
 
 def _verbs(board: VirtualBoard, before: int) -> int:
@@ -60,13 +43,7 @@ def test_a_round_may_carry_its_own_width_in_the_token():
 
 def test_a_round_width_outside_the_envelope_is_refused_before_upload(lab):
     board, ctrl = lab
-    ctrl.envelope = SafetyEnvelope(
-        max_read_voltage=0.3,
-        min_pulse_amplitude=0.1,
-        max_pulse_amplitude=1.2,
-        min_pulse_width=1e-8,
-        max_pulse_width=1e-5,
-    )
+    ctrl.envelope = BENCH_ENVELOPE
     ctrl.select_array(0)
     frames = board.frames
     wide = WriteVerify("POS", 1e-6, 0.1, True, (1.0, 1.2), THR, widths=(1e-6, 2e-5))

@@ -29,32 +29,13 @@ from mtj_hil.instruments.controller.sequence import (
     encode_step,
 )
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
-from mtj_hil.instruments.safety import SafetyEnvelope
-from mtj_hil.sim.die import make_die
 from mtj_hil.sim.lab.board import VirtualBoard
-from mtj_hil.sim.lab.board_setup import ReadPathImperfections
 from mtj_hil.sim.lab.server import DropConnection, LineServer
-from mtj_hil.sim.profile import load_profile
+
+from .conftest import BENCH_ENVELOPE, sequence_board
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "chip-protocol.md"
 EVERY = tuple(range(25))
-
-
-def _board(firmware: str = "1.3.0") -> VirtualBoard:
-    die = make_die(load_profile("1t1r-20k"), 0, 0)
-    return VirtualBoard(die, imperfections=ReadPathImperfections.ideal(), firmware=firmware)
-
-
-@pytest.fixture
-def lab():
-    board = _board()
-    server = LineServer(board.handle, encoding=None, name="seq-board").start()
-    ctrl = ChipController(server.url, timeout=0.5)
-    try:
-        yield board, ctrl
-    finally:
-        ctrl.close()
-        server.stop()
 
 
 def _send(board: VirtualBoard, verb: str, seq: int, *args: str) -> list[bytes]:
@@ -93,7 +74,7 @@ def test_the_section_10_transcripts_are_what_the_virtual_board_answers(section):
     sec = sec[: sec.index("\n### ", 5)] if "\n### " in sec[5:] else sec
     lines = [(d, f) for d, f in _doc_frames() if f in sec.encode()]
     assert len(lines) >= 10
-    board = _board()
+    board = sequence_board()
     for verb, seq, args in (("SYNC", 0, ()), ("IDN", 1, ()), ("LIM", 2, ()), ("SEL", 3, ("7",))):
         _send(board, verb, seq, *args)
     replies: list[bytes] = []
@@ -131,13 +112,7 @@ def test_steps_round_trip_through_their_tokens():
 
 def test_a_sequence_leaving_the_envelope_is_refused_whole_before_upload(lab):
     board, ctrl = lab
-    ctrl.envelope = SafetyEnvelope(
-        max_read_voltage=0.3,
-        min_pulse_amplitude=0.1,
-        max_pulse_amplitude=1.2,
-        min_pulse_width=1e-8,
-        max_pulse_width=1e-5,
-    )
+    ctrl.envelope = BENCH_ENVELOPE
     ctrl.select_array(0)
     frames = board.frames
     steps = [Enable(EVERY, EVERY), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
@@ -185,7 +160,7 @@ def test_a_retried_run_is_replayed_not_run_again(lab):
 
 
 def test_the_board_refuses_bad_steps_atomically_and_runs_that_outlast_t_seqmax():
-    board = _board()
+    board = sequence_board()
     _send(board, "SEL", 1, "0")
     _send(board, "SEQ", 2, "NEW")
     ok = _send(board, "SEQ", 3, "ADD", "E:0000001:1FFFFFF")[0]
@@ -208,7 +183,7 @@ def test_the_board_refuses_bad_steps_atomically_and_runs_that_outlast_t_seqmax()
 
 
 def test_a_board_before_firmware_1_3_knows_no_seq_and_the_driver_does_not_send_it():
-    board = _board("1.2.0")
+    board = sequence_board("1.2.0")
     assert _send(board, "SEQ", 1, "NEW")[0].startswith(b"ERR 01 E02")
     server = LineServer(board.handle, encoding=None, name="old-board").start()
     try:
@@ -243,7 +218,7 @@ def test_an_abort_mid_run_leaves_the_board_safe_and_the_host_told(lab):
 
 
 def test_a_link_lost_mid_run_leaves_the_board_safe():
-    board = _board()
+    board = sequence_board()
     _send(board, "SEL", 1, "0")
     _send(board, "SEQ", 2, "NEW")
     _send(board, "SEQ", 3, "ADD", "E:1FFFFFF:1FFFFFF", "P:POS:1.000:1.000e-06", "S:0.100")

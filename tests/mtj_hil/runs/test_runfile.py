@@ -200,3 +200,27 @@ def test_half_written_array_is_dropped_on_resume(tmp_path):
     _run(path, resume=True)
     _assert_same_measurements(path, reference)
     os.remove(reference)
+
+
+def test_a_journal_that_cannot_be_tidied_stops_the_writer(tmp_path, monkeypatch) -> None:
+    """The writer folds its parts into the file, then removes them; a disk that fails that
+    clean-up is failing, so nothing more is measured onto it (the crash bench found a run
+    that went on measuring after a failed write here). The data is in the file."""
+    import errno
+
+    from mtj_hil.runs.store import journal
+
+    path = tmp_path / "run.h5"
+    run = RunFile.create(path, "characterization", die_id="sim:test")
+    run.append("characterization/array_index", np.array([0]), unit="")
+    run.flush()  # one journal part, folded and removed when the run closes
+
+    def failing_fsync(folder):
+        raise OSError(errno.EIO, "Input/output error", str(folder))
+
+    monkeypatch.setattr(journal, "fsync_dir", failing_fsync)
+    with pytest.raises(StoreError, match="cannot tidy the journal of run file .*EIO"):
+        run.close()
+    monkeypatch.undo()
+    with RunFile.open(path) as done:
+        assert list(done.h5["characterization/array_index"][()]) == [0]

@@ -29,6 +29,13 @@ from mtj_hil.runs.store.journal import RecoveryWarning, apply, parts_dir, read_p
 DIAGNOSE_TIMEOUT = 30.0
 """Seconds the separate process that locates damage may take."""
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+"""The first bytes of an HDF5 file without a user block."""
+
+LEGACY_PROBE_TIMEOUT = 30.0
+"""Seconds a separate process may take to parse a file without a checksum (mtj-hil 0.1)
+before this one does."""
+
 
 @dataclass
 class Tree:
@@ -78,6 +85,8 @@ def _load(path: Path, writable: bool) -> Tree:
             verify(data)
         except ImageDamaged as exc:
             raise StoreError(damage_message(path, str(exc))) from exc
+    elif data.startswith(HDF5_SIGNATURE):
+        probe_unchecked(path)
     try:
         h5 = open_image(data, writable=writable)
     except OSError as exc:
@@ -132,6 +141,8 @@ def file_format(path: Path) -> str | None:
             verify(data)
         except ImageDamaged as exc:
             raise StoreError(damage_message(path, str(exc))) from exc
+    elif data.startswith(HDF5_SIGNATURE):
+        probe_unchecked(path)
     try:
         with open_image(data) as h5:
             value = h5.attrs.get("format")
@@ -140,6 +151,23 @@ def file_format(path: Path) -> str | None:
 
         raise StoreError(open_failure(path, exc)) from exc
     return None if value is None else str(value)
+
+
+def probe_unchecked(path: Path) -> None:
+    """Have a separate process parse the file ``path``, which has no checksum (mtj-hil 0.1),
+    with a time limit, before this process does: damaged HDF5 metadata can make the HDF5
+    library loop for ever (and a loop in C never returns to Python to honour a signal).
+
+    Raises:
+        StoreError: the probe hung or crashed on the file (it is damaged).
+    """
+    for line in diagnose(path, timeout=LEGACY_PROBE_TIMEOUT):
+        if "did not finish" in line or "fails on it" in line:
+            why = line.split(": ", 1)[1]
+            raise StoreError(
+                f"{path} is damaged: {why} (a file without a checksum, written by mtj-hil "
+                "0.1); restore it from a copy"
+            )
 
 
 def damage_message(path: Path, why: str) -> str:

@@ -79,14 +79,7 @@ def _load(path: Path, writable: bool) -> Tree:
         raise
     except OSError as exc:
         raise StoreError(f"cannot read run file {path}: {error_text(exc)}") from exc
-    checksummed = has_header(data)
-    if checksummed:
-        try:
-            verify(data)
-        except ImageDamaged as exc:
-            raise StoreError(damage_message(path, str(exc))) from exc
-    elif data.startswith(HDF5_SIGNATURE):
-        probe_unchecked(path)
+    checksummed = ensure_parsable(path, data)
     try:
         h5 = open_image(data, writable=writable)
     except OSError as exc:
@@ -125,6 +118,25 @@ def _load(path: Path, writable: bool) -> Tree:
     )
 
 
+def ensure_parsable(path: Path, data: bytes) -> bool:
+    """Make sure the bytes ``data`` of ``path`` can be handed to HDF5: a checksummed file must
+    verify; an HDF5 file without a checksum (mtj-hil 0.1) is parsed by a separate process
+    first (:func:`probe_unchecked`). Returns whether the file is checksummed.
+
+    Raises:
+        StoreError: damaged (naming the damage).
+    """
+    if has_header(data):
+        try:
+            verify(data)
+        except ImageDamaged as exc:
+            raise StoreError(damage_message(path, str(exc))) from exc
+        return True
+    if data.startswith(HDF5_SIGNATURE):
+        probe_unchecked(path)
+    return False
+
+
 def file_format(path: Path) -> str | None:
     """The ``format`` attribute of the HDF5 file ``path`` (None when it has none), read only
     after its checksum verifies, so damaged metadata never reaches the HDF5 parser.
@@ -136,13 +148,7 @@ def file_format(path: Path) -> str | None:
         data = read_file(path)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {error_text(exc)}") from exc
-    if has_header(data):
-        try:
-            verify(data)
-        except ImageDamaged as exc:
-            raise StoreError(damage_message(path, str(exc))) from exc
-    elif data.startswith(HDF5_SIGNATURE):
-        probe_unchecked(path)
+    ensure_parsable(path, data)
     try:
         with open_image(data) as h5:
             value = h5.attrs.get("format")

@@ -135,7 +135,8 @@ def trial_information(
     keep = 1.0 - floor
     dmu = keep * e * np.exp(-e)
     mu = keep * -np.expm1(-e)
-    w = dmu * dmu / np.maximum(mu * (1.0 - mu), 1e-300)
+    fail = floor + keep * np.exp(-e)  # 1 - mu without cancellation
+    w = dmu * dmu / np.maximum(mu * fail, 1e-300)
     w = np.where(np.isfinite(w), w, 0.0)
     info = np.empty((*w.shape, 2, 2))
     info[..., 0, 0] = w

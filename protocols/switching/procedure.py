@@ -218,7 +218,7 @@ class ArraySwitching:
         loop_g: conductance read after each loop step (S), ``(m, s)``.
         decision: the decision-read rule chosen for the array (integration s, noise A,
             worst margin A, misread probability, bound), empty for precision reads (kept in
-            memory; run files do not store it yet).
+            memory and as attributes of the run file's ``switching/decision/<array>``).
     """
 
     direction: np.ndarray

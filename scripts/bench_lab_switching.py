@@ -22,7 +22,11 @@ Levers (``--levers``: each measured on its own, on ``--lever-arrays`` arrays, sc
               pipelined (reads and verifies as the baseline)
   verify      sequences, and devices that never verify are not verified again
   decisions   sequences, and state reads as decisions (misread <= 1e-6 per read)
-  all         sequences, fewer verify reads and decisions (the default)
+  placement   sequences, and trials placed where they inform about Vc0 and Delta, each
+              direction of an array stopping at its stated precision (90 % half-widths
+              1.2 % of Vc0 and 10 % of Delta for 80 % of the devices), over the widths of
+              ``placement_widths`` (a decade further, to the envelope's longest pulse)
+  all         sequences, fewer verify reads, decisions and placement (the default)
 
 Usage: python scripts/bench_lab_switching.py [--arrays 4] [--levers] [--smoke]
 """
@@ -39,6 +43,7 @@ import numpy as np
 
 from mtj_hil.protocols.switching.analysis import analyse
 from mtj_hil.protocols.switching.fit import STATUS_OK, interval_coverage
+from mtj_hil.protocols.switching.placement import placement_widths
 from mtj_hil.protocols.switching.procedure import (
     MemorySwitchingSink,
     SwitchingPlan,
@@ -59,29 +64,40 @@ LEVERS = {
     "sequences": ("1.3.0", {"decision_bound": 0.0, "skip_unresponsive": False}),
     "verify": ("1.3.0", {"decision_bound": 0.0}),
     "decisions": ("1.3.0", {"skip_unresponsive": False}),
-    "all": ("1.3.0", {}),
+    "placement": (
+        "1.3.0",
+        {"decision_bound": 0.0, "skip_unresponsive": False, "placement": "information"},
+    ),
+    "all": ("1.3.0", {"placement": "information"}),
 }
 
 
 def plan_for(layout, arrays: list[int], smoke: bool, **changes) -> SwitchingPlan:
     """The default plan of ``mtj-hil switching`` (a coarse, short one with ``--smoke``),
-    with ``changes``."""
+    with ``changes``; placed trials use :func:`placement_widths`."""
+    if changes.get("placement") == "information":
+        changes.setdefault(
+            "widths", placement_widths(layout)[-2:] if smoke else placement_widths(layout)
+        )
     if smoke:
         return SwitchingPlan(
             arrays=tuple(arrays),
             amplitudes=default_amplitudes(layout, step=0.1),
-            widths=default_widths(layout)[-2:],
-            trials=8,
-            probe_trials=4,
-            floor_trials=8,
-            disturb_reads=25,
-            **changes,
+            **{
+                "widths": default_widths(layout)[-2:],
+                "trials": 8,
+                "probe_trials": 4,
+                "floor_trials": 8,
+                "disturb_reads": 25,
+                "placement_batch": 8,
+                "placement_budget": 64,
+                **changes,
+            },
         )
     return SwitchingPlan(
         arrays=tuple(arrays),
         amplitudes=default_amplitudes(layout),
-        widths=default_widths(layout),
-        **changes,
+        **{"widths": default_widths(layout), **changes},
     )
 
 

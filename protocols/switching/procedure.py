@@ -31,8 +31,11 @@ from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from mtj_hil.protocols.switching.decision import DEFAULT_BOUND
+from mtj_hil.protocols.switching.placed import placed_rows
 from mtj_hil.protocols.switching.trials import Trials
 
+PLACEMENTS = ("grid", "information")
+"""Ways of placing the trials (``SwitchingPlan.placement``)."""
 DEFAULT_AMPLITUDE_STEP = 0.025
 """Spacing (V) of the default amplitude grid."""
 
@@ -70,6 +73,17 @@ class SwitchingPlan:
         skip_unresponsive: devices the first write towards a start state cannot verify
             (stuck, shorted, open) are not verified again by later writes towards it (they
             count invalid throughout), so they no longer force every verify round.
+        placement: ``"grid"``: the amplitude sweeps above (``adaptive`` or not);
+            ``"information"``: each batch of trials goes where it tells most about the
+            devices' Vc0 and Delta, and a direction stops at its stated precision
+            (:mod:`mtj_hil.protocols.switching.placed`).
+        target_vc: relative 90 % interval half-width of Vc0 a device needs (placement).
+        target_delta: relative 90 % interval half-width of Delta a device needs.
+        done_fraction: fraction of the fitted devices that must reach both targets before
+            a direction of an array stops (placement).
+        placement_batch: trials per placed point.
+        placement_budget: most trials per array and direction before the floor trials
+            (placement; the direction stops there even short of its precision).
     """
 
     arrays: tuple[int, ...]
@@ -92,6 +106,12 @@ class SwitchingPlan:
     target_wer: float = 1e-6
     decision_bound: float = DEFAULT_BOUND
     skip_unresponsive: bool = True
+    placement: str = "grid"
+    target_vc: float = 0.012
+    target_delta: float = 0.10
+    done_fraction: float = 0.8
+    placement_batch: int = 8
+    placement_budget: int = 640
 
 
 def default_amplitudes(layout: Layout, step: float = DEFAULT_AMPLITUDE_STEP) -> tuple[float, ...]:
@@ -156,6 +176,17 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
         raise InvalidRequest("tau0 must be > 0 s and target_wer in (0, 1)")
     if not 0 <= plan.decision_bound < 0.5:
         raise InvalidRequest(f"decision_bound must be in [0, 0.5), got {plan.decision_bound}")
+    if plan.placement not in PLACEMENTS:
+        raise InvalidRequest(f"placement must be one of {PLACEMENTS}, got {plan.placement!r}")
+    if not (0 < plan.target_vc < 1 and 0 < plan.target_delta < 1):
+        raise InvalidRequest("target_vc and target_delta must be in (0, 1)")
+    if not 0 < plan.done_fraction <= 1:
+        raise InvalidRequest(f"done_fraction must be in (0, 1], got {plan.done_fraction}")
+    if not 1 <= plan.placement_batch <= plan.placement_budget <= 60000:
+        raise InvalidRequest(
+            "need 1 <= placement_batch <= placement_budget <= 60000, got "
+            f"{plan.placement_batch}, {plan.placement_budget}"
+        )
     for dev in plan.loop_devices:
         a, r, c = dev
         check_array(layout, a)
@@ -187,7 +218,7 @@ class ArraySwitching:
         loop_g: conductance read after each loop step (S), ``(m, s)``.
         decision: the decision-read rule chosen for the array (integration s, noise A,
             worst margin A, misread probability, bound), empty for precision reads (kept in
-            memory; run files do not store it yet).
+            memory and as attributes of the run file's ``switching/decision/<array>``).
     """
 
     direction: np.ndarray
@@ -251,7 +282,10 @@ def measure_array(chip: Chip, array: int, plan: SwitchingPlan) -> ArraySwitching
     decision = runner.choose_decisions()
     rows: list[tuple[int, float, float, np.ndarray, np.ndarray, bool]] = []
     amplitudes = sorted(plan.amplitudes)
-    for width in plan.widths:
+    if plan.placement == "information":
+        for direction in (CellState.AP, CellState.P):
+            rows += placed_rows(runner, plan, direction)
+    for width in plan.widths if plan.placement == "grid" else ():
         for direction in (CellState.AP, CellState.P):
             ever = np.zeros(runner.shape, bool)
             saturated_run = 0

@@ -8,6 +8,12 @@ Layout under ``/switching`` (streams, appended array by array):
 - ``disturb_flips``, ``disturb_valid`` (arrays, 2, rows, cols): read disturb from P / AP.
 - ``loop_array``, ``loop_cells`` (row, col), ``loop_g`` (S): pulsed R-V loops; the signed
   step amplitudes are ``loop_voltage`` (V).
+- ``decision/<array>`` (group attributes): the state-read decision rule chosen for the array
+  (:mod:`mtj_hil.protocols.switching.decision`): ``integration`` (s; NaN: precision reads),
+  ``sigma`` (A, read-noise upper limit), ``worst_margin`` (A), ``misread`` and ``bound``
+  (probability per cell and read), ``cells``, ``measured`` (JSON: integration s -> noise A),
+  ``units`` (JSON: each attribute's unit). Absent for arrays measured with precision reads
+  only (no rule was tried).
 - ``array_index``, ``points_end``, ``loops_end``: arrays finished and where their rows end.
   Appended last, so an array counts only once all its rows are on disk; reopening drops
   rows past the last index (an append a killed process left half-done).
@@ -69,6 +75,16 @@ _FIELDS = {
     "trials": "trials",
     "switched": "switched",
 }
+DECISION_UNITS = {
+    "integration": "s",
+    "sigma": "A",
+    "worst_margin": "A",
+    "misread": "1 (per cell and read)",
+    "bound": "1 (per cell and read)",
+    "cells": "1",
+    "measured": "A per integration (s)",
+}
+"""Units of the decision-rule attributes (stored with them as ``units``)."""
 _FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
 
 
@@ -123,6 +139,8 @@ class SwitchingRun(RunSink):
                 "V",
                 "signed pulse amplitude of each R-V loop step (+ towards AP)",
             )
+        if data.decision:
+            self.run.set_attrs(f"{GROUP}/decision/{array}", **_decision_attrs(data.decision))
         rows["points_end"] = (np.array([n_points], np.int64), "1", "grid rows after each array")
         rows["loops_end"] = (np.array([n_loops], np.int64), "1", "loop rows after each array")
         self._commit_array(array, rows)
@@ -157,6 +175,39 @@ class SwitchingRun(RunSink):
             disturb=json.dumps(analysis.disturb),
         )
         self.run.flush()
+
+
+def _decision_attrs(rule: dict[str, Any]) -> dict[str, Any]:
+    """The decision rule of an array (``asdict`` of a ``DecisionRule``) as HDF5 attributes."""
+    t = rule.get("integration")
+    return {
+        "integration": float("nan") if t is None else float(t),
+        "sigma": float(rule["sigma"]),
+        "worst_margin": float(rule["worst_margin"]),
+        "misread": float(rule["misread"]),
+        "bound": float(rule["bound"]),
+        "cells": int(rule["cells"]),
+        "measured": json.dumps({repr(float(k)): float(v) for k, v in rule["measured"].items()}),
+        "units": json.dumps(DECISION_UNITS),
+    }
+
+
+def _decision(run: RunFile, array: int) -> dict[str, Any]:
+    """The decision rule stored for ``array`` (as ``ArraySwitching.decision``), or ``{}``."""
+    grp = run.h5.get(f"{GROUP}/decision/{array}")
+    if grp is None:
+        return {}
+    a = grp.attrs
+    t = float(a["integration"])
+    return {
+        "integration": None if np.isnan(t) else t,
+        "sigma": float(a["sigma"]),
+        "worst_margin": float(a["worst_margin"]),
+        "misread": float(a["misread"]),
+        "bound": float(a["bound"]),
+        "cells": int(a["cells"]),
+        "measured": {float(k): float(v) for k, v in json.loads(a["measured"]).items()},
+    }
 
 
 def _bounds(run: RunFile, i: int) -> tuple[int, int, int, int]:
@@ -200,7 +251,7 @@ def _load_arrays(run: RunFile, arrays: Iterable[int]) -> dict[int, ArraySwitchin
                     "loop_g": rows["loop_g"],
                     "loop_voltage": run.read(f"{GROUP}/loop_voltage"),
                 }
-            out[a] = ArraySwitching(**fields, **extra, **loops)
+            out[a] = ArraySwitching(**fields, **extra, **loops, decision=_decision(run, a))
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +130,44 @@ def test_switching_runs_through_the_virtual_lab(tmp_path, capsys):
     assert run.complete and run.attrs["die_id"] == "sim:1t1r-20k:lot0:die7"
     assert run.data[0].trials.sum() > 0
     assert "modelled lab time" in capsys.readouterr().err
+
+
+def test_the_decision_rule_of_an_array_is_kept_with_units(tmp_path):
+    """The state-read decision rule (integration chosen, misread bound) is stored per array
+    and read back; arrays measured with precision reads carry none."""
+    from mtj_hil.protocols.switching.decision import DecisionRule
+    from mtj_hil.protocols.switching.procedure import MemorySwitchingSink, measure_switching_die
+    from mtj_hil.runs.store.switching import DECISION_UNITS
+
+    plan = SwitchingPlan(
+        arrays=(0, 1),
+        amplitudes=(0.6, 0.8),
+        widths=(1e-6,),
+        trials=2,
+        probe_trials=1,
+        floor_trials=0,
+        disturb_reads=0,
+    )
+    data = measure_switching_die(_chip(), MemorySwitchingSink(), plan)
+    rule = DecisionRule(5e-5, 2.5e-8, 1.4e-6, 3.2e-9, 1e-6, 611, {1e-5: 6e-8, 5e-5: 2.4e-8})
+    data[0].decision = asdict(rule)
+    path = tmp_path / "dec.h5"
+    with RunFile.create(path, "switching", die_id=ID, extra={"plan": {}, "layout": {}}) as run:
+        sink = SwitchingRun(run)
+        for a in (0, 1):
+            sink.save_array(a, data[a])
+    back = load_switching(path)
+    assert back.data[0].decision == asdict(rule)
+    assert back.data[1].decision == {}
+    with RunFile.open(path) as run:
+        attrs = run.h5["switching/decision/0"].attrs
+        assert attrs["integration"] == 5e-5 and attrs["bound"] == 1e-6
+        assert json.loads(attrs["units"]) == DECISION_UNITS
+        assert DECISION_UNITS["integration"] == "s" and DECISION_UNITS["sigma"] == "A"
+        assert "1" not in run.h5["switching/decision"]
+    # a rule that found no integration (precision reads) keeps that fact
+    data[1].decision = asdict(DecisionRule(None, float("nan"), 1e-7, float("nan"), 1e-6, 600))
+    path2 = tmp_path / "dec2.h5"
+    with RunFile.create(path2, "switching", die_id=ID, extra={"plan": {}, "layout": {}}) as run:
+        SwitchingRun(run).save_array(1, data[1])
+    assert load_switching(path2).data[1].decision["integration"] is None

@@ -121,6 +121,15 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     type=click.IntRange(0, 10_000_000),
     help="Reads per device at the largest read voltage (read disturb); 0 skips it.",
 )
+@click.option(
+    "--placement",
+    type=click.Choice(["grid", "information"]),
+    default=DEFAULTS.placement,
+    show_default=True,
+    help="'grid': the amplitude sweeps at every width; 'information': after a short sweep, "
+    "each batch of trials goes to the pulse that tells most about Vc0 and Delta, and a "
+    "direction stops once its devices reach the stated precision.",
+)
 @click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
 @click.option(
     "--target-wer",
@@ -155,6 +164,7 @@ def switching(
     adaptive: bool,
     floor_trials: int,
     disturb_reads: int,
+    placement: str,
     loop_devices: str | None,
     target_wer: float,
     tau0: float,
@@ -196,6 +206,7 @@ def switching(
             adaptive=adaptive,
             floor_trials=floor_trials,
             disturb_reads=disturb_reads,
+            placement=placement,
             loop_devices=loops,
             tau0=tau0,
             target_wer=target_wer,
@@ -216,6 +227,7 @@ def switching(
             "adaptive": adaptive,
             "floor_trials": floor_trials,
             "disturb_reads": disturb_reads,
+            "placement": placement,
             "loop_devices": [list(d) for d in loops],
             "target_wer": target_wer,
             "tau0": tau0,

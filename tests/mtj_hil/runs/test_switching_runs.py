@@ -100,6 +100,19 @@ def test_cli_switching_then_resume_then_show(tmp_path, capsys):
     assert main(args) == 4
 
 
+@pytest.mark.slow
+def test_cli_information_placement_is_recorded_and_spends_fewer_trials(tmp_path):
+    common = ["--die", "3", "--arrays", "0", "--no-report", "--disturb-reads", "0"]
+    placed, grid = tmp_path / "placed.h5", tmp_path / "grid.h5"
+    assert main(["switching", *common, "--out", str(placed), "--placement", "information"]) == 0
+    assert main(["switching", *common, "--out", str(grid)]) == 0
+    run = load_switching(placed)
+    assert run.complete and run.plan["placement"] == "information"
+    assert load_switching(grid).plan["placement"] == "grid"  # the library's default
+    # placed trials stop at the stated precision: fewer than the grid's on the same array
+    assert run.data[0].trials.sum() < load_switching(grid).data[0].trials.sum()
+
+
 @pytest.mark.parametrize(
     ("extra", "code", "message"),
     [

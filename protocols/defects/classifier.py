@@ -35,7 +35,11 @@ import numpy as np
 from scipy.special import erf
 
 from mtj_hil.protocols.defects import diagnostics as diag
-from mtj_hil.protocols.defects.bias_signature import BiasEvidence, bias_log_likelihood
+from mtj_hil.protocols.defects.bias_signature import (
+    BiasEvidence,
+    bias_log_likelihood,
+    prepare_bias,
+)
 from mtj_hil.protocols.defects.classes import (
     N_CLASSES,
     Evidence1D,
@@ -227,7 +231,8 @@ def classify_evidence(
         # A converter step is read noise the signature cannot average away (uniform: /sqrt 12
         # per reading, at both voltages, the high one's step relatively 2-3 x smaller).
         floor = float(np.sqrt(2.0 / 12.0) * ev.step / np.exp(mu_p_die))
-        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit, floor)
+        prepared = prepare_bias(bias, clean, floor)
+        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit, floor, prepared)
         if bias_model.get("used"):
             # Refit the defect populations with both views, then the signature's short fit
             # with the joint posterior: a short population the level alone got wrong (soft
@@ -245,7 +250,7 @@ def classify_evidence(
             )
             level_ll = pops.class_ll(e1)
             joint = normalise(pops.class_ll(e1b) + extra)
-            bias_ll, bias_model = bias_log_likelihood(bias, clean, joint, fit, floor)
+            bias_ll, bias_model = bias_log_likelihood(bias, clean, joint, fit, floor, prepared)
             conflicts = diag.view_conflicts(level_ll, bias_ll, pops.weights, stuck_like)
             e1b, extra = _with_bias(e1, good_parts, bias_ll)
             ll = pops.class_ll(e1b) + extra

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtj_hil.protocols.defects.rowwise import median_and_max_run
+from mtj_hil.protocols.defects.rowwise import may_tie, median_and_max_run
 from mtj_hil.protocols.errors import ProtocolError
 
 _LN_FLOOR = 1e-15
@@ -187,10 +187,13 @@ def robust_sigma(values: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
+    if v.size < 20 or not may_tie(v, 0.1):
+        med = np.median(v)
+        return float(1.4826 * np.median(np.abs(v - med)))  # no heavy ties: the MAD is right
     med, max_run = median_and_max_run(v)
     mad = float(1.4826 * np.median(np.abs(v - med)))
-    if v.size < 20 or max_run < 0.1 * v.size:
-        return mad  # no heavy ties: the MAD is right
+    if max_run < 0.1 * v.size:
+        return mad
     lo, hi = np.quantile(v, [0.01, 0.99])
     core = v[(v >= lo) & (v <= hi)]
     return max(mad, float(np.std(core)) / TRIMMED_STD_FACTOR)

@@ -16,6 +16,7 @@ import numpy as np
 
 from mtj_hil.protocols.defects.contrast import deconvolve
 from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.rowwise import nanmedian
 
 PER_ARRAY_MIN = 50
 """An array needs this many clean switchers for its own P/AP centres."""
@@ -56,7 +57,7 @@ def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
     xm = np.where(clean, x, np.nan)
     counts = clean.sum(axis=1)
     with np.errstate(invalid="ignore"):
-        med = np.nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
+        med = nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
     med = np.where(counts >= PER_ARRAY_MIN, med, die)
     sigma = robust_sigma((x - med[:, None])[clean])
     differ = False

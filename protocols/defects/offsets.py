@@ -17,10 +17,11 @@ over lines (a grid search refined by a parabola); used by :func:`mtj_hil.protoco
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from mtj_hil.protocols.defects.rowwise import nanmedian
 
 GRID = 97
 """Trial offsets per line in the grid search (then refined by a parabola)."""
@@ -117,6 +118,7 @@ def estimate_line_offsets(
         h_p, h_ap = (np.asarray(a, float) for a in high)
         use = use & np.isfinite(h_p) & np.isfinite(h_ap) & (h_p > 0) & (h_ap > 0)
         fits["bias signature"] = lambda m: _bias_lines(g_p, g_ap, h_p, h_ap, ratio, m)
+    chosen = None
     for method, fit in fits.items():
         u_a, se_a = fit(use & even[None, :, None])
         u_b, se_b = fit(use & ~even[None, :, None])
@@ -136,17 +138,22 @@ def estimate_line_offsets(
         z = signal / max(float(prod.std()) / np.sqrt(prod.size), 1e-30)
         shrink = signal / (signal + noise) if signal > 0 else 0.0
         if shrink > best.shrink or best.method == "none":
-            u, se = fit(use)
-            est = np.isfinite(se)
+            # the full-line fit of the best method only (it does not take part in the choice)
             best = LineOffsets(
-                np.where(est, _centred(u, est, per_array), 0.0),
-                se,
+                best.u,
+                best.se,
                 z,
                 bool(z > SIGNIFICANCE),
                 float(np.clip(shrink, 0.0, 1.0)),
                 float(np.sqrt(max(signal, 0.0))),
                 method,
             )
+            chosen = fit, per_array
+    if chosen is not None:
+        fit, per_array = chosen
+        u, se = fit(use)
+        est = np.isfinite(se)
+        best.u, best.se = np.where(est, _centred(u, est, per_array), 0.0), se
     if not best.applied:
         best.shrink = 0.0
     return best
@@ -243,10 +250,9 @@ def _contrast_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
         if e <= 1.0 + 1e-6:
             break
         ui = np.where(ok, (g_p - e * g_ap) / (1.0 - e), np.nan)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(ui, axis=1)
-            mad = 1.4826 * np.nanmedian(np.abs(ui - med[:, None, :]), axis=1)
+        with np.errstate(invalid="ignore"):
+            med = nanmedian(ui, axis=1)
+            mad = 1.4826 * nanmedian(np.abs(ui - med[:, None, :]), axis=1)
         n = ok.sum(axis=1)
         good_line = (n >= MIN_DEVICES) & np.isfinite(med) & (mad > 0)
         u = np.where(good_line, med, 0.0)

@@ -55,3 +55,25 @@ def median_and_max_run(v: np.ndarray) -> tuple[float, int]:
     edges = np.flatnonzero(s[1:] != s[:-1])
     runs = np.diff(np.concatenate(([-1], edges, [n - 1])))
     return float(med), int(runs.max())
+
+
+def may_tie(v: np.ndarray, share: float) -> bool:
+    """False only if no value occurs in at least ``share`` of the 1-d float array ``v``
+    (exact: the values are hashed to buckets by their bits, and a value occurs at most as
+    often as its bucket fills); True means it may (then count exactly, e.g. with
+    :func:`median_and_max_run`). Costs a few passes, against a sort."""
+    bits = (np.asarray(v, dtype=np.float64) + 0.0).view(np.int64)  # -0.0 and 0.0 alike
+    bucket = (bits ^ (bits >> 20) ^ (bits >> 40)) & 4095
+    return bool(np.bincount(bucket, minlength=4096).max() >= share * v.size)
+
+
+def nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.nanmedian(x, axis=axis)`` bit for bit (NaN where a slice has no value, without
+    the warning) from one sort along the axis, without numpy's masked-array path for small
+    axes."""
+    s = np.sort(x, axis=axis)  # NaN last
+    n = np.expand_dims((~np.isnan(x)).sum(axis=axis), axis)
+    hi = np.take_along_axis(s, n // 2, axis=axis)
+    lo = np.take_along_axis(s, np.maximum(n // 2 - 1, 0), axis=axis)
+    out = np.where(n % 2 == 1, hi, (lo + hi) / 2.0)
+    return np.squeeze(np.where(n > 0, out, np.nan), axis=axis)

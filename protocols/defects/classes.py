@@ -131,20 +131,23 @@ def fit_populations(
         pops.mu_s, pops.sig_s = start.mu_s, start.sig_s
         pops.weights = np.maximum(start.weights, 1e-6) / np.maximum(start.weights, 1e-6).sum()
     fixed = _FixedParts(e, pops, extra)
+    x = fixed.e.x  # the devices whose posteriors the parameters can move
     for _ in range(iterations):
         resp = _softmax_classes(fixed.class_ll(pops))
-        # resp.mean over devices as numpy takes it along axis 0 of (n, 5): a running sum
-        pops.weights = np.maximum(np.cumsum(resp, axis=1)[:, -1] / max(resp.shape[1], 1), 1e-6)
+        # every pinned device adds (1, 0, 0, 0, 0) (to 1e-34)
+        total = np.cumsum(resp, axis=1)[:, -1] if resp.shape[1] else np.zeros(N_CLASSES)
+        total[GOOD] += fixed.n_pinned
+        pops.weights = np.maximum(total / max(e.x.size, 1), 1e-6)
         r = resp[SHORT]
         if r.sum() >= 2:
-            pops.mu_s = max(float((r * e.x).sum() / r.sum()), floor_s)
+            pops.mu_s = max(float((r * x).sum() / r.sum()), floor_s)
             # The spread from the side away from P only: the lower tail of the shorts is
             # partly claimed by stuck-P (a fixed, overlapping component), which would make
             # the shorts look narrower than they are, and the calls near P too sure.
-            up = r * (e.x >= pops.mu_s)
-            var = float((up * (e.x - pops.mu_s) ** 2).sum() / max(up.sum(), 1e-12))
+            up = r * (x >= pops.mu_s)
+            var = float((up * (x - pops.mu_s) ** 2).sum() / max(up.sum(), 1e-12))
             if up.sum() < 1.0:
-                var = float((r * (e.x - pops.mu_s) ** 2).sum() / r.sum())
+                var = float((r * (x - pops.mu_s) ** 2).sum() / r.sum())
             pops.sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
     n = max(int(e.x.size), 2)
     pops.shorts_found = _earns_place(pops, fixed, SHORT, 1.5 * np.log(n))
@@ -152,22 +155,53 @@ def fit_populations(
     return pops
 
 
+PINNED_GAP = 80.0
+"""A device whose GOOD log-likelihood exceeds every other class's by more than this (plus
+the largest log ratio of class weights the fit can reach) is GOOD with a posterior of 1
+less at most 4 e^-80 (1e-34) whatever the fit's parameters: it adds 1 to the GOOD weight
+(exactly, in floating point) and less than 1e-34 to any other class, far below the
+rounding of the sums, so the EM leaves it out."""
+_LV_S_MAX = float(-np.log(0.03) - 0.9189385332046727)
+"""Largest log density of the short level (its spread is at least 0.03)."""
+_LW_RANGE = float(-np.log(1e-6)) + 0.1
+"""Largest log ratio of two class weights in the fit (weights >= 1e-6, at most 1)."""
+
+
 class _FixedParts:
     """What the EM's class log-likelihoods share between iterations, class-major ``(5, n)``
     (contiguous rows: the per-device reductions over the five classes run row by row). The
-    sums are those of :meth:`DefectPopulations.class_ll` plus ``extra``, in the same order."""
+    sums are those of :meth:`DefectPopulations.class_ll` plus ``extra``, in the same order.
+
+    Devices whose GOOD evidence beats every other class by :data:`PINNED_GAP` (most devices
+    that switch) are set aside: their posterior is GOOD in every iteration (to 1e-34), so
+    they add 1 to the GOOD weight and their GOOD term to the likelihood (``n_pinned``,
+    ``pinned_good``)."""
 
     def __init__(self, e: Evidence1D, pops: DefectPopulations, extra: np.ndarray | None):
-        self.e = e
         width = max(pops.open_hi - pops.open_lo, 1e-3)
         inside = (e.x >= pops.open_lo) & (e.x <= pops.open_hi)
-        self.lv_o = np.where(inside, -np.log(width), -np.inf)
-        finite = np.isfinite(e.x)
+        lv_o = np.where(inside, -np.log(width), -np.inf)
+        ex = None if extra is None else np.asarray(extra)
+        with np.errstate(invalid="ignore"):
+            rival = e.stuck + np.maximum.reduce(
+                [e.lv_p, e.lv_ap, lv_o, np.full(e.x.shape, _LV_S_MAX)]
+            )
+            gap = e.good - rival
+            if ex is not None:
+                gap = gap + ex[:, GOOD] - ex[:, 1:].max(axis=1)
+        pinned = np.isfinite(e.x) & (gap > PINNED_GAP + _LW_RANGE)
+        active = ~pinned
+        self.n_pinned = int(pinned.sum())
+        self.pinned_good = e.good[pinned] if ex is None else (e.good[pinned], ex[pinned, GOOD])
+        self.e = e.take(active)
+        self.lv_o = lv_o[active]
+        finite = np.isfinite(self.e.x)
         self.infinite = None if finite.all() else ~finite
-        self.extra = None if extra is None else np.ascontiguousarray(np.asarray(extra).T)
+        self.extra = None if ex is None else np.ascontiguousarray(ex[active].T)
 
     def class_ll(self, pops: DefectPopulations) -> np.ndarray:
-        """``(pops.class_ll(e) + extra).T`` for the current short population and weights."""
+        """``(pops.class_ll(e) + extra).T`` of the devices not pinned, for the current short
+        population and weights."""
         e = self.e
         with np.errstate(divide="ignore"):
             lw = np.log(pops.weights)
@@ -182,6 +216,17 @@ class _FixedParts:
         if self.extra is not None:
             out += self.extra
         return out
+
+    def loglik(self, pops: DefectPopulations) -> float:
+        """Log likelihood of all the devices (pinned ones: their GOOD term, the others adding
+        less than 1e-34 to it)."""
+        total = _loglik(self.class_ll(pops))
+        with np.errstate(divide="ignore"):
+            lw = np.log(pops.weights[GOOD])
+        if isinstance(self.pinned_good, tuple):
+            good, more = self.pinned_good
+            return total + float((lw + good + more).sum())
+        return total + float((lw + self.pinned_good).sum())
 
 
 def _softmax_classes(ll: np.ndarray) -> np.ndarray:
@@ -213,11 +258,11 @@ def _earns_place(pops: DefectPopulations, fixed: _FixedParts, cls: int, cost: fl
     ``cost`` (BIC); else set its weight to :data:`ABSENT` (in place). A short component
     fitted by EM can settle on the upper tail of many stuck-P devices, an open one on the
     lower tail of the stuck-AP devices, on a die that has neither."""
-    with_c = _loglik(fixed.class_ll(pops))
+    with_c = fixed.loglik(pops)
     kept = pops.weights.copy()
     pops.weights[cls] = ABSENT
     pops.weights /= pops.weights.sum()
-    without = _loglik(fixed.class_ll(pops))
+    without = fixed.loglik(pops)
     if with_c - without > cost:
         pops.weights = kept
         return True

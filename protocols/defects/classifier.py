@@ -53,12 +53,13 @@ from mtj_hil.protocols.defects.contrast import (
     fit_contrast,
     good_loglik,
     lognorm,
+    sort_cycles,
     write_failure_rate,
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
 from mtj_hil.protocols.defects.levels import (
     centres,
-    fit_level_mixture,
+    fit_level_mixtures,
     level_loglik,
     total_sigma,
 )
@@ -156,8 +157,11 @@ def classify_evidence(
     cen_ap, sig_ap, per_ap = centres(x_ap, clean)
     level_noise = ev.cycle_sigma / np.sqrt(max(cycles, 1))
     coarse = ev.step > 0
-    mix_p = fit_level_mixture((x_p - cen_p[:, None])[clean], sig_p, level_noise, coarse)
-    mix_ap = fit_level_mixture((x_ap - cen_ap[:, None])[clean], sig_ap, level_noise, coarse)
+    mix_p, mix_ap = fit_level_mixtures(
+        [((x_p - cen_p[:, None])[clean], sig_p), ((x_ap - cen_ap[:, None])[clean], sig_ap)],
+        level_noise,
+        coarse,
+    )
     sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
     tot_p, tot_ap = float(np.hypot(sig_p, level_noise)), float(np.hypot(sig_ap, level_noise))
     n_typ = float(np.median(n_cyc[clean]))
@@ -198,9 +202,10 @@ def classify_evidence(
     # the device's own contrast integrated out (with a tail of small contrasts)
     # (nor one converter step: a quantised stuck device flips a code now and then)
     tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
+    srt = sort_cycles(d)
     ll_good = np.logaddexp(
-        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low),
-        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, e, ODD_SHARE, tail_low),
+        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low, srt),
+        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, e, ODD_SHARE, tail_low, srt),
     )
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)

@@ -307,20 +307,22 @@ def _fit_lines(g_p, g_ap, use, mu, prec, scale):
 def _line_loglik(g_p, g_ap, use, mu, prec, trial) -> np.ndarray:
     """Per line and trial offset the summed log density of the line's devices in ``use``
     (unused devices add 0), ``(n_arr, cols, GRID)``. One array at a time (work arrays that
-    stay in cache), rows no device of the die uses left out, each step computed in place
-    in the order of the plain expression ``-0.5 q - ln a - ln b``, so the sums are bit for
-    bit those of the whole grid."""
+    stay in cache, trial offsets outermost), rows no device of the die uses left out, each
+    step computed in place in the order of the plain expression ``-0.5 q - ln a - ln b``,
+    so the sums are bit for bit those of the whole grid."""
     n_arr, _, cols = g_p.shape
     rows = np.flatnonzero(use.any(axis=(0, 2)))
     g_p, g_ap, use = g_p[:, rows], g_ap[:, rows], use[:, rows]
-    shape = (rows.size, cols, trial.size)
+    shape = (trial.size, rows.size, cols)
     a, b, x, y, t = (np.empty(shape) for _ in range(5))
     p00, c01, p11 = prec[0, 0], 2 * prec[0, 1], prec[1, 1]
-    total = np.empty((n_arr, cols, trial.size))
+    total = np.empty((n_arr, trial.size, cols))
+    every = use.all(axis=(1, 2))
+    tr = trial[:, None, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         for arr in range(n_arr):
-            np.subtract(g_p[arr][..., None], trial, out=a)
-            np.subtract(g_ap[arr][..., None], trial, out=b)
+            np.subtract(g_p[arr], tr, out=a)
+            np.subtract(g_ap[arr], tr, out=b)
             np.log(a, out=a)  # ln a
             np.log(b, out=b)  # ln b
             np.subtract(a, mu[0], out=x)
@@ -336,7 +338,10 @@ def _line_loglik(g_p, g_ap, use, mu, prec, trial) -> np.ndarray:
             q *= -0.5
             q -= a
             q -= b
-            q[~np.isfinite(q)] = -1e12
-            q[~use[arr]] = 0.0
-            q.sum(axis=0, out=total[arr])
-    return total
+            bad = ~np.isfinite(q)
+            if bad.any():
+                q[bad] = -1e12
+            if not every[arr]:
+                q[:, ~use[arr]] = 0.0
+            q.sum(axis=1, out=total[arr])
+    return total.transpose(0, 2, 1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtj_hil.protocols.defects.rowwise import may_tie, median_and_max_run
+from mtj_hil.protocols.defects.rowwise import distinct_at_least, may_tie, median_and_max_run
 from mtj_hil.protocols.errors import ProtocolError
 
 _LN_FLOOR = 1e-15
@@ -169,6 +169,8 @@ def quantisation_step(g: np.ndarray) -> float:
         return 0.0
     exp10 = np.floor(np.log10(v))
     rounded = np.round(v / 10**exp10, 5) * 10**exp10
+    if distinct_at_least(rounded) > v.size / 3:
+        return 0.0  # (a lower bound on the distinct values, without a sort)
     distinct = np.unique(rounded)
     if distinct.size > v.size / 3 or distinct.size < 2:
         return 0.0

@@ -57,14 +57,24 @@ def median_and_max_run(v: np.ndarray) -> tuple[float, int]:
     return float(med), int(runs.max())
 
 
+def _buckets(v: np.ndarray, size: int) -> np.ndarray:
+    """Each value's hash bucket (``size`` a power of two) from its bits (-0.0 as 0.0)."""
+    bits = (np.asarray(v, dtype=np.float64) + 0.0).view(np.int64)
+    return (bits ^ (bits >> 20) ^ (bits >> 40)) & (size - 1)
+
+
+def distinct_at_least(v: np.ndarray) -> int:
+    """A lower bound on the number of distinct values of the 1-d float array ``v`` (the hash
+    buckets they fill: equal values share one), without a sort."""
+    return int(np.count_nonzero(np.bincount(_buckets(v, 1 << 16), minlength=1 << 16)))
+
+
 def may_tie(v: np.ndarray, share: float) -> bool:
     """False only if no value occurs in at least ``share`` of the 1-d float array ``v``
     (exact: the values are hashed to buckets by their bits, and a value occurs at most as
     often as its bucket fills); True means it may (then count exactly, e.g. with
     :func:`median_and_max_run`). Costs a few passes, against a sort."""
-    bits = (np.asarray(v, dtype=np.float64) + 0.0).view(np.int64)  # -0.0 and 0.0 alike
-    bucket = (bits ^ (bits >> 20) ^ (bits >> 40)) & 4095
-    return bool(np.bincount(bucket, minlength=4096).max() >= share * v.size)
+    return bool(np.bincount(_buckets(v, 4096), minlength=4096).max() >= share * v.size)
 
 
 def nanmedian(x: np.ndarray, axis: int) -> np.ndarray:

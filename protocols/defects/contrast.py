@@ -43,16 +43,22 @@ def fit_contrast(
     s = max(float(1.4826 * np.median(np.abs(x - m))), 1e-3)
     w = 0.95
     s_noise = sd / np.sqrt(nn)
+    noise2 = s_noise**2
+    flat = lognorm(x, 0.0, s_noise)  # (the same in every iteration)
     for _ in range(iterations):
-        l_good = np.log(w) + lognorm(x, m, np.sqrt(s * s + s_noise**2))
-        l_flat = np.log1p(-w) + lognorm(x, 0.0, s_noise)
+        w_in, m_in = w, m
+        total = s * s + noise2
+        l_good = np.log(w) + lognorm(x, m, np.sqrt(total))
+        l_flat = np.log1p(-w) + flat
         r = 1.0 / (1.0 + np.exp(np.clip(l_flat - l_good, -700.0, 700.0)))
         w = float(np.clip(r.mean(), 1e-6, 1 - 1e-6))
         # Precision-weighted mean and a moment estimate of the spread between devices.
-        prec = r / (s * s + s_noise**2)
+        prec = r / total
         m = float((prec * x).sum() / max(prec.sum(), 1e-300))
-        var = float((r * ((x - m) ** 2 - s_noise**2)).sum() / max(r.sum(), 1e-300))
-        s = max(np.sqrt(max(var, 0.0)), 1e-3)
+        var = float((r * ((x - m) ** 2 - noise2)).sum() / max(r.sum(), 1e-300))
+        s, before = max(np.sqrt(max(var, 0.0)), 1e-3), (w_in, m_in, s)
+        if (w, m, s) == before:
+            break  # a fixed point: every further iteration is this one again
     resp = np.zeros(dbar.shape)
     resp[use] = r
     return m, s, resp
@@ -93,7 +99,9 @@ def write_failure_rate(
         z = np.clip(np.log(e) + l_fail - np.log1p(-e) - l_sw, -700.0, 700.0)
         fails = float((1.0 / (1.0 + np.exp(-z))).sum())
         # The selecting cycle was switched by construction: its share is not a failure.
-        e = min((fails + 1.0) / (trials + 1.0 / prior), 0.5)
+        e, before = min((fails + 1.0) / (trials + 1.0 / prior), 0.5), e
+        if e == before:
+            break  # a fixed point: every further iteration is this one again
     return e, fails, trials
 
 

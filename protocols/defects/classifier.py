@@ -403,7 +403,9 @@ def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
         clean = average
         rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
         if int(clean.sum()) < need:
-            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, int(strict.sum())))
+            raise ProtocolError(
+                diag.nothing_switched(ev, dbar, ok, sd, int(strict.sum()), SWITCH_SIGMAS)
+            )
         warnings.append(
             f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
             f"switching contrast: only {int(strict.sum())} of {int(clean.sum())} switching "
@@ -482,26 +484,3 @@ def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndar
     codes = np.where(settled, best, UNCERTAIN).astype(np.uint8)
     conf = np.take_along_axis(p, best[..., None].astype(np.intp), axis=-1)[..., 0]
     return codes, best, conf
-
-
-def _nothing_switched(ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int) -> str:
-    total = int(np.asarray(ev.n_valid).size)
-    n_ok = int(ok.sum())
-    parts = [
-        f"refusing to classify: only {n} of {total} devices switched cleanly (P/AP log ratio "
-        f"above {SWITCH_SIGMAS:g} x the per-cycle noise {sd:.3g} in every cycle)"
-    ]
-    if n_ok:
-        gp = float(np.exp(np.nanmedian(np.asarray(ev.x_p)[np.asarray(ev.n_valid) > 0])))
-        ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
-        parts.append(
-            f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median "
-            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch; check "
-            "the write pulse and the wiring"
-        )
-    n_sat, n_none = int(np.sum(ev.saturated)), int(np.sum(np.asarray(ev.n_valid) == 0))
-    if n_sat:
-        parts.append(f"{n_sat} devices saturated the converter (lower the read voltage)")
-    if n_none:
-        parts.append(f"{n_none} devices gave no valid reading (NaN)")
-    return "; ".join(parts)

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtj_hil.protocols.defects.rowwise import distinct_at_least, may_tie, median_and_max_run
+from mtj_hil.protocols.defects.rowwise import (
+    distinct_at_least,
+    may_tie,
+    median,
+    median_and_max_run,
+)
 from mtj_hil.protocols.errors import ProtocolError
 
 _LN_FLOOR = 1e-15
@@ -190,8 +195,8 @@ def robust_sigma(values: np.ndarray) -> float:
     if v.size == 0:
         return float("nan")
     if v.size < 20 or not may_tie(v, 0.1):
-        med = np.median(v)
-        return float(1.4826 * np.median(np.abs(v - med)))  # no heavy ties: the MAD is right
+        med = median(v)
+        return float(1.4826 * median(np.abs(v - med)))  # no heavy ties: the MAD is right
     med, max_run = median_and_max_run(v)
     mad = float(1.4826 * np.median(np.abs(v - med)))
     if max_run < 0.1 * v.size:

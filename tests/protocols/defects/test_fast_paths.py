@@ -16,6 +16,7 @@ from mtj_hil.protocols.defects.evidence import robust_sigma
 from mtj_hil.protocols.defects.rowwise import (
     distinct_at_least,
     may_tie,
+    median,
     median_and_max_run,
     nanmedian,
 )
@@ -34,6 +35,21 @@ def test_nanmedian_is_numpys_bit_for_bit() -> None:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 ref = np.nanmedian(x, axis=axis)
             assert np.array_equal(nanmedian(x, axis=axis), ref, equal_nan=True)
+
+
+def test_median_is_numpys_bit_for_bit() -> None:
+    draws = {
+        "normal": lambda n: RNG.normal(size=n),
+        "coded": lambda n: np.round(RNG.normal(size=n) * 3) / 3,
+        "sorted": lambda n: np.sort(RNG.normal(size=n)),
+        "reversed": lambda n: np.sort(RNG.normal(size=n))[::-1].copy(),
+        "heavy tail": lambda n: np.abs(RNG.standard_cauchy(size=n)),
+        "half zeros": lambda n: np.concatenate([np.zeros(n // 2), RNG.normal(size=n - n // 2)]),
+    }
+    for draw in draws.values():
+        for n in (4095, 4096, 20001, 120000):
+            v = draw(n)
+            assert median(v) == np.median(v)
 
 
 def test_tie_and_distinct_bounds_are_exact_bounds() -> None:

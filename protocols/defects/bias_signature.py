@@ -105,6 +105,7 @@ def bias_log_likelihood(
     level_post: np.ndarray,
     fit: np.ndarray,
     noise_floor: float = 0.0,
+    prepared: PreparedBias | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Log-likelihood of each device's bias signature under each class, and the fitted model.
 
@@ -116,6 +117,8 @@ def bias_log_likelihood(
         fit: devices taking part in the level fit (not open, valid readings), ``(n_arr, n)``.
         noise_floor: least read noise of one cycle's signature (quantised readings: the
             converter step, which the spread between cycles of a device on one code hides).
+        prepared: :func:`prepare_bias` of the same ``ev``, ``clean`` and ``noise_floor``
+            (what does not depend on ``level_post``, computed once for several calls).
 
     Returns:
         ``(n_arr, n, 5)`` log-likelihoods (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP; devices
@@ -127,12 +130,108 @@ def bias_log_likelihood(
     short distribution in both; a (resistive) open is ohmic, its spread widened by its own
     scatter between cycles (additive noise on a small current).
     """
+    pb = prepared if prepared is not None else prepare_bias(ev, clean, noise_floor)
+    if pb is None:
+        return np.zeros((*clean.shape, N_CLASSES)), {"used": False, "reason": "too few switchers"}
+    sigma = pb.sigma
+
+    # Shorts: fitted to devices the level already calls short with high posterior.
+    sure = fit & (np.nan_to_num(level_post[..., SHORT]) > SHORT_POSTERIOR) & pb.finite_all
+    if int(sure.sum()) >= MIN_SHORTS:
+        n_s = float(np.median(pb.n_both[sure]))
+        mu_s, s_s = pb.centre(pb.b_all[sure], n_s)
+        short_source = f"fitted to {int(sure.sum())} devices the level calls short"
+    else:
+        mu_s, s_s = 0.0, 0.0
+        short_source = f"assumed ohmic (b = 0): fewer than {MIN_SHORTS} level-confident shorts"
+
+    mu_p, s_p, mu_ap, s_ap = pb.mu_p, pb.s_p, pb.mu_ap, pb.s_ap
+    # A good device with a pinhole leak (ohmic, in parallel) shows a smaller signature in
+    # both states: a rare good device may sit anywhere between ohmic and the AP signature.
+    span = max(abs(mu_ap - min(mu_s, 0.0)) + 10 * sigma, 1e-3)
+    odd = np.log(ODD_SHARE) - pb.have_count * np.log(span)
+    ll_good = np.logaddexp(pb.good_main, odd)
+    ll = np.stack(
+        [
+            ll_good,
+            pb.shared(mu_s, s_s),
+            pb.shared(0.0, s_s),  # opens are ohmic (interconnect)
+            pb.stuck_p,
+            pb.stuck_ap,
+        ],
+        axis=-1,
+    )
+    if not pb.have_any.all():
+        ll = np.where(pb.have_any[..., None], ll, 0.0)
+    stuck_n = 2.0 * pb.n_sw
+    model = {
+        "used": True,
+        "quantity": "b = ln(G(V_high) / G(V_low)), dimensionless, mean over cycles per state",
+        "read_noise_per_cycle": sigma,
+        "read_noise_source": pb.noise_source,
+        "n_fit_devices": pb.n_fit,
+        "p_median": mu_p,
+        "p_sigma_intrinsic": s_p,
+        "ap_median": mu_ap,
+        "ap_sigma_intrinsic": s_ap,
+        "short_median": mu_s,
+        "short_sigma_intrinsic": s_s,
+        "short_source": short_source,
+        "stuck_state_separation_sigma": float(
+            abs(mu_ap - mu_p)
+            / max(np.hypot(np.hypot(s_p, s_ap), sigma * np.sqrt(2.0 / stuck_n)), 1e-12)
+        ),
+    }
+    return ll, model
+
+
+@dataclass
+class PreparedBias:
+    """The part of the bias-signature model that does not depend on the level posteriors:
+    read noise, the P and AP signature distributions of the switchers, each device's
+    variances and the likelihoods of the classes that do not involve the short fit
+    (flat layout ``(n_arr, n)``)."""
+
+    sigma: float
+    noise_source: str
+    n_fit: int
+    n_sw: float
+    mu_p: float
+    s_p: float
+    mu_ap: float
+    s_ap: float
+    b_all: np.ndarray
+    finite_all: np.ndarray
+    n_both: np.ndarray
+    var_m: np.ndarray
+    m: np.ndarray
+    ll_diff: np.ndarray
+    good_main: np.ndarray
+    have_count: np.ndarray
+    have_any: np.ndarray
+    stuck_p: np.ndarray
+    stuck_ap: np.ndarray
+
+    def centre(self, values: np.ndarray, n_eff: float) -> tuple[float, float]:
+        """Median and intrinsic spread (read noise of an ``n_eff``-cycle mean removed)."""
+        return _centre(values, n_eff, self.sigma)
+
+    def shared(self, mu: float, s: float) -> np.ndarray:
+        """Log-likelihood under a class whose one signature shows after both writes."""
+        return _lognorm(self.m, mu, np.sqrt(s * s + self.var_m)) + self.ll_diff
+
+
+def prepare_bias(
+    ev: BiasEvidence, clean: np.ndarray, noise_floor: float = 0.0
+) -> PreparedBias | None:
+    """What :func:`bias_log_likelihood` computes before the short fit (None: fewer than
+    three switchers with a signature)."""
     flat = lambda a: np.asarray(a).reshape(clean.shape)  # noqa: E731
     b_p, b_ap, n_p, n_ap = flat(ev.b_p), flat(ev.b_ap), flat(ev.n_p), flat(ev.n_ap)
     cycles = ev.per_cycle_p.shape[0]
     use = clean & np.isfinite(b_p) & np.isfinite(b_ap)
     if int(use.sum()) < 3:
-        return np.zeros((*clean.shape, N_CLASSES)), {"used": False, "reason": "too few switchers"}
+        return None
 
     # Read noise of one cycle's log ratio: spread between cycles of the switchers.
     repeated = use & (n_p >= 2) & (n_ap >= 2)
@@ -153,30 +252,16 @@ def bias_log_likelihood(
         noise_source = "one cycle: the switchers' whole spread is taken as read noise"
     sigma = max(float(sigma), noise_floor, 1e-6)
 
-    def centre(values: np.ndarray, n_eff: float) -> tuple[float, float]:
-        tot = robust_sigma(values)
-        intrinsic = np.sqrt(max(tot * tot - sigma * sigma / n_eff, 0.0))
-        return float(np.median(values)), float(intrinsic)
-
     n_sw = float(np.median(n_p[use]))
-    mu_p, s_p = centre(b_p[use], n_sw)
-    mu_ap, s_ap = centre(b_ap[use], n_sw)
+    mu_p, s_p = _centre(b_p[use], n_sw, sigma)
+    mu_ap, s_ap = _centre(b_ap[use], n_sw, sigma)
 
-    # Shorts: fitted to devices the level already calls short with high posterior.
     with np.errstate(invalid="ignore"):
         b_all = np.where(
             n_p + n_ap > 0,
             (np.nan_to_num(b_p) * n_p + np.nan_to_num(b_ap) * n_ap) / np.maximum(n_p + n_ap, 1),
             np.nan,
         )
-    sure = fit & (np.nan_to_num(level_post[..., SHORT]) > SHORT_POSTERIOR) & np.isfinite(b_all)
-    if int(sure.sum()) >= MIN_SHORTS:
-        n_s = float(np.median((n_p + n_ap)[sure]))
-        mu_s, s_s = centre(b_all[sure], n_s)
-        short_source = f"fitted to {int(sure.sum())} devices the level calls short"
-    else:
-        mu_s, s_s = 0.0, 0.0
-        short_source = f"assumed ohmic (b = 0): fewer than {MIN_SHORTS} level-confident shorts"
 
     # A device whose own readings scatter more than the switchers' (additive noise on the
     # small current of a resistive open, a telegraph jump between the two read voltages)
@@ -195,49 +280,40 @@ def bias_log_likelihood(
         np.where(have_p, bp, bap),
     )
     ll_diff = np.where(both, _lognorm(bp - bap, 0.0, np.sqrt(var_p + var_ap)), 0.0)
-
-    def shared(mu: float, s: float) -> np.ndarray:
-        return _lognorm(m, mu, np.sqrt(s * s + var_m)) + ll_diff
-
     ll_good = np.where(have_p, _lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
         have_ap, _lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
     )
-    # A good device with a pinhole leak (ohmic, in parallel) shows a smaller signature in
-    # both states: a rare good device may sit anywhere between ohmic and the AP signature.
-    span = max(abs(mu_ap - min(mu_s, 0.0)) + 10 * sigma, 1e-3)
-    odd = np.log(ODD_SHARE) - (have_p.astype(float) + have_ap.astype(float)) * np.log(span)
-    ll_good = np.logaddexp(np.log1p(-ODD_SHARE) + ll_good, odd)
-    ll = np.stack(
-        [
-            ll_good,
-            shared(mu_s, s_s),
-            shared(0.0, s_s),  # opens are ohmic (interconnect)
-            shared(mu_p, s_p),
-            shared(mu_ap, s_ap),
-        ],
-        axis=-1,
+    pb = PreparedBias(
+        sigma=sigma,
+        noise_source=noise_source,
+        n_fit=int(use.sum()),
+        n_sw=n_sw,
+        mu_p=mu_p,
+        s_p=s_p,
+        mu_ap=mu_ap,
+        s_ap=s_ap,
+        b_all=b_all,
+        finite_all=np.isfinite(b_all),
+        n_both=n_p + n_ap,
+        var_m=var_m,
+        m=m,
+        ll_diff=ll_diff,
+        good_main=np.log1p(-ODD_SHARE) + ll_good,
+        have_count=have_p.astype(float) + have_ap.astype(float),
+        have_any=have_p | have_ap,
+        stuck_p=np.empty(0),
+        stuck_ap=np.empty(0),
     )
-    ll = np.where((have_p | have_ap)[..., None], ll, 0.0)
-    stuck_n = 2.0 * n_sw
-    model = {
-        "used": True,
-        "quantity": "b = ln(G(V_high) / G(V_low)), dimensionless, mean over cycles per state",
-        "read_noise_per_cycle": sigma,
-        "read_noise_source": noise_source,
-        "n_fit_devices": int(use.sum()),
-        "p_median": mu_p,
-        "p_sigma_intrinsic": s_p,
-        "ap_median": mu_ap,
-        "ap_sigma_intrinsic": s_ap,
-        "short_median": mu_s,
-        "short_sigma_intrinsic": s_s,
-        "short_source": short_source,
-        "stuck_state_separation_sigma": float(
-            abs(mu_ap - mu_p)
-            / max(np.hypot(np.hypot(s_p, s_ap), sigma * np.sqrt(2.0 / stuck_n)), 1e-12)
-        ),
-    }
-    return ll, model
+    pb.stuck_p, pb.stuck_ap = pb.shared(mu_p, s_p), pb.shared(mu_ap, s_ap)
+    return pb
+
+
+def _centre(values: np.ndarray, n_eff: float, sigma: float) -> tuple[float, float]:
+    """Median and intrinsic spread of signatures ``values``: their robust spread less the
+    read noise ``sigma`` of an ``n_eff``-cycle mean."""
+    tot = robust_sigma(values)
+    intrinsic = np.sqrt(max(tot * tot - sigma * sigma / n_eff, 0.0))
+    return float(np.median(values)), float(intrinsic)
 
 
 def _own_variance(ev: BiasEvidence, shape: tuple[int, ...], cycles: int) -> np.ndarray:

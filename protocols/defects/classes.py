@@ -26,6 +26,7 @@ import numpy as np
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
 from mtj_hil.protocols.defects.contrast import lognorm
 from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.rowwise import row_max, row_sum
 
 N_CLASSES = len(DEFECT_CLASSES)
 GOOD, SHORT, OPEN, STUCK_P, STUCK_AP = range(5)
@@ -129,37 +130,139 @@ def fit_populations(
     if start is not None:
         pops.mu_s, pops.sig_s = start.mu_s, start.sig_s
         pops.weights = np.maximum(start.weights, 1e-6) / np.maximum(start.weights, 1e-6).sum()
-    more = 0.0 if extra is None else extra
+    fixed = _FixedParts(e, pops, extra)
+    x = fixed.e.x  # the devices whose posteriors the parameters can move
     for _ in range(iterations):
-        resp = normalise(pops.class_ll(e) + more)
-        pops.weights = np.maximum(resp.mean(axis=0), 1e-6)
-        r = resp[:, SHORT]
+        resp = _softmax_classes(fixed.class_ll(pops))
+        # every pinned device adds (1, 0, 0, 0, 0) (to 1e-34)
+        total = np.cumsum(resp, axis=1)[:, -1] if resp.shape[1] else np.zeros(N_CLASSES)
+        total[GOOD] += fixed.n_pinned
+        pops.weights = np.maximum(total / max(e.x.size, 1), 1e-6)
+        r = resp[SHORT]
         if r.sum() >= 2:
-            pops.mu_s = max(float((r * e.x).sum() / r.sum()), floor_s)
+            pops.mu_s = max(float((r * x).sum() / r.sum()), floor_s)
             # The spread from the side away from P only: the lower tail of the shorts is
             # partly claimed by stuck-P (a fixed, overlapping component), which would make
             # the shorts look narrower than they are, and the calls near P too sure.
-            up = r * (e.x >= pops.mu_s)
-            var = float((up * (e.x - pops.mu_s) ** 2).sum() / max(up.sum(), 1e-12))
+            up = r * (x >= pops.mu_s)
+            var = float((up * (x - pops.mu_s) ** 2).sum() / max(up.sum(), 1e-12))
             if up.sum() < 1.0:
-                var = float((r * (e.x - pops.mu_s) ** 2).sum() / r.sum())
+                var = float((r * (x - pops.mu_s) ** 2).sum() / r.sum())
             pops.sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
     n = max(int(e.x.size), 2)
-    pops.shorts_found = _earns_place(pops, e, SHORT, 1.5 * np.log(n), more)
-    pops.opens_found = _earns_place(pops, e, OPEN, 1.0 * np.log(n), more)
+    pops.shorts_found = _earns_place(pops, fixed, SHORT, 1.5 * np.log(n))
+    pops.opens_found = _earns_place(pops, fixed, OPEN, 1.0 * np.log(n))
     return pops
 
 
-def _earns_place(pops: DefectPopulations, e: Evidence1D, cls: int, cost: float, more) -> bool:
+PINNED_GAP = 80.0
+"""A device whose GOOD log-likelihood exceeds every other class's by more than this (plus
+the largest log ratio of class weights the fit can reach) is GOOD with a posterior of 1
+less at most 4 e^-80 (1e-34) whatever the fit's parameters: it adds 1 to the GOOD weight
+(exactly, in floating point) and less than 1e-34 to any other class, far below the
+rounding of the sums, so the EM leaves it out."""
+_LV_S_MAX = float(-np.log(0.03) - 0.9189385332046727)
+"""Largest log density of the short level (its spread is at least 0.03)."""
+_LW_RANGE = float(-np.log(1e-6)) + 0.1
+"""Largest log ratio of two class weights in the fit (weights >= 1e-6, at most 1)."""
+
+
+class _FixedParts:
+    """What the EM's class log-likelihoods share between iterations, class-major ``(5, n)``
+    (contiguous rows: the per-device reductions over the five classes run row by row). The
+    sums are those of :meth:`DefectPopulations.class_ll` plus ``extra``, in the same order.
+
+    Devices whose GOOD evidence beats every other class by :data:`PINNED_GAP` (most devices
+    that switch) are set aside: their posterior is GOOD in every iteration (to 1e-34), so
+    they add 1 to the GOOD weight and their GOOD term to the likelihood (``n_pinned``,
+    ``pinned_good``)."""
+
+    def __init__(self, e: Evidence1D, pops: DefectPopulations, extra: np.ndarray | None):
+        width = max(pops.open_hi - pops.open_lo, 1e-3)
+        inside = (e.x >= pops.open_lo) & (e.x <= pops.open_hi)
+        lv_o = np.where(inside, -np.log(width), -np.inf)
+        ex = None if extra is None else np.asarray(extra)
+        with np.errstate(invalid="ignore"):
+            rival = e.stuck + np.maximum.reduce(
+                [e.lv_p, e.lv_ap, lv_o, np.full(e.x.shape, _LV_S_MAX)]
+            )
+            gap = e.good - rival
+            if ex is not None:
+                gap = gap + ex[:, GOOD] - ex[:, 1:].max(axis=1)
+        pinned = np.isfinite(e.x) & (gap > PINNED_GAP + _LW_RANGE)
+        active = ~pinned
+        self.n_pinned = int(pinned.sum())
+        self.pinned_good = e.good[pinned] if ex is None else (e.good[pinned], ex[pinned, GOOD])
+        self.e = e.take(active)
+        self.lv_o = lv_o[active]
+        finite = np.isfinite(self.e.x)
+        self.infinite = None if finite.all() else ~finite
+        self.extra = None if ex is None else np.ascontiguousarray(ex[active].T)
+
+    def class_ll(self, pops: DefectPopulations) -> np.ndarray:
+        """``(pops.class_ll(e) + extra).T`` of the devices not pinned, for the current short
+        population and weights."""
+        e = self.e
+        with np.errstate(divide="ignore"):
+            lw = np.log(pops.weights)
+        out = np.empty((N_CLASSES, e.x.size))
+        np.add(lw[GOOD], e.good, out=out[GOOD])
+        lv_s = lognorm(np.minimum(e.x, pops.mu_s), pops.mu_s, pops.sig_s)
+        for k, lv in ((SHORT, lv_s), (OPEN, self.lv_o), (STUCK_P, e.lv_p), (STUCK_AP, e.lv_ap)):
+            np.add(lw[k], e.stuck, out=out[k])
+            out[k] += lv
+        if self.infinite is not None:
+            out[:, self.infinite] = 0.0
+        if self.extra is not None:
+            out += self.extra
+        return out
+
+    def loglik(self, pops: DefectPopulations) -> float:
+        """Log likelihood of all the devices (pinned ones: their GOOD term, the others adding
+        less than 1e-34 to it)."""
+        total = _loglik(self.class_ll(pops))
+        with np.errstate(divide="ignore"):
+            lw = np.log(pops.weights[GOOD])
+        if isinstance(self.pinned_good, tuple):
+            good, more = self.pinned_good
+            return total + float((lw + good + more).sum())
+        return total + float((lw + self.pinned_good).sum())
+
+
+def _softmax_classes(ll: np.ndarray) -> np.ndarray:
+    """:func:`normalise` of class-major log-likelihoods ``(5, n)`` along the first axis (the
+    same operations in the same order as along the last axis of ``(n, 5)``)."""
+    top = ll[0].copy()
+    for k in range(1, ll.shape[0]):
+        np.maximum(top, ll[k], out=top)
+    top = np.where(np.isfinite(top), top, 0.0)
+    p = ll - top
+    np.exp(p, out=p)
+    total = p[0].copy()
+    for k in range(1, ll.shape[0]):
+        total += p[k]
+    p /= np.maximum(total, 1e-300)
+    return p
+
+
+def _loglik(ll: np.ndarray) -> float:
+    """Log likelihood of the devices: ``np.logaddexp.reduce(ll.T, axis=-1).sum()``."""
+    total = ll[0].copy()
+    for k in range(1, ll.shape[0]):
+        np.logaddexp(total, ll[k], out=total)
+    return float(total.sum())
+
+
+def _earns_place(pops: DefectPopulations, fixed: _FixedParts, cls: int, cost: float) -> bool:
     """Keep class ``cls`` only if it raises the log likelihood of the devices by more than
     ``cost`` (BIC); else set its weight to :data:`ABSENT` (in place). A short component
     fitted by EM can settle on the upper tail of many stuck-P devices, an open one on the
     lower tail of the stuck-AP devices, on a die that has neither."""
-    with_c = float(np.logaddexp.reduce(pops.class_ll(e) + more, axis=-1).sum())
+    with_c = fixed.loglik(pops)
     kept = pops.weights.copy()
     pops.weights[cls] = ABSENT
     pops.weights /= pops.weights.sum()
-    without = float(np.logaddexp.reduce(pops.class_ll(e) + more, axis=-1).sum())
+    without = fixed.loglik(pops)
     if with_c - without > cost:
         pops.weights = kept
         return True
@@ -168,10 +271,11 @@ def _earns_place(pops: DefectPopulations, e: Evidence1D, cls: int, cost: float, 
 
 def normalise(ll: np.ndarray) -> np.ndarray:
     """Posteriors from log prior x likelihood along the last axis (-inf allowed)."""
-    top = ll.max(axis=-1, keepdims=True)
+    top = row_max(ll)[..., None]
     top = np.where(np.isfinite(top), top, 0.0)
-    p = np.exp(ll - top)
-    p /= np.maximum(p.sum(axis=-1, keepdims=True), 1e-300)
+    p = ll - top
+    np.exp(p, out=p)
+    p /= np.maximum(row_sum(p)[..., None], 1e-300)
     return p
 
 

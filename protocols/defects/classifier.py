@@ -35,7 +35,11 @@ import numpy as np
 from scipy.special import erf
 
 from mtj_hil.protocols.defects import diagnostics as diag
-from mtj_hil.protocols.defects.bias_signature import BiasEvidence, bias_log_likelihood
+from mtj_hil.protocols.defects.bias_signature import (
+    BiasEvidence,
+    bias_log_likelihood,
+    prepare_bias,
+)
 from mtj_hil.protocols.defects.classes import (
     N_CLASSES,
     Evidence1D,
@@ -49,12 +53,13 @@ from mtj_hil.protocols.defects.contrast import (
     fit_contrast,
     good_loglik,
     lognorm,
+    sort_cycles,
     write_failure_rate,
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
 from mtj_hil.protocols.defects.levels import (
     centres,
-    fit_level_mixture,
+    fit_level_mixtures,
     level_loglik,
     total_sigma,
 )
@@ -152,8 +157,11 @@ def classify_evidence(
     cen_ap, sig_ap, per_ap = centres(x_ap, clean)
     level_noise = ev.cycle_sigma / np.sqrt(max(cycles, 1))
     coarse = ev.step > 0
-    mix_p = fit_level_mixture((x_p - cen_p[:, None])[clean], sig_p, level_noise, coarse)
-    mix_ap = fit_level_mixture((x_ap - cen_ap[:, None])[clean], sig_ap, level_noise, coarse)
+    mix_p, mix_ap = fit_level_mixtures(
+        [((x_p - cen_p[:, None])[clean], sig_p), ((x_ap - cen_ap[:, None])[clean], sig_ap)],
+        level_noise,
+        coarse,
+    )
     sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
     tot_p, tot_ap = float(np.hypot(sig_p, level_noise)), float(np.hypot(sig_ap, level_noise))
     n_typ = float(np.median(n_cyc[clean]))
@@ -194,9 +202,10 @@ def classify_evidence(
     # the device's own contrast integrated out (with a tail of small contrasts)
     # (nor one converter step: a quantised stuck device flips a code now and then)
     tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
+    srt = sort_cycles(d)
     ll_good = np.logaddexp(
-        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low),
-        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, e, ODD_SHARE, tail_low),
+        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low, srt),
+        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, e, ODD_SHARE, tail_low, srt),
     )
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
@@ -227,7 +236,8 @@ def classify_evidence(
         # A converter step is read noise the signature cannot average away (uniform: /sqrt 12
         # per reading, at both voltages, the high one's step relatively 2-3 x smaller).
         floor = float(np.sqrt(2.0 / 12.0) * ev.step / np.exp(mu_p_die))
-        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit, floor)
+        prepared = prepare_bias(bias, clean, floor)
+        bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit, floor, prepared)
         if bias_model.get("used"):
             # Refit the defect populations with both views, then the signature's short fit
             # with the joint posterior: a short population the level alone got wrong (soft
@@ -245,7 +255,7 @@ def classify_evidence(
             )
             level_ll = pops.class_ll(e1)
             joint = normalise(pops.class_ll(e1b) + extra)
-            bias_ll, bias_model = bias_log_likelihood(bias, clean, joint, fit, floor)
+            bias_ll, bias_model = bias_log_likelihood(bias, clean, joint, fit, floor, prepared)
             conflicts = diag.view_conflicts(level_ll, bias_ll, pops.weights, stuck_like)
             e1b, extra = _with_bias(e1, good_parts, bias_ll)
             ll = pops.class_ll(e1b) + extra
@@ -393,7 +403,9 @@ def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
         clean = average
         rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
         if int(clean.sum()) < need:
-            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, int(strict.sum())))
+            raise ProtocolError(
+                diag.nothing_switched(ev, dbar, ok, sd, int(strict.sum()), SWITCH_SIGMAS)
+            )
         warnings.append(
             f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
             f"switching contrast: only {int(strict.sum())} of {int(clean.sum())} switching "
@@ -472,26 +484,3 @@ def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndar
     codes = np.where(settled, best, UNCERTAIN).astype(np.uint8)
     conf = np.take_along_axis(p, best[..., None].astype(np.intp), axis=-1)[..., 0]
     return codes, best, conf
-
-
-def _nothing_switched(ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int) -> str:
-    total = int(np.asarray(ev.n_valid).size)
-    n_ok = int(ok.sum())
-    parts = [
-        f"refusing to classify: only {n} of {total} devices switched cleanly (P/AP log ratio "
-        f"above {SWITCH_SIGMAS:g} x the per-cycle noise {sd:.3g} in every cycle)"
-    ]
-    if n_ok:
-        gp = float(np.exp(np.nanmedian(np.asarray(ev.x_p)[np.asarray(ev.n_valid) > 0])))
-        ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
-        parts.append(
-            f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median "
-            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch; check "
-            "the write pulse and the wiring"
-        )
-    n_sat, n_none = int(np.sum(ev.saturated)), int(np.sum(np.asarray(ev.n_valid) == 0))
-    if n_sat:
-        parts.append(f"{n_sat} devices saturated the converter (lower the read voltage)")
-    if n_none:
-        parts.append(f"{n_none} devices gave no valid reading (NaN)")
-    return "; ".join(parts)

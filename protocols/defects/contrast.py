@@ -43,16 +43,22 @@ def fit_contrast(
     s = max(float(1.4826 * np.median(np.abs(x - m))), 1e-3)
     w = 0.95
     s_noise = sd / np.sqrt(nn)
+    noise2 = s_noise**2
+    flat = lognorm(x, 0.0, s_noise)  # (the same in every iteration)
     for _ in range(iterations):
-        l_good = np.log(w) + lognorm(x, m, np.sqrt(s * s + s_noise**2))
-        l_flat = np.log1p(-w) + lognorm(x, 0.0, s_noise)
+        w_in, m_in = w, m
+        total = s * s + noise2
+        l_good = np.log(w) + lognorm(x, m, np.sqrt(total))
+        l_flat = np.log1p(-w) + flat
         r = 1.0 / (1.0 + np.exp(np.clip(l_flat - l_good, -700.0, 700.0)))
         w = float(np.clip(r.mean(), 1e-6, 1 - 1e-6))
         # Precision-weighted mean and a moment estimate of the spread between devices.
-        prec = r / (s * s + s_noise**2)
+        prec = r / total
         m = float((prec * x).sum() / max(prec.sum(), 1e-300))
-        var = float((r * ((x - m) ** 2 - s_noise**2)).sum() / max(r.sum(), 1e-300))
-        s = max(np.sqrt(max(var, 0.0)), 1e-3)
+        var = float((r * ((x - m) ** 2 - noise2)).sum() / max(r.sum(), 1e-300))
+        s, before = max(np.sqrt(max(var, 0.0)), 1e-3), (w_in, m_in, s)
+        if (w, m, s) == before:
+            break  # a fixed point: every further iteration is this one again
     resp = np.zeros(dbar.shape)
     resp[use] = r
     return m, s, resp
@@ -93,7 +99,9 @@ def write_failure_rate(
         z = np.clip(np.log(e) + l_fail - np.log1p(-e) - l_sw, -700.0, 700.0)
         fails = float((1.0 / (1.0 + np.exp(-z))).sum())
         # The selecting cycle was switched by construction: its share is not a failure.
-        e = min((fails + 1.0) / (trials + 1.0 / prior), 0.5)
+        e, before = min((fails + 1.0) / (trials + 1.0 / prior), 0.5), e
+        if e == before:
+            break  # a fixed point: every further iteration is this one again
     return e, fails, trials
 
 
@@ -105,6 +113,7 @@ def good_loglik(
     e: float,
     tail: float = 0.0,
     tail_low: float = 0.0,
+    cycles: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray:
     """Log likelihood of each device's cycles ``d`` ``(cycles, ...)`` under "good, switched
     in at least one cycle" (NaN cycles are left out; devices with none get 0).
@@ -118,16 +127,10 @@ def good_loglik(
     tail`` and uniformly between ``tail_low`` and ``m_d`` otherwise: a device that switches
     with a contrast well below the die's (a pinhole leak, a half-way switch) is still a
     device that switches. ``tail_low`` keeps a contrast indistinguishable from 0 out.
+    ``cycles``: :func:`sort_cycles` of ``d`` (what does not depend on the noise, shared by
+    several calls).
     """
-    have = np.isfinite(d)
-    n = have.sum(axis=0)
-    srt = -np.sort(np.where(have, -d, np.inf), axis=0)  # descending, NaN cycles (-inf) last
-    valid = np.isfinite(srt)
-    x = np.where(valid, srt, 0.0)
-    k = np.arange(1, d.shape[0] + 1).reshape((-1,) + (1,) * (d.ndim - 1)).astype(float)
-    s1, s2 = np.cumsum(x, axis=0), np.cumsum(x * x, axis=0)
-    mean = s1 / k
-    ss = np.maximum(s2 - k * mean * mean, 0.0)
+    n, valid, x, k, mean, ss = cycles if cycles is not None else sort_cycles(d)
     flat_all = np.where(valid, lognorm(x, 0.0, sd), 0.0)
     flat_rest = flat_all.sum(axis=0) - np.cumsum(flat_all, axis=0)
     prior = lognorm(mean, m_d, np.sqrt(s_d * s_d + sd * sd / k))
@@ -151,6 +154,22 @@ def good_loglik(
     with np.errstate(divide="ignore"):  # devices without a cycle: replaced by 0 below
         out = safe + np.log(np.exp(ll - safe).sum(axis=0))
     return np.where(n > 0, out, 0.0)
+
+
+def sort_cycles(d: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The noise-free part of :func:`good_loglik`: per device the cycles ``d`` sorted in
+    descending order, and for each ``k`` the mean and the sum of squares about it of the
+    ``k`` largest (valid cycles, NaN ones last)."""
+    have = np.isfinite(d)
+    n = have.sum(axis=0)
+    srt = -np.sort(np.where(have, -d, np.inf), axis=0)  # descending, NaN cycles (-inf) last
+    valid = np.isfinite(srt)
+    x = np.where(valid, srt, 0.0)
+    k = np.arange(1, d.shape[0] + 1).reshape((-1,) + (1,) * (d.ndim - 1)).astype(float)
+    s1, s2 = np.cumsum(x, axis=0), np.cumsum(x * x, axis=0)
+    mean = s1 / k
+    ss = np.maximum(s2 - k * mean * mean, 0.0)
+    return n, valid, x, k, mean, ss
 
 
 def deconvolve(measured: float, noise: float) -> float:

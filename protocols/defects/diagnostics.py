@@ -27,6 +27,7 @@ from scipy.stats import ks_2samp
 
 from mtj_hil.protocols.defects.classes import normalise
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
+from mtj_hil.protocols.defects.evidence import Evidence
 from mtj_hil.protocols.defects.levels import LevelMixture, level_loglik
 
 GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = range(6)
@@ -205,3 +206,30 @@ def warnings_for(
         top = ", ".join(f"{k} {v}" for k, v in sorted(pc["competing"].items(), key=lambda i: -i[1]))
         out.append(f"competing classes of the UNCERTAIN devices: {top}")
     return out
+
+
+def nothing_switched(
+    ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int, switch_sigmas: float
+) -> str:
+    """Why a die is refused: how few devices switched by ``switch_sigmas`` x the per-cycle
+    noise ``sd``, and what the readings show (levels, saturated or missing readings)."""
+    total = int(np.asarray(ev.n_valid).size)
+    n_ok = int(ok.sum())
+    parts = [
+        f"refusing to classify: only {n} of {total} devices switched cleanly (P/AP log ratio "
+        f"above {switch_sigmas:g} x the per-cycle noise {sd:.3g} in every cycle)"
+    ]
+    if n_ok:
+        gp = float(np.exp(np.nanmedian(np.asarray(ev.x_p)[np.asarray(ev.n_valid) > 0])))
+        ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
+        parts.append(
+            f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median "
+            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch; check "
+            "the write pulse and the wiring"
+        )
+    n_sat, n_none = int(np.sum(ev.saturated)), int(np.sum(np.asarray(ev.n_valid) == 0))
+    if n_sat:
+        parts.append(f"{n_sat} devices saturated the converter (lower the read voltage)")
+    if n_none:
+        parts.append(f"{n_none} devices gave no valid reading (NaN)")
+    return "; ".join(parts)

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtj_hil.protocols.defects.rowwise import median_and_max_run
+from mtj_hil.protocols.defects.rowwise import (
+    distinct_at_least,
+    may_tie,
+    median,
+    median_and_max_run,
+)
 from mtj_hil.protocols.errors import ProtocolError
 
 _LN_FLOOR = 1e-15
@@ -169,6 +174,8 @@ def quantisation_step(g: np.ndarray) -> float:
         return 0.0
     exp10 = np.floor(np.log10(v))
     rounded = np.round(v / 10**exp10, 5) * 10**exp10
+    if distinct_at_least(rounded) > v.size / 3:
+        return 0.0  # (a lower bound on the distinct values, without a sort)
     distinct = np.unique(rounded)
     if distinct.size > v.size / 3 or distinct.size < 2:
         return 0.0
@@ -187,10 +194,13 @@ def robust_sigma(values: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
+    if v.size < 20 or not may_tie(v, 0.1):
+        med = median(v)
+        return float(1.4826 * median(np.abs(v - med)))  # no heavy ties: the MAD is right
     med, max_run = median_and_max_run(v)
     mad = float(1.4826 * np.median(np.abs(v - med)))
-    if v.size < 20 or max_run < 0.1 * v.size:
-        return mad  # no heavy ties: the MAD is right
+    if max_run < 0.1 * v.size:
+        return mad
     lo, hi = np.quantile(v, [0.01, 0.99])
     core = v[(v >= lo) & (v <= hi)]
     return max(mad, float(np.std(core)) / TRIMMED_STD_FACTOR)

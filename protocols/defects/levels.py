@@ -16,6 +16,7 @@ import numpy as np
 
 from mtj_hil.protocols.defects.contrast import deconvolve
 from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.rowwise import nanmedian, row_max, row_sum
 
 PER_ARRAY_MIN = 50
 """An array needs this many clean switchers for its own P/AP centres."""
@@ -56,7 +57,7 @@ def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
     xm = np.where(clean, x, np.nan)
     counts = clean.sum(axis=1)
     with np.errstate(invalid="ignore"):
-        med = np.nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
+        med = nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
     med = np.where(counts >= PER_ARRAY_MIN, med, die)
     sigma = robust_sigma((x - med[:, None])[clean])
     differ = False
@@ -78,32 +79,52 @@ def fit_level_mixture(
     centres: one Gaussian of robust spread ``sigma`` unless a mixture of 2 or 3 fits better
     by BIC (each component's spread has the read noise ``noise`` removed). Quantised
     readings (a coarse converter) stay one Gaussian: their codes would pass for populations."""
-    r = np.asarray(resid, float)
-    r = r[np.isfinite(r)]
-    single = LevelMixture(np.ones(1), np.zeros(1), np.array([deconvolve(sigma, noise)]))
-    if r.size < MIN_MIXTURE_DEVICES or quantised:
-        return single
-    # Trim gross outliers (a handful of odd devices must not become a population).
-    keep = np.abs(r - np.median(r)) < 8 * max(sigma, 1e-3)
-    r = r[keep]
-    # EM on a fine histogram (bins of sigma / 25): the same fit as on the devices, far faster.
-    width = max(sigma, 1e-3) / 25.0
-    edges = np.arange(r.min(), r.max() + width, width)
-    counts, edges = np.histogram(r, bins=max(edges.size, 2))
-    centres_ = 0.5 * (edges[1:] + edges[:-1])
-    use = counts > 0
-    x, c = centres_[use], counts[use].astype(float)
-    one = (np.ones(1), np.array([np.median(r)]), np.array([max(sigma, 1e-3)]))
-    best, best_bic = single, _bic(x, c, *one, 2)
-    for k in range(2, MAX_COMPONENTS + 1):
-        w, m, s = _em(x, c, k, sigma)
-        if w.min() < MIN_WEIGHT:
+    return fit_level_mixtures([(resid, sigma)], noise, quantised)[0]
+
+
+def fit_level_mixtures(
+    states: list[tuple[np.ndarray, float]], noise: float, quantised: bool = False
+) -> list[LevelMixture]:
+    """:func:`fit_level_mixture` of several states ``(resid, sigma)`` at once: the EM fits
+    of every state and number of components run side by side (:func:`_em_batch`)."""
+    out: list[LevelMixture] = []
+    todo = []  # (state index, binned x, counts, sigma, noise-free single, its BIC)
+    for resid, sigma in states:
+        r = np.asarray(resid, float)
+        r = r[np.isfinite(r)]
+        single = LevelMixture(np.ones(1), np.zeros(1), np.array([deconvolve(sigma, noise)]))
+        out.append(single)
+        if r.size < MIN_MIXTURE_DEVICES or quantised:
             continue
-        bic = _bic(x, c, w, m, s, 3 * k - 1)
-        if bic < best_bic - 10.0:  # a clear gain, not a marginal one
-            best_bic = bic
-            best = LevelMixture(w, m, np.array([deconvolve(v, noise) for v in s]))
-    return best
+        # Trim gross outliers (a handful of odd devices must not become a population).
+        keep = np.abs(r - np.median(r)) < 8 * max(sigma, 1e-3)
+        r = r[keep]
+        # EM on a fine histogram (bins of sigma / 25): the same fit as on the devices, far
+        # faster.
+        width = max(sigma, 1e-3) / 25.0
+        edges = np.arange(r.min(), r.max() + width, width)
+        counts, edges = np.histogram(r, bins=max(edges.size, 2))
+        centres_ = 0.5 * (edges[1:] + edges[:-1])
+        use = counts > 0
+        x, c = centres_[use], counts[use].astype(float)
+        one = (np.ones(1), np.array([np.median(r)]), np.array([max(sigma, 1e-3)]))
+        todo.append((len(out) - 1, x, c, sigma, _bic(x, c, *one, 2)))
+    problems = [(x, c, k, sigma) for _, x, c, sigma, _ in todo for k in KS]
+    fits = iter(_em_batch(problems))
+    for i, x, c, _, best_bic in todo:
+        for k in KS:
+            w, m, s = next(fits)
+            if w.min() < MIN_WEIGHT:
+                continue
+            bic = _bic(x, c, w, m, s, 3 * k - 1)
+            if bic < best_bic - 10.0:  # a clear gain, not a marginal one
+                best_bic = bic
+                out[i] = LevelMixture(w, m, np.array([deconvolve(v, noise) for v in s]))
+    return out
+
+
+KS = tuple(range(2, MAX_COMPONENTS + 1))
+"""Numbers of components a mixture is tried with."""
 
 
 def level_loglik(x: np.ndarray, centre: np.ndarray, mix: LevelMixture, noise: float) -> np.ndarray:
@@ -128,21 +149,44 @@ def total_sigma(mix: LevelMixture, noise: float) -> float:
 def _em(x: np.ndarray, c: np.ndarray, k: int, sigma: float, iterations: int = 80):
     """A k-component 1-D Gaussian mixture by EM on binned values ``x`` with counts ``c``,
     started on quantiles."""
-    cum = np.cumsum(c) / c.sum()
-    m = np.interp((np.arange(k) + 0.5) / k, cum, x)
-    s = np.full(k, max(sigma, 1e-3))
-    w = np.full(k, 1.0 / k)
-    for _ in range(iterations):
-        ll = np.log(w) - 0.5 * ((x[:, None] - m) / s) ** 2 - np.log(s)
-        ll -= ll.max(axis=1, keepdims=True)
-        p = np.exp(ll)
-        p *= (c / p.sum(axis=1))[:, None]
-        n = p.sum(axis=0) + 1e-12
-        w = n / n.sum()
-        m = (p * x[:, None]).sum(axis=0) / n
-        s = np.sqrt((p * (x[:, None] - m) ** 2).sum(axis=0) / n)
-        s = np.maximum(s, 0.2 * max(sigma, 1e-3))
-    return w, m, s
+    return _em_batch([(x, c, k, sigma)], iterations)[0]
+
+
+def _em_batch(problems: list[tuple[np.ndarray, np.ndarray, int, float]], iterations: int = 80):
+    """:func:`_em` of several problems ``(x, c, k, sigma)`` side by side, ``(B, bins, K)``:
+    shorter histograms padded with empty bins, missing components with weight 0 (both add
+    exact zeros to every sum, so each result is bit for bit its own fit). Returns ``(w, m,
+    s)`` per problem."""
+    if not problems:
+        return []
+    n_b, n_k = len(problems), max(p[2] for p in problems)
+    size = max(p[0].size for p in problems)
+    x = np.zeros((n_b, size, 1))
+    c = np.zeros((n_b, size))
+    w, m, s = np.zeros((n_b, n_k)), np.zeros((n_b, n_k)), np.ones((n_b, n_k))
+    alive = np.zeros((n_b, n_k), bool)
+    floor = np.empty((n_b, 1))
+    for i, (xi, ci, k, sigma) in enumerate(problems):
+        x[i, : xi.size, 0], c[i, : xi.size] = xi, ci
+        cum = np.cumsum(ci) / ci.sum()
+        m[i, :k] = np.interp((np.arange(k) + 0.5) / k, cum, xi)
+        s[i, :k] = max(sigma, 1e-3)
+        w[i, :k] = 1.0 / k
+        alive[i, :k] = True
+        floor[i] = 0.2 * max(sigma, 1e-3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(iterations):
+            ll = np.log(w)[:, None, :] - 0.5 * ((x - m[:, None, :]) / s[:, None, :]) ** 2
+            ll -= np.log(s)[:, None, :]
+            ll -= row_max(ll)[..., None]
+            p = np.exp(ll)
+            p *= (c / row_sum(p))[..., None]
+            n = np.where(alive, p.sum(axis=1) + 1e-12, 0.0)
+            w = n / row_sum(n)[:, None]
+            m = np.where(alive, (p * x).sum(axis=1) / n, 0.0)
+            s = np.sqrt((p * (x - m[:, None, :]) ** 2).sum(axis=1) / n)
+            s = np.where(alive, np.maximum(s, floor), 1.0)
+    return [(w[i, :k], m[i, :k], s[i, :k]) for i, (_, _, k, _) in enumerate(problems)]
 
 
 def _bic(x: np.ndarray, c: np.ndarray, w, m, s, params: int) -> float:

@@ -17,10 +17,11 @@ over lines (a grid search refined by a parabola); used by :func:`mtj_hil.protoco
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from mtj_hil.protocols.defects.rowwise import nanmedian
 
 GRID = 97
 """Trial offsets per line in the grid search (then refined by a parabola)."""
@@ -117,6 +118,7 @@ def estimate_line_offsets(
         h_p, h_ap = (np.asarray(a, float) for a in high)
         use = use & np.isfinite(h_p) & np.isfinite(h_ap) & (h_p > 0) & (h_ap > 0)
         fits["bias signature"] = lambda m: _bias_lines(g_p, g_ap, h_p, h_ap, ratio, m)
+    chosen = None
     for method, fit in fits.items():
         u_a, se_a = fit(use & even[None, :, None])
         u_b, se_b = fit(use & ~even[None, :, None])
@@ -136,17 +138,22 @@ def estimate_line_offsets(
         z = signal / max(float(prod.std()) / np.sqrt(prod.size), 1e-30)
         shrink = signal / (signal + noise) if signal > 0 else 0.0
         if shrink > best.shrink or best.method == "none":
-            u, se = fit(use)
-            est = np.isfinite(se)
+            # the full-line fit of the best method only (it does not take part in the choice)
             best = LineOffsets(
-                np.where(est, _centred(u, est, per_array), 0.0),
-                se,
+                best.u,
+                best.se,
                 z,
                 bool(z > SIGNIFICANCE),
                 float(np.clip(shrink, 0.0, 1.0)),
                 float(np.sqrt(max(signal, 0.0))),
                 method,
             )
+            chosen = fit, per_array
+    if chosen is not None:
+        fit, per_array = chosen
+        u, se = fit(use)
+        est = np.isfinite(se)
+        best.u, best.se = np.where(est, _centred(u, est, per_array), 0.0), se
     if not best.applied:
         best.shrink = 0.0
     return best
@@ -243,10 +250,9 @@ def _contrast_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
         if e <= 1.0 + 1e-6:
             break
         ui = np.where(ok, (g_p - e * g_ap) / (1.0 - e), np.nan)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(ui, axis=1)
-            mad = 1.4826 * np.nanmedian(np.abs(ui - med[:, None, :]), axis=1)
+        with np.errstate(invalid="ignore"):
+            med = nanmedian(ui, axis=1)
+            mad = 1.4826 * nanmedian(np.abs(ui - med[:, None, :]), axis=1)
         n = ok.sum(axis=1)
         good_line = (n >= MIN_DEVICES) & np.isfinite(med) & (mad > 0)
         u = np.where(good_line, med, 0.0)
@@ -283,17 +289,7 @@ def _fit_lines(g_p, g_ap, use, mu, prec, scale):
     lo = -0.5 * scale
     hi = 0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf)))
     trial = np.linspace(lo, max(hi, 0.1 * scale), GRID)
-    total = np.empty((n_arr, cols, GRID))
-    for arr in range(n_arr):  # one array at a time keeps the work arrays small
-        a = np.where(use[arr], g_p[arr], np.nan)[..., None] - trial  # (rows, cols, GRID)
-        b = np.where(use[arr], g_ap[arr], np.nan)[..., None] - trial
-        with np.errstate(invalid="ignore", divide="ignore"):
-            la, lb = np.log(a), np.log(b)
-            x, y = la - mu[0], lb - mu[1]
-            q = prec[0, 0] * x * x + 2 * prec[0, 1] * x * y + prec[1, 1] * y * y
-            ll = -0.5 * q - la - lb
-        ll = np.where(np.isfinite(ll), ll, np.where(np.isnan(a), 0.0, -1e12))
-        total[arr] = ll.sum(axis=0)
+    total = _line_loglik(g_p, g_ap, use, mu, prec, trial)
     n = use.sum(axis=1)
     k = np.clip(total.argmax(axis=-1), 1, GRID - 2)
     idx = np.arange(n_arr)[:, None], np.arange(cols)[None, :]
@@ -306,3 +302,46 @@ def _fit_lines(g_p, g_ap, use, mu, prec, scale):
         se = np.where(curv < 0, 1.0 / np.sqrt(-curv), np.inf)
     ok = (n >= MIN_DEVICES) & np.isfinite(se)
     return np.where(ok, u, 0.0), np.where(ok, se, np.inf)
+
+
+def _line_loglik(g_p, g_ap, use, mu, prec, trial) -> np.ndarray:
+    """Per line and trial offset the summed log density of the line's devices in ``use``
+    (unused devices add 0), ``(n_arr, cols, GRID)``. One array at a time (work arrays that
+    stay in cache, trial offsets outermost), rows no device of the die uses left out, each
+    step computed in place in the order of the plain expression ``-0.5 q - ln a - ln b``,
+    so the sums are bit for bit those of the whole grid."""
+    n_arr, _, cols = g_p.shape
+    rows = np.flatnonzero(use.any(axis=(0, 2)))
+    g_p, g_ap, use = g_p[:, rows], g_ap[:, rows], use[:, rows]
+    shape = (trial.size, rows.size, cols)
+    a, b, x, y, t = (np.empty(shape) for _ in range(5))
+    p00, c01, p11 = prec[0, 0], 2 * prec[0, 1], prec[1, 1]
+    total = np.empty((n_arr, trial.size, cols))
+    every = use.all(axis=(1, 2))
+    tr = trial[:, None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for arr in range(n_arr):
+            np.subtract(g_p[arr], tr, out=a)
+            np.subtract(g_ap[arr], tr, out=b)
+            np.log(a, out=a)  # ln a
+            np.log(b, out=b)  # ln b
+            np.subtract(a, mu[0], out=x)
+            np.subtract(b, mu[1], out=y)
+            q = np.multiply(p00, x, out=t)
+            q *= x
+            np.multiply(c01, x, out=x)
+            x *= y
+            q += x
+            np.multiply(p11, y, out=x)
+            x *= y
+            q += x
+            q *= -0.5
+            q -= a
+            q -= b
+            bad = ~np.isfinite(q)
+            if bad.any():
+                q[bad] = -1e12
+            if not every[arr]:
+                q[:, ~use[arr]] = 0.0
+            q.sum(axis=1, out=total[arr])
+    return total.transpose(0, 2, 1)

@@ -55,3 +55,57 @@ def median_and_max_run(v: np.ndarray) -> tuple[float, int]:
     edges = np.flatnonzero(s[1:] != s[:-1])
     runs = np.diff(np.concatenate(([-1], edges, [n - 1])))
     return float(med), int(runs.max())
+
+
+def _buckets(v: np.ndarray, size: int) -> np.ndarray:
+    """Each value's hash bucket (``size`` a power of two) from its bits (-0.0 as 0.0)."""
+    bits = (np.asarray(v, dtype=np.float64) + 0.0).view(np.int64)
+    return (bits ^ (bits >> 20) ^ (bits >> 40)) & (size - 1)
+
+
+def distinct_at_least(v: np.ndarray) -> int:
+    """A lower bound on the number of distinct values of the 1-d float array ``v`` (the hash
+    buckets they fill: equal values share one), without a sort."""
+    return int(np.count_nonzero(np.bincount(_buckets(v, 1 << 16), minlength=1 << 16)))
+
+
+def may_tie(v: np.ndarray, share: float) -> bool:
+    """False only if no value occurs in at least ``share`` of the 1-d float array ``v``
+    (exact: the values are hashed to buckets by their bits, and a value occurs at most as
+    often as its bucket fills); True means it may (then count exactly, e.g. with
+    :func:`median_and_max_run`). Costs a few passes, against a sort."""
+    return bool(np.bincount(_buckets(v, 4096), minlength=4096).max() >= share * v.size)
+
+
+def nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.nanmedian(x, axis=axis)`` bit for bit (NaN where a slice has no value, without
+    the warning) from one sort along the axis, without numpy's masked-array path for small
+    axes."""
+    s = np.sort(x, axis=axis)  # NaN last
+    n = np.expand_dims((~np.isnan(x)).sum(axis=axis), axis)
+    hi = np.take_along_axis(s, n // 2, axis=axis)
+    lo = np.take_along_axis(s, np.maximum(n // 2 - 1, 0), axis=axis)
+    out = np.where(n % 2 == 1, hi, (lo + hi) / 2.0)
+    return np.squeeze(np.where(n > 0, out, np.nan), axis=axis)
+
+
+def median(v: np.ndarray) -> float:
+    """``np.median(v)`` of a 1-d array of finite values, bit for bit, in a few passes: the
+    middle order statistics are bracketed by a sample's quantiles, the bracket checked by
+    counting, and only the values inside it partitioned (a failed bracket falls back to
+    ``np.median``)."""
+    v = np.asarray(v, dtype=float)
+    n = v.size
+    if n < 4096:
+        return float(np.median(v))
+    sample = np.sort(v[:: n // 2048])
+    m = sample.size
+    half = 3 * int(np.sqrt(m))
+    lo, hi = sample[max(m // 2 - half, 0)], sample[min(m // 2 + half, m - 1)]
+    below = int(np.count_nonzero(v < lo))
+    mid = v[(v >= lo) & (v <= hi)]
+    k1, k2 = (n - 1) // 2 - below, n // 2 - below
+    if k1 < 0 or k2 >= mid.size:
+        return float(np.median(v))
+    part = np.partition(mid, (k1, k2))
+    return float(part[k2] if n % 2 else (part[k1] + part[k2]) / 2.0)

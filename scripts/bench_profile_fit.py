@@ -8,8 +8,8 @@ compared with the realised truth of the same dies (the simulator's per-device va
 the median and spread of the drawn ln R, the counts of drawn defects, the drawn offsets),
 not with the profile the dies came from. Printed per case: the share of values within their
 95 % interval (1.96 sd), the misses (value, truth, sd), and the warnings; a case whose dies
-carry a flaw the fitted profile cannot express (spatial structure, drift, telegraph noise,
-pinholes, half-way switching) must warn.
+carry a flaw the fitted profile cannot express (drift, telegraph noise, pinholes, half-way
+switching) must warn.
 
 Values the runs cannot identify are not counted and are listed: ``resistive_opens.g_low``
 and ``fraction`` (opens below the resistive floor read as hard opens).
@@ -37,7 +37,6 @@ from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import load_profile
 
 MODEL_BREAKERS = (
-    "spatial",
     "drift",
     "telegraph",
     "pinholes",
@@ -96,6 +95,8 @@ def realised_truth(prof, dies: list, arrays: tuple[int, ...]) -> dict[str, float
     short_rows = (defect == DefectCode.SHORT).all(axis=3) & ~dead[..., None]
     structure = dead[..., None, None] | open_cols[:, :, None, :] | short_rows[..., None]
     point = ~structure
+    if dies[0].spatial_hit is not None:  # drawn on top of the point rates (fitted apart)
+        point &= ~np.stack([d.spatial_hit[sl] for d in dies])
     for code, key in (
         (DefectCode.SHORT, "short_rate"),
         (DefectCode.OPEN, "open_rate"),
@@ -113,10 +114,29 @@ def realised_truth(prof, dies: list, arrays: tuple[int, ...]) -> dict[str, float
         truth["defects.short_g_sigma"] = float(np.std(np.log(shorts)))
     truth["read.offset_sigma"] = float(np.sqrt(np.mean([np.var(d.sense_offset[sl]) for d in dies])))
     truth["spatial.dead_array_rate"] = float(dead.sum() / len(dies))
+    if prof.spatial is not None:
+        truth.update(spatial_truth(prof.spatial, dies))
     if dies[0].resistive_open is not None:
         g = np.concatenate([d.open_g[sl][d.resistive_open[sl]] for d in dies])
         if g.size:
             truth["resistive_opens.g_high"] = float(g.max())
+    return truth
+
+
+def spatial_truth(sp, dies: list) -> dict[str, float]:
+    """The ``[spatial]`` values the dies realised: clusters and scratches drawn per die, the
+    lognormal of the drawn cluster sizes, the edge band's factor."""
+    drawn = [d.spatial_drawn for d in dies]
+    sizes = np.concatenate([np.asarray(d["cluster_sizes"], float) for d in drawn])
+    truth = {
+        "spatial.cluster_rate": sizes.size / len(dies),
+        "spatial.scratch_rate": sum(len(d["scratch_lengths"]) for d in drawn) / len(dies),
+    }
+    if sizes.size >= 3:
+        truth["spatial.cluster_size_median"] = float(np.exp(np.mean(np.log(sizes))))
+        truth["spatial.cluster_size_sigma"] = float(np.std(np.log(sizes)))
+    if sp.edge_width > 0:
+        truth["spatial.edge_factor"] = sp.edge_factor
     return truth
 
 

@@ -55,8 +55,9 @@ class DieDefects:
     spatial_mask: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, bool))
 
 
-def die_defects(run: CharRun) -> DieDefects:
-    """Point-defect counts (UNCERTAIN apportioned) and line structure of one run."""
+def die_defects(run: CharRun, exclude: np.ndarray | None = None) -> DieDefects:
+    """Point-defect counts (UNCERTAIN apportioned) and line structure of one run; devices
+    in ``exclude`` (spatial structure, codes' shape) are left out of the point counts."""
     c = run.char
     codes = c.codes
     weights = np.zeros((*codes.shape, len(DEFECT_CLASSES)))
@@ -76,7 +77,7 @@ def die_defects(run: CharRun) -> DieDefects:
     open_cols = (is_open.mean(axis=1) >= LINE_SHARE) & ~dead[:, None]  # (arrays, cols)
     short_rows = (is_short.mean(axis=2) >= LINE_SHARE) & ~dead[:, None]  # (arrays, rows)
     structure = dead[:, None, None] | open_cols[:, None, :] | short_rows[:, :, None]
-    point = ~structure
+    point = ~structure if exclude is None else ~structure & ~exclude
     counts = np.array([weights[..., code][point].sum() for code, _ in RATE_KEYS])
     s = (codes == DefectCode.SHORT) & point
     opens = (codes == DefectCode.OPEN) & point

@@ -14,6 +14,8 @@ What is fitted and how (ln R is Gaussian under a lognormal; noise is removed fro
 - ``defects``: rates with UNCERTAIN devices apportioned by their posterior, line opens and
   shorted lines apart from point defects, resistive opens, the die-to-die spread
   (:mod:`mtj_hil.profile_fit.defects`).
+- ``[spatial]``: an edge band, scratches and particle clusters from the defect maps
+  (:mod:`mtj_hil.profile_fit.spatial`), left out of the point-defect rates.
 - ``read.noise_rel`` from a robust spread of repeated reads; ``read.offset_sigma`` from the
   sense offsets the classifier estimated per output line.
 - ``switching`` (switching runs only): :mod:`mtj_hil.profile_fit.switching`.
@@ -43,6 +45,7 @@ from mtj_hil.profile_fit.resistance import (
     run_levels,
 )
 from mtj_hil.profile_fit.runs import open_runs
+from mtj_hil.profile_fit.spatial import put_spatial
 from mtj_hil.profile_fit.switching import fit_switching
 from mtj_hil.sim.profile import DeviceProfile, as_dict, profile_from_dict
 
@@ -185,6 +188,9 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
 
     # -- defects -----------------------------------------------------------------------------
     dies = [die_defects(c) for c in chars]
+    structures = [d.spatial_mask for d in dies]
+    spatial = put_spatial(chars, structures, base, put, data)
+    dies = [die_defects(c, exclude=ex) for c, ex in zip(chars, spatial, strict=True)]
     fit_defects(dies, put, fp.defaults, src, noise_var)
 
     # -- sense offsets -----------------------------------------------------------------------
@@ -214,7 +220,9 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     floor = data["switching"]["write_error_floor"]
     fp.warnings += checks.shape_check(names, levels, law, float(np.sqrt(noise_var)))
     fp.warnings += checks.tmr_tail_check(names, all_levels)
-    fp.warnings += checks.spatial_check(names, chars, [d.spatial_mask for d in dies])
+    fp.warnings += checks.spatial_check(
+        names, chars, [s | ex for s, ex in zip(structures, spatial, strict=True)]
+    )
     fp.warnings += checks.homogeneity_check(names, levels)
     fp.warnings += checks.drift_check(names, chars)
     fp.warnings += checks.noise_tail_check(names, chars)

@@ -70,6 +70,8 @@ class SimulatedDie:
         leak_g: pinhole leak conductance in parallel with each device (S, 0 = none).
         population: index of each device's size population.
         spatial_hit: devices made defective by spatial structure.
+        spatial_drawn: what the spatial structure drew (``scratch_lengths`` in device
+            pitches, ``cluster_sizes`` in devices, before rounding): a fit's realised truth.
         partial_prone, partial_level: devices prone to partial switching, and the level
             (0 = AP .. 1 = P in ln G) of those now in an intermediate state (NaN: none).
         clock: simulated time (s), advanced by reads and pulses (drift, telegraph noise).
@@ -86,6 +88,7 @@ class SimulatedDie:
         self.leak_g: np.ndarray | None = None
         self.population: np.ndarray | None = None
         self.spatial_hit: np.ndarray | None = None
+        self.spatial_drawn: dict[str, list[float]] | None = None
         self.partial_prone: np.ndarray | None = None
         self.partial_level: np.ndarray | None = None
         self.rtn_has: np.ndarray | None = None

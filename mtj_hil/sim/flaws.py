@@ -104,19 +104,26 @@ def _populations(die: SimulatedDie, z_common: np.ndarray | None) -> None:
     die.r_ap = die.r_ap * scale
 
 
+def die_grid(n_arrays: int, grid_cols: int = 0) -> tuple[int, int]:
+    """Arrays per row and rows of arrays of a die's array grid (``grid_cols`` 0: the
+    squarest grid, ``ceil(sqrt(n_arrays))`` wide); array ``a`` sits at grid row
+    ``a // cols``, column ``a % cols``."""
+    gc = min(grid_cols or int(np.ceil(np.sqrt(n_arrays))), n_arrays)
+    return gc, -(-n_arrays // gc)
+
+
 def device_coordinates(die: SimulatedDie) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Global (x, y) of every device on the die's array grid (device pitches), and the die's
     width and height."""
     n_arr, rows, cols = die.shape
     sp = die.profile.spatial
-    gc = (sp.grid_cols if sp is not None and sp.grid_cols else 0) or int(np.ceil(np.sqrt(n_arr)))
-    gc = min(gc, n_arr)
+    gc, grid_rows = die_grid(n_arr, sp.grid_cols if sp is not None else 0)
     a = np.arange(n_arr)[:, None, None]
     r = np.arange(rows)[None, :, None]
     c = np.arange(cols)[None, None, :]
     y = (a // gc) * rows + r + 0.5 + 0 * c
     x = (a % gc) * cols + c + 0.5 + 0 * r
-    return x.astype(float), y.astype(float), float(gc * cols), float(-(-n_arr // gc) * rows)
+    return x.astype(float), y.astype(float), float(gc * cols), float(grid_rows * rows)
 
 
 def _spatial(die: SimulatedDie) -> None:
@@ -126,6 +133,7 @@ def _spatial(die: SimulatedDie) -> None:
     shape = die.shape
     x, y, width, height = device_coordinates(die)
     hit = np.zeros(shape, bool)
+    drawn: dict[str, list[float]] = {"scratch_lengths": [], "cluster_sizes": []}
     defect = die.defect
     dfx = die.profile.defects
     rates = np.array([getattr(dfx, key) for _, key in _RATE_KEYS])
@@ -146,6 +154,7 @@ def _spatial(die: SimulatedDie) -> None:
         x0, y0 = rng.random() * width, rng.random() * height
         angle = rng.random() * np.pi
         length = sp.scratch_length * float(np.exp(0.5 * rng.standard_normal()))
+        drawn["scratch_lengths"].append(length)
         dx, dy = np.cos(angle), np.sin(angle)
         t = np.clip((x - x0) * dx + (y - y0) * dy, -length / 2, length / 2)
         dist = np.hypot(x - (x0 + t * dx), y - (y0 + t * dy))
@@ -162,14 +171,9 @@ def _spatial(die: SimulatedDie) -> None:
     weights = rates / rates.sum() if rates.sum() > 0 else np.array([1.0, 0, 0, 0])
     for _ in range(int(rng.poisson(sp.cluster_rate))):
         x0, y0 = rng.random() * width, rng.random() * height
-        size = max(
-            1,
-            int(
-                round(
-                    sp.cluster_size_median * np.exp(sp.cluster_size_sigma * rng.standard_normal())
-                )
-            ),
-        )
+        drawn_size = sp.cluster_size_median * np.exp(sp.cluster_size_sigma * rng.standard_normal())
+        drawn["cluster_sizes"].append(float(drawn_size))
+        size = max(1, int(round(drawn_size)))
         size = min(size, defect.size)
         d2 = (x - x0) ** 2 + (y - y0) ** 2 + 1e-6 * rng.random(shape)
         near = np.argpartition(d2.ravel(), size - 1)[:size]
@@ -177,6 +181,7 @@ def _spatial(die: SimulatedDie) -> None:
         defect.reshape(-1)[near] = kinds
         hit.reshape(-1)[near] = True
     die.spatial_hit = hit
+    die.spatial_drawn = drawn
     die.state[defect == DefectCode.STUCK_P] = True
     die.state[defect == DefectCode.STUCK_AP] = False
 

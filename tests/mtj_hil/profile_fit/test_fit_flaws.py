@@ -115,6 +115,30 @@ def test_two_device_sizes_are_fitted_as_populations(tmp_path):
     assert fp.data["resistance"]["r_p_sigma"] == pytest.approx(0.05, rel=0.15)
 
 
+def test_spatial_structure_is_fitted_and_left_out_of_the_point_rates(tmp_path):
+    spatial = {"cluster_rate": 20.0, "cluster_size_median": 12.0, "scratch_rate": 2.0}
+    prof = load_profile("1t1r-20k").replace(spatial=spatial)
+    paths, dies = _lot(tmp_path, prof, dies=3, arrays=32, tag="spatial", cycles=1)
+    fp = fit_profile(paths, load_profile("1t1r-20k"), name="fit")
+    drawn = [d.spatial_drawn for d in dies]
+    clusters = sum(len(d["cluster_sizes"]) for d in drawn) / 3
+    rate = fp.values["spatial.cluster_rate"]
+    assert abs(rate.value - clusters) < 3 * rate.sd
+    scratches = sum(len(d["scratch_lengths"]) for d in drawn) / 3
+    assert fp.values["spatial.scratch_rate"].value == pytest.approx(scratches, abs=0.5)
+    assert fp.data["spatial"]["scratch_class"] == "SHORT"
+    # cluster devices are not point defects: the rates stay near the profile's
+    for key in ("short_rate", "open_rate"):
+        assert fp.values[f"defects.{key}"].value < 1.5 * getattr(prof.defects, key)
+    out = write_profile_toml(fp, tmp_path / "fit.toml")
+    assert load_profile(out).spatial.cluster_rate == pytest.approx(rate.value)
+
+
+def test_a_lot_without_spatial_structure_gets_no_spatial_section(plain_fit):
+    assert "spatial" not in plain_fit.data
+    assert not any(k.startswith("spatial.") for k in plain_fit.values)
+
+
 @pytest.fixture(scope="module")
 def plain_fit(tmp_path_factory):
     prof = load_profile("1t1r-20k")
@@ -125,14 +149,13 @@ def plain_fit(tmp_path_factory):
 @pytest.mark.parametrize(
     ("changes", "check"),
     [
-        ({"spatial": {"cluster_rate": 20.0, "cluster_size_median": 12.0}}, "spatial-clustering"),
         ({"telegraph": {"fraction": 0.1, "amplitude": 0.05}}, "read-noise check"),
         (
             {"drift": {"ramp": 0.1, "tc_r_ap": -2e-3}, "clock": {"read_vector_time": 0.02}},
             "array-to-array check",
         ),
     ],
-    ids=["clusters", "telegraph", "drift"],
+    ids=["telegraph", "drift"],
 )
 def test_data_that_break_the_model_are_warned_about(tmp_path, plain_fit, changes, check):
     prof = load_profile("1t1r-20k").replace(**changes)

@@ -1,0 +1,529 @@
+"""The ``[spatial]`` section fitted from the defect maps of characterisation runs: particle
+clusters, scratches and an edge band (dead arrays are counted with the line structure in
+:mod:`mtj_hil.profile_fit.defects`).
+
+Each die's point defects (line structure left out) are laid on the die's array grid (the base
+profile's ``spatial.grid_cols``, else the squarest grid: the run files do not record how the
+arrays sit on the die), and joined into 8-connected components:
+
+- a **scratch** is a long, one-device-wide component (at least ``SCRATCH_MIN`` devices, its
+  coordinates' principal axes at least ``SCRATCH_ELONGATION`` apart): a straight scratch at
+  any angle is 8-connected;
+- a **cluster** is any other component of at least ``s_min`` devices. Random point defects
+  also touch by chance: the same defects placed at random over the same devices
+  (``NULL_PERMUTATIONS`` times) give the chance components, ``s_min`` is the smallest size
+  where chance makes at most a tenth of what is seen, and their expected number is taken off
+  the count. Sizes follow the simulator's law (a lognormal, rounded to devices), fitted by
+  maximum likelihood truncated at ``s_min``, which also scales the count up for the clusters
+  too small to see (wafer-map classes: Wu, Jang and Chen, IEEE Trans. Semicond. Manuf. 28,
+  1 (2015));
+- an **edge band**: the defect rate of devices within ``w`` pitches of the die's edge against
+  the rest, ``w`` by profile likelihood (binomial), kept when the likelihood ratio passes
+  ``EDGE_LR``.
+
+Devices of scratches, clusters and a kept edge band are left out of the point-defect rates
+(:func:`exclusion_masks`), as the simulator draws them on top of those rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.optimize import minimize
+from scipy.stats import norm
+
+from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.sim.flaws import die_grid
+
+SCRATCH_MIN = 8
+"""A scratch hits at least this many devices."""
+SCRATCH_LENGTH = 12.0
+"""A scratch is at least this long (pitches): a line through a cluster is shorter."""
+SCRATCH_GAP = 2.5
+"""Largest gap (pitches) along a scratch: a device or two the classifier did not call."""
+SCRATCH_FILL = 0.7
+"""Share of the devices along its length a scratch must hit."""
+JOIN_DEGREES = 3.0
+JOIN_OFFSET = 1.5
+"""Pieces of a scratch join when this close in direction (degrees) and offset (pitches)."""
+HOUGH_ANGLES = 180
+"""Angles tried for a scratch's direction (one degree apart)."""
+LINE_SHARE = 0.8
+"""A thin group with this share of its devices on one line of one array is what is left of a
+line defect, not a scratch (a scratch runs at a random angle, across arrays)."""
+THIN_NEIGHBOURS = 3.2
+"""Mean defective neighbours (of 8) of a scratch's devices at most (a line has 2)."""
+NULL_PERMUTATIONS = 8
+"""Random placements of a die's defects that give the chance components."""
+CHANCE_SHARE = 0.1
+"""Chance may make at most this share of the components counted as clusters."""
+EDGE_MAX = 12
+"""Widest edge band tried (device pitches)."""
+EDGE_LR = 25.0
+"""Likelihood ratio (2 ln L1/L0) an edge band must reach to be kept (~ z 4.5 after the
+search over widths)."""
+POINT_CODES = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP)
+
+
+@dataclass
+class DieMap:
+    """One die's point defects on its array grid (device pitches)."""
+
+    defect: np.ndarray  # (height, width) bool: a called point defect
+    valid: np.ndarray  # (height, width) bool: a measured device outside line structure
+    code: np.ndarray  # (height, width) uint8: the called class (GOOD where none)
+    where: tuple[np.ndarray, np.ndarray]  # (y, x) of every measured device, codes' shape
+    area: float  # share of the die's devices measured
+    array_shape: tuple[int, int]  # (rows, cols) of one array
+
+
+@dataclass
+class Components:
+    """Connected components of one die's defect map, with their shapes."""
+
+    labels: np.ndarray  # (height, width) int: component index + 1, 0 = none
+    size: np.ndarray  # devices per component
+    major: np.ndarray  # spread (sd, pitches) along the principal axis
+    minor: np.ndarray  # spread across it
+
+
+@dataclass
+class SpatialFit:
+    """What the maps show: values ``key -> (value, sd or None, source)`` and per die the
+    devices to leave out of the point rates."""
+
+    values: dict[str, tuple[float, float | None, str]]
+    exclude: list[np.ndarray]
+    explained: list[np.ndarray]
+
+
+def die_map(
+    codes: np.ndarray, arrays: np.ndarray, n_arrays: int, structure: np.ndarray, grid_cols: int
+) -> DieMap:
+    """Lay one run's codes ``(measured arrays, rows, cols)`` on the die's array grid."""
+    _, rows, cols = codes.shape
+    gc, grid_rows = die_grid(n_arrays, grid_cols)
+    a = np.asarray(arrays, int)[:, None, None]
+    y = (a // gc) * rows + np.arange(rows)[None, :, None] + 0 * np.arange(cols)[None, None, :]
+    x = (a % gc) * cols + np.arange(cols)[None, None, :] + 0 * np.arange(rows)[None, :, None]
+    shape = (grid_rows * rows, gc * cols)
+    valid = np.zeros(shape, bool)
+    valid[y, x] = ~structure
+    code = np.zeros(shape, np.uint8)
+    code[y, x] = codes
+    defect = valid & np.isin(code, POINT_CODES)
+    return DieMap(defect, valid, code, (y, x), codes.shape[0] / n_arrays, (rows, cols))
+
+
+def components(defect: np.ndarray) -> Components:
+    """8-connected components of a defect map and their principal-axis spreads."""
+    labels, n = ndimage.label(defect, structure=np.ones((3, 3), int))
+    return components_of(labels, n)
+
+
+def components_of(labels: np.ndarray, n: int) -> Components:
+    """Sizes and principal-axis spreads of the ``n`` labelled groups (1..n) of ``labels``."""
+    yy, xx = np.nonzero(labels)
+    lab = labels[yy, xx] - 1
+    size = np.bincount(lab, minlength=n).astype(float)
+    if not n:
+        empty = np.zeros(0)
+        return Components(labels, empty, empty, empty)
+
+    def mean(v: np.ndarray) -> np.ndarray:
+        return np.bincount(lab, weights=v, minlength=n) / np.maximum(size, 1)
+
+    mx, my = mean(xx), mean(yy)
+    vxx = mean(xx * xx.astype(float)) - mx * mx
+    vyy = mean(yy * yy.astype(float)) - my * my
+    vxy = mean(xx * yy.astype(float)) - mx * my
+    half, root = (vxx + vyy) / 2, np.sqrt(((vxx - vyy) / 2) ** 2 + vxy**2)
+    major = np.sqrt(np.maximum(half + root, 0.0))
+    minor = np.sqrt(np.maximum(half - root, 0.0))
+    return Components(labels, size, major, minor)
+
+
+def chance_sizes(valid: np.ndarray, k: int, rng: np.random.Generator, top: int) -> np.ndarray:
+    """Expected number of chance components of each size ``0..top`` (the last bin: ``top``
+    and more) when ``k`` point defects sit at random over the ``valid`` devices."""
+    cells = np.flatnonzero(valid)
+    counts = np.zeros(top + 1)
+    for _ in range(NULL_PERMUTATIONS):
+        shuffled = np.zeros(valid.size, bool)
+        shuffled[rng.choice(cells, size=min(k, cells.size), replace=False)] = True
+        comp = components(shuffled.reshape(valid.shape))
+        counts += np.bincount(np.minimum(comp.size.astype(int), top), minlength=top + 1)
+    return counts / NULL_PERMUTATIONS
+
+
+def line_share(groups: np.ndarray, n: int, array_shape: tuple[int, int]) -> np.ndarray:
+    """Per group (1..n), the largest share of its devices on one line of one array (an
+    array's output or input line: a line defect the classifier left partly called)."""
+    rows, cols = array_shape
+    yy, xx = np.nonzero(groups)
+    lab = groups[yy, xx] - 1
+    size = np.maximum(np.bincount(lab, minlength=n), 1)
+    best = np.zeros(n)
+    for line in (xx * 10**6 + yy // rows, yy * 10**6 + xx // cols):  # (column, array row) ...
+        key = lab.astype(np.int64) * 10**12 + line
+        uniq, counts = np.unique(key, return_counts=True)
+        np.maximum.at(best, (uniq // 10**12).astype(int), counts)
+    return best / size
+
+
+def best_line(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The devices (a boolean over ``ys``, ``xs``) on the straight one-device-wide line that
+    holds most of them: a Hough transform over 180 angles, offsets in bins of one pitch
+    (each device also counted in the neighbouring bin, so no line splits at a bin edge)."""
+    angles = np.linspace(0.0, np.pi, HOUGH_ANGLES, endpoint=False)
+    offset = np.outer(xs, np.sin(angles)) - np.outer(ys, np.cos(angles))  # (devices, angles)
+    lo = np.floor(offset.min())
+    bins = np.floor(offset - lo).astype(int)
+    n_bins = int(bins.max()) + 2
+    flat = (bins + n_bins * np.arange(angles.size)[None, :]).ravel()
+    votes = np.bincount(flat, minlength=n_bins * angles.size).reshape(angles.size, n_bins)
+    votes = votes[:, :-1] + votes[:, 1:]  # windows two bins wide
+    a, b = np.unravel_index(int(np.argmax(votes)), votes.shape)
+    return (bins[:, a] == b) | (bins[:, a] == b + 1)
+
+
+def scratches(
+    defect: np.ndarray, array_shape: tuple[int, int]
+) -> tuple[np.ndarray, int, list[float]]:
+    """The devices of a map's scratches (grid mask), how many scratches and their lengths
+    (pitches).
+
+    Defects closer than a two-device gap are grouped (a scratch device the classifier did
+    not call a defect breaks no scratch). A group is thin when its devices have at most
+    ``THIN_NEIGHBOURS`` defective neighbours on average (a line has two, a disc up to
+    eight). From a thin group straight lines are taken one by one (:func:`best_line`) while
+    one holds at least ``SCRATCH_MIN`` devices: each is a scratch (crossing scratches are
+    one group). A group along one line of one array is left out (:func:`line_share`).
+    """
+    box = np.ones((3, 3), int)
+    groups, n = ndimage.label(ndimage.binary_dilation(defect, box), structure=box)
+    groups = np.where(defect, groups, 0)
+    mask = np.zeros(defect.shape, bool)
+    if not n:
+        return mask, 0, []
+    size = np.bincount(groups[defect] - 1, minlength=n)
+    nb = ndimage.convolve(defect.astype(int), box, mode="constant") - 1
+    mean_nb = np.bincount(groups[defect] - 1, weights=nb[defect], minlength=n) / np.maximum(size, 1)
+    thin = (size >= SCRATCH_MIN) & (mean_nb <= THIN_NEIGHBOURS)
+    thin &= line_share(groups, n, array_shape) < LINE_SHARE
+    segments: list[tuple[np.ndarray, np.ndarray]] = []  # (ys, xs) of each straight piece
+    for g in np.flatnonzero(thin) + 1:  # a handful of groups per die
+        ys, xs = np.nonzero(groups == g)
+        left = np.ones(ys.size, bool)
+        while left.sum() >= SCRATCH_MIN:
+            on = np.zeros(ys.size, bool)
+            on[left] = best_line(ys[left], xs[left])
+            on |= ~left & _near_line(ys, xs, on)  # where it crosses a scratch already taken
+            on, length = _solid_run(ys, xs, on)
+            # a band through a particle cluster is solid too, but short and thick
+            if (on & left).sum() < SCRATCH_MIN or length < SCRATCH_LENGTH:
+                break
+            if np.median(nb[ys[on], xs[on]]) > THIN_NEIGHBOURS:
+                break
+            segments.append((ys[on], xs[on]))
+            mask[ys[on], xs[on]] = True
+            left &= ~on
+    lengths = [_solid_run(y, x, np.ones(y.size, bool), fill=0.0)[1] for y, x in _join(segments)]
+    # a scratch's ragged edges and ends, and what touches it, go with it
+    mask = ndimage.binary_dilation(mask, box) & defect
+    return mask, len(lengths), lengths
+
+
+def _join(segments: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pieces of one straight scratch joined (a dead array, a line defect or a stray device
+    cuts it): pieces within ``JOIN_DEGREES`` of one direction whose centres lie within
+    ``JOIN_OFFSET`` pitches of each other's line."""
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for ys, xs in segments:
+        c1, d1 = _axis(ys, xs)
+        for i, (oy, ox) in enumerate(out):
+            c2, d2 = _axis(oy, ox)
+            cross = abs(d1[0] * d2[1] - d1[1] * d2[0])  # sine of the angle between them
+            off = max(abs(_cross(d1, c2 - c1)), abs(_cross(d2, c1 - c2)))
+            if cross < np.sin(np.radians(JOIN_DEGREES)) and off < JOIN_OFFSET:
+                out[i] = (np.concatenate([oy, ys]), np.concatenate([ox, xs]))
+                break
+        else:
+            out.append((ys, xs))
+    return out
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> float:
+    """z of the cross product of two plane vectors."""
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
+def _axis(ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and unit direction (x, y) of a set of devices' principal axis."""
+    pts = np.vstack([xs, ys]).astype(float)
+    _, vec = np.linalg.eigh(np.cov(pts))
+    return pts.mean(axis=1), vec[:, -1]
+
+
+def _near_line(ys: np.ndarray, xs: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """Devices within one pitch of the straight line through the devices ``on``."""
+    if on.sum() < 2:
+        return on.copy()
+    pts = np.vstack([xs, ys]).astype(float)
+    centre = pts[:, on].mean(axis=1, keepdims=True)
+    _, vec = np.linalg.eigh(np.cov(pts[:, on]))
+    normal = vec[:, 0]
+    return np.abs(normal @ (pts - centre)) <= 1.0
+
+
+def _solid_run(
+    ys: np.ndarray, xs: np.ndarray, on: np.ndarray, fill: float = SCRATCH_FILL
+) -> tuple[np.ndarray, float]:
+    """The longest unbroken stretch of the devices ``on`` a line (gaps of at most
+    ``SCRATCH_GAP`` pitches along it) and its length (pitches); empty unless the stretch is
+    solid (``fill`` of the devices a line of that length crosses): random defects that happen
+    to line up leave most of their line empty. ``fill`` 0: every device on, gaps and all."""
+    idx = np.flatnonzero(on)
+    none = np.zeros(on.size, bool)
+    if idx.size < SCRATCH_MIN:
+        return none, 0.0
+    pts = np.vstack([xs[idx], ys[idx]]).astype(float)
+    _, vec = np.linalg.eigh(np.cov(pts))
+    direction = vec[:, -1]
+    t = direction @ pts
+    order = np.argsort(t)
+    breaks = np.flatnonzero(np.diff(t[order]) > SCRATCH_GAP)
+    pieces = np.split(order, breaks + 1) if fill else [order]
+    run = max(pieces, key=len)
+    length = float(np.ptp(t[run]) + 1.0)
+    crossed = length * max(abs(direction[0]), abs(direction[1]))  # one device per pitch
+    if run.size < fill * crossed:
+        return none, 0.0
+    out = none.copy()
+    out[idx[run]] = True
+    return out, length
+
+
+def size_law_fit(sizes: np.ndarray, s_min: int) -> tuple[float, float, np.ndarray]:
+    """Median, lognormal sigma and their covariance of cluster sizes (devices) from those of
+    at least ``s_min``, as drawn by the simulator: ``round(median * exp(sigma z))``."""
+    s = np.asarray(sizes, float)
+
+    def nll(theta: np.ndarray) -> float:
+        mu, sig = theta[0], np.exp(theta[1])
+        lo = norm.cdf((np.log(s - 0.5) - mu) / sig)
+        hi = norm.cdf((np.log(s + 0.5) - mu) / sig)
+        seen = norm.sf((np.log(s_min - 0.5) - mu) / sig)
+        return -float(np.sum(np.log(np.maximum(hi - lo, 1e-300)) - np.log(max(seen, 1e-300))))
+
+    start = np.array([np.log(np.median(s)), np.log(max(np.std(np.log(s)), 0.2))])
+    # within the profile's ranges: a median of at least one device, sigma 0.05..3
+    bounds = [(0.0, np.log(1e5)), (np.log(0.05), np.log(3.0))]
+    res = minimize(nll, np.clip(start, *np.array(bounds).T), method="L-BFGS-B", bounds=bounds)
+    mu, ln_sig = res.x
+    cov = _inverse_hessian(nll, res.x)
+    sig = float(np.exp(ln_sig))
+    # delta method: d median / d mu = median, d sigma / d ln sigma = sigma
+    jac = np.diag([np.exp(mu), sig])
+    return float(np.exp(mu)), sig, jac @ cov @ jac
+
+
+def visible_share(s_min: int, median: float, sigma: float, cov: np.ndarray) -> tuple[float, float]:
+    """Share of clusters of at least ``s_min`` devices under the size law, and its sd (delta
+    method over the law's covariance ``cov`` of median and sigma)."""
+
+    def share(m: float, s: float) -> float:
+        return float(norm.sf((np.log(s_min - 0.5) - np.log(m)) / s))
+
+    value = share(median, sigma)
+    grad = np.array(
+        [
+            (share(median * 1.001, sigma) - share(median / 1.001, sigma)) / (0.002 * median),
+            (share(median, sigma * 1.001) - share(median, sigma / 1.001)) / (0.002 * sigma),
+        ]
+    )
+    var = float(grad @ cov @ grad)
+    return value, float(np.sqrt(var)) if np.isfinite(var) and var > 0 else 0.0
+
+
+def _inverse_hessian(f, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """Inverse of the numerical Hessian of ``f`` at ``x`` (a covariance of an MLE)."""
+    n = x.size
+    hess = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            e_i, e_j = np.eye(n)[i] * h, np.eye(n)[j] * h
+            hess[i, j] = (
+                f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)
+            ) / (4 * h * h)
+    try:
+        return np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        return np.full((n, n), np.nan)
+
+
+def edge_distance(shape: tuple[int, int]) -> np.ndarray:
+    """Distance (pitches) of every device centre from the die's nearest edge."""
+    h, w = shape
+    y = np.arange(h)[:, None] + 0.5
+    x = np.arange(w)[None, :] + 0.5
+    return np.minimum(np.minimum(x, w - x), np.minimum(y, h - y))
+
+
+def edge_band(
+    maps: list[DieMap], keep: list[np.ndarray], widths: tuple[int, ...] | None = None
+) -> tuple[int, float, float, float]:
+    """Best edge band width ``w`` (pitches; of ``widths``, default 1..``EDGE_MAX``), the rate
+    factor inside it, its sd and the likelihood ratio against no band, over the devices
+    ``keep`` of each map."""
+
+    def ll(k: float, n: float) -> float:
+        p = k / n if n else 0.0
+        return 0.0 if p <= 0 or p >= 1 else k * np.log(p) + (n - k) * np.log(1 - p)
+
+    best = (0, 1.0, 0.0, 0.0)
+    dist = [edge_distance(m.valid.shape) for m in maps]
+    k_all = sum(float((m.defect & ok).sum()) for m, ok in zip(maps, keep, strict=True))
+    n_all = sum(float(ok.sum()) for ok in keep)
+    for w in widths or range(1, EDGE_MAX + 1):
+        k_in = n_in = 0.0
+        for m, ok, d in zip(maps, keep, dist, strict=True):
+            band = ok & (d < w)
+            k_in += float((m.defect & band).sum())
+            n_in += float(band.sum())
+        k_out, n_out = k_all - k_in, n_all - n_in
+        if not n_in or not n_out or not k_out:
+            continue
+        lr = 2 * (ll(k_in, n_in) + ll(k_out, n_out) - ll(k_all, n_all))
+        factor = (k_in / n_in) / (k_out / n_out)
+        if factor > 1 and lr > best[3]:
+            sd = factor * np.sqrt(1 / max(k_in, 1) + 1 / k_out)
+            best = (w, float(factor), float(sd), float(lr))
+    return best
+
+
+def fit_spatial(maps: list[DieMap], seed: int = 0) -> SpatialFit:
+    """Scratches, clusters and an edge band from the dies' maps (module docstring)."""
+    rng = np.random.default_rng(seed)
+    # The edge band first (a dense band would join into long thin groups), then scratches
+    # and clusters inside it.
+    width, _, _, lr = edge_band(maps, [m.valid for m in maps])
+    band = [edge_distance(m.valid.shape) < (width if lr > EDGE_LR else 0) for m in maps]
+    inner = [m.valid & ~b for m, b in zip(maps, band, strict=True)]
+    found = [scratches(m.defect & v, m.array_shape) for m, v in zip(maps, inner, strict=True)]
+    comps = [components(m.defect & v & ~f[0]) for m, v, f in zip(maps, inner, found, strict=True)]
+    top = 64
+    seen = np.zeros(top + 1)
+    chance = np.zeros(top + 1)
+    cluster_sizes: list[np.ndarray] = []
+    n_scratch, lengths, scratch_codes = 0, [], []
+    for m, v, c, (mask, count, long) in zip(maps, inner, comps, found, strict=True):
+        seen += np.bincount(np.minimum(c.size.astype(int), top), minlength=top + 1)
+        chance += chance_sizes(v & ~mask, int((m.defect & v & ~mask).sum()), rng, top)
+        cluster_sizes.append(c.size)
+        n_scratch += count
+        lengths += long
+        scratch_codes += list(m.code[mask])
+    # dies' worth of devices looked at (measured, outside line structure and the band)
+    area = float(
+        sum(m.area * v.sum() / max(m.where[0].size, 1) for m, v in zip(maps, inner, strict=True))
+    )
+    tail_seen, tail_chance = np.cumsum(seen[::-1])[::-1], np.cumsum(chance[::-1])[::-1]
+    s_min = next(
+        (s for s in range(3, 11) if tail_seen[s] and tail_chance[s] <= CHANCE_SHARE * tail_seen[s]),
+        None,
+    )
+    values: dict[str, tuple[float, float | None, str]] = {}
+    src = f"{len(maps)} dies' defect maps on the array grid"
+    explained = [np.zeros(m.valid.shape, bool) for m in maps]
+    if s_min is not None:
+        sizes = np.concatenate([s[s >= s_min] for s in cluster_sizes])
+        n_net = max(tail_seen[s_min] - tail_chance[s_min], 0.0)
+        if sizes.size >= 3:
+            median, sigma, cov = size_law_fit(sizes, s_min)
+            visible, vis_sd = visible_share(s_min, median, sigma, cov)
+            rate = n_net / max(visible, 1e-3) / area
+            rel = np.hypot(np.sqrt(tail_seen[s_min]) / max(n_net, 1), vis_sd / visible)
+            how = f"{int(tail_seen[s_min])} components of >= {s_min} devices, {tail_chance[s_min]:.1f} by chance"
+            values["cluster_rate"] = (rate, rate * rel, f"{how}; {src}")
+            values["cluster_size_median"] = (median, float(np.sqrt(cov[0, 0])), f"{how}; {src}")
+            values["cluster_size_sigma"] = (sigma, float(np.sqrt(cov[1, 1])), f"{how}; {src}")
+            for ex, c in zip(explained, comps, strict=True):
+                big = np.flatnonzero(c.size >= s_min) + 1
+                ex |= np.isin(c.labels, big)
+    values["scratch_rate"] = (
+        n_scratch / area,
+        np.sqrt(max(n_scratch, 1)) / area,
+        f"{n_scratch} long one-device-wide components; {src}",
+    )
+    if lengths:
+        values["scratch_length"] = (
+            float(np.median(lengths)),
+            None,
+            f"median extent of {len(lengths)} scratches (cut short at the die's edge: a bound)",
+        )
+    if n_scratch:
+        kinds, counts = np.unique(np.asarray(scratch_codes), return_counts=True)
+        values["scratch_class"] = (float(kinds[np.argmax(counts)]), None, "their commonest class")
+        for ex, f in zip(explained, found, strict=True):
+            ex |= f[0]
+    keep = [m.valid & ~ex for m, ex in zip(maps, explained, strict=True)]
+    if lr > EDGE_LR:  # its factor again without the clusters and scratches in it
+        width, factor, f_sd, lr = edge_band(maps, keep, widths=(width,))
+        if len(maps) >= 3:  # the median die: a cluster landing in one die's band moves it little
+            per_die = [
+                edge_band([m], [k], widths=(width,))[1] for m, k in zip(maps, keep, strict=True)
+            ]
+            factor = float(np.median(per_die))
+            f_sd = float(1.2533 * np.std(per_die, ddof=1) / np.sqrt(len(per_die)))
+    exclude = [ex.copy() for ex in explained]
+    if lr > EDGE_LR:
+        how = f"edge band by profile likelihood (2 ln LR {lr:.0f}); {src}"
+        values["edge_width"] = (float(width), None, how)
+        values["edge_factor"] = (factor, f_sd, how)
+        for ex, m in zip(exclude, maps, strict=True):
+            ex |= edge_distance(m.valid.shape) < width
+    return SpatialFit(values, exclude, explained)
+
+
+def device_mask(m: DieMap, mask: np.ndarray) -> np.ndarray:
+    """A grid mask back in the run's codes shape ``(measured arrays, rows, cols)``."""
+    return mask[m.where]
+
+
+def put_spatial(chars, structures: list[np.ndarray], base, put, data: dict) -> list[np.ndarray]:
+    """Fit the ``[spatial]`` section from the runs ``chars`` (their line structure masks
+    ``structures``) and put it (``put(section, key, value, sd, source)``); returns, per run,
+    the devices (codes' shape) to leave out of the point-defect rates."""
+    grid_cols = base.spatial.grid_cols if base.spatial is not None else 0
+    maps = [
+        die_map(
+            c.char.codes,
+            np.asarray(c.char.arrays, int),
+            int(c.char.layout["n_arrays"]),
+            s,
+            grid_cols,
+        )
+        for c, s in zip(chars, structures, strict=True)
+    ]
+    fit = fit_spatial(maps)
+    found = {k for k in fit.values if k != "scratch_rate"} or (fit.values["scratch_rate"][0] > 0)
+    if not found and base.spatial is None:
+        return [np.zeros(c.char.codes.shape, bool) for c in chars]
+    if "cluster_rate" not in fit.values:
+        area = float(sum(m.area for m in maps))
+        fit.values["cluster_rate"] = (0.0, 1.0 / area, "no clusters beyond chance in the maps")
+    if "edge_factor" not in fit.values:
+        fit.values["edge_factor"] = (1.0, None, "no edge band beyond chance in the maps")
+        fit.values["edge_width"] = (0.0, None, "no edge band beyond chance in the maps")
+    for key, (value, sd, source) in fit.values.items():
+        if key == "scratch_class":
+            continue
+        put("spatial", key, value, sd, source)
+    section = data.setdefault("spatial", {})
+    section["grid_cols"] = int(grid_cols)
+    if "scratch_class" in fit.values:
+        section["scratch_class"] = DefectCode(int(fit.values["scratch_class"][0])).name
+    return [device_mask(m, ex) for m, ex in zip(maps, fit.exclude, strict=True)]

@@ -58,6 +58,7 @@ from mtj_hil.protocols.defects.levels import (
     level_loglik,
     total_sigma,
 )
+from mtj_hil.protocols.defects.messages import nothing_switched, reading_warnings
 from mtj_hil.protocols.errors import ProtocolError
 
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
@@ -71,8 +72,6 @@ MIN_FIT_DEVICES = 20
 """Fewer devices that switched than this and the die is refused (nothing to fit)..."""
 MIN_FIT_FLOOR = 4
 """...unless the die is small: then half its devices, but never fewer than this."""
-QUANTISED_FRACTION = 0.05
-"""A converter step above this fraction of the P conductance is warned about."""
 STRICT_SHARE = 0.9
 """The every-cycle rule is used for the fit only if it keeps this share of the devices
 that switch on average (else it would select the largest contrasts only)."""
@@ -92,8 +91,6 @@ TAIL_SIGMAS = 4.0
 for switching."""
 LEVEL_SPAN = 12.0
 """Span (in ln G) over which an odd good device's level is spread evenly."""
-MARGINAL_WRITES = 0.01
-"""A per-cycle write failure rate above this is warned about (a marginal write window)."""
 
 
 @dataclass
@@ -301,7 +298,7 @@ def classify_evidence(
         checks["posterior"]["called"], 1
     )
     warnings += diag.warnings_for(overlap, checks, pops.shorts_found, _bias_note(bias_model))
-    warnings += _reading_warnings(ev, overlap, sd, m_d, mu_p_die, codes, none, resistive, e)
+    warnings += reading_warnings(ev, overlap, sd, m_d, mu_p_die, codes, none, resistive, e)
     model = {
         "method": (
             "per-device switching evidence + levels fitted to the die's own devices: P and AP "
@@ -393,7 +390,9 @@ def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
         clean = average
         rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
         if int(clean.sum()) < need:
-            raise ProtocolError(_nothing_switched(ev, dbar, ok, sd, int(strict.sum())))
+            raise ProtocolError(
+                nothing_switched(ev, dbar, ok, sd, int(strict.sum()), SWITCH_SIGMAS)
+            )
         warnings.append(
             f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
             f"switching contrast: only {int(strict.sum())} of {int(clean.sum())} switching "
@@ -401,53 +400,6 @@ def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
             "average; use more --reads or --cycles"
         )
     return clean, rule, dbar, (m_em, s_em)
-
-
-def _reading_warnings(ev, overlap, sd, m_d, mu_p, codes, none, resistive, e) -> list[str]:
-    out = []
-    if overlap["switch_vs_noise"] > 1e-3:
-        out.append(
-            f"switching is small against read noise: {100 * overlap['switch_vs_noise']:.2f} % "
-            "of good devices switch by less than 3 noise sigmas per cycle; use more reads "
-            "or cycles"
-        )
-    if e > MARGINAL_WRITES:
-        out.append(
-            f"writes fail often: {100 * e:.1f} % of verified writes per cycle leave a good device "
-            "unswitched even with amplitude escalation (a marginal write window); devices that "
-            "failed every cycle may be called stuck: use a larger or longer pulse (--pulse-"
-            "amplitude, --pulse-width) or more cycles"
-        )
-    if ev.step > QUANTISED_FRACTION * np.exp(mu_p):
-        out.append(
-            f"readings are quantised in steps of {ev.step:.3g} S "
-            f"({100 * ev.step / np.exp(mu_p):.0f} % of the P level): conductances closer "
-            "than a step cannot be told apart and devices reading near zero look open; use a "
-            "smaller converter range or more reads"
-        )
-    n_nan, n_sat = int(np.sum(ev.n_nan)), int(np.sum(ev.saturated))
-    if n_nan:
-        out.append(
-            f"{n_nan} readings were NaN (instrument returned no value) and were left out; "
-            f"{int(none.sum())} devices had no valid reading and are UNCERTAIN"
-        )
-    if n_sat:
-        out.append(
-            f"{n_sat} devices read beyond the converter's range (saturated) and are "
-            "UNCERTAIN: lower the read voltage or use a larger range"
-        )
-    if int(resistive.sum()):
-        out.append(
-            f"{int(resistive.sum())} OPEN devices still conduct (resistive opens, between the "
-            "open and the P level, no switching): recorded as the resistive sub-class of OPEN"
-        )
-    n_unc = int((codes == UNCERTAIN).sum())
-    if n_unc > 1e-3 * codes.size:
-        out.append(
-            f"{n_unc} devices ({100 * n_unc / codes.size:.2f} %) are UNCERTAIN: the evidence "
-            "cannot settle them"
-        )
-    return out
 
 
 def _bias_note(bias_model: dict[str, Any] | None) -> str:
@@ -472,26 +424,3 @@ def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndar
     codes = np.where(settled, best, UNCERTAIN).astype(np.uint8)
     conf = np.take_along_axis(p, best[..., None].astype(np.intp), axis=-1)[..., 0]
     return codes, best, conf
-
-
-def _nothing_switched(ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int) -> str:
-    total = int(np.asarray(ev.n_valid).size)
-    n_ok = int(ok.sum())
-    parts = [
-        f"refusing to classify: only {n} of {total} devices switched cleanly (P/AP log ratio "
-        f"above {SWITCH_SIGMAS:g} x the per-cycle noise {sd:.3g} in every cycle)"
-    ]
-    if n_ok:
-        gp = float(np.exp(np.nanmedian(np.asarray(ev.x_p)[np.asarray(ev.n_valid) > 0])))
-        ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
-        parts.append(
-            f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median "
-            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch; check "
-            "the write pulse and the wiring"
-        )
-    n_sat, n_none = int(np.sum(ev.saturated)), int(np.sum(np.asarray(ev.n_valid) == 0))
-    if n_sat:
-        parts.append(f"{n_sat} devices saturated the converter (lower the read voltage)")
-    if n_none:
-        parts.append(f"{n_none} devices gave no valid reading (NaN)")
-    return "; ".join(parts)

@@ -1,0 +1,92 @@
+"""Plain-sentence messages of the defect classifier about its readings: warnings (small
+contrast, failing writes, a coarse converter, missing or saturated readings, resistive
+opens, many UNCERTAIN devices) and the refusal of a die on which nothing switched. Used by
+:mod:`mtj_hil.protocols.defects.classifier`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mtj_hil.protocols.defects.evidence import Evidence
+
+UNCERTAIN = 5
+QUANTISED_FRACTION = 0.05
+"""A converter step above this fraction of the P conductance is warned about."""
+MARGINAL_WRITES = 0.01
+"""A per-cycle write failure rate above this is warned about (a marginal write window)."""
+
+
+def reading_warnings(ev, overlap, sd, m_d, mu_p, codes, none, resistive, e) -> list[str]:
+    """Warnings about the readings: small contrast, failing writes, a coarse converter,
+    missing and saturated readings, resistive opens, many UNCERTAIN devices."""
+    out = []
+    if overlap["switch_vs_noise"] > 1e-3:
+        out.append(
+            f"switching is small against read noise: {100 * overlap['switch_vs_noise']:.2f} % "
+            "of good devices switch by less than 3 noise sigmas per cycle; use more reads "
+            "or cycles"
+        )
+    if e > MARGINAL_WRITES:
+        out.append(
+            f"writes fail often: {100 * e:.1f} % of verified writes per cycle leave a good device "
+            "unswitched even with amplitude escalation (a marginal write window); devices that "
+            "failed every cycle may be called stuck: use a larger or longer pulse (--pulse-"
+            "amplitude, --pulse-width) or more cycles"
+        )
+    if ev.step > QUANTISED_FRACTION * np.exp(mu_p):
+        out.append(
+            f"readings are quantised in steps of {ev.step:.3g} S "
+            f"({100 * ev.step / np.exp(mu_p):.0f} % of the P level): conductances closer "
+            "than a step cannot be told apart and devices reading near zero look open; use a "
+            "smaller converter range or more reads"
+        )
+    n_nan, n_sat = int(np.sum(ev.n_nan)), int(np.sum(ev.saturated))
+    if n_nan:
+        out.append(
+            f"{n_nan} readings were NaN (instrument returned no value) and were left out; "
+            f"{int(none.sum())} devices had no valid reading and are UNCERTAIN"
+        )
+    if n_sat:
+        out.append(
+            f"{n_sat} devices read beyond the converter's range (saturated) and are "
+            "UNCERTAIN: lower the read voltage or use a larger range"
+        )
+    if int(resistive.sum()):
+        out.append(
+            f"{int(resistive.sum())} OPEN devices still conduct (resistive opens, between the "
+            "open and the P level, no switching): recorded as the resistive sub-class of OPEN"
+        )
+    n_unc = int((codes == UNCERTAIN).sum())
+    if n_unc > 1e-3 * codes.size:
+        out.append(
+            f"{n_unc} devices ({100 * n_unc / codes.size:.2f} %) are UNCERTAIN: the evidence "
+            "cannot settle them"
+        )
+    return out
+
+
+def nothing_switched(
+    ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int, switch_sigmas: float
+) -> str:
+    """The refusal message of a die on which too few devices switched."""
+    total = int(np.asarray(ev.n_valid).size)
+    n_ok = int(ok.sum())
+    parts = [
+        f"refusing to classify: only {n} of {total} devices switched cleanly (P/AP log ratio "
+        f"above {switch_sigmas:g} x the per-cycle noise {sd:.3g} in every cycle)"
+    ]
+    if n_ok:
+        gp = float(np.exp(np.nanmedian(np.asarray(ev.x_p)[np.asarray(ev.n_valid) > 0])))
+        ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
+        parts.append(
+            f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median "
+            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch; check "
+            "the write pulse and the wiring"
+        )
+    n_sat, n_none = int(np.sum(ev.saturated)), int(np.sum(np.asarray(ev.n_valid) == 0))
+    if n_sat:
+        parts.append(f"{n_sat} devices saturated the converter (lower the read voltage)")
+    if n_none:
+        parts.append(f"{n_none} devices gave no valid reading (NaN)")
+    return "; ".join(parts)

@@ -52,6 +52,7 @@ from mtj_hil.protocols.defects.contrast import (
     write_failure_rate,
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
+from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
 from mtj_hil.protocols.defects.levels import (
     centres,
     fit_level_mixture,
@@ -59,6 +60,7 @@ from mtj_hil.protocols.defects.levels import (
     total_sigma,
 )
 from mtj_hil.protocols.defects.messages import nothing_switched, reading_warnings
+from mtj_hil.protocols.defects.quantisation import floored, level_floors
 from mtj_hil.protocols.errors import ProtocolError
 
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
@@ -152,6 +154,15 @@ def classify_evidence(
     mix_p = fit_level_mixture((x_p - cen_p[:, None])[clean], sig_p, level_noise, coarse)
     mix_ap = fit_level_mixture((x_ap - cen_ap[:, None])[clean], sig_ap, level_noise, coarse)
     sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
+    # no spread below what a coarse converter's quantisation alone leaves
+    mu_p_die, mu_ap_die = float(np.median(x_p[clean])), float(np.median(x_ap[clean]))
+    q_p, q_ap = level_floors(ev, mu_p_die, mu_ap_die, cycles)
+    sig_p, sig_ap, mix_p, mix_ap = (
+        max(sig_p, q_p),
+        max(sig_ap, q_ap),
+        floored(mix_p, q_p),
+        floored(mix_ap, q_ap),
+    )
     tot_p, tot_ap = float(np.hypot(sig_p, level_noise)), float(np.hypot(sig_ap, level_noise))
     n_typ = float(np.median(n_cyc[clean]))
     if fit_rule.startswith("switched"):
@@ -160,15 +171,18 @@ def classify_evidence(
     else:
         m_d, s_d = m_em, s_em
     s_good = float(np.hypot(s_d, sd))
-    mu_p_die, mu_ap_die = float(np.median(x_p[clean])), float(np.median(x_ap[clean]))
 
     # -- per-cycle write failure: devices that switched in some cycle but not in another ------
     e = s.write_failure_prior
+    wf = WriteFailures(e)
     if cycles >= 2:
         e, fails, trials = write_failure_rate(d, ok, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
+        # ...varying between devices (beta-binomial): failures cluster on some devices
+        wf = fit_failure_spread(d, ok, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         e_source = (
             f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
-            "(mixture of switched and unswitched cycles)"
+            f"(mixture of switched and unswitched cycles); correlation {wf.rho:.2g} between "
+            "a device's cycles (beta-binomial)"
         )
     else:
         e_source = "assumed (one cycle: a failed write cannot be told from a stuck device)"
@@ -192,14 +206,14 @@ def classify_evidence(
     # (nor one converter step: a quantised stuck device flips a code now and then)
     tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
     ll_good = np.logaddexp(
-        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low),
-        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, e, ODD_SHARE, tail_low),
+        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, wf, ODD_SHARE, tail_low),
+        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, wf, ODD_SHARE, tail_low),
     )
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
     lv_ap = level_loglik(x_p, cen_ap, mix_ap, level_noise)
     # ...or every one of its writes failed: then it looks stuck, in either state.
-    failed = n_cyc * np.log(e) + ll_stuck + np.log(0.5)
+    failed = wf.log_all_failed(n_cyc) + ll_stuck + np.log(0.5)
     switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
     # A good device reads at the P level, or (rarely: a pinhole leak) anywhere.
     lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_p, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
@@ -330,6 +344,7 @@ def classify_evidence(
         "tmr_ln_median": m_d,
         "tmr_ln_sigma": s_d,
         "write_failure_rate": float(e),
+        "write_failure_correlation": wf.rho,
         "write_failure_source": e_source,
         **pops.as_model(),
         "shorted_lines": short_lines,

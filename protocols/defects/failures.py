@@ -34,6 +34,12 @@ MIN_FAILURES = 5.0
 kept for all devices: a handful of failures cannot show how they are spread."""
 MIN_GAIN = 3.0
 """The spread is kept only if it raises the log likelihood by this much over one rate."""
+MIN_REPEATED = 3.0
+"""...and only if the fitted model puts at least this many devices (expected) at two or more
+failed cycles: correlation is failures repeating on one device."""
+AGREE_SIGMAS = 5.0
+"""A cycle farther than this many sigmas from both the unswitched and the switched level
+fits neither: its device is left out of the fit (:func:`agreeing`)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,19 @@ class WriteFailures:
         return {"write_failure_rate": float(self.mean), "write_failure_correlation": self.rho}
 
 
+def agreeing(d: np.ndarray, sd: float, m_d: float, s_good: float) -> np.ndarray:
+    """Devices every cycle of which is either unswitched (``|d| <= AGREE_SIGMAS sd``) or
+    switched (``|d - m_d| <= AGREE_SIGMAS s_good``), shape ``d.shape[1:]``.
+
+    A device outside both (a resistive open read at a tiny current, a jumpy contact) is
+    neither a good device nor a failed write: counted, its noisy "switched" cycle and the
+    rest as "failed" made such devices look like good ones that fail again and again."""
+    have = np.isfinite(d)
+    dv = np.where(have, d, 0.0)
+    fits = (np.abs(dv) <= AGREE_SIGMAS * sd) | (np.abs(dv - m_d) <= AGREE_SIGMAS * s_good)
+    return np.all(fits | ~have, axis=0)
+
+
 def fit_failure_spread(
     d: np.ndarray,
     ok: np.ndarray,
@@ -82,19 +101,27 @@ def fit_failure_spread(
     mean: float,
     switch_sigmas: float,
 ) -> WriteFailures:
-    """Fit the correlation of a device's failures between cycles, the mean rate fixed.
+    """Fit the correlation of a device's failures between cycles, the mean rate ``mean`` fixed.
 
     ``d`` ``(cycles, ...)`` are the per-cycle log ratios; the devices that switched in some
     cycle are chosen as for the mean rate (:func:`~mtj_hil.protocols.defects.contrast.
-    switched_in_some`). A cycle switched (``d ~ N(m_d, s_good)``) or failed (``d ~ N(0, sd)``);
-    for each device the likelihood of every count of failures is summed over which cycles
-    failed, weighted by the beta-binomial, and divided by the chance of at least one switch.
-    Fewer than two cycles, or no device: independent cycles (``rho = 0``).
+    switched_in_some`), those with a cycle that fits neither state left out
+    (:func:`agreeing`). A cycle switched (``d ~ N(m_d, s_good)``) or failed (``d ~ N(0,
+    sd)``); for each device the likelihood of every count of failures is summed over which
+    cycles failed, weighted by the beta-binomial, and divided by the chance of at least one
+    switch. (The mean is not fitted with it: selected on one switch, a large correlation
+    makes the mean all but free, and it ran to where half the devices never switch.) The
+    spread is kept only if it beats one rate for all devices by :data:`MIN_GAIN` in log likelihood and puts :data:`MIN_REPEATED` or more
+    devices at two or more failed cycles; else ``WriteFailures(mean)``: one rate ``mean``
+    for all devices, exactly as without this model.
     """
-    some = switched_in_some(d, ok, fit, sd, switch_sigmas)[0]
+    one = WriteFailures(mean)
+    if d.shape[0] < 2 or not 0.0 < mean < 1.0:
+        return one
+    some = switched_in_some(d, ok, fit, sd, switch_sigmas)[0] & agreeing(d, sd, m_d, s_good)
     have = np.isfinite(d) & some[None]
-    if d.shape[0] < 2 or not some.any() or not 0.0 < mean < 1.0:
-        return WriteFailures(mean)
+    if not some.any():
+        return one
     dv = np.where(have, d, 0.0)[:, some]
     hv = have[:, some]
     l_fail = np.where(hv, lognorm(dv, 0.0, sd), 0.0)
@@ -110,23 +137,40 @@ def fit_failure_spread(
     n = hv.sum(axis=0)
     z = np.clip(np.log(mean) + l_fail - np.log1p(-mean) - l_sw, -700.0, 700.0)
     if float(np.where(hv, 1.0 / (1.0 + np.exp(-z)), 0.0).sum()) < MIN_FAILURES:
-        return WriteFailures(mean)
+        return one
     f = np.arange(cycles + 1)[:, None]
-    valid = (f <= n) & (n >= 2)
-    if not valid[:, n >= 2].any():
-        return WriteFailures(mean)
+    use = n >= 2
+    valid = (f <= n) & use
+    if not use.any():
+        return one
+
+    def per_device(wf: WriteFailures) -> np.ndarray:
+        return np.where(valid, poly + wf.log_pattern(f, np.maximum(n - f, 0)), -np.inf)
 
     def nll(logit_rho: float) -> float:
-        wf = WriteFailures(mean, float(1.0 / (1.0 + np.exp(-logit_rho))))
-        ll = np.where(valid, poly + wf.log_pattern(f, np.maximum(n - f, 0)), -np.inf)
-        dev = np.logaddexp.reduce(ll, axis=0)
+        wf = WriteFailures(mean, _expit(logit_rho))
+        dev = np.logaddexp.reduce(per_device(wf), axis=0)
         sel = np.log(-np.expm1(np.minimum(wf.log_all_failed(n), -1e-300)))
-        return -float(np.sum((dev - sel)[n >= 2]))
+        return -float(np.sum((dev - sel)[use]))
 
-    lo, hi = np.log(RHO_MIN / (1 - RHO_MIN)), np.log(RHO_MAX / (1 - RHO_MAX))
+    lo, hi = _logit(RHO_MIN), _logit(RHO_MAX)
     best = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-2})
-    rho = float(1.0 / (1.0 + np.exp(-best.x)))
-    # keep the spread only if it beats one rate for all devices clearly (likelihood ratio)
+    wf = WriteFailures(mean, _expit(best.x))
+    # kept only if it beats one rate for all devices clearly (likelihood ratio)
     if not nll(lo) - best.fun > MIN_GAIN:
-        rho = 0.0
-    return WriteFailures(mean, rho)
+        return one
+    # the spread must show as devices that failed repeatedly, not be read into single failures
+    ll = per_device(wf)
+    post = np.exp(ll - np.logaddexp.reduce(ll, axis=0))
+    repeated = float(np.where(f >= 2, post, 0.0)[:, use].sum())
+    if repeated < MIN_REPEATED:
+        return one
+    return wf
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+def _expit(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from mtj_hil.protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
+from mtj_hil.protocols.defects.contrast import good_loglik, write_failure_rate
+from mtj_hil.protocols.defects.evidence import Evidence
 from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
-from mtj_hil.protocols.defects.quantisation import quantisation_sigma
+from mtj_hil.protocols.defects.quantisation import level_floors, quantisation_sigma
 from mtj_hil.sim import SimulatedChip, load_profile
 
 LOT = 5152  # a lot no other test uses
@@ -34,6 +36,46 @@ def test_failures_clustered_on_some_devices_are_fitted_as_such():
     indep = fit_failure_spread(_cycles(np.full(n, 0.006), 3, rng), ok, ok, sd, m_d, sd, 0.006, 6.0)
     assert indep.rho == 0.0
     assert indep.log_all_failed(3) == pytest.approx(3 * np.log(0.006))
+
+
+def test_devices_that_fit_neither_state_do_not_make_failures_look_clustered():
+    # Resistive opens read at a tiny current: their per-cycle log ratios scatter by tenths,
+    # one cycle passes as "switched" and the rest as "failed", device after device. Counted,
+    # they gave a correlation of 0.6-0.9 on the bench's resistive-opens, sense-offset and
+    # lab-wafer dies, and every stuck device there became UNCERTAIN.
+    rng = np.random.default_rng(11)
+    n, sd, m_d, s_good = 20000, 0.0071, 0.55, 0.033
+    failed = rng.random((3, n)) < 2e-5
+    d = np.where(failed, 0.0, m_d + 0.02 * rng.standard_normal(n))
+    d = d + sd * rng.standard_normal((3, n))
+    odd = rng.random(n) < 0.001
+    d[:, odd] = 0.3 * rng.standard_normal((3, int(odd.sum())))
+    ok = np.ones(n, bool)
+    clean = d.min(axis=0) > 6 * sd
+    e = write_failure_rate(d, ok, clean, sd, m_d, s_good, 2e-5, 6.0)[0]
+    wf = fit_failure_spread(d, ok, clean, sd, m_d, s_good, e, 6.0)
+    assert wf == WriteFailures(e)
+
+
+def test_one_rate_for_all_devices_is_exactly_the_independent_model():
+    # correlation off: the likelihoods are bit for bit those of one rate ``e`` (main's model)
+    rng = np.random.default_rng(3)
+    e = 3e-4
+    d = np.where(rng.random((3, 500)) < 0.2, 0.0, 0.5) + 0.01 * rng.standard_normal((3, 500))
+    d[1, :40] = np.nan
+    for tail, low in ((0.0, 0.0), (0.01, 0.05)):
+        assert np.array_equal(
+            good_loglik(d, 0.5, 0.03, 0.01, WriteFailures(e), tail, low),
+            good_loglik(d, 0.5, 0.03, 0.01, e, tail, low),
+        )
+    n_cyc = np.isfinite(d).sum(axis=0)
+    assert np.array_equal(WriteFailures(e).log_all_failed(n_cyc), n_cyc * np.log(e))
+
+
+def test_no_quantisation_floor_without_a_converter_step():
+    z, no = np.zeros((2, 2)), np.zeros((2, 2), bool)
+    ev = Evidence(z, z, np.zeros((3, 2, 2)), z, np.full((2, 2), 6), no, no, z, 0.01, "test")
+    assert level_floors(ev, np.log(2.3e-4), np.log(1.2e-4), 3) == (0.0, 0.0)
 
 
 def test_write_failures_pattern_probabilities_sum_to_one():

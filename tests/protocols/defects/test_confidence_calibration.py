@@ -49,12 +49,27 @@ def test_devices_that_fit_neither_state_do_not_make_failures_look_clustered():
     d = np.where(failed, 0.0, m_d + 0.02 * rng.standard_normal(n))
     d = d + sd * rng.standard_normal((3, n))
     odd = rng.random(n) < 0.001
-    d[:, odd] = 0.3 * rng.standard_normal((3, int(odd.sum())))
+    d[:, odd] = 0.1 * rng.standard_normal((3, int(odd.sum())))
     ok = np.ones(n, bool)
     clean = d.min(axis=0) > 6 * sd
     e = write_failure_rate(d, ok, clean, sd, m_d, s_good, 2e-5, 6.0)[0]
     wf = fit_failure_spread(d, ok, clean, sd, m_d, s_good, e, 6.0)
     assert wf == WriteFailures(e)
+
+
+def test_two_devices_that_failed_twice_are_not_a_population_that_always_fails():
+    # A correlation says some good devices fail every write, so every stuck device may be
+    # one of them: two devices' worth of repeated failures (0.34 fitted) is too little.
+    rng = np.random.default_rng(5)
+    n, sd, m_d = 20000, 0.0071, 0.55
+    failed = rng.random((3, n)) < 1e-4
+    failed[:2, :2], failed[2, :2] = True, False
+    d = np.where(failed, 0.0, m_d + 0.02 * rng.standard_normal(n))
+    d = d + sd * rng.standard_normal((3, n))
+    ok = np.ones(n, bool)
+    clean = d.min(axis=0) > 6 * sd
+    e = write_failure_rate(d, ok, clean, sd, m_d, 0.033, 1e-4, 6.0)[0]
+    assert fit_failure_spread(d, ok, clean, sd, m_d, 0.033, e, 6.0) == WriteFailures(e)
 
 
 def test_one_rate_for_all_devices_is_exactly_the_independent_model():

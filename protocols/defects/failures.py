@@ -111,9 +111,10 @@ def fit_failure_spread(
     cycles failed, weighted by the beta-binomial, and divided by the chance of at least one
     switch. (The mean is not fitted with it: selected on one switch, a large correlation
     makes the mean all but free, and it ran to where half the devices never switch.) The
-    spread is kept only if it beats one rate for all devices by :data:`MIN_GAIN` in log likelihood and puts :data:`MIN_REPEATED` or more
-    devices at two or more failed cycles; else ``WriteFailures(mean)``: one rate ``mean``
-    for all devices, exactly as without this model.
+    spread is kept only if it beats one rate for all devices by :data:`MIN_GAIN` in log
+    likelihood and puts :data:`MIN_REPEATED` or more devices at two or more failed cycles;
+    else ``WriteFailures(mean)``: one rate ``mean`` for all devices, exactly as without this
+    model.
     """
     one = WriteFailures(mean)
     if d.shape[0] < 2 or not 0.0 < mean < 1.0:

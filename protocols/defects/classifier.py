@@ -57,12 +57,15 @@ from mtj_hil.protocols.defects.contrast import (
     write_failure_rate,
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
+from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
 from mtj_hil.protocols.defects.levels import (
     centres,
     fit_level_mixtures,
     level_loglik,
     total_sigma,
 )
+from mtj_hil.protocols.defects.messages import reading_warnings
+from mtj_hil.protocols.defects.quantisation import floored, level_floors
 from mtj_hil.protocols.errors import ProtocolError
 
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
@@ -76,8 +79,6 @@ MIN_FIT_DEVICES = 20
 """Fewer devices that switched than this and the die is refused (nothing to fit)..."""
 MIN_FIT_FLOOR = 4
 """...unless the die is small: then half its devices, but never fewer than this."""
-QUANTISED_FRACTION = 0.05
-"""A converter step above this fraction of the P conductance is warned about."""
 STRICT_SHARE = 0.9
 """The every-cycle rule is used for the fit only if it keeps this share of the devices
 that switch on average (else it would select the largest contrasts only)."""
@@ -97,8 +98,6 @@ TAIL_SIGMAS = 4.0
 for switching."""
 LEVEL_SPAN = 12.0
 """Span (in ln G) over which an odd good device's level is spread evenly."""
-MARGINAL_WRITES = 0.01
-"""A per-cycle write failure rate above this is warned about (a marginal write window)."""
 
 
 @dataclass
@@ -163,6 +162,15 @@ def classify_evidence(
         coarse,
     )
     sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
+    # no spread below what a coarse converter's quantisation alone leaves
+    mu_p_die, mu_ap_die = float(np.median(x_p[clean])), float(np.median(x_ap[clean]))
+    q_p, q_ap = level_floors(ev, mu_p_die, mu_ap_die, cycles)
+    sig_p, sig_ap, mix_p, mix_ap = (
+        max(sig_p, q_p),
+        max(sig_ap, q_ap),
+        floored(mix_p, q_p),
+        floored(mix_ap, q_ap),
+    )
     tot_p, tot_ap = float(np.hypot(sig_p, level_noise)), float(np.hypot(sig_ap, level_noise))
     n_typ = float(np.median(n_cyc[clean]))
     if fit_rule.startswith("switched"):
@@ -171,15 +179,18 @@ def classify_evidence(
     else:
         m_d, s_d = m_em, s_em
     s_good = float(np.hypot(s_d, sd))
-    mu_p_die, mu_ap_die = float(np.median(x_p[clean])), float(np.median(x_ap[clean]))
 
     # -- per-cycle write failure: devices that switched in some cycle but not in another ------
     e = s.write_failure_prior
+    wf = WriteFailures(e)
     if cycles >= 2:
         e, fails, trials = write_failure_rate(d, ok, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
+        # ...varying between devices (beta-binomial): failures cluster on some devices
+        wf = fit_failure_spread(d, ok, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         e_source = (
             f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
-            "(mixture of switched and unswitched cycles)"
+            f"(mixture of switched and unswitched cycles); correlation {wf.rho:.2g} between "
+            "a device's cycles (beta-binomial)"
         )
     else:
         e_source = "assumed (one cycle: a failed write cannot be told from a stuck device)"
@@ -204,14 +215,15 @@ def classify_evidence(
     tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
     srt = sort_cycles(d)
     ll_good = np.logaddexp(
-        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, e, ODD_SHARE, tail_low, srt),
-        np.log(JUMP_SHARE) + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, e, ODD_SHARE, tail_low, srt),
+        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, wf, ODD_SHARE, tail_low, srt),
+        np.log(JUMP_SHARE)
+        + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, wf, ODD_SHARE, tail_low, srt),
     )
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
     lv_ap = level_loglik(x_p, cen_ap, mix_ap, level_noise)
     # ...or every one of its writes failed: then it looks stuck, in either state.
-    failed = n_cyc * np.log(e) + ll_stuck + np.log(0.5)
+    failed = wf.log_all_failed(n_cyc) + ll_stuck + np.log(0.5)
     switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
     # A good device reads at the P level, or (rarely: a pinhole leak) anywhere.
     lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_p, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
@@ -311,7 +323,7 @@ def classify_evidence(
         checks["posterior"]["called"], 1
     )
     warnings += diag.warnings_for(overlap, checks, pops.shorts_found, _bias_note(bias_model))
-    warnings += _reading_warnings(ev, overlap, sd, m_d, mu_p_die, codes, none, resistive, e)
+    warnings += reading_warnings(ev, overlap, sd, m_d, mu_p_die, codes, none, resistive, e)
     model = {
         "method": (
             "per-device switching evidence + levels fitted to the die's own devices: P and AP "
@@ -343,6 +355,7 @@ def classify_evidence(
         "tmr_ln_median": m_d,
         "tmr_ln_sigma": s_d,
         "write_failure_rate": float(e),
+        "write_failure_correlation": wf.rho,
         "write_failure_source": e_source,
         **pops.as_model(),
         "shorted_lines": short_lines,
@@ -413,53 +426,6 @@ def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
             "average; use more --reads or --cycles"
         )
     return clean, rule, dbar, (m_em, s_em)
-
-
-def _reading_warnings(ev, overlap, sd, m_d, mu_p, codes, none, resistive, e) -> list[str]:
-    out = []
-    if overlap["switch_vs_noise"] > 1e-3:
-        out.append(
-            f"switching is small against read noise: {100 * overlap['switch_vs_noise']:.2f} % "
-            "of good devices switch by less than 3 noise sigmas per cycle; use more reads "
-            "or cycles"
-        )
-    if e > MARGINAL_WRITES:
-        out.append(
-            f"writes fail often: {100 * e:.1f} % of verified writes per cycle leave a good device "
-            "unswitched even with amplitude escalation (a marginal write window); devices that "
-            "failed every cycle may be called stuck: use a larger or longer pulse (--pulse-"
-            "amplitude, --pulse-width) or more cycles"
-        )
-    if ev.step > QUANTISED_FRACTION * np.exp(mu_p):
-        out.append(
-            f"readings are quantised in steps of {ev.step:.3g} S "
-            f"({100 * ev.step / np.exp(mu_p):.0f} % of the P level): conductances closer "
-            "than a step cannot be told apart and devices reading near zero look open; use a "
-            "smaller converter range or more reads"
-        )
-    n_nan, n_sat = int(np.sum(ev.n_nan)), int(np.sum(ev.saturated))
-    if n_nan:
-        out.append(
-            f"{n_nan} readings were NaN (instrument returned no value) and were left out; "
-            f"{int(none.sum())} devices had no valid reading and are UNCERTAIN"
-        )
-    if n_sat:
-        out.append(
-            f"{n_sat} devices read beyond the converter's range (saturated) and are "
-            "UNCERTAIN: lower the read voltage or use a larger range"
-        )
-    if int(resistive.sum()):
-        out.append(
-            f"{int(resistive.sum())} OPEN devices still conduct (resistive opens, between the "
-            "open and the P level, no switching): recorded as the resistive sub-class of OPEN"
-        )
-    n_unc = int((codes == UNCERTAIN).sum())
-    if n_unc > 1e-3 * codes.size:
-        out.append(
-            f"{n_unc} devices ({100 * n_unc / codes.size:.2f} %) are UNCERTAIN: the evidence "
-            "cannot settle them"
-        )
-    return out
 
 
 def _bias_note(bias_model: dict[str, Any] | None) -> str:

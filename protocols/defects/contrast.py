@@ -84,10 +84,7 @@ def write_failure_rate(
     """
     have = np.isfinite(d)
     dv = np.where(have, d, 0.0)
-    best = np.where(have, d, -np.inf).max(axis=0)
-    some, spare = ok & (best > switch_sigmas * sd), 1
-    if int(some.sum()) < 0.5 * int(fit.sum()):  # noisy reads: few cycles stand out
-        some, spare = fit, 0
+    some, spare = switched_in_some(d, ok, fit, sd, switch_sigmas)
     use = have & some[None]
     trials = int(use.sum()) - spare * int(some.sum())
     if trials <= 0:
@@ -105,12 +102,25 @@ def write_failure_rate(
     return e, fails, trials
 
 
+def switched_in_some(
+    d: np.ndarray, ok: np.ndarray, fit: np.ndarray, sd: float, switch_sigmas: float
+) -> tuple[np.ndarray, int]:
+    """The devices whose best cycle switched by more than ``switch_sigmas`` x ``sd`` (and 1:
+    that cycle is a switch by selection), or, when fewer than half the ``fit`` devices have
+    such a cycle (noisy reads), the ``fit`` devices (and 0)."""
+    best = np.where(np.isfinite(d), d, -np.inf).max(axis=0)
+    some = ok & (best > switch_sigmas * sd)
+    if int(some.sum()) < 0.5 * int(fit.sum()):
+        return fit, 0
+    return some, 1
+
+
 def good_loglik(
     d: np.ndarray,
     m_d: float,
     s_d: float,
     sd: float,
-    e: float,
+    e,
     tail: float = 0.0,
     tail_low: float = 0.0,
     cycles: tuple[np.ndarray, ...] | None = None,
@@ -121,7 +131,9 @@ def good_loglik(
     The cycles that switched are taken to be the ``k`` largest ``d_c`` (the dominant
     assignment for each ``k``); for each ``k`` the contrast ``delta`` is integrated out
     exactly (Gaussian prior ``N(m_d, s_d)``, noise ``sd``), the other cycles failed (rate
-    ``e``, ``d ~ N(0, sd)``), and the ``k`` are summed.
+    ``e``, ``d ~ N(0, sd)``), and the ``k`` are summed. ``e`` is one rate for all devices or
+    a :class:`~mtj_hil.protocols.defects.failures.WriteFailures` (rate varying between
+    devices: failed cycles cluster on some devices).
 
     With ``tail`` > 0 the contrast is drawn from ``N(m_d, s_d)`` with probability ``1 -
     tail`` and uniformly between ``tail_low`` and ``m_d`` otherwise: a device that switches
@@ -147,7 +159,11 @@ def good_loglik(
         + np.log(np.sqrt(2 * np.pi) * sd / np.sqrt(k))
         + prior
     )
-    ll = ll_sw + k * np.log1p(-e) + (n - k) * np.log(e) + flat_rest
+    if hasattr(e, "log_pattern"):
+        pattern = e.log_pattern(np.maximum(n - k, 0), k)
+    else:
+        pattern = k * np.log1p(-e) + (n - k) * np.log(e)
+    ll = ll_sw + pattern + flat_rest
     ll = np.where(k <= n, ll, -np.inf)
     top = ll.max(axis=0)
     safe = np.where(np.isfinite(top), top, 0.0)

@@ -262,9 +262,9 @@ def _contrast_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
 
 def _distance(g_p: np.ndarray, g_ap: np.ndarray, mu: np.ndarray, prec: np.ndarray) -> np.ndarray:
     """Squared Mahalanobis distance of each device's (ln G_P, ln G_AP) from the die's."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # a zero reading: infinitely far
         x, y = np.log(g_p) - mu[0], np.log(g_ap) - mu[1]
-    q = prec[0, 0] * x * x + 2 * prec[0, 1] * x * y + prec[1, 1] * y * y
+        q = prec[0, 0] * x * x + 2 * prec[0, 1] * x * y + prec[1, 1] * y * y
     return np.where(np.isfinite(q), q, np.inf)
 
 

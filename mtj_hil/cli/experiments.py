@@ -106,14 +106,14 @@ def experiment() -> None:
 @click.option(
     "--finetune-epochs",
     type=click.IntRange(1),
-    default=10,
+    default=30,
     show_default=True,
     help="Epochs of per-die defect-aware fine-tuning.",
 )
 @click.option(
     "--stats-epochs",
     type=click.IntRange(1),
-    default=10,
+    default=30,
     show_default=True,
     help="Epochs of statistics-aware training (from the software network).",
 )

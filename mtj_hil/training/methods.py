@@ -69,12 +69,19 @@ def _new_net(
     rng: np.random.Generator,
     activation: Activation,
     init: BNN | None,
+    init_shrink: float = 1.0,
 ) -> BNN:
     sizes = [data.n_features, *hidden, data.n_classes]
     if init is not None:
         if init.sizes != sizes:
             raise TrainingError(f"initial network is {init.sizes}, expected {sizes}")
-        return init.copy()
+        if not 0.0 < init_shrink <= 1.0:
+            raise TrainingError(f"init_shrink must lie in (0, 1], got {init_shrink}")
+        net = init.copy()
+        # same signs (the same deployed network), smaller magnitudes: a weight the die
+        # wants flipped no longer has to travel from the clip at +-1 to zero first
+        net.latent = [w * init_shrink for w in net.latent]
+        return net
     return BNN.create(sizes, rng, activation)
 
 
@@ -139,6 +146,7 @@ def train_defect_aware(
     init: BNN | None = None,
     freeze_defective: bool = True,
     select: bool = False,
+    init_shrink: float = 1.0,
 ) -> TrainResult:
     """Train through one die's measured conductances (fixed map, no read noise).
 
@@ -149,12 +157,16 @@ def train_defect_aware(
     copied and fine-tuned; else training starts fresh. With ``select`` the network kept is
     the snapshot (start or any epoch end) with the lowest training loss through the die, so
     fine-tuning never returns a network worse on the training data than ``init``.
+    ``init_shrink`` (0 < s <= 1) scales ``init``'s latent weights first: the same binary
+    network, but weights can flip within a short fine-tuning (latents trained long sit at
+    the clip, +-1, and barely move at a small step size).
 
     Raises:
-        TrainingError: network, data set, placement and die disagree.
+        TrainingError: network, data set, placement and die disagree, or ``init_shrink``
+            outside (0, 1].
     """
     t0 = time.perf_counter()
-    net = _new_net(data, hidden, rng, activation, init)
+    net = _new_net(data, hidden, rng, activation, init, init_shrink)
     _check_fit(data, net.sizes, placement)
     real = die_realisation(die, placement)
     masks = defect_masks(die, placement) if freeze_defective else None
@@ -227,6 +239,7 @@ def train_statistics_aware(
     init: BNN | None = None,
     placer: Placer | None = None,
     select: int = 0,
+    init_shrink: float = 1.0,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
@@ -237,13 +250,14 @@ def train_statistics_aware(
 
     With ``select > 0``, that many further realisations (not used for training) score every
     epoch's network by its mean training loss over them; the best snapshot (the start
-    included) is kept.
+    included) is kept. ``init_shrink`` scales ``init``'s latent weights as in
+    :func:`train_defect_aware`.
 
     Raises:
         TrainingError: network, data set, placement and population disagree.
     """
     t0 = time.perf_counter()
-    net = _new_net(data, hidden, rng, activation, init)
+    net = _new_net(data, hidden, rng, activation, init, init_shrink)
     _check_fit(data, net.sizes, placement)
     if population.layout != placement.layout:
         raise TrainingError("population and placement use different layouts")

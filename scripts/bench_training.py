@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--finetune-epochs", type=int, default=30)
-    ap.add_argument("--stats-epochs", type=int, default=30)
+    ap.add_argument("--stats-epochs", type=int, default=20)
     ap.add_argument("--pool-size", type=int, default=128)
     args = parse_args(ap, SMOKE, argv)
 

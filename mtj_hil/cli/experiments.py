@@ -113,7 +113,7 @@ def experiment() -> None:
 @click.option(
     "--stats-epochs",
     type=click.IntRange(1),
-    default=30,
+    default=20,
     show_default=True,
     help="Epochs of statistics-aware training (from the software network).",
 )

@@ -142,9 +142,9 @@ class BordersConfig:
     finetune_lr: float = 0.01
     finetune_shrink: float = 0.05
     freeze_defective: bool = False
-    stats_epochs: int = 30
+    stats_epochs: int = 20
     stats_lr: float = 0.01
-    stats_shrink: float = 0.05
+    stats_shrink: float = 0.2
     recalibrate: bool = True
     calibration_batch: int = CALIBRATION_BATCH
     pool_size: int = 128

@@ -21,7 +21,6 @@ copies averaged by :func:`~mtj_hil.training.ensemble.lea_layer_currents`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,13 +147,3 @@ def calibration_batch(
     """``size`` training rows drawn without replacement (all of them if fewer)."""
     n = X_train.shape[0]
     return X_train[np.sort(rng.choice(n, size=min(size, n), replace=False))]
-
-
-__all__: Sequence[str] = (
-    "CALIBRATION_BATCH",
-    "Recalibration",
-    "calibration_batch",
-    "fit_recalibration",
-    "predict_recalibrated",
-    "signal_from_currents",
-)

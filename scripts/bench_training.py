@@ -33,6 +33,7 @@ COLUMNS = (
     "statistics_aware",
     "lea",
     "lea_statistics",
+    "lea_recalibrated",
     "statistics_recalibrated",
     "lea_statistics_recalibrated",
 )
@@ -42,6 +43,7 @@ LABEL = {
     "statistics_aware": "statistics-aware",
     "lea": "lea",
     "lea_statistics": "lea + statistics-aware",
+    "lea_recalibrated": "lea + recal.",
     "statistics_recalibrated": "statistics-aware + recal.",
     "lea_statistics_recalibrated": "lea + stats + recal.",
 }

@@ -57,6 +57,7 @@ METHODS = (
     "statistics_aware_plain",
     "lea",
     "lea_statistics",
+    "lea_recalibrated",
     "statistics_recalibrated",
     "lea_statistics_recalibrated",
 )
@@ -69,8 +70,9 @@ placement for every die; ``lea`` the software network with Layer Ensemble Averag
 (:mod:`mtj_hil.training.ensemble`: ``lea_copies`` copies per layer on each die's cleanest
 arrays, averaged per output over the copies with fewest measured defects; no retraining);
 ``lea_statistics`` the statistics-aware network deployed the same way (no per-die
-retraining either); ``statistics_recalibrated`` and ``lea_statistics_recalibrated`` the
-same two deployments with a per-neuron digital gain and offset fitted to the die's reads of
+retraining either); ``lea_recalibrated``, ``statistics_recalibrated`` and
+``lea_statistics_recalibrated`` the LEA, statistics-aware and LEA-of-statistics-aware
+deployments with a per-neuron digital gain and offset fitted to the die's reads of
 a batch of training images (:mod:`mtj_hil.training.recalibration`: no weight is retrained,
 no device rewritten; optional, ``recalibrate``)."""
 
@@ -109,7 +111,7 @@ class BordersConfig:
         stats_epochs: epochs of the statistics-aware training (from ``base``).
         stats_lr: Adam step of the statistics-aware training.
         stats_shrink: as ``finetune_shrink``, for the statistics-aware training.
-        recalibrate: also evaluate the statistics-aware network (alone and with LEA) after
+        recalibrate: also evaluate LEA, the statistics-aware network and its LEA after
             per-neuron recalibration on each die.
         calibration_batch: training images read through each die for the recalibration.
         pool_size: die realisations pre-drawn for statistics-aware training.
@@ -386,6 +388,7 @@ def run_borders(
         recal: dict[str, tuple[BNN, Placement | LeaDeployment]] = {}
         X_cal = calibration_batch(data.X_train, rng, config.calibration_batch)
         if config.recalibrate:
+            recal["lea_recalibrated"] = (unaware, lea)
             recal["statistics_recalibrated"] = (stats_net, placed)
             recal["lea_statistics_recalibrated"] = (stats_net, (stats_net, ens, lea[2]))
         for name, (net, where) in recal.items():

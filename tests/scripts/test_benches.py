@@ -86,7 +86,8 @@ FIGURES = {
     ],
     "bench_training": [
         r"\| profile \| software \| unaware \| defect-aware \| statistics-aware \| lea \| "
-        r"lea \+ statistics-aware \| statistics-aware \+ recal\. \| lea \+ stats \+ recal\. \|",
+        r"lea \+ statistics-aware \| lea \+ recal\. \| statistics-aware \+ recal\. \| "
+        r"lea \+ stats \+ recal\. \|",
         rf"\| 1t1r-early-process \| {NUM} % \| {NUM} pt \(\d+/\d+\) \|",
         rf"1t1r-20k +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}",
     ],

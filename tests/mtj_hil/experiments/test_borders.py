@@ -51,6 +51,7 @@ def test_errors_per_die_and_on_chip(result):
         "statistics_aware_plain",
         "lea",
         "lea_statistics",
+        "lea_recalibrated",
         "statistics_recalibrated",
         "lea_statistics_recalibrated",
     ]

@@ -107,6 +107,18 @@ def defect_masks(die: DieModel, placement: Placement) -> list[np.ndarray]:
     return masks
 
 
+SCORE_ROWS = 1000
+"""Training rows (evenly spaced) that model selection scores snapshots on."""
+
+
+def score_rows(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most :data:`SCORE_ROWS` evenly spaced training rows (all of them if fewer)."""
+    if X.shape[0] <= SCORE_ROWS:
+        return X, y
+    idx = np.linspace(0, X.shape[0] - 1, SCORE_ROWS).astype(np.int64)
+    return X[idx], y[idx]
+
+
 def mean_loss(
     net: BNN, X: np.ndarray, y: np.ndarray, realisations: Sequence[Sequence[Realisation | None]]
 ) -> float:
@@ -155,8 +167,9 @@ def train_defect_aware(
     updated, else their gradient flows through the pair's working device (a pair of two
     defective devices has slope 0 and gets none). ``init`` (e.g. an unaware network) is
     copied and fine-tuned; else training starts fresh. With ``select`` the network kept is
-    the snapshot (start or any epoch end) with the lowest training loss through the die, so
-    fine-tuning never returns a network worse on the training data than ``init``.
+    the snapshot (start or any epoch end) with the lowest training loss through the die (on
+    :func:`score_rows`), so fine-tuning never returns a network worse on those training
+    rows than ``init``.
     ``init_shrink`` (0 < s <= 1) scales ``init``'s latent weights first: the same binary
     network, but weights can flip within a short fine-tuning (latents trained long sit at
     the clip, +-1, and barely move at a small step size).
@@ -179,7 +192,7 @@ def train_defect_aware(
         rng,
         sampler=lambda: real,
         update_masks=masks,
-        score=(lambda n: mean_loss(n, X, y, [real])) if select else None,
+        score=(lambda n: mean_loss(n, *score_rows(X, y), [real])) if select else None,
     )
     return TrainResult(net, hist, "defect-aware", time.perf_counter() - t0)
 
@@ -249,7 +262,8 @@ def train_statistics_aware(
     ``placer(die.defects)`` if a placer was given, else with ``placement``.
 
     With ``select > 0``, that many further realisations (not used for training) score every
-    epoch's network by its mean training loss over them; the best snapshot (the start
+    epoch's network by its mean training loss over them (on :func:`score_rows`); the best
+    snapshot (the start
     included) is kept. ``init_shrink`` scales ``init``'s latent weights as in
     :func:`train_defect_aware`.
 
@@ -271,7 +285,7 @@ def train_statistics_aware(
         return [(off[k], sl[k]) for off, sl in pool]
 
     X, y = data.X_train, data.y_train
-    score = (lambda n: mean_loss(n, X, y, held)) if select else None
+    score = (lambda n: mean_loss(n, *score_rows(X, y), held)) if select else None
     hist = fit(net, X, y, config or TrainConfig(), rng, sampler=sampler, score=score)
     return TrainResult(net, hist, "statistics-aware", time.perf_counter() - t0)
 

@@ -58,7 +58,7 @@ _SETTINGS = (
     Field("finetune_lr", "float", "Adam step of the fine-tunings.", default=0.01, lo=0,
           lo_open=True),
     Field("finetune_shrink", "float", "Factor on the trained latent weights before a "
-          "fine-tuning.", default=0.05, lo=0, lo_open=True, hi=1),
+          "fine-tuning.", default=0.3, lo=0, lo_open=True, hi=1),
     Field("freeze_defective", "bool", "Freeze pairs holding a defective device.",
           default=False),
     Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=20, lo=1),

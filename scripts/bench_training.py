@@ -27,13 +27,25 @@ from _smoke import parse_args
 from mtj_hil.experiments.borders import BordersConfig, BordersResult, run_borders_seeds
 from mtj_hil.experiments.claims import claims_rows
 
-COLUMNS = ("unaware", "defect_aware", "statistics_aware", "lea", "lea_statistics")
+COLUMNS = (
+    "unaware",
+    "defect_aware",
+    "statistics_aware",
+    "lea",
+    "lea_statistics",
+    "lea_recalibrated",
+    "statistics_recalibrated",
+    "lea_statistics_recalibrated",
+)
 LABEL = {
     "unaware": "unaware",
     "defect_aware": "defect-aware",
     "statistics_aware": "statistics-aware",
     "lea": "lea",
     "lea_statistics": "lea + statistics-aware",
+    "lea_recalibrated": "lea + recal.",
+    "statistics_recalibrated": "statistics-aware + recal.",
+    "lea_statistics_recalibrated": "lea + stats + recal.",
 }
 
 SMOKE = {
@@ -81,8 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dataset", default="mnist5k")
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--finetune-epochs", type=int, default=10)
-    ap.add_argument("--stats-epochs", type=int, default=10)
+    ap.add_argument("--finetune-epochs", type=int, default=30)
+    ap.add_argument("--stats-epochs", type=int, default=20)
     ap.add_argument("--pool-size", type=int, default=128)
     args = parse_args(ap, SMOKE, argv)
 

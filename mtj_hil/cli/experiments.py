@@ -106,14 +106,14 @@ def experiment() -> None:
 @click.option(
     "--finetune-epochs",
     type=click.IntRange(1),
-    default=10,
+    default=30,
     show_default=True,
     help="Epochs of per-die defect-aware fine-tuning.",
 )
 @click.option(
     "--stats-epochs",
     type=click.IntRange(1),
-    default=10,
+    default=20,
     show_default=True,
     help="Epochs of statistics-aware training (from the software network).",
 )
@@ -123,6 +123,13 @@ def experiment() -> None:
     show_default=True,
     help="Freeze weights of pairs with a defective device in defect-aware fine-tuning "
     "(default: the gradient flows through the pair's working device).",
+)
+@click.option(
+    "--recalibrate/--no-recalibrate",
+    default=True,
+    show_default=True,
+    help="Also evaluate LEA and the statistics-aware network after per-neuron digital "
+    "recalibration from each die's reads of a batch of training images (no retraining).",
 )
 @click.option(
     "--compare-plain",
@@ -178,6 +185,7 @@ def borders(
     finetune_epochs: int,
     stats_epochs: int,
     freeze_defective: bool,
+    recalibrate: bool,
     compare_plain: bool,
     pool_size: int,
     lea_copies: str,
@@ -206,6 +214,7 @@ def borders(
         stats_epochs=stats_epochs,
         pool_size=pool_size,
         compare_plain=compare_plain,
+        recalibrate=recalibrate,
         seed=seed,
         on_chip=on_chip,
         lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),

@@ -26,6 +26,9 @@ LABELS = {
     "statistics_aware_plain": "statistics-aware, plain placement",
     "lea": "LEA (software network, layer copies averaged)",
     "lea_statistics": "LEA of the statistics-aware network",
+    "lea_recalibrated": "LEA, per-neuron recalibration",
+    "statistics_recalibrated": "statistics-aware, per-neuron recalibration",
+    "lea_statistics_recalibrated": "LEA of the statistics-aware network, recalibrated",
 }
 
 
@@ -337,6 +340,9 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
         "statistics_aware_plain": ("tab:purple", "", "v"),
         "lea": ("tab:brown", "", "D"),
         "lea_statistics": ("tab:cyan", "", "P"),
+        "lea_recalibrated": ("tab:gray", "", "d"),
+        "statistics_recalibrated": ("tab:olive", "", "*"),
+        "lea_statistics_recalibrated": ("tab:pink", "", "h"),
     }
     for m in result.methods():
         color, ls, marker = styles[m]

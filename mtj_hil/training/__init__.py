@@ -3,6 +3,7 @@
 Modules: :mod:`datasets` / :mod:`idx` (data), :mod:`bnn` (network and STE training),
 :mod:`mapping` (placement on arrays), :mod:`die_model` (die and population models),
 :mod:`methods` (unaware / defect-aware / statistics-aware training, evaluation),
+:mod:`recalibration` (per-neuron digital correction from chip reads, no retraining),
 :mod:`daffodil` (NIST reference solutions).
 """
 
@@ -35,6 +36,11 @@ from mtj_hil.training.methods import (
     train_statistics_aware,
     train_unaware,
 )
+from mtj_hil.training.recalibration import (
+    Recalibration,
+    fit_recalibration,
+    predict_recalibrated,
+)
 
 __all__ = [
     "BNN",
@@ -43,6 +49,7 @@ __all__ = [
     "DieModel",
     "Placement",
     "PopulationModel",
+    "Recalibration",
     "TrainConfig",
     "TrainingError",
     "crossbar_layer_currents",
@@ -50,6 +57,7 @@ __all__ = [
     "evaluate_emulated",
     "evaluate_software",
     "fit",
+    "fit_recalibration",
     "forward_currents",
     "load_digits",
     "load_idx",
@@ -59,6 +67,7 @@ __all__ = [
     "place",
     "place_defect_aware",
     "predict_emulated",
+    "predict_recalibrated",
     "read_idx",
     "realisation_pool",
     "target_bits",

@@ -69,12 +69,19 @@ def _new_net(
     rng: np.random.Generator,
     activation: Activation,
     init: BNN | None,
+    init_shrink: float = 1.0,
 ) -> BNN:
     sizes = [data.n_features, *hidden, data.n_classes]
     if init is not None:
         if init.sizes != sizes:
             raise TrainingError(f"initial network is {init.sizes}, expected {sizes}")
-        return init.copy()
+        if not 0.0 < init_shrink <= 1.0:
+            raise TrainingError(f"init_shrink must lie in (0, 1], got {init_shrink}")
+        net = init.copy()
+        # same signs (the same deployed network), smaller magnitudes: a weight the die
+        # wants flipped no longer has to travel from the clip at +-1 to zero first
+        net.latent = [w * init_shrink for w in net.latent]
+        return net
     return BNN.create(sizes, rng, activation)
 
 
@@ -98,6 +105,18 @@ def defect_masks(die: DieModel, placement: Placement) -> list[np.ndarray]:
             (good[di.array, di.row, di.plus] & good[di.array, di.row, di.minus]).astype(np.float64)
         )
     return masks
+
+
+SCORE_ROWS = 1000
+"""Training rows (evenly spaced) that model selection scores snapshots on."""
+
+
+def score_rows(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most :data:`SCORE_ROWS` evenly spaced training rows (all of them if fewer)."""
+    if X.shape[0] <= SCORE_ROWS:
+        return X, y
+    idx = np.linspace(0, X.shape[0] - 1, SCORE_ROWS).astype(np.int64)
+    return X[idx], y[idx]
 
 
 def mean_loss(
@@ -139,6 +158,7 @@ def train_defect_aware(
     init: BNN | None = None,
     freeze_defective: bool = True,
     select: bool = False,
+    init_shrink: float = 1.0,
 ) -> TrainResult:
     """Train through one die's measured conductances (fixed map, no read noise).
 
@@ -147,14 +167,19 @@ def train_defect_aware(
     updated, else their gradient flows through the pair's working device (a pair of two
     defective devices has slope 0 and gets none). ``init`` (e.g. an unaware network) is
     copied and fine-tuned; else training starts fresh. With ``select`` the network kept is
-    the snapshot (start or any epoch end) with the lowest training loss through the die, so
-    fine-tuning never returns a network worse on the training data than ``init``.
+    the snapshot (start or any epoch end) with the lowest training loss through the die (on
+    :func:`score_rows`), so fine-tuning never returns a network worse on those training
+    rows than ``init``.
+    ``init_shrink`` (0 < s <= 1) scales ``init``'s latent weights first: the same binary
+    network, but weights can flip within a short fine-tuning (latents trained long sit at
+    the clip, +-1, and barely move at a small step size).
 
     Raises:
-        TrainingError: network, data set, placement and die disagree.
+        TrainingError: network, data set, placement and die disagree, or ``init_shrink``
+            outside (0, 1].
     """
     t0 = time.perf_counter()
-    net = _new_net(data, hidden, rng, activation, init)
+    net = _new_net(data, hidden, rng, activation, init, init_shrink)
     _check_fit(data, net.sizes, placement)
     real = die_realisation(die, placement)
     masks = defect_masks(die, placement) if freeze_defective else None
@@ -167,7 +192,7 @@ def train_defect_aware(
         rng,
         sampler=lambda: real,
         update_masks=masks,
-        score=(lambda n: mean_loss(n, X, y, [real])) if select else None,
+        score=(lambda n: mean_loss(n, *score_rows(X, y), [real])) if select else None,
     )
     return TrainResult(net, hist, "defect-aware", time.perf_counter() - t0)
 
@@ -227,6 +252,7 @@ def train_statistics_aware(
     init: BNN | None = None,
     placer: Placer | None = None,
     select: int = 0,
+    init_shrink: float = 1.0,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
@@ -236,14 +262,16 @@ def train_statistics_aware(
     ``placer(die.defects)`` if a placer was given, else with ``placement``.
 
     With ``select > 0``, that many further realisations (not used for training) score every
-    epoch's network by its mean training loss over them; the best snapshot (the start
-    included) is kept.
+    epoch's network by its mean training loss over them (on :func:`score_rows`); the best
+    snapshot (the start
+    included) is kept. ``init_shrink`` scales ``init``'s latent weights as in
+    :func:`train_defect_aware`.
 
     Raises:
         TrainingError: network, data set, placement and population disagree.
     """
     t0 = time.perf_counter()
-    net = _new_net(data, hidden, rng, activation, init)
+    net = _new_net(data, hidden, rng, activation, init, init_shrink)
     _check_fit(data, net.sizes, placement)
     if population.layout != placement.layout:
         raise TrainingError("population and placement use different layouts")
@@ -257,7 +285,7 @@ def train_statistics_aware(
         return [(off[k], sl[k]) for off, sl in pool]
 
     X, y = data.X_train, data.y_train
-    score = (lambda n: mean_loss(n, X, y, held)) if select else None
+    score = (lambda n: mean_loss(n, *score_rows(X, y), held)) if select else None
     hist = fit(net, X, y, config or TrainConfig(), rng, sampler=sampler, score=score)
     return TrainResult(net, hist, "statistics-aware", time.perf_counter() - t0)
 

@@ -85,7 +85,9 @@ FIGURES = {
         rf"virtual lab, one array: modelled lab time {NUM} s",
     ],
     "bench_training": [
-        r"\| profile \| software \| unaware \| defect-aware \| statistics-aware \| lea \| lea \+ statistics-aware \|",
+        r"\| profile \| software \| unaware \| defect-aware \| statistics-aware \| lea \| "
+        r"lea \+ statistics-aware \| lea \+ recal\. \| statistics-aware \+ recal\. \| "
+        r"lea \+ stats \+ recal\. \|",
         rf"\| 1t1r-early-process \| {NUM} % \| {NUM} pt \(\d+/\d+\) \|",
         rf"1t1r-20k +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}",
     ],

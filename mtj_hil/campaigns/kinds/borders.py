@@ -5,8 +5,8 @@ Keys: ``characterization`` (name of an earlier ``characterize`` group on a simul
 required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 :class:`mtj_hil.experiments.borders.BordersConfig`: ``dataset``, ``data_dir``,
 ``image_size``, ``hidden``, ``epochs``, ``lr_final``, ``finetune_epochs``, ``finetune_lr``,
-``freeze_defective``, ``stats_epochs``, ``stats_lr``, ``pool_size``, ``select``,
-``compare_plain``. Every method (software, unaware, defect-aware, statistics-aware...) runs in
+``finetune_shrink``, ``freeze_defective``, ``stats_epochs``, ``stats_lr``, ``stats_shrink``,
+``recalibrate``, ``pool_size``, ``select``, ``compare_plain``. Every method (software, unaware, defect-aware, statistics-aware...) runs in
 each task, since they share the trained base network. The die models are the measured ones,
 read from the characterisation run files.
 
@@ -54,14 +54,20 @@ _SETTINGS = (
     Field("epochs", "int", "Epochs of the ideal-device training.", default=30, lo=1),
     Field("lr_final", "float", "Adam step every training decays to.", default=1e-4, lo=0,
           lo_open=True),
-    Field("finetune_epochs", "int", "Epochs of the per-die fine-tuning.", default=10, lo=1),
-    Field("finetune_lr", "float", "Adam step of the fine-tunings.", default=0.003, lo=0,
+    Field("finetune_epochs", "int", "Epochs of the per-die fine-tuning.", default=30, lo=1),
+    Field("finetune_lr", "float", "Adam step of the fine-tunings.", default=0.01, lo=0,
           lo_open=True),
+    Field("finetune_shrink", "float", "Factor on the trained latent weights before a "
+          "fine-tuning.", default=0.3, lo=0, lo_open=True, hi=1),
     Field("freeze_defective", "bool", "Freeze pairs holding a defective device.",
           default=False),
-    Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=10, lo=1),
-    Field("stats_lr", "float", "Adam step of statistics-aware training.", default=0.003, lo=0,
+    Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=20, lo=1),
+    Field("stats_lr", "float", "Adam step of statistics-aware training.", default=0.01, lo=0,
           lo_open=True),
+    Field("stats_shrink", "float", "Factor on the trained latent weights before "
+          "statistics-aware training.", default=0.2, lo=0, lo_open=True, hi=1),
+    Field("recalibrate", "bool", "Also evaluate LEA and statistics-aware after per-neuron "
+          "recalibration.", default=True),
     Field("pool_size", "int", "Die realisations drawn for statistics-aware training.",
           default=128, lo=1),
     Field("select", "bool", "Keep the best epoch of each fine-tuning.", default=True),

@@ -35,7 +35,7 @@ def result():
 
 def test_errors_per_die_and_on_chip(result):
     assert len(result.dies) == 2
-    for m in ("unaware", "defect_aware", "statistics_aware", "lea"):
+    for m in ("unaware", "defect_aware", "statistics_aware", "lea", "statistics_recalibrated"):
         e = result.errors(m)
         assert np.all((e >= 0) & (e < 0.5))
         chip = result.errors(m, on_chip=True)
@@ -51,6 +51,9 @@ def test_errors_per_die_and_on_chip(result):
         "statistics_aware_plain",
         "lea",
         "lea_statistics",
+        "lea_recalibrated",
+        "statistics_recalibrated",
+        "lea_statistics_recalibrated",
     ]
     # 64-24-10 on 25 x 25 arrays: 6 + 1 arrays a copy; 8 output copies, then 4 of layer 0
     assert result.lea_copies == [4, 8]

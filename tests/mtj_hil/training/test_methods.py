@@ -11,6 +11,7 @@ from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import place, place_defect_aware, target_bits
 from mtj_hil.training.methods import (
+    SCORE_ROWS,
     crossbar_layer_currents,
     defect_masks,
     die_realisation,
@@ -21,6 +22,7 @@ from mtj_hil.training.methods import (
     mean_loss,
     predict_emulated,
     realisation_pool,
+    score_rows,
     train_defect_aware,
     train_statistics_aware,
     train_unaware,
@@ -211,7 +213,9 @@ def test_defect_aware_selection_never_loses_training_loss(digits, unaware, layou
     p = place(unaware.sizes, layout)
     die = _shorted_die(layout, np.random.default_rng(9))
     real = die_realisation(die, p)
-    before = mean_loss(unaware, digits.X_train, digits.y_train, [real])
+    rows = score_rows(digits.X_train, digits.y_train)
+    assert rows[0].shape[0] == min(SCORE_ROWS, digits.X_train.shape[0])
+    before = mean_loss(unaware, *rows, [real])
     res = train_defect_aware(
         digits,
         [32],
@@ -223,7 +227,7 @@ def test_defect_aware_selection_never_loses_training_loss(digits, unaware, layou
         freeze_defective=False,
         select=True,
     )
-    after = mean_loss(res.net, digits.X_train, digits.y_train, [real])
+    after = mean_loss(res.net, *rows, [real])
     assert after <= before and after == pytest.approx(res.history.best_score)
 
 

@@ -1,0 +1,160 @@
+"""The per-die pieces of the Borders experiment (:mod:`mtj_hil.experiments.borders`): the
+lot's characterisation, the emulated evaluations (plain, Layer Ensemble Averaging, and
+per-neuron recalibration from reads of a calibration batch) and the on-chip measurements.
+
+Errors are boolean "wrong" vectors over the test set; conductances in siemens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from mtj_hil.experiments.diemodels import model_from_memory
+from mtj_hil.experiments.onchip import (
+    ProgramReport,
+    check_placement,
+    evaluate_lea_on_chip,
+    evaluate_on_chip,
+    program_bits,
+)
+from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
+from mtj_hil.protocols.chip import Chip
+from mtj_hil.sim.chip import SimulatedChip
+from mtj_hil.sim.profile import DeviceProfile
+from mtj_hil.training.bnn import BNN
+from mtj_hil.training.datasets import Dataset
+from mtj_hil.training.die_model import DieModel
+from mtj_hil.training.ensemble import EnsemblePlacement, lea_layer_currents
+from mtj_hil.training.mapping import Placement, target_bits
+from mtj_hil.training.methods import (
+    ArrayRead,
+    LayerCurrents,
+    crossbar_layer_currents,
+    emulated_read,
+    predict_emulated,
+)
+from mtj_hil.training.recalibration import (
+    fit_recalibration,
+    predict_recalibrated,
+    signal_from_currents,
+)
+
+Report = Callable[[str, int, int], None]
+LeaDeployment = tuple[BNN, EnsemblePlacement, list[np.ndarray]]
+"""A network, its LEA copies on one die and the averaging weights per layer."""
+
+
+def characterise_lot(
+    profile: DeviceProfile, lot_seed: int, dies: int, report: Report
+) -> tuple[list[DieModel], list[float]]:
+    """Characterise dies ``0 .. dies - 1`` of the lot through the Chip interface; the measured
+    models and each die's agreement of measured defect classes with the truth."""
+    models, agreement = [], []
+    for k in range(dies):
+        report("characterise", k, dies)
+        with SimulatedChip.from_lot(profile, lot_seed, k) as chip:
+            sink = MemorySink()
+            found = characterize_die(chip, sink)
+            models.append(model_from_memory(chip.layout, sink))
+            agreement.append(float(np.mean(found.codes == chip.die.defect)))
+    report("characterise", dies, dies)
+    return models, agreement
+
+
+def emulated_wrong(
+    net: BNN, placement: Placement, model: DieModel, data: Dataset, rng: np.random.Generator
+) -> np.ndarray:
+    """Test samples ``net`` gets wrong on the emulated die, read noise included."""
+    pred = predict_emulated(net, data.X_test, model, placement, noise=True, rng=rng)
+    return pred != data.y_test
+
+
+def _currents(
+    net: BNN, where: Placement | LeaDeployment, read_for: Callable[[np.ndarray], ArrayRead]
+) -> LayerCurrents:
+    """Layer currents of ``net`` programmed as ``where`` says (a placement, or LEA copies
+    with their weights), every array read through ``read_for(bits)``."""
+    if isinstance(where, Placement):
+        bits, _ = target_bits(where, net.binary_weights())
+        return crossbar_layer_currents(where, read_for(bits))
+    _, ensemble, weights = where
+    bits, _ = ensemble.target_bits(net.binary_weights())
+    return lea_layer_currents(ensemble, read_for(bits), weights)
+
+
+def recalibrated_wrong(
+    net: BNN,
+    where: Placement | LeaDeployment,
+    model: DieModel,
+    data: Dataset,
+    X_cal: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Test samples ``net`` gets wrong on the emulated die after per-neuron recalibration:
+    ``X_cal`` (training images) is read through the die first and the correction fitted to
+    those reads (:mod:`mtj_hil.training.recalibration`); every read carries read noise."""
+    currents = _currents(net, where, lambda bits: emulated_read(model, bits, rng))
+    signal = signal_from_currents(currents, model.layout)
+    cal = fit_recalibration(net, X_cal, signal)
+    return predict_recalibrated(net, data.X_test, signal, cal) != data.y_test
+
+
+def recalibrated_accuracy_on_chip(
+    chip: Chip,
+    net: BNN,
+    where: Placement | LeaDeployment,
+    X_cal: np.ndarray,
+    data: Dataset,
+) -> tuple[float, ProgramReport]:
+    """Accuracy measured on ``chip`` with per-neuron recalibration: ``net`` is programmed
+    (write-verify) as ``where`` says, ``X_cal`` read through the die to fit the correction,
+    then the test set read. No device is rewritten for the correction. Returns the accuracy
+    and the programming report.
+
+    Raises:
+        TrainingError: network, placement and die disagree (before any write).
+    """
+    flat = where if isinstance(where, Placement) else where[1].flat
+    check_placement(chip, flat)
+    bits_of = (
+        target_bits(where, net.binary_weights())
+        if isinstance(where, Placement)
+        else where[1].target_bits(net.binary_weights())
+    )
+    report = program_bits(chip, bits_of[0], bits_of[1], flat.arrays_used())
+    currents = _currents(net, where, lambda bits: chip.read)
+    signal = signal_from_currents(currents, chip.layout)
+    cal = fit_recalibration(net, X_cal, signal)
+    pred = predict_recalibrated(net, data.X_test, signal, cal)
+    return float(np.mean(pred == data.y_test)), report
+
+
+def measure_on_chip(
+    profile: DeviceProfile,
+    lot_seed: int,
+    k: int,
+    nets: dict[str, tuple[BNN, Placement]],
+    data: Dataset,
+    lea: LeaDeployment,
+    recalibrated: dict[str, tuple[BNN, Placement | LeaDeployment]],
+    X_cal: np.ndarray,
+) -> tuple[dict[str, int], dict[str, float]]:
+    """Measure each network, LEA and the recalibrated deployments on die ``k`` (drawn again
+    from its seed: the same devices); wrong counts and bit error rates per method."""
+    wrong, ber = {}, {}
+    n = data.y_test.size
+    with SimulatedChip.from_lot(profile, lot_seed, k) as chip:
+        for name, (net, pl) in nets.items():
+            acc, rep = evaluate_on_chip(chip, net, pl, data.X_test, data.y_test)
+            wrong[name] = int(round((1.0 - acc) * n))
+            ber[name] = rep.bit_error_rate if rep is not None else float("nan")
+        acc, rep = evaluate_lea_on_chip(chip, *lea, data.X_test, data.y_test)
+        wrong["lea"] = int(round((1.0 - acc) * n))
+        ber["lea"] = rep.bit_error_rate if rep is not None else float("nan")
+        for name, (net, where) in recalibrated.items():
+            acc, rep = recalibrated_accuracy_on_chip(chip, net, where, X_cal, data)
+            wrong[name] = int(round((1.0 - acc) * n))
+            ber[name] = rep.bit_error_rate
+    return wrong, ber

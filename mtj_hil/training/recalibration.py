@@ -1,0 +1,149 @@
+"""Per-neuron digital recalibration from chip reads of a calibration batch (no weight
+retraining).
+
+A network trained once (software, statistics-aware, or averaged over LEA copies) meets a
+die whose differential pairs differ from the weights it was trained for. Each neuron's
+crossbar signal on the die is, to first order, an affine function of the signal the network
+expects: the column's pairs scale it (their mean ``G_P - G_AP``) and the devices' mismatch
+adds an input-dependent offset whose mean over the data is a per-neuron constant. Reading a
+batch of (unlabelled) training images through the die and fitting, per neuron, ``scale`` and
+``shift`` so that ``scale * measured + shift`` matches the ideal network's signal in the least
+squares sense removes both parts that an affine map can remove. The fit goes layer by layer:
+the batch reaches layer ``l`` through the already recalibrated layers before it, so each layer
+is fitted to the inputs it will really see.
+
+The correction is digital (two numbers per neuron, applied where the bias is added); no device
+is rewritten and the network's weights are unchanged, so the same network serves every die.
+The reads go through any :data:`~mtj_hil.training.methods.LayerCurrents` (emulated die,
+``Chip.read`` through :func:`~mtj_hil.training.methods.crossbar_layer_currents`, LEA
+copies averaged by :func:`~mtj_hil.training.ensemble.lea_layer_currents`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtj_hil.protocols.chip import Layout
+from mtj_hil.training.bnn import BNN, LayerSignal
+from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.methods import V_READ, LayerCurrents
+
+CALIBRATION_BATCH = 512
+"""Default number of training images read through the die to fit the recalibration."""
+
+
+@dataclass
+class Recalibration:
+    """Per layer, ``signal -> scale * signal + shift`` (signal in weight units).
+
+    Attributes:
+        scale: per layer, shape ``(n_out,)``, dimensionless.
+        shift: per layer, shape ``(n_out,)``, weight units.
+    """
+
+    scale: list[np.ndarray]
+    shift: list[np.ndarray]
+
+    @classmethod
+    def identity(cls, net: BNN) -> Recalibration:
+        """No correction (scale 1, shift 0 for every neuron)."""
+        return cls([np.ones(n) for n in net.sizes[1:]], [np.zeros(n) for n in net.sizes[1:]])
+
+    def check(self, net: BNN) -> None:
+        """Raise TrainingError unless the shapes match ``net``'s layers."""
+        want = [(n,) for n in net.sizes[1:]]
+        got = [np.shape(s) for s in self.scale], [np.shape(s) for s in self.shift]
+        if got[0] != want or got[1] != want:
+            raise TrainingError(f"recalibration shapes {got} do not match layers {want}")
+
+    def wrap(self, layer_signal: LayerSignal) -> LayerSignal:
+        """``layer_signal`` with the correction applied to every layer's output."""
+
+        def corrected(layer: int, a: np.ndarray) -> np.ndarray:
+            return self.scale[layer] * layer_signal(layer, a) + self.shift[layer]
+
+        return corrected
+
+
+def signal_from_currents(
+    layer_currents: LayerCurrents, layout: Layout, v_read: float = V_READ
+) -> LayerSignal:
+    """Crossbar currents as signals in weight units: inputs driven as ``a * v_read`` (V),
+    ``(I+ - I-) / ((G_P_nom - G_AP_nom) * v_read)``, as in ``methods.forward_currents``."""
+    g_norm = layout.nominal_g_p - layout.nominal_g_ap
+
+    def signal(layer: int, a: np.ndarray) -> np.ndarray:
+        return layer_currents(layer, a * v_read) / (g_norm * v_read)
+
+    return signal
+
+
+def fit_recalibration(
+    net: BNN, X_cal: np.ndarray, layer_signal: LayerSignal, min_std: float = 1e-9
+) -> Recalibration:
+    """Fit the per-neuron correction from one read of ``X_cal`` through the die.
+
+    Args:
+        net: the deployed network (its ideal signals are the targets).
+        X_cal: calibration inputs ``(n, n_in)`` (training images, never test data); no labels.
+        layer_signal: the die's signal per layer (see :func:`signal_from_currents`).
+        min_std: a neuron whose measured signal varies less than this over the batch (a dead
+            column) keeps scale 0 and takes the target's mean as its shift.
+
+    Raises:
+        TrainingError: fewer than two calibration rows, or rows of the wrong width.
+    """
+    X = np.asarray(X_cal, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] != net.sizes[0]:
+        raise TrainingError(f"calibration batch {X.shape} needs >= 2 rows of {net.sizes[0]} inputs")
+    weights = net.binary_weights()
+    ideal = X
+    measured = X
+    scales: list[np.ndarray] = []
+    shifts: list[np.ndarray] = []
+    for i in range(net.n_layers):
+        target = ideal @ weights[i]
+        raw = layer_signal(i, measured)
+        sc, sh = _affine_fit(raw, target, min_std)
+        scales.append(sc)
+        shifts.append(sh)
+        if i < net.n_layers - 1:
+            ideal = net.activate(net.gains[i] * target + net.biases[i])
+            measured = net.activate(net.gains[i] * (sc * raw + sh) + net.biases[i])
+    return Recalibration(scales, shifts)
+
+
+def _affine_fit(
+    raw: np.ndarray, target: np.ndarray, min_std: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per column least squares ``target ~ scale * raw + shift``."""
+    mr, mt = raw.mean(axis=0), target.mean(axis=0)
+    dr = raw - mr
+    var = (dr * dr).mean(axis=0)
+    cov = (dr * (target - mt)).mean(axis=0)
+    live = var > min_std * min_std
+    scale = np.where(live, cov / np.where(live, var, 1.0), 0.0)
+    return scale, mt - scale * mr
+
+
+def predict_recalibrated(
+    net: BNN, X: np.ndarray, layer_signal: LayerSignal, recalibration: Recalibration
+) -> np.ndarray:
+    """Classes predicted by ``net`` on the die with the correction applied.
+
+    Raises:
+        TrainingError: the correction does not match the network.
+    """
+    recalibration.check(net)
+    logits = net.forward_signals(X, recalibration.wrap(layer_signal))
+    return np.argmax(logits, axis=1)
+
+
+def calibration_batch(
+    X_train: np.ndarray, rng: np.random.Generator, size: int = CALIBRATION_BATCH
+) -> np.ndarray:
+    """``size`` training rows drawn without replacement (all of them if fewer)."""
+    n = X_train.shape[0]
+    return X_train[np.sort(rng.choice(n, size=min(size, n), replace=False))]

@@ -10,7 +10,7 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 36 dies x 3 seeds, and the peak memory (traced numpy/Python allocations and process RSS).
 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
-       [--profiles 1t1r-20k,1t1r-early-process] [--smoke]
+       [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--smoke]
 """
 
 from __future__ import annotations
@@ -96,6 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--finetune-epochs", type=int, default=30)
     ap.add_argument("--stats-epochs", type=int, default=20)
     ap.add_argument("--pool-size", type=int, default=128)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes the per-die work is spread over (default 2: the goal's 2 cores)",
+    )
     args = parse_args(ap, SMOKE, argv)
 
     rows, claims, times = [], [], []
@@ -112,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             finetune_epochs=args.finetune_epochs,
             stats_epochs=args.stats_epochs,
             pool_size=args.pool_size,
+            workers=args.workers,
         )
         clock = StageClock()
         tracemalloc.reset_peak()

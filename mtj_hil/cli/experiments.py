@@ -168,6 +168,14 @@ def experiment() -> None:
     help="Also program each network on its simulated die and measure it there.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Local processes the per-die fine-tunings and evaluations are spread over (e.g. "
+    "the machine's cores); the results do not depend on it.",
+)
+@click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -192,6 +200,7 @@ def borders(
     seed: int,
     seeds: int,
     on_chip: bool,
+    workers: int,
     out_dir: Path | None,
 ) -> None:
     """MNIST on a lot of characterised dies: software, unaware, defect-aware and
@@ -217,6 +226,7 @@ def borders(
         recalibrate=recalibrate,
         seed=seed,
         on_chip=on_chip,
+        workers=workers,
         lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
     )
     folder = _out_dir(out_dir, "borders")

@@ -18,16 +18,10 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import ConfigError
-from mtj_hil.experiments.borders_die import (
-    LeaDeployment,
-    characterise_lot,
-    emulated_wrong,
-    measure_on_chip,
-    recalibrated_wrong,
-)
+from mtj_hil.experiments.borders_die import characterise_lot
+from mtj_hil.experiments.borders_loop import DieContext, DieResult, die_results
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population
-from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.capacity import check_usable
@@ -36,9 +30,7 @@ from mtj_hil.training.empirical import MeasuredArrays
 from mtj_hil.training.ensemble import (
     auto_copies,
     check_ensemble_fits,
-    lea_weights,
     place_ensemble,
-    predict_lea,
 )
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
 from mtj_hil.training.methods import (
@@ -46,7 +38,7 @@ from mtj_hil.training.methods import (
     train_statistics_aware,
     train_unaware,
 )
-from mtj_hil.training.recalibration import CALIBRATION_BATCH, calibration_batch
+from mtj_hil.training.recalibration import CALIBRATION_BATCH
 
 METHODS = (
     "software",
@@ -114,6 +106,8 @@ class BordersConfig:
         stats_epochs: epochs of the statistics-aware training (from ``base``).
         stats_lr: Adam step of the statistics-aware training.
         stats_shrink: as ``finetune_shrink``, for the statistics-aware training.
+        workers: local processes the per-die fine-tunings and evaluations are spread over
+            (1: in this process); the results do not depend on it.
         recalibrate: also evaluate LEA, the statistics-aware network and its LEA after
             per-neuron recalibration on each die.
         calibration_batch: training images read through each die for the recalibration.
@@ -150,6 +144,7 @@ class BordersConfig:
     stats_epochs: int = 20
     stats_lr: float = 0.01
     stats_shrink: float = 0.2
+    workers: int = 1
     recalibrate: bool = True
     calibration_batch: int = CALIBRATION_BATCH
     pool_size: int = 128
@@ -177,6 +172,8 @@ class BordersConfig:
             raise ConfigError(
                 f"stats_model must be measured or parametric, not {self.stats_model!r}"
             )
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
         for name in ("finetune_shrink", "stats_shrink"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
@@ -188,26 +185,6 @@ class BordersConfig:
             raise ConfigError(
                 f"lr_final must be > 0 and at most the other step sizes, got {self.lr_final}"
             )
-
-
-@dataclass
-class DieResult:
-    """One die: test errors (counts of wrong test samples) per method and what it held.
-
-    ``paired`` holds, per method, ``[difference, low, high]``: the method's error minus the
-    software baseline's on the same test samples (fractions) with its 95 % interval.
-    """
-
-    index: int
-    wrong: dict[str, int]
-    wrong_on_chip: dict[str, int]
-    defects: dict[str, int]
-    read_noise: float
-    truth_agreement: float
-    placement: dict[str, Any]
-    bit_error_rate: dict[str, float] = field(default_factory=dict)
-    paired: dict[str, list[float]] = field(default_factory=dict)
-    discordant: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -349,78 +326,23 @@ def run_borders(
             ).net
     report("train statistics-aware", total, total)
 
-    die_seeds = seeds[3].spawn(config.dies)
-    results = []
-    for k, model in enumerate(models):
-        report("dies", k, config.dies)
-        rng = np.random.default_rng(die_seeds[k])
-        placed = placer(model.defects)
-        tuned = train_defect_aware(
-            data,
-            config.hidden,
-            model,
-            placed,
-            rng,
-            ft,
-            init=base,
-            freeze_defective=config.freeze_defective,
-            select=config.select,
-            init_shrink=config.finetune_shrink,
-        ).net
-        nets = {
-            "unaware": (unaware, plain),
-            "unaware_placed": (unaware, placed),
-            "defect_aware": (tuned, placed),
-            "statistics_aware": (_group_net(stats_nets, "statistics_aware", group_of[k]), placed),
-        }
-        if "statistics_aware_plain" in stats_nets:
-            plain_net = _group_net(stats_nets, "statistics_aware_plain", group_of[k])
-            nets["statistics_aware_plain"] = (plain_net, plain)
-        wrong, paired, disc = {}, {}, {}
-        misses = {n: emulated_wrong(net, pl, model, data, rng) for n, (net, pl) in nets.items()}
-        ens = place_ensemble(sizes, layout, copies, model.defects, importance)
-        lea = (unaware, ens, lea_weights(ens, model.defects, config.lea_beta))
-        misses["lea"] = (
-            predict_lea(unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test
-        )
-        stats_net = nets["statistics_aware"][0]
-        misses["lea_statistics"] = (
-            predict_lea(stats_net, data.X_test, model, ens, lea[2], True, rng) != data.y_test
-        )
-        recal: dict[str, tuple[BNN, Placement | LeaDeployment]] = {}
-        X_cal = calibration_batch(data.X_train, rng, config.calibration_batch)
-        if config.recalibrate:
-            recal["lea_recalibrated"] = (unaware, lea)
-            recal["statistics_recalibrated"] = (stats_net, placed)
-            recal["lea_statistics_recalibrated"] = (stats_net, (stats_net, ens, lea[2]))
-        for name, (net, where) in recal.items():
-            misses[name] = recalibrated_wrong(net, where, model, data, X_cal, rng)
-        for name, miss in misses.items():
-            wrong[name] = int(miss.sum())
-            ci = paired_difference(miss, sw_wrong)
-            paired[name] = [ci.value, ci.low, ci.high]
-            disc[name] = list(discordant(miss, sw_wrong))
-        on_chip, ber = {}, {}
-        if config.on_chip:
-            chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
-            on_chip, ber = measure_on_chip(
-                profile, config.lot_seed, k, chip_nets, data, lea, recal, X_cal
-            )
-        results.append(
-            DieResult(
-                k,
-                wrong,
-                on_chip,
-                model.counts(),
-                model.read_noise,
-                agreement[k],
-                placed.as_dict(),
-                ber,
-                paired,
-                disc,
-            )
-        )
-    report("dies", config.dies, config.dies)
+    ctx = DieContext(
+        config,
+        profile,
+        data,
+        sizes,
+        copies,
+        importance,
+        plain,
+        base,
+        unaware,
+        ft,
+        stats_nets,
+        group_of,
+        sw_wrong,
+        agreement,
+    )
+    results = die_results(ctx, models, seeds[3].spawn(config.dies), config.workers, report)
     return BordersResult(
         config,
         data.name,

@@ -1,6 +1,7 @@
-"""One source of defaults: every setting the ``borders`` campaign kind takes has the default
-of :class:`~mtj_hil.experiments.borders.BordersConfig`, so a campaign that leaves a key out
-runs the experiment the library (and ``mtj-hil experiment borders``) would."""
+"""One source of defaults: every setting the ``borders`` campaign kind and the ``mtj-hil
+experiment borders`` command take has the default of
+:class:`~mtj_hil.experiments.borders.BordersConfig`, so a campaign or a command line that
+leaves it out runs the experiment the library would."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import pytest
 
 from mtj_hil.campaigns.kinds.borders import _SETTINGS
+from mtj_hil.cli.experiments import borders as borders_command
 from mtj_hil.experiments.borders import BordersConfig
 
 LIBRARY = {f.name: f.default for f in dataclasses.fields(BordersConfig)}
@@ -21,3 +23,15 @@ def test_campaign_default_is_the_library_default(field):
     if isinstance(library, tuple):  # lists in TOML, tuples in the dataclass
         library = list(library)
     assert field.default == library, field.name
+
+
+OPTIONS = [p for p in borders_command.params if p.name in LIBRARY and p.name != "hidden"]
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=[p.name for p in OPTIONS])
+def test_command_default_is_the_library_default(option):
+    library = LIBRARY[option.name]
+    if option.name == "lea_copies":  # 'auto' on the command line is the empty tuple
+        assert option.default == "auto" and library == ()
+        return
+    assert option.default == library, option.name

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import h5py
 import numpy as np
 import pytest
 
+from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
 from mtj_hil.experiments.claims import pooled
 from mtj_hil.experiments.outputs import seeds_markdown, write_borders
@@ -127,3 +129,24 @@ def test_a_die_with_too_few_usable_devices_is_refused_before_training():
             ([DieModel.ideal(layout), dead], [1.0, 1.0]),
         )
     assert "train unaware" not in stages
+
+
+def test_dies_spread_over_worker_processes_give_the_same_results():
+    """Each die draws from its own seed: 2 worker processes give 1 process's numbers."""
+    config = BordersConfig(
+        dataset="digits", dies=3, hidden=(16,), epochs=3, finetune_epochs=2, stats_epochs=1
+    )
+    one = run_borders(config)
+    reports = []
+    two = run_borders(
+        dataclasses.replace(config, workers=2), lambda s, d, t: reports.append((s, d, t))
+    )
+    assert [d.wrong for d in two.dies] == [d.wrong for d in one.dies]
+    assert [d.paired for d in two.dies] == [d.paired for d in one.dies]
+    assert [d.index for d in two.dies] == [0, 1, 2]
+    assert ("dies", 3, 3) in reports  # progress reaches the end
+
+
+def test_workers_below_one_are_refused():
+    with pytest.raises(ConfigError, match="workers must be >= 1"):
+        BordersConfig(dataset="digits", workers=0)

@@ -1,0 +1,192 @@
+"""The per-die loop of the Borders experiment (:mod:`mtj_hil.experiments.borders`): for each
+measured die, the defect-aware fine-tuning and every method's test errors, one die at a
+time or spread over worker processes.
+
+Each die draws from its own seed, so the results do not depend on how many workers ran them
+(a test compares 1 and 2 workers). Workers are local processes under Dask's multiprocessing
+scheduler; errors are counts of wrong test samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.experiments.borders_die import (
+    LeaDeployment,
+    emulated_wrong,
+    measure_on_chip,
+    recalibrated_wrong,
+)
+from mtj_hil.experiments.stats import discordant, paired_difference
+from mtj_hil.sim.profile import DeviceProfile
+from mtj_hil.training.bnn import BNN, TrainConfig
+from mtj_hil.training.datasets import Dataset
+from mtj_hil.training.die_model import DieModel
+from mtj_hil.training.ensemble import lea_weights, place_ensemble, predict_lea
+from mtj_hil.training.mapping import Placement, place_defect_aware
+from mtj_hil.training.methods import train_defect_aware
+from mtj_hil.training.recalibration import calibration_batch
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class DieResult:
+    """One die: test errors (counts of wrong test samples) per method and what it held.
+
+    ``paired`` holds, per method, ``[difference, low, high]``: the method's error minus the
+    software baseline's on the same test samples (fractions) with its 95 % interval.
+    """
+
+    index: int
+    wrong: dict[str, int]
+    wrong_on_chip: dict[str, int]
+    defects: dict[str, int]
+    read_noise: float
+    truth_agreement: float
+    placement: dict[str, Any]
+    bit_error_rate: dict[str, float] = field(default_factory=dict)
+    paired: dict[str, list[float]] = field(default_factory=dict)
+    discordant: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class DieContext:
+    """What every die's step shares: the data, the trained networks and the settings (a
+    :class:`~mtj_hil.experiments.borders.BordersConfig` as ``config``)."""
+
+    config: Any
+    profile: DeviceProfile
+    data: Dataset
+    sizes: list[int]
+    copies: list[int]
+    importance: np.ndarray
+    plain: Placement
+    base: BNN
+    unaware: BNN
+    finetune: TrainConfig
+    stats_nets: dict[str, BNN]
+    group_of: dict[int, int]
+    software_wrong: np.ndarray
+    agreement: list[float]
+
+    def placer(self, codes: np.ndarray) -> Placement:
+        """The defect-aware placement of the network on a die with ``codes``."""
+        return place_defect_aware(self.sizes, self.profile.layout, codes, self.importance)
+
+    def stats_net(self, name: str, k: int) -> BNN:
+        """The statistics-aware network ``name`` that die ``k`` is evaluated with."""
+        group = self.group_of[k]
+        return self.stats_nets[name if group == 0 else f"{name}_{group}"]
+
+
+def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieResult:
+    """Fine-tune on die ``k`` and evaluate every method on it (errors over the test set)."""
+    config, data = ctx.config, ctx.data
+    rng = np.random.default_rng(die_seed)
+    placed = ctx.placer(model.defects)
+    tuned = train_defect_aware(
+        data,
+        config.hidden,
+        model,
+        placed,
+        rng,
+        ctx.finetune,
+        init=ctx.base,
+        freeze_defective=config.freeze_defective,
+        select=config.select,
+        init_shrink=config.finetune_shrink,
+    ).net
+    nets = {
+        "unaware": (ctx.unaware, ctx.plain),
+        "unaware_placed": (ctx.unaware, placed),
+        "defect_aware": (tuned, placed),
+        "statistics_aware": (ctx.stats_net("statistics_aware", k), placed),
+    }
+    if "statistics_aware_plain" in ctx.stats_nets:
+        nets["statistics_aware_plain"] = (ctx.stats_net("statistics_aware_plain", k), ctx.plain)
+    misses = {n: emulated_wrong(net, pl, model, data, rng) for n, (net, pl) in nets.items()}
+    layout = ctx.profile.layout
+    ens = place_ensemble(ctx.sizes, layout, ctx.copies, model.defects, ctx.importance)
+    lea = (ctx.unaware, ens, lea_weights(ens, model.defects, config.lea_beta))
+    misses["lea"] = (
+        predict_lea(ctx.unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test
+    )
+    stats_net = nets["statistics_aware"][0]
+    misses["lea_statistics"] = (
+        predict_lea(stats_net, data.X_test, model, ens, lea[2], True, rng) != data.y_test
+    )
+    recal: dict[str, tuple[BNN, Placement | LeaDeployment]] = {}
+    X_cal = calibration_batch(data.X_train, rng, config.calibration_batch)
+    if config.recalibrate:
+        recal["lea_recalibrated"] = (ctx.unaware, lea)
+        recal["statistics_recalibrated"] = (stats_net, placed)
+        recal["lea_statistics_recalibrated"] = (stats_net, (stats_net, ens, lea[2]))
+    for name, (net, where) in recal.items():
+        misses[name] = recalibrated_wrong(net, where, model, data, X_cal, rng)
+    wrong, paired, disc = {}, {}, {}
+    for name, miss in misses.items():
+        wrong[name] = int(miss.sum())
+        ci = paired_difference(miss, ctx.software_wrong)
+        paired[name] = [ci.value, ci.low, ci.high]
+        disc[name] = list(discordant(miss, ctx.software_wrong))
+    on_chip, ber = {}, {}
+    if config.on_chip:
+        chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
+        on_chip, ber = measure_on_chip(
+            ctx.profile, config.lot_seed, k, chip_nets, data, lea, recal, X_cal
+        )
+    return DieResult(
+        k,
+        wrong,
+        on_chip,
+        model.counts(),
+        model.read_noise,
+        ctx.agreement[k],
+        placed.as_dict(),
+        ber,
+        paired,
+        disc,
+    )
+
+
+def die_results(
+    ctx: DieContext,
+    models: Sequence[DieModel],
+    die_seeds: Sequence[Any],
+    workers: int = 1,
+    report: Progress | None = None,
+) -> list[DieResult]:
+    """:func:`die_result` for every die, in order; with ``workers`` > 1 spread over that many
+    local processes (Dask's multiprocessing scheduler). ``report("dies", done, total)`` is
+    called as dies finish."""
+    report = report or (lambda stage, done, total: None)
+    total = len(models)
+    if workers <= 1 or total <= 1:
+        out = []
+        for k, model in enumerate(models):
+            report("dies", k, total)
+            out.append(die_result(ctx, k, model, die_seeds[k]))
+        report("dies", total, total)
+        return out
+    import dask
+    from dask.callbacks import Callback
+
+    done = [0]
+
+    def finished(key, result, dsk, state, worker_id) -> None:
+        done[0] += 1
+        report("dies", min(done[0], total - 1), total)
+
+    report("dies", 0, total)
+    tasks = [
+        dask.delayed(die_result, pure=False)(ctx, k, m, die_seeds[k]) for k, m in enumerate(models)
+    ]
+    with Callback(posttask=finished):
+        out = list(dask.compute(*tasks, scheduler="processes", num_workers=workers))
+    report("dies", total, total)
+    return out

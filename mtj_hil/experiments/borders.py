@@ -22,6 +22,7 @@ from mtj_hil.experiments.borders_die import characterise_lot
 from mtj_hil.experiments.borders_loop import DieContext, DieResult, die_results
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population
+from mtj_hil.experiments.parallel import parallel_map
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.capacity import check_usable
@@ -272,7 +273,9 @@ def run_borders(
         return place_defect_aware(sizes, layout, codes, importance)
 
     if characterised is None:
-        characterised = characterise_lot(profile, config.lot_seed, config.dies, report)
+        characterised = characterise_lot(
+            profile, config.lot_seed, config.dies, report, config.workers
+        )
     models, agreement = characterised
     if len(models) != config.dies:
         raise ConfigError(f"{len(models)} characterised dies given for --dies {config.dies}")
@@ -301,30 +304,19 @@ def run_borders(
     stats_runs = {"statistics_aware": placer}
     if config.compare_plain:
         stats_runs["statistics_aware_plain"] = None
-    stats_nets: dict[str, BNN] = {}
     stats_cfg = TrainConfig(
         epochs=config.stats_epochs, lr=config.stats_lr, lr_final=config.lr_final
     )
     groups = _stats_groups(models, config, population)
     group_of = {k: g for g, (_, members) in enumerate(groups) for k in members}
-    total = len(stats_runs) * len(groups)
+    keys, runs = [], []
     for i, (name, how) in enumerate(stats_runs.items()):
         for g, (pop, _) in enumerate(groups):
-            report("train statistics-aware", i * len(groups) + g, total)
-            stats_nets[name if g == 0 else f"{name}_{g}"] = train_statistics_aware(
-                data,
-                config.hidden,
-                pop,
-                plain,
-                np.random.default_rng([*seeds[2 + 3 * i].generate_state(2), g]),
-                stats_cfg,
-                pool_size=config.pool_size,
-                init=base,
-                placer=how,
-                select=8 if config.select else 0,
-                init_shrink=config.stats_shrink,
-            ).net
-    report("train statistics-aware", total, total)
+            keys.append(name if g == 0 else f"{name}_{g}")
+            state = np.random.default_rng([*seeds[2 + 3 * i].generate_state(2), g])
+            runs.append((data, config, pop, plain, state, stats_cfg, base, how))
+    nets = parallel_map(_train_stats, runs, config.workers, report, "train statistics-aware")
+    stats_nets: dict[str, BNN] = dict(zip(keys, nets, strict=True))
 
     ctx = DieContext(
         config,
@@ -373,9 +365,26 @@ def run_borders_seeds(
         raise ConfigError("give at least one seed")
     report = progress or (lambda stage, done, total: None)
     characterised = characterise_lot(
-        load_profile(config.profile), config.lot_seed, config.dies, report
+        load_profile(config.profile), config.lot_seed, config.dies, report, config.workers
     )
     return [run_borders(replace(config, seed=int(s)), progress, characterised) for s in seeds]
+
+
+def _train_stats(data, config, pop, plain, rng, cfg, base, placer) -> BNN:
+    """One statistics-aware network (its own ``rng``: the same net in any worker)."""
+    return train_statistics_aware(
+        data,
+        config.hidden,
+        pop,
+        plain,
+        rng,
+        cfg,
+        pool_size=config.pool_size,
+        init=base,
+        placer=placer,
+        select=8 if config.select else 0,
+        init_shrink=config.stats_shrink,
+    ).net
 
 
 def _stats_groups(

@@ -19,6 +19,7 @@ from mtj_hil.experiments.onchip import (
     evaluate_on_chip,
     program_bits,
 )
+from mtj_hil.experiments.parallel import parallel_map
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.sim.chip import SimulatedChip
@@ -47,20 +48,22 @@ LeaDeployment = tuple[BNN, EnsemblePlacement, list[np.ndarray]]
 
 
 def characterise_lot(
-    profile: DeviceProfile, lot_seed: int, dies: int, report: Report
+    profile: DeviceProfile, lot_seed: int, dies: int, report: Report, workers: int = 1
 ) -> tuple[list[DieModel], list[float]]:
-    """Characterise dies ``0 .. dies - 1`` of the lot through the Chip interface; the measured
-    models and each die's agreement of measured defect classes with the truth."""
-    models, agreement = [], []
-    for k in range(dies):
-        report("characterise", k, dies)
-        with SimulatedChip.from_lot(profile, lot_seed, k) as chip:
-            sink = MemorySink()
-            found = characterize_die(chip, sink)
-            models.append(model_from_memory(chip.layout, sink))
-            agreement.append(float(np.mean(found.codes == chip.die.defect)))
-    report("characterise", dies, dies)
-    return models, agreement
+    """Characterise dies ``0 .. dies - 1`` of the lot through the Chip interface (over
+    ``workers`` local processes); the measured models and each die's agreement of measured
+    defect classes with the truth."""
+    args = [(profile, lot_seed, k) for k in range(dies)]
+    done = parallel_map(_characterise_die, args, workers, report, "characterise")
+    return [m for m, _ in done], [a for _, a in done]
+
+
+def _characterise_die(profile: DeviceProfile, lot_seed: int, k: int) -> tuple[DieModel, float]:
+    with SimulatedChip.from_lot(profile, lot_seed, k) as chip:
+        sink = MemorySink()
+        found = characterize_die(chip, sink)
+        model = model_from_memory(chip.layout, sink)
+        return model, float(np.mean(found.codes == chip.die.defect))
 
 
 def emulated_wrong(

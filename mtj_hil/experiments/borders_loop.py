@@ -3,8 +3,9 @@ measured die, the defect-aware fine-tuning and every method's test errors, one d
 time or spread over worker processes.
 
 Each die draws from its own seed, so the results do not depend on how many workers ran them
-(a test compares 1 and 2 workers). Workers are local processes under Dask's multiprocessing
-scheduler; errors are counts of wrong test samples.
+(a test compares 1 and 2 workers). Workers are local processes
+(:func:`~mtj_hil.experiments.parallel.parallel_map`); errors are counts of wrong test
+samples.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mtj_hil.experiments.borders_die import (
     measure_on_chip,
     recalibrated_wrong,
 )
+from mtj_hil.experiments.parallel import parallel_map
 from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.training.bnn import BNN, TrainConfig
@@ -162,31 +164,6 @@ def die_results(
     report: Progress | None = None,
 ) -> list[DieResult]:
     """:func:`die_result` for every die, in order; with ``workers`` > 1 spread over that many
-    local processes (Dask's multiprocessing scheduler). ``report("dies", done, total)`` is
-    called as dies finish."""
-    report = report or (lambda stage, done, total: None)
-    total = len(models)
-    if workers <= 1 or total <= 1:
-        out = []
-        for k, model in enumerate(models):
-            report("dies", k, total)
-            out.append(die_result(ctx, k, model, die_seeds[k]))
-        report("dies", total, total)
-        return out
-    import dask
-    from dask.callbacks import Callback
-
-    done = [0]
-
-    def finished(key, result, dsk, state, worker_id) -> None:
-        done[0] += 1
-        report("dies", min(done[0], total - 1), total)
-
-    report("dies", 0, total)
-    tasks = [
-        dask.delayed(die_result, pure=False)(ctx, k, m, die_seeds[k]) for k, m in enumerate(models)
-    ]
-    with Callback(posttask=finished):
-        out = list(dask.compute(*tasks, scheduler="processes", num_workers=workers))
-    report("dies", total, total)
-    return out
+    local processes. ``report("dies", done, total)`` is called as dies finish."""
+    args = [(ctx, k, m, die_seeds[k]) for k, m in enumerate(models)]
+    return parallel_map(die_result, args, workers, report, "dies")

@@ -245,9 +245,11 @@ def binned_levels(
     """The level log densities ``lv_p``, ``lv_ap`` with those of devices reading one code
     ``k > 0`` in both states replaced by the laws' mass of bin ``k`` over its width in ln G
     (the density a level law has there once read through the converter: a spread floored
-    by the quantisation would put a P device two codes up)."""
+    by the quantisation would put a P device two codes up). Only where the AP law is
+    censored (sits in the bottom code): elsewhere the levels span codes and the classifier's
+    floored fit stands."""
     at = laws.same & (laws.k > 0)
-    if not at.any():
+    if not at.any() or not np.isnan(laws.shift):
         return lv_p, lv_ap
     k = np.where(at, laws.k, 1.0)
     log_width = np.log(np.subtract(*_edges(k, laws.law_p.step)[::-1]))

@@ -8,17 +8,24 @@ switch" is no evidence of a stuck device. This module gives such a device's GOOD
 probability of hiding, from the die's own level laws integrated over the converter's bins:
 
 - each state's level law (a Gaussian in ``ln G``) is fitted by maximum likelihood to the
-  codes all devices read in that state (binned: a code is an interval of ``ln G``), with a
-  small outlier share for the defects that read elsewhere (:func:`fit_binned_law`);
-- a good device reading code ``k`` after both writes: its level in one state is where it is
-  read (the level density the classifier already has) and its level in the other state
-  falls in the same bin with that state's law's mass of bin ``k`` (the two levels taken as
-  independent: a device's own correlation would only narrow the other state's law, so this
-  errs on the side of hiding, never of a confident stuck call);
-- a device reading the bottom code (no current) in both states is open, stuck AP or a good
-  device both of whose levels sit below half a step: where the AP law itself puts a material
-  share in the bottom code the die cannot tell OPEN from STUCK_AP, and their class weights
-  (which EM cannot split then) are shared evenly between the two (:func:`bottom_code_ll`).
+  codes the devices seen to switch read in that state (binned: a code is an interval of
+  ``ln G``; :func:`fit_binned_law`), and the contrast law ``ln G_P - ln G_AP`` to their
+  pairs of codes, each pair's probability conditioned on the codes differing
+  (:func:`fit_contrast_law`);
+- a good device reading code ``k > 0`` after both writes: the P law's mass of bin ``k``
+  times the chance that its AP level, the contrast away, stays in that bin
+  (:func:`hide_probability`, the level integrated over the bin), over the bin's width in
+  ``ln G`` (a density, as the classifier's level likelihoods are; :func:`hidden_good_ll`);
+- where the AP law sits in the bottom code (6 bits: every AP device reads no current) its
+  median and the contrast are not measured: the laws are fitted to all devices' codes with
+  an outlier share, both codes' masses (outliers included: as often as the die reads the
+  code, an upper bound) are taken independently, and a device reading one code gets its
+  stuck levels as bin masses too (:func:`binned_levels`: the floored spread put P devices
+  two codes up);
+- a device reading the bottom code in both states is open, stuck AP or a good device both
+  of whose levels sit below half a step: where the AP law itself puts a material share in
+  the bottom code the die cannot tell OPEN from STUCK_AP, and their class weights (which EM
+  cannot split then) are shared evenly between the two (:func:`bottom_code_ll`).
 
 Used by :mod:`mtj_hil.protocols.defects.classifier`.
 """

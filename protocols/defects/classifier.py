@@ -58,6 +58,12 @@ from mtj_hil.protocols.defects.contrast import (
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
 from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
+from mtj_hil.protocols.defects.hidden import (
+    binned_levels,
+    bottom_code_ll,
+    fit_code_laws,
+    hidden_good_ll,
+)
 from mtj_hil.protocols.defects.levels import (
     centres,
     fit_level_mixtures,
@@ -222,6 +228,10 @@ def classify_evidence(
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
     lv_ap = level_loglik(x_p, cen_ap, mix_ap, level_noise)
+    laws = None  # a coarse converter: the levels and what it hides, over its codes
+    if coarse and ok.any():
+        laws = fit_code_laws(flat(ev.x_p), x_ap, ok, ev.step, clean, s_d)
+        lv_p, lv_ap = binned_levels(laws, lv_p, lv_ap)
     # ...or every one of its writes failed: then it looks stuck, in either state.
     failed = wf.log_all_failed(n_cyc) + ll_stuck + np.log(0.5)
     switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
@@ -275,6 +285,16 @@ def classify_evidence(
             ll = level_ll + bias_ll
         post = normalise(ll)
 
+    # -- a coarse converter hides switching: the same code after both writes ----------------
+    bottom = np.zeros(post.shape[:-1], bool)
+    if laws is not None:
+        hid = hidden_good_ll(laws, ll_stuck)
+        if bias is not None:  # a hidden good device shows the good bias signature
+            hid = hid + bias_ll[..., GOOD]
+        ll[..., GOOD] = np.logaddexp(ll[..., GOOD], np.log(pops.weights[GOOD]) + hid)
+        ll, bottom = bottom_code_ll(ll, laws.bottom, pops.weights, ll_stuck, laws)
+        post = normalise(ll)
+
     # -- neighbours: a line that is mostly shorted makes its remaining devices likely shorts --
     short_lines = 0
     if len(shape) >= 2:
@@ -290,7 +310,7 @@ def classify_evidence(
             post = normalise(ll)
 
     # -- decisions: hard opens, conflicts, missing and saturated readings --------------------
-    post[is_open] = np.eye(N_CLASSES)[OPEN]
+    post[is_open & ~bottom] = np.eye(N_CLASSES)[OPEN]
     # Held-out recalibration: stuck calls crowding the side of their level where shorts
     # (above P) or resistive opens (below AP) sit are that many hidden shorts or opens.
     xs_p = flat(ev.x_p)

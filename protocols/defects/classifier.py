@@ -242,12 +242,11 @@ def classify_evidence(
 
     # -- hard opens, then the defect populations and class weights by EM ---------------------
     open_g = float(np.exp(mu_ap_die) * min(OPEN_FRACTION, np.exp(-8 * tot_ap)))
+    ln_open = float(np.log(open_g)) if open_g > 0 else -np.inf  # AP level at the bottom code
     is_open = ok & (g_lin < open_g)
     fit = ok & ~is_open
     e1 = Evidence1D(ll_good, ll_stuck, lv_p, lv_ap, x_p)
-    pops = fit_populations(
-        e1.take(fit), switched[fit], mu_p_die, tot_p, float(np.log(open_g)), s.em_iterations
-    )
+    pops = fit_populations(e1.take(fit), switched[fit], mu_p_die, tot_p, ln_open, s.em_iterations)
     level_ll = pops.class_ll(e1)
     ll = level_ll
     post = normalise(ll)
@@ -270,7 +269,7 @@ def classify_evidence(
                 switched[fit],
                 mu_p_die,
                 tot_p,
-                float(np.log(open_g)),
+                ln_open,
                 s.em_iterations,
                 extra=extra[fit],
                 start=pops,

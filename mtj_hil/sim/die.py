@@ -25,6 +25,12 @@ from mtj_hil.sim.kernels import PRODUCT_BLOCK, product_and_range, switch_probabi
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.sim.profile_sections import Clock
+from mtj_hil.sim.tables import (
+    ArrayTables,
+    build_tables,
+    conductance_in,
+    conductance_with_partials,
+)
 
 NOISE_TABLE_SIZE = 1 << 19
 _P = int(CellState.P)
@@ -109,6 +115,9 @@ class SimulatedDie:
         self.k_p: np.ndarray | None = None
         self.k_ap: np.ndarray | None = None
         self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._tables: dict[int, ArrayTables] = {}
+        read = profile.read
+        self._line_resistive = profile.geometry.cell == "passive" and read.line_resistance > 0
         if profile.bias is not None:
             # Its own stream, so a profile with [bias] draws every other number unchanged.
             # (Key 13 is also the Delta-spread stream: with both, the curvatures take key 23
@@ -120,8 +129,7 @@ class SimulatedDie:
         draw_flaws(self, self._z_common)
         self._z_common = None
         self._g_states = None  # the flaws may rescale r_p / r_ap (populations): cache anew
-        self._g_eff.clear()
-        self._gk.clear()
+        self.invalidate_tables()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -200,34 +208,37 @@ class SimulatedDie:
     def conductance(self, array: int | None = None) -> np.ndarray:
         """True device conductances (S) in the current states, for one array or the die
         (at zero bias when the profile has a ``[bias]`` section)."""
+        if array is not None and self.partial_level is None:
+            t = self.tables(array)
+            return np.where(self.state[array], t.g_p, t.g_ap)
         sl = slice(None) if array is None else array
         if self._g_states is None:  # r_p and r_ap never change after the draw (flaws included)
             self._g_states = (1.0 / self.r_p, 1.0 / self.r_ap)
         g_p, g_ap = self._g_states
-        g = np.where(self.state[sl], g_p[sl], g_ap[sl])
-        # The flaw terms that change with writes (partial levels) or are per device (leaks,
-        # resistive opens) go on top of the cached base, every call.
-        if self.partial_level is not None:
-            level = self.partial_level[sl]
-            mid = np.exp(np.log(g_ap[sl]) + level * np.log(g_p[sl] / g_ap[sl]))
-            g = np.where(np.isfinite(level), mid, g)
-        if self.leak_g is not None:
-            g = g + self.leak_g[sl]
-        defect = self.defect[sl]
-        g = np.where(defect == _SHORT, self.short_g[sl], g)
-        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g[sl]
-        return np.where(defect == _OPEN, open_g, g)
+        return conductance_with_partials(self, sl, g_p[sl], g_ap[sl])
 
     def conductance_in(self, state: CellState) -> np.ndarray:
         """Conductance (S) every device of the die would show in ``state`` (defects included)."""
-        g = 1.0 / (self.r_p if state == CellState.P else self.r_ap)
-        g = np.where(self.defect == DefectCode.STUCK_P, 1.0 / self.r_p, g)
-        g = np.where(self.defect == DefectCode.STUCK_AP, 1.0 / self.r_ap, g)
-        if self.leak_g is not None:
-            g = g + self.leak_g
-        g = np.where(self.defect == DefectCode.SHORT, self.short_g, g)
-        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g
-        return np.where(self.defect == DefectCode.OPEN, open_g, g)
+        return conductance_in(self, state == CellState.P)
+
+    def tables(self, array: int) -> ArrayTables:
+        """The array's per-state conductances and curvatures (:mod:`mtj_hil.sim.tables`),
+        built on first use and kept until its defect codes change."""
+        t = self._tables.get(array)
+        if t is None:
+            t = self._tables[array] = build_tables(self, array)
+        return t
+
+    def invalidate_tables(self, array: int | None = None) -> None:
+        """Drop the cached tables and conductances of ``array`` (None: every array); needed
+        after changing ``defect`` (or a drawn device value) from outside this class."""
+        if array is None:
+            self._tables.clear()
+            self._g_eff.clear()
+            self._gk.clear()
+        else:
+            for cache in (self._tables, self._g_eff, self._gk):
+                cache.pop(array, None)
 
     def effective_conductance(self, array: int) -> np.ndarray:
         """Conductance matrix (S) seen from the array's terminals (line resistance included).
@@ -259,21 +270,26 @@ class SimulatedDie:
         (zeros without a ``[bias]`` section; shorts and opens are ohmic)."""
         if self.k_p is None or self.k_ap is None:
             return np.zeros(self.shape[1:])
-        k = np.where(self.state[array], self.k_p[array], self.k_ap[array])
+        t = self.tables(array)
+        k = np.where(self.state[array], t.k_p, t.k_ap)
         if self.partial_level is not None:
             level = self.partial_level[array]
-            mid = self.k_ap[array] + level * (self.k_p[array] - self.k_ap[array])
+            mid = t.k_ap + level * (t.k_p - t.k_ap)
             k = np.where(np.isfinite(level), mid, k)
-        barrier = (self.defect[array] != DefectCode.SHORT) & (self.defect[array] != DefectCode.OPEN)
-        return np.where(barrier, k, 0.0)
+        return k
 
     def _cubic_conductance(self, array: int, g: np.ndarray) -> np.ndarray:
         """``G0 * k`` (S/V^2) of the array's devices, cached with the conductance ``g`` it
         belongs to (a pulse or a read disturb replaces ``g`` and so invalidates it)."""
         cached = self._gk.get(array)
         if cached is None or cached[0] is not g:
-            barrier = g if self.leak_g is None else g - self.leak_g[array]  # leaks are ohmic
-            cached = self._gk[array] = (g, barrier * self.curvature(array))
+            if self.partial_level is None and not self._line_resistive:
+                t = self.tables(array)
+                gk = np.where(self.state[array], t.gk_p, t.gk_ap)
+            else:
+                barrier = g if self.leak_g is None else g - self.leak_g[array]  # leaks are ohmic
+                gk = barrier * self.curvature(array)
+            cached = self._gk[array] = (g, gk)
         return cached[1]
 
     # -- writing ---------------------------------------------------------------------------
@@ -308,9 +324,10 @@ class SimulatedDie:
         target = int(state) == _P
         vc = (self.vc_to_p if target else self.vc_to_ap)[array]
         delta = self.delta[array]
-        switchable = (self.defect[array] == _GOOD) & (self.state[array] != target)
+        good = self.tables(array).good
+        switchable = good & (self.state[array] != target)
         if self.partial_level is not None:  # a half-way device can finish the switch
-            switchable |= (self.defect[array] == _GOOD) & np.isfinite(self.partial_level[array])
+            switchable |= good & np.isfinite(self.partial_level[array])
         p_switch = np.zeros(mask.shape)
         if mask.any():
             p_switch = np.where(mask, switch_probability(amplitude, width, vc, sw, delta), 0.0)
@@ -339,6 +356,7 @@ class SimulatedDie:
         broken = mask & (amplitude >= self.v_breakdown[array])
         if broken.any():
             self.defect[array][broken] = DefectCode.SHORT
+            self._tables.pop(array, None)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -24,7 +24,12 @@ import numpy as np
 from mtj_hil.protocols.defects.rowwise import nanmedian
 
 GRID = 97
-"""Trial offsets per line in the grid search (then refined by a parabola)."""
+"""Trial offsets of the fine grid over the offsets' range: its step is the one the standard
+error's curvature is measured over."""
+COARSE = 13
+"""Trial offsets per line of the coarse grid that brackets the maximum for Newton's steps."""
+NEWTON_STEPS = 6
+"""Safeguarded Newton steps per line after the coarse grid."""
 MIN_DEVICES = 5
 """A line needs this many good devices for an estimate of its own (else 0)."""
 SIGNIFICANCE = 4.0
@@ -284,24 +289,72 @@ def _distribution(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
 
 
 def _fit_lines(g_p, g_ap, use, mu, prec, scale):
-    """Per line the maximum-likelihood offset on a grid, refined by a parabola."""
+    """Per line the maximum-likelihood offset: the best of a coarse grid of ``COARSE``
+    trials, refined by safeguarded Newton steps inside the coarse cells either side (the
+    likelihood's analytic first and second derivatives, vectorised over lines); the standard
+    error from the likelihood's curvature at the optimum over the fine grid step of
+    ``GRID`` trials (the step the grid search's parabola used)."""
     n_arr, _, cols = g_p.shape
     lo = -0.5 * scale
-    hi = 0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf)))
-    trial = np.linspace(lo, max(hi, 0.1 * scale), GRID)
+    hi = max(0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf))), 0.1 * scale)
+    trial = np.linspace(lo, hi, COARSE)
     total = _line_loglik(g_p, g_ap, use, mu, prec, trial)
     n = use.sum(axis=1)
-    k = np.clip(total.argmax(axis=-1), 1, GRID - 2)
-    idx = np.arange(n_arr)[:, None], np.arange(cols)[None, :]
-    y0, y1, y2 = total[(*idx, k - 1)], total[(*idx, k)], total[(*idx, k + 1)]
-    step = trial[1] - trial[0]
-    curv = (y0 - 2 * y1 + y2) / step**2
+    k = total.argmax(axis=-1)
+    left = trial[np.maximum(k - 1, 0)]
+    right = trial[np.minimum(k + 1, COARSE - 1)]
+    u = trial[k]
     with np.errstate(invalid="ignore", divide="ignore"):
-        shift = np.where(curv < 0, 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2), 0.0)
-        u = trial[k] + np.clip(shift, -1, 1) * step
+        for _ in range(NEWTON_STEPS):
+            d1, d2 = _line_derivatives(g_p, g_ap, use, mu, prec, u)
+            left = np.where(d1 > 0, u, left)
+            right = np.where(d1 > 0, right, u)
+            newton = u - d1 / d2
+            inside = (d2 < 0) & (newton >= left) & (newton <= right)
+            u = np.where(d1 == 0, u, np.where(inside, newton, 0.5 * (left + right)))
+        step = (hi - lo) / (GRID - 1)
+        y = [_line_loglik_at(g_p, g_ap, use, mu, prec, u + s) for s in (-step, 0.0, step)]
+        curv = (y[0] - 2 * y[1] + y[2]) / step**2
         se = np.where(curv < 0, 1.0 / np.sqrt(-curv), np.inf)
-    ok = (n >= MIN_DEVICES) & np.isfinite(se)
+    ok = (n >= MIN_DEVICES) & np.isfinite(se) & np.isfinite(u)
     return np.where(ok, u, 0.0), np.where(ok, se, np.inf)
+
+
+def _line_terms(g_p, g_ap, use, mu, prec, u):
+    """Per-device ``1/a``, ``1/b``, ``X``, ``Y`` at per-line offsets ``u`` ``(n_arr, cols)``:
+    ``a = G_P - u``, ``b = G_AP - u``, ``X = ln a - mu_P``, ``Y = ln b - mu_AP``."""
+    a = g_p - u[:, None, :]
+    b = g_ap - u[:, None, :]
+    x, y = np.log(a) - mu[0], np.log(b) - mu[1]
+    return a, b, x, y
+
+
+def _line_loglik_at(g_p, g_ap, use, mu, prec, u) -> np.ndarray:
+    """Per line the summed log density of its devices in ``use`` at offset ``u`` (the terms
+    of :func:`_line_loglik` at one offset per line), ``(n_arr, cols)``."""
+    a, b, x, y = _line_terms(g_p, g_ap, use, mu, prec, u)
+    q = prec[0, 0] * x * x + 2 * prec[0, 1] * x * y + prec[1, 1] * y * y
+    term = -0.5 * q - np.log(a) - np.log(b)
+    term = np.where(np.isfinite(term), term, -1e12)
+    return np.where(use, term, 0.0).sum(axis=1)
+
+
+def _line_derivatives(g_p, g_ap, use, mu, prec, u):
+    """First and second derivative over ``u`` of each line's summed log density,
+    ``(n_arr, cols)`` each: with ``dX/du = -1/a``, ``dY/du = -1/b``, a device adds
+    ``(p00 X + p01 Y + 1)/a + (p01 X + p11 Y + 1)/b`` to the first and
+    ``(p00 X + p01 Y + 1 - p00)/a^2 + (p01 X + p11 Y + 1 - p11)/b^2 - 2 p01/(a b)`` to the
+    second."""
+    p00, p01, p11 = prec[0, 0], prec[0, 1], prec[1, 1]
+    a, b, x, y = _line_terms(g_p, g_ap, use, mu, prec, u)
+    ia, ib = 1.0 / a, 1.0 / b
+    s_a = p00 * x + p01 * y + 1.0
+    s_b = p01 * x + p11 * y + 1.0
+    d1 = s_a * ia + s_b * ib
+    d2 = (s_a - p00) * ia * ia + (s_b - p11) * ib * ib - 2.0 * p01 * ia * ib
+    d1 = np.where(use, d1, 0.0).sum(axis=1)
+    d2 = np.where(use, d2, 0.0).sum(axis=1)
+    return d1, d2
 
 
 def _line_loglik(g_p, g_ap, use, mu, prec, trial) -> np.ndarray:

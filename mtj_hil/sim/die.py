@@ -25,6 +25,7 @@ from mtj_hil.sim.kernels import PRODUCT_BLOCK, product_and_range, switch_probabi
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.sim.profile_sections import Clock
+from mtj_hil.sim.read_noise import draw_read_noise
 from mtj_hil.sim.tables import (
     ArrayTables,
     build_tables,
@@ -32,7 +33,6 @@ from mtj_hil.sim.tables import (
     conductance_with_partials,
 )
 
-NOISE_TABLE_SIZE = 1 << 19
 _P = int(CellState.P)
 _GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
 
@@ -127,6 +127,11 @@ class SimulatedDie:
                 np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), key])
             )
         draw_flaws(self, self._z_common)
+        # per array the smallest critical voltages (V; they never change): read disturb's bound
+        self._vc_min = [
+            (float(ap.min()), float(p.min()))
+            for ap, p in zip(self.vc_to_ap, self.vc_to_p, strict=True)
+        ]
         self._z_common = None
         self._g_states = None  # the flaws may rescale r_p / r_ap (populations): cache anew
         self.invalidate_tables()
@@ -309,8 +314,9 @@ class SimulatedDie:
         self._g_eff.pop(array, None)
         self.clock += self._clock.pulse_time
         mask = np.asarray(mask, dtype=bool)
+        selected = bool(mask.any())
         half = None
-        if self.profile.geometry.cell == "passive" and sw.half_select and mask.any():
+        if self.profile.geometry.cell == "passive" and sw.half_select and selected:
             # Rows are written one after another: a selected row sits at +V/2 and the
             # selected columns of that row at -V/2, so a cell sees V/2 once if its row is
             # selected, plus once for every other row written in its column.
@@ -329,7 +335,7 @@ class SimulatedDie:
         if self.partial_level is not None:  # a half-way device can finish the switch
             switchable |= good & np.isfinite(self.partial_level[array])
         p_switch = np.zeros(mask.shape)
-        if mask.any():
+        if selected:
             p_switch = np.where(mask, switch_probability(amplitude, width, vc, sw, delta), 0.0)
             p_switch *= 1.0 - sw.write_error_floor
         if half is not None and half.any():
@@ -337,7 +343,7 @@ class SimulatedDie:
             p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
-        self.state[array][flips] = target
+        np.copyto(self.state[array], target, where=flips)
         if self.partial_level is not None and self.partial_prone is not None:
             ps = self.profile.partial_switching
             assert ps is not None
@@ -463,6 +469,7 @@ class SimulatedDie:
             v_range,
             sw.delta,
             rd.read_width / sw.tau0,
+            self._vc_min[array],
         )
         if flips is not None:
             self.state[array][flips] = ~self.state[array][flips]
@@ -470,35 +477,8 @@ class SimulatedDie:
             self._g_eff.pop(array, None)
 
     def _noise(self, array: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Read noise for one read: a relative gain ``1 + noise_rel * N`` and an additive
-        term ``noise_abs * N'`` (A), independent standard normals ``N``, ``N'``.
-
-        Drawing normals costs several times the crossbar product itself, so large reads take
-        a window at a random offset of two tables drawn once per die (values within one read
-        are independent; windows of different reads may overlap). Small reads draw afresh.
-        """
-        rd = self.profile.read
-        rng = self.array_rngs[array]
-        n = shape[0] * shape[1]
-        if n < 4096 or n > NOISE_TABLE_SIZE // 2:
-            # One call for both (the same numbers as two calls: gain first, then extra).
-            normals = rng.standard_normal((2, *shape))
-            gain = normals[0]
-            gain *= rd.noise_rel
-            gain += 1.0
-            extra = normals[1]
-            extra *= rd.noise_abs
-            return gain, extra
-        if self._noise_tables is None:
-            table_rng = np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 7])
-            normals = table_rng.standard_normal((2, NOISE_TABLE_SIZE))
-            normals[0] *= rd.noise_rel
-            normals[0] += 1.0
-            normals[1] *= rd.noise_abs
-            self._noise_tables = normals
-        start = int(rng.integers(0, NOISE_TABLE_SIZE - n + 1))
-        window = self._noise_tables[:, start : start + n]
-        return window[0].reshape(shape), window[1].reshape(shape)
+        """Read noise for one read (see :func:`mtj_hil.sim.read_noise.draw_read_noise`)."""
+        return draw_read_noise(self, array, shape)
 
 
 def make_die(profile: DeviceProfile, lot_seed: int = 0, die_index: int = 0) -> SimulatedDie:

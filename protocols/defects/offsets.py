@@ -296,7 +296,8 @@ def _fit_lines(g_p, g_ap, use, mu, prec, scale):
     likelihood's analytic first and second derivatives, vectorised over lines); the standard
     error from the likelihood's analytic curvature at the optimum. Agrees with a ``GRID``-point
     grid refined by a parabola to within 0.01 standard errors (offsets) and 1 % (errors)."""
-    n_arr, _, cols = g_p.shape
+    rows = np.flatnonzero(use.any(axis=(0, 2)))  # rows no line uses add nothing (halves)
+    g_p, g_ap, use = g_p[:, rows], g_ap[:, rows], use[:, rows]
     lo = -0.5 * scale
     hi = max(0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf))), 0.1 * scale)
     trial = np.linspace(lo, hi, COARSE)
@@ -322,8 +323,8 @@ def _fit_lines(g_p, g_ap, use, mu, prec, scale):
     return np.where(ok, u, 0.0), np.where(ok, se, np.inf)
 
 
-def _line_terms(g_p, g_ap, use, mu, prec, u):
-    """Per-device ``1/a``, ``1/b``, ``X``, ``Y`` at per-line offsets ``u`` ``(n_arr, cols)``:
+def _line_terms(g_p, g_ap, mu, u):
+    """Per-device ``a``, ``b``, ``X``, ``Y`` at per-line offsets ``u`` ``(n_arr, cols)``:
     ``a = G_P - u``, ``b = G_AP - u``, ``X = ln a - mu_P``, ``Y = ln b - mu_AP``."""
     a = g_p - u[:, None, :]
     b = g_ap - u[:, None, :]
@@ -338,7 +339,7 @@ def _line_derivatives(g_p, g_ap, use, mu, prec, u):
     ``(p00 X + p01 Y + 1 - p00)/a^2 + (p01 X + p11 Y + 1 - p11)/b^2 - 2 p01/(a b)`` to the
     second."""
     p00, p01, p11 = prec[0, 0], prec[0, 1], prec[1, 1]
-    a, b, x, y = _line_terms(g_p, g_ap, use, mu, prec, u)
+    a, b, x, y = _line_terms(g_p, g_ap, mu, u)
     ia, ib = 1.0 / a, 1.0 / b
     s_a = p00 * x + p01 * y + 1.0
     s_b = p01 * x + p11 * y + 1.0

@@ -25,8 +25,14 @@ from mtj_hil.sim.kernels import PRODUCT_BLOCK, product_and_range, switch_probabi
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.sim.profile_sections import Clock
+from mtj_hil.sim.read_noise import draw_read_noise
+from mtj_hil.sim.tables import (
+    ArrayTables,
+    build_tables,
+    conductance_in,
+    conductance_with_partials,
+)
 
-NOISE_TABLE_SIZE = 1 << 19
 _P = int(CellState.P)
 _GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
 
@@ -109,6 +115,9 @@ class SimulatedDie:
         self.k_p: np.ndarray | None = None
         self.k_ap: np.ndarray | None = None
         self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._tables: dict[int, ArrayTables] = {}
+        read = profile.read
+        self._line_resistive = profile.geometry.cell == "passive" and read.line_resistance > 0
         if profile.bias is not None:
             # Its own stream, so a profile with [bias] draws every other number unchanged.
             # (Key 13 is also the Delta-spread stream: with both, the curvatures take key 23
@@ -118,10 +127,14 @@ class SimulatedDie:
                 np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), key])
             )
         draw_flaws(self, self._z_common)
+        # per array the smallest critical voltages (V; they never change): read disturb's bound
+        self._vc_min = [
+            (float(ap.min()), float(p.min()))
+            for ap, p in zip(self.vc_to_ap, self.vc_to_p, strict=True)
+        ]
         self._z_common = None
         self._g_states = None  # the flaws may rescale r_p / r_ap (populations): cache anew
-        self._g_eff.clear()
-        self._gk.clear()
+        self.invalidate_tables()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -200,34 +213,37 @@ class SimulatedDie:
     def conductance(self, array: int | None = None) -> np.ndarray:
         """True device conductances (S) in the current states, for one array or the die
         (at zero bias when the profile has a ``[bias]`` section)."""
+        if array is not None and self.partial_level is None:
+            t = self.tables(array)
+            return np.where(self.state[array], t.g_p, t.g_ap)
         sl = slice(None) if array is None else array
         if self._g_states is None:  # r_p and r_ap never change after the draw (flaws included)
             self._g_states = (1.0 / self.r_p, 1.0 / self.r_ap)
         g_p, g_ap = self._g_states
-        g = np.where(self.state[sl], g_p[sl], g_ap[sl])
-        # The flaw terms that change with writes (partial levels) or are per device (leaks,
-        # resistive opens) go on top of the cached base, every call.
-        if self.partial_level is not None:
-            level = self.partial_level[sl]
-            mid = np.exp(np.log(g_ap[sl]) + level * np.log(g_p[sl] / g_ap[sl]))
-            g = np.where(np.isfinite(level), mid, g)
-        if self.leak_g is not None:
-            g = g + self.leak_g[sl]
-        defect = self.defect[sl]
-        g = np.where(defect == _SHORT, self.short_g[sl], g)
-        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g[sl]
-        return np.where(defect == _OPEN, open_g, g)
+        return conductance_with_partials(self, sl, g_p[sl], g_ap[sl])
 
     def conductance_in(self, state: CellState) -> np.ndarray:
         """Conductance (S) every device of the die would show in ``state`` (defects included)."""
-        g = 1.0 / (self.r_p if state == CellState.P else self.r_ap)
-        g = np.where(self.defect == DefectCode.STUCK_P, 1.0 / self.r_p, g)
-        g = np.where(self.defect == DefectCode.STUCK_AP, 1.0 / self.r_ap, g)
-        if self.leak_g is not None:
-            g = g + self.leak_g
-        g = np.where(self.defect == DefectCode.SHORT, self.short_g, g)
-        open_g = self.profile.defects.open_g if self.open_g is None else self.open_g
-        return np.where(self.defect == DefectCode.OPEN, open_g, g)
+        return conductance_in(self, state == CellState.P)
+
+    def tables(self, array: int) -> ArrayTables:
+        """The array's per-state conductances and curvatures (:mod:`mtj_hil.sim.tables`),
+        built on first use and kept until its defect codes change."""
+        t = self._tables.get(array)
+        if t is None:
+            t = self._tables[array] = build_tables(self, array)
+        return t
+
+    def invalidate_tables(self, array: int | None = None) -> None:
+        """Drop the cached tables and conductances of ``array`` (None: every array); needed
+        after changing ``defect`` (or a drawn device value) from outside this class."""
+        if array is None:
+            self._tables.clear()
+            self._g_eff.clear()
+            self._gk.clear()
+        else:
+            for cache in (self._tables, self._g_eff, self._gk):
+                cache.pop(array, None)
 
     def effective_conductance(self, array: int) -> np.ndarray:
         """Conductance matrix (S) seen from the array's terminals (line resistance included).
@@ -259,21 +275,26 @@ class SimulatedDie:
         (zeros without a ``[bias]`` section; shorts and opens are ohmic)."""
         if self.k_p is None or self.k_ap is None:
             return np.zeros(self.shape[1:])
-        k = np.where(self.state[array], self.k_p[array], self.k_ap[array])
+        t = self.tables(array)
+        k = np.where(self.state[array], t.k_p, t.k_ap)
         if self.partial_level is not None:
             level = self.partial_level[array]
-            mid = self.k_ap[array] + level * (self.k_p[array] - self.k_ap[array])
+            mid = t.k_ap + level * (t.k_p - t.k_ap)
             k = np.where(np.isfinite(level), mid, k)
-        barrier = (self.defect[array] != DefectCode.SHORT) & (self.defect[array] != DefectCode.OPEN)
-        return np.where(barrier, k, 0.0)
+        return k
 
     def _cubic_conductance(self, array: int, g: np.ndarray) -> np.ndarray:
         """``G0 * k`` (S/V^2) of the array's devices, cached with the conductance ``g`` it
         belongs to (a pulse or a read disturb replaces ``g`` and so invalidates it)."""
         cached = self._gk.get(array)
         if cached is None or cached[0] is not g:
-            barrier = g if self.leak_g is None else g - self.leak_g[array]  # leaks are ohmic
-            cached = self._gk[array] = (g, barrier * self.curvature(array))
+            if self.partial_level is None and not self._line_resistive:
+                t = self.tables(array)
+                gk = np.where(self.state[array], t.gk_p, t.gk_ap)
+            else:
+                barrier = g if self.leak_g is None else g - self.leak_g[array]  # leaks are ohmic
+                gk = barrier * self.curvature(array)
+            cached = self._gk[array] = (g, gk)
         return cached[1]
 
     # -- writing ---------------------------------------------------------------------------
@@ -293,8 +314,9 @@ class SimulatedDie:
         self._g_eff.pop(array, None)
         self.clock += self._clock.pulse_time
         mask = np.asarray(mask, dtype=bool)
+        selected = bool(mask.any())
         half = None
-        if self.profile.geometry.cell == "passive" and sw.half_select and mask.any():
+        if self.profile.geometry.cell == "passive" and sw.half_select and selected:
             # Rows are written one after another: a selected row sits at +V/2 and the
             # selected columns of that row at -V/2, so a cell sees V/2 once if its row is
             # selected, plus once for every other row written in its column.
@@ -308,11 +330,12 @@ class SimulatedDie:
         target = int(state) == _P
         vc = (self.vc_to_p if target else self.vc_to_ap)[array]
         delta = self.delta[array]
-        switchable = (self.defect[array] == _GOOD) & (self.state[array] != target)
+        good = self.tables(array).good
+        switchable = good & (self.state[array] != target)
         if self.partial_level is not None:  # a half-way device can finish the switch
-            switchable |= (self.defect[array] == _GOOD) & np.isfinite(self.partial_level[array])
+            switchable |= good & np.isfinite(self.partial_level[array])
         p_switch = np.zeros(mask.shape)
-        if mask.any():
+        if selected:
             p_switch = np.where(mask, switch_probability(amplitude, width, vc, sw, delta), 0.0)
             p_switch *= 1.0 - sw.write_error_floor
         if half is not None and half.any():
@@ -320,7 +343,7 @@ class SimulatedDie:
             p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
-        self.state[array][flips] = target
+        np.copyto(self.state[array], target, where=flips)
         if self.partial_level is not None and self.partial_prone is not None:
             ps = self.profile.partial_switching
             assert ps is not None
@@ -339,6 +362,7 @@ class SimulatedDie:
         broken = mask & (amplitude >= self.v_breakdown[array])
         if broken.any():
             self.defect[array][broken] = DefectCode.SHORT
+            self._tables.pop(array, None)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -445,6 +469,7 @@ class SimulatedDie:
             v_range,
             sw.delta,
             rd.read_width / sw.tau0,
+            self._vc_min[array],
         )
         if flips is not None:
             self.state[array][flips] = ~self.state[array][flips]
@@ -452,35 +477,8 @@ class SimulatedDie:
             self._g_eff.pop(array, None)
 
     def _noise(self, array: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Read noise for one read: a relative gain ``1 + noise_rel * N`` and an additive
-        term ``noise_abs * N'`` (A), independent standard normals ``N``, ``N'``.
-
-        Drawing normals costs several times the crossbar product itself, so large reads take
-        a window at a random offset of two tables drawn once per die (values within one read
-        are independent; windows of different reads may overlap). Small reads draw afresh.
-        """
-        rd = self.profile.read
-        rng = self.array_rngs[array]
-        n = shape[0] * shape[1]
-        if n < 4096 or n > NOISE_TABLE_SIZE // 2:
-            # One call for both (the same numbers as two calls: gain first, then extra).
-            normals = rng.standard_normal((2, *shape))
-            gain = normals[0]
-            gain *= rd.noise_rel
-            gain += 1.0
-            extra = normals[1]
-            extra *= rd.noise_abs
-            return gain, extra
-        if self._noise_tables is None:
-            table_rng = np.random.default_rng([*self.seed_spawn_key, int(self.seed_entropy), 7])
-            normals = table_rng.standard_normal((2, NOISE_TABLE_SIZE))
-            normals[0] *= rd.noise_rel
-            normals[0] += 1.0
-            normals[1] *= rd.noise_abs
-            self._noise_tables = normals
-        start = int(rng.integers(0, NOISE_TABLE_SIZE - n + 1))
-        window = self._noise_tables[:, start : start + n]
-        return window[0].reshape(shape), window[1].reshape(shape)
+        """Read noise for one read (see :func:`mtj_hil.sim.read_noise.draw_read_noise`)."""
+        return draw_read_noise(self, array, shape)
 
 
 def make_die(profile: DeviceProfile, lot_seed: int = 0, die_index: int = 0) -> SimulatedDie:

@@ -90,20 +90,23 @@ def draw_flips(
     v_range: tuple[float, float],
     delta: float,
     rate0: float,
+    vc_min: tuple[float, float] | None = None,
 ) -> np.ndarray | None:
     """Devices a batch of reads flips (bool ``(rows, cols)``), or ``None`` if none did.
 
     ``state`` is True where a device is in P, ``defect`` holds the devices' defect codes
-    (only GOOD ones flip), ``v_range`` is ``(min, max)`` of ``voltages`` (V). See the module
-    docstring for the law and the two exact ways of drawing it.
+    (only GOOD ones flip), ``v_range`` is ``(min, max)`` of ``voltages`` (V); ``vc_min``, if
+    given, the smallest ``vc_to_ap`` and ``vc_to_p`` (V; the caller's cached minima). See the
+    module docstring for the law and the two exact ways of drawing it.
     """
     lo, hi = v_range
     batch, rows = voltages.shape
     n_terms = batch * rows * state.shape[1]
     bounds = []
-    for sign, peak, vc in ((1.0, hi, vc_to_ap), (-1.0, -lo, vc_to_p)):
+    for i, (sign, peak, vc) in enumerate(((1.0, hi, vc_to_ap), (-1.0, -lo, vc_to_p))):
         if peak > 0:
-            exponent = min(delta * (1.0 - peak / float(vc.min())), 700.0)
+            smallest = float(vc.min()) if vc_min is None else vc_min[i]
+            exponent = min(delta * (1.0 - peak / smallest), 700.0)
             bounds.append((sign, rate0 * math.exp(-exponent), vc))
     if not bounds:
         return None

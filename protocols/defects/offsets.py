@@ -12,7 +12,7 @@ Whether the lines really differ is a held-out check: each line's offset is estim
 its even and from its odd rows, and only an agreement between the halves (which noise and a
 misfit of the model cannot make) counts. Offsets are then removed, shrunk by the share of
 their variance the halves agree on, so a die without offsets is left as it was. Vectorised
-over lines (a grid search refined by a parabola); used by :func:`mtj_hil.protocols.defects.reads.classify_reads`.
+over lines (a coarse grid search refined by Newton steps); used by :func:`mtj_hil.protocols.defects.reads.classify_reads`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ import numpy as np
 from mtj_hil.protocols.defects.rowwise import nanmedian
 
 GRID = 97
-"""Trial offsets per line in the grid search (then refined by a parabola)."""
+"""Trial offsets of a full grid search over the offsets' range (the reference the coarse grid
+and Newton steps are checked against)."""
+COARSE = 9
+"""Trial offsets per line of the coarse grid that brackets the maximum for Newton's steps."""
+NEWTON_STEPS = 10
+"""At most this many safeguarded Newton steps per line after the coarse grid."""
+TOL = 1e-3
+"""Newton stops once every line's step is below this fraction of its standard error."""
 MIN_DEVICES = 5
 """A line needs this many good devices for an estimate of its own (else 0)."""
 SIGNIFICANCE = 4.0
@@ -284,24 +291,63 @@ def _distribution(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
 
 
 def _fit_lines(g_p, g_ap, use, mu, prec, scale):
-    """Per line the maximum-likelihood offset on a grid, refined by a parabola."""
-    n_arr, _, cols = g_p.shape
+    """Per line the maximum-likelihood offset: the best of a coarse grid of ``COARSE``
+    trials, refined by safeguarded Newton steps inside the coarse cells either side (the
+    likelihood's analytic first and second derivatives, vectorised over lines); the standard
+    error from the likelihood's analytic curvature at the optimum. Agrees with a ``GRID``-point
+    grid refined by a parabola to within 0.01 standard errors (offsets) and 1 % (errors)."""
+    rows = np.flatnonzero(use.any(axis=(0, 2)))  # rows no line uses add nothing (halves)
+    g_p, g_ap, use = g_p[:, rows], g_ap[:, rows], use[:, rows]
     lo = -0.5 * scale
-    hi = 0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf)))
-    trial = np.linspace(lo, max(hi, 0.1 * scale), GRID)
+    hi = max(0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf))), 0.1 * scale)
+    trial = np.linspace(lo, hi, COARSE)
     total = _line_loglik(g_p, g_ap, use, mu, prec, trial)
     n = use.sum(axis=1)
-    k = np.clip(total.argmax(axis=-1), 1, GRID - 2)
-    idx = np.arange(n_arr)[:, None], np.arange(cols)[None, :]
-    y0, y1, y2 = total[(*idx, k - 1)], total[(*idx, k)], total[(*idx, k + 1)]
-    step = trial[1] - trial[0]
-    curv = (y0 - 2 * y1 + y2) / step**2
+    k = total.argmax(axis=-1)
+    left = trial[np.maximum(k - 1, 0)]
+    right = trial[np.minimum(k + 1, COARSE - 1)]
+    u = trial[k]
     with np.errstate(invalid="ignore", divide="ignore"):
-        shift = np.where(curv < 0, 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2), 0.0)
-        u = trial[k] + np.clip(shift, -1, 1) * step
-        se = np.where(curv < 0, 1.0 / np.sqrt(-curv), np.inf)
-    ok = (n >= MIN_DEVICES) & np.isfinite(se)
+        for _ in range(NEWTON_STEPS):
+            d1, d2 = _line_derivatives(g_p, g_ap, use, mu, prec, u)
+            left = np.where(d1 > 0, u, left)
+            right = np.where(d1 > 0, right, u)
+            newton = u - d1 / d2
+            inside = (d2 < 0) & (newton >= left) & (newton <= right)
+            u = np.where(d1 == 0, u, np.where(inside, newton, 0.5 * (left + right)))
+            # done when every line's last step was a Newton step below TOL of its se
+            if np.all((d1 == 0) | (inside & (np.abs(d1) <= TOL * np.sqrt(-d2)))):
+                break
+        se = np.where(d2 < 0, 1.0 / np.sqrt(-d2), np.inf)
+    ok = (n >= MIN_DEVICES) & np.isfinite(se) & np.isfinite(u)
     return np.where(ok, u, 0.0), np.where(ok, se, np.inf)
+
+
+def _line_terms(g_p, g_ap, mu, u):
+    """Per-device ``a``, ``b``, ``X``, ``Y`` at per-line offsets ``u`` ``(n_arr, cols)``:
+    ``a = G_P - u``, ``b = G_AP - u``, ``X = ln a - mu_P``, ``Y = ln b - mu_AP``."""
+    a = g_p - u[:, None, :]
+    b = g_ap - u[:, None, :]
+    x, y = np.log(a) - mu[0], np.log(b) - mu[1]
+    return a, b, x, y
+
+
+def _line_derivatives(g_p, g_ap, use, mu, prec, u):
+    """First and second derivative over ``u`` of each line's summed log density,
+    ``(n_arr, cols)`` each: with ``dX/du = -1/a``, ``dY/du = -1/b``, a device adds
+    ``(p00 X + p01 Y + 1)/a + (p01 X + p11 Y + 1)/b`` to the first and
+    ``(p00 X + p01 Y + 1 - p00)/a^2 + (p01 X + p11 Y + 1 - p11)/b^2 - 2 p01/(a b)`` to the
+    second."""
+    p00, p01, p11 = prec[0, 0], prec[0, 1], prec[1, 1]
+    a, b, x, y = _line_terms(g_p, g_ap, mu, u)
+    ia, ib = 1.0 / a, 1.0 / b
+    s_a = p00 * x + p01 * y + 1.0
+    s_b = p01 * x + p11 * y + 1.0
+    d1 = s_a * ia + s_b * ib
+    d2 = (s_a - p00) * ia * ia + (s_b - p11) * ib * ib - 2.0 * p01 * ia * ib
+    d1 = np.where(use, d1, 0.0).sum(axis=1)
+    d2 = np.where(use, d2, 0.0).sum(axis=1)
+    return d1, d2
 
 
 def _line_loglik(g_p, g_ap, use, mu, prec, trial) -> np.ndarray:

@@ -164,3 +164,37 @@ def test_pinned_devices_leave_the_classification_as_it_was(monkeypatch) -> None:
     w_fast, w_plain = fast.model["class_weights"], plain.model["class_weights"]
     for name, w in w_plain.items():
         assert w_fast[name] == pytest.approx(w, rel=1e-12, abs=1e-18)
+
+
+def _grid_fit(g_p, g_ap, use, mu, prec, scale):
+    """The line offsets from the full ``GRID``-point search refined by a parabola (the
+    estimator the coarse grid and Newton steps replaced)."""
+    lo = -0.5 * scale
+    hi = max(0.5 * float(np.min(np.where(use, np.minimum(g_p, g_ap), np.inf))), 0.1 * scale)
+    trial = np.linspace(lo, hi, offsets.GRID)
+    total = offsets._line_loglik(g_p, g_ap, use, mu, prec, trial)
+    k = np.clip(total.argmax(axis=-1), 1, offsets.GRID - 2)
+    y0, y1, y2 = (np.take_along_axis(total, (k + d)[..., None], -1)[..., 0] for d in (-1, 0, 1))
+    step = trial[1] - trial[0]
+    curv = (y0 - 2 * y1 + y2) / step**2
+    u = trial[k] + np.clip(0.5 * (y0 - y2) / (y0 - 2 * y1 + y2), -1, 1) * step
+    return u, 1.0 / np.sqrt(-curv)
+
+
+@pytest.mark.parametrize("offset_sigma", [0.0, 3e-6])
+def test_line_offsets_newton_agree_with_the_full_grid(offset_sigma: float) -> None:
+    n_arr = 8
+    g_p = np.exp(RNG.normal(np.log(2.3e-4), 0.05, (n_arr, 25, 25)))
+    g_ap = g_p / 2.2 * np.exp(RNG.normal(0, 0.01, g_p.shape))
+    line = RNG.normal(0, offset_sigma, (n_arr, 1, 25))
+    g_p, g_ap = g_p + line, g_ap + line
+    use = RNG.random(g_p.shape) < 0.9
+    use[:, 1::2] &= False
+    mu, prec = offsets._distribution(g_p, g_ap, use)
+    scale = float(np.median(g_ap[use]))
+    u, se = offsets._fit_lines(g_p, g_ap, use, mu, prec, scale)
+    u_ref, se_ref = _grid_fit(g_p, g_ap, use, mu, prec, scale)
+    assert np.all(np.isfinite(se))
+    # the grid's parabola is itself off by about 0.01 se on so peaked a likelihood
+    assert np.max(np.abs(u - u_ref) / se_ref) < 0.05
+    assert np.max(np.abs(se / se_ref - 1)) < 0.02

@@ -134,6 +134,7 @@ def experiment() -> None:
 @click.option(
     "--compare-plain",
     is_flag=True,
+    default=False,
     help="Also train statistics-aware for the plain placement (one more column).",
 )
 @click.option(
@@ -165,6 +166,7 @@ def experiment() -> None:
 @click.option(
     "--on-chip",
     is_flag=True,
+    default=False,
     help="Also program each network on its simulated die and measure it there.",
 )
 @click.option(

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from mtj_hil.cli.common import console
 from mtj_hil.errors import ConfigError
+from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.station.config import Station
 
 
@@ -147,8 +148,8 @@ def served_station(st: Station, running: Any, dialect: str, start: str, target: 
     )
     text = station_text(data, header)
     station_from_dict(tomllib.loads(text), target)
-    try:
-        target.write_text(text, encoding="utf-8")
+    try:  # whole or not at all: a script waiting for the file never reads half of it
+        atomic_write(target, text.encode("utf-8"))
     except OSError as exc:
         from mtj_hil.errors import StoreError
 

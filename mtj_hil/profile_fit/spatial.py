@@ -63,12 +63,10 @@ class DieMap:
 
 @dataclass
 class Components:
-    """Connected components of one die's defect map, with their shapes."""
+    """8-connected components of one die's defect map."""
 
     labels: np.ndarray  # (height, width) int: component index + 1, 0 = none
     size: np.ndarray  # devices per component
-    major: np.ndarray  # spread (sd, pitches) along the principal axis
-    minor: np.ndarray  # spread across it
 
 
 @dataclass
@@ -78,7 +76,6 @@ class SpatialFit:
 
     values: dict[str, tuple[float, float | None, str]]
     exclude: list[np.ndarray]
-    explained: list[np.ndarray]
 
 
 def die_map(
@@ -100,31 +97,9 @@ def die_map(
 
 
 def components(defect: np.ndarray) -> Components:
-    """8-connected components of a defect map and their principal-axis spreads."""
+    """8-connected components of a defect map and their sizes (devices)."""
     labels, n = ndimage.label(defect, structure=np.ones((3, 3), int))
-    return components_of(labels, n)
-
-
-def components_of(labels: np.ndarray, n: int) -> Components:
-    """Sizes and principal-axis spreads of the ``n`` labelled groups (1..n) of ``labels``."""
-    yy, xx = np.nonzero(labels)
-    lab = labels[yy, xx] - 1
-    size = np.bincount(lab, minlength=n).astype(float)
-    if not n:
-        empty = np.zeros(0)
-        return Components(labels, empty, empty, empty)
-
-    def mean(v: np.ndarray) -> np.ndarray:
-        return np.bincount(lab, weights=v, minlength=n) / np.maximum(size, 1)
-
-    mx, my = mean(xx), mean(yy)
-    vxx = mean(xx * xx.astype(float)) - mx * mx
-    vyy = mean(yy * yy.astype(float)) - my * my
-    vxy = mean(xx * yy.astype(float)) - mx * my
-    half, root = (vxx + vyy) / 2, np.sqrt(((vxx - vyy) / 2) ** 2 + vxy**2)
-    major = np.sqrt(np.maximum(half + root, 0.0))
-    minor = np.sqrt(np.maximum(half - root, 0.0))
-    return Components(labels, size, major, minor)
+    return Components(labels, np.bincount(labels[labels > 0] - 1, minlength=n).astype(float))
 
 
 def chance_sizes(valid: np.ndarray, k: int, rng: np.random.Generator, top: int) -> np.ndarray:
@@ -319,7 +294,7 @@ def fit_spatial(maps: list[DieMap], seed: int = 0) -> SpatialFit:
         values["edge_factor"] = (factor, f_sd, how)
         for ex, m in zip(exclude, maps, strict=True):
             ex |= edge_distance(m.valid.shape) < width
-    return SpatialFit(values, exclude, explained)
+    return SpatialFit(values, exclude)
 
 
 def device_mask(m: DieMap, mask: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from mtj_hil.protocols.defects.reads import classify_reads
 from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
-from mtj_hil.protocols.sequence import ReadMap, SeqStep, WriteAll, run_sequence
+from mtj_hil.protocols.sequence import KnownStates, ReadMap, SeqStep, WriteAll, run_sequence
 from mtj_hil.protocols.write import full_range_plan
 
 
@@ -141,9 +141,16 @@ def _measure_as_sequence(
         s: WriteAll(s, plan=tuple(plan), read_voltage=read_voltage, cells=cells)
         for s in (CellState.P, CellState.AP)
     }
+    # Every write starts with a pulse: each cell is declared on the wrong side of the
+    # verify threshold first. Else a cell whose opposite state already reads beyond the
+    # threshold (a high-conductance device's AP level above it, a low one's P level below)
+    # is taken as written without a pulse, and its "read after the write" is a copy of the
+    # read before it; re-measuring a few such cells alone, nothing else keeps the write going.
+    shape = (chip.layout.rows, chip.layout.cols)
+    seen = {s: KnownStates(read_voltage, np.full(shape, s == CellState.AP)) for s in writes}
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
-            steps.append(writes[state])
+            steps += [seen[state], writes[state]]
             if reads > 1:
                 steps.append(ReadMap(read_voltage, reads - 1))
             if bias_read_voltage is not None:
@@ -156,6 +163,7 @@ def _measure_as_sequence(
     high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
+            next(results)  # (the declared states)
             report = next(results)  # its last verify read is the first read of the state
             g = report.conductance[None]
             if reads > 1:

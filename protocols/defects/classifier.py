@@ -13,6 +13,8 @@ die-wide threshold:
    centres per array where the arrays differ, a mixture of populations where the data asks
    for one, :mod:`mtj_hil.protocols.defects.levels`; with noisy reads, to the devices a mixture
    fit of the mean log ratios calls switching, :mod:`mtj_hil.protocols.defects.contrast`);
+   a good device's P level is scored given its contrast (they correlate, and share the P
+   reads' noise, :mod:`mtj_hil.protocols.defects.joint`);
    the short and resistive-open populations and the class weights are fitted by EM over all
    devices (:mod:`mtj_hil.protocols.defects.classes`); a line that is mostly shorted raises
    its other devices' short prior; a device far below every level is a (hard) open.
@@ -64,6 +66,7 @@ from mtj_hil.protocols.defects.hidden import (
     fit_code_laws,
     hidden_good_ll,
 )
+from mtj_hil.protocols.defects.joint import conditional_level_ll, level_contrast_cov
 from mtj_hil.protocols.defects.levels import (
     centres,
     fit_level_mixtures,
@@ -186,13 +189,18 @@ def classify_evidence(
         m_d, s_d = m_em, s_em
     s_good = float(np.hypot(s_d, sd))
 
+    open_g = float(np.exp(mu_ap_die) * min(OPEN_FRACTION, np.exp(-8 * tot_ap)))
+    ln_open = float(np.log(open_g)) if open_g > 0 else -np.inf  # AP level at the bottom code
+    is_open = ok & (g_lin < open_g)
     # -- per-cycle write failure: devices that switched in some cycle but not in another ------
+    # (not hard opens: their reads are noise, whose scatter passes for switches and failures)
+    lit = ok & ~is_open
     e = s.write_failure_prior
     wf = WriteFailures(e)
     if cycles >= 2:
-        e, fails, trials = write_failure_rate(d, ok, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
+        e, fails, trials = write_failure_rate(d, lit, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         # ...varying between devices (beta-binomial): failures cluster on some devices
-        wf = fit_failure_spread(d, ok, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
+        wf = fit_failure_spread(d, lit, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         e_source = (
             f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
             f"(mixture of switched and unswitched cycles); correlation {wf.rho:.2g} between "
@@ -236,14 +244,20 @@ def classify_evidence(
     failed = wf.log_all_failed(n_cyc) + ll_stuck + np.log(0.5)
     switched = ll_good > ll_stuck  # the switching evidence alone favours a good device
     # A good device reads at the P level, or (rarely: a pinhole leak) anywhere.
-    lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_p, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
+    # ...its P level given its contrast (a low device switches less; the P reads are shared)
+    lv_sw, cov_lc = lv_p, 0.0
+    if laws is None:
+        resid_p = x_p - cen_p[:, None]
+        cov_lc = level_contrast_cov(resid_p, dbar, n_cyc, clean, ev.cycle_sigma, sig_p, s_d)
+        contrast = (m_d, s_d)
+        lv_sw = conditional_level_ll(
+            x_p, cen_p, mix_p, level_noise, dbar, n_cyc, contrast, ev.cycle_sigma, cov_lc
+        )
+    lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_sw, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
     good_parts = (ll_good + lv_good, failed + lv_p, failed + lv_ap)  # switched, failed in P / AP
     ll_good = np.logaddexp.reduce(good_parts)
 
     # -- hard opens, then the defect populations and class weights by EM ---------------------
-    open_g = float(np.exp(mu_ap_die) * min(OPEN_FRACTION, np.exp(-8 * tot_ap)))
-    ln_open = float(np.log(open_g)) if open_g > 0 else -np.inf  # AP level at the bottom code
-    is_open = ok & (g_lin < open_g)
     fit = ok & ~is_open
     e1 = Evidence1D(ll_good, ll_stuck, lv_p, lv_ap, x_p)
     pops = fit_populations(e1.take(fit), switched[fit], mu_p_die, tot_p, ln_open, s.em_iterations)
@@ -373,6 +387,7 @@ def classify_evidence(
         "array_median_g_ap": np.exp(cen_ap).tolist(),
         "tmr_ln_median": m_d,
         "tmr_ln_sigma": s_d,
+        "level_contrast_correlation": cov_lc / max(sig_p * s_d, 1e-12),
         "write_failure_rate": float(e),
         "write_failure_correlation": wf.rho,
         "write_failure_source": e_source,

@@ -34,7 +34,7 @@ from mtj_hil.protocols.defects.reads import classify_reads
 from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
-from mtj_hil.protocols.sequence import ReadMap, SeqStep, WriteAll, run_sequence
+from mtj_hil.protocols.sequence import KnownStates, ReadMap, SeqStep, WriteAll, run_sequence
 from mtj_hil.protocols.write import full_range_plan
 
 
@@ -141,9 +141,21 @@ def _measure_as_sequence(
         s: WriteAll(s, plan=tuple(plan), read_voltage=read_voltage, cells=cells)
         for s in (CellState.P, CellState.AP)
     }
-    for _ in range(cycles):
+    # Every write after the first starts with a pulse: each cell is declared on the wrong
+    # side of the verify threshold. Else a cell whose opposite state already reads beyond
+    # the threshold (a high-conductance device's AP level above it, a low one's P level
+    # below) is taken as written without a pulse, and its "read after the write" is a copy
+    # of the read before it; re-measuring a few such cells alone, nothing else keeps the
+    # write going. (The first write reads afresh: no copy. Where some cell reads wrong the
+    # whole selection is pulsed anyway, so on a normal array nothing changes.)
+    shape = (chip.layout.rows, chip.layout.cols)
+    seen = {s: KnownStates(read_voltage, np.full(shape, s == CellState.AP)) for s in writes}
+    declared: list[bool] = []
+    for cycle in range(cycles):
         for state in (CellState.P, CellState.AP):
-            steps.append(writes[state])
+            declare = cycle > 0 or state != CellState.P or selected is not None
+            steps += [seen[state], writes[state]] if declare else [writes[state]]
+            declared.append(declare)
             if reads > 1:
                 steps.append(ReadMap(read_voltage, reads - 1))
             if bias_read_voltage is not None:
@@ -154,8 +166,11 @@ def _measure_as_sequence(
         CellState.AP: ([], []),
     }
     high: dict[CellState, list[np.ndarray]] = {CellState.P: [], CellState.AP: []}
+    flags = iter(declared)
     for _ in range(cycles):
         for state in (CellState.P, CellState.AP):
+            if next(flags):
+                next(results)  # (the declared states)
             report = next(results)  # its last verify read is the first read of the state
             g = report.conductance[None]
             if reads > 1:

@@ -8,8 +8,9 @@ The figures quoted are computed from the data wherever the data can say it:
   them (shorts near the P level, a second device size) and their stated confidence is
   optimistic: the warning names the class, the distance and the devices;
 - **two independent views**: with a second read voltage, the level alone and the bias
-  signature alone each call the non-switching devices; where both are sure and disagree, the
-  model is wrong for that device (it is made UNCERTAIN) and the rate is reported;
+  signature alone each call the non-switching devices; where both are sure and disagree (and
+  the signature's own likelihood ratio, not the class weights, is against the level's call),
+  the model is wrong for that device (it is made UNCERTAIN) and the rate is reported;
 - **posterior check**: the expected number of wrong calls among the non-switching devices
   (sum of one minus the confidence), and which classes compete in the UNCERTAIN devices.
 
@@ -63,15 +64,21 @@ def view_conflicts(
     """Devices that do not switch on which the level alone and the bias signature alone are
     each sure (posterior >= ``SURE``) of different classes (SHORT / OPEN / STUCK_P /
     STUCK_AP; a shared call of stuck in either state counts as a class of its own here only
-    through its state). ``level_ll`` and ``bias_ll`` are ``(*S, 5)``; ``weights`` the class
-    weights."""
+    through its state), and the signature's own evidence (its likelihood ratio, without the
+    class weights) is against the level's class by the same odds. A view that cannot tell
+    two classes apart (the signature: a short and an open are both ohmic) is no witness
+    against either: its weights alone would pick the more common class. ``level_ll`` and
+    ``bias_ll`` are ``(*S, 5)``; ``weights`` the class weights."""
     defects = np.array([SHORT, OPEN, STUCK_P, STUCK_AP])
     lv = normalise(level_ll[..., defects])
     with np.errstate(divide="ignore"):
         bv = normalise(bias_ll[..., defects] + np.log(weights[defects]))
     sure_l, sure_b = lv.max(axis=-1) >= SURE, bv.max(axis=-1) >= SURE
-    differ = lv.argmax(axis=-1) != bv.argmax(axis=-1)
-    return stuck_like & sure_l & sure_b & differ
+    a, b = lv.argmax(axis=-1)[..., None], bv.argmax(axis=-1)[..., None]
+    signature = bias_ll[..., defects]
+    odds = np.take_along_axis(signature, b, -1) - np.take_along_axis(signature, a, -1)
+    against = odds[..., 0] >= np.log(SURE / (1.0 - SURE))
+    return stuck_like & sure_l & sure_b & (a[..., 0] != b[..., 0]) & against
 
 
 def held_out_levels(

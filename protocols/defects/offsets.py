@@ -206,8 +206,14 @@ def _bias_lines(g_p, g_ap, h_p, h_ap, ratio: float, use: np.ndarray):
             if int(ok.sum()) < MIN_DEVICES:
                 return u, se
             centre = float(np.median(sig[ok]))
-            spread = 1.4826 * float(np.median(np.abs(sig[ok] - centre)))
-            ok &= np.abs(sig - centre) < 4 * max(spread, 1e-6)
+            # odd devices are trimmed about their own line's median: a line whose offset is
+            # large (its every device far from the die's signature until corrected) is
+            # fitted, not left out whole at 0
+            line = nanmedian(np.where(ok, sig - centre, np.nan), axis=1)[:, None, :]
+            line = np.where(np.isfinite(line), line, 0.0)
+            within = np.where(ok, sig - centre - line, np.nan)
+            spread = 1.4826 * float(np.median(np.abs(within[ok])))
+            ok &= np.abs(within) < 4 * max(spread, 1e-6)
             parts.append((sig - centre, slope, ok))
         for dev, slope, ok in parts:
             w = np.where(ok, slope * slope, 0.0)

@@ -62,6 +62,20 @@ def test_sense_offsets_are_estimated_per_line_and_removed():
     assert any("sense offsets" in w for w in result.warnings)
 
 
+def test_large_sense_offsets_are_estimated_on_every_line():
+    # 3 uA rms: a line several sigmas out moves every device on it far from the die's bias
+    # signature; trimmed as odd about the die's centre, such lines were left at offset 0
+    # and their stuck devices called GOOD with confidence 1
+    prof = load_profile("1t1r-20k").replace(read={"offset_sigma": 3e-6})
+    result, die, _ = _run(prof)
+    est = np.array(result.model["line_offsets"]["offsets"])
+    true = die.sense_offset[:8] - die.sense_offset[:8].mean()
+    assert np.abs(est - true).max() < 0.5e-6
+    truth = die.defect[:8]
+    defect = truth != DefectCode.GOOD
+    assert (result.codes[defect] == truth[defect]).mean() >= 0.99
+
+
 def test_no_offsets_means_nothing_removed():
     result, _, _ = _run(load_profile("1t1r-20k"))
     assert not result.model["line_offsets"]["applied"]

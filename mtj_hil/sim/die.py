@@ -36,6 +36,9 @@ from mtj_hil.sim.tables import (
 _P = int(CellState.P)
 _GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
 
+P_SWITCH_CACHE = 512
+"""Pulses whose per-device switching probabilities a die keeps (a few MB at most)."""
+
 DEFECT_PARAMS = (
     (DefectCode.SHORT, "short_rate"),
     (DefectCode.OPEN, "open_rate"),
@@ -116,6 +119,7 @@ class SimulatedDie:
         self.k_ap: np.ndarray | None = None
         self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._tables: dict[int, ArrayTables] = {}
+        self._p_switch: dict[tuple[int, bool, float, float], np.ndarray] = {}
         read = profile.read
         self._line_resistive = profile.geometry.cell == "passive" and read.line_resistance > 0
         if profile.bias is not None:
@@ -328,18 +332,19 @@ class SimulatedDie:
             self._breakdown(array, half > 0, amplitude / 2.0)
 
         target = int(state) == _P
-        vc = (self.vc_to_p if target else self.vc_to_ap)[array]
-        delta = self.delta[array]
         good = self.tables(array).good
         switchable = good & (self.state[array] != target)
         if self.partial_level is not None:  # a half-way device can finish the switch
             switchable |= good & np.isfinite(self.partial_level[array])
-        p_switch = np.zeros(mask.shape)
         if selected:
-            p_switch = np.where(mask, switch_probability(amplitude, width, vc, sw, delta), 0.0)
-            p_switch *= 1.0 - sw.write_error_floor
+            p_switch = self._pulse_probability(array, target, amplitude, width)
+            if not mask.all():
+                p_switch = np.where(mask, p_switch, 0.0)
+        else:
+            p_switch = np.zeros(mask.shape)
         if half is not None and half.any():
-            p_half = switch_probability(amplitude / 2.0, width, vc, sw, delta)
+            vc = (self.vc_to_p if target else self.vc_to_ap)[array]
+            p_half = switch_probability(amplitude / 2.0, width, vc, sw, self.delta[array])
             p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
@@ -355,6 +360,25 @@ class SimulatedDie:
             # level 0 = AP, 1 = P: a write towards P stops short of P, towards AP short of AP
             frac = ps.level_low + (ps.level_high - ps.level_low) * level
             lv[stops] = np.where(target, frac, 1.0 - frac)[stops]
+
+    def _pulse_probability(
+        self, array: int, target: bool, amplitude: float, width: float
+    ) -> np.ndarray:
+        """Switching probability of every device of ``array`` under a selected pulse
+        (write-error floor applied), read-only and cached per pulse: the critical voltages
+        and Delta never change, and a die's plans use few distinct pulses."""
+        key = (array, target, amplitude, width)
+        p = self._p_switch.get(key)
+        if p is None:
+            sw = self.profile.switching
+            vc = (self.vc_to_p if target else self.vc_to_ap)[array]
+            p = switch_probability(amplitude, width, vc, sw, self.delta[array])
+            p *= 1.0 - sw.write_error_floor
+            p.flags.writeable = False
+            if len(self._p_switch) >= P_SWITCH_CACHE:
+                self._p_switch.clear()
+            self._p_switch[key] = p
+        return p
 
     def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
         if amplitude < self.profile.switching.breakdown_floor:

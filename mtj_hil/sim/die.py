@@ -19,13 +19,13 @@ import numpy as np
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.sim.disturb import draw_flips, good_mask, integrated_rates
-from mtj_hil.sim.dynamics import read_factor
 from mtj_hil.sim.flaws import draw_flaws
-from mtj_hil.sim.kernels import PRODUCT_BLOCK, product_and_range, switch_probability
+from mtj_hil.sim.kernels import switch_probability
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.sim.profile_sections import Clock
 from mtj_hil.sim.read_noise import draw_read_noise
+from mtj_hil.sim.reading import read_die
 from mtj_hil.sim.tables import (
     ArrayTables,
     build_tables,
@@ -408,59 +408,7 @@ class SimulatedDie:
         anything random is drawn or any device is touched; it raises to refuse the read
         (the product is computed in cache-sized blocks that scan the voltages on the way).
         """
-        rd = self.profile.read
-        g = self.effective_conductance(array)
-        noisy = rd.noise_rel > 0 or rd.noise_abs > 0
-        timed = self.profile.drift is not None or self.rtn_has is not None
-        if timed and check is not None and voltages.size:
-            # refuse before the telegraph traps advance (nothing is touched by a refused read)
-            check(float(voltages.min()), float(voltages.max()))
-            check = None
-        factor = read_factor(self, array) if timed else None
-        if factor is not None:
-            g = g * factor  # drift and telegraph noise on top of the cached conductance
-        gk = None
-        if self.k_p is not None:
-            gk = self._cubic_conductance(array, self.effective_conductance(array))
-            gk = gk if factor is None else gk * factor
-        fused = voltages.shape[0] > PRODUCT_BLOCK
-        if fused:
-            # Large reads: the cubic term and the noise are applied block by block while
-            # each block is in cache. The noise window is drawn first, so a refused read
-            # puts the stream back.
-            rng = self.array_rngs[array]
-            saved = rng.bit_generator.state if check is not None and noisy else None
-            gain, extra = (
-                self._noise(array, (voltages.shape[0], g.shape[1])) if noisy else (None, None)
-            )
-            current, lowest, highest = product_and_range(voltages, g, gain, extra, gk)
-            if check is not None:
-                try:
-                    check(lowest, highest)
-                except Exception:
-                    if saved is not None:
-                        rng.bit_generator.state = saved
-                    raise
-        else:
-            current, lowest, highest = product_and_range(voltages, g)
-            if check is not None:
-                check(lowest, highest)
-            if gk is not None:
-                current += (voltages * voltages * voltages) @ gk
-        self.clock += self._clock.read_vector_time * voltages.shape[0]
-        if rd.read_width > 0 and voltages.size:
-            self._read_disturb(array, voltages, (lowest, highest))
-        if noisy and not fused:
-            gain, extra = self._noise(array, current.shape)
-            current *= gain
-            current += extra
-        if rd.offset_sigma > 0:
-            current += self.sense_offset[array]
-        if rd.adc_bits:
-            lsb = 2.0 * rd.adc_full_scale / 2**rd.adc_bits
-            np.clip(current, -rd.adc_full_scale, rd.adc_full_scale - lsb, out=current)
-            current = np.round(current / lsb) * lsb
-        return current
+        return read_die(self, array, voltages, check)
 
     def read_disturb_probability(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Probability (per device of ``array``, ``(rows, cols)``) that a batch of read

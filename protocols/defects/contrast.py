@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
+from mtj_hil.protocols.defects.rowwise import median
+
 _LOG_SQRT_2PI = 0.9189385332046727
 
 
@@ -39,8 +41,8 @@ def fit_contrast(
     x, nn = dbar[use], n[use]
     if x.size == 0:
         return float("nan"), float("nan"), np.zeros(dbar.shape)
-    m = float(np.median(x))
-    s = max(float(1.4826 * np.median(np.abs(x - m))), 1e-3)
+    m = median(x)
+    s = max(float(1.4826 * median(np.abs(x - m))), 1e-3)
     w = 0.95
     s_noise = sd / np.sqrt(nn)
     noise2 = s_noise**2

@@ -18,6 +18,7 @@ from mtj_hil.protocols.defects.rowwise import (
     may_tie,
     median,
     median_and_max_run,
+    nanmedian_all,
 )
 from mtj_hil.protocols.errors import ProtocolError
 
@@ -122,7 +123,7 @@ def gather_evidence(
     d = cyc[0] - cyc[1]
 
     # Noise: only devices whose readings are well above the noise floor (not opens).
-    g_ref = np.nanmedian(g_lin) if np.isfinite(g_lin).any() else np.nan
+    g_ref = nanmedian_all(g_lin) if np.isfinite(g_lin).any() else np.nan
     usable = np.isfinite(g_lin) & (g_lin > 0.05 * g_ref) & ~sat.any(axis=(0, 1, 2))
     sigma, source = np.nan, ""
     n_c = np.isfinite(cyc).sum(axis=1, keepdims=True)  # cycles measured per device

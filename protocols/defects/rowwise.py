@@ -89,6 +89,11 @@ def nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
     return np.squeeze(np.where(n > 0, out, np.nan), axis=axis)
 
 
+MEDIAN_BRACKET = 24_000
+"""From this many values on :func:`median` brackets (below, numpy's own partition is faster:
+measured 50 against 84 us at 20,000 values, 1.2 against 0.55 ms at 120,000)."""
+
+
 def median(v: np.ndarray) -> float:
     """``np.median(v)`` (of the flattened ``v``), bit for bit, in a few passes: the
     middle order statistics are bracketed by a sample's quantiles, the bracket checked by
@@ -96,7 +101,7 @@ def median(v: np.ndarray) -> float:
     ``np.median``)."""
     v = np.asarray(v, dtype=float).ravel()
     n = v.size
-    if n < 4096 or not np.isfinite(v).all():  # (NaN and inf: numpy's own rules)
+    if n < MEDIAN_BRACKET or not np.isfinite(v).all():  # (NaN and inf: numpy's own rules)
         return float(np.median(v))
     sample = np.sort(v[:: n // 2048])
     m = sample.size

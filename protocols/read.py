@@ -26,6 +26,20 @@ def read_currents(
 
 _VECTORS: dict[tuple[int, float, int], np.ndarray] = {}
 """The read vectors of :func:`conductance_map` per (rows, voltage, repeats), read-only."""
+_BY_ID: dict[int, tuple[np.ndarray, float, int]] = {}
+"""The same stacks by ``id``: (stack, voltage, repeats), for :func:`one_hot_level`."""
+
+
+def one_hot_level(vectors: np.ndarray) -> tuple[float, int] | None:
+    """``(voltage, repeats)`` (V) if ``vectors`` is one of :func:`conductance_map`'s own
+    read-only stacks (``repeats`` copies of ``voltage`` times the identity), else None.
+
+    An identity test, not a look at the values: a backend may take a shortcut for these
+    reads (each vector raises one line) at the cost of one dictionary look-up."""
+    entry = _BY_ID.get(id(vectors))
+    if entry is None or entry[0] is not vectors:
+        return None
+    return entry[1], entry[2]
 
 
 def _one_hot_vectors(rows: int, voltage: float, repeats: int) -> np.ndarray:
@@ -39,7 +53,9 @@ def _one_hot_vectors(rows: int, voltage: float, repeats: int) -> np.ndarray:
         vectors.flags.writeable = False
         if len(_VECTORS) >= 64:
             _VECTORS.clear()
+            _BY_ID.clear()
         _VECTORS[key] = vectors
+        _BY_ID[id(vectors)] = (vectors, voltage, repeats)
     return vectors
 
 

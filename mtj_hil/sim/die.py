@@ -120,6 +120,7 @@ class SimulatedDie:
         self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._tables: dict[int, ArrayTables] = {}
         self._p_switch: dict[tuple[int, bool, float, float], np.ndarray] = {}
+        self._one_hot: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
         read = profile.read
         self._line_resistive = profile.geometry.cell == "passive" and read.line_resistance > 0
         if profile.bias is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mtj_hil.protocols.read import one_hot_level
 from mtj_hil.sim.dynamics import read_factor
 from mtj_hil.sim.kernels import PRODUCT_BLOCK, product_and_range
 
@@ -68,17 +69,28 @@ def read_die(
                     rng.bit_generator.state = saved
                 raise
     else:
-        current = voltages @ g
-        if n:
-            lowest, highest = float(voltages.min()), float(voltages.max())
+        hot = one_hot_level(voltages) if factor is None else None
+        if hot is not None:
+            # a conductance map's reads: each vector raises one line to the level
+            level, repeats = hot
+            rows = voltages.shape[1]
+            lowest, highest = (level, level) if rows == 1 else (min(level, 0.0), max(level, 0.0))
+            if check is not None:
+                check(lowest, highest)
+            base = _one_hot_currents(die, array, g0, gk, level)
+            current = np.tile(base, (repeats, 1)) if repeats > 1 else base.copy()
         else:
-            lowest = highest = 0.0
-        if check is not None:
-            check(lowest, highest)
-        if gk is not None:
-            cube = voltages * voltages
-            cube *= voltages
-            current += cube @ gk
+            current = voltages @ g
+            if n:
+                lowest, highest = float(voltages.min()), float(voltages.max())
+            else:
+                lowest = highest = 0.0
+            if check is not None:
+                check(lowest, highest)
+            if gk is not None:
+                cube = voltages * voltages
+                cube *= voltages
+                current += cube @ gk
         if noisy:
             gain, extra = die._noise(array, current.shape)
             current *= gain
@@ -94,3 +106,22 @@ def read_die(
         np.clip(current, -rd.adc_full_scale, rd.adc_full_scale - lsb, out=current)
         current = np.round(current / lsb) * lsb
     return current
+
+
+def _one_hot_currents(
+    die: SimulatedDie, array: int, g0: np.ndarray, gk: np.ndarray | None, level: float
+) -> np.ndarray:
+    """Noise-free currents (A, ``(rows, cols)``) of reading each input line alone at
+    ``level`` (V), cached with the conductance ``g0`` they belong to (a pulse replaces it).
+
+    The numbers of the product: row ``r`` of ``V @ G`` for ``V = level * I`` is
+    ``level * G[r]`` plus exact zeros (``0 * G`` adds nothing), and the cubic term likewise
+    ``(level * level * level) * Gk[r]``; their sum is the sum the product route forms."""
+    cached = die._one_hot.get(array)
+    if cached is not None and cached[0] is g0 and cached[1] == level:
+        return cached[2]
+    base = level * g0
+    if gk is not None:
+        base += (level * level * level) * gk
+    die._one_hot[array] = (g0, level, base)
+    return base

@@ -47,3 +47,32 @@ def test_cubic_term_accumulates_into_the_product_bit_for_bit(layout):
     )
     assert np.array_equal(got, want)
     assert (lowest, highest) == (v.min(), v.max())
+
+
+def test_conductance_map_reads_take_the_one_hot_shortcut_bit_for_bit(monkeypatch):
+    # the same die twice: one reads conductance_map's own stacks (the shortcut), the twin
+    # writable copies of them (the product); every current must be equal, bit for bit
+    from mtj_hil.protocols.chip import CellState
+    from mtj_hil.protocols.read import _one_hot_vectors, one_hot_level
+    from mtj_hil.sim import reading
+
+    profile = load_profile("1t1r-20k")
+    die, twin = make_die(profile, 0, 5), make_die(profile, 0, 5)
+    shortcuts = []
+    real = reading._one_hot_currents
+    monkeypatch.setattr(reading, "_one_hot_currents", lambda *a: shortcuts.append(1) or real(*a))
+    rows = profile.geometry.rows
+    rng = np.random.default_rng(1)
+    for step in range(12):
+        array = step % 3
+        level, repeats = (0.1, 1) if step % 2 else (0.3, 1 + step % 3)
+        stack = _one_hot_vectors(rows, level, repeats)
+        assert one_hot_level(stack) == (level, repeats) and one_hot_level(stack.copy()) is None
+        for _ in range(2):  # the same reads before and after a pulse that switches devices
+            got, want = die.read(array, stack), twin.read(array, stack.copy())
+            assert np.array_equal(got, want)
+            mask = rng.random((rows, profile.geometry.cols)) < 0.5
+            state = CellState.P if step % 4 < 2 else CellState.AP
+            for d in (die, twin):
+                d.apply_pulse(array, mask, state, 0.8, 1e-6)
+    assert len(shortcuts) == 24

@@ -8,6 +8,7 @@ runs on either. All quantities are SI: volts, amperes, siemens, seconds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -199,11 +200,12 @@ def read_voltages_unscanned(layout: Layout, voltages: np.ndarray) -> np.ndarray:
         InvalidRequest: wrong shape or non-numeric dtype.
     """
     v = np.asarray(voltages)
-    if v.dtype == bool or not (
-        np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)
-    ):
-        raise InvalidRequest(f"voltages must be a real numeric array, got dtype {v.dtype}")
-    v = v.astype(np.float64, copy=False)
+    if v.dtype != np.float64:  # (float64, the usual case, needs no dtype checks)
+        if v.dtype == bool or not (
+            np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)
+        ):
+            raise InvalidRequest(f"voltages must be a real numeric array, got dtype {v.dtype}")
+        v = v.astype(np.float64)
     if v.ndim == 1:
         v = v[None, :]
     if v.ndim != 2 or v.shape[1] != layout.rows:
@@ -219,5 +221,5 @@ def check_voltage_range(lowest: float, highest: float) -> None:
     Raises:
         InvalidRequest: a voltage is NaN or infinite.
     """
-    if not (np.isfinite(highest) and np.isfinite(lowest)):
+    if not (math.isfinite(highest) and math.isfinite(lowest)):
         raise InvalidRequest("voltages contain NaN or infinity")

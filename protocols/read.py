@@ -24,6 +24,41 @@ def read_currents(
     return chip.read(array, voltages)
 
 
+_VECTORS: dict[tuple[int, float, int], np.ndarray] = {}
+"""The read vectors of :func:`conductance_map` per (rows, voltage, repeats), read-only."""
+_BY_ID: dict[int, tuple[np.ndarray, float, int]] = {}
+"""The same stacks by ``id``: (stack, voltage, repeats), for :func:`one_hot_level`."""
+
+
+def one_hot_level(vectors: np.ndarray) -> tuple[float, int] | None:
+    """``(voltage, repeats)`` (V) if ``vectors`` is one of :func:`conductance_map`'s own
+    read-only stacks (``repeats`` copies of ``voltage`` times the identity), else None.
+
+    An identity test, not a look at the values: a backend may take a shortcut for these
+    reads (each vector raises one line) at the cost of one dictionary look-up."""
+    entry = _BY_ID.get(id(vectors))
+    if entry is None or entry[0] is not vectors:
+        return None
+    return entry[1], entry[2]
+
+
+def _one_hot_vectors(rows: int, voltage: float, repeats: int) -> np.ndarray:
+    """``repeats`` copies of ``voltage`` times the identity, stacked ``(repeats * rows,
+    rows)`` (V): built once per shape and voltage and shared read-only (a chip that wrote
+    into the voltages it was given would raise, not corrupt the next map)."""
+    key = (rows, voltage, repeats)
+    vectors = _VECTORS.get(key)
+    if vectors is None:
+        vectors = np.tile(np.eye(rows) * voltage, (repeats, 1))
+        vectors.flags.writeable = False
+        if len(_VECTORS) >= 64:
+            _VECTORS.clear()
+            _BY_ID.clear()
+        _VECTORS[key] = vectors
+        _BY_ID[id(vectors)] = (vectors, voltage, repeats)
+    return vectors
+
+
 def conductance_map(
     chip: Chip,
     array: int,
@@ -46,6 +81,5 @@ def conductance_map(
     if repeats < 1:
         raise InvalidRequest(f"repeats must be >= 1, got {repeats}")
     rows = chip.layout.rows
-    vectors = np.tile(np.eye(rows) * read_voltage, (repeats, 1))
-    currents = read_currents(chip, array, vectors)
+    currents = read_currents(chip, array, _one_hot_vectors(rows, float(read_voltage), repeats))
     return currents.reshape(repeats, rows, -1) / read_voltage

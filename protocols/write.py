@@ -161,16 +161,21 @@ def write_weights(
     report = WriteReport(
         array, target, sel, 0, 0, wrong, initial_errors=int(wrong.sum()), conductance=g
     )
+    # per target state: its cells, and (pulse_all) the selected ones pulsed together
+    groups = [(CellState.P, target), (CellState.AP, ~target)]
+    groups = [(state, want, sel & want, int((sel & want).sum())) for state, want in groups]
     for plan_pulse in plan:
         if not wrong.any():
             break
-        for cell_state, bit in ((CellState.P, True), (CellState.AP, False)):
-            cells = wrong & (target == bit)
+        for cell_state, want, whole, n_whole in groups:
+            cells = wrong & want
             if cells.any():
                 if pulse_all:
-                    cells = sel & (target == bit)
-                chip.program(array, cells, cell_state, plan_pulse)
-                report.pulses += int(cells.sum())
+                    chip.program(array, whole, cell_state, plan_pulse)
+                    report.pulses += n_whole
+                else:
+                    chip.program(array, cells, cell_state, plan_pulse)
+                    report.pulses += int(cells.sum())
         report.rounds += 1
         report.amplitudes.append(plan_pulse.amplitude)
         g = conductance_map(chip, array, read_voltage)[0]

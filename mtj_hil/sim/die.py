@@ -19,13 +19,13 @@ import numpy as np
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.sim.disturb import draw_flips, good_mask, integrated_rates
-from mtj_hil.sim.dynamics import read_factor
 from mtj_hil.sim.flaws import draw_flaws
-from mtj_hil.sim.kernels import PRODUCT_BLOCK, product_and_range, switch_probability
+from mtj_hil.sim.kernels import switch_probability
 from mtj_hil.sim.nodal import effective_conductance
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.sim.profile_sections import Clock
 from mtj_hil.sim.read_noise import draw_read_noise
+from mtj_hil.sim.reading import read_die
 from mtj_hil.sim.tables import (
     ArrayTables,
     build_tables,
@@ -35,6 +35,9 @@ from mtj_hil.sim.tables import (
 
 _P = int(CellState.P)
 _GOOD, _SHORT, _OPEN = int(DefectCode.GOOD), int(DefectCode.SHORT), int(DefectCode.OPEN)
+
+P_SWITCH_CACHE = 512
+"""Pulses whose per-device switching probabilities a die keeps (a few MB at most)."""
 
 DEFECT_PARAMS = (
     (DefectCode.SHORT, "short_rate"),
@@ -116,6 +119,8 @@ class SimulatedDie:
         self.k_ap: np.ndarray | None = None
         self._gk: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._tables: dict[int, ArrayTables] = {}
+        self._p_switch: dict[tuple[int, bool, float, float], np.ndarray] = {}
+        self._one_hot: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
         read = profile.read
         self._line_resistive = profile.geometry.cell == "passive" and read.line_resistance > 0
         if profile.bias is not None:
@@ -328,18 +333,19 @@ class SimulatedDie:
             self._breakdown(array, half > 0, amplitude / 2.0)
 
         target = int(state) == _P
-        vc = (self.vc_to_p if target else self.vc_to_ap)[array]
-        delta = self.delta[array]
         good = self.tables(array).good
         switchable = good & (self.state[array] != target)
         if self.partial_level is not None:  # a half-way device can finish the switch
             switchable |= good & np.isfinite(self.partial_level[array])
-        p_switch = np.zeros(mask.shape)
         if selected:
-            p_switch = np.where(mask, switch_probability(amplitude, width, vc, sw, delta), 0.0)
-            p_switch *= 1.0 - sw.write_error_floor
+            p_switch = self._pulse_probability(array, target, amplitude, width)
+            if not mask.all():
+                p_switch = np.where(mask, p_switch, 0.0)
+        else:
+            p_switch = np.zeros(mask.shape)
         if half is not None and half.any():
-            p_half = switch_probability(amplitude / 2.0, width, vc, sw, delta)
+            vc = (self.vc_to_p if target else self.vc_to_ap)[array]
+            p_half = switch_probability(amplitude / 2.0, width, vc, sw, self.delta[array])
             p_half = -np.expm1(half * np.log1p(-np.minimum(p_half, 1 - 1e-16)))
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
@@ -355,6 +361,25 @@ class SimulatedDie:
             # level 0 = AP, 1 = P: a write towards P stops short of P, towards AP short of AP
             frac = ps.level_low + (ps.level_high - ps.level_low) * level
             lv[stops] = np.where(target, frac, 1.0 - frac)[stops]
+
+    def _pulse_probability(
+        self, array: int, target: bool, amplitude: float, width: float
+    ) -> np.ndarray:
+        """Switching probability of every device of ``array`` under a selected pulse
+        (write-error floor applied), read-only and cached per pulse: the critical voltages
+        and Delta never change, and a die's plans use few distinct pulses."""
+        key = (array, target, amplitude, width)
+        p = self._p_switch.get(key)
+        if p is None:
+            sw = self.profile.switching
+            vc = (self.vc_to_p if target else self.vc_to_ap)[array]
+            p = switch_probability(amplitude, width, vc, sw, self.delta[array])
+            p *= 1.0 - sw.write_error_floor
+            p.flags.writeable = False
+            if len(self._p_switch) >= P_SWITCH_CACHE:
+                self._p_switch.clear()
+            self._p_switch[key] = p
+        return p
 
     def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
         if amplitude < self.profile.switching.breakdown_floor:
@@ -384,59 +409,7 @@ class SimulatedDie:
         anything random is drawn or any device is touched; it raises to refuse the read
         (the product is computed in cache-sized blocks that scan the voltages on the way).
         """
-        rd = self.profile.read
-        g = self.effective_conductance(array)
-        noisy = rd.noise_rel > 0 or rd.noise_abs > 0
-        timed = self.profile.drift is not None or self.rtn_has is not None
-        if timed and check is not None and voltages.size:
-            # refuse before the telegraph traps advance (nothing is touched by a refused read)
-            check(float(voltages.min()), float(voltages.max()))
-            check = None
-        factor = read_factor(self, array) if timed else None
-        if factor is not None:
-            g = g * factor  # drift and telegraph noise on top of the cached conductance
-        gk = None
-        if self.k_p is not None:
-            gk = self._cubic_conductance(array, self.effective_conductance(array))
-            gk = gk if factor is None else gk * factor
-        fused = voltages.shape[0] > PRODUCT_BLOCK
-        if fused:
-            # Large reads: the cubic term and the noise are applied block by block while
-            # each block is in cache. The noise window is drawn first, so a refused read
-            # puts the stream back.
-            rng = self.array_rngs[array]
-            saved = rng.bit_generator.state if check is not None and noisy else None
-            gain, extra = (
-                self._noise(array, (voltages.shape[0], g.shape[1])) if noisy else (None, None)
-            )
-            current, lowest, highest = product_and_range(voltages, g, gain, extra, gk)
-            if check is not None:
-                try:
-                    check(lowest, highest)
-                except Exception:
-                    if saved is not None:
-                        rng.bit_generator.state = saved
-                    raise
-        else:
-            current, lowest, highest = product_and_range(voltages, g)
-            if check is not None:
-                check(lowest, highest)
-            if gk is not None:
-                current += (voltages * voltages * voltages) @ gk
-        self.clock += self._clock.read_vector_time * voltages.shape[0]
-        if rd.read_width > 0 and voltages.size:
-            self._read_disturb(array, voltages, (lowest, highest))
-        if noisy and not fused:
-            gain, extra = self._noise(array, current.shape)
-            current *= gain
-            current += extra
-        if rd.offset_sigma > 0:
-            current += self.sense_offset[array]
-        if rd.adc_bits:
-            lsb = 2.0 * rd.adc_full_scale / 2**rd.adc_bits
-            np.clip(current, -rd.adc_full_scale, rd.adc_full_scale - lsb, out=current)
-            current = np.round(current / lsb) * lsb
-        return current
+        return read_die(self, array, voltages, check)
 
     def read_disturb_probability(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Probability (per device of ``array``, ``(rows, cols)``) that a batch of read

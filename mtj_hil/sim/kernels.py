@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from scipy.linalg.blas import dgemm as _dgemm
 
 PRODUCT_BLOCK = 1024
 """Input vectors per block of the crossbar product (a block of voltages stays in cache)."""
@@ -52,6 +53,7 @@ def product_and_range(
     if not n:
         return current, 0.0, 0.0
     cube, term = _scratch(voltages.shape[1], g.shape[1])
+    gk_t = None if gk is None else np.asarray(gk, np.float64).T
     lows, highs = [], []
     for start in range(0, n, PRODUCT_BLOCK):
         stop = start + PRODUCT_BLOCK
@@ -61,17 +63,29 @@ def product_and_range(
         lows.append(block.min())
         highs.append(block.max())
         if gk is not None:
-            m = block.shape[0]
-            c, t = cube[:m], term[:m]
+            c = cube[: block.shape[0]]
             np.multiply(block, block, out=c)
             c *= block
-            np.matmul(c, gk, out=t)
-            out += t
+            _add_product(c, gk_t, out, term)
         if gain is not None:
             out *= gain[start:stop]
         if extra is not None:
             out += extra[start:stop]
     return current, float(np.min(lows)), float(np.max(highs))
+
+
+def _add_product(a: np.ndarray, b_t: np.ndarray, out: np.ndarray, work: np.ndarray) -> None:
+    """``out += a @ b`` (``b_t`` is ``b.T``) in one BLAS call that accumulates into ``out``
+    (``dgemm`` with ``beta = 1``: no product array, no separate addition pass). Per element
+    it is the sum over ``k`` added to ``out`` once, the numbers of ``out += a @ b``; a
+    layout BLAS cannot update in place takes that plain route."""
+    if out.flags.c_contiguous and a.flags.c_contiguous and b_t.flags.f_contiguous:
+        done = _dgemm(1.0, b_t, a.T, beta=1.0, c=out.T, overwrite_c=1)
+        if np.may_share_memory(done, out):
+            return
+    t = work[: a.shape[0]]
+    np.matmul(a, b_t.T, out=t)
+    out += t
 
 
 def switch_probability(

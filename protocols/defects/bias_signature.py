@@ -26,6 +26,7 @@ import numpy as np
 
 from mtj_hil.protocols.chip import Layout
 from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.rowwise import median
 from mtj_hil.protocols.errors import ProtocolError
 
 MIN_SHORTS = 5
@@ -138,7 +139,7 @@ def bias_log_likelihood(
     # Shorts: fitted to devices the level already calls short with high posterior.
     sure = fit & (np.nan_to_num(level_post[..., SHORT]) > SHORT_POSTERIOR) & pb.finite_all
     if int(sure.sum()) >= MIN_SHORTS:
-        n_s = float(np.median(pb.n_both[sure]))
+        n_s = median(pb.n_both[sure])
         mu_s, s_s = pb.centre(pb.b_all[sure], n_s)
         short_source = f"fitted to {int(sure.sum())} devices the level calls short"
     else:
@@ -248,11 +249,11 @@ def prepare_bias(
         sigma = float("nan")
     if not np.isfinite(sigma) or sigma <= 0:
         # One cycle: all the spread of the switchers is taken as read noise (no intrinsic part).
-        sigma = robust_sigma(b_p[use]) * np.sqrt(max(float(np.median(n_p[use])), 1.0))
+        sigma = robust_sigma(b_p[use]) * np.sqrt(max(median(n_p[use]), 1.0))
         noise_source = "one cycle: the switchers' whole spread is taken as read noise"
     sigma = max(float(sigma), noise_floor, 1e-6)
 
-    n_sw = float(np.median(n_p[use]))
+    n_sw = median(n_p[use])
     mu_p, s_p = _centre(b_p[use], n_sw, sigma)
     mu_ap, s_ap = _centre(b_ap[use], n_sw, sigma)
 
@@ -313,7 +314,7 @@ def _centre(values: np.ndarray, n_eff: float, sigma: float) -> tuple[float, floa
     read noise ``sigma`` of an ``n_eff``-cycle mean."""
     tot = robust_sigma(values)
     intrinsic = np.sqrt(max(tot * tot - sigma * sigma / n_eff, 0.0))
-    return float(np.median(values)), float(intrinsic)
+    return median(values), float(intrinsic)
 
 
 def _own_variance(ev: BiasEvidence, shape: tuple[int, ...], cycles: int) -> np.ndarray:

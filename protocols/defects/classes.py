@@ -26,7 +26,7 @@ import numpy as np
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
 from mtj_hil.protocols.defects.contrast import lognorm
 from mtj_hil.protocols.defects.evidence import robust_sigma
-from mtj_hil.protocols.defects.rowwise import row_max, row_sum
+from mtj_hil.protocols.defects.rowwise import median, row_max, row_sum
 
 N_CLASSES = len(DEFECT_CLASSES)
 GOOD, SHORT, OPEN, STUCK_P, STUCK_AP = range(5)
@@ -121,7 +121,7 @@ def fit_populations(
     floor_s = mu_p + 2.5 * tot_p
     cand = e.x[~switched & (e.x > mu_p + 4 * tot_p)]
     if cand.size >= 3:
-        mu_s, sig_s = float(np.median(cand)), max(robust_sigma(cand), 0.05)
+        mu_s, sig_s = median(cand), max(robust_sigma(cand), 0.05)
     else:
         mu_s, sig_s = mu_p + max(6 * tot_p, 0.5), 0.25
     pops = DefectPopulations(

@@ -75,6 +75,7 @@ from mtj_hil.protocols.defects.levels import (
 )
 from mtj_hil.protocols.defects.messages import reading_warnings
 from mtj_hil.protocols.defects.quantisation import floored, level_floors
+from mtj_hil.protocols.defects.rowwise import median, nanmedian_all
 from mtj_hil.protocols.errors import ProtocolError
 
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
@@ -172,7 +173,7 @@ def classify_evidence(
     )
     sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
     # no spread below what a coarse converter's quantisation alone leaves
-    mu_p_die, mu_ap_die = float(np.median(x_p[clean])), float(np.median(x_ap[clean]))
+    mu_p_die, mu_ap_die = median(x_p[clean]), median(x_ap[clean])
     q_p, q_ap = level_floors(ev, mu_p_die, mu_ap_die, cycles)
     sig_p, sig_ap, mix_p, mix_ap = (
         max(sig_p, q_p),
@@ -181,9 +182,9 @@ def classify_evidence(
         floored(mix_ap, q_ap),
     )
     tot_p, tot_ap = float(np.hypot(sig_p, level_noise)), float(np.hypot(sig_ap, level_noise))
-    n_typ = float(np.median(n_cyc[clean]))
+    n_typ = median(n_cyc[clean])
     if fit_rule.startswith("switched"):
-        m_d = float(np.median(dbar[clean]))
+        m_d = median(dbar[clean])
         s_d = deconvolve(robust_sigma(dbar[clean]), sd / np.sqrt(n_typ))
     else:
         m_d, s_d = m_em, s_em
@@ -437,11 +438,11 @@ def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
     with np.errstate(invalid="ignore"):
         d_min = np.where(n_cyc > 0, np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=0), np.nan)
         dbar = np.where(n_cyc > 0, np.nansum(np.nan_to_num(d), axis=0) / np.maximum(n_cyc, 1), 0)
-        lit = ok & (g_lin > 0.05 * np.nanmedian(np.where(ok, g_lin, np.nan)))
+        lit = ok & (g_lin > 0.05 * nanmedian_all(np.where(ok, g_lin, np.nan)))
     strict = ok & (n_cyc > 0) & (d_min > SWITCH_SIGMAS * sd)
     m_em, s_em, resp_sw = fit_contrast(dbar, n_cyc, lit, sd)
     # A switching component within 3 noise sigmas of 0 is noise, not switching.
-    noise_mean = sd / np.sqrt(max(float(np.median(n_cyc[ok])) if ok.any() else 1.0, 1.0))
+    noise_mean = sd / np.sqrt(max(median(n_cyc[ok]) if ok.any() else 1.0, 1.0))
     separated = np.isfinite(m_em) and m_em > 3.0 * noise_mean
     average = ok & (n_cyc > 0) & (resp_sw > 0.5) & (dbar > 0) & separated
     need = min(MIN_FIT_DEVICES, max(MIN_FIT_FLOOR, int(np.ceil(0.5 * ok.size))))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
+from mtj_hil.protocols.defects.rowwise import median
+
 _LOG_SQRT_2PI = 0.9189385332046727
 
 
@@ -39,14 +41,17 @@ def fit_contrast(
     x, nn = dbar[use], n[use]
     if x.size == 0:
         return float("nan"), float("nan"), np.zeros(dbar.shape)
-    m = float(np.median(x))
-    s = max(float(1.4826 * np.median(np.abs(x - m))), 1e-3)
+    m = median(x)
+    s = max(float(1.4826 * median(np.abs(x - m))), 1e-3)
     w = 0.95
     s_noise = sd / np.sqrt(nn)
     noise2 = s_noise**2
     flat = lognorm(x, 0.0, s_noise)  # (the same in every iteration)
-    for _ in range(iterations):
-        w_in, m_in = w, m
+    # Each iteration is a function of (w, m, s) alone: once a state recurs, the rest of the
+    # iterations repeat (a fixed point, or a last-bit oscillation between two states).
+    seen = [(w, m, s)]  # seen[i]: the state after i iterations
+    resps: list[np.ndarray] = []  # resps[i]: the responsibilities of iteration i + 1
+    for it in range(1, iterations + 1):
         total = s * s + noise2
         l_good = np.log(w) + lognorm(x, m, np.sqrt(total))
         l_flat = np.log1p(-w) + flat
@@ -56,9 +61,15 @@ def fit_contrast(
         prec = r / total
         m = float((prec * x).sum() / max(prec.sum(), 1e-300))
         var = float((r * ((x - m) ** 2 - noise2)).sum() / max(r.sum(), 1e-300))
-        s, before = max(np.sqrt(max(var, 0.0)), 1e-3), (w_in, m_in, s)
-        if (w, m, s) == before:
-            break  # a fixed point: every further iteration is this one again
+        s = max(np.sqrt(max(var, 0.0)), 1e-3)
+        seen.append((w, m, s))
+        resps.append(r)
+        period = next((p for p in (1, 2) if it >= p and seen[it - p] == (w, m, s)), 0)
+        if period:
+            # the state after all iterations, and the responsibilities of the last one
+            w, m, s = seen[it - period + (iterations - it) % period]
+            r = resps[it - period + (iterations - 1 - it) % period]
+            break
     resp = np.zeros(dbar.shape)
     resp[use] = r
     return m, s, resp

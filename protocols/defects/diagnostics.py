@@ -30,6 +30,7 @@ from mtj_hil.protocols.defects.classes import normalise
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
 from mtj_hil.protocols.defects.evidence import Evidence
 from mtj_hil.protocols.defects.levels import LevelMixture, level_loglik
+from mtj_hil.protocols.defects.rowwise import median
 
 GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = range(6)
 NAMES = tuple(c.name for c in DEFECT_CLASSES)
@@ -125,7 +126,7 @@ def excess_on_side(
     p = np.nan_to_num(post)
     called = p.argmax(axis=-1) == stuck
     z = x - centre[:, None]
-    ref = float(np.median((x_state - centre[:, None])[clean]))
+    ref = median((x_state - centre[:, None])[clean])
     side = (z > ref) if upper else (z < ref)
     n_side, n_other = int((called & side).sum()), int((called & ~side).sum())
     n = n_side + n_other

@@ -18,6 +18,7 @@ from mtj_hil.protocols.defects.rowwise import (
     may_tie,
     median,
     median_and_max_run,
+    nanmedian_all,
 )
 from mtj_hil.protocols.errors import ProtocolError
 
@@ -122,7 +123,7 @@ def gather_evidence(
     d = cyc[0] - cyc[1]
 
     # Noise: only devices whose readings are well above the noise floor (not opens).
-    g_ref = np.nanmedian(g_lin) if np.isfinite(g_lin).any() else np.nan
+    g_ref = nanmedian_all(g_lin) if np.isfinite(g_lin).any() else np.nan
     usable = np.isfinite(g_lin) & (g_lin > 0.05 * g_ref) & ~sat.any(axis=(0, 1, 2))
     sigma, source = np.nan, ""
     n_c = np.isfinite(cyc).sum(axis=1, keepdims=True)  # cycles measured per device
@@ -172,8 +173,8 @@ def quantisation_step(g: np.ndarray) -> float:
     v = v[np.isfinite(v) & (v > 0)]
     if v.size < 20:
         return 0.0
-    exp10 = np.floor(np.log10(v))
-    rounded = np.round(v / 10**exp10, 5) * 10**exp10
+    scale = _powers_of_ten(np.floor(np.log10(v)))
+    rounded = np.round(v / scale, 5) * scale
     if distinct_at_least(rounded) > v.size / 3:
         return 0.0  # (a lower bound on the distinct values, without a sort)
     distinct = np.unique(rounded)
@@ -182,6 +183,16 @@ def quantisation_step(g: np.ndarray) -> float:
     gaps = np.diff(distinct)
     gaps = gaps[gaps > 1e-6 * distinct[1:]]
     return float(gaps.min()) if gaps.size else 0.0
+
+
+def _powers_of_ten(exponents: np.ndarray) -> np.ndarray:
+    """``10 ** exponents`` for integral float exponents: each distinct power computed once
+    (the same ``pow`` as elementwise) and looked up (readings span a few decades)."""
+    lo, hi = float(exponents.min()), float(exponents.max())
+    if hi - lo > 64:
+        return 10**exponents
+    table = 10 ** np.arange(lo, hi + 1.0)
+    return table[(exponents - lo).astype(np.intp)]
 
 
 def robust_sigma(values: np.ndarray) -> float:

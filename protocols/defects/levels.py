@@ -16,7 +16,7 @@ import numpy as np
 
 from mtj_hil.protocols.defects.contrast import deconvolve
 from mtj_hil.protocols.defects.evidence import robust_sigma
-from mtj_hil.protocols.defects.rowwise import nanmedian, row_max, row_sum
+from mtj_hil.protocols.defects.rowwise import median, nanmedian, row_max, row_sum
 
 PER_ARRAY_MIN = 50
 """An array needs this many clean switchers for its own P/AP centres."""
@@ -52,7 +52,7 @@ class LevelMixture:
 def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
     """Per-array centres of ``x`` over ``clean`` devices ``(n_arr, n)``, the pooled robust
     sigma, and whether the arrays differ (else the die-wide median is every centre)."""
-    die = float(np.median(x[clean]))
+    die = median(x[clean])
     n_arr = x.shape[0]
     xm = np.where(clean, x, np.nan)
     counts = clean.sum(axis=1)
@@ -97,7 +97,7 @@ def fit_level_mixtures(
         if r.size < MIN_MIXTURE_DEVICES or quantised:
             continue
         # Trim gross outliers (a handful of odd devices must not become a population).
-        keep = np.abs(r - np.median(r)) < 8 * max(sigma, 1e-3)
+        keep = np.abs(r - median(r)) < 8 * max(sigma, 1e-3)
         r = r[keep]
         # EM on a fine histogram (bins of sigma / 25): the same fit as on the devices, far
         # faster.
@@ -107,7 +107,7 @@ def fit_level_mixtures(
         centres_ = 0.5 * (edges[1:] + edges[:-1])
         use = counts > 0
         x, c = centres_[use], counts[use].astype(float)
-        one = (np.ones(1), np.array([np.median(r)]), np.array([max(sigma, 1e-3)]))
+        one = (np.ones(1), np.array([median(r)]), np.array([max(sigma, 1e-3)]))
         todo.append((len(out) - 1, x, c, sigma, _bic(x, c, *one, 2)))
     problems = [(x, c, k, sigma) for _, x, c, sigma, _ in todo for k in KS]
     fits = iter(_em_batch(problems))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtj_hil.protocols.defects.rowwise import nanmedian
+from mtj_hil.protocols.defects.rowwise import median, nanmedian
 
 GRID = 97
 """Trial offsets of a full grid search over the offsets' range (the reference the coarse grid
@@ -37,6 +37,8 @@ MIN_DEVICES = 5
 SIGNIFICANCE = 4.0
 """The halves' agreement must exceed its standard error this many times for the offsets to
 be removed."""
+LOGLIK_BLOCK = 65536
+"""Numbers per work array of the grid likelihood (a few arrays at a time, in cache)."""
 Q_TRIM = 16.0
 """Devices farther than this (squared Mahalanobis distance) from the die's distribution after
 the first pass are left out (odd devices: partial switching, telegraph noise, pinholes)."""
@@ -114,21 +116,24 @@ def estimate_line_offsets(
     none = LineOffsets(np.zeros((n_arr, cols)), np.full((n_arr, cols), np.inf), 0.0, False, 0.0)
     if int(use.sum()) < 3 * MIN_DEVICES or rows < 2 * MIN_DEVICES:
         return none
-    even = np.zeros(rows, bool)
-    even[::2] = True
     best = none
+    stacks = [g_p, g_ap]
     fits = {
-        "joint": lambda m: _joint_lines(g_p, g_ap, m),
-        "contrast": lambda m: _contrast_lines(g_p, g_ap, m),
+        "joint": lambda g, m: _joint_lines(g[0], g[1], m),
+        "contrast": lambda g, m: _contrast_lines(g[0], g[1], m),
     }
     if high is not None and ratio is not None and 0 < ratio < 1:
         h_p, h_ap = (np.asarray(a, float) for a in high)
         use = use & np.isfinite(h_p) & np.isfinite(h_ap) & (h_p > 0) & (h_ap > 0)
-        fits["bias signature"] = lambda m: _bias_lines(g_p, g_ap, h_p, h_ap, ratio, m)
+        stacks += [h_p, h_ap]
+        fits["bias signature"] = lambda g, m: _bias_lines(*g, ratio, m)
+    # the even and the odd rows of every line, each on its own rows only (a fit's sums and
+    # medians run over the devices in its mask, so the rows outside add nothing)
+    halves = [([a[:, k::2].copy() for a in stacks], use[:, k::2].copy()) for k in (0, 1)]
     chosen = None
     for method, fit in fits.items():
-        u_a, se_a = fit(use & even[None, :, None])
-        u_b, se_b = fit(use & ~even[None, :, None])
+        u_a, se_a = fit(*halves[0])
+        u_b, se_b = fit(*halves[1])
         both = np.isfinite(se_a) & np.isfinite(se_b)
         if int(both.sum()) < 4:
             continue
@@ -158,7 +163,7 @@ def estimate_line_offsets(
             chosen = fit, per_array
     if chosen is not None:
         fit, per_array = chosen
-        u, se = fit(use)
+        u, se = fit(stacks, use)
         est = np.isfinite(se)
         best.u, best.se = np.where(est, _centred(u, est, per_array), 0.0), se
     if not best.applied:
@@ -205,14 +210,14 @@ def _bias_lines(g_p, g_ap, h_p, h_ap, ratio: float, use: np.ndarray):
             ok = use & np.isfinite(sig) & np.isfinite(slope) & (slope > 0)
             if int(ok.sum()) < MIN_DEVICES:
                 return u, se
-            centre = float(np.median(sig[ok]))
+            centre = median(sig[ok])
             # odd devices are trimmed about their own line's median: a line whose offset is
             # large (its every device far from the die's signature until corrected) is
             # fitted, not left out whole at 0
             line = nanmedian(np.where(ok, sig - centre, np.nan), axis=1)[:, None, :]
             line = np.where(np.isfinite(line), line, 0.0)
             within = np.where(ok, sig - centre - line, np.nan)
-            spread = 1.4826 * float(np.median(np.abs(within[ok])))
+            spread = 1.4826 * median(np.abs(within[ok]))
             ok &= np.abs(within) < 4 * max(spread, 1e-6)
             parts.append((sig - centre, slope, ok))
         for dev, slope, ok in parts:
@@ -238,7 +243,7 @@ def _joint_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
     se = np.full(u.shape, np.inf)
     if int(use.sum()) < 3 * MIN_DEVICES:
         return u, se
-    scale = float(np.median(g_ap[use]))
+    scale = median(g_ap[use])
     for _ in range(2):
         mu, prec = _distribution(g_p - u[:, None, :], g_ap - u[:, None, :], use)
         u, se = _fit_lines(g_p, g_ap, use, mu, prec, scale)
@@ -259,7 +264,7 @@ def _contrast_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
         ok = use & np.isfinite(d)
         if int(ok.sum()) < MIN_DEVICES:
             break
-        e = float(np.exp(np.median(d[ok])))
+        e = float(np.exp(median(d[ok])))
         if e <= 1.0 + 1e-6:
             break
         ui = np.where(ok, (g_p - e * g_ap) / (1.0 - e), np.nan)
@@ -284,11 +289,11 @@ def _distance(g_p: np.ndarray, g_ap: np.ndarray, mu: np.ndarray, prec: np.ndarra
 def _distribution(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
     """Robust mean and precision matrix of (ln G_P, ln G_AP) over the devices in ``use``."""
     ok = use & (g_p > 0) & (g_ap > 0)
-    x = np.stack([np.log(g_p[ok]), np.log(g_ap[ok])], axis=-1)
-    mu = np.median(x, axis=0)
-    d = x - mu
-    s = 1.4826 * np.median(np.abs(d), axis=0)
-    diff = 1.4826 * float(np.median(np.abs(d[:, 0] - d[:, 1])))
+    lp, lap = np.log(g_p[ok]), np.log(g_ap[ok])
+    mu = np.array([median(lp), median(lap)])
+    dp, dap = lp - mu[0], lap - mu[1]
+    s = 1.4826 * np.array([median(np.abs(dp)), median(np.abs(dap))])
+    diff = 1.4826 * median(np.abs(dp - dap))
     var_p, var_ap = max(s[0] ** 2, 1e-8), max(s[1] ** 2, 1e-8)
     # covariance from the spread of the difference: var(a - b) = va + vb - 2 cov
     cov = 0.5 * (var_p + var_ap - max(diff**2, 1e-8))
@@ -358,42 +363,49 @@ def _line_derivatives(g_p, g_ap, use, mu, prec, u):
 
 def _line_loglik(g_p, g_ap, use, mu, prec, trial) -> np.ndarray:
     """Per line and trial offset the summed log density of the line's devices in ``use``
-    (unused devices add 0), ``(n_arr, cols, GRID)``. One array at a time (work arrays that
-    stay in cache, trial offsets outermost), rows no device of the die uses left out, each
-    step computed in place in the order of the plain expression ``-0.5 q - ln a - ln b``,
-    so the sums are bit for bit those of the whole grid."""
+    (unused devices add 0), ``(n_arr, cols, GRID)``. A few arrays at a time (work arrays of
+    about ``LOGLIK_BLOCK`` numbers that stay in cache, trial offsets outside the rows), rows
+    no device of the die uses left out, each step computed in place in the order of the
+    plain expression ``-0.5 q - ln a - ln b`` and the rows summed one after another, so the
+    sums are bit for bit those of the whole grid."""
     n_arr, _, cols = g_p.shape
     rows = np.flatnonzero(use.any(axis=(0, 2)))
     g_p, g_ap, use = g_p[:, rows], g_ap[:, rows], use[:, rows]
-    shape = (trial.size, rows.size, cols)
+    per_array = trial.size * rows.size * cols
+    chunk = max(1, min(n_arr, LOGLIK_BLOCK // max(per_array, 1)))
+    shape = (chunk, trial.size, rows.size, cols)
     a, b, x, y, t = (np.empty(shape) for _ in range(5))
     p00, c01, p11 = prec[0, 0], 2 * prec[0, 1], prec[1, 1]
     total = np.empty((n_arr, trial.size, cols))
-    every = use.all(axis=(1, 2))
-    tr = trial[:, None, None]
+    unused = ~use[:, None]  # (n_arr, 1, rows, cols)
+    tr = trial[None, :, None, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        for arr in range(n_arr):
-            np.subtract(g_p[arr], tr, out=a)
-            np.subtract(g_ap[arr], tr, out=b)
-            np.log(a, out=a)  # ln a
-            np.log(b, out=b)  # ln b
-            np.subtract(a, mu[0], out=x)
-            np.subtract(b, mu[1], out=y)
-            q = np.multiply(p00, x, out=t)
-            q *= x
-            np.multiply(c01, x, out=x)
-            x *= y
-            q += x
-            np.multiply(p11, y, out=x)
-            x *= y
-            q += x
+        for start in range(0, n_arr, chunk):
+            stop = min(start + chunk, n_arr)
+            m = stop - start
+            a_, b_, x_, y_, t_ = a[:m], b[:m], x[:m], y[:m], t[:m]
+            np.subtract(g_p[start:stop, None], tr, out=a_)
+            np.subtract(g_ap[start:stop, None], tr, out=b_)
+            np.log(a_, out=a_)  # ln a
+            np.log(b_, out=b_)  # ln b
+            np.subtract(a_, mu[0], out=x_)
+            np.subtract(b_, mu[1], out=y_)
+            q = np.multiply(p00, x_, out=t_)
+            q *= x_
+            np.multiply(c01, x_, out=x_)
+            x_ *= y_
+            q += x_
+            np.multiply(p11, y_, out=x_)
+            x_ *= y_
+            q += x_
             q *= -0.5
-            q -= a
-            q -= b
+            q -= a_
+            q -= b_
             bad = ~np.isfinite(q)
             if bad.any():
                 q[bad] = -1e12
-            if not every[arr]:
-                q[:, ~use[arr]] = 0.0
-            q.sum(axis=1, out=total[arr])
+            skip = unused[start:stop]
+            if skip.any():
+                np.copyto(q, 0.0, where=skip)
+            q.sum(axis=2, out=total[start:stop])
     return total.transpose(0, 2, 1)

@@ -22,6 +22,7 @@ import numpy as np
 
 from mtj_hil.protocols.defects.evidence import Evidence
 from mtj_hil.protocols.defects.levels import LevelMixture
+from mtj_hil.protocols.defects.rowwise import median
 
 
 def quantisation_sigma(step: float, g: float, n: float, read_sigma_ln: float) -> float:
@@ -39,7 +40,7 @@ def level_floors(ev: Evidence, mu_p: float, mu_ap: float, cycles: int) -> tuple[
     each state, ``ev.n_valid / 2``) at the die's median levels ``mu_p``, ``mu_ap`` (ln S)."""
     if ev.step <= 0:
         return 0.0, 0.0
-    n = float(np.median(np.asarray(ev.n_valid)[np.asarray(ev.n_valid) > 0])) / 2.0
+    n = median(np.asarray(ev.n_valid)[np.asarray(ev.n_valid) > 0]) / 2.0
     per_read = ev.cycle_sigma * np.sqrt(max(n / max(cycles, 1), 1.0))
     return (
         quantisation_sigma(ev.step, float(np.exp(mu_p)), n, per_read),

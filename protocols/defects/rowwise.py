@@ -89,14 +89,19 @@ def nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
     return np.squeeze(np.where(n > 0, out, np.nan), axis=axis)
 
 
+MEDIAN_BRACKET = 24_000
+"""From this many values on :func:`median` brackets (below, numpy's own partition is faster:
+measured 50 against 84 us at 20,000 values, 1.2 against 0.55 ms at 120,000)."""
+
+
 def median(v: np.ndarray) -> float:
-    """``np.median(v)`` of a 1-d array of finite values, bit for bit, in a few passes: the
+    """``np.median(v)`` (of the flattened ``v``), bit for bit, in a few passes: the
     middle order statistics are bracketed by a sample's quantiles, the bracket checked by
     counting, and only the values inside it partitioned (a failed bracket falls back to
     ``np.median``)."""
-    v = np.asarray(v, dtype=float)
+    v = np.asarray(v, dtype=float).ravel()
     n = v.size
-    if n < 4096:
+    if n < MEDIAN_BRACKET or not np.isfinite(v).all():  # (NaN and inf: numpy's own rules)
         return float(np.median(v))
     sample = np.sort(v[:: n // 2048])
     m = sample.size
@@ -109,3 +114,11 @@ def median(v: np.ndarray) -> float:
         return float(np.median(v))
     part = np.partition(mid, (k1, k2))
     return float(part[k2] if n % 2 else (part[k1] + part[k2]) / 2.0)
+
+
+def nanmedian_all(v: np.ndarray) -> float:
+    """``np.nanmedian(v)`` over the whole array, bit for bit (the :func:`median` of its
+    non-NaN values; NaN, without a warning, if there are none)."""
+    v = np.asarray(v, dtype=float).ravel()
+    v = v[~np.isnan(v)]
+    return median(v) if v.size else float("nan")

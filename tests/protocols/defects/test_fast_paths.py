@@ -14,6 +14,7 @@ from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
 from mtj_hil.protocols.defects import classes, levels, offsets
 from mtj_hil.protocols.defects.evidence import robust_sigma
 from mtj_hil.protocols.defects.rowwise import (
+    MEDIAN_BRACKET,
     distinct_at_least,
     may_tie,
     median,
@@ -47,9 +48,15 @@ def test_median_is_numpys_bit_for_bit() -> None:
         "half zeros": lambda n: np.concatenate([np.zeros(n // 2), RNG.normal(size=n - n // 2)]),
     }
     for draw in draws.values():
-        for n in (4095, 4096, 20001, 120000):
+        for n in (4095, 20001, MEDIAN_BRACKET - 1, MEDIAN_BRACKET, 50001, 120000):
             v = draw(n)
             assert median(v) == np.median(v)
+    # NaN and inf follow numpy's rules (NaN wins; inf counts as the largest value)
+    v = RNG.normal(size=2 * MEDIAN_BRACKET)
+    v[7] = np.inf
+    assert median(v) == np.median(v)
+    v[9] = np.nan
+    assert np.isnan(median(v))
 
 
 def test_tie_and_distinct_bounds_are_exact_bounds() -> None:

@@ -10,7 +10,12 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 36 dies x 3 seeds, and the peak memory (traced numpy/Python allocations and process RSS).
 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
-       [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--smoke]
+       [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
+       [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.01
+       --finetune-shrink 0.3] [--smoke]
+
+``--validation F`` tests on a held-out fraction F of the training set (the test images are
+not read): for choosing settings.
 """
 
 from __future__ import annotations
@@ -95,6 +100,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--finetune-epochs", type=int, default=30)
     ap.add_argument("--stats-epochs", type=int, default=20)
+    ap.add_argument("--stats-lr", type=float, default=BordersConfig.stats_lr)
+    ap.add_argument("--stats-shrink", type=float, default=BordersConfig.stats_shrink)
+    ap.add_argument("--finetune-lr", type=float, default=BordersConfig.finetune_lr)
+    ap.add_argument("--finetune-shrink", type=float, default=BordersConfig.finetune_shrink)
+    ap.add_argument("--finetune-from", dest="finetune_from", default="base")
+    ap.add_argument(
+        "--validation",
+        type=float,
+        default=0.0,
+        help="test on this held-out fraction of the training set instead (choosing settings)",
+    )
     ap.add_argument("--pool-size", type=int, default=128)
     ap.add_argument(
         "--workers",
@@ -117,6 +133,12 @@ def main(argv: list[str] | None = None) -> None:
             epochs=args.epochs,
             finetune_epochs=args.finetune_epochs,
             stats_epochs=args.stats_epochs,
+            stats_lr=args.stats_lr,
+            stats_shrink=args.stats_shrink,
+            finetune_lr=args.finetune_lr,
+            finetune_shrink=args.finetune_shrink,
+            validation=args.validation,
+            finetune_from=args.finetune_from,
             pool_size=args.pool_size,
             workers=args.workers,
         )

@@ -20,7 +20,7 @@ import numpy as np
 from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.borders_die import characterise_lot
 from mtj_hil.experiments.borders_loop import DieContext, DieResult, die_results
-from mtj_hil.experiments.data import load_dataset
+from mtj_hil.experiments.data import hold_out, load_dataset
 from mtj_hil.experiments.diemodels import fit_population
 from mtj_hil.experiments.parallel import parallel_map
 from mtj_hil.sim.profile import load_profile
@@ -102,6 +102,9 @@ class BordersConfig:
             fine-tuning on ideal devices starts unshrunk: there is nothing to flip towards
             there, and a shrunk start only gave back what ``base`` had learned (mnist5k,
             seeds 0-2: 8.53 % instead of 7.33 %), which would flatter every method.
+        finetune_from: the network every per-die fine-tuning starts from: ``base`` (the
+            ideal-device training) or ``statistics`` (the statistics-aware network the die is
+            evaluated with, already robust to the lot's variation).
         freeze_defective: freeze the latent weights of pairs holding a defective device in the
             defect-aware fine-tuning (else the gradient flows through the working device).
         stats_epochs: epochs of the statistics-aware training (from ``base``).
@@ -121,6 +124,9 @@ class BordersConfig:
         lea_copies: copies per layer for Layer Ensemble Averaging (empty: the most that fit,
             output layer first, see :func:`auto_copies`).
         lea_beta: copies averaged per output (None: every copy tied at the fewest defects).
+        validation: with a fraction > 0, a seeded random part of the training set is the
+            test set and the rest is trained on (:func:`hold_out`; the test images are never
+            read): for choosing settings; 0 tests on the test set.
         stats_model: population of statistics-aware training: ``measured`` (measured arrays
             resampled, :class:`MeasuredArrays`; the lot split in halves, each half evaluated
             with the network trained on the other) or ``parametric`` (the fitted
@@ -141,6 +147,7 @@ class BordersConfig:
     finetune_epochs: int = 30
     finetune_lr: float = 0.01
     finetune_shrink: float = 0.3
+    finetune_from: str = "base"
     freeze_defective: bool = False
     stats_epochs: int = 20
     stats_lr: float = 0.01
@@ -157,6 +164,7 @@ class BordersConfig:
     lea_beta: int | None = None
     folds: bool = True
     stats_model: str = "measured"
+    validation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.dies < 1:
@@ -173,6 +181,12 @@ class BordersConfig:
             raise ConfigError(
                 f"stats_model must be measured or parametric, not {self.stats_model!r}"
             )
+        if self.finetune_from not in ("base", "statistics"):
+            raise ConfigError(
+                f"finetune_from must be base or statistics, not {self.finetune_from!r}"
+            )
+        if not 0.0 <= self.validation <= 0.5:
+            raise ConfigError(f"validation must lie in [0, 0.5], got {self.validation}")
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         for name in ("finetune_shrink", "stats_shrink"):
@@ -258,6 +272,8 @@ def run_borders(
         image_size=config.image_size,
         fold=fold,
     )
+    if config.validation > 0:
+        data = hold_out(data, config.validation, int(seeds[0].spawn(1)[0].generate_state(1)[0]))
     profile = load_profile(config.profile)
     layout = profile.layout
     sizes = [data.n_features, *config.hidden, data.n_classes]

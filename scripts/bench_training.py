@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stats-shrink", type=float, default=BordersConfig.stats_shrink)
     ap.add_argument("--finetune-lr", type=float, default=BordersConfig.finetune_lr)
     ap.add_argument("--finetune-shrink", type=float, default=BordersConfig.finetune_shrink)
+    ap.add_argument("--recal-components", type=int, default=0)
     ap.add_argument("--finetune-from", dest="finetune_from", default="base")
     ap.add_argument(
         "--validation",
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
             finetune_shrink=args.finetune_shrink,
             validation=args.validation,
             finetune_from=args.finetune_from,
+            recal_components=args.recal_components,
             pool_size=args.pool_size,
             workers=args.workers,
         )

@@ -115,6 +115,9 @@ class BordersConfig:
         recalibrate: also evaluate LEA, the statistics-aware network and its LEA after
             per-neuron recalibration on each die.
         calibration_batch: training images read through each die for the recalibration.
+        recal_components: rank of the recalibration's input-dependent part (0: a scale and
+            a shift per neuron only; see :func:`~mtj_hil.training.recalibration.fit_recalibration`
+            for its digital cost).
         pool_size: die realisations pre-drawn for statistics-aware training.
         select: keep the best epoch of each fine-tuning by its training loss through the die
             (defect-aware) or through 8 further sampled realisations (statistics-aware).
@@ -155,6 +158,7 @@ class BordersConfig:
     workers: int = 1
     recalibrate: bool = True
     calibration_batch: int = CALIBRATION_BATCH
+    recal_components: int = 0
     pool_size: int = 128
     select: bool = True
     compare_plain: bool = False
@@ -192,6 +196,11 @@ class BordersConfig:
         for name in ("finetune_shrink", "stats_shrink"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
+        if not 0 <= self.recal_components <= self.calibration_batch - 2:
+            raise ConfigError(
+                f"recal_components must lie in 0 .. calibration batch - 2, "
+                f"got {self.recal_components}"
+            )
         if self.calibration_batch < 2:
             raise ConfigError(f"calibration batch must be >= 2, got {self.calibration_batch}")
         if self.lea_beta is not None and self.lea_beta < 1:

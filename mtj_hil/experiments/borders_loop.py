@@ -129,7 +129,9 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         recal["statistics_recalibrated"] = (stats_net, placed)
         recal["lea_statistics_recalibrated"] = (stats_net, (stats_net, ens, lea[2]))
     for name, (net, where) in recal.items():
-        misses[name] = recalibrated_wrong(net, where, model, data, X_cal, rng)
+        misses[name] = recalibrated_wrong(
+            net, where, model, data, X_cal, rng, config.recal_components
+        )
     wrong, paired, disc = {}, {}, {}
     for name, miss in misses.items():
         wrong[name] = int(miss.sum())
@@ -140,7 +142,15 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
     if config.on_chip:
         chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
         on_chip, ber = measure_on_chip(
-            ctx.profile, config.lot_seed, k, chip_nets, data, lea, recal, X_cal
+            ctx.profile,
+            config.lot_seed,
+            k,
+            chip_nets,
+            data,
+            lea,
+            recal,
+            X_cal,
+            config.recal_components,
         )
     return DieResult(
         k,

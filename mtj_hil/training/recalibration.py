@@ -153,8 +153,9 @@ def fit_recalibration(
         centre = measured.mean(axis=0)
         k = min(components, measured.shape[1])
         if k:
-            _, _, vt = np.linalg.svd(measured - centre, full_matrices=False)
-            basis = vt[:k].T
+            spread = measured - centre
+            _, vecs = np.linalg.eigh(spread.T @ spread)
+            basis = vecs[:, ::-1][:, :k]  # the k principal directions
             features = (measured - centre) @ basis
             sc, sh, mix = _component_fit(raw, target, features, min_std)
             corrected = sc * raw + sh + features @ mix
@@ -179,20 +180,22 @@ def _component_fit(
     raw: np.ndarray, target: np.ndarray, features: np.ndarray, min_std: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column least squares ``target ~ scale * raw + shift + features @ mix``
-    (``features`` centred); a dead column (``raw`` flat) keeps scale 0."""
+    (``features`` centred, one batched solve of the normal equations over the columns); a
+    dead column (``raw`` flat) keeps scale 0."""
     mr, mt = raw.mean(axis=0), target.mean(axis=0)
     dr, dt = raw - mr, target - mt
-    n_out, k = target.shape[1], features.shape[1]
-    scale, mix = np.zeros(n_out), np.zeros((k, n_out))
+    n, k = features.shape
     live = dr.std(axis=0) > min_std
-    for j in range(n_out):
-        design = np.column_stack([dr[:, j], features]) if live[j] else features
-        coef = np.linalg.lstsq(design, dt[:, j], rcond=None)[0]
-        if live[j]:
-            scale[j], mix[:, j] = coef[0], coef[1:]
-        else:
-            mix[:, j] = coef
-    return scale, mt - scale * mr, mix
+    dr = np.where(live, dr, 0.0)
+    gram = np.empty((dr.shape[1], k + 1, k + 1))
+    gram[:, 0, 0] = np.where(live, (dr * dr).sum(axis=0), 1.0)
+    cross = dr.T @ features  # (n_out, k)
+    gram[:, 0, 1:] = gram[:, 1:, 0] = cross
+    gram[:, 1:, 1:] = features.T @ features
+    rhs = np.concatenate([(dr * dt).sum(axis=0)[:, None], dt.T @ features], axis=1)
+    coef = np.linalg.solve(gram + 1e-12 * n * np.eye(k + 1), rhs[..., None])[..., 0]
+    scale = coef[:, 0]
+    return scale, mt - scale * mr, coef[:, 1:].T
 
 
 def _affine_fit(

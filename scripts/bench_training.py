@@ -31,6 +31,7 @@ from _smoke import parse_args
 
 from mtj_hil.experiments.borders import BordersConfig, BordersResult, run_borders_seeds
 from mtj_hil.experiments.claims import claims_rows
+from mtj_hil.training.recalibration import components_cost
 
 COLUMNS = (
     "unaware",
@@ -88,11 +89,17 @@ def cell(results: list[BordersResult], method: str) -> str:
     return f"{100 * diffs.mean():+.2f} pt ({within}/{diffs.size})"
 
 
+def crossbar_macs(sizes: list[int]) -> int:
+    """Multiply-adds per input the crossbar does (one per weight)."""
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run both profiles and print the table, the claims, the times and the memory."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dies", type=int, default=36)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds FIRST .. FIRST+SEEDS-1")
     ap.add_argument("--lot-seed", type=int, default=1000, help="a lot no test uses")
     ap.add_argument("--profiles", default="1t1r-20k,1t1r-early-process")
     ap.add_argument("--dataset", default="mnist5k")
@@ -147,7 +154,9 @@ def main(argv: list[str] | None = None) -> None:
         clock = StageClock()
         tracemalloc.reset_peak()
         t0 = time.perf_counter()
-        results = run_borders_seeds(config, range(args.seeds), clock)
+        results = run_borders_seeds(
+            config, range(args.first_seed, args.first_seed + args.seeds), clock
+        )
         wall = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
@@ -165,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"training methods, {r0.dataset}, {'-'.join(map(str, r0.sizes))}, {args.dies} dies of "
         f"lot {args.lot_seed} x {args.seeds} seeds, {r0.n_test} test images per die-seed; "
-        f"LEA copies {r0.lea_copies} ({r0.lea_device_cost:.2f}x devices)"
+        f"LEA copies {r0.lea_copies} ({r0.lea_device_cost:.2f}x devices); recalibration "
+        f"rank {args.recal_components} ({components_cost(r0.sizes, args.recal_components)} digital "
+        f"multiply-adds per input beside the crossbar's {crossbar_macs(r0.sizes)})"
     )
     print()
     print("| profile | software | " + " | ".join(LABEL[m] for m in COLUMNS) + " |")

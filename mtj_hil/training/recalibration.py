@@ -97,6 +97,12 @@ class Recalibration:
         return corrected
 
 
+def components_cost(sizes: list[int], components: int) -> int:
+    """Digital multiply-adds per input a rank-``components`` recalibration adds to a network
+    of layer widths ``sizes`` (``k (n_in + n_out)`` per layer, ``k`` at most ``n_in``)."""
+    return sum(min(components, a) * (a + b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
 def signal_from_currents(
     layer_currents: LayerCurrents, layout: Layout, v_read: float = V_READ
 ) -> LayerSignal:

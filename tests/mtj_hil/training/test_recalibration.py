@@ -20,6 +20,7 @@ from mtj_hil.training.methods import (
 from mtj_hil.training.recalibration import (
     Recalibration,
     calibration_batch,
+    components_cost,
     fit_recalibration,
     predict_recalibrated,
     signal_from_currents,
@@ -151,6 +152,7 @@ def test_input_components_undo_a_linear_mismatch(digits, net):
         err[k] = float(np.sqrt(np.mean((got - ideal[0]) ** 2)))
         # k components per layer, at most the layer's inputs (32 hidden units)
         assert cal.digital_cost() == k * (64 + 32) + min(k, 32) * (32 + 10)
+        assert components_cost(net.sizes, k) == cal.digital_cost()
     assert err[64] < 1e-8 < err[8] < 0.5 * err[0]
     pred = predict_recalibrated(
         net, digits.X_test, mismatched, fit_recalibration(net, X_cal, mismatched, components=64)

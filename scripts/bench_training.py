@@ -10,7 +10,12 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 36 dies x 3 seeds, and the peak memory (traced numpy/Python allocations and process RSS).
 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
-       [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--smoke]
+       [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
+       [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.01
+       --finetune-shrink 0.3] [--smoke]
+
+``--validation F`` tests on a held-out fraction F of the training set (the test images are
+not read): for choosing settings.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from _smoke import parse_args
 
 from mtj_hil.experiments.borders import BordersConfig, BordersResult, run_borders_seeds
 from mtj_hil.experiments.claims import claims_rows
+from mtj_hil.training.recalibration import components_cost
 
 COLUMNS = (
     "unaware",
@@ -83,11 +89,17 @@ def cell(results: list[BordersResult], method: str) -> str:
     return f"{100 * diffs.mean():+.2f} pt ({within}/{diffs.size})"
 
 
+def crossbar_macs(sizes: list[int]) -> int:
+    """Multiply-adds per input the crossbar does (one per weight)."""
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run both profiles and print the table, the claims, the times and the memory."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dies", type=int, default=36)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds FIRST .. FIRST+SEEDS-1")
     ap.add_argument("--lot-seed", type=int, default=1000, help="a lot no test uses")
     ap.add_argument("--profiles", default="1t1r-20k,1t1r-early-process")
     ap.add_argument("--dataset", default="mnist5k")
@@ -95,6 +107,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--finetune-epochs", type=int, default=30)
     ap.add_argument("--stats-epochs", type=int, default=20)
+    ap.add_argument("--stats-lr", type=float, default=BordersConfig.stats_lr)
+    ap.add_argument("--stats-shrink", type=float, default=BordersConfig.stats_shrink)
+    ap.add_argument("--finetune-lr", type=float, default=BordersConfig.finetune_lr)
+    ap.add_argument("--finetune-shrink", type=float, default=BordersConfig.finetune_shrink)
+    ap.add_argument("--recal-components", type=int, default=0)
+    ap.add_argument("--finetune-from", dest="finetune_from", default="base")
+    ap.add_argument(
+        "--validation",
+        type=float,
+        default=0.0,
+        help="test on this held-out fraction of the training set instead (choosing settings)",
+    )
     ap.add_argument("--pool-size", type=int, default=128)
     ap.add_argument(
         "--workers",
@@ -117,13 +141,22 @@ def main(argv: list[str] | None = None) -> None:
             epochs=args.epochs,
             finetune_epochs=args.finetune_epochs,
             stats_epochs=args.stats_epochs,
+            stats_lr=args.stats_lr,
+            stats_shrink=args.stats_shrink,
+            finetune_lr=args.finetune_lr,
+            finetune_shrink=args.finetune_shrink,
+            validation=args.validation,
+            finetune_from=args.finetune_from,
+            recal_components=args.recal_components,
             pool_size=args.pool_size,
             workers=args.workers,
         )
         clock = StageClock()
         tracemalloc.reset_peak()
         t0 = time.perf_counter()
-        results = run_borders_seeds(config, range(args.seeds), clock)
+        results = run_borders_seeds(
+            config, range(args.first_seed, args.first_seed + args.seeds), clock
+        )
         wall = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
@@ -141,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"training methods, {r0.dataset}, {'-'.join(map(str, r0.sizes))}, {args.dies} dies of "
         f"lot {args.lot_seed} x {args.seeds} seeds, {r0.n_test} test images per die-seed; "
-        f"LEA copies {r0.lea_copies} ({r0.lea_device_cost:.2f}x devices)"
+        f"LEA copies {r0.lea_copies} ({r0.lea_device_cost:.2f}x devices); recalibration "
+        f"rank {args.recal_components} ({components_cost(r0.sizes, args.recal_components)} digital "
+        f"multiply-adds per input beside the crossbar's {crossbar_macs(r0.sizes)})"
     )
     print()
     print("| profile | software | " + " | ".join(LABEL[m] for m in COLUMNS) + " |")

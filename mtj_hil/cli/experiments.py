@@ -132,6 +132,23 @@ def experiment() -> None:
     "recalibration from each die's reads of a batch of training images (no retraining).",
 )
 @click.option(
+    "--recal-components",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Rank of the recalibration's input-dependent part: per neuron, the mismatch along "
+    "the K principal directions of the layer's calibration inputs is corrected too (digital "
+    "cost K (n_in + n_out) multiply-adds per layer per input; 0: scale and shift only).",
+)
+@click.option(
+    "--validation",
+    type=click.FloatRange(0.0, 0.5),
+    default=0.0,
+    show_default=True,
+    help="Test on this held-out fraction of the training set instead of the test set (for "
+    "choosing settings without touching the test images).",
+)
+@click.option(
     "--compare-plain",
     is_flag=True,
     default=False,
@@ -196,6 +213,8 @@ def borders(
     stats_epochs: int,
     freeze_defective: bool,
     recalibrate: bool,
+    recal_components: int,
+    validation: float,
     compare_plain: bool,
     pool_size: int,
     lea_copies: str,
@@ -226,6 +245,8 @@ def borders(
         pool_size=pool_size,
         compare_plain=compare_plain,
         recalibrate=recalibrate,
+        recal_components=recal_components,
+        validation=validation,
         seed=seed,
         on_chip=on_chip,
         workers=workers,

@@ -94,13 +94,15 @@ def recalibrated_wrong(
     data: Dataset,
     X_cal: np.ndarray,
     rng: np.random.Generator,
+    components: int = 0,
 ) -> np.ndarray:
     """Test samples ``net`` gets wrong on the emulated die after per-neuron recalibration:
     ``X_cal`` (training images) is read through the die first and the correction fitted to
-    those reads (:mod:`mtj_hil.training.recalibration`); every read carries read noise."""
+    those reads (:mod:`mtj_hil.training.recalibration`, with ``components`` input
+    components); every read carries read noise."""
     currents = _currents(net, where, lambda bits: emulated_read(model, bits, rng))
     signal = signal_from_currents(currents, model.layout)
-    cal = fit_recalibration(net, X_cal, signal)
+    cal = fit_recalibration(net, X_cal, signal, components=components)
     return predict_recalibrated(net, data.X_test, signal, cal) != data.y_test
 
 
@@ -110,6 +112,7 @@ def recalibrated_accuracy_on_chip(
     where: Placement | LeaDeployment,
     X_cal: np.ndarray,
     data: Dataset,
+    components: int = 0,
 ) -> tuple[float, ProgramReport]:
     """Accuracy measured on ``chip`` with per-neuron recalibration: ``net`` is programmed
     (write-verify) as ``where`` says, ``X_cal`` read through the die to fit the correction,
@@ -129,7 +132,7 @@ def recalibrated_accuracy_on_chip(
     report = program_bits(chip, bits_of[0], bits_of[1], flat.arrays_used())
     currents = _currents(net, where, lambda bits: chip.read)
     signal = signal_from_currents(currents, chip.layout)
-    cal = fit_recalibration(net, X_cal, signal)
+    cal = fit_recalibration(net, X_cal, signal, components=components)
     pred = predict_recalibrated(net, data.X_test, signal, cal)
     return float(np.mean(pred == data.y_test)), report
 
@@ -143,6 +146,7 @@ def measure_on_chip(
     lea: LeaDeployment,
     recalibrated: dict[str, tuple[BNN, Placement | LeaDeployment]],
     X_cal: np.ndarray,
+    components: int = 0,
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Measure each network, LEA and the recalibrated deployments on die ``k`` (drawn again
     from its seed: the same devices); wrong counts and bit error rates per method."""
@@ -157,7 +161,7 @@ def measure_on_chip(
         wrong["lea"] = int(round((1.0 - acc) * n))
         ber["lea"] = rep.bit_error_rate if rep is not None else float("nan")
         for name, (net, where) in recalibrated.items():
-            acc, rep = recalibrated_accuracy_on_chip(chip, net, where, X_cal, data)
+            acc, rep = recalibrated_accuracy_on_chip(chip, net, where, X_cal, data, components)
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate
     return wrong, ber

@@ -91,6 +91,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
     config, data = ctx.config, ctx.data
     rng = np.random.default_rng(die_seed)
     placed = ctx.placer(model.defects)
+    stats_net = ctx.stats_net("statistics_aware", k)
     tuned = train_defect_aware(
         data,
         config.hidden,
@@ -98,7 +99,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         placed,
         rng,
         ctx.finetune,
-        init=ctx.base,
+        init=stats_net if config.finetune_from == "statistics" else ctx.base,
         freeze_defective=config.freeze_defective,
         select=config.select,
         init_shrink=config.finetune_shrink,
@@ -107,7 +108,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         "unaware": (ctx.unaware, ctx.plain),
         "unaware_placed": (ctx.unaware, placed),
         "defect_aware": (tuned, placed),
-        "statistics_aware": (ctx.stats_net("statistics_aware", k), placed),
+        "statistics_aware": (stats_net, placed),
     }
     if "statistics_aware_plain" in ctx.stats_nets:
         nets["statistics_aware_plain"] = (ctx.stats_net("statistics_aware_plain", k), ctx.plain)
@@ -118,7 +119,6 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
     misses["lea"] = (
         predict_lea(ctx.unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test
     )
-    stats_net = nets["statistics_aware"][0]
     misses["lea_statistics"] = (
         predict_lea(stats_net, data.X_test, model, ens, lea[2], True, rng) != data.y_test
     )
@@ -129,7 +129,9 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         recal["statistics_recalibrated"] = (stats_net, placed)
         recal["lea_statistics_recalibrated"] = (stats_net, (stats_net, ens, lea[2]))
     for name, (net, where) in recal.items():
-        misses[name] = recalibrated_wrong(net, where, model, data, X_cal, rng)
+        misses[name] = recalibrated_wrong(
+            net, where, model, data, X_cal, rng, config.recal_components
+        )
     wrong, paired, disc = {}, {}, {}
     for name, miss in misses.items():
         wrong[name] = int(miss.sum())
@@ -140,7 +142,15 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
     if config.on_chip:
         chip_nets = {m: nets[m] for m in ("unaware", "defect_aware", "statistics_aware")}
         on_chip, ber = measure_on_chip(
-            ctx.profile, config.lot_seed, k, chip_nets, data, lea, recal, X_cal
+            ctx.profile,
+            config.lot_seed,
+            k,
+            chip_nets,
+            data,
+            lea,
+            recal,
+            X_cal,
+            config.recal_components,
         )
     return DieResult(
         k,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +47,31 @@ def load_dataset(
             raise ConfigError("--dataset idx needs --data-dir FOLDER holding the IDX files")
         return load_idx(data_dir, size=image_size)
     raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:
+    """The training set split in two: the first part to train on, a seeded random
+    ``fraction`` of it as the test set (the original test set is dropped, never read), for
+    choosing settings without touching the test images.
+
+    Raises:
+        ConfigError: ``fraction`` outside (0, 0.5], or fewer than 2 rows on either side.
+    """
+    if not 0.0 < fraction <= 0.5:
+        raise ConfigError(f"validation fraction must lie in (0, 0.5], got {fraction}")
+    n = data.y_train.shape[0]
+    n_val = int(round(fraction * n))
+    if n_val < 2 or n - n_val < 2:
+        raise ConfigError(f"{n} training rows cannot hold out {fraction:.0%}")
+    order = np.random.default_rng(seed).permutation(n)
+    val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
+    steps = dict(data.preprocessing)
+    steps["validation"] = {"fraction": fraction, "seed": seed, "rows": int(n_val)}
+    return replace(
+        data,
+        X_train=data.X_train[fit],
+        y_train=data.y_train[fit],
+        X_test=data.X_train[val],
+        y_test=data.y_train[val],
+        preprocessing=steps,
+    )

@@ -20,6 +20,7 @@ from mtj_hil.training.methods import (
 from mtj_hil.training.recalibration import (
     Recalibration,
     calibration_batch,
+    components_cost,
     fit_recalibration,
     predict_recalibrated,
     signal_from_currents,
@@ -129,3 +130,33 @@ def test_shrink_lets_a_short_fine_tuning_flip_weights(digits, layout):
         train_defect_aware(
             digits, [32], die, p, np.random.default_rng(2), cfg, init=base, init_shrink=0.0
         )
+
+
+def test_input_components_undo_a_linear_mismatch(digits, net):
+    """A layer reading ``x @ (w + O)`` (a fixed mismatch ``O`` per pair, linear in the input):
+    scale and shift alone cannot undo it; with as many components as inputs the correction is
+    exact, and a few components already take most of it away."""
+    rng = np.random.default_rng(5)
+    w = net.binary_weights()
+    offsets = [0.7 * rng.standard_normal(m.shape) for m in w]
+
+    def mismatched(layer, x):
+        return x @ (w[layer] + offsets[layer])
+
+    X_cal = digits.X_train[:400]
+    ideal = [X_cal @ w[0]]
+    err = {}
+    for k in (0, 8, 64):
+        cal = fit_recalibration(net, X_cal, mismatched, components=k)
+        got = cal.wrap(mismatched)(0, X_cal)
+        err[k] = float(np.sqrt(np.mean((got - ideal[0]) ** 2)))
+        # k components per layer, at most the layer's inputs (32 hidden units)
+        assert cal.digital_cost() == k * (64 + 32) + min(k, 32) * (32 + 10)
+        assert components_cost(net.sizes, k) == cal.digital_cost()
+    assert err[64] < 1e-8 < err[8] < 0.5 * err[0]
+    pred = predict_recalibrated(
+        net, digits.X_test, mismatched, fit_recalibration(net, X_cal, mismatched, components=64)
+    )
+    np.testing.assert_array_equal(pred, net.predict(digits.X_test))
+    with pytest.raises(TrainingError, match="components"):
+        fit_recalibration(net, X_cal[:10], mismatched, components=9)

@@ -1,0 +1,84 @@
+"""Choosing settings on a held-out part of the training set, never on the test set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtj_hil.errors import ConfigError
+from mtj_hil.experiments.borders import BordersConfig, run_borders
+from mtj_hil.experiments.data import hold_out, load_dataset
+
+
+def _rows(X: np.ndarray) -> set[bytes]:
+    return {r.tobytes() for r in X}
+
+
+def test_hold_out_splits_the_training_set_and_drops_the_test_set():
+    data = load_dataset("digits", 3)
+    val = hold_out(data, 0.2, seed=7)
+    n = data.y_train.size
+    assert val.y_test.size == round(0.2 * n)
+    assert val.y_train.size + val.y_test.size == n
+    train, test, held = _rows(data.X_train), _rows(data.X_test), _rows(val.X_test)
+    assert held <= train and _rows(val.X_train) <= train
+    assert not held & _rows(val.X_train)  # disjoint halves
+    assert not held & test - train  # no test image is used
+    assert val.preprocessing["validation"] == {"fraction": 0.2, "seed": 7, "rows": val.y_test.size}
+    # seeded: the same split again, another seed another split
+    np.testing.assert_array_equal(hold_out(data, 0.2, 7).y_test, val.y_test)
+    assert _rows(hold_out(data, 0.2, 8).X_test) != held
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.6, -0.1])
+def test_hold_out_refuses_bad_fractions(fraction):
+    with pytest.raises(ConfigError, match="validation fraction"):
+        hold_out(load_dataset("digits", 0), fraction, seed=0)
+
+
+def test_config_refuses_bad_settings():
+    with pytest.raises(ConfigError, match="validation"):
+        BordersConfig(dataset="digits", validation=0.7)
+    with pytest.raises(ConfigError, match="finetune_from"):
+        BordersConfig(dataset="digits", finetune_from="software")
+
+
+@pytest.mark.slow
+def test_borders_with_validation_tests_on_held_out_training_rows():
+    common = dict(
+        dataset="digits",
+        dies=2,
+        hidden=(16,),
+        epochs=2,
+        finetune_epochs=1,
+        stats_epochs=1,
+        recalibrate=False,
+    )
+    plain = run_borders(BordersConfig(**common))
+    val = run_borders(BordersConfig(**common, validation=0.25))
+    n_train = load_dataset("digits", 0).y_train.size  # digits' split size does not depend on seed
+    assert val.n_test == round(0.25 * n_train) != plain.n_test
+    assert "validation" in val.preprocessing and "validation" not in plain.preprocessing
+
+
+@pytest.mark.slow
+def test_fine_tuning_can_start_from_the_statistics_aware_network():
+    common = dict(
+        dataset="digits",
+        dies=2,
+        hidden=(16,),
+        epochs=2,
+        finetune_epochs=1,
+        stats_epochs=2,
+        recalibrate=False,
+        select=False,
+    )
+    base = run_borders(BordersConfig(**common))
+    stats = run_borders(BordersConfig(**common, finetune_from="statistics"))
+    # everything but the fine-tuned network is the same run
+    for a, b in zip(base.dies, stats.dies, strict=True):
+        assert a.wrong["statistics_aware"] == b.wrong["statistics_aware"]
+        assert a.wrong["unaware"] == b.wrong["unaware"]
+    assert [d.wrong["defect_aware"] for d in base.dies] != [
+        d.wrong["defect_aware"] for d in stats.dies
+    ]

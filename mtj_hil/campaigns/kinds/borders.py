@@ -6,7 +6,9 @@ required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 :class:`mtj_hil.experiments.borders.BordersConfig`: ``dataset``, ``data_dir``,
 ``image_size``, ``hidden``, ``epochs``, ``lr_final``, ``finetune_epochs``, ``finetune_lr``,
 ``finetune_shrink``, ``freeze_defective``, ``stats_epochs``, ``stats_lr``, ``stats_shrink``,
-``recalibrate``, ``pool_size``, ``select``, ``compare_plain``. Every method (software, unaware, defect-aware, statistics-aware...) runs in
+``recalibrate``, ``pool_size``, ``select``, ``compare_plain``, ``finetune_from``,
+``calibration_batch``, ``recal_components``, ``lea_copies``, ``lea_beta``, ``folds``,
+``stats_model``, ``validation`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
 each task, since they share the trained base network. The die models are the measured ones,
 read from the characterisation run files.
 
@@ -73,7 +75,31 @@ _SETTINGS = (
     Field("select", "bool", "Keep the best epoch of each fine-tuning.", default=True),
     Field("compare_plain", "bool", "Also train statistics-aware on the plain placement.",
           default=False),
+    Field("finetune_from", "str", "Network each per-die fine-tuning starts from.",
+          default="base", choices=("base", "statistics")),
+    Field("calibration_batch", "int", "Training images read through each die for the "
+          "recalibration.", default=512, lo=2),
+    Field("recal_components", "int", "Rank of the recalibration's input-dependent part "
+          "(0: a scale and shift per neuron).", default=0, lo=0),
+    Field("lea_copies", "int list", "Copies per layer for Layer Ensemble Averaging (empty: "
+          "the most that fit).", default=[], lo=1),
+    Field("lea_beta", "int", "LEA copies averaged per output (absent: every copy tied at "
+          "the fewest defects).", default=None, lo=1),
+    Field("folds", "bool", "mnist5k: test on cross-validation fold seed % 5.", default=True),
+    Field("stats_model", "str", "Population of statistics-aware training.",
+          default="measured", choices=("measured", "parametric")),
+    Field("validation", "float", "Fraction of the training set held out as the test set "
+          "(0: the real test set).", default=0.0, lo=0, hi=0.5),
 )  # fmt: skip
+#: BordersConfig settings a campaign does not take, and why.
+NOT_TAKEN = {
+    "profile": "from the characterize group",
+    "lot_seed": "from the characterize group",
+    "dies": "from the characterize group",
+    "seed": "from the task's seed",
+    "workers": "the campaign engine spreads tasks itself",
+    "on_chip": "a campaign trains on measured run files, not a live chip",
+}
 _CONFIG_KEYS = {f.name for f in _SETTINGS}
 KEYS = Section(
     "task",
@@ -156,6 +182,8 @@ def _config(values: dict[str, Any]) -> Any:
     v = dict(values)
     if "hidden" in v:
         v["hidden"] = tuple(int(x) for x in v["hidden"])
+    if "lea_copies" in v:
+        v["lea_copies"] = tuple(int(x) for x in v["lea_copies"])
     if v.get("data_dir") is not None:
         v["data_dir"] = Path(v["data_dir"])
     return BordersConfig(**v)

@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from mtj_hil.campaigns.kinds.borders import _SETTINGS
+from mtj_hil.campaigns.kinds.borders import _SETTINGS, NOT_TAKEN
 from mtj_hil.cli.experiments import borders as borders_command
 from mtj_hil.experiments.borders import BordersConfig
 
@@ -23,6 +23,15 @@ def test_campaign_default_is_the_library_default(field):
     if isinstance(library, tuple):  # lists in TOML, tuples in the dataclass
         library = list(library)
     assert field.default == library, field.name
+
+
+def test_every_library_setting_is_taken_or_excluded_with_a_reason():
+    taken = {f.name for f in _SETTINGS}
+    missing = set(LIBRARY) - taken - set(NOT_TAKEN)
+    assert not missing, (
+        f"BordersConfig settings the campaign kind neither takes nor excludes: {missing}"
+    )
+    assert not taken & set(NOT_TAKEN)
 
 
 OPTIONS = [p for p in borders_command.params if p.name in LIBRARY and p.name != "hidden"]

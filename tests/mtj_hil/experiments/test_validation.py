@@ -43,17 +43,13 @@ def test_config_refuses_bad_settings():
         BordersConfig(dataset="digits", finetune_from="software")
 
 
+#: A Borders run small enough for a test: two digits dies, one hidden layer of 16.
+SMALL = dict(dataset="digits", dies=2, hidden=(16,), epochs=2, finetune_epochs=1, recalibrate=False)
+
+
 @pytest.mark.slow
 def test_borders_with_validation_tests_on_held_out_training_rows():
-    common = dict(
-        dataset="digits",
-        dies=2,
-        hidden=(16,),
-        epochs=2,
-        finetune_epochs=1,
-        stats_epochs=1,
-        recalibrate=False,
-    )
+    common = {**SMALL, "stats_epochs": 1}
     plain = run_borders(BordersConfig(**common))
     val = run_borders(BordersConfig(**common, validation=0.25))
     n_train = load_dataset("digits", 0).y_train.size  # digits' split size does not depend on seed
@@ -63,16 +59,7 @@ def test_borders_with_validation_tests_on_held_out_training_rows():
 
 @pytest.mark.slow
 def test_fine_tuning_can_start_from_the_statistics_aware_network():
-    common = dict(
-        dataset="digits",
-        dies=2,
-        hidden=(16,),
-        epochs=2,
-        finetune_epochs=1,
-        stats_epochs=2,
-        recalibrate=False,
-        select=False,
-    )
+    common = {**SMALL, "stats_epochs": 2, "select": False}
     base = run_borders(BordersConfig(**common))
     stats = run_borders(BordersConfig(**common, finetune_from="statistics"))
     # everything but the fine-tuned network is the same run

@@ -16,6 +16,10 @@ What is fitted and how (ln R is Gaussian under a lognormal; noise is removed fro
   (:mod:`mtj_hil.profile_fit.defects`).
 - ``[spatial]``: an edge band, scratches and particle clusters from the defect maps
   (:mod:`mtj_hil.profile_fit.spatial`), left out of the point-defect rates.
+- ``[drift]``: temperature drift over a run from the per-array medians against the time each
+  array was measured (:mod:`mtj_hil.profile_fit.drift`), written only when the data show it.
+- ``[telegraph]``: fraction and amplitude of two-level fluctuators from the ranges of each
+  GOOD device's repeated reads (:mod:`mtj_hil.profile_fit.telegraph`), only when shown.
 - ``read.noise_rel`` from a robust spread of repeated reads; ``read.offset_sigma`` from the
   sense offsets the classifier estimated per output line.
 - ``switching`` (switching runs only): :mod:`mtj_hil.profile_fit.switching`.
@@ -36,6 +40,7 @@ import numpy as np
 
 from mtj_hil.profile_fit import checks
 from mtj_hil.profile_fit.defects import die_defects, fit_defects
+from mtj_hil.profile_fit.drift import put_drift
 from mtj_hil.profile_fit.resistance import (
     fit_bias,
     fit_law,
@@ -47,7 +52,9 @@ from mtj_hil.profile_fit.resistance import (
 from mtj_hil.profile_fit.runs import open_runs
 from mtj_hil.profile_fit.spatial import put_spatial
 from mtj_hil.profile_fit.switching import fit_switching
+from mtj_hil.profile_fit.telegraph import put_telegraph, tail_share
 from mtj_hil.sim.profile import DeviceProfile, as_dict, profile_from_dict
+from mtj_hil.sim.profile_sections import Telegraph
 
 SYSTEMATIC = {
     "resistance.r_p_median": ("rel", 0.002),
@@ -204,6 +211,28 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     else:
         fp.defaults.append("read.offset_sigma")
 
+    # -- temperature drift over the run -------------------------------------------------------
+    shifts, untimed = put_drift(chars, base, put, data, fp.defaults)
+    if untimed:
+        fp.warnings.append(
+            f"the [drift] section cannot be fitted from runs {checks.runs_list(untimed)}: they "
+            "record no measurement time per array (run files from before "
+            "characterization/array_time); drift over a run cannot be told from them"
+        )
+
+    # -- telegraph noise ------------------------------------------------------------------------
+    telegraph = put_telegraph(chars, base, put, data, fp.defaults)
+    tails = 0.0
+    if telegraph is not None and telegraph.misfit:
+        fp.warnings.append(
+            "telegraph check failed for [telegraph]: repeated reads of GOOD devices jump beyond "
+            f"read noise (likelihood ratio {telegraph.lr:.0f}) but their ranges do not follow "
+            f"two-level fluctuators (shape p = {telegraph.p_shape:.1g}); half-way switching or "
+            "failed writes? No [telegraph] section is written"
+        )
+    if telegraph is not None and telegraph.shown:
+        tails = tail_share(telegraph, base.telegraph or Telegraph(), checks.TAIL_SIGMAS)
+
     # -- switching ---------------------------------------------------------------------------
     if sws:
         fit_switching(sws, fp, put)
@@ -224,8 +253,8 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
         names, chars, [s | ex for s, ex in zip(structures, spatial, strict=True)]
     )
     fp.warnings += checks.homogeneity_check(names, levels)
-    fp.warnings += checks.drift_check(names, chars)
-    fp.warnings += checks.noise_tail_check(names, chars)
+    fp.warnings += checks.drift_check(names, chars, shifts)
+    fp.warnings += checks.noise_tail_check(names, chars, tails)
     fp.warnings += checks.write_check(names, chars, floor)
     profile_from_dict(data, source=f"profile fitted from {len(paths)} runs")
     return fp

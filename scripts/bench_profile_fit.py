@@ -8,14 +8,16 @@ compared with the realised truth of the same dies (the simulator's per-device va
 the median and spread of the drawn ln R, the counts of drawn defects, the drawn offsets),
 not with the profile the dies came from. Printed per case: the share of values within their
 95 % interval (1.96 sd), the misses (value, truth, sd), and the warnings; a case whose dies
-carry a flaw the fitted profile cannot express (pinholes, half-way switching) must warn, and
-no other case may.
+carry a flaw the fitted profile cannot express (half-way switching; the early-process and
+lab-wafer dies carry it too) must warn, and no other case may.
 
 Drift: resistances see only ``tc dT``, so fit-profile fixes the temperature scale by the base
 profile's ``tc_r_ap`` (else the simulator's default); the drift truth is the case's scaled to
 that reference (:func:`drift_truth`). Telegraph noise: the realised truth is the share of GOOD
 devices with a fluctuator and the median of the drawn amplitudes; the rates' law and the
-amplitude spread are the base's (here the simulator's defaults, as in the case).
+amplitude spread are the base's (here the simulator's defaults, as in the case). Pinholes:
+the share of barrier devices with a leak and the lognormal of the drawn leaks (those that
+broke into shorts, ~0.5 %, are shorts on the die and not counted).
 
 Values the runs cannot identify are not counted and are listed: ``resistive_opens.g_low``
 and ``fraction`` (opens below the resistive floor read as hard opens).
@@ -44,19 +46,18 @@ from mtj_hil.sim.profile import load_profile
 from mtj_hil.sim.profile_sections import Drift
 
 MODEL_BREAKERS = (
-    "pinholes",
     "partial",
     "everything",
     "lab wafer",
 )
 """Cases whose dies carry a flaw a fitted profile cannot express: each must warn; every
-other case must not. (Temperature drift and telegraph noise are fitted, ``[drift]`` and
-``[telegraph]``, so their cases are clean. The marginal write window is not one either: with
+other case must not. (Temperature drift, telegraph noise and pinholes are fitted, ``[drift]``,
+``[telegraph]`` and ``[pinholes]``, so their cases are clean. The marginal write window is not one either: with
 write-verify over the whole pulse range the characterisation data show nothing amiss, and
 the switching values fit-profile cannot see without a switching run are kept from the base
 and listed as defaults.)"""
 NOT_IDENTIFIABLE = ("resistive_opens.g_low", "resistive_opens.fraction")
-DYNAMIC = ("drift", "telegraph")
+DYNAMIC = ("drift", "telegraph", "pinholes")
 """Sections fitted only where the data show them: one fitted on a case without it is
 spurious (printed, and the case's row turns red)."""
 
@@ -133,6 +134,12 @@ def realised_truth(prof, dies: list, arrays: tuple[int, ...], base=None) -> dict
         amp = np.stack([d.rtn_amplitude[sl] for d in dies])[has]
         truth["telegraph.fraction"] = float(has[defect == DefectCode.GOOD].mean())
         truth["telegraph.amplitude"] = float(np.exp(np.median(np.log(amp))))
+    if dies[0].leak_g is not None:
+        leak = np.stack([d.leak_g[sl] for d in dies])
+        g = np.log(leak[barrier & (leak > 0)])
+        truth["pinholes.fraction"] = float(np.mean(leak[barrier] > 0))
+        truth["pinholes.g_median"] = float(np.exp(np.mean(g)))
+        truth["pinholes.g_sigma"] = float(np.std(g))
     if dies[0].resistive_open is not None:
         g = np.concatenate([d.open_g[sl][d.resistive_open[sl]] for d in dies])
         if g.size:

@@ -20,6 +20,8 @@ What is fitted and how (ln R is Gaussian under a lognormal; noise is removed fro
   array was measured (:mod:`mtj_hil.profile_fit.drift`), written only when the data show it.
 - ``[telegraph]``: fraction and amplitude of two-level fluctuators from the ranges of each
   GOOD device's repeated reads (:mod:`mtj_hil.profile_fit.telegraph`), only when shown.
+- ``[pinholes]``: fraction and leak law from the GOOD devices' TMR
+  (:mod:`mtj_hil.profile_fit.pinholes`), only when shown.
 - ``read.noise_rel`` from a robust spread of repeated reads; ``read.offset_sigma`` from the
   sense offsets the classifier estimated per output line.
 - ``switching`` (switching runs only): :mod:`mtj_hil.profile_fit.switching`.
@@ -38,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.profile_fit import checks
+from mtj_hil.profile_fit import checks, pinholes
 from mtj_hil.profile_fit.defects import die_defects, fit_defects
 from mtj_hil.profile_fit.drift import put_drift
 from mtj_hil.profile_fit.resistance import (
@@ -233,6 +235,16 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     if telegraph is not None and telegraph.shown:
         tails = tail_share(telegraph, base.telegraph or Telegraph(), checks.TAIL_SIGMAS)
 
+    # -- pinhole leaks -------------------------------------------------------------------------
+    leaks = pinholes.put_pinholes(chars, base, put, data)
+    if leaks is not None and leaks.misfit:
+        fp.warnings.append(
+            "pinhole check failed for [pinholes]: the GOOD devices' TMR falls below the rest "
+            f"beyond chance (likelihood ratio {leaks.lr:.0f}) but not as leaks in parallel do "
+            f"(shape p = {leaks.p_shape:.1g}); no [pinholes] section is written"
+        )
+    low_tmr = 0.0 if leaks is None else pinholes.tail_share(leaks, checks.TAIL_SIGMAS)
+
     # -- switching ---------------------------------------------------------------------------
     if sws:
         fit_switching(sws, fp, put)
@@ -248,7 +260,7 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     # -- goodness of fit ---------------------------------------------------------------------
     floor = data["switching"]["write_error_floor"]
     fp.warnings += checks.shape_check(names, levels, law, float(np.sqrt(noise_var)))
-    fp.warnings += checks.tmr_tail_check(names, all_levels)
+    fp.warnings += checks.tmr_tail_check(names, all_levels, low_tmr)
     fp.warnings += checks.spatial_check(
         names, chars, [s | ex for s, ex in zip(structures, spatial, strict=True)]
     )

@@ -60,32 +60,42 @@ class TelegraphData:
     dt: float
 
 
-def run_statistic(run) -> TelegraphData | None:
-    """The range statistic of the GOOD devices of one run (None: fewer than 3 reads per
-    state, or no times to place them)."""
-    char = run.char
+def device_ranges(run) -> tuple[np.ndarray, float, int] | None:
+    """Per device (codes' shape) the largest range of ln G within one state over its
+    repeated reads, the read noise per read (ln G: robust spread of the GOOD devices'
+    residuals from their means, which the few fluctuators do not move) and the reads per
+    state (None: fewer than 3)."""
     raw_p, raw_ap = run.raw("g_after_p"), run.raw("g_after_ap")
     cycles, reads = raw_p.shape[:2]
     n = cycles * reads
     if n < 3:
         return None
-    good = char.codes == DefectCode.GOOD
+    good = run.char.codes == DefectCode.GOOD
     ranges, resid = [], []
     for g in (raw_p, raw_ap):
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            ln = np.log(np.where(g > 0, g, np.nan)).reshape(n, *g.shape[2:])[:, good]
+            ln = np.log(np.where(g > 0, g, np.nan)).reshape(n, *g.shape[2:])
             ranges.append(np.nanmax(ln, axis=0) - np.nanmin(ln, axis=0))
-            resid.append((ln - np.nanmean(ln, axis=0)).ravel())
-    j = np.fmax(ranges[0], ranges[1])
-    # read noise per read: robust spread of the residuals from each device's mean (the few
-    # devices with a fluctuator do not move a robust spread)
+            resid.append((ln[:, good] - np.nanmean(ln[:, good], axis=0)).ravel())
     noise = robust_sd(np.concatenate(resid)) * np.sqrt(n / (n - 1))
+    return np.fmax(ranges[0], ranges[1]), float(noise), n
+
+
+def run_statistic(run) -> TelegraphData | None:
+    """The range statistic of the GOOD devices of one run (None: fewer than 3 reads per
+    state)."""
+    got = device_ranges(run)
+    if got is None:
+        return None
+    ranges, noise, n = got
+    j = ranges[run.char.codes == DefectCode.GOOD]
+    char = run.char
     if char.array_time is not None:
         dt = float(np.mean(np.diff(char.array_time, axis=1))) / (2 * n)
     else:
         dt = float("nan")
-    return TelegraphData(j[np.isfinite(j)], float(noise), n, dt)
+    return TelegraphData(j[np.isfinite(j)], noise, n, dt)
 
 
 def simulate_j(

@@ -1,6 +1,7 @@
-"""The [drift] and [telegraph] sections: recovered from data that show them (within their
-stated intervals), left out where the data show none, half-way switches not taken for
-fluctuators, and old run files (no times) said to be unable to tell drift."""
+"""The [drift], [telegraph] and [pinholes] sections: recovered from data that show them
+(within their stated intervals), left out where the data show none, half-way switches not
+taken for fluctuators or leaks, and old run files (no times) said to be unable to tell
+drift."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtj_hil.profile_fit.checks import drift_check
+from mtj_hil.profile_fit.checks import drift_check, tmr_tail_check
 from mtj_hil.profile_fit.drift import Segment, fit_drift, put_drift
 from mtj_hil.profile_fit.fit import fit_profile
+from mtj_hil.profile_fit.resistance import run_levels
 from mtj_hil.profile_fit.runs import open_runs
 from mtj_hil.profile_fit.writer import write_profile_toml
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
@@ -87,7 +89,7 @@ def plain(tmp_path_factory):
 
 def test_a_lot_without_drift_or_fluctuators_gets_neither_section(plain):
     _, fp = plain
-    for section in ("drift", "telegraph"):
+    for section in ("drift", "telegraph", "pinholes"):
         assert section not in fp.data
         assert not any(k.startswith(f"{section}.") for k in fp.values)
     assert not fp.warnings
@@ -133,8 +135,34 @@ def test_half_way_switches_are_not_taken_for_fluctuators(tmp_path):
     prof = load_profile("1t1r-20k").replace(partial_switching={"fraction": 0.05})
     paths, _ = _lot(tmp_path, prof, 2, 16, "partial")
     fp = fit_profile(paths, load_profile("1t1r-20k"), name="fit")
-    assert "telegraph" not in fp.data
+    assert "telegraph" not in fp.data and "pinholes" not in fp.data
     assert any("telegraph check failed" in w for w in fp.warnings)
+
+
+def test_pinholes_are_fitted_from_the_tmr_and_explain_the_tmr_tail(tmp_path):
+    prof = load_profile("1t1r-20k").replace(pinholes={"fraction": 0.08})
+    paths, dies = _lot(tmp_path, prof, 2, 16, "pin")
+    base = load_profile("1t1r-20k")
+    fp = fit_profile(paths, base, name="fit")
+    defect = np.stack([d.defect[:16] for d in dies])
+    leak = np.stack([d.leak_g[:16] for d in dies])
+    barrier = ~np.isin(defect, (1, 2))
+    g = np.log(leak[barrier & (leak > 0)])
+    truth = {
+        "fraction": np.mean(leak[barrier] > 0),
+        "g_median": np.exp(np.mean(g)),
+        "g_sigma": np.std(g),
+    }
+    for key, value in truth.items():
+        fv = fp.values[f"pinholes.{key}"]
+        assert abs(fv.value - value) < 3 * fv.sd, (key, fv, value)
+    assert not any("TMR-tail" in w for w in fp.warnings)
+    # the same devices fail the check against a profile without leaks: it can fail
+    chars, _ = open_runs(paths)
+    tmr = base.resistance.r_ap_median / base.resistance.r_p_median - 1
+    levels = [run_levels(c, base.bias, tmr) for c in chars]
+    assert tmr_tail_check([c.name for c in chars], levels)
+    assert load_profile(write_profile_toml(fp, tmp_path / "f.toml")).pinholes.fraction > 0
 
 
 def test_old_run_files_say_drift_cannot_be_fitted(tmp_path):

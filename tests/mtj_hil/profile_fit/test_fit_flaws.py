@@ -154,9 +154,8 @@ def plain_fit(tmp_path_factory):
     ("changes", "check"),
     [
         ({"partial_switching": {"fraction": 0.05}}, "read-noise check"),
-        ({"pinholes": {"fraction": 0.03}}, "TMR-tail check"),
     ],
-    ids=["partial", "pinholes"],
+    ids=["partial"],
 )
 def test_data_that_break_the_model_are_warned_about(tmp_path, plain_fit, changes, check):
     prof = load_profile("1t1r-20k").replace(**changes)

@@ -71,6 +71,7 @@ SYSTEMATIC = {
     "read.offset_sigma": ("rel", 0.05),
     "defects.short_g_median": ("rel", 0.01),
     "defects.short_g_sigma": ("rel", 0.06),
+    "telegraph.amplitude": ("rel", 0.04),
 }
 """Method systematics added in quadrature to the statistical uncertainty, from the closure
 tests of ``scripts/bench_profile_fit.py`` against the realised truth of simulated lots: the
@@ -79,7 +80,9 @@ TMR) and the zero-bias conversion's noise, ~0.1-0.2 %; the bias law's values com
 noisy per-device curvatures through a non-linear map (v_half 0.5 %, its spread 8 %, the P
 curvature ratio 3 %); spreads and the correlation carry the read-noise subtraction; the
 short spread (a MAD of a few hundred shorts whose extreme ones the classifier may leave
-UNCERTAIN) came out 6 % low."""
+UNCERTAIN) came out 6 % low; the fluctuators' median amplitude 3-5 % high (it rests on the
+assumed amplitude spread and read spacing, and on a read noise the fluctuators widen a
+little)."""
 BASE_KEEPS = (
     "switching.half_select",
     "switching.breakdown_voltage",
@@ -229,8 +232,9 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
         fp.warnings.append(
             "telegraph check failed for [telegraph]: repeated reads of GOOD devices jump beyond "
             f"read noise (likelihood ratio {telegraph.lr:.0f}) but their ranges do not follow "
-            f"two-level fluctuators (shape p = {telegraph.p_shape:.1g}); half-way switching or "
-            "failed writes? No [telegraph] section is written"
+            f"two-level fluctuators (shape p = {telegraph.p_shape:.1g}; P reads jump low and AP "
+            f"reads high by z = {telegraph.z_direction:.1f}); half-way switching or failed "
+            "writes? No [telegraph] section is written"
         )
     if telegraph is not None and telegraph.shown:
         tails = tail_share(telegraph, base.telegraph or Telegraph(), checks.TAIL_SIGMAS)

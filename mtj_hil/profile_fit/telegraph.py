@@ -16,7 +16,9 @@ noise added) for a grid of median amplitudes, and ``fraction`` and ``amplitude``
 binned maximum likelihood of the ``J`` of all GOOD devices above ``J_LOW`` read-noise sigmas
 (the mixture of devices without and with a trap); their 95 % intervals from the profile
 likelihood. Written only when the likelihood ratio against no fluctuators passes ``LR_KEEP``
-and the fitted mixture reproduces the binned ranges (deviance p-value above ``P_SHAPE``).
+and the fitted mixture reproduces the binned ranges (deviance p-value above ``P_SHAPE``) and
+the jumps go both ways alike in both states (a write that stops half-way leaves a P read low
+and an AP read high; ``Z_DIRECTION``).
 Ranges above ``J_HIGH`` (ln G) are left out: a write that did not hold, or a half-way switch
 (the TMR-tail and writes checks report those).
 """
@@ -27,14 +29,15 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.integrate import trapezoid
 from scipy.optimize import minimize_scalar
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 
 from mtj_hil.profile_fit.resistance import robust_sd
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.sim.profile_sections import Telegraph
 
-J_LOW = 6.0
+J_LOW = 7.0
 """Ranges below this many read-noise sigmas are not binned (noise dominates there)."""
 J_HIGH = 0.35
 """Ranges above this (ln G) are left out: failed or half-way writes, not a fluctuator."""
@@ -45,6 +48,8 @@ N_SIM = 200_000
 P_SHAPE = 1e-4
 """The fitted mixture must reproduce the binned ranges at this p-value (deviance test), else
 the jumps are something else (half-way switches) and nothing is written."""
+Z_DIRECTION = 5.0
+"""P jumps low and AP jumps high more than this (z) are half-way switches: not written."""
 SPACING_REL = 0.05
 """Relative systematic of the fraction from the assumed spacing of the reads."""
 
@@ -58,28 +63,35 @@ class TelegraphData:
     noise: float
     reads_per_state: int
     dt: float
+    direction: np.ndarray  # (P, AP) x (jumps, of them with the odd read low)
 
 
-def device_ranges(run) -> tuple[np.ndarray, float, int] | None:
+def device_ranges(run) -> tuple[np.ndarray, float, int, np.ndarray] | None:
     """Per device (codes' shape) the largest range of ln G within one state over its
     repeated reads, the read noise per read (ln G: robust spread of the GOOD devices'
     residuals from their means, which the few fluctuators do not move) and the reads per
-    state (None: fewer than 3)."""
+    state, and per state (P, AP) how many GOOD devices jump by more than ``J_LOW`` sigmas and
+    how many of those with their odd read low (None: fewer than 3 reads)."""
     raw_p, raw_ap = run.raw("g_after_p"), run.raw("g_after_ap")
     cycles, reads = raw_p.shape[:2]
     n = cycles * reads
     if n < 3:
         return None
     good = run.char.codes == DefectCode.GOOD
-    ranges, resid = [], []
+    ranges, resid, low = [], [], []
     for g in (raw_p, raw_ap):
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             ln = np.log(np.where(g > 0, g, np.nan)).reshape(n, *g.shape[2:])
             ranges.append(np.nanmax(ln, axis=0) - np.nanmin(ln, axis=0))
             resid.append((ln[:, good] - np.nanmean(ln[:, good], axis=0)).ravel())
+            low.append(np.nanmean(ln, axis=0) < np.nanmedian(ln, axis=0))
     noise = robust_sd(np.concatenate(resid)) * np.sqrt(n / (n - 1))
-    return np.fmax(ranges[0], ranges[1]), float(noise), n
+    direction = np.zeros((2, 2), int)
+    for k in range(2):
+        jump = good & (ranges[k] > J_LOW * noise) & (ranges[k] <= J_HIGH)
+        direction[k] = (int(jump.sum()), int((jump & low[k]).sum()))
+    return np.fmax(ranges[0], ranges[1]), float(noise), n, direction
 
 
 def run_statistic(run) -> TelegraphData | None:
@@ -88,14 +100,14 @@ def run_statistic(run) -> TelegraphData | None:
     got = device_ranges(run)
     if got is None:
         return None
-    ranges, noise, n = got
+    ranges, noise, n, direction = got
     j = ranges[run.char.codes == DefectCode.GOOD]
     char = run.char
     if char.array_time is not None:
         dt = float(np.mean(np.diff(char.array_time, axis=1))) / (2 * n)
     else:
         dt = float("nan")
-    return TelegraphData(j[np.isfinite(j)], noise, n, dt)
+    return TelegraphData(j[np.isfinite(j)], noise, n, dt, direction)
 
 
 def simulate_j(
@@ -137,10 +149,15 @@ def simulate_reads(
     return levels
 
 
-def simulate_noise_j(noise: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``J`` of devices without a fluctuator: read noise only."""
-    x = noise * rng.standard_normal((2, n, N_SIM))
-    return np.fmax(np.ptp(x[0], axis=0), np.ptp(x[1], axis=0))
+def noise_j_cdf(x: np.ndarray, noise: float, n: int) -> np.ndarray:
+    """CDF of ``J`` for a device without a fluctuator (read noise only), exactly: the larger
+    of two independent ranges of ``n`` normal reads, ``P(R <= r) = n int phi(u) (Phi(u + r) -
+    Phi(u))^(n-1) du`` (a simulation would put too few devices in the far tail)."""
+    u = np.linspace(-9.0, 9.0, 3601)
+    r = np.asarray(x, float)[:, None] / noise
+    inner = np.clip(norm.cdf(u[None, :] + r) - norm.cdf(u)[None, :], 0.0, 1.0) ** (n - 1)
+    one = n * trapezoid(norm.pdf(u)[None, :] * inner, u, axis=1)
+    return np.clip(one, 0.0, 1.0) ** 2
 
 
 @dataclass
@@ -155,11 +172,12 @@ class TelegraphFit:
     n: int
     dt: float
     p_shape: float = 1.0
+    z_direction: float = 0.0
 
     @property
     def misfit(self) -> bool:
         """Jumps beyond chance that do not follow the fluctuator law (not written)."""
-        return self.lr > LR_KEEP and self.p_shape <= P_SHAPE
+        return self.lr > LR_KEEP and not self.shown
 
 
 def tail_share(fit: TelegraphFit, sec: Telegraph, sigmas: float, seed: int = 2) -> float:
@@ -189,9 +207,9 @@ def fit_telegraph(data: list[TelegraphData], sec: Telegraph, seed: int = 0) -> T
     edges = np.r_[np.geomspace(lo, J_HIGH, 40)]
     counts = np.histogram(j, edges)[0].astype(float)
     below = float((j < lo).sum())  # the devices not binned count through the share below lo
-    rng = np.random.default_rng(seed)
-    q0 = _binned(simulate_noise_j(noise, n, rng), edges, lo)
-    grid = np.geomspace(max(lo / 2, 1e-3), 0.5, 36)
+    cdf0 = noise_j_cdf(np.r_[lo, edges[1:]], noise, n)
+    q0 = np.maximum(np.r_[cdf0[0], np.diff(np.r_[cdf0[0], cdf0[1:]])], 1e-300)
+    grid = np.geomspace(max(lo / 2, 1e-3), 0.5, 60)
 
     def nll(f: float, q1) -> float:
         p = (1 - f) * q0 + f * q1
@@ -220,7 +238,11 @@ def fit_telegraph(data: list[TelegraphData], sec: Telegraph, seed: int = 0) -> T
     # amplitude interval from the profile likelihood (parabola through the grid's minimum)
     ln_a = np.log(grid)
     nl = np.array([p[0] for p in prof])
-    sd_a = _profile_sd(ln_a, nl, i) * grid[i]
+    a_best, f_at = _vertex(ln_a, nl, i), f_best
+    if 0 < i < len(grid) - 1:  # the fraction where the parabola's vertex lies
+        f_at = float(np.interp(a_best, ln_a[i - 1 : i + 2], [p[1] for p in prof[i - 1 : i + 2]]))
+    a_best = float(np.exp(a_best))
+    sd_a = _profile_sd(ln_a, nl, i) * a_best
     # fraction: its profile likelihood (the amplitude re-fitted at each fraction)
     fs = f_best * np.linspace(0.7, 1.3, 7) if f_best > 0 else np.linspace(0, 1e-3, 7)
     nl_f = np.array([min(nll(f, p[2]) for p in prof) for f in fs])
@@ -234,18 +256,38 @@ def fit_telegraph(data: list[TelegraphData], sec: Telegraph, seed: int = 0) -> T
         f"{sec.rate_sigma:g}, amplitude_sigma {sec.amplitude_sigma:g}); LR {lr:.0f}"
     )
     values = {
-        "fraction": (float(f_best), sd_f, how),
-        "amplitude": (float(grid[i]), float(sd_a), how),
+        "fraction": (float(f_at), sd_f, how),
+        "amplitude": (a_best, float(sd_a), how),
     }
-    return TelegraphFit(
-        lr > LR_KEEP and p_shape > P_SHAPE, values, float(lr), noise, n, dt, p_shape
-    )
+    z_dir = _direction_z(np.sum([d.direction for d in data], axis=0))
+    shown = lr > LR_KEEP and p_shape > P_SHAPE and z_dir < Z_DIRECTION
+    return TelegraphFit(shown, values, float(lr), noise, n, dt, p_shape, z_dir)
+
+
+def _direction_z(direction: np.ndarray) -> float:
+    """How much more often P jumps have their odd read low than AP jumps (z of two
+    proportions). A trap lowers the conductance in either state alike; a write that stops
+    half-way leaves a P read low and an AP read high."""
+    (n_p, low_p), (n_ap, low_ap) = direction
+    if min(n_p, n_ap) < 5:
+        return 0.0
+    q = (low_p + low_ap) / (n_p + n_ap)
+    se = np.sqrt(max(q * (1 - q), 1e-12) * (1 / n_p + 1 / n_ap))
+    return float((low_p / n_p - low_ap / n_ap) / se)
 
 
 def _binned(sim: np.ndarray, edges: np.ndarray, lo: float) -> np.ndarray:
     """Share below ``lo``, then per bin (tiny floor: a bin the simulation missed)."""
     inner = np.histogram(sim, edges)[0] / sim.size
     return np.maximum(np.r_[np.mean(sim < lo), inner], 1e-9)
+
+
+def _vertex(x: np.ndarray, nl: np.ndarray, i: int) -> float:
+    """The minimum of the parabola through the grid's minimum and its neighbours."""
+    if not 0 < i < x.size - 1:
+        return float(x[i])
+    c = np.polyfit(x[i - 1 : i + 2], nl[i - 1 : i + 2], 2)
+    return float(np.clip(-c[1] / (2 * c[0]), x[i - 1], x[i + 1])) if c[0] > 0 else float(x[i])
 
 
 def _profile_sd(x: np.ndarray, nl: np.ndarray, i: int) -> float:

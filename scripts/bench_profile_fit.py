@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
                         f"({(value - t) / sd:+.1f} sd)"
                     )
             for w in res["warnings"]:
-                console.print(f"  warning: {w}", highlight=False)
+                console.print(f"  warning: {w}", highlight=False, markup=False)
             if res["spurious"]:
                 console.print("  [red]spurious (not in the dies):[/] " + ", ".join(res["spurious"]))
             if res["unfitted"]:

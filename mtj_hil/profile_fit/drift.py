@@ -221,6 +221,14 @@ def _swing_start(segs: list[Segment], ref: float, each: bool):
     return float(np.mean(np.hypot(a, b))), float(period), np.arctan2(b, a), float(beta[-1] / ref)
 
 
+def _swing_allowed(p: dict, segs: list[Segment]) -> bool:
+    """A swing the profile can hold (``Drift.RANGES``) with a period inside the grid searched
+    (else it is a ramp's curvature, or another flaw's scatter, not a swing)."""
+    spans = max(float(np.ptp(s.t)) for s in segs)
+    lo, hi = Drift.RANGES["amplitude"][:2]
+    return bool(lo <= abs(p["amplitude"]) <= hi and 0 < p["period"] <= 2 * spans)
+
+
 def fit_drift(segs: list[Segment], ref: float) -> DriftFit:
     """Fit the drift model to ``segs`` with ``tc_r_ap = ref`` (see the module docstring)."""
     m0 = _Model(segs, ref, swing=0, shorts=True)
@@ -244,7 +252,8 @@ def fit_drift(segs: list[Segment], ref: float) -> DriftFit:
         dof2 = r2.fun.size - r2.x.size
         k = r2.x.size - best.x.size
         p = float(f_dist.sf(((chi_best - chi2) / k) / max(chi2 / dof2, 1e-300), k, dof2))
-        if p < P_DRIFT:
+        swing_ok = _swing_allowed(m2.unpack(r2.x), segs)
+        if p < P_DRIFT and swing_ok:
             best, chi_best, model, p_swing = r2, chi2, m2, p
     dof = best.fun.size - best.x.size
     scale = max(chi_best / max(dof, 1), 1.0)
@@ -280,11 +289,14 @@ def fit_drift(segs: list[Segment], ref: float) -> DriftFit:
     return DriftFit(p_drift < P_DRIFT, values, params, phases, ref, p_drift)
 
 
-def put_drift(chars, base, put, data: dict, defaults: list[str]) -> tuple[list, list[str]]:
+def put_drift(
+    chars, base, put, data: dict, defaults: list[str]
+) -> tuple[list, list[str], str | None]:
     """Fit ``[drift]`` from the runs ``chars`` and put it (``put(section, key, value, sd,
     source)``) when the data show drift, else leave it out. Returns per run the fitted
-    ln R_AP change of each array (``char.arrays`` order; None: untimed or no drift) and the
-    names of the runs that record no times."""
+    ln R_AP change of each array (``char.arrays`` order; None: untimed or no drift), the
+    names of the runs that record no times, and what was out of range when the data show
+    drift the profile cannot hold (None: nothing)."""
     ref_sec = base.drift or Drift()
     untimed, segs, where = [], [], []
     for r, c in enumerate(chars):
@@ -300,11 +312,19 @@ def put_drift(chars, base, put, data: dict, defaults: list[str]) -> tuple[list, 
         if base.drift is not None:
             defaults += [f"drift.{k}" for k in ("ramp", "amplitude", "period", "tc_r_p")]
             defaults += ["drift.tc_r_ap", "drift.tc_short"]
-        return shifts, untimed
+        return shifts, untimed, None
     fit = fit_drift(segs, ref_sec.tc_r_ap)
-    if not fit.shown:
+    bad = [
+        key
+        for key, (value, _, _) in fit.values.items()
+        if key in Drift.RANGES and not Drift.RANGES[key][0] <= value <= Drift.RANGES[key][1]
+    ]
+    if not fit.shown or bad:
         data.pop("drift", None)
-        return shifts, untimed
+        if fit.shown:
+            problem = ", ".join(f"{k} = {fit.values[k][0]:.3g}" for k in bad)
+            return shifts, untimed, problem
+        return shifts, untimed, None
     for g, (seg, (r, pos)) in enumerate(zip(segs, where, strict=True)):
         if shifts[r] is None:
             shifts[r] = np.zeros(len(chars[r].char.arrays))
@@ -325,4 +345,4 @@ def put_drift(chars, base, put, data: dict, defaults: list[str]) -> tuple[list, 
     for key in ("period", "tc_short"):
         if key not in fit.values or (key == "tc_short" and fit.values[key][1] > TC_SHORT_MAX_SD):
             defaults.append(f"drift.{key}")
-    return shifts, untimed
+    return shifts, untimed, None

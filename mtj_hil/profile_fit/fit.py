@@ -217,7 +217,13 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
         fp.defaults.append("read.offset_sigma")
 
     # -- temperature drift over the run -------------------------------------------------------
-    shifts, untimed = put_drift(chars, base, put, data, fp.defaults)
+    shifts, untimed, unheld = put_drift(chars, base, put, data, fp.defaults)
+    if unheld:
+        fp.warnings.append(
+            f"drift check failed for [drift]: the arrays' levels move with measurement time "
+            f"but the fitted drift is out of the profile's range ({unheld}); no [drift] "
+            "section is written"
+        )
     if untimed:
         fp.warnings.append(
             f"the [drift] section cannot be fitted from runs {checks.runs_list(untimed)}: they "

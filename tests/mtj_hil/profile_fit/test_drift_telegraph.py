@@ -109,7 +109,7 @@ def test_drift_is_fitted_from_a_lot_and_explains_the_array_to_array_check(tmp_pa
     # without the fitted drift the same arrays fail the check: the check can fail
     chars, _ = open_runs(paths)
     assert drift_check([c.name for c in chars], chars)
-    shifts, untimed = put_drift(chars, base, lambda *a: None, {}, [])
+    shifts, untimed, _ = put_drift(chars, base, lambda *a: None, {}, [])
     assert not untimed and not drift_check([c.name for c in chars], chars, shifts)
     out = write_profile_toml(fp, tmp_path / "fit.toml")
     assert load_profile(out).drift.amplitude == pytest.approx(fp.values["drift.amplitude"].value)

@@ -12,7 +12,8 @@ and the runs:
   pairs) against the count random placement gives (the profile places defects at random).
 - **die-to-die homogeneity**: per-die medians of ln R_P against their sampling error (the
   profile has one median for every die).
-- **drift**: per-array medians against the order arrays were measured in.
+- **drift**: per-array medians against the order arrays were measured in, after the fitted
+  ``[drift]`` where the runs record when each array was measured.
 - **read-noise tail**: repeated reads that jump by more than 6 robust sigmas (telegraph
   noise, failed or half-way writes), which Gaussian read noise does not make.
 - **writes**: the classifier's measured per-cycle write failure rate against the profile's
@@ -40,6 +41,11 @@ TAIL_COUNT = 10
 """A share of devices (or reads) beyond TAIL_SIGMAS robust sigmas above TAIL_SHARE, and at
 least TAIL_COUNT of them in a run, warns (a Gaussian puts 2e-9 of its mass there: the clean
 lots of ``scripts/bench_profile_fit.py`` show none)."""
+
+
+def runs_list(names: list[str]) -> str:
+    """Up to six run names, then how many more."""
+    return _runs(names)
 
 
 def _runs(names: list[str]) -> str:
@@ -79,14 +85,18 @@ def shape_check(names, levels: list[Levels], law: ResistanceLaw, noise: float) -
     ]
 
 
-def tmr_tail_check(names, levels: list[Levels]) -> list[str]:
+def tmr_tail_check(names, levels: list[Levels], expected: float = 0.0) -> list[str]:
+    """GOOD devices with a TMR far below the rest, beyond ``expected`` (the share the fitted
+    ``[pinholes]`` makes) by TAIL_SHARE and TAIL_COUNT plus five Poisson sigmas."""
     bad, share = [], 0.0
     for name, lv in zip(names, levels, strict=True):
         t = lv.lap - lv.lp
         t = t[np.isfinite(t)]
         tail = t < np.median(t) - TAIL_SIGMAS * max(robust_sd(t), 1e-4)
-        low = float(np.mean(tail))
-        if low > TAIL_SHARE and tail.sum() >= TAIL_COUNT:
+        want = expected * t.size
+        excess = float(tail.sum()) - want
+        low = excess / max(t.size, 1)
+        if low > TAIL_SHARE and excess >= TAIL_COUNT + 5.0 * np.sqrt(want):
             bad.append(name)
             share = max(share, low)
     if not bad:
@@ -94,8 +104,12 @@ def tmr_tail_check(names, levels: list[Levels]) -> list[str]:
     return [
         f"TMR-tail check failed for resistance.r_ap_median / rp_rap_correlation: up to "
         f"{100 * share:.2f} % of the GOOD devices have a TMR more than {TAIL_SIGMAS:g} sigmas "
-        f"below the rest (pinhole leaks or half-way switching?) in runs {_runs(bad)}; the "
-        "profile's lognormals do not make them"
+        f"below the rest (pinhole leaks or half-way switching?) in runs {_runs(bad)}"
+        + (
+            " beyond what the fitted [pinholes] make"
+            if expected
+            else "; the profile's lognormals do not make them"
+        )
     ]
 
 
@@ -152,9 +166,12 @@ def homogeneity_check(names, levels: list[Levels]) -> list[str]:
     ]
 
 
-def drift_check(names, runs: list[CharRun]) -> list[str]:
+def drift_check(names, runs: list[CharRun], shifts: list | None = None) -> list[str]:
+    """Per-array AP medians against the order the arrays were measured in, after the fitted
+    ``[drift]`` (``shifts``: per run the fitted ln R_AP change of each array, or None)."""
+    shifts = shifts or [None] * len(runs)
     bad, worst = [], 0.0
-    for name, run in zip(names, runs, strict=True):
+    for name, run, shift in zip(names, runs, shifts, strict=True):
         c = run.char
         good = c.codes == DefectCode.GOOD
         done = [int(a) for a in c.arrays_done]
@@ -165,7 +182,7 @@ def drift_check(names, runs: list[CharRun]) -> list[str]:
             if x.size < 20:
                 med.append(np.nan), se.append(np.nan)
                 continue
-            med.append(float(np.median(x)))
+            med.append(float(np.median(x)) - (0.0 if shift is None else float(shift[a])))
             se.append(1.2533 * robust_sd(x) / np.sqrt(x.size))
         med, se = np.array(med), np.array(se)
         ok = np.isfinite(med)
@@ -181,15 +198,21 @@ def drift_check(names, runs: list[CharRun]) -> list[str]:
             worst = max(worst, float(np.ptp(y)))
     if not bad:
         return []
+    fitted = any(s is not None for s in shifts)
     return [
         f"array-to-array check failed for resistance.r_ap_median: the arrays' AP medians differ "
-        f"beyond sampling (by up to {100 * worst:.2g} %, with or without a trend in the order "
-        f"they were measured) in runs {_runs(bad)}; the profile has one median for the whole "
-        "die and no drift (temperature drift, or a gradient across the die?)"
+        f"beyond sampling{' after the fitted [drift]' if fitted else ''} (by up to "
+        f"{100 * worst:.2g} %, with or without a trend in the order they were measured) in "
+        f"runs {_runs(bad)}; the profile has one median for the whole die"
+        + ("" if fitted else " and no drift")
+        + " (temperature drift, or a gradient across the die?)"
     ]
 
 
-def noise_tail_check(names, runs: list[CharRun]) -> list[str]:
+def noise_tail_check(names, runs: list[CharRun], expected: float = 0.0) -> list[str]:
+    """Reads far out against Gaussian noise plus ``expected`` (the share of such reads the
+    fitted ``[telegraph]`` makes): the excess must stay below TAIL_SHARE or TAIL_COUNT plus
+    five Poisson sigmas of the expected count."""
     bad, share = [], 0.0
     for name, run in zip(names, runs, strict=True):
         g = run.raw_after_p()
@@ -204,17 +227,23 @@ def noise_tail_check(names, runs: list[CharRun]) -> list[str]:
             r = (ln - np.nanmean(ln, axis=0, keepdims=True))[:, good] * np.sqrt(n / (n - 1))
         r = r[np.isfinite(r)]
         jumps = np.abs(r) > TAIL_SIGMAS * max(robust_sd(r), 1e-5)
-        out = float(np.mean(jumps))
-        if out > TAIL_SHARE and jumps.sum() >= TAIL_COUNT:
+        want = expected * r.size
+        excess = float(jumps.sum()) - want
+        out = excess / max(r.size, 1)
+        if out > TAIL_SHARE and excess >= TAIL_COUNT + 5.0 * np.sqrt(want):
             bad.append(name)
             share = max(share, out)
     if not bad:
         return []
     return [
-        f"read-noise check failed for read.noise_rel: up to {100 * share:.2f} % of repeated "
-        f"reads of GOOD devices jump by more than {TAIL_SIGMAS:g} robust sigmas (telegraph "
-        f"noise, failed or half-way writes?) in runs {_runs(bad)}; the profile's read noise is "
-        "Gaussian"
+        f"read-noise check failed for read.noise_rel / [telegraph]: up to {100 * share:.2f} % "
+        f"of repeated reads of GOOD devices jump by more than {TAIL_SIGMAS:g} robust sigmas (telegraph "
+        f"noise, failed or half-way writes?) in runs {_runs(bad)}"
+        + (
+            " beyond what the fitted [telegraph] makes"
+            if expected
+            else "; the profile's read noise is Gaussian"
+        )
     ]
 
 

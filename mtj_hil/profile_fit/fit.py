@@ -16,6 +16,12 @@ What is fitted and how (ln R is Gaussian under a lognormal; noise is removed fro
   (:mod:`mtj_hil.profile_fit.defects`).
 - ``[spatial]``: an edge band, scratches and particle clusters from the defect maps
   (:mod:`mtj_hil.profile_fit.spatial`), left out of the point-defect rates.
+- ``[drift]``: temperature drift over a run from the per-array medians against the time each
+  array was measured (:mod:`mtj_hil.profile_fit.drift`), written only when the data show it.
+- ``[telegraph]``: fraction and amplitude of two-level fluctuators from the ranges of each
+  GOOD device's repeated reads (:mod:`mtj_hil.profile_fit.telegraph`), only when shown.
+- ``[pinholes]``: fraction and leak law from the GOOD devices' TMR
+  (:mod:`mtj_hil.profile_fit.pinholes`), only when shown.
 - ``read.noise_rel`` from a robust spread of repeated reads; ``read.offset_sigma`` from the
   sense offsets the classifier estimated per output line.
 - ``switching`` (switching runs only): :mod:`mtj_hil.profile_fit.switching`.
@@ -34,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.profile_fit import checks
+from mtj_hil.profile_fit import checks, pinholes
 from mtj_hil.profile_fit.defects import die_defects, fit_defects
+from mtj_hil.profile_fit.drift import put_drift
 from mtj_hil.profile_fit.resistance import (
     fit_bias,
     fit_law,
@@ -47,7 +54,9 @@ from mtj_hil.profile_fit.resistance import (
 from mtj_hil.profile_fit.runs import open_runs
 from mtj_hil.profile_fit.spatial import put_spatial
 from mtj_hil.profile_fit.switching import fit_switching
+from mtj_hil.profile_fit.telegraph import put_telegraph, tail_share
 from mtj_hil.sim.profile import DeviceProfile, as_dict, profile_from_dict
+from mtj_hil.sim.profile_sections import Telegraph
 
 SYSTEMATIC = {
     "resistance.r_p_median": ("rel", 0.002),
@@ -62,6 +71,7 @@ SYSTEMATIC = {
     "read.offset_sigma": ("rel", 0.05),
     "defects.short_g_median": ("rel", 0.01),
     "defects.short_g_sigma": ("rel", 0.06),
+    "telegraph.amplitude": ("rel", 0.04),
 }
 """Method systematics added in quadrature to the statistical uncertainty, from the closure
 tests of ``scripts/bench_profile_fit.py`` against the realised truth of simulated lots: the
@@ -70,7 +80,9 @@ TMR) and the zero-bias conversion's noise, ~0.1-0.2 %; the bias law's values com
 noisy per-device curvatures through a non-linear map (v_half 0.5 %, its spread 8 %, the P
 curvature ratio 3 %); spreads and the correlation carry the read-noise subtraction; the
 short spread (a MAD of a few hundred shorts whose extreme ones the classifier may leave
-UNCERTAIN) came out 6 % low."""
+UNCERTAIN) came out 6 % low; the fluctuators' median amplitude 3-5 % high (it rests on the
+assumed amplitude spread and read spacing, and on a read noise the fluctuators widen a
+little)."""
 BASE_KEEPS = (
     "switching.half_select",
     "switching.breakdown_voltage",
@@ -204,6 +216,45 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     else:
         fp.defaults.append("read.offset_sigma")
 
+    # -- temperature drift over the run -------------------------------------------------------
+    shifts, untimed, unheld = put_drift(chars, base, put, data, fp.defaults)
+    if unheld:
+        fp.warnings.append(
+            f"drift check failed for [drift]: the arrays' levels move with measurement time "
+            f"but the fitted drift is out of the profile's range ({unheld}); no [drift] "
+            "section is written"
+        )
+    if untimed:
+        fp.warnings.append(
+            f"the [drift] section cannot be fitted from runs {checks.runs_list(untimed)}: they "
+            "record no measurement time per array (run files from before "
+            "characterization/array_time); drift over a run cannot be told from them"
+        )
+
+    # -- telegraph noise ------------------------------------------------------------------------
+    telegraph = put_telegraph(chars, base, put, data, fp.defaults)
+    tails = 0.0
+    if telegraph is not None and telegraph.misfit:
+        fp.warnings.append(
+            "telegraph check failed for [telegraph]: repeated reads of GOOD devices jump beyond "
+            f"read noise (likelihood ratio {telegraph.lr:.0f}) but their ranges do not follow "
+            f"two-level fluctuators (shape p = {telegraph.p_shape:.1g}; P reads jump low and AP "
+            f"reads high by z = {telegraph.z_direction:.1f}); half-way switching or failed "
+            "writes? No [telegraph] section is written"
+        )
+    if telegraph is not None and telegraph.shown:
+        tails = tail_share(telegraph, base.telegraph or Telegraph(), checks.TAIL_SIGMAS)
+
+    # -- pinhole leaks -------------------------------------------------------------------------
+    leaks = pinholes.put_pinholes(chars, base, put, data)
+    if leaks is not None and leaks.misfit:
+        fp.warnings.append(
+            "pinhole check failed for [pinholes]: the GOOD devices' TMR falls below the rest "
+            f"beyond chance (likelihood ratio {leaks.lr:.0f}) but not as leaks in parallel do "
+            f"(shape p = {leaks.p_shape:.1g}); no [pinholes] section is written"
+        )
+    low_tmr = 0.0 if leaks is None else pinholes.tail_share(leaks, checks.TAIL_SIGMAS)
+
     # -- switching ---------------------------------------------------------------------------
     if sws:
         fit_switching(sws, fp, put)
@@ -219,13 +270,13 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     # -- goodness of fit ---------------------------------------------------------------------
     floor = data["switching"]["write_error_floor"]
     fp.warnings += checks.shape_check(names, levels, law, float(np.sqrt(noise_var)))
-    fp.warnings += checks.tmr_tail_check(names, all_levels)
+    fp.warnings += checks.tmr_tail_check(names, all_levels, low_tmr)
     fp.warnings += checks.spatial_check(
         names, chars, [s | ex for s, ex in zip(structures, spatial, strict=True)]
     )
     fp.warnings += checks.homogeneity_check(names, levels)
-    fp.warnings += checks.drift_check(names, chars)
-    fp.warnings += checks.noise_tail_check(names, chars)
+    fp.warnings += checks.drift_check(names, chars, shifts)
+    fp.warnings += checks.noise_tail_check(names, chars, tails)
     fp.warnings += checks.write_check(names, chars, floor)
     profile_from_dict(data, source=f"profile fitted from {len(paths)} runs")
     return fp

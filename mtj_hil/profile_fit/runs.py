@@ -41,11 +41,16 @@ class CharRun:
 
     def raw_after_p(self) -> np.ndarray:
         """Reads after P writes ``(cycles, reads, arrays, rows, cols)`` (S)."""
+        return self.raw("g_after_p")
+
+    def raw(self, name: str) -> np.ndarray:
+        """The reads ``name`` (``g_after_p`` or ``g_after_ap``) of every array, ``(cycles,
+        reads, arrays, rows, cols)`` (S), in ``char.arrays`` order."""
         with RunFile.open(self.path) as run:
             sink = CharacterizationRun(run)
             arrays = [int(a) for a in self.char.arrays]
             data = sink.load_arrays(arrays)
-        return np.stack([data[a].g_after_p for a in arrays], axis=2)
+        return np.stack([getattr(data[a], name) for a in arrays], axis=2)
 
 
 def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:

@@ -63,6 +63,12 @@ class SimulatedChip:
         return cls(make_die(prof, lot_seed, die_index), label=f"lot {lot_seed} / die {die_index}")
 
     @property
+    def clock(self) -> float:
+        """The die's simulated time (s): advanced by every read vector and program call; the
+        die's temperature drift and telegraph noise run on it."""
+        return float(self.die.clock)
+
+    @property
     def layout(self) -> Layout:
         return self._layout
 

@@ -15,7 +15,7 @@ from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import DefectMap, Thresholds
 from mtj_hil.protocols.sinks import ProgressCallback
 from mtj_hil.runs.jobs.common import open_run, recorded_status
-from mtj_hil.runs.jobs.timeline import timeline
+from mtj_hil.runs.jobs.timeline import chip_clock, timeline
 from mtj_hil.runs.jobs.trust import CheckedSink
 from mtj_hil.runs.store.characterization import CharacterizationRun
 
@@ -35,7 +35,8 @@ def run_characterization(
     """Characterise ``chip`` into the run file ``out`` and return the die's defect map.
 
     A new file is created, or with ``resume`` an interrupted one of the same die is finished
-    (arrays already stored are not measured again). ``thresholds`` (e.g. from a calibration
+    (arrays already stored are not measured again). Each array's start and end are recorded
+    (``characterization/array_time``, s) on the chip's clock (:func:`chip_clock`). ``thresholds`` (e.g. from a calibration
     of this die) replace the ones derived from the run's own distributions. Whatever happens, the run's status is
     recorded: ``completed``; ``aborted`` for Ctrl-C or an instrument that stopped answering
     (resumable); ``failed`` for any other error. The chip is closed on every exit.
@@ -63,6 +64,7 @@ def run_characterization(
             operator=operator,
         )
         with recorded_status(sink), timeline(sink, chip, progress) as progress:
+            sink.start_clock(*chip_clock(chip))
             if resume and sink.plan:
                 plan = plan_from_record(sink.plan)
             return characterize_die(

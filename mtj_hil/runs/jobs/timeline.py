@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -115,3 +115,14 @@ def timeline(
         logger.removeHandler(events)
         _OWNERS.discard(events.owner)
         events.drain()
+
+
+def chip_clock(chip: Any) -> tuple[Callable[[], float], str]:
+    """The clock a run on ``chip`` times its arrays by (s) and its name: the chip's own
+    (``chip.clock``, e.g. a simulated die's clock, on which its drift and telegraph noise
+    run), else the virtual lab's modelled clock, else monotonic wall time."""
+    if isinstance(getattr(chip, "clock", None), int | float):
+        return (lambda: float(chip.clock)), f"{type(chip).__name__}.clock"
+    if math.isfinite(lab_time(chip)):
+        return (lambda: lab_time(chip)), "virtual lab modelled clock"
+    return time.monotonic, "wall clock (monotonic)"

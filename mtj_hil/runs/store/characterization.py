@@ -8,6 +8,12 @@ Layout under ``/characterization``:
 - ``residual_p``, ``residual_ap`` (n, cycles, rows, cols), bool: cells write-verify gave up on.
 - ``g_high_p``, ``g_high_ap`` (n, cycles, reads, rows, cols), S: only when the plan has a
   ``bias_read_voltage`` (the plan attribute records it, in V): the same reads at that voltage.
+- ``array_time`` (n, 2), s: when each array's measurement started and ended, in seconds since
+  its session of the run started (a resumed run starts a new session), on the clock the
+  group's attribute ``clock_source`` names (the simulated die's clock, the virtual lab's
+  modelled clock, or wall time); the attribute ``clock_sessions`` (JSON list) holds the
+  position in ``array_index`` where each session began. Files of mtj-hil 0.1 and runs begun
+  without it have none (:attr:`Characterization.array_time` is None).
 
 Under ``/defects`` (written when every planned array is done): ``arrays``, ``codes`` (uint8
 ``DefectCode``), ``g_p``, ``g_ap`` (S), with the thresholds as attributes. The evidence
@@ -29,7 +35,7 @@ with a bias read voltage) (S, (n, cycles, reads, rows, cols)).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,21 +72,48 @@ _BIAS_STREAMS = {
 }
 
 
+_TIME = "array_time"
+_TIME_TEXT = (
+    "start and end of each array's measurement (s since its session of the run started, "
+    "on the clock the group attribute clock_source names)"
+)
+
+
 class CharacterizationRun(RunSink):
     """A characterisation run file seen as a :class:`mtj_hil.protocols.CharacterizationSink`."""
 
     KIND = KIND
     GROUP = GROUP
+    _clock: Callable[[], float] | None = None
+    _t0 = 0.0
+    _last = 0.0
+
+    def start_clock(self, clock: Callable[[], float], source: str) -> bool:
+        """Time every array saved from now on by ``clock`` (s, non-decreasing): a session of
+        the run starts now (``source`` names the clock in the file). A resumed file whose
+        earlier arrays carry no times stays untimed (returns False) so the times never
+        misalign with the arrays."""
+        done = len(self.completed_arrays())
+        ds = self.run.h5.get(f"{GROUP}/{_TIME}")
+        if done and (ds is None or ds.shape[0] != done):
+            return False
+        grp = self.run.h5.get(GROUP)
+        old = grp.attrs.get("clock_sessions") if grp is not None else None
+        sessions = [*(json.loads(old) if old is not None else []), done]
+        self.run.set_attrs(GROUP, clock_source=source, clock_sessions=json.dumps(sessions))
+        self.run.flush()
+        self._clock, self._t0, self._last = clock, float(clock()), 0.0
+        return True
 
     def _repair(self) -> None:
         """Drop rows of an append a killed process left half-written (after the last index)."""
         done = len(self.completed_arrays())
-        for name in (*_STREAMS, *_BIAS_STREAMS):
+        for name in (*_STREAMS, *_BIAS_STREAMS, _TIME):
             self.run.truncate(f"{GROUP}/{name}", done)
 
     def _stored_rows(self, i: int) -> dict[str, np.ndarray]:
         out = {}
-        for name in (*_STREAMS, *_BIAS_STREAMS):
+        for name in (*_STREAMS, *_BIAS_STREAMS, _TIME):
             ds = self.run.h5.get(f"{GROUP}/{name}")
             if ds is not None and ds.shape[0] > i:
                 out[name] = self.run.read(f"{GROUP}/{name}", slice(i, i + 1))
@@ -93,6 +126,10 @@ class CharacterizationRun(RunSink):
         for name, (unit, description) in {**_STREAMS, **_BIAS_STREAMS}.items():
             if getattr(data, name) is not None:
                 rows[name] = (np.asarray(getattr(data, name))[None], unit, description)
+        if self._clock is not None:
+            now = float(self._clock()) - self._t0
+            rows[_TIME] = (np.array([[self._last, now]], np.float64), "s", _TIME_TEXT)
+            self._last = now
         self._commit_array(array, rows)
 
     def load_arrays(self, arrays: Iterable[int]) -> dict[int, SwitchingData]:
@@ -229,6 +266,11 @@ class Characterization:
     bias_ap: np.ndarray | None = None
     posterior: np.ndarray | None = None
     resistive_open: np.ndarray | None = None
+    array_time: np.ndarray | None = None
+    """(len(arrays_done), 2) start and end of each array's measurement, s since its session
+    began (None: the file records no times, e.g. one of mtj-hil 0.1)."""
+    clock_source: str | None = None
+    clock_sessions: list[int] = field(default_factory=list)
 
     @property
     def uncertain(self) -> int:
@@ -293,6 +335,12 @@ def load_characterization(path: str | Path) -> Characterization:
             for name in ("model", "warnings", "overlap", "remeasured"):
                 if name in grp.attrs:
                     extra[name] = json.loads(grp.attrs[name])
+        times = h5.get(f"{GROUP}/{_TIME}")
+        if times is not None and times.shape[0] >= len(done) and len(done):
+            extra["array_time"] = run.read(f"{GROUP}/{_TIME}")[: len(done)]
+            source = h5[GROUP].attrs.get("clock_source", "unknown")
+            extra["clock_source"] = source.decode() if isinstance(source, bytes) else str(source)
+            extra["clock_sessions"] = json.loads(h5[GROUP].attrs.get("clock_sessions", "[0]"))
         return Characterization(
             path=Path(path),
             attrs=attrs,

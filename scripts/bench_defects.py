@@ -68,7 +68,13 @@ def run_case(prof, dies: int, lot: int, cycles: int, remeasure: int, n_arrays: i
         best = np.where(codes == DefectCode.UNCERTAIN, result.best_guess, codes)
         np.add.at(guessed, (truth.ravel(), best.ravel()), 1)
         calls = bayes_calls(
-            chip.die, planned, result, plan.read_voltage, plan.bias_read_voltage, cycles
+            chip.die,
+            planned,
+            result,
+            plan.read_voltage,
+            plan.bias_read_voltage,
+            cycles,
+            plan.remeasure_cycles,
         )
         np.add.at(oracle, (truth.ravel(), calls.ravel()), 1)
         settled = codes != DefectCode.UNCERTAIN

@@ -5,10 +5,11 @@ flaw of :mod:`mtj_hil.sim.profile_sections` on its own, the per-line sense offse
 marginal write window, and all of them together. For each die the benches compare the
 classification with the simulator's truth; besides precision and recall they print
 
-- the **Bayes limit** of the non-switching classes: what a classifier would reach that knew
-  every class's true distribution of the observables (the measured level and, with a second
-  read voltage, the bias signature), built from the die's own true device values convolved
-  with the measured read noise (:func:`bayes_calls`);
+- the **Bayes limit**: what a classifier would reach that knew every class's true
+  distribution of the observables (the measured level, the contrast between the written
+  states and, with a second read voltage, the bias signature), built from the die's own
+  true device values convolved with the measured read noise, every device re-measured
+  (:func:`bayes_calls`); good devices with almost no contrast compete with stuck ones;
 - a **reliability table** of the stated confidence: calls binned by confidence, and how
   often each bin was right (:func:`reliability`).
 """
@@ -84,10 +85,12 @@ def case_profile(name: str):
 
 
 def _true_observables(die, arrays, v1: float, v2: float | None):
-    """The true (ln G at ``v1``, bias signature) of every device of ``arrays`` in the state
-    its class reads in, ``(*S, 2)``, and per non-switching class the die's population of such
-    values (samples ``(n, 2)``: every barrier device for the stuck classes, every short's
-    and open's conductance for shorts and opens)."""
+    """The true observables of every device of ``arrays``, ``(*S, 3)``: the mean ln G at
+    ``v1`` over both written states, the bias signature (ln G at ``v2`` less ln G at ``v1``,
+    likewise averaged) and the contrast (ln G after a P write less after an AP write: 0 for
+    a device that does not switch); and per class the die's population of such values
+    (samples ``(n, 3)``: every good device for GOOD, every barrier device in the one state
+    for the stuck classes, every short's and open's conductance)."""
     r_p, r_ap = die.r_p[arrays], die.r_ap[arrays]
     leak = 0.0 if die.leak_g is None else die.leak_g[arrays]
     truth = die.defect[arrays]
@@ -98,72 +101,95 @@ def _true_observables(die, arrays, v1: float, v2: float | None):
         b = np.zeros_like(g1)
         if v2 is not None and k is not None:
             b = np.log(g0 * (1 + k * v2 * v2) + leak) - np.log(g1)
-        return np.stack([np.log(g1), b], axis=-1)
+        return np.stack([np.log(g1), b, np.zeros_like(g1)], axis=-1)
 
     kp = None if die.k_p is None else die.k_p[arrays]
     kap = None if die.k_ap is None else die.k_ap[arrays]
     obs_p, obs_ap = state(1 / r_p, kp), state(1 / r_ap, kap)
+    good = 0.5 * (obs_p + obs_ap)
+    good[..., 2] = obs_p[..., 0] - obs_ap[..., 0]
     open_g = die.profile.defects.open_g if die.open_g is None else die.open_g[arrays]
-    ohmic = lambda g: np.stack([np.log(g), np.zeros_like(g)], axis=-1)  # noqa: E731
+    ohmic = lambda g: np.stack([np.log(g), np.zeros_like(g), np.zeros_like(g)], axis=-1)  # noqa: E731
     obs_s = ohmic(die.short_g[arrays])
     obs_o = ohmic(np.broadcast_to(open_g, truth.shape).astype(float))
-    device = np.where((truth == DefectCode.STUCK_AP)[..., None], obs_ap, obs_p)
+    device = np.where((truth == DefectCode.GOOD)[..., None], good, obs_p)
+    device = np.where((truth == DefectCode.STUCK_AP)[..., None], obs_ap, device)
     device = np.where((truth == DefectCode.SHORT)[..., None], obs_s, device)
     device = np.where((truth == DefectCode.OPEN)[..., None], obs_o, device)
     population = {
+        int(DefectCode.GOOD): good[truth == DefectCode.GOOD],
         int(DefectCode.STUCK_P): obs_p[barrier],
         int(DefectCode.STUCK_AP): obs_ap[barrier],
-        int(DefectCode.SHORT): obs_s.reshape(-1, 2),
+        int(DefectCode.SHORT): obs_s.reshape(-1, 3),
         int(DefectCode.OPEN): obs_o[truth == DefectCode.OPEN],
     }
     return device, population
 
 
-def bayes_calls(die, arrays, result, v1: float, v2: float | None, cycles: int) -> np.ndarray:
-    """What a classifier knowing every class's true distribution would call each device that
-    truly does not switch (good devices keep GOOD: switching tells them apart).
+ORACLE_CLASSES = (DefectCode.GOOD, *LEVEL_CLASSES)
+CONTRAST_REACH = 6.0
+"""Good devices whose measured contrast is this many of its noise sigmas from 0 are called
+GOOD outright (every other class has no contrast)."""
 
-    Each non-switching device is "measured" afresh from its true (level, bias signature) with
-    the read noise the classifier measured (of a mean over the cycles, no offsets or drift);
-    each class's density is the die's own true values of that class convolved with that
-    noise (kernel density, plus Silverman smoothing for small classes); priors are the true
-    class counts. Returns codes shaped like the die's arrays.
+
+def bayes_calls(
+    die, arrays, result, v1: float, v2: float | None, cycles: int, remeasure: int = 0
+) -> np.ndarray:
+    """What a classifier knowing every class's true distribution would call each device.
+
+    Each device is "measured" afresh from its true (mean level, bias signature, contrast)
+    with the read noise the classifier measured, as a mean over ``cycles + remeasure``
+    write-read cycles per state (every device re-measured: an upper bound on what the
+    classifier sees; no offsets or drift). Each class's density is the die's own true values
+    of that class convolved with that noise (kernel density, plus Silverman smoothing of
+    the level for small classes); priors are the true class counts. Good devices are
+    included: one whose contrast is near 0 (a junction with almost no TMR) competes with the
+    stuck classes, as it does for the classifier. Returns codes shaped like the die's
+    arrays.
     """
     arrays = list(arrays)
     truth = die.defect[arrays]
-    level = truth != DefectCode.GOOD
     calls = truth.copy()
-    if not level.any():
+    if not (truth != DefectCode.GOOD).any():
         return calls
     rng = np.random.default_rng(0)
-    noise = float(result.model.get("read_noise_ln", 0.01)) / np.sqrt(max(2 * cycles, 1))
+    n = max(cycles + remeasure, 1)
+    per_read = float(result.model.get("read_noise_ln", 0.01))
+    noise = np.array([per_read / np.sqrt(2 * n), 0.0, per_read * np.sqrt(2 / n)])
     bias = result.model.get("bias_signature") or {}
-    b_noise = float(bias.get("read_noise_per_cycle", 0.0)) / np.sqrt(max(2 * cycles, 1))
-    use_b = v2 is not None and b_noise > 0
+    noise[1] = float(bias.get("read_noise_per_cycle", 0.0)) / np.sqrt(2 * n)
+    use_b = v2 is not None and noise[1] > 0
     device, population = _true_observables(die, arrays, v1, v2 if use_b else None)
-    obs = device[level]
-    x = obs[:, 0] + noise * rng.standard_normal(obs.shape[0])
-    b = obs[:, 1] + b_noise * rng.standard_normal(obs.shape[0])
+    meas = device + noise * rng.standard_normal(device.shape)
+    near = np.abs(meas[..., 2]) < CONTRAST_REACH * max(noise[2], 1e-4)
+    judged = (truth != DefectCode.GOOD) | near
+    calls[~judged] = DefectCode.GOOD
+    obs = meas[judged]
+    dims = [0, 1, 2] if use_b else [0, 2]
     scores = []
-    for code in LEVEL_CLASSES:
+    for code in ORACLE_CLASSES:
         s = population[int(code)]
         prior = int((truth == code).sum())
         if prior == 0 or s.shape[0] == 0:
-            scores.append(np.full(x.shape, -np.inf))
+            scores.append(np.full(obs.shape[0], -np.inf))
             continue
-        if s.shape[0] > 4000:
-            s = s[rng.choice(s.shape[0], 4000, replace=False)]
+        cap = 20000 if code == DefectCode.GOOD else 4000
+        if s.shape[0] > cap:
+            s = s[rng.choice(s.shape[0], cap, replace=False)]
         silver = 1.06 * max(np.std(s[:, 0]), 1e-3) * s.shape[0] ** -0.2 if s.shape[0] < 500 else 0
-        hx = np.hypot(max(noise, 1e-3), silver)
-        dens = -0.5 * ((x[:, None] - s[None, :, 0]) / hx) ** 2 - np.log(hx)
-        if use_b:
-            hb = max(b_noise, 1e-4)
-            dens = dens - 0.5 * ((b[:, None] - s[None, :, 1]) / hb) ** 2 - np.log(hb)
-        top = dens.max(axis=1, keepdims=True)
-        ll = top[:, 0] + np.log(np.exp(dens - top).mean(axis=1))
+        h = np.maximum(noise, [1e-3, 1e-4, 1e-4])
+        h[0] = np.hypot(h[0], silver)
+        ll = np.empty(obs.shape[0])
+        for lo in range(0, obs.shape[0], 256):
+            o = obs[lo : lo + 256]
+            dens = np.zeros((o.shape[0], s.shape[0]))
+            for d in dims:
+                dens -= 0.5 * ((o[:, None, d] - s[None, :, d]) / h[d]) ** 2 + np.log(h[d])
+            top = dens.max(axis=1, keepdims=True)
+            ll[lo : lo + 256] = top[:, 0] + np.log(np.exp(dens - top).mean(axis=1))
         scores.append(np.log(prior) + ll)
-    best = np.array([int(c) for c in LEVEL_CLASSES], dtype=np.uint8)[np.argmax(scores, axis=0)]
-    calls[level] = best
+    best = np.array([int(c) for c in ORACLE_CLASSES], dtype=np.uint8)[np.argmax(scores, axis=0)]
+    calls[judged] = best
     return calls
 
 

@@ -161,7 +161,13 @@ def run_case(
         best = np.where(result.codes == 5, result.best_guess, result.codes)
         np.add.at(guessed, (truth.ravel(), best.ravel()), 1)
         calls = bayes_calls(
-            chip.die, arrays, result, plan.read_voltage, plan.bias_read_voltage, plan.cycles
+            chip.die,
+            arrays,
+            result,
+            plan.read_voltage,
+            plan.bias_read_voltage,
+            plan.cycles,
+            plan.remeasure_cycles,
         )
         np.add.at(oracle, (truth.ravel(), calls.ravel()), 1)
         called = np.isin(result.codes, (1, 2, 3, 4))

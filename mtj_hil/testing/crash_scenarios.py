@@ -42,10 +42,13 @@ PROVENANCE_OBJECTS = (
     "entry/end_time",
     "entry/program_name",
     "timeline/",
+    "characterization/array_time",
 )
 """Objects that carry the same kind of provenance (the NeXus copies of the run id and its
-times, the processes' dates, the timeline of flush times and lab times): compared for
-presence, not values."""
+times, the processes' dates, the timeline of flush times and lab times, when each array was
+measured): compared for presence, not values."""
+IGNORED_OBJECT_ATTRS = {"clock_sessions"}
+"""Attributes of any object that record the resume history (where each session began)."""
 
 
 def _provenance(name: str) -> bool:
@@ -115,7 +118,7 @@ def compare_h5(path: Path, reference: Path) -> list[str]:
             if _provenance(name):
                 continue
             x, y = a[name], b[name]
-            if _attrs(x, set()) != _attrs(y, set()):
+            if _attrs(x, IGNORED_OBJECT_ATTRS) != _attrs(y, IGNORED_OBJECT_ATTRS):
                 out.append(f"{path.name}:{name}: attributes differ")
             if isinstance(x, h5py.Dataset):
                 vx, vy = x[()], y[()]

@@ -84,6 +84,7 @@ class CharacterizationRun(RunSink):
 
     KIND = KIND
     GROUP = GROUP
+    UNHASHED = (_TIME,)
     _clock: Callable[[], float] | None = None
     _t0 = 0.0
     _last = 0.0
@@ -100,8 +101,8 @@ class CharacterizationRun(RunSink):
         grp = self.run.h5.get(GROUP)
         old = grp.attrs.get("clock_sessions") if grp is not None else None
         sessions = [*(json.loads(old) if old is not None else []), done]
+        # (flushed with the first array: a session that measured nothing leaves no trace)
         self.run.set_attrs(GROUP, clock_source=source, clock_sessions=json.dumps(sessions))
-        self.run.flush()
         self._clock, self._t0, self._last = clock, float(clock()), 0.0
         return True
 

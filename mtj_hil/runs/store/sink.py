@@ -38,6 +38,9 @@ class RunSink:
 
     KIND: str = ""
     GROUP: str = ""
+    UNHASHED: tuple[str, ...] = ()
+    """Streams the per-array checksum leaves out: provenance that a resume legitimately
+    changes (when an array was measured), not measured data."""
 
     def __init__(self, run: RunFile) -> None:
         self.run = run
@@ -102,7 +105,9 @@ class RunSink:
         and checksum, and commit them as one part: the array counts as finished only then."""
         for name, (values, unit, text) in rows.items():
             self.run.append(f"{self.GROUP}/{name}", values, unit, text)
-        digest = rows_digest({n: np.asarray(v[0]) for n, v in rows.items()})
+        digest = rows_digest(
+            {n: np.asarray(v[0]) for n, v in rows.items() if n not in self.UNHASHED}
+        )
         self.run.append(
             self._sums_path(),
             np.array([digest.encode()], dtype="S64"),
@@ -122,13 +127,17 @@ class RunSink:
         done = self.completed_arrays()
         if not done or self._sums_path() in self.run.h5:
             return
-        sums = [rows_digest(self._stored_rows(i)).encode() for i in range(len(done))]
+        sums = [rows_digest(self._hashed_rows(i)).encode() for i in range(len(done))]
         self.run.append(
             self._sums_path(),
             np.array(sums, dtype="S64"),
             "1",
             "SHA-256 of each finished array's rows (see mtj_hil.runs.store.sink.rows_digest)",
         )
+
+    def _hashed_rows(self, i: int) -> dict[str, np.ndarray]:
+        """The rows of the ``i``-th finished array the checksum covers (not ``UNHASHED``)."""
+        return {n: v for n, v in self._stored_rows(i).items() if n not in self.UNHASHED}
 
     def _stored_rows(self, i: int) -> dict[str, np.ndarray]:
         """The rows of the ``i``-th finished array as they were appended."""
@@ -143,7 +152,7 @@ class RunSink:
         bad = []
         for i, array in enumerate(self.completed_arrays()):
             try:
-                ok = i < len(sums) and rows_digest(self._stored_rows(i)) == sums[i].decode()
+                ok = i < len(sums) and rows_digest(self._hashed_rows(i)) == sums[i].decode()
             except (StoreError, KeyError, ValueError, IndexError):
                 ok = False
             if not ok:
@@ -159,7 +168,7 @@ class RunSink:
         if self._sums_path() not in self.run.h5:
             return
         sums = self.run.read(self._sums_path())
-        if i >= len(sums) or rows_digest(self._stored_rows(i)) != sums[i].decode():
+        if i >= len(sums) or rows_digest(self._hashed_rows(i)) != sums[i].decode():
             raise StoreError(
                 f"{self.run.path}: the data of array {array} do not match their checksum "
                 f"({self._sums_path()}): the file was changed or damaged"

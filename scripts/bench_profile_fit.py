@@ -38,12 +38,10 @@ from rich.console import Console
 from rich.table import Table
 
 from mtj_hil.profile_fit.fit import fit_profile
-from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.protocols.defects.codes import DefectCode
-from mtj_hil.runs.jobs.characterization import run_characterization
-from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.sim.profile_sections import Drift
+from mtj_hil.testing.lots import lot_runs
 
 MODEL_BREAKERS = (
     "partial",
@@ -183,16 +181,9 @@ def spatial_truth(sp, dies: list) -> dict[str, float]:
 def run_case(name: str, dies: int, lot: int, arrays: int | None, workdir: Path) -> dict:
     prof = case_profile(name)
     base = load_profile(CASES[name][0])
-    paths, drawn = [], []
-    planned = None
-    for k in range(dies):
-        chip = SimulatedChip.from_lot(prof, lot, k)
-        planned = tuple(range(min(arrays or chip.layout.n_arrays, chip.layout.n_arrays)))
-        path = workdir / f"{name.replace(' ', '_')}-{k}.h5"
-        plan = CharacterizationPlan(arrays=planned).resolved(chip.layout)
-        run_characterization(chip, path, die_id=f"sim:{name}:{k}", plan=plan, seed=lot)
-        paths.append(path)
-        drawn.append(chip.die)
+    paths, drawn = lot_runs(workdir, prof, lot, dies, arrays, name.replace(" ", "_"))
+    n_arrays = prof.geometry.n_arrays
+    planned = tuple(range(min(arrays or n_arrays, n_arrays)))
     fitted = fit_profile(paths, base, name="bench")
     truth = realised_truth(prof, drawn, planned, base)
     rows = []

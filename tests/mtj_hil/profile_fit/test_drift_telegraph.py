@@ -17,9 +17,8 @@ from mtj_hil.profile_fit.fit import fit_profile
 from mtj_hil.profile_fit.resistance import run_levels
 from mtj_hil.profile_fit.runs import open_runs
 from mtj_hil.profile_fit.writer import write_profile_toml
-from mtj_hil.protocols.characterize.plan import CharacterizationPlan
-from mtj_hil.runs.jobs.characterization import run_characterization
-from mtj_hil.sim import SimulatedChip, load_profile
+from mtj_hil.sim import load_profile
+from mtj_hil.testing.lots import lot_runs
 
 pytestmark = pytest.mark.slow
 LOT = 3232  # a lot no other test uses
@@ -69,15 +68,7 @@ def test_no_drift_is_not_shown():
 
 
 def _lot(tmp, prof, dies, arrays, tag, **plan):
-    paths, drawn = [], []
-    for k in range(dies):
-        chip = SimulatedChip.from_lot(prof, LOT, k)
-        p = CharacterizationPlan(arrays=tuple(range(arrays)), **plan).resolved(chip.layout)
-        path = tmp / f"{tag}-{k}.h5"
-        run_characterization(chip, path, die_id=f"sim:{tag}:{k}", plan=p, seed=LOT)
-        paths.append(path)
-        drawn.append(chip.die)
-    return paths, drawn
+    return lot_runs(tmp, prof, LOT, dies, arrays, tag, **plan)
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,14 @@ from mtj_hil.profile_fit.writer import write_profile_toml
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.sim import SimulatedChip, load_profile
+from mtj_hil.testing.lots import lot_runs
 
 pytestmark = pytest.mark.slow
 LOT = 3131  # a lot no other test uses
 
 
 def _lot(tmp, prof, dies=3, arrays=8, tag="lot", **plan):
-    paths, drawn = [], []
-    for k in range(dies):
-        chip = SimulatedChip.from_lot(prof, LOT, k)
-        p = CharacterizationPlan(arrays=tuple(range(arrays)), **plan).resolved(chip.layout)
-        path = tmp / f"{tag}-{k}.h5"
-        run_characterization(chip, path, die_id=f"sim:{tag}:{k}", plan=p, seed=LOT)
-        paths.append(path)
-        drawn.append(chip.die)
-    return paths, drawn
+    return lot_runs(tmp, prof, LOT, dies, arrays, tag, **plan)
 
 
 @pytest.fixture(scope="module")

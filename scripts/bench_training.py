@@ -121,6 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--pool-size", type=int, default=128)
     ap.add_argument(
+        "--no-weight-routing",
+        dest="weight_routing",
+        action="store_false",
+        help="deploy on the weight-blind defect-aware placement (for comparison)",
+    )
+    ap.add_argument(
         "--workers",
         type=int,
         default=2,
@@ -149,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
             finetune_from=args.finetune_from,
             recal_components=args.recal_components,
             pool_size=args.pool_size,
+            weight_routing=args.weight_routing,
             workers=args.workers,
         )
         clock = StageClock()

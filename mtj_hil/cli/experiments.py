@@ -141,6 +141,14 @@ def experiment() -> None:
     "cost K (n_in + n_out) multiply-adds per layer per input; 0: scale and shift only).",
 )
 @click.option(
+    "--weight-routing/--no-weight-routing",
+    default=True,
+    show_default=True,
+    help="On each die, route every network's inputs and outputs for its weights (stuck "
+    "devices under the weight they are stuck at, other defects on the least important "
+    "lines; no retraining). Off: the weight-blind defect-aware placement.",
+)
+@click.option(
     "--validation",
     type=click.FloatRange(0.0, 0.5),
     default=0.0,
@@ -214,6 +222,7 @@ def borders(
     freeze_defective: bool,
     recalibrate: bool,
     recal_components: int,
+    weight_routing: bool,
     validation: float,
     compare_plain: bool,
     pool_size: int,
@@ -246,6 +255,7 @@ def borders(
         compare_plain=compare_plain,
         recalibrate=recalibrate,
         recal_components=recal_components,
+        weight_routing=weight_routing,
         validation=validation,
         seed=seed,
         on_chip=on_chip,

@@ -34,6 +34,7 @@ from mtj_hil.training.ensemble import (
     place_ensemble,
 )
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
+from mtj_hil.training.matching import input_importance, match_weights
 from mtj_hil.training.methods import (
     train_defect_aware,
     train_statistics_aware,
@@ -55,8 +56,8 @@ METHODS = (
     "lea_statistics_recalibrated",
 )
 """Columns of the result. ``unaware`` is the software network on the straightforward
-placement; ``unaware_placed`` the same network routed by :func:`place_defect_aware` (what the
-placement alone buys); ``statistics_aware`` one network for all dies, trained through
+placement; ``unaware_placed`` the same network routed by :func:`place_defect_aware` and,
+with ``weight_routing``, for its weights (what the placement alone buys); ``statistics_aware`` one network for all dies, trained through
 realisations placed the way each die is placed, deployed with each die's defect-aware
 placement; ``statistics_aware_plain`` (optional) the same training on the straightforward
 placement for every die; ``lea`` the software network with Layer Ensemble Averaging
@@ -140,6 +141,11 @@ class BordersConfig:
             :class:`PopulationModel`, one network for every die).
         folds: for ``mnist5k``, test on cross-validation fold ``seed % 5`` (seeds 0..4 test
             on disjoint images, so per-die results pool over seeds); else a seeded split.
+        weight_routing: on each die, route every deployed network's inputs and outputs
+            for its weights (:func:`~mtj_hil.training.matching.match_weights`: stuck devices
+            under the weight they are stuck at, the rest of the defects on the least
+            important lines; no retraining); the defect-aware fine-tuning starts from the
+            base network so routed. Off: the weight-blind defect-aware placement.
     """
 
     dataset: str = "mnist5k"
@@ -173,6 +179,7 @@ class BordersConfig:
     folds: bool = True
     stats_model: str = "measured"
     validation: float = 0.0
+    weight_routing: bool = True
 
     def __post_init__(self) -> None:
         if self.dies < 1:
@@ -400,7 +407,19 @@ def run_borders_seeds(
 
 
 def _train_stats(data, config, pop, plain, rng, cfg, base, placer) -> BNN:
-    """One statistics-aware network (its own ``rng``: the same net in any worker)."""
+    """One statistics-aware network (its own ``rng``: the same net in any worker). With
+    ``weight_routing`` its training dies are routed for ``base``'s weights (where its
+    training starts) the way each real die is routed at deployment."""
+    router = None
+    import os
+
+    if config.weight_routing and placer is not None and not os.environ.get("NO_TR"):
+        moments = input_importance(base, data.X_train)
+        weights = base.binary_weights()
+
+        def router(placed: Placement, die: DieModel) -> Placement:
+            return match_weights(placed, weights, die, moments)
+
     return train_statistics_aware(
         data,
         config.hidden,
@@ -413,6 +432,7 @@ def _train_stats(data, config, pop, plain, rng, cfg, base, placer) -> BNN:
         placer=placer,
         select=8 if config.select else 0,
         init_shrink=config.stats_shrink,
+        router=router,
     ).net
 
 

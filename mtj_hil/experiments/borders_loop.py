@@ -28,8 +28,14 @@ from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
-from mtj_hil.training.ensemble import lea_weights, place_ensemble, predict_lea
+from mtj_hil.training.ensemble import (
+    EnsemblePlacement,
+    lea_weights,
+    place_ensemble,
+    predict_lea,
+)
 from mtj_hil.training.mapping import Placement, place_defect_aware
+from mtj_hil.training.matching import input_importance, match_ensemble, match_weights
 from mtj_hil.training.methods import train_defect_aware
 from mtj_hil.training.recalibration import calibration_batch
 
@@ -80,6 +86,23 @@ class DieContext:
         """The defect-aware placement of the network on a die with ``codes``."""
         return place_defect_aware(self.sizes, self.profile.layout, codes, self.importance)
 
+    def routed(self, net: BNN, placed: Placement, model: DieModel) -> Placement:
+        """``placed`` re-routed for ``net``'s weights on the die (:func:`match_weights`),
+        or ``placed`` itself when ``config.weight_routing`` is off."""
+        if not self.config.weight_routing:
+            return placed
+        moments = input_importance(net, self.data.X_train)
+        return match_weights(placed, net.binary_weights(), model, moments)
+
+    def routed_copies(
+        self, net: BNN, ensemble: EnsemblePlacement, model: DieModel
+    ) -> EnsemblePlacement:
+        """As :meth:`routed`, for every copy of an LEA placement."""
+        if not self.config.weight_routing:
+            return ensemble
+        moments = input_importance(net, self.data.X_train)
+        return match_ensemble(ensemble, net.binary_weights(), model, moments)
+
     def stats_net(self, name: str, k: int) -> BNN:
         """The statistics-aware network ``name`` that die ``k`` is evaluated with."""
         group = self.group_of[k]
@@ -92,42 +115,48 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
     rng = np.random.default_rng(die_seed)
     placed = ctx.placer(model.defects)
     stats_net = ctx.stats_net("statistics_aware", k)
+    start = stats_net if config.finetune_from == "statistics" else ctx.base
+    tuned_at = ctx.routed(start, placed, model)
     tuned = train_defect_aware(
         data,
         config.hidden,
         model,
-        placed,
+        tuned_at,
         rng,
         ctx.finetune,
-        init=stats_net if config.finetune_from == "statistics" else ctx.base,
+        init=start,
         freeze_defective=config.freeze_defective,
         select=config.select,
         init_shrink=config.finetune_shrink,
     ).net
+    stats_at = ctx.routed(stats_net, placed, model)
     nets = {
         "unaware": (ctx.unaware, ctx.plain),
-        "unaware_placed": (ctx.unaware, placed),
-        "defect_aware": (tuned, placed),
-        "statistics_aware": (stats_net, placed),
+        "unaware_placed": (ctx.unaware, ctx.routed(ctx.unaware, placed, model)),
+        "defect_aware": (tuned, tuned_at),
+        "statistics_aware": (stats_net, stats_at),
     }
     if "statistics_aware_plain" in ctx.stats_nets:
         nets["statistics_aware_plain"] = (ctx.stats_net("statistics_aware_plain", k), ctx.plain)
     misses = {n: emulated_wrong(net, pl, model, data, rng) for n, (net, pl) in nets.items()}
     layout = ctx.profile.layout
-    ens = place_ensemble(ctx.sizes, layout, ctx.copies, model.defects, ctx.importance)
+    blind = place_ensemble(ctx.sizes, layout, ctx.copies, model.defects, ctx.importance)
+    ens = ctx.routed_copies(ctx.unaware, blind, model)
     lea = (ctx.unaware, ens, lea_weights(ens, model.defects, config.lea_beta))
+    ens_s = ctx.routed_copies(stats_net, blind, model)
+    lea_s = (stats_net, ens_s, lea_weights(ens_s, model.defects, config.lea_beta))
     misses["lea"] = (
         predict_lea(ctx.unaware, data.X_test, model, ens, lea[2], True, rng) != data.y_test
     )
     misses["lea_statistics"] = (
-        predict_lea(stats_net, data.X_test, model, ens, lea[2], True, rng) != data.y_test
+        predict_lea(stats_net, data.X_test, model, ens_s, lea_s[2], True, rng) != data.y_test
     )
     recal: dict[str, tuple[BNN, Placement | LeaDeployment]] = {}
     X_cal = calibration_batch(data.X_train, rng, config.calibration_batch)
     if config.recalibrate:
         recal["lea_recalibrated"] = (ctx.unaware, lea)
-        recal["statistics_recalibrated"] = (stats_net, placed)
-        recal["lea_statistics_recalibrated"] = (stats_net, (stats_net, ens, lea[2]))
+        recal["statistics_recalibrated"] = (stats_net, stats_at)
+        recal["lea_statistics_recalibrated"] = (stats_net, lea_s)
     for name, (net, where) in recal.items():
         misses[name] = recalibrated_wrong(
             net, where, model, data, X_cal, rng, config.recal_components

@@ -41,6 +41,9 @@ LayerCurrents = Callable[[int, np.ndarray], np.ndarray]
 Placer = Callable[[np.ndarray], Placement]
 """``defect codes (n_arrays, rows, cols) -> Placement``: how a die with that defect map is
 placed (e.g. ``lambda codes: place_defect_aware(sizes, layout, codes, importance)``)."""
+Router = Callable[[Placement, DieModel], Placement]
+"""``(placement, die) -> Placement``: the placement re-routed on that die (e.g. for a
+network's weights, :func:`~mtj_hil.training.matching.match_weights`)."""
 
 
 @dataclass
@@ -203,13 +206,16 @@ def realisation_pool(
     rng: np.random.Generator,
     size: int,
     placer: Placer | None = None,
+    router: Router | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``size`` sampled dies as per-layer stacked ``(offset, slope)``, each
     ``(size, n_in, n_out)`` in logical weight coordinates; sampled in chunks to bound memory.
 
     Without ``placer`` every sampled die is read through ``placement``. With ``placer``
     each sampled die is placed the way a real die with that defect map will be placed
-    (``placer(codes)``), so the realisations carry the defects that survive placement.
+    (``placer(codes)``), so the realisations carry the defects that survive placement;
+    with ``router`` too, each placement is then re-routed on the sampled die
+    (``router(placed, die)``, e.g. for the network's weights) as a real die will be.
     """
     chunks: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for start in range(0, size, 32):
@@ -225,6 +231,8 @@ def realisation_pool(
             g1 = conductance_for(g_p[k], g_ap[k], codes[k], ones)
             g0 = conductance_for(g_p[k], g_ap[k], codes[k], ~ones)
             placed = placer(codes[k])
+            if router is not None:
+                placed = router(placed, DieModel(population.layout, g_p[k], g_ap[k], codes[k]))
             if placed.sizes != placement.sizes or placed.layout != placement.layout:
                 raise TrainingError("the placer places another network or layout")
             per_die.append(weight_response(placed, g1, g0))
@@ -253,13 +261,15 @@ def train_statistics_aware(
     placer: Placer | None = None,
     select: int = 0,
     init_shrink: float = 1.0,
+    router: Router | None = None,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
 
     ``placer`` says how each die will be placed (see :func:`realisation_pool`); without it
     every die is assumed to use ``placement``. Evaluate the network the same way: with
-    ``placer(die.defects)`` if a placer was given, else with ``placement``.
+    ``placer(die.defects)`` if a placer was given (re-routed by ``router`` if given, see
+    :func:`realisation_pool`), else with ``placement``.
 
     With ``select > 0``, that many further realisations (not used for training) score every
     epoch's network by its mean training loss over them (on :func:`score_rows`); the best
@@ -277,7 +287,7 @@ def train_statistics_aware(
         raise TrainingError("population and placement use different layouts")
     if pool_size < 1 or select < 0:
         raise TrainingError(f"pool_size must be >= 1 and select >= 0, got {pool_size}, {select}")
-    pool = realisation_pool(population, placement, rng, pool_size + select, placer)
+    pool = realisation_pool(population, placement, rng, pool_size + select, placer, router)
     held = [[(off[k], sl[k]) for off, sl in pool] for k in range(pool_size, pool_size + select)]
 
     def sampler() -> list[Realisation]:

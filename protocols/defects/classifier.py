@@ -66,7 +66,7 @@ from mtj_hil.protocols.defects.hidden import (
     fit_code_laws,
     hidden_good_ll,
 )
-from mtj_hil.protocols.defects.high_read import hidden_bias_ll
+from mtj_hil.protocols.defects.high_read import seen_at_high_voltage
 from mtj_hil.protocols.defects.joint import conditional_level_ll, level_contrast_cov
 from mtj_hil.protocols.defects.levels import (
     centres,
@@ -306,9 +306,11 @@ def classify_evidence(
     if laws is not None:
         hid = hidden_good_ll(laws, ll_stuck, ODD_SHARE, LEVEL_SPAN)
         if bias is not None:  # ...and its switch at the (finer) bias read voltage
-            same = laws.same & (laws.k > 0)
-            hid_bias, high_model = hidden_bias_ll(same, bias, bias_ll, d, x_ap, clean, wf.mean)
-            hid = hid + hid_bias
+            low = (d, x_p, x_ap, lv_p, ll_stuck)
+            same, odd = laws.same & (laws.k > 0), (ODD_SHARE, LEVEL_SPAN)
+            hid, high_model = seen_at_high_voltage(
+                hid, same, bias, bias_ll, low, clean, wf.mean, odd
+            )
         ll[..., GOOD] = np.logaddexp(ll[..., GOOD], np.log(pops.weights[GOOD]) + hid)
         ll, bottom = bottom_code_ll(ll, laws.bottom, pops.weights, ll_stuck, laws)
         post = normalise(ll)

@@ -137,27 +137,49 @@ def high_switch_lr(
     return np.where(have, good - stuck, 0.0).sum(axis=0)
 
 
-def hidden_bias_ll(
+def seen_at_high_voltage(
+    hid: np.ndarray,
     same: np.ndarray,
     bias: BiasEvidence,
     bias_ll: np.ndarray,
-    d: np.ndarray,
-    level: np.ndarray,
+    ev: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     clean: np.ndarray,
     failure: float,
+    odd: tuple[float, float],
 ) -> tuple[np.ndarray, dict | None]:
-    """The bias evidence ``(n_arr, n)`` of a good device whose switch the read voltage hid
-    (``same``: one code in both states). Its signature is that of one level read twice, as
-    a stuck device's (``bias_ll[..., STUCK_AP]``, the classes' log likelihoods of the
-    signature), except that its two states differ at the high voltage: the likelihood
-    ratio of :func:`high_switch_lr`. Where the die gives no high-voltage contrast law
-    (:func:`fit_high_contrast`), the good signature ``bias_ll[..., GOOD]`` as before. Also
-    returns the law (for the model record; None then)."""
-    hc = fit_high_contrast(bias, d, clean)
+    """The log likelihood ``(n_arr, n)`` of "a good device whose switch the read voltage
+    hid", with its bias evidence (``-inf`` where not applicable).
+
+    ``hid``: that of the low-voltage reads and the level (one code ``k > 0`` in both states,
+    ``same``; :func:`~mtj_hil.protocols.defects.hidden.hidden_good_ll`); ``bias_ll`` the
+    classes' log likelihoods of the bias signature; ``ev`` = ``(d, x_p, x_ap, lv_p,
+    ll_stuck)``: per-cycle low-voltage contrasts ``(cycles, n_arr, n)``, mean ln G (S) after
+    P and AP writes, the P level log density and the log likelihood of the low-voltage
+    contrasts of a device that does not switch; ``odd`` = ``(share, span)`` of good
+    devices at odd levels.
+
+    Such a device's signature is that of one level read twice, as a stuck device's
+    (``bias_ll[..., STUCK_AP]``), except that its states differ at the high voltage: the
+    likelihood ratio of :func:`high_switch_lr`. Besides the ``same`` devices this covers
+    those whose codes tie in some cycles only (a P level at a code's edge, read in the AP
+    code now and then): their low-voltage reads count as a stuck device's, their level as a
+    good device's P level. Where the die gives no high-voltage contrast law
+    (:func:`fit_high_contrast`): ``hid`` with the good signature ``bias_ll[..., GOOD]``.
+    Also returns the law (for the model record; None then)."""
+    hc = fit_high_contrast(bias, ev[0], clean)
     if hc is None:
-        return bias_ll[..., GOOD], None
-    lr = high_switch_lr(hc, bias, d, level, same, failure)
-    return np.where(same, bias_ll[..., STUCK_AP] + lr, bias_ll[..., GOOD]), hc.as_model()
+        return hid + bias_ll[..., GOOD], None
+    d, x_p, x_ap, lv_p, ll_stuck = ev
+    with np.errstate(invalid="ignore"):
+        lit = np.isfinite(x_ap) & (np.exp(x_ap) > 0.5 * hc.step)  # not the bottom code
+        tied = lit & ~same & (d == 0.0).any(axis=0)
+    test = same | tied
+    lr = high_switch_lr(hc, bias, d, x_ap, test, failure)
+    share, span = odd
+    level = np.logaddexp(np.log1p(-share) + lv_p, np.log(share) - np.log(span))
+    partial = ll_stuck + level
+    low = np.where(same, hid, np.where(tied, partial, -np.inf))
+    return np.where(test, low + bias_ll[..., STUCK_AP] + lr, -np.inf), hc.as_model()
 
 
 GOOD, STUCK_AP = 0, 4

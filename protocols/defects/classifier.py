@@ -304,13 +304,10 @@ def classify_evidence(
     bottom = np.zeros(post.shape[:-1], bool)
     high_model = None
     if laws is not None:
-        hid = hidden_good_ll(laws, ll_stuck, ODD_SHARE, LEVEL_SPAN)
+        hid = hidden_good_ll(laws, ll_stuck)
         if bias is not None:  # ...and its switch at the (finer) bias read voltage
-            low = (d, x_p, x_ap, lv_p, ll_stuck)
-            same, odd = laws.same & (laws.k > 0), (ODD_SHARE, LEVEL_SPAN)
-            hid, high_model = seen_at_high_voltage(
-                hid, same, bias, bias_ll, low, clean, wf.mean, odd
-            )
+            low, odd = (d, x_p, x_ap, lv_p, ll_stuck), (ODD_SHARE, LEVEL_SPAN)
+            hid, high_model = seen_at_high_voltage(laws, bias, bias_ll, low, clean, wf.mean, odd)
         ll[..., GOOD] = np.logaddexp(ll[..., GOOD], np.log(pops.weights[GOOD]) + hid)
         ll, bottom = bottom_code_ll(ll, laws.bottom, pops.weights, ll_stuck, laws)
         post = normalise(ll)

@@ -31,6 +31,7 @@ import numpy as np
 from mtj_hil.protocols.defects.bias_signature import BiasEvidence
 from mtj_hil.protocols.defects.contrast import deconvolve, lognorm
 from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.hidden import CodeLaws, hidden_good_ll
 from mtj_hil.protocols.defects.rowwise import median
 
 JUMP_SHARE = 0.01
@@ -138,8 +139,7 @@ def high_switch_lr(
 
 
 def seen_at_high_voltage(
-    hid: np.ndarray,
-    same: np.ndarray,
+    laws: CodeLaws,
     bias: BiasEvidence,
     bias_ll: np.ndarray,
     ev: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -150,35 +150,39 @@ def seen_at_high_voltage(
     """The log likelihood ``(n_arr, n)`` of "a good device whose switch the read voltage
     hid", with its bias evidence (``-inf`` where not applicable).
 
-    ``hid``: that of the low-voltage reads and the level (one code ``k > 0`` in both states,
-    ``same``; :func:`~mtj_hil.protocols.defects.hidden.hidden_good_ll`); ``bias_ll`` the
-    classes' log likelihoods of the bias signature; ``ev`` = ``(d, x_p, x_ap, lv_p,
-    ll_stuck)``: per-cycle low-voltage contrasts ``(cycles, n_arr, n)``, mean ln G (S) after
-    P and AP writes, the P level log density and the log likelihood of the low-voltage
-    contrasts of a device that does not switch; ``odd`` = ``(share, span)`` of good
-    devices at odd levels.
+    ``laws``: the die's code laws; ``bias_ll`` the classes' log likelihoods of the bias
+    signature; ``ev`` = ``(d, x_p, x_ap, lv_p, ll_stuck)``: per-cycle low-voltage contrasts
+    ``(cycles, n_arr, n)``, mean ln G (S) after P and AP writes, the P level log density and
+    the log likelihood of the low-voltage contrasts of a device that does not switch;
+    ``odd`` = ``(share, span)`` of good devices at odd levels.
 
-    Such a device's signature is that of one level read twice, as a stuck device's
-    (``bias_ll[..., STUCK_AP]``), except that its states differ at the high voltage: the
-    likelihood ratio of :func:`high_switch_lr`. Besides the ``same`` devices this covers
-    those whose codes tie in some cycles only (a P level at a code's edge, read in the AP
-    code now and then): their low-voltage reads count as a stuck device's, their level as a
-    good device's P level. Where the die gives no high-voltage contrast law
-    (:func:`fit_high_contrast`): ``hid`` with the good signature ``bias_ll[..., GOOD]``.
-    Also returns the law (for the model record; None then)."""
-    hc = fit_high_contrast(bias, ev[0], clean)
-    if hc is None:
-        return hid + bias_ll[..., GOOD], None
+    A device reading one code ``k > 0`` in both states: its low-voltage reads and level as
+    in :func:`~mtj_hil.protocols.defects.hidden.hidden_good_ll`, its signature that of one
+    level read twice, as a stuck device's (``bias_ll[..., STUCK_AP]``), except that its
+    states differ at the high voltage: the likelihood ratio of :func:`high_switch_lr`. With
+    that test its level may also be an odd good device's (``odd``): the level laws, fitted
+    to the few codes of a coarse converter, do not rule out a good device at an odd code
+    more surely than the classifier's odd share does, and the switch at the high voltage is
+    then the evidence that decides. The test also covers devices whose codes tie in some
+    cycles only (a P level at a code's edge, read in the AP code now and then): their
+    low-voltage reads count as a stuck device's, their level as a good device's P level.
+    Where the die gives no high-voltage contrast law (:func:`fit_high_contrast`): the
+    hidden good device with the good signature ``bias_ll[..., GOOD]``. Also returns the law
+    (for the model record; None then)."""
     d, x_p, x_ap, lv_p, ll_stuck = ev
+    hc = fit_high_contrast(bias, d, clean)
+    if hc is None:
+        return hidden_good_ll(laws, ll_stuck) + bias_ll[..., GOOD], None
+    share, span = odd
+    same = laws.same & (laws.k > 0)
     with np.errstate(invalid="ignore"):
         lit = np.isfinite(x_ap) & (np.exp(x_ap) > 0.5 * hc.step)  # not the bottom code
         tied = lit & ~same & (d == 0.0).any(axis=0)
     test = same | tied
     lr = high_switch_lr(hc, bias, d, x_ap, test, failure)
-    share, span = odd
     level = np.logaddexp(np.log1p(-share) + lv_p, np.log(share) - np.log(span))
-    partial = ll_stuck + level
-    low = np.where(same, hid, np.where(tied, partial, -np.inf))
+    hid = hidden_good_ll(laws, ll_stuck, share, span)
+    low = np.where(same, hid, np.where(tied, ll_stuck + level, -np.inf))
     return np.where(test, low + bias_ll[..., STUCK_AP] + lr, -np.inf), hc.as_model()
 
 

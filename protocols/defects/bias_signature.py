@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.protocols.chip import Layout
-from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.evidence import quantisation_step, robust_sigma
 from mtj_hil.protocols.defects.rowwise import median
 from mtj_hil.protocols.errors import ProtocolError
 
@@ -62,6 +62,8 @@ class BiasEvidence:
             (dimensionless; NaN where no valid pair of readings).
         n_p, n_ap: cycles with a valid pair of readings, per state.
         per_cycle_p, per_cycle_ap: ``(cycles, *S)`` the per-cycle log ratios.
+        step: conductance step (S) of the high-voltage readings (a coarse converter), 0 if
+            they are not quantised.
     """
 
     b_p: np.ndarray
@@ -70,6 +72,7 @@ class BiasEvidence:
     n_ap: np.ndarray
     per_cycle_p: np.ndarray
     per_cycle_ap: np.ndarray
+    step: float = 0.0
 
 
 def gather_bias_evidence(
@@ -97,7 +100,8 @@ def gather_bias_evidence(
         n_p, n_ap = np.isfinite(r_p).sum(axis=0), np.isfinite(r_ap).sum(axis=0)
         b_p = np.where(n_p > 0, np.nansum(r_p, axis=0) / np.maximum(n_p, 1), np.nan)
         b_ap = np.where(n_ap > 0, np.nansum(r_ap, axis=0) / np.maximum(n_ap, 1), np.nan)
-    return BiasEvidence(b_p, b_ap, n_p, n_ap, r_p, r_ap)
+    step = quantisation_step(np.stack([stacks[2], stacks[3]])[:, 0, 0])
+    return BiasEvidence(b_p, b_ap, n_p, n_ap, r_p, r_ap, step)
 
 
 def bias_log_likelihood(

@@ -66,6 +66,7 @@ from mtj_hil.protocols.defects.hidden import (
     fit_code_laws,
     hidden_good_ll,
 )
+from mtj_hil.protocols.defects.high_read import seen_at_high_voltage
 from mtj_hil.protocols.defects.joint import conditional_level_ll, level_contrast_cov
 from mtj_hil.protocols.defects.levels import (
     centres,
@@ -301,10 +302,12 @@ def classify_evidence(
 
     # -- a coarse converter hides switching: the same code after both writes ----------------
     bottom = np.zeros(post.shape[:-1], bool)
+    high_model = None
     if laws is not None:
         hid = hidden_good_ll(laws, ll_stuck)
-        if bias is not None:  # a hidden good device shows the good bias signature
-            hid = hid + bias_ll[..., GOOD]
+        if bias is not None:  # ...and its switch at the (finer) bias read voltage
+            low, odd = (d, x_p, x_ap, lv_p, ll_stuck), (ODD_SHARE, LEVEL_SPAN)
+            hid, high_model = seen_at_high_voltage(laws, bias, bias_ll, low, clean, wf.mean, odd)
         ll[..., GOOD] = np.logaddexp(ll[..., GOOD], np.log(pops.weights[GOOD]) + hid)
         ll, bottom = bottom_code_ll(ll, laws.bottom, pops.weights, ll_stuck, laws)
         post = normalise(ll)
@@ -401,6 +404,7 @@ def classify_evidence(
         ),
         "checks": checks,
         **({"bias_signature": bias_model} if bias_model is not None else {}),
+        **({"high_voltage_contrast": high_model} if high_model is not None else {}),
     }
     return Classification(
         codes=codes.reshape(shape),

@@ -266,7 +266,9 @@ def binned_levels(
     )
 
 
-def hidden_good_ll(laws: CodeLaws, stuck_ll: np.ndarray) -> np.ndarray:
+def hidden_good_ll(
+    laws: CodeLaws, stuck_ll: np.ndarray, odd: float = 0.0, span: float = 1.0
+) -> np.ndarray:
     """Log likelihood (a density in ln G, as the level likelihoods are) of a good device
     whose switching the converter hid: it read one code ``k > 0`` in both states; ``-inf``
     for every other device. ``stuck_ll``: the switching evidence of a device that did not
@@ -274,7 +276,10 @@ def hidden_good_ll(laws: CodeLaws, stuck_ll: np.ndarray) -> np.ndarray:
     bin ``k`` times the contrast law's chance of the AP level staying in it
     (:func:`hide_probability`); where the contrast is not measured (the AP law censored),
     the two laws' masses of bin ``k`` with their outliers (as often as the die reads code
-    ``k``: an upper bound)."""
+    ``k``: an upper bound). A share ``odd`` of good devices reads anywhere (a pinhole leak, a
+    half-way switch: the classifier's odd good devices), evenly over ``span`` in ln G: the
+    laws' tails, fitted to the few codes a coarse converter gives, do not rule out a good
+    device at an odd code more surely than that."""
     at = laws.same & (laws.k > 0)
     k = np.where(at, laws.k, 1.0)
     p, ap = laws.law_p, laws.law_ap
@@ -284,6 +289,8 @@ def hidden_good_ll(laws: CodeLaws, stuck_ll: np.ndarray) -> np.ndarray:
         else:
             both = p.log_mass(k) + np.log(hide_probability(k, p, -laws.shift, laws.spread))
     log_width = np.log(np.subtract(*_edges(k, p.step)[::-1]))
+    if odd > 0:
+        both = np.logaddexp(np.log1p(-odd) + both, np.log(odd) + log_width - np.log(span))
     return np.where(at, stuck_ll + both - log_width, -np.inf)
 
 

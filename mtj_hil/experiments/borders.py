@@ -411,9 +411,7 @@ def _train_stats(data, config, pop, plain, rng, cfg, base, placer) -> BNN:
     ``weight_routing`` its training dies are routed for ``base``'s weights (where its
     training starts) the way each real die is routed at deployment."""
     router = None
-    import os
-
-    if config.weight_routing and placer is not None and not os.environ.get("NO_TR"):
+    if config.weight_routing and placer is not None:
         moments = input_importance(base, data.X_train)
         weights = base.binary_weights()
 

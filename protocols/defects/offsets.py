@@ -245,6 +245,8 @@ def _joint_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
         return u, se
     scale = median(g_ap[use])
     for _ in range(2):
+        if int(use.sum()) < 3 * MIN_DEVICES:
+            break  # the trim left too few (quantised levels: most devices sit on one code)
         mu, prec = _distribution(g_p - u[:, None, :], g_ap - u[:, None, :], use)
         u, se = _fit_lines(g_p, g_ap, use, mu, prec, scale)
         use = use & (_distance(g_p - u[:, None, :], g_ap - u[:, None, :], mu, prec) < Q_TRIM)

@@ -78,7 +78,7 @@ def cases() -> list[tuple[str, str, dict, dict]]:
     add("noise 3 %, tmr 20 %", resistance={"r_ap_median": 1.2 * R_P}, read={"noise_rel": 0.03})
     add("noise 5 %, tmr 20 %", resistance={"r_ap_median": 1.2 * R_P}, read={"noise_rel": 0.05})
     add("noise 5 %, 1 cycle, 3 reads", read={"noise_rel": 0.05}, run={"cycles": 1, "reads": 3})
-    for bits in (6, 8, 10, 12):
+    for bits in (6, 7, 8, 9, 10, 12):
         add(f"adc {bits} bit", read={"adc_bits": bits})
     add("adc 8 bit, no defects", read={"adc_bits": 8}, defects=NONE)
     add("geometry 4 x 16 x 16", geometry={"n_arrays": 4, "rows": 16, "cols": 16})

@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         f"lot {args.lot_seed} x {args.seeds} seeds, {r0.n_test} test images per die-seed; "
         f"LEA copies {r0.lea_copies} ({r0.lea_device_cost:.2f}x devices); recalibration "
         f"rank {args.recal_components} ({components_cost(r0.sizes, args.recal_components)} digital "
-        f"multiply-adds per input beside the crossbar's {crossbar_macs(r0.sizes)})"
+        f"multiply-adds per input beside the crossbar's {crossbar_macs(r0.sizes)}); weight "
+        f"routing {'on' if args.weight_routing else 'off'}"
     )
     print()
     print("| profile | software | " + " | ".join(LABEL[m] for m in COLUMNS) + " |")

@@ -168,3 +168,37 @@ def test_every_lea_copy_is_routed(layout):
     before = _broken(blind.flat, expanded, die)
     after = _broken(routed.flat, expanded, die)
     assert after < 0.25 * before
+
+
+def test_statistics_aware_training_reroutes_its_dies_as_the_weights_change(layout, digits):
+    from mtj_hil.training.bnn import TrainConfig
+    from mtj_hil.training.die_model import PopulationModel
+    from mtj_hil.training.mapping import place
+    from mtj_hil.training.methods import train_statistics_aware
+
+    sizes = [digits.n_features, 16, digits.n_classes]
+    pop = PopulationModel.nominal(layout, defect_rates={DefectCode.STUCK_P: 0.05})
+    seen: list[str] = []
+
+    def router_for(net):
+        seen.append("".join("1" if v > 0 else "0" for v in net.binary_weights()[0].ravel()))
+        return lambda placed, die: match_weights(
+            placed, net.binary_weights(), die, input_importance(net, digits.X_train)
+        )
+
+    train_statistics_aware(
+        digits,
+        (16,),
+        pop,
+        place(sizes, layout),
+        np.random.default_rng(0),
+        TrainConfig(epochs=4),
+        pool_size=6,
+        placer=lambda codes: place_defect_aware(sizes, layout, codes),
+        select=2,
+        router_for=router_for,
+        reroute_every=2,
+    )
+    # the start (pool), a score per snapshot (start + 4 epochs), two re-routes of the pool
+    assert len(seen) == 1 + 5 + 2
+    assert len(set(seen)) > 2  # routed for networks whose weights differ

@@ -24,11 +24,11 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from scipy.stats import ks_2samp
 
 from mtj_hil.protocols.defects.classes import normalise
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
 from mtj_hil.protocols.defects.evidence import Evidence
+from mtj_hil.protocols.defects.ks import ks_two_sided
 from mtj_hil.protocols.defects.levels import LevelMixture, level_loglik
 from mtj_hil.protocols.defects.rowwise import median
 
@@ -100,8 +100,8 @@ def held_out_levels(
             continue
         ref = (xs - cen[:, None])[clean]
         got = (x - cen[:, None])[called]
-        res = ks_2samp(got[np.isfinite(got)], ref[np.isfinite(ref)])
-        out.append((NAMES[code], int(called.sum()), float(res.statistic), float(res.pvalue)))
+        dist, p_value = ks_two_sided(got[np.isfinite(got)], ref[np.isfinite(ref)])
+        out.append((NAMES[code], int(called.sum()), dist, p_value))
     return out
 
 

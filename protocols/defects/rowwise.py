@@ -75,17 +75,12 @@ def may_tie(v: np.ndarray, share: float) -> bool:
     often as its bucket fills); True means it may (then count exactly, e.g. with
     :func:`median_and_max_run`). Costs a few passes, against a sort."""
     v = np.asarray(v, dtype=np.float64)
-    if v.size >= TIE_VIEW and np.little_endian:
-        # bits 16..31 of each value, read in place (no arithmetic): equal values (0.0 and
-        # -0.0 too, which differ in the sign bit only) share them
-        bits = np.ascontiguousarray(v).view(np.uint16)[1::4]
-        return bool(np.bincount(bits, minlength=1 << 16).max() >= share * v.size)
+    if np.little_endian:
+        # bits 16..27 of each value, read in place: equal values (0.0 and -0.0 too, which
+        # differ in the sign bit only) share them
+        bits = np.ascontiguousarray(v).view(np.uint16)[1::4] & 4095
+        return bool(np.bincount(bits, minlength=4096).max() >= share * v.size)
     return bool(np.bincount(_buckets(v, 4096), minlength=4096).max() >= share * v.size)
-
-
-TIE_VIEW = 16_384
-"""From this many values on :func:`may_tie` buckets by 16 bits of each value read in place
-(below, the 65,536 buckets cost more than the hashing they save)."""
 
 
 def nanmedian(x: np.ndarray, axis: int) -> np.ndarray:

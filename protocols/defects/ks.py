@@ -11,7 +11,9 @@ empirical CDFs at every value; the statistic only needs them where they can peak
 - ``F_small - F_large`` is smallest at a value of the small sample or at the largest value of
   the large sample below the next value of the small one (same argument, roles swapped).
 
-Both need only counts of the large sample against the few values of the small one, and the
+Both need only counts of the large sample against the few values of the small one (a binary
+search of each large value among them, then a histogram; comparing every large value with
+every small one is cheaper in arithmetic, but its work arrays cost page faults), and the
 differences are formed from the same integer counts with the same divisions as scipy's.
 Used by :func:`mtj_hil.protocols.defects.diagnostics.held_out_levels`.
 """
@@ -21,9 +23,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import ks_2samp, kstwo
 
-FEW = 64
-"""Up to this many values in the small sample the large one is counted against each of them
-by comparison; beyond, by a binary search of each large value among the small ones."""
 ASYMPTOTIC_FROM = 10_000
 """scipy's ``MAX_AUTO_N``: up to this many values in the larger sample it computes the exact
 p-value (then it is called itself)."""
@@ -41,15 +40,11 @@ def ks_two_sided(small: np.ndarray, large: np.ndarray) -> tuple[float, float]:
         return float(res.statistic), float(res.pvalue)
     a = np.sort(small)
     f1_at_a = np.searchsorted(a, a, side="right")
-    if n1 <= FEW:  # a comparison pass per small value (a binary search per large one mispredicts)
-        f2_at_a = np.count_nonzero(large[None, :] <= a[:, None], axis=1)  # #{large <= a[i]}
-        f2_below = np.count_nonzero(large[None, :] < a[:, None], axis=1)  # #{large < a[i]}
-    else:
-        # #{a < y}: y <= a[i] iff it is at most #{a < a[i]}; #{a <= y}: y < a[i] iff below i
-        left = np.cumsum(np.bincount(np.searchsorted(a, large, side="left"), minlength=n1 + 1))
-        f2_at_a = left[np.searchsorted(a, a, side="left")]
-        right = np.cumsum(np.bincount(np.searchsorted(a, large, side="right"), minlength=n1 + 1))
-        f2_below = right[:n1]
+    # #{a < y}: y <= a[i] iff it is at most #{a < a[i]}; #{a <= y}: y < a[i] iff below i
+    left = np.cumsum(np.bincount(np.searchsorted(a, large, side="left"), minlength=n1 + 1))
+    f2_at_a = left[np.searchsorted(a, a, side="left")]  # #{large <= a[i]}
+    right = np.cumsum(np.bincount(np.searchsorted(a, large, side="right"), minlength=n1 + 1))
+    f2_below = right[:n1]  # #{large < a[i]}
     at_a = f1_at_a / n1 - f2_at_a / n2
     # the large values with the same F_small = r (between a[r - 1] and a[r]): the largest of
     # them has F_large = #{large < a[r]} (all of them for r = n1)

@@ -1,5 +1,5 @@
 """The KS test of the held-out level check gives scipy's ks_2samp statistic and p-value bit
-for bit (ties, disjoint samples, few and many devices; scipy's exact range and an empty sample
+for bit (ties, disjoint samples, both ways of counting; scipy's exact range and an empty sample
 are scipy's own)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from mtj_hil.protocols.defects.ks import ASYMPTOTIC_FROM, ks_two_sided
+from mtj_hil.protocols.defects.ks import ASYMPTOTIC_FROM, FEW, ks_two_sided
 
 RNG = np.random.default_rng(20261205)
 
@@ -30,7 +30,7 @@ def _draw(kind: str, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("few", [True, False])
 def test_ks_is_scipys_bit_for_bit(kind: str, few: bool) -> None:
     for _ in range(12):
-        n1 = int(RNG.integers(1, 60)) if few else int(RNG.integers(60, 2000))
+        n1 = int(RNG.integers(1, FEW + 1)) if few else int(RNG.integers(FEW + 1, 2000))
         small, large = _draw(kind, n1, int(RNG.integers(ASYMPTOTIC_FROM + 1, 25_000)))
         ref = ks_2samp(small, large)
         got = ks_two_sided(small, large)

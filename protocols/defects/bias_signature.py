@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.protocols.chip import Layout
-from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.evidence import robust_sigma, robust_stats
 from mtj_hil.protocols.defects.rowwise import median
 from mtj_hil.protocols.errors import ProtocolError
 
@@ -312,9 +312,11 @@ def prepare_bias(
 def _centre(values: np.ndarray, n_eff: float, sigma: float) -> tuple[float, float]:
     """Median and intrinsic spread of signatures ``values``: their robust spread less the
     read noise ``sigma`` of an ``n_eff``-cycle mean."""
-    tot = robust_sigma(values)
+    centre, tot = robust_stats(values)  # (the median of the finite values)
+    if not np.isfinite(values).all():
+        centre = median(values)
     intrinsic = np.sqrt(max(tot * tot - sigma * sigma / n_eff, 0.0))
-    return median(values), float(intrinsic)
+    return centre, float(intrinsic)
 
 
 def _own_variance(ev: BiasEvidence, shape: tuple[int, ...], cycles: int) -> np.ndarray:

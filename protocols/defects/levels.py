@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtj_hil.protocols.defects.contrast import deconvolve
-from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.evidence import robust_stats
 from mtj_hil.protocols.defects.rowwise import median, nanmedian, row_sum
 
 PER_ARRAY_MIN = 50
@@ -49,9 +49,24 @@ class LevelMixture:
         }
 
 
-def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
+@dataclass(frozen=True)
+class LevelStats:
+    """What :func:`centres` measured on the way: the die-wide median ``die`` of the clean
+    devices' levels, and the median and robust sigma (unfloored) of their residuals about
+    the returned centres (the residuals' finite values), for callers that need them again;
+    ``all_finite``: every residual was finite (then the median is also ``np.median``'s of
+    them all)."""
+
+    die: float
+    resid_median: float
+    resid_sigma: float
+    all_finite: bool
+
+
+def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool, LevelStats]:
     """Per-array centres of ``x`` over ``clean`` devices ``(n_arr, n)``, the pooled robust
-    sigma, and whether the arrays differ (else the die-wide median is every centre)."""
+    sigma, whether the arrays differ (else the die-wide median is every centre), and the
+    statistics measured on the way (:class:`LevelStats`)."""
     die = median(x[clean])
     n_arr = x.shape[0]
     xm = np.where(clean, x, np.nan)
@@ -59,7 +74,8 @@ def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
     with np.errstate(invalid="ignore"):
         med = nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
     med = np.where(counts >= PER_ARRAY_MIN, med, die)
-    sigma = robust_sigma((x - med[:, None])[clean])
+    resid = (x - med[:, None])[clean]
+    centre, sigma = robust_stats(resid)
     differ = False
     if n_arr > 1 and (counts >= PER_ARRAY_MIN).sum() >= 2:
         use = counts >= PER_ARRAY_MIN
@@ -68,8 +84,10 @@ def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
         differ = chi > 4.0
     if not differ:
         med = np.full(n_arr, die)
-        sigma = robust_sigma(x[clean] - die)
-    return med, max(float(sigma), 1e-3), differ
+        resid = x[clean] - die
+        centre, sigma = robust_stats(resid)
+    stats = LevelStats(die, centre, sigma, bool(np.isfinite(resid).all()))
+    return med, max(float(sigma), 1e-3), differ, stats
 
 
 def fit_level_mixture(
@@ -83,13 +101,14 @@ def fit_level_mixture(
 
 
 def fit_level_mixtures(
-    states: list[tuple[np.ndarray, float]], noise: float, quantised: bool = False
+    states: list[tuple], noise: float, quantised: bool = False
 ) -> list[LevelMixture]:
     """:func:`fit_level_mixture` of several states ``(resid, sigma)`` at once: the EM fits
-    of every state and number of components run side by side (:func:`_em_batch`)."""
+    of every state and number of components run side by side (:func:`_em_batch`). A state
+    may carry a third element, the median of its finite residuals if already known."""
     out: list[LevelMixture] = []
     todo = []  # (state index, binned x, counts, sigma, noise-free single, its BIC)
-    for resid, sigma in states:
+    for resid, sigma, *known in states:
         r = np.asarray(resid, float)
         r = r[np.isfinite(r)]
         single = LevelMixture(np.ones(1), np.zeros(1), np.array([deconvolve(sigma, noise)]))
@@ -97,7 +116,8 @@ def fit_level_mixtures(
         if r.size < MIN_MIXTURE_DEVICES or quantised:
             continue
         # Trim gross outliers (a handful of odd devices must not become a population).
-        keep = np.abs(r - median(r)) < 8 * max(sigma, 1e-3)
+        centre = known[0] if known else median(r)
+        keep = np.abs(r - centre) < 8 * max(sigma, 1e-3)
         r = r[keep]
         # EM on a fine histogram (bins of sigma / 25): the same fit as on the devices, far
         # faster.

@@ -92,7 +92,8 @@ def gather_bias_evidence(
     with np.errstate(invalid="ignore", divide="ignore"), _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)
         ln = [np.where(np.isfinite(a) & (a > 0), np.log(np.abs(a)), np.nan) for a in stacks]
-        cyc = [np.nanmean(a, axis=1) for a in ln]  # (C, *S)
+        # (C, *S); one read per cycle: that read (its nanmean, bit for bit)
+        cyc = [a[:, 0] if a.shape[1] == 1 else np.nanmean(a, axis=1) for a in ln]
         r_p, r_ap = cyc[2] - cyc[0], cyc[3] - cyc[1]
         n_p, n_ap = np.isfinite(r_p).sum(axis=0), np.isfinite(r_ap).sum(axis=0)
         b_p = np.where(n_p > 0, np.nansum(r_p, axis=0) / np.maximum(n_p, 1), np.nan)

@@ -118,7 +118,10 @@ def gather_evidence(
         g_lin = np.where(n_valid > 0, g_lin, np.nan)
         ln = np.where(valid, np.log(np.clip(both, _LN_FLOOR, None)), np.nan)
         nvr = valid.sum(axis=2)  # (2, C, *S)
-        cyc = np.where(nvr > 0, np.nansum(ln, axis=2) / np.maximum(nvr, 1), np.nan)
+        if reads == 1:  # the one read's log (NaN where invalid): the mean below, bit for bit
+            cyc = ln[:, :, 0]
+        else:
+            cyc = np.where(nvr > 0, np.nansum(ln, axis=2) / np.maximum(nvr, 1), np.nan)
         x = np.nanmean(cyc, axis=1)  # (2, *S)
     d = cyc[0] - cyc[1]
 

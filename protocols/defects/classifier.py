@@ -264,7 +264,7 @@ def classify_evidence(
         )
     lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_sw, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
     good_parts = (ll_good + lv_good, failed + lv_p, failed + lv_ap)  # switched, failed in P / AP
-    ll_good = np.logaddexp.reduce(good_parts)
+    ll_good = np.logaddexp(np.logaddexp(*good_parts[:2]), good_parts[2])  # (reduce's order)
 
     # -- hard opens, then the defect populations and class weights by EM ---------------------
     fit = ok & ~is_open
@@ -429,9 +429,8 @@ def _with_bias(e1: Evidence1D, good_parts, bias_ll: np.ndarray):
     signature after P writes, the AP one after AP writes) or had every write fail (then it
     shows one state's signature throughout, as a stuck device does)."""
     sw, fail_p, fail_ap = good_parts
-    good = np.logaddexp.reduce(
-        [sw + bias_ll[..., GOOD], fail_p + bias_ll[..., STUCK_P], fail_ap + bias_ll[..., STUCK_AP]]
-    )
+    good = np.logaddexp(sw + bias_ll[..., GOOD], fail_p + bias_ll[..., STUCK_P])
+    good = np.logaddexp(good, fail_ap + bias_ll[..., STUCK_AP])  # (logaddexp.reduce's order)
     extra = bias_ll.copy()
     extra[..., GOOD] = 0.0
     return Evidence1D(good, e1.stuck, e1.lv_p, e1.lv_ap, e1.x), extra

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.protocols.chip import Layout
-from mtj_hil.protocols.defects.evidence import quantisation_step, robust_sigma
+from mtj_hil.protocols.defects.evidence import quantisation_step, robust_sigma, robust_stats
 from mtj_hil.protocols.defects.rowwise import median
 from mtj_hil.protocols.errors import ProtocolError
 
@@ -95,7 +95,8 @@ def gather_bias_evidence(
     with np.errstate(invalid="ignore", divide="ignore"), _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)
         ln = [np.where(np.isfinite(a) & (a > 0), np.log(np.abs(a)), np.nan) for a in stacks]
-        cyc = [np.nanmean(a, axis=1) for a in ln]  # (C, *S)
+        # (C, *S); one read per cycle: that read (its nanmean, bit for bit)
+        cyc = [a[:, 0] if a.shape[1] == 1 else np.nanmean(a, axis=1) for a in ln]
         r_p, r_ap = cyc[2] - cyc[0], cyc[3] - cyc[1]
         n_p, n_ap = np.isfinite(r_p).sum(axis=0), np.isfinite(r_ap).sum(axis=0)
         b_p = np.where(n_p > 0, np.nansum(r_p, axis=0) / np.maximum(n_p, 1), np.nan)
@@ -316,9 +317,11 @@ def prepare_bias(
 def _centre(values: np.ndarray, n_eff: float, sigma: float) -> tuple[float, float]:
     """Median and intrinsic spread of signatures ``values``: their robust spread less the
     read noise ``sigma`` of an ``n_eff``-cycle mean."""
-    tot = robust_sigma(values)
+    centre, tot = robust_stats(values)  # (the median of the finite values)
+    if not np.isfinite(values).all():
+        centre = median(values)
     intrinsic = np.sqrt(max(tot * tot - sigma * sigma / n_eff, 0.0))
-    return median(values), float(intrinsic)
+    return centre, float(intrinsic)
 
 
 def _own_variance(ev: BiasEvidence, shape: tuple[int, ...], cycles: int) -> np.ndarray:

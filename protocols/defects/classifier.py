@@ -58,7 +58,7 @@ from mtj_hil.protocols.defects.contrast import (
     sort_cycles,
     write_failure_rate,
 )
-from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_sigma
+from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_stats
 from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
 from mtj_hil.protocols.defects.hidden import (
     binned_levels,
@@ -163,18 +163,21 @@ def classify_evidence(
     n_clean = int(clean.sum())
 
     # -- level distributions of the devices that switched cleanly -----------------------------
-    cen_p, sig_p, per_p = centres(x_p, clean)
-    cen_ap, sig_ap, per_ap = centres(x_ap, clean)
+    cen_p, sig_p, per_p, st_p = centres(x_p, clean)
+    cen_ap, sig_ap, per_ap, st_ap = centres(x_ap, clean)
     level_noise = ev.cycle_sigma / np.sqrt(max(cycles, 1))
     coarse = ev.step > 0
     mix_p, mix_ap = fit_level_mixtures(
-        [((x_p - cen_p[:, None])[clean], sig_p), ((x_ap - cen_ap[:, None])[clean], sig_ap)],
+        [
+            ((x_p - cen_p[:, None])[clean], sig_p, st_p.resid_median),
+            ((x_ap - cen_ap[:, None])[clean], sig_ap, st_ap.resid_median),
+        ],
         level_noise,
         coarse,
     )
     sig_p, sig_ap = deconvolve(sig_p, level_noise), deconvolve(sig_ap, level_noise)
     # no spread below what a coarse converter's quantisation alone leaves
-    mu_p_die, mu_ap_die = median(x_p[clean]), median(x_ap[clean])
+    mu_p_die, mu_ap_die = st_p.die, st_ap.die
     q_p, q_ap = level_floors(ev, mu_p_die, mu_ap_die, cycles)
     sig_p, sig_ap, mix_p, mix_ap = (
         max(sig_p, q_p),
@@ -184,9 +187,11 @@ def classify_evidence(
     )
     tot_p, tot_ap = float(np.hypot(sig_p, level_noise)), float(np.hypot(sig_ap, level_noise))
     n_typ = median(n_cyc[clean])
+    contrast_stats = None  # (median, robust sigma) of the clean devices' contrasts
     if fit_rule.startswith("switched"):
-        m_d = median(dbar[clean])
-        s_d = deconvolve(robust_sigma(dbar[clean]), sd / np.sqrt(n_typ))
+        contrast_stats = robust_stats(dbar[clean])  # (its median: of the finite ones)
+        m_d = contrast_stats[0] if np.isfinite(dbar[clean]).all() else median(dbar[clean])
+        s_d = deconvolve(contrast_stats[1], sd / np.sqrt(n_typ))
     else:
         m_d, s_d = m_em, s_em
     s_good = float(np.hypot(s_d, sd))
@@ -250,14 +255,17 @@ def classify_evidence(
     lv_sw, cov_lc = lv_p, 0.0
     if laws is None:
         resid_p = x_p - cen_p[:, None]
-        cov_lc = level_contrast_cov(resid_p, dbar, n_cyc, clean, ev.cycle_sigma, sig_p, s_d)
+        known = None
+        if st_p.all_finite and contrast_stats is not None:
+            known = (st_p.resid_median, st_p.resid_sigma, *contrast_stats)
+        cov_lc = level_contrast_cov(resid_p, dbar, n_cyc, clean, ev.cycle_sigma, sig_p, s_d, known)
         contrast = (m_d, s_d)
         lv_sw = conditional_level_ll(
             x_p, cen_p, mix_p, level_noise, dbar, n_cyc, contrast, ev.cycle_sigma, cov_lc
         )
     lv_good = np.logaddexp(np.log1p(-ODD_SHARE) + lv_sw, np.log(ODD_SHARE) - np.log(LEVEL_SPAN))
     good_parts = (ll_good + lv_good, failed + lv_p, failed + lv_ap)  # switched, failed in P / AP
-    ll_good = np.logaddexp.reduce(good_parts)
+    ll_good = np.logaddexp(np.logaddexp(*good_parts[:2]), good_parts[2])  # (reduce's order)
 
     # -- hard opens, then the defect populations and class weights by EM ---------------------
     fit = ok & ~is_open
@@ -331,8 +339,9 @@ def classify_evidence(
     # Held-out recalibration: stuck calls crowding the side of their level where shorts
     # (above P) or resistive opens (below AP) sit are that many hidden shorts or opens.
     xs_p = flat(ev.x_p)
-    post, pi_p = diag.excess_on_side(post, x_p, clean, xs_p, cen_p, STUCK_P, SHORT, True)
-    post, pi_ap = diag.excess_on_side(post, x_p, clean, x_ap, cen_ap, STUCK_AP, OPEN, False)
+    ref_p, ref_ap = (st.resid_median if st.all_finite else None for st in (st_p, st_ap))
+    post, pi_p = diag.excess_on_side(post, x_p, clean, xs_p, cen_p, STUCK_P, SHORT, True, ref_p)
+    post, pi_ap = diag.excess_on_side(post, x_p, clean, x_ap, cen_ap, STUCK_AP, OPEN, False, ref_ap)
     codes, best, conf = _decide(post, s.min_posterior)
     codes[conflicts] = UNCERTAIN
     none, sat = flat(ev.n_valid == 0), flat(ev.saturated)
@@ -424,9 +433,8 @@ def _with_bias(e1: Evidence1D, good_parts, bias_ll: np.ndarray):
     signature after P writes, the AP one after AP writes) or had every write fail (then it
     shows one state's signature throughout, as a stuck device does)."""
     sw, fail_p, fail_ap = good_parts
-    good = np.logaddexp.reduce(
-        [sw + bias_ll[..., GOOD], fail_p + bias_ll[..., STUCK_P], fail_ap + bias_ll[..., STUCK_AP]]
-    )
+    good = np.logaddexp(sw + bias_ll[..., GOOD], fail_p + bias_ll[..., STUCK_P])
+    good = np.logaddexp(good, fail_ap + bias_ll[..., STUCK_AP])  # (logaddexp.reduce's order)
     extra = bias_ll.copy()
     extra[..., GOOD] = 0.0
     return Evidence1D(good, e1.stuck, e1.lv_p, e1.lv_ap, e1.x), extra

@@ -160,7 +160,7 @@ def good_loglik(
     if tail > 0 and m_d > tail_low:
         # Uniform contrast on [tail_low, m_d]: the Gaussian in delta integrated over it.
         se = sd / np.sqrt(k)
-        mass = ndtr((m_d - mean) / se) - ndtr((tail_low - mean) / se)
+        mass = tail_ndtr((m_d - mean) / se) - tail_ndtr((tail_low - mean) / se)
         with np.errstate(divide="ignore"):
             uniform = np.log(np.maximum(mass, 1e-300)) - np.log(m_d - tail_low)
         prior = np.logaddexp(np.log1p(-tail) + prior, np.log(tail) + uniform)
@@ -197,6 +197,25 @@ def sort_cycles(d: np.ndarray) -> tuple[np.ndarray, ...]:
     mean = s1 / k
     ss = np.maximum(s2 - k * mean * mean, 0.0)
     return n, valid, x, k, mean, ss
+
+
+NDTR_ZERO = -40.0
+"""Below this ``scipy.special.ndtr`` is exactly 0: its ``erfc(|x| / sqrt 2)`` underflows once
+``x^2 / 2`` exceeds ``MAXLOG`` (709.78), i.e. below about -37.7."""
+NDTR_ONE = 9.0
+"""Above this ``ndtr`` is exactly 1: ``1 - erfc(x / sqrt 2) / 2`` with the erfc term below
+1e-19, far under half an ulp of 1."""
+
+
+def tail_ndtr(x: np.ndarray) -> np.ndarray:
+    """``scipy.special.ndtr(x)`` bit for bit, evaluated only between :data:`NDTR_ZERO` and
+    :data:`NDTR_ONE` (outside it is exactly 0 or 1; most of a die's lower integration limits
+    lie far below)."""
+    x = np.asarray(x, dtype=float)
+    out = np.where(x > NDTR_ONE, 1.0, 0.0)
+    inside = ~((x < NDTR_ZERO) | (x > NDTR_ONE))  # (NaN is evaluated: it stays NaN)
+    out[inside] = ndtr(x[inside])
+    return out
 
 
 def deconvolve(measured: float, noise: float) -> float:

@@ -24,11 +24,11 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from scipy.stats import ks_2samp
 
 from mtj_hil.protocols.defects.classes import normalise
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES
 from mtj_hil.protocols.defects.evidence import Evidence
+from mtj_hil.protocols.defects.ks import ks_two_sided
 from mtj_hil.protocols.defects.levels import LevelMixture, level_loglik
 from mtj_hil.protocols.defects.rowwise import median
 
@@ -100,8 +100,8 @@ def held_out_levels(
             continue
         ref = (xs - cen[:, None])[clean]
         got = (x - cen[:, None])[called]
-        res = ks_2samp(got[np.isfinite(got)], ref[np.isfinite(ref)])
-        out.append((NAMES[code], int(called.sum()), float(res.statistic), float(res.pvalue)))
+        dist, p_value = ks_two_sided(got[np.isfinite(got)], ref[np.isfinite(ref)])
+        out.append((NAMES[code], int(called.sum()), dist, p_value))
     return out
 
 
@@ -114,6 +114,7 @@ def excess_on_side(
     stuck: int,
     rival: int,
     upper: bool,
+    ref: float | None = None,
 ) -> tuple[np.ndarray, float]:
     """Move posterior from ``stuck`` to ``rival`` where the data show the rival hiding.
 
@@ -122,11 +123,13 @@ def excess_on_side(
     significantly more sit on the rival's side (``upper``: above, where shorts are; else
     below, where resistive opens are), the excess ``pi = (n_side - n_other) / n_side`` of
     them is another population: on that side no ``stuck`` call can be surer than ``1 - pi``.
+    ``ref``: that median if the caller has it (:class:`~mtj_hil.protocols.defects.levels.LevelStats`).
     Returns the corrected posterior and ``pi``."""
     p = np.nan_to_num(post)
     called = p.argmax(axis=-1) == stuck
     z = x - centre[:, None]
-    ref = median((x_state - centre[:, None])[clean])
+    if ref is None:
+        ref = median((x_state - centre[:, None])[clean])
     side = (z > ref) if upper else (z < ref)
     n_side, n_other = int((called & side).sum()), int((called & ~side).sum())
     n = n_side + n_other

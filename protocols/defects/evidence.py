@@ -118,7 +118,10 @@ def gather_evidence(
         g_lin = np.where(n_valid > 0, g_lin, np.nan)
         ln = np.where(valid, np.log(np.clip(both, _LN_FLOOR, None)), np.nan)
         nvr = valid.sum(axis=2)  # (2, C, *S)
-        cyc = np.where(nvr > 0, np.nansum(ln, axis=2) / np.maximum(nvr, 1), np.nan)
+        if reads == 1:  # the one read's log (NaN where invalid): the mean below, bit for bit
+            cyc = ln[:, :, 0]
+        else:
+            cyc = np.where(nvr > 0, np.nansum(ln, axis=2) / np.maximum(nvr, 1), np.nan)
         x = np.nanmean(cyc, axis=1)  # (2, *S)
     d = cyc[0] - cyc[1]
 
@@ -201,20 +204,26 @@ def robust_sigma(values: np.ndarray) -> float:
     When a tenth or more of the values tie (a coarse converter: most devices share one
     code, and the MAD may be 0) the standard deviation of the central 98 % (scaled to a full
     Gaussian's) is used if larger, so quantised readings do not look spread-free."""
+    return robust_stats(values)[1]
+
+
+def robust_stats(values: np.ndarray) -> tuple[float, float]:
+    """The median of the finite ``values`` (``np.median`` of them, bit for bit) and their
+    :func:`robust_sigma`, from one median (NaN, NaN if none is finite)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
-        return float("nan")
+        return float("nan"), float("nan")
     if v.size < 20 or not may_tie(v, 0.1):
         med = median(v)
-        return float(1.4826 * median(np.abs(v - med)))  # no heavy ties: the MAD is right
+        return med, float(1.4826 * median(np.abs(v - med)))  # no heavy ties: the MAD is right
     med, max_run = median_and_max_run(v)
     mad = float(1.4826 * np.median(np.abs(v - med)))
     if max_run < 0.1 * v.size:
-        return mad
+        return med, mad
     lo, hi = np.quantile(v, [0.01, 0.99])
     core = v[(v >= lo) & (v <= hi)]
-    return max(mad, float(np.std(core)) / TRIMMED_STD_FACTOR)
+    return med, max(mad, float(np.std(core)) / TRIMMED_STD_FACTOR)
 
 
 TRIMMED_STD_FACTOR = 0.9347

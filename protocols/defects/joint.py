@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mtj_hil.protocols.defects.evidence import robust_sigma
+from mtj_hil.protocols.defects.evidence import robust_stats
 from mtj_hil.protocols.defects.levels import LevelMixture
 
 MAX_CORRELATION = 0.9
@@ -46,19 +46,25 @@ def level_contrast_cov(
     cycle_sigma: float,
     sig_p: float,
     s_d: float,
+    known: tuple[float, float, float, float] | None = None,
 ) -> float:
     """Covariance (ln G squared) between the true P level and the true contrast of the good
     devices: the measured covariance of ``resid_p`` (P level about its array's centre) and
     ``dbar`` over the ``clean`` devices, less the read noise they share (``cycle_sigma^2 /
     n`` per device), clipped to a correlation of :data:`MAX_CORRELATION` of the noise-free
-    spreads ``sig_p`` and ``s_d``. 0 with fewer than 20 devices."""
+    spreads ``sig_p`` and ``s_d``. 0 with fewer than 20 devices. ``known``: the median and
+    robust sigma of ``resid_p`` and of ``dbar`` over the clean devices, where the caller has
+    them (used when every one of those values is finite)."""
     x, y, n = resid_p[clean], dbar[clean], np.maximum(n_cyc[clean], 1)
     finite = np.isfinite(x) & np.isfinite(y)
     x, y, n = x[finite], y[finite], n[finite]
     if x.size < 20:
         return 0.0
-    mx, my = np.median(x), np.median(y)
-    sx, sy = max(robust_sigma(x), 1e-6), max(robust_sigma(y), 1e-6)
+    if known is not None and x.size == int(clean.sum()):  # (nothing was left out)
+        mx, rx, my, ry = known
+    else:
+        (mx, rx), (my, ry) = robust_stats(x), robust_stats(y)
+    sx, sy = max(rx, 1e-6), max(ry, 1e-6)
     keep = (np.abs(x - mx) < TRIM_SIGMAS * sx) & (np.abs(y - my) < TRIM_SIGMAS * sy)
     if int(keep.sum()) < 20:
         return 0.0

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtj_hil.protocols.defects.contrast import deconvolve
-from mtj_hil.protocols.defects.evidence import robust_sigma
-from mtj_hil.protocols.defects.rowwise import median, nanmedian, row_max, row_sum
+from mtj_hil.protocols.defects.evidence import robust_stats
+from mtj_hil.protocols.defects.rowwise import median, nanmedian, row_sum
 
 PER_ARRAY_MIN = 50
 """An array needs this many clean switchers for its own P/AP centres."""
@@ -49,9 +49,24 @@ class LevelMixture:
         }
 
 
-def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
+@dataclass(frozen=True)
+class LevelStats:
+    """What :func:`centres` measured on the way: the die-wide median ``die`` of the clean
+    devices' levels, and the median and robust sigma (unfloored) of their residuals about
+    the returned centres (the residuals' finite values), for callers that need them again;
+    ``all_finite``: every residual was finite (then the median is also ``np.median``'s of
+    them all)."""
+
+    die: float
+    resid_median: float
+    resid_sigma: float
+    all_finite: bool
+
+
+def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool, LevelStats]:
     """Per-array centres of ``x`` over ``clean`` devices ``(n_arr, n)``, the pooled robust
-    sigma, and whether the arrays differ (else the die-wide median is every centre)."""
+    sigma, whether the arrays differ (else the die-wide median is every centre), and the
+    statistics measured on the way (:class:`LevelStats`)."""
     die = median(x[clean])
     n_arr = x.shape[0]
     xm = np.where(clean, x, np.nan)
@@ -59,7 +74,8 @@ def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
     with np.errstate(invalid="ignore"):
         med = nanmedian(xm, axis=1) if n_arr > 1 else np.array([die])
     med = np.where(counts >= PER_ARRAY_MIN, med, die)
-    sigma = robust_sigma((x - med[:, None])[clean])
+    resid = (x - med[:, None])[clean]
+    centre, sigma = robust_stats(resid)
     differ = False
     if n_arr > 1 and (counts >= PER_ARRAY_MIN).sum() >= 2:
         use = counts >= PER_ARRAY_MIN
@@ -68,8 +84,10 @@ def centres(x: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, float, bool]:
         differ = chi > 4.0
     if not differ:
         med = np.full(n_arr, die)
-        sigma = robust_sigma(x[clean] - die)
-    return med, max(float(sigma), 1e-3), differ
+        resid = x[clean] - die
+        centre, sigma = robust_stats(resid)
+    stats = LevelStats(die, centre, sigma, bool(np.isfinite(resid).all()))
+    return med, max(float(sigma), 1e-3), differ, stats
 
 
 def fit_level_mixture(
@@ -83,13 +101,14 @@ def fit_level_mixture(
 
 
 def fit_level_mixtures(
-    states: list[tuple[np.ndarray, float]], noise: float, quantised: bool = False
+    states: list[tuple], noise: float, quantised: bool = False
 ) -> list[LevelMixture]:
     """:func:`fit_level_mixture` of several states ``(resid, sigma)`` at once: the EM fits
-    of every state and number of components run side by side (:func:`_em_batch`)."""
+    of every state and number of components run side by side (:func:`_em_batch`). A state
+    may carry a third element, the median of its finite residuals if already known."""
     out: list[LevelMixture] = []
     todo = []  # (state index, binned x, counts, sigma, noise-free single, its BIC)
-    for resid, sigma in states:
+    for resid, sigma, *known in states:
         r = np.asarray(resid, float)
         r = r[np.isfinite(r)]
         single = LevelMixture(np.ones(1), np.zeros(1), np.array([deconvolve(sigma, noise)]))
@@ -97,7 +116,8 @@ def fit_level_mixtures(
         if r.size < MIN_MIXTURE_DEVICES or quantised:
             continue
         # Trim gross outliers (a handful of odd devices must not become a population).
-        keep = np.abs(r - median(r)) < 8 * max(sigma, 1e-3)
+        centre = known[0] if known else median(r)
+        keep = np.abs(r - centre) < 8 * max(sigma, 1e-3)
         r = r[keep]
         # EM on a fine histogram (bins of sigma / 25): the same fit as on the devices, far
         # faster.
@@ -153,40 +173,66 @@ def _em(x: np.ndarray, c: np.ndarray, k: int, sigma: float, iterations: int = 80
 
 
 def _em_batch(problems: list[tuple[np.ndarray, np.ndarray, int, float]], iterations: int = 80):
-    """:func:`_em` of several problems ``(x, c, k, sigma)`` side by side, ``(B, bins, K)``:
+    """:func:`_em` of several problems ``(x, c, k, sigma)`` side by side, ``(B, K, bins)``:
     shorter histograms padded with empty bins, missing components with weight 0 (both add
     exact zeros to every sum, so each result is bit for bit its own fit). Returns ``(w, m,
-    s)`` per problem."""
+    s)`` per problem.
+
+    Bins run along the last axis (each numpy step loops over them, not over the two or three
+    components); a sum over bins is the running sum's last value, the bins added one after
+    another as the plain fit's sum over its bins axis (with two or more components) does."""
     if not problems:
         return []
     n_b, n_k = len(problems), max(p[2] for p in problems)
     size = max(p[0].size for p in problems)
-    x = np.zeros((n_b, size, 1))
+    x = np.zeros((n_b, 1, size))
     c = np.zeros((n_b, size))
     w, m, s = np.zeros((n_b, n_k)), np.zeros((n_b, n_k)), np.ones((n_b, n_k))
     alive = np.zeros((n_b, n_k), bool)
     floor = np.empty((n_b, 1))
     for i, (xi, ci, k, sigma) in enumerate(problems):
-        x[i, : xi.size, 0], c[i, : xi.size] = xi, ci
+        x[i, 0, : xi.size], c[i, : xi.size] = xi, ci
         cum = np.cumsum(ci) / ci.sum()
         m[i, :k] = np.interp((np.arange(k) + 0.5) / k, cum, xi)
         s[i, :k] = max(sigma, 1e-3)
         w[i, :k] = 1.0 / k
         alive[i, :k] = True
         floor[i] = 0.2 * max(sigma, 1e-3)
+    z, t, acc = (np.empty((n_b, n_k, size)) for _ in range(3))
+
+    def over_bins(a: np.ndarray) -> np.ndarray:
+        return np.cumsum(a, axis=-1, out=acc)[..., -1]
+
     with np.errstate(divide="ignore", invalid="ignore"):
         for _ in range(iterations):
-            ll = np.log(w)[:, None, :] - 0.5 * ((x - m[:, None, :]) / s[:, None, :]) ** 2
-            ll -= np.log(s)[:, None, :]
-            ll -= row_max(ll)[..., None]
-            p = np.exp(ll)
-            p *= (c / row_sum(p))[..., None]
-            n = np.where(alive, p.sum(axis=1) + 1e-12, 0.0)
+            # ll = log w - 0.5 ((x - m) / s)^2 - log s, less its maximum over components
+            np.subtract(x, m[:, :, None], out=z)
+            z /= s[:, :, None]
+            np.square(z, out=z)
+            z *= 0.5
+            np.subtract(np.log(w)[:, :, None], z, out=z)
+            z -= np.log(s)[:, :, None]
+            z -= _over_components(z, np.maximum)[:, None, :]
+            p = np.exp(z, out=z)
+            p *= (c / _over_components(p, np.add))[:, None, :]
+            n = np.where(alive, over_bins(p) + 1e-12, 0.0)
             w = n / row_sum(n)[:, None]
-            m = np.where(alive, (p * x).sum(axis=1) / n, 0.0)
-            s = np.sqrt((p * (x - m[:, None, :]) ** 2).sum(axis=1) / n)
+            m = np.where(alive, over_bins(np.multiply(p, x, out=t)) / n, 0.0)
+            np.subtract(x, m[:, :, None], out=t)
+            np.square(t, out=t)
+            t *= p
+            s = np.sqrt(over_bins(t) / n)
             s = np.where(alive, np.maximum(s, floor), 1.0)
     return [(w[i, :k], m[i, :k], s[i, :k]) for i, (_, _, k, _) in enumerate(problems)]
+
+
+def _over_components(a: np.ndarray, op) -> np.ndarray:
+    """``op`` folded over the components (axis 1 of ``(B, K, bins)``) in order: their
+    maximum (:func:`row_max`) or sum (:func:`row_sum`) per bin, ``(B, bins)``."""
+    out = a[:, 0].copy()
+    for k in range(1, a.shape[1]):
+        op(out, a[:, k], out=out)
+    return out
 
 
 def _bic(x: np.ndarray, c: np.ndarray, w, m, s, params: int) -> float:

@@ -275,8 +275,10 @@ def _contrast_lines(g_p: np.ndarray, g_ap: np.ndarray, use: np.ndarray):
             mad = 1.4826 * nanmedian(np.abs(ui - med[:, None, :]), axis=1)
         n = ok.sum(axis=1)
         good_line = (n >= MIN_DEVICES) & np.isfinite(med) & (mad > 0)
-        u = np.where(good_line, med, 0.0)
+        u, before = np.where(good_line, med, 0.0), u
         se = np.where(good_line, 1.2533 * mad / np.sqrt(np.maximum(n, 1)), np.inf)
+        if u.tobytes() == before.tobytes():
+            break  # a fixed point (to the bit): every further iteration is this one again
     return u, se
 
 

@@ -205,3 +205,14 @@ def test_line_offsets_newton_agree_with_the_full_grid(offset_sigma: float) -> No
     # the grid's parabola is itself off by about 0.01 se on so peaked a likelihood
     assert np.max(np.abs(u - u_ref) / se_ref) < 0.05
     assert np.max(np.abs(se / se_ref - 1)) < 0.02
+
+
+def test_tail_ndtr_is_scipys_bit_for_bit() -> None:
+    from scipy.special import ndtr
+
+    from mtj_hil.protocols.defects.contrast import NDTR_ONE, NDTR_ZERO, tail_ndtr
+
+    for scale in (1.0, 10.0, 60.0, 1e3, 1e300):
+        x = RNG.normal(size=50_000) * scale
+        x[:7] = [np.nan, np.inf, -np.inf, NDTR_ZERO, NDTR_ONE, -37.6, np.nextafter(NDTR_ZERO, 0)]
+        assert np.array_equal(tail_ndtr(x).view(np.int64), ndtr(x).view(np.int64))

@@ -11,14 +11,11 @@ Prints the figures of the foundation issue and of issue 21 (the simulator's own 
 4. defect detection over a lot of simulated dies at default statistics: precision and recall
    per defect type.
 
-Unless ``--default-heap``, the C allocator keeps 16 MB of freed heap (``scripts/_heap.py``):
-otherwise glibc hands the classifier's temporaries back to the system and faults them in
-again, by chance of heap layout. The machine is shared: BLAS runs single-threaded (both
-sides of the read ratio alike) and each figure also gives the process CPU time, which other
-processes load less than wall time.
+The machine is shared: BLAS runs single-threaded (both sides of the read ratio alike) and
+each figure also gives the process CPU time, which other processes load less than wall time.
 
 Usage: python scripts/bench_sim.py [--dies 36] [--repeats 5] [--arrays N] [--vectors 10000]
-       [--default-heap] [--smoke]
+       [--smoke]
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _heap import keep_freed_heap  # noqa: E402
 from _smoke import parse_args  # noqa: E402
 
 from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die  # noqa: E402
@@ -265,14 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="arrays for the switching figure (default all)",
     )
-    parser.add_argument(
-        "--default-heap",
-        action="store_true",
-        help="leave the C allocator as it is (default: keep 16 MB of freed heap, scripts/_heap.py)",
-    )
     args = parse_args(parser, SMOKE, argv)
-    kept = not args.default_heap and keep_freed_heap(16)
-    print(f"(C allocator {'keeps 16 MB of freed heap' if kept else 'as it is'})")
     bench_characterisation(args.repeats, args.arrays)
     bench_read(args.repeats, args.vectors)
     bench_switching(args.switching_arrays)

@@ -408,13 +408,15 @@ def run_borders_seeds(
 
 def _train_stats(data, config, pop, plain, rng, cfg, base, placer) -> BNN:
     """One statistics-aware network (its own ``rng``: the same net in any worker). With
-    ``weight_routing`` its training dies are routed for the network's weights the way each
-    real die is routed at deployment (:func:`train_statistics_aware`'s ``router_for``)."""
+    ``weight_routing`` its training dies are routed for ``base``'s weights (where its
+    training starts) the way each real die is routed at deployment."""
+    router = None
+    if config.weight_routing and placer is not None:
+        moments = input_importance(base, data.X_train)
+        weights = base.binary_weights()
 
-    def router_for(net: BNN):
-        moments = input_importance(net, data.X_train)
-        weights = net.binary_weights()
-        return lambda placed, die: match_weights(placed, weights, die, moments)
+        def router(placed: Placement, die: DieModel) -> Placement:
+            return match_weights(placed, weights, die, moments)
 
     return train_statistics_aware(
         data,
@@ -428,7 +430,7 @@ def _train_stats(data, config, pop, plain, rng, cfg, base, placer) -> BNN:
         placer=placer,
         select=8 if config.select else 0,
         init_shrink=config.stats_shrink,
-        router_for=router_for if config.weight_routing else None,
+        router=router,
     ).net
 
 

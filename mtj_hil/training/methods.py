@@ -30,7 +30,6 @@ from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_fo
 from mtj_hil.training.empirical import MeasuredArrays
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, target_bits, weight_response
-from mtj_hil.training.routed_pool import DiePool, Router
 
 V_READ = 0.1
 """Default read voltage (V) for an input of 1."""
@@ -42,6 +41,9 @@ LayerCurrents = Callable[[int, np.ndarray], np.ndarray]
 Placer = Callable[[np.ndarray], Placement]
 """``defect codes (n_arrays, rows, cols) -> Placement``: how a die with that defect map is
 placed (e.g. ``lambda codes: place_defect_aware(sizes, layout, codes, importance)``)."""
+Router = Callable[[Placement, DieModel], Placement]
+"""``(placement, die) -> Placement``: the placement re-routed on that die (e.g. for a
+network's weights, :func:`~mtj_hil.training.matching.match_weights`)."""
 
 
 @dataclass
@@ -204,13 +206,16 @@ def realisation_pool(
     rng: np.random.Generator,
     size: int,
     placer: Placer | None = None,
+    router: Router | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``size`` sampled dies as per-layer stacked ``(offset, slope)``, each
     ``(size, n_in, n_out)`` in logical weight coordinates; sampled in chunks to bound memory.
 
     Without ``placer`` every sampled die is read through ``placement``. With ``placer``
     each sampled die is placed the way a real die with that defect map will be placed
-    (``placer(codes)``), so the realisations carry the defects that survive placement.
+    (``placer(codes)``), so the realisations carry the defects that survive placement;
+    with ``router`` too, each placement is then re-routed on the sampled die
+    (``router(placed, die)``, e.g. for the network's weights) as a real die will be.
     """
     chunks: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for start in range(0, size, 32):
@@ -226,6 +231,8 @@ def realisation_pool(
             g1 = conductance_for(g_p[k], g_ap[k], codes[k], ones)
             g0 = conductance_for(g_p[k], g_ap[k], codes[k], ~ones)
             placed = placer(codes[k])
+            if router is not None:
+                placed = router(placed, DieModel(population.layout, g_p[k], g_ap[k], codes[k]))
             if placed.sizes != placement.sizes or placed.layout != placement.layout:
                 raise TrainingError("the placer places another network or layout")
             per_die.append(weight_response(placed, g1, g0))
@@ -254,22 +261,19 @@ def train_statistics_aware(
     placer: Placer | None = None,
     select: int = 0,
     init_shrink: float = 1.0,
-    router_for: Callable[[BNN], Router] | None = None,
-    reroute_every: int = 0,
+    router: Router | None = None,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
 
     ``placer`` says how each die will be placed (see :func:`realisation_pool`); without it
     every die is assumed to use ``placement``. Evaluate the network the same way: with
-    ``placer(die.defects)`` if a placer was given, else with ``placement``. With a placer,
-    ``router_for(net)`` (e.g. routing for ``net``'s weights,
-    :func:`~mtj_hil.training.matching.match_weights`) re-routes every sampled die's
-    placement as a real die will be routed for the network deployed on it: for the starting
-    network, then (with ``reroute_every`` > 0) for the network in training every that many
-    epochs; the selection realisations are routed for each snapshot scored. Re-routing
-    during training measured worse on held-out data (1t1r-20k, 12 dies x 2 seeds, 20 %
-    held out: every 5 epochs +1.00 pt to software, never +0.72), so it is off by default.
+    ``placer(die.defects)`` if a placer was given (re-routed by ``router`` if given, see
+    :func:`realisation_pool`), else with ``placement``. The realisations are routed once,
+    for the starting network: re-routing them for the network in training every 5 epochs
+    measured worse on held-out data (1t1r-20k, 12 dies x 2 seeds, 20 % held out: +1.00 pt
+    to software against +0.71), and routing the selection realisations for each snapshot
+    scored gained nothing (+0.72) at 3 s per network.
 
     With ``select > 0``, that many further realisations (not used for training) score every
     epoch's network by its mean training loss over them (on :func:`score_rows`); the best
@@ -285,55 +289,18 @@ def train_statistics_aware(
     _check_fit(data, net.sizes, placement)
     if population.layout != placement.layout:
         raise TrainingError("population and placement use different layouts")
-    if pool_size < 1 or select < 0 or reroute_every < 0:
-        raise TrainingError(
-            f"pool_size must be >= 1, select and reroute_every >= 0, got {pool_size}, "
-            f"{select}, {reroute_every}"
-        )
-    X, y = data.X_train, data.y_train
-    train_ks, held_ks = range(pool_size), range(pool_size, pool_size + select)
-    after_step = None
-    if placer is not None and router_for is not None:
-        dies = DiePool(population, placement, rng, pool_size + select, placer)
-        pool = [dies.realise(router_for(net), train_ks)]
-
-        def held_for(n: BNN) -> list[list[Realisation]]:
-            stacked = dies.realise(router_for(n), held_ks)
-            return [[(off[k], sl[k]) for off, sl in stacked] for k in range(select)]
-
-        if reroute_every:
-            cfg = config or TrainConfig()
-            every = reroute_every * -(-X.shape[0] // cfg.batch_size)
-            steps = [0]
-
-            def after_step(n: BNN) -> None:
-                steps[0] += 1
-                if steps[0] % every == 0:
-                    pool[0] = dies.realise(router_for(n), train_ks)
-
-    else:
-        stacked = realisation_pool(population, placement, rng, pool_size + select, placer)
-        pool = [[(off[:pool_size], sl[:pool_size]) for off, sl in stacked]]
-        held = [[(off[k], sl[k]) for off, sl in stacked] for k in held_ks]
-
-        def held_for(n: BNN) -> list[list[Realisation]]:
-            return held
+    if pool_size < 1 or select < 0:
+        raise TrainingError(f"pool_size must be >= 1 and select >= 0, got {pool_size}, {select}")
+    pool = realisation_pool(population, placement, rng, pool_size + select, placer, router)
+    held = [[(off[k], sl[k]) for off, sl in pool] for k in range(pool_size, pool_size + select)]
 
     def sampler() -> list[Realisation]:
         k = int(rng.integers(pool_size))
-        return [(off[k], sl[k]) for off, sl in pool[0]]
+        return [(off[k], sl[k]) for off, sl in pool]
 
-    score = (lambda n: mean_loss(n, *score_rows(X, y), held_for(n))) if select else None
-    hist = fit(
-        net,
-        X,
-        y,
-        config or TrainConfig(),
-        rng,
-        sampler=sampler,
-        score=score,
-        after_step=after_step,
-    )
+    X, y = data.X_train, data.y_train
+    score = (lambda n: mean_loss(n, *score_rows(X, y), held)) if select else None
+    hist = fit(net, X, y, config or TrainConfig(), rng, sampler=sampler, score=score)
     return TrainResult(net, hist, "statistics-aware", time.perf_counter() - t0)
 
 

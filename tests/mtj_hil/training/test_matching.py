@@ -170,35 +170,47 @@ def test_every_lea_copy_is_routed(layout):
     assert after < 0.25 * before
 
 
-def test_statistics_aware_training_reroutes_its_dies_as_the_weights_change(layout, digits):
+def test_statistics_aware_training_routes_every_die_it_samples(layout, digits):
     from mtj_hil.training.bnn import TrainConfig
     from mtj_hil.training.die_model import PopulationModel
     from mtj_hil.training.mapping import place
-    from mtj_hil.training.methods import train_statistics_aware
+    from mtj_hil.training.methods import realisation_pool, train_statistics_aware
 
     sizes = [digits.n_features, 16, digits.n_classes]
     pop = PopulationModel.nominal(layout, defect_rates={DefectCode.STUCK_P: 0.05})
-    seen: list[str] = []
+    net = BNN.create(sizes, np.random.default_rng(1))
+    moments = input_importance(net, digits.X_train)
+    calls = []
 
-    def router_for(net):
-        seen.append("".join("1" if v > 0 else "0" for v in net.binary_weights()[0].ravel()))
-        return lambda placed, die: match_weights(
-            placed, net.binary_weights(), die, input_importance(net, digits.X_train)
-        )
+    def router(placed, die):
+        calls.append(die.defects.copy())
+        return match_weights(placed, net.binary_weights(), die, moments)
 
+    def placer(codes):
+        return place_defect_aware(sizes, layout, codes)
+
+    plain = place(sizes, layout)
     train_statistics_aware(
         digits,
         (16,),
         pop,
-        place(sizes, layout),
+        plain,
         np.random.default_rng(0),
-        TrainConfig(epochs=4),
+        TrainConfig(epochs=1),
         pool_size=6,
-        placer=lambda codes: place_defect_aware(sizes, layout, codes),
+        init=net,
+        placer=placer,
         select=2,
-        router_for=router_for,
-        reroute_every=2,
+        router=router,
     )
-    # the start (pool), a score per snapshot (start + 4 epochs), two re-routes of the pool
-    assert len(seen) == 1 + 5 + 2
-    assert len(set(seen)) > 2  # routed for networks whose weights differ
+    assert len(calls) == 6 + 2  # every training and selection die, once
+    # routed realisations carry fewer broken weights than the weight-blind ones
+    blind = realisation_pool(pop, plain, np.random.default_rng(5), 4, placer)
+    routed = realisation_pool(pop, plain, np.random.default_rng(5), 4, placer, router)
+    w = net.binary_weights()[0]
+
+    def broken(stack):
+        off, sl = stack[0]
+        return int(np.sum(np.abs(off + sl * w - w) > 0.5))
+
+    assert broken(routed) < 0.5 * broken(blind)

@@ -10,8 +10,9 @@ which can be orders of magnitude larger.
 
 :func:`fit_failure_spread` fits the spread of ``p`` (the intra-device correlation ``rho``,
 ``a + b = 1 / rho - 1``) by maximum likelihood over the devices that switched in some cycle,
-each cycle's switched / failed state summed out (noise alone is not a failure), the selection
-("switched at least once") divided out. ``rho -> 0`` is one rate for all devices. Used by
+each cycle's switched / failed state summed out (noise alone is not a failure) under the
+device's own contrast (integrated out: a small contrast is not a failure either), the
+selection ("switched at least once") divided out. ``rho -> 0`` is one rate for all devices. Used by
 :mod:`mtj_hil.protocols.defects.classifier` and :func:`mtj_hil.protocols.defects.contrast.good_loglik`.
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import betaln
 
-from mtj_hil.protocols.defects.contrast import lognorm, switched_in_some
+from mtj_hil.protocols.defects.contrast import lognorm, switched_in_some, switched_loglik
 
 RHO_MIN = 1e-6
 """Smallest correlation fitted (indistinguishable from one rate for all devices)."""
@@ -37,6 +38,9 @@ MIN_GAIN = 3.0
 MIN_REPEATED = 3.0
 """...and only if the fitted model puts at least this many devices (expected) at two or more
 failed cycles: correlation is failures repeating on one device."""
+MAX_FIT_CYCLES = 8
+"""At most this many cycles of a device enter the fit (its first valid ones): every set of
+failed cycles is summed, 2^cycles of them."""
 AGREE_SIGMAS = 5.0
 """A cycle farther than this many sigmas from both the unswitched and the switched level
 fits neither: its device is left out of the fit (:func:`agreeing`)."""
@@ -97,62 +101,66 @@ def fit_failure_spread(
     fit: np.ndarray,
     sd: float,
     m_d: float,
-    s_good: float,
+    s_d: float,
     mean: float,
     switch_sigmas: float,
+    tail: float = 0.0,
+    tail_low: float = 0.0,
 ) -> WriteFailures:
     """Fit the correlation of a device's failures between cycles, the mean rate ``mean`` fixed.
 
     ``d`` ``(cycles, ...)`` are the per-cycle log ratios; the devices that switched in some
     cycle are chosen as for the mean rate (:func:`~mtj_hil.protocols.defects.contrast.
     switched_in_some`), those with a cycle that fits neither state left out
-    (:func:`agreeing`). A cycle switched (``d ~ N(m_d, s_good)``) or failed (``d ~ N(0,
-    sd)``); for each device the likelihood of every count of failures is summed over which
-    cycles failed, weighted by the beta-binomial, and divided by the chance of at least one
-    switch. (The mean is not fitted with it: selected on one switch, a large correlation
-    makes the mean all but free, and it ran to where half the devices never switch.) The
-    spread is kept only if it beats one rate for all devices by :data:`MIN_GAIN` in log
-    likelihood and puts :data:`MIN_REPEATED` or more devices at two or more failed cycles;
-    else ``WriteFailures(mean)``: one rate ``mean`` for all devices, exactly as without this
-    model.
+    (:func:`agreeing`). A cycle failed (``d ~ N(0, sd)``) or switched (``d ~ N(delta, sd)``,
+    ``delta`` the device's own contrast, drawn once per device from ``N(m_d, s_d)`` with a
+    ``tail`` of small contrasts down to ``tail_low`` as in :func:`~mtj_hil.protocols.defects.
+    contrast.good_loglik`): :func:`failure_counts` gives each device's likelihood of every
+    count of failures, ``delta`` integrated out. So a good device whose own contrast is small
+    (its cycles all low, one or two under the noise) is that, not a device that fails again
+    and again: scored cycle by cycle against the die's contrast it made the fitted correlation
+    0.7-0.95 on a die without a single failed write. The counts are weighted by the
+    beta-binomial and divided by the chance of at least one switch. (The mean is not fitted
+    with it: selected on one switch, a large correlation makes the mean all but free, and it
+    ran to where half the devices never switch.) The spread is kept only if it beats one rate
+    for all devices by :data:`MIN_GAIN` in log likelihood and puts :data:`MIN_REPEATED` or
+    more devices at two or more failed cycles; else ``WriteFailures(mean)``: one rate
+    ``mean`` for all devices, exactly as without this model.
     """
     one = WriteFailures(mean)
     if d.shape[0] < 2 or not 0.0 < mean < 1.0:
         return one
+    s_good = float(np.hypot(s_d, sd))
     some = switched_in_some(d, ok, fit, sd, switch_sigmas)[0] & agreeing(d, sd, m_d, s_good)
-    have = np.isfinite(d) & some[None]
     if not some.any():
         return one
-    dv = np.where(have, d, 0.0)[:, some]
-    hv = have[:, some]
-    l_fail = np.where(hv, lognorm(dv, 0.0, sd), 0.0)
-    l_sw = np.where(hv, lognorm(dv, m_d, s_good), 0.0)
-    # poly[f] = log of the sum over sets of f failed cycles (elementary symmetric sums)
-    cycles, n_dev = dv.shape
-    poly = np.full((cycles + 1, n_dev), -np.inf)
-    poly[0] = 0.0
-    for c in range(cycles):
-        new = poly + l_sw[c]
-        new[1:] = np.logaddexp(new[1:], poly[:-1] + l_fail[c])
-        poly = np.where(hv[c], new, poly)
-    n = hv.sum(axis=0)
-    z = np.clip(np.log(mean) + l_fail - np.log1p(-mean) - l_sw, -700.0, 700.0)
-    if float(np.where(hv, 1.0 / (1.0 + np.exp(-z)), 0.0).sum()) < MIN_FAILURES:
-        return one
-    f = np.arange(cycles + 1)[:, None]
+    poly, n = failure_counts(d[:, some], sd, (m_d, s_d), tail, tail_low)
     use = n >= 2
-    valid = (f <= n) & use
     if not use.any():
         return one
+    poly, n = poly[:, use], n[use]
+    f = np.arange(poly.shape[0])[:, None]
+    # the device switched in no cycle: stuck (or a short), or a good one whose writes all failed
+    flat = np.take_along_axis(poly, n[None], axis=0)[0]
+    switched = f < n
 
-    def per_device(wf: WriteFailures) -> np.ndarray:
-        return np.where(valid, poly + wf.log_pattern(f, np.maximum(n - f, 0)), -np.inf)
+    def fitted(wf: WriteFailures) -> tuple[float, np.ndarray]:
+        """Log likelihood (share of devices that switched in no cycle profiled out) and
+        each device's posterior over its count of failures."""
+        ll = np.where(switched, poly + wf.log_pattern(f, np.maximum(n - f, 0)), -np.inf)
+        dev = np.logaddexp.reduce(ll, axis=0)
+        post = np.exp(ll - dev[None])
+        # (the chance of "switched in some cycle" divided out)
+        dev = dev - np.log(-np.expm1(np.minimum(wf.log_all_failed(n), -1e-300)))
+        total, none = _flat_share(dev, flat)
+        return total, post * (1.0 - none)
+
+    # expected failed cycles (of devices that switched) under one rate for all devices
+    if float((f * fitted(one)[1]).sum()) < MIN_FAILURES:
+        return one
 
     def nll(logit_rho: float) -> float:
-        wf = WriteFailures(mean, _expit(logit_rho))
-        dev = np.logaddexp.reduce(per_device(wf), axis=0)
-        sel = np.log(-np.expm1(np.minimum(wf.log_all_failed(n), -1e-300)))
-        return -float(np.sum((dev - sel)[use]))
+        return -fitted(WriteFailures(mean, _expit(logit_rho)))[0]
 
     lo, hi = _logit(RHO_MIN), _logit(RHO_MAX)
     best = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-2})
@@ -161,12 +169,71 @@ def fit_failure_spread(
     if not nll(lo) - best.fun > MIN_GAIN:
         return one
     # the spread must show as devices that failed repeatedly, not be read into single failures
-    ll = per_device(wf)
-    post = np.exp(ll - np.logaddexp.reduce(ll, axis=0))
-    repeated = float(np.where(f >= 2, post, 0.0)[:, use].sum())
+    repeated = float(np.where(f >= 2, fitted(wf)[1], 0.0).sum())
     if repeated < MIN_REPEATED:
         return one
     return wf
+
+
+def _flat_share(switched: np.ndarray, flat: np.ndarray, iterations: int = 50):
+    """Mixture of devices that switched in some cycle (log likelihoods ``switched``) and
+    devices that switched in none (``flat``), the share of the latter fitted by EM: the
+    total log likelihood and each device's probability of switching in none."""
+    diff = np.clip(flat - switched, -700.0, 700.0)
+    pi = 1e-3
+    for _ in range(iterations):
+        z = 1.0 / (1.0 + np.exp(-(np.log(pi) - np.log1p(-pi) + diff)))
+        pi, before = float(np.clip(z.mean(), 1e-9, 0.5)), pi
+        if abs(pi - before) <= 1e-6 * before:
+            break
+    z = 1.0 / (1.0 + np.exp(-(np.log(pi) - np.log1p(-pi) + diff)))
+    total = np.logaddexp(np.log1p(-pi) + switched, np.log(pi) + flat)
+    return float(total.sum()), z
+
+
+def failure_counts(
+    d: np.ndarray,
+    sd: float,
+    contrast: tuple[float, float],
+    tail: float = 0.0,
+    tail_low: float = 0.0,
+    chunk: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each device's log likelihood of its cycles ``d`` ``(cycles, devices)`` given ``f``
+    failed cycles, for every ``f``: ``poly[f]`` ``(cycles + 1, devices)`` is the log of the
+    sum over the sets of ``f`` failed cycles (``N(0, sd)`` each) of the density of the
+    cycles, the others switched with the device's own contrast integrated out
+    (:func:`~mtj_hil.protocols.defects.contrast.switched_loglik`; ``contrast`` = ``(m_d,
+    s_d)``, ``tail``, ``tail_low``). Every set is summed exactly, over the first
+    :data:`MAX_FIT_CYCLES` valid cycles of each device (NaN cycles are left out); also
+    returns how many cycles each device has (``n``, ``poly[f > n] = -inf``)."""
+    have = np.isfinite(d)
+    # valid cycles first (in their order), at most MAX_FIT_CYCLES of them
+    order = np.argsort(~have, axis=0, kind="stable")[:MAX_FIT_CYCLES]
+    hv = np.take_along_axis(have, order, axis=0)
+    x = np.where(hv, np.take_along_axis(np.where(have, d, 0.0), order, axis=0), 0.0)
+    cycles, n_dev = x.shape
+    n = hv.sum(axis=0)
+    bits = (np.arange(2**cycles)[:, None] >> np.arange(cycles)[None, :]) & 1
+    bits = bits.astype(float)  # (sets, cycles): 1 = switched in that set
+    flat = np.where(hv, lognorm(x, 0.0, sd), 0.0)
+    poly = np.full((cycles + 1, n_dev), -np.inf)
+    for lo in range(0, n_dev, chunk):
+        sl = slice(lo, lo + chunk)
+        h = hv[:, sl].astype(float)
+        k = bits @ h  # switched cycles of each set
+        bad = bits @ (1.0 - h) > 0  # a set that switches a missing cycle
+        s1, s2 = bits @ x[:, sl], bits @ (x[:, sl] ** 2)
+        kk = np.maximum(k, 1.0)
+        mu = s1 / kk
+        ss = np.maximum(s2 - kk * mu * mu, 0.0)
+        ll = flat[:, sl].sum(axis=0) - bits @ flat[:, sl]
+        ll = ll + np.where(k > 0, switched_loglik(kk, mu, ss, contrast, sd, tail, tail_low), 0.0)
+        ll = np.where(bad, -np.inf, ll)
+        fails = n[sl][None, :] - k
+        for c in range(cycles + 1):
+            poly[c, sl] = np.logaddexp.reduce(np.where(fails == c, ll, -np.inf), axis=0)
+    return poly, n
 
 
 def _logit(p: float) -> float:

@@ -38,7 +38,7 @@ MIN_GAIN = 3.0
 MIN_REPEATED = 3.0
 """...and only if the fitted model puts at least this many devices (expected) at two or more
 failed cycles: correlation is failures repeating on one device."""
-MAX_FIT_CYCLES = 8
+MAX_FIT_CYCLES = 6
 """At most this many cycles of a device enter the fit (its first valid ones): every set of
 failed cycles is summed, 2^cycles of them."""
 AGREE_SIGMAS = 5.0
@@ -179,14 +179,17 @@ def _flat_share(switched: np.ndarray, flat: np.ndarray, iterations: int = 50):
     """Mixture of devices that switched in some cycle (log likelihoods ``switched``) and
     devices that switched in none (``flat``), the share of the latter fitted by EM: the
     total log likelihood and each device's probability of switching in none."""
-    diff = np.clip(flat - switched, -700.0, 700.0)
+    diff = flat - switched
+
+    def share(pi: float) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(np.clip(np.log1p(-pi) - np.log(pi) - diff, -700.0, 700.0)))
+
     pi = 1e-3
     for _ in range(iterations):
-        z = 1.0 / (1.0 + np.exp(-(np.log(pi) - np.log1p(-pi) + diff)))
-        pi, before = float(np.clip(z.mean(), 1e-9, 0.5)), pi
+        pi, before = float(np.clip(share(pi).mean(), 1e-9, 0.5)), pi
         if abs(pi - before) <= 1e-6 * before:
             break
-    z = 1.0 / (1.0 + np.exp(-(np.log(pi) - np.log1p(-pi) + diff)))
+    z = share(pi)
     total = np.logaddexp(np.log1p(-pi) + switched, np.log(pi) + flat)
     return float(total.sum()), z
 
@@ -217,22 +220,32 @@ def failure_counts(
     bits = (np.arange(2**cycles)[:, None] >> np.arange(cycles)[None, :]) & 1
     bits = bits.astype(float)  # (sets, cycles): 1 = switched in that set
     flat = np.where(hv, lognorm(x, 0.0, sd), 0.0)
-    poly = np.full((cycles + 1, n_dev), -np.inf)
-    for lo in range(0, n_dev, chunk):
-        sl = slice(lo, lo + chunk)
-        h = hv[:, sl].astype(float)
-        k = bits @ h  # switched cycles of each set
-        bad = bits @ (1.0 - h) > 0  # a set that switches a missing cycle
-        s1, s2 = bits @ x[:, sl], bits @ (x[:, sl] ** 2)
-        kk = np.maximum(k, 1.0)
-        mu = s1 / kk
-        ss = np.maximum(s2 - kk * mu * mu, 0.0)
-        ll = flat[:, sl].sum(axis=0) - bits @ flat[:, sl]
-        ll = ll + np.where(k > 0, switched_loglik(kk, mu, ss, contrast, sd, tail, tail_low), 0.0)
-        ll = np.where(bad, -np.inf, ll)
-        fails = n[sl][None, :] - k
-        for c in range(cycles + 1):
-            poly[c, sl] = np.logaddexp.reduce(np.where(fails == c, ll, -np.inf), axis=0)
+    # log of the sum over the sets of p switched cycles, p = 0..cycles; the devices with m
+    # valid cycles together, over the 2^m sets of those
+    by_count = np.full((cycles + 1, n_dev), -np.inf)
+    for m in np.unique(n):
+        cols = np.flatnonzero(n == m)
+        bits = (np.arange(2**m)[:, None] >> np.arange(m)[None, :]) & 1
+        switched = bits.sum(axis=1)
+        bits = bits.astype(float)  # (sets, cycles): 1 = switched in that set
+        kk = np.maximum(switched, 1).astype(float)[:, None]
+        for lo in range(0, cols.size, chunk):
+            sl = cols[lo : lo + chunk]
+            xs, fl = x[:m, sl], flat[:m, sl]
+            # (einsum, not a BLAS product: these are tiny, and BLAS threads only contend)
+            mu = np.einsum("sc,cd->sd", bits, xs) / kk
+            ss = np.maximum(np.einsum("sc,cd->sd", bits, xs * xs) - kk * mu * mu, 0.0)
+            sw = switched_loglik(kk, mu, ss, contrast, sd, tail, tail_low)
+            ll = fl.sum(axis=0) - np.einsum("sc,cd->sd", bits, fl)
+            ll = ll + np.where(switched[:, None] > 0, sw, 0.0)
+            for p in range(m + 1):
+                rows = ll[switched == p]
+                top = rows.max(axis=0)
+                by_count[p, sl] = top + np.log(np.exp(rows - top).sum(axis=0))
+    # f failed cycles of a device with n valid ones: n - f switched
+    f = np.arange(cycles + 1)[:, None]
+    pick = np.clip(n[None, :] - f, 0, cycles)
+    poly = np.where(f <= n, np.take_along_axis(by_count, pick, axis=0), -np.inf)
     return poly, n
 
 

@@ -81,6 +81,7 @@ from mtj_hil.protocols.errors import ProtocolError
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
 
 GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = range(6)
+_DEBUG: dict = {}  # DEBUG-REMOVE
 SWITCH_SIGMAS = 6.0
 """A cycle whose ``d_c`` exceeds this many noise sigmas counts as a clean switch (for fitting)."""
 OPEN_FRACTION = 0.2
@@ -204,7 +205,8 @@ def classify_evidence(
     if cycles >= 2:
         e, fails, trials = write_failure_rate(d, lit, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         # ...varying between devices (beta-binomial): failures cluster on some devices
-        wf = fit_failure_spread(d, lit, clean, sd, m_d, s_d, e, SWITCH_SIGMAS, ODD_SHARE, tail_low)
+        wf = fit_failure_spread(d, lit, sd, m_d, s_d, e, ODD_SHARE, tail_low)
+        e = wf.mean  # (refitted with the spread where a spread is kept)
         e_source = (
             f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
             f"(mixture of switched and unswitched cycles); correlation {wf.rho:.2g} between "
@@ -403,6 +405,7 @@ def classify_evidence(
         "checks": checks,
         **({"bias_signature": bias_model} if bias_model is not None else {}),
     }
+    _DEBUG.update(locals())  # DEBUG-REMOVE
     return Classification(
         codes=codes.reshape(shape),
         best_guess=best.reshape(shape),

@@ -106,3 +106,26 @@ def test_only_the_usual_count_of_cycles_is_fitted():
     ok = np.ones(d.shape[1], bool)
     both = np.concatenate([d, extra])
     assert fit_failure_spread(both, ok, SD, M_D, S_D, 1e-3) == WriteFailures(1e-3)
+
+
+def test_more_uncertain_devices_than_the_budget_re_measures_the_least_settled():
+    # One cycle leaves every stuck device UNCERTAIN (its only write may have failed): with a
+    # budget of 0.2 % of the devices, the budget's worth are re-measured, not none.
+    from mtj_hil.protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
+    from mtj_hil.sim import SimulatedChip
+
+    chip = SimulatedChip.from_lot("1t1r-early-process", 4243, 0)
+    plan = CharacterizationPlan(
+        arrays=tuple(range(8)), cycles=1, remeasure_cycles=3, remeasure_budget=0.002
+    )
+    sink = MemorySink()
+    result = characterize_die(chip, sink, plan)
+    r = result.remeasured
+    assert r["uncertain_before"] > r["budget"] == 10
+    assert r["devices"] == r["budget"]
+    assert int(sink.remeasured[1].sum()) == r["budget"]
+    assert r["uncertain_after"] <= r["uncertain_before"] - r["budget"] // 2
+    assert any("least settled were re-measured" in w for w in result.warnings)
+    truth = chip.die.defect[:8]
+    settled = result.codes != DefectCode.UNCERTAIN
+    assert np.mean(result.codes[settled] == truth[settled]) > 0.998

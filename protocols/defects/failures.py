@@ -163,8 +163,8 @@ def fit_failure_spread(
         dev = top + np.log(post.sum(axis=0))
         post /= post.sum(axis=0)
         # (the chance of "switched in some cycle" divided out)
-        some = np.log(-np.expm1(np.minimum(wf.log_all_failed(counts), -1e-300)))
-        total, none, share[0] = _flat_share(dev - some[which], flat, share[0])
+        any_switch = np.log(-np.expm1(np.minimum(wf.log_all_failed(counts), -1e-300)))
+        total, none, share[0] = _flat_share(dev - any_switch[which], flat, share[0])
         return total, post * (1.0 - none)
 
     # expected failed cycles (of devices that switched) under one rate for all devices

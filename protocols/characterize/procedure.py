@@ -82,7 +82,8 @@ def characterize_die(
     (:func:`mtj_hil.protocols.defects.detect.classify_reads`); given ``thresholds`` (a calibration) select
     the fixed-threshold classifier instead. With ``plan.remeasure_cycles``, devices left
     UNCERTAIN get that many extra verified write-read cycles (only they are written; at most
-    ``plan.remeasure_budget`` of the devices) and the die is classified again; the extra data
+    ``plan.remeasure_budget`` of the devices, the least settled first) and the die is
+    classified again; the extra data
     goes to the sink. The returned map stacks the planned arrays in plan order: ``codes`` has
     shape ``(n_arrays_planned, rows, cols)``.
 
@@ -153,12 +154,20 @@ def _remeasure(
         result.remeasured = {**record, "devices": 0}
         return result
     if n_unc > budget:
-        result.remeasured = {**record, "devices": 0, "skipped": "more uncertain than budget"}
-        result.warnings.append(
-            f"{n_unc} uncertain devices exceed the re-measurement budget of {budget}: "
-            "none were re-measured"
-        )
-        return result
+        if budget == 0:
+            result.remeasured = {**record, "devices": 0, "skipped": "more uncertain than budget"}
+            result.warnings.append(
+                f"{n_unc} uncertain devices exceed the re-measurement budget of {budget}: "
+                "none were re-measured"
+            )
+            return result
+        # the least settled first (a noisy die's stuck devices and small-contrast good ones
+        # sit near 0.5; re-measuring none of them left 1.5 % of such a die UNCERTAIN)
+        conf = np.zeros(uncertain.shape) if result.confidence is None else result.confidence
+        order = np.argsort(np.where(uncertain, conf, np.inf), axis=None)
+        uncertain = np.zeros(uncertain.shape, bool)
+        uncertain.flat[order[:budget]] = True
+        record["over_budget"] = n_unc - budget
     todo = [i for i in range(len(arrays)) if uncertain[i].any()]
     extra = []
     for i in todo:
@@ -199,7 +208,13 @@ def _remeasure(
         read_voltages=(plan.read_voltage, plan.bias_read_voltage),
     )
     after = int((again.codes == DefectCode.UNCERTAIN).sum())
-    again.remeasured = {**record, "devices": n_unc, "arrays": len(todo), "uncertain_after": after}
+    n_sel = int(uncertain.sum())
+    again.remeasured = {**record, "devices": n_sel, "arrays": len(todo), "uncertain_after": after}
+    if n_sel < n_unc:
+        again.warnings.append(
+            f"{n_unc} uncertain devices exceed the re-measurement budget of {budget}: the "
+            f"{n_sel} least settled were re-measured"
+        )
     return again
 
 

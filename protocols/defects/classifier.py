@@ -82,6 +82,7 @@ from mtj_hil.protocols.errors import ProtocolError
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
 
 GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = range(6)
+_DEBUG: dict = {}  # DEBUG-REMOVE
 SWITCH_SIGMAS = 6.0
 """A cycle whose ``d_c`` exceeds this many noise sigmas counts as a clean switch (for fitting)."""
 OPEN_FRACTION = 0.2
@@ -202,12 +203,16 @@ def classify_evidence(
     # -- per-cycle write failure: devices that switched in some cycle but not in another ------
     # (not hard opens: their reads are noise, whose scatter passes for switches and failures)
     lit = ok & ~is_open
+    # a good device's contrast: N(m_d, s_d), with a tail of small ones down to tail_low
+    # (nor one converter step: a quantised stuck device flips a code now and then)
+    tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
     e = s.write_failure_prior
     wf = WriteFailures(e)
     if cycles >= 2:
         e, fails, trials = write_failure_rate(d, lit, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         # ...varying between devices (beta-binomial): failures cluster on some devices
-        wf = fit_failure_spread(d, lit, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
+        wf = fit_failure_spread(d, lit, sd, m_d, s_d, e, ODD_SHARE, tail_low)
+        e = wf.mean  # (refitted with the spread where a spread is kept)
         e_source = (
             f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
             f"(mixture of switched and unswitched cycles); correlation {wf.rho:.2g} between "
@@ -232,8 +237,6 @@ def classify_evidence(
         np.log(JUMP_SHARE) + np.where(have, lognorm(dz, 0.0, JUMP_WIDTH * sd), 0.0).sum(axis=0),
     )
     # the device's own contrast integrated out (with a tail of small contrasts)
-    # (nor one converter step: a quantised stuck device flips a code now and then)
-    tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
     srt = sort_cycles(d)
     ll_good = np.logaddexp(
         np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, wf, ODD_SHARE, tail_low, srt),
@@ -415,6 +418,7 @@ def classify_evidence(
         **({"bias_signature": bias_model} if bias_model is not None else {}),
         **({"high_voltage_contrast": high_model} if high_model is not None else {}),
     }
+    _DEBUG.update(locals())  # DEBUG-REMOVE
     return Classification(
         codes=codes.reshape(shape),
         best_guess=best.reshape(shape),

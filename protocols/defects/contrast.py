@@ -156,20 +156,7 @@ def good_loglik(
     n, valid, x, k, mean, ss = cycles if cycles is not None else sort_cycles(d)
     flat_all = np.where(valid, lognorm(x, 0.0, sd), 0.0)
     flat_rest = flat_all.sum(axis=0) - np.cumsum(flat_all, axis=0)
-    prior = lognorm(mean, m_d, np.sqrt(s_d * s_d + sd * sd / k))
-    if tail > 0 and m_d > tail_low:
-        # Uniform contrast on [tail_low, m_d]: the Gaussian in delta integrated over it.
-        se = sd / np.sqrt(k)
-        mass = tail_ndtr((m_d - mean) / se) - tail_ndtr((tail_low - mean) / se)
-        with np.errstate(divide="ignore"):
-            uniform = np.log(np.maximum(mass, 1e-300)) - np.log(m_d - tail_low)
-        prior = np.logaddexp(np.log1p(-tail) + prior, np.log(tail) + uniform)
-    ll_sw = (
-        -ss / (2 * sd * sd)
-        - k * (np.log(sd) + _LOG_SQRT_2PI)
-        + np.log(np.sqrt(2 * np.pi) * sd / np.sqrt(k))
-        + prior
-    )
+    ll_sw = switched_loglik(k, mean, ss, (m_d, s_d), sd, tail, tail_low)
     if hasattr(e, "log_pattern"):
         pattern = e.log_pattern(np.maximum(n - k, 0), k)
     else:
@@ -181,6 +168,30 @@ def good_loglik(
     with np.errstate(divide="ignore"):  # devices without a cycle: replaced by 0 below
         out = safe + np.log(np.exp(ll - safe).sum(axis=0))
     return np.where(n > 0, out, 0.0)
+
+
+def switched_loglik(
+    k, mean, ss, contrast: tuple[float, float], sd: float, tail: float = 0.0, tail_low: float = 0.0
+) -> np.ndarray:
+    """Log density of ``k`` >= 1 switched cycles (their mean ``mean`` and sum of squares
+    about it ``ss``, elementwise) of one device, its contrast ``delta`` integrated out
+    exactly: ``delta ~ N(m_d, s_d)`` (``contrast``), or with probability ``tail`` uniform on
+    ``[tail_low, m_d]``; each cycle ``N(delta, sd)``."""
+    m_d, s_d = contrast
+    prior = lognorm(mean, m_d, np.sqrt(s_d * s_d + sd * sd / k))
+    if tail > 0 and m_d > tail_low:
+        # Uniform contrast on [tail_low, m_d]: the Gaussian in delta integrated over it.
+        se = sd / np.sqrt(k)
+        mass = tail_ndtr((m_d - mean) / se) - tail_ndtr((tail_low - mean) / se)
+        with np.errstate(divide="ignore"):
+            uniform = np.log(np.maximum(mass, 1e-300)) - np.log(m_d - tail_low)
+        prior = np.logaddexp(np.log1p(-tail) + prior, np.log(tail) + uniform)
+    return (
+        -ss / (2 * sd * sd)
+        - k * (np.log(sd) + _LOG_SQRT_2PI)
+        + np.log(np.sqrt(2 * np.pi) * sd / np.sqrt(k))
+        + prior
+    )
 
 
 def sort_cycles(d: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -98,12 +98,14 @@ def conditional_level_ll(
     cov = cov_lc + noise_n  # cov(x_p, dbar): the physics plus the shared P reads
     var_d = s_d * s_d + 2.0 * noise_n
     have = (n_cyc > 0) & np.isfinite(dbar)
-    beta = np.where(have, cov / var_d, 0.0)
     shrink = np.where(have, cov * cov / var_d, 0.0)
     # (a contrast far outside the law, a pinhole's or a half-way switch's, says nothing more
-    # about the level than one at CLIP_SIGMAS: the linear law is not extrapolated)
+    # about the level than one at CLIP_SIGMAS: the physical law is not extrapolated; the
+    # shared noise is, exactly: P reads that were low pulled both down, however far)
     lim = CLIP_SIGMAS * np.sqrt(var_d)
-    z = x_p - centre[:, None] - beta * np.clip(np.where(have, dbar, m_d) - m_d, -lim, lim)
+    dev = np.where(have, dbar, m_d) - m_d
+    beta_lc, beta_noise = np.where(have, cov_lc / var_d, 0.0), np.where(have, noise_n / var_d, 0.0)
+    z = x_p - centre[:, None] - beta_lc * np.clip(dev, -lim, lim) - beta_noise * dev
     out = None
     for w, m, s in zip(mix.weights, mix.means, mix.sigmas, strict=True):
         var = np.maximum(s * s + level_noise * level_noise - shrink, (0.2 * s) ** 2 + 1e-12)

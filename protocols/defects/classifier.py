@@ -52,7 +52,6 @@ from mtj_hil.protocols.defects.classes import (
 from mtj_hil.protocols.defects.contrast import (
     bayes_error,
     deconvolve,
-    fit_contrast,
     good_loglik,
     lognorm,
     sort_cycles,
@@ -60,6 +59,7 @@ from mtj_hil.protocols.defects.contrast import (
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_stats
 from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
+from mtj_hil.protocols.defects.fit_set import SWITCH_SIGMAS, fit_set
 from mtj_hil.protocols.defects.hidden import (
     binned_levels,
     bottom_code_ll,
@@ -76,24 +76,13 @@ from mtj_hil.protocols.defects.levels import (
 )
 from mtj_hil.protocols.defects.messages import reading_warnings
 from mtj_hil.protocols.defects.quantisation import floored, level_floors
-from mtj_hil.protocols.defects.rowwise import median, nanmedian_all
-from mtj_hil.protocols.errors import ProtocolError
+from mtj_hil.protocols.defects.rowwise import median
 
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
 
 GOOD, SHORT, OPEN, STUCK_P, STUCK_AP, UNCERTAIN = range(6)
-_DEBUG: dict = {}  # DEBUG-REMOVE
-SWITCH_SIGMAS = 6.0
-"""A cycle whose ``d_c`` exceeds this many noise sigmas counts as a clean switch (for fitting)."""
 OPEN_FRACTION = 0.2
 """A (hard) open reads below this fraction of the AP median (or 8 AP sigmas below it)."""
-MIN_FIT_DEVICES = 20
-"""Fewer devices that switched than this and the die is refused (nothing to fit)..."""
-MIN_FIT_FLOOR = 4
-"""...unless the die is small: then half its devices, but never fewer than this."""
-STRICT_SHARE = 0.9
-"""The every-cycle rule is used for the fit only if it keeps this share of the devices
-that switch on average (else it would select the largest contrasts only)."""
 LINE_FRACTION = 0.5
 """A row or column with at least this fraction of shorts is a shorted line: its other
 devices get an even prior of being shorts too."""
@@ -160,7 +149,7 @@ def classify_evidence(
     n_cyc = np.isfinite(d).sum(axis=0)
     warnings: list[str] = []
     ok = flat(ev.n_valid > 0) & ~flat(ev.saturated)
-    clean, fit_rule, dbar, (m_em, s_em) = _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings)
+    clean, fit_rule, dbar, (m_em, s_em) = fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings)
     n_clean = int(clean.sum())
 
     # -- level distributions of the devices that switched cleanly -----------------------------
@@ -418,7 +407,6 @@ def classify_evidence(
         **({"bias_signature": bias_model} if bias_model is not None else {}),
         **({"high_voltage_contrast": high_model} if high_model is not None else {}),
     }
-    _DEBUG.update(locals())  # DEBUG-REMOVE
     return Classification(
         codes=codes.reshape(shape),
         best_guess=best.reshape(shape),
@@ -442,41 +430,6 @@ def _with_bias(e1: Evidence1D, good_parts, bias_ll: np.ndarray):
     extra = bias_ll.copy()
     extra[..., GOOD] = 0.0
     return Evidence1D(good, e1.stuck, e1.lv_p, e1.lv_ap, e1.x), extra
-
-
-def _fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
-    """The devices the level and contrast distributions are fitted to, and how chosen.
-
-    Devices that switched cleanly in every cycle; when the read noise is large against the
-    switching contrast that rule keeps only the largest contrasts (a biased sample), so the
-    devices a mixture fit of the mean log ratios gives to the switching component are used
-    instead (with that fit's contrast distribution)."""
-    with np.errstate(invalid="ignore"):
-        d_min = np.where(n_cyc > 0, np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=0), np.nan)
-        dbar = np.where(n_cyc > 0, np.nansum(np.nan_to_num(d), axis=0) / np.maximum(n_cyc, 1), 0)
-        lit = ok & (g_lin > 0.05 * nanmedian_all(np.where(ok, g_lin, np.nan)))
-    strict = ok & (n_cyc > 0) & (d_min > SWITCH_SIGMAS * sd)
-    m_em, s_em, resp_sw = fit_contrast(dbar, n_cyc, lit, sd)
-    # A switching component within 3 noise sigmas of 0 is noise, not switching.
-    noise_mean = sd / np.sqrt(max(median(n_cyc[ok]) if ok.any() else 1.0, 1.0))
-    separated = np.isfinite(m_em) and m_em > 3.0 * noise_mean
-    average = ok & (n_cyc > 0) & (resp_sw > 0.5) & (dbar > 0) & separated
-    need = min(MIN_FIT_DEVICES, max(MIN_FIT_FLOOR, int(np.ceil(0.5 * ok.size))))
-    clean, rule = strict, f"switched by > {SWITCH_SIGMAS:g} noise sigmas in every cycle"
-    if int(strict.sum()) < STRICT_SHARE * int(average.sum()) or int(strict.sum()) < need:
-        clean = average
-        rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
-        if int(clean.sum()) < need:
-            raise ProtocolError(
-                diag.nothing_switched(ev, dbar, ok, sd, int(strict.sum()), SWITCH_SIGMAS)
-            )
-        warnings.append(
-            f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "
-            f"switching contrast: only {int(strict.sum())} of {int(clean.sum())} switching "
-            "devices switched clearly in every cycle; the fit uses devices that switch on "
-            "average; use more --reads or --cycles"
-        )
-    return clean, rule, dbar, (m_em, s_em)
 
 
 def _bias_note(bias_model: dict[str, Any] | None) -> str:

@@ -82,8 +82,9 @@ def characterize_die(
     (:func:`mtj_hil.protocols.defects.detect.classify_reads`); given ``thresholds`` (a calibration) select
     the fixed-threshold classifier instead. With ``plan.remeasure_cycles``, devices left
     UNCERTAIN get that many extra verified write-read cycles (only they are written; at most
-    ``plan.remeasure_budget`` of the devices, the least settled first) and the die is
-    classified again; the extra data
+    ``plan.remeasure_budget`` of the devices, the least settled first; defect calls below
+    :data:`SETTLED` too where the budget leaves room) and the die is classified again; the
+    extra data
     goes to the sink. The returned map stacks the planned arrays in plan order: ``codes`` has
     shape ``(n_arrays_planned, rows, cols)``.
 
@@ -135,6 +136,12 @@ def characterize_die(
     return result
 
 
+SETTLED = 0.999
+"""A defect call below this confidence is re-measured with the UNCERTAIN devices when the
+budget leaves room for it."""
+DEFECT_CALLS = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP)
+
+
 def _remeasure(
     chip: Chip,
     sink: CharacterizationSink,
@@ -145,12 +152,23 @@ def _remeasure(
     result: DefectMap,
     high: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> DefectMap:
-    """Extra verified cycles for UNCERTAIN devices, then classify again (see characterize_die)."""
+    """Extra verified cycles for UNCERTAIN devices (and doubtful defect calls), then classify
+    again (see characterize_die)."""
     uncertain = result.codes == DefectCode.UNCERTAIN
     n_unc = int(uncertain.sum())
     budget = int(plan.remeasure_budget * uncertain.size)
     record = {"cycles": plan.remeasure_cycles, "uncertain_before": n_unc, "budget": budget}
-    if n_unc == 0:
+    conf = np.zeros(uncertain.shape) if result.confidence is None else result.confidence
+    # defect calls short of SETTLED: re-measured too where the budget leaves room (on a noisy
+    # die a good device whose 3 cycles all fell 3-4 noise sigmas low is called stuck at 0.96-0.99)
+    doubtful = np.isin(result.codes, DEFECT_CALLS) & (conf < SETTLED)
+    room = max(budget - n_unc, 0)
+    if room and doubtful.any():
+        order = np.argsort(np.where(doubtful, conf, np.inf), axis=None)[: min(room, doubtful.sum())]
+        record["doubtful_calls"] = int(order.size)
+        uncertain = uncertain.copy()
+        uncertain.flat[order] = True
+    if not uncertain.any():
         result.remeasured = {**record, "devices": 0}
         return result
     if n_unc > budget:
@@ -163,7 +181,6 @@ def _remeasure(
             return result
         # the least settled first (a noisy die's stuck devices and small-contrast good ones
         # sit near 0.5; re-measuring none of them left 1.5 % of such a die UNCERTAIN)
-        conf = np.zeros(uncertain.shape) if result.confidence is None else result.confidence
         order = np.argsort(np.where(uncertain, conf, np.inf), axis=None)
         uncertain = np.zeros(uncertain.shape, bool)
         uncertain.flat[order[:budget]] = True
@@ -210,7 +227,7 @@ def _remeasure(
     after = int((again.codes == DefectCode.UNCERTAIN).sum())
     n_sel = int(uncertain.sum())
     again.remeasured = {**record, "devices": n_sel, "arrays": len(todo), "uncertain_after": after}
-    if n_sel < n_unc:
+    if n_sel < n_unc and budget < n_unc:
         again.warnings.append(
             f"{n_unc} uncertain devices exceed the re-measurement budget of {budget}: the "
             f"{n_sel} least settled were re-measured"

@@ -332,8 +332,13 @@ def classify_evidence(
     # (above P) or resistive opens (below AP) sit are that many hidden shorts or opens.
     xs_p = flat(ev.x_p)
     ref_p, ref_ap = (st.resid_median if st.all_finite else None for st in (st_p, st_ap))
-    post, pi_p = diag.excess_on_side(post, x_p, clean, xs_p, cen_p, STUCK_P, SHORT, True, ref_p)
-    post, pi_ap = diag.excess_on_side(post, x_p, clean, x_ap, cen_ap, STUCK_AP, OPEN, False, ref_ap)
+    tie_p, tie_ap = (0.5 * ev.step / np.exp(mu) for mu in (mu_p_die, mu_ap_die))
+    post, pi_p = diag.excess_on_side(
+        post, x_p, clean, xs_p, cen_p, STUCK_P, SHORT, True, ref_p, tie_p
+    )
+    post, pi_ap = diag.excess_on_side(
+        post, x_p, clean, x_ap, cen_ap, STUCK_AP, OPEN, False, ref_ap, tie_ap
+    )
     codes, best, conf = _decide(post, s.min_posterior)
     codes[conflicts] = UNCERTAIN
     none, sat = flat(ev.n_valid == 0), flat(ev.saturated)

@@ -115,6 +115,7 @@ def excess_on_side(
     rival: int,
     upper: bool,
     ref: float | None = None,
+    tie: float = 0.0,
 ) -> tuple[np.ndarray, float]:
     """Move posterior from ``stuck`` to ``rival`` where the data show the rival hiding.
 
@@ -124,14 +125,18 @@ def excess_on_side(
     below, where resistive opens are), the excess ``pi = (n_side - n_other) / n_side`` of
     them is another population: on that side no ``stuck`` call can be surer than ``1 - pi``.
     ``ref``: that median if the caller has it (:class:`~mtj_hil.protocols.defects.levels.LevelStats`).
+    ``tie``: half a converter step (log units) about ``ref`` that counts on neither side:
+    with coarse readings most switchers read the median's code exactly, and a stuck
+    device averaged over more reads lands just off it on either side by rounding alone.
     Returns the corrected posterior and ``pi``."""
     p = np.nan_to_num(post)
     called = p.argmax(axis=-1) == stuck
     z = x - centre[:, None]
     if ref is None:
         ref = median((x_state - centre[:, None])[clean])
-    side = (z > ref) if upper else (z < ref)
-    n_side, n_other = int((called & side).sum()), int((called & ~side).sum())
+    above, below = z > ref + tie, z < ref - tie
+    side, other = (above, below) if upper else (below, above)
+    n_side, n_other = int((called & side).sum()), int((called & other).sum())
     n = n_side + n_other
     if n < MIN_CHECKED or n_side - n_other <= CROWD_SIGMAS * np.sqrt(n):
         return post, 0.0

@@ -39,7 +39,7 @@ class CharacterizationPlan:
     read_voltage: float = DEFAULT_READ_VOLTAGE
     pulse: Pulse | None = None
     remeasure_cycles: int = 3
-    remeasure_budget: float = 0.01
+    remeasure_budget: float = 0.03
     bias_read_voltage: float | Literal["auto"] | None = AUTO
 
     def resolved(self, layout: Layout) -> CharacterizationPlan:

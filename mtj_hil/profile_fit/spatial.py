@@ -213,6 +213,20 @@ def edge_band(
     return best
 
 
+def _class_scratches(m: DieMap, where: np.ndarray) -> tuple[np.ndarray, int, list[float]]:
+    """:func:`scratches` of one map looked for in each defect class on its own: a scratch
+    turns the devices it crosses into one class, and stuck devices scattered beside it
+    would otherwise thicken its group past a line."""
+    mask = np.zeros(m.defect.shape, bool)
+    count, lengths = 0, []
+    for code in POINT_CODES:
+        part, n, long = scratches(m.defect & where & (m.code == code), m.array_shape)
+        mask |= part
+        count += n
+        lengths += long
+    return mask, count, lengths
+
+
 def fit_spatial(maps: list[DieMap], seed: int = 0) -> SpatialFit:
     """Scratches, clusters and an edge band from the dies' maps (module docstring)."""
     rng = np.random.default_rng(seed)
@@ -221,7 +235,7 @@ def fit_spatial(maps: list[DieMap], seed: int = 0) -> SpatialFit:
     width, _, _, lr = edge_band(maps, [m.valid for m in maps])
     band = [edge_distance(m.valid.shape) < (width if lr > EDGE_LR else 0) for m in maps]
     inner = [m.valid & ~b for m, b in zip(maps, band, strict=True)]
-    found = [scratches(m.defect & v, m.array_shape) for m, v in zip(maps, inner, strict=True)]
+    found = [_class_scratches(m, v) for m, v in zip(maps, inner, strict=True)]
     comps = [components(m.defect & v & ~f[0]) for m, v, f in zip(maps, inner, found, strict=True)]
     top = 64
     seen = np.zeros(top + 1)

@@ -81,6 +81,15 @@ class DieContext:
     group_of: dict[int, int]
     software_wrong: np.ndarray
     agreement: list[float]
+    moments: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
+    """Per network (by ``id``, the networks live as long as the context) its layers' input
+    mean squares: the same on every die, so computed once per process."""
+
+    def importance_of(self, net: BNN) -> list[np.ndarray]:
+        """``net``'s input importance for routing (:func:`input_importance`), cached."""
+        if id(net) not in self.moments:
+            self.moments[id(net)] = input_importance(net, self.data.X_train)
+        return self.moments[id(net)]
 
     def placer(self, codes: np.ndarray) -> Placement:
         """The defect-aware placement of the network on a die with ``codes``."""
@@ -91,8 +100,7 @@ class DieContext:
         or ``placed`` itself when ``config.weight_routing`` is off."""
         if not self.config.weight_routing:
             return placed
-        moments = input_importance(net, self.data.X_train)
-        return match_weights(placed, net.binary_weights(), model, moments)
+        return match_weights(placed, net.binary_weights(), model, self.importance_of(net))
 
     def routed_copies(
         self, net: BNN, ensemble: EnsemblePlacement, model: DieModel
@@ -100,8 +108,7 @@ class DieContext:
         """As :meth:`routed`, for every copy of an LEA placement."""
         if not self.config.weight_routing:
             return ensemble
-        moments = input_importance(net, self.data.X_train)
-        return match_ensemble(ensemble, net.binary_weights(), model, moments)
+        return match_ensemble(ensemble, net.binary_weights(), model, self.importance_of(net))
 
     def stats_net(self, name: str, k: int) -> BNN:
         """The statistics-aware network ``name`` that die ``k`` is evaluated with."""

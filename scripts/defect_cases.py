@@ -133,14 +133,24 @@ GOOD outright (every other class has no contrast)."""
 
 
 def bayes_calls(
-    die, arrays, result, v1: float, v2: float | None, cycles: int, remeasure: int = 0
+    die,
+    arrays,
+    result,
+    v1: float,
+    v2: float | None,
+    cycles: int,
+    remeasure: int = 0,
+    remeasured: np.ndarray | None = None,
 ) -> np.ndarray:
     """What a classifier knowing every class's true distribution would call each device.
 
     Each device is "measured" afresh from its true (mean level, bias signature, contrast)
     with the read noise the classifier measured, as a mean over ``cycles + remeasure``
     write-read cycles per state (every device re-measured: an upper bound on what the
-    classifier sees; no offsets or drift). Each class's density is the die's own true values
+    classifier sees; no offsets or drift). With ``remeasured`` (a mask shaped like the
+    arrays: the devices the run re-measured, :func:`remeasured_mask`), only those devices
+    get the ``remeasure`` cycles: the limit for the cycles the run actually spent on each
+    device. Each class's density is the die's own true values
     of that class convolved with that noise (kernel density, plus Silverman smoothing of
     the level for small classes); priors are the true class counts. Good devices are
     included: one whose contrast is near 0 (a junction with almost no TMR) competes with the
@@ -153,18 +163,24 @@ def bayes_calls(
     if not (truth != DefectCode.GOOD).any():
         return calls
     rng = np.random.default_rng(0)
-    n = max(cycles + remeasure, 1)
+    n = np.full(truth.shape, max(cycles + remeasure, 1), dtype=float)
+    if remeasured is not None:
+        n = np.where(remeasured, n, max(cycles, 1))
     per_read = float(result.model.get("read_noise_ln", 0.01))
-    noise = np.array([per_read / np.sqrt(2 * n), 0.0, per_read * np.sqrt(2 / n)])
     bias = result.model.get("bias_signature") or {}
-    noise[1] = float(bias.get("read_noise_per_cycle", 0.0)) / np.sqrt(2 * n)
-    use_b = v2 is not None and noise[1] > 0
+    per_cycle_b = float(bias.get("read_noise_per_cycle", 0.0))
+    noise = np.stack(  # per device: the sigma of each observable's mean over its cycles
+        [per_read / np.sqrt(2 * n), per_cycle_b / np.sqrt(2 * n), per_read * np.sqrt(2 / n)],
+        axis=-1,
+    )
+    use_b = v2 is not None and per_cycle_b > 0
     device, population = _true_observables(die, arrays, v1, v2 if use_b else None)
     meas = device + noise * rng.standard_normal(device.shape)
-    near = np.abs(meas[..., 2]) < CONTRAST_REACH * max(noise[2], 1e-4)
+    near = np.abs(meas[..., 2]) < CONTRAST_REACH * np.maximum(noise[..., 2], 1e-4)
     judged = (truth != DefectCode.GOOD) | near
     calls[~judged] = DefectCode.GOOD
     obs = meas[judged]
+    h_obs = np.maximum(noise[judged], [1e-3, 1e-4, 1e-4])  # kernel widths, per device
     dims = [0, 1, 2] if use_b else [0, 2]
     scores = []
     for code in ORACLE_CLASSES:
@@ -177,20 +193,33 @@ def bayes_calls(
         if s.shape[0] > cap:
             s = s[rng.choice(s.shape[0], cap, replace=False)]
         silver = 1.06 * max(np.std(s[:, 0]), 1e-3) * s.shape[0] ** -0.2 if s.shape[0] < 500 else 0
-        h = np.maximum(noise, [1e-3, 1e-4, 1e-4])
-        h[0] = np.hypot(h[0], silver)
+        h = h_obs.copy()
+        h[:, 0] = np.hypot(h[:, 0], silver)
         ll = np.empty(obs.shape[0])
         for lo in range(0, obs.shape[0], 256):
-            o = obs[lo : lo + 256]
+            o, ho = obs[lo : lo + 256], h[lo : lo + 256]
             dens = np.zeros((o.shape[0], s.shape[0]))
             for d in dims:
-                dens -= 0.5 * ((o[:, None, d] - s[None, :, d]) / h[d]) ** 2 + np.log(h[d])
+                z = (o[:, None, d] - s[None, :, d]) / ho[:, None, d]
+                dens -= 0.5 * z**2 + np.log(ho[:, None, d])
             top = dens.max(axis=1, keepdims=True)
             ll[lo : lo + 256] = top[:, 0] + np.log(np.exp(dens - top).mean(axis=1))
         scores.append(np.log(prior) + ll)
     best = np.array([int(c) for c in ORACLE_CLASSES], dtype=np.uint8)[np.argmax(scores, axis=0)]
     calls[judged] = best
     return calls
+
+
+def remeasured_mask(sink, arrays, shape: tuple[int, ...]) -> np.ndarray:
+    """The devices a run re-measured (bool, ``shape``: the planned ``arrays`` stacked), from a
+    :class:`MemorySink` after ``characterize_die``."""
+    mask = np.zeros(shape, dtype=bool)
+    if sink.remeasured is not None:
+        done, selected, _ = sink.remeasured
+        index = {a: i for i, a in enumerate(arrays)}
+        for k, a in enumerate(done):
+            mask[index[a]] = selected[k]
+    return mask
 
 
 def reliability(conf: np.ndarray, right: np.ndarray) -> list[tuple[str, int, float]]:

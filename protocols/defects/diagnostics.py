@@ -233,7 +233,8 @@ def nothing_switched(
     n_ok = int(ok.sum())
     parts = [
         f"refusing to classify: only {n} of {total} devices switched cleanly (P/AP log ratio "
-        f"above {switch_sigmas:g} x the per-cycle noise {sd:.3g} in every cycle)"
+        f"above {switch_sigmas:g} x the per-cycle noise {sd:.3g} in every cycle, and at most "
+        "ln 11, the most a junction switches: larger changes are noise around no current)"
     ]
     if n_ok:
         gp = float(np.exp(np.nanmedian(np.asarray(ev.x_p)[np.asarray(ev.n_valid) > 0])))

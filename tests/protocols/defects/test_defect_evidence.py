@@ -248,3 +248,29 @@ def test_noisy_reads_are_characterised_with_honest_uncertainty():
     assert 0 < unc.sum() < 0.1 * unc.size
     assert np.mean(result.codes[~unc] == truth[~unc]) > 0.99
     assert any("read noise" in w and "large" in w for w in result.warnings)
+
+
+def test_arrays_of_opens_reading_noise_are_refused_not_called_good():
+    """Dead arrays read noise around no current: the ratio between a P and an AP read
+    of such a device can be anything, and it can land far above 6 noise sigmas in every
+    cycle. Junctions switch by at most about x7 (TMR 600 %), so without a single real
+    switcher the die is refused, not fitted to the noise and called GOOD with confidence."""
+    rng = np.random.default_rng(3)
+    shape = (3, 1, 4, 25, 25)
+    # Open devices: 2 nA of read noise at 0.1 V about no current; |.| as a converter
+    # that reports magnitudes would, every reading a different multiple of the floor.
+    after_p = np.abs(2e-8 * rng.standard_normal(shape)) + 1e-12
+    after_ap = np.abs(2e-8 * rng.standard_normal(shape)) + 1e-12
+    # Rank the noise so some devices "switch" in every cycle by orders of magnitude.
+    after_p[:, :, :2] = np.maximum(after_p[:, :, :2], after_ap[:, :, :2] * 1e3)
+    with pytest.raises(ProtocolError, match="switched cleanly") as err:
+        classify_reads(after_p, after_ap)
+    assert "ln 11" in str(err.value)
+    # A die whose other arrays are real junctions is still classified, and the dead
+    # array's devices are not called GOOD.
+    g_p = 2.3e-4 * np.exp(0.05 * rng.standard_normal((3, 25, 25)))
+    after_p[:, :, 1:] = g_p * (1 + 0.005 * rng.standard_normal((3, 1, 3, 25, 25)))
+    after_ap[:, :, 1:] = g_p / 1.75 * (1 + 0.005 * rng.standard_normal((3, 1, 3, 25, 25)))
+    result = classify_reads(after_p, after_ap)
+    assert (result.codes[1:] == DefectCode.GOOD).mean() > 0.98
+    assert not (result.codes[0] == DefectCode.GOOD).any()

@@ -52,6 +52,10 @@ LAST_LINE = {
         r"\(goal < 300 s on 2 cores\): (OK|OVER)"
     ),
     "stress_defects": r"└─+(┴─+)+┘",
+    "stress_flaw_fuzz": (
+        r"flaw fuzz: \d+ dies, 0 crashes, \d+ refused, \d+ profiles refused, "
+        r"\d+ confidently wrong"
+    ),
 }
 """The exact format of each bench's last line (a bench not listed: any non-empty line)."""
 

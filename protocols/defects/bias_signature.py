@@ -27,6 +27,7 @@ import numpy as np
 from mtj_hil.protocols.chip import Layout
 from mtj_hil.protocols.defects.evidence import quantisation_step, robust_sigma, robust_stats
 from mtj_hil.protocols.defects.rowwise import median
+from mtj_hil.protocols.defects.shared_noise import LowContrast, conditional_difference
 from mtj_hil.protocols.errors import ProtocolError
 
 MIN_SHORTS = 5
@@ -228,10 +229,12 @@ class PreparedBias:
 
 
 def prepare_bias(
-    ev: BiasEvidence, clean: np.ndarray, noise_floor: float = 0.0
+    ev: BiasEvidence, clean: np.ndarray, noise_floor: float = 0.0, low: LowContrast | None = None
 ) -> PreparedBias | None:
     """What :func:`bias_log_likelihood` computes before the short fit (None: fewer than
-    three switchers with a signature)."""
+    three switchers with a signature). With ``low`` (the switching evidence at the low
+    voltage), the P-minus-AP difference is scored given the low-voltage contrast, whose
+    reads it shares (:mod:`mtj_hil.protocols.defects.shared_noise`)."""
     flat = lambda a: np.asarray(a).reshape(clean.shape)  # noqa: E731
     b_p, b_ap, n_p, n_ap = flat(ev.b_p), flat(ev.b_ap), flat(ev.n_p), flat(ev.n_ap)
     cycles = ev.per_cycle_p.shape[0]
@@ -289,6 +292,17 @@ def prepare_bias(
     ll_good = np.where(have_p, _lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
         have_ap, _lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
     )
+    if low is not None:
+        shared, good_diff, ok = conditional_difference(
+            low, bp - bap, var_p + var_ap, sigma, (mu_p, s_p, mu_ap, s_ap)
+        )
+        cond = both & ok
+        # a good device's mean signature: the weighted mean of its P and AP ones
+        w_p, w_ap = var_m / np.maximum(var_p, 1e-300), var_m / np.maximum(var_ap, 1e-300)
+        var_good_m = w_p**2 * (s_p**2 + var_p) + w_ap**2 * (s_ap**2 + var_ap)
+        good_m = _lognorm(m, w_p * mu_p + w_ap * mu_ap, np.sqrt(var_good_m))
+        ll_diff = np.where(cond, shared, ll_diff)
+        ll_good = np.where(cond, good_m + good_diff, ll_good)
     pb = PreparedBias(
         sigma=sigma,
         noise_source=noise_source,

@@ -77,6 +77,7 @@ from mtj_hil.protocols.defects.levels import (
 from mtj_hil.protocols.defects.messages import reading_warnings
 from mtj_hil.protocols.defects.quantisation import floored, level_floors
 from mtj_hil.protocols.defects.rowwise import median
+from mtj_hil.protocols.defects.shared_noise import LowContrast
 
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
 
@@ -273,7 +274,8 @@ def classify_evidence(
         # A converter step is read noise the signature cannot average away (uniform: /sqrt 12
         # per reading, at both voltages, the high one's step relatively 2-3 x smaller).
         floor = float(np.sqrt(2.0 / 12.0) * ev.step / np.exp(mu_p_die))
-        prepared = prepare_bias(bias, clean, floor)
+        low = LowContrast(dbar, n_cyc, ev.cycle_sigma, m_d, s_d) if laws is None else None
+        prepared = prepare_bias(bias, clean, floor, low)
         bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit, floor, prepared)
         if bias_model.get("used"):
             # Refit the defect populations with both views, then the signature's short fit

@@ -239,13 +239,15 @@ def test_arrays_that_differ_get_their_own_centres():
 
 def test_noisy_reads_are_characterised_with_honest_uncertainty():
     # 8 % read noise against a 30 % TMR: single devices are hard to settle, but the die
-    # switches, so it is classified (never refused) and says what limits it.
+    # switches, so it is classified (never refused) and says what limits it; what its
+    # re-measurement cannot settle stays UNCERTAIN (often nothing, once the level, the
+    # contrast and the bias signature are scored without counting shared reads twice).
     prof = load_profile("1t1r-low-tmr").replace(read={"noise_rel": 0.08})
     chip = SimulatedChip.from_lot(prof, LOT, 0)
     result = characterize_die(chip, MemorySink(), CharacterizationPlan(arrays=(0, 1, 2, 3)))
     truth = chip.die.defect[:4]
     unc = result.codes == DefectCode.UNCERTAIN
-    assert 0 < unc.sum() < 0.1 * unc.size
+    assert unc.sum() < 0.1 * unc.size
     assert np.mean(result.codes[~unc] == truth[~unc]) > 0.99
     assert any("read noise" in w and "large" in w for w in result.warnings)
 

@@ -6,9 +6,12 @@ distributions. This module adds the two defect populations fitted to the die its
 
 - **shorts**: a Gaussian in ``ln G`` above the P level (median and spread by EM);
 - **resistive opens**: devices that do not switch and conduct partially; their level is
-  spread over decades (a cracked via conducts anything from nanosiemens to about the AP
-  level), so their density is uniform in ``ln G`` from the hard open level up to the P
-  median.
+  spread over decades (a cracked via conducts anything from nanosiemens up to about the
+  junction's own level, or past it), so their density is uniform in ``ln G`` from the hard
+  open level up to an upper edge fitted to the die: the P median, or higher where the
+  die's devices that do not switch show opens above it (profile likelihood over the edge,
+  kept only if it passes BIC). A density capped at the P median would give an open above
+  it no open likelihood at all: it became a short (or stuck-P) called with confidence 1.
 
 The class weights are fitted by EM over all devices with the P/AP components held fixed;
 each defect population is kept only if it raises the likelihood by more than its
@@ -18,7 +21,7 @@ one out of another class's tail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -115,9 +118,10 @@ def fit_populations(
     """Fit the short distribution and the class weights by EM over the devices in ``e``
     (devices not hard-open with valid readings); ``switched`` marks devices the switching
     evidence alone calls good. Shorts sit at least 2.5 P sigmas above the P median; the
-    resistive-open density spans ``open_lo`` .. ``mu_p``. ``extra`` (``(n, 5)``) is more
-    evidence per class (the bias signature) that the fit takes into account; ``start`` a
-    previous fit to start from."""
+    resistive-open density spans ``open_lo`` .. ``mu_p``, or up to a higher edge
+    (:func:`_fit_open_edge`). ``extra`` (``(n, 5)``) is more evidence per class (the bias
+    signature) that the fit takes into account; ``start`` a previous fit to start from
+    (its short population, weights and open edge, which may move further up)."""
     floor_s = mu_p + 2.5 * tot_p
     cand = e.x[~switched & (e.x > mu_p + 4 * tot_p)]
     if cand.size >= 3:
@@ -128,16 +132,89 @@ def fit_populations(
         mu_s, sig_s, open_lo, mu_p, np.array([0.99, 2e-3, 1e-4, 2e-3, 2e-3]), True, True
     )
     if start is not None:
-        pops.mu_s, pops.sig_s = start.mu_s, start.sig_s
+        pops.mu_s, pops.sig_s, pops.open_hi = start.mu_s, start.sig_s, start.open_hi
         pops.weights = np.maximum(start.weights, 1e-6) / np.maximum(start.weights, 1e-6).sum()
     fixed = _FixedParts(e, pops, extra)
+    _em(pops, fixed, iterations, floor_s)
+    n = max(int(e.x.size), 2)
+    pops, fixed = _fit_open_edge(e, switched, pops, fixed, extra, iterations, floor_s, tot_p)
+    pops.shorts_found = _earns_place(pops, fixed, SHORT, 1.5 * np.log(n))
+    pops.opens_found = _earns_place(pops, fixed, OPEN, 1.0 * np.log(n))
+    return pops
+
+
+EDGE_STEP = 0.25
+"""Candidate upper edges of the resistive-open density are at least this many P sigmas
+apart (taken from the top down, so the highest level of each group of devices is one)."""
+SHORT_SIDE = 2.5
+"""The open edge stays this many short sigmas below the short median: within it a level is
+a short's as much as an open's, and a uniform open density would only absorb the short
+population's lower tail (the mirror of the shorts' floor 2.5 P sigmas above the P median)."""
+
+
+def _fit_open_edge(
+    e: Evidence1D,
+    switched: np.ndarray,
+    pops: DefectPopulations,
+    fixed: _FixedParts,
+    extra: np.ndarray | None,
+    iterations: int,
+    floor_s: float,
+    tot_p: float,
+) -> tuple[DefectPopulations, _FixedParts]:
+    """The upper edge of the resistive-open density (``ln G``), by profile likelihood.
+
+    The maximum-likelihood edge of a uniform density lies on one of its members, so the
+    candidates are the levels of the devices that do not switch between the edge of
+    ``pops`` (the P median, or a previous fit's edge) and the short median (thinned to
+    :data:`EDGE_STEP` P sigmas apart, ``tot_p``, and only those that raise the likelihood
+    with everything else as in ``pops``; none where ``pops`` has no resistive opens to
+    speak of, i.e. they fail its BIC test); for each, the populations and weights are
+    refitted by EM from ``pops``, and the edge is kept only if it stays :data:`SHORT_SIDE`
+    sigmas below that fit's short median (opens above P claimed as shorts pull the short
+    median down). The best edge replaces that of ``pops`` only if it raises the log
+    likelihood of the devices by more than its parameter costs (BIC, ``0.5 ln n``): a die
+    without opens above P keeps ``pops``. Returns the populations and their fixed parts."""
+    n = max(int(e.x.size), 2)
+    if _class_gain(pops, fixed, OPEN) <= 1.0 * np.log(n):
+        return pops, fixed  # no resistive opens below the edge: none above it either
+    with np.errstate(invalid="ignore"):
+        above = ~switched & (e.x > pops.open_hi) & (e.x < pops.mu_s)
+    kept: list[float] = []
+    for v in np.unique(e.x[above])[::-1]:  # from the top down
+        if not kept or kept[-1] - v >= EDGE_STEP * tot_p:
+            kept.append(float(v))
+    kept = [
+        hi for hi, gain in zip(kept, fixed.open_edge_gains(pops, kept), strict=True) if gain > 0
+    ]
+    if not kept:
+        return pops, fixed
+    base = fixed.loglik(pops)
+    best, best_ll = (pops, fixed), base
+    for hi in kept:
+        trial = replace(pops, open_hi=hi, weights=pops.weights.copy())
+        parts = _FixedParts(e, trial, extra)
+        _em(trial, parts, iterations, floor_s)
+        if hi > trial.mu_s - SHORT_SIDE * trial.sig_s:
+            continue  # (the shorts of a fit without the opens above P may sit lower, wider)
+        ll = parts.loglik(trial)
+        if ll > best_ll:
+            best, best_ll = (trial, parts), ll
+    if best_ll - base > 0.5 * np.log(n):
+        return best
+    return pops, fixed
+
+
+def _em(pops: DefectPopulations, fixed: _FixedParts, iterations: int, floor_s: float) -> None:
+    """``iterations`` EM steps of the class weights and the short population (in place)."""
     x = fixed.e.x  # the devices whose posteriors the parameters can move
+    n_all = fixed.n_pinned + x.size
     for _ in range(iterations):
         resp = _softmax_classes(fixed.class_ll(pops))
         # every pinned device adds (1, 0, 0, 0, 0) (to 1e-34)
         total = np.cumsum(resp, axis=1)[:, -1] if resp.shape[1] else np.zeros(N_CLASSES)
         total[GOOD] += fixed.n_pinned
-        pops.weights = np.maximum(total / max(e.x.size, 1), 1e-6)
+        pops.weights = np.maximum(total / max(n_all, 1), 1e-6)
         r = resp[SHORT]
         if r.sum() >= 2:
             pops.mu_s = max(float((r * x).sum() / r.sum()), floor_s)
@@ -149,10 +226,6 @@ def fit_populations(
             if up.sum() < 1.0:
                 var = float((r * (x - pops.mu_s) ** 2).sum() / r.sum())
             pops.sig_s = float(np.clip(np.sqrt(var), 0.03, 1.0))
-    n = max(int(e.x.size), 2)
-    pops.shorts_found = _earns_place(pops, fixed, SHORT, 1.5 * np.log(n))
-    pops.opens_found = _earns_place(pops, fixed, OPEN, 1.0 * np.log(n))
-    return pops
 
 
 PINNED_GAP = 80.0
@@ -217,6 +290,31 @@ class _FixedParts:
             out += self.extra
         return out
 
+    def open_edge_gains(self, pops: DefectPopulations, edges: list[float]) -> np.ndarray:
+        """Change of the log likelihood of the devices not pinned if the open density's
+        upper edge moved to each of ``edges`` (``ln G``), everything else as in ``pops``
+        (a device pinned GOOD stays so: its open term is far below its GOOD one)."""
+        ll = self.class_ll(pops)
+        x = np.where(np.isfinite(self.e.x), self.e.x, -np.inf)
+        with np.errstate(divide="ignore"):
+            common = np.log(pops.weights[OPEN]) + self.e.stuck  # (class_ll's OPEN row less lv_o)
+        if self.extra is not None:
+            common = common + self.extra[OPEN]
+        rest = np.delete(ll, OPEN, axis=0)
+        others = rest[0].copy()
+        for k in range(1, rest.shape[0]):
+            np.logaddexp(others, rest[k], out=others)
+        now = np.logaddexp(others, ll[OPEN])
+        gains = np.empty(len(edges))
+        for j, hi in enumerate(edges):
+            inside = (x >= pops.open_lo) & (x <= hi)
+            lv = np.where(inside, -np.log(max(hi - pops.open_lo, 1e-3)), -np.inf)
+            new = np.logaddexp(others, common + lv)
+            if self.infinite is not None:
+                new[self.infinite] = now[self.infinite]
+            gains[j] = float((new - now).sum())
+        return gains
+
     def loglik(self, pops: DefectPopulations) -> float:
         """Log likelihood of all the devices (pinned ones: their GOOD term, the others adding
         less than 1e-34 to it)."""
@@ -258,15 +356,23 @@ def _earns_place(pops: DefectPopulations, fixed: _FixedParts, cls: int, cost: fl
     ``cost`` (BIC); else set its weight to :data:`ABSENT` (in place). A short component
     fitted by EM can settle on the upper tail of many stuck-P devices, an open one on the
     lower tail of the stuck-AP devices, on a die that has neither."""
+    if _class_gain(pops, fixed, cls) > cost:
+        return True
+    pops.weights[cls] = ABSENT
+    pops.weights /= pops.weights.sum()
+    return False
+
+
+def _class_gain(pops: DefectPopulations, fixed: _FixedParts, cls: int) -> float:
+    """How much class ``cls`` raises the log likelihood of the devices (against its weight
+    set to :data:`ABSENT`; ``pops`` unchanged)."""
     with_c = fixed.loglik(pops)
     kept = pops.weights.copy()
     pops.weights[cls] = ABSENT
     pops.weights /= pops.weights.sum()
     without = fixed.loglik(pops)
-    if with_c - without > cost:
-        pops.weights = kept
-        return True
-    return False
+    pops.weights = kept
+    return with_c - without
 
 
 def normalise(ll: np.ndarray) -> np.ndarray:

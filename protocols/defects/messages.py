@@ -53,7 +53,7 @@ def reading_warnings(ev, overlap, sd, m_d, mu_p, codes, none, resistive, e) -> l
     if int(resistive.sum()):
         out.append(
             f"{int(resistive.sum())} OPEN devices still conduct (resistive opens, between the "
-            "open and the P level, no switching): recorded as the resistive sub-class of OPEN"
+            "open level and about the P level, no switching): recorded as the resistive sub-class of OPEN"
         )
     n_unc = int((codes == UNCERTAIN).sum())
     if n_unc > 1e-3 * codes.size:

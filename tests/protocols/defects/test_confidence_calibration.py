@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from mtj_hil.protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
-from mtj_hil.protocols.defects.contrast import good_loglik, write_failure_rate
+from mtj_hil.protocols.defects.classes import (
+    GOOD,
+    OPEN,
+    SHORT,
+    STUCK_AP,
+    STUCK_P,
+    Evidence1D,
+    fit_populations,
+    normalise,
+)
+from mtj_hil.protocols.defects.contrast import good_loglik, lognorm, write_failure_rate
 from mtj_hil.protocols.defects.evidence import Evidence
 from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
 from mtj_hil.protocols.defects.quantisation import level_floors, quantisation_sigma
@@ -150,3 +160,34 @@ def test_coarse_converter_level_spreads_are_not_below_its_step():
     assert res.model["sigma_ln_ap"] >= 0.9 * step / g_ap / np.sqrt(12)
     assert (res.codes == chip.die.defect[:4]).mean() > 0.999
     assert DefectCode.UNCERTAIN not in res.codes
+
+
+def test_open_density_reaches_as_far_past_p_as_the_opens_do():
+    # Resistive opens log-uniform from 27 to 300 uS, the P median at 233 uS: the open density
+    # capped at the P median left the 36 opens above it to stuck-P or the shorts, called at
+    # up to confidence 1 (26 of 381 calls at >= 0.95 wrong, 6.8 %).
+    rng = np.random.default_rng(1)
+    mu_p, mu_ap, s, open_lo = np.log(2.33e-4), np.log(1.35e-4), 0.05, np.log(2.7e-5)
+    counts = {GOOD: 20000, STUCK_P: 40, STUCK_AP: 40, SHORT: 40, OPEN: 400}
+    x = np.concatenate(
+        [
+            mu_p + s * rng.standard_normal(counts[GOOD] + counts[STUCK_P]),
+            mu_ap + s * rng.standard_normal(counts[STUCK_AP]),
+            np.log(6e-4) + 0.2 * rng.standard_normal(counts[SHORT]),
+            rng.uniform(open_lo, np.log(3e-4), counts[OPEN]),
+        ]
+    )
+    truth = np.repeat([GOOD, STUCK_P, STUCK_AP, SHORT, OPEN], list(counts.values()))
+    good = np.where(truth == GOOD, 0.0, -500.0)  # switching evidence: clear either way
+    e = Evidence1D(good, -500.0 - good, lognorm(x, mu_p, s), lognorm(x, mu_ap, s), x)
+    pops = fit_populations(e, truth == GOOD, mu_p, s, open_lo, 15)
+    post = normalise(pops.class_ll(e))
+    call, conf = post.argmax(axis=-1), post.max(axis=-1)
+    sure = (truth != GOOD) & (conf >= 0.95)
+    assert sure.sum() >= 300
+    assert (call[sure] != truth[sure]).mean() <= 0.01
+    assert mu_p < pops.open_hi <= np.log(3e-4)
+    # near P the posterior states the ambiguity: no open above P is a sure stuck-P or short
+    above = (truth == OPEN) & (x > mu_p)
+    assert above.sum() >= 20
+    assert not ((call[above] != OPEN) & (conf[above] >= 0.95)).any()

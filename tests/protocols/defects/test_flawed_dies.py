@@ -17,6 +17,7 @@ from mtj_hil.sim import SimulatedChip, load_profile
 
 LOT = 2222  # a lot no other test uses
 PLAN = CharacterizationPlan(arrays=tuple(range(8)))
+DEFECTS = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP)
 
 
 def _run(prof, die: int = 0, plan: CharacterizationPlan = PLAN):
@@ -163,3 +164,25 @@ def test_held_out_check_compares_the_called_devices_with_the_switchers():
         "",
     )
     assert any("held-out check failed for STUCK_P" in w for w in warnings)
+
+
+def test_opens_conducting_past_the_p_level_are_not_confident_shorts():
+    # Resistive opens from 1 to 320 uS, the P median at 233 uS: about 30 of a die's 400 opens
+    # conduct more than a P device does. An open density capped at the P median gave those no
+    # open likelihood at all, and every one became a short called with confidence 1 (7 % of
+    # the confident calls wrong).
+    prof = load_profile("1t1r-20k").replace(
+        defects={"open_rate": 0.02},
+        resistive_opens={"fraction": 1.0, "g_low": 1e-6, "g_high": 3.2e-4},
+    )
+    result, die, _ = _run(prof, die=2, plan=CharacterizationPlan(arrays=tuple(range(32))))
+    truth = die.defect
+    above_p = (truth == DefectCode.OPEN) & (die.open_g > result.model["median_g_p"])
+    assert above_p.sum() >= 20
+    sure = np.isin(result.codes, DEFECTS) & (result.confidence >= 0.95)
+    assert sure.sum() >= 300
+    assert (result.codes[sure] != truth[sure]).mean() <= 0.01
+    assert not (result.codes[above_p] == DefectCode.SHORT).any()
+    # the fitted open range reaches past the P median, and no further than the opens do
+    lo, hi = result.model["resistive_open_range_g"]
+    assert result.model["median_g_p"] < hi <= 3.3e-4

@@ -127,6 +127,14 @@ def main(argv: list[str] | None = None) -> None:
         help="deploy on the weight-blind defect-aware placement (for comparison)",
     )
     ap.add_argument(
+        "--no-bias-correction",
+        dest="bias_correction",
+        action="store_false",
+        default=BordersConfig.bias_correction,
+        help="deploy the statistics-aware network without its per-die data-free bias "
+        "correction (for comparison)",
+    )
+    ap.add_argument(
         "--workers",
         type=int,
         default=2,
@@ -156,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             recal_components=args.recal_components,
             pool_size=args.pool_size,
             weight_routing=args.weight_routing,
+            bias_correction=args.bias_correction,
             workers=args.workers,
         )
         clock = StageClock()
@@ -184,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         f"LEA copies {r0.lea_copies} ({r0.lea_device_cost:.2f}x devices); recalibration "
         f"rank {args.recal_components} ({components_cost(r0.sizes, args.recal_components)} digital "
         f"multiply-adds per input beside the crossbar's {crossbar_macs(r0.sizes)}); weight "
-        f"routing {'on' if args.weight_routing else 'off'}"
+        f"routing {'on' if args.weight_routing else 'off'}; statistics-aware bias correction "
+        f"{'on' if args.bias_correction else 'off'}"
     )
     print()
     print("| profile | software | " + " | ".join(LABEL[m] for m in COLUMNS) + " |")

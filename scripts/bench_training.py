@@ -12,7 +12,7 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
        [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
        [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.01
-       --finetune-shrink 0.3] [--smoke]
+       --finetune-shrink 0.3] [--no-bias-correction] [--smoke]
 
 ``--validation F`` tests on a held-out fraction F of the training set (the test images are
 not read): for choosing settings.

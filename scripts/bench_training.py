@@ -12,7 +12,7 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
        [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
        [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.01
-       --finetune-shrink 0.3] [--smoke]
+       --finetune-shrink 0.3] [--no-bias-correction] [--smoke]
 
 ``--validation F`` tests on a held-out fraction F of the training set (the test images are
 not read): for choosing settings.
@@ -127,6 +127,14 @@ def main(argv: list[str] | None = None) -> None:
         help="deploy on the weight-blind defect-aware placement (for comparison)",
     )
     ap.add_argument(
+        "--no-bias-correction",
+        dest="bias_correction",
+        action="store_false",
+        default=BordersConfig.bias_correction,
+        help="deploy the statistics-aware network without its per-die data-free bias "
+        "correction (for comparison)",
+    )
+    ap.add_argument(
         "--workers",
         type=int,
         default=2,
@@ -156,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             recal_components=args.recal_components,
             pool_size=args.pool_size,
             weight_routing=args.weight_routing,
+            bias_correction=args.bias_correction,
             workers=args.workers,
         )
         clock = StageClock()
@@ -184,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         f"LEA copies {r0.lea_copies} ({r0.lea_device_cost:.2f}x devices); recalibration "
         f"rank {args.recal_components} ({components_cost(r0.sizes, args.recal_components)} digital "
         f"multiply-adds per input beside the crossbar's {crossbar_macs(r0.sizes)}); weight "
-        f"routing {'on' if args.weight_routing else 'off'}"
+        f"routing {'on' if args.weight_routing else 'off'}; statistics-aware bias correction "
+        f"{'on' if args.bias_correction else 'off'}"
     )
     print()
     print("| profile | software | " + " | ".join(LABEL[m] for m in COLUMNS) + " |")

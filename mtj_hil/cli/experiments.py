@@ -149,6 +149,13 @@ def experiment() -> None:
     "lines; no retraining). Off: the weight-blind defect-aware placement.",
 )
 @click.option(
+    "--bias-correction/--no-bias-correction",
+    default=True,
+    show_default=True,
+    help="Deploy the statistics-aware network on each die with its biases corrected for "
+    "the mean shift the die's measured devices cause (no retraining, no reads).",
+)
+@click.option(
     "--validation",
     type=click.FloatRange(0.0, 0.5),
     default=0.0,
@@ -223,6 +230,7 @@ def borders(
     recalibrate: bool,
     recal_components: int,
     weight_routing: bool,
+    bias_correction: bool,
     validation: float,
     compare_plain: bool,
     pool_size: int,
@@ -261,6 +269,7 @@ def borders(
         on_chip=on_chip,
         workers=workers,
         lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
+        bias_correction=bias_correction,
     )
     folder = _out_dir(out_dir, "borders")
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():

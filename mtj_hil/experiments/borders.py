@@ -146,6 +146,11 @@ class BordersConfig:
             under the weight they are stuck at, the rest of the defects on the least
             important lines; no retraining); the defect-aware fine-tuning starts from the
             base network so routed. Off: the weight-blind defect-aware placement.
+        bias_correction: deploy the statistics-aware network on each die with its biases
+            corrected for the mean shift the die's measured devices cause
+            (:func:`~mtj_hil.training.bias_correction.correct_biases`: no retraining, no
+            image read through the die). Held out (1t1r-20k, 12 dies x 8 seeds): +0.51 ->
+            +0.35 pt to software, paired -0.16 +- 0.04 pt.
     """
 
     dataset: str = "mnist5k"
@@ -180,6 +185,7 @@ class BordersConfig:
     stats_model: str = "measured"
     validation: float = 0.0
     weight_routing: bool = True
+    bias_correction: bool = True
 
     def __post_init__(self) -> None:
         if self.dies < 1:

@@ -25,6 +25,7 @@ from mtj_hil.experiments.borders_die import (
 from mtj_hil.experiments.parallel import parallel_map
 from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.sim.profile import DeviceProfile
+from mtj_hil.training.bias_correction import correct_biases, input_means
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
@@ -84,12 +85,24 @@ class DieContext:
     moments: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
     """Per network (by ``id``, the networks live as long as the context) its layers' input
     mean squares: the same on every die, so computed once per process."""
+    means: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
+    """Per network (by ``id``) its layers' input means for the bias correction, likewise."""
 
     def importance_of(self, net: BNN) -> list[np.ndarray]:
         """``net``'s input importance for routing (:func:`input_importance`), cached."""
         if id(net) not in self.moments:
             self.moments[id(net)] = input_importance(net, self.data.X_train)
         return self.moments[id(net)]
+
+    def corrected(self, net: BNN, placed: Placement, model: DieModel) -> BNN:
+        """``net`` with its biases corrected for the die's measured devices where it is
+        placed (:func:`correct_biases`, no retraining, no reads), or ``net`` itself when
+        ``config.bias_correction`` is off."""
+        if not self.config.bias_correction:
+            return net
+        if id(net) not in self.means:
+            self.means[id(net)] = input_means(net, self.data.X_train)
+        return correct_biases(net, model, placed, self.means[id(net)])
 
     def placer(self, codes: np.ndarray) -> Placement:
         """The defect-aware placement of the network on a die with ``codes``."""
@@ -141,7 +154,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         "unaware": (ctx.unaware, ctx.plain),
         "unaware_placed": (ctx.unaware, ctx.routed(ctx.unaware, placed, model)),
         "defect_aware": (tuned, tuned_at),
-        "statistics_aware": (stats_net, stats_at),
+        "statistics_aware": (ctx.corrected(stats_net, stats_at, model), stats_at),
     }
     if "statistics_aware_plain" in ctx.stats_nets:
         nets["statistics_aware_plain"] = (ctx.stats_net("statistics_aware_plain", k), ctx.plain)

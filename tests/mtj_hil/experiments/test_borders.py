@@ -150,3 +150,35 @@ def test_dies_spread_over_worker_processes_give_the_same_results():
 def test_workers_below_one_are_refused():
     with pytest.raises(ConfigError, match="workers must be >= 1"):
         BordersConfig(dataset="digits", workers=0)
+
+
+def test_the_statistics_aware_network_is_deployed_bias_corrected():
+    """The default deploys the lot-wide network with each die's data-free bias correction;
+    only the statistics-aware column changes, and switching it off gives the plain one."""
+    from mtj_hil.protocols.defects.detect import DefectCode
+    from mtj_hil.sim import load_profile
+    from mtj_hil.training.die_model import DieModel
+
+    layout = load_profile("1t1r-20k").layout
+    dies = []
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        shape = (layout.n_arrays, layout.rows, layout.cols)
+        codes = np.where(rng.random(shape) < 0.004, DefectCode.SHORT, DefectCode.GOOD)
+        g_p = layout.nominal_g_p * np.exp(0.2 * rng.standard_normal(shape))
+        g_p = np.where(codes == DefectCode.SHORT, 6e-4, g_p)
+        g_ap = layout.nominal_g_ap * np.exp(0.2 * rng.standard_normal(shape))
+        dies.append(DieModel(layout, g_p, g_ap, codes.astype(np.uint8), 0.005))
+    config = BordersConfig(
+        dataset="digits", dies=2, hidden=(16,), epochs=4, finetune_epochs=1, stats_epochs=2
+    )
+    assert config.bias_correction
+    on = run_borders(config, characterised=(dies, [1.0, 1.0]))
+    off = run_borders(
+        dataclasses.replace(config, bias_correction=False), characterised=(dies, [1.0, 1.0])
+    )
+    for m in ("unaware", "defect_aware", "lea", "statistics_recalibrated"):
+        assert [d.wrong[m] for d in on.dies] == [d.wrong[m] for d in off.dies]
+    wrong = [[d.wrong["statistics_aware"] for d in r.dies] for r in (on, off)]
+    assert wrong[0] != wrong[1]
+    assert sum(wrong[0]) < sum(wrong[1])

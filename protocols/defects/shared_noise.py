@@ -15,9 +15,11 @@ is the contrast read at the high voltage alone, ``d_h``. Given ``d``:
 
 - a device that does not switch has ``d_h ~ N(0, v_h)``, where ``v_h`` is the high reads'
   noise (the signature's noise less the low reads' share);
-- a good device with contrast ``c ~ N(m_d, s_d^2)`` has ``d_h = kappa c`` plus noise, with
-  ``kappa`` the contrast kept at the high voltage (TMR falls with bias), so
-  ``d_h | d ~ N(kappa E[c | d], kappa^2 Var[c | d] + v_h + s_p^2 + s_ap^2)``.
+- a good device with contrast ``c ~ N(m_d, s_d^2)`` has ``d_h = c + (b_P - b_AP)`` plus
+  noise: the bias law multiplies each state's conductance by its own factor, so its log
+  adds the difference of the two states' signatures (``mu_p - mu_ap`` on average, spread
+  ``s_p``, ``s_ap``), whatever the device's contrast; so
+  ``d_h | d ~ N(E[c | d] + mu_p - mu_ap, Var[c | d] + v_h + s_p^2 + s_ap^2)``.
 
 :func:`conditional_difference` returns these two log-densities; the signature model
 (:mod:`mtj_hil.protocols.defects.bias_signature`) uses them in place of the P-minus-AP
@@ -85,8 +87,7 @@ def conditional_difference(
     v_l = 2.0 * low.sigma**2 / n
     s_d2 = low.s_d**2
     w = s_d2 / np.maximum(s_d2 + v_l, 1e-12)
-    kappa = (low.m_d + mu_p - mu_ap) / low.m_d if abs(low.m_d) > 1e-9 else 1.0
     mean_c = low.m_d + w * (dbar - low.m_d)
     var_c = w * v_l
-    good = _lognorm(d_h, kappa * mean_c, kappa**2 * var_c + v_h + s_p**2 + s_ap**2)
+    good = _lognorm(d_h, mean_c + mu_p - mu_ap, var_c + v_h + s_p**2 + s_ap**2)
     return shared, good, ok

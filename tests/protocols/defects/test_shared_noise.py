@@ -60,8 +60,8 @@ def test_high_voltage_contrast_is_scored_given_the_low_one():
     # ...and a good device with the die's contrast would have shown one
     assert (shared > good).all()
     # the same low contrast and a high contrast as large as a good device's favours GOOD
-    kappa = (0.18 + 0.01 - 0.04) / 0.18
+    d_h = 0.18 + 0.01 - 0.04  # the die's contrast, less the AP state's larger signature
     shared2, good2, _ = conditional_difference(
-        low, kappa * 0.18 - low.dbar, var, 0.05 * np.sqrt(2), (0.01, 0, 0.04, 0)
+        low, d_h - low.dbar, var, 0.05 * np.sqrt(2), (0.01, 0, 0.04, 0)
     )
     assert (good2 > shared2).all()

@@ -5,27 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bias_correction import correct_biases, input_means
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import place_defect_aware
 from mtj_hil.training.methods import die_realisation, evaluate_emulated, train_unaware
-
-
-def _die(layout, seed: int, sigma: float = 0.08, stuck: float = 0.04, shorts: float = 0.004):
-    rng = np.random.default_rng(seed)
-    shape = (layout.n_arrays, layout.rows, layout.cols)
-    g_p = layout.nominal_g_p * np.exp(sigma * rng.standard_normal(shape))
-    g_ap = layout.nominal_g_ap * np.exp(sigma * rng.standard_normal(shape))
-    u = rng.random(shape)
-    codes = np.zeros(shape, np.uint8)
-    codes[u < stuck / 2] = DefectCode.STUCK_P
-    codes[(u >= stuck / 2) & (u < stuck)] = DefectCode.STUCK_AP
-    codes[(u >= stuck) & (u < stuck + shorts)] = DefectCode.SHORT
-    g_p = np.where(codes == DefectCode.SHORT, 6e-4, g_p)
-    return DieModel(layout, g_p, g_ap, codes)
 
 
 def _pre(net: BNN, X: np.ndarray, real) -> np.ndarray:
@@ -48,8 +33,8 @@ def test_input_means_are_the_layers_mean_inputs(net, digits):
     np.testing.assert_allclose(means[1], hidden.mean(axis=0))
 
 
-def test_the_die_no_longer_shifts_the_mean_pre_activation(net, digits, layout):
-    die = _die(layout, 3)
+def test_the_die_no_longer_shifts_the_mean_pre_activation(net, digits, layout, random_die):
+    die = random_die(3, sigma=0.08, stuck=0.04, shorts=0.004)
     placed = place_defect_aware(net.sizes, layout, die.defects)
     real = die_realisation(die, placed)
     fixed = correct_biases(net, die, placed, input_means(net, digits.X_train))
@@ -74,13 +59,13 @@ def test_an_ideal_die_changes_nothing(net, digits, layout):
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
-def test_the_correction_recovers_accuracy_on_shifted_dies(net, digits, layout):
+def test_the_correction_recovers_accuracy_on_shifted_dies(net, digits, layout, random_die):
     """Pairs whose devices read high or low shift neurons; the correction takes it back."""
     means = input_means(net, digits.X_train)
     lost, lost_fixed = [], []
     software = float(np.mean(net.predict(digits.X_test) == digits.y_test))
     for seed in range(3):
-        die = _die(layout, 20 + seed, sigma=0.15, stuck=0.08, shorts=0.0)
+        die = random_die(20 + seed, sigma=0.15, stuck=0.08, shorts=0.0)
         placed = place_defect_aware(net.sizes, layout, die.defects)
         fixed = correct_biases(net, die, placed, means)
         for n, out in ((net, lost), (fixed, lost_fixed)):

@@ -22,20 +22,6 @@ from mtj_hil.training.matching import (
 SIZES = [100, 64, 10]
 
 
-def _die(layout, seed: int, stuck: float = 0.03, shorts: float = 0.003) -> DieModel:
-    rng = np.random.default_rng(seed)
-    shape = (layout.n_arrays, layout.rows, layout.cols)
-    g_p = layout.nominal_g_p * np.exp(0.03 * rng.standard_normal(shape))
-    g_ap = layout.nominal_g_ap * np.exp(0.03 * rng.standard_normal(shape))
-    u = rng.random(shape)
-    codes = np.zeros(shape, np.uint8)
-    codes[u < stuck / 2] = DefectCode.STUCK_P
-    codes[(u >= stuck / 2) & (u < stuck)] = DefectCode.STUCK_AP
-    codes[(u >= stuck) & (u < stuck + shorts)] = DefectCode.SHORT
-    g_p = np.where(codes == DefectCode.SHORT, 6e-4, g_p)
-    return DieModel(layout, g_p, g_ap, codes)
-
-
 def _weights(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [
@@ -51,8 +37,8 @@ def _broken(placement, weights, die) -> int:
     return int(sum(np.sum(np.abs(e - w) > 0.5) for e, w in zip(eff, weights, strict=True)))
 
 
-def test_routing_puts_stuck_devices_under_their_own_weight(layout):
-    die, weights = _die(layout, 1), _weights(2)
+def test_routing_puts_stuck_devices_under_their_own_weight(layout, random_die):
+    die, weights = random_die(1), _weights(2)
     importance = [np.ones(n) for n in SIZES[:-1]]
     placed = place_defect_aware(SIZES, layout, die.defects)
     routed = match_weights(placed, weights, die, importance)
@@ -66,7 +52,7 @@ def test_routing_puts_stuck_devices_under_their_own_weight(layout):
         assert np.unique(rp.out_slots).size == rp.n_out
 
 
-def test_routing_never_raises_the_cost_and_leaves_a_clean_die_alone(layout):
+def test_routing_never_raises_the_cost_and_leaves_a_clean_die_alone(layout, random_die):
     weights = _weights(3)
     importance = [np.linspace(0.1, 2.0, n) for n in SIZES[:-1]]
     ideal = DieModel.ideal(layout)
@@ -75,7 +61,7 @@ def test_routing_never_raises_the_cost_and_leaves_a_clean_die_alone(layout):
     for lp, rp in zip(placed.layers, routed.layers, strict=True):
         np.testing.assert_array_equal(rp.in_rows, lp.in_rows)
         np.testing.assert_array_equal(rp.out_slots, lp.out_slots)
-    die = _die(layout, 4)
+    die = random_die(4)
     placed = place_defect_aware(SIZES, layout, die.defects)
     routed = match_weights(placed, weights, die, importance)
     for li, (ep, em) in enumerate(layer_errors(placed, die)):
@@ -88,9 +74,9 @@ def test_routing_never_raises_the_cost_and_leaves_a_clean_die_alone(layout):
         assert after < 0.5 * before
 
 
-def test_important_inputs_get_the_clean_rows(layout):
+def test_important_inputs_get_the_clean_rows(layout, random_die):
     """Two inputs on rows that are all shorts: the one the data barely uses takes them."""
-    die = _die(layout, 5, stuck=0.0, shorts=0.0)
+    die = random_die(5, stuck=0.0, shorts=0.0)
     weights = _weights(6)
     placed = place_defect_aware(SIZES, layout, die.defects)
     codes = die.defects.copy()
@@ -120,8 +106,8 @@ def test_input_importance_are_the_layers_mean_square_inputs():
     np.testing.assert_allclose(moments[1], (hidden**2).mean(axis=0))
 
 
-def test_bad_arguments_are_refused(layout):
-    die, weights = _die(layout, 7), _weights(8)
+def test_bad_arguments_are_refused(layout, random_die):
+    die, weights = random_die(7), _weights(8)
     placed = place_defect_aware(SIZES, layout, die.defects)
     importance = [np.ones(n) for n in SIZES[:-1]]
     with pytest.raises(TrainingError, match="layer 0"):
@@ -134,7 +120,7 @@ def test_bad_arguments_are_refused(layout):
         match_weights(placed, weights, small, importance)
 
 
-def test_a_routed_network_loses_less_accuracy_on_a_stuck_die(layout, digits):
+def test_a_routed_network_loses_less_accuracy_on_a_stuck_die(layout, digits, random_die):
     """The user's figure: the same trained network, the same die, no retraining."""
     from mtj_hil.training.bnn import TrainConfig
     from mtj_hil.training.methods import evaluate_emulated, train_unaware
@@ -144,7 +130,7 @@ def test_a_routed_network_loses_less_accuracy_on_a_stuck_die(layout, digits):
     software = float(np.mean(net.predict(digits.X_test) == digits.y_test))
     lost_placed, lost_routed = [], []
     for seed in range(3):
-        die = _die(layout, 10 + seed, stuck=0.10, shorts=0.0)
+        die = random_die(10 + seed, stuck=0.10, shorts=0.0)
         placed = place_defect_aware(sizes, layout, die.defects, (digits.X_train**2).mean(0))
         routed = match_weights(
             placed, net.binary_weights(), die, input_importance(net, digits.X_train)
@@ -155,11 +141,11 @@ def test_a_routed_network_loses_less_accuracy_on_a_stuck_die(layout, digits):
     assert np.mean(lost_routed) < 0.5 * np.mean(lost_placed)
 
 
-def test_every_lea_copy_is_routed(layout):
+def test_every_lea_copy_is_routed(layout, random_die):
     from mtj_hil.training.ensemble import place_ensemble
     from mtj_hil.training.matching import match_ensemble
 
-    die, weights = _die(layout, 12), _weights(13)
+    die, weights = random_die(12), _weights(13)
     importance = [np.ones(n) for n in SIZES[:-1]]
     blind = place_ensemble(SIZES, layout, [1, 2], die.defects)
     routed = match_ensemble(blind, weights, die, importance)

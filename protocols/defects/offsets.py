@@ -227,7 +227,8 @@ def _bias_lines(g_p, g_ap, h_p, h_ap, ratio: float, use: np.ndarray):
             count += ok.sum(axis=1)
         step = np.where(weights > 0, -sums / np.maximum(weights, 1e-300), 0.0)
         for dev, slope, ok in parts:
-            r = np.where(ok, dev + slope * step[:, None, :], 0.0)
+            with np.errstate(invalid="ignore"):  # (NaN / inf outside ok: not used)
+                r = np.where(ok, dev + slope * step[:, None, :], 0.0)
             resid2 += (r * r).sum(axis=1)
         good_line = count >= MIN_DEVICES
         u = np.where(good_line, u + step, 0.0)

@@ -31,6 +31,7 @@ from mtj_hil.training.bnn import BNN
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement
+from mtj_hil.training.matching import typical_slope
 from mtj_hil.training.methods import die_realisation
 
 
@@ -81,8 +82,7 @@ def correct_biases(
     for li, ((offset, slope), w, mu) in enumerate(
         zip(die_realisation(die, placement), net.binary_weights(), means, strict=True)
     ):
-        good = np.isfinite(slope) & (slope > 0)
-        m = float(np.median(slope[good])) if good.any() else 1.0
+        m = typical_slope(slope)
         error = offset + slope * w - m * w
         out.biases[li] = out.biases[li] - out.gains[li] * (np.asarray(mu) @ error)
     return out

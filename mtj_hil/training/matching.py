@@ -50,6 +50,13 @@ def full_grid(placement: Placement) -> Placement:
     return Placement(placement.layout, layers)
 
 
+def typical_slope(slope: np.ndarray) -> float:
+    """The die's typical pair slope of a layer (S per weight unit): the median of its
+    finite positive slopes, 1 if it has none."""
+    good = np.isfinite(slope) & (slope > 0)
+    return float(np.median(slope[good])) if good.any() else 1.0
+
+
 def layer_errors(placement: Placement, die: DieModel) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per layer, the squared weight error ``(for w = +1, for w = -1)`` of every
     (physical row, physical slot), shape ``(physical rows, physical slots)`` each, scaled by
@@ -60,8 +67,7 @@ def layer_errors(placement: Placement, die: DieModel) -> list[tuple[np.ndarray, 
     suspect = (die.defects == DefectCode.UNCERTAIN).astype(np.float64)
     out = []
     for li, (offset, slope) in enumerate(response):
-        good = np.isfinite(slope) & (slope > 0)
-        m = float(np.median(slope[good])) if good.any() else 1.0
+        m = typical_slope(slope)
         di = grid.index(li)
         penalty = SUSPECT_COST * (
             suspect[di.array, di.row, di.plus] + suspect[di.array, di.row, di.minus]

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.protocols.chip import Layout
+from mtj_hil.protocols.defects.contrast import lognorm
 from mtj_hil.protocols.defects.evidence import quantisation_step, robust_sigma, robust_stats
 from mtj_hil.protocols.defects.rowwise import median
 from mtj_hil.protocols.defects.shared_noise import LowContrast, conditional_difference
@@ -225,7 +226,7 @@ class PreparedBias:
 
     def shared(self, mu: float, s: float) -> np.ndarray:
         """Log-likelihood under a class whose one signature shows after both writes."""
-        return _lognorm(self.m, mu, np.sqrt(s * s + self.var_m)) + self.ll_diff
+        return lognorm(self.m, mu, np.sqrt(s * s + self.var_m)) + self.ll_diff
 
 
 def prepare_bias(
@@ -288,9 +289,9 @@ def prepare_bias(
         (bp / var_p + bap / var_ap) * var_m,
         np.where(have_p, bp, bap),
     )
-    ll_diff = np.where(both, _lognorm(bp - bap, 0.0, np.sqrt(var_p + var_ap)), 0.0)
-    ll_good = np.where(have_p, _lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
-        have_ap, _lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
+    ll_diff = np.where(both, lognorm(bp - bap, 0.0, np.sqrt(var_p + var_ap)), 0.0)
+    ll_good = np.where(have_p, lognorm(bp, mu_p, np.sqrt(s_p**2 + var_p)), 0.0) + np.where(
+        have_ap, lognorm(bap, mu_ap, np.sqrt(s_ap**2 + var_ap)), 0.0
     )
     if low is not None:
         shared, good_diff, ok = conditional_difference(
@@ -300,7 +301,7 @@ def prepare_bias(
         # a good device's mean signature: the weighted mean of its P and AP ones
         w_p, w_ap = var_m / np.maximum(var_p, 1e-300), var_m / np.maximum(var_ap, 1e-300)
         var_good_m = w_p**2 * (s_p**2 + var_p) + w_ap**2 * (s_ap**2 + var_ap)
-        good_m = _lognorm(m, w_p * mu_p + w_ap * mu_ap, np.sqrt(var_good_m))
+        good_m = lognorm(m, w_p * mu_p + w_ap * mu_ap, np.sqrt(var_good_m))
         ll_diff = np.where(cond, shared, ll_diff)
         ll_good = np.where(cond, good_m + good_diff, ll_good)
     pb = PreparedBias(
@@ -353,8 +354,3 @@ def _own_variance(ev: BiasEvidence, shape: tuple[int, ...], cycles: int) -> np.n
     n = np.isfinite(r).sum(axis=0)
     ss = np.nansum(r * r, axis=0)
     return np.where(n > 2, ss / np.maximum(n - 2, 1), 0.0)
-
-
-def _lognorm(x, mu, sigma) -> np.ndarray:
-    z = (np.asarray(x) - mu) / sigma
-    return -0.5 * z * z - np.log(sigma) - 0.9189385332046727

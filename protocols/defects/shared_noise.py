@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtj_hil.protocols.defects.contrast import lognorm
+
 H_SHARE_FLOOR = 0.1
 """The high reads carry at least this share of the signature's noise variance (the
 estimate of the low reads' share can exceed the signature's own on a few cycles)."""
@@ -53,10 +55,6 @@ class LowContrast:
     sigma: float
     m_d: float
     s_d: float
-
-
-def _lognorm(x, mu, var) -> np.ndarray:
-    return -0.5 * (x - mu) ** 2 / var - 0.5 * np.log(var) - 0.9189385332046727
 
 
 def conditional_difference(
@@ -82,12 +80,12 @@ def conditional_difference(
     var_b = max(sigma_b * sigma_b, 1e-12)
     h_share = max(1.0 - low.sigma**2 / var_b, H_SHARE_FLOOR)
     v_h = np.maximum(var_diff * h_share, 1e-12)
-    shared = _lognorm(d_h, 0.0, v_h)
+    shared = lognorm(d_h, 0.0, np.sqrt(v_h))
     # a good device: its contrast given the low reads, carried to the high voltage
     v_l = 2.0 * low.sigma**2 / n
     s_d2 = low.s_d**2
     w = s_d2 / np.maximum(s_d2 + v_l, 1e-12)
     mean_c = low.m_d + w * (dbar - low.m_d)
     var_c = w * v_l
-    good = _lognorm(d_h, mean_c + mu_p - mu_ap, var_c + v_h + s_p**2 + s_ap**2)
+    good = lognorm(d_h, mean_c + mu_p - mu_ap, np.sqrt(var_c + v_h + s_p**2 + s_ap**2))
     return shared, good, ok

@@ -5,7 +5,8 @@ Prints the figures of the foundation issue and of issue 21 (the simulator's own 
    cycles per state), in memory and into an HDF5 run file (goal < 0.1 s in memory);
 2. a crossbar read of 10,000 input vectors on one array against the bare numpy product of
    the same conductances: the median over interleaved pairs of the ratio of their times
-   (goal <= 1.5);
+   (goal <= 1.5), for analog inputs (uniform 0-0.1 V) and for a binary network's inputs
+   (+-0.1 V);
 3. switching characterisation of a whole die (32 arrays, the default plan) in the simulator
    (goal < 60 s);
 4. defect detection over a lot of simulated dies at default statistics: precision and recall
@@ -157,6 +158,9 @@ def bench_read(repeats: int, vectors: int) -> None:
     ohmic_chip = SimulatedChip.from_lot(dataclasses.replace(profile, bias=None), 0, 7)
     g_ohmic = ohmic_chip.die.effective_conductance(0)
     ohmic, _, _ = read_ratio(ohmic_chip, v, lambda: v @ g_ohmic, repeats)
+    # a binary network layer's inputs: every line at +V_read or -V_read
+    signs = rng.choice([-0.1, 0.1], size=v.shape)
+    network, network_t, network_bare_t = read_ratio(chip, signs, lambda: signs @ g, repeats)
     pairs = 20 * repeats
     print(
         f"2. crossbar read of {vectors:,} input vectors on one 25 x 25 array (median of "
@@ -169,6 +173,11 @@ def bench_read(repeats: int, vectors: int) -> None:
     print(f"   ratio on the same die made ohmic      {ohmic:.2f}")
     print(f"   ratio {ratio:.2f} (goal <= 1.5; read adds validation, safety check, disturb, noise)")
     print(f"simulator read: {ratio:.2f}x bare matmul")
+    print(
+        f"   network inputs (+-0.1 V): read {1e3 * network_t:.3f} ms, bare V @ G "
+        f"{1e3 * network_bare_t:.3f} ms (one magnitude: V**3 = 0.01 V, one product)"
+    )
+    print(f"simulator read, network inputs: {network:.2f}x bare matmul")
 
 
 def bench_switching(n_arrays: int | None) -> None:

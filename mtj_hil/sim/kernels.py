@@ -16,17 +16,19 @@ _SCRATCH = threading.local()
 few hundred kB per read costs page faults that can take longer than the product itself."""
 
 
-def _scratch(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two work buffers, ``(PRODUCT_BLOCK, rows)`` and ``(PRODUCT_BLOCK, cols)``, of this thread."""
+def _scratch(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three work buffers, ``(PRODUCT_BLOCK, rows)`` twice and ``(PRODUCT_BLOCK, cols)``, of
+    this thread."""
     key = (rows, cols)
     bufs = getattr(_SCRATCH, "bufs", None)
     if bufs is None or bufs[0] != key:
         bufs = _SCRATCH.bufs = (
             key,
             np.empty((PRODUCT_BLOCK, rows)),
+            np.empty((PRODUCT_BLOCK, rows)),
             np.empty((PRODUCT_BLOCK, cols)),
         )
-    return bufs[1], bufs[2]
+    return bufs[1], bufs[2], bufs[3]
 
 
 def product_and_range(
@@ -42,6 +44,11 @@ def product_and_range(
     Computed in blocks of ``PRODUCT_BLOCK`` vectors so each block of voltages and currents
     is scanned, cubed and scaled while in cache; per element the operations are those of the
     unblocked sequence (product, cubic term added, gain, extra), so both give equal numbers.
+
+    One exception, for the cost of the cubic term: a block whose voltages all have one
+    magnitude ``u`` or are 0 (a binary network's inputs, ``+-V_read``) has
+    ``v**3 = u**2 v``, so its currents are one product with ``g + u**2 gk``. That equals the
+    two products up to rounding (a few ulp), and costs one.
     """
     n = voltages.shape[0]
     if n <= PRODUCT_BLOCK and gain is None and gk is None:
@@ -52,26 +59,50 @@ def product_and_range(
     current = np.empty((n, g.shape[1]))
     if not n:
         return current, 0.0, 0.0
-    cube, term = _scratch(voltages.shape[1], g.shape[1])
+    cube, gap, term = _scratch(voltages.shape[1], g.shape[1])
     gk_t = None if gk is None else np.asarray(gk, np.float64).T
+    folded: tuple[float, np.ndarray] | None = None  # (u**2, g + u**2 gk) of the last block
     lows, highs = [], []
     for start in range(0, n, PRODUCT_BLOCK):
         stop = start + PRODUCT_BLOCK
         block = voltages[start:stop]
         out = current[start:stop]
-        np.matmul(block, g, out=out)
         lows.append(block.min())
         highs.append(block.max())
-        if gk is not None:
+        if gk is None:
+            np.matmul(block, g, out=out)
+        else:
             c = cube[: block.shape[0]]
             np.multiply(block, block, out=c)
-            c *= block
-            _add_product(c, gk_t, out, term)
+            u2 = _one_magnitude(c, gap[: block.shape[0]])
+            if u2 is None:
+                np.matmul(block, g, out=out)
+                c *= block
+                _add_product(c, gk_t, out, term)
+            else:
+                if folded is None or folded[0] != u2:
+                    folded = (u2, g + u2 * np.asarray(gk, np.float64))
+                np.matmul(block, folded[1], out=out)
         if gain is not None:
             out *= gain[start:stop]
         if extra is not None:
             out += extra[start:stop]
     return current, float(np.min(lows)), float(np.max(highs))
+
+
+def _one_magnitude(squares: np.ndarray, work: np.ndarray) -> float | None:
+    """The one nonzero value of ``squares`` (V^2, a block of squared voltages) if every
+    element is it or 0, else None (also for NaN). ``work`` is a buffer of the same shape.
+
+    Each ``s (m - s)`` is >= 0 for ``0 <= s <= m = max``, so their sum is 0 exactly when
+    every ``s`` is 0 or ``m``; one subtraction and one BLAS dot product decide it."""
+    m = float(squares.max())
+    if not 0.0 < m < np.inf:
+        return None  # all zero (the plain route is as cheap), NaN or infinite
+    np.subtract(m, squares, out=work)
+    if float(np.dot(squares.ravel(), work.ravel())) != 0.0:
+        return None
+    return m
 
 
 def _add_product(a: np.ndarray, b_t: np.ndarray, out: np.ndarray, work: np.ndarray) -> None:

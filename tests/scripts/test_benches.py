@@ -80,6 +80,7 @@ FIGURES = {
     "bench_sim": [
         rf"in memory +best +{NUM} s +median +{NUM} s",
         rf"ratio {NUM}",
+        rf"(?m)^simulator read, network inputs: {NUM}x bare matmul$",
         rf"STUCK_AP +\d+ +{NUM} +{NUM}",
     ],
     "bench_switching": [

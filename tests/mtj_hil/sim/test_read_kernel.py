@@ -76,3 +76,51 @@ def test_conductance_map_reads_take_the_one_hot_shortcut_bit_for_bit(monkeypatch
             for d in (die, twin):
                 d.apply_pulse(array, mask, state, 0.8, 1e-6)
     assert len(shortcuts) == 24
+
+
+def _bias_case(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(1e-4, 3e-4, (25, 25))
+    return g, g * rng.uniform(0.5, 5.0, (25, 25)), rng
+
+
+@pytest.mark.parametrize("levels", [(-0.2, 0.2), (-0.2, 0.0, 0.2), (0.0, 0.3)])
+def test_one_magnitude_reads_fold_the_bias_term_into_one_product(levels, monkeypatch):
+    # +-V_read inputs (and lines left at 0 V) have V**3 = V_read**2 V: one product with
+    # G0 + V_read**2 G0 k, equal to the two products up to rounding
+    from mtj_hil.sim import kernels
+
+    n = 3 * PRODUCT_BLOCK + 7
+    g, gk, rng = _bias_case(n, 4)
+    v = rng.choice(levels, size=(n, 25))
+    seen = []
+    real = kernels._one_magnitude
+    monkeypatch.setattr(kernels, "_one_magnitude", lambda *a: seen.append(real(*a)) or seen[-1])
+    got, lowest, highest = product_and_range(v, g, gk=gk)
+    want = v @ g + (v * v * v) @ gk
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-16)
+    assert (lowest, highest) == (v.min(), v.max())
+    u = max(abs(x) for x in levels)
+    assert seen == [u * u] * 4  # every block took the folded product
+    # the cubic term matters at this size, so the fold must keep it
+    assert np.abs((v * v * v) @ gk).max() > 1e6 * np.abs(got - want).max()
+
+
+@pytest.mark.parametrize(
+    "spoil", [lambda v: v.__setitem__((5, 3), 0.1), lambda v: v.__setitem__((7, 0), np.nan)]
+)
+def test_a_block_with_a_second_magnitude_takes_the_two_products(spoil):
+    # one voltage of another magnitude in the second block: that block is cubed exactly,
+    # the others are folded; a NaN is never folded (and still reported by the range)
+    n = 2 * PRODUCT_BLOCK
+    g, gk, rng = _bias_case(n, 5)
+    v = rng.choice((-0.2, 0.2), size=(n, 25))
+    spoil(v[PRODUCT_BLOCK:])
+    got, lowest, highest = product_and_range(v, g, gk=gk)
+    second = v[PRODUCT_BLOCK:]
+    exact = second @ g + (second * second * second) @ gk
+    assert np.array_equal(got[PRODUCT_BLOCK:], exact, equal_nan=True)
+    if np.isnan(v).any():
+        assert np.isnan(lowest) and np.isnan(highest)
+    else:
+        np.testing.assert_allclose(got[:PRODUCT_BLOCK], (v @ g + (v * v * v) @ gk)[:PRODUCT_BLOCK])

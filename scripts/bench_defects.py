@@ -74,7 +74,7 @@ def run_case(prof, dies: int, lot: int, cycles: int, remeasure: int, n_arrays: i
             plan.read_voltage,
             plan.bias_read_voltage,
             cycles,
-            plan.remeasure_cycles,
+            plan.remeasure_cycles * plan.remeasure_rounds,  # as if every device got them all
         )
         np.add.at(oracle, (truth.ravel(), calls.ravel()), 1)
         settled = codes != DefectCode.UNCERTAIN

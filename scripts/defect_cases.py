@@ -147,11 +147,10 @@ def bayes_calls(
     Each device is "measured" afresh from its true (mean level, bias signature, contrast)
     with the read noise the classifier measured, as a mean over ``cycles + remeasure``
     write-read cycles per state (every device re-measured: an upper bound on what the
-    classifier sees; no offsets or drift). With ``remeasured`` (a mask shaped like the
-    arrays: the devices the run re-measured, :func:`remeasured_mask`), only those devices
-    get the ``remeasure`` cycles: the limit for the cycles the run actually spent on each
-    device. Each class's density is the die's own true values
-    of that class convolved with that noise (kernel density, plus Silverman smoothing of
+    classifier sees; no offsets or drift). With ``remeasured`` (shaped like the arrays: the
+    extra cycles the run gave each device, :func:`remeasured_cycles`), each device gets its
+    own: the limit for the cycles the run actually spent on each device. Each class's
+    density is the die's own true values of that class convolved with that noise (kernel density, plus Silverman smoothing of
     the level for small classes); priors are the true class counts. Good devices are
     included: one whose contrast is near 0 (a junction with almost no TMR) competes with the
     stuck classes, as it does for the classifier. Returns codes shaped like the die's
@@ -165,7 +164,7 @@ def bayes_calls(
     rng = np.random.default_rng(0)
     n = np.full(truth.shape, max(cycles + remeasure, 1), dtype=float)
     if remeasured is not None:
-        n = np.where(remeasured, n, max(cycles, 1))
+        n = max(cycles, 1) + np.asarray(remeasured, dtype=float)
     per_read = float(result.model.get("read_noise_ln", 0.01))
     bias = result.model.get("bias_signature") or {}
     per_cycle_b = float(bias.get("read_noise_per_cycle", 0.0))
@@ -210,16 +209,18 @@ def bayes_calls(
     return calls
 
 
-def remeasured_mask(sink, arrays, shape: tuple[int, ...]) -> np.ndarray:
-    """The devices a run re-measured (bool, ``shape``: the planned ``arrays`` stacked), from a
-    :class:`MemorySink` after ``characterize_die``."""
-    mask = np.zeros(shape, dtype=bool)
+def remeasured_cycles(sink, arrays, shape: tuple[int, ...]) -> np.ndarray:
+    """Extra write-read cycles a run gave each device (int, ``shape``: the planned ``arrays``
+    stacked; 0 where none), from a :class:`MemorySink` after ``characterize_die``: every
+    round's cycles of a re-measured cell (a round it sat out reads NaN)."""
+    cycles = np.zeros(shape, dtype=int)
     if sink.remeasured is not None:
-        done, selected, _ = sink.remeasured
+        done, selected, data = sink.remeasured
         index = {a: i for i, a in enumerate(arrays)}
         for k, a in enumerate(done):
-            mask[index[a]] = selected[k]
-    return mask
+            read = np.isfinite(data[k].g_after_p).any(axis=1).sum(axis=0)
+            cycles[index[a]] = np.where(selected[k], read, 0)
+    return cycles
 
 
 def reliability(conf: np.ndarray, right: np.ndarray) -> list[tuple[str, int, float]]:

@@ -30,7 +30,7 @@ import time
 import numpy as np
 from _smoke import parse_args
 from bench_defects import GOALS, scores, verdict
-from defect_cases import bayes_calls, confident_error, remeasured_mask
+from defect_cases import bayes_calls, confident_error, remeasured_cycles
 from rich.console import Console
 from rich.table import Table
 
@@ -165,10 +165,10 @@ def run_case(
         best = np.where(result.codes == 5, result.best_guess, result.codes)
         np.add.at(guessed, (truth.ravel(), best.ravel()), 1)
         limit = (chip.die, arrays, result, plan.read_voltage, plan.bias_read_voltage, plan.cycles)
-        calls = bayes_calls(*limit, plan.remeasure_cycles)
+        calls = bayes_calls(*limit, plan.remeasure_cycles * plan.remeasure_rounds)
         np.add.at(bound, (truth.ravel(), calls.ravel()), 1)
         calls = bayes_calls(
-            *limit, plan.remeasure_cycles, remeasured_mask(sink, arrays, truth.shape)
+            *limit, plan.remeasure_cycles, remeasured_cycles(sink, arrays, truth.shape)
         )
         np.add.at(oracle, (truth.ravel(), calls.ravel()), 1)
         called = np.isin(result.codes, (1, 2, 3, 4))

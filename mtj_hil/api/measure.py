@@ -126,6 +126,7 @@ def characterize(
     bias_read_voltage: float | Literal["auto"] | None = CHARACTERIZATION.bias_read_voltage,
     remeasure_cycles: int = CHARACTERIZATION.remeasure_cycles,
     remeasure_budget: float = CHARACTERIZATION.remeasure_budget,
+    remeasure_rounds: int = CHARACTERIZATION.remeasure_rounds,
     pulse: Pulse | None = CHARACTERIZATION.pulse,
     resume: bool = False,
     operator: str | None = None,
@@ -147,6 +148,8 @@ def characterize(
             die's largest read voltage when at least twice ``read_voltage``; None: off.
         remeasure_cycles: extra cycles for devices left UNCERTAIN (0: none).
         remeasure_budget: at most this share of the die's devices is re-measured.
+        remeasure_rounds: rounds of re-measurement at most; each later round takes the
+            devices the earlier ones left unsettled.
         pulse: write pulse (None: the die's nominal pulse, escalated by write-verify).
         resume: finish the interrupted run ``out`` (its stored plan wins).
         operator: who ran it (default: the login name).
@@ -171,6 +174,7 @@ def characterize(
         pulse=pulse,
         remeasure_cycles=remeasure_cycles,
         remeasure_budget=remeasure_budget,
+        remeasure_rounds=remeasure_rounds,
         bias_read_voltage=bias_read_voltage,
     )
     with die.open() as chip:

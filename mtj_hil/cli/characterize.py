@@ -96,7 +96,15 @@ DEFAULTS = CharacterizationPlan()
     show_default=True,
     type=click.IntRange(0, 100),
     help="Extra verified write-read cycles for devices left UNCERTAIN (0 = none); at most "
-    "1 % of the devices are re-measured.",
+    f"{100 * DEFAULTS.remeasure_budget:g} % of the devices are re-measured.",
+)
+@click.option(
+    "--remeasure-rounds",
+    default=DEFAULTS.remeasure_rounds,
+    show_default=True,
+    type=click.IntRange(1, 10),
+    help="Rounds of re-measurement at most: each round after the first gives the devices "
+    "still unsettled another --remeasure-cycles.",
 )
 @click.option(
     "--report/--no-report",
@@ -122,6 +130,7 @@ def characterize(
     pulse_amplitude: float | None,
     pulse_width: float | None,
     remeasure_cycles: int,
+    remeasure_rounds: int,
     report: bool,
     operator: str | None,
 ) -> None:
@@ -159,6 +168,7 @@ def characterize(
             read_voltage=read_voltage,
             pulse=pulse,
             remeasure_cycles=remeasure_cycles,
+            remeasure_rounds=remeasure_rounds,
             bias_read_voltage=AUTO if bias_voltage is None else bias_voltage,
         ).resolved(layout)
         check_plan(layout, plan)
@@ -174,6 +184,7 @@ def characterize(
             "reads": reads,
             "read_voltage": read_voltage,
             "remeasure_cycles": remeasure_cycles,
+            "remeasure_rounds": remeasure_rounds,
             "bias_voltage": bias_voltage or None,
         }
         given = given_options(tuple(requested))
@@ -336,8 +347,12 @@ def summarise(path: Path) -> None:
         r = char.remeasured
         out.print(
             escape(
-                f"re-measured {r['devices']} uncertain devices with {r['cycles']} extra cycles: "
-                f"{r['uncertain_after']} still uncertain"
+                f"re-measured {r['devices']} uncertain devices with {r['cycles']} extra cycles"
+                + "".join(
+                    f", then {later['devices']} of them {r['cycles']} more"
+                    for later in r.get("rounds", [])[1:]
+                )
+                + f": {r['uncertain_after']} still uncertain"
             )
         )
     for warning in char.warnings:

@@ -29,6 +29,8 @@ class CharacterizationPlan:
         pulse: write pulse (None = the die's nominal pulse, escalated by write-verify).
         remeasure_cycles: extra verified write-read cycles for devices left UNCERTAIN
             (0 = none), for at most ``remeasure_budget`` of the die's devices.
+        remeasure_rounds: rounds of those extra cycles at most; each round after the first
+            takes the first round's devices still unsettled (1 = one round only).
         bias_read_voltage: second read voltage (V) for the bias signature; ``AUTO`` picks
             one from the die's limits, None (or 0) turns it off.
     """
@@ -40,6 +42,7 @@ class CharacterizationPlan:
     pulse: Pulse | None = None
     remeasure_cycles: int = 3
     remeasure_budget: float = 0.03
+    remeasure_rounds: int = 2
     bias_read_voltage: float | Literal["auto"] | None = AUTO
 
     def resolved(self, layout: Layout) -> CharacterizationPlan:
@@ -72,6 +75,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         ("cycles", plan.cycles, 1),
         ("reads", plan.reads, 1),
         ("remeasure_cycles", plan.remeasure_cycles, 0),
+        ("remeasure_rounds", plan.remeasure_rounds, 0),
     ):
         if int(value) != value or value < low:
             raise InvalidRequest(f"{name} must be an integer >= {low}, got {value}")
@@ -120,5 +124,6 @@ def plan_from_record(record: dict[str, Any]) -> CharacterizationPlan:
         pulse=Pulse(**pulse) if pulse else None,
         remeasure_cycles=int(record.get("remeasure_cycles", 0)),
         remeasure_budget=float(record.get("remeasure_budget", 0.01)),
+        remeasure_rounds=int(record.get("remeasure_rounds", 1)),
         bias_read_voltage=None if bias is None else float(bias),
     )

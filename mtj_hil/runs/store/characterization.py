@@ -29,7 +29,10 @@ model's ``line_offsets`` entry the sense offsets estimated per output line.
 
 Under ``/remeasure`` (targeted re-measurement of uncertain devices): ``arrays``, ``selected``
 (bool, the cells re-written), ``g_after_p``, ``g_after_ap`` (and ``g_high_p``, ``g_high_ap``
-with a bias read voltage) (S, (n, cycles, reads, rows, cols)).
+with a bias read voltage) (S, (n, cycles, reads, rows, cols)). With several rounds
+(``remeasure_rounds``) the cycles of every round follow one another; ``selected`` is the
+first round's cells, and in a later round's cycles a cell that round did not re-write reads
+NaN (see :mod:`mtj_hil.protocols.characterize.remeasure`).
 """
 
 from __future__ import annotations

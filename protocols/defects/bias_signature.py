@@ -162,8 +162,8 @@ def bias_log_likelihood(
     ll = np.stack(
         [
             ll_good,
-            pb.shared(mu_s, s_s),
-            pb.shared(0.0, s_s),  # opens are ohmic (interconnect)
+            pb.shared_ohmic(mu_s, s_s),
+            pb.shared_ohmic(0.0, s_s),  # opens are ohmic (interconnect)
             pb.stuck_p,
             pb.stuck_ap,
         ],
@@ -219,6 +219,7 @@ class PreparedBias:
     have_any: np.ndarray
     stuck_p: np.ndarray
     stuck_ap: np.ndarray
+    coded: Any = None
 
     def centre(self, values: np.ndarray, n_eff: float) -> tuple[float, float]:
         """Median and intrinsic spread (read noise of an ``n_eff``-cycle mean removed)."""
@@ -227,6 +228,15 @@ class PreparedBias:
     def shared(self, mu: float, s: float) -> np.ndarray:
         """Log-likelihood under a class whose one signature shows after both writes."""
         return lognorm(self.m, mu, np.sqrt(s * s + self.var_m)) + self.ll_diff
+
+    def shared_ohmic(self, mu: float, s: float) -> np.ndarray:
+        """:meth:`shared` for an ohmic class (short, resistive open), whose level is spread
+        evenly in ln G: a device read on one code of a coarse converter at the low voltage
+        is scored through that code's bin where ``coded`` is set
+        (:class:`~mtj_hil.protocols.defects.code_signature.CodedBins`)."""
+        if self.coded is None:
+            return self.shared(mu, s)
+        return self.coded.ohmic(self, mu, s)
 
 
 def prepare_bias(

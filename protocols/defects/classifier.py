@@ -49,6 +49,7 @@ from mtj_hil.protocols.defects.classes import (
     normalise,
     short_boundary,
 )
+from mtj_hil.protocols.defects.code_signature import condition_on_codes
 from mtj_hil.protocols.defects.contrast import (
     bayes_error,
     deconvolve,
@@ -75,7 +76,7 @@ from mtj_hil.protocols.defects.levels import (
     total_sigma,
 )
 from mtj_hil.protocols.defects.messages import reading_warnings
-from mtj_hil.protocols.defects.quantisation import floored, level_floors
+from mtj_hil.protocols.defects.quantisation import code_flips, floored, level_floors
 from mtj_hil.protocols.defects.rowwise import median
 from mtj_hil.protocols.defects.shared_noise import LowContrast
 
@@ -193,15 +194,17 @@ def classify_evidence(
     # -- per-cycle write failure: devices that switched in some cycle but not in another ------
     # (not hard opens: their reads are noise, whose scatter passes for switches and failures)
     lit = ok & ~is_open
+    # (nor stuck devices flipping one code at a code's edge: no failed writes of good ones)
+    lit_sw = lit & ~code_flips(d, flat(ev.x_p), x_ap, ev.step, dbar[clean])
     # a good device's contrast: N(m_d, s_d), with a tail of small ones down to tail_low
     # (nor one converter step: a quantised stuck device flips a code now and then)
     tail_low = max(TAIL_SIGMAS * sd / np.sqrt(max(n_typ, 1.0)), 2.0 * ev.step / np.exp(mu_ap_die))
     e = s.write_failure_prior
     wf = WriteFailures(e)
     if cycles >= 2:
-        e, fails, trials = write_failure_rate(d, lit, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
+        e, fails, trials = write_failure_rate(d, lit_sw, clean, sd, m_d, s_good, e, SWITCH_SIGMAS)
         # ...varying between devices (beta-binomial): failures cluster on some devices
-        wf = fit_failure_spread(d, lit, sd, m_d, s_d, e, ODD_SHARE, tail_low)
+        wf = fit_failure_spread(d, lit_sw, sd, m_d, s_d, e, ODD_SHARE, tail_low)
         e = wf.mean  # (refitted with the spread where a spread is kept)
         e_source = (
             f"measured: {fails:.1f} failed of {trials} cycles of devices that switched "
@@ -276,6 +279,8 @@ def classify_evidence(
         floor = float(np.sqrt(2.0 / 12.0) * ev.step / np.exp(mu_p_die))
         low = LowContrast(dbar, n_cyc, ev.cycle_sigma, m_d, s_d) if laws is None else None
         prepared = prepare_bias(bias, clean, floor, low)
+        if laws is not None and prepared is not None:  # the low reads' code, not noise
+            prepared = condition_on_codes(prepared, bias, flat(ev.x_p), x_ap, ev.step, clean)
         bias_ll, bias_model = bias_log_likelihood(bias, clean, post, fit, floor, prepared)
         if bias_model.get("used"):
             # Refit the defect populations with both views, then the signature's short fit

@@ -171,7 +171,10 @@ def gather_evidence(
 def quantisation_step(g: np.ndarray) -> float:
     """The step (S) of readings that take only a few distinct values (a coarse converter),
     or 0 when they do not: over a third of the positive finite readings repeat one of the
-    others (to 6 significant digits), and the step is the smallest gap between them."""
+    others (to 6 significant digits), and the step is the smallest gap between them, refined
+    to float precision as the readings' sum over the sum of their multiples of it (readings
+    of whole codes are then whole numbers of steps to 1e-12, as
+    :func:`~mtj_hil.protocols.defects.hidden.device_codes` needs)."""
     v = np.asarray(g, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
     if v.size < 20:
@@ -185,7 +188,14 @@ def quantisation_step(g: np.ndarray) -> float:
         return 0.0
     gaps = np.diff(distinct)
     gaps = gaps[gaps > 1e-6 * distinct[1:]]
-    return float(gaps.min()) if gaps.size else 0.0
+    if not gaps.size:
+        return 0.0
+    # the smallest gap of values rounded to 6 digits is off by up to 1e-5 of the step (9
+    # bits: 1.171875e-4 S rounds to 1.17188e-4): no reading would then be a whole number of
+    # steps; each reading's own multiple of it gives the step to float precision
+    k = np.round(v / float(gaps.min()))
+    on = k > 0
+    return float(v[on].sum() / k[on].sum())
 
 
 def _powers_of_ten(exponents: np.ndarray) -> np.ndarray:

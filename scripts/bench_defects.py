@@ -187,9 +187,19 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dies", type=int, default=12, help="dies per case (default 12)")
     ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
-    ap.add_argument("--cycles", type=int, default=3, help="write-read cycles (default 3)")
+    plan = CharacterizationPlan()  # the library's defaults, the very ones of the CLI
     ap.add_argument(
-        "--remeasure", type=int, default=3, help="extra cycles for uncertain devices (default 3)"
+        "--cycles",
+        type=int,
+        default=plan.cycles,
+        help=f"write-read cycles (default {plan.cycles})",
+    )
+    ap.add_argument(
+        "--remeasure",
+        type=int,
+        default=plan.remeasure_cycles,
+        help=f"extra cycles per round for uncertain devices (default {plan.remeasure_cycles}, "
+        f"in up to {plan.remeasure_rounds} rounds)",
     )
     ap.add_argument("--cases", default=None, help="comma-separated words; cases naming any")
     ap.add_argument(

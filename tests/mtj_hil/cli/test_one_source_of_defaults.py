@@ -23,6 +23,8 @@ def test_library_without_a_plan_gives_the_cli_codes_on_an_early_process_die(tmp_
     np.testing.assert_array_equal(library.best_guess, cli.best_guess)
     # the CLI's defaults are the dataclass's: re-measurement and the bias read both ran
     assert cli.plan["remeasure_cycles"] == CharacterizationPlan.remeasure_cycles > 0
+    assert cli.plan["remeasure_rounds"] == CharacterizationPlan.remeasure_rounds > 1
+    assert library.remeasured == cli.remeasured
     assert cli.plan["bias_read_voltage"] is not None
 
 

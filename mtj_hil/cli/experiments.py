@@ -156,6 +156,15 @@ def experiment() -> None:
     "the mean shift the die's measured devices cause (no retraining, no reads).",
 )
 @click.option(
+    "--compensation-budget",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.2,
+    show_default=True,
+    help="Also deploy the statistics-aware network (and its LEA) with the data-free "
+    "compensation: per-neuron scale and shift and this fraction of the weights corrected "
+    "digitally, from each die's measured conductances (no retraining, no reads).",
+)
+@click.option(
     "--validation",
     type=click.FloatRange(0.0, 0.5),
     default=0.0,
@@ -231,6 +240,7 @@ def borders(
     recal_components: int,
     weight_routing: bool,
     bias_correction: bool,
+    compensation_budget: float,
     validation: float,
     compare_plain: bool,
     pool_size: int,
@@ -270,6 +280,7 @@ def borders(
         workers=workers,
         lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
         bias_correction=bias_correction,
+        compensation_budget=compensation_budget,
     )
     folder = _out_dir(out_dir, "borders")
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():

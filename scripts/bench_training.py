@@ -12,7 +12,8 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
        [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
        [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.01
-       --finetune-shrink 0.3] [--no-bias-correction] [--compensation-budget 0.2] [--smoke]
+       --finetune-shrink 0.3] [--no-bias-correction] [--compensation-budget 0.2]
+       [--no-compensation-training] [--smoke]
 
 ``--validation F`` tests on a held-out fraction F of the training set (the test images are
 not read): for choosing settings.
@@ -146,6 +147,14 @@ def main(argv: list[str] | None = None) -> None:
         "(columns statistics-aware + comp., lea + stats + comp.; negative: not evaluated)",
     )
     ap.add_argument(
+        "--no-compensation-training",
+        dest="compensation_training",
+        action="store_false",
+        default=BordersConfig.compensation_training,
+        help="deploy the compensation with the statistics-aware network itself, not one "
+        "trained against what the compensation leaves (for comparison)",
+    )
+    ap.add_argument(
         "--workers",
         type=int,
         default=2,
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             weight_routing=args.weight_routing,
             bias_correction=args.bias_correction,
             compensation_budget=budget,
+            compensation_training=args.compensation_training,
             workers=args.workers,
         )
         clock = StageClock()
@@ -214,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
             "off"
             if budget is None
             else f"budget {budget:g} ({round(budget * crossbar_macs(r0.sizes))} digital "
-            "multiply-adds per input)"
+            "multiply-adds per input), network trained against its residual "
+            f"{'on' if args.compensation_training else 'off'}"
         )
     )
     print()

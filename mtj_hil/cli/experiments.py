@@ -165,6 +165,13 @@ def experiment() -> None:
     "digitally, from each die's measured conductances (no retraining, no reads).",
 )
 @click.option(
+    "--compensation-training/--no-compensation-training",
+    default=True,
+    show_default=True,
+    help="Deploy the compensation with a second statistics-aware network, trained against "
+    "what the compensation leaves of each sampled die (off: the statistics-aware network).",
+)
+@click.option(
     "--validation",
     type=click.FloatRange(0.0, 0.5),
     default=0.0,
@@ -241,6 +248,7 @@ def borders(
     weight_routing: bool,
     bias_correction: bool,
     compensation_budget: float,
+    compensation_training: bool,
     validation: float,
     compare_plain: bool,
     pool_size: int,
@@ -281,6 +289,7 @@ def borders(
         lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
         bias_correction=bias_correction,
         compensation_budget=compensation_budget,
+        compensation_training=compensation_training,
     )
     folder = _out_dir(out_dir, "borders")
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():

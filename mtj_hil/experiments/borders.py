@@ -20,6 +20,7 @@ import numpy as np
 from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.borders_die import characterise_lot
 from mtj_hil.experiments.borders_loop import DieContext, DieResult, die_results
+from mtj_hil.experiments.borders_stats import stats_groups, train_stats
 from mtj_hil.experiments.data import hold_out, load_dataset
 from mtj_hil.experiments.diemodels import fit_population
 from mtj_hil.experiments.parallel import parallel_map
@@ -27,17 +28,14 @@ from mtj_hil.sim.profile import load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.die_model import DieModel, PopulationModel
-from mtj_hil.training.empirical import MeasuredArrays
 from mtj_hil.training.ensemble import (
     auto_copies,
     check_ensemble_fits,
     place_ensemble,
 )
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
-from mtj_hil.training.matching import input_importance, match_weights
 from mtj_hil.training.methods import (
     train_defect_aware,
-    train_statistics_aware,
     train_unaware,
 )
 from mtj_hil.training.recalibration import CALIBRATION_BATCH
@@ -71,10 +69,12 @@ retraining either); ``lea_recalibrated``, ``statistics_recalibrated`` and
 deployments with a per-neuron digital gain and offset fitted to the die's reads of
 a batch of training images (:mod:`mtj_hil.training.recalibration`: no weight is retrained,
 no device rewritten; optional, ``recalibrate``); ``statistics_compensated`` and
-``lea_statistics_compensated`` the statistics-aware deployment and its LEA with the
+``lea_statistics_compensated`` a statistics-aware network alone and with LEA with the
 data-free digital compensation of :mod:`mtj_hil.training.compensation` (per-neuron scale
 and shift and the costliest weights' errors corrected digitally, from the die's measured
-conductances: no reads, no retraining; optional, ``compensation_budget``)."""
+conductances: no reads, no per-die retraining; optional, ``compensation_budget``), the
+network trained once for the lot against what the compensation leaves
+(``compensation_training``)."""
 
 PLACEMENTS = ("defect-aware", "plain")
 
@@ -200,6 +200,7 @@ class BordersConfig:
     weight_routing: bool = True
     bias_correction: bool = True
     compensation_budget: float | None = 0.2
+    compensation_training: bool = True
 
     def __post_init__(self) -> None:
         if self.dies < 1:
@@ -364,10 +365,11 @@ def run_borders(
     stats_runs = {"statistics_aware": placer}
     if config.compare_plain:
         stats_runs["statistics_aware_plain"] = None
+    residual = config.compensation_budget is not None and config.compensation_training
     stats_cfg = TrainConfig(
         epochs=config.stats_epochs, lr=config.stats_lr, lr_final=config.lr_final
     )
-    groups = _stats_groups(models, config, population)
+    groups = stats_groups(models, config, population)
     group_of = {k: g for g, (_, members) in enumerate(groups) for k in members}
     keys, runs = [], []
     for i, (name, how) in enumerate(stats_runs.items()):
@@ -375,7 +377,12 @@ def run_borders(
             keys.append(name if g == 0 else f"{name}_{g}")
             state = np.random.default_rng([*seeds[2 + 3 * i].generate_state(2), g])
             runs.append((data, config, pop, plain, state, stats_cfg, base, how))
-    nets = parallel_map(_train_stats, runs, config.workers, report, "train statistics-aware")
+            if residual and name == "statistics_aware":
+                # the same pool draws, trained against what the compensation leaves
+                keys.append("statistics_residual" if g == 0 else f"statistics_residual_{g}")
+                state = np.random.default_rng([*seeds[2].generate_state(2), g])
+                runs.append((data, config, pop, plain, state, stats_cfg, base, how, True))
+    nets = parallel_map(train_stats, runs, config.workers, report, "train statistics-aware")
     stats_nets: dict[str, BNN] = dict(zip(keys, nets, strict=True))
 
     ctx = DieContext(
@@ -428,52 +435,6 @@ def run_borders_seeds(
         load_profile(config.profile), config.lot_seed, config.dies, report, config.workers
     )
     return [run_borders(replace(config, seed=int(s)), progress, characterised) for s in seeds]
-
-
-def _train_stats(data, config, pop, plain, rng, cfg, base, placer) -> BNN:
-    """One statistics-aware network (its own ``rng``: the same net in any worker). With
-    ``weight_routing`` its training dies are routed for ``base``'s weights (where its
-    training starts) the way each real die is routed at deployment."""
-    router = None
-    if config.weight_routing and placer is not None:
-        moments = input_importance(base, data.X_train)
-        weights = base.binary_weights()
-
-        def router(placed: Placement, die: DieModel) -> Placement:
-            return match_weights(placed, weights, die, moments)
-
-    return train_statistics_aware(
-        data,
-        config.hidden,
-        pop,
-        plain,
-        rng,
-        cfg,
-        pool_size=config.pool_size,
-        init=base,
-        placer=placer,
-        select=8 if config.select else 0,
-        init_shrink=config.stats_shrink,
-        router=router,
-    ).net
-
-
-def _stats_groups(
-    models: Sequence[DieModel], config: BordersConfig, population: PopulationModel
-) -> list[tuple[PopulationModel | MeasuredArrays, list[int]]]:
-    """Populations for statistics-aware training and the dies each network is evaluated on.
-
-    ``measured`` with two dies or more: the lot is split in halves; each half is evaluated
-    with the network trained on the other half's measured arrays (no die's own arrays are in
-    its network's pool). Otherwise one network from the fitted parametric ``population``.
-    """
-    n = len(models)
-    if config.stats_model != "measured" or n < 2:
-        return [(population, list(range(n)))]
-    halves = [list(range(0, n // 2)), list(range(n // 2, n))]
-    return [
-        (MeasuredArrays.from_dies([models[i] for i in halves[1 - h]]), halves[h]) for h in (0, 1)
-    ]
 
 
 def _group_net(nets: dict[str, BNN], name: str, group: int) -> BNN:

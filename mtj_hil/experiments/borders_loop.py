@@ -192,13 +192,19 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             net, where, model, data, X_cal, rng, config.recal_components
         )
     if config.compensation_budget is not None:
-        stats = ctx.statistics_of(stats_net)
+        comp_net, comp_at, lea_c = stats_net, stats_at, lea_s
+        if "statistics_residual" in ctx.stats_nets:
+            comp_net = ctx.stats_net("statistics_residual", k)
+            comp_at = ctx.routed(comp_net, placed, model)
+            ens_c = ctx.routed_copies(comp_net, blind, model)
+            lea_c = (comp_net, ens_c, lea_weights(ens_c, model.defects, config.lea_beta))
+        stats = ctx.statistics_of(comp_net)
         for name, where in (
-            ("statistics_compensated", stats_at),
-            ("lea_statistics_compensated", lea_s),
+            ("statistics_compensated", comp_at),
+            ("lea_statistics_compensated", lea_c),
         ):
             misses[name] = compensated_wrong(
-                stats_net, where, model, data, stats, config.compensation_budget, rng
+                comp_net, where, model, data, stats, config.compensation_budget, rng
             )
     wrong, paired, disc = {}, {}, {}
     for name, miss in misses.items():

@@ -9,7 +9,7 @@ required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 ``recalibrate``, ``pool_size``, ``select``, ``compare_plain``, ``finetune_from``,
 ``calibration_batch``, ``recal_components``, ``lea_copies``, ``lea_beta``, ``folds``,
 ``stats_model``, ``validation``, ``weight_routing``, ``bias_correction``,
-``compensation_budget`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
+``compensation_budget``, ``compensation_training`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
 each task, since they share the trained base network. The die models are the measured ones,
 read from the characterisation run files.
 
@@ -98,6 +98,8 @@ _SETTINGS = (
     Field("compensation_budget", "float", "Fraction of the weights the data-free "
           "compensation corrects digitally (no reads, no retraining).", default=0.2, lo=0,
           hi=1),
+    Field("compensation_training", "bool", "Deploy the compensation with a statistics-aware "
+          "network trained against what it leaves of each die.", default=True),
 )  # fmt: skip
 #: BordersConfig settings a campaign does not take, and why.
 NOT_TAKEN = {

@@ -214,6 +214,8 @@ def test_the_compensated_columns_come_with_a_budget_and_change_nothing_else():
     comp = ("statistics_compensated", "lea_statistics_compensated")
     assert all(m in on.methods() for m in comp)
     assert not any(m in off.methods() for m in comp)
+    # deployed with a network trained against what the compensation leaves
+    assert "statistics_residual" in on.nets and "statistics_residual" not in off.nets
     for m in off.methods()[1:]:
         assert [d.wrong[m] for d in on.dies] == [d.wrong[m] for d in off.dies]
     with pytest.raises(ConfigError, match="compensation budget"):

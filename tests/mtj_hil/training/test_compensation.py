@@ -7,9 +7,11 @@ import pytest
 
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.compensation import (
+    compensated_weights,
     fit_compensation,
     network_statistics,
     predict_compensated,
+    residual_realisation,
 )
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
@@ -112,3 +114,49 @@ def test_bad_arguments_are_refused(net, digits, layout):
         network_statistics(net, digits.X_train[:, :5], digits.y_train)
     with pytest.raises(TrainingError):
         network_statistics(net, digits.X_train, digits.y_train[:-1])
+
+
+def test_the_residual_makes_the_compensated_weights_ideal(net, digits, layout, random_die):
+    die = random_die(7, sigma=0.15, stuck=0.04, shorts=0.004)
+    real = die_realisation(die, place_defect_aware(net.sizes, layout, die.defects))
+    stats = network_statistics(net, digits.X_train, digits.y_train)
+    chosen = compensated_weights(net, real, stats, 0.1)
+    assert sum(int(c.sum()) for c in chosen) == round(0.1 * sum(w.size for w in net.latent))
+    left = residual_realisation(net, real, stats, 0.1)
+    for (off, sl), (o2, s2), pick in zip(real, left, chosen, strict=True):
+        np.testing.assert_array_equal(o2[pick], 0.0)
+        np.testing.assert_array_equal(s2[pick], 1.0)
+        np.testing.assert_array_equal(o2[~pick], off[~pick])
+        np.testing.assert_array_equal(s2[~pick], sl[~pick])
+    # what is left costs less than the die: the costliest errors were taken
+    w = net.binary_weights()
+
+    def cost(r) -> float:
+        layers = zip(r, w, stats.saliency, strict=True)
+        return sum(float(np.sum(f * (o + s * b - b) ** 2)) for (o, s), b, f in layers)
+
+    assert cost(left) < 0.5 * cost(real)
+
+
+def test_the_pool_trains_against_what_the_adjustment_leaves(digits, layout):
+    """``adjust`` replaces every sampled, placed die's realisation (here by ideal devices)."""
+    from mtj_hil.training.die_model import PopulationModel
+    from mtj_hil.training.mapping import place
+    from mtj_hil.training.methods import realisation_pool
+
+    sizes = [digits.n_features, 16, digits.n_classes]
+    pop = PopulationModel.nominal(layout, 0.1)
+    plain = place(sizes, layout)
+
+    def placer(codes):
+        return place_defect_aware(sizes, layout, codes)
+
+    def ideal(real):
+        return [(np.zeros_like(o), np.ones_like(s)) for o, s in real]
+
+    raw = realisation_pool(pop, plain, np.random.default_rng(0), 3, placer)
+    fixed = realisation_pool(pop, plain, np.random.default_rng(0), 3, placer, adjust=ideal)
+    assert np.abs(raw[0][0]).max() > 0.05
+    for off, sl in fixed:
+        np.testing.assert_array_equal(off, 0.0)
+        np.testing.assert_array_equal(sl, 1.0)

@@ -376,13 +376,12 @@ def run_borders(
         for g, (pop, _) in enumerate(groups):
             keys.append(name if g == 0 else f"{name}_{g}")
             state = np.random.default_rng([*seeds[2 + 3 * i].generate_state(2), g])
-            runs.append((data, config, pop, plain, state, stats_cfg, base, how))
-            if residual and name == "statistics_aware":
-                # the same pool draws, trained against what the compensation leaves
+            twin = residual and name == "statistics_aware"
+            if twin:  # the same pool draws, trained against what the compensation leaves
                 keys.append("statistics_residual" if g == 0 else f"statistics_residual_{g}")
-                state = np.random.default_rng([*seeds[2].generate_state(2), g])
-                runs.append((data, config, pop, plain, state, stats_cfg, base, how, True))
-    nets = parallel_map(train_stats, runs, config.workers, report, "train statistics-aware")
+            runs.append((data, config, pop, plain, state, stats_cfg, base, how, twin))
+    done = parallel_map(train_stats, runs, config.workers, report, "train statistics-aware")
+    nets = [net for pair in done for net in pair]
     stats_nets: dict[str, BNN] = dict(zip(keys, nets, strict=True))
 
     ctx = DieContext(

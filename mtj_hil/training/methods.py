@@ -255,6 +255,20 @@ def realisation_pool(
     ]
 
 
+def adjust_pool(
+    pool: Sequence[tuple[np.ndarray, np.ndarray]], adjust: Adjust
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A :func:`realisation_pool` with every sampled die's realisation replaced by
+    ``adjust(realisation)`` (as ``realisation_pool(..., adjust=adjust)`` would have drawn it
+    from the same random numbers)."""
+    n = pool[0][0].shape[0]
+    per_die = [adjust([(off[k], sl[k]) for off, sl in pool]) for k in range(n)]
+    return [
+        (np.stack([r[li][0] for r in per_die]), np.stack([r[li][1] for r in per_die]))
+        for li in range(len(pool))
+    ]
+
+
 def train_statistics_aware(
     data: Dataset,
     hidden: Sequence[int],
@@ -270,6 +284,7 @@ def train_statistics_aware(
     init_shrink: float = 1.0,
     router: Router | None = None,
     adjust: Adjust | None = None,
+    pool: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
@@ -288,7 +303,11 @@ def train_statistics_aware(
     snapshot (the start
     included) is kept. ``init_shrink`` scales ``init``'s latent weights as in
     :func:`train_defect_aware`. ``adjust`` trains (and selects) against what a per-die
-    correction leaves of each sampled die (see :func:`realisation_pool`).
+    correction leaves of each sampled die (see :func:`realisation_pool`). ``pool`` gives
+    the ``pool_size + select`` realisations already drawn (:func:`realisation_pool` with
+    the same placement, ``placer``, ``router`` and ``adjust``; nothing is drawn then), so
+    two trainings can share one pool's placing and routing (with ``init``, drawing the pool
+    from ``rng`` first gives the same network: a fresh network draws its weights first).
 
     Raises:
         TrainingError: network, data set, placement and population disagree.
@@ -300,7 +319,17 @@ def train_statistics_aware(
         raise TrainingError("population and placement use different layouts")
     if pool_size < 1 or select < 0:
         raise TrainingError(f"pool_size must be >= 1 and select >= 0, got {pool_size}, {select}")
-    pool = realisation_pool(population, placement, rng, pool_size + select, placer, router, adjust)
+    if pool is None:
+        pool = realisation_pool(
+            population, placement, rng, pool_size + select, placer, router, adjust
+        )
+    elif len(pool) != net.n_layers or any(
+        off.shape != (pool_size + select, *w.shape) or sl.shape != off.shape
+        for (off, sl), w in zip(pool, net.latent, strict=True)
+    ):
+        raise TrainingError(
+            f"the given pool does not hold {pool_size + select} realisations of {net.sizes}"
+        )
     held = [[(off[k], sl[k]) for off, sl in pool] for k in range(pool_size, pool_size + select)]
 
     def sampler() -> list[Realisation]:

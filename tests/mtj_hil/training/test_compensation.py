@@ -160,3 +160,32 @@ def test_the_pool_trains_against_what_the_adjustment_leaves(digits, layout):
     for off, sl in fixed:
         np.testing.assert_array_equal(off, 0.0)
         np.testing.assert_array_equal(sl, 1.0)
+
+
+def test_a_given_pool_trains_as_the_drawn_one(digits, layout):
+    """Two trainings can share one pool: given the pool drawn from the same generator, the
+    network is the one drawing it would have given; a pool of the wrong size is refused."""
+    from mtj_hil.training.die_model import PopulationModel
+    from mtj_hil.training.mapping import place
+    from mtj_hil.training.methods import adjust_pool, realisation_pool, train_statistics_aware
+
+    sizes = [digits.n_features, 8, digits.n_classes]
+    pop = PopulationModel.nominal(layout, 0.1)
+    plain = place(sizes, layout)
+    cfg = TrainConfig(epochs=1)
+    start = BNN.create(sizes, np.random.default_rng(3))  # (a fresh net would draw first)
+    drawn = train_statistics_aware(
+        digits, (8,), pop, plain, np.random.default_rng(4), cfg, pool_size=6, init=start
+    ).net
+    rng = np.random.default_rng(4)
+    pool = realisation_pool(pop, plain, rng, 6)
+    given = train_statistics_aware(
+        digits, (8,), pop, plain, rng, cfg, pool_size=6, init=start, pool=pool
+    )
+    for a, b in zip(drawn.latent, given.net.latent, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TrainingError, match="given pool"):
+        train_statistics_aware(digits, (8,), pop, plain, rng, cfg, pool_size=7, pool=pool)
+    ideal = adjust_pool(pool, lambda real: [(0 * o, 0 * s + 1) for o, s in real])
+    assert [o.shape for o, _ in ideal] == [o.shape for o, _ in pool]
+    assert all(np.all(o == 0) and np.all(s == 1) for o, s in ideal)

@@ -36,8 +36,11 @@ held out; mean difference to software): the statistics-aware network with read-b
 recalibration +4.51 pt, with this correction at budget 0 +4.63 (about the same, and no
 reads), 0.05 +2.90, 0.1 +2.35, 0.2 +1.87, 0.3 +1.62; its LEA deployment +4.18 (read-based)
 against +2.69, +2.06, +1.71, +1.62. Trained against the residual (budget 0.2): +1.23 alone,
-+1.03 with LEA (the bench's table; the same network without the compensation is +8 to +10:
-it is a network for compensated dies only). Choosing the compensated weights by input
++1.03 with LEA (paired against the same compensation of the statistics-aware network
+-0.68 and -0.66 pt, standard error 0.25 and 0.39 over the 6 networks; the residual-trained
+network without the compensation is +8 to +10: it is a network for compensated dies only);
+at budget 0.1 +2.31 and +1.85. On the test set (bench, 6 dies x 3 seeds): +1.77 alone,
++2.01 with LEA, against +5.00 for LEA with read-based recalibration. Choosing the compensated weights by input
 variance times ``E**2`` per layer instead of by the saliency gave +2.45 (LEA, 0.1); a
 rank-k correction on the inputs' k principal directions (k (n_in + n_out) multiply-adds)
 did worse for its cost (k = 8, 1904 multiply-adds: +2.75 without LEA); fitting the scale

@@ -12,7 +12,8 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
        [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
        [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.01
-       --finetune-shrink 0.3] [--no-bias-correction] [--smoke]
+       --finetune-shrink 0.3] [--no-bias-correction] [--compensation-budget 0.2]
+       [--no-compensation-training] [--smoke]
 
 ``--validation F`` tests on a held-out fraction F of the training set (the test images are
 not read): for choosing settings.
@@ -42,6 +43,8 @@ COLUMNS = (
     "lea_recalibrated",
     "statistics_recalibrated",
     "lea_statistics_recalibrated",
+    "statistics_compensated",
+    "lea_statistics_compensated",
 )
 LABEL = {
     "unaware": "unaware",
@@ -52,6 +55,8 @@ LABEL = {
     "lea_recalibrated": "lea + recal.",
     "statistics_recalibrated": "statistics-aware + recal.",
     "lea_statistics_recalibrated": "lea + stats + recal.",
+    "statistics_compensated": "statistics-aware + comp.",
+    "lea_statistics_compensated": "lea + stats + comp.",
 }
 
 SMOKE = {
@@ -135,6 +140,21 @@ def main(argv: list[str] | None = None) -> None:
         "correction (for comparison)",
     )
     ap.add_argument(
+        "--compensation-budget",
+        type=float,
+        default=BordersConfig.compensation_budget,
+        help="fraction of the weights the data-free compensation corrects digitally "
+        "(columns statistics-aware + comp., lea + stats + comp.; negative: not evaluated)",
+    )
+    ap.add_argument(
+        "--no-compensation-training",
+        dest="compensation_training",
+        action="store_false",
+        default=BordersConfig.compensation_training,
+        help="deploy the compensation with the statistics-aware network itself, not one "
+        "trained against what the compensation leaves (for comparison)",
+    )
+    ap.add_argument(
         "--workers",
         type=int,
         default=2,
@@ -145,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     rows, claims, times = [], [], []
     tracemalloc.start()
     t_all = time.perf_counter()
+    budget = args.compensation_budget
+    budget = None if budget is None or budget < 0 else budget
+    columns = [m for m in COLUMNS if budget is not None or not m.endswith("_compensated")]
     for profile in args.profiles.split(","):
         config = BordersConfig(
             dataset=args.dataset,
@@ -165,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
             pool_size=args.pool_size,
             weight_routing=args.weight_routing,
             bias_correction=args.bias_correction,
+            compensation_budget=budget,
+            compensation_training=args.compensation_training,
             workers=args.workers,
         )
         clock = StageClock()
@@ -178,8 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
         r0 = results[0]
         sw = np.mean([r.software_wrong / r.n_test for r in results])
-        rows.append([profile, f"{100 * sw:.2f} %", *[cell(results, m) for m in COLUMNS]])
-        claims += [[profile, *c] for c in claims_rows(results) if c[0] in COLUMNS]
+        rows.append([profile, f"{100 * sw:.2f} %", *[cell(results, m) for m in columns]])
+        claims += [[profile, *c] for c in claims_rows(results) if c[0] in columns]
         char = clock.seconds["characterise"]
         per_die = clock.seconds["dies"] / (args.dies * args.seeds)
         fixed = (wall - char - clock.seconds["dies"]) / args.seeds
@@ -194,11 +219,18 @@ def main(argv: list[str] | None = None) -> None:
         f"rank {args.recal_components} ({components_cost(r0.sizes, args.recal_components)} digital "
         f"multiply-adds per input beside the crossbar's {crossbar_macs(r0.sizes)}); weight "
         f"routing {'on' if args.weight_routing else 'off'}; statistics-aware bias correction "
-        f"{'on' if args.bias_correction else 'off'}"
+        f"{'on' if args.bias_correction else 'off'}; data-free compensation "
+        + (
+            "off"
+            if budget is None
+            else f"budget {budget:g} ({round(budget * crossbar_macs(r0.sizes))} digital "
+            "multiply-adds per input), network trained against its residual "
+            f"{'on' if args.compensation_training else 'off'}"
+        )
     )
     print()
-    print("| profile | software | " + " | ".join(LABEL[m] for m in COLUMNS) + " |")
-    print("|---" * (2 + len(COLUMNS)) + "|")
+    print("| profile | software | " + " | ".join(LABEL[m] for m in columns) + " |")
+    print("|---" * (2 + len(columns)) + "|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()

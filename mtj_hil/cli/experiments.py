@@ -156,6 +156,22 @@ def experiment() -> None:
     "the mean shift the die's measured devices cause (no retraining, no reads).",
 )
 @click.option(
+    "--compensation-budget",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.2,
+    show_default=True,
+    help="Also deploy the statistics-aware network (and its LEA) with the data-free "
+    "compensation: per-neuron scale and shift and this fraction of the weights corrected "
+    "digitally, from each die's measured conductances (no retraining, no reads).",
+)
+@click.option(
+    "--compensation-training/--no-compensation-training",
+    default=True,
+    show_default=True,
+    help="Deploy the compensation with a second statistics-aware network, trained against "
+    "what the compensation leaves of each sampled die (off: the statistics-aware network).",
+)
+@click.option(
     "--validation",
     type=click.FloatRange(0.0, 0.5),
     default=0.0,
@@ -231,6 +247,8 @@ def borders(
     recal_components: int,
     weight_routing: bool,
     bias_correction: bool,
+    compensation_budget: float,
+    compensation_training: bool,
     validation: float,
     compare_plain: bool,
     pool_size: int,
@@ -270,6 +288,8 @@ def borders(
         workers=workers,
         lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
         bias_correction=bias_correction,
+        compensation_budget=compensation_budget,
+        compensation_training=compensation_training,
     )
     folder = _out_dir(out_dir, "borders")
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():

@@ -24,15 +24,21 @@ from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_di
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import DeviceProfile
-from mtj_hil.training.bnn import BNN
+from mtj_hil.training.bnn import BNN, Realisation
+from mtj_hil.training.compensation import (
+    NetworkStatistics,
+    fit_compensation,
+    predict_compensated,
+)
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
-from mtj_hil.training.ensemble import EnsemblePlacement, lea_layer_currents
+from mtj_hil.training.ensemble import EnsemblePlacement, lea_layer_currents, lea_realisation
 from mtj_hil.training.mapping import Placement, target_bits
 from mtj_hil.training.methods import (
     ArrayRead,
     LayerCurrents,
     crossbar_layer_currents,
+    die_realisation,
     emulated_read,
     predict_emulated,
 )
@@ -104,6 +110,35 @@ def recalibrated_wrong(
     signal = signal_from_currents(currents, model.layout)
     cal = fit_recalibration(net, X_cal, signal, components=components)
     return predict_recalibrated(net, data.X_test, signal, cal) != data.y_test
+
+
+def _realisation(where: Placement | LeaDeployment, model: DieModel) -> list[Realisation]:
+    """The die's measured ``(offset, slope)`` per layer where the network is (LEA: averaged
+    over the copies with their weights)."""
+    if isinstance(where, Placement):
+        return die_realisation(model, where)
+    _, ensemble, weights = where
+    ones = np.ones(model.g_p.shape, dtype=np.uint8)
+    return lea_realisation(ensemble, model.conductance(ones), model.conductance(0 * ones), weights)
+
+
+def compensated_wrong(
+    net: BNN,
+    where: Placement | LeaDeployment,
+    model: DieModel,
+    data: Dataset,
+    stats: NetworkStatistics,
+    budget: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Test samples ``net`` gets wrong on the emulated die (read noise included) with the
+    data-free compensation fitted to the die's measured conductances
+    (:mod:`mtj_hil.training.compensation`, ``budget`` of the weights corrected digitally);
+    no image is read for it."""
+    compensation = fit_compensation(net, _realisation(where, model), stats, budget)
+    currents = _currents(net, where, lambda bits: emulated_read(model, bits, rng))
+    signal = signal_from_currents(currents, model.layout)
+    return predict_compensated(net, data.X_test, signal, compensation) != data.y_test
 
 
 def recalibrated_accuracy_on_chip(

@@ -18,6 +18,7 @@ import numpy as np
 
 from mtj_hil.experiments.borders_die import (
     LeaDeployment,
+    compensated_wrong,
     emulated_wrong,
     measure_on_chip,
     recalibrated_wrong,
@@ -27,6 +28,7 @@ from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.training.bias_correction import correct_biases, input_means
 from mtj_hil.training.bnn import BNN, TrainConfig
+from mtj_hil.training.compensation import NetworkStatistics, network_statistics
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.ensemble import (
@@ -87,6 +89,14 @@ class DieContext:
     mean squares: the same on every die, so computed once per process."""
     means: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
     """Per network (by ``id``) its layers' input means for the bias correction, likewise."""
+    statistics: dict[int, NetworkStatistics] = field(default_factory=dict, repr=False)
+    """Per network (by ``id``) its input statistics and saliency for the compensation."""
+
+    def statistics_of(self, net: BNN) -> NetworkStatistics:
+        """``net``'s :func:`network_statistics` over the training data, cached."""
+        if id(net) not in self.statistics:
+            self.statistics[id(net)] = network_statistics(net, self.data.X_train, self.data.y_train)
+        return self.statistics[id(net)]
 
     def importance_of(self, net: BNN) -> list[np.ndarray]:
         """``net``'s input importance for routing (:func:`input_importance`), cached."""
@@ -181,6 +191,21 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         misses[name] = recalibrated_wrong(
             net, where, model, data, X_cal, rng, config.recal_components
         )
+    if config.compensation_budget is not None:
+        comp_net, comp_at, lea_c = stats_net, stats_at, lea_s
+        if "statistics_residual" in ctx.stats_nets:
+            comp_net = ctx.stats_net("statistics_residual", k)
+            comp_at = ctx.routed(comp_net, placed, model)
+            ens_c = ctx.routed_copies(comp_net, blind, model)
+            lea_c = (comp_net, ens_c, lea_weights(ens_c, model.defects, config.lea_beta))
+        stats = ctx.statistics_of(comp_net)
+        for name, where in (
+            ("statistics_compensated", comp_at),
+            ("lea_statistics_compensated", lea_c),
+        ):
+            misses[name] = compensated_wrong(
+                comp_net, where, model, data, stats, config.compensation_budget, rng
+            )
     wrong, paired, disc = {}, {}, {}
     for name, miss in misses.items():
         wrong[name] = int(miss.sum())

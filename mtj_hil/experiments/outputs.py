@@ -29,6 +29,8 @@ LABELS = {
     "lea_recalibrated": "LEA, per-neuron recalibration",
     "statistics_recalibrated": "statistics-aware, per-neuron recalibration",
     "lea_statistics_recalibrated": "LEA of the statistics-aware network, recalibrated",
+    "statistics_compensated": "statistics-aware, data-free compensation",
+    "lea_statistics_compensated": "LEA of the statistics-aware network, data-free compensation",
 }
 
 
@@ -343,6 +345,8 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
         "lea_recalibrated": ("tab:gray", "", "d"),
         "statistics_recalibrated": ("tab:olive", "", "*"),
         "lea_statistics_recalibrated": ("tab:pink", "", "h"),
+        "statistics_compensated": ("navy", "", "<"),
+        "lea_statistics_compensated": ("darkgreen", "", ">"),
     }
     for m in result.methods():
         color, ls, marker = styles[m]

@@ -44,6 +44,9 @@ placed (e.g. ``lambda codes: place_defect_aware(sizes, layout, codes, importance
 Router = Callable[[Placement, DieModel], Placement]
 """``(placement, die) -> Placement``: the placement re-routed on that die (e.g. for a
 network's weights, :func:`~mtj_hil.training.matching.match_weights`)."""
+Adjust = Callable[[list[Realisation]], list[Realisation]]
+"""``realisation -> realisation``: what a per-die digital correction leaves of a sampled
+die (e.g. :func:`~mtj_hil.training.compensation.residual_realisation`)."""
 
 
 @dataclass
@@ -207,6 +210,7 @@ def realisation_pool(
     size: int,
     placer: Placer | None = None,
     router: Router | None = None,
+    adjust: Adjust | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``size`` sampled dies as per-layer stacked ``(offset, slope)``, each
     ``(size, n_in, n_out)`` in logical weight coordinates; sampled in chunks to bound memory.
@@ -215,7 +219,9 @@ def realisation_pool(
     each sampled die is placed the way a real die with that defect map will be placed
     (``placer(codes)``), so the realisations carry the defects that survive placement;
     with ``router`` too, each placement is then re-routed on the sampled die
-    (``router(placed, die)``, e.g. for the network's weights) as a real die will be.
+    (``router(placed, die)``, e.g. for the network's weights) as a real die will be; with
+    ``adjust`` too, each placed die's realisation is replaced by ``adjust(realisation)``
+    (what a per-die correction will leave of it).
     """
     chunks: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for start in range(0, size, 32):
@@ -235,7 +241,8 @@ def realisation_pool(
                 placed = router(placed, DieModel(population.layout, g_p[k], g_ap[k], codes[k]))
             if placed.sizes != placement.sizes or placed.layout != placement.layout:
                 raise TrainingError("the placer places another network or layout")
-            per_die.append(weight_response(placed, g1, g0))
+            real = weight_response(placed, g1, g0)
+            per_die.append(real if adjust is None else adjust(real))
         chunks.append(
             [
                 (np.stack([r[li][0] for r in per_die]), np.stack([r[li][1] for r in per_die]))
@@ -245,6 +252,20 @@ def realisation_pool(
     return [
         (np.concatenate([c[li][0] for c in chunks]), np.concatenate([c[li][1] for c in chunks]))
         for li in range(len(placement.layers))
+    ]
+
+
+def adjust_pool(
+    pool: Sequence[tuple[np.ndarray, np.ndarray]], adjust: Adjust
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A :func:`realisation_pool` with every sampled die's realisation replaced by
+    ``adjust(realisation)`` (as ``realisation_pool(..., adjust=adjust)`` would have drawn it
+    from the same random numbers)."""
+    n = pool[0][0].shape[0]
+    per_die = [adjust([(off[k], sl[k]) for off, sl in pool]) for k in range(n)]
+    return [
+        (np.stack([r[li][0] for r in per_die]), np.stack([r[li][1] for r in per_die]))
+        for li in range(len(pool))
     ]
 
 
@@ -262,6 +283,8 @@ def train_statistics_aware(
     select: int = 0,
     init_shrink: float = 1.0,
     router: Router | None = None,
+    adjust: Adjust | None = None,
+    pool: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> TrainResult:
     """Train with a fresh die realisation (variation + defects) drawn from a pre-generated pool
     of ``pool_size`` realisations for every minibatch.
@@ -279,7 +302,12 @@ def train_statistics_aware(
     epoch's network by its mean training loss over them (on :func:`score_rows`); the best
     snapshot (the start
     included) is kept. ``init_shrink`` scales ``init``'s latent weights as in
-    :func:`train_defect_aware`.
+    :func:`train_defect_aware`. ``adjust`` trains (and selects) against what a per-die
+    correction leaves of each sampled die (see :func:`realisation_pool`). ``pool`` gives
+    the ``pool_size + select`` realisations already drawn (:func:`realisation_pool` with
+    the same placement, ``placer``, ``router`` and ``adjust``; nothing is drawn then), so
+    two trainings can share one pool's placing and routing (with ``init``, drawing the pool
+    from ``rng`` first gives the same network: a fresh network draws its weights first).
 
     Raises:
         TrainingError: network, data set, placement and population disagree.
@@ -291,7 +319,17 @@ def train_statistics_aware(
         raise TrainingError("population and placement use different layouts")
     if pool_size < 1 or select < 0:
         raise TrainingError(f"pool_size must be >= 1 and select >= 0, got {pool_size}, {select}")
-    pool = realisation_pool(population, placement, rng, pool_size + select, placer, router)
+    if pool is None:
+        pool = realisation_pool(
+            population, placement, rng, pool_size + select, placer, router, adjust
+        )
+    elif len(pool) != net.n_layers or any(
+        off.shape != (pool_size + select, *w.shape) or sl.shape != off.shape
+        for (off, sl), w in zip(pool, net.latent, strict=True)
+    ):
+        raise TrainingError(
+            f"the given pool does not hold {pool_size + select} realisations of {net.sizes}"
+        )
     held = [[(off[k], sl[k]) for off, sl in pool] for k in range(pool_size, pool_size + select)]
 
     def sampler() -> list[Realisation]:

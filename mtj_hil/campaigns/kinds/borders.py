@@ -8,7 +8,8 @@ required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 ``finetune_shrink``, ``freeze_defective``, ``stats_epochs``, ``stats_lr``, ``stats_shrink``,
 ``recalibrate``, ``pool_size``, ``select``, ``compare_plain``, ``finetune_from``,
 ``calibration_batch``, ``recal_components``, ``lea_copies``, ``lea_beta``, ``folds``,
-``stats_model``, ``validation``, ``weight_routing``, ``bias_correction`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
+``stats_model``, ``validation``, ``weight_routing``, ``bias_correction``,
+``compensation_budget``, ``compensation_training`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
 each task, since they share the trained base network. The die models are the measured ones,
 read from the characterisation run files.
 
@@ -94,6 +95,11 @@ _SETTINGS = (
           "die.", default=True),
     Field("bias_correction", "bool", "Correct the statistics-aware network's biases for "
           "each die's measured devices (no retraining, no reads).", default=True),
+    Field("compensation_budget", "float", "Fraction of the weights the data-free "
+          "compensation corrects digitally (no reads, no retraining).", default=0.2, lo=0,
+          hi=1),
+    Field("compensation_training", "bool", "Deploy the compensation with a statistics-aware "
+          "network trained against what it leaves of each die.", default=True),
 )  # fmt: skip
 #: BordersConfig settings a campaign does not take, and why.
 NOT_TAKEN = {

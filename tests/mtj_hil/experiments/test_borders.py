@@ -56,6 +56,8 @@ def test_errors_per_die_and_on_chip(result):
         "lea_recalibrated",
         "statistics_recalibrated",
         "lea_statistics_recalibrated",
+        "statistics_compensated",
+        "lea_statistics_compensated",
     ]
     # 64-24-10 on 25 x 25 arrays: 6 + 1 arrays a copy; 8 output copies, then 4 of layer 0
     assert result.lea_copies == [4, 8]
@@ -182,3 +184,39 @@ def test_the_statistics_aware_network_is_deployed_bias_corrected():
     wrong = [[d.wrong["statistics_aware"] for d in r.dies] for r in (on, off)]
     assert wrong[0] != wrong[1]
     assert sum(wrong[0]) < sum(wrong[1])
+
+
+def test_the_compensated_columns_come_with_a_budget_and_change_nothing_else():
+    """The default evaluates the statistics-aware network (and its LEA) with the data-free
+    compensation; without a budget those columns are absent and every other is the same."""
+    from mtj_hil.protocols.defects.detect import DefectCode
+    from mtj_hil.sim import load_profile
+    from mtj_hil.training.die_model import DieModel
+
+    layout = load_profile("1t1r-20k").layout
+    dies = []
+    for seed in range(2):
+        rng = np.random.default_rng(10 + seed)
+        shape = (layout.n_arrays, layout.rows, layout.cols)
+        codes = np.where(rng.random(shape) < 0.004, DefectCode.SHORT, DefectCode.GOOD)
+        g_p = layout.nominal_g_p * np.exp(0.2 * rng.standard_normal(shape))
+        g_p = np.where(codes == DefectCode.SHORT, 6e-4, g_p)
+        g_ap = layout.nominal_g_ap * np.exp(0.2 * rng.standard_normal(shape))
+        dies.append(DieModel(layout, g_p, g_ap, codes.astype(np.uint8), 0.005))
+    config = BordersConfig(
+        dataset="digits", dies=2, hidden=(16,), epochs=4, finetune_epochs=1, stats_epochs=2
+    )
+    assert config.compensation_budget == 0.2
+    on = run_borders(config, characterised=(dies, [1.0, 1.0]))
+    off = run_borders(
+        dataclasses.replace(config, compensation_budget=None), characterised=(dies, [1.0, 1.0])
+    )
+    comp = ("statistics_compensated", "lea_statistics_compensated")
+    assert all(m in on.methods() for m in comp)
+    assert not any(m in off.methods() for m in comp)
+    # deployed with a network trained against what the compensation leaves
+    assert "statistics_residual" in on.nets and "statistics_residual" not in off.nets
+    for m in off.methods()[1:]:
+        assert [d.wrong[m] for d in on.dies] == [d.wrong[m] for d in off.dies]
+    with pytest.raises(ConfigError, match="compensation budget"):
+        dataclasses.replace(config, compensation_budget=1.5)

@@ -67,3 +67,15 @@ def test_stuck_devices_on_a_nine_bit_die(die):
     sure = called & (result.confidence >= 0.95)
     assert (result.codes[sure] == truth[sure]).all()
     assert not np.isin(result.codes[truth == DefectCode.GOOD], (1, 2, 3, 4)).any()
+
+
+def test_no_confident_wrong_call_where_a_switch_is_one_code():
+    # 7 bits: P and AP about one code apart. Conditioning the signature on the code there
+    # called 18 stuck-P devices of this die OPEN at confidence >= 0.95
+    prof = load_profile("1t1r-20k").replace(read={"adc_bits": 7})
+    chip = SimulatedChip.from_lot(prof, 9001, 11)
+    result = characterize_die(chip, MemorySink(), CharacterizationPlan().resolved(chip.layout))
+    truth = chip.die.defect
+    sure = np.isin(result.codes, (1, 2, 3, 4)) & (result.confidence >= 0.95)
+    assert sure.sum() >= 20
+    assert (result.codes[sure] == truth[sure]).all()

@@ -157,20 +157,7 @@ def test_workers_below_one_are_refused():
 def test_the_statistics_aware_network_is_deployed_bias_corrected():
     """The default deploys the lot-wide network with each die's data-free bias correction;
     only the statistics-aware column changes, and switching it off gives the plain one."""
-    from mtj_hil.protocols.defects.detect import DefectCode
-    from mtj_hil.sim import load_profile
-    from mtj_hil.training.die_model import DieModel
-
-    layout = load_profile("1t1r-20k").layout
-    dies = []
-    for seed in range(2):
-        rng = np.random.default_rng(seed)
-        shape = (layout.n_arrays, layout.rows, layout.cols)
-        codes = np.where(rng.random(shape) < 0.004, DefectCode.SHORT, DefectCode.GOOD)
-        g_p = layout.nominal_g_p * np.exp(0.2 * rng.standard_normal(shape))
-        g_p = np.where(codes == DefectCode.SHORT, 6e-4, g_p)
-        g_ap = layout.nominal_g_ap * np.exp(0.2 * rng.standard_normal(shape))
-        dies.append(DieModel(layout, g_p, g_ap, codes.astype(np.uint8), 0.005))
+    dies = _spread_dies(0)
     config = BordersConfig(
         dataset="digits", dies=2, hidden=(16,), epochs=4, finetune_epochs=1, stats_epochs=2
     )
@@ -189,20 +176,7 @@ def test_the_statistics_aware_network_is_deployed_bias_corrected():
 def test_the_compensated_columns_come_with_a_budget_and_change_nothing_else():
     """The default evaluates the statistics-aware network (and its LEA) with the data-free
     compensation; without a budget those columns are absent and every other is the same."""
-    from mtj_hil.protocols.defects.detect import DefectCode
-    from mtj_hil.sim import load_profile
-    from mtj_hil.training.die_model import DieModel
-
-    layout = load_profile("1t1r-20k").layout
-    dies = []
-    for seed in range(2):
-        rng = np.random.default_rng(10 + seed)
-        shape = (layout.n_arrays, layout.rows, layout.cols)
-        codes = np.where(rng.random(shape) < 0.004, DefectCode.SHORT, DefectCode.GOOD)
-        g_p = layout.nominal_g_p * np.exp(0.2 * rng.standard_normal(shape))
-        g_p = np.where(codes == DefectCode.SHORT, 6e-4, g_p)
-        g_ap = layout.nominal_g_ap * np.exp(0.2 * rng.standard_normal(shape))
-        dies.append(DieModel(layout, g_p, g_ap, codes.astype(np.uint8), 0.005))
+    dies = _spread_dies(10)
     config = BordersConfig(
         dataset="digits", dies=2, hidden=(16,), epochs=4, finetune_epochs=1, stats_epochs=2
     )
@@ -220,3 +194,22 @@ def test_the_compensated_columns_come_with_a_budget_and_change_nothing_else():
         assert [d.wrong[m] for d in on.dies] == [d.wrong[m] for d in off.dies]
     with pytest.raises(ConfigError, match="compensation budget"):
         dataclasses.replace(config, compensation_budget=1.5)
+
+
+def _spread_dies(first_seed: int) -> list:
+    """Two die models of the 1t1r-20k layout with 20 % device spread and 0.4 % shorts."""
+    from mtj_hil.protocols.defects.detect import DefectCode
+    from mtj_hil.sim import load_profile
+    from mtj_hil.training.die_model import DieModel
+
+    layout = load_profile("1t1r-20k").layout
+    dies = []
+    for seed in range(first_seed, first_seed + 2):
+        rng = np.random.default_rng(seed)
+        shape = (layout.n_arrays, layout.rows, layout.cols)
+        codes = np.where(rng.random(shape) < 0.004, DefectCode.SHORT, DefectCode.GOOD)
+        g_p = layout.nominal_g_p * np.exp(0.2 * rng.standard_normal(shape))
+        g_p = np.where(codes == DefectCode.SHORT, 6e-4, g_p)
+        g_ap = layout.nominal_g_ap * np.exp(0.2 * rng.standard_normal(shape))
+        dies.append(DieModel(layout, g_p, g_ap, codes.astype(np.uint8), 0.005))
+    return dies

@@ -157,18 +157,48 @@ def recalibrated_accuracy_on_chip(
     Raises:
         TrainingError: network, placement and die disagree (before any write).
     """
-    flat = where if isinstance(where, Placement) else where[1].flat
-    check_placement(chip, flat)
-    bits_of = (
-        target_bits(where, net.binary_weights())
-        if isinstance(where, Placement)
-        else where[1].target_bits(net.binary_weights())
-    )
-    report = program_bits(chip, bits_of[0], bits_of[1], flat.arrays_used())
+    report = _program(chip, net, where)
     currents = _currents(net, where, lambda bits: chip.read)
     signal = signal_from_currents(currents, chip.layout)
     cal = fit_recalibration(net, X_cal, signal, components=components)
     pred = predict_recalibrated(net, data.X_test, signal, cal)
+    return float(np.mean(pred == data.y_test)), report
+
+
+def _program(chip: Chip, net: BNN, where: Placement | LeaDeployment) -> ProgramReport:
+    """Write ``net`` where ``where`` puts it (one placement, or every LEA copy)."""
+    flat = where if isinstance(where, Placement) else where[1].flat
+    check_placement(chip, flat)
+    bits, used = (
+        target_bits(where, net.binary_weights())
+        if isinstance(where, Placement)
+        else where[1].target_bits(net.binary_weights())
+    )
+    return program_bits(chip, bits, used, flat.arrays_used())
+
+
+def compensated_accuracy_on_chip(
+    chip: Chip,
+    net: BNN,
+    where: Placement | LeaDeployment,
+    model: DieModel,
+    stats: NetworkStatistics,
+    budget: float,
+    data: Dataset,
+) -> tuple[float, ProgramReport]:
+    """Accuracy measured on ``chip`` with the data-free compensation: ``net`` is programmed
+    (write-verify) as ``where`` says, the compensation fitted to ``model`` (the die's
+    characterisation; no image is read for it), then the test set read through the die and
+    corrected digitally. Returns the accuracy and the programming report.
+
+    Raises:
+        TrainingError: network, placement and die disagree (before any write).
+    """
+    report = _program(chip, net, where)
+    compensation = fit_compensation(net, _realisation(where, model), stats, budget)
+    currents = _currents(net, where, lambda bits: chip.read)
+    signal = signal_from_currents(currents, chip.layout)
+    pred = predict_compensated(net, data.X_test, signal, compensation)
     return float(np.mean(pred == data.y_test)), report
 
 
@@ -182,9 +212,14 @@ def measure_on_chip(
     recalibrated: dict[str, tuple[BNN, Placement | LeaDeployment]],
     X_cal: np.ndarray,
     components: int = 0,
+    compensated: dict[str, tuple[BNN, Placement | LeaDeployment, NetworkStatistics]] | None = None,
+    model: DieModel | None = None,
+    budget: float = 0.0,
 ) -> tuple[dict[str, int], dict[str, float]]:
-    """Measure each network, LEA and the recalibrated deployments on die ``k`` (drawn again
-    from its seed: the same devices); wrong counts and bit error rates per method."""
+    """Measure each network, LEA, the recalibrated and the compensated deployments on die
+    ``k`` (drawn again from its seed: the same devices); wrong counts and bit error rates per
+    method. The compensation is fitted to ``model`` (the die's characterisation), as the
+    emulated columns are."""
     wrong, ber = {}, {}
     n = data.y_test.size
     with SimulatedChip.from_lot(profile, lot_seed, k) as chip:
@@ -197,6 +232,12 @@ def measure_on_chip(
         ber["lea"] = rep.bit_error_rate if rep is not None else float("nan")
         for name, (net, where) in recalibrated.items():
             acc, rep = recalibrated_accuracy_on_chip(chip, net, where, X_cal, data, components)
+            wrong[name] = int(round((1.0 - acc) * n))
+            ber[name] = rep.bit_error_rate
+        for name, (net, where, stats) in (compensated or {}).items():
+            if model is None:
+                raise ValueError("compensated deployments need the die's model")
+            acc, rep = compensated_accuracy_on_chip(chip, net, where, model, stats, budget, data)
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate
     return wrong, ber

@@ -191,6 +191,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         misses[name] = recalibrated_wrong(
             net, where, model, data, X_cal, rng, config.recal_components
         )
+    compensated: dict[str, tuple[BNN, Placement | LeaDeployment, NetworkStatistics]] = {}
     if config.compensation_budget is not None:
         comp_net, comp_at, lea_c = stats_net, stats_at, lea_s
         if "statistics_residual" in ctx.stats_nets:
@@ -206,6 +207,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             misses[name] = compensated_wrong(
                 comp_net, where, model, data, stats, config.compensation_budget, rng
             )
+            compensated[name] = (comp_net, where, stats)
     wrong, paired, disc = {}, {}, {}
     for name, miss in misses.items():
         wrong[name] = int(miss.sum())
@@ -225,6 +227,9 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             recal,
             X_cal,
             config.recal_components,
+            compensated,
+            model,
+            config.compensation_budget or 0.0,
         )
     return DieResult(
         k,

@@ -37,7 +37,16 @@ def result():
 
 def test_errors_per_die_and_on_chip(result):
     assert len(result.dies) == 2
-    for m in ("unaware", "defect_aware", "statistics_aware", "lea", "statistics_recalibrated"):
+    measured = (
+        "unaware",
+        "defect_aware",
+        "statistics_aware",
+        "lea",
+        "statistics_recalibrated",
+        "statistics_compensated",
+        "lea_statistics_compensated",
+    )
+    for m in measured:
         e = result.errors(m)
         assert np.all((e >= 0) & (e < 0.5))
         chip = result.errors(m, on_chip=True)

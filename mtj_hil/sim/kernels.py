@@ -74,7 +74,8 @@ def product_and_range(
         else:
             c = cube[: block.shape[0]]
             np.multiply(block, block, out=c)
-            u2 = _one_magnitude(c, gap[: block.shape[0]])
+            peak = max(-lows[-1], highs[-1])
+            u2 = _one_magnitude(c, gap[: block.shape[0]], peak * peak)
             if u2 is None:
                 np.matmul(block, g, out=out)
                 c *= block
@@ -90,16 +91,17 @@ def product_and_range(
     return current, float(np.min(lows)), float(np.max(highs))
 
 
-def _one_magnitude(squares: np.ndarray, work: np.ndarray) -> float | None:
+def _one_magnitude(squares: np.ndarray, work: np.ndarray, m: float) -> float | None:
     """The one nonzero value of ``squares`` (V^2, a block of squared voltages) if every
-    element is it or 0, else None (also for NaN). ``work`` is a buffer of the same shape.
+    element is it or 0, else None (also for NaN). ``work`` is a buffer of the same shape;
+    ``m`` the largest square (V^2: the square of the block's largest magnitude).
 
     Each ``s (m - s)`` is >= 0 for ``0 <= s <= m = max``, so their sum is 0 exactly when
     every ``s`` is 0 or ``m``; one subtraction and one BLAS dot product decide it."""
     flat = squares.ravel()
     if len({float(flat[i]) for i in (0, flat.size // 2, -1)} - {0.0}) > 1:
         return None  # analog inputs: settled by three samples, no pass over the block
-    m = float(squares.max())
+    m = float(m)
     if not 0.0 < m < np.inf:
         return None  # all zero (the plain route is as cheap), NaN or infinite
     np.subtract(m, squares, out=work)

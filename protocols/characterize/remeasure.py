@@ -7,7 +7,8 @@ still unsettled after the classification with every cycle so far, so a device th
 extra cycles left near 50:50 gets more, and one they settled gets none. Rounds stop at
 ``plan.remeasure_rounds`` or when nothing is left to settle.
 
-The sink receives one record of all rounds: the arrays and cells of round 1, and per array
+The sink receives one record of all rounds, replaced after each round (so a run stopped in
+a later round keeps the earlier rounds' data): the arrays and cells of round 1, and per array
 the extra cycles in order (round after round); in the cycles of a later round, a cell that
 round did not re-write reads NaN (so a one-round record is what it always was).
 """
@@ -82,6 +83,7 @@ def remeasure(
     while chosen is not None:
         data = _measure_round(chip, plan, arrays, chosen, "g_high_p" in names)
         measured.append((chosen, data))
+        _save(sink, arrays, measured, names)  # on disk before the next classification
         for n in names:
             more = np.full((plan.remeasure_cycles, *reads[n].shape[1:]), np.nan)
             for i, d in data.items():
@@ -104,7 +106,6 @@ def remeasure(
             }
         )
         chosen = _next_round(current, first) if len(rounds) < plan.remeasure_rounds else None
-    _save(sink, arrays, measured, names)
     current.remeasured = {**record, **rounds[0], **note}
     current.remeasured["uncertain_after"] = rounds[-1]["uncertain_after"]
     if len(rounds) > 1:

@@ -79,3 +79,24 @@ def test_rounds_are_validated_and_old_records_mean_one_round():
     assert plan_from_record(record).remeasure_rounds == CharacterizationPlan.remeasure_rounds
     del record["remeasure_rounds"]
     assert plan_from_record(record).remeasure_rounds == 1
+
+
+class _RecordingSink(MemorySink):
+    """A MemorySink that notes the extra cycles of every re-measurement record it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saved_cycles: list[int] = []
+
+    def save_remeasurement(self, arrays, selected, data) -> None:
+        self.saved_cycles.append(data[0].g_after_p.shape[0])
+        super().save_remeasurement(arrays, selected, data)
+
+
+def test_each_round_is_saved_before_the_next_classification():
+    # a run stopped during round 2 keeps round 1's data: the record is replaced per round
+    chip = SimulatedChip.from_lot(_noisy_low_contrast(), 9001, 0)
+    sink = _RecordingSink()
+    result = characterize_die(chip, sink, CharacterizationPlan(arrays=tuple(range(12))))
+    assert len(result.remeasured["rounds"]) == 2
+    assert sink.saved_cycles == [3, 6]

@@ -48,7 +48,8 @@ def product_and_range(
     One exception, for the cost of the cubic term: a block whose voltages all have one
     magnitude ``u`` or are 0 (a binary network's inputs, ``+-V_read``) has
     ``v**3 = u**2 v``, so its currents are one product with ``g + u**2 gk``. That equals the
-    two products up to rounding (a few ulp), and costs one.
+    two products up to rounding (a few ulp), and costs one. After the first block with more
+    than one magnitude, the rest of the read is not checked (analog inputs pay one check).
     """
     n = voltages.shape[0]
     if n <= PRODUCT_BLOCK and gain is None and gk is None:
@@ -62,28 +63,38 @@ def product_and_range(
     cube, gap, term = _scratch(voltages.shape[1], g.shape[1])
     gk_t = None if gk is None else np.asarray(gk, np.float64).T
     folded: tuple[float, np.ndarray] | None = None  # (u**2, g + u**2 gk) of the last block
+    try_fold = gk is not None  # until a block has more than one magnitude
     lows, highs = [], []
     for start in range(0, n, PRODUCT_BLOCK):
         stop = start + PRODUCT_BLOCK
         block = voltages[start:stop]
         out = current[start:stop]
-        lows.append(block.min())
-        highs.append(block.max())
-        if gk is None:
-            np.matmul(block, g, out=out)
-        else:
+        u2 = None
+        if try_fold:
+            lows.append(block.min())
+            highs.append(block.max())
             c = cube[: block.shape[0]]
             np.multiply(block, block, out=c)
             peak = max(-lows[-1], highs[-1])
             u2 = _one_magnitude(c, gap[: block.shape[0]], peak * peak)
-            if u2 is None:
-                np.matmul(block, g, out=out)
-                c *= block
-                _add_product(c, gk_t, out, term)
-            else:
+            try_fold = u2 is not None
+            if u2 is not None:
                 if folded is None or folded[0] != u2:
                     folded = (u2, g + u2 * np.asarray(gk, np.float64))
                 np.matmul(block, folded[1], out=out)
+            else:
+                np.matmul(block, g, out=out)
+                c *= block
+                _add_product(c, gk_t, out, term)
+        else:
+            np.matmul(block, g, out=out)
+            lows.append(block.min())
+            highs.append(block.max())
+            if gk is not None:
+                c = cube[: block.shape[0]]
+                np.multiply(block, block, out=c)
+                c *= block
+                _add_product(c, gk_t, out, term)
         if gain is not None:
             out *= gain[start:stop]
         if extra is not None:

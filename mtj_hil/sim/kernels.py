@@ -69,32 +69,26 @@ def product_and_range(
         stop = start + PRODUCT_BLOCK
         block = voltages[start:stop]
         out = current[start:stop]
-        u2 = None
-        if try_fold:
-            lows.append(block.min())
-            highs.append(block.max())
+        lows.append(block.min())
+        highs.append(block.max())
+        if gk is None:
+            np.matmul(block, g, out=out)
+        else:
             c = cube[: block.shape[0]]
             np.multiply(block, block, out=c)
-            peak = max(-lows[-1], highs[-1])
-            u2 = _one_magnitude(c, gap[: block.shape[0]], peak * peak)
-            try_fold = u2 is not None
-            if u2 is not None:
-                if folded is None or folded[0] != u2:
-                    folded = (u2, g + u2 * np.asarray(gk, np.float64))
-                np.matmul(block, folded[1], out=out)
-            else:
+            u2 = None
+            if try_fold:
+                peak = max(-lows[-1], highs[-1])
+                u2 = _one_magnitude(c, gap[: block.shape[0]], peak * peak)
+                try_fold = u2 is not None
+            if u2 is None:
                 np.matmul(block, g, out=out)
                 c *= block
                 _add_product(c, gk_t, out, term)
-        else:
-            np.matmul(block, g, out=out)
-            lows.append(block.min())
-            highs.append(block.max())
-            if gk is not None:
-                c = cube[: block.shape[0]]
-                np.multiply(block, block, out=c)
-                c *= block
-                _add_product(c, gk_t, out, term)
+            else:
+                if folded is None or folded[0] != u2:
+                    folded = (u2, g + u2 * np.asarray(gk, np.float64))
+                np.matmul(block, folded[1], out=out)
         if gain is not None:
             out *= gain[start:stop]
         if extra is not None:

@@ -128,7 +128,7 @@ def _first_round(
     conf = np.zeros(uncertain.shape) if result.confidence is None else result.confidence
     # defect calls short of SETTLED: re-measured too where the budget leaves room (on a noisy
     # die a good device whose 3 cycles all fell 3-4 noise sigmas low is called stuck at 0.96-0.99)
-    doubtful = np.isin(result.codes, DEFECT_CALLS) & (conf < SETTLED)
+    doubtful = _doubtful(result)
     room = max(budget - n_unc, 0)
     if room and doubtful.any():
         order = np.argsort(np.where(doubtful, conf, np.inf), axis=None)[: min(room, doubtful.sum())]
@@ -151,12 +151,14 @@ def _first_round(
 
 def _next_round(result: DefectMap, first: np.ndarray) -> np.ndarray | None:
     """The devices of round 1 still unsettled: UNCERTAIN, or a defect call below SETTLED."""
-    conf = np.zeros(first.shape) if result.confidence is None else result.confidence
-    unsettled = (result.codes == DefectCode.UNCERTAIN) | (
-        np.isin(result.codes, DEFECT_CALLS) & (conf < SETTLED)
-    )
-    chosen = first & unsettled
+    chosen = first & ((result.codes == DefectCode.UNCERTAIN) | _doubtful(result))
     return chosen if chosen.any() else None
+
+
+def _doubtful(result: DefectMap) -> np.ndarray:
+    """Defect calls below :data:`SETTLED` confidence (bool, the codes' shape)."""
+    conf = np.zeros(result.codes.shape) if result.confidence is None else result.confidence
+    return np.isin(result.codes, DEFECT_CALLS) & (conf < SETTLED)
 
 
 def _measure_round(

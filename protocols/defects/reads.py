@@ -19,6 +19,7 @@ from mtj_hil.protocols.defects.classifier import classify_evidence, short_bounda
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, gather_evidence
 from mtj_hil.protocols.defects.offsets import estimate_line_offsets, remove_offsets
+from mtj_hil.protocols.defects.resolving_voltage import classify_at_second_voltage
 from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 
 GOOD_FOR_OFFSETS = 0.99
@@ -104,6 +105,22 @@ def _mean(g: np.ndarray) -> np.ndarray:
 
 
 def _classify(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured) -> DefectMap:
+    """Classify on the reads at the read voltage, or, where a coarse converter hides the
+    switches there and not at the second voltage, on the second voltage's reads
+    (:mod:`~mtj_hil.protocols.defects.resolving_voltage`; the maps stay at the read
+    voltage)."""
+    if g_high_p is not None and g_high_ap is not None:
+        use_high, why = classify_at_second_voltage((g_p_reads, g_ap_reads), (g_high_p, g_high_ap))
+        if use_high:
+            result = _classify_at(g_high_p, g_high_ap, None, None, settings, unmeasured)
+            low = gather_evidence(g_p_reads, g_ap_reads, settings, unmeasured)
+            _to_read_voltage(result, low)
+            result.warnings.append(why)
+            return result
+    return _classify_at(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured)
+
+
+def _classify_at(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured) -> DefectMap:
     ev = gather_evidence(g_p_reads, g_ap_reads, settings, unmeasured)
     bias = None
     if g_high_p is not None and g_high_ap is not None:
@@ -137,3 +154,30 @@ def _classify(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured) 
         bias_ap=None if bias is None else bias.b_ap,
         resistive_open=result.resistive_open,
     )
+
+
+def _to_read_voltage(result: DefectMap, low) -> None:
+    """Put the maps and thresholds of a classification made at the second voltage at the
+    read voltage (``low``: the evidence there): the maps are the read voltage's, and each
+    conductance threshold is scaled by the good devices' median ratio of the two voltages
+    in the state it borders (the spreads in ln G carry over)."""
+    t = result.thresholds
+    open_g = t.open_g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result.g_p = np.where(low.g_lin < open_g, low.g_lin, np.exp(low.x_p))
+        result.g_ap = np.where(low.g_lin < open_g, low.g_lin, np.exp(low.x_ap))
+    good = (result.codes == DefectCode.GOOD) & np.isfinite(result.g_p) & np.isfinite(result.g_ap)
+    if good.any():
+        med_p, med_ap = float(np.median(result.g_p[good])), float(np.median(result.g_ap[good]))
+        scale_p = med_p / t.median_g_p
+        result.thresholds = Thresholds(
+            state_g=float(np.sqrt(med_p * med_ap)),
+            short_g=t.short_g * scale_p,
+            open_g=t.open_g * med_ap / t.median_g_ap,
+            method=f"{t.method}; classified at the second read voltage",
+            median_g_p=med_p,
+            median_g_ap=med_ap,
+            sigma_ln_p=t.sigma_ln_p,
+            sigma_ln_ap=t.sigma_ln_ap,
+        )
+    result.model["classified_at"] = "second read voltage"

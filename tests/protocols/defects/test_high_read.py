@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mtj_hil.protocols import CharacterizationPlan, DefectCode, MemorySink, characterize_die
+from mtj_hil.protocols.defects import reads
 from mtj_hil.protocols.defects.bias_signature import gather_bias_evidence
 from mtj_hil.protocols.defects.high_read import fit_high_contrast, high_switch_lr, per_cycle
 from mtj_hil.sim import SimulatedChip, load_profile
@@ -71,14 +72,22 @@ def test_hidden_switch_is_seen_and_a_code_flip_is_not_a_switch():
     assert (lr[:400] == 0).all()
 
 
-def test_eight_bit_die_calls_no_good_device_defective():
+@pytest.mark.parametrize("where", ["read voltage", "second voltage"])
+def test_eight_bit_die_calls_no_good_device_defective(where, monkeypatch):
     """Before the high-voltage test two good devices of this die (code 2 after both writes)
-    were called stuck-AP with confidence >= 0.95."""
+    were called stuck-AP with confidence >= 0.95. Such a die is now classified on its second
+    voltage's reads (:mod:`mtj_hil.protocols.defects.resolving_voltage`); kept at the read
+    voltage, the high-voltage test is what settles those devices."""
+    if where == "read voltage":
+        monkeypatch.setattr(reads, "classify_at_second_voltage", lambda low, high: (False, ""))
     prof = load_profile("1t1r-20k").replace(read={"adc_bits": 8}, defects=NONE)
     chip = SimulatedChip.from_lot(prof, 2324, 4)
     result = characterize_die(chip, MemorySink(), CharacterizationPlan(arrays=tuple(range(8))))
     assert (result.codes == DefectCode.GOOD).all()
-    assert result.model["high_voltage_contrast"]["n_fit"] > 4000
+    if where == "read voltage":
+        assert result.model["high_voltage_contrast"]["n_fit"] > 4000
+    else:
+        assert result.model["classified_at"] == "second read voltage"
 
 
 def test_one_code_apart_in_every_cycle_is_no_evidence_of_a_switch():

@@ -53,13 +53,14 @@ from mtj_hil.protocols.defects.code_signature import condition_on_codes
 from mtj_hil.protocols.defects.contrast import (
     bayes_error,
     deconvolve,
-    good_loglik,
-    lognorm,
-    sort_cycles,
     write_failure_rate,
 )
 from mtj_hil.protocols.defects.evidence import ClassifierSettings, Evidence, robust_stats
-from mtj_hil.protocols.defects.failures import WriteFailures, fit_failure_spread
+from mtj_hil.protocols.defects.failures import (
+    WriteFailures,
+    fit_failure_spread,
+    switches_every_cycle,
+)
 from mtj_hil.protocols.defects.fit_set import SWITCH_SIGMAS, fit_set
 from mtj_hil.protocols.defects.hidden import (
     binned_levels,
@@ -69,6 +70,7 @@ from mtj_hil.protocols.defects.hidden import (
 )
 from mtj_hil.protocols.defects.high_read import seen_at_high_voltage
 from mtj_hil.protocols.defects.joint import conditional_level_ll, level_contrast_cov
+from mtj_hil.protocols.defects.jumps import switching_logliks
 from mtj_hil.protocols.defects.levels import (
     centres,
     fit_level_mixtures,
@@ -90,9 +92,10 @@ LINE_FRACTION = 0.5
 devices get an even prior of being shorts too."""
 RESISTIVE_FLOOR = 1e-3
 """An OPEN device conducting more than this fraction of the AP median is a resistive open."""
-JUMP_SHARE = 0.01
-JUMP_WIDTH = 4.0
-"""Share of devices whose cycles scatter, and by how many read-noise sigmas."""
+SWITCH_FLOOR = 1e-2
+"""A device below the open level that switches with the die's contrast is a junction (not
+an open) only if it conducts more than this fraction of the AP median: below it the line's
+offset and noise, not the device, set the ratio of its reads."""
 ODD_SHARE = 1e-3
 """Prior share of good devices that switch with a contrast well below the die's, or read at
 an odd level (pinhole leaks, half-way switching): they switch, so they are good."""
@@ -190,7 +193,11 @@ def classify_evidence(
 
     open_g = float(np.exp(mu_ap_die) * min(OPEN_FRACTION, np.exp(-8 * tot_ap)))
     ln_open = float(np.log(open_g)) if open_g > 0 else -np.inf  # AP level at the bottom code
-    is_open = ok & (g_lin < open_g)
+    # (not a device below it, yet well above the offsets' and noise's floor, that switches
+    # with the die's contrast in every one of 3 or more cycles: a junction a tenth of the
+    # size, a trapped telegraph state)
+    real = g_lin >= SWITCH_FLOOR * np.exp(mu_ap_die)
+    is_open = ok & (g_lin < open_g) & ~(real & switches_every_cycle(d, sd, m_d, s_good))
     # -- per-cycle write failure: devices that switched in some cycle but not in another ------
     # (not hard opens: their reads are noise, whose scatter passes for switches and failures)
     lit = ok & ~is_open
@@ -220,22 +227,9 @@ def classify_evidence(
         )
 
     # -- log-likelihoods of the evidence ------------------------------------------------------
-    have = np.isfinite(d)
-    # A rare device reads jumpily (telegraph noise, a loose contact): under either
-    # hypothesis its cycles may scatter JUMP_WIDTH times the read noise (the same for both,
-    # so a jump makes a device neither good nor stuck).
-    dz = np.where(have, d, 0.0)
-    ll_stuck = np.logaddexp(
-        np.log1p(-JUMP_SHARE) + np.where(have, lognorm(dz, 0.0, sd), 0.0).sum(axis=0),
-        np.log(JUMP_SHARE) + np.where(have, lognorm(dz, 0.0, JUMP_WIDTH * sd), 0.0).sum(axis=0),
-    )
-    # the device's own contrast integrated out (with a tail of small contrasts)
-    srt = sort_cycles(d)
-    ll_good = np.logaddexp(
-        np.log1p(-JUMP_SHARE) + good_loglik(d, m_d, s_d, sd, wf, ODD_SHARE, tail_low, srt),
-        np.log(JUMP_SHARE)
-        + good_loglik(d, m_d, s_d, JUMP_WIDTH * sd, wf, ODD_SHARE, tail_low, srt),
-    )
+    # a device may read jumpily (telegraph noise, a loose contact): the same under either
+    # hypothesis (mtj_hil.protocols.defects.jumps)
+    ll_good, ll_stuck = switching_logliks(d, sd, m_d, s_d, wf, ODD_SHARE, tail_low)
     x_p = np.where(np.isfinite(x_p), x_p, mu_p_die)  # no valid reading: UNCERTAIN below
     lv_p = level_loglik(x_p, cen_p, mix_p, level_noise)
     lv_ap = level_loglik(x_p, cen_ap, mix_ap, level_noise)

@@ -98,6 +98,25 @@ def agreeing(d: np.ndarray, sd: float, m_d: float, s_good: float) -> np.ndarray:
     return np.all(fits | ~have, axis=0)
 
 
+CLEAN_SWITCH_CYCLES = 3
+"""Cycles a device must switch in for :func:`switches_every_cycle` (noise read off a hard
+open, or an offset and drift on it, lands in the switch's band now and then: three cycles
+in a row, each in it, do not)."""
+
+
+def switches_every_cycle(d: np.ndarray, sd: float, m_d: float, s_good: float) -> np.ndarray:
+    """Devices (``d.shape[1:]``) with :data:`CLEAN_SWITCH_CYCLES` or more valid cycles, each
+    one a switch with the die's contrast: at least half of ``m_d`` (and beyond
+    ``AGREE_SIGMAS sd`` of 0), at most 3 ``s_good`` above it (``d``: per-cycle log ratios,
+    ``(cycles, ...)``; ``m_d`` the die's median contrast, ``s_good`` a good device's
+    per-cycle spread about it)."""
+    have = np.isfinite(d)
+    dv = np.where(have, d, 0.0)
+    low = max(0.5 * m_d, AGREE_SIGMAS * sd)
+    switched = (dv >= low) & (dv <= m_d + 3.0 * s_good)
+    return (have.sum(axis=0) >= CLEAN_SWITCH_CYCLES) & np.all(switched | ~have, axis=0)
+
+
 def fit_failure_spread(
     d: np.ndarray,
     ok: np.ndarray,

@@ -98,6 +98,9 @@ def cases() -> list[tuple[str, str, dict, dict]]:
         resistance={"rp_rap_correlation": 0.0, "r_p_sigma": 0.1, "r_ap_sigma": 0.1},
     )
     add("early process", base="1t1r-early-process")
+    # fluctuators far beyond the few % of the literature (the shipped lab wafer's 2 %)
+    for frac, amp in ((0.2, 0.1), (0.2, 0.2), (0.5, 0.43)):
+        add(f"telegraph {100 * frac:g} % x {amp:g}", telegraph={"fraction": frac, "amplitude": amp})
     # -- flawed dies (issue 22) -------------------------------------------------------------
     for hi in (3e-5, 1.5e-4, 3e-4):
         add(

@@ -58,10 +58,10 @@ _SETTINGS = (
     Field("lr_final", "float", "Adam step every training decays to.", default=1e-4, lo=0,
           lo_open=True),
     Field("finetune_epochs", "int", "Epochs of the per-die fine-tuning.", default=30, lo=1),
-    Field("finetune_lr", "float", "Adam step of the fine-tunings.", default=0.01, lo=0,
+    Field("finetune_lr", "float", "Adam step of the fine-tunings.", default=0.02, lo=0,
           lo_open=True),
     Field("finetune_shrink", "float", "Factor on the trained latent weights before a "
-          "fine-tuning.", default=0.3, lo=0, lo_open=True, hi=1),
+          "fine-tuning.", default=1.0, lo=0, lo_open=True, hi=1),
     Field("freeze_defective", "bool", "Freeze pairs holding a defective device.",
           default=False),
     Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=20, lo=1),

@@ -109,20 +109,9 @@ class BordersConfig:
             fine-tuning on ideal devices starts unshrunk: there is nothing to flip towards
             there, and a shrunk start only gave back what ``base`` had learned (mnist5k,
             seeds 0-2: 8.53 % instead of 7.33 %), which would flatter every method. The
-            step and shrink were chosen on a held-out 20 % (``validation``; 12 dies x 3
-            seeds, the same software network for both, the defect-aware fine-tuning
-            selected on every training row, see
-            :func:`~mtj_hil.training.methods.train_defect_aware`): 0.02 from unshrunk
-            latents against 0.01 from 0.3 (selected on 1000 rows), paired -0.29 +- 0.18
-            pt on 1t1r-20k and -0.25 +- 0.15 on 1t1r-early-process; on early-process
-            0.01 from 1 gave -0.01, 0.02 from 0.3 +0.04, 20 epochs -0.22 from 0.3 but
-            +0.27 from 1. With the software baseline fine-tuned the same way, test set,
-            36 dies x 3 seeds: 1t1r-20k defect-aware +0.51 -> +0.04 pt to software,
-            early-process +0.84 -> +0.81 (0 dies significantly > 1 pt worse, both); the
-            defect-aware error itself 7.84 -> 7.31 % and 8.17 -> 8.08 %. On seeds 3-5
-            (1t1r-20k, 12 dies) both networks gained, defect-aware 8.54 -> 8.28 % and
-            software 9.10 -> 8.77 % (-0.56 -> -0.49 pt): with 3 seeds the 3 software
-            networks move the difference by about +-0.5 pt.
+            step (0.02) and shrink (1) were chosen on a held-out 20 % (``validation``, 12
+            dies x 3 seeds) against 0.01 from 0.3: paired -0.29 +- 0.18 pt on 1t1r-20k,
+            -0.25 +- 0.15 on 1t1r-early-process (the figures: docs/architecture.md).
         finetune_from: the network every per-die fine-tuning starts from: ``base`` (the
             ideal-device training) or ``statistics`` (the statistics-aware network the die is
             evaluated with, already robust to the lot's variation).

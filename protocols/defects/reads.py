@@ -181,3 +181,8 @@ def _to_read_voltage(result: DefectMap, low) -> None:
             sigma_ln_ap=t.sigma_ln_ap,
         )
     result.model["classified_at"] = "second read voltage"
+    quantised = "readings are quantised in steps of"  # (the evidence's: at the second voltage)
+    result.warnings = [
+        w.replace(quantised, "readings at the second read voltage are quantised in steps of", 1)
+        for w in result.warnings
+    ]

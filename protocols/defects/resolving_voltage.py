@@ -4,8 +4,9 @@ A converter of a few bits with a full scale far above the read currents can put 
 within one code at the read voltage: at 7 bits and 1 mA full scale a 1t1r-20k die reads
 23 uA (P) and 13 uA (AP) at 0.1 V, 1.5 and 0.85 codes of 15.6 uA, so about half of its good
 devices read the same code after both writes and their switching is hidden. At the bias
-signature's second voltage (0.2 V) the same converter reads 3.0 and 1.7 codes, and every
-switch shows. The classifier then takes that voltage's reads as its evidence.
+signature's second voltage (by default the die's largest read voltage, 0.3 V there) the
+same converter reads about 4.5 and 2.6 codes, and every switch shows. The classifier then
+takes that voltage's reads as its evidence.
 """
 
 from __future__ import annotations

@@ -65,6 +65,7 @@ class Evidence:
         n_nan: NaN readings per device.
         cycle_sigma: read noise, sigma of ln G of a per-cycle mean; noise_source: how known.
         step: conductance step (S) of quantised readings (a coarse converter), 0 if none.
+        reads: which reads these are, for messages ("" the read voltage's).
     """
 
     x_p: np.ndarray
@@ -78,6 +79,7 @@ class Evidence:
     cycle_sigma: float
     noise_source: str
     step: float = 0.0
+    reads: str = ""
 
 
 def gather_evidence(

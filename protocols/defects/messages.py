@@ -34,7 +34,7 @@ def reading_warnings(ev, overlap, sd, m_d, mu_p, codes, none, resistive, e) -> l
         )
     if ev.step > QUANTISED_FRACTION * np.exp(mu_p):
         out.append(
-            f"readings are quantised in steps of {ev.step:.3g} S "
+            f"readings{ev.reads} are quantised in steps of {ev.step:.3g} S "
             f"({100 * ev.step / np.exp(mu_p):.0f} % of the P level): conductances closer "
             "than a step cannot be told apart and devices reading near zero look open; use a "
             "smaller converter range or more reads"

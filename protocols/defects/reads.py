@@ -112,7 +112,8 @@ def _classify(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured) 
     if g_high_p is not None and g_high_ap is not None:
         use_high, why = classify_at_second_voltage((g_p_reads, g_ap_reads), (g_high_p, g_high_ap))
         if use_high:
-            result = _classify_at(g_high_p, g_high_ap, None, None, settings, unmeasured)
+            at = " at the second read voltage"
+            result = _classify_at(g_high_p, g_high_ap, None, None, settings, unmeasured, at)
             low = gather_evidence(g_p_reads, g_ap_reads, settings, unmeasured)
             _to_read_voltage(result, low)
             result.warnings.append(why)
@@ -120,8 +121,11 @@ def _classify(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured) 
     return _classify_at(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured)
 
 
-def _classify_at(g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured) -> DefectMap:
+def _classify_at(
+    g_p_reads, g_ap_reads, g_high_p, g_high_ap, settings, unmeasured, reads: str = ""
+) -> DefectMap:
     ev = gather_evidence(g_p_reads, g_ap_reads, settings, unmeasured)
+    ev.reads = reads
     bias = None
     if g_high_p is not None and g_high_ap is not None:
         bias = gather_bias_evidence(g_p_reads, g_ap_reads, g_high_p, g_high_ap)
@@ -181,8 +185,3 @@ def _to_read_voltage(result: DefectMap, low) -> None:
             sigma_ln_ap=t.sigma_ln_ap,
         )
     result.model["classified_at"] = "second read voltage"
-    quantised = "readings are quantised in steps of"  # (the evidence's: at the second voltage)
-    result.warnings = [
-        w.replace(quantised, "readings at the second read voltage are quantised in steps of", 1)
-        for w in result.warnings
-    ]

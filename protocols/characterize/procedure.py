@@ -26,7 +26,11 @@ from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_miss
 
 
 class CharacterizationSink(Protocol):
-    """Where a characterisation keeps its results (a run file, or memory)."""
+    """Where a characterisation keeps its results (a run file, or memory).
+
+    A sink may also offer ``load_remeasurement()``, giving back what ``save_remeasurement``
+    stored; a resumed run then replays those rounds instead of measuring them again
+    (:mod:`~mtj_hil.protocols.characterize.replay`)."""
 
     def completed_arrays(self) -> list[int]:
         """Arrays whose switching data is already stored."""
@@ -66,6 +70,10 @@ class MemorySink(MemoryArrays[SwitchingData]):
         self, arrays: list[int], selected: np.ndarray, data: list[SwitchingData]
     ) -> None:
         self.remeasured = (arrays, selected, data)
+
+    def load_remeasurement(self) -> tuple[list[int], np.ndarray, list[SwitchingData]] | None:
+        """What ``save_remeasurement`` last got (a second run on this sink replays it)."""
+        return self.remeasured
 
 
 def characterize_die(

@@ -10,7 +10,9 @@ extra cycles left near 50:50 gets more, and one they settled gets none. Rounds s
 The sink receives one record of all rounds, replaced after each round (so a run stopped in
 a later round keeps the earlier rounds' data): the arrays and cells of round 1, and per array
 the extra cycles in order (round after round); in the cycles of a later round, a cell that
-round did not re-write reads NaN (so a one-round record is what it always was).
+round did not re-write reads NaN (so a one-round record is what it always was). A resumed
+run takes the rounds its sink already holds from there
+(:mod:`~mtj_hil.protocols.characterize.replay`) and measures only the rest.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+from mtj_hil.protocols.characterize.replay import fits, stored_rounds
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import (
     DefectCode,
@@ -80,10 +83,22 @@ def remeasure(
     measured: list[tuple[np.ndarray, dict[int, SwitchingData]]] = []
     rounds: list[dict[str, int]] = []
     current = result
+    # an interrupted run's rounds already on disk are replayed, not measured again
+    stored = stored_rounds(sink, arrays, first, names, plan.remeasure_cycles, plan.remeasure_rounds)
+    replayed = 0
     while chosen is not None:
-        data = _measure_round(chip, plan, arrays, chosen, "g_high_p" in names)
-        measured.append((chosen, data))
-        _save(sink, arrays, measured, names)  # on disk before the next classification
+        k = len(measured)
+        if k < len(stored) and (k == 0 or fits(stored[k], chosen)):
+            data = {i: d for i, d in stored[k].items() if chosen[i].any()}
+            replayed += 1
+            measured.append((chosen, data))
+        else:
+            if k < len(stored):
+                note["measured_again"] = len(stored) - k  # a stored round of other devices
+            stored = []
+            data = _measure_round(chip, plan, arrays, chosen, "g_high_p" in names)
+            measured.append((chosen, data))
+            _save(sink, arrays, measured, names)  # on disk before the next classification
         for n in names:
             more = np.full((plan.remeasure_cycles, *reads[n].shape[1:]), np.nan)
             for i, d in data.items():
@@ -106,6 +121,8 @@ def remeasure(
             }
         )
         chosen = _next_round(current, first) if len(rounds) < plan.remeasure_rounds else None
+    if replayed:
+        note["replayed_rounds"] = replayed
     current.remeasured = {**record, **rounds[0], **note}
     current.remeasured["uncertain_after"] = rounds[-1]["uncertain_after"]
     if len(rounds) > 1:

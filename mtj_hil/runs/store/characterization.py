@@ -245,6 +245,32 @@ class CharacterizationRun(RunSink):
             )
         self.run.flush()
 
+    def load_remeasurement(self) -> tuple[list[int], np.ndarray, list[SwitchingData]] | None:
+        """The stored re-measurement as ``save_remeasurement`` got it (write-verify residuals
+        are not stored: none), for a resumed run to replay; None when there is none, or when
+        it cannot be read (then it is measured again, and a whole record replaces it)."""
+        group = self.run.h5.get("remeasure")
+        if group is None:
+            return None
+        try:
+            arrays = [int(a) for a in self.run.read("remeasure/arrays")]
+            selected = np.asarray(self.run.read("remeasure/selected"), bool)
+            streams = {
+                n: self.run.read(f"remeasure/{n}")
+                for n in ("g_after_p", "g_after_ap", *_BIAS_STREAMS)
+                if n in group or n in ("g_after_p", "g_after_ap")
+            }
+        except StoreError:
+            return None
+        if any(v.ndim != 5 or v.shape[0] != len(arrays) for v in streams.values()):
+            return None
+        data = []
+        for k in range(len(arrays)):
+            g = {n: np.asarray(v[k], float) for n, v in streams.items()}
+            none = np.zeros((g["g_after_p"].shape[0], *g["g_after_p"].shape[2:]), bool)
+            data.append(SwitchingData(residual_p=none, residual_ap=none.copy(), **g))
+        return arrays, selected, data
+
 
 @dataclass
 class Characterization:

@@ -353,6 +353,7 @@ def summarise(path: Path) -> None:
                     for later in r.get("rounds", [])[1:]
                 )
                 + f": {r['uncertain_after']} still uncertain"
+                + _resumed_rounds(r)
             )
         )
     for warning in char.warnings:
@@ -404,3 +405,14 @@ def demo(out_dir: Path, die_index: int) -> None:
             f"{100 * agree:.3f} % of devices"
         )
     )
+
+
+def _resumed_rounds(record: dict) -> str:
+    """What a resumed run took from its interrupted session's re-measurement (or "")."""
+    text = ""
+    if record.get("replayed_rounds"):
+        n = record["replayed_rounds"]
+        text += f" ({n} round{'s' if n > 1 else ''} kept from before the interruption)"
+    if record.get("measured_again"):
+        text += " (a stored round did not fit these devices: measured again)"
+    return text

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from mtj_hil.cli import main
 from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
 from mtj_hil.protocols.characterize.replay import fits, stored_rounds
 from mtj_hil.runs.jobs.characterization import run_characterization
@@ -147,7 +148,7 @@ def _interrupt_after_first_save(monkeypatch) -> list[int]:
     return saves
 
 
-def test_a_run_file_resumes_inside_re_measurement(tmp_path, monkeypatch):
+def test_a_run_file_resumes_inside_re_measurement(tmp_path, monkeypatch, capsys):
     out = tmp_path / "die.h5"
     _interrupt_after_first_save(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
@@ -164,6 +165,8 @@ def test_a_run_file_resumes_inside_re_measurement(tmp_path, monkeypatch):
         np.testing.assert_array_equal(f["remeasure/selected"][()], selected)
     assert after.shape[1] == 2 * before.shape[1]
     np.testing.assert_array_equal(after[:, : before.shape[1]], before)
+    assert main(["show", str(out)]) == 0
+    assert "1 round kept from before the interruption" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize("damage", ["drop_stream", "short_stream", "garbage_selected"])

@@ -1,7 +1,9 @@
 """Kill at every write, fail every kind of write: does a run survive?
 
 For each scenario of :mod:`mtj_hil.testing.crash_scenarios` (a characterisation, a switching
-run, a campaign with its index, a calibration record) this counts the file-system write
+run, a campaign with its index, a calibration record) and of
+:mod:`mtj_hil.testing.crash_remeasure` (a characterisation that ends in rounds of targeted
+re-measurement: each round stored is a unit too) this counts the file-system write
 points of an uninterrupted run (the reference), then, for every write point K:
 
 - kills the process just before write K (SIGKILL, as a power cut or OOM kill would), resumes
@@ -46,6 +48,7 @@ from mtj_hil.testing.crash import (  # noqa: E402
     preload_and_reexec,
     trial_dirs,
 )
+from mtj_hil.testing.crash_remeasure import remeasure_scenario  # noqa: E402
 from mtj_hil.testing.crash_scenarios import (  # noqa: E402
     Scenario,
     scenarios,
@@ -155,7 +158,8 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     tally = Tally()
     start = time.monotonic()
-    chosen = [s for s in scenarios() if not args.scenario or s.name in args.scenario]
+    every = [*scenarios(), remeasure_scenario()]
+    chosen = [s for s in every if not args.scenario or s.name in args.scenario]
     for scn in chosen:
         ref, log = trial_dirs(root, f"{scn.name.replace(' ', '-')}-reference")
         scn.setup(ref)

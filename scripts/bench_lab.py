@@ -17,7 +17,7 @@ Modelled instruments (state them with the figures): SMU 2 ms per transaction and
 60 Hz; board at 115200 baud, 2 ms command overhead, 5 ms relay settling, 16.7 ms converter
 integration (1 NPLC at 60 Hz), 0.2 ms DAC settling, 1.5 ms conversion.
 
-Usage: python scripts/bench_lab.py [--arrays N] [--slow-arrays N] [--cycles 3] [--smoke]
+Usage: python scripts/bench_lab.py [--arrays N] [--slow-arrays N] [--cycles 3] [--lot L --die D] [--smoke]
 (the slow strategies are measured on fewer arrays and scaled to the die; the script says so;
 ``--smoke``: one array, one cycle, the fast and scan strategies only)
 """
@@ -41,16 +41,20 @@ from mtj_hil.station.files import station_from_dict
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 
 
-def run(strategy: str, n_arrays: int, cycles: int) -> dict[str, Any]:
-    """Characterise ``n_arrays`` arrays over a fresh virtual lab with one read strategy."""
+def run(
+    strategy: str, n_arrays: int, cycles: int, die: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """Characterise ``n_arrays`` arrays over a fresh virtual lab with one read strategy, on
+    the station file's die or die ``(lot, die)`` of its profile."""
     data = tomllib.loads(STATION.read_text())
     if strategy == "naive":
         data["station"]["read_path"] = "smu"
     cfg = data.pop("virtual_lab")
+    lot_seed, die_index = die if die is not None else (cfg["lot_seed"], cfg["die"])
     lab = VirtualLab(
         data["die"]["profile"],
-        cfg["lot_seed"],
-        cfg["die"],
+        lot_seed,
+        die_index,
         smu_latency=cfg["smu_latency"],
         line_frequency=data["station"]["line_frequency"],
         board_firmware="1.3.0" if strategy == "fast" else "1.2.0",
@@ -80,7 +84,7 @@ def run(strategy: str, n_arrays: int, cycles: int) -> dict[str, Any]:
         "wall": time.perf_counter() - start,
         "codes": result.codes,
         "plan": plan,
-        "die": (cfg["lot_seed"], cfg["die"]),
+        "die": (lot_seed, die_index),
     }
 
 
@@ -118,6 +122,16 @@ def main(argv: list[str] | None = None) -> None:
         help="write-read cycles per state (default %(default)s)",
     )
     parser.add_argument("--fast-only", action="store_true", help="fast and scan strategies only")
+    station = tomllib.loads(STATION.read_text())["virtual_lab"]
+    parser.add_argument(
+        "--lot",
+        type=int,
+        default=station["lot_seed"],
+        help="lot seed of the simulated die (default: the virtual-lab station file's)",
+    )
+    parser.add_argument(
+        "--die", type=int, default=station["die"], help="die of that lot (default: the station's)"
+    )
     args = parse_args(parser, SMOKE, argv)
     strategies = [("fast", args.arrays), ("scan", args.arrays)]
     if not args.fast_only:
@@ -125,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     results = {}
     for strategy, n in strategies:
-        r = run(strategy, n, args.cycles)
+        r = run(strategy, n, args.cycles, (args.lot, args.die))
         results[strategy] = r
         scale = args.arrays / n
         rows.append(

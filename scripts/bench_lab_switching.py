@@ -28,7 +28,7 @@ Levers (``--levers``: each measured on its own, on ``--lever-arrays`` arrays, sc
               ``placement_widths`` (a decade further, to the envelope's longest pulse)
   all         sequences, fewer verify reads, decisions and placement (the default)
 
-Usage: python scripts/bench_lab_switching.py [--arrays 4] [--levers] [--smoke]
+Usage: python scripts/bench_lab_switching.py [--arrays 4] [--levers] [--lot L --die D] [--smoke]
 """
 
 from __future__ import annotations
@@ -101,16 +101,19 @@ def plan_for(layout, arrays: list[int], smoke: bool, **changes) -> SwitchingPlan
     )
 
 
-def measure(n_arrays: int, smoke: bool, lever: str = "all") -> dict:
-    """Switching of arrays ``0..n_arrays-1`` of the station's die over the virtual lab, with
-    the levers of ``lever`` (see :data:`LEVERS`)."""
+def measure(
+    n_arrays: int, smoke: bool, lever: str = "all", die: tuple[int, int] | None = None
+) -> dict:
+    """Switching of arrays ``0..n_arrays-1`` of the station's die (or die ``(lot, die)`` of
+    its profile) over the virtual lab, with the levers of ``lever`` (see :data:`LEVERS`)."""
     firmware, changes = LEVERS[lever]
     data = tomllib.loads(STATION.read_text())
     cfg = data.pop("virtual_lab")
+    lot_seed, die_index = die if die is not None else (cfg["lot_seed"], cfg["die"])
     lab = VirtualLab(
         data["die"]["profile"],
-        cfg["lot_seed"],
-        cfg["die"],
+        lot_seed,
+        die_index,
         smu_latency=cfg["smu_latency"],
         line_frequency=data["station"]["line_frequency"],
         board_firmware=firmware,
@@ -233,12 +236,23 @@ def main() -> None:
     )
     parser.add_argument("--levers", action="store_true", help="measure each lever on its own")
     parser.add_argument("--lever-arrays", type=int, default=1, help="arrays per lever")
+    station = tomllib.loads(STATION.read_text())["virtual_lab"]
+    parser.add_argument(
+        "--lot",
+        type=int,
+        default=station["lot_seed"],
+        help="lot seed of the simulated die (default: the virtual-lab station file's)",
+    )
+    parser.add_argument(
+        "--die", type=int, default=station["die"], help="die of that lot (default: the station's)"
+    )
     args = parser.parse_args()
+    die = (args.lot, args.die)
     if args.levers:
         n = 1 if args.smoke else args.lever_arrays
         print(f"levers, each on its own ({n} array(s) measured, scaled to the die):")
         for lever in LEVERS:
-            r = measure(n, args.smoke, lever)
+            r = measure(n, args.smoke, lever, die)
             scale = r["die_arrays"] / n
             p = r["precision"]
             print(
@@ -253,7 +267,7 @@ def main() -> None:
     n = 1 if args.smoke else args.arrays
     if not args.smoke and n < 4:
         print(f"note: {n} arrays measured; the issue asks for at least 4 to scale from")
-    report(measure(n, args.smoke))
+    report(measure(n, args.smoke, die=die))
 
 
 if __name__ == "__main__":

@@ -213,3 +213,11 @@ def test_smoke_refuses_an_override_of_no_option() -> None:
     smoke = _smoke_module()
     with pytest.raises(ValueError, match="dise"):
         smoke.parse_args(_parser(), {"dise": 1}, ["--smoke"])
+
+
+@pytest.mark.slow
+def test_the_lab_bench_measures_the_die_it_is_given() -> None:
+    """``--lot``/``--die`` pick another die of the station's profile (dies not tuned for)."""
+    proc = run_script(["scripts/bench_lab.py", "--smoke", "--lot", "31", "--die", "5"])
+    assert proc.returncode == 0, _explain(proc)
+    assert "same die (lot 31, die 5) in process: 0 of 625 devices" in proc.stdout, _explain(proc)

@@ -114,6 +114,36 @@ def security_for(scheduler: str, settings: ClusterSettings) -> Any:
     return sec
 
 
+SCHEDULER_SCHEMES = ("tcp", "tls")
+"""Transports a scheduler address may name (``HOST:PORT`` alone means ``tcp``)."""
+
+
+def scheduler_address(address: str) -> str:
+    """``address`` if it names a Dask scheduler as ``tls://HOST:PORT``, ``tcp://HOST:PORT``
+    or ``HOST:PORT`` (IPv6 hosts in brackets).
+
+    Raises:
+        ValueError: anything else, saying what is wrong and what to give.
+    """
+    give = "give tls://HOST:PORT or tcp://HOST:PORT"
+    try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{address!r} is not a scheduler address ({exc}): {give}") from None
+    if parts.scheme not in SCHEDULER_SCHEMES:
+        raise ValueError(f"{address!r}: transport {parts.scheme!r} is not tcp or tls: {give}")
+    if not parts.hostname:
+        raise ValueError(f"{address!r} names no host: {give}")
+    if port is None or port == 0:
+        raise ValueError(
+            f"{address!r} names no port (a scheduler listens on 8786 by default): {give}"
+        )
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{address!r} has more than a host and a port: {give}")
+    return address
+
+
 def plain_remote(scheduler: str) -> bool:
     """Whether ``scheduler`` is plain TCP to another machine (see the module docstring)."""
     parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
@@ -141,14 +171,19 @@ def connect(
     single-threaded workers (default: one per core) speaking TLS with throwaway credentials.
 
     Raises:
-        ConfigError: the scheduler does not answer within ``timeout`` seconds (naming it),
-            ``workers`` given with ``scheduler``, or TLS settings missing or mismatched.
+        ConfigError: ``scheduler`` is not an address (:func:`scheduler_address`) or does not
+            answer within ``timeout`` seconds (naming it), ``workers`` given with
+            ``scheduler``, or TLS settings missing or mismatched.
     """
     import dask
     from distributed import Client, LocalCluster
 
     settings = settings or ClusterSettings()
     if scheduler is not None:
+        try:
+            scheduler_address(scheduler)
+        except ValueError as exc:
+            raise ConfigError(f"--scheduler {exc}") from None
         if workers is not None:
             raise ConfigError(
                 "--workers starts a local cluster; it cannot be used with "

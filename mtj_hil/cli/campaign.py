@@ -31,6 +31,7 @@ def campaign() -> None:
     "--scheduler",
     default=None,
     metavar="ADDRESS",
+    callback=lambda ctx, param, value: _scheduler(value),
     help="A running Dask scheduler: tls://HOST:PORT (certificates from the campaign file's "
     "[cluster] section or Dask's configuration) or tcp://HOST:PORT (unauthenticated: anyone "
     "who reaches it runs code on the workers; see docs/campaigns.md). Its workers need this "
@@ -260,3 +261,15 @@ def report(file: Path) -> None:
     print_markdown(Console(), text)
     for name, path in paths.items():
         console.print(escape(f"{name}: {path}"), soft_wrap=True)
+
+
+def _scheduler(value: str | None) -> str | None:
+    """``--scheduler``'s value checked as an address (a bad one is a usage error, exit 2)."""
+    from mtj_hil.campaigns.cluster import scheduler_address
+
+    if value is None:
+        return None
+    try:
+        return scheduler_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

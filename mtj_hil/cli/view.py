@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,13 @@ def _listen(host: str, port: int | None) -> socket.socket:
     default=None,
     help="Port [default: the first free one from 8765]; one in use is an error.",
 )
-def view(path: Path, host: str, port: int | None) -> None:
+@click.option(
+    "--seconds",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Stop serving after this many seconds [default: until Ctrl-C].",
+)
+def view(path: Path, host: str, port: int | None, seconds: float | None) -> None:
     """Serve a live, read-only web page of PATH: a run file (characterisation or switching,
     running or finished) or a campaign file (.toml). The page follows the file as data is
     flushed: progress and times, the die map with defect classes, yields, resistance
@@ -81,11 +87,11 @@ def view(path: Path, host: str, port: int | None) -> None:
 
     source = _source(path)
     sock = _listen(host, port)
-    console.print(f"live view of {path}: {url_of(sock)}  (Ctrl-C stops it)", highlight=False)
-    try:
-        serve(source, sock)
-    except KeyboardInterrupt:
-        console.print("live view stopped")
+    until = "Ctrl-C stops it" if seconds is None else f"for {seconds:g} s, or until Ctrl-C"
+    console.print(f"live view of {path}: {url_of(sock)}  ({until})", highlight=False)
+    with suppress(KeyboardInterrupt):
+        serve(source, sock, seconds=seconds)
+    console.print("live view stopped")
 
 
 def live_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -188,10 +188,11 @@ def serve(
     parent_pid: int | None = None,
     idle_exit: float = 300.0,
     ready: threading.Event | None = None,
+    seconds: float | None = None,
 ) -> None:
-    """Serve ``source`` on ``sock`` until interrupted. With ``parent_pid`` (the measuring
-    process of ``--live``) the server also ends once that process is gone and no page has
-    asked for ``idle_exit`` s."""
+    """Serve ``source`` on ``sock`` until interrupted, or for ``seconds`` s if given. With
+    ``parent_pid`` (the measuring process of ``--live``) the server also ends once that
+    process is gone and no page has asked for ``idle_exit`` s."""
     hub = Hub(source)
     hub.refresh(force=True)
     server = LiveServer(sock, hub)
@@ -203,6 +204,10 @@ def serve(
                 target=_outlive, args=(server, hub, parent_pid, idle_exit, stop), daemon=True
             )
         )
+    if seconds is not None:
+        threads.append(
+            threading.Thread(target=_stop_after, args=(server, seconds, stop), daemon=True)
+        )
     for t in threads:
         t.start()
     if ready is not None:
@@ -212,6 +217,12 @@ def serve(
     finally:
         stop.set()
         server.server_close()
+
+
+def _stop_after(server: LiveServer, seconds: float, stop: threading.Event) -> None:
+    """Stop ``server`` after ``seconds`` s (unless it stopped before)."""
+    if not stop.wait(seconds):
+        server.shutdown()
 
 
 def _outlive(server: LiveServer, hub: Hub, parent: int, idle: float, stop: threading.Event) -> None:

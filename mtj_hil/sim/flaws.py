@@ -191,7 +191,11 @@ def _telegraph(die: SimulatedDie) -> None:
     assert tg is not None
     rng = stream(die, STREAM_KEYS["telegraph"])
     shape = die.shape
-    has = rng.random(shape) < tg.fraction
+    # the traps sit in the tunnel barrier: a short's current bypasses it, an open's is set by
+    # the broken contact, so neither fluctuates (their draws are made all the same, so every
+    # other device keeps its own)
+    barrier = ~np.isin(die.defect, (DefectCode.SHORT, DefectCode.OPEN))
+    has = (rng.random(shape) < tg.fraction) & barrier
     amp = np.minimum(tg.amplitude * np.exp(tg.amplitude_sigma * rng.standard_normal(shape)), 0.9)
     k_c = tg.rate * 10 ** (tg.rate_sigma * rng.standard_normal(shape))
     k_e = tg.rate * 10 ** (tg.rate_sigma * rng.standard_normal(shape))

@@ -141,10 +141,13 @@ class Telegraph:
     states (Ingvarsson et al., J. Appl. Phys. 85, 5270 (1999): two-level fluctuators from
     barrier traps; Md Nor et al., J. Appl. Phys. 99, 08T306 (2006): RTN in MgO junctions),
     lowering the device's conductance by a relative ``amplitude`` while occupied. Capture
-    and emission are Poisson processes with rates spread over decades (lognormal).
+    and emission are Poisson processes with rates spread over decades (lognormal). Shorts
+    and opens do not fluctuate: a short's current bypasses the barrier, an open's is set by
+    its broken contact.
 
     Attributes:
-        fraction: share of the devices with a fluctuator.
+        fraction: share of the devices with a fluctuator (of those with a working barrier:
+            good and stuck devices).
         amplitude: median relative conductance drop while the trap is occupied.
         amplitude_sigma: lognormal sigma of the amplitude between devices.
         rate: median capture (and emission) rate, 1/s.

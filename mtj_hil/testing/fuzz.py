@@ -159,6 +159,7 @@ BASE: dict[str, list[str]] = {
                   "--trials", "1", "--disturb-reads", "0", "--floor-trials", "0"],
     "demo": [],
     "lab serve": ["--seconds", "0.2"],
+    "view": ["--seconds", "0.2"],
     "experiment borders": ["--dataset", "digits", "--dies", "1", "--epochs", "1",
                            "--finetune-epochs", "1", "--stats-epochs", "1", "--hidden", "4",
                            "--pool-size", "1"],

@@ -205,3 +205,39 @@ def test_cli_status_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_bad_campaign_exits_3(tmp_path: Path) -> None:
     bad = _campaign(tmp_path, '[[task]]\nname = "a"\nkind = "nope"\n')
     assert main(["campaign", "run", str(bad)]) == 3
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("[red]x[/]", "is not a scheduler address"),
+        ("tcp://host:99999", "Port out of range"),
+        ("ws://host:8786", "transport 'ws' is not tcp or tls"),
+        ("host", "names no port"),
+        ("tcp://:8786", "names no host"),
+        ("tls://host:8786/path", "more than a host and a port"),
+    ],
+)
+def test_a_scheduler_that_is_no_address_is_a_usage_error(address, why, capsys) -> None:
+    from mtj_hil.campaigns.cluster import scheduler_address
+
+    with pytest.raises(ValueError, match=re.escape(why)):
+        scheduler_address(address)
+    campaign = Path(__file__).resolve().parents[3] / "campaigns" / "example-lot.toml"
+    assert main(["campaign", "run", "--scheduler", address, str(campaign)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Invalid value for '--scheduler': '{address}'" in err  # markup kept as typed
+    with pytest.raises(ConfigError, match="--scheduler"):
+        connect(address)
+
+
+def test_scheduler_addresses_that_dask_takes_pass() -> None:
+    from mtj_hil.campaigns.cluster import scheduler_address
+
+    for address in (
+        "tcp://10.0.0.2:8786",
+        "tls://lab-server:8786",
+        "host:8786",
+        "tcp://[::1]:8786",
+    ):
+        assert scheduler_address(address) == address

@@ -118,3 +118,33 @@ def test_campaign_run_live_serves_the_campaign(tmp_path, lv):
     finally:
         lv.end(proc.pid)
         lv.end(server)
+
+
+def test_view_with_seconds_serves_then_stops_by_itself():
+    fixture = (
+        Path(__file__).resolve().parents[2] / "fixtures" / "legacy-0.1" / "characterization.h5"
+    )
+    held = socket.create_server(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    held.close()
+    import threading
+    import urllib.request
+
+    codes: list[int] = []
+    runner = threading.Thread(
+        target=lambda: codes.append(
+            main(["view", "--port", str(port), "--seconds", "3", str(fixture)])
+        )
+    )
+    start = time.monotonic()
+    runner.start()
+    page = None
+    while page is None and time.monotonic() - start < 2.5:
+        try:
+            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+        except OSError:
+            time.sleep(0.05)
+    runner.join(timeout=20)
+    assert page and b"<html" in page.lower()  # served meanwhile
+    assert not runner.is_alive() and codes == [0]  # then stopped without Ctrl-C
+    assert main(["view", "--seconds", "0", str(fixture)]) == 2  # a positive time or none

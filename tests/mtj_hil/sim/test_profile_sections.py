@@ -209,3 +209,22 @@ def test_drift_moves_reads_with_time_and_telegraph_noise_toggles():
     levels = np.array([np.unique(np.round(c / c.max(), 6)).size for c in reads.T])
     has = rtn.rtn_has[1][np.arange(25), np.arange(25)]
     assert (levels[has] == 2).mean() > 0.8 and (levels[~has] == 1).all()
+
+
+def test_shorts_and_opens_carry_no_telegraph_fluctuator():
+    # the traps are in the tunnel barrier, which a short bypasses and an open does not limit
+    base = load_profile("1t1r-20k").replace(
+        defects={"short_rate": 0.05, "open_rate": 0.05},
+        bias=None,
+        read={"noise_rel": 0.0, "noise_abs": 0.0},
+    )
+    die = make_die(base.replace(telegraph={"fraction": 0.5, "amplitude": 0.3, "rate": 50.0}), 5, 0)
+    bypassed = np.isin(die.defect, (DefectCode.SHORT, DefectCode.OPEN))
+    assert bypassed.sum() > 1000
+    assert not die.rtn_has[bypassed].any() and (die.rtn_amplitude[bypassed] == 0).all()
+    assert 0.45 < die.rtn_has[~bypassed].mean() < 0.55  # the barrier devices keep the share
+    reads = np.array([die.read(2, np.eye(25) * 0.1) for _ in range(50)])
+    shorts = die.defect[2] == DefectCode.SHORT
+    assert np.ptp(reads[:, shorts], axis=0).max() == 0.0  # steady, read after read
+    barrier = die.rtn_has[2] & (die.defect[2] == DefectCode.GOOD)
+    assert (np.ptp(reads[:, barrier], axis=0) > 0).mean() > 0.5  # while fluctuators toggle

@@ -48,10 +48,12 @@ def _source(path: Path) -> Any:
     return RunSource(path)
 
 
-def _listen(host: str, port: int | None) -> socket.socket:
+def _listen(
+    host: str, port: int | None, options: tuple[str, str] = ("--host", "--port")
+) -> socket.socket:
     from mtj_hil.live.binding import is_loopback, listen
 
-    sock = listen(host, port)
+    sock = listen(host, port, options)
     if not is_loopback(host):
         console.print(
             f"[yellow]warning[/]: the live view listens on {host}: anyone who can reach this "
@@ -149,7 +151,11 @@ def live_view(target: Path) -> Iterator[None]:
     from mtj_hil.live.binding import url_of
     from mtj_hil.live.child import niceness
 
-    sock = _listen(opts.get("live_host") or "127.0.0.1", opts.get("live_port"))
+    sock = _listen(
+        opts.get("live_host") or "127.0.0.1",
+        opts.get("live_port"),
+        ("--live-host", "--live-port"),
+    )
     url = url_of(sock)
     module = "mtj_hil.campaigns.live" if Path(target).suffix == ".toml" else "mtj_hil.live"
     # niced from its first instruction (its imports are most of the CPU it ever uses)

@@ -148,3 +148,16 @@ def test_view_with_seconds_serves_then_stops_by_itself():
     assert page and b"<html" in page.lower()  # served meanwhile
     assert not runner.is_alive() and codes == [0]  # then stopped without Ctrl-C
     assert main(["view", "--seconds", "0", str(fixture)]) == 2  # a positive time or none
+
+
+def test_an_address_not_of_this_machine_names_the_option_that_gave_it(tmp_path, capsys):
+    fixture = (
+        Path(__file__).resolve().parents[2] / "fixtures" / "legacy-0.1" / "characterization.h5"
+    )
+    assert main(["view", "--host", "no-such-host.invalid", "--seconds", "0.1", str(fixture)]) == 3
+    out = tmp_path / "r.h5"
+    live = ["--live", "--live-host", "no-such-host.invalid", "--no-report"]
+    assert main(["characterize", "--arrays", "0", "--out", str(out), *live]) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "(--host no-such-host.invalid)" in err and "(--live-host no-such-host.invalid)" in err
+    assert "while attempting to bind" not in err and not out.exists()

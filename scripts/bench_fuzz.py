@@ -5,8 +5,9 @@ random arguments to every command (mtj_hil.testing.fuzz), and count what went wr
     python scripts/bench_fuzz.py --smoke    # 12 cases
     python scripts/bench_fuzz.py --cases 2000 --seed 7
 
-Prints ``fuzzed: N cases, C crashes, H hangs, U unnamed messages`` (then each failing case
-with its command line and output); exit 1 if any case failed.
+Prints ``fuzzed: N cases, C crashes, H hangs, U unnamed messages, F input files changed``
+(then each failing case with its command line and output: a command changed a file it was
+given, which the fuzzer then restores); exit 1 if any case failed.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mtj-hil-fuzz-") as folder:
         tally = fuzz(cases, args.seed, Path(folder), budget=args.budget)
     print(tally.line())
-    failed = [*tally.crashes, *tally.hangs, *tally.unnamed]
+    failed = list({id(o): o for o in (*tally.crashes, *tally.hangs, *tally.unnamed,
+                                       *tally.changed)}.values())  # fmt: skip
     for outcome in failed:
         kind = "crash" if outcome.crash else "hang" if outcome.hang else "unnamed message"
+        if outcome.changed:
+            kind = f"changed {', '.join(outcome.changed)}" + ("" if kind == "unnamed message"
+                                                              else f", {kind}")  # fmt: skip
         print(f"\n{kind} (exit {outcome.code}, {outcome.seconds:.1f} s): mtj-hil "
               f"{' '.join(outcome.case.args)}", file=sys.stderr)  # fmt: skip
         print("   " + " ".join(outcome.output.split())[-600:], file=sys.stderr)

@@ -31,11 +31,12 @@ def lab() -> None:
     "--write-station",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also write a station file with the live addresses here.",
+    help="Also write a station file with the live addresses here (it may replace only a file "
+    "an earlier lab serve wrote).",
 )
 @click.option(
     "--seconds",
-    type=float,
+    type=click.FloatRange(0, min_open=True),
     default=None,
     help="Stop after this many seconds (default: run until Ctrl-C).",
 )
@@ -75,6 +76,8 @@ def serve(
         here = Path("stations/virtual-lab.toml")
         station = here if here.exists() else example_dir("stations") / "virtual-lab.toml"
     st = load_station(station)
+    if write_station is not None:
+        check_station_target(write_station)
     cfg = st.virtual_lab
     if cfg is None:
         raise ConfigError(f"{station}: has no [virtual_lab] section naming the die to serve")
@@ -106,6 +109,33 @@ def serve(
                 f"modelled lab time {running.clock.now:.1f} s, "
                 f"{running.clock.transactions} transactions"
             )
+        )
+
+
+SERVED_HEADER = "# Written by mtj-hil lab serve"
+"""How a station file ``--write-station`` wrote begins (the only kind it replaces)."""
+
+
+def check_station_target(target: Path) -> None:
+    """Refuse a ``--write-station`` path that holds anything but an earlier served station
+    file (a run file or a hand-written station given by mistake is never overwritten).
+
+    Raises:
+        StoreError: the file exists and is not one ``lab serve`` wrote, or cannot be read.
+    """
+    from mtj_hil.errors import StoreError
+
+    if not target.exists():
+        return
+    try:
+        with target.open("rb") as fh:
+            head = fh.read(len(SERVED_HEADER))
+    except OSError as exc:
+        raise StoreError(f"--write-station {target}: cannot read it: {exc.strerror}") from exc
+    if head != SERVED_HEADER.encode():
+        raise StoreError(
+            f"--write-station {target}: the file exists and is not a station file written by "
+            "mtj-hil lab serve; it is left as it is: give another path, or remove it"
         )
 
 

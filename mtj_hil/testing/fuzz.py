@@ -78,6 +78,7 @@ class Outcome:
     crash: bool = False
     hang: bool = False
     unnamed: bool = False
+    changed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -88,11 +89,12 @@ class Tally:
     crashes: list[Outcome] = field(default_factory=list)
     hangs: list[Outcome] = field(default_factory=list)
     unnamed: list[Outcome] = field(default_factory=list)
+    changed: list[Outcome] = field(default_factory=list)
 
     def line(self) -> str:
         return (
             f"fuzzed: {self.cases} cases, {len(self.crashes)} crashes, {len(self.hangs)} hangs, "
-            f"{len(self.unnamed)} unnamed messages"
+            f"{len(self.unnamed)} unnamed messages, {len(self.changed)} input files changed"
         )
 
 
@@ -375,6 +377,16 @@ def run_case(case: Case, main: Callable[[list[str]], int],
     return Outcome(case, code, output, time.monotonic() - start, crash, hang, unnamed)
 
 
+def _restore_changed(pristine: dict[Path, bytes]) -> list[str]:
+    """The seed files whose bytes differ from ``pristine`` (or are gone), put back."""
+    changed = []
+    for path, data in pristine.items():
+        if not path.exists() or path.read_bytes() != data:
+            changed.append(path.name)
+            path.write_bytes(data)
+    return changed
+
+
 def fuzz(
     cases: int,
     seed: int,
@@ -407,6 +419,7 @@ def fuzz(
             commands = leaf_commands(cli)
             by_name = dict(commands)
             files = [p for p in seeds.values()]
+            pristine = {p: p.read_bytes() for p in files}
             rng = random.Random(seed)
             for i in range(cases):
                 if rng.random() < 0.55:
@@ -423,6 +436,12 @@ def fuzz(
                     tally.hangs.append(outcome)
                 if outcome.unnamed:
                     tally.unnamed.append(outcome)
+                # a command never changes a file it was given to read (nor one it may not
+                # replace): the seeds are restored after each case that did, so later ones
+                # see them whole
+                outcome.changed = _restore_changed(pristine)
+                if outcome.changed:
+                    tally.changed.append(outcome)
                 if progress is not None:
                     progress(outcome)
     finally:

@@ -37,7 +37,9 @@ LAST_LINE = {
         r"write faults: \d+ tried, 0 crashes"
     ),
     "bench_defects": r"goals: >= 0\.99 shorts and opens, .*",
-    "bench_fuzz": r"fuzzed: \d+ cases, 0 crashes, 0 hangs, 0 unnamed messages",
+    "bench_fuzz": (
+        r"fuzzed: \d+ cases, 0 crashes, 0 hangs, 0 unnamed messages, 0 input files changed"
+    ),
     "bench_instruments": r"hostile starts: \d+ tried, \d+ unsafe, \d+ wrong readings",
     "bench_interop": r"interop: \d+ of \d+ pairs ok",
     "bench_lab": r"characterisation efficiency: \d\.\d{3}",

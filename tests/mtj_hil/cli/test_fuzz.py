@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from mtj_hil.testing.fuzz import Case, fuzz, run_case
+from mtj_hil.testing.fuzz import Case, _restore_changed, fuzz, run_case
 
 
 def _report(tally) -> str:
     lines = [tally.line()]
-    for o in [*tally.crashes, *tally.hangs, *tally.unnamed]:
+    for o in [*tally.crashes, *tally.hangs, *tally.unnamed, *tally.changed]:
         lines.append(
             f"{' '.join(o.case.args)} -> exit {o.code}: {' '.join(o.output.split())[-300:]}"
         )
@@ -23,7 +23,7 @@ def _report(tally) -> str:
 def test_fuzzed_command_lines_end_cleanly(tmp_path, seed):
     tally = fuzz(18, seed, tmp_path / "fuzz", budget=90)
     assert tally.cases == 18
-    assert not (tally.crashes or tally.hangs or tally.unnamed), _report(tally)
+    assert not (tally.crashes or tally.hangs or tally.unnamed or tally.changed), _report(tally)
 
 
 def test_the_fuzzer_sees_crashes_hangs_and_unnamed_messages():
@@ -55,3 +55,16 @@ def test_the_fuzzer_sees_crashes_hangs_and_unnamed_messages():
     assert run_case(case, unnamed, commands).unnamed
     ok = run_case(case, named, commands)
     assert not (ok.crash or ok.hang or ok.unnamed)
+
+
+def test_the_fuzzer_sees_a_changed_input_file_and_puts_it_back(tmp_path):
+    seed = tmp_path / "char.h5"
+    seed.write_bytes(b"run file bytes")
+    other = tmp_path / "station.toml"
+    other.write_text("[station]\n")
+    pristine = {p: p.read_bytes() for p in (seed, other)}
+    assert _restore_changed(pristine) == []
+    seed.write_text("# Written by mtj-hil lab serve")  # a command overwrote what it was given
+    other.unlink()
+    assert _restore_changed(pristine) == ["char.h5", "station.toml"]
+    assert seed.read_bytes() == b"run file bytes" and other.read_text() == "[station]\n"

@@ -43,3 +43,17 @@ def test_written_station_names_the_served_dialect_and_passes_station_check(
     finally:
         lab.terminate()
         lab.communicate(timeout=30)
+
+
+def test_write_station_never_overwrites_a_file_lab_serve_did_not_write(tmp_path, capsys):
+    run = tmp_path / "run.h5"
+    run.write_bytes(b"\x89HDF\r\n\x1a\n a measured die")  # e.g. a run file, given by mistake
+    assert main(["lab", "serve", "--seconds", "0.1", "--write-station", str(run)]) == 4
+    assert run.read_bytes() == b"\x89HDF\r\n\x1a\n a measured die"
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--write-station {run}: the file exists and is not a station file" in err
+    served = tmp_path / "served.toml"
+    for _ in range(2):  # an earlier served station file is replaced
+        assert main(["lab", "serve", "--seconds", "0.1", "--write-station", str(served)]) == 0
+    assert served.read_text().startswith("# Written by mtj-hil lab serve")
+    assert main(["lab", "serve", "--seconds", "0", "--write-station", str(served)]) == 2

@@ -155,15 +155,11 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
             " (or give a path to a .toml file)"
         )
     candidate = Path(name_or_path)
-    try:
-        exists = candidate.exists()
-    except OSError:  # e.g. a name longer than the file system allows
-        exists = False
-    if candidate.suffix == ".toml" or exists:
+    if candidate.suffix == ".toml" or _exists(candidate):
         path = candidate
     else:
         path = PROFILE_DIR / f"{name_or_path}.toml"
-        if not path.exists():
+        if not _exists(path):
             near = closest(str(name_or_path), available_profiles())
             hint = f"; closest match: {near}" if near else ""
             raise ConfigError(
@@ -172,6 +168,15 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
             )
     _, data = read_toml(path, "profile file")
     return profile_from_dict(data, source=str(path))
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False where the name cannot be a file (e.g. longer than the file
+    system allows)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DeviceProfile:

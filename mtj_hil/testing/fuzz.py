@@ -440,7 +440,7 @@ def fuzz(
                 # replace): the seeds are restored after each case that did, so later ones
                 # see them whole
                 outcome.changed = _restore_changed(pristine)
-                if outcome.changed:
+                if outcome.changed and "--force" not in case.args:  # (asked to overwrite)
                     tally.changed.append(outcome)
                 if progress is not None:
                     progress(outcome)

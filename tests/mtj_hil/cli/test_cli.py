@@ -46,6 +46,7 @@ def test_demo_runs_on_the_simulated_die(tmp_path, capsys):
     ("args", "code", "message"),
     [
         (["characterize", "--profile", "nope"], 3, "unknown profile 'nope'"),
+        (["characterize", "--profile", "x" * 300], 3, "unknown profile 'xxx"),  # too long a name
         (["characterize", "--arrays", "0-40"], 3, "arrays must lie in 0..31"),
         (["characterize", "--resume"], 2, "--resume needs --out"),
         (["show", "missing.h5"], 4, "does not exist"),

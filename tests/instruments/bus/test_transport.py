@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -111,7 +110,7 @@ def test_sigint_deferred_until_block_end():
     with pytest.raises(KeyboardInterrupt):
         with defer_sigint():
             steps.append("write")
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
             time.sleep(0.05)  # the handler runs here; it must not raise
             steps.append("read")
         steps.append("after")  # never reached: KeyboardInterrupt at block exit
@@ -130,7 +129,7 @@ def test_nested_deferral_raises_once_at_outer_exit():
     steps: list[str] = []
     with pytest.raises(KeyboardInterrupt), defer_sigint():
         with defer_sigint():
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
             time.sleep(0.05)
         steps.append("inner done")
     assert steps == ["inner done"]
@@ -141,7 +140,7 @@ def test_custom_previous_handler_called_instead_of_raising():
     previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
     try:
         with defer_sigint():
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
             time.sleep(0.05)
             assert calls == []
         assert calls == [signal.SIGINT]
@@ -152,7 +151,7 @@ def test_custom_previous_handler_called_instead_of_raising():
 def test_transaction_defers_sigint():
     done = []
     with pytest.raises(KeyboardInterrupt), transaction("test://sigint"):
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         time.sleep(0.05)
         done.append(True)
     assert done == [True]

@@ -108,8 +108,10 @@ def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:
     ids = [c.char.attrs.get("die_id") for c in chars]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
+        die = sorted(dup)[0]
+        runs = " and ".join(str(c.path) for c in chars if c.char.attrs.get("die_id") == die)
         raise StoreError(
-            f"die {sorted(dup)[0]!r} appears in more than one characterization run; give one "
+            f"die {die!r} appears in more than one characterization run ({runs}); give one "
             f"run per die (repeats would fake the die-to-die spread)"
         )
     check_read_voltages(chars)

@@ -150,7 +150,10 @@ def test_fit_profile_refuses_what_it_cannot_use(lot, tmp_path, capsys):
         ([str(profile_file)], "is a TOML file"),
         ([str(chars[0]), str(other)], "is a 'training' run"),
         ([str(chars[0]), str(passive)], "measured on a die of layout"),
-        ([str(chars[0]), str(chars[0])], "appears in more than one characterization run"),
+        (
+            [str(chars[0]), str(chars[0])],
+            f"appears in more than one characterization run ({chars[0]} and {chars[0]})",
+        ),
         ([str(sw)], "needs at least one characterization run"),
     ]
     capsys.readouterr()

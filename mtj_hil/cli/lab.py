@@ -36,7 +36,7 @@ def lab() -> None:
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(0, min_open=True),
+    type=click.FloatRange(0),
     default=None,
     help="Stop after this many seconds (default: run until Ctrl-C).",
 )

@@ -56,4 +56,4 @@ def test_write_station_never_overwrites_a_file_lab_serve_did_not_write(tmp_path,
     for _ in range(2):  # an earlier served station file is replaced
         assert main(["lab", "serve", "--seconds", "0.1", "--write-station", str(served)]) == 0
     assert served.read_text().startswith("# Written by mtj-hil lab serve")
-    assert main(["lab", "serve", "--seconds", "0", "--write-station", str(served)]) == 2
+    assert main(["lab", "serve", "--seconds", "-1", "--write-station", str(served)]) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from mtj_hil.sim import SimulatedChip, load_profile
@@ -46,3 +48,13 @@ def profile_passive() -> DeviceProfile:
 def chip(profile_1t1r: DeviceProfile) -> SimulatedChip:
     """Die 7 of simulated lot 0 (default profile)."""
     return SimulatedChip.from_lot(profile_1t1r, lot_seed=0, die_index=7)
+
+
+@pytest.fixture
+def python_sigint():
+    """SIGINT raises ``KeyboardInterrupt`` for the test, whatever the test process inherited
+    (a shell starts background jobs with SIGINT ignored, and an ignored Ctrl-C is, rightly,
+    dropped by the code under test); the inherited handler comes back afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -104,6 +104,7 @@ def test_lock_blocks_other_thread_until_released():
 # --- SIGINT deferral ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_sigint_deferred_until_block_end():
     before = signal.getsignal(signal.SIGINT)
     steps: list[str] = []
@@ -125,6 +126,7 @@ def test_no_sigint_no_exception_and_handler_restored():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_nested_deferral_raises_once_at_outer_exit():
     steps: list[str] = []
     with pytest.raises(KeyboardInterrupt), defer_sigint():
@@ -148,6 +150,7 @@ def test_custom_previous_handler_called_instead_of_raising():
         signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_transaction_defers_sigint():
     done = []
     with pytest.raises(KeyboardInterrupt), transaction("test://sigint"):

@@ -74,6 +74,7 @@ def test_a_hung_instrument_mid_sweep_ends_cleared_and_off(dialect):
 
 
 @pytest.mark.parametrize("dialect", SMU_DIALECTS)
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_mid_sweep_finishes_the_transaction_then_turns_the_output_off(dialect):
     smu, server = serve(dialect)
     real = smu.handle

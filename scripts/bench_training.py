@@ -12,7 +12,7 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
        [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
        [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.02
-       --finetune-shrink 1] [--shared-rows 30] [--no-bias-correction] [--compensation-budget 0.2]
+       --finetune-shrink 1] [--shared-rows 0] [--no-bias-correction] [--compensation-budget 0.2]
        [--no-compensation-training] [--smoke]
 
 ``--validation F`` tests on a held-out fraction F of the training set (the test images are

@@ -127,7 +127,7 @@ def experiment() -> None:
 @click.option(
     "--shared-rows",
     type=click.IntRange(0),
-    default=30,
+    default=0,
     show_default=True,
     help="First-layer rows the defect-aware network takes from its least important inputs "
     "(dropped) for extra copies of its most important ones (tied weights, split voltage).",

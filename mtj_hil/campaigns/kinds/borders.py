@@ -65,7 +65,7 @@ _SETTINGS = (
     Field("freeze_defective", "bool", "Freeze pairs holding a defective device.",
           default=False),
     Field("shared_rows", "int", "First-layer rows the defect-aware network takes from its "
-          "least important inputs for copies of its most important.", default=30, lo=0),
+          "least important inputs for copies of its most important.", default=0, lo=0),
     Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=20, lo=1),
     Field("stats_lr", "float", "Adam step of statistics-aware training.", default=0.01, lo=0,
           lo_open=True),

@@ -12,7 +12,7 @@ characterisation, per-seed fixed cost and per-die-seed cost, the projected time 
 Usage: python scripts/bench_training.py [--dies 36] [--seeds 3] [--lot-seed 1000]
        [--profiles 1t1r-20k,1t1r-early-process] [--workers 2] [--validation 0.2]
        [--stats-epochs 20 --stats-lr 0.01 --stats-shrink 0.2] [--finetune-lr 0.02
-       --finetune-shrink 1] [--no-bias-correction] [--compensation-budget 0.2]
+       --finetune-shrink 1] [--shared-rows 0] [--no-bias-correction] [--compensation-budget 0.2]
        [--no-compensation-training] [--smoke]
 
 ``--validation F`` tests on a held-out fraction F of the training set (the test images are
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stats-shrink", type=float, default=BordersConfig.stats_shrink)
     ap.add_argument("--finetune-lr", type=float, default=BordersConfig.finetune_lr)
     ap.add_argument("--finetune-shrink", type=float, default=BordersConfig.finetune_shrink)
+    ap.add_argument("--shared-rows", type=int, default=BordersConfig.shared_rows)
     ap.add_argument("--recal-components", type=int, default=0)
     ap.add_argument("--finetune-from", dest="finetune_from", default="base")
     ap.add_argument(
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             stats_shrink=args.stats_shrink,
             finetune_lr=args.finetune_lr,
             finetune_shrink=args.finetune_shrink,
+            shared_rows=args.shared_rows,
             validation=args.validation,
             finetune_from=args.finetune_from,
             recal_components=args.recal_components,

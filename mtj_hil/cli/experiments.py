@@ -125,6 +125,14 @@ def experiment() -> None:
     "(default: the gradient flows through the pair's working device).",
 )
 @click.option(
+    "--shared-rows",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="First-layer rows the defect-aware network takes from its least important inputs "
+    "(dropped) for extra copies of its most important ones (tied weights, split voltage).",
+)
+@click.option(
     "--recalibrate/--no-recalibrate",
     default=True,
     show_default=True,
@@ -243,6 +251,7 @@ def borders(
     finetune_epochs: int,
     stats_epochs: int,
     freeze_defective: bool,
+    shared_rows: int,
     recalibrate: bool,
     recal_components: int,
     weight_routing: bool,
@@ -276,6 +285,7 @@ def borders(
         epochs=epochs,
         finetune_epochs=finetune_epochs,
         freeze_defective=freeze_defective,
+        shared_rows=shared_rows,
         stats_epochs=stats_epochs,
         pool_size=pool_size,
         compare_plain=compare_plain,

@@ -215,16 +215,20 @@ def measure_on_chip(
     compensated: dict[str, tuple[BNN, Placement | LeaDeployment, NetworkStatistics]] | None = None,
     model: DieModel | None = None,
     budget: float = 0.0,
+    inputs: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Measure each network, LEA, the recalibrated and the compensated deployments on die
     ``k`` (drawn again from its seed: the same devices); wrong counts and bit error rates per
     method. The compensation is fitted to ``model`` (the die's characterisation), as the
-    emulated columns are."""
+    emulated columns are. ``inputs`` gives a network of ``nets`` its own first-layer test
+    inputs (e.g. shared rows' expanded images) instead of ``data.X_test``."""
     wrong, ber = {}, {}
     n = data.y_test.size
+    inputs = inputs or {}
     with SimulatedChip.from_lot(profile, lot_seed, k) as chip:
         for name, (net, pl) in nets.items():
-            acc, rep = evaluate_on_chip(chip, net, pl, data.X_test, data.y_test)
+            X = inputs.get(name, data.X_test)
+            acc, rep = evaluate_on_chip(chip, net, pl, X, data.y_test)
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate if rep is not None else float("nan")
         acc, rep = evaluate_lea_on_chip(chip, *lea, data.X_test, data.y_test)

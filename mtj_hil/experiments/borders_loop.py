@@ -11,7 +11,7 @@ samples.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from mtj_hil.training.mapping import Placement, place_defect_aware
 from mtj_hil.training.matching import input_importance, match_ensemble, match_weights
 from mtj_hil.training.methods import train_defect_aware
 from mtj_hil.training.recalibration import calibration_batch
+from mtj_hil.training.sharing import InputSharing, share_inputs
 
 Progress = Callable[[str, int, int], None]
 
@@ -146,19 +147,8 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
     placed = ctx.placer(model.defects)
     stats_net = ctx.stats_net("statistics_aware", k)
     start = stats_net if config.finetune_from == "statistics" else ctx.base
-    tuned_at = ctx.routed(start, placed, model)
-    tuned = train_defect_aware(
-        data,
-        config.hidden,
-        model,
-        tuned_at,
-        rng,
-        ctx.finetune,
-        init=start,
-        freeze_defective=config.freeze_defective,
-        select=config.select,
-        init_shrink=config.finetune_shrink,
-    ).net
+    sharing = share_inputs(ctx.importance, config.shared_rows) if config.shared_rows else None
+    tuned_at, tuned = defect_aware(ctx, start, model, rng, sharing)
     stats_at = ctx.routed(stats_net, placed, model)
     nets = {
         "unaware": (ctx.unaware, ctx.plain),
@@ -168,7 +158,12 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
     }
     if "statistics_aware_plain" in ctx.stats_nets:
         nets["statistics_aware_plain"] = (ctx.stats_net("statistics_aware_plain", k), ctx.plain)
-    misses = {n: emulated_wrong(net, pl, model, data, rng) for n, (net, pl) in nets.items()}
+    # the deployed defect-aware network reads its inputs on the rows sharing gives them
+    inputs = {} if sharing is None else {"defect_aware": sharing.expand(data.X_test)}
+    misses = {
+        n: emulated_wrong(net, pl, model, replace(data, X_test=inputs.get(n, data.X_test)), rng)
+        for n, (net, pl) in nets.items()
+    }
     layout = ctx.profile.layout
     blind = place_ensemble(ctx.sizes, layout, ctx.copies, model.defects, ctx.importance)
     ens = ctx.routed_copies(ctx.unaware, blind, model)
@@ -230,6 +225,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             compensated,
             model,
             config.compensation_budget or 0.0,
+            inputs,
         )
     return DieResult(
         k,
@@ -243,6 +239,47 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         paired,
         disc,
     )
+
+
+def defect_aware(
+    ctx: DieContext,
+    start: BNN,
+    model: DieModel,
+    rng: np.random.Generator,
+    sharing: InputSharing | None = None,
+) -> tuple[Placement, BNN]:
+    """The defect-aware network on die ``model``: ``start`` placed (with ``sharing``, its
+    first layer's rows reassigned, :mod:`~mtj_hil.training.sharing`), routed for its
+    weights and fine-tuned through the die. Returns the placement and the network as
+    deployed (with ``sharing``, the physical network: evaluate it on
+    ``sharing.expand``-ed inputs)."""
+    config, data = ctx.config, ctx.data
+    if sharing is None:
+        placed = ctx.placer(model.defects)
+        at = ctx.routed(start, placed, model)
+    else:
+        X = sharing.expand(data.X_train)
+        physical = sharing.physical(start)
+        placed = place_defect_aware(ctx.sizes, ctx.profile.layout, model.defects, (X**2).mean(0))
+        at = placed
+        if config.weight_routing:
+            at = match_weights(
+                placed, physical.binary_weights(), model, input_importance(physical, X)
+            )
+    tuned = train_defect_aware(
+        data,
+        config.hidden,
+        model,
+        at,
+        rng,
+        ctx.finetune,
+        init=start,
+        freeze_defective=config.freeze_defective,
+        select=config.select,
+        init_shrink=config.finetune_shrink,
+        sharing=sharing,
+    ).net
+    return at, tuned if sharing is None else sharing.physical(tuned)
 
 
 def die_results(

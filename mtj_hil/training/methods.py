@@ -30,6 +30,7 @@ from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_fo
 from mtj_hil.training.empirical import MeasuredArrays
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, target_bits, weight_response
+from mtj_hil.training.sharing import InputSharing
 
 V_READ = 0.1
 """Default read voltage (V) for an input of 1."""
@@ -165,6 +166,7 @@ def train_defect_aware(
     freeze_defective: bool = True,
     select: bool = False,
     init_shrink: float = 1.0,
+    sharing: InputSharing | None = None,
 ) -> TrainResult:
     """Train through one die's measured conductances (fixed map, no read noise).
 
@@ -181,15 +183,23 @@ def train_defect_aware(
     ``init_shrink`` (0 < s <= 1) scales ``init``'s latent weights first: the same binary
     network, but weights can flip within a short fine-tuning (latents trained long sit at
     the clip, +-1, and barely move at a small step size).
+    With ``sharing`` the placement holds ``sharing.physical(net)`` (its first layer's rows
+    carry the inputs ``sharing`` says) and the network is trained through the realisation
+    that gives (:meth:`InputSharing.logical`); deploy ``sharing.physical`` of the result on
+    ``sharing.expand``-ed inputs.
 
     Raises:
-        TrainingError: network, data set, placement and die disagree, or ``init_shrink``
-            outside (0, 1].
+        TrainingError: network, data set, placement and die disagree, ``init_shrink``
+            outside (0, 1], or ``sharing`` with ``freeze_defective``.
     """
     t0 = time.perf_counter()
     net = _new_net(data, hidden, rng, activation, init, init_shrink)
     _check_fit(data, net.sizes, placement)
+    if sharing is not None and freeze_defective:
+        raise TrainingError("freeze_defective does not combine with input sharing")
     real = die_realisation(die, placement)
+    if sharing is not None:
+        real = sharing.logical(real)
     masks = defect_masks(die, placement) if freeze_defective else None
     X, y = data.X_train, data.y_train
     hist = fit(

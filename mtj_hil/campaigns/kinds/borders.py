@@ -5,7 +5,7 @@ Keys: ``characterization`` (name of an earlier ``characterize`` group on a simul
 required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 :class:`mtj_hil.experiments.borders.BordersConfig`: ``dataset``, ``data_dir``,
 ``image_size``, ``hidden``, ``epochs``, ``lr_final``, ``finetune_epochs``, ``finetune_lr``,
-``finetune_shrink``, ``freeze_defective``, ``stats_epochs``, ``stats_lr``, ``stats_shrink``,
+``finetune_shrink``, ``freeze_defective``, ``shared_rows``, ``stats_epochs``, ``stats_lr``, ``stats_shrink``,
 ``recalibrate``, ``pool_size``, ``select``, ``compare_plain``, ``finetune_from``,
 ``calibration_batch``, ``recal_components``, ``lea_copies``, ``lea_beta``, ``folds``,
 ``stats_model``, ``validation``, ``weight_routing``, ``bias_correction``,
@@ -64,6 +64,8 @@ _SETTINGS = (
           "fine-tuning.", default=1.0, lo=0, lo_open=True, hi=1),
     Field("freeze_defective", "bool", "Freeze pairs holding a defective device.",
           default=False),
+    Field("shared_rows", "int", "First-layer rows the defect-aware network takes from its "
+          "least important inputs for copies of its most important.", default=0, lo=0),
     Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=20, lo=1),
     Field("stats_lr", "float", "Adam step of statistics-aware training.", default=0.01, lo=0,
           lo_open=True),

@@ -28,6 +28,7 @@ def result():
         stats_epochs=3,
         compare_plain=True,
         on_chip=True,
+        shared_rows=8,  # the defect-aware column reads shared rows on chip too
     )
     stages = []
     res = run_borders(config, lambda stage, done, total: stages.append(stage))

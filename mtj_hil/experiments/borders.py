@@ -33,6 +33,7 @@ from mtj_hil.training.ensemble import (
     check_ensemble_fits,
     place_ensemble,
 )
+from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
 from mtj_hil.training.methods import (
     train_defect_aware,
@@ -346,7 +347,14 @@ def run_borders(
     profile = load_profile(config.profile)
     layout = profile.layout
     sizes = [data.n_features, *config.hidden, data.n_classes]
-    check_fits(sizes, layout)
+    try:
+        check_fits(sizes, layout)
+    except TrainingError as exc:
+        raise TrainingError(
+            f"the network {'-'.join(map(str, sizes))} does not fit a die of profile "
+            f"{config.profile}: {exc} (fewer --hidden units, a smaller --image-size, or a "
+            "larger die)"
+        ) from None
     if config.shared_rows > data.n_features // 2:
         raise ConfigError(
             f"shared_rows {config.shared_rows} is more than half of {data.name}'s "

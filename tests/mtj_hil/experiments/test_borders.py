@@ -223,3 +223,11 @@ def _spread_dies(first_seed: int) -> list:
         g_ap = layout.nominal_g_ap * np.exp(0.2 * rng.standard_normal(shape))
         dies.append(DieModel(layout, g_p, g_ap, codes.astype(np.uint8), 0.005))
     return dies
+
+
+def test_a_network_too_large_for_the_die_is_refused_naming_the_profile():
+    from mtj_hil.training.errors import TrainingError
+
+    config = BordersConfig(dataset="digits", profile="passive-15x15", dies=1, hidden=(4,))
+    with pytest.raises(TrainingError, match="64-4-10 does not fit a die of profile passive-15x15"):
+        run_borders(config)

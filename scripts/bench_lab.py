@@ -27,9 +27,9 @@ from __future__ import annotations
 import argparse
 import time
 import tomllib
-from pathlib import Path
 from typing import Any
 
+from _lab_die import STATION, add_die_options
 from _smoke import parse_args
 
 from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
@@ -37,8 +37,6 @@ from mtj_hil.sim import SimulatedChip
 from mtj_hil.sim.lab.lab import VirtualLab
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
-
-STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 
 
 def run(
@@ -122,16 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         help="write-read cycles per state (default %(default)s)",
     )
     parser.add_argument("--fast-only", action="store_true", help="fast and scan strategies only")
-    station = tomllib.loads(STATION.read_text())["virtual_lab"]
-    parser.add_argument(
-        "--lot",
-        type=int,
-        default=station["lot_seed"],
-        help="lot seed of the simulated die (default: the virtual-lab station file's)",
-    )
-    parser.add_argument(
-        "--die", type=int, default=station["die"], help="die of that lot (default: the station's)"
-    )
+    add_die_options(parser)
     args = parse_args(parser, SMOKE, argv)
     strategies = [("fast", args.arrays), ("scan", args.arrays)]
     if not args.fast_only:

@@ -37,9 +37,9 @@ import argparse
 import time
 import tomllib
 import warnings
-from pathlib import Path
 
 import numpy as np
+from _lab_die import STATION, add_die_options
 
 from mtj_hil.protocols.switching.analysis import analyse
 from mtj_hil.protocols.switching.fit import STATUS_OK, interval_coverage
@@ -55,9 +55,6 @@ from mtj_hil.protocols.switching.procedure import (
 from mtj_hil.sim.lab.lab import VirtualLab
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
-
-STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
-
 
 LEVERS = {
     "baseline": ("1.2.0", {"decision_bound": 0.0, "skip_unresponsive": False}),
@@ -236,16 +233,7 @@ def main() -> None:
     )
     parser.add_argument("--levers", action="store_true", help="measure each lever on its own")
     parser.add_argument("--lever-arrays", type=int, default=1, help="arrays per lever")
-    station = tomllib.loads(STATION.read_text())["virtual_lab"]
-    parser.add_argument(
-        "--lot",
-        type=int,
-        default=station["lot_seed"],
-        help="lot seed of the simulated die (default: the virtual-lab station file's)",
-    )
-    parser.add_argument(
-        "--die", type=int, default=station["die"], help="die of that lot (default: the station's)"
-    )
+    add_die_options(parser)
     args = parser.parse_args()
     die = (args.lot, args.die)
     if args.levers:

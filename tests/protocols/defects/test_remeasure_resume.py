@@ -4,6 +4,8 @@ stored record that does not fit the run is measured again rather than trusted.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -134,25 +136,25 @@ def test_stored_rounds_refuse_shapes_streams_and_partial_rounds():
     assert not fits(rounds[1], fewer)
 
 
-def _interrupt_after_first_save(monkeypatch) -> list[int]:
-    saves: list[int] = []
+def _stopped_after_round_one(tmp_path, monkeypatch) -> Path:
+    """A run file whose characterisation stopped right after round 1 of re-measurement was
+    stored (Ctrl-C as the record reached the disk)."""
+    out = tmp_path / "die.h5"
     real = CharacterizationRun.save_remeasurement
 
     def save(self, arrays, selected, data):
         real(self, arrays, selected, data)
-        saves.append(len(saves))
-        if len(saves) == 1:
-            raise KeyboardInterrupt
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(CharacterizationRun, "save_remeasurement", save)
-    return saves
+    with monkeypatch.context() as patch:
+        patch.setattr(CharacterizationRun, "save_remeasurement", save)
+        with pytest.raises(KeyboardInterrupt):
+            run_characterization(_noisy_chip(), out, die_id="d0", plan=PLAN)
+    return out
 
 
 def test_a_run_file_resumes_inside_re_measurement(tmp_path, monkeypatch, capsys):
-    out = tmp_path / "die.h5"
-    _interrupt_after_first_save(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        run_characterization(_noisy_chip(), out, die_id="d0", plan=PLAN)
+    out = _stopped_after_round_one(tmp_path, monkeypatch)
     with h5py.File(out, "r") as f:
         before = f["remeasure/g_after_p"][()]
         selected = f["remeasure/selected"][()]
@@ -171,10 +173,7 @@ def test_a_run_file_resumes_inside_re_measurement(tmp_path, monkeypatch, capsys)
 
 @pytest.mark.parametrize("damage", ["drop_stream", "short_stream", "garbage_selected"])
 def test_a_damaged_record_is_measured_again_on_resume(tmp_path, monkeypatch, damage):
-    out = tmp_path / "die.h5"
-    _interrupt_after_first_save(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        run_characterization(_noisy_chip(), out, die_id="d0", plan=PLAN)
+    out = _stopped_after_round_one(tmp_path, monkeypatch)
     # a kill between the record's writes, through the run file's own writer
     with RunFile.open(out, "a") as run:
         if damage == "drop_stream":

@@ -96,29 +96,15 @@ def test_fine_tuning_trains_through_the_shared_rows(digits, base, spread_die, la
     p = place(base.sizes, layout)
     real = sharing.logical(die_realisation(spread_die, p))
     cfg = TrainConfig(epochs=3, lr=0.02, lr_final=None)
+
+    def tune(**options):
+        rng = np.random.default_rng(2)
+        return train_defect_aware(digits, [16], spread_die, p, rng, cfg, init=base, **options)
+
     losses = []
     for share in (None, sharing):
-        tuned = train_defect_aware(
-            digits,
-            [16],
-            spread_die,
-            p,
-            np.random.default_rng(2),
-            cfg,
-            init=base,
-            freeze_defective=False,
-            sharing=share,
-        ).net
+        tuned = tune(freeze_defective=False, sharing=share).net
         losses.append(mean_loss(tuned, digits.X_train, digits.y_train, [real]))
     assert losses[1] < losses[0] - 0.05
     with pytest.raises(TrainingError, match="freeze_defective"):
-        train_defect_aware(
-            digits,
-            [16],
-            spread_die,
-            p,
-            np.random.default_rng(2),
-            cfg,
-            init=base,
-            sharing=sharing,
-        )
+        tune(sharing=sharing)

@@ -29,7 +29,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from mtj_hil.errors import ConfigError
 
@@ -118,6 +118,15 @@ SCHEDULER_SCHEMES = ("tcp", "tls")
 """Transports a scheduler address may name (``HOST:PORT`` alone means ``tcp``)."""
 
 
+def _split(address: str) -> SplitResult:
+    """``address`` split as a URL, ``HOST:PORT`` read as ``tcp://HOST:PORT``.
+
+    Raises:
+        ValueError: a host or port that cannot be one (e.g. a port out of range).
+    """
+    return urlsplit(address if "://" in address else f"tcp://{address}")
+
+
 def scheduler_address(address: str) -> str:
     """``address`` if it names a Dask scheduler as ``tls://HOST:PORT``, ``tcp://HOST:PORT``
     or ``HOST:PORT`` (IPv6 hosts in brackets).
@@ -127,7 +136,7 @@ def scheduler_address(address: str) -> str:
     """
     give = "give tls://HOST:PORT or tcp://HOST:PORT"
     try:
-        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        parts = _split(address)
         port = parts.port
     except ValueError as exc:
         raise ValueError(f"{address!r} is not a scheduler address ({exc}): {give}") from None
@@ -146,7 +155,7 @@ def scheduler_address(address: str) -> str:
 
 def plain_remote(scheduler: str) -> bool:
     """Whether ``scheduler`` is plain TCP to another machine (see the module docstring)."""
-    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    parts = _split(scheduler)
     if parts.scheme not in ("tcp", ""):
         return False
     host = parts.hostname or ""

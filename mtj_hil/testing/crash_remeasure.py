@@ -21,6 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from mtj_hil.protocols.characterize.replay import STREAMS
 from mtj_hil.testing.crash_scenarios import (
     Report,
     Scenario,
@@ -34,7 +35,6 @@ OUT = "remeasure.h5"
 STASH = "rounds-before-resume.npz"
 """The rounds a killed run left, copied before the resume (the comparison checks them)."""
 ROUND_CYCLES = 2
-STREAMS = ("g_after_p", "g_after_ap", "g_high_p", "g_high_ap")
 DIE = "sim:1t1r-20k-tmr20-noise5:lot9001:die0"
 
 

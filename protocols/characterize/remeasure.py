@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
-from mtj_hil.protocols.characterize.replay import fits, stored_rounds
+from mtj_hil.protocols.characterize.replay import STREAMS, fits, stored_rounds
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import (
     DefectCode,
@@ -36,7 +36,6 @@ SETTLED = 0.999
 """A defect call below this confidence is re-measured with the UNCERTAIN devices when the
 budget leaves room for it."""
 DEFECT_CALLS = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP)
-STREAMS = ("g_after_p", "g_after_ap", "g_high_p", "g_high_ap")
 
 
 class RemeasurementSink(Protocol):
@@ -88,16 +87,17 @@ def remeasure(
     replayed = 0
     while chosen is not None:
         k = len(measured)
-        if k < len(stored) and (k == 0 or fits(stored[k], chosen)):
+        replay = k < len(stored) and (k == 0 or fits(stored[k], chosen))
+        if replay:
             data = {i: d for i, d in stored[k].items() if chosen[i].any()}
             replayed += 1
-            measured.append((chosen, data))
         else:
             if k < len(stored):
                 note["measured_again"] = len(stored) - k  # a stored round of other devices
             stored = []
             data = _measure_round(chip, plan, arrays, chosen, "g_high_p" in names)
-            measured.append((chosen, data))
+        measured.append((chosen, data))
+        if not replay:
             _save(sink, arrays, measured, names)  # on disk before the next classification
         for n in names:
             more = np.full((plan.remeasure_cycles, *reads[n].shape[1:]), np.nan)

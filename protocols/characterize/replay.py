@@ -12,24 +12,14 @@ version, a damaged one) and every later round are measured again.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
 from mtj_hil.protocols.defects.detect import SwitchingData
 
+STREAMS = ("g_after_p", "g_after_ap", "g_high_p", "g_high_ap")
+"""The read streams of a re-measurement record (the high ones only with a bias read)."""
 StoredRound = dict[int, SwitchingData]
 """One round's data per stacked-array index (the indices of ``arrays`` in the plan)."""
-
-
-class StoredRemeasurementSink(Protocol):
-    """A sink that can give back the re-measurement it stored (optional for sinks)."""
-
-    def load_remeasurement(
-        self,
-    ) -> tuple[list[int], np.ndarray, list[SwitchingData]] | None:
-        """What the last ``save_remeasurement`` got, or None (none stored, or unreadable)."""
-        ...
 
 
 def stored_rounds(
@@ -40,7 +30,8 @@ def stored_rounds(
     cycles: int,
     max_rounds: int,
 ) -> list[StoredRound]:
-    """The complete rounds ``sink`` holds for a re-measurement whose first round re-writes
+    """The complete rounds ``sink`` holds (through its optional ``load_remeasurement()``,
+    which gives back what ``save_remeasurement`` got) for a re-measurement whose first round re-writes
     ``first`` (bool ``(arrays, rows, cols)``) of the planned ``arrays``; [] when the sink
     keeps none, cannot give them back, or holds a record of other devices, streams or shapes.
 
@@ -64,7 +55,7 @@ def stored_rounds(
         return []
     total = None
     for d in data:
-        for n in ("g_after_p", "g_after_ap", "g_high_p", "g_high_ap"):
+        for n in STREAMS:
             values = getattr(d, n)
             if (values is None) != (n not in names):
                 return []

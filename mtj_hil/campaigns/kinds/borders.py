@@ -5,8 +5,8 @@ Keys: ``characterization`` (name of an earlier ``characterize`` group on a simul
 required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 :class:`mtj_hil.experiments.borders.BordersConfig`: ``dataset``, ``data_dir``,
 ``image_size``, ``hidden``, ``epochs``, ``lr_final``, ``finetune_epochs``, ``finetune_lr``,
-``finetune_shrink``, ``freeze_defective``, ``shared_rows``, ``stats_epochs``, ``stats_lr``, ``stats_shrink``,
-``recalibrate``, ``pool_size``, ``select``, ``compare_plain``, ``finetune_from``,
+``finetune_shrink``, ``freeze_defective``, ``shared_rows``, ``stats_epochs``, ``stats_lr``,
+``stats_shrink``, ``recalibrate``, ``pool_size``, ``select``, ``compare_plain``, ``finetune_from``,
 ``calibration_batch``, ``recal_components``, ``lea_copies``, ``lea_beta``, ``folds``,
 ``stats_model``, ``validation``, ``weight_routing``, ``bias_correction``,
 ``compensation_budget``, ``compensation_training`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in

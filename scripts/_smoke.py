@@ -14,6 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
+def bench_description(doc: str | None) -> str:
+    """A script's ``--help`` description: the first paragraph of its docstring as one
+    line (a first line alone may stop mid-sentence)."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
 def describe(smoke: Mapping[str, Any]) -> str:
     """The smoke overrides as command-line options, e.g. ``--dies 1 --skip-lab``."""
     words = []

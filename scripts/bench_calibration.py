@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _smoke import parse_args
+from _smoke import bench_description, parse_args
 
 from mtj_hil.calibration.errors import CalibrationWarning
 from mtj_hil.cli.calibration import calibrate_chip
@@ -53,7 +53,7 @@ SMOKE = {"arrays": 1}
 
 def main(argv: list[str] | None = None) -> None:
     """Characterise before and after calibration; print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--arrays", type=int, default=6, help="arrays to characterise")
     args = parse_args(parser, SMOKE, argv)
     data = tomllib.loads(STATION.read_text())

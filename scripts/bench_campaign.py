@@ -32,7 +32,7 @@ from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from _smoke import parse_args  # noqa: E402
+from _smoke import bench_description, parse_args  # noqa: E402
 
 from mtj_hil.campaigns import load_campaign  # noqa: E402
 from mtj_hil.campaigns.engine import connect, digests, plain_loop, run_campaign  # noqa: E402
@@ -157,10 +157,12 @@ SMOKE = {
 
 def main(argv: list[str] | None = None) -> None:
     """Run the campaign four ways and print the figures."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dies", type=int, default=36)
+    ap = argparse.ArgumentParser(description=bench_description(__doc__))
+    ap.add_argument("--dies", type=int, default=36, help="characterisation tasks (one per die)")
     ap.add_argument("--seeds", type=int, default=2, help="Borders tasks (one per seed)")
-    ap.add_argument("--dataset", default="mnist5k", choices=["mnist5k", "digits"])
+    ap.add_argument(
+        "--dataset", default="mnist5k", choices=["mnist5k", "digits"], help="Borders data set"
+    )
     ap.add_argument("--epochs", type=int, default=10, help="base epochs (fine-tunings: 1/3)")
     ap.add_argument("--pool", type=int, default=32, help="Borders pool_size (die realisations)")
     ap.add_argument(

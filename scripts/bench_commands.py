@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 
+from _smoke import bench_description
+
 from mtj_hil.testing.coverage import MODEL_NAMES, check_dialect, coverage_line
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--smoke", action="store_true", help="the same (it takes seconds)")
     parser.parse_args()
     outcomes = [

@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _smoke import bench_description
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mtj_hil.testing.crash import (  # noqa: E402
@@ -145,7 +147,7 @@ def fault_trial(scn, k, name, err, root, ref, shim, tally) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--smoke", action="store_true", help="a spread of the write points")
     parser.add_argument("--scenario", action="append", help="only these scenarios (by name)")
     parser.add_argument("--keep", type=Path, help="keep every trial's files in this folder")

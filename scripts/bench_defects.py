@@ -27,7 +27,7 @@ import argparse
 import time
 
 import numpy as np
-from _smoke import parse_args
+from _smoke import bench_description, parse_args
 from defect_cases import CASES, bayes_calls, case_profile, confident_error, reliability
 from rich.console import Console
 from rich.table import Table
@@ -184,7 +184,7 @@ SMOKE = {"dies": 2, "arrays": 4, "cases": "resistive opens,sense offsets"}
 
 def main(argv: list[str] | None = None) -> None:
     """Run every (selected) case or profile and print the confusion matrices and summary."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=bench_description(__doc__))
     ap.add_argument("--dies", type=int, default=12, help="dies per case (default 12)")
     ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
     plan = CharacterizationPlan()  # the library's defaults, the very ones of the CLI

@@ -18,11 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _smoke import bench_description
+
 from mtj_hil.testing.fuzz import fuzz
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--cases", type=int, default=520, help="cases to run (default 520)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds a case may take")

@@ -29,6 +29,8 @@ import argparse
 import logging
 import warnings
 
+from _smoke import bench_description
+
 from mtj_hil.sim.lab import SMU_DIALECTS, START_STATES
 from mtj_hil.testing.hostile_faults import FAULTS, faults_for, try_midrun
 from mtj_hil.testing.hostile_start import starts_for, try_hostile_start
@@ -60,7 +62,7 @@ def _table(title: str, rows: list[str], results: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument(
         "--smoke", action="store_true", help="two starts, one fault, one mutation per driver"
     )

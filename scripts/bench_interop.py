@@ -19,6 +19,8 @@ import argparse
 import logging
 import warnings
 
+from _smoke import bench_description
+
 from mtj_hil.sim.lab.smu.dialects import START_STATES
 from mtj_hil.testing.interop import CLIENTS, run_pair
 
@@ -26,8 +28,13 @@ SMOKE = ("pymeasure Keithley2400", "mtj-hil keithley2400", "qcodes Keithley2602B
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", default="power-on", choices=list(START_STATES))
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
+    parser.add_argument(
+        "--start",
+        default="power-on",
+        choices=list(START_STATES),
+        help="state each virtual SMU starts in before the client connects",
+    )
     parser.add_argument("--smoke", action="store_true", help="three pairs only")
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)  # client libraries log every refused command

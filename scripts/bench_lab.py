@@ -30,7 +30,7 @@ import tomllib
 from typing import Any
 
 from _lab_die import STATION, add_die_options
-from _smoke import parse_args
+from _smoke import bench_description, parse_args
 
 from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
 from mtj_hil.sim import SimulatedChip
@@ -105,7 +105,7 @@ SMOKE = {"arrays": 1, "cycles": 1, "fast_only": True}
 
 def main(argv: list[str] | None = None) -> None:
     """Run every strategy and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--arrays", type=int, default=32, help="arrays for the fast strategy")
     parser.add_argument(
         "--slow-arrays",

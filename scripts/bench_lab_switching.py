@@ -40,6 +40,7 @@ import warnings
 
 import numpy as np
 from _lab_die import STATION, add_die_options
+from _smoke import bench_description
 
 from mtj_hil.protocols.switching.analysis import analyse
 from mtj_hil.protocols.switching.fit import STATUS_OK, interval_coverage
@@ -224,7 +225,7 @@ def report(r: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument(
         "--arrays", type=int, default=4, help="whole arrays to measure (0: levers only)"
     )

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from _smoke import bench_description
 
 URL = re.compile(r"live view: (http://\S+?/) \(server pid (\d+)\)")
 CPU: list[tuple[bool, float]] = []
@@ -144,7 +145,7 @@ def latency(arrays: str, tmp: Path, servers: list) -> tuple[np.ndarray, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--pairs", type=int, default=5, help="runs without and with --live")
     parser.add_argument("--arrays", default="0-31", help="arrays of the simulated die")
     parser.add_argument("--lab-arrays", default="0-7", help="arrays on the virtual lab")

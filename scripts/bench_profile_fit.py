@@ -33,6 +33,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _smoke import bench_description
 from defect_cases import CASES, case_profile
 from rich.console import Console
 from rich.table import Table
@@ -208,7 +209,7 @@ def dir_of(prof) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=bench_description(__doc__))
     ap.add_argument("--dies", type=int, default=12, help="dies per case (default 12)")
     ap.add_argument("--lot", type=int, default=9002, help="lot seed (default 9002)")
     ap.add_argument("--arrays", type=int, default=None, help="first N arrays per die (default all)")

@@ -35,7 +35,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _smoke import parse_args  # noqa: E402
+from _smoke import bench_description, parse_args  # noqa: E402
 
 from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die  # noqa: E402
 from mtj_hil.protocols.defects.codes import DEFECT_CLASSES, DefectCode  # noqa: E402
@@ -255,7 +255,7 @@ SMOKE = {"dies": 1, "repeats": 1, "arrays": 2, "vectors": 1000, "switching_array
 
 def main(argv: list[str] | None = None) -> None:
     """Print the three figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--dies", type=int, default=36, help="dies for the detection figure")
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats")
     parser.add_argument(

@@ -357,11 +357,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--profile", default="1t1r-20k")
-    ap.add_argument("--dies", type=int, default=36)
-    ap.add_argument("--switching-arrays", type=int, default=2)
-    ap.add_argument("--dataset", default="digits")
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--profile", default="1t1r-20k", help="die profile (name or TOML path)")
+    ap.add_argument("--dies", type=int, default=36, help="dies of the simulated lot")
+    ap.add_argument(
+        "--switching-arrays", type=int, default=2, help="arrays per die switching-characterised"
+    )
+    ap.add_argument("--dataset", default="digits", help="data set of the round trip")
+    ap.add_argument(
+        "--epochs", type=int, default=20, help="round trip: base epochs (fine-tunings: 1/4)"
+    )
     ap.add_argument("--seeds", type=int, default=3, help="training seeds per lot (round trip)")
     ap.add_argument(
         "--delta-sigma",
@@ -369,8 +373,12 @@ def main(argv: list[str] | None = None) -> None:
         default=0.1,
         help="per-device Delta spread of the bench-local profile (0: the profile as shipped)",
     )
-    ap.add_argument("--skip-round-trip", action="store_true")
-    ap.add_argument("--skip-lab", action="store_true")
+    ap.add_argument(
+        "--skip-round-trip", action="store_true", help="skip section 3 (the borders round trip)"
+    )
+    ap.add_argument(
+        "--skip-lab", action="store_true", help="skip the virtual-lab array of section 4"
+    )
     ap.add_argument("--skip-die", action="store_true", help="skip the whole-die simulator cost")
     ap.add_argument("--pool", type=int, default=64, help="borders pool_size (round trip)")
     ap.add_argument(

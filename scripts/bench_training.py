@@ -28,7 +28,7 @@ import tracemalloc
 from collections import defaultdict
 
 import numpy as np
-from _smoke import parse_args
+from _smoke import bench_description, parse_args
 
 from mtj_hil.experiments.borders import BordersConfig, BordersResult, run_borders_seeds
 from mtj_hil.experiments.claims import claims_rows
@@ -101,31 +101,90 @@ def crossbar_macs(sizes: list[int]) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Run both profiles and print the table, the claims, the times and the memory."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dies", type=int, default=36)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap = argparse.ArgumentParser(description=bench_description(__doc__))
+    ap.add_argument("--dies", type=int, default=36, help="dies of the lot per profile")
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds (networks) per profile")
     ap.add_argument("--first-seed", type=int, default=0, help="seeds FIRST .. FIRST+SEEDS-1")
     ap.add_argument("--lot-seed", type=int, default=1000, help="a lot no test uses")
-    ap.add_argument("--profiles", default="1t1r-20k,1t1r-early-process")
-    ap.add_argument("--dataset", default="mnist5k")
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--finetune-epochs", type=int, default=30)
-    ap.add_argument("--stats-epochs", type=int, default=20)
-    ap.add_argument("--stats-lr", type=float, default=BordersConfig.stats_lr)
-    ap.add_argument("--stats-shrink", type=float, default=BordersConfig.stats_shrink)
-    ap.add_argument("--finetune-lr", type=float, default=BordersConfig.finetune_lr)
-    ap.add_argument("--finetune-shrink", type=float, default=BordersConfig.finetune_shrink)
-    ap.add_argument("--shared-rows", type=int, default=BordersConfig.shared_rows)
-    ap.add_argument("--recal-components", type=int, default=0)
-    ap.add_argument("--finetune-from", dest="finetune_from", default="base")
+    ap.add_argument(
+        "--profiles", default="1t1r-20k,1t1r-early-process", help="die profiles, comma-separated"
+    )
+    ap.add_argument(
+        "--dataset", default=BordersConfig.dataset, help="mnist5k | digits | idx (see borders)"
+    )
+    ap.add_argument(
+        "--hidden", type=int, default=BordersConfig.hidden[0], help="hidden-layer width"
+    )
+    ap.add_argument(
+        "--epochs", type=int, default=BordersConfig.epochs, help="epochs of the ideal training"
+    )
+    ap.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=BordersConfig.finetune_epochs,
+        help="epochs of each per-die defect-aware fine-tuning",
+    )
+    ap.add_argument(
+        "--stats-epochs",
+        type=int,
+        default=BordersConfig.stats_epochs,
+        help="epochs of the statistics-aware training",
+    )
+    ap.add_argument(
+        "--stats-lr",
+        type=float,
+        default=BordersConfig.stats_lr,
+        help="Adam step of the statistics-aware training",
+    )
+    ap.add_argument(
+        "--stats-shrink",
+        type=float,
+        default=BordersConfig.stats_shrink,
+        help="factor on the ideal network's latent weights before statistics-aware training",
+    )
+    ap.add_argument(
+        "--finetune-lr",
+        type=float,
+        default=BordersConfig.finetune_lr,
+        help="Adam step of the fine-tunings",
+    )
+    ap.add_argument(
+        "--finetune-shrink",
+        type=float,
+        default=BordersConfig.finetune_shrink,
+        help="factor on the latent weights before each per-die fine-tuning",
+    )
+    ap.add_argument(
+        "--shared-rows",
+        type=int,
+        default=BordersConfig.shared_rows,
+        help="first-layer rows given to copies of the most important inputs (0: none)",
+    )
+    ap.add_argument(
+        "--recal-components",
+        type=int,
+        default=BordersConfig.recal_components,
+        help="rank of the recalibration's input-dependent part (0: scale and shift only)",
+    )
+    ap.add_argument(
+        "--finetune-from",
+        dest="finetune_from",
+        default=BordersConfig.finetune_from,
+        choices=("base", "statistics"),
+        help="network each per-die fine-tuning starts from",
+    )
     ap.add_argument(
         "--validation",
         type=float,
         default=0.0,
         help="test on this held-out fraction of the training set instead (choosing settings)",
     )
-    ap.add_argument("--pool-size", type=int, default=128)
+    ap.add_argument(
+        "--pool-size",
+        type=int,
+        default=BordersConfig.pool_size,
+        help="die realisations pre-drawn for statistics-aware training",
+    )
     ap.add_argument(
         "--no-weight-routing",
         dest="weight_routing",

@@ -28,7 +28,7 @@ import argparse
 import time
 
 import numpy as np
-from _smoke import parse_args
+from _smoke import bench_description, parse_args
 from bench_defects import GOALS, scores, verdict
 from defect_cases import bayes_calls, confident_error, remeasured_cycles
 from rich.console import Console
@@ -206,7 +206,7 @@ most and the shapes that take other code paths."""
 
 def main(argv: list[str] | None = None) -> None:
     """Run every (selected) stress case and print the table."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=bench_description(__doc__))
     ap.add_argument("--dies", type=int, default=12, help="dies per case (default 12)")
     ap.add_argument("--lot", type=int, default=9001, help="lot seed (default 9001)")
     ap.add_argument("--cases", default=None, help="comma-separated words; cases naming any")

@@ -23,7 +23,7 @@ import argparse
 import sys
 import time
 
-from _smoke import parse_args
+from _smoke import bench_description, parse_args
 
 from mtj_hil.testing.flaw_fuzz import fuzz_flaws
 
@@ -32,7 +32,7 @@ SMOKE = {"dies": 6, "arrays": 2}
 
 def main(argv: list[str] | None = None) -> int:
     """Fuzz, print each notable die and the summary line; 1 if anything crashed."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=bench_description(__doc__))
     ap.add_argument("--dies", type=int, default=200, help="random dies (default 200)")
     ap.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     ap.add_argument("--base", default="1t1r-20k", help="profile the flaws are added to")

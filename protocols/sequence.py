@@ -127,8 +127,9 @@ def check_steps(steps: list[SeqStep]) -> None:
     """Refuse malformed steps before anything is applied.
 
     Raises:
-        InvalidRequest: an unknown step, rounds or repeats below 1, a read voltage not
-            positive, or a negative escalation step.
+        InvalidRequest: an unknown step, rounds or repeats below 1, a read voltage or
+            integration not positive, a threshold not positive and finite, or a negative
+            escalation step.
     """
     for i, step in enumerate(steps):
         if not isinstance(step, STEP_TYPES):
@@ -145,6 +146,10 @@ def check_steps(steps: list[SeqStep]) -> None:
         t_int = getattr(step, "integration", None)
         if t_int is not None and not t_int > 0:
             raise InvalidRequest(f"sequence step {i}: integration must be > 0 s, got {t_int}")
+        thr = getattr(step, "threshold", None)
+        if thr is not None and not 0 < thr < np.inf:
+            # a board and a host would read NaN or a negative threshold differently
+            raise InvalidRequest(f"sequence step {i}: threshold must be > 0 S, got {thr}")
 
 
 def sets_integration(chip: Chip) -> bool:

@@ -35,7 +35,7 @@ from mtj_hil.instruments.controller.codec import (
 from mtj_hil.instruments.controller.port import open_port
 from mtj_hil.instruments.controller.replies import parse_identity
 from mtj_hil.instruments.controller.types import ChipIdentity
-from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, InstrumentTimeout
 
 __all__ = ["ControllerLink"]
 
@@ -299,6 +299,8 @@ class ControllerLink:
 
         Raises:
             ControllerError: the final frame is ``ERR`` (frames before it are discarded).
+            InstrumentStateLost: the board reset itself during the run (its resync
+                remembers no frame): it is in its power-up safe state.
             InstrumentTimeout, InstrumentError: as :meth:`_transact`.
         """
         with transaction(self.port_name):
@@ -319,13 +321,23 @@ class ControllerLink:
                     self._connection().write(frame_bytes)
                     return self._read_stream(seq, command, time.monotonic() + timeout_s)
 
+            def resync() -> None:
+                # the board remembers the last frame it executed (at least this session's
+                # IDN) until its own reset: none remembered means it reset during the run
+                if self._resync() < 0:
+                    raise InstrumentStateLost(
+                        f"{self.port_name}: the board reset itself during {command} {args[0]}"
+                        " (it answers as after power-up): it is in its safe state and the"
+                        " results of the run are lost"
+                    )
+
             try:
                 frames, final = call_with_retries(
                     attempt,
                     port=self.port_name,
                     command=command,
                     retries=self.retries,
-                    resync=self._resync,
+                    resync=resync,
                     retry_on=(InstrumentTimeout, FrameError),
                 )
             except InstrumentError:

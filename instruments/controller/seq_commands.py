@@ -84,19 +84,16 @@ class SequenceCommands:
             return False
         return version >= SEQ_FIRMWARE and ident.sequence_steps >= 1
 
-    def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
-        """Upload ``steps`` and run them on the selected array; return the scans in order.
-        Every sequence is checked before anything is sent; one identical to the last run
-        without fault is run again from the board's buffer without uploading it.
+    def check_sequence(self, steps: list[Step], enabled_rows: int | None = None) -> float:
+        """Check a whole sequence as :meth:`run_sequence` does before it sends anything
+        (``enabled_rows``: input lines enabled before its first step, ``None`` = all);
+        return the longest time (s) its run may take. Sends nothing.
 
         Raises:
-            SafetyViolation: a step outside the board's limits or the station's envelope,
-                naming the step (nothing is sent).
-            InstrumentError: the firmware has no sequences, or the sequence is longer than
-                the board's buffer (nothing is sent).
-            ControllerError: the board refused a step or the run (e.g. E10 when aborted:
-                the board is then in the safe state and the partial results are dropped).
-            FrameError: a malformed ``DAT`` frame or final reply.
+            SequenceRefused: a step outside the board's limits or the station's envelope,
+                or one the board would not accept as written, naming the step.
+            InstrumentError: the firmware has no sequences, the sequence is longer than the
+                board's buffer, or its run may last longer than the board allows.
         """
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
         if not self.has_sequences:
@@ -113,18 +110,38 @@ class SequenceCommands:
             vread_min=lim.vread_min,
             vread_max=lim.vread_max,
             envelope=self.envelope,  # type: ignore[attr-defined]
+            geometry=(ident.rows, ident.cols, lim.adc_bits),
         )
         if len(steps) > ident.sequence_steps:
             raise InstrumentError(
                 f"{self.port_name}: a sequence of {len(steps)} steps exceeds the board's "  # type: ignore[attr-defined]
                 f"buffer of {ident.sequence_steps}"
             )
-        duration = run_duration(steps, ident, self._enabled_rows)  # type: ignore[attr-defined]
+        duration = run_duration(steps, ident, enabled_rows)
         if lim.t_seq_max and duration > lim.t_seq_max:
             raise InstrumentError(
                 f"a sequence that may take {duration:.1f} s exceeds the board's "
                 f"{lim.t_seq_max:g} s per run: split it"
             )
+        return duration
+
+    def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
+        """Upload ``steps`` and run them on the selected array; return the scans in order.
+        Every sequence is checked before anything is sent; one identical to the last run
+        without fault is run again from the board's buffer without uploading it.
+
+        Raises:
+            SequenceRefused: (a SafetyViolation) a step outside the board's limits or the
+                station's envelope, or malformed, naming the step (nothing is sent).
+            InstrumentError: the firmware has no sequences, or the sequence is longer than
+                the board's buffer or a run may last (nothing is sent).
+            ControllerError: the board refused a step or the run (e.g. E10 when aborted:
+                the board is then in the safe state and the partial results are dropped).
+            FrameError: a malformed ``DAT`` frame or final reply.
+        """
+        ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
+        lim = ident.limits
+        duration = self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
         tokens = tuple(encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps)
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault

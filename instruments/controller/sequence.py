@@ -53,6 +53,7 @@ __all__ = [
     "Range",
     "Scan",
     "SeqResult",
+    "SequenceRefused",
     "Step",
     "WriteVerify",
     "CheckMask",
@@ -286,13 +287,17 @@ def check_steps(
     vread_min: float,
     vread_max: float,
     envelope: object | None = None,
+    geometry: tuple[int, int, int] | None = None,
 ) -> None:
     """Check every step of a whole sequence against the board's limits and (given) the
     station's safety envelope (``check_pulse`` / ``check_read_voltages``) before anything
-    is sent, naming the first step that would leave them.
+    is sent, naming the first step that would leave them. Given ``geometry`` (rows, cols,
+    converter bits), every step must also be one the board accepts as it is written: line
+    indices, bit maps of ``rows * cols`` cells, threshold codes, converter ranges and
+    integration times (the board's own step parser, so it refuses nothing the host let by).
 
     Raises:
-        SafetyViolation: ``step <i> (<token kind>): <reason>``; nothing is sent.
+        SequenceRefused: ``step <i> (<step kind>): <reason>``; nothing is sent.
     """
     for i, step in enumerate(steps):
         pulses: list[tuple[float, float]] = []
@@ -302,11 +307,11 @@ def check_steps(
         elif isinstance(step, WriteVerify):
             reads = [step.volts]
             if not step.amplitudes:
-                raise SafetyViolation(f"step {i} (write-verify): no amplitude given")
+                raise SequenceRefused(i, step, "no amplitude given")
             try:
                 pulses = list(zip(step.amplitudes, step.round_widths(), strict=True))
             except ValueError as exc:
-                raise SafetyViolation(f"step {i} (write-verify): {exc}") from None
+                raise SequenceRefused(i, step, str(exc)) from None
         elif isinstance(step, Scan | Known | Decide):
             reads = [step.volts]
         try:
@@ -325,10 +330,34 @@ def check_steps(
                 if envelope is not None:
                     envelope.check_read_voltages(np.array([v]))  # type: ignore[attr-defined]
         except SafetyViolation as exc:
-            name = type(step).__name__
-            raise SafetyViolation(
-                f"sequence refused before upload: step {i} ({name}): {exc}"
-            ) from None
+            raise SequenceRefused(i, step, str(exc)) from None
+        if geometry is not None:
+            _check_token(i, step, *geometry)
+
+
+class SequenceRefused(SafetyViolation):
+    """A sequence refused before upload: ``index`` is the first step at fault, ``reason``
+    what is wrong with it."""
+
+    def __init__(self, index: int, step: object, reason: str) -> None:
+        super().__init__(
+            f"sequence refused before upload: step {index} ({type(step).__name__}): {reason}"
+        )
+        self.index = index
+        self.reason = reason
+
+
+def _check_token(i: int, step: object, rows: int, cols: int, bits: int) -> None:
+    """Refuse a step the board would refuse as written (encoded, then parsed as the board
+    parses it): a wrong line index, bit map, code count or code, range or integration."""
+    try:
+        decode_step(encode_step(step, rows, cols, bits), rows, cols, bits)  # type: ignore[arg-type]
+        cells = getattr(step, "high", None) if isinstance(step, Known) else None
+        cells = step.cells if isinstance(step, CheckMask) else cells
+        if cells is not None and len(cells) != rows * cols:
+            raise ValueError(f"needs one bit per cell ({rows} x {cols}), got {len(cells)}")
+    except (FrameError, ValueError, TypeError) as exc:
+        raise SequenceRefused(i, step, str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,11 @@ from mtj_hil.instruments.controller.sequence import (
     Range,
     Scan,
     SeqResult,
+    SequenceRefused,
     Step,
     WriteVerify,
 )
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.protocols.sequence import (
     KnownMap,
@@ -65,26 +66,17 @@ def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
             its largest range.
     """
     layout = chip.layout
-    every = tuple(range(layout.rows)), tuple(range(layout.cols))
     tr = _translate(chip, array, steps)
     ident = chip.controller.identity
+    chunks = _chunks(tr.body, ident, layout.rows)
+    _check_runs(chip, steps, tr, chunks)
     got: dict[int, list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
     last: dict[float, np.ndarray] = {}  # cells reading high at each voltage (host's view)
     chip._select(array)
     chip._enabled = None  # each run enables every line itself
     try:
-        for start, stop in _chunks(tr.body, ident, layout.rows):
-            prefix: list[Step] = [Enable(*every)]
-            # the range in force, unless the run's first step sets it anyway
-            if tr.ranges[start] is not None and not isinstance(tr.body[start], Range):
-                prefix.append(Range(tr.ranges[start]))
-            if tr.integrations[start] is not None:
-                prefix.append(Integration(tr.integrations[start]))
-            if tr.masks[start] is not None:
-                prefix.append(CheckMask(tuple(bool(c) for c in tr.masks[start].ravel())))
-            for v in _write_voltages(tr.body[start:stop]):
-                if v in last:
-                    prefix.append(Known(v, tuple(bool(h) for h in last[v].ravel())))
+        for start, stop in chunks:
+            prefix = _prefix(chip, tr, start, stop, last)
             frames = chip.controller.run_sequence(prefix + tr.body[start:stop])
             by_step: dict[int, list[SeqResult]] = {}
             for frame in frames:
@@ -107,6 +99,63 @@ def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
     chip._enabled = (np.ones(layout.rows, bool).tobytes(), np.ones(layout.cols, bool).tobytes())
     chip._range = tr.range_after
     return _results(chip, array, steps, tr, got)
+
+
+def _prefix(
+    chip: Any, tr: _Translation, start: int, stop: int, last: dict[float, np.ndarray]
+) -> list[Step]:
+    """The steps a run of ``tr.body[start:stop]`` starts with: every line enabled, the
+    range, integration and check mask in force, and the host's latest view of the cells
+    at each of its write-verify voltages (``last``)."""
+    layout = chip.layout
+    prefix: list[Step] = [Enable(tuple(range(layout.rows)), tuple(range(layout.cols)))]
+    # the range in force, unless the run's first step sets it anyway
+    if tr.ranges[start] is not None and not isinstance(tr.body[start], Range):
+        prefix.append(Range(tr.ranges[start]))
+    if tr.integrations[start] is not None:
+        prefix.append(Integration(tr.integrations[start]))
+    if tr.masks[start] is not None:
+        prefix.append(CheckMask(tuple(bool(c) for c in tr.masks[start].ravel())))
+    for v in _write_voltages(tr.body[start:stop]):
+        if v in last:
+            prefix.append(Known(v, tuple(bool(h) for h in last[v].ravel())))
+    return prefix
+
+
+def _check_runs(
+    chip: Any, steps: list[SeqStep], tr: _Translation, chunks: list[tuple[int, int]]
+) -> None:
+    """Check every run of a sequence split into several before the first is sent, so that
+    a step the board would refuse (or one too long for a run) stops the whole sequence
+    before anything is applied; the error names the caller's step.
+
+    Raises:
+        SafetyViolation: a step outside the envelope or the board's limits.
+        InstrumentError: a step whose run may last longer than the board allows.
+    """
+    shape = (chip.layout.rows, chip.layout.cols)
+    every_known = {v: np.zeros(shape, bool) for v in _write_voltages(tr.body)}
+    for start, stop in chunks:
+        body = tr.body[start:stop]
+        # the run's steps alone first: a refusal then names the step at fault, not the
+        # prefix that repeats its value (e.g. a Known at a write-verify's voltage)
+        prefix: list[Step] = []
+        try:
+            chip.controller.check_sequence(body)
+            prefix = _prefix(chip, tr, start, stop, every_known)
+            chip.controller.check_sequence(prefix + body)
+        except SequenceRefused as exc:
+            i = tr.owner[start + max(exc.index - len(prefix), 0)]
+            raise SafetyViolation(
+                f"sequence refused before anything was sent: step {i} "
+                f"({type(steps[i]).__name__}): {exc.reason}"
+            ) from None
+        except InstrumentError as exc:
+            i = tr.owner[start]
+            raise InstrumentError(
+                f"sequence refused before anything was sent: step {i} "
+                f"({type(steps[i]).__name__}) does not fit one run on the board: {exc}"
+            ) from None
 
 
 class _Translation:

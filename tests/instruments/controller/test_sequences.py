@@ -28,7 +28,7 @@ from mtj_hil.instruments.controller.sequence import (
     decode_step,
     encode_step,
 )
-from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, SafetyViolation
 from mtj_hil.sim.lab.board import VirtualBoard
 from mtj_hil.sim.lab.server import DropConnection, LineServer
 
@@ -271,7 +271,9 @@ def test_a_board_that_resets_mid_run_is_seen_by_the_host_and_left_safe(lab):
     ctrl.select_array(2)
     steps = [Enable(EVERY, EVERY), Scan(0.1), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
     board.faults.reset_run_at_step = 2
-    with pytest.raises(InstrumentError):  # no reply; the retry finds a board without array
+    # no reply; the resync finds a board that remembers nothing: it says so, and does not
+    # send the run again to a board without an array (which would answer E06)
+    with pytest.raises(InstrumentStateLost, match="board reset itself during SEQ RUN"):
         ctrl.run_sequence(steps)
     _assert_safe(board)
     assert ctrl.status().flags & 0x08  # flag bit 3: the board's watchdog reset it

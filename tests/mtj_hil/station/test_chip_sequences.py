@@ -137,3 +137,23 @@ def test_a_resumed_run_records_each_array_once(station_dict, tmp_path):
     assert len(runs) == 2  # arrays 1 and 2 only: array 0 is not measured again
     done = load_characterization(out)
     assert done.arrays_done == [0, 1, 2] and done.codes.shape == (3, 25, 25)
+
+
+def test_a_sequence_split_into_runs_is_refused_whole_naming_the_callers_step(lab_chip):
+    from mtj_hil.instruments.errors import SafetyViolation
+
+    board = lab_chip.lab.board
+    pulse = PulseAll(CellState.AP, Pulse(1.0, 1e-6))
+    many = ReadMap(0.1, repeats=100)  # ~42 s of scans: more than one run on the board
+    cases = [
+        ([pulse, many, ReadMap(0.5)], SafetyViolation, r"step 2 \(ReadMap\): read voltage 0.5"),
+        ([pulse, many, ReadMap(0.1, integration=1.0)], SafetyViolation, r"step 2 .*integration"),
+        ([pulse, WriteAll(CellState.P, read_voltage=0.5)], SafetyViolation, r"step 1 \(WriteAll\)"),
+        ([pulse, many, WriteAll(CellState.P, rounds=100)], InstrumentError, r"step 2 \(WriteAll\)"),
+    ]
+    for steps, error, match in cases:
+        frames, pulses, reads = board.frames, len(board.pulses), board.conversions
+        with pytest.raises(error, match=match):
+            run_sequence(lab_chip, 3, steps)
+        # nothing was sent: not the runs before the one holding the bad step, not a SEL
+        assert (board.frames, len(board.pulses), board.conversions) == (frames, pulses, reads)

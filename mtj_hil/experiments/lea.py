@@ -48,13 +48,19 @@ def parse_copies(text: str, n_layers: int) -> list[int] | None:
     return values
 
 
-def resolve_copies(sizes: Sequence[int], layout: Layout, copies: Sequence[int] | None) -> list[int]:
-    """The copies to use (``None``: the most that fit) after checking they fit the die.
+def resolve_copies(
+    sizes: Sequence[int],
+    layout: Layout,
+    copies: Sequence[int] | None,
+    usable: int | None = None,
+) -> list[int]:
+    """The copies to use (``None``: the most that fit the die's arrays and, if given, its
+    ``usable`` devices) after checking they fit the die.
 
     Raises:
         TrainingError: the copies need more arrays than the die has (saying how many).
     """
-    chosen = auto_copies(sizes, layout) if copies is None else list(copies)
+    chosen = auto_copies(sizes, layout, usable=usable) if copies is None else list(copies)
     check_ensemble_fits(sizes, layout, chosen)
     return chosen
 

@@ -29,6 +29,7 @@ from mtj_hil.experiments.networks import load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
@@ -136,8 +137,10 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     check_fits(sizes, layout)
     target = die_id(spec.profile, spec.lot_seed, spec.die)
     copies: list[int] = []
+    requested = None
     if spec.method == "lea":
-        copies = resolve_copies(sizes, layout, parse_copies(spec.copies, len(sizes) - 1))
+        requested = parse_copies(spec.copies, len(sizes) - 1)
+        copies = resolve_copies(sizes, layout, requested)
     files = list(spec.characterization)
     if spec.method in ("defect-aware", "lea") and len(files) > 1:
         raise ConfigError(f"{spec.method} training takes one --characterization (its die)")
@@ -156,6 +159,9 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     elif spec.method == "statistics-aware":
         models = _population_models(spec, layout)
     if model is not None:
+        if spec.method == "lea" and requested is None:  # auto: as many as the die can hold
+            good = int(np.count_nonzero(model.defects == DefectCode.GOOD))
+            copies = resolve_copies(sizes, layout, None, usable=good)
         check_usable(sizes, model.defects, copies or None, target)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.die]))
     cfg = TrainConfig(epochs=spec.epochs)

@@ -216,6 +216,12 @@ class RunFile:
     def _check(self, kind: str | None) -> None:
         if self.h5.attrs.get("format") != FORMAT:
             raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil run file")
+        missing = [name for name in ("kind", "status") if name not in self.h5.attrs]
+        if missing:
+            raise StoreError(
+                f"{self.path} is an mtj-hil run file without its {' and '.join(missing)} "
+                "attribute: the file is damaged"
+            )
         version = int(self.h5.attrs.get("format_version", 0))
         if version > FORMAT_VERSION:
             raise StoreError(

@@ -95,14 +95,24 @@ def load_lea(
     """Inverse of :func:`save_lea`.
 
     Raises:
-        StoreError: the group records no ensemble.
+        StoreError: the group records no ensemble, or a damaged one.
         TrainingError: it was made for another layout.
     """
     g = run.h5[group]
     if "ensemble" not in g.attrs:
         raise StoreError(f"{run.path}:{group} records no LEA ensemble")
-    ens = EnsemblePlacement.from_dict(json.loads(g.attrs["ensemble"]), layout)
-    return ens, [np.asarray(g[f"lea_weights_{li}"][()]) for li in range(len(ens.copies))]
+    damaged = "the file is damaged; train the network again"
+    try:
+        ens = EnsemblePlacement.from_dict(json.loads(g.attrs["ensemble"]), layout)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise StoreError(
+            f"{run.path}:{group} records an LEA ensemble that cannot be read "
+            f"({type(exc).__name__}: {exc}): {damaged}"
+        ) from exc
+    weights = [run.read(f"{group}/lea_weights_{li}") for li in range(len(ens.copies))]
+    if not all(w.dtype.kind == "f" and np.isfinite(w).all() for w in weights):
+        raise StoreError(f"{run.path}:{group} holds LEA weights that are not finite: {damaged}")
+    return ens, weights
 
 
 def evaluate_lea(

@@ -282,6 +282,25 @@ def load_saved(path: Path, layout: Layout) -> tuple[Any, Any, dict[str, Any]]:
     return net, placement, attrs
 
 
+def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
+    """Refuse a network run file that lacks what evaluating it needs (the training method,
+    data set, die profile and seeds), or records them as something else.
+
+    Raises:
+        StoreError: naming the file and the attribute.
+    """
+    damaged = "the file is damaged; train the network again"
+    missing = [k for k in ("method", "dataset", "profile", "lot_seed", "seed") if k not in attrs]
+    if missing:
+        raise StoreError(f"{path} records no {', '.join(missing)} of its network: {damaged}")
+    if attrs["method"] not in METHODS:
+        raise StoreError(f"{path} records the unknown training method {attrs['method']!r}")
+    for key in ("lot_seed", "seed", "image_size"):
+        value = str(attrs.get(key, 0)).strip()
+        if not value.isdecimal():
+            raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {damaged}")
+
+
 def _data_for(attrs: dict[str, Any]) -> Dataset:
     data_dir = attrs.get("data_dir") or None
     return load_dataset(
@@ -311,6 +330,7 @@ def evaluate_network(
     """
     with RunFile.open(net_path, "r", kind=KIND) as run:
         attrs = run.attrs
+    check_network_attrs(net_path, attrs)
     profile, lot_seed = str(attrs["profile"]), int(attrs["lot_seed"])
     with open_chip(station, profile, lot_seed, die) as chip:
         net, placement, attrs = load_saved(net_path, chip.layout)

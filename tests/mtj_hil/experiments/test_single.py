@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.runs.store.characterization import load_characterization
+from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim import SimulatedChip
 from mtj_hil.training.bnn import BNN
 from mtj_hil.training.capacity import devices_needed
@@ -218,3 +220,33 @@ def test_auto_lea_copies_are_the_most_the_usable_devices_hold(tmp_path, defectiv
     with pytest.raises(TrainingError, match=rf"has {good} usable .* needs 14080"):
         train_network(mnist)
     assert not (tmp_path / "m.h5").exists()
+
+
+def _edited(source, folder, edit):
+    path = folder / "edited.h5"
+    shutil.copy(source, path)
+    with RunFile.open(path, "a") as run:
+        edit(run)
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda run: run.write("network/latent_0", np.full((64, 16), np.nan), "1"), "not finite"),
+        (lambda run: run.set_attrs("", method="magic"), "unknown training method 'magic'"),
+        (lambda run: run.set_attrs("", lot_seed="x"), "lot_seed 'x' is not an integer"),
+        (lambda run: run.set_attrs("network", placement="[]"), "placement that cannot be read"),
+    ],
+)
+def test_a_damaged_network_file_is_refused_naming_it(defect_net, tmp_path, edit, message):
+    path = _edited(defect_net, tmp_path, edit)
+    with pytest.raises(StoreError, match=message) as err:
+        evaluate_network(path, 2)
+    assert str(path) in str(err.value)
+
+
+def test_a_damaged_lea_ensemble_is_refused_naming_the_file(lea_net, tmp_path):
+    path = _edited(lea_net, tmp_path, lambda run: run.set_attrs("network", ensemble="{}"))
+    with pytest.raises(StoreError, match="LEA ensemble that cannot be read"):
+        evaluate_network(path, 2)

@@ -155,7 +155,7 @@ class RunFile:
                 "journal_seq": 0,
             }
             for key, value in (extra or {}).items():
-                attrs[key] = value if isinstance(value, str | int | float) else json.dumps(value)
+                attrs[key] = value if _native(value) else json.dumps(value)
             run = cls(new_image(), path, _Writer(lease, run_id))
             run.set_attrs("", **attrs)
             nexus.start(run.h5)
@@ -448,6 +448,14 @@ class RunFile:
         if writer is not None:
             writer.failed = error
         raise error from exc
+
+
+def _native(value: Any) -> bool:
+    """Whether HDF5 stores ``value`` as an attribute as it is: text, a float, or an integer
+    within 64 bits (a larger one, e.g. a huge --die index, is stored as its JSON text)."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str | float)
 
 
 def _tidy(path: Path, folded: list[Path]) -> None:

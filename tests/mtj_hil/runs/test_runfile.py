@@ -241,3 +241,10 @@ def test_an_empty_file_and_a_run_file_without_its_kind_are_named(tmp_path):
         f.attrs["format"] = FORMAT
     with pytest.raises(StoreError, match=r"kindless\.h5 is an mtj-hil run file without its kind"):
         load_characterization(kindless)
+
+
+def test_integers_beyond_64_bits_are_recorded_as_text(tmp_path):
+    path = tmp_path / "run.h5"
+    RunFile.create(path, "network", die_id="x", extra={"die": 10**26, "lot_seed": 3}).close()
+    with RunFile.open(path) as run:
+        assert int(run.attrs["die"]) == 10**26 and run.attrs["lot_seed"] == 3

@@ -202,8 +202,8 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
             "dataset_name": data.name,
             "preprocessing": data.preprocessing,
             "image_size": spec.image_size,
-            "data_dir": "" if spec.data_dir is None else str(spec.data_dir),
-            "profile": spec.profile,
+            "data_dir": "" if spec.data_dir is None else str(spec.data_dir.resolve()),
+            "profile": _recorded_profile(spec.profile),
             "lot_seed": spec.lot_seed,
             "die": spec.die,
             "characterization": [str(p) for p in spec.characterization],
@@ -222,6 +222,13 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     summary = {"method": spec.method, "software_error": error, "die_id": target, "out": spec.out}
     summary.update({k: v for k, v in loop.items() if k.startswith(("on_chip", "lea"))})
     return summary
+
+
+def _recorded_profile(profile: str) -> str:
+    """The profile as a network file records it: a shipped name as it is, a TOML file as its
+    absolute path (``mtj-hil evaluate`` may run from another folder)."""
+    path = Path(profile)
+    return str(path.resolve()) if path.suffix == ".toml" or path.is_file() else profile
 
 
 def _train_in_the_loop(

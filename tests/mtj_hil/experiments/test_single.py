@@ -250,3 +250,21 @@ def test_a_damaged_lea_ensemble_is_refused_naming_the_file(lea_net, tmp_path):
     path = _edited(lea_net, tmp_path, lambda run: run.set_attrs("network", ensemble="{}"))
     with pytest.raises(StoreError, match="LEA ensemble that cannot be read"):
         evaluate_network(path, 2)
+
+
+def test_a_network_of_a_profile_file_evaluates_from_another_folder(tmp_path, monkeypatch):
+    (tmp_path / "train").mkdir()
+    shutil.copy(SHIPPED, tmp_path / "train" / "mine.toml")
+    monkeypatch.chdir(tmp_path / "train")
+    spec = TrainSpec(
+        "unaware",
+        0,
+        tmp_path / "n.h5",
+        dataset="digits",
+        hidden=(8,),
+        epochs=1,
+        profile="mine.toml",
+    )
+    train_network(spec)
+    monkeypatch.chdir(tmp_path)
+    assert evaluate_network(tmp_path / "n.h5", 0)["method"] == "unaware"

@@ -118,6 +118,39 @@ def _check_layout(char: Characterization, layout: Layout) -> None:
             )
 
 
+def _check_classification(char: Characterization, layout: Layout) -> None:
+    """Refuse a classification that no characterisation writes: maps of another shape than
+    the die, codes that are not defect codes, conductances that are not real numbers, or
+    GOOD devices without a positive finite conductance (a model built from them would be
+    silently wrong)."""
+    shape = (layout.n_arrays, layout.rows, layout.cols)
+    damaged = "the file is damaged; characterise the die again"
+    maps = {"codes": char.codes, "g_p": char.g_p, "g_ap": char.g_ap}
+    for name, values in maps.items():
+        got = np.shape(values)
+        if got != shape:
+            raise StoreError(f"{char.path}: defects/{name} has shape {got}, not {shape}; {damaged}")
+    codes = np.asarray(char.codes)
+    known = [int(c) for c in DefectCode]
+    if codes.dtype.kind not in "iu" or not np.isin(codes, known).all():
+        raise StoreError(
+            f"{char.path}: defects/codes holds values other than the defect codes {known}; "
+            + damaged
+        )
+    good = codes == DefectCode.GOOD
+    for name in ("g_p", "g_ap"):
+        g = np.asarray(maps[name])
+        if g.dtype.kind not in "iuf":
+            raise StoreError(f"{char.path}: defects/{name} is not real numbers; {damaged}")
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(g) | (good & ~(g > 0)) | (good & ~np.isfinite(g))
+        if bad.any():
+            raise StoreError(
+                f"{char.path}: defects/{name} holds {int(bad.sum())} infinite values or GOOD "
+                f"devices without a positive finite conductance; {damaged}"
+            )
+
+
 def load_die_model(
     path: str | Path,
     layout: Layout,
@@ -142,6 +175,11 @@ def load_die_model(
     found = str(char.attrs.get("die_id", ""))
     if die_id is not None and found != die_id:
         raise StoreError(f"{path} characterises die {found!r}, not {die_id!r}")
+    if char.attrs.get("status") == "completed" and not char.complete:
+        raise StoreError(
+            f"{path} is marked completed but holds no classification (no defects/ group): "
+            "the file is damaged; characterise the die again"
+        )
     if char.attrs.get("status") != "completed" or not char.complete:
         raise StoreError(
             f"{path} is not a completed characterisation (status {char.attrs.get('status')!r}); "
@@ -153,6 +191,7 @@ def load_die_model(
         _check_arrays([int(a) for a in char.arrays], layout, str(path))
     except TrainingError as exc:
         raise StoreError(str(exc)) from exc
+    _check_classification(char, layout)
     assert char.g_p is not None and char.g_ap is not None
     if read_noise is None:
         read_noise = _noise_from_file(path, char) or DEFAULT_READ_NOISE

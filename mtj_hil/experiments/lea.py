@@ -48,13 +48,19 @@ def parse_copies(text: str, n_layers: int) -> list[int] | None:
     return values
 
 
-def resolve_copies(sizes: Sequence[int], layout: Layout, copies: Sequence[int] | None) -> list[int]:
-    """The copies to use (``None``: the most that fit) after checking they fit the die.
+def resolve_copies(
+    sizes: Sequence[int],
+    layout: Layout,
+    copies: Sequence[int] | None,
+    usable: int | None = None,
+) -> list[int]:
+    """The copies to use (``None``: the most that fit the die's arrays and, if given, its
+    ``usable`` devices) after checking they fit the die.
 
     Raises:
         TrainingError: the copies need more arrays than the die has (saying how many).
     """
-    chosen = auto_copies(sizes, layout) if copies is None else list(copies)
+    chosen = auto_copies(sizes, layout, usable=usable) if copies is None else list(copies)
     check_ensemble_fits(sizes, layout, chosen)
     return chosen
 
@@ -89,14 +95,24 @@ def load_lea(
     """Inverse of :func:`save_lea`.
 
     Raises:
-        StoreError: the group records no ensemble.
+        StoreError: the group records no ensemble, or a damaged one.
         TrainingError: it was made for another layout.
     """
     g = run.h5[group]
     if "ensemble" not in g.attrs:
         raise StoreError(f"{run.path}:{group} records no LEA ensemble")
-    ens = EnsemblePlacement.from_dict(json.loads(g.attrs["ensemble"]), layout)
-    return ens, [np.asarray(g[f"lea_weights_{li}"][()]) for li in range(len(ens.copies))]
+    damaged = "the file is damaged; train the network again"
+    try:
+        ens = EnsemblePlacement.from_dict(json.loads(g.attrs["ensemble"]), layout)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise StoreError(
+            f"{run.path}:{group} records an LEA ensemble that cannot be read "
+            f"({type(exc).__name__}: {exc}): {damaged}"
+        ) from exc
+    weights = [run.read(f"{group}/lea_weights_{li}") for li in range(len(ens.copies))]
+    if not all(w.dtype.kind == "f" and np.isfinite(w).all() for w in weights):
+        raise StoreError(f"{run.path}:{group} holds LEA weights that are not finite: {damaged}")
+    return ens, weights
 
 
 def evaluate_lea(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from mtj_hil.errors import StoreError
 from mtj_hil.protocols.chip import Layout
 from mtj_hil.runs.store.runfile import RunFile
@@ -51,9 +53,21 @@ def load_network(run: RunFile, group: str, layout: Layout | None) -> tuple[BNN, 
             [float(x) for x in json.loads(g.attrs["gains"])],
             str(g.attrs["activation"]),  # type: ignore[arg-type]
         )
-    except (KeyError, ValueError, TrainingError) as exc:
+    except (KeyError, ValueError, TypeError, TrainingError) as exc:
         raise StoreError(f"{run.path}:{group} is not a readable network: {exc}") from exc
+    values = [*net.latent, *net.biases, np.asarray(net.gains)]
+    if not all(v.dtype.kind == "f" and np.isfinite(v).all() for v in values):
+        raise StoreError(
+            f"{run.path}:{group} holds weights, biases or gains that are not finite numbers: "
+            "the file is damaged; train the network again"
+        )
     placement = None
     if "placement" in g.attrs and layout is not None:
-        placement = Placement.from_dict(json.loads(g.attrs["placement"]), layout)
+        try:
+            placement = Placement.from_dict(json.loads(g.attrs["placement"]), layout)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise StoreError(
+                f"{run.path}:{group} records a placement that cannot be read "
+                f"({type(exc).__name__}: {exc}): the file is damaged; train the network again"
+            ) from exc
     return net, placement

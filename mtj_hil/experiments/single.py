@@ -29,6 +29,7 @@ from mtj_hil.experiments.networks import load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
@@ -136,8 +137,10 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     check_fits(sizes, layout)
     target = die_id(spec.profile, spec.lot_seed, spec.die)
     copies: list[int] = []
+    requested = None
     if spec.method == "lea":
-        copies = resolve_copies(sizes, layout, parse_copies(spec.copies, len(sizes) - 1))
+        requested = parse_copies(spec.copies, len(sizes) - 1)
+        copies = resolve_copies(sizes, layout, requested)
     files = list(spec.characterization)
     if spec.method in ("defect-aware", "lea") and len(files) > 1:
         raise ConfigError(f"{spec.method} training takes one --characterization (its die)")
@@ -156,6 +159,9 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     elif spec.method == "statistics-aware":
         models = _population_models(spec, layout)
     if model is not None:
+        if spec.method == "lea" and requested is None:  # auto: as many as the die can hold
+            good = int(np.count_nonzero(model.defects == DefectCode.GOOD))
+            copies = resolve_copies(sizes, layout, None, usable=good)
         check_usable(sizes, model.defects, copies or None, target)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.die]))
     cfg = TrainConfig(epochs=spec.epochs)
@@ -196,8 +202,8 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
             "dataset_name": data.name,
             "preprocessing": data.preprocessing,
             "image_size": spec.image_size,
-            "data_dir": "" if spec.data_dir is None else str(spec.data_dir),
-            "profile": spec.profile,
+            "data_dir": "" if spec.data_dir is None else str(spec.data_dir.resolve()),
+            "profile": _recorded_profile(spec.profile),
             "lot_seed": spec.lot_seed,
             "die": spec.die,
             "characterization": [str(p) for p in spec.characterization],
@@ -216,6 +222,13 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     summary = {"method": spec.method, "software_error": error, "die_id": target, "out": spec.out}
     summary.update({k: v for k, v in loop.items() if k.startswith(("on_chip", "lea"))})
     return summary
+
+
+def _recorded_profile(profile: str) -> str:
+    """The profile as a network file records it: a shipped name as it is, a TOML file as its
+    absolute path (``mtj-hil evaluate`` may run from another folder)."""
+    path = Path(profile)
+    return str(path.resolve()) if path.suffix == ".toml" or path.is_file() else profile
 
 
 def _train_in_the_loop(
@@ -276,6 +289,25 @@ def load_saved(path: Path, layout: Layout) -> tuple[Any, Any, dict[str, Any]]:
     return net, placement, attrs
 
 
+def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
+    """Refuse a network run file that lacks what evaluating it needs (the training method,
+    data set, die profile and seeds), or records them as something else.
+
+    Raises:
+        StoreError: naming the file and the attribute.
+    """
+    damaged = "the file is damaged; train the network again"
+    missing = [k for k in ("method", "dataset", "profile", "lot_seed", "seed") if k not in attrs]
+    if missing:
+        raise StoreError(f"{path} records no {', '.join(missing)} of its network: {damaged}")
+    if attrs["method"] not in METHODS:
+        raise StoreError(f"{path} records the unknown training method {attrs['method']!r}")
+    for key in ("lot_seed", "seed", "image_size"):
+        value = str(attrs.get(key, 0)).strip()
+        if not value.isdecimal():
+            raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {damaged}")
+
+
 def _data_for(attrs: dict[str, Any]) -> Dataset:
     data_dir = attrs.get("data_dir") or None
     return load_dataset(
@@ -305,6 +337,7 @@ def evaluate_network(
     """
     with RunFile.open(net_path, "r", kind=KIND) as run:
         attrs = run.attrs
+    check_network_attrs(net_path, attrs)
     profile, lot_seed = str(attrs["profile"]), int(attrs["lot_seed"])
     with open_chip(station, profile, lot_seed, die) as chip:
         net, placement, attrs = load_saved(net_path, chip.layout)

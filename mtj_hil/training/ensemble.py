@@ -27,6 +27,7 @@ import numpy as np
 from mtj_hil.protocols.chip import Layout
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bnn import BNN, Realisation
+from mtj_hil.training.capacity import devices_needed
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import (
@@ -164,10 +165,20 @@ def check_ensemble_fits(sizes: Sequence[int], layout: Layout, copies: Sequence[i
         )
 
 
-def auto_copies(sizes: Sequence[int], layout: Layout, max_copies: int = MAX_COPIES) -> list[int]:
+def auto_copies(
+    sizes: Sequence[int],
+    layout: Layout,
+    max_copies: int = MAX_COPIES,
+    usable: int | None = None,
+) -> list[int]:
     """The most copies that fit, given to the last layers first (they hold fewest devices
     and every output depends on them): each layer from the last gets as many as fit with
     one copy of every earlier layer.
+
+    Args:
+        usable: the die's usable (GOOD) devices, if measured: copies that would occupy more
+            devices than that are not proposed (one copy of every layer always is; see
+            :func:`capacity.check_usable` for refusing a die too small even for that).
 
     Raises:
         TrainingError: not even one copy of every layer fits.
@@ -178,6 +189,8 @@ def auto_copies(sizes: Sequence[int], layout: Layout, max_copies: int = MAX_COPI
         while copies[li] < max_copies:
             trial = copies[:li] + [copies[li] + 1] + copies[li + 1 :]
             if sum(arrays_needed(sizes, layout, trial)) > layout.n_arrays:
+                break
+            if usable is not None and devices_needed(sizes, trial) > usable:
                 break
             copies = trial
     return copies

@@ -371,11 +371,18 @@ def load_characterization(path: str | Path) -> Characterization:
             source = h5[GROUP].attrs.get("clock_source", "unknown")
             extra["clock_source"] = source.decode() if isinstance(source, bytes) else str(source)
             extra["clock_sessions"] = json.loads(h5[GROUP].attrs.get("clock_sessions", "[0]"))
+        plan, layout = json.loads(h5.attrs["plan"]), json.loads(h5.attrs["layout"])
+        for name, value in (("plan", plan), ("layout", layout)):
+            if not isinstance(value, dict):
+                raise StoreError(
+                    f"{path}: its {name} attribute is not a JSON object: the file is damaged "
+                    "or was not written by mtj-hil"
+                )
         return Characterization(
             path=Path(path),
             attrs=attrs,
-            plan=json.loads(h5.attrs["plan"]),
-            layout=json.loads(h5.attrs["layout"]),
+            plan=plan,
+            layout=layout,
             arrays_done=done,
             arrays=arrays,
             codes=codes,

@@ -124,8 +124,10 @@ def ensure_parsable(path: Path, data: bytes) -> bool:
     first (:func:`probe_unchecked`). Returns whether the file is checksummed.
 
     Raises:
-        StoreError: damaged (naming the damage).
+        StoreError: empty, or damaged (naming the damage).
     """
+    if not data:
+        raise StoreError(f"{path} is empty (0 bytes): not a run file, or its copy failed")
     if has_header(data):
         try:
             verify(data)

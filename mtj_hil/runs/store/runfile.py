@@ -155,7 +155,7 @@ class RunFile:
                 "journal_seq": 0,
             }
             for key, value in (extra or {}).items():
-                attrs[key] = value if isinstance(value, str | int | float) else json.dumps(value)
+                attrs[key] = value if _native(value) else json.dumps(value)
             run = cls(new_image(), path, _Writer(lease, run_id))
             run.set_attrs("", **attrs)
             nexus.start(run.h5)
@@ -216,6 +216,12 @@ class RunFile:
     def _check(self, kind: str | None) -> None:
         if self.h5.attrs.get("format") != FORMAT:
             raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil run file")
+        missing = [name for name in ("kind", "status") if name not in self.h5.attrs]
+        if missing:
+            raise StoreError(
+                f"{self.path} is an mtj-hil run file without its {' and '.join(missing)} "
+                "attribute: the file is damaged"
+            )
         version = int(self.h5.attrs.get("format_version", 0))
         if version > FORMAT_VERSION:
             raise StoreError(
@@ -442,6 +448,14 @@ class RunFile:
         if writer is not None:
             writer.failed = error
         raise error from exc
+
+
+def _native(value: Any) -> bool:
+    """Whether HDF5 stores ``value`` as an attribute as it is: text, a float, or an integer
+    within 64 bits (a larger one, e.g. a huge --die index, is stored as its JSON text)."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str | float)
 
 
 def _tidy(path: Path, folded: list[Path]) -> None:

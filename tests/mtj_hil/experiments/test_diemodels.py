@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,54 @@ def test_file_of_another_profile_with_the_same_geometry_is_refused(char_file):
     layout = load_profile("1t1r-early-process").layout  # 32 x 25 x 25 1T1R too
     with pytest.raises(StoreError, match=r"another profile \(1t1r-20k: nominal_g_ap 133"):
         load_die_model(char_file, layout)
+
+
+def _nan_where_good(run: RunFile) -> None:
+    codes = run.read("defects/codes")
+    run.write(
+        "defects/g_p", np.where(codes == DefectCode.GOOD, np.nan, run.read("defects/g_p")), "S"
+    )
+
+
+def _one_inf(run: RunFile) -> None:
+    g = run.read("defects/g_ap")
+    g[0, 0, 0] = np.inf
+    run.write("defects/g_ap", g, "S")
+
+
+DAMAGE = {
+    "codes of half the arrays": (
+        lambda run: run.write("defects/codes", run.read("defects/codes")[:16], "1"),
+        r"defects/codes has shape \(16, 25, 25\), not \(32, 25, 25\)",
+    ),
+    "codes as floats with NaN": (
+        lambda run: run.write(
+            "defects/codes", np.where(run.read("defects/codes") == 0, np.nan, 1.0), "1"
+        ),
+        "defects/codes holds values other than the defect codes",
+    ),
+    "an unknown code": (
+        lambda run: run.write("defects/codes", np.full((32, 25, 25), 77, np.uint8), "1"),
+        "defects/codes holds values other than the defect codes",
+    ),
+    "GOOD devices without a conductance": (_nan_where_good, "defects/g_p holds"),
+    "an infinite conductance": (_one_inf, "defects/g_ap holds 1 infinite"),
+    "no classification": (lambda run: run.delete("defects"), "marked completed but holds no"),
+    "a layout that is not an object": (
+        lambda run: run.set_attrs("", layout="[32, 25, 25]"),
+        "its layout attribute is not a JSON object",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_classification_is_refused_naming_the_file(char_file, tmp_path, damage):
+    edit, message = DAMAGE[damage]
+    path = tmp_path / "damaged.h5"
+    shutil.copy(char_file, path)
+    with RunFile.open(path, "a") as run:
+        edit(run)
+    layout = load_profile("1t1r-20k").layout
+    with pytest.raises(StoreError, match=message) as err:
+        load_die_model(path, layout)
+    assert str(path) in str(err.value)

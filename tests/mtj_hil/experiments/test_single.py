@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +15,15 @@ from mtj_hil.cli.experiments import evaluate, experiment, train
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.onchip import evaluate_on_chip, program_bits
-from mtj_hil.experiments.single import TrainSpec, evaluate_network, train_network
+from mtj_hil.experiments.single import TrainSpec, die_id, evaluate_network, train_network
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.runs.jobs.characterization import run_characterization
+from mtj_hil.runs.store.characterization import load_characterization
+from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim import SimulatedChip
 from mtj_hil.training.bnn import BNN
+from mtj_hil.training.capacity import devices_needed
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.errors import DatasetError, TrainingError
 from mtj_hil.training.mapping import place
@@ -161,3 +170,101 @@ def test_population_of_another_profile_refused_before_training(tmp_path, char_fi
     with pytest.raises(StoreError, match="another profile"):
         train_network(spec)
     assert not (tmp_path / "n.h5").exists()
+
+
+SHIPPED = Path(__file__).resolve().parents[3] / "mtj_hil" / "sim" / "profiles" / "1t1r-20k.toml"
+
+
+@pytest.fixture(scope="module")
+def defective_die(tmp_path_factory):
+    """A die of a profile with 60 % defective devices, characterised: (profile, run file)."""
+    folder = tmp_path_factory.mktemp("defective")
+    text = re.sub(r"^name = .*$", 'name = "defective"', SHIPPED.read_text(), flags=re.M)
+    for key in ("short_rate", "open_rate", "stuck_p_rate"):
+        text = re.sub(rf"^{key} = \S+", f"{key} = 0.2", text, flags=re.M)
+    text = re.sub(r"^die_spread = \S+", "die_spread = 0.0", text, flags=re.M)
+    profile = folder / "defective.toml"
+    profile.write_text(text)
+    out = folder / "char.h5"
+    chip = SimulatedChip.from_lot(str(profile), 0, 0)
+    plan = CharacterizationPlan(arrays=tuple(range(chip.layout.n_arrays)))
+    run_characterization(chip, out, die_id=die_id(str(profile), 0, 0), plan=plan, seed=0)
+    return str(profile), out
+
+
+def test_auto_lea_copies_are_the_most_the_usable_devices_hold(tmp_path, defective_die):
+    profile, char = defective_die
+    good = int(np.count_nonzero(load_characterization(char).codes == DefectCode.GOOD))
+    assert devices_needed([64, 16, 10], [1, 1]) < good < devices_needed([64, 16, 10], [4, 8])
+    spec = TrainSpec(
+        "lea",
+        0,
+        tmp_path / "n.h5",
+        dataset="digits",
+        hidden=(16,),
+        epochs=1,
+        profile=profile,
+        characterization=[char],
+    )
+    copies = train_network(spec)["lea_copies"]
+    assert devices_needed([64, 16, 10], copies) <= good and copies[-1] > 1
+    mnist = TrainSpec(
+        "lea",
+        0,
+        tmp_path / "m.h5",
+        hidden=(64,),
+        epochs=1,
+        profile=profile,
+        characterization=[char],
+    )
+    with pytest.raises(TrainingError, match=rf"has {good} usable .* needs 14080"):
+        train_network(mnist)
+    assert not (tmp_path / "m.h5").exists()
+
+
+def _edited(source, folder, edit):
+    path = folder / "edited.h5"
+    shutil.copy(source, path)
+    with RunFile.open(path, "a") as run:
+        edit(run)
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda run: run.write("network/latent_0", np.full((64, 16), np.nan), "1"), "not finite"),
+        (lambda run: run.set_attrs("", method="magic"), "unknown training method 'magic'"),
+        (lambda run: run.set_attrs("", lot_seed="x"), "lot_seed 'x' is not an integer"),
+        (lambda run: run.set_attrs("network", placement="[]"), "placement that cannot be read"),
+    ],
+)
+def test_a_damaged_network_file_is_refused_naming_it(defect_net, tmp_path, edit, message):
+    path = _edited(defect_net, tmp_path, edit)
+    with pytest.raises(StoreError, match=message) as err:
+        evaluate_network(path, 2)
+    assert str(path) in str(err.value)
+
+
+def test_a_damaged_lea_ensemble_is_refused_naming_the_file(lea_net, tmp_path):
+    path = _edited(lea_net, tmp_path, lambda run: run.set_attrs("network", ensemble="{}"))
+    with pytest.raises(StoreError, match="LEA ensemble that cannot be read"):
+        evaluate_network(path, 2)
+
+
+def test_a_network_of_a_profile_file_evaluates_from_another_folder(tmp_path, monkeypatch):
+    (tmp_path / "train").mkdir()
+    shutil.copy(SHIPPED, tmp_path / "train" / "mine.toml")
+    monkeypatch.chdir(tmp_path / "train")
+    spec = TrainSpec(
+        "unaware",
+        0,
+        tmp_path / "n.h5",
+        dataset="digits",
+        hidden=(8,),
+        epochs=1,
+        profile="mine.toml",
+    )
+    train_network(spec)
+    monkeypatch.chdir(tmp_path)
+    assert evaluate_network(tmp_path / "n.h5", 0)["method"] == "unaware"

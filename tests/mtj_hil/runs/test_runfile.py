@@ -224,3 +224,27 @@ def test_a_journal_that_cannot_be_tidied_stops_the_writer(tmp_path, monkeypatch)
     monkeypatch.undo()
     with RunFile.open(path) as done:
         assert list(done.h5["characterization/array_index"][()]) == [0]
+
+
+def test_an_empty_file_and_a_run_file_without_its_kind_are_named(tmp_path):
+    from mtj_hil.runs.store.reading import file_format
+    from mtj_hil.runs.store.runfile import FORMAT
+
+    empty = tmp_path / "empty.h5"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreError, match=r"empty\.h5 is empty \(0 bytes\)"):
+        load_characterization(empty)
+    with pytest.raises(StoreError, match=r"empty\.h5 is empty"):
+        file_format(empty)
+    kindless = tmp_path / "kindless.h5"
+    with h5py.File(kindless, "w") as f:
+        f.attrs["format"] = FORMAT
+    with pytest.raises(StoreError, match=r"kindless\.h5 is an mtj-hil run file without its kind"):
+        load_characterization(kindless)
+
+
+def test_integers_beyond_64_bits_are_recorded_as_text(tmp_path):
+    path = tmp_path / "run.h5"
+    RunFile.create(path, "network", die_id="x", extra={"die": 10**26, "lot_seed": 3}).close()
+    with RunFile.open(path) as run:
+        assert int(run.attrs["die"]) == 10**26 and run.attrs["lot_seed"] == 3

@@ -7,6 +7,7 @@ import pytest
 
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bnn import BNN
+from mtj_hil.training.capacity import devices_needed
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.ensemble import (
     EnsemblePlacement,
@@ -122,3 +123,11 @@ def test_every_copy_leaves_whole_defective_lines_on_spares(layout):
         assert not np.any(di.row == 9)
         assert not np.any((di.plus == 6) | (di.minus == 6))
     assert not np.any(ens.index(0, 0).plus == 6) and not np.any(ens.index(0, 0).minus == 6)
+
+
+def test_auto_copies_stay_within_the_usable_devices(layout):
+    sizes = [64, 16, 10]
+    assert auto_copies(sizes, layout) == [4, 8]  # 10752 devices on a clean die
+    copies = auto_copies(sizes, layout, usable=7000)
+    assert devices_needed(sizes, copies) <= 7000 and copies[-1] == 8
+    assert auto_copies(sizes, layout, usable=100) == [1, 1]  # check_usable refuses it

@@ -128,7 +128,8 @@ class SequenceCommands:
     def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
         """Upload ``steps`` and run them on the selected array; return the scans in order.
         Every sequence is checked before anything is sent; one identical to the last run
-        without fault is run again from the board's buffer without uploading it.
+        without fault is run again from the board's buffer without uploading it. An empty
+        sequence sends nothing and returns no scans (the buffer is left as it was).
 
         Raises:
             SequenceRefused: (a SafetyViolation) a step outside the board's limits or the
@@ -142,6 +143,8 @@ class SequenceCommands:
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
         lim = ident.limits
         duration = self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
+        if not steps:
+            return []  # nothing to run: no upload, no run (SEQ RUN would need an array)
         tokens = tuple(encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps)
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault

@@ -277,3 +277,13 @@ def test_a_board_that_resets_mid_run_is_seen_by_the_host_and_left_safe(lab):
         ctrl.run_sequence(steps)
     _assert_safe(board)
     assert ctrl.status().flags & 0x08  # flag bit 3: the board's watchdog reset it
+
+
+def test_an_empty_sequence_sends_no_byte_and_returns_no_scan(lab, monkeypatch):
+    board, ctrl = lab
+    sent: list[bytes] = []
+    write = ctrl._conn.write
+    monkeypatch.setattr(ctrl._conn, "write", lambda data: sent.append(bytes(data)) or write(data))
+    frames = board.frames
+    assert ctrl.run_sequence([]) == []  # no array selected: SEQ RUN would have drawn E06
+    assert sent == [] and board.frames == frames

@@ -11,6 +11,7 @@ import pytest
 from mtj_hil.instruments.controller import ControllerError
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.protocols import CellState, CharacterizationPlan, MemorySink, Pulse, characterize_die
+from mtj_hil.protocols.read import conductance_map
 from mtj_hil.protocols.sequence import KnownMap, PulseAll, ReadMap, WriteAll, run_sequence
 from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.runs.store import load_characterization
@@ -157,3 +158,13 @@ def test_a_sequence_split_into_runs_is_refused_whole_naming_the_callers_step(lab
             run_sequence(lab_chip, 3, steps)
         # nothing was sent: not the runs before the one holding the bad step, not a SEL
         assert (board.frames, len(board.pulses), board.conversions) == (frames, pulses, reads)
+
+
+def test_an_empty_sequence_sends_nothing_and_leaves_the_board_state_known(lab_chip):
+    board = lab_chip.lab.board
+    frames = board.frames
+    assert run_sequence(lab_chip, 0, []) == []
+    assert board.frames == frames  # not even SEL
+    # the chip's view of the board is still true: a read enables its lines as before
+    g = conductance_map(lab_chip, 0, 0.1)
+    assert g.shape == (1, 25, 25) and np.isfinite(g).all()

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pytest
 
+from mtj_hil.errors import FallbackWarning
 from mtj_hil.instruments.controller import ControllerError
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.protocols import CellState, CharacterizationPlan, MemorySink, Pulse, characterize_die
@@ -46,11 +47,15 @@ def test_a_characterisation_runs_as_one_sequence_per_array_with_the_same_calls(l
 def test_an_old_board_runs_the_steps_one_command_at_a_time_and_says_so_once(lab_chip, caplog):
     _old_firmware(lab_chip)
     steps = [WriteAll(CellState.P), ReadMap(0.1), PulseAll(CellState.AP, Pulse(1.0, 1e-6))]
-    with caplog.at_level(logging.WARNING, logger="mtj_hil.station.chip"):
+    with (
+        caplog.at_level(logging.WARNING, logger="mtj_hil.station.chip"),
+        pytest.warns(FallbackWarning, match="1.2.0 runs no board-side sequences") as warned,
+    ):
         first = run_sequence(lab_chip, 0, steps)
         run_sequence(lab_chip, 1, steps)
     said = [r for r in caplog.records if "no board-side sequences" in r.getMessage()]
     assert len(said) == 1 and "1.2.0" in said[0].getMessage()
+    assert len(warned) == 1
     assert first[0].residual.sum() < 10 and first[1].shape == (1, 25, 25)
     assert (lab_chip.lab.die.state[0] == CellState.AP).mean() > 0.98  # the pulse was applied
 

@@ -1,6 +1,10 @@
-"""Exceptions raised by the application layer (configuration, run files)."""
+"""Exceptions raised by the application layer (configuration, run files), and the warnings
+a user must see (:func:`tell_user`)."""
 
 from __future__ import annotations
+
+import logging
+import warnings
 
 
 class ConfigError(ValueError):
@@ -12,3 +16,18 @@ class ConfigError(ValueError):
 
 class StoreError(RuntimeError):
     """A run file cannot be created, opened, resumed or read (foreign, damaged, exists)."""
+
+
+class FallbackWarning(UserWarning):
+    """The bench takes a slower path than it was built for (e.g. a controller board whose
+    firmware runs no board-side sequences): the results are the same, the run is slower."""
+
+
+def tell_user(logger: logging.Logger, message: str, category: type[Warning]) -> None:
+    """Say ``message`` to the user: as a warning of ``category`` (``mtj-hil`` prints it as
+    one ``warning (Category): ...`` line on stderr), and logged on ``logger`` when a handler
+    takes it (during a run, the run file's timeline records it). With no handler at all it
+    is not logged, so logging's last-resort handler does not print it a second time."""
+    if logger.hasHandlers():
+        logger.warning("%s", message)
+    warnings.warn(message, category, stacklevel=3)

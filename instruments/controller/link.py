@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any, Self, TypeVar, cast
 
 from mtj_hil.instruments.bus.transport import (
     call_with_retries,
@@ -40,6 +40,8 @@ from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, Ins
 __all__ = ["ControllerLink"]
 
 log = logging.getLogger("mtj_hil.instruments.controller")
+
+T = TypeVar("T")
 
 
 class ControllerLink:
@@ -291,11 +293,19 @@ class ControllerLink:
         return reply.args[1:]
 
     def _transact_stream(
-        self, command: str, args: Sequence[str], operation_s: float, reply_bytes: int
-    ) -> tuple[list[Frame], tuple[str, ...]]:
-        """:meth:`_transact` for a streamed reply: returns its ``DAT`` frames and the final
-        reply's fields. A retry resends the same bytes; the board replays every frame of the
-        run without running it again (replay memory), so the frames are collected afresh.
+        self,
+        command: str,
+        args: Sequence[str],
+        operation_s: float,
+        reply_bytes: int,
+        accept: Callable[[list[Frame], tuple[str, ...]], T],
+    ) -> T:
+        """:meth:`_transact` for a streamed reply: returns ``accept(frames, fields)`` of its
+        ``DAT`` frames and the final ``OK``'s fields. ``accept`` raises FrameError when they
+        do not hold together (a frame lost, repeated or out of order on the way): that try
+        failed like a garbled reply, and the retry resends the same bytes; the board replays
+        every frame of the run without running it again (replay memory), so the frames are
+        collected afresh.
 
         Raises:
             ControllerError: the final frame is ``ERR`` (frames before it are discarded).
@@ -316,10 +326,12 @@ class ControllerLink:
             frame_bytes = encode_frame(command, seq, args)
             timeout_s = self._operation_timeout(operation_s, len(frame_bytes), reply_bytes)
 
-            def attempt() -> tuple[list[Frame], Frame]:
+            def attempt() -> tuple[Frame, T | None]:
                 with self._port_errors(command):
                     self._connection().write(frame_bytes)
-                    return self._read_stream(seq, command, time.monotonic() + timeout_s)
+                    frames, final = self._read_stream(seq, command, time.monotonic() + timeout_s)
+                # checked inside the try, so a stream damaged on the way is asked again
+                return final, None if final.verb == "ERR" else accept(frames, final.args[1:])
 
             def resync() -> None:
                 # the board remembers the last frame it executed (at least this session's
@@ -332,7 +344,7 @@ class ControllerLink:
                     )
 
             try:
-                frames, final = call_with_retries(
+                final, accepted = call_with_retries(
                     attempt,
                     port=self.port_name,
                     command=command,
@@ -346,7 +358,7 @@ class ControllerLink:
             self._last_frame_at = self.link_clock()
         if final.verb == "ERR":
             raise ControllerError(final.error_code, final.error_message, command)
-        return frames, final.args[1:]
+        return cast(T, accepted)
 
     @property
     def link_clock(self) -> Callable[[], float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from mtj_hil.instruments.controller.codec import (
     MAX_FRAME_BYTES,
+    Frame,
     FrameError,
     _parse_int,
     _require,
@@ -128,7 +129,8 @@ class SequenceCommands:
     def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
         """Upload ``steps`` and run them on the selected array; return the scans in order.
         Every sequence is checked before anything is sent; one identical to the last run
-        without fault is run again from the board's buffer without uploading it.
+        without fault is run again from the board's buffer without uploading it. An empty
+        sequence sends nothing and returns no scans (the buffer is left as it was).
 
         Raises:
             SequenceRefused: (a SafetyViolation) a step outside the board's limits or the
@@ -137,11 +139,15 @@ class SequenceCommands:
                 the board's buffer or a run may last (nothing is sent).
             ControllerError: the board refused a step or the run (e.g. E10 when aborted:
                 the board is then in the safe state and the partial results are dropped).
-            FrameError: a malformed ``DAT`` frame or final reply.
+            InstrumentError: ``DAT`` frames malformed, missing, repeated or out of order
+                on every try (a one-off is asked again; the board replays, runs nothing).
+            FrameError: the run reports a step count other than the steps sent.
         """
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
         lim = ident.limits
         duration = self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
+        if not steps:
+            return []  # nothing to run: no upload, no run (SEQ RUN would need an array)
         tokens = tuple(encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps)
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault
@@ -176,31 +182,39 @@ class SequenceCommands:
         """``SEQ RUN`` of the buffer: the scans in order and the step count the board ran.
 
         Raises:
-            ControllerError: the board refused or aborted the run. FrameError: a malformed
-                frame, or frames missing or out of order.
+            ControllerError: the board refused or aborted the run. InstrumentError: the
+                frames came malformed, missing, repeated or out of order on every try.
         """
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
         lim = ident.limits
         n_scans = sum(isinstance(s, Scan | Decide) for s in steps) + sum(
             1 + len(s.amplitudes) for s in steps if isinstance(s, WriteVerify)
         )
-        frames, final = self._transact_stream(  # type: ignore[attr-defined]
+
+        def accept(frames: list[Frame], final: tuple[str, ...]) -> tuple[list[SeqResult], int]:
+            # inside the link's retry: a frame lost, repeated or reordered on the way is
+            # asked again (the board replays the run's frames; nothing runs twice)
+            results = [parse_dat(f.args, ident.cols, lim.adc_bits) for f in frames]
+            info = parse_fields(final[1:]) if final[:1] == ("RUN",) else {}
+            steps_t, dat_t = _require(info, "steps", "dat")
+            if _parse_int(dat_t) != len(results):
+                raise FrameError(
+                    f"SEQ RUN reports steps={steps_t} dat={dat_t}; "
+                    f"received {len(results)} DAT frames"
+                )
+            if [r.index for r in results] != list(range(len(results))):
+                raise FrameError("DAT frames arrived out of order or with gaps")
+            return results, _parse_int(steps_t)
+
+        # the run's E steps change the masks: unknown from here on, whatever happens
+        self._enabled_rows = self._enabled_cells = None  # type: ignore[attr-defined]
+        return self._transact_stream(  # type: ignore[attr-defined]
             "SEQ",
             ("RUN",),
             operation_s=duration,
             reply_bytes=64 + n_scans * (80 + 3 * ident.rows * ident.cols),
+            accept=accept,
         )
-        self._enabled_rows = self._enabled_cells = None  # type: ignore[attr-defined]
-        results = [parse_dat(f.args, ident.cols, lim.adc_bits) for f in frames]
-        info = parse_fields(final[1:]) if final[:1] == ("RUN",) else {}
-        steps_t, dat_t = _require(info, "steps", "dat")
-        if _parse_int(dat_t) != len(results):
-            raise FrameError(
-                f"SEQ RUN reports steps={steps_t} dat={dat_t}; received {len(results)} DAT frames"
-            )
-        if [r.index for r in results] != list(range(len(results))):
-            raise FrameError("DAT frames arrived out of order or with gaps")
-        return results, _parse_int(steps_t)
 
 
 def _frames(tokens: list[str]) -> list[list[str]]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.records import controller_identity, smu_identity
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, FallbackWarning, tell_user
 from mtj_hil.instruments.controller import ADC_RANGES, ChipController, HostWatchdogFired
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.instruments.safety import SafetyEnvelope
@@ -395,7 +395,8 @@ class InstrumentChip:
     def run_sequence(self, array: int, steps: list[Any]) -> list[Any]:
         """Run a protocol sequence (:mod:`mtj_hil.protocols.sequence`) on ``array``: on the
         board when its firmware runs sequences (1.3) and reads go through the converters,
-        else one command at a time (a board too old says so once per session).
+        else one command at a time (a board too old says so once per session: a
+        :class:`~mtj_hil.errors.FallbackWarning`, in the run file when a run records).
 
         Raises:
             InvalidRequest: bad array. SafetyViolation: a step outside the envelope (nothing
@@ -406,12 +407,14 @@ class InstrumentChip:
         if self.station.read_path == "adc" and self.use_sequences:
             if self._v11 and self.controller.has_sequences:
                 return run_on_board(self, array, steps)
-            if not self._said_no_sequences:
+            if not self._said_no_sequences:  # once per session, i.e. per run
                 self._said_no_sequences = True
-                log.warning(
-                    "controller firmware %s runs no board-side sequences (firmware 1.3): "
-                    "running them one command at a time",
-                    self.controller.identity.firmware,
+                tell_user(
+                    log,
+                    f"{self.controller.port_name}: controller firmware "
+                    f"{self.controller.identity.firmware} runs no board-side sequences "
+                    "(they need firmware 1.3): running them one command at a time, slower",
+                    FallbackWarning,
                 )
         return run_on_host(self, array, steps)
 

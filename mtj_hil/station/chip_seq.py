@@ -65,6 +65,8 @@ def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
         InstrumentError: the board refused or aborted the run, or a converter saturated on
             its largest range.
     """
+    if not steps:
+        return []  # as on the host: nothing sent (not even SEL), the board state kept
     layout = chip.layout
     tr = _translate(chip, array, steps)
     ident = chip.controller.identity

@@ -46,7 +46,7 @@ from mtj_hil.protocols.chip import CellState
 from mtj_hil.sim.die import SimulatedDie
 from mtj_hil.sim.lab.board_args import Refused, arg_int, arg_mask, arg_seconds, arg_volts, clean
 from mtj_hil.sim.lab.board_info import BoardInfo, SmuConnector
-from mtj_hil.sim.lab.board_seq import BoardReset, SequenceCommands, Streamed
+from mtj_hil.sim.lab.board_seq import BoardReset, SequenceCommands, Streamed, damage_stream
 from mtj_hil.sim.lab.board_setup import BoardFaults, BoardTiming, ReadPathImperfections
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.server import DropConnection
@@ -205,6 +205,8 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
             if f.lose_reply_of is not None and _verb_args(line).startswith(f.lose_reply_of):
                 f.lose_reply_of = None
                 return None
+            if f.dat_fault is not None and reply.startswith(b"DAT "):
+                reply = damage_stream(reply, f)
             if f.garbage:
                 reply, f.garbage = f.garbage + reply, b""
             return reply

@@ -11,13 +11,15 @@ later steps run, so only the transfer that cannot hide behind them adds.
 Faults a test can inject (:class:`~mtj_hil.sim.lab.board_setup.BoardFaults`):
 ``abort_run_at_step`` (an ``RST`` arrives during step k: the run stops, the board goes to the
 safe state, the final frame is ``ERR .. E10``), ``drop_run_at_step`` (the link is lost
-during step k: safe state, connection dropped) and ``reset_run_at_step`` (the board's own
-watchdog resets it during step k: power-up state, flag bit 3, no reply).
+during step k: safe state, connection dropped), ``reset_run_at_step`` (the board's own
+watchdog resets it during step k: power-up state, flag bit 3, no reply) and ``dat_fault``
+(a DAT frame repeated, lost or reordered on the wire; :func:`damage_stream`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +45,26 @@ from mtj_hil.sim.lab.server import DropConnection
 
 MAX_STEPS = 1024
 """Steps the reference board's sequence buffer holds (``IDN seq``)."""
+
+
+def damage_stream(reply: bytes, faults: Any) -> bytes:
+    """The streamed ``reply`` as the host receives it under ``faults.dat_fault`` (see
+    :class:`~mtj_hil.sim.lab.board_setup.BoardFaults`); counts the reply damaged."""
+    lines = reply.splitlines(keepends=True)
+    dat = [i for i, line in enumerate(lines) if line.startswith(b"DAT ")]
+    kind = faults.dat_fault
+    if kind == "duplicated":
+        lines.insert(dat[0], lines[dat[0]])
+    elif kind == "dropped":
+        del lines[dat[0]]
+    elif kind == "swapped" and len(dat) > 1:
+        lines[dat[0]], lines[dat[1]] = lines[dat[1]], lines[dat[0]]
+    else:
+        raise ValueError(f"dat_fault {kind!r}: duplicated, dropped or swapped (two frames)")
+    faults.dat_fault_replies -= 1
+    if faults.dat_fault_replies <= 0:
+        faults.dat_fault, faults.dat_fault_replies = None, 1
+    return b"".join(lines)
 
 
 class BoardReset(Exception):

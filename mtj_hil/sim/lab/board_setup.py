@@ -86,6 +86,10 @@ class BoardFaults:
         drop_run_at_step: the link is lost while a sequence runs this step.
         reset_run_at_step: the board's own watchdog resets it while a sequence runs this step
             (power-up state, ``STAT`` flag bit 3, no reply to the run).
+        dat_fault: the next streamed replies (a sequence run's, or its replay) reach the host
+            with their first ``DAT`` frame ``"duplicated"``, ``"dropped"`` or ``"swapped"``
+            with the second, on the wire only (the board keeps the reply it replays intact).
+        dat_fault_replies: how many streamed replies ``dat_fault`` damages (1: a one-off).
     """
 
     drop_after: int | None = None
@@ -98,3 +102,5 @@ class BoardFaults:
     abort_run_at_step: int | None = None
     drop_run_at_step: int | None = None
     reset_run_at_step: int | None = None
+    dat_fault: str | None = None
+    dat_fault_replies: int = 1

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mtj_hil.instruments.controller import (
+    MAX_REPLY_BYTES,
     ChipController,
     ControllerError,
     decode_frame,
@@ -27,6 +28,7 @@ from mtj_hil.instruments.controller.sequence import (
     WriteVerify,
     decode_step,
     encode_step,
+    parse_dat,
 )
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, SafetyViolation
 from mtj_hil.sim.lab.board import VirtualBoard
@@ -277,3 +279,53 @@ def test_a_board_that_resets_mid_run_is_seen_by_the_host_and_left_safe(lab):
         ctrl.run_sequence(steps)
     _assert_safe(board)
     assert ctrl.status().flags & 0x08  # flag bit 3: the board's watchdog reset it
+
+
+def test_an_empty_sequence_sends_no_byte_and_returns_no_scan(lab, monkeypatch):
+    board, ctrl = lab
+    sent: list[bytes] = []
+    write = ctrl._conn.write
+    monkeypatch.setattr(ctrl._conn, "write", lambda data: sent.append(bytes(data)) or write(data))
+    frames = board.frames
+    assert ctrl.run_sequence([]) == []  # no array selected: SEQ RUN would have drawn E06
+    assert sent == [] and board.frames == frames
+
+
+def _sent_by_board(board: VirtualBoard) -> list:
+    """The scans of the reply the board keeps for a replay (intact, as it sent them)."""
+    lines = board._replay[1].splitlines()
+    dat = [decode_frame(x + b"\n", MAX_REPLY_BYTES) for x in lines if x[:4] == b"DAT "]
+    return [parse_dat(f.args, 25, 12) for f in dat]
+
+
+@pytest.mark.parametrize("fault", ["duplicated", "dropped", "swapped"])
+def test_a_dat_frame_damaged_once_on_the_wire_is_asked_again_not_run_again(lab, fault):
+    board, ctrl = lab
+    ctrl.select_array(1)
+    steps = [Enable(EVERY, EVERY), Scan(0.1), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
+    pulses, frames = len(board.pulses), board.frames
+    board.faults.dat_fault = fault
+    out = ctrl.run_sequence(steps)
+    assert board.faults.dat_fault is None  # the fault did happen, once
+    assert board.frames - frames == 5  # SEQ NEW, ADD, RUN, then SYNC and RUN again
+    assert len(board.pulses) == pulses + 1  # the retry was answered from the replay memory
+    sent = _sent_by_board(board)
+    assert [(r.index, r.step) for r in out] == [(0, 1), (1, 3)]
+    for got, want in zip(out, sent, strict=True):
+        np.testing.assert_array_equal(got.codes, want.codes)
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("duplicated", "received 3 DAT frames"), ("swapped", "out of order")],
+)
+def test_a_stream_damaged_on_every_try_fails_clearly_after_the_retries(lab, fault, message):
+    board, ctrl = lab
+    ctrl.select_array(1)
+    steps = [Enable(EVERY, EVERY), Scan(0.1), PulseStep("POS", 1.0, 1e-6), Scan(0.1)]
+    pulses = len(board.pulses)
+    board.faults.dat_fault, board.faults.dat_fault_replies = fault, ctrl.retries + 1
+    with pytest.raises(InstrumentError, match=f"after 3 tries.*{message}"):
+        ctrl.run_sequence(steps)
+    assert len(board.pulses) == pulses + 1  # run once, replayed on every retry
+    assert ctrl.run_sequence([Scan(0.1)])[0].codes.shape == (25, 25)  # the link recovers

@@ -8,9 +8,11 @@ import logging
 import numpy as np
 import pytest
 
+from mtj_hil.errors import FallbackWarning
 from mtj_hil.instruments.controller import ControllerError
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.protocols import CellState, CharacterizationPlan, MemorySink, Pulse, characterize_die
+from mtj_hil.protocols.read import conductance_map
 from mtj_hil.protocols.sequence import KnownMap, PulseAll, ReadMap, WriteAll, run_sequence
 from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.runs.store import load_characterization
@@ -45,11 +47,15 @@ def test_a_characterisation_runs_as_one_sequence_per_array_with_the_same_calls(l
 def test_an_old_board_runs_the_steps_one_command_at_a_time_and_says_so_once(lab_chip, caplog):
     _old_firmware(lab_chip)
     steps = [WriteAll(CellState.P), ReadMap(0.1), PulseAll(CellState.AP, Pulse(1.0, 1e-6))]
-    with caplog.at_level(logging.WARNING, logger="mtj_hil.station.chip"):
+    with (
+        caplog.at_level(logging.WARNING, logger="mtj_hil.station.chip"),
+        pytest.warns(FallbackWarning, match="1.2.0 runs no board-side sequences") as warned,
+    ):
         first = run_sequence(lab_chip, 0, steps)
         run_sequence(lab_chip, 1, steps)
     said = [r for r in caplog.records if "no board-side sequences" in r.getMessage()]
     assert len(said) == 1 and "1.2.0" in said[0].getMessage()
+    assert len(warned) == 1
     assert first[0].residual.sum() < 10 and first[1].shape == (1, 25, 25)
     assert (lab_chip.lab.die.state[0] == CellState.AP).mean() > 0.98  # the pulse was applied
 
@@ -157,3 +163,13 @@ def test_a_sequence_split_into_runs_is_refused_whole_naming_the_callers_step(lab
             run_sequence(lab_chip, 3, steps)
         # nothing was sent: not the runs before the one holding the bad step, not a SEL
         assert (board.frames, len(board.pulses), board.conversions) == (frames, pulses, reads)
+
+
+def test_an_empty_sequence_sends_nothing_and_leaves_the_board_state_known(lab_chip):
+    board = lab_chip.lab.board
+    frames = board.frames
+    assert run_sequence(lab_chip, 0, []) == []
+    assert board.frames == frames  # not even SEL
+    # the chip's view of the board is still true: a read enables its lines as before
+    g = conductance_map(lab_chip, 0, 0.1)
+    assert g.shape == (1, 25, 25) and np.isfinite(g).all()

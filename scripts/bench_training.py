@@ -36,6 +36,7 @@ from mtj_hil.training.recalibration import components_cost
 
 COLUMNS = (
     "unaware",
+    "unaware_placed",
     "defect_aware",
     "statistics_aware",
     "lea",
@@ -48,6 +49,7 @@ COLUMNS = (
 )
 LABEL = {
     "unaware": "unaware",
+    "unaware_placed": "unaware, placed",
     "defect_aware": "defect-aware",
     "statistics_aware": "statistics-aware",
     "lea": "lea",
@@ -180,6 +182,13 @@ def main(argv: list[str] | None = None) -> None:
         help="test on this held-out fraction of the training set instead (choosing settings)",
     )
     ap.add_argument(
+        "--stats-from",
+        dest="stats_from",
+        default=BordersConfig.stats_from,
+        choices=("base", "software"),
+        help="network statistics-aware training starts from",
+    )
+    ap.add_argument(
         "--pool-size",
         type=int,
         default=BordersConfig.pool_size,
@@ -245,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
             shared_rows=args.shared_rows,
             validation=args.validation,
             finetune_from=args.finetune_from,
+            stats_from=args.stats_from,
             recal_components=args.recal_components,
             pool_size=args.pool_size,
             weight_routing=args.weight_routing,

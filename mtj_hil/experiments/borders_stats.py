@@ -20,18 +20,18 @@ from mtj_hil.training.matching import input_importance, match_weights
 from mtj_hil.training.methods import adjust_pool, realisation_pool, train_statistics_aware
 
 
-def train_stats(data, config, pop, plain, rng, cfg, base, placer, residual=False) -> list[BNN]:
-    """One statistics-aware network (its own ``rng``: the same net in any worker). With
-    ``weight_routing`` its training dies are routed for ``base``'s weights (where its
-    training starts) the way each real die is routed at deployment. With ``residual`` a
+def train_stats(data, config, pop, plain, rng, cfg, start, placer, residual=False) -> list[BNN]:
+    """One statistics-aware network (its own ``rng``: the same net in any worker), trained
+    from ``start`` (``config.stats_from``). With
+    ``weight_routing`` its training dies are routed for ``start``'s weights the way each real die is routed at deployment. With ``residual`` a
     second network is trained from the same pool draws against what the compensation
     (``config.compensation_budget``) leaves of each sampled die, the weights to compensate
-    chosen for ``base`` (:func:`~mtj_hil.training.compensation.residual_realisation`); the
+    chosen for ``start`` (:func:`~mtj_hil.training.compensation.residual_realisation`); the
     pool is placed and routed once for both. Returns the network(s)."""
     router = None
     if config.weight_routing and placer is not None:
-        moments = input_importance(base, data.X_train)
-        weights = base.binary_weights()
+        moments = input_importance(start, data.X_train)
+        weights = start.binary_weights()
 
         def router(placed: Placement, die: DieModel) -> Placement:
             return match_weights(placed, weights, die, moments)
@@ -49,7 +49,7 @@ def train_stats(data, config, pop, plain, rng, cfg, base, placer, residual=False
             state,
             cfg,
             pool_size=config.pool_size,
-            init=base,
+            init=start,
             placer=placer,
             select=select,
             init_shrink=config.stats_shrink,
@@ -59,11 +59,11 @@ def train_stats(data, config, pop, plain, rng, cfg, base, placer, residual=False
 
     nets = [train(rng, pool)]
     if residual:
-        stats = network_statistics(base, data.X_train, data.y_train)
+        stats = network_statistics(start, data.X_train, data.y_train)
         budget = config.compensation_budget
 
         def adjust(real: list[Realisation]) -> list[Realisation]:
-            return residual_realisation(base, real, stats, budget)
+            return residual_realisation(start, real, stats, budget)
 
         nets.append(train(twin, adjust_pool(pool, adjust)))
     return nets

@@ -6,7 +6,8 @@ required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 :class:`mtj_hil.experiments.borders.BordersConfig`: ``dataset``, ``data_dir``,
 ``image_size``, ``hidden``, ``epochs``, ``lr_final``, ``finetune_epochs``, ``finetune_lr``,
 ``finetune_shrink``, ``freeze_defective``, ``shared_rows``, ``stats_epochs``, ``stats_lr``,
-``stats_shrink``, ``recalibrate``, ``pool_size``, ``select``, ``compare_plain``, ``finetune_from``,
+``stats_shrink``, ``recalibrate``, ``pool_size``, ``select``, ``compare_plain``,
+``finetune_from``, ``stats_from``,
 ``calibration_batch``, ``recal_components``, ``lea_copies``, ``lea_beta``, ``folds``,
 ``stats_model``, ``validation``, ``weight_routing``, ``bias_correction``,
 ``compensation_budget``, ``compensation_training`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
@@ -80,6 +81,8 @@ _SETTINGS = (
           default=False),
     Field("finetune_from", "str", "Network each per-die fine-tuning starts from.",
           default="base", choices=("base", "statistics")),
+    Field("stats_from", "str", "Network statistics-aware training starts from.",
+          default="software", choices=("base", "software")),
     Field("calibration_batch", "int", "Training images read through each die for the "
           "recalibration.", default=512, lo=2),
     Field("recal_components", "int", "Rank of the recalibration's input-dependent part "

@@ -43,18 +43,6 @@ def forget_run() -> None:
     _RUN.clear()
 
 
-def resume_command(args: list[str], run: Path) -> str:
-    """The command line that finishes ``run``: this one, with ``--out run --resume``."""
-    import shlex
-
-    args = list(args)
-    if "--out" not in args and not any(a.startswith("--out=") for a in args):
-        args += ["--out", str(run)]
-    if "--resume" not in args:
-        args.append("--resume")
-    return "mtj-hil " + shlex.join(args)
-
-
 def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Click options choosing the die and the run file of a ``kind`` run: ``--profile``,
     ``--lot-seed``, ``--die``, ``--station``, ``--die-id``, ``--out`` and ``--resume``

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.sim.die import simulated_die_id
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ def open_die(source: DieSource) -> Iterator[Chip]:
             console.print(
                 escape(
                     f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
-                    f"{running.clock.transactions} bus transactions"
+                    f"{counted(running.clock.transactions, 'bus transaction')}"
                 )
             )
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, counted
 from mtj_hil.runs.store.resume import resume_hint
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -179,7 +179,11 @@ def show_toml(path: Path) -> None:
         from mtj_hil.campaigns import load_campaign
 
         spec = load_campaign(path)
-        out.print(escape(f"campaign file {path}: campaign {spec.name}, {len(spec.tasks)} tasks"))
+        out.print(
+            escape(
+                f"campaign file {path}: campaign {spec.name}, {counted(len(spec.tasks), 'task')}"
+            )
+        )
         out.print(escape(f"progress: mtj-hil campaign status {path}"))
     elif "geometry" in data:
         from mtj_hil.sim.profile import load_profile

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, counted
 from mtj_hil.experiments.borders_die import characterise_lot
 from mtj_hil.experiments.borders_loop import DieContext, DieResult, die_results
 from mtj_hil.experiments.borders_stats import stats_groups, train_stats
@@ -362,7 +362,9 @@ def run_borders(
         )
     copies = list(config.lea_copies) or auto_copies(sizes, layout)
     if len(copies) != len(sizes) - 1:
-        raise ConfigError(f"LEA copies {copies} for a network of {len(sizes) - 1} layers")
+        raise ConfigError(
+            f"LEA copies {copies} for a network of {counted(len(sizes) - 1, 'layer')}"
+        )
     check_ensemble_fits(sizes, layout, copies)
     plain = place(sizes, layout)
     importance = (data.X_train**2).mean(axis=0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, counted
 from mtj_hil.protocols.characterize.procedure import MemorySink
 from mtj_hil.protocols.chip import CellState, Layout
 from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData
@@ -147,8 +147,8 @@ def _check_classification(char: Characterization, layout: Layout) -> None:
             bad = np.isinf(g) | (good & ~(g > 0)) | (good & ~np.isfinite(g))
         if bad.any():
             raise StoreError(
-                f"{char.path}: defects/{name} holds {int(bad.sum())} infinite values or GOOD "
-                f"devices without a positive finite conductance; {damaged}"
+                f"{char.path}: defects/{name} holds {counted(int(bad.sum()), 'infinite value')} or "
+                f"GOOD devices without a positive finite conductance; {damaged}"
             )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.experiments.onchip import evaluate_lea_on_chip
 from mtj_hil.protocols.chip import Chip, Layout
 from mtj_hil.runs.store.runfile import RunFile
@@ -44,7 +44,9 @@ def parse_copies(text: str, n_layers: int) -> list[int] | None:
     if len(values) == 1:
         values = values * n_layers
     if len(values) != n_layers or min(values) < 1:
-        raise ConfigError(f"--copies {text!r}: need {n_layers} values >= 1 (one per layer)")
+        raise ConfigError(
+            f"--copies {text!r}: need {counted(n_layers, 'value')} >= 1 (one per layer)"
+        )
     return values
 
 

@@ -1,5 +1,5 @@
-"""Exceptions raised by the application layer (configuration, run files), and the warnings
-a user must see (:func:`tell_user`)."""
+"""Exceptions raised by the application layer (configuration, run files), the warnings a
+user must see (:func:`tell_user`) and the wording of counts in messages (:func:`counted`)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def tell_user(logger: logging.Logger, message: str, category: type[Warning]) -> 
     if logger.hasHandlers():
         logger.warning("%s", message)
     warnings.warn(message, category, stacklevel=3)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` as a message says them: ``"1 run"``, ``"3 runs"``, ``"0 runs"``.
+
+    ``plural`` is the plural form when it is not ``noun + "s"``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from mtj_hil.cli.tables import print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
+from mtj_hil.errors import counted
 
 console = Console(stderr=True)
 CAMPAIGN_FILE = click.Path(dir_okay=False, path_type=Path)
@@ -74,8 +75,8 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
         n = len(client.scheduler_info().get("workers", {}))
         console.print(
             escape(
-                f"campaign {spec.name}: {len(spec.tasks)} tasks -> {spec.out_dir} "
-                f"on {scheduler or 'a local cluster'} ({n} workers)"
+                f"campaign {spec.name}: {counted(len(spec.tasks), 'task')} -> {spec.out_dir} "
+                f"on {scheduler or 'a local cluster'} ({counted(n, 'worker')})"
             ),
             soft_wrap=True,
         )
@@ -141,7 +142,9 @@ def status(file: Path, verify: bool) -> None:
 
     spec = load_campaign(file)
     if not spec.index_path.exists():
-        console.print(escape(f"campaign {spec.name}: not started ({len(spec.tasks)} tasks)"))
+        console.print(
+            escape(f"campaign {spec.name}: not started ({counted(len(spec.tasks), 'task')})")
+        )
         return
     try:
         records = CampaignIndex(spec.index_path).records()

@@ -31,6 +31,7 @@ from mtj_hil.cli.common import (
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import print_table
 from mtj_hil.cli.view import live_option, live_view
+from mtj_hil.errors import counted
 from mtj_hil.protocols.characterize.plan import (
     AUTO,
     CharacterizationPlan,
@@ -243,7 +244,8 @@ def _characterize(
     console.print(
         Text.assemble(
             ("characterising", "bold"),
-            f" {die_id}: {len(plan.arrays)} arrays, {plan.cycles} cycles per state{bias} -> {out}",
+            f" {die_id}: {counted(len(plan.arrays), 'array')}, "
+            f"{counted(plan.cycles, 'cycle')} per state{bias} -> {out}",
         ),
         soft_wrap=True,
     )
@@ -412,7 +414,7 @@ def _resumed_rounds(record: dict) -> str:
     text = ""
     if record.get("replayed_rounds"):
         n = record["replayed_rounds"]
-        text += f" ({n} round{'s' if n > 1 else ''} kept from before the interruption)"
+        text += f" ({counted(n, 'round')} kept from before the interruption)"
     if record.get("measured_again"):
         text += " (a stored round did not fit these devices: measured again)"
     return text

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.sim.die import simulated_die_id
 
 if TYPE_CHECKING:
@@ -41,18 +41,6 @@ def current_run() -> Path | None:
 
 def forget_run() -> None:
     _RUN.clear()
-
-
-def resume_command(args: list[str], run: Path) -> str:
-    """The command line that finishes ``run``: this one, with ``--out run --resume``."""
-    import shlex
-
-    args = list(args)
-    if "--out" not in args and not any(a.startswith("--out=") for a in args):
-        args += ["--out", str(run)]
-    if "--resume" not in args:
-        args.append("--resume")
-    return "mtj-hil " + shlex.join(args)
 
 
 def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -213,7 +201,7 @@ def open_die(source: DieSource) -> Iterator[Chip]:
             console.print(
                 escape(
                     f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
-                    f"{running.clock.transactions} bus transactions"
+                    f"{counted(running.clock.transactions, 'bus transaction')}"
                 )
             )
 

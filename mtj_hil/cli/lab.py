@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 
 from mtj_hil.cli.common import console
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, counted
 from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.station.config import Station
 
@@ -107,7 +107,7 @@ def serve(
         console.print(
             escape(
                 f"modelled lab time {running.clock.now:.1f} s, "
-                f"{running.clock.transactions} transactions"
+                f"{counted(running.clock.transactions, 'transaction')}"
             )
         )
 

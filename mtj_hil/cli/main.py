@@ -17,11 +17,12 @@ import click
 from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
-from mtj_hil.cli.common import console, current_run, forget_run, resume_command
+from mtj_hil.cli.common import console, current_run, forget_run
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.errors import ProtocolError
+from mtj_hil.runs.store.resume import resume_command
 from mtj_hil.training.errors import TrainingError
 
 EXIT_CODES: dict[type[BaseException], int] = {

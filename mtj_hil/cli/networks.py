@@ -140,6 +140,7 @@ def train(
     copies: str,
 ) -> None:
     """Train one network for a die and save it, with its placement, in a run file."""
+    from mtj_hil.cli.common import given_options
     from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
 
     if station is not None and method not in ("chip-in-the-loop", "lea"):
@@ -147,6 +148,14 @@ def train(
             f"--station works with --method chip-in-the-loop; for {method}, characterize the "
             "die with --station, train with --characterization RUNFILE, evaluate with --station"
         )
+    for option, name, needs in (
+        ("copies", "--copies", "lea"),
+        ("loop_epochs", "--loop-epochs", "chip-in-the-loop"),
+    ):
+        if method != needs and given_options((option,)):
+            raise click.UsageError(
+                f"{name} works with --method {needs} only; {method} does not use it"
+            )
     if len(characterization) > 1:
         from mtj_hil.runs.store.select import finished_runs, skipped_note
 

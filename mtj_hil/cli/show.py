@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from mtj_hil.cli.tables import print_table
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, counted
 
 
 @click.command()
@@ -50,7 +50,7 @@ def show(runfile: Path, verify: bool) -> None:
         from mtj_hil.runs.store.verify import verify_run_file
 
         count = verify_run_file(runfile)
-        Console().print(escape(f"verified: {count} datasets read, every checksum good"))
+        Console().print(escape(f"verified: {counted(count, 'dataset')} read, every checksum good"))
     with RunFile.open(runfile) as run:
         name, attrs, held = run.kind, run.attrs, run.held
     if attrs.get("status") != "completed":

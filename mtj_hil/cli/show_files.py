@@ -5,7 +5,6 @@ reads each)."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, counted
+from mtj_hil.runs.store.resume import resume_hint
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_RESUMABLE = ("characterize", "switching")
 
 
 def sniff(path: Path) -> str:
@@ -54,25 +53,6 @@ def grid(rows: list[tuple[str, Any]]) -> Table:
     for key, value in rows:
         table.add_row(key, escape(str(value)))
     return table
-
-
-def resume_hint(attrs: dict[str, Any], path: Path) -> str:
-    """The command that finishes the run file at ``path``: its own command line with
-    ``--out`` and ``--resume``, or the campaign that made it."""
-    from mtj_hil.cli.common import resume_command
-
-    try:
-        tokens = shlex.split(str(attrs.get("command", "")))
-    except ValueError:
-        tokens = []
-    for i, token in enumerate(tokens):
-        if token in _RESUMABLE:
-            args = [t for t in tokens[i:] if t != "--debug"]
-            return resume_command(args, path)
-        if token == "campaign":
-            return "mtj-hil " + shlex.join(tokens[i:])
-    command = "characterize" if attrs.get("kind") == "characterization" else "switching"
-    return f"mtj-hil {command} --out {shlex.quote(str(path))} --resume (with the die options it was made with)"
 
 
 def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> None:
@@ -199,7 +179,11 @@ def show_toml(path: Path) -> None:
         from mtj_hil.campaigns import load_campaign
 
         spec = load_campaign(path)
-        out.print(escape(f"campaign file {path}: campaign {spec.name}, {len(spec.tasks)} tasks"))
+        out.print(
+            escape(
+                f"campaign file {path}: campaign {spec.name}, {counted(len(spec.tasks), 'task')}"
+            )
+        )
         out.print(escape(f"progress: mtj-hil campaign status {path}"))
     elif "geometry" in data:
         from mtj_hil.sim.profile import load_profile

@@ -25,7 +25,7 @@ from mtj_hil.cli.common import (
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import print_table
 from mtj_hil.cli.view import live_option, live_view
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
 
 DEFAULTS = SwitchingPlan(arrays=(), amplitudes=(), widths=())
@@ -246,8 +246,9 @@ def switching(
         console.print(
             Text.assemble(
                 ("switching", "bold"),
-                f" {source.die_id}: {len(plan.arrays)} arrays, {len(plan.widths)} widths, "
-                f"{len(plan.amplitudes)} amplitudes -> {target}",
+                f" {source.die_id}: {counted(len(plan.arrays), 'array')}, "
+                f"{counted(len(plan.widths), 'width')}, "
+                f"{counted(len(plan.amplitudes), 'amplitude')} -> {target}",
             ),
             soft_wrap=True,
         )
@@ -345,8 +346,9 @@ def summarise_switching(path: Path) -> None:
         return
     out.print(
         escape(
-            f"read disturb ({d['reads_per_device']} reads at {d['voltage']:g} V per device): "
-            f"{d['from_p']['flips']} flips from P, {d['from_ap']['flips']} from AP "
+            f"read disturb ({counted(d['reads_per_device'], 'read')} at {d['voltage']:g} V per "
+            f"device): {counted(d['from_p']['flips'], 'flip')} from P, "
+            f"{d['from_ap']['flips']} from AP "
             f"(per read <= {max(d['from_p']['per_read_upper90'], d['from_ap']['per_read_upper90']):.2g}, 90 %)"
         )
     )
@@ -416,7 +418,7 @@ def fit_profile_command(
         Console(),
         ("key", "value", "uncertainty", "source"),
         rows,
-        f"fitted profile {prof.name} ({len(runs)} runs)",
+        f"fitted profile {prof.name} ({counted(len(runs), 'run')})",
         wrap=(3,),
     )
     if fitted.defaults:

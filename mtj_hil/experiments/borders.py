@@ -17,16 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, counted
 from mtj_hil.experiments.borders_die import characterise_lot
 from mtj_hil.experiments.borders_loop import DieContext, DieResult, die_results
 from mtj_hil.experiments.borders_stats import stats_groups, train_stats
 from mtj_hil.experiments.data import hold_out, load_dataset
 from mtj_hil.experiments.diemodels import fit_population
+from mtj_hil.experiments.lea import lot_copies
 from mtj_hil.experiments.parallel import parallel_map
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
-from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.ensemble import (
     auto_copies,
@@ -373,7 +373,9 @@ def run_borders(
         )
     copies = list(config.lea_copies) or auto_copies(sizes, layout)
     if len(copies) != len(sizes) - 1:
-        raise ConfigError(f"LEA copies {copies} for a network of {len(sizes) - 1} layers")
+        raise ConfigError(
+            f"LEA copies {copies} for a network of {counted(len(sizes) - 1, 'layer')}"
+        )
     check_ensemble_fits(sizes, layout, copies)
     plain = place(sizes, layout)
     importance = (data.X_train**2).mean(axis=0)
@@ -388,8 +390,8 @@ def run_borders(
     models, agreement = characterised
     if len(models) != config.dies:
         raise ConfigError(f"{len(models)} characterised dies given for --dies {config.dies}")
-    for k, m in enumerate(models):  # refused before any training
-        check_usable(sizes, m.defects, die=f"die {k} of lot {config.lot_seed}")
+    # refused before any training: a die that cannot hold the network or its LEA copies
+    copies = lot_copies(sizes, layout, models, config.lea_copies, config.lot_seed)
     report("train unaware", 0, 1)
     cfg = TrainConfig(epochs=config.epochs, lr_final=config.lr_final)
     base = train_unaware(data, config.hidden, np.random.default_rng(seeds[1]), cfg).net

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, counted
 from mtj_hil.protocols.characterize.procedure import MemorySink
 from mtj_hil.protocols.chip import CellState, Layout
 from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData
 from mtj_hil.runs.store.characterization import KIND, Characterization, load_characterization
+from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import SimulatedDie
 from mtj_hil.training.die_model import DieModel, PopulationModel
@@ -146,8 +147,8 @@ def _check_classification(char: Characterization, layout: Layout) -> None:
             bad = np.isinf(g) | (good & ~(g > 0)) | (good & ~np.isfinite(g))
         if bad.any():
             raise StoreError(
-                f"{char.path}: defects/{name} holds {int(bad.sum())} infinite values or GOOD "
-                f"devices without a positive finite conductance; {damaged}"
+                f"{char.path}: defects/{name} holds {counted(int(bad.sum()), 'infinite value')} or "
+                f"GOOD devices without a positive finite conductance; {damaged}"
             )
 
 
@@ -183,7 +184,7 @@ def load_die_model(
     if char.attrs.get("status") != "completed" or not char.complete:
         raise StoreError(
             f"{path} is not a completed characterisation (status {char.attrs.get('status')!r}); "
-            "finish it with 'mtj-hil characterize --resume --out FILE'"
+            f"finish it with: {resume_hint(char.attrs, path)}"
         )
     _check_layout(char, layout)
     assert char.arrays is not None and char.codes is not None

@@ -1,5 +1,6 @@
 """Layer Ensemble Averaging for one network and one die (``mtj-hil train --method lea`` and
-``mtj-hil evaluate`` of such a network): copies parsed from the command line, the ensemble
+``mtj-hil evaluate`` of such a network): copies parsed from the command line or chosen for a
+lot's dies (``mtj-hil experiment borders``), the ensemble
 and its averaging weights saved beside the network, and evaluation emulated or measured
 through the Chip interface (simulated die, virtual lab or a station's die).
 """
@@ -7,16 +8,19 @@ through the Chip interface (simulated die, virtual lab or a station's die).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.experiments.onchip import evaluate_lea_on_chip
 from mtj_hil.protocols.chip import Chip, Layout
+from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.training.bnn import BNN
+from mtj_hil.training.capacity import check_usable, devices_needed
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.ensemble import (
@@ -44,7 +48,9 @@ def parse_copies(text: str, n_layers: int) -> list[int] | None:
     if len(values) == 1:
         values = values * n_layers
     if len(values) != n_layers or min(values) < 1:
-        raise ConfigError(f"--copies {text!r}: need {n_layers} values >= 1 (one per layer)")
+        raise ConfigError(
+            f"--copies {text!r}: need {counted(n_layers, 'value')} >= 1 (one per layer)"
+        )
     return values
 
 
@@ -63,6 +69,50 @@ def resolve_copies(
     chosen = auto_copies(sizes, layout, usable=usable) if copies is None else list(copies)
     check_ensemble_fits(sizes, layout, chosen)
     return chosen
+
+
+def lot_copies(
+    sizes: Sequence[int],
+    layout: Layout,
+    models: Sequence[DieModel],
+    requested: Sequence[int] = (),
+    lot_seed: int = 0,
+) -> list[int]:
+    """The LEA copies every die of a lot deploys (``mtj-hil experiment borders``), checked
+    against each die's measured usable (GOOD) devices before any training, as
+    ``mtj-hil train --method lea`` checks its one die.
+
+    Every die must first hold the network once. ``requested`` copies (empty: automatic) must
+    then fit every die; automatic copies are the most that fit the die with fewest usable
+    devices, with a warning naming that die when they are fewer than its arrays alone
+    would allow.
+
+    Raises:
+        TrainingError: a die has fewer usable devices than the network, or than the
+            requested copies, need (naming the die, the devices needed and present).
+    """
+    names = [f"die {k} of lot {lot_seed}" for k in range(len(models))]
+    for name, m in zip(names, models, strict=True):
+        check_usable(sizes, m.defects, die=name)
+    if not models:
+        return list(requested) or auto_copies(sizes, layout)
+    good = np.stack([m.defects for m in models]).reshape(len(models), -1) == DefectCode.GOOD
+    usable = np.count_nonzero(good, axis=1)
+    worst = int(np.argmin(usable))
+    copies = list(requested)
+    if not copies:
+        copies = auto_copies(sizes, layout, usable=int(usable[worst]))
+        full = auto_copies(sizes, layout)
+        if copies != full:
+            warnings.warn(
+                f"LEA copies {copies} instead of {full}: {names[worst]} has "
+                f"{int(usable[worst])} usable (GOOD) devices of {good.shape[1]}, and copies "
+                f"{full} need {devices_needed(sizes, full)} (two per weight)",
+                stacklevel=2,
+            )
+    for name, m in zip(names, models, strict=True):
+        check_usable(sizes, m.defects, copies, die=name)
+    return copies
 
 
 def build_lea(

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from mtj_hil.errors import counted
 from mtj_hil.experiments.borders import BordersResult, config_record
 from mtj_hil.experiments.claims import CLAIMS_HEADER, claims_note, claims_rows
 from mtj_hil.experiments.networks import save_network
@@ -157,8 +158,8 @@ def seeds_markdown(results: Sequence[BordersResult]) -> str:
     c = r0.config
     header, rows = seeds_summary(results)
     return (
-        f"# Borders experiment over {len(results)} seeds: {r0.dataset}, "
-        f"{'-'.join(map(str, r0.sizes))}, {len(r0.dies)} dies of lot {c.lot_seed} "
+        f"# Borders experiment over {counted(len(results), 'seed')}: {r0.dataset}, "
+        f"{'-'.join(map(str, r0.sizes))}, {counted(len(r0.dies), 'die')} of lot {c.lot_seed} "
         f"({c.profile})\n\n"
         "Each seed re-splits the data and retrains every network; the software baseline is "
         "that seed's network on ideal devices. Differences are to the same seed's baseline "
@@ -235,7 +236,7 @@ def borders_markdown(result: BordersResult) -> str:
     c = result.config
     text = (
         f"# Borders experiment: {result.dataset}, {'-'.join(map(str, result.sizes))}, "
-        f"{len(result.dies)} dies of lot {c.lot_seed} ({c.profile})\n\n"
+        f"{counted(len(result.dies), 'die')} of lot {c.lot_seed} ({c.profile})\n\n"
         f"Test samples per die: {result.n_test}. Errors in percent; 95 % CI of the mean over "
         f"dies is Student-t; per-die Clopper-Pearson intervals and paired differences to the "
         f"software baseline are in the CSV. Seed {c.seed}, epochs {c.epochs}; statistics-aware "
@@ -355,7 +356,9 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
     ax.set_xticks(x, [str(result.dies[i].index) for i in order], fontsize=7)
     ax.set_xlabel("die (sorted by unaware error)")
     ax.set_ylabel("test error (%)")
-    ax.set_title(f"{result.dataset}: {len(result.dies)} dies, {'-'.join(map(str, result.sizes))}")
+    ax.set_title(
+        f"{result.dataset}: {counted(len(result.dies), 'die')}, {'-'.join(map(str, result.sizes))}"
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

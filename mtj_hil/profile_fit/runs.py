@@ -21,6 +21,7 @@ from mtj_hil.runs.store.characterization import (
     CharacterizationRun,
     load_characterization,
 )
+from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.switching import Switching, load_switching
 
@@ -69,11 +70,14 @@ def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:
                 f"reads characterization and switching run files (.h5)"
             )
         with RunFile.open(p) as run:
-            kind, status = run.kind, run.status
+            kind, status, attrs = run.kind, run.status, run.attrs
         if kind == "characterization":
             char = load_characterization(p)
             if not char.complete:
-                raise StoreError(f"{p} is an unfinished characterization run ({status}); resume it")
+                raise StoreError(
+                    f"{p} is an unfinished characterization run ({status}); "
+                    f"finish it with: {resume_hint(attrs, p)}"
+                )
             plan = char.plan
             bias = plan.get("bias_read_voltage")
             chars.append(
@@ -88,7 +92,10 @@ def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:
         elif kind == "switching":
             sw = load_switching(p)
             if not sw.complete:
-                raise StoreError(f"{p} is an unfinished switching run ({status}); resume it")
+                raise StoreError(
+                    f"{p} is an unfinished switching run ({status}); "
+                    f"finish it with: {resume_hint(attrs, p)}"
+                )
             sws.append(sw)
         else:
             raise StoreError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from mtj_hil.errors import counted
 from mtj_hil.runs.store.runfile import RunFile
 
 
@@ -35,9 +36,11 @@ def finished_runs(
     return usable, skipped
 
 
-def skipped_note(skipped: list[str], what: str = "unfinished runs") -> str:
-    """One line listing the runs left out and how to use them."""
+def skipped_note(skipped: list[str], what: str = "unfinished run") -> str:
+    """One line listing the runs left out and how to use them (``what``: the singular noun
+    for one of them)."""
+    them = "it" if len(skipped) == 1 else "them"
     return (
-        f"skipped {len(skipped)} {what} (not completed: finish them with --resume, or "
-        "measure again): " + "; ".join(skipped)
+        f"skipped {counted(len(skipped), what)} (not completed: finish {them} with --resume, "
+        "or measure again): " + "; ".join(skipped)
     )

@@ -29,7 +29,7 @@ def test_fit_profile_skips_a_failed_run_with_one_line(runs, tmp_path, capsys):
     files = [runs / "die1.h5", runs / "failed.h5"]
     assert main(["fit-profile", *map(str, files), "-o", str(tmp_path / "p.toml")]) == 0
     err = " ".join(capsys.readouterr().err.split())
-    assert "skipped 1 unfinished runs" in err
+    assert "skipped 1 unfinished run (" in err
     assert f"{runs / 'failed.h5'} (failed: InvalidRequest: read voltage 5 V" in err
     assert (tmp_path / "p.toml").exists()
 
@@ -54,4 +54,4 @@ def test_training_skips_a_failed_population_run(runs, tmp_path, capsys, monkeypa
     assert main(args) == 0
     assert seen["files"] == [runs / "die1.h5", runs / "die2.h5"]
     err = " ".join(capsys.readouterr().err.split())
-    assert "skipped 1 unfinished runs" in err and "failed.h5 (failed" in err
+    assert "skipped 1 unfinished run (" in err and "failed.h5 (failed" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import h5py
 import numpy as np
@@ -141,6 +142,64 @@ def test_a_die_with_too_few_usable_devices_is_refused_before_training():
             ([DieModel.ideal(layout), dead], [1.0, 1.0]),
         )
     assert "train unaware" not in stages
+
+
+def _lot_with_a_small_die(dead_arrays: int):
+    from mtj_hil.sim import load_profile
+    from mtj_hil.training.die_model import DieModel
+
+    layout = load_profile("1t1r-20k").layout
+    small = DieModel.ideal(layout)
+    small.defects[:dead_arrays] = 2  # OPEN
+    return [DieModel.ideal(layout), small], [1.0, 1.0]
+
+
+class _Trained(Exception):
+    pass
+
+
+def test_a_die_that_cannot_hold_the_requested_lea_copies_is_refused_before_training(
+    monkeypatch,
+):
+    from mtj_hil.training.errors import TrainingError
+
+    def no_training(*args, **kwargs):
+        raise _Trained
+
+    monkeypatch.setattr("mtj_hil.experiments.borders.train_unaware", no_training)
+    # 64-24-10 once needs 3,552 devices; copies [4, 8] need 16,128; die 1 keeps 12,500
+    config = BordersConfig(dataset="digits", dies=2, hidden=(24,), epochs=1, lea_copies=(4, 8))
+    pattern = r"die 1 of lot 0 has 12500 usable .* copies \[4, 8\] needs 16128"
+    with pytest.raises(TrainingError, match=pattern):
+        run_borders(config, characterised=_lot_with_a_small_die(12))
+    # copies it can hold pass the check (and training starts)
+    with pytest.raises(_Trained):
+        run_borders(
+            dataclasses.replace(config, lea_copies=(2, 8)),
+            characterised=_lot_with_a_small_die(12),
+        )
+
+
+def test_automatic_lea_copies_fit_the_smallest_die_and_say_so(monkeypatch):
+    from mtj_hil.experiments.lea import lot_copies
+    from mtj_hil.sim import load_profile
+
+    layout = load_profile("1t1r-20k").layout
+    sizes = [64, 24, 10]
+    models, _ = _lot_with_a_small_die(12)
+    with pytest.warns(UserWarning, match=r"\[2, 8\] instead of \[4, 8\]: die 1 of lot 0 has 12500"):
+        assert lot_copies(sizes, layout, models) == [2, 8]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ordinary dies: the copies their arrays allow
+        assert lot_copies(sizes, layout, [models[0], models[0]]) == [4, 8]
+
+    def no_training(*args, **kwargs):
+        raise _Trained
+
+    monkeypatch.setattr("mtj_hil.experiments.borders.train_unaware", no_training)
+    config = BordersConfig(dataset="digits", dies=2, hidden=(24,), epochs=1)
+    with pytest.warns(UserWarning, match="die 1 of lot 0"), pytest.raises(_Trained):
+        run_borders(config, characterised=_lot_with_a_small_die(12))
 
 
 def test_dies_spread_over_worker_processes_give_the_same_results():

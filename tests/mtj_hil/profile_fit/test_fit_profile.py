@@ -167,6 +167,6 @@ def test_fit_profile_refuses_what_it_cannot_use(lot, tmp_path, capsys):
     out = tmp_path / "fit.toml"
     assert main(["fit-profile", str(chars[0]), str(unfinished), "-o", str(out)]) == 0
     err = " ".join(capsys.readouterr().err.split())
-    assert "skipped 1 unfinished runs" in err and f"{unfinished} (aborted: test)" in err
+    assert "skipped 1 unfinished run (" in err and f"{unfinished} (aborted: test)" in err
     assert out.exists()
     assert load_switching(sw).complete

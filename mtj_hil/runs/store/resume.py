@@ -1,0 +1,46 @@
+"""The command that finishes an unfinished run file, said the same way by every command
+that meets one (``mtj-hil show``, an interrupted command, training or fitting refusing it)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# commands whose run files finish with their own command line plus ``--resume``
+_RESUMABLE = ("characterize", "switching")
+
+
+def resume_command(args: list[str], run: Path) -> str:
+    """The command line that finishes ``run``: ``args`` (one command's arguments, after
+    ``mtj-hil``), with ``--out run --resume`` added where missing."""
+    args = list(args)
+    if "--out" not in args and not any(a.startswith("--out=") for a in args):
+        args += ["--out", str(run)]
+    if "--resume" not in args:
+        args.append("--resume")
+    return "mtj-hil " + shlex.join(args)
+
+
+def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
+    """The command that finishes the run file at ``path``, from its root attributes
+    ``attrs``: its own recorded command line with ``--out`` and ``--resume`` (so the die
+    options it was made with come along), or the campaign that made it; when the file
+    records no usable command, the bare command and a note to add the die options."""
+    path = Path(path)
+    try:
+        tokens = shlex.split(str(attrs.get("command", "")))
+    except ValueError:
+        tokens = []
+    for i, token in enumerate(tokens):
+        if token in _RESUMABLE:
+            args = [t for t in tokens[i:] if t != "--debug"]
+            return resume_command(args, path)
+        if token == "campaign":
+            return "mtj-hil " + shlex.join(tokens[i:])
+    command = "characterize" if attrs.get("kind") == "characterization" else "switching"
+    return (
+        f"mtj-hil {command} --out {shlex.quote(str(path))} --resume "
+        "(with the die options it was made with)"
+    )

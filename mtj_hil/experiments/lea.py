@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import ConfigError, StoreError, counted
+from mtj_hil.experiments.networks import DAMAGED, load_recorded
 from mtj_hil.experiments.onchip import evaluate_lea_on_chip
 from mtj_hil.protocols.chip import Chip, Layout
 from mtj_hil.protocols.defects.detect import DefectCode
@@ -151,17 +152,12 @@ def load_lea(
     g = run.h5[group]
     if "ensemble" not in g.attrs:
         raise StoreError(f"{run.path}:{group} records no LEA ensemble")
-    damaged = "the file is damaged; train the network again"
-    try:
-        ens = EnsemblePlacement.from_dict(json.loads(g.attrs["ensemble"]), layout)
-    except (KeyError, ValueError, TypeError, IndexError) as exc:
-        raise StoreError(
-            f"{run.path}:{group} records an LEA ensemble that cannot be read "
-            f"({type(exc).__name__}: {exc}): {damaged}"
-        ) from exc
+    ens = load_recorded(
+        run, group, "ensemble", "an LEA ensemble", lambda d: EnsemblePlacement.from_dict(d, layout)
+    )
     weights = [run.read(f"{group}/lea_weights_{li}") for li in range(len(ens.copies))]
     if not all(w.dtype.kind == "f" and np.isfinite(w).all() for w in weights):
-        raise StoreError(f"{run.path}:{group} holds LEA weights that are not finite: {damaged}")
+        raise StoreError(f"{run.path}:{group} holds LEA weights that are not finite: {DAMAGED}")
     return ens, weights
 
 

@@ -8,6 +8,8 @@ Under ``<group>``: ``latent_<l>`` (n_in, n_out) and ``bias_<l>`` (n_out,), unit 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -17,6 +19,8 @@ from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.training.bnn import BNN
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import Placement
+
+T = TypeVar("T")
 
 
 def save_network(run: RunFile, group: str, net: BNN, placement: Placement | None) -> None:
@@ -59,15 +63,31 @@ def load_network(run: RunFile, group: str, layout: Layout | None) -> tuple[BNN, 
     if not all(v.dtype.kind == "f" and np.isfinite(v).all() for v in values):
         raise StoreError(
             f"{run.path}:{group} holds weights, biases or gains that are not finite numbers: "
-            "the file is damaged; train the network again"
+            + DAMAGED
         )
     placement = None
     if "placement" in g.attrs and layout is not None:
-        try:
-            placement = Placement.from_dict(json.loads(g.attrs["placement"]), layout)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise StoreError(
-                f"{run.path}:{group} records a placement that cannot be read "
-                f"({type(exc).__name__}: {exc}): the file is damaged; train the network again"
-            ) from exc
+        placement = load_recorded(
+            run, group, "placement", "a placement", lambda d: Placement.from_dict(d, layout)
+        )
     return net, placement
+
+
+DAMAGED = "the file is damaged; train the network again"
+"""What a refusal of a damaged network file tells the user to do."""
+
+
+def load_recorded(run: RunFile, group: str, key: str, what: str, build: Callable[[Any], T]) -> T:
+    """``build`` of the JSON attribute ``key`` of ``group`` (e.g. a placement).
+
+    Raises:
+        StoreError: the attribute is no JSON, or ``build`` cannot make ``what`` of it
+            (naming the file, the group and the fault).
+    """
+    try:
+        return build(json.loads(run.h5[group].attrs[key]))
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise StoreError(
+            f"{run.path}:{group} records {what} that cannot be read "
+            f"({type(exc).__name__}: {exc}): {DAMAGED}"
+        ) from exc

@@ -13,10 +13,18 @@ from mtj_hil.instruments.controller import ControllerError
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.protocols import CellState, CharacterizationPlan, MemorySink, Pulse, characterize_die
 from mtj_hil.protocols.read import conductance_map
-from mtj_hil.protocols.sequence import KnownMap, PulseAll, ReadMap, WriteAll, run_sequence
+from mtj_hil.protocols.sequence import (
+    KnownMap,
+    PulseAll,
+    ReadMap,
+    ReadStates,
+    WriteAll,
+    run_sequence,
+)
 from mtj_hil.runs.jobs.characterization import run_characterization
 from mtj_hil.runs.store import load_characterization
 from mtj_hil.sim import SimulatedChip
+from mtj_hil.station import chip_seq
 
 
 def _old_firmware(chip) -> None:
@@ -173,3 +181,21 @@ def test_an_empty_sequence_sends_nothing_and_leaves_the_board_state_known(lab_ch
     # the chip's view of the board is still true: a read enables its lines as before
     g = conductance_map(lab_chip, 0, 0.1)
     assert g.shape == (1, 25, 25) and np.isfinite(g).all()
+
+
+def test_runs_after_the_first_are_timed_with_the_integration_their_prefix_sets(
+    lab_chip, monkeypatch
+):
+    """A long sequence of short-integration reads is split into runs; a later run gets its
+    integration from the prefix it starts with, so it is checked with that prefix (timed
+    alone, at the longest integration, it would seem too long for the board and the whole
+    sequence would be refused)."""
+    board = lab_chip.lab.board
+    trial = [PulseAll(CellState.AP, Pulse(1.0, 1e-6)), ReadStates(0.1, integration=1e-3)]
+    pulses = len(board.pulses)
+    runs: list[list[tuple[int, int]]] = []
+    split = chip_seq._chunks
+    monkeypatch.setattr(chip_seq, "_chunks", lambda *a: runs.append(split(*a)) or runs[-1])
+    out = run_sequence(lab_chip, 2, trial * 600)
+    assert len(runs[0]) > 1, "the sequence must take several runs on the board"
+    assert len(out) == 1200 and len(board.pulses) - pulses == 600

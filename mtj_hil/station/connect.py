@@ -20,6 +20,7 @@ from typing import Any
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.errors import CalibrationWarning
 from mtj_hil.calibration.record_files import select_record
+from mtj_hil.errors import tell_user
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.station.chip import InstrumentChip, quietly, shutdown_smu
 from mtj_hil.station.config import VIRTUAL, Station
@@ -181,9 +182,8 @@ def apply_newest_calibration(chip: InstrumentChip, *, strict: bool = False) -> N
             timedelta(days=chip.station.calibration_validity_days),
             strict=strict,
         )
-    for w in caught:
-        log.warning("%s", w.message)
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for w in caught:  # once on the terminal, and in a run's timeline when one records
+        tell_user(log, str(w.message), w.category)
     record = selection.record
     chip.calibration_record = record
     chip.correction = None if record is None else ReadPathCorrection.from_record(record)

@@ -53,3 +53,22 @@ def test_a_message_for_the_user_is_printed_once_outside_a_run_too():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr.count("board too old") == 1, done.stderr
     assert "FallbackWarning" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_calibration_warning_is_printed_once(tmp_path):
+    """A station without a calibration record: the command says so on one line (before,
+    logging's last-resort handler printed it a second time, bare)."""
+    station = tmp_path / "virtual-lab.toml"
+    station.write_text(STATION.read_text())  # its calibration folder: none beside it
+    out = tmp_path / "c.h5"
+    args = ["characterize", "--station", str(station), "--arrays", "0", "--cycles", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mtj_hil", *args, "--out", str(out), "--no-report"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "no calibration record" in line]
+    assert len(said) == 1 and said[0].startswith("warning (CalibrationWarning)"), done.stderr

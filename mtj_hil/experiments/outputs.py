@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import counted
-from mtj_hil.experiments.borders import BordersResult, config_record
+from mtj_hil.experiments.borders import BordersResult
+from mtj_hil.experiments.borders_config import config_record
 from mtj_hil.experiments.claims import CLAIMS_HEADER, claims_note, claims_rows
 from mtj_hil.experiments.networks import save_network
 from mtj_hil.experiments.stats import binomial_ci, mean_ci

@@ -27,6 +27,8 @@ from mtj_hil.experiments.lea import lot_copies
 from mtj_hil.experiments.parallel import parallel_map
 from mtj_hil.sim.profile import load_profile
 from mtj_hil.training.bnn import BNN, TrainConfig
+from mtj_hil.training.capacity import check_pool_memory
+from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.ensemble import (
     auto_copies,
@@ -143,39 +145,9 @@ def run_borders(
     t0 = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     seeds = np.random.SeedSequence(config.seed).spawn(6)
-    data_seed = int(seeds[0].generate_state(1)[0])
-    fold = config.seed % 5 if config.folds and config.dataset == "mnist5k" else None
-    data = load_dataset(
-        config.dataset,
-        data_seed,
-        data_dir=config.data_dir,
-        image_size=config.image_size,
-        fold=fold,
-    )
-    if config.validation > 0:
-        data = hold_out(data, config.validation, int(seeds[0].spawn(1)[0].generate_state(1)[0]))
-    profile = load_profile(config.profile)
+    data, profile, sizes = checked_setup(config, seeds[0])
     layout = profile.layout
-    sizes = [data.n_features, *config.hidden, data.n_classes]
-    try:
-        check_fits(sizes, layout)
-    except TrainingError as exc:
-        raise TrainingError(
-            f"the network {'-'.join(map(str, sizes))} does not fit a die of profile "
-            f"{config.profile}: {exc} (fewer --hidden units, a smaller --image-size, or a "
-            "larger die)"
-        ) from None
-    if config.shared_rows > data.n_features // 2:
-        raise ConfigError(
-            f"shared_rows {config.shared_rows} is more than half of {data.name}'s "
-            f"{data.n_features} inputs"
-        )
     copies = list(config.lea_copies) or auto_copies(sizes, layout)
-    if len(copies) != len(sizes) - 1:
-        raise ConfigError(
-            f"LEA copies {copies} for a network of {counted(len(sizes) - 1, 'layer')}"
-        )
-    check_ensemble_fits(sizes, layout, copies)
     plain = place(sizes, layout)
     importance = (data.X_train**2).mean(axis=0)
 
@@ -268,6 +240,54 @@ def run_borders(
     )
 
 
+def checked_setup(
+    config: BordersConfig, data_seeds: np.random.SeedSequence | None = None
+) -> tuple[Dataset, Any, list[int]]:
+    """The data set, the die profile and the network's layer sizes of ``config``, checked
+    before any die is characterised or any network trained: the network and its LEA
+    copies fit the die's arrays, the statistics-aware pool fits in memory, shared rows
+    leave half the inputs (``data_seeds``: the run's data seeds; the sizes do not depend
+    on them).
+
+    Raises:
+        ConfigError, DatasetError, TrainingError: as :func:`run_borders`.
+    """
+    data_seeds = data_seeds or np.random.SeedSequence(config.seed).spawn(6)[0]
+    fold = config.seed % 5 if config.folds and config.dataset == "mnist5k" else None
+    data = load_dataset(
+        config.dataset,
+        int(data_seeds.generate_state(1)[0]),
+        data_dir=config.data_dir,
+        image_size=config.image_size,
+        fold=fold,
+    )
+    if config.validation > 0:
+        data = hold_out(data, config.validation, int(data_seeds.spawn(1)[0].generate_state(1)[0]))
+    profile = load_profile(config.profile)
+    sizes = [data.n_features, *config.hidden, data.n_classes]
+    try:
+        check_fits(sizes, profile.layout)
+    except TrainingError as exc:
+        raise TrainingError(
+            f"the network {'-'.join(map(str, sizes))} does not fit a die of profile "
+            f"{config.profile}: {exc} (fewer --hidden units, a smaller --image-size, or a "
+            "larger die)"
+        ) from None
+    check_pool_memory(sizes, config.pool_size + 8)  # with the 8 that select epochs
+    if config.shared_rows > data.n_features // 2:
+        raise ConfigError(
+            f"shared_rows {config.shared_rows} is more than half of {data.name}'s "
+            f"{data.n_features} inputs"
+        )
+    copies = list(config.lea_copies) or auto_copies(sizes, profile.layout)
+    if len(copies) != len(sizes) - 1:
+        raise ConfigError(
+            f"LEA copies {copies} for a network of {counted(len(sizes) - 1, 'layer')}"
+        )
+    check_ensemble_fits(sizes, profile.layout, copies)
+    return data, profile, sizes
+
+
 def run_borders_seeds(
     config: BordersConfig, seeds: Sequence[int], progress: Progress | None = None
 ) -> list[BordersResult]:
@@ -280,6 +300,7 @@ def run_borders_seeds(
     if not seeds:
         raise ConfigError("give at least one seed")
     report = progress or (lambda stage, done, total: None)
+    checked_setup(replace(config, seed=int(seeds[0])))  # refused before the lot is measured
     characterised = characterise_lot(
         load_profile(config.profile), config.lot_seed, config.dies, report, config.workers
     )

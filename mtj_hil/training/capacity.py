@@ -1,7 +1,9 @@
-"""Does a die hold enough usable devices for a network? Checked before any training."""
+"""Does a die hold enough usable devices for a network, and the machine enough memory for
+its training? Checked before any training."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,3 +40,39 @@ def check_usable(
             f" needs {need} (two per weight)"
         )
     return usable
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still give a process (Linux ``MemAvailable``; else
+    free physical pages), or None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_pool_memory(sizes: Sequence[int], realisations: int) -> int:
+    """Refuse a pool of sampled die realisations (statistics-aware training keeps an offset
+    and a slope, float64, per weight of each) that the machine's free memory cannot hold,
+    counting its assembly twice. Returns the bytes it needs.
+
+    Raises:
+        TrainingError: saying how much memory the pool needs and how much is free.
+    """
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    need = 2 * 16 * weights * max(int(realisations), 0)
+    free = available_memory()
+    if free is not None and need > free:
+        raise TrainingError(
+            f"a pool of {realisations:,} sampled dies of the network "
+            f"{'-'.join(map(str, sizes))} needs {need / 1e9:,.1f} GB of memory, more than "
+            f"the {free / 1e9:,.1f} GB free here: give a smaller pool size (--pool-size)"
+        )
+    return need

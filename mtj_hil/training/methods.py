@@ -25,6 +25,7 @@ import numpy as np
 
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
+from mtj_hil.training.capacity import check_pool_memory
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_for
 from mtj_hil.training.empirical import MeasuredArrays
@@ -234,7 +235,11 @@ def realisation_pool(
     (``router(placed, die)``, e.g. for the network's weights) as a real die will be; with
     ``adjust`` too, each placed die's realisation is replaced by ``adjust(realisation)``
     (what a per-die correction will leave of it).
+
+    Raises:
+        TrainingError: the pool needs more memory than is free (before anything is drawn).
     """
+    check_pool_memory(placement.sizes, size)
     chunks: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for start in range(0, size, 32):
         n = min(32, size - start)

@@ -119,36 +119,39 @@ def _check_layout(char: Characterization, layout: Layout) -> None:
             )
 
 
+DAMAGED = "the file is damaged; characterise the die again"
+"""What a refusal of a damaged characterisation tells the user to do."""
+
+
 def _check_classification(char: Characterization, layout: Layout) -> None:
     """Refuse a classification that no characterisation writes: maps of another shape than
     the die, codes that are not defect codes, conductances that are not real numbers, or
     GOOD devices without a positive finite conductance (a model built from them would be
     silently wrong)."""
     shape = (layout.n_arrays, layout.rows, layout.cols)
-    damaged = "the file is damaged; characterise the die again"
     maps = {"codes": char.codes, "g_p": char.g_p, "g_ap": char.g_ap}
     for name, values in maps.items():
         got = np.shape(values)
         if got != shape:
-            raise StoreError(f"{char.path}: defects/{name} has shape {got}, not {shape}; {damaged}")
+            raise StoreError(f"{char.path}: defects/{name} has shape {got}, not {shape}; {DAMAGED}")
     codes = np.asarray(char.codes)
     known = [int(c) for c in DefectCode]
     if codes.dtype.kind not in "iu" or not np.isin(codes, known).all():
         raise StoreError(
             f"{char.path}: defects/codes holds values other than the defect codes {known}; "
-            + damaged
+            + DAMAGED
         )
     good = codes == DefectCode.GOOD
     for name in ("g_p", "g_ap"):
         g = np.asarray(maps[name])
         if g.dtype.kind not in "iuf":
-            raise StoreError(f"{char.path}: defects/{name} is not real numbers; {damaged}")
+            raise StoreError(f"{char.path}: defects/{name} is not real numbers; {DAMAGED}")
         with np.errstate(invalid="ignore"):
             bad = np.isinf(g) | (good & ~(g > 0)) | (good & ~np.isfinite(g))
         if bad.any():
             raise StoreError(
                 f"{char.path}: defects/{name} holds {counted(int(bad.sum()), 'infinite value')} or "
-                f"GOOD devices without a positive finite conductance; {damaged}"
+                f"GOOD devices without a positive finite conductance; {DAMAGED}"
             )
 
 
@@ -179,7 +182,7 @@ def load_die_model(
     if char.attrs.get("status") == "completed" and not char.complete:
         raise StoreError(
             f"{path} is marked completed but holds no classification (no defects/ group): "
-            "the file is damaged; characterise the die again"
+            + DAMAGED
         )
     if char.attrs.get("status") != "completed" or not char.complete:
         raise StoreError(

@@ -25,7 +25,7 @@ from mtj_hil.experiments.lea import (
     resolve_copies,
     save_lea,
 )
-from mtj_hil.experiments.networks import load_network, save_network
+from mtj_hil.experiments.networks import DAMAGED, load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
@@ -296,16 +296,15 @@ def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
     Raises:
         StoreError: naming the file and the attribute.
     """
-    damaged = "the file is damaged; train the network again"
     missing = [k for k in ("method", "dataset", "profile", "lot_seed", "seed") if k not in attrs]
     if missing:
-        raise StoreError(f"{path} records no {', '.join(missing)} of its network: {damaged}")
+        raise StoreError(f"{path} records no {', '.join(missing)} of its network: {DAMAGED}")
     if attrs["method"] not in METHODS:
         raise StoreError(f"{path} records the unknown training method {attrs['method']!r}")
     for key in ("lot_seed", "seed", "image_size"):
         value = str(attrs.get(key, 0)).strip()
         if not value.isdecimal():
-            raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {damaged}")
+            raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
 
 
 def _data_for(attrs: dict[str, Any]) -> Dataset:

@@ -139,25 +139,24 @@ def _check_runs(
     every_known = {v: np.zeros(shape, bool) for v in _write_voltages(tr.body)}
     for start, stop in chunks:
         body = tr.body[start:stop]
-        # the run's steps alone first: a refusal then names the step at fault, not the
-        # prefix that repeats its value (e.g. a Known at a write-verify's voltage). Only
-        # its step checks count: its duration is the run's only with the prefix, which
-        # sets the integration time the run's reads take
-        prefix: list[Step] = []
+        prefix = _prefix(chip, tr, start, stop, every_known)
         try:
-            try:
-                chip.controller.check_sequence(body)
-            except SequenceRefused:
-                raise
-            except InstrumentError:
-                pass  # timed below, with the prefix
-            prefix = _prefix(chip, tr, start, stop, every_known)
             chip.controller.check_sequence(prefix + body)
         except SequenceRefused as exc:
-            i = tr.owner[start + max(exc.index - len(prefix), 0)]
+            k, reason = exc.index - len(prefix), exc.reason
+            if k < 0:
+                # a prefix step repeating a value of the run's own steps (e.g. a Known at a
+                # write-verify's voltage): the run's steps alone name the step at fault
+                try:
+                    chip.controller.check_sequence(body)
+                except SequenceRefused as own:
+                    k, reason = own.index, own.reason
+                except InstrumentError:
+                    pass  # alone, its reads would be timed at the longest integration
+            i = tr.owner[start + max(k, 0)]
             raise SafetyViolation(
                 f"sequence refused before anything was sent: step {i} "
-                f"({type(steps[i]).__name__}): {exc.reason}"
+                f"({type(steps[i]).__name__}): {reason}"
             ) from None
         except InstrumentError as exc:
             i = tr.owner[start]

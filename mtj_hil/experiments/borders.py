@@ -47,6 +47,7 @@ METHODS = (
     "unaware",
     "unaware_placed",
     "defect_aware",
+    "defect_aware_compensated",
     "statistics_aware",
     "statistics_aware_plain",
     "lea",
@@ -76,7 +77,11 @@ data-free digital compensation of :mod:`mtj_hil.training.compensation` (per-neur
 and shift and the costliest weights' errors corrected digitally, from the die's measured
 conductances: no reads, no per-die retraining; optional, ``compensation_budget``), the
 network trained once for the lot against what the compensation leaves
-(``compensation_training``)."""
+(``compensation_training``); ``defect_aware_compensated`` the per-die defect-aware
+fine-tuning with the same budget of the die's costliest weight errors corrected digitally,
+trained through what that correction leaves of the die
+(:func:`~mtj_hil.experiments.borders_loop.defect_aware_compensated`; not with
+``shared_rows``)."""
 
 PLACEMENTS = ("defect-aware", "plain")
 

@@ -26,6 +26,7 @@ from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.training.bnn import BNN, Realisation
 from mtj_hil.training.compensation import (
+    Compensation,
     NetworkStatistics,
     fit_compensation,
     predict_compensated,
@@ -122,20 +123,30 @@ def _realisation(where: Placement | LeaDeployment, model: DieModel) -> list[Real
     return lea_realisation(ensemble, model.conductance(ones), model.conductance(0 * ones), weights)
 
 
+def fitted_compensation(
+    net: BNN,
+    where: Placement | LeaDeployment,
+    model: DieModel,
+    stats: NetworkStatistics,
+    budget: float,
+) -> Compensation:
+    """The data-free compensation of ``net`` programmed as ``where`` says, fitted to the
+    die's measured conductances (``model``; :func:`fit_compensation`, ``budget`` of the
+    weights corrected digitally); no image is read for it."""
+    return fit_compensation(net, _realisation(where, model), stats, budget)
+
+
 def compensated_wrong(
     net: BNN,
     where: Placement | LeaDeployment,
     model: DieModel,
     data: Dataset,
-    stats: NetworkStatistics,
-    budget: float,
+    compensation: Compensation,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Test samples ``net`` gets wrong on the emulated die (read noise included) with the
-    data-free compensation fitted to the die's measured conductances
-    (:mod:`mtj_hil.training.compensation`, ``budget`` of the weights corrected digitally);
-    no image is read for it."""
-    compensation = fit_compensation(net, _realisation(where, model), stats, budget)
+    """Test samples ``net`` gets wrong on the emulated die (read noise included), programmed
+    as ``where`` says, its signal corrected digitally by ``compensation``
+    (:mod:`mtj_hil.training.compensation`)."""
     currents = _currents(net, where, lambda bits: emulated_read(model, bits, rng))
     signal = signal_from_currents(currents, model.layout)
     return predict_compensated(net, data.X_test, signal, compensation) != data.y_test
@@ -181,21 +192,18 @@ def compensated_accuracy_on_chip(
     chip: Chip,
     net: BNN,
     where: Placement | LeaDeployment,
-    model: DieModel,
-    stats: NetworkStatistics,
-    budget: float,
+    compensation: Compensation,
     data: Dataset,
 ) -> tuple[float, ProgramReport]:
-    """Accuracy measured on ``chip`` with the data-free compensation: ``net`` is programmed
-    (write-verify) as ``where`` says, the compensation fitted to ``model`` (the die's
-    characterisation; no image is read for it), then the test set read through the die and
-    corrected digitally. Returns the accuracy and the programming report.
+    """Accuracy measured on ``chip`` with a digital compensation (fitted to the die's
+    characterisation, :func:`fitted_compensation`, or to the die a network was fine-tuned
+    on): ``net`` is programmed (write-verify) as ``where`` says, then the test set read
+    through the die and corrected digitally. Returns the accuracy and the programming report.
 
     Raises:
         TrainingError: network, placement and die disagree (before any write).
     """
     report = _program(chip, net, where)
-    compensation = fit_compensation(net, _realisation(where, model), stats, budget)
     currents = _currents(net, where, lambda bits: chip.read)
     signal = signal_from_currents(currents, chip.layout)
     pred = predict_compensated(net, data.X_test, signal, compensation)
@@ -212,15 +220,13 @@ def measure_on_chip(
     recalibrated: dict[str, tuple[BNN, Placement | LeaDeployment]],
     X_cal: np.ndarray,
     components: int = 0,
-    compensated: dict[str, tuple[BNN, Placement | LeaDeployment, NetworkStatistics]] | None = None,
-    model: DieModel | None = None,
-    budget: float = 0.0,
+    compensated: dict[str, tuple[BNN, Placement | LeaDeployment, Compensation]] | None = None,
     inputs: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Measure each network, LEA, the recalibrated and the compensated deployments on die
     ``k`` (drawn again from its seed: the same devices); wrong counts and bit error rates per
-    method. The compensation is fitted to ``model`` (the die's characterisation), as the
-    emulated columns are. ``inputs`` gives a network of ``nets`` its own first-layer test
+    method. ``compensated`` deployments carry their compensation, fitted as for the emulated
+    columns (to the die's characterisation). ``inputs`` gives a network of ``nets`` its own first-layer test
     inputs (e.g. shared rows' expanded images) instead of ``data.X_test``."""
     wrong, ber = {}, {}
     n = data.y_test.size
@@ -238,10 +244,8 @@ def measure_on_chip(
             acc, rep = recalibrated_accuracy_on_chip(chip, net, where, X_cal, data, components)
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate
-        for name, (net, where, stats) in (compensated or {}).items():
-            if model is None:
-                raise ValueError("compensated deployments need the die's model")
-            acc, rep = compensated_accuracy_on_chip(chip, net, where, model, stats, budget, data)
+        for name, (net, where, compensation) in (compensated or {}).items():
+            acc, rep = compensated_accuracy_on_chip(chip, net, where, compensation, data)
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate
     return wrong, ber

@@ -20,6 +20,7 @@ from mtj_hil.experiments.borders_die import (
     LeaDeployment,
     compensated_wrong,
     emulated_wrong,
+    fitted_compensation,
     measure_on_chip,
     recalibrated_wrong,
 )
@@ -28,7 +29,14 @@ from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.training.bias_correction import correct_biases, input_means
 from mtj_hil.training.bnn import BNN, TrainConfig
-from mtj_hil.training.compensation import NetworkStatistics, network_statistics
+from mtj_hil.training.compensation import (
+    Compensation,
+    NetworkStatistics,
+    compensated_weights,
+    made_ideal,
+    network_statistics,
+    sparse_compensation,
+)
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.ensemble import (
@@ -39,7 +47,7 @@ from mtj_hil.training.ensemble import (
 )
 from mtj_hil.training.mapping import Placement, place_defect_aware
 from mtj_hil.training.matching import input_importance, match_ensemble, match_weights
-from mtj_hil.training.methods import train_defect_aware
+from mtj_hil.training.methods import die_realisation, train_defect_aware
 from mtj_hil.training.recalibration import calibration_batch
 from mtj_hil.training.sharing import InputSharing, share_inputs
 
@@ -186,8 +194,9 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
         misses[name] = recalibrated_wrong(
             net, where, model, data, X_cal, rng, config.recal_components
         )
-    compensated: dict[str, tuple[BNN, Placement | LeaDeployment, NetworkStatistics]] = {}
-    if config.compensation_budget is not None:
+    compensated: dict[str, tuple[BNN, Placement | LeaDeployment, Compensation]] = {}
+    budget = config.compensation_budget
+    if budget is not None:
         comp_net, comp_at, lea_c = stats_net, stats_at, lea_s
         if "statistics_residual" in ctx.stats_nets:
             comp_net = ctx.stats_net("statistics_residual", k)
@@ -199,10 +208,15 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             ("statistics_compensated", comp_at),
             ("lea_statistics_compensated", lea_c),
         ):
-            misses[name] = compensated_wrong(
-                comp_net, where, model, data, stats, config.compensation_budget, rng
+            comp = fitted_compensation(comp_net, where, model, stats, budget)
+            compensated[name] = (comp_net, where, comp)
+            misses[name] = compensated_wrong(comp_net, where, model, data, comp, rng)
+        if sharing is None:  # last: the other methods' noise draws stay as they were
+            tuned_c, comp = defect_aware_compensated(ctx, start, tuned_at, model, rng, budget)
+            compensated["defect_aware_compensated"] = (tuned_c, tuned_at, comp)
+            misses["defect_aware_compensated"] = compensated_wrong(
+                tuned_c, tuned_at, model, data, comp, rng
             )
-            compensated[name] = (comp_net, where, stats)
     wrong, paired, disc = {}, {}, {}
     for name, miss in misses.items():
         wrong[name] = int(miss.sum())
@@ -223,8 +237,6 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             X_cal,
             config.recal_components,
             compensated,
-            model,
-            config.compensation_budget or 0.0,
             inputs,
         )
     return DieResult(
@@ -280,6 +292,40 @@ def defect_aware(
         sharing=sharing,
     ).net
     return at, tuned if sharing is None else sharing.physical(tuned)
+
+
+def defect_aware_compensated(
+    ctx: DieContext,
+    start: BNN,
+    at: Placement,
+    model: DieModel,
+    rng: np.random.Generator,
+    budget: float,
+) -> tuple[BNN, Compensation]:
+    """Defect-aware fine-tuning for a digital compensation: the ``budget`` fraction of
+    ``start``'s weights whose measured error costs it most on this die (placed ``at``) is
+    corrected digitally (:func:`~mtj_hil.training.compensation.compensated_weights`), and
+    ``start`` is fine-tuned through what that leaves of the die
+    (:func:`~mtj_hil.training.compensation.made_ideal`). Returns the network and its
+    compensation (those weights' errors corrected; scale 1, shift 0: the fine-tuning fitted
+    the rest). Cost: one digital multiply-add per corrected weight per input."""
+    config = ctx.config
+    real = die_realisation(model, at)
+    chosen = compensated_weights(start, real, ctx.statistics_of(start), budget)
+    tuned = train_defect_aware(
+        ctx.data,
+        config.hidden,
+        model,
+        at,
+        rng,
+        ctx.finetune,
+        init=start,
+        freeze_defective=False,
+        select=config.select,
+        init_shrink=config.finetune_shrink,
+        realisation=made_ideal(real, chosen),
+    ).net
+    return tuned, sparse_compensation(tuned, real, chosen)
 
 
 def die_results(

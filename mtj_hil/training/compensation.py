@@ -192,11 +192,42 @@ def residual_realisation(
     Raises:
         TrainingError: as :func:`compensated_weights`.
     """
-    chosen = compensated_weights(net, realisation, stats, budget)
+    return made_ideal(realisation, compensated_weights(net, realisation, stats, budget))
+
+
+def made_ideal(
+    realisation: Sequence[Realisation], chosen: Sequence[np.ndarray]
+) -> list[Realisation]:
+    """``realisation`` with the weights ``chosen`` (per layer, a boolean ``(n_in, n_out)``
+    mask) made ideal: offset 0, slope 1."""
     return [
         (np.where(pick, 0.0, off), np.where(pick, 1.0, sl))
         for (off, sl), pick in zip(realisation, chosen, strict=True)
     ]
+
+
+def sparse_compensation(
+    net: BNN, realisation: Sequence[Realisation], chosen: Sequence[np.ndarray]
+) -> Compensation:
+    """The compensation of a network fine-tuned on the die through
+    ``made_ideal(realisation, chosen)``: the ``chosen`` weights' errors corrected digitally,
+    scale 1 and shift 0 (the fine-tuning already fitted the die's scale and shift, in its
+    weights and biases).
+
+    Raises:
+        TrainingError: the realisation or a mask does not fit ``net``.
+    """
+    weights = net.binary_weights()
+    if len(realisation) != net.n_layers or len(chosen) != net.n_layers:
+        raise TrainingError(f"realisation or masks do not fit a network of {net.sizes}")
+    sparse = []
+    for li, ((off, sl), w, pick) in enumerate(zip(realisation, weights, chosen, strict=True)):
+        if np.shape(off) != w.shape or np.shape(sl) != w.shape or np.shape(pick) != w.shape:
+            raise TrainingError(f"layer {li}: realisation or mask is not {w.shape}")
+        sparse.append(np.where(pick, w - (np.asarray(off) + np.asarray(sl) * w), 0.0))
+    return Compensation(
+        [np.ones(w.shape[1]) for w in weights], [np.zeros(w.shape[1]) for w in weights], sparse
+    )
 
 
 def fit_compensation(

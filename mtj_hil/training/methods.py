@@ -168,6 +168,7 @@ def train_defect_aware(
     select: bool = False,
     init_shrink: float = 1.0,
     sharing: InputSharing | None = None,
+    realisation: Sequence[Realisation] | None = None,
 ) -> TrainResult:
     """Train through one die's measured conductances (fixed map, no read noise).
 
@@ -188,17 +189,29 @@ def train_defect_aware(
     carry the inputs ``sharing`` says) and the network is trained through the realisation
     that gives (:meth:`InputSharing.logical`); deploy ``sharing.physical`` of the result on
     ``sharing.expand``-ed inputs.
+    With ``realisation`` (per layer ``(offset, slope)`` of the weights at ``placement``, e.g.
+    :func:`~mtj_hil.training.compensation.made_ideal` of the die's: what a digital
+    compensation leaves of it) the network is trained through that instead of the die's
+    measured one.
 
     Raises:
         TrainingError: network, data set, placement and die disagree, ``init_shrink``
-            outside (0, 1], or ``sharing`` with ``freeze_defective``.
+            outside (0, 1], ``sharing`` with ``freeze_defective`` or ``realisation``, or a
+            ``realisation`` not shaped like the network's layers.
     """
     t0 = time.perf_counter()
     net = _new_net(data, hidden, rng, activation, init, init_shrink)
     _check_fit(data, net.sizes, placement)
     if sharing is not None and freeze_defective:
         raise TrainingError("freeze_defective does not combine with input sharing")
-    real = die_realisation(die, placement)
+    if realisation is None:
+        real = die_realisation(die, placement)
+    elif sharing is not None:
+        raise TrainingError("a given realisation does not combine with input sharing")
+    elif [np.shape(o) for o, _ in realisation] != [w.shape for w in net.latent]:
+        raise TrainingError(f"the realisation does not fit a network of {net.sizes}")
+    else:
+        real = list(realisation)
     if sharing is not None:
         real = sharing.logical(real)
     masks = defect_masks(die, placement) if freeze_defective else None

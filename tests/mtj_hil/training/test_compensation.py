@@ -9,14 +9,16 @@ from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.compensation import (
     compensated_weights,
     fit_compensation,
+    made_ideal,
     network_statistics,
     predict_compensated,
     residual_realisation,
+    sparse_compensation,
 )
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.mapping import place_defect_aware
-from mtj_hil.training.methods import die_realisation, train_unaware
+from mtj_hil.training.methods import die_realisation, train_defect_aware, train_unaware
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +191,63 @@ def test_a_given_pool_trains_as_the_drawn_one(digits, layout):
     ideal = adjust_pool(pool, lambda real: [(0 * o, 0 * s + 1) for o, s in real])
     assert [o.shape for o, _ in ideal] == [o.shape for o, _ in pool]
     assert all(np.all(o == 0) and np.all(s == 1) for o, s in ideal)
+
+
+def test_a_network_fine_tuned_for_the_compensation_meets_it_on_the_die(
+    net, digits, layout, random_die
+):
+    """Defect-aware fine-tuning through what the compensation leaves
+    (:func:`made_ideal`), deployed with :func:`sparse_compensation`: the die's compensated
+    signal is the signal the network was trained through, and on a hard die it beats the
+    same fine-tuning without the compensation."""
+    die = random_die(11, sigma=0.3, stuck=0.06, shorts=0.006)
+    placed = place_defect_aware(net.sizes, layout, die.defects)
+    real = die_realisation(die, placed)
+    stats = network_statistics(net, digits.X_train, digits.y_train)
+    chosen = compensated_weights(net, real, stats, 0.2)
+    trained_through = made_ideal(real, chosen)
+    cfg = TrainConfig(epochs=6, lr=0.02)
+
+    def tuned(realisation):
+        return train_defect_aware(
+            digits,
+            (24,),
+            die,
+            placed,
+            np.random.default_rng(5),
+            cfg,
+            init=net,
+            freeze_defective=False,
+            select=True,
+            realisation=realisation,
+        ).net
+
+    with_comp, alone = tuned(trained_through), tuned(None)
+    comp = sparse_compensation(with_comp, real, chosen)
+    assert comp.digital_cost() <= round(0.2 * sum(w.size for w in net.latent))
+    np.testing.assert_array_equal(comp.scale[0], 1.0)
+    on_die = comp.wrap(_signal(with_comp, real))
+    meant = _signal(with_comp, trained_through)
+    a = [digits.X_test, np.tanh(digits.X_test @ with_comp.binary_weights()[0])]
+    for layer in (0, 1):
+        np.testing.assert_allclose(on_die(layer, a[layer]), meant(layer, a[layer]), atol=1e-9)
+
+    def error(n, signal, c=None) -> float:
+        pred = (
+            predict_compensated(n, digits.X_test, signal, c)
+            if c is not None
+            else np.argmax(n.forward_signals(digits.X_test, signal), axis=1)
+        )
+        return float(np.mean(pred != digits.y_test))
+
+    assert error(with_comp, _signal(with_comp, real), comp) < error(alone, _signal(alone, real))
+
+
+def test_a_sparse_compensation_that_does_not_fit_is_refused(net, layout):
+    die = DieModel.ideal(layout)
+    real = die_realisation(die, place_defect_aware(net.sizes, layout, die.defects))
+    masks = [np.zeros(w.shape, bool) for w in net.latent]
+    with pytest.raises(TrainingError, match="do not fit"):
+        sparse_compensation(net, real[:1], masks)
+    with pytest.raises(TrainingError, match="mask is not"):
+        sparse_compensation(net, real, [masks[0].T, masks[1]])

@@ -241,3 +241,34 @@ def test_predict_emulated_agrees_with_accuracy(digits, unaware, layout):
     assert pred.shape == digits.y_test.shape
     acc = evaluate_emulated(unaware, digits.X_test, digits.y_test, die, p)
     assert np.mean(pred == digits.y_test) == acc
+
+
+def test_defect_aware_trains_through_a_given_realisation(digits, unaware, layout):
+    """``realisation`` replaces the die's measured one: the die's own gives the same network
+    as none; another gives another; one of the wrong shape or with input sharing is refused."""
+    from mtj_hil.training.sharing import share_inputs
+
+    p = place(unaware.sizes, layout)
+    die = _shorted_die(layout, np.random.default_rng(9))
+    cfg = TrainConfig(epochs=2)
+
+    def tuned(**kw):
+        return train_defect_aware(
+            digits, [32], die, p, np.random.default_rng(4), cfg, init=unaware, **kw
+        ).net
+
+    own = die_realisation(die, p)
+    same, plain = tuned(realisation=own), tuned()
+    for a, b in zip(same.latent, plain.latent, strict=True):
+        np.testing.assert_array_equal(a, b)
+    ideal = [(np.zeros_like(o), np.ones_like(s)) for o, s in own]
+    other = tuned(realisation=ideal)
+    assert any(not np.array_equal(a, b) for a, b in zip(other.latent, plain.latent, strict=True))
+    with pytest.raises(TrainingError, match="does not fit"):
+        tuned(realisation=own[:1])
+    with pytest.raises(TrainingError, match="input sharing"):
+        tuned(
+            realisation=own,
+            freeze_defective=False,
+            sharing=share_inputs((digits.X_train**2).mean(0), 4),
+        )

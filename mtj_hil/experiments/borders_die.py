@@ -34,15 +34,15 @@ from mtj_hil.training.compensation import (
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.ensemble import EnsemblePlacement, lea_layer_currents, lea_realisation
-from mtj_hil.training.mapping import Placement, target_bits
-from mtj_hil.training.methods import (
+from mtj_hil.training.evaluation import (
     ArrayRead,
     LayerCurrents,
     crossbar_layer_currents,
-    die_realisation,
     emulated_read,
     predict_emulated,
 )
+from mtj_hil.training.mapping import Placement, target_bits
+from mtj_hil.training.methods import die_realisation
 from mtj_hil.training.recalibration import (
     fit_recalibration,
     predict_recalibrated,

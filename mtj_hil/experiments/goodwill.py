@@ -30,8 +30,9 @@ from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.datasets import Dataset, load_wine, load_wine_nist
 from mtj_hil.training.die_model import PopulationModel
 from mtj_hil.training.errors import DatasetError
+from mtj_hil.training.evaluation import evaluate_software
 from mtj_hil.training.mapping import Placement, place
-from mtj_hil.training.methods import evaluate_software, train_statistics_aware
+from mtj_hil.training.methods import train_statistics_aware
 from mtj_hil.training.reference import has_daffodil_wine
 
 Progress = Callable[[str, int, int], None]

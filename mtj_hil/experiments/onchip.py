@@ -16,14 +16,14 @@ from mtj_hil.protocols.write import WriteReport, write_weights
 from mtj_hil.training.bnn import BNN
 from mtj_hil.training.ensemble import EnsemblePlacement, check_lea, lea_layer_currents
 from mtj_hil.training.errors import DatasetError, TrainingError
-from mtj_hil.training.mapping import Placement, target_bits
-from mtj_hil.training.methods import (
+from mtj_hil.training.evaluation import (
     V_READ,
     LayerCurrents,
     accuracy,
     crossbar_layer_currents,
     forward_currents,
 )
+from mtj_hil.training.mapping import Placement, target_bits
 
 
 @dataclass

@@ -40,14 +40,9 @@ from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import evaluate_emulated, evaluate_software
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
-from mtj_hil.training.methods import (
-    evaluate_emulated,
-    evaluate_software,
-    train_defect_aware,
-    train_statistics_aware,
-    train_unaware,
-)
+from mtj_hil.training.methods import train_defect_aware, train_statistics_aware, train_unaware
 
 KIND = "network"
 METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea")

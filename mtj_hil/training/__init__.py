@@ -2,7 +2,8 @@
 
 Modules: :mod:`datasets` / :mod:`idx` (data), :mod:`bnn` (network and STE training),
 :mod:`mapping` (placement on arrays), :mod:`die_model` (die and population models),
-:mod:`methods` (unaware / defect-aware / statistics-aware training, evaluation),
+:mod:`methods` (unaware / defect-aware / statistics-aware training), :mod:`evaluation`
+(ideal, emulated and through-the-chip evaluation),
 :mod:`recalibration` (per-neuron digital correction from chip reads, no retraining),
 :mod:`daffodil` (NIST reference solutions).
 """
@@ -17,6 +18,13 @@ from mtj_hil.training.datasets import (
 )
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.errors import DatasetError, TrainingError
+from mtj_hil.training.evaluation import (
+    crossbar_layer_currents,
+    evaluate_emulated,
+    evaluate_software,
+    forward_currents,
+    predict_emulated,
+)
 from mtj_hil.training.idx import load_idx, read_idx, write_idx
 from mtj_hil.training.mapping import (
     Placement,
@@ -26,11 +34,6 @@ from mtj_hil.training.mapping import (
     target_bits,
 )
 from mtj_hil.training.methods import (
-    crossbar_layer_currents,
-    evaluate_emulated,
-    evaluate_software,
-    forward_currents,
-    predict_emulated,
     realisation_pool,
     train_defect_aware,
     train_statistics_aware,

@@ -19,8 +19,9 @@ from mtj_hil.protocols.write import write_weights
 from mtj_hil.training.bnn import BNN, TrainConfig, fit
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import V_READ, crossbar_layer_currents
 from mtj_hil.training.mapping import Placement, target_bits
-from mtj_hil.training.methods import V_READ, TrainResult, crossbar_layer_currents
+from mtj_hil.training.methods import TrainResult
 
 
 @dataclass

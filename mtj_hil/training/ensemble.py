@@ -30,6 +30,14 @@ from mtj_hil.training.bnn import BNN, Realisation
 from mtj_hil.training.capacity import devices_needed
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import (
+    V_READ,
+    ArrayRead,
+    LayerCurrents,
+    crossbar_layer_currents,
+    emulated_read,
+    forward_currents,
+)
 from mtj_hil.training.mapping import (
     DeviceIndex,
     LayerPlacement,
@@ -39,14 +47,6 @@ from mtj_hil.training.mapping import (
     target_bits,
     tile_grid,
     weight_response,
-)
-from mtj_hil.training.methods import (
-    V_READ,
-    ArrayRead,
-    LayerCurrents,
-    crossbar_layer_currents,
-    emulated_read,
-    forward_currents,
 )
 
 MAX_COPIES = 8

@@ -22,8 +22,8 @@ calibration batch is fitted per neuron with the scale and shift (``k`` more numb
 neuron, and a ``k x n_in`` projection of the input shared by the layer's neurons: the
 digital cost is ``k (n_in + n_out)`` multiply-adds per layer per input, against the
 crossbar's ``n_in n_out``).
-The reads go through any :data:`~mtj_hil.training.methods.LayerCurrents` (emulated die,
-``Chip.read`` through :func:`~mtj_hil.training.methods.crossbar_layer_currents`, LEA
+The reads go through any :data:`~mtj_hil.training.evaluation.LayerCurrents` (emulated die,
+``Chip.read`` through :func:`~mtj_hil.training.evaluation.crossbar_layer_currents`, LEA
 copies averaged by :func:`~mtj_hil.training.ensemble.lea_layer_currents`).
 """
 
@@ -36,7 +36,7 @@ import numpy as np
 from mtj_hil.protocols.chip import Layout
 from mtj_hil.training.bnn import BNN, LayerSignal
 from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.methods import V_READ, LayerCurrents
+from mtj_hil.training.evaluation import V_READ, LayerCurrents
 
 CALIBRATION_BATCH = 512
 """Default number of training images read through the die to fit the recalibration."""
@@ -107,7 +107,7 @@ def signal_from_currents(
     layer_currents: LayerCurrents, layout: Layout, v_read: float = V_READ
 ) -> LayerSignal:
     """Crossbar currents as signals in weight units: inputs driven as ``a * v_read`` (V),
-    ``(I+ - I-) / ((G_P_nom - G_AP_nom) * v_read)``, as in ``methods.forward_currents``."""
+    ``(I+ - I-) / ((G_P_nom - G_AP_nom) * v_read)``, as in ``evaluation.forward_currents``."""
     g_norm = layout.nominal_g_p - layout.nominal_g_ap
 
     def signal(layer: int, a: np.ndarray) -> np.ndarray:

@@ -9,8 +9,9 @@ from mtj_hil.training.bias_correction import correct_biases, input_means
 from mtj_hil.training.bnn import BNN, TrainConfig
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import evaluate_emulated
 from mtj_hil.training.mapping import place_defect_aware
-from mtj_hil.training.methods import die_realisation, evaluate_emulated, train_unaware
+from mtj_hil.training.methods import die_realisation, train_unaware
 
 
 def _pre(net: BNN, X: np.ndarray, real) -> np.ndarray:

@@ -7,7 +7,8 @@ import pytest
 
 from mtj_hil.training.bnn import BNN, TrainConfig, fit
 from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.methods import evaluate_software, train_unaware
+from mtj_hil.training.evaluation import evaluate_software
+from mtj_hil.training.methods import train_unaware
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sign"])

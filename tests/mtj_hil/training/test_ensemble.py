@@ -19,7 +19,7 @@ from mtj_hil.training.ensemble import (
     predict_lea,
 )
 from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.methods import emulated_read, forward_currents, predict_emulated
+from mtj_hil.training.evaluation import emulated_read, forward_currents, predict_emulated
 
 SIZES = [100, 64, 10]
 

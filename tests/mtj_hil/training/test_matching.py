@@ -123,7 +123,8 @@ def test_bad_arguments_are_refused(layout, random_die):
 def test_a_routed_network_loses_less_accuracy_on_a_stuck_die(layout, digits, random_die):
     """The user's figure: the same trained network, the same die, no retraining."""
     from mtj_hil.training.bnn import TrainConfig
-    from mtj_hil.training.methods import evaluate_emulated, train_unaware
+    from mtj_hil.training.evaluation import evaluate_emulated
+    from mtj_hil.training.methods import train_unaware
 
     net = train_unaware(digits, (24,), np.random.default_rng(0), TrainConfig(epochs=15)).net
     sizes = net.sizes

@@ -9,18 +9,20 @@ from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training.bnn import TrainConfig, fit
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.mapping import place, place_defect_aware, target_bits
-from mtj_hil.training.methods import (
-    SCORE_ROWS,
+from mtj_hil.training.evaluation import (
     crossbar_layer_currents,
-    defect_masks,
-    die_realisation,
     emulated_read,
     evaluate_emulated,
     evaluate_software,
     forward_currents,
-    mean_loss,
     predict_emulated,
+)
+from mtj_hil.training.mapping import place, place_defect_aware, target_bits
+from mtj_hil.training.methods import (
+    SCORE_ROWS,
+    defect_masks,
+    die_realisation,
+    mean_loss,
     realisation_pool,
     score_rows,
     train_defect_aware,

@@ -8,15 +8,9 @@ import pytest
 from mtj_hil.training.bnn import TrainConfig
 from mtj_hil.training.die_model import DieModel, PopulationModel
 from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import crossbar_layer_currents, emulated_read
 from mtj_hil.training.mapping import place, target_bits
-from mtj_hil.training.methods import (
-    crossbar_layer_currents,
-    die_realisation,
-    emulated_read,
-    mean_loss,
-    train_defect_aware,
-    train_unaware,
-)
+from mtj_hil.training.methods import die_realisation, mean_loss, train_defect_aware, train_unaware
 from mtj_hil.training.recalibration import (
     Recalibration,
     calibration_batch,

@@ -9,14 +9,9 @@ import pytest
 from mtj_hil.training.bnn import TrainConfig
 from mtj_hil.training.die_model import PopulationModel
 from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import predict_emulated
 from mtj_hil.training.mapping import place
-from mtj_hil.training.methods import (
-    die_realisation,
-    mean_loss,
-    predict_emulated,
-    train_defect_aware,
-    train_unaware,
-)
+from mtj_hil.training.methods import die_realisation, mean_loss, train_defect_aware, train_unaware
 from mtj_hil.training.sharing import InputSharing, share_inputs
 
 

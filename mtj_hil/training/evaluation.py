@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mtj_hil.training.bnn import BNN
+from mtj_hil.training.bnn import BNN, Realisation
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.mapping import Placement, target_bits
-from mtj_hil.training.methods import die_realisation
+from mtj_hil.training.mapping import Placement, target_bits, weight_response
 
 V_READ = 0.1
 """Default read voltage (V) for an input of 1."""
@@ -24,6 +23,14 @@ ArrayRead = Callable[[int, np.ndarray], np.ndarray]
 """``(array, voltages (batch, rows) V) -> currents (batch, cols) A``, like ``Chip.read``."""
 LayerCurrents = Callable[[int, np.ndarray], np.ndarray]
 """``(layer_index, voltages (batch, n_in) V) -> differential currents (batch, n_out) A``."""
+
+
+def die_realisation(die: DieModel, placement: Placement) -> list[Realisation]:
+    """Per-layer ``(offset, slope)`` of the weights as placed on ``die`` (noise-free)."""
+    if die.layout != placement.layout:
+        raise TrainingError("die model and placement use different layouts")
+    ones = np.ones(die.g_p.shape, dtype=np.uint8)
+    return weight_response(placement, die.conductance(ones), die.conductance(0 * ones))
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:

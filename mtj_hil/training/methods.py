@@ -22,12 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.training import evaluation
 from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
 from mtj_hil.training.capacity import check_pool_memory
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_for
 from mtj_hil.training.empirical import MeasuredArrays
 from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import die_realisation
 from mtj_hil.training.mapping import Placement, weight_response
 from mtj_hil.training.sharing import InputSharing
 
@@ -82,14 +84,6 @@ def _new_net(
         net.latent = [w * init_shrink for w in net.latent]
         return net
     return BNN.create(sizes, rng, activation)
-
-
-def die_realisation(die: DieModel, placement: Placement) -> list[Realisation]:
-    """Per-layer ``(offset, slope)`` of the weights as placed on ``die`` (noise-free)."""
-    if die.layout != placement.layout:
-        raise TrainingError("die model and placement use different layouts")
-    ones = np.ones(die.g_p.shape, dtype=np.uint8)
-    return weight_response(placement, die.conductance(ones), die.conductance(0 * ones))
 
 
 def defect_masks(die: DieModel, placement: Placement) -> list[np.ndarray]:
@@ -361,3 +355,27 @@ def train_statistics_aware(
     score = (lambda n: mean_loss(n, *score_rows(X, y), held)) if select else None
     hist = fit(net, X, y, config or TrainConfig(), rng, sampler=sampler, score=score)
     return TrainResult(net, hist, "statistics-aware", time.perf_counter() - t0)
+
+
+_MOVED_TO_EVALUATION = frozenset(
+    {
+        "V_READ",
+        "ArrayRead",
+        "LayerCurrents",
+        "accuracy",
+        "evaluate_software",
+        "evaluate_emulated",
+        "predict_emulated",
+        "emulated_read",
+        "crossbar_layer_currents",
+        "forward_currents",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    """The evaluation names this module held before :mod:`mtj_hil.training.evaluation` took
+    them, still importable from here (scripts written against the old module keep running)."""
+    if name in _MOVED_TO_EVALUATION:
+        return getattr(evaluation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

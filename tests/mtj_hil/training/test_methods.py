@@ -274,3 +274,13 @@ def test_defect_aware_trains_through_a_given_realisation(digits, unaware, layout
             freeze_defective=False,
             sharing=share_inputs((digits.X_train**2).mean(0), 4),
         )
+
+
+def test_evaluation_names_still_import_from_methods():
+    """Scripts written before training.evaluation existed keep importing from methods."""
+    from mtj_hil.training import evaluation, methods
+
+    for name in ("predict_emulated", "forward_currents", "V_READ", "LayerCurrents"):
+        assert getattr(methods, name) is getattr(evaluation, name)
+    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
+        _ = methods.not_there

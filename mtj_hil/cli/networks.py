@@ -10,6 +10,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from mtj_hil.experiments.borders_config import MAX_DIES
+from mtj_hil.training.bnn import MAX_EPOCHS
+
 console = Console(stderr=True)
 
 DATASET = click.Choice(["mnist5k", "digits", "idx"])
@@ -43,7 +46,7 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--loop-epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=5,
     show_default=True,
     help="Epochs of chip-in-the-loop fine-tuning (each reads every training sample).",
@@ -91,7 +94,11 @@ def _station_option(f: Callable) -> Callable:
     help="Hidden-layer width (repeat for more layers).",
 )
 @click.option(
-    "--epochs", type=click.IntRange(1), default=30, show_default=True, help="Training epochs."
+    "--epochs",
+    type=click.IntRange(1, MAX_EPOCHS),
+    default=30,
+    show_default=True,
+    help="Training epochs.",
 )
 @click.option(
     "--seed",
@@ -115,7 +122,7 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--population-dies",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_DIES),
     default=8,
     show_default=True,
     help="Dies characterised to fit the population when no --characterization is given.",

@@ -9,7 +9,32 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.schema import Field, checked
+from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.recalibration import CALIBRATION_BATCH
+
+MAX_DIES = 1000
+"""Most dies of a simulated lot a researcher-facing setting characterises for one training
+(``--dies`` of ``mtj-hil experiment borders``, ``--population-dies`` of ``mtj-hil train``):
+each takes seconds to minutes."""
+
+_COUNTS = (
+    Field("dies", "int", "dies of the lot", lo=1, hi=MAX_DIES),
+    Field("lot_seed", "int", "seed of the lot", lo=0),
+    Field("seed", "int", "master seed", lo=0),
+    Field("epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("finetune_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("stats_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("pool_size", "int", "realisations", lo=1),
+    Field("workers", "int", "processes", lo=1),
+    Field("shared_rows", "int", "rows", lo=0),
+    Field("calibration_batch", "int", "images", lo=2),
+    Field("recal_components", "int", "rank", lo=0),
+    Field("finetune_lr", "float", "Adam step", lo=0, lo_open=True),
+    Field("stats_lr", "float", "Adam step", lo=0, lo_open=True),
+)
+"""The counts and steps of :class:`BordersConfig` checked by type and range (an epoch count of
+``1e26`` or ``nan`` is refused before anything runs, naming the allowed range)."""
 
 
 @dataclass
@@ -162,12 +187,8 @@ class BordersConfig:
     compensation_training: bool = True
 
     def __post_init__(self) -> None:
-        if self.dies < 1:
-            raise ConfigError(f"--dies must be >= 1, got {self.dies}")
-        if min(self.epochs, self.finetune_epochs, self.stats_epochs) < 1:
-            raise ConfigError("epochs must be >= 1")
-        if self.pool_size < 1:
-            raise ConfigError(f"pool size must be >= 1, got {self.pool_size}")
+        for f in _COUNTS:
+            setattr(self, f.name, checked(f, getattr(self, f.name)))
         if not self.hidden or min(self.hidden) < 1:
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
         if self.lea_copies and min(self.lea_copies) < 1:
@@ -182,8 +203,6 @@ class BordersConfig:
             raise ConfigError(
                 f"finetune_from must be base or statistics, not {self.finetune_from!r}"
             )
-        if self.shared_rows < 0:
-            raise ConfigError(f"shared_rows must be >= 0, got {self.shared_rows}")
         if self.shared_rows and self.freeze_defective:
             raise ConfigError("shared_rows > 0 does not combine with freeze_defective (give 0)")
         if not 0.0 <= self.validation <= 0.5:
@@ -192,8 +211,6 @@ class BordersConfig:
             raise ConfigError(
                 f"compensation budget must lie in [0, 1], got {self.compensation_budget}"
             )
-        if self.workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {self.workers}")
         for name in ("finetune_shrink", "stats_shrink"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
@@ -202,8 +219,6 @@ class BordersConfig:
                 f"recal_components must lie in 0 .. calibration batch - 2, "
                 f"got {self.recal_components}"
             )
-        if self.calibration_batch < 2:
-            raise ConfigError(f"calibration batch must be >= 2, got {self.calibration_batch}")
         if self.lea_beta is not None and self.lea_beta < 1:
             raise ConfigError(f"LEA beta must be >= 1, got {self.lea_beta}")
         if not 0 < self.lr_final <= min(self.stats_lr, self.finetune_lr):

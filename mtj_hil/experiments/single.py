@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.experiments.borders_config import MAX_DIES
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
 from mtj_hil.experiments.lea import (
@@ -31,10 +32,11 @@ from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_di
 from mtj_hil.protocols.chip import Chip, Layout
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import load_profile
-from mtj_hil.training.bnn import TrainConfig
+from mtj_hil.training.bnn import MAX_EPOCHS, TrainConfig
 from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.datasets import Dataset
@@ -89,6 +91,19 @@ def measured_model(chip: Chip, characterization: Path | None, expected_id: str |
     return model_from_memory(chip.layout, sink)
 
 
+_COUNTS = (
+    Field("die", "int", "die of the lot", lo=0),
+    Field("epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("seed", "int", "master seed", lo=0),
+    Field("lot_seed", "int", "seed of the lot", lo=0),
+    Field("population_dies", "int", "dies", lo=1, hi=MAX_DIES),
+    Field("loop_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+)
+"""The counts of :class:`TrainSpec`, checked by type and range as ``mtj-hil train`` checks its
+options (an epoch count of ``1e26`` is refused before any work, naming the allowed range)."""
+_HIDDEN = Field("hidden", "int list", "widths", lo=1)
+
+
 @dataclass
 class TrainSpec:
     """What ``mtj-hil train`` does (see the command's help for units and defaults)."""
@@ -113,8 +128,16 @@ class TrainSpec:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
-        if self.epochs < 1 or self.population_dies < 1:
-            raise ConfigError("--epochs and --population-dies must be >= 1")
+        for f in _COUNTS:
+            setattr(
+                self, f.name, checked(f, getattr(self, f.name), f"--{f.name.replace('_', '-')}")
+            )
+        widths = list(self.hidden) if isinstance(self.hidden, list | tuple) else self.hidden
+        self.hidden = tuple(checked(_HIDDEN, widths, "--hidden"))
+        if not isinstance(self.copies, str):
+            raise ConfigError(
+                f"--copies must be text ('auto', 'K' or 'K0,K1,...'), not {self.copies!r}"
+            )
 
 
 def train_network(spec: TrainSpec) -> dict[str, Any]:

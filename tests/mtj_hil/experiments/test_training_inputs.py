@@ -1,0 +1,105 @@
+"""Researcher-facing training inputs (TrainSpec, BordersConfig, mtj-hil train / experiment
+borders): counts that would never end, wrong types and negative seeds are refused before any
+work, naming the allowed range."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mtj_hil.cli.main import main
+from mtj_hil.errors import ConfigError
+from mtj_hil.experiments.borders_config import MAX_DIES, BordersConfig
+from mtj_hil.experiments.single import TrainSpec
+from mtj_hil.training.bnn import MAX_EPOCHS
+
+
+def _spec(tmp_path: Path, **kw) -> TrainSpec:
+    return TrainSpec(**{"method": "unaware", "die": 0, "out": tmp_path / "n.h5", **kw})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "epochs",
+            1e26,
+            f"--epochs = 1e+26 is out of range; allowed: an integer in [1, {MAX_EPOCHS}]",
+        ),
+        ("epochs", 10**26, f"allowed: an integer in [1, {MAX_EPOCHS}]"),
+        ("epochs", math.nan, "--epochs must be an integer"),
+        ("epochs", "30", "--epochs must be an integer"),
+        ("epochs", True, "--epochs must be an integer"),
+        ("loop_epochs", 10**20, f"--loop-epochs = {10**20} is out of range"),
+        ("population_dies", 10**20, f"allowed: an integer in [1, {MAX_DIES}]"),
+        ("die", -1, "--die = -1 is out of range; allowed: an integer >= 0"),
+        ("seed", -1, "--seed = -1 is out of range"),
+        ("lot_seed", -5, "--lot-seed = -5 is out of range"),
+        ("hidden", (0,), "--hidden holds 0"),
+        ("hidden", 16, "--hidden must be a list of integers"),
+        ("copies", 3, "--copies must be text"),
+    ],
+)
+def test_a_train_spec_refuses_counts_out_of_range_before_any_work(
+    tmp_path, monkeypatch, field, value, message
+):
+    monkeypatch.setattr("mtj_hil.experiments.single.load_dataset", _no_work)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _spec(tmp_path, **{field: value})
+
+
+def _no_work(*args, **kwargs):
+    raise AssertionError("work started despite a refused setting")
+
+
+def test_a_train_spec_takes_integers_of_any_integer_type(tmp_path):
+    spec = _spec(tmp_path, epochs=np.int64(3), hidden=[np.int32(8)], seed=2.0)
+    assert (spec.epochs, spec.hidden, spec.seed) == (3, (8,), 2)
+    assert type(spec.epochs) is int and type(spec.hidden[0]) is int
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("epochs", 1e26, "epochs = 1e+26 is out of range"),
+        ("finetune_epochs", MAX_EPOCHS + 1, f"allowed: an integer in [1, {MAX_EPOCHS}]"),
+        ("stats_epochs", math.nan, "stats_epochs must be an integer"),
+        ("dies", MAX_DIES + 1, f"dies = {MAX_DIES + 1} is out of range"),
+        ("seed", -1, "seed = -1 is out of range"),
+        ("lot_seed", -1, "lot_seed = -1 is out of range"),
+        ("pool_size", 2.5, "pool_size must be an integer"),
+        ("finetune_lr", math.nan, "finetune_lr must be a number > 0"),
+        ("stats_lr", -0.1, "stats_lr = -0.1 is out of range"),
+    ],
+)
+def test_a_borders_config_refuses_counts_out_of_range(field, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        BordersConfig(dataset="digits", **{field: value})
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--method", "unaware", "--die", "0", "--epochs", str(10**26)],
+        ["train", "--method", "chip-in-the-loop", "--die", "0", "--loop-epochs", "10001"],
+        ["train", "--method", "statistics-aware", "--die", "0", "--population-dies", "1001"],
+        ["experiment", "borders", "--stats-epochs", "100000"],
+        ["experiment", "borders", "--finetune-epochs", "100000"],
+    ],
+)
+def test_the_commands_refuse_counts_past_their_cap_as_usage_errors(tmp_path, capsys, args):
+    assert main([*args, "--out" if args[0] == "train" else "--out-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "is not in the range 1<=x<=" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_help_states_the_caps(capsys):
+    for args in (["train", "--help"], ["experiment", "borders", "--help"]):
+        assert main(args) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"1<=x<={MAX_EPOCHS}" in text and f"1<=x<={MAX_DIES}" in text

@@ -148,21 +148,19 @@ def train(
 ) -> None:
     """Train one network for a die and save it, with its placement, in a run file."""
     from mtj_hil.cli.common import given_options
-    from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
+    from mtj_hil.errors import ConfigError
+    from mtj_hil.experiments.single import (
+        METHOD_OPTIONS,
+        TrainSpec,
+        check_method_options,
+        summary_json,
+        train_network,
+    )
 
-    if station is not None and method not in ("chip-in-the-loop", "lea"):
-        raise click.UsageError(
-            f"--station works with --method chip-in-the-loop; for {method}, characterize the "
-            "die with --station, train with --characterization RUNFILE, evaluate with --station"
-        )
-    for option, name, needs in (
-        ("copies", "--copies", "lea"),
-        ("loop_epochs", "--loop-epochs", "chip-in-the-loop"),
-    ):
-        if method != needs and given_options((option,)):
-            raise click.UsageError(
-                f"{name} works with --method {needs} only; {method} does not use it"
-            )
+    try:  # the check TrainSpec makes, on the options typed (a default typed counts too)
+        check_method_options(method, given_options(tuple(METHOD_OPTIONS)))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     if len(characterization) > 1:
         from mtj_hil.runs.store.select import finished_runs, skipped_note
 

@@ -5,9 +5,9 @@ or evaluate a saved one in software, emulated with the die's measured model, or 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,55 @@ from mtj_hil.training.methods import (
 
 KIND = "network"
 METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea")
+STATION_METHODS = ("chip-in-the-loop", "lea")
+"""Methods that work on a station's die (``--station``: fine-tuned through it, or its
+characterisation measured now); the others train from characterisation files."""
+METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "copies": ("lea",),
+    "loop_epochs": ("chip-in-the-loop",),
+    "population_dies": ("statistics-aware",),
+    "characterization": ("defect-aware", "statistics-aware", "lea"),
+    "station": STATION_METHODS,
+}
+"""The :class:`TrainSpec` settings (``mtj-hil train`` options) only some methods use, and
+those methods: given with another method they are refused, not ignored."""
+
+
+def _either(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def check_method_options(method: str, given: Iterable[str]) -> None:
+    """Refuse settings ``method`` does not use (``given``: the names of the
+    :data:`METHOD_OPTIONS` set), and ``population_dies`` beside characterisation files.
+
+    Raises:
+        ConfigError: naming the option and the methods that use it.
+    """
+    given = list(given)
+    for name in given:
+        users = METHOD_OPTIONS.get(name, (method,))
+        if method in users:
+            continue
+        if name == "station":
+            advice = (
+                "characterize the die with --station, train with --characterization RUNFILE"
+                if method in METHOD_OPTIONS["characterization"]
+                else "train without --station"
+            )
+            raise ConfigError(
+                f"--station works with --method {_either(users)}; for {method}, {advice}, "
+                "evaluate with --station"
+            )
+        raise ConfigError(
+            f"--{name.replace('_', '-')} works with --method {_either(users)} only; {method} "
+            "does not use it"
+        )
+    if "population_dies" in given and "characterization" in given:
+        raise ConfigError(
+            "--population-dies is how many dies are characterised now; with --characterization "
+            "the population is the files given: drop one of them"
+        )
 
 
 def die_id(profile: str, lot_seed: int, die: int) -> str:
@@ -138,6 +187,16 @@ class TrainSpec:
             raise ConfigError(
                 f"--copies must be text ('auto', 'K' or 'K0,K1,...'), not {self.copies!r}"
             )
+        files = self.characterization
+        files = [files] if isinstance(files, str | Path) else files
+        self.characterization = tuple(Path(p) for p in files)
+        self.out = Path(self.out)
+        self.station = None if self.station is None else Path(self.station)
+        self.data_dir = None if self.data_dir is None else Path(self.data_dir)
+        default = {f.name: f.default for f in fields(self)}
+        check_method_options(
+            self.method, [n for n in METHOD_OPTIONS if getattr(self, n) != default[n]]
+        )
 
 
 def train_network(spec: TrainSpec) -> dict[str, Any]:

@@ -30,7 +30,6 @@ from mtj_hil.experiments.networks import DAMAGED, load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
-from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
@@ -242,8 +241,7 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         models = _population_models(spec, layout)
     if model is not None:
         if spec.method == "lea" and requested is None:  # auto: as many as the die can hold
-            good = int(np.count_nonzero(model.defects == DefectCode.GOOD))
-            copies = resolve_copies(sizes, layout, None, usable=good)
+            copies = resolve_copies(sizes, layout, None, model.defects)
         check_usable(sizes, model.defects, copies or None, target)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.die]))
     cfg = TrainConfig(epochs=spec.epochs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,11 @@ import pytest
 from mtj_hil.cli.main import main
 from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.borders_config import MAX_DIES, BordersConfig
-from mtj_hil.experiments.single import TrainSpec
+from mtj_hil.experiments.single import TrainSpec, train_network
+from mtj_hil.protocols.defects.detect import DefectCode
+from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.training.bnn import MAX_EPOCHS
+from mtj_hil.training.errors import TrainingError
 
 
 def _spec(tmp_path: Path, **kw) -> TrainSpec:
@@ -103,3 +107,45 @@ def test_the_help_states_the_caps(capsys):
         assert main(args) == 0
         text = " ".join(capsys.readouterr().out.split())
         assert f"1<=x<={MAX_EPOCHS}" in text and f"1<=x<={MAX_DIES}" in text
+
+
+def _with_dead_arrays(char_file: Path, folder: Path, first: int) -> Path:
+    """A copy of ``char_file`` whose arrays ``first ..`` measured OPEN throughout."""
+    path = folder / "dead.h5"
+    shutil.copy(char_file, path)
+    with RunFile.open(path, "a") as run:
+        codes = run.read("defects/codes")
+        codes[first:] = DefectCode.OPEN
+        run.write("defects/codes", codes, "1", "defect code per device")
+    return path
+
+
+@pytest.mark.parametrize("method", ["defect-aware", "lea"])
+def test_a_die_whose_usable_devices_sit_on_too_few_arrays_is_refused_before_training(
+    tmp_path, char_file, monkeypatch, method
+):
+    dead = _with_dead_arrays(char_file, tmp_path, 6)  # 6 live arrays: ~3700 usable devices
+    monkeypatch.setattr("mtj_hil.experiments.single.train_unaware", _no_work)
+    spec = _spec(
+        tmp_path, method=method, die=2, dataset="digits", hidden=(16,), characterization=[dead]
+    )
+    with pytest.raises(TrainingError, match=r"on only 6 of its 32 arrays \(arrays 6-31 hold none"):
+        train_network(spec)
+    assert not spec.out.exists()
+
+
+def test_auto_lea_copies_of_a_lot_keep_to_the_arrays_with_usable_devices():
+    from mtj_hil.experiments.lea import lot_copies
+    from mtj_hil.sim import load_profile
+    from mtj_hil.training.die_model import DieModel
+
+    layout = load_profile("1t1r-20k").layout
+    clean, sparse = DieModel.ideal(layout), DieModel.ideal(layout)
+    sparse.defects[:, 4:] = DefectCode.OPEN  # four usable rows per array: every array live
+    holed = DieModel.ideal(layout)
+    holed.defects[::4] = DefectCode.OPEN  # 8 arrays dead: 15000 usable devices on 24
+    with pytest.warns(UserWarning, match=r"\[2, 8\] instead of \[4, 8\]: die 1 of lot 0 holds "
+                      r"usable \(GOOD\) devices on 24 of its 32 arrays, and copies \[4, 8\] "
+                      "need 32 arrays"):  # fmt: skip
+        assert lot_copies([64, 16, 10], layout, [clean, holed]) == [2, 8]
+    assert lot_copies([64, 16, 10], layout, [clean, sparse], (1, 1)) == [1, 1]

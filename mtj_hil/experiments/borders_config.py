@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.experiments.data import check_data_dir
 from mtj_hil.schema import Field, checked
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.recalibration import CALIBRATION_BATCH
@@ -189,6 +190,7 @@ class BordersConfig:
     def __post_init__(self) -> None:
         for f in _COUNTS:
             setattr(self, f.name, checked(f, getattr(self, f.name)))
+        check_data_dir(self.dataset, self.data_dir, "data_dir")
         if not self.hidden or min(self.hidden) < 1:
             raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
         if self.lea_copies and min(self.lea_copies) < 1:

@@ -15,7 +15,7 @@ import numpy as np
 
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.experiments.borders_config import MAX_DIES
-from mtj_hil.experiments.data import load_dataset
+from mtj_hil.experiments.data import check_data_dir, load_dataset
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
 from mtj_hil.experiments.lea import (
     build_lea,
@@ -192,6 +192,7 @@ class TrainSpec:
         self.out = Path(self.out)
         self.station = None if self.station is None else Path(self.station)
         self.data_dir = None if self.data_dir is None else Path(self.data_dir)
+        check_data_dir(self.dataset, self.data_dir)
         default = {f.name: f.default for f in fields(self)}
         check_method_options(
             self.method, [n for n in METHOD_OPTIONS if getattr(self, n) != default[n]]

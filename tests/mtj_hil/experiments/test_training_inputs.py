@@ -149,3 +149,18 @@ def test_auto_lea_copies_of_a_lot_keep_to_the_arrays_with_usable_devices():
                       "need 32 arrays"):  # fmt: skip
         assert lot_copies([64, 16, 10], layout, [clean, holed]) == [2, 8]
     assert lot_copies([64, 16, 10], layout, [clean, sparse], (1, 1)) == [1, 1]
+
+
+def test_a_data_folder_beside_a_data_set_that_reads_none_is_refused(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="--data-dir works with the idx data set only; digits"):
+        _spec(tmp_path, dataset="digits", data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="data_dir works with the idx data set only; mnist5k"):
+        BordersConfig(data_dir=tmp_path)
+    for args in (
+        ["train", "--method", "unaware", "--die", "0", "--out", str(tmp_path / "n.h5")],
+        ["experiment", "borders", "--out-dir", str(tmp_path / "b")],
+    ):
+        assert main([*args, "--dataset", "digits", "--data-dir", str(tmp_path)]) == 3
+        err = capsys.readouterr().err
+        assert "--data-dir works with the idx data set only" in err or "data_dir works" in err
+    assert not (tmp_path / "n.h5").exists() and not (tmp_path / "b").exists()

@@ -298,7 +298,7 @@ def borders(
         seed=seed,
         on_chip=on_chip,
         workers=workers,
-        lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
+        lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1, "--lea-copies") or ()),
         bias_correction=bias_correction,
         compensation_budget=compensation_budget,
         compensation_training=compensation_training,

@@ -34,23 +34,23 @@ from mtj_hil.training.ensemble import (
 )
 
 
-def parse_copies(text: str, n_layers: int) -> list[int] | None:
+def parse_copies(text: str, n_layers: int, option: str = "--copies") -> list[int] | None:
     """``"auto"`` -> None; ``"K"`` -> K copies of every layer; ``"K0,K1,..."`` -> per layer.
 
     Raises:
-        ConfigError: not integers >= 1, or a list of the wrong length.
+        ConfigError: not integers >= 1, or a list of the wrong length (naming ``option``).
     """
     if text.strip().lower() == "auto":
         return None
     try:
         values = [int(x) for x in text.split(",")]
     except ValueError as exc:
-        raise ConfigError(f"--copies must be 'auto', K or K0,K1,...; got {text!r}") from exc
+        raise ConfigError(f"{option} must be 'auto', K or K0,K1,...; got {text!r}") from exc
     if len(values) == 1:
         values = values * n_layers
     if len(values) != n_layers or min(values) < 1:
         raise ConfigError(
-            f"--copies {text!r}: need {counted(n_layers, 'value')} >= 1 (one per layer)"
+            f"{option} {text!r}: need {counted(n_layers, 'value')} >= 1 (one per layer)"
         )
     return values
 

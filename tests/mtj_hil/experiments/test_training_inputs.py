@@ -164,3 +164,11 @@ def test_a_data_folder_beside_a_data_set_that_reads_none_is_refused(tmp_path, ca
         err = capsys.readouterr().err
         assert "--data-dir works with the idx data set only" in err or "data_dir works" in err
     assert not (tmp_path / "n.h5").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "1,1,1", "0"])
+def test_bad_lea_copies_of_the_borders_command_are_named_as_its_option(tmp_path, capsys, value):
+    assert main(["experiment", "borders", "--lea-copies", value, "--out-dir", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert f"--lea-copies {'must be' if value == 'nan' else repr(value)}" in err
+    assert "--copies" not in err.replace("--lea-copies", "")

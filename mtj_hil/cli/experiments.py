@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from mtj_hil.cli.tables import print_markdown
-from mtj_hil.experiments.borders_config import MAX_DIES
+from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.training.bnn import MAX_EPOCHS
 
 console = Console(stderr=True)
@@ -229,7 +229,7 @@ def experiment() -> None:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Local processes the per-die fine-tunings and evaluations are spread over (e.g. "

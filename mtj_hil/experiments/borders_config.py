@@ -14,6 +14,8 @@ from mtj_hil.schema import Field, checked
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.recalibration import CALIBRATION_BATCH
 
+MAX_WORKERS = 64
+"""Most local worker processes (``--workers``) a Borders run spreads its dies over."""
 MAX_DIES = 1000
 """Most dies of a simulated lot a researcher-facing setting characterises for one training
 (``--dies`` of ``mtj-hil experiment borders``, ``--population-dies`` of ``mtj-hil train``):
@@ -27,10 +29,12 @@ _COUNTS = (
     Field("finetune_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
     Field("stats_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
     Field("pool_size", "int", "realisations", lo=1),
-    Field("workers", "int", "processes", lo=1),
+    Field("workers", "int", "processes", lo=1, hi=MAX_WORKERS),
     Field("shared_rows", "int", "rows", lo=0),
     Field("calibration_batch", "int", "images", lo=2),
     Field("recal_components", "int", "rank", lo=0),
+    Field("hidden", "int list", "widths", lo=1, nonempty=True),
+    Field("lea_copies", "int list", "copies", lo=1),
     Field("finetune_lr", "float", "Adam step", lo=0, lo_open=True),
     Field("stats_lr", "float", "Adam step", lo=0, lo_open=True),
 )
@@ -189,12 +193,13 @@ class BordersConfig:
 
     def __post_init__(self) -> None:
         for f in _COUNTS:
-            setattr(self, f.name, checked(f, getattr(self, f.name)))
+            value = getattr(self, f.name)
+            value = list(value) if isinstance(value, tuple) else value
+            value = checked(f, value)
+            setattr(self, f.name, tuple(value) if isinstance(value, list) else value)
+        if self.lea_beta is not None:
+            self.lea_beta = checked(Field("lea_beta", "int", "copies", lo=1), self.lea_beta)
         check_data_dir(self.dataset, self.data_dir, "data_dir")
-        if not self.hidden or min(self.hidden) < 1:
-            raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
-        if self.lea_copies and min(self.lea_copies) < 1:
-            raise ConfigError(f"LEA copies must be >= 1, got {list(self.lea_copies)}")
         if self.stats_model not in ("measured", "parametric"):
             raise ConfigError(
                 f"stats_model must be measured or parametric, not {self.stats_model!r}"
@@ -221,8 +226,6 @@ class BordersConfig:
                 f"recal_components must lie in 0 .. calibration batch - 2, "
                 f"got {self.recal_components}"
             )
-        if self.lea_beta is not None and self.lea_beta < 1:
-            raise ConfigError(f"LEA beta must be >= 1, got {self.lea_beta}")
         if not 0 < self.lr_final <= min(self.stats_lr, self.finetune_lr):
             raise ConfigError(
                 f"lr_final must be > 0 and at most the other step sizes, got {self.lr_final}"

@@ -4,6 +4,7 @@ work, naming the allowed range."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -78,6 +79,11 @@ def test_a_train_spec_takes_integers_of_any_integer_type(tmp_path):
         ("pool_size", 2.5, "pool_size must be an integer"),
         ("finetune_lr", math.nan, "finetune_lr must be a number > 0"),
         ("stats_lr", -0.1, "stats_lr = -0.1 is out of range"),
+        ("hidden", 16, "hidden must be a list of integers >= 1"),
+        ("hidden", ("16",), "hidden holds '16'"),
+        ("lea_copies", ("2", "2"), "lea_copies holds '2'"),
+        ("lea_beta", 2.5, "lea_beta must be an integer >= 1, got 2.5"),
+        ("workers", 10**9, "workers = 1000000000 is out of range; allowed: an integer in [1, 64]"),
     ],
 )
 def test_a_borders_config_refuses_counts_out_of_range(field, value, message):
@@ -172,3 +178,17 @@ def test_bad_lea_copies_of_the_borders_command_are_named_as_its_option(tmp_path,
     err = capsys.readouterr().err
     assert f"--lea-copies {'must be' if value == 'nan' else repr(value)}" in err
     assert "--copies" not in err.replace("--lea-copies", "")
+
+
+def test_recalibration_components_past_the_calibration_rows_are_refused_before_the_lot(
+    monkeypatch,
+):
+    from mtj_hil.experiments.borders import run_borders
+
+    monkeypatch.setattr("mtj_hil.experiments.borders.characterise_lot", _no_work)
+    config = BordersConfig(dataset="digits", calibration_batch=10**12, recal_components=10**6)
+    with pytest.raises(ConfigError, match=r"recal_components 1000000 .* batch of 1438 rows"):
+        run_borders(config)
+    unused = BordersConfig(dataset="digits", recalibrate=False, recal_components=510)
+    with pytest.raises(AssertionError, match="work started"):  # not recalibrating: no matter
+        run_borders(dataclasses.replace(unused, calibration_batch=10**12))

@@ -154,7 +154,14 @@ _HIDDEN = Field("hidden", "int list", "widths", lo=1)
 
 @dataclass
 class TrainSpec:
-    """What ``mtj-hil train`` does (see the command's help for units and defaults)."""
+    """What ``mtj-hil train`` does (see the command's help for units and defaults).
+
+    Raises:
+        ConfigError: an unknown method, a count of the wrong type or out of its range
+            (epochs at most :data:`MAX_EPOCHS`), a data folder beside a data set that reads
+            none, or a setting the method does not use (:data:`METHOD_OPTIONS`), as the
+            command refuses its options.
+    """
 
     method: str
     die: int

@@ -19,6 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from mtj_hil.cli.tables import print_markdown
+from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
+from mtj_hil.training.bnn import MAX_EPOCHS
 
 console = Console(stderr=True)
 
@@ -75,7 +77,7 @@ def experiment() -> None:
 )
 @click.option(
     "--dies",
-    type=click.IntRange(1, 1000),
+    type=click.IntRange(1, MAX_DIES),
     default=36,
     show_default=True,
     help="Dies of the simulated lot (indices 0 .. N-1).",
@@ -98,21 +100,21 @@ def experiment() -> None:
 )
 @click.option(
     "--epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=30,
     show_default=True,
     help="Epochs of the first, ideal-device training.",
 )
 @click.option(
     "--finetune-epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=30,
     show_default=True,
     help="Epochs of per-die defect-aware fine-tuning.",
 )
 @click.option(
     "--stats-epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=20,
     show_default=True,
     help="Epochs of statistics-aware training (from the software network).",
@@ -227,7 +229,7 @@ def experiment() -> None:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Local processes the per-die fine-tunings and evaluations are spread over (e.g. "
@@ -296,7 +298,7 @@ def borders(
         seed=seed,
         on_chip=on_chip,
         workers=workers,
-        lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1) or ()),
+        lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1, "--lea-copies") or ()),
         bias_correction=bias_correction,
         compensation_budget=compensation_budget,
         compensation_training=compensation_training,

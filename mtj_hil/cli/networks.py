@@ -10,6 +10,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from mtj_hil.experiments.borders_config import MAX_DIES
+from mtj_hil.training.bnn import MAX_EPOCHS
+
 console = Console(stderr=True)
 
 DATASET = click.Choice(["mnist5k", "digits", "idx"])
@@ -43,7 +46,7 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--loop-epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=5,
     show_default=True,
     help="Epochs of chip-in-the-loop fine-tuning (each reads every training sample).",
@@ -91,7 +94,11 @@ def _station_option(f: Callable) -> Callable:
     help="Hidden-layer width (repeat for more layers).",
 )
 @click.option(
-    "--epochs", type=click.IntRange(1), default=30, show_default=True, help="Training epochs."
+    "--epochs",
+    type=click.IntRange(1, MAX_EPOCHS),
+    default=30,
+    show_default=True,
+    help="Training epochs.",
 )
 @click.option(
     "--seed",
@@ -115,7 +122,7 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--population-dies",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_DIES),
     default=8,
     show_default=True,
     help="Dies characterised to fit the population when no --characterization is given.",
@@ -141,21 +148,19 @@ def train(
 ) -> None:
     """Train one network for a die and save it, with its placement, in a run file."""
     from mtj_hil.cli.common import given_options
-    from mtj_hil.experiments.single import TrainSpec, summary_json, train_network
+    from mtj_hil.errors import ConfigError
+    from mtj_hil.experiments.single import (
+        METHOD_OPTIONS,
+        TrainSpec,
+        check_method_options,
+        summary_json,
+        train_network,
+    )
 
-    if station is not None and method not in ("chip-in-the-loop", "lea"):
-        raise click.UsageError(
-            f"--station works with --method chip-in-the-loop; for {method}, characterize the "
-            "die with --station, train with --characterization RUNFILE, evaluate with --station"
-        )
-    for option, name, needs in (
-        ("copies", "--copies", "lea"),
-        ("loop_epochs", "--loop-epochs", "chip-in-the-loop"),
-    ):
-        if method != needs and given_options((option,)):
-            raise click.UsageError(
-                f"{name} works with --method {needs} only; {method} does not use it"
-            )
+    try:  # the check TrainSpec makes, on the options typed (a default typed counts too)
+        check_method_options(method, given_options(tuple(METHOD_OPTIONS)))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     if len(characterization) > 1:
         from mtj_hil.runs.store.select import finished_runs, skipped_note
 

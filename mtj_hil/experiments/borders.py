@@ -279,6 +279,12 @@ def checked_setup(
             "larger die)"
         ) from None
     check_pool_memory(sizes, config.pool_size + 8)  # with the 8 that select epochs
+    rows = min(config.calibration_batch, data.X_train.shape[0])
+    if config.recalibrate and config.recal_components > rows - 2:
+        raise ConfigError(
+            f"recal_components {config.recal_components} cannot be fitted from a calibration "
+            f"batch of {rows} rows (at most {rows - 2})"
+        )
     if config.shared_rows > data.n_features // 2:
         raise ConfigError(
             f"shared_rows {config.shared_rows} is more than half of {data.name}'s "

@@ -9,7 +9,37 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.experiments.data import check_data_dir
+from mtj_hil.schema import Field, checked
+from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.recalibration import CALIBRATION_BATCH
+
+MAX_WORKERS = 64
+"""Most local worker processes (``--workers``) a Borders run spreads its dies over."""
+MAX_DIES = 1000
+"""Most dies of a simulated lot a researcher-facing setting characterises for one training
+(``--dies`` of ``mtj-hil experiment borders``, ``--population-dies`` of ``mtj-hil train``):
+each takes seconds to minutes."""
+
+_COUNTS = (
+    Field("dies", "int", "dies of the lot", lo=1, hi=MAX_DIES),
+    Field("lot_seed", "int", "seed of the lot", lo=0),
+    Field("seed", "int", "master seed", lo=0),
+    Field("epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("finetune_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("stats_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("pool_size", "int", "realisations", lo=1),
+    Field("workers", "int", "processes", lo=1, hi=MAX_WORKERS),
+    Field("shared_rows", "int", "rows", lo=0),
+    Field("calibration_batch", "int", "images", lo=2),
+    Field("recal_components", "int", "rank", lo=0),
+    Field("hidden", "int list", "widths", lo=1, nonempty=True),
+    Field("lea_copies", "int list", "copies", lo=1),
+    Field("finetune_lr", "float", "Adam step", lo=0, lo_open=True),
+    Field("stats_lr", "float", "Adam step", lo=0, lo_open=True),
+)
+"""The counts and steps of :class:`BordersConfig` checked by type and range (an epoch count of
+``1e26`` or ``nan`` is refused before anything runs, naming the allowed range)."""
 
 
 @dataclass
@@ -162,16 +192,14 @@ class BordersConfig:
     compensation_training: bool = True
 
     def __post_init__(self) -> None:
-        if self.dies < 1:
-            raise ConfigError(f"--dies must be >= 1, got {self.dies}")
-        if min(self.epochs, self.finetune_epochs, self.stats_epochs) < 1:
-            raise ConfigError("epochs must be >= 1")
-        if self.pool_size < 1:
-            raise ConfigError(f"pool size must be >= 1, got {self.pool_size}")
-        if not self.hidden or min(self.hidden) < 1:
-            raise ConfigError(f"hidden layer widths must be >= 1, got {self.hidden}")
-        if self.lea_copies and min(self.lea_copies) < 1:
-            raise ConfigError(f"LEA copies must be >= 1, got {list(self.lea_copies)}")
+        for f in _COUNTS:
+            value = getattr(self, f.name)
+            value = list(value) if isinstance(value, tuple) else value
+            value = checked(f, value)
+            setattr(self, f.name, tuple(value) if isinstance(value, list) else value)
+        if self.lea_beta is not None:
+            self.lea_beta = checked(Field("lea_beta", "int", "copies", lo=1), self.lea_beta)
+        check_data_dir(self.dataset, self.data_dir, "data_dir")
         if self.stats_model not in ("measured", "parametric"):
             raise ConfigError(
                 f"stats_model must be measured or parametric, not {self.stats_model!r}"
@@ -182,8 +210,6 @@ class BordersConfig:
             raise ConfigError(
                 f"finetune_from must be base or statistics, not {self.finetune_from!r}"
             )
-        if self.shared_rows < 0:
-            raise ConfigError(f"shared_rows must be >= 0, got {self.shared_rows}")
         if self.shared_rows and self.freeze_defective:
             raise ConfigError("shared_rows > 0 does not combine with freeze_defective (give 0)")
         if not 0.0 <= self.validation <= 0.5:
@@ -192,8 +218,6 @@ class BordersConfig:
             raise ConfigError(
                 f"compensation budget must lie in [0, 1], got {self.compensation_budget}"
             )
-        if self.workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {self.workers}")
         for name in ("finetune_shrink", "stats_shrink"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
@@ -202,10 +226,6 @@ class BordersConfig:
                 f"recal_components must lie in 0 .. calibration batch - 2, "
                 f"got {self.recal_components}"
             )
-        if self.calibration_batch < 2:
-            raise ConfigError(f"calibration batch must be >= 2, got {self.calibration_batch}")
-        if self.lea_beta is not None and self.lea_beta < 1:
-            raise ConfigError(f"LEA beta must be >= 1, got {self.lea_beta}")
         if not 0 < self.lr_final <= min(self.stats_lr, self.finetune_lr):
             raise ConfigError(
                 f"lr_final must be > 0 and at most the other step sizes, got {self.lr_final}"

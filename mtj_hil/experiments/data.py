@@ -49,6 +49,16 @@ def load_dataset(
     raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
 
 
+def check_data_dir(dataset: str, data_dir: object, option: str = "--data-dir") -> None:
+    """Refuse a data folder beside a data set that reads none (it would be ignored).
+
+    Raises:
+        ConfigError: naming ``option`` and the data set.
+    """
+    if data_dir is not None and dataset != "idx":
+        raise ConfigError(f"{option} works with the idx data set only; {dataset} does not read it")
+
+
 def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:
     """The training set split in two: the first part to train on, a seeded random
     ``fraction`` of it as the test set (the original test set is dropped, never read), for

@@ -196,11 +196,56 @@ def load_die_model(
     except TrainingError as exc:
         raise StoreError(str(exc)) from exc
     _check_classification(char, layout)
-    assert char.g_p is not None and char.g_ap is not None
+    g_p, g_ap = _in_siemens(path, char, layout)
     if read_noise is None:
         read_noise = _noise_from_file(path, char) or DEFAULT_READ_NOISE
-    result = DefectMap(char.g_p, char.g_ap, char.codes, char.thresholds)  # type: ignore[arg-type]
+    result = DefectMap(g_p, g_ap, char.codes, char.thresholds)  # type: ignore[arg-type]
     return model_from_defect_map(layout, result, read_noise)
+
+
+SIEMENS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "\u00b5S": 1e-6, "\u03bcS": 1e-6, "nS": 1e-9}
+"""Conductance units a characterisation's maps may state, and their size in siemens."""
+PLAUSIBLE = 30.0
+"""How far (factor) the GOOD devices' median conductance may lie from the die's nominal one
+before the maps are taken to be in another unit than they state."""
+
+
+def _in_siemens(
+    path: str | Path, char: Characterization, layout: Layout
+) -> tuple[np.ndarray, np.ndarray]:
+    """The maps ``g_p``, ``g_ap`` in siemens: converted from the unit their ``unit`` attribute
+    states (S, mS, uS, nS; none stated: S), then checked against the die's nominal levels.
+
+    Raises:
+        StoreError: a unit that is not a conductance, or values whose GOOD devices' median
+            is more than :data:`PLAUSIBLE` times off the nominal level (naming the dataset,
+            the unit found and the median).
+    """
+    with RunFile.open(path, "r", kind=KIND) as run:
+        attrs = {n: run.h5[f"defects/{n}"].attrs for n in ("g_p", "g_ap")}
+        units = {n: str(a.get("unit", a.get("units", "")) or "").strip() for n, a in attrs.items()}
+    good = np.asarray(char.codes) == DefectCode.GOOD
+    out = []
+    for name, nominal in (("g_p", layout.nominal_g_p), ("g_ap", layout.nominal_g_ap)):
+        unit = units[name] or "S"
+        if unit not in SIEMENS:
+            raise StoreError(
+                f"{path}: defects/{name} is stored in {unit!r}, not a conductance unit "
+                f"({', '.join(SIEMENS)}); a die model needs conductances in siemens"
+            )
+        g = np.asarray(getattr(char, name), dtype=np.float64) * SIEMENS[unit]
+        median = float(np.median(g[good])) if good.any() else nominal
+        if not nominal / PLAUSIBLE <= median <= nominal * PLAUSIBLE:
+            stated = f"states {unit!r}" if units[name] else "states no unit (S assumed)"
+            raise StoreError(
+                f"{path}: defects/{name} {stated}, but its GOOD devices' median is "
+                f"{median:.3g} S, {median / nominal:.3g} times the die's nominal "
+                f"{nominal:.3g} S: the values are in another unit than stated (microsiemens "
+                "stored as S?); give their unit in the dataset's 'unit' attribute (S, mS, uS "
+                "or nS)"
+            )
+        out.append(g)
+    return out[0], out[1]
 
 
 def _noise_from_file(path: str | Path, char: Characterization) -> float | None:

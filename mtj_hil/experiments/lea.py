@@ -18,14 +18,14 @@ from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.experiments.networks import DAMAGED, load_recorded
 from mtj_hil.experiments.onchip import evaluate_lea_on_chip
 from mtj_hil.protocols.chip import Chip, Layout
-from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.training.bnn import BNN
-from mtj_hil.training.capacity import check_usable, devices_needed
+from mtj_hil.training.capacity import check_usable, devices_needed, usable_per_array
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.ensemble import (
     EnsemblePlacement,
+    arrays_needed,
     auto_copies,
     check_ensemble_fits,
     lea_weights,
@@ -34,23 +34,23 @@ from mtj_hil.training.ensemble import (
 )
 
 
-def parse_copies(text: str, n_layers: int) -> list[int] | None:
+def parse_copies(text: str, n_layers: int, option: str = "--copies") -> list[int] | None:
     """``"auto"`` -> None; ``"K"`` -> K copies of every layer; ``"K0,K1,..."`` -> per layer.
 
     Raises:
-        ConfigError: not integers >= 1, or a list of the wrong length.
+        ConfigError: not integers >= 1, or a list of the wrong length (naming ``option``).
     """
     if text.strip().lower() == "auto":
         return None
     try:
         values = [int(x) for x in text.split(",")]
     except ValueError as exc:
-        raise ConfigError(f"--copies must be 'auto', K or K0,K1,...; got {text!r}") from exc
+        raise ConfigError(f"{option} must be 'auto', K or K0,K1,...; got {text!r}") from exc
     if len(values) == 1:
         values = values * n_layers
     if len(values) != n_layers or min(values) < 1:
         raise ConfigError(
-            f"--copies {text!r}: need {counted(n_layers, 'value')} >= 1 (one per layer)"
+            f"{option} {text!r}: need {counted(n_layers, 'value')} >= 1 (one per layer)"
         )
     return values
 
@@ -59,15 +59,22 @@ def resolve_copies(
     sizes: Sequence[int],
     layout: Layout,
     copies: Sequence[int] | None,
-    usable: int | None = None,
+    defects: np.ndarray | None = None,
 ) -> list[int]:
-    """The copies to use (``None``: the most that fit the die's arrays and, if given, its
-    ``usable`` devices) after checking they fit the die.
+    """The copies to use (``None``: the most that fit the die's arrays and, with its
+    measured ``defects``, its usable devices and the arrays holding any) after checking
+    they fit the die.
 
     Raises:
         TrainingError: the copies need more arrays than the die has (saying how many).
     """
-    chosen = auto_copies(sizes, layout, usable=usable) if copies is None else list(copies)
+    usable = arrays = None
+    if defects is not None and copies is None:
+        per_array = usable_per_array(defects)
+        usable, arrays = int(per_array.sum()), int(np.count_nonzero(per_array))
+    chosen = (
+        auto_copies(sizes, layout, usable=usable, arrays=arrays) if copies is None else list(copies)
+    )
     check_ensemble_fits(sizes, layout, chosen)
     return chosen
 
@@ -97,20 +104,27 @@ def lot_copies(
         check_usable(sizes, m.defects, die=name)
     if not models:
         return list(requested) or auto_copies(sizes, layout)
-    good = np.stack([m.defects for m in models]).reshape(len(models), -1) == DefectCode.GOOD
-    usable = np.count_nonzero(good, axis=1)
-    worst = int(np.argmin(usable))
+    per_array = np.stack([usable_per_array(m.defects) for m in models])
+    usable, live = per_array.sum(axis=1), np.count_nonzero(per_array, axis=1)
     copies = list(requested)
     if not copies:
-        copies = auto_copies(sizes, layout, usable=int(usable[worst]))
+        copies = auto_copies(sizes, layout, usable=int(usable.min()), arrays=int(live.min()))
         full = auto_copies(sizes, layout)
         if copies != full:
-            warnings.warn(
-                f"LEA copies {copies} instead of {full}: {names[worst]} has "
-                f"{int(usable[worst])} usable (GOOD) devices of {good.shape[1]}, and copies "
-                f"{full} need {devices_needed(sizes, full)} (two per weight)",
-                stacklevel=2,
+            worst = int(np.argmin(usable))
+            why = (
+                f"{names[worst]} has {int(usable[worst])} usable (GOOD) devices of "
+                f"{layout.n_devices}, and copies {full} need {devices_needed(sizes, full)} "
+                "(two per weight)"
             )
+            if auto_copies(sizes, layout, usable=int(usable.min())) != copies:
+                worst = int(np.argmin(live))
+                why = (
+                    f"{names[worst]} holds usable (GOOD) devices on {int(live[worst])} of its "
+                    f"{layout.n_arrays} arrays, and copies {full} need "
+                    f"{sum(arrays_needed(sizes, layout, full))} arrays"
+                )
+            warnings.warn(f"LEA copies {copies} instead of {full}: {why}", stacklevel=2)
     for name, m in zip(names, models, strict=True):
         check_usable(sizes, m.defects, copies, die=name)
     return copies

@@ -5,16 +5,17 @@ or evaluate a saved one in software, emulated with the die's measured model, or 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mtj_hil.errors import ConfigError, StoreError
-from mtj_hil.experiments.data import load_dataset
+from mtj_hil.experiments.borders_config import MAX_DIES
+from mtj_hil.experiments.data import check_data_dir, load_dataset
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
 from mtj_hil.experiments.lea import (
     build_lea,
@@ -29,12 +30,12 @@ from mtj_hil.experiments.networks import DAMAGED, load_network, save_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
-from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import load_profile
-from mtj_hil.training.bnn import TrainConfig
+from mtj_hil.training.bnn import MAX_EPOCHS, TrainConfig
 from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.datasets import Dataset
@@ -46,6 +47,55 @@ from mtj_hil.training.methods import train_defect_aware, train_statistics_aware,
 
 KIND = "network"
 METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea")
+STATION_METHODS = ("chip-in-the-loop", "lea")
+"""Methods that work on a station's die (``--station``: fine-tuned through it, or its
+characterisation measured now); the others train from characterisation files."""
+METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "copies": ("lea",),
+    "loop_epochs": ("chip-in-the-loop",),
+    "population_dies": ("statistics-aware",),
+    "characterization": ("defect-aware", "statistics-aware", "lea"),
+    "station": STATION_METHODS,
+}
+"""The :class:`TrainSpec` settings (``mtj-hil train`` options) only some methods use, and
+those methods: given with another method they are refused, not ignored."""
+
+
+def _either(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def check_method_options(method: str, given: Iterable[str]) -> None:
+    """Refuse settings ``method`` does not use (``given``: the names of the
+    :data:`METHOD_OPTIONS` set), and ``population_dies`` beside characterisation files.
+
+    Raises:
+        ConfigError: naming the option and the methods that use it.
+    """
+    given = list(given)
+    for name in given:
+        users = METHOD_OPTIONS.get(name, (method,))
+        if method in users:
+            continue
+        if name == "station":
+            advice = (
+                "characterize the die with --station, train with --characterization RUNFILE"
+                if method in METHOD_OPTIONS["characterization"]
+                else "train without --station"
+            )
+            raise ConfigError(
+                f"--station works with --method {_either(users)}; for {method}, {advice}, "
+                "evaluate with --station"
+            )
+        raise ConfigError(
+            f"--{name.replace('_', '-')} works with --method {_either(users)} only; {method} "
+            "does not use it"
+        )
+    if "population_dies" in given and "characterization" in given:
+        raise ConfigError(
+            "--population-dies is how many dies are characterised now; with --characterization "
+            "the population is the files given: drop one of them"
+        )
 
 
 def die_id(profile: str, lot_seed: int, die: int) -> str:
@@ -84,9 +134,29 @@ def measured_model(chip: Chip, characterization: Path | None, expected_id: str |
     return model_from_memory(chip.layout, sink)
 
 
+_COUNTS = (
+    Field("die", "int", "die of the lot", lo=0),
+    Field("epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("seed", "int", "master seed", lo=0),
+    Field("lot_seed", "int", "seed of the lot", lo=0),
+    Field("population_dies", "int", "dies", lo=1, hi=MAX_DIES),
+    Field("loop_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+)
+"""The counts of :class:`TrainSpec`, checked by type and range as ``mtj-hil train`` checks its
+options (an epoch count of ``1e26`` is refused before any work, naming the allowed range)."""
+_HIDDEN = Field("hidden", "int list", "widths", lo=1)
+
+
 @dataclass
 class TrainSpec:
-    """What ``mtj-hil train`` does (see the command's help for units and defaults)."""
+    """What ``mtj-hil train`` does (see the command's help for units and defaults).
+
+    Raises:
+        ConfigError: an unknown method, a count of the wrong type or out of its range
+            (epochs at most :data:`MAX_EPOCHS`), a data folder beside a data set that reads
+            none, or a setting the method does not use (:data:`METHOD_OPTIONS`), as the
+            command refuses its options.
+    """
 
     method: str
     die: int
@@ -108,8 +178,27 @@ class TrainSpec:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
-        if self.epochs < 1 or self.population_dies < 1:
-            raise ConfigError("--epochs and --population-dies must be >= 1")
+        for f in _COUNTS:
+            setattr(
+                self, f.name, checked(f, getattr(self, f.name), f"--{f.name.replace('_', '-')}")
+            )
+        widths = list(self.hidden) if isinstance(self.hidden, list | tuple) else self.hidden
+        self.hidden = tuple(checked(_HIDDEN, widths, "--hidden"))
+        if not isinstance(self.copies, str):
+            raise ConfigError(
+                f"--copies must be text ('auto', 'K' or 'K0,K1,...'), not {self.copies!r}"
+            )
+        files = self.characterization
+        files = [files] if isinstance(files, str | Path) else files
+        self.characterization = tuple(Path(p) for p in files)
+        self.out = Path(self.out)
+        self.station = None if self.station is None else Path(self.station)
+        self.data_dir = None if self.data_dir is None else Path(self.data_dir)
+        check_data_dir(self.dataset, self.data_dir)
+        default = {f.name: f.default for f in fields(self)}
+        check_method_options(
+            self.method, [n for n in METHOD_OPTIONS if getattr(self, n) != default[n]]
+        )
 
 
 def train_network(spec: TrainSpec) -> dict[str, Any]:
@@ -155,8 +244,7 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         models = _population_models(spec, layout)
     if model is not None:
         if spec.method == "lea" and requested is None:  # auto: as many as the die can hold
-            good = int(np.count_nonzero(model.defects == DefectCode.GOOD))
-            copies = resolve_copies(sizes, layout, None, usable=good)
+            copies = resolve_copies(sizes, layout, None, model.defects)
         check_usable(sizes, model.defects, copies or None, target)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.die]))
     cfg = TrainConfig(epochs=spec.epochs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -256,6 +257,29 @@ def check_value(f: Field, value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
+def checked(f: Field, value: Any, label: str | None = None) -> Any:
+    """``value`` as ``f`` takes it (an integer given as ``3.0`` or a numpy integer becomes
+    ``3``), for settings given in code rather than in a file (e.g. a spec dataclass).
+
+    Raises:
+        ConfigError: ``"<label> <problem>"`` (``label`` defaults to the field's name), saying
+            what is allowed.
+    """
+    used, problem = check_value(f, _plain(value))
+    if problem:
+        raise ConfigError(f"{label or f.name} {problem}")
+    return used
+
+
+def _plain(value: Any) -> Any:
+    """Integers of other types (numpy's) as Python ints, also in a list."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | int):
+        return int(value)
+    return value
+
+
 def _scalar(f: Field, value: Any) -> tuple[Any, str | None]:
     wrong = f"must be {f.describe()}, got {value!r}"
     if f.kind == "bool":
@@ -268,6 +292,7 @@ def _scalar(f: Field, value: Any) -> tuple[Any, str | None]:
     elif f.kind in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return value, wrong
+        given = value  # an int field's value as written (1e+26), for the message
         if f.kind == "int":
             if isinstance(value, float) and not (math.isfinite(value) and value == int(value)):
                 return value, wrong
@@ -275,9 +300,9 @@ def _scalar(f: Field, value: Any) -> tuple[Any, str | None]:
         else:
             if f.finite and not math.isfinite(value):
                 return value, wrong
-            value = float(value)
+            value = given = float(value)
         if not _in_range(f, value):
-            return value, f"= {value!r} is out of range; allowed: {f.describe()}"
+            return value, f"= {given!r} is out of range; allowed: {f.describe()}"
     if f.choices and value not in f.choices:
         return value, f"= {value!r} is not allowed; allowed: {', '.join(map(str, f.choices))}"
     return value, None

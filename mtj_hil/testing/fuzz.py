@@ -167,8 +167,7 @@ BASE: dict[str, list[str]] = {
                            "--pool-size", "1"],
     "experiment goodwill": ["--solutions", "1", "--epochs", "1", "--restarts", "1",
                             "--no-daffodil"],
-    "train": ["--dataset", "digits", "--epochs", "1", "--hidden", "4", "--population-dies", "1",
-              "--loop-epochs", "1"],
+    "train": ["--dataset", "digits", "--epochs", "1", "--hidden", "4", "--loop-epochs", "1"],
     "campaign run": ["--workers", "1"],
     "calibrate": ["--no-thresholds"],
 }

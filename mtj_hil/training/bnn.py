@@ -237,6 +237,13 @@ class BNN:
         )
 
 
+MAX_EPOCHS = 10_000
+"""Most epochs (passes over the training set) a researcher-facing setting accepts for one
+training: ``mtj-hil train``, ``mtj-hil experiment borders``, a campaign's ``borders`` task and
+their specs. Generous (mnist5k takes about 0.5 s an epoch: 10,000 epochs about 1.5 h) but
+finite, so a mistyped count is refused instead of running for ever."""
+
+
 @dataclass
 class TrainConfig:
     """Minibatch Adam settings.

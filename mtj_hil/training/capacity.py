@@ -18,28 +18,79 @@ def devices_needed(sizes: Sequence[int], copies: Sequence[int] | None = None) ->
     return int(sum(2 * a * b * k for a, b, k in zip(sizes[:-1], sizes[1:], ks, strict=True)))
 
 
+def usable_per_array(defects: np.ndarray) -> np.ndarray:
+    """Usable (GOOD) devices of each array of a ``(n_arrays, rows, cols)`` defect map."""
+    codes = np.asarray(defects)
+    return np.count_nonzero(codes.reshape(codes.shape[0], -1) == DefectCode.GOOD, axis=1)
+
+
+def tile_count(
+    sizes: Sequence[int], rows: int, cols: int, copies: Sequence[int] | None = None
+) -> int:
+    """Arrays a network occupies on arrays of ``rows`` x ``cols``: one per tile of at most
+    ``rows`` inputs by ``cols // 2`` pairs (as :func:`mapping.tile_grid` cuts a layer), per
+    copy."""
+    ks = [1] * (len(sizes) - 1) if copies is None else list(copies)
+    pairs = max(cols // 2, 1)
+    return int(
+        sum(
+            -(-a // rows) * -(-b // pairs) * k
+            for a, b, k in zip(sizes[:-1], sizes[1:], ks, strict=True)
+        )
+    )
+
+
 def check_usable(
     sizes: Sequence[int],
     defects: np.ndarray,
     copies: Sequence[int] | None = None,
     die: str = "the die",
 ) -> int:
-    """Refuse a die whose measured GOOD devices are fewer than the network occupies.
+    """Refuse a die whose measured GOOD devices are fewer than the network occupies, or whose
+    arrays holding any GOOD device are fewer than the network's tiles (each tile takes an
+    array of its own: a tile on an array with none holds no working weight, whatever the
+    die's other arrays hold).
 
     UNCERTAIN devices do not count as usable (they are suspect). Returns the usable count.
 
     Raises:
-        TrainingError: saying how many devices the network needs and how many the die has.
+        TrainingError: saying how many devices (or arrays) the network needs and how many
+            the die has, and which of its arrays hold no usable device.
     """
-    usable = int(np.count_nonzero(np.asarray(defects) == DefectCode.GOOD))
+    per_array = usable_per_array(defects)
+    usable = int(per_array.sum())
     need = devices_needed(sizes, copies)
+    network = (
+        f"{'-'.join(map(str, sizes))}{'' if copies is None else f' with copies {list(copies)}'}"
+    )
     if usable < need:
         raise TrainingError(
             f"{die} has {usable} usable (GOOD) devices of {np.size(defects)}; the network "
-            f"{'-'.join(map(str, sizes))}{'' if copies is None else f' with copies {list(copies)}'}"
-            f" needs {need} (two per weight)"
+            f"{network} needs {need} (two per weight)"
+        )
+    rows, cols = np.shape(defects)[1:]
+    tiles = tile_count(sizes, rows, cols, copies)
+    live = int(np.count_nonzero(per_array))
+    if live < tiles:
+        dead = _spans(np.flatnonzero(per_array == 0))
+        raise TrainingError(
+            f"{die} holds usable (GOOD) devices on only {live} of its {per_array.size} arrays "
+            f"(arrays {dead} hold none); the network {network} needs {tiles} arrays, one per "
+            f"tile of up to {rows} inputs x {cols // 2} pairs"
         )
     return usable
+
+
+def _spans(indices: np.ndarray) -> str:
+    """``0-7, 12`` for the sorted indices ``0 .. 7, 12``."""
+    out, start = [], None
+    for i, k in enumerate(indices):
+        if start is None:
+            start = k
+        if i + 1 == len(indices) or indices[i + 1] != k + 1:
+            out.append(f"{start}" if start == k else f"{start}-{k}")
+            start = None
+    return ", ".join(out)
 
 
 def available_memory() -> int | None:

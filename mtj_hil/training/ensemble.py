@@ -170,6 +170,7 @@ def auto_copies(
     layout: Layout,
     max_copies: int = MAX_COPIES,
     usable: int | None = None,
+    arrays: int | None = None,
 ) -> list[int]:
     """The most copies that fit, given to the last layers first (they hold fewest devices
     and every output depends on them): each layer from the last gets as many as fit with
@@ -179,16 +180,19 @@ def auto_copies(
         usable: the die's usable (GOOD) devices, if measured: copies that would occupy more
             devices than that are not proposed (one copy of every layer always is; see
             :func:`capacity.check_usable` for refusing a die too small even for that).
+        arrays: the die's arrays holding any usable device, if measured: copies needing
+            more arrays than that are not proposed either (default: every array).
 
     Raises:
         TrainingError: not even one copy of every layer fits.
     """
     copies = [1] * (len(sizes) - 1)
     check_ensemble_fits(sizes, layout, copies)
+    room = layout.n_arrays if arrays is None else min(arrays, layout.n_arrays)
     for li in range(len(copies) - 1, -1, -1):
         while copies[li] < max_copies:
             trial = copies[:li] + [copies[li] + 1] + copies[li + 1 :]
-            if sum(arrays_needed(sizes, layout, trial)) > layout.n_arrays:
+            if sum(arrays_needed(sizes, layout, trial)) > room:
                 break
             if usable is not None and devices_needed(sizes, trial) > usable:
                 break

@@ -32,6 +32,7 @@ from mtj_hil.campaigns.task import ExpandContext, Task
 from mtj_hil.errors import ConfigError
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, Section
+from mtj_hil.training.bnn import MAX_EPOCHS
 
 NAME = "borders"
 STEM = "borders"
@@ -55,10 +56,10 @@ _SETTINGS = (
     Field("image_size", "int", "MNIST pixels per side.", default=10, lo=4, hi=28),
     Field("hidden", "any", "Hidden-layer widths.", default=[64], check=_ints,
           allowed="an integer or a list of integers"),
-    Field("epochs", "int", "Epochs of the ideal-device training.", default=30, lo=1),
+    Field("epochs", "int", "Epochs of the ideal-device training.", default=30, lo=1, hi=MAX_EPOCHS),
     Field("lr_final", "float", "Adam step every training decays to.", default=1e-4, lo=0,
           lo_open=True),
-    Field("finetune_epochs", "int", "Epochs of the per-die fine-tuning.", default=30, lo=1),
+    Field("finetune_epochs", "int", "Epochs of the per-die fine-tuning.", default=30, lo=1, hi=MAX_EPOCHS),
     Field("finetune_lr", "float", "Adam step of the fine-tunings.", default=0.02, lo=0,
           lo_open=True),
     Field("finetune_shrink", "float", "Factor on the trained latent weights before a "
@@ -67,7 +68,7 @@ _SETTINGS = (
           default=False),
     Field("shared_rows", "int", "First-layer rows the defect-aware network takes from its "
           "least important inputs for copies of its most important.", default=0, lo=0),
-    Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=20, lo=1),
+    Field("stats_epochs", "int", "Epochs of statistics-aware training.", default=20, lo=1, hi=MAX_EPOCHS),
     Field("stats_lr", "float", "Adam step of statistics-aware training.", default=0.01, lo=0,
           lo_open=True),
     Field("stats_shrink", "float", "Factor on the trained latent weights before "

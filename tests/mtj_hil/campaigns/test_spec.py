@@ -62,7 +62,19 @@ def _campaign(tmp_path: Path, body: str) -> Path:
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0"\n'
             '[[task]]\nname = "b"\nkind = "borders"\ncharacterization = "a"\nepochs = 0\n',
-            "task[1].epochs = 0 is out of range; allowed: an integer >= 1",
+            "task[1].epochs = 0 is out of range; allowed: an integer in [1, 10000]",
+        ),
+        (  # an epoch count that would never end is refused before the lot is measured
+            '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0"\n'
+            '[[task]]\nname = "b"\nkind = "borders"\ncharacterization = "a"\nepochs = 1e26\n',
+            "task[1].epochs = 1e+26 is out of range; allowed: an integer in [1, 10000]",
+        ),
+        (
+            '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0"\n'
+            '[[task]]\nname = "b"\nkind = "borders"\ncharacterization = "a"\n'
+            "stats_epochs = 9223372036854775807\n",
+            "task[1].stats_epochs = 9223372036854775807 is out of range; allowed: an integer "
+            "in [1, 10000]",
         ),
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0"\n'

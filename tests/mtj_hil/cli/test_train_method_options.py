@@ -3,9 +3,14 @@ naming the option and its method), instead of being ignored silently."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from mtj_hil.cli.main import main
+from mtj_hil.errors import ConfigError
+from mtj_hil.experiments.single import TrainSpec
 
 
 def _train(tmp_path, *extra: str) -> list[str]:
@@ -43,3 +48,50 @@ def test_the_default_copies_and_each_method_s_own_option_are_accepted(tmp_path, 
     assert main(_train(tmp_path, "--method", "chip-in-the-loop", "--loop-epochs", "2")) == 0
     assert [s.copies for s in seen] == ["auto", "2", "auto"]
     assert [s.loop_epochs for s in seen] == [5, 5, 2]
+
+
+STATION = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"
+
+
+@pytest.mark.parametrize(
+    ("method", "setting", "message"),
+    [
+        ("unaware", {"copies": "3"}, "--copies works with --method lea only; unaware"),
+        ("lea", {"loop_epochs": 9}, "--loop-epochs works with --method chip-in-the-loop only"),
+        ("unaware", {"population_dies": 3}, "--population-dies works with --method "
+         "statistics-aware only"),
+        ("chip-in-the-loop", {"characterization": ["c.h5"]}, "--characterization works with "
+         "--method defect-aware, statistics-aware or lea only"),
+        ("defect-aware", {"station": STATION}, "--station works with --method "
+         "chip-in-the-loop or lea; for defect-aware, characterize the die with --station"),
+        ("unaware", {"station": STATION}, "for unaware, train without --station"),
+        ("statistics-aware", {"population_dies": 3, "characterization": ["c.h5"]},
+         "--population-dies is how many dies are characterised now"),
+    ],
+)  # fmt: skip
+def test_the_api_and_the_command_refuse_an_option_the_method_does_not_use_alike(
+    tmp_path, capsys, monkeypatch, method, setting, message
+):
+    monkeypatch.setattr("mtj_hil.experiments.single.train_network", _no_training)
+    with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+        TrainSpec(method, 0, tmp_path / "n.h5", **setting)
+    args = _train(tmp_path, "--method", method)
+    for name, value in setting.items():
+        for v in value if isinstance(value, list) else [value]:
+            args += [f"--{name.replace('_', '-')}", str(v)]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Error: {refused.value}" in err and "Traceback" not in err
+
+
+def _no_training(spec):
+    raise AssertionError("trained despite the refusal")
+
+
+@pytest.mark.parametrize("method", ["chip-in-the-loop", "lea"])
+def test_the_methods_that_run_on_a_station_take_it(tmp_path, monkeypatch, method):
+    seen = []
+    monkeypatch.setattr("mtj_hil.experiments.single.train_network", seen.append)
+    monkeypatch.setattr("mtj_hil.experiments.single.summary_json", lambda result: "{}")
+    assert main(_train(tmp_path, "--method", method, "--station", str(STATION))) == 0
+    assert [s.station for s in seen] == [STATION]

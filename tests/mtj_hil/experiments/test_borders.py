@@ -219,7 +219,9 @@ def test_dies_spread_over_worker_processes_give_the_same_results():
 
 
 def test_workers_below_one_are_refused():
-    with pytest.raises(ConfigError, match="workers must be >= 1"):
+    with pytest.raises(
+        ConfigError, match=r"workers = 0 is out of range; allowed: an integer in \[1, 64\]"
+    ):
         BordersConfig(dataset="digits", workers=0)
 
 

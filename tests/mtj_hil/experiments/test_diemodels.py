@@ -139,3 +139,42 @@ def test_a_damaged_classification_is_refused_naming_the_file(char_file, tmp_path
     with pytest.raises(StoreError, match=message) as err:
         load_die_model(path, layout)
     assert str(path) in str(err.value)
+
+
+def _scaled(path, unit: str, factor: float):
+    """Both conductance maps of ``path`` times ``factor``, their unit attribute ``unit``."""
+    with RunFile.open(path, "a") as run:
+        for name in ("g_p", "g_ap"):
+            run.write(f"defects/{name}", run.read(f"defects/{name}") * factor, unit)
+
+
+@pytest.mark.parametrize(
+    ("unit", "factor", "message"),
+    [
+        ("S", 1e6, r"defects/g_p states 'S', but its GOOD devices' median is 2\d\d S, 1e\+06 "
+         r"times the die's nominal 0.000233 S: the values are in another unit"),
+        ("", 1e6, "defects/g_p states no unit \\(S assumed\\), but its GOOD devices' median"),
+        ("Ohm", 1.0, "defects/g_p is stored in 'Ohm', not a conductance unit"),
+        ("S", 1e-3, "defects/g_p states 'S', but .* 0.001 times the die's nominal"),
+    ],
+)  # fmt: skip
+def test_conductances_in_another_unit_are_refused_naming_dataset_and_unit(
+    char_file, tmp_path, unit, factor, message
+):
+    path = tmp_path / "units.h5"
+    shutil.copy(char_file, path)
+    _scaled(path, unit, factor)
+    with pytest.raises(StoreError, match=message) as err:
+        load_die_model(path, load_profile("1t1r-20k").layout)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(("unit", "factor"), [("uS", 1e6), ("\u00b5S", 1e6), ("mS", 1e3)])
+def test_conductances_whose_unit_is_stated_are_converted(char_file, tmp_path, unit, factor):
+    layout = load_profile("1t1r-20k").layout
+    path = tmp_path / "units.h5"
+    shutil.copy(char_file, path)
+    _scaled(path, unit, factor)
+    model, reference = load_die_model(path, layout), load_die_model(char_file, layout)
+    np.testing.assert_allclose(model.g_p, reference.g_p, rtol=1e-12)
+    np.testing.assert_allclose(model.g_ap, reference.g_ap, rtol=1e-12)

@@ -108,9 +108,42 @@ def test_a_die_with_too_few_usable_devices_is_refused_saying_how_many(layout):
     with pytest.raises(TrainingError, match="die 3 has 13500 usable .* needs 14080"):
         check_usable(SIZES, codes, die="die 3")
     codes[:4] = DefectCode.GOOD
-    assert check_usable(SIZES, codes) == 16_000
+    with pytest.raises(TrainingError, match=r"only 26 of its 32 arrays \(arrays 4-9 hold none"):
+        check_usable(SIZES, codes)  # 16000 usable devices, but 27 tiles for 26 arrays
+    codes[4:10, 0, 0] = DefectCode.GOOD
+    assert check_usable(SIZES, codes) == 16_006
     with pytest.raises(TrainingError, match=r"with copies \[1, 8\] needs 23040"):
         check_usable(SIZES, codes, [1, 8])
+
+
+def test_a_die_whose_usable_devices_sit_on_too_few_arrays_is_refused_saying_where(layout):
+    from mtj_hil.training.capacity import check_usable
+
+    codes = np.zeros((32, 25, 25), dtype=np.uint8)
+    codes[6:] = DefectCode.OPEN  # 3750 GOOD devices, enough in number for 2368
+    with pytest.raises(
+        TrainingError,
+        match=r"die 3 holds usable \(GOOD\) devices on only 6 of its 32 arrays \(arrays "
+        r"6-31 hold none\); the network 64-16-10 needs 7 arrays",
+    ):
+        check_usable([64, 16, 10], codes, die="die 3")
+    codes[6, 0, 0] = DefectCode.GOOD  # an array with one usable device is one more
+    assert check_usable([64, 16, 10], codes) == 3751
+    codes[:] = DefectCode.GOOD
+    codes[[0, 2, 3]] = DefectCode.SHORT
+    codes[7:] = DefectCode.OPEN
+    with pytest.raises(TrainingError, match=r"on only 4 of .* \(arrays 0, 2-3, 7-31 hold none"):
+        check_usable([64, 16, 10], codes)
+
+
+def test_auto_copies_stay_on_the_arrays_that_hold_usable_devices(layout):
+    sizes = [64, 16, 10]
+    copies = auto_copies(sizes, layout, arrays=20)
+    assert copies == [2, 8]  # 12 + 8 arrays; [4, 8] needs all 32
+    codes = np.zeros((32, 25, 25), dtype=np.uint8)
+    codes[20:] = DefectCode.OPEN
+    ens = place_ensemble(sizes, layout, copies, codes)
+    assert max(ens.flat.arrays_used()) < 20  # no copy on an array without a usable device
 
 
 def test_every_copy_leaves_whole_defective_lines_on_spares(layout):

@@ -144,6 +144,11 @@ class BordersConfig:
             (1t1r-early-process, 6 dies x 3 seeds, 20 %, the statistics-aware network):
             LEA +4.01 pt to software with read-based recalibration, compensated +2.06 at
             0.1, +1.69 at 0.2.
+            The same budget is given to the defect-aware fine-tuning in the
+            ``defect_aware_compensated`` column (its costliest weight errors on the die
+            corrected digitally, the fine-tuning trained through what that leaves). Held out
+            (20 %, 12 dies x 3 seeds): early-process +0.05 pt to software against +0.50
+            without the compensation (0.1: +0.19; 0.3: -0.04); 1t1r-20k -0.13 against -0.09.
         compensation_training: the compensated columns deploy a second statistics-aware
             network per half of the lot, trained from the same pool draws against what the
             compensation leaves of each sampled die (the weights it will correct made

@@ -22,6 +22,8 @@ path. ``describe()`` names the record used, so run files carry it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -30,7 +32,7 @@ import numpy as np
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.records import controller_identity, smu_identity
 from mtj_hil.errors import ConfigError, FallbackWarning, tell_user
-from mtj_hil.instruments.controller import ADC_RANGES, ChipController, HostWatchdogFired
+from mtj_hil.instruments.controller import ADC_RANGES, ChipController
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
@@ -250,6 +252,18 @@ class InstrumentChip:
         if self.closed:
             raise InvalidRequest("this chip has been closed")
 
+    @contextmanager
+    def _board_may_change(self) -> Iterator[None]:
+        """Around commands to the board: when one fails the host no longer knows what the
+        board holds (a command whose reply was lost may have been executed; a board that
+        reset itself holds nothing), so it forgets its picture and sends every command again
+        instead of skipping one it believes redundant (e.g. an ``EN`` before a ``PULSE``)."""
+        try:
+            yield
+        except BaseException:
+            self.forget_board_state()
+            raise
+
     # -- the Chip interface -------------------------------------------------------------------
 
     def program(self, array: int, cells: np.ndarray, state: CellState, pulse: Pulse) -> None:
@@ -275,11 +289,12 @@ class InstrumentChip:
             if state == CellState.P
             else ("NEG" if self.station.p_polarity == "POS" else "POS")
         )
-        self._select(array)
-        self._route_to("WRITE")
-        for rows, cols in plan:
-            self._enable(rows, cols)
-            self.controller.pulse(abs(pulse.amplitude), pulse.width, polarity)
+        with self._board_may_change():
+            self._select(array)
+            self._route_to("WRITE")
+            for rows, cols in plan:
+                self._enable(rows, cols)
+                self.controller.pulse(abs(pulse.amplitude), pulse.width, polarity)
 
     def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Output-line currents (A) for input-line voltages (V); see the module docstring.
@@ -295,10 +310,11 @@ class InstrumentChip:
         self.envelope.check_read_voltages(v)
         if np.any(v < 0):
             raise InvalidRequest("this station's DACs drive 0..+V only; got a negative voltage")
-        self._select(array)
-        if self.station.read_path == "smu":
-            return self._read_smu(v)
-        currents = self._read_adc(v)
+        with self._board_may_change():
+            self._select(array)
+            if self.station.read_path == "smu":
+                return self._read_smu(v)
+            currents = self._read_adc(v)
         if self.correction is not None:
             currents = self.correction.correct(array, currents)
         return currents
@@ -359,12 +375,9 @@ class InstrumentChip:
                 self._route_to("SMU", j, "DAC")
                 reading = _smu_call("sense", sense.measure_current)
                 # a long measurement through a held route: keep the board's host watchdog
-                # from firing, and refuse the reading if it already had (routes were off)
-                try:
-                    self.controller.keepalive()
-                except HostWatchdogFired:
-                    self.forget_board_state()  # the board reset itself: the cache is stale
-                    raise
+                # from firing, and refuse the reading if it already had (routes were off;
+                # HostWatchdogFired, and read() forgets the stale board state)
+                self.controller.keepalive()
                 if not reading.trustworthy:
                     flags = [
                         name
@@ -406,7 +419,8 @@ class InstrumentChip:
         array = check_array(self._layout, array)
         if self.station.read_path == "adc" and self.use_sequences:
             if self._v11 and self.controller.has_sequences:
-                return run_on_board(self, array, steps)
+                with self._board_may_change():
+                    return run_on_board(self, array, steps)
             if not self._said_no_sequences:  # once per session, i.e. per run
                 self._said_no_sequences = True
                 tell_user(

@@ -31,15 +31,16 @@ import numpy as np
 
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.records import controller_identity, smu_identity
-from mtj_hil.errors import ConfigError, FallbackWarning, tell_user
+from mtj_hil.errors import ConfigError, FallbackWarning, UnsafeShutdownWarning, tell_user
+from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.controller import ADC_RANGES, ChipController
-from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, UnsafeShutdown
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.station.config import Station
 from mtj_hil.station.smu import smu_settings
 
-__all__ = ["InstrumentChip", "rectangles", "shutdown_smu", "quietly"]
+__all__ = ["InstrumentChip", "rectangles"]
 from mtj_hil.protocols.chip import (
     CellState,
     Layout,
@@ -52,34 +53,12 @@ from mtj_hil.protocols.chip import (
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.sequence import run_on_host
 from mtj_hil.station.chip_seq import run_on_board
+from mtj_hil.station.rectangles import rectangles
+from mtj_hil.station.shutdown import ShutdownReport, shut_down
 
 log = logging.getLogger(__name__)
 
 DIE_TYPES = {"CMOS1T1R": "1T1R", "PASSIVE1R": "passive"}
-
-
-def rectangles(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Cover a cell mask exactly with (rows, cols) rectangles, one pulse each.
-
-    Rows with the same column pattern share a rectangle (and, transposed, columns with the
-    same row pattern); whichever needs fewer pulses is returned.
-    """
-
-    def by_rows(m: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        groups: dict[bytes, list[int]] = {}
-        for r in np.flatnonzero(m.any(axis=1)):
-            groups.setdefault(m[r].tobytes(), []).append(int(r))
-        rows_n = m.shape[0]
-        out = []
-        for rows in groups.values():
-            row_mask = np.zeros(rows_n, bool)
-            row_mask[rows] = True
-            out.append((row_mask, m[rows[0]].copy()))
-        return out
-
-    a = by_rows(mask)
-    b = [(r, c) for c, r in by_rows(mask.T)]
-    return a if len(a) <= len(b) else b
 
 
 class InstrumentChip:
@@ -171,6 +150,9 @@ class InstrumentChip:
         one command at a time (for comparisons)."""
         self._said_no_sequences = False
         self.closed = False
+        self.shutdown: ShutdownReport | None = None
+        """What :meth:`close` confirmed (``None`` while open): ``board_safe`` only when the
+        board answered its reset, ``smu_off`` per SMU role."""
         self.identities = {"controller": f"{ident.model} sn {ident.serial} fw {ident.firmware}"}
         self.parts = {"controller": controller_identity(ident.model, ident.serial, ident.firmware)}
         """Model and serial number per part, as calibration records store them."""
@@ -443,27 +425,59 @@ class InstrumentChip:
             "calibration": dict(self.calibration),
         }
 
-    def close(self) -> None:
-        """Best effort, every step tried: board reset (routes off), each SMU shut down
-        (0 V, output off), ports closed. Never raises; failures are logged."""
-        if self.closed:
-            return
+    def close(self) -> ShutdownReport:
+        """Best effort, every step tried (:func:`~mtj_hil.station.shutdown.shut_down`):
+        board reset (routes off, lines at 0 V), each SMU shut down (0 V, output off, read
+        back), ports closed. The host forgets its picture of the board: after a reset the
+        board holds nothing, after a failed one what it holds is unknown. A second call
+        returns the first one's report.
+
+        Returns:
+            what was confirmed (also kept in :attr:`shutdown`); failures are logged. The
+            exit of a ``with`` block (:meth:`__exit__`) raises when it is not all safe.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C or a stop signal arrived during the shutdown; raised
+                only once every step has been tried. Nothing else is raised.
+        """
+        if self.shutdown is not None:
+            return self.shutdown
         self.closed = True
-        steps: list[tuple[str, Any]] = [("controller reset", self.controller.reset)]
-        for role, smu in self.smus.items():
-            steps.append((f"SMU {role} shutdown", partial(shutdown_smu, role, smu)))
-        steps += [("controller close", self.controller.close)]
-        for label, step in steps:
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - shutdown must reach every instrument
-                log.warning("%s failed during shutdown: %s", label, exc)
+        self.forget_board_state()
+        hold = HeldInterrupt()
+        self.shutdown = shut_down(self.controller, self.smus, hold)
+        hold.release()
+        return self.shutdown
 
     def __enter__(self) -> InstrumentChip:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """Close (:meth:`close`). When the bench was not confirmed safe (the board did not
+        answer its reset, or an SMU output was not read back off) the operator is told what
+        was and was not confirmed and what to check by hand, once: as :class:`UnsafeShutdown`
+        (chained to the exception the block raised, if any), or, when Ctrl-C or a stop
+        signal is ending the block, as an :class:`UnsafeShutdownWarning` and a note on the
+        interrupt, which goes on.
+
+        Raises:
+            UnsafeShutdown: the bench was not confirmed safe.
+            KeyboardInterrupt: one arrived during the shutdown.
+        """
+        first = self.shutdown is None
+        held: KeyboardInterrupt | None = None
+        try:
+            report = self.close()
+        except KeyboardInterrupt as interrupt:
+            held, report = interrupt, self.shutdown  # type: ignore[assignment]
+        if first and not report.safe:
+            if held is None and (exc is None or isinstance(exc, Exception)):
+                raise UnsafeShutdown(report.message(exc), during=exc) from exc
+            text = report.message()
+            tell_user(log, text, UnsafeShutdownWarning)
+            (held or exc).add_note(text)  # type: ignore[union-attr]
+        if held is not None:
+            raise held
 
 
 def _smu_call(role: str, call: Any) -> Any:
@@ -475,16 +489,3 @@ def _smu_call(role: str, call: Any) -> Any:
         raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc
-
-
-def shutdown_smu(role: str, smu: SourceMeter) -> None:
-    """Shut one SMU down (abort, ramp, off, read-back, close); raise if not confirmed off."""
-    if not smu.shutdown():
-        raise InstrumentError(f"{role} SMU: output-off NOT confirmed after shutdown")
-
-
-def quietly(step: Any) -> None:
-    try:
-        step()
-    except Exception as exc:  # noqa: BLE001
-        log.warning("shutdown step failed: %s", exc)

@@ -24,3 +24,14 @@ class InstrumentStateLost(InstrumentError):
     power-cycled, its output dropped (an interlock or over-temperature trip), a setting
     changed, or another instrument now answers at its address. Readings taken since are not
     trusted; the message names what happened."""
+
+
+class UnsafeShutdown(InstrumentError):
+    """A shutdown that could not confirm the bench safe: the controller board did not
+    confirm its lines at 0 V, or an SMU output was not confirmed off. The message says what
+    was and was not confirmed and what to check by hand; ``during`` is the exception the
+    shutdown followed (``None``: the work had finished)."""
+
+    def __init__(self, message: str, during: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.during = during

@@ -18,6 +18,12 @@ class StoreError(RuntimeError):
     """A run file cannot be created, opened, resumed or read (foreign, damaged, exists)."""
 
 
+class UnsafeShutdownWarning(UserWarning):
+    """A shutdown after Ctrl-C (or a stop signal) could not confirm the bench safe: the
+    controller board did not confirm its lines at 0 V, or an SMU output was not confirmed
+    off. Said while the interrupt goes on (the message says what to check by hand)."""
+
+
 class FallbackWarning(UserWarning):
     """The bench takes a slower path than it was built for (e.g. a controller board whose
     firmware runs no board-side sequences): the results are the same, the run is slower."""

@@ -78,3 +78,34 @@ def stop_signals_raise() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         _stopping.clear()
+
+
+class HeldInterrupt:
+    """Shutdown steps that all run even when Ctrl-C or a stop signal arrives during one.
+
+    A bus transaction defers Ctrl-C until it ends and then raises ``KeyboardInterrupt``
+    (:class:`StopSignal` included): in a shutdown that would skip every step after the one
+    it landed in, e.g. leave an SMU output on because the interrupt came while the board's
+    reset timed out. Run each step inside ``with hold:``; the first interrupt is kept (the
+    step it landed in is abandoned, the next ones run) and :meth:`release` raises it once
+    every step has been tried. Other exceptions pass through unchanged.
+    """
+
+    def __init__(self) -> None:
+        self.interrupt: KeyboardInterrupt | None = None
+
+    def __enter__(self) -> HeldInterrupt:
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, KeyboardInterrupt):
+            if self.interrupt is None:
+                self.interrupt = exc
+            return True
+        return False
+
+    def release(self) -> None:
+        """Raise the interrupt kept (if any); after this the hold is empty."""
+        interrupt, self.interrupt = self.interrupt, None
+        if interrupt is not None:
+            raise interrupt

@@ -23,9 +23,11 @@ InstrumentStateLost` carries them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from mtj_hil.instruments.errors import InstrumentStateLost
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 
 __all__ = ["ESR_POWER_ON", "ChannelFound", "SmuHealth", "lost_state_message"]
 
@@ -145,6 +147,47 @@ class SmuHealth:
         problems = self._diagnose(settings=True)
         if problems:
             raise InstrumentStateLost(lost_state_message(self._who(), problems))  # type: ignore[attr-defined]
+
+    @contextmanager
+    def _no_reading_explained(self) -> Iterator[None]:
+        """Around a measurement: when it ends without a reading (no reply, a refused
+        command) while the run had the output on and the output is now found off, the cause
+        is the instrument's lost state, not the bus, and :class:`InstrumentStateLost` says
+        so (chained to the bus error). A reset, power cycle or trip switches the output off,
+        and a Keithley 2400 then answers ``:READ?`` with nothing but error +803: with auto
+        output-off disabled (the ``*RST`` default) the output must be on before ``:READ?``
+        (*2400 Series SourceMeter User's Manual* 2400S-900-01, section 18, ``:SOURce[1]:
+        CLEar:AUTO``; ``:OUTPut[1][:STATe]``: "measurements cannot be made while the source
+        is off").
+
+        Raises:
+            InstrumentStateLost: the output went off under the run.
+            InstrumentError: the measurement's own error otherwise.
+        """
+        try:
+            yield
+        except InstrumentStateLost:
+            raise
+        except InstrumentError as exc:
+            lost = self._output_lost()
+            if lost is not None:
+                raise lost from exc
+            raise
+
+    def _output_lost(self) -> InstrumentStateLost | None:
+        """The lost state to report when the run had the output on and it is found off
+        (``None``: it is on, not tracked, or cannot be read)."""
+        if not self._expect_output:
+            return None
+        try:
+            if self._read_output():  # type: ignore[attr-defined]
+                return None
+            self._confirm_reading(False)
+        except InstrumentStateLost as lost:
+            return lost
+        except Exception:  # noqa: BLE001 - the instrument is gone: the bus error stands
+            return None
+        return None
 
     def _confirm_reading(self, output_on: bool, problem: str | None = None) -> None:
         """Refuse a reading taken with the output off while the run had it on, or with a

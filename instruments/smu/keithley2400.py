@@ -248,8 +248,12 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
 
         Unlike pymeasure's ``measure_current`` (which configures the sense function) this
         measures; the output must be on.
+
+        Raises:
+            InstrumentStateLost: no reading, and the output found off while the run had it
+                on (a reset, power cycle or trip: the 2400 refuses ``:READ?`` then).
         """
-        with self.io_timeout(self._work_s(1)):
+        with self._no_reading_explained(), self.io_timeout(self._work_s(1)):
             return self._readings(self.ask(":READ?"), 1)[0]
 
     def sweep_voltages(self, voltages: Sequence[float]) -> list[Reading]:
@@ -274,7 +278,7 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             for chunk in chunks[1:]:
                 self.write(f":SOUR:LIST:VOLT:APP {format_list(chunk)}")
             self.write(f":TRIG:COUN {len(points)}")
-            with self.io_timeout(self._work_s(len(points))):
+            with self._no_reading_explained(), self.io_timeout(self._work_s(len(points))):
                 reply = self.ask(":READ?")
         finally:
             best_effort(

@@ -282,7 +282,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
                 0 A with the output off: after a reset or power cycle that would pass as a
                 reading).
         """
-        with self.io_timeout(self._work_s(1)):
+        with self._no_reading_explained(), self.io_timeout(self._work_s(1)):
             reply = self.ask(f":MEAS:CURR? {BUFFER}, {ELEMENTS};:OUTP?")
         reply = self._output_checked(reply, "Keithley 2450 :MEAS:CURR?")
         numbers = parse_numbers(reply, _PER_POINT, "Keithley 2450 :MEAS:CURR?")
@@ -312,7 +312,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         self.write(f":TRAC:CLE {BUFFER}")
         self.write(":INIT")
         self.write("*WAI")
-        with self.io_timeout(self._work_s(n)):
+        with self._no_reading_explained(), self.io_timeout(self._work_s(n)):
             reply = self.ask(f":TRAC:DATA? 1, {n}, {BUFFER}, {ELEMENTS};:OUTP?")
         reply = self._output_checked(reply, "Keithley 2450 :TRAC:DATA?")
         numbers = parse_numbers(reply, _PER_POINT, "Keithley 2450 :TRAC:DATA?")

@@ -238,7 +238,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
             InstrumentStateLost: the output was off while the run had it on.
         """
         s = self._smu
-        with self.parent.io_timeout(self._work_s(1)):
+        with self._no_reading_explained(), self.parent.io_timeout(self._work_s(1)):
             reply = self._tsp_query(
                 f"print({s}.measure.i(), {s}.source.levelv, {s}.source.compliance, "
                 f"{s}.source.output)"
@@ -284,7 +284,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
                 f"{s}.trigger.initiate()",
             ):
                 self._tsp(line)
-            with self.parent.io_timeout(self._work_s(n)):
+            with self._no_reading_explained(), self.parent.io_timeout(self._work_s(n)):
                 self._tsp("waitcomplete()")
                 reply = self._tsp_query(
                     f"printbuffer(1, {n}, {buf}.readings, {buf}.sourcevalues, {buf}.statuses, "

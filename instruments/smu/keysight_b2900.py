@@ -353,7 +353,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
         Automatic output-on is switched off by :meth:`configure`, so a measurement never
         turns the output on by itself.
         """
-        with self.parent.io_timeout(self._work_s(1)):
+        with self._no_reading_explained(), self.parent.io_timeout(self._work_s(1)):
             reply = self.ask(":MEAS? (@{ch});:OUTP{ch}?;:OUTP{ch}:ON:AUTO?")
         return self._readings(self._output_checked(reply, "B2900 :MEAS?"), 1, "B2900 :MEAS?")[0]
 
@@ -394,7 +394,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             self.write(":SOUR{ch}:LIST:VOLT " + format_list(points))
             self.write(f":TRIG{{ch}}:COUN {n}")
             self.write(":INIT (@{ch})")
-            with self.parent.io_timeout(self._work_s(n)):
+            with self._no_reading_explained(), self.parent.io_timeout(self._work_s(n)):
                 done = self.ask("*OPC?").strip()
             if done != "1":
                 raise InstrumentError(f"B2900 sweep: *OPC? answered {done!r}")

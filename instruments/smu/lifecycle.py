@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Callable
 
+from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.bus.transport import measurement_timeout
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.instruments.smu.base import check_voltage, ramp_points
@@ -254,11 +255,14 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
     # -- close ----------------------------------------------------------------------------
 
     def shutdown(self, close: bool = True) -> bool:
-        """Make the channel safe, mid-sweep or not; never raises.
+        """Make the channel safe, mid-sweep or not.
 
         Each step is tried even if an earlier one failed: abort and device clear (the
         session's recovery), ramp to 0 V at the configured ramp rate, output off, output
-        state read back, session closed. The log states the confirmed final state.
+        state read back, session closed. The log states the confirmed final state, and
+        :attr:`off_confirmed` keeps it. A multi-channel instrument's last used channel also
+        checks the channels the station does not use off again: one of those not confirmed
+        off makes the shutdown unconfirmed too.
 
         Args:
             close: close the session at the end (a multi-channel instrument closes it once,
@@ -266,6 +270,11 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
 
         Returns:
             True only when the read-back confirmed the output off.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C (or a stop signal) arrived during the shutdown; it is
+                raised only after every step has been tried (the result is then in
+                :attr:`off_confirmed`). Nothing else is raised.
         """
         rate, step = (
             (self._settings.ramp_rate, self._settings.ramp_step)
@@ -274,24 +283,29 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         )
         session = self._session()
         notes: list[str] = []
+        hold = HeldInterrupt()
+        self.off_confirmed = False
 
         def attempt(label: str, action: Callable[[], object]) -> object:
             try:
-                return action()
+                with hold:
+                    return action()
+                notes.append(f"{label} interrupted (Ctrl-C held until the shutdown ends)")
             except Exception as exc:  # noqa: BLE001 - shutdown must reach every step
                 notes.append(f"{label} failed ({exc})")
-                return None
+            return None
 
         self._expect_output = None
         if getattr(self, "foreign_dialect", None):
             if close:
-                self._close_session()
+                attempt("close", self._close_session)
             log.error(
                 "%s: shutdown: the instrument speaks %s, not this driver's language: nothing "
                 "sent, output state NOT confirmed (left as found)",
                 self._who(),
                 self.foreign_dialect,  # type: ignore[attr-defined]
             )
+            hold.release()
             return False
         recover = getattr(session, "recover", None)
         if recover is not None:
@@ -305,6 +319,10 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         state = attempt("output read-back", self._read_output)
         confirmed = state is False
         closed = bool(attempt("close", self._close_session)) if close else False
+        others_off = self._others_off()
+        if not others_off:
+            notes.append("a channel the station does not use was NOT confirmed off")
+        confirmed = confirmed and others_off
         self.known_state = None
         who = self._who()
         if confirmed:
@@ -321,7 +339,19 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
                 "; ".join(notes) or "no step failed",
             )
         self.isShutdown = True
+        self.off_confirmed = confirmed
+        hold.release()
         return confirmed
+
+    #: what the last :meth:`shutdown` confirmed (False before any shutdown)
+    off_confirmed: bool = False
+
+    def _others_off(self) -> bool:
+        """After this channel's shutdown: whether the unit's channels the station does not
+        use were confirmed off (a channel of a multi-channel unit asks its unit, which checks
+        them after its last used channel; True for a single-channel instrument)."""
+        unit = getattr(self, "parent", None)
+        return getattr(unit, "unused_off", None) is not False
 
     def _close_session(self) -> bool:
         """Close the wire at the end of a shutdown; True if closed. A channel of a shared

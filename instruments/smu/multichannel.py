@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.instruments.smu.lifecycle import DEFAULT_RAMP
 
@@ -30,10 +31,14 @@ class MultiChannelUnit:
 
     _channel_ids: tuple[Any, ...]
 
+    #: whether the last shutdown confirmed every unused channel off (None: not checked yet)
+    unused_off: bool | None = None
+
     def _init_channels(self) -> None:
         #: every channel as found on open (used or not)
         self.found: dict[Any, ChannelFound] = {}
         self._released: set[Any] = set()
+        self.unused_off = None
 
     def all_channel_ids(self) -> tuple[Any, ...]:
         raise NotImplementedError
@@ -62,30 +67,71 @@ class MultiChannelUnit:
                 self.found[key] = found
         return dict(self.found)
 
-    def _shut_unused(self) -> bool:
+    def _shut_unused(self, hold: HeldInterrupt) -> bool:
+        """Secure every unused channel (each tried; Ctrl-C kept in ``hold``); True when
+        every one was confirmed off. Kept in :attr:`unused_off`; a unit that cannot say
+        which channels it has (no answer to ``*IDN?``) confirms none."""
+        self.unused_off = False
+        keys: tuple[Any, ...] | None = None
+        try:
+            with hold:
+                keys = self.unused_channel_ids()
+        except Exception as exc:  # noqa: BLE001 - shutdown must go on
+            log.error("%s: unused channels NOT confirmed off at shutdown: %s", self, exc)
+        if keys is None:
+            return False
         ok = True
-        for key in self.unused_channel_ids():
+        for key in keys:
+            secured = False
             try:
-                ok = bool(self._secure(key, *DEFAULT_RAMP).secured) and ok
+                with hold:
+                    secured = bool(self._secure(key, *DEFAULT_RAMP).secured)
             except Exception as exc:  # noqa: BLE001 - shutdown must reach every channel
                 log.error("%s: shutdown of unused channel %s failed: %s", self, key, exc)
-                ok = False
+            if not secured:
+                log.error("%s: unused channel %s NOT confirmed off at shutdown", self, key)
+            ok = ok and secured
+        self.unused_off = ok
         return ok
 
     def release(self, key: Any) -> bool:
         """A used channel finished its shutdown: after the last one the unused channels are
-        checked off again and the session closed. True when closed and all off."""
+        checked off again (:attr:`unused_off`) and the session closed. True when closed and
+        all off.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C arrived meanwhile; raised after every unused channel
+                was tried and the session closed.
+        """
         self._released.add(key)
         if not set(self._channel_ids) <= self._released:
             return False
-        unused_ok = self._shut_unused()
-        return bool(self.close_session()) and unused_ok  # type: ignore[attr-defined]
+        hold = HeldInterrupt()
+        unused_ok = self._shut_unused(hold)
+        with hold:
+            closed = bool(self.close_session())  # type: ignore[attr-defined]
+        hold.release()
+        return closed and unused_ok
 
     def shutdown(self) -> bool:
         """Shut down every used channel (each best effort), check every unused one off,
-        close the session; never raises. True only when every channel confirmed off."""
-        results = [self.channel(key).shutdown(close=False) for key in self._channel_ids]
-        unused_ok = self._shut_unused()
-        closed = self.close_session()  # type: ignore[attr-defined]
+        close the session. True only when every channel confirmed off.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C arrived meanwhile; raised after every channel was
+                tried and the session closed. Nothing else is raised.
+        """
+        hold = HeldInterrupt()
+        results = []
+        for key in self._channel_ids:
+            channel = self.channel(key)
+            with hold:
+                channel.shutdown(close=False)
+            results.append(channel.off_confirmed)
+        unused_ok = self._shut_unused(hold)
+        closed = False
+        with hold:
+            closed = bool(self.close_session())  # type: ignore[attr-defined]
         self.isShutdown = True
-        return all(results) and unused_ok and bool(closed)
+        hold.release()
+        return all(results) and unused_ok and closed

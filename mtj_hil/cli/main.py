@@ -136,18 +136,37 @@ def _interrupted(args: list[str], signal_name: str) -> None:
     if not run.exists():
         console.print(Text.assemble((how, "red"), f" before the run file {run} was written"))
         return
-    status = "?"
-    with suppress(Exception):
-        from mtj_hil.runs.store.runfile import RunFile
-
-        with RunFile.open(run) as opened:
-            status = opened.status
+    status = _run_status()
     console.print(
         Text.assemble(
             (how, "red"),
             f": the run file {run} is {status}; finish it with: {resume_command(args, run)}",
         ),
         soft_wrap=True,
+    )
+
+
+def _run_status() -> str | None:
+    """The status recorded in the run file this command writes (``None``: no file)."""
+    run = current_run()
+    if run is None or not run.exists():
+        return None
+    with suppress(Exception):
+        from mtj_hil.runs.store.runfile import RunFile
+
+        with RunFile.open(run) as opened:
+            return str(opened.status)
+    return "?"
+
+
+def _resume_after_instrument_error(args: list[str]) -> str:
+    """After an instrument error: how to finish the run file this command left aborted, or
+    ``""`` (no run file, or not aborted)."""
+    run = current_run()
+    if run is None or _run_status() != "aborted":
+        return ""
+    return f"; the run file {run} is aborted: once fixed, finish it with: " + resume_command(
+        args, run
     )
 
 
@@ -198,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                 # an HDF5 read or write that failed outside a reader that names its file
                 run = current_run()
                 code, text = 4, f"{run or 'a run file'}: HDF5 error: {text}"
+            if code == 7:
+                text += _resume_after_instrument_error(args)
             line = Text.assemble(("error", "red"), f" ({type(exc).__name__}): {text}")
             declared = getattr(type(exc), "exit_code", None)
             if isinstance(declared, int):

@@ -22,6 +22,8 @@ path. ``describe()`` names the record used, so run files carry it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -29,15 +31,16 @@ import numpy as np
 
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.records import controller_identity, smu_identity
-from mtj_hil.errors import ConfigError, FallbackWarning, tell_user
-from mtj_hil.instruments.controller import ADC_RANGES, ChipController, HostWatchdogFired
-from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
+from mtj_hil.errors import ConfigError, FallbackWarning, UnsafeShutdownWarning, tell_user
+from mtj_hil.instruments.bus.signals import HeldInterrupt
+from mtj_hil.instruments.controller import ADC_RANGES, ChipController
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, UnsafeShutdown
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.station.config import Station
 from mtj_hil.station.smu import smu_settings
 
-__all__ = ["InstrumentChip", "rectangles", "shutdown_smu", "quietly"]
+__all__ = ["InstrumentChip", "rectangles"]
 from mtj_hil.protocols.chip import (
     CellState,
     Layout,
@@ -50,34 +53,12 @@ from mtj_hil.protocols.chip import (
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.sequence import run_on_host
 from mtj_hil.station.chip_seq import run_on_board
+from mtj_hil.station.rectangles import rectangles
+from mtj_hil.station.shutdown import ShutdownReport, shut_down
 
 log = logging.getLogger(__name__)
 
 DIE_TYPES = {"CMOS1T1R": "1T1R", "PASSIVE1R": "passive"}
-
-
-def rectangles(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Cover a cell mask exactly with (rows, cols) rectangles, one pulse each.
-
-    Rows with the same column pattern share a rectangle (and, transposed, columns with the
-    same row pattern); whichever needs fewer pulses is returned.
-    """
-
-    def by_rows(m: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        groups: dict[bytes, list[int]] = {}
-        for r in np.flatnonzero(m.any(axis=1)):
-            groups.setdefault(m[r].tobytes(), []).append(int(r))
-        rows_n = m.shape[0]
-        out = []
-        for rows in groups.values():
-            row_mask = np.zeros(rows_n, bool)
-            row_mask[rows] = True
-            out.append((row_mask, m[rows[0]].copy()))
-        return out
-
-    a = by_rows(mask)
-    b = [(r, c) for c, r in by_rows(mask.T)]
-    return a if len(a) <= len(b) else b
 
 
 class InstrumentChip:
@@ -169,6 +150,9 @@ class InstrumentChip:
         one command at a time (for comparisons)."""
         self._said_no_sequences = False
         self.closed = False
+        self.shutdown: ShutdownReport | None = None
+        """What :meth:`close` confirmed (``None`` while open): ``board_safe`` only when the
+        board answered its reset, ``smu_off`` per SMU role."""
         self.identities = {"controller": f"{ident.model} sn {ident.serial} fw {ident.firmware}"}
         self.parts = {"controller": controller_identity(ident.model, ident.serial, ident.firmware)}
         """Model and serial number per part, as calibration records store them."""
@@ -250,6 +234,18 @@ class InstrumentChip:
         if self.closed:
             raise InvalidRequest("this chip has been closed")
 
+    @contextmanager
+    def _board_may_change(self) -> Iterator[None]:
+        """Around commands to the board: when one fails the host no longer knows what the
+        board holds (a command whose reply was lost may have been executed; a board that
+        reset itself holds nothing), so it forgets its picture and sends every command again
+        instead of skipping one it believes redundant (e.g. an ``EN`` before a ``PULSE``)."""
+        try:
+            yield
+        except BaseException:
+            self.forget_board_state()
+            raise
+
     # -- the Chip interface -------------------------------------------------------------------
 
     def program(self, array: int, cells: np.ndarray, state: CellState, pulse: Pulse) -> None:
@@ -275,11 +271,12 @@ class InstrumentChip:
             if state == CellState.P
             else ("NEG" if self.station.p_polarity == "POS" else "POS")
         )
-        self._select(array)
-        self._route_to("WRITE")
-        for rows, cols in plan:
-            self._enable(rows, cols)
-            self.controller.pulse(abs(pulse.amplitude), pulse.width, polarity)
+        with self._board_may_change():
+            self._select(array)
+            self._route_to("WRITE")
+            for rows, cols in plan:
+                self._enable(rows, cols)
+                self.controller.pulse(abs(pulse.amplitude), pulse.width, polarity)
 
     def read(self, array: int, voltages: np.ndarray) -> np.ndarray:
         """Output-line currents (A) for input-line voltages (V); see the module docstring.
@@ -295,10 +292,11 @@ class InstrumentChip:
         self.envelope.check_read_voltages(v)
         if np.any(v < 0):
             raise InvalidRequest("this station's DACs drive 0..+V only; got a negative voltage")
-        self._select(array)
-        if self.station.read_path == "smu":
-            return self._read_smu(v)
-        currents = self._read_adc(v)
+        with self._board_may_change():
+            self._select(array)
+            if self.station.read_path == "smu":
+                return self._read_smu(v)
+            currents = self._read_adc(v)
         if self.correction is not None:
             currents = self.correction.correct(array, currents)
         return currents
@@ -359,12 +357,9 @@ class InstrumentChip:
                 self._route_to("SMU", j, "DAC")
                 reading = _smu_call("sense", sense.measure_current)
                 # a long measurement through a held route: keep the board's host watchdog
-                # from firing, and refuse the reading if it already had (routes were off)
-                try:
-                    self.controller.keepalive()
-                except HostWatchdogFired:
-                    self.forget_board_state()  # the board reset itself: the cache is stale
-                    raise
+                # from firing, and refuse the reading if it already had (routes were off;
+                # HostWatchdogFired, and read() forgets the stale board state)
+                self.controller.keepalive()
                 if not reading.trustworthy:
                     flags = [
                         name
@@ -406,7 +401,8 @@ class InstrumentChip:
         array = check_array(self._layout, array)
         if self.station.read_path == "adc" and self.use_sequences:
             if self._v11 and self.controller.has_sequences:
-                return run_on_board(self, array, steps)
+                with self._board_may_change():
+                    return run_on_board(self, array, steps)
             if not self._said_no_sequences:  # once per session, i.e. per run
                 self._said_no_sequences = True
                 tell_user(
@@ -429,27 +425,59 @@ class InstrumentChip:
             "calibration": dict(self.calibration),
         }
 
-    def close(self) -> None:
-        """Best effort, every step tried: board reset (routes off), each SMU shut down
-        (0 V, output off), ports closed. Never raises; failures are logged."""
-        if self.closed:
-            return
+    def close(self) -> ShutdownReport:
+        """Best effort, every step tried (:func:`~mtj_hil.station.shutdown.shut_down`):
+        board reset (routes off, lines at 0 V), each SMU shut down (0 V, output off, read
+        back), ports closed. The host forgets its picture of the board: after a reset the
+        board holds nothing, after a failed one what it holds is unknown. A second call
+        returns the first one's report.
+
+        Returns:
+            what was confirmed (also kept in :attr:`shutdown`); failures are logged. The
+            exit of a ``with`` block (:meth:`__exit__`) raises when it is not all safe.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C or a stop signal arrived during the shutdown; raised
+                only once every step has been tried. Nothing else is raised.
+        """
+        if self.shutdown is not None:
+            return self.shutdown
         self.closed = True
-        steps: list[tuple[str, Any]] = [("controller reset", self.controller.reset)]
-        for role, smu in self.smus.items():
-            steps.append((f"SMU {role} shutdown", partial(shutdown_smu, role, smu)))
-        steps += [("controller close", self.controller.close)]
-        for label, step in steps:
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - shutdown must reach every instrument
-                log.warning("%s failed during shutdown: %s", label, exc)
+        self.forget_board_state()
+        hold = HeldInterrupt()
+        self.shutdown = shut_down(self.controller, self.smus, hold)
+        hold.release()
+        return self.shutdown
 
     def __enter__(self) -> InstrumentChip:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """Close (:meth:`close`). When the bench was not confirmed safe (the board did not
+        answer its reset, or an SMU output was not read back off) the operator is told what
+        was and was not confirmed and what to check by hand, once: as :class:`UnsafeShutdown`
+        (chained to the exception the block raised, if any), or, when Ctrl-C or a stop
+        signal is ending the block, as an :class:`UnsafeShutdownWarning` and a note on the
+        interrupt, which goes on.
+
+        Raises:
+            UnsafeShutdown: the bench was not confirmed safe.
+            KeyboardInterrupt: one arrived during the shutdown.
+        """
+        first = self.shutdown is None
+        held: KeyboardInterrupt | None = None
+        try:
+            report = self.close()
+        except KeyboardInterrupt as interrupt:
+            held, report = interrupt, self.shutdown  # type: ignore[assignment]
+        if first and not report.safe:
+            if held is None and (exc is None or isinstance(exc, Exception)):
+                raise UnsafeShutdown(report.message(exc), during=exc) from exc
+            text = report.message()
+            tell_user(log, text, UnsafeShutdownWarning)
+            (held or exc).add_note(text)  # type: ignore[union-attr]
+        if held is not None:
+            raise held
 
 
 def _smu_call(role: str, call: Any) -> Any:
@@ -461,16 +489,3 @@ def _smu_call(role: str, call: Any) -> Any:
         raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc
-
-
-def shutdown_smu(role: str, smu: SourceMeter) -> None:
-    """Shut one SMU down (abort, ramp, off, read-back, close); raise if not confirmed off."""
-    if not smu.shutdown():
-        raise InstrumentError(f"{role} SMU: output-off NOT confirmed after shutdown")
-
-
-def quietly(step: Any) -> None:
-    try:
-        step()
-    except Exception as exc:  # noqa: BLE001
-        log.warning("shutdown step failed: %s", exc)

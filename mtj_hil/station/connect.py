@@ -13,18 +13,19 @@ import logging
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.errors import CalibrationWarning
 from mtj_hil.calibration.record_files import select_record
-from mtj_hil.errors import tell_user
+from mtj_hil.errors import UnsafeShutdownWarning, tell_user
+from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.smu import SourceMeter
-from mtj_hil.station.chip import InstrumentChip, quietly, shutdown_smu
+from mtj_hil.station.chip import InstrumentChip
 from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.files import load_station
+from mtj_hil.station.shutdown import shut_down
 from mtj_hil.station.smu import make_smu, open_controller
 
 __all__ = [
@@ -120,7 +121,10 @@ def open_station(
 
     A station whose addresses are ``"virtual"`` gets an in-process virtual lab serving the
     die its ``[virtual_lab]`` section names (with ``lab_imperfections``, default: the lab's
-    own defaults); it is stopped on exit. Outputs are off and ports closed on every exit.
+    own defaults); it is stopped on exit. Outputs are off and ports closed on every exit;
+    an exit that cannot confirm the bench safe (the board does not answer its reset, an SMU
+    output is not read back off) raises :class:`UnsafeShutdown` saying what was and was not
+    confirmed and what to check by hand (see :meth:`InstrumentChip.__exit__`).
 
     With ``apply_calibration`` (and a ``[calibration]`` section), the newest valid record of
     the station is applied to every read (:func:`apply_newest_calibration`); a stale record,
@@ -131,6 +135,7 @@ def open_station(
         ConfigError: invalid station file (before anything is opened).
         InstrumentError: an instrument cannot be reached or identified.
         CalibrationError: with ``strict``, no valid calibration.
+        UnsafeShutdown: on exit, the bench was not confirmed safe.
     """
     if not isinstance(station, Station):
         station = load_station(station)
@@ -146,17 +151,26 @@ def open_station(
             for cfg in station.smus:
                 smus[cfg.role] = make_smu(cfg, resources[cfg.name], station, shared=shared)
             chip = InstrumentChip(controller, station, smus)
-        except BaseException:
-            for role, smu in smus.items():
-                quietly(partial(shutdown_smu, role, smu))
-            quietly(controller.reset)
-            quietly(controller.close)
+        except BaseException as exc:
+            _close_unopened(controller, smus, exc)
             raise
         chip.lab = lab  # type: ignore[attr-defined]
-        stack.callback(chip.close)
+        stack.push(chip.__exit__)  # closes; says (raises) when the bench is not confirmed safe
         if apply_calibration:
             apply_newest_calibration(chip, strict=strict)
         yield chip
+
+
+def _close_unopened(controller: Any, smus: dict[str, SourceMeter], exc: BaseException) -> None:
+    """Opening failed (``exc``): shut down what was opened, every step tried; when the bench
+    is not confirmed safe the operator is told (and ``exc`` carries it as a note)."""
+    hold = HeldInterrupt()
+    report = shut_down(controller, smus, hold)
+    if not report.safe:
+        text = report.message()
+        tell_user(log, text, UnsafeShutdownWarning)
+        exc.add_note(text)
+    hold.release()
 
 
 def apply_newest_calibration(chip: InstrumentChip, *, strict: bool = False) -> None:

@@ -39,7 +39,9 @@ def run_characterization(
     (``characterization/array_time``, s) on the chip's clock (:func:`chip_clock`). ``thresholds`` (e.g. from a calibration
     of this die) replace the ones derived from the run's own distributions. Whatever happens, the run's status is
     recorded: ``completed``; ``aborted`` for Ctrl-C or an instrument that stopped answering
-    (resumable); ``failed`` for any other error. The chip is closed on every exit.
+    (resumable); ``failed`` for any other error. The chip is closed on every exit, before the
+    status is recorded: a shutdown that could not confirm the bench safe is in the status
+    reason (and raised as ``UnsafeShutdown``).
 
     The plan is checked against the die (:func:`check_plan`) before the file is created, so
     a refused plan leaves nothing behind; on resume the plan stored in the file wins.
@@ -63,7 +65,9 @@ def run_characterization(
             seed=seed,
             operator=operator,
         )
-        with recorded_status(sink), timeline(sink, chip, progress) as progress:
+        # the chip is closed first (outputs off, board reset) inside the timeline, so what the
+        # shutdown confirmed is in the run file with the status
+        with recorded_status(sink), timeline(sink, chip, progress) as progress, chip:
             sink.start_clock(*chip_clock(chip))
             if resume and sink.plan:
                 plan = plan_from_record(sink.plan)

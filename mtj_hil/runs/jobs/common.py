@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from mtj_hil.errors import StoreError
 from mtj_hil.instruments.bus.signals import StopSignal
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, UnsafeShutdown
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.runs.store.sink import RunSink
 
@@ -63,10 +63,12 @@ def recorded_status(sink: RunSink) -> Iterator[None]:
     """Record how the job inside ends in the run's ``status``, then close the run file.
 
     ``completed`` when the block finishes; ``aborted`` (resumable) for Ctrl-C, a stop
-    signal or an instrument error; ``failed`` for any other exception. Exceptions propagate
-    unchanged: when the run file itself cannot be written (a full disk), the status is left
-    as the last commit recorded it and the :class:`StoreError` naming the file and the cause
-    is what propagates, never masked by a second failure while closing.
+    signal or an instrument error; ``failed`` for any other exception (see :func:`_ending`:
+    a block that finished but left the bench unconfirmed is ``completed``, with the reason).
+    Exceptions propagate unchanged: when the run file itself cannot be written (a full
+    disk), the status is left as the last commit recorded it and the :class:`StoreError`
+    naming the file and the cause is what propagates, never masked by a second failure
+    while closing.
     """
     finished = False
     try:
@@ -90,11 +92,19 @@ def recorded_status(sink: RunSink) -> Iterator[None]:
 
 
 def _ending(exc: BaseException) -> tuple[str, str]:
-    """The status and reason recorded for a job that ended with ``exc``."""
+    """The status and reason recorded for a job that ended with ``exc``, with the notes it
+    carries (e.g. a shutdown after Ctrl-C that could not confirm the bench safe).
+
+    A job whose work finished but whose chip could not be confirmed safe at its shutdown
+    (:class:`UnsafeShutdown` following nothing) is ``completed``, the reason saying why the
+    bench needs a look."""
+    notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))
+    if isinstance(exc, UnsafeShutdown) and exc.during is None:
+        return "completed", f"{exc}{notes}"
     if isinstance(exc, StopSignal) and exc.name != "SIGINT":
-        return "aborted", f"stopped by {exc.name}"
+        return "aborted", f"stopped by {exc.name}{notes}"
     if isinstance(exc, KeyboardInterrupt):
-        return "aborted", "interrupted by the operator (Ctrl-C)"
+        return "aborted", f"interrupted by the operator (Ctrl-C){notes}"
     if isinstance(exc, InstrumentError):
-        return "aborted", f"instrument error: {exc}"
-    return "failed", f"{type(exc).__name__}: {exc}"
+        return "aborted", f"instrument error: {exc}{notes}"
+    return "failed", f"{type(exc).__name__}: {exc}{notes}"

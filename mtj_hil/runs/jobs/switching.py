@@ -58,7 +58,9 @@ def run_switching(
     (arrays already stored are not measured again; the plan stored in the file wins). The
     grid is checked against the die's limits before the first pulse. The run's status is
     recorded on every exit: ``completed``; ``aborted`` for Ctrl-C or an instrument error
-    (resumable); ``failed`` otherwise. The chip is closed on every exit.
+    (resumable); ``failed`` otherwise. The chip is closed on every exit, before the status
+    is recorded: a shutdown that could not confirm the bench safe is in the status reason
+    (and raised as ``UnsafeShutdown``).
 
     Raises:
         InvalidRequest: the grid reaches outside the envelope (nothing applied, no file made).
@@ -80,7 +82,9 @@ def run_switching(
         )
         if resume:
             plan = plan_from_record(sink.plan)
-        with recorded_status(sink), timeline(sink, chip, progress) as progress:
+        # the chip is closed first (outputs off, board reset) inside the timeline, so what the
+        # shutdown confirmed is in the run file with the status
+        with recorded_status(sink), timeline(sink, chip, progress) as progress, chip:
             data = measure_switching_die(chip, CheckedSink(sink, chip), plan, progress)
             arrays = [int(a) for a in plan.arrays]
             analysis = analyse(

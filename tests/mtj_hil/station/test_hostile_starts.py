@@ -53,9 +53,12 @@ def test_there_are_at_least_a_hundred_cases():
     ],
 )
 def test_a_fault_mid_run_stops_the_run_and_records_nothing_after_it(driver, fault):
+    """Every fault is named as the instrument leaving its known state, also where the
+    measurement itself got no reply (a reset 2400 answers ``:READ?`` with error +803 only):
+    a lost state, not a bus problem."""
     result = try_midrun(driver, fault)
     assert result.outcome.startswith("stopped"), result.outcome
-    assert "left its known state" in result.outcome or "no reply" in result.outcome
+    assert "left its known state" in result.outcome, result.outcome
 
 
 @pytest.mark.parametrize("driver", SMU_DIALECTS)

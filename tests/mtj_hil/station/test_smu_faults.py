@@ -107,3 +107,75 @@ def test_ctrl_c_mid_sweep_finishes_the_transaction_then_turns_the_output_off(dia
         assert driver.idn
         assert driver.shutdown() is True
     assert smu.output is False
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+@pytest.mark.usefixtures("python_sigint")
+def test_ctrl_c_during_the_shutdown_is_held_until_the_output_is_off(dialect):
+    """Ctrl-C arriving while the shutdown's first transaction is on the wire (the operator
+    presses it again, or a first time while an exit is slow) no longer skips the steps after
+    it: the output is still ramped to 0 V, switched off and read back, then the interrupt
+    goes on."""
+    smu, server = serve(dialect)
+    real = smu.handle
+    armed, fired = [False], []
+
+    def handle(line):
+        reply = real(line)
+        if armed[0] and not fired:
+            fired.append(line)
+            os.kill(os.getpid(), signal.SIGINT)  # the operator presses Ctrl-C now
+        return reply
+
+    smu.handle = handle
+    server = LineServer(handle, name=f"v-{dialect}-int", max_line=1 << 16)
+    with server:
+        driver = open_driver(dialect, server.resource)
+        assert driver.configure(SETTINGS).ok
+        driver.source_voltage = 0.1
+        driver.enable_output()
+        assert driver.output_enabled and smu.output  # the query waits for the write
+        armed[0] = True
+        with pytest.raises(KeyboardInterrupt):
+            driver.shutdown()
+        assert fired
+        assert driver.off_confirmed is True
+    assert smu.output is False
+    assert smu.history[-1].output is False
+
+
+@pytest.mark.parametrize("dialect", ["keithley2600", "keysight_b2900"])
+def test_a_shutdown_that_cannot_check_the_unused_channel_is_not_confirmed(dialect):
+    """Two-channel units: after the used channel's output is read back off, the shutdown
+    checks the channel the station does not use; when that check fails (the instrument stops
+    answering), the shutdown is not confirmed, though the used channel alone was."""
+    smu, server = serve(dialect, start="other-channel-live")
+    real = smu.handle
+    used = "smua" if dialect == "keithley2600" else ":OUTP1"
+    seen_off = []
+
+    def handle(line):
+        text = line.strip().upper()
+        reply = real(line)
+        if text in (f"{used.upper()}.SOURCE.OUTPUT = {used.upper()}.OUTPUT_OFF", f"{used} OFF"):
+            seen_off.append(line)
+        elif seen_off and reply is not None:
+            smu.drop_after(0)  # the read-back is answered, then the instrument is gone
+        return reply
+
+    smu.handle = handle
+    server = LineServer(handle, name=f"v-{dialect}-drop", max_line=1 << 16)
+    with server:
+        driver = make_smu(
+            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=1.0),
+            server.resource,
+            sleep=lambda s: None,
+        )
+        assert driver.configure(SETTINGS).ok
+        driver.source_voltage = 0.0
+        driver.enable_output()
+        assert driver.output_enabled
+        assert driver.shutdown() is False
+        assert driver.off_confirmed is False
+    assert seen_off
+    assert smu.main.state.output is False  # the used channel was confirmed off

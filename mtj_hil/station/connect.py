@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
@@ -149,7 +150,15 @@ def open_station(
         shared: dict[tuple[str, str], Any] = {}
         try:
             for cfg in station.smus:
-                smus[cfg.role] = make_smu(cfg, resources[cfg.name], station, shared=shared)
+                # a virtual SMU's host-side waits (ramp dwells) are modelled lab time too
+                on_lab = lab is not None and cfg.resource == VIRTUAL
+                smus[cfg.role] = make_smu(
+                    cfg,
+                    resources[cfg.name],
+                    station,
+                    shared=shared,
+                    sleep=lab.clock.advance if on_lab else time.sleep,
+                )
             chip = InstrumentChip(controller, station, smus)
         except BaseException as exc:
             _close_unopened(controller, smus, exc)

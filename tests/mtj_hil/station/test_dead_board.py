@@ -54,6 +54,9 @@ def _station(layout: str) -> dict:
     sense, extra, start = LAYOUTS[layout]
     data = tomllib.loads(STATION.read_text())
     del data["calibration"]
+    # a dead board is found by waiting for replies: short waits keep the suite quick (the
+    # virtual board answers a live command in well under this)
+    data["controller"].update(timeout=0.1, retries=1)
     data["smu"]["sense"].update(sense)
     for name, cfg in extra.items():
         data["smu"][name] = {**cfg, "compliance": 1e-3}

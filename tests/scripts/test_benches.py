@@ -92,7 +92,7 @@ FIGURES = {
         rf"virtual lab, one array: modelled lab time {NUM} s",
     ],
     "bench_training": [
-        r"\| profile \| software \| unaware \| unaware, placed \| defect-aware \| statistics-aware \| lea \| "
+        r"\| profile \| software \| unaware \| unaware, placed \| defect-aware \| defect-aware \+ comp\. \| statistics-aware \| lea \| "
         r"lea \+ statistics-aware \| lea \+ recal\. \| statistics-aware \+ recal\. \| "
         r"lea \+ stats \+ recal\. \|",
         rf"\| 1t1r-early-process \| {NUM} % \| {NUM} pt \(\d+/\d+\) \|",

@@ -71,6 +71,7 @@ SMOKE = {
     "epochs": 2,
     "finetune_epochs": 1,
     "stats_epochs": 1,
+    "compensation_epochs": 1,
     "pool_size": 4,
 }
 """What ``--smoke`` shrinks."""
@@ -218,6 +219,13 @@ def main(argv: list[str] | None = None) -> None:
         "(columns statistics-aware + comp., lea + stats + comp.; negative: not evaluated)",
     )
     ap.add_argument(
+        "--compensation-epochs",
+        type=int,
+        default=BordersConfig.compensation_epochs,
+        help="epochs each die's defect-aware network is fine-tuned further for the "
+        "compensation budget (the defect-aware + comp. column)",
+    )
+    ap.add_argument(
         "--no-compensation-training",
         dest="compensation_training",
         action="store_false",
@@ -263,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
             bias_correction=args.bias_correction,
             compensation_budget=budget,
             compensation_training=args.compensation_training,
+            compensation_epochs=args.compensation_epochs,
             workers=args.workers,
         )
         clock = StageClock()
@@ -298,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
             if budget is None
             else f"budget {budget:g} ({round(budget * crossbar_macs(r0.sizes))} digital "
             "multiply-adds per input), network trained against its residual "
-            f"{'on' if args.compensation_training else 'off'}"
+            f"{'on' if args.compensation_training else 'off'}; defect-aware + comp.: the "
+            f"defect-aware network fine-tuned {args.compensation_epochs} more epochs for it"
         )
     )
     print()

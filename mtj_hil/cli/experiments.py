@@ -175,6 +175,15 @@ def experiment() -> None:
     "digitally, from each die's measured conductances (no retraining, no reads).",
 )
 @click.option(
+    "--compensation-epochs",
+    type=click.IntRange(1, MAX_EPOCHS),
+    default=10,
+    show_default=True,
+    help="Epochs each die's defect-aware network is fine-tuned further for the same "
+    "compensation budget: its costliest weight errors corrected digitally, trained through "
+    "what that leaves (the defect_aware_compensated column).",
+)
+@click.option(
     "--compensation-training/--no-compensation-training",
     default=True,
     show_default=True,
@@ -259,6 +268,7 @@ def borders(
     weight_routing: bool,
     bias_correction: bool,
     compensation_budget: float,
+    compensation_epochs: int,
     compensation_training: bool,
     validation: float,
     compare_plain: bool,
@@ -301,6 +311,7 @@ def borders(
         lea_copies=tuple(parse_copies(lea_copies, len(hidden) + 1, "--lea-copies") or ()),
         bias_correction=bias_correction,
         compensation_budget=compensation_budget,
+        compensation_epochs=compensation_epochs,
         compensation_training=compensation_training,
     )
     folder = _out_dir(out_dir, "borders")

@@ -212,7 +212,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             compensated[name] = (comp_net, where, comp)
             misses[name] = compensated_wrong(comp_net, where, model, data, comp, rng)
         if sharing is None:  # last: the other methods' noise draws stay as they were
-            tuned_c, comp = defect_aware_compensated(ctx, start, tuned_at, model, rng, budget)
+            tuned_c, comp = defect_aware_compensated(ctx, tuned, tuned_at, model, rng, budget)
             compensated["defect_aware_compensated"] = (tuned_c, tuned_at, comp)
             misses["defect_aware_compensated"] = compensated_wrong(
                 tuned_c, tuned_at, model, data, comp, rng
@@ -278,41 +278,19 @@ def defect_aware(
             at = match_weights(
                 placed, physical.binary_weights(), model, input_importance(physical, X)
             )
-    tuned = train_defect_aware(
-        data,
-        config.hidden,
-        model,
-        at,
-        rng,
-        ctx.finetune,
-        init=start,
-        freeze_defective=config.freeze_defective,
-        select=config.select,
-        init_shrink=config.finetune_shrink,
-        sharing=sharing,
-    ).net
+    tuned = _fine_tune(
+        ctx, start, at, model, rng, freeze_defective=config.freeze_defective, sharing=sharing
+    )
     return at, tuned if sharing is None else sharing.physical(tuned)
 
 
-def defect_aware_compensated(
-    ctx: DieContext,
-    start: BNN,
-    at: Placement,
-    model: DieModel,
-    rng: np.random.Generator,
-    budget: float,
-) -> tuple[BNN, Compensation]:
-    """Defect-aware fine-tuning for a digital compensation: the ``budget`` fraction of
-    ``start``'s weights whose measured error costs it most on this die (placed ``at``) is
-    corrected digitally (:func:`~mtj_hil.training.compensation.compensated_weights`), and
-    ``start`` is fine-tuned through what that leaves of the die
-    (:func:`~mtj_hil.training.compensation.made_ideal`). Returns the network and its
-    compensation (those weights' errors corrected; scale 1, shift 0: the fine-tuning fitted
-    the rest). Cost: one digital multiply-add per corrected weight per input."""
+def _fine_tune(
+    ctx: DieContext, start: BNN, at: Placement, model: DieModel, rng: np.random.Generator, **kw
+) -> BNN:
+    """``start`` fine-tuned defect-aware on die ``model`` placed ``at``, with the
+    experiment's fine-tuning settings (``kw``: further :func:`train_defect_aware` options)."""
     config = ctx.config
-    real = die_realisation(model, at)
-    chosen = compensated_weights(start, real, ctx.statistics_of(start), budget)
-    tuned = train_defect_aware(
+    return train_defect_aware(
         ctx.data,
         config.hidden,
         model,
@@ -320,12 +298,37 @@ def defect_aware_compensated(
         rng,
         ctx.finetune,
         init=start,
-        freeze_defective=False,
         select=config.select,
         init_shrink=config.finetune_shrink,
-        realisation=made_ideal(real, chosen),
+        **kw,
     ).net
-    return tuned, sparse_compensation(tuned, real, chosen)
+
+
+def defect_aware_compensated(
+    ctx: DieContext,
+    tuned: BNN,
+    at: Placement,
+    model: DieModel,
+    rng: np.random.Generator,
+    budget: float,
+) -> tuple[BNN, Compensation]:
+    """The defect-aware network ``tuned`` (placed ``at`` on die ``model``) fine-tuned further
+    for a digital compensation: the ``budget`` fraction of its weights whose measured error
+    costs it most on this die is corrected digitally
+    (:func:`~mtj_hil.training.compensation.compensated_weights`) and the network is trained
+    for ``config.compensation_epochs`` through what that leaves of the die
+    (:func:`~mtj_hil.training.compensation.made_ideal`). Returns the network and its
+    compensation (those weights' errors corrected; scale 1, shift 0: the fine-tuning fitted
+    the rest). Cost: one digital multiply-add per corrected weight per input."""
+    data = ctx.data
+    real = die_realisation(model, at)
+    # a network of this die only: its statistics are not cached (the cache is per lot)
+    stats = network_statistics(tuned, data.X_train, data.y_train)
+    chosen = compensated_weights(tuned, real, stats, budget)
+    left = made_ideal(real, chosen)
+    short = replace(ctx, finetune=replace(ctx.finetune, epochs=ctx.config.compensation_epochs))
+    again = _fine_tune(short, tuned, at, model, rng, freeze_defective=False, realisation=left)
+    return again, sparse_compensation(again, real, chosen)
 
 
 def die_results(

@@ -10,7 +10,7 @@ required), ``seeds`` (an int or a list; default ``[0]``), and the settings of
 ``finetune_from``, ``stats_from``,
 ``calibration_batch``, ``recal_components``, ``lea_copies``, ``lea_beta``, ``folds``,
 ``stats_model``, ``validation``, ``weight_routing``, ``bias_correction``,
-``compensation_budget``, ``compensation_training`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
+``compensation_budget``, ``compensation_training``, ``compensation_epochs`` (:data:`NOT_TAKEN` lists the others and why). Every method (software, unaware, defect-aware, statistics-aware...) runs in
 each task, since they share the trained base network. The die models are the measured ones,
 read from the characterisation run files.
 
@@ -106,6 +106,9 @@ _SETTINGS = (
           hi=1),
     Field("compensation_training", "bool", "Deploy the compensation with a statistics-aware "
           "network trained against what it leaves of each die.", default=True),
+    Field("compensation_epochs", "int", "Epochs each die's defect-aware network is "
+          "fine-tuned further for the compensation budget.", default=10, lo=1,
+          hi=MAX_EPOCHS),
 )  # fmt: skip
 #: BordersConfig settings a campaign does not take, and why.
 NOT_TAKEN = {

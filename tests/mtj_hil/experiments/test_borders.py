@@ -12,7 +12,7 @@ import pytest
 
 from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
-from mtj_hil.experiments.claims import pooled
+from mtj_hil.experiments.claims import CLAIMS_HEADER, claims_rows, pooled
 from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
 pytestmark = pytest.mark.slow
@@ -123,6 +123,11 @@ def test_several_seeds_share_one_characterisation():
     n01 = d.discordant["defect_aware"][1] + results[1].dies[0].discordant["defect_aware"][1]
     assert ivs[0].value == pytest.approx((n10 - n01) / n)
     assert rates[0] == pytest.approx((n10 + n01) / n)
+    # the claims table counts dies by their pooled difference and by its interval
+    row = next(r for r in claims_rows(results) if r[0] == "defect_aware")
+    assert len(row) == len(CLAIMS_HEADER)
+    assert row[3] == f"{int(ivs[0].value <= 0.01)}/1"
+    assert row[4] == f"{int(ivs[0].high < 0.01)}/1"
 
 
 def test_a_die_with_too_few_usable_devices_is_refused_before_training():

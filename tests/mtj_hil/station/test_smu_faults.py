@@ -73,28 +73,33 @@ def test_a_hung_instrument_mid_sweep_ends_cleared_and_off(dialect):
     assert smu.history[-1].output is False
 
 
-@pytest.mark.parametrize("dialect", SMU_DIALECTS)
-@pytest.mark.usefixtures("python_sigint")
-def test_ctrl_c_mid_sweep_finishes_the_transaction_then_turns_the_output_off(dialect):
-    smu, server = serve(dialect)
+def _ctrl_c_server(dialect: str, when):
+    """A virtual SMU whose server presses Ctrl-C once, right after answering the first
+    command for which ``when(line, reply)`` is true. Returns ``(smu, server, fired)``."""
+    smu, _ = serve(dialect)
     real = smu.handle
-    fired = []
+    fired: list[str] = []
 
     def handle(line):
         reply = real(line)
-        if (
-            reply is not None
-            and line.strip()
-            .upper()
-            .startswith((":READ?", ":TRAC:DATA?", "PRINTBUFFER", ":FETC:ARR?"))
-            and not fired
-        ):
+        if not fired and when(line, reply):
             fired.append(line)
             os.kill(os.getpid(), signal.SIGINT)  # the operator presses Ctrl-C now
         return reply
 
     smu.handle = handle
-    server = LineServer(handle, name=f"v-{dialect}-int", max_line=1 << 16)
+    return smu, LineServer(handle, name=f"v-{dialect}-int", max_line=1 << 16), fired
+
+
+READS = (":READ?", ":TRAC:DATA?", "PRINTBUFFER", ":FETC:ARR?")
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+@pytest.mark.usefixtures("python_sigint")
+def test_ctrl_c_mid_sweep_finishes_the_transaction_then_turns_the_output_off(dialect):
+    smu, server, fired = _ctrl_c_server(
+        dialect, lambda line, reply: reply is not None and line.strip().upper().startswith(READS)
+    )
     with server:
         driver = open_driver(dialect, server.resource)
         assert driver.configure(SETTINGS).ok
@@ -116,19 +121,8 @@ def test_ctrl_c_during_the_shutdown_is_held_until_the_output_is_off(dialect):
     presses it again, or a first time while an exit is slow) no longer skips the steps after
     it: the output is still ramped to 0 V, switched off and read back, then the interrupt
     goes on."""
-    smu, server = serve(dialect)
-    real = smu.handle
-    armed, fired = [False], []
-
-    def handle(line):
-        reply = real(line)
-        if armed[0] and not fired:
-            fired.append(line)
-            os.kill(os.getpid(), signal.SIGINT)  # the operator presses Ctrl-C now
-        return reply
-
-    smu.handle = handle
-    server = LineServer(handle, name=f"v-{dialect}-int", max_line=1 << 16)
+    armed = [False]
+    smu, server, fired = _ctrl_c_server(dialect, lambda line, reply: armed[0])
     with server:
         driver = open_driver(dialect, server.resource)
         assert driver.configure(SETTINGS).ok

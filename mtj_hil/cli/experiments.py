@@ -20,6 +20,7 @@ from rich.text import Text
 
 from mtj_hil.cli.tables import print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
+from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
 from mtj_hil.training.bnn import MAX_EPOCHS
 
 console = Console(stderr=True)
@@ -342,21 +343,21 @@ def borders(
 @experiment.command()
 @click.option(
     "--solutions",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_SOLUTIONS),
     default=300,
     show_default=True,
     help="Solutions (trained networks) written and measured.",
 )
 @click.option(
     "--epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=100,
     show_default=True,
     help="Training epochs per solution.",
 )
 @click.option(
     "--restarts",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_RESTARTS),
     default=3,
     show_default=True,
     help="Trainings per solution; the best on the training split is kept.",

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.diemodels import fit_population, model_from_memory
+from mtj_hil.experiments.goodwill_config import GoodwillConfig
 from mtj_hil.experiments.onchip import chip_layer_currents, evaluate_on_chip, program_bits
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Pulse
@@ -36,44 +36,6 @@ from mtj_hil.training.methods import train_statistics_aware
 from mtj_hil.training.reference import has_daffodil_wine
 
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class GoodwillConfig:
-    """What to run.
-
-    Attributes:
-        solutions: networks to train (each from its own seed).
-        epochs: training epochs per network.
-        profile: passive die profile.
-        lot_seed, die: which simulated die.
-        seed: master seed.
-        reference: daffodil-wine folder (None = default location).
-        daffodil: also evaluate the NIST solutions (skipped with a message if absent).
-        restarts: trainings per solution; the one with the best training accuracy is kept
-            (the test split is never looked at).
-        pulse_amplitude: first write-verify pulse (V). Below the die's nominal 1.0 V because
-            verify escalates from there (+0.05 V a round) and half-selected cells see half of
-            it: from 1.0 V the escalation reaches 1.2 V, whose 0.6 V half-select disturb
-            undoes about 7 % of the bits; from 0.9 V none were left wrong in our runs.
-        pulse_width: write pulse width (s).
-    """
-
-    solutions: int = 300
-    epochs: int = 100
-    profile: str = "passive-15x15"
-    lot_seed: int = 0
-    die: int = 0
-    seed: int = 0
-    reference: str | None = None
-    daffodil: bool = True
-    restarts: int = 3
-    pulse_amplitude: float = 0.9
-    pulse_width: float = 1e-6
-
-    def __post_init__(self) -> None:
-        if self.solutions < 1 or self.epochs < 1 or self.restarts < 1:
-            raise ConfigError("--solutions, --epochs and --restarts must be >= 1")
 
 
 @dataclass

@@ -144,7 +144,7 @@ _COUNTS = (
 )
 """The counts of :class:`TrainSpec`, checked by type and range as ``mtj-hil train`` checks its
 options (an epoch count of ``1e26`` is refused before any work, naming the allowed range)."""
-_HIDDEN = Field("hidden", "int list", "widths", lo=1)
+_HIDDEN = Field("hidden", "int list", "widths", lo=1, nonempty=True)
 
 
 @dataclass

@@ -8,6 +8,12 @@ down. Every channel of every SMU, the ones the station does not use included, is
 found (output, source function and level), made safe and verified off; live outputs are
 listed first. No output is ever switched on. Each instrument gets one
 :class:`InstrumentCheck`.
+
+A Ctrl-C (or stop signal) is held like the station's exit holds it
+(:class:`~mtj_hil.instruments.bus.signals.HeldInterrupt`, as in
+:func:`mtj_hil.station.shutdown.shut_down`): the step it lands in is abandoned, the board's
+port is still closed and every SMU of the station is still opened and shut down (output off,
+read back; the SMUs after it without their check), and only then is the interrupt raised.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.station.config import Station
@@ -84,13 +91,29 @@ def serial_ports() -> list[str]:
     return [f"{p.device} ({p.description})" for p in list_ports.comports()]
 
 
-def _check_controller(station: Station, url: str) -> InstrumentCheck:
-    check = InstrumentCheck("controller", url)
+INTERRUPTED = "interrupted (Ctrl-C)"
+
+
+def _check_controller(station: Station, url: str, hold: HeldInterrupt) -> InstrumentCheck:
+    check = InstrumentCheck("controller", url, outcome=INTERRUPTED)
+    controller = None
     try:
-        controller = open_controller(station.controller, url)
+        with hold:
+            controller = open_controller(station.controller, url)
     except InstrumentError as exc:
         check.outcome = f"unreachable: {exc}"
+    if controller is None:
         return check
+    try:
+        with hold:
+            _identify_and_reset(station, controller, check)
+    finally:
+        with hold, contextlib.suppress(Exception):
+            controller.close()
+    return check
+
+
+def _identify_and_reset(station: Station, controller: Any, check: InstrumentCheck) -> None:
     try:
         ident = controller.identity
         assert ident is not None
@@ -106,22 +129,39 @@ def _check_controller(station: Station, url: str) -> InstrumentCheck:
             check.ok, check.outcome = True, "identified, reset (routes off)"
     except InstrumentError as exc:
         check.outcome = f"failed: {exc}"
+
+
+def _check_smu(station: Station, cfg: Any, resource: str, hold: HeldInterrupt) -> InstrumentCheck:
+    """Open, verify and shut down one SMU. Once ``hold`` keeps a Ctrl-C, the SMU is only
+    opened and shut down (its output off and read back), not checked."""
+    check = InstrumentCheck(f"smu.{cfg.name}", resource, outcome=INTERRUPTED)
+    smu = None
+    try:
+        with hold:
+            smu = make_smu(cfg, resource, station)
+    except ConfigError as exc:
+        check.outcome = f"wrong instrument or setting: {exc}"
+    except InstrumentError as exc:
+        check.outcome = f"unreachable: {exc}"
+    if smu is None:
+        return check
+    try:
+        if hold.interrupt is None:
+            with hold:
+                _verify_smu(station, cfg, smu, check)
     finally:
-        with contextlib.suppress(Exception):
-            controller.close()
+        confirmed = False
+        with hold:
+            confirmed = bool(smu.shutdown())
+        if not confirmed and not getattr(smu, "off_confirmed", False):
+            check.ok = False
+            check.details.append("shutdown: output-off not confirmed")
+        elif hold.interrupt is not None and not check.ok:
+            check.details.append("shutdown: output off confirmed")
     return check
 
 
-def _check_smu(station: Station, cfg: Any, resource: str) -> InstrumentCheck:
-    check = InstrumentCheck(f"smu.{cfg.name}", resource)
-    try:
-        smu = make_smu(cfg, resource, station)
-    except ConfigError as exc:
-        check.outcome = f"wrong instrument or setting: {exc}"
-        return check
-    except InstrumentError as exc:
-        check.outcome = f"unreachable: {exc}"
-        return check
+def _verify_smu(station: Station, cfg: Any, smu: Any, check: InstrumentCheck) -> None:
     try:
         check.identity = smu.idn
         state = smu.configure(smu_settings(station, cfg, station.envelope))
@@ -139,11 +179,6 @@ def _check_smu(station: Station, cfg: Any, resource: str) -> InstrumentCheck:
             check.outcome = "known state NOT reached: " + "; ".join(state.problems())
     except InstrumentError as exc:
         check.outcome = f"refused: {exc}"
-    finally:
-        if not smu.shutdown():
-            check.ok = False
-            check.details.append("shutdown: output-off not confirmed")
-    return check
 
 
 def _found_channels(smu: Any) -> list[ChannelFound]:
@@ -160,11 +195,17 @@ def check_station(station: Station) -> StationCheck:
     """Look at the bus, then open, verify and close every instrument of ``station``.
 
     Never raises for an instrument problem (each is reported); never turns an output on.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C (or a stop signal) arrived; raised only once the board's
+            port was closed and every SMU was shut down (see the module docstring).
     """
     visa = visa_resources(station.visa_library)
     ports = serial_ports()
+    hold = HeldInterrupt()
     with contextlib.ExitStack() as stack:
         _lab, url, resources = start_virtual_lab(station, stack)
-        checks = [_check_controller(station, url)]
-        checks += [_check_smu(station, cfg, resources[cfg.name]) for cfg in station.smus]
+        checks = [_check_controller(station, url, hold)]
+        checks += [_check_smu(station, cfg, resources[cfg.name], hold) for cfg in station.smus]
+    hold.release()
     return StationCheck(visa, ports, checks)

@@ -137,6 +137,15 @@ def shut_down(controller: Any, smus: dict[str, Any], hold: HeldInterrupt) -> Shu
     return report
 
 
+def _note(message: str, *args: object) -> None:
+    """Log a warning that :meth:`ShutdownReport.message` also says, only when a handler
+    takes it (during a run, the run file's timeline). Outside a run there is none, and
+    logging's last-resort handler would print it on the terminal beside the error or
+    warning that already says it."""
+    if log.hasHandlers():
+        log.warning(message, *args)
+
+
 def _reset_board(controller: Any, hold: HeldInterrupt, port: str) -> str | None:
     """``RST``; ``None`` once the board answered, else why not. A reset cut short by Ctrl-C
     (the interrupt held by the bus until the transaction ended, so its answer was never
@@ -147,8 +156,8 @@ def _reset_board(controller: Any, hold: HeldInterrupt, port: str) -> str | None:
                 controller.reset()
                 return None
         except Exception as exc:  # noqa: BLE001 - shutdown must reach every instrument
-            log.warning("controller reset failed during shutdown: %s", exc)
+            _note("controller reset failed during shutdown: %s", exc)
             text = " ".join(str(exc).split()) or type(exc).__name__
             return text.removeprefix(f"{port}: ")
-        log.warning("controller reset interrupted (Ctrl-C) during shutdown")
+        _note("controller reset interrupted (Ctrl-C) during shutdown")
     return "interrupted (Ctrl-C) twice before its answer was read"

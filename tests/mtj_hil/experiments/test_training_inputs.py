@@ -46,6 +46,8 @@ def _spec(tmp_path: Path, **kw) -> TrainSpec:
         ("lot_seed", -5, "--lot-seed = -5 is out of range"),
         ("hidden", (0,), "--hidden holds 0"),
         ("hidden", 16, "--hidden must be a list of integers"),
+        ("hidden", (), "--hidden must not be empty"),
+        ("hidden", [], "--hidden must not be empty"),
         ("copies", 3, "--copies must be text"),
     ],
 )
@@ -81,6 +83,7 @@ def test_a_train_spec_takes_integers_of_any_integer_type(tmp_path):
         ("stats_lr", -0.1, "stats_lr = -0.1 is out of range"),
         ("hidden", 16, "hidden must be a list of integers >= 1"),
         ("hidden", ("16",), "hidden holds '16'"),
+        ("hidden", (), "hidden must not be empty"),
         ("lea_copies", ("2", "2"), "lea_copies holds '2'"),
         ("lea_beta", 2.5, "lea_beta must be an integer >= 1, got 2.5"),
         ("workers", 10**9, "workers = 1000000000 is out of range; allowed: an integer in [1, 64]"),

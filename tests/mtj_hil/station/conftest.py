@@ -45,3 +45,20 @@ def lab_chip(station_dict):
     """An InstrumentChip on the virtual lab (die 7 of lot 0); ``chip.lab`` is the lab."""
     with open_station(station_from_dict(station_dict, STATION)) as chip:
         yield chip
+
+
+@pytest.fixture
+def made_smus(monkeypatch) -> list:
+    """Every virtual SMU the virtual lab makes from here on, in order (to inspect their
+    channels' outputs after the station is closed)."""
+    import mtj_hil.sim.lab.lab as lab_module
+
+    made: list = []
+    real = lab_module.make_virtual_smu
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(lab_module, "make_virtual_smu", spy)
+    return made

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-import mtj_hil.sim.lab.lab as lab_module
 from mtj_hil.instruments.controller.link import ControllerLink
 from mtj_hil.instruments.smu import Keithley2400SourceMeter
 from mtj_hil.station.check import check_station
@@ -44,16 +43,9 @@ CASES = [
 
 @pytest.mark.parametrize(("layout", "cls", "method"), CASES)
 def test_ctrl_c_during_station_check_shutdown_leaves_every_smu_channel_off(
-    monkeypatch, layout, cls, method
+    monkeypatch, layout, cls, method, made_smus
 ):
-    made = []
-    real = lab_module.make_virtual_smu
-
-    def spy(*args, **kwargs):
-        made.append(real(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(lab_module, "make_virtual_smu", spy)
+    made = made_smus
     data = _station(layout)
     data["virtual_lab"]["smu_start"] = "output-on"
     station = station_from_dict(data)

@@ -47,16 +47,9 @@ def _virtual(**smu: object) -> dict:
 
 @pytest.mark.slow
 def test_station_check_on_the_virtual_lab_verifies_and_never_turns_an_output_on(
-    tmp_path, capsys, monkeypatch
+    tmp_path, capsys, monkeypatch, made_smus
 ):
-    made = []
-    real = lab_module.make_virtual_smu
-
-    def spy(*args, **kwargs):
-        made.append(real(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(lab_module, "make_virtual_smu", spy)
+    made = made_smus
     data = _virtual(driver="keithley2450")
     data["virtual_lab"]["smu_start"] = "last-user"
     assert main(["station", "check", _write(tmp_path, data), "-v"]) == 0
@@ -165,16 +158,9 @@ def test_stable_serial_device_names_are_accepted(url):
     ],
 )
 def test_station_check_reports_every_channel_and_any_live_output_first(
-    tmp_path, capsys, monkeypatch, driver, start, live
+    tmp_path, capsys, monkeypatch, driver, start, live, made_smus
 ):
-    made = []
-    real = lab_module.make_virtual_smu
-
-    def spy(*args, **kwargs):
-        made.append(real(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(lab_module, "make_virtual_smu", spy)
+    made = made_smus
     data = _virtual(driver=driver)
     data["virtual_lab"]["smu_start"] = start
     assert main(["station", "check", _write(tmp_path, data)]) == 0

@@ -170,8 +170,8 @@ def main() -> int:
             print(f"{scn.name}: the reference run failed ({child.code}); see {log}")
             return 1
         n = int(child.reported("count ")[-1])
-        kills = spread(n, 5) if args.smoke else list(range(1, n + 1))
-        faults = [max(1, n // 2), n] if args.smoke else spread(n, 5)
+        kills = spread(n, 3) if args.smoke else list(range(1, n + 1))
+        faults = [max(1, n // 2)] if args.smoke else spread(n, 5)
         t0 = time.monotonic()
         for k in kills:
             kill_trial(scn, k, root, ref, shim, tally)

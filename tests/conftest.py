@@ -58,3 +58,28 @@ def python_sigint():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+class _NoPause:
+    """``time`` for pyserial's ``socket://`` handler: its ``close()`` sleeps 0.3 s "in case
+    of quick reconnects"; the virtual lab's board server accepts at once, and the suite
+    opens and closes boards hundreds of times."""
+
+    def __getattr__(self, name: str):
+        import time
+
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_pause_closing_network_serial_ports():
+    from serial.urlhandler import protocol_socket
+
+    real = protocol_socket.time
+    protocol_socket.time = _NoPause()
+    yield
+    protocol_socket.time = real

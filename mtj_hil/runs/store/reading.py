@@ -185,9 +185,11 @@ def damage_message(path: Path, why: str) -> str:
     return f"{path} is damaged: {why}{where}"
 
 
-def diagnose(path: Path, timeout: float = DIAGNOSE_TIMEOUT) -> list[str]:
+def diagnose(path: Path, timeout: float | None = None) -> list[str]:
     """The damaged datasets of ``path`` (``"name: why"``), found by a separate process with a
-    time limit; a line saying so when that process hangs or crashes on the damage."""
+    time limit (s; :data:`DIAGNOSE_TIMEOUT` if not given); a line saying so when that process
+    hangs or crashes on the damage."""
+    timeout = DIAGNOSE_TIMEOUT if timeout is None else timeout
     try:
         out = subprocess.run(
             [sys.executable, "-m", "mtj_hil.runs.store.diagnose", str(path)],

@@ -116,7 +116,11 @@ def simulate_j(
     """``J`` of ``N_SIM`` devices that all carry a fluctuator (``amplitude`` the median
     amplitude), as the simulator makes them: two states with lognormal rates, the reads of
     both states interleaved ``dt`` apart (``n`` per state), read noise ``noise``."""
-    levels = simulate_reads(amplitude, sec, noise, n, dt, rng)
+    return _ranges(Fluctuators(sec, noise, n, dt, rng).reads(amplitude))
+
+
+def _ranges(levels: np.ndarray) -> np.ndarray:
+    """``J`` of interleaved P and AP reads ``(2 n, m)``: the larger of the two ranges."""
     j_p = np.ptp(levels[0::2], axis=0)  # P and AP reads alternate
     j_ap = np.ptp(levels[1::2], axis=0)
     return np.fmax(j_p, j_ap)
@@ -133,20 +137,48 @@ def simulate_reads(
 ) -> np.ndarray:
     """ln G (about the device's level) of ``2 n`` interleaved reads of ``m`` devices with a
     fluctuator, ``(2 n, m)``."""
-    amp = np.minimum(amplitude * np.exp(sec.amplitude_sigma * rng.standard_normal(m)), 0.9)
-    k_c = sec.rate * 10 ** (sec.rate_sigma * rng.standard_normal(m))
-    k_e = sec.rate * 10 ** (sec.rate_sigma * rng.standard_normal(m))
-    p_inf = k_c / (k_c + k_e)
-    decay = np.exp(-(k_c + k_e) * dt)
-    occ = rng.random(m) < p_inf
-    levels = np.empty((2 * n, m))
-    for k in range(2 * n):
-        if k:
-            p = np.where(occ, p_inf + (1 - p_inf) * decay, p_inf * (1 - decay))
-            occ = rng.random(m) < p
-        levels[k] = np.log1p(-amp * occ)
-    levels += noise * rng.standard_normal(levels.shape)
-    return levels
+    return Fluctuators(sec, noise, n, dt, rng, m).reads(amplitude)
+
+
+class Fluctuators:
+    """``m`` simulated devices with a fluctuator: every random draw of their reads, made once.
+
+    None of the draws depends on the amplitude (it only scales each device's drawn spread),
+    so one set serves every amplitude of the fit's grid (common random numbers), and
+    :meth:`reads` gives, for any amplitude, the numbers a fresh draw from the same ``rng``
+    state would give.
+    """
+
+    def __init__(
+        self,
+        sec: Telegraph,
+        noise: float,
+        n: int,
+        dt: float,
+        rng: np.random.Generator,
+        m: int = N_SIM,
+    ) -> None:
+        self.spread = np.exp(sec.amplitude_sigma * rng.standard_normal(m))
+        k_c = sec.rate * 10 ** (sec.rate_sigma * rng.standard_normal(m))
+        k_e = sec.rate * 10 ** (sec.rate_sigma * rng.standard_normal(m))
+        p_inf = k_c / (k_c + k_e)
+        decay = np.exp(-(k_c + k_e) * dt)
+        occ = np.empty((2 * n, m), bool)
+        occ[0] = rng.random(m) < p_inf
+        for k in range(1, 2 * n):
+            p = np.where(occ[k - 1], p_inf + (1 - p_inf) * decay, p_inf * (1 - decay))
+            occ[k] = rng.random(m) < p
+        self.occupied = occ
+        """Whether each device's trap is occupied at each read, ``(2 n, m)``."""
+        self.read_noise = noise * rng.standard_normal(occ.shape)
+        """Read noise of each read (ln G), ``(2 n, m)``."""
+
+    def reads(self, amplitude: float) -> np.ndarray:
+        """ln G of the reads, ``(2 n, m)``, for the median amplitude ``amplitude``."""
+        amp = np.minimum(amplitude * self.spread, 0.9)
+        levels = np.where(self.occupied, np.log1p(-amp), 0.0)
+        levels += self.read_noise
+        return levels
 
 
 def noise_j_cdf(x: np.ndarray, noise: float, n: int) -> np.ndarray:
@@ -217,8 +249,9 @@ def fit_telegraph(data: list[TelegraphData], sec: Telegraph, seed: int = 0) -> T
 
     base = nll(0.0, q0)
     prof = []
+    traps = Fluctuators(sec, noise, n, dt, np.random.default_rng(seed + 1))
     for a in grid:
-        q1 = _binned(simulate_j(a, sec, noise, n, dt, np.random.default_rng(seed + 1)), edges, lo)
+        q1 = _binned(_ranges(traps.reads(a)), edges, lo)
         res = minimize_scalar(lambda f, q1=q1: nll(f, q1), bounds=(0.0, 1.0), method="bounded")
         prof.append((res.fun, res.x, q1))
     i = int(np.argmin([p[0] for p in prof]))

@@ -145,16 +145,17 @@ class CharacterizationRun(RunSink):
         order = {a: i for i, a in enumerate(self.completed_arrays())}
         out = {}
         with reader_errors(self.run.path):
+            sums = self.checksums()
             for a in arrays:
                 if a not in order:
                     raise StoreError(f"{self.run.path} holds no data for array {a}")
                 i = order[a]
-                self.verified(a, i)
-                fields = {n: self.run.read(f"{GROUP}/{n}", i) for n in _STREAMS}
-                for n in _BIAS_STREAMS:
-                    ds = self.run.h5.get(f"{GROUP}/{n}")
-                    if ds is not None and ds.shape[0] > i:
-                        fields[n] = self.run.read(f"{GROUP}/{n}", i)
+                rows = self.verified_rows(a, i, sums)  # each row read once
+                fields = {
+                    n: rows[n][0] if n in rows else self.run.read(f"{GROUP}/{n}", i)
+                    for n in _STREAMS
+                }  # (a stream missing: the read names it)
+                fields |= {n: rows[n][0] for n in _BIAS_STREAMS if n in rows}
                 out[a] = SwitchingData(**fields)
         return out
 

@@ -165,14 +165,29 @@ class RunSink:
         Raises:
             StoreError: naming the file, the array and the dataset of checksums.
         """
-        if self._sums_path() not in self.run.h5:
-            return
-        sums = self.run.read(self._sums_path())
-        if i >= len(sums) or rows_digest(self._hashed_rows(i)) != sums[i].decode():
+        if self._sums_path() in self.run.h5:
+            self.verified_rows(array, i, self.run.read(self._sums_path()))
+
+    def verified_rows(self, array: int, i: int, sums: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The rows of the ``i``-th finished array (``array``), read once and checked against
+        ``sums`` (the file's per-array checksums, read by the caller; ``None``: it has none).
+
+        Raises:
+            StoreError: naming the file, the array and the dataset of checksums.
+        """
+        rows = self._stored_rows(i)
+        hashed = {n: v for n, v in rows.items() if n not in self.UNHASHED}
+        if sums is not None and (i >= len(sums) or rows_digest(hashed) != sums[i].decode()):
             raise StoreError(
                 f"{self.run.path}: the data of array {array} do not match their checksum "
                 f"({self._sums_path()}): the file was changed or damaged"
             )
+        return rows
+
+    def checksums(self) -> np.ndarray | None:
+        """The per-array checksums of the file (``None`` for a file of mtj-hil 0.1)."""
+        path = self._sums_path()
+        return self.run.read(path) if path in self.run.h5 else None
 
     def _drop_unverified(self) -> None:
         bad = self.unverified_arrays()

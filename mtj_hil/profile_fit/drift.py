@@ -134,6 +134,32 @@ class _Model:
         self.short_sd = max(robust_sd(pooled), 1e-3) if pooled.size >= 10 else 0.0
         self.shorts = shorts and self.short_sd > 0
         self.n_g = len(segs)
+        self._stack()
+
+    def _stack(self) -> None:
+        """Every segment's points in one array each, with the segment of each point and the
+        order that puts the residuals back segment by segment (main reads, then shorts)."""
+        segs = self.segs
+        sizes = [s.t.size for s in segs]
+        shorts = [s.t_short.size if self.shorts and s.y_short.size else 0 for s in segs]
+        self.seg_of = np.repeat(np.arange(len(segs)), sizes)
+        self.t = np.concatenate([s.t for s in segs])
+        self.y = np.concatenate([s.y for s in segs])
+        self.white_all = np.concatenate(self.white)
+        used = [s for s, m in zip(segs, shorts, strict=True) if m]
+        self.seg_of_short = np.repeat(np.arange(len(segs)), shorts)
+        self.t_short = np.concatenate([s.t_short for s in used]) if used else np.zeros(0)
+        self.y_short = np.concatenate([s.y_short for s in used]) if used else np.zeros(0)
+        main_at = np.r_[0, np.cumsum(2 * np.asarray(sizes))]
+        short_at = main_at[-1] + np.r_[0, np.cumsum(shorts)]
+        self.order = np.concatenate(
+            [
+                np.r_[
+                    np.arange(main_at[g], main_at[g + 1]), np.arange(short_at[g], short_at[g + 1])
+                ]
+                for g in range(len(segs))
+            ]
+        ).astype(int)
 
     def unpack(self, th: np.ndarray) -> dict:
         g = self.n_g
@@ -150,24 +176,26 @@ class _Model:
         return out
 
     def residuals(self, th: np.ndarray) -> np.ndarray:
+        """Whitened residuals, segment by segment: each point's two reads, then its shorts."""
         p = self.unpack(th)
-        res = []
         w = 2 * np.pi / p["period"]
-        for g, (s, wh) in enumerate(zip(self.segs, self.white, strict=True)):
-            dt = p["ramp"] * s.t + p["amplitude"] * np.sin(w * s.t + p["phases"][g])
-            pred = np.stack(
-                [
-                    p["c"][g, 0] + np.log1p(np.clip(p["k_p"] * dt, -0.9, None)),
-                    p["c"][g, 1] + np.log1p(np.clip(self.ref * dt, -0.9, None)),
-                ],
-                axis=1,
-            )
-            res.append(np.einsum("nij,nj->ni", wh, s.y - pred).ravel())
-            if self.shorts and s.y_short.size:
-                ds = p["ramp"] * s.t_short + p["amplitude"] * np.sin(w * s.t_short + p["phases"][g])
-                pred_s = p["c"][g, 2] + np.log1p(np.clip(p["k_s"] * ds, -0.9, None))
-                res.append((s.y_short - pred_s) / self.short_sd)
-        return np.concatenate(res)
+        c, phases = p["c"], np.asarray(p["phases"])
+        g = self.seg_of
+        dt = p["ramp"] * self.t + p["amplitude"] * np.sin(w * self.t + phases[g])
+        pred = np.stack(
+            [
+                c[g, 0] + np.log1p(np.clip(p["k_p"] * dt, -0.9, None)),
+                c[g, 1] + np.log1p(np.clip(self.ref * dt, -0.9, None)),
+            ],
+            axis=1,
+        )
+        res = [np.einsum("nij,nj->ni", self.white_all, self.y - pred).ravel()]
+        if self.t_short.size:
+            gs = self.seg_of_short
+            ds = p["ramp"] * self.t_short + p["amplitude"] * np.sin(w * self.t_short + phases[gs])
+            pred_s = c[gs, 2] + np.log1p(np.clip(p["k_s"] * ds, -0.9, None))
+            res.append((self.y_short - pred_s) / self.short_sd)
+        return np.concatenate(res)[self.order]
 
     def start(self, ramp: float, k_p: float, swing=None) -> np.ndarray:
         th = [ramp, k_p] + ([0.0] if self.shorts else [])

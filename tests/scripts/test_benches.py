@@ -71,7 +71,12 @@ FIGURES = {
         r"campaign, 2 workers, kill: ",
         r"digests equal to the plain loop, killed \+ rerun: ",
     ],
-    "bench_defects": [rf"sense offsets 1 uA +│ +{NUM}/{NUM} │"],
+    "bench_defects": [
+        rf"sense offsets 1 uA +│ +{NUM}/{NUM} │",
+        r"Bayes limit",
+        r"reliability of defect calls",
+        r"resistive opens",
+    ],
     "bench_instruments": [r"start state +keithley2400"],
     "bench_interop": [r"x  virtual keithley2400 +measure +"],
     "bench_lab": [
@@ -79,6 +84,7 @@ FIGURES = {
         r"(?m)^same die \(lot \d+, die \d+\) in process: \d+ of \d+ devices classified "
         r"differently; \d+ defects found$",
     ],
+    "bench_profile_fit": [r"within their stated 95 % interval of the realised truth"],
     "bench_sim": [
         rf"in memory +best +{NUM} s +median +{NUM} s",
         rf"ratio {NUM}",
@@ -99,6 +105,8 @@ FIGURES = {
         rf"1t1r-20k +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}",
     ],
     "stress_defects": [
+        r"two sizes x1\.6, one read voltage",
+        r"wrong at conf",
         r"geometry 1 x 4 x 4",
         r"passive 15 x 15",
         rf"sense offsets 1 uA +│ +(-|{NUM}/{NUM}) │ +{NUM}/{NUM} │",

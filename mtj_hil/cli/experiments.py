@@ -22,6 +22,7 @@ from mtj_hil.cli.tables import print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
 from mtj_hil.training.bnn import MAX_EPOCHS
+from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
 console = Console(stderr=True)
 
@@ -169,7 +170,7 @@ def experiment() -> None:
 @click.option(
     "--compensation-budget",
     type=click.FloatRange(0.0, 1.0),
-    default=0.2,
+    default=COMPENSATION_BUDGET,
     show_default=True,
     help="Also deploy the statistics-aware network (and its LEA) with the data-free "
     "compensation: per-neuron scale and shift and this fraction of the weights corrected "
@@ -178,7 +179,7 @@ def experiment() -> None:
 @click.option(
     "--compensation-epochs",
     type=click.IntRange(1, MAX_EPOCHS),
-    default=10,
+    default=COMPENSATION_EPOCHS,
     show_default=True,
     help="Epochs each die's defect-aware network is fine-tuned further for the same "
     "compensation budget: its costliest weight errors corrected digitally, trained through "

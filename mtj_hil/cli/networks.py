@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mtj_hil.experiments.borders_config import MAX_DIES
 from mtj_hil.training.bnn import MAX_EPOCHS
+from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
 console = Console(stderr=True)
 
@@ -30,9 +31,21 @@ def _station_option(f: Callable) -> Callable:
 @click.command()
 @click.option(
     "--method",
-    type=click.Choice(["unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea"]),
+    type=click.Choice(
+        [
+            "unaware",
+            "defect-aware",
+            "defect-aware-compensated",
+            "statistics-aware",
+            "chip-in-the-loop",
+            "lea",
+        ]
+    ),
     required=True,
-    help="unaware: ideal devices; defect-aware: this die's measured map; statistics-aware: "
+    help="unaware: ideal devices; defect-aware: this die's measured map; "
+    "defect-aware-compensated: the defect-aware network fine-tuned further for a digital "
+    "correction of its costliest measured weight errors on the die, saved with that "
+    "correction (evaluate applies it); statistics-aware: "
     "the lot's defect statistics; chip-in-the-loop: fine-tune with forward passes measured "
     "on the die (simulated, or the --station's); lea: the software network with Layer "
     "Ensemble Averaging (--copies of each layer on the die's cleanest arrays, averaged).",
@@ -51,13 +64,31 @@ def _station_option(f: Callable) -> Callable:
     show_default=True,
     help="Epochs of chip-in-the-loop fine-tuning (each reads every training sample).",
 )
+@click.option(
+    "--compensation-budget",
+    type=click.FloatRange(0.0, 1.0),
+    default=COMPENSATION_BUDGET,
+    show_default=True,
+    help="defect-aware-compensated: fraction of the network's weights whose measured error "
+    "is corrected digitally, the costliest first (one multiply-add per input each, beside "
+    "the crossbar's one per weight).",
+)
+@click.option(
+    "--compensation-epochs",
+    type=click.IntRange(1, MAX_EPOCHS),
+    default=COMPENSATION_EPOCHS,
+    show_default=True,
+    help="defect-aware-compensated: epochs the defect-aware network is fine-tuned further "
+    "through what the correction leaves of the die.",
+)
 @click.option("--die", type=click.IntRange(0), required=True, help="Die of the simulated lot.")
 @click.option(
     "--characterization",
     type=click.Path(dir_okay=False, path_type=Path),
     multiple=True,
-    help="Characterisation run file(s): the die's own (defect-aware) or the population's "
-    "(statistics-aware). Default: characterise now, in memory.",
+    help="Characterisation run file(s): the die's own (defect-aware, "
+    "defect-aware-compensated, lea) or the population's (statistics-aware). Default: "
+    "characterise now, in memory.",
 )
 @click.option(
     "--out",
@@ -144,6 +175,8 @@ def train(
     population_dies: int,
     station: Path | None,
     loop_epochs: int,
+    compensation_budget: float,
+    compensation_epochs: int,
     copies: str,
 ) -> None:
     """Train one network for a die and save it, with its placement, in a run file."""
@@ -189,6 +222,8 @@ def train(
         station=station,
         loop_epochs=loop_epochs,
         copies=copies,
+        compensation_budget=compensation_budget,
+        compensation_epochs=compensation_epochs,
     )
     click.echo(summary_json(train_network(spec)))
 
@@ -217,8 +252,11 @@ def train(
 def evaluate(
     net: Path, die: int, on_chip: bool, characterization: Path | None, station: Path | None
 ) -> None:
-    """Test error of a saved network on a die: software, emulated, and (--on-chip) measured."""
-    from mtj_hil.experiments.single import evaluate_network, summary_json
+    """Test error of a saved network on a die: software, emulated, and (--on-chip) measured.
+    A network saved with its digital correction (defect-aware-compensated) is evaluated
+    with it, emulated and on the die alike."""
+    from mtj_hil.experiments.single import summary_json
+    from mtj_hil.experiments.single_eval import evaluate_network
 
     result = evaluate_network(
         net, die, on_chip=on_chip, characterization=characterization, station=station

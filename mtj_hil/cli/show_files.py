@@ -95,10 +95,24 @@ def show_network(path: Path) -> None:
     with RunFile.open(path) as run:
         attrs = run.attrs
         layers = sorted(k for k in run.h5.get("network", {}) if k)
+        comp = run.h5.get("network/compensation")
+        corrected = None
+        if comp is not None:
+            sets = [comp[k] for k in comp if k.startswith("corrected_")]
+            corrected = sum(d.shape[0] for d in sets if d.ndim == 2)
+            budget, epochs = comp.attrs.get("budget", "?"), comp.attrs.get("epochs", "?")
     out = Console()
     keys = ("die_id", "kind", "status", "method", "dataset_name", "profile", "die", "started")
     out.print(grid([(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")]))
     out.print(escape(f"stored: {', '.join(layers) or '(nothing)'}"), soft_wrap=True)
+    if corrected is not None:
+        out.print(
+            escape(
+                f"digital correction: {corrected} weights (budget {budget}, fine-tuned "
+                f"{epochs} epochs for it); evaluate applies it"
+            ),
+            soft_wrap=True,
+        )
     out.print(
         escape(f"evaluate it with: mtj-hil evaluate --net {path} --die {attrs.get('die', 'N')}"),
         soft_wrap=True,

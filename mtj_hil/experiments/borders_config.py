@@ -12,6 +12,7 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.experiments.data import check_data_dir
 from mtj_hil.schema import Field, checked
 from mtj_hil.training.bnn import MAX_EPOCHS
+from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 from mtj_hil.training.recalibration import CALIBRATION_BATCH
 
 MAX_WORKERS = 64
@@ -199,9 +200,9 @@ class BordersConfig:
     validation: float = 0.0
     weight_routing: bool = True
     bias_correction: bool = True
-    compensation_budget: float | None = 0.2
+    compensation_budget: float | None = COMPENSATION_BUDGET
     compensation_training: bool = True
-    compensation_epochs: int = 10
+    compensation_epochs: int = COMPENSATION_EPOCHS
 
     def __post_init__(self) -> None:
         for f in _COUNTS:

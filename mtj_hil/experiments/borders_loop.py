@@ -29,14 +29,7 @@ from mtj_hil.experiments.stats import discordant, paired_difference
 from mtj_hil.sim.profile import DeviceProfile
 from mtj_hil.training.bias_correction import correct_biases, input_means
 from mtj_hil.training.bnn import BNN, TrainConfig
-from mtj_hil.training.compensation import (
-    Compensation,
-    NetworkStatistics,
-    compensated_weights,
-    made_ideal,
-    network_statistics,
-    sparse_compensation,
-)
+from mtj_hil.training.compensation import Compensation, NetworkStatistics, network_statistics
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
 from mtj_hil.training.ensemble import (
@@ -47,7 +40,7 @@ from mtj_hil.training.ensemble import (
 )
 from mtj_hil.training.mapping import Placement, place_defect_aware
 from mtj_hil.training.matching import input_importance, match_ensemble, match_weights
-from mtj_hil.training.methods import die_realisation, train_defect_aware
+from mtj_hil.training.methods import train_defect_aware, train_defect_aware_compensated
 from mtj_hil.training.recalibration import calibration_batch
 from mtj_hil.training.sharing import InputSharing, share_inputs
 
@@ -313,22 +306,28 @@ def defect_aware_compensated(
     budget: float,
 ) -> tuple[BNN, Compensation]:
     """The defect-aware network ``tuned`` (placed ``at`` on die ``model``) fine-tuned further
-    for a digital compensation: the ``budget`` fraction of its weights whose measured error
-    costs it most on this die is corrected digitally
-    (:func:`~mtj_hil.training.compensation.compensated_weights`) and the network is trained
-    for ``config.compensation_epochs`` through what that leaves of the die
-    (:func:`~mtj_hil.training.compensation.made_ideal`). Returns the network and its
-    compensation (those weights' errors corrected; scale 1, shift 0: the fine-tuning fitted
-    the rest). Cost: one digital multiply-add per corrected weight per input."""
-    data = ctx.data
-    real = die_realisation(model, at)
-    # a network of this die only: its statistics are not cached (the cache is per lot)
-    stats = network_statistics(tuned, data.X_train, data.y_train)
-    chosen = compensated_weights(tuned, real, stats, budget)
-    left = made_ideal(real, chosen)
-    short = replace(ctx, finetune=replace(ctx.finetune, epochs=ctx.config.compensation_epochs))
-    again = _fine_tune(short, tuned, at, model, rng, freeze_defective=False, realisation=left)
-    return again, sparse_compensation(again, real, chosen)
+    for a digital compensation
+    (:func:`~mtj_hil.training.methods.train_defect_aware_compensated`, the one ``mtj-hil
+    train --method defect-aware-compensated`` runs): the ``budget`` fraction of its weights
+    whose measured error costs it most on this die is corrected digitally and the network
+    trained for ``config.compensation_epochs`` through what that leaves, with the
+    experiment's fine-tuning settings. Returns the network and its compensation (those
+    weights' errors corrected; scale 1, shift 0: the fine-tuning fitted the rest). Cost: one
+    digital multiply-add per corrected weight per input."""
+    config = ctx.config
+    result, comp = train_defect_aware_compensated(
+        ctx.data,
+        config.hidden,
+        model,
+        at,
+        rng,
+        replace(ctx.finetune, epochs=config.compensation_epochs),
+        tuned,
+        budget,
+        select=config.select,
+        init_shrink=config.finetune_shrink,
+    )
+    return result.net, comp
 
 
 def die_results(

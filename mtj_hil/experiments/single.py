@@ -1,5 +1,6 @@
-"""One network at a time: train it for a die and save it in a run file (kind ``network``),
-or evaluate a saved one in software, emulated with the die's measured model, or on the die.
+"""One network at a time: train it for a die and save it in a run file (kind ``network``);
+:mod:`mtj_hil.experiments.single_eval` evaluates a saved one in software, emulated with the
+die's measured model, or on the die.
 """
 
 from __future__ import annotations
@@ -14,20 +15,12 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import ConfigError, StoreError
-from mtj_hil.experiments.borders_config import MAX_DIES
+from mtj_hil.experiments.borders_config import MAX_DIES, BordersConfig
 from mtj_hil.experiments.data import check_data_dir, load_dataset
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
-from mtj_hil.experiments.lea import (
-    build_lea,
-    check_lea_die,
-    evaluate_lea,
-    load_lea,
-    parse_copies,
-    resolve_copies,
-    save_lea,
-)
-from mtj_hil.experiments.networks import DAMAGED, load_network, save_network
-from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
+from mtj_hil.experiments.lea import build_lea, parse_copies, resolve_copies, save_lea
+from mtj_hil.experiments.networks import save_compensation, save_network
+from mtj_hil.experiments.onchip import evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
 from mtj_hil.runs.store.runfile import RunFile
@@ -35,18 +28,32 @@ from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import load_profile
-from mtj_hil.training.bnn import MAX_EPOCHS, TrainConfig
+from mtj_hil.training.bnn import BNN, MAX_EPOCHS, TrainConfig
 from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
+from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS, Compensation
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
-from mtj_hil.training.errors import TrainingError
-from mtj_hil.training.evaluation import evaluate_emulated, evaluate_software
+from mtj_hil.training.evaluation import evaluate_software
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
-from mtj_hil.training.methods import train_defect_aware, train_statistics_aware, train_unaware
+from mtj_hil.training.methods import (
+    train_defect_aware,
+    train_defect_aware_compensated,
+    train_statistics_aware,
+    train_unaware,
+)
 
 KIND = "network"
-METHODS = ("unaware", "defect-aware", "statistics-aware", "chip-in-the-loop", "lea")
+METHODS = (
+    "unaware",
+    "defect-aware",
+    "defect-aware-compensated",
+    "statistics-aware",
+    "chip-in-the-loop",
+    "lea",
+)
+DIE_METHODS = ("defect-aware", "defect-aware-compensated")
+"""Methods whose network is trained through one die's measured map (and refused on another)."""
 STATION_METHODS = ("chip-in-the-loop", "lea")
 """Methods that work on a station's die (``--station``: fine-tuned through it, or its
 characterisation measured now); the others train from characterisation files."""
@@ -54,8 +61,10 @@ METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
     "copies": ("lea",),
     "loop_epochs": ("chip-in-the-loop",),
     "population_dies": ("statistics-aware",),
-    "characterization": ("defect-aware", "statistics-aware", "lea"),
+    "characterization": (*DIE_METHODS, "statistics-aware", "lea"),
     "station": STATION_METHODS,
+    "compensation_budget": ("defect-aware-compensated",),
+    "compensation_epochs": ("defect-aware-compensated",),
 }
 """The :class:`TrainSpec` settings (``mtj-hil train`` options) only some methods use, and
 those methods: given with another method they are refused, not ignored."""
@@ -141,9 +150,11 @@ _COUNTS = (
     Field("lot_seed", "int", "seed of the lot", lo=0),
     Field("population_dies", "int", "dies", lo=1, hi=MAX_DIES),
     Field("loop_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("compensation_epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
+    Field("compensation_budget", "float", "fraction of the weights", lo=0, hi=1),
 )
-"""The counts of :class:`TrainSpec`, checked by type and range as ``mtj-hil train`` checks its
-options (an epoch count of ``1e26`` is refused before any work, naming the allowed range)."""
+"""The counts (and the compensation budget) of :class:`TrainSpec`, checked by type and range
+as ``mtj-hil train`` checks its options (an epoch count of ``1e26`` is refused before any work, naming the allowed range)."""
 _HIDDEN = Field("hidden", "int list", "widths", lo=1, nonempty=True)
 
 
@@ -153,7 +164,8 @@ class TrainSpec:
 
     Raises:
         ConfigError: an unknown method, a count of the wrong type or out of its range
-            (epochs at most :data:`MAX_EPOCHS`), a data folder beside a data set that reads
+            (epochs at most :data:`MAX_EPOCHS`; the compensation budget a fraction in [0,
+            1]), a data folder beside a data set that reads
             none, or a setting the method does not use (:data:`METHOD_OPTIONS`), as the
             command refuses its options.
     """
@@ -174,6 +186,8 @@ class TrainSpec:
     station: Path | None = None
     loop_epochs: int = 5
     copies: str = "auto"
+    compensation_budget: float = COMPENSATION_BUDGET
+    compensation_epochs: int = COMPENSATION_EPOCHS
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -226,11 +240,11 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         requested = parse_copies(spec.copies, len(sizes) - 1)
         copies = resolve_copies(sizes, layout, requested)
     files = list(spec.characterization)
-    if spec.method in ("defect-aware", "lea") and len(files) > 1:
+    if spec.method in (*DIE_METHODS, "lea") and len(files) > 1:
         raise ConfigError(f"{spec.method} training takes one --characterization (its die)")
     # every measured model is loaded (and checked) before any training
     model, models = None, []
-    if spec.method == "defect-aware":
+    if spec.method in DIE_METHODS:
         with SimulatedChip.from_lot(spec.profile, spec.lot_seed, spec.die) as chip:
             model = measured_model(chip, files[0] if files else None, target)
     elif spec.method == "lea":
@@ -251,11 +265,14 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     unaware = train_unaware(data, spec.hidden, rng, cfg).net
     placement = place(sizes, layout)
     net = unaware
-    if spec.method == "defect-aware":
+    comp = None
+    if spec.method in DIE_METHODS:
         assert model is not None
         placement = place_defect_aware(sizes, layout, model.defects, (data.X_train**2).mean(0))
         ft = TrainConfig(epochs=max(1, spec.epochs // 3), lr=0.003)
         net = train_defect_aware(data, spec.hidden, model, placement, rng, ft, init=unaware).net
+        if spec.method == "defect-aware-compensated":  # the same network, fine-tuned further
+            net, comp = fine_tune_compensated(spec, data, net, model, placement, rng)
     elif spec.method == "statistics-aware":
         population = fit_population(models)
         st = TrainConfig(epochs=2 * spec.epochs, lr=0.003)
@@ -298,13 +315,52 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         save_network(run, "network", net, placement)
         if lea is not None:
             save_lea(run, "network", *lea)
+        if comp is not None:
+            save_compensation(
+                run,
+                "network",
+                comp,
+                budget=spec.compensation_budget,
+                epochs=spec.compensation_epochs,
+            )
         run.write("errors/software", error, "1", "test error with ideal devices")
         run.set_status("completed")
     finally:
         run.close()
     summary = {"method": spec.method, "software_error": error, "die_id": target, "out": spec.out}
     summary.update({k: v for k, v in loop.items() if k.startswith(("on_chip", "lea"))})
+    if comp is not None:
+        summary["corrected_weights"] = comp.digital_cost()
     return summary
+
+
+def fine_tune_compensated(
+    spec: TrainSpec,
+    data: Dataset,
+    net: BNN,
+    model: DieModel,
+    placement: Placement,
+    rng: np.random.Generator,
+) -> tuple[BNN, Compensation]:
+    """The defect-aware ``net`` fine-tuned ``spec.compensation_epochs`` more for its digital
+    compensation (``spec.compensation_budget``), by the function and with the fine-tuning
+    settings (step, selection, shrink) of the Borders experiment's
+    ``defect_aware_compensated`` column, where its defaults were chosen."""
+    b = BordersConfig  # its defaults: the settings that column is measured with
+    config = TrainConfig(epochs=spec.compensation_epochs, lr=b.finetune_lr, lr_final=b.lr_final)
+    result, comp = train_defect_aware_compensated(
+        data,
+        spec.hidden,
+        model,
+        placement,
+        rng,
+        config,
+        net,
+        spec.compensation_budget,
+        select=b.select,
+        init_shrink=b.finetune_shrink,
+    )
+    return result.net, comp
 
 
 def _recorded_profile(profile: str) -> str:
@@ -354,113 +410,6 @@ def _population_models(spec: TrainSpec, layout: Layout) -> list[DieModel]:
             characterize_die(chip, sink)
             models.append(model_from_memory(layout, sink))
     return models
-
-
-def load_saved(path: Path, layout: Layout) -> tuple[Any, Any, dict[str, Any]]:
-    """``(net, placement, attrs)`` of a network run file.
-
-    Raises:
-        StoreError: not a network run, unfinished, or without a placement.
-    """
-    with RunFile.open(path, "r", kind=KIND) as run:
-        attrs = run.attrs
-        if run.status != "completed":
-            raise StoreError(f"{path} is not a completed network run (status {run.status!r})")
-        net, placement = load_network(run, "network", layout)
-    if placement is None:
-        raise StoreError(f"{path} records no placement for its network")
-    return net, placement, attrs
-
-
-def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
-    """Refuse a network run file that lacks what evaluating it needs (the training method,
-    data set, die profile and seeds), or records them as something else.
-
-    Raises:
-        StoreError: naming the file and the attribute.
-    """
-    missing = [k for k in ("method", "dataset", "profile", "lot_seed", "seed") if k not in attrs]
-    if missing:
-        raise StoreError(f"{path} records no {', '.join(missing)} of its network: {DAMAGED}")
-    if attrs["method"] not in METHODS:
-        raise StoreError(f"{path} records the unknown training method {attrs['method']!r}")
-    for key in ("lot_seed", "seed", "image_size"):
-        value = str(attrs.get(key, 0)).strip()
-        if not value.isdecimal():
-            raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
-
-
-def _data_for(attrs: dict[str, Any]) -> Dataset:
-    data_dir = attrs.get("data_dir") or None
-    return load_dataset(
-        str(attrs["dataset"]),
-        int(attrs["seed"]),
-        data_dir=data_dir,
-        image_size=int(attrs.get("image_size", 10)),
-    )
-
-
-def evaluate_network(
-    net_path: Path,
-    die: int,
-    *,
-    on_chip: bool = False,
-    characterization: Path | None = None,
-    station: Path | None = None,
-) -> dict[str, Any]:
-    """Test error (fractions) of a saved network: software, emulated with the die's measured
-    model (read noise included) and, with ``on_chip``, measured on the die.
-
-    Raises:
-        StoreError: the file is not a completed network run, or the characterisation is of
-            another die.
-        TrainingError: the network or its placement does not fit the die (before any write).
-        ConfigError: a defect-aware network is evaluated on another die than its own.
-    """
-    with RunFile.open(net_path, "r", kind=KIND) as run:
-        attrs = run.attrs
-    check_network_attrs(net_path, attrs)
-    profile, lot_seed = str(attrs["profile"]), int(attrs["lot_seed"])
-    with open_chip(station, profile, lot_seed, die) as chip:
-        net, placement, attrs = load_saved(net_path, chip.layout)
-        check_placement(chip, placement)
-        target = die_id(profile, lot_seed, die) if station is None else None
-        if attrs["method"] == "defect-aware" and target is not None and attrs["die_id"] != target:
-            raise ConfigError(
-                f"{net_path} is a defect-aware network for {attrs['die_id']}, not {target}"
-            )
-        data = _data_for(attrs)
-        if net.sizes != [data.n_features, *net.sizes[1:-1], data.n_classes]:
-            raise TrainingError(f"network {net.sizes} does not match data set {data.name}")
-        out: dict[str, Any] = {
-            "method": attrs["method"],
-            "die": die,
-            "n_test": int(data.y_test.size),
-            "software_error": 1.0 - evaluate_software(net, data.X_test, data.y_test),
-        }
-        model = None
-        if characterization is not None:
-            model = load_die_model(characterization, chip.layout, die_id=target)
-        if attrs["method"] == "lea":
-            check_lea_die(attrs, target, net_path)
-            with RunFile.open(net_path, "r", kind=KIND) as run:
-                ens, weights = load_lea(run, "network", chip.layout)
-            if model is None:
-                model = measured_model(chip, None, target)
-            rng = np.random.default_rng(int(attrs["seed"]))
-            out.update(evaluate_lea(chip, net, ens, weights, data, model, on_chip, rng))
-            return out
-        if on_chip:
-            acc, rep = evaluate_on_chip(chip, net, placement, data.X_test, data.y_test)
-            out["on_chip_error"] = 1.0 - acc
-            out["bit_error_rate"] = rep.bit_error_rate if rep is not None else float("nan")
-        if model is None:
-            model = measured_model(chip, None, target)
-        rng = np.random.default_rng(int(attrs["seed"]))
-        out["emulated_error"] = 1.0 - evaluate_emulated(
-            net, data.X_test, data.y_test, model, placement, noise=True, rng=rng
-        )
-    return out
 
 
 def summary_json(summary: dict[str, Any]) -> str:

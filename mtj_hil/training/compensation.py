@@ -58,6 +58,15 @@ import numpy as np
 from mtj_hil.training.bnn import BNN, LayerSignal, Realisation
 from mtj_hil.training.errors import TrainingError
 
+COMPENSATION_BUDGET = 0.2
+"""Default fraction of a network's weights corrected digitally (``compensation_budget`` of
+``mtj-hil experiment borders`` and of ``mtj-hil train --method defect-aware-compensated``;
+the evidence it was chosen on: :class:`~mtj_hil.experiments.borders_config.BordersConfig`)."""
+COMPENSATION_EPOCHS = 10
+"""Default epochs a defect-aware network is fine-tuned further for its compensation
+(:func:`~mtj_hil.training.methods.train_defect_aware_compensated`; ``compensation_epochs``
+of both commands, chosen on held-out data as ``BordersConfig`` records)."""
+
 
 @dataclass
 class NetworkStatistics:

@@ -3,6 +3,8 @@
 * :func:`train_unaware` - ideal devices.
 * :func:`train_defect_aware` - one die's measured map fixed in the forward pass; weights whose
   device pair holds a defective device are frozen.
+* :func:`train_defect_aware_compensated` - a defect-aware network fine-tuned further through
+  what a digital correction of its costliest measured weight errors leaves of its die.
 * :func:`train_statistics_aware` - a fresh die realisation from a population pool per minibatch
   (a fitted :class:`PopulationModel`, or :class:`MeasuredArrays`: measured arrays resampled,
   keeping whole-line defects and the per-array structure).
@@ -25,6 +27,14 @@ from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.training import evaluation
 from mtj_hil.training.bnn import BNN, Activation, History, Realisation, TrainConfig, fit
 from mtj_hil.training.capacity import check_pool_memory
+from mtj_hil.training.compensation import (
+    COMPENSATION_BUDGET,
+    Compensation,
+    compensated_weights,
+    made_ideal,
+    network_statistics,
+    sparse_compensation,
+)
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel, PopulationModel, conductance_for
 from mtj_hil.training.empirical import MeasuredArrays
@@ -212,6 +222,61 @@ def train_defect_aware(
         score=(lambda n: mean_loss(n, X, y, [real])) if select else None,
     )
     return TrainResult(net, hist, "defect-aware", time.perf_counter() - t0)
+
+
+def train_defect_aware_compensated(
+    data: Dataset,
+    hidden: Sequence[int],
+    die: DieModel,
+    placement: Placement,
+    rng: np.random.Generator,
+    config: TrainConfig,
+    init: BNN,
+    budget: float = COMPENSATION_BUDGET,
+    activation: Activation = "tanh",
+    select: bool = False,
+    init_shrink: float = 1.0,
+) -> tuple[TrainResult, Compensation]:
+    """``init``, a network fine-tuned defect-aware on ``die`` at ``placement``, fine-tuned
+    further (``config``, e.g.
+    :data:`~mtj_hil.training.compensation.COMPENSATION_EPOCHS` epochs) for a digital
+    compensation: the ``budget`` fraction of its weights whose measured error costs it most
+    on this die is chosen (:func:`~mtj_hil.training.compensation.compensated_weights`, by
+    its saliency over the training data) and the network is trained through what correcting
+    those leaves of the die (:func:`~mtj_hil.training.compensation.made_ideal`; every pair's
+    gradient flows, defective or not). ``select`` and ``init_shrink`` as in
+    :func:`train_defect_aware`.
+
+    Returns:
+        The network and its compensation: the chosen weights' measured errors corrected
+        digitally, scale 1 and shift 0 (the fine-tuning has fitted the rest into its weights
+        and biases; :func:`~mtj_hil.training.compensation.sparse_compensation`). Deploy the
+        network at ``placement`` with that compensation
+        (:func:`~mtj_hil.training.compensation.predict_compensated`): one digital
+        multiply-add per corrected weight per input.
+
+    Raises:
+        TrainingError: as :func:`train_defect_aware`, or ``budget`` outside [0, 1].
+    """
+    real = die_realisation(die, placement)
+    stats = network_statistics(init, data.X_train, data.y_train)
+    chosen = compensated_weights(init, real, stats, budget)
+    result = train_defect_aware(
+        data,
+        hidden,
+        die,
+        placement,
+        rng,
+        config,
+        activation,
+        init=init,
+        freeze_defective=False,
+        select=select,
+        init_shrink=init_shrink,
+        realisation=made_ideal(real, chosen),
+    )
+    result.method = "defect-aware-compensated"
+    return result, sparse_compensation(result.net, real, chosen)
 
 
 def realisation_pool(

@@ -61,12 +61,19 @@ STATION = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"
         ("unaware", {"population_dies": 3}, "--population-dies works with --method "
          "statistics-aware only"),
         ("chip-in-the-loop", {"characterization": ["c.h5"]}, "--characterization works with "
-         "--method defect-aware, statistics-aware or lea only"),
+         "--method defect-aware, defect-aware-compensated, statistics-aware or lea only"),
         ("defect-aware", {"station": STATION}, "--station works with --method "
          "chip-in-the-loop or lea; for defect-aware, characterize the die with --station"),
         ("unaware", {"station": STATION}, "for unaware, train without --station"),
         ("statistics-aware", {"population_dies": 3, "characterization": ["c.h5"]},
          "--population-dies is how many dies are characterised now"),
+        ("defect-aware", {"compensation_budget": 0.1}, "--compensation-budget works with "
+         "--method defect-aware-compensated only; defect-aware does not use it"),
+        ("lea", {"compensation_epochs": 3}, "--compensation-epochs works with --method "
+         "defect-aware-compensated only"),
+        ("defect-aware-compensated", {"copies": "2"}, "--copies works with --method lea only"),
+        ("defect-aware-compensated", {"station": STATION}, "for defect-aware-compensated, "
+         "characterize the die with --station"),
     ],
 )  # fmt: skip
 def test_the_api_and_the_command_refuse_an_option_the_method_does_not_use_alike(
@@ -95,3 +102,30 @@ def test_the_methods_that_run_on_a_station_take_it(tmp_path, monkeypatch, method
     monkeypatch.setattr("mtj_hil.experiments.single.summary_json", lambda result: "{}")
     assert main(_train(tmp_path, "--method", method, "--station", str(STATION))) == 0
     assert [s.station for s in seen] == [STATION]
+
+
+def test_the_compensation_options_reach_the_spec_and_are_checked_like_the_epochs(
+    tmp_path, monkeypatch, capsys
+):
+    seen = []
+    monkeypatch.setattr("mtj_hil.experiments.single.train_network", seen.append)
+    monkeypatch.setattr("mtj_hil.experiments.single.summary_json", lambda result: "{}")
+    method = ["--method", "defect-aware-compensated"]
+    assert main(_train(tmp_path, *method)) == 0
+    given = ["--compensation-budget", "0.05", "--compensation-epochs", "4"]
+    assert main(_train(tmp_path, *method, *given)) == 0
+    assert [(s.compensation_budget, s.compensation_epochs) for s in seen] == [(0.2, 10), (0.05, 4)]
+    for bad in (["--compensation-budget", "1.5"], ["--compensation-epochs", "0"],
+                ["--compensation-epochs", "1e26"]):  # fmt: skip
+        assert main(_train(tmp_path, *method, *bad)) == 2
+        assert bad[0] in capsys.readouterr().err
+    for setting, message in (
+        ({"compensation_budget": 1.5}, "--compensation-budget = 1.5 is out of range"),
+        ({"compensation_budget": float("nan")}, r"budget must be a number in \[0, 1\], got nan"),
+        ({"compensation_budget": "0.1"}, "--compensation-budget must be a number"),
+        ({"compensation_epochs": 0}, r"allowed: an integer in \[1, 10000\]"),
+        ({"compensation_epochs": 1e26}, "--compensation-epochs = 1e[+]26 is out of range"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            TrainSpec("defect-aware-compensated", 0, tmp_path / "n.h5", **setting)
+    assert seen and not (tmp_path / "n.h5").exists()

@@ -15,7 +15,8 @@ from mtj_hil.cli.experiments import evaluate, experiment, train
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.onchip import evaluate_on_chip, program_bits
-from mtj_hil.experiments.single import TrainSpec, die_id, evaluate_network, train_network
+from mtj_hil.experiments.single import TrainSpec, die_id, train_network
+from mtj_hil.experiments.single_eval import evaluate_network
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.jobs.characterization import run_characterization

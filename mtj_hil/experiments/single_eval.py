@@ -1,0 +1,158 @@
+"""``mtj-hil evaluate``: a network saved by ``mtj-hil train``
+(:mod:`mtj_hil.experiments.single`) tested in software, emulated with the die's measured
+model and, on request, measured on the die, deployed as it was trained to be (LEA copies,
+or its digital compensation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.experiments.borders_die import compensated_accuracy_on_chip, compensated_wrong
+from mtj_hil.experiments.data import load_dataset
+from mtj_hil.experiments.diemodels import load_die_model
+from mtj_hil.experiments.lea import check_lea_die, evaluate_lea, load_lea
+from mtj_hil.experiments.networks import DAMAGED, load_compensation, load_network
+from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
+from mtj_hil.experiments.single import (
+    DIE_METHODS,
+    KIND,
+    METHODS,
+    die_id,
+    measured_model,
+    open_chip,
+)
+from mtj_hil.protocols.chip import Layout
+from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.training.compensation import Compensation
+from mtj_hil.training.datasets import Dataset
+from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.evaluation import evaluate_emulated, evaluate_software
+
+
+def load_saved(path: Path, layout: Layout) -> tuple[Any, Any, dict[str, Any], Compensation | None]:
+    """``(net, placement, attrs, compensation)`` of a network run file (``compensation``:
+    the digital correction it is deployed with, None for a network without one).
+
+    Raises:
+        StoreError: not a network run, unfinished, without a placement, a damaged
+            compensation, or a compensated method's file without its compensation.
+    """
+    with RunFile.open(path, "r", kind=KIND) as run:
+        attrs = run.attrs
+        if run.status != "completed":
+            raise StoreError(f"{path} is not a completed network run (status {run.status!r})")
+        net, placement = load_network(run, "network", layout)
+        comp = load_compensation(run, "network", net)
+    if placement is None:
+        raise StoreError(f"{path} records no placement for its network")
+    if comp is None and attrs.get("method") == "defect-aware-compensated":
+        raise StoreError(f"{path} records no compensation for its network: {DAMAGED}")
+    return net, placement, attrs, comp
+
+
+def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
+    """Refuse a network run file that lacks what evaluating it needs (the training method,
+    data set, die profile and seeds), or records them as something else.
+
+    Raises:
+        StoreError: naming the file and the attribute.
+    """
+    missing = [k for k in ("method", "dataset", "profile", "lot_seed", "seed") if k not in attrs]
+    if missing:
+        raise StoreError(f"{path} records no {', '.join(missing)} of its network: {DAMAGED}")
+    if attrs["method"] not in METHODS:
+        raise StoreError(f"{path} records the unknown training method {attrs['method']!r}")
+    for key in ("lot_seed", "seed", "image_size"):
+        value = str(attrs.get(key, 0)).strip()
+        if not value.isdecimal():
+            raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
+
+
+def _data_for(attrs: dict[str, Any]) -> Dataset:
+    data_dir = attrs.get("data_dir") or None
+    return load_dataset(
+        str(attrs["dataset"]),
+        int(attrs["seed"]),
+        data_dir=data_dir,
+        image_size=int(attrs.get("image_size", 10)),
+    )
+
+
+def evaluate_network(
+    net_path: Path,
+    die: int,
+    *,
+    on_chip: bool = False,
+    characterization: Path | None = None,
+    station: Path | None = None,
+) -> dict[str, Any]:
+    """Test error (fractions) of a saved network: software, emulated with the die's measured
+    model (read noise included) and, with ``on_chip``, measured on the die; a network saved
+    with a digital compensation is read through the die and corrected by it (the same
+    functions as the Borders experiment's compensated columns), and ``corrected_weights``
+    says how many weights that corrects.
+
+    Raises:
+        StoreError: the file is not a completed network run, or the characterisation is of
+            another die.
+        TrainingError: the network or its placement does not fit the die (before any write).
+        ConfigError: a network trained for one die's map (:data:`DIE_METHODS`) is evaluated
+            on another die than its own.
+    """
+    with RunFile.open(net_path, "r", kind=KIND) as run:
+        attrs = run.attrs
+    check_network_attrs(net_path, attrs)
+    profile, lot_seed = str(attrs["profile"]), int(attrs["lot_seed"])
+    with open_chip(station, profile, lot_seed, die) as chip:
+        net, placement, attrs, comp = load_saved(net_path, chip.layout)
+        check_placement(chip, placement)
+        target = die_id(profile, lot_seed, die) if station is None else None
+        if attrs["method"] in DIE_METHODS and target is not None and attrs["die_id"] != target:
+            raise ConfigError(
+                f"{net_path} is a {attrs['method']} network for {attrs['die_id']}, not {target}"
+            )
+        data = _data_for(attrs)
+        if net.sizes != [data.n_features, *net.sizes[1:-1], data.n_classes]:
+            raise TrainingError(f"network {net.sizes} does not match data set {data.name}")
+        out: dict[str, Any] = {
+            "method": attrs["method"],
+            "die": die,
+            "n_test": int(data.y_test.size),
+            "software_error": 1.0 - evaluate_software(net, data.X_test, data.y_test),
+        }
+        model = None
+        if characterization is not None:
+            model = load_die_model(characterization, chip.layout, die_id=target)
+        if attrs["method"] == "lea":
+            check_lea_die(attrs, target, net_path)
+            with RunFile.open(net_path, "r", kind=KIND) as run:
+                ens, weights = load_lea(run, "network", chip.layout)
+            if model is None:
+                model = measured_model(chip, None, target)
+            rng = np.random.default_rng(int(attrs["seed"]))
+            out.update(evaluate_lea(chip, net, ens, weights, data, model, on_chip, rng))
+            return out
+        if on_chip:
+            if comp is None:
+                acc, rep = evaluate_on_chip(chip, net, placement, data.X_test, data.y_test)
+            else:  # read through the die, then corrected digitally (as borders measures it)
+                acc, rep = compensated_accuracy_on_chip(chip, net, placement, comp, data)
+            out["on_chip_error"] = 1.0 - acc
+            out["bit_error_rate"] = rep.bit_error_rate if rep is not None else float("nan")
+        if model is None:
+            model = measured_model(chip, None, target)
+        rng = np.random.default_rng(int(attrs["seed"]))
+        if comp is None:
+            out["emulated_error"] = 1.0 - evaluate_emulated(
+                net, data.X_test, data.y_test, model, placement, noise=True, rng=rng
+            )
+        else:
+            wrong = compensated_wrong(net, placement, model, data, comp, rng)
+            out["emulated_error"] = float(wrong.mean())
+            out["corrected_weights"] = comp.digital_cost()
+    return out

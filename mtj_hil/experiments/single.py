@@ -415,13 +415,3 @@ def _population_models(spec: TrainSpec, layout: Layout) -> list[DieModel]:
 def summary_json(summary: dict[str, Any]) -> str:
     """A summary as one JSON line (paths as text)."""
     return json.dumps(summary, default=str)
-
-
-def __getattr__(name: str) -> object:
-    """``evaluate_network``, which moved to :mod:`mtj_hil.experiments.single_eval`, still
-    importable from here (scripts written against the old module keep running)."""
-    if name == "evaluate_network":
-        from mtj_hil.experiments import single_eval  # here: single_eval imports this module
-
-        return single_eval.evaluate_network
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

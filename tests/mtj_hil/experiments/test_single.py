@@ -269,12 +269,3 @@ def test_a_network_of_a_profile_file_evaluates_from_another_folder(tmp_path, mon
     train_network(spec)
     monkeypatch.chdir(tmp_path)
     assert evaluate_network(tmp_path / "n.h5", 0)["method"] == "unaware"
-
-
-def test_evaluate_network_still_imports_from_single():
-    """Scripts written before single_eval existed keep importing it from single."""
-    from mtj_hil.experiments import single, single_eval
-
-    assert single.evaluate_network is single_eval.evaluate_network
-    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
-        _ = single.not_there

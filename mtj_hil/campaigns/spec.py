@@ -60,7 +60,9 @@ def load_campaign(path: str | Path) -> CampaignSpec:
     Raises:
         ConfigError: unreadable file, bad TOML, a missing or unknown key, an unknown task
             kind, missing dies, a station file that does not load, two tasks writing one run
-            file, a dependency on a group that does not exist (message names file and key).
+            file, a dependency on a group that does not exist, a setting a task would refuse
+            when it starts (each kind's ``expand`` checks its groups as its tasks will;
+            message names file, key and value).
     """
     from mtj_hil.campaigns.schema import CAMPAIGN, TASK
     from mtj_hil.schema import FileSchema, check_section, check_top, read_toml

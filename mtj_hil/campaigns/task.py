@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mtj_hil.errors import ConfigError
 from mtj_hil.schema import Section, check_section, unknown_key_message
 
@@ -124,15 +126,24 @@ def int_param(
     return v
 
 
-def parse_indices(value: Any, ctx: ExpandContext, key: str, limit: int | None = None) -> list[int]:
-    """Die indices from ``"0-35"``, ``"0-3,7"``, an int or a list of ints (no duplicates).
+MAX_INDICES = 100_000
+"""Most dies (or arrays) a group's range may select: one task each; a range past it is a
+typo (``"0-3500000"``) that would take the machine's memory before any task starts."""
+
+
+def parse_indices(
+    value: Any, ctx: ExpandContext, key: str, limit: int | None = None, noun: str = "die"
+) -> list[int]:
+    """Die (or ``noun``) indices from ``"0-35"``, ``"0-3,7"``, an int or a list of ints (no
+    duplicates), at most :data:`MAX_INDICES` of them.
 
     Raises:
-        ConfigError: malformed, empty, negative, duplicated, or at/above ``limit``.
+        ConfigError: malformed, empty, negative, duplicated, too many, or at/above ``limit``.
     """
     out: list[int] = []
+    usage = f'must be a range like "0-35" or a list of {noun} indices'
     if isinstance(value, bool):
-        raise ctx.error(key, 'must be a range like "0-35" or a list of die indices')
+        raise ctx.error(key, usage)
     if isinstance(value, int):
         out = [value]
     elif isinstance(value, list) and all(
@@ -143,15 +154,30 @@ def parse_indices(value: Any, ctx: ExpandContext, key: str, limit: int | None = 
         try:
             for part in value.split(","):
                 lo, _, hi = part.strip().partition("-")
-                out.extend(range(int(lo), int(hi if hi else lo) + 1))
+                first, last = int(lo), int(hi if hi else lo)
+                if last - first + 1 + len(out) > MAX_INDICES:
+                    raise ctx.error(
+                        key,
+                        f"= {value!r} selects more than {MAX_INDICES:,} {noun}s (one task "
+                        "each); give a smaller range",
+                    )
+                out.extend(range(first, last + 1))
         except ValueError as exc:
+            if isinstance(exc, ConfigError):
+                raise
             raise ctx.error(key, f'= {value!r} is not a range like "0-35" or "0-3,7"') from exc
     else:
-        raise ctx.error(key, 'must be a range like "0-35" or a list of die indices')
+        raise ctx.error(key, usage)
     if not out:
-        raise ctx.error(key, "selects no dies")
+        raise ctx.error(key, f"= {value!r} selects no {noun}s")
+    if len(out) > MAX_INDICES:
+        raise ctx.error(key, f"lists more than {MAX_INDICES:,} {noun}s (one task each)")
     if min(out) < 0 or (limit is not None and max(out) >= limit):
-        raise ctx.error(key, f"must lie in 0..{'' if limit is None else limit - 1}")
+        allowed = f"0..{limit - 1}" if limit is not None else "0 or more"
+        bad = min(out) if min(out) < 0 else max(out)
+        raise ctx.error(key, f"= {value!r} names {noun} {bad}; allowed: {allowed}")
     if len(set(out)) != len(out):
-        raise ctx.error(key, "lists a die twice")
+        values, counts = np.unique(out, return_counts=True)
+        twice = int(values[counts > 1][0])
+        raise ctx.error(key, f"= {value!r} lists {noun} {twice} twice")
     return out

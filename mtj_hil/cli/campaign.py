@@ -28,6 +28,37 @@ def campaign() -> None:
 
 @campaign.command()
 @click.argument("file", type=CAMPAIGN_FILE)
+def check(file: Path) -> None:
+    """Check the campaign FILE as 'campaign run' does before any task starts, and list its
+    task groups; nothing runs and nothing is written.
+
+    Refused (exit 3, naming the key): unknown keys and kinds, dies and arrays off the die,
+    a plan the die refuses, a station file that does not load, and every setting a task
+    would refuse when it starts (a network too large for the die's arrays, a data set that
+    does not load...). The devices a network finds usable are known only once its dies are
+    characterised, so that check waits for the task.
+    """
+    from mtj_hil.campaigns import load_campaign
+
+    spec = load_campaign(file)
+    groups: dict[str, list] = {}
+    for t in spec.tasks:
+        groups.setdefault(t.group, []).append(t)
+    rows = []
+    for name, tasks in groups.items():
+        needs = sorted({n.split("/")[0] for t in tasks for n in t.needs})
+        rows.append((name, tasks[0].kind, len(tasks), ", ".join(needs) or "-"))
+    print_table(
+        Console(),
+        ("group", "kind", "tasks", "after"),
+        rows,
+        f"campaign {spec.name}: {counted(len(spec.tasks), 'task')} -> {spec.out_dir}",
+        right=(2,),
+    )
+
+
+@campaign.command()
+@click.argument("file", type=CAMPAIGN_FILE)
 @click.option(
     "--scheduler",
     default=None,

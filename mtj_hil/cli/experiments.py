@@ -284,10 +284,17 @@ def borders(
 ) -> None:
     """MNIST on a lot of characterised dies: software, unaware, defect-aware and
     statistics-aware test errors per die (after Borders et al.)."""
+    from mtj_hil.cli.common import given_options
+    from mtj_hil.errors import ConfigError
     from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+    from mtj_hil.experiments.data import check_image_size
     from mtj_hil.experiments.lea import parse_copies
     from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
+    try:  # the check BordersConfig makes, on the option typed (the default typed counts too)
+        check_image_size(dataset, image_size if given_options(("image_size",)) else None)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     config = BordersConfig(
         dataset=dataset,
         data_dir=data_dir,

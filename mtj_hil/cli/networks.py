@@ -182,6 +182,7 @@ def train(
     """Train one network for a die and save it, with its placement, in a run file."""
     from mtj_hil.cli.common import given_options
     from mtj_hil.errors import ConfigError
+    from mtj_hil.experiments.data import check_image_size
     from mtj_hil.experiments.single import (
         METHOD_OPTIONS,
         TrainSpec,
@@ -190,8 +191,9 @@ def train(
         train_network,
     )
 
-    try:  # the check TrainSpec makes, on the options typed (a default typed counts too)
+    try:  # the checks TrainSpec makes, on the options typed (a default typed counts too)
         check_method_options(method, given_options(tuple(METHOD_OPTIONS)))
+        check_image_size(dataset, image_size if given_options(("image_size",)) else None)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     if len(characterization) > 1:

@@ -246,26 +246,36 @@ def run_borders(
 
 
 def checked_setup(
-    config: BordersConfig, data_seeds: np.random.SeedSequence | None = None
+    config: BordersConfig,
+    data_seeds: np.random.SeedSequence | None = None,
+    memory: bool = True,
 ) -> tuple[Dataset, Any, list[int]]:
     """The data set, the die profile and the network's layer sizes of ``config``, checked
     before any die is characterised or any network trained: the network and its LEA
-    copies fit the die's arrays, the statistics-aware pool fits in memory, shared rows
-    leave half the inputs (``data_seeds``: the run's data seeds; the sizes do not depend
-    on them).
+    copies fit the die's arrays, shared rows leave half the inputs, the recalibration's
+    rank fits its batch and (``memory``) the statistics-aware pool fits in this machine's
+    free memory (``data_seeds``: the run's data seeds; the sizes do not depend on them).
+
+    A campaign makes the same checks when it loads (without ``memory``: its tasks may run
+    on other machines, hours later), so a refused error carries the :class:`BordersConfig`
+    setting at fault as ``exc.setting``.
 
     Raises:
         ConfigError, DatasetError, TrainingError: as :func:`run_borders`.
     """
     data_seeds = data_seeds or np.random.SeedSequence(config.seed).spawn(6)[0]
     fold = config.seed % 5 if config.folds and config.dataset == "mnist5k" else None
-    data = load_dataset(
-        config.dataset,
-        int(data_seeds.generate_state(1)[0]),
-        data_dir=config.data_dir,
-        image_size=config.image_size,
-        fold=fold,
-    )
+    try:
+        data = load_dataset(
+            config.dataset,
+            int(data_seeds.generate_state(1)[0]),
+            data_dir=config.data_dir,
+            image_size=config.image_size,
+            fold=fold,
+        )
+    except (ConfigError, TrainingError) as exc:  # DatasetError is a TrainingError
+        _about("data_dir" if config.dataset == "idx" else "dataset", exc)
+        raise
     if config.validation > 0:
         data = hold_out(data, config.validation, int(data_seeds.spawn(1)[0].generate_state(1)[0]))
     profile = load_profile(config.profile)
@@ -273,30 +283,55 @@ def checked_setup(
     try:
         check_fits(sizes, profile.layout)
     except TrainingError as exc:
-        raise TrainingError(
-            f"the network {'-'.join(map(str, sizes))} does not fit a die of profile "
-            f"{config.profile}: {exc} (fewer --hidden units, a smaller --image-size, or a "
-            "larger die)"
+        raise _about(
+            "hidden",
+            TrainingError(
+                f"the network {'-'.join(map(str, sizes))} does not fit a die of profile "
+                f"{config.profile}: {exc} (fewer --hidden units, a smaller --image-size, or a "
+                "larger die)"
+            ),
         ) from None
-    check_pool_memory(sizes, config.pool_size + 8)  # with the 8 that select epochs
+    if memory:
+        check_pool_memory(sizes, config.pool_size + 8)  # with the 8 that select epochs
     rows = min(config.calibration_batch, data.X_train.shape[0])
     if config.recalibrate and config.recal_components > rows - 2:
-        raise ConfigError(
-            f"recal_components {config.recal_components} cannot be fitted from a calibration "
-            f"batch of {rows} rows (at most {rows - 2})"
+        raise _about(
+            "recal_components",
+            ConfigError(
+                f"recal_components {config.recal_components} cannot be fitted from a "
+                f"calibration batch of {rows} rows (at most {rows - 2})"
+            ),
         )
     if config.shared_rows > data.n_features // 2:
-        raise ConfigError(
-            f"shared_rows {config.shared_rows} is more than half of {data.name}'s "
-            f"{data.n_features} inputs"
+        raise _about(
+            "shared_rows",
+            ConfigError(
+                f"shared_rows {config.shared_rows} is more than half of {data.name}'s "
+                f"{data.n_features} inputs (at most {data.n_features // 2})"
+            ),
         )
     copies = list(config.lea_copies) or auto_copies(sizes, profile.layout)
     if len(copies) != len(sizes) - 1:
-        raise ConfigError(
-            f"LEA copies {copies} for a network of {counted(len(sizes) - 1, 'layer')}"
+        raise _about(
+            "lea_copies",
+            ConfigError(
+                f"LEA copies {copies} for a network of {counted(len(sizes) - 1, 'layer')} "
+                "(give one count per layer)"
+            ),
         )
-    check_ensemble_fits(sizes, profile.layout, copies)
+    try:
+        check_ensemble_fits(sizes, profile.layout, copies)
+    except TrainingError as exc:
+        _about("lea_copies", exc)
+        raise
     return data, profile, sizes
+
+
+def _about(setting: str, exc: Exception) -> Exception:
+    """``exc`` marked with the :class:`BordersConfig` setting it refuses (``exc.setting``),
+    so a campaign can name its key."""
+    exc.setting = setting  # type: ignore[attr-defined]
+    return exc
 
 
 def run_borders_seeds(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.errors import ConfigError
-from mtj_hil.experiments.data import check_data_dir
+from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, check_data_dir, check_image_size
 from mtj_hil.schema import Field, checked
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
@@ -167,7 +167,7 @@ class BordersConfig:
 
     dataset: str = "mnist5k"
     data_dir: Path | None = None
-    image_size: int = 10
+    image_size: int = DEFAULT_IMAGE_SIZE
     profile: str = "1t1r-20k"
     dies: int = 36
     lot_seed: int = 0
@@ -213,6 +213,8 @@ class BordersConfig:
         if self.lea_beta is not None:
             self.lea_beta = checked(Field("lea_beta", "int", "copies", lo=1), self.lea_beta)
         check_data_dir(self.dataset, self.data_dir, "data_dir")
+        size = None if self.image_size == DEFAULT_IMAGE_SIZE else self.image_size
+        check_image_size(self.dataset, size, "image_size")
         if self.stats_model not in ("measured", "parametric"):
             raise ConfigError(
                 f"stats_model must be measured or parametric, not {self.stats_model!r}"

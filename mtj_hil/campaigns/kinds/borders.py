@@ -29,7 +29,7 @@ import numpy as np
 
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.task import ExpandContext, Task
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, counted
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, Section
 from mtj_hil.training.bnn import MAX_EPOCHS
@@ -138,12 +138,23 @@ KEYS = Section(
 def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     """One task per seed, needing every task of the ``characterization`` group.
 
+    Everything a task would refuse when it starts is refused here, by the same checks
+    (:class:`BordersConfig` and :func:`checked_setup`): the data set, the network and its
+    LEA copies against the geometry of the group's dies (arrays x rows x cols), shared rows,
+    the recalibration's rank, and a die model's need for every array measured. Only the
+    dies' usable devices wait for their characterisation (checked when the task starts).
+
     Raises:
         ConfigError: unknown key, a missing or wrong ``characterization`` group, bad seeds or
-            a setting :class:`BordersConfig` refuses (naming ``task[i].key``).
+            a setting refused (naming ``task[i].key``, its value and the group).
     """
+    from mtj_hil.experiments.borders import checked_setup
+    from mtj_hil.experiments.data import check_image_size
+    from mtj_hil.experiments.diemodels import check_model_arrays
+    from mtj_hil.sim.profile import load_profile
+    from mtj_hil.training.errors import TrainingError
 
-    ctx.check(group, KEYS)
+    values = ctx.check(group, KEYS)
     source = group.get("characterization")
     if not isinstance(source, str):
         raise ctx.error("characterization", "is missing: the name of a characterize group")
@@ -173,11 +184,41 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         settings["data_dir"] = str(ctx.path(str(settings["data_dir"])))
     first = deps[0].params
     common = {"profile": first["profile"], "lot_seed": first["lot_seed"], "dies": len(deps)}
-    try:
-        _config({**settings, **common, "seed": seeds[0]})
-    except (ConfigError, TypeError, ValueError) as exc:
-        raise ctx.error("name", f"(group {group['name']!r}) has a bad setting: {exc}") from exc
     gname = group["name"]
+    where = f"(group {gname!r} on the dies of group {source!r}, profile {first['profile']})"
+
+    def refused(key: str, exc: Exception) -> ConfigError:
+        """``exc`` as the error of the group's setting ``key`` and its value (``dies``: the
+        characterize group's count; a key the group has not: the group)."""
+        if key == "dies":
+            return ctx.error(
+                "characterization",
+                f"= {source!r} ({counted(len(deps), 'die')}) is refused {where}: {exc}",
+            )
+        if key not in values:
+            return ctx.error("name", f"= {gname!r}: a setting is refused {where}: {exc}")
+        if values[key] is None:
+            return ctx.error(key, f"is missing {where}: {exc}")
+        default = "" if key in group else " (the default)"
+        return ctx.error(key, f"= {values[key]!r}{default} is refused {where}: {exc}")
+
+    try:
+        check_image_size(str(values["dataset"]), group.get("image_size"), "image_size")
+    except ConfigError as exc:
+        raise refused("image_size", exc) from None
+    try:  # a die model needs every array of the die measured
+        layout = load_profile(first["profile"]).layout
+        check_model_arrays(list(first["plan"]["arrays"]), layout, f"group {source!r}")
+    except TrainingError as exc:
+        raise ctx.error("characterization", f"= {source!r} is refused {where}: {exc}") from None
+    try:
+        config = _config({**settings, **common, "seed": seeds[0]})
+    except (ConfigError, TypeError, ValueError) as exc:  # its messages start with the setting
+        raise refused(str(exc).split(" ")[0], exc) from None
+    try:  # the checks the task makes when it starts, but the machine's free memory
+        checked_setup(config, memory=False)
+    except (ConfigError, TrainingError) as exc:  # DatasetError is a TrainingError
+        raise refused(getattr(exc, "setting", ""), exc) from None
     inputs = [
         {"run_file": str(t.run_file), "die_id": t.params["die_id"], "die": t.params["die"]}
         for t in deps

@@ -2,13 +2,15 @@
 
 Keys of a ``[[task]]`` group of this kind:
 
-- simulated lot: ``profile`` (default ``1t1r-20k``), ``lot_seed`` (0), ``dies`` (``"0-35"``
-  or a list of indices; required);
+- simulated lot: ``profile`` (default ``1t1r-20k``; a profile file is taken from the
+  campaign file's folder), ``lot_seed`` (0), ``dies`` (``"0-35"`` or a list of indices;
+  required);
 - a station instead: ``station`` (station file, relative to the campaign file) with ``dies``
   for a virtual-lab station (dies of its simulated lot) or ``die_ids`` (labels) for a real
   bench. Station tasks hold the station exclusively while they run;
 - the plan: ``cycles``, ``reads``, ``read_voltage`` (defaults: :class:`CharacterizationPlan`'s,
-  the CLI's), ``arrays`` (all); re-measurement and the bias read as the plan's defaults.
+  the CLI's), ``arrays`` (all); re-measurement and the bias read as the plan's defaults. The
+  plan is checked against the die (``check_plan``, as the task does) when the campaign loads.
 
 Run files: ``<out_dir>/<group>/<die>.h5``. An unfinished run file is finished with the
 same resume path as ``mtj-hil characterize --resume``.
@@ -52,8 +54,8 @@ def check_indices(value: Any) -> str | None:
 
 
 DIE_KEYS = (
-    Field("profile", "str", "Die profile of a simulated lot (name or .toml file).",
-          default="1t1r-20k"),
+    Field("profile", "str", "Die profile of a simulated lot: a shipped name or a .toml file "
+          "(relative: to the campaign file).", default="1t1r-20k"),
     Field("lot_seed", "int", "Seed of the simulated lot.", default=0, lo=0),
     Field("dies", "any", "Dies of the simulated lot or virtual-lab station to measure.",
           default=None, check=check_indices, allowed=INDICES_ALLOWED),
@@ -100,6 +102,8 @@ class DieTargets:
     station_name: str | None
     station_file: str | None
     labels: list[tuple[str, int | None]]
+    profile_source: str | None = None
+    """What a task loads the simulated lot's profile by: a shipped name or a file's path."""
 
 
 def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
@@ -115,6 +119,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
 
     station_name: str | None = None
     station_file: str | None = None
+    source: str | None = None
     if "station" in group:
         from mtj_hil.station.files import load_station
 
@@ -134,10 +139,16 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         virtual = st.virtual_lab is not None
         lot_seed = st.virtual_lab.lot_seed if st.virtual_lab else None
     else:
+        name = str(group.get("profile", "1t1r-20k"))
+        # a profile file is taken from the campaign file's folder, as a station file is,
+        # and its tasks carry its path (a worker knows the shipped names only)
+        if Path(name).suffix == ".toml" or (name.strip() and ctx.path(name).is_file()):
+            name = str(ctx.path(name))
         try:
-            profile = load_profile(str(group.get("profile", "1t1r-20k")))
+            profile = load_profile(name)
         except ConfigError as exc:
             raise ctx.error("profile", f"does not load: {exc}") from exc
+        source = name
         lot_seed = group.get("lot_seed", 0)
         if not isinstance(lot_seed, int) or isinstance(lot_seed, bool):
             raise ctx.error("lot_seed", "must be an integer")
@@ -165,7 +176,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         if len(set(ids)) != len(ids):
             raise ctx.error("die_ids", "lists a die twice")
         labels = [(i, None) for i in ids]
-    return DieTargets(profile, lot_seed, station_name, station_file, labels)
+    return DieTargets(profile, lot_seed, station_name, station_file, labels, source)
 
 
 def die_tasks(
@@ -179,7 +190,7 @@ def die_tasks(
         params = {
             "die_id": die_id,
             "die": index,
-            "profile": targets.profile.name if targets.station_file is None else None,
+            "profile": targets.profile_source if targets.station_file is None else None,
             "lot_seed": targets.lot_seed,
             "station_file": targets.station_file,
             "plan": plan,
@@ -199,22 +210,54 @@ def die_tasks(
 
 def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     """Tasks of a ``characterize`` group (see the module docstring). The plan is checked
-    against the die when the task runs, before its run file is created.
+    against the die here, by the check the task makes again before its run file is created.
 
     Raises:
         ConfigError: unknown key, missing or out-of-range dies, a station file that does not
-            load, a bad plan value (naming ``task[i].key``).
+            load, a plan value out of range or refused by the die (naming ``task[i].key``).
     """
+    from mtj_hil.protocols.characterize.plan import check_plan
+    from mtj_hil.protocols.errors import InvalidRequest
+
     values = ctx.check(group, KEYS)
     targets = die_targets(group, ctx)
-    n_arrays = targets.profile.layout.n_arrays
+    layout = targets.profile.layout
+    n_arrays = layout.n_arrays
     plan = {
-        "arrays": parse_indices(group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays),
+        "arrays": parse_indices(
+            group.get("arrays", f"0-{n_arrays - 1}"), ctx, "arrays", n_arrays, noun="array"
+        ),
         "cycles": values["cycles"],
         "reads": values["reads"],
         "read_voltage": values["read_voltage"],
     }
+    try:  # the check the task makes before its run file is created
+        check_plan(layout, _plan(plan))
+    except InvalidRequest as exc:
+        text = str(exc)
+        key = next((k for k in ("voltage", "cycles", "reads") if k in text), "arrays")
+        key = "read_voltage" if key == "voltage" else key
+        value = group.get(key, plan[key])
+        raise ctx.error(
+            key, f"= {value!r} is refused by a die of profile {layout_name(targets)}: {text}"
+        ) from None
     return die_tasks(NAME, group, ctx, targets, plan)
+
+
+def layout_name(targets: DieTargets) -> str:
+    """How messages name the dies of ``targets``: the profile, and the station if any."""
+    name = targets.profile.name
+    return name if targets.station_name is None else f"{name} (station {targets.station_name})"
+
+
+def _plan(record: dict[str, Any]) -> CharacterizationPlan:
+    """The characterisation plan of a task's ``plan`` parameters."""
+    return CharacterizationPlan(
+        arrays=tuple(record["arrays"]),
+        cycles=int(record["cycles"]),
+        reads=int(record["reads"]),
+        read_voltage=float(record["read_voltage"]),
+    )
 
 
 def stored_status(out: Path) -> str | None:
@@ -265,12 +308,7 @@ def run(task: Task) -> dict[str, Any]:
     from mtj_hil.runs.jobs.characterization import run_characterization
 
     p = task.params
-    plan = CharacterizationPlan(
-        arrays=tuple(p["plan"]["arrays"]),
-        cycles=int(p["plan"]["cycles"]),
-        reads=int(p["plan"]["reads"]),
-        read_voltage=float(p["plan"]["read_voltage"]),
-    )
+    plan = _plan(p["plan"])
     out = Path(task.run_file)
     status = stored_status(out)
     if status == "completed":

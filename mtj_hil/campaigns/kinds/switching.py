@@ -94,7 +94,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             raise ctx.error(key, "lists a value twice")
     trials = values["trials"]
     plan = SwitchingPlan(
-        arrays=tuple(parse_indices(values["arrays"], ctx, "arrays", layout.n_arrays)),
+        arrays=tuple(parse_indices(values["arrays"], ctx, "arrays", layout.n_arrays, noun="array")),
         amplitudes=tuple(sorted(values["amplitudes"] or default_amplitudes(layout))),
         widths=tuple(values["widths"] or default_widths(layout)),
         trials=trials,

@@ -28,9 +28,14 @@ arrays = "0-1"
 cycles = 2
 
 [[task]]
+name = "whole"                   # never run: what a borders group needs, every array
+kind = "characterize"
+dies = "0"
+
+[[task]]
 name = "sweep"
 kind = "borders"
-characterization = "lot"
+characterization = "whole"
 seeds = [0]
 dataset = "digits"
 """

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -100,9 +101,15 @@ name = "hot"
 kind = "characterize"
 dies = "4"
 cycles = 1
-read_voltage = 0.9
 """
     spec = load_campaign(write_campaign(tmp_path, dies="0-1", borders=False, extra=hot))
+    # a plan the die refuses, given to the task after loading so that it fails on its
+    # worker (in the campaign file it is refused before any task starts: test_load_checks)
+    task = spec.task("hot/die4")
+    hot_task = replace(
+        task, params={**task.params, "plan": {**task.params["plan"], "read_voltage": 0.9}}
+    )
+    spec = replace(spec, tasks=tuple(hot_task if t is task else t for t in spec.tasks))
     outcome = run_campaign(spec, cluster_client)
     assert list(outcome.failed) == ["hot/die4"]
     # refused by the plan check before any file or pulse, naming the voltage and the range

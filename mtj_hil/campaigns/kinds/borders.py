@@ -312,6 +312,18 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _stored_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A result file's settings as :class:`BordersConfig` takes them today. Files written
+    before ``image_size`` was refused beside a data set that does not resize (digits) hold
+    the size given then; the data set never used it, so it is read as the default."""
+    from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, RESIZED_DATASETS
+
+    cfg = dict(cfg)
+    if cfg.get("dataset") not in RESIZED_DATASETS and "image_size" in cfg:
+        cfg["image_size"] = DEFAULT_IMAGE_SIZE
+    return cfg
+
+
 def load_result(path: Path) -> Any:
     """A :class:`BordersResult` read back from a task's ``borders.h5`` for the tables over
     seeds (per-die errors, paired differences, defect counts, config). Networks and the
@@ -332,8 +344,7 @@ def load_result(path: Path) -> Any:
             raise StoreError(f"{path} is not a completed Borders run (status {run.status!r})")
         h5 = run.h5
         attrs = h5.attrs
-        cfg = json.loads(attrs["config"])
-        config = _config({k: v for k, v in cfg.items()})
+        config = _config(_stored_config(json.loads(attrs["config"])))
         n_test = int(attrs["n_test"])
         methods = [m for m in h5["errors"] if m != "software"]
         errors = {m: h5["errors"][m][()] for m in methods}

@@ -161,3 +161,26 @@ cycles = 1
     assert len({r["worker"] for r in records.values()}) >= 1
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert start >= end, "two tasks drove the station at the same time"
+
+
+def test_a_result_written_with_an_image_size_digits_ignored_still_loads(
+    tmp_path: Path, serial
+) -> None:
+    """Before image_size was refused beside digits, a result recorded the size given; the
+    report still reads such a file (the data set never used the size)."""
+    import json
+    import shutil
+
+    from mtj_hil.campaigns.kinds.borders import load_result
+
+    task = next(t for t in serial.tasks if t.kind == "borders")
+    old = tmp_path / "borders.h5"
+    shutil.copy(task.run_file, old)
+    with RunFile.open(old, "a") as run:
+        cfg = json.loads(run.h5.attrs["config"])
+        assert cfg["dataset"] == "digits"
+        run.set_attrs("", config=json.dumps({**cfg, "image_size": 20}))
+    result = load_result(old)
+    assert result.config.dataset == "digits" and result.config.image_size == 10
+    assert [d.wrong for d in result.dies] == [d.wrong for d in load_result(task.run_file).dies]
+

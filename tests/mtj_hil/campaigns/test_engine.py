@@ -183,4 +183,3 @@ def test_a_result_written_with_an_image_size_digits_ignored_still_loads(
     result = load_result(old)
     assert result.config.dataset == "digits" and result.config.image_size == 10
     assert [d.wrong for d in result.dies] == [d.wrong for d in load_result(task.run_file).dies]
-

@@ -19,10 +19,12 @@ import numpy as np
 import xarray as xr
 
 from mtj_hil.errors import StoreError
-from mtj_hil.labelled.load import load_dataset, run_kind
+from mtj_hil.labelled.load import load_dataset
+from mtj_hil.labelled.source import open_run, provenance
 from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, seal
 from mtj_hil.runs.store.reading import load_tree
+from mtj_hil.runs.store.resume import resume_hint
 
 FORMATS = ("netcdf", "csv", "nexus")
 SUFFIX = {"netcdf": ".nc", "csv": "-csv", "nexus": ".nxs"}
@@ -48,11 +50,13 @@ def export_run(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     path = Path(path)
-    _, status = run_kind(path)
-    if status != "completed":
-        raise StoreError(
-            f"{path} is an unfinished run (status {status!r}); finish it with --resume first"
-        )
+    with open_run(path) as run:
+        status = run.status
+        if status != "completed":
+            raise StoreError(
+                f"{path} is an unfinished run (status {status!r}); finish it first with: "
+                f"{resume_hint(provenance(run), path)}"
+            )
     target = Path(out) if out is not None else default_output(path, fmt)
     if target.resolve() == path.resolve():
         raise StoreError(f"{target} is the run file itself; choose another --out")

@@ -219,6 +219,8 @@ def select_record(
         message += f"; applying {chosen.id} anyway"
     elif chosen is not None:
         message += f"; applying the newest valid one, {chosen.id}"
+    else:
+        message += "; reads go uncorrected: measure one with 'mtj-hil calibrate --station FILE'"
     warnings.warn(message, CalibrationWarning, stacklevel=2)
     return Selection(chosen, False, problems)
 

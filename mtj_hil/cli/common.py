@@ -214,8 +214,18 @@ def default_out(kind: str, die_id: str) -> Path:
 
 
 def refuse_existing(out: Path, resume: bool) -> None:
-    """Raises: StoreError: ``out`` exists and this is not a ``--resume``."""
+    """Raises: StoreError: ``out`` exists and this is not a ``--resume`` (the message offers
+    ``--resume`` only for a run that is not completed)."""
     if out.exists() and not resume:
+        from mtj_hil.runs.store import RunFile
+
+        try:
+            with RunFile.open(out) as run:
+                status = run.status
+        except StoreError:  # damaged or not a run file: --resume says which
+            status = ""
+        if status == "completed":
+            raise StoreError(f"{out} already exists, a completed run; choose another --out")
         raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
 
 

@@ -39,7 +39,7 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
 
     Units are SI and carried as CF attributes (units, long_name); the run's provenance goes
     along as global attributes. An existing output is never overwritten without --force;
-    an unfinished run is refused (finish it with --resume first).
+    an unfinished run is refused with the command that finishes it.
     """
     from mtj_hil.labelled.export import export_run, write_csv, write_netcdf
 

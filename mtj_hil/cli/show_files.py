@@ -31,10 +31,10 @@ def sniff(path: Path) -> str:
     try:
         with path.open("rb") as fh:
             head = fh.read(512)
+            hdf5 = _hdf5_signature(fh)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
-    # HDF5 files may carry a user block: the signature sits at 0, 512, 1024, ...
-    if head.startswith(HDF5_MAGIC):
+    if hdf5:
         return "hdf5"
     if head.startswith(b"\x89PNG"):
         return "png"
@@ -43,6 +43,21 @@ def sniff(path: Path) -> str:
     if path.suffix in (".h5", ".hdf5"):
         return "hdf5"
     return "other"
+
+
+def _hdf5_signature(fh: Any) -> bool:
+    """Whether the open binary file ``fh`` holds the HDF5 signature where HDF5 looks for it:
+    at 0, or after a user block (512, 1024, 2048 ... bytes; every run file has one), whatever
+    the file's name ends in."""
+    offset = 0
+    while True:
+        fh.seek(offset)
+        found = fh.read(len(HDF5_MAGIC))
+        if found == HDF5_MAGIC:
+            return True
+        if len(found) < len(HDF5_MAGIC):
+            return False
+        offset = 512 if offset == 0 else 2 * offset
 
 
 def grid(rows: list[tuple[str, Any]]) -> Table:

@@ -1,6 +1,7 @@
 """Export of a finished run: NetCDF (the labelled dataset, readable by ``xarray`` and by any
 netCDF-4 tool), CSV (one table per set of dimensions, for spreadsheets) or NeXus (a copy of
-the run file with the NeXus face, for files written before run files carried it).
+the run file with its NeXus face brought up to date, for files written before run files
+carried it; the copy is checksummed like any run file).
 
 Nothing existing is overwritten unless ``force``; outputs are written beside the target
 under a temporary name and moved into place, so a failure leaves no half-written file.
@@ -9,19 +10,21 @@ under a temporary name and moved into place, so a failure leaves no half-written
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import h5py
 import numpy as np
 import xarray as xr
 
 from mtj_hil.errors import StoreError
-from mtj_hil.labelled.load import load_dataset, run_kind
+from mtj_hil.labelled.load import load_dataset
+from mtj_hil.labelled.source import open_run, provenance
 from mtj_hil.runs.store import nexus
+from mtj_hil.runs.store.image import copy_image, encode, seal
+from mtj_hil.runs.store.reading import load_tree
+from mtj_hil.runs.store.resume import resume_hint
 
 FORMATS = ("netcdf", "csv", "nexus")
 SUFFIX = {"netcdf": ".nc", "csv": "-csv", "nexus": ".nxs"}
@@ -47,21 +50,22 @@ def export_run(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     path = Path(path)
-    _, status = run_kind(path)
-    if status != "completed":
-        raise StoreError(
-            f"{path} is an unfinished run (status {status!r}); finish it with --resume first"
-        )
+    with open_run(path) as run:
+        status = run.status
+        if status != "completed":
+            raise StoreError(
+                f"{path} is an unfinished run (status {status!r}); finish it first with: "
+                f"{resume_hint(provenance(run), path)}"
+            )
     target = Path(out) if out is not None else default_output(path, fmt)
     if target.resolve() == path.resolve():
         raise StoreError(f"{target} is the run file itself; choose another --out")
     if target.exists() and not force:
         raise StoreError(f"{target} already exists; choose another --out or add --force")
     if fmt == "nexus":
+        data = nexus_image(path)
         with _replacing(target) as tmp:
-            shutil.copyfile(path, tmp)
-            with h5py.File(tmp, "a") as h5:
-                nexus.finish(h5)
+            tmp.write_bytes(data)
         return [target]
     ds = load_dataset(path)
     if fmt == "netcdf":
@@ -69,6 +73,29 @@ def export_run(
             write_netcdf(ds, tmp)
         return [target]
     return write_csv(ds, target, force=force)
+
+
+def nexus_image(path: str | Path) -> bytes:
+    """The bytes of a copy of the run file ``path`` (with its committed journal) whose NeXus
+    face is brought up to date, written the way the run store writes (checksummed header,
+    per-dataset checksums), so mtj-hil reads the copy back like any run file.
+
+    Raises:
+        StoreError: ``path`` cannot be read or is damaged.
+    """
+    tree = load_tree(Path(path), writable=True)
+    h5 = tree.h5
+    if not tree.checksummed:  # a file of 0.1: copied into an image that can be written whole
+        try:
+            h5 = copy_image(tree.h5)
+        finally:
+            tree.h5.close()
+    try:
+        nexus.finish(h5)
+        seal(h5)
+        return encode(h5)
+    finally:
+        h5.close()
 
 
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:

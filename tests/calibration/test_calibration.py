@@ -119,6 +119,15 @@ def test_newest_valid_record_is_chosen_and_problems_are_named(calibrated, tmp_pa
         select_record(tmp_path, "virtual-lab", parts, day, now=now, strict=True)
 
 
+def test_no_record_at_all_warns_with_what_to_do(tmp_path):
+    with pytest.warns(CalibrationWarning) as caught:
+        sel = select_record(tmp_path, "virtual-lab", {}, timedelta(days=1))
+    assert sel.record is None and not sel.valid
+    text = str(caught[0].message)
+    assert "no calibration record for station 'virtual-lab'" in text
+    assert "reads go uncorrected" in text and "mtj-hil calibrate --station" in text
+
+
 @pytest.mark.slow
 def test_stale_record_warns_or_fails_with_strict(calibrated, tmp_path):
     record, _, _ = calibrated

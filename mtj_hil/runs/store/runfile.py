@@ -214,6 +214,12 @@ class RunFile:
         return run
 
     def _check(self, kind: str | None) -> None:
+        if "_NCProperties" in self.h5.attrs:  # netCDF-4 keeps the run's attributes, not its layout
+            raise StoreError(
+                f"{self.path} is a netCDF file (as 'mtj-hil export --format netcdf' writes), "
+                "not a run file: open it with xarray.open_dataset, or give the run file it "
+                "was exported from"
+            )
         if self.h5.attrs.get("format") != FORMAT:
             raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil run file")
         missing = [name for name in ("kind", "status") if name not in self.h5.attrs]

@@ -1,5 +1,5 @@
-"""An unfinished run file given to training or fitting is refused with the same full command
-that finishes it as ``mtj-hil show`` prints (die, profile and plan options included)."""
+"""An unfinished run file given to training, fitting or export is refused with the same full
+command that finishes it as ``mtj-hil show`` prints (die, profile and plan options included)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,9 @@ def test_fitting_an_unfinished_run_names_the_same_resume_command(aborted, capsys
     with pytest.raises(StoreError) as caught:
         open_runs([aborted])
     assert f"finish it with: {hint}" in _squash(str(caught.value))
+
+
+def test_export_of_an_unfinished_run_names_the_same_resume_command(aborted, capsys):
+    hint = _show_hint(aborted, capsys)
+    assert main(["export", str(aborted), "--format", "netcdf"]) == 4
+    assert f"finish it first with: {hint}" in _squash(capsys.readouterr().err)

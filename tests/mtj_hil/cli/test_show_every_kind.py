@@ -4,10 +4,12 @@ TOML files people write, naming the command that reads them."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+import mtj_hil
 from mtj_hil.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -73,3 +75,14 @@ def test_files_it_does_not_read_are_named(capsys, tmp_path):
     assert f"{png} is not a file mtj-hil reads (a PNG image)" in " ".join(
         capsys.readouterr().err.split()
     )
+
+
+def test_a_run_file_is_shown_whatever_its_name(capsys, tmp_path):
+    """A run file starts with its checksum header (an HDF5 user block): the HDF5 signature
+    follows it at byte 512, so a run file named .nxs (as export --format nexus writes) or
+    .hdf is still found to be HDF5."""
+    die = mtj_hil.simulated_die(0, profile="passive-15x15")
+    run = mtj_hil.characterize(die, tmp_path / "run.h5", arrays=[0], cycles=1)
+    for name in ("run.nxs", "run.hdf"):
+        shutil.copyfile(run.path, tmp_path / name)
+        assert "kind characterization" in _show(capsys, tmp_path / name)

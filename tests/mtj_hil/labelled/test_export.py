@@ -91,6 +91,30 @@ def test_nexus_copy_of_a_file_from_before_nexus(runs, tmp_path):
         assert "entry" not in h5  # the original is left alone
 
 
+def test_nexus_copy_of_a_current_run_reads_back(runs, tmp_path, capsys):
+    """The copy is written like a run file (checksummed header), not patched in place: the
+    tool reads it back instead of calling it damaged."""
+    out = tmp_path / "char-nexus.h5"
+    assert (
+        main(["export", str(runs["characterization"]), "--format", "nexus", "--out", str(out)]) == 0
+    )
+    assert main(["show", "--verify", str(out)]) == 0, capsys.readouterr().err
+    xr.testing.assert_identical(mtj_hil.load(out), mtj_hil.load(runs["characterization"]))
+    assert nxload(str(out)).plottable_data.nxname == "defect_map"
+
+
+def test_a_netcdf_export_is_not_taken_for_a_run_file(runs, tmp_path, capsys):
+    out = tmp_path / "char.nc"
+    assert (
+        main(["export", str(runs["characterization"]), "--format", "netcdf", "--out", str(out)])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 4
+    line = one_line_error(capsys)
+    assert str(out) in line and "netCDF" in line and "xarray.open_dataset" in line
+
+
 def test_a_foreign_hdf5_file_is_refused(tmp_path, capsys):
     foreign = tmp_path / "other-tool.h5"
     with h5py.File(foreign, "w") as h5:

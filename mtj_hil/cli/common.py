@@ -214,18 +214,30 @@ def default_out(kind: str, die_id: str) -> Path:
 
 
 def refuse_existing(out: Path, resume: bool) -> None:
-    """Raises: StoreError: ``out`` exists and this is not a ``--resume`` (the message offers
-    ``--resume`` only for a run that is not completed)."""
-    if out.exists() and not resume:
-        from mtj_hil.runs.store import RunFile
+    """Refuse, before any die or instrument is opened, a run file that exists without
+    ``--resume`` (the message offers ``--resume`` only for a run that is not completed), and
+    a ``--resume`` of a completed one.
 
-        try:
-            with RunFile.open(out) as run:
-                status = run.status
-        except StoreError:  # damaged or not a run file: --resume says which
-            status = ""
-        if status == "completed":
-            raise StoreError(f"{out} already exists, a completed run; choose another --out")
+    Raises:
+        StoreError: as above.
+    """
+    if not out.exists():
+        return
+    from mtj_hil.runs.store import RunFile
+
+    try:
+        with RunFile.open(out) as run:
+            status = run.status
+    except StoreError:  # damaged or not a run file: --resume says which
+        status = ""
+    if status == "completed":
+        if resume:
+            raise StoreError(
+                f"{out} is already completed; nothing to resume (see it with: mtj-hil show "
+                f"{out}; measure again with another --out)"
+            )
+        raise StoreError(f"{out} already exists, a completed run; choose another --out")
+    if not resume:
         raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
 
 

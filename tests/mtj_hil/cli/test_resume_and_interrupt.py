@@ -76,6 +76,26 @@ def test_resume_without_options_uses_the_stored_plan_and_says_so(interrupted, ca
         assert run.status == "completed"
 
 
+def test_resuming_a_completed_run_is_refused_before_anything_is_opened(
+    interrupted, capsys, monkeypatch
+):
+    out, args, _ = interrupted
+    assert main(["characterize", "--die", "2", "--out", str(out), "--resume", "--no-report"]) == 0
+    capsys.readouterr()
+
+    def no_die(*a, **k):
+        raise AssertionError("a die was opened")
+
+    monkeypatch.setattr("mtj_hil.cli.characterize.open_die", no_die)
+    before = out.read_bytes()
+    assert main(["characterize", "--die", "2", "--out", str(out), "--resume", "--no-report"]) == 4
+    captured = capsys.readouterr()
+    err = _squash(captured.err)
+    assert f"{out} is already completed; nothing to resume (see it with: mtj-hil show" in err
+    assert "plan stored in it" not in err and "0/3" not in err  # no plan, no progress bar
+    assert out.read_bytes() == before
+
+
 def test_switching_resume_with_changed_options_is_refused(tmp_path, monkeypatch, capsys):
     out = tmp_path / "sw.h5"
     args = ["switching", "--arrays", "0-1", "--widths", "1e-7", "--trials", "4",

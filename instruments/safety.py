@@ -7,6 +7,7 @@ before its first command goes out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -94,9 +95,11 @@ class SafetyEnvelope:
     def check_read_range(self, lowest: float, highest: float) -> None:
         """:meth:`check_read_voltages` for a batch whose smallest and largest voltages (V)
         are already known."""
-        peak = max(abs(lowest), abs(highest))
-        if not peak <= self.max_read_voltage:  # also catches NaN
-            shown = "NaN" if np.isnan(peak) else f"{peak:.4g} V"
+        ends = (abs(float(lowest)), abs(float(highest)))
+        if not (ends[0] <= self.max_read_voltage and ends[1] <= self.max_read_voltage):
+            # each end compared on its own: max() keeps a finite first end over a NaN second
+            peak = math.nan if math.isnan(sum(ends)) else max(ends)
+            shown = "NaN" if math.isnan(peak) else f"{peak:.4g} V"
             raise SafetyViolation(
                 f"read voltage {shown} exceeds the safe limit of {self.max_read_voltage:g} V"
             )

@@ -61,6 +61,7 @@ def test_err_reply_raises_code_and_message_without_retry():
         (lambda c: c.set_read_voltages(-0.1), SafetyViolation),
         (lambda c: c.set_read_voltages([0.1] * 24 + [float("inf")]), SafetyViolation),
         (lambda c: c.set_read_voltages([0.1] * 24), ValueError),
+        (lambda c: c.set_read_voltages([0.1] * 24 + [float("nan")]), SafetyViolation),
         (lambda c: c.select_array(32), ValueError),
         (lambda c: c.select_array(-1), ValueError),
         (lambda c: c.enable_lines([25], [0]), ValueError),

@@ -17,7 +17,7 @@ from mtj_hil.instruments.controller.sequence import (
     SequenceRefused,
     WriteVerify,
 )
-from mtj_hil.instruments.errors import SafetyViolation
+from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 
 from .conftest import BENCH_ENVELOPE
 
@@ -52,3 +52,53 @@ def test_a_step_the_board_would_refuse_is_refused_before_any_byte_is_sent(lab, b
     assert isinstance(info.value, SequenceRefused) and info.value.index == 2
     assert board.frames == frames and len(board.pulses) == pulses  # nothing went out
     assert len(ctrl.run_sequence(good)) == 1  # the board's buffer was never touched
+
+
+_BOARD = dict(vpulse_max=1.0, width_min=1e-8, width_max=1e-3, vread_min=0.0, vread_max=0.3)
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        (PulseStep("POS", 1.01, 1e-6), "amplitude"),
+        (PulseStep("POS", float("nan"), 1e-6), "amplitude"),
+        (PulseStep("NEG", -0.5, 1e-6), "amplitude"),
+        (PulseStep("POS", 0.5, 2e-3), "width"),
+        (PulseStep("POS", 0.5, float("inf")), "width"),
+        (Scan(0.31), "read voltage"),
+        (Scan(float("nan")), "read voltage"),
+        (Known(-0.01, (True,)), "read voltage"),
+        (WriteVerify("POS", 1e-6, 0.1, True, (0.5, 1.5), THR), "amplitude"),
+        (WriteVerify("POS", 1e-6, 0.4, True, (0.5,), THR), "read voltage"),
+    ],
+)
+def test_the_boards_own_limits_refuse_a_step_without_a_station_envelope(step, reason):
+    """With no envelope the board's limits alone stand between a step and the die."""
+    from mtj_hil.instruments.controller.sequence import check_steps
+
+    with pytest.raises(SequenceRefused, match=reason) as info:
+        check_steps([Scan(0.1), step], **_BOARD)
+    assert info.value.index == 1
+    check_steps([PulseStep("POS", 1.0, 1e-3), PulseStep("NEG", 0.0, 1e-8), Scan(0.3)], **_BOARD)
+
+
+def test_a_scan_beyond_the_boards_read_limits_is_refused_by_the_driver(lab):
+    """No station envelope: the driver's own check of the board's limits refuses it (the
+    board would answer with an error; the driver never lets it get that far)."""
+    board, ctrl = lab
+    lim = ctrl.identity.limits
+    frames, pulses = board.frames, len(board.pulses)
+    for volts in (lim.vread_max + 0.01, lim.vread_min - 0.01):
+        with pytest.raises(SafetyViolation, match="read voltage"):
+            ctrl.scan(volts)
+    assert board.frames == frames and len(board.pulses) == pulses  # nothing went out
+
+
+def test_a_sequence_longer_than_the_boards_buffer_is_refused_before_upload(lab):
+    board, ctrl = lab
+    ctrl.select_array(0)
+    frames = board.frames
+    steps = [Scan(0.1)] * (ctrl.identity.sequence_steps + 1)
+    with pytest.raises(InstrumentError, match="buffer"):
+        ctrl.run_sequence(steps)
+    assert board.frames == frames  # nothing went out

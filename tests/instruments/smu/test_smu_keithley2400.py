@@ -191,11 +191,14 @@ def test_ramp_to_voltage_steps_and_waits():
     assert waits == pytest.approx([0.1, 0.1, 0.1])
 
 
-def test_ramp_beyond_the_configured_bound_is_refused_before_sending():
+@pytest.mark.parametrize("target", [0.5, -0.5])
+def test_ramp_beyond_the_configured_bound_is_refused_before_sending(target):
     with proto([], sleep=lambda s: None) as smu:
         smu._settings = SETTINGS
         with pytest.raises(SafetyViolation, match="configured"):
-            smu.ramp_to_voltage(0.5, 0.1, 1.0)
+            smu.ramp_to_voltage(target, 0.1, 1.0)
+        with pytest.raises(SafetyViolation, match="configured"):
+            smu.sweep_voltages([0.1, target])
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,10 @@ def test_grid_beyond_the_envelope_is_refused_before_the_first_pulse():
     plan = SwitchingPlan(arrays=(0,), amplitudes=(0.6,), widths=(1e-9,))
     with pytest.raises(InvalidRequest, match="width 1e-09 s"):
         measure_switching_die(chip, MemorySwitchingSink(), plan)
+    above = chip.layout.limits.max_read_voltage * 1.5
+    plan = SwitchingPlan(arrays=(0,), amplitudes=(0.6,), widths=(1e-6,), disturb_voltage=above)
+    with pytest.raises(InvalidRequest, match="read-disturb voltage"):
+        measure_switching_die(chip, MemorySwitchingSink(), plan)
     assert chip.program_calls == 0 and chip.read_calls == 0
 
 

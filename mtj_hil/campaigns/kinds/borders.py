@@ -33,6 +33,7 @@ from mtj_hil.errors import ConfigError, counted
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, Section
 from mtj_hil.training.bnn import MAX_EPOCHS
+from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
 NAME = "borders"
 STEM = "borders"
@@ -102,13 +103,13 @@ _SETTINGS = (
     Field("bias_correction", "bool", "Correct the statistics-aware network's biases for "
           "each die's measured devices (no retraining, no reads).", default=True),
     Field("compensation_budget", "float", "Fraction of the weights the data-free "
-          "compensation corrects digitally (no reads, no retraining).", default=0.2, lo=0,
-          hi=1),
+          "compensation corrects digitally (no reads, no retraining).",
+          default=COMPENSATION_BUDGET, lo=0, hi=1),
     Field("compensation_training", "bool", "Deploy the compensation with a statistics-aware "
           "network trained against what it leaves of each die.", default=True),
     Field("compensation_epochs", "int", "Epochs each die's defect-aware network is "
-          "fine-tuned further for the compensation budget.", default=10, lo=1,
-          hi=MAX_EPOCHS),
+          "fine-tuned further for the compensation budget.", default=COMPENSATION_EPOCHS,
+          lo=1, hi=MAX_EPOCHS),
 )  # fmt: skip
 #: BordersConfig settings a campaign does not take, and why.
 NOT_TAKEN = {

@@ -137,7 +137,11 @@ class RunSink:
 
     def _hashed_rows(self, i: int) -> dict[str, np.ndarray]:
         """The rows of the ``i``-th finished array the checksum covers (not ``UNHASHED``)."""
-        return {n: v for n, v in self._stored_rows(i).items() if n not in self.UNHASHED}
+        return self._hashed(self._stored_rows(i))
+
+    def _hashed(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Of an array's ``rows``, those the checksum covers (not ``UNHASHED``)."""
+        return {n: v for n, v in rows.items() if n not in self.UNHASHED}
 
     def _stored_rows(self, i: int) -> dict[str, np.ndarray]:
         """The rows of the ``i``-th finished array as they were appended."""
@@ -146,9 +150,9 @@ class RunSink:
     def unverified_arrays(self) -> list[int]:
         """Finished arrays whose rows do not match their checksum (files without per-array
         checksums, from mtj-hil 0.1, have none to check)."""
-        if self._sums_path() not in self.run.h5:
+        sums = self.checksums()
+        if sums is None:
             return []
-        sums = self.run.read(self._sums_path())
         bad = []
         for i, array in enumerate(self.completed_arrays()):
             try:
@@ -165,8 +169,9 @@ class RunSink:
         Raises:
             StoreError: naming the file, the array and the dataset of checksums.
         """
-        if self._sums_path() in self.run.h5:
-            self.verified_rows(array, i, self.run.read(self._sums_path()))
+        sums = self.checksums()
+        if sums is not None:
+            self.verified_rows(array, i, sums)
 
     def verified_rows(self, array: int, i: int, sums: np.ndarray | None) -> dict[str, np.ndarray]:
         """The rows of the ``i``-th finished array (``array``), read once and checked against
@@ -176,8 +181,9 @@ class RunSink:
             StoreError: naming the file, the array and the dataset of checksums.
         """
         rows = self._stored_rows(i)
-        hashed = {n: v for n, v in rows.items() if n not in self.UNHASHED}
-        if sums is not None and (i >= len(sums) or rows_digest(hashed) != sums[i].decode()):
+        if sums is not None and (
+            i >= len(sums) or rows_digest(self._hashed(rows)) != sums[i].decode()
+        ):
             raise StoreError(
                 f"{self.run.path}: the data of array {array} do not match their checksum "
                 f"({self._sums_path()}): the file was changed or damaged"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mtj_hil.experiments.borders_config import MAX_DIES
+from mtj_hil.experiments.method_names import METHODS
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
@@ -31,16 +32,7 @@ def _station_option(f: Callable) -> Callable:
 @click.command()
 @click.option(
     "--method",
-    type=click.Choice(
-        [
-            "unaware",
-            "defect-aware",
-            "defect-aware-compensated",
-            "statistics-aware",
-            "chip-in-the-loop",
-            "lea",
-        ]
-    ),
+    type=click.Choice(METHODS),
     required=True,
     help="unaware: ideal devices; defect-aware: this die's measured map; "
     "defect-aware-compensated: the defect-aware network fine-tuned further for a digital "
@@ -183,10 +175,9 @@ def train(
     from mtj_hil.cli.common import given_options
     from mtj_hil.errors import ConfigError
     from mtj_hil.experiments.data import check_image_size
+    from mtj_hil.experiments.method_names import METHOD_OPTIONS, check_method_options
     from mtj_hil.experiments.single import (
-        METHOD_OPTIONS,
         TrainSpec,
-        check_method_options,
         summary_json,
         train_network,
     )

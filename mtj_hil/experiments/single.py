@@ -6,7 +6,7 @@ die's measured model, or on the die.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -24,6 +24,12 @@ from mtj_hil.experiments.data import (
 )
 from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
 from mtj_hil.experiments.lea import build_lea, parse_copies, resolve_copies, save_lea
+from mtj_hil.experiments.method_names import (
+    DIE_METHODS,
+    METHOD_OPTIONS,
+    METHODS,
+    check_method_options,
+)
 from mtj_hil.experiments.networks import save_compensation, save_network
 from mtj_hil.experiments.onchip import evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
@@ -49,67 +55,6 @@ from mtj_hil.training.methods import (
 )
 
 KIND = "network"
-METHODS = (
-    "unaware",
-    "defect-aware",
-    "defect-aware-compensated",
-    "statistics-aware",
-    "chip-in-the-loop",
-    "lea",
-)
-DIE_METHODS = ("defect-aware", "defect-aware-compensated")
-"""Methods whose network is trained through one die's measured map (and refused on another)."""
-STATION_METHODS = ("chip-in-the-loop", "lea")
-"""Methods that work on a station's die (``--station``: fine-tuned through it, or its
-characterisation measured now); the others train from characterisation files."""
-METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "copies": ("lea",),
-    "loop_epochs": ("chip-in-the-loop",),
-    "population_dies": ("statistics-aware",),
-    "characterization": (*DIE_METHODS, "statistics-aware", "lea"),
-    "station": STATION_METHODS,
-    "compensation_budget": ("defect-aware-compensated",),
-    "compensation_epochs": ("defect-aware-compensated",),
-}
-"""The :class:`TrainSpec` settings (``mtj-hil train`` options) only some methods use, and
-those methods: given with another method they are refused, not ignored."""
-
-
-def _either(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
-def check_method_options(method: str, given: Iterable[str]) -> None:
-    """Refuse settings ``method`` does not use (``given``: the names of the
-    :data:`METHOD_OPTIONS` set), and ``population_dies`` beside characterisation files.
-
-    Raises:
-        ConfigError: naming the option and the methods that use it.
-    """
-    given = list(given)
-    for name in given:
-        users = METHOD_OPTIONS.get(name, (method,))
-        if method in users:
-            continue
-        if name == "station":
-            advice = (
-                "characterize the die with --station, train with --characterization RUNFILE"
-                if method in METHOD_OPTIONS["characterization"]
-                else "train without --station"
-            )
-            raise ConfigError(
-                f"--station works with --method {_either(users)}; for {method}, {advice}, "
-                "evaluate with --station"
-            )
-        raise ConfigError(
-            f"--{name.replace('_', '-')} works with --method {_either(users)} only; {method} "
-            "does not use it"
-        )
-    if "population_dies" in given and "characterization" in given:
-        raise ConfigError(
-            "--population-dies is how many dies are characterised now; with --characterization "
-            "the population is the files given: drop one of them"
-        )
 
 
 def die_id(profile: str, lot_seed: int, die: int) -> str:

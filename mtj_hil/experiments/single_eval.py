@@ -16,12 +16,11 @@ from mtj_hil.experiments.borders_die import compensated_accuracy_on_chip, compen
 from mtj_hil.experiments.data import load_dataset
 from mtj_hil.experiments.diemodels import load_die_model
 from mtj_hil.experiments.lea import check_lea_die, evaluate_lea, load_lea
+from mtj_hil.experiments.method_names import DIE_METHODS, METHODS
 from mtj_hil.experiments.networks import DAMAGED, load_compensation, load_network
 from mtj_hil.experiments.onchip import check_placement, evaluate_on_chip
 from mtj_hil.experiments.single import (
-    DIE_METHODS,
     KIND,
-    METHODS,
     die_id,
     measured_model,
     open_chip,

@@ -10,7 +10,8 @@ import click
 
 from mtj_hil.cli.networks import train
 from mtj_hil.experiments.borders_config import BordersConfig
-from mtj_hil.experiments.single import METHODS, TrainSpec
+from mtj_hil.experiments.method_names import METHODS
+from mtj_hil.experiments.single import TrainSpec
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
 

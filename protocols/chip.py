@@ -223,3 +223,32 @@ def check_voltage_range(lowest: float, highest: float) -> None:
     """
     if not (math.isfinite(highest) and math.isfinite(lowest)):
         raise InvalidRequest("voltages contain NaN or infinity")
+
+
+def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") -> Pulse:
+    """``pulse`` (None: the die's nominal pulse, ``layout.nominal_pulse``), refused unless its
+    amplitude (V, magnitude) and width (s) lie within the die's limits. A station's
+    ``[safety]`` may be tighter than the die's nominal pulse; the plan then needs its own.
+
+    Raises:
+        InvalidRequest: naming ``name`` (or the nominal pulse), the value and the limits;
+            nothing is applied.
+    """
+    lim = layout.limits
+    chosen = layout.nominal_pulse if pulse is None else pulse
+    if pulse is None:
+        label, verb = f"the die's nominal write pulse (the {name} when none is given) has", ","
+    else:
+        label, verb = name, " lies"
+    amp, width = abs(chosen.amplitude), chosen.width
+    if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
+        raise InvalidRequest(
+            f"{label} amplitude {amp:g} V{verb} outside the safety envelope "
+            f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied"
+        )
+    if not lim.min_pulse_width <= width <= lim.max_pulse_width:
+        raise InvalidRequest(
+            f"{label} width {width:g} s{verb} outside the safety envelope "
+            f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied"
+        )
+    return chosen

@@ -118,18 +118,24 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     )
     fig.suptitle(title, fontsize=12)
 
-    lo, hi = np.percentile(r_p[good], 0.5), np.percentile(r_ap[good], 99.5)
+    # the resistance panels show the good devices; a die with none (a pulse too weak to
+    # switch it, say) shows every device with a finite reading instead, and says so
+    shown, who = good, "good devices"
+    if not good.any():
+        shown = np.isfinite(r_p) & np.isfinite(r_ap)
+        who = "all devices, none GOOD"
+    lo, hi = _spread(r_p[shown], 0.5), _spread(r_ap[shown], 99.5)
     for col, (label, data) in enumerate((("R_P (ohm)", r_p), ("R_AP (ohm)", r_ap))):
         ax = panels.add_subplot(grid[0, 2 * col : 2 * col + 2])
-        vmin, vmax = np.percentile(data[good], [0.5, 99.5])
+        vmin, vmax = _spread(data[shown], 0.5), _spread(data[shown], 99.5)
         image = ax.imshow(
-            mosaic(np.where(good, data, np.nan), per_row),
+            mosaic(np.where(shown, data, np.nan), per_row),
             cmap="viridis",
             vmin=vmin,
             vmax=vmax,
             interpolation="nearest",
         )
-        ax.set_title(f"{label}, good devices, arrays in rows of {per_row}")
+        ax.set_title(f"{label}, {who}, arrays in rows of {per_row}")
         ax.set_xticks([])
         ax.set_yticks([])
         panels.colorbar(image, ax=ax, shrink=0.8)
@@ -158,20 +164,22 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
 
     ax = panels.add_subplot(grid[1, 2])
     bins = np.linspace(lo * 0.9, hi * 1.1, 80)
-    ax.hist(r_p[good], bins=bins, alpha=0.7, label="R_P")
-    ax.hist(r_ap[good], bins=bins, alpha=0.7, label="R_AP")
-    _fitted_curves(ax, char, bins, int(good.sum()))
+    ax.hist(r_p[shown], bins=bins, alpha=0.7, label="R_P")
+    ax.hist(r_ap[shown], bins=bins, alpha=0.7, label="R_AP")
+    _fitted_curves(ax, char, bins, int(shown.sum()))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.set_xlabel("resistance (ohm)")
     ax.set_ylabel("devices")
-    ax.set_title("R of good devices")
+    ax.set_title(f"R of {who}")
     ax.legend(fontsize=7)
 
     ax = panels.add_subplot(grid[1, 3])
-    ax.hist(100 * tmr[good], bins=60, color="#2ca02c")
+    ratios = tmr[shown & np.isfinite(tmr)]
+    ax.hist(100 * ratios, bins=60, color="#2ca02c")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.set_xlabel("TMR (%)")
-    ax.set_title(f"TMR: median {100 * np.median(tmr[good]):.1f} %")
+    median = f"median {100 * np.median(ratios):.1f} %" if ratios.size else "no device"
+    ax.set_title(f"TMR: {median}" + ("" if good.any() else " (all devices)"))
 
     ax = panels.add_subplot(grid[2, 0:2])
     per_array = 100 * good.reshape(n, -1).mean(axis=1)
@@ -218,6 +226,13 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _spread(values: np.ndarray, q: float) -> float:
+    """Percentile ``q`` of the finite ``values`` (ohm), 1.0 when there are none (an axis
+    still needs a scale)."""
+    finite = values[np.isfinite(values)]
+    return float(np.percentile(finite, q)) if finite.size else 1.0
 
 
 def _fitted_curves(ax, char: Characterization, bins: np.ndarray, n_good: int) -> None:

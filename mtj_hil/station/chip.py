@@ -35,16 +35,15 @@ from mtj_hil.errors import ConfigError, FallbackWarning, UnsafeShutdownWarning, 
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.controller import ADC_RANGES, ChipController
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, UnsafeShutdown
-from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.station.config import Station
+from mtj_hil.station.envelope import die_envelope, envelope_limits
 from mtj_hil.station.smu import smu_settings
 
 __all__ = ["InstrumentChip", "rectangles"]
 from mtj_hil.protocols.chip import (
     CellState,
     Layout,
-    Limits,
     Pulse,
     cell_mask,
     check_array,
@@ -103,37 +102,16 @@ class InstrumentChip:
                 f"of {ident.rows} x {ident.cols}, but die.profile {prof.name!r} describes "
                 f"{prof.geometry.cell} {geometry}"
             )
-        env = station.envelope
-        lim = prof.limits
-        self.envelope = SafetyEnvelope(
-            max_read_voltage=min(
-                env.max_read_voltage, lim.max_read_voltage, ident.limits.vread_max
-            ),
-            min_pulse_amplitude=max(env.min_pulse_amplitude, lim.min_pulse_amplitude),
-            max_pulse_amplitude=min(
-                env.max_pulse_amplitude, lim.max_pulse_amplitude, ident.limits.vpulse_max
-            ),
-            min_pulse_width=max(env.min_pulse_width, lim.min_pulse_width, ident.limits.width_min),
-            max_pulse_width=min(env.max_pulse_width, lim.max_pulse_width, ident.limits.width_max),
-            compliance_current=env.compliance_current,
-            max_ramp_rate=env.max_ramp_rate,
-        )
+        self.envelope = die_envelope(station, ident.limits)
         controller.envelope = self.envelope
         """The driver checks the same envelope, so a request that bypasses this class (a
         script calling ``chip.controller`` directly) is refused at the driver too."""
-        e = self.envelope
         self._layout = Layout(
             n_arrays=ident.arrays,
             rows=ident.rows,
             cols=ident.cols,
             cell=DIE_TYPES[ident.die],  # type: ignore[arg-type]
-            limits=Limits(
-                e.max_read_voltage,
-                e.min_pulse_amplitude,
-                e.max_pulse_amplitude,
-                e.min_pulse_width,
-                e.max_pulse_width,
-            ),
+            limits=envelope_limits(self.envelope),
             nominal_g_p=1.0 / prof.resistance.r_p_median,
             nominal_g_ap=1.0 / prof.resistance.r_ap_median,
             nominal_pulse=prof.nominal_pulse,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from mtj_hil.protocols.chip import Layout, Pulse, check_array
+from mtj_hil.protocols.chip import Layout, Pulse, check_array, check_write_pulse
 from mtj_hil.protocols.defects.bias_signature import default_bias_voltage
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
@@ -62,7 +62,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
     Raises:
         InvalidRequest: no arrays, an array off the die or planned twice, counts out of
             range, a read or bias voltage outside 0..the die's maximum read voltage, or a
-            pulse outside the die's pulse limits.
+            pulse (default: the die's nominal pulse) outside the die's pulse limits.
     """
     plan = plan.resolved(layout)
     lim = layout.limits
@@ -89,18 +89,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
                 f"{name} voltage {float(volts):g} V lies outside the die's read range "
                 f"(0..{lim.max_read_voltage:g} V); nothing applied"
             )
-    if plan.pulse is not None:
-        amp, width = abs(plan.pulse.amplitude), plan.pulse.width
-        if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
-            raise InvalidRequest(
-                f"pulse amplitude {amp:g} V lies outside the safety envelope "
-                f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied"
-            )
-        if not lim.min_pulse_width <= width <= lim.max_pulse_width:
-            raise InvalidRequest(
-                f"pulse width {width:g} s lies outside the safety envelope "
-                f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied"
-            )
+    check_write_pulse(layout, plan.pulse)
 
 
 def plan_record(plan: CharacterizationPlan) -> dict[str, Any]:

@@ -26,7 +26,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse, check_array
+from mtj_hil.protocols.chip import (
+    CellState,
+    Chip,
+    Layout,
+    Pulse,
+    check_array,
+    check_write_pulse,
+)
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
@@ -134,8 +141,9 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
     """Refuse a plan the die cannot take, naming the offending point (nothing is applied).
 
     Raises:
-        InvalidRequest: an amplitude, width or read voltage outside the die's limits, an
-            array not on the die, or counts out of range.
+        InvalidRequest: an amplitude, width or read voltage outside the die's limits, a set
+            pulse (default: the nominal pulse) outside them, an array not on the die, or
+            counts out of range.
     """
     lim = layout.limits
     for a in plan.arrays:
@@ -156,6 +164,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
                 f"grid point width {width:g} s lies outside the safety envelope "
                 f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied"
             )
+    check_write_pulse(layout, plan.set_pulse, "set pulse")
     v_dist = disturb_voltage(layout, plan)
     if not 0 < v_dist <= lim.max_read_voltage:
         raise InvalidRequest(

@@ -38,7 +38,7 @@ from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import DeviceProfile
 
 if TYPE_CHECKING:
-    from mtj_hil.protocols.chip import Chip
+    from mtj_hil.protocols.chip import Chip, Layout
 
 NAME = "characterize"
 INDICES_ALLOWED = 'a range like "0-35" or "0-3,7", an index, or a list of indices'
@@ -104,6 +104,15 @@ class DieTargets:
     labels: list[tuple[str, int | None]]
     profile_source: str | None = None
     """What a task loads the simulated lot's profile by: a shipped name or a file's path."""
+    layout: Layout | None = None
+    """The layout the tasks' chip reports: a station's limits are its die profile's
+    tightened by the station's ``[safety]`` (:func:`mtj_hil.station.envelope.planned_layout`),
+    so a plan is checked at load against what the task's chip will refuse."""
+
+    @property
+    def die_layout(self) -> Layout:
+        """:attr:`layout`, or the profile's when it was not set."""
+        return self.layout if self.layout is not None else self.profile.layout
 
 
 def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
@@ -120,6 +129,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
     station_name: str | None = None
     station_file: str | None = None
     source: str | None = None
+    layout: Layout | None = None
     if "station" in group:
         from mtj_hil.station.files import load_station
 
@@ -134,8 +144,11 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
             st = load_station(path)
         except ConfigError as exc:
             raise ctx.error("station", f"= {group['station']!r} does not load: {exc}") from exc
+        from mtj_hil.station.envelope import planned_layout
+
         station_name, station_file = st.name, str(path)
         profile = st.profile
+        layout = planned_layout(st)
         virtual = st.virtual_lab is not None
         lot_seed = st.virtual_lab.lot_seed if st.virtual_lab else None
     else:
@@ -176,7 +189,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         if len(set(ids)) != len(ids):
             raise ctx.error("die_ids", "lists a die twice")
         labels = [(i, None) for i in ids]
-    return DieTargets(profile, lot_seed, station_name, station_file, labels, source)
+    return DieTargets(profile, lot_seed, station_name, station_file, labels, source, layout)
 
 
 def die_tasks(
@@ -221,7 +234,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
 
     values = ctx.check(group, KEYS)
     targets = die_targets(group, ctx)
-    layout = targets.profile.layout
+    layout = targets.die_layout
     n_arrays = layout.n_arrays
     plan = {
         "arrays": parse_indices(
@@ -237,9 +250,11 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         text = str(exc)
         key = next((k for k in ("voltage", "cycles", "reads") if k in text), "arrays")
         key = "read_voltage" if key == "voltage" else key
-        value = group.get(key, plan[key])
+        if "nominal write pulse" in text:  # the station's envelope excludes it
+            key = "station" if "station" in group else "profile"
+        given = f"= {group[key]!r}" if key in group else f"= {plan.get(key)!r} (the default)"
         raise ctx.error(
-            key, f"= {value!r} is refused by a die of profile {layout_name(targets)}: {text}"
+            key, f"{given} is refused by a die of profile {layout_name(targets)}: {text}"
         ) from None
     return die_tasks(NAME, group, ctx, targets, plan)
 

@@ -88,7 +88,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
 
     values = ctx.check(group, KEYS)
     targets = die_targets(group, ctx)
-    layout = targets.profile.layout
+    layout = targets.die_layout
     for key in ("amplitudes", "widths"):
         if values[key] is not None and len(set(values[key])) != len(values[key]):
             raise ctx.error(key, "lists a value twice")
@@ -109,7 +109,9 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         check_plan(layout, plan)
     except InvalidRequest as exc:
         key = (
-            "widths"
+            ("station" if "station" in group else "profile")
+            if "nominal write pulse" in str(exc)
+            else "widths"
             if "width" in str(exc)
             else "amplitudes"
             if "amplitude" in str(exc)

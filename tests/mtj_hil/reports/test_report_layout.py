@@ -74,3 +74,27 @@ def test_switching_report_is_readable_on_a_hard_profile(tmp_path, monkeypatch):
     )
     assert text_problems(fig) == []
     plt.close(fig)
+
+
+def test_characterisation_report_of_a_die_with_no_good_device(tmp_path, monkeypatch):
+    """A die where nothing is called GOOD (a pulse too weak to switch it, say) still gets
+    its report: the resistance panels show every device and say so."""
+    import dataclasses
+
+    import numpy as np
+
+    from mtj_hil.protocols.defects.codes import DefectCode
+
+    out = tmp_path / "run.h5"
+    assert main(["characterize", "--arrays", "0", "--out", str(out), "--no-report"]) == 0
+    char = load_characterization(out)
+    char = dataclasses.replace(char, codes=np.full_like(char.codes, DefectCode.UNCERTAIN))
+    fig = _figure(
+        char_report,
+        lambda: char_report.characterization_report(char, out.with_suffix(".png")),
+        monkeypatch,
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("all devices, none GOOD" in t for t in titles)
+    assert text_problems(fig) == []
+    plt.close(fig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,27 @@ def _no_pause_closing_network_serial_ports():
     protocol_socket.time = _NoPause()
     yield
     protocol_socket.time = real
+
+
+@pytest.fixture
+def tight_station(tmp_path):
+    """A factory: the shipped virtual-lab station written to ``tmp_path/tight.toml`` with
+    ``max_read_voltage = read`` (V), ``max_pulse_amplitude = pulse`` (V) and its calibration
+    folder in ``tmp_path``; returns the file's path."""
+
+    def write(read: float = 0.05, pulse: float = 0.5) -> Path:
+        root = Path(__file__).resolve().parents[1]
+        text = (root / "stations" / "virtual-lab.toml").read_text()
+        for old, new in (
+            ("max_read_voltage = 0.3 ", f"max_read_voltage = {read} "),
+            ("max_pulse_amplitude = 1.2 ", f"max_pulse_amplitude = {pulse} "),
+            ("voltages = [0.05, 0.15, 0.3]", f"voltages = [{read}]"),
+            ('dir = "calibrations/virtual-lab"', 'dir = "cal"'),
+        ):
+            assert old in text, old
+            text = text.replace(old, new)
+        path = tmp_path / "tight.toml"
+        path.write_text(text)
+        return path
+
+    return write

@@ -32,6 +32,8 @@ from mtj_hil.calibration.record_files import list_records, read_record, write_re
 from mtj_hil.calibration.records import CalibrationRecord
 from mtj_hil.cli.tables import print_table
 from mtj_hil.errors import ConfigError
+from mtj_hil.protocols.chip import check_write_pulse
+from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.station.chip import InstrumentChip
 from mtj_hil.station.config import Station
@@ -61,7 +63,8 @@ def calibrate_chip(
     correction is applied to the chip (also for the threshold measurement).
 
     Raises:
-        ConfigError: the station has no ``[calibration]`` section, or no sense SMU.
+        ConfigError: the station has no ``[calibration]`` section, or no sense SMU, or
+            (with ``thresholds``) its envelope refuses the die's nominal write pulse.
         CalibrationError: a procedure failed (the message names the part).
     """
     station = chip.station
@@ -73,6 +76,15 @@ def calibrate_chip(
         raise ConfigError(f"{station.path}: calibration needs an [smu.*] with role = 'sense'")
     controller = chip.controller
     env = chip.envelope
+    if thresholds and settings.threshold_arrays:
+        try:  # the thresholds write at the nominal pulse: refuse now, not after the read path
+            check_write_pulse(chip.layout, None)
+        except InvalidRequest as exc:
+            raise ConfigError(
+                f"{station.path}: the defect thresholds cannot be measured: "
+                f"{str(exc).removesuffix('; nothing applied')}; calibrate "
+                "the read path alone with --no-thresholds, or allow the pulse in [safety]"
+            ) from None
     chip.correction = None
     chip.calibration = {"applied": None, "calibrating": True}
     try:

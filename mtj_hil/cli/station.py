@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mtj_hil.station.check import check_station
+from mtj_hil.station.envelope import envelope_notes
 from mtj_hil.station.files import load_station, station_settings
 
 __all__ = ["station"]
@@ -40,12 +41,16 @@ def check(file: Path, verbose: bool) -> None:
     every SMU, used by the station or not, is reported as found (output, source, level) and
     made safe; a channel found with its output on is listed first (LIVE). One line per
     instrument (OK / FAIL, address, outcome, identity), then each channel as found and the
-    settings that differ (all with --verbose); exit code 7 when any instrument failed, 3 for
+    settings that differ (all with --verbose). A note says when the safety envelope refuses
+    what the commands use by default (the die's nominal write pulse, the default read
+    voltage). Exit code 7 when any instrument failed, 3 for
     a bad station file.
     """
     st = load_station(file)
     out = Console()
     print_settings(out, st)
+    for note in envelope_notes(st):
+        out.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     with out.status("opening instruments ..."):
         result = check_station(st)
     out.print(escape(f"station {st.name} ({file}), VISA library {st.visa_library}"), soft_wrap=True)

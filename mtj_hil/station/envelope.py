@@ -9,7 +9,9 @@ import dataclasses
 from typing import Any
 
 from mtj_hil.instruments.safety import SafetyEnvelope
-from mtj_hil.protocols.chip import Layout, Limits
+from mtj_hil.protocols.chip import Layout, Limits, check_write_pulse
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
 from mtj_hil.station.config import Station
 
 
@@ -57,3 +59,31 @@ def planned_layout(station: Station) -> Layout:
     tighten them further when it answers)."""
     layout = station.profile.layout
     return dataclasses.replace(layout, limits=envelope_limits(die_envelope(station)))
+
+
+def envelope_notes(station: Station) -> list[str]:
+    """What the station's envelope refuses that the commands would use by default: the
+    die's nominal write pulse (characterisation, switching and the defect thresholds of a
+    calibration write with it unless given a pulse) and the default read voltage (V).
+    Empty when the envelope allows both."""
+    layout = planned_layout(station)
+    lim = layout.limits
+    notes = []
+    try:
+        check_write_pulse(layout, None)
+    except InvalidRequest:
+        nominal = layout.nominal_pulse
+        notes.append(
+            f"the die's nominal write pulse ({abs(nominal.amplitude):g} V, {nominal.width:g} s) "
+            f"lies outside the envelope ({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g}"
+            f" V, {lim.min_pulse_width:g}..{lim.max_pulse_width:g} s): characterize needs "
+            "--pulse-amplitude / --pulse-width within it, calibrate --no-thresholds, and "
+            "switching (which writes its start state with it) cannot run, unless [safety] "
+            "allows it"
+        )
+    if lim.max_read_voltage < DEFAULT_READ_VOLTAGE:
+        notes.append(
+            f"the default read voltage {DEFAULT_READ_VOLTAGE:g} V is above the envelope's "
+            f"{lim.max_read_voltage:g} V: give --read-voltage (campaigns: read_voltage)"
+        )
+    return notes

@@ -15,21 +15,6 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.station.envelope import die_envelope, planned_layout
 from mtj_hil.station.files import load_station
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _tight_station(folder: Path, read: float = 0.05, pulse: float = 0.5) -> Path:
-    """The shipped virtual-lab station with ``max_read_voltage = read`` (V) and
-    ``max_pulse_amplitude = pulse`` (V)."""
-    text = (ROOT / "stations" / "virtual-lab.toml").read_text()
-    text = text.replace("max_read_voltage = 0.3 ", f"max_read_voltage = {read} ")
-    text = text.replace("max_pulse_amplitude = 1.2 ", f"max_pulse_amplitude = {pulse} ")
-    text = text.replace("voltages = [0.05, 0.15, 0.3]", f"voltages = [{read}]")
-    text = text.replace('dir = "calibrations/virtual-lab"', 'dir = "cal"')
-    path = folder / "tight.toml"
-    path.write_text(text)
-    return path
-
 
 def _campaign(folder: Path, group: str) -> Path:
     path = folder / "c.toml"
@@ -40,8 +25,8 @@ def _campaign(folder: Path, group: str) -> Path:
     return path
 
 
-def test_the_planned_envelope_is_the_tighter_of_station_and_profile(tmp_path):
-    station = load_station(_tight_station(tmp_path, read=0.05, pulse=0.5))
+def test_the_planned_envelope_is_the_tighter_of_station_and_profile(tight_station):
+    station = load_station(tight_station(read=0.05, pulse=0.5))
     env = die_envelope(station)
     lim = station.profile.limits
     assert env.max_read_voltage == 0.05 and env.max_pulse_amplitude == 0.5
@@ -50,8 +35,8 @@ def test_the_planned_envelope_is_the_tighter_of_station_and_profile(tmp_path):
     assert planned_layout(station).n_arrays == station.profile.layout.n_arrays
 
 
-def test_a_read_voltage_the_station_refuses_is_refused_at_load(tmp_path):
-    _tight_station(tmp_path, pulse=1.2)
+def test_a_read_voltage_the_station_refuses_is_refused_at_load(tmp_path, tight_station):
+    tight_station(pulse=1.2)
     path = _campaign(tmp_path, 'kind = "characterize"\narrays = "0"\n')
     with pytest.raises(ConfigError) as err:
         load_campaign(path)
@@ -60,8 +45,8 @@ def test_a_read_voltage_the_station_refuses_is_refused_at_load(tmp_path):
     assert "station virtual-lab" in text and "(0..0.05 V)" in text
 
 
-def test_a_nominal_pulse_outside_the_station_envelope_is_refused_at_load(tmp_path):
-    _tight_station(tmp_path)
+def test_a_nominal_pulse_outside_the_station_envelope_is_refused_at_load(tmp_path, tight_station):
+    tight_station()
     for kind in ('kind = "characterize"\nread_voltage = 0.05\n', 'kind = "switching"\n'):
         path = _campaign(tmp_path, kind + 'arrays = "0"\n')
         with pytest.raises(ConfigError) as err:
@@ -70,9 +55,9 @@ def test_a_nominal_pulse_outside_the_station_envelope_is_refused_at_load(tmp_pat
         assert "nominal write pulse" in str(err.value) and "(0.1..0.5 V)" in str(err.value)
 
 
-def test_the_default_switching_grid_follows_the_station_envelope(tmp_path):
+def test_the_default_switching_grid_follows_the_station_envelope(tmp_path, tight_station):
     # a set pulse inside the envelope, so only the grid is in question
-    _tight_station(tmp_path, pulse=1.2 * 0.9)
+    tight_station(pulse=1.2 * 0.9)
     campaign = load_campaign(_campaign(tmp_path, 'kind = "switching"\narrays = "0"\n'))
     (task,) = campaign.tasks
     amplitudes = task.params["plan"]["amplitudes"]
@@ -84,8 +69,10 @@ def test_the_default_switching_grid_follows_the_station_envelope(tmp_path):
     assert list(amplitudes) == list(default_amplitudes(planned_layout(station)))
 
 
-def test_characterize_refuses_the_nominal_pulse_before_making_a_run_file(tmp_path, capsys):
-    station = _tight_station(tmp_path)
+def test_characterize_refuses_the_nominal_pulse_before_making_a_run_file(
+    tmp_path, capsys, tight_station
+):
+    station = tight_station()
     out = tmp_path / "run.h5"
     code = main(
         ["characterize", "--station", str(station), "--out", str(out), "--arrays", "0",

@@ -227,7 +227,7 @@ def check_voltage_range(lowest: float, highest: float) -> None:
 
 def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") -> Pulse:
     """``pulse`` (None: the die's nominal pulse, ``layout.nominal_pulse``), refused unless its
-    amplitude (V, magnitude) and width (s) lie within the die's limits. A station's
+    amplitude (V, a magnitude: never negative) and width (s) lie within the die's limits. A station's
     ``[safety]`` may be tighter than the die's nominal pulse; the plan then needs its own.
 
     Raises:
@@ -240,7 +240,7 @@ def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") 
         label, verb = f"the die's nominal write pulse (the {name} when none is given) has", ","
     else:
         label, verb = name, " lies"
-    amp, width = abs(chosen.amplitude), chosen.width
+    amp, width = chosen.amplitude, chosen.width  # a magnitude: a negative one is refused
     if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
         raise InvalidRequest(
             f"{label} amplitude {amp:g} V{verb} outside the safety envelope "

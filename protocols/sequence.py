@@ -69,7 +69,7 @@ class WriteAll:
             InvalidRequest: a pulse outside the die's limits (nothing is applied).
         """
         if self.plan is None:
-            return pulse_plan(layout, self.pulse or layout.nominal_pulse, self.rounds, self.step)
+            return pulse_plan(layout, self.pulse, self.rounds, self.step)
         for p in self.plan:
             pulse_plan(layout, p, 1, 0.0)
         return list(self.plan)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse
+from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse, check_write_pulse
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 
@@ -52,24 +52,15 @@ class WriteReport:
         return self.errors / n if n else 0.0
 
 
-def pulse_plan(layout: Layout, pulse: Pulse, rounds: int, step: float) -> list[Pulse]:
-    """The pulses of every round of a write-verify: amplitude grows by ``step`` (V) per round,
-    never past the die's maximum.
+def pulse_plan(layout: Layout, pulse: Pulse | None, rounds: int, step: float) -> list[Pulse]:
+    """The pulses of every round of a write-verify from ``pulse`` (None: the die's nominal
+    pulse): amplitude grows by ``step`` (V) per round, never past the die's maximum.
 
     Raises:
         InvalidRequest: the first pulse lies outside the die's limits (nothing is applied).
     """
     lim = layout.limits
-    if not lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude:
-        raise InvalidRequest(
-            f"pulse amplitude {pulse.amplitude:g} V is outside the die's limits "
-            f"{lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V"
-        )
-    if not lim.min_pulse_width <= pulse.width <= lim.max_pulse_width:
-        raise InvalidRequest(
-            f"pulse width {pulse.width:g} s is outside the die's limits "
-            f"{lim.min_pulse_width:g}..{lim.max_pulse_width:g} s"
-        )
+    pulse = check_write_pulse(layout, pulse)
     if step < 0:
         raise InvalidRequest(f"escalation step must be >= 0 V, got {step}")
     return [
@@ -78,16 +69,17 @@ def pulse_plan(layout: Layout, pulse: Pulse, rounds: int, step: float) -> list[P
     ]
 
 
-def full_range_plan(layout: Layout, pulse: Pulse, rounds: int) -> list[Pulse]:
+def full_range_plan(layout: Layout, pulse: Pulse | None, rounds: int) -> list[Pulse]:
     """A write-verify plan that uses the die's whole allowed pulse range before a cell is
-    given up: the amplitude rises evenly from ``pulse`` to the die's largest amplitude over
-    ``rounds - 1`` rounds, and the last round is that amplitude at the die's longest width
-    (a slow device that a short pulse could not switch is not stuck).
+    given up: the amplitude rises evenly from ``pulse`` (None: the die's nominal pulse) to
+    the die's largest amplitude over ``rounds - 1`` rounds, and the last round is that
+    amplitude at the die's longest width (a slow device that a short pulse could not switch
+    is not stuck).
 
     Raises:
         InvalidRequest: the first pulse lies outside the die's limits (nothing is applied).
     """
-    pulse_plan(layout, pulse, 1, 0.0)  # validates the first pulse
+    pulse = check_write_pulse(layout, pulse)
     lim = layout.limits
     if rounds <= 1:
         return [pulse]
@@ -146,7 +138,7 @@ def write_weights(
     if max_rounds < 1:
         raise InvalidRequest(f"max_rounds must be >= 1, got {max_rounds}")
     if plan is None:
-        plan = pulse_plan(layout, pulse or layout.nominal_pulse, max_rounds, escalation_step)
+        plan = pulse_plan(layout, pulse, max_rounds, escalation_step)
     else:
         for p in plan:
             pulse_plan(layout, p, 1, 0.0)

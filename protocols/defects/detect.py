@@ -133,7 +133,7 @@ def _measure_as_sequence(
     host (:func:`~mtj_hil.protocols.sequence.run_on_host`: :func:`write_weights` with
     ``pulse_all``, the last verify read of each write being the first read of the state)."""
     steps: list[SeqStep] = []
-    plan = full_range_plan(chip.layout, pulse or chip.layout.nominal_pulse, verify_rounds)
+    plan = full_range_plan(chip.layout, pulse, verify_rounds)
     cells = None if selected is None else _as_selection(chip, selected)
     # the full-range plan as one write-verify per state (one board step; its last round
     # longer than the others)

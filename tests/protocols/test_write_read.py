@@ -58,7 +58,7 @@ def test_escalation_stays_within_the_limits(chip):
 
 def test_plan_outside_the_limits_is_refused_before_any_pulse(chip):
     before = chip.die.state.copy()
-    with pytest.raises(InvalidRequest, match="amplitude 2 V is outside"):
+    with pytest.raises(InvalidRequest, match="amplitude 2 V lies outside"):
         write_weights(chip, 0, np.ones((25, 25), bool), pulse=Pulse(2.0, 1e-6))
     with pytest.raises(InvalidRequest, match="width"):
         write_weights(chip, 0, np.ones((25, 25), bool), pulse=Pulse(1.0, 1e-3))

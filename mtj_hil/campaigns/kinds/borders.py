@@ -321,12 +321,15 @@ def digest(path: Path) -> str:
 def _stored_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """A result file's settings as :class:`BordersConfig` takes them today. Files written
     before ``image_size`` was refused beside a data set that does not resize (digits) hold
-    the size given then; the data set never used it, so it is read as the default."""
+    the size given then; the data set never used it, so it is read as the default. Likewise
+    a recalibration rank recorded with the recalibration off (never used) is read as 0."""
     from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, RESIZED_DATASETS
 
     cfg = dict(cfg)
     if cfg.get("dataset") not in RESIZED_DATASETS and "image_size" in cfg:
         cfg["image_size"] = DEFAULT_IMAGE_SIZE
+    if cfg.get("recalibrate") is False and cfg.get("recal_components"):
+        cfg["recal_components"] = 0
     return cfg
 
 

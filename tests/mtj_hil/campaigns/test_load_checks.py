@@ -124,6 +124,18 @@ def test_folds_beside_digits_is_refused_not_ignored(tmp_path: Path, capsys) -> N
     load_campaign(_write(tmp_path, sweep=""))
 
 
+def test_a_recalibration_rank_without_the_recalibration_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "task[1].recal_components = 2 is refused (group 'b' on the dies of group 'lot', "
+            "profile 1t1r-20k): recal_components = 2 shapes the recalibration, which "
+            "recalibrate = false turns off"
+        ),
+    ):
+        load_campaign(_write(tmp_path, sweep="recalibrate = false\nrecal_components = 2\n"))
+
+
 def test_a_die_model_needs_every_array_characterised(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,

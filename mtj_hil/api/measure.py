@@ -229,7 +229,9 @@ def measure_switching(
             die's maximum in 25 mV steps).
         widths: pulse widths (s; None: three decades ending at the nominal width).
         trials: trials per grid point (full budget).
-        probe_trials: trials first spent at each point when ``adaptive``.
+        probe_trials: trials first spent at each point when ``adaptive``: at most
+            ``trials`` (the default is lowered to a smaller ``trials``; another value
+            above it is refused, as is one other than the default with ``adaptive`` off).
         adaptive: spend the full budget only where devices are in their transition.
         floor_trials: trials per sweep set aside to measure the write-error floor.
         disturb_reads: reads per device at the largest read voltage (0: no read disturb).
@@ -244,12 +246,19 @@ def measure_switching(
         The finished :class:`Run`; ``run.dataset()`` holds counts, fits and the WER.
 
     Raises:
-        InvalidRequest: the grid reaches outside the die's limits (nothing applied).
+        InvalidRequest: the grid reaches outside the die's limits, or ``probe_trials``
+            does not fit ``trials`` and ``adaptive`` (nothing applied, no file made).
         StoreError: ``out`` exists (without ``resume``) or cannot be resumed.
     """
     from mtj_hil.protocols.switching.procedure import default_amplitudes, default_widths
+    from mtj_hil.protocols.switching.settings import probe_trials_for
     from mtj_hil.runs.jobs.switching import run_switching
 
+    probe = probe_trials_for(  # the default stands for "not given", as the command's does
+        trials,
+        None if probe_trials == SWITCHING.probe_trials else probe_trials,
+        adaptive=adaptive,
+    )
     target = _target("switching", die, out, resume)
     with die.open() as chip:
         layout = chip.layout
@@ -258,7 +267,7 @@ def measure_switching(
             amplitudes=default_amplitudes(layout) if amplitudes is None else tuple(amplitudes),
             widths=default_widths(layout) if widths is None else tuple(widths),
             trials=trials,
-            probe_trials=min(probe_trials, trials),
+            probe_trials=probe,
             adaptive=adaptive,
             floor_trials=floor_trials,
             disturb_reads=disturb_reads,

@@ -50,6 +50,20 @@ class CalibrationFailed(click.ClickException):
     exit_code = 8
 
 
+def check_die_label(die_id: str | None, thresholds: bool) -> None:
+    """Refuse a die label without the threshold measurement it labels (it would be
+    recorded nowhere).
+
+    Raises:
+        ConfigError: naming --die-id, its value and --no-thresholds.
+    """
+    if die_id is not None and not thresholds:
+        raise ConfigError(
+            f"--die-id {die_id} labels the die's defect thresholds, which --no-thresholds "
+            "skips: the label would be recorded nowhere (drop one of them)"
+        )
+
+
 def calibrate_chip(
     chip: InstrumentChip,
     *,
@@ -64,9 +78,11 @@ def calibrate_chip(
 
     Raises:
         ConfigError: the station has no ``[calibration]`` section, or no sense SMU, or
-            (with ``thresholds``) its envelope refuses the die's nominal write pulse.
+            (with ``thresholds``) its envelope refuses the die's nominal write pulse, or
+            ``die_id`` given with ``thresholds`` off (:func:`check_die_label`).
         CalibrationError: a procedure failed (the message names the part).
     """
+    check_die_label(die_id, thresholds)
     station = chip.station
     settings = station.calibration
     if settings is None:
@@ -156,7 +172,8 @@ def _directory(station: Station) -> Path:
 @click.option(
     "--die-id",
     default=None,
-    help="Label of the mounted die (its defect thresholds are recorded against it).",
+    help="Label of the mounted die (its defect thresholds are recorded against it; not "
+    "with --no-thresholds).",
 )
 @click.option(
     "--no-thresholds",
@@ -171,6 +188,10 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
     calibration stays in force."""
     from mtj_hil.station.connect import open_station
 
+    try:
+        check_die_label(die_id, not no_thresholds)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     station = load_station(station_file)
     if station.virtual_lab is None and die_id is None and not no_thresholds:
         raise click.UsageError("--die-id is required on a real station (or --no-thresholds)")

@@ -187,12 +187,20 @@ def characterize(
             "remeasure_cycles": remeasure_cycles,
             "remeasure_rounds": remeasure_rounds,
             "bias_voltage": bias_voltage or None,
+            "pulse_amplitude": pulse_amplitude,
+            "pulse_width": pulse_width,
         }
         given = given_options(tuple(requested))
+        # a plan without a pulse wrote with the die's nominal one (recorded in its layout)
+        pulse = stored.get("pulse") or layout.get("nominal_pulse") or {}
         refuse_changed_plan(
             out,
             {k: requested[k] for k in given},
-            {**stored, "bias_voltage": stored.get("bias_read_voltage")},
+            {
+                **stored,
+                "bias_voltage": stored.get("bias_read_voltage"),
+                **{f"pulse_{k}": pulse[k] for k in ("amplitude", "width") if k in pulse},
+            },
         )
     source, out = choose_run(
         "characterize", profile, lot_seed, die_index, station, die_id, out, resume

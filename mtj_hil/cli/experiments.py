@@ -150,7 +150,8 @@ def experiment() -> None:
     show_default=True,
     help="Rank of the recalibration's input-dependent part: per neuron, the mismatch along "
     "the K principal directions of the layer's calibration inputs is corrected too (digital "
-    "cost K (n_in + n_out) multiply-adds per layer per input; 0: scale and shift only).",
+    "cost K (n_in + n_out) multiply-adds per layer per input; 0: scale and shift only; "
+    "not with --no-recalibrate).",
 )
 @click.option(
     "--weight-routing/--no-weight-routing",
@@ -287,12 +288,17 @@ def borders(
     from mtj_hil.cli.common import given_options
     from mtj_hil.errors import ConfigError
     from mtj_hil.experiments.borders import BordersConfig, run_borders, run_borders_seeds
+    from mtj_hil.experiments.borders_config import check_recal_components
     from mtj_hil.experiments.data import check_image_size
     from mtj_hil.experiments.lea import parse_copies
     from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
-    try:  # the check BordersConfig makes, on the option typed (the default typed counts too)
+    try:  # the checks BordersConfig makes, on the options typed (a default typed counts too)
         check_image_size(dataset, image_size if given_options(("image_size",)) else None)
+        if given_options(("recal_components",)):
+            check_recal_components(
+                recal_components, recalibrate, ("--recal-components ", "--no-recalibrate")
+            )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     config = BordersConfig(

@@ -61,6 +61,11 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
         else:
             written = write_csv(ds, target, force=force)
     else:
+        if group is not None:
+            raise click.UsageError(
+                f"--group {group} picks a task group of a campaign file (.toml); {run} is a "
+                "run file, exported whole (leave --group out)"
+            )
         written = export_run(run, fmt, out, force=force)
     for path in written:
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)

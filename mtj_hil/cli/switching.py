@@ -75,6 +75,36 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
+def _spell(name: str, value: object) -> str:
+    """A switching setting as its option is typed: ``--probe-trials 20``, ``--no-adaptive``."""
+    option = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return option if value else option.replace("--", "--no-", 1)
+    return f"{option} {value}"
+
+
+def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str) -> int:
+    """The plan's probe trials from the options typed (``probe_trials_for``).
+
+    Raises:
+        click.UsageError: an option the plan would not use, or --probe-trials above --trials.
+    """
+    from mtj_hil.protocols.switching.settings import SettingRefused, probe_trials_for
+
+    given = given_options(("trials", "probe_trials", "adaptive"))
+    try:
+        return probe_trials_for(
+            trials,
+            probe_trials if "probe_trials" in given else None,
+            adaptive=adaptive,
+            placement=placement,
+            given=given,
+            spell=_spell,
+        )
+    except SettingRefused as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @click.command()
 @die_options("switching")
 @click.option("--arrays", default=None, help="Arrays to measure, e.g. '0,3-5' (default all).")
@@ -98,7 +128,9 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     default=DEFAULTS.probe_trials,
     show_default=True,
     type=click.IntRange(1, 60000),
-    help="Trials first spent at each point (adaptive placement).",
+    help="Trials first spent at each point (adaptive placement; at most --trials, and "
+    "refused with --no-adaptive, which spends --trials at every point). Without it: "
+    f"{DEFAULTS.probe_trials}, or --trials if fewer.",
 )
 @click.option(
     "--adaptive/--no-adaptive",
@@ -128,7 +160,8 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     show_default=True,
     help="'grid': the amplitude sweeps at every width; 'information': after a short sweep, "
     "each batch of trials goes to the pulse that tells most about Vc0 and Delta, and a "
-    "direction stops once its devices reach the stated precision.",
+    "direction stops once its devices reach the stated precision (it takes no --trials or "
+    "--adaptive).",
 )
 @click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
 @click.option(
@@ -192,6 +225,7 @@ def switching(
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out FILE: the run file to finish")
+    probe = _probe_trials(trials, probe_trials, adaptive, placement)
     amps = parse_floats(amplitudes, "--amplitudes")
     wids = parse_floats(widths, "--widths")
     loops = parse_devices(loop_devices)
@@ -202,7 +236,7 @@ def switching(
             amplitudes=amps or default_amplitudes(layout),
             widths=wids or default_widths(layout),
             trials=trials,
-            probe_trials=min(probe_trials, trials),
+            probe_trials=probe,
             adaptive=adaptive,
             floor_trials=floor_trials,
             disturb_reads=disturb_reads,
@@ -223,7 +257,7 @@ def switching(
             "widths": wids,
             "amplitudes": amps,
             "trials": trials,
-            "probe_trials": min(probe_trials, trials),
+            "probe_trials": probe,
             "adaptive": adaptive,
             "floor_trials": floor_trials,
             "disturb_reads": disturb_reads,

@@ -7,6 +7,7 @@ crash or a kill of either never touches the other: the server only reads the run
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -104,6 +105,15 @@ def live_option(command: Callable[..., Any]) -> Callable[..., Any]:
         ctx.meta.setdefault(_KEY, {})[param.name] = value
         return value
 
+    run = command
+
+    @functools.wraps(run)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        refuse_live_settings_without_live()
+        return run(*args, **kwargs)
+
+    command = checked
+
     for option in reversed(
         (
             click.option(
@@ -132,6 +142,28 @@ def live_option(command: Callable[..., Any]) -> Callable[..., Any]:
     ):
         command = option(command)
     return command
+
+
+def refuse_live_settings_without_live() -> None:
+    """Refuse ``--live-host`` or ``--live-port`` typed without ``--live`` (nothing would be
+    served), before the command does anything.
+
+    Raises:
+        click.UsageError: naming the option and its value.
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    opts = ctx.meta.get(_KEY, {})
+    if opts.get("live"):
+        return
+    for name in ("live_host", "live_port"):
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+            option = "--" + name.replace("_", "-")
+            raise click.UsageError(
+                f"{option} {opts.get(name)} works with --live only: add --live to serve the "
+                "page, or leave it out"
+            )
 
 
 @contextmanager

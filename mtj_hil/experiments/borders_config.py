@@ -108,7 +108,7 @@ class BordersConfig:
             per-neuron recalibration on each die.
         calibration_batch: training images read through each die for the recalibration.
         recal_components: rank of the recalibration's input-dependent part (0: a scale and
-            a shift per neuron only; see :func:`~mtj_hil.training.recalibration.fit_recalibration`
+            a shift per neuron only; more than 0 needs ``recalibrate``; see :func:`~mtj_hil.training.recalibration.fit_recalibration`
             for its digital cost).
         pool_size: die realisations pre-drawn for statistics-aware training.
         select: keep the best epoch of each fine-tuning by its training loss through the die
@@ -236,6 +236,7 @@ class BordersConfig:
         for name in ("finetune_shrink", "stats_shrink"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
+        check_recal_components(self.recal_components, self.recalibrate)
         if not 0 <= self.recal_components <= self.calibration_batch - 2:
             raise ConfigError(
                 f"recal_components must lie in 0 .. calibration batch - 2, "
@@ -245,6 +246,24 @@ class BordersConfig:
             raise ConfigError(
                 f"lr_final must be > 0 and at most the other step sizes, got {self.lr_final}"
             )
+
+
+def check_recal_components(
+    recal_components: int,
+    recalibrate: bool,
+    names: tuple[str, str] = ("recal_components = ", "recalibrate = false"),
+) -> None:
+    """Refuse a recalibration rank beside the recalibration turned off (it would be
+    ignored); ``names``: how the rank and the switch are written (settings or options).
+
+    Raises:
+        ConfigError: naming both and the rank given.
+    """
+    if recal_components and not recalibrate:
+        raise ConfigError(
+            f"{names[0]}{recal_components} shapes the recalibration, which {names[1]} turns "
+            "off (leave it out, or recalibrate)"
+        )
 
 
 def config_record(config: BordersConfig) -> dict[str, Any]:

@@ -105,3 +105,23 @@ def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:
         y_test=data.y_train[val],
         preprocessing=steps,
     )
+
+
+FOLDED_DATASETS = ("mnist5k",)
+"""The data sets a setting ``folds`` splits into cross-validation folds."""
+
+
+def check_folds(dataset: str, folds: object, option: str = "folds") -> None:
+    """Refuse cross-validation folds asked for beside a data set that has none (the request
+    would be ignored: the split stays seeded); ``folds`` None: not given, and False asks
+    for nothing, so both pass.
+
+    Raises:
+        ConfigError: naming ``option``, its value and the data sets that use it.
+    """
+    if folds is True and dataset not in FOLDED_DATASETS:
+        raise ConfigError(
+            f"{option} = true works with the {' and '.join(FOLDED_DATASETS)} data set only; "
+            f"{dataset} has no cross-validation folds (its split is seeded; leave {option} "
+            "out)"
+        )

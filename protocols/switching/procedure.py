@@ -170,11 +170,15 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
         raise InvalidRequest(
             f"read-disturb voltage {v_dist:g} V lies outside 0..{lim.max_read_voltage:g} V"
         )
-    if plan.trials < 1 or (plan.adaptive and not 1 <= plan.probe_trials <= plan.trials):
+    if plan.trials < 1 or (
+        plan.adaptive and plan.placement == "grid" and not 1 <= plan.probe_trials <= plan.trials
+    ):
         raise InvalidRequest(
             f"need trials >= 1 and 1 <= probe_trials <= trials, got {plan.trials}, "
             f"{plan.probe_trials}"
         )
+    if plan.placement == "information" and not 1 <= plan.probe_trials <= 60000:
+        raise InvalidRequest(f"probe_trials must be 1..60000, got {plan.probe_trials}")
     if plan.trials > 60000:
         raise InvalidRequest(f"at most 60000 trials per point, got {plan.trials}")
     if plan.floor_trials < 0 or plan.floor_trials > 60000:

@@ -93,7 +93,8 @@ _SETTINGS = (
           "the most that fit).", default=[], lo=1),
     Field("lea_beta", "int", "LEA copies averaged per output (absent: every copy tied at "
           "the fewest defects).", default=None, lo=1),
-    Field("folds", "bool", "mnist5k: test on cross-validation fold seed % 5.", default=True),
+    Field("folds", "bool", "mnist5k: test on cross-validation fold seed % 5 (true with "
+          "another dataset is refused).", default=True),
     Field("stats_model", "str", "Population of statistics-aware training.",
           default="measured", choices=("measured", "parametric")),
     Field("validation", "float", "Fraction of the training set held out as the test set "
@@ -150,7 +151,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             a setting refused (naming ``task[i].key``, its value and the group).
     """
     from mtj_hil.experiments.borders import checked_setup
-    from mtj_hil.experiments.data import check_image_size
+    from mtj_hil.experiments.data import check_folds, check_image_size
     from mtj_hil.experiments.diemodels import check_model_arrays
     from mtj_hil.sim.profile import load_profile
     from mtj_hil.training.errors import TrainingError
@@ -207,6 +208,10 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         check_image_size(str(values["dataset"]), group.get("image_size"), "image_size")
     except ConfigError as exc:
         raise refused("image_size", exc) from None
+    try:
+        check_folds(str(values["dataset"]), group.get("folds"))
+    except ConfigError as exc:
+        raise refused("folds", exc) from None
     try:  # a die model needs every array of the die measured
         layout = load_profile(first["profile"]).layout
         check_model_arrays(list(first["plan"]["arrays"]), layout, f"group {source!r}")
@@ -316,12 +321,15 @@ def digest(path: Path) -> str:
 def _stored_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """A result file's settings as :class:`BordersConfig` takes them today. Files written
     before ``image_size`` was refused beside a data set that does not resize (digits) hold
-    the size given then; the data set never used it, so it is read as the default."""
+    the size given then; the data set never used it, so it is read as the default. Likewise
+    a recalibration rank recorded with the recalibration off (never used) is read as 0."""
     from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, RESIZED_DATASETS
 
     cfg = dict(cfg)
     if cfg.get("dataset") not in RESIZED_DATASETS and "image_size" in cfg:
         cfg["image_size"] = DEFAULT_IMAGE_SIZE
+    if cfg.get("recalibrate") is False and cfg.get("recal_components"):
+        cfg["recal_components"] = 0
     return cfg
 
 

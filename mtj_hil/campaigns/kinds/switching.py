@@ -8,7 +8,8 @@ Keys of a ``[[task]]`` group of this kind:
 - the plan (defaults as ``mtj-hil switching``): ``arrays`` (``"0"``: switching one array
   of a die takes minutes, a whole die hours), ``widths`` (s, list; default three decades
   ending at the nominal width), ``amplitudes`` (V, list; default the die's grid),
-  ``trials`` (16), ``probe_trials`` (4), ``adaptive`` (true), ``floor_trials`` (64),
+  ``trials`` (16), ``probe_trials`` (4, at most ``trials``: a larger one is refused, and
+  one given with ``adaptive = false`` too), ``adaptive`` (true), ``floor_trials`` (64),
   ``disturb_reads`` (2000), ``tau0`` (1e-9 s), ``target_wer`` (1e-6).
 
 The grid is checked against the die's safety envelope when the campaign is loaded, so a
@@ -54,8 +55,8 @@ KEYS = Section(
               default=None, unit="V", lo=0, lo_open=True, nonempty=True),
         Field("trials", "int", "Trials per device and grid point.", default=16, lo=1,
               hi=100_000),
-        Field("probe_trials", "int", "Trials first spent at each point (adaptive).",
-              default=4, lo=1, hi=100_000),
+        Field("probe_trials", "int", "Trials first spent at each point (adaptive; at most "
+              "trials).", default=4, lo=1, hi=100_000),
         Field("adaptive", "bool", "Spend full trials only where devices are in transition.",
               default=True),
         Field("floor_trials", "int", "Trials per sweep for the write-error floor.",
@@ -84,6 +85,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         default_amplitudes,
         default_widths,
     )
+    from mtj_hil.protocols.switching.settings import SettingRefused, probe_trials_for
     from mtj_hil.runs.jobs.switching import plan_record
 
     values = ctx.check(group, KEYS)
@@ -93,12 +95,22 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         if values[key] is not None and len(set(values[key])) != len(values[key]):
             raise ctx.error(key, "lists a value twice")
     trials = values["trials"]
+    try:
+        probe = probe_trials_for(
+            trials,
+            values["probe_trials"] if "probe_trials" in group else None,
+            adaptive=values["adaptive"],
+            given=[k for k in ("trials", "adaptive") if k in group],
+            spell=lambda name, value: f"{name} = {str(value).lower()}",
+        )
+    except SettingRefused as exc:
+        raise ctx.error(exc.setting, f"is refused: {exc}") from None
     plan = SwitchingPlan(
         arrays=tuple(parse_indices(values["arrays"], ctx, "arrays", layout.n_arrays, noun="array")),
         amplitudes=tuple(sorted(values["amplitudes"] or default_amplitudes(layout))),
         widths=tuple(values["widths"] or default_widths(layout)),
         trials=trials,
-        probe_trials=min(values["probe_trials"], trials),
+        probe_trials=probe,
         adaptive=values["adaptive"],
         floor_trials=values["floor_trials"],
         disturb_reads=values["disturb_reads"],

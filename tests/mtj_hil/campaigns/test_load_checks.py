@@ -108,6 +108,34 @@ def test_image_size_beside_digits_is_refused_not_ignored(tmp_path: Path) -> None
         load_campaign(_write(tmp_path, sweep="image_size = 10\n"))
 
 
+def test_folds_beside_digits_is_refused_not_ignored(tmp_path: Path, capsys) -> None:
+    message = (
+        "task[1].folds = True is refused (group 'b' on the dies of group 'lot', profile "
+        "1t1r-20k): folds = true works with the mnist5k data set only; digits has no "
+        "cross-validation folds"
+    )
+    path = _write(tmp_path, sweep="folds = true\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_campaign(path)
+    assert main(["campaign", "check", str(path)]) == 3
+    assert message in " ".join(capsys.readouterr().err.split())
+    # asking for no folds, or leaving the key out (the default), asks for nothing ignored
+    load_campaign(_write(tmp_path, sweep="folds = false\n"))
+    load_campaign(_write(tmp_path, sweep=""))
+
+
+def test_a_recalibration_rank_without_the_recalibration_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "task[1].recal_components = 2 is refused (group 'b' on the dies of group 'lot', "
+            "profile 1t1r-20k): recal_components = 2 shapes the recalibration, which "
+            "recalibrate = false turns off"
+        ),
+    ):
+        load_campaign(_write(tmp_path, sweep="recalibrate = false\nrecal_components = 2\n"))
+
+
 def test_a_die_model_needs_every_array_characterised(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,

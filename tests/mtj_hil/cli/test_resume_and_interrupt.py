@@ -64,6 +64,19 @@ def test_resume_with_changed_options_is_refused_naming_each_difference(interrupt
         assert run.status == "aborted"  # nothing was touched
 
 
+def test_resume_with_another_write_pulse_is_refused_not_ignored(interrupted, capsys):
+    out, args, _ = interrupted  # started without a pulse: the die's nominal 1 V, 1 us
+    resume = ["characterize", "--die", "2", "--out", str(out), "--resume", "--no-report"]
+    assert main([*resume, "--pulse-amplitude", "0.8", "--pulse-width", "1e-7"]) == 2
+    err = _squash(capsys.readouterr().err)
+    assert (
+        "--pulse-amplitude 0.8 (stored: 1)" in err and "--pulse-width 1e-07 (stored: 1e-06)" in err
+    )
+    with RunFile.open(out) as run:
+        assert run.status == "aborted"  # nothing was touched
+    assert main([*resume, "--pulse-amplitude", "1", "--pulse-width", "1e-6"]) == 0
+
+
 def test_resume_without_options_uses_the_stored_plan_and_says_so(interrupted, capsys):
     out, args, _ = interrupted
     assert main(["characterize", "--die", "2", "--out", str(out), "--resume", "--no-report"]) == 0

@@ -161,3 +161,17 @@ def test_an_address_not_of_this_machine_names_the_option_that_gave_it(tmp_path, 
     err = " ".join(capsys.readouterr().err.split())
     assert "(--host no-such-host.invalid)" in err and "(--live-host no-such-host.invalid)" in err
     assert "while attempting to bind" not in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["characterize"], ["switching"], ["campaign", "run", "c.toml"]], ids=" ".join
+)
+@pytest.mark.parametrize(("option", "value"), [("--live-port", "9000"), ("--live-host", "0.0.0.0")])
+def test_a_live_setting_without_live_is_refused_not_ignored(
+    command, option, value, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, option, value]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Error: {option} {value} works with --live only" in err
+    assert list(tmp_path.iterdir()) == []  # refused before anything was read or written

@@ -1,0 +1,88 @@
+"""The trial settings a user gives for a switching plan, checked in one place for the
+``mtj-hil switching`` command, :func:`mtj_hil.measure_switching` and the campaign kind
+``switching``: a setting the plan would not use, or would have to change, is refused
+instead of being ignored or capped silently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+DEFAULT_PROBE_TRIALS = SwitchingPlan.probe_trials
+"""Probe trials of a plan whose user gave none (lowered to the trials on the grid)."""
+GRID_ONLY = ("trials", "adaptive")
+"""Settings only grid placement uses (information placement places its own batches)."""
+
+Spell = Callable[[str, object], str]
+"""How a setting and its value are written where the user gave them, e.g.
+``("probe_trials", 20) -> "--probe-trials 20"``."""
+
+
+def _plain(name: str, value: object) -> str:
+    return f"{name}={value!r}"
+
+
+class SettingRefused(InvalidRequest):
+    """A switching setting refused before anything is applied; ``setting`` names it."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+def probe_trials_for(
+    trials: int,
+    probe_trials: int | None,
+    *,
+    adaptive: bool = True,
+    placement: str = "grid",
+    given: Collection[str] = (),
+    spell: Spell = _plain,
+) -> int:
+    """The probe trials of a plan from the settings the user gave.
+
+    Args:
+        trials: trials per grid point.
+        probe_trials: the probe trials given, or None when not given: then the default,
+            lowered to ``trials`` when that is smaller (so a small ``trials`` alone works).
+        adaptive, placement: the plan's.
+        given: which of ``trials`` and ``adaptive`` the user gave (not left at defaults).
+        spell: how a setting and its value are named in messages.
+
+    Returns:
+        The probe trials to put in the plan (a given value unchanged).
+
+    Raises:
+        SettingRefused (an ``InvalidRequest``): ``probe_trials`` above ``trials`` on the
+            adaptive grid, ``probe_trials`` with adaptive off (unused), or ``trials`` or
+            ``adaptive`` with information placement (unused); ``setting`` names it.
+    """
+    values = {"trials": trials, "adaptive": adaptive, "probe_trials": probe_trials}
+    if placement == "information":
+        for name in GRID_ONLY:
+            if name in given:
+                raise SettingRefused(
+                    name,
+                    f"{spell(name, values[name])} works with grid placement only; information "
+                    "placement places its own batches of trials and does not use it (leave "
+                    "it out)",
+                )
+        return DEFAULT_PROBE_TRIALS if probe_trials is None else probe_trials
+    if probe_trials is None:
+        return min(DEFAULT_PROBE_TRIALS, trials)
+    if not adaptive:
+        raise SettingRefused(
+            "probe_trials",
+            f"{spell('probe_trials', probe_trials)} works with adaptive trials only; "
+            f"{spell('adaptive', False)} spends every one of {spell('trials', trials)} at "
+            "each point (leave it out)",
+        )
+    if probe_trials > trials:
+        raise SettingRefused(
+            "probe_trials",
+            f"{spell('probe_trials', probe_trials)} is more than {spell('trials', trials)}: "
+            f"the probe trials are the first of each point's trials; allowed 1..{trials}",
+        )
+    return probe_trials

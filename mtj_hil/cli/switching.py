@@ -225,7 +225,14 @@ def switching(
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out FILE: the run file to finish")
-    probe = _probe_trials(trials, probe_trials, adaptive, placement)
+    try:
+        probe = _probe_trials(trials, probe_trials, adaptive, placement)
+    except click.UsageError:
+        if not resume:
+            raise
+        # a run started before these were refused recorded its own command line with
+        # them, and its plan with probe trials capped to the trials: the stored plan decides
+        probe = min(probe_trials, trials)
     amps = parse_floats(amplitudes, "--amplitudes")
     wids = parse_floats(widths, "--widths")
     loops = parse_devices(loop_devices)
@@ -266,6 +273,8 @@ def switching(
             "target_wer": target_wer,
             "tau0": tau0,
         }
+        if stored.get("probe_trials") == min(probe_trials, trials):
+            requested["probe_trials"] = stored["probe_trials"]  # capped as runs once were
         given = given_options(tuple(requested))
         refuse_changed_plan(out, {k: requested[k] for k in given}, stored)
     source, target = choose_run(

@@ -130,3 +130,39 @@ def test_a_campaign_leaving_probe_trials_out_still_takes_a_small_trials(tmp_path
         path.write_text(CAMPAIGN.format(extra=extra))
         plan = plan_from_record(load_campaign(path).tasks[0].params["plan"])
         assert plan.probe_trials == expected
+
+
+def test_a_run_started_with_probe_trials_above_trials_still_resumes(tmp_path, monkeypatch, capsys):
+    """Before --probe-trials above --trials was refused, such a run recorded its command line
+    with both and its plan with the probe trials capped; the command its resume hint names
+    finishes it."""
+    import shlex
+
+    from mtj_hil.protocols.switching.procedure import SwitchingPlan
+    from mtj_hil.runs.jobs.switching import run_switching
+    from mtj_hil.sim import SimulatedChip
+
+    out = tmp_path / "old.h5"
+    typed = ["switching", "--die", "1", "--arrays", "0,1", "--widths", "1e-6"]
+    typed += ["--amplitudes", "0.6,0.8", "--floor-trials", "0", "--disturb-reads", "0"]
+    typed += ["--no-report", "--trials", "2", "--probe-trials", "20", "--out", str(out)]
+    plan = SwitchingPlan(
+        arrays=(0, 1), amplitudes=(0.6, 0.8), widths=(1e-6,), trials=2, probe_trials=2,
+        floor_trials=0, disturb_reads=0,
+    )  # fmt: skip
+
+    def stop(done, total, array):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sys.argv", ["mtj-hil", *typed])
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 1)
+    with pytest.raises(KeyboardInterrupt):
+        run_switching(chip, out, die_id="sim:1t1r-20k:lot0:die1", plan=plan, seed=0, progress=stop)
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    hint = re.search(r"mtj-hil (switching .*?--resume)", shown)
+    assert hint and "--probe-trials 20" in hint.group(1)
+    assert main(shlex.split(hint.group(1))) == 0
+    # a new run is refused as before
+    assert main([*typed[:-1], str(tmp_path / "new.h5")]) == 2

@@ -86,6 +86,8 @@ class ChipController(SequenceCommands, ControllerLink):
     #: failed EN); checked against the PULSE and SCAN replies
     _enabled_rows: int | None = None
     _enabled_cells: int | None = None
+    #: array the host selected and the board still holds, as far as the host knows
+    _selected_array: int | None = None
 
     def select_array(self, index: int) -> None:
         """Select array ``index`` (0-based). The board clears both masks and routes OFF.
@@ -98,8 +100,10 @@ class ChipController(SequenceCommands, ControllerLink):
         if not 0 <= i < ident.arrays:
             raise ValueError(f"array index {i} outside 0..{ident.arrays - 1}")
         self._enabled_rows = self._enabled_cells = None
+        self._selected_array = None
         self._transact_echo("SEL", (str(i),), operation_s=ident.limits.t_route)
         self._enabled_rows = self._enabled_cells = 0  # SEL clears both masks
+        self._selected_array = i
 
     def _indices(self, lines: Any, n: int, what: str) -> list[int]:
         arr = np.asarray(lines)
@@ -393,6 +397,7 @@ class ChipController(SequenceCommands, ControllerLink):
         extra = self.identity.limits.t_route if self.identity else 0.0
         self._enabled_rows = self._enabled_cells = None
         self._seq_buffer = None  # the host no longer vouches for the sequence buffer
+        self._selected_array = None  # RST deselects
         reply = self._transact("RST", operation_s=extra)
         self._enabled_rows = self._enabled_cells = 0
         if reply:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from mtj_hil.instruments.controller.codec import (
     MAX_FRAME_BYTES,
+    ControllerError,
     Frame,
     FrameError,
     _parse_int,
@@ -32,9 +33,9 @@ from mtj_hil.instruments.controller.sequence import (
     parse_dat,
 )
 from mtj_hil.instruments.controller.types import ChipIdentity
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 
-__all__ = ["SequenceCommands", "run_duration"]
+__all__ = ["SequenceCommands", "check_frames", "run_duration"]
 
 
 def run_duration(steps: list[Step], ident: ChipIdentity, enabled_rows: int | None) -> float:
@@ -151,17 +152,47 @@ class SequenceCommands:
         tokens = tuple(encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps)
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault
-        if not reused:
-            self._upload(tokens)
-        results, steps_run = self._run(steps, duration)
-        if reused and steps_run == 0:
-            # the board lost its buffer (its own reset) and ran nothing: upload, run again
-            self._upload(tokens)
+        try:
+            if not reused:
+                self._upload(tokens)
             results, steps_run = self._run(steps, duration)
+            if reused and steps_run == 0:
+                # the board lost its buffer (its own reset) and ran nothing: upload, run again
+                self._upload(tokens)
+                results, steps_run = self._run(steps, duration)
+        except InstrumentError as exc:
+            self._after_failed_run(exc)
+            raise
         if steps_run != len(steps):
             raise FrameError(f"SEQ RUN reports steps={steps_run}; sent {len(steps)} steps")
         self._seq_buffer = tokens
         return results
+
+    def _after_failed_run(self, exc: InstrumentError) -> None:
+        """A run (or its upload) failed: the board no longer holds a selection the host can
+        vouch for (a run that fails leaves the board in its safe state). When ``SEQ RUN``
+        was refused for want of a selected array although the host had selected one, the
+        board reset itself since: say so (and whether its host watchdog did it).
+
+        Raises:
+            HostWatchdogFired: the board's host watchdog had reset it (``STAT`` flag 4).
+            InstrumentStateLost: the board reset itself otherwise (its own watchdog, power).
+        """
+        selected: int | None = self._selected_array  # type: ignore[attr-defined]
+        self._selected_array = None
+        if not (
+            isinstance(exc, ControllerError)
+            and exc.code == "E06"
+            and not exc.message.startswith("step ")  # refused before the run, not in it
+            and selected is not None
+        ):
+            return
+        self.check_watchdog()  # type: ignore[attr-defined]
+        raise InstrumentStateLost(
+            f"{self.port_name}: the board no longer held array {selected} at SEQ RUN "  # type: ignore[attr-defined]
+            "(it answers E06, no array selected): it reset itself since the host selected "
+            "it, so it is in its safe state; nothing of this run was applied"
+        ) from exc
 
     def _upload(self, tokens: tuple[str, ...]) -> None:
         """``SEQ NEW`` then ``SEQ ADD`` frames of the step tokens.
@@ -204,8 +235,12 @@ class SequenceCommands:
                 )
             if [r.index for r in results] != list(range(len(results))):
                 raise FrameError("DAT frames arrived out of order or with gaps")
-            return results, _parse_int(steps_t)
+            steps_run = _parse_int(steps_t)
+            if steps_run == len(steps):  # else refused below (or uploaded again: steps=0)
+                check_frames(steps, results, rows_before)
+            return results, steps_run
 
+        rows_before: int | None = self._enabled_rows  # type: ignore[attr-defined]
         # the run's E steps change the masks: unknown from here on, whatever happens
         self._enabled_rows = self._enabled_cells = None  # type: ignore[attr-defined]
         return self._transact_stream(  # type: ignore[attr-defined]
@@ -215,6 +250,51 @@ class SequenceCommands:
             reply_bytes=64 + n_scans * (80 + 3 * ident.rows * ident.cols),
             accept=accept,
         )
+
+
+def check_frames(steps: list[Step], results: list[SeqResult], rows: int | None) -> None:
+    """Check that the ``DAT`` frames of a run are the scans its steps make, in step order:
+    one frame (round 0) per ``S`` and ``D`` step; per write-verify an optional round 0,
+    then rounds 1, 2, ... (at most one per amplitude); decision bits from ``D`` and ``V``
+    steps, codes from ``S`` and ``W``; as many rows as are enabled when the step runs
+    (``rows`` before the first ``E`` step, ``None``: unknown).
+
+    Raises:
+        FrameError: naming the first frame that does not fit the steps sent.
+    """
+    enabled: list[int | None] = []
+    for step in steps:
+        rows = len(step.rows) if isinstance(step, Enable) else rows
+        enabled.append(rows)
+    rounds: dict[int, int] = {}  # step index -> its last round seen
+    last = -1
+    for r in results:
+        what = f"DAT frame k={r.index} (step {r.step}, round {r.round})"
+        step = steps[r.step] if 0 <= r.step < len(steps) else None
+        if not isinstance(step, Scan | Decide | WriteVerify):
+            kind = "no step of the run" if step is None else type(step).__name__
+            raise FrameError(f"{what} names {kind}, which makes no scan")
+        if r.step < last:
+            raise FrameError(f"{what} comes after a frame of step {last}")
+        if isinstance(step, WriteVerify):
+            prev = rounds.get(r.step)
+            ok = (r.round in (0, 1) if prev is None else r.round == prev + 1) and r.round <= len(
+                step.amplitudes
+            )
+            decides = step.decide
+        else:
+            ok, decides = r.step not in rounds and r.round == 0, isinstance(step, Decide)
+        if not ok:
+            raise FrameError(f"{what} is not the next scan of that step")
+        if (r.high is not None) != decides:
+            raise FrameError(f"{what} carries {'bits' if r.high is not None else 'codes'}")
+        n = (r.high if r.high is not None else r.codes).shape[0]  # type: ignore[union-attr]
+        if enabled[r.step] is not None and n != enabled[r.step]:
+            raise FrameError(f"{what} scans {n} rows, not the {enabled[r.step]} enabled")
+        rounds[r.step], last = r.round, r.step
+    for i, step in enumerate(steps):
+        if isinstance(step, Scan | Decide) and i not in rounds:
+            raise FrameError(f"no DAT frame for the scan of step {i}")
 
 
 def _frames(tokens: list[str]) -> list[list[str]]:

@@ -52,6 +52,7 @@ from mtj_hil.protocols.chip import (
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.sequence import run_on_host
 from mtj_hil.station.chip_seq import run_on_board
+from mtj_hil.station.chip_seq_util import check_envelope
 from mtj_hil.station.rectangles import rectangles
 from mtj_hil.station.shutdown import ShutdownReport, shut_down
 
@@ -377,6 +378,7 @@ class InstrumentChip:
         """
         self._check_open()
         array = check_array(self._layout, array)
+        check_envelope(self, steps)  # the whole sequence, before any step of it runs
         if self.station.read_path == "adc" and self.use_sequences:
             if self._v11 and self.controller.has_sequences:
                 with self._board_may_change():

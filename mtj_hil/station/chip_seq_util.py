@@ -10,8 +10,10 @@ import numpy as np
 
 from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.instruments.controller.sequence import SeqResult
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.chip import CellState
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.sequence import PulseAll, WriteAll
 
 log = logging.getLogger("mtj_hil.station.chip_seq")
 
@@ -27,6 +29,33 @@ def check_rounds(i: int, first, maps, target) -> None:
                 "write-verify step %d: the board pulsed after round %d, host saw it done", i, r
             )
             return
+
+
+def check_envelope(chip: Any, steps: list[Any]) -> None:
+    """Check every pulse and read voltage of a protocol sequence against ``chip``'s safety
+    envelope before anything is sent, whichever way it then runs (on the board, or one
+    command at a time on a board too old for sequences), naming the first step at fault.
+
+    Raises:
+        SafetyViolation: a pulse or read voltage outside the envelope.
+        InvalidRequest: a write's pulses outside the die's limits.
+    """
+    env = chip.envelope
+    for i, step in enumerate(steps):
+        try:
+            volts = getattr(step, "read_voltage", None)
+            if volts is not None:
+                env.check_read_voltages(np.array([volts], float))
+            if isinstance(step, WriteAll):
+                plan = step.pulses(chip.layout)
+                env.check_pulses([p.amplitude for p in plan], [p.width for p in plan])
+            elif isinstance(step, PulseAll):
+                env.check_pulse(step.pulse.amplitude, step.pulse.width)
+        except (SafetyViolation, InvalidRequest) as exc:
+            raise type(exc)(
+                f"sequence refused before anything was sent: step {i} "
+                f"({type(step).__name__}): {exc}"
+            ) from None
 
 
 def polarity_of(chip: Any, state: CellState) -> str:

@@ -55,8 +55,13 @@ from mtj_hil.profile_fit.runs import open_runs
 from mtj_hil.profile_fit.spatial import put_spatial
 from mtj_hil.profile_fit.switching import fit_switching
 from mtj_hil.profile_fit.telegraph import put_telegraph, tail_share
+from mtj_hil.protocols.errors import ProtocolError
 from mtj_hil.sim.profile import DeviceProfile, as_dict, profile_from_dict
 from mtj_hil.sim.profile_sections import Telegraph
+
+MIN_GOOD_DEVICES = 20
+"""Fewer GOOD devices than this (all runs together) and the fit warns that its resistance
+law is rough; with none it refuses."""
 
 SYSTEMATIC = {
     "resistance.r_p_median": ("rel", 0.002),
@@ -131,6 +136,7 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
             repeated, layouts that disagree, or read voltages that cannot be reconciled
             (named).
         ConfigError: the fitted values do not make a valid profile.
+        ProtocolError: no GOOD device in any of the runs.
     """
     chars, sws = open_runs([Path(p) for p in paths])
     data = as_dict(base)
@@ -177,6 +183,19 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     # -- resistance, at zero bias where it can be known ---------------------------------------
     base_tmr = base.resistance.r_ap_median / base.resistance.r_p_median - 1.0
     all_levels = [run_levels(c, base.bias, base_tmr) for c in chars]
+    n_good = [lv.lp.size for lv in all_levels]
+    counts = ", ".join(f"{c.name}: {n}" for c, n in zip(chars, n_good, strict=True))
+    if not sum(n_good):
+        raise ProtocolError(
+            f"the runs hold no GOOD device with finite readings ({counts}), so there is no "
+            "resistance law to fit: their devices did not switch or were not settled "
+            "('mtj-hil show RUN' says why); fit runs of dies that were written"
+        )
+    if sum(n_good) < MIN_GOOD_DEVICES:
+        fp.warnings.append(
+            f"the resistance law rests on {sum(n_good)} GOOD devices ({counts}): its "
+            "medians and spreads are rough; fit more arrays or dies"
+        )
     levels = [lv.core() for lv in all_levels]
     hows = sorted({lv.how.split(" (")[0] for lv in levels})
     where = "; ".join(hows)

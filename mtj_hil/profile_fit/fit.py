@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from mtj_hil.errors import counted
 from mtj_hil.profile_fit import checks, pinholes
 from mtj_hil.profile_fit.defects import die_defects, fit_defects
 from mtj_hil.profile_fit.drift import put_drift
@@ -297,7 +298,7 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     fp.warnings += checks.drift_check(names, chars, shifts)
     fp.warnings += checks.noise_tail_check(names, chars, tails)
     fp.warnings += checks.write_check(names, chars, floor)
-    profile_from_dict(data, source=f"profile fitted from {len(paths)} runs")
+    profile_from_dict(data, source=f"profile fitted from {counted(len(paths), 'run')}")
     return fp
 
 

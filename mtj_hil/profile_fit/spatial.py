@@ -36,6 +36,7 @@ from scipy.stats import norm
 from mtj_hil.profile_fit.scratches import scratches
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.sim.flaws import die_grid
+from mtj_hil.sim.profile_sections import Spatial
 
 NULL_PERMUTATIONS = 8
 """Random placements of a die's defects that give the chance components."""
@@ -47,6 +48,13 @@ EDGE_LR = 25.0
 """Likelihood ratio (2 ln L1/L0) an edge band must reach to be kept (~ z 4.5 after the
 search over widths)."""
 POINT_CODES = (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP)
+SCRATCH_CODES = tuple(
+    DefectCode[name]
+    for name in Spatial.RANGES["scratch_class"][:2]  # type: ignore[misc]
+)
+"""What a scratch can leave, as a profile's ``scratch_class`` states it (SHORT, OPEN): lines
+of stuck devices are not looked for (on a die with many stuck devices, chance lines them
+up, and a profile could not state such a scratch)."""
 
 
 @dataclass
@@ -214,12 +222,13 @@ def edge_band(
 
 
 def _class_scratches(m: DieMap, where: np.ndarray) -> tuple[np.ndarray, int, list[float]]:
-    """:func:`scratches` of one map looked for in each defect class on its own: a scratch
-    turns the devices it crosses into one class, and stuck devices scattered beside it
-    would otherwise thicken its group past a line."""
+    """:func:`scratches` of one map looked for in each class a scratch can leave
+    (:data:`SCRATCH_CODES`) on its own: a scratch turns the devices it crosses into one
+    class, and stuck devices scattered beside it would otherwise thicken its group past a
+    line."""
     mask = np.zeros(m.defect.shape, bool)
     count, lengths = 0, []
-    for code in POINT_CODES:
+    for code in SCRATCH_CODES:
         part, n, long = scratches(m.defect & where & (m.code == code), m.array_shape)
         mask |= part
         count += n

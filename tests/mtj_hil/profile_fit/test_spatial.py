@@ -110,3 +110,17 @@ def test_an_edge_band_is_found_with_its_width_and_factor():
     assert fit.values["edge_width"][0] == 3.0
     band = fit.exclude[0]
     assert band[0, :].all() and band[2, 75] and not band[3, 75]  # left out of point rates
+
+
+def test_a_line_of_stuck_devices_is_not_a_scratch_a_profile_cannot_state():
+    """A profile's scratch leaves SHORT or OPEN devices; on a die with many stuck devices
+    chance lines them up, and the fit must not return a scratch of a stuck class (the
+    profile would not load)."""
+    defect = np.zeros(SHAPE, bool)
+    _line(defect, 75.0, 75.0, 0.5, 70.0)
+    for code in (DefectCode.STUCK_P, DefectCode.STUCK_AP):
+        fit = fit_spatial([_map(defect, code)])
+        assert fit.values["scratch_rate"][0] == 0.0 and "scratch_class" not in fit.values
+    fit = fit_spatial([_map(defect, DefectCode.OPEN)])
+    assert fit.values["scratch_rate"][0] > 0
+    assert DefectCode(int(fit.values["scratch_class"][0])) == DefectCode.OPEN

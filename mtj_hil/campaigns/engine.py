@@ -44,6 +44,8 @@ class CampaignOutcome:
     skipped: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    """Task id -> the warnings its run raised (one-line texts), for tasks that raised any."""
 
     @property
     def ok(self) -> bool:
@@ -106,9 +108,16 @@ def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]
 
 
 def run_campaign(
-    spec: CampaignSpec, client: Any | None = None, progress: Progress | None = None
+    spec: CampaignSpec,
+    client: Any | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str, str], None] | None = None,
 ) -> CampaignOutcome:
     """Run every unfinished task of ``spec``; record each outcome in the index.
+
+    ``warn(task_id, text)`` is called, as each task ends, for every warning its run raised
+    (a missing calibration, a fallback to one command at a time, ...); the outcome keeps
+    them too.
 
     Finished tasks (their run file ``completed`` and matching the indexed checksum) are
     skipped; unfinished run files are resumed by their kind. A failed task is recorded with
@@ -163,6 +172,12 @@ def run_campaign(
             report(kind, done_by_kind[kind], total)
 
         def finish(task: Task, result: dict[str, Any]) -> None:
+            said = result.pop("warnings", None) or []
+            if said:
+                outcome.warnings[task.id] = list(said)
+                for text in said:
+                    if warn is not None:
+                        warn(task.id, text)
             index.update(task.id, **{k: v for k, v in result.items() if k != "id"})
             state[task.id] = "done" if result["status"] == "completed" else "failed"
             if result["status"] == "completed":

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +25,35 @@ from mtj_hil.runs.store.runfile import RunFile
 
 LOCK_PREFIX = "mtj-hil-station:"
 """Name prefix of the cluster-wide lock held by a task that drives a station."""
+
+
+_CAPTURING = threading.Lock()
+"""Held while a task's warnings are captured: ``warnings.catch_warnings`` is per process, so
+a second task running in another thread of the same process (an in-process cluster) leaves
+its warnings to print as they come instead."""
+
+
+@contextmanager
+def relayed_warnings() -> Iterator[list[str]]:
+    """The warnings raised in the block, as one-line texts ``"Category: message"`` (each
+    once), for the client to print: a worker's own stderr shows them with a source line,
+    and on a remote worker nobody sees them at all."""
+    said: list[str] = []
+    if not _CAPTURING.acquire(blocking=False):
+        yield said
+        return
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                yield said
+            finally:
+                for w in caught:
+                    text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+                    if text not in said:
+                        said.append(text)
+    finally:
+        _CAPTURING.release()
 
 
 def _stamp() -> str:
@@ -92,7 +123,8 @@ def execute_task(task: Task) -> dict[str, Any]:
     """Run ``task`` with its kind and return its outcome: ``status`` (``completed`` or
     ``failed``), ``error``, ``summary``, ``checksum`` (SHA-256 of the run file), ``digest``
     (of its numbers), ``run_id``, ``git_revision``, ``worker``, ``host``, ``pid``,
-    ``started`` and ``ended`` (UTC, ms; the span the task held its station, if any). Errors of the task are returned, not raised, so one failure does
+    ``started`` and ``ended`` (UTC, ms; the span the task held its station, if any) and
+    ``warnings`` (one-line texts, :func:`relayed_warnings`). Errors of the task are returned, not raised, so one failure does
     not stop the others (Ctrl-C and a dying process still stop it). A run file that does
     not open is set aside first (see :func:`set_aside_unreadable`); the client has already
     refused to run a task whose completed run file changed after it was indexed."""
@@ -102,6 +134,14 @@ def execute_task(task: Task) -> dict[str, Any]:
         "host": platform.node(),
         "pid": os.getpid(),
     }
+    with relayed_warnings() as said:
+        _execute(kind, task, out)
+    out["warnings"] = said
+    return out
+
+
+def _execute(kind: Any, task: Task, out: dict[str, Any]) -> None:
+    """The body of :func:`execute_task`: fills ``out``."""
     try:
         with station_lock(task.station):
             out["started"] = _stamp()
@@ -124,4 +164,3 @@ def execute_task(task: Task) -> dict[str, Any]:
         out["status"], out["error"] = "failed", f"{type(exc).__name__}: {exc}"
         out.setdefault("started", _stamp())
         out.setdefault("ended", out["started"])
-    return out

@@ -102,6 +102,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
             highlight=False,
         )
     client = connect(scheduler, workers, settings=spec.cluster)
+    said: dict[str, list[str]] = {}  # warning text -> the tasks that raised it
     try:
         n = len(client.scheduler_info().get("workers", {}))
         console.print(
@@ -130,8 +131,19 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
                     ids[kind] = bar.add_task(kind, total=total)
                 bar.update(ids[kind], completed=done)
 
+            def warn(task_id: str, text: str) -> None:
+                # each warning once, as it first comes; the tasks it came from at the end
+                said.setdefault(text, []).append(task_id)
+                if len(said[text]) == 1:
+                    category, _, message = text.partition(": ")
+                    bar.console.print(
+                        Text.assemble(("warning", "yellow"), f" ({category}) {task_id}: {message}"),
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+
             with live_view(file):
-                outcome = run_campaign(spec, client, progress)
+                outcome = run_campaign(spec, client, progress, warn)
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()
@@ -144,6 +156,15 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
         ),
         soft_wrap=True,
     )
+    for text, tasks in said.items():
+        if len(tasks) > 1:
+            category, _, _ = text.partition(": ")
+            console.print(
+                escape(f"the {category} above came from {counted(len(tasks), 'task')}: ")
+                + escape(", ".join(tasks[:5]) + (", ..." if len(tasks) > 5 else "")),
+                highlight=False,
+                soft_wrap=True,
+            )
     for task_id, error in outcome.failed.items():
         console.print(
             Text.assemble(("failed", "red"), f" {task_id}: {error}"),

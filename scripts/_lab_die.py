@@ -1,5 +1,6 @@
 """The die a virtual-lab bench measures: the station file's, or another die of its profile
-(``--lot``/``--die``: dies the benches were not tuned on)."""
+or of another profile (``--profile``/``--lot``/``--die``: dies the benches were not tuned
+on)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 
 
 def add_die_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--lot`` and ``--die``, defaulting to the station file's ``[virtual_lab]`` die."""
-    lab = tomllib.loads(STATION.read_text())["virtual_lab"]
+    """Add ``--profile``, ``--lot`` and ``--die``, defaulting to the station file's die
+    profile and ``[virtual_lab]`` die."""
+    station = tomllib.loads(STATION.read_text())
+    lab = station["virtual_lab"]
+    parser.add_argument(
+        "--profile",
+        default=station["die"]["profile"],
+        help="die profile of the simulated die: a shipped name or a TOML file (default: the "
+        "virtual-lab station file's); its limits must fit the station's [safety]",
+    )
     parser.add_argument(
         "--lot",
         type=int,
@@ -23,3 +32,8 @@ def add_die_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--die", type=int, default=lab["die"], help="die of that lot (default: the station's)"
     )
+
+
+def lab_die(args: argparse.Namespace) -> tuple[str, int, int]:
+    """``(profile, lot, die)`` the options chose."""
+    return args.profile, args.lot, args.die

@@ -29,7 +29,7 @@ import time
 import tomllib
 from typing import Any
 
-from _lab_die import STATION, add_die_options
+from _lab_die import STATION, add_die_options, lab_die
 from _smoke import bench_description, parse_args
 
 from mtj_hil.protocols import CharacterizationPlan, MemorySink, characterize_die
@@ -40,17 +40,20 @@ from mtj_hil.station.files import station_from_dict
 
 
 def run(
-    strategy: str, n_arrays: int, cycles: int, die: tuple[int, int] | None = None
+    strategy: str, n_arrays: int, cycles: int, die: tuple[str, int, int] | None = None
 ) -> dict[str, Any]:
     """Characterise ``n_arrays`` arrays over a fresh virtual lab with one read strategy, on
-    the station file's die or die ``(lot, die)`` of its profile."""
+    the station file's die or die ``(profile, lot, die)``."""
     data = tomllib.loads(STATION.read_text())
     if strategy == "naive":
         data["station"]["read_path"] = "smu"
     cfg = data.pop("virtual_lab")
-    lot_seed, die_index = die if die is not None else (cfg["lot_seed"], cfg["die"])
+    profile, lot_seed, die_index = (
+        die if die is not None else (data["die"]["profile"], cfg["lot_seed"], cfg["die"])
+    )
+    data["die"]["profile"] = profile
     lab = VirtualLab(
-        data["die"]["profile"],
+        profile,
         lot_seed,
         die_index,
         smu_latency=cfg["smu_latency"],
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     results = {}
     for strategy, n in strategies:
-        r = run(strategy, n, args.cycles, (args.lot, args.die))
+        r = run(strategy, n, args.cycles, lab_die(args))
         results[strategy] = r
         scale = args.arrays / n
         rows.append(

@@ -39,7 +39,7 @@ import tomllib
 import warnings
 
 import numpy as np
-from _lab_die import STATION, add_die_options
+from _lab_die import STATION, add_die_options, lab_die
 from _smoke import bench_description
 
 from mtj_hil.protocols.switching.analysis import analyse
@@ -100,16 +100,19 @@ def plan_for(layout, arrays: list[int], smoke: bool, **changes) -> SwitchingPlan
 
 
 def measure(
-    n_arrays: int, smoke: bool, lever: str = "all", die: tuple[int, int] | None = None
+    n_arrays: int, smoke: bool, lever: str = "all", die: tuple[str, int, int] | None = None
 ) -> dict:
-    """Switching of arrays ``0..n_arrays-1`` of the station's die (or die ``(lot, die)`` of
+    """Switching of arrays ``0..n_arrays-1`` of the station's die (or die ``(profile, lot, die)``
     its profile) over the virtual lab, with the levers of ``lever`` (see :data:`LEVERS`)."""
     firmware, changes = LEVERS[lever]
     data = tomllib.loads(STATION.read_text())
     cfg = data.pop("virtual_lab")
-    lot_seed, die_index = die if die is not None else (cfg["lot_seed"], cfg["die"])
+    profile, lot_seed, die_index = (
+        die if die is not None else (data["die"]["profile"], cfg["lot_seed"], cfg["die"])
+    )
+    data["die"]["profile"] = profile
     lab = VirtualLab(
-        data["die"]["profile"],
+        profile,
         lot_seed,
         die_index,
         smu_latency=cfg["smu_latency"],
@@ -236,7 +239,7 @@ def main() -> None:
     parser.add_argument("--lever-arrays", type=int, default=1, help="arrays per lever")
     add_die_options(parser)
     args = parser.parse_args()
-    die = (args.lot, args.die)
+    die = lab_die(args)
     if args.levers:
         n = 1 if args.smoke else args.lever_arrays
         print(f"levers, each on its own ({n} array(s) measured, scaled to the die):")

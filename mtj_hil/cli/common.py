@@ -297,6 +297,14 @@ def given_options(names: tuple[str, ...]) -> list[str]:
     return [n for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
 
 
+def spell_option(name: str, value: object) -> str:
+    """A plan setting as its option is typed: ``--probe-trials 20``, ``--no-adaptive``."""
+    option = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return option if value else option.replace("--", "--no-", 1)
+    return f"{option} {value}"
+
+
 def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The plan and the layout recorded in the ``kind`` run file ``out`` (its datasets read
     and checked first).

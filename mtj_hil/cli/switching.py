@@ -20,6 +20,7 @@ from mtj_hil.cli.common import (
     given_options,
     open_die,
     refuse_changed_plan,
+    spell_option,
     stored_run,
 )
 from mtj_hil.cli.show_files import grid
@@ -75,14 +76,6 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
-def _spell(name: str, value: object) -> str:
-    """A switching setting as its option is typed: ``--probe-trials 20``, ``--no-adaptive``."""
-    option = "--" + name.replace("_", "-")
-    if isinstance(value, bool):
-        return option if value else option.replace("--", "--no-", 1)
-    return f"{option} {value}"
-
-
 def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str) -> int:
     """The plan's probe trials from the options typed (``probe_trials_for``).
 
@@ -99,7 +92,7 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
             adaptive=adaptive,
             placement=placement,
             given=given,
-            spell=_spell,
+            spell=spell_option,
         )
     except SettingRefused as exc:
         raise click.UsageError(str(exc)) from None

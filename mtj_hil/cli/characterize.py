@@ -204,8 +204,10 @@ def characterize(
             "pulse_width": pulse_width,
         }
         given = given_options(tuple(requested))
-        # a plan without a pulse wrote with the die's nominal one (recorded in its layout)
+        # a plan without a pulse wrote with the die's nominal one (recorded in its layout,
+        # except by the oldest run files)
         pulse = stored.get("pulse") or layout.get("nominal_pulse") or {}
+        nominal = "the die's nominal write pulse (which this run writes with)"
         refuse_changed_plan(
             out,
             {k: requested[k] for k in given},
@@ -214,6 +216,7 @@ def characterize(
                 "bias_voltage": stored.get("bias_read_voltage"),
                 **{f"pulse_{k}": pulse[k] for k in ("amplitude", "width") if k in pulse},
             },
+            unrecorded={} if pulse else {"pulse_amplitude": nominal, "pulse_width": nominal},
         )
     source, out = choose_run(
         "characterize", profile, lot_seed, die_index, station, die_id, out, resume

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+Spell = Callable[[str, object], str]
+"""How a setting and its value are written where the user gave them, e.g.
+``("probe_trials", 20) -> "--probe-trials 20"`` on the command line."""
+
 
 class ProtocolError(RuntimeError):
     """A measurement procedure could not do what was asked (bad data, inconsistent results)."""
@@ -12,3 +18,18 @@ class InvalidRequest(ProtocolError, ValueError):
 
     Raised before anything is applied to a device.
     """
+
+
+class SettingRefused(InvalidRequest):
+    """A plan setting refused before anything is applied; ``setting`` names it as the plan
+    spells it (e.g. ``"trials"``), so a caller can point at its own key or option without
+    reading the message."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+def plain_setting(name: str, value: object) -> str:
+    """A setting as the library spells it: ``probe_trials=20`` (the default :data:`Spell`)."""
+    return f"{name}={value!r}"

@@ -24,12 +24,13 @@ the misread probability below a bound).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse
+from mtj_hil.protocols.chip import CellState, Chip, Layout, Limits, Pulse
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.write import pulse_plan, write_weights
@@ -152,6 +153,75 @@ def check_steps(steps: list[SeqStep]) -> None:
             raise InvalidRequest(f"sequence step {i}: threshold must be > 0 S, got {thr}")
 
 
+def _read_within(limits: Limits, volts: float) -> None:
+    """Refuse a read voltage (V) above the die's read limit (or not finite)."""
+    if not abs(volts) <= limits.max_read_voltage:
+        raise InvalidRequest(
+            f"read voltage {volts:.4g} V exceeds the die's limit of {limits.max_read_voltage:g} V"
+        )
+
+
+def _pulses_within(limits: Limits, pulses: list[Pulse]) -> None:
+    """Refuse a pulse whose amplitude (V, as a magnitude) or width (s) lies outside the
+    die's limits (or is not finite)."""
+    amps = np.abs(np.array([p.amplitude for p in pulses], float))
+    widths = np.array([p.width for p in pulses], float)
+    lo, hi = limits.min_pulse_amplitude, limits.max_pulse_amplitude
+    bad = ~((amps >= lo) & (amps <= hi))  # NaN fails both comparisons
+    if bad.any():
+        raise InvalidRequest(
+            f"pulse amplitude {amps[bad][0]:.4g} V is outside the die's limits {lo:g}..{hi:g} V"
+        )
+    lo, hi = limits.min_pulse_width, limits.max_pulse_width
+    bad = ~((widths >= lo) & (widths <= hi))
+    if bad.any():
+        raise InvalidRequest(
+            f"pulse width {widths[bad][0]:.4g} s is outside the die's limits {lo:g}..{hi:g} s"
+        )
+
+
+def check_sequence_limits(
+    layout: Layout,
+    steps: list[SeqStep],
+    *,
+    check_read: Callable[[float], None] | None = None,
+    check_pulses: Callable[[list[Pulse]], None] | None = None,
+    refusals: tuple[type[Exception], ...] = (),
+    done: str = "applied",
+) -> None:
+    """Check every read voltage and pulse of ``steps`` before the first of them runs, naming
+    the first step at fault: ``sequence refused before anything was applied: step i
+    (Kind): ...``.
+
+    Args:
+        layout: the die; its ``limits`` are the default checks, and a :class:`WriteAll`'s
+            pulses are its rounds for this die (:meth:`WriteAll.pulses`).
+        check_read, check_pulses: checks of one read voltage (V) and of a list of pulses
+            that raise on a value out of bounds; default the die's limits. A backend with
+            its own envelope passes its checks here, and their error types in ``refusals``.
+        done: the word after "before anything was" (a board: ``"sent"``).
+
+    Raises:
+        InvalidRequest (or one of ``refusals``): a read voltage or pulse out of bounds.
+    """
+    read = check_read or (lambda volts: _read_within(layout.limits, volts))
+    pulses = check_pulses or (lambda plan: _pulses_within(layout.limits, plan))
+    for i, step in enumerate(steps):
+        try:
+            volts = getattr(step, "read_voltage", None)
+            if volts is not None:
+                read(volts)
+            if isinstance(step, WriteAll):
+                pulses(step.pulses(layout))
+            elif isinstance(step, PulseAll):
+                pulses([step.pulse])
+        except (InvalidRequest, *refusals) as exc:
+            raise type(exc)(
+                f"sequence refused before anything was {done}: step {i} "
+                f"({type(step).__name__}): {exc}"
+            ) from None
+
+
 def sets_integration(chip: Chip) -> bool:
     """True when ``chip`` honours the ``integration`` of sequence steps (its
     ``sets_integration`` attribute, e.g. a board running sequences)."""
@@ -172,9 +242,16 @@ def run_sequence(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
 
 
 def run_on_host(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
-    """Run ``steps`` through ``chip.program`` and ``chip.read``, one call at a time."""
+    """Run ``steps`` through ``chip.program`` and ``chip.read``, one call at a time.
+
+    Raises:
+        InvalidRequest: a malformed step, or a read voltage or pulse of any step outside the
+            die's limits (:func:`check_sequence_limits`: nothing is applied, not even the
+            steps before it); and whatever the chip raises.
+    """
     check_steps(steps)
     layout = chip.layout
+    check_sequence_limits(layout, steps)
     shape = (layout.rows, layout.cols)
     known: dict[float, np.ndarray] = {}
     out: list[Any] = []

@@ -149,7 +149,8 @@ def characterize(
         remeasure_cycles: extra cycles for devices left UNCERTAIN (0: none).
         remeasure_budget: at most this share of the die's devices is re-measured.
         remeasure_rounds: rounds of re-measurement at most; each later round takes the
-            devices the earlier ones left unsettled.
+            devices the earlier ones left unsettled (another than the default with
+            ``remeasure_cycles=0`` is refused: it would be ignored).
         pulse: write pulse (None: the die's nominal pulse, escalated by write-verify).
         resume: finish the interrupted run ``out`` (its stored plan wins).
         operator: who ran it (default: the login name).

@@ -50,17 +50,33 @@ class CalibrationFailed(click.ClickException):
     exit_code = 8
 
 
-def check_die_label(die_id: str | None, thresholds: bool) -> None:
+def check_die_label(
+    die_id: str | None,
+    thresholds: bool,
+    threshold_arrays: tuple[int, ...] | None = None,
+    station: Path | None = None,
+) -> None:
     """Refuse a die label without the threshold measurement it labels (it would be
-    recorded nowhere).
+    recorded nowhere): thresholds off, or the station's ``[calibration] threshold_arrays``
+    (when given) empty.
 
     Raises:
-        ConfigError: naming --die-id, its value and --no-thresholds.
+        ConfigError: naming --die-id, its value, and --no-thresholds or the station file's
+            ``threshold_arrays``.
     """
-    if die_id is not None and not thresholds:
+    if die_id is None:
+        return
+    if not thresholds:
         raise ConfigError(
             f"--die-id {die_id} labels the die's defect thresholds, which --no-thresholds "
             "skips: the label would be recorded nowhere (drop one of them)"
+        )
+    if threshold_arrays is not None and not threshold_arrays:
+        where = f"{station}'s" if station is not None else "the station's"
+        raise ConfigError(
+            f"--die-id {die_id} labels the die's defect thresholds, but {where} [calibration] "
+            "threshold_arrays = [] measures none: the label would be recorded nowhere (drop "
+            "--die-id, or list the arrays to measure in threshold_arrays)"
         )
 
 
@@ -79,7 +95,8 @@ def calibrate_chip(
     Raises:
         ConfigError: the station has no ``[calibration]`` section, or no sense SMU, or
             (with ``thresholds``) its envelope refuses the die's nominal write pulse, or
-            ``die_id`` given with ``thresholds`` off (:func:`check_die_label`).
+            ``die_id`` given with ``thresholds`` off or no ``threshold_arrays``
+            (:func:`check_die_label`).
         CalibrationError: a procedure failed (the message names the part).
     """
     check_die_label(die_id, thresholds)
@@ -87,6 +104,7 @@ def calibrate_chip(
     settings = station.calibration
     if settings is None:
         raise ConfigError(f"{station.path}: has no [calibration] section")
+    check_die_label(die_id, thresholds, settings.threshold_arrays, station.path)
     smu = chip.smus.get("sense")
     if smu is None:
         raise ConfigError(f"{station.path}: calibration needs an [smu.*] with role = 'sense'")
@@ -193,7 +211,13 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     station = load_station(station_file)
-    if station.virtual_lab is None and die_id is None and not no_thresholds:
+    arrays = station.calibration.threshold_arrays if station.calibration else None
+    try:
+        check_die_label(die_id, not no_thresholds, arrays, station.path)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    measures_thresholds = not no_thresholds and arrays != ()
+    if station.virtual_lab is None and die_id is None and measures_thresholds:
         raise click.UsageError("--die-id is required on a real station (or --no-thresholds)")
     try:
         with open_station(station, apply_calibration=False) as chip:

@@ -26,6 +26,7 @@ from mtj_hil.cli.common import (
     parse_arrays,
     refuse_changed_plan,
     refuse_existing,
+    spell_option,
     stored_run,
 )
 from mtj_hil.cli.show_files import grid
@@ -36,9 +37,11 @@ from mtj_hil.protocols.characterize.plan import (
     AUTO,
     CharacterizationPlan,
     check_plan,
+    check_remeasure,
     plan_from_record,
 )
 from mtj_hil.protocols.chip import Layout, Pulse
+from mtj_hil.protocols.errors import InvalidRequest
 
 DEFAULTS = CharacterizationPlan()
 """The library's plan defaults: the options below take theirs from it."""
@@ -153,6 +156,16 @@ def characterize(
     """
     if resume and out is None:
         raise click.UsageError("--resume needs --out FILE: the run file to finish")
+    if not resume:  # a resumed run keeps its stored plan (compared with the options below)
+        try:
+            check_remeasure(
+                remeasure_cycles,
+                remeasure_rounds,
+                given=given_options(("remeasure_rounds",)),
+                spell=spell_option,
+            )
+        except InvalidRequest as exc:
+            raise click.UsageError(str(exc)) from None
 
     def plan_for(layout: Layout) -> CharacterizationPlan:
         pulse = DEFAULTS.pulse
@@ -191,8 +204,10 @@ def characterize(
             "pulse_width": pulse_width,
         }
         given = given_options(tuple(requested))
-        # a plan without a pulse wrote with the die's nominal one (recorded in its layout)
+        # a plan without a pulse wrote with the die's nominal one (recorded in its layout,
+        # except by the oldest run files)
         pulse = stored.get("pulse") or layout.get("nominal_pulse") or {}
+        nominal = "the die's nominal write pulse (which this run writes with)"
         refuse_changed_plan(
             out,
             {k: requested[k] for k in given},
@@ -201,6 +216,7 @@ def characterize(
                 "bias_voltage": stored.get("bias_read_voltage"),
                 **{f"pulse_{k}": pulse[k] for k in ("amplitude", "width") if k in pulse},
             },
+            unrecorded={} if pulse else {"pulse_amplitude": nominal, "pulse_width": nominal},
         )
     source, out = choose_run(
         "characterize", profile, lot_seed, die_index, station, die_id, out, resume

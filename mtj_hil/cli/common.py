@@ -297,6 +297,14 @@ def given_options(names: tuple[str, ...]) -> list[str]:
     return [n for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
 
 
+def spell_option(name: str, value: object) -> str:
+    """A plan setting as its option is typed: ``--probe-trials 20``, ``--no-adaptive``."""
+    option = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return option if value else option.replace("--", "--no-", 1)
+    return f"{option} {value}"
+
+
 def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The plan and the layout recorded in the ``kind`` run file ``out`` (its datasets read
     and checked first).
@@ -348,13 +356,37 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def refuse_changed_plan(out: Path, requested: dict[str, Any], stored: dict[str, Any]) -> None:
+def refuse_changed_plan(
+    out: Path,
+    requested: dict[str, Any],
+    stored: dict[str, Any],
+    unrecorded: dict[str, str] | None = None,
+) -> None:
     """Refuse a ``--resume`` whose options (``requested``: option name -> value, only those
     given on the command line) differ from the plan stored in the run file.
 
+    Args:
+        unrecorded: options an older run file cannot hold -> what it predates (e.g. "the
+            die's nominal write pulse"); such an option is refused as not comparable with
+            the old file, not as a sign of damage.
+
     Raises:
-        click.UsageError: naming each differing option, its value and the stored one.
+        click.UsageError: naming each differing option, its value and the stored one, or
+            the options an old file cannot be compared on (drop them to finish the run).
+        StoreError: the stored plan lacks an option it should hold (damaged, or another
+            kind of run).
     """
+    unrecorded = unrecorded or {}
+    old = [name for name in requested if name not in stored and name in unrecorded]
+    if old:
+        given = " and ".join(f"--{n.replace('_', '-')} {_shown(requested[n])}" for n in old)
+        what = " and ".join(dict.fromkeys(unrecorded[n] for n in old))
+        them = "it" if len(old) == 1 else "them"
+        raise click.UsageError(
+            f"{out} was written before run files recorded {what}, so {given} cannot be "
+            f"compared with the plan the run was started with. Drop {them}: --resume "
+            f"finishes the run with its stored plan (or start a new run file to use {them})."
+        )
     lacking = [name for name in requested if name not in stored]
     if lacking:
         raise StoreError(

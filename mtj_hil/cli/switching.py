@@ -20,13 +20,14 @@ from mtj_hil.cli.common import (
     given_options,
     open_die,
     refuse_changed_plan,
+    spell_option,
     stored_run,
 )
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import ConfigError, StoreError, counted
-from mtj_hil.protocols.switching.procedure import SwitchingPlan
+from mtj_hil.protocols.switching.procedure import MAX_DISTURB_READS, MAX_TRIALS, SwitchingPlan
 
 DEFAULTS = SwitchingPlan(arrays=(), amplitudes=(), widths=())
 """The library's plan defaults: the options below take theirs from it."""
@@ -75,14 +76,6 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
-def _spell(name: str, value: object) -> str:
-    """A switching setting as its option is typed: ``--probe-trials 20``, ``--no-adaptive``."""
-    option = "--" + name.replace("_", "-")
-    if isinstance(value, bool):
-        return option if value else option.replace("--", "--no-", 1)
-    return f"{option} {value}"
-
-
 def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str) -> int:
     """The plan's probe trials from the options typed (``probe_trials_for``).
 
@@ -99,7 +92,7 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
             adaptive=adaptive,
             placement=placement,
             given=given,
-            spell=_spell,
+            spell=spell_option,
         )
     except SettingRefused as exc:
         raise click.UsageError(str(exc)) from None
@@ -120,14 +113,14 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
     "--trials",
     default=DEFAULTS.trials,
     show_default=True,
-    type=click.IntRange(1, 60000),
+    type=click.IntRange(1, MAX_TRIALS),
     help="Trials per device at each grid point (the full budget).",
 )
 @click.option(
     "--probe-trials",
     default=DEFAULTS.probe_trials,
     show_default=True,
-    type=click.IntRange(1, 60000),
+    type=click.IntRange(1, MAX_TRIALS),
     help="Trials first spent at each point (adaptive placement; at most --trials, and "
     "refused with --no-adaptive, which spends --trials at every point). Without it: "
     f"{DEFAULTS.probe_trials}, or --trials if fewer.",
@@ -143,14 +136,14 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
     "--floor-trials",
     default=DEFAULTS.floor_trials,
     show_default=True,
-    type=click.IntRange(0, 60000),
+    type=click.IntRange(0, MAX_TRIALS),
     help="Trials per sweep set aside to measure the write-error floor.",
 )
 @click.option(
     "--disturb-reads",
     default=DEFAULTS.disturb_reads,
     show_default=True,
-    type=click.IntRange(0, 10_000_000),
+    type=click.IntRange(0, MAX_DISTURB_READS),
     help="Reads per device at the largest read voltage (read disturb); 0 skips it.",
 )
 @click.option(

@@ -12,8 +12,7 @@ from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.instruments.controller.sequence import SeqResult
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.chip import CellState
-from mtj_hil.protocols.errors import InvalidRequest
-from mtj_hil.protocols.sequence import PulseAll, WriteAll
+from mtj_hil.protocols.sequence import check_sequence_limits
 
 log = logging.getLogger("mtj_hil.station.chip_seq")
 
@@ -41,21 +40,16 @@ def check_envelope(chip: Any, steps: list[Any]) -> None:
         InvalidRequest: a write's pulses outside the die's limits.
     """
     env = chip.envelope
-    for i, step in enumerate(steps):
-        try:
-            volts = getattr(step, "read_voltage", None)
-            if volts is not None:
-                env.check_read_voltages(np.array([volts], float))
-            if isinstance(step, WriteAll):
-                plan = step.pulses(chip.layout)
-                env.check_pulses([p.amplitude for p in plan], [p.width for p in plan])
-            elif isinstance(step, PulseAll):
-                env.check_pulse(step.pulse.amplitude, step.pulse.width)
-        except (SafetyViolation, InvalidRequest) as exc:
-            raise type(exc)(
-                f"sequence refused before anything was sent: step {i} "
-                f"({type(step).__name__}): {exc}"
-            ) from None
+    check_sequence_limits(
+        chip.layout,
+        steps,
+        check_read=lambda volts: env.check_read_voltages(np.array([volts], float)),
+        check_pulses=lambda plan: env.check_pulses(
+            [p.amplitude for p in plan], [p.width for p in plan]
+        ),
+        refusals=(SafetyViolation,),
+        done="sent",
+    )
 
 
 def polarity_of(chip: Any, state: CellState) -> str:

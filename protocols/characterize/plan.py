@@ -3,12 +3,13 @@ the campaigns share, and the check that a plan fits the die before anything is a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from mtj_hil.protocols.chip import Layout, Pulse, check_array, check_write_pulse
 from mtj_hil.protocols.defects.bias_signature import default_bias_voltage
-from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import InvalidRequest, SettingRefused, Spell, plain_setting
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
 
 AUTO: Literal["auto"] = "auto"
@@ -56,13 +57,47 @@ class CharacterizationPlan:
         return replace(self, arrays=arrays, bias_read_voltage=bias)
 
 
+DEFAULT_REMEASURE_ROUNDS = CharacterizationPlan.remeasure_rounds
+"""Rounds of re-measurement of a plan whose user gave none."""
+
+
+def check_remeasure(
+    remeasure_cycles: int,
+    remeasure_rounds: int,
+    *,
+    given: Collection[str] = (),
+    spell: Spell = plain_setting,
+) -> None:
+    """Refuse ``remeasure_rounds`` given while ``remeasure_cycles`` is 0: without
+    re-measurement there are no rounds, and the setting would be ignored.
+
+    Args:
+        remeasure_cycles, remeasure_rounds: the plan's.
+        given: which settings the user gave (not left at their defaults); leaving
+            ``remeasure_rounds`` out is always fine, as is giving 0 rounds (none).
+        spell: how a setting and its value are named in messages.
+
+    Raises:
+        SettingRefused (an ``InvalidRequest``, ``setting = "remeasure_rounds"``).
+    """
+    if remeasure_cycles == 0 and "remeasure_rounds" in given and remeasure_rounds != 0:
+        raise SettingRefused(
+            "remeasure_rounds",
+            f"{spell('remeasure_rounds', remeasure_rounds)} works with re-measurement only; "
+            f"{spell('remeasure_cycles', 0)} turns re-measurement off, so no round would be "
+            f"measured (leave it out, or give {spell('remeasure_cycles', 1)} or more)",
+        )
+
+
 def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
     """Refuse a plan the die cannot take, naming the setting (nothing is applied).
 
     Raises:
         InvalidRequest: no arrays, an array off the die or planned twice, counts out of
             range, a read or bias voltage outside 0..the die's maximum read voltage, or a
-            pulse (default: the die's nominal pulse) outside the die's pulse limits.
+            pulse (default: the die's nominal pulse) outside the die's pulse limits;
+            ``remeasure_rounds`` other than the default (or 0) with ``remeasure_cycles`` 0
+            (:func:`check_remeasure`; a ``SettingRefused``).
     """
     plan = plan.resolved(layout)
     lim = layout.limits
@@ -79,6 +114,13 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
     ):
         if int(value) != value or value < low:
             raise InvalidRequest(f"{name} must be an integer >= {low}, got {value}")
+    # the plan's default stands for "not given": a plan cannot tell it from a typed 2
+    rounds_given = plan.remeasure_rounds != DEFAULT_REMEASURE_ROUNDS
+    check_remeasure(
+        plan.remeasure_cycles,
+        plan.remeasure_rounds,
+        given=("remeasure_rounds",) if rounds_given else (),
+    )
     if not 0.0 <= plan.remeasure_budget <= 1.0:
         raise InvalidRequest(
             f"remeasure_budget is a fraction of the devices (0..1), got {plan.remeasure_budget}"
@@ -102,17 +144,21 @@ def plan_record(plan: CharacterizationPlan) -> dict[str, Any]:
 
 def plan_from_record(record: dict[str, Any]) -> CharacterizationPlan:
     """Inverse of :func:`plan_record`; keys missing from older files take the values those
-    runs were made with (no re-measurement, no bias read)."""
+    runs were made with (no re-measurement, no bias read). Without re-measurement the
+    rounds mean nothing and read as the default, so a plan stored before
+    :func:`check_remeasure` refused them still resumes."""
     pulse = record.get("pulse")
     bias = record.get("bias_read_voltage")
+    cycles = int(record.get("remeasure_cycles", 0))
+    rounds = int(record.get("remeasure_rounds", 1)) if cycles else DEFAULT_REMEASURE_ROUNDS
     return CharacterizationPlan(
         arrays=tuple(int(a) for a in record["arrays"]),
         cycles=int(record["cycles"]),
         reads=int(record["reads"]),
         read_voltage=float(record["read_voltage"]),
         pulse=Pulse(**pulse) if pulse else None,
-        remeasure_cycles=int(record.get("remeasure_cycles", 0)),
+        remeasure_cycles=cycles,
         remeasure_budget=float(record.get("remeasure_budget", 0.01)),
-        remeasure_rounds=int(record.get("remeasure_rounds", 1)),
+        remeasure_rounds=rounds,
         bias_read_voltage=None if bias is None else float(bias),
     )

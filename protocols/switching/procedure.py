@@ -20,7 +20,7 @@ it stopped. Nothing here knows instruments: the grid is checked against the die'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -34,7 +34,7 @@ from mtj_hil.protocols.chip import (
     check_array,
     check_write_pulse,
 )
-from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from mtj_hil.protocols.switching.decision import DEFAULT_BOUND
@@ -45,6 +45,11 @@ PLACEMENTS = ("grid", "information")
 """Ways of placing the trials (``SwitchingPlan.placement``)."""
 DEFAULT_AMPLITUDE_STEP = 0.025
 """Spacing (V) of the default amplitude grid."""
+MAX_TRIALS = 60_000
+"""Most trials per point (``trials``, ``probe_trials``, ``floor_trials``, and the placement
+budget): the one limit the plan check, the command's options and the campaign keys share."""
+MAX_DISTURB_READS = 10_000_000
+"""Most read-disturb reads per device and start state (``disturb_reads``)."""
 
 
 @dataclass(frozen=True)
@@ -141,70 +146,110 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
     """Refuse a plan the die cannot take, naming the offending point (nothing is applied).
 
     Raises:
-        InvalidRequest: an amplitude, width or read voltage outside the die's limits, a set
-            pulse (default: the nominal pulse) outside them, an array not on the die, or
-            counts out of range.
+        SettingRefused (an ``InvalidRequest``): an amplitude, width or read voltage outside
+            the die's limits, a set pulse (default: the nominal pulse) outside them, an
+            array not on the die, or counts out of range (:data:`MAX_TRIALS`,
+            :data:`MAX_DISTURB_READS`); its ``setting`` names the plan's field refused
+            (``"set_pulse"`` also when the default, the die's nominal pulse, is refused).
     """
     lim = layout.limits
-    for a in plan.arrays:
-        check_array(layout, a)
     if not plan.arrays:
-        raise InvalidRequest("the switching plan names no arrays")
+        raise SettingRefused("arrays", "the switching plan names no arrays")
+    _as_setting("arrays", lambda: [check_array(layout, a) for a in plan.arrays])
     if not plan.amplitudes or not plan.widths:
-        raise InvalidRequest("the switching plan needs at least one amplitude and one width")
+        raise SettingRefused(
+            "amplitudes" if not plan.amplitudes else "widths",
+            "the switching plan needs at least one amplitude and one width",
+        )
     for amp in plan.amplitudes:
         if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
-            raise InvalidRequest(
+            raise SettingRefused(
+                "amplitudes",
                 f"grid point amplitude {amp:g} V lies outside the safety envelope "
-                f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied"
+                f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied",
             )
-    for width in (*plan.widths, *([plan.loop_width] if plan.loop_width else [])):
+    widths = [("widths", w) for w in plan.widths]
+    for name, width in widths + ([("loop_width", plan.loop_width)] if plan.loop_width else []):
         if not lim.min_pulse_width <= width <= lim.max_pulse_width:
-            raise InvalidRequest(
+            raise SettingRefused(
+                name,
                 f"grid point width {width:g} s lies outside the safety envelope "
-                f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied"
+                f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied",
             )
-    check_write_pulse(layout, plan.set_pulse, "set pulse")
+    _as_setting("set_pulse", lambda: check_write_pulse(layout, plan.set_pulse, "set pulse"))
     v_dist = disturb_voltage(layout, plan)
     if not 0 < v_dist <= lim.max_read_voltage:
-        raise InvalidRequest(
-            f"read-disturb voltage {v_dist:g} V lies outside 0..{lim.max_read_voltage:g} V"
+        raise SettingRefused(
+            "disturb_voltage",
+            f"read-disturb voltage {v_dist:g} V lies outside 0..{lim.max_read_voltage:g} V",
         )
-    if plan.trials < 1 or (
-        plan.adaptive and plan.placement == "grid" and not 1 <= plan.probe_trials <= plan.trials
-    ):
-        raise InvalidRequest(
-            f"need trials >= 1 and 1 <= probe_trials <= trials, got {plan.trials}, "
-            f"{plan.probe_trials}"
-        )
-    if plan.placement == "information" and not 1 <= plan.probe_trials <= 60000:
-        raise InvalidRequest(f"probe_trials must be 1..60000, got {plan.probe_trials}")
-    if plan.trials > 60000:
-        raise InvalidRequest(f"at most 60000 trials per point, got {plan.trials}")
-    if plan.floor_trials < 0 or plan.floor_trials > 60000:
-        raise InvalidRequest(f"floor_trials must be 0..60000, got {plan.floor_trials}")
-    if plan.disturb_reads < 0 or plan.loop_steps < 2:
-        raise InvalidRequest("disturb_reads must be >= 0 and loop_steps >= 2")
-    if not plan.tau0 > 0 or not 0 < plan.target_wer < 1:
-        raise InvalidRequest("tau0 must be > 0 s and target_wer in (0, 1)")
-    if not 0 <= plan.decision_bound < 0.5:
-        raise InvalidRequest(f"decision_bound must be in [0, 0.5), got {plan.decision_bound}")
-    if plan.placement not in PLACEMENTS:
-        raise InvalidRequest(f"placement must be one of {PLACEMENTS}, got {plan.placement!r}")
-    if not (0 < plan.target_vc < 1 and 0 < plan.target_delta < 1):
-        raise InvalidRequest("target_vc and target_delta must be in (0, 1)")
-    if not 0 < plan.done_fraction <= 1:
-        raise InvalidRequest(f"done_fraction must be in (0, 1], got {plan.done_fraction}")
-    if not 1 <= plan.placement_batch <= plan.placement_budget <= 60000:
-        raise InvalidRequest(
-            "need 1 <= placement_batch <= placement_budget <= 60000, got "
-            f"{plan.placement_batch}, {plan.placement_budget}"
-        )
+    _check_counts(plan)
     for dev in plan.loop_devices:
         a, r, c = dev
-        check_array(layout, a)
+        _as_setting("loop_devices", lambda a=a: check_array(layout, a))
         if not (0 <= r < layout.rows and 0 <= c < layout.cols):
-            raise InvalidRequest(f"R-V loop device {dev} is not on the die")
+            raise SettingRefused("loop_devices", f"R-V loop device {dev} is not on the die")
+
+
+def _as_setting(setting: str, check: Callable[[], object]) -> None:
+    """Run a shared check, naming ``setting`` on the ``InvalidRequest`` it raises."""
+    try:
+        check()
+    except SettingRefused:
+        raise
+    except InvalidRequest as exc:
+        raise SettingRefused(setting, str(exc)) from None
+
+
+def _check_counts(plan: SwitchingPlan) -> None:
+    """Refuse trial and read counts and the fit and placement settings out of range."""
+    if not 1 <= plan.trials <= MAX_TRIALS:
+        raise SettingRefused("trials", f"trials must be 1..{MAX_TRIALS}, got {plan.trials}")
+    grid_probe = plan.adaptive and plan.placement == "grid"
+    top = plan.trials if grid_probe else MAX_TRIALS
+    if (grid_probe or plan.placement == "information") and not 1 <= plan.probe_trials <= top:
+        raise SettingRefused(
+            "probe_trials",
+            f"probe_trials must be 1..{top}"
+            + (" (at most trials)" if grid_probe else "")
+            + f", got {plan.probe_trials}",
+        )
+    if not 0 <= plan.floor_trials <= MAX_TRIALS:
+        raise SettingRefused(
+            "floor_trials", f"floor_trials must be 0..{MAX_TRIALS}, got {plan.floor_trials}"
+        )
+    if not 0 <= plan.disturb_reads <= MAX_DISTURB_READS:
+        raise SettingRefused(
+            "disturb_reads",
+            f"disturb_reads must be 0..{MAX_DISTURB_READS}, got {plan.disturb_reads}",
+        )
+    if plan.loop_steps < 2:
+        raise SettingRefused("loop_steps", f"loop_steps must be >= 2, got {plan.loop_steps}")
+    if not plan.tau0 > 0:
+        raise SettingRefused("tau0", f"tau0 must be > 0 s, got {plan.tau0}")
+    if not 0 < plan.target_wer < 1:
+        raise SettingRefused("target_wer", f"target_wer must be in (0, 1), got {plan.target_wer}")
+    if not 0 <= plan.decision_bound < 0.5:
+        raise SettingRefused(
+            "decision_bound", f"decision_bound must be in [0, 0.5), got {plan.decision_bound}"
+        )
+    if plan.placement not in PLACEMENTS:
+        raise SettingRefused(
+            "placement", f"placement must be one of {PLACEMENTS}, got {plan.placement!r}"
+        )
+    for name in ("target_vc", "target_delta"):
+        if not 0 < getattr(plan, name) < 1:
+            raise SettingRefused(name, "target_vc and target_delta must be in (0, 1)")
+    if not 0 < plan.done_fraction <= 1:
+        raise SettingRefused(
+            "done_fraction", f"done_fraction must be in (0, 1], got {plan.done_fraction}"
+        )
+    if not 1 <= plan.placement_batch <= plan.placement_budget <= MAX_TRIALS:
+        raise SettingRefused(
+            "placement_batch" if plan.placement_batch < 1 else "placement_budget",
+            f"need 1 <= placement_batch <= placement_budget <= {MAX_TRIALS}, got "
+            f"{plan.placement_batch}, {plan.placement_budget}",
+        )
 
 
 def disturb_voltage(layout: Layout, plan: SwitchingPlan) -> float:

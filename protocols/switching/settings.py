@@ -5,31 +5,18 @@ instead of being ignored or capped silently."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 
-from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import SettingRefused, Spell
+from mtj_hil.protocols.errors import plain_setting as _plain
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+__all__ = ["DEFAULT_PROBE_TRIALS", "GRID_ONLY", "SettingRefused", "Spell", "probe_trials_for"]
 
 DEFAULT_PROBE_TRIALS = SwitchingPlan.probe_trials
 """Probe trials of a plan whose user gave none (lowered to the trials on the grid)."""
 GRID_ONLY = ("trials", "adaptive")
 """Settings only grid placement uses (information placement places its own batches)."""
-
-Spell = Callable[[str, object], str]
-"""How a setting and its value are written where the user gave them, e.g.
-``("probe_trials", 20) -> "--probe-trials 20"``."""
-
-
-def _plain(name: str, value: object) -> str:
-    return f"{name}={value!r}"
-
-
-class SettingRefused(InvalidRequest):
-    """A switching setting refused before anything is applied; ``setting`` names it."""
-
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(message)
-        self.setting = setting
 
 
 def probe_trials_for(

@@ -32,15 +32,19 @@ from mtj_hil.campaigns.kinds.characterize import (
     check_indices,
     die_targets,
     die_tasks,
+    layout_name,
     stored_status,
     task_chip,
 )
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.task import ExpandContext, Task, parse_indices
-from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
+from mtj_hil.protocols.switching.procedure import MAX_DISTURB_READS, MAX_TRIALS, SwitchingPlan
 from mtj_hil.schema import Field, Section
 
 NAME = "switching"
+DEFAULTS = SwitchingPlan(arrays=(), amplitudes=(), widths=())
+"""The one source of plan defaults (the CLI's too); the limits are the plan check's."""
 KEYS = Section(
     "task",
     "One switching run file per die (as mtj-hil switching); the grid is checked against "
@@ -53,20 +57,20 @@ KEYS = Section(
               "nominal width).", default=None, unit="s", lo=0, lo_open=True, nonempty=True),
         Field("amplitudes", "float list", "Pulse amplitudes (default: the die's grid).",
               default=None, unit="V", lo=0, lo_open=True, nonempty=True),
-        Field("trials", "int", "Trials per device and grid point.", default=16, lo=1,
-              hi=100_000),
+        Field("trials", "int", "Trials per device and grid point.", default=DEFAULTS.trials,
+              lo=1, hi=MAX_TRIALS),
         Field("probe_trials", "int", "Trials first spent at each point (adaptive; at most "
-              "trials).", default=4, lo=1, hi=100_000),
+              "trials).", default=DEFAULTS.probe_trials, lo=1, hi=MAX_TRIALS),
         Field("adaptive", "bool", "Spend full trials only where devices are in transition.",
-              default=True),
+              default=DEFAULTS.adaptive),
         Field("floor_trials", "int", "Trials per sweep for the write-error floor.",
-              default=64, lo=0, hi=1_000_000),
+              default=DEFAULTS.floor_trials, lo=0, hi=MAX_TRIALS),
         Field("disturb_reads", "int", "Reads per device for read disturb (0: skip).",
-              default=2000, lo=0, hi=10_000_000),
-        Field("tau0", "float", "Attempt time the fit assumes.", default=1e-9, unit="s", lo=0,
-              hi=1e-3, lo_open=True, hi_open=True),
+              default=DEFAULTS.disturb_reads, lo=0, hi=MAX_DISTURB_READS),
+        Field("tau0", "float", "Attempt time the fit assumes.", default=DEFAULTS.tau0,
+              unit="s", lo=0, hi=1e-3, lo_open=True, hi_open=True),
         Field("target_wer", "float", "Write-error rate the recommended pulse reaches.",
-              default=1e-6, lo=0, hi=0.5, lo_open=True, hi_open=True),
+              default=DEFAULTS.target_wer, lo=0, hi=0.5, lo_open=True, hi_open=True),
     ),
     many=True,
 )  # fmt: skip
@@ -80,12 +84,11 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             out of range or a grid point outside the die's envelope (naming ``task[i].key``).
     """
     from mtj_hil.protocols.switching.procedure import (
-        SwitchingPlan,
         check_plan,
         default_amplitudes,
         default_widths,
     )
-    from mtj_hil.protocols.switching.settings import SettingRefused, probe_trials_for
+    from mtj_hil.protocols.switching.settings import probe_trials_for
     from mtj_hil.runs.jobs.switching import plan_record
 
     values = ctx.check(group, KEYS)
@@ -120,17 +123,25 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     try:
         check_plan(layout, plan)
     except InvalidRequest as exc:
-        key = (
-            ("station" if "station" in group else "profile")
-            if "nominal write pulse" in str(exc)
-            else "widths"
-            if "width" in str(exc)
-            else "amplitudes"
-            if "amplitude" in str(exc)
-            else "arrays"
-        )
-        raise ctx.error(key, f"is refused by the die's envelope: {exc}") from exc
+        key = refused_key(exc, group)
+        given = f"= {group[key]!r} " if key in group and key not in ("station", "profile") else ""
+        raise ctx.error(
+            key,
+            f"{given}is refused by the switching plan check for a die of profile "
+            f"{layout_name(targets)}: {exc}",
+        ) from exc
     return die_tasks(NAME, group, ctx, targets, plan_record(plan))
+
+
+def refused_key(exc: InvalidRequest, group: dict[str, Any]) -> str:
+    """The group key a refusal of the switching ``check_plan`` points at: the setting it
+    names (``SettingRefused.setting``) when the group has such a key; otherwise what the
+    die's limits come from (``station`` or ``profile``), since a setting the group cannot
+    give (the set pulse: the die's nominal one) was refused by the die's envelope."""
+    setting = exc.setting if isinstance(exc, SettingRefused) else None
+    if setting is not None and any(f.name == setting for f in KEYS.fields):
+        return setting
+    return "station" if "station" in group else "profile"
 
 
 def run(task: Task) -> dict[str, Any]:

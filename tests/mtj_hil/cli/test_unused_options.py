@@ -1,7 +1,7 @@
 """Options that only mean something beside another option are refused (exit 2, one line
 naming the option and its value) when that other option rules them out, instead of being
-ignored silently: --die-id with --no-thresholds (calibrate), --group with a run file
-(export)."""
+ignored silently: --die-id with --no-thresholds or a station measuring no thresholds
+(calibrate), --group with a run file (export)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,58 @@ def test_export_refuses_a_group_beside_a_run_file(tmp_path, capsys):
     assert not run.with_suffix(".nc").exists()
     assert main(["export", str(run), "--format", "netcdf"]) == 0
     assert run.with_suffix(".nc").exists()
+
+
+def no_threshold_station(tmp_path: Path) -> Path:
+    """The virtual-lab station with ``[calibration] threshold_arrays = []``."""
+    text = STATION.read_text()
+    assert "\nthreshold_arrays = [0, 1]" in text
+    path = tmp_path / "no-thresholds.toml"
+    path.write_text(text.replace("\nthreshold_arrays = [0, 1]", "\nthreshold_arrays = []"))
+    return path
+
+
+def test_calibrate_refuses_a_die_label_a_station_without_threshold_arrays_records_nowhere(
+    tmp_path, capsys, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from mtj_hil.station.files import load_station
+
+    station = no_threshold_station(tmp_path)
+
+    def no_station(*args, **kwargs):
+        raise AssertionError("opened the station despite the usage error")
+
+    monkeypatch.setattr("mtj_hil.station.connect.open_station", no_station)
+    assert main(["calibrate", "--station", str(station), "--die-id", "W3-D17"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Error: --die-id W3-D17 labels the die's defect thresholds, but " in err
+    assert "[calibration] threshold_arrays = [] measures none" in err
+    # the library function refuses the same before touching the instruments
+    chip = SimpleNamespace(station=load_station(station))
+    with pytest.raises(ConfigError, match="threshold_arrays = \\[\\] measures none"):
+        calibrate_chip(chip, die_id="W3-D17")  # type: ignore[arg-type]
+
+
+def test_calibrate_without_threshold_arrays_needs_no_die_label_on_a_real_station(
+    tmp_path, monkeypatch
+):
+    from dataclasses import replace
+
+    from mtj_hil.station.files import load_station
+
+    station = no_threshold_station(tmp_path)
+    real = replace(load_station(station), virtual_lab=None)
+    monkeypatch.setattr("mtj_hil.cli.calibration.load_station", lambda path: real)
+
+    opened = []
+
+    def open_station(*args, **kwargs):
+        opened.append(args)
+        raise ConfigError("no bench here")
+
+    monkeypatch.setattr("mtj_hil.station.connect.open_station", open_station)
+    # no usage error: no thresholds are measured, so no die label is needed
+    assert main(["calibrate", "--station", str(station)]) == 3
+    assert opened

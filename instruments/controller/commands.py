@@ -22,7 +22,6 @@ from mtj_hil.instruments.controller.codec import (
     _require,
     format_mask,
     format_seconds,
-    format_volts,
     parse_fields,
 )
 from mtj_hil.instruments.controller.link import ControllerLink
@@ -41,7 +40,8 @@ from mtj_hil.instruments.controller.types import (
     as_polarity,
     finite,
 )
-from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
+from mtj_hil.instruments.controller.wire import checked_pulse, checked_reads
+from mtj_hil.instruments.errors import InstrumentError
 
 __all__ = ["ChipController"]
 
@@ -209,19 +209,8 @@ class ChipController(SequenceCommands, ControllerLink):
         width = finite("width_s", width_s)
         if amp < 0:
             raise ValueError("amplitude_v is a magnitude; give the sign through polarity")
-        if amp > lim.vpulse_max:
-            raise SafetyViolation(f"pulse amplitude {amp} V outside 0..{lim.vpulse_max} V")
-        if not lim.width_min <= width <= lim.width_max:
-            raise SafetyViolation(
-                f"pulse width {width} s outside {lim.width_min}..{lim.width_max} s"
-            )
-        if self.envelope is not None:
-            self.envelope.check_pulse(amp, width)
-        fields = self._transact(
-            "PULSE",
-            (pol, format_volts(amp), format_seconds(width)),
-            operation_s=width + lim.t_pulse,
-        )
+        wire = checked_pulse(amp, width, lim, self.envelope)
+        fields = self._transact("PULSE", (pol, *wire), operation_s=width + lim.t_pulse)
         return check_pulse_reply(fields, (pol, amp, width), self._enabled_cells, self.port_name)
 
     def set_read_voltages(self, volts: Any) -> None:
@@ -238,18 +227,8 @@ class ChipController(SequenceCommands, ControllerLink):
             arr = np.full(ident.rows, float(arr))
         if arr.shape != (ident.rows,):
             raise ValueError(f"need {ident.rows} read voltages, got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise SafetyViolation("read voltages must be finite")
-        bad = np.flatnonzero((arr < lim.vread_min) | (arr > lim.vread_max))
-        if bad.size:
-            i = int(bad[0])
-            raise SafetyViolation(
-                f"read voltage {arr[i]} V on input line {i} outside "
-                f"{lim.vread_min}..{lim.vread_max} V"
-            )
-        if self.envelope is not None:
-            self.envelope.check_read_voltages(arr)
-        fields = self._transact("VREAD", [format_volts(v) for v in arr], operation_s=lim.t_dac)
+        wire = checked_reads(arr, lim, self.envelope)
+        fields = self._transact("VREAD", wire, operation_s=lim.t_dac)
         (n,) = _require(parse_fields(fields), "n")
         if _parse_int(n) != ident.rows:
             raise FrameError(f"{self.port_name}: VREAD reply n={n}, expected {ident.rows}")
@@ -314,15 +293,12 @@ class ChipController(SequenceCommands, ControllerLink):
         self._need_v11("SCAN")
         lim = ident.limits
         v = finite("volts", volts)
-        if not lim.vread_min <= v <= lim.vread_max:
-            raise SafetyViolation(f"read voltage {v} V outside {lim.vread_min}..{lim.vread_max} V")
-        if self.envelope is not None:
-            self.envelope.check_read_voltages(np.array([v]))
+        wire = checked_reads(np.array([v]), lim, self.envelope)
         per_row = lim.t_dac + lim.t_int + lim.t_read
         fields = parse_fields(
             self._transact(
                 "SCAN",
-                (format_volts(v),),
+                tuple(wire),
                 operation_s=ident.rows * per_row,
                 reply_bytes=60 + 3 * ident.rows * ident.cols,
             )

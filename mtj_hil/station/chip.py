@@ -399,11 +399,12 @@ class InstrumentChip:
                     return run_on_board(self, array, steps)
             if not self._said_no_sequences:  # once per session, i.e. per run
                 self._said_no_sequences = True
+                ctrl = self.controller
                 tell_user(
                     log,
-                    f"{self.controller.port_name}: controller firmware "
-                    f"{self.controller.identity.firmware} runs no board-side sequences "
-                    "(they need firmware 1.3): running them one command at a time, slower",
+                    f"{ctrl.port_name}: controller firmware {ctrl.identity.firmware} runs no "
+                    f"board-side sequences ({ctrl.no_sequences_reason or 'they need firmware 1.3'})"
+                    ": running them one command at a time, slower",
                     FallbackWarning,
                 )
         return run_on_host(self, array, steps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from mtj_hil.instruments.controller.codec import (
     ADC_RANGES,
+    ControllerError,
     FrameError,
     _parse_int,
     _require,
@@ -41,9 +43,12 @@ from mtj_hil.instruments.controller.types import (
     finite,
 )
 from mtj_hil.instruments.controller.wire import checked_pulse, checked_reads
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 
 __all__ = ["ChipController"]
+
+#: single commands the board refuses with E06 when it holds no array (protocol, SEL)
+_NEED_ARRAY = frozenset({"EN", "ROUTE", "PULSE", "READ", "SCAN"})
 
 
 class ChipController(SequenceCommands, ControllerLink):
@@ -88,6 +93,51 @@ class ChipController(SequenceCommands, ControllerLink):
     _enabled_cells: int | None = None
     #: array the host selected and the board still holds, as far as the host knows
     _selected_array: int | None = None
+
+    def _transact(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        operation_s: float = 0.0,
+        reply_bytes: int = 64,
+    ) -> tuple[str, ...]:
+        """:meth:`ControllerLink._transact`; an E06 to a command that needs the array the
+        host selected is explained when the board reset itself since (as a sequence run's).
+
+        Raises:
+            HostWatchdogFired: the board's host watchdog had reset it (``STAT`` flag 4).
+            InstrumentStateLost: the board reset itself otherwise (it holds no array).
+            ControllerError, InstrumentError: as :meth:`ControllerLink._transact`.
+        """
+        try:
+            return super()._transact(command, args, operation_s, reply_bytes)
+        except ControllerError as exc:
+            if exc.code == "E06" and command in _NEED_ARRAY and self._selected_array is not None:
+                self._explain_lost_array(exc)
+            raise
+
+    def _explain_lost_array(self, exc: ControllerError) -> None:
+        """After an E06 to a command needing the selected array: ask ``STAT`` whether the
+        board still holds one; raise when it reset itself, return when it does (a plain E06,
+        e.g. a route other than the command needs) or cannot say (STAT failed)."""
+        selected = self._selected_array
+        try:
+            state = self.status()
+        except InstrumentError:
+            return  # the E06 itself is the best report left
+        if state.array is not None and not state.host_watchdog_fired:
+            return
+        self._selected_array = None
+        self._enabled_rows = self._enabled_cells = None
+        self._seq_buffer = None
+        said = f"{self.port_name}: {exc.command} answered E06 ({exc.message}): "
+        if state.host_watchdog_fired:
+            raise HostWatchdogFired(said + _WATCHDOG_FIRED) from exc
+        raise InstrumentStateLost(
+            said + f"the board no longer holds array {selected}, it reset itself since the "
+            "host selected it (its own watchdog or power; STAT flag bit 3 says which), so it "
+            "is in its safe state and the command was not applied"
+        ) from exc
 
     def select_array(self, index: int) -> None:
         """Select array ``index`` (0-based). The board clears both masks and routes OFF.
@@ -343,12 +393,7 @@ class ChipController(SequenceCommands, ControllerLink):
         """
         state = self.status()
         if state.host_watchdog_fired:
-            raise HostWatchdogFired(
-                f"{self.port_name}: the controller board's host watchdog fired (STAT flag bit "
-                "4): no frame reached it for its t_watchdog with a route held, so it went to "
-                "the safe state by itself (routes off, lines at 0 V); measurements through "
-                "the board since then are not of the die. RST clears the flag."
-            )
+            raise HostWatchdogFired(f"{self.port_name}: {_WATCHDOG_FIRED}")
         return state
 
     def keepalive(self) -> bool:
@@ -378,3 +423,11 @@ class ChipController(SequenceCommands, ControllerLink):
         self._enabled_rows = self._enabled_cells = 0
         if reply:
             raise FrameError(f"{self.port_name}: unexpected fields in RST reply")
+
+
+_WATCHDOG_FIRED = (
+    "the controller board's host watchdog fired (STAT flag bit 4): no frame reached it for "
+    "its t_watchdog with a route held, so it went to the safe state by itself (routes off, "
+    "lines at 0 V); measurements through the board since then are not of the die. RST "
+    "clears the flag."
+)

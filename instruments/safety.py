@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mtj_hil.errors import apart
 from mtj_hil.instruments.errors import SafetyViolation
 
 
@@ -71,18 +72,18 @@ class SafetyEnvelope:
             | (amps > self.max_pulse_amplitude)
         )
         if bad.any():
-            value = amps[bad].flat[0]
+            value, lo, hi = apart(
+                amps[bad].flat[0], self.min_pulse_amplitude, self.max_pulse_amplitude, spec=".4g"
+            )
             raise SafetyViolation(
-                f"pulse amplitude {value:.4g} V is outside the safe range "
-                f"{self.min_pulse_amplitude:g}..{self.max_pulse_amplitude:g} V"
+                f"pulse amplitude {value} V is outside the safe range {lo}..{hi} V"
             )
         bad = ~np.isfinite(wid) | (wid < self.min_pulse_width) | (wid > self.max_pulse_width)
         if bad.any():
-            value = wid[bad].flat[0]
-            raise SafetyViolation(
-                f"pulse width {value:.4g} s is outside the safe range "
-                f"{self.min_pulse_width:g}..{self.max_pulse_width:g} s"
+            value, lo, hi = apart(
+                wid[bad].flat[0], self.min_pulse_width, self.max_pulse_width, spec=".4g"
             )
+            raise SafetyViolation(f"pulse width {value} s is outside the safe range {lo}..{hi} s")
 
     def check_read_voltages(self, voltages: np.ndarray) -> None:
         """Raise SafetyViolation if any read voltage (V) exceeds ``max_read_voltage`` in magnitude
@@ -99,17 +100,15 @@ class SafetyEnvelope:
         if not (ends[0] <= self.max_read_voltage and ends[1] <= self.max_read_voltage):
             # each end compared on its own: max() keeps a finite first end over a NaN second
             peak = math.nan if math.isnan(sum(ends)) else max(ends)
-            shown = "NaN" if math.isnan(peak) else f"{peak:.4g} V"
-            raise SafetyViolation(
-                f"read voltage {shown} exceeds the safe limit of {self.max_read_voltage:g} V"
-            )
+            shown, limit = apart(peak, self.max_read_voltage, spec=".4g")
+            shown = "NaN" if math.isnan(peak) else f"{shown} V"
+            raise SafetyViolation(f"read voltage {shown} exceeds the safe limit of {limit} V")
 
     def check_compliance(self, current: float) -> None:
         """Raise SafetyViolation if a compliance setting (A) is above the envelope's."""
         if not 0 < current <= self.compliance_current:
-            raise SafetyViolation(
-                f"compliance {current:.4g} A is outside 0..{self.compliance_current:g} A"
-            )
+            shown, limit = apart(current, self.compliance_current, spec=".4g")
+            raise SafetyViolation(f"compliance {shown} A is outside 0..{limit} A")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form for provenance records."""

@@ -44,3 +44,18 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 
     ``plural`` is the plural form when it is not ``noun + "s"``."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def apart(value: float, *bounds: float, spec: str = "g", bound_spec: str = "g") -> list[str]:
+    """``value`` and the ``bounds`` it is compared with, as a refusal message prints them.
+
+    Each in its short form (``spec`` for the value, ``bound_spec`` for the bounds) unless the
+    short forms would hide how the value compares with a bound (a value one ulp above 1.2
+    printed as ``1.2``, next to a limit printed as ``1.2``); then all of them exactly
+    (``repr``), e.g. ``1.2000000000000002`` against ``1.2``. NaN is printed as ``nan``."""
+    texts = [format(float(value), spec), *(format(float(b), bound_spec) for b in bounds)]
+    shown = float(texts[0])
+    for text, bound in zip(texts[1:], bounds, strict=True):
+        if (value > bound) != (shown > float(text)) or (value < bound) != (shown < float(text)):
+            return [repr(float(x)) for x in (value, *bounds)]
+    return texts

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from mtj_hil.errors import apart
 from mtj_hil.protocols.errors import InvalidRequest
 
 CellType = Literal["1T1R", "passive"]
@@ -242,13 +243,15 @@ def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") 
         label, verb = name, " lies"
     amp, width = chosen.amplitude, chosen.width  # a magnitude: a negative one is refused
     if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
+        value, lo, hi = apart(amp, lim.min_pulse_amplitude, lim.max_pulse_amplitude)
         raise InvalidRequest(
-            f"{label} amplitude {amp:g} V{verb} outside the safety envelope "
-            f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied"
+            f"{label} amplitude {value} V{verb} outside the safety envelope "
+            f"({lo}..{hi} V); nothing applied"
         )
     if not lim.min_pulse_width <= width <= lim.max_pulse_width:
+        value, lo, hi = apart(width, lim.min_pulse_width, lim.max_pulse_width)
         raise InvalidRequest(
-            f"{label} width {width:g} s{verb} outside the safety envelope "
-            f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied"
+            f"{label} width {value} s{verb} outside the safety envelope "
+            f"({lo}..{hi} s); nothing applied"
         )
     return chosen

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -17,12 +18,12 @@ import numpy.typing as npt
 
 from mtj_hil.instruments.controller.codec import (
     ADC_RANGES,
+    ControllerError,
     FrameError,
     _parse_int,
     _require,
     format_mask,
     format_seconds,
-    format_volts,
     parse_fields,
 )
 from mtj_hil.instruments.controller.link import ControllerLink
@@ -41,9 +42,13 @@ from mtj_hil.instruments.controller.types import (
     as_polarity,
     finite,
 )
-from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
+from mtj_hil.instruments.controller.wire import checked_pulse, checked_reads
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 
 __all__ = ["ChipController"]
+
+#: single commands the board refuses with E06 when it holds no array (protocol, SEL)
+_NEED_ARRAY = frozenset({"EN", "ROUTE", "PULSE", "READ", "SCAN"})
 
 
 class ChipController(SequenceCommands, ControllerLink):
@@ -88,6 +93,51 @@ class ChipController(SequenceCommands, ControllerLink):
     _enabled_cells: int | None = None
     #: array the host selected and the board still holds, as far as the host knows
     _selected_array: int | None = None
+
+    def _transact(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        operation_s: float = 0.0,
+        reply_bytes: int = 64,
+    ) -> tuple[str, ...]:
+        """:meth:`ControllerLink._transact`; an E06 to a command that needs the array the
+        host selected is explained when the board reset itself since (as a sequence run's).
+
+        Raises:
+            HostWatchdogFired: the board's host watchdog had reset it (``STAT`` flag 4).
+            InstrumentStateLost: the board reset itself otherwise (it holds no array).
+            ControllerError, InstrumentError: as :meth:`ControllerLink._transact`.
+        """
+        try:
+            return super()._transact(command, args, operation_s, reply_bytes)
+        except ControllerError as exc:
+            if exc.code == "E06" and command in _NEED_ARRAY and self._selected_array is not None:
+                self._explain_lost_array(exc)
+            raise
+
+    def _explain_lost_array(self, exc: ControllerError) -> None:
+        """After an E06 to a command needing the selected array: ask ``STAT`` whether the
+        board still holds one; raise when it reset itself, return when it does (a plain E06,
+        e.g. a route other than the command needs) or cannot say (STAT failed)."""
+        selected = self._selected_array
+        try:
+            state = self.status()
+        except InstrumentError:
+            return  # the E06 itself is the best report left
+        if state.array is not None and not state.host_watchdog_fired:
+            return
+        self._selected_array = None
+        self._enabled_rows = self._enabled_cells = None
+        self._seq_buffer = None
+        said = f"{self.port_name}: {exc.command} answered E06 ({exc.message}): "
+        if state.host_watchdog_fired:
+            raise HostWatchdogFired(said + _WATCHDOG_FIRED) from exc
+        raise InstrumentStateLost(
+            said + f"the board no longer holds array {selected}, it reset itself since the "
+            "host selected it (its own watchdog or power; STAT flag bit 3 says which), so it "
+            "is in its safe state and the command was not applied"
+        ) from exc
 
     def select_array(self, index: int) -> None:
         """Select array ``index`` (0-based). The board clears both masks and routes OFF.
@@ -209,19 +259,8 @@ class ChipController(SequenceCommands, ControllerLink):
         width = finite("width_s", width_s)
         if amp < 0:
             raise ValueError("amplitude_v is a magnitude; give the sign through polarity")
-        if amp > lim.vpulse_max:
-            raise SafetyViolation(f"pulse amplitude {amp} V outside 0..{lim.vpulse_max} V")
-        if not lim.width_min <= width <= lim.width_max:
-            raise SafetyViolation(
-                f"pulse width {width} s outside {lim.width_min}..{lim.width_max} s"
-            )
-        if self.envelope is not None:
-            self.envelope.check_pulse(amp, width)
-        fields = self._transact(
-            "PULSE",
-            (pol, format_volts(amp), format_seconds(width)),
-            operation_s=width + lim.t_pulse,
-        )
+        wire = checked_pulse(amp, width, lim, self.envelope)
+        fields = self._transact("PULSE", (pol, *wire), operation_s=width + lim.t_pulse)
         return check_pulse_reply(fields, (pol, amp, width), self._enabled_cells, self.port_name)
 
     def set_read_voltages(self, volts: Any) -> None:
@@ -238,18 +277,8 @@ class ChipController(SequenceCommands, ControllerLink):
             arr = np.full(ident.rows, float(arr))
         if arr.shape != (ident.rows,):
             raise ValueError(f"need {ident.rows} read voltages, got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise SafetyViolation("read voltages must be finite")
-        bad = np.flatnonzero((arr < lim.vread_min) | (arr > lim.vread_max))
-        if bad.size:
-            i = int(bad[0])
-            raise SafetyViolation(
-                f"read voltage {arr[i]} V on input line {i} outside "
-                f"{lim.vread_min}..{lim.vread_max} V"
-            )
-        if self.envelope is not None:
-            self.envelope.check_read_voltages(arr)
-        fields = self._transact("VREAD", [format_volts(v) for v in arr], operation_s=lim.t_dac)
+        wire = checked_reads(arr, lim, self.envelope)
+        fields = self._transact("VREAD", wire, operation_s=lim.t_dac)
         (n,) = _require(parse_fields(fields), "n")
         if _parse_int(n) != ident.rows:
             raise FrameError(f"{self.port_name}: VREAD reply n={n}, expected {ident.rows}")
@@ -314,15 +343,12 @@ class ChipController(SequenceCommands, ControllerLink):
         self._need_v11("SCAN")
         lim = ident.limits
         v = finite("volts", volts)
-        if not lim.vread_min <= v <= lim.vread_max:
-            raise SafetyViolation(f"read voltage {v} V outside {lim.vread_min}..{lim.vread_max} V")
-        if self.envelope is not None:
-            self.envelope.check_read_voltages(np.array([v]))
+        wire = checked_reads(np.array([v]), lim, self.envelope)
         per_row = lim.t_dac + lim.t_int + lim.t_read
         fields = parse_fields(
             self._transact(
                 "SCAN",
-                (format_volts(v),),
+                tuple(wire),
                 operation_s=ident.rows * per_row,
                 reply_bytes=60 + 3 * ident.rows * ident.cols,
             )
@@ -367,12 +393,7 @@ class ChipController(SequenceCommands, ControllerLink):
         """
         state = self.status()
         if state.host_watchdog_fired:
-            raise HostWatchdogFired(
-                f"{self.port_name}: the controller board's host watchdog fired (STAT flag bit "
-                "4): no frame reached it for its t_watchdog with a route held, so it went to "
-                "the safe state by itself (routes off, lines at 0 V); measurements through "
-                "the board since then are not of the die. RST clears the flag."
-            )
+            raise HostWatchdogFired(f"{self.port_name}: {_WATCHDOG_FIRED}")
         return state
 
     def keepalive(self) -> bool:
@@ -402,3 +423,11 @@ class ChipController(SequenceCommands, ControllerLink):
         self._enabled_rows = self._enabled_cells = 0
         if reply:
             raise FrameError(f"{self.port_name}: unexpected fields in RST reply")
+
+
+_WATCHDOG_FIRED = (
+    "the controller board's host watchdog fired (STAT flag bit 4): no frame reached it for "
+    "its t_watchdog with a route held, so it went to the safe state by itself (routes off, "
+    "lines at 0 V); measurements through the board since then are not of the die. RST "
+    "clears the flag."
+)

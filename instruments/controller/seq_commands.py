@@ -79,12 +79,22 @@ class SequenceCommands:
     @property
     def has_sequences(self) -> bool:
         """True when the board's firmware (1.3 or later) runs sequences (``IDN seq`` >= 1)."""
+        return self.no_sequences_reason is None
+
+    @property
+    def no_sequences_reason(self) -> str | None:
+        """Why this board runs no sequences, as a message says it (``None``: it runs them):
+        its firmware is older than 1.3, or (from 1.3) its ``IDN`` lists no sequence buffer."""
         ident = self._id()  # type: ignore[attr-defined]
         try:
             version = tuple(int(x) for x in ident.firmware.split(".")[:2])
         except ValueError:
-            return False
-        return version >= SEQ_FIRMWARE and ident.sequence_steps >= 1
+            return "they need firmware 1.3, and the board reports no version number"
+        if version < SEQ_FIRMWARE:
+            return "they need firmware 1.3"
+        if ident.sequence_steps < 1:
+            return "the board does not list the seq capability in its IDN, seq missing or 0"
+        return None
 
     def check_sequence(self, steps: list[Step], enabled_rows: int | None = None) -> float:
         """Check a whole sequence as :meth:`run_sequence` does before it sends anything
@@ -98,10 +108,11 @@ class SequenceCommands:
                 board's buffer, or its run may last longer than the board allows.
         """
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
-        if not self.has_sequences:
+        missing = self.no_sequences_reason
+        if missing is not None:
             raise InstrumentError(
                 f"{self.port_name}: board firmware {ident.firmware} has no sequences "  # type: ignore[attr-defined]
-                "(firmware 1.3)"
+                f"({missing})"
             )
         lim = ident.limits
         check_steps(

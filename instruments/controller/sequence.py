@@ -44,6 +44,7 @@ from mtj_hil.instruments.controller.codec import (
     parse_seconds,
     parse_volts,
 )
+from mtj_hil.instruments.controller.wire import checked_pulse, checked_reads
 from mtj_hil.instruments.errors import SafetyViolation
 
 __all__ = [
@@ -291,7 +292,9 @@ def check_steps(
 ) -> None:
     """Check every step of a whole sequence against the board's limits and (given) the
     station's safety envelope (``check_pulse`` / ``check_read_voltages``) before anything
-    is sent, naming the first step that would leave them. Given ``geometry`` (rows, cols,
+    is sent, each value as asked and as its step's token carries it (millivolts, four
+    significant digits: :mod:`~mtj_hil.instruments.controller.wire`), naming the first step
+    that would leave them. Given ``geometry`` (rows, cols,
     converter bits), every step must also be one the board accepts as it is written: line
     indices, bit maps of ``rows * cols`` cells, threshold codes, converter ranges and
     integration times (the board's own step parser, so it refuses nothing the host let by).
@@ -299,6 +302,7 @@ def check_steps(
     Raises:
         SequenceRefused: ``step <i> (<step kind>): <reason>``; nothing is sent.
     """
+    bounds = _Bounds(vpulse_max, width_min, width_max, vread_min, vread_max)
     for i, step in enumerate(steps):
         pulses: list[tuple[float, float]] = []
         reads: list[float] = []
@@ -316,23 +320,22 @@ def check_steps(
             reads = [step.volts]
         try:
             for amp, width in pulses:
-                if not (math.isfinite(amp) and 0 <= amp <= vpulse_max):
-                    raise SafetyViolation(f"pulse amplitude {amp} V outside 0..{vpulse_max} V")
-                if not (math.isfinite(width) and width_min <= width <= width_max):
-                    raise SafetyViolation(
-                        f"pulse width {width} s outside {width_min}..{width_max} s"
-                    )
-                if envelope is not None:
-                    envelope.check_pulse(amp, width)  # type: ignore[attr-defined]
+                checked_pulse(amp, width, bounds, envelope)
             for v in reads:
-                if not (math.isfinite(v) and vread_min <= v <= vread_max):
-                    raise SafetyViolation(f"read voltage {v} V outside {vread_min}..{vread_max} V")
-                if envelope is not None:
-                    envelope.check_read_voltages(np.array([v]))  # type: ignore[attr-defined]
+                checked_reads(np.array([v]), bounds, envelope)
         except SafetyViolation as exc:
             raise SequenceRefused(i, step, str(exc)) from None
         if geometry is not None:
             _check_token(i, step, *geometry)
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    vpulse_max: float
+    width_min: float
+    width_max: float
+    vread_min: float
+    vread_max: float
 
 
 class SequenceRefused(SafetyViolation):

@@ -199,9 +199,20 @@ def check_sweep(voltages: Sequence[float], limit: float, max_points: int) -> lis
     return points
 
 
+def scpi_number(value: float) -> str:
+    """A number as every SMU command carries it: ``%g``, 6 significant digits (``0.2999996``
+    goes as ``0.3``). Safety checks compare :func:`sent_number` with their bounds."""
+    return f"{float(value):g}"
+
+
+def sent_number(value: float) -> float:
+    """The value the instrument receives for ``value`` (:func:`scpi_number` read back)."""
+    return float(scpi_number(value))
+
+
 def format_list(values: Sequence[float]) -> str:
-    """Comma-separated ``%g`` rendering of a list of numbers (6 significant digits)."""
-    return ",".join(f"{v:g}" for v in values)
+    """Comma-separated :func:`scpi_number` rendering of a list of numbers."""
+    return ",".join(scpi_number(v) for v in values)
 
 
 def ramp_points(start: float, target: float, step: float) -> list[float]:

@@ -35,6 +35,7 @@ from mtj_hil.instruments.smu.base import (
     format_list,
     make_reading,
     parse_numbers,
+    scpi_number,
     status_word,
 )
 from mtj_hil.instruments.smu.known_state import (
@@ -46,6 +47,7 @@ from mtj_hil.instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
+from mtj_hil.instruments.smu.lifecycle import checked_level
 from mtj_hil.instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Status-word bits (2400 manual, :FORMat:ELEMents STATus).
@@ -83,12 +85,25 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
         super().__init__(adapter, name, **kwargs)
         self._init_guard()
 
+    source_voltage = checked_level(
+        Instrument.control(
+            ":SOURCE:VOLTAGE?",
+            ":SOURCE:VOLTAGE %s",
+            """Control the source voltage in V (-210 to 210, and within the known state's
+            bound once configured).""",
+            validator=strict_range,
+            values=[-VOLTAGE_LIMIT, VOLTAGE_LIMIT],
+            set_process=scpi_number,
+        )
+    )
+
     compliance_current = Instrument.control(
         ":SENS:CURR:PROT?",
-        ":SENS:CURR:PROT %g",
+        ":SENS:CURR:PROT %s",
         """Control the current compliance in A (1 nA to 1.05 A; out of range raises ValueError).""",
         validator=strict_range,
         values=[1e-9, 1.05],
+        set_process=scpi_number,
     )
 
     def reset(self) -> None:
@@ -165,7 +180,7 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             ),
             Setting(
                 "source range",
-                (f":SOUR:VOLT:RANG {s.max_voltage:g}",),
+                (f":SOUR:VOLT:RANG {scpi_number(s.max_voltage)}",),
                 (
                     lambda: check_range(
                         "source range (V)", s.max_voltage, src_range, q(":SOUR:VOLT:RANG?")
@@ -175,7 +190,11 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             ),
             Setting(
                 "over-voltage protection",
-                (f":SOUR:VOLT:PROT {ovp:g}" if ovp is not None else ":SOUR:VOLT:PROT NONE",),
+                (
+                    f":SOUR:VOLT:PROT {scpi_number(ovp)}"
+                    if ovp is not None
+                    else ":SOUR:VOLT:PROT NONE",
+                ),
                 (
                     lambda: check_range(
                         "over-voltage protection (V)", s.max_voltage, ovp, q(":SOUR:VOLT:PROT?")
@@ -184,7 +203,7 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             ),
             Setting(
                 "compliance",
-                (f":SENS:CURR:PROT {s.compliance:g}",),
+                (f":SENS:CURR:PROT {scpi_number(s.compliance)}",),
                 (
                     lambda: check_number(
                         "current compliance (A)", s.compliance, q(":SENS:CURR:PROT?")
@@ -193,7 +212,7 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             ),
             Setting(
                 "NPLC",
-                (f":SENS:CURR:NPLC {s.nplc:g}",),
+                (f":SENS:CURR:NPLC {scpi_number(s.nplc)}",),
                 (lambda: check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),),
             ),
             Setting(
@@ -207,7 +226,7 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
             steps.append(
                 Setting(
                     "current range",
-                    (f":SENS:CURR:RANG {s.current_range:g}",),
+                    (f":SENS:CURR:RANG {scpi_number(s.current_range)}",),
                     (
                         lambda: check_current_range(
                             s.current_range,

@@ -31,6 +31,7 @@ from mtj_hil.instruments.smu.base import (
     format_list,
     make_reading,
     parse_numbers,
+    scpi_number,
     status_word,
 )
 from mtj_hil.instruments.smu.known_state import (
@@ -43,7 +44,7 @@ from mtj_hil.instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from mtj_hil.instruments.smu.lifecycle import refuse_dialect
+from mtj_hil.instruments.smu.lifecycle import checked_level, refuse_dialect
 from mtj_hil.instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Source-status bit "source function was limited" (buffer.STAT_LIMIT).
@@ -85,20 +86,25 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         self._sleep = sleep
         self._init_guard()
 
-    source_voltage = Instrument.control(
-        ":SOUR:VOLT?",
-        ":SOUR:VOLT %g",
-        """Control the source voltage level in V (-210 to 210).""",
-        validator=strict_range,
-        values=[-VOLTAGE_LIMIT, VOLTAGE_LIMIT],
+    source_voltage = checked_level(
+        Instrument.control(
+            ":SOUR:VOLT?",
+            ":SOUR:VOLT %s",
+            """Control the source voltage level in V (-210 to 210, and within the known
+            state's bound once configured).""",
+            validator=strict_range,
+            values=[-VOLTAGE_LIMIT, VOLTAGE_LIMIT],
+            set_process=scpi_number,
+        )
     )
 
     compliance_current = Instrument.control(
         ":SOUR:VOLT:ILIM?",
-        ":SOUR:VOLT:ILIM %g",
+        ":SOUR:VOLT:ILIM %s",
         """Control the current limit of the voltage source in A (1 nA to 1.05 A, strict).""",
         validator=strict_range,
         values=[1e-9, 1.05],
+        set_process=scpi_number,
     )
 
     compliance_tripped = Instrument.measurement(
@@ -167,7 +173,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         """
         src_range = smallest_covering(s.max_voltage, SOURCE_RANGES)
         ovp = smallest_covering(s.max_voltage, OVP_LEVELS)
-        ovp_text = f"PROT{ovp:g}" if ovp is not None else "NONE"
+        ovp_text = f"PROT{scpi_number(ovp)}" if ovp is not None else "NONE"
         q = self.ask
         reset_checks = [
             lambda: check_text("source function", "VOLT", q(":SOUR:FUNC?")),
@@ -200,7 +206,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             ),
             Setting(
                 "source range",
-                (f":SOUR:VOLT:RANG {s.max_voltage:g}",),
+                (f":SOUR:VOLT:RANG {scpi_number(s.max_voltage)}",),
                 (
                     lambda: check_range(
                         "source range (V)", s.max_voltage, src_range, q(":SOUR:VOLT:RANG?")
@@ -215,12 +221,12 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             ),
             Setting(
                 "current limit",
-                (f":SOUR:VOLT:ILIM {s.compliance:g}",),
+                (f":SOUR:VOLT:ILIM {scpi_number(s.compliance)}",),
                 (lambda: check_number("current limit (A)", s.compliance, q(":SOUR:VOLT:ILIM?")),),
             ),
             Setting(
                 "NPLC",
-                (f":SENS:CURR:NPLC {s.nplc:g}",),
+                (f":SENS:CURR:NPLC {scpi_number(s.nplc)}",),
                 (lambda: check_number("NPLC", s.nplc, q(":SENS:CURR:NPLC?")),),
             ),
             Setting(
@@ -234,7 +240,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             steps.append(
                 Setting(
                     "current range",
-                    (f":SENS:CURR:RANG {s.current_range:g}",),
+                    (f":SENS:CURR:RANG {scpi_number(s.current_range)}",),
                     (
                         lambda: check_current_range(
                             s.current_range,

@@ -47,12 +47,13 @@ from mtj_hil.instruments.smu.base import (
     format_list,
     make_reading,
     parse_numbers,
+    scpi_number,
     status_word,
 )
 from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.instruments.smu.keithley2600_state import tsp_known_state
 from mtj_hil.instruments.smu.known_state import Setting, SmuSettings
-from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
+from mtj_hil.instruments.smu.lifecycle import SmuLifecycle, checked_level
 from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
 from mtj_hil.instruments.smu.tsp_replies import parse_bool, parse_tsp_error, tsp_number
 
@@ -73,20 +74,25 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
     MAX_SWEEP_POINTS = 100  #: points per sweep (keeps the listv command line short)
     UNCONFIGURED_NPLC = 25.0  #: largest smuX.measure.nplc; timeouts before configure
 
-    source_voltage = Channel.control(
-        "print(smu{ch}.source.levelv)",
-        "smu{ch}.source.levelv = %g",
-        """Control the source voltage level in V (-200 to 200).""",
-        validator=strict_range,
-        values=[-VOLTAGE_LIMIT, VOLTAGE_LIMIT],
+    source_voltage = checked_level(
+        Channel.control(
+            "print(smu{ch}.source.levelv)",
+            "smu{ch}.source.levelv = %s",
+            """Control the source voltage level in V (-200 to 200, and within the known
+            state's bound once configured).""",
+            validator=strict_range,
+            values=[-VOLTAGE_LIMIT, VOLTAGE_LIMIT],
+            set_process=scpi_number,
+        )
     )
 
     compliance_current = Channel.control(
         "print(smu{ch}.source.limiti)",
-        "smu{ch}.source.limiti = %g",
+        "smu{ch}.source.limiti = %s",
         """Control the current limit in A (1 nA to 3 A, strict; 0 is rejected).""",
         validator=strict_range,
         values=[1e-9, 3.0],
+        set_process=scpi_number,
     )
 
     nplc = Channel.control(
@@ -155,7 +161,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         return tsp_number(self._print(f"{self._smu}.source.levelv"))
 
     def _write_level(self, volts: float) -> None:
-        self._tsp(f"{self._smu}.source.levelv = {volts:g}")
+        self._tsp(f"{self._smu}.source.levelv = {scpi_number(volts)}")
 
     def _read_output(self) -> bool:
         return tsp_number(self._print(f"{self._smu}.source.output")) != 0

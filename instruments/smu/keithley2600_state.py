@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mtj_hil.instruments.smu.base import scpi_number
 from mtj_hil.instruments.smu.known_state import (
     Setting,
     SmuSettings,
@@ -81,7 +82,7 @@ def tsp_known_state(channel: TspChannel, st: SmuSettings) -> list[Setting]:
         ),
         Setting(
             "source range",
-            (f"{s}.source.rangev = {st.max_voltage:g}",),
+            (f"{s}.source.rangev = {scpi_number(st.max_voltage)}",),
             (
                 lambda: check_number("source autorange (0 = off)", 0, p(f"{s}.source.autorangev")),
                 lambda: check_range(
@@ -91,7 +92,7 @@ def tsp_known_state(channel: TspChannel, st: SmuSettings) -> list[Setting]:
         ),
         Setting(
             "source voltage limit",
-            (f"{s}.source.limitv = {st.max_voltage:g}",),
+            (f"{s}.source.limitv = {scpi_number(st.max_voltage)}",),
             (
                 lambda: check_number(
                     "source voltage limit (V)", st.max_voltage, p(f"{s}.source.limitv")
@@ -100,12 +101,12 @@ def tsp_known_state(channel: TspChannel, st: SmuSettings) -> list[Setting]:
         ),
         Setting(
             "current limit",
-            (f"{s}.source.limiti = {st.compliance:g}",),
+            (f"{s}.source.limiti = {scpi_number(st.compliance)}",),
             (lambda: check_number("current limit (A)", st.compliance, p(f"{s}.source.limiti")),),
         ),
         Setting(
             "NPLC",
-            (f"{s}.measure.nplc = {st.nplc:g}",),
+            (f"{s}.measure.nplc = {scpi_number(st.nplc)}",),
             (lambda: check_number("NPLC", st.nplc, p(f"{s}.measure.nplc")),),
         ),
         Setting(  # sent before any query (_prepare_dialect); checked here
@@ -135,7 +136,7 @@ def tsp_known_state(channel: TspChannel, st: SmuSettings) -> list[Setting]:
         steps.append(
             Setting(
                 "current range",
-                (f"{s}.measure.rangei = {st.current_range:g}",),
+                (f"{s}.measure.rangei = {scpi_number(st.current_range)}",),
                 (
                     lambda: check_range(
                         "current range (A)", st.current_range, want, p(f"{s}.measure.rangei")

@@ -54,6 +54,7 @@ from mtj_hil.instruments.smu.base import (
     make_reading,
     parse_numbers,
     parse_scpi_error,
+    scpi_number,
     status_word,
 )
 from mtj_hil.instruments.smu.known_state import (
@@ -66,7 +67,7 @@ from mtj_hil.instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
+from mtj_hil.instruments.smu.lifecycle import SmuLifecycle, checked_level
 from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
 
 log = logging.getLogger(__name__)
@@ -91,20 +92,25 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
     UNCONFIGURED_NPLC = 100.0  #: largest :SENS:CURR:NPLC at 50 Hz; timeouts before configure
     MAX_SWEEP_POINTS = 2500  #: list length limit
 
-    source_voltage = Channel.control(
-        ":SOUR{ch}:VOLT?",
-        ":SOUR{ch}:VOLT %g",
-        """Control the source voltage level in V (-210 to 210).""",
-        validator=strict_range,
-        values=[-VOLTAGE_LIMIT, VOLTAGE_LIMIT],
+    source_voltage = checked_level(
+        Channel.control(
+            ":SOUR{ch}:VOLT?",
+            ":SOUR{ch}:VOLT %s",
+            """Control the source voltage level in V (-210 to 210, and within the known
+            state's bound once configured).""",
+            validator=strict_range,
+            values=[-VOLTAGE_LIMIT, VOLTAGE_LIMIT],
+            set_process=scpi_number,
+        )
     )
 
     compliance_current = Channel.control(
         ":SENS{ch}:CURR:PROT?",
-        ":SENS{ch}:CURR:PROT %g",
+        ":SENS{ch}:CURR:PROT %s",
         """Control the current compliance in A (1 nA to 3.03 A, strict).""",
         validator=strict_range,
         values=[1e-9, 3.03],
+        set_process=scpi_number,
     )
 
     nplc = Channel.control(
@@ -153,7 +159,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
         return float(self.ask(":SOUR{ch}:VOLT?"))
 
     def _write_level(self, volts: float) -> None:
-        self.write(f":SOUR{{ch}}:VOLT {volts:g}")
+        self.write(f":SOUR{{ch}}:VOLT {scpi_number(volts)}")
 
     def _read_output(self) -> bool:
         return self.ask(":OUTP{ch}?").strip() in ("1", "ON")
@@ -255,7 +261,10 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             ),
             Setting(
                 "source range",
-                (":SOUR{ch}:VOLT:RANG:AUTO OFF", f":SOUR{{ch}}:VOLT:RANG {s.max_voltage:g}"),
+                (
+                    ":SOUR{ch}:VOLT:RANG:AUTO OFF",
+                    f":SOUR{{ch}}:VOLT:RANG {scpi_number(s.max_voltage)}",
+                ),
                 (
                     lambda: check_text("source autorange", "0", q(":SOUR{ch}:VOLT:RANG:AUTO?")),
                     lambda: check_range(
@@ -265,7 +274,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             ),
             Setting(
                 "compliance",
-                (f":SENS{{ch}}:CURR:PROT {s.compliance:g}",),
+                (f":SENS{{ch}}:CURR:PROT {scpi_number(s.compliance)}",),
                 (
                     lambda: check_number(
                         "current compliance (A)", s.compliance, q(":SENS{ch}:CURR:PROT?")
@@ -274,7 +283,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             ),
             Setting(
                 "voltage limit",
-                (f":SENS{{ch}}:VOLT:PROT {s.max_voltage:g}",),
+                (f":SENS{{ch}}:VOLT:PROT {scpi_number(s.max_voltage)}",),
                 (
                     lambda: check_number(
                         "voltage limit (V)", s.max_voltage, q(":SENS{ch}:VOLT:PROT?")
@@ -293,7 +302,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             ),
             Setting(
                 "NPLC",
-                (f":SENS{{ch}}:CURR:NPLC {s.nplc:g}",),
+                (f":SENS{{ch}}:CURR:NPLC {scpi_number(s.nplc)}",),
                 (lambda: check_number("NPLC", s.nplc, q(":SENS{ch}:CURR:NPLC?")),),
             ),
             Setting(
@@ -307,7 +316,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             steps.append(
                 Setting(
                     "current range",
-                    (f":SENS{{ch}}:CURR:RANG {s.current_range:g}",),
+                    (f":SENS{{ch}}:CURR:RANG {scpi_number(s.current_range)}",),
                     (
                         lambda: check_current_range(
                             s.current_range,

@@ -16,10 +16,11 @@ import logging
 import math
 from collections.abc import Callable
 
+from mtj_hil.errors import apart
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.bus.transport import measurement_timeout
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
-from mtj_hil.instruments.smu.base import check_voltage, ramp_points
+from mtj_hil.instruments.smu.base import check_voltage, ramp_points, scpi_number, sent_number
 from mtj_hil.instruments.smu.health import ChannelFound, SmuHealth
 from mtj_hil.instruments.smu.known_state import (
     KnownState,
@@ -30,6 +31,19 @@ from mtj_hil.instruments.smu.known_state import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def checked_level(control: property) -> property:
+    """A driver's ``source_voltage`` from its pymeasure ``control`` (whose set command
+    carries the value exactly, ``set_process=scpi_number``): set only within the known
+    state's bound (:meth:`SmuLifecycle._check_level`, SafetyViolation beyond it), the
+    control's own range check (ValueError) and command unchanged."""
+
+    def fset(self: SmuLifecycle, volts: float) -> None:
+        control.fset(self, self._check_level(volts))  # type: ignore[misc]
+
+    return property(control.fget, fset, doc=control.__doc__)
+
 
 #: Ramp used when a shutdown comes before any ``configure`` (V/s, V).
 DEFAULT_RAMP = (1.0, 0.05)
@@ -219,12 +233,29 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
     # -- levels ---------------------------------------------------------------------------
 
     def _check_level(self, volts: float) -> float:
+        """``volts`` as a float, once it and the level the instrument will receive for it
+        (:func:`~mtj_hil.instruments.smu.base.sent_number`, 6 significant digits) lie within
+        the configured bound.
+
+        Raises:
+            SafetyViolation: either beyond the bound (or not a number).
+        """
         volts = float(volts)
         limit = self._settings.max_voltage if self._settings is not None else None
-        if limit is not None and not abs(volts) <= limit * (1 + 1e-9):
+        if limit is None:
+            return volts
+        if not abs(volts) <= limit * (1 + 1e-9):
+            shown, bound = apart(abs(volts), limit)
+            sign = "-" if volts < 0 else ""
             raise SafetyViolation(
-                f"{self._who()}: source level {volts:g} V outside the configured "
-                f"+-{limit:g} V (known-state source bound)"
+                f"{self._who()}: source level {sign}{shown} V outside the configured "
+                f"+-{bound} V (known-state source bound)"
+            )
+        if not abs(sent_number(volts)) <= limit:
+            raise SafetyViolation(
+                f"{self._who()}: source level {volts!r} V goes to the instrument as "
+                f"{scpi_number(volts)} V (6 significant digits), outside the configured "
+                f"+-{limit!r} V (known-state source bound)"
             )
         return volts
 

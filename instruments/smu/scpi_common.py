@@ -6,7 +6,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_range
 
 from mtj_hil.instruments.bus.visa_session import GuardedVisa
-from mtj_hil.instruments.smu.base import drain_error_queue, parse_scpi_error
+from mtj_hil.instruments.smu.base import drain_error_queue, parse_scpi_error, scpi_number
 from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
 
 
@@ -51,7 +51,7 @@ class KeithleyScpiBasics(GuardedVisa, SmuLifecycle):
         return float(self.source_voltage)  # type: ignore[attr-defined]
 
     def _write_level(self, volts: float) -> None:
-        self.write(f":SOUR:VOLT {volts:g}")
+        self.write(f":SOUR:VOLT {scpi_number(volts)}")
 
     def _read_output(self) -> bool:
         return self.ask(":OUTP?").strip() in ("1", "ON")

@@ -34,8 +34,14 @@ from mtj_hil.calibration.records import controller_identity, smu_identity
 from mtj_hil.errors import ConfigError, FallbackWarning, UnsafeShutdownWarning, tell_user
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.controller import ADC_RANGES, ChipController
-from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost, UnsafeShutdown
+from mtj_hil.instruments.errors import (
+    InstrumentError,
+    InstrumentStateLost,
+    SafetyViolation,
+    UnsafeShutdown,
+)
 from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.instruments.smu.base import scpi_number, sent_number
 from mtj_hil.station.config import Station
 from mtj_hil.station.envelope import die_envelope, envelope_limits
 from mtj_hil.station.smu import smu_settings
@@ -142,6 +148,14 @@ class InstrumentChip:
             cfg = station.smu(role)
             assert cfg is not None
             self.envelope.check_compliance(cfg.compliance)
+            if sent_number(cfg.compliance) != cfg.compliance:  # as the SMU will receive it
+                try:
+                    self.envelope.check_compliance(sent_number(cfg.compliance))
+                except SafetyViolation as exc:
+                    raise SafetyViolation(
+                        f"{role} SMU: compliance {cfg.compliance!r} A goes to the instrument "
+                        f"as {scpi_number(cfg.compliance)} A (6 significant digits): {exc}"
+                    ) from None
             state = smu.configure(smu_settings(station, cfg, self.envelope))
             if not state.ok:
                 log.error("%s SMU: known state not reached: %s", role, state.problems())
@@ -385,11 +399,12 @@ class InstrumentChip:
                     return run_on_board(self, array, steps)
             if not self._said_no_sequences:  # once per session, i.e. per run
                 self._said_no_sequences = True
+                ctrl = self.controller
                 tell_user(
                     log,
-                    f"{self.controller.port_name}: controller firmware "
-                    f"{self.controller.identity.firmware} runs no board-side sequences "
-                    "(they need firmware 1.3): running them one command at a time, slower",
+                    f"{ctrl.port_name}: controller firmware {ctrl.identity.firmware} runs no "
+                    f"board-side sequences ({ctrl.no_sequences_reason or 'they need firmware 1.3'})"
+                    ": running them one command at a time, slower",
                     FallbackWarning,
                 )
         return run_on_host(self, array, steps)

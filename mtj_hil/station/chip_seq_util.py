@@ -10,6 +10,12 @@ import numpy as np
 
 from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.instruments.controller.sequence import SeqResult
+from mtj_hil.instruments.controller.wire import (
+    checked_pulse,
+    checked_reads,
+    sent_seconds,
+    sent_volts,
+)
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.chip import CellState
 from mtj_hil.protocols.sequence import check_sequence_limits
@@ -33,20 +39,35 @@ def check_rounds(i: int, first, maps, target) -> None:
 def check_envelope(chip: Any, steps: list[Any]) -> None:
     """Check every pulse and read voltage of a protocol sequence against ``chip``'s safety
     envelope before anything is sent, whichever way it then runs (on the board, or one
-    command at a time on a board too old for sequences), naming the first step at fault.
+    command at a time on a board too old for sequences), naming the first step at fault;
+    a value the wire would carry rounded is checked as it would go out too
+    (:mod:`~mtj_hil.instruments.controller.wire`), so that no step of the sequence runs
+    before one the driver would refuse.
 
     Raises:
         SafetyViolation: a pulse or read voltage outside the envelope.
         InvalidRequest: a write's pulses outside the die's limits.
     """
     env = chip.envelope
+    bounds = chip.controller.identity.limits
+
+    def check_read(volts: float) -> None:
+        env.check_read_voltages(np.array([volts], float))
+        if sent_volts(volts) != volts:  # as the wire carries it, too
+            checked_reads(np.array([volts], float), bounds, env)
+
+    def check_pulses(plan: list[Any]) -> None:
+        env.check_pulses([p.amplitude for p in plan], [p.width for p in plan])
+        for p in plan:
+            amp = abs(p.amplitude)
+            if (sent_volts(amp), sent_seconds(p.width)) != (amp, p.width):
+                checked_pulse(amp, p.width, bounds, env)
+
     check_sequence_limits(
         chip.layout,
         steps,
-        check_read=lambda volts: env.check_read_voltages(np.array([volts], float)),
-        check_pulses=lambda plan: env.check_pulses(
-            [p.amplitude for p in plan], [p.width for p in plan]
-        ),
+        check_read=check_read,
+        check_pulses=check_pulses,
         refusals=(SafetyViolation,),
         done="sent",
     )

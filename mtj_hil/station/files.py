@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.calibration.records import ReferenceResistor
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, apart
 from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.schema import check_section, check_top, read_toml, settings
@@ -139,10 +139,10 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
             )
     for smu in smus:
         if smu.compliance > limits["compliance_current"]:
+            value, limit = apart(smu.compliance, limits["compliance_current"])
             raise fail(
                 f"smu.{smu.name}.compliance",
-                f"= {smu.compliance:g} A exceeds "
-                f"safety.compliance_current ({limits['compliance_current']:g} A)",
+                f"= {value} A exceeds safety.compliance_current ({limit} A)",
             )
     try:
         envelope = SafetyEnvelope(**{k: limits[k] for k in SAFETY_KEYS})

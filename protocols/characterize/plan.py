@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from mtj_hil.errors import apart
 from mtj_hil.protocols.chip import Layout, Pulse, check_array, check_write_pulse
 from mtj_hil.protocols.defects.bias_signature import default_bias_voltage
 from mtj_hil.protocols.errors import InvalidRequest, SettingRefused, Spell, plain_setting
@@ -127,9 +128,10 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         )
     for name, volts in (("read", plan.read_voltage), ("bias", plan.bias_read_voltage)):
         if volts is not None and not 0.0 < float(volts) <= lim.max_read_voltage:
+            value, hi = apart(float(volts), lim.max_read_voltage)
             raise InvalidRequest(
-                f"{name} voltage {float(volts):g} V lies outside the die's read range "
-                f"(0..{lim.max_read_voltage:g} V); nothing applied"
+                f"{name} voltage {value} V lies outside the die's read range "
+                f"(0..{hi} V); nothing applied"
             )
     check_write_pulse(layout, plan.pulse)
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mtj_hil.errors import apart
 from mtj_hil.protocols.chip import (
     CellState,
     Chip,
@@ -163,25 +164,28 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
         )
     for amp in plan.amplitudes:
         if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
+            value, lo, hi = apart(amp, lim.min_pulse_amplitude, lim.max_pulse_amplitude)
             raise SettingRefused(
                 "amplitudes",
-                f"grid point amplitude {amp:g} V lies outside the safety envelope "
-                f"({lim.min_pulse_amplitude:g}..{lim.max_pulse_amplitude:g} V); nothing applied",
+                f"grid point amplitude {value} V lies outside the safety envelope "
+                f"({lo}..{hi} V); nothing applied",
             )
     widths = [("widths", w) for w in plan.widths]
     for name, width in widths + ([("loop_width", plan.loop_width)] if plan.loop_width else []):
         if not lim.min_pulse_width <= width <= lim.max_pulse_width:
+            value, lo, hi = apart(width, lim.min_pulse_width, lim.max_pulse_width)
             raise SettingRefused(
                 name,
-                f"grid point width {width:g} s lies outside the safety envelope "
-                f"({lim.min_pulse_width:g}..{lim.max_pulse_width:g} s); nothing applied",
+                f"grid point width {value} s lies outside the safety envelope "
+                f"({lo}..{hi} s); nothing applied",
             )
     _as_setting("set_pulse", lambda: check_write_pulse(layout, plan.set_pulse, "set pulse"))
     v_dist = disturb_voltage(layout, plan)
     if not 0 < v_dist <= lim.max_read_voltage:
+        value, hi = apart(v_dist, lim.max_read_voltage)
         raise SettingRefused(
             "disturb_voltage",
-            f"read-disturb voltage {v_dist:g} V lies outside 0..{lim.max_read_voltage:g} V",
+            f"read-disturb voltage {value} V lies outside 0..{hi} V",
         )
     _check_counts(plan)
     for dev in plan.loop_devices:

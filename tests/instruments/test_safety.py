@@ -99,3 +99,48 @@ def test_a_read_range_with_either_end_bad_is_refused(
 def test_a_compliance_outside_the_envelope_is_refused(env: SafetyEnvelope, amps: float) -> None:
     with pytest.raises(SafetyViolation, match="compliance"):
         env.check_compliance(amps)
+
+
+UP = math.inf
+
+
+@pytest.mark.parametrize(
+    ("check", "said"),
+    [
+        (
+            lambda e: e.check_pulse(math.nextafter(0.9, UP), 1e-7),
+            "pulse amplitude 0.9000000000000001 V is outside the safe range 0.3..0.9 V",
+        ),
+        (
+            lambda e: e.check_pulse(math.nextafter(0.3, 0), 1e-7),
+            "pulse amplitude 0.29999999999999993 V is outside the safe range 0.3..0.9 V",
+        ),
+        (
+            lambda e: e.check_pulse(0.5, math.nextafter(1e-6, UP)),
+            "pulse width 1.0000000000000002e-06 s is outside the safe range 1e-09..1e-06 s",
+        ),
+        (
+            lambda e: e.check_read_voltages(np.array([math.nextafter(0.2, UP)])),
+            "read voltage 0.20000000000000004 V exceeds the safe limit of 0.2 V",
+        ),
+        (
+            lambda e: e.check_compliance(math.nextafter(1e-3, UP)),
+            "compliance 0.0010000000000000002 A is outside 0..0.001 A",
+        ),
+    ],
+    ids=["amplitude-above", "amplitude-below", "width", "read", "compliance"],
+)
+def test_a_value_an_ulp_beyond_a_limit_reads_differently_from_it(env, check, said):
+    with pytest.raises(SafetyViolation) as info:
+        check(env)
+    assert str(info.value) == said
+
+
+def test_values_clearly_beyond_keep_their_short_form(env):
+    with pytest.raises(SafetyViolation) as info:
+        env.check_pulse(1.23456, 1e-7)
+    assert str(info.value) == "pulse amplitude 1.235 V is outside the safe range 0.3..0.9 V"
+    with pytest.raises(
+        SafetyViolation, match=r"^read voltage 0\.25 V exceeds the safe limit of 0\.2 V"
+    ):
+        env.check_read_voltages(np.array([0.25]))

@@ -42,3 +42,14 @@ def test_an_explicit_pulse_is_named_as_given_and_a_negative_one_refused():
         check_write_pulse(layout, Pulse(-0.8, width))
     with pytest.raises(InvalidRequest, match=r"^set pulse width 1 s lies outside"):
         check_write_pulse(layout, Pulse(0.8, 1.0), "set pulse")
+
+
+def test_a_pulse_an_ulp_above_the_limit_reads_differently_from_it():
+    layout = _layout(1.2)
+    width = layout.nominal_pulse.width
+    with pytest.raises(
+        InvalidRequest, match=r"amplitude 1\.2000000000000002 V lies outside .*\.\.1\.2 V\)"
+    ):
+        check_write_pulse(layout, Pulse(1.2000000000000002, width))
+    with pytest.raises(InvalidRequest, match=r"amplitude 1\.3 V lies outside .*\.\.1\.2 V\)"):
+        check_write_pulse(layout, Pulse(1.3, width))

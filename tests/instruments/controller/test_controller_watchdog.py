@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mtj_hil.instruments.controller import FLAG_HOST_WATCHDOG, ChipController, HostWatchdogFired
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.controller.codec import ControllerError
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.sim.die import make_die
 from mtj_hil.sim.lab.board import VirtualBoard
 from mtj_hil.sim.lab.server import LineServer
@@ -103,3 +104,51 @@ def test_a_board_with_the_watchdog_disabled_never_fires():
     board._state.route = "WRITE"
     board.clock.advance(1e6)
     assert not board.check_watchdog()
+
+
+def _route_write(ctrl: ChipController) -> None:
+    ctrl.select_array(0)
+    ctrl.route("WRITE")
+    ctrl.enable_lines([2], [4])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda c: c.pulse(1.0, 1e-6, "POS"),
+        lambda c: c.enable_lines([1], [1]),
+        lambda c: c.route("ADC"),
+        lambda c: c.read_raw(),
+        lambda c: c.scan(0.1),
+    ],
+    ids=["PULSE", "EN", "ROUTE", "READ", "SCAN"],
+)
+def test_a_single_command_after_the_watchdog_fired_names_it_not_a_plain_e06(bench, command):
+    """The board answers E06 (no array selected): the host asks STAT and says why."""
+    board, ctrl = bench
+    _route_write(ctrl)
+    board.clock.advance(61.0)
+    with pytest.raises(HostWatchdogFired, match=r"answered E06 .*host watchdog fired") as info:
+        command(ctrl)
+    assert isinstance(info.value.__cause__, ControllerError)
+    assert not board.pulses and board.watchdog_fired
+    assert ctrl._selected_array is None  # the host no longer vouches for a selection
+
+
+def test_a_board_that_reset_itself_otherwise_is_named_too(bench):
+    board, ctrl = bench
+    _route_write(ctrl)
+    board._power_up()  # its own watchdog: the power-up state, no host-watchdog flag
+    with pytest.raises(InstrumentStateLost, match="no longer holds array 0"):
+        ctrl.pulse(1.0, 1e-6, "POS")
+    assert not board.pulses
+
+
+def test_an_e06_with_the_array_still_selected_stays_that_error(bench):
+    board, ctrl = bench
+    _route_write(ctrl)
+    ctrl.route("OFF")
+    with pytest.raises(ControllerError, match="E06") as info:
+        ctrl.pulse(1.0, 1e-6, "POS")
+    assert type(info.value) is ControllerError
+    assert ctrl._selected_array == 0

@@ -199,3 +199,19 @@ def test_runs_after_the_first_are_timed_with_the_integration_their_prefix_sets(
     out = run_sequence(lab_chip, 2, trial * 600)
     assert len(runs[0]) > 1, "the sequence must take several runs on the board"
     assert len(out) == 1200 and len(board.pulses) - pulses == 600
+
+
+def test_a_1_3_board_without_the_seq_capability_is_told_what_is_missing(lab_chip):
+    """Firmware 1.3 but no ``seq`` in IDN: not "they need firmware 1.3", which it has."""
+    board = lab_chip.lab.board
+    board.has_sequences = False  # IDN leaves out seq; fw stays 1.3.0
+    lab_chip.controller.identify()
+    assert lab_chip.controller.identity.firmware == "1.3.0"
+    with pytest.raises(InstrumentError) as info:
+        lab_chip.controller.check_sequence([])
+    assert "does not list the seq capability" in str(info.value)
+    assert "need firmware 1.3" not in str(info.value)
+    with pytest.warns(FallbackWarning) as warned:
+        run_sequence(lab_chip, 0, [ReadMap(0.1)])
+    said = str(warned[0].message)
+    assert "does not list the seq capability" in said and "need firmware 1.3" not in said

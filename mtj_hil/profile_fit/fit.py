@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import counted
 from mtj_hil.profile_fit import checks, pinholes
+from mtj_hil.profile_fit.bounds import keep_in_range
 from mtj_hil.profile_fit.defects import die_defects, fit_defects
 from mtj_hil.profile_fit.drift import put_drift
 from mtj_hil.profile_fit.resistance import (
@@ -298,7 +298,8 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     fp.warnings += checks.drift_check(names, chars, shifts)
     fp.warnings += checks.noise_tail_check(names, chars, tails)
     fp.warnings += checks.write_check(names, chars, floor)
-    profile_from_dict(data, source=f"profile fitted from {counted(len(paths), 'run')}")
+    fp.warnings += keep_in_range(data, fp.values)
+    profile_from_dict(data, source=f"profile fitted from {', '.join(names)}")
     return fp
 
 

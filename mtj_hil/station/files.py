@@ -36,6 +36,7 @@ from mtj_hil.station.schema import (
     STATION_FILE,
     VIRTUAL_LAB,
 )
+from mtj_hil.station.wire_limits import wire_limit_problem
 
 
 def profile_source(value: str, station_path: Path | None) -> str:
@@ -137,6 +138,9 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
                 f"= {limits[key]:g} V reaches the die's breakdown "
                 f"({floor:g} V, profile {profile.name}); allowed: below {floor:g} V",
             )
+    problem = wire_limit_problem(limits)
+    if problem is not None:
+        raise fail(*problem)
     for smu in smus:
         if smu.compliance > limits["compliance_current"]:
             value, limit = apart(smu.compliance, limits["compliance_current"])

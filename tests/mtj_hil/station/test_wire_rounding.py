@@ -6,9 +6,12 @@ reaches the virtual board; requests whose wire form lies inside still run."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from mtj_hil.errors import ConfigError
 from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.protocols import CellState, Pulse
 from mtj_hil.protocols.sequence import PulseAll, ReadMap, ReadStates, WriteAll, run_sequence
@@ -28,12 +31,26 @@ P = CellState.P
 
 @pytest.fixture
 def odd_chip(station_dict):
-    station_dict["safety"].update(
-        max_read_voltage=READ, max_pulse_amplitude=AMP, max_pulse_width=WIDTH
-    )
+    # A station file with such limits is refused when it loads (wire_limits); the driver's
+    # own check is the defence for an envelope made another way (a script, the board's LIM).
     station_dict["calibration"]["voltages"] = [0.05, 0.15, 0.29]
-    with open_station(station_from_dict(station_dict, STATION)) as chip:
+    station = station_from_dict(station_dict, STATION)
+    odd = dataclasses.replace(
+        station.envelope, max_read_voltage=READ, max_pulse_amplitude=AMP, max_pulse_width=WIDTH
+    )
+    with open_station(dataclasses.replace(station, envelope=odd)) as chip:
         yield chip
+
+
+def test_a_station_file_with_such_limits_is_refused_when_it_loads(station_dict):
+    for key, value, hint in (
+        ("max_read_voltage", READ, "e.g. 0.299"),
+        ("max_pulse_amplitude", AMP, "e.g. 1.199"),
+        ("max_pulse_width", WIDTH, "e.g. 1.234e-06"),
+    ):
+        data = {**station_dict, "safety": {**station_dict["safety"], key: value}}
+        with pytest.raises(ConfigError, match=rf"safety\.{key} = .* is finer than .*{hint}"):
+            station_from_dict(data, STATION)
 
 
 def _firmware(chip, version: str) -> None:

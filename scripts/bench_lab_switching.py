@@ -70,6 +70,11 @@ LEVERS = {
 }
 
 
+EXTRA: dict = {}
+"""Plan settings every lever gets on top of its own (``--decision-exclude``,
+``--precision-margin``)."""
+
+
 def plan_for(layout, arrays: list[int], smoke: bool, **changes) -> SwitchingPlan:
     """The default plan of ``mtj-hil switching`` (a coarse, short one with ``--smoke``),
     with ``changes``; placed trials use :func:`placement_widths`."""
@@ -105,6 +110,7 @@ def measure(
     """Switching of arrays ``0..n_arrays-1`` of the station's die (or die ``(profile, lot, die)``
     its profile) over the virtual lab, with the levers of ``lever`` (see :data:`LEVERS`)."""
     firmware, changes = LEVERS[lever]
+    changes = {**changes, **EXTRA}
     data = tomllib.loads(STATION.read_text())
     cfg = data.pop("virtual_lab")
     profile, lot_seed, die_index = (
@@ -184,6 +190,35 @@ def precision(analysis, die, arrays: list[int]) -> dict[str, float]:
     }
 
 
+def decision_line(d: dict) -> str:
+    """What the decision rule of one array (``ArraySwitching.decision``) decided."""
+    why = ", ".join(f"{n} {k}" for k, n in d.get("why", {}).items())
+    if d.get("integration"):
+        line = (
+            f"state reads as decisions at {1e6 * d['integration']:.0f} us "
+            f"(noise <= {1e9 * d['sigma']:.0f} nA, worst margin {1e6 * d['worst_margin']:.2f} "
+            f"uA over {d['cells']} cells, misread <= {d['misread']:.1e} per read, bound "
+            f"{d['bound']:.0e})"
+        )
+        if d.get("left_out"):
+            line += (
+                f"; {len(d['left_out'])} cells left out, read within the bound by no candidate "
+                f"or not by this one ({why}; at most {d['allowed']} allowed)"
+            )
+        return line
+    if not d:
+        return "precision state reads (no decision rule tried)"
+    line = (
+        f"precision state reads (no decision rule met the bound: worst margin "
+        f"{1e6 * d['worst_margin']:.2f} uA over {d['cells']} cells; {d.get('unserved', 0)} "
+        f"cells no candidate integration reads within {d['bound']:.0e}, at most "
+        f"{d.get('allowed', 0)} may be left out)"
+    )
+    if d.get("left_out"):
+        line += f"; {len(d['left_out'])} cells left out ({why})"
+    return line
+
+
 def report(r: dict) -> None:
     n, die_n = r["n_arrays"], r["die_arrays"]
     scale = die_n / n
@@ -202,15 +237,7 @@ def report(r: dict) -> None:
         f"{r['transactions'] / n:,.0f} bus transactions, {r['conversions'] / n:,.0f} conversions"
     )
     for a, d in enumerate(r["decisions"]):
-        if d.get("integration"):
-            print(
-                f"array {a}: state reads as decisions at {1e6 * d['integration']:.0f} us "
-                f"(noise <= {1e9 * d['sigma']:.0f} nA, worst margin {1e6 * d['worst_margin']:.2f} "
-                f"uA over {d['cells']} cells, misread <= {d['misread']:.1e} per read, bound "
-                f"{d['bound']:.0e})"
-            )
-        else:
-            print(f"array {a}: precision state reads (no decision rule met the bound: {d})")
+        print(f"array {a}: {decision_line(d)}")
     print(
         f"precision over {p['devices']} fitted device-directions: Vc0 median error "
         f"{100 * p['vc_err']:.2f} % (90 % coverage {100 * p['vc_cov']:.1f} %), Delta "
@@ -237,8 +264,23 @@ def main() -> None:
     )
     parser.add_argument("--levers", action="store_true", help="measure each lever on its own")
     parser.add_argument("--lever-arrays", type=int, default=1, help="arrays per lever")
+    parser.add_argument(
+        "--decision-exclude",
+        type=float,
+        default=None,
+        help="share of an array's cells the decision rule may leave out (default: the plan's)",
+    )
+    parser.add_argument(
+        "--precision-margin",
+        type=float,
+        default=None,
+        help="precision reads leave out cells below this many sigma (default: the plan's)",
+    )
     add_die_options(parser)
     args = parser.parse_args()
+    for name in ("decision_exclude", "precision_margin"):
+        if getattr(args, name) is not None:
+            EXTRA[name] = getattr(args, name)
     die = lab_die(args)
     if args.levers:
         n = 1 if args.smoke else args.lever_arrays

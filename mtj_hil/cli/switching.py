@@ -317,6 +317,29 @@ def _spread(pop: dict, name: str) -> str:
     return f"{100 * value:.1f} %" + (f" +- {100 * sd:.1f}" if sd is not None else "")
 
 
+def state_reads(data: dict) -> str:
+    """How each array's trials read states (its decision rule, ``ArraySwitching.decision``):
+    decisions at which integrations, cells left out and why, precision reads and why; empty
+    when no array tried a rule (precision reads throughout)."""
+    parts = []
+    for a, d in sorted((a, x.decision) for a, x in data.items() if x.decision):
+        if d.get("integration"):
+            text = f"array {a}: decisions at {1e6 * d['integration']:.0f} us"
+        else:
+            text = f"array {a}: precision reads ({d.get('unserved', 0)} cells no decision "
+            text += f"integration reads within {d['bound']:.0e}, at most {d.get('allowed', 0)} "
+            text += "may be left out)"
+        if d.get("left_out"):
+            why = ", ".join(f"{k} {n}" for k, n in d.get("why", {}).items())
+            cells = " ".join(f"{r}:{c}" for r, c in d["left_out"][:8])
+            more = " ..." if len(d["left_out"]) > 8 else ""
+            text += (
+                f", {counted(len(d['left_out']), 'cell')} left out ({why}; row:col {cells}{more})"
+            )
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def summarise_switching(path: Path) -> None:
     """Print a switching run's provenance, fits, recommendation and read disturb."""
     from mtj_hil.protocols.switching.fit import STATUS_FEW_TRIALS
@@ -332,6 +355,9 @@ def summarise_switching(path: Path) -> None:
     rows.append(("arrays", f"{len(run.arrays_done)} of {len(run.plan.get('arrays', []))} done"))
     n_trials = sum(int(d.trials.sum()) for d in run.data.values())
     rows.append(("device trials", f"{n_trials:,}"))
+    reads = state_reads(run.data)
+    if reads:
+        rows.append(("state reads", reads))
     out.print(grid(rows))
     an = run.analysis
     if an is None:

@@ -18,8 +18,25 @@ The rule (:func:`choose_integration`):
    the differences over ``sqrt(2)`` estimates ``sigma(t)``, raised to its one-sided 99.9 %
    upper confidence limit for that many differences (chi-square);
 3. the shortest candidate whose worst cell misreads with probability at most ``bound``
-   (``max Phi(-m / sigma_upper(t) of its line) <= bound``) is used; if none does, trials
-   keep the precision reads (``integration`` ``None``).
+   (``max Phi(-m / sigma_upper(t) of its line) <= bound``) is used;
+4. if none does, the candidate that reads the most cells within the bound (the shortest
+   of equals) is used when the cells it cannot read are at most ``allowed`` (the plan's
+   ``decision_exclude`` share of the array's cells): those cells are left out, count as
+   not measurable in every trial (like devices that do not verify) and are named in the
+   rule (``left_out``, with ``why``: ``no margin`` (a negative margin: across the threshold
+   or within the allowance of step 1), ``precision misread`` (even a precision read
+   misreads it more often than ``bound``), ``decision misread`` (a precision read would
+   tell it, no candidate does)). They are the cells no candidate serves (``unserved``)
+   and, rarely, a cell only another candidate serves (a line's noise need not fall with
+   the integration: its mains pick-up does not);
+5. otherwise (more such cells than ``allowed``, or ``allowed`` 0: the rule before step 4
+   existed) trials keep the precision reads (``integration`` ``None``) for the whole
+   array, and cells whose margin is below ``precision_margin`` standard deviations of one
+   precision read are left out (``why``: ``no margin``, ``precision margin``): a precision
+   read misreads them often enough to bias their switching probabilities (0: none).
+
+Up to step 3 the rule is what it always was: an array whose every cell one candidate serves
+gets the same integration and the same record (``left_out`` empty).
 
 Noise that is not Gaussian but bounded (the mains pick-up's arcsine distribution) has lighter
 tails than the Gaussian of the same spread, so the bound is conservative for it.
@@ -35,6 +52,13 @@ from scipy import stats
 
 DEFAULT_BOUND = 1e-6
 """Misread probability per cell and read that a decision read may have."""
+DEFAULT_EXCLUDE = 0.10
+"""Largest share of an array's cells a decision rule may leave out (``allowed``)."""
+PRECISION_MARGIN = 2.0
+"""Cells of an array that keeps precision reads are left out below this margin (standard
+deviations of one precision read)."""
+MAX_PRECISION_MARGIN = 10.0
+"""Largest ``precision_margin`` a plan may ask for (sigma)."""
 CANDIDATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3)
 """Integration times (s) tried, shortest first (firmware 1.3 allows 1e-5 .. 0.1 s)."""
 MARGIN_SIGMAS = 3.0
@@ -55,6 +79,13 @@ class DecisionRule:
         bound: the bound asked for.
         cells: cells the margins came from (each counted in both states).
         measured: read-noise estimates (A; the noisiest line) at each integration tried.
+        left_out: ``(row, col)`` of the cells left out of the rule and of the trials' valid
+            outcomes (steps 4 and 5 of the module docstring); empty when none was.
+        why: how many of ``left_out`` for each reason (``no margin``, ``precision
+            misread``, ``decision misread``; ``precision margin`` with precision reads).
+        unserved: cells no candidate integration reads within the bound (left out or, when
+            more than ``allowed``, the reason for precision reads).
+        allowed: most cells the rule may leave out (the plan's share of the array's cells).
     """
 
     integration: float | None
@@ -64,6 +95,10 @@ class DecisionRule:
     bound: float
     cells: int
     measured: dict[float, float] = field(default_factory=dict)
+    left_out: tuple[tuple[int, int], ...] = ()
+    why: dict[str, int] = field(default_factory=dict)
+    unserved: int = 0
+    allowed: int = 0
 
 
 def misread_probability(margins: np.ndarray, sigma: np.ndarray | float) -> float:
@@ -121,26 +156,53 @@ def margins(
     return np.where(use[None], both, np.nan)
 
 
+def misread_cells(margins: np.ndarray, sigma: np.ndarray | float, bound: float) -> np.ndarray:
+    """Cells (``(rows, cols)`` bool) a read misreads in either state with probability above
+    ``bound``: ``Phi(-m / sigma) > bound``; ``margins`` (A) of shape ``(2, rows, cols)``
+    (NaN: not a cell of the rule, never counted), ``sigma`` (A) per output line or one value.
+    """
+    m = np.asarray(margins, float)
+    s = np.broadcast_to(np.asarray(sigma, float), m.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, m / s, np.where(m > 0, np.inf, -np.inf))
+    bad = np.isfinite(m) & (stats.norm.sf(z) > bound)
+    return bad.any(axis=0)
+
+
 def choose_integration(
     cell_margins: np.ndarray,
     noise_at: Callable[[float], tuple[np.ndarray, int]],
     candidates: Iterable[float] = CANDIDATES,
     bound: float = DEFAULT_BOUND,
+    *,
+    allowed: int = 0,
+    precision_sigma: np.ndarray | float | None = None,
+    precision_margin: float = 0.0,
 ) -> DecisionRule:
     """The shortest candidate integration (s) whose worst cell misreads with probability at
     most ``bound`` per read; ``noise_at(t)`` measures ``(sigma_hat per line, n)`` at ``t``
-    (called for the candidates in ascending order until one passes).
+    (called for the candidates in ascending order until one passes). When none passes, at
+    most ``allowed`` cells are left out (step 4 of the module docstring), else with
+    ``precision_margin`` > 0 the cells below that many sigma of a precision read (step 5);
+    ``cell_margins`` (A) ``(2, rows, cols)``; ``precision_sigma`` (A, per line: the upper
+    limit of one precision read's noise) tells the reasons apart and serves step 5.
 
     Raises:
-        ValueError: ``bound`` outside (0, 0.5).
+        ValueError: ``bound`` outside (0, 0.5), or ``allowed`` or ``precision_margin``
+            negative.
     """
     if not 0 < bound < 0.5:
         raise ValueError(f"the misread bound must be in (0, 0.5), got {bound}")
+    if allowed < 0 or precision_margin < 0:
+        raise ValueError(
+            f"allowed cells and precision margin must be >= 0, got {allowed}, {precision_margin}"
+        )
     m = np.asarray(cell_margins, float)
     finite = m[np.isfinite(m)]
     worst = float(finite.min()) if finite.size else float("inf")
     cells = int(np.isfinite(m).sum() // 2)
     measured: dict[float, float] = {}
+    failed: list[tuple[float, np.ndarray, np.ndarray]] = []
     for t in sorted(candidates):
         sigma_hat, n = noise_at(t)
         measured[t] = float(np.max(sigma_hat))
@@ -148,4 +210,73 @@ def choose_integration(
         p = misread_probability(m, sigma)
         if p <= bound:
             return DecisionRule(t, float(np.max(sigma)), worst, p, bound, cells, measured)
-    return DecisionRule(None, float("nan"), worst, float("nan"), bound, cells, measured)
+        if m.ndim == 3:
+            failed.append((t, sigma, misread_cells(m, sigma, bound)))
+    unserved = np.logical_and.reduce([f for _, _, f in failed]) if failed else None
+    n_unserved = 0 if unserved is None else int(unserved.sum())
+    if failed:
+        # the candidate reading the most cells within the bound (the shortest of equals)
+        t, sigma, fail = min(failed, key=lambda x: (int(x[2].sum()), x[0]))
+        if fail.sum() <= allowed:
+            kept = np.where(fail[None], np.nan, m)
+            rest = kept[np.isfinite(kept)]
+            return DecisionRule(
+                t,
+                float(np.max(sigma)),
+                float(rest.min()) if rest.size else float("inf"),
+                misread_probability(kept, sigma),
+                bound,
+                cells,
+                measured,
+                left_out=_cells(fail),
+                why=_reasons(m, fail, precision_sigma, bound),
+                unserved=n_unserved,
+                allowed=allowed,
+            )
+    left = np.zeros(m.shape[1:], bool) if m.ndim == 3 else None
+    why: dict[str, int] = {}
+    if left is not None and precision_sigma is not None and precision_margin > 0:
+        left = misread_cells(m, precision_sigma, float(stats.norm.sf(precision_margin)))
+        no_margin = left & (m < 0).any(axis=0)
+        why = {
+            "no margin": int(no_margin.sum()),
+            "precision margin": int((left & ~no_margin).sum()),
+        }
+        why = {k: v for k, v in why.items() if v}
+    return DecisionRule(
+        None,
+        float("nan"),
+        worst,
+        float("nan"),
+        bound,
+        cells,
+        measured,
+        left_out=() if left is None else _cells(left),
+        why=why,
+        unserved=n_unserved,
+        allowed=allowed,
+    )
+
+
+def _cells(mask: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """``(row, col)`` of the cells set in ``mask``, in row order."""
+    return tuple((int(r), int(c)) for r, c in np.argwhere(mask))
+
+
+def _reasons(
+    m: np.ndarray, cells: np.ndarray, precision_sigma: np.ndarray | float | None, bound: float
+) -> dict[str, int]:
+    """Why each of ``cells`` is left out, counted: ``no margin`` (a negative margin),
+    ``precision misread`` (a precision read of noise ``precision_sigma`` misreads it more
+    often than ``bound``), ``decision misread`` (the others)."""
+    wrong = cells & (m < 0).any(axis=0)  # across the threshold or within the allowance
+    if precision_sigma is None:
+        prec = np.zeros_like(cells)
+    else:
+        prec = cells & ~wrong & misread_cells(m, precision_sigma, bound)
+    out = {
+        "no margin": int(wrong.sum()),
+        "precision misread": int(prec.sum()),
+        "decision misread": int((cells & ~wrong & ~prec).sum()),
+    }
+    return {k: v for k, v in out.items() if v}

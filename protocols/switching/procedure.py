@@ -38,7 +38,12 @@ from mtj_hil.protocols.chip import (
 from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
-from mtj_hil.protocols.switching.decision import DEFAULT_BOUND
+from mtj_hil.protocols.switching.decision import (
+    DEFAULT_BOUND,
+    DEFAULT_EXCLUDE,
+    MAX_PRECISION_MARGIN,
+    PRECISION_MARGIN,
+)
 from mtj_hil.protocols.switching.placed import placed_rows
 from mtj_hil.protocols.switching.trials import Trials
 
@@ -83,6 +88,15 @@ class SwitchingPlan:
         decision_bound: misread probability per cell and read the trials' state reads may
             have where the chip can make them decisions at a shorter integration
             (:mod:`mtj_hil.protocols.switching.decision`); 0: precision reads throughout.
+        decision_exclude: largest share (0..1) of an array's cells the decision rule may leave
+            out when no candidate integration reads them within ``decision_bound`` (on the
+            wrong side of the threshold or too close to it): they then count as not
+            measurable in every trial, like devices that do not verify, and the rule names
+            them; with more such cells the array keeps precision reads. 0: decisions for
+            every cell or for none.
+        precision_margin: where an array keeps precision reads after measuring its margins,
+            cells whose margin is below this many standard deviations of one precision read
+            are left out the same way (misread often enough to bias their fits); 0: none.
         skip_unresponsive: devices the first write towards a start state cannot verify
             (stuck, shorted, open) are not verified again by later writes towards it (they
             count invalid throughout), so they no longer force every verify round.
@@ -118,6 +132,8 @@ class SwitchingPlan:
     tau0: float = 1e-9
     target_wer: float = 1e-6
     decision_bound: float = DEFAULT_BOUND
+    decision_exclude: float = DEFAULT_EXCLUDE
+    precision_margin: float = PRECISION_MARGIN
     skip_unresponsive: bool = True
     placement: str = "grid"
     target_vc: float = 0.012
@@ -236,6 +252,18 @@ def _check_counts(plan: SwitchingPlan) -> None:
     if not 0 <= plan.decision_bound < 0.5:
         raise SettingRefused(
             "decision_bound", f"decision_bound must be in [0, 0.5), got {plan.decision_bound}"
+        )
+    if not 0 <= plan.decision_exclude <= 1:
+        raise SettingRefused(
+            "decision_exclude",
+            f"decision_exclude must be in [0, 1] (a share of the array's cells), got "
+            f"{plan.decision_exclude}",
+        )
+    if not 0 <= plan.precision_margin <= MAX_PRECISION_MARGIN:
+        raise SettingRefused(
+            "precision_margin",
+            f"precision_margin must be 0..{MAX_PRECISION_MARGIN:g} (standard deviations of a "
+            f"precision read), got {plan.precision_margin}",
         )
     if plan.placement not in PLACEMENTS:
         raise SettingRefused(

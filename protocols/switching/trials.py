@@ -10,6 +10,10 @@ runner first chooses decision reads for the array (:mod:`mtj_hil.protocols.switc
 precision maps of both states and the read noise at a few integrations give the shortest
 integration whose misread probability stays below the plan's bound; the state reads of the
 trials, their verify reads and the read-disturb reads are then decisions at that integration.
+Cells the rule leaves out (too near the threshold for the reads the trials make; at most the
+plan's ``decision_exclude`` share, or below its ``precision_margin`` when the array keeps
+precision reads) are never verified again and never count as a valid outcome, on a board
+and on the host alike (the masks are made here, not by the backend).
 Elsewhere (the simulator, older boards) every read is the precision map it always was, call
 for call.
 """
@@ -37,6 +41,7 @@ from mtj_hil.protocols.switching.decision import (
     DecisionRule,
     choose_integration,
     margins,
+    noise_upper,
     read_noise,
 )
 from mtj_hil.protocols.write import WriteReport
@@ -65,12 +70,17 @@ class Trials:
         self.unresponsive: dict[CellState, np.ndarray] = {}
         """Per start state, the devices the first write towards it could not verify: with
         ``plan.skip_unresponsive`` later writes do not verify them (they count invalid)."""
+        self.left_out = np.zeros(self.shape, bool)
+        """Cells the decision rule left out (``DecisionRule.left_out``: too near the
+        threshold for the reads the trials make): never verified, never a valid outcome."""
 
     # -- building blocks ---------------------------------------------------------------
 
     def _write(self, state: CellState, decide: bool = True) -> WriteAll:
         d = decide and self.t_dec is not None
         skip = self.unresponsive.get(state) if self.plan.skip_unresponsive else None
+        if self.left_out.any():
+            skip = self.left_out if skip is None else skip | self.left_out
         return WriteAll(
             state,
             self.set_pulse,
@@ -85,7 +95,7 @@ class Trials:
         """Devices a write towards ``state`` verified (the first such write of the array
         also decides which devices do not respond)."""
         skip = self.unresponsive.setdefault(state, report.residual.copy())
-        return ~report.residual & ~skip
+        return ~report.residual & ~skip & ~self.left_out
 
     def _read(self, volts: float | None = None) -> SeqStep:
         v = self.plan.read_voltage if volts is None else volts
@@ -181,9 +191,10 @@ class Trials:
         use = self._verified(CellState.AP, res[0]) & self._verified(CellState.P, res[2])
         g_ap, g_p = res[1].mean(axis=0), res[3].mean(axis=0)
         self.known = res[3][-1]
-        noise_p, _ = read_noise(res[3] * v, use)
-        noise_ap, _ = read_noise(res[1] * v, use)
-        sigma_prec = np.maximum(noise_p, noise_ap) / np.sqrt(NOISE_READS)  # of the means
+        noise_p, n_p = read_noise(res[3] * v, use)
+        noise_ap, n_ap = read_noise(res[1] * v, use)
+        sigma_read = np.maximum(noise_p, noise_ap)  # one precision read, per line
+        sigma_prec = sigma_read / np.sqrt(NOISE_READS)  # of the means
 
         def noise_at(t: float) -> tuple[np.ndarray, int]:
             maps = run_sequence(self.chip, self.array, [ReadMap(v, NOISE_READS, integration=t)])[0]
@@ -191,6 +202,16 @@ class Trials:
             return read_noise(maps * v, use)
 
         cell_margins = margins(g_p, g_ap, use, self.threshold, v, sigma_prec)
-        self.rule = choose_integration(cell_margins, noise_at, bound=bound)
+        allowed = int(np.floor(self.plan.decision_exclude * use.size + 1e-9))
+        self.rule = choose_integration(
+            cell_margins,
+            noise_at,
+            bound=bound,
+            allowed=allowed,
+            precision_sigma=noise_upper(sigma_read, min(n_p, n_ap)),
+            precision_margin=self.plan.precision_margin,
+        )
         self.t_dec = self.rule.integration
+        if self.rule.left_out:
+            self.left_out[tuple(np.array(self.rule.left_out).T)] = True
         return self.rule

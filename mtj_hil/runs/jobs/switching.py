@@ -38,6 +38,8 @@ def plan_from_record(rec: dict[str, Any]) -> SwitchingPlan:
     rec["loop_devices"] = tuple(tuple(int(x) for x in d) for d in rec.get("loop_devices", []))
     rec.setdefault("decision_bound", 0.0)  # runs recorded before decision reads: precision
     rec.setdefault("skip_unresponsive", False)  # ...and verifying every device every time
+    rec.setdefault("decision_exclude", 0.0)  # ...and decisions for every cell or for none
+    rec.setdefault("precision_margin", 0.0)  # ...and precision reads of every cell
     return SwitchingPlan(**rec)
 
 

@@ -12,8 +12,11 @@ Layout under ``/switching`` (streams, appended array by array):
   (:mod:`mtj_hil.protocols.switching.decision`): ``integration`` (s; NaN: precision reads),
   ``sigma`` (A, read-noise upper limit), ``worst_margin`` (A), ``misread`` and ``bound``
   (probability per cell and read), ``cells``, ``measured`` (JSON: integration s -> noise A),
-  ``units`` (JSON: each attribute's unit). Absent for arrays measured with precision reads
-  only (no rule was tried).
+  ``units`` (JSON: each attribute's unit); ``left_out`` (JSON list of ``[row, col]``: cells
+  the rule left out of the trials), ``why`` (JSON: left-out cells per reason), ``unserved``
+  (cells no candidate integration served) and ``allowed`` (most it could leave out); runs
+  recorded before cells could be left out read back with none. Absent for arrays measured
+  with precision reads only (no rule was tried).
 - ``array_index``, ``points_end``, ``loops_end``: arrays finished and where their rows end.
   Appended last, so an array counts only once all its rows are on disk; reopening drops
   rows past the last index (an append a killed process left half-done).
@@ -83,6 +86,10 @@ DECISION_UNITS = {
     "bound": "1 (per cell and read)",
     "cells": "1",
     "measured": "A per integration (s)",
+    "left_out": "row, col",
+    "why": "1 (cells per reason)",
+    "unserved": "1",
+    "allowed": "1",
 }
 """Units of the decision-rule attributes (stored with them as ``units``)."""
 _FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
@@ -188,6 +195,10 @@ def _decision_attrs(rule: dict[str, Any]) -> dict[str, Any]:
         "bound": float(rule["bound"]),
         "cells": int(rule["cells"]),
         "measured": json.dumps({repr(float(k)): float(v) for k, v in rule["measured"].items()}),
+        "left_out": json.dumps([[int(r), int(c)] for r, c in rule.get("left_out", ())]),
+        "why": json.dumps({str(k): int(v) for k, v in rule.get("why", {}).items()}),
+        "unserved": int(rule.get("unserved", 0)),
+        "allowed": int(rule.get("allowed", 0)),
         "units": json.dumps(DECISION_UNITS),
     }
 
@@ -207,6 +218,10 @@ def _decision(run: RunFile, array: int) -> dict[str, Any]:
         "bound": float(a["bound"]),
         "cells": int(a["cells"]),
         "measured": {float(k): float(v) for k, v in json.loads(a["measured"]).items()},
+        "left_out": tuple((int(r), int(c)) for r, c in json.loads(a.get("left_out", "[]"))),
+        "why": {str(k): int(v) for k, v in json.loads(a.get("why", "{}")).items()},
+        "unserved": int(a.get("unserved", 0)),
+        "allowed": int(a.get("allowed", 0)),
     }
 
 

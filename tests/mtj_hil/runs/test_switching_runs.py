@@ -184,3 +184,83 @@ def test_the_decision_rule_of_an_array_is_kept_with_units(tmp_path):
     with RunFile.create(path2, "switching", die_id=ID, extra={"plan": {}, "layout": {}}) as run:
         SwitchingRun(run).save_array(1, data[1])
     assert load_switching(path2).data[1].decision["integration"] is None
+
+
+def test_cells_a_decision_rule_left_out_are_kept_named_and_shown(tmp_path, monkeypatch):
+    """A rule that left cells out stores them (row, col), why, and how many it could leave
+    out; ``mtj-hil show`` says so; a rule stored before cells could be left out reads back
+    with none; the plan records the share (runs recorded before it: 0, all or nothing)."""
+    from mtj_hil.cli.switching import state_reads
+    from mtj_hil.protocols.errors import SettingRefused
+    from mtj_hil.protocols.switching.decision import DecisionRule
+    from mtj_hil.protocols.switching.procedure import (
+        MemorySwitchingSink,
+        check_plan,
+        measure_switching_die,
+    )
+    from mtj_hil.runs.jobs.switching import plan_from_record, plan_record
+
+    plan = SwitchingPlan(
+        arrays=(0, 1),
+        amplitudes=(0.6,),
+        widths=(1e-6,),
+        trials=1,
+        probe_trials=1,
+        floor_trials=0,
+        disturb_reads=0,
+    )
+    data = measure_switching_die(_chip(), MemorySwitchingSink(), plan)
+    rule = DecisionRule(
+        5e-3,
+        2.5e-7,
+        1.2e-6,
+        4e-7,
+        1e-6,
+        596,
+        {5e-3: 2e-7},
+        left_out=((3, 4), (20, 1)),
+        why={"no margin": 1, "decision misread": 1},
+        unserved=2,
+        allowed=31,
+    )
+    data[0].decision = asdict(rule)
+    data[1].decision = asdict(DecisionRule(None, float("nan"), -1e-7, float("nan"), 1e-6, 405))
+    data[1].decision.update(unserved=304, allowed=31)
+    path = tmp_path / "left.h5"
+    with RunFile.create(path, "switching", die_id=ID, extra={"plan": {}, "layout": {}}) as run:
+        for a in (0, 1):
+            SwitchingRun(run).save_array(a, data[a])
+    back = load_switching(path)
+    assert back.data[0].decision == asdict(rule)
+    text = state_reads(back.data)
+    assert "array 0: decisions at 5000 us, 2 cells left out (no margin 1, decision " in text
+    assert "row:col 3:4 20:1" in text
+    assert "array 1: precision reads (304 cells no decision integration reads" in text
+    assert "at most 31 may be left out" in text
+    import mtj_hil.runs.store.switching as store
+
+    new_attrs = store._decision_attrs
+    new = ("left_out", "why", "unserved", "allowed")
+    monkeypatch.setattr(  # as a file written before cells could be left out
+        store, "_decision_attrs", lambda r: {k: v for k, v in new_attrs(r).items() if k not in new}
+    )
+    path = tmp_path / "old.h5"
+    with RunFile.create(path, "switching", die_id=ID, extra={"plan": {}, "layout": {}}) as run:
+        SwitchingRun(run).save_array(0, data[0])
+    old = load_switching(path).data[0].decision
+    assert old["left_out"] == () and old["why"] == {} and old["unserved"] == 0
+    assert state_reads({}) == ""
+    # the plan's share: recorded, checked, and 0 for runs recorded before it
+    rec = plan_record(plan)
+    assert rec["decision_exclude"] == plan.decision_exclude == 0.1
+    assert rec["precision_margin"] == plan.precision_margin == 2.0
+    del rec["decision_exclude"], rec["precision_margin"]
+    assert plan_from_record(rec).decision_exclude == 0.0
+    assert plan_from_record(rec).precision_margin == 0.0
+    for name, bad in [
+        *(("decision_exclude", x) for x in (-0.01, 1.5, float("nan"))),
+        *(("precision_margin", x) for x in (-1.0, 11.0, float("nan"))),
+    ]:
+        with pytest.raises(SettingRefused) as err:
+            check_plan(_chip().layout, SwitchingPlan(**{**asdict(plan), name: bad}))
+        assert err.value.setting == name

@@ -7,9 +7,11 @@ import pytest
 from scipy import stats
 
 from mtj_hil.protocols.switching.decision import (
+    CANDIDATES,
     DEFAULT_BOUND,
     choose_integration,
     margins,
+    misread_cells,
     misread_probability,
     noise_upper,
     read_noise,
@@ -84,3 +86,94 @@ def test_margins_and_noise_estimates():
     assert misread_probability(np.full((1, 25), 1e-6), sigma) == pytest.approx(
         stats.norm.sf(1e-6 / sigma.max())
     )
+
+
+def _served_but(cells: list[tuple[int, int]], margin: float = -1e-8) -> np.ndarray:
+    """Margins (A, ``(2, 5, 4)``) of 2 uA everywhere but ``cells`` (``margin`` in AP), and a
+    cell that is not part of the rule (NaN)."""
+    m = np.full((2, 5, 4), 2e-6)
+    for r, c in cells:
+        m[1, r, c] = margin
+    m[:, 4, 3] = np.nan
+    return m
+
+
+def test_cells_no_candidate_serves_are_left_out_when_few_enough():
+    noise_at, calls = _noise(1e-7)
+    bad = [(0, 1), (3, 2)]
+    m = _served_but(bad)
+    m[0, 2, 2] = 2e-8  # a P margin a precision read cannot tell either, though positive
+    bad = sorted([*bad, (2, 2)])
+    rule = choose_integration(m, noise_at, allowed=3, precision_sigma=1e-8)
+    assert rule.integration is not None and rule.misread <= DEFAULT_BOUND
+    assert sorted(rule.left_out) == bad and rule.unserved == 3 and rule.allowed == 3
+    assert rule.why == {"no margin": 2, "precision misread": 1}
+    assert rule.worst_margin == 2e-6  # over the cells kept
+    assert rule.cells == 19  # the rule's cells, left-out ones among them
+    # the integration is the shortest that serves every other cell (as without them)
+    assert rule.integration == choose_integration(_served_but([]), noise_at).integration
+    # every candidate was measured before any cell was left out
+    assert sorted(set(calls)) == list(CANDIDATES)
+
+
+def test_a_cell_precision_reads_tell_but_no_candidate_does_is_a_decision_misread():
+    noise_at, _ = _noise(1e-7, floor=1e-7)
+    m = _served_but([(1, 1)], margin=3e-7)  # 3 sigma of every candidate, 30 of a precision read
+    rule = choose_integration(m, noise_at, allowed=1, precision_sigma=1e-8)
+    assert rule.left_out == ((1, 1),) and rule.why == {"decision misread": 1}
+
+
+def test_more_unserved_cells_than_allowed_or_none_allowed_keep_precision_reads():
+    noise_at, _ = _noise(1e-7)
+    m = _served_but([(0, 0), (0, 1), (0, 2)])
+    for allowed in (0, 2):
+        rule = choose_integration(m, noise_at, allowed=allowed)
+        assert rule.integration is None and rule.left_out == () and rule.why == {}
+        assert rule.unserved == 3 and rule.allowed == allowed
+    old = choose_integration(m, noise_at)  # the rule as it was: all or nothing
+    assert old.integration is None and old.unserved == 3 and old.allowed == 0
+    with pytest.raises(ValueError):
+        choose_integration(m, noise_at, allowed=-1)
+
+
+def test_an_array_every_candidate_serves_gets_the_rule_it_always_got():
+    noise_at, _ = _noise(1e-7)
+    m = _served_but([])
+    assert choose_integration(m, noise_at, allowed=5) == choose_integration(m, noise_at)
+    assert choose_integration(m, noise_at, allowed=5).left_out == ()
+
+
+def test_misread_cells_are_those_above_the_bound_in_either_state():
+    m = np.array([[[1e-6, 1e-6, np.nan]], [[1e-6, 1e-7, np.nan]]])
+    assert misread_cells(m, 1e-7, DEFAULT_BOUND).tolist() == [[False, True, False]]
+    assert misread_cells(m, 0.0, DEFAULT_BOUND).tolist() == [[False, False, False]]
+
+
+def test_precision_reads_leave_out_the_cells_below_the_precision_margin():
+    noise_at, _ = _noise(1e-7)
+    m = _served_but([(0, 0), (0, 1), (0, 2)])
+    m[0, 1, 1] = 2e-8  # 2 sigma of a precision read of 10 nA
+    rule = choose_integration(m, noise_at, precision_sigma=1e-8, precision_margin=3.0)
+    assert rule.integration is None and rule.unserved == 4
+    assert rule.left_out == ((0, 0), (0, 1), (0, 2), (1, 1))
+    assert rule.why == {"no margin": 3, "precision margin": 1}
+    assert choose_integration(m, noise_at, precision_sigma=1e-8).left_out == ()
+    with pytest.raises(ValueError):
+        choose_integration(m, noise_at, precision_sigma=1e-8, precision_margin=-1.0)
+
+
+def test_a_cell_only_another_integration_serves_is_left_out_with_the_unserved():
+    """A line's noise need not fall with the integration (mains pick-up): the candidate
+    reading the most cells is used, and the cells it cannot read are left out."""
+
+    def noise_at(t: float) -> tuple[np.ndarray, int]:
+        sigma = np.full(4, 1e-7 * np.sqrt(1e-3 / t))
+        sigma[3] = 1e-9 if t == 1e-5 else 1e-6  # line 3: quiet only at the shortest
+        return sigma, 10_000
+
+    m = _served_but([(1, 1)])
+    rule = choose_integration(m, noise_at, allowed=5)
+    assert rule.integration == 1e-4  # the shortest serving lines 0-2
+    assert rule.unserved == 1  # only (1, 1) fails everywhere
+    assert (1, 1) in rule.left_out and (0, 3) in rule.left_out
+    assert len(rule.left_out) == 5  # line 3's cells of the rule: rows 0-3 and (1, 1)

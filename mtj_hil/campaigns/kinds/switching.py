@@ -76,6 +76,31 @@ KEYS = Section(
 )  # fmt: skip
 
 
+LATER_SETTINGS = ("decision_exclude", "precision_margin")
+"""Plan settings added after campaigns began storing their tasks' plans, and no campaign
+key of their own: a task's parameters leave them out while they are at the library's
+default, so the parameters (and the hash the index keeps of them) of a task that completed
+before they existed are unchanged, and the task runs them at the library's default."""
+
+
+def task_plan_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A plan record (``plan_record``) as a task's parameters keep it: without the
+    :data:`LATER_SETTINGS` that are at their default."""
+    from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+    return {
+        k: v for k, v in record.items() if k not in LATER_SETTINGS or v != getattr(SwitchingPlan, k)
+    }
+
+
+def task_plan(record: dict[str, Any]) -> dict[str, Any]:
+    """A task's plan parameters made whole: the :data:`LATER_SETTINGS` it leaves out at the
+    library's default (not at the value a run file without them is read with)."""
+    from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+    return {**{k: getattr(SwitchingPlan, k) for k in LATER_SETTINGS}, **record}
+
+
 def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     """Tasks of a ``switching`` group (see the module docstring).
 
@@ -130,7 +155,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             f"{given}is refused by the switching plan check for a die of profile "
             f"{layout_name(targets)}: {exc}",
         ) from exc
-    return die_tasks(NAME, group, ctx, targets, plan_record(plan))
+    return die_tasks(NAME, group, ctx, targets, task_plan_record(plan_record(plan)))
 
 
 def refused_key(exc: InvalidRequest, group: dict[str, Any]) -> str:
@@ -155,7 +180,7 @@ def run(task: Task) -> dict[str, Any]:
     from mtj_hil.runs.jobs.switching import plan_from_record, run_switching
 
     p = task.params
-    plan = plan_from_record(p["plan"])
+    plan = plan_from_record(task_plan(p["plan"]))
     out = Path(task.run_file)
     status = stored_status(out)
     if status == "completed":

@@ -123,3 +123,24 @@ def test_grid_outside_the_envelope_is_refused_at_load(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("[1e-12]", "[1e-6]").replace("0.9]", "1.6]"))
     with pytest.raises(ConfigError, match=r"task\[0\]\.amplitudes"):
         load_campaign(path)
+
+
+def test_plan_settings_added_later_keep_a_completed_campaign_complete(tmp_path: Path) -> None:
+    """A switching task that completed before ``decision_exclude`` / ``precision_margin``
+    existed keeps its parameters' hash (they are left out at the library's default), and a
+    task runs them at the library's default, not at the old-run-file reading (0)."""
+    from mtj_hil.campaigns.kinds.switching import LATER_SETTINGS, task_plan
+    from mtj_hil.protocols.switching.procedure import SwitchingPlan
+
+    (task,) = load_campaign(_write(tmp_path, dies="0")).tasks
+    assert not set(LATER_SETTINGS) & set(task.params["plan"])
+    plan = plan_from_record(task_plan(task.params["plan"]))
+    for key in LATER_SETTINGS:
+        assert getattr(plan, key) == getattr(SwitchingPlan, key) != 0
+    # a setting at another value than the default is kept (and so changes the hash)
+    from mtj_hil.campaigns.kinds.switching import task_plan_record
+    from mtj_hil.runs.jobs.switching import plan_record
+
+    record = plan_record(plan_from_record(task_plan({**task.params["plan"]})))
+    record["decision_exclude"] = 0.0
+    assert task_plan_record(record)["decision_exclude"] == 0.0

@@ -28,7 +28,9 @@ STATUS_OK = 0
 STATUS_FEW_TRIALS = 1
 STATUS_NEVER_SWITCHED = 2
 STATUS_NO_DATA = 3
-STATUS_NAMES = {0: "ok", 1: "few trials", 2: "never switched", 3: "no data"}
+STATUS_NO_RISE = 4
+"""Fitted, but its switching probability does not rise with amplitude (slope <= 0): no Vc0."""
+STATUS_NAMES = {0: "ok", 1: "few trials", 2: "never switched", 3: "no data", 4: "no rise"}
 
 METHOD_SYSTEMATIC = 0.004
 """Relative systematic uncertainty added to population medians of Vc0 and Delta.
@@ -232,6 +234,8 @@ def fit_devices(
         status=status,
         n_trials=total_n.astype(np.int64),
     )
+    # a device whose fitted curve does not rise with amplitude has no Vc0: not "ok"
+    out.status[(status == STATUS_OK) & ~(np.isfinite(vc) & np.isfinite(delta))] = STATUS_NO_RISE
     for name in ("vc", "vc_sd", "delta", "delta_sd"):
         getattr(out, name)[~fit_me] = np.nan
     out.theta[~fit_me] = np.nan

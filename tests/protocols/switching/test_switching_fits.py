@@ -175,3 +175,22 @@ def test_rv_loops_show_hysteresis():
     assert (d.loop_g[:, np.flatnonzero(up)[-1]] < 0.8 * g_p).all()
     assert (d.loop_g[:, -1] > 0.9 * g_p).all()
     assert CellState.P == 1
+
+
+def test_a_device_whose_switching_falls_with_amplitude_is_not_ok():
+    """A fitted curve that does not rise with amplitude has no Vc0: its status says so
+    ("no rise"), so no OK device carries a NaN Vc0 into a median."""
+    from mtj_hil.protocols.switching.fit import STATUS_NAMES, STATUS_NO_RISE, STATUS_OK, fit_devices
+
+    amplitude = np.repeat([0.6, 0.7, 0.8, 0.9, 1.0], 1)
+    width = np.full(5, 1e-6)
+    n = np.full((5, 40), 32)
+    rising = np.array([0, 2, 16, 30, 32])
+    falling = rising[::-1]
+    k = np.tile(rising[:, None], (1, 40))
+    k[:, 0] = falling  # device 0 switches less the harder it is pushed
+    fit = fit_devices(amplitude, width, n, k, prior_mean=(-40.0, 50.0), prior_sd=(1e3, 1e3))
+    assert fit.status[0] == STATUS_NO_RISE and STATUS_NAMES[STATUS_NO_RISE] == "no rise"
+    assert (fit.status[1:] == STATUS_OK).all() and np.isfinite(fit.vc[1:]).all()
+    ok = fit.status == STATUS_OK
+    assert np.isfinite(fit.vc[ok]).all()

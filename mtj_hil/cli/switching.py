@@ -27,7 +27,13 @@ from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import ConfigError, StoreError, counted
-from mtj_hil.protocols.switching.procedure import MAX_DISTURB_READS, MAX_TRIALS, SwitchingPlan
+from mtj_hil.protocols.switching.procedure import (
+    MAX_DISTURB_READS,
+    MAX_TARGET_WER,
+    MAX_TAU0,
+    MAX_TRIALS,
+    SwitchingPlan,
+)
 
 DEFAULTS = SwitchingPlan(arrays=(), amplitudes=(), widths=())
 """The library's plan defaults: the options below take theirs from it."""
@@ -161,14 +167,14 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
     "--target-wer",
     default=DEFAULTS.target_wer,
     show_default=True,
-    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    type=click.FloatRange(0, MAX_TARGET_WER, min_open=True, max_open=True),
     help="Write-error rate the recommended pulse must reach.",
 )
 @click.option(
     "--tau0",
     default=DEFAULTS.tau0,
     show_default=True,
-    type=float,
+    type=click.FloatRange(0, MAX_TAU0, min_open=True, max_open=True),
     help="Attempt time (s) the fit assumes.",
 )
 @click.option("--report/--no-report", default=True, show_default=True, help="PNG report.")

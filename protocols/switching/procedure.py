@@ -56,6 +56,12 @@ MAX_TRIALS = 60_000
 budget): the one limit the plan check, the command's options and the campaign keys share."""
 MAX_DISTURB_READS = 10_000_000
 """Most read-disturb reads per device and start state (``disturb_reads``)."""
+MAX_TAU0 = 1e-3
+"""Attempt times (s) the fits may assume lie in (0, MAX_TAU0) (``tau0``; about 1e-9 s for
+thermally activated switching)."""
+MAX_TARGET_WER = 0.5
+"""Write-error rates a recommended pulse may be asked to reach lie in (0, MAX_TARGET_WER)
+(``target_wer``: a pulse that fails more often than it writes is no write pulse)."""
 
 
 @dataclass(frozen=True)
@@ -245,10 +251,12 @@ def _check_counts(plan: SwitchingPlan) -> None:
         )
     if plan.loop_steps < 2:
         raise SettingRefused("loop_steps", f"loop_steps must be >= 2, got {plan.loop_steps}")
-    if not plan.tau0 > 0:
-        raise SettingRefused("tau0", f"tau0 must be > 0 s, got {plan.tau0}")
-    if not 0 < plan.target_wer < 1:
-        raise SettingRefused("target_wer", f"target_wer must be in (0, 1), got {plan.target_wer}")
+    if not 0 < plan.tau0 < MAX_TAU0:
+        raise SettingRefused("tau0", f"tau0 must be in (0, {MAX_TAU0:g}) s, got {plan.tau0}")
+    if not 0 < plan.target_wer < MAX_TARGET_WER:
+        raise SettingRefused(
+            "target_wer", f"target_wer must be in (0, {MAX_TARGET_WER:g}), got {plan.target_wer}"
+        )
     if not 0 <= plan.decision_bound < 0.5:
         raise SettingRefused(
             "decision_bound", f"decision_bound must be in [0, 0.5), got {plan.decision_bound}"

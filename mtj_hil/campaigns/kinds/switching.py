@@ -39,7 +39,13 @@ from mtj_hil.campaigns.kinds.characterize import (
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.task import ExpandContext, Task, parse_indices
 from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
-from mtj_hil.protocols.switching.procedure import MAX_DISTURB_READS, MAX_TRIALS, SwitchingPlan
+from mtj_hil.protocols.switching.procedure import (
+    MAX_DISTURB_READS,
+    MAX_TARGET_WER,
+    MAX_TAU0,
+    MAX_TRIALS,
+    SwitchingPlan,
+)
 from mtj_hil.schema import Field, Section
 
 NAME = "switching"
@@ -68,9 +74,10 @@ KEYS = Section(
         Field("disturb_reads", "int", "Reads per device for read disturb (0: skip).",
               default=DEFAULTS.disturb_reads, lo=0, hi=MAX_DISTURB_READS),
         Field("tau0", "float", "Attempt time the fit assumes.", default=DEFAULTS.tau0,
-              unit="s", lo=0, hi=1e-3, lo_open=True, hi_open=True),
+              unit="s", lo=0, hi=MAX_TAU0, lo_open=True, hi_open=True),
         Field("target_wer", "float", "Write-error rate the recommended pulse reaches.",
-              default=DEFAULTS.target_wer, lo=0, hi=0.5, lo_open=True, hi_open=True),
+              default=DEFAULTS.target_wer, lo=0, hi=MAX_TARGET_WER, lo_open=True,
+              hi_open=True),
     ),
     many=True,
 )  # fmt: skip

@@ -18,6 +18,8 @@ from mtj_hil.protocols.chip import Pulse
 from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
 from mtj_hil.protocols.switching.procedure import (
     MAX_DISTURB_READS,
+    MAX_TARGET_WER,
+    MAX_TAU0,
     MAX_TRIALS,
     SwitchingPlan,
     check_plan,
@@ -62,6 +64,18 @@ def test_the_command_and_the_campaign_take_the_plan_checks_limits():
         assert isinstance(options[name].type, click.IntRange)
         assert options[name].type.max == top, name
         assert fields[name].hi == top, name
+    for name, top in (("tau0", MAX_TAU0), ("target_wer", MAX_TARGET_WER)):
+        assert isinstance(options[name].type, click.FloatRange)
+        assert options[name].type.max == top and options[name].type.max_open, name
+        assert fields[name].hi == top and fields[name].hi_open, name
+
+
+@pytest.mark.parametrize(("name", "top"), [("tau0", MAX_TAU0), ("target_wer", MAX_TARGET_WER)])
+def test_the_plan_check_refuses_an_open_upper_end_as_the_command_does(layout, name, top):
+    check_plan(layout, small_plan(**{name: top * 0.99}))
+    with pytest.raises(SettingRefused, match=f"{name} must be in") as info:
+        check_plan(layout, small_plan(**{name: top}))
+    assert info.value.setting == name
 
 
 @pytest.mark.parametrize("name", sorted(LIMITS))

@@ -126,20 +126,6 @@ def _ranges(levels: np.ndarray) -> np.ndarray:
     return np.fmax(j_p, j_ap)
 
 
-def simulate_reads(
-    amplitude: float,
-    sec: Telegraph,
-    noise: float,
-    n: int,
-    dt: float,
-    rng: np.random.Generator,
-    m: int = N_SIM,
-) -> np.ndarray:
-    """ln G (about the device's level) of ``2 n`` interleaved reads of ``m`` devices with a
-    fluctuator, ``(2 n, m)``."""
-    return Fluctuators(sec, noise, n, dt, rng, m).reads(amplitude)
-
-
 class Fluctuators:
     """``m`` simulated devices with a fluctuator: every random draw of their reads, made once.
 
@@ -219,7 +205,7 @@ def tail_share(fit: TelegraphFit, sec: Telegraph, sigmas: float, seed: int = 2) 
         return 0.0
     rng = np.random.default_rng(seed)
     f, amp = fit.values["fraction"][0], fit.values["amplitude"][0]
-    with_trap = simulate_reads(amp, sec, fit.noise, fit.n, fit.dt, rng)[0::2]
+    with_trap = Fluctuators(sec, fit.noise, fit.n, fit.dt, rng).reads(amp)[0::2]
     k = int(round(f * with_trap.shape[1]))
     x = fit.noise * rng.standard_normal(with_trap.shape)
     x[:, :k] = with_trap[:, :k]

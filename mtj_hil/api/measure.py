@@ -213,6 +213,15 @@ def measure_switching(
     loop_devices: Iterable[tuple[int, int, int]] = SWITCHING.loop_devices,
     target_wer: float = SWITCHING.target_wer,
     tau0: float = SWITCHING.tau0,
+    placement: str = SWITCHING.placement,
+    decision_bound: float = SWITCHING.decision_bound,
+    decision_exclude: float = SWITCHING.decision_exclude,
+    precision_margin: float = SWITCHING.precision_margin,
+    target_vc: float = SWITCHING.target_vc,
+    target_delta: float = SWITCHING.target_delta,
+    done_fraction: float = SWITCHING.done_fraction,
+    placement_batch: int = SWITCHING.placement_batch,
+    placement_budget: int = SWITCHING.placement_budget,
     resume: bool = False,
     operator: str | None = None,
     progress: ProgressCallback | None = None,
@@ -239,6 +248,24 @@ def measure_switching(
         loop_devices: ``(array, row, col)`` of devices to trace pulsed R-V loops on.
         target_wer: write-error rate a recommended pulse must reach.
         tau0: attempt time (s) the fits assume.
+        placement: ``"grid"`` (the amplitude sweeps) or ``"information"`` (each batch of
+            trials where it tells most about Vc0 and Delta; ``trials`` and ``adaptive``
+            then unused and refused if not at their defaults).
+        decision_bound: misread probability per cell and read of trial reads where the
+            chip can make them decisions (0: precision reads throughout).
+        decision_exclude: largest share of an array's cells decision reads may leave out.
+        precision_margin: cells of an array that keeps precision reads are left out
+            below this margin (standard deviations of one read).
+        target_vc: information placement: relative 90 % half-width of Vc0 a device needs.
+        target_delta: information placement: the same for Delta.
+        done_fraction: information placement: share of fitted devices that must reach
+            both targets before a direction stops.
+        placement_batch: information placement: trials per placed point.
+        placement_budget: information placement: most trials per array and direction.
+
+            Each as :class:`SwitchingPlan` documents it; a placement setting on the grid
+            or a decision setting with ``decision_bound`` 0 is refused unless at its
+            default (the plan would not use it).
         resume: finish the interrupted run ``out`` (its stored plan wins).
         operator: who ran it (default: the login name).
         progress: ``progress(done, total, array)`` after every array.
@@ -247,19 +274,35 @@ def measure_switching(
         The finished :class:`Run`; ``run.dataset()`` holds counts, fits and the WER.
 
     Raises:
-        InvalidRequest: the grid reaches outside the die's limits, or ``probe_trials``
-            does not fit ``trials`` and ``adaptive`` (nothing applied, no file made).
+        InvalidRequest: the grid reaches outside the die's limits, ``probe_trials``
+            does not fit ``trials`` and ``adaptive``, or a setting is unused (nothing
+            applied, no file made).
         StoreError: ``out`` exists (without ``resume``) or cannot be resumed.
     """
     from mtj_hil.protocols.switching.procedure import default_amplitudes, default_widths
-    from mtj_hil.protocols.switching.settings import probe_trials_for
+    from mtj_hil.protocols.switching.settings import probe_trials_for, refuse_unused
     from mtj_hil.runs.jobs.switching import run_switching
 
-    probe = probe_trials_for(  # the default stands for "not given", as the command's does
+    settings = {
+        "decision_exclude": decision_exclude,
+        "precision_margin": precision_margin,
+        "target_vc": target_vc,
+        "target_delta": target_delta,
+        "done_fraction": done_fraction,
+        "placement_batch": placement_batch,
+        "placement_budget": placement_budget,
+    }
+    # a value at its default stands for "not given", as an option left out does
+    grid = {"trials": trials, "adaptive": adaptive}
+    probe = probe_trials_for(
         trials,
         None if probe_trials == SWITCHING.probe_trials else probe_trials,
         adaptive=adaptive,
+        placement=placement,
+        given=[k for k, v in grid.items() if v != getattr(SWITCHING, k)],
     )
+    given = [k for k, v in settings.items() if v != getattr(SWITCHING, k)]
+    refuse_unused(settings, placement=placement, decision_bound=decision_bound, given=given)
     target = _target("switching", die, out, resume)
     with die.open() as chip:
         layout = chip.layout
@@ -275,6 +318,9 @@ def measure_switching(
             loop_devices=tuple(tuple(int(x) for x in d) for d in loop_devices),
             tau0=tau0,
             target_wer=target_wer,
+            placement=placement,
+            decision_bound=decision_bound,
+            **settings,
         )
         run_switching(
             chip,

@@ -63,11 +63,11 @@ def _register_commands() -> None:
     from mtj_hil.cli.examples import examples
     from mtj_hil.cli.experiments import experiment
     from mtj_hil.cli.export import export
+    from mtj_hil.cli.fit_profile import fit_profile_command
     from mtj_hil.cli.lab import lab
     from mtj_hil.cli.networks import evaluate, train
     from mtj_hil.cli.show import profiles, show
     from mtj_hil.cli.station import station
-    from mtj_hil.cli.switching import fit_profile_command
     from mtj_hil.cli.view import view
     from mtj_hil.kinds import measurement_kinds
 

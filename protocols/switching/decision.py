@@ -52,6 +52,8 @@ from scipy import stats
 
 DEFAULT_BOUND = 1e-6
 """Misread probability per cell and read that a decision read may have."""
+MAX_DECISION_BOUND = 0.5
+"""Misread bounds lie below this (a read wrong half the time decides nothing)."""
 DEFAULT_EXCLUDE = 0.10
 """Largest share of an array's cells a decision rule may leave out (``allowed``)."""
 PRECISION_MARGIN = 2.0
@@ -188,11 +190,11 @@ def choose_integration(
     limit of one precision read's noise) tells the reasons apart and serves step 5.
 
     Raises:
-        ValueError: ``bound`` outside (0, 0.5), or ``allowed`` or ``precision_margin``
+        ValueError: ``bound`` outside (0, MAX_DECISION_BOUND), or ``allowed`` or ``precision_margin``
             negative.
     """
-    if not 0 < bound < 0.5:
-        raise ValueError(f"the misread bound must be in (0, 0.5), got {bound}")
+    if not 0 < bound < MAX_DECISION_BOUND:
+        raise ValueError(f"the misread bound must be in (0, {MAX_DECISION_BOUND:g}), got {bound}")
     if allowed < 0 or precision_margin < 0:
         raise ValueError(
             f"allowed cells and precision margin must be >= 0, got {allowed}, {precision_margin}"

@@ -41,6 +41,7 @@ from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_miss
 from mtj_hil.protocols.switching.decision import (
     DEFAULT_BOUND,
     DEFAULT_EXCLUDE,
+    MAX_DECISION_BOUND,
     MAX_PRECISION_MARGIN,
     PRECISION_MARGIN,
 )
@@ -257,9 +258,10 @@ def _check_counts(plan: SwitchingPlan) -> None:
         raise SettingRefused(
             "target_wer", f"target_wer must be in (0, {MAX_TARGET_WER:g}), got {plan.target_wer}"
         )
-    if not 0 <= plan.decision_bound < 0.5:
+    if not 0 <= plan.decision_bound < MAX_DECISION_BOUND:
         raise SettingRefused(
-            "decision_bound", f"decision_bound must be in [0, 0.5), got {plan.decision_bound}"
+            "decision_bound",
+            f"decision_bound must be in [0, {MAX_DECISION_BOUND:g}), got {plan.decision_bound}",
         )
     if not 0 <= plan.decision_exclude <= 1:
         raise SettingRefused(

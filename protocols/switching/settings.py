@@ -11,12 +11,32 @@ from mtj_hil.protocols.errors import SettingRefused, Spell
 from mtj_hil.protocols.errors import plain_setting as _plain
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
 
-__all__ = ["DEFAULT_PROBE_TRIALS", "GRID_ONLY", "SettingRefused", "Spell", "probe_trials_for"]
+__all__ = [
+    "DECISION_ONLY",
+    "DEFAULT_PROBE_TRIALS",
+    "GRID_ONLY",
+    "PLACEMENT_ONLY",
+    "SettingRefused",
+    "Spell",
+    "probe_trials_for",
+    "refuse_unused",
+]
 
 DEFAULT_PROBE_TRIALS = SwitchingPlan.probe_trials
 """Probe trials of a plan whose user gave none (lowered to the trials on the grid)."""
 GRID_ONLY = ("trials", "adaptive")
 """Settings only grid placement uses (information placement places its own batches)."""
+PLACEMENT_ONLY = (
+    "target_vc",
+    "target_delta",
+    "done_fraction",
+    "placement_batch",
+    "placement_budget",
+)
+"""Settings only information placement uses (the grid's trials are fixed by the plan)."""
+DECISION_ONLY = ("decision_exclude", "precision_margin")
+"""Settings of the decision-read rule: unused with ``decision_bound = 0`` (precision reads
+throughout, no margins measured)."""
 
 
 def probe_trials_for(
@@ -73,3 +93,44 @@ def probe_trials_for(
             f"the probe trials are the first of each point's trials; allowed 1..{trials}",
         )
     return probe_trials
+
+
+def refuse_unused(
+    values: dict[str, object],
+    *,
+    placement: str = "grid",
+    decision_bound: float = SwitchingPlan.decision_bound,
+    given: Collection[str] = (),
+    spell: Spell = _plain,
+) -> None:
+    """Refuse a placement or decision-read setting the plan would not use.
+
+    Args:
+        values: the settings as given (name -> value), for the message.
+        placement, decision_bound: the plan's.
+        given: which settings the user gave (not left at defaults).
+        spell: how a setting and its value are named in messages.
+
+    Raises:
+        SettingRefused (an ``InvalidRequest``): one of :data:`PLACEMENT_ONLY` given with
+            grid placement, or one of :data:`DECISION_ONLY` given with ``decision_bound``
+            0; ``setting`` names it.
+    """
+    if placement != "information":
+        for name in PLACEMENT_ONLY:
+            if name in given:
+                raise SettingRefused(
+                    name,
+                    f"{spell(name, values[name])} works with information placement only; "
+                    f"{spell('placement', placement)} measures a fixed grid (leave it out, "
+                    f"or add {spell('placement', 'information')})",
+                )
+    if not decision_bound:
+        for name in DECISION_ONLY:
+            if name in given:
+                raise SettingRefused(
+                    name,
+                    f"{spell(name, values[name])} works with decision reads only; "
+                    f"{spell('decision_bound', 0)} reads every trial with precision reads "
+                    "(leave it out)",
+                )

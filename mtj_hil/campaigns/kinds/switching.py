@@ -10,7 +10,11 @@ Keys of a ``[[task]]`` group of this kind:
   ending at the nominal width), ``amplitudes`` (V, list; default the die's grid),
   ``trials`` (16), ``probe_trials`` (4, at most ``trials``: a larger one is refused, and
   one given with ``adaptive = false`` too), ``adaptive`` (true), ``floor_trials`` (64),
-  ``disturb_reads`` (2000), ``tau0`` (1e-9 s), ``target_wer`` (1e-6).
+  ``disturb_reads`` (2000), ``tau0`` (1e-9 s), ``target_wer`` (1e-6); ``placement``
+  (``"grid"``; ``"information"`` refuses ``trials`` and ``adaptive``) with information
+  placement's ``target_vc``, ``target_delta``, ``done_fraction``, ``placement_batch``,
+  ``placement_budget``; the decision reads' ``decision_bound``, ``decision_exclude``,
+  ``precision_margin``. A setting the plan would not use is refused at load.
 
 The grid is checked against the die's safety envelope when the campaign is loaded, so a
 point outside it is refused before any task starts. Run files:
@@ -39,11 +43,13 @@ from mtj_hil.campaigns.kinds.characterize import (
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.task import ExpandContext, Task, parse_indices
 from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
+from mtj_hil.protocols.switching.decision import MAX_DECISION_BOUND, MAX_PRECISION_MARGIN
 from mtj_hil.protocols.switching.procedure import (
     MAX_DISTURB_READS,
     MAX_TARGET_WER,
     MAX_TAU0,
     MAX_TRIALS,
+    PLACEMENTS,
     SwitchingPlan,
 )
 from mtj_hil.schema import Field, Section
@@ -78,6 +84,30 @@ KEYS = Section(
         Field("target_wer", "float", "Write-error rate the recommended pulse reaches.",
               default=DEFAULTS.target_wer, lo=0, hi=MAX_TARGET_WER, lo_open=True,
               hi_open=True),
+        Field("placement", "str", "'grid': amplitude sweeps; 'information': trials placed "
+              "where they tell most about Vc0 and Delta.", default=DEFAULTS.placement,
+              choices=PLACEMENTS),
+        Field("target_vc", "float", "Relative 90 % half-width of Vc0 a device needs "
+              "(information placement).", default=DEFAULTS.target_vc, lo=0, hi=1,
+              lo_open=True, hi_open=True),
+        Field("target_delta", "float", "Relative 90 % half-width of Delta a device needs "
+              "(information placement).", default=DEFAULTS.target_delta, lo=0, hi=1,
+              lo_open=True, hi_open=True),
+        Field("done_fraction", "float", "Share of fitted devices at both targets that stops "
+              "a direction (information placement).", default=DEFAULTS.done_fraction, lo=0,
+              hi=1, lo_open=True),
+        Field("placement_batch", "int", "Trials per placed point (information placement).",
+              default=DEFAULTS.placement_batch, lo=1, hi=MAX_TRIALS),
+        Field("placement_budget", "int", "Most trials per array and direction (information "
+              "placement).", default=DEFAULTS.placement_budget, lo=1, hi=MAX_TRIALS),
+        Field("decision_bound", "float", "Misread probability per cell and read of decision "
+              "reads (0: precision reads throughout).", default=DEFAULTS.decision_bound,
+              lo=0, hi=MAX_DECISION_BOUND, hi_open=True),
+        Field("decision_exclude", "float", "Largest share of an array's cells decision "
+              "reads may leave out.", default=DEFAULTS.decision_exclude, lo=0, hi=1),
+        Field("precision_margin", "float", "Cells below this margin (sigma of one precision "
+              "read) are left out where an array keeps precision reads.",
+              default=DEFAULTS.precision_margin, lo=0, hi=MAX_PRECISION_MARGIN),
     ),
     many=True,
 )  # fmt: skip
@@ -120,7 +150,12 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         default_amplitudes,
         default_widths,
     )
-    from mtj_hil.protocols.switching.settings import probe_trials_for
+    from mtj_hil.protocols.switching.settings import (
+        DECISION_ONLY,
+        PLACEMENT_ONLY,
+        probe_trials_for,
+        refuse_unused,
+    )
     from mtj_hil.runs.jobs.switching import plan_record
 
     values = ctx.check(group, KEYS)
@@ -129,14 +164,27 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     for key in ("amplitudes", "widths"):
         if values[key] is not None and len(set(values[key])) != len(values[key]):
             raise ctx.error(key, "lists a value twice")
-    trials = values["trials"]
+    trials, placement = values["trials"], values["placement"]
+    settings = {k: values[k] for k in ("decision_bound", *DECISION_ONLY, *PLACEMENT_ONLY)}
+
+    def spell(name: str, value: object) -> str:
+        return f"{name} = {value!r}" if isinstance(value, str) else f"{name} = {str(value).lower()}"
+
     try:
         probe = probe_trials_for(
             trials,
             values["probe_trials"] if "probe_trials" in group else None,
             adaptive=values["adaptive"],
+            placement=placement,
             given=[k for k in ("trials", "adaptive") if k in group],
-            spell=lambda name, value: f"{name} = {str(value).lower()}",
+            spell=spell,
+        )
+        refuse_unused(
+            settings,
+            placement=placement,
+            decision_bound=settings["decision_bound"],
+            given=[k for k in settings if k in group],
+            spell=spell,
         )
     except SettingRefused as exc:
         raise ctx.error(exc.setting, f"is refused: {exc}") from None
@@ -151,6 +199,8 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         disturb_reads=values["disturb_reads"],
         tau0=values["tau0"],
         target_wer=values["target_wer"],
+        placement=placement,
+        **settings,
     )
     try:
         check_plan(layout, plan)

@@ -5,6 +5,7 @@ Workers never touch the campaign index; they return a plain dict the client reco
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import threading
@@ -33,27 +34,85 @@ a second task running in another thread of the same process (an in-process clust
 its warnings to print as they come instead."""
 
 
+class _LogRelay(logging.Handler):
+    """Records of WARNING and above from the ``mtj_hil`` loggers, collected per capturing
+    thread as one-line texts ``"LEVEL: message"``; a record of any other thread goes where
+    it would have gone without this handler."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.sinks: dict[int, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = self.sinks.get(record.thread or 0)
+        if sink is not None:
+            text = f"{record.levelname}: {' '.join(record.getMessage().split())}"
+            if text not in sink:
+                sink.append(text)
+        elif not self._handled_elsewhere(record) and logging.lastResort is not None:
+            logging.lastResort.handle(record)  # as Python does when no handler is found
+
+    def _handled_elsewhere(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(h is not self and record.levelno >= h.level for h in logger.handlers):
+                return True
+            logger = logger.parent if logger.propagate else None
+        return False
+
+
+_RELAY = _LogRelay()
+_RELAY_LOCK = threading.Lock()
+
+
+@contextmanager
+def _relayed_log(said: list[str]) -> Iterator[None]:
+    """Collect into ``said`` the ``mtj_hil`` log records of WARNING and above this thread
+    makes in the block (an SMU output not confirmed off, a board's fallback): on a worker
+    they would go to its own stderr, without the task, or nowhere."""
+    ident, logger = threading.get_ident(), logging.getLogger("mtj_hil")
+    with _RELAY_LOCK:
+        if not _RELAY.sinks:
+            logger.addHandler(_RELAY)
+        _RELAY.sinks[ident] = said
+    try:
+        yield
+    finally:
+        with _RELAY_LOCK:
+            del _RELAY.sinks[ident]
+            if not _RELAY.sinks:
+                logger.removeHandler(_RELAY)
+
+
 @contextmanager
 def relayed_warnings() -> Iterator[list[str]]:
-    """The warnings raised in the block, as one-line texts ``"Category: message"`` (each
-    once), for the client to print: a worker's own stderr shows them with a source line,
-    and on a remote worker nobody sees them at all."""
+    """The warnings raised and the ``mtj_hil`` log records of WARNING and above made in the
+    block, as one-line texts ``"Category: message"`` / ``"LEVEL: message"`` (each once),
+    for the client to print: a worker's own stderr shows them with a source line, and on a
+    remote worker nobody sees them at all. Log records are collected per thread; warnings
+    only by the first of several threads capturing at once (``catch_warnings`` is per
+    process), the others' go to the usual warning output."""
     said: list[str] = []
-    if not _CAPTURING.acquire(blocking=False):
-        yield said
-        return
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("default")
-            try:
-                yield said
-            finally:
-                for w in caught:
-                    text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
-                    if text not in said:
-                        said.append(text)
-    finally:
-        _CAPTURING.release()
+    with _relayed_log(said):
+        if not _CAPTURING.acquire(blocking=False):
+            yield said
+            return
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                try:
+                    yield said
+                finally:
+                    warned = [" ".join(str(w.message).split()) for w in caught]
+                    # a message both warned and logged (``tell_user``) is said once, as
+                    # the warning
+                    said[:] = [t for t in said if t.partition(": ")[2] not in warned]
+                    for w, message in zip(caught, warned, strict=True):
+                        text = f"{w.category.__name__}: {message}"
+                        if text not in said:
+                            said.append(text)
+        finally:
+            _CAPTURING.release()
 
 
 def _stamp() -> str:

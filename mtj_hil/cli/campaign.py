@@ -17,6 +17,18 @@ from mtj_hil.errors import counted
 
 console = Console(stderr=True)
 CAMPAIGN_FILE = click.Path(dir_okay=False, path_type=Path)
+LOG_LEVELS = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
+"""Levels of the log records a worker relays (``"LEVEL: message"``) -> their colour."""
+
+
+def relayed_line(task_id: str, text: str) -> Text:
+    """How a task's relayed warning or log record (``"Category: message"``, ``"LEVEL:
+    message"``; :func:`mtj_hil.campaigns.worker.relayed_warnings`) is printed:
+    ``warning (Category) task: message``, or ``error task: message`` for a log record."""
+    category, _, message = text.partition(": ")
+    if category in LOG_LEVELS:
+        return Text.assemble((category.lower(), LOG_LEVELS[category]), f" {task_id}: {message}")
+    return Text.assemble(("warning", "yellow"), f" ({category}) {task_id}: {message}")
 
 
 @click.group()
@@ -135,12 +147,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
                 # each warning once, as it first comes; the tasks it came from at the end
                 said.setdefault(text, []).append(task_id)
                 if len(said[text]) == 1:
-                    category, _, message = text.partition(": ")
-                    bar.console.print(
-                        Text.assemble(("warning", "yellow"), f" ({category}) {task_id}: {message}"),
-                        highlight=False,
-                        soft_wrap=True,
-                    )
+                    bar.console.print(relayed_line(task_id, text), highlight=False, soft_wrap=True)
 
             with live_view(file):
                 outcome = run_campaign(spec, client, progress, warn)
@@ -159,6 +166,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     for text, tasks in said.items():
         if len(tasks) > 1:
             category, _, _ = text.partition(": ")
+            category = category.lower() if category in LOG_LEVELS else category
             console.print(
                 escape(f"the {category} above came from {counted(len(tasks), 'task')}: ")
                 + escape(", ".join(tasks[:5]) + (", ..." if len(tasks) > 5 else "")),

@@ -5,6 +5,7 @@ line (or nothing, on a remote worker)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import warnings
 from pathlib import Path
@@ -68,3 +69,99 @@ def test_campaign_run_prints_each_warning_once_with_its_tasks(tmp_path, tight_st
     assert err.count("warning (CalibrationWarning) g/die0: no calibration record") == 1
     assert "CalibrationWarning: no calibration" not in err  # the worker's raw form
     assert "the CalibrationWarning above came from 2 tasks: g/die0, g/die1" in err
+
+
+def test_log_records_of_warning_and_above_are_relayed_per_thread(caplog):
+    import logging
+
+    shutdown = logging.getLogger("mtj_hil.station.shutdown")
+    other: list[list[str]] = []
+    with relayed_warnings() as said:
+        shutdown.error("SMU %s: output-off NOT confirmed\n after shutdown", "drain")
+        shutdown.error("SMU %s: output-off NOT confirmed\n after shutdown", "drain")
+        shutdown.info("not relayed: below WARNING")
+        logging.getLogger("elsewhere").warning("not ours")
+        # another thread's record, not capturing: left to the usual handlers
+        thread = threading.Thread(target=lambda: shutdown.warning("from a lab thread"))
+        thread.start()
+        thread.join()
+        # another thread capturing at the same time gets its own
+        thread = threading.Thread(target=lambda: other.append(_log_in_thread(shutdown)))
+        thread.start()
+        thread.join()
+    assert said == ["ERROR: SMU drain: output-off NOT confirmed after shutdown"]
+    assert other == [["WARNING: its own"]]
+    assert "from a lab thread" in caplog.text and "not ours" in caplog.text
+    assert not [h for h in logging.getLogger("mtj_hil").handlers if "Relay" in type(h).__name__]
+
+
+def _log_in_thread(logger) -> list[str]:
+    with relayed_warnings() as said:
+        logger.warning("its own")
+    return said
+
+
+WORKER = """
+import logging, threading, warnings
+from mtj_hil.campaigns.worker import relayed_warnings
+from mtj_hil.calibration.errors import CalibrationWarning
+from mtj_hil.errors import tell_user
+
+log = logging.getLogger("mtj_hil.instruments.smu.multichannel")
+with relayed_warnings() as said:
+    log.error("unused channel smub NOT confirmed off")
+    t = threading.Thread(target=lambda: log.warning("a lab thread's warning"))
+    t.start(); t.join()
+    tell_user(log, "no calibration record", CalibrationWarning)
+print(said)
+"""
+
+
+def test_in_a_worker_process_relayed_records_are_not_also_printed_raw():
+    """A worker process has no log handler: a relayed record is not printed a second time
+    by logging's last resort, another thread's still is, and a message both warned and
+    logged is relayed once."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "['ERROR: unused channel smub NOT confirmed off', "
+        "'CalibrationWarning: no calibration record']"
+    )
+    assert "a lab thread's warning" in done.stderr
+    assert "smub" not in done.stderr and "no calibration" not in done.stderr
+
+
+def test_the_engine_relays_a_task_s_log_error(tmp_path, tight_station, monkeypatch):
+    import logging
+
+    import mtj_hil.campaigns.worker as worker
+    from mtj_hil.campaigns.registry import get_kind
+    from mtj_hil.cli.campaign import relayed_line
+
+    kind = get_kind("characterize")
+
+    def noisy(task):
+        logging.getLogger("mtj_hil.instruments.smu.multichannel").error(
+            "SMU B: unused channel smub NOT confirmed off at shutdown"
+        )
+        return kind.run(task)
+
+    monkeypatch.setattr(worker, "get_kind", lambda name: dataclasses.replace(kind, run=noisy))
+    station = tight_station(read=0.3, pulse=1.2)
+    heard: list[tuple[str, str]] = []
+    outcome = run_campaign(
+        load_campaign(_campaign(tmp_path, station)), None, None,
+        lambda task, text: heard.append((task, text)),
+    )  # fmt: skip
+    assert outcome.ok
+    text = "ERROR: SMU B: unused channel smub NOT confirmed off at shutdown"
+    assert heard.count(("g/die0", text)) == 1 and heard.count(("g/die1", text)) == 1
+    line = relayed_line("g/die0", text)
+    assert line.plain == "error g/die0: SMU B: unused channel smub NOT confirmed off at shutdown"
+    assert line.spans[0].style == "red"
+    warned = relayed_line("g/die0", "CalibrationWarning: no calibration record")
+    assert warned.plain == "warning (CalibrationWarning) g/die0: no calibration record"

@@ -94,19 +94,23 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
     """Refuse a plan the die cannot take, naming the setting (nothing is applied).
 
     Raises:
-        InvalidRequest: no arrays, an array off the die or planned twice, counts out of
-            range, a read or bias voltage outside 0..the die's maximum read voltage, or a
-            pulse (default: the die's nominal pulse) outside the die's pulse limits;
-            ``remeasure_rounds`` other than the default (or 0) with ``remeasure_cycles`` 0
-            (:func:`check_remeasure`; a ``SettingRefused``).
+        SettingRefused (an ``InvalidRequest``; ``setting`` names the plan's field): no
+            arrays, an array off the die or planned twice, counts out of range, a read or
+            bias voltage outside 0..the die's maximum read voltage, or a pulse (default:
+            the die's nominal pulse) outside the die's pulse limits; ``remeasure_rounds``
+            other than the default (or 0) with ``remeasure_cycles`` 0
+            (:func:`check_remeasure`).
     """
     plan = plan.resolved(layout)
     lim = layout.limits
-    arrays = [check_array(layout, a) for a in plan.arrays or ()]
+    try:
+        arrays = [check_array(layout, a) for a in plan.arrays or ()]
+    except InvalidRequest as exc:
+        raise SettingRefused("arrays", str(exc)) from None
     if not arrays:
-        raise InvalidRequest("the characterisation plan names no arrays")
+        raise SettingRefused("arrays", "the characterisation plan names no arrays")
     if len(set(arrays)) != len(arrays):
-        raise InvalidRequest(f"the characterisation plan lists an array twice: {arrays}")
+        raise SettingRefused("arrays", f"the characterisation plan lists an array twice: {arrays}")
     for name, value, low in (
         ("cycles", plan.cycles, 1),
         ("reads", plan.reads, 1),
@@ -114,7 +118,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         ("remeasure_rounds", plan.remeasure_rounds, 0),
     ):
         if int(value) != value or value < low:
-            raise InvalidRequest(f"{name} must be an integer >= {low}, got {value}")
+            raise SettingRefused(name, f"{name} must be an integer >= {low}, got {value}")
     # the plan's default stands for "not given": a plan cannot tell it from a typed 2
     rounds_given = plan.remeasure_rounds != DEFAULT_REMEASURE_ROUNDS
     check_remeasure(
@@ -123,17 +127,22 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         given=("remeasure_rounds",) if rounds_given else (),
     )
     if not 0.0 <= plan.remeasure_budget <= 1.0:
-        raise InvalidRequest(
-            f"remeasure_budget is a fraction of the devices (0..1), got {plan.remeasure_budget}"
+        raise SettingRefused(
+            "remeasure_budget",
+            f"remeasure_budget is a fraction of the devices (0..1), got {plan.remeasure_budget}",
         )
     for name, volts in (("read", plan.read_voltage), ("bias", plan.bias_read_voltage)):
         if volts is not None and not 0.0 < float(volts) <= lim.max_read_voltage:
             value, hi = apart(float(volts), lim.max_read_voltage)
-            raise InvalidRequest(
+            raise SettingRefused(
+                "read_voltage" if name == "read" else "bias_read_voltage",
                 f"{name} voltage {value} V lies outside the die's read range "
-                f"(0..{hi} V); nothing applied"
+                f"(0..{hi} V); nothing applied",
             )
-    check_write_pulse(layout, plan.pulse)
+    try:
+        check_write_pulse(layout, plan.pulse)
+    except InvalidRequest as exc:
+        raise SettingRefused("pulse", str(exc)) from None
 
 
 def plan_record(plan: CharacterizationPlan) -> dict[str, Any]:

@@ -230,7 +230,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             load, a plan value out of range or refused by the die (naming ``task[i].key``).
     """
     from mtj_hil.protocols.characterize.plan import check_plan
-    from mtj_hil.protocols.errors import InvalidRequest
+    from mtj_hil.protocols.errors import SettingRefused
 
     values = ctx.check(group, KEYS)
     targets = die_targets(group, ctx)
@@ -246,11 +246,10 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
     }
     try:  # the check the task makes before its run file is created
         check_plan(layout, _plan(plan))
-    except InvalidRequest as exc:
+    except SettingRefused as exc:
         text = str(exc)
-        key = next((k for k in ("voltage", "cycles", "reads") if k in text), "arrays")
-        key = "read_voltage" if key == "voltage" else key
-        if "nominal write pulse" in text:  # the station's envelope excludes it
+        key = exc.setting
+        if key not in plan:  # the die's nominal pulse: the station's envelope excludes it
             key = "station" if "station" in group else "profile"
         given = f"= {group[key]!r}" if key in group else f"= {plan.get(key)!r} (the default)"
         raise ctx.error(

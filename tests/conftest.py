@@ -108,3 +108,32 @@ def tight_station(tmp_path):
         return path
 
     return write
+
+
+SWITCHING_CAMPAIGN = """
+[campaign]
+name = "sw"
+out_dir = "out"
+
+[[task]]
+name = "sw"
+kind = "switching"
+dies = "0"
+widths = {widths}
+amplitudes = [0.6, 0.8]
+{extra}
+"""
+
+
+@pytest.fixture
+def switching_campaign(tmp_path):
+    """A factory: a one-task switching campaign (die 0, widths ``[1e-6]``, amplitudes 0.6
+    and 0.8 V) with the TOML lines ``extra`` added to its task, written to
+    ``tmp_path/sw.toml``; returns the file's path."""
+
+    def write(extra: str = "", widths: str = "[1e-6]") -> Path:
+        path = tmp_path / "sw.toml"
+        path.write_text(SWITCHING_CAMPAIGN.format(extra=extra, widths=widths))
+        return path
+
+    return write

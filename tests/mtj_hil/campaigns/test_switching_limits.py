@@ -33,20 +33,6 @@ LIMITS = {
     "disturb_reads": MAX_DISTURB_READS,
 }
 
-CAMPAIGN = """
-[campaign]
-name = "sw"
-out_dir = "out"
-
-[[task]]
-name = "sw"
-kind = "switching"
-dies = "0"
-widths = [1e-6]
-amplitudes = [0.6, 0.8]
-{extra}
-"""
-
 
 @pytest.fixture(scope="module")
 def layout():
@@ -106,15 +92,13 @@ def test_every_refusal_of_the_plan_check_says_which_setting(layout, changes, set
 
 
 @pytest.mark.parametrize("key", ["trials", "probe_trials", "floor_trials"])
-def test_a_campaign_refuses_past_the_limit_at_load_naming_the_key(tmp_path, key):
-    path = tmp_path / "sw.toml"
+def test_a_campaign_refuses_past_the_limit_at_load_naming_the_key(switching_campaign, key):
     extra = f"{key} = {MAX_TRIALS + 1}" + ("\ntrials = 60000" if key == "probe_trials" else "")
-    path.write_text(CAMPAIGN.format(extra=extra))
+    path = switching_campaign(extra)
     with pytest.raises(ConfigError, match=re.escape(f"task[0].{key} = {MAX_TRIALS + 1}")):
         load_campaign(path)
     extra = f"trials = {MAX_TRIALS}" + (f"\n{key} = {MAX_TRIALS}" if key != "trials" else "")
-    path.write_text(CAMPAIGN.format(extra=extra))
-    load_campaign(path)
+    load_campaign(switching_campaign(extra))
 
 
 def test_a_refusal_points_at_the_setting_key_or_at_where_the_die_comes_from():
@@ -127,8 +111,6 @@ def test_a_refusal_points_at_the_setting_key_or_at_where_the_die_comes_from():
     assert refused_key(InvalidRequest("a width of 1 s"), {}) == "profile"
 
 
-def test_a_campaign_names_the_width_the_envelope_refuses(tmp_path):
-    path = tmp_path / "sw.toml"
-    path.write_text(CAMPAIGN.replace("widths = [1e-6]", "widths = [1.0]").format(extra=""))
+def test_a_campaign_names_the_width_the_envelope_refuses(switching_campaign):
     with pytest.raises(ConfigError, match=re.escape("task[0].widths = [1.0] is refused")):
-        load_campaign(path)
+        load_campaign(switching_campaign(widths="[1.0]"))

@@ -163,34 +163,17 @@ def test_resume_of_a_file_older_than_a_setting_says_so(tmp_path, capsys, monkeyp
     assert main([*RESUME, str(out)]) == 0  # without it: finished with the stored plan
 
 
-CAMPAIGN = """
-[campaign]
-name = "sw"
-out_dir = "out"
-
-[[task]]
-name = "sw"
-kind = "switching"
-dies = "0"
-widths = [1e-6]
-amplitudes = [0.6, 0.8]
-{extra}
-"""
-
-
-def test_a_campaign_task_takes_them(tmp_path):
+def test_a_campaign_task_takes_them(switching_campaign):
     from mtj_hil.campaigns import load_campaign
     from mtj_hil.campaigns.kinds.switching import task_plan
     from mtj_hil.runs.jobs.switching import plan_from_record
 
-    path = tmp_path / "sw.toml"
-    path.write_text(CAMPAIGN.format(extra='placement = "information"\ntarget_vc = 0.02\n'
-                                    "placement_budget = 64\nprecision_margin = 3.0"))  # fmt: skip
+    path = switching_campaign('placement = "information"\ntarget_vc = 0.02\n'
+                              "placement_budget = 64\nprecision_margin = 3.0")  # fmt: skip
     plan = plan_from_record(task_plan(load_campaign(path).tasks[0].params["plan"]))
     assert (plan.placement, plan.target_vc, plan.placement_budget) == ("information", 0.02, 64)
     assert plan.precision_margin == 3.0
-    path.write_text(CAMPAIGN.format(extra=""))
-    plan = plan_from_record(task_plan(load_campaign(path).tasks[0].params["plan"]))
+    plan = plan_from_record(task_plan(load_campaign(switching_campaign()).tasks[0].params["plan"]))
     for name in ("placement", *SETTINGS):
         assert getattr(plan, name) == getattr(SwitchingPlan, name), name
 
@@ -210,11 +193,9 @@ def test_a_campaign_task_takes_them(tmp_path):
          "task[0].placement_budget"),
     ],
 )  # fmt: skip
-def test_a_campaign_refuses_the_same_at_load(tmp_path, extra, message):
+def test_a_campaign_refuses_the_same_at_load(switching_campaign, extra, message):
     from mtj_hil.campaigns import load_campaign
     from mtj_hil.errors import ConfigError
 
-    path = tmp_path / "sw.toml"
-    path.write_text(CAMPAIGN.format(extra=extra))
     with pytest.raises(ConfigError, match=re.escape(message)):
-        load_campaign(path)
+        load_campaign(switching_campaign(extra))

@@ -6,7 +6,6 @@ silently. A setting left out still takes its default (a small --trials alone wor
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -89,21 +88,6 @@ def test_the_library_refuses_probe_trials_above_trials_and_keeps_the_default_wor
     assert [(p.trials, p.probe_trials) for p in plans] == [(2, 2), (9, 9)]
 
 
-CAMPAIGN = """
-[campaign]
-name = "sw"
-out_dir = "out"
-
-[[task]]
-name = "sw"
-kind = "switching"
-dies = "0"
-widths = [1e-6]
-amplitudes = [0.6, 0.8]
-{extra}
-"""
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -114,21 +98,18 @@ amplitudes = [0.6, 0.8]
          "adaptive = false spends"),
     ],
 )  # fmt: skip
-def test_a_campaign_refuses_the_same_at_load(tmp_path, capsys, extra, message):
-    path = tmp_path / "sw.toml"
-    path.write_text(CAMPAIGN.format(extra=extra))
+def test_a_campaign_refuses_the_same_at_load(switching_campaign, capsys, extra, message):
+    path = switching_campaign(extra)
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_campaign(path)
     assert main(["campaign", "check", str(path)]) == 3
     assert message in " ".join(capsys.readouterr().err.split())
 
 
-def test_a_campaign_leaving_probe_trials_out_still_takes_a_small_trials(tmp_path: Path):
-    path = tmp_path / "sw.toml"
+def test_a_campaign_leaving_probe_trials_out_still_takes_a_small_trials(switching_campaign):
     for extra, expected in (("trials = 2", 2), ("trials = 8\nprobe_trials = 8", 8),
                             ("adaptive = false\ntrials = 3", 3)):  # fmt: skip
-        path.write_text(CAMPAIGN.format(extra=extra))
-        plan = plan_from_record(load_campaign(path).tasks[0].params["plan"])
+        plan = plan_from_record(load_campaign(switching_campaign(extra)).tasks[0].params["plan"])
         assert plan.probe_trials == expected
 
 

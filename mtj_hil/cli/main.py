@@ -8,6 +8,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import warnings
 from collections.abc import Iterator
@@ -137,6 +138,18 @@ def _interrupted(args: list[str], signal_name: str) -> None:
         console.print(Text.assemble((how, "red"), f" before the run file {run} was written"))
         return
     status = _run_status()
+    if status == "completed":  # the signal came after the run's end: nothing to finish
+        console.print(
+            Text.assemble(
+                (how, "red"),
+                f" after the run file {run} was completed: its data are all kept "
+                f"(see it with: mtj-hil show {shlex.quote(str(run))})",
+            ),
+            soft_wrap=True,
+        )
+        return
+    if status == "running":  # stopped while the file was being made: nobody writes it now
+        status = "interrupted"
     console.print(
         Text.assemble(
             (how, "red"),

@@ -442,14 +442,25 @@ class RunFile:
             try:
                 remove_parts(self.path, folded, strict=True)
             except OSError as exc:  # the data is safe in the file; the disk is not
+                if self.status == "completed":  # nothing is left to resume
+                    self._fail(exc, "tidy the journal of", after="complete")
                 self._fail(exc, "tidy the journal of")
 
-    def _fail(self, exc: OSError, what: str) -> None:
+    def _fail(self, exc: OSError, what: str, after: str = "") -> None:
+        """Stop the session's writing on ``exc``, raising the StoreError that says so.
+        ``after="complete"``: the run was already written whole as completed (only the
+        clean-up failed), so the message says nothing is to be resumed."""
         writer = self._writer
         where = exc.filename or self.path
+        if after == "complete":
+            todo = (
+                "the run is complete and written whole, nothing is lost: free space or fix "
+                f"the cause; the leftover journal is removed by the next 'mtj-hil show {self.path}'"
+            )
+        else:
+            todo = "the data committed before is kept: free space or fix the cause, then resume"
         error = StoreError(
-            f"cannot {what} run file {self.path}: {error_text(exc)} (writing {where}); "
-            "the data committed before is kept: free space or fix the cause, then resume"
+            f"cannot {what} run file {self.path}: {error_text(exc)} (writing {where}); {todo}"
         )
         if writer is not None:
             writer.failed = error

@@ -13,6 +13,7 @@ import numpy as np
 
 from mtj_hil.errors import StoreError
 from mtj_hil.runs.store.journal import RecoveryWarning
+from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
 
 
@@ -24,6 +25,20 @@ def rows_digest(rows: dict[str, np.ndarray]) -> str:
         h.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
         h.update(value.tobytes())
     return h.hexdigest()
+
+
+def bench_of(description: Any) -> str:
+    """What a chip's ``describe()`` says it measures through, as words: ``station 'NAME'``
+    or ``the in-process simulator`` ("" when it does not say: a run file without a station
+    snapshot)."""
+    if not isinstance(description, dict) or not description.get("backend"):
+        return ""
+    station = description.get("station")
+    if isinstance(station, dict) and station.get("name"):
+        return f"station {station['name']!r}"
+    if description["backend"] == "simulated":
+        return "the in-process simulator"
+    return f"a {description['backend']!r} backend"
 
 
 class RunSink:
@@ -59,21 +74,34 @@ class RunSink:
         )
 
     @classmethod
-    def resume(cls, path: str | Path, die_id: str) -> Self:
+    def resume(cls, path: str | Path, die_id: str, station: dict[str, Any] | None = None) -> Self:
         """Reopen an interrupted run of die ``die_id`` to finish it. Finished arrays whose
         checksum does not verify are dropped, with every array after them, to be measured
-        again (with a :class:`RecoveryWarning`).
+        again (with a :class:`RecoveryWarning`). ``station``: the resuming chip's
+        ``describe()``, refused when it measures through another bench than the one the run
+        was started on (:func:`bench_of`): one run file holds one measurement chain.
 
         Raises:
-            StoreError: not a run of this kind, another die, already completed, damaged,
-                or being written by another process.
+            StoreError: not a run of this kind, another die, another bench, already
+                completed, damaged, or being written by another process.
         """
         run = RunFile.open(path, "a", kind=cls.KIND)
         try:
-            if run.attrs["die_id"] != die_id:
-                raise StoreError(f"{path} is a run of die {run.attrs['die_id']!r}, not {die_id!r}")
+            attrs = run.attrs
+            if attrs["die_id"] != die_id:
+                raise StoreError(
+                    f"{path} is a run of die {attrs['die_id']!r}, not {die_id!r}: resume it "
+                    f"with the options that measure that die ({resume_hint(attrs, path)})"
+                )
             if run.status == "completed":
                 raise StoreError(f"{path} is already completed; nothing to resume")
+            started, now = bench_of(attrs.get("station")), bench_of(station)
+            if started and now and started != now:
+                raise StoreError(
+                    f"{path} was started on {started}, not {now}: one run file holds one "
+                    f"measurement chain; resume it on {started} ({resume_hint(attrs, path)}), or "
+                    "measure into a new run file"
+                )
             sink = cls(run)
             sink._drop_unverified()
             run.mark_resumed()

@@ -1,8 +1,8 @@
 """In-process write faults: every file-system write a piece of code makes under one folder is
 a numbered *write point*, and at write point K the harness sends the process a stop signal
 (SIGTERM, SIGINT: as ``kill`` or Ctrl-C would, the signal then taking its usual path through
-the handlers and deferrals), or makes that write and every later one fail with ``ENOSPC``
-(a full disk).
+the handlers and deferrals), or makes that write and every later one fail (:data:`ERRORS`:
+``ENOSPC``, a full disk; ``EROFS``, a read-only file system; ``EACCES``, no permission).
 
 This complements the kill-at-every-write bench (:mod:`mtj_hil.testing.crash`, an
 ``LD_PRELOAD`` shim that sees every libc write, SIGKILL included): it runs inside the test
@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ACTIONS = ("count", "SIGTERM", "SIGINT", "ENOSPC")
+ERRORS = {"ENOSPC": errno.ENOSPC, "EROFS": errno.EROFS, "EACCES": errno.EACCES}
+"""Write failures: a full disk, a read-only file system, a folder without write permission."""
+ACTIONS = ("count", "SIGTERM", "SIGINT", *ERRORS)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _PATH_CALLS = ("replace", "rename", "link", "unlink", "remove", "mkdir", "rmdir", "truncate")
 _FD_CALLS = ("write", "fsync", "ftruncate")
@@ -42,7 +44,7 @@ _FD_CALLS = ("write", "fsync", "ftruncate")
 class WriteFaults:
     """The armed harness: ``k`` (1-based write point, 0: never), ``action`` (one of
     :data:`ACTIONS`), and what it saw: ``seen`` write points, described in ``points``,
-    ``fired`` once the fault was made."""
+    ``fired`` once the fault was made (a write failure: from K on, every write fails)."""
 
     folder: str
     k: int = 0
@@ -67,17 +69,17 @@ class WriteFaults:
         return path == self.folder or path.startswith(self.folder + os.sep)
 
     def point(self, what: str, target: Any) -> None:
-        """Count a write point; make the fault if this is (or, for ENOSPC, follows) K."""
+        """Count a write point; make the fault if this is (or, for a failure, follows) K."""
         self.seen += 1
         self.points.append(f"{what} {target}")
         if self.action == "count" or not self.k or self.seen < self.k:
             return
-        if self.action == "ENOSPC":
+        if self.action in ERRORS:
             self.fired = True
-            text = os.strerror(errno.ENOSPC)
+            code = ERRORS[self.action]
             if isinstance(target, int):  # as the system raises it: no file name on an fd
-                raise OSError(errno.ENOSPC, text)
-            raise OSError(errno.ENOSPC, text, os.fsdecode(target))
+                raise OSError(code, os.strerror(code))
+            raise OSError(code, os.strerror(code), os.fsdecode(target))
         if self.seen == self.k:
             self.fired = True
             os.kill(os.getpid(), getattr(signal, self.action))

@@ -161,3 +161,30 @@ def test_stopped_at_a_write_then_finished_equals_an_uninterrupted_run(
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith((".parts", ".writer"))]
     if status != "completed":
         assert leftovers == [], (where, leftovers)
+
+
+@pytest.mark.parametrize(
+    ("command", "action"),
+    [("characterize", "SIGTERM"), ("switching", "ENOSPC")],
+)
+def test_a_report_cut_short_after_the_run_ended_is_drawn_by_resume(
+    command, action, tmp_path, capsys, measured
+):
+    out = tmp_path / "run.h5"
+    args = [a for a in COMMANDS[command] if a != "--no-report"] + ["--out", str(out)]
+    with write_faults(tmp_path) as faults:  # the writes of the run alone: the report's follow
+        assert main([*args, "--no-report"]) == 0
+    out.unlink()
+    n_run = faults.seen
+    with write_faults(tmp_path, n_run + 1, action) as faults:
+        code = main(args)
+    assert faults.points[n_run].startswith("open") and faults.points[n_run].endswith("run.png")
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == (143 if action == "SIGTERM" else 4) and "Traceback" not in err
+    assert not out.with_suffix(".png").exists()  # no half-drawn image left as if whole
+    assert f"draw its missing report with: mtj-hil {command}" in err and "--resume" in err
+    measured.clear()
+    assert main([*args, "--resume"]) == 0
+    assert out.with_suffix(".png").exists() and measured == []  # drawn, nothing measured
+    assert "drawing its missing report" in " ".join(capsys.readouterr().err.split())
+    assert main([*args, "--resume"]) == 4  # now complete with its report: refused as ever

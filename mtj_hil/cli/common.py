@@ -127,7 +127,8 @@ def choose_die(
     """Resolve the die options to the die to measure (nothing is opened yet).
 
     Raises:
-        click.UsageError: a real station without ``--die-id``.
+        click.UsageError: a real station without ``--die-id``, or ``--die-id`` without a
+            station (a simulated die's id is its profile, lot seed and index).
         ConfigError: the station file or profile cannot be loaded.
     """
     if station is not None:
@@ -142,6 +143,11 @@ def choose_die(
         elif die_id is None:
             raise click.UsageError("--die-id is required on a real station (label the die)")
         return DieSource(die_id=die_id, seed=None, station=st)
+    if die_id is not None:  # it would be ignored: the simulated die has its own id
+        raise click.UsageError(
+            f"--die-id {die_id} labels a die on a --station; a simulated die is named by "
+            "--profile, --lot-seed and --die (its id is recorded for you): drop --die-id"
+        )
     from mtj_hil.sim.profile import load_profile
 
     try:

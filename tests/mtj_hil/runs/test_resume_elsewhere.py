@@ -94,3 +94,12 @@ def test_a_second_resume_while_one_runs_is_refused_naming_the_writer(cut, capsys
     assert f"{cut} is being written by process" in err and "wait for it to end" in err
     assert "Traceback" not in err
     _untouched(cut)
+
+
+def test_a_die_label_given_to_a_simulated_die_is_refused_not_ignored(cut, capsys):
+    # --die-id labels a station's die; on the simulator it was dropped silently, so a resume
+    # "of die FOO" finished the simulated die's run without a word
+    assert main([*ARGS, "--die-id", "FOO", "--out", str(cut), "--resume"]) == 2
+    err = _squash(capsys.readouterr().err)
+    assert "--die-id FOO labels a die on a --station" in err and "drop --die-id" in err
+    _untouched(cut)

@@ -287,6 +287,24 @@ class CampaignIndex:
             with self.exclusive():
                 yield
 
+    def run_active(self) -> bool:
+        """Whether a ``campaign run`` holds this index now (its lock, see :meth:`exclusive`);
+        False when none does, so records left ``running`` were cut short."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return False
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the index alone (for a whole ``campaign run``); its records are kept in

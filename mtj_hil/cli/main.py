@@ -131,6 +131,13 @@ def _interrupted(args: list[str], signal_name: str) -> None:
     finish it."""
     run = current_run()
     how = "interrupted" if signal_name == "SIGINT" else f"stopped by {signal_name}"
+    if run is None and args[:2] == ["campaign", "run"]:  # every finished task is kept
+        again = "mtj-hil " + shlex.join([a for a in args if a != "--debug"])
+        console.print(
+            Text.assemble((how, "red"), f": run the campaign again to finish it: {again}"),
+            soft_wrap=True,
+        )
+        return
     if run is None:
         console.print(Text(how, style="red"))
         return

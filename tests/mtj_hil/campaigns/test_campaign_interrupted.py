@@ -18,6 +18,8 @@ import pytest
 from mtj_hil.campaigns import load_campaign
 from mtj_hil.campaigns.engine import run_campaign
 from mtj_hil.campaigns.index import CampaignIndex
+from mtj_hil.cli.common import forget_run
+from mtj_hil.cli.main import main
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.bus.signals import stop_signals_raise
 from mtj_hil.runs.store import RunFile
@@ -135,3 +137,31 @@ def test_a_task_not_begun_takes_the_new_settings_and_stays_accepted(
     for die in (0, 1):
         with RunFile.open(tmp_path / "out" / "lot" / f"die{die}.h5") as run:
             assert run.attrs["plan"]["cycles"] == 2
+
+
+def test_status_of_a_stopped_campaign_says_interrupted_and_how_to_finish(
+    reference, tmp_path, capsys, python_sigint
+):
+    _, points = reference
+    _stop(tmp_path, _die0_first_part(points), "SIGINT")
+    path = tmp_path / "cut.toml"
+    index = CampaignIndex(tmp_path / "out" / "campaign.h5")
+    with index.exclusive():  # a campaign run holds it: its tasks run
+        assert main(["campaign", "status", str(path)]) == 0
+        assert "interrupted" not in capsys.readouterr().out
+    assert main(["campaign", "status", str(path)]) == 0  # nobody runs it: they were cut short
+    captured = capsys.readouterr()
+    shown = " ".join((captured.out + captured.err).split())
+    assert "interrupted" in shown and f"mtj-hil campaign run {path}" in shown
+
+
+def test_a_stopped_campaign_run_names_the_command_that_finishes_it(capsys):
+    from mtj_hil.cli.main import _interrupted
+
+    forget_run()
+    _interrupted(["campaign", "run", "lot.toml", "--workers", "2"], "SIGTERM")
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        "stopped by SIGTERM: run the campaign again to finish it: "
+        "mtj-hil campaign run lot.toml --workers 2"
+    )

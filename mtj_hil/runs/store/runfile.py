@@ -55,6 +55,7 @@ from mtj_hil.runs.store.lease import (
 )
 from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
+from mtj_hil.runs.store.resume import resume_hint
 
 FORMAT = "mtj-hil-run"
 FORMAT_VERSION = 1
@@ -457,6 +458,8 @@ class RunFile:
                 "the run is complete and written whole, nothing is lost: free space or fix "
                 f"the cause; the leftover journal is removed by the next 'mtj-hil show {self.path}'"
             )
+        elif self.h5.id.valid and self.h5.attrs.get("kind") == "network":  # never resumed
+            todo = f"free space or fix the cause, then {resume_hint(self.h5.attrs, self.path)}"
         else:
             todo = "the data committed before is kept: free space or fix the cause, then resume"
         error = StoreError(

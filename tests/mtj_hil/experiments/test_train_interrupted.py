@@ -59,3 +59,17 @@ def test_a_training_stopped_while_saving_says_what_to_do(phase, points, tmp_path
     assert f"{out} is an unfinished training run" in err and f"delete {out}" in err
     assert main(["evaluate", "--net", str(out), "--die", "0"]) == 4
     assert f"delete {out} and train again" in _squash(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("phase", ["making the file", "committing the network"])
+def test_a_full_disk_while_saving_a_training_says_train_again_not_resume(
+    phase, points, tmp_path, capsys
+):
+    k = next(i for i, p in enumerate(points, 1) if PHASES[phase](p))
+    out = tmp_path / "net.h5"
+    with write_faults(tmp_path, k, "ENOSPC"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*TRAIN, "--out", str(out)]) == 4
+    err = _squash(capsys.readouterr().err)
+    assert "No space left on device" in err and str(out) in err and "Traceback" not in err
+    assert "then resume" not in err and f"delete {out} and train again" in err

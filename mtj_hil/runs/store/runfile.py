@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 from mtj_hil.errors import StoreError
-from mtj_hil.fileio.atomic import atomic_write, error_text, remove_stale_temps
+from mtj_hil.fileio.atomic import atomic_write, begins_with, error_text, remove_stale_temps
 from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, new_image, seal
@@ -435,7 +435,9 @@ class RunFile:
                 atomic_write(self.path, data, exclusive=exclusive)
             except FileExistsError as exc:
                 raise StoreError(f"{self.path} was created by another process meanwhile") from exc
-            except OSError as exc:
+            except OSError as exc:  # in place all the same if only the folder's flush failed
+                if self.status == "completed" and begins_with(self.path, data[:512]):
+                    self._fail(exc, "flush the folder of", after="complete")
                 self._fail(exc, "write")
             writer.pending = []
             writer.clean = True

@@ -47,11 +47,13 @@ PHASES = {
     "first array's part": lambda p: p.startswith("link") and ".parts/." in p,
     "writing the last part": lambda p: p.startswith("write") and p.endswith("last part"),
     "writing the file whole": lambda p: p.startswith("replace") and "/.run.h5.tmp-" in p,
+    "flushing its folder": lambda p: p.endswith("after the file"),
     "removing the journal": lambda p: p.startswith("unlink") and ".parts/0" in p,
     "giving the lease back": lambda p: p.startswith("unlink") and p.endswith("run.h5.writer"),
 }
 """The write points tried: the first of each kind (``writing the last part``: the first
-write into the journal's last part), found in the uninterrupted run's list."""
+write into the journal's last part; ``flushing its folder``: the folder's fsync after the
+file was written whole), found in the uninterrupted run's list."""
 CASES = [
     *(("characterize", a, p) for a in ("SIGTERM", "ENOSPC") for p in PHASES),
     *(("characterize", "SIGINT", p) for p in ("first array's part", "writing the file whole")),
@@ -66,6 +68,8 @@ def write_point(points: list[str], phase: str) -> int:
     marked = list(points)
     last_part = max(i for i, p in enumerate(points) if p.startswith("open") and ".parts/." in p)
     marked[last_part + 1] += " last part"
+    whole = max(i for i, p in enumerate(points) if p.startswith("replace"))
+    marked[whole + 1] += " after the file"  # the folder's fsync that makes the rename durable
     return next(i for i, p in enumerate(marked, 1) if PHASES[phase](p))
 
 

@@ -12,6 +12,7 @@ from typing import Any, Self
 import numpy as np
 
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.identity import refuse_other_bench
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
@@ -25,20 +26,6 @@ def rows_digest(rows: dict[str, np.ndarray]) -> str:
         h.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
         h.update(value.tobytes())
     return h.hexdigest()
-
-
-def bench_of(description: Any) -> str:
-    """What a chip's ``describe()`` says it measures through, as words: ``station 'NAME'``
-    or ``the in-process simulator`` ("" when it does not say: a run file without a station
-    snapshot)."""
-    if not isinstance(description, dict) or not description.get("backend"):
-        return ""
-    station = description.get("station")
-    if isinstance(station, dict) and station.get("name"):
-        return f"station {station['name']!r}"
-    if description["backend"] == "simulated":
-        return "the in-process simulator"
-    return f"a {description['backend']!r} backend"
 
 
 class RunSink:
@@ -78,8 +65,9 @@ class RunSink:
         """Reopen an interrupted run of die ``die_id`` to finish it. Finished arrays whose
         checksum does not verify are dropped, with every array after them, to be measured
         again (with a :class:`RecoveryWarning`). ``station``: the resuming chip's
-        ``describe()``, refused when it measures through another bench than the one the run
-        was started on (:func:`bench_of`): one run file holds one measurement chain.
+        ``describe()``, refused when it measures through another bench than the run began
+        on, or is a simulated die of another profile
+        (:func:`~mtj_hil.runs.store.identity.refuse_other_bench`).
 
         Raises:
             StoreError: not a run of this kind, another die, another bench, already
@@ -95,13 +83,7 @@ class RunSink:
                 )
             if run.status == "completed":
                 raise StoreError(f"{path} is already completed; nothing to resume")
-            started, now = bench_of(attrs.get("station")), bench_of(station)
-            if started and now and started != now:
-                raise StoreError(
-                    f"{path} was started on {started}, not {now}: one run file holds one "
-                    f"measurement chain; resume it on {started} ({resume_hint(attrs, path)}), or "
-                    "measure into a new run file"
-                )
+            refuse_other_bench(path, attrs, station)
             sink = cls(run)
             sink._drop_unverified()
             run.mark_resumed()

@@ -103,3 +103,21 @@ def test_a_die_label_given_to_a_simulated_die_is_refused_not_ignored(cut, capsys
     err = _squash(capsys.readouterr().err)
     assert "--die-id FOO labels a die on a --station" in err and "drop --die-id" in err
     _untouched(cut)
+
+
+def test_resume_with_another_profile_of_the_same_name_is_refused(cut, tmp_path, capsys):
+    # the die id is the profile's name, lot seed and index: a profile file edited since (or
+    # another one giving the same name) made the same id for another die, and the resume
+    # finished the run on it, mixing two dies' arrays
+    source = ROOT / "mtj_hil" / "sim" / "profiles" / "1t1r-20k.toml"
+    edited = tmp_path / "1t1r-20k.toml"
+    text = source.read_text()
+    line = next(t for t in text.splitlines() if t.startswith("r_ap_median = "))
+    value = float(line.split("=")[1].split("#")[0])
+    edited.write_text(text.replace(line, f"r_ap_median = {1.2 * value}"))
+    assert main([*ARGS, "--profile", str(edited), "--out", str(cut), "--resume"]) == 4
+    err = _squash(capsys.readouterr().err)
+    assert "was started on a simulated die of profile '1t1r-20k' with other values" in err
+    assert "r_ap_median" in err and "that is another die" in err
+    _untouched(cut)
+    assert main([*ARGS, "--profile", str(source), "--out", str(cut), "--resume"]) == 0

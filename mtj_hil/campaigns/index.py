@@ -216,7 +216,8 @@ class CampaignIndex:
         except OSError as exc:
             raise StoreError(
                 f"cannot write campaign index {self.path}: {error_text(exc)} (the previous "
-                "index is kept)"
+                "index is kept): free space or fix the cause, then run the campaign again "
+                "(finished tasks are kept)"
             ) from exc
         if self._locked:
             self._held = (header, records)
@@ -320,7 +321,7 @@ class CampaignIndex:
         except OSError as exc:
             raise StoreError(
                 f"cannot lock campaign index {self.path}: {error_text(exc)} (at "
-                f"{exc.filename or lock_path})"
+                f"{exc.filename or lock_path}): the campaign's out_dir must be writable"
             ) from exc
         try:
             try:

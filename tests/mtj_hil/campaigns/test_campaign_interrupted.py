@@ -165,3 +165,14 @@ def test_a_stopped_campaign_run_names_the_command_that_finishes_it(capsys):
         "stopped by SIGTERM: run the campaign again to finish it: "
         "mtj-hil campaign run lot.toml --workers 2"
     )
+
+
+@pytest.mark.parametrize(("action", "k"), [("EACCES", 1), ("EROFS", 1), ("ENOSPC", 8)])
+def test_a_results_folder_that_cannot_be_written_is_named_with_what_to_do(action, k, tmp_path):
+    # write 1 under out_dir: its index's lock file; write 8: the index, written aside
+    path = _write(tmp_path)
+    with write_faults(tmp_path / "out", k, action), pytest.raises(StoreError) as refused:
+        _run(path)
+    text = str(refused.value)
+    assert str(tmp_path / "out") in text
+    assert ("out_dir must be writable" if k == 1 else "run the campaign again") in text, text

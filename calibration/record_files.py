@@ -31,6 +31,7 @@ from mtj_hil.calibration.records import (
     identity_mismatches,
 )
 from mtj_hil.fileio.atomic import atomic_write, error_text, remove_stale_temps
+from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.protocols.defects.detect import Thresholds
 from mtj_hil.schema import check_section, check_top, read_toml
 
@@ -43,6 +44,8 @@ def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
 
     The record appears whole or not at all, and stays after a power cut once this returns
     (written aside, flushed, then linked into place: :func:`mtj_hil.fileio.atomic.atomic_write`).
+    A stop signal arriving meanwhile is raised once the record is whole (``record.path`` then
+    names it).
 
     Raises:
         CalibrationError: a file of that name exists already (records are never
@@ -52,9 +55,13 @@ def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
     directory = Path(directory)
     path = directory / f"{record.id}.toml"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(directory)
-        atomic_write(path, _to_toml(record).encode(), exclusive=True)
+        # a stop signal (Ctrl-C, SIGTERM) waits until the record is whole: the calibration
+        # it holds was measured already, and is kept rather than lost to the stop
+        with defer_sigint():
+            directory.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(directory)
+            atomic_write(path, _to_toml(record).encode(), exclusive=True)
+            record.path = path
     except FileExistsError as exc:
         raise CalibrationError(f"calibration record {path} exists already") from exc
     except OSError as exc:

@@ -146,10 +146,20 @@ def run_campaign(
         records = index.records()
         for task in spec.tasks:
             rec = records[task.id]
-            if rec.get("status") == "completed" and rec.get("params_hash") != task.params_hash():
+            if rec.get("params_hash") == task.params_hash():
+                continue
+            if rec.get("status") == "completed":
                 raise ConfigError(
                     f"{spec.file}: task {task.id} changed since it completed into "
                     f"{task.run_file}; give the group another name or out_dir"
+                )
+            if task.run_file.exists() and int(rec.get("attempts") or 0) > 0:
+                # begun with other settings: finishing it would mix them in one run file
+                raise ConfigError(
+                    f"{spec.file}: task {task.id} changed since it began into "
+                    f"{task.run_file}, which holds part of its run with the settings it began "
+                    "with; restore them to finish it, give the group another name or out_dir, "
+                    "or remove the unfinished run file to measure it again"
                 )
         totals: dict[str, int] = {}
         done_by_kind: dict[str, int] = {}
@@ -202,7 +212,8 @@ def run_campaign(
             index.update(
                 task.id,
                 status="running",
-                attempts=attempts[task.id],
+                params_hash=task.params_hash(),  # what it begins with (it may have changed
+                attempts=attempts[task.id],  # since it was indexed, before it began)
                 error="",
                 started=now_iso(),
                 ended="",

@@ -216,7 +216,8 @@ class CampaignIndex:
         except OSError as exc:
             raise StoreError(
                 f"cannot write campaign index {self.path}: {error_text(exc)} (the previous "
-                "index is kept)"
+                "index is kept): free space or fix the cause, then run the campaign again "
+                "(finished tasks are kept)"
             ) from exc
         if self._locked:
             self._held = (header, records)
@@ -287,6 +288,24 @@ class CampaignIndex:
             with self.exclusive():
                 yield
 
+    def run_active(self) -> bool:
+        """Whether a ``campaign run`` holds this index now (its lock, see :meth:`exclusive`);
+        False when none does, so records left ``running`` were cut short."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return False
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the index alone (for a whole ``campaign run``); its records are kept in
@@ -302,7 +321,7 @@ class CampaignIndex:
         except OSError as exc:
             raise StoreError(
                 f"cannot lock campaign index {self.path}: {error_text(exc)} (at "
-                f"{exc.filename or lock_path})"
+                f"{exc.filename or lock_path}): the campaign's out_dir must be writable"
             ) from exc
         try:
             try:

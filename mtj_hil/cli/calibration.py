@@ -169,7 +169,15 @@ def calibrate_station(
     """:func:`calibrate_chip`, then write the record to the station's calibration folder."""
     record = calibrate_chip(chip, die_id=die_id, thresholds=thresholds)
     assert chip.station.calibration is not None
-    write_record(record, chip.station.calibration.directory)
+    try:
+        write_record(record, chip.station.calibration.directory)
+    except KeyboardInterrupt:  # a stop during the write: it waited for the record to be whole
+        if record.path is not None:
+            console.print(
+                escape(f"the calibration record {record.path} was written before the stop"),
+                soft_wrap=True,
+            )
+        raise
     return record
 
 

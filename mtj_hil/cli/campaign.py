@@ -206,8 +206,9 @@ def status(file: Path, verify: bool) -> None:
             escape(f"campaign {spec.name}: not started ({counted(len(spec.tasks), 'task')})")
         )
         return
+    index = CampaignIndex(spec.index_path)
     try:
-        records = CampaignIndex(spec.index_path).records()
+        records = index.records()
     except IndexUnreadable as exc:
         console.print(
             f"[yellow]{exc}[/]: showing the state of the run files instead; the next "
@@ -226,8 +227,20 @@ def status(file: Path, verify: bool) -> None:
         )
         for kind, states in kinds.items()
     ]
-    headers = ("kind", "tasks", "completed", "running", "failed", "pending")
+    # tasks left 'running' by a campaign run that no longer runs were cut short
+    cut = not index.run_active() and any(r[3] for r in rows)
+    headers = ("kind", "tasks", "completed", "interrupted" if cut else "running", "failed")
+    headers += ("pending",)
     print_table(Console(), headers, rows, f"campaign {spec.name}", right=(1, 2, 3, 4, 5))
+    if cut:
+        console.print(
+            escape(
+                "no 'campaign run' runs this campaign now: the tasks it was running were "
+                f"interrupted; run it again to finish them: mtj-hil campaign run {file}"
+            ),
+            style="yellow",
+            soft_wrap=True,
+        )
     _switching_status(spec.tasks, records)
     if verify:
         _verify(spec.tasks, records)

@@ -20,6 +20,8 @@ from mtj_hil.cli.common import (
     choose_run,
     console,
     die_options,
+    draw_report,
+    finish_report,
     given_options,
     note_run,
     open_die,
@@ -154,8 +156,8 @@ def characterize(
     same procedure drives the station's instruments (stations/virtual-lab.toml serves a
     simulated die through the real wire protocols).
     """
-    if resume and out is None:
-        raise click.UsageError("--resume needs --out FILE: the run file to finish")
+    if finish_report(out, resume, report, "characterization"):  # the run ended; its report was lost
+        return
     if not resume:  # a resumed run keeps its stored plan (compared with the options below)
         try:
             check_remeasure(
@@ -287,11 +289,7 @@ def _characterize(
         )
     summarise(out)
     if report:
-        from mtj_hil.reports.characterization import characterization_report
-        from mtj_hil.runs.store import load_characterization
-
-        png = characterization_report(load_characterization(out), out.with_suffix(".png"))
-        console.print(escape(f"report: {png}"), soft_wrap=True)
+        draw_report(out, "characterization")
 
 
 def summarise(path: Path) -> None:

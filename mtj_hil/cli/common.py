@@ -5,7 +5,7 @@ file's default name, and the progress bar over arrays."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,7 +127,8 @@ def choose_die(
     """Resolve the die options to the die to measure (nothing is opened yet).
 
     Raises:
-        click.UsageError: a real station without ``--die-id``.
+        click.UsageError: a real station without ``--die-id``, or ``--die-id`` without a
+            station (a simulated die's id is its profile, lot seed and index).
         ConfigError: the station file or profile cannot be loaded.
     """
     if station is not None:
@@ -142,6 +143,11 @@ def choose_die(
         elif die_id is None:
             raise click.UsageError("--die-id is required on a real station (label the die)")
         return DieSource(die_id=die_id, seed=None, station=st)
+    if die_id is not None:  # it would be ignored: the simulated die has its own id
+        raise click.UsageError(
+            f"--die-id {die_id} labels a die on a --station; a simulated die is named by "
+            "--profile, --lot-seed and --die (its id is recorded for you): drop --die-id"
+        )
     from mtj_hil.sim.profile import load_profile
 
     try:
@@ -239,6 +245,60 @@ def refuse_existing(out: Path, resume: bool) -> None:
         raise StoreError(f"{out} already exists, a completed run; choose another --out")
     if not resume:
         raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
+
+
+def report_missing(out: Path | None) -> bool:
+    """Whether ``out`` is a completed run file whose PNG report (``out`` with ``.png``) is
+    missing: the command was stopped, or the disk filled, after the run ended and before
+    the report was drawn."""
+    if out is None or not out.exists() or out.with_suffix(".png").exists():
+        return False
+    from mtj_hil.runs.store import RunFile
+
+    try:
+        with RunFile.open(out) as run:
+            return run.status == "completed"
+    except StoreError:
+        return False
+
+
+def finish_report(out: Path | None, resume: bool, report: bool, kind: str) -> bool:
+    """For ``--resume --out OUT`` of a ``kind`` run command: when the run in ``out`` is
+    completed but its report is missing (:func:`report_missing`), print its summary and
+    draw the report, and return True (the command has nothing more to do; nothing is
+    measured); False otherwise (a completed run with its report is refused later, as ever).
+
+    Raises:
+        click.UsageError: ``--resume`` without ``--out``.
+    """
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out FILE: the run file to finish")
+    if not (resume and report and report_missing(out)):
+        return False
+    assert out is not None
+    from mtj_hil.kinds import measurement_kinds
+
+    measured = measurement_kinds()[kind]
+    console.print(escape(f"{out} is completed; drawing its missing report"), soft_wrap=True)
+    measured.piece("summary")(out)
+    draw_report(out, kind)
+    return True
+
+
+def draw_report(out: Path, kind: str) -> None:
+    """The PNG report of the ``kind`` run file ``out``, drawn beside it (``.png``); one cut
+    short is removed, so ``--resume`` draws it again (:func:`finish_report`)."""
+    from mtj_hil.kinds import measurement_kinds
+
+    measured = measurement_kinds()[kind]
+    png = out.with_suffix(".png")
+    try:
+        measured.piece("report")(measured.piece("load")(out), png)
+    except BaseException:  # a full disk, a stop: a half-written image is no report
+        with suppress(OSError):
+            png.unlink(missing_ok=True)
+        raise
+    console.print(escape(f"report: {png}"), soft_wrap=True)
 
 
 def progress_bar() -> Progress:

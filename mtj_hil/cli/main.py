@@ -8,6 +8,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import warnings
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import click
 from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
-from mtj_hil.cli.common import console, current_run, forget_run
+from mtj_hil.cli.common import console, current_run, forget_run, report_missing
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
@@ -130,6 +131,13 @@ def _interrupted(args: list[str], signal_name: str) -> None:
     finish it."""
     run = current_run()
     how = "interrupted" if signal_name == "SIGINT" else f"stopped by {signal_name}"
+    if run is None and args[:2] == ["campaign", "run"]:  # every finished task is kept
+        again = "mtj-hil " + shlex.join([a for a in args if a != "--debug"])
+        console.print(
+            Text.assemble((how, "red"), f": run the campaign again to finish it: {again}"),
+            soft_wrap=True,
+        )
+        return
     if run is None:
         console.print(Text(how, style="red"))
         return
@@ -137,6 +145,18 @@ def _interrupted(args: list[str], signal_name: str) -> None:
         console.print(Text.assemble((how, "red"), f" before the run file {run} was written"))
         return
     status = _run_status()
+    if status == "completed":  # the signal came after the run's end: nothing to finish
+        console.print(
+            Text.assemble(
+                (how, "red"),
+                f" after the run file {run} was completed: its data are all kept "
+                f"(see it with: mtj-hil show {shlex.quote(str(run))}){_report_hint(args)}",
+            ),
+            soft_wrap=True,
+        )
+        return
+    if status == "running":  # stopped while the file was being made: nobody writes it now
+        status = "interrupted"
     console.print(
         Text.assemble(
             (how, "red"),
@@ -144,6 +164,15 @@ def _interrupted(args: list[str], signal_name: str) -> None:
         ),
         soft_wrap=True,
     )
+
+
+def _report_hint(args: list[str]) -> str:
+    """How to draw the report the command was stopped before drawing (its run completed),
+    or ``""`` (no run, the report is there, or none was asked for)."""
+    run = current_run()
+    if run is None or "--no-report" in args or not report_missing(run):
+        return ""
+    return f"; draw its missing report with: {resume_command(args, run)}"
 
 
 def _run_status() -> str | None:
@@ -212,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 # a file the command reads or writes (an output folder that cannot be made,
                 # a file that cannot be written): named, with the system's reason
                 code = 4
-                text = f"cannot use {exc.filename}: {exc.strerror or text}"
+                text = f"cannot use {exc.filename}: {exc.strerror or text}{_report_hint(args)}"
             if code == 1 and _from_hdf5(exc):
                 # an HDF5 read or write that failed outside a reader that names its file
                 run = current_run()

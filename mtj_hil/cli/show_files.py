@@ -79,7 +79,16 @@ def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> No
     holder = lease_holder(path)
     pid = holder.get("pid", attrs.get("writer_pid", "?"))
     who = f"pid {pid} on {holder.get('host') or attrs.get('writer_host') or attrs.get('host', '?')}"
-    if status == "running" and held:
+    if status != "completed" and attrs.get("kind") == "network" and not held:
+        out.print(
+            escape(
+                f"unfinished: the training was stopped while its network was being saved "
+                f"(status {status}); it cannot be resumed: {resume_hint(attrs, path)}"
+            ),
+            style="yellow",
+            soft_wrap=True,
+        )
+    elif status == "running" and held:
         out.print(
             escape(f"being written now by {who}: showing what it has flushed so far"),
             style="yellow",

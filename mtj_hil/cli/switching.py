@@ -16,6 +16,8 @@ from mtj_hil.cli.common import (
     choose_run,
     console,
     die_options,
+    draw_report,
+    finish_report,
     given_options,
     open_die,
     refuse_changed_plan,
@@ -223,10 +225,9 @@ def switching(
         default_widths,
     )
     from mtj_hil.runs.jobs.switching import run_switching
-    from mtj_hil.runs.store.switching import load_switching
 
-    if resume and out is None:
-        raise click.UsageError("--resume needs --out FILE: the run file to finish")
+    if finish_report(out, resume, report, "switching"):  # the run ended; its report was lost
+        return
     try:
         probe = _probe_trials(trials, probe_trials, adaptive, placement)
     except click.UsageError:
@@ -313,10 +314,7 @@ def switching(
             )
         summarise_switching(target)
         if report:
-            from mtj_hil.reports.switching import switching_report
-
-            png = switching_report(load_switching(target), target.with_suffix(".png"))
-            console.print(escape(f"report: {png}"), soft_wrap=True)
+            draw_report(target, "switching")
 
 
 def _spread(pop: dict, name: str) -> str:

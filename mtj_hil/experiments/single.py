@@ -34,6 +34,7 @@ from mtj_hil.experiments.networks import save_compensation, save_network
 from mtj_hil.experiments.onchip import evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
+from mtj_hil.runs.store.lease import writer_active
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
@@ -179,8 +180,7 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     Raises:
         ConfigError, DatasetError, TrainingError, StoreError: see the messages.
     """
-    if spec.out.exists():
-        raise StoreError(f"{spec.out} already exists; choose another --out")
+    refuse_existing_network(spec.out)
     data = load_dataset(spec.dataset, spec.seed, data_dir=spec.data_dir, image_size=spec.image_size)
     layout = load_profile(spec.profile).layout
     sizes = [data.n_features, *spec.hidden, data.n_classes]
@@ -284,6 +284,30 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     if comp is not None:
         summary["corrected_weights"] = comp.digital_cost()
     return summary
+
+
+def refuse_existing_network(out: Path) -> None:
+    """Refuse an output that exists, saying so plainly when it is a training run that was
+    stopped while being saved (training is not resumed: delete it and train again).
+
+    Raises:
+        StoreError: ``out`` exists.
+    """
+    if not out.exists():
+        return
+    from mtj_hil.runs.store.resume import resume_hint
+
+    try:
+        with RunFile.open(out) as run:
+            attrs = run.attrs
+    except StoreError:
+        attrs = {}
+    if attrs.get("kind") == KIND and attrs.get("status") != "completed" and not writer_active(out):
+        raise StoreError(
+            f"{out} is an unfinished training run (stopped while its network was being saved, "
+            f"status {attrs.get('status')!r}); {resume_hint(attrs, out)}"
+        )
+    raise StoreError(f"{out} already exists; choose another --out")
 
 
 def fine_tune_compensated(

@@ -44,7 +44,12 @@ def load_saved(path: Path, layout: Layout) -> tuple[Any, Any, dict[str, Any], Co
     with RunFile.open(path, "r", kind=KIND) as run:
         attrs = run.attrs
         if run.status != "completed":
-            raise StoreError(f"{path} is not a completed network run (status {run.status!r})")
+            from mtj_hil.runs.store.resume import resume_hint
+
+            raise StoreError(
+                f"{path} is not a completed network run (status {run.status!r}: stopped "
+                f"while it was being saved); {resume_hint(attrs, path)}"
+            )
         net, placement = load_network(run, "network", layout)
         comp = load_compensation(run, "network", net)
     if placement is None:

@@ -97,6 +97,16 @@ def atomic_write(
         raise
 
 
+def begins_with(path: Path, head: bytes) -> bool:
+    """Whether the file ``path`` begins with ``head`` (False if it cannot be read): e.g.
+    whether a write whose last step (the folder's flush) failed had put the file in place."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(head)) == head
+    except OSError:
+        return False
+
+
 def remove_stale_temps(folder: Path, prefix: str = "") -> list[Path]:
     """Remove the half-written files in ``folder`` (of names starting with ``prefix``) that
     processes of this host which no longer run left behind (killed between writing aside

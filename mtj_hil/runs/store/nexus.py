@@ -158,6 +158,28 @@ def start(h5: h5py.File) -> None:
     note(entry, "plan", _json_attr(h5, "plan"), "what the run measures (SI units)")
 
 
+def _clear_plots(h5: h5py.File, entry: h5py.Group) -> None:
+    """Remove the plots an earlier end of the run wrote (an interrupted run's view of its
+    data so far) and the NeXus labels they put on the datasets they link, so that a run
+    resumed to its end carries the same NeXus face as one never interrupted."""
+    for name in list(entry):
+        group = entry.get(name)
+        if not isinstance(group, h5py.Group) or group.attrs.get(NX_CLASS) != "NXdata":
+            continue
+        for member in list(group):
+            ref = group.get(member, getlink=True)
+            target = h5.get(ref.path) if isinstance(ref, h5py.SoftLink) else None
+            if not isinstance(target, h5py.Dataset):
+                continue
+            labels = {"units": "unit", "long_name": "description"}
+            for label, source in labels.items():
+                if label in target.attrs and str(target.attrs[label]) == str(
+                    target.attrs.get(source, "")
+                ):
+                    del target.attrs[label]
+        del entry[name]
+
+
 def finish(h5: h5py.File) -> None:
     """Bring the NeXus face of a run whose status just became final up to date: end time,
     status and the kind's plots and analysis (see the module docstring). Files made before
@@ -174,6 +196,7 @@ def finish(h5: h5py.File) -> None:
     builder = kind.piece("nexus") if kind is not None else None
     if "nexus_error" in entry:
         del entry["nexus_error"]
+    _clear_plots(h5, entry)
     try:
         default = builder(h5) if builder is not None else None
     except (KeyError, OSError, ValueError, TypeError) as exc:

@@ -13,6 +13,9 @@ plot yet).
   amplitude, with its 90 % band as auxiliary signals), ``vc_AP`` / ``vc_P`` (critical
   voltage per device, V) and the ``fit`` process (tau0, target WER, recommendation, read
   disturb); an unfinished run shows ``switching_counts``.
+
+The view of an unfinished run is removed when the run is finished (see
+:func:`mtj_hil.runs.store.nexus.finish`).
 """
 
 from __future__ import annotations

@@ -27,12 +27,20 @@ def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
     """The command that finishes the run file at ``path``, from its root attributes
     ``attrs``: its own recorded command line with ``--out`` and ``--resume`` (so the die
     options it was made with come along), or the campaign that made it; when the file
-    records no usable command, the bare command and a note to add the die options."""
+    records no usable command, the bare command and a note to add the die options. A
+    training run (kind ``network``) is not resumed: the hint says to delete the unfinished
+    file and train again with its recorded command."""
     path = Path(path)
     try:
         tokens = shlex.split(str(attrs.get("command", "")))
     except ValueError:
         tokens = []
+    if attrs.get("kind") == "network":  # a training run is saved at its end, never resumed
+        again = next(
+            (shlex.join(["mtj-hil", *tokens[i:]]) for i, t in enumerate(tokens) if t == "train"),
+            "mtj-hil train ... (the options it was made with)",
+        )
+        return f"delete {shlex.quote(str(path))} and train again: {again}"
     for i, token in enumerate(tokens):
         if token in _RESUMABLE:
             args = [t for t in tokens[i:] if t != "--debug"]

@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 from mtj_hil.errors import StoreError
-from mtj_hil.fileio.atomic import atomic_write, error_text, remove_stale_temps
+from mtj_hil.fileio.atomic import atomic_write, begins_with, error_text, remove_stale_temps
 from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, new_image, seal
@@ -55,6 +55,7 @@ from mtj_hil.runs.store.lease import (
 )
 from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
+from mtj_hil.runs.store.resume import resume_hint
 
 FORMAT = "mtj-hil-run"
 FORMAT_VERSION = 1
@@ -434,7 +435,9 @@ class RunFile:
                 atomic_write(self.path, data, exclusive=exclusive)
             except FileExistsError as exc:
                 raise StoreError(f"{self.path} was created by another process meanwhile") from exc
-            except OSError as exc:
+            except OSError as exc:  # in place all the same if only the folder's flush failed
+                if self.status == "completed" and begins_with(self.path, data[:512]):
+                    self._fail(exc, "flush the folder of", after="complete")
                 self._fail(exc, "write")
             writer.pending = []
             writer.clean = True
@@ -442,14 +445,27 @@ class RunFile:
             try:
                 remove_parts(self.path, folded, strict=True)
             except OSError as exc:  # the data is safe in the file; the disk is not
+                if self.status == "completed":  # nothing is left to resume
+                    self._fail(exc, "tidy the journal of", after="complete")
                 self._fail(exc, "tidy the journal of")
 
-    def _fail(self, exc: OSError, what: str) -> None:
+    def _fail(self, exc: OSError, what: str, after: str = "") -> None:
+        """Stop the session's writing on ``exc``, raising the StoreError that says so.
+        ``after="complete"``: the run was already written whole as completed (only the
+        clean-up failed), so the message says nothing is to be resumed."""
         writer = self._writer
         where = exc.filename or self.path
+        if after == "complete":
+            todo = (
+                "the run is complete and written whole, nothing is lost: free space or fix "
+                f"the cause; the leftover journal is removed by the next 'mtj-hil show {self.path}'"
+            )
+        elif self.h5.id.valid and self.h5.attrs.get("kind") == "network":  # never resumed
+            todo = f"free space or fix the cause, then {resume_hint(self.h5.attrs, self.path)}"
+        else:
+            todo = "the data committed before is kept: free space or fix the cause, then resume"
         error = StoreError(
-            f"cannot {what} run file {self.path}: {error_text(exc)} (writing {where}); "
-            "the data committed before is kept: free space or fix the cause, then resume"
+            f"cannot {what} run file {self.path}: {error_text(exc)} (writing {where}); {todo}"
         )
         if writer is not None:
             writer.failed = error

@@ -12,7 +12,9 @@ from typing import Any, Self
 import numpy as np
 
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.identity import refuse_other_bench
 from mtj_hil.runs.store.journal import RecoveryWarning
+from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
 
 
@@ -59,21 +61,29 @@ class RunSink:
         )
 
     @classmethod
-    def resume(cls, path: str | Path, die_id: str) -> Self:
+    def resume(cls, path: str | Path, die_id: str, station: dict[str, Any] | None = None) -> Self:
         """Reopen an interrupted run of die ``die_id`` to finish it. Finished arrays whose
         checksum does not verify are dropped, with every array after them, to be measured
-        again (with a :class:`RecoveryWarning`).
+        again (with a :class:`RecoveryWarning`). ``station``: the resuming chip's
+        ``describe()``, refused when it measures through another bench than the run began
+        on, or is a simulated die of another profile
+        (:func:`~mtj_hil.runs.store.identity.refuse_other_bench`).
 
         Raises:
-            StoreError: not a run of this kind, another die, already completed, damaged,
-                or being written by another process.
+            StoreError: not a run of this kind, another die, another bench, already
+                completed, damaged, or being written by another process.
         """
         run = RunFile.open(path, "a", kind=cls.KIND)
         try:
-            if run.attrs["die_id"] != die_id:
-                raise StoreError(f"{path} is a run of die {run.attrs['die_id']!r}, not {die_id!r}")
+            attrs = run.attrs
+            if attrs["die_id"] != die_id:
+                raise StoreError(
+                    f"{path} is a run of die {attrs['die_id']!r}, not {die_id!r}: resume it "
+                    f"with the options that measure that die ({resume_hint(attrs, path)})"
+                )
             if run.status == "completed":
                 raise StoreError(f"{path} is already completed; nothing to resume")
+            refuse_other_bench(path, attrs, station)
             sink = cls(run)
             sink._drop_unverified()
             run.mark_resumed()

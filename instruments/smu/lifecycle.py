@@ -259,9 +259,27 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
             )
         return volts
 
-    def _ramp(self, start: float, target: float, step: float, rate: float) -> list[float]:
+    def _ramp(
+        self, start: float, target: float, step: float, rate: float, bound: float | None = None
+    ) -> list[float]:
+        """Write the set-points from ``start`` (a level read back) to ``target``.
+
+        With ``bound`` (V, the level the run never exceeded), a ``start`` beyond it is not
+        believed: ramping down from it would first drive the output up to it, so ``target``
+        is written at once (a step down of at most ``bound`` from any level the run set).
+        Returns the points written."""
         points = ramp_points(start, target, step) if math.isfinite(start) else [target]
         previous = start if math.isfinite(start) else target
+        if bound is not None and not abs(start) <= bound * (1 + 1e-9):
+            log.warning(
+                "%s: level read back as %r V, beyond the configured +-%s V: not ramping from "
+                "it, setting %s V at once",
+                self._who(),
+                start,
+                scpi_number(bound),
+                scpi_number(target),
+            )
+            points, previous = [target], target
         sleep = self._sleep_fn()
         for point in points:
             self._write_level(point)
@@ -344,7 +362,11 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         else:
             attempt("abort", self._abort_channel)
         attempt("reply format", self._prepare_dialect)
-        attempt("ramp to 0 V", lambda: self._ramp(self._read_level(), 0.0, step, rate))
+        # The run never set a level beyond the known state's bound, so a level read back
+        # beyond it is a wrong reply (garbled, or another query's answer arriving late) or
+        # someone else's: ramping down from it would first raise a live output to it.
+        bound = self._settings.max_voltage if self._settings is not None else None
+        attempt("ramp to 0 V", lambda: self._ramp(self._read_level(), 0.0, step, rate, bound))
         attempt("source 0 V", lambda: self._write_level(0.0))
         attempt("output off", self._write_output_off)
         state = attempt("output read-back", self._read_output)

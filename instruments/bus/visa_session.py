@@ -9,9 +9,9 @@
   :class:`GuardedChannel` (for their channels) wrap ``write``, ``read`` and ``ask``: the
   port lock is held across a query's write *and* read, Ctrl-C is deferred until the
   transaction ends, and a timeout or I/O error triggers a recovery (device clear, the
-  model's abort command, input flush, error-queue drain) before one
-  :class:`~mtj_hil.instruments.errors.InstrumentError` (or ``InstrumentTimeout``) naming the
-  instrument, its resource and the command.
+  model's abort command, input flush, replies brought back in step, error-queue drain)
+  before one :class:`~mtj_hil.instruments.errors.InstrumentError` (or ``InstrumentTimeout``)
+  naming the instrument, its resource and the command.
 * :meth:`GuardedVisa.io_timeout` raises the timeout for work whose duration is known
   (``points * NPLC / line frequency`` plus a margin, see
   :func:`~mtj_hil.instruments.bus.transport.measurement_timeout`).
@@ -50,6 +50,9 @@ EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
 
 #: Seconds allowed to each recovery step after a failed transaction.
 RECOVERY_TIMEOUT_S = 1.0
+
+#: Replies read at most while resynchronising (more: the stream is given up as lost).
+MAX_RESYNC_REPLIES = 64
 
 
 class VisaLibraryError(InstrumentError):
@@ -201,18 +204,24 @@ class GuardedVisa:
         self._port_key = self.resource_label
         self._recovering = False
         self._last_command = ""
+        self._sync_idn: str | None = None
+        self._out_of_step: str | None = None
 
     # -- wire -----------------------------------------------------------------------------
 
     @contextmanager
-    def _io(self, command: str) -> Iterator[None]:
-        """One transaction: port lock, deferred Ctrl-C, errors turned into InstrumentError."""
+    def _io(self, command: str, *, query: bool = True) -> Iterator[None]:
+        """One transaction: port lock, deferred Ctrl-C, errors turned into InstrumentError.
+        A query on a session whose replies may be out of step (:meth:`_resynchronise`) is
+        preceded by a resynchronisation; a write goes out regardless (an output-off must)."""
         if not hasattr(self, "_port_key"):
             self._init_guard()
         if self._recovering:  # recovery steps see raw errors and handle them themselves
             yield
             return
         with transaction(self._port_key):
+            if query and self._out_of_step is not None:
+                self._resync_or_refuse(command)
             try:
                 yield
             except InstrumentError:
@@ -220,9 +229,58 @@ class GuardedVisa:
             except _transport_errors() as exc:
                 self._fail(command, exc)
 
+    def _resync_or_refuse(self, command: str) -> None:
+        """Resynchronise before ``command``, or refuse it: its reply could be an older one."""
+        cause = self._out_of_step
+        self._recovering = True
+        try:
+            with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
+                self._resynchronise()
+        except Exception as exc:  # noqa: BLE001 - refused below, naming the cause
+            raise InstrumentError(
+                f"{getattr(self, 'name', 'instrument')} at {self.resource_label}: {command!r} "
+                f"not sent: the instrument's replies are out of step since {cause} and it did "
+                f"not answer a resynchronising *IDN? ({type(exc).__name__}); a reply read now "
+                "could be an older query's"
+            ) from exc
+        finally:
+            self._recovering = False
+
+    def _resynchronise(self) -> None:
+        """Bring the replies back in step after a failed transaction (raw I/O, inside a
+        recovery). A reply that arrives after its query timed out would otherwise be read
+        as the answer to the next query, and every reply after it as the one before's
+        (a raw socket has no device clear to discard it; over GPIB or USBTMC a reply may
+        still be under way when the clear is sent). The instrument answers queries in the
+        order it receives them (IEEE 488.2, section 6 "message exchange control"), so
+        ``*IDN?`` is sent and replies are read until its answer, the identity read when the
+        session opened (no other query of the drivers answers it), comes; anything before
+        it is discarded, and the input is drained once more in case a query timed out was
+        ``*IDN?`` itself. Without a known identity nothing is sent.
+
+        Raises:
+            InstrumentError: no answer in :data:`MAX_RESYNC_REPLIES` replies; pyvisa and
+                OS errors as they come (the caller names them).
+        """
+        expected = self._sync_idn
+        if expected is None:
+            self._out_of_step = None
+            return
+        super().write("*IDN?")  # type: ignore[misc]
+        for _ in range(MAX_RESYNC_REPLIES):
+            if super().read().strip() == expected:  # type: ignore[misc]
+                break
+        else:
+            raise InstrumentError(f"no *IDN? answer among {MAX_RESYNC_REPLIES} replies")
+        conn = getattr(getattr(self, "adapter", None), "connection", None)
+        if conn is not None and hasattr(conn, "clear"):
+            device_clear(conn)
+        self._out_of_step = None
+
     def _fail(self, command: str, exc: BaseException) -> None:
         timeout = _is_timeout(exc)
         what = "no reply in time" if timeout else f"I/O error ({type(exc).__name__}: {exc})"
+        self._out_of_step = f"the {what.split(' (')[0]} to {command!r}"
         recovery = self.recover()
         message = (
             f"{getattr(self, 'name', 'instrument')} at {self.resource_label}: {what} to "
@@ -250,12 +308,17 @@ class GuardedVisa:
                     steps.append(("aborted", "abort", lambda c=command: self._raw_write(c)))
                 if conn is not None and hasattr(conn, "clear"):
                     steps.append(("input flushed", "input flush", lambda: device_clear(conn)))
+                if self._out_of_step is not None and self._sync_idn is not None:
+                    steps.append(("replies in step", "resynchronisation", self._resynchronise))
                 for worked, name, step in steps:
                     try:
                         step()
                         done.append(worked)
                     except Exception as exc:  # noqa: BLE001 - recovery is best effort
                         done.append(f"{name} failed ({type(exc).__name__})")
+                if self._out_of_step is not None and self._sync_idn is not None:
+                    done.append("error queue not read (replies out of step)")
+                    return ", ".join(done)
                 try:
                     errors = self.errors()  # type: ignore[attr-defined]
                     done.append(
@@ -278,7 +341,7 @@ class GuardedVisa:
     def write(self, command: str, **kwargs: Any) -> None:
         """Guarded ``write`` (see the module docstring)."""
         self._last_command = command
-        with self._io(command):
+        with self._io(command, query=False):
             super().write(command, **kwargs)  # type: ignore[misc]
 
     def read(self, **kwargs: Any) -> str:
@@ -287,9 +350,13 @@ class GuardedVisa:
             return super().read(**kwargs)  # type: ignore[misc]
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
-        """Write and read as one transaction (lock held and Ctrl-C deferred across both)."""
+        """Write and read as one transaction (lock held and Ctrl-C deferred across both).
+        The session's first ``*IDN?`` answer is kept to resynchronise on."""
         with self._io(command):
-            return super().ask(command, query_delay)  # type: ignore[misc]
+            reply = super().ask(command, query_delay)  # type: ignore[misc]
+        if command == "*IDN?" and self._sync_idn is None and reply.strip():
+            self._sync_idn = reply.strip()
+        return reply  # type: ignore[no-any-return]
 
     # -- timeouts and lifetime ------------------------------------------------------------
 

@@ -8,9 +8,9 @@
 * :class:`GuardedVisa` (a mixin for pymeasure ``Instrument`` subclasses) and
   :class:`GuardedChannel` (for their channels) wrap ``write``, ``read`` and ``ask``: the
   port lock is held across a query's write *and* read, Ctrl-C is deferred until the
-  transaction ends, and a timeout or I/O error triggers a recovery (device clear, the
-  model's abort command, input flush, replies brought back in step, error-queue drain)
-  before one :class:`~mtj_hil.instruments.errors.InstrumentError` (or ``InstrumentTimeout``)
+  transaction ends, and a timeout or I/O error triggers a recovery (the session reopened
+  when the link was lost, device clear, the model's abort command, input flush, replies
+  brought back in step, error-queue drain) before one :class:`~mtj_hil.instruments.errors.InstrumentError` (or ``InstrumentTimeout``)
   naming the instrument, its resource and the command.
 * :meth:`GuardedVisa.io_timeout` raises the timeout for work whose duration is known
   (``points * NPLC / line frequency`` plus a margin, see
@@ -71,6 +71,16 @@ def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, pyvisa.errors.VisaIOError):
         return exc.error_code == pyvisa.constants.StatusCode.error_timeout
     return isinstance(exc, TimeoutError)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the link itself is gone (the peer reset or closed it), not
+    that one exchange failed."""
+    import pyvisa
+
+    if isinstance(exc, pyvisa.errors.VisaIOError):
+        return exc.error_code == pyvisa.constants.StatusCode.error_connection_lost
+    return isinstance(exc, ConnectionError)
 
 
 def _raw_socket(conn: Any) -> socket.socket | None:
@@ -206,6 +216,7 @@ class GuardedVisa:
         self._last_command = ""
         self._sync_idn: str | None = None
         self._out_of_step: str | None = None
+        self._lost = False
 
     # -- wire -----------------------------------------------------------------------------
 
@@ -281,6 +292,7 @@ class GuardedVisa:
         timeout = _is_timeout(exc)
         what = "no reply in time" if timeout else f"I/O error ({type(exc).__name__}: {exc})"
         self._out_of_step = f"the {what.split(' (')[0]} to {command!r}"
+        self._lost = self._lost or _connection_lost(exc)
         recovery = self.recover()
         message = (
             f"{getattr(self, 'name', 'instrument')} at {self.resource_label}: {what} to "
@@ -290,7 +302,10 @@ class GuardedVisa:
         raise (InstrumentTimeout if timeout else InstrumentError)(message) from exc
 
     def recover(self) -> str:
-        """Device clear, abort, flush input, drain the error queue; each step best effort.
+        """Reopen a lost link, device clear, abort, flush input, bring the replies back in
+        step, drain the error queue; each step best effort. A step that finds the link gone
+        (the instrument closed or reset the connection) has the session reopened and the
+        steps run once more.
 
         Returns a short account of what worked, for the error message.
         """
@@ -299,26 +314,20 @@ class GuardedVisa:
         done: list[str] = []
         self._recovering = True
         try:
-            with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
-                conn = getattr(getattr(self, "adapter", None), "connection", None)
-                steps: list[tuple[str, str, Any]] = []
-                if conn is not None and hasattr(conn, "clear"):
-                    steps.append(("device cleared", "device clear", lambda: device_clear(conn)))
-                for command in self.abort_commands():
-                    steps.append(("aborted", "abort", lambda c=command: self._raw_write(c)))
-                if conn is not None and hasattr(conn, "clear"):
-                    steps.append(("input flushed", "input flush", lambda: device_clear(conn)))
-                if self._out_of_step is not None and self._sync_idn is not None:
-                    steps.append(("replies in step", "resynchronisation", self._resynchronise))
-                for worked, name, step in steps:
+            for _ in range(2):
+                if self._lost:
                     try:
-                        step()
-                        done.append(worked)
+                        self.reconnect()
+                        done.append("reconnected")
                     except Exception as exc:  # noqa: BLE001 - recovery is best effort
-                        done.append(f"{name} failed ({type(exc).__name__})")
-                if self._out_of_step is not None and self._sync_idn is not None:
-                    done.append("error queue not read (replies out of step)")
-                    return ", ".join(done)
+                        done.append(f"reconnection failed ({type(exc).__name__}: {exc})")
+                        break
+                if not self._recovery_steps(done):
+                    break
+            if self._out_of_step is not None and self._sync_idn is not None:
+                done.append("error queue not read (replies out of step)")
+                return ", ".join(done)
+            with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
                 try:
                     errors = self.errors()  # type: ignore[attr-defined]
                     done.append(
@@ -330,6 +339,63 @@ class GuardedVisa:
         finally:
             self._recovering = False
         return ", ".join(done)
+
+    def _recovery_steps(self, done: list[str]) -> bool:
+        """Device clear, abort, input flush and resynchronisation, each tried; their
+        outcomes go to ``done``. True when one of them found the link gone."""
+        lost = False
+        with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
+            conn = getattr(getattr(self, "adapter", None), "connection", None)
+            steps: list[tuple[str, str, Any]] = []
+            if conn is not None and hasattr(conn, "clear"):
+                steps.append(("device cleared", "device clear", lambda: device_clear(conn)))
+            for command in self.abort_commands():
+                steps.append(("aborted", "abort", lambda c=command: self._raw_write(c)))
+            if conn is not None and hasattr(conn, "clear"):
+                steps.append(("input flushed", "input flush", lambda: device_clear(conn)))
+            if self._out_of_step is not None and self._sync_idn is not None:
+                steps.append(("replies in step", "resynchronisation", self._resynchronise))
+            for worked, name, step in steps:
+                try:
+                    step()
+                    done.append(worked)
+                except Exception as exc:  # noqa: BLE001 - recovery is best effort
+                    done.append(f"{name} failed ({type(exc).__name__})")
+                    if _connection_lost(exc):
+                        self._lost = lost = True
+                        break
+        return lost
+
+    def reconnect(self) -> None:
+        """Open the resource again after the link was lost (the instrument reset the
+        connection, e.g. a LAN socket dropped by a network glitch or by the instrument's own
+        LAN stack): the instrument itself may still be sourcing, and only a new session can
+        switch it off. Same resource, library, terminations and timeout; the replies stay
+        out of step until :meth:`_resynchronise` has run.
+
+        Raises:
+            pyvisa or OS errors: the resource cannot be opened again (the caller names them).
+        """
+        adapter = getattr(self, "adapter", None)
+        old = getattr(adapter, "connection", None)
+        manager = getattr(adapter, "manager", None)
+        if old is None or manager is None:
+            raise InstrumentError("no VISA session to reopen")
+        new = manager.open_resource(
+            old.resource_name,
+            open_timeout=int(RECOVERY_TIMEOUT_S * 1000),
+            read_termination=old.read_termination,
+            write_termination=old.write_termination,
+            timeout=old.timeout,
+        )
+        with suppress(Exception):  # the old session is dead already
+            old.close()
+        send_at_once(new)
+        adapter.connection = new
+        self._lost = False
+        self._out_of_step = self._out_of_step or "the session was reopened"
+        who = getattr(self, "name", "instrument")
+        log.warning("%s at %s: link lost, session reopened", who, self.resource_label)
 
     def abort_commands(self) -> list[str]:
         """Commands that stop whatever the instrument is doing (sent during recovery)."""
@@ -380,8 +446,10 @@ class GuardedVisa:
         try:
             yield
         finally:
+            # the session may have been reopened meanwhile (:meth:`reconnect`)
+            current = getattr(getattr(self, "adapter", None), "connection", None) or conn
             with suppress(Exception):
-                conn.timeout = previous
+                current.timeout = previous
 
     def close_session(self) -> bool:
         """Close the VISA session; True when it closed cleanly. Never raises."""

@@ -41,9 +41,7 @@ def _driver(dialect: str, resource: str):
     return driver
 
 
-CASES = [(d, DURING_RECOVERY) for d in SMU_DIALECTS] + [
-    (d, AFTER_RECOVERY) for d in ("keithley2400", "keithley2600")
-]
+CASES = [(d, DURING_RECOVERY) for d in SMU_DIALECTS] + [("keithley2400", AFTER_RECOVERY)]
 
 
 @pytest.mark.parametrize(("dialect", "late"), CASES)

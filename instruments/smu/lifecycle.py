@@ -308,7 +308,8 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
 
         Each step is tried even if an earlier one failed: abort and device clear (the
         session's recovery), ramp to 0 V at the configured ramp rate, output off, output
-        state read back, session closed. The log states the confirmed final state, and
+        state read back (off sent and read back once more unless it read off), session
+        closed. The log states the confirmed final state, and
         :attr:`off_confirmed` keeps it. A multi-channel instrument's last used channel also
         checks the channels the station does not use off again: one of those not confirmed
         off makes the shutdown unconfirmed too.
@@ -370,6 +371,11 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         attempt("source 0 V", lambda: self._write_level(0.0))
         attempt("output off", self._write_output_off)
         state = attempt("output read-back", self._read_output)
+        if state is not False:
+            # the off command or its read-back was lost (a link dropped and reopened by the
+            # recovery, a reply garbled): off is sent again and read back once more
+            attempt("output off, again", self._write_output_off)
+            state = attempt("output read-back, again", self._read_output)
         confirmed = state is False
         closed = bool(attempt("close", self._close_session)) if close else False
         others_off = self._others_off()

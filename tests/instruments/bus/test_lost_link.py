@@ -76,3 +76,40 @@ def test_after_the_link_is_reopened_readings_are_the_instruments_again(dialect):
         assert reading.current == pytest.approx(0.2 / R_LOAD, rel=1e-3)
         assert driver.shutdown() is True
     assert smu.output is False
+
+
+OUTPUT_OFF = {
+    "keithley2400": ":OUTP OFF",
+    "keithley2450": ":OUTP OFF",
+    "keithley2600": "smua.source.output = smua.OUTPUT_OFF",
+    "keysight_b2900": ":OUTP1 OFF",
+}
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+def test_the_link_dropping_on_the_shutdowns_output_off_still_ends_off_and_confirmed(dialect):
+    """The connection goes with the output-off command itself (unexecuted): the read-back
+    finds the link lost, the recovery reopens it, and off is sent and read back again.
+    Before, the shutdown ended there, the output on and not confirmed."""
+    smu = make_virtual_smu(dialect, lambda volts: volts / R_LOAD)
+    real = smu.handle
+    dropped: list[str] = []
+
+    def handle(line: str):
+        if not dropped and line.strip() == OUTPUT_OFF[dialect]:
+            dropped.append(line)
+            raise DropConnection("injected")
+        return real(line)
+
+    with LineServer(handle, name=f"v-{dialect}", max_line=1 << 16) as server:
+        driver = make_smu(
+            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.3),
+            server.resource,
+            sleep=lambda s: None,
+        )
+        assert driver.configure(SETTINGS).ok
+        driver.source_voltage = 0.1
+        driver.enable_output()
+        assert driver.shutdown() is True
+        assert dropped
+    assert smu.output is False

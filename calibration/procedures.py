@@ -37,6 +37,7 @@ from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.instruments.smu.base import Reading
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import derive_thresholds, measure_switching
 
@@ -54,16 +55,24 @@ MAX_GAIN_ERROR = 0.2
 """Gains further than this from 1 (SMU or converter) are refused as faults."""
 
 
+def _not_measured(readings: Sequence[Reading]) -> list[str]:
+    """What makes any of ``readings`` no measurement (in compliance, clipped by a fixed
+    range, over range, or no data: see :class:`~mtj_hil.instruments.smu.base.Reading`),
+    each named once, in that order; empty when every one is trustworthy."""
+    names = ("compliance", "range_compliance", "overflow", "no_data")
+    return [n.replace("_", " ") for n in names if any(getattr(r, n) for r in readings)]
+
+
 def _readings(smu: SourceMeter, volts: Sequence[float], what: str) -> np.ndarray:
     try:
         readings = smu.sweep_voltages(list(volts))
     except (InstrumentError, ValueError) as exc:
         raise CalibrationError(f"sense SMU failed while measuring {what}: {exc}") from exc
-    bad = [r for r in readings if r.compliance or r.overflow]
+    bad = _not_measured(readings)
     if bad:
         raise CalibrationError(
-            f"sense SMU in compliance or over range while measuring {what}: check the "
-            "connections and the station's compliance"
+            f"sense SMU readings that are no measurement ({', '.join(bad)}) while measuring "
+            f"{what}: check the connections, the station's compliance and current range"
         )
     return np.array([r.current for r in readings], float)
 
@@ -305,10 +314,11 @@ def calibrate_converters(
                 for p in range(smu_points):
                     reading = smu.measure_current()
                     controller.keepalive()  # HostWatchdogFired if the route was dropped
-                    if reading.compliance or reading.overflow:
+                    bad = _not_measured([reading])
+                    if bad:
                         raise CalibrationError(
-                            f"sense SMU in compliance or over range on output line {j}, "
-                            f"input line {row} at {v:g} V"
+                            f"sense SMU reading that is no measurement ({', '.join(bad)}) on "
+                            f"output line {j}, input line {row} at {v:g} V"
                         )
                     hi[p] = reading.current
                 line = -float(corr.correct_smu_reading(hi.mean()))

@@ -8,10 +8,10 @@
 * :class:`GuardedVisa` (a mixin for pymeasure ``Instrument`` subclasses) and
   :class:`GuardedChannel` (for their channels) wrap ``write``, ``read`` and ``ask``: the
   port lock is held across a query's write *and* read, Ctrl-C is deferred until the
-  transaction ends, and a timeout or I/O error triggers a recovery (device clear, the
-  model's abort command, input flush, error-queue drain) before one
-  :class:`~mtj_hil.instruments.errors.InstrumentError` (or ``InstrumentTimeout``) naming the
-  instrument, its resource and the command.
+  transaction ends, and a timeout or I/O error triggers a recovery (the session reopened
+  when the link was lost, device clear, the model's abort command, input flush, replies
+  brought back in step, error-queue drain) before one :class:`~mtj_hil.instruments.errors.InstrumentError` (or ``InstrumentTimeout``)
+  naming the instrument, its resource and the command.
 * :meth:`GuardedVisa.io_timeout` raises the timeout for work whose duration is known
   (``points * NPLC / line frequency`` plus a margin, see
   :func:`~mtj_hil.instruments.bus.transport.measurement_timeout`).
@@ -51,6 +51,9 @@ EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
 #: Seconds allowed to each recovery step after a failed transaction.
 RECOVERY_TIMEOUT_S = 1.0
 
+#: Replies read at most while resynchronising (more: the stream is given up as lost).
+MAX_RESYNC_REPLIES = 64
+
 
 class VisaLibraryError(InstrumentError):
     """The VISA library named by the station cannot be loaded."""
@@ -68,6 +71,16 @@ def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, pyvisa.errors.VisaIOError):
         return exc.error_code == pyvisa.constants.StatusCode.error_timeout
     return isinstance(exc, TimeoutError)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the link itself is gone (the peer reset or closed it), not
+    that one exchange failed."""
+    import pyvisa
+
+    if isinstance(exc, pyvisa.errors.VisaIOError):
+        return exc.error_code == pyvisa.constants.StatusCode.error_connection_lost
+    return isinstance(exc, ConnectionError)
 
 
 def _raw_socket(conn: Any) -> socket.socket | None:
@@ -201,18 +214,25 @@ class GuardedVisa:
         self._port_key = self.resource_label
         self._recovering = False
         self._last_command = ""
+        self._sync_idn: str | None = None
+        self._out_of_step: str | None = None
+        self._lost = False
 
     # -- wire -----------------------------------------------------------------------------
 
     @contextmanager
-    def _io(self, command: str) -> Iterator[None]:
-        """One transaction: port lock, deferred Ctrl-C, errors turned into InstrumentError."""
+    def _io(self, command: str, *, query: bool = True) -> Iterator[None]:
+        """One transaction: port lock, deferred Ctrl-C, errors turned into InstrumentError.
+        A query on a session whose replies may be out of step (:meth:`_resynchronise`) is
+        preceded by a resynchronisation; a write goes out regardless (an output-off must)."""
         if not hasattr(self, "_port_key"):
             self._init_guard()
         if self._recovering:  # recovery steps see raw errors and handle them themselves
             yield
             return
         with transaction(self._port_key):
+            if query and self._out_of_step is not None:
+                self._resync_or_refuse(command)
             try:
                 yield
             except InstrumentError:
@@ -220,9 +240,59 @@ class GuardedVisa:
             except _transport_errors() as exc:
                 self._fail(command, exc)
 
+    def _resync_or_refuse(self, command: str) -> None:
+        """Resynchronise before ``command``, or refuse it: its reply could be an older one."""
+        cause = self._out_of_step
+        self._recovering = True
+        try:
+            with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
+                self._resynchronise()
+        except Exception as exc:  # noqa: BLE001 - refused below, naming the cause
+            raise InstrumentError(
+                f"{getattr(self, 'name', 'instrument')} at {self.resource_label}: {command!r} "
+                f"not sent: the instrument's replies are out of step since {cause} and it did "
+                f"not answer a resynchronising *IDN? ({type(exc).__name__}); a reply read now "
+                "could be an older query's"
+            ) from exc
+        finally:
+            self._recovering = False
+
+    def _resynchronise(self) -> None:
+        """Bring the replies back in step after a failed transaction (raw I/O, inside a
+        recovery). A reply that arrives after its query timed out would otherwise be read
+        as the answer to the next query, and every reply after it as the one before's
+        (a raw socket has no device clear to discard it; over GPIB or USBTMC a reply may
+        still be under way when the clear is sent). The instrument answers queries in the
+        order it receives them (IEEE 488.2, section 6 "message exchange control"), so
+        ``*IDN?`` is sent and replies are read until its answer, the identity read when the
+        session opened (no other query of the drivers answers it), comes; anything before
+        it is discarded, and the input is drained once more in case a query timed out was
+        ``*IDN?`` itself. Without a known identity nothing is sent.
+
+        Raises:
+            InstrumentError: no answer in :data:`MAX_RESYNC_REPLIES` replies; pyvisa and
+                OS errors as they come (the caller names them).
+        """
+        expected = self._sync_idn
+        if expected is None:
+            self._out_of_step = None
+            return
+        super().write("*IDN?")  # type: ignore[misc]
+        for _ in range(MAX_RESYNC_REPLIES):
+            if super().read().strip() == expected:  # type: ignore[misc]
+                break
+        else:
+            raise InstrumentError(f"no *IDN? answer among {MAX_RESYNC_REPLIES} replies")
+        conn = getattr(getattr(self, "adapter", None), "connection", None)
+        if conn is not None and hasattr(conn, "clear"):
+            device_clear(conn)
+        self._out_of_step = None
+
     def _fail(self, command: str, exc: BaseException) -> None:
         timeout = _is_timeout(exc)
         what = "no reply in time" if timeout else f"I/O error ({type(exc).__name__}: {exc})"
+        self._out_of_step = f"the {what.split(' (')[0]} to {command!r}"
+        self._lost = self._lost or _connection_lost(exc)
         recovery = self.recover()
         message = (
             f"{getattr(self, 'name', 'instrument')} at {self.resource_label}: {what} to "
@@ -232,7 +302,10 @@ class GuardedVisa:
         raise (InstrumentTimeout if timeout else InstrumentError)(message) from exc
 
     def recover(self) -> str:
-        """Device clear, abort, flush input, drain the error queue; each step best effort.
+        """Reopen a lost link, device clear, abort, flush input, bring the replies back in
+        step, drain the error queue; each step best effort. A step that finds the link gone
+        (the instrument closed or reset the connection) has the session reopened and the
+        steps run once more.
 
         Returns a short account of what worked, for the error message.
         """
@@ -241,21 +314,20 @@ class GuardedVisa:
         done: list[str] = []
         self._recovering = True
         try:
-            with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
-                conn = getattr(getattr(self, "adapter", None), "connection", None)
-                steps: list[tuple[str, str, Any]] = []
-                if conn is not None and hasattr(conn, "clear"):
-                    steps.append(("device cleared", "device clear", lambda: device_clear(conn)))
-                for command in self.abort_commands():
-                    steps.append(("aborted", "abort", lambda c=command: self._raw_write(c)))
-                if conn is not None and hasattr(conn, "clear"):
-                    steps.append(("input flushed", "input flush", lambda: device_clear(conn)))
-                for worked, name, step in steps:
+            for _ in range(2):
+                if self._lost:
                     try:
-                        step()
-                        done.append(worked)
+                        self.reconnect()
+                        done.append("reconnected")
                     except Exception as exc:  # noqa: BLE001 - recovery is best effort
-                        done.append(f"{name} failed ({type(exc).__name__})")
+                        done.append(f"reconnection failed ({type(exc).__name__}: {exc})")
+                        break
+                if not self._recovery_steps(done):
+                    break
+            if self._out_of_step is not None and self._sync_idn is not None:
+                done.append("error queue not read (replies out of step)")
+                return ", ".join(done)
+            with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
                 try:
                     errors = self.errors()  # type: ignore[attr-defined]
                     done.append(
@@ -268,6 +340,63 @@ class GuardedVisa:
             self._recovering = False
         return ", ".join(done)
 
+    def _recovery_steps(self, done: list[str]) -> bool:
+        """Device clear, abort, input flush and resynchronisation, each tried; their
+        outcomes go to ``done``. True when one of them found the link gone."""
+        lost = False
+        with self.io_timeout(RECOVERY_TIMEOUT_S, at_least=False):
+            conn = getattr(getattr(self, "adapter", None), "connection", None)
+            steps: list[tuple[str, str, Any]] = []
+            if conn is not None and hasattr(conn, "clear"):
+                steps.append(("device cleared", "device clear", lambda: device_clear(conn)))
+            for command in self.abort_commands():
+                steps.append(("aborted", "abort", lambda c=command: self._raw_write(c)))
+            if conn is not None and hasattr(conn, "clear"):
+                steps.append(("input flushed", "input flush", lambda: device_clear(conn)))
+            if self._out_of_step is not None and self._sync_idn is not None:
+                steps.append(("replies in step", "resynchronisation", self._resynchronise))
+            for worked, name, step in steps:
+                try:
+                    step()
+                    done.append(worked)
+                except Exception as exc:  # noqa: BLE001 - recovery is best effort
+                    done.append(f"{name} failed ({type(exc).__name__})")
+                    if _connection_lost(exc):
+                        self._lost = lost = True
+                        break
+        return lost
+
+    def reconnect(self) -> None:
+        """Open the resource again after the link was lost (the instrument reset the
+        connection, e.g. a LAN socket dropped by a network glitch or by the instrument's own
+        LAN stack): the instrument itself may still be sourcing, and only a new session can
+        switch it off. Same resource, library, terminations and timeout; the replies stay
+        out of step until :meth:`_resynchronise` has run.
+
+        Raises:
+            pyvisa or OS errors: the resource cannot be opened again (the caller names them).
+        """
+        adapter = getattr(self, "adapter", None)
+        old = getattr(adapter, "connection", None)
+        manager = getattr(adapter, "manager", None)
+        if old is None or manager is None:
+            raise InstrumentError("no VISA session to reopen")
+        new = manager.open_resource(
+            old.resource_name,
+            open_timeout=int(RECOVERY_TIMEOUT_S * 1000),
+            read_termination=old.read_termination,
+            write_termination=old.write_termination,
+            timeout=old.timeout,
+        )
+        with suppress(Exception):  # the old session is dead already
+            old.close()
+        send_at_once(new)
+        adapter.connection = new
+        self._lost = False
+        self._out_of_step = self._out_of_step or "the session was reopened"
+        who = getattr(self, "name", "instrument")
+        log.warning("%s at %s: link lost, session reopened", who, self.resource_label)
+
     def abort_commands(self) -> list[str]:
         """Commands that stop whatever the instrument is doing (sent during recovery)."""
         return [self.ABORT_COMMAND] if self.ABORT_COMMAND else []
@@ -278,7 +407,7 @@ class GuardedVisa:
     def write(self, command: str, **kwargs: Any) -> None:
         """Guarded ``write`` (see the module docstring)."""
         self._last_command = command
-        with self._io(command):
+        with self._io(command, query=False):
             super().write(command, **kwargs)  # type: ignore[misc]
 
     def read(self, **kwargs: Any) -> str:
@@ -287,9 +416,13 @@ class GuardedVisa:
             return super().read(**kwargs)  # type: ignore[misc]
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
-        """Write and read as one transaction (lock held and Ctrl-C deferred across both)."""
+        """Write and read as one transaction (lock held and Ctrl-C deferred across both).
+        The session's first ``*IDN?`` answer is kept to resynchronise on."""
         with self._io(command):
-            return super().ask(command, query_delay)  # type: ignore[misc]
+            reply = super().ask(command, query_delay)  # type: ignore[misc]
+        if command == "*IDN?" and self._sync_idn is None and reply.strip():
+            self._sync_idn = reply.strip()
+        return reply  # type: ignore[no-any-return]
 
     # -- timeouts and lifetime ------------------------------------------------------------
 
@@ -313,8 +446,10 @@ class GuardedVisa:
         try:
             yield
         finally:
+            # the session may have been reopened meanwhile (:meth:`reconnect`)
+            current = getattr(getattr(self, "adapter", None), "connection", None) or conn
             with suppress(Exception):
-                conn.timeout = previous
+                current.timeout = previous
 
     def close_session(self) -> bool:
         """Close the VISA session; True when it closed cleanly. Never raises."""

@@ -68,20 +68,23 @@ class ControllerLink:
         keepalive_s: float = 10.0,
         link_clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._url = url
+        self._port_options: dict[str, Any] = dict(
+            baudrate=baudrate,
+            timeout=timeout,
+            exclusive=exclusive,
+            write_timeout=write_timeout,
+            rtscts=rtscts,
+            xonxoff=xonxoff,
+            dtr=dtr,
+            rts=rts,
+        )
+        self.link_lost = False
+        """A port error (not a timeout) said the link itself is gone: :meth:`reopen` it."""
         if connection is None:
             if url is None:
                 raise ValueError("give a url or a connection")
-            connection = open_port(
-                url,
-                baudrate=baudrate,
-                timeout=timeout,
-                exclusive=exclusive,
-                write_timeout=write_timeout,
-                rtscts=rtscts,
-                xonxoff=xonxoff,
-                dtr=dtr,
-                rts=rts,
-            )
+            connection = open_port(url, **self._port_options)
             self._owns_connection = True
         else:
             self._owns_connection = False
@@ -111,6 +114,28 @@ class ControllerLink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def reopen(self) -> None:
+        """Close the port and open it again with the same options, after the link was lost
+        under it (a USB-serial adapter that re-enumerated, a serial server's socket reset):
+        the board itself may still hold its routes and read voltages, and only a new port
+        can reset it. The next transaction resynchronises first (``SYNC``).
+
+        Raises:
+            InstrumentError: the port was given by the caller, or cannot be opened again.
+        """
+        if not self._owns_connection or self._url is None:
+            raise InstrumentError(f"{self.port_name}: a port given by the caller is not reopened")
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - the old port is dead already
+                log.debug("%s: closing the lost port failed", self.port_name)
+        self._conn = None
+        self._conn = open_port(self._url, **self._port_options)
+        self._needs_resync = True
+        self.link_lost = False
+        log.warning("%s: link lost, port reopened", self.port_name)
 
     def close(self) -> None:
         """Close the port if this driver opened it (idempotent)."""
@@ -143,6 +168,7 @@ class ControllerLink:
                 raise InstrumentTimeout(
                     f"{self.port_name}: write of {command} timed out (port stalled)"
                 ) from exc
+            self.link_lost = True
             raise InstrumentError(f"{self.port_name}: port error during {command}: {exc}") from exc
 
     def _readline(self, deadline: float, command: str) -> bytes:

@@ -46,13 +46,45 @@ __all__ = [
 ]
 
 
+#: Largest duration (s) the host believes of each ``LIM`` timing field. Every reply deadline
+#: is built from them (docs/chip-protocol.md section 6: twice the board's own figures plus
+#: 50 ms) and a transaction holds Ctrl-C until its deadline, so a board announcing hours
+#: (a firmware fault, a board of another kind) would make a hung board unstoppable. The
+#: reference board's values are milliseconds (``t_int`` one mains cycle, a sequence step's
+#: integration at most 0.1 s), ``t_seqmax`` 30 s, below the 60 s host watchdog (9.4).
+TIMING_BOUNDS_S = {
+    "t_cmd": 1.0,
+    "t_route": 1.0,
+    "t_pulse": 1.0,
+    "t_dac": 1.0,
+    "t_read": 1.0,
+    "t_int": 0.1,
+    "t_step": 1.0,
+    "t_seqmax": 60.0,
+}
+
+
+def _timing(lim: dict[str, str], key: str, port: str) -> float:
+    """One ``LIM`` timing field, s, refused beyond :data:`TIMING_BOUNDS_S`."""
+    value = parse_seconds(lim[key])
+    if value > TIMING_BOUNDS_S[key]:
+        raise FrameError(
+            f"{port}: LIM {key}={lim[key]} s is beyond what any board of this protocol "
+            f"takes (at most {TIMING_BOUNDS_S[key]:g} s; docs/chip-protocol.md section 6): "
+            "a firmware fault or a board of another kind; the host would wait that long on "
+            "each command"
+        )
+    return value
+
+
 def parse_identity(
     idn_fields: tuple[str, ...], lim_fields: tuple[str, ...], port: str
 ) -> ChipIdentity:
     """Decode the ``IDN`` and ``LIM`` replies; voltage limits are clipped to ``SAFE_BIAS_V``.
 
     Raises:
-        FrameError: a field missing or malformed, or a nonsensical geometry.
+        FrameError: a field missing or malformed, a nonsensical geometry, or a timing field
+            beyond :data:`TIMING_BOUNDS_S`.
     """
     idn = parse_fields(idn_fields)
     model, sn, fw, die, arrays, rows, cols = _require(
@@ -60,7 +92,8 @@ def parse_identity(
     )
     lim = parse_fields(lim_fields)
     v = _require(lim, "vpulse_max", "width_min", "width_max", "vread_min", "vread_max", "adc_bits")
-    t = _require(lim, "t_cmd", "t_route", "t_pulse", "t_dac", "t_read")
+    _require(lim, "t_cmd", "t_route", "t_pulse", "t_dac", "t_read")
+    t = [_timing(lim, key, port) for key in ("t_cmd", "t_route", "t_pulse", "t_dac", "t_read")]
     limits = ChipLimits(
         vpulse_max=min(parse_volts(v[0]), SAFE_BIAS_V),
         width_min=parse_seconds(v[1]),
@@ -68,14 +101,14 @@ def parse_identity(
         vread_min=max(parse_volts(v[3]), -SAFE_BIAS_V),
         vread_max=min(parse_volts(v[4]), SAFE_BIAS_V),
         adc_bits=_parse_int(v[5]),
-        t_cmd=parse_seconds(t[0]),
-        t_route=parse_seconds(t[1]),
-        t_pulse=parse_seconds(t[2]),
-        t_dac=parse_seconds(t[3]),
-        t_read=parse_seconds(t[4]),
-        t_int=parse_seconds(lim["t_int"]) if "t_int" in lim else 0.0,
-        t_step=parse_seconds(lim["t_step"]) if "t_step" in lim else 0.0,
-        t_seq_max=parse_seconds(lim["t_seqmax"]) if "t_seqmax" in lim else 0.0,
+        t_cmd=t[0],
+        t_route=t[1],
+        t_pulse=t[2],
+        t_dac=t[3],
+        t_read=t[4],
+        t_int=_timing(lim, "t_int", port) if "t_int" in lim else 0.0,
+        t_step=_timing(lim, "t_step", port) if "t_step" in lim else 0.0,
+        t_seq_max=_timing(lim, "t_seqmax", port) if "t_seqmax" in lim else 0.0,
     )
     identity = ChipIdentity(
         model=model,

@@ -146,6 +146,28 @@ def status_word(value: float | str) -> int:
     return int(value)
 
 
+def output_state(reply: str, what: str) -> bool:
+    """The output relay state in a SCPI ``:OUTPut[1][:STATe]?`` reply: ``1``/``ON`` is on,
+    ``0``/``OFF`` is off (*2400 Series SourceMeter User's Manual* 2400S-900-01, section 18,
+    OUTPut subsystem; *Model 2450 Reference Manual* 2450-901-01, section 6,
+    ``:OUTPut[1][:STATe]``; Keysight B2900 SCPI command reference, ``:OUTPut[:STATe]``: the
+    query returns 0 or 1).
+
+    Anything else (an empty line, junk before the digit, another query's answer that arrived
+    late) says nothing about the output and is refused: an output-off confirmation must never
+    rest on a reply that merely is not "1".
+
+    Raises:
+        InstrumentError: the reply is not one of those (the message names ``what``).
+    """
+    text = reply.strip().upper()
+    if text in ("1", "ON"):
+        return True
+    if text in ("0", "OFF"):
+        return False
+    raise InstrumentError(f"{what}: output state reply {reply!r} is neither 0 nor 1")
+
+
 _SCPI_ERROR = re.compile(r'^\s*([+-]?\d+)\s*,\s*"?(.*?)"?\s*$', re.DOTALL)
 
 

@@ -14,7 +14,12 @@ in. The drivers re-check, at each array boundary and before a run file records a
   over-temperature trip switches the output off;
 * the model's status bits (interlock, temperature) where it has them;
 * every channel of the unit the station does not use: its output must still be off;
-* every steady setting of the known state, read back again (no command is re-sent).
+* every steady setting of the known state, read back again (no command is re-sent);
+* the error queue, which the known state left empty: an error the instrument queued since
+  (a command it refused, from this host or another client on the bus, or one of its own
+  measurement or hardware errors: ``:SYSTem:ERRor?``, *2400 Series SourceMeter User's Manual*
+  2400S-900-01 section 18 and appendix B; ``errorqueue.next()``, *Series 2600B Reference
+  Manual*) means the instrument did not do what the run believes it did.
 
 Each problem is one line naming what happened; :class:`~mtj_hil.instruments.errors.
 InstrumentStateLost` carries them.
@@ -126,6 +131,14 @@ class SmuHealth:
                     else "output found ON while the run had it off"
                 )
         state = self.known_state  # type: ignore[attr-defined]
+        if settings and state is not None:
+            queued = self.errors()  # type: ignore[attr-defined]
+            if queued:
+                problems.append(
+                    "the instrument queued errors since its known state was set ("
+                    + "; ".join(f"{code} {message}" for code, message in queued)
+                    + ")"
+                )
         if settings and state is not None and state.settings is not None:
             steps = self._known_state(state.settings)  # type: ignore[attr-defined]
             for step in steps:

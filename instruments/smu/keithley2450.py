@@ -30,6 +30,7 @@ from mtj_hil.instruments.smu.base import (
     check_sweep,
     format_list,
     make_reading,
+    output_state,
     parse_numbers,
     scpi_number,
     status_word,
@@ -259,7 +260,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         data, sep, state = reply.rpartition(";")
         if not sep:
             raise InstrumentError(f"{what}: no output state after the data: {reply!r}")
-        self._confirm_reading(state.strip() in ("1", "ON"))
+        self._confirm_reading(output_state(state, what))
         return data
 
     @staticmethod

@@ -55,7 +55,12 @@ from mtj_hil.instruments.smu.keithley2600_state import tsp_known_state
 from mtj_hil.instruments.smu.known_state import Setting, SmuSettings
 from mtj_hil.instruments.smu.lifecycle import SmuLifecycle, checked_level
 from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
-from mtj_hil.instruments.smu.tsp_replies import parse_bool, parse_tsp_error, tsp_number
+from mtj_hil.instruments.smu.tsp_replies import (
+    parse_bool,
+    parse_tsp_error,
+    tsp_number,
+    tsp_output_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +169,9 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         self._tsp(f"{self._smu}.source.levelv = {scpi_number(volts)}")
 
     def _read_output(self) -> bool:
-        return tsp_number(self._print(f"{self._smu}.source.output")) != 0
+        return tsp_output_state(
+            self._print(f"{self._smu}.source.output"), f"{self._who()} {self._smu}.source.output"
+        )
 
     def _write_output_on(self) -> None:
         self._tsp(f"{self._smu}.source.output = {self._smu}.OUTPUT_ON")
@@ -252,7 +259,7 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         fields = reply.strip().split("\t")
         if len(fields) != 4:
             raise InstrumentError(f"2600 measure_current: expected 4 fields, got {reply!r}")
-        self._confirm_reading(tsp_number(fields[3]) != 0)
+        self._confirm_reading(tsp_output_state(fields[3], f"{self._who()} measure_current"))
         try:
             current, voltage = float(fields[0]), float(fields[1])
         except ValueError as exc:
@@ -296,7 +303,9 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
                     f"printbuffer(1, {n}, {buf}.readings, {buf}.sourcevalues, {buf}.statuses, "
                     f"{buf}.timestamps)"
                 )
-                self._confirm_reading(tsp_number(self._print(f"{s}.source.output")) != 0)
+                self._confirm_reading(
+                    tsp_output_state(self._print(f"{s}.source.output"), f"{self._who()} sweep")
+                )
         finally:
             best_effort(
                 self.name,

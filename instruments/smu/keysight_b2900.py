@@ -52,6 +52,7 @@ from mtj_hil.instruments.smu.base import (
     drain_error_queue,
     format_list,
     make_reading,
+    output_state,
     parse_numbers,
     parse_scpi_error,
     scpi_number,
@@ -162,7 +163,7 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
         self.write(f":SOUR{{ch}}:VOLT {scpi_number(volts)}")
 
     def _read_output(self) -> bool:
-        return self.ask(":OUTP{ch}?").strip() in ("1", "ON")
+        return output_state(self.ask(":OUTP{ch}?"), f"{self._who()} channel {self.id} :OUTP?")
 
     def _write_output_on(self) -> None:
         self.write(":OUTP{ch} ON")
@@ -375,9 +376,9 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
             raise InstrumentError(f"{what}: no output state after the data: {reply!r}")
         data, output, auto_on = parts
         self._confirm_reading(
-            output.strip() in ("1", "ON"),
+            output_state(output, f"{what} (output)"),
             "automatic output-on found ON (the instrument was reset: *RST turns it on)"
-            if auto_on.strip() in ("1", "ON")
+            if output_state(auto_on, f"{what} (automatic output-on)")
             else None,
         )
         return data

@@ -259,9 +259,27 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
             )
         return volts
 
-    def _ramp(self, start: float, target: float, step: float, rate: float) -> list[float]:
+    def _ramp(
+        self, start: float, target: float, step: float, rate: float, bound: float | None = None
+    ) -> list[float]:
+        """Write the set-points from ``start`` (a level read back) to ``target``.
+
+        With ``bound`` (V, the level the run never exceeded), a ``start`` beyond it is not
+        believed: ramping down from it would first drive the output up to it, so ``target``
+        is written at once (a step down of at most ``bound`` from any level the run set).
+        Returns the points written."""
         points = ramp_points(start, target, step) if math.isfinite(start) else [target]
         previous = start if math.isfinite(start) else target
+        if bound is not None and not abs(start) <= bound * (1 + 1e-9):
+            log.warning(
+                "%s: level read back as %r V, beyond the configured +-%s V: not ramping from "
+                "it, setting %s V at once",
+                self._who(),
+                start,
+                scpi_number(bound),
+                scpi_number(target),
+            )
+            points, previous = [target], target
         sleep = self._sleep_fn()
         for point in points:
             self._write_level(point)
@@ -290,7 +308,8 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
 
         Each step is tried even if an earlier one failed: abort and device clear (the
         session's recovery), ramp to 0 V at the configured ramp rate, output off, output
-        state read back, session closed. The log states the confirmed final state, and
+        state read back (off sent and read back once more unless it read off), session
+        closed. The log states the confirmed final state, and
         :attr:`off_confirmed` keeps it. A multi-channel instrument's last used channel also
         checks the channels the station does not use off again: one of those not confirmed
         off makes the shutdown unconfirmed too.
@@ -344,10 +363,19 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         else:
             attempt("abort", self._abort_channel)
         attempt("reply format", self._prepare_dialect)
-        attempt("ramp to 0 V", lambda: self._ramp(self._read_level(), 0.0, step, rate))
+        # The run never set a level beyond the known state's bound, so a level read back
+        # beyond it is a wrong reply (garbled, or another query's answer arriving late) or
+        # someone else's: ramping down from it would first raise a live output to it.
+        bound = self._settings.max_voltage if self._settings is not None else None
+        attempt("ramp to 0 V", lambda: self._ramp(self._read_level(), 0.0, step, rate, bound))
         attempt("source 0 V", lambda: self._write_level(0.0))
         attempt("output off", self._write_output_off)
         state = attempt("output read-back", self._read_output)
+        if state is not False:
+            # the off command or its read-back was lost (a link dropped and reopened by the
+            # recovery, a reply garbled): off is sent again and read back once more
+            attempt("output off, again", self._write_output_off)
+            state = attempt("output read-back, again", self._read_output)
         confirmed = state is False
         closed = bool(attempt("close", self._close_session)) if close else False
         others_off = self._others_off()

@@ -6,7 +6,12 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_range
 
 from mtj_hil.instruments.bus.visa_session import GuardedVisa
-from mtj_hil.instruments.smu.base import drain_error_queue, parse_scpi_error, scpi_number
+from mtj_hil.instruments.smu.base import (
+    drain_error_queue,
+    output_state,
+    parse_scpi_error,
+    scpi_number,
+)
 from mtj_hil.instruments.smu.lifecycle import SmuLifecycle
 
 
@@ -54,7 +59,7 @@ class KeithleyScpiBasics(GuardedVisa, SmuLifecycle):
         self.write(f":SOUR:VOLT {scpi_number(volts)}")
 
     def _read_output(self) -> bool:
-        return self.ask(":OUTP?").strip() in ("1", "ON")
+        return output_state(self.ask(":OUTP?"), f"{self._who()} :OUTP?")
 
     def _write_output_on(self) -> None:
         self.write(":OUTP ON")

@@ -54,3 +54,20 @@ def tsp_number(reply: str) -> float:
         return float(reply.strip())
     except ValueError as exc:
         raise InstrumentError(f"expected a number from TSP print(), got {reply!r}") from exc
+
+
+def tsp_output_state(reply: str, what: str) -> bool:
+    """``print(smuX.source.output)``: 0 (off; also what an output switched to high-Z off reads)
+    or 1 (on) (*Series 2600B Reference Manual* 2600BS-901-01, section 9,
+    ``smuX.source.output``). Anything else says nothing about the output.
+
+    Raises:
+        InstrumentError: the reply is not 0 or 1 (the message names ``what``).
+    """
+    try:
+        value = float(reply.strip())
+    except ValueError:
+        value = float("nan")
+    if value in (0.0, 1.0):
+        return value == 1.0
+    raise InstrumentError(f"{what}: output state reply {reply!r} is neither 0 nor 1")

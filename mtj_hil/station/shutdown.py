@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mtj_hil.instruments.bus.signals import HeldInterrupt
+from mtj_hil.instruments.controller import ControllerError
 
 __all__ = ["ShutdownReport", "shut_down"]
 
@@ -149,15 +150,42 @@ def _note(message: str, *args: object) -> None:
 def _reset_board(controller: Any, hold: HeldInterrupt, port: str) -> str | None:
     """``RST``; ``None`` once the board answered, else why not. A reset cut short by Ctrl-C
     (the interrupt held by the bus until the transaction ended, so its answer was never
-    read) is sent once more, the interrupt kept: a board that answers is then confirmed."""
-    for _ in range(2):
+    read) is sent once more, the interrupt kept: a board that answers is then confirmed.
+    A reset that failed is sent once more when the board answered it with an error (it is
+    alive and listening: docs/chip-protocol.md section 3, RST aborts whatever runs) or when
+    the port itself was lost under it (reopened first, :meth:`ControllerLink.reopen`); not
+    after a timeout (a hung board would only make the exit wait longer)."""
+    interrupted = 0
+    failed = False
+    while True:
         try:
             with hold:
                 controller.reset()
                 return None
         except Exception as exc:  # noqa: BLE001 - shutdown must reach every instrument
             _note("controller reset failed during shutdown: %s", exc)
-            text = " ".join(str(exc).split()) or type(exc).__name__
-            return text.removeprefix(f"{port}: ")
+            text = (" ".join(str(exc).split()) or type(exc).__name__).removeprefix(f"{port}: ")
+            if failed or not _try_again(controller, exc, hold):
+                return text
+            failed = True
+            continue
+        interrupted += 1
         _note("controller reset interrupted (Ctrl-C) during shutdown")
-    return "interrupted (Ctrl-C) twice before its answer was read"
+        if interrupted == 2:
+            return "interrupted (Ctrl-C) twice before its answer was read"
+
+
+def _try_again(controller: Any, exc: Exception, hold: HeldInterrupt) -> bool:
+    """Whether a failed ``RST`` is worth a second one: the board refused it (an ``ERR``
+    reply), or the port was lost and could be reopened."""
+    if isinstance(exc, ControllerError):
+        return True
+    if not getattr(controller, "link_lost", False) or not hasattr(controller, "reopen"):
+        return False
+    try:
+        with hold:
+            controller.reopen()
+            return True
+    except Exception as reopen_failed:  # noqa: BLE001 - the first failure is what is said
+        _note("controller port could not be reopened during shutdown: %s", reopen_failed)
+    return False

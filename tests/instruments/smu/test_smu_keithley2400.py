@@ -244,7 +244,8 @@ def test_shutdown_aborts_ramps_down_turns_off_and_confirms():
 
 
 def test_shutdown_reports_unconfirmed_when_the_read_back_says_on(caplog):
-    pairs = [*SHUTDOWN[:-1], (":OUTP?", "1")]
+    # off is sent and read back once more before the shutdown gives up
+    pairs = [*SHUTDOWN[:-1], (":OUTP?", "1"), (":OUTP OFF", None), (":OUTP?", "1")]
     with proto(pairs, sleep=lambda s: None) as smu:
         smu._settings = SETTINGS
         assert smu.shutdown() is False

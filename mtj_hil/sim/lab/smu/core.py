@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class _Faults:
     compliance: int = 0
     #: (lines to go, event): "reset" or "power-cycle" happens before that line runs
     event_after: tuple[int, str] | None = None
+    #: wall seconds the next replies wait before they leave (one entry per reply)
+    late: list[float] = field(default_factory=list)
 
 
 class VirtualInstrument:
@@ -366,6 +369,15 @@ class VirtualInstrument:
         with self._lock:
             self.faults.drop_after = self._nonneg(commands)
 
+    def delay_next_reply(self, seconds: float) -> None:
+        """Send the next reply ``seconds`` of wall time late (the instrument is busy: the
+        lines after it wait too). A client whose timeout is shorter gets the reply after it
+        gave up, as the answer of whatever it asks next unless it resynchronises."""
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"delay must be a non-negative number of seconds, got {seconds!r}")
+        with self._lock:
+            self.faults.late.append(float(seconds))
+
     def mute_queries(self, count: int = 1) -> None:
         """Execute the next ``count`` queries but send no reply (the client times out)."""
         with self._lock:
@@ -410,6 +422,13 @@ class VirtualInstrument:
 
         :raises DropConnection: when a drop fault is due (the server then closes the socket).
         """
+        reply, late = self._handle(line)
+        if late:
+            time.sleep(late)  # outside the lock: the instrument is busy, not the test
+        return reply
+
+    def _handle(self, line: str) -> tuple[str | None, float]:
+        """:meth:`handle` under the lock: the reply and the wall seconds it is late."""
         with self._lock:
             self.clock.transaction(self.latency)
             faults = self.faults
@@ -429,16 +448,19 @@ class VirtualInstrument:
             if faults.fail:
                 self.push_error(*faults.fail.pop(0))
                 self.transcript.append((line, None))
-                return None
+                return None, 0.0
             reply = self.execute(line)
+            late = 0.0
             if reply is not None:
                 if faults.mute:
                     faults.mute -= 1
                     reply = None
                 elif faults.garble:
                     reply = faults.garble.pop(0) + reply
+                if reply is not None and faults.late:
+                    late = faults.late.pop(0)
             self.transcript.append((line, reply))
-            return reply
+            return reply, late
 
     def overlong_line(self) -> None:
         """A line too long for the input buffer arrived: queue the overrun error (it is

@@ -1,0 +1,83 @@
+"""A reply that arrives after its query timed out is never read as the answer to a later
+query. Every driver against its virtual instrument, which answers one measurement late: while
+the recovery runs, or after the recovery has given up. Before, the late reply (and every one
+after it) answered the query after its own: the next measurement returned the previous one's
+values and ``*IDN?`` a measurement."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtj_hil.instruments.bus import visa_session
+from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
+from mtj_hil.instruments.smu.known_state import SmuSettings
+from mtj_hil.sim.lab import SMU_DIALECTS, LineServer, make_virtual_smu
+from mtj_hil.station.config import SmuConfig
+from mtj_hil.station.smu import make_smu
+
+R_LOAD = 20e3  # ohm
+SETTINGS = SmuSettings(max_voltage=0.3, compliance=1e-3, nplc=1.0, line_frequency=60.0,
+                       ramp_rate=50.0)  # fmt: skip
+TIMEOUT = 0.2  # s, the driver's base I/O timeout
+#: how late the reply comes, s: while the recovery resynchronises (it waits 1 s for the
+#: answer), or after it gave up (the next query resynchronises first)
+DURING_RECOVERY, AFTER_RECOVERY = 0.6, 1.7
+
+
+def _served(dialect: str):
+    smu = make_virtual_smu(dialect, lambda volts: volts / R_LOAD)
+    return smu, LineServer(smu.handle, name=f"v-{dialect}", max_line=1 << 16)
+
+
+def _driver(dialect: str, resource: str):
+    driver = make_smu(
+        SmuConfig(name="sense", driver=dialect, resource=resource, timeout=TIMEOUT),
+        resource,
+        sleep=lambda s: None,
+    )
+    assert driver.configure(SETTINGS).ok
+    driver.source_voltage = 0.1
+    driver.enable_output()
+    return driver
+
+
+CASES = [(d, DURING_RECOVERY) for d in SMU_DIALECTS] + [("keithley2400", AFTER_RECOVERY)]
+
+
+@pytest.mark.parametrize(("dialect", "late"), CASES)
+def test_a_late_reply_is_never_the_answer_to_the_next_query(dialect, late):
+    smu, server = _served(dialect)
+    with server:
+        driver = _driver(dialect, server.resource)
+        assert driver.measure_current().voltage == pytest.approx(0.1)
+        driver.source_voltage = 0.2
+        smu.delay_next_reply(late)
+        with pytest.raises(InstrumentTimeout, match="no reply in time"):
+            driver.measure_current()  # its reply (0.2 V) comes after the timeout
+        driver.source_voltage = 0.25  # a write goes out whatever the replies do
+        for _ in range(2):
+            reading = driver.measure_current()
+            assert reading.voltage == pytest.approx(0.25)
+            assert reading.current == pytest.approx(0.25 / R_LOAD, rel=1e-3)
+        assert driver.idn == smu.idn
+        assert driver.shutdown() is True
+    assert smu.output is False
+
+
+def test_out_of_step_with_a_silent_instrument_queries_are_refused_but_the_output_goes_off(
+    monkeypatch,
+):
+    """The instrument executes everything but answers nothing more: no reply can be put in
+    step, so each query is refused naming why (not read: it could be an older one), while the
+    shutdown's writes still go out and switch the output off (not confirmed: no read-back)."""
+    monkeypatch.setattr(visa_session, "RECOVERY_TIMEOUT_S", 0.2)  # each resync waits this
+    smu, server = _served("keithley2400")
+    with server:
+        driver = _driver("keithley2400", server.resource)
+        smu.mute_queries(10_000)
+        with pytest.raises(InstrumentTimeout):
+            driver.measure_current()
+        with pytest.raises(InstrumentError, match=r"':OUTP\?' not sent: .* out of step since"):
+            driver.output_enabled  # noqa: B018 - the query is the test
+        assert driver.shutdown() is False
+    assert smu.output is False

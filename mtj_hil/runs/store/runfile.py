@@ -55,6 +55,7 @@ from mtj_hil.runs.store.lease import (
 )
 from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
+from mtj_hil.runs.store.structure import check_structure, expected_for
 
 FORMAT = "mtj-hil-run"
 FORMAT_VERSION = 1
@@ -228,7 +229,13 @@ class RunFile:
                 f"{self.path} is an mtj-hil run file without its {' and '.join(missing)} "
                 "attribute: the file is damaged"
             )
-        version = int(self.h5.attrs.get("format_version", 0))
+        try:
+            version = int(self.h5.attrs.get("format_version", 0))
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"{self.path}: its format_version attribute is not a number: the file is "
+                "damaged or was not written by mtj-hil"
+            ) from exc
         if version > FORMAT_VERSION:
             raise StoreError(
                 f"{self.path} has run-file format {version}; this mtj-hil reads up to "
@@ -236,6 +243,7 @@ class RunFile:
             )
         if kind is not None and self.kind != kind:
             raise StoreError(f"{self.path} is a {self.kind!r} run, not a {kind!r} run")
+        check_structure(self.h5, self.path, expected_for(self.kind))
 
     @property
     def writable(self) -> bool:

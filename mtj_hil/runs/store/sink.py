@@ -38,6 +38,9 @@ class RunSink:
 
     KIND: str = ""
     GROUP: str = ""
+    STRUCTURE: dict[str, Any] = {}
+    """Each dataset's type and shape (:mod:`mtj_hil.runs.store.structure`), checked when a
+    run file of this kind is opened."""
     UNHASHED: tuple[str, ...] = ()
     """Streams the per-array checksum leaves out: provenance that a resume legitimately
     changes (when an array was measured), not measured data."""

@@ -1,0 +1,161 @@
+"""Run files whose checksum holds but whose contents are not what mtj-hil writes (written or
+edited by another program, checksum recomputed; or of 0.1, which has none): every reader
+refuses them in one line naming the dataset (exit 4), never exit 1; intact ones still read."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from mtj_hil.cli import main
+from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.image import copy_image, encode, open_image, read_file, seal
+from mtj_hil.runs.store.structure import Expect, check_structure
+
+PASSIVE = ["--profile", "passive-15x15", "--no-report"]
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = main(args)
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("runs")
+    char, sw = folder / "char.h5", folder / "sw.h5"
+    assert _run(["characterize", *PASSIVE, "--cycles", "2", "--out", str(char)])[0] == 0
+    sw_args = ["switching", *PASSIVE, "--arrays", "0", "--widths", "1e-7", "--trials", "2",
+               "--disturb-reads", "0", "--floor-trials", "0", "--out", str(sw)]  # fmt: skip
+    assert _run(sw_args)[0] == 0
+    return {"characterization": char, "switching": sw}
+
+
+def _rewritten(src: Path, dst: Path, change: Callable[[h5py.File], None]) -> Path:
+    """A copy of ``src`` changed by ``change`` and sealed again (checksums recomputed), as a
+    program that rewrites the file consistently would leave it."""
+    with open_image(read_file(src)) as h5:
+        image = copy_image(h5)
+    change(image)
+    seal(image)
+    dst.write_bytes(encode(image))
+    image.close()
+    return dst
+
+
+def _replace(name: str, make: Callable[[np.ndarray], np.ndarray]) -> Callable[[h5py.File], None]:
+    def change(h5: h5py.File) -> None:
+        attrs = dict(h5[name].attrs)
+        value = make(h5[name][()])
+        del h5[name]
+        h5.create_dataset(name, data=value)
+        h5[name].attrs.update(attrs)
+
+    return change
+
+
+def _nan(v: np.ndarray) -> np.ndarray:
+    return np.full(v.shape, np.nan)
+
+
+def _text(v: np.ndarray) -> np.ndarray:
+    return np.array(b"garbage")
+
+
+def _flat(v: np.ndarray) -> np.ndarray:
+    return v.reshape(-1)[:-1]
+
+
+def _root(key: str, value: object) -> Callable[[h5py.File], None]:
+    def change(h5: h5py.File) -> None:
+        h5.attrs[key] = value
+
+    return change
+
+
+MUTATIONS = {
+    "characterization": {
+        "index as floats": _replace("characterization/array_index", _nan),
+        "reads as text": _replace("characterization/g_after_p", _text),
+        "reads flattened": _replace("characterization/g_after_ap", _flat),
+        "residuals as NaN": _replace("characterization/residual_p", _nan),
+        "codes as text": _replace("defects/codes", _text),
+        "codes flattened": _replace("defects/codes", _flat),
+        "conductances flattened": _replace("defects/g_p", _flat),
+        "posterior flattened": _replace("defects/posterior", _flat),
+        "resistive opens as NaN": _replace("defects/resistive_open", _nan),
+        "map arrays off the die": _replace("defects/arrays", lambda v: v + 40),
+        "format_version not a number": _root("format_version", "{x"),
+        "layout not an object": _root("layout", "[1, 2]"),
+    },
+    "switching": {
+        "index as text": _replace("switching/array_index", _text),
+        "directions as NaN": _replace("switching/point_direction", _nan),
+        "counts flattened": _replace("switching/trials", _flat),
+        "fit flattened": _replace("switching_fit/P/vc", _flat),
+        "WER grid widths cut": _replace("switching_fit/AP/wer_widths", _flat),
+        "fit arrays as NaN": _replace("switching_fit/arrays", _nan),
+    },
+}
+CASES = [(kind, name) for kind, cases in MUTATIONS.items() for name in cases]
+
+
+@pytest.mark.parametrize(("kind", "mutation"), CASES, ids=[f"{k}:{m}" for k, m in CASES])
+def test_a_consistently_rewritten_malformed_file_is_refused_in_one_line(
+    runs, tmp_path, kind, mutation
+):
+    path = _rewritten(runs[kind], tmp_path / "run file é.h5", MUTATIONS[kind][mutation])
+    before = path.read_bytes()
+    for args in (["show", str(path)], ["export", "--format", "netcdf", str(path)]):
+        code, out = _run(args)
+        assert code == 4, (args, out)
+        assert "Traceback" not in out and "unexpected" not in out, out
+        assert str(path) in " ".join(out.split()), out
+    assert path.read_bytes() == before
+    assert not path.with_suffix(".nc").exists()
+
+
+def test_the_message_names_the_dataset_and_what_it_should_be(runs, tmp_path):
+    path = _rewritten(runs["characterization"], tmp_path / "r.h5", _replace("defects/codes", _flat))
+    code, out = _run(["show", str(path)])
+    text = " ".join(out.split())
+    assert code == 4
+    assert "dataset defects/codes has shape" in text
+    assert "integer of shape (m, rows, cols)" in text
+
+
+@pytest.mark.parametrize("kind", ["characterization", "switching"])
+def test_an_unknown_extra_group_is_left_alone(runs, tmp_path, kind):
+    def extra(h5: h5py.File) -> None:
+        h5.create_group("annotations").create_dataset("note", data=np.arange(3))
+
+    path = _rewritten(runs[kind], tmp_path / "r.h5", extra)
+    assert _run(["show", str(path)])[0] == 0
+    assert _run(["export", "--format", "netcdf", str(path)])[0] == 0
+
+
+def test_check_structure_binds_shared_sizes(tmp_path):
+    """A size named twice must agree; ``n+`` is at least ``n``; ``*`` is anything."""
+    with h5py.File(tmp_path / "s.h5", "w") as h5:
+        h5.attrs["layout"] = '{"rows": 2, "cols": 3, "n_arrays": 4}'
+        h5["a"] = np.zeros((5, 2, 3))
+        h5["b"] = np.zeros(5, np.int32)
+        h5["c"] = np.zeros(4)
+        expect = {"a": Expect("f", ("n", "rows", "cols")), "b": Expect("iu", ("n",))}
+        check_structure(h5, "s.h5", expect)
+        check_structure(h5, "s.h5", {**expect, "c": Expect("f", ("*",))})
+        with pytest.raises(StoreError, match=r"c holds 4 rows where a counts 5"):
+            check_structure(h5, "s.h5", {**expect, "c": Expect("f", ("n+",))})
+        with pytest.raises(StoreError, match=r"dataset c has shape \(4\).*n = 5 from a"):
+            check_structure(h5, "s.h5", {**expect, "c": Expect("f", ("n",))})
+        with pytest.raises(StoreError, match=r"names arrays outside the die's 0...3"):
+            h5["d"] = np.array([0, 4])
+            check_structure(h5, "s.h5", {"d": Expect("iu", ("*",), index=True)})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,3 +160,16 @@ def test_check_structure_binds_shared_sizes(tmp_path):
         with pytest.raises(StoreError, match=r"names arrays outside the die's 0...3"):
             h5["d"] = np.array([0, 4])
             check_structure(h5, "s.h5", {"d": Expect("iu", ("*",), index=True)})
+
+
+def test_view_refuses_a_malformed_run_before_serving_and_its_page_names_the_dataset(runs, tmp_path):
+    from mtj_hil.live.server import Hub
+    from mtj_hil.live.snapshot import RunSource
+
+    path = _rewritten(runs["characterization"], tmp_path / "r.h5", _replace("defects/codes", _text))
+    code, out = _run(["view", "--seconds", "0.2", str(path)])
+    assert code == 4 and "dataset defects/codes holds" in " ".join(out.split()), out
+    hub = Hub(RunSource(path))  # (a page already up when the file changed under it)
+    hub.refresh(force=True)
+    page = json.loads(hub.body)
+    assert "dataset defects/codes holds" in json.dumps(page), page

@@ -17,7 +17,7 @@ from mtj_hil.errors import StoreError
 from mtj_hil.runs.store.image import MAGIC
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.reading import load_tree
-from mtj_hil.runs.store.structure import check_structure, expected_for
+from mtj_hil.runs.store.structure import check_run
 
 T = TypeVar("T")
 FORMAT = "mtj-hil-run"
@@ -59,7 +59,7 @@ def read_retrying(
                 if h5.attrs.get("format") != FORMAT:
                     raise NotARunFile(f"{path} is not an mtj-hil run file")
                 try:  # a dataset of another type or shape: named, not retried
-                    check_structure(h5, path, expected_for(str(h5.attrs.get("kind", ""))))
+                    check_run(h5, path, str(h5.attrs.get("kind", "")))
                 except StoreError as exc:
                     raise NotARunFile(str(exc)) from exc
                 return read(h5)

@@ -50,7 +50,7 @@ from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingDat
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sink import RunSink
-from mtj_hil.runs.store.structure import Expect
+from mtj_hil.runs.store.structure import LIST, NUMBER, OBJECT, Expect
 
 KIND = "characterization"
 DEFECTS_VERSION = 2
@@ -95,8 +95,8 @@ STRUCTURE = {
     },
     f"{GROUP}/{_TIME}": Expect("f", ("*", 2)),
     "defects/arrays": Expect("iu", ("m",), index=True),
-    "defects/codes": Expect("iu", _CELLS),
-    "defects/best_guess": Expect("iu", _CELLS),
+    "defects/codes": Expect("iu", _CELLS, bounds=(0, int(max(DefectCode)))),
+    "defects/best_guess": Expect("iu", _CELLS, bounds=(0, int(max(DefectCode)))),
     **{
         f"defects/{n}": Expect("f", _CELLS)
         for n in ("g_p", "g_ap", "confidence", "bias_p", "bias_ap")
@@ -108,6 +108,17 @@ STRUCTURE = {
     **{f"remeasure/{n}": Expect("f", _EXTRA) for n in ("g_after_p", "g_after_ap", *_BIAS_STREAMS)},
 }
 """What each dataset of a characterisation run is (:mod:`mtj_hil.runs.store.structure`)."""
+ATTRIBUTES = {
+    **{f"defects@{n}": OBJECT for n in ("model", "overlap", "remeasured")},
+    "defects@warnings": LIST,
+    **{
+        f"defects@threshold_{n}": NUMBER
+        for n in ("state_g", "short_g", "open_g", "median_g_p", "median_g_ap")
+        + ("sigma_ln_p", "sigma_ln_ap")
+    },
+    f"{GROUP}@clock_sessions": LIST,
+}
+"""What its JSON and numeric group attributes hold."""
 
 
 class CharacterizationRun(RunSink):
@@ -116,6 +127,7 @@ class CharacterizationRun(RunSink):
     KIND = KIND
     GROUP = GROUP
     STRUCTURE = STRUCTURE
+    ATTRIBUTES = ATTRIBUTES
     UNHASHED = (_TIME,)
     _clock: Callable[[], float] | None = None
     _t0 = 0.0

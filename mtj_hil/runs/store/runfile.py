@@ -55,7 +55,7 @@ from mtj_hil.runs.store.lease import (
 )
 from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
-from mtj_hil.runs.store.structure import check_structure, expected_for
+from mtj_hil.runs.store.structure import check_run
 
 FORMAT = "mtj-hil-run"
 FORMAT_VERSION = 1
@@ -229,6 +229,11 @@ class RunFile:
                 f"{self.path} is an mtj-hil run file without its {' and '.join(missing)} "
                 "attribute: the file is damaged"
             )
+        if self.status not in STATUSES:
+            raise StoreError(
+                f"{self.path}: its status attribute {self.status!r} is none of "
+                f"{', '.join(STATUSES)}: the file is damaged or was not written by mtj-hil"
+            )
         try:
             version = int(self.h5.attrs.get("format_version", 0))
         except (TypeError, ValueError) as exc:
@@ -243,7 +248,7 @@ class RunFile:
             )
         if kind is not None and self.kind != kind:
             raise StoreError(f"{self.path} is a {self.kind!r} run, not a {kind!r} run")
-        check_structure(self.h5, self.path, expected_for(self.kind))
+        check_run(self.h5, self.path, self.kind)
 
     @property
     def writable(self) -> bool:

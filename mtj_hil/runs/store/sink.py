@@ -41,6 +41,8 @@ class RunSink:
     STRUCTURE: dict[str, Any] = {}
     """Each dataset's type and shape (:mod:`mtj_hil.runs.store.structure`), checked when a
     run file of this kind is opened."""
+    ATTRIBUTES: dict[str, str] = {}
+    """What its JSON and numeric group attributes hold (``"group@name"``), checked likewise."""
     UNHASHED: tuple[str, ...] = ()
     """Streams the per-array checksum leaves out: provenance that a resume legitimately
     changes (when an array was measured), not measured data."""

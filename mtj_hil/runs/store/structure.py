@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 
 from mtj_hil.errors import StoreError
 
@@ -42,11 +43,13 @@ class Expect:
     layout); a name ending in ``+`` is at least the size of that name (a stream may hold
     rows past its index while a run is written); ``*`` is any size. ``dims=None``: any shape.
     ``index``: the values are array indices on the die (``0 <= value < n_arrays``).
+    ``bounds``: the least and largest value an integer dataset may hold (codes).
     """
 
     kinds: str
     dims: tuple[str | int, ...] | None = None
     index: bool = False
+    bounds: tuple[int, int] | None = None
 
 
 def _layout_sizes(h5: h5py.File, path: Path) -> dict[str, int]:
@@ -126,6 +129,13 @@ def check_structure(h5: h5py.File, path: str | Path, expected: Mapping[str, Expe
                     f"{path}: dataset {name} names arrays outside the die's 0..."
                     f"{sizes['n_arrays'] - 1}: {_hint()}"
                 )
+        if expect.bounds is not None and obj.size:
+            values, (low, high) = obj[()], expect.bounds
+            if values.min() < low or values.max() > high:
+                raise StoreError(
+                    f"{path}: dataset {name} holds values outside {low}...{high}, the codes "
+                    f"mtj-hil writes: {_hint()}"
+                )
     for name, dim, size in at_least:
         if dim in sizes and size < sizes[dim]:
             raise StoreError(
@@ -149,11 +159,58 @@ def _hint() -> str:
     return "the file was changed by another program or is damaged; restore it from a copy"
 
 
-def expected_for(kind: str | None) -> Mapping[str, Any]:
-    """The declared structure of run files of ``kind`` (empty for a kind that declares
-    none, or none at all): its store's ``STRUCTURE`` (:mod:`mtj_hil.kinds`)."""
+OBJECT, LIST, NUMBER = "a JSON object", "a JSON list", "a number"
+"""What an attribute holds (:func:`check_attributes`)."""
+ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT}
+"""The root attributes every run of a measurement kind has."""
+
+
+def _holds(value: Any, want: str) -> bool:
+    if want == NUMBER:
+        return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        )
+    try:
+        decoded = json.loads(value.decode() if isinstance(value, bytes) else str(value))
+    except ValueError:
+        return False
+    return isinstance(decoded, dict if want == OBJECT else list)
+
+
+def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str]) -> None:
+    """Check the attributes ``"group@name"`` (``"@name"``: of the root) that the run tree
+    ``h5`` holds against what they must hold (:data:`OBJECT`, :data:`LIST`, :data:`NUMBER`).
+
+    Raises:
+        StoreError: naming the file, the first attribute that is not as expected and what it
+            should hold.
+    """
+    for key, want in expected.items():
+        group, _, name = key.partition("@")
+        obj = h5.get(group) if group else h5
+        if obj is None or name not in obj.attrs:
+            continue
+        if not _holds(obj.attrs[name], want):
+            where = f"{name} (of {group})" if group else name
+            raise StoreError(
+                f"{Path(path)}: its attributes are not as mtj-hil writes them: {where} is not "
+                f"{want}; {_hint()}"
+            )
+
+
+def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
+    """Check a run tree of ``kind`` against what its store declares (``STRUCTURE`` for the
+    datasets, ``ATTRIBUTES`` for the attributes; :mod:`mtj_hil.kinds`). A kind that is not
+    a measurement kind (a network, an experiment) is not checked.
+
+    Raises:
+        StoreError: naming the file and what in it is not as mtj-hil writes it.
+    """
     from mtj_hil.kinds import file_kind
 
     measurement = file_kind(kind)
     store = measurement.piece("store") if measurement is not None else None
-    return getattr(store, "STRUCTURE", {}) if store is not None else {}
+    if store is None:
+        return
+    check_attributes(h5, path, {**ROOT_ATTRIBUTES, **getattr(store, "ATTRIBUTES", {})})
+    check_structure(h5, path, getattr(store, "STRUCTURE", {}))

@@ -49,7 +49,7 @@ from mtj_hil.protocols.switching.procedure import ArraySwitching
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sink import RunSink
-from mtj_hil.runs.store.structure import Expect
+from mtj_hil.runs.store.structure import LIST, NUMBER, OBJECT, Expect
 
 KIND = "switching"
 GROUP = "switching"
@@ -104,7 +104,7 @@ STRUCTURE = {
     f"{GROUP}/loops_end": Expect("iu", ("n+",)),
     # (the point and loop streams of a file of mtj-hil 0.1 killed mid-append may differ in
     # length until it is resumed: their lengths are not tied to each other here)
-    f"{GROUP}/point_direction": Expect("iu", ("*",)),
+    f"{GROUP}/point_direction": Expect("iu", ("*",), bounds=(0, 1)),
     **{f"{GROUP}/{n}": Expect("f", ("*",)) for n in ("point_width", "point_amplitude")},
     f"{GROUP}/point_floor": Expect("b", ("*",)),
     **{f"{GROUP}/{n}": Expect("iu", ("*", "rows", "cols")) for n in ("trials", "switched")},
@@ -130,6 +130,14 @@ STRUCTURE = {
     },
 }
 """What each dataset of a switching run is (:mod:`mtj_hil.runs.store.structure`)."""
+ATTRIBUTES = {
+    f"{FIT}@disturb": OBJECT,
+    f"{FIT}@recommendation": OBJECT,
+    f"{FIT}@tau0": NUMBER,
+    **{f"{FIT}/{d}@{n}": OBJECT for d in ("AP", "P") for n in ("floor", "population")},
+    **{f"{FIT}/{d}@per_array": LIST for d in ("AP", "P")},
+}
+"""What its JSON and numeric group attributes hold."""
 
 
 class SwitchingRun(RunSink):
@@ -138,6 +146,7 @@ class SwitchingRun(RunSink):
     KIND = KIND
     GROUP = GROUP
     STRUCTURE = STRUCTURE
+    ATTRIBUTES = ATTRIBUTES
 
     def _ends(self, name: str) -> int:
         path = f"{GROUP}/{name}"

@@ -75,11 +75,14 @@ def _flat(v: np.ndarray) -> np.ndarray:
     return v.reshape(-1)[:-1]
 
 
-def _root(key: str, value: object) -> Callable[[h5py.File], None]:
+def _attr(key: str, value: object, group: str = "/") -> Callable[[h5py.File], None]:
     def change(h5: h5py.File) -> None:
-        h5.attrs[key] = value
+        h5[group].attrs[key] = value
 
     return change
+
+
+_root = _attr
 
 
 MUTATIONS = {
@@ -90,20 +93,30 @@ MUTATIONS = {
         "residuals as NaN": _replace("characterization/residual_p", _nan),
         "codes as text": _replace("defects/codes", _text),
         "codes flattened": _replace("defects/codes", _flat),
+        "codes unknown": _replace("defects/codes", lambda v: v + 77),
         "conductances flattened": _replace("defects/g_p", _flat),
         "posterior flattened": _replace("defects/posterior", _flat),
         "resistive opens as NaN": _replace("defects/resistive_open", _nan),
         "map arrays off the die": _replace("defects/arrays", lambda v: v + 40),
         "format_version not a number": _root("format_version", "{x"),
         "layout not an object": _root("layout", "[1, 2]"),
+        "plan not JSON": _root("plan", "{x"),
+        "status unknown": _root("status", "{x"),
+        "model a string": _attr("model", '"str"', "defects"),
+        "remeasured null": _attr("remeasured", "null", "defects"),
+        "warnings null": _attr("warnings", "null", "defects"),
+        "threshold as text": _attr("threshold_short_g", "x", "defects"),
     },
     "switching": {
         "index as text": _replace("switching/array_index", _text),
         "directions as NaN": _replace("switching/point_direction", _nan),
+        "directions unknown": _replace("switching/point_direction", lambda v: v + 2),
         "counts flattened": _replace("switching/trials", _flat),
         "fit flattened": _replace("switching_fit/P/vc", _flat),
         "WER grid widths cut": _replace("switching_fit/AP/wer_widths", _flat),
         "fit arrays as NaN": _replace("switching_fit/arrays", _nan),
+        "disturb a list": _attr("disturb", "[]", "switching_fit"),
+        "population null": _attr("population", "null", "switching_fit/AP"),
     },
 }
 CASES = [(kind, name) for kind, cases in MUTATIONS.items() for name in cases]

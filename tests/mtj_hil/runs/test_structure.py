@@ -186,3 +186,29 @@ def test_view_refuses_a_malformed_run_before_serving_and_its_page_names_the_data
     hub.refresh(force=True)
     page = json.loads(hub.body)
     assert "dataset defects/codes holds" in json.dumps(page), page
+
+
+@pytest.mark.parametrize(
+    ("damage", "advice"),
+    [
+        ("edited by h5py", "another program writing to the file, such as h5py"),
+        ("cut short", "(truncated); damaged: (structure)"),
+        ("a flipped byte", "(flipped or zeroed bytes); damaged:"),
+    ],
+)
+def test_a_damaged_file_is_named_with_what_to_do(runs, tmp_path, damage, advice):
+    path = tmp_path / "r.h5"
+    data = runs["characterization"].read_bytes()
+    if damage == "edited by h5py":
+        path.write_bytes(data)
+        with h5py.File(path, "a") as h5:
+            h5.attrs["operator"] = "someone else"
+    elif damage == "cut short":
+        path.write_bytes(data[:-3000])
+    else:
+        i = len(data) // 2
+        path.write_bytes(data[:i] + bytes([data[i] ^ 1]) + data[i + 1 :])
+    code, out = _run(["show", str(path)])
+    text = " ".join(out.split())
+    assert code == 4 and f"{path} is damaged" in text and advice in text, text
+    assert "restore it from a copy" in text

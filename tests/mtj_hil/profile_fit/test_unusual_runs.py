@@ -79,3 +79,11 @@ def test_measurement_times_that_are_not_finite_count_as_untimed(timed_run, tmp_p
     code, text = _run(["fit-profile", "-o", str(tmp_path / "f.toml"), str(run)])
     assert code == 0, text
     assert "the [drift] section cannot be fitted" in text
+
+
+def test_the_output_is_never_one_of_the_runs_it_reads(passive_run, tmp_path):
+    run = tmp_path / "run.h5"
+    run.write_bytes(passive_run.read_bytes())
+    code, text = _run(["fit-profile", "--force", "-o", str(tmp_path / "." / "run.h5"), str(run)])
+    assert code == 4 and "is one of the runs to fit" in text, text
+    assert run.read_bytes() == passive_run.read_bytes()

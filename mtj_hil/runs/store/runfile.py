@@ -223,7 +223,7 @@ class RunFile:
             )
         if self.h5.attrs.get("format") != FORMAT:
             raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil run file")
-        missing = [name for name in ("kind", "status") if name not in self.h5.attrs]
+        missing = [name for name in ("kind", "status", "die_id") if name not in self.h5.attrs]
         if missing:
             raise StoreError(
                 f"{self.path} is an mtj-hil run file without its {' and '.join(missing)} "

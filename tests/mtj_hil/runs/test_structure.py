@@ -85,6 +85,13 @@ def _attr(key: str, value: object, group: str = "/") -> Callable[[h5py.File], No
 _root = _attr
 
 
+def _drop(key: str) -> Callable[[h5py.File], None]:
+    def change(h5: h5py.File) -> None:
+        del h5.attrs[key]
+
+    return change
+
+
 MUTATIONS = {
     "characterization": {
         "index as floats": _replace("characterization/array_index", _nan),
@@ -102,6 +109,7 @@ MUTATIONS = {
         "layout not an object": _root("layout", "[1, 2]"),
         "plan not JSON": _root("plan", "{x"),
         "status unknown": _root("status", "{x"),
+        "no die_id": _drop("die_id"),
         "model a string": _attr("model", '"str"', "defects"),
         "remeasured null": _attr("remeasured", "null", "defects"),
         "warnings null": _attr("warnings", "null", "defects"),

@@ -128,6 +128,7 @@ class CharacterizationRun(RunSink):
     GROUP = GROUP
     STRUCTURE = STRUCTURE
     ATTRIBUTES = ATTRIBUTES
+    REQUIRED = tuple(_STREAMS)
     UNHASHED = (_TIME,)
     _clock: Callable[[], float] | None = None
     _t0 = 0.0

@@ -147,6 +147,7 @@ class SwitchingRun(RunSink):
     GROUP = GROUP
     STRUCTURE = STRUCTURE
     ATTRIBUTES = ATTRIBUTES
+    REQUIRED = ("points_end", "loops_end")
 
     def _ends(self, name: str) -> int:
         path = f"{GROUP}/{name}"

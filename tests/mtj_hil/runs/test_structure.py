@@ -220,3 +220,23 @@ def test_a_damaged_file_is_named_with_what_to_do(runs, tmp_path, damage, advice)
     text = " ".join(out.split())
     assert code == 4 and f"{path} is damaged" in text and advice in text, text
     assert "restore it from a copy" in text
+
+
+LEGACY = Path(__file__).parents[2] / "fixtures" / "legacy-0.1" / "characterization-interrupted.h5"
+
+
+@pytest.mark.parametrize("stream", ["g_after_p", "residual_ap"])
+def test_resume_refuses_a_file_missing_a_stream_before_changing_it(tmp_path, stream):
+    """A file of 0.1 (no checksums) with one stream removed: resuming it would append the
+    next array's rows where the first array's belong (both then fail their checksums)."""
+    path = tmp_path / "interrupted.h5"
+    path.write_bytes(LEGACY.read_bytes())
+    with h5py.File(path, "a") as h5:
+        del h5[f"characterization/{stream}"]
+    before = path.read_bytes()
+    args = ["characterize", "--profile", "passive-15x15", "--die", "3", "--no-report"]
+    code, out = _run([*args, "--out", str(path), "--resume"])
+    text = " ".join(out.split())
+    assert code == 4 and f"characterization/{stream} holds 0 rows for 1 finished array" in text
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["interrupted.h5"]

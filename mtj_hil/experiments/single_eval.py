@@ -61,8 +61,7 @@ def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
     Raises:
         StoreError: naming the file and the attribute.
     """
-    needed = ("method", "dataset", "profile", "lot_seed", "seed", "die_id")
-    missing = [k for k in needed if k not in attrs]
+    missing = [k for k in ("method", "dataset", "profile", "lot_seed", "seed") if k not in attrs]
     if missing:
         raise StoreError(f"{path} records no {', '.join(missing)} of its network: {DAMAGED}")
     if attrs["method"] not in METHODS:

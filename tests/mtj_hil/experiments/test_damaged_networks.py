@@ -39,7 +39,7 @@ def _no_attr(name: str) -> Callable[[h5py.File], None]:
     [
         (_text("network/latent_0"), "latent_0 holds |S7 of shape (), not a 2-D float array"),
         (_text("network/bias_1"), "bias_1 holds |S7 of shape (), not a 1-D float array"),
-        (_no_attr("die_id"), "records no die_id of its network"),
+        (_no_attr("die_id"), "run file without its die_id attribute: the file is damaged"),
     ],
     ids=["weights as text", "biases as text", "no die_id"],
 )

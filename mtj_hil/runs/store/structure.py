@@ -1,11 +1,13 @@
-"""The shapes and types a run file's datasets must have, checked when the file is opened.
+"""What a run file's datasets and attributes must be (types, shapes, values), checked when
+the file is opened (:func:`check_run`).
 
 A file that passes its checksum may still not hold what mtj-hil wrote: one written or edited
 by another program (its checksum recomputed), or one of mtj-hil 0.1 (no checksum). Each kind's
 store declares what its datasets look like (``RunSink.STRUCTURE``: a dataset path and its
 :class:`Expect`); :func:`check_structure` compares the file with it before any reader uses
 the data, so a dataset of the wrong type or shape is refused in one line naming it, never
-met later as a failure inside numpy or xarray. Datasets a file does not hold are not
+met later as a failure inside numpy or xarray; likewise its JSON and numeric attributes
+(``RunSink.ATTRIBUTES``, :func:`check_attributes`). Datasets a file does not hold are not
 required here (older files lack some; the readers name a missing one they need), and
 datasets nobody declares are left alone.
 """

@@ -55,6 +55,13 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
         name = f"{spec.name}-{ds.attrs['group']}"
         target = out or spec.out_dir / (f"{name}.nc" if fmt == "netcdf" else f"{name}-csv")
         if fmt == "netcdf":
+            inputs = {p.resolve() for p in (spec.file, spec.index_path)}
+            inputs |= {t.run_file.resolve() for t in spec.tasks}
+            if target.resolve() in inputs:
+                raise StoreError(
+                    f"{target} is the campaign file, its index or one of its run files; "
+                    "choose another --out (not even --force)"
+                )
             if target.exists() and not force:
                 raise StoreError(f"{target} already exists; choose another --out or add --force")
             written = [write_netcdf(ds, target)]

@@ -55,6 +55,8 @@ def fit_profile_command(
     from mtj_hil.runs.store.select import finished_runs, skipped_note
     from mtj_hil.sim.profile import load_profile
 
+    if any(out.resolve() == Path(r).resolve() for r in runs):
+        raise StoreError(f"{out} is one of the runs to fit; choose another -o (not even --force)")
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")
     usable, skipped = finished_runs(runs, ("characterization", "switching"))

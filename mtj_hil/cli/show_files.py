@@ -41,8 +41,22 @@ def sniff(path: Path) -> str:
     if path.suffix in (".toml", "") and b"\x00" not in head:
         return "toml"
     if path.suffix in (".h5", ".hdf5"):
+        if head and not head.startswith(b"mtj-hil") and _is_text(head):
+            raise StoreError(
+                f"{path} holds text, not HDF5, though named {path.suffix} (a TOML or CSV file "
+                "renamed?); give 'show' the run file, or this file under its own name"
+            )
         return "hdf5"
     return "other"
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes) reads as UTF-8 text without NULs."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in head
 
 
 def _hdf5_signature(fh: Any) -> bool:

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import h5py
 import numpy as np
 
 from mtj_hil.errors import StoreError
@@ -59,6 +60,14 @@ def load_network(run: RunFile, group: str, layout: Layout | None) -> tuple[BNN, 
     g = run.h5[group]
     try:
         n = len(json.loads(g.attrs["sizes"])) - 1
+        for name, ndim in [(f"latent_{i}", 2) for i in range(n)] + [
+            (f"bias_{i}", 1) for i in range(n)
+        ]:
+            ds = g.get(name)
+            if isinstance(ds, h5py.Dataset) and (ds.ndim != ndim or ds.dtype.kind != "f"):
+                raise ValueError(
+                    f"{name} holds {ds.dtype} of shape {ds.shape}, not a {ndim}-D float array"
+                )
         net = BNN(
             [g[f"latent_{i}"][()] for i in range(n)],
             [g[f"bias_{i}"][()] for i in range(n)],

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from mtj_hil.errors import StoreError
+from mtj_hil.fileio.atomic import error_text
 from mtj_hil.labelled.load import load_dataset
 from mtj_hil.labelled.source import open_run, provenance
 from mtj_hil.runs.store import nexus
@@ -190,10 +191,20 @@ def _header(ds: xr.Dataset, name: str) -> str:
 
 @contextmanager
 def _replacing(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target``, moved onto it when the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
+    """A temporary path beside ``target``, moved onto it when the block succeeds.
+
+    Raises:
+        StoreError: ``target`` is a folder, or cannot be written (naming ``target``, not the
+            temporary file).
+    """
+    if target.is_dir():
+        raise StoreError(f"{target} is a folder; give the file to write as --out")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {error_text(exc)}") from exc
     tmp = Path(name)
     umask = os.umask(0)
     os.umask(umask)
@@ -201,5 +212,7 @@ def _replacing(target: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {error_text(exc)}") from exc
     finally:
         tmp.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ import xarray as xr
 from mtj_hil.errors import StoreError
 from mtj_hil.kinds import file_kind, measurement_kinds
 from mtj_hil.labelled.source import open_run
+from mtj_hil.runs.store.reading import reader_errors
 
 
 def run_kind(path: str | Path) -> tuple[str, str]:
@@ -35,4 +36,5 @@ def load_dataset(path: str | Path) -> xr.Dataset:
     if builder is None:
         known = ", ".join(k for k, m in measurement_kinds().items() if m.dataset)
         raise StoreError(f"{path} is a {kind!r} run; labelled datasets exist for {known}")
-    return builder(path)
+    with reader_errors(Path(path)):  # what the structure check cannot see, still one line
+        return builder(path)

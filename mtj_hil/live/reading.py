@@ -17,6 +17,7 @@ from mtj_hil.errors import StoreError
 from mtj_hil.runs.store.image import MAGIC
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.reading import load_tree
+from mtj_hil.runs.store.structure import check_run
 
 T = TypeVar("T")
 FORMAT = "mtj-hil-run"
@@ -38,8 +39,9 @@ def read_retrying(
 
     Raises:
         FileNotFoundError: no such file.
-        NotARunFile: a file that is neither a run file nor HDF5, or HDF5 without the
-            run-file ``format`` attribute.
+        NotARunFile: a file that is neither a run file nor HDF5, HDF5 without the
+            run-file ``format`` attribute, or a run file with a dataset of another type or
+            shape than mtj-hil writes (:mod:`mtj_hil.runs.store.structure`).
         StoreError: still unreadable after every attempt (the message says why).
     """
     path = Path(path)
@@ -56,6 +58,10 @@ def read_retrying(
             with tree.h5 as h5:
                 if h5.attrs.get("format") != FORMAT:
                     raise NotARunFile(f"{path} is not an mtj-hil run file")
+                try:  # a dataset of another type or shape: named, not retried
+                    check_run(h5, path, str(h5.attrs.get("kind", "")))
+                except StoreError as exc:
+                    raise NotARunFile(str(exc)) from exc
                 return read(h5)
         except (FileNotFoundError, NotARunFile):
             raise

@@ -78,8 +78,11 @@ class DriftFit:
 
 def run_segments(char) -> list[tuple[Segment, np.ndarray]] | None:
     """The segments of one characterisation (and per segment the positions of its arrays in
-    ``char.arrays``); None when the file records no times."""
+    ``char.arrays``); None when the file records no times (or times that are not finite:
+    a file changed by another program, its times unusable)."""
     if char.array_time is None or char.codes is None:
+        return None
+    if not np.isfinite(char.array_time).all():
         return None
     done = [int(a) for a in char.arrays_done]
     k = np.array([done.index(int(a)) for a in char.arrays])

@@ -211,7 +211,16 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     tmr0 = data["resistance"]["r_ap_median"] / data["resistance"]["r_p_median"] - 1.0
 
     # -- bias dependence ------------------------------------------------------------------------
-    if any(lv.k_p is not None for lv in levels):
+    passive = str(chars[0].char.layout.get("cell", "")).lower() == "passive"
+    if passive:
+        # a profile states [bias] for 1T1R cells only (the simulator models no bias law for
+        # passive arrays): neither the base's section nor one fitted is written
+        if data.pop("bias", None) is not None or any(lv.k_p is not None for lv in levels):
+            fp.warnings.append(
+                "no [bias] section is written: profiles of passive arrays have none (bias "
+                "signatures measured still bring the resistances to zero bias)"
+            )
+    elif any(lv.k_p is not None for lv in levels):
         data["bias"] = data.get("bias") or {}
         for key, (value, sd) in fit_bias(levels, tmr0, _ln_k_noise(chars)).items():
             put("bias", key, value, sd, f"bias signatures of the GOOD devices, {src}")

@@ -105,8 +105,10 @@ def run_levels(run: CharRun, base_bias, base_tmr: float) -> Levels:
     good &= (c.g_p > 0) & (c.g_ap > 0)
     gp, gap = c.g_p[good], c.g_ap[good]
     v1 = run.read_voltage
+    bp = bap = np.empty(0)
     if run.bias_voltage and c.bias_p is not None and c.bias_ap is not None:
         bp, bap = c.bias_p[good], c.bias_ap[good]
+    if np.isfinite(bp).any() and np.isfinite(bap).any():  # (none finite: as if not measured)
         k_p = curvature(np.nan_to_num(bp, nan=np.nanmedian(bp)), v1, run.bias_voltage)
         k_ap = curvature(np.nan_to_num(bap, nan=np.nanmedian(bap)), v1, run.bias_voltage)
         gp0, gap0 = gp / (1 + k_p * v1 * v1), gap / (1 + k_ap * v1 * v1)

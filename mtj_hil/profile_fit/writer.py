@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.profile_fit.fit import FittedProfile
 
 
@@ -72,5 +73,5 @@ def write_profile_toml(fp: FittedProfile, path: str | Path) -> Path:
         lines += ["", "[[fit.runs]]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in run.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write(path, ("\n".join(lines) + "\n").encode())  # whole or not at all
     return path

@@ -50,6 +50,7 @@ from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingDat
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sink import RunSink
+from mtj_hil.runs.store.structure import LIST, NUMBER, OBJECT, Expect
 
 KIND = "characterization"
 DEFECTS_VERSION = 2
@@ -82,11 +83,52 @@ _TIME_TEXT = (
 )
 
 
+_READS = ("*", "cycles", "reads", "rows", "cols")
+_CELLS = ("m", "rows", "cols")
+_EXTRA = ("k", "extra_cycles", "extra_reads", "rows", "cols")
+STRUCTURE = {
+    f"{GROUP}/array_index": Expect("iu", ("n",), index=True),
+    f"{GROUP}/array_sha256": Expect("SO", ("*",)),
+    **{f"{GROUP}/{n}": Expect("f", _READS) for n in ("g_after_p", "g_after_ap", *_BIAS_STREAMS)},
+    **{
+        f"{GROUP}/{n}": Expect("b", ("*", "cycles", "rows", "cols")) for n in _STREAMS if "res" in n
+    },
+    f"{GROUP}/{_TIME}": Expect("f", ("*", 2)),
+    "defects/arrays": Expect("iu", ("m",), index=True),
+    "defects/codes": Expect("iu", _CELLS, bounds=(0, int(max(DefectCode)))),
+    "defects/best_guess": Expect("iu", _CELLS, bounds=(0, int(max(DefectCode)))),
+    **{
+        f"defects/{n}": Expect("f", _CELLS)
+        for n in ("g_p", "g_ap", "confidence", "bias_p", "bias_ap")
+    },
+    "defects/posterior": Expect("f", (*_CELLS, 5)),
+    "defects/resistive_open": Expect("b", _CELLS),
+    "remeasure/arrays": Expect("iu", ("k",), index=True),
+    "remeasure/selected": Expect("b", ("k", "rows", "cols")),
+    **{f"remeasure/{n}": Expect("f", _EXTRA) for n in ("g_after_p", "g_after_ap", *_BIAS_STREAMS)},
+}
+"""What each dataset of a characterisation run is (:mod:`mtj_hil.runs.store.structure`)."""
+ATTRIBUTES = {
+    **{f"defects@{n}": OBJECT for n in ("model", "overlap", "remeasured")},
+    "defects@warnings": LIST,
+    **{
+        f"defects@threshold_{n}": NUMBER
+        for n in ("state_g", "short_g", "open_g", "median_g_p", "median_g_ap")
+        + ("sigma_ln_p", "sigma_ln_ap")
+    },
+    f"{GROUP}@clock_sessions": LIST,
+}
+"""What its JSON and numeric group attributes hold."""
+
+
 class CharacterizationRun(RunSink):
     """A characterisation run file seen as a :class:`mtj_hil.protocols.CharacterizationSink`."""
 
     KIND = KIND
     GROUP = GROUP
+    STRUCTURE = STRUCTURE
+    ATTRIBUTES = ATTRIBUTES
+    REQUIRED = tuple(_STREAMS)
     UNHASHED = (_TIME,)
     _clock: Callable[[], float] | None = None
     _t0 = 0.0

@@ -179,10 +179,20 @@ def probe_unchecked(path: Path) -> None:
 
 
 def damage_message(path: Path, why: str) -> str:
-    """``"<path> is damaged: <why>"``, with the damaged datasets where they can be found."""
+    """``"<path> is damaged: <why>"``, with the damaged datasets where they can be found,
+    and what to do (a file whose datasets all still match their own checksums changed around
+    them: another program wrote to it, or a copy or disk went bad)."""
     found = diagnose(path)
-    where = f"; damaged: {'; '.join(found)}" if found else ""
-    return f"{path} is damaged: {why}{where}"
+    if found:
+        return f"{path} is damaged: {why}; damaged: {'; '.join(found)}; restore it from a copy"
+    if "truncated" in why:
+        return f"{path} is damaged: {why}; restore it from a copy (a copy cut short?)"
+    return (
+        f"{path} is damaged: {why}; every dataset still matches its own checksum, so bytes "
+        "around them changed (another program writing to the file, such as h5py in 'a' mode "
+        "or an HDF5 editor, or a bad copy or disk): restore it from a copy, and open run "
+        "files read-only in other programs"
+    )
 
 
 def diagnose(path: Path, timeout: float | None = None) -> list[str]:

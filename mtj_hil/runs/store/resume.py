@@ -14,13 +14,31 @@ _RESUMABLE = ("characterize", "switching")
 
 def resume_command(args: list[str], run: Path) -> str:
     """The command line that finishes ``run``: ``args`` (one command's arguments, after
-    ``mtj-hil``), with ``--out run --resume`` added where missing."""
+    ``mtj-hil``), with ``--out run --resume`` added where missing. An ``--out`` naming
+    another file (the run file was moved, renamed or copied since the command recorded in it
+    ran) is replaced by ``run``."""
     args = list(args)
-    if "--out" not in args and not any(a.startswith("--out=") for a in args):
+    for i, arg in enumerate(args):
+        if arg == "--out" and i + 1 < len(args):
+            if not _same_file(args[i + 1], run):
+                args[i + 1] = str(run)
+            break
+        if arg.startswith("--out="):
+            if not _same_file(arg.removeprefix("--out="), run):
+                args[i] = f"--out={run}"
+            break
+    else:
         args += ["--out", str(run)]
     if "--resume" not in args:
         args.append("--resume")
     return "mtj-hil " + shlex.join(args)
+
+
+def _same_file(given: str, run: Path) -> bool:
+    try:
+        return Path(given).resolve() == Path(run).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, counted
 from mtj_hil.runs.store.identity import refuse_other_bench
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.resume import resume_hint
@@ -40,13 +40,24 @@ class RunSink:
 
     KIND: str = ""
     GROUP: str = ""
+    STRUCTURE: dict[str, Any] = {}
+    """Each dataset's type and shape (:mod:`mtj_hil.runs.store.structure`), checked when a
+    run file of this kind is opened."""
+    ATTRIBUTES: dict[str, str] = {}
+    """What its JSON and numeric group attributes hold (``"group@name"``), checked likewise."""
     UNHASHED: tuple[str, ...] = ()
     """Streams the per-array checksum leaves out: provenance that a resume legitimately
     changes (when an array was measured), not measured data."""
 
+    REQUIRED: tuple[str, ...] = ()
+    """Streams that hold a row (at least) for every finished array: a file where one falls
+    short is refused before a resume changes anything (its next array would land on the
+    rows of an earlier one)."""
+
     def __init__(self, run: RunFile) -> None:
         self.run = run
         if run.writable and self.GROUP in run.h5:
+            self._check_streams()
             self.run.truncate(self._sums_path(), len(self.completed_arrays()))
             self._repair()
             self._backfill_sums()
@@ -131,6 +142,19 @@ class RunSink:
             "arrays finished, in measurement order",
         )
         self.run.flush()
+
+    def _check_streams(self) -> None:
+        done = len(self.completed_arrays())
+        for name in self.REQUIRED:
+            ds = self.run.h5.get(f"{self.GROUP}/{name}")
+            have = 0 if ds is None else len(ds)
+            if have < done:
+                raise StoreError(
+                    f"{self.run.path}: {self.GROUP}/{name} holds {have} rows for "
+                    f"{counted(done, 'finished array')} (one each): the file is damaged "
+                    "(changed by another program?) and cannot be resumed; restore it from a "
+                    "copy, or measure again into another file"
+                )
 
     def _backfill_sums(self) -> None:
         """Give the arrays of a file from mtj-hil 0.1 (stored without checksums) theirs."""

@@ -49,6 +49,7 @@ from mtj_hil.protocols.switching.procedure import ArraySwitching
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sink import RunSink
+from mtj_hil.runs.store.structure import LIST, NUMBER, OBJECT, Expect
 
 KIND = "switching"
 GROUP = "switching"
@@ -95,11 +96,58 @@ DECISION_UNITS = {
 _FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
 
 
+_DEVICES = ("a", "rows", "cols")
+STRUCTURE = {
+    f"{GROUP}/array_index": Expect("iu", ("n",), index=True),
+    f"{GROUP}/array_sha256": Expect("SO", ("*",)),
+    f"{GROUP}/points_end": Expect("iu", ("n+",)),
+    f"{GROUP}/loops_end": Expect("iu", ("n+",)),
+    # (the point and loop streams of a file of mtj-hil 0.1 killed mid-append may differ in
+    # length until it is resumed: their lengths are not tied to each other here)
+    f"{GROUP}/point_direction": Expect("iu", ("*",), bounds=(0, 1)),
+    **{f"{GROUP}/{n}": Expect("f", ("*",)) for n in ("point_width", "point_amplitude")},
+    f"{GROUP}/point_floor": Expect("b", ("*",)),
+    **{f"{GROUP}/{n}": Expect("iu", ("*", "rows", "cols")) for n in ("trials", "switched")},
+    **{f"{GROUP}/{n}": Expect("b", ("n+", 2, "rows", "cols")) for n in _PER_ARRAY},
+    f"{GROUP}/loop_array": Expect("iu", ("*",), index=True),
+    f"{GROUP}/loop_cells": Expect("iu", ("*", 2)),
+    f"{GROUP}/loop_g": Expect("f"),
+    f"{GROUP}/loop_voltage": Expect("f"),
+    f"{FIT}/arrays": Expect("iu", ("a",), index=True),
+    **{
+        f"{FIT}/{d}/{n}": Expect("iu" if n == "status" else "f", _DEVICES)
+        for d in ("AP", "P")
+        for n in _FIT_UNITS
+        if n != "cov"
+    },
+    **{f"{FIT}/{d}/cov": Expect("f", (*_DEVICES, 2, 2)) for d in ("AP", "P")},
+    **{f"{FIT}/{d}/wer_amplitudes": Expect("f", ("wa",)) for d in ("AP", "P")},
+    **{f"{FIT}/{d}/wer_widths": Expect("f", ("ww",)) for d in ("AP", "P")},
+    **{
+        f"{FIT}/{d}/wer_{n}": Expect("f", ("ww", "wa"))
+        for d in ("AP", "P")
+        for n in ("median", "low", "high")
+    },
+}
+"""What each dataset of a switching run is (:mod:`mtj_hil.runs.store.structure`)."""
+ATTRIBUTES = {
+    f"{FIT}@disturb": OBJECT,
+    f"{FIT}@recommendation": OBJECT,
+    f"{FIT}@tau0": NUMBER,
+    **{f"{FIT}/{d}@{n}": OBJECT for d in ("AP", "P") for n in ("floor", "population")},
+    **{f"{FIT}/{d}@per_array": LIST for d in ("AP", "P")},
+}
+"""What its JSON and numeric group attributes hold."""
+
+
 class SwitchingRun(RunSink):
     """A switching run file seen as a :class:`mtj_hil.protocols.switching.procedure.SwitchingSink`."""
 
     KIND = KIND
     GROUP = GROUP
+    STRUCTURE = STRUCTURE
+    ATTRIBUTES = ATTRIBUTES
+    REQUIRED = ("points_end", "loops_end")
 
     def _ends(self, name: str) -> int:
         path = f"{GROUP}/{name}"

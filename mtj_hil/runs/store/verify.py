@@ -25,9 +25,11 @@ from mtj_hil.runs.store.image import ImageDamaged, damaged_datasets, has_header,
 from mtj_hil.runs.store.reading import diagnose, load_tree
 
 
-def verify_run(path: str | Path) -> list[str]:
+def verify_run(path: str | Path, *, parts: bool = True) -> list[str]:
     """Everything wrong with the run file ``path``, one sentence each naming the file and
-    the dataset or part concerned; an empty list for a sound file."""
+    the dataset or part concerned; an empty list for a sound file. ``parts=False`` leaves
+    out journal parts that do not verify (a resume sets them aside and measures their
+    arrays again)."""
     path = Path(path)
     try:
         data = read_file(path)
@@ -50,7 +52,8 @@ def verify_run(path: str | Path) -> list[str]:
             tree = load_tree(path, writable=False)
         except StoreError as exc:
             return [str(exc)]
-    problems += [f"{part}: journal part not trusted: {why}" for part, why in tree.untrusted]
+    if parts:
+        problems += [f"{part}: journal part not trusted: {why}" for part, why in tree.untrusted]
     with tree.h5 as h5:
         problems += [f"{path}: {d}" for d in damaged_datasets(h5)]
         problems += _arrays(path, h5)
@@ -81,15 +84,15 @@ def _arrays(path: Path, h5: object) -> list[str]:
     ]
 
 
-def verify_run_file(path: str | Path) -> int:
-    """Check the run file at ``path`` end to end (:func:`verify_run`); the number of
-    datasets read.
+def verify_run_file(path: str | Path, *, parts: bool = True) -> int:
+    """Check the run file at ``path`` end to end (:func:`verify_run`, ``parts`` as there);
+    the number of datasets read.
 
     Raises:
         StoreError: anything is wrong, every problem named (file, dataset or part).
     """
     path = Path(path)
-    problems = verify_run(path)
+    problems = verify_run(path, parts=parts)
     if problems:
         raise StoreError("; ".join(problems))
     from mtj_hil.runs.store.runfile import RunFile

@@ -100,3 +100,14 @@ def test_export_of_a_campaign_round_trips(campaign: Path, tmp_path: Path, capsys
     assert main(["export", str(campaign), "--format", "csv", "--out", str(tmp_path / "t")]) == 0
     assert (tmp_path / "t" / "die.csv").exists()
     assert main(["export", str(campaign), "--format", "netcdf", "--group", "sweep"]) == 3
+
+
+def test_export_never_overwrites_the_campaign_s_own_files(campaign: Path, capsys):
+    spec = load_campaign(campaign)
+    run = spec.tasks[0].run_file
+    for target in (campaign, spec.index_path, run):
+        before = target.read_bytes()
+        args = ["export", str(campaign), "--format", "netcdf", "--force", "--out", str(target)]
+        assert main(args) == 4
+        assert "choose another --out (not even --force)" in capsys.readouterr().err
+        assert target.read_bytes() == before

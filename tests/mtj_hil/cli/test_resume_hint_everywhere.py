@@ -73,3 +73,17 @@ def test_export_of_an_unfinished_run_names_the_same_resume_command(aborted, caps
     hint = _show_hint(aborted, capsys)
     assert main(["export", str(aborted), "--format", "netcdf"]) == 4
     assert f"finish it first with: {hint}" in _squash(capsys.readouterr().err)
+
+
+def test_the_hint_names_the_file_where_it_is_now_not_where_it_was_written(tmp_path, capsys):
+    """The recorded command line says ``--out interrupted.h5``; the file was copied since:
+    the hint finishes the copy (following it once resumed a file of the old name)."""
+    from pathlib import Path
+
+    fixture = Path(__file__).parents[2] / "fixtures" / "legacy-0.1"
+    copy = tmp_path / "copied run.h5"
+    copy.write_bytes((fixture / "characterization-interrupted.h5").read_bytes())
+    assert main(["show", str(copy)]) == 0
+    text = _squash(capsys.readouterr().out)
+    assert f"--out '{copy}' --resume" in text
+    assert "--out interrupted.h5" not in text

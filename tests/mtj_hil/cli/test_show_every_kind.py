@@ -86,3 +86,13 @@ def test_a_run_file_is_shown_whatever_its_name(capsys, tmp_path):
     for name in ("run.nxs", "run.hdf"):
         shutil.copyfile(run.path, tmp_path / name)
         assert "kind characterization" in _show(capsys, tmp_path / name)
+
+
+def test_a_text_file_named_h5_is_called_text(tmp_path, capsys):
+    from mtj_hil.cli.main import main as run_main
+
+    renamed = tmp_path / "profile.h5"
+    renamed.write_text('name = "x"\n[geometry]\nn_arrays = 2\n')
+    assert run_main(["show", str(renamed)]) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{renamed} holds text, not HDF5, though named .h5" in err

@@ -172,3 +172,20 @@ def test_damaged_provenance_is_named(runs, tmp_path, capsys):
     assert main(["export", str(edited), "--format", "netcdf"]) == 4
     line = one_line_error(capsys)
     assert str(edited) in line and "damaged" in line
+
+
+@pytest.mark.parametrize("fmt", ["netcdf", "nexus"])
+def test_an_output_that_is_a_folder_or_cannot_be_made_is_named_as_given(
+    runs, tmp_path, capsys, fmt
+):
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    args = ["export", str(runs["characterization"]), "--format", fmt, "--force", "--out"]
+    assert main([*args, str(folder)]) == 4
+    assert f"{folder} is a folder; give the file to write as --out" in one_line_error(capsys)
+    assert list(folder.iterdir()) == []  # no temporary file left in it, nor beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a folder"]
+    blocked = tmp_path / "plain file"
+    blocked.write_text("x")
+    assert main([*args, str(blocked / "out.nc")]) == 4
+    assert f"cannot write {blocked / 'out.nc'}" in one_line_error(capsys)

@@ -1,0 +1,218 @@
+"""What a run file's datasets and attributes must be (types, shapes, values), checked when
+the file is opened (:func:`check_run`).
+
+A file that passes its checksum may still not hold what mtj-hil wrote: one written or edited
+by another program (its checksum recomputed), or one of mtj-hil 0.1 (no checksum). Each kind's
+store declares what its datasets look like (``RunSink.STRUCTURE``: a dataset path and its
+:class:`Expect`); :func:`check_structure` compares the file with it before any reader uses
+the data, so a dataset of the wrong type or shape is refused in one line naming it, never
+met later as a failure inside numpy or xarray; likewise its JSON and numeric attributes
+(``RunSink.ATTRIBUTES``, :func:`check_attributes`). Datasets a file does not hold are not
+required here (older files lack some; the readers name a missing one they need), and
+datasets nobody declares are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mtj_hil.errors import StoreError
+
+KIND_NAMES = {
+    "b": "boolean",
+    "i": "integer",
+    "u": "integer",
+    "f": "float",
+    "S": "text",
+    "O": "text",
+}
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What one dataset must be.
+
+    ``kinds``: numpy dtype kinds allowed (``"iu"`` integers, ``"f"`` floats, ``"b"`` bool,
+    ``"S"`` bytes). ``dims``: one entry per dimension: an int is a fixed size; a name is a
+    size shared by every dataset that names it (``rows`` and ``cols`` come from the run's
+    layout); a name ending in ``+`` is at least the size of that name (a stream may hold
+    rows past its index while a run is written); ``*`` is any size. ``dims=None``: any shape.
+    ``index``: the values are array indices on the die (``0 <= value < n_arrays``).
+    ``bounds``: the least and largest value an integer dataset may hold (codes).
+    """
+
+    kinds: str
+    dims: tuple[str | int, ...] | None = None
+    index: bool = False
+    bounds: tuple[int, int] | None = None
+
+
+def _layout_sizes(h5: h5py.File, path: Path) -> dict[str, int]:
+    """``rows``, ``cols`` and ``n_arrays`` from the run's layout (those it gives)."""
+    raw = h5.attrs.get("layout", "{}")
+    try:
+        layout = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+        if not isinstance(layout, dict):
+            raise TypeError("not an object")
+        sizes = {k: int(layout[k]) for k in ("rows", "cols", "n_arrays") if k in layout}
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"{path}: its layout attribute is not the JSON object mtj-hil writes: the file "
+            "is damaged or was not written by mtj-hil"
+        ) from exc
+    return sizes
+
+
+def _describe(expect: Expect) -> str:
+    kinds = sorted({KIND_NAMES.get(k, k) for k in expect.kinds})
+    what = " or ".join(kinds)
+    if expect.dims is None:
+        return what
+    return f"{what} of shape ({', '.join(str(d) for d in expect.dims)})"
+
+
+def check_structure(h5: h5py.File, path: str | Path, expected: Mapping[str, Expect]) -> None:
+    """Check the datasets of the run tree ``h5`` (of the file ``path``) against ``expected``.
+
+    Raises:
+        StoreError: naming the file, the first dataset that is not as expected, what it is
+            and what it should be.
+    """
+    path = Path(path)
+    if not expected:
+        return
+    sizes = _layout_sizes(h5, path)
+    bound_by = {name: "the layout" for name in sizes}
+    at_least: list[tuple[str, str, int]] = []
+    for name, expect in expected.items():
+        obj = h5.get(name)
+        if obj is None:
+            continue
+        if not isinstance(obj, h5py.Dataset):
+            raise StoreError(f"{path}: {name} is a group where a dataset belongs: {_hint()}")
+        shape, kind = obj.shape, obj.dtype.kind
+        if shape is None or kind not in expect.kinds:
+            raise StoreError(
+                f"{path}: dataset {name} holds {obj.dtype} {_shape(shape)} where mtj-hil writes "
+                f"{_describe(expect)}: {_hint()}"
+            )
+        if expect.dims is not None:
+            if len(shape) != len(expect.dims):
+                raise StoreError(
+                    f"{path}: dataset {name} has shape {_shape(shape)} where mtj-hil writes "
+                    f"{_describe(expect)}: {_hint()}"
+                )
+            for dim, size in zip(expect.dims, shape, strict=True):
+                if dim == "*":
+                    continue
+                if isinstance(dim, int) or dim in sizes:
+                    want = dim if isinstance(dim, int) else sizes[dim]
+                    if size != want:
+                        raise StoreError(
+                            f"{path}: dataset {name} has shape {_shape(shape)} where mtj-hil "
+                            f"writes {_describe(expect)}{_given(expect, sizes, bound_by)}: "
+                            f"{_hint()}"
+                        )
+                elif dim.endswith("+"):
+                    at_least.append((name, dim[:-1], size))
+                else:
+                    sizes[dim], bound_by[dim] = size, name
+        if expect.index and obj.size and "n_arrays" in sizes:
+            values = obj[()]
+            if values.min() < 0 or values.max() >= sizes["n_arrays"]:
+                raise StoreError(
+                    f"{path}: dataset {name} names arrays outside the die's 0..."
+                    f"{sizes['n_arrays'] - 1}: {_hint()}"
+                )
+        if expect.bounds is not None and obj.size:
+            values, (low, high) = obj[()], expect.bounds
+            if values.min() < low or values.max() > high:
+                raise StoreError(
+                    f"{path}: dataset {name} holds values outside {low}...{high}, the codes "
+                    f"mtj-hil writes: {_hint()}"
+                )
+    for name, dim, size in at_least:
+        if dim in sizes and size < sizes[dim]:
+            raise StoreError(
+                f"{path}: dataset {name} holds {size} rows where {bound_by[dim]} counts "
+                f"{sizes[dim]}: {_hint()}"
+            )
+
+
+def _given(expect: Expect, sizes: dict[str, int], bound_by: dict[str, str]) -> str:
+    named = [d for d in expect.dims or () if isinstance(d, str) and d in sizes]
+    if not named:
+        return ""
+    return " (" + ", ".join(f"{d} = {sizes[d]} from {bound_by[d]}" for d in named) + ")"
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "(empty)" if shape is None else f"({', '.join(str(s) for s in shape)})"
+
+
+def _hint() -> str:
+    return "the file was changed by another program or is damaged; restore it from a copy"
+
+
+OBJECT, LIST, NUMBER = "a JSON object", "a JSON list", "a number"
+"""What an attribute holds (:func:`check_attributes`)."""
+ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT}
+"""The root attributes every run of a measurement kind has."""
+
+
+def _holds(value: Any, want: str) -> bool:
+    if want == NUMBER:
+        return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        )
+    try:
+        decoded = json.loads(value.decode() if isinstance(value, bytes) else str(value))
+    except ValueError:
+        return False
+    return isinstance(decoded, dict if want == OBJECT else list)
+
+
+def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str]) -> None:
+    """Check the attributes ``"group@name"`` (``"@name"``: of the root) that the run tree
+    ``h5`` holds against what they must hold (:data:`OBJECT`, :data:`LIST`, :data:`NUMBER`).
+
+    Raises:
+        StoreError: naming the file, the first attribute that is not as expected and what it
+            should hold.
+    """
+    for key, want in expected.items():
+        group, _, name = key.partition("@")
+        obj = h5.get(group) if group else h5
+        if obj is None or name not in obj.attrs:
+            continue
+        if not _holds(obj.attrs[name], want):
+            where = f"{name} (of {group})" if group else name
+            raise StoreError(
+                f"{Path(path)}: its attributes are not as mtj-hil writes them: {where} is not "
+                f"{want}; {_hint()}"
+            )
+
+
+def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
+    """Check a run tree of ``kind`` against what its store declares (``STRUCTURE`` for the
+    datasets, ``ATTRIBUTES`` for the attributes; :mod:`mtj_hil.kinds`). A kind that is not
+    a measurement kind (a network, an experiment) is not checked.
+
+    Raises:
+        StoreError: naming the file and what in it is not as mtj-hil writes it.
+    """
+    from mtj_hil.kinds import file_kind
+
+    measurement = file_kind(kind)
+    store = measurement.piece("store") if measurement is not None else None
+    if store is None:
+        return
+    check_attributes(h5, path, {**ROOT_ATTRIBUTES, **getattr(store, "ATTRIBUTES", {})})
+    check_structure(h5, path, getattr(store, "STRUCTURE", {}))

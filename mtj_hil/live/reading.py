@@ -58,10 +58,12 @@ def read_retrying(
             with tree.h5 as h5:
                 if h5.attrs.get("format") != FORMAT:
                     raise NotARunFile(f"{path} is not an mtj-hil run file")
-                try:  # a dataset of another type or shape: named, not retried
+                try:  # a dataset of another type or shape: named once it stays so
                     check_run(h5, path, str(h5.attrs.get("kind", "")))
                 except StoreError as exc:
-                    raise NotARunFile(str(exc)) from exc
+                    if i == attempts - 1:  # not a read caught half way through a write
+                        raise NotARunFile(str(exc)) from exc
+                    raise
                 return read(h5)
         except (FileNotFoundError, NotARunFile):
             raise

@@ -82,6 +82,13 @@ class RunSource:
         parts = _last_part(self.path)
         return (st.st_mtime_ns, st.st_size, st.st_ino, parts, self._state, self._work)
 
+    def _status_now(self) -> str:
+        """The status the file at the path records now ("" if it cannot be read)."""
+        try:
+            return read_retrying(self.path, lambda h5: str(h5.attrs.get("status", "")))
+        except (OSError, StoreError):
+            return ""
+
     def _peek_state(self) -> str:
         try:
             status = read_retrying(self.path, lambda h5: str(h5.attrs.get("status", "")))
@@ -119,7 +126,10 @@ class RunSource:
         known = set(self.view.arrays_read()) if self.view is not None else set()
         was_final = bool(self.last and (self.last.get("characterization") or {}).get("final"))
         snap = self._read(h5)
-        if _stamp(self.path) != before:
+        if _stamp(self.path) != before or (
+            # a run that just ended: this handle may be the file it replaced
+            snap["state"] == "interrupted" and self._status_now() != "running"
+        ):
             if self.view is not None:
                 self.view.forget(set(self.view.arrays_read()) - known, finals=not was_final)
             self._shown = 0

@@ -204,3 +204,49 @@ def test_a_file_that_changes_while_read_is_read_again(tmp_path, monkeypatch):
     snap = source.snapshot()
     assert len(reads) == 3 and snap["done_arrays"] == [0, 1]
     assert snap["characterization"]["final"] and len(snap["characterization"]["arrays"]) == 2
+
+
+def test_a_read_of_the_file_a_finished_run_just_replaced_is_not_shown_interrupted(
+    tmp_path, monkeypatch
+):
+    """The run's end writes the whole file, puts it in place and gives the lease back: a
+    read that opened the file it replaced sees ``running`` with no writer. That read is
+    retried, so the page shows the completed run, not an interrupted one."""
+    import mtj_hil.live.snapshot as snapshot
+
+    path = tmp_path / "r.h5"
+    _characterise(path, arrays=(0, 1))
+    real, calls = snapshot.header, []
+
+    def old_handle_first(h5):
+        head = real(h5)
+        calls.append(head["status"])
+        return {**head, "status": "running"} if len(calls) == 1 else head
+
+    monkeypatch.setattr(snapshot, "header", old_handle_first)
+    snap = RunSource(path).snapshot()
+    assert snap["state"] == "completed" and snap["done_arrays"] == [0, 1]
+    assert len(calls) == 2
+
+
+def test_a_structure_check_failing_once_is_a_read_caught_mid_write_and_retried(
+    tmp_path, monkeypatch
+):
+    import mtj_hil.live.reading as reading
+
+    path = tmp_path / "r.h5"
+    _characterise(path, arrays=(0,))
+    real, calls = reading.check_run, []
+
+    def once(h5, where, kind):
+        calls.append(kind)
+        if len(calls) == 1:
+            raise StoreError(f"{where}: dataset characterization/0/g_p holds text")
+        real(h5, where, kind)
+
+    monkeypatch.setattr(reading, "check_run", once)
+    assert read_retrying(path, lambda h5: str(h5.attrs["status"]), pause=0.001) == "completed"
+    monkeypatch.setattr(reading, "check_run", lambda h5, where, kind: (_ for _ in ()).throw(
+        StoreError(f"{where}: dataset characterization/0/g_p holds text")))  # fmt: skip
+    with pytest.raises(NotARunFile, match="g_p holds text"):
+        read_retrying(path, lambda h5: 0, pause=0.001)

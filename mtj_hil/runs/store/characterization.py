@@ -85,7 +85,6 @@ _TIME_TEXT = (
 
 _READS = ("*", "cycles", "reads", "rows", "cols")
 _CELLS = ("m", "rows", "cols")
-_EXTRA = ("k", "extra_cycles", "extra_reads", "rows", "cols")
 STRUCTURE = {
     f"{GROUP}/array_index": Expect("iu", ("n",), index=True),
     f"{GROUP}/array_sha256": Expect("SO", ("*",)),
@@ -103,11 +102,11 @@ STRUCTURE = {
     },
     "defects/posterior": Expect("f", (*_CELLS, 5)),
     "defects/resistive_open": Expect("b", _CELLS),
-    "remeasure/arrays": Expect("iu", ("k",), index=True),
-    "remeasure/selected": Expect("b", ("k", "rows", "cols")),
-    **{f"remeasure/{n}": Expect("f", _EXTRA) for n in ("g_after_p", "g_after_ap", *_BIAS_STREAMS)},
 }
-"""What each dataset of a characterisation run is (:mod:`mtj_hil.runs.store.structure`)."""
+"""What each dataset of a characterisation run is (:mod:`mtj_hil.runs.store.structure`).
+The ``remeasure/`` record is left out: a kill between its writes leaves it inconsistent by
+design, and a resume measures such a record again (``replay.fits`` checks it) rather than
+refusing the run."""
 ATTRIBUTES = {
     **{f"defects@{n}": OBJECT for n in ("model", "overlap", "remeasured")},
     "defects@warnings": LIST,

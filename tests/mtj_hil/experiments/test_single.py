@@ -269,3 +269,11 @@ def test_a_network_of_a_profile_file_evaluates_from_another_folder(tmp_path, mon
     train_network(spec)
     monkeypatch.chdir(tmp_path)
     assert evaluate_network(tmp_path / "n.h5", 0)["method"] == "unaware"
+
+
+def test_the_summary_line_prints_error_rates_as_counted_not_as_float_residue():
+    from mtj_hil.experiments.single import summary_json
+
+    line = summary_json({"software_error": 1.0 - 0.902, "rates": [1.0 - 0.9, 0.25], "n": 1000})
+    assert line == '{"software_error": 0.098, "rates": [0.1, 0.25], "n": 1000}'
+    assert json.loads(summary_json({"x": 1 / 3}))["x"] == pytest.approx(1 / 3, rel=1e-12)

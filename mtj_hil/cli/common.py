@@ -378,6 +378,11 @@ def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     from mtj_hil.runs.store.runfile import RunFile
     from mtj_hil.runs.store.verify import verify_run_file
 
+    if not out.exists() and not out.is_symlink():
+        raise StoreError(
+            f"{out} does not exist: --resume finishes an interrupted run file (check the "
+            "path); to start a new run there, leave out --resume"
+        )
     # a damaged file is named before anything is resumed; journal parts that do not verify
     # are not damage of the file: the resume sets them aside and measures their arrays again
     verify_run_file(out, parts=False)

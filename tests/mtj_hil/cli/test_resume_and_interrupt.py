@@ -169,3 +169,12 @@ def test_a_run_being_written_can_be_shown_and_a_killed_one_is_interrupted(tmp_pa
     assert "interrupted: the run says 'running' but no process holds it" in text
     assert "finish it with: mtj-hil characterize --die 1 --cycles 3" in text
     assert f"--out {out} --no-report --resume" in text
+
+
+@pytest.mark.parametrize("command", ["characterize", "switching"])
+def test_resume_of_a_file_that_does_not_exist_says_to_leave_out_resume(tmp_path, capsys, command):
+    out = tmp_path / "nothere.h5"
+    assert main([command, "--die", "1", "--resume", "--out", str(out)]) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{out} does not exist: --resume finishes an interrupted run file" in err
+    assert "leave out --resume" in err and not out.exists()

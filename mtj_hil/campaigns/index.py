@@ -33,6 +33,7 @@ import numpy as np
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import atomic_write, error_text
+from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.image import (
     ImageDamaged,
     encode,
@@ -291,20 +292,7 @@ class CampaignIndex:
     def run_active(self) -> bool:
         """Whether a ``campaign run`` holds this index now (its lock, see :meth:`exclusive`);
         False when none does, so records left ``running`` were cut short."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            fd = os.open(lock_path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
-        return False
+        return flock_held(self.path.with_name(self.path.name + ".lock")) is True
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -12,10 +12,10 @@ the lease; it never takes or removes one.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
+from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.lease import writer_active
 
 
@@ -29,21 +29,7 @@ def writer_holds(path: str | Path) -> bool | None:
     """
     if os.environ.get("HDF5_USE_FILE_LOCKING", "").upper() in ("FALSE", "0"):
         return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return flock_held(path)
 
 
 def run_state(status: str, path: str | Path) -> str:

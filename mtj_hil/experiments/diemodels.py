@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -288,3 +289,61 @@ def fit_population(models: Sequence[DieModel], min_rate_spread: float = 0.0) -> 
         TrainingError: no dies, or dies of different layouts.
     """
     return PopulationModel.fit(list(models), min_rate_spread)
+
+
+def _profile_name(attrs: dict[str, Any]) -> str | None:
+    """The profile a run's simulated die was drawn from, as its ``station`` record states it
+    (None for a die of a station, whose runs record no profile)."""
+    station = attrs.get("station")
+    profile = station.get("profile") if isinstance(station, dict) else None
+    name = profile.get("name") if isinstance(profile, dict) else None
+    return str(name) if name else None
+
+
+def load_population_models(
+    paths: Sequence[str | Path], layout: Layout, profile: str | None = None
+) -> list[DieModel]:
+    """Measured models of a population's dies, one per characterisation run file, each
+    checked as :func:`load_die_model` checks it.
+
+    Args:
+        paths: one ``mtj-hil characterize`` run file per die.
+        layout: the layout of the dies.
+        profile: the name of the profile the population should be of; runs of simulated dies
+            of another profile are refused (runs of a station's die record none).
+
+    Raises:
+        StoreError: as :func:`load_die_model`; a die that appears in more than one run (it
+            would count twice in the population's die-to-die statistics); runs of simulated
+            dies of different profiles, or of another profile than ``profile``.
+    """
+    models, seen, names = [], {}, {}
+    for path in paths:
+        models.append(load_die_model(path, layout))
+        with RunFile.open(path, "r", kind=KIND) as run:
+            attrs = run.attrs
+        die = str(attrs.get("die_id", ""))
+        if die in seen:
+            raise StoreError(
+                f"die {die!r} appears in more than one --characterization ({seen[die]} and "
+                f"{path}); give one run per die (a repeat would count the die twice in the "
+                "population)"
+            )
+        seen[die] = path
+        name = _profile_name(attrs)
+        if name is not None:
+            names.setdefault(name, path)
+    if len(names) > 1:
+        (a, pa), (b, pb) = list(names.items())[:2]
+        raise StoreError(
+            f"{pa} and {pb} were measured on dies of different profiles ({a!r}, {b!r}); a "
+            "population is fitted from dies of one profile"
+        )
+    if profile is not None and any(name != profile for name in names):
+        other = next(name for name in names if name != profile)
+        raise StoreError(
+            f"{names[other]} was measured on a simulated die of profile {other!r}, not "
+            f"{profile!r} (the die the network is for): give runs of {profile} dies, or "
+            f"--profile {other}"
+        )
+    return models

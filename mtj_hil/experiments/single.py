@@ -22,7 +22,12 @@ from mtj_hil.experiments.data import (
     check_image_size,
     load_dataset,
 )
-from mtj_hil.experiments.diemodels import fit_population, load_die_model, model_from_memory
+from mtj_hil.experiments.diemodels import (
+    fit_population,
+    load_die_model,
+    load_population_models,
+    model_from_memory,
+)
 from mtj_hil.experiments.lea import build_lea, parse_copies, resolve_copies, save_lea
 from mtj_hil.experiments.method_names import (
     DIE_METHODS,
@@ -378,7 +383,8 @@ def _population_models(spec: TrainSpec, layout: Layout) -> list[DieModel]:
     """Measured models to fit the population on: the given files, else dies 0..N-1 of the lot
     characterised now."""
     if spec.characterization:
-        return [load_die_model(p, layout) for p in spec.characterization]
+        name = load_profile(spec.profile).name
+        return load_population_models(spec.characterization, layout, name)
     models = []
     for k in range(spec.population_dies):
         with SimulatedChip.from_lot(spec.profile, spec.lot_seed, k) as chip:

@@ -6,7 +6,7 @@ Conductances in siemens; read noise is relative (0.005 = 0.5 % of the current, 1
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from mtj_hil.protocols.characterize.procedure import MemorySink
 from mtj_hil.protocols.chip import CellState, Layout
 from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData
 from mtj_hil.runs.store.characterization import KIND, Characterization, load_characterization
+from mtj_hil.runs.store.identity import simulated_profile_changes
 from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import SimulatedDie
@@ -168,6 +169,7 @@ def load_die_model(
     *,
     die_id: str | None = None,
     read_noise: float | None = None,
+    description: Mapping[str, Any] | None = None,
 ) -> DieModel:
     """The measured model of a die from its characterisation run file.
 
@@ -177,6 +179,8 @@ def load_die_model(
         die_id: if given, the file's ``die_id`` attribute must equal it.
         read_noise: relative read noise; default: estimated from the file's repeated reads
             (or :data:`DEFAULT_READ_NOISE` if it has only one read per device and state).
+        description: the die's ``describe()``; a simulated die is then checked to have the
+            profile values the file was measured with (the die id names only the profile).
 
     Raises:
         StoreError: missing or foreign file, another kind of run, another die, another layout,
@@ -186,6 +190,14 @@ def load_die_model(
     found = str(char.attrs.get("die_id", ""))
     if die_id is not None and found != die_id:
         raise StoreError(f"{path} characterises die {found!r}, not {die_id!r}")
+    changed = simulated_profile_changes(char.attrs.get("station"), description)
+    if changed:
+        raise StoreError(
+            f"{path} was measured on a simulated die of the same name with other profile "
+            f"values ({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''} differ): "
+            "that is another die; characterise this die again, or give the profile file it "
+            "was measured with"
+        )
     if char.attrs.get("status") == "completed" and not char.complete:
         raise StoreError(
             f"{path} is marked completed but holds no classification (no defects/ group): "

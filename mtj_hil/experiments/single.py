@@ -44,7 +44,7 @@ from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import simulated_die_id
-from mtj_hil.sim.profile import load_profile
+from mtj_hil.sim.profile import as_dict, load_profile
 from mtj_hil.training.bnn import BNN, MAX_EPOCHS, TrainConfig
 from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
@@ -93,7 +93,9 @@ def measured_model(chip: Chip, characterization: Path | None, expected_id: str |
         StoreError: the file is of another die, kind or layout, or unfinished.
     """
     if characterization is not None:
-        return load_die_model(characterization, chip.layout, die_id=expected_id)
+        return load_die_model(
+            characterization, chip.layout, die_id=expected_id, description=chip.describe()
+        )
     sink = MemorySink()
     characterize_die(chip, sink)
     return model_from_memory(chip.layout, sink)
@@ -187,7 +189,8 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     """
     refuse_existing_network(spec.out)
     data = load_dataset(spec.dataset, spec.seed, data_dir=spec.data_dir, image_size=spec.image_size)
-    layout = load_profile(spec.profile).layout
+    profile = load_profile(spec.profile)
+    layout = profile.layout
     sizes = [data.n_features, *spec.hidden, data.n_classes]
     check_fits(sizes, layout)
     target = die_id(spec.profile, spec.lot_seed, spec.die)
@@ -261,6 +264,8 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
             "image_size": spec.image_size,
             "data_dir": "" if spec.data_dir is None else str(spec.data_dir.resolve()),
             "profile": _recorded_profile(spec.profile),
+            # its values: a profile file edited since makes the same die id another die
+            "profile_values": json.dumps(as_dict(profile), default=str),
             "lot_seed": spec.lot_seed,
             "die": spec.die,
             "characterization": [str(p) for p in spec.characterization],

@@ -6,6 +6,7 @@ or its digital compensation).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from mtj_hil.experiments.single import (
     open_chip,
 )
 from mtj_hil.protocols.chip import Layout
+from mtj_hil.runs.store.identity import simulated_profile_changes
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.training.compensation import Compensation
 from mtj_hil.training.datasets import Dataset
@@ -77,6 +79,32 @@ def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
             raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
 
 
+def check_profile_values(path: Path, attrs: dict[str, Any], description: Any) -> None:
+    """Refuse to evaluate a network trained for one die (:data:`DIE_METHODS`, LEA) on a
+    simulated die whose profile has other values than the one it was trained for (its profile
+    file edited since: the same die id, another die). Networks of the other methods are not
+    tied to one die, and network files that record no values (older ones) are not checked.
+
+    Raises:
+        ConfigError: naming the file, the profile and the values that differ.
+    """
+    recorded = attrs.get("profile_values")
+    if not recorded or attrs.get("method") not in (*DIE_METHODS, "lea"):
+        return
+    try:
+        values = json.loads(recorded) if isinstance(recorded, str) else recorded
+    except ValueError as exc:
+        raise StoreError(f"{path}: its profile_values are not JSON; {DAMAGED}") from exc
+    changed = simulated_profile_changes(values, description)
+    if changed:
+        raise ConfigError(
+            f"{path} was trained for profile {attrs['profile']} with other values "
+            f"({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''} differ): the die "
+            "it would be evaluated on is another die; restore the profile file it was trained "
+            "with, or train again"
+        )
+
+
 def _data_for(attrs: dict[str, Any]) -> Dataset:
     data_dir = attrs.get("data_dir") or None
     return load_dataset(
@@ -115,6 +143,7 @@ def evaluate_network(
     with open_chip(station, profile, lot_seed, die) as chip:
         net, placement, attrs, comp = load_saved(net_path, chip.layout)
         check_placement(chip, placement)
+        check_profile_values(net_path, attrs, chip.describe())
         target = die_id(profile, lot_seed, die) if station is None else None
         if attrs["method"] in DIE_METHODS and target is not None and attrs["die_id"] != target:
             raise ConfigError(
@@ -131,7 +160,9 @@ def evaluate_network(
         }
         model = None
         if characterization is not None:
-            model = load_die_model(characterization, chip.layout, die_id=target)
+            model = load_die_model(
+                characterization, chip.layout, die_id=target, description=chip.describe()
+            )
         if attrs["method"] == "lea":
             check_lea_die(attrs, target, net_path)
             with RunFile.open(net_path, "r", kind=KIND) as run:

@@ -75,3 +75,22 @@ def refuse_other_bench(path: str | Path, attrs: Mapping[str, Any], station: Any)
             f"another die; resume it with the profile it was started with ({hint}), or "
             "measure into a new run file"
         )
+
+
+def simulated_profile_changes(recorded: Any, description: Any) -> list[str]:
+    """The profile values (dotted names) in which the simulated die a file records
+    (``recorded``: a chip's ``describe()`` as a run file keeps it, or just its ``profile``
+    part) differs from the simulated die ``description`` describes now: a profile file edited
+    since, or another file giving the same name, makes the same die id another die. Empty
+    when either side is not the in-process simulator or records no profile."""
+    if not isinstance(description, Mapping) or description.get("backend") != "simulated":
+        return []
+    if isinstance(recorded, Mapping) and "backend" in recorded:
+        if recorded.get("backend") != "simulated":
+            return []
+        recorded = recorded.get("profile")
+    if not isinstance(recorded, Mapping) or not recorded:
+        return []
+    old = json.loads(json.dumps(recorded, default=str))
+    new = json.loads(json.dumps(description.get("profile", {}), default=str))
+    return list(_differences(old, new))

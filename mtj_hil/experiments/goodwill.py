@@ -91,7 +91,8 @@ def run_goodwill(config: GoodwillConfig, progress: Progress | None = None) -> Go
     """Run the experiment (see the module docstring).
 
     Raises:
-        ConfigError: bad configuration or a profile that is not a passive die of >= 2 arrays.
+        ConfigError: bad configuration (a die of any cell kind is taken; the outputs name it).
+        TrainingError: the 13-6-3 network does not fit the profile's arrays.
     """
     t0 = time.perf_counter()
     report = progress or (lambda stage, done, total: None)

@@ -81,7 +81,7 @@ def write_goodwill(
     c = result.config
     text = (
         f"# Goodwill experiment: {result.dataset}, 13-6-3 on {c.profile} die {c.die} of lot "
-        f"{c.lot_seed}\n\nAccuracy measured through the simulated passive crossbars after "
+        f"{c.lot_seed}\n\nAccuracy measured through the simulated {_cell(result)} crossbars after "
         f"write-verify (first pulse {c.pulse_amplitude} V). Die defects: {result.defects}.\n\n"
     )
     text += markdown_table(HEADER, summary_rows(result))
@@ -135,6 +135,11 @@ def _write_set(run: RunFile, s: SolutionSet) -> None:
         run.write(f"{s.name}/{name}", values, "1", what)
 
 
+def _cell(result: GoodwillResult) -> str:
+    """The die's cell kind in words ("passive", "1T1R"): the experiment runs on any profile."""
+    return str(result.placement.layout.cell)
+
+
 def _histogram(result: GoodwillResult, path: Path) -> Path:
     import matplotlib
 
@@ -151,7 +156,7 @@ def _histogram(result: GoodwillResult, path: Path) -> Path:
             if s is not None:
                 ax.hist(100 * getattr(s, attr), bins=bins, alpha=0.6, color=color, label=s.name)
         ax.set_title(title)
-        ax.set_xlabel("accuracy on the simulated passive die (%)")
+        ax.set_xlabel(f"accuracy on the simulated {_cell(result)} die (%)")
         ax.set_ylabel("solutions")
         ax.legend(fontsize=8)
     fig.tight_layout()

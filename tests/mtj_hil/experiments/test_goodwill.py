@@ -42,3 +42,11 @@ def test_daffodil_semantics_with_ideal_currents():
         return i[:, 0::2] - i[:, 1::2]
 
     assert np.allclose(daffodil_forward_currents(sol, X, ideal), daffodil.forward(sol, X))
+
+
+def test_the_outputs_name_the_cell_of_a_die_that_is_not_passive(tmp_path):
+    config = GoodwillConfig(profile="1t1r-20k", solutions=1, epochs=2, restarts=1, daffodil=False)
+    paths = write_goodwill(run_goodwill(config), tmp_path)
+    text = paths["markdown"].read_text()
+    assert "through the simulated 1T1R crossbars" in text
+    assert "passive" not in text

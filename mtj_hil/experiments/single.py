@@ -51,6 +51,7 @@ from mtj_hil.training.chip_loop import train_chip_in_the_loop
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS, Compensation
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.die_model import DieModel
+from mtj_hil.training.errors import TrainingError
 from mtj_hil.training.evaluation import evaluate_software
 from mtj_hil.training.mapping import Placement, check_fits, place, place_defect_aware
 from mtj_hil.training.methods import (
@@ -192,7 +193,14 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     profile = load_profile(spec.profile)
     layout = profile.layout
     sizes = [data.n_features, *spec.hidden, data.n_classes]
-    check_fits(sizes, layout)
+    try:
+        check_fits(sizes, layout)
+    except TrainingError as exc:
+        raise TrainingError(
+            f"the network {'-'.join(map(str, sizes))} does not fit a die of profile "
+            f"{spec.profile}: {exc} (fewer or narrower --hidden layers, a smaller --image-size, "
+            "or a profile with more arrays)"
+        ) from None
     target = die_id(spec.profile, spec.lot_seed, spec.die)
     copies: list[int] = []
     requested = None

@@ -72,7 +72,11 @@ def test_network_run_file_of_wrong_kind(char_file):
 
 def test_network_that_does_not_fit(tmp_path):
     spec = TrainSpec("unaware", 0, tmp_path / "n.h5", dataset="digits", hidden=(400,), epochs=1)
-    with pytest.raises(TrainingError, match="does not fit"):
+    with pytest.raises(
+        TrainingError,
+        match=r"64-400-10 does not fit a die of profile 1t1r-20k: .*"
+        r"\(fewer or narrower --hidden layers, a smaller --image-size",
+    ):
         train_network(spec)
 
 

@@ -39,11 +39,12 @@ from mtj_hil.experiments.networks import save_compensation, save_network
 from mtj_hil.experiments.onchip import evaluate_on_chip
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
+from mtj_hil.runs.store.characterization import KIND as CHARACTERIZATION
 from mtj_hil.runs.store.lease import writer_active
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
-from mtj_hil.sim.die import simulated_die_id
+from mtj_hil.sim.die import SIMULATED_PREFIX, simulated_die_id
 from mtj_hil.sim.profile import as_dict, load_profile
 from mtj_hil.training.bnn import BNN, MAX_EPOCHS, TrainConfig
 from mtj_hil.training.capacity import check_usable
@@ -210,6 +211,8 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     files = list(spec.characterization)
     if spec.method in (*DIE_METHODS, "lea") and len(files) > 1:
         raise ConfigError(f"{spec.method} training takes one --characterization (its die)")
+    if files and spec.method in (*DIE_METHODS, "lea") and spec.station is None:
+        target = _labelled_die(files[0]) or target
     # every measured model is loaded (and checked) before any training
     model, models = None, []
     if spec.method in DIE_METHODS:
@@ -390,6 +393,19 @@ def _train_in_the_loop(
         if spec.station is not None:
             info["die_id"] = f"station:{spec.station}"
     return net, info
+
+
+def _labelled_die(characterization: Path) -> str | None:
+    """The id of the die ``characterization`` measured when that is a die of a station (its
+    ``--die-id`` label, not a simulated die's ``sim:...`` id): a network trained on its map
+    is for that die. None for a simulated die's run (it must then be of ``--die``), or a file
+    that is not a characterisation (refused when its model is loaded)."""
+    try:
+        with RunFile.open(characterization, "r", kind=CHARACTERIZATION) as run:
+            found = str(run.attrs.get("die_id", ""))
+    except StoreError:
+        return None
+    return found if found and not found.startswith(SIMULATED_PREFIX) else None
 
 
 def _population_models(spec: TrainSpec, layout: Layout) -> list[DieModel]:

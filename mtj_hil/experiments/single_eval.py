@@ -29,6 +29,7 @@ from mtj_hil.experiments.single import (
 from mtj_hil.protocols.chip import Layout
 from mtj_hil.runs.store.identity import simulated_profile_changes
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.sim.die import SIMULATED_PREFIX
 from mtj_hil.training.compensation import Compensation
 from mtj_hil.training.datasets import Dataset
 from mtj_hil.training.errors import TrainingError
@@ -146,8 +147,14 @@ def evaluate_network(
         check_profile_values(net_path, attrs, chip.describe())
         target = die_id(profile, lot_seed, die) if station is None else None
         if attrs["method"] in DIE_METHODS and target is not None and attrs["die_id"] != target:
+            hint = (
+                ""
+                if str(attrs["die_id"]).startswith(SIMULATED_PREFIX)
+                else (" (a die of a station: evaluate it there, with --station)")
+            )
             raise ConfigError(
                 f"{net_path} is a {attrs['method']} network for {attrs['die_id']}, not {target}"
+                + hint
             )
         data = _data_for(attrs)
         if net.sizes != [data.n_features, *net.sizes[1:-1], data.n_classes]:

@@ -47,9 +47,13 @@ DEFECT_PARAMS = (
 )
 
 
+SIMULATED_PREFIX = "sim:"
+"""How every simulated die's identifier begins (a station's die carries its own label)."""
+
+
 def simulated_die_id(profile_name: str, lot_seed: int, die_index: int) -> str:
     """The identifier run files record for die ``die_index`` of simulated lot ``lot_seed``."""
-    return f"sim:{profile_name}:lot{lot_seed}:die{die_index}"
+    return f"{SIMULATED_PREFIX}{profile_name}:lot{lot_seed}:die{die_index}"
 
 
 def die_seed_sequence(lot_seed: int, die_index: int) -> np.random.SeedSequence:

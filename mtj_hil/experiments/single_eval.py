@@ -27,6 +27,7 @@ from mtj_hil.experiments.single import (
     open_chip,
 )
 from mtj_hil.protocols.chip import Layout
+from mtj_hil.runs.store.characterization import KIND as CHARACTERIZATION
 from mtj_hil.runs.store.identity import simulated_profile_changes
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import SIMULATED_PREFIX
@@ -78,6 +79,39 @@ def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
         value = str(attrs.get(key, 0)).strip()
         if not value.isdecimal():
             raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
+
+
+def station_die_id(station: Path) -> str | None:
+    """The simulated die a virtual-lab station serves, by its id; None for a real die.
+
+    Raises:
+        ConfigError: the station file cannot be loaded.
+    """
+    from mtj_hil.station.files import load_station
+
+    st = load_station(station)
+    lab = st.virtual_lab
+    return None if lab is None else die_id(st.profile.name, lab.lot_seed, lab.die)
+
+
+def refuse_simulated_die(
+    recorded: str, on: str | None, station: Path, path: Path, error: type[Exception]
+) -> None:
+    """Refuse ``path`` (a die-bound network, or a characterisation) made for the simulated
+    die ``recorded`` on the station's die, unless that is the same simulated die (``on``, a
+    virtual lab's). What a station's die was labelled cannot be checked and is taken.
+
+    Raises:
+        ``error``: naming the file, both dies and what to do.
+    """
+    if not recorded.startswith(SIMULATED_PREFIX) or recorded == on:
+        return
+    where = f"the die {on} that {station} serves" if on else f"the die on {station}"
+    raise error(
+        f"{path} is of the simulated die {recorded}, not {where}: give the network and "
+        "characterisation of the die the station measures, or leave out --station to use "
+        "the simulated die"
+    )
 
 
 def check_profile_values(path: Path, attrs: dict[str, Any], description: Any) -> None:
@@ -141,6 +175,14 @@ def evaluate_network(
         attrs = run.attrs
     check_network_attrs(net_path, attrs)
     profile, lot_seed = str(attrs["profile"]), int(attrs["lot_seed"])
+    if station is not None:  # before any instrument is opened
+        on = station_die_id(station)
+        if attrs["method"] in (*DIE_METHODS, "lea"):
+            refuse_simulated_die(str(attrs.get("die_id", "")), on, station, net_path, ConfigError)
+        if characterization is not None:
+            with RunFile.open(characterization, "r", kind=CHARACTERIZATION) as run:
+                measured = str(run.attrs.get("die_id", ""))
+            refuse_simulated_die(measured, on, station, characterization, StoreError)
     with open_chip(station, profile, lot_seed, die) as chip:
         net, placement, attrs, comp = load_saved(net_path, chip.layout)
         check_placement(chip, placement)

@@ -1,0 +1,45 @@
+"""evaluate --station: a die-bound network or a characterisation of another simulated die
+than the one the station serves is refused before any instrument is opened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.experiments.single import TrainSpec, train_network
+from mtj_hil.experiments.single_eval import evaluate_network
+
+STATION = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"  # die 7
+
+
+def _no_chip(*args, **kwargs):
+    raise AssertionError("the station was opened")
+
+
+def _train(tmp_path: Path, method: str, char_file: Path) -> Path:
+    spec = TrainSpec(
+        method=method,
+        die=2,
+        out=tmp_path / f"{method}.h5",
+        dataset="digits",
+        hidden=(8,),
+        epochs=1,
+        characterization=[char_file] if method != "unaware" else [],
+    )
+    train_network(spec)
+    return spec.out
+
+
+def test_another_simulated_dies_network_and_map_are_refused_on_the_station(
+    tmp_path, char_file, monkeypatch
+):
+    assert "die = 7" in STATION.read_text()
+    aware = _train(tmp_path, "defect-aware", char_file)  # for die 2
+    plain = _train(tmp_path, "unaware", char_file)
+    monkeypatch.setattr("mtj_hil.experiments.single_eval.open_chip", _no_chip)
+    with pytest.raises(ConfigError, match=r"simulated die sim:1t1r-20k:lot0:die2, not the die "):
+        evaluate_network(aware, 2, station=STATION)
+    with pytest.raises(StoreError, match=r"die2.h5 is of the simulated die sim:1t1r-20k:lot0:die2"):
+        evaluate_network(plain, 7, station=STATION, characterization=char_file)

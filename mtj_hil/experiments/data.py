@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -125,3 +126,38 @@ def check_folds(dataset: str, folds: object, option: str = "folds") -> None:
             f"{dataset} has no cross-validation folds (its split is seeded; leave {option} "
             "out)"
         )
+
+
+def data_fingerprint(data: Dataset) -> dict[str, object]:
+    """What tells one data set's images and labels from another's: the split sizes, a SHA-256
+    of the labels (exact) and the sum of each split's features (compared with a tolerance,
+    so that a rounding difference between machines does not count as other data)."""
+    labels = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_test)]).astype("<i8")
+    return {
+        "n_train": int(np.shape(data.y_train)[0]),
+        "n_test": int(np.shape(data.y_test)[0]),
+        "labels_sha256": hashlib.sha256(labels.tobytes()).hexdigest(),
+        "x_train_sum": float(np.asarray(data.X_train, dtype=np.float64).sum()),
+        "x_test_sum": float(np.asarray(data.X_test, dtype=np.float64).sum()),
+    }
+
+
+def same_data(recorded: dict[str, object], data: Dataset) -> list[str]:
+    """The parts of :func:`data_fingerprint` in which ``data`` differs from ``recorded``
+    (parts ``recorded`` lacks are not compared)."""
+    now = data_fingerprint(data)
+    differ = []
+    for key, value in now.items():
+        if key not in recorded:
+            continue
+        old = recorded[key]
+        if isinstance(value, float):
+            try:
+                close = bool(np.isclose(float(old), value, rtol=1e-9, atol=1e-9))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                close = False
+            if not close:
+                differ.append(key)
+        elif old != value:
+            differ.append(key)
+    return differ

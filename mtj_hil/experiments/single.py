@@ -20,6 +20,7 @@ from mtj_hil.experiments.data import (
     DEFAULT_IMAGE_SIZE,
     check_data_dir,
     check_image_size,
+    data_fingerprint,
     load_dataset,
 )
 from mtj_hil.experiments.diemodels import (
@@ -274,6 +275,7 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
             "preprocessing": data.preprocessing,
             "image_size": spec.image_size,
             "data_dir": "" if spec.data_dir is None else str(spec.data_dir.resolve()),
+            "data_fingerprint": json.dumps(data_fingerprint(data)),
             "profile": _recorded_profile(spec.profile),
             # its values: a profile file edited since makes the same die id another die
             "profile_values": json.dumps(as_dict(profile), default=str),

@@ -14,7 +14,7 @@ import numpy as np
 
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.experiments.borders_die import compensated_accuracy_on_chip, compensated_wrong
-from mtj_hil.experiments.data import load_dataset
+from mtj_hil.experiments.data import load_dataset, same_data
 from mtj_hil.experiments.diemodels import load_die_model
 from mtj_hil.experiments.lea import check_lea_die, evaluate_lea, load_lea
 from mtj_hil.experiments.method_names import DIE_METHODS, METHODS
@@ -33,7 +33,7 @@ from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import SIMULATED_PREFIX
 from mtj_hil.training.compensation import Compensation
 from mtj_hil.training.datasets import Dataset
-from mtj_hil.training.errors import TrainingError
+from mtj_hil.training.errors import DatasetError, TrainingError
 from mtj_hil.training.evaluation import evaluate_emulated, evaluate_software
 
 
@@ -140,14 +140,33 @@ def check_profile_values(path: Path, attrs: dict[str, Any], description: Any) ->
         )
 
 
-def _data_for(attrs: dict[str, Any]) -> Dataset:
+def _data_for(attrs: dict[str, Any], path: Path) -> Dataset:
+    """The data set the network was trained on, checked against the fingerprint the network
+    file records (older files record none).
+
+    Raises:
+        DatasetError: the data cannot be loaded, or its files have changed since training.
+    """
     data_dir = attrs.get("data_dir") or None
-    return load_dataset(
+    data = load_dataset(
         str(attrs["dataset"]),
         int(attrs["seed"]),
         data_dir=data_dir,
         image_size=int(attrs.get("image_size", 10)),
     )
+    try:
+        recorded = json.loads(attrs.get("data_fingerprint") or "{}")
+    except ValueError as exc:
+        raise StoreError(f"{path}: its data_fingerprint is not JSON; {DAMAGED}") from exc
+    differ = same_data(recorded, data) if isinstance(recorded, dict) else []
+    if differ:
+        where = f" in {data_dir}" if data_dir else ""
+        raise DatasetError(
+            f"the {attrs['dataset']} data{where} is not what {path} was trained and split on "
+            f"({', '.join(differ)} differ): its test images may be training images now; "
+            "restore the files it was trained on, or train again"
+        )
+    return data
 
 
 def evaluate_network(
@@ -198,7 +217,7 @@ def evaluate_network(
                 f"{net_path} is a {attrs['method']} network for {attrs['die_id']}, not {target}"
                 + hint
             )
-        data = _data_for(attrs)
+        data = _data_for(attrs, net_path)
         if net.sizes != [data.n_features, *net.sizes[1:-1], data.n_classes]:
             raise TrainingError(f"network {net.sizes} does not match data set {data.name}")
         out: dict[str, Any] = {

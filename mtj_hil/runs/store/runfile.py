@@ -56,11 +56,8 @@ from mtj_hil.runs.store.lease import (
 from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
 from mtj_hil.runs.store.resume import resume_hint
-from mtj_hil.runs.store.structure import check_run
+from mtj_hil.runs.store.structure import FORMAT, FORMAT_VERSION, STATUSES, check_root
 
-FORMAT = "mtj-hil-run"
-FORMAT_VERSION = 1
-STATUSES = ("running", "completed", "aborted", "failed")
 FINAL = ("completed", "aborted", "failed")
 
 
@@ -216,40 +213,7 @@ class RunFile:
         return run
 
     def _check(self, kind: str | None) -> None:
-        if "_NCProperties" in self.h5.attrs:  # netCDF-4 keeps the run's attributes, not its layout
-            raise StoreError(
-                f"{self.path} is a netCDF file (as 'mtj-hil export --format netcdf' writes), "
-                "not a run file: open it with xarray.open_dataset, or give the run file it "
-                "was exported from"
-            )
-        if self.h5.attrs.get("format") != FORMAT:
-            raise StoreError(f"{self.path} is an HDF5 file but not an mtj-hil run file")
-        missing = [name for name in ("kind", "status", "die_id") if name not in self.h5.attrs]
-        if missing:
-            raise StoreError(
-                f"{self.path} is an mtj-hil run file without its {' and '.join(missing)} "
-                "attribute: the file is damaged"
-            )
-        if self.status not in STATUSES:
-            raise StoreError(
-                f"{self.path}: its status attribute {self.status!r} is none of "
-                f"{', '.join(STATUSES)}: the file is damaged or was not written by mtj-hil"
-            )
-        try:
-            version = int(self.h5.attrs.get("format_version", 0))
-        except (TypeError, ValueError) as exc:
-            raise StoreError(
-                f"{self.path}: its format_version attribute is not a number: the file is "
-                "damaged or was not written by mtj-hil"
-            ) from exc
-        if version > FORMAT_VERSION:
-            raise StoreError(
-                f"{self.path} has run-file format {version}; this mtj-hil reads up to "
-                f"{FORMAT_VERSION}"
-            )
-        if kind is not None and self.kind != kind:
-            raise StoreError(f"{self.path} is a {self.kind!r} run, not a {kind!r} run")
-        check_run(self.h5, self.path, self.kind)
+        check_root(self.h5, self.path, kind)
 
     @property
     def writable(self) -> bool:

@@ -25,6 +25,13 @@ import numpy as np
 
 from mtj_hil.errors import StoreError
 
+FORMAT = "mtj-hil-run"
+"""The root ``format`` attribute of every run file."""
+FORMAT_VERSION = 1
+"""The newest run-file format this mtj-hil reads and writes."""
+STATUSES = ("running", "completed", "aborted", "failed")
+"""The values of a run file's ``status`` attribute."""
+
 KIND_NAMES = {
     "b": "boolean",
     "i": "integer",
@@ -216,3 +223,49 @@ def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
         return
     check_attributes(h5, path, {**ROOT_ATTRIBUTES, **getattr(store, "ATTRIBUTES", {})})
     check_structure(h5, path, getattr(store, "STRUCTURE", {}))
+
+
+def check_root(h5: h5py.File, path: str | Path, kind: str | None = None) -> None:
+    """Check that ``h5`` is an mtj-hil run file (of ``kind`` if given): its root attributes,
+    then its datasets and attributes (:func:`check_run`).
+
+    Raises:
+        StoreError: a netCDF export or another HDF5 file, a run file without its ``kind``,
+            ``status`` or ``die_id``, an unknown status, a format newer than this mtj-hil
+            reads, or a run of another kind; naming the file and what to do.
+    """
+    if "_NCProperties" in h5.attrs:  # netCDF-4 keeps the run's attributes, not its layout
+        raise StoreError(
+            f"{path} is a netCDF file (as 'mtj-hil export --format netcdf' writes), not a "
+            "run file: open it with xarray.open_dataset, or give the run file it was "
+            "exported from"
+        )
+    if h5.attrs.get("format") != FORMAT:
+        raise StoreError(f"{path} is an HDF5 file but not an mtj-hil run file")
+    missing = [name for name in ("kind", "status", "die_id") if name not in h5.attrs]
+    if missing:
+        raise StoreError(
+            f"{path} is an mtj-hil run file without its {' and '.join(missing)} attribute: "
+            "the file is damaged"
+        )
+    status = str(h5.attrs["status"])
+    if status not in STATUSES:
+        raise StoreError(
+            f"{path}: its status attribute {status!r} is none of {', '.join(STATUSES)}: the "
+            "file is damaged or was not written by mtj-hil"
+        )
+    try:
+        version = int(h5.attrs.get("format_version", 0))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"{path}: its format_version attribute is not a number: the file is damaged or "
+            "was not written by mtj-hil"
+        ) from exc
+    if version > FORMAT_VERSION:
+        raise StoreError(
+            f"{path} has run-file format {version}; this mtj-hil reads up to {FORMAT_VERSION}"
+        )
+    found = str(h5.attrs["kind"])
+    if kind is not None and found != kind:
+        raise StoreError(f"{path} is a {found!r} run, not a {kind!r} run")
+    check_run(h5, path, found)

@@ -81,6 +81,25 @@ def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
             raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
 
 
+def refuse_other_lab_die(station: Path, die: int) -> None:
+    """Refuse a ``die`` index other than the one a virtual-lab station serves: the station's
+    die is what is measured, and the result would be reported as die ``die``.
+
+    Raises:
+        ConfigError: naming both dies and the option to give.
+    """
+    from mtj_hil.station.files import load_station
+
+    lab = load_station(station).virtual_lab
+    if lab is not None and int(lab.die) != int(die):
+        raise ConfigError(
+            f"--die {die}: the virtual lab of {station} serves die {lab.die} (lot "
+            f"{lab.lot_seed}), and that is the die measured; give --die {lab.die}, or "
+            "leave out --station to evaluate simulated die "
+            f"{die}"
+        )
+
+
 def station_die_id(station: Path) -> str | None:
     """The simulated die a virtual-lab station serves, by its id; None for a real die.
 
@@ -202,6 +221,7 @@ def evaluate_network(
             with RunFile.open(characterization, "r", kind=CHARACTERIZATION) as run:
                 measured = str(run.attrs.get("die_id", ""))
             refuse_simulated_die(measured, on, station, characterization, StoreError)
+        refuse_other_lab_die(station, die)
     with open_chip(station, profile, lot_seed, die) as chip:
         net, placement, attrs, comp = load_saved(net_path, chip.layout)
         check_placement(chip, placement)

@@ -43,3 +43,19 @@ def test_another_simulated_dies_network_and_map_are_refused_on_the_station(
         evaluate_network(aware, 2, station=STATION)
     with pytest.raises(StoreError, match=r"die2.h5 is of the simulated die sim:1t1r-20k:lot0:die2"):
         evaluate_network(plain, 7, station=STATION, characterization=char_file)
+
+
+def test_a_die_index_other_than_the_labs_is_refused_not_reported_as_measured(
+    tmp_path, char_file, monkeypatch, capsys
+):
+    """The station's die is what is measured: a result for --die 0 measured on the lab's die
+    7 would be reported as die 0."""
+    from mtj_hil.cli.main import main
+
+    plain = _train(tmp_path, "unaware", char_file)
+    monkeypatch.setattr("mtj_hil.experiments.single_eval.open_chip", _no_chip)
+    with pytest.raises(ConfigError, match=r"--die 0: the virtual lab of .* serves die 7"):
+        evaluate_network(plain, 0, station=STATION)
+    capsys.readouterr()
+    assert main(["evaluate", "--net", str(plain), "--die", "0", "--station", str(STATION)]) == 3
+    assert "give --die 7" in " ".join(capsys.readouterr().err.split())

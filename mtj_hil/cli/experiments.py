@@ -437,8 +437,9 @@ def goodwill(
     daffodil: bool,
     out_dir: Path | None,
 ) -> None:
-    """Wine 13-6-3 on a simulated passive 15 x 15 die: accuracy distribution of many
-    written solutions and of the NIST reference solutions (after Goodwill et al.)."""
+    """Wine 13-6-3 on a simulated die (passive 15 x 15 as in the paper, or another
+    --profile): accuracy distribution of many written solutions and of the
+    NIST reference solutions (after Goodwill et al.)."""
     from mtj_hil.experiments.goodwill import GoodwillConfig, run_goodwill
     from mtj_hil.experiments.goodwill_outputs import write_goodwill
 

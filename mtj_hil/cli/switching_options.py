@@ -11,12 +11,12 @@ import click
 from mtj_hil.cli.common import given_options, spell_option
 from mtj_hil.protocols.switching.decision import MAX_DECISION_BOUND, MAX_PRECISION_MARGIN
 from mtj_hil.protocols.switching.procedure import MAX_TRIALS, SwitchingPlan
-from mtj_hil.protocols.switching.settings import DECISION_ONLY, PLACEMENT_ONLY
+from mtj_hil.protocols.switching.settings import DECISION_ONLY, PLACEMENT_ONLY, PLAN_SETTINGS
 
 DEFAULTS = SwitchingPlan(arrays=(), amplitudes=(), widths=())
 """The library's plan defaults: the options below take theirs from it."""
 
-SETTINGS = ("decision_bound", *DECISION_ONLY, *PLACEMENT_ONLY)
+SETTINGS = PLAN_SETTINGS
 """The plan settings these options give, as the plan spells them."""
 
 UNRECORDED = {

@@ -90,11 +90,8 @@ class RunSource:
             return ""
 
     def _peek_state(self) -> str:
-        try:
-            status = read_retrying(self.path, lambda h5: str(h5.attrs.get("status", "")))
-        except (OSError, StoreError):
-            return self._state
-        return run_state(status, self.path)
+        status = self._status_now()
+        return run_state(status, self.path) if status else self._state
 
     def snapshot(self) -> dict[str, Any]:
         base = {"source": "run", "path": str(self.path), "title": self.title}

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_PROBE_TRIALS",
     "GRID_ONLY",
     "PLACEMENT_ONLY",
+    "PLAN_SETTINGS",
     "SettingRefused",
     "Spell",
     "probe_trials_for",
@@ -37,6 +38,9 @@ PLACEMENT_ONLY = (
 DECISION_ONLY = ("decision_exclude", "precision_margin")
 """Settings of the decision-read rule: unused with ``decision_bound = 0`` (precision reads
 throughout, no margins measured)."""
+PLAN_SETTINGS = ("decision_bound", *DECISION_ONLY, *PLACEMENT_ONLY)
+"""The decision-read and information-placement settings a user may give (the command's
+options, ``measure_switching``'s arguments, a campaign task's keys)."""
 
 
 def probe_trials_for(

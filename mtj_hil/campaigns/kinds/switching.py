@@ -151,8 +151,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         default_widths,
     )
     from mtj_hil.protocols.switching.settings import (
-        DECISION_ONLY,
-        PLACEMENT_ONLY,
+        PLAN_SETTINGS,
         probe_trials_for,
         refuse_unused,
     )
@@ -165,7 +164,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         if values[key] is not None and len(set(values[key])) != len(values[key]):
             raise ctx.error(key, "lists a value twice")
     trials, placement = values["trials"], values["placement"]
-    settings = {k: values[k] for k in ("decision_bound", *DECISION_ONLY, *PLACEMENT_ONLY)}
+    settings = {k: values[k] for k in PLAN_SETTINGS}
 
     def spell(name: str, value: object) -> str:
         return f"{name} = {value!r}" if isinstance(value, str) else f"{name} = {str(value).lower()}"

@@ -22,6 +22,19 @@ SETTINGS = SmuSettings(max_voltage=0.3, compliance=1e-3, nplc=1.0, line_frequenc
 CASES = [(d, True) for d in SMU_DIALECTS] + [("keithley2400", False)]  # closed: slower
 
 
+def _sourcing(dialect: str, server: LineServer):
+    """Our ``dialect`` driver on ``server``, configured and sourcing 0.1 V, output on."""
+    driver = make_smu(
+        SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.3),
+        server.resource,
+        sleep=lambda s: None,
+    )
+    assert driver.configure(SETTINGS).ok
+    driver.source_voltage = 0.1
+    driver.enable_output()
+    return driver
+
+
 @pytest.mark.parametrize(("dialect", "reset"), CASES)
 def test_a_dropped_connection_is_reopened_and_the_output_switched_off(dialect, reset):
     smu = make_virtual_smu(dialect, lambda volts: volts / R_LOAD)
@@ -35,14 +48,7 @@ def test_a_dropped_connection_is_reopened_and_the_output_switched_off(dialect, r
         return real(line)
 
     with LineServer(handle, name=f"v-{dialect}", max_line=1 << 16) as server:
-        driver = make_smu(
-            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.3),
-            server.resource,
-            sleep=lambda s: None,
-        )
-        assert driver.configure(SETTINGS).ok
-        driver.source_voltage = 0.1
-        driver.enable_output()
+        driver = _sourcing(dialect, server)
         assert driver.output_enabled  # the query waits for the writes before it
         armed[0] = True
         with pytest.raises(InstrumentError) as info:
@@ -58,14 +64,7 @@ def test_a_dropped_connection_is_reopened_and_the_output_switched_off(dialect, r
 def test_after_the_link_is_reopened_readings_are_the_instruments_again(dialect):
     smu = make_virtual_smu(dialect, lambda volts: volts / R_LOAD)
     with LineServer(smu.handle, name=f"v-{dialect}", max_line=1 << 16) as server:
-        driver = make_smu(
-            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.3),
-            server.resource,
-            sleep=lambda s: None,
-        )
-        assert driver.configure(SETTINGS).ok
-        driver.source_voltage = 0.1
-        driver.enable_output()
+        driver = _sourcing(dialect, server)
         assert driver.output_enabled  # the query waits for the writes before it
         smu.drop_after(0)  # the next line closes the connection, unexecuted
         with pytest.raises(InstrumentError, match="reconnected"):
@@ -102,14 +101,7 @@ def test_the_link_dropping_on_the_shutdowns_output_off_still_ends_off_and_confir
         return real(line)
 
     with LineServer(handle, name=f"v-{dialect}", max_line=1 << 16) as server:
-        driver = make_smu(
-            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.3),
-            server.resource,
-            sleep=lambda s: None,
-        )
-        assert driver.configure(SETTINGS).ok
-        driver.source_voltage = 0.1
-        driver.enable_output()
+        driver = _sourcing(dialect, server)
         assert driver.shutdown() is True
         assert dropped
     assert smu.output is False

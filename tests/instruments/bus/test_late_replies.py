@@ -35,9 +35,11 @@ def _driver(dialect: str, resource: str):
         resource,
         sleep=lambda s: None,
     )
-    assert driver.configure(SETTINGS).ok
-    driver.source_voltage = 0.1
-    driver.enable_output()
+    session = driver if hasattr(driver, "io_timeout") else driver.parent  # a channel's
+    with session.io_timeout(2.0):  # set-up room on a loaded machine; the faults keep TIMEOUT
+        assert driver.configure(SETTINGS).ok
+        driver.source_voltage = 0.1
+        driver.enable_output()
     return driver
 
 

@@ -43,6 +43,10 @@ LAST_LINE = {
     "bench_instruments": r"hostile starts: \d+ tried, \d+ unsafe, \d+ wrong readings",
     "bench_interop": r"interop: \d+ of \d+ pairs ok",
     "bench_lab": r"characterisation efficiency: \d\.\d{3}",
+    "bench_lab_switching": (
+        rf"switching die lab time: {NUM} h \(floor {NUM} h, efficiency {NUM}\); "
+        rf"Vc0 err {NUM} %, Delta err {NUM} %, coverage {NUM} %"
+    ),
     "bench_live": (
         rf"live view: overhead {NUM} % wall time \(target <= 5 %\), latency max {NUM} s "
         r"\(target <= 1 s\): (ok|MISSED)"
@@ -89,6 +93,9 @@ FIGURES = {
         rf"in memory +best +{NUM} s +median +{NUM} s",
         rf"ratio {NUM}",
         rf"(?m)^simulator read, network inputs: {NUM}x bare matmul$",
+        rf"(?m)^simulator read: {NUM}x bare matmul$",
+        rf"(?m)^whole-die characterisation in memory: {NUM} s \(CPU {NUM} s\)$",
+        rf"(?m)^die switching in the simulator: {NUM} s \(CPU {NUM} s; goal < 60 s\)$",
         rf"STUCK_AP +\d+ +{NUM} +{NUM}",
     ],
     "bench_switching": [

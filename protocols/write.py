@@ -99,7 +99,7 @@ def write_weights(
     max_rounds: int = 5,
     escalation_step: float = 0.05,
     read_voltage: float = DEFAULT_READ_VOLTAGE,
-    threshold: float | None = None,
+    threshold: float | np.ndarray | None = None,
     known_conductance: np.ndarray | None = None,
     pulse_all: bool = False,
     plan: list[Pulse] | None = None,
@@ -115,8 +115,11 @@ def write_weights(
         bits: target pattern, shape ``(rows, cols)``, bool or 0/1 integers (1 = P).
         selected: optional boolean mask of the cells to write (default: all).
         pulse: first-round pulse (default: the die's nominal pulse).
-        threshold: conductance (S) separating P from AP (default: the layout's nominal
-            midpoint).
+        threshold: conductance (S) separating P from AP: one value for the array, or one
+            per device, shape ``(rows, cols)``, e.g. each device's midpoint between its
+            measured P and AP levels (on a die whose levels spread wider than its
+            contrast, one value misjudges many devices, and the verify pulses the wrong
+            ones and gives up on right ones). Default: the layout's nominal midpoint.
         known_conductance: the array's conductance map (S) if the caller has just read it;
             saves the read that otherwise starts the write.
         pulse_all: each round pulses every selected cell of a target state that still has a
@@ -128,8 +131,8 @@ def write_weights(
             ``pulse``, ``max_rounds`` and ``escalation_step``.
 
     Raises:
-        InvalidRequest: wrong shape or values of ``bits``/``selected``, or a pulse plan outside
-            the die's limits; raised before any pulse is applied.
+        InvalidRequest: wrong shape or values of ``bits``/``selected``/``threshold``, or a
+            pulse plan outside the die's limits; raised before any pulse is applied.
     """
     layout = chip.layout
     shape = (layout.rows, layout.cols)
@@ -142,7 +145,7 @@ def write_weights(
     else:
         for p in plan:
             pulse_plan(layout, p, 1, 0.0)
-    thr = layout.threshold_g if threshold is None else threshold
+    thr = layout.threshold_g if threshold is None else _as_threshold(threshold, shape)
 
     start = time.perf_counter()
     if known_conductance is None:
@@ -176,6 +179,16 @@ def write_weights(
     report.residual = wrong
     report.elapsed = time.perf_counter() - start
     return report
+
+
+def _as_threshold(values: float | np.ndarray, shape: tuple[int, int]) -> float | np.ndarray:
+    """A verify threshold (S): one positive finite value, or one per device of ``shape``."""
+    arr = np.asarray(values, dtype=float)
+    if arr.shape not in ((), shape):
+        raise InvalidRequest(f"threshold has shape {arr.shape}; expected one value or {shape}")
+    if not (np.isfinite(arr).all() and (arr > 0).all()):
+        raise InvalidRequest("threshold must be a positive, finite conductance (S) per device")
+    return float(arr) if arr.ndim == 0 else arr
 
 
 def _as_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -159,16 +159,17 @@ def recalibrated_accuracy_on_chip(
     X_cal: np.ndarray,
     data: Dataset,
     components: int = 0,
+    thresholds: np.ndarray | None = None,
 ) -> tuple[float, ProgramReport]:
     """Accuracy measured on ``chip`` with per-neuron recalibration: ``net`` is programmed
-    (write-verify) as ``where`` says, ``X_cal`` read through the die to fit the correction,
-    then the test set read. No device is rewritten for the correction. Returns the accuracy
-    and the programming report.
+    (write-verify against ``thresholds``, see :func:`program_bits`) as ``where`` says,
+    ``X_cal`` read through the die to fit the correction, then the test set read. No device
+    is rewritten for the correction. Returns the accuracy and the programming report.
 
     Raises:
         TrainingError: network, placement and die disagree (before any write).
     """
-    report = _program(chip, net, where)
+    report = _program(chip, net, where, thresholds)
     currents = _currents(net, where, lambda bits: chip.read)
     signal = signal_from_currents(currents, chip.layout)
     cal = fit_recalibration(net, X_cal, signal, components=components)
@@ -176,8 +177,14 @@ def recalibrated_accuracy_on_chip(
     return float(np.mean(pred == data.y_test)), report
 
 
-def _program(chip: Chip, net: BNN, where: Placement | LeaDeployment) -> ProgramReport:
-    """Write ``net`` where ``where`` puts it (one placement, or every LEA copy)."""
+def _program(
+    chip: Chip,
+    net: BNN,
+    where: Placement | LeaDeployment,
+    thresholds: np.ndarray | None = None,
+) -> ProgramReport:
+    """Write ``net`` where ``where`` puts it (one placement, or every LEA copy), verified
+    against ``thresholds`` (S, per device; None: the die's nominal one)."""
     flat = where if isinstance(where, Placement) else where[1].flat
     check_placement(chip, flat)
     bits, used = (
@@ -185,7 +192,7 @@ def _program(chip: Chip, net: BNN, where: Placement | LeaDeployment) -> ProgramR
         if isinstance(where, Placement)
         else where[1].target_bits(net.binary_weights())
     )
-    return program_bits(chip, bits, used, flat.arrays_used())
+    return program_bits(chip, bits, used, flat.arrays_used(), thresholds=thresholds)
 
 
 def compensated_accuracy_on_chip(
@@ -194,16 +201,18 @@ def compensated_accuracy_on_chip(
     where: Placement | LeaDeployment,
     compensation: Compensation,
     data: Dataset,
+    thresholds: np.ndarray | None = None,
 ) -> tuple[float, ProgramReport]:
     """Accuracy measured on ``chip`` with a digital compensation (fitted to the die's
     characterisation, :func:`fitted_compensation`, or to the die a network was fine-tuned
     on): ``net`` is programmed (write-verify) as ``where`` says, then the test set read
     through the die and corrected digitally. Returns the accuracy and the programming report.
+    ``thresholds``: per-device verify thresholds (see :func:`program_bits`).
 
     Raises:
         TrainingError: network, placement and die disagree (before any write).
     """
-    report = _program(chip, net, where)
+    report = _program(chip, net, where, thresholds)
     currents = _currents(net, where, lambda bits: chip.read)
     signal = signal_from_currents(currents, chip.layout)
     pred = predict_compensated(net, data.X_test, signal, compensation)
@@ -222,30 +231,37 @@ def measure_on_chip(
     components: int = 0,
     compensated: dict[str, tuple[BNN, Placement | LeaDeployment, Compensation]] | None = None,
     inputs: dict[str, np.ndarray] | None = None,
+    thresholds: np.ndarray | None = None,
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Measure each network, LEA, the recalibrated and the compensated deployments on die
     ``k`` (drawn again from its seed: the same devices); wrong counts and bit error rates per
     method. ``compensated`` deployments carry their compensation, fitted as for the emulated
     columns (to the die's characterisation). ``inputs`` gives a network of ``nets`` its own first-layer test
-    inputs (e.g. shared rows' expanded images) instead of ``data.X_test``."""
+    inputs (e.g. shared rows' expanded images) instead of ``data.X_test``. ``thresholds``:
+    each device's verify threshold (S), from the die's characterisation (see
+    :func:`program_bits`)."""
     wrong, ber = {}, {}
     n = data.y_test.size
     inputs = inputs or {}
     with SimulatedChip.from_lot(profile, lot_seed, k) as chip:
         for name, (net, pl) in nets.items():
             X = inputs.get(name, data.X_test)
-            acc, rep = evaluate_on_chip(chip, net, pl, X, data.y_test)
+            acc, rep = evaluate_on_chip(chip, net, pl, X, data.y_test, thresholds=thresholds)
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate if rep is not None else float("nan")
-        acc, rep = evaluate_lea_on_chip(chip, *lea, data.X_test, data.y_test)
+        acc, rep = evaluate_lea_on_chip(chip, *lea, data.X_test, data.y_test, thresholds=thresholds)
         wrong["lea"] = int(round((1.0 - acc) * n))
         ber["lea"] = rep.bit_error_rate if rep is not None else float("nan")
         for name, (net, where) in recalibrated.items():
-            acc, rep = recalibrated_accuracy_on_chip(chip, net, where, X_cal, data, components)
+            acc, rep = recalibrated_accuracy_on_chip(
+                chip, net, where, X_cal, data, components, thresholds
+            )
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate
         for name, (net, where, compensation) in (compensated or {}).items():
-            acc, rep = compensated_accuracy_on_chip(chip, net, where, compensation, data)
+            acc, rep = compensated_accuracy_on_chip(
+                chip, net, where, compensation, data, thresholds
+            )
             wrong[name] = int(round((1.0 - acc) * n))
             ber[name] = rep.bit_error_rate
     return wrong, ber

@@ -231,6 +231,7 @@ def die_result(ctx: DieContext, k: int, model: DieModel, die_seed: Any) -> DieRe
             config.recal_components,
             compensated,
             inputs,
+            model.state_thresholds(),
         )
     return DieResult(
         k,

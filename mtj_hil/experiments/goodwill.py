@@ -110,14 +110,16 @@ def run_goodwill(config: GoodwillConfig, progress: Progress | None = None) -> Go
         report("characterise", 0, 1)
         sink = MemorySink()
         characterize_die(chip, sink)
-        population = fit_population([model_from_memory(layout, sink)])
+        measured = model_from_memory(layout, sink)
+        population = fit_population([measured])
+        thresholds = measured.state_thresholds()  # each device verified by its own levels
         report("characterise", 1, 1)
         defects = {c.name: int(np.count_nonzero(chip.die.defect == c)) for c in DEFECTS}
         for k in range(config.solutions):
             report("trained networks", k, config.solutions)
             net = train_solution(data, seeds[k], config, population, placement)
             acc_t, rep = evaluate_on_chip(
-                chip, net, placement, data.X_test, data.y_test, pulse=pulse
+                chip, net, placement, data.X_test, data.y_test, pulse=pulse, thresholds=thresholds
             )
             acc_a, _ = evaluate_on_chip(chip, net, placement, X_all, y_all, program=False)
             cols["t"].append(acc_t)
@@ -132,7 +134,9 @@ def run_goodwill(config: GoodwillConfig, progress: Progress | None = None) -> Go
         ref, skipped = None, note
         if config.daffodil:
             if has_daffodil_wine(config.reference) and not note:
-                ref = _daffodil_on_chip(chip, placement, data, X_all, y_all, pulse, config, report)
+                ref = _daffodil_on_chip(
+                    chip, placement, data, X_all, y_all, pulse, config, report, thresholds
+                )
             else:
                 skipped = (
                     "daffodil reference solutions skipped: no folder at "
@@ -181,10 +185,12 @@ def _daffodil_on_chip(
     pulse: Pulse,
     config: GoodwillConfig,
     report: Progress,
+    thresholds: np.ndarray | None = None,
 ) -> SolutionSet:
     """Write each NIST solution's bits (pairs may hold equal bits: weight 0) where
-    ``placement`` puts a 13-6-3 network and evaluate with their own forward semantics
-    (tanh after both layers with their biases, G_norm = G_on - G_off) on measured currents."""
+    ``placement`` puts a 13-6-3 network, verified against ``thresholds`` (S per device; None:
+    the die's nominal one), and evaluate with their own forward semantics (tanh after both
+    layers with their biases, G_norm = G_on - G_off) on measured currents."""
     indices = daffodil.solution_indices(config.reference)
     L = chip.layout
     cols: dict[str, list[float]] = {k: [] for k in ("t", "a", "st", "sa", "ber")}
@@ -196,7 +202,9 @@ def _daffodil_on_chip(
             di = placement.index(li)
             bits[di.array, di.row, di.plus] = layer_bits[:, 0::2]
             bits[di.array, di.row, di.minus] = layer_bits[:, 1::2]
-        rep = program_bits(chip, bits, placement.used_mask(), placement.arrays_used(), pulse)
+        rep = program_bits(
+            chip, bits, placement.used_mask(), placement.arrays_used(), pulse, thresholds
+        )
         currents = chip_layer_currents(chip, placement, daffodil.V_READ)
         for X, y, key in ((data.X_test, data.y_test, "t"), (X_all, y_all, "a")):
             out = daffodil_forward_currents(sol, X, currents)

@@ -186,14 +186,23 @@ def evaluate_lea(
     rng: np.random.Generator,
 ) -> dict[str, Any]:
     """Emulated (measured model + read noise) and, with ``on_chip``, measured test error of
-    ``net`` with LEA (fractions), with the copies and their device cost."""
+    ``net`` with LEA (fractions; the write-verify judges each device by its own levels in
+    ``model``), with the copies and their device cost."""
     out: dict[str, Any] = {
         "lea_copies": ensemble.n_copies,
         "lea_device_cost": ensemble.device_cost(),
         "lea_devices": ensemble.devices(),
     }
     if on_chip:
-        acc, rep = evaluate_lea_on_chip(chip, net, ensemble, weights, data.X_test, data.y_test)
+        acc, rep = evaluate_lea_on_chip(
+            chip,
+            net,
+            ensemble,
+            weights,
+            data.X_test,
+            data.y_test,
+            thresholds=model.state_thresholds(),
+        )
         out["on_chip_error"] = 1.0 - acc
         out["bit_error_rate"] = rep.bit_error_rate if rep is not None else float("nan")
     pred = predict_lea(net, data.X_test, model, ensemble, weights, noise=True, rng=rng)

@@ -68,9 +68,12 @@ def program_bits(
     used: np.ndarray,
     arrays: Sequence[int] | None = None,
     pulse: Pulse | None = None,
+    thresholds: np.ndarray | None = None,
 ) -> ProgramReport:
     """Write ``bits`` (uint8 ``(n_arrays, rows, cols)``, 1 = P) to the devices in ``used``,
     array by array, with write-verify starting at ``pulse`` (default: the die's nominal one).
+    ``thresholds`` (S, same shape): each device's P/AP verify threshold, e.g. a
+    characterisation's ``DieModel.state_thresholds()`` (default: the die's nominal one).
 
     Raises:
         TrainingError: shapes do not match the die (nothing is written).
@@ -79,16 +82,33 @@ def program_bits(
     shape = (L.n_arrays, L.rows, L.cols)
     if np.shape(bits) != shape or np.shape(used) != shape:
         raise TrainingError(f"bit map {np.shape(bits)} / mask {np.shape(used)}; expected {shape}")
+    if thresholds is not None and np.shape(thresholds) != shape:
+        raise TrainingError(f"thresholds {np.shape(thresholds)}; expected {shape}")
     todo = [a for a in range(L.n_arrays) if used[a].any()] if arrays is None else list(arrays)
     return ProgramReport(
-        [write_weights(chip, a, bits[a], selected=used[a], pulse=pulse) for a in todo]
+        [
+            write_weights(
+                chip,
+                a,
+                bits[a],
+                selected=used[a],
+                pulse=pulse,
+                threshold=None if thresholds is None else thresholds[a],
+            )
+            for a in todo
+        ]
     )
 
 
 def program_network(
-    chip: Chip, net: BNN, placement: Placement, pulse: Pulse | None = None
+    chip: Chip,
+    net: BNN,
+    placement: Placement,
+    pulse: Pulse | None = None,
+    thresholds: np.ndarray | None = None,
 ) -> ProgramReport:
-    """Write the binary weights of ``net`` where ``placement`` puts them.
+    """Write the binary weights of ``net`` where ``placement`` puts them (``thresholds``: see
+    :func:`program_bits`).
 
     Raises:
         TrainingError: the placement does not fit this die or this network (nothing written).
@@ -97,7 +117,7 @@ def program_network(
     if placement.sizes != net.sizes:
         raise TrainingError(f"placement is for {placement.sizes}, network is {net.sizes}")
     bits, used = target_bits(placement, net.binary_weights())
-    return program_bits(chip, bits, used, placement.arrays_used(), pulse)
+    return program_bits(chip, bits, used, placement.arrays_used(), pulse, thresholds)
 
 
 def check_samples(net: BNN, X: np.ndarray, y: np.ndarray) -> None:
@@ -128,9 +148,11 @@ def evaluate_on_chip(
     v_read: float = V_READ,
     program: bool = True,
     pulse: Pulse | None = None,
+    thresholds: np.ndarray | None = None,
 ) -> tuple[float, ProgramReport | None]:
     """Accuracy of ``net`` measured on ``chip``: program it (unless ``program`` is False, for
-    a network already on the die), then read every sample through the crossbars.
+    a network already on the die; ``thresholds``: see :func:`program_bits`), then read every
+    sample through the crossbars.
 
     Returns:
         ``(accuracy, program report or None)``.
@@ -142,7 +164,7 @@ def evaluate_on_chip(
     if placement.sizes != net.sizes:
         raise TrainingError(f"placement is for {placement.sizes}, network is {net.sizes}")
     check_samples(net, X, y)
-    report = program_network(chip, net, placement, pulse) if program else None
+    report = program_network(chip, net, placement, pulse, thresholds) if program else None
     currents = chip_layer_currents(chip, placement, v_read)
     return accuracy(forward_currents(net, X, currents, placement, v_read), y), report
 
@@ -157,11 +179,12 @@ def evaluate_lea_on_chip(
     v_read: float = V_READ,
     program: bool = True,
     pulse: Pulse | None = None,
+    thresholds: np.ndarray | None = None,
 ) -> tuple[float, ProgramReport | None]:
     """Accuracy of ``net`` with Layer Ensemble Averaging measured on ``chip`` (simulated die,
     virtual lab or a station's die): every copy of every layer is programmed with
-    write-verify, every copy read per sample and the copies averaged per output with
-    ``weights`` (see :mod:`mtj_hil.training.ensemble`).
+    write-verify (``thresholds``: see :func:`program_bits`), every copy read per sample and
+    the copies averaged per output with ``weights`` (see :mod:`mtj_hil.training.ensemble`).
 
     Returns:
         ``(accuracy, program report or None)``.
@@ -175,6 +198,6 @@ def evaluate_lea_on_chip(
     report = None
     if program:
         bits, used = ensemble.target_bits(net.binary_weights())
-        report = program_bits(chip, bits, used, ensemble.flat.arrays_used(), pulse)
+        report = program_bits(chip, bits, used, ensemble.flat.arrays_used(), pulse, thresholds)
     currents = lea_layer_currents(ensemble, chip.read, weights, v_read)
     return accuracy(forward_currents(net, X, currents, ensemble.flat, v_read), y), report

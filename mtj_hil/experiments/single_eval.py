@@ -260,15 +260,20 @@ def evaluate_network(
             rng = np.random.default_rng(int(attrs["seed"]))
             out.update(evaluate_lea(chip, net, ens, weights, data, model, on_chip, rng))
             return out
-        if on_chip:
-            if comp is None:
-                acc, rep = evaluate_on_chip(chip, net, placement, data.X_test, data.y_test)
-            else:  # read through the die, then corrected digitally (as borders measures it)
-                acc, rep = compensated_accuracy_on_chip(chip, net, placement, comp, data)
-            out["on_chip_error"] = 1.0 - acc
-            out["bit_error_rate"] = rep.bit_error_rate if rep is not None else float("nan")
         if model is None:
             model = measured_model(chip, None, target)
+        if on_chip:  # the write-verify judges each device by its own measured levels
+            thresholds = model.state_thresholds()
+            if comp is None:
+                acc, rep = evaluate_on_chip(
+                    chip, net, placement, data.X_test, data.y_test, thresholds=thresholds
+                )
+            else:  # read through the die, then corrected digitally (as borders measures it)
+                acc, rep = compensated_accuracy_on_chip(
+                    chip, net, placement, comp, data, thresholds=thresholds
+                )
+            out["on_chip_error"] = 1.0 - acc
+            out["bit_error_rate"] = rep.bit_error_rate if rep is not None else float("nan")
         rng = np.random.default_rng(int(attrs["seed"]))
         if comp is None:
             out["emulated_error"] = 1.0 - evaluate_emulated(

@@ -113,6 +113,19 @@ class DieModel:
         """Number of devices per defect code name."""
         return {c.name: int(np.count_nonzero(self.defects == c)) for c in DefectCode}
 
+    def state_thresholds(self) -> np.ndarray:
+        """Per-device conductance (S, ``(n_arrays, rows, cols)``) that separates P from AP
+        in a write-verify: the geometric mean of the device's own measured levels,
+        ``sqrt(g_p g_ap)``, equally far from both in relative terms (read noise is mostly
+        relative). Devices without two ordered levels (a defect, a level missing or
+        ``g_p <= g_ap``) get the layout's nominal threshold."""
+        own = (
+            ((self.defects == DefectCode.GOOD) | (self.defects == DefectCode.UNCERTAIN))
+            & (self.g_ap > 0)
+            & (self.g_p > self.g_ap)
+        )
+        return np.where(own, np.sqrt(self.g_p * self.g_ap), self.layout.threshold_g)
+
 
 @dataclass
 class PopulationModel:

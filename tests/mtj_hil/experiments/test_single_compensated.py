@@ -151,17 +151,20 @@ OLD = Path(__file__).resolve().parents[2] / "fixtures" / "networks-0a87747" / "d
 
 def test_a_network_file_written_before_the_correction_existed_evaluates_as_it_did(tmp_path):
     """``defect-aware.h5`` was written and evaluated by the code before this method (its
-    README): today's code finds no correction in it and gets the old numbers."""
+    README): today's code finds no correction in it and gets the old numbers. The on-chip
+    error alone moved a little: the die is now characterised before the network is written
+    (the write-verify judges each device by its own measured levels), so the die's read
+    noise is drawn in another order; the bits written are the same (same bit error rate)."""
     path = tmp_path / "old.h5"
     shutil.copy(OLD, path)
     assert load_saved(path, SimulatedChip.from_lot("1t1r-20k", 0, 2).layout)[3] is None
     res = evaluate_network(path, 2, on_chip=True)
+    assert res.pop("on_chip_error") == pytest.approx(0.2813370473537604, abs=0.01)
     assert res == {
         "method": "defect-aware",
         "die": 2,
         "n_test": 359,
         "software_error": 0.2701949860724234,
-        "on_chip_error": 0.2813370473537604,
         "bit_error_rate": 0.002533783783783784,
         "emulated_error": 0.2785515320334262,
     }

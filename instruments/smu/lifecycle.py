@@ -191,11 +191,12 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         ``:SOURce[1]:VOLTage[:LEVel][:IMMediate][:AMPLitude]?`` (*2400 Series SourceMeter
         User's Manual* 2400S-900-01, section 18, SOURce subsystem, "Query programmed
         amplitude of V-Source"; *Model 2450 Reference Manual* 2450-901-01, section 6,
-        ``:SOURce[1]:<function>[:LEVel][:IMMediate][:AMPLitude]?``), ``:SOURce<n>:VOLTage?``
-        on the B2900 (*B2900 SCPI Command Reference*, ``:SOURce:<VOLTage|CURRent>``) and
+        ``:SOURce[1]:<function>[:LEVel][:IMMediate][:AMPLitude]?``), ``:SOURce<c>:VOLTage?``
+        on the B2900 (*B2900 SCPI Command Reference*, chapter 4, ``[:SOURce[c]]:<CURRent|
+        VOLTage>[:LEVel][:IMMediate][:AMPLitude]?``: "returns the present setting") and
         ``print(smuX.source.levelv)`` on the 26xx (*Series 2600B Reference Manual*,
-        ``smuX.source.levelv``). Both are the setting, not a measurement, so a level that
-        holds still reads the same twice.
+        ``smuX.source.levelv``). Each returns the programmed setting, not a measurement, so a
+        level nobody changes reads the same twice.
 
         Raises:
             InstrumentError: neither query was answered (the last one's error).

@@ -28,6 +28,7 @@ InstrumentStateLost` carries them.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,7 +64,8 @@ class ChannelFound:
         unit = "V" if self.function == "VOLT" else "A"
         src = "voltage" if self.function == "VOLT" else "current"
         state = "output ON" if self.output else "output off"
-        text = f"channel {self.channel}: {state}, {src} source at {self.level:g} {unit}"
+        level = f"{self.level:g} {unit}" if math.isfinite(self.level) else "a level not confirmed"
+        text = f"channel {self.channel}: {state}, {src} source at {level}"
         if not self.used:
             text += " (not used by the station)"
         if self.secured is True:

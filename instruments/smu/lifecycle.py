@@ -171,11 +171,65 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         return self.known_state
 
     def _survey(self, used: bool = True) -> ChannelFound:
-        """Read the channel's output, source function and level (sends queries only)."""
+        """Read the channel's output, source function and level (sends queries only). A
+        voltage level is read twice (:meth:`_level_read_twice`, bounded by the model's
+        source, ``VOLTAGE_LIMIT``): NaN when the two replies do not confirm one level."""
         output = self._read_output()
         volts = self._source_is_voltage()
-        level = self._read_level() if volts else self._read_current_level()
+        if volts:
+            level = self._level_read_twice(getattr(self, "VOLTAGE_LIMIT", math.inf))
+        else:
+            level = self._read_current_level()
         return ChannelFound(self._label(), output, "VOLT" if volts else "CURR", level, used=used)
+
+    def _level_read_twice(self, bound: float) -> float:
+        """The programmed voltage level, V, from two level queries in a row, or NaN when
+        they do not confirm one level: a reply that is not a number, is beyond ``bound``
+        (V), or differs from the other (a garbled reply, or another query's answer arriving
+        late, reads as a level the output is not at; ramping down from it would first drive
+        the output there). The query is the model's programmed-level query:
+        ``:SOURce[1]:VOLTage[:LEVel][:IMMediate][:AMPLitude]?`` (*2400 Series SourceMeter
+        User's Manual* 2400S-900-01, section 18, SOURce subsystem, "Query programmed
+        amplitude of V-Source"; *Model 2450 Reference Manual* 2450-901-01, section 6,
+        ``:SOURce[1]:<function>[:LEVel][:IMMediate][:AMPLitude]?``), ``:SOURce<c>:VOLTage?``
+        on the B2900 (*B2900 SCPI Command Reference*, chapter 4, ``[:SOURce[c]]:<CURRent|
+        VOLTage>[:LEVel][:IMMediate][:AMPLitude]?``: "returns the present setting") and
+        ``print(smuX.source.levelv)`` on the 26xx (*Series 2600B Reference Manual*,
+        ``smuX.source.levelv``). Each returns the programmed setting, not a measurement, so a
+        level nobody changes reads the same twice.
+
+        Raises:
+            InstrumentError: neither query was answered (the last one's error).
+        """
+        readings: list[float] = []
+        replies: list[str] = []
+        failure: InstrumentError | None = None
+        for _ in range(2):
+            try:
+                value = float(self._read_level())
+            except InstrumentError as exc:  # no answer, or a TSP reply that is no number
+                failure, value = exc, math.nan
+                replies.append(f"unreadable ({exc})")
+            except (ValueError, TypeError) as exc:  # a SCPI reply pymeasure could not cast
+                value = math.nan
+                replies.append(f"unreadable ({exc})")
+            else:
+                replies.append(f"{value!r} V")
+            readings.append(value)
+        if failure is not None and all(math.isnan(v) for v in readings):
+            raise failure
+        first, second = readings
+        plausible = all(math.isfinite(v) and abs(v) <= bound * (1 + 1e-9) for v in readings)
+        if plausible and math.isclose(first, second, rel_tol=1e-9, abs_tol=1e-12):
+            return first
+        log.warning(
+            "%s: source level read back as %s, then %s (bound +-%s V): not confirmed, no "
+            "ramp starts from it",
+            self._who(),
+            *replies,
+            scpi_number(bound) if math.isfinite(bound) else "none",
+        )
+        return math.nan
 
     def _label(self) -> str:
         return self.CHANNEL_LABEL
@@ -188,6 +242,8 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         found = self._survey(used)
         if found.output:
             if found.function == "VOLT":
+                # an unconfirmed level (NaN) is not ramped from: 0 V is set at once, a step
+                # down from whatever is on the terminals that never raises them
                 self._ramp(found.level, 0.0, step, rate)
             self._write_output_off()
             log.warning("%s: found %s", self._who(), found.describe())
@@ -262,7 +318,8 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
     def _ramp(
         self, start: float, target: float, step: float, rate: float, bound: float | None = None
     ) -> list[float]:
-        """Write the set-points from ``start`` (a level read back) to ``target``.
+        """Write the set-points from ``start`` (a level read back; NaN: not known, ``target``
+        is written at once) to ``target``.
 
         With ``bound`` (V, the level the run never exceeded), a ``start`` beyond it is not
         believed: ramping down from it would first drive the output up to it, so ``target``
@@ -270,7 +327,7 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         Returns the points written."""
         points = ramp_points(start, target, step) if math.isfinite(start) else [target]
         previous = start if math.isfinite(start) else target
-        if bound is not None and not abs(start) <= bound * (1 + 1e-9):
+        if bound is not None and math.isfinite(start) and not abs(start) <= bound * (1 + 1e-9):
             log.warning(
                 "%s: level read back as %r V, beyond the configured +-%s V: not ramping from "
                 "it, setting %s V at once",
@@ -366,8 +423,17 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         # The run never set a level beyond the known state's bound, so a level read back
         # beyond it is a wrong reply (garbled, or another query's answer arriving late) or
         # someone else's: ramping down from it would first raise a live output to it.
-        bound = self._settings.max_voltage if self._settings is not None else None
-        attempt("ramp to 0 V", lambda: self._ramp(self._read_level(), 0.0, step, rate, bound))
+        # The level is read twice (_level_read_twice): a stale or garbled reply within the
+        # bound, ramped down from, would as well raise the output first.
+        bound = (
+            self._settings.max_voltage
+            if self._settings is not None
+            else getattr(self, "VOLTAGE_LIMIT", math.inf)
+        )
+        attempt(
+            "ramp to 0 V",
+            lambda: self._ramp(self._level_read_twice(bound), 0.0, step, rate, bound),
+        )
         attempt("source 0 V", lambda: self._write_level(0.0))
         attempt("output off", self._write_output_off)
         state = attempt("output read-back", self._read_output)

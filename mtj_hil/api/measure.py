@@ -147,7 +147,9 @@ def characterize(
         bias_read_voltage: second read voltage (V) for the bias signature; ``"auto"``: the
             die's largest read voltage when at least twice ``read_voltage``; None: off.
         remeasure_cycles: extra cycles for devices left UNCERTAIN (0: none).
-        remeasure_budget: at most this share of the die's devices is re-measured.
+        remeasure_budget: at most this share of the die's devices is re-measured
+            (another than the default with ``remeasure_cycles=0`` is refused: it would be
+            ignored).
         remeasure_rounds: rounds of re-measurement at most; each later round takes the
             devices the earlier ones left unsettled (another than the default with
             ``remeasure_cycles=0`` is refused: it would be ignored).

@@ -220,7 +220,12 @@ def connect(
             security=True,
             dashboard_address=settings.dashboard_address if processes else None,
         )
-    return Client(cluster, security=cluster.security)
+    client = Client(cluster, security=cluster.security)
+    from mtj_hil.campaigns.quiet_stop import QuietCancelledAtClose
+
+    # a stop closes the workers under their running tasks: one CancelledError warning each
+    client.register_plugin(QuietCancelledAtClose())
+    return client
 
 
 def dashboard_link(client: Any, local: bool = False) -> str | None:

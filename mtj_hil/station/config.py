@@ -7,13 +7,14 @@ allowed before any instrument is opened.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mtj_hil.calibration.records import ReferenceResistor
 from mtj_hil.instruments.safety import SafetyEnvelope
-from mtj_hil.sim.profile import DeviceProfile
+from mtj_hil.sim.profile import DeviceProfile, as_dict
 
 SMU_DRIVERS = ("keithley2400", "keithley2450", "keithley2600", "keysight_b2900")
 SMU_ROLES = ("sense", "drive")
@@ -128,7 +129,11 @@ class Station:
         return next((s for s in self.smus if s.role == role), None)
 
     def snapshot(self) -> dict[str, Any]:
-        """Plain-dict provenance record of the station (file contents and derived values)."""
+        """Plain-dict provenance record of the station (file contents and derived values).
+
+        ``die_profile_values`` holds every value of the die profile (JSON data), so a resume
+        can tell a profile edited since from the one a run began with: the station's name
+        and the profile's name stay the same."""
         return {
             "name": self.name,
             "file": str(self.path) if self.path else None,
@@ -136,6 +141,7 @@ class Station:
             "visa_library": self.visa_library,
             "read_path": self.read_path,
             "die_profile": self.profile.name,
+            "die_profile_values": json.loads(json.dumps(as_dict(self.profile), default=str)),
             "p_polarity": self.p_polarity,
             "controller": asdict(self.controller),
             "smus": [asdict(s) for s in self.smus],

@@ -60,6 +60,8 @@ class CharacterizationPlan:
 
 DEFAULT_REMEASURE_ROUNDS = CharacterizationPlan.remeasure_rounds
 """Rounds of re-measurement of a plan whose user gave none."""
+DEFAULT_REMEASURE_BUDGET = CharacterizationPlan.remeasure_budget
+"""Share of the devices re-measured at most, of a plan whose user gave none."""
 
 
 def check_remeasure(
@@ -68,19 +70,30 @@ def check_remeasure(
     *,
     given: Collection[str] = (),
     spell: Spell = plain_setting,
+    remeasure_budget: float = DEFAULT_REMEASURE_BUDGET,
 ) -> None:
-    """Refuse ``remeasure_rounds`` given while ``remeasure_cycles`` is 0: without
-    re-measurement there are no rounds, and the setting would be ignored.
+    """Refuse ``remeasure_rounds`` or ``remeasure_budget`` given while ``remeasure_cycles``
+    is 0: without re-measurement there are no rounds and no device is re-measured, so the
+    setting would be ignored.
 
     Args:
-        remeasure_cycles, remeasure_rounds: the plan's.
+        remeasure_cycles, remeasure_rounds, remeasure_budget: the plan's.
         given: which settings the user gave (not left at their defaults); leaving
-            ``remeasure_rounds`` out is always fine, as is giving 0 rounds (none).
+            ``remeasure_rounds`` or ``remeasure_budget`` out is always fine, as is giving
+            0 (none).
         spell: how a setting and its value are named in messages.
 
     Raises:
-        SettingRefused (an ``InvalidRequest``, ``setting = "remeasure_rounds"``).
+        SettingRefused (an ``InvalidRequest``, ``setting = "remeasure_rounds"`` or
+        ``"remeasure_budget"``).
     """
+    if remeasure_cycles == 0 and "remeasure_budget" in given and remeasure_budget != 0:
+        raise SettingRefused(
+            "remeasure_budget",
+            f"{spell('remeasure_budget', remeasure_budget)} works with re-measurement only; "
+            f"{spell('remeasure_cycles', 0)} turns re-measurement off, so no device would be "
+            f"re-measured (leave it out, or give {spell('remeasure_cycles', 1)} or more)",
+        )
     if remeasure_cycles == 0 and "remeasure_rounds" in given and remeasure_rounds != 0:
         raise SettingRefused(
             "remeasure_rounds",
@@ -98,8 +111,8 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
             arrays, an array off the die or planned twice, counts out of range, a read or
             bias voltage outside 0..the die's maximum read voltage, or a pulse (default:
             the die's nominal pulse) outside the die's pulse limits; ``remeasure_rounds``
-            other than the default (or 0) with ``remeasure_cycles`` 0
-            (:func:`check_remeasure`).
+            or ``remeasure_budget`` other than the default (or 0) with ``remeasure_cycles``
+            0 (:func:`check_remeasure`).
     """
     plan = plan.resolved(layout)
     lim = layout.limits
@@ -119,18 +132,26 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
     ):
         if int(value) != value or value < low:
             raise SettingRefused(name, f"{name} must be an integer >= {low}, got {value}")
-    # the plan's default stands for "not given": a plan cannot tell it from a typed 2
-    rounds_given = plan.remeasure_rounds != DEFAULT_REMEASURE_ROUNDS
-    check_remeasure(
-        plan.remeasure_cycles,
-        plan.remeasure_rounds,
-        given=("remeasure_rounds",) if rounds_given else (),
-    )
     if not 0.0 <= plan.remeasure_budget <= 1.0:
         raise SettingRefused(
             "remeasure_budget",
             f"remeasure_budget is a fraction of the devices (0..1), got {plan.remeasure_budget}",
         )
+    # the plan's default stands for "not given": a plan cannot tell it from a typed 2
+    given = [
+        name
+        for name, value, default in (
+            ("remeasure_rounds", plan.remeasure_rounds, DEFAULT_REMEASURE_ROUNDS),
+            ("remeasure_budget", plan.remeasure_budget, DEFAULT_REMEASURE_BUDGET),
+        )
+        if value != default
+    ]
+    check_remeasure(
+        plan.remeasure_cycles,
+        plan.remeasure_rounds,
+        given=given,
+        remeasure_budget=plan.remeasure_budget,
+    )
     for name, volts in (("read", plan.read_voltage), ("bias", plan.bias_read_voltage)):
         if volts is not None and not 0.0 < float(volts) <= lim.max_read_voltage:
             value, hi = apart(float(volts), lim.max_read_voltage)
@@ -156,12 +177,13 @@ def plan_record(plan: CharacterizationPlan) -> dict[str, Any]:
 def plan_from_record(record: dict[str, Any]) -> CharacterizationPlan:
     """Inverse of :func:`plan_record`; keys missing from older files take the values those
     runs were made with (no re-measurement, no bias read). Without re-measurement the
-    rounds mean nothing and read as the default, so a plan stored before
+    rounds and the budget mean nothing and read as the defaults, so a plan stored before
     :func:`check_remeasure` refused them still resumes."""
     pulse = record.get("pulse")
     bias = record.get("bias_read_voltage")
     cycles = int(record.get("remeasure_cycles", 0))
     rounds = int(record.get("remeasure_rounds", 1)) if cycles else DEFAULT_REMEASURE_ROUNDS
+    budget = float(record.get("remeasure_budget", 0.01)) if cycles else DEFAULT_REMEASURE_BUDGET
     return CharacterizationPlan(
         arrays=tuple(int(a) for a in record["arrays"]),
         cycles=int(record["cycles"]),
@@ -169,7 +191,7 @@ def plan_from_record(record: dict[str, Any]) -> CharacterizationPlan:
         read_voltage=float(record["read_voltage"]),
         pulse=Pulse(**pulse) if pulse else None,
         remeasure_cycles=cycles,
-        remeasure_budget=float(record.get("remeasure_budget", 0.01)),
+        remeasure_budget=budget,
         remeasure_rounds=rounds,
         bias_read_voltage=None if bias is None else float(bias),
     )

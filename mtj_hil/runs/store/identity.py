@@ -4,8 +4,8 @@ A run file holds one die measured through one measurement chain. Its root attrib
 ``station`` keeps the chip's ``describe()`` from when the run began; a resume compares the
 resuming chip's description with it (:func:`refuse_other_bench`): another bench (the
 in-process simulator vs a station, or another station), or a simulated die of another
-profile under the same name (same die id, other physics), is refused before the file is
-touched."""
+profile under the same name (same die id, other physics), or a station whose die profile
+has other values than when the run began, is refused before the file is touched."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def _differences(old: Any, new: Any, where: str = "") -> Iterator[str]:
 def refuse_other_bench(path: str | Path, attrs: Mapping[str, Any], station: Any) -> None:
     """Refuse to resume the run file ``path`` (root attributes ``attrs``, ``station`` the
     snapshot it began with) on a chip described by ``station`` now, when that is another
-    bench, or a simulated die of the same name with another profile.
+    bench, a simulated die of the same name with another profile, or the same station with
+    a die profile of other values (:func:`_refuse_other_station_profile`).
 
     Raises:
         StoreError: naming both and the command that finishes the run.
@@ -62,6 +63,7 @@ def refuse_other_bench(path: str | Path, attrs: Mapping[str, Any], station: Any)
             "run file"
         )
     if now != "the in-process simulator":
+        _refuse_other_station_profile(path, before, station, hint)
         return
     # the same name, lot and index (the die id) can still be another die: a profile file
     # edited since, or another file giving the same name
@@ -74,6 +76,35 @@ def refuse_other_bench(path: str | Path, attrs: Mapping[str, Any], station: Any)
             f"({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''} differ): that is "
             f"another die; resume it with the profile it was started with ({hint}), or "
             "measure into a new run file"
+        )
+
+
+def _refuse_other_station_profile(path: str | Path, before: Any, now: Any, hint: str) -> None:
+    """Refuse a resume through the same station whose die profile has other values than
+    when the run began (``die_profile_values`` of the station snapshots): the profile edited
+    in, or named by, the station file since. On a virtual lab that is another die under the
+    same die id; on a bench, other limits and nominal values. A run file whose snapshot
+    records no values (written before they were recorded) is not checked.
+
+    Raises:
+        StoreError: naming both profiles, the values that differ and how to finish the run.
+    """
+    old, new = before.get("station"), now.get("station")
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return
+    recorded = old.get("die_profile_values")
+    if not isinstance(recorded, Mapping) or not recorded:
+        return
+    current = json.loads(json.dumps(new.get("die_profile_values") or {}, default=str))
+    changed = list(_differences(recorded, current))
+    if changed:
+        raise StoreError(
+            f"{path} was started on station {old.get('name')!r} with die profile "
+            f"{old.get('die_profile')!r}; the station now gives die profile "
+            f"{new.get('die_profile')!r} with other values "
+            f"({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''} differ): that is "
+            f"another die; restore the station's die profile and resume ({hint}), or measure "
+            "into a new run file"
         )
 
 

@@ -40,11 +40,12 @@ LEVEL_QUERY = {
 }
 
 
-def _live(dialect: str, rewrite):
-    """A virtual SMU of ``dialect`` whose lines pass through ``rewrite(line, reply, armed)``
-    (returns the reply sent, ``None`` for none, or ``...`` to drop the line unexecuted);
-    returns ``(smu, server, armed)``: set ``armed[0]`` to start the fault."""
-    smu = make_virtual_smu(dialect, lambda volts: volts / 20e3)
+def _live(dialect: str, rewrite, start: str = "power-on"):
+    """A virtual SMU of ``dialect`` found in ``start`` whose lines pass through
+    ``rewrite(line, reply, armed)`` (returns the reply sent, ``None`` for none, or ``...`` to
+    drop the line unexecuted); returns ``(smu, server, armed)``: set ``armed[0]`` to start
+    the fault."""
+    smu = make_virtual_smu(dialect, lambda volts: volts / 20e3, start=start)
     real = smu.handle
     armed = [False]
 
@@ -145,3 +146,83 @@ def test_tsp_output_state_reads_zero_and_one(reply, state):
 def test_tsp_output_state_refuses_anything_else(reply):
     with pytest.raises(InstrumentError, match="output state reply"):
         tsp_output_state(reply, "smua")
+
+
+def _first_level_reply(dialect: str, bad: str):
+    """A rewrite that answers the next level query with ``bad`` (once)."""
+
+    def rewrite(text, reply, armed):
+        if text == LEVEL_QUERY[dialect] and reply is not None:
+            armed[0] = False
+            return bad
+        return reply
+
+    return rewrite
+
+
+#: first replies to the level query of an SMU found sourcing 0.5 V: garbled into 20 V, a
+#: stale answer of the output query before it ("1": 1 V), junk
+FOUND_REPLIES = {"garbled-20V": "+2.000000E+01", "stale-output": "1", "junk": "#?"}
+
+
+@pytest.mark.parametrize("bad", list(FOUND_REPLIES.values()), ids=list(FOUND_REPLIES))
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+def test_an_smu_found_sourcing_is_not_ramped_from_a_level_read_once(dialect, bad):
+    """A previous user left the output on at 0.5 V; the open reads the level to ramp down
+    from and its first reply is wrong. Trusted, 20 V (or the 1 V of a late ``:OUTP?``
+    answer) was ramped down from, raising the live output first, and junk refused the open
+    with the output still on. The level is now read twice; two replies that do not agree
+    are not ramped from: 0 V is set at once, the output switched off and the open goes on."""
+    smu, server, armed = _live(dialect, _first_level_reply(dialect, bad), start="output-on")
+    with server:
+        driver = make_smu(
+            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=1.0),
+            server.resource,
+            sleep=lambda s: None,
+        )
+        armed[0] = True
+        state = driver.configure(SETTINGS)
+        assert armed[0] is False  # the fault happened
+        assert state.ok, state.problems()
+        assert driver.found.output is True and driver.found.secured is True
+        assert "a level not confirmed" in driver.found.describe()
+        driver.shutdown()
+    assert smu.history[0].output is True  # found sourcing
+    assert max(abs(a.terminal) for a in smu.history) <= 0.5 + 1e-9
+    assert max(abs(a.voltage) for a in smu.history) <= 0.5 + 1e-9
+    assert smu.output is False
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+def test_an_smu_found_sourcing_is_ramped_from_a_level_read_twice_alike(dialect):
+    """Without a fault the found level is confirmed and ramped down from in steps."""
+    smu, server, _ = _live(dialect, lambda text, reply, armed: reply, start="output-on")
+    with server:
+        driver = make_smu(
+            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=1.0),
+            server.resource,
+            sleep=lambda s: None,
+        )
+        assert driver.configure(SETTINGS).ok
+        assert driver.found.level == pytest.approx(0.5)
+        driver.shutdown()
+    live = [a.voltage for a in smu.history if a.output]
+    assert len({round(v, 6) for v in live}) >= 5  # stepped down, not dropped at once
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+def test_a_stale_level_within_the_bound_at_shutdown_is_not_ramped_from(dialect):
+    """0.1 V is on and the shutdown's first level reply is 0.25 V, within the run's 0.3 V
+    bound (a late answer of an earlier query). Read once, the ramp started there and raised
+    the live output to 0.25 V; read twice, the replies disagree and 0 V is set at once."""
+    stale = "2.50000000000e-01" if dialect == "keithley2600" else "+2.500000E-01"
+    smu, server, armed = _live(dialect, _first_level_reply(dialect, stale))
+    with server:
+        driver = _open(dialect, server.resource)
+        start = len(smu.history)
+        armed[0] = True
+        assert driver.shutdown() is True
+        assert armed[0] is False
+    during = smu.history[start:]
+    assert max(abs(a.terminal) for a in during) <= 0.1 + 1e-9
+    assert smu.output is False

@@ -224,6 +224,7 @@ SHUTDOWN = [
     (":ABOR", None),
     (":SYST:ERR?", '0,"No error"'),
     (":SOURCE:VOLTAGE?", "2.000000E-01"),
+    (":SOURCE:VOLTAGE?", "2.000000E-01"),  # the level is read twice
     (":SOUR:VOLT 0.15", None),
     (":SOUR:VOLT 0.1", None),
     (":SOUR:VOLT 0.05", None),

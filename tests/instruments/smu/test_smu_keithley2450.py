@@ -196,6 +196,7 @@ def test_shutdown():
         (":ABOR", None),
         (":SYST:ERR?", '0,"No error"'),
         (":SOUR:VOLT?", "0.000000E+00"),
+        (":SOUR:VOLT?", "0.000000E+00"),  # the level is read twice
         (":SOUR:VOLT 0", None),
         (":OUTP OFF", None),
         (":OUTP?", "0"),

@@ -233,6 +233,7 @@ def shutdown_pairs(ch, level="0.00000e+00"):
     return [
         ("format.data = format.ASCII", None),  # replies readable whatever the last user set
         ("print(" + s + ".source.levelv)", level),
+        ("print(" + s + ".source.levelv)", level),  # the level is read twice
         (f"{s}.source.levelv = 0", None),
         (f"{s}.source.output = {s}.OUTPUT_OFF", None),
         ("print(" + s + ".source.output)", "0.00000e+00"),
@@ -248,6 +249,7 @@ SECURE_B = [
     ("print(smub.source.output)", "0.00000e+00"),
     ("print(smub.source.func)", "1.00000e+00"),
     ("print(smub.source.levelv)", "0.00000e+00"),
+    ("print(smub.source.levelv)", "0.00000e+00"),  # the level is read twice
     ("print(smub.source.output)", "0.00000e+00"),
     ("smub.reset()", None),
     ("print(smub.source.output)", "0.00000e+00"),
@@ -269,6 +271,7 @@ def test_instrument_shutdown_covers_both_channels_despite_failure(mocker):
         *recover,
         ("format.data = format.ASCII", None),
         ("print(smua.source.levelv)", "0.00000e+00"),
+        ("print(smua.source.levelv)", "0.00000e+00"),  # the level is read twice
         ("smua.source.output = smua.OUTPUT_OFF", None),
         ("print(smua.source.output)", "0.00000e+00"),
         *recover,

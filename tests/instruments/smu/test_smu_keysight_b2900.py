@@ -186,10 +186,12 @@ def test_shutdown_both_channels_output_off_despite_failure(mocker):
     pairs = [
         *RECOVER,
         (":SOUR1:VOLT?", "+0.0E+00"),
+        (":SOUR1:VOLT?", "+0.0E+00"),  # the level is read twice
         (":OUTP1 OFF", None),
         (":OUTP1?", "0"),
         *RECOVER,
         (":SOUR2:VOLT?", "+0.0E+00"),
+        (":SOUR2:VOLT?", "+0.0E+00"),  # the level is read twice
         (":SOUR2:VOLT 0", None),
         (":OUTP2 OFF", None),
         (":OUTP2?", "0"),
@@ -213,6 +215,7 @@ def test_shutdown_single_channel_model():
         (":ABOR (@1)", None),
         (":SYST:ERR?", '+0,"No error"'),
         (":SOUR1:VOLT?", "+1.0E-01"),
+        (":SOUR1:VOLT?", "+1.0E-01"),  # the level is read twice
         (":SOUR1:VOLT 0.05", None),
         (":SOUR1:VOLT 0", None),
         (":SOUR1:VOLT 0", None),
@@ -280,6 +283,7 @@ OPEN_B2900 = [
     (":OUTP2?", "0"),
     (":SOUR2:FUNC:MODE?", "VOLT"),
     (":SOUR2:VOLT?", "+0.000000E+00"),
+    (":SOUR2:VOLT?", "+0.000000E+00"),  # the level is read twice
     (":OUTP2?", "0"),
     IDN_B2902,  # which channels the unit has (both used here)
     ("*CLS", None),
@@ -332,6 +336,7 @@ def test_the_unused_channel_found_live_is_ramped_down_and_switched_off():
         (":OUTP2?", "1"),
         (":SOUR2:FUNC:MODE?", "VOLT"),
         (":SOUR2:VOLT?", "+1.000000E-01"),
+        (":SOUR2:VOLT?", "+1.000000E-01"),  # the level is read twice
         (":SOUR2:VOLT 0.05", None),
         (":SOUR2:VOLT 0", None),
         (":OUTP2 OFF", None),

@@ -19,6 +19,7 @@ MAKE_SAFE_2400 = [
     (":OUTP?", "1"),
     (":SOUR:FUNC?", "VOLT"),
     (":SOURCE:VOLTAGE?", "1.000000E-01"),
+    (":SOURCE:VOLTAGE?", "1.000000E-01"),  # the level is read twice
     (":SOUR:VOLT 0.05", None),
     (":SOUR:VOLT 0", None),
     (":OUTP OFF", None),
@@ -60,7 +61,8 @@ READ_2400 = [
     (":SYST:ERR?", '0,"No error"'),
 ]
 OFF_2400 = [IDN_2400, (":ABOR", None), (":OUTP?", "0"), (":SOUR:FUNC?", "VOLT"),
-            (":SOURCE:VOLTAGE?", "0.000000E+00"), (":OUTP?", "0")]  # fmt: skip
+            (":SOURCE:VOLTAGE?", "0.000000E+00"), (":SOURCE:VOLTAGE?", "0.000000E+00"),
+            (":OUTP?", "0")]  # fmt: skip
 
 
 def test_2400_known_state_sequence_byte_for_byte_then_output_on():
@@ -122,7 +124,8 @@ def test_2450_in_another_command_set_is_refused_before_anything_is_sent(lang):
 def test_2450_in_scpi_goes_on_and_ranges_are_the_smallest_holding_the_envelope():
     with expected_protocol(Keithley2450, [("*LANG?", "SCPI"), ("*IDN?", "MODEL 2450"),
                                           (":ABOR", None), (":OUTP?", "0"), (":SOUR:FUNC?", "VOLT"),
-                                          (":SOUR:VOLT?", "0"), (":OUTP?", "0"),
+                                          (":SOUR:VOLT?", "0"), (":SOUR:VOLT?", "0"),
+                                          (":OUTP?", "0"),
                                           (":OUTP:INT:TRIP?", "1"),
                                           ("*CLS", None), (":SYST:ERR?", '0,"No error"'),
                                           (":SYST:ERR?", '0,"No error"')]) as smu:  # fmt: skip

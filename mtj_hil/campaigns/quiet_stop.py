@@ -1,0 +1,60 @@
+"""Keeps a stopped campaign's terminal to the lines that matter.
+
+When ``mtj-hil campaign run`` is stopped (Ctrl-C, SIGTERM) the local cluster closes its
+workers while tasks still run on them, and each worker's state machine logs, per such task,
+``Async instruction for <Task ...> ended with CancelledError`` at WARNING
+(``distributed.worker_state_machine``, ``BaseWorker._handle_stimulus_from_task``: "This should
+exclusively happen in Worker.close()"). The lines say nothing the stop message does not, and
+they bury it. :class:`QuietCancelledAtClose` is a worker plugin that drops exactly those
+records in every worker of the local cluster; any other record (a task's error, a worker that
+died, other warnings of the same logger) still shows, and a task's own error still reaches
+the engine as its result.
+
+Ctrl-C in a terminal reaches the whole process group: each worker process of the local
+cluster also took the SIGINT, printed a ``KeyboardInterrupt`` traceback and died under its
+nanny, which logged a ``CancelledError`` traceback of its own. The command stops the
+campaign and closes the cluster itself, so the plugin has the worker processes ignore
+SIGINT (their nanny still ends them on close).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+__all__ = ["CancelledAtClose", "QuietCancelledAtClose", "STATE_MACHINE_LOGGER"]
+
+#: the logger of ``distributed.worker_state_machine``
+STATE_MACHINE_LOGGER = "distributed.worker.state_machine"
+
+
+class CancelledAtClose(logging.Filter):
+    """Drops the warning that a worker's async instruction ended with ``CancelledError``
+    (the cancellation of a task still running when its worker closes); passes the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        text = record.getMessage()
+        return not (text.startswith("Async instruction for ") and text.endswith(" CancelledError"))
+
+
+class QuietCancelledAtClose(WorkerPlugin):
+    """Installs :class:`CancelledAtClose` on the state-machine logger of each worker (once
+    per worker process, also for workers the nanny restarts), and in a worker process of its
+    own has SIGINT ignored (the command that started the cluster handles Ctrl-C)."""
+
+    name = "mtj-hil-quiet-cancelled-at-close"
+
+    def setup(self, worker: Any) -> None:
+        own_process = multiprocessing.parent_process() is not None
+        if own_process and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        logger = logging.getLogger(STATE_MACHINE_LOGGER)
+        if not any(isinstance(f, CancelledAtClose) for f in logger.filters):
+            logger.addFilter(CancelledAtClose())

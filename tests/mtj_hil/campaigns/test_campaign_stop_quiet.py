@@ -1,0 +1,86 @@
+"""``mtj-hil campaign run`` stopped while tasks run on its local cluster: stderr says how to
+finish the campaign and nothing else. Dask's workers logged one ``Async instruction for
+<Task ...> ended with CancelledError`` warning per task still running as they closed (a
+SIGTERM), and on Ctrl-C (SIGINT to the whole process group) every worker process printed a
+``KeyboardInterrupt`` traceback and its nanny a ``CancelledError`` one. Only those are
+silenced: the filter passes every other record."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mtj_hil.campaigns.quiet_stop import STATE_MACHINE_LOGGER, CancelledAtClose
+
+CAMPAIGN = """
+[campaign]
+name = "stopme"
+out_dir = "out"
+
+[[task]]
+name = "lot"
+kind = "characterize"
+profile = "1t1r-20k"
+dies = "0-39"
+cycles = 12
+"""
+
+
+def _record(level: int, msg: str, exc: BaseException | None = None) -> logging.LogRecord:
+    info = (type(exc), exc, None) if exc is not None else None
+    return logging.LogRecord(STATE_MACHINE_LOGGER, level, __file__, 1, msg, (), info)
+
+
+def test_the_filter_drops_only_the_cancelled_at_close_warning():
+    keep = CancelledAtClose().filter
+    assert not keep(
+        _record(
+            logging.WARNING,
+            "Async instruction for <Task cancelled name='x'> ended with CancelledError",
+        )  # fmt: skip
+    )
+    assert keep(_record(logging.WARNING, "Async instruction for <Task> ended with ValueError"))
+    assert keep(_record(logging.ERROR, "Async instruction for <Task> ended with CancelledError"))
+    assert keep(_record(logging.WARNING, "something else ended with CancelledError"))
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_a_stopped_campaign_prints_no_cancelled_error_lines(tmp_path, how):
+    (tmp_path / "c.toml").write_text(CAMPAIGN)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mtj_hil", "campaign", "run", "c.toml", "--workers", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives a command
+    )
+    try:
+        deadline = time.monotonic() + 120
+        lot = tmp_path / "out" / "lot"
+        # stopped while tasks run: two dies begun (each takes seconds at 12 cycles)
+        while time.monotonic() < deadline and proc.poll() is None:
+            if lot.is_dir() and len(list(lot.glob("die*.h5"))) >= 3:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.5)
+        if how == "SIGTERM":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == (143 if how == "SIGTERM" else 130), err
+    assert "run the campaign again to finish it" in err, err
+    assert "CancelledError" not in err, err
+    assert "Traceback" not in err, err

@@ -87,20 +87,19 @@ def check_remeasure(
         SettingRefused (an ``InvalidRequest``, ``setting = "remeasure_rounds"`` or
         ``"remeasure_budget"``).
     """
-    if remeasure_cycles == 0 and "remeasure_budget" in given and remeasure_budget != 0:
-        raise SettingRefused(
-            "remeasure_budget",
-            f"{spell('remeasure_budget', remeasure_budget)} works with re-measurement only; "
-            f"{spell('remeasure_cycles', 0)} turns re-measurement off, so no device would be "
-            f"re-measured (leave it out, or give {spell('remeasure_cycles', 1)} or more)",
-        )
-    if remeasure_cycles == 0 and "remeasure_rounds" in given and remeasure_rounds != 0:
-        raise SettingRefused(
-            "remeasure_rounds",
-            f"{spell('remeasure_rounds', remeasure_rounds)} works with re-measurement only; "
-            f"{spell('remeasure_cycles', 0)} turns re-measurement off, so no round would be "
-            f"measured (leave it out, or give {spell('remeasure_cycles', 1)} or more)",
-        )
+    if remeasure_cycles == 0:
+        for name, value, what in (
+            ("remeasure_budget", remeasure_budget, "device would be re-measured"),
+            ("remeasure_rounds", remeasure_rounds, "round would be measured"),
+        ):
+            if name in given and value != 0:
+                raise SettingRefused(
+                    name,
+                    f"{spell(name, value)} works with re-measurement only; "
+                    f"{spell('remeasure_cycles', 0)} turns re-measurement off, so no {what} "
+                    f"(leave it out, or give "
+                    f"{spell('remeasure_cycles', 1)} or more)",
+                )
 
 
 def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:

@@ -20,12 +20,14 @@ from mtj_hil.instruments.controller.codec import (
 )
 from mtj_hil.instruments.controller.sequence import (
     SEQ_FIRMWARE,
+    STEP_TOKEN_MAX,
     Decide,
     Enable,
     Integration,
     PulseStep,
     Scan,
     SeqResult,
+    SequenceRefused,
     Step,
     WriteVerify,
     check_steps,
@@ -103,7 +105,8 @@ class SequenceCommands:
 
         Raises:
             SequenceRefused: a step outside the board's limits or the station's envelope,
-                or one the board would not accept as written, naming the step.
+                or one the board would not accept as written (or too long for one
+                ``SEQ ADD`` frame), naming the step.
             InstrumentError: the firmware has no sequences, the sequence is longer than the
                 board's buffer, or its run may last longer than the board allows.
         """
@@ -136,6 +139,15 @@ class SequenceCommands:
                 f"a sequence that may take {duration:.1f} s exceeds the board's "
                 f"{lim.t_seq_max:g} s per run: split it"
             )
+        for i, step in enumerate(steps):
+            token = encode_step(step, ident.rows, ident.cols, lim.adc_bits)
+            if len(token) > STEP_TOKEN_MAX:
+                raise SequenceRefused(
+                    i,
+                    step,
+                    f"its token takes {len(token)} bytes, more than the {STEP_TOKEN_MAX} one "
+                    "SEQ ADD frame carries (fewer rounds, or rounds of one width)",
+                )
         return duration
 
     def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
@@ -211,9 +223,10 @@ class SequenceCommands:
         Raises:
             ControllerError: the board refused a step. FrameError: a wrong step count.
         """
+        chunks = _frames(list(tokens))  # before SEQ NEW: a refusal leaves the buffer as it was
         self._transact_echo("SEQ", ("NEW",))  # type: ignore[attr-defined]
         n_sent = 0
-        for chunk in _frames(list(tokens)):
+        for chunk in chunks:
             fields = parse_fields(self._transact("SEQ", ("ADD", *chunk))[1:])  # type: ignore[attr-defined]
             n_sent += len(chunk)
             (n_text,) = _require(fields, "n")
@@ -309,7 +322,8 @@ def check_frames(steps: list[Step], results: list[SeqResult], rows: int | None) 
 
 
 def _frames(tokens: list[str]) -> list[list[str]]:
-    """Pack step tokens into ``SEQ ADD`` frames of at most :data:`MAX_FRAME_BYTES` bytes."""
+    """Pack step tokens into ``SEQ ADD`` frames of at most :data:`MAX_FRAME_BYTES` bytes
+    (:func:`check_steps` has refused a token longer than one frame carries)."""
     budget = MAX_FRAME_BYTES - len("SEQ FF ADD *FF\n")
     out: list[list[str]] = [[]]
     used = 0

@@ -32,6 +32,7 @@ import numpy as np
 
 from mtj_hil.instruments.controller.codec import (
     ADC_RANGES,
+    MAX_FRAME_BYTES,
     FrameError,
     _parse_int,
     _require,
@@ -156,6 +157,9 @@ class CheckMask:
 
     cells: tuple[bool, ...]
 
+
+STEP_TOKEN_MAX = MAX_FRAME_BYTES - len("SEQ FF ADD  *FF\n")
+"""Longest step token (bytes) one ``SEQ ADD`` frame can carry (with its blank)."""
 
 INTEGRATION_RANGE = (1e-5, 0.1)
 """Integration times (s) an ``I`` step may set."""

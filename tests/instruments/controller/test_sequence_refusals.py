@@ -23,6 +23,7 @@ from .conftest import BENCH_ENVELOPE
 
 EVERY = tuple(range(25))
 THR = (2400,) * 25
+WIDTHS = tuple(round(1e-7 * (i + 1), 10) for i in range(40))
 
 
 @pytest.mark.parametrize(
@@ -37,6 +38,8 @@ THR = (2400,) * 25
         (Enable((25,), EVERY), "line index 25"),
         (WriteVerify("POS", 1e-6, 0.1, True, (1.0,), (5000,) * 25), "code 5000"),
         (PulseStep("UP", 1.0, 1e-6), "polarity"),
+        # 40 rounds of their own widths: a token longer than one SEQ ADD frame carries
+        (WriteVerify("POS", 1e-7, 0.1, True, (1.0,) * 40, THR, widths=WIDTHS), "SEQ ADD frame"),
     ],
 )
 def test_a_step_the_board_would_refuse_is_refused_before_any_byte_is_sent(lab, bad, reason):

@@ -124,15 +124,29 @@ SeqStep = WriteAll | PulseAll | ReadMap | ReadStates | KnownMap | KnownStates
 STEP_TYPES = (WriteAll, PulseAll, ReadMap, ReadStates, KnownMap, KnownStates)
 
 
-def check_steps(steps: list[SeqStep]) -> None:
+CELL_MAPS = {WriteAll: "cells", KnownStates: "high", KnownMap: "conductance"}
+"""The per-cell arrays of each step kind (attribute names), ``(rows, cols)`` of the die."""
+
+
+def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
     """Refuse malformed steps before anything is applied.
 
     Raises:
         InvalidRequest: an unknown step, rounds or repeats below 1, a read voltage or
-            integration not positive, a threshold not positive and finite, or a negative
-            escalation step.
+            integration not positive, a threshold not positive and finite, a negative
+            escalation step, or (given ``layout``) a cell map (:data:`CELL_MAPS`) that is
+            not one value per cell of the die.
     """
     for i, step in enumerate(steps):
+        name = CELL_MAPS.get(type(step))
+        cells = None if name is None else getattr(step, name)
+        if layout is not None and cells is not None:
+            shape = (layout.rows, layout.cols)
+            if np.shape(cells) != shape:
+                raise InvalidRequest(
+                    f"sequence step {i} ({type(step).__name__}): {name} must hold one value "
+                    f"per cell, shape {shape}; got shape {np.shape(cells)}"
+                )
         if not isinstance(step, STEP_TYPES):
             raise InvalidRequest(f"sequence step {i} is not a sequence step: {step!r}")
         if isinstance(step, WriteAll) and (step.rounds < 1 or step.step < 0):
@@ -232,9 +246,10 @@ def run_sequence(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
     """Run ``steps`` on ``array``: on the chip's board if it runs sequences, else here.
 
     Raises:
-        InvalidRequest: a malformed step (nothing applied); and whatever the chip raises.
+        InvalidRequest: a malformed step, or a cell map not of the die's shape (nothing
+            applied); and whatever the chip raises.
     """
-    check_steps(steps)
+    check_steps(steps, chip.layout)
     runner = getattr(chip, "run_sequence", None)
     if runner is not None:
         return runner(array, steps)
@@ -249,8 +264,8 @@ def run_on_host(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
             die's limits (:func:`check_sequence_limits`: nothing is applied, not even the
             steps before it); and whatever the chip raises.
     """
-    check_steps(steps)
     layout = chip.layout
+    check_steps(steps, layout)
     check_sequence_limits(layout, steps)
     shape = (layout.rows, layout.cols)
     known: dict[float, np.ndarray] = {}

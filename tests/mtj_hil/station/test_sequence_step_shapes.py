@@ -5,11 +5,20 @@ not one value per cell of the die."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.protocols import CellState, Pulse
-from mtj_hil.protocols.sequence import PulseAll, ReadMap, WriteAll, run_sequence
+from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.sequence import (
+    KnownMap,
+    KnownStates,
+    PulseAll,
+    ReadMap,
+    WriteAll,
+    run_sequence,
+)
 
 P, AP = CellState.P, CellState.AP
 HEAD = [PulseAll(AP, Pulse(1.0, 1e-6)), ReadMap(0.1)]
@@ -28,3 +37,36 @@ def test_a_write_plan_too_long_for_one_upload_frame_is_refused_naming_the_step(l
     with pytest.raises(SafetyViolation, match=r"step 2 \(WriteAll\).*SEQ ADD frame"):
         run_sequence(lab_chip, 3, [*HEAD, WriteAll(P, plan=plan)])
     assert _sent(lab_chip) == before  # not a frame: no SEL, no SEQ NEW
+
+
+def _firmware(chip, version: str) -> None:
+    board = chip.lab.board
+    if version != board.firmware:
+        board.firmware, board.has_sequences, board.pipelined = version, False, False
+        chip.controller.identify()
+
+
+FLAT = np.ones(25 * 25, bool)
+MAPS = {
+    "cells flat": WriteAll(P, cells=FLAT),
+    "cells a row short": WriteAll(P, cells=np.ones((24, 25), bool)),
+    "known states flat": KnownStates(0.1, FLAT),
+    "known map transposed shape": KnownMap(0.1, np.full((25, 24), 2e-4)),
+}
+
+
+@pytest.mark.filterwarnings("ignore::mtj_hil.errors.FallbackWarning")
+@pytest.mark.parametrize("firmware", ["1.3.0", "1.2.0"])
+@pytest.mark.parametrize("bad", list(MAPS))
+def test_a_cell_map_not_of_the_dies_shape_is_refused_before_anything_is_applied(
+    lab_chip, firmware, bad
+):
+    """A flat map of 625 cells went through the board's bit map (it is flattened there) and
+    was found wrong only after the run, its pulses applied, as numpy's broadcasting error."""
+    _firmware(lab_chip, firmware)
+    step = MAPS[bad]
+    before = _sent(lab_chip)
+    steps = [*HEAD, step, WriteAll(P)]
+    with pytest.raises(InvalidRequest, match=rf"step 2 \({type(step).__name__}\).*\(25, 25\)"):
+        run_sequence(lab_chip, 3, steps)
+    assert _sent(lab_chip) == before

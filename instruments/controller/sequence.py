@@ -320,6 +320,8 @@ def check_steps(
                 pulses = list(zip(step.amplitudes, step.round_widths(), strict=True))
             except ValueError as exc:
                 raise SequenceRefused(i, step, str(exc)) from None
+            if step.widths is not None:  # the step's own width goes on the wire too
+                pulses.append((step.amplitudes[0], step.width))
         elif isinstance(step, Scan | Known | Decide):
             reads = [step.volts]
         try:
@@ -329,6 +331,8 @@ def check_steps(
                 checked_reads(np.array([v]), bounds, envelope)
         except SafetyViolation as exc:
             raise SequenceRefused(i, step, str(exc)) from None
+        except (TypeError, ValueError) as exc:  # a value that is no number: "1.0", None
+            raise SequenceRefused(i, step, f"a value that is not a number: {exc}") from None
         if geometry is not None:
             _check_token(i, step, *geometry)
 

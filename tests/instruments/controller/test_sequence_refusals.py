@@ -40,6 +40,10 @@ WIDTHS = tuple(round(1e-7 * (i + 1), 10) for i in range(40))
         (PulseStep("UP", 1.0, 1e-6), "polarity"),
         # 40 rounds of their own widths: a token longer than one SEQ ADD frame carries
         (WriteVerify("POS", 1e-7, 0.1, True, (1.0,) * 40, THR, widths=WIDTHS), "SEQ ADD frame"),
+        # every round has its own width, but the step's width goes on the wire as well
+        (WriteVerify("POS", 1.0, 0.1, True, (1.0,), THR, widths=(1e-6,)), "width 1.0 s"),
+        (PulseStep("POS", "1.0", 1e-6), "not a number"),
+        (Scan(None), "finite"),
     ],
 )
 def test_a_step_the_board_would_refuse_is_refused_before_any_byte_is_sent(lab, bad, reason):

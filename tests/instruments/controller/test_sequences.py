@@ -170,6 +170,10 @@ def test_the_board_refuses_bad_steps_atomically_and_runs_that_outlast_t_seqmax()
     bad = _send(board, "SEQ", 4, "ADD", "S:0.100", "P:POS:3.400:1.000e-06")[0]
     assert bad.startswith(b"ERR 04 E05 step 2: amplitude 3.400 V")
     assert _send(board, "SEQ", 5, "ADD", "X:1")[0].startswith(b"ERR 05 E03 step 1")
+    # a write-verify's own width is a width on the wire, whether or not a round uses it
+    thr = "968" * 25
+    wide = f"W:POS:1.000e+00:0.100:H:1.000/1.000e-06:{thr}"
+    assert _send(board, "SEQ", 12, "ADD", wide)[0].startswith(b"ERR 0C E05 step 1: width")
     assert _send(board, "SEQ", 6, "ADD", "S:0.100")[0].startswith(b"OK 06 SEQ ADD n=2*")
     for seq in (7, 17):
         assert b" n=" in _send(board, "SEQ", seq, "ADD", *["S:0.100"] * 40)[0]

@@ -24,6 +24,7 @@ the misread probability below a bound).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -132,7 +133,9 @@ def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
     """Refuse malformed steps before anything is applied.
 
     Raises:
-        InvalidRequest: an unknown step, rounds or repeats below 1, a read voltage or
+        InvalidRequest: an unknown step, a value of the wrong kind (a state that is not a
+            CellState, a pulse that is not a Pulse, a count that is not an integer, a value
+            that is not a number), rounds or repeats below 1, a read voltage or
             integration not positive, a threshold not positive and finite, a negative
             escalation step, or (given ``layout``) a cell map (:data:`CELL_MAPS`) that is
             not one value per cell of the die.
@@ -149,6 +152,9 @@ def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
                 )
         if not isinstance(step, STEP_TYPES):
             raise InvalidRequest(f"sequence step {i} is not a sequence step: {step!r}")
+        problem = _kinds_wrong(step)
+        if problem:
+            raise InvalidRequest(f"sequence step {i} ({type(step).__name__}): {problem}")
         if isinstance(step, WriteAll) and (step.rounds < 1 or step.step < 0):
             raise InvalidRequest(f"sequence step {i}: rounds must be >= 1 and step >= 0 V")
         if isinstance(step, WriteAll) and step.plan is not None and len(step.plan) < 1:
@@ -165,6 +171,38 @@ def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
         if thr is not None and not 0 < thr < np.inf:
             # a board and a host would read NaN or a negative threshold differently
             raise InvalidRequest(f"sequence step {i}: threshold must be > 0 S, got {thr}")
+
+
+_NUMBERS = ("read_voltage", "integration", "threshold", "step")
+"""Step fields that must be real numbers where given (V, s, S, V)."""
+
+
+def _kinds_wrong(step: SeqStep) -> str | None:
+    """What is of the wrong kind in ``step`` (``None``: nothing): a state that is not a
+    :class:`CellState` (``"P"`` would compare unequal to ``CellState.P`` and write AP), a
+    pulse that is not a :class:`Pulse`, a count that is not an integer, a value that is
+    not a number."""
+    state = getattr(step, "state", None)
+    if isinstance(step, WriteAll | PulseAll):
+        try:
+            CellState(state)
+        except (ValueError, TypeError):
+            return f"state must be CellState.P or CellState.AP, got {state!r}"
+    pulses = [getattr(step, "pulse", None), *(getattr(step, "plan", None) or ())]
+    if isinstance(step, PulseAll) and step.pulse is None:
+        return "a pulse is needed, got None"
+    bad = [p for p in pulses if p is not None and not isinstance(p, Pulse)]
+    if bad:
+        return f"pulses must be Pulse(amplitude, width), got {bad[0]!r}"
+    for name in ("rounds", "repeats"):
+        count = getattr(step, name, 1)
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+            return f"{name} must be an integer, got {count!r}"
+    for name in _NUMBERS:
+        value = getattr(step, name, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            return f"{name} must be a number, got {value!r}"
+    return None
 
 
 def _read_within(limits: Limits, volts: float) -> None:

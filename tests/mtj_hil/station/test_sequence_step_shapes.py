@@ -1,7 +1,8 @@
 """A protocol sequence the board could not take as written is refused whole before anything
 is sent, naming the caller's step: a write plan whose step would not fit one ``SEQ ADD``
-frame, and cell maps (``cells``, ``KnownStates.high``, ``KnownMap.conductance``) that are
-not one value per cell of the die."""
+frame, cell maps (``cells``, ``KnownStates.high``, ``KnownMap.conductance``) that are not
+one value per cell of the die, and values of the wrong kind (a state that is no CellState,
+a count that is no integer, a voltage that is no number)."""
 
 from __future__ import annotations
 
@@ -69,4 +70,31 @@ def test_a_cell_map_not_of_the_dies_shape_is_refused_before_anything_is_applied(
     steps = [*HEAD, step, WriteAll(P)]
     with pytest.raises(InvalidRequest, match=rf"step 2 \({type(step).__name__}\).*\(25, 25\)"):
         run_sequence(lab_chip, 3, steps)
+    assert _sent(lab_chip) == before
+
+
+WRONG_KIND = {
+    # "P" is no CellState: it compared unequal to CellState.P, and the board path pulsed
+    # every cell with the AP polarity (NEG on this station), the write verifying AP
+    "PulseAll state 'P'": (PulseAll("P", Pulse(1.0, 1e-6)), "state must be CellState"),
+    "WriteAll state 'P'": (WriteAll("P"), "state must be CellState"),
+    "WriteAll state None": (WriteAll(None), "state must be CellState"),
+    "PulseAll without a pulse": (PulseAll(P, None), "a pulse is needed"),
+    "WriteAll rounds 2.5": (WriteAll(P, rounds=2.5), "rounds must be an integer"),
+    "ReadMap repeats 2.5": (ReadMap(0.1, repeats=2.5), "repeats must be an integer"),
+    "ReadMap voltage '0.1'": (ReadMap("0.1"), "read_voltage must be a number"),
+}
+
+
+@pytest.mark.filterwarnings("ignore::mtj_hil.errors.FallbackWarning")
+@pytest.mark.parametrize("firmware", ["1.3.0", "1.2.0"])
+@pytest.mark.parametrize("bad", list(WRONG_KIND))
+def test_a_step_value_of_the_wrong_kind_is_refused_before_anything_is_applied(
+    lab_chip, firmware, bad
+):
+    _firmware(lab_chip, firmware)
+    step, reason = WRONG_KIND[bad]
+    before = _sent(lab_chip)
+    with pytest.raises(InvalidRequest, match=rf"step 2 \({type(step).__name__}\): {reason}"):
+        run_sequence(lab_chip, 3, [*HEAD, step])
     assert _sent(lab_chip) == before

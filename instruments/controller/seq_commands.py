@@ -10,6 +10,7 @@ collecting one :class:`~mtj_hil.instruments.controller.sequence.SeqResult` per `
 from __future__ import annotations
 
 from mtj_hil.instruments.controller.codec import (
+    ADC_RANGES,
     MAX_FRAME_BYTES,
     ControllerError,
     Frame,
@@ -25,6 +26,7 @@ from mtj_hil.instruments.controller.sequence import (
     Enable,
     Integration,
     PulseStep,
+    Range,
     Scan,
     SeqResult,
     SequenceRefused,
@@ -40,29 +42,44 @@ from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 __all__ = ["SequenceCommands", "check_frames", "run_duration"]
 
 
-def run_duration(steps: list[Step], ident: ChipIdentity, enabled_rows: int | None) -> float:
+def run_duration(
+    steps: list[Step], ident: ChipIdentity, enabled_rows: int | None, *, worst_reads: bool = False
+) -> float:
     """Longest time (s) a run of ``steps`` may take on this board: every write-verify round
     used, every step changing the route, the rows each scan converts following the ``E``
     steps (``enabled_rows`` before the first: ``None`` = unknown, all). The board refuses a
-    run above ``t_seqmax`` by the same bound; the host's timeout is twice it."""
+    run above ``t_seqmax`` by the same bound. With ``worst_reads`` (the host's deadline,
+    which is twice it) conversions are not overlapped and every row a scan converts is
+    converted again on every larger range (saturation, protocol section 10.2), from the
+    range the run's ``R`` steps set (the smallest before the first)."""
     lim = ident.limits
     rows = ident.rows if enabled_rows is None else enabled_rows
     t_int = lim.t_int
+    larger = len(ADC_RANGES) - 1  # ranges above the one in force: unknown, all of them
     total = 0.0
     for step in steps:
         total += lim.t_step + 2 * lim.t_route
-        scan = rows * (lim.t_dac + t_int) + lim.t_read
+        decide = rows * (lim.t_dac + t_int) + lim.t_read
+        if worst_reads:
+            decide += (rows - 1) * lim.t_read
+        scan = decide + (rows * (lim.t_dac + t_int) * larger if worst_reads else 0.0)
         if isinstance(step, Enable):
             rows = len(step.rows)
+        elif isinstance(step, Range):
+            fs = min(ADC_RANGES, key=lambda r: abs(r - step.full_scale))
+            larger = len(ADC_RANGES) - 1 - ADC_RANGES.index(fs)
         elif isinstance(step, Integration):
             t_int = step.seconds
         elif isinstance(step, PulseStep):
             total += lim.t_pulse + step.width
-        elif isinstance(step, Scan | Decide):
+        elif isinstance(step, Scan):
             total += scan
+        elif isinstance(step, Decide):
+            total += decide  # a decision converts no row again
         elif isinstance(step, WriteVerify):
             n = len(step.amplitudes)
-            total += (1 + n) * (scan + lim.t_route) + n * lim.t_pulse + sum(step.round_widths())
+            each = decide if step.decide else scan
+            total += (1 + n) * (each + lim.t_route) + n * lim.t_pulse + sum(step.round_widths())
     return total
 
 
@@ -169,9 +186,11 @@ class SequenceCommands:
         """
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
         lim = ident.limits
-        duration = self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
+        self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
         if not steps:
             return []  # nothing to run: no upload, no run (SEQ RUN would need an array)
+        # the reply's deadline: the slowest run the steps can make (rows saturating)
+        duration = run_duration(steps, ident, self._enabled_rows, worst_reads=True)  # type: ignore[attr-defined]
         tokens = tuple(encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps)
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault

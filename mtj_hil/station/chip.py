@@ -404,10 +404,10 @@ class InstrumentChip:
                 # lab's loopback port differs per run, and a campaign says a warning once
                 # for all its tasks only when the text is the same
                 url = self.station.controller.url
-                board = "the virtual lab's board" if url == VIRTUAL else url
+                board = "the virtual lab's board" if url == VIRTUAL else f"controller {url}"
                 tell_user(
                     log,
-                    f"station {self.station.name!r}, controller {board}: firmware "
+                    f"station {self.station.name!r} ({board}): controller firmware "
                     f"{ctrl.identity.firmware} runs no board-side sequences "
                     f"({ctrl.no_sequences_reason or 'they need firmware 1.3'})"
                     ": running them one command at a time, slower",

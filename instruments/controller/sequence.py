@@ -26,6 +26,7 @@ separated by ``:``):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ from mtj_hil.instruments.controller.codec import (
     format_mask,
     format_seconds,
     format_volts,
+    mask_width,
     parse_mask,
     parse_seconds,
     parse_volts,
@@ -228,7 +230,7 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     if len(fields) != need:
         raise FrameError(f"step {kind} takes {need} fields, got {len(fields)} in {token!r}")
     if kind == "E":
-        r_mask, c_mask = parse_mask(fields[0], rows), parse_mask(fields[1], cols)
+        r_mask, c_mask = _step_mask(fields[0], rows), _step_mask(fields[1], cols)
         return Enable(
             tuple(np.flatnonzero(r_mask).tolist()), tuple(np.flatnonzero(c_mask).tolist())
         )
@@ -242,10 +244,10 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     if kind == "S":
         return Scan(parse_volts(fields[0]))
     if kind == "K":
-        cells = parse_mask(fields[1], rows * cols)
+        cells = _step_mask(fields[1], rows * cols)
         return Known(parse_volts(fields[0]), tuple(bool(c) for c in cells))
     if kind == "M":
-        return CheckMask(tuple(bool(c) for c in parse_mask(fields[0], rows * cols)))
+        return CheckMask(tuple(bool(c) for c in _step_mask(fields[0], rows * cols)))
     if kind == "I":
         seconds = parse_seconds(fields[0])
         lo, hi = INTEGRATION_RANGE
@@ -275,6 +277,21 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
         decide=kind == "V",
         widths=None if all(w == step_width for w in widths) else widths,
     )
+
+
+def _step_mask(text: str, n: int) -> np.ndarray:
+    """A step's line or cell mask over ``n`` bits.
+
+    Raises:
+        FrameError: not a mask of ``n`` bits as written (E03). ValueError: a well-formed
+            mask with a bit set beyond the geometry, a line the board does not have (E04).
+    """
+    try:
+        return parse_mask(text, n)
+    except FrameError as exc:
+        if re.fullmatch(rf"[0-9A-F]{{{mask_width(n)}}}", text):
+            raise ValueError(str(exc)) from None
+        raise
 
 
 def _polarity(text: str) -> str:

@@ -212,6 +212,9 @@ def test_the_board_refuses_bad_steps_atomically_and_runs_that_outlast_t_seqmax()
     thr = "968" * 25
     wide = f"W:POS:1.000e+00:0.100:H:1.000/1.000e-06:{thr}"
     assert _send(board, "SEQ", 12, "ADD", wide)[0].startswith(b"ERR 0C E05 step 1: width")
+    # a line the board does not have is E04, a mask of the wrong width E03 (section 10.1)
+    assert _send(board, "SEQ", 13, "ADD", "E:2000000:1FFFFFF")[0].startswith(b"ERR 0D E04 step 1")
+    assert _send(board, "SEQ", 14, "ADD", "E:000001:1FFFFFF")[0].startswith(b"ERR 0E E03 step 1")
     assert _send(board, "SEQ", 6, "ADD", "S:0.100")[0].startswith(b"OK 06 SEQ ADD n=2*")
     for seq in (7, 17):
         assert b" n=" in _send(board, "SEQ", seq, "ADD", *["S:0.100"] * 40)[0]

@@ -103,7 +103,8 @@ class SequenceCommands:
     @property
     def no_sequences_reason(self) -> str | None:
         """Why this board runs no sequences, as a message says it (``None``: it runs them):
-        its firmware is older than 1.3, or (from 1.3) its ``IDN`` lists no sequence buffer."""
+        its firmware is older than 1.3, or (from 1.3) its ``IDN`` lists no sequence buffer
+        or its ``LIM`` no ``t_seqmax``."""
         ident = self._id()  # type: ignore[attr-defined]
         try:
             version = tuple(int(x) for x in ident.firmware.split(".")[:2])
@@ -113,6 +114,9 @@ class SequenceCommands:
             return "they need firmware 1.3"
         if ident.sequence_steps < 1:
             return "the board does not list the seq capability in its IDN, seq missing or 0"
+        if not ident.limits.t_seq_max > 0:
+            # without it no run can be timed or split as the board will allow
+            return "the board's LIM does not give t_seqmax, the longest run it allows"
         return None
 
     def check_sequence(self, steps: list[Step], enabled_rows: int | None = None) -> float:

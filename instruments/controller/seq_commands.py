@@ -32,6 +32,7 @@ from mtj_hil.instruments.controller.sequence import (
     SequenceRefused,
     Step,
     WriteVerify,
+    check_lines,
     check_steps,
     encode_step,
     parse_dat,
@@ -127,7 +128,8 @@ class SequenceCommands:
         Raises:
             SequenceRefused: a step outside the board's limits or the station's envelope,
                 or one the board would not accept as written (or too long for one
-                ``SEQ ADD`` frame), naming the step.
+                ``SEQ ADD`` frame), or one needing lines the run leaves disabled, naming
+                the step.
             InstrumentError: the firmware has no sequences, the sequence is longer than the
                 board's buffer, or its run may last longer than the board allows.
         """
@@ -169,6 +171,7 @@ class SequenceCommands:
                     f"its token takes {len(token)} bytes, more than the {STEP_TOKEN_MAX} one "
                     "SEQ ADD frame carries (fewer rounds, or rounds of one width)",
                 )
+        check_lines(steps, enabled_rows)
         return duration
 
     def run_sequence(self, steps: list[Step]) -> list[SeqResult]:

@@ -63,6 +63,7 @@ __all__ = [
     "CheckMask",
     "Decide",
     "Integration",
+    "check_lines",
     "check_steps",
     "decision_fields",
     "decode_step",
@@ -352,6 +353,25 @@ def check_steps(
             raise SequenceRefused(i, step, f"a value that is not a number: {exc}") from None
         if geometry is not None:
             _check_token(i, step, *geometry)
+
+
+def check_lines(steps: list[Step], enabled_rows: int | None = None) -> None:
+    """Refuse a step that needs enabled lines where the run's ``E`` steps leave none: the
+    board would stop the run there (E06), after applying the steps before it. A pulse
+    needs an input and an output line, a scan, decision or write-verify an input line.
+    ``enabled_rows``: input lines enabled before the first step (``None``: unknown).
+
+    Raises:
+        SequenceRefused: naming the first such step; nothing is sent.
+    """
+    rows, cols = enabled_rows, None
+    for i, step in enumerate(steps):
+        if isinstance(step, Enable):
+            rows, cols = len(step.rows), len(step.cols)
+        elif isinstance(step, PulseStep) and 0 in (rows, cols):
+            raise SequenceRefused(i, step, "a pulse with no input or no output line enabled")
+        elif isinstance(step, Scan | Decide | WriteVerify) and rows == 0:
+            raise SequenceRefused(i, step, "no input line is enabled to scan")
 
 
 @dataclass(frozen=True)

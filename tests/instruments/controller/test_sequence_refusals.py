@@ -109,3 +109,26 @@ def test_a_sequence_longer_than_the_boards_buffer_is_refused_before_upload(lab):
     with pytest.raises(InstrumentError, match="buffer"):
         ctrl.run_sequence(steps)
     assert board.frames == frames  # nothing went out
+
+
+@pytest.mark.parametrize(
+    ("after", "reason"),
+    [
+        ([Enable((), ()), Scan(0.1)], "no input line"),
+        (
+            [Enable((0,), ()), PulseStep("NEG", 1.0, 1e-6)],
+            "a pulse with no input or no output line",
+        ),
+        ([Enable((), EVERY), WriteVerify("POS", 1e-6, 0.1, True, (1.0,), THR)], "no input line"),
+    ],
+)
+def test_a_step_needing_lines_the_run_left_disabled_is_refused_before_upload(lab, after, reason):
+    """The board would stop the run there (E06), after the pulse before it."""
+    board, ctrl = lab
+    ctrl.envelope = BENCH_ENVELOPE
+    ctrl.select_array(0)
+    frames, pulses = board.frames, len(board.pulses)
+    steps = [Enable(EVERY, EVERY), PulseStep("POS", 1.0, 1e-6), *after]
+    with pytest.raises(SequenceRefused, match=rf"step 3 \({type(after[1]).__name__}\): {reason}"):
+        ctrl.run_sequence(steps)
+    assert board.frames == frames and len(board.pulses) == pulses

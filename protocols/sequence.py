@@ -24,6 +24,7 @@ the misread probability below a bound).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -124,17 +125,36 @@ SeqStep = WriteAll | PulseAll | ReadMap | ReadStates | KnownMap | KnownStates
 STEP_TYPES = (WriteAll, PulseAll, ReadMap, ReadStates, KnownMap, KnownStates)
 
 
-def check_steps(steps: list[SeqStep]) -> None:
+CELL_MAPS = {WriteAll: "cells", KnownStates: "high", KnownMap: "conductance"}
+"""The per-cell arrays of each step kind (attribute names), ``(rows, cols)`` of the die."""
+
+
+def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
     """Refuse malformed steps before anything is applied.
 
     Raises:
-        InvalidRequest: an unknown step, rounds or repeats below 1, a read voltage or
-            integration not positive, a threshold not positive and finite, or a negative
-            escalation step.
+        InvalidRequest: an unknown step, a value of the wrong kind (a state that is not a
+            CellState, a pulse that is not a Pulse, a count that is not an integer, a value
+            that is not a number), rounds or repeats below 1, a read voltage or
+            integration not positive, a threshold not positive and finite, a negative
+            escalation step, or (given ``layout``) a cell map (:data:`CELL_MAPS`) that is
+            not one value per cell of the die.
     """
     for i, step in enumerate(steps):
+        name = CELL_MAPS.get(type(step))
+        cells = None if name is None else getattr(step, name)
+        if layout is not None and cells is not None:
+            shape = (layout.rows, layout.cols)
+            if np.shape(cells) != shape:
+                raise InvalidRequest(
+                    f"sequence step {i} ({type(step).__name__}): {name} must hold one value "
+                    f"per cell, shape {shape}; got shape {np.shape(cells)}"
+                )
         if not isinstance(step, STEP_TYPES):
             raise InvalidRequest(f"sequence step {i} is not a sequence step: {step!r}")
+        problem = _kinds_wrong(step)
+        if problem:
+            raise InvalidRequest(f"sequence step {i} ({type(step).__name__}): {problem}")
         if isinstance(step, WriteAll) and (step.rounds < 1 or step.step < 0):
             raise InvalidRequest(f"sequence step {i}: rounds must be >= 1 and step >= 0 V")
         if isinstance(step, WriteAll) and step.plan is not None and len(step.plan) < 1:
@@ -151,6 +171,38 @@ def check_steps(steps: list[SeqStep]) -> None:
         if thr is not None and not 0 < thr < np.inf:
             # a board and a host would read NaN or a negative threshold differently
             raise InvalidRequest(f"sequence step {i}: threshold must be > 0 S, got {thr}")
+
+
+_NUMBERS = ("read_voltage", "integration", "threshold", "step")
+"""Step fields that must be real numbers where given (V, s, S, V)."""
+
+
+def _kinds_wrong(step: SeqStep) -> str | None:
+    """What is of the wrong kind in ``step`` (``None``: nothing): a state that is not a
+    :class:`CellState` (``"P"`` would compare unequal to ``CellState.P`` and write AP), a
+    pulse that is not a :class:`Pulse`, a count that is not an integer, a value that is
+    not a number."""
+    state = getattr(step, "state", None)
+    if isinstance(step, WriteAll | PulseAll):
+        try:
+            CellState(state)
+        except (ValueError, TypeError):
+            return f"state must be CellState.P or CellState.AP, got {state!r}"
+    pulses = [getattr(step, "pulse", None), *(getattr(step, "plan", None) or ())]
+    if isinstance(step, PulseAll) and step.pulse is None:
+        return "a pulse is needed, got None"
+    bad = [p for p in pulses if p is not None and not isinstance(p, Pulse)]
+    if bad:
+        return f"pulses must be Pulse(amplitude, width), got {bad[0]!r}"
+    for name in ("rounds", "repeats"):
+        count = getattr(step, name, 1)
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+            return f"{name} must be an integer, got {count!r}"
+    for name in _NUMBERS:
+        value = getattr(step, name, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            return f"{name} must be a number, got {value!r}"
+    return None
 
 
 def _read_within(limits: Limits, volts: float) -> None:
@@ -232,9 +284,10 @@ def run_sequence(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
     """Run ``steps`` on ``array``: on the chip's board if it runs sequences, else here.
 
     Raises:
-        InvalidRequest: a malformed step (nothing applied); and whatever the chip raises.
+        InvalidRequest: a malformed step, or a cell map not of the die's shape (nothing
+            applied); and whatever the chip raises.
     """
-    check_steps(steps)
+    check_steps(steps, chip.layout)
     runner = getattr(chip, "run_sequence", None)
     if runner is not None:
         return runner(array, steps)
@@ -249,8 +302,8 @@ def run_on_host(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
             die's limits (:func:`check_sequence_limits`: nothing is applied, not even the
             steps before it); and whatever the chip raises.
     """
-    check_steps(steps)
     layout = chip.layout
+    check_steps(steps, layout)
     check_sequence_limits(layout, steps)
     shape = (layout.rows, layout.cols)
     known: dict[float, np.ndarray] = {}

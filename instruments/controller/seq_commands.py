@@ -10,6 +10,7 @@ collecting one :class:`~mtj_hil.instruments.controller.sequence.SeqResult` per `
 from __future__ import annotations
 
 from mtj_hil.instruments.controller.codec import (
+    ADC_RANGES,
     MAX_FRAME_BYTES,
     ControllerError,
     Frame,
@@ -20,14 +21,18 @@ from mtj_hil.instruments.controller.codec import (
 )
 from mtj_hil.instruments.controller.sequence import (
     SEQ_FIRMWARE,
+    STEP_TOKEN_MAX,
     Decide,
     Enable,
     Integration,
     PulseStep,
+    Range,
     Scan,
     SeqResult,
+    SequenceRefused,
     Step,
     WriteVerify,
+    check_lines,
     check_steps,
     encode_step,
     parse_dat,
@@ -38,29 +43,44 @@ from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 __all__ = ["SequenceCommands", "check_frames", "run_duration"]
 
 
-def run_duration(steps: list[Step], ident: ChipIdentity, enabled_rows: int | None) -> float:
+def run_duration(
+    steps: list[Step], ident: ChipIdentity, enabled_rows: int | None, *, worst_reads: bool = False
+) -> float:
     """Longest time (s) a run of ``steps`` may take on this board: every write-verify round
     used, every step changing the route, the rows each scan converts following the ``E``
     steps (``enabled_rows`` before the first: ``None`` = unknown, all). The board refuses a
-    run above ``t_seqmax`` by the same bound; the host's timeout is twice it."""
+    run above ``t_seqmax`` by the same bound. With ``worst_reads`` (the host's deadline,
+    which is twice it) conversions are not overlapped and every row a scan converts is
+    converted again on every larger range (saturation, protocol section 10.2), from the
+    range the run's ``R`` steps set (the smallest before the first)."""
     lim = ident.limits
     rows = ident.rows if enabled_rows is None else enabled_rows
     t_int = lim.t_int
+    larger = len(ADC_RANGES) - 1  # ranges above the one in force: unknown, all of them
     total = 0.0
     for step in steps:
         total += lim.t_step + 2 * lim.t_route
-        scan = rows * (lim.t_dac + t_int) + lim.t_read
+        decide = rows * (lim.t_dac + t_int) + lim.t_read
+        if worst_reads:
+            decide += (rows - 1) * lim.t_read
+        scan = decide + (rows * (lim.t_dac + t_int) * larger if worst_reads else 0.0)
         if isinstance(step, Enable):
             rows = len(step.rows)
+        elif isinstance(step, Range):
+            fs = min(ADC_RANGES, key=lambda r: abs(r - step.full_scale))
+            larger = len(ADC_RANGES) - 1 - ADC_RANGES.index(fs)
         elif isinstance(step, Integration):
             t_int = step.seconds
         elif isinstance(step, PulseStep):
             total += lim.t_pulse + step.width
-        elif isinstance(step, Scan | Decide):
+        elif isinstance(step, Scan):
             total += scan
+        elif isinstance(step, Decide):
+            total += decide  # a decision converts no row again
         elif isinstance(step, WriteVerify):
             n = len(step.amplitudes)
-            total += (1 + n) * (scan + lim.t_route) + n * lim.t_pulse + sum(step.round_widths())
+            each = decide if step.decide else scan
+            total += (1 + n) * (each + lim.t_route) + n * lim.t_pulse + sum(step.round_widths())
     return total
 
 
@@ -84,7 +104,8 @@ class SequenceCommands:
     @property
     def no_sequences_reason(self) -> str | None:
         """Why this board runs no sequences, as a message says it (``None``: it runs them):
-        its firmware is older than 1.3, or (from 1.3) its ``IDN`` lists no sequence buffer."""
+        its firmware is older than 1.3, or (from 1.3) its ``IDN`` lists no sequence buffer
+        or its ``LIM`` no ``t_seqmax``."""
         ident = self._id()  # type: ignore[attr-defined]
         try:
             version = tuple(int(x) for x in ident.firmware.split(".")[:2])
@@ -94,6 +115,9 @@ class SequenceCommands:
             return "they need firmware 1.3"
         if ident.sequence_steps < 1:
             return "the board does not list the seq capability in its IDN, seq missing or 0"
+        if not ident.limits.t_seq_max > 0:
+            # without it no run can be timed or split as the board will allow
+            return "the board's LIM does not give t_seqmax, the longest run it allows"
         return None
 
     def check_sequence(self, steps: list[Step], enabled_rows: int | None = None) -> float:
@@ -103,7 +127,9 @@ class SequenceCommands:
 
         Raises:
             SequenceRefused: a step outside the board's limits or the station's envelope,
-                or one the board would not accept as written, naming the step.
+                or one the board would not accept as written (or too long for one
+                ``SEQ ADD`` frame), or one needing lines the run leaves disabled, naming
+                the step.
             InstrumentError: the firmware has no sequences, the sequence is longer than the
                 board's buffer, or its run may last longer than the board allows.
         """
@@ -136,6 +162,16 @@ class SequenceCommands:
                 f"a sequence that may take {duration:.1f} s exceeds the board's "
                 f"{lim.t_seq_max:g} s per run: split it"
             )
+        for i, step in enumerate(steps):
+            token = encode_step(step, ident.rows, ident.cols, lim.adc_bits)
+            if len(token) > STEP_TOKEN_MAX:
+                raise SequenceRefused(
+                    i,
+                    step,
+                    f"its token takes {len(token)} bytes, more than the {STEP_TOKEN_MAX} one "
+                    "SEQ ADD frame carries (fewer rounds, or rounds of one width)",
+                )
+        check_lines(steps, enabled_rows)
         return duration
 
     def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
@@ -157,9 +193,11 @@ class SequenceCommands:
         """
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
         lim = ident.limits
-        duration = self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
+        self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
         if not steps:
             return []  # nothing to run: no upload, no run (SEQ RUN would need an array)
+        # the reply's deadline: the slowest run the steps can make (rows saturating)
+        duration = run_duration(steps, ident, self._enabled_rows, worst_reads=True)  # type: ignore[attr-defined]
         tokens = tuple(encode_step(s, ident.rows, ident.cols, lim.adc_bits) for s in steps)
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault
@@ -211,9 +249,10 @@ class SequenceCommands:
         Raises:
             ControllerError: the board refused a step. FrameError: a wrong step count.
         """
+        chunks = _frames(list(tokens))  # before SEQ NEW: a refusal leaves the buffer as it was
         self._transact_echo("SEQ", ("NEW",))  # type: ignore[attr-defined]
         n_sent = 0
-        for chunk in _frames(list(tokens)):
+        for chunk in chunks:
             fields = parse_fields(self._transact("SEQ", ("ADD", *chunk))[1:])  # type: ignore[attr-defined]
             n_sent += len(chunk)
             (n_text,) = _require(fields, "n")
@@ -309,7 +348,8 @@ def check_frames(steps: list[Step], results: list[SeqResult], rows: int | None) 
 
 
 def _frames(tokens: list[str]) -> list[list[str]]:
-    """Pack step tokens into ``SEQ ADD`` frames of at most :data:`MAX_FRAME_BYTES` bytes."""
+    """Pack step tokens into ``SEQ ADD`` frames of at most :data:`MAX_FRAME_BYTES` bytes
+    (:func:`check_steps` has refused a token longer than one frame carries)."""
     budget = MAX_FRAME_BYTES - len("SEQ FF ADD *FF\n")
     out: list[list[str]] = [[]]
     used = 0

@@ -26,12 +26,14 @@ separated by ``:``):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from mtj_hil.instruments.controller.codec import (
     ADC_RANGES,
+    MAX_FRAME_BYTES,
     FrameError,
     _parse_int,
     _require,
@@ -40,6 +42,7 @@ from mtj_hil.instruments.controller.codec import (
     format_mask,
     format_seconds,
     format_volts,
+    mask_width,
     parse_mask,
     parse_seconds,
     parse_volts,
@@ -60,6 +63,7 @@ __all__ = [
     "CheckMask",
     "Decide",
     "Integration",
+    "check_lines",
     "check_steps",
     "decision_fields",
     "decode_step",
@@ -157,6 +161,9 @@ class CheckMask:
     cells: tuple[bool, ...]
 
 
+STEP_TOKEN_MAX = MAX_FRAME_BYTES - len("SEQ FF ADD  *FF\n")
+"""Longest step token (bytes) one ``SEQ ADD`` frame can carry (with its blank)."""
+
 INTEGRATION_RANGE = (1e-5, 0.1)
 """Integration times (s) an ``I`` step may set."""
 
@@ -224,7 +231,7 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     if len(fields) != need:
         raise FrameError(f"step {kind} takes {need} fields, got {len(fields)} in {token!r}")
     if kind == "E":
-        r_mask, c_mask = parse_mask(fields[0], rows), parse_mask(fields[1], cols)
+        r_mask, c_mask = _step_mask(fields[0], rows), _step_mask(fields[1], cols)
         return Enable(
             tuple(np.flatnonzero(r_mask).tolist()), tuple(np.flatnonzero(c_mask).tolist())
         )
@@ -238,10 +245,10 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     if kind == "S":
         return Scan(parse_volts(fields[0]))
     if kind == "K":
-        cells = parse_mask(fields[1], rows * cols)
+        cells = _step_mask(fields[1], rows * cols)
         return Known(parse_volts(fields[0]), tuple(bool(c) for c in cells))
     if kind == "M":
-        return CheckMask(tuple(bool(c) for c in parse_mask(fields[0], rows * cols)))
+        return CheckMask(tuple(bool(c) for c in _step_mask(fields[0], rows * cols)))
     if kind == "I":
         seconds = parse_seconds(fields[0])
         lo, hi = INTEGRATION_RANGE
@@ -271,6 +278,21 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
         decide=kind == "V",
         widths=None if all(w == step_width for w in widths) else widths,
     )
+
+
+def _step_mask(text: str, n: int) -> np.ndarray:
+    """A step's line or cell mask over ``n`` bits.
+
+    Raises:
+        FrameError: not a mask of ``n`` bits as written (E03). ValueError: a well-formed
+            mask with a bit set beyond the geometry, a line the board does not have (E04).
+    """
+    try:
+        return parse_mask(text, n)
+    except FrameError as exc:
+        if re.fullmatch(rf"[0-9A-F]{{{mask_width(n)}}}", text):
+            raise ValueError(str(exc)) from None
+        raise
 
 
 def _polarity(text: str) -> str:
@@ -316,6 +338,8 @@ def check_steps(
                 pulses = list(zip(step.amplitudes, step.round_widths(), strict=True))
             except ValueError as exc:
                 raise SequenceRefused(i, step, str(exc)) from None
+            if step.widths is not None:  # the step's own width goes on the wire too
+                pulses.append((step.amplitudes[0], step.width))
         elif isinstance(step, Scan | Known | Decide):
             reads = [step.volts]
         try:
@@ -325,8 +349,29 @@ def check_steps(
                 checked_reads(np.array([v]), bounds, envelope)
         except SafetyViolation as exc:
             raise SequenceRefused(i, step, str(exc)) from None
+        except (TypeError, ValueError) as exc:  # a value that is no number: "1.0", None
+            raise SequenceRefused(i, step, f"a value that is not a number: {exc}") from None
         if geometry is not None:
             _check_token(i, step, *geometry)
+
+
+def check_lines(steps: list[Step], enabled_rows: int | None = None) -> None:
+    """Refuse a step that needs enabled lines where the run's ``E`` steps leave none: the
+    board would stop the run there (E06), after applying the steps before it. A pulse
+    needs an input and an output line, a scan, decision or write-verify an input line.
+    ``enabled_rows``: input lines enabled before the first step (``None``: unknown).
+
+    Raises:
+        SequenceRefused: naming the first such step; nothing is sent.
+    """
+    rows, cols = enabled_rows, None
+    for i, step in enumerate(steps):
+        if isinstance(step, Enable):
+            rows, cols = len(step.rows), len(step.cols)
+        elif isinstance(step, PulseStep) and 0 in (rows, cols):
+            raise SequenceRefused(i, step, "a pulse with no input or no output line enabled")
+        elif isinstance(step, Scan | Decide | WriteVerify) and rows == 0:
+            raise SequenceRefused(i, step, "no input line is enabled to scan")
 
 
 @dataclass(frozen=True)

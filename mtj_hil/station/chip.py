@@ -42,7 +42,7 @@ from mtj_hil.instruments.errors import (
 )
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.base import scpi_number, sent_number
-from mtj_hil.station.config import Station
+from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.envelope import die_envelope, envelope_limits
 from mtj_hil.station.smu import smu_settings
 
@@ -400,10 +400,16 @@ class InstrumentChip:
             if not self._said_no_sequences:  # once per session, i.e. per run
                 self._said_no_sequences = True
                 ctrl = self.controller
+                # named as the station file names it, not by the port it opened: a virtual
+                # lab's loopback port differs per run, and a campaign says a warning once
+                # for all its tasks only when the text is the same
+                url = self.station.controller.url
+                board = "the virtual lab's board" if url == VIRTUAL else f"controller {url}"
                 tell_user(
                     log,
-                    f"{ctrl.port_name}: controller firmware {ctrl.identity.firmware} runs no "
-                    f"board-side sequences ({ctrl.no_sequences_reason or 'they need firmware 1.3'})"
+                    f"station {self.station.name!r} ({board}): controller firmware "
+                    f"{ctrl.identity.firmware} runs no board-side sequences "
+                    f"({ctrl.no_sequences_reason or 'they need firmware 1.3'})"
                     ": running them one command at a time, slower",
                     FallbackWarning,
                 )

@@ -273,18 +273,23 @@ def _frame_states(chip, array, frame: SeqResult, step: Step, thr: float):
 
 def _chunks(body: list[Step], ident: Any, rows: int) -> list[tuple[int, int]]:
     """Split the board steps into runs that fit the buffer and ``t_seqmax`` (with room
-    for the prefix every run starts with)."""
+    for the prefix every run starts with: :func:`_prefix`, at most ``E``, ``R``, ``I``,
+    ``M`` and one ``K`` per write-verify voltage of the run)."""
     limit = 0.9 * ident.limits.t_seq_max if ident.limits.t_seq_max else float("inf")
-    room = ident.sequence_steps - 6
     out: list[tuple[int, int]] = []
     start, spent, t_int = 0, 0.0, None
+    volts: set[float] = set()  # the write-verify voltages of the run being filled
     for k, step in enumerate(body):
         if isinstance(step, Integration):
             t_int = step
         d = run_duration([t_int, step] if t_int and step is not t_int else [step], ident, rows)
+        with_k = volts | ({step.volts} if isinstance(step, WriteVerify) else set())
+        room = ident.sequence_steps - max(6, 4 + len(with_k))
         if k > start and (spent + d > limit or k - start >= room):
             out.append((start, k))
             start, spent = k, 0.0
+            with_k = {step.volts} if isinstance(step, WriteVerify) else set()
+        volts = with_k
         spent += d
     if start < len(body):
         out.append((start, len(body)))

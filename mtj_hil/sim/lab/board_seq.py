@@ -147,6 +147,7 @@ class SequenceCommands:
             pulses = [(step.amplitude, step.width)]
         elif isinstance(step, WriteVerify):
             pulses = list(zip(step.amplitudes, step.round_widths(), strict=True))
+            pulses.append((step.amplitudes[0], step.width))  # its own width, as written
         for amp, width in pulses:
             if not 0 <= amp <= self.vpulse_max:  # type: ignore[attr-defined]
                 raise Refused("E05", f"step {index}: amplitude {amp:.3f} V above the limit")

@@ -23,6 +23,7 @@ from .conftest import BENCH_ENVELOPE
 
 EVERY = tuple(range(25))
 THR = (2400,) * 25
+WIDTHS = tuple(round(1e-7 * (i + 1), 10) for i in range(40))
 
 
 @pytest.mark.parametrize(
@@ -37,6 +38,12 @@ THR = (2400,) * 25
         (Enable((25,), EVERY), "line index 25"),
         (WriteVerify("POS", 1e-6, 0.1, True, (1.0,), (5000,) * 25), "code 5000"),
         (PulseStep("UP", 1.0, 1e-6), "polarity"),
+        # 40 rounds of their own widths: a token longer than one SEQ ADD frame carries
+        (WriteVerify("POS", 1e-7, 0.1, True, (1.0,) * 40, THR, widths=WIDTHS), "SEQ ADD frame"),
+        # every round has its own width, but the step's width goes on the wire as well
+        (WriteVerify("POS", 1.0, 0.1, True, (1.0,), THR, widths=(1e-6,)), "width 1.0 s"),
+        (PulseStep("POS", "1.0", 1e-6), "not a number"),
+        (Scan(None), "finite"),
     ],
 )
 def test_a_step_the_board_would_refuse_is_refused_before_any_byte_is_sent(lab, bad, reason):
@@ -102,3 +109,26 @@ def test_a_sequence_longer_than_the_boards_buffer_is_refused_before_upload(lab):
     with pytest.raises(InstrumentError, match="buffer"):
         ctrl.run_sequence(steps)
     assert board.frames == frames  # nothing went out
+
+
+@pytest.mark.parametrize(
+    ("after", "reason"),
+    [
+        ([Enable((), ()), Scan(0.1)], "no input line"),
+        (
+            [Enable((0,), ()), PulseStep("NEG", 1.0, 1e-6)],
+            "a pulse with no input or no output line",
+        ),
+        ([Enable((), EVERY), WriteVerify("POS", 1e-6, 0.1, True, (1.0,), THR)], "no input line"),
+    ],
+)
+def test_a_step_needing_lines_the_run_left_disabled_is_refused_before_upload(lab, after, reason):
+    """The board would stop the run there (E06), after the pulse before it."""
+    board, ctrl = lab
+    ctrl.envelope = BENCH_ENVELOPE
+    ctrl.select_array(0)
+    frames, pulses = board.frames, len(board.pulses)
+    steps = [Enable(EVERY, EVERY), PulseStep("POS", 1.0, 1e-6), *after]
+    with pytest.raises(SequenceRefused, match=rf"step 3 \({type(after[1]).__name__}\): {reason}"):
+        ctrl.run_sequence(steps)
+    assert board.frames == frames and len(board.pulses) == pulses

@@ -13,6 +13,7 @@ from mtj_hil.instruments.controller import (
     MAX_REPLY_BYTES,
     ChipController,
     ControllerError,
+    crc8,
     decode_frame,
     encode_frame,
 )
@@ -67,6 +68,43 @@ def test_every_example_frame_of_the_protocol_document_has_a_valid_checksum():
     assert len(frames) > 60 and any(f.startswith(b"DAT ") for _, f in frames)
     for _, frame in frames:
         decode_frame(frame + b"\n", max_bytes=4096)  # raises on a bad CRC or grammar
+
+
+def test_the_inline_example_frames_and_the_check_value_hold():
+    """The frames quoted inside the text (``e.g. SEL 03 7*16``), not only the transcripts,
+    and the CRC check value of section 2."""
+    text = DOC.read_text()
+    inline = re.findall(r"e\.g\.\s+(\S.*?\*[0-9A-F]{2})\s*$", text, flags=re.MULTILINE)
+    assert len(inline) >= 3
+    for frame in inline:
+        decode_frame(frame.encode() + b"\n")
+    check = re.search(r"CRC of the ASCII string\s+`(\w+)` is `([0-9A-F]{2})`", text)
+    assert check is not None and crc8(check.group(1).encode()) == int(check.group(2), 16)
+
+
+def test_the_codes_quoted_under_the_first_sequence_example_are_its_frames():
+    """Section 10.5 explains its first run by the first code of each frame: the numbers
+    must be those of the frames shown."""
+    text = DOC.read_text()
+    sec = text[text.index("### 10.5 Examples") :]
+    codes = [
+        int(m.group(1), 16)
+        for m in re.finditer(r"^< DAT 12 k=\d .* codes=([0-9A-F]{3})", sec, re.MULTILINE)
+    ]
+    quoted = re.search(r"code 0x([0-9A-F]{3}) = (\d+),.*?after the pulse 0x([0-9A-F]{3}) = (\d+)",
+                       sec, re.DOTALL)  # fmt: skip
+    assert quoted is not None and len(codes) == 4  # the run and its replay
+    first, first_dec, after, after_dec = quoted.groups()
+    assert [int(first, 16), int(after, 16)] == codes[:2] == codes[2:]
+    assert (int(first_dec), int(after_dec)) == tuple(codes[:2])
+    lsb = 2 * 1e-4 / 4096
+    amps = re.search(r"= ([\d.]+) uA at 0\.1 V,\s+a P device of (\d+) uS", sec)
+    assert amps is not None
+    assert float(amps.group(1)) == round((codes[0] - 2048) * lsb * 1e6, 1)
+    assert int(amps.group(2)) == round((codes[0] - 2048) * lsb / 0.1 * 1e6)
+    after_ua = re.search(r"after the pulse 0x[0-9A-F]{3} = \d+, ([\d.]+) uA", sec)
+    assert after_ua is not None
+    assert float(after_ua.group(1)) == round((codes[1] - 2048) * lsb * 1e6, 1)
 
 
 @pytest.mark.parametrize("section", ["### 10.5 Examples", "### 10.6 Example: decisions"])
@@ -170,6 +208,13 @@ def test_the_board_refuses_bad_steps_atomically_and_runs_that_outlast_t_seqmax()
     bad = _send(board, "SEQ", 4, "ADD", "S:0.100", "P:POS:3.400:1.000e-06")[0]
     assert bad.startswith(b"ERR 04 E05 step 2: amplitude 3.400 V")
     assert _send(board, "SEQ", 5, "ADD", "X:1")[0].startswith(b"ERR 05 E03 step 1")
+    # a write-verify's own width is a width on the wire, whether or not a round uses it
+    thr = "968" * 25
+    wide = f"W:POS:1.000e+00:0.100:H:1.000/1.000e-06:{thr}"
+    assert _send(board, "SEQ", 12, "ADD", wide)[0].startswith(b"ERR 0C E05 step 1: width")
+    # a line the board does not have is E04, a mask of the wrong width E03 (section 10.1)
+    assert _send(board, "SEQ", 13, "ADD", "E:2000000:1FFFFFF")[0].startswith(b"ERR 0D E04 step 1")
+    assert _send(board, "SEQ", 14, "ADD", "E:000001:1FFFFFF")[0].startswith(b"ERR 0E E03 step 1")
     assert _send(board, "SEQ", 6, "ADD", "S:0.100")[0].startswith(b"OK 06 SEQ ADD n=2*")
     for seq in (7, 17):
         assert b" n=" in _send(board, "SEQ", seq, "ADD", *["S:0.100"] * 40)[0]

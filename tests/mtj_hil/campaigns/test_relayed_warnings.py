@@ -165,3 +165,31 @@ def test_the_engine_relays_a_task_s_log_error(tmp_path, tight_station, monkeypat
     assert line.spans[0].style == "red"
     warned = relayed_line("g/die0", "CalibrationWarning: no calibration record")
     assert warned.plain == "warning (CalibrationWarning) g/die0: no calibration record"
+
+
+def test_an_old_board_is_one_warning_for_every_task_of_a_campaign(
+    tmp_path, tight_station, monkeypatch
+):
+    """Each task opens its own virtual lab, on a loopback port of its own: the fallback
+    warning names the board as the station file does, so every task relays the same text
+    and ``campaign run`` prints it once (it printed one line per task, port by port)."""
+    from functools import partialmethod
+
+    from mtj_hil.sim.lab.lab import VirtualLab
+
+    monkeypatch.setattr(
+        VirtualLab, "__init__", partialmethod(VirtualLab.__init__, board_firmware="1.1.0")
+    )
+    station = tight_station(read=0.3, pulse=1.2)
+    heard: list[tuple[str, str]] = []
+    outcome = run_campaign(
+        load_campaign(_campaign(tmp_path, station)), None, None,
+        lambda task, text: heard.append((task, text)),
+    )  # fmt: skip
+    assert outcome.ok
+    said = [(task, text) for task, text in heard if text.startswith("FallbackWarning")]
+    assert [task for task, _ in said] == ["g/die0", "g/die1"]
+    assert len({text for _, text in said}) == 1, said
+    text = said[0][1]
+    assert "station 'virtual-lab'" in text and "firmware 1.1.0" in text
+    assert "socket://" not in text

@@ -36,7 +36,7 @@ def test_an_old_board_is_named_once_on_stderr_and_once_in_the_run_file(
     said = [line for line in err if SAID in line]
     assert len(said) == 1, err
     assert "firmware 1.1.0" in said[0] and "need firmware 1.3" in said[0]
-    assert "one command at a time, slower" in said[0] and "socket://" in said[0]
+    assert "one command at a time, slower" in said[0] and "station 'virtual-lab'" in said[0]
     with h5py.File(out, "r") as h5:
         events = [json.loads(raw)["text"] for raw in h5["timeline/events"][()]]
     assert sum(SAID in text for text in events) == 1, events

@@ -215,3 +215,16 @@ def test_a_1_3_board_without_the_seq_capability_is_told_what_is_missing(lab_chip
         run_sequence(lab_chip, 0, [ReadMap(0.1)])
     said = str(warned[0].message)
     assert "does not list the seq capability" in said and "need firmware 1.3" not in said
+
+
+def test_a_1_3_board_whose_lim_gives_no_t_seqmax_runs_the_steps_one_at_a_time(lab_chip):
+    """Without ``t_seqmax`` the host cannot time or split runs as the board allows: it took
+    no limit, sent a 42 s run whole and the board refused it (E05, above its 30 s)."""
+    board = lab_chip.lab.board
+    real = board._cmd_lim
+    board._cmd_lim = lambda args: ([f for f in real(args)[0] if "t_seqmax" not in f], 0.0)
+    lab_chip.controller.identify()
+    assert not lab_chip.controller.has_sequences
+    with pytest.warns(FallbackWarning, match="does not give t_seqmax") as warned:
+        (maps,) = run_sequence(lab_chip, 0, [ReadMap(0.1, repeats=100)])
+    assert len(warned) == 1 and maps.shape == (100, 25, 25)

@@ -20,6 +20,7 @@ from mtj_hil.instruments.controller.codec import (
     parse_fields,
 )
 from mtj_hil.instruments.controller.sequence import (
+    MIN_SEQUENCE_STEPS,
     SEQ_FIRMWARE,
     STEP_TOKEN_MAX,
     Decide,
@@ -105,7 +106,8 @@ class SequenceCommands:
     def no_sequences_reason(self) -> str | None:
         """Why this board runs no sequences, as a message says it (``None``: it runs them):
         its firmware is older than 1.3, or (from 1.3) its ``IDN`` lists no sequence buffer
-        or its ``LIM`` no ``t_seqmax``."""
+        or one too small for a run (:data:`MIN_SEQUENCE_STEPS`), or its ``LIM`` no
+        ``t_seqmax``."""
         ident = self._id()  # type: ignore[attr-defined]
         try:
             version = tuple(int(x) for x in ident.firmware.split(".")[:2])
@@ -115,6 +117,11 @@ class SequenceCommands:
             return "they need firmware 1.3"
         if ident.sequence_steps < 1:
             return "the board does not list the seq capability in its IDN, seq missing or 0"
+        if ident.sequence_steps < MIN_SEQUENCE_STEPS:
+            return (
+                f"its sequence buffer holds {ident.sequence_steps} steps, and a run needs "
+                f"{MIN_SEQUENCE_STEPS}: up to {MIN_SEQUENCE_STEPS - 1} set-up steps and one step"
+            )
         if not ident.limits.t_seq_max > 0:
             # without it no run can be timed or split as the board will allow
             return "the board's LIM does not give t_seqmax, the longest run it allows"

@@ -70,10 +70,17 @@ __all__ = [
     "encode_step",
     "parse_dat",
     "dat_fields",
+    "RUN_PREFIX_STEPS",
+    "MIN_SEQUENCE_STEPS",
 ]
 
 SEQ_FIRMWARE = (1, 3)
 """First firmware version with sequences."""
+RUN_PREFIX_STEPS = 6
+"""Set-up steps a host's run may begin with before its first step of work (``E``, ``R``,
+``I``, ``M`` and a ``K`` per write-verify voltage; see docs/chip-protocol.md 10.2)."""
+MIN_SEQUENCE_STEPS = RUN_PREFIX_STEPS + 1
+"""The smallest sequence buffer (``IDN seq``) a run fits in: its set-up and one step."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from mtj_hil.instruments.controller.seq_commands import run_duration
 from mtj_hil.instruments.controller.sequence import (
+    RUN_PREFIX_STEPS,
     CheckMask,
     Decide,
     Enable,
@@ -284,7 +285,7 @@ def _chunks(body: list[Step], ident: Any, rows: int) -> list[tuple[int, int]]:
             t_int = step
         d = run_duration([t_int, step] if t_int and step is not t_int else [step], ident, rows)
         with_k = volts | ({step.volts} if isinstance(step, WriteVerify) else set())
-        room = ident.sequence_steps - max(6, 4 + len(with_k))
+        room = ident.sequence_steps - max(RUN_PREFIX_STEPS, 4 + len(with_k))
         if k > start and (spent + d > limit or k - start >= room):
             out.append((start, k))
             start, spent = k, 0.0

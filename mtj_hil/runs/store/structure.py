@@ -43,6 +43,18 @@ KIND_NAMES = {
 
 
 @dataclass(frozen=True)
+class PlanRecord:
+    """What a kind's stored plan holds (:func:`check_plan_record`): each setting's
+    :data:`INT`, :data:`FLOATS`...; those ``required`` to resume the run (a reader needs
+    none: a run made through the library may store an empty plan); ``closed``: no others
+    allowed."""
+
+    settings: Mapping[str, str]
+    required: tuple[str, ...] = ()
+    closed: bool = False
+
+
+@dataclass(frozen=True)
 class Expect:
     """What one dataset must be.
 
@@ -170,7 +182,7 @@ def _hint() -> str:
 
 OBJECT, LIST, NUMBER = "a JSON object", "a JSON list", "a number"
 """What an attribute holds (:func:`check_attributes`)."""
-ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT}
+ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT, "@station": OBJECT, "@resumed": LIST}
 """The root attributes every run of a measurement kind has."""
 
 
@@ -207,6 +219,86 @@ def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str
             )
 
 
+INT, FLOAT, BOOL, TEXT = "an integer", "a number", "true or false", "a text"
+INTS, FLOATS = "a list of integers", "a list of numbers"
+PULSE = "null or a pulse {amplitude, width} in numbers"
+DEVICES = "a list of [array, row, column] integers"
+"""What a setting of a stored plan holds (:func:`check_plan_record`); ``"... or null"``:
+the same or null (``OR_NULL``)."""
+OR_NULL = " or null"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+_PLAN_CHECKS = {
+    INT: _is_int,
+    FLOAT: _is_number,
+    BOOL: lambda v: isinstance(v, bool),
+    TEXT: lambda v: isinstance(v, str),
+    INTS: lambda v: isinstance(v, list) and all(map(_is_int, v)),
+    FLOATS: lambda v: isinstance(v, list) and all(map(_is_number, v)),
+    PULSE: lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and set(v) == {"amplitude", "width"}
+            and all(map(_is_number, v.values()))
+        )
+    ),
+    DEVICES: lambda v: (
+        isinstance(v, list)
+        and all(isinstance(d, list) and len(d) == 3 and all(map(_is_int, d)) for d in v)
+    ),
+}
+
+
+def check_plan_record(
+    h5: h5py.File,
+    path: str | Path,
+    settings: Mapping[str, str],
+    required: tuple[str, ...] = (),
+    closed: bool = False,
+) -> None:
+    """Check the run's stored plan (root attribute ``plan``, a JSON object) against what
+    each of its ``settings`` holds (:data:`INT`, :data:`FLOATS`...; ``+ OR_NULL``): the
+    ``required`` ones must be there; with ``closed``, no other setting may be (the plan
+    is rebuilt from every setting it holds). Settings a file lacks take their defaults.
+
+    Raises:
+        StoreError: naming the file and the first setting that is not as mtj-hil writes it.
+    """
+    raw = h5.attrs.get("plan")
+    try:
+        plan = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except (TypeError, ValueError):
+        return  # not JSON at all: check_attributes names it
+    if not isinstance(plan, dict):
+        return
+    problem = ""
+    missing = [k for k in required if k not in plan]
+    unknown = sorted(set(plan) - set(settings)) if closed else []
+    if missing:
+        problem = f"it lacks the setting {missing[0]}"
+    elif unknown:
+        problem = f"it holds a setting {unknown[0]!r} this mtj-hil does not know"
+    for key, want in settings.items():
+        if problem or key not in plan:
+            continue
+        value, base = plan[key], want.removesuffix(OR_NULL)
+        if not (value is None and want.endswith(OR_NULL)) and not _PLAN_CHECKS[base](value):
+            problem = f"its setting {key} is {json.dumps(value)[:40]}, not {want}"
+    if problem:
+        raise StoreError(
+            f"{Path(path)}: its stored plan is not as mtj-hil writes it: {problem}; {_hint()}"
+        )
+
+
 def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     """Check a run tree of ``kind`` against what its store declares (``STRUCTURE`` for the
     datasets, ``ATTRIBUTES`` for the attributes; :mod:`mtj_hil.kinds`). A kind that is not
@@ -222,6 +314,9 @@ def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     if store is None:
         return
     check_attributes(h5, path, {**ROOT_ATTRIBUTES, **getattr(store, "ATTRIBUTES", {})})
+    plan = getattr(store, "PLAN", None)
+    if plan is not None:  # (required settings: by the resume, which needs them)
+        check_plan_record(h5, path, plan.settings, closed=plan.closed)
     check_structure(h5, path, getattr(store, "STRUCTURE", {}))
 
 

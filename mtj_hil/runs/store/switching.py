@@ -49,7 +49,22 @@ from mtj_hil.protocols.switching.procedure import ArraySwitching
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sink import RunSink
-from mtj_hil.runs.store.structure import LIST, NUMBER, OBJECT, Expect
+from mtj_hil.runs.store.structure import (
+    BOOL,
+    DEVICES,
+    FLOAT,
+    FLOATS,
+    INT,
+    INTS,
+    LIST,
+    NUMBER,
+    OBJECT,
+    OR_NULL,
+    PULSE,
+    TEXT,
+    Expect,
+    PlanRecord,
+)
 
 KIND = "switching"
 GROUP = "switching"
@@ -138,6 +153,29 @@ ATTRIBUTES = {
     **{f"{FIT}/{d}@per_array": LIST for d in ("AP", "P")},
 }
 """What its JSON and numeric group attributes hold."""
+PLAN = PlanRecord(
+    {
+        "arrays": INTS,
+        "amplitudes": FLOATS,
+        "widths": FLOATS,
+        **dict.fromkeys(("trials", "probe_trials", "verify_rounds", "disturb_reads"), INT),
+        **dict.fromkeys(("floor_trials", "loop_steps", "placement_batch"), INT),
+        "placement_budget": INT,
+        "adaptive": BOOL,
+        "skip_unresponsive": BOOL,
+        "set_pulse": PULSE,
+        **dict.fromkeys(("disturb_voltage", "loop_width"), FLOAT + OR_NULL),
+        **dict.fromkeys(("min_active", "read_voltage", "tau0", "target_wer"), FLOAT),
+        **dict.fromkeys(("decision_bound", "decision_exclude", "precision_margin"), FLOAT),
+        **dict.fromkeys(("target_vc", "target_delta", "done_fraction"), FLOAT),
+        "loop_devices": DEVICES,
+        "placement": TEXT,
+    },
+    required=("arrays", "amplitudes", "widths"),
+    closed=True,
+)
+"""What its stored plan holds (``runs.jobs.switching.plan_record``): every setting is
+passed to ``SwitchingPlan``, so none other may be there."""
 
 
 class SwitchingRun(RunSink):
@@ -147,6 +185,7 @@ class SwitchingRun(RunSink):
     GROUP = GROUP
     STRUCTURE = STRUCTURE
     ATTRIBUTES = ATTRIBUTES
+    PLAN = PLAN
     REQUIRED = ("points_end", "loops_end")
 
     def _ends(self, name: str) -> int:

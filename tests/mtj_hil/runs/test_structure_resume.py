@@ -1,0 +1,166 @@
+"""Interrupted run files whose checksum holds but whose contents are not what mtj-hil writes
+(found by fuzzing the read paths): ``show --verify`` and ``--resume`` refuse them in one line
+naming what is wrong (exit 4), never exit 1 with a Python error."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+import h5py
+import pytest
+
+from mtj_hil.cli import main
+from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+from mtj_hil.protocols.switching.procedure import SwitchingPlan
+from mtj_hil.runs.store import characterization, switching
+from mtj_hil.runs.store.image import copy_image, encode, open_image, read_file, seal
+from mtj_hil.testing.write_faults import write_faults
+
+COMMANDS = {
+    "characterization": ["characterize", "--profile", "passive-15x15", "--arrays", "0-1",
+                         "--cycles", "2", "--no-report"],
+    "switching": ["switching", "--profile", "passive-15x15", "--arrays", "0-1", "--widths",
+                  "1e-7", "--trials", "2", "--disturb-reads", "0", "--floor-trials", "0",
+                  "--no-report"],
+}  # fmt: skip
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(out),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        code = main(args)
+    return code, " ".join(out.getvalue().split())
+
+
+@pytest.fixture(scope="module")
+def cut(tmp_path_factory) -> dict[str, Path]:
+    """Each kind's run stopped by SIGTERM half-way through its journal parts (aborted,
+    resumable)."""
+    out = {}
+    for kind, args in COMMANDS.items():
+        folder = tmp_path_factory.mktemp(kind)
+        with write_faults(folder) as faults:
+            assert main([*args, "--out", str(folder / "ref.h5")]) == 0
+        links = [i for i, p in enumerate(faults.points, 1) if ".parts/." in p and "link" in p]
+        with write_faults(folder, links[len(links) // 2] + 1, "SIGTERM"):
+            assert main([*args, "--out", str(folder / "run.h5")]) == 143
+        out[kind] = folder / "run.h5"
+    return out
+
+
+def _rewritten(src: Path, dst: Path, change: Callable[[h5py.File], None]) -> Path:
+    """A copy of ``src`` changed by ``change`` and sealed again (checksums recomputed)."""
+    with open_image(read_file(src)) as h5:
+        image = copy_image(h5)
+    change(image)
+    seal(image)
+    dst.write_bytes(encode(image))
+    image.close()
+    return dst
+
+
+def _group_for(name: str) -> Callable[[h5py.File], None]:
+    def change(h5: h5py.File) -> None:
+        del h5[name]
+        h5.create_group(name)
+
+    return change
+
+
+def _root(key: str, value: str) -> Callable[[h5py.File], None]:
+    def change(h5: h5py.File) -> None:
+        h5.attrs[key] = value
+
+    return change
+
+
+def _plan(edit: Callable[[dict], None]) -> Callable[[h5py.File], None]:
+    def change(h5: h5py.File) -> None:
+        plan = json.loads(h5.attrs["plan"])
+        edit(plan)
+        h5.attrs["plan"] = json.dumps(plan)
+
+    return change
+
+
+def _set(key: str, value: object) -> Callable[[dict], None]:
+    return lambda plan: plan.__setitem__(key, value)
+
+
+# kind -> case -> (change, what the one line names)
+CASES = {
+    "characterization": {
+        "a group for a read stream": (
+            _group_for("characterization/g_after_ap"),
+            "characterization/g_after_ap is a group where a dataset belongs",
+        ),
+        "resume history not a list": (_root("resumed", "null"), "resumed is not a JSON list"),
+        "station not an object": (_root("station", "[1]"), "station is not a JSON object"),
+        "cycles a list": (_plan(_set("cycles", [1, 2])), "its setting cycles is [1, 2]"),
+        "arrays a number": (_plan(_set("arrays", 3)), "its setting arrays is 3"),
+        "pulse without a width": (_plan(_set("pulse", {"amplitude": 1.0})), "setting pulse"),
+        "bias voltage as text": (_plan(_set("bias_read_voltage", "x")), "bias_read_voltage"),
+    },
+    "switching": {
+        "a group for the counts": (
+            _group_for("switching/trials"),
+            "switching/trials is a group where a dataset belongs",
+        ),
+        "resume history an object": (_root("resumed", "{}"), "resumed is not a JSON list"),
+        "amplitudes text": (_plan(_set("amplitudes", "x")), "its setting amplitudes is"),
+        "loop devices of two": (_plan(_set("loop_devices", [[0, 1]])), "loop_devices"),
+        "adaptive a number": (_plan(_set("adaptive", 1)), "its setting adaptive is 1"),
+        "an unknown setting": (_plan(_set("speed", 2)), "a setting 'speed' this mtj-hil"),
+    },
+}
+PARAMS = [(k, c) for k, cases in CASES.items() for c in cases]
+
+
+@pytest.mark.parametrize(("kind", "case"), PARAMS, ids=[f"{k}:{c}" for k, c in PARAMS])
+def test_verify_and_resume_refuse_a_malformed_interrupted_run_in_one_line(
+    cut, tmp_path, kind, case
+):
+    change, named = CASES[kind][case]
+    path = _rewritten(cut[kind], tmp_path / "run.h5", change)
+    before = path.read_bytes()
+    for args in (
+        ["show", "--verify", str(path)],
+        ["show", str(path)],
+        [*COMMANDS[kind], "--out", str(path), "--resume"],
+    ):
+        code, text = _run(args)
+        assert code == 4, (args, text)
+        assert "Traceback" not in text and "unexpected" not in text, text
+        assert str(path) in text and named in text, (args, text)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("missing", ["arrays", "read_voltage"])
+def test_resume_of_a_plan_lacking_a_setting_it_needs_is_refused(cut, tmp_path, missing):
+    path = _rewritten(cut["characterization"], tmp_path / "run.h5", _plan(lambda p: p.pop(missing)))
+    assert _run(["show", str(path)])[0] == 0  # a reader needs no plan setting
+    code, text = _run([*COMMANDS["characterization"], "--out", str(path), "--resume"])
+    assert code == 4, text
+    assert f"records no usable plan (it lacks the setting {missing})" in text
+
+
+@pytest.mark.parametrize(
+    ("store", "plan"),
+    [(characterization, CharacterizationPlan), (switching, SwitchingPlan)],
+)
+def test_each_plan_setting_is_declared_for_the_structure_check(store, plan):
+    """A setting added to the plan must be declared in its store's PLAN (a switching plan's
+    record is closed: a file holding an undeclared setting would be refused)."""
+    assert set(store.PLAN.settings) == {f.name for f in fields(plan)}
+    assert set(store.PLAN.required) <= set(store.PLAN.settings)

@@ -58,11 +58,14 @@ def verify_run(path: str | Path, *, parts: bool = True) -> list[str]:
     with tree.h5 as h5:
         damaged = [f"{path}: {d}" for d in damaged_datasets(h5)]
         problems += damaged
-        if not damaged:  # (a damaged dataset cannot be read to check its shape)
-            try:  # the arrays' checks read the datasets as the store declares them
-                check_root(h5, path)
-            except StoreError as exc:
-                return [*problems, str(exc)]
+        try:  # the arrays' checks read the datasets as the store declares them
+            check_root(h5, path)
+        except StoreError as exc:
+            return [*problems, str(exc)]
+        except (OSError, ValueError, TypeError, KeyError, IndexError):
+            if not damaged:
+                raise
+            return problems  # a damaged dataset it had to read: named above
         problems += _arrays(path, h5)
     return problems
 

@@ -13,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
 from mtj_hil.cli import main
@@ -164,3 +165,32 @@ def test_each_plan_setting_is_declared_for_the_structure_check(store, plan):
     record is closed: a file holding an undeclared setting would be refused)."""
     assert set(store.PLAN.settings) == {f.name for f in fields(plan)}
     assert set(store.PLAN.required) <= set(store.PLAN.settings)
+
+
+@pytest.mark.parametrize("kind", ["characterization", "switching"])
+def test_verify_names_a_dataset_both_damaged_and_of_another_type(cut, tmp_path, kind):
+    """Changed without its checksums recomputed: the damage and the wrong type are named;
+    the per-array check, which would read the checksums as text, is not run on it."""
+    name = f"{kind}/array_sha256"
+
+    def change(h5: h5py.File) -> None:
+        n = len(h5[name])
+        del h5[name]
+        h5.create_dataset(name, data=np.full(n, np.inf))
+        h5[name].attrs["sha256"] = "0" * 64  # as if only its values had changed
+
+    with open_image(read_file(cut[kind])) as h5:
+        image = copy_image(h5)
+    change(image)
+    path = tmp_path / "run.h5"
+    path.write_bytes(encode(image))
+    image.close()
+    for args in (
+        ["show", "--verify", str(path)],
+        [*COMMANDS[kind], "--out", str(path), "--resume"],
+    ):
+        code, text = _run(args)
+        assert code == 4, (args, text)
+        assert "Traceback" not in text and "unexpected" not in text, text
+        assert f"{name}: values differ from its sha256 checksum" in text, text
+        assert f"dataset {name} holds float64" in text, text

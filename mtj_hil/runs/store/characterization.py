@@ -60,6 +60,7 @@ from mtj_hil.runs.store.structure import (
     OR_NULL,
     PULSE,
     Expect,
+    Json,
     PlanRecord,
 )
 
@@ -135,8 +136,15 @@ PLAN = PlanRecord(
 """What its stored plan holds (``protocols.characterize.plan.plan_record``); other settings
 are ignored by ``plan_from_record``."""
 ATTRIBUTES = {
-    **{f"defects@{n}": OBJECT for n in ("model", "overlap", "remeasured")},
-    "defects@warnings": LIST,
+    "defects@model": OBJECT,
+    "defects@overlap": Json(
+        OBJECT, ("stuck_state", "short_vs_p", "switch_vs_noise", "expected_wrong_calls")
+    ),
+    "defects@remeasured": Json(
+        OBJECT,
+        ("cycles", "uncertain_before", "budget", "devices", "arrays", "uncertain_after"),
+    ),
+    "defects@warnings": Json(LIST, texts=True),
     **{
         f"defects@threshold_{n}": NUMBER
         for n in ("state_g", "short_g", "open_g", "median_g_p", "median_g_ap")

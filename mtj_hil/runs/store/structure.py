@@ -186,7 +186,57 @@ ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT, "@station": OBJECT, "@res
 """The root attributes every run of a measurement kind has."""
 
 
-def _holds(value: Any, want: str) -> bool:
+@dataclass(frozen=True)
+class Json:
+    """An attribute holding a JSON object (``of=OBJECT``) or a list of objects
+    (``of=LIST``) whose ``numbers`` fields (``"a.b"``: field ``b`` of the object in ``a``),
+    where present, are numbers; or (``texts=True``, ``of=LIST``) a list of texts."""
+
+    of: str
+    numbers: tuple[str, ...] = ()
+    texts: bool = False
+
+    def __str__(self) -> str:
+        if self.texts:
+            return "a JSON list of texts"
+        inner = f" whose {', '.join(self.numbers)} are numbers" if self.numbers else ""
+        return ("a JSON list of objects" if self.of == LIST else self.of) + inner
+
+
+def _fields_hold(obj: Any, numbers: tuple[str, ...]) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    for name in numbers:
+        value: Any = obj
+        for part in name.split("."):
+            if not isinstance(value, dict):
+                return False
+            if part not in value:
+                break
+            value = value[part]
+        else:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                return False
+    return True
+
+
+def _holds_json(value: Any, want: Json) -> bool:
+    try:
+        decoded = json.loads(value.decode() if isinstance(value, bytes) else str(value))
+    except ValueError:
+        return False
+    if want.of == OBJECT:
+        return _fields_hold(decoded, want.numbers)
+    if not isinstance(decoded, list):
+        return False
+    if want.texts:
+        return all(isinstance(item, str) for item in decoded)
+    return all(_fields_hold(item, want.numbers) for item in decoded)
+
+
+def _holds(value: Any, want: str | Json) -> bool:
+    if isinstance(want, Json):
+        return _holds_json(value, want)
     if want == NUMBER:
         return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
             value, bool | np.bool_
@@ -198,9 +248,10 @@ def _holds(value: Any, want: str) -> bool:
     return isinstance(decoded, dict if want == OBJECT else list)
 
 
-def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str]) -> None:
+def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str | Json]) -> None:
     """Check the attributes ``"group@name"`` (``"@name"``: of the root) that the run tree
-    ``h5`` holds against what they must hold (:data:`OBJECT`, :data:`LIST`, :data:`NUMBER`).
+    ``h5`` holds against what they must hold (:data:`OBJECT`, :data:`LIST`, :data:`NUMBER`,
+    or a :class:`Json` that also says what some fields inside hold).
 
     Raises:
         StoreError: naming the file, the first attribute that is not as expected and what it

@@ -63,6 +63,7 @@ from mtj_hil.runs.store.structure import (
     PULSE,
     TEXT,
     Expect,
+    Json,
     PlanRecord,
 )
 
@@ -145,12 +146,22 @@ STRUCTURE = {
     },
 }
 """What each dataset of a switching run is (:mod:`mtj_hil.runs.store.structure`)."""
+_POPULATION = ("n",) + tuple(
+    f"{q}{end}" for q in ("vc", "delta") for end in ("", "_sd", "_sigma_rel", "_sigma_rel_sd")
+)
+_FLOOR = ("value", "low", "high", "failures", "trials")
+_DISTURB_COUNTS = ("flips", "devices", "per_read", "per_read_upper90")
 ATTRIBUTES = {
-    f"{FIT}@disturb": OBJECT,
-    f"{FIT}@recommendation": OBJECT,
+    f"{FIT}@disturb": Json(
+        OBJECT,
+        ("reads_per_device", "voltage")
+        + tuple(f"{s}.{n}" for s in ("from_p", "from_ap") for n in _DISTURB_COUNTS),
+    ),
+    f"{FIT}@recommendation": Json(OBJECT, ("target", "amplitude", "width", "wer", "wer_high")),
     f"{FIT}@tau0": NUMBER,
-    **{f"{FIT}/{d}@{n}": OBJECT for d in ("AP", "P") for n in ("floor", "population")},
-    **{f"{FIT}/{d}@per_array": LIST for d in ("AP", "P")},
+    **{f"{FIT}/{d}@floor": Json(OBJECT, _FLOOR) for d in ("AP", "P")},
+    **{f"{FIT}/{d}@population": Json(OBJECT, _POPULATION) for d in ("AP", "P")},
+    **{f"{FIT}/{d}@per_array": Json(LIST, _POPULATION) for d in ("AP", "P")},
 }
 """What its JSON and numeric group attributes hold."""
 PLAN = PlanRecord(

@@ -194,3 +194,56 @@ def test_verify_names_a_dataset_both_damaged_and_of_another_type(cut, tmp_path, 
         assert "Traceback" not in text and "unexpected" not in text, text
         assert f"{name}: values differ from its sha256 checksum" in text, text
         assert f"dataset {name} holds float64" in text, text
+
+
+def _json_attr(group: str, key: str, edit: Callable[[object], object]):
+    def change(h5: h5py.File) -> None:
+        h5[group].attrs[key] = json.dumps(edit(json.loads(h5[group].attrs[key])))
+
+    return change
+
+
+def _field(name: str, value: object) -> Callable[[object], object]:
+    def edit(obj: object) -> object:
+        target = obj[0] if isinstance(obj, list) else obj
+        *outer, last = name.split(".")
+        for part in outer:
+            target = target[part]
+        target[last] = value
+        return obj
+
+    return edit
+
+
+FINISHED = {
+    "population vc a list": ("switching", "switching_fit/AP", "population", _field("vc", [1])),
+    "per-array delta text": ("switching", "switching_fit/P", "per_array", _field("delta", "x")),
+    "floor trials null": ("switching", "switching_fit/AP", "floor", _field("trials", None)),
+    "recommendation wer text": ("switching", "switching_fit", "recommendation", _field("wer", "")),
+    "disturb flips a list": ("switching", "switching_fit", "disturb", _field("from_p.flips", [])),
+    "overlap text": ("characterization", "defects", "overlap", _field("stuck_state", "x")),
+    "warnings of numbers": ("characterization", "defects", "warnings", lambda w: [1, 2]),
+}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("finished")
+    out = {}
+    for kind, args in COMMANDS.items():
+        out[kind] = folder / f"{kind}.h5"
+        assert _run([*args, "--out", str(out[kind])])[0] == 0
+    return out
+
+
+@pytest.mark.parametrize("case", list(FINISHED))
+def test_a_json_attribute_whose_fields_are_of_another_type_is_refused(finished, tmp_path, case):
+    """Inside a JSON attribute (the switching fit's population, floor, recommendation...),
+    a field of another type: show printed the summary up to it, then exit 1 (TypeError)."""
+    kind, group, key, edit = FINISHED[case]
+    path = _rewritten(finished[kind], tmp_path / "run.h5", _json_attr(group, key, edit))
+    for args in (["show", str(path)], ["export", str(path), "--format", "netcdf"]):
+        code, text = _run(args)
+        assert code == 4, (args, text)
+        assert "Traceback" not in text and "unexpected" not in text, text
+        assert f"{key} (of {group}) is not a JSON" in text, text

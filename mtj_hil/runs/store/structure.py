@@ -32,6 +32,11 @@ FORMAT_VERSION = 1
 STATUSES = ("running", "completed", "aborted", "failed")
 """The values of a run file's ``status`` attribute."""
 
+ROOT_TEXTS = ("kind", "status", "die_id", "run_id", "started", "ended", "status_reason",
+              "operator", "host", "command", "package_version", "git_revision", "python",
+              "seed", "journal_folder")  # fmt: skip
+"""The root attributes of every run file that hold a text (its provenance)."""
+
 KIND_NAMES = {
     "b": "boolean",
     "i": "integer",
@@ -353,12 +358,20 @@ def check_plan_record(
 def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     """Check a run tree of ``kind`` against what its store declares (``STRUCTURE`` for the
     datasets, ``ATTRIBUTES`` for the attributes; :mod:`mtj_hil.kinds`). A kind that is not
-    a measurement kind (a network, an experiment) is not checked.
+    a measurement kind (a network, an experiment) is not checked beyond its provenance
+    (:data:`ROOT_TEXTS` must be texts).
 
     Raises:
         StoreError: naming the file and what in it is not as mtj-hil writes it.
     """
     from mtj_hil.kinds import file_kind
+
+    for name in ROOT_TEXTS:
+        if name in h5.attrs and not isinstance(h5.attrs[name], str | bytes):
+            raise StoreError(
+                f"{Path(path)}: its {name} attribute is not a text: the file is damaged or was "
+                "not written by mtj-hil"
+            )
 
     measurement = file_kind(kind)
     store = measurement.piece("store") if measurement is not None else None

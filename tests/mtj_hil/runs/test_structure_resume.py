@@ -247,3 +247,35 @@ def test_a_json_attribute_whose_fields_are_of_another_type_is_refused(finished, 
         assert code == 4, (args, text)
         assert "Traceback" not in text and "unexpected" not in text, text
         assert f"{key} (of {group}) is not a JSON" in text, text
+
+
+ROOT_CASES = {
+    "started an array": ("started", np.array([1, 2]), "its started attribute is not a text"),
+    "operator a number": ("operator", 7, "its operator attribute is not a text"),
+    "journal_seq infinite": ("journal_seq", np.inf, "its journal_seq attribute is inf, not a"),
+    "journal_seq negative": ("journal_seq", -3, "its journal_seq attribute is -3, not a"),
+}
+
+
+@pytest.mark.parametrize("case", list(ROOT_CASES))
+def test_a_root_attribute_of_another_type_is_refused_by_every_reader(finished, tmp_path, case):
+    """A root provenance attribute of another type: the live page crashed encoding it
+    (TypeError), a journal_seq of inf crashed every reader (OverflowError)."""
+    from mtj_hil.live.server import Hub
+    from mtj_hil.live.snapshot import RunSource
+
+    key, value, named = ROOT_CASES[case]
+    path = _rewritten(finished["characterization"], tmp_path / "run.h5", _root(key, value))
+    for args in (
+        ["show", str(path)],
+        ["show", "--verify", str(path)],
+        ["export", str(path), "--format", "netcdf"],
+        ["view", "--seconds", "0.2", str(path)],
+    ):
+        code, text = _run(args)
+        assert code == 4, (args, text)
+        assert "Traceback" not in text and "unexpected" not in text, text
+        assert named in text, (args, text)
+    hub = Hub(RunSource(path))  # (a page already up when the file changed under it)
+    hub.refresh(force=True)
+    assert named in json.dumps(json.loads(hub.body))

@@ -355,6 +355,21 @@ def check_plan_record(
         )
 
 
+def _is_text(value: Any) -> bool:
+    """Whether an attribute's value is a text that UTF-8 can carry (h5py gives bytes for a
+    fixed-length string; undecodable bytes become surrogates no writer can encode)."""
+    try:
+        if isinstance(value, bytes):
+            value.decode("utf-8")
+        elif isinstance(value, str):
+            value.encode("utf-8")
+        else:
+            return False
+    except UnicodeError:
+        return False
+    return True
+
+
 def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     """Check a run tree of ``kind`` against what its store declares (``STRUCTURE`` for the
     datasets, ``ATTRIBUTES`` for the attributes; :mod:`mtj_hil.kinds`). A kind that is not
@@ -367,10 +382,10 @@ def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     from mtj_hil.kinds import file_kind
 
     for name in ROOT_TEXTS:
-        if name in h5.attrs and not isinstance(h5.attrs[name], str | bytes):
+        if name in h5.attrs and not _is_text(h5.attrs[name]):
             raise StoreError(
-                f"{Path(path)}: its {name} attribute is not a text: the file is damaged or was "
-                "not written by mtj-hil"
+                f"{Path(path)}: its {name} attribute is not a (UTF-8) text: the file is damaged "
+                "or was not written by mtj-hil"
             )
 
     measurement = file_kind(kind)

@@ -250,8 +250,9 @@ def test_a_json_attribute_whose_fields_are_of_another_type_is_refused(finished, 
 
 
 ROOT_CASES = {
-    "started an array": ("started", np.array([1, 2]), "its started attribute is not a text"),
-    "operator a number": ("operator", 7, "its operator attribute is not a text"),
+    "started an array": ("started", np.array([1, 2]), "its started attribute is not a"),
+    "operator a number": ("operator", 7, "its operator attribute is not a (UTF-8) text"),
+    "die_id not UTF-8": ("die_id", b"\xff\xfe", "its die_id attribute is not a (UTF-8) text"),
     "journal_seq infinite": ("journal_seq", np.inf, "its journal_seq attribute is inf, not a"),
     "journal_seq negative": ("journal_seq", -3, "its journal_seq attribute is -3, not a"),
 }

@@ -142,7 +142,8 @@ ATTRIBUTES = {
     ),
     "defects@remeasured": Json(
         OBJECT,
-        ("cycles", "uncertain_before", "budget", "devices", "arrays", "uncertain_after"),
+        ("cycles", "uncertain_before", "budget", "devices", "arrays", "uncertain_after")
+        + tuple(f"rounds[].{n}" for n in ("devices", "arrays", "uncertain_after")),
     ),
     "defects@warnings": Json(LIST, texts=True),
     **{

@@ -194,8 +194,9 @@ ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT, "@station": OBJECT, "@res
 @dataclass(frozen=True)
 class Json:
     """An attribute holding a JSON object (``of=OBJECT``) or a list of objects
-    (``of=LIST``) whose ``numbers`` fields (``"a.b"``: field ``b`` of the object in ``a``),
-    where present, are numbers; or (``texts=True``, ``of=LIST``) a list of texts."""
+    (``of=LIST``) whose ``numbers`` fields (``"a.b"``: field ``b`` of the object in ``a``;
+    ``"a[].b"``: of every object in the list ``a``), where present, are numbers; or
+    (``texts=True``, ``of=LIST``) a list of texts."""
 
     of: str
     numbers: tuple[str, ...] = ()
@@ -208,21 +209,24 @@ class Json:
         return ("a JSON list of objects" if self.of == LIST else self.of) + inner
 
 
-def _fields_hold(obj: Any, numbers: tuple[str, ...]) -> bool:
-    if not isinstance(obj, dict):
+def _field_holds(value: Any, parts: list[str]) -> bool:
+    """Whether the field path ``parts`` (``"x[]"``: every object of the list ``x``) of
+    ``value`` is a number, or absent."""
+    if not parts:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if not isinstance(value, dict):
         return False
-    for name in numbers:
-        value: Any = obj
-        for part in name.split("."):
-            if not isinstance(value, dict):
-                return False
-            if part not in value:
-                break
-            value = value[part]
-        else:
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                return False
-    return True
+    key, each = parts[0].removesuffix("[]"), parts[0].endswith("[]")
+    if key not in value:
+        return True
+    if not each:
+        return _field_holds(value[key], parts[1:])
+    items = value[key]
+    return isinstance(items, list) and all(_field_holds(i, parts[1:]) for i in items)
+
+
+def _fields_hold(obj: Any, numbers: tuple[str, ...]) -> bool:
+    return isinstance(obj, dict) and all(_field_holds(obj, n.split(".")) for n in numbers)
 
 
 def _holds_json(value: Any, want: Json) -> bool:

@@ -223,6 +223,16 @@ FINISHED = {
     "disturb flips a list": ("switching", "switching_fit", "disturb", _field("from_p.flips", [])),
     "overlap text": ("characterization", "defects", "overlap", _field("stuck_state", "x")),
     "warnings of numbers": ("characterization", "defects", "warnings", lambda w: [1, 2]),
+    "remeasure round a null": (
+        "characterization",
+        "defects",
+        "remeasured",
+        lambda r: {
+            **r,
+            **{"devices": 2, "cycles": 3, "uncertain_after": 0},
+            "rounds": [{"devices": 2, "arrays": 1, "uncertain_after": 0}, None],
+        },
+    ),
 }
 
 

@@ -144,6 +144,7 @@ ATTRIBUTES = {
         OBJECT,
         ("cycles", "uncertain_before", "budget", "devices", "arrays", "uncertain_after")
         + tuple(f"rounds[].{n}" for n in ("devices", "arrays", "uncertain_after")),
+        needs=("devices", ("cycles", "uncertain_after")),
     ),
     "defects@warnings": Json(LIST, texts=True),
     **{

@@ -201,11 +201,16 @@ class Json:
     of: str
     numbers: tuple[str, ...] = ()
     texts: bool = False
+    needs: tuple[str, tuple[str, ...]] | None = None
+    """``(field, fields)``: when ``field`` is there and not 0, ``fields`` must be too (each
+    object's)."""
 
     def __str__(self) -> str:
         if self.texts:
             return "a JSON list of texts"
         inner = f" whose {', '.join(self.numbers)} are numbers" if self.numbers else ""
+        if self.needs is not None:
+            inner += f", with {', '.join(self.needs[1])} where {self.needs[0]} is not 0"
         return ("a JSON list of objects" if self.of == LIST else self.of) + inner
 
 
@@ -225,8 +230,13 @@ def _field_holds(value: Any, parts: list[str]) -> bool:
     return isinstance(items, list) and all(_field_holds(i, parts[1:]) for i in items)
 
 
-def _fields_hold(obj: Any, numbers: tuple[str, ...]) -> bool:
-    return isinstance(obj, dict) and all(_field_holds(obj, n.split(".")) for n in numbers)
+def _fields_hold(obj: Any, want: Json) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    needed = want.needs[1] if want.needs is not None and obj.get(want.needs[0]) else ()
+    if any(name not in obj for name in needed):
+        return False
+    return all(_field_holds(obj, n.split(".")) for n in want.numbers)
 
 
 def _holds_json(value: Any, want: Json) -> bool:
@@ -235,12 +245,12 @@ def _holds_json(value: Any, want: Json) -> bool:
     except ValueError:
         return False
     if want.of == OBJECT:
-        return _fields_hold(decoded, want.numbers)
+        return _fields_hold(decoded, want)
     if not isinstance(decoded, list):
         return False
     if want.texts:
         return all(isinstance(item, str) for item in decoded)
-    return all(_fields_hold(item, want.numbers) for item in decoded)
+    return all(_fields_hold(item, want) for item in decoded)
 
 
 def _holds(value: Any, want: str | Json) -> bool:
@@ -359,6 +369,14 @@ def check_plan_record(
         )
 
 
+def is_run_format(value: Any) -> bool:
+    """Whether a root ``format`` attribute says "mtj-hil run file" (whatever its type: an
+    array there is not compared element by element)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return isinstance(value, str) and value == FORMAT
+
+
 def _is_text(value: Any) -> bool:
     """Whether an attribute's value is a text that UTF-8 can carry (h5py gives bytes for a
     fixed-length string; undecodable bytes become surrogates no writer can encode)."""
@@ -418,7 +436,7 @@ def check_root(h5: h5py.File, path: str | Path, kind: str | None = None) -> None
             "run file: open it with xarray.open_dataset, or give the run file it was "
             "exported from"
         )
-    if h5.attrs.get("format") != FORMAT:
+    if not is_run_format(h5.attrs.get("format")):
         raise StoreError(f"{path} is an HDF5 file but not an mtj-hil run file")
     missing = [name for name in ("kind", "status", "die_id") if name not in h5.attrs]
     if missing:

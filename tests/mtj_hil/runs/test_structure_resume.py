@@ -223,6 +223,12 @@ FINISHED = {
     "disturb flips a list": ("switching", "switching_fit", "disturb", _field("from_p.flips", [])),
     "overlap text": ("characterization", "defects", "overlap", _field("stuck_state", "x")),
     "warnings of numbers": ("characterization", "defects", "warnings", lambda w: [1, 2]),
+    "remeasured devices without their count after": (
+        "characterization",
+        "defects",
+        "remeasured",
+        lambda r: {"devices": 2, "cycles": 3},
+    ),
     "remeasure round a null": (
         "characterization",
         "defects",
@@ -260,6 +266,7 @@ def test_a_json_attribute_whose_fields_are_of_another_type_is_refused(finished, 
 
 
 ROOT_CASES = {
+    "format an array": ("format", np.array([1, 2]), "not an mtj-hil run file"),
     "started an array": ("started", np.array([1, 2]), "its started attribute is not a"),
     "operator a number": ("operator", 7, "its operator attribute is not a (UTF-8) text"),
     "die_id not UTF-8": ("die_id", b"\xff\xfe", "its die_id attribute is not a (UTF-8) text"),

@@ -187,8 +187,6 @@ def _hint() -> str:
 
 OBJECT, LIST, NUMBER = "a JSON object", "a JSON list", "a number"
 """What an attribute holds (:func:`check_attributes`)."""
-ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT, "@station": OBJECT, "@resumed": LIST}
-"""The root attributes every run of a measurement kind has."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +263,24 @@ def _holds(value: Any, want: str | Json) -> bool:
     except ValueError:
         return False
     return isinstance(decoded, dict if want == OBJECT else list)
+
+
+_LAYOUT_NUMBERS = (
+    ("n_arrays", "rows", "cols", "nominal_g_p", "nominal_g_ap")
+    + tuple(f"nominal_pulse.{n}" for n in ("amplitude", "width"))
+    + tuple(
+        f"limits.{n}"
+        for n in ("max_read_voltage", "min_pulse_amplitude", "max_pulse_amplitude")
+        + ("min_pulse_width", "max_pulse_width")
+    )
+)
+ROOT_ATTRIBUTES = {
+    "@plan": OBJECT,
+    "@layout": Json(OBJECT, _LAYOUT_NUMBERS),
+    "@station": OBJECT,
+    "@resumed": LIST,
+}
+"""The root attributes every run of a measurement kind has."""
 
 
 def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str | Json]) -> None:

@@ -86,6 +86,13 @@ def _root(key: str, value: str) -> Callable[[h5py.File], None]:
     return change
 
 
+def _json_root(key: str, edit: Callable[[dict], dict]) -> Callable[[h5py.File], None]:
+    def change(h5: h5py.File) -> None:
+        h5.attrs[key] = json.dumps(edit(json.loads(h5.attrs[key])))
+
+    return change
+
+
 def _plan(edit: Callable[[dict], None]) -> Callable[[h5py.File], None]:
     def change(h5: h5py.File) -> None:
         plan = json.loads(h5.attrs["plan"])
@@ -108,6 +115,10 @@ CASES = {
         ),
         "resume history not a list": (_root("resumed", "null"), "resumed is not a JSON list"),
         "station not an object": (_root("station", "[1]"), "station is not a JSON object"),
+        "nominal pulse a number": (
+            _json_root("layout", lambda lay: {**lay, "nominal_pulse": -1}),
+            "layout is not a JSON object whose n_arrays",
+        ),
         "cycles a list": (_plan(_set("cycles", [1, 2])), "its setting cycles is [1, 2]"),
         "arrays a number": (_plan(_set("arrays", 3)), "its setting arrays is 3"),
         "pulse without a width": (_plan(_set("pulse", {"amplitude": 1.0})), "setting pulse"),

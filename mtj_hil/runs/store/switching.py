@@ -149,6 +149,8 @@ STRUCTURE = {
 _POPULATION = ("n",) + tuple(
     f"{q}{end}" for q in ("vc", "delta") for end in ("", "_sd", "_sigma_rel", "_sigma_rel_sd")
 )
+_FITTED = ("n", ("vc", "vc_sd", "delta", "delta_sd"))
+"""A population of devices (``n`` not 0) has its medians and their uncertainties."""
 _FLOOR = ("value", "low", "high", "failures", "trials")
 _DISTURB_COUNTS = ("flips", "devices", "per_read", "per_read_upper90")
 ATTRIBUTES = {
@@ -160,7 +162,7 @@ ATTRIBUTES = {
     f"{FIT}@recommendation": Json(OBJECT, ("target", "amplitude", "width", "wer", "wer_high")),
     f"{FIT}@tau0": NUMBER,
     **{f"{FIT}/{d}@floor": Json(OBJECT, _FLOOR) for d in ("AP", "P")},
-    **{f"{FIT}/{d}@population": Json(OBJECT, _POPULATION) for d in ("AP", "P")},
+    **{f"{FIT}/{d}@population": Json(OBJECT, _POPULATION, needs=_FITTED) for d in ("AP", "P")},
     **{f"{FIT}/{d}@per_array": Json(LIST, _POPULATION) for d in ("AP", "P")},
 }
 """What its JSON and numeric group attributes hold."""

@@ -229,6 +229,12 @@ def _field(name: str, value: object) -> Callable[[object], object]:
 FINISHED = {
     "population vc a list": ("switching", "switching_fit/AP", "population", _field("vc", [1])),
     "per-array delta text": ("switching", "switching_fit/P", "per_array", _field("delta", "x")),
+    "population without delta": (
+        "switching",
+        "switching_fit/P",
+        "population",
+        lambda pop: {k: v for k, v in pop.items() if k != "delta"},
+    ),
     "floor trials null": ("switching", "switching_fit/AP", "floor", _field("trials", None)),
     "recommendation wer text": ("switching", "switching_fit", "recommendation", _field("wer", "")),
     "disturb flips a list": ("switching", "switching_fit", "disturb", _field("from_p.flips", [])),

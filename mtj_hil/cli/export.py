@@ -41,12 +41,12 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
     along as global attributes. An existing output is never overwritten without --force;
     an unfinished run is refused with the command that finishes it.
     """
-    from mtj_hil.labelled.export import export_run, write_csv, write_netcdf
+    from mtj_hil.labelled.export import export_run, write_dataset
+    from mtj_hil.labelled.outputs import check_target
 
     if run.suffix.lower() == ".toml":
         from mtj_hil.campaigns import load_campaign
         from mtj_hil.campaigns.dataset import campaign_dataset
-        from mtj_hil.errors import StoreError
 
         if fmt == "nexus":
             raise click.UsageError("--format nexus exports one run file, not a campaign")
@@ -54,19 +54,11 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
         ds = campaign_dataset(spec, group)
         name = f"{spec.name}-{ds.attrs['group']}"
         target = out or spec.out_dir / (f"{name}.nc" if fmt == "netcdf" else f"{name}-csv")
-        if fmt == "netcdf":
-            inputs = {p.resolve() for p in (spec.file, spec.index_path)}
-            inputs |= {t.run_file.resolve() for t in spec.tasks}
-            if target.resolve() in inputs:
-                raise StoreError(
-                    f"{target} is the campaign file, its index or one of its run files; "
-                    "choose another --out (not even --force)"
-                )
-            if target.exists() and not force:
-                raise StoreError(f"{target} already exists; choose another --out or add --force")
-            written = [write_netcdf(ds, target)]
-        else:
-            written = write_csv(ds, target, force=force)
+        inputs = [spec.file, spec.index_path, *(t.run_file for t in spec.tasks)]
+        what = "the campaign file, its index or one of its run files"
+        if fmt == "netcdf":  # a CSV folder that exists is write_csv's to judge
+            check_target(target, inputs, what, force=force)
+        written = write_dataset(ds, fmt, target, force=force)
     else:
         if group is not None:
             raise click.UsageError(

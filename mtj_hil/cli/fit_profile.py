@@ -50,12 +50,13 @@ def fit_profile_command(
     at different voltages are pooled only if each read at a second voltage too, else
     refused. The output loads like any profile: --profile FILE.
     """
+    from mtj_hil.fileio.paths import is_one_of
     from mtj_hil.profile_fit.fit import fit_profile
     from mtj_hil.profile_fit.writer import write_profile_toml
     from mtj_hil.runs.store.select import finished_runs, skipped_note
     from mtj_hil.sim.profile import load_profile
 
-    if any(out.resolve() == Path(r).resolve() for r in runs):
+    if is_one_of(out, runs):  # by file identity: a hard link or a second mount too
         raise StoreError(f"{out} is one of the runs to fit; choose another -o (not even --force)")
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")

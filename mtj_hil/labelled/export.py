@@ -3,24 +3,22 @@ netCDF-4 tool), CSV (one table per set of dimensions, for spreadsheets) or NeXus
 the run file with its NeXus face brought up to date, for files written before run files
 carried it; the copy is checksummed like any run file).
 
-Nothing existing is overwritten unless ``force``; outputs are written beside the target
-under a temporary name and moved into place, so a failure leaves no half-written file.
+Nothing existing is overwritten unless ``force``, the input never (not through a hard link or
+a second mount either); every output is written whole or not at all
+(:mod:`mtj_hil.labelled.outputs`), so a failure leaves no half-written file or folder.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import csv
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from mtj_hil.errors import StoreError
-from mtj_hil.fileio.atomic import error_text
 from mtj_hil.labelled.load import load_dataset
+from mtj_hil.labelled.outputs import check_target, replacing, write_folder
 from mtj_hil.labelled.source import open_run, provenance
 from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, seal
@@ -59,18 +57,24 @@ def export_run(
                 f"{resume_hint(provenance(run), path)}"
             )
     target = Path(out) if out is not None else default_output(path, fmt)
-    if target.resolve() == path.resolve():
-        raise StoreError(f"{target} is the run file itself; choose another --out")
-    if target.exists() and not force:
-        raise StoreError(f"{target} already exists; choose another --out or add --force")
+    check_target(target, [path], "the run file itself", force=force)
     if fmt == "nexus":
         data = nexus_image(path)
-        with _replacing(target) as tmp:
+        with replacing(target) as tmp:
             tmp.write_bytes(data)
         return [target]
-    ds = load_dataset(path)
+    return write_dataset(load_dataset(path), fmt, target, force=force)
+
+
+def write_dataset(ds: xr.Dataset, fmt: str, target: Path, *, force: bool = False) -> list[Path]:
+    """Write ``ds`` as ``fmt`` (``netcdf``: the file ``target``; ``csv``: the folder
+    ``target``, see :func:`write_csv`), whole or not at all; returns the files written.
+
+    Raises:
+        StoreError: the output cannot be written (nothing new is left behind).
+    """
     if fmt == "netcdf":
-        with _replacing(target) as tmp:
+        with replacing(target) as tmp:
             write_netcdf(ds, tmp)
         return [target]
     return write_csv(ds, target, force=force)
@@ -131,38 +135,30 @@ def write_csv(ds: xr.Dataset, folder: str | Path, *, force: bool = False) -> lis
     coordinate combination, one column per variable headed ``name [units]``; the dataset's
     attributes go to ``attributes.csv`` (name, value).
 
+    The tables appear together or not at all; files of other names already in ``folder``
+    stay (:func:`mtj_hil.labelled.outputs.write_folder`).
+
     Raises:
         StoreError: ``folder`` holds files already (without ``force``) or cannot be written.
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise StoreError(f"{folder} is a file; CSV export writes a folder of tables")
-    if folder.exists() and any(folder.iterdir()) and not force:
-        raise StoreError(f"{folder} already holds files; choose another --out or add --force")
-    written = []
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        named = _flag_names(ds)
+    named = _flag_names(ds)
+
+    def fill(stage: Path) -> list[str]:
+        names = []
         for name, table in csv_tables(named).items():
             frame = table.to_dataframe() if table.dims else table.to_pandas().to_frame().T
             frame = frame.rename(columns=lambda c: _header(named, str(c)))
             frame.index.names = [_header(named, str(n)) for n in frame.index.names]
-            out = folder / f"{name}.csv"
-            with _replacing(out) as tmp:
-                frame.to_csv(tmp, index=bool(table.dims))
-            written.append(out)
-        out = folder / "attributes.csv"
-        with _replacing(out) as tmp, open(tmp, "w", newline="") as fh:
-            import csv
-
+            frame.to_csv(stage / f"{name}.csv", index=bool(table.dims))
+            names.append(f"{name}.csv")
+        with open(stage / "attributes.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["attribute", "value"])
             for key, value in ds.attrs.items():
                 writer.writerow([key, value])
-        written.append(out)
-    except OSError as exc:
-        raise StoreError(f"cannot write CSV tables into {folder}: {exc}") from exc
-    return written
+        return [*names, "attributes.csv"]
+
+    return write_folder(Path(folder), fill, force=force)
 
 
 def _flag_names(ds: xr.Dataset) -> xr.Dataset:
@@ -187,32 +183,3 @@ def _flag_names(ds: xr.Dataset) -> xr.Dataset:
 def _header(ds: xr.Dataset, name: str) -> str:
     units = ds[name].attrs.get("units") if name in ds.variables else None
     return f"{name} [{units}]" if units else name
-
-
-@contextmanager
-def _replacing(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target``, moved onto it when the block succeeds.
-
-    Raises:
-        StoreError: ``target`` is a folder, or cannot be written (naming ``target``, not the
-            temporary file).
-    """
-    if target.is_dir():
-        raise StoreError(f"{target} is a folder; give the file to write as --out")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise StoreError(f"cannot write {target}: {error_text(exc)}") from exc
-    tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise StoreError(f"cannot write {target}: {error_text(exc)}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from mtj_hil.errors import StoreError
 from mtj_hil.runs.store.image import MAGIC
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.reading import load_tree
-from mtj_hil.runs.store.structure import check_run
+from mtj_hil.runs.store.structure import check_run, is_run_format
 
 T = TypeVar("T")
 FORMAT = "mtj-hil-run"
@@ -56,7 +56,7 @@ def read_retrying(
                 warnings.simplefilter("ignore", RecoveryWarning)  # untrusted parts: not shown
                 tree = load_tree(path, writable=False)
             with tree.h5 as h5:
-                if h5.attrs.get("format") != FORMAT:
+                if not is_run_format(h5.attrs.get("format")):
                     raise NotARunFile(f"{path} is not an mtj-hil run file")
                 try:  # a dataset of another type or shape: named once it stays so
                     check_run(h5, path, str(h5.attrs.get("kind", "")))

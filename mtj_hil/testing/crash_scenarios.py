@@ -31,6 +31,7 @@ IGNORED_ROOT_ATTRS = {
     "resumed",
     "command",
     "journal_seq",
+    "journal_folder",
     "git_revision",
     "file_time",
 }

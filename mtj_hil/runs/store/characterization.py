@@ -50,7 +50,19 @@ from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingDat
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sink import RunSink
-from mtj_hil.runs.store.structure import LIST, NUMBER, OBJECT, Expect
+from mtj_hil.runs.store.structure import (
+    FLOAT,
+    INT,
+    INTS,
+    LIST,
+    NUMBER,
+    OBJECT,
+    OR_NULL,
+    PULSE,
+    Expect,
+    Json,
+    PlanRecord,
+)
 
 KIND = "characterization"
 DEFECTS_VERSION = 2
@@ -107,9 +119,34 @@ STRUCTURE = {
 The ``remeasure/`` record is left out: a kill between its writes leaves it inconsistent by
 design, and a resume measures such a record again (``replay.fits`` checks it) rather than
 refusing the run."""
+PLAN = PlanRecord(
+    {
+        "arrays": INTS,
+        "cycles": INT,
+        "reads": INT,
+        "read_voltage": FLOAT,
+        "pulse": PULSE,
+        "remeasure_cycles": INT,
+        "remeasure_budget": FLOAT,
+        "remeasure_rounds": INT,
+        "bias_read_voltage": FLOAT + OR_NULL,
+    },
+    required=("arrays", "cycles", "reads", "read_voltage"),
+)
+"""What its stored plan holds (``protocols.characterize.plan.plan_record``); other settings
+are ignored by ``plan_from_record``."""
 ATTRIBUTES = {
-    **{f"defects@{n}": OBJECT for n in ("model", "overlap", "remeasured")},
-    "defects@warnings": LIST,
+    "defects@model": OBJECT,
+    "defects@overlap": Json(
+        OBJECT, ("stuck_state", "short_vs_p", "switch_vs_noise", "expected_wrong_calls")
+    ),
+    "defects@remeasured": Json(
+        OBJECT,
+        ("cycles", "uncertain_before", "budget", "devices", "arrays", "uncertain_after")
+        + tuple(f"rounds[].{n}" for n in ("devices", "arrays", "uncertain_after")),
+        needs=("devices", ("cycles", "uncertain_after")),
+    ),
+    "defects@warnings": Json(LIST, texts=True),
     **{
         f"defects@threshold_{n}": NUMBER
         for n in ("state_g", "short_g", "open_g", "median_g_p", "median_g_ap")
@@ -127,6 +164,7 @@ class CharacterizationRun(RunSink):
     GROUP = GROUP
     STRUCTURE = STRUCTURE
     ATTRIBUTES = ATTRIBUTES
+    PLAN = PLAN
     REQUIRED = tuple(_STREAMS)
     UNHASHED = (_TIME,)
     _clock: Callable[[], float] | None = None

@@ -302,3 +302,48 @@ def remove_parts(run_path: Path, paths: list[Path], strict: bool = False) -> Non
     except OSError:
         if strict:
             raise
+
+
+def journal_left_behind(run_path: Path, attrs: Any) -> str | None:
+    """What to tell the operator when the run file ``run_path`` (root attributes ``attrs``)
+    was moved without its journal: its parts folder is not next to it, but the file records
+    another one (``journal_folder``, written with the whole file) that holds parts of this
+    run newer than the file, or the file was left by a session that never ended (status
+    ``running``). ``None`` when nothing is amiss. The arrays such parts hold are measured
+    again on resume; the message says which and which folder to move where to keep them."""
+    here = parts_dir(run_path.absolute())
+    recorded = str(attrs.get("journal_folder", "") or "")
+    if not recorded or here.exists() or Path(recorded) == here:
+        return None
+    there = Path(recorded)
+    old_run = there.with_name(there.name.removesuffix(".parts"))
+    keep = f"to keep them, stop (Ctrl-C) and move or copy {there} to {here}, then resume again"
+    try:
+        replay = read_parts(old_run, str(attrs.get("run_id", "")), int(attrs["journal_seq"]))
+    except (OSError, KeyError, ValueError, TypeError):
+        replay = Replay()
+    if replay.ops:
+        arrays = sorted(
+            {
+                int(a)
+                for ops in replay.ops
+                for op in ops
+                if op.kind == "append" and op.path.endswith("/array_index") and op.data is not None
+                for a in np.ravel(op.data)
+            }
+        )
+        what = f"arrays {', '.join(map(str, arrays))}" if arrays else "changes"
+        return (
+            f"{run_path} was moved from {old_run} without its journal: {there} holds "
+            f"{len(replay.ops)} committed part(s) of this run ({what}) that are not next to "
+            f"it at {here}; those {what} will be measured again; {keep}"
+        )
+    if str(attrs.get("status", "")) == "running":
+        return (
+            f"{run_path} was written as {old_run} by a session that did not end, and no "
+            f"journal is next to it at {here}: if that session committed arrays to its "
+            f"journal folder ({there.name}) and the folder was not moved with the file, "
+            f"those arrays will be measured again; to keep them, stop (Ctrl-C) and move that "
+            f"folder to {here}, then resume again"
+        )
+    return None

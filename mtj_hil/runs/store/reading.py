@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import error_text
@@ -86,7 +87,7 @@ def _load(path: Path, writable: bool) -> Tree:
         raise StoreError(f"cannot open {path} as HDF5: {exc}") from exc
     try:
         run_id = str(h5.attrs.get("run_id", ""))
-        base_seq = int(h5.attrs.get("journal_seq", 0))
+        base_seq = _journal_seq(h5, path)
         replay = read_parts(path, run_id, base_seq) if run_id else read_parts(path, "-", 1 << 62)
         if replay.ops and not writable:
             h5.close()
@@ -94,7 +95,7 @@ def _load(path: Path, writable: bool) -> Tree:
         for ops in replay.ops:
             for op in ops:
                 apply(h5, op)
-    except FileNotFoundError:
+    except (FileNotFoundError, StoreError):
         h5.close()
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -116,6 +117,22 @@ def _load(path: Path, writable: bool) -> Tree:
         folded=replay.folded,
         untrusted=replay.untrusted,
     )
+
+
+def _journal_seq(h5: h5py.File, path: Path) -> int:
+    """The file's ``journal_seq`` (0 if absent: a file of 0.1).
+
+    Raises:
+        StoreError: it is not a count (the file was changed by another program).
+    """
+    value = h5.attrs.get("journal_seq", 0)
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
+        raise StoreError(
+            f"{path}: its journal_seq attribute is {str(value)[:40]}, not a count of journal "
+            "parts: the file was changed by another program or is damaged; restore it from a "
+            "copy"
+        )
+    return int(value)
 
 
 def ensure_parsable(path: Path, data: bytes) -> bool:

@@ -26,6 +26,7 @@ import json
 import platform
 import sys
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, new_image, seal
 from mtj_hil.runs.store.journal import (
     Op,
+    RecoveryWarning,
     apply,
+    journal_left_behind,
     list_parts,
     parts_dir,
     remove_parts,
@@ -189,6 +192,9 @@ class RunFile:
                 remove_stale_temps(path.parent, path.name)
                 remove_stale_temps(parts_dir(path))
                 tree = load_tree(path, writable=True)
+                note = journal_left_behind(path, tree.h5.attrs)
+                if note:
+                    warnings.warn(note, RecoveryWarning, stacklevel=2)
                 set_aside(tree.untrusted)
                 try:  # the writer: a disk that fails here is not measured onto
                     remove_parts(path, tree.folded, strict=True)
@@ -406,6 +412,8 @@ class RunFile:
         writer = self._need_writer()
         with defer_sigint():  # a stop signal waits until the file is written whole
             self.h5.attrs["journal_seq"] = writer.seq
+            # where its parts go: a resume of the file moved without them can say so
+            self.h5.attrs["journal_folder"] = str(parts_dir(self.path.absolute()))
             try:
                 seal(self.h5)
                 data = encode(self.h5)

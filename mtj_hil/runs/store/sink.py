@@ -43,7 +43,7 @@ class RunSink:
     STRUCTURE: dict[str, Any] = {}
     """Each dataset's type and shape (:mod:`mtj_hil.runs.store.structure`), checked when a
     run file of this kind is opened."""
-    ATTRIBUTES: dict[str, str] = {}
+    ATTRIBUTES: dict[str, Any] = {}
     """What its JSON and numeric group attributes hold (``"group@name"``), checked likewise."""
     UNHASHED: tuple[str, ...] = ()
     """Streams the per-array checksum leaves out: provenance that a resume legitimately

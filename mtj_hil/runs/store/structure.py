@@ -32,6 +32,11 @@ FORMAT_VERSION = 1
 STATUSES = ("running", "completed", "aborted", "failed")
 """The values of a run file's ``status`` attribute."""
 
+ROOT_TEXTS = ("kind", "status", "die_id", "run_id", "started", "ended", "status_reason",
+              "operator", "host", "command", "package_version", "git_revision", "python",
+              "seed", "journal_folder")  # fmt: skip
+"""The root attributes of every run file that hold a text (its provenance)."""
+
 KIND_NAMES = {
     "b": "boolean",
     "i": "integer",
@@ -40,6 +45,18 @@ KIND_NAMES = {
     "S": "text",
     "O": "text",
 }
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """What a kind's stored plan holds (:func:`check_plan_record`): each setting's
+    :data:`INT`, :data:`FLOATS`...; those ``required`` to resume the run (a reader needs
+    none: a run made through the library may store an empty plan); ``closed``: no others
+    allowed."""
+
+    settings: Mapping[str, str]
+    required: tuple[str, ...] = ()
+    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,11 +187,73 @@ def _hint() -> str:
 
 OBJECT, LIST, NUMBER = "a JSON object", "a JSON list", "a number"
 """What an attribute holds (:func:`check_attributes`)."""
-ROOT_ATTRIBUTES = {"@plan": OBJECT, "@layout": OBJECT}
-"""The root attributes every run of a measurement kind has."""
 
 
-def _holds(value: Any, want: str) -> bool:
+@dataclass(frozen=True)
+class Json:
+    """An attribute holding a JSON object (``of=OBJECT``) or a list of objects
+    (``of=LIST``) whose ``numbers`` fields (``"a.b"``: field ``b`` of the object in ``a``;
+    ``"a[].b"``: of every object in the list ``a``), where present, are numbers; or
+    (``texts=True``, ``of=LIST``) a list of texts."""
+
+    of: str
+    numbers: tuple[str, ...] = ()
+    texts: bool = False
+    needs: tuple[str, tuple[str, ...]] | None = None
+    """``(field, fields)``: when ``field`` is there and not 0, ``fields`` must be too (each
+    object's)."""
+
+    def __str__(self) -> str:
+        if self.texts:
+            return "a JSON list of texts"
+        inner = f" whose {', '.join(self.numbers)} are numbers" if self.numbers else ""
+        if self.needs is not None:
+            inner += f", with {', '.join(self.needs[1])} where {self.needs[0]} is not 0"
+        return ("a JSON list of objects" if self.of == LIST else self.of) + inner
+
+
+def _field_holds(value: Any, parts: list[str]) -> bool:
+    """Whether the field path ``parts`` (``"x[]"``: every object of the list ``x``) of
+    ``value`` is a number, or absent."""
+    if not parts:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if not isinstance(value, dict):
+        return False
+    key, each = parts[0].removesuffix("[]"), parts[0].endswith("[]")
+    if key not in value:
+        return True
+    if not each:
+        return _field_holds(value[key], parts[1:])
+    items = value[key]
+    return isinstance(items, list) and all(_field_holds(i, parts[1:]) for i in items)
+
+
+def _fields_hold(obj: Any, want: Json) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    needed = want.needs[1] if want.needs is not None and obj.get(want.needs[0]) else ()
+    if any(name not in obj for name in needed):
+        return False
+    return all(_field_holds(obj, n.split(".")) for n in want.numbers)
+
+
+def _holds_json(value: Any, want: Json) -> bool:
+    try:
+        decoded = json.loads(value.decode() if isinstance(value, bytes) else str(value))
+    except ValueError:
+        return False
+    if want.of == OBJECT:
+        return _fields_hold(decoded, want)
+    if not isinstance(decoded, list):
+        return False
+    if want.texts:
+        return all(isinstance(item, str) for item in decoded)
+    return all(_fields_hold(item, want) for item in decoded)
+
+
+def _holds(value: Any, want: str | Json) -> bool:
+    if isinstance(want, Json):
+        return _holds_json(value, want)
     if want == NUMBER:
         return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
             value, bool | np.bool_
@@ -186,9 +265,28 @@ def _holds(value: Any, want: str) -> bool:
     return isinstance(decoded, dict if want == OBJECT else list)
 
 
-def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str]) -> None:
+_LAYOUT_NUMBERS = (
+    ("n_arrays", "rows", "cols", "nominal_g_p", "nominal_g_ap")
+    + tuple(f"nominal_pulse.{n}" for n in ("amplitude", "width"))
+    + tuple(
+        f"limits.{n}"
+        for n in ("max_read_voltage", "min_pulse_amplitude", "max_pulse_amplitude")
+        + ("min_pulse_width", "max_pulse_width")
+    )
+)
+ROOT_ATTRIBUTES = {
+    "@plan": OBJECT,
+    "@layout": Json(OBJECT, _LAYOUT_NUMBERS),
+    "@station": OBJECT,
+    "@resumed": LIST,
+}
+"""The root attributes every run of a measurement kind has."""
+
+
+def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str | Json]) -> None:
     """Check the attributes ``"group@name"`` (``"@name"``: of the root) that the run tree
-    ``h5`` holds against what they must hold (:data:`OBJECT`, :data:`LIST`, :data:`NUMBER`).
+    ``h5`` holds against what they must hold (:data:`OBJECT`, :data:`LIST`, :data:`NUMBER`,
+    or a :class:`Json` that also says what some fields inside hold).
 
     Raises:
         StoreError: naming the file, the first attribute that is not as expected and what it
@@ -207,21 +305,135 @@ def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str
             )
 
 
+INT, FLOAT, BOOL, TEXT = "an integer", "a number", "true or false", "a text"
+INTS, FLOATS = "a list of integers", "a list of numbers"
+PULSE = "null or a pulse {amplitude, width} in numbers"
+DEVICES = "a list of [array, row, column] integers"
+"""What a setting of a stored plan holds (:func:`check_plan_record`); ``"... or null"``:
+the same or null (``OR_NULL``)."""
+OR_NULL = " or null"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+_PLAN_CHECKS = {
+    INT: _is_int,
+    FLOAT: _is_number,
+    BOOL: lambda v: isinstance(v, bool),
+    TEXT: lambda v: isinstance(v, str),
+    INTS: lambda v: isinstance(v, list) and all(map(_is_int, v)),
+    FLOATS: lambda v: isinstance(v, list) and all(map(_is_number, v)),
+    PULSE: lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and set(v) == {"amplitude", "width"}
+            and all(map(_is_number, v.values()))
+        )
+    ),
+    DEVICES: lambda v: (
+        isinstance(v, list)
+        and all(isinstance(d, list) and len(d) == 3 and all(map(_is_int, d)) for d in v)
+    ),
+}
+
+
+def check_plan_record(
+    h5: h5py.File,
+    path: str | Path,
+    settings: Mapping[str, str],
+    required: tuple[str, ...] = (),
+    closed: bool = False,
+) -> None:
+    """Check the run's stored plan (root attribute ``plan``, a JSON object) against what
+    each of its ``settings`` holds (:data:`INT`, :data:`FLOATS`...; ``+ OR_NULL``): the
+    ``required`` ones must be there; with ``closed``, no other setting may be (the plan
+    is rebuilt from every setting it holds). Settings a file lacks take their defaults.
+
+    Raises:
+        StoreError: naming the file and the first setting that is not as mtj-hil writes it.
+    """
+    raw = h5.attrs.get("plan")
+    try:
+        plan = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except (TypeError, ValueError):
+        return  # not JSON at all: check_attributes names it
+    if not isinstance(plan, dict):
+        return
+    problem = ""
+    missing = [k for k in required if k not in plan]
+    unknown = sorted(set(plan) - set(settings)) if closed else []
+    if missing:
+        problem = f"it lacks the setting {missing[0]}"
+    elif unknown:
+        problem = f"it holds a setting {unknown[0]!r} this mtj-hil does not know"
+    for key, want in settings.items():
+        if problem or key not in plan:
+            continue
+        value, base = plan[key], want.removesuffix(OR_NULL)
+        if not (value is None and want.endswith(OR_NULL)) and not _PLAN_CHECKS[base](value):
+            problem = f"its setting {key} is {json.dumps(value)[:40]}, not {want}"
+    if problem:
+        raise StoreError(
+            f"{Path(path)}: its stored plan is not as mtj-hil writes it: {problem}; {_hint()}"
+        )
+
+
+def is_run_format(value: Any) -> bool:
+    """Whether a root ``format`` attribute says "mtj-hil run file" (whatever its type: an
+    array there is not compared element by element)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return isinstance(value, str) and value == FORMAT
+
+
+def _is_text(value: Any) -> bool:
+    """Whether an attribute's value is a text that UTF-8 can carry (h5py gives bytes for a
+    fixed-length string; undecodable bytes become surrogates no writer can encode)."""
+    try:
+        if isinstance(value, bytes):
+            value.decode("utf-8")
+        elif isinstance(value, str):
+            value.encode("utf-8")
+        else:
+            return False
+    except UnicodeError:
+        return False
+    return True
+
+
 def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     """Check a run tree of ``kind`` against what its store declares (``STRUCTURE`` for the
     datasets, ``ATTRIBUTES`` for the attributes; :mod:`mtj_hil.kinds`). A kind that is not
-    a measurement kind (a network, an experiment) is not checked.
+    a measurement kind (a network, an experiment) is not checked beyond its provenance
+    (:data:`ROOT_TEXTS` must be texts).
 
     Raises:
         StoreError: naming the file and what in it is not as mtj-hil writes it.
     """
     from mtj_hil.kinds import file_kind
 
+    for name in ROOT_TEXTS:
+        if name in h5.attrs and not _is_text(h5.attrs[name]):
+            raise StoreError(
+                f"{Path(path)}: its {name} attribute is not a (UTF-8) text: the file is damaged "
+                "or was not written by mtj-hil"
+            )
+
     measurement = file_kind(kind)
     store = measurement.piece("store") if measurement is not None else None
     if store is None:
         return
     check_attributes(h5, path, {**ROOT_ATTRIBUTES, **getattr(store, "ATTRIBUTES", {})})
+    plan = getattr(store, "PLAN", None)
+    if plan is not None:  # (required settings: by the resume, which needs them)
+        check_plan_record(h5, path, plan.settings, closed=plan.closed)
     check_structure(h5, path, getattr(store, "STRUCTURE", {}))
 
 
@@ -240,7 +452,7 @@ def check_root(h5: h5py.File, path: str | Path, kind: str | None = None) -> None
             "run file: open it with xarray.open_dataset, or give the run file it was "
             "exported from"
         )
-    if h5.attrs.get("format") != FORMAT:
+    if not is_run_format(h5.attrs.get("format")):
         raise StoreError(f"{path} is an HDF5 file but not an mtj-hil run file")
     missing = [name for name in ("kind", "status", "die_id") if name not in h5.attrs]
     if missing:

@@ -49,7 +49,23 @@ from mtj_hil.protocols.switching.procedure import ArraySwitching
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sink import RunSink
-from mtj_hil.runs.store.structure import LIST, NUMBER, OBJECT, Expect
+from mtj_hil.runs.store.structure import (
+    BOOL,
+    DEVICES,
+    FLOAT,
+    FLOATS,
+    INT,
+    INTS,
+    LIST,
+    NUMBER,
+    OBJECT,
+    OR_NULL,
+    PULSE,
+    TEXT,
+    Expect,
+    Json,
+    PlanRecord,
+)
 
 KIND = "switching"
 GROUP = "switching"
@@ -130,14 +146,49 @@ STRUCTURE = {
     },
 }
 """What each dataset of a switching run is (:mod:`mtj_hil.runs.store.structure`)."""
+_POPULATION = ("n",) + tuple(
+    f"{q}{end}" for q in ("vc", "delta") for end in ("", "_sd", "_sigma_rel", "_sigma_rel_sd")
+)
+_FITTED = ("n", ("vc", "vc_sd", "delta", "delta_sd"))
+"""A population of devices (``n`` not 0) has its medians and their uncertainties."""
+_FLOOR = ("value", "low", "high", "failures", "trials")
+_DISTURB_COUNTS = ("flips", "devices", "per_read", "per_read_upper90")
 ATTRIBUTES = {
-    f"{FIT}@disturb": OBJECT,
-    f"{FIT}@recommendation": OBJECT,
+    f"{FIT}@disturb": Json(
+        OBJECT,
+        ("reads_per_device", "voltage")
+        + tuple(f"{s}.{n}" for s in ("from_p", "from_ap") for n in _DISTURB_COUNTS),
+    ),
+    f"{FIT}@recommendation": Json(OBJECT, ("target", "amplitude", "width", "wer", "wer_high")),
     f"{FIT}@tau0": NUMBER,
-    **{f"{FIT}/{d}@{n}": OBJECT for d in ("AP", "P") for n in ("floor", "population")},
-    **{f"{FIT}/{d}@per_array": LIST for d in ("AP", "P")},
+    **{f"{FIT}/{d}@floor": Json(OBJECT, _FLOOR) for d in ("AP", "P")},
+    **{f"{FIT}/{d}@population": Json(OBJECT, _POPULATION, needs=_FITTED) for d in ("AP", "P")},
+    **{f"{FIT}/{d}@per_array": Json(LIST, _POPULATION) for d in ("AP", "P")},
 }
 """What its JSON and numeric group attributes hold."""
+PLAN = PlanRecord(
+    {
+        "arrays": INTS,
+        "amplitudes": FLOATS,
+        "widths": FLOATS,
+        **dict.fromkeys(("trials", "probe_trials", "verify_rounds", "disturb_reads"), INT),
+        **dict.fromkeys(("floor_trials", "loop_steps", "placement_batch"), INT),
+        "placement_budget": INT,
+        "adaptive": BOOL,
+        "skip_unresponsive": BOOL,
+        "set_pulse": PULSE,
+        **dict.fromkeys(("disturb_voltage", "loop_width"), FLOAT + OR_NULL),
+        **dict.fromkeys(("min_active", "read_voltage", "tau0", "target_wer"), FLOAT),
+        **dict.fromkeys(("decision_bound", "decision_exclude", "precision_margin"), FLOAT),
+        **dict.fromkeys(("target_vc", "target_delta", "done_fraction"), FLOAT),
+        "loop_devices": DEVICES,
+        "placement": TEXT,
+    },
+    required=("arrays", "amplitudes", "widths"),
+    closed=True,
+)
+"""What its stored plan holds (``runs.jobs.switching.plan_record``): every setting is
+passed to ``SwitchingPlan``, so none other may be there."""
 
 
 class SwitchingRun(RunSink):
@@ -147,6 +198,7 @@ class SwitchingRun(RunSink):
     GROUP = GROUP
     STRUCTURE = STRUCTURE
     ATTRIBUTES = ATTRIBUTES
+    PLAN = PLAN
     REQUIRED = ("points_end", "loops_end")
 
     def _ends(self, name: str) -> int:

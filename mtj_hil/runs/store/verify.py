@@ -23,6 +23,7 @@ from mtj_hil.fileio.atomic import error_text
 from mtj_hil.runs.store.damage import unreadable
 from mtj_hil.runs.store.image import ImageDamaged, damaged_datasets, has_header, read_file, verify
 from mtj_hil.runs.store.reading import diagnose, load_tree
+from mtj_hil.runs.store.structure import check_root
 
 
 def verify_run(path: str | Path, *, parts: bool = True) -> list[str]:
@@ -55,7 +56,16 @@ def verify_run(path: str | Path, *, parts: bool = True) -> list[str]:
     if parts:
         problems += [f"{part}: journal part not trusted: {why}" for part, why in tree.untrusted]
     with tree.h5 as h5:
-        problems += [f"{path}: {d}" for d in damaged_datasets(h5)]
+        damaged = [f"{path}: {d}" for d in damaged_datasets(h5)]
+        problems += damaged
+        try:  # the arrays' checks read the datasets as the store declares them
+            check_root(h5, path)
+        except StoreError as exc:
+            return [*problems, str(exc)]
+        except (OSError, ValueError, TypeError, KeyError, IndexError):
+            if not damaged:
+                raise
+            return problems  # a damaged dataset it had to read: named above
         problems += _arrays(path, h5)
     return problems
 

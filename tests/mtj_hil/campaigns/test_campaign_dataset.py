@@ -111,3 +111,20 @@ def test_export_never_overwrites_the_campaign_s_own_files(campaign: Path, capsys
         assert main(args) == 4
         assert "choose another --out (not even --force)" in capsys.readouterr().err
         assert target.read_bytes() == before
+
+
+def test_a_campaign_export_that_fails_part_way_leaves_no_file(
+    campaign: Path, tmp_path: Path, capsys, monkeypatch
+):
+    """The netCDF library writes the file itself; a full disk half-way through it leaves no
+    half-written file at the target (it is written aside and moved into place)."""
+
+    def half_written(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"\x89HDF\r\n\x1a\n half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", half_written)
+    out = tmp_path / "lot.nc"
+    assert main(["export", str(campaign), "--format", "netcdf", "--out", str(out)]) == 4
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,134 @@
+"""An export is written whole or not at all: a full disk or a stop signal part-way through a
+CSV export (or a NetCDF / NeXus one) leaves nothing new behind, so the next export needs no
+--force, and never removes or changes a file that was there before."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.cli import main
+from mtj_hil.testing.write_faults import write_faults
+
+
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` (relative) with its bytes (None for a folder)."""
+    return {
+        str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _export(folder: Path, args: list[str], k: int = 0, action: str = "count"):
+    with write_faults(folder, k, action) as faults, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(args)
+    return code, faults
+
+
+def _point(points: list[str], what: str, nth: int) -> int:
+    """The 1-based write point of the ``nth`` (1-based) point whose text starts with
+    ``what`` and names a CSV table."""
+    hits = [i for i, p in enumerate(points, 1) if p.startswith(what) and ".csv" in p]
+    assert len(hits) >= nth, points
+    return hits[nth - 1]
+
+
+def _csv_args(runs, out: Path, *extra: str) -> list[str]:
+    return ["export", str(runs["characterization"]), "--format", "csv", "--out", str(out), *extra]
+
+
+@pytest.mark.parametrize("action", ["ENOSPC", "SIGTERM"])
+def test_csv_export_cut_short_at_the_third_table_leaves_no_folder(
+    runs, tmp_path, capsys, action, python_sigint
+):
+    out = tmp_path / "deep" / "tables"
+    _, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
+    k = _point(counted.points, "open", 3)
+    code, faults = _export(tmp_path, _csv_args(runs, out), k, action)
+    assert faults.fired
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if action == "ENOSPC":
+        assert code == 4
+        assert f"cannot write CSV tables into {out}" in " ".join(err.split())
+        assert "nothing was written" in " ".join(err.split())
+        # the harness fails every write after the fault, the clean-up's too: at most the
+        # hidden temporary folder stays (a real full disk lets it be removed)
+        left = {p.name for p in tmp_path.iterdir()} - {"count"}
+        assert left <= {"deep"}, left
+        assert not out.exists()
+        assert all(p.name.startswith(".tables.") for p in (tmp_path / "deep").iterdir())
+    else:
+        assert code == 143
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["count"]  # not even deep/
+    # the next export needs no --force
+    for stale in (tmp_path / "deep").glob(".tables.*") if (tmp_path / "deep").exists() else ():
+        import shutil
+
+        shutil.rmtree(stale)
+    assert main(_csv_args(runs, out)) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in (tmp_path / "count" / "t").iterdir()
+    )
+
+
+def test_forced_csv_export_cut_short_leaves_the_folder_as_it_was(
+    runs, tmp_path, capsys, python_sigint
+):
+    out = tmp_path / "tables"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "array-row-column.csv").write_text("an older export")
+    before = _snapshot(out)
+    _, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
+    k = _point(counted.points, "open", 3)
+    code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), k, "SIGTERM")
+    assert code == 143
+    assert _snapshot(out) == before
+    code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), k, "ENOSPC")
+    assert code == 4
+    assert "the files there are as they were" in " ".join(capsys.readouterr().err.split())
+    visible = {k: v for k, v in _snapshot(out).items() if not k.startswith(".")}
+    assert visible == before
+
+
+def test_forced_csv_export_stopped_while_moving_its_tables_in_puts_them_back(
+    runs, tmp_path, python_sigint
+):
+    out = tmp_path / "tables"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
+    (out / "array-row-column.csv").write_text("an older export")
+    (out / "attributes.csv").write_text("older attributes")
+    before = _snapshot(out)
+    _, counted = _export(tmp_path, _csv_args(runs, out, "--force"))
+    for name, data in before.items():  # the export replaced the two tables, kept the notes
+        assert ((out / name).read_bytes() == data) == (name == "notes.txt")
+    for name, data in before.items():
+        (out / name).write_bytes(data)
+    for path in set(out.iterdir()) - {out / n for n in before}:
+        path.unlink()
+    moves = [i for i, p in enumerate(counted.points, 1) if p.startswith("replace")]
+    assert len(moves) >= 3
+    code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), moves[-2], "SIGTERM")
+    assert code == 143
+    assert _snapshot(out) == before
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("netcdf", ".nc"), ("nexus", ".nxs")])
+def test_file_export_stopped_leaves_nothing_behind(runs, tmp_path, fmt, suffix, python_sigint):
+    out = tmp_path / "new" / f"run{suffix}"
+    args = ["export", str(runs["characterization"]), "--format", fmt, "--out", str(out)]
+    (tmp_path / "count").mkdir()
+    code, counted = _export(tmp_path / "count", [*args[:-1], str(tmp_path / "count" / "new" / "x")])
+    assert counted.seen >= 3  # the folder made, the temporary file, the move
+    assert code == 0
+    for k in range(1, counted.seen + 1):
+        code, _ = _export(tmp_path, args, k, "SIGTERM")
+        assert code == 143, k
+        assert sorted(os.listdir(tmp_path)) == ["count"], k

@@ -77,8 +77,7 @@ __all__ = [
 SEQ_FIRMWARE = (1, 3)
 """First firmware version with sequences."""
 RUN_PREFIX_STEPS = 6
-"""Set-up steps a host's run may begin with before its first step of work (``E``, ``R``,
-``I``, ``M`` and a ``K`` per write-verify voltage; see docs/chip-protocol.md 10.2)."""
+"""Set-up steps a host's run may begin with (``E``, ``R``, ``I``, ``M``, ``K``s; section 10.2)."""
 MIN_SEQUENCE_STEPS = RUN_PREFIX_STEPS + 1
 """The smallest sequence buffer (``IDN seq``) a run fits in: its set-up and one step."""
 

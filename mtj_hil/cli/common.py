@@ -400,26 +400,22 @@ def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise StoreError(f"{out}: its plan or layout attribute is malformed ({exc})") from exc
     if not isinstance(plan, dict) or not isinstance(layout, dict):
         raise StoreError(f"{out} records no usable plan; it cannot be resumed")
-    missing = [k for k in _plan_required(kind) if k not in plan]
-    if missing:
-        raise StoreError(
-            f"{out} records no usable plan (it lacks the setting {missing[0]}); it cannot be "
-            "resumed"
-        )
+    if not plan:
+        raise StoreError(f"{out} records no usable plan; it cannot be resumed")
+    _stored_plan(kind).refuse_resume(out, plan)
     if "n_arrays" not in layout:
         raise StoreError(f"{out} records no die layout (n_arrays); it cannot be resumed")
     return plan, layout
 
 
-def _plan_required(kind: str) -> tuple[str, ...]:
-    """The settings a stored plan of ``kind`` must hold to be resumed (its store's
-    ``PLAN.required``)."""
+def _stored_plan(kind: str) -> Any:
+    """What a stored plan of ``kind`` holds (its store's ``PLAN``, a ``PlanRecord``)."""
     from mtj_hil.kinds import file_kind
+    from mtj_hil.runs.store.sink import RunSink
 
     measurement = file_kind(kind)
     store = measurement.piece("store") if measurement is not None else None
-    plan = getattr(store, "PLAN", None)
-    return tuple(plan.required) if plan is not None else ()
+    return getattr(store, "PLAN", RunSink.PLAN)
 
 
 def _same(a: Any, b: Any) -> bool:

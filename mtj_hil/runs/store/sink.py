@@ -16,6 +16,7 @@ from mtj_hil.runs.store.identity import refuse_other_bench
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.runs.store.structure import PlanRecord
 
 
 def rows_digest(rows: dict[str, np.ndarray]) -> str:
@@ -45,6 +46,8 @@ class RunSink:
     run file of this kind is opened."""
     ATTRIBUTES: dict[str, Any] = {}
     """What its JSON and numeric group attributes hold (``"group@name"``), checked likewise."""
+    PLAN: PlanRecord = PlanRecord({})
+    """What its stored plan holds, and which settings a resume needs."""
     UNHASHED: tuple[str, ...] = ()
     """Streams the per-array checksum leaves out: provenance that a resume legitimately
     changes (when an array was measured), not measured data."""
@@ -82,7 +85,8 @@ class RunSink:
 
         Raises:
             StoreError: not a run of this kind, another die, another bench, already
-                completed, damaged, or being written by another process.
+                completed, damaged, a plan lacking a setting the resume needs, or being
+                written by another process.
         """
         run = RunFile.open(path, "a", kind=cls.KIND)
         try:
@@ -96,6 +100,7 @@ class RunSink:
                 raise StoreError(f"{path} is already completed; nothing to resume")
             refuse_other_bench(path, attrs, station)
             sink = cls(run)
+            cls.PLAN.refuse_resume(path, sink.plan)
             sink._drop_unverified()
             run.mark_resumed()
         except BaseException:

@@ -58,6 +58,22 @@ class PlanRecord:
     required: tuple[str, ...] = ()
     closed: bool = False
 
+    def refuse_resume(self, path: Path | str, plan: Any) -> None:
+        """Refuse to resume the run at ``path`` whose stored ``plan`` (JSON data) lacks a
+        setting the resume needs (an empty plan, from the library, is the caller's to give).
+
+        Raises:
+            StoreError: naming the first missing setting.
+        """
+        if not isinstance(plan, dict):
+            raise StoreError(f"{path} records no usable plan; it cannot be resumed")
+        missing = [k for k in self.required if k not in plan] if plan else []
+        if missing:
+            raise StoreError(
+                f"{path} records no usable plan (it lacks the setting {missing[0]}); it "
+                "cannot be resumed"
+            )
+
 
 @dataclass(frozen=True)
 class Expect:

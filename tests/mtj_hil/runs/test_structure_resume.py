@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from mtj_hil.cli import main
+from mtj_hil.errors import StoreError
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
 from mtj_hil.runs.store import characterization, switching
@@ -165,6 +166,36 @@ def test_resume_of_a_plan_lacking_a_setting_it_needs_is_refused(cut, tmp_path, m
     code, text = _run([*COMMANDS["characterization"], "--out", str(path), "--resume"])
     assert code == 4, text
     assert f"records no usable plan (it lacks the setting {missing})" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "missing"),
+    [("characterization", "cycles"), ("switching", "amplitudes"), ("switching", "arrays")],
+)
+def test_a_library_resume_of_a_plan_lacking_a_setting_is_refused_unchanged(
+    cut, tmp_path, kind, missing
+):
+    """``run_characterization`` / ``run_switching`` with ``resume=True`` (and a campaign's
+    resume, which calls them) raised KeyError from inside the run; now the store refuses
+    the file before the chip is used, and the file is left as it was."""
+    from mtj_hil.runs.jobs.characterization import run_characterization
+    from mtj_hil.runs.jobs.switching import run_switching
+    from mtj_hil.sim import SimulatedChip
+
+    path = _rewritten(cut[kind], tmp_path / "run.h5", _plan(lambda p: p.pop(missing)))
+    before = path.read_bytes()
+    chip = SimulatedChip.from_lot("passive-15x15", 0, 0)
+    with h5py.File(path, "r") as h5:
+        die_id = str(h5.attrs["die_id"])
+    given = (  # the plan a caller passes; a resume takes the stored one
+        (run_characterization, CharacterizationPlan(arrays=(0,)))
+        if kind == "characterization"
+        else (run_switching, SwitchingPlan(arrays=(0,), amplitudes=(0.5,), widths=(1e-7,)))
+    )
+    with pytest.raises(StoreError, match=f"lacks the setting {missing}"):
+        given[0](chip, path, die_id=die_id, plan=given[1], resume=True)
+    assert path.read_bytes() == before
+    assert chip.program_calls == 0
 
 
 @pytest.mark.parametrize(

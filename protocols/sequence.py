@@ -137,8 +137,8 @@ def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
             CellState, a pulse that is not a Pulse, a count that is not an integer, a value
             that is not a number), rounds or repeats below 1, a read voltage or
             integration not positive, a threshold not positive and finite, a negative
-            escalation step, or (given ``layout``) a cell map (:data:`CELL_MAPS`) that is
-            not one value per cell of the die.
+            escalation step, a :class:`KnownMap` holding NaN, or (given ``layout``) a cell
+            map (:data:`CELL_MAPS`) that is not one value per cell of the die.
     """
     for i, step in enumerate(steps):
         name = CELL_MAPS.get(type(step))
@@ -150,6 +150,12 @@ def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
                     f"sequence step {i} ({type(step).__name__}): {name} must hold one value "
                     f"per cell, shape {shape}; got shape {np.shape(cells)}"
                 )
+        if isinstance(step, KnownMap) and np.isnan(np.asarray(step.conductance, float)).any():
+            # a missing reading would count as low (AP) and steer the write-verify
+            raise InvalidRequest(
+                f"sequence step {i} (KnownMap): conductance holds NaN (a cell not read); "
+                "leave the map out and the write scans first"
+            )
         if not isinstance(step, STEP_TYPES):
             raise InvalidRequest(f"sequence step {i} is not a sequence step: {step!r}")
         problem = _kinds_wrong(step)

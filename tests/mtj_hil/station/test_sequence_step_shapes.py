@@ -98,3 +98,27 @@ def test_a_step_value_of_the_wrong_kind_is_refused_before_anything_is_applied(
     with pytest.raises(InvalidRequest, match=rf"step 2 \({type(step).__name__}\): {reason}"):
         run_sequence(lab_chip, 3, [*HEAD, step])
     assert _sent(lab_chip) == before
+
+
+@pytest.mark.filterwarnings("ignore::mtj_hil.errors.FallbackWarning")
+@pytest.mark.parametrize("firmware", ["1.3.0", "1.2.0"])
+def test_a_known_map_holding_nan_is_refused_before_anything_is_applied(lab_chip, firmware):
+    """A cell without a reading (NaN) counted as low: a write towards AP took it as done."""
+    _firmware(lab_chip, firmware)
+    g = np.full((25, 25), 2e-4)
+    g[3, 4] = np.nan
+    before = _sent(lab_chip)
+    with pytest.raises(InvalidRequest, match=r"step 2 \(KnownMap\).*NaN"):
+        run_sequence(lab_chip, 3, [*HEAD, KnownMap(0.1, g), WriteAll(AP)])
+    assert _sent(lab_chip) == before
+
+
+def test_a_known_map_holding_nan_is_refused_by_the_simulated_die():
+    from mtj_hil.sim import SimulatedChip
+
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 0)
+    g = np.full((25, 25), 2e-4)
+    g[0, 0] = np.nan
+    with pytest.raises(InvalidRequest, match=r"step 1 \(KnownMap\).*NaN"):
+        run_sequence(chip, 0, [PulseAll(AP, Pulse(1.0, 1e-6)), KnownMap(0.1, g), WriteAll(AP)])
+    assert chip.program_calls == 0

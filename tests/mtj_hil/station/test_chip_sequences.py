@@ -230,10 +230,8 @@ def test_a_1_3_board_whose_lim_gives_no_t_seqmax_runs_the_steps_one_at_a_time(la
     assert len(warned) == 1 and maps.shape == (100, 25, 25)
 
 
-@pytest.mark.parametrize("steps", [1, 6])
-def test_a_1_3_board_whose_buffer_holds_no_run_runs_the_steps_one_at_a_time(lab_chip, steps):
-    """A buffer (``IDN seq``) smaller than a run's set-up and one step: every sequence was
-    refused (no run fits); now the host falls back and says why, once."""
+def _report_buffer(lab_chip, steps: int) -> None:
+    """The virtual board reports a sequence buffer of ``steps`` (``IDN seq``)."""
     board = lab_chip.lab.board
     real = board._cmd_idn
     board._cmd_idn = lambda args: (
@@ -241,6 +239,13 @@ def test_a_1_3_board_whose_buffer_holds_no_run_runs_the_steps_one_at_a_time(lab_
         0.0,
     )
     lab_chip.controller.identify()
+
+
+@pytest.mark.parametrize("steps", [1, 6])
+def test_a_1_3_board_whose_buffer_holds_no_run_runs_the_steps_one_at_a_time(lab_chip, steps):
+    """A buffer (``IDN seq``) smaller than a run's set-up and one step: every sequence was
+    refused (no run fits); now the host falls back and says why, once."""
+    _report_buffer(lab_chip, steps)
     assert lab_chip.controller.identity.sequence_steps == steps
     assert not lab_chip.controller.has_sequences
     with pytest.warns(FallbackWarning, match=f"buffer holds {steps} steps") as warned:
@@ -253,13 +258,7 @@ def test_a_1_3_board_whose_buffer_holds_one_run_runs_sequences(lab_chip):
     """The smallest buffer that holds a run's set-up and one step still runs sequences."""
     from mtj_hil.instruments.controller.sequence import MIN_SEQUENCE_STEPS
 
-    board = lab_chip.lab.board
-    real = board._cmd_idn
-    board._cmd_idn = lambda args: (
-        [f"seq={MIN_SEQUENCE_STEPS}" if f.startswith("seq=") else f for f in real(args)[0]],
-        0.0,
-    )
-    lab_chip.controller.identify()
+    _report_buffer(lab_chip, MIN_SEQUENCE_STEPS)
     assert lab_chip.controller.has_sequences
     (maps,) = run_sequence(lab_chip, 0, [ReadMap(0.1, repeats=3)])
     assert maps.shape == (3, 25, 25)

@@ -16,11 +16,10 @@ import logging
 import math
 from collections.abc import Callable
 
-from mtj_hil.errors import apart
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.bus.transport import measurement_timeout
-from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
-from mtj_hil.instruments.smu.base import check_voltage, ramp_points, scpi_number, sent_number
+from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.smu.base import check_voltage, scpi_number
 from mtj_hil.instruments.smu.health import ChannelFound, SmuHealth
 from mtj_hil.instruments.smu.known_state import (
     KnownState,
@@ -29,6 +28,7 @@ from mtj_hil.instruments.smu.known_state import (
     SettingCheck,
     SmuSettings,
 )
+from mtj_hil.instruments.smu.levels import SourceLevels
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def checked_level(control: property) -> property:
 DEFAULT_RAMP = (1.0, 0.05)
 
 
-class SmuLifecycle(SmuHealth, KnownStateMixin):
+class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
     """Known state on open, refused output-on in any other state, ramps, shutdown."""
 
     _settings: SmuSettings | None = None
@@ -182,55 +182,6 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
             level = self._read_current_level()
         return ChannelFound(self._label(), output, "VOLT" if volts else "CURR", level, used=used)
 
-    def _level_read_twice(self, bound: float) -> float:
-        """The programmed voltage level, V, from two level queries in a row, or NaN when
-        they do not confirm one level: a reply that is not a number, is beyond ``bound``
-        (V), or differs from the other (a garbled reply, or another query's answer arriving
-        late, reads as a level the output is not at; ramping down from it would first drive
-        the output there). The query is the model's programmed-level query:
-        ``:SOURce[1]:VOLTage[:LEVel][:IMMediate][:AMPLitude]?`` (*2400 Series SourceMeter
-        User's Manual* 2400S-900-01, section 18, SOURce subsystem, "Query programmed
-        amplitude of V-Source"; *Model 2450 Reference Manual* 2450-901-01, section 6,
-        ``:SOURce[1]:<function>[:LEVel][:IMMediate][:AMPLitude]?``), ``:SOURce<c>:VOLTage?``
-        on the B2900 (*B2900 SCPI Command Reference*, chapter 4, ``[:SOURce[c]]:<CURRent|
-        VOLTage>[:LEVel][:IMMediate][:AMPLitude]?``: "returns the present setting") and
-        ``print(smuX.source.levelv)`` on the 26xx (*Series 2600B Reference Manual*,
-        ``smuX.source.levelv``). Each returns the programmed setting, not a measurement, so a
-        level nobody changes reads the same twice.
-
-        Raises:
-            InstrumentError: neither query was answered (the last one's error).
-        """
-        readings: list[float] = []
-        replies: list[str] = []
-        failure: InstrumentError | None = None
-        for _ in range(2):
-            try:
-                value = float(self._read_level())
-            except InstrumentError as exc:  # no answer, or a TSP reply that is no number
-                failure, value = exc, math.nan
-                replies.append(f"unreadable ({exc})")
-            except (ValueError, TypeError) as exc:  # a SCPI reply pymeasure could not cast
-                value = math.nan
-                replies.append(f"unreadable ({exc})")
-            else:
-                replies.append(f"{value!r} V")
-            readings.append(value)
-        if failure is not None and all(math.isnan(v) for v in readings):
-            raise failure
-        first, second = readings
-        plausible = all(math.isfinite(v) and abs(v) <= bound * (1 + 1e-9) for v in readings)
-        if plausible and math.isclose(first, second, rel_tol=1e-9, abs_tol=1e-12):
-            return first
-        log.warning(
-            "%s: source level read back as %s, then %s (bound +-%s V): not confirmed, no "
-            "ramp starts from it",
-            self._who(),
-            *replies,
-            scpi_number(bound) if math.isfinite(bound) else "none",
-        )
-        return math.nan
-
     def _label(self) -> str:
         return self.CHANNEL_LABEL
 
@@ -286,77 +237,33 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         else:
             self.disable_output()
 
-    # -- levels ---------------------------------------------------------------------------
-
-    def _check_level(self, volts: float) -> float:
-        """``volts`` as a float, once it and the level the instrument will receive for it
-        (:func:`~mtj_hil.instruments.smu.base.sent_number`, 6 significant digits) lie within
-        the configured bound.
-
-        Raises:
-            SafetyViolation: either beyond the bound (or not a number).
-        """
-        volts = float(volts)
-        limit = self._settings.max_voltage if self._settings is not None else None
-        if limit is None:
-            return volts
-        if not abs(volts) <= limit * (1 + 1e-9):
-            shown, bound = apart(abs(volts), limit)
-            sign = "-" if volts < 0 else ""
-            raise SafetyViolation(
-                f"{self._who()}: source level {sign}{shown} V outside the configured "
-                f"+-{bound} V (known-state source bound)"
-            )
-        if not abs(sent_number(volts)) <= limit:
-            raise SafetyViolation(
-                f"{self._who()}: source level {volts!r} V goes to the instrument as "
-                f"{scpi_number(volts)} V (6 significant digits), outside the configured "
-                f"+-{limit!r} V (known-state source bound)"
-            )
-        return volts
-
-    def _ramp(
-        self, start: float, target: float, step: float, rate: float, bound: float | None = None
-    ) -> list[float]:
-        """Write the set-points from ``start`` (a level read back; NaN: not known, ``target``
-        is written at once) to ``target``.
-
-        With ``bound`` (V, the level the run never exceeded), a ``start`` beyond it is not
-        believed: ramping down from it would first drive the output up to it, so ``target``
-        is written at once (a step down of at most ``bound`` from any level the run set).
-        Returns the points written."""
-        points = ramp_points(start, target, step) if math.isfinite(start) else [target]
-        previous = start if math.isfinite(start) else target
-        if bound is not None and math.isfinite(start) and not abs(start) <= bound * (1 + 1e-9):
-            log.warning(
-                "%s: level read back as %r V, beyond the configured +-%s V: not ramping from "
-                "it, setting %s V at once",
-                self._who(),
-                start,
-                scpi_number(bound),
-                scpi_number(target),
-            )
-            points, previous = [target], target
-        sleep = self._sleep_fn()
-        for point in points:
-            self._write_level(point)
-            sleep(abs(point - previous) / rate)
-            previous = point
-        return points
+    # -- levels (ramps and bounds: :class:`SourceLevels`) ---------------------------------
 
     def ramp_to_voltage(self, target: float, step: float, rate_v_per_s: float) -> None:
         """Ramp the source level from its present value to ``target`` V, steps of at most
         ``step`` V, waiting ``|dV| / rate_v_per_s`` s after each.
 
+        The present level is read twice and must agree within the configured bound.
+
         Raises:
             ValueError: non-positive step or rate, or a target beyond the model's source
                 (nothing sent).
             SafetyViolation: target beyond the configured bound (nothing sent).
+            InstrumentError: the present level is not confirmed by two reads (a garbled
+                or late reply; :meth:`_level_read_twice`): nothing written.
         """
         if not (step > 0 and rate_v_per_s > 0):
             raise ValueError("ramp step and rate must be positive")
         target = self._check_level(check_voltage(target, self.VOLTAGE_LIMIT))  # type: ignore[attr-defined]
-        self._ramp(self._read_level(), target, step, rate_v_per_s)
+        bound = self._level_bound()
+        start = self._level_read_twice(bound)
+        if math.isnan(start):
+            raise InstrumentError(
+                f"{self._who()}: the source level did not read back as one level within "
+                f"+-{scpi_number(bound)} V twice; no ramp to {scpi_number(target)} V starts "
+                "from it (nothing written)"
+            )
+        self._ramp(start, target, step, rate_v_per_s, bound)
 
     # -- close ----------------------------------------------------------------------------
 
@@ -425,11 +332,7 @@ class SmuLifecycle(SmuHealth, KnownStateMixin):
         # someone else's: ramping down from it would first raise a live output to it.
         # The level is read twice (_level_read_twice): a stale or garbled reply within the
         # bound, ramped down from, would as well raise the output first.
-        bound = (
-            self._settings.max_voltage
-            if self._settings is not None
-            else getattr(self, "VOLTAGE_LIMIT", math.inf)
-        )
+        bound = self._level_bound()
         attempt(
             "ramp to 0 V",
             lambda: self._ramp(self._level_read_twice(bound), 0.0, step, rate, bound),

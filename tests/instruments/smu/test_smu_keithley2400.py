@@ -181,6 +181,7 @@ def test_sweep_bad_arguments_rejected_before_sending(bad):
 def test_ramp_to_voltage_steps_and_waits():
     pairs = [
         (":SOURCE:VOLTAGE?", "0.000000E+00"),
+        (":SOURCE:VOLTAGE?", "0.000000E+00"),  # the level is read twice
         (":SOUR:VOLT 0.1", None),
         (":SOUR:VOLT 0.2", None),
         (":SOUR:VOLT 0.3", None),
@@ -189,6 +190,24 @@ def test_ramp_to_voltage_steps_and_waits():
     with proto(pairs, sleep=waits.append) as smu:
         smu.ramp_to_voltage(0.3, step=0.1, rate_v_per_s=1.0)
     assert waits == pytest.approx([0.1, 0.1, 0.1])
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        ("2.000000E-01", "1.000000E-01"),  # a late reply to another query, then the level
+        ("garbage", "1.000000E-01"),
+        ("2.000000E+01", "2.000000E+01"),  # beyond the configured bound: not believed
+    ],
+)
+def test_a_ramp_from_a_level_not_confirmed_writes_nothing(replies):
+    """A ramp started from a level read once: a stale 1 V reply while the output sat at
+    0.1 V was ramped down from, first driving the output to 1 V."""
+    pairs = [(":SOURCE:VOLTAGE?", r) for r in replies]
+    with proto(pairs, sleep=lambda s: None) as smu:
+        smu._settings = SETTINGS
+        with pytest.raises(InstrumentError, match="nothing written"):
+            smu.ramp_to_voltage(0.0, step=0.1, rate_v_per_s=1.0)
 
 
 @pytest.mark.parametrize("target", [0.5, -0.5])

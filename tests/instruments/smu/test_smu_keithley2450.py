@@ -157,6 +157,7 @@ def test_sweep_bad_arguments(bad):
 def test_ramp_down():
     pairs = [
         (":SOUR:VOLT?", "1.000000E+00"),
+        (":SOUR:VOLT?", "1.000000E+00"),  # the level is read twice
         (":SOUR:VOLT 0.5", None),
         (":SOUR:VOLT 0", None),
     ]
@@ -167,7 +168,7 @@ def test_ramp_down():
 
 
 def test_ramp_to_present_level_sends_no_set():
-    with proto([(":SOUR:VOLT?", "5.000000E-01")], sleep=lambda s: None) as smu:
+    with proto([(":SOUR:VOLT?", "5.000000E-01")] * 2, sleep=lambda s: None) as smu:
         smu.ramp_to_voltage(0.5, step=0.1, rate_v_per_s=1.0)
 
 

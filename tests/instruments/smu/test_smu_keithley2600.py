@@ -191,6 +191,7 @@ def test_sweep_bad_arguments(bad):
 def test_ramp_on_channel_b():
     pairs = [
         ("print(smub.source.levelv)", "0.00000e+00"),
+        ("print(smub.source.levelv)", "0.00000e+00"),  # the level is read twice
         ("smub.source.levelv = -0.05", None),
         ("smub.source.levelv = -0.1", None),
     ]

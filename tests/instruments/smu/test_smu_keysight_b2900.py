@@ -153,6 +153,7 @@ def test_sweep_bad_arguments(bad):
 def test_ramp():
     pairs = [
         (":SOUR1:VOLT?", "+2.000000E-01"),
+        (":SOUR1:VOLT?", "+2.000000E-01"),  # the level is read twice
         (":SOUR1:VOLT 0.1", None),
         (":SOUR1:VOLT 0", None),
     ]

@@ -136,7 +136,16 @@ PLAN = PlanRecord(
 """What its stored plan holds (``protocols.characterize.plan.plan_record``); other settings
 are ignored by ``plan_from_record``."""
 ATTRIBUTES = {
-    "defects@model": OBJECT,
+    "defects@model": Json(  # the fields show and the report read
+        OBJECT,
+        ("read_noise_ln", "median_g_p", "median_g_ap", "sigma_ln_p", "sigma_ln_ap")
+        + ("short_median_g", "write_failure_rate")
+        + tuple(
+            f"bias_signature.{n}"
+            for n in ("p_median", "ap_median", "short_median", "stuck_state_separation_sigma")
+        ),
+        needs=("median_g_p", ("read_noise_ln", "read_noise_source")),
+    ),
     "defects@overlap": Json(
         OBJECT, ("stuck_state", "short_vs_p", "switch_vs_noise", "expected_wrong_calls")
     ),

@@ -270,6 +270,19 @@ FINISHED = {
     "recommendation wer text": ("switching", "switching_fit", "recommendation", _field("wer", "")),
     "disturb flips a list": ("switching", "switching_fit", "disturb", _field("from_p.flips", [])),
     "overlap text": ("characterization", "defects", "overlap", _field("stuck_state", "x")),
+    "model read noise text": ("characterization", "defects", "model", _field("read_noise_ln", "x")),
+    "model without read noise": (
+        "characterization",
+        "defects",
+        "model",
+        lambda m: {k: v for k, v in m.items() if k != "read_noise_ln"},
+    ),
+    "model bias median a list": (
+        "characterization",
+        "defects",
+        "model",
+        _field("bias_signature.p_median", [0.1]),
+    ),
     "warnings of numbers": ("characterization", "defects", "warnings", lambda w: [1, 2]),
     "remeasured devices without their count after": (
         "characterization",

@@ -257,26 +257,20 @@ def _field(name: str, value: object) -> Callable[[object], object]:
     return edit
 
 
+def _without(name: str) -> Callable[[dict], dict]:
+    return lambda obj: {k: v for k, v in obj.items() if k != name}
+
+
 FINISHED = {
     "population vc a list": ("switching", "switching_fit/AP", "population", _field("vc", [1])),
     "per-array delta text": ("switching", "switching_fit/P", "per_array", _field("delta", "x")),
-    "population without delta": (
-        "switching",
-        "switching_fit/P",
-        "population",
-        lambda pop: {k: v for k, v in pop.items() if k != "delta"},
-    ),
+    "population without delta": ("switching", "switching_fit/P", "population", _without("delta")),
     "floor trials null": ("switching", "switching_fit/AP", "floor", _field("trials", None)),
     "recommendation wer text": ("switching", "switching_fit", "recommendation", _field("wer", "")),
     "disturb flips a list": ("switching", "switching_fit", "disturb", _field("from_p.flips", [])),
     "overlap text": ("characterization", "defects", "overlap", _field("stuck_state", "x")),
     "model read noise text": ("characterization", "defects", "model", _field("read_noise_ln", "x")),
-    "model without read noise": (
-        "characterization",
-        "defects",
-        "model",
-        lambda m: {k: v for k, v in m.items() if k != "read_noise_ln"},
-    ),
+    "model without read noise": ("characterization", "defects", "model", _without("read_noise_ln")),
     "model bias median a list": (
         "characterization",
         "defects",

@@ -29,9 +29,11 @@ def _sourcing(dialect: str, server: LineServer):
         server.resource,
         sleep=lambda s: None,
     )
-    assert driver.configure(SETTINGS).ok
-    driver.source_voltage = 0.1
-    driver.enable_output()
+    session = driver if hasattr(driver, "io_timeout") else driver.parent  # a channel's
+    with session.io_timeout(2.0):  # set-up room on a loaded machine; the faults keep 0.3 s
+        assert driver.configure(SETTINGS).ok
+        driver.source_voltage = 0.1
+        driver.enable_output()
     return driver
 
 

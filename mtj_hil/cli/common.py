@@ -398,9 +398,7 @@ def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
         layout = json.loads(raw_layout) if raw_layout else {}
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{out}: its plan or layout attribute is malformed ({exc})") from exc
-    if not isinstance(plan, dict) or not isinstance(layout, dict):
-        raise StoreError(f"{out} records no usable plan; it cannot be resumed")
-    if not plan:
+    if not plan or not isinstance(plan, dict) or not isinstance(layout, dict):
         raise StoreError(f"{out} records no usable plan; it cannot be resumed")
     _stored_plan(kind).refuse_resume(out, plan)
     if "n_arrays" not in layout:

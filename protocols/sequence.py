@@ -41,8 +41,9 @@ from mtj_hil.protocols.write import pulse_plan, write_weights
 class WriteAll:
     """Write every cell of the array to ``state`` with verify: :func:`write_weights` with a
     uniform target and ``pulse_all`` (``rounds`` rounds, amplitude growing by ``step`` V per
-    round, or the rounds of ``plan``, verified by a map at ``read_voltage``; ``threshold`` (S) separates P from AP,
-    default the layout's). The first check uses the latest map of the sequence at
+    round, or the rounds of ``plan``, verified by a map at ``read_voltage``; ``threshold`` (S)
+    separates P from AP: one value, or one per cell ``(rows, cols)`` on chips that take them
+    (:func:`cell_thresholds`), default the layout's). The first check uses the latest map of the sequence at
     ``read_voltage`` (a :class:`ReadMap`, an earlier write or a :class:`KnownMap`), else a
     fresh read. ``pulse`` ``None`` is the die's nominal pulse."""
 
@@ -51,7 +52,7 @@ class WriteAll:
     rounds: int = 3
     step: float = 0.05
     read_voltage: float = DEFAULT_READ_VOLTAGE
-    threshold: float | None = None
+    threshold: float | np.ndarray | None = None
     decide: bool = False
     integration: float | None = None
     cells: np.ndarray | None = None
@@ -96,10 +97,11 @@ class ReadMap:
 
 @dataclass(frozen=True)
 class ReadStates:
-    """Each cell's side of ``threshold`` (S; default the layout's) at ``read_voltage``."""
+    """Each cell's side of ``threshold`` (S: one value, or one per cell as for
+    :class:`WriteAll`; default the layout's) at ``read_voltage``."""
 
     read_voltage: float = DEFAULT_READ_VOLTAGE
-    threshold: float | None = None
+    threshold: float | np.ndarray | None = None
     integration: float | None = None
 
 
@@ -173,14 +175,46 @@ def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
         t_int = getattr(step, "integration", None)
         if t_int is not None and not t_int > 0:
             raise InvalidRequest(f"sequence step {i}: integration must be > 0 s, got {t_int}")
-        thr = getattr(step, "threshold", None)
-        if thr is not None and not 0 < thr < np.inf:
-            # a board and a host would read NaN or a negative threshold differently
-            raise InvalidRequest(f"sequence step {i}: threshold must be > 0 S, got {thr}")
+        _check_threshold(i, getattr(step, "threshold", None), layout)
 
 
-_NUMBERS = ("read_voltage", "integration", "threshold", "step")
-"""Step fields that must be real numbers where given (V, s, S, V)."""
+def _check_threshold(i: int, thr: Any, layout: Layout | None) -> None:
+    """Refuse a threshold (S) that is not > 0 and finite, or a per-cell one not of the
+    die's shape: a board and a host would read NaN or a negative threshold differently."""
+    if thr is None:
+        return
+    if isinstance(thr, bool) or not (
+        isinstance(thr, numbers.Real | np.ndarray) and np.asarray(thr).dtype.kind in "iuf"
+    ):
+        raise InvalidRequest(
+            f"sequence step {i}: threshold must be a number or one per cell, got {thr!r}"
+        )
+    if np.ndim(thr) not in (0, 2) or (
+        layout is not None and np.ndim(thr) == 2 and np.shape(thr) != (layout.rows, layout.cols)
+    ):
+        want = "" if layout is None else f" {(layout.rows, layout.cols)}"
+        raise InvalidRequest(
+            f"sequence step {i}: a threshold per cell must have the die's shape{want}; "
+            f"got shape {np.shape(thr)}"
+        )
+    values = np.asarray(thr, float)
+    if not np.all((values > 0) & (values < np.inf)):
+        bad = values.ravel()[~((values.ravel() > 0) & (values.ravel() < np.inf))][0]
+        raise InvalidRequest(f"sequence step {i}: threshold must be > 0 S, got {bad}")
+
+
+def cell_thresholds(chip: Chip) -> bool:
+    """True when sequence steps on ``chip`` may decide with one threshold per cell: a chip
+    that runs them here compares every cell itself; one with its own ``run_sequence`` only
+    when it says so (its ``cell_thresholds`` attribute, e.g. a board with threshold maps)."""
+    if getattr(chip, "run_sequence", None) is None:
+        return True
+    return bool(getattr(chip, "cell_thresholds", False))
+
+
+_NUMBERS = ("read_voltage", "integration", "step")
+"""Step fields that must be real numbers where given (V, s, V; thresholds: see
+:func:`_check_threshold`)."""
 
 
 def _kinds_wrong(step: SeqStep) -> str | None:

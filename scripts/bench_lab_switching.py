@@ -66,7 +66,7 @@ LEVERS = {
         "1.3.0",
         {"decision_bound": 0.0, "skip_unresponsive": False, "placement": "information"},
     ),
-    "all": ("1.3.0", {"placement": "information"}),
+    "all": ("1.4.0", {"placement": "information"}),
 }
 
 

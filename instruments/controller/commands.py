@@ -130,6 +130,7 @@ class ChipController(SequenceCommands, ControllerLink):
         self._selected_array = None
         self._enabled_rows = self._enabled_cells = None
         self._seq_buffer = None
+        self._seq_map = None  # and its threshold map
         said = f"{self.port_name}: {exc.command} answered E06 ({exc.message}): "
         if state.host_watchdog_fired:
             raise HostWatchdogFired(said + _WATCHDOG_FIRED) from exc
@@ -418,6 +419,7 @@ class ChipController(SequenceCommands, ControllerLink):
         extra = self.identity.limits.t_route if self.identity else 0.0
         self._enabled_rows = self._enabled_cells = None
         self._seq_buffer = None  # the host no longer vouches for the sequence buffer
+        self._seq_map = None  # and its threshold map
         self._selected_array = None  # RST deselects
         reply = self._transact("RST", operation_s=extra)
         self._enabled_rows = self._enabled_cells = 0

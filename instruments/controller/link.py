@@ -434,6 +434,7 @@ class ControllerLink:
             ControllerError, InstrumentError: refused or malformed replies.
         """
         self._seq_buffer = None  # a new session: the board's sequence buffer is unknown
+        self._seq_map = None  # and its threshold map
         idn = self._transact("IDN", reply_bytes=128)
         lim = self._transact("LIM", reply_bytes=256)
         self.identity = parse_identity(idn, lim, self.port_name)

@@ -17,9 +17,11 @@ from mtj_hil.instruments.controller.codec import (
     FrameError,
     _parse_int,
     _require,
+    encode_codes,
     parse_fields,
 )
 from mtj_hil.instruments.controller.sequence import (
+    MAP_FIRMWARE,
     MIN_SEQUENCE_STEPS,
     SEQ_FIRMWARE,
     STEP_TOKEN_MAX,
@@ -37,6 +39,7 @@ from mtj_hil.instruments.controller.sequence import (
     check_steps,
     encode_step,
     parse_dat,
+    uses_map,
 )
 from mtj_hil.instruments.controller.types import ChipIdentity
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
@@ -93,9 +96,25 @@ class SequenceCommands:
     until ``SEQ NEW`` or its own reset, so an identical sequence (the next array's) is run
     again without uploading it (protocol section 10.1). None: unknown, upload."""
 
+    _seq_map: tuple[int, ...] | None = None
+    """The threshold map (codes, cell ``row * cols + col``) last sent with ``SEQ MAP`` and
+    held since (firmware 1.4): RST, the board's own reset and a failed run clear it on the
+    board. None: unknown, send it."""
+
     def forget_sequence(self) -> None:
-        """Forget what the board's sequence buffer holds (the next run uploads again)."""
+        """Forget what the board's sequence buffer and threshold map hold (the next run
+        sends them again)."""
         self._seq_buffer = None
+        self._seq_map = None
+
+    @property
+    def has_threshold_maps(self) -> bool:
+        """True when the board runs sequences and holds a per-cell threshold map
+        (firmware 1.4: ``SEQ MAP``, steps with ``T`` thresholds; protocol section 10.7)."""
+        if not self.has_sequences:
+            return False
+        version = tuple(int(x) for x in self._id().firmware.split(".")[:2])  # type: ignore[attr-defined]
+        return version >= MAP_FIRMWARE
 
     @property
     def has_sequences(self) -> bool:
@@ -127,10 +146,16 @@ class SequenceCommands:
             return "the board's LIM does not give t_seqmax, the longest run it allows"
         return None
 
-    def check_sequence(self, steps: list[Step], enabled_rows: int | None = None) -> float:
+    def check_sequence(
+        self,
+        steps: list[Step],
+        enabled_rows: int | None = None,
+        threshold_map: tuple[int, ...] | None = None,
+    ) -> float:
         """Check a whole sequence as :meth:`run_sequence` does before it sends anything
-        (``enabled_rows``: input lines enabled before its first step, ``None`` = all);
-        return the longest time (s) its run may take. Sends nothing.
+        (``enabled_rows``: input lines enabled before its first step, ``None`` = all;
+        ``threshold_map``: the map its ``T`` steps compare with); return the longest time
+        (s) its run may take. Sends nothing.
 
         Raises:
             SequenceRefused: a step outside the board's limits or the station's envelope,
@@ -179,13 +204,46 @@ class SequenceCommands:
                     "SEQ ADD frame carries (fewer rounds, or rounds of one width)",
                 )
         check_lines(steps, enabled_rows)
+        self._check_map(steps, threshold_map)
         return duration
 
-    def run_sequence(self, steps: list[Step]) -> list[SeqResult]:
+    def _check_map(self, steps: list[Step], codes: tuple[int, ...] | None) -> None:
+        """Refuse ``T`` steps the board cannot run: no map given, a firmware without maps,
+        or a map that is not one code (0 .. 2**bits - 1) per cell.
+
+        Raises:
+            SequenceRefused: naming the first step that compares with the map.
+        """
+        if not uses_map(steps):
+            return
+        ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
+        first = next(
+            i
+            for i, s in enumerate(steps)
+            if isinstance(s, WriteVerify | Decide) and s.thresholds is None
+        )
+        why = None
+        if not self.has_threshold_maps:
+            why = f"a threshold map needs firmware 1.4; the board runs {ident.firmware}"
+        elif codes is None:
+            why = "it compares with the threshold map, and no map was given"
+        elif len(codes) != ident.rows * ident.cols:
+            why = f"the threshold map needs {ident.rows * ident.cols} codes, got {len(codes)}"
+        elif not all(0 <= int(c) < 1 << ident.limits.adc_bits for c in codes):
+            why = f"threshold map codes must lie in 0..{(1 << ident.limits.adc_bits) - 1}"
+        if why is not None:
+            raise SequenceRefused(first, steps[first], why)
+
+    def run_sequence(
+        self, steps: list[Step], threshold_map: tuple[int, ...] | None = None
+    ) -> list[SeqResult]:
         """Upload ``steps`` and run them on the selected array; return the scans in order.
         Every sequence is checked before anything is sent; one identical to the last run
         without fault is run again from the board's buffer without uploading it. An empty
         sequence sends nothing and returns no scans (the buffer is left as it was).
+        Steps with ``T`` thresholds compare each cell with ``threshold_map`` (one code per
+        cell, ``row * cols + col``; firmware 1.4), sent with ``SEQ MAP`` unless the board
+        holds it already.
 
         Raises:
             SequenceRefused: (a SafetyViolation) a step outside the board's limits or the
@@ -200,7 +258,7 @@ class SequenceCommands:
         """
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
         lim = ident.limits
-        self.check_sequence(steps, self._enabled_rows)  # type: ignore[attr-defined]
+        self.check_sequence(steps, self._enabled_rows, threshold_map)  # type: ignore[attr-defined]
         if not steps:
             return []  # nothing to run: no upload, no run (SEQ RUN would need an array)
         # the reply's deadline: the slowest run the steps can make (rows saturating)
@@ -209,6 +267,8 @@ class SequenceCommands:
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault
         try:
+            if uses_map(steps) and threshold_map is not None:
+                self._send_map(tuple(int(c) for c in threshold_map))
             if not reused:
                 self._upload(tokens)
             results, steps_run = self._run(steps, duration)
@@ -236,6 +296,7 @@ class SequenceCommands:
         """
         selected: int | None = self._selected_array  # type: ignore[attr-defined]
         self._selected_array = None
+        self._seq_map = None  # a failed run leaves the board as RST does, without its map
         if not (
             isinstance(exc, ControllerError)
             and exc.code == "E06"
@@ -249,6 +310,27 @@ class SequenceCommands:
             "(it answers E06, no array selected): it reset itself since the host selected "
             "it, so it is in its safe state; nothing of this run was applied"
         ) from exc
+
+    def _send_map(self, codes: tuple[int, ...]) -> None:
+        """``SEQ MAP <start> <codes>`` frames of the whole threshold map, unless the board
+        holds this map already.
+
+        Raises:
+            ControllerError: the board refused a frame. FrameError: a wrong cell count.
+        """
+        if codes == self._seq_map:
+            return
+        self._seq_map = None  # unknown until every frame is acknowledged
+        bits = self._id().limits.adc_bits  # type: ignore[attr-defined]
+        width = len(encode_codes([0], bits))
+        per_frame = (MAX_FRAME_BYTES - len(f"SEQ FF MAP {len(codes)} *FF\n")) // width
+        for start in range(0, len(codes), per_frame):
+            chunk = codes[start : start + per_frame]
+            reply = self._transact("SEQ", ("MAP", str(start), encode_codes(chunk, bits)))  # type: ignore[attr-defined]
+            (n_text,) = _require(parse_fields(reply[1:]), "n")
+            if _parse_int(n_text) != start + len(chunk):
+                raise FrameError(f"SEQ MAP reply n={n_text}, expected {start + len(chunk)}")
+        self._seq_map = codes
 
     def _upload(self, tokens: tuple[str, ...]) -> None:
         """``SEQ NEW`` then ``SEQ ADD`` frames of the step tokens.

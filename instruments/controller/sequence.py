@@ -14,11 +14,13 @@ separated by ``:``):
   one round per amplitude: while an enabled cell reads on the wrong side of its output
   line's threshold code, pulse every enabled cell and scan at ``v`` (``V:`` the same with
   decision scans); an amplitude written ``<a>/<w>`` pulses that round ``w`` s wide instead
-  of ``<width>``;
+  of ``<width>``; ``<thresholds>`` ``T`` (firmware 1.4): each cell against its own code in
+  the board's threshold map (``SEQ MAP``, section 10.7);
 * :class:`Integration` ``I:<seconds>`` - converter integration time of the following
   conversions of the run;
 * :class:`Decide` ``D:<v>:<thresholds>`` - a scan that returns one bit per cell (its code
-  above its line's threshold code) instead of the codes;
+  above its line's threshold code, or with ``T`` its own code in the map) instead of the
+  codes;
 * :class:`CheckMask` ``M:<bits>`` - the cells the following write-verify steps check (the
   others are pulsed with them but never keep a write-verify going).
 """
@@ -35,8 +37,6 @@ from mtj_hil.instruments.controller.codec import (
     ADC_RANGES,
     MAX_FRAME_BYTES,
     FrameError,
-    _parse_int,
-    _require,
     decode_codes,
     encode_codes,
     format_mask,
@@ -46,6 +46,12 @@ from mtj_hil.instruments.controller.codec import (
     parse_mask,
     parse_seconds,
     parse_volts,
+)
+from mtj_hil.instruments.controller.seq_frames import (
+    SeqResult,
+    dat_fields,
+    decision_fields,
+    parse_dat,
 )
 from mtj_hil.instruments.controller.wire import checked_pulse, checked_reads
 from mtj_hil.instruments.errors import SafetyViolation
@@ -72,10 +78,17 @@ __all__ = [
     "dat_fields",
     "RUN_PREFIX_STEPS",
     "MIN_SEQUENCE_STEPS",
+    "MAP_FIRMWARE",
+    "MAP_TOKEN",
+    "uses_map",
 ]
 
 SEQ_FIRMWARE = (1, 3)
 """First firmware version with sequences."""
+MAP_FIRMWARE = (1, 4)
+"""First firmware version with a per-cell threshold map (``SEQ MAP``, ``T`` thresholds)."""
+MAP_TOKEN = "T"
+"""The ``<thresholds>`` field of a step that compares each cell with the threshold map."""
 RUN_PREFIX_STEPS = 6
 """Set-up steps a host's run may begin with (``E``, ``R``, ``I``, ``M``, ``K``s; section 10.2)."""
 MIN_SEQUENCE_STEPS = RUN_PREFIX_STEPS + 1
@@ -116,16 +129,17 @@ class Known:
 
 @dataclass(frozen=True)
 class WriteVerify:
-    """``high``: the target reads above threshold (code > threshold code of its line);
-    ``decide``: its scans are decisions (bits frames, ``V`` token); ``widths``: the pulse
-    width (s) of each round where it differs from ``width`` (None: every round ``width``)."""
+    """``high``: the target reads above threshold (code > threshold code of its line, or
+    with ``thresholds`` None of the cell in the board's threshold map); ``decide``: its scans
+    are decisions (bits frames, ``V`` token); ``widths``: the pulse width (s) of each round
+    where it differs from ``width`` (None: every round ``width``)."""
 
     polarity: str
     width: float
     volts: float
     high: bool
     amplitudes: tuple[float, ...]
-    thresholds: tuple[int, ...]
+    thresholds: tuple[int, ...] | None
     decide: bool = False
     widths: tuple[float, ...] | None = None
 
@@ -154,10 +168,11 @@ class Integration:
 @dataclass(frozen=True)
 class Decide:
     """A scan at ``volts`` whose frame carries one bit per cell: code above its output
-    line's threshold code."""
+    line's threshold code (``thresholds`` None: above the cell's code in the board's
+    threshold map)."""
 
     volts: float
-    thresholds: tuple[int, ...]
+    thresholds: tuple[int, ...] | None
 
 
 @dataclass(frozen=True)
@@ -196,8 +211,7 @@ def encode_step(step: Step, rows: int, cols: int, bits: int = 12) -> str:
         return f"K:{format_volts(step.volts)}:{bits_hex}"
     if isinstance(step, WriteVerify):
         _polarity(step.polarity)
-        if len(step.thresholds) != cols:
-            raise ValueError(f"W step needs {cols} threshold codes, got {len(step.thresholds)}")
+        thresholds = _thresholds_token("W", step.thresholds, cols, bits)
         width = format_seconds(step.width)
         amps = ",".join(
             format_volts(a) + ("" if format_seconds(w) == width else f"/{format_seconds(w)}")
@@ -205,18 +219,40 @@ def encode_step(step: Step, rows: int, cols: int, bits: int = 12) -> str:
         )
         return (
             f"{'V' if step.decide else 'W'}:{step.polarity}:{width}:"
-            f"{format_volts(step.volts)}:{'H' if step.high else 'L'}:{amps}:"
-            f"{encode_codes(step.thresholds, bits)}"
+            f"{format_volts(step.volts)}:{'H' if step.high else 'L'}:{amps}:{thresholds}"
         )
     if isinstance(step, Integration):
         return f"I:{format_seconds(step.seconds)}"
     if isinstance(step, CheckMask):
         return f"M:{format_mask([i for i, c in enumerate(step.cells) if c], len(step.cells))}"
     if isinstance(step, Decide):
-        if len(step.thresholds) != cols:
-            raise ValueError(f"D step needs {cols} threshold codes, got {len(step.thresholds)}")
-        return f"D:{format_volts(step.volts)}:{encode_codes(step.thresholds, bits)}"
+        thresholds = _thresholds_token("D", step.thresholds, cols, bits)
+        return f"D:{format_volts(step.volts)}:{thresholds}"
     raise ValueError(f"not a sequence step: {step!r}")
+
+
+def _thresholds_token(kind: str, codes: tuple[int, ...] | None, cols: int, bits: int) -> str:
+    """A step's ``<thresholds>`` field: one code per output line, or ``T`` (the map).
+
+    Raises:
+        ValueError: not one code per output line.
+    """
+    if codes is None:
+        return MAP_TOKEN
+    if len(codes) != cols:
+        raise ValueError(f"{kind} step needs {cols} threshold codes, got {len(codes)}")
+    return encode_codes(codes, bits)
+
+
+def _thresholds_field(text: str, cols: int, bits: int) -> tuple[int, ...] | None:
+    """Parse a ``<thresholds>`` field (``T``: the threshold map, None).
+
+    Raises:
+        FrameError: neither ``T`` nor one code per output line (E03).
+    """
+    if text == MAP_TOKEN:
+        return None
+    return tuple(int(c) for c in decode_codes(text, cols, bits))
 
 
 def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
@@ -262,8 +298,7 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
             raise ValueError(f"integration {fields[0]} s outside {lo:g}..{hi:g} s")
         return Integration(seconds)
     if kind == "D":
-        thresholds = tuple(int(c) for c in decode_codes(fields[1], cols, bits))
-        return Decide(parse_volts(fields[0]), thresholds)
+        return Decide(parse_volts(fields[0]), _thresholds_field(fields[1], cols, bits))
     pol, width, volts, side, amps, thr = fields
     if side not in ("H", "L"):
         raise FrameError(f"W step side must be H or L, got {side!r}")
@@ -273,7 +308,7 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
         raise FrameError(f"W step amplitude must be <a> or <a>/<width>, got {amps!r}")
     amplitudes = tuple(parse_volts(r[0]) for r in rounds)
     widths = tuple(step_width if len(r) == 1 else parse_seconds(r[1]) for r in rounds)
-    thresholds = tuple(int(c) for c in decode_codes(thr, cols, bits))
+    thresholds = _thresholds_field(thr, cols, bits)
     return WriteVerify(
         _polarity(pol),
         step_width,
@@ -284,6 +319,11 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
         decide=kind == "V",
         widths=None if all(w == step_width for w in widths) else widths,
     )
+
+
+def uses_map(steps: list[Step]) -> bool:
+    """True when a step of ``steps`` compares cells with the board's threshold map."""
+    return any(isinstance(s, WriteVerify | Decide) and s.thresholds is None for s in steps)
 
 
 def _step_mask(text: str, n: int) -> np.ndarray:
@@ -412,89 +452,3 @@ def _check_token(i: int, step: object, rows: int, cols: int, bits: int) -> None:
             raise ValueError(f"needs one bit per cell ({rows} x {cols}), got {len(cells)}")
     except (FrameError, ValueError, TypeError) as exc:
         raise SequenceRefused(i, step, str(exc)) from None
-
-
-@dataclass(frozen=True)
-class SeqResult:
-    """One ``DAT`` frame: the scan made by step ``step`` (``round`` 0 for a scan step or
-    the initial check of a write-verify, ``r >= 1`` for the scan after its ``r``-th pulse).
-
-    A scan's frame has ``codes`` ``(n, cols)``, ``lsb`` per row (A; a row converted again on
-    a larger range after saturating carries that range's step), ``currents`` ``(n, cols)``
-    in A and ``saturated`` (at an end code on the largest range tried); a decision's frame
-    has ``high`` ``(n, cols)`` instead (code above the line's threshold code).
-    """
-
-    index: int
-    step: int
-    round: int
-    zero: int = 0
-    codes: np.ndarray | None = None
-    lsb: np.ndarray | None = None
-    currents: np.ndarray | None = None
-    saturated: np.ndarray | None = None
-    high: np.ndarray | None = None
-
-
-def dat_fields(
-    index: int, step: int, rnd: int, zero: int, ranges: list[int], codes: np.ndarray, bits: int
-) -> list[str]:
-    """Board side: the fields of one ``DAT`` frame (``ranges``: index into ADC_RANGES of
-    each scanned row)."""
-    return [
-        f"k={index}",
-        f"step={step}",
-        f"round={rnd}",
-        f"zero={zero}",
-        f"n={codes.shape[0]}",
-        "rng=" + "".join(str(r) for r in ranges),
-        f"codes={encode_codes(codes.ravel(), bits)}",
-    ]
-
-
-def decision_fields(index: int, step: int, rnd: int, high: np.ndarray) -> list[str]:
-    """Board side: the fields of one decision ``DAT`` frame (``high`` ``(n, cols)``)."""
-    flat = np.flatnonzero(high.ravel())
-    return [
-        f"k={index}",
-        f"step={step}",
-        f"round={rnd}",
-        f"n={high.shape[0]}",
-        f"bits={format_mask(flat.tolist(), high.size)}",
-    ]
-
-
-def parse_dat(args: tuple[str, ...], cols: int, bits: int) -> SeqResult:
-    """Decode the fields of one ``DAT`` frame (a scan's codes or a decision's bits).
-
-    Raises:
-        FrameError: a field missing or malformed.
-    """
-    from mtj_hil.instruments.controller.codec import parse_fields
-
-    f = parse_fields(args)
-    if "bits" in f:
-        k, step, rnd, n_text, bits_text = _require(f, "k", "step", "round", "n", "bits")
-        n = _parse_int(n_text)
-        high = parse_mask(bits_text, n * cols).reshape(n, cols)
-        return SeqResult(_parse_int(k), _parse_int(step), _parse_int(rnd), high=high)
-    k, step, rnd, zero, n_text, rng, codes_text = _require(
-        f, "k", "step", "round", "zero", "n", "rng", "codes"
-    )
-    n = _parse_int(n_text)
-    if len(rng) != n or any(c not in "0123" for c in rng):
-        raise FrameError(f"DAT rng={rng!r} does not give a range index per row of {n}")
-    codes = decode_codes(codes_text, n * cols, bits).reshape(n, cols)
-    lsb = np.array([2.0 * ADC_RANGES[int(c)] / (1 << bits) for c in rng])
-    z = _parse_int(zero)
-    full = (1 << bits) - 1
-    return SeqResult(
-        index=_parse_int(k),
-        step=_parse_int(step),
-        round=_parse_int(rnd),
-        zero=z,
-        codes=codes,
-        lsb=lsb,
-        currents=(codes - z).astype(float) * lsb[:, None],
-        saturated=(codes == 0) | (codes == full),
-    )

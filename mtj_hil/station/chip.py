@@ -380,6 +380,12 @@ class InstrumentChip:
             and self.controller.has_sequences
         )
 
+    @property
+    def cell_thresholds(self) -> bool:
+        """True when steps may decide per cell: a board with threshold maps (firmware 1.4)
+        runs them, or the host does (one command at a time)."""
+        return not self.sets_integration or self.controller.has_threshold_maps
+
     def run_sequence(self, array: int, steps: list[Any]) -> list[Any]:
         """Run a protocol sequence (:mod:`mtj_hil.protocols.sequence`) on ``array``: on the
         board when its firmware runs sequences (1.3) and reads go through the converters,

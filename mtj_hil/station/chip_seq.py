@@ -80,7 +80,9 @@ def run_on_board(chip: Any, array: int, steps: list[SeqStep]) -> list[Any]:
     try:
         for start, stop in chunks:
             prefix = _prefix(chip, tr, start, stop, last)
-            frames = chip.controller.run_sequence(prefix + tr.body[start:stop])
+            frames = chip.controller.run_sequence(
+                prefix + tr.body[start:stop], threshold_map=tr.map_codes
+            )
             by_step: dict[int, list[SeqResult]] = {}
             for frame in frames:
                 by_step.setdefault(frame.step - len(prefix) + start, []).append(frame)
@@ -142,14 +144,14 @@ def _check_runs(
         body = tr.body[start:stop]
         prefix = _prefix(chip, tr, start, stop, every_known)
         try:
-            chip.controller.check_sequence(prefix + body)
+            chip.controller.check_sequence(prefix + body, threshold_map=tr.map_codes)
         except SequenceRefused as exc:
             k, reason = exc.index - len(prefix), exc.reason
             if k < 0:
                 # a prefix step repeating a value of the run's own steps (e.g. a Known at a
                 # write-verify's voltage): the run's steps alone name the step at fault
                 try:
-                    chip.controller.check_sequence(body)
+                    chip.controller.check_sequence(body, threshold_map=tr.map_codes)
                 except SequenceRefused as own:
                     k, reason = own.index, own.reason
                 except InstrumentError:
@@ -183,6 +185,34 @@ class _Translation:
         self.range_after = start_range
         self.t_int: float | None = None
         self.mask: np.ndarray | None = None
+        self.map_codes: tuple[int, ...] | None = None
+        """The threshold map (codes per cell) the sequence's ``T`` steps compare with."""
+
+    def thresholds(self, chip: Any, array: int, thr: Any, volts: float, fs: float, i: int):  # noqa: ANN201
+        """The ``<thresholds>`` of a board step deciding with ``thr`` (S): per-line codes
+        for one value; for a ``(rows, cols)`` map None (``T``), the map's codes kept for
+        the run (firmware 1.4; one map a sequence).
+
+        Raises:
+            SafetyViolation: a map on a board without maps, or a second map in one sequence.
+        """
+        codes = threshold_codes(chip, array, thr, volts, fs)
+        if np.ndim(thr) == 0:
+            return codes
+        if not chip.controller.has_threshold_maps:
+            raise SafetyViolation(
+                f"sequence refused before anything was sent: step {i}: per-cell thresholds "
+                f"need a board with threshold maps (firmware 1.4), this one runs "
+                f"{chip.controller.identity.firmware}"
+            )
+        if self.map_codes is not None and self.map_codes != codes:
+            raise SafetyViolation(
+                f"sequence refused before anything was sent: step {i}: a second threshold "
+                "map in one sequence (the board holds one; give every step the same map, "
+                "voltage and range)"
+            )
+        self.map_codes = codes
+        return None
 
     def add(self, step: Step, owner: int, thr: float = float("nan")) -> None:
         self.ranges.append(self.range_after)
@@ -220,7 +250,7 @@ def _translate(chip: Any, array: int, steps: list[SeqStep]) -> _Translation:
                 tr.add(CheckMask(tuple(bool(c) for c in cells.ravel())), i)
                 tr.mask = mask
             pulses = step.pulses(layout)
-            codes = threshold_codes(chip, array, thr, step.read_voltage, fs)
+            codes = tr.thresholds(chip, array, thr, step.read_voltage, fs, i)
             amps = tuple(p.amplitude for p in pulses)
             widths = tuple(p.width for p in pulses)
             high = step.state == CellState.P
@@ -247,7 +277,7 @@ def _translate(chip: Any, array: int, steps: list[SeqStep]) -> _Translation:
                 tr.add(Scan(step.read_voltage), i, thr)
         elif isinstance(step, ReadStates):
             fs = prepare(step.read_voltage, step.integration, i)
-            codes = threshold_codes(chip, array, thr, step.read_voltage, fs)
+            codes = tr.thresholds(chip, array, thr, step.read_voltage, fs, i)
             tr.add(Decide(step.read_voltage, codes), i, thr)
         else:
             if isinstance(step, KnownMap):

@@ -86,11 +86,13 @@ def range_for(chip: Any, volts: float) -> float:
 
 
 def threshold_codes(
-    chip: Any, array: int, thr: float, volts: float, full_scale: float
+    chip: Any, array: int, thr: float | np.ndarray, volts: float, full_scale: float
 ) -> tuple[int, ...]:
-    """Per output line, the largest code whose calibrated conductance is at most ``thr``
-    (S) at ``volts`` on range ``full_scale``: the board reads a cell high when its code is
-    above it, exactly when the host's ``g > thr`` would."""
+    """Per output line (``thr`` one value, S), or per cell (``thr`` ``(rows, cols)``: row
+    ``row * cols + col`` of the result, a threshold map), the largest code whose calibrated
+    conductance is at most the threshold at ``volts`` on range ``full_scale``: the board
+    reads a cell high when its code is above it, exactly when the host's ``g > thr``
+    would."""
     bits = chip.controller.identity.limits.adc_bits
     zero = 1 << (bits - 1)
     lsb = 2.0 * full_scale / (1 << bits)
@@ -98,8 +100,12 @@ def threshold_codes(
     currents = np.repeat(((codes - zero) * lsb)[:, None], chip.layout.cols, axis=1)
     if chip.correction is not None:
         currents = chip.correction.correct(array, currents)
-    g = currents / volts
-    below = (g <= thr).sum(axis=0) - 1  # monotone in the code: the count of codes at or below
+    g = currents / volts  # (codes, cols), rising with the code on every line
+    if np.ndim(thr) == 0:
+        below = (g <= thr).sum(axis=0) - 1  # the count of codes at or below, less one
+    else:
+        cells = np.asarray(thr, float)
+        below = (g[:, None, :] <= cells[None]).sum(axis=0).ravel() - 1
     return tuple(int(c) for c in np.clip(below, 0, (1 << bits) - 1))
 
 

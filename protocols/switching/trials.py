@@ -34,6 +34,7 @@ from mtj_hil.protocols.sequence import (
     ReadStates,
     SeqStep,
     WriteAll,
+    cell_thresholds,
     run_sequence,
     sets_integration,
 )
@@ -61,7 +62,9 @@ class Trials:
         self.chip, self.array, self.plan = chip, array, plan
         layout = chip.layout
         self.shape = (layout.rows, layout.cols)
-        self.threshold = layout.threshold_g
+        self.threshold: float | np.ndarray = layout.threshold_g
+        """Conductance (S) above which a device reads P: the die's, or per device once
+        decisions are chosen on a chip that takes one threshold per cell."""
         self.set_pulse = plan.set_pulse or layout.nominal_pulse
         self.known: np.ndarray | None = None
         self.rule: DecisionRule | None = None
@@ -86,6 +89,7 @@ class Trials:
             self.set_pulse,
             self.plan.verify_rounds,
             read_voltage=self.plan.read_voltage,
+            threshold=self._per_cell(),
             decide=d,
             integration=self.t_dec if d else None,
             cells=None if skip is None or not skip.any() else ~skip,
@@ -101,7 +105,11 @@ class Trials:
         v = self.plan.read_voltage if volts is None else volts
         if self.t_dec is None:
             return ReadMap(v)
-        return ReadStates(v, integration=self.t_dec)
+        return ReadStates(v, threshold=self._per_cell(), integration=self.t_dec)
+
+    def _per_cell(self) -> np.ndarray | None:
+        """The per-device thresholds (S) steps carry, or None for the die's one."""
+        return self.threshold if np.ndim(self.threshold) else None
 
     def _states(self, result: np.ndarray) -> np.ndarray:
         """True where a device reads P, from a :meth:`_read` result."""
@@ -112,6 +120,8 @@ class Trials:
             return []
         if self.known.dtype == bool:
             return [KnownStates(self.plan.read_voltage, self.known)]
+        if np.ndim(self.threshold):  # a board judges a known map by the die's threshold
+            return [KnownStates(self.plan.read_voltage, self.known > self.threshold)]
         return [KnownMap(self.plan.read_voltage, self.known)]
 
     def _remember(self, result: np.ndarray) -> None:
@@ -195,6 +205,10 @@ class Trials:
         noise_ap, n_ap = read_noise(res[1] * v, use)
         sigma_read = np.maximum(noise_p, noise_ap)  # one precision read, per line
         sigma_prec = sigma_read / np.sqrt(NOISE_READS)  # of the means
+        if cell_thresholds(self.chip):
+            # each device against the middle of its own two levels: on a die whose devices
+            # spread more than their contrast no single threshold has every one on its side
+            self.threshold = np.where(use, 0.5 * (g_p + g_ap), self.threshold)
 
         def noise_at(t: float) -> tuple[np.ndarray, int]:
             maps = run_sequence(self.chip, self.array, [ReadMap(v, NOISE_READS, integration=t)])[0]

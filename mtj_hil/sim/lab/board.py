@@ -64,6 +64,9 @@ class _State:
     vread: np.ndarray = field(default_factory=lambda: np.zeros(0))
     full_scale: float = 1e-3
     err: str = "E00"
+    thr_map: np.ndarray | None = None
+    """Firmware 1.4: threshold codes per cell (``row * cols + col``; -1 not yet set), from
+    ``SEQ MAP``; cleared with the rest of this state (RST, a failed run, power-up)."""
 
 
 class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
@@ -111,6 +114,7 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         self.firmware = firmware
         version = tuple(int(x) for x in firmware.split(".")[:2])
         self.has_sequences = version >= (1, 3)
+        self.has_threshold_map = version >= (1, 4)
         self.pipelined = version >= (1, 3)
         self._seq_init()
         self._reply_seq = 0

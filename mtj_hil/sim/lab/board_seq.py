@@ -2,7 +2,9 @@
 
 ``SEQ NEW`` clears the buffer, ``SEQ ADD <step>...`` validates and appends steps (a refused
 frame appends nothing), ``SEQ RUN`` runs the buffer on the selected array and answers with one
-``DAT`` frame per scan followed by the final ``OK .. SEQ RUN`` (or ``ERR``). The modelled time
+``DAT`` frame per scan followed by the final ``OK .. SEQ RUN`` (or ``ERR``). From firmware 1.4
+``SEQ MAP <start> <codes>`` sets per-cell threshold codes that steps with ``T`` thresholds
+compare with (section 10.7). The modelled time
 of a run follows the board's timing: route changes cost ``t_route``, each step ``t_step``,
 pulses ``t_pulse`` plus their width, scans ``t_dac + t_int`` per row with the conversion of
 one row overlapping the next (``t_read`` once at the end), and frames are transmitted while
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.instruments.controller import ADC_RANGES, FrameError
+from mtj_hil.instruments.controller.codec import decode_codes
 from mtj_hil.instruments.controller.sequence import (
     CheckMask,
     Decide,
@@ -132,7 +135,31 @@ class SequenceCommands:
         if sub == "RUN":
             self._nargs(args, 1, "SEQ RUN")  # type: ignore[attr-defined]
             return self._seq_run(), 0.0
+        if sub == "MAP" and self.has_threshold_map:  # type: ignore[attr-defined]
+            return self._seq_map(args), 0.0
         raise Refused("E03", f"SEQ takes NEW, ADD or RUN, got {sub or 'nothing'}")
+
+    def _seq_map(self, args: tuple[str, ...]) -> list[str]:
+        """``SEQ MAP <start> <codes>``: threshold codes of cells ``start, start + 1, ...``
+        (a refused frame sets none); the reply counts the cells set from 0 up to here."""
+        self._nargs(args, 3, "SEQ MAP")  # type: ignore[attr-defined]
+        n_cells = self.rows * self.cols  # type: ignore[attr-defined]
+        width = (self.ADC_BITS + 3) // 4  # hex digits per code  # type: ignore[attr-defined]
+        text = args[2]
+        if not args[1].isdigit() or not text or len(text) % width:
+            raise Refused("E03", "SEQ MAP takes <start> (decimal) and whole codes")
+        start, count = int(args[1]), len(text) // width
+        if start + count > n_cells:
+            raise Refused("E04", f"SEQ MAP cells {start}..{start + count - 1} beyond {n_cells}")
+        try:
+            codes = decode_codes(text, count, self.ADC_BITS)  # type: ignore[attr-defined]
+        except FrameError as exc:
+            raise Refused("E03", clean(f"SEQ MAP: {exc}")) from None
+        s = self._state  # type: ignore[attr-defined]
+        if s.thr_map is None:
+            s.thr_map = np.full(n_cells, -1, np.int64)
+        s.thr_map[start : start + count] = codes
+        return ["MAP", f"n={start + count}"]
 
     def _seq_parse(self, token: str, index: int) -> Step:
         rows, cols = self.rows, self.cols  # type: ignore[attr-defined]
@@ -153,8 +180,10 @@ class SequenceCommands:
                 raise Refused("E05", f"step {index}: amplitude {amp:.3f} V above the limit")
             if not 1e-8 <= width <= 1e-3:
                 raise Refused("E05", f"step {index}: width {width:.3e} s outside limits")
-        thresholds = getattr(step, "thresholds", None)
-        if thresholds is not None and len(thresholds) != cols:
+        thresholds = getattr(step, "thresholds", ())
+        if thresholds is None and not self.has_threshold_map:  # type: ignore[attr-defined]
+            raise Refused("E03", f"step {index}: thresholds must be {cols} codes")
+        if thresholds is not None and len(thresholds) not in (0, cols):
             raise Refused("E04", f"step {index}: needs {cols} threshold codes")
         volts = getattr(step, "volts", None)
         if volts is not None and not 0 <= volts <= 3.3:
@@ -199,6 +228,12 @@ class SequenceCommands:
                 "E05",
                 f"sequence may take {worst:.1f} s, above the {t.t_seq_max:g} s a run may last",
             )
+        uses_map = any(
+            isinstance(st, Decide | WriteVerify) and st.thresholds is None for st in self._seq_steps
+        )
+        thr_map = self._state.thr_map  # type: ignore[attr-defined]
+        if uses_map and (thr_map is None or (thr_map < 0).any()):
+            raise Refused("E06", "a step compares with the threshold map, which is not set")
         run = _Run(byte_time=10.0 / t.baudrate, t_int=t.t_int)
         faults = self.faults  # type: ignore[attr-defined]
         error = None
@@ -316,11 +351,19 @@ class SequenceCommands:
         run.last[volts] = ("currents", currents)
         return currents
 
+    def _seq_thresholds(self, thresholds: tuple[int, ...] | None) -> np.ndarray:
+        """Threshold codes ``(rows, cols)``: the line's code for every cell of its line, or
+        (``None``, a ``T`` step) each cell's own code in the map."""
+        shape = (self.rows, self.cols)  # type: ignore[attr-defined]
+        if thresholds is None:
+            return self._state.thr_map.reshape(shape)  # type: ignore[attr-defined]
+        return np.broadcast_to(np.asarray(thresholds), shape)
+
     def _seq_decide(
-        self, run: _Run, index: int, rnd: int, volts: float, thresholds: tuple[int, ...]
+        self, run: _Run, index: int, rnd: int, volts: float, thresholds: tuple[int, ...] | None
     ) -> np.ndarray:
-        """A decision scan: one bit per cell (code above its line's threshold code) in the
-        DAT frame; returns the cells that read high (rows not scanned read low)."""
+        """A decision scan: one bit per cell (code above its threshold code) in the DAT
+        frame; returns the cells that read high (rows not scanned read low)."""
         t = self.timing  # type: ignore[attr-defined]
         s = self._state  # type: ignore[attr-defined]
         rows = np.flatnonzero(s.rows)
@@ -333,7 +376,7 @@ class SequenceCommands:
         codes = self._converted(vectors, None, run.t_int)  # type: ignore[attr-defined]
         run.t += rows.size * (t.t_dac + run.t_int) + t.t_read
         self.read_levels.append(volts)  # type: ignore[attr-defined]
-        bits = codes > np.asarray(thresholds)[None, :]
+        bits = codes > self._seq_thresholds(thresholds)[rows]
         frame = self._dat_frame(decision_fields(len(run.frames), index, rnd, bits))  # type: ignore[attr-defined]
         run.send(frame, start + t.t_dac + run.t_int, 1)
         high = np.zeros((self.rows, self.cols), bool)  # type: ignore[attr-defined]
@@ -345,14 +388,14 @@ class SequenceCommands:
         s = self._state  # type: ignore[attr-defined]
         lsb = 2.0 * s.full_scale / (1 << self.ADC_BITS)  # type: ignore[attr-defined]
         zero = 1 << (self.ADC_BITS - 1)  # type: ignore[attr-defined]
-        thr = (np.asarray(step.thresholds) - zero) * lsb  # A per output line
+        thr = (self._seq_thresholds(step.thresholds) - zero) * lsb  # A per cell
         cells = np.outer(s.rows, s.cols)
         if run.check is not None:
             cells = cells & run.check
 
         def wrong() -> np.ndarray:
             kind, value = run.last[step.volts]
-            high = value if kind == "high" else value > thr[None, :]
+            high = value if kind == "high" else value > thr
             return cells & (high != step.high)
 
         def scan(rnd: int) -> None:

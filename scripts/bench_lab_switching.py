@@ -21,12 +21,16 @@ Levers (``--levers``: each measured on its own, on ``--lever-arrays`` arrays, sc
   sequences   a firmware 1.3 board: each point's trials one board-side sequence, conversions
               pipelined (reads and verifies as the baseline)
   verify      sequences, and devices that never verify are not verified again
-  decisions   sequences, and state reads as decisions (misread <= 1e-6 per read)
+  decisions   sequences, and state reads as decisions (misread <= 1e-6 per read), every
+              device judged by the die's one threshold (firmware 1.3)
+  maps        decisions, each device judged by the midpoint of its own two levels (a
+              firmware 1.4 board's threshold map)
   placement   sequences, and trials placed where they inform about Vc0 and Delta, each
               direction of an array stopping at its stated precision (90 % half-widths
               1.2 % of Vc0 and 10 % of Delta for 80 % of the devices), over the widths of
               ``placement_widths`` (a decade further, to the envelope's longest pulse)
-  all         sequences, fewer verify reads, decisions and placement (the default)
+  all         sequences, fewer verify reads, decisions with threshold maps and placement
+              (the default; the virtual lab's board runs firmware 1.4)
 
 Usage: python scripts/bench_lab_switching.py [--arrays 4] [--levers] [--lot L --die D] [--smoke]
 """
@@ -66,6 +70,7 @@ LEVERS = {
         "1.3.0",
         {"decision_bound": 0.0, "skip_unresponsive": False, "placement": "information"},
     ),
+    "maps": ("1.4.0", {"skip_unresponsive": False}),
     "all": ("1.4.0", {"placement": "information"}),
 }
 

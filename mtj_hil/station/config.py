@@ -14,6 +14,7 @@ from typing import Any
 
 from mtj_hil.calibration.records import ReferenceResistor
 from mtj_hil.instruments.safety import SafetyEnvelope
+from mtj_hil.sim.lab.board import FIRMWARE
 from mtj_hil.sim.profile import DeviceProfile, as_dict
 
 SMU_DRIVERS = ("keithley2400", "keithley2450", "keithley2600", "keysight_b2900")
@@ -79,6 +80,7 @@ class VirtualLabConfig:
     smu_latency: float = 2e-3
     smu_start: str = "power-on"
     pace: float = 0.0
+    board_firmware: str = FIRMWARE
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def station_virtual_lab(
         smu_dialect=smu_dialect,
         smu_start=smu_start,
         smu_channel=smu_channel,
+        board_firmware=cfg.board_firmware,
     )
 
 

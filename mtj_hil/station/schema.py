@@ -14,6 +14,7 @@ from typing import Any
 
 from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.schema import Field, FileSchema, Section, with_defaults
+from mtj_hil.sim.lab.board import FIRMWARES
 from mtj_hil.sim.lab.smu.dialects import START_STATES
 from mtj_hil.station.config import (
     READ_PATHS,
@@ -190,6 +191,9 @@ VIRTUAL_LAB = Section(
                   choices=tuple(START_STATES)),
             Field("pace", "float", "Wall seconds waited per modelled lab second (0: as fast "
                   "as the computer goes; 1: real time, to watch a run).", lo=0),
+            Field("board_firmware", "str", "Firmware the virtual controller board runs (an "
+                  "older one rehearses a station whose board has not been updated).",
+                  choices=FIRMWARES),
         ),
     ),
     required=False,

@@ -69,6 +69,12 @@ class _State:
     ``SEQ MAP``; cleared with the rest of this state (RST, a failed run, power-up)."""
 
 
+FIRMWARES = ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0")
+"""Firmware versions the virtual board serves the protocol as (docs/chip-protocol.md 8)."""
+FIRMWARE = FIRMWARES[-1]
+"""The reference board's firmware: the newest."""
+
+
 class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
     """The controller board of one die, as a frame-in / reply-out state machine.
 
@@ -108,7 +114,7 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         serial: str = "XBV0001",
         imperfections: ReadPathImperfections | None = None,
         watchdog_s: float | None = 60.0,
-        firmware: str = "1.3.0",
+        firmware: str = FIRMWARE,
     ) -> None:
         self.die = die
         self.firmware = firmware

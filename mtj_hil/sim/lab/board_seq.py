@@ -137,7 +137,8 @@ class SequenceCommands:
             return self._seq_run(), 0.0
         if sub == "MAP" and self.has_threshold_map:  # type: ignore[attr-defined]
             return self._seq_map(args), 0.0
-        raise Refused("E03", f"SEQ takes NEW, ADD or RUN, got {sub or 'nothing'}")
+        subs = "NEW, ADD, RUN or MAP" if self.has_threshold_map else "NEW, ADD or RUN"  # type: ignore[attr-defined]
+        raise Refused("E03", f"SEQ takes {subs}, got {sub or 'nothing'}")
 
     def _seq_map(self, args: tuple[str, ...]) -> list[str]:
         """``SEQ MAP <start> <codes>``: threshold codes of cells ``start, start + 1, ...``
@@ -228,12 +229,10 @@ class SequenceCommands:
                 "E05",
                 f"sequence may take {worst:.1f} s, above the {t.t_seq_max:g} s a run may last",
             )
-        uses_map = any(
-            isinstance(st, Decide | WriteVerify) and st.thresholds is None for st in self._seq_steps
-        )
-        thr_map = self._state.thr_map  # type: ignore[attr-defined]
-        if uses_map and (thr_map is None or (thr_map < 0).any()):
-            raise Refused("E06", "a step compares with the threshold map, which is not set")
+        missing = self._seq_map_missing()
+        if missing is not None:
+            raise Refused("E06", f"step {missing[0]} compares cell {missing[1]} with the "
+                          "threshold map, which holds no code for it")  # fmt: skip
         run = _Run(byte_time=10.0 / t.baudrate, t_int=t.t_int)
         faults = self.faults  # type: ignore[attr-defined]
         error = None
@@ -269,6 +268,24 @@ class SequenceCommands:
             ]
         )
         return Streamed(run.frames, final, error, end)
+
+    def _seq_map_missing(self) -> tuple[int, int] | None:
+        """``(step, cell)`` of the first cell a ``T`` step of the buffer would compare with
+        a threshold map code not set (the cells of the lines its ``E`` steps enable), or
+        None: checked before the run, so nothing is applied."""
+        s = self._state  # type: ignore[attr-defined]
+        rows, cols = s.rows, s.cols
+        held = s.thr_map
+        for index, step in enumerate(self._seq_steps):
+            if isinstance(step, Enable):
+                rows = np.isin(np.arange(self.rows), step.rows)  # type: ignore[attr-defined]
+                cols = np.isin(np.arange(self.cols), step.cols)  # type: ignore[attr-defined]
+            elif isinstance(step, Decide | WriteVerify) and step.thresholds is None:
+                cells = np.flatnonzero(np.outer(rows, cols).ravel())
+                unset = cells if held is None else cells[held[cells] < 0]
+                if unset.size:
+                    return index, int(unset[0])
+        return None
 
     def _seq_safe_state(self) -> None:
         """What RST does: routes off, lines disconnected, read voltages 0 V."""

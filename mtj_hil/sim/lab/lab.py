@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Self
 
 from mtj_hil.sim.die import SimulatedDie, make_die, simulated_die_id
-from mtj_hil.sim.lab.board import VirtualBoard
+from mtj_hil.sim.lab.board import FIRMWARE, VirtualBoard
 from mtj_hil.sim.lab.board_setup import BoardTiming, ReadPathImperfections
 from mtj_hil.sim.lab.clock import VirtualClock
 from mtj_hil.sim.lab.server import LineServer
@@ -74,8 +74,9 @@ class VirtualLab:
             :data:`~mtj_hil.sim.lab.smu.dialects.START_STATES`, default ``"power-on"``).
         smu_channel: the channel the board is wired to on a two-channel SMU (``"a"``/``"b"``
             on a 26xx, ``"1"``/``"2"`` on a B2900); default the first.
-        board_firmware: the controller board's firmware version (``"1.3.0"``: sequences and
-            pipelined conversions; ``"1.2.0"`` serves the protocol as before them).
+        board_firmware: the controller board's firmware version (default the newest,
+            ``"1.4.0"``: sequences, pipelined conversions and threshold maps; ``"1.3.0"``
+            has no maps, ``"1.2.0"`` serves the protocol as before sequences).
 
     Raises:
         ValueError: an unknown dialect or start state.
@@ -96,7 +97,7 @@ class VirtualLab:
         smu_dialect: str = "keithley2400",
         smu_start: str = "power-on",
         smu_channel: str | None = None,
-        board_firmware: str = "1.3.0",
+        board_firmware: str = FIRMWARE,
         pace: float = 0.0,
     ) -> None:
         imp = imperfections if imperfections is not None else LabImperfections()

@@ -107,14 +107,21 @@ def test_the_codes_quoted_under_the_first_sequence_example_are_its_frames():
     assert float(after_ua.group(1)) == round((codes[1] - 2048) * lsb * 1e6, 1)
 
 
-@pytest.mark.parametrize("section", ["### 10.5 Examples", "### 10.6 Example: decisions"])
-def test_the_section_10_transcripts_are_what_the_virtual_board_answers(section):
+@pytest.mark.parametrize(
+    ("section", "firmware"),
+    [
+        ("### 10.5 Examples", "1.3.0"),
+        ("### 10.6 Example: decisions", "1.3.0"),
+        ("### 10.7 Threshold maps (firmware 1.4)", "1.4.0"),
+    ],
+)
+def test_the_section_10_transcripts_are_what_the_virtual_board_answers(section, firmware):
     text = DOC.read_text()
     sec = text[text.index(section) :]
     sec = sec[: sec.index("\n### ", 5)] if "\n### " in sec[5:] else sec
     lines = [(d, f) for d, f in _doc_frames() if f in sec.encode()]
     assert len(lines) >= 10
-    board = sequence_board()
+    board = sequence_board(firmware)
     for verb, seq, args in (("SYNC", 0, ()), ("IDN", 1, ()), ("LIM", 2, ()), ("SEL", 3, ("7",))):
         _send(board, verb, seq, *args)
     replies: list[bytes] = []

@@ -204,6 +204,7 @@ def test_runs_after_the_first_are_timed_with_the_integration_their_prefix_sets(
 def test_a_1_3_board_without_the_seq_capability_is_told_what_is_missing(lab_chip):
     """Firmware 1.3 but no ``seq`` in IDN: not "they need firmware 1.3", which it has."""
     board = lab_chip.lab.board
+    board.firmware, board.has_threshold_map = "1.3.0", False
     board.has_sequences = False  # IDN leaves out seq; fw stays 1.3.0
     lab_chip.controller.identify()
     assert lab_chip.controller.identity.firmware == "1.3.0"

@@ -38,10 +38,12 @@ def _plan(share: float, precision_margin: float = 2.0) -> SwitchingPlan:
 
 @pytest.fixture
 def spread_chip(station_dict):
-    """A 1t1r-wide-spread die on the virtual lab (a few of its cells lie near the threshold,
-    a 5 ms integration cannot read 35 of them within 1e-6)."""
+    """A 1t1r-wide-spread die on the virtual lab of a firmware 1.3 board (one threshold for
+    the die: a few of its cells lie near it, a 5 ms integration cannot read 35 of them
+    within 1e-6)."""
     data = copy.deepcopy(station_dict)
     data["die"]["profile"] = "1t1r-wide-spread"
+    data["virtual_lab"]["board_firmware"] = "1.3.0"
     with open_station(station_from_dict(data, STATION)) as chip:
         yield chip
 

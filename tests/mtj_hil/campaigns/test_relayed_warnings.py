@@ -173,13 +173,9 @@ def test_an_old_board_is_one_warning_for_every_task_of_a_campaign(
     """Each task opens its own virtual lab, on a loopback port of its own: the fallback
     warning names the board as the station file does, so every task relays the same text
     and ``campaign run`` prints it once (it printed one line per task, port by port)."""
-    from functools import partialmethod
 
-    from mtj_hil.sim.lab.lab import VirtualLab
 
-    monkeypatch.setattr(
-        VirtualLab, "__init__", partialmethod(VirtualLab.__init__, board_firmware="1.1.0")
-    )
+    _old_board(monkeypatch)
     station = tight_station(read=0.3, pulse=1.2)
     heard: list[tuple[str, str]] = []
     outcome = run_campaign(
@@ -193,3 +189,16 @@ def test_an_old_board_is_one_warning_for_every_task_of_a_campaign(
     text = said[0][1]
     assert "station 'virtual-lab'" in text and "firmware 1.1.0" in text
     assert "socket://" not in text
+
+
+def _old_board(monkeypatch) -> None:
+    """Every virtual lab from here on serves a firmware 1.1.0 board, whatever the station
+    file asks for."""
+    from mtj_hil.sim.lab.lab import VirtualLab
+
+    real = VirtualLab.__init__
+
+    def init(self, *args, **kwargs):
+        real(self, *args, **{**kwargs, "board_firmware": "1.1.0"})
+
+    monkeypatch.setattr(VirtualLab, "__init__", init)

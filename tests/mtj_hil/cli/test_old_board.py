@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from functools import partialmethod
 from pathlib import Path
 
 import h5py
@@ -23,9 +22,7 @@ SAID = "runs no board-side sequences"
 def test_an_old_board_is_named_once_on_stderr_and_once_in_the_run_file(
     tmp_path, capsys, monkeypatch, command
 ):
-    monkeypatch.setattr(
-        VirtualLab, "__init__", partialmethod(VirtualLab.__init__, board_firmware="1.1.0")
-    )
+    _old_board(monkeypatch)
     out = tmp_path / f"{command}.h5"
     args = [command, "--station", str(STATION), "--arrays", "0", "--out", str(out)]
     if command == "switching":
@@ -72,3 +69,15 @@ def test_a_calibration_warning_is_printed_once(tmp_path):
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if "no calibration record" in line]
     assert len(said) == 1 and said[0].startswith("warning (CalibrationWarning)"), done.stderr
+
+
+def _old_board(monkeypatch) -> None:
+    """Every virtual lab from here on serves a firmware 1.1.0 board, whatever the station
+    file asks for."""
+
+    real = VirtualLab.__init__
+
+    def init(self, *args, **kwargs):
+        real(self, *args, **{**kwargs, "board_firmware": "1.1.0"})
+
+    monkeypatch.setattr(VirtualLab, "__init__", init)

@@ -14,6 +14,9 @@ Cells the rule leaves out (too near the threshold for the reads the trials make;
 plan's ``decision_exclude`` share, or below its ``precision_margin`` when the array keeps
 precision reads) are never verified again and never count as a valid outcome, on a board
 and on the host alike (the masks are made here, not by the backend).
+Where the chip takes one threshold per cell (a board with threshold maps, firmware 1.4),
+each device is then judged by the midpoint of its own two levels, and devices the die's
+one threshold could not verify but whose levels stand apart count again.
 Elsewhere (the simulator, older boards) every read is the precision map it always was, call
 for call.
 """
@@ -39,6 +42,7 @@ from mtj_hil.protocols.sequence import (
     sets_integration,
 )
 from mtj_hil.protocols.switching.decision import (
+    MARGIN_SIGMAS,
     DecisionRule,
     choose_integration,
     margins,
@@ -47,6 +51,9 @@ from mtj_hil.protocols.switching.decision import (
 )
 from mtj_hil.protocols.write import WriteReport
 
+MIN_CONTRAST = 0.25
+"""Least contrast ``G_P / G_AP - 1``, as a share of the die's nominal one, of a device the
+die's threshold could not verify that its own midpoint judges (per-cell thresholds)."""
 NOISE_READS = 8
 """Reads per integration tried (4 pairs per cell, 100 differences per output line)."""
 
@@ -181,6 +188,34 @@ class Trials:
 
     # -- decision reads ----------------------------------------------------------------
 
+    def _own_thresholds(
+        self, maps_p: np.ndarray, maps_ap: np.ndarray, verified: np.ndarray
+    ) -> np.ndarray:
+        """Judge each device by the midpoint of its own two levels (S; ``maps_p`` /
+        ``maps_ap``: precision maps ``(reads, rows, cols)`` after writing P and AP) and return
+        the devices that now count: those verified, and those the die's one threshold could
+        not verify whose levels still stand apart, by more than ``2 MARGIN_SIGMAS`` standard
+        errors of their own reads and by at least :data:`MIN_CONTRAST` of the die's nominal
+        contrast (a short or a stuck device has none, however noisy its reads). On a die
+        whose devices spread more than their contrast no single threshold has every device
+        on its side; such a device switched, one of its levels lying across the die's
+        threshold, so it is no longer counted unresponsive."""
+        g_p, g_ap = maps_p.mean(axis=0), maps_ap.mean(axis=0)
+        layout = self.chip.layout
+        nominal = layout.nominal_g_p / layout.nominal_g_ap - 1.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            error = np.sqrt(
+                (maps_p.var(axis=0, ddof=1) + maps_ap.var(axis=0, ddof=1)) / len(maps_p)
+            )
+            apart = (g_p - g_ap > 2 * MARGIN_SIGMAS * error) & (
+                g_p / g_ap - 1.0 > MIN_CONTRAST * nominal
+            )
+        use = verified | (apart & ~self.left_out)
+        self.threshold = np.where(use, 0.5 * (g_p + g_ap), self.threshold)
+        for state, skip in self.unresponsive.items():
+            self.unresponsive[state] = skip & ~use
+        return use
+
     def choose_decisions(self) -> DecisionRule | None:
         """Choose decision reads for this array (see the module docstring); ``None`` and
         precision reads where the chip cannot set its integration or the plan asks for none.
@@ -198,7 +233,8 @@ class Trials:
             ReadMap(v, NOISE_READS),
         ]
         res = run_sequence(self.chip, self.array, steps)[len(head) :]
-        use = self._verified(CellState.AP, res[0]) & self._verified(CellState.P, res[2])
+        verified = self._verified(CellState.AP, res[0]) & self._verified(CellState.P, res[2])
+        use = verified
         g_ap, g_p = res[1].mean(axis=0), res[3].mean(axis=0)
         self.known = res[3][-1]
         noise_p, n_p = read_noise(res[3] * v, use)
@@ -206,14 +242,12 @@ class Trials:
         sigma_read = np.maximum(noise_p, noise_ap)  # one precision read, per line
         sigma_prec = sigma_read / np.sqrt(NOISE_READS)  # of the means
         if cell_thresholds(self.chip):
-            # each device against the middle of its own two levels: on a die whose devices
-            # spread more than their contrast no single threshold has every one on its side
-            self.threshold = np.where(use, 0.5 * (g_p + g_ap), self.threshold)
+            use = self._own_thresholds(res[3], res[1], verified)
 
         def noise_at(t: float) -> tuple[np.ndarray, int]:
             maps = run_sequence(self.chip, self.array, [ReadMap(v, NOISE_READS, integration=t)])[0]
             self.known = maps[-1]
-            return read_noise(maps * v, use)
+            return read_noise(maps * v, verified)
 
         cell_margins = margins(g_p, g_ap, use, self.threshold, v, sigma_prec)
         allowed = int(np.floor(self.plan.decision_exclude * use.size + 1e-9))

@@ -174,7 +174,6 @@ def test_an_old_board_is_one_warning_for_every_task_of_a_campaign(
     warning names the board as the station file does, so every task relays the same text
     and ``campaign run`` prints it once (it printed one line per task, port by port)."""
 
-
     _old_board(monkeypatch)
     station = tight_station(read=0.3, pulse=1.2)
     heard: list[tuple[str, str]] = []

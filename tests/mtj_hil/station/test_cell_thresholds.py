@@ -105,3 +105,28 @@ def test_two_maps_in_one_sequence_or_a_map_on_a_1_3_board_are_refused_before_a_p
         with pytest.raises(SafetyViolation, match="step 2: a second threshold map"):
             run_sequence(chip, 0, [*steps, PulseAll(CellState.P, PULSE), other])
         assert len(chip.lab.board.pulses) == pulses
+
+
+def test_devices_the_dies_threshold_cannot_verify_count_when_judged_by_their_own(
+    station_dict,
+):
+    """On an early-process die a third of the good devices have a level across the die's
+    one threshold: its write-verify gives up on them and they counted as unresponsive in
+    every trial. Judged by their own midpoint they switch like the rest and count."""
+    data = copy.deepcopy(station_dict)
+    data["die"]["profile"] = "1t1r-early-process"
+    with open_station(station_from_dict(data, STATION)) as chip:
+        runner = Trials(chip, 0, PLAN)
+        runner.choose_decisions()
+        die = chip.lab.die
+        good = die.defect[0] == 0
+        thr = chip.layout.threshold_g
+        across = good & ((1 / die.r_p[0] < thr) | (1 / die.r_ap[0] > thr))
+        assert across.sum() > 0.25 * good.sum()  # what the die's threshold cannot verify
+        unresponsive = runner.unresponsive[CellState.P] | runner.unresponsive[CellState.AP]
+        counted = good & ~unresponsive & ~runner.left_out
+        assert counted.sum() > 0.98 * good.sum()
+        own = runner.threshold
+        assert np.all(((1 / die.r_ap[0] < own) & (own < 1 / die.r_p[0]))[counted])
+        trials, _ = runner.run(CellState.P, Pulse(1.2, 1e-6), 1)
+        assert trials[across & counted].mean() > 0.97  # they verify and count

@@ -203,7 +203,12 @@ def decision_line(d: dict) -> str:
             f"state reads as decisions at {1e6 * d['integration']:.0f} us "
             f"(noise <= {1e9 * d['sigma']:.0f} nA, worst margin {1e6 * d['worst_margin']:.2f} "
             f"uA over {d['cells']} cells, misread <= {d['misread']:.1e} per read, bound "
-            f"{d['bound']:.0e})"
+            f"{d['bound']:.0e}"
+            + (
+                ", each device by its own threshold)"
+                if d.get("thresholds") == "per device"
+                else ")"
+            )
         )
         if d.get("left_out"):
             line += (

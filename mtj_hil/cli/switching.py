@@ -335,6 +335,8 @@ def state_reads(data: dict) -> str:
     for a, d in sorted((a, x.decision) for a, x in data.items() if x.decision):
         if d.get("integration"):
             text = f"array {a}: decisions at {1e6 * d['integration']:.0f} us"
+            if d.get("thresholds") == "per device":
+                text += " (each device by its own threshold)"
         else:
             text = f"array {a}: precision reads ({d.get('unserved', 0)} cells no decision "
             text += f"integration reads within {d['bound']:.0e}, at most {d.get('allowed', 0)} "

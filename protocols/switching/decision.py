@@ -88,6 +88,9 @@ class DecisionRule:
         unserved: cells no candidate integration reads within the bound (left out or, when
             more than ``allowed``, the reason for precision reads).
         allowed: most cells the rule may leave out (the plan's share of the array's cells).
+        thresholds: what the cells were judged against: ``"die"`` (the die's one
+            threshold) or ``"per device"`` (each device's own midpoint; a board with
+            threshold maps).
     """
 
     integration: float | None
@@ -101,6 +104,7 @@ class DecisionRule:
     why: dict[str, int] = field(default_factory=dict)
     unserved: int = 0
     allowed: int = 0
+    thresholds: str = "die"
 
 
 def misread_probability(margins: np.ndarray, sigma: np.ndarray | float) -> float:

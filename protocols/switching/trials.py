@@ -23,6 +23,7 @@ for call.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -259,6 +260,8 @@ class Trials:
             precision_sigma=noise_upper(sigma_read, min(n_p, n_ap)),
             precision_margin=self.plan.precision_margin,
         )
+        if np.ndim(self.threshold):
+            self.rule = replace(self.rule, thresholds="per device")
         self.t_dec = self.rule.integration
         if self.rule.left_out:
             self.left_out[tuple(np.array(self.rule.left_out).T)] = True

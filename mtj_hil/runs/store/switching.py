@@ -14,8 +14,10 @@ Layout under ``/switching`` (streams, appended array by array):
   (probability per cell and read), ``cells``, ``measured`` (JSON: integration s -> noise A),
   ``units`` (JSON: each attribute's unit); ``left_out`` (JSON list of ``[row, col]``: cells
   the rule left out of the trials), ``why`` (JSON: left-out cells per reason), ``unserved``
-  (cells no candidate integration served) and ``allowed`` (most it could leave out); runs
-  recorded before cells could be left out read back with none. Absent for arrays measured
+  (cells no candidate integration served), ``allowed`` (most it could leave out) and
+  ``thresholds`` (``die``: the die's one threshold, ``per device``: each device's own
+  midpoint, a board with threshold maps); runs recorded before cells could be left out
+  read back with none, before per-device thresholds with ``die``. Absent for arrays measured
   with precision reads only (no rule was tried).
 - ``array_index``, ``points_end``, ``loops_end``: arrays finished and where their rows end.
   Appended last, so an array counts only once all its rows are on disk; reopening drops
@@ -107,6 +109,7 @@ DECISION_UNITS = {
     "why": "1 (cells per reason)",
     "unserved": "1",
     "allowed": "1",
+    "thresholds": "die or per device",
 }
 """Units of the decision-rule attributes (stored with them as ``units``)."""
 _FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
@@ -299,6 +302,7 @@ def _decision_attrs(rule: dict[str, Any]) -> dict[str, Any]:
         "why": json.dumps({str(k): int(v) for k, v in rule.get("why", {}).items()}),
         "unserved": int(rule.get("unserved", 0)),
         "allowed": int(rule.get("allowed", 0)),
+        "thresholds": str(rule.get("thresholds", "die")),
         "units": json.dumps(DECISION_UNITS),
     }
 
@@ -322,6 +326,7 @@ def _decision(run: RunFile, array: int) -> dict[str, Any]:
         "why": {str(k): int(v) for k, v in json.loads(a.get("why", "{}")).items()},
         "unserved": int(a.get("unserved", 0)),
         "allowed": int(a.get("allowed", 0)),
+        "thresholds": str(a.get("thresholds", "die")),
     }
 
 

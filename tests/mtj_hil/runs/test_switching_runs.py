@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +249,16 @@ def test_cells_a_decision_rule_left_out_are_kept_named_and_shown(tmp_path, monke
         SwitchingRun(run).save_array(0, data[0])
     old = load_switching(path).data[0].decision
     assert old["left_out"] == () and old["why"] == {} and old["unserved"] == 0
+    assert old["thresholds"] == "die"  # and before per-device thresholds: the die's one
+    # a rule judging each device by its own threshold (a board with threshold maps)
+    data[0].decision = asdict(replace(rule, thresholds="per device"))
+    path = tmp_path / "own.h5"
+    monkeypatch.setattr(store, "_decision_attrs", new_attrs)
+    with RunFile.create(path, "switching", die_id=ID, extra={"plan": {}, "layout": {}}) as run:
+        SwitchingRun(run).save_array(0, data[0])
+    own = load_switching(path).data
+    assert own[0].decision["thresholds"] == "per device"
+    assert "decisions at 5000 us (each device by its own threshold)" in state_reads(own)
     assert state_reads({}) == ""
     # the plan's share: recorded, checked, and 0 for runs recorded before it
     rec = plan_record(plan)

@@ -56,8 +56,10 @@ def test_decisions_serve_a_low_tmr_array_only_with_a_threshold_map(low_tmr_chip)
     rule = runner.choose_decisions()
     if not maps:  # one threshold for the die: too many cells on or across it
         assert rule.integration is None and np.ndim(runner.threshold) == 0
+        assert rule.thresholds == "die"
         return
     assert rule.integration is not None and rule.worst_margin > 0
+    assert rule.thresholds == "per device"
     assert len(rule.left_out) <= 0.02 * runner.left_out.size
     # each device's threshold lies between its own true levels
     die = chip.lab.die

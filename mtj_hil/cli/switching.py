@@ -340,7 +340,11 @@ def state_reads(data: dict) -> str:
         else:
             text = f"array {a}: precision reads ({d.get('unserved', 0)} cells no decision "
             text += f"integration reads within {d['bound']:.0e}, at most {d.get('allowed', 0)} "
-            text += "may be left out)"
+            text += "may be left out"
+            if d.get("thresholds", "die") == "die":
+                text += "; judged by the die's one threshold: a board with threshold maps, "
+                text += "firmware 1.4, judges each device by its own"
+            text += ")"
         if d.get("left_out"):
             why = ", ".join(f"{k} {n}" for k, n in d.get("why", {}).items())
             cells = " ".join(f"{r}:{c}" for r, c in d["left_out"][:8])

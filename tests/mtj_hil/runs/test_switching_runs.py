@@ -236,7 +236,7 @@ def test_cells_a_decision_rule_left_out_are_kept_named_and_shown(tmp_path, monke
     assert "array 0: decisions at 5000 us, 2 cells left out (no margin 1, decision " in text
     assert "row:col 3:4 20:1" in text
     assert "array 1: precision reads (304 cells no decision integration reads" in text
-    assert "at most 31 may be left out" in text
+    assert "at most 31 may be left out; judged by the die's one threshold: a board with " in text
     import mtj_hil.runs.store.switching as store
 
     new_attrs = store._decision_attrs

@@ -377,10 +377,16 @@ def _train_in_the_loop(
     before and after (fractions)."""
     with open_chip(spec.station, spec.profile, spec.lot_seed, spec.die) as chip:
         placement = place(sizes, chip.layout)
-        before, _ = evaluate_on_chip(chip, start, placement, data.X_test, data.y_test)
+        # the write-verify judges each device by its own levels, measured first
+        thresholds = measured_model(chip, None, None).state_thresholds()
+        before, _ = evaluate_on_chip(
+            chip, start, placement, data.X_test, data.y_test, thresholds=thresholds
+        )
         net = start.copy()
         config = TrainConfig(epochs=spec.loop_epochs, lr=0.003, lr_final=0.0003)
-        result, stats = train_chip_in_the_loop(data, net, chip, placement, rng, config)
+        result, stats = train_chip_in_the_loop(
+            data, net, chip, placement, rng, config, thresholds=thresholds
+        )
         after, _ = evaluate_on_chip(chip, net, placement, data.X_test, data.y_test, program=False)
         info: dict[str, Any] = {
             "placement": placement,

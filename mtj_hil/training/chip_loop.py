@@ -49,6 +49,7 @@ def train_chip_in_the_loop(
     *,
     v_read: float = V_READ,
     pulse: Pulse | None = None,
+    thresholds: np.ndarray | None = None,
 ) -> tuple[TrainResult, LoopStats]:
     """Fine-tune ``net`` (in place) with its forward passes measured on ``chip``.
 
@@ -57,6 +58,9 @@ def train_chip_in_the_loop(
             placement.
         placement: where the layers live on the die.
         v_read: read voltage (V) of an input of 1.
+        thresholds: the P/AP threshold (S) of every device ``(arrays, rows, cols)`` its
+            write-verify judges it by (e.g. ``DieModel.state_thresholds()``: each device's
+            own measured levels); default the die's nominal one.
 
     Raises:
         TrainingError: the placement is for another die geometry or another network, or the
@@ -77,7 +81,10 @@ def train_chip_in_the_loop(
     residual = np.zeros(used.shape, bool)
 
     def write(array: int, selected: np.ndarray) -> None:
-        report = write_weights(chip, array, programmed[array], selected=selected, pulse=pulse)
+        thr = None if thresholds is None else thresholds[array]
+        report = write_weights(
+            chip, array, programmed[array], selected=selected, pulse=pulse, threshold=thr
+        )
         residual[array][selected] = report.residual[selected]
 
     for array in placement.arrays_used():

@@ -115,3 +115,36 @@ def test_on_chip_evaluation_of_an_early_process_die_writes_its_bits(tmp_path, me
     assert res["bit_error_rate"] < 0.01  # was 0.16-0.17
     if method == "defect-aware":  # measured 0.198 against 0.058 emulated before
         assert abs(res["on_chip_error"] - res["emulated_error"]) < 0.04
+
+
+def test_chip_in_the_loop_writes_and_rewrites_by_each_devices_own_threshold(early):
+    """Chip-in-the-loop's write-verify takes the per-device thresholds: on the early-process
+    die the network it leaves on the die is the trained one on every good device (the
+    die's nominal threshold leaves a large share of them wrong, counted as residual)."""
+    from mtj_hil.training.bnn import TrainConfig
+    from mtj_hil.training.chip_loop import train_chip_in_the_loop
+    from mtj_hil.training.datasets import load_digits
+    from mtj_hil.training.mapping import place, target_bits
+    from mtj_hil.training.methods import train_unaware
+
+    _, model = early
+    rng = np.random.default_rng(0)
+    data = load_digits(rng)
+    start = train_unaware(data, (16,), rng, TrainConfig(epochs=3)).net
+    config = TrainConfig(epochs=1, lr=0.003, lr_final=0.0003)
+    residual = {}
+    for per_device in (False, True):
+        chip = SimulatedChip.from_lot(load_profile("1t1r-early-process"), 0, 0)
+        placement = place(start.sizes, chip.layout)
+        net = start.copy()
+        thresholds = model.state_thresholds() if per_device else None
+        _, stats = train_chip_in_the_loop(
+            data, net, chip, placement, np.random.default_rng(1), config, thresholds=thresholds
+        )
+        bits, used = target_bits(placement, net.binary_weights())
+        good = used & (model.defects == DefectCode.GOOD)
+        wrong = int((good & (chip.die.state != bits.astype(bool))).sum())
+        residual[per_device] = (stats.residual, wrong, int(good.sum()))
+    (res_nominal, _, n), (res_own, wrong_own, _) = residual[False], residual[True]
+    assert res_nominal > 0.05 * n
+    assert res_own <= 0.005 * n and wrong_own <= 0.005 * n

@@ -137,3 +137,17 @@ def switching_campaign(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def old_board(monkeypatch) -> None:
+    """Every virtual lab from here on serves a controller board with firmware 1.1.0 (no
+    sequences), whatever its station file asks for."""
+    from mtj_hil.sim.lab.lab import VirtualLab
+
+    real = VirtualLab.__init__
+
+    def init(self, *args, **kwargs):
+        real(self, *args, **{**kwargs, "board_firmware": "1.1.0"})
+
+    monkeypatch.setattr(VirtualLab, "__init__", init)

@@ -168,13 +168,12 @@ def test_the_engine_relays_a_task_s_log_error(tmp_path, tight_station, monkeypat
 
 
 def test_an_old_board_is_one_warning_for_every_task_of_a_campaign(
-    tmp_path, tight_station, monkeypatch
+    tmp_path, tight_station, old_board
 ):
     """Each task opens its own virtual lab, on a loopback port of its own: the fallback
     warning names the board as the station file does, so every task relays the same text
     and ``campaign run`` prints it once (it printed one line per task, port by port)."""
 
-    _old_board(monkeypatch)
     station = tight_station(read=0.3, pulse=1.2)
     heard: list[tuple[str, str]] = []
     outcome = run_campaign(
@@ -188,16 +187,3 @@ def test_an_old_board_is_one_warning_for_every_task_of_a_campaign(
     text = said[0][1]
     assert "station 'virtual-lab'" in text and "firmware 1.1.0" in text
     assert "socket://" not in text
-
-
-def _old_board(monkeypatch) -> None:
-    """Every virtual lab from here on serves a firmware 1.1.0 board, whatever the station
-    file asks for."""
-    from mtj_hil.sim.lab.lab import VirtualLab
-
-    real = VirtualLab.__init__
-
-    def init(self, *args, **kwargs):
-        real(self, *args, **{**kwargs, "board_firmware": "1.1.0"})
-
-    monkeypatch.setattr(VirtualLab, "__init__", init)

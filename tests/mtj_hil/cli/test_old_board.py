@@ -12,7 +12,6 @@ import h5py
 import pytest
 
 from mtj_hil.cli.main import main
-from mtj_hil.sim.lab.lab import VirtualLab
 
 STATION = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"
 SAID = "runs no board-side sequences"
@@ -20,9 +19,8 @@ SAID = "runs no board-side sequences"
 
 @pytest.mark.parametrize("command", ["characterize", "switching"])
 def test_an_old_board_is_named_once_on_stderr_and_once_in_the_run_file(
-    tmp_path, capsys, monkeypatch, command
+    tmp_path, capsys, old_board, command
 ):
-    _old_board(monkeypatch)
     out = tmp_path / f"{command}.h5"
     args = [command, "--station", str(STATION), "--arrays", "0", "--out", str(out)]
     if command == "switching":
@@ -69,15 +67,3 @@ def test_a_calibration_warning_is_printed_once(tmp_path):
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if "no calibration record" in line]
     assert len(said) == 1 and said[0].startswith("warning (CalibrationWarning)"), done.stderr
-
-
-def _old_board(monkeypatch) -> None:
-    """Every virtual lab from here on serves a firmware 1.1.0 board, whatever the station
-    file asks for."""
-
-    real = VirtualLab.__init__
-
-    def init(self, *args, **kwargs):
-        real(self, *args, **{**kwargs, "board_firmware": "1.1.0"})
-
-    monkeypatch.setattr(VirtualLab, "__init__", init)

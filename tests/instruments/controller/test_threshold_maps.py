@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtj_hil.instruments.controller import (
     ChipController,
@@ -210,3 +212,28 @@ def test_t_thresholds_round_trip_through_their_tokens(text):
     step = decode_step(text, ROWS, COLS)
     assert step.thresholds is None
     assert encode_step(step, ROWS, COLS) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    start=st.one_of(st.integers(-5, 700).map(str), st.text("0123456789-+x ", max_size=4)),
+    codes=st.text("0123456789ABCDEFabcdefXYZ:*", max_size=40),
+)
+def test_any_seq_map_frame_is_answered_and_a_refused_one_sets_nothing(start, codes):
+    board = _board()
+    before = None if board._state.thr_map is None else board._state.thr_map.copy()
+    args = tuple(a for a in ("MAP", start, codes) if a)
+    try:
+        frame = encode_frame("SEQ", 9, args, max_bytes=4096)
+    except Exception:  # noqa: BLE001 - a frame the grammar cannot carry: nothing to send
+        return
+    reply = board.handle(frame[:-1])
+    assert reply is not None
+    text = reply.decode()
+    if text.startswith("OK "):
+        n = int(text.split("n=")[1].split("*")[0])
+        assert 0 < n <= 625 and board._state.thr_map is not None
+    else:
+        assert text.split(" ")[2] in ("E01", "E03", "E04"), text
+        now = board._state.thr_map
+        assert (before is None and now is None) or np.array_equal(before, now)

@@ -331,7 +331,7 @@ def run_sequence(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
     runner = getattr(chip, "run_sequence", None)
     if runner is not None:
         return runner(array, steps)
-    return run_on_host(chip, array, steps)
+    return _run_checked_steps(chip, array, steps)
 
 
 def run_on_host(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
@@ -342,8 +342,13 @@ def run_on_host(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
             die's limits (:func:`check_sequence_limits`: nothing is applied, not even the
             steps before it); and whatever the chip raises.
     """
+    check_steps(steps, chip.layout)
+    return _run_checked_steps(chip, array, steps)
+
+
+def _run_checked_steps(chip: Chip, array: int, steps: list[SeqStep]) -> list[Any]:
+    """:func:`run_on_host` of steps :func:`check_steps` has passed."""
     layout = chip.layout
-    check_steps(steps, layout)
     check_sequence_limits(layout, steps)
     shape = (layout.rows, layout.cols)
     known: dict[float, np.ndarray] = {}

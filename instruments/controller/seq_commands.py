@@ -38,8 +38,8 @@ from mtj_hil.instruments.controller.sequence import (
     check_lines,
     check_steps,
     encode_step,
+    first_map_step,
     parse_dat,
-    uses_map,
 )
 from mtj_hil.instruments.controller.types import ChipIdentity
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
@@ -214,14 +214,10 @@ class SequenceCommands:
         Raises:
             SequenceRefused: naming the first step that compares with the map.
         """
-        if not uses_map(steps):
+        first = first_map_step(steps)
+        if first is None:
             return
         ident: ChipIdentity = self._id()  # type: ignore[attr-defined]
-        first = next(
-            i
-            for i, s in enumerate(steps)
-            if isinstance(s, WriteVerify | Decide) and s.thresholds is None
-        )
         why = None
         if not self.has_threshold_maps:
             why = f"a threshold map needs firmware 1.4; the board runs {ident.firmware}"
@@ -267,7 +263,7 @@ class SequenceCommands:
         reused = tokens == self._seq_buffer
         self._seq_buffer = None  # unknown until this run ends without fault
         try:
-            if uses_map(steps) and threshold_map is not None:
+            if first_map_step(steps) is not None and threshold_map is not None:
                 self._send_map(tuple(int(c) for c in threshold_map))
             if not reused:
                 self._upload(tokens)

@@ -80,7 +80,7 @@ __all__ = [
     "MIN_SEQUENCE_STEPS",
     "MAP_FIRMWARE",
     "MAP_TOKEN",
-    "uses_map",
+    "first_map_step",
 ]
 
 SEQ_FIRMWARE = (1, 3)
@@ -321,9 +321,17 @@ def decode_step(token: str, rows: int, cols: int, bits: int = 12) -> Step:
     )
 
 
-def uses_map(steps: list[Step]) -> bool:
-    """True when a step of ``steps`` compares cells with the board's threshold map."""
-    return any(isinstance(s, WriteVerify | Decide) and s.thresholds is None for s in steps)
+def first_map_step(steps: list[Step]) -> int | None:
+    """Index of the first step of ``steps`` that compares cells with the board's threshold
+    map (``T`` thresholds), or None when none does."""
+    return next(
+        (
+            i
+            for i, s in enumerate(steps)
+            if isinstance(s, WriteVerify | Decide) and s.thresholds is None
+        ),
+        None,
+    )
 
 
 def _step_mask(text: str, n: int) -> np.ndarray:

@@ -151,13 +151,7 @@ def test_the_engine_relays_a_task_s_log_error(tmp_path, tight_station, monkeypat
         return kind.run(task)
 
     monkeypatch.setattr(worker, "get_kind", lambda name: dataclasses.replace(kind, run=noisy))
-    station = tight_station(read=0.3, pulse=1.2)
-    heard: list[tuple[str, str]] = []
-    outcome = run_campaign(
-        load_campaign(_campaign(tmp_path, station)), None, None,
-        lambda task, text: heard.append((task, text)),
-    )  # fmt: skip
-    assert outcome.ok
+    heard = _heard(tmp_path, tight_station(read=0.3, pulse=1.2))
     text = "ERROR: SMU B: unused channel smub NOT confirmed off at shutdown"
     assert heard.count(("g/die0", text)) == 1 and heard.count(("g/die1", text)) == 1
     line = relayed_line("g/die0", text)
@@ -173,17 +167,22 @@ def test_an_old_board_is_one_warning_for_every_task_of_a_campaign(
     """Each task opens its own virtual lab, on a loopback port of its own: the fallback
     warning names the board as the station file does, so every task relays the same text
     and ``campaign run`` prints it once (it printed one line per task, port by port)."""
-
-    station = tight_station(read=0.3, pulse=1.2)
-    heard: list[tuple[str, str]] = []
-    outcome = run_campaign(
-        load_campaign(_campaign(tmp_path, station)), None, None,
-        lambda task, text: heard.append((task, text)),
-    )  # fmt: skip
-    assert outcome.ok
+    heard = _heard(tmp_path, tight_station(read=0.3, pulse=1.2))
     said = [(task, text) for task, text in heard if text.startswith("FallbackWarning")]
     assert [task for task, _ in said] == ["g/die0", "g/die1"]
     assert len({text for _, text in said}) == 1, said
     text = said[0][1]
     assert "station 'virtual-lab'" in text and "firmware 1.1.0" in text
     assert "socket://" not in text
+
+
+def _heard(tmp_path, station) -> list[tuple[str, str]]:
+    """``(task, text)`` of every line the two-task campaign on ``station`` relayed; the
+    campaign must succeed."""
+    heard: list[tuple[str, str]] = []
+    outcome = run_campaign(
+        load_campaign(_campaign(tmp_path, station)), None, None,
+        lambda task, text: heard.append((task, text)),
+    )  # fmt: skip
+    assert outcome.ok
+    return heard

@@ -21,7 +21,8 @@ Levers (``--levers``: each measured on its own, on ``--lever-arrays`` arrays, sc
   sequences   a firmware 1.3 board: each point's trials one board-side sequence, conversions
               pipelined (reads and verifies as the baseline)
   verify      sequences, and devices that never verify are not verified again
-  decisions   sequences, and state reads as decisions (misread <= 1e-6 per read), every
+  decisions   sequences, and state reads as decisions (misread <= 1e-6 per read, or where
+              no integration meets it the cells held to the precision margin), every
               device judged by the die's one threshold (firmware 1.3)
   maps        decisions, each device judged by the midpoint of its own two levels (a
               firmware 1.4 board's threshold map)
@@ -210,7 +211,14 @@ def decision_line(d: dict) -> str:
                 else ")"
             )
         )
-        if d.get("left_out"):
+        if d.get("standard") == "precision margin":
+            line += (
+                f"; kept cells held to the precision margin, as precision reads are (no "
+                f"integration reads all but {d.get('allowed', 0)} cells within the bound; "
+                f"{d.get('unserved', 0)} cells none reads): {len(d.get('left_out', ()))} left "
+                f"out ({why or 'none'})"
+            )
+        elif d.get("left_out"):
             line += (
                 f"; {len(d['left_out'])} cells left out, read within the bound by no candidate "
                 f"or not by this one ({why}; at most {d['allowed']} allowed)"

@@ -256,8 +256,9 @@ def measure_switching(
         decision_bound: misread probability per cell and read of trial reads where the
             chip can make them decisions (0: precision reads throughout).
         decision_exclude: largest share of an array's cells decision reads may leave out.
-        precision_margin: cells of an array that keeps precision reads are left out
-            below this margin (standard deviations of one read).
+        precision_margin: where no integration meets ``decision_bound``, cells below this
+            margin (standard deviations of one read) are left out, by decisions held to it
+            or by precision reads (0: precision reads, nothing left out).
         target_vc: information placement: relative 90 % half-width of Vc0 a device needs.
         target_delta: information placement: the same for Delta.
         done_fraction: information placement: share of fitted devices that must reach

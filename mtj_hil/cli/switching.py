@@ -337,6 +337,12 @@ def state_reads(data: dict) -> str:
             text = f"array {a}: decisions at {1e6 * d['integration']:.0f} us"
             if d.get("thresholds") == "per device":
                 text += " (each device by its own threshold)"
+            if d.get("standard") == "precision margin":
+                text += (
+                    f", kept cells held to the precision margin (no integration reads all but "
+                    f"{d.get('allowed', 0)} cells within {d['bound']:.0e}; "
+                    f"{d.get('unserved', 0)} cells none reads)"
+                )
         else:
             text = f"array {a}: precision reads ({d.get('unserved', 0)} cells no decision "
             text += f"integration reads within {d['bound']:.0e}, at most {d.get('allowed', 0)} "

@@ -47,16 +47,20 @@ _OPTIONS = (
         type=click.FloatRange(0, 1),
         help="Largest share of an array's cells the decision reads may leave out (too close "
         "to the P/AP threshold for any integration); they count as not measurable. With "
-        "more such cells the array keeps precision reads.",
+        "more such cells the decisions hold the cells to --precision-margin instead, "
+        "leaving out at most this share more than precision reads would; else the array "
+        "keeps precision reads.",
     ),
     click.option(
         "--precision-margin",
         default=DEFAULTS.precision_margin,
         show_default=True,
         type=click.FloatRange(0, MAX_PRECISION_MARGIN),
-        help="Where an array keeps precision reads, cells closer to the P/AP threshold than "
-        "this many standard deviations of one read are left out (misread too often to "
-        "fit). 0: none.",
+        help="Where no integration meets --decision-bound, cells closer to the P/AP "
+        "threshold than this many standard deviations of one read are left out (misread "
+        "too often to fit), by decisions at the shortest integration that loses at most "
+        "--decision-exclude more than precision reads, else by precision reads. 0: none "
+        "(precision reads).",
     ),
     click.option(
         "--target-vc",

@@ -29,11 +29,20 @@ The rule (:func:`choose_integration`):
    tell it, no candidate does)). They are the cells no candidate serves (``unserved``)
    and, rarely, a cell only another candidate serves (a line's noise need not fall with
    the integration: its mains pick-up does not);
-5. otherwise (more such cells than ``allowed``, or ``allowed`` 0: the rule before step 4
-   existed) trials keep the precision reads (``integration`` ``None``) for the whole
-   array, and cells whose margin is below ``precision_margin`` standard deviations of one
-   precision read are left out (``why``: ``no margin``, ``precision margin``): a precision
-   read misreads them often enough to bias their switching probabilities (0: none).
+5. otherwise, with ``precision_margin`` > 0, the shortest candidate that holds the cells
+   to the standard precision reads are held to (step 6): every cell it keeps lies at least
+   ``precision_margin`` standard deviations of its own noise from the threshold, and it
+   leaves out at most ``allowed`` cells more than a precision read would. It is used with
+   ``standard`` ``"precision margin"``: each kept cell misreads at most as often as step 6
+   lets a precision read misread it (``misread`` tells what the worst kept cell sees, above
+   ``bound``). It serves dies whose read noise barely falls with the integration (the
+   devices' own 1/f and telegraph noise, not the converter's), where a precision read
+   reads the cells hardly better at many times the cost;
+6. otherwise (and with ``precision_margin`` 0) trials keep the precision reads
+   (``integration`` ``None``) for the whole array, and cells whose margin is below
+   ``precision_margin`` standard deviations of one precision read are left out (``why``:
+   ``no margin``, ``precision margin``): a precision read misreads them often enough to
+   bias their switching probabilities (0: none).
 
 Up to step 3 the rule is what it always was: an array whose every cell one candidate serves
 gets the same integration and the same record (``left_out`` empty).
@@ -91,6 +100,10 @@ class DecisionRule:
         thresholds: what the cells were judged against: ``"die"`` (the die's one
             threshold) or ``"per device"`` (each device's own midpoint; a board with
             threshold maps).
+        standard: what the kept cells of decisions were held to: ``"bound"`` (a misread
+            probability of at most ``bound``) or ``"precision margin"`` (at least
+            ``precision_margin`` sigma of the decision read's noise, as precision reads
+            are: step 5 of the module docstring).
     """
 
     integration: float | None
@@ -105,6 +118,7 @@ class DecisionRule:
     unserved: int = 0
     allowed: int = 0
     thresholds: str = "die"
+    standard: str = "bound"
 
 
 def misread_probability(margins: np.ndarray, sigma: np.ndarray | float) -> float:
@@ -122,25 +136,28 @@ def misread_probability(margins: np.ndarray, sigma: np.ndarray | float) -> float
     return float(stats.norm.sf((m / s).min()))
 
 
-def noise_upper(sigma_hat, n: int, confidence: float = CONFIDENCE):  # noqa: ANN001, ANN201
+def noise_upper(sigma_hat, n, confidence: float = CONFIDENCE):  # noqa: ANN001, ANN201
     """One-sided upper confidence limit of a Gaussian standard deviation estimated from
-    ``n`` samples: ``sigma_hat * sqrt((n - 1) / chi2.ppf(1 - confidence, n - 1))``."""
-    if n < 2:
-        return np.full_like(np.asarray(sigma_hat, float), np.inf)
-    return np.asarray(sigma_hat, float) * np.sqrt((n - 1) / stats.chi2.ppf(1 - confidence, n - 1))
+    ``n`` samples: ``sigma_hat * sqrt((n - 1) / chi2.ppf(1 - confidence, n - 1))``, element
+    by element (``n`` one count or one per line); infinite where ``n < 2`` (unknown)."""
+    n = np.asarray(n)
+    dof = np.maximum(n - 1, 1)
+    factor = np.sqrt(dof / stats.chi2.ppf(1 - confidence, dof))
+    return np.where(n >= 2, np.asarray(sigma_hat, float) * factor, np.inf)
 
 
-def read_noise(reads: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, int]:
+def read_noise(reads: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Read noise (A, 1 sigma) per output line from ``2k`` reads (A, ``(2k, rows, cols)``) of
     the same cells in the same state, over the cells ``use``: the standard deviation of the
-    differences of consecutive pairs over ``sqrt(2)``; and the fewest differences a line's
-    estimate came from."""
+    differences of consecutive pairs over ``sqrt(2)``; and the differences each line's
+    estimate came from (a line with none, an open or shorted output line, has no estimate:
+    its noise is unknown, not that of the other lines)."""
     r = np.asarray(reads, float)
     d = r[0::2][: len(r) // 2] - r[1::2][: len(r) // 2]  # (k, rows, cols)
     d = np.where(use[None] & np.isfinite(d), d, np.nan)
     n = np.isfinite(d).sum(axis=(0, 1))
     sigma = np.sqrt(np.nansum(d * d, axis=(0, 1)) / np.maximum(n, 1) / 2.0)  # zero-mean pairs
-    return sigma, int(n.min()) if n.size else 0
+    return sigma, n
 
 
 def margins(
@@ -187,11 +204,14 @@ def choose_integration(
 ) -> DecisionRule:
     """The shortest candidate integration (s) whose worst cell misreads with probability at
     most ``bound`` per read; ``noise_at(t)`` measures ``(sigma_hat per line, n)`` at ``t``
-    (called for the candidates in ascending order until one passes). When none passes, at
+    (``n``: differences, one count or one per line; called for the candidates in ascending
+    order until one passes). When none passes, at
     most ``allowed`` cells are left out (step 4 of the module docstring), else with
-    ``precision_margin`` > 0 the cells below that many sigma of a precision read (step 5);
-    ``cell_margins`` (A) ``(2, rows, cols)``; ``precision_sigma`` (A, per line: the upper
-    limit of one precision read's noise) tells the reasons apart and serves step 5.
+    ``precision_margin`` > 0 a candidate holding its cells to that many sigma decides
+    (step 5) or precision reads leave out the cells below that many sigma of their own
+    noise (step 6); ``cell_margins`` (A) ``(2, rows, cols)``; ``precision_sigma`` (A, per
+    line: the upper limit of one precision read's noise) tells the reasons apart and serves
+    steps 5 and 6.
 
     Raises:
         ValueError: ``bound`` outside (0, MAX_DECISION_BOUND), or ``allowed`` or ``precision_margin``
@@ -215,53 +235,75 @@ def choose_integration(
         sigma = noise_upper(sigma_hat, n)
         p = misread_probability(m, sigma)
         if p <= bound:
-            return DecisionRule(t, float(np.max(sigma)), worst, p, bound, cells, measured)
+            return DecisionRule(t, _noisiest(sigma), worst, p, bound, cells, measured)
         if m.ndim == 3:
             failed.append((t, sigma, misread_cells(m, sigma, bound)))
     unserved = np.logical_and.reduce([f for _, _, f in failed]) if failed else None
     n_unserved = 0 if unserved is None else int(unserved.sum())
+    common = {"bound": bound, "cells": cells, "measured": measured}
+    common.update(unserved=n_unserved, allowed=allowed)
     if failed:
         # the candidate reading the most cells within the bound (the shortest of equals)
         t, sigma, fail = min(failed, key=lambda x: (int(x[2].sum()), x[0]))
         if fail.sum() <= allowed:
-            kept = np.where(fail[None], np.nan, m)
-            rest = kept[np.isfinite(kept)]
-            return DecisionRule(
-                t,
-                float(np.max(sigma)),
-                float(rest.min()) if rest.size else float("inf"),
-                misread_probability(kept, sigma),
-                bound,
-                cells,
-                measured,
-                left_out=_cells(fail),
-                why=_reasons(m, fail, precision_sigma, bound),
-                unserved=n_unserved,
-                allowed=allowed,
-            )
+            why = _reasons(m, fail, precision_sigma, bound)
+            return _leaving_out(m, t, sigma, fail, why=why, **common)
     left = np.zeros(m.shape[1:], bool) if m.ndim == 3 else None
     why: dict[str, int] = {}
     if left is not None and precision_sigma is not None and precision_margin > 0:
-        left = misread_cells(m, precision_sigma, float(stats.norm.sf(precision_margin)))
-        no_margin = left & (m < 0).any(axis=0)
-        why = {
-            "no margin": int(no_margin.sum()),
-            "precision margin": int((left & ~no_margin).sum()),
-        }
-        why = {k: v for k, v in why.items() if v}
+        cut = float(stats.norm.sf(precision_margin))
+        left = misread_cells(m, precision_sigma, cut)
+        for t, sigma, _ in failed:  # step 5, shortest first
+            fail = misread_cells(m, sigma, cut)
+            if (fail & ~left).sum() <= allowed and (np.isfinite(m) & ~fail).any():
+                why = _margin_reasons(m, fail)
+                return _leaving_out(
+                    m, t, sigma, fail, why=why, standard="precision margin", **common
+                )
+        why = _margin_reasons(m, left)
     return DecisionRule(
         None,
         float("nan"),
         worst,
         float("nan"),
-        bound,
-        cells,
-        measured,
         left_out=() if left is None else _cells(left),
         why=why,
-        unserved=n_unserved,
-        allowed=allowed,
+        **common,
     )
+
+
+def _leaving_out(
+    m: np.ndarray, t: float, sigma: np.ndarray, fail: np.ndarray, **rest: object
+) -> DecisionRule:
+    """Decisions at ``t`` (s) with read noise ``sigma`` (A, per line) for the cells of the
+    margins ``m`` (A) but ``fail``, which are left out; ``rest``: the other fields."""
+    kept = np.where(fail[None], np.nan, m)
+    finite = kept[np.isfinite(kept)]
+    return DecisionRule(
+        t,
+        _noisiest(sigma),
+        float(finite.min()) if finite.size else float("inf"),
+        misread_probability(kept, sigma),
+        left_out=_cells(fail),
+        **rest,  # type: ignore[arg-type]
+    )
+
+
+def _noisiest(sigma: np.ndarray) -> float:
+    """The largest read-noise limit (A) of the lines that have one (inf: none has)."""
+    known = np.asarray(sigma, float)[np.isfinite(sigma)]
+    return float(known.max()) if known.size else float("inf")
+
+
+def _margin_reasons(m: np.ndarray, cells: np.ndarray) -> dict[str, int]:
+    """Why each of ``cells`` (left out under a precision margin) is, counted: ``no
+    margin`` (a negative margin), ``precision margin`` (the others)."""
+    no_margin = cells & (m < 0).any(axis=0)
+    why = {
+        "no margin": int(no_margin.sum()),
+        "precision margin": int((cells & ~no_margin).sum()),
+    }
+    return {k: v for k, v in why.items() if v}
 
 
 def _cells(mask: np.ndarray) -> tuple[tuple[int, int], ...]:

@@ -101,9 +101,12 @@ class SwitchingPlan:
             measurable in every trial, like devices that do not verify, and the rule names
             them; with more such cells the array keeps precision reads. 0: decisions for
             every cell or for none.
-        precision_margin: where an array keeps precision reads after measuring its margins,
-            cells whose margin is below this many standard deviations of one precision read
-            are left out the same way (misread often enough to bias their fits); 0: none.
+        precision_margin: where no integration reads enough cells within
+            ``decision_bound``, cells whose margin is below this many standard deviations of
+            one read are left out the same way (misread often enough to bias their fits):
+            by decisions at the shortest integration losing at most ``decision_exclude``
+            more cells than precision reads, else by precision reads; 0: none, precision
+            reads.
         skip_unresponsive: devices the first write towards a start state cannot verify
             (stuck, shorted, open) are not verified again by later writes towards it (they
             count invalid throughout), so they no longer force every verify round.

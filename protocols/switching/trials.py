@@ -8,11 +8,13 @@ so a board that runs sequences does the whole batch in one run.
 On a chip that can set its converter integration (a board running the sequences), the
 runner first chooses decision reads for the array (:mod:`mtj_hil.protocols.switching.decision`):
 precision maps of both states and the read noise at a few integrations give the shortest
-integration whose misread probability stays below the plan's bound; the state reads of the
-trials, their verify reads and the read-disturb reads are then decisions at that integration.
-Cells the rule leaves out (too near the threshold for the reads the trials make; at most the
-plan's ``decision_exclude`` share, or below its ``precision_margin`` when the array keeps
-precision reads) are never verified again and never count as a valid outcome, on a board
+integration whose misread probability stays below the plan's bound (or, where none does,
+that holds the cells to the plan's precision margin as precision reads would); the state
+reads of the trials, their verify reads and the read-disturb reads are then decisions at
+that integration. Cells the rule leaves out (too near the threshold for the reads the
+trials make; at most the plan's ``decision_exclude`` share, or below its
+``precision_margin`` when the reads are held to the precision reads' standard) are never
+verified again and never count as a valid outcome, on a board
 and on the host alike (the masks are made here, not by the backend).
 Where the chip takes one threshold per cell (a board with threshold maps, firmware 1.4),
 each device is then judged by the midpoint of its own two levels, and devices the die's
@@ -257,7 +259,7 @@ class Trials:
             noise_at,
             bound=bound,
             allowed=allowed,
-            precision_sigma=noise_upper(sigma_read, min(n_p, n_ap)),
+            precision_sigma=noise_upper(sigma_read, np.minimum(n_p, n_ap)),
             precision_margin=self.plan.precision_margin,
         )
         if np.ndim(self.threshold):

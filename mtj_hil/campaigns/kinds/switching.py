@@ -105,8 +105,9 @@ KEYS = Section(
               lo=0, hi=MAX_DECISION_BOUND, hi_open=True),
         Field("decision_exclude", "float", "Largest share of an array's cells decision "
               "reads may leave out.", default=DEFAULTS.decision_exclude, lo=0, hi=1),
-        Field("precision_margin", "float", "Cells below this margin (sigma of one precision "
-              "read) are left out where an array keeps precision reads.",
+        Field("precision_margin", "float", "Cells below this margin (sigma of one read) are "
+              "left out where no integration meets decision_bound (decisions held to it, "
+              "else precision reads).",
               default=DEFAULTS.precision_margin, lo=0, hi=MAX_PRECISION_MARGIN),
     ),
     many=True,

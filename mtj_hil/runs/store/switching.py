@@ -16,8 +16,12 @@ Layout under ``/switching`` (streams, appended array by array):
   the rule left out of the trials), ``why`` (JSON: left-out cells per reason), ``unserved``
   (cells no candidate integration served), ``allowed`` (most it could leave out) and
   ``thresholds`` (``die``: the die's one threshold, ``per device``: each device's own
-  midpoint, a board with threshold maps); runs recorded before cells could be left out
-  read back with none, before per-device thresholds with ``die``. Absent for arrays measured
+  midpoint, a board with threshold maps) and ``standard`` (``bound``: kept cells read
+  within ``bound``; ``precision margin``: no candidate served enough cells within it, kept
+  cells held to the plan's precision margin of the decision read's noise); runs recorded
+  before cells could be left out
+  read back with none, before per-device thresholds with ``die``, before the precision
+  standard with ``bound``. Absent for arrays measured
   with precision reads only (no rule was tried).
 - ``array_index``, ``points_end``, ``loops_end``: arrays finished and where their rows end.
   Appended last, so an array counts only once all its rows are on disk; reopening drops
@@ -110,6 +114,7 @@ DECISION_UNITS = {
     "unserved": "1",
     "allowed": "1",
     "thresholds": "die or per device",
+    "standard": "bound or precision margin",
 }
 """Units of the decision-rule attributes (stored with them as ``units``)."""
 _FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
@@ -303,6 +308,7 @@ def _decision_attrs(rule: dict[str, Any]) -> dict[str, Any]:
         "unserved": int(rule.get("unserved", 0)),
         "allowed": int(rule.get("allowed", 0)),
         "thresholds": str(rule.get("thresholds", "die")),
+        "standard": str(rule.get("standard", "bound")),
         "units": json.dumps(DECISION_UNITS),
     }
 
@@ -327,6 +333,7 @@ def _decision(run: RunFile, array: int) -> dict[str, Any]:
         "unserved": int(a.get("unserved", 0)),
         "allowed": int(a.get("allowed", 0)),
         "thresholds": str(a.get("thresholds", "die")),
+        "standard": str(a.get("standard", "bound")),
     }
 
 

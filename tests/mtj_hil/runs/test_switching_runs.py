@@ -240,7 +240,7 @@ def test_cells_a_decision_rule_left_out_are_kept_named_and_shown(tmp_path, monke
     import mtj_hil.runs.store.switching as store
 
     new_attrs = store._decision_attrs
-    new = ("left_out", "why", "unserved", "allowed")
+    new = ("left_out", "why", "unserved", "allowed", "thresholds", "standard")
     monkeypatch.setattr(  # as a file written before cells could be left out
         store, "_decision_attrs", lambda r: {k: v for k, v in new_attrs(r).items() if k not in new}
     )
@@ -250,6 +250,7 @@ def test_cells_a_decision_rule_left_out_are_kept_named_and_shown(tmp_path, monke
     old = load_switching(path).data[0].decision
     assert old["left_out"] == () and old["why"] == {} and old["unserved"] == 0
     assert old["thresholds"] == "die"  # and before per-device thresholds: the die's one
+    assert old["standard"] == "bound"  # and before the precision-margin decisions
     # a rule judging each device by its own threshold (a board with threshold maps)
     data[0].decision = asdict(replace(rule, thresholds="per device"))
     path = tmp_path / "own.h5"
@@ -259,6 +260,17 @@ def test_cells_a_decision_rule_left_out_are_kept_named_and_shown(tmp_path, monke
     own = load_switching(path).data
     assert own[0].decision["thresholds"] == "per device"
     assert "decisions at 5000 us (each device by its own threshold)" in state_reads(own)
+    # decisions holding their cells to the precision margin (no candidate met the bound)
+    data[0].decision = asdict(replace(rule, standard="precision margin", unserved=90))
+    path = tmp_path / "margin.h5"
+    with RunFile.create(path, "switching", die_id=ID, extra={"plan": {}, "layout": {}}) as run:
+        SwitchingRun(run).save_array(0, data[0])
+    held = load_switching(path).data
+    assert held[0].decision == data[0].decision
+    assert (
+        "decisions at 5000 us, kept cells held to the precision margin (no integration "
+        "reads all but 31 cells within 1e-06; 90 cells none reads)"
+    ) in state_reads(held)
     assert state_reads({}) == ""
     # the plan's share: recorded, checked, and 0 for runs recorded before it
     rec = plan_record(plan)

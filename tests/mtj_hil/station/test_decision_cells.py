@@ -11,6 +11,7 @@ import pytest
 
 from mtj_hil.protocols import CellState
 from mtj_hil.protocols.chip import Pulse
+from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.protocols.sequence import run_on_host, run_sequence
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
 from mtj_hil.protocols.switching.trials import Trials
@@ -102,3 +103,20 @@ def test_board_and_host_check_the_same_cells(spread_chip):
         assert not (report.residual & skip).any()
         valid = runner._verified(CellState.P, report)
         assert not (valid & runner.left_out).any()
+
+
+def test_an_open_output_line_costs_its_own_cells_only(station_dict):
+    """An output line open across the array has no verified cell, so no noise estimate.
+    Its cells are left out; the other lines keep their decisions. (One such line used to
+    make every line's noise unknown: the whole array was left out of the trials.)"""
+    with open_station(station_from_dict(station_dict, STATION)) as chip:
+        die = chip.lab.die
+        die.defect[0][:, 7] = DefectCode.OPEN
+        die.invalidate_tables(0)
+        runner = Trials(chip, 0, _plan(0.1))
+        rule = runner.choose_decisions()
+        assert rule.integration is not None and np.isfinite(rule.sigma)
+        assert not runner.left_out[:, np.arange(25) != 7].any()
+        trials, _ = runner.run(CellState.AP, PULSE, 1)
+        good = die.defect[0] == DefectCode.GOOD
+        assert trials[:, 7].sum() == 0 and trials[good].mean() > 0.97

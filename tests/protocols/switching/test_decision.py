@@ -79,7 +79,7 @@ def test_margins_and_noise_estimates():
     line_sigma = np.linspace(1e-7, 3e-7, 25)  # each output line its own noise
     reads = rng.normal(0, 1, (8, 25, 25)) * line_sigma
     sigma, n = read_noise(reads, np.ones((25, 25), bool))
-    assert n == 4 * 25 and sigma.shape == (25,)
+    assert np.all(n == 4 * 25) and sigma.shape == n.shape == (25,)
     assert np.allclose(sigma, line_sigma, rtol=0.3)
     assert np.all(noise_upper(sigma, n) > sigma) and noise_upper(1.0, 10**6) < 1.01
     # the noisiest line sets the bound
@@ -153,8 +153,9 @@ def test_precision_reads_leave_out_the_cells_below_the_precision_margin():
     noise_at, _ = _noise(1e-7)
     m = _served_but([(0, 0), (0, 1), (0, 2)])
     m[0, 1, 1] = 2e-8  # 2 sigma of a precision read of 10 nA
+    m[np.isfinite(m) & (m > 1e-7)] = 1e-7  # 3 sigma of no candidate (5 ms: 45 nA)
     rule = choose_integration(m, noise_at, precision_sigma=1e-8, precision_margin=3.0)
-    assert rule.integration is None and rule.unserved == 4
+    assert rule.integration is None and rule.unserved == 19 and rule.standard == "bound"
     assert rule.left_out == ((0, 0), (0, 1), (0, 2), (1, 1))
     assert rule.why == {"no margin": 3, "precision margin": 1}
     assert choose_integration(m, noise_at, precision_sigma=1e-8).left_out == ()
@@ -177,3 +178,49 @@ def test_a_cell_only_another_integration_serves_is_left_out_with_the_unserved():
     assert rule.unserved == 1  # only (1, 1) fails everywhere
     assert (1, 1) in rule.left_out and (0, 3) in rule.left_out
     assert len(rule.left_out) == 5  # line 3's cells of the rule: rows 0-3 and (1, 1)
+
+
+def test_decisions_held_to_the_precision_margin_where_none_meets_the_bound():
+    """No candidate reads enough cells within the bound (a noise floor no integration
+    removes): the shortest candidate that keeps its cells at least ``precision_margin``
+    sigma of its own noise from the threshold, and loses at most ``allowed`` cells more
+    than precision reads would, decides; its cells are held to what precision reads are."""
+    noise_at, calls = _noise(1e-7, floor=2e-7)  # 5 ms: 206 nA; 50 us: 490 nA; 10 us: 1 uA
+    m = _served_but([(0, 0)])  # one cell across the threshold
+    m[0, 1, :] = 5e-7  # 4 cells within 3 sigma of every candidate (50 sigma of a precision read)
+    m[0, 2, 0] = 1.6e-6  # 3 sigma from 50 us, 4.75 sigma (the bound) from 200 us
+    margin = {"precision_sigma": 1e-8, "precision_margin": 3.0}
+    # 5 cells no candidate reads within the bound: allowed 5, they are left out (step 4)
+    strict = choose_integration(m, noise_at, allowed=5, **margin)
+    assert strict.standard == "bound" and strict.integration == 2e-4
+    # allowed 4: decisions at 50 us held to 3 sigma, 4 cells more than precision reads lose
+    rule = choose_integration(m, noise_at, allowed=4, **margin)
+    assert rule.standard == "precision margin" and rule.integration == 5e-5
+    assert sorted(set(calls)) == list(CANDIDATES)  # every candidate was measured first
+    assert rule.left_out == ((0, 0), (1, 0), (1, 1), (1, 2), (1, 3))
+    assert rule.why == {"no margin": 1, "precision margin": 4}
+    assert DEFAULT_BOUND < rule.misread <= stats.norm.sf(3.0)
+    assert rule.worst_margin == 1.6e-6 and rule.unserved == 5
+    # allowed 3: no candidate loses so few; precision reads, which lose only the one across
+    none = choose_integration(m, noise_at, allowed=3, **margin)
+    assert none.integration is None and none.left_out == ((0, 0),)
+    # no precision margin: the rule before (precision reads, nothing left out)
+    old = choose_integration(m, noise_at, allowed=4, precision_sigma=1e-8)
+    assert old.integration is None and old.left_out == () and old.standard == "bound"
+
+
+def test_a_line_with_no_noise_estimate_leaves_out_its_cells_only():
+    """An output line with no verified cell (open or shorted) has no noise estimate: its
+    cells of the rule are left out, and every other line still decides (one such line used
+    to make every line's noise unknown, so the whole array was left out)."""
+
+    def noise_at(t: float) -> tuple[np.ndarray, np.ndarray]:
+        n = np.full(4, 100)
+        n[2] = 0
+        return np.where(n > 0, 1e-7 * np.sqrt(1e-3 / t), 0.0), n
+
+    m = _served_but([])
+    rule = choose_integration(m, noise_at, allowed=5)
+    assert rule.integration is not None and np.isfinite(rule.sigma)
+    assert rule.left_out == tuple((r, 2) for r in range(5))
+    assert noise_upper(np.ones(3), np.array([0, 1, 2]))[:2].tolist() == [np.inf, np.inf]

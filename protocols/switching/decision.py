@@ -29,10 +29,12 @@ The rule (:func:`choose_integration`):
    tell it, no candidate does)). They are the cells no candidate serves (``unserved``)
    and, rarely, a cell only another candidate serves (a line's noise need not fall with
    the integration: its mains pick-up does not);
-5. otherwise, with ``precision_margin`` > 0, the shortest candidate that holds the cells
-   to the standard precision reads are held to (step 6): every cell it keeps lies at least
+5. otherwise, with ``precision_margin`` > 0, a candidate that holds the cells to the
+   standard precision reads are held to (step 6): every cell it keeps lies at least
    ``precision_margin`` standard deviations of its own noise from the threshold, and it
-   leaves out at most ``allowed`` cells more than a precision read would. It is used with
+   leaves out at most ``allowed`` cells more than a precision read would. Of those, the
+   one leaving out the fewest cells (the shortest of those within ``EQUAL_SHARE`` of the
+   rule's cells of it) is used with
    ``standard`` ``"precision margin"``: each kept cell misreads at most as often as step 6
    lets a precision read misread it (``misread`` tells what the worst kept cell sees, above
    ``bound``). It serves dies whose read noise barely falls with the integration (the
@@ -75,6 +77,10 @@ CANDIDATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3)
 MARGIN_SIGMAS = 3.0
 """Measured margins are lowered by this many standard deviations of the precision read."""
 CONFIDENCE = 0.999
+EQUAL_SHARE = 0.01
+"""Step 5: candidates leaving out at most this share of the rule's cells more than the one
+leaving out fewest count as equals, and the shortest of them is used (the counts differ by
+a few cells from one candidate to the next through the noise estimates alone)."""
 """Confidence of the upper limit on the read noise."""
 
 
@@ -253,13 +259,16 @@ def choose_integration(
     if left is not None and precision_sigma is not None and precision_margin > 0:
         cut = float(stats.norm.sf(precision_margin))
         left = misread_cells(m, precision_sigma, cut)
-        for t, sigma, _ in failed:  # step 5, shortest first
+        options = []  # step 5
+        for t, sigma, _ in failed:
             fail = misread_cells(m, sigma, cut)
             if (fail & ~left).sum() <= allowed and (np.isfinite(m) & ~fail).any():
-                why = _margin_reasons(m, fail)
-                return _leaving_out(
-                    m, t, sigma, fail, why=why, standard="precision margin", **common
-                )
+                options.append((t, sigma, fail))
+        if options:
+            fewest = min(int(f.sum()) for _, _, f in options)
+            t, sigma, fail = next(o for o in options if o[2].sum() <= fewest + EQUAL_SHARE * cells)
+            why = _margin_reasons(m, fail)
+            return _leaving_out(m, t, sigma, fail, why=why, standard="precision margin", **common)
         why = _margin_reasons(m, left)
     return DecisionRule(
         None,

@@ -9,6 +9,7 @@ from scipy import stats
 from mtj_hil.protocols.switching.decision import (
     CANDIDATES,
     DEFAULT_BOUND,
+    EQUAL_SHARE,
     choose_integration,
     margins,
     misread_cells,
@@ -224,3 +225,24 @@ def test_a_line_with_no_noise_estimate_leaves_out_its_cells_only():
     assert rule.integration is not None and np.isfinite(rule.sigma)
     assert rule.left_out == tuple((r, 2) for r in range(5))
     assert noise_upper(np.ones(3), np.array([0, 1, 2]))[:2].tolist() == [np.inf, np.inf]
+
+
+def test_decisions_held_to_the_margin_prefer_fewer_cells_left_out_to_a_shorter_read():
+    """Of the candidates step 5 may use, the one leaving out the fewest cells is used; a
+    shorter one only when it leaves out at most EQUAL_SHARE of the rule's cells more."""
+    noise_at, _ = _noise(1e-7, floor=2e-7)
+
+    def margins_of(rows: int) -> np.ndarray:
+        m = np.full((2, rows, 4), 2e-6)
+        m[1, 0:3, :] = -1e-8  # 12 cells across the threshold (precision reads lose them too)
+        m[0, 3, :] = 8e-7  # 4 cells within 3 sigma up to 200 us (5 ms: 4.75 sigma is 1 uA)
+        return m
+
+    margin = {"allowed": 12, "precision_sigma": 1e-8, "precision_margin": 3.0}
+    small = choose_integration(margins_of(20), noise_at, **margin)  # 80 cells: 1 % < 1 cell
+    assert small.standard == "precision margin" and small.integration == 5e-4
+    assert len(small.left_out) == 12  # the ones across only
+    large = choose_integration(margins_of(125), noise_at, **margin)  # 500 cells: 1 % = 5
+    assert large.standard == "precision margin" and large.integration == 5e-5
+    assert len(large.left_out) == 16  # 4 more than the fewest, at a tenth of the integration
+    assert EQUAL_SHARE * large.cells >= 4 > EQUAL_SHARE * small.cells

@@ -17,7 +17,16 @@ grid), ``state`` (start state of the read-disturb reads), ``wer_width`` and
   (loop_device, loop_step): S, ``loop_voltage`` (loop_step): V;
 - fits (array, direction, row, column): ``vc``, ``vc_sd``: V; ``delta``, ``delta_sd``: 1;
   ``fit_status`` (CF flags); ``fit_cov`` (..., param, param_2);
-- ``wer_median``, ``wer_low``, ``wer_high`` (direction, wer_width, wer_amplitude): 1.
+- ``wer_median``, ``wer_low``, ``wer_high`` (direction, wer_width, wer_amplitude): 1;
+- how each array's trials read states (its decision rule, see
+  :mod:`mtj_hil.protocols.switching.decision`): ``state_reads`` (array, flags: ``no_rule``
+  precision reads throughout,
+  ``bound`` decisions within the misread bound, ``precision_margin`` decisions holding the
+  cells to the precision margin, ``precision_reads`` no integration served),
+  ``state_read_integration`` (array): s, NaN for precision reads;
+  ``state_read_misread`` (array): 1, the worst kept cell's misread probability per read;
+  ``state_read_per_device`` (array): 1, each device judged by its own threshold;
+  ``state_read_left_out`` (array, row, column): 1, cells the rule left out of the trials.
 """
 
 from __future__ import annotations
@@ -33,12 +42,15 @@ from mtj_hil.labelled.cf import clean_attrs, coord, flags, run_attrs, var
 from mtj_hil.labelled.source import group_attrs, has, open_run, provenance, read
 from mtj_hil.protocols.switching.fit import STATUS_NAMES
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.runs.store.switching import decision_record
 
 KIND = "switching"
 DIRECTIONS = ("AP", "P")
 """Pulse directions in the order of the run file's ``point_direction`` codes (0 = AP)."""
 STATES = ("P", "AP")
 """Start states of the read-disturb reads, in the run file's order."""
+STATE_READS = ("no rule", "bound", "precision margin", "precision reads")
+"""Flag meanings of ``state_reads`` (codes 0..3)."""
 
 
 def switching_dataset(path: str | Path) -> xr.Dataset:
@@ -68,6 +80,7 @@ def _dataset(run: RunFile) -> xr.Dataset:
     if done:
         _grid(run, done, (rows, cols), coords, data)
         _loops(run, coords, data)
+        _state_reads(run, done, (rows, cols), data)
     if has(run, "switching_fit"):
         _fits(run, done, coords, data)
     ds = xr.Dataset(data, coords=coords)
@@ -138,6 +151,48 @@ def _grid(
         data[name] = var(
             read(run, f"{g}/{name}")[: len(done)], ("array", "state", "row", "column"), "1", text
         )
+
+
+def _state_reads(
+    run: RunFile, done: list[int], shape: tuple[int, int], data: dict[str, xr.Variable]
+) -> None:
+    """Each array's decision rule (``switching/decision/<array>``) as variables."""
+    n = len(done)
+    code = np.zeros(n, np.uint8)
+    integration, misread = np.full(n, np.nan), np.full(n, np.nan)
+    per_device = np.zeros(n, np.uint8)
+    left_out = np.zeros((n, *shape), np.uint8)
+    for i, a in enumerate(done):
+        rule = decision_record(run, a)
+        if not rule:
+            continue
+        t = rule["integration"]
+        standard = rule.get("standard", "bound")
+        code[i] = STATE_READS.index("precision reads" if t is None else standard)
+        if t is not None:
+            integration[i], misread[i] = t, rule["misread"]
+        per_device[i] = rule.get("thresholds") == "per device"
+        for r, c in rule.get("left_out", ()):
+            left_out[i, r, c] = 1
+    data["state_reads"] = var(
+        code,
+        ("array",),
+        "1",
+        "how the trials read states",
+        **flags(range(len(STATE_READS)), STATE_READS),
+    )
+    data["state_read_integration"] = var(
+        integration, ("array",), "s", "integration of the trials' decision reads (NaN: precision)"
+    )
+    data["state_read_misread"] = var(
+        misread, ("array",), "1", "worst kept cell's misread probability per decision read"
+    )
+    data["state_read_per_device"] = var(
+        per_device, ("array",), "1", "each device judged by its own threshold"
+    )
+    data["state_read_left_out"] = var(
+        left_out, ("array", "row", "column"), "1", "cell left out of the trials by the rule"
+    )
 
 
 def _loops(run: RunFile, coords: dict[str, Any], data: dict[str, xr.Variable]) -> None:

@@ -313,7 +313,7 @@ def _decision_attrs(rule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _decision(run: RunFile, array: int) -> dict[str, Any]:
+def decision_record(run: RunFile, array: int) -> dict[str, Any]:
     """The decision rule stored for ``array`` (as ``ArraySwitching.decision``), or ``{}``."""
     grp = run.h5.get(f"{GROUP}/decision/{array}")
     if grp is None:
@@ -378,7 +378,7 @@ def _load_arrays(run: RunFile, arrays: Iterable[int]) -> dict[int, ArraySwitchin
                     "loop_g": rows["loop_g"],
                     "loop_voltage": run.read(f"{GROUP}/loop_voltage"),
                 }
-            out[a] = ArraySwitching(**fields, **extra, **loops, decision=_decision(run, a))
+            out[a] = ArraySwitching(**fields, **extra, **loops, decision=decision_record(run, a))
     return out
 
 

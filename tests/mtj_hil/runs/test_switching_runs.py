@@ -271,6 +271,23 @@ def test_cells_a_decision_rule_left_out_are_kept_named_and_shown(tmp_path, monke
         "decisions at 5000 us, kept cells held to the precision margin (no integration "
         "reads all but 31 cells within 1e-06; 90 cells none reads)"
     ) in state_reads(held)
+    # the labelled dataset (and so NetCDF and CSV) carries each array's rule
+    from mtj_hil.labelled.switching import switching_dataset
+
+    data[1].decision = {}  # array 1: precision reads throughout (no rule tried)
+    path = tmp_path / "both.h5"
+    extra = {"plan": {}, "layout": _chip().layout.as_dict()}
+    with RunFile.create(path, "switching", die_id=ID, extra=extra) as run:
+        for a in (0, 1):
+            SwitchingRun(run).save_array(a, data[a])
+    ds = switching_dataset(path)
+    assert ds.state_reads.values.tolist() == [2, 0]
+    assert ds.state_reads.attrs["flag_meanings"].split()[2] == "precision_margin"
+    assert ds.state_read_integration.values[0] == 5e-3 and np.isnan(ds.state_read_integration[1])
+    assert ds.state_read_integration.attrs["units"] == "s"
+    assert ds.state_read_misread.values[0] == rule.misread
+    left = np.argwhere(ds.state_read_left_out.values)
+    assert left.tolist() == [[0, 3, 4], [0, 20, 1]]
     assert state_reads({}) == ""
     # the plan's share: recorded, checked, and 0 for runs recorded before it
     rec = plan_record(plan)

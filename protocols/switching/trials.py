@@ -9,7 +9,7 @@ On a chip that can set its converter integration (a board running the sequences)
 runner first chooses decision reads for the array (:mod:`mtj_hil.protocols.switching.decision`):
 precision maps of both states and the read noise at a few integrations give the shortest
 integration whose misread probability stays below the plan's bound (or, where none does,
-that holds the cells to the plan's precision margin as precision reads would); the state
+one that holds the cells to the plan's precision margin as precision reads would); the state
 reads of the trials, their verify reads and the read-disturb reads are then decisions at
 that integration. Cells the rule leaves out (too near the threshold for the reads the
 trials make; at most the plan's ``decision_exclude`` share, or below its

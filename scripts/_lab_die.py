@@ -5,8 +5,12 @@ on)."""
 from __future__ import annotations
 
 import argparse
+import os
 import tomllib
 from pathlib import Path
+
+from mtj_hil.errors import ConfigError
+from mtj_hil.station.files import station_from_dict
 
 STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 """The virtual-lab station file the benches serve and connect through."""
@@ -34,6 +38,22 @@ def add_die_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def lab_die(args: argparse.Namespace) -> tuple[str, int, int]:
-    """``(profile, lot, die)`` the options chose."""
-    return args.profile, args.lot, args.die
+def lab_die(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[str, int, int]:
+    """``(profile, lot, die)`` the options chose, checked as the station file would check them
+    (a known profile whose geometry and limits fit the station, a lot seed and die >= 0): a
+    die that does not fit ends the bench with a usage error (exit status 2) naming it, before
+    any lab is built."""
+    profile = args.profile
+    if profile.endswith(".toml") or "/" in profile or os.sep in profile:
+        profile = str(Path(profile).resolve())  # a file: from here, not the station's folder
+    data = tomllib.loads(STATION.read_text())
+    data["die"]["profile"] = profile
+    data["virtual_lab"].update(lot_seed=args.lot, die=args.die)
+    try:
+        station_from_dict(data, STATION)
+    except ConfigError as exc:
+        parser.error(
+            f"--profile {args.profile} --lot {args.lot} --die {args.die} does not fit the "
+            f"station file the bench connects through: {exc}"
+        )
+    return profile, args.lot, args.die

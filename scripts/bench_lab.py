@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     results = {}
     for strategy, n in strategies:
-        r = run(strategy, n, args.cycles, lab_die(args))
+        r = run(strategy, n, args.cycles, lab_die(args, parser))
         results[strategy] = r
         scale = args.arrays / n
         rows.append(

@@ -299,7 +299,7 @@ def main() -> None:
     for name in ("decision_exclude", "precision_margin"):
         if getattr(args, name) is not None:
             EXTRA[name] = getattr(args, name)
-    die = lab_die(args)
+    die = lab_die(args, parser)
     if args.levers:
         n = 1 if args.smoke else args.lever_arrays
         print(f"levers, each on its own ({n} array(s) measured, scaled to the die):")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -127,14 +128,20 @@ def choose_die(
     """Resolve the die options to the die to measure (nothing is opened yet).
 
     Raises:
-        click.UsageError: a real station without ``--die-id``, or ``--die-id`` without a
-            station (a simulated die's id is its profile, lot seed and index).
+        click.UsageError: a real station without ``--die-id``, ``--die-id`` without a
+            station (a simulated die's id is its profile, lot seed and index), or an option
+            the station rules out given on the command line (``--profile`` or ``--lot-seed``
+            with any station, ``--die`` with a real one): the station file names its die.
         ConfigError: the station file or profile cannot be loaded.
     """
     if station is not None:
         from mtj_hil.station.files import load_station, with_virtual_die
 
+        where = "its [die] profile and [virtual_lab] lot_seed; --die picks another die of that lot"
+        _refuse_given({"profile": profile, "lot_seed": lot_seed}, where)
         st = load_station(station)
+        if st.virtual_lab is None:
+            _refuse_given({"die_index": die_index}, "a real die: label it with --die-id")
         if st.virtual_lab is not None:
             if die_index is not None:
                 st = with_virtual_die(st, die_index)
@@ -161,6 +168,26 @@ def choose_die(
         profile=prof,
         die_index=die_index,
     )
+
+
+_FLAGS = {"profile": "--profile", "lot_seed": "--lot-seed", "die_index": "--die"}
+
+
+def _refuse_given(values: dict[str, Any], what: str) -> None:
+    """Refuse any of ``values`` (parameter name -> value) the user gave on the command line
+    (not left at its default) beside ``--station``, whose file chooses the die (``what``)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return
+    for name, value in values.items():
+        source = ctx.get_parameter_source(name)
+        if source in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+            continue
+        flag = _FLAGS[name]
+        raise click.UsageError(
+            f"{flag} {value} chooses a simulated die, but with --station the station file "
+            f"chooses the die ({what}): drop {flag}, or edit the station file"
+        )
 
 
 def choose_run(

@@ -100,3 +100,49 @@ def test_calibrate_without_threshold_arrays_needs_no_die_label_on_a_real_station
     # no usage error: no thresholds are measured, so no die label is needed
     assert main(["calibrate", "--station", str(station)]) == 3
     assert opened
+
+
+REAL = STATION.with_name("example-bench.toml")
+
+
+@pytest.mark.parametrize("command", ["switching", "characterize"])
+@pytest.mark.parametrize(
+    ("station", "option", "named"),
+    [
+        (STATION, ["--profile", "passive-15x15"], "--profile passive-15x15 chooses a simulated"),
+        (STATION, ["--lot-seed", "3"], "--lot-seed 3 chooses a simulated die"),
+        (REAL, ["--die", "3"], "--die 3 chooses a simulated die"),
+    ],
+)
+def test_a_station_refuses_the_simulated_die_options_it_would_ignore(
+    command, station, option, named, tmp_path, capsys, monkeypatch
+):
+    """With --station the station file names the die: --profile and --lot-seed (and --die
+    on a real station) would be ignored, so they are refused before anything is opened."""
+
+    def no_station(*args, **kwargs):
+        raise AssertionError("opened the station despite the usage error")
+
+    monkeypatch.setattr("mtj_hil.station.connect.open_station", no_station)
+    out = tmp_path / "run.h5"
+    label = ["--die-id", "W1"] if station == REAL else []  # a real die needs its label
+    args = [command, "--station", str(station), *option, *label, "--out", str(out)]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"Error: {named}" in err and "drop " + option[0] in err
+    assert not out.exists()
+
+
+def test_a_virtual_lab_station_takes_another_die_of_its_lot():
+    import click
+    from click.core import ParameterSource
+
+    from mtj_hil.cli.common import choose_die
+    from mtj_hil.cli.main import cli
+
+    ctx = click.Context(cli.commands["switching"])
+    for name in ("die_index", "station"):
+        ctx.set_parameter_source(name, ParameterSource.COMMANDLINE)
+    with ctx:
+        source = choose_die("1t1r-20k", 0, 3, STATION, None)
+    assert source.station.virtual_lab.die == 3 and source.die_id.endswith("die3")

@@ -18,10 +18,16 @@ from mtj_hil.sim import SimulatedChip
 @pytest.mark.parametrize("thr", [math.nan, -1e-4, 0.0, math.inf])
 @pytest.mark.parametrize("kind", [WriteAll, ReadStates])
 def test_a_threshold_that_is_no_conductance_is_refused_before_anything_is_applied(kind, thr):
+    _refused_with_nothing_applied(kind, thr, r"sequence step 1: threshold must be > 0 S")
+
+
+def _refused_with_nothing_applied(kind: type, thr: object, match: str) -> None:
+    """A ``kind`` step (WriteAll or ReadStates) with threshold ``thr``, second in a sequence,
+    is refused (``match``) and no device changes state."""
     chip = SimulatedChip.from_lot("1t1r-20k", 0, 7)
     step = kind(CellState.P, threshold=thr) if kind is WriteAll else kind(threshold=thr)
     before = chip.die.state.copy()
-    with pytest.raises(InvalidRequest, match=r"sequence step 1: threshold must be > 0 S"):
+    with pytest.raises(InvalidRequest, match=match):
         run_sequence(chip, 0, [ReadStates(), step])
     assert (chip.die.state == before).all()
 
@@ -43,12 +49,7 @@ def _cells(value: float = 1.8e-4) -> np.ndarray:
 )
 @pytest.mark.parametrize("kind", [WriteAll, ReadStates])
 def test_a_per_cell_threshold_not_one_conductance_per_cell_is_refused(kind, thr, said):
-    chip = SimulatedChip.from_lot("1t1r-20k", 0, 7)
-    step = kind(CellState.P, threshold=thr) if kind is WriteAll else kind(threshold=thr)
-    before = chip.die.state.copy()
-    with pytest.raises(InvalidRequest, match=rf"sequence step 1: .*{said}"):
-        run_sequence(chip, 0, [ReadStates(), step])
-    assert (chip.die.state == before).all()
+    _refused_with_nothing_applied(kind, thr, rf"sequence step 1: .*{said}")
 
 
 def test_per_cell_thresholds_decide_each_device_by_its_own_levels():

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mtj_hil.protocols.chip import Pulse
+from mtj_hil.protocols.switching.procedure import SwitchingPlan
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
 
 STATION = Path(__file__).parents[3] / "stations" / "virtual-lab.toml"
+PULSE = Pulse(0.6, 1e-6)
+"""The pulse of the one-point switching plans."""
+
+
+def one_point_plan(**changes: Any) -> SwitchingPlan:
+    """A switching plan of array 0 at the one point ``PULSE``, 2 trials, no floor or disturb
+    trials (``changes``: other plan fields)."""
+    return SwitchingPlan(
+        arrays=(0,),
+        amplitudes=(PULSE.amplitude,),
+        widths=(PULSE.width,),
+        trials=2,
+        probe_trials=1,
+        floor_trials=0,
+        disturb_reads=0,
+        **changes,
+    )
 
 
 @pytest.fixture(scope="session")

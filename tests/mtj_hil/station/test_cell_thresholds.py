@@ -19,23 +19,13 @@ from mtj_hil.protocols.sequence import (
     run_on_host,
     run_sequence,
 )
-from mtj_hil.protocols.switching.procedure import SwitchingPlan
 from mtj_hil.protocols.switching.trials import Trials
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
 
-from .conftest import STATION
+from .conftest import PULSE, STATION, one_point_plan
 
-PULSE = Pulse(0.6, 1e-6)
-PLAN = SwitchingPlan(
-    arrays=(0,),
-    amplitudes=(PULSE.amplitude,),
-    widths=(PULSE.width,),
-    trials=2,
-    probe_trials=1,
-    floor_trials=0,
-    disturb_reads=0,
-)
+PLAN = one_point_plan()
 
 
 @pytest.fixture(params=["1.4.0", "1.3.0"])

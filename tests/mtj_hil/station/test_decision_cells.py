@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from mtj_hil.protocols import CellState
-from mtj_hil.protocols.chip import Pulse
 from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.protocols.sequence import run_on_host, run_sequence
 from mtj_hil.protocols.switching.procedure import SwitchingPlan
@@ -18,23 +17,11 @@ from mtj_hil.protocols.switching.trials import Trials
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
 
-from .conftest import STATION
-
-PULSE = Pulse(0.6, 1e-6)
+from .conftest import PULSE, STATION, one_point_plan
 
 
 def _plan(share: float, precision_margin: float = 2.0) -> SwitchingPlan:
-    return SwitchingPlan(
-        arrays=(0,),
-        amplitudes=(PULSE.amplitude,),
-        widths=(PULSE.width,),
-        trials=2,
-        probe_trials=1,
-        floor_trials=0,
-        disturb_reads=0,
-        decision_exclude=share,
-        precision_margin=precision_margin,
-    )
+    return one_point_plan(decision_exclude=share, precision_margin=precision_margin)
 
 
 @pytest.fixture

@@ -107,23 +107,31 @@ def begins_with(path: Path, head: bytes) -> bool:
         return False
 
 
-def remove_stale_temps(folder: Path, prefix: str = "") -> list[Path]:
-    """Remove the half-written files in ``folder`` (of names starting with ``prefix``) that
-    processes of this host which no longer run left behind (killed between writing aside
-    and renaming); returns them."""
+def stale_temps(folder: Path, prefix: str = "") -> list[Path]:
+    """The temporary files and folders in ``folder`` (named by :func:`temp_path`, of names
+    starting with ``prefix``) whose writer, a process of this host, no longer runs (killed
+    between writing aside and moving into place). Another host's are never listed: their
+    processes cannot be seen from here."""
     host = socket.gethostname().replace("-", "_") or "host"
-    removed = []
     try:
-        candidates = list(folder.glob(f".{prefix}*.tmp-{host}-*"))
+        candidates = sorted(folder.glob(f".{prefix}*.tmp-{host}-*"))
     except OSError:
-        return removed
+        return []
+    stale = []
     for tmp in candidates:
         try:
             pid = int(tmp.name.rsplit("-", 2)[-2])
         except (ValueError, IndexError):
             continue
-        if pid == os.getpid() or pid_alive(pid):
-            continue
+        if pid != os.getpid() and not pid_alive(pid):
+            stale.append(tmp)
+    return stale
+
+
+def remove_stale_temps(folder: Path, prefix: str = "") -> list[Path]:
+    """Remove the half-written files :func:`stale_temps` lists; returns those removed."""
+    removed = []
+    for tmp in stale_temps(folder, prefix):
         try:
             tmp.unlink()
             removed.append(tmp)

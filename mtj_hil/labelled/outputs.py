@@ -7,21 +7,35 @@ moved into place by one rename; into a folder that exists already (holding files
 and if a move fails the tables moved so far are put back as they were. A failed or
 interrupted export leaves nothing new behind (folders it made included) and never removes
 a file that was there before.
+
+A process killed outright (SIGKILL, an OOM kill) cleans nothing up, so its temporary file or
+folder is named by its host and process (:func:`mtj_hil.fileio.atomic.temp_path`) and the
+next export to the same place tidies up after it: a half-written file or table folder is
+removed; tables it had moved into a folder are taken out again and the files they replaced
+put back (the folder's ``.moving`` list says which were which), with a
+:class:`~mtj_hil.runs.store.journal.RecoveryWarning`. A temporary of a process still running,
+or of another host, is left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
-import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mtj_hil.errors import StoreError
-from mtj_hil.fileio.atomic import error_text
+from mtj_hil.fileio.atomic import error_text, remove_stale_temps, stale_temps, temp_path
 from mtj_hil.fileio.paths import is_one_of
+from mtj_hil.runs.store.journal import RecoveryWarning
+
+MOVING = ".moving"
+"""The list, in a table folder's stage, of the tables about to be moved into the folder:
+``{"replaced": [names of files there before], "new": [names]}``."""
 
 
 def check_target(target: Path, inputs: Iterable[Path], what: str, *, force: bool) -> None:
@@ -53,13 +67,6 @@ def _remove_made(made: list[Path]) -> None:
             folder.rmdir()
 
 
-def _usual_mode(path: Path, mode: int) -> None:
-    """Give a temporary file or folder (made private) the mode a plain one would have."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(mode & ~umask)
-
-
 @contextmanager
 def replacing(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, moved onto it when the block succeeds; on any
@@ -76,10 +83,9 @@ def replacing(target: Path) -> Iterator[Path]:
     done = False
     try:
         _make_parents(target.parent, made)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        tmp = Path(name)
-        os.close(fd)
-        _usual_mode(tmp, 0o666)
+        remove_stale_temps(target.parent, target.name)
+        tmp = temp_path(target)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         yield tmp
         os.replace(tmp, target)
         done = True
@@ -105,6 +111,7 @@ def write_folder(folder: Path, fill: Callable[[Path], list[str]], *, force: bool
     """
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder} is a file; CSV export writes a folder of tables")
+    recover_folder(folder)
     filled = folder.is_dir() and any(folder.iterdir())
     if filled and not force:
         raise StoreError(f"{folder} already holds files; choose another --out or add --force")
@@ -116,8 +123,8 @@ def write_folder(folder: Path, fill: Callable[[Path], list[str]], *, force: bool
     try:
         _make_parents(folder.parent, made)
         where = folder if inside else folder.parent
-        stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=where))
-        _usual_mode(stage, 0o777)
+        stage = temp_path(where / folder.name)
+        stage.mkdir()
         names = fill(stage)
         if inside:
             _move_in(stage, folder, names)
@@ -147,6 +154,9 @@ def _move_in(stage: Path, folder: Path, names: list[str]) -> None:
     """
     previous = stage / ".previous"
     previous.mkdir()
+    replaced = [name for name in names if os.path.lexists(folder / name)]
+    new = [name for name in names if name not in replaced]
+    (stage / MOVING).write_text(json.dumps({"replaced": replaced, "new": new}))
     moved: list[tuple[Path, Path | None]] = []
     try:
         for name in names:
@@ -165,3 +175,56 @@ def _move_in(stage: Path, folder: Path, names: list[str]) -> None:
                 else:
                     dest.unlink(missing_ok=True)
         raise
+    finally:  # moved in, or put back: nothing for a later export to undo
+        with contextlib.suppress(OSError):
+            (stage / MOVING).unlink()
+
+
+def recover_folder(folder: Path) -> list[str]:
+    """Tidy up after exports of the table folder ``folder`` killed outright (see the module
+    docstring): remove their stages (beside ``folder``, or inside it), and undo a move into
+    ``folder`` that was cut short. Returns the names of the files put back (or taken out).
+    Best effort: what cannot be removed stays."""
+    undone: list[str] = []
+    for where in (folder.parent, folder):
+        if not where.is_dir():
+            continue
+        for stage in stale_temps(where, folder.name):
+            if stage.is_dir() and where == folder:
+                undone += _undo_move(stage, folder)
+            if stage.is_dir():
+                shutil.rmtree(stage, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    stage.unlink()
+    if undone:
+        warnings.warn(
+            f"{folder}: an export killed while moving its tables in had replaced "
+            f"{', '.join(undone)}; they are as they were before it",
+            RecoveryWarning,
+            stacklevel=3,
+        )
+    return undone
+
+
+def _undo_move(stage: Path, folder: Path) -> list[str]:
+    """Undo the moves of ``stage`` (a stale stage inside ``folder``) by its :data:`MOVING`
+    list: a replaced file goes back from ``.previous``; a new table already moved (no
+    longer in the stage) is removed. Returns the names changed back."""
+    try:
+        moving = json.loads((stage / MOVING).read_text())
+    except (OSError, ValueError):
+        return []  # the moves had not begun: the folder is as it was
+    undone = []
+    for name in moving.get("replaced", []):
+        kept = stage / ".previous" / name
+        if os.path.lexists(kept):
+            with contextlib.suppress(OSError):
+                os.replace(kept, folder / name)
+                undone.append(name)
+    for name in moving.get("new", []):
+        if not os.path.lexists(stage / name) and os.path.lexists(folder / name):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+                undone.append(name)
+    return undone

@@ -1,8 +1,9 @@
 """In-process write faults: every file-system write a piece of code makes under one folder is
 a numbered *write point*, and at write point K the harness sends the process a stop signal
 (SIGTERM, SIGINT: as ``kill`` or Ctrl-C would, the signal then taking its usual path through
-the handlers and deferrals), or makes that write and every later one fail (:data:`ERRORS`:
-``ENOSPC``, a full disk; ``EROFS``, a read-only file system; ``EACCES``, no permission).
+the handlers and deferrals; SIGKILL, in a forked child, with no clean-up at all), or makes
+that write and every later one fail (:data:`ERRORS`: ``ENOSPC``, a full disk; ``EROFS``, a
+read-only file system; ``EACCES``, no permission).
 
 This complements the kill-at-every-write bench (:mod:`mtj_hil.testing.crash`, an
 ``LD_PRELOAD`` shim that sees every libc write, SIGKILL included): it runs inside the test
@@ -34,7 +35,9 @@ from typing import Any
 
 ERRORS = {"ENOSPC": errno.ENOSPC, "EROFS": errno.EROFS, "EACCES": errno.EACCES}
 """Write failures: a full disk, a read-only file system, a folder without write permission."""
-ACTIONS = ("count", "SIGTERM", "SIGINT", *ERRORS)
+ACTIONS = ("count", "SIGTERM", "SIGINT", "SIGKILL", *ERRORS)
+"""``SIGKILL`` ends the process on the spot, as a power cut or an OOM kill would: use it only
+in a forked child (:func:`mtj_hil.testing.crash.in_child`)."""
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _PATH_CALLS = ("replace", "rename", "link", "unlink", "remove", "mkdir", "rmdir", "truncate")
 _FD_CALLS = ("write", "fsync", "ftruncate")

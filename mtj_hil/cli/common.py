@@ -4,6 +4,7 @@ file's default name, and the progress bar over arrays."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -313,17 +314,24 @@ def finish_report(out: Path | None, resume: bool, report: bool, kind: str) -> bo
 
 
 def draw_report(out: Path, kind: str) -> None:
-    """The PNG report of the ``kind`` run file ``out``, drawn beside it (``.png``); one cut
-    short is removed, so ``--resume`` draws it again (:func:`finish_report`)."""
+    """The PNG report of the ``kind`` run file ``out``, drawn beside it (``.png``) under a
+    temporary name and moved into place whole: a report cut short (a full disk, a stop, or
+    a kill that cleans nothing up) is no ``.png``, so ``--resume`` draws it again
+    (:func:`finish_report`); a temporary a killed process left is removed here."""
+    from mtj_hil.fileio.atomic import remove_stale_temps, temp_path
     from mtj_hil.kinds import measurement_kinds
 
     measured = measurement_kinds()[kind]
     png = out.with_suffix(".png")
+    remove_stale_temps(png.parent, png.name)
+    tmp = temp_path(png)
+    tmp = tmp.with_name(f"{tmp.name}.png")  # the image's format is read from its suffix
     try:
-        measured.piece("report")(measured.piece("load")(out), png)
+        measured.piece("report")(measured.piece("load")(out), tmp)
+        os.replace(tmp, png)
     except BaseException:  # a full disk, a stop: a half-written image is no report
         with suppress(OSError):
-            png.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
         raise
     console.print(escape(f"report: {png}"), soft_wrap=True)
 

@@ -182,10 +182,12 @@ def test_a_report_cut_short_after_the_run_ended_is_drawn_by_resume(
     n_run = faults.seen
     with write_faults(tmp_path, n_run + 1, action) as faults:
         code = main(args)
-    assert faults.points[n_run].startswith("open") and faults.points[n_run].endswith("run.png")
+    first = faults.points[n_run]  # the report, drawn under a temporary name
+    assert first.startswith("open") and "/.run.png.tmp-" in first and first.endswith(".png")
     err = " ".join(capsys.readouterr().err.split())
     assert code == (143 if action == "SIGTERM" else 4) and "Traceback" not in err
     assert not out.with_suffix(".png").exists()  # no half-drawn image left as if whole
+    assert not list(tmp_path.glob(".run.png.tmp-*"))  # nor its temporary
     assert f"draw its missing report with: mtj-hil {command}" in err and "--resume" in err
     measured.clear()
     assert main([*args, "--resume"]) == 0

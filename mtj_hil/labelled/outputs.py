@@ -183,48 +183,53 @@ def _move_in(stage: Path, folder: Path, names: list[str]) -> None:
 def recover_folder(folder: Path) -> list[str]:
     """Tidy up after exports of the table folder ``folder`` killed outright (see the module
     docstring): remove their stages (beside ``folder``, or inside it), and undo a move into
-    ``folder`` that was cut short. Returns the names of the files put back (or taken out).
+    ``folder`` that was cut short. Returns the names of the files put back or taken out.
     Best effort: what cannot be removed stays."""
-    undone: list[str] = []
+    put_back: list[str] = []
+    taken_out: list[str] = []
     for where in (folder.parent, folder):
         if not where.is_dir():
             continue
         for stage in stale_temps(where, folder.name):
             if stage.is_dir() and where == folder:
-                undone += _undo_move(stage, folder)
+                back, out = _undo_move(stage, folder)
+                put_back += back
+                taken_out += out
             if stage.is_dir():
                 shutil.rmtree(stage, ignore_errors=True)
             else:
                 with contextlib.suppress(OSError):
                     stage.unlink()
-    if undone:
+    if put_back or taken_out:
+        done = [f"put back {', '.join(put_back)}"] if put_back else []
+        done += [f"took out {', '.join(taken_out)}"] if taken_out else []
         warnings.warn(
-            f"{folder}: an export killed while moving its tables in had replaced "
-            f"{', '.join(undone)}; they are as they were before it",
+            f"{folder}: an export was killed while moving its tables in; its moves were "
+            f"undone ({'; '.join(done)})",
             RecoveryWarning,
             stacklevel=3,
         )
-    return undone
+    return put_back + taken_out
 
 
-def _undo_move(stage: Path, folder: Path) -> list[str]:
+def _undo_move(stage: Path, folder: Path) -> tuple[list[str], list[str]]:
     """Undo the moves of ``stage`` (a stale stage inside ``folder``) by its :data:`MOVING`
     list: a replaced file goes back from ``.previous``; a new table already moved (no
-    longer in the stage) is removed. Returns the names changed back."""
+    longer in the stage) is removed. Returns the names put back and those taken out."""
     try:
         moving = json.loads((stage / MOVING).read_text())
     except (OSError, ValueError):
-        return []  # the moves had not begun: the folder is as it was
-    undone = []
+        return [], []  # the moves had not begun: the folder is as it was
+    put_back, taken_out = [], []
     for name in moving.get("replaced", []):
         kept = stage / ".previous" / name
         if os.path.lexists(kept):
             with contextlib.suppress(OSError):
                 os.replace(kept, folder / name)
-                undone.append(name)
+                put_back.append(name)
     for name in moving.get("new", []):
         if not os.path.lexists(stage / name) and os.path.lexists(folder / name):
             with contextlib.suppress(OSError):
                 (folder / name).unlink()
-                undone.append(name)
-    return undone
+                taken_out.append(name)
+    return put_back, taken_out

@@ -20,8 +20,6 @@ from mtj_hil.cli.common import (
     choose_run,
     console,
     die_options,
-    draw_report,
-    finish_report,
     given_options,
     note_run,
     open_die,
@@ -31,6 +29,7 @@ from mtj_hil.cli.common import (
     spell_option,
     stored_run,
 )
+from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import print_table
 from mtj_hil.cli.view import live_option, live_view

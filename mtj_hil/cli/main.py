@@ -18,7 +18,8 @@ import click
 from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
-from mtj_hil.cli.common import console, current_run, forget_run, report_missing
+from mtj_hil.cli.common import console, current_run, forget_run
+from mtj_hil.cli.run_report import report_missing
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation

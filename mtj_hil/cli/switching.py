@@ -16,14 +16,13 @@ from mtj_hil.cli.common import (
     choose_run,
     console,
     die_options,
-    draw_report,
-    finish_report,
     given_options,
     open_die,
     refuse_changed_plan,
     spell_option,
     stored_run,
 )
+from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.switching_options import (
     DEFAULTS,

@@ -3,7 +3,8 @@ a numbered *write point*, and at write point K the harness sends the process a s
 (SIGTERM, SIGINT: as ``kill`` or Ctrl-C would, the signal then taking its usual path through
 the handlers and deferrals; SIGKILL, in a forked child, with no clean-up at all), or makes
 that write and every later one fail (:data:`ERRORS`: ``ENOSPC``, a full disk; ``EROFS``, a
-read-only file system; ``EACCES``, no permission).
+read-only file system; ``EACCES``, no permission), or, for :data:`DISK_FULL`, every later
+write that needs space (removals and renames go through, as on a real full disk).
 
 This complements the kill-at-every-write bench (:mod:`mtj_hil.testing.crash`, an
 ``LD_PRELOAD`` shim that sees every libc write, SIGKILL included): it runs inside the test
@@ -35,7 +36,13 @@ from typing import Any
 
 ERRORS = {"ENOSPC": errno.ENOSPC, "EROFS": errno.EROFS, "EACCES": errno.EACCES}
 """Write failures: a full disk, a read-only file system, a folder without write permission."""
-ACTIONS = ("count", "SIGTERM", "SIGINT", "SIGKILL", *ERRORS)
+DISK_FULL = "disk-full"
+"""A full disk as the kernel reports one: from write point K on, every write that needs
+space (data, ``fsync``, files and folders made) fails with ENOSPC, while removals and
+renames, which need none, still work (``ENOSPC`` fails those too: a harsher fault)."""
+NEEDS_NO_SPACE = ("unlink", "remove", "rmdir", "replace", "rename", "truncate", "ftruncate")
+"""The write points a full disk lets through (:data:`DISK_FULL`)."""
+ACTIONS = ("count", "SIGTERM", "SIGINT", "SIGKILL", DISK_FULL, *ERRORS)
 """``SIGKILL`` ends the process on the spot, as a power cut or an OOM kill would: use it only
 in a forked child (:func:`mtj_hil.testing.crash.in_child`)."""
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -77,9 +84,11 @@ class WriteFaults:
         self.points.append(f"{what} {target}")
         if self.action == "count" or not self.k or self.seen < self.k:
             return
-        if self.action in ERRORS:
+        if self.action == DISK_FULL and what in NEEDS_NO_SPACE:
+            return
+        if self.action in ERRORS or self.action == DISK_FULL:
             self.fired = True
-            code = ERRORS[self.action]
+            code = ERRORS.get(self.action, errno.ENOSPC)
             if isinstance(target, int):  # as the system raises it: no file name on an fd
                 raise OSError(code, os.strerror(code))
             raise OSError(code, os.strerror(code), os.fsdecode(target))

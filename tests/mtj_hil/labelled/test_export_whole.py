@@ -134,12 +134,12 @@ def test_file_export_stopped_leaves_nothing_behind(runs, tmp_path, fmt, suffix, 
         assert sorted(os.listdir(tmp_path)) == ["count"], k
 
 
-def test_forced_csv_export_stopped_at_any_write_leaves_the_folder_as_it_was(
-    runs, tmp_path, capsys, python_sigint
+@pytest.mark.parametrize("action", ["SIGTERM", "disk-full"])
+def test_forced_csv_export_cut_short_at_any_write_leaves_the_folder_as_it_was(
+    runs, tmp_path, capsys, action, python_sigint
 ):
-    """SIGTERM at every write point. (A full disk is tried at chosen points above: this
-    harness fails every write after it, removals too, where a real full disk lets a
-    removal go, so a full disk at every point would fault the put-back itself.)"""
+    """SIGTERM, or a full disk (removals and renames still work, as on a real one), at
+    every write point: the folder is as it was, or as after the export, never a mix."""
     out = tmp_path / "tables"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
@@ -151,15 +151,19 @@ def test_forced_csv_export_stopped_at_any_write_leaves_the_folder_as_it_was(
         for name in set(after) - set(before):
             (out / name).unlink(missing_ok=True)
         (out / "attributes.csv").write_text("older attributes")
-        code, faults = _export(tmp_path, _csv_args(runs, out, "--force"), k, "SIGTERM")
-        assert faults.fired, k
-        # hidden names aside: a stop while the stage is removed leaves it to the next process
-        visible = {n: d for n, d in _snapshot(out).items() if not n.startswith(".")}
+        code, faults = _export(tmp_path, _csv_args(runs, out, "--force"), k, action)
+        state = _snapshot(out)
+        visible = {n: d for n, d in state.items() if not n.startswith(".")}
         where = faults.points[k - 1]
         assert visible in (before, after), (k, where, sorted(visible))
+        if action == "disk-full":  # nothing to be removed fails: nothing hidden is left
+            assert (code, state) in ((4, before), (0, after)), (k, where, code, sorted(state))
+            assert "No space left on device" in capsys.readouterr().err or code == 0
+            continue
+        # a stop while the stage is removed leaves it to the next process
+        assert faults.fired and code in (0, 143), k
         if visible == after and code != 0:  # cut short only while tidying its stage away
             assert where.startswith(("unlink", "rmdir")), where
-        assert code in (0, 143), k
         if code == 0:
             assert visible == after, k
     capsys.readouterr()

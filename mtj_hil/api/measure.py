@@ -69,9 +69,14 @@ class Run:
         return _kind_piece(self, "load")(self.path)
 
     def report(self, png: str | Path | None = None) -> Path:
-        """Draw the run's PNG report (default: beside the run file) and return its path."""
+        """Draw the run's PNG report (default: beside the run file) and return its path;
+        it is drawn aside and renamed into place, so the path never holds half an image."""
+        from mtj_hil.fileio.atomic import written_aside
+
         target = Path(png) if png is not None else self.path.with_suffix(".png")
-        return _kind_piece(self, "report")(self.load(), target)
+        with written_aside(target) as tmp:
+            _kind_piece(self, "report")(self.load(), tmp)
+        return target
 
     def export(self, fmt: str, out: str | Path | None = None, *, force: bool = False) -> list[Path]:
         """Export as ``"netcdf"``, ``"csv"`` or ``"nexus"`` (``mtj-hil export``)."""

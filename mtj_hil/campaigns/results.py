@@ -22,6 +22,7 @@ from mtj_hil.campaigns.rebuild import view
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
 from mtj_hil.experiments.outputs import markdown_table, write_csv
+from mtj_hil.fileio.atomic import atomic_write, written_aside
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.characterization import load_characterization
 from mtj_hil.runs.store.journal import RecoveryWarning
@@ -145,7 +146,8 @@ def lot_map(labels: list[str], yields: list[float | None], path: Path, title: st
     ax.set_title(title)
     fig.colorbar(im, ax=ax, label="yield (% good devices)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with written_aside(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 
@@ -194,7 +196,7 @@ def write_report(spec: CampaignSpec) -> tuple[str, dict[str, Path]]:
                 "run files:\n\n" + "".join(f"- {t.run_file}\n" for t in finished) + "\n"
             )
     paths["markdown"] = folder / "report.md"
-    paths["markdown"].write_text(text)
+    atomic_write(paths["markdown"], text.encode())
     return text, paths
 
 
@@ -334,6 +336,7 @@ def _sweep_figure(results: list[Any], path: Path) -> Path:
     ax.set_ylabel("test error (%)")
     ax.set_title(f"{len(results)} seeds x {len(results[0].dies)} dies")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with written_aside(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path

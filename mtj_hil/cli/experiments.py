@@ -21,6 +21,7 @@ from rich.text import Text
 from mtj_hil.cli.tables import print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
+from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
@@ -348,7 +349,7 @@ def borders(
         write_borders(r, folder / f"seed-{r.config.seed}")
     summary = folder / "summary.md"
     folder.mkdir(parents=True, exist_ok=True)
-    summary.write_text(seeds_markdown(results))
+    atomic_write(summary, seeds_markdown(results).encode())
     print_markdown(Console(), summary.read_text())
     console.print(escape(f"summary: {summary}"), soft_wrap=True)
     console.print(escape(f"per seed: {folder}/seed-*/"), soft_wrap=True)

@@ -4,8 +4,6 @@ while drawing it)."""
 
 from __future__ import annotations
 
-import os
-from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -58,19 +56,11 @@ def draw_report(out: Path, kind: str) -> None:
     temporary name and moved into place whole: a report cut short (a full disk, a stop, or
     a kill that cleans nothing up) is no ``.png``, so ``--resume`` draws it again
     (:func:`finish_report`); a temporary a killed process left is removed here."""
-    from mtj_hil.fileio.atomic import remove_stale_temps, temp_path
+    from mtj_hil.fileio.atomic import written_aside
     from mtj_hil.kinds import measurement_kinds
 
     measured = measurement_kinds()[kind]
     png = out.with_suffix(".png")
-    remove_stale_temps(png.parent, png.name)
-    tmp = temp_path(png)
-    tmp = tmp.with_name(f"{tmp.name}.png")  # the image's format is read from its suffix
-    try:
+    with written_aside(png) as tmp:  # a full disk, a stop: a half-written image is no report
         measured.piece("report")(measured.piece("load")(out), tmp)
-        os.replace(tmp, png)
-    except BaseException:  # a full disk, a stop: a half-written image is no report
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
     console.print(escape(f"report: {png}"), soft_wrap=True)

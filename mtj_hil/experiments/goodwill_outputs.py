@@ -8,6 +8,7 @@ import numpy as np
 
 from mtj_hil.experiments.goodwill import GoodwillResult, SolutionSet, config_record
 from mtj_hil.experiments.outputs import markdown_table, write_csv
+from mtj_hil.fileio.atomic import atomic_write, written_aside
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import simulated_die_id
 
@@ -88,7 +89,7 @@ def write_goodwill(
     if result.skipped:
         text += f"\n{result.skipped}\n"
     paths["markdown"] = out_dir / f"{stem}.md"
-    paths["markdown"].write_text(text)
+    atomic_write(paths["markdown"], text.encode())
     paths["histogram"] = _histogram(result, out_dir / f"{stem}-histogram.png")
     return paths
 
@@ -160,6 +161,7 @@ def _histogram(result: GoodwillResult, path: Path) -> Path:
         ax.set_ylabel("solutions")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with written_aside(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path

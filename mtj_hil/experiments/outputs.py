@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -17,6 +18,7 @@ from mtj_hil.experiments.borders_config import config_record
 from mtj_hil.experiments.claims import CLAIMS_HEADER, claims_note, claims_rows
 from mtj_hil.experiments.networks import save_network
 from mtj_hil.experiments.stats import binomial_ci, mean_ci
+from mtj_hil.fileio.atomic import atomic_write, written_aside
 from mtj_hil.runs.store.runfile import RunFile
 
 LABELS = {
@@ -46,10 +48,11 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     """Write rows under a header line; returns ``path``."""
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(header)
+    w.writerows(rows)
+    atomic_write(path, text.getvalue().encode())
     return path
 
 
@@ -227,7 +230,7 @@ def write_borders(result: BordersResult, out_dir: Path, stem: str = "borders") -
     header, rows = borders_per_die(result)
     paths["csv"] = write_csv(out_dir / f"{stem}.csv", header, rows)
     paths["markdown"] = out_dir / f"{stem}.md"
-    paths["markdown"].write_text(borders_markdown(result))
+    atomic_write(paths["markdown"], borders_markdown(result).encode())
     paths["figure"] = borders_figure(result, out_dir / f"{stem}-per-die.png")
     paths["histogram"] = borders_histogram(result, out_dir / f"{stem}-histogram.png")
     return paths
@@ -365,7 +368,8 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with written_aside(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path
 
@@ -388,6 +392,7 @@ def borders_histogram(result: BordersResult, path: Path) -> Path:
     ax.set_ylabel("dies")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with written_aside(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path

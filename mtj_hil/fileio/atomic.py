@@ -17,7 +17,7 @@ import errno
 import os
 import secrets
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 CHUNK = 1 << 26
@@ -94,6 +94,30 @@ def atomic_write(
         if isinstance(exc, FileExistsError):
             raise
         exc.filename = str(path)
+        raise
+
+
+@contextlib.contextmanager
+def written_aside(path: str | Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` for a writer to fill (a figure, a table), renamed
+    onto ``path`` when the block ends and removed if it raises or is interrupted, so
+    ``path`` only ever holds a whole file. The name ends in ``path``'s suffix (matplotlib
+    reads the format from it). A temporary a killed process left for ``path`` is removed
+    first. Not flushed to the disk: for outputs drawn again from the data, not records.
+
+    Raises:
+        OSError: the rename failed (the temporary is removed; ``path`` is as it was).
+    """
+    path = Path(path)
+    remove_stale_temps(path.parent, path.name)
+    tmp = temp_path(path)
+    tmp = tmp.with_name(tmp.name + path.suffix)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
 
 

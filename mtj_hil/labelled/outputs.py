@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mtj_hil.errors import StoreError
-from mtj_hil.fileio.atomic import error_text, remove_stale_temps, stale_temps, temp_path
+from mtj_hil.fileio.atomic import error_text, stale_temps, temp_path, written_aside
 from mtj_hil.fileio.paths import is_one_of
 from mtj_hil.runs.store.journal import RecoveryWarning
 
@@ -79,23 +79,17 @@ def replacing(target: Path) -> Iterator[Path]:
     if target.is_dir():
         raise StoreError(f"{target} is a folder; give the file to write as --out")
     made: list[Path] = []
-    tmp: Path | None = None
     done = False
     try:
         _make_parents(target.parent, made)
-        remove_stale_temps(target.parent, target.name)
-        tmp = temp_path(target)
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        yield tmp
-        os.replace(tmp, target)
+        with written_aside(target) as tmp:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # taken now
+            yield tmp
         done = True
     except OSError as exc:
         raise StoreError(f"cannot write {target}: {error_text(exc)}") from exc
     finally:
         if not done:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    tmp.unlink(missing_ok=True)
             _remove_made(made)
 
 

@@ -137,3 +137,13 @@ def write_faults(folder: str | Path, k: int = 0, action: str = "count") -> Itera
         for name, original in saved.items():
             setattr(os, name, original)
         builtins.open = io.open = original_open
+
+
+def folder_contents(folder: str | Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` (relative, hidden ones included) with its bytes (None for
+    a folder): what a test compares before and after a fault."""
+    folder = Path(folder)
+    return {
+        str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+    }

@@ -16,17 +16,9 @@ from mtj_hil.cli import main
 from mtj_hil.labelled.outputs import recover_folder
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.testing.crash import in_child
-from mtj_hil.testing.write_faults import write_faults
+from mtj_hil.testing.write_faults import folder_contents, write_faults
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-
-
-def _snapshot(folder: Path) -> dict[str, bytes | None]:
-    """Every path under ``folder`` (relative, hidden ones included) with its bytes."""
-    return {
-        str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
-        for p in sorted(folder.rglob("*"))
-    }
 
 
 def _count(folder: Path, args: list[str]) -> int:
@@ -51,7 +43,7 @@ def _killed(folder: Path, args: list[str], k: int, log: Path) -> None:
 
 
 def _restore(folder: Path, state: dict[str, bytes | None]) -> None:
-    """Make ``folder`` hold exactly ``state`` (a :func:`_snapshot`)."""
+    """Make ``folder`` hold exactly ``state`` (a :func:`~mtj_hil.testing.write_faults.folder_contents`)."""
     for path in sorted(folder.rglob("*"), reverse=True):
         if str(path.relative_to(folder)) not in state:
             path.rmdir() if path.is_dir() else path.unlink()
@@ -68,10 +60,10 @@ def test_forced_csv_export_killed_at_any_write_is_undone_or_finished(runs, tmp_p
     (out / "notes.txt").write_text("mine")
     (out / "array-row-column.csv").write_text("an older export")
     (out / "attributes.csv").write_text("older attributes")
-    before = _snapshot(out)
+    before = folder_contents(out)
     args = ["export", str(runs["characterization"]), "--format", "csv", "--out", str(out)]
     n = _count(tmp_path, [*args, "--force"])
-    after = _snapshot(out)
+    after = folder_contents(out)
     assert after != before and not any(name.startswith(".") for name in after)
     outcomes = set()
     for k in range(1, n + 1):
@@ -80,11 +72,13 @@ def test_forced_csv_export_killed_at_any_write_is_undone_or_finished(runs, tmp_p
         # what the kill left, tidied up on its own (a copy: the name of the folder counts)
         copy = tmp_path / f"copy{k}" / "tables"
         shutil.copytree(out, copy, symlinks=True)
-        seen = {name: data for name, data in _snapshot(out).items() if not name.startswith(".")}
+        seen = {
+            name: data for name, data in folder_contents(out).items() if not name.startswith(".")
+        }
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             recover_folder(copy)
-        state = _snapshot(copy)
+        state = folder_contents(copy)
         assert state in (before, after), f"write point {k}: {sorted(state)}"
         outcomes.add("before" if state == before else "after")
         warned = any(issubclass(w.category, RecoveryWarning) for w in caught)
@@ -94,7 +88,7 @@ def test_forced_csv_export_killed_at_any_write_is_undone_or_finished(runs, tmp_p
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert main([*args, "--force"]) == 0, k
-        assert _snapshot(out) == after, k
+        assert folder_contents(out) == after, k
     assert outcomes == {"before", "after"}  # some kills undone, the last ones finished
 
 
@@ -102,7 +96,7 @@ def test_csv_export_killed_at_any_write_leaves_nothing_the_next_export_minds(run
     out = tmp_path / "tables"
     args = ["export", str(runs["characterization"]), "--format", "csv", "--out", str(out)]
     n = _count(tmp_path, args)
-    after = _snapshot(out)
+    after = folder_contents(out)
     for k in range(1, n + 1):
         for path in sorted(tmp_path.rglob("*"), reverse=True):
             if path.name != "child.log":
@@ -112,7 +106,7 @@ def test_csv_export_killed_at_any_write_leaves_nothing_the_next_export_minds(run
             warnings.simplefilter("error")  # nothing to put back: no warning
             if not out.exists():
                 assert main(args) == 0, k  # no --force needed: nothing of it was left
-        assert _snapshot(out) == after, k
+        assert folder_contents(out) == after, k
         assert sorted(p.name for p in tmp_path.iterdir()) == ["child.log", "tables"], k
 
 

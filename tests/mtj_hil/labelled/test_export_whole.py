@@ -11,15 +11,7 @@ from pathlib import Path
 import pytest
 
 from mtj_hil.cli import main
-from mtj_hil.testing.write_faults import write_faults
-
-
-def _snapshot(folder: Path) -> dict[str, bytes | None]:
-    """Every path under ``folder`` (relative) with its bytes (None for a folder)."""
-    return {
-        str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
-        for p in sorted(folder.rglob("*"))
-    }
+from mtj_hil.testing.write_faults import folder_contents, write_faults
 
 
 def _export(folder: Path, args: list[str], k: int = 0, action: str = "count"):
@@ -83,16 +75,16 @@ def test_forced_csv_export_cut_short_leaves_the_folder_as_it_was(
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "array-row-column.csv").write_text("an older export")
-    before = _snapshot(out)
+    before = folder_contents(out)
     _, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
     k = _point(counted.points, "open", 3)
     code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), k, "SIGTERM")
     assert code == 143
-    assert _snapshot(out) == before
+    assert folder_contents(out) == before
     code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), k, "ENOSPC")
     assert code == 4
     assert "the files there are as they were" in " ".join(capsys.readouterr().err.split())
-    visible = {k: v for k, v in _snapshot(out).items() if not k.startswith(".")}
+    visible = {k: v for k, v in folder_contents(out).items() if not k.startswith(".")}
     assert visible == before
 
 
@@ -105,7 +97,7 @@ def test_forced_csv_export_stopped_while_moving_its_tables_in_puts_them_back(
     code, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
     (out / "array-row-column.csv").write_text("an older export")
     (out / "attributes.csv").write_text("older attributes")
-    before = _snapshot(out)
+    before = folder_contents(out)
     _, counted = _export(tmp_path, _csv_args(runs, out, "--force"))
     for name, data in before.items():  # the export replaced the two tables, kept the notes
         assert ((out / name).read_bytes() == data) == (name == "notes.txt")
@@ -117,7 +109,7 @@ def test_forced_csv_export_stopped_while_moving_its_tables_in_puts_them_back(
     assert len(moves) >= 3
     code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), moves[-2], "SIGTERM")
     assert code == 143
-    assert _snapshot(out) == before
+    assert folder_contents(out) == before
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("netcdf", ".nc"), ("nexus", ".nxs")])
@@ -144,15 +136,15 @@ def test_forced_csv_export_cut_short_at_any_write_leaves_the_folder_as_it_was(
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "attributes.csv").write_text("older attributes")
-    before = _snapshot(out)
+    before = folder_contents(out)
     _, counted = _export(tmp_path, _csv_args(runs, out, "--force"))
-    after = _snapshot(out)
+    after = folder_contents(out)
     for k in range(1, counted.seen + 1):
         for name in set(after) - set(before):
             (out / name).unlink(missing_ok=True)
         (out / "attributes.csv").write_text("older attributes")
         code, faults = _export(tmp_path, _csv_args(runs, out, "--force"), k, action)
-        state = _snapshot(out)
+        state = folder_contents(out)
         visible = {n: d for n, d in state.items() if not n.startswith(".")}
         where = faults.points[k - 1]
         assert visible in (before, after), (k, where, sorted(visible))

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
@@ -30,7 +29,7 @@ from mtj_hil.calibration.procedures import (
 )
 from mtj_hil.calibration.record_files import list_records, read_record, write_record
 from mtj_hil.calibration.records import CalibrationRecord
-from mtj_hil.cli.tables import print_table
+from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.chip import check_write_pulse
 from mtj_hil.protocols.errors import InvalidRequest
@@ -41,7 +40,7 @@ from mtj_hil.station.files import load_station
 
 __all__ = ["calibrate", "calibrate_chip", "calibrate_station", "calibration"]
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 class CalibrationFailed(click.ClickException):
@@ -268,7 +267,7 @@ def list_command(station_file: Path) -> None:
             )
         )
     print_table(
-        Console(),
+        make_console(),
         ("id", "created (UTC)", "age / d", "parts", "instruments"),
         rows,
         f"calibrations of {station.name} ({_directory(station)})",
@@ -315,7 +314,7 @@ def show_command(record: str | None, station_file: Path | None) -> None:
 
 
 def print_record(r: CalibrationRecord) -> None:
-    out = Console()
+    out = make_console()
     out.print(
         Text.assemble((r.id, "bold"), f"  station {r.station}, made {r.created.isoformat()}"),
         soft_wrap=True,

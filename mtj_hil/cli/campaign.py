@@ -6,16 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from mtj_hil.cli.tables import print_markdown, print_table
+from mtj_hil.cli.tables import make_console, print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import counted
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 CAMPAIGN_FILE = click.Path(dir_okay=False, path_type=Path)
 LOG_LEVELS = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
 """Levels of the log records a worker relays (``"LEVEL: message"``) -> their colour."""
@@ -61,7 +60,7 @@ def check(file: Path) -> None:
         needs = sorted({n.split("/")[0] for t in tasks for n in t.needs})
         rows.append((name, tasks[0].kind, len(tasks), ", ".join(needs) or "-"))
     print_table(
-        Console(),
+        make_console(),
         ("group", "kind", "tasks", "after"),
         rows,
         f"campaign {spec.name}: {counted(len(spec.tasks), 'task')} -> {spec.out_dir}",
@@ -231,7 +230,7 @@ def status(file: Path, verify: bool) -> None:
     cut = not index.run_active() and any(r[3] for r in rows)
     headers = ("kind", "tasks", "completed", "interrupted" if cut else "running", "failed")
     headers += ("pending",)
-    print_table(Console(), headers, rows, f"campaign {spec.name}", right=(1, 2, 3, 4, 5))
+    print_table(make_console(), headers, rows, f"campaign {spec.name}", right=(1, 2, 3, 4, 5))
     if cut:
         console.print(
             escape(
@@ -247,7 +246,7 @@ def status(file: Path, verify: bool) -> None:
     for t in spec.tasks:
         rec = records.get(t.id, {})
         if rec.get("status") == "failed":
-            Console().print(
+            make_console().print(
                 Text.assemble(
                     ("failed", "red"),
                     f" {t.id} (worker {rec.get('worker') or '-'}, {rec.get('ended')}): "
@@ -313,7 +312,7 @@ def _switching_status(tasks: list, records: dict) -> None:
     if not done:
         return
     rows = [[t.id, *switching_row(records[t.id].get("summary") or {})[1:]] for t in done]
-    print_table(Console(), ["task", *SWITCHING_HEADER[1:]], rows, "switching (to AP / to P)")
+    print_table(make_console(), ["task", *SWITCHING_HEADER[1:]], rows, "switching (to AP / to P)")
 
 
 @campaign.command()
@@ -334,7 +333,7 @@ def report(file: Path) -> None:
             f"not exist; run it first (mtj-hil campaign run {file})"
         )
     text, paths = write_report(spec)
-    print_markdown(Console(), text)
+    print_markdown(make_console(), text)
     for name, path in paths.items():
         console.print(escape(f"{name}: {path}"), soft_wrap=True)
 

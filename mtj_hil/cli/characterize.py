@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
@@ -31,7 +30,7 @@ from mtj_hil.cli.common import (
 )
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
-from mtj_hil.cli.tables import print_table
+from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import counted
 from mtj_hil.protocols.characterize.plan import (
@@ -296,7 +295,7 @@ def summarise(path: Path) -> None:
     from mtj_hil.runs.store import load_characterization
 
     char = load_characterization(path)
-    out = Console()
+    out = make_console()
     attrs = char.attrs
     rows = []
     for key in (

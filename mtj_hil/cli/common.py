@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.sim.die import simulated_die_id
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mtj_hil.sim.profile import DeviceProfile
     from mtj_hil.station.config import Station
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 _RUN: dict[str, Path] = {}
 

@@ -13,19 +13,18 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from mtj_hil.cli.tables import print_markdown
+from mtj_hil.cli.tables import make_console, print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
 from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 DATASET = click.Choice(["mnist5k", "digits", "idx"])
 
@@ -339,7 +338,7 @@ def borders(
         with _bar() as progress:
             result = run_borders(config, progress)
         paths = write_borders(result, folder)
-        print_markdown(Console(), paths["markdown"].read_text())
+        print_markdown(make_console(), paths["markdown"].read_text())
         for key, path in paths.items():
             console.print(escape(f"{key}: {path}"), soft_wrap=True)
         return
@@ -350,7 +349,7 @@ def borders(
     summary = folder / "summary.md"
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(summary, seeds_markdown(results).encode())
-    print_markdown(Console(), summary.read_text())
+    print_markdown(make_console(), summary.read_text())
     console.print(escape(f"summary: {summary}"), soft_wrap=True)
     console.print(escape(f"per seed: {folder}/seed-*/"), soft_wrap=True)
 
@@ -466,7 +465,7 @@ def goodwill(
     if result.skipped:
         console.print(Text(str(result.skipped), style="yellow"), soft_wrap=True)
     paths = write_goodwill(result, folder)
-    print_markdown(Console(), paths["markdown"].read_text())
+    print_markdown(make_console(), paths["markdown"].read_text())
     for key, path in paths.items():
         console.print(escape(f"{key}: {path}"), soft_wrap=True)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
 from mtj_hil.cli.common import console
-from mtj_hil.cli.tables import print_table
+from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import ConfigError, StoreError, counted
 
 
@@ -78,7 +77,7 @@ def fit_profile_command(
         for key, item in fitted.values.items()
     ]
     print_table(
-        Console(),
+        make_console(),
         ("key", "value", "uncertainty", "source"),
         rows,
         f"fitted profile {prof.name} ({counted(len(runs), 'run')})",

@@ -7,15 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.text import Text
 
+from mtj_hil.cli.tables import make_console
 from mtj_hil.experiments.borders_config import MAX_DIES
 from mtj_hil.experiments.method_names import METHODS
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 DATASET = click.Choice(["mnist5k", "digits", "idx"])
 

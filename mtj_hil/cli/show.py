@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from mtj_hil.cli.tables import print_table
+from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import StoreError, counted
 
 
@@ -50,11 +49,13 @@ def show(runfile: Path, verify: bool) -> None:
         from mtj_hil.runs.store.verify import verify_run_file
 
         count = verify_run_file(runfile)
-        Console().print(escape(f"verified: {counted(count, 'dataset')} read, every checksum good"))
+        make_console().print(
+            escape(f"verified: {counted(count, 'dataset')} read, every checksum good")
+        )
     with RunFile.open(runfile) as run:
         name, attrs, held = run.kind, run.attrs, run.held
     if attrs.get("status") != "completed":
-        show_files.run_state(Console(), attrs, held, runfile)
+        show_files.run_state(make_console(), attrs, held, runfile)
     kind = file_kind(name)
     if kind is not None:
         kind.piece("summary")(runfile)
@@ -73,7 +74,7 @@ def profiles() -> None:
     defect rate (and whole-line defects per array), read noise."""
     from mtj_hil.sim.profile import available_profiles, load_profile
 
-    out = Console(highlight=False)
+    out = make_console(highlight=False)
     rows, notes = [], []
     for name in available_profiles():
         p = load_profile(name)

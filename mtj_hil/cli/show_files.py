@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import StoreError, counted
 from mtj_hil.runs.store.resume import resume_hint
 
@@ -139,7 +140,7 @@ def show_network(path: Path) -> None:
             sets = [comp[k] for k in comp if k.startswith("corrected_")]
             corrected = sum(d.shape[0] for d in sets if d.ndim == 2)
             budget, epochs = comp.attrs.get("budget", "?"), comp.attrs.get("epochs", "?")
-    out = Console()
+    out = make_console()
     keys = ("die_id", "kind", "status", "method", "dataset_name", "profile", "die", "started")
     out.print(grid([(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")]))
     out.print(escape(f"stored: {', '.join(layers) or '(nothing)'}"), soft_wrap=True)
@@ -165,7 +166,7 @@ def show_experiment(path: Path) -> None:
         attrs = run.attrs
         datasets: list[str] = []
         run.h5.visit(lambda name: datasets.append(name) if "/" in name else None)
-    out = Console()
+    out = make_console()
     keys = ("kind", "die_id", "status", "seed", "started", "ended", "seconds")
     out.print(grid([(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")]))
     out.print(escape(f"datasets: {', '.join(datasets) or '(none)'}"), soft_wrap=True)
@@ -184,7 +185,7 @@ def show_campaign_index(path: Path) -> None:
     states: dict[str, int] = {}
     for rec in records.values():
         states[str(rec.get("status"))] = states.get(str(rec.get("status")), 0) + 1
-    out = Console()
+    out = make_console()
     out.print(
         grid(
             [
@@ -215,7 +216,7 @@ def show_toml(path: Path) -> None:
     from mtj_hil.schema import read_toml
 
     _, data = read_toml(path, "file")
-    out = Console()
+    out = make_console()
     if data.get("format") == "mtj-hil-calibration":
         from mtj_hil.calibration.record_files import read_record
         from mtj_hil.cli.calibration import print_record

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from mtj_hil.cli.tables import make_console
 from mtj_hil.station.check import check_station
 from mtj_hil.station.envelope import envelope_notes
 from mtj_hil.station.files import load_station, station_settings
@@ -47,7 +48,7 @@ def check(file: Path, verbose: bool) -> None:
     a bad station file.
     """
     st = load_station(file)
-    out = Console()
+    out = make_console()
     print_settings(out, st)
     for note in envelope_notes(st):
         out.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)

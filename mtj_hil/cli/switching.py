@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
@@ -30,7 +29,7 @@ from mtj_hil.cli.switching_options import (
     given_settings,
     placement_and_decision_options,
 )
-from mtj_hil.cli.tables import print_table
+from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import ConfigError, counted
 from mtj_hil.protocols.switching.procedure import (
@@ -367,7 +366,7 @@ def summarise_switching(path: Path) -> None:
     from mtj_hil.runs.store.switching import load_switching
 
     run = load_switching(path)
-    out = Console()
+    out = make_console()
     rows = [
         (key, run.attrs[key])
         for key in ("die_id", "kind", "status", "status_reason", "run_id", "started", "ended")

@@ -12,6 +12,17 @@ from rich.table import Table
 from rich.text import Text
 
 _PROSE_MIN = 16
+_PRINTED_AS_WRITTEN = {"emoji": False}
+"""Console settings every command prints with: ``emoji=False`` keeps codes such as ``:ok:``
+in a die id (``sim:ok:lot0:die0``) as written, never turned into pictures."""
+
+
+def make_console(*, stderr: bool = False, highlight: bool = True) -> Console:
+    """The console a command prints on (stdout, or stderr for progress and messages); text
+    comes out as written (no emoji codes replaced)."""
+    return Console(stderr=stderr, highlight=highlight, **_PRINTED_AS_WRITTEN)
+
+
 """Width a wrapping (prose) column needs at least."""
 
 

@@ -27,7 +27,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.instruments.validators import strict_range
 
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.instruments.smu.base import (
     Reading,
     best_effort,
@@ -47,7 +47,7 @@ from mtj_hil.instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from mtj_hil.instruments.smu.lifecycle import checked_level
+from mtj_hil.instruments.smu.lifecycle import checked_compliance, checked_level
 from mtj_hil.instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Status-word bits (2400 manual, :FORMat:ELEMents STATus).
@@ -97,14 +97,70 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
         )
     )
 
-    compliance_current = Instrument.control(
-        ":SENS:CURR:PROT?",
-        ":SENS:CURR:PROT %s",
-        """Control the current compliance in A (1 nA to 1.05 A; out of range raises ValueError).""",
-        validator=strict_range,
-        values=[1e-9, 1.05],
-        set_process=scpi_number,
+    compliance_current = checked_compliance(
+        Instrument.control(
+            ":SENS:CURR:PROT?",
+            ":SENS:CURR:PROT %s",
+            """Control the current compliance in A (1 nA to 1.05 A; out of range raises ValueError).""",
+            validator=strict_range,
+            values=[1e-9, 1.05],
+            set_process=scpi_number,
+        )
     )
+
+    # pymeasure's Keithley2400 also sources current, sets its own compliance and switches the
+    # output on by itself; through this driver the output goes on only in the verified known
+    # state (a voltage source, configured by ``configure``), so those calls are refused or
+    # routed through the guarded output.
+
+    def _inherited_refused(self, what: str) -> SafetyViolation:
+        return SafetyViolation(
+            f"{self._who()}: {what} is refused: this driver sources voltage only, in the "
+            "known state configure() verified (configure a new one to change it)"
+        )
+
+    def apply_current(self, *args: object, **kwargs: object) -> None:
+        """Refused (SafetyViolation): the known state sources voltage."""
+        raise self._inherited_refused("apply_current")
+
+    def apply_voltage(self, *args: object, **kwargs: object) -> None:
+        """Refused (SafetyViolation): pymeasure's version sets its own 0.1 A compliance;
+        ``configure`` sets the voltage source and its compliance."""
+        raise self._inherited_refused("apply_voltage")
+
+    def ramp_to_current(self, *args: object, **kwargs: object) -> None:
+        """Refused (SafetyViolation): the known state sources voltage."""
+        raise self._inherited_refused("ramp_to_current")
+
+    def _refuse_set(name: str) -> Callable[[Keithley2400SourceMeter, object], None]:  # noqa: N805
+        def fset(self: Keithley2400SourceMeter, value: object) -> None:
+            raise self._inherited_refused(f"setting {name}")
+
+        return fset
+
+    source_current = property(Keithley2400.source_current.fget, _refuse_set("source_current"))
+    source_mode = property(Keithley2400.source_mode.fget, _refuse_set("source_mode"))
+    compliance_voltage = property(
+        Keithley2400.compliance_voltage.fget, _refuse_set("compliance_voltage")
+    )
+    del _refuse_set
+
+    @property
+    def source_enabled(self) -> bool:
+        """Output state; setting it goes through the guarded ``output_enabled``."""
+        return self.output_enabled
+
+    @source_enabled.setter
+    def source_enabled(self, state: bool) -> None:
+        self.output_enabled = state
+
+    def enable_source(self) -> None:
+        """:meth:`enable_output` (only in the verified known state)."""
+        self.enable_output()
+
+    def disable_source(self) -> None:
+        """:meth:`disable_output`."""
+        self.disable_output()
 
     def reset(self) -> None:
         """``*RST``, then restore the five-element data format this driver parses."""

@@ -45,7 +45,7 @@ from mtj_hil.instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from mtj_hil.instruments.smu.lifecycle import checked_level, refuse_dialect
+from mtj_hil.instruments.smu.lifecycle import checked_compliance, checked_level, refuse_dialect
 from mtj_hil.instruments.smu.scpi_common import KeithleyScpiBasics
 
 #: Source-status bit "source function was limited" (buffer.STAT_LIMIT).
@@ -99,13 +99,15 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         )
     )
 
-    compliance_current = Instrument.control(
-        ":SOUR:VOLT:ILIM?",
-        ":SOUR:VOLT:ILIM %s",
-        """Control the current limit of the voltage source in A (1 nA to 1.05 A, strict).""",
-        validator=strict_range,
-        values=[1e-9, 1.05],
-        set_process=scpi_number,
+    compliance_current = checked_compliance(
+        Instrument.control(
+            ":SOUR:VOLT:ILIM?",
+            ":SOUR:VOLT:ILIM %s",
+            """Control the current limit of the voltage source in A (1 nA to 1.05 A, strict).""",
+            validator=strict_range,
+            values=[1e-9, 1.05],
+            set_process=scpi_number,
+        )
     )
 
     compliance_tripped = Instrument.measurement(
@@ -128,9 +130,11 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         """Check the dialect (``*LANG?`` must be SCPI), then the known-state sequence.
 
         Raises:
+            SafetyViolation: ``settings`` above the owner's ceiling (nothing sent).
             InstrumentError: the unit runs TSP or 2400 emulation (nothing else is sent; the
                 message says to send ``*LANG SCPI`` and power-cycle).
         """
+        self._check_ceiling(settings)
         self.known_state = None
         lang = self.language
         if lang != "SCPI":

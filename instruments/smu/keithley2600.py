@@ -53,7 +53,7 @@ from mtj_hil.instruments.smu.base import (
 from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.instruments.smu.keithley2600_state import tsp_known_state
 from mtj_hil.instruments.smu.known_state import Setting, SmuSettings
-from mtj_hil.instruments.smu.lifecycle import SmuLifecycle, checked_level
+from mtj_hil.instruments.smu.lifecycle import SmuLifecycle, checked_compliance, checked_level
 from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
 from mtj_hil.instruments.smu.tsp_replies import (
     parse_bool,
@@ -91,13 +91,15 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         )
     )
 
-    compliance_current = Channel.control(
-        "print(smu{ch}.source.limiti)",
-        "smu{ch}.source.limiti = %s",
-        """Control the current limit in A (1 nA to 3 A, strict; 0 is rejected).""",
-        validator=strict_range,
-        values=[1e-9, 3.0],
-        set_process=scpi_number,
+    compliance_current = checked_compliance(
+        Channel.control(
+            "print(smu{ch}.source.limiti)",
+            "smu{ch}.source.limiti = %s",
+            """Control the current limit in A (1 nA to 3 A, strict; 0 is rejected).""",
+            validator=strict_range,
+            values=[1e-9, 3.0],
+            set_process=scpi_number,
+        )
     )
 
     nplc = Channel.control(

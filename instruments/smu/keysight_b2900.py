@@ -68,7 +68,7 @@ from mtj_hil.instruments.smu.known_state import (
     check_text,
     smallest_covering,
 )
-from mtj_hil.instruments.smu.lifecycle import SmuLifecycle, checked_level
+from mtj_hil.instruments.smu.lifecycle import SmuLifecycle, checked_compliance, checked_level
 from mtj_hil.instruments.smu.multichannel import MultiChannelUnit
 
 log = logging.getLogger(__name__)
@@ -105,13 +105,15 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
         )
     )
 
-    compliance_current = Channel.control(
-        ":SENS{ch}:CURR:PROT?",
-        ":SENS{ch}:CURR:PROT %s",
-        """Control the current compliance in A (1 nA to 3.03 A, strict).""",
-        validator=strict_range,
-        values=[1e-9, 3.03],
-        set_process=scpi_number,
+    compliance_current = checked_compliance(
+        Channel.control(
+            ":SENS{ch}:CURR:PROT?",
+            ":SENS{ch}:CURR:PROT %s",
+            """Control the current compliance in A (1 nA to 3.03 A, strict).""",
+            validator=strict_range,
+            values=[1e-9, 3.03],
+            set_process=scpi_number,
+        )
     )
 
     nplc = Channel.control(

@@ -24,6 +24,7 @@ __all__ = [
     "KnownStateMixin",
     "SettingCheck",
     "SmuSettings",
+    "SourceCeiling",
     "check_current_range",
     "check_number",
     "check_range",
@@ -63,6 +64,28 @@ class SmuSettings:
             raise ValueError(f"SmuSettings.current_range must be > 0 A, got {self.current_range!r}")
         if not self.ramp_step > 0:
             raise ValueError(f"SmuSettings.ramp_step must be > 0 V, got {self.ramp_step!r}")
+
+
+@dataclass(frozen=True)
+class SourceCeiling:
+    """The most the owner of a channel (a station) lets it be configured for, whatever a
+    caller asks of ``configure``: ``max_voltage`` (V, |source level|) and ``compliance``
+    (A, current limit)."""
+
+    max_voltage: float
+    compliance: float
+
+    def refusal(self, settings: SmuSettings) -> str | None:
+        """Why ``settings`` go beyond this ceiling (None: they do not)."""
+        beyond = [
+            f"{name} {asked!r} {unit} above the owner's {bound!r} {unit}"
+            for name, asked, bound, unit in (
+                ("source bound", settings.max_voltage, self.max_voltage, "V"),
+                ("compliance", settings.compliance, self.compliance, "A"),
+            )
+            if not asked <= bound
+        ]
+        return "; ".join(beyond) or None
 
 
 @dataclass(frozen=True)

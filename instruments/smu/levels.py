@@ -76,6 +76,32 @@ class SourceLevels:
 
     # -- levels ---------------------------------------------------------------------------
 
+    def _bound_of(self, name: str) -> float | None:
+        """The tighter of the known state's and the owner's ceiling's ``name``
+        (``max_voltage`` V or ``compliance`` A); None when neither is set."""
+        bounds = [
+            getattr(holder, name)
+            for holder in (getattr(self, "_settings", None), getattr(self, "ceiling", None))
+            if holder is not None
+        ]
+        return min(bounds) if bounds else None
+
+    def _check_compliance(self, amps: float) -> float:
+        """``amps`` as a float once it (and the value the instrument receives for it) is at
+        most the known state's compliance and the owner's ceiling (A).
+
+        Raises:
+            SafetyViolation: above either, or not a number.
+        """
+        amps = float(amps)
+        limit = self._bound_of("compliance")
+        if limit is not None and not (amps <= limit and sent_number(amps) <= limit):
+            raise SafetyViolation(
+                f"{self._who()}: compliance {amps!r} A above the verified {limit!r} A "
+                "(configure a new known state to change it)"
+            )
+        return amps
+
     def _check_level(self, volts: float) -> float:
         """``volts`` as a float, once it and the level the instrument will receive for it
         (:func:`~mtj_hil.instruments.smu.base.sent_number`, 6 significant digits) lie within
@@ -85,7 +111,7 @@ class SourceLevels:
             SafetyViolation: either beyond the bound (or not a number).
         """
         volts = float(volts)
-        limit = self._settings.max_voltage if self._settings is not None else None
+        limit = self._bound_of("max_voltage")
         if limit is None:
             return volts
         if not abs(volts) <= limit * (1 + 1e-9):
@@ -93,13 +119,13 @@ class SourceLevels:
             sign = "-" if volts < 0 else ""
             raise SafetyViolation(
                 f"{self._who()}: source level {sign}{shown} V outside the configured "
-                f"+-{bound} V (known-state source bound)"
+                f"+-{bound} V (the known state's or owner's source bound)"
             )
         if not abs(sent_number(volts)) <= limit:
             raise SafetyViolation(
                 f"{self._who()}: source level {volts!r} V goes to the instrument as "
                 f"{scpi_number(volts)} V (6 significant digits), outside the configured "
-                f"+-{limit!r} V (known-state source bound)"
+                f"+-{limit!r} V (the known state's or owner's source bound)"
             )
         return volts
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.bus.transport import measurement_timeout
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.instruments.smu.base import check_voltage, scpi_number
 from mtj_hil.instruments.smu.health import ChannelFound, SmuHealth
 from mtj_hil.instruments.smu.known_state import (
@@ -27,6 +27,7 @@ from mtj_hil.instruments.smu.known_state import (
     Setting,
     SettingCheck,
     SmuSettings,
+    SourceCeiling,
 )
 from mtj_hil.instruments.smu.levels import SourceLevels
 
@@ -45,6 +46,18 @@ def checked_level(control: property) -> property:
     return property(control.fget, fset, doc=control.__doc__)
 
 
+def checked_compliance(control: property) -> property:
+    """A driver's ``compliance_current`` from its pymeasure ``control``: set only at or below
+    the compliance of the known state (before ``configure``: of the owner's ceiling), so a
+    caller can tighten the limit mid-run but never raise it past what was verified
+    (SafetyViolation); the control's own range check and command unchanged."""
+
+    def fset(self: SmuLifecycle, amps: float) -> None:
+        control.fset(self, self._check_compliance(amps))  # type: ignore[misc]
+
+    return property(control.fget, fset, doc=control.__doc__)
+
+
 #: Ramp used when a shutdown comes before any ``configure`` (V/s, V).
 DEFAULT_RAMP = (1.0, 0.05)
 
@@ -59,6 +72,8 @@ class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
     CHANNEL_LABEL = "1"
     #: NPLC an I/O timeout assumes before ``configure`` (the model's slowest integration).
     UNCONFIGURED_NPLC: float = 10.0
+    #: the most the channel's owner lets ``configure`` ask for (None: the model's limits)
+    ceiling: SourceCeiling | None = None
 
     # -- hooks (drivers override) ---------------------------------------------------------
 
@@ -144,8 +159,10 @@ class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
             a setting differs or the instrument queued an error.
 
         Raises:
+            SafetyViolation: ``settings`` above the owner's :attr:`ceiling` (nothing sent).
             InstrumentError: the instrument does not answer (or speaks the wrong dialect).
         """
+        self._check_ceiling(settings)
         self.known_state = None
         self._settings = settings
         self._expect_output = None
@@ -169,6 +186,13 @@ class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
         if not self.known_state.ok:
             log.error("%s: known state not reached: %s", self._who(), self.known_state.problems())
         return self.known_state
+
+    def _check_ceiling(self, settings: SmuSettings) -> None:
+        """Refuse (SafetyViolation) ``settings`` above the owner's :attr:`ceiling`, before
+        anything is sent."""
+        refusal = self.ceiling.refusal(settings) if self.ceiling is not None else None
+        if refusal is not None:
+            raise SafetyViolation(f"{self._who()}: configure refused: {refusal}")
 
     def _survey(self, used: bool = True) -> ChannelFound:
         """Read the channel's output, source function and level (sends queries only). A

@@ -44,7 +44,7 @@ from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.base import scpi_number, sent_number
 from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.envelope import die_envelope, envelope_limits
-from mtj_hil.station.smu import smu_settings
+from mtj_hil.station.smu import bind_to_envelope, smu_settings
 
 __all__ = ["InstrumentChip", "rectangles"]
 from mtj_hil.protocols.chip import (
@@ -156,6 +156,7 @@ class InstrumentChip:
                         f"{role} SMU: compliance {cfg.compliance!r} A goes to the instrument "
                         f"as {scpi_number(cfg.compliance)} A (6 significant digits): {exc}"
                     ) from None
+            bind_to_envelope(smu, self.envelope)  # the die's envelope, tighter than the station's
             state = smu.configure(smu_settings(station, cfg, self.envelope))
             if not state.ok:
                 log.error("%s SMU: known state not reached: %s", role, state.problems())

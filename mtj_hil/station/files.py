@@ -126,6 +126,9 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
     roles = [s.role for s in smus]
     if len(set(roles)) != len(roles):
         raise fail("[smu]", "names a role twice; one SMU per role (sense, drive)")
+    problem = smu_wiring_problem(smus)
+    if problem is not None:
+        raise fail(*problem)
     if station["read_path"] == "smu" and "sense" not in roles:
         raise fail("station.read_path", "= 'smu' needs an [smu.*] with role = 'sense'")
 
@@ -261,3 +264,53 @@ def with_virtual_die(station: Station, die: int) -> Station:
     if station.virtual_lab is None:
         raise ConfigError(f"{station.path}: not a virtual-lab station; there is no die to choose")
     return replace(station, virtual_lab=replace(station.virtual_lab, die=die))
+
+
+CHANNELS = {
+    "keithley2400": ("1",),
+    "keithley2450": ("1",),
+    "keithley2600": ("a", "b"),
+    "keysight_b2900": ("1", "2"),
+}
+"""The channels each SMU driver's instrument has (the first is used when none is given)."""
+
+
+def smu_wiring_problem(smus: list[SmuConfig]) -> tuple[str, str] | None:
+    """``(key, problem)`` when the ``[smu.*]`` entries cannot be wired as written, else None:
+    a channel the driver's instrument does not have (a single-channel 2400/2450 has only 1),
+    or one channel (or one single-channel instrument) named by two entries, which would give
+    one output two roles, two known states and two shutdowns. Entries at the address
+    ``"virtual"`` share the virtual lab's instrument when they name the same two-channel
+    driver, so their channels must differ too."""
+    used: dict[tuple[str, str], str] = {}
+    drivers: dict[str, tuple[str, str]] = {}  # address -> (driver, entry) of real addresses
+    for smu in smus:
+        channels = CHANNELS.get(smu.driver, ())
+        channel = smu.channel if smu.channel is not None else (channels[0] if channels else "")
+        if channels and channel not in channels:
+            allowed = (
+                f"channels {' and '.join(channels)}; allowed: {', '.join(map(repr, channels))}"
+                if len(channels) > 1
+                else "one channel; leave channel out"
+            )
+            return f"smu.{smu.name}.channel", f"= {smu.channel!r}: a {smu.driver} has {allowed}"
+        if smu.resource == "virtual":
+            if len(channels) < 2:
+                continue  # each single-channel virtual SMU gets an instrument of its own
+            unit = f"the virtual {smu.driver}"
+        else:
+            unit = smu.resource
+            driver, first = drivers.setdefault(unit, (smu.driver, smu.name))
+            if driver != smu.driver:
+                return (
+                    f"smu.{smu.name}.resource",
+                    f"= {unit!r} is smu.{first}'s {driver}; one address is one instrument",
+                )
+        other = used.setdefault((unit, channel), smu.name)
+        if other != smu.name:
+            return (
+                f"smu.{smu.name}",
+                f"uses channel {channel} of {unit}, as smu.{other} does; one channel serves "
+                "one entry (give another channel or instrument address)",
+            )
+    return None

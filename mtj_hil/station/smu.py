@@ -17,7 +17,7 @@ from mtj_hil.instruments.bus.visa_session import VisaLibraryError, open_visa_ada
 from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
-from mtj_hil.instruments.smu.known_state import SmuSettings
+from mtj_hil.instruments.smu.known_state import SmuSettings, SourceCeiling
 from mtj_hil.station.config import ControllerConfig, SmuConfig, Station
 
 #: What ``*IDN?`` must contain for each station driver name.
@@ -45,6 +45,14 @@ def smu_settings(station: Station, config: SmuConfig, envelope: SafetyEnvelope) 
         ramp_rate=envelope.max_ramp_rate,
         ramp_step=RAMP_STEP_V,
     )
+
+
+def bind_to_envelope(smu: Any, envelope: SafetyEnvelope) -> None:
+    """Hold ``smu`` to ``envelope`` whoever calls it: ``configure`` refuses a source bound
+    above the envelope's read-voltage limit or a compliance above its current limit, and
+    source levels and compliance changes are checked against them even before the first
+    ``configure`` (SafetyViolation)."""
+    smu.ceiling = SourceCeiling(envelope.max_read_voltage, envelope.compliance_current)
 
 
 def check_identity(source: str, config: SmuConfig, idn: str, resource: str) -> None:
@@ -135,6 +143,8 @@ def make_smu(
             smu = getattr(inst, f"ch{ch}")
         inst._init_guard(resource)
         check_identity(source, config, smu.idn, resource)
+        if station is not None:
+            bind_to_envelope(smu, station.envelope)
         if shared is not None and config.driver in ("keithley2600", "keysight_b2900"):
             shared[key] = inst
         return smu

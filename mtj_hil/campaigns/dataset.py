@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from mtj_hil.campaigns.index import IndexUnreadable, owned_records
 from mtj_hil.campaigns.spec import CampaignSpec, load_campaign
 from mtj_hil.errors import ConfigError
 from mtj_hil.labelled.cf import CONVENTIONS, var
@@ -65,7 +66,8 @@ def campaign_dataset(
     Raises:
         ConfigError: the campaign file does not load, the group does not exist or is not a
             die measurement, or none of its tasks has finished.
-        StoreError: a run file that cannot be read (named).
+        StoreError: a run file that cannot be read (named), or the out_dir holds another
+            campaign's index.
     """
     spec = campaign if isinstance(campaign, CampaignSpec) else load_campaign(campaign)
     groups = {t.group: t.kind for t in spec.tasks}
@@ -82,9 +84,13 @@ def campaign_dataset(
             f"{spec.file}: group {group!r} is a {kind!r} group; one Dataset over dies "
             f"exists for {' and '.join(MEASUREMENT_GROUPS)} groups"
         )
+    status = _task_status(spec)
     dies, missing = [], []
     for task in (t for t in spec.tasks if t.group == group):
         path = Path(task.run_file)
+        if status.get(task.id, "completed") != "completed":
+            missing.append(task.id)  # not done, or measured with settings since changed
+            continue
         if not path.exists() or run_kind(path)[1] != "completed":
             missing.append(task.id)
             continue
@@ -122,3 +128,20 @@ def campaign_dataset(
         }
     )
     return out
+
+
+def _task_status(spec: CampaignSpec) -> dict[str, str]:
+    """Each task's status in the campaign's index (``changed`` when its settings changed
+    since it ran; see :func:`mtj_hil.campaigns.index.owned_records`); empty without a
+    readable index (then the run files alone say what finished).
+
+    Raises:
+        StoreError: the index is another campaign's.
+    """
+    if not spec.index_path.exists():
+        return {}
+    try:
+        records = owned_records(spec)
+    except IndexUnreadable:
+        return {}
+    return {tid: str(rec.get("status", "")) for tid, rec in records.items()}

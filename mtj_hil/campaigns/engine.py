@@ -146,7 +146,7 @@ def run_campaign(
         records = index.records()
         for task in spec.tasks:
             rec = records[task.id]
-            if rec.get("params_hash") == task.params_hash():
+            if task.matches(rec.get("params_hash")):
                 continue
             if rec.get("status") == "completed":
                 raise ConfigError(

@@ -332,3 +332,31 @@ class CampaignIndex:
                 self._held = None
         finally:
             os.close(fd)
+
+
+def owned_records(spec: Any) -> Records:
+    """The task records of the campaign ``spec`` (a :class:`~mtj_hil.campaigns.spec.
+    CampaignSpec`) from its index, for reading its results (status, report, export): a
+    record whose task's parameters changed since (another profile file, more cycles) gets
+    status ``changed``, so results measured with other settings are never shown as this
+    file's. Tasks without a record are ``pending``.
+
+    Raises:
+        StoreError: the index holds another campaign (by name), or is no campaign index.
+        IndexUnreadable: it cannot be read.
+    """
+    index = CampaignIndex(spec.index_path)
+    found = index.header().get("name")
+    if found is not None and found != spec.name:
+        raise StoreError(
+            f"{spec.index_path.parent} holds campaign {found!r}, not {spec.name!r}: its "
+            f"results are not {spec.file}'s (give this campaign its own out_dir)"
+        )
+    records = index.records()
+    for task in spec.tasks:
+        rec = records.get(task.id)
+        if rec is None:
+            records[task.id] = {"id": task.id, "status": "pending", "summary": {}}
+        elif not task.matches(rec.get("params_hash")):
+            rec["status"] = "changed"
+    return records

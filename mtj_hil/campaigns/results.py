@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable
+from mtj_hil.campaigns.index import IndexUnreadable, owned_records
 from mtj_hil.campaigns.rebuild import view
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
@@ -165,7 +165,7 @@ def write_report(spec: CampaignSpec) -> tuple[str, dict[str, Path]]:
         StoreError: no index yet, or a completed run file cannot be read.
     """
     try:
-        records = CampaignIndex(spec.index_path).records()
+        records = owned_records(spec)
     except IndexUnreadable as exc:
         warnings.warn(f"{exc}: reporting from the run files instead", RecoveryWarning, stacklevel=2)
         records = view(spec)

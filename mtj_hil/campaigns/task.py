@@ -38,13 +38,41 @@ class Task:
     needs: tuple[str, ...] = ()
 
     def params_hash(self) -> str:
-        """SHA-256 of kind, run file and parameters (to notice a task changed since it ran)."""
-        text = json.dumps(
-            {"kind": self.kind, "run_file": str(self.run_file), "params": self.params},
-            sort_keys=True,
-            default=str,
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
+        """SHA-256 of kind, run file and parameters (to notice a task changed since it ran);
+        the parameters include ``file_digests``, the digests of the files a task loads (see
+        :func:`file_digests`), so an edited profile or station file changes it too."""
+        return _hash(self.kind, self.run_file, self.params)
+
+    def matches(self, recorded: object) -> bool:
+        """Whether ``recorded`` (a ``params_hash`` from the index) is this task's: its hash,
+        or, for a record written before tasks carried ``file_digests``, the
+        hash of its other parameters (such a record cannot tell an edited file)."""
+        if recorded == self.params_hash():
+            return True
+        if "file_digests" not in self.params:
+            return False
+        others = {k: v for k, v in self.params.items() if k != "file_digests"}
+        return recorded == _hash(self.kind, self.run_file, others)
+
+
+def _hash(kind: str, run_file: Path, params: dict[str, Any]) -> str:
+    text = json.dumps(
+        {"kind": kind, "run_file": str(run_file), "params": params},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_digests(*paths: str | Path | None) -> dict[str, str]:
+    """SHA-256 of each existing file of ``paths`` (by its path as given; None and shipped
+    names, which are not files, are left out): what a task's parameters carry as
+    ``file_digests`` so that editing such a file counts as a change of the task."""
+    digests = {}
+    for path in paths:
+        if path is not None and Path(path).is_file():
+            digests[str(path)] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return digests
 
 
 @dataclass

@@ -196,7 +196,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
 def status(file: Path, verify: bool) -> None:
     """Progress of the campaign FILE per task kind, and every failure with its error."""
     from mtj_hil.campaigns import load_campaign
-    from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable
+    from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable, owned_records
     from mtj_hil.campaigns.rebuild import view
 
     spec = load_campaign(file)
@@ -207,7 +207,7 @@ def status(file: Path, verify: bool) -> None:
         return
     index = CampaignIndex(spec.index_path)
     try:
-        records = index.records()
+        records = owned_records(spec)
     except IndexUnreadable as exc:
         console.print(
             f"[yellow]{exc}[/]: showing the state of the run files instead; the next "
@@ -230,7 +230,25 @@ def status(file: Path, verify: bool) -> None:
     cut = not index.run_active() and any(r[3] for r in rows)
     headers = ("kind", "tasks", "completed", "interrupted" if cut else "running", "failed")
     headers += ("pending",)
-    print_table(make_console(), headers, rows, f"campaign {spec.name}", right=(1, 2, 3, 4, 5))
+    changed = [t.id for t in spec.tasks if records.get(t.id, {}).get("status") == "changed"]
+    if changed:
+        headers += ("changed",)
+        rows = [
+            (*row, states.count("changed"))
+            for row, states in zip(rows, kinds.values(), strict=True)
+        ]
+    right = tuple(range(1, len(headers)))
+    print_table(make_console(), headers, rows, f"campaign {spec.name}", right=right)
+    if changed:
+        console.print(
+            escape(
+                f"{counted(len(changed), 'task')} changed since measured (settings or a "
+                f"profile/station file edited; not counted as done): {', '.join(changed)}; "
+                "give the group another name or out_dir to measure them with the new settings"
+            ),
+            style="yellow",
+            soft_wrap=True,
+        )
     if cut:
         console.print(
             escape(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.task import ExpandContext, Task, parse_indices
+from mtj_hil.campaigns.task import ExpandContext, Task, file_digests, parse_indices
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.runs.store.characterization import load_characterization
@@ -108,6 +108,9 @@ class DieTargets:
     """The layout the tasks' chip reports: a station's limits are its die profile's
     tightened by the station's ``[safety]`` (:func:`mtj_hil.station.envelope.planned_layout`),
     so a plan is checked at load against what the task's chip will refuse."""
+    inputs: tuple[str, ...] = ()
+    """Files the tasks load (a profile file; a station file and its profile file), whose
+    contents count as the tasks' parameters."""
 
     @property
     def die_layout(self) -> Layout:
@@ -145,9 +148,12 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         except ConfigError as exc:
             raise ctx.error("station", f"= {group['station']!r} does not load: {exc}") from exc
         from mtj_hil.station.envelope import planned_layout
+        from mtj_hil.station.files import profile_source
 
         station_name, station_file = st.name, str(path)
         profile = st.profile
+        die_profile = profile_source(str(st.raw.get("die", {}).get("profile", "")), path)
+        inputs = (station_file, die_profile)
         layout = planned_layout(st)
         virtual = st.virtual_lab is not None
         lot_seed = st.virtual_lab.lot_seed if st.virtual_lab else None
@@ -162,6 +168,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         except ConfigError as exc:
             raise ctx.error("profile", f"does not load: {exc}") from exc
         source = name
+        inputs = (name,)
         lot_seed = group.get("lot_seed", 0)
         if not isinstance(lot_seed, int) or isinstance(lot_seed, bool):
             raise ctx.error("lot_seed", "must be an integer")
@@ -189,7 +196,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         if len(set(ids)) != len(ids):
             raise ctx.error("die_ids", "lists a die twice")
         labels = [(i, None) for i in ids]
-    return DieTargets(profile, lot_seed, station_name, station_file, labels, source, layout)
+    return DieTargets(profile, lot_seed, station_name, station_file, labels, source, layout, inputs)
 
 
 def die_tasks(
@@ -198,6 +205,7 @@ def die_tasks(
     """One task per die of ``targets``, run file ``<out_dir>/<group>/<die>.h5``."""
     gname = group["name"]
     tasks = []
+    digests = file_digests(*targets.inputs)
     for die_id, index in targets.labels:
         label = f"die{index}" if index is not None else safe_label(die_id)
         params = {
@@ -208,6 +216,8 @@ def die_tasks(
             "station_file": targets.station_file,
             "plan": plan,
         }
+        if digests:
+            params["file_digests"] = digests
         tasks.append(
             Task(
                 id=f"{gname}/{label}",

@@ -72,6 +72,11 @@ FIELDS = (
     "summary",
 )
 """Attributes of each task record (strings; ``attempts`` and ``pid`` integers)."""
+PARAMS_SCHEME = 2
+"""How the task records' ``params_hash`` are made, in the header of an index a ``campaign
+run`` opened: 2, task parameters with the digests of the files they load. An index without
+it (before) may hold hashes of parameters spelled otherwise, so its completed records are
+shown as completed (:func:`owned_records` cannot tell a changed task there)."""
 LEGACY_READ_TIMEOUT = 30.0
 """Seconds a separate process may take to read an index written by mtj-hil 0.1."""
 
@@ -253,6 +258,7 @@ class CampaignIndex:
                 package_version=package_version(),
                 git_revision=git_revision(),
                 updated=now_iso(),
+                params_scheme=PARAMS_SCHEME,
             )
             for t in tasks:
                 if t["id"] not in records:
@@ -339,24 +345,27 @@ def owned_records(spec: Any) -> Records:
     CampaignSpec`) from its index, for reading its results (status, report, export): a
     record whose task's parameters changed since (another profile file, more cycles) gets
     status ``changed``, so results measured with other settings are never shown as this
-    file's. Tasks without a record are ``pending``.
+    file's (in an index of :data:`PARAMS_SCHEME`; older ones are taken as they are). Tasks
+    without a record are ``pending``.
 
     Raises:
         StoreError: the index holds another campaign (by name), or is no campaign index.
         IndexUnreadable: it cannot be read.
     """
     index = CampaignIndex(spec.index_path)
-    found = index.header().get("name")
+    header = index.header()
+    found = header.get("name")
     if found is not None and found != spec.name:
         raise StoreError(
             f"{spec.index_path.parent} holds campaign {found!r}, not {spec.name!r}: its "
             f"results are not {spec.file}'s (give this campaign its own out_dir)"
         )
     records = index.records()
+    checked = header.get("params_scheme") == PARAMS_SCHEME
     for task in spec.tasks:
         rec = records.get(task.id)
         if rec is None:
             records[task.id] = {"id": task.id, "status": "pending", "summary": {}}
-        elif not task.matches(rec.get("params_hash")):
+        elif checked and not task.matches(rec.get("params_hash")):
             rec["status"] = "changed"
     return records

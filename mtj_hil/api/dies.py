@@ -74,8 +74,9 @@ def station_die(path: str | Path, *, die: int | None = None, die_id: str | None 
     bench needs the die's label ``die_id`` (e.g. ``"W3-D17"``).
 
     Raises:
-        ConfigError: the station file does not load, ``die`` on a real bench, or a real
-            bench without ``die_id``.
+        ConfigError: the station file does not load, ``die`` on a real bench or on a lab
+            served elsewhere (controller not at ``"virtual"``), or a real bench without
+            ``die_id``.
     """
     from mtj_hil.station.files import load_station, with_virtual_die
 
@@ -86,6 +87,11 @@ def station_die(path: str | Path, *, die: int | None = None, die_id: str | None 
         if die_id is None:
             raise ConfigError(f"{path}: a real bench; name the die on it with die_id=")
         return Die(die_id, station=st)
+    if die is not None and not st.picks_its_die:
+        raise ConfigError(
+            f"{path}: the controller is at {st.controller.url}, so the die is the one served "
+            "there; die= picks a die only when the controller url is 'virtual'"
+        )
     if die is not None:
         st = with_virtual_die(st, die)
     lab = st.virtual_lab

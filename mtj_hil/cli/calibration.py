@@ -29,6 +29,7 @@ from mtj_hil.calibration.procedures import (
 )
 from mtj_hil.calibration.record_files import list_records, read_record, write_record
 from mtj_hil.calibration.records import CalibrationRecord
+from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.chip import check_write_pulse
@@ -190,7 +191,7 @@ def _directory(station: Station) -> Path:
 @click.option(
     "--station",
     "station_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     required=True,
     help="Station file (TOML) with a [calibration] section.",
 )
@@ -244,7 +245,7 @@ def calibration() -> None:
 @click.option(
     "--station",
     "station_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     required=True,
     help="Station file (TOML) naming the calibration folder.",
 )
@@ -282,7 +283,7 @@ def list_command(station_file: Path) -> None:
 @click.option(
     "--station",
     "station_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     default=None,
     help="Station file: show its newest record (or RECORD by id).",
 )

@@ -10,12 +10,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import counted
 
 console = make_console(stderr=True)
-CAMPAIGN_FILE = click.Path(dir_okay=False, path_type=Path)
+CAMPAIGN_FILE = GivenPath(dir_okay=False, path_type=Path)
 LOG_LEVELS = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
 """Levels of the log records a worker relays (``"LEVEL: message"``) -> their colour."""
 
@@ -107,7 +108,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     spec = load_campaign(file)
     if scheduler is not None and plain_remote(scheduler):
         console.print(
-            f"[yellow]warning[/]: {scheduler} is plain TCP: unencrypted and unauthenticated; "
+            f"[yellow]warning[/]: {escape(scheduler)} is plain TCP: unencrypted and unauthenticated; "
             "anyone who can reach it runs code on every worker. Prefer tls:// (see "
             "docs/campaigns.md).",
             highlight=False,
@@ -210,7 +211,7 @@ def status(file: Path, verify: bool) -> None:
         records = owned_records(spec)
     except IndexUnreadable as exc:
         console.print(
-            f"[yellow]{exc}[/]: showing the state of the run files instead; the next "
+            f"[yellow]{escape(str(exc))}[/]: showing the state of the run files instead; the next "
             "'campaign run' rebuilds the index",
             highlight=False,
         )

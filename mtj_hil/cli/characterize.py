@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from mtj_hil.cli.common import (
+    GivenPath,
     array_progress,
     choose_run,
     console,
@@ -344,7 +345,7 @@ def summarise(path: Path) -> None:
         out.print(
             escape(
                 f"thresholds (S): state {t.state_g:.4g}, short {t.short_g:.4g}, "
-                f"open {t.open_g:.4g}  " + escape(f"[{t.method}]")
+                f"open {t.open_g:.4g}  [{t.method}]"
             )
         )
     if char.model:
@@ -387,7 +388,7 @@ def summarise(path: Path) -> None:
     "--out-dir",
     default=Path("runs/demo"),
     show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Folder for the demo's run file and report.",
 )
 @click.option(

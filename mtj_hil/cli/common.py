@@ -44,6 +44,16 @@ def forget_run() -> None:
     _RUN.clear()
 
 
+class GivenPath(click.Path):
+    """``click.Path`` refusing an empty value (``--out ""`` would name the current folder)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value:
+            what = "file" if self.file_okay else "folder"
+            self.fail(f"an empty path names no {what}; give a {what} name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Click options choosing the die and the run file of a ``kind`` run: ``--profile``,
     ``--lot-seed``, ``--die``, ``--station``, ``--die-id``, ``--out`` and ``--resume``
@@ -73,7 +83,7 @@ def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
         ),
         click.option(
             "--station",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=GivenPath(dir_okay=False, path_type=Path),
             default=None,
             help="Station file (TOML): measure through real or virtual-lab instruments "
             "instead of the in-process simulator.",
@@ -85,7 +95,7 @@ def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
         ),
         click.option(
             "--out",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=GivenPath(dir_okay=False, path_type=Path),
             default=None,
             help=f"Run file to write (HDF5). Default: runs/{kind}-<die>-<time>.h5",
         ),
@@ -142,6 +152,12 @@ def choose_die(
         st = load_station(station)
         if st.virtual_lab is None:
             _refuse_given({"die_index": die_index}, "a real die: label it with --die-id")
+        elif not st.picks_its_die:
+            _refuse_given(
+                {"die_index": die_index},
+                f"the die served at {st.controller.url} (--die picks a die only when the "
+                "controller url is 'virtual')",
+            )
         if st.virtual_lab is not None:
             if die_index is not None:
                 st = with_virtual_die(st, die_index)
@@ -300,25 +316,30 @@ def array_progress(n_arrays: int) -> Iterator[Callable[[int, int, int], None]]:
 
 
 def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
-    """Parse an array selection such as ``"0-7,12"`` (``None`` = all arrays).
+    """Parse an array selection such as ``"0-7,12"`` (``None`` = all arrays); each range is
+    checked against the die before it is expanded, so a typo cannot take the memory.
 
     Raises:
-        ConfigError: malformed text or an array not on the die.
+        ConfigError: malformed text, a reversed range or an array not on the die.
     """
     if text is None:
         return tuple(range(n_arrays))
-    out: list[int] = []
-    try:
-        for part in text.split(","):
+    chosen: dict[int, None] = {}  # ordered, without duplicates: at most n_arrays entries
+    for part in text.split(","):
+        try:
             lo, _, hi = part.strip().partition("-")
             first, last = int(lo), int(hi) if hi else int(lo)
-            out.extend(range(first, last + 1))
-    except ValueError as exc:
-        raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12'") from exc
-    bad = [a for a in out if not 0 <= a < n_arrays]
-    if bad or not out:
-        raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
-    return tuple(dict.fromkeys(out))
+        except ValueError as exc:
+            raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12'") from exc
+        if last < first:
+            raise ConfigError(
+                f"--arrays {text!r}: the range {part.strip()} runs backwards; write it from "
+                f"low to high ({last}-{first})"
+            )
+        if first < 0 or last >= n_arrays:
+            raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
+        chosen.update(dict.fromkeys(range(first, last + 1)))
+    return tuple(chosen)
 
 
 def given_options(names: tuple[str, ...]) -> list[str]:

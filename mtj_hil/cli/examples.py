@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from mtj_hil.cli.common import console
+from mtj_hil.cli.common import GivenPath, console
 from mtj_hil.errors import StoreError
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=GivenPath(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite example files already in DIRECTORY.")
 def examples(directory: Path, force: bool) -> None:
     """Copy the example station files (stations/virtual-lab.toml, stations/example-bench.toml)

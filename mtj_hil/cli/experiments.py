@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
@@ -70,7 +71,7 @@ def experiment() -> None:
 )
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder of IDX files (--dataset idx).",
 )
@@ -249,7 +250,7 @@ def experiment() -> None:
 )
 @click.option(
     "--out-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder for the results [default: runs/borders-<time>].",
 )
@@ -408,7 +409,7 @@ def borders(
 )
 @click.option(
     "--reference",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     default=None,
     help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE or ../shared/reference).",
 )
@@ -420,7 +421,7 @@ def borders(
 )
 @click.option(
     "--out-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder for the results [default: runs/goodwill-<time>].",
 )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
-from mtj_hil.cli.common import console
+from mtj_hil.cli.common import GivenPath, console
 
 
 @click.command()
-@click.argument("run", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("run", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -22,7 +23,7 @@ from mtj_hil.cli.common import console
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=GivenPath(path_type=Path),
     default=None,
     help="Output file (csv: a folder). Default: beside RUN as RUN.nc, RUN-csv/ or RUN.nxs.",
 )
@@ -67,4 +68,4 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
             )
         written = export_run(run, fmt, out, force=force)
     for path in written:
-        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+        console.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)

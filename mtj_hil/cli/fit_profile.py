@@ -8,18 +8,18 @@ import click
 from rich.markup import escape
 from rich.text import Text
 
-from mtj_hil.cli.common import console
+from mtj_hil.cli.common import GivenPath, console
 from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import ConfigError, StoreError, counted
 
 
 @click.command("fit-profile")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("runs", nargs=-1, required=True, type=GivenPath(dir_okay=False, path_type=Path))
 @click.option(
     "-o",
     "--out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Profile TOML to write.",
 )
 @click.option(
@@ -85,7 +85,9 @@ def fit_profile_command(
     )
     if fitted.defaults:
         console.print(
-            "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
+            escape(
+                "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
+            )
         )
     for warning in fitted.warnings:
         console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from mtj_hil.cli.common import console
+from mtj_hil.cli.common import GivenPath, console
 from mtj_hil.errors import ConfigError, counted
 from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.station.config import Station
@@ -22,14 +22,14 @@ def lab() -> None:
 @lab.command()
 @click.option(
     "--station",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     default=None,
     help="Station file whose [virtual_lab] section names the die to serve [default: "
     "stations/virtual-lab.toml here, else the shipped example].",
 )
 @click.option(
     "--write-station",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     default=None,
     help="Also write a station file with the live addresses here (it may replace only a file "
     "an earlier lab serve wrote).",

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
+from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console
 from mtj_hil.experiments.borders_config import MAX_DIES
 from mtj_hil.experiments.method_names import METHODS
@@ -23,7 +24,7 @@ DATASET = click.Choice(["mnist5k", "digits", "idx"])
 def _station_option(f: Callable) -> Callable:
     return click.option(
         "--station",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=GivenPath(dir_okay=False, path_type=Path),
         default=None,
         help="Station file: work on a real die instead of the simulated one.",
     )(f)
@@ -76,7 +77,7 @@ def _station_option(f: Callable) -> Callable:
 @click.option("--die", type=click.IntRange(0), required=True, help="Die of the simulated lot.")
 @click.option(
     "--characterization",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     multiple=True,
     help="Characterisation run file(s): the die's own (defect-aware, "
     "defect-aware-compensated, lea) or the population's (statistics-aware). Default: "
@@ -84,7 +85,7 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     required=True,
     help="Run file (HDF5) to write the network and its placement to.",
 )
@@ -97,7 +98,7 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder of IDX files (--dataset idx).",
 )
@@ -224,7 +225,7 @@ def train(
 @click.command()
 @click.option(
     "--net",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     required=True,
     help="Network run file written by mtj-hil train.",
 )
@@ -237,7 +238,7 @@ def train(
 @click.option("--on-chip", is_flag=True, help="Program the network and measure it on the die.")
 @click.option(
     "--characterization",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     default=None,
     help="The die's characterisation run file (default: characterise now, in memory).",
 )

@@ -8,12 +8,13 @@ import click
 from rich.markup import escape
 from rich.text import Text
 
+from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import StoreError, counted
 
 
 @click.command()
-@click.argument("runfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("runfile", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option(
     "--verify",
     is_flag=True,

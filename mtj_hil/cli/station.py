@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console
 from mtj_hil.station.check import check_station
 from mtj_hil.station.envelope import envelope_notes
@@ -28,7 +29,7 @@ def station() -> None:
 
 
 @station.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option("--verbose", "-v", is_flag=True, help="Also list every setting read back.")
 def check(file: Path, verbose: bool) -> None:
     """Check the station FILE without turning any output on.

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.markup import escape
 from rich.text import Text
 
@@ -27,6 +26,7 @@ from mtj_hil.cli.switching_options import (
     DEFAULTS,
     UNRECORDED,
     given_settings,
+    parse_floats,
     placement_and_decision_options,
 )
 from mtj_hil.cli.tables import make_console, print_table
@@ -38,31 +38,6 @@ from mtj_hil.protocols.switching.procedure import (
     MAX_TAU0,
     MAX_TRIALS,
 )
-
-
-def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
-    """Parse ``"1e-8,1e-7"`` or a range ``"0.4:1.2:0.025"`` (start:stop:step, inclusive).
-
-    Raises:
-        ConfigError: malformed text.
-    """
-    if text is None:
-        return None
-    try:
-        if ":" in text:
-            start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            n = int(np.floor((stop - start) / step + 1e-9)) + 1
-            return tuple(round(start + k * step, 9) for k in range(n))
-        values = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError as exc:
-        raise ConfigError(
-            f"{option} {text!r} is not a list like '1e-8,1e-7' or a range like '0.4:1.2:0.025'"
-        ) from exc
-    if not values:
-        raise ConfigError(f"{option} {text!r} names no values")
-    return values
 
 
 def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:

@@ -3,12 +3,14 @@ their defaults, ranges and the check that each given one is used by the plan."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from mtj_hil.cli.common import given_options, spell_option
+from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.switching.decision import MAX_DECISION_BOUND, MAX_PRECISION_MARGIN
 from mtj_hil.protocols.switching.procedure import MAX_TRIALS, SwitchingPlan
 from mtj_hil.protocols.switching.settings import DECISION_ONLY, PLACEMENT_ONLY, PLAN_SETTINGS
@@ -137,3 +139,47 @@ def given_settings(values: dict[str, Any], placement: str) -> dict[str, Any]:
             "spends at most its budget"
         )
     return {name: values[name] for name in given}
+
+
+MAX_POINTS = 10_000
+"""Most values ``--amplitudes`` or ``--widths`` may name (a list or a range's points): far
+more than any sweep needs; a range past it is a typo (a step of ``1e-12``) that would take the
+machine's memory before anything is measured."""
+
+
+def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
+    """Parse ``"1e-8,1e-7"`` or a range ``"0.4:1.2:0.025"`` (start:stop:step, inclusive): at
+    most :data:`MAX_POINTS` finite values, a range's size checked before it is built.
+
+    Raises:
+        ConfigError: malformed text, a number that is not finite, or too many values.
+    """
+    if text is None:
+        return None
+    ranged = ":" in text
+    parts = text.split(":") if ranged else [x for x in text.split(",") if x.strip()]
+    try:
+        numbers = [float(x) for x in parts]
+        if ranged and (len(numbers) != 3 or numbers[2] <= 0 or numbers[1] < numbers[0]):
+            raise ValueError
+    except ValueError as exc:
+        raise ConfigError(
+            f"{option} {text!r} is not a list like '1e-8,1e-7' or a range like '0.4:1.2:0.025'"
+        ) from exc
+    if not all(map(math.isfinite, numbers)):
+        raise ConfigError(f"{option} {text!r}: every number must be finite (not inf or nan)")
+    count = len(numbers)
+    if ranged:
+        start, stop, step = numbers
+        span = (stop - start) / step  # inf for a tiny step: no int of it
+        count = math.floor(span + 1e-9) + 1 if span < MAX_POINTS else MAX_POINTS + 1
+    if count > MAX_POINTS:
+        raise ConfigError(
+            f"{option} {text!r} names more than {MAX_POINTS:,} values; take fewer (in a "
+            "range: a larger step)"
+        )
+    if ranged:
+        numbers = [round(start + k * step, 9) for k in range(count)]
+    if not numbers:
+        raise ConfigError(f"{option} {text!r} names no values")
+    return tuple(numbers)

@@ -8,6 +8,7 @@ crash or a kill of either never touches the other: the server only reads the run
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import socket
@@ -19,14 +20,28 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
-from mtj_hil.cli.common import console
+from mtj_hil.cli.common import GivenPath, console
 
 _KEY = "mtj_hil.live"
-HOST_HELP = (
-    "Address to serve on [default: 127.0.0.1, this machine only]. Anything else lets other "
-    "machines read the page (it is read-only, without authentication): a warning is printed."
+HOST_DEFAULT = "[default: 127.0.0.1, this machine only]"
+HOST_RISK = (
+    "Anything else lets other machines read the page (it is read-only, without "
+    "authentication): a warning is printed."
 )
+HOST_HELP = f"Address to serve on {HOST_DEFAULT}. {HOST_RISK}"
+MAX_SECONDS = 7 * 24 * 3600.0
+"""Longest ``view --seconds``: a week (longer, leave it out and stop with Ctrl-C)."""
+
+
+def _finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
+    """Refuse ``--seconds nan`` (the range check lets NaN through)."""
+    if value is not None and math.isnan(value):
+        raise click.BadParameter(
+            f"nan is not a number of seconds; give one in 0 < x <= {MAX_SECONDS:g} (a week)"
+        )
+    return value
 
 
 def _source(path: Path) -> Any:
@@ -57,7 +72,7 @@ def _listen(
     sock = listen(host, port, options)
     if not is_loopback(host):
         console.print(
-            f"[yellow]warning[/]: the live view listens on {host}: anyone who can reach this "
+            f"[yellow]warning[/]: the live view listens on {escape(host)}: anyone who can reach this "
             "machine can read the page (read-only, no authentication)",
             highlight=False,
         )
@@ -65,7 +80,7 @@ def _listen(
 
 
 @click.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=False, help=HOST_HELP)
 @click.option(
     "--port",
@@ -75,9 +90,10 @@ def _listen(
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(0, min_open=True),
+    type=click.FloatRange(0, MAX_SECONDS, min_open=True),
     default=None,
-    help="Stop serving after this many seconds [default: until Ctrl-C].",
+    callback=_finite_seconds,
+    help="Stop serving after this many seconds, at most a week [default: until Ctrl-C].",
 )
 def view(path: Path, host: str, port: int | None, seconds: float | None) -> None:
     """Serve a live, read-only web page of PATH: a run file (characterisation or switching,
@@ -91,7 +107,9 @@ def view(path: Path, host: str, port: int | None, seconds: float | None) -> None
     source = _source(path)
     sock = _listen(host, port)
     until = "Ctrl-C stops it" if seconds is None else f"for {seconds:g} s, or until Ctrl-C"
-    console.print(f"live view of {path}: {url_of(sock)}  ({until})", highlight=False)
+    console.print(
+        escape(f"live view of {path}: {url_of(sock)}  ({until})"), highlight=False, soft_wrap=True
+    )
     with suppress(KeyboardInterrupt):
         serve(source, sock, seconds=seconds)
     console.print("live view stopped")
@@ -128,7 +146,7 @@ def live_option(command: Callable[..., Any]) -> Callable[..., Any]:
                 default="127.0.0.1",
                 expose_value=False,
                 callback=keep,
-                help="Address of the --live page. " + HOST_HELP.split(". ", 1)[1],
+                help=f"Address of the --live page {HOST_DEFAULT}. {HOST_RISK}",
             ),
             click.option(
                 "--live-port",
@@ -206,11 +224,13 @@ def live_view(target: Path) -> Iterator[None]:
         process_group=0,
     )
     sock.close()
-    console.print(f"live view: {url} (server pid {proc.pid})", highlight=False)
+    console.print(
+        escape(f"live view: {url} (server pid {proc.pid})"), highlight=False, soft_wrap=True
+    )
     try:
         yield
     finally:
         console.print(
-            f"live view: still at {url} while a page is open (server pid {proc.pid})",
+            escape(f"live view: still at {url} while a page is open (server pid {proc.pid})"),
             highlight=False,
         )

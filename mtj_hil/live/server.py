@@ -220,9 +220,17 @@ def serve(
 
 
 def _stop_after(server: LiveServer, seconds: float, stop: threading.Event) -> None:
-    """Stop ``server`` after ``seconds`` s (unless it stopped before)."""
-    if not stop.wait(seconds):
-        server.shutdown()
+    """Stop ``server`` after ``seconds`` s (unless it stopped before). Waits in slices of
+    at most an hour, so any duration works (one wait past ``threading.TIMEOUT_MAX``
+    overflows); ``inf`` never stops it, NaN or a negative stops it at once."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if not left > 0:
+            server.shutdown()
+            return
+        if stop.wait(min(left, 3600.0)):
+            return
 
 
 def _outlive(server: LiveServer, hub: Hub, parent: int, idle: float, stop: threading.Event) -> None:

@@ -126,6 +126,13 @@ class Station:
     visa_library: str = "@py"
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def picks_its_die(self) -> bool:
+        """Whether this station's die is one this process simulates and so may choose (a
+        ``[virtual_lab]`` section and the controller at ``"virtual"``). With real addresses
+        the die is whichever the bench, or a lab served by ``mtj-hil lab serve``, holds."""
+        return self.virtual_lab is not None and self.controller.url == "virtual"
+
     def smu(self, role: str) -> SmuConfig | None:
         """The SMU with ``role`` (``"sense"`` or ``"drive"``), if the station has one."""
         return next((s for s in self.smus if s.role == role), None)

@@ -1,0 +1,201 @@
+"""Edges of the command line: huge or reversed ranges, non-finite numbers, empty paths, file
+names that look like markup, and the help and messages around them."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.cli import main
+from mtj_hil.cli.common import parse_arrays
+from mtj_hil.cli.switching_options import MAX_POINTS, parse_floats
+from mtj_hil.errors import ConfigError
+from mtj_hil.live.server import _stop_after
+
+
+def _err(capsys: pytest.CaptureFixture[str]) -> str:
+    return " ".join(capsys.readouterr().err.split())
+
+
+@pytest.fixture(scope="module")
+def c0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished one-array characterisation run file."""
+    out = tmp_path_factory.mktemp("c0") / "c0.h5"
+    args = ["characterize", "--arrays", "0", "--cycles", "1", "--no-report", "--out", str(out)]
+    assert main(args) == 0
+    return out
+
+
+# 1: ranges are checked before they are built
+
+
+@pytest.mark.parametrize("text", ["0-99999999999", "0-9999999999", "3,0-99999999999"])
+def test_a_huge_array_range_is_refused_before_it_is_built(text):
+    with pytest.raises(ConfigError, match=r"arrays must lie in 0\.\.31"):
+        parse_arrays(text, 32)
+
+
+def test_a_reversed_array_range_is_named_as_reversed():
+    with pytest.raises(ConfigError, match="runs backwards; write it from low to high"):
+        parse_arrays("5-3", 32)
+
+
+def test_array_selection_keeps_order_without_duplicates():
+    assert parse_arrays("3,0-2,1,31", 32) == (3, 0, 1, 2, 31)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0.4:1:1e-12", f"more than {MAX_POINTS:,} values"),
+        ("0.4:1:1e-320", f"more than {MAX_POINTS:,} values"),
+        ("0.4:inf:0.1", "must be finite"),
+        ("nan:1:0.1", "must be finite"),
+        ("0.4,inf", "must be finite"),
+        ("0.4:1", "is not a list like"),
+        ("1:0.4:0.1", "is not a list like"),
+    ],
+)
+def test_amplitude_ranges_too_long_or_not_finite_are_refused(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_floats(text, "--amplitudes")
+
+
+def test_amplitude_ranges_still_parse():
+    assert parse_floats("0.4:0.5:0.05", "--amplitudes") == (0.4, 0.45, 0.5)
+    assert parse_floats("1e-8,1e-7", "--widths") == (1e-8, 1e-7)
+    assert parse_floats(None, "--widths") is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["characterize", "--arrays", "0-99999999999"],
+        ["switching", "--arrays", "0-9999999999"],
+        ["switching", "--arrays", "0", "--amplitudes", "0.4:1:1e-12"],
+        ["switching", "--arrays", "0", "--amplitudes", "0.4:inf:0.1"],
+    ],
+)
+def test_huge_ranges_end_in_a_config_error(args, tmp_path, capsys):
+    assert main([*args, "--out", str(tmp_path / "x.h5")]) == 3
+    err = _err(capsys)
+    assert "error (ConfigError)" in err and "unexpected" not in err
+    assert not (tmp_path / "x.h5").exists()
+
+
+# 2: file names are printed as written
+
+
+def test_export_prints_a_bracketed_file_name_as_written(c0, tmp_path, capsys):
+    for name in ("a[red]b.nc", "q[/]z.nc"):
+        target = tmp_path / name
+        assert main(["export", "--format", "netcdf", str(c0), "--out", str(target)]) == 0
+        assert f"wrote {target}" in _err(capsys)
+
+
+def test_view_prints_a_bracketed_file_name_as_written(c0, tmp_path, capsys, monkeypatch):
+    import mtj_hil.live.server as server
+
+    monkeypatch.setattr(server, "serve", lambda *args, **kwargs: None)
+    shown = tmp_path / "v[red]x.h5"
+    shown.write_bytes(c0.read_bytes())
+    assert main(["view", str(shown), "--seconds", "1"]) == 0
+    assert f"live view of {shown}:" in _err(capsys)
+
+
+# 3: view --seconds
+
+
+@pytest.mark.parametrize("seconds", ["1e10", "nan", "inf", "0"])
+def test_view_refuses_seconds_not_finite_or_past_a_week(seconds, c0, capsys, monkeypatch):
+    import mtj_hil.live.server as server
+
+    monkeypatch.setattr(server, "serve", lambda *args, **kwargs: None)
+    assert main(["view", str(c0), "--seconds", seconds]) == 2
+    assert "--seconds" in _err(capsys)
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def shutdown(self) -> None:
+        self.stopped = True
+
+
+def test_stop_after_waits_any_length_without_overflow():
+    server, stop = _Server(), threading.Event()
+    timer = threading.Timer(0.2, stop.set)
+    timer.start()
+    _stop_after(server, 1e10, stop)  # type: ignore[arg-type]
+    timer.join()
+    assert not server.stopped
+
+
+@pytest.mark.parametrize("seconds", [0.05, float("nan")])
+def test_stop_after_stops_the_server(seconds):
+    server = _Server()
+    _stop_after(server, seconds, threading.Event())  # type: ignore[arg-type]
+    assert server.stopped
+
+
+# 4: empty paths
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["characterize", "--out", ""], "'--out'"),
+        (["characterize", "--out", "", "--resume"], "'--out'"),
+        (["switching", "--out", ""], "'--out'"),
+        (["characterize", "--station", ""], "'--station'"),
+        (["export", "--format", "csv", "{c0}", "--out", "", "--force"], "'--out'"),
+        (["export", "--format", "csv", ""], "'RUN'"),
+        (["view", ""], "'PATH'"),
+        (["fit-profile", "{c0}", "-o", ""], "'-o' / '--out'"),
+        (["demo", "--out-dir", ""], "'--out-dir'"),
+        (["examples", ""], "'DIRECTORY'"),
+    ],
+)
+def test_an_empty_path_is_a_usage_error_naming_the_option(
+    args, option, c0, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert main([a.replace("{c0}", str(c0)) for a in args]) == 2
+    err = _err(capsys)
+    assert f"Invalid value for {option}: an empty path names no" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# 5: the characterisation summary
+
+
+def test_show_prints_the_threshold_method_without_a_stray_backslash(c0, capsys):
+    assert main(["show", str(c0)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "thresholds (S):" in out and "[per-device" in out
+    assert "\\[" not in out
+
+
+# 6: --live-host help
+
+
+@pytest.mark.parametrize("command", [["characterize"], ["switching"], ["campaign", "run"]])
+def test_live_host_help_states_its_default(command, capsys):
+    assert main([*command, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Address of the --live page [default: 127.0.0.1, this machine only]." in out
+
+
+# 7: read voltage 0
+
+
+@pytest.mark.parametrize("volts", ["0", "-0.1"])
+def test_a_read_voltage_not_above_zero_is_named_so(volts, tmp_path, capsys):
+    args = ["characterize", "--arrays", "0", "--read-voltage", volts]
+    assert main([*args, "--out", str(tmp_path / "x.h5")]) == 5
+    err = _err(capsys)
+    assert f"read voltage {volts} V must be above 0 V" in err
+    assert "outside" not in err

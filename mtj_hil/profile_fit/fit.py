@@ -102,6 +102,9 @@ BASE_KEEPS = (
     "read.read_width",
 )
 
+PASSIVE_ONLY = ("switching.half_select", "read.line_resistance")
+"""Keys a 1T1R profile holds at off (0 / false): they model passive arrays only."""
+
 
 @dataclass
 class FitValue:
@@ -292,7 +295,14 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
             f"switching.{k}"
             for k in ("vc_to_p", "vc_to_ap", "vc_sigma", "delta", "delta_sigma", "tau0")
         ] + ["switching.write_error_floor"]
-    fp.defaults += list(BASE_KEEPS)
+    if passive:
+        fp.defaults += list(BASE_KEEPS)
+    else:
+        # 1T1R cells have neither line resistance nor half-select disturb (a profile that
+        # states them does not load): a passive base's values are not carried over
+        data["read"]["line_resistance"] = 0.0
+        data["switching"]["half_select"] = False
+        fp.defaults += [k for k in BASE_KEEPS if k not in PASSIVE_ONLY]
     if "read.noise_rel" not in fp.values:
         fp.defaults.append("read.noise_rel")
 

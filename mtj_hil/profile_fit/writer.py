@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.fileio.atomic import atomic_write
-from mtj_hil.profile_fit.fit import FittedProfile
+from mtj_hil.profile_fit.fit import PASSIVE_ONLY, FittedProfile
 
 
 def _toml_value(value: Any) -> str:
@@ -52,6 +52,8 @@ def write_profile_toml(fp: FittedProfile, path: str | Path) -> Path:
                 note = "  # default: the runs cannot tell"
             elif any(k.startswith(f"{full}[") for k in fp.values):
                 note = "  # fitted (see [fit.uncertainty])"
+            elif full in PASSIVE_ONLY and data["geometry"]["cell"] != "passive":
+                note = "  # off: passive arrays only"
             elif section in ("geometry", "limits", "nominal_pulse"):
                 note = "  # from the runs' recorded layout"
             lines.append(f"{key} = {_toml_value(value)}{note}")

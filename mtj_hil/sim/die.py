@@ -182,9 +182,16 @@ class SimulatedDie:
         n = int(np.prod(shape))
         cv = dfx.die_spread
         factor = rng.gamma(1.0 / cv**2, cv**2) if cv > 0 else 1.0
+        # The profile's rates sum to at most 1, but the die's factor (mean 1, unbounded) can
+        # push them past it: clip the factor so that this die's rates sum to 1 at most.
+        rate_sum = sum(getattr(dfx, key) for _, key in DEFECT_PARAMS)
+        if rate_sum * factor > 1.0:
+            factor = 1.0 / rate_sum
         self.defect_rate_factor = float(factor)
         counts = [rng.poisson(getattr(dfx, key) * factor * n) for _, key in DEFECT_PARAMS]
-        total = min(sum(counts), n)
+        if sum(counts) > n:  # Poisson overshoot of rates summing to ~1: keep each class's share
+            counts = _shares(counts, n)
+        total = sum(counts)
         where = rng.choice(n, size=total, replace=False)
         defect = np.zeros(n, dtype=np.uint8)
         start = 0
@@ -456,6 +463,14 @@ class SimulatedDie:
     def _noise(self, array: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Read noise for one read (see :func:`mtj_hil.sim.read_noise.draw_read_noise`)."""
         return draw_read_noise(self, array, shape)
+
+
+def _shares(counts: list[int], n: int) -> list[int]:
+    """``counts`` scaled down to sum to ``n``, each in proportion (largest remainders)."""
+    exact = np.asarray(counts, dtype=float) * n / sum(counts)
+    out = np.floor(exact).astype(int)
+    out[np.argsort(out - exact)[: n - int(out.sum())]] += 1
+    return [int(c) for c in out]
 
 
 def make_die(profile: DeviceProfile, lot_seed: int = 0, die_index: int = 0) -> SimulatedDie:

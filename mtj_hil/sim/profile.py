@@ -7,6 +7,7 @@ user can point at their own file. Every value is SI (ohms, siemens, volts, secon
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,20 @@ from mtj_hil.sim.profile_types import (
 )
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
+
+MAX_TMR_RATIO = 11.0
+"""Largest ``r_ap_median / r_p_median`` a profile may state (TMR 1000 %): generously above
+the record room-temperature TMR ~600 % (CoFeB/MgO); beyond it the classifier's levels and
+the bias law stop meaning anything."""
+
+MAX_DEVICES = 2**24
+"""Most devices (``n_arrays * rows * cols``) a die may hold: 16.8 million, some 800 times
+the shipped 20,000-device die and far above any crossbar test die (1e3-1e6 devices). A die
+is drawn whole in memory at ~100 bytes per device (~1.7 GB at the cap) and simulated on one
+machine; the schema's 4096 per dimension would allow 6.9e10 devices (a MemoryError)."""
+
+DEFECT_RATE_KEYS = ("short_rate", "open_rate", "stuck_p_rate", "stuck_ap_rate")
+"""The per-device defect rates: fractions of one die's devices, summing to at most 1."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +235,7 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
 
     g, r, s, lim = p.geometry, p.resistance, p.switching, p.limits
     need(r.r_ap_median > r.r_p_median, "resistance.r_ap_median", "> r_p_median", r.r_ap_median)
+    _check_physics(p, need)
     need(
         lim.min_pulse_amplitude <= lim.max_pulse_amplitude,
         "limits.min_pulse_amplitude",
@@ -281,6 +297,75 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
         "within the limits",
         pulse.width,
     )
+
+
+def _check_physics(p: DeviceProfile, need: Callable[[bool, str, str, Any], None]) -> None:
+    """What a real die cannot be: a die too big to hold, an absurd TMR, defect rates over 1,
+    an open conducting like a device or a short less than one, a breakdown floor above the
+    median, line-resistance or half-select keys on cells that have neither."""
+    g, r, s, d, rd = p.geometry, p.resistance, p.switching, p.defects, p.read
+    n = g.n_arrays * g.rows * g.cols
+    need(
+        n <= MAX_DEVICES,
+        "geometry.n_arrays * rows * cols",
+        f"<= {MAX_DEVICES:,} devices (a die is held whole in memory)",
+        n,
+    )
+    need(
+        r.r_ap_median <= MAX_TMR_RATIO * r.r_p_median,
+        "resistance.r_ap_median",
+        f"<= {MAX_TMR_RATIO:g} x r_p_median = {MAX_TMR_RATIO * r.r_p_median:g} ohm (TMR at most "
+        f"{(MAX_TMR_RATIO - 1) * 100:.0f} %; record room-temperature TMR ~600 % (CoFeB/MgO))",
+        r.r_ap_median,
+    )
+    total = sum(getattr(d, key) for key in DEFECT_RATE_KEYS)
+    need(
+        total <= 1.0,
+        "defects." + " + ".join(DEFECT_RATE_KEYS),
+        "a sum <= 1 (each device has at most one defect class)",
+        round(total, 12),
+    )
+    need(
+        d.open_g < 1.0 / r.r_ap_median,
+        "defects.open_g",
+        f"< 1 / resistance.r_ap_median = {1.0 / r.r_ap_median:.4g} S (an open conducts less "
+        "than the AP state)",
+        d.open_g,
+    )
+    need(
+        d.short_g_median > 1.0 / r.r_p_median,
+        "defects.short_g_median",
+        f"> 1 / resistance.r_p_median = {1.0 / r.r_p_median:.4g} S (a short conducts more "
+        "than the P state)",
+        d.short_g_median,
+    )
+    need(
+        s.breakdown_floor <= s.breakdown_voltage,
+        "switching.breakdown_floor",
+        f"<= switching.breakdown_voltage ({s.breakdown_voltage} V, the median)",
+        s.breakdown_floor,
+    )
+    need(
+        g.cell == "passive" or rd.line_resistance == 0,
+        "read.line_resistance",
+        "0 for 1T1R cells (ideal access transistors: no nodal solve; passive arrays only)",
+        rd.line_resistance,
+    )
+    need(
+        g.cell == "passive" or not s.half_select,
+        "switching.half_select",
+        "false for 1T1R cells (the access transistor isolates unselected cells; passive "
+        "arrays only)",
+        s.half_select,
+    )
+    if p.spatial is not None:
+        need(
+            p.spatial.grid_cols <= g.n_arrays,
+            "spatial.grid_cols",
+            f"0..geometry.n_arrays = {g.n_arrays} (arrays per row of the die's array grid; "
+            "0 = squarest grid)",
+            p.spatial.grid_cols,
+        )
 
 
 def _check_section(name: str, section: Any, need: Any) -> None:

@@ -40,11 +40,24 @@ def _positive(name: str, doc: str, unit: str) -> Field:
     return _f(name, doc, unit, lo=0, lo_open=True)
 
 
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a profile (None: it can): it is the NAME of die ids
+    ``sim:NAME:lot0:die3``, which are colon-separated."""
+    if not name.strip():
+        return f"must be a non-empty name (it names the dies, sim:NAME:lot0:die3), got {name!r}"
+    if ":" in name:
+        return (
+            f"must not contain ':' (die ids sim:NAME:lot0:die3 are colon-separated), got {name!r}"
+        )
+    return None
+
+
 TOP = Section(
     "",
     "Top-level keys.",
     (
-        Field("name", "str", "Name of the profile (recorded in die ids, e.g. sim:NAME:lot0:die3)."),
+        Field("name", "str", "Name of the profile (recorded in die ids, e.g. sim:NAME:lot0:die3).",
+              check=_name_problem),
         Field("description", "str", "One line for people.", default=""),
         Field("fit", "table", "How fit-profile derived the values (uncertainties, sources); "
               "kept for people, not read.", default={}),

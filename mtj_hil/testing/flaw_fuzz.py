@@ -95,6 +95,10 @@ def fuzz_flaws(
     for seed in seeds:
         rng = np.random.default_rng(seed)
         changes = random_flaws(rng)
+        grid = changes.get("spatial", {})
+        n_arrays = load_profile(base).geometry.n_arrays
+        if grid.get("grid_cols", 0) > n_arrays:  # a grid as wide as the die, as it was drawn
+            grid["grid_cols"] = n_arrays
         try:
             profile = load_profile(base).replace(**changes)
         except ConfigError as exc:

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from mtj_hil.errors import apart
-from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import InvalidRequest, OutsideLimits
 
 CellType = Literal["1T1R", "passive"]
 
@@ -232,8 +232,8 @@ def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") 
     ``[safety]`` may be tighter than the die's nominal pulse; the plan then needs its own.
 
     Raises:
-        InvalidRequest: naming ``name`` (or the nominal pulse), the value and the limits;
-            nothing is applied.
+        OutsideLimits (an ``InvalidRequest``): naming ``name`` (or the nominal pulse), the
+            value and the limits; nothing is applied.
     """
     lim = layout.limits
     chosen = layout.nominal_pulse if pulse is None else pulse
@@ -244,13 +244,13 @@ def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") 
     amp, width = chosen.amplitude, chosen.width  # a magnitude: a negative one is refused
     if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
         value, lo, hi = apart(amp, lim.min_pulse_amplitude, lim.max_pulse_amplitude)
-        raise InvalidRequest(
+        raise OutsideLimits(
             f"{label} amplitude {value} V{verb} outside the safety envelope "
             f"({lo}..{hi} V); nothing applied"
         )
     if not lim.min_pulse_width <= width <= lim.max_pulse_width:
         value, lo, hi = apart(width, lim.min_pulse_width, lim.max_pulse_width)
-        raise InvalidRequest(
+        raise OutsideLimits(
             f"{label} width {value} s{verb} outside the safety envelope "
             f"({lo}..{hi} s); nothing applied"
         )

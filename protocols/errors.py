@@ -30,6 +30,22 @@ class SettingRefused(InvalidRequest):
         self.setting = setting
 
 
+class OutsideLimits(InvalidRequest):
+    """A voltage, pulse amplitude or pulse width outside the die's safety limits (its
+    envelope), refused before anything is applied."""
+
+
+class SettingOutsideLimits(SettingRefused, OutsideLimits):
+    """A plan setting outside the die's safety limits; ``setting`` names it."""
+
+
+def refused_setting(setting: str, exc: InvalidRequest) -> SettingRefused:
+    """``exc`` (from a shared check) as a refusal of ``setting``, still an
+    :class:`OutsideLimits` when it was one."""
+    kind = SettingOutsideLimits if isinstance(exc, OutsideLimits) else SettingRefused
+    return kind(setting, str(exc))
+
+
 def plain_setting(name: str, value: object) -> str:
     """A setting as the library spells it: ``probe_trials=20`` (the default :data:`Spell`)."""
     return f"{name}={value!r}"

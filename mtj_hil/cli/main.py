@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -20,14 +21,16 @@ from rich.text import Text
 from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.cli.common import console, current_run, forget_run
 from mtj_hil.cli.run_report import report_missing
+from mtj_hil.cli.tables import ReaderGone
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
-from mtj_hil.protocols.errors import ProtocolError
+from mtj_hil.protocols.errors import OutsideLimits, ProtocolError
 from mtj_hil.runs.store.resume import resume_command
 from mtj_hil.training.errors import TrainingError
 
 EXIT_CODES: dict[type[BaseException], int] = {
+    OutsideLimits: 6,  # a protocol refusal that is a safety one: before ProtocolError
     ConfigError: 3,
     TrainingError: 3,
     StoreError: 4,
@@ -36,8 +39,10 @@ EXIT_CODES: dict[type[BaseException], int] = {
     InstrumentError: 7,
     CalibrationError: 8,
 }
-"""Exit code per error family (1 = unexpected error, 2 = bad command line; a stop signal
-gives 128 + its number: 130 Ctrl-C/SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM)."""
+"""Exit code per error family, the first that matches (1 = unexpected error, 2 = bad
+command line; 6 = outside the safety envelope, also for a plan setting; a stop signal
+gives 128 + its number: 130 Ctrl-C/SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM; 141, as
+for SIGPIPE, when the program reading the output closed it)."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -230,6 +235,16 @@ def main(argv: list[str] | None = None) -> int:
             stop = cause if isinstance(cause, StopSignal) else None
             _interrupted(args, stop.name if stop else "SIGINT")
             return stop.exit_code if stop else 130
+        except SystemExit:
+            # click's own answer to a closed pipe (help text, click.echo): it wraps stdout
+            # to keep it quiet and exits 1; that is a reader gone, not an error
+            if "PacifyFlushWrapper" not in type(sys.stdout).__name__:
+                raise
+            return 128 + signal.SIGPIPE
+        except (ReaderGone, BrokenPipeError):
+            with suppress(OSError, ValueError):  # nothing more reaches the closed pipe
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 128 + signal.SIGPIPE  # as a command the signal stopped: 141, no message
         except click.ClickException as exc:
             exc.show()
             return exc.exit_code

@@ -4,6 +4,8 @@ ever cut."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -17,10 +19,25 @@ _PRINTED_AS_WRITTEN = {"emoji": False}
 in a die id (``sim:ok:lot0:die0``) as written, never turned into pictures."""
 
 
+class ReaderGone(Exception):
+    """The program reading the command's output closed it (``mtj-hil show RUN | head``);
+    the command ends with the exit status of a SIGPIPE, 141, and prints nothing more."""
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Output after this goes nowhere; :class:`ReaderGone` ends the command (rich's own
+        handler exits with 1, the status of an unexpected error)."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise ReaderGone()
+
+
 def make_console(*, stderr: bool = False, highlight: bool = True) -> Console:
     """The console a command prints on (stdout, or stderr for progress and messages); text
     comes out as written (no emoji codes replaced)."""
-    return Console(stderr=stderr, highlight=highlight, **_PRINTED_AS_WRITTEN)
+    return _Console(stderr=stderr, highlight=highlight, **_PRINTED_AS_WRITTEN)
 
 
 """Width a wrapping (prose) column needs at least."""

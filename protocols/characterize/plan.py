@@ -10,7 +10,14 @@ from typing import Any, Literal
 from mtj_hil.errors import apart
 from mtj_hil.protocols.chip import Layout, Pulse, check_array, check_write_pulse
 from mtj_hil.protocols.defects.bias_signature import default_bias_voltage
-from mtj_hil.protocols.errors import InvalidRequest, SettingRefused, Spell, plain_setting
+from mtj_hil.protocols.errors import (
+    InvalidRequest,
+    SettingOutsideLimits,
+    SettingRefused,
+    Spell,
+    plain_setting,
+    refused_setting,
+)
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
 
 AUTO: Literal["auto"] = "auto"
@@ -154,15 +161,20 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
     for name, volts in (("read", plan.read_voltage), ("bias", plan.bias_read_voltage)):
         if volts is not None and not 0.0 < float(volts) <= lim.max_read_voltage:
             value, hi = apart(float(volts), lim.max_read_voltage)
-            raise SettingRefused(
+            where = (
+                f"must be above 0 V (the die reads at up to {hi} V)"
+                if float(volts) <= 0
+                else f"lies outside the die's read range (0..{hi} V)"
+            )
+            kind = SettingRefused if float(volts) <= 0 else SettingOutsideLimits
+            raise kind(
                 "read_voltage" if name == "read" else "bias_read_voltage",
-                f"{name} voltage {value} V lies outside the die's read range "
-                f"(0..{hi} V); nothing applied",
+                f"{name} voltage {value} V {where}; nothing applied",
             )
     try:
         check_write_pulse(layout, plan.pulse)
     except InvalidRequest as exc:
-        raise SettingRefused("pulse", str(exc)) from None
+        raise refused_setting("pulse", exc) from None
 
 
 def plan_record(plan: CharacterizationPlan) -> dict[str, Any]:

@@ -35,7 +35,12 @@ from mtj_hil.protocols.chip import (
     check_array,
     check_write_pulse,
 )
-from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
+from mtj_hil.protocols.errors import (
+    InvalidRequest,
+    SettingOutsideLimits,
+    SettingRefused,
+    refused_setting,
+)
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from mtj_hil.protocols.switching.decision import (
@@ -191,7 +196,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
     for amp in plan.amplitudes:
         if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
             value, lo, hi = apart(amp, lim.min_pulse_amplitude, lim.max_pulse_amplitude)
-            raise SettingRefused(
+            raise SettingOutsideLimits(
                 "amplitudes",
                 f"grid point amplitude {value} V lies outside the safety envelope "
                 f"({lo}..{hi} V); nothing applied",
@@ -200,7 +205,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
     for name, width in widths + ([("loop_width", plan.loop_width)] if plan.loop_width else []):
         if not lim.min_pulse_width <= width <= lim.max_pulse_width:
             value, lo, hi = apart(width, lim.min_pulse_width, lim.max_pulse_width)
-            raise SettingRefused(
+            raise SettingOutsideLimits(
                 name,
                 f"grid point width {value} s lies outside the safety envelope "
                 f"({lo}..{hi} s); nothing applied",
@@ -209,7 +214,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
     v_dist = disturb_voltage(layout, plan)
     if not 0 < v_dist <= lim.max_read_voltage:
         value, hi = apart(v_dist, lim.max_read_voltage)
-        raise SettingRefused(
+        raise SettingOutsideLimits(
             "disturb_voltage",
             f"read-disturb voltage {value} V lies outside 0..{hi} V",
         )
@@ -228,7 +233,7 @@ def _as_setting(setting: str, check: Callable[[], object]) -> None:
     except SettingRefused:
         raise
     except InvalidRequest as exc:
-        raise SettingRefused(setting, str(exc)) from None
+        raise refused_setting(setting, exc) from None
 
 
 def _check_counts(plan: SwitchingPlan) -> None:

@@ -113,7 +113,8 @@ cycles = 1
     outcome = run_campaign(spec, cluster_client)
     assert list(outcome.failed) == ["hot/die4"]
     # refused by the plan check before any file or pulse, naming the voltage and the range
-    assert "SettingRefused" in outcome.failed["hot/die4"]  # an InvalidRequest naming read_voltage
+    # a plan setting outside the die's limits (an InvalidRequest naming read_voltage)
+    assert "SettingOutsideLimits" in outcome.failed["hot/die4"]
     assert "0.9 V" in outcome.failed["hot/die4"]
     assert sorted(outcome.completed) == ["lot/die0", "lot/die1"]
     records = CampaignIndex(spec.index_path).records()

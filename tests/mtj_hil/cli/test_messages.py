@@ -36,12 +36,13 @@ def test_markup_like_paths_and_values_do_not_crash_the_printer(tmp_path, capsys)
 
 
 def test_a_refused_plan_leaves_no_run_file(tmp_path, capsys):
-    for option, value in (("--read-voltage", "5"), ("--read-voltage", "-0.1"),
-                          ("--bias-voltage", "2")):  # fmt: skip
+    # beyond the die's limits: the safety code (6); a read voltage of no sense: protocol (5)
+    for option, value, want in (("--read-voltage", "5", 6), ("--read-voltage", "-0.1", 5),
+                                ("--bias-voltage", "2", 6)):  # fmt: skip
         out = tmp_path / f"r{value}.h5"
         code = main(["characterize", "--arrays", "0", option, value, "--out", str(out)])
-        assert code == 5, _err(capsys)
+        assert code == want, _err(capsys)
         assert not out.exists()
     out = tmp_path / "sw.h5"
-    assert main(["switching", "--arrays", "0", "--amplitudes", "2.0", "--out", str(out)]) == 5
+    assert main(["switching", "--arrays", "0", "--amplitudes", "2.0", "--out", str(out)]) == 6
     assert not out.exists()

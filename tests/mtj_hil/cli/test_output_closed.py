@@ -1,0 +1,22 @@
+"""A reader that closes the output early (``mtj-hil profiles | head -1``) ends the command as
+SIGPIPE would, exit status 141 and no message, never as an unexpected error (1)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MTJ_HIL = Path(sys.executable).with_name("mtj-hil")
+
+
+@pytest.mark.skipif(not MTJ_HIL.exists(), reason="the mtj-hil script is not installed here")
+@pytest.mark.parametrize("args", [["profiles"], ["examples", "--help"]])
+def test_a_reader_that_left_ends_the_command_quietly(args):
+    proc = subprocess.Popen([str(MTJ_HIL), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "error" not in err and "Traceback" not in err, err

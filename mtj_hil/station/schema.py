@@ -106,6 +106,10 @@ DIE = Section(
     ),
 )  # fmt: skip
 
+MAX_TIMEOUT = 3600.0
+"""Longest bus timeout a station may give (s): no single command waits an hour (sweeps get
+their own, computed from their points and integration time)."""
+
 CONTROLLER = Section(
     "controller",
     "The chip-controller board on a serial port.",
@@ -116,11 +120,11 @@ CONTROLLER = Section(
                   check=_serial_url, allowed=_SERIAL_ALLOWED),
             Field("baudrate", "int", "Serial baud rate.", lo=1),
             Field("timeout", "float", "Reply timeout for commands of unknown duration.",
-                  unit="s", lo=0, lo_open=True),
+                  unit="s", lo=0, hi=MAX_TIMEOUT, lo_open=True),
             Field("retries", "int", "Retries of a transaction that got no reply.", lo=0, hi=100),
             Field("exclusive", "bool", "Lock the port so no second program can open it."),
             Field("write_timeout", "float", "How long a write may block before it fails.",
-                  unit="s", lo=0, lo_open=True),
+                  unit="s", lo=0, hi=MAX_TIMEOUT, lo_open=True),
             Field("rtscts", "bool", "Hardware (RTS/CTS) flow control."),
             Field("xonxoff", "bool", "Software (XON/XOFF) flow control."),
             Field("dtr", "bool", "DTR level after opening (absent: as the driver opens it)."),
@@ -148,7 +152,7 @@ SMU = Section(
             Field("compliance", "float", "Current compliance; at most "
                   "safety.compliance_current.", unit="A", lo=0, hi=3, lo_open=True),
             Field("timeout", "float", "Timeout of one bus transaction.", unit="s", lo=0,
-                  lo_open=True),
+                  hi=MAX_TIMEOUT, lo_open=True),
             Field("current_range", "float", 'Fixed current-measurement range, or "auto".',
                   unit="A", lo=0, hi=3, lo_open=True, also=("auto",)),
         ),
@@ -167,11 +171,21 @@ _SAFETY_DOCS = {
     "compliance_current": ("The most current any SMU may be allowed to source.", "A"),
     "max_ramp_rate": ("Fastest DC source change.", "V/s"),
 }
+MIN_RAMP_RATE = 0.01
+"""Slowest ``safety.max_ramp_rate`` (V/s): a shutdown ramps the outputs down at it and holds
+stop signals meanwhile, so it must end in minutes (1.35 V, a die's breakdown, in 135 s)."""
 SAFETY = Section(
     "safety",
     "The safety envelope: every key required; checked against the die's breakdown.",
     tuple(
-        Field(key, "float", _SAFETY_DOCS[key][0], unit=_SAFETY_DOCS[key][1], lo=0, lo_open=True)
+        Field(
+            key,
+            "float",
+            _SAFETY_DOCS[key][0],
+            unit=_SAFETY_DOCS[key][1],
+            lo=MIN_RAMP_RATE if key == "max_ramp_rate" else 0,
+            lo_open=key != "max_ramp_rate",
+        )
         for key in SAFETY_KEYS
     ),
 )

@@ -150,3 +150,22 @@ def test_two_channels_of_one_unit_and_separate_instruments_load(station_dict):
             "drive": _entry("drive", "keithley2450", "virtual"),
         },
     )
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("controller", "timeout", 1e12),
+        ("controller", "write_timeout", 1e7),
+        ("safety", "max_ramp_rate", 1e-9),
+    ],
+)
+def test_timeouts_past_an_hour_and_a_ramp_that_would_never_end_are_refused(
+    station_dict, section, key, value
+):
+    """A 1e12 s timeout overflowed the serial driver; a 1e-9 V/s ramp would hold a shutdown
+    (stop signals held) for years."""
+    data = copy.deepcopy(station_dict)
+    data[section][key] = value
+    with pytest.raises(ConfigError, match=f"{section}.{key}"):
+        station_from_dict(data, STATION)

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from mtj_hil.errors import StoreError
-from mtj_hil.labelled.load import load_dataset
+from mtj_hil.labelled.load import check_intact, load_dataset
 from mtj_hil.labelled.outputs import check_target, replacing, write_folder
 from mtj_hil.labelled.source import open_run, provenance
 from mtj_hil.runs.store import nexus
@@ -42,7 +42,8 @@ def export_run(
     (default :func:`default_output`); returns the files written.
 
     Raises:
-        StoreError: not a run file, an unfinished run, a dataset that cannot be read, an
+        StoreError: not a run file, an unfinished run, damaged data (what ``show``
+            refuses: checksums that do not match, a dataset missing or unreadable), an
             output that exists (without ``force``) or cannot be written.
         ValueError: an unknown format.
     """
@@ -56,6 +57,7 @@ def export_run(
                 f"{path} is an unfinished run (status {status!r}); finish it first with: "
                 f"{resume_hint(provenance(run), path)}"
             )
+    check_intact(path)  # damaged data are refused, as show refuses them
     target = Path(out) if out is not None else default_output(path, fmt)
     check_target(target, [path], "the run file itself", force=force)
     if fmt == "nexus":

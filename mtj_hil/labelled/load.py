@@ -38,3 +38,19 @@ def load_dataset(path: str | Path) -> xr.Dataset:
         raise StoreError(f"{path} is a {kind!r} run; labelled datasets exist for {known}")
     with reader_errors(Path(path)):  # what the structure check cannot see, still one line
         return builder(path)
+
+
+def check_intact(path: str | Path) -> None:
+    """Read the run file at ``path`` as its kind's own loader reads it (the one ``show``
+    uses), so what it refuses is refused here too: data that no longer match their
+    per-array checksums, a dataset or attribute missing or unreadable.
+
+    Raises:
+        StoreError: the file is damaged or incomplete (naming it and what was found).
+    """
+    kind, _ = run_kind(path)
+    measurement = file_kind(kind)
+    load = measurement.piece("load") if measurement is not None else None
+    if load is not None:
+        with reader_errors(Path(path)):
+            load(path)

@@ -417,6 +417,7 @@ def load_characterization(path: str | Path) -> Characterization:
     with RunFile.open(path, "r", kind=KIND) as run, reader_errors(Path(path)):
         attrs = run.attrs
         sink = CharacterizationRun(run)
+        sink.check_arrays_whole()
         done = sink.completed_arrays()
         bad = sink.unverified_arrays()
         if bad:

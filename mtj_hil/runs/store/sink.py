@@ -126,6 +126,33 @@ class RunSink:
         path = self._index_path()
         return [int(a) for a in self.run.read(path)] if path in self.run.h5 else []
 
+    def check_arrays_whole(self) -> None:
+        """Refuse a file whose list of finished arrays cannot be true: an array listed twice,
+        a completed run without every planned array, or (format 1 and later, which write a
+        checksum with each array) arrays without their checksums.
+
+        Raises:
+            StoreError: naming the file and what is wrong (the file is damaged).
+        """
+        done = self.completed_arrays()
+        where = f"{self.run.path}: {self._index_path()}"
+        if len(set(done)) != len(done):
+            raise StoreError(f"{where} lists an array twice ({done}): the file is damaged")
+        planned = self.plan.get("arrays")
+        if self.run.status == "completed" and planned is not None:
+            missing = sorted(set(int(a) for a in planned) - set(done))
+            if missing:
+                raise StoreError(
+                    f"{where}: the run is completed but holds no data for arrays {missing} of "
+                    "its plan: the file is damaged"
+                )
+        version = self.run.h5.attrs.get("format_version", 0)
+        if done and version and self.checksums() is None:
+            raise StoreError(
+                f"{self.run.path}: the checksums of its arrays ({self._sums_path()}) are gone: "
+                "the file was changed or damaged"
+            )
+
     def _commit_array(self, array: int, rows: dict[str, tuple[np.ndarray, str, str]]) -> None:
         """Append an array's rows (name -> (rows, unit, description)), then its index entry
         and checksum, and commit them as one part: the array counts as finished only then."""

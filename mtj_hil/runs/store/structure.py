@@ -24,9 +24,13 @@ import h5py
 import numpy as np
 
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.attribute_values import (  # noqa: F401 (FORMAT, is_run_format: re-exported)
+    FORMAT,
+    format_version_of,
+    is_run_format,
+    is_text,
+)
 
-FORMAT = "mtj-hil-run"
-"""The root ``format`` attribute of every run file."""
 FORMAT_VERSION = 1
 """The newest run-file format this mtj-hil reads and writes."""
 STATUSES = ("running", "completed", "aborted", "failed")
@@ -401,29 +405,6 @@ def check_plan_record(
         )
 
 
-def is_run_format(value: Any) -> bool:
-    """Whether a root ``format`` attribute says "mtj-hil run file" (whatever its type: an
-    array there is not compared element by element)."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return isinstance(value, str) and value == FORMAT
-
-
-def _is_text(value: Any) -> bool:
-    """Whether an attribute's value is a text that UTF-8 can carry (h5py gives bytes for a
-    fixed-length string; undecodable bytes become surrogates no writer can encode)."""
-    try:
-        if isinstance(value, bytes):
-            value.decode("utf-8")
-        elif isinstance(value, str):
-            value.encode("utf-8")
-        else:
-            return False
-    except UnicodeError:
-        return False
-    return True
-
-
 def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     """Check a run tree of ``kind`` against what its store declares (``STRUCTURE`` for the
     datasets, ``ATTRIBUTES`` for the attributes; :mod:`mtj_hil.kinds`). A kind that is not
@@ -436,7 +417,7 @@ def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     from mtj_hil.kinds import file_kind
 
     for name in ROOT_TEXTS:
-        if name in h5.attrs and not _is_text(h5.attrs[name]):
+        if name in h5.attrs and not is_text(h5.attrs[name]):
             raise StoreError(
                 f"{Path(path)}: its {name} attribute is not a (UTF-8) text: the file is damaged "
                 "or was not written by mtj-hil"
@@ -482,13 +463,12 @@ def check_root(h5: h5py.File, path: str | Path, kind: str | None = None) -> None
             f"{path}: its status attribute {status!r} is none of {', '.join(STATUSES)}: the "
             "file is damaged or was not written by mtj-hil"
         )
-    try:
-        version = int(h5.attrs.get("format_version", 0))
-    except (TypeError, ValueError) as exc:
+    version = format_version_of(h5.attrs.get("format_version", 0))
+    if version is None:
         raise StoreError(
-            f"{path}: its format_version attribute is not a number: the file is damaged or "
-            "was not written by mtj-hil"
-        ) from exc
+            f"{path}: its format_version attribute ({h5.attrs['format_version']}) is not a "
+            "whole number >= 0: the file is damaged or was not written by mtj-hil"
+        )
     if version > FORMAT_VERSION:
         raise StoreError(
             f"{path} has run-file format {version}; this mtj-hil reads up to {FORMAT_VERSION}"

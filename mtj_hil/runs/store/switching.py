@@ -408,7 +408,9 @@ def load_switching(path: str | Path) -> Switching:
     """
     with RunFile.open(path, "r", kind=KIND) as run, reader_errors(Path(path)):
         h5 = run.h5
-        done = SwitchingRun(run).completed_arrays()
+        sink = SwitchingRun(run)
+        sink.check_arrays_whole()
+        done = sink.completed_arrays()
         data = _load_arrays(run, done)
         analysis = _load_analysis(h5) if FIT in h5 else None
         return Switching(

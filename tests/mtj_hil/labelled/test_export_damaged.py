@@ -1,0 +1,101 @@
+"""``export`` refuses a run file whose data ``show`` refuses: data changed after they were
+written (their per-array checksums no longer match), or a dataset gone. An export must never
+carry damaged numbers into a NetCDF, CSV or NeXus file as if they were measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.cli.main import main
+from mtj_hil.errors import StoreError
+from mtj_hil.labelled.export import export_run
+from mtj_hil.runs.store.image import encode, open_image, read_file, seal
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("damaged") / "c.h5"
+    args = ["characterize", "--profile", "passive-15x15", "--arrays", "0-1", "--cycles", "1"]
+    assert main([*args, "--no-report", "--out", str(path)]) == 0
+    return path
+
+
+def _edited(src: Path, dst: Path, edit) -> Path:
+    """A copy of ``src`` edited in its tree and written back with fresh file and dataset
+    checksums, as a tool that rewrites the file would leave it."""
+    h5 = open_image(read_file(src), writable=True)
+    edit(h5)
+    seal(h5)
+    dst.write_bytes(encode(h5))
+    h5.close()
+    return dst
+
+
+def _double_one_reading(h5) -> None:
+    h5["characterization/g_after_p"][0, 0, 0, 0, 0] *= 2
+
+
+@pytest.mark.parametrize("fmt", ["netcdf", "csv", "nexus"])
+@pytest.mark.parametrize(
+    "edit",
+    [_double_one_reading, lambda h5: h5.__delitem__("defects/codes")],
+    ids=["reading-changed", "defect-map-gone"],
+)
+def test_damaged_data_are_not_exported(run, tmp_path, fmt, edit, capsys):
+    damaged = _edited(run, tmp_path / "damaged.h5", edit)
+    assert main(["show", str(damaged)]) == 4  # show refuses it ...
+    out = tmp_path / f"out.{fmt}"
+    with pytest.raises(StoreError, match=str(damaged)):
+        export_run(damaged, fmt, out)  # ... and so does export
+    assert main(["export", str(damaged), "--format", fmt, "--out", str(out)]) == 4
+    assert not out.exists()
+    assert export_run(run, fmt, tmp_path / f"good.{fmt}")  # the intact run still exports
+
+
+@pytest.mark.parametrize("value", [1.5, -1, "garbage"])
+def test_a_format_version_that_is_no_whole_number_is_damage(run, tmp_path, capsys, value):
+    edited = _edited(
+        run, tmp_path / "v.h5", lambda h5: h5.attrs.__setitem__("format_version", value)
+    )
+    assert main(["show", str(edited)]) == 4
+    assert "format_version" in capsys.readouterr().err
+    with pytest.raises(StoreError, match="format_version"):
+        export_run(edited, "netcdf", tmp_path / "v.nc")
+
+
+@pytest.mark.parametrize("value", [1, 1.0])
+def test_a_whole_format_version_is_read(run, tmp_path, value):
+    edited = _edited(
+        run, tmp_path / "v.h5", lambda h5: h5.attrs.__setitem__("format_version", value)
+    )
+    assert main(["show", str(edited)]) == 0
+
+
+def _drop_sums(h5) -> None:
+    del h5["characterization/array_sha256"]
+
+
+def _list_array_0_twice(h5) -> None:
+    h5["characterization/array_index"][1] = 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda h5: h5.__delitem__("characterization"), "holds no data for arrays [0, 1]"),
+        (lambda h5: h5.__delitem__("characterization/array_index"), "holds no data"),
+        (_drop_sums, "checksums of its arrays"),
+        (_list_array_0_twice, "lists an array twice"),
+    ],
+    ids=["measurements-gone", "index-gone", "checksums-gone", "array-twice"],
+)
+def test_a_list_of_finished_arrays_that_cannot_be_true_is_damage(run, tmp_path, capsys, edit, said):
+    """A completed run must hold every planned array once, each with its checksum (format 1
+    writes one per array); otherwise show printed a full yield table beside '0 of 2 done'."""
+    damaged = _edited(run, tmp_path / "d.h5", edit)
+    assert main(["show", str(damaged)]) == 4
+    assert said in capsys.readouterr().err
+    with pytest.raises(StoreError, match="damaged"):
+        export_run(damaged, "netcdf", tmp_path / "d.nc")

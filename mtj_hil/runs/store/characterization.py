@@ -428,6 +428,11 @@ def load_characterization(path: str | Path) -> Characterization:
         h5 = run.h5
         thresholds = arrays = codes = g_p = g_ap = None
         extra: dict[str, Any] = {}
+        if "defects" not in h5 and run.status == "completed":  # classified last, then completed
+            raise StoreError(
+                f"{path}: the run is completed but its defect map (defects/) is gone: the "
+                "file is damaged"
+            )
         if "defects" in h5:
             arrays = run.read("defects/arrays")
             codes = run.read("defects/codes")

@@ -128,8 +128,8 @@ class RunSink:
 
     def check_arrays_whole(self) -> None:
         """Refuse a file whose list of finished arrays cannot be true: an array listed twice,
-        a completed run without every planned array, or (format 1 and later, which write a
-        checksum with each array) arrays without their checksums.
+        a completed run without every planned array, or arrays without their checksums in a
+        file whose datasets carry checksums (every writer since 0.1 writes both).
 
         Raises:
             StoreError: naming the file and what is wrong (the file is damaged).
@@ -146,8 +146,9 @@ class RunSink:
                     f"{where}: the run is completed but holds no data for arrays {missing} of "
                     "its plan: the file is damaged"
                 )
-        version = self.run.h5.attrs.get("format_version", 0)
-        if done and version and self.checksums() is None:
+        index = self.run.h5.get(self._index_path())
+        sealed = index is not None and "sha256" in index.attrs  # a writer since 0.1
+        if done and sealed and self.checksums() is None:
             raise StoreError(
                 f"{self.run.path}: the checksums of its arrays ({self._sums_path()}) are gone: "
                 "the file was changed or damaged"

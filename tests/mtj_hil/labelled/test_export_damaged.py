@@ -88,8 +88,9 @@ def _list_array_0_twice(h5) -> None:
         (lambda h5: h5.__delitem__("characterization/array_index"), "holds no data"),
         (_drop_sums, "checksums of its arrays"),
         (_list_array_0_twice, "lists an array twice"),
+        (lambda h5: h5.__delitem__("defects"), "defect map (defects/) is gone"),
     ],
-    ids=["measurements-gone", "index-gone", "checksums-gone", "array-twice"],
+    ids=["measurements-gone", "index-gone", "checksums-gone", "array-twice", "defects-gone"],
 )
 def test_a_list_of_finished_arrays_that_cannot_be_true_is_damage(run, tmp_path, capsys, edit, said):
     """A completed run must hold every planned array once, each with its checksum (format 1

@@ -84,6 +84,14 @@ class Point(NamedTuple):
     ovp: bool = False
     conditions: dict[str, Any] | None = None
 
+    @property
+    def beyond_range(self) -> bool:
+        """Whether the current is no number the instrument can report: an overflow, or beyond
+        a fixed measurement range. The 2450, 2600 and B2900 send both as their overflow
+        number (with a status bit); the 2400 clamps the reading and sets its range-compliance
+        status bit instead (:attr:`range_compliance`)."""
+        return self.overflow or self.range_compliance
+
 
 @dataclass
 class ChannelDefaults:

@@ -444,7 +444,7 @@ class Keithley2450(BufferCommands, ScpiSmu):
     def _element(self, entry: tuple[Point, float, str], element: str) -> float | str:
         point, source, function = entry
         reading = {"CURR": point.current, "VOLT": point.voltage}.get(function, point.current)
-        if point.overflow:
+        if point.beyond_range:  # beyond a fixed range, too: 9.9e37 (module docstring)
             reading = OVERFLOW
         src_status = (SOURCE_STATUS_LIMIT if point.compliance else 0) | (
             SOURCE_STATUS_OVP if point.ovp else 0
@@ -454,7 +454,7 @@ class Keithley2450(BufferCommands, ScpiSmu):
             "SOUR": source,
             "REL": point.time,
             "SEC": point.time,
-            "STAT": float(MEASURE_STATUS_OVERRANGE if point.overflow else 0),
+            "STAT": float(MEASURE_STATUS_OVERRANGE if point.beyond_range else 0),
             "SOURSTAT": float(src_status),
             "UNIT": "Amp DC" if function == "CURR" else "Volt DC",
             "SOURUNIT": "Volt DC" if self.st.source_function == "VOLT" else "Amp DC",

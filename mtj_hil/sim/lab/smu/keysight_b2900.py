@@ -384,8 +384,9 @@ class KeysightB2900(B2900Layers, ScpiSmu):
                 status |= (
                     STATUS_I_COMPLIANCE if st.source_function == "VOLT" else STATUS_V_COMPLIANCE
                 )
-            current = OVERFLOW if p.overflow else p.current
-            if p.overflow:
+            # beyond a fixed range, too: the overflow number and status bit 13 (module docstring)
+            current = OVERFLOW if p.beyond_range else p.current
+            if p.beyond_range:
                 status |= STATUS_OVERFLOW
             source = st.level_v if st.source_function == "VOLT" else st.level_i
             if st.mode == "LIST" and st.sweep:
@@ -393,7 +394,7 @@ class KeysightB2900(B2900Layers, ScpiSmu):
             values = {
                 "VOLT": p.voltage,
                 "CURR": current,
-                "RES": p.voltage / current if current and not p.overflow else NOT_MEASURED,
+                "RES": p.voltage / current if current and not p.beyond_range else NOT_MEASURED,
                 "TIME": p.time,
                 "STAT": float(status),
                 "SOUR": source,

@@ -272,7 +272,9 @@ class TspChannel(Obj):
         return float(STATUS_COMPLIANCE if point.compliance else 0)
 
     def _value(self, kind: str, point: Point) -> Any:
-        current = 9.91e37 if point.overflow else point.current
+        # beyond a fixed range, too: "an overrange ... The value 9.91000E+37 is returned"
+        # (Series 2600B Reference Manual, smuX.measure.rangeY)
+        current = 9.91e37 if point.beyond_range else point.current
         if kind == "i":
             return current
         if kind == "v":

@@ -29,9 +29,12 @@ def test_a_current_beyond_a_fixed_range_is_not_read_as_a_measurement(station_dic
     data["smu"]["sense"].update(driver=driver, current_range=1e-6)  # ~5 uA flow at 0.1 V
     volts = np.zeros((1, 25))
     volts[0, 3] = 0.1
-    with open_station(station_from_dict(data, STATION), apply_calibration=False) as chip:
-        with pytest.raises(InstrumentError, match="range|overflow|not a measurement"):
-            chip.read(0, volts)
+    station = station_from_dict(data, STATION)
+    with (
+        open_station(station, apply_calibration=False) as chip,
+        pytest.raises(InstrumentError, match="range|overflow|not a measurement"),
+    ):
+        chip.read(0, volts)
 
 
 def test_a_current_within_the_fixed_range_reads(station_dict):

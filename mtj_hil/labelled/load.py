@@ -46,11 +46,15 @@ def check_intact(path: str | Path) -> None:
     per-array checksums, a dataset or attribute missing or unreadable.
 
     Raises:
-        StoreError: the file is damaged or incomplete (naming it and what was found).
+        StoreError: the file is damaged or incomplete (naming it and what was found), or
+            is no measurement run (a kind no measurement registered).
     """
     kind, _ = run_kind(path)
     measurement = file_kind(kind)
-    load = measurement.piece("load") if measurement is not None else None
+    if measurement is None:
+        known = ", ".join(measurement_kinds())
+        raise StoreError(f"{path} is a {kind!r} run; export takes measurement runs ({known})")
+    load = measurement.piece("load")
     if load is not None:
         with reader_errors(Path(path)):
             load(path)

@@ -199,3 +199,9 @@ def test_a_read_voltage_not_above_zero_is_named_so(volts, tmp_path, capsys):
     err = _err(capsys)
     assert f"read voltage {volts} V must be above 0 V" in err
     assert "outside" not in err
+
+
+def test_ranges_below_a_nanosecond_keep_their_values():
+    """Rounding a range's points to 9 decimals turned 1e-10 s widths into 0 s."""
+    assert parse_floats("1e-10:5e-10:1e-10", "--widths") == (1e-10, 2e-10, 3e-10, 4e-10, 5e-10)
+    assert parse_floats("0.1:0.3:0.1", "--amplitudes") == (0.1, 0.2, 0.3)  # no float noise

@@ -100,3 +100,12 @@ def test_a_list_of_finished_arrays_that_cannot_be_true_is_damage(run, tmp_path, 
     assert said in capsys.readouterr().err
     with pytest.raises(StoreError, match="damaged"):
         export_run(damaged, "netcdf", tmp_path / "d.nc")
+
+
+def test_a_run_of_no_measurement_kind_is_not_exported(run, tmp_path):
+    """NetCDF and CSV refused an unknown kind; the NeXus copy wrote it."""
+    odd = _edited(run, tmp_path / "odd.h5", lambda h5: h5.attrs.__setitem__("kind", "banana"))
+    for fmt in ("nexus", "netcdf"):
+        with pytest.raises(StoreError, match="'banana' run"):
+            export_run(odd, fmt, tmp_path / f"odd.{fmt}")
+        assert not (tmp_path / f"odd.{fmt}").exists()

@@ -58,6 +58,11 @@ its tasks are sent there (and nowhere else). Without such a worker they run anyw
 time under the station's lock."""
 
 
+def worker_threads(client: Any) -> int:
+    """Threads the cluster's workers run tasks on, all together (0 before any joined)."""
+    return sum(int(n) for n in client.nthreads().values())
+
+
 def station_resources(client: Any) -> set[str]:
     """Names of the resources the cluster's workers offer."""
     workers = client.scheduler_info().get("workers", {})
@@ -258,8 +263,14 @@ def _run_on_cluster(
     offered = station_resources(client)
 
     def submit_ready() -> None:
+        # no more tasks in flight than the workers have threads: a task submitted is one a
+        # worker starts, so the index's 'running' (and, after a kill, 'interrupted' with an
+        # attempt counted) is true of it
         settle_blocked()
+        capacity = max(1, worker_threads(client))
         for task in spec.tasks:
+            if len(owner) >= capacity:
+                break
             if ready(task):
                 start(task)
                 resource = RESOURCE_PREFIX + task.station if task.station else None

@@ -184,3 +184,30 @@ def test_a_result_written_with_an_image_size_digits_ignored_still_loads(
     result = load_result(old)
     assert result.config.dataset == "digits" and result.config.image_size == 10
     assert [d.wrong for d in result.dies] == [d.wrong for d in load_result(task.run_file).dies]
+
+
+def test_no_more_tasks_are_marked_running_than_workers_run(
+    tmp_path: Path, cluster_client, monkeypatch
+) -> None:
+    """Tasks were all marked 'running' (an attempt counted) when submitted: with 2 workers
+    and 4 dies the index said 4 running, and after a kill 4 interrupted."""
+    from mtj_hil.campaigns import index as index_module
+
+    running: set[str] = set()
+    most = 0
+    real = index_module.CampaignIndex.update
+
+    def watched(self, task_id, **values):
+        nonlocal most
+        if values.get("status") == "running":
+            running.add(task_id)
+        elif "status" in values:
+            running.discard(task_id)
+        most = max(most, len(running))
+        return real(self, task_id, **values)
+
+    monkeypatch.setattr(index_module.CampaignIndex, "update", watched)
+    spec = load_campaign(write_campaign(tmp_path, dies="0-5", borders=False))
+    assert run_campaign(spec, cluster_client).ok
+    threads = sum(cluster_client.nthreads().values())
+    assert 1 <= most <= threads, (most, threads)

@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.text import Text
 
-from mtj_hil.cli.common import GivenPath
+from mtj_hil.cli.common import GivenPath, console
 from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import StoreError, counted
 
@@ -47,12 +47,23 @@ def show(runfile: Path, verify: bool) -> None:
         show_files.show_campaign_index(runfile)
         return
     if verify:
-        from mtj_hil.runs.store.verify import verify_run_file
+        from mtj_hil.runs.store.verify import header_lost, verify_run_file
 
         count = verify_run_file(runfile)
         make_console().print(
-            escape(f"verified: {counted(count, 'dataset')} read, every checksum good")
+            escape(f"verified: {counted(count, 'dataset')} read, every checksum good"),
+            soft_wrap=True,
         )
+        if header_lost(runfile):
+            console.print(
+                escape(
+                    f"{runfile} has no checksum header, though its datasets carry checksums: "
+                    "it was rewritten by another program or its header is damaged, so its "
+                    "attributes (die id, plan, status) are not verified"
+                ),
+                style="yellow",
+                soft_wrap=True,
+            )
     with RunFile.open(runfile) as run:
         name, attrs, held = run.kind, run.attrs, run.held
     if attrs.get("status") != "completed":

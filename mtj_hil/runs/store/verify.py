@@ -85,7 +85,9 @@ def _arrays(path: Path, h5: object) -> list[str]:
     if sink_type is None:
         return []
     try:
-        bad = sink_type(run).unverified_arrays()
+        sink = sink_type(run)
+        sink.check_arrays_whole()
+        bad = sink.unverified_arrays()
     except StoreError as exc:
         return [str(exc)]
     return [
@@ -110,3 +112,18 @@ def verify_run_file(path: str | Path, *, parts: bool = True) -> int:
     with RunFile.open(path) as run:
         count, _ = unreadable(run.h5)
     return count
+
+
+def header_lost(path: str | Path) -> bool:
+    """Whether the run file ``path`` has no checksum header although its datasets carry
+    checksums (a writer since 0.1 wrote it): it was rewritten by another program, or its
+    header is damaged, so its root attributes (die id, plan, status) cannot be verified."""
+    data = read_file(Path(path))
+    if has_header(data):
+        return False
+    del data
+    tree = load_tree(Path(path), writable=False)
+    with tree.h5 as h5:
+        sealed: list[str] = []
+        h5.visititems(lambda name, obj: sealed.append(name) if "sha256" in obj.attrs else None)
+    return bool(sealed)

@@ -109,3 +109,16 @@ def test_a_run_of_no_measurement_kind_is_not_exported(run, tmp_path):
         with pytest.raises(StoreError, match="'banana' run"):
             export_run(odd, fmt, tmp_path / f"odd.{fmt}")
         assert not (tmp_path / f"odd.{fmt}").exists()
+
+
+def test_verify_says_when_the_checksum_header_is_lost(run, tmp_path, capsys):
+    """Without its header a file reads as one of 0.1 (no checksums): its datasets still
+    verify, but its root attributes cannot be, and show --verify says so."""
+    data = bytearray(run.read_bytes())
+    data[:512] = bytes(512)  # the checksum header gone
+    headless = tmp_path / "headless.h5"
+    headless.write_bytes(bytes(data))
+    assert main(["show", "--verify", str(headless)]) == 0
+    assert "has no checksum header" in capsys.readouterr().err
+    assert main(["show", "--verify", str(run)]) == 0
+    assert "has no checksum header" not in capsys.readouterr().err

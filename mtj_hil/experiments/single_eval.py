@@ -7,6 +7,7 @@ or its digital compensation).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -133,23 +134,37 @@ def refuse_simulated_die(
     )
 
 
+class ProfileChangedWarning(UserWarning):
+    """A network is evaluated on a simulated die whose profile changed since it was trained."""
+
+
 def check_profile_values(path: Path, attrs: dict[str, Any], description: Any) -> None:
     """Refuse to evaluate a network trained for one die (:data:`DIE_METHODS`, LEA) on a
     simulated die whose profile has other values than the one it was trained for (its profile
     file edited since: the same die id, another die). Networks of the other methods are not
-    tied to one die, and network files that record no values (older ones) are not checked.
+    tied to one die: they are evaluated, with a :class:`ProfileChangedWarning`. Network files
+    that record no values (older ones) are not checked.
 
     Raises:
         ConfigError: naming the file, the profile and the values that differ.
     """
     recorded = attrs.get("profile_values")
-    if not recorded or attrs.get("method") not in (*DIE_METHODS, "lea"):
+    if not recorded:
         return
     try:
         values = json.loads(recorded) if isinstance(recorded, str) else recorded
     except ValueError as exc:
         raise StoreError(f"{path}: its profile_values are not JSON; {DAMAGED}") from exc
     changed = simulated_profile_changes(values, description)
+    if changed and attrs.get("method") not in (*DIE_METHODS, "lea"):
+        warnings.warn(  # not tied to one die: evaluated as asked, but said
+            f"{path} was trained with profile {attrs['profile']} of other values "
+            f"({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''} differ): it is "
+            "evaluated on the die the profile describes now",
+            ProfileChangedWarning,
+            stacklevel=2,
+        )
+        return
     if changed:
         raise ConfigError(
             f"{path} was trained for profile {attrs['profile']} with other values "

@@ -61,3 +61,30 @@ def test_a_die_bound_network_is_refused_on_its_die_after_the_profile_was_edited(
     profile.write_text(profile.read_text().replace("short_rate = 0.002", "short_rate = 0.02"))
     with pytest.raises(ConfigError, match=r"trained for profile .*mine\.toml with other values"):
         evaluate_network(spec.out, 2)
+
+
+def test_an_unaware_network_is_evaluated_after_the_edit_but_it_is_said(tmp_path):
+    """An unaware network is not tied to one die: evaluated on the die the profile file
+    describes now, with a warning naming what changed (it was silent)."""
+    from mtj_hil.experiments.single_eval import ProfileChangedWarning
+
+    profile = _profile_file(tmp_path)
+    spec = TrainSpec(
+        method="unaware",
+        die=2,
+        out=tmp_path / "u.h5",
+        dataset="digits",
+        hidden=(8,),
+        epochs=1,
+        profile=str(profile),
+    )
+    train_network(spec)
+    import warnings
+
+    with warnings.catch_warnings():  # the profile as trained: no warning
+        warnings.simplefilter("error", ProfileChangedWarning)
+        evaluate_network(spec.out, 2)
+    profile.write_text(profile.read_text().replace("short_rate = 0.002", "short_rate = 0.02"))
+    with pytest.warns(ProfileChangedWarning, match=r"defects\.short_rate"):
+        result = evaluate_network(spec.out, 2)
+    assert 0.0 <= result["software_error"] <= 1.0

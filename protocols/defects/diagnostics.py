@@ -225,12 +225,24 @@ def warnings_for(
 
 
 def nothing_switched(
-    ev: Evidence, dbar: np.ndarray, ok: np.ndarray, sd: float, n: int, switch_sigmas: float
+    ev: Evidence,
+    dbar: np.ndarray,
+    ok: np.ndarray,
+    sd: float,
+    n: int,
+    switch_sigmas: float,
+    need: int = 0,
 ) -> str:
     """Why a die is refused: how few devices switched by ``switch_sigmas`` x the per-cycle
-    noise ``sd``, and what the readings show (levels, saturated or missing readings)."""
+    noise ``sd`` (``need``: how many the fit needs), and what the readings show (levels,
+    saturated or missing readings)."""
     total = int(np.asarray(ev.n_valid).size)
     n_ok = int(ok.sum())
+    if n * 2 >= total:  # most did switch: the die (or the arrays measured) is too small
+        return (
+            f"refusing to classify: {n} of {total} devices switched cleanly, but the level "
+            f"fit needs at least {need}; measure more arrays (or a die with more devices)"
+        )
     parts = [
         f"refusing to classify: only {n} of {total} devices switched cleanly (P/AP log ratio "
         f"above {switch_sigmas:g} x the per-cycle noise {sd:.3g} in every cycle, and at most "

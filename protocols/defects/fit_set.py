@@ -56,7 +56,7 @@ def fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
         rule = "switch on average (mixture fit of the mean log ratios; noisy reads)"
         if int(clean.sum()) < need:
             raise ProtocolError(
-                diag.nothing_switched(ev, dbar, ok, sd, int(strict.sum()), SWITCH_SIGMAS)
+                diag.nothing_switched(ev, dbar, ok, sd, int(strict.sum()), SWITCH_SIGMAS, need)
             )
         warnings.append(
             f"read noise ({100 * ev.cycle_sigma:.2g} % per cycle) is large against the "

@@ -31,6 +31,8 @@ def show(runfile: Path, verify: bool) -> None:
     from mtj_hil.cli import show_files
     from mtj_hil.kinds import file_kind, measurement_kinds
 
+    if runfile.exists() and not runfile.is_file():  # a pipe would be read for ever
+        raise StoreError(f"{runfile} is not a regular file; 'show' reads files mtj-hil writes")
     kind_of_file = show_files.sniff(runfile)
     if kind_of_file == "toml":
         show_files.show_toml(runfile)

@@ -205,3 +205,14 @@ def test_ranges_below_a_nanosecond_keep_their_values():
     """Rounding a range's points to 9 decimals turned 1e-10 s widths into 0 s."""
     assert parse_floats("1e-10:5e-10:1e-10", "--widths") == (1e-10, 2e-10, 3e-10, 4e-10, 5e-10)
     assert parse_floats("0.1:0.3:0.1", "--amplitudes") == (0.1, 0.2, 0.3)  # no float noise
+
+
+def test_show_refuses_a_pipe_or_device_instead_of_waiting(tmp_path, capsys):
+    """A FIFO was read for ever; /dev/null was called TOML."""
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/null")):
+        assert main(["show", str(path)]) == 4
+        assert "not a regular file" in capsys.readouterr().err

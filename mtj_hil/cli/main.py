@@ -7,6 +7,7 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import signal
@@ -205,6 +206,10 @@ def _resume_after_instrument_error(args: list[str]) -> str:
     )
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+"""Errors of a write that failed for want of space or of a working disk."""
+
+
 def _from_hdf5(exc: BaseException) -> bool:
     """Whether ``exc`` was raised inside h5py or the JSON decoder (a damaged or unreadable
     HDF5 file, or JSON stored in one)."""
@@ -258,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                 # a file that cannot be written): named, with the system's reason
                 code = 4
                 text = f"cannot use {exc.filename}: {exc.strerror or text}{_report_hint(args)}"
+            if code == 1 and isinstance(exc, OSError) and exc.errno in _FULL and not exc.filename:
+                # the output (stdout to a full disk, a quota) or a file that names itself not
+                code, text = 4, f"cannot write: {exc.strerror or text}"
             if code == 1 and _from_hdf5(exc):
                 # an HDF5 read or write that failed outside a reader that names its file
                 run = current_run()

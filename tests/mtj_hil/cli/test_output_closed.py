@@ -20,3 +20,16 @@ def test_a_reader_that_left_ends_the_command_quietly(args):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert "error" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.skipif(
+    not MTJ_HIL.exists() or not Path("/dev/full").exists(), reason="needs mtj-hil and /dev/full"
+)
+def test_output_to_a_full_disk_is_a_write_error_not_an_unexpected_one():
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [str(MTJ_HIL), "profiles"], stdout=full, stderr=subprocess.PIPE, timeout=120
+        )
+    err = proc.stderr.decode()
+    assert proc.returncode == 4, err
+    assert "cannot write: No space left on device" in err and "unexpected" not in err

@@ -92,8 +92,11 @@ def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> No
     from mtj_hil.runs.store.lease import lease_holder
 
     holder = lease_holder(path)
-    pid = holder.get("pid", attrs.get("writer_pid", "?"))
-    who = f"pid {pid} on {holder.get('host') or attrs.get('writer_host') or attrs.get('host', '?')}"
+    pid = holder.get("pid", attrs.get("writer_pid"))
+    host = holder.get("host") or attrs.get("writer_host") or attrs.get("host")
+    # (a dead writer's lease is tidied away on opening: its pid is then not known)
+    where = f" on {host}" if host else ""
+    who = f"pid {pid}{where}" if pid else (where.strip() or "unknown")
     if status != "completed" and attrs.get("kind") == "network" and not held:
         out.print(
             escape(

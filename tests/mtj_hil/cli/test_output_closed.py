@@ -33,3 +33,30 @@ def test_output_to_a_full_disk_is_a_write_error_not_an_unexpected_one():
     err = proc.stderr.decode()
     assert proc.returncode == 4, err
     assert "cannot write: No space left on device" in err and "unexpected" not in err
+
+
+@pytest.mark.skipif(not MTJ_HIL.exists(), reason="the mtj-hil script is not installed here")
+def test_show_of_a_run_whose_writer_was_killed_names_no_unknown_pid(tmp_path):
+    """After kill -9 the writer's lease is tidied away when the file is opened, so its pid is
+    not known: show said 'the writer, pid ? on host, is gone'."""
+    import signal
+    import time
+
+    out = tmp_path / "run.h5"
+    proc = subprocess.Popen(
+        [str(MTJ_HIL), "characterize", "--cycles", "3", "--no-report", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    shown = subprocess.run(
+        [str(MTJ_HIL), "show", str(out)], capture_output=True, text=True, timeout=120
+    )
+    text = shown.stdout + shown.stderr
+    assert "is gone" in text or "completed" in text, text
+    assert "pid ?" not in text and "?," not in text, text

@@ -23,16 +23,17 @@ def _profile_file(folder: Path, short_rate: str = "0.002") -> Path:
     return path
 
 
-def _spec(tmp_path: Path, profile: Path, char_file: Path) -> TrainSpec:
+def _spec(tmp_path: Path, profile: Path, char_file: Path | None) -> TrainSpec:
+    """A one-epoch network for die 2: defect-aware on ``char_file``, or unaware (None)."""
     return TrainSpec(
-        method="defect-aware",
+        method="defect-aware" if char_file is not None else "unaware",
         die=2,
         out=tmp_path / "n.h5",
         dataset="digits",
         hidden=(8,),
         epochs=1,
         profile=str(profile),
-        characterization=[char_file],
+        **({"characterization": [char_file]} if char_file is not None else {}),
     )
 
 
@@ -69,15 +70,7 @@ def test_an_unaware_network_is_evaluated_after_the_edit_but_it_is_said(tmp_path)
     from mtj_hil.experiments.single_eval import ProfileChangedWarning
 
     profile = _profile_file(tmp_path)
-    spec = TrainSpec(
-        method="unaware",
-        die=2,
-        out=tmp_path / "u.h5",
-        dataset="digits",
-        hidden=(8,),
-        epochs=1,
-        profile=str(profile),
-    )
+    spec = _spec(tmp_path, profile, None)
     train_network(spec)
     import warnings
 

@@ -198,11 +198,6 @@ def load_die_model(
             "that is another die; characterise this die again, or give the profile file it "
             "was measured with"
         )
-    if char.attrs.get("status") == "completed" and not char.complete:
-        raise StoreError(
-            f"{path} is marked completed but holds no classification (no defects/ group): "
-            + DAMAGED
-        )
     if char.attrs.get("status") != "completed" or not char.complete:
         raise StoreError(
             f"{path} is not a completed characterisation (status {char.attrs.get('status')!r}); "

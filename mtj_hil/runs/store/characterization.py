@@ -430,8 +430,8 @@ def load_characterization(path: str | Path) -> Characterization:
         extra: dict[str, Any] = {}
         if "defects" not in h5 and run.status == "completed":  # classified last, then completed
             raise StoreError(
-                f"{path}: the run is completed but its defect map (defects/) is gone: the "
-                "file is damaged"
+                f"{path} is marked completed but holds no classification (no defects/ group): "
+                "the file is damaged"
             )
         if "defects" in h5:
             arrays = run.read("defects/arrays")

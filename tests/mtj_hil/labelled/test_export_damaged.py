@@ -88,7 +88,7 @@ def _list_array_0_twice(h5) -> None:
         (lambda h5: h5.__delitem__("characterization/array_index"), "holds no data"),
         (_drop_sums, "checksums of its arrays"),
         (_list_array_0_twice, "lists an array twice"),
-        (lambda h5: h5.__delitem__("defects"), "defect map (defects/) is gone"),
+        (lambda h5: h5.__delitem__("defects"), "holds no classification"),
     ],
     ids=["measurements-gone", "index-gone", "checksums-gone", "array-twice", "defects-gone"],
 )

@@ -338,7 +338,11 @@ def test_fixed_low_range_gives_range_compliance(dialect):
     inst = smu(dialect)
     inst.handle(SCRIPTS[dialect][0].format(v=0.2, c=1e-3))
     inst.handle(SCRIPTS[dialect][2])
-    assert measured(inst, dialect) == pytest.approx(1.05e-6)  # 0.2 V / 4.3 kohm = 46 uA
+    value = measured(inst, dialect)  # 0.2 V / 4.3 kohm = 46 uA on a 1 uA range
+    if dialect == "keithley2400":  # clamped at 105 % of the range, status bit 16 set
+        assert value == pytest.approx(1.05e-6)
+    else:  # 2450 9.9e37, 2600 9.91e37, B2900 9.9e37: the overflow number, no current
+        assert value >= 9.9e37
 
 
 @pytest.mark.parametrize("dialect", SMU_DIALECTS)

@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 
 from mtj_hil.cli.common import GivenPath, console
+from mtj_hil.cli.view import MAX_SECONDS, finite_seconds
 from mtj_hil.errors import ConfigError, counted
 from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.station.config import Station
@@ -36,7 +37,8 @@ def lab() -> None:
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(0),
+    type=click.FloatRange(0, MAX_SECONDS),
+    callback=finite_seconds,
     default=None,
     help="Stop after this many seconds (default: run until Ctrl-C).",
 )

@@ -194,6 +194,7 @@ def switching(
     from mtj_hil.cli.common import parse_arrays
     from mtj_hil.protocols.switching.procedure import (
         SwitchingPlan,
+        check_plan,
         default_amplitudes,
         default_widths,
     )
@@ -265,6 +266,7 @@ def switching(
             console.print(escape(f"resuming {target} with the plan stored in it:"), soft_wrap=True)
         else:
             plan = plan_for(chip.layout)
+        check_plan(chip.layout, plan)  # refused before the header and the progress bar
         console.print(
             Text.assemble(
                 ("switching", "bold"),

@@ -35,11 +35,11 @@ MAX_SECONDS = 7 * 24 * 3600.0
 """Longest ``view --seconds``: a week (longer, leave it out and stop with Ctrl-C)."""
 
 
-def _finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
+def finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
     """Refuse ``--seconds nan`` (the range check lets NaN through)."""
     if value is not None and math.isnan(value):
         raise click.BadParameter(
-            f"nan is not a number of seconds; give one in 0 < x <= {MAX_SECONDS:g} (a week)"
+            f"nan is not a number of seconds; give one of at most {MAX_SECONDS:g} (a week)"
         )
     return value
 
@@ -92,7 +92,7 @@ def _listen(
     "--seconds",
     type=click.FloatRange(0, MAX_SECONDS, min_open=True),
     default=None,
-    callback=_finite_seconds,
+    callback=finite_seconds,
     help="Stop serving after this many seconds, at most a week [default: until Ctrl-C].",
 )
 def view(path: Path, host: str, port: int | None, seconds: float | None) -> None:

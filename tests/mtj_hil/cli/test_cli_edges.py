@@ -216,3 +216,9 @@ def test_show_refuses_a_pipe_or_device_instead_of_waiting(tmp_path, capsys):
     for path in (fifo, Path("/dev/null")):
         assert main(["show", str(path)]) == 4
         assert "not a regular file" in capsys.readouterr().err
+
+
+def test_lab_serve_refuses_seconds_that_are_no_number(capsys):
+    """``lab serve --seconds nan`` served and stopped at once."""
+    assert main(["lab", "serve", "--seconds", "nan"]) == 2
+    assert "nan is not a number of seconds" in _err(capsys)

@@ -23,7 +23,9 @@ from mtj_hil.cli.main import main
 def test_outside_the_envelope_exits_6_and_writes_nothing(tmp_path, capsys, args):
     out = tmp_path / "run.h5"
     assert main([*args, "--arrays", "0", "--out", str(out), "--no-report"]) == 6
-    assert "outside" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "outside" in err
+    assert f"-> {out}" not in err, err  # refused before the run's header line
     assert not out.exists()
 
 

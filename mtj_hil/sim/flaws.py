@@ -139,10 +139,13 @@ def _spatial(die: SimulatedDie) -> None:
     rates = np.array([getattr(dfx, key) for _, key in _RATE_KEYS])
     codes = np.array([int(c) for c, _ in _RATE_KEYS], dtype=np.uint8)
 
-    # Edge band: the die's rate times edge_factor (extra defects on top of the base draw).
+    # Edge band: the die's rate times edge_factor (extra defects on top of the base draw; a
+    # sum above 1 would make the band all of the first classes and none of the last).
     if sp.edge_width > 0 and sp.edge_factor > 1:
         edge = np.minimum(np.minimum(x, width - x), np.minimum(y, height - y)) < sp.edge_width
         extra = rates * die.defect_rate_factor * (sp.edge_factor - 1.0)
+        if extra.sum() > 1.0:  # at most every device of the band, classes in proportion
+            extra = extra / extra.sum()
         u = rng.random(shape)
         cum = np.cumsum(extra)
         cls = np.searchsorted(cum, u)

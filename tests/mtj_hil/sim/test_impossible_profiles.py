@@ -215,3 +215,22 @@ def test_a_die_too_big_for_memory_is_refused_at_load():
     _refused(_data(geometry={**big, "n_arrays": 2}), "geometry.n_arrays * rows * cols")
     # one array of the schema's largest size is the cap: it loads
     profile_from_dict(_data(geometry={**big, "n_arrays": 1}))
+
+
+def test_an_edge_band_rate_above_one_keeps_every_class():
+    """Rates x edge_factor summing past 1 made the band all shorts and opens (the first
+    classes) and no stuck devices; the band is now all defects in the classes' shares."""
+    base = load_profile("1t1r-20k")
+    rates = {"short_rate": 0.1, "open_rate": 0.1, "stuck_p_rate": 0.1, "stuck_ap_rate": 0.1}
+    profile = base.replace(
+        defects=rates, spatial={"edge_width": 2, "edge_factor": 20, "dead_array_rate": 0}
+    )
+    from mtj_hil.sim.flaws import device_coordinates
+
+    die = make_die(profile, 0, 0)
+    x, y, width, height = device_coordinates(die)
+    band = np.minimum(np.minimum(x, width - x), np.minimum(y, height - y)) < 2
+    codes = np.asarray(die.defect)[band]
+    for code in (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP):
+        share = float((codes == code).mean())
+        assert 0.18 < share < 0.32, (code, share)  # a quarter each (base draw: 0.1)

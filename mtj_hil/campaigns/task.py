@@ -155,7 +155,7 @@ def int_param(
 
 
 MAX_INDICES = 100_000
-"""Most dies (or arrays) a group's range may select: one task each; a range past it is a
+"""Most dies (or arrays) a group's range may select (a die is one task); a range past it is a
 typo (``"0-3500000"``) that would take the machine's memory before any task starts."""
 
 
@@ -184,10 +184,11 @@ def parse_indices(
                 lo, _, hi = part.strip().partition("-")
                 first, last = int(lo), int(hi if hi else lo)
                 if last - first + 1 + len(out) > MAX_INDICES:
+                    beyond = f"; the die has {limit} {noun}s" if limit is not None else ""
                     raise ctx.error(
                         key,
-                        f"= {value!r} selects more than {MAX_INDICES:,} {noun}s (one task "
-                        "each); give a smaller range",
+                        f"= {value!r} selects more than {MAX_INDICES:,} {noun}s{beyond}; give "
+                        "a smaller range",
                     )
                 out.extend(range(first, last + 1))
         except ValueError as exc:
@@ -199,7 +200,7 @@ def parse_indices(
     if not out:
         raise ctx.error(key, f"= {value!r} selects no {noun}s")
     if len(out) > MAX_INDICES:
-        raise ctx.error(key, f"lists more than {MAX_INDICES:,} {noun}s (one task each)")
+        raise ctx.error(key, f"lists more than {MAX_INDICES:,} {noun}s; give fewer")
     if min(out) < 0 or (limit is not None and max(out) >= limit):
         allowed = f"0..{limit - 1}" if limit is not None else "0 or more"
         bad = min(out) if min(out) < 0 else max(out)

@@ -4,6 +4,7 @@ their defaults, ranges and the check that each given one is used by the plan."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -182,4 +183,8 @@ def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
         numbers = [float(f"{start + k * step:.12g}") for k in range(count)]
     if not numbers:
         raise ConfigError(f"{option} {text!r} names no values")
+    twice = sorted(x for x, times in Counter(numbers).items() if times > 1)
+    if twice:
+        shown = ", ".join(f"{x:g}" for x in twice)
+        raise ConfigError(f"{option} {text!r} names {shown} twice; give each value once")
     return tuple(numbers)

@@ -222,3 +222,10 @@ def test_lab_serve_refuses_seconds_that_are_no_number(capsys):
     """``lab serve --seconds nan`` served and stopped at once."""
     assert main(["lab", "serve", "--seconds", "nan"]) == 2
     assert "nan is not a number of seconds" in _err(capsys)
+
+
+def test_a_value_given_twice_is_refused():
+    """``--widths 1e-7,1e-7`` was accepted: one grid point measured as two."""
+    with pytest.raises(ConfigError, match="names 1e-07 twice"):
+        parse_floats("1e-7,1e-7", "--widths")
+    assert parse_floats("1e-7,2e-7", "--widths") == (1e-7, 2e-7)

@@ -300,7 +300,9 @@ ROOT_ATTRIBUTES = {
     "@station": OBJECT,
     "@resumed": LIST,
 }
-"""The root attributes every run of a measurement kind has."""
+"""What the root attributes of a run of a measurement kind hold, when present."""
+REQUIRED_ROOT = ("plan", "layout")
+"""Root attributes a run of a measurement kind cannot be read without."""
 
 
 def check_attributes(h5: h5py.File, path: str | Path, expected: Mapping[str, str | Json]) -> None:
@@ -427,6 +429,12 @@ def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     store = measurement.piece("store") if measurement is not None else None
     if store is None:
         return
+    missing = [name for name in REQUIRED_ROOT if name not in h5.attrs]
+    if missing:  # every writer, 0.1 too, gives a run of a measurement kind both
+        raise StoreError(
+            f"{Path(path)}: its {' and '.join(missing)} attribute{'s are' if len(missing) > 1 else ' is'} "
+            "gone: the file is damaged"
+        )
     check_attributes(h5, path, {**ROOT_ATTRIBUTES, **getattr(store, "ATTRIBUTES", {})})
     plan = getattr(store, "PLAN", None)
     if plan is not None:  # (required settings: by the resume, which needs them)

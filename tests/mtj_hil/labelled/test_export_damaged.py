@@ -122,3 +122,13 @@ def test_verify_says_when_the_checksum_header_is_lost(run, tmp_path, capsys):
     assert "has no checksum header" in capsys.readouterr().err
     assert main(["show", "--verify", str(run)]) == 0
     assert "has no checksum header" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["plan", "layout"])
+def test_a_run_without_its_plan_or_layout_is_named_damaged(run, tmp_path, capsys, name):
+    """Refused before: with h5py's own text ("can't locate attribute")."""
+    damaged = _edited(run, tmp_path / "d.h5", lambda h5: h5.attrs.__delitem__(name))
+    assert main(["show", str(damaged)]) == 4
+    err = capsys.readouterr().err
+    assert f"its {name} attribute is gone: the file is damaged" in err
+    assert "locate attribute" not in err

@@ -211,7 +211,10 @@ def test_a_journal_that_cannot_be_tidied_stops_the_writer(tmp_path, monkeypatch)
     from mtj_hil.runs.store import journal
 
     path = tmp_path / "run.h5"
-    run = RunFile.create(path, "characterization", die_id="sim:test")
+    # (a run of a measurement kind is created with its plan and layout, as its sink does)
+    run = RunFile.create(
+        path, "characterization", die_id="sim:test", extra={"plan": {}, "layout": {}}
+    )
     run.append("characterization/array_index", np.array([0]), unit="")
     run.flush()  # one journal part, folded and removed when the run closes
 

@@ -49,10 +49,17 @@ def encode(h5: h5py.File) -> bytes:
     return header.ljust(USERBLOCK, b"\0") + body
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def has_header(data: bytes) -> bool:
     """Whether ``data`` starts with a checksummed-image header (files of mtj-hil 0.1 do not),
-    or with one damaged by a few bytes (:func:`verify` then reports it)."""
+    or with one damaged (:func:`verify` then reports it): a few bytes off, or any header in
+    front of an HDF5 file that starts after a :data:`USERBLOCK` (only this writer leaves one;
+    0.1 and HDF5 tools such as h5repack start the file at byte 0)."""
     if data.startswith(MAGIC):
+        return True
+    if data[USERBLOCK : USERBLOCK + 8] == _HDF5_SIGNATURE and not data.startswith(_HDF5_SIGNATURE):
         return True
     head = data[: len(MAGIC)]
     differing = sum(a != b for a, b in zip(head, MAGIC, strict=False)) + len(MAGIC) - len(head)

@@ -112,16 +112,29 @@ def test_a_run_of_no_measurement_kind_is_not_exported(run, tmp_path):
 
 
 def test_verify_says_when_the_checksum_header_is_lost(run, tmp_path, capsys):
-    """Without its header a file reads as one of 0.1 (no checksums): its datasets still
-    verify, but its root attributes cannot be, and show --verify says so."""
-    data = bytearray(run.read_bytes())
-    data[:512] = bytes(512)  # the checksum header gone
-    headless = tmp_path / "headless.h5"
-    headless.write_bytes(bytes(data))
-    assert main(["show", "--verify", str(headless)]) == 0
+    """A copy made by another program (h5py here; h5repack alike) has no header: its
+    datasets still verify, its root attributes cannot, and show --verify says so. A header
+    damaged in place (zeroed) is damage."""
+    import h5py
+
+    from mtj_hil.runs.store.image import open_image
+
+    copied = tmp_path / "copied.h5"
+    with open_image(read_file(run)) as src, h5py.File(copied, "w") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for name in src:
+            src.copy(src[name], dst, name=name)
+    assert main(["show", "--verify", str(copied)]) == 0
     assert "has no checksum header" in capsys.readouterr().err
     assert main(["show", "--verify", str(run)]) == 0
     assert "has no checksum header" not in capsys.readouterr().err
+    data = bytearray(run.read_bytes())
+    data[:512] = bytes(512)  # the header zeroed in place
+    zeroed = tmp_path / "zeroed.h5"
+    zeroed.write_bytes(bytes(data))
+    assert main(["show", str(zeroed)]) == 4
+    assert "checksum header is damaged" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["plan", "layout"])

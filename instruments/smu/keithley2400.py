@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2400
@@ -61,6 +62,15 @@ CURRENT_RANGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  #: A
 ELEMENTS = "VOLT,CURR,RES,TIME,STAT"
 
 _ELEMENTS_PER_POINT = 5  # voltage, current, resistance, time, status
+
+
+def _refused_setter(name: str) -> Callable[[Any, object], None]:
+    """A property setter that refuses (SafetyViolation) setting ``name`` on the driver."""
+
+    def fset(self: Any, value: object) -> None:
+        raise self._inherited_refused(f"setting {name}")
+
+    return fset
 
 
 class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
@@ -132,18 +142,11 @@ class Keithley2400SourceMeter(KeithleyScpiBasics, Keithley2400):
         """Refused (SafetyViolation): the known state sources voltage."""
         raise self._inherited_refused("ramp_to_current")
 
-    def _refuse_set(name: str) -> Callable[[Keithley2400SourceMeter, object], None]:  # noqa: N805
-        def fset(self: Keithley2400SourceMeter, value: object) -> None:
-            raise self._inherited_refused(f"setting {name}")
-
-        return fset
-
-    source_current = property(Keithley2400.source_current.fget, _refuse_set("source_current"))
-    source_mode = property(Keithley2400.source_mode.fget, _refuse_set("source_mode"))
+    source_current = property(Keithley2400.source_current.fget, _refused_setter("source_current"))
+    source_mode = property(Keithley2400.source_mode.fget, _refused_setter("source_mode"))
     compliance_voltage = property(
-        Keithley2400.compliance_voltage.fget, _refuse_set("compliance_voltage")
+        Keithley2400.compliance_voltage.fget, _refused_setter("compliance_voltage")
     )
-    del _refuse_set
 
     @property
     def source_enabled(self) -> bool:

@@ -192,13 +192,17 @@ class CampaignIndex:
             StoreError: the index does not exist or is not a campaign index;
                 IndexUnreadable: it cannot be read (naming why).
         """
-        _, records = self._read()
+        return self.header_and_records()[1]
+
+    def header_and_records(self) -> tuple[dict[str, Any], Records]:
+        """:meth:`header` and :meth:`records` from one read of the index (same errors)."""
+        header, records = self._read()
         out = {}
         for task_id, rec in records.items():
             d = dict(rec)
             d["summary"] = json.loads(d["summary"]) if d.get("summary") else {}
             out[task_id] = d
-        return out
+        return dict(header), out
 
     def header(self) -> dict[str, Any]:
         """Root attributes (name, campaign file, spec text, versions, times)."""
@@ -352,15 +356,13 @@ def owned_records(spec: Any) -> Records:
         StoreError: the index holds another campaign (by name), or is no campaign index.
         IndexUnreadable: it cannot be read.
     """
-    index = CampaignIndex(spec.index_path)
-    header = index.header()
+    header, records = CampaignIndex(spec.index_path).header_and_records()
     found = header.get("name")
     if found is not None and found != spec.name:
         raise StoreError(
             f"{spec.index_path.parent} holds campaign {found!r}, not {spec.name!r}: its "
             f"results are not {spec.file}'s (give this campaign its own out_dir)"
         )
-    records = index.records()
     checked = header.get("params_scheme") == PARAMS_SCHEME
     for task in spec.tasks:
         rec = records.get(task.id)

@@ -21,7 +21,14 @@ from pathlib import Path
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import error_text
 from mtj_hil.runs.store.damage import unreadable
-from mtj_hil.runs.store.image import ImageDamaged, damaged_datasets, has_header, read_file, verify
+from mtj_hil.runs.store.image import (
+    CHECKSUM_ATTR,
+    ImageDamaged,
+    damaged_datasets,
+    has_header,
+    read_file,
+    verify,
+)
 from mtj_hil.runs.store.reading import diagnose, load_tree
 from mtj_hil.runs.store.structure import check_root
 
@@ -123,7 +130,5 @@ def header_lost(path: str | Path) -> bool:
         return False
     del data
     tree = load_tree(Path(path), writable=False)
-    with tree.h5 as h5:
-        sealed: list[str] = []
-        h5.visititems(lambda name, obj: sealed.append(name) if "sha256" in obj.attrs else None)
-    return bool(sealed)
+    with tree.h5 as h5:  # visititems stops at the first object that returns a value
+        return bool(h5.visititems(lambda _, obj: True if CHECKSUM_ATTR in obj.attrs else None))

@@ -37,19 +37,22 @@ def product_and_range(
     gain: np.ndarray | None = None,
     extra: np.ndarray | None = None,
     gk: np.ndarray | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """``voltages @ g`` (plus ``voltages**3 @ gk`` when given, then times ``gain`` plus
-    ``extra`` when given) and the smallest and largest voltage (NaN if any is NaN).
+    ``extra`` when given) and the smallest and largest voltage (NaN if any is NaN;
+    ``bounds`` gives them when the caller has them already).
 
     Computed in blocks of ``PRODUCT_BLOCK`` vectors so each block of voltages and currents
     is scanned, cubed and scaled while in cache; per element the operations are those of the
     unblocked sequence (product, cubic term added, gain, extra), so both give equal numbers.
 
-    One exception, for the cost of the cubic term: a block whose voltages all have one
-    magnitude ``u`` or are 0 (a binary network's inputs, ``+-V_read``) has
+    One exception, for the cost of the cubic term: a block whose voltages all have the
+    read's largest magnitude ``u`` or are 0 (a binary network's inputs, ``+-V_read``) has
     ``v**3 = u**2 v``, so its currents are one product with ``g + u**2 gk``. That equals the
-    two products up to rounding (a few ulp), and costs one. After the first block with more
-    than one magnitude, the rest of the read is not checked (analog inputs pay one check).
+    two products up to rounding (a few ulp), and costs one. After the first block with
+    another magnitude, the rest of the read is not checked; analog inputs are told apart by
+    their extremes and a few samples before the first block.
     """
     n = voltages.shape[0]
     if n <= PRODUCT_BLOCK and gain is None and gk is None:
@@ -60,17 +63,19 @@ def product_and_range(
     current = np.empty((n, g.shape[1]))
     if not n:
         return current, 0.0, 0.0
+    if bounds is None:
+        bounds = float(voltages.min()), float(voltages.max())  # one pass each, NaN kept
+    lowest, highest = bounds
     cube, gap, term = _scratch(voltages.shape[1], g.shape[1])
     gk_t = None if gk is None else np.asarray(gk, np.float64).T
     folded: tuple[float, np.ndarray] | None = None  # (u**2, g + u**2 gk) of the last block
-    try_fold = gk is not None  # until a block has more than one magnitude
-    lows, highs = [], []
+    # a block can have one magnitude only if the whole read's extremes allow it
+    try_fold = gk is not None and _may_have_one_magnitude(voltages, lowest, highest)
+    peak2 = max(-lowest, highest) ** 2
     for start in range(0, n, PRODUCT_BLOCK):
         stop = start + PRODUCT_BLOCK
         block = voltages[start:stop]
         out = current[start:stop]
-        lows.append(block.min())
-        highs.append(block.max())
         if gk is None:
             np.matmul(block, g, out=out)
         else:
@@ -78,8 +83,7 @@ def product_and_range(
             np.multiply(block, block, out=c)
             u2 = None
             if try_fold:
-                peak = max(-lows[-1], highs[-1])
-                u2 = _one_magnitude(c, gap[: block.shape[0]], peak * peak)
+                u2 = _one_magnitude(c, gap[: block.shape[0]], peak2)
                 try_fold = u2 is not None
             if u2 is None:
                 np.matmul(block, g, out=out)
@@ -93,16 +97,28 @@ def product_and_range(
             out *= gain[start:stop]
         if extra is not None:
             out += extra[start:stop]
-    return current, float(np.min(lows)), float(np.max(highs))
+    return current, lowest, highest
+
+
+def _may_have_one_magnitude(voltages: np.ndarray, lowest: float, highest: float) -> bool:
+    """False when the read (V) surely has more than one nonzero magnitude: extremes that
+    differ in size or are not finite, or one of a few samples neither 0 nor the peak."""
+    peak = max(-lowest, highest)
+    if not 0.0 < peak < np.inf or (lowest < 0.0 < highest and -lowest != highest):
+        return False
+    flat = voltages.reshape(-1)
+    picks = flat[:: max(1, flat.size // 8)][:8]
+    return bool(np.all((picks == 0.0) | (np.abs(picks) == peak)))
 
 
 def _one_magnitude(squares: np.ndarray, work: np.ndarray, m: float) -> float | None:
     """The one nonzero value of ``squares`` (V^2, a block of squared voltages) if every
     element is it or 0, else None (also for NaN). ``work`` is a buffer of the same shape;
-    ``m`` the largest square (V^2: the square of the block's largest magnitude).
+    ``m`` a square at least as large as any of them (V^2: the read's largest magnitude,
+    squared).
 
-    Each ``s (m - s)`` is >= 0 for ``0 <= s <= m = max``, so their sum is 0 exactly when
-    every ``s`` is 0 or ``m``; one subtraction and one BLAS dot product decide it."""
+    Each ``s (m - s)`` is >= 0 for ``0 <= s <= m``, so their sum is 0 exactly when every
+    ``s`` is 0 or ``m``; one subtraction and one BLAS dot product decide it."""
     flat = squares.ravel()
     if len({float(flat[i]) for i in (0, flat.size // 2, -1)} - {0.0}) > 1:
         return None  # analog inputs: settled by three samples, no pass over the block

@@ -54,20 +54,14 @@ def read_die(
         if factor is not None:
             gk = gk * factor
     if n > PRODUCT_BLOCK:
-        # Large reads: the cubic term and the noise are applied block by block while each
-        # block is in cache. The noise window is drawn first, so a refused read puts the
-        # stream back.
-        rng = die.array_rngs[array]
-        saved = rng.bit_generator.state if check is not None and noisy else None
-        gain, extra = die._noise(array, (n, g.shape[1])) if noisy else (None, None)
-        current, lowest, highest = product_and_range(voltages, g, gain, extra, gk)
+        # Large reads: checked on their extremes first (nothing drawn for a refused read),
+        # then the cubic term and the noise are applied block by block while each block is
+        # in cache.
+        lowest, highest = float(voltages.min()), float(voltages.max())
         if check is not None:
-            try:
-                check(lowest, highest)
-            except Exception:
-                if saved is not None:
-                    rng.bit_generator.state = saved
-                raise
+            check(lowest, highest)
+        gain, extra = die._noise(array, (n, g.shape[1])) if noisy else (None, None)
+        current = product_and_range(voltages, g, gain, extra, gk, (lowest, highest))[0]
     else:
         hot = one_hot_level(voltages) if factor is None else None
         if hot is not None:

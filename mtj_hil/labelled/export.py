@@ -57,15 +57,15 @@ def export_run(
                 f"{path} is an unfinished run (status {status!r}); finish it first with: "
                 f"{resume_hint(provenance(run), path)}"
             )
-    check_intact(path)  # damaged data are refused, as show refuses them
     target = Path(out) if out is not None else default_output(path, fmt)
     check_target(target, [path], "the run file itself", force=force)
     if fmt == "nexus":
+        check_intact(path)  # damaged data are refused, as show refuses them
         data = nexus_image(path)
         with replacing(target) as tmp:
             tmp.write_bytes(data)
         return [target]
-    return write_dataset(load_dataset(path), fmt, target, force=force)
+    return write_dataset(load_dataset(path), fmt, target, force=force)  # checked as show reads
 
 
 def write_dataset(ds: xr.Dataset, fmt: str, target: Path, *, force: bool = False) -> list[Path]:

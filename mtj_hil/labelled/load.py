@@ -26,9 +26,13 @@ def load_dataset(path: str | Path) -> xr.Dataset:
     """The run file at ``path`` (any measurement kind, finished or not) as an
     ``xarray.Dataset`` with named dimensions, coordinates and CF units and long names.
 
+    The file is first read by its kind's own loader (:func:`check_intact`), so data that
+    ``show`` refuses (checksums that do not match, a dataset or attribute missing) never
+    become a Dataset.
+
     Raises:
-        StoreError: not an mtj-hil run file, a kind without a labelled form, or a dataset
-            that cannot be read (each message names the file, and the dataset).
+        StoreError: not an mtj-hil run file, a kind without a labelled form, damaged data,
+            or a dataset that cannot be read (each message names the file, and the dataset).
     """
     kind, _ = run_kind(path)
     measurement = file_kind(kind)
@@ -36,6 +40,7 @@ def load_dataset(path: str | Path) -> xr.Dataset:
     if builder is None:
         known = ", ".join(k for k, m in measurement_kinds().items() if m.dataset)
         raise StoreError(f"{path} is a {kind!r} run; labelled datasets exist for {known}")
+    check_intact(path)
     with reader_errors(Path(path)):  # what the structure check cannot see, still one line
         return builder(path)
 
@@ -53,7 +58,7 @@ def check_intact(path: str | Path) -> None:
     measurement = file_kind(kind)
     if measurement is None:
         known = ", ".join(measurement_kinds())
-        raise StoreError(f"{path} is a {kind!r} run; export takes measurement runs ({known})")
+        raise StoreError(f"{path} is a {kind!r} run, not a measurement run ({known})")
     load = measurement.piece("load")
     if load is not None:
         with reader_errors(Path(path)):

@@ -145,3 +145,19 @@ def test_a_run_without_its_plan_or_layout_is_named_damaged(run, tmp_path, capsys
     err = capsys.readouterr().err
     assert f"its {name} attribute is gone: the file is damaged" in err
     assert "locate attribute" not in err
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [_double_one_reading, lambda h5: h5.__delitem__("defects/codes")],
+    ids=["reading-changed", "defect-map-gone"],
+)
+def test_the_python_api_refuses_what_show_refuses(run, tmp_path, edit):
+    # mtj_hil.load built a Dataset from a file whose checksums failed: a doubled reading
+    # came back as a measurement in a notebook while show and export refused the file
+    import mtj_hil
+
+    damaged = _edited(run, tmp_path / "damaged.h5", edit)
+    with pytest.raises(StoreError, match=str(damaged)):
+        mtj_hil.load(damaged)
+    assert mtj_hil.load(run).sizes["array"] == 2  # the intact run still loads

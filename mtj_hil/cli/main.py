@@ -230,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     args, debug = split_debug(list(sys.argv[1:] if argv is None else argv))
     if debug:
         args = ["--debug", *args]
+    if sys.stdout is None:
+        # started with its output closed (``>&-``): Python then drops every line unseen, so
+        # a listing or a summary would be lost behind exit 0
+        console.print("error: the standard output is closed; send it to a file or /dev/null")
+        return 4
     forget_run()
     with stop_signals_raise(), _one_line_warnings(debug):
         try:

@@ -60,3 +60,13 @@ def test_show_of_a_run_whose_writer_was_killed_names_no_unknown_pid(tmp_path):
     text = shown.stdout + shown.stderr
     assert "is gone" in text or "completed" in text, text
     assert "pid ?" not in text and "?," not in text, text
+
+
+@pytest.mark.skipif(not MTJ_HIL.exists(), reason="the mtj-hil script is not installed here")
+def test_a_command_started_with_its_output_closed_says_so():
+    # `mtj-hil profiles >&-` printed nothing and exited 0: the listing was lost unseen
+    proc = subprocess.run(
+        f"'{MTJ_HIL}' profiles >&-", shell=True, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert "standard output is closed" in proc.stderr

@@ -18,6 +18,7 @@ from mtj_hil.protocols.errors import (
     plain_setting,
     refused_setting,
 )
+from mtj_hil.protocols.plan_values import check_plan_types, is_whole, make_plain
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
 
 AUTO: Literal["auto"] = "auto"
@@ -53,6 +54,9 @@ class CharacterizationPlan:
     remeasure_budget: float = 0.03
     remeasure_rounds: int = 2
     bias_read_voltage: float | Literal["auto"] | None = AUTO
+
+    def __post_init__(self) -> None:
+        make_plain(self)  # numpy values as the Python ones a run file stores
 
     def resolved(self, layout: Layout) -> CharacterizationPlan:
         """This plan made concrete for a die: arrays listed, ``AUTO`` and 0 V resolved."""
@@ -121,6 +125,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
             0 (:func:`check_remeasure`).
     """
     plan = plan.resolved(layout)
+    check_plan_types(plan)
     lim = layout.limits
     try:
         arrays = [check_array(layout, a) for a in plan.arrays or ()]
@@ -136,7 +141,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         ("remeasure_cycles", plan.remeasure_cycles, 0),
         ("remeasure_rounds", plan.remeasure_rounds, 0),
     ):
-        if int(value) != value or value < low:
+        if not is_whole(value) or value < low:
             raise SettingRefused(name, f"{name} must be an integer >= {low}, got {value}")
     if not 0.0 <= plan.remeasure_budget <= 1.0:
         raise SettingRefused(

@@ -41,6 +41,7 @@ from mtj_hil.protocols.errors import (
     SettingRefused,
     refused_setting,
 )
+from mtj_hil.protocols.plan_values import check_plan_types, make_plain
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from mtj_hil.protocols.switching.decision import (
@@ -157,6 +158,9 @@ class SwitchingPlan:
     placement_batch: int = 8
     placement_budget: int = 640
 
+    def __post_init__(self) -> None:
+        make_plain(self)  # numpy values as the Python ones a run file stores
+
 
 def default_amplitudes(layout: Layout, step: float = DEFAULT_AMPLITUDE_STEP) -> tuple[float, ...]:
     """An amplitude grid (V) from 40 % of the nominal amplitude up to the die's maximum."""
@@ -185,9 +189,12 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
             (``"set_pulse"`` also when the default, the die's nominal pulse, is refused).
     """
     lim = layout.limits
+    check_plan_types(plan)
     if not plan.arrays:
         raise SettingRefused("arrays", "the switching plan names no arrays")
     _as_setting("arrays", lambda: [check_array(layout, a) for a in plan.arrays])
+    if len(set(plan.arrays)) != len(plan.arrays):
+        raise SettingRefused("arrays", f"the switching plan lists an array twice: {plan.arrays}")
     if not plan.amplitudes or not plan.widths:
         raise SettingRefused(
             "amplitudes" if not plan.amplitudes else "widths",

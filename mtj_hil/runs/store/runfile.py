@@ -157,7 +157,7 @@ class RunFile:
                 "journal_seq": 0,
             }
             for key, value in (extra or {}).items():
-                attrs[key] = value if _native(value) else json.dumps(value)
+                attrs[key] = value if _native(value) else json.dumps(value, default=_plain)
             run = cls(new_image(), path, _Writer(lease, run_id))
             run.set_attrs("", **attrs)
             nexus.start(run.h5)
@@ -455,6 +455,16 @@ class RunFile:
         if writer is not None:
             writer.failed = error
         raise error from exc
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar or array in a plan as the Python number or list JSON stores.
+
+    Raises:
+        TypeError: anything else JSON cannot store (as ``json.dumps`` would)."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _native(value: Any) -> bool:

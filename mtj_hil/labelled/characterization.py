@@ -184,9 +184,14 @@ def defect_table(data: xr.Dataset | str | Path, *, include_good: bool = False) -
     ``r_p``, ``r_ap`` (ohm), ``g_p``, ``g_ap`` (S) and the bias signatures where measured.
 
     Raises:
-        StoreError: a path that is not a characterisation run file.
+        StoreError: a path that is not a characterisation run file, or one whose data
+            ``show`` refuses (checksums that fail, a dataset gone).
         ValueError: the run is not classified yet.
     """
+    if not isinstance(data, xr.Dataset):
+        from mtj_hil.labelled.load import check_intact  # (it finds this module's builder)
+
+        check_intact(data)
     ds = data if isinstance(data, xr.Dataset) else characterization_dataset(data)
     if "defect" not in ds:
         raise ValueError("this characterisation is not classified yet: finish the run first")

@@ -161,3 +161,15 @@ def test_the_python_api_refuses_what_show_refuses(run, tmp_path, edit):
     with pytest.raises(StoreError, match=str(damaged)):
         mtj_hil.load(damaged)
     assert mtj_hil.load(run).sizes["array"] == 2  # the intact run still loads
+
+
+def test_the_defect_table_of_a_damaged_file_is_refused(run, tmp_path):
+    # defect_table(path) and Run.defects() built their table without the checksum check
+    import mtj_hil
+
+    damaged = _edited(run, tmp_path / "damaged.h5", _double_one_reading)
+    with pytest.raises(StoreError, match=str(damaged)):
+        mtj_hil.defect_table(damaged)
+    with pytest.raises(StoreError, match=str(damaged)):
+        mtj_hil.open_run(damaged).defects()
+    assert len(mtj_hil.defect_table(run, include_good=True)) == 2 * 15 * 15

@@ -6,6 +6,7 @@ import numpy as np
 
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.plan_values import is_whole
 
 DEFAULT_READ_VOLTAGE = 0.1
 """Read voltage (V) used when none is given: well below any write threshold."""
@@ -74,12 +75,14 @@ def conductance_map(
         Array of shape ``(repeats, rows, cols)``.
 
     Raises:
-        InvalidRequest: ``read_voltage`` not positive or ``repeats`` < 1.
+        InvalidRequest: ``read_voltage`` not positive or ``repeats`` not a whole number
+            >= 1 (nothing is read then).
     """
     if not read_voltage > 0:
         raise InvalidRequest(f"read voltage must be > 0 V, got {read_voltage}")
-    if repeats < 1:
-        raise InvalidRequest(f"repeats must be >= 1, got {repeats}")
+    if not is_whole(repeats) or repeats < 1:
+        raise InvalidRequest(f"repeats must be a whole number >= 1, got {repeats!r}")
+    repeats = int(repeats)
     rows = chip.layout.rows
     currents = read_currents(chip, array, _one_hot_vectors(rows, float(read_voltage), repeats))
     return currents.reshape(repeats, rows, -1) / read_voltage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -61,8 +62,8 @@ def pulse_plan(layout: Layout, pulse: Pulse | None, rounds: int, step: float) ->
     """
     lim = layout.limits
     pulse = check_write_pulse(layout, pulse)
-    if step < 0:
-        raise InvalidRequest(f"escalation step must be >= 0 V, got {step}")
+    if not 0.0 <= step < math.inf:
+        raise InvalidRequest(f"escalation step must be a finite value >= 0 V, got {step}")
     return [
         Pulse(min(pulse.amplitude + k * step, lim.max_pulse_amplitude), pulse.width)
         for k in range(rounds)
@@ -109,7 +110,9 @@ def write_weights(
     Each round pulses only the cells that read wrong (towards P where the bit is 1, towards
     AP where it is 0), then reads the whole array once. After the first round the amplitude
     grows by ``escalation_step`` per round, up to the die's maximum. Cells still wrong after
-    ``max_rounds`` are given up and reported as residual errors.
+    ``max_rounds`` are given up and reported as residual errors. A NaN reading (one the
+    instrument could not make) leaves its cell unverified: it is pulsed towards its target
+    like a wrong one, and reported residual if it never reads.
 
     Args:
         bits: target pattern, shape ``(rows, cols)``, bool or 0/1 integers (1 = P).
@@ -152,7 +155,7 @@ def write_weights(
         g = conductance_map(chip, array, read_voltage)[0]
     else:
         g = _as_map(known_conductance, shape)
-    wrong = sel & ((g > thr) != target)
+    wrong = sel & _not_verified(g, thr, target)
     report = WriteReport(
         array, target, sel, 0, 0, wrong, initial_errors=int(wrong.sum()), conductance=g
     )
@@ -174,11 +177,18 @@ def write_weights(
         report.rounds += 1
         report.amplitudes.append(plan_pulse.amplitude)
         g = conductance_map(chip, array, read_voltage)[0]
-        wrong = sel & ((g > thr) != target)
+        wrong = sel & _not_verified(g, thr, target)
         report.conductance = g
     report.residual = wrong
     report.elapsed = time.perf_counter() - start
     return report
+
+
+def _not_verified(g: np.ndarray, thr: float | np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Cells whose reading (S) is on the wrong side of the verify threshold, or is NaN (a
+    reading the instrument could not make: the state is unknown, so the cell is written
+    again and, if it never reads, reported among the residual errors)."""
+    return ((g > thr) != target) | np.isnan(g)
 
 
 def _as_threshold(values: float | np.ndarray, shape: tuple[int, int]) -> float | np.ndarray:

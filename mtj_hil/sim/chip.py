@@ -17,6 +17,7 @@ from mtj_hil.protocols.chip import (
     read_voltages_unscanned,
 )
 from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.plan_values import is_real
 from mtj_hil.sim.die import SimulatedDie, make_die
 from mtj_hil.sim.profile import DeviceProfile, as_dict, load_profile
 
@@ -92,6 +93,8 @@ class SimulatedChip:
             raise InvalidRequest(
                 f"state must be CellState.P or CellState.AP, got {state!r}"
             ) from exc
+        if not (isinstance(pulse, Pulse) and is_real(pulse.amplitude) and is_real(pulse.width)):
+            raise InvalidRequest(f"pulse must be Pulse(amplitude V, width s), got {pulse!r}")
         self.envelope.check_pulse(pulse.amplitude, pulse.width)
         self.program_calls += 1
         if mask.any():

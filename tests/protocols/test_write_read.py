@@ -83,3 +83,57 @@ def test_bad_bit_patterns_are_refused(chip, bits, match):
 def test_chip_envelope_is_the_last_line_of_defence(chip):
     with pytest.raises(SafetyViolation):
         chip.program(0, np.ones((25, 25), bool), 1, Pulse(5.0, 1e-6))
+
+
+class _BlindColumn(SimulatedChip):
+    """A die whose sense line 0 gives NaN (a reading the instrument could not make)."""
+
+    def read(self, array, voltages):
+        currents = super().read(array, voltages)
+        currents[:, 0] = np.nan
+        return currents
+
+
+@pytest.mark.parametrize("bit", [False, True], ids=["to-AP", "to-P"])
+def test_cells_that_cannot_be_read_are_never_reported_written(profile_1t1r, bit):
+    # NaN compared as "not P": cells of an unreadable line counted as written to AP
+    # without a pulse (and, for P, as stuck)
+    rates = {"short_rate": 0, "open_rate": 0, "stuck_p_rate": 0, "stuck_ap_rate": 0}
+    chip = _BlindColumn.from_lot(profile_1t1r.replace(defects=rates), 0, 3)
+    chip.die.state[0][:] = not bit  # every cell starts in the other state
+    report = write_weights(chip, 0, np.full((25, 25), bit))
+    assert report.residual[:, 0].all()  # unverified: given up, reported
+    assert not report.residual[:, 1:].any()
+    assert report.errors == 25
+    assert (chip.die.state[0][:, 0] == bit).all()  # ...yet they were pulsed to the target
+
+
+@pytest.mark.parametrize("repeats", [1.0, 2.0, True, "2"], ids=repr)
+def test_a_map_with_repeats_that_are_no_whole_number_reads_nothing(chip, repeats):
+    # repeats=2.0 read the die (its clock and read disturb moved on), then failed in reshape
+    calls = chip.read_calls
+    with pytest.raises(InvalidRequest, match="repeats must be a whole number"):
+        conductance_map(chip, 0, 0.1, repeats=repeats)
+    assert chip.read_calls == calls
+
+
+@pytest.mark.parametrize("step", [float("inf"), float("nan"), -0.1], ids=repr)
+def test_an_escalation_step_that_is_no_finite_voltage_is_refused_before_any_read(chip, step):
+    # inf or NaN made the first round's amplitude NaN: a SafetyViolation after the first read
+    calls = chip.read_calls
+    with pytest.raises(InvalidRequest, match="escalation step"):
+        write_weights(chip, 0, np.ones((25, 25), bool), escalation_step=step)
+    assert chip.read_calls == calls
+
+
+@pytest.mark.parametrize(
+    "pulse", [Pulse("0.5", 1e-6), Pulse(0.5 + 0j, 1e-6), None, (0.5, 1e-6)], ids=repr
+)
+def test_a_malformed_pulse_is_an_invalid_request_and_applies_nothing(chip, pulse):
+    from mtj_hil.protocols.chip import CellState
+
+    calls, state = chip.program_calls, chip.die.state[0].copy()
+    with pytest.raises(InvalidRequest, match="pulse must be Pulse"):
+        chip.program(0, np.ones((25, 25), bool), CellState.AP, pulse)
+    assert chip.program_calls == calls
+    assert np.array_equal(chip.die.state[0], state)

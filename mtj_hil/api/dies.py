@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.protocols.plan_values import is_whole
 from mtj_hil.sim.die import simulated_die_id
 
 if TYPE_CHECKING:
@@ -60,12 +61,24 @@ def simulated_die(die: int = 0, *, profile: str | Path = "1t1r-20k", lot_seed: i
     --profile PROFILE --lot-seed LOT_SEED --die DIE``.
 
     Raises:
-        ConfigError: the profile does not load.
+        ConfigError: the profile does not load, or ``die`` or ``lot_seed`` is not a whole
+            number >= 0 (a seed of 3.7 made die 3 and labelled it die 3.7).
     """
     from mtj_hil.sim.profile import load_profile
 
+    _check_index("die", die)
+    _check_index("lot_seed", lot_seed)
     prof = load_profile(str(profile))
     return Die(simulated_die_id(prof.name, lot_seed, die), seed=lot_seed, profile=prof, index=die)
+
+
+def _check_index(name: str, value: object) -> None:
+    """Refuse a die index or lot seed that is not a whole number >= 0.
+
+    Raises:
+        ConfigError: naming ``name`` and the value."""
+    if not is_whole(value) or value < 0:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
 
 
 def station_die(path: str | Path, *, die: int | None = None, die_id: str | None = None) -> Die:
@@ -93,6 +106,7 @@ def station_die(path: str | Path, *, die: int | None = None, die_id: str | None 
             "there; die= picks a die only when the controller url is 'virtual'"
         )
     if die is not None:
+        _check_index("die", die)
         st = with_virtual_die(st, die)
     lab = st.virtual_lab
     label = die_id or simulated_die_id(st.profile.name, lab.lot_seed, lab.die)

@@ -13,6 +13,7 @@ import numpy as np
 
 from mtj_hil.errors import StoreError, counted
 from mtj_hil.runs.store.identity import refuse_other_bench
+from mtj_hil.runs.store.image import CHECKSUM_ATTR, dataset_digest
 from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
@@ -128,8 +129,10 @@ class RunSink:
 
     def check_arrays_whole(self) -> None:
         """Refuse a file whose list of finished arrays cannot be true: an array listed twice,
-        a completed run without every planned array, or arrays without their checksums in a
-        file whose datasets carry checksums (every writer since 0.1 writes both).
+        a completed run without every planned array, arrays without their checksums in a
+        file whose datasets carry checksums (every writer since 0.1 writes both), or a list
+        (or its checksums) that differs from its own dataset checksum. The per-array
+        checksums cover an array's rows, not its number: arrays renumbered would pass them.
 
         Raises:
             StoreError: naming the file and what is wrong (the file is damaged).
@@ -147,12 +150,20 @@ class RunSink:
                     "its plan: the file is damaged"
                 )
         index = self.run.h5.get(self._index_path())
-        sealed = index is not None and "sha256" in index.attrs  # a writer since 0.1
+        sealed = index is not None and CHECKSUM_ATTR in index.attrs  # a writer since 0.1
         if done and sealed and self.checksums() is None:
             raise StoreError(
                 f"{self.run.path}: the checksums of its arrays ({self._sums_path()}) are gone: "
                 "the file was changed or damaged"
             )
+        for name in (self._index_path(), self._sums_path()):
+            ds = self.run.h5.get(name)
+            recorded = None if ds is None else ds.attrs.get(CHECKSUM_ATTR)
+            if recorded is not None and str(recorded) != dataset_digest(ds):
+                raise StoreError(
+                    f"{self.run.path}: {name} differs from its sha256 checksum: the list "
+                    "of finished arrays was changed or damaged"
+                )
 
     def _commit_array(self, array: int, rows: dict[str, tuple[np.ndarray, str, str]]) -> None:
         """Append an array's rows (name -> (rows, unit, description)), then its index entry

@@ -173,3 +173,34 @@ def test_the_defect_table_of_a_damaged_file_is_refused(run, tmp_path):
     with pytest.raises(StoreError, match=str(damaged)):
         mtj_hil.open_run(damaged).defects()
     assert len(mtj_hil.defect_table(run, include_good=True)) == 2 * 15 * 15
+
+
+def _copied_by_h5py(src: Path, dst: Path) -> Path:
+    """A faithful copy made by another program (h5py): no checksum header, the datasets'
+    own ``sha256`` attributes carried over."""
+    import h5py
+
+    with h5py.File(src, "r") as s, h5py.File(dst, "w") as d:
+        for key, value in s.attrs.items():
+            d.attrs[key] = value
+        for name in s:
+            s.copy(s[name], d, name=name)
+    return dst
+
+
+def test_arrays_renumbered_in_a_copy_are_refused(run, tmp_path, capsys):
+    # the per-array checksums cover rows, not array numbers: reversing the finished-arrays
+    # list made load() return array 1's data as array 0, and show and export took it
+    import h5py
+
+    import mtj_hil
+
+    copy = _copied_by_h5py(run, tmp_path / "copy.h5")
+    assert main(["show", str(copy)]) == 0  # a faithful copy reads
+    with h5py.File(copy, "a") as h5:
+        index = h5["characterization/array_index"]
+        index[...] = index[()][::-1]
+    assert main(["show", str(copy)]) == 4
+    assert "array_index differs from its sha256 checksum" in capsys.readouterr().err
+    with pytest.raises(StoreError, match="list of finished arrays was changed"):
+        mtj_hil.load(copy)

@@ -139,7 +139,8 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         ("cycles", plan.cycles, 1),
         ("reads", plan.reads, 1),
         ("remeasure_cycles", plan.remeasure_cycles, 0),
-        ("remeasure_rounds", plan.remeasure_rounds, 0),
+        # with re-measurement on, its first round always runs: 0 rounds would be a lie
+        ("remeasure_rounds", plan.remeasure_rounds, 1 if plan.remeasure_cycles else 0),
     ):
         if not is_whole(value) or value < low:
             raise SettingRefused(name, f"{name} must be an integer >= {low}, got {value}")
@@ -198,7 +199,8 @@ def plan_from_record(record: dict[str, Any]) -> CharacterizationPlan:
     pulse = record.get("pulse")
     bias = record.get("bias_read_voltage")
     cycles = int(record.get("remeasure_cycles", 0))
-    rounds = int(record.get("remeasure_rounds", 1)) if cycles else DEFAULT_REMEASURE_ROUNDS
+    # (a stored 0 ran one round, as every plan with cycles does: it resumes as 1)
+    rounds = max(1, int(record.get("remeasure_rounds", 1))) if cycles else DEFAULT_REMEASURE_ROUNDS
     budget = float(record.get("remeasure_budget", 0.01)) if cycles else DEFAULT_REMEASURE_BUDGET
     return CharacterizationPlan(
         arrays=tuple(int(a) for a in record["arrays"]),

@@ -59,3 +59,12 @@ def test_numpy_values_are_taken_and_the_run_files_open(tmp_path, capsys):
     for path in (c, s):
         assert main(["show", str(path)]) == 0
     assert mtj_hil.load(c).attrs["die_id"] == mtj_hil.load(s).attrs["die_id"]
+
+
+def test_zero_rounds_of_re_measurement_with_cycles_is_refused(tmp_path):
+    # remeasure_rounds=0 with remeasure_cycles=3 was taken, and one round ran anyway
+    with pytest.raises(SettingRefused, match="remeasure_rounds must be an integer >= 1"):
+        mtj_hil.characterize(
+            mtj_hil.simulated_die(3), tmp_path / "c.h5", arrays=[0], remeasure_rounds=0
+        )
+    assert not (tmp_path / "c.h5").exists()

@@ -7,7 +7,11 @@ or SIGHUP, not SIGINT. Inside :func:`stop_signals_raise` each of the four signal
 Ctrl-C they are held back while a bus transaction is on the wire
 (:func:`mtj_hil.instruments.bus.transport.defer_sigint`). Once one has been raised, further
 stop signals are ignored (with a line on stderr) so the shutdown that follows cannot be cut
-short; only SIGKILL ends the process then.
+short; only SIGKILL ends the process then. A signal that lands while a finaliser or weakref
+callback runs raises there, where Python drops the exception: the block's unraisable hook
+sees it and sends the signal again, so it stops the run from ordinary code instead of
+being lost (and every later stop refused). Signals ignored when the block starts (``nohup``,
+a shell's background job) stay ignored.
 
 Exit status: ``128 + signal number``, the shell's convention: 130 (SIGINT), 129 (SIGHUP),
 131 (SIGQUIT), 143 (SIGTERM).
@@ -15,6 +19,7 @@ Exit status: ``128 + signal number``, the shell's convention: 130 (SIGINT), 129 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -41,6 +46,11 @@ class StopSignal(KeyboardInterrupt):
 
 
 _stopping: list[int] = []
+_active: list[bool] = []
+"""Non-empty while a :func:`stop_signals_raise` block runs."""
+
+RESEND_DELAY = 0.01
+"""Seconds after a stop signal was dropped in a finaliser before it is sent again."""
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
@@ -71,13 +81,42 @@ def stop_signals_raise() -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     _stopping.clear()
     for sig in STOP_SIGNALS:
-        signal.signal(sig, _raise_stop)
+        if previous[sig] is not signal.SIG_IGN:  # nohup's SIGHUP, a background job's SIGINT
+            signal.signal(sig, _raise_stop)
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: _send_lost_stop_again(unraisable, hook)
+    _active.append(True)
     try:
         yield
     finally:
+        _active.clear()
+        sys.unraisablehook = hook
         for sig, handler in previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         _stopping.clear()
+
+
+def _send_lost_stop_again(unraisable: Any, hook: Any) -> None:
+    """A :class:`StopSignal` raised in a finaliser or weakref callback, where Python drops
+    it: send the signal again (it is handled at the next point of ordinary code); anything
+    else goes to ``hook``."""
+    exc = unraisable.exc_value
+    if isinstance(exc, StopSignal) and _stopping == [exc.signum]:
+        _stopping.clear()
+        # from another thread, a moment later: sent from here, its handler would run (and
+        # raise) inside this hook, where the exception is dropped again
+        again = threading.Timer(RESEND_DELAY, _send_again, (exc.signum,))
+        again.daemon = True
+        again.start()
+        return
+    hook(unraisable)
+
+
+def _send_again(signum: int) -> None:
+    """Send ``signum`` to this process if the block is still on and no stop was raised
+    since (else it would stop later code, or count as a second signal)."""
+    if _active and not _stopping:
+        os.kill(os.getpid(), signum)
 
 
 class HeldInterrupt:

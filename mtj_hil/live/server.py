@@ -115,12 +115,18 @@ class Hub:
                 self.errors += 1
 
 
+IDLE_TIMEOUT = 60.0
+"""Seconds a connection may stay silent (mid-request or kept alive) before it is closed:
+clients that never finish a request would otherwise hold a thread each for ever."""
+
+
 class Handler(BaseHTTPRequestHandler):
     """GET-only request handler over a :class:`Hub`."""
 
     server: LiveServer
     protocol_version = "HTTP/1.1"
     server_version = "mtj-hil-live"
+    timeout = IDLE_TIMEOUT  # a client that sends nothing for this long is let go
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Quiet: the page polls continuously."""
@@ -144,7 +150,10 @@ class Handler(BaseHTTPRequestHandler):
             q = parse_qs(url.query)
             try:
                 seq = int(q["seq"][0]) if "seq" in q else None
-                wait = min(float(q.get("wait", ["0"])[0]), MAX_WAIT)
+                wait = float(q.get("wait", ["0"])[0])
+                if math.isnan(wait):  # NaN slips through min/max: the wait never ended
+                    raise ValueError(wait)
+                wait = min(wait, MAX_WAIT)
             except ValueError:
                 self._send(400, b'{"error":"seq and wait are numbers"}', "application/json")
                 return
@@ -154,7 +163,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(204, b"", "image/x-icon")
         elif route == "/api/health":
             self._send(200, b'{"ok":true}', "application/json")
-        elif route in ("/", "/index.html") or route.removeprefix("/static/") in STATIC:
+        elif route in ("/", "/index.html") or (
+            route.startswith("/static/") and route.removeprefix("/static/") in STATIC
+        ):
             name = "index.html" if route in ("/", "/index.html") else route[len("/static/") :]
             body = resources.files("mtj_hil.live").joinpath("static", name).read_bytes()
             self._send(200, body, STATIC[name])
@@ -164,9 +175,25 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET  # noqa: N815
 
     def _refuse(self) -> None:
-        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"read-only", "text/plain")
+        # The body is not read, so the connection is closed after the answer: its bytes
+        # must never be taken as a next request (RFC 9112 section 6.3). RFC 9110 section
+        # 15.5.6: a 405 lists the methods the resource takes.
+        self.close_connection = True
+        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+        body = b"read-only"
+        for key, value in (
+            ("Allow", "GET, HEAD"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+            *SECURITY.items(),
+        ):
+            self.send_header(key, value)
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse  # noqa: N815
 
 
 class LiveServer(ThreadingHTTPServer):

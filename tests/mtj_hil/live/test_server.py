@@ -135,3 +135,53 @@ def test_server_ends_once_its_measurement_is_gone_and_nobody_looks():
 
     threading.Thread(target=run, daemon=True).start()
     assert done.wait(10)
+
+
+def _raw(url: str, request: bytes, wait: float = 5.0) -> bytes:
+    """What the server answers to ``request`` sent as it is, until it closes or ``wait``."""
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as conn:
+        conn.sendall(request)
+        chunks = []
+        try:
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+        except TimeoutError:
+            pass
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("wait", ["nan", "NaN", "-nan"])
+def test_a_wait_that_is_no_number_is_refused_not_spun_on(served, wait):
+    # min(nan, 25) is nan: Condition.wait_for(pred, nan) spun a core until the data changed
+    _, url = served
+    seq = json.loads(get(url + "api/snapshot")[2])["seq"]
+    t0 = time.monotonic()
+    assert get(url + f"api/snapshot?seq={seq}&wait={wait}")[0] == 400
+    assert time.monotonic() - t0 < 5
+    before = threading.active_count()
+    time.sleep(0.3)
+    assert threading.active_count() <= before  # no thread left waiting
+
+
+@pytest.mark.parametrize("path", ["app.js", "index.html", "static/app.js", "/staticapp.js"])
+def test_a_path_without_its_leading_slash_is_not_found(served, path):
+    # 'GET app.js' matched the static table and read the static folder itself: no answer
+    _, url = served
+    answer = _raw(url, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 404"), answer[:80]
+
+
+def test_a_refused_method_closes_the_connection_so_its_body_is_never_a_request(served):
+    # the 405 left the body unread on a kept-alive connection: a GET hidden in it was served
+    _, url = served
+    hidden = b"GET /api/health HTTP/1.1\r\nConnection: close\r\n\r\n"
+    answer = _raw(
+        url,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(hidden) + hidden,
+    )
+    assert answer.startswith(b"HTTP/1.1 405")
+    assert b"Allow: GET, HEAD" in answer  # RFC 9110 15.5.6
+    assert b'{"ok":true}' not in answer and answer.count(b"HTTP/1.1 ") == 1
+    for method in ("OPTIONS", "TRACE"):  # docs/live.md: any method but GET is refused
+        assert get(url + "api/snapshot", method)[0] == 405

@@ -250,9 +250,10 @@ def format_volts(volts: float) -> str:
 
 
 def parse_volts(text: str) -> float:
-    """Inverse of :func:`format_volts`. Raises FrameError on any other spelling."""
-    if not _VOLTS.fullmatch(text):
-        raise FrameError(f"invalid voltage {text!r} (expected [-]D.DDD)")
+    """Inverse of :func:`format_volts`. Raises FrameError on any other spelling, ``-0.000``
+    included (docs/chip-protocol.md section 2: "never ``-0.000``")."""
+    if not _VOLTS.fullmatch(text) or text == "-0.000":
+        raise FrameError(f"invalid voltage {text!r} (expected [-]D.DDD, never -0.000)")
     return float(text)
 
 

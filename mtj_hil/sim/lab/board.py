@@ -234,9 +234,11 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
             reply = err_frame(None, "E01", clean(str(exc))[:200])
             return reply, 0.0, len(reply)
         self._heard = True  # a valid frame: the host watchdog restarts
-        if frame.verb == "SYNC":
+        if frame.verb == "SYNC":  # (section 3: no arguments)
             last = "--" if self._last_seq is None else f"{self._last_seq:02X}"
             reply = ok_frame(frame.seq, "SYNC", f"last={last}")
+            if frame.args:
+                reply = err_frame(frame.seq, "E03", "SYNC takes no arguments")
             return reply, 0.0, len(reply)
         payload = line[: line.rfind(b"*")]
         if self._replay is not None and self._replay[0] == payload:
@@ -363,8 +365,9 @@ class VirtualBoard(BoardInfo, SmuConnector, SequenceCommands):
         if polarity not in ("POS", "NEG"):
             raise Refused("E03", f"polarity must be POS or NEG, got {polarity}")
         amplitude, width = arg_volts(args[1]), arg_seconds(args[2])
-        if not 0 <= amplitude <= self.vpulse_max:
-            raise Refused("E05", f"amplitude {args[1]} V above {format_volts(self.vpulse_max)} V")
+        if not 0 <= amplitude <= self.vpulse_max:  # a magnitude: the polarity gives the sign
+            where = "above " if amplitude > 0 else "outside 0.000.."
+            raise Refused("E05", f"amplitude {args[1]} V {where}{format_volts(self.vpulse_max)} V")
         if not 1e-8 <= width <= 1e-3:
             raise Refused("E05", f"width {args[2]} s outside 1.000e-08..1.000e-03 s")
         array = self._selected()

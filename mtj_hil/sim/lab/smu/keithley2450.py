@@ -42,6 +42,7 @@ from mtj_hil.sim.lab.smu.scpi import (
     choice,
     cmd,
     count,
+    decimal,
     fmt,
     fmt_bool,
     noargs,
@@ -306,8 +307,8 @@ class Keithley2450(BufferCommands, ScpiSmu):
         if not token.startswith("PROT"):
             raise ScpiError(-224)
         try:
-            value = float(token[4:])
-        except ValueError:
+            value = decimal(token[4:])
+        except ScpiError:
             raise ScpiError(-224) from None
         if value not in _OVP:
             raise ScpiError(-224)

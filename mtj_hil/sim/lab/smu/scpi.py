@@ -193,13 +193,34 @@ def number(arg: str, lo: float, hi: float, default: float | None = None) -> floa
         return hi
     if keyword == "def" and default is not None:
         return default
-    try:
-        value = float(arg)
-    except ValueError:
-        raise ScpiError(-104) from None
+    value = decimal(arg)
     if not math.isfinite(value) or not lo <= value <= hi:
         raise ScpiError(-222)
     return value
+
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:\s*E\s*[+-]?\d+)?", re.IGNORECASE)
+"""IEEE 488.2 section 7.7.2 decimal numeric program data: a mantissa of digits with an
+optional point, an optional exponent (white space allowed around the ``E``)."""
+_NOT_FINITE = {"NAN": math.nan, "INF": math.inf, "INFINITY": math.inf, "NINF": -math.inf}
+"""SCPI-99 (volume 1, 7.2.1.5) keywords for values that are not numbers."""
+
+
+def decimal(arg: str) -> float:
+    """A decimal number as IEEE 488.2 spells it (or a SCPI NAN / INF keyword, which range
+    checks refuse). Python's own spellings (``1_0``, ``0x1``, ``infinity`` with a sign
+    inside) are no numbers here.
+
+    :raises ScpiError: -104 for anything else.
+    """
+    token = arg.strip()
+    if _DECIMAL.fullmatch(token):
+        return float("".join(token.split()))
+    sign = -1.0 if token.startswith("-") else 1.0
+    keyword = _NOT_FINITE.get(token.lstrip("+-").upper())
+    if keyword is None:
+        raise ScpiError(-104)
+    return sign * keyword
 
 
 def boolean(arg: str) -> bool:
@@ -213,8 +234,8 @@ def boolean(arg: str) -> bool:
     if token == "OFF":
         return False
     try:
-        value = float(token)
-    except ValueError:
+        value = decimal(token)
+    except ScpiError:
         raise ScpiError(-224) from None
     if value not in (0.0, 1.0):
         raise ScpiError(-224)

@@ -166,6 +166,10 @@ def test_cls_clears_error_queue_and_stb_reports_it(smu):
         (":SENS:FUNC 'CURR", -102),
         (":SOUR:VOLT 1\x01", -101),
         (":SOUR:VOLT nan", -222),
+        (":SOUR:VOLT 1_0", -104),  # Python's digit separator: IEEE 488.2 7.7.2 has none
+        (":SOUR:VOLT 0x1", -104),
+        (":SOUR:VOLT 1e1_0", -104),
+        (":OUTP 0_1", -224),
         (":TRIG:COUN 2501", -222),
         (":FETC?", -230),
     ],

@@ -28,6 +28,7 @@ from mtj_hil.cli.common import (
     refuse_existing,
     spell_option,
     stored_run,
+    unfinished,
 )
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
@@ -317,7 +318,7 @@ def summarise(path: Path) -> None:
     rows.append(("arrays", f"{len(char.arrays_done)} of {len(plan.get('arrays', []))} done"))
     out.print(grid(rows))
     if not char.complete:
-        out.print(Text("not classified yet: resume the run to finish it", style="yellow"))
+        out.print(Text(f"not classified yet: {unfinished(path)}", style="yellow"))
         return
     assert char.codes is not None and char.g_p is not None and char.g_ap is not None
     total = char.codes.size

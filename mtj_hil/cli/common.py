@@ -277,7 +277,12 @@ def refuse_existing(out: Path, resume: bool) -> None:
     try:
         with RunFile.open(out) as run:
             status = run.status
-    except StoreError:  # damaged or not a run file: --resume says which
+    except StoreError as exc:
+        if not resume:  # (--resume would say the same)
+            raise StoreError(
+                f"{out} already exists and is no run this command can finish ({exc}); "
+                "choose another --out"
+            ) from None
         status = ""
     if status == "completed":
         if resume:
@@ -476,3 +481,13 @@ def refuse_changed_plan(
             f"differ from it: {'; '.join(diffs)}. Drop them to finish the run as planned, or "
             "start a new run file."
         )
+
+
+def unfinished(path: Path) -> str:
+    """What finishes an unfinished run: its resume, or, while a live process still writes
+    it, only waiting (a resume would be refused: the writer holds the file)."""
+    from mtj_hil.runs.store.lease import writer_active
+
+    if writer_active(path):
+        return "it is being measured now; see it again once its writer has finished"
+    return "resume the run to finish it"

@@ -19,6 +19,7 @@ from mtj_hil.cli.common import (
     refuse_changed_plan,
     spell_option,
     stored_run,
+    unfinished,
 )
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
@@ -358,7 +359,7 @@ def summarise_switching(path: Path) -> None:
     out.print(grid(rows))
     an = run.analysis
     if an is None:
-        out.print(Text("not fitted yet: resume the run to finish it", style="yellow"))
+        out.print(Text(f"not fitted yet: {unfinished(path)}", style="yellow"))
         return
     quantities = (
         "Vc0 (V)",

@@ -23,7 +23,7 @@ from mtj_hil.labelled.source import open_run, provenance
 from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, seal
 from mtj_hil.runs.store.reading import load_tree
-from mtj_hil.runs.store.resume import resume_hint
+from mtj_hil.runs.store.resume import finish_hint
 
 FORMATS = ("netcdf", "csv", "nexus")
 SUFFIX = {"netcdf": ".nc", "csv": "-csv", "nexus": ".nxs"}
@@ -54,8 +54,8 @@ def export_run(
         status = run.status
         if status != "completed":
             raise StoreError(
-                f"{path} is an unfinished run (status {status!r}); finish it first with: "
-                f"{resume_hint(provenance(run), path)}"
+                f"{path} is an unfinished run (status {status!r}); "
+                f"{finish_hint(provenance(run), path)}"
             )
     target = Path(out) if out is not None else default_output(path, fmt)
     check_target(target, [path], "the run file itself", force=force)

@@ -70,3 +70,14 @@ def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
         f"mtj-hil {command} --out {shlex.quote(str(path))} --resume "
         "(with the die options it was made with)"
     )
+
+
+def finish_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
+    """How an unfinished run gets finished: ``"finish it with: <resume command>"``, or, while
+    a live process still writes it, that it is being written (its resume would be refused:
+    the writer holds the file)."""
+    from mtj_hil.runs.store.lease import writer_active
+
+    if writer_active(Path(path)):
+        return "it is being written now; wait for its writer to finish"
+    return f"finish it with: {resume_hint(attrs, path)}"

@@ -161,12 +161,19 @@ def test_a_run_being_written_can_be_shown_and_a_killed_one_is_interrupted(tmp_pa
         assert main(["show", str(out)]) == 0
         text = _squash(capsys.readouterr().out)
         assert f"being written now by pid {proc.pid}" in text
+        # its resume would be refused (the writer holds it): wait, not resume
+        assert "not classified yet: it is being measured now" in text
+        assert "resume the run" not in text
+        assert main(["export", str(out), "--format", "csv", "--out", str(tmp_path / "x")]) == 4
+        err = _squash(capsys.readouterr().err)
+        assert "being written now; wait for its writer to finish" in err and "--resume" not in err
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
     assert main(["show", str(out)]) == 0
     text = _squash(capsys.readouterr().out)
     assert "interrupted: the run says 'running' but no process holds it" in text
+    assert "not classified yet: resume the run to finish it" in text
     assert "finish it with: mtj-hil characterize --die 1 --cycles 3" in text
     assert f"--out {out} --no-report --resume" in text
 
@@ -178,3 +185,16 @@ def test_resume_of_a_file_that_does_not_exist_says_to_leave_out_resume(tmp_path,
     err = " ".join(capsys.readouterr().err.split())
     assert f"{out} does not exist: --resume finishes an interrupted run file" in err
     assert "leave out --resume" in err and not out.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"notes, not a run\n"], ids=["empty", "text"])
+def test_an_output_that_is_no_run_file_is_not_offered_a_resume(tmp_path, capsys, content):
+    # "already exists; choose another --out, or finish it with --resume": the resume then
+    # failed with a bare HDF5 message
+    out = tmp_path / "taken.h5"
+    out.write_bytes(content)
+    assert main(["characterize", "--die", "1", "--arrays", "0", "--out", str(out)]) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert "is no run this command can finish" in err and "choose another --out" in err
+    assert "--resume" not in err
+    assert out.read_bytes() == content

@@ -72,7 +72,7 @@ def test_fitting_an_unfinished_run_names_the_same_resume_command(aborted, capsys
 def test_export_of_an_unfinished_run_names_the_same_resume_command(aborted, capsys):
     hint = _show_hint(aborted, capsys)
     assert main(["export", str(aborted), "--format", "netcdf"]) == 4
-    assert f"finish it first with: {hint}" in _squash(capsys.readouterr().err)
+    assert f"finish it with: {hint}" in _squash(capsys.readouterr().err)
 
 
 def test_the_hint_names_the_file_where_it_is_now_not_where_it_was_written(tmp_path, capsys):

@@ -24,7 +24,14 @@ import numpy as np
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import error_text
-from mtj_hil.runs.store.image import ImageDamaged, has_header, open_image, read_file, verify
+from mtj_hil.runs.store.image import (
+    ImageDamaged,
+    damaged_datasets,
+    has_header,
+    open_image,
+    read_file,
+    verify,
+)
 from mtj_hil.runs.store.journal import RecoveryWarning, apply, parts_dir, read_parts
 
 DIAGNOSE_TIMEOUT = 30.0
@@ -85,6 +92,8 @@ def _load(path: Path, writable: bool) -> Tree:
         h5 = open_image(data, writable=writable)
     except OSError as exc:
         raise StoreError(f"cannot open {path} as HDF5: {exc}") from exc
+    if not checksummed:
+        _check_unheaded(h5, path)
     try:
         run_id = str(h5.attrs.get("run_id", ""))
         base_seq = _journal_seq(h5, path)
@@ -117,6 +126,26 @@ def _load(path: Path, writable: bool) -> Tree:
         folded=replay.folded,
         untrusted=replay.untrusted,
     )
+
+
+def _check_unheaded(h5: h5py.File, path: Path) -> None:
+    """A completed file without the checksum header (mtj-hil 0.1, or a copy made by another
+    program) is held to its datasets' own ``sha256`` attributes: no header covers its
+    bytes, and values changed in it (a defect code, the list of arrays) would otherwise
+    read as measured. Unfinished ones are not (0.1 wrote checksums when it completed).
+
+    Raises:
+        StoreError: naming the first dataset that differs (the tree is closed)."""
+    if str(h5.attrs.get("status", "")) != "completed":
+        return
+    damaged = damaged_datasets(h5)
+    if damaged:
+        h5.close()
+        more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+        raise StoreError(
+            f"{path}: {damaged[0]}{more}: the file was changed or damaged since it was "
+            "written; restore it from a copy"
+        )
 
 
 def _journal_seq(h5: h5py.File, path: Path) -> int:

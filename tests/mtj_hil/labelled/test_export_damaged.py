@@ -201,6 +201,31 @@ def test_arrays_renumbered_in_a_copy_are_refused(run, tmp_path, capsys):
         index = h5["characterization/array_index"]
         index[...] = index[()][::-1]
     assert main(["show", str(copy)]) == 4
-    assert "array_index differs from its sha256 checksum" in capsys.readouterr().err
-    with pytest.raises(StoreError, match="list of finished arrays was changed"):
+    assert "array_index: values differ from its sha256 checksum" in capsys.readouterr().err
+    with pytest.raises(StoreError, match="array_index"):
         mtj_hil.load(copy)
+    # an unfinished copy is not held to its dataset checksums as a whole (mtj-hil 0.1
+    # wrote them on completion), but its list of finished arrays still is
+    with h5py.File(copy, "a") as h5:
+        h5.attrs["status"] = "aborted"
+    assert main(["show", str(copy)]) == 4
+    assert "list of finished arrays was changed" in capsys.readouterr().err
+
+
+def test_values_changed_in_a_copy_are_refused_by_show_load_and_export(run, tmp_path, capsys):
+    # no header covers a copy's bytes: a defect code changed in it passed show, load and
+    # export; only show --verify compared the datasets with their own checksums
+    import h5py
+
+    import mtj_hil
+
+    copy = _copied_by_h5py(run, tmp_path / "copy.h5")
+    with h5py.File(copy, "a") as h5:
+        h5["defects/codes"][0, 0, 0] = 3
+    assert main(["show", str(copy)]) == 4
+    assert "defects/codes: values differ from its sha256 checksum" in capsys.readouterr().err
+    with pytest.raises(StoreError, match="defects/codes"):
+        mtj_hil.load(copy)
+    with pytest.raises(StoreError, match="defects/codes"):
+        export_run(copy, "netcdf", tmp_path / "copy.nc")
+    assert not (tmp_path / "copy.nc").exists()

@@ -1,7 +1,5 @@
 """``python -m mtj_hil``: the ``mtj-hil`` command."""
 
-import sys
+from mtj_hil.launch import script
 
-from mtj_hil.cli import main
-
-sys.exit(main())
+script()

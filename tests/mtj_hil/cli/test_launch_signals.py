@@ -1,0 +1,33 @@
+"""A stop signal while the command is still loading (a second or two of imports) ends it
+quietly with the shell's status, as one during the run does: it printed a
+``KeyboardInterrupt`` traceback (Ctrl-C) or ended without a word (SIGTERM)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+MTJ_HIL = Path(sys.executable).with_name("mtj-hil")
+
+
+@pytest.mark.skipif(not MTJ_HIL.exists(), reason="the mtj-hil script is not installed here")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_the_command_loads_ends_it_quietly(tmp_path, sig):
+    out = tmp_path / "r.h5"
+    proc = subprocess.Popen(
+        [str(MTJ_HIL), "characterize", "--arrays", "0", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.15)  # python is up, the command's modules are not loaded yet
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert not out.exists()

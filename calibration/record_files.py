@@ -124,6 +124,7 @@ def check_record(data: dict[str, Any], src: str) -> None:
         check_section(ident, INSTRUMENT, src, where=f"instruments.{part}", error=err)
     if "smu" in data:
         smu = check_section(data["smu"], SMU, src, error=err)
+        _check_smu_values(smu, src)
         refs = smu["references"]
         if not isinstance(refs, list):
             raise err(f"{src}: smu.references must be [[smu.references]] entries")
@@ -138,8 +139,40 @@ def check_record(data: dict[str, Any], src: str) -> None:
                     f"{src}: converter.{key} holds {len(conv[key])} values, gain holds {n}; "
                     "allowed: one per output line"
                 )
+        bad = [g for g in conv["gain"] if not 0 < g < math.inf]
+        if bad:
+            raise err(f"{src}: converter.gain holds {bad[0]!r}; allowed: a gain above 0")
     if "thresholds" in data:
-        check_section(data["thresholds"], THRESHOLDS, src, error=err)
+        t = check_section(data["thresholds"], THRESHOLDS, src, error=err)
+        if not t["short_g"] > t["state_g"] > t["open_g"]:
+            raise err(
+                f"{src}: thresholds short_g {t['short_g']:.4g} S > state_g {t['state_g']:.4g} "
+                f"S > open_g {t['open_g']:.4g} S does not hold; a short conducts more than a "
+                "P device, an open less than an AP device"
+            )
+
+
+SMU_UNITS = {"offset": ("A",), "gain": ("", "1"), "series_resistance": ("ohm", "Ohm")}
+"""The units an SMU calibration value is written in (values are applied in these)."""
+
+
+def _check_smu_values(smu: dict[str, Any], src: str) -> None:
+    """Refuse an SMU value in another unit than the one it is applied in, or a gain that
+    is not above 0.
+
+    Raises:
+        RecordFileError: naming ``src``, the key and what is allowed."""
+    for key, units in SMU_UNITS.items():
+        unit = smu[key]["unit"]
+        if unit not in units:
+            raise RecordFileError(
+                f"{src}: smu.{key} is in {unit!r}; allowed: {units[0]!r} (values are applied "
+                "in SI units as written)"
+            )
+    if not 0 < smu["gain"]["value"] < math.inf:
+        raise RecordFileError(
+            f"{src}: smu.gain is {smu['gain']['value']!r}; allowed: a gain above 0"
+        )
 
 
 def list_records(directory: str | Path, station: str | None = None) -> list[CalibrationRecord]:
@@ -160,6 +193,15 @@ def list_records(directory: str | Path, station: str | None = None) -> list[Cali
         if station is None or record.station == station:
             out.append(record)
     return sorted(out, key=lambda r: (r.created, r.id))
+
+
+FUTURE_SKEW = timedelta(hours=1)
+"""How far in the future a record may be dated (clocks of two machines disagree a little)."""
+
+
+def _converter_fits(record: CalibrationRecord, lines: int | None) -> bool:
+    """Whether the record's converter calibration (if any) has one entry per output line."""
+    return lines is None or record.converter is None or len(record.converter.gain) == lines
 
 
 @dataclass
@@ -186,14 +228,17 @@ def select_record(
     *,
     now: datetime | None = None,
     strict: bool = False,
+    lines: int | None = None,
 ) -> Selection:
     """Choose the calibration a measurement on ``station`` applies.
 
-    The newest record of the station that is younger than ``validity`` and whose
-    instruments (model and serial number of every part it covers) are the ones connected
-    is chosen. Newer records passed over, and the lack of any valid record, are reported:
-    as a :class:`CalibrationWarning` (then the newest record is applied as it is, if there
-    is one), or with ``strict`` as a :class:`CalibrationError`.
+    The newest record of the station that is younger than ``validity`` (and not dated in
+    the future: a clock or a typo would freeze the station on it), whose instruments
+    (model and serial number of every part it covers) are the ones connected, and whose
+    converter calibration covers ``lines`` output lines (the die's columns, when given) is
+    chosen. Newer records passed over, and the lack of any valid record, are reported: as a
+    :class:`CalibrationWarning` (then the newest record is applied as it is, if there is
+    one whose converter fits the die), or with ``strict`` as a :class:`CalibrationError`.
 
     Raises:
         CalibrationError: with ``strict``, when the newest record is not valid or none exists.
@@ -202,6 +247,7 @@ def select_record(
     records = list_records(directory, station)
     problems: list[str] = []
     chosen: CalibrationRecord | None = None
+    fitting = [r for r in records if _converter_fits(r, lines)]
     for record in reversed(records):
         issues = identity_mismatches(record.instruments, instruments)
         age = record.age(now)
@@ -209,6 +255,16 @@ def select_record(
             issues.append(
                 f"made {age.total_seconds() / 86400:.1f} days ago, older than the station's "
                 f"validity of {validity.total_seconds() / 86400:g} days"
+            )
+        if age < -FUTURE_SKEW:
+            issues.append(
+                f"dated {-age.total_seconds() / 86400:.2f} days in the future (a clock or its "
+                "created date is wrong)"
+            )
+        if record not in fitting:
+            issues.append(
+                f"its converter calibration covers {len(record.converter.gain)} output lines; "
+                f"the die has {lines}"
             )
         if not issues:
             chosen = record
@@ -221,8 +277,8 @@ def select_record(
     message = "; ".join(problems)
     if strict:
         raise CalibrationError(message + " (run 'mtj-hil calibrate')")
-    if chosen is None and records:
-        chosen = records[-1]
+    if chosen is None and fitting:
+        chosen = fitting[-1]
         message += f"; applying {chosen.id} anyway"
     elif chosen is not None:
         message += f"; applying the newest valid one, {chosen.id}"

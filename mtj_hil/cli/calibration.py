@@ -27,7 +27,12 @@ from mtj_hil.calibration.procedures import (
     measure_smu_gain,
     measure_smu_offset,
 )
-from mtj_hil.calibration.record_files import list_records, read_record, write_record
+from mtj_hil.calibration.record_files import (
+    FUTURE_SKEW,
+    list_records,
+    read_record,
+    write_record,
+)
 from mtj_hil.calibration.records import CalibrationRecord
 from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_table
@@ -262,7 +267,7 @@ def list_command(station_file: Path) -> None:
             (
                 r.id,
                 r.created.strftime("%Y-%m-%d %H:%M:%S"),
-                f"{age:.2f}" + (" (stale)" if age > validity else ""),
+                f"{age:.2f}" + _age_note(age, validity),
                 ", ".join(r.summary()["parts"]),
                 "; ".join(f"{k} {v.get('serial', '')}" for k, v in sorted(r.instruments.items())),
             )
@@ -358,3 +363,12 @@ def print_record(r: CalibrationRecord) -> None:
             )
         )
         out.print(escape(f"  how: {t.method}"), soft_wrap=True)
+
+
+def _age_note(age_days: float, validity_days: float) -> str:
+    """`` (stale)`` past the station's validity, `` (future)`` dated ahead of the clock."""
+    if age_days > validity_days:
+        return " (stale)"
+    if age_days < -FUTURE_SKEW.total_seconds() / 86400:
+        return " (future)"
+    return ""

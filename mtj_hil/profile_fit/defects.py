@@ -48,6 +48,7 @@ class DieDefects:
     open_lines: int
     short_lines: int
     dead_arrays: int
+    die_arrays: int  # arrays the die has (measured or not)
     uncertain: int
     short_g: np.ndarray
     resistive_g: np.ndarray
@@ -90,6 +91,7 @@ def die_defects(run: CharRun, exclude: np.ndarray | None = None) -> DieDefects:
         open_lines=int(open_cols.sum()),
         short_lines=int(short_rows.sum()),
         dead_arrays=int(dead.sum()),
+        die_arrays=int(c.layout.get("n_arrays") or codes.shape[0]),
         uncertain=int(unc.sum()),
         short_g=g[s],
         resistive_g=g[ro & opens],
@@ -149,12 +151,14 @@ def fit_defects(dies: list[DieDefects], put, defaults: list[str], src: str, nois
         )
     dead = sum(d.dead_arrays for d in dies)
     if dead:
+        # a rate per whole die: the runs measured a share of each die's arrays
+        whole = sum(d.arrays / d.die_arrays for d in dies)
         put(
             "spatial",
             "dead_array_rate",
-            dead / len(dies),
-            np.sqrt(dead) / len(dies),
-            f"{dead} arrays all OPEN in {len(dies)} dies",
+            dead / whole,
+            np.sqrt(dead) / whole,
+            f"{dead} arrays all OPEN in {arrays} arrays measured ({whole:.3g} dies' worth)",
         )
     if np.isfinite(cv):
         put("defects", "die_spread", cv, cv_sd, f"moments of per-die defect counts, {src}")

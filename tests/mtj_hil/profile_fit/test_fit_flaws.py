@@ -157,3 +157,16 @@ def test_data_that_break_the_model_are_warned_about(tmp_path, plain_fit, changes
     hits = [w for w in fp.warnings if check in w]
     assert hits and "runs" in hits[0]
     assert not any(check in w for w in plain_fit.warnings)
+
+
+def test_the_dead_array_rate_is_per_whole_die_when_part_of_each_die_was_measured(tmp_path):
+    # 8 of 32 arrays of each die measured: the dead arrays counted are a quarter of each
+    # die's, and the rate was their number per die (a quarter of the truth)
+    prof = load_profile("1t1r-20k").replace(spatial={"dead_array_rate": 8.0})
+    paths, dies = _lot(tmp_path, prof, dies=3, arrays=8, tag="dead", cycles=1)
+    fp = fit_profile(paths, load_profile("1t1r-20k"), name="fit")
+    rate = fp.values["spatial.dead_array_rate"]
+    seen = sum(int((d.defect[:8] == 2).all(axis=(1, 2)).sum()) for d in dies)
+    assert seen >= 2  # the lot has dead arrays in what was measured
+    assert rate.value == pytest.approx(seen / (3 * 8 / 32))
+    assert abs(rate.value - 8.0) < 3 * rate.sd

@@ -330,17 +330,20 @@ def summarise(path: Path) -> None:
             rows.append(("  of which resistive", n, f"{100 * n / total:.2f} %"))
     print_table(out, ("class", "devices", "share"), rows, "devices by class", right=(1, 2))
     good = char.codes == 0
-    r_p, r_ap = 1 / char.g_p[good], 1 / char.g_ap[good]
-    stats = []
-    for label, values in (
-        ("R_P (ohm)", r_p),
-        ("R_AP (ohm)", r_ap),
-        ("TMR (%)", 100 * (r_ap - r_p) / r_p),
-    ):
-        med = float(np.median(values))
-        stats.append((label, f"{med:.4g}", f"{100 * np.std(values) / abs(med):.2f} %"))
-    headers = ("quantity", "median", "spread (sigma/median)")
-    print_table(out, headers, stats, "good devices", right=(1, 2))
+    if good.any():
+        r_p, r_ap = 1 / char.g_p[good], 1 / char.g_ap[good]
+        stats = []
+        for label, values in (
+            ("R_P (ohm)", r_p),
+            ("R_AP (ohm)", r_ap),
+            ("TMR (%)", 100 * (r_ap - r_p) / r_p),
+        ):
+            med = float(np.median(values))
+            stats.append((label, f"{med:.4g}", f"{100 * np.std(values) / abs(med):.2f} %"))
+        headers = ("quantity", "median", "spread (sigma/median)")
+        print_table(out, headers, stats, "good devices", right=(1, 2))
+    else:
+        out.print(Text("good devices: none GOOD, so no R_P, R_AP or TMR", style="yellow"))
     t = char.thresholds
     if t is not None:
         out.print(

@@ -26,6 +26,7 @@ Layout::
 from __future__ import annotations
 
 import ipaddress
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,12 +200,11 @@ def connect(
                 f"--scheduler {scheduler} (start workers with 'dask worker')"
             )
         security = security_for(scheduler, settings)
-        try:
-            return Client(scheduler, timeout=f"{timeout}s", security=security)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(
-                f"Dask scheduler {scheduler} does not answer within {timeout:g} s: {exc}"
-            ) from exc
+        return _client_within(
+            lambda: Client(scheduler, timeout=f"{timeout}s", security=security),
+            scheduler,
+            timeout,
+        )
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in every worker it spawns (to hand freed
     # memory back to the OS). That also turns off glibc's adaptive mmap threshold, so each of
     # the large temporary numpy arrays of a characterisation is a fresh mmap + page faults:
@@ -226,6 +226,49 @@ def connect(
     # a stop closes the workers under their running tasks: one CancelledError warning each
     client.register_plugin(QuietCancelledAtClose())
     return client
+
+
+def _client_within(make: Any, scheduler: str, timeout: float) -> Any:
+    """``make()`` (a Client) within ``timeout`` seconds (plus a grace for the handshake).
+
+    Dask bounds only the TCP connection: a port that accepts and stays silent (the
+    dashboard's port, any other server) left its handshake waiting for ever, and one that
+    answers with other bytes read them as a frame length (a MemoryError). The client is made
+    in a daemon thread, abandoned if it has not answered by then.
+
+    Raises:
+        ConfigError: it does not answer as a Dask scheduler in time, or fails (naming it).
+    """
+    done: list[Any] = []
+
+    def attempt() -> None:
+        try:
+            done.append(("ok", make()))
+        except BaseException as exc:  # noqa: BLE001 - any failure is "not a scheduler"
+            done.append(("failed", exc))
+
+    thread = threading.Thread(target=attempt, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + HANDSHAKE_GRACE)
+    if not done:
+        raise ConfigError(
+            f"Dask scheduler {scheduler} does not answer within {timeout:g} s (something "
+            "listens there, but not a Dask scheduler: the dashboard's port, another server?)"
+        )
+    outcome, value = done[0]
+    if outcome == "ok":
+        return value
+    if isinstance(value, KeyboardInterrupt):
+        raise value
+    text = " ".join(str(value).split())[:200] or type(value).__name__
+    raise ConfigError(
+        f"Dask scheduler {scheduler} does not answer within {timeout:g} s, or not as a Dask "
+        f"scheduler: {type(value).__name__}: {text}"
+    ) from value
+
+
+HANDSHAKE_GRACE = 5.0
+"""Seconds beyond the connection timeout a scheduler has to answer Dask's handshake."""
 
 
 def dashboard_link(client: Any, local: bool = False) -> str | None:

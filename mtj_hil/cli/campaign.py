@@ -105,6 +105,11 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
         run_campaign,
     )
 
+    if scheduler is not None and workers is not None:
+        raise click.UsageError(
+            f"--workers starts a local cluster; it cannot be used with --scheduler {scheduler} "
+            "(start workers on the cluster with 'dask worker')"
+        )
     spec = load_campaign(file)
     if scheduler is not None and plain_remote(scheduler):
         console.print(

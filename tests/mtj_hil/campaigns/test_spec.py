@@ -112,6 +112,52 @@ def test_scheduler_that_does_not_answer_is_one_config_error() -> None:
         connect(f"tcp://127.0.0.1:{port}", timeout=1)
 
 
+@pytest.mark.parametrize("answer", [None, b"HTTP/1.1 400 Bad Request\r\n\r\n" * 8])
+def test_a_listener_that_is_no_scheduler_is_one_config_error_in_time(answer) -> None:
+    # a silent one (the dashboard's port) held Dask's handshake for ever; one answering
+    # other bytes had them read as a frame length (MemoryError, exit 1)
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if answer:
+                conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(ConfigError, match=f"scheduler tcp://127.0.0.1:{port} does not answer"):
+            connect(f"tcp://127.0.0.1:{port}", timeout=1)
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert time.monotonic() - t0 < 30
+
+
+def test_workers_with_a_scheduler_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    from mtj_hil.cli.main import main
+
+    file = write_campaign(tmp_path, dies="0", borders=False)
+    code = main(
+        ["campaign", "run", str(file), "--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"]
+    )
+    assert code == 2, capsys.readouterr().err
+    assert "--workers" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_rerun_skips_finished_tasks_and_checks_the_run_files(tmp_path: Path) -> None:
     spec = load_campaign(write_campaign(tmp_path, dies="0-1", borders=False))

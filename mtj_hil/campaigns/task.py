@@ -75,6 +75,23 @@ def file_digests(*paths: str | Path | None) -> dict[str, str]:
     return digests
 
 
+def check_file_digests(params: dict[str, Any]) -> None:
+    """Refuse to run a task whose profile or station file changed since its parameters were
+    made (when the campaign was loaded): measured with the new file, its results would be
+    recorded under the old file's digest, as if nothing had changed.
+
+    Raises:
+        ConfigError: naming the file that changed (or is gone)."""
+    for path, recorded in (params.get("file_digests") or {}).items():
+        now = file_digests(path).get(str(path))
+        if now != recorded:
+            what = "is gone" if now is None else "changed"
+            raise ConfigError(
+                f"{path} {what} since the campaign was loaded; nothing measured: run the "
+                "campaign again to measure with the file as it is now"
+            )
+
+
 @dataclass
 class ExpandContext:
     """What a kind's ``expand`` may use: where the campaign lives and the groups before it."""

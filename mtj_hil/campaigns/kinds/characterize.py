@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtj_hil.campaigns.registry import TaskKind, register_kind
-from mtj_hil.campaigns.task import ExpandContext, Task, file_digests, parse_indices
+from mtj_hil.campaigns.task import (
+    ExpandContext,
+    Task,
+    check_file_digests,
+    file_digests,
+    parse_indices,
+)
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.characterize.plan import CharacterizationPlan
 from mtj_hil.runs.store.characterization import load_characterization
@@ -304,8 +310,10 @@ def task_chip(p: dict[str, Any]) -> Iterator[tuple[Chip, int | None]]:
     die; seed None), opened for the block and closed after it.
 
     Raises:
-        ConfigError: the station file cannot be loaded.
+        ConfigError: the station file cannot be loaded, or it or the profile file changed
+            since the campaign was loaded (:func:`check_file_digests`).
     """
+    check_file_digests(p)
     if p["station_file"] is None:
         from mtj_hil.sim.chip import SimulatedChip
 

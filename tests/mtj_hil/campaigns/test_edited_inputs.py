@@ -58,3 +58,18 @@ def test_a_record_from_before_file_digests_still_matches(tmp_path):
     assert not task.matches(
         Task("lot/die0", "characterize", "lot", task.run_file, other).params_hash()
     )
+
+
+def test_a_file_edited_after_the_campaign_was_loaded_measures_nothing_with_it(tmp_path):
+    # the digests are taken when the campaign loads, the worker reads the file when its
+    # task runs: dies measured after an edit were recorded as of the old file
+    from mtj_hil.campaigns.kinds.characterize import task_chip
+
+    spec = load_campaign(_write(tmp_path, "0-1", 4292.0))
+    _write(tmp_path, "0-1", 3000.0)  # edited while the campaign runs
+    changed = "small.toml changed since the campaign was loaded"
+    with pytest.raises(ConfigError, match=changed), task_chip(spec.tasks[1].params):
+        pass
+    outcome = run_campaign(spec)  # every task refuses, none measures with the new file
+    assert not outcome.completed and len(outcome.failed) == 2
+    assert not any((tmp_path / "out" / "lot").glob("*.h5"))

@@ -119,6 +119,35 @@ def _send_again(signum: int) -> None:
         os.kill(os.getpid(), signum)
 
 
+_requested: dict[int, int] = {}
+"""Thread ident -> signal number of a stop asked for that thread from elsewhere."""
+
+
+def request_stop(thread_ident: int, signum: int = signal.SIGTERM) -> None:
+    """Ask the thread ``thread_ident`` to stop as if ``signum`` had arrived: its next bus
+    transaction raises :class:`StopSignal` instead of starting (:func:`raise_requested_stop`).
+    For a thread no signal reaches: a campaign task on a remote Dask worker, whose client
+    was stopped."""
+    _requested[thread_ident] = signum
+
+
+def forget_requested_stop(thread_ident: int) -> None:
+    """Drop a stop asked for ``thread_ident`` that it has not raised (its task ended)."""
+    _requested.pop(thread_ident, None)
+
+
+def raise_requested_stop() -> None:
+    """Raise the :class:`StopSignal` asked for this thread, once (its shutdown's own bus
+    transactions then run).
+
+    Raises:
+        StopSignal: a stop was requested for this thread (:func:`request_stop`)."""
+    if _requested:
+        signum = _requested.pop(threading.get_ident(), None)
+        if signum is not None:
+            raise StopSignal(signum)
+
+
 class HeldInterrupt:
     """Shutdown steps that all run even when Ctrl-C or a stop signal arrives during one.
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from mtj_hil.instruments.bus.signals import STOP_SIGNALS
+from mtj_hil.instruments.bus.signals import STOP_SIGNALS, raise_requested_stop
 from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
 
 __all__ = [
@@ -148,8 +148,11 @@ def transaction(port_name: str) -> Iterator[None]:
     """Hold the port's lock and defer Ctrl-C for the duration of one transaction.
 
     The lock is taken first, so a Ctrl-C while waiting for another thread's transaction
-    still interrupts immediately.
+    still interrupts immediately. A stop requested for this thread from elsewhere
+    (:func:`~mtj_hil.instruments.bus.signals.request_stop`) is raised before the
+    transaction starts.
     """
+    raise_requested_stop()
     with port_lock(port_name), defer_sigint():
         yield
 

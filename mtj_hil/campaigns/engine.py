@@ -6,7 +6,9 @@ Without a client the same tasks run one after the other in this process (tests, 
 
 from __future__ import annotations
 
+import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +19,13 @@ from mtj_hil.campaigns.cluster import connect, dashboard_link
 from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable, file_checksum
 from mtj_hil.campaigns.rebuild import set_aside
 from mtj_hil.campaigns.registry import get_kind
+from mtj_hil.campaigns.remote_stop import stop_tasks
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
 from mtj_hil.campaigns.worker import execute_task
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.fileio.atomic import remove_stale_temps
+from mtj_hil.runs.store.journal import RecoveryWarning
 from mtj_hil.runs.store.runfile import RunFile, now_iso
 
 __all__ = ["CampaignIncomplete", "CampaignOutcome", "connect", "dashboard_link", "run_campaign"]
@@ -59,8 +63,47 @@ time under the station's lock."""
 
 
 def worker_threads(client: Any) -> int:
-    """Threads the cluster's workers run tasks on, all together (0 before any joined)."""
-    return sum(int(n) for n in client.nthreads().values())
+    """Threads the cluster's workers run tasks on, all together (0 before any joined).
+
+    Raises:
+        ClusterLost: the scheduler no longer answers."""
+    try:
+        return sum(int(n) for n in client.nthreads().values())
+    except OSError as exc:  # (distributed's own timeouts are OSErrors)
+        raise ClusterLost(f"lost the Dask scheduler: {exc}") from exc
+
+
+class ClusterLost(ConfigError):
+    """The Dask scheduler stopped answering mid-campaign; what finished is recorded, and
+    the campaign run again (on a running scheduler) finishes the rest."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message}; the tasks that finished are recorded: run the campaign again on a "
+            "running scheduler to finish the rest"
+        )
+
+
+NO_WORKERS_POLL = 1.0
+"""Seconds between looks for a first worker on a scheduler that has none."""
+
+
+def wait_for_workers(client: Any) -> int:
+    """The cluster's worker threads, waiting (with one warning) while it has none: a task
+    submitted then would be marked running although no worker can start it."""
+    threads = worker_threads(client)
+    if threads:
+        return threads
+    warnings.warn(
+        "the Dask scheduler has no workers; waiting for one to join (start one with "
+        "'dask worker ADDRESS')",
+        RecoveryWarning,
+        stacklevel=2,
+    )
+    while not threads:
+        time.sleep(NO_WORKERS_POLL)
+        threads = worker_threads(client)
+    return threads
 
 
 def station_resources(client: Any) -> set[str]:
@@ -260,6 +303,7 @@ def _run_on_cluster(
     tag = uuid.uuid4().hex[:8]
     futures = as_completed()
     owner: dict[str, Task] = {}
+    live: dict[str, Any] = {}  # key -> future, of the tasks in flight
     offered = station_resources(client)
 
     def submit_ready() -> None:
@@ -267,7 +311,7 @@ def _run_on_cluster(
         # worker starts, so the index's 'running' (and, after a kill, 'interrupted' with an
         # attempt counted) is true of it
         settle_blocked()
-        capacity = max(1, worker_threads(client))
+        capacity = wait_for_workers(client) if not owner else worker_threads(client)
         for task in spec.tasks:
             if len(owner) >= capacity:
                 break
@@ -277,16 +321,18 @@ def _run_on_cluster(
                 fut = client.submit(
                     execute_task,
                     task,
+                    stop_event,
                     key=f"{task.id.replace('/', ':')}-{tag}",
                     pure=False,
                     resources={resource: 1} if resource in offered else None,
                 )
                 owner[fut.key] = task
+                live[fut.key] = fut
                 futures.add(fut)
 
-    submit_ready()
-    for fut in futures:
+    def record(fut: Any) -> None:
         task = owner.pop(fut.key)
+        live.pop(fut.key, None)
         try:
             result = fut.result()
         except Exception as exc:  # KilledWorker, lost scheduler, unpicklable result...
@@ -297,7 +343,17 @@ def _run_on_cluster(
             }
         fut.release()  # recorded: a worker lost later must not make Dask recompute it
         finish(task, result)
+
+    stop_event = f"mtj-hil-stop-{tag}"
+    try:
         submit_ready()
+        for fut in futures:
+            record(fut)
+            submit_ready()
+    except KeyboardInterrupt:
+        # tasks on workers no signal reaches stop at their next bus transaction
+        stop_tasks(client, stop_event, dict(live), record)
+        raise
 
 
 def plain_loop(tasks: list[Task]) -> list[dict[str, Any]]:

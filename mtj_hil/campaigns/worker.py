@@ -18,8 +18,10 @@ from typing import Any
 
 from mtj_hil.campaigns.index import file_checksum
 from mtj_hil.campaigns.registry import get_kind
+from mtj_hil.campaigns.remote_stop import stopped_by_client
 from mtj_hil.campaigns.task import Task
 from mtj_hil.errors import StoreError
+from mtj_hil.instruments.bus.signals import StopSignal
 from mtj_hil.runs.store.journal import parts_dir
 from mtj_hil.runs.store.lease import writer_active
 from mtj_hil.runs.store.runfile import RunFile
@@ -178,7 +180,7 @@ def set_aside_unreadable(path: Path) -> str | None:
     return None
 
 
-def execute_task(task: Task) -> dict[str, Any]:
+def execute_task(task: Task, stop_event: str | None = None) -> dict[str, Any]:
     """Run ``task`` with its kind and return its outcome: ``status`` (``completed`` or
     ``failed``), ``error``, ``summary``, ``checksum`` (SHA-256 of the run file), ``digest``
     (of its numbers), ``run_id``, ``git_revision``, ``worker``, ``host``, ``pid``,
@@ -186,15 +188,28 @@ def execute_task(task: Task) -> dict[str, Any]:
     ``warnings`` (one-line texts, :func:`relayed_warnings`). Errors of the task are returned, not raised, so one failure does
     not stop the others (Ctrl-C and a dying process still stop it). A run file that does
     not open is set aside first (see :func:`set_aside_unreadable`); the client has already
-    refused to run a task whose completed run file changed after it was indexed."""
+    refused to run a task whose completed run file changed after it was indexed.
+    ``stop_event`` names the Dask event the client sets to stop its tasks
+    (:mod:`mtj_hil.campaigns.remote_stop`); a task stopped by it is returned ``failed``."""
     kind = get_kind(task.kind)
     out: dict[str, Any] = {
         "worker": _worker_address() or "local",
         "host": platform.node(),
         "pid": os.getpid(),
     }
-    with relayed_warnings() as said:
-        _execute(kind, task, out)
+    with relayed_warnings() as said, stopped_by_client(stop_event) as watch:
+        try:
+            _execute(kind, task, out)
+        except StopSignal as exc:
+            if not watch.requested:
+                raise  # a signal of this process: it stops the process, not just the task
+            out["status"] = "failed"
+            out["error"] = (
+                f"stopped when the campaign's client was stopped ({exc.name}): the run file "
+                "is marked aborted; run the campaign again to finish it"
+            )
+            out.setdefault("started", _stamp())
+            out["ended"] = _stamp()
     out["warnings"] = said
     return out
 

@@ -38,6 +38,7 @@ from mtj_hil.experiments.method_names import (
 )
 from mtj_hil.experiments.networks import save_compensation, save_network
 from mtj_hil.experiments.onchip import evaluate_on_chip
+from mtj_hil.fileio.writable import check_writable_place
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
 from mtj_hil.runs.store.characterization import KIND as CHARACTERIZATION
@@ -191,6 +192,12 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         ConfigError, DatasetError, TrainingError, StoreError: see the messages.
     """
     refuse_existing_network(spec.out)
+    try:
+        check_writable_place(spec.out)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write the network file {spec.out}: {exc.strerror or exc}; nothing trained"
+        ) from exc
     data = load_dataset(spec.dataset, spec.seed, data_dir=spec.data_dir, image_size=spec.image_size)
     profile = load_profile(spec.profile)
     layout = profile.layout
@@ -268,6 +275,9 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         KIND,
         die_id=target,
         seed=spec.seed,
+        # the station file it was trained on, as a record (a run file's station attribute
+        # holds JSON: plain text there made the file unreadable)
+        station=None if spec.station is None else {"station_file": str(spec.station)},
         extra={
             "method": spec.method,
             "dataset": spec.dataset,
@@ -282,7 +292,6 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
             "lot_seed": spec.lot_seed,
             "die": spec.die,
             "characterization": [str(p) for p in spec.characterization],
-            "station": "" if spec.station is None else str(spec.station),
             "chip_in_the_loop": loop,
         },
     )

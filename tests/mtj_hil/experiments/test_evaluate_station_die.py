@@ -59,3 +59,30 @@ def test_a_die_index_other_than_the_labs_is_refused_not_reported_as_measured(
     capsys.readouterr()
     assert main(["evaluate", "--net", str(plain), "--die", "0", "--station", str(STATION)]) == 3
     assert "give --die 7" in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.slow
+def test_a_network_trained_on_a_station_can_be_read_back(tmp_path, capsys):
+    """The station file was stored as plain text where a run file keeps JSON: every command
+    then refused the network as damaged, after the training on the die had been done."""
+    import shutil
+
+    from mtj_hil.cli.main import main
+    from mtj_hil.runs.store import RunFile
+
+    station = tmp_path / "lab.toml"
+    shutil.copy(STATION, station)
+    spec = TrainSpec(
+        method="lea",
+        die=7,
+        out=tmp_path / "lea.h5",
+        dataset="digits",
+        hidden=(4,),
+        epochs=1,
+        station=station,
+    )
+    train_network(spec)
+    with RunFile.open(spec.out) as run:
+        assert run.attrs["station"] == {"station_file": str(station)}
+    assert main(["show", str(spec.out)]) == 0
+    assert "lea" in capsys.readouterr().out

@@ -22,6 +22,7 @@ from mtj_hil.cli.tables import make_console, print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
 from mtj_hil.fileio.atomic import atomic_write
+from mtj_hil.fileio.writable import check_writable_place
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
@@ -51,9 +52,18 @@ def _bar() -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _out_dir(out_dir: Path | None, name: str) -> Path:
-    if out_dir is not None:
-        return out_dir
-    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    """The results folder (default ``runs/<name>-<time>``), made and found writable before
+    the experiment runs (it used to fail there after the whole computation).
+
+    Raises:
+        OSError: the folder cannot be made or written (exit 4, naming it)."""
+    folder = (
+        out_dir
+        if out_dir is not None
+        else (Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    )
+    check_writable_place(folder / f"{name}.h5")
+    return folder
 
 
 @click.group()

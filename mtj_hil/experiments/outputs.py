@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import counted
+from mtj_hil.errors import StoreError, counted
 from mtj_hil.experiments.borders import BordersResult
 from mtj_hil.experiments.borders_config import config_record
 from mtj_hil.experiments.claims import CLAIMS_HEADER, claims_note, claims_rows
@@ -226,14 +226,18 @@ def write_borders(result: BordersResult, out_dir: Path, stem: str = "borders") -
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"runfile": out_dir / f"{stem}.h5"}
-    _borders_runfile(result, paths["runfile"])
+    if paths["runfile"].exists():
+        raise StoreError(f"{paths['runfile']} already exists; choose another --out-dir")
     header, rows = borders_per_die(result)
     paths["csv"] = write_csv(out_dir / f"{stem}.csv", header, rows)
     paths["markdown"] = out_dir / f"{stem}.md"
     atomic_write(paths["markdown"], borders_markdown(result).encode())
     paths["figure"] = borders_figure(result, out_dir / f"{stem}-per-die.png")
     paths["histogram"] = borders_histogram(result, out_dir / f"{stem}-histogram.png")
-    return paths
+    # the run file last: it marks the folder as holding results, so a stop before it
+    # (while the figures are drawn) leaves a folder the next run writes again
+    _borders_runfile(result, paths["runfile"])
+    return {"runfile": paths.pop("runfile"), **paths}
 
 
 def borders_markdown(result: BordersResult) -> str:

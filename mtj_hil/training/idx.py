@@ -136,6 +136,8 @@ def load_idx(
                 f"{part}: images shape {images.shape} and labels shape {labels.shape} "
                 "do not match (expected (n, h, w) and (n,))"
             )
+        if images.shape[0] == 0:
+            raise DatasetError(f"{part}: {paths[f'{part}_images']} holds no images")
         parts[part] = (images, labels)
     Xtr, steps = pixels(parts["train"][0], 255.0, size, mode, threshold)
     Xte, _ = pixels(parts["test"][0], 255.0, size, mode, threshold)

@@ -161,19 +161,13 @@ def test_a_run_being_written_can_be_shown_and_a_killed_one_is_interrupted(tmp_pa
         assert main(["show", str(out)]) == 0
         text = _squash(capsys.readouterr().out)
         assert f"being written now by pid {proc.pid}" in text
-        # its resume would be refused (the writer holds it): wait, not resume
-        assert "not classified yet: it is being measured now" in text
-        assert "resume the run" not in text
-        assert main(["export", str(out), "--format", "csv", "--out", str(tmp_path / "x")]) == 4
-        err = _squash(capsys.readouterr().err)
-        assert "being written now; wait for its writer to finish" in err and "--resume" not in err
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
     assert main(["show", str(out)]) == 0
     text = _squash(capsys.readouterr().out)
     assert "interrupted: the run says 'running' but no process holds it" in text
-    assert "not classified yet: resume the run to finish it" in text
+    assert "it is being measured now" not in text  # its writer is gone: resume, not wait
     assert "finish it with: mtj-hil characterize --die 1 --cycles 3" in text
     assert f"--out {out} --no-report --resume" in text
 
@@ -198,3 +192,31 @@ def test_an_output_that_is_no_run_file_is_not_offered_a_resume(tmp_path, capsys,
     assert "is no run this command can finish" in err and "choose another --out" in err
     assert "--resume" not in err
     assert out.read_bytes() == content
+
+
+def test_a_run_being_written_is_not_offered_a_resume_it_would_refuse(tmp_path, capsys):
+    """While its writer holds it, show and export say to wait: the resume they offered would
+    be refused (the writer holds the file)."""
+    from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+    from mtj_hil.runs.jobs.characterization import run_characterization
+    from mtj_hil.sim import SimulatedChip
+
+    out = tmp_path / "live.h5"
+    seen: list[tuple[int, str, str]] = []
+
+    def look(done: int, total: int, array: int) -> None:
+        if done == 1 and not seen:  # one array stored, the writer still holds the file
+            code = main(["show", str(out)])
+            text = _squash(capsys.readouterr().out)
+            assert code == 0
+            code = main(["export", str(out), "--format", "csv", "--out", str(tmp_path / "x")])
+            seen.append((code, text, _squash(capsys.readouterr().err)))
+
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 1)
+    plan = CharacterizationPlan(arrays=(0, 1), cycles=1)
+    run_characterization(chip, out, die_id="d", plan=plan, progress=look)
+    (code, text, err) = seen[0]
+    assert "not classified yet: it is being measured now" in text
+    assert "resume the run" not in text
+    assert code == 4 and "being written now; wait for its writer to finish" in err
+    assert "--resume" not in err

@@ -73,7 +73,7 @@ def test_one_round_keeps_the_record_of_before():
 
 def test_rounds_are_validated_and_old_records_mean_one_round():
     layout = SimulatedChip.from_lot("1t1r-20k", 0, 0).layout
-    with pytest.raises(InvalidRequest, match="remeasure_rounds must be an integer >= 0"):
+    with pytest.raises(InvalidRequest, match="remeasure_rounds must be an integer >= 1"):
         check_plan(layout, CharacterizationPlan(remeasure_rounds=-1))
     record = plan_record(CharacterizationPlan().resolved(layout))
     assert plan_from_record(record).remeasure_rounds == CharacterizationPlan.remeasure_rounds

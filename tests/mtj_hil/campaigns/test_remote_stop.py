@@ -115,12 +115,17 @@ def test_stopping_campaign_run_aborts_the_run_on_a_remote_worker(tmp_path):
     )
     worker = None
     try:
-        time.sleep(3)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the scheduler listens
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
         worker = subprocess.Popen(
             [str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard"],
             **quiet,
         )
-        time.sleep(4)
+        # (campaign run waits for the worker to join)
         run = subprocess.Popen(
             [str(bin_dir / "mtj-hil"), "campaign", "run", "c.toml", "--scheduler", address],
             cwd=tmp_path,

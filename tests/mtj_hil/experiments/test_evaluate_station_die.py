@@ -65,13 +65,17 @@ def test_a_die_index_other_than_the_labs_is_refused_not_reported_as_measured(
 def test_a_network_trained_on_a_station_can_be_read_back(tmp_path, capsys):
     """The station file was stored as plain text where a run file keeps JSON: every command
     then refused the network as damaged, after the training on the die had been done."""
-    import shutil
-
     from mtj_hil.cli.main import main
     from mtj_hil.runs.store import RunFile
+    from mtj_hil.sim.profile import PROFILE_DIR
 
+    # a die of 8 arrays: the station characterises it whole before training, over the wire
+    text = (PROFILE_DIR / "1t1r-20k.toml").read_text()
+    (tmp_path / "small.toml").write_text(text.replace("n_arrays = 32", "n_arrays = 8", 1))
     station = tmp_path / "lab.toml"
-    shutil.copy(STATION, station)
+    station.write_text(
+        STATION.read_text().replace('profile = "1t1r-20k"', 'profile = "small.toml"', 1)
+    )
     spec = TrainSpec(
         method="lea",
         die=7,

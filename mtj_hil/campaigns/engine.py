@@ -352,7 +352,10 @@ def _run_on_cluster(
             submit_ready()
     except KeyboardInterrupt:
         # tasks on workers no signal reaches stop at their next bus transaction
-        stop_tasks(client, stop_event, dict(live), record)
+        # (only tasks that drive a station are waited for: a simulated die's has no bus
+        # to stop at, and would only keep the command waiting)
+        driving = {k: f for k, f in live.items() if owner[k].station is not None}
+        stop_tasks(client, stop_event, driving, record)
         raise
 
 

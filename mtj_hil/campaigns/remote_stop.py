@@ -80,11 +80,14 @@ def _event(name: str | None) -> Any:
 def stop_tasks(
     client: Any, event_name: str, in_flight: dict[str, Any], record: Callable[[Any], None]
 ) -> None:
-    """Set the run's stop event and record the tasks in flight as they end (at most
-    :data:`STOP_WAIT` seconds); ``in_flight`` maps future keys to futures."""
+    """Set the run's stop event and record the tasks of ``in_flight`` (future keys to
+    futures: those that drive a station) as they end, for at most :data:`STOP_WAIT`
+    seconds."""
     from distributed import Event, as_completed
 
     Event(event_name, client=client).set()
+    if not in_flight:
+        return
     try:
         for fut in as_completed(list(in_flight.values()), timeout=STOP_WAIT):
             record(fut)

@@ -67,17 +67,18 @@ def check_plan_types(plan: Any) -> None:
         value = getattr(plan, f.name)
         if value is None and f.type.endswith("| None"):
             continue
+        many = f.type.startswith("tuple")
         if f.type in _WHOLE:
-            _check(f.name, value, is_whole, "an integer" if f.type == "int" else "integers")
+            _check(f.name, value, is_whole, "integers" if many else "an integer", many)
         elif f.type in _REAL:
-            _check(f.name, value, is_real, "a number" if "tuple" not in f.type else "numbers")
+            _check(f.name, value, is_real, "numbers" if many else "a number", many)
         elif f.type in _FLAG and not isinstance(value, bool | np.bool_):
             raise SettingRefused(f.name, f"{f.name} must be True or False, got {value!r}")
 
 
-def _check(name: str, value: Any, ok: Any, what: str) -> None:
-    """Refuse ``value`` (one, or a sequence of them for ``what`` in the plural) unless ``ok``."""
-    items = [value] if what.startswith("a") else _items(name, value, what)
+def _check(name: str, value: Any, ok: Any, what: str, many: bool) -> None:
+    """Refuse ``value`` (one, or with ``many`` a sequence of them) unless ``ok``."""
+    items = _items(name, value, what) if many else [value]
     bad = [v for v in items if not ok(v)]
     if bad:
         raise SettingRefused(name, f"{name} must be {what}, got {bad[0]!r}")

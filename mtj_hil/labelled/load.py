@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
@@ -40,7 +41,7 @@ def load_dataset(path: str | Path) -> xr.Dataset:
     if builder is None:
         known = ", ".join(k for k, m in measurement_kinds().items() if m.dataset)
         raise StoreError(f"{path} is a {kind!r} run; labelled datasets exist for {known}")
-    check_intact(path)
+    _load_as_its_kind(measurement, path)
     with reader_errors(Path(path)):  # what the structure check cannot see, still one line
         return builder(path)
 
@@ -59,6 +60,12 @@ def check_intact(path: str | Path) -> None:
     if measurement is None:
         known = ", ".join(measurement_kinds())
         raise StoreError(f"{path} is a {kind!r} run, not a measurement run ({known})")
+    _load_as_its_kind(measurement, path)
+
+
+def _load_as_its_kind(measurement: Any, path: str | Path) -> None:
+    """Read ``path`` with ``measurement``'s own loader, if it has one (see
+    :func:`check_intact`)."""
     load = measurement.piece("load")
     if load is not None:
         with reader_errors(Path(path)):

@@ -30,6 +30,7 @@ from mtj_hil.cli.common import (
     stored_run,
     unfinished,
 )
+from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import make_console, print_table
@@ -70,13 +71,13 @@ DEFAULTS = CharacterizationPlan()
     "--read-voltage",
     default=DEFAULTS.read_voltage,
     show_default=True,
-    type=float,
+    type=FINITE,
     help="Read voltage (V) on the selected input line.",
 )
 @click.option(
     "--bias-voltage",
     default=None,
-    type=click.FloatRange(min=0.0),
+    type=FiniteRange(min=0.0),
     help="Second read voltage (V) for the bias signature: every state is also read at it, "
     "and the way each device's conductance changes with bias tells stuck-P from stuck-AP "
     "(and shorts, which are ohmic). Default: the die's largest read voltage if it is at "
@@ -85,7 +86,7 @@ DEFAULTS = CharacterizationPlan()
 @click.option(
     "--pulse-amplitude",
     default=None,
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=FiniteRange(min=0.0, min_open=True),
     help="Amplitude (V) of the first write pulse of each write-verify (default: the die's "
     "nominal pulse); the verify rounds rise from it to the die's largest amplitude and end "
     "at its longest width before a device is called stuck.",
@@ -93,7 +94,7 @@ DEFAULTS = CharacterizationPlan()
 @click.option(
     "--pulse-width",
     default=None,
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=FiniteRange(min=0.0, min_open=True),
     help="Width (s) of the write pulses (default: the die's nominal pulse).",
 )
 @click.option(

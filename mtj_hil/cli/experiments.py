@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from mtj_hil.cli.common import GivenPath
+from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.tables import make_console, print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
@@ -181,7 +182,7 @@ def experiment() -> None:
 )
 @click.option(
     "--compensation-budget",
-    type=click.FloatRange(0.0, 1.0),
+    type=FiniteRange(0.0, 1.0),
     default=COMPENSATION_BUDGET,
     show_default=True,
     help="Also deploy the statistics-aware network (and its LEA) with the data-free "
@@ -206,7 +207,7 @@ def experiment() -> None:
 )
 @click.option(
     "--validation",
-    type=click.FloatRange(0.0, 0.5),
+    type=FiniteRange(0.0, 0.5),
     default=0.0,
     show_default=True,
     help="Test on this held-out fraction of the training set instead of the test set (for "
@@ -412,7 +413,7 @@ def borders(
 )
 @click.option(
     "--pulse-amplitude",
-    type=float,
+    type=FINITE,
     default=0.9,
     show_default=True,
     help="First write-verify pulse (V); verify escalates by 0.05 V a round.",

@@ -9,7 +9,8 @@ import click
 from rich.markup import escape
 
 from mtj_hil.cli.common import GivenPath, console
-from mtj_hil.cli.view import MAX_SECONDS, finite_seconds
+from mtj_hil.cli.numbers import FiniteRange
+from mtj_hil.cli.view import MAX_SECONDS
 from mtj_hil.errors import ConfigError, counted
 from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.station.config import Station
@@ -37,8 +38,7 @@ def lab() -> None:
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(0, MAX_SECONDS),
-    callback=finite_seconds,
+    type=FiniteRange(0, MAX_SECONDS),
     default=None,
     help="Stop after this many seconds (default: run until Ctrl-C).",
 )

@@ -10,6 +10,7 @@ import click
 from rich.text import Text
 
 from mtj_hil.cli.common import GivenPath
+from mtj_hil.cli.numbers import FiniteRange
 from mtj_hil.cli.tables import make_console
 from mtj_hil.experiments.borders_config import MAX_DIES
 from mtj_hil.experiments.method_names import METHODS
@@ -59,7 +60,7 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--compensation-budget",
-    type=click.FloatRange(0.0, 1.0),
+    type=FiniteRange(0.0, 1.0),
     default=COMPENSATION_BUDGET,
     show_default=True,
     help="defect-aware-compensated: fraction of the network's weights whose measured error "

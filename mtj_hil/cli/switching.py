@@ -21,6 +21,7 @@ from mtj_hil.cli.common import (
     stored_run,
     unfinished,
 )
+from mtj_hil.cli.numbers import FiniteRange
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.switching_options import (
@@ -144,14 +145,14 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
     "--target-wer",
     default=DEFAULTS.target_wer,
     show_default=True,
-    type=click.FloatRange(0, MAX_TARGET_WER, min_open=True, max_open=True),
+    type=FiniteRange(0, MAX_TARGET_WER, min_open=True, max_open=True),
     help="Write-error rate the recommended pulse must reach.",
 )
 @click.option(
     "--tau0",
     default=DEFAULTS.tau0,
     show_default=True,
-    type=click.FloatRange(0, MAX_TAU0, min_open=True, max_open=True),
+    type=FiniteRange(0, MAX_TAU0, min_open=True, max_open=True),
     help="Attempt time (s) the fit assumes.",
 )
 @placement_and_decision_options

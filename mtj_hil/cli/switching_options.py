@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from mtj_hil.cli.common import given_options, spell_option
+from mtj_hil.cli.numbers import FiniteRange
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.switching.decision import MAX_DECISION_BOUND, MAX_PRECISION_MARGIN
 from mtj_hil.protocols.switching.procedure import MAX_TRIALS, SwitchingPlan
@@ -36,7 +37,7 @@ _OPTIONS = (
         "--decision-bound",
         default=DEFAULTS.decision_bound,
         show_default=True,
-        type=click.FloatRange(0, MAX_DECISION_BOUND, max_open=True),
+        type=FiniteRange(0, MAX_DECISION_BOUND, max_open=True),
         help="Misread probability per cell and read that a trial's state read may have when "
         "it only decides P from AP: on a station whose board sets its converter's "
         "integration, trials read at the shortest integration within this bound, given the "
@@ -47,7 +48,7 @@ _OPTIONS = (
         "--decision-exclude",
         default=DEFAULTS.decision_exclude,
         show_default=True,
-        type=click.FloatRange(0, 1),
+        type=FiniteRange(0, 1),
         help="Largest share of an array's cells the decision reads may leave out (too close "
         "to the P/AP threshold for any integration); they count as not measurable. With "
         "more such cells the decisions hold the cells to --precision-margin instead, "
@@ -58,7 +59,7 @@ _OPTIONS = (
         "--precision-margin",
         default=DEFAULTS.precision_margin,
         show_default=True,
-        type=click.FloatRange(0, MAX_PRECISION_MARGIN),
+        type=FiniteRange(0, MAX_PRECISION_MARGIN),
         help="Where no integration meets --decision-bound, cells closer to the P/AP "
         "threshold than this many standard deviations of one read are left out (misread "
         "too often to fit), by decisions at the shortest integration that loses at most "
@@ -69,21 +70,21 @@ _OPTIONS = (
         "--target-vc",
         default=DEFAULTS.target_vc,
         show_default=True,
-        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        type=FiniteRange(0, 1, min_open=True, max_open=True),
         help="Information placement: relative 90 % interval half-width of Vc0 a device needs.",
     ),
     click.option(
         "--target-delta",
         default=DEFAULTS.target_delta,
         show_default=True,
-        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        type=FiniteRange(0, 1, min_open=True, max_open=True),
         help="Information placement: relative 90 % interval half-width of Delta a device needs.",
     ),
     click.option(
         "--done-fraction",
         default=DEFAULTS.done_fraction,
         show_default=True,
-        type=click.FloatRange(0, 1, min_open=True),
+        type=FiniteRange(0, 1, min_open=True),
         help="Information placement: share of the fitted devices that must reach both "
         "targets before a direction of an array stops.",
     ),

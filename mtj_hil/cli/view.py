@@ -8,7 +8,6 @@ crash or a kill of either never touches the other: the server only reads the run
 from __future__ import annotations
 
 import functools
-import math
 import os
 import shutil
 import socket
@@ -23,6 +22,7 @@ import click
 from rich.markup import escape
 
 from mtj_hil.cli.common import GivenPath, console
+from mtj_hil.cli.numbers import FiniteRange
 
 _KEY = "mtj_hil.live"
 HOST_DEFAULT = "[default: 127.0.0.1, this machine only]"
@@ -33,15 +33,6 @@ HOST_RISK = (
 HOST_HELP = f"Address to serve on {HOST_DEFAULT}. {HOST_RISK}"
 MAX_SECONDS = 7 * 24 * 3600.0
 """Longest ``view --seconds``: a week (longer, leave it out and stop with Ctrl-C)."""
-
-
-def finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
-    """Refuse ``--seconds nan`` (the range check lets NaN through)."""
-    if value is not None and math.isnan(value):
-        raise click.BadParameter(
-            f"nan is not a number of seconds; give one of at most {MAX_SECONDS:g} (a week)"
-        )
-    return value
 
 
 def _source(path: Path) -> Any:
@@ -90,9 +81,8 @@ def _listen(
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(0, MAX_SECONDS, min_open=True),
+    type=FiniteRange(0, MAX_SECONDS, min_open=True),
     default=None,
-    callback=finite_seconds,
     help="Stop serving after this many seconds, at most a week [default: until Ctrl-C].",
 )
 def view(path: Path, host: str, port: int | None, seconds: float | None) -> None:

@@ -221,7 +221,44 @@ def test_show_refuses_a_pipe_or_device_instead_of_waiting(tmp_path, capsys):
 def test_lab_serve_refuses_seconds_that_are_no_number(capsys):
     """``lab serve --seconds nan`` served and stopped at once."""
     assert main(["lab", "serve", "--seconds", "nan"]) == 2
-    assert "nan is not a number of seconds" in _err(capsys)
+    assert "'nan' is not a finite number" in _err(capsys)
+
+
+def _float_options() -> list[tuple[list[str], str]]:
+    """(command path, option) of every number option of every command."""
+    import click
+
+    from mtj_hil.cli.main import cli
+
+    found = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+            return
+        for param in command.params:
+            if isinstance(param, click.Option) and isinstance(
+                param.type, click.types.FloatParamType
+            ):
+                found.append((path, param.opts[0]))
+
+    walk(cli, [])
+    return found
+
+
+def test_every_number_option_refuses_nan_and_inf_as_a_bad_command_line(capsys):
+    """``click.FloatRange`` and ``type=float`` let ``nan`` and ``inf`` through: some
+    commands then refused them only in the library (exit 3, 5 or 6, as a die setting),
+    ``lab serve --seconds nan`` served and stopped at once. Every number option of every
+    command now refuses them while the command line is parsed (exit 2, naming the option)."""
+    options = _float_options()
+    assert len(options) >= 15, options  # the walk found the commands' options
+    for path, option in options:
+        for value in ("nan", "inf", "-inf"):
+            assert main([*path, option, value]) == 2, (path, option, value)
+            err = _err(capsys)
+            assert option in err and "is not a finite number" in err, (path, option, err)
 
 
 def test_a_value_given_twice_is_refused():

@@ -202,7 +202,7 @@ class SmuChannel:
             if st.remote_sense:
                 return self.runaway_voltage()
             v = st.level_v if level is None else level
-            return max(-st.ovp, min(st.ovp, v))
+            return max(-st.ovp, min(st.ovp, v))  # in compliance: an upper bound
         return self._solve_voltage(st.level_i if level is None else level)[0]
 
     def record(self, level: float | None = None) -> None:
@@ -316,7 +316,15 @@ class SmuChannel:
         return point
 
     def _convert(self, level: float | None) -> Point:
-        """One A/D conversion (integration time booked)."""
+        """One A/D conversion (integration time booked).
+
+        A voltage source whose load would draw more than the current limit is in compliance:
+        it becomes a current source at the limit and the load sets the voltage (2400 User's
+        Manual, section 6 "Compliance"; 2600B Reference Manual, "Source-measure limits"), so
+        a 1 kohm load set to 1 V with a 100 uA limit reads 0.1 V and 100 uA. That voltage is
+        taken from the one reading of the load, ``V I_limit / I`` (exact for an ohmic load):
+        asking the load again would read the die again (noise, disturb, time).
+        :meth:`terminal_voltage` keeps the programmed voltage, an upper bound."""
         inst = self.instrument
         st = self.state
         self.integrate()
@@ -333,6 +341,8 @@ class SmuChannel:
             if st.remote_sense:
                 volts = self.runaway_voltage()
             current = self._raw_current(volts)
+            if not st.remote_sense and math.isfinite(current) and abs(current) > st.limit_i:
+                volts, compliance = volts * st.limit_i / abs(current), True
         else:
             volts, compliance = self._solve_voltage(st.level_i if level is None else level)
             current = self._raw_current(volts)
@@ -346,7 +356,9 @@ class SmuChannel:
             return Point(volts, math.inf, now, overflow=True)
         if not math.isfinite(current):
             return Point(volts, math.inf, now, overflow=True)
-        if st.source_function == "VOLT" and (faults.compliance or abs(current) > st.limit_i):
+        if st.source_function == "VOLT" and (
+            faults.compliance or compliance or abs(current) > st.limit_i
+        ):
             if faults.compliance:
                 faults.compliance -= 1
             sign = current if current else (volts or 1.0)

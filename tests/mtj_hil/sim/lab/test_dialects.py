@@ -334,6 +334,30 @@ def test_compliance_clamps_the_current(dialect):
 
 
 @pytest.mark.parametrize("dialect", SMU_DIALECTS)
+def test_in_compliance_the_load_sets_the_voltage(dialect):
+    """A voltage source at its current limit is a current source: 0.2 V set on 4.3 kohm
+    with a 10 uA limit puts 43 mV on the load, not 0.2 V (the reading said 0.2 V, so
+    V / I gave 20 kohm for a 4.3 kohm load)."""
+    inst = smu(dialect)
+    inst.handle(SCRIPTS[dialect][0].format(v=0.2, c=1e-5))
+    measured(inst, dialect)
+    point = inst.measured[-1][1]
+    assert point.compliance and point.current == pytest.approx(1e-5)
+    assert point.voltage == pytest.approx(1e-5 * R_LOAD, rel=1e-9)
+    inst.handle(SCRIPTS[dialect][0].format(v=-0.2, c=1e-5))
+    measured(inst, dialect)
+    assert inst.measured[-1][1].voltage == pytest.approx(-1e-5 * R_LOAD, rel=1e-9)
+
+
+def test_the_2400_reports_the_voltage_compliance_leaves():
+    """The wire reply of :READ? with VOLT among the elements, a 1 kohm load at 1 V, 100 uA."""
+    inst = make_virtual_smu("keithley2400", lambda volts: volts / 1e3)
+    inst.handle(":SOUR:VOLT 1;:SENS:CURR:PROT 1e-4;:FORM:ELEM VOLT,CURR;:OUTP ON")
+    volts, amps = (float(x) for x in ask(inst, ":READ?").split(","))
+    assert (volts, amps) == (pytest.approx(0.1), pytest.approx(1e-4))
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
 def test_fixed_low_range_gives_range_compliance(dialect):
     inst = smu(dialect)
     inst.handle(SCRIPTS[dialect][0].format(v=0.2, c=1e-3))

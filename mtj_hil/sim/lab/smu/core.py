@@ -290,6 +290,16 @@ class VirtualInstrument:
     def on_interlock_open(self) -> None:
         """What opening the interlock does to the outputs (dialects override)."""
 
+    OVER_TEMPERATURE_BLOCK = (-200, "Execution error; output blocked by over temperature")
+    """Error (code, message) of an output switched on while over temperature (dialects with
+    their own code override: the 2400's +810)."""
+
+    def output_block(self) -> tuple[int, str] | None:
+        """Why no output may turn on now, as the error (code, message) the attempt queues,
+        or None. An over-temperature trip blocks every output until the instrument is
+        power-cycled (dialects add their own gates: the 2400's enabled interlock)."""
+        return self.OVER_TEMPERATURE_BLOCK if self.over_temperature else None
+
     def respond_as(self, idn: str) -> None:
         """From now on answer ``*IDN?`` with ``idn`` (another instrument at this address)."""
         with self._lock:

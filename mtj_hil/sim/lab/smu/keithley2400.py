@@ -127,6 +127,17 @@ class Keithley2400(Trace2400, ScpiSmu):
         while the interlock line is open (2400 manual section 18, "Interlock control")."""
         self.interlock_enabled = boolean(one(args))
 
+    OVER_TEMPERATURE_BLOCK = (810, "OUTPUT blocked by Over Temp")
+    """2400 User's Manual, Table B-1 (+810); the interlock's is +802 (same table)."""
+
+    def output_block(self) -> tuple[int, str] | None:
+        """Over temperature (+810), or the interlock enabled and open (+802 "OUTPUT blocked
+        by output enable": with the interlock enabled the source cannot be turned on
+        unless the interlock line is closed, manual section 18 "Interlock control")."""
+        if self.interlock_enabled and not self.interlock_closed:
+            return (802, "OUTPUT blocked by output enable")
+        return super().output_block()
+
     def on_interlock_open(self) -> None:
         if self.interlock_enabled:
             for ch in self.channels.values():
@@ -395,6 +406,7 @@ class Keithley2400(Trace2400, ScpiSmu):
         st.trigger_count = points
         try:
             if auto_off:  # the source turns on for the source-measure cycles, off after
+                self.refuse_blocked_output()
                 st.output = True
                 self.ch.record()
             self._last = self.ch.run()
@@ -420,6 +432,7 @@ class Keithley2400(Trace2400, ScpiSmu):
         if function is not None:
             extra["sense"] = {function} if not extra["concurrent"] else {function, *extra["sense"]}
         if not self.st.output:  # CONFigure turns the output on, as on the instrument
+            self.refuse_blocked_output()
             self.st.output = True
             self.ch.record()
 

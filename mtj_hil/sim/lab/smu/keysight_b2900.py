@@ -315,6 +315,7 @@ class KeysightB2900(B2900Layers, ScpiSmu):
 
     def _auto_on(self, ch: SmuChannel) -> None:
         if ch.state.extra["auto_on"] and not ch.state.output:
+            self.refuse_blocked_output()
             ch.state.output = True
             ch.record()
 

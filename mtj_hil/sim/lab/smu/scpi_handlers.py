@@ -105,9 +105,21 @@ class ScpiSmu(StatusModel, ScpiInstrument):
         return write
 
     def set_output(self, args: list[str]) -> None:
-        """``:OUTPut[:STATe] ON|OFF`` on the addressed channel."""
-        self.st.output = boolean(one(args))
+        """``:OUTPut[:STATe] ON|OFF`` on the addressed channel (ON refused while an
+        :meth:`output_block` holds: the output stays off)."""
+        on = boolean(one(args))
+        if on:
+            self.refuse_blocked_output()
+        self.st.output = on
         self.ch.record()
+
+    def refuse_blocked_output(self) -> None:
+        """Raise the error of an :meth:`output_block` holding now, if any.
+
+        :raises ScpiError: the block's code and message."""
+        block = self.output_block()
+        if block is not None:
+            raise ScpiError(*block)
 
     def set_function(self, args: list[str]) -> None:
         """``:SOURce:FUNCtion VOLTage|CURRent`` on the addressed channel."""

@@ -231,7 +231,11 @@ class TspChannel(Obj):
         return put
 
     def _set_output(self, value: Any) -> None:
-        self.st.output = choice(value, (0.0, 1.0, 2.0)) == 1.0
+        on = choice(value, (0.0, 1.0, 2.0)) == 1.0
+        block = self.inst.output_block() if on else None
+        if block is not None:
+            raise TspError(*block)
+        self.st.output = on
         self.ch.record()
 
     def _set_func(self, value: Any) -> None:

@@ -40,6 +40,7 @@ from mtj_hil.sim.lab.smu.channel import (
     SmuChannel,
     range_for,
 )
+from mtj_hil.sim.lab.smu.error_queue import ErrorQueue, event_bit
 
 __all__ = [
     "Applied",
@@ -51,13 +52,6 @@ __all__ = [
     "VirtualInstrument",
     "range_for",
 ]
-
-
-class ErrorQueue(deque[tuple[int, str]]):
-    """The instrument's pending errors, oldest first; calling it returns a copy (a list)."""
-
-    def __call__(self) -> list[tuple[int, str]]:
-        return list(self)
 
 
 @dataclass
@@ -114,6 +108,7 @@ class VirtualInstrument:
     PROTECTION: tuple[str, tuple[float, ...] | None] = ("ovp", None)
     #: IEEE 488.2 standard event status register bit 7, power on
     PON = 1 << 7
+    OPC = 1 << 0
 
     def __init__(
         self,
@@ -185,6 +180,11 @@ class VirtualInstrument:
     def extra_conditions(self, channel: SmuChannel) -> dict[str, object]:
         """Dialect settings a point is taken with beyond the shared ones (none here)."""
         return {}
+
+    def operation_complete(self) -> None:
+        """``*OPC``: the model finishes every operation before the next line, so the
+        operation-complete bit (bit 0 of ``*ESR?``) is set at once (IEEE 488.2 10.18)."""
+        self.esr |= self.OPC
 
     def read_esr(self) -> int:
         """``*ESR?``: the standard event status register, cleared by the read."""
@@ -319,7 +319,9 @@ class VirtualInstrument:
             ch.reset()
 
     def push_error(self, code: int, message: str) -> None:
-        """Queue an error; a full queue's last entry becomes the overflow error."""
+        """Queue an error and set its standard event bit (:func:`event_bit`); a full
+        queue's last entry becomes the overflow error."""
+        self.esr |= event_bit(code)
         if len(self._errors) >= self.ERROR_QUEUE_SIZE:
             self._errors[-1] = (self.OVERFLOW_CODE, self.OVERFLOW_MESSAGE)
         else:

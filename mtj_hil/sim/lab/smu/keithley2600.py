@@ -260,7 +260,10 @@ class Keithley2600(VirtualInstrument):
             return None
         if line == "*ESR?":
             return str(self.read_esr())
-        if line in ("*WAI", "*OPC", "*TRG", "*TRG"):
+        if line == "*OPC":
+            self.operation_complete()
+            return None
+        if line in ("*WAI", "*TRG"):
             return None
         self.push_error(-285, "TSP Syntax error at line 1: unexpected symbol near `*'")
         return None

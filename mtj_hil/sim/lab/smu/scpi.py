@@ -343,7 +343,7 @@ class ScpiInstrument(VirtualInstrument):
             "*IDN": Command(query=lambda a: noargs(a, self.idn)),
             "*RST": Command(write=self.cmd_reset),
             "*CLS": Command(write=self.cmd_clear_status),
-            "*OPC": Command(write=self.noop, query=lambda a: noargs(a, "1")),
+            "*OPC": Command(write=self._opc, query=lambda a: noargs(a, "1")),
             "*WAI": Command(write=self.noop),
             "*ESR": Command(query=lambda a: noargs(a, str(self.read_esr()))),
             "*STB": Command(query=lambda a: noargs(a, "4" if self._errors else "0")),
@@ -351,6 +351,10 @@ class ScpiInstrument(VirtualInstrument):
         }
 
     # ------------------------------------------------------------------ shared handlers
+
+    def _opc(self, args: list[str]) -> None:
+        count(args, 0)
+        self.operation_complete()
 
     def noop(self, args: list[str]) -> None:
         """A command that takes no parameters and changes nothing modelled."""

@@ -305,8 +305,11 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         """List sweep through the instrument's sweep trigger model, read back from defbuffer1.
 
         The output state is read in the same message as the data (mid-run trust, see
-        :mod:`mtj_hil.instruments.smu.health`). Sends the list, builds the sweep (``:SOUR:SWE:VOLT:LIST 1, 0``: start at index 1, no
-        extra delay), clears the buffer, runs it and waits (``*WAI``), then reads source value,
+        :mod:`mtj_hil.instruments.smu.health`). Sends the list, builds the sweep (``:SOUR:SWE:VOLT:LIST 1, 0, 1, OFF``: start at
+        index 1, no extra delay, one pass, and every point measured even where the source
+        limit is reached: its source status says so, where the default ``failAbort`` ON
+        would end the sweep early and leave the buffer short; 2450 Reference Manual
+        ``:SOURce[1]:SWEep:<function>:LIST``), clears the buffer, runs it and waits (``*WAI``), then reads source value,
         current, relative time, measure status and source status per point with a timeout
         scaled to the sweep.
 
@@ -319,7 +322,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
             self._check_level(v)
         n = len(points)
         self.write(f":SOUR:LIST:VOLT {format_list(points)}")
-        self.write(":SOUR:SWE:VOLT:LIST 1, 0")
+        self.write(":SOUR:SWE:VOLT:LIST 1, 0, 1, OFF")
         self.write(f":TRAC:CLE {BUFFER}")
         self.write(":INIT")
         self.write("*WAI")

@@ -118,7 +118,7 @@ def test_sweep_voltages():
     reply = "0.0,1.0E-09,0.1,8,128,0.1,1.0E-05,0.2,8,160,0.2,9.9E+37,0.3,8,128"
     pairs = [
         (":SOUR:LIST:VOLT 0,0.1,0.2", None),
-        (":SOUR:SWE:VOLT:LIST 1, 0", None),
+        (":SOUR:SWE:VOLT:LIST 1, 0, 1, OFF", None),
         (':TRAC:CLE "defbuffer1"', None),
         (":INIT", None),
         ("*WAI", None),
@@ -135,7 +135,7 @@ def test_sweep_voltages():
 def test_sweep_wrong_point_count_raises():
     pairs = [
         (":SOUR:LIST:VOLT 0,0.1", None),
-        (":SOUR:SWE:VOLT:LIST 1, 0", None),
+        (":SOUR:SWE:VOLT:LIST 1, 0, 1, OFF", None),
         (':TRAC:CLE "defbuffer1"', None),
         (":INIT", None),
         ("*WAI", None),

@@ -338,7 +338,9 @@ class Keithley2450(BufferCommands, ScpiSmu):
         return values
 
     def _sweep_list(self, args: list[str]) -> None:
-        """``:SOUR:SWE:VOLT:LIST <start index>, <delay>[, <count>, <fail abort>, "buffer"]``."""
+        """``:SOUR:SWE:VOLT:LIST <start index>, <delay>[, <count>, <fail abort>, "buffer"]``
+        (fail abort ON by default: the sweep stops at the first point that reaches the
+        source limit, 2450 Reference Manual ``:SOURce[1]:SWEep:<function>:LIST``)."""
         if not 1 <= len(args) <= 5:
             raise ScpiError(-109 if not args else -108)
         if not self.st.sweep:
@@ -346,14 +348,15 @@ class Keithley2450(BufferCommands, ScpiSmu):
         start = round(number(args[0], 1, len(self.st.sweep)))
         delay = number(args[1], 0.0, 10000.0) if len(args) > 1 else 0.0
         repeat = round(number(args[2], 1, 268000000)) if len(args) > 2 else 1
+        abort = boolean(args[3]) if len(args) > 3 else True
         buffer = unquote(args[4]) if len(args) > 4 else "defbuffer1"
         self._buffer_named(buffer)
         levels = self.st.sweep[start - 1 :] * repeat
-        self._sweep = {"levels": levels, "delay": delay, "buffer": buffer}
+        self._sweep = {"levels": levels, "delay": delay, "buffer": buffer, "abort": abort}
 
     def _sweep_linear(self, args: list[str]) -> None:
         """``:SOUR:SWE:VOLT:LIN <start>, <stop>, <points>[, <delay>, <count>, <range>,
-        <fail abort>, <dual>, "buffer"]``."""
+        <fail abort>, <dual>, "buffer"]`` (fail abort ON by default, as for LIST)."""
         if not 3 <= len(args) <= 9:
             raise ScpiError(-109 if len(args) < 3 else -108)
         start = number(args[0], -self.VOLTAGE_LIMIT, self.VOLTAGE_LIMIT)
@@ -361,6 +364,7 @@ class Keithley2450(BufferCommands, ScpiSmu):
         points = round(number(args[2], 2, 1000000))
         delay = number(args[3], -1.0, 10000.0) if len(args) > 3 else -1.0
         repeat = round(number(args[4], 1, 268000000)) if len(args) > 4 else 1
+        abort = boolean(args[6]) if len(args) > 6 else True
         dual = len(args) > 7 and boolean(args[7])
         buffer = unquote(args[8]) if len(args) > 8 else "defbuffer1"
         self._buffer_named(buffer)
@@ -369,7 +373,12 @@ class Keithley2450(BufferCommands, ScpiSmu):
             raise ScpiError(-222, "Parameter data out of range")
         if dual:
             levels = levels + levels[::-1]
-        self._sweep = {"levels": levels * repeat, "delay": max(delay, 0.0), "buffer": buffer}
+        self._sweep = {
+            "levels": levels * repeat,
+            "delay": max(delay, 0.0),
+            "buffer": buffer,
+            "abort": abort,
+        }
 
     # ------------------------------------------------------------------ measurement
 
@@ -428,7 +437,9 @@ class Keithley2450(BufferCommands, ScpiSmu):
             self.ch.record(level)
             self.clock.advance(float(sweep["delay"]))  # type: ignore[arg-type]
             points.append((self.ch.measure(level), level))
-        st.level_v = float(sweep["levels"][-1])  # type: ignore[index]
+            if sweep["abort"] and points[-1][0].compliance:
+                break  # fail abort: the sweep ends at the point that reached the limit
+        st.level_v = float(points[-1][1]) if points else st.level_v
         self.ch.record()
         self._store(points, buffer)
 

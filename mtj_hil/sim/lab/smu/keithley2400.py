@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from mtj_hil.sim.lab.smu.configure2400 import Configure2400
 from mtj_hil.sim.lab.smu.core import Applied, ChannelDefaults, Point, range_for
 from mtj_hil.sim.lab.smu.scpi import (
     CommandTable,
@@ -64,7 +65,7 @@ _OVP_STEPS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0)
 _SUFFIXED = ("SOUR", "SOURCE", "SENS", "SENSE", "OUTP", "OUTPUT")
 
 
-class Keithley2400(Trace2400, ScpiSmu):
+class Keithley2400(Configure2400, Trace2400, ScpiSmu):
     """Virtual Keithley 2400 (see the module docstring); arguments as
     :class:`~mtj_hil.sim.lab.smu.core.VirtualInstrument`."""
 
@@ -426,30 +427,6 @@ class Keithley2400(Trace2400, ScpiSmu):
     def _query_read(self, args: list[str]) -> str:
         self._cmd_init(args)
         return self._format(self._last)
-
-    def _configure(self, function: str | None) -> None:
-        extra = self.st.extra
-        if function is not None:
-            extra["sense"] = {function} if not extra["concurrent"] else {function, *extra["sense"]}
-        if not self.st.output:  # CONFigure turns the output on, as on the instrument
-            self.refuse_blocked_output()
-            self.st.output = True
-            self.ch.record()
-
-    def _configure_as(self, function: str) -> Callable[[list[str]], None]:
-        def configure(args: list[str]) -> None:
-            count(args, 0)
-            self._configure(function)
-
-        return configure
-
-    def _measure_as(self, function: str | None) -> Callable[[list[str]], str]:
-        def measure(args: list[str]) -> str:
-            count(args, 0)
-            self._configure(function)
-            return self._query_read([])
-
-        return measure
 
     def _values(self, point: Point) -> dict[str, float]:
         st = self.st

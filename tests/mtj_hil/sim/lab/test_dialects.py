@@ -461,3 +461,15 @@ def test_2600_two_channels_share_the_error_queue_and_only_a_is_wired():
     inst.handle("smub.foo = 1")
     assert codes(inst) == [-286]
     assert {a.channel for a in inst.history} == {"a", "b"}
+
+
+def test_the_2400_measure_query_is_one_shot_whatever_the_last_user_left():
+    """2400 User's Manual section 17, :CONFigure / :MEASure?: the function's controls back
+    to their *RST values, arm and trigger counts one; one point comes back, not five."""
+    inst = make_virtual_smu("keithley2400", resistor)
+    inst.handle(":TRIG:COUN 5;:ARM:COUN 2;:SENS:AVER ON;:SENS:CURR:NPLC 0.1;:SOUR:VOLT 0.1")
+    inst.handle(":FORM:ELEM CURR")
+    assert float(ask(inst, ":MEAS:CURR?")) == pytest.approx(0.1 / R_LOAD)
+    assert [ask(inst, q) for q in (":TRIG:COUN?", ":ARM:COUN?", ":SENS:AVER?")] == ["1", "1", "0"]
+    assert float(ask(inst, ":SENS:CURR:NPLC?")) == 1.0
+    assert inst.errors() == []

@@ -321,7 +321,9 @@ def _run_on_cluster(
                 fut = client.submit(
                     execute_task,
                     task,
-                    stop_event,
+                    # only a task driving a station is stopped through the event (a
+                    # simulated die's has no bus to stop at)
+                    stop_event if task.station is not None else None,
                     key=f"{task.id.replace('/', ':')}-{tag}",
                     pure=False,
                     resources={resource: 1} if resource in offered else None,

@@ -59,6 +59,9 @@ def stopped_by_client(event_name: str | None) -> Iterator[StopWatch]:
         yield watch
     finally:
         done.set()
+        # its wait ends within POLL s: one still pending when the cluster closes is
+        # cancelled there, and the scheduler logs that as an ERROR with a traceback
+        thread.join(POLL + 1.0)
         forget_requested_stop(ident)  # never left for the thread's next task
 
 

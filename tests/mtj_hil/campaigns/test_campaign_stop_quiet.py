@@ -84,3 +84,24 @@ def test_a_stopped_campaign_prints_no_cancelled_error_lines(tmp_path, how):
     assert "run the campaign again to finish it" in err, err
     assert "CancelledError" not in err, err
     assert "Traceback" not in err, err
+
+
+def test_a_campaign_that_ends_well_prints_no_traceback(tmp_path):
+    """Each task watched its run's stop event in a thread whose wait could still be pending
+    when the cluster closed: the scheduler logged its cancellation as an ERROR with a
+    traceback after every successful run. Simulated dies are no longer watched, and a
+    station task's watcher ends with the task."""
+    (tmp_path / "c.toml").write_text(
+        '[campaign]\nname = "ok"\nout_dir = "out"\n\n[[task]]\nname = "lot"\n'
+        'kind = "characterize"\ndies = "0-1"\narrays = "0-1"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mtj_hil", "campaign", "run", "c.toml", "--workers", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "0 failed" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr

@@ -1,7 +1,7 @@
 """The ``mtj-hil`` script's entry point: quiet about a stop signal before and after a command.
 
 Loading the command takes a second or two (numpy, h5py, scipy ...), and the process lives on
-briefly after the command returns. A Ctrl-C or SIGTERM there printed a ``KeyboardInterrupt``
+briefly after the command returns. A Ctrl-C, SIGTERM, SIGHUP or SIGQUIT there printed a ``KeyboardInterrupt``
 traceback or ended the process without a word. Here, until the command installs its own
 handlers (:func:`mtj_hil.instruments.bus.signals.stop_signals_raise`) and again after they are
 restored, such a signal ends the process quietly with the shell's status, ``128 + signal``;
@@ -17,7 +17,7 @@ import signal
 import sys
 from typing import Any
 
-_QUIET = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_QUIET = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _leave(signum: int, frame: Any) -> None:

@@ -16,7 +16,7 @@ MTJ_HIL = Path(sys.executable).with_name("mtj-hil")
 
 
 @pytest.mark.skipif(not MTJ_HIL.exists(), reason="the mtj-hil script is not installed here")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_a_stop_while_the_command_loads_ends_it_quietly(tmp_path, sig):
     out = tmp_path / "r.h5"
     proc = subprocess.Popen(

@@ -299,6 +299,11 @@ def show_command(record: str | None, station_file: Path | None) -> None:
         if record is not None and Path(record).is_file():
             rec = read_record(record)
         else:
+            if station_file is None and record is not None:
+                raise CalibrationError(
+                    f"no calibration record file {record} (not a file); give a record "
+                    "file, or a record id with --station FILE"
+                )
             if station_file is None:
                 raise click.UsageError("give a record file, or --station [ID]")
             station = load_station(station_file)

@@ -266,3 +266,11 @@ def test_a_value_given_twice_is_refused():
     with pytest.raises(ConfigError, match="names 1e-07 twice"):
         parse_floats("1e-7,1e-7", "--widths")
     assert parse_floats("1e-7,2e-7", "--widths") == (1e-7, 2e-7)
+
+
+def test_calibration_show_of_a_missing_file_says_so(tmp_path, capsys):
+    """``calibration show ./nope.toml`` was a usage error (exit 2) that never said the file
+    does not exist."""
+    missing = tmp_path / "nope.toml"
+    assert main(["calibration", "show", str(missing)]) == 8
+    assert f"no calibration record file {missing}" in _err(capsys)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.protocols.errors import OutsideLimits
 from mtj_hil.schema import Section, check_section, unknown_key_message
 
 
@@ -92,6 +93,12 @@ def check_file_digests(params: dict[str, Any]) -> None:
             )
 
 
+class SettingOutsideEnvelope(ConfigError, OutsideLimits):
+    """A campaign setting outside the die's safety envelope: a configuration error that is
+    a safety refusal too (``mtj-hil`` exits 6 for it, as for ``--amplitudes 2`` on
+    ``mtj-hil switching``)."""
+
+
 @dataclass
 class ExpandContext:
     """What a kind's ``expand`` may use: where the campaign lives and the groups before it."""
@@ -105,9 +112,12 @@ class ExpandContext:
         """``task[i].name``: how messages name a key of this group."""
         return f"task[{self.index}].{name}"
 
-    def error(self, name: str, message: str) -> ConfigError:
-        """A ``ConfigError`` naming the file and the key ``task[i].name``."""
-        return ConfigError(f"{self.file}: {self.key(name)} {message}")
+    def error(self, name: str, message: str, *, envelope: bool = False) -> ConfigError:
+        """A ``ConfigError`` naming the file and the key ``task[i].name``; with ``envelope``
+        a :class:`SettingOutsideEnvelope` (a setting beyond the die's safety limits: exit 6,
+        as for the same setting on the command line)."""
+        kind = SettingOutsideEnvelope if envelope else ConfigError
+        return kind(f"{self.file}: {self.key(name)} {message}")
 
     def check(self, group: dict[str, Any], keys: Section) -> dict[str, Any]:
         """The group's values by the kind's declared ``keys`` (``name`` and ``kind`` always

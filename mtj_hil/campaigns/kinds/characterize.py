@@ -246,7 +246,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             load, a plan value out of range or refused by the die (naming ``task[i].key``).
     """
     from mtj_hil.protocols.characterize.plan import check_plan
-    from mtj_hil.protocols.errors import SettingRefused
+    from mtj_hil.protocols.errors import OutsideLimits, SettingRefused
 
     values = ctx.check(group, KEYS)
     targets = die_targets(group, ctx)
@@ -269,7 +269,9 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             key = "station" if "station" in group else "profile"
         given = f"= {group[key]!r}" if key in group else f"= {plan.get(key)!r} (the default)"
         raise ctx.error(
-            key, f"{given} is refused by a die of profile {layout_name(targets)}: {text}"
+            key,
+            f"{given} is refused by a die of profile {layout_name(targets)}: {text}",
+            envelope=isinstance(exc, OutsideLimits),
         ) from None
     return die_tasks(NAME, group, ctx, targets, plan)
 

@@ -42,7 +42,7 @@ from mtj_hil.campaigns.kinds.characterize import (
 )
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.task import ExpandContext, Task, parse_indices
-from mtj_hil.protocols.errors import InvalidRequest, SettingRefused
+from mtj_hil.protocols.errors import InvalidRequest, OutsideLimits, SettingRefused
 from mtj_hil.protocols.switching.decision import MAX_DECISION_BOUND, MAX_PRECISION_MARGIN
 from mtj_hil.protocols.switching.procedure import (
     MAX_DISTURB_READS,
@@ -211,6 +211,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
             key,
             f"{given}is refused by the switching plan check for a die of profile "
             f"{layout_name(targets)}: {exc}",
+            envelope=isinstance(exc, OutsideLimits),
         ) from exc
     return die_tasks(NAME, group, ctx, targets, task_plan_record(plan_record(plan)))
 

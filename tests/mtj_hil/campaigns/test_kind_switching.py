@@ -144,3 +144,21 @@ def test_plan_settings_added_later_keep_a_completed_campaign_complete(tmp_path: 
     record = plan_record(plan_from_record(task_plan({**task.params["plan"]})))
     record["decision_exclude"] = 0.0
     assert task_plan_record(record)["decision_exclude"] == 0.0
+
+
+def test_a_campaign_setting_outside_the_envelope_exits_6_as_on_the_command_line(tmp_path):
+    """``campaign check`` exited 3 for ``amplitudes = [2.0]`` or ``read_voltage = 0.5`` where
+    ``mtj-hil switching --amplitudes 2`` exits 6 (the safety envelope); a setting refused for
+    another reason is still a configuration error (3)."""
+    from mtj_hil.cli import main
+
+    head = '[campaign]\nname = "c"\nout_dir = "out"\n\n[[task]]\nname = "t"\n'
+    cases = {
+        'kind = "switching"\ndies = "0"\namplitudes = [2.0]\n': 6,
+        'kind = "characterize"\ndies = "0"\nread_voltage = 0.5\n': 6,
+        'kind = "characterize"\ndies = "0"\ncycles = 0\n': 3,
+    }
+    for body, code in cases.items():
+        path = tmp_path / "c.toml"
+        path.write_text(head + body)
+        assert main(["campaign", "check", str(path)]) == code, body

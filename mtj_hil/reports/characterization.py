@@ -14,6 +14,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mtj_hil.protocols.defects.detect import DefectCode  # noqa: E402
+from mtj_hil.protocols.mosaic import mosaic  # noqa: E402
 from mtj_hil.runs.store.characterization import Characterization  # noqa: E402
 
 DEFECT_COLOURS = {
@@ -24,20 +25,6 @@ DEFECT_COLOURS = {
     DefectCode.STUCK_AP: "#ff7f0e",
     DefectCode.UNCERTAIN: "#e377c2",
 }
-
-
-def mosaic(maps: np.ndarray, per_row: int, fill: float = np.nan) -> np.ndarray:
-    """Tile a stack of maps ``(n, rows, cols)`` into one image, ``per_row`` maps across, with a
-    one-pixel gap filled with ``fill``."""
-    n, rows, cols = maps.shape
-    grid_rows = -(-n // per_row)
-    out = np.full((grid_rows * (rows + 1) - 1, per_row * (cols + 1) - 1), fill, dtype=float)
-    for k in range(n):
-        r, c = divmod(k, per_row)
-        out[r * (rows + 1) : r * (rows + 1) + rows, c * (cols + 1) : c * (cols + 1) + cols] = maps[
-            k
-        ]
-    return out
 
 
 def yield_table(char: Characterization) -> list[tuple[str, int, float]]:

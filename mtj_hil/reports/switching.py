@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mtj_hil.protocols.chip import CellState  # noqa: E402
-from mtj_hil.reports.characterization import mosaic  # noqa: E402
+from mtj_hil.protocols.mosaic import mosaic  # noqa: E402
 from mtj_hil.runs.store.switching import Switching  # noqa: E402
 
 

@@ -5,8 +5,9 @@ Each builder takes the open run file, (re)writes its ``NXdata`` groups and ``NXp
 under ``/entry`` and returns the name of the default plot (None when there is nothing to
 plot yet).
 
-- characterisation: ``defect_map`` (default; defect code per device against array, row,
-  column), ``conductance_p`` / ``conductance_ap`` (mean conductance per device, S) and the
+- characterisation: ``die_map`` (default; the defect codes of every array tiled into one
+  image, which NeXus viewers draw: they plot one or two dimensions), ``defect_map`` (defect
+  code per device against array, row, column), ``conductance_p`` / ``conductance_ap`` (mean conductance per device, S) and the
   ``classification`` process (thresholds in S, the fitted model, warnings); an unfinished
   run shows ``conductance`` (reads after the P writes so far).
 - switching: ``wer_AP`` (default) / ``wer_P`` (die write-error rate against pulse width and
@@ -21,11 +22,13 @@ The view of an unfinished run is removed when the run is finished (see
 from __future__ import annotations
 
 import json
+import re
 
 import h5py
 import numpy as np
 
 from mtj_hil.protocols.defects.codes import DefectCode
+from mtj_hil.protocols.mosaic import mosaic
 from mtj_hil.runs.store.nexus import ENTRY, PROGRAM, field, note, plot, subgroup
 
 
@@ -58,6 +61,7 @@ def characterization_plot(h5: h5py.File) -> str | None:
         codes.attrs["flag_meanings"] = " ".join(c.name for c in DefectCode)
         axes = [("array", h5["defects/arrays"], ""), *_cells(h5)]
         plot(entry, "defect_map", codes, axes, title="defect code per device")
+        _die_map(entry, codes)
         for state in ("p", "ap"):
             plot(
                 entry,
@@ -73,12 +77,13 @@ def characterization_plot(h5: h5py.File) -> str | None:
             if key.startswith("threshold_") and key != "threshold_units":
                 name = key.removeprefix("threshold_")
                 numeric = isinstance(value, int | float | np.number)
-                field(params, name, value, "S" if numeric and name.endswith("_g") else None)
+                conductance = re.search(r"(^|_)g(_|$)", name) is not None  # short_g, median_g_p
+                field(params, name, value, "S" if numeric and conductance else None)
         field(proc, "defects_version", int(grp.attrs.get("defects_version", 1)))
         for key in ("model", "warnings", "overlap", "remeasured"):
             if key in grp.attrs:
                 note(proc, key, json.loads(grp.attrs[key]))
-        return "defect_map"
+        return "die_map"
     if "characterization/g_after_p" in h5:
         g = h5["characterization/g_after_p"]
         axes = [
@@ -90,6 +95,26 @@ def characterization_plot(h5: h5py.File) -> str | None:
         plot(entry, "conductance", g, axes, title="conductance after each P write (so far)")
         return "conductance"
     return None
+
+
+def _die_map(entry: h5py.Group, codes: h5py.Dataset) -> None:
+    """``die_map``: the codes ``(arrays, rows, cols)`` tiled into one 2-D image, arrays in
+    plan order, ``ceil(sqrt(n))`` to a tile row with a one-cell gap (NaN) between them."""
+    values = codes[()].astype(float)
+    per_row = max(1, int(np.ceil(np.sqrt(values.shape[0]))))
+    image = mosaic(values, per_row)
+    grp = subgroup(entry, "die_map", "NXdata", fresh=True)
+    ds = field(grp, "codes", image)
+    ds.attrs["long_name"] = (
+        f"defect code per device ({', '.join(f'{c.value} {c.name}' for c in DefectCode)}); "
+        f"arrays tiled {per_row} to a row in plan order, NaN between them"
+    )
+    for index, (axis, size) in enumerate((("y", image.shape[0]), ("x", image.shape[1]))):
+        field(grp, axis, np.arange(size)).attrs["long_name"] = f"{axis} (cells, with gaps)"
+        grp.attrs[f"{axis}_indices"] = index
+    grp.attrs["signal"] = "codes"
+    grp.attrs["axes"] = ["y", "x"]
+    field(grp, "title", f"defect map of the die ({values.shape[0]} arrays)")
 
 
 def switching_plot(h5: h5py.File) -> str | None:

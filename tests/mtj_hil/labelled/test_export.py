@@ -100,7 +100,7 @@ def test_nexus_copy_of_a_current_run_reads_back(runs, tmp_path, capsys):
     )
     assert main(["show", "--verify", str(out)]) == 0, capsys.readouterr().err
     xr.testing.assert_identical(mtj_hil.load(out), mtj_hil.load(runs["characterization"]))
-    assert nxload(str(out)).plottable_data.nxname == "defect_map"
+    assert nxload(str(out)).plottable_data.nxname == "die_map"
 
 
 def test_a_netcdf_export_is_not_taken_for_a_run_file(runs, tmp_path, capsys):

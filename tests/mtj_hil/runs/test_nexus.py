@@ -36,10 +36,18 @@ def entry_of(path: Path):
 def test_characterization_opens_with_its_defect_map(runs):
     path = runs["characterization"]
     root, entry = entry_of(path)
-    plot = root.plottable_data
-    assert plot.nxclass == "NXdata" and plot.nxname == entry.attrs["default"] == "defect_map"
+    die_map = root.plottable_data
+    assert die_map.nxclass == "NXdata" and die_map.nxname == entry.attrs["default"] == "die_map"
+    plot = entry["defect_map"]
     assert [a.nxname for a in plot.nxaxes] == ["array", "row", "column"]
     with h5py.File(path) as h5:
+        codes = h5["defects/codes"][()]
+        # the default plot is the die's codes tiled into one image (2-D: viewers draw it)
+        tiled = die_map.nxsignal.nxdata
+        assert tiled.ndim == 2 and [a.nxname for a in die_map.nxaxes] == ["y", "x"]
+        np.testing.assert_array_equal(tiled[:25, :25], codes[0])
+        np.testing.assert_array_equal(tiled[:25, 26:51], codes[1])
+        assert np.isnan(tiled[:, 25]).all()
         np.testing.assert_array_equal(plot.nxsignal.nxdata, h5["defects/codes"][()])
         np.testing.assert_array_equal(plot.nxaxes[0].nxdata, [2, 6])
         assert plot.nxsignal.attrs["flag_meanings"].split()[0] == "GOOD"
@@ -89,8 +97,8 @@ def test_an_interrupted_run_shows_its_reads_then_its_map_once_resumed(tmp_path):
     assert plot.nxname == "conductance" and plot.nxsignal.shape[0] == 1
     mtj_hil.characterize(die, path, arrays=[0, 1], resume=True)
     root, entry = entry_of(path)
-    assert root.plottable_data.nxname == "defect_map"
-    assert root.plottable_data.nxsignal.shape == (2, 25, 25)
+    assert root.plottable_data.nxname == "die_map"
+    assert entry["defect_map"].nxsignal.shape == (2, 25, 25)
     # the view of the reads so far is gone with its labels: the file's NeXus face is that of
     # a run never interrupted
     assert "conductance" not in entry
@@ -117,3 +125,16 @@ def test_a_plot_the_data_cannot_make_never_hides_how_the_run_ended(tmp_path):
     root, entry = entry_of(path)
     assert str(entry["run_status"]) == "failed"
     assert "KeyError" in str(entry["nexus_error"]) and "default" not in entry.attrs
+
+
+def test_the_default_plot_draws_as_the_docs_show(runs):
+    """docs/run-files.md: ``nxload(path).plottable_data.plot()``. The default was the 3-D
+    defect map, which nexusformat refuses to draw ("Can only plot 1D and 2D data")."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    root, _ = entry_of(runs["characterization"])
+    root.plottable_data.plot()
+    plt.close("all")

@@ -106,6 +106,8 @@ def open_run(path: str | Path) -> Run:
 
 
 def _target(kind: str, die: Die, out: str | Path | None, resume: bool) -> Path:
+    """``out``, or the command ``kind``'s default run file (``runs/<kind>-<die>-<time>.h5``,
+    the same name ``mtj-hil <kind>`` gives it)."""
     from mtj_hil.runs.jobs.common import default_run_path
 
     if out is None:
@@ -138,7 +140,7 @@ def characterize(
     progress: ProgressCallback | None = None,
 ) -> Run:
     """Characterise ``die`` into the run file ``out`` (default
-    ``runs/characterization-<die>-<time>.h5``), as ``mtj-hil characterize`` does: every
+    ``runs/characterize-<die>-<time>.h5``), as ``mtj-hil characterize`` does: every
     array written to P and AP ``cycles`` times with write-verify and read back, each device
     classified (GOOD, SHORT, OPEN, STUCK_P, STUCK_AP or UNCERTAIN) with a confidence.
 
@@ -173,7 +175,7 @@ def characterize(
     """
     from mtj_hil.runs.jobs.characterization import run_characterization
 
-    target = _target("characterization", die, out, resume)
+    target = _target("characterize", die, out, resume)  # the command's name, as its default
     plan = CharacterizationPlan(
         arrays=None if arrays is None else tuple(int(a) for a in arrays),
         cycles=cycles,

@@ -274,3 +274,16 @@ def test_calibration_show_of_a_missing_file_says_so(tmp_path, capsys):
     missing = tmp_path / "nope.toml"
     assert main(["calibration", "show", str(missing)]) == 8
     assert f"no calibration record file {missing}" in _err(capsys)
+
+
+def test_the_api_names_its_default_run_file_as_the_command_does(tmp_path, monkeypatch):
+    """``mtj_hil.characterize(die)`` wrote runs/characterization-..., the command
+    runs/characterize-...: one default, one name."""
+    import mtj_hil
+    from mtj_hil.cli.common import default_out
+
+    monkeypatch.chdir(tmp_path)
+    run = mtj_hil.characterize(mtj_hil.simulated_die(3), arrays=[0])
+    expected = default_out("characterize", mtj_hil.simulated_die(3).die_id)
+    assert run.path.parent == expected.parent
+    assert run.path.name.rsplit("-", 1)[0] == expected.name.rsplit("-", 1)[0]

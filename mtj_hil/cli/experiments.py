@@ -420,15 +420,18 @@ def borders(
 )
 @click.option(
     "--reference",
-    type=GivenPath(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, exists=True, path_type=Path),
     default=None,
-    help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE or ../shared/reference).",
+    help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE, else shared/reference/"
+    "daffodil-wine beside the mtj-hil checkout, found from the package's location, not "
+    "the working folder).",
 )
 @click.option(
     "--daffodil/--no-daffodil",
     default=True,
     show_default=True,
-    help="Also measure the NIST daffodil reference solutions (needs --reference).",
+    help="Also measure the NIST daffodil reference solutions (from the --reference folder "
+    "or its default; skipped with a line saying so when it is missing).",
 )
 @click.option(
     "--out-dir",

@@ -25,7 +25,8 @@ from mtj_hil.cli.common import GivenPath, console
     "--out",
     type=GivenPath(path_type=Path),
     default=None,
-    help="Output file (csv: a folder). Default: beside RUN as RUN.nc, RUN-csv/ or RUN.nxs.",
+    help="Output file (csv: a folder). Default: beside RUN as RUN.nc, RUN-csv/ or RUN.nxs; "
+    "for a campaign file, in its out_dir as <campaign>-<group>.nc or <campaign>-<group>-csv/.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @click.option(

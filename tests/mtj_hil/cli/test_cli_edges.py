@@ -287,3 +287,9 @@ def test_the_api_names_its_default_run_file_as_the_command_does(tmp_path, monkey
     expected = default_out("characterize", mtj_hil.simulated_die(3).die_id)
     assert run.path.parent == expected.parent
     assert run.path.name.rsplit("-", 1)[0] == expected.name.rsplit("-", 1)[0]
+
+
+def test_goodwill_refuses_a_reference_folder_that_does_not_exist(tmp_path, capsys):
+    """``--reference /nonexistent`` ran, skipped the reference with one line and exited 0."""
+    assert main(["experiment", "goodwill", "--reference", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in _err(capsys)

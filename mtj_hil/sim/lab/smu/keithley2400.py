@@ -123,6 +123,14 @@ class Keithley2400(Configure2400, Trace2400, ScpiSmu):
 
     interlock_enabled = False
 
+    def _beep(self, args: list[str]) -> None:
+        """``:SYSTem:BEEPer[:IMMediate] <frequency>, <time>``: 65 Hz to 2 MHz, 0 to 7.9 s
+        (2400 manual section 18, :SYSTem:BEEPer); nothing to model but the time it sounds."""
+        if len(args) != 2:
+            raise ScpiError(-109 if len(args) < 2 else -108)
+        number(args[0], 65.0, 2e6)
+        self.clock.advance(number(args[1], 0.0, 7.9))
+
     def _set_interlock(self, args: list[str]) -> None:
         """``:OUTPut:INTerlock:STATe``: with the interlock enabled the source cannot stay on
         while the interlock line is open (2400 manual section 18, "Interlock control")."""
@@ -177,6 +185,7 @@ class Keithley2400(Configure2400, Trace2400, ScpiSmu):
             self.state_row(":SYSTem:AZERo[:STATe]", "autozero", lambda a: as_bool_or_once(a) != "0", lambda v: fmt_bool(bool(v))),
             self.bool_row(":SYSTem:RSENse", "remote_sense"),
             S(":SYSTem:BEEPer:STATe", "beeper", "1", as_bool),
+            c(":SYSTem:BEEPer[:IMMediate]", write=self._beep),
             c(":OUTPut[:STATe]", write=self.set_output, query=lambda a: noargs(a, fmt_bool(self.st.output))),
             S(":OUTPut:SMODe", "smode", "NORM", as_choice("HIMPedance", "NORMal", "ZERO", "GUARd")),
             c(":OUTPut:INTerlock:STATe", write=self._set_interlock, query=lambda a: noargs(a, fmt_bool(self.interlock_enabled))),

@@ -2,7 +2,7 @@
 
 Per the *Keysight B2900 SCPI Command Reference*: subsystems with a channel suffix
 ``:SOURce[c]``, ``:SENSe[c]``, ``:OUTPut[c]``, ``:TRIGger[c]`` (``c`` = 1 or 2, none = 1) and
-measurement commands with a channel list ``(@1)``, ``(@2)`` or ``(@1,2)``: ``:MEASure[:<f>]?``,
+measurement commands with a channel list ``(@1)``, ``(@2)`` or ``(@1,2)``: ``:MEASure[:<f>]?`` (CURRent, VOLTage, RESistance),
 ``:INITiate[:IMMediate][:ALL|ACQuire|TRANsient]``, ``:FETCh:ARRay[:<f>]?``, ``:READ:ARRay?``.
 Source ``:FUNCtion:MODE VOLT|CURR``, levels, ``:VOLTage:MODE FIXed|LIST``, ``:LIST:VOLTage``
 (up to 2500 points), source ranges; sense ``:CURRent:PROTection`` (current compliance),
@@ -232,6 +232,7 @@ class KeysightB2900(B2900Layers, ScpiSmu):
             c(":MEASure", query=self._measure(None)),
             c(":MEASure:CURRent[:DC]", query=self._measure("CURR")),
             c(":MEASure:VOLTage[:DC]", query=self._measure("VOLT")),
+            c(":MEASure:RESistance", query=self._measure("RES")),
             c(":READ[:SCALar]", query=self._measure(None)),
             c(":READ:ARRay", query=self._read_array),
             c(":FETCh:ARRay", query=self._fetch(None)),

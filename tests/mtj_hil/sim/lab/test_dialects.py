@@ -473,3 +473,18 @@ def test_the_2400_measure_query_is_one_shot_whatever_the_last_user_left():
     assert [ask(inst, q) for q in (":TRIG:COUN?", ":ARM:COUN?", ":SENS:AVER?")] == ["1", "1", "0"]
     assert float(ask(inst, ":SENS:CURR:NPLC?")) == 1.0
     assert inst.errors() == []
+
+
+def test_the_b2900_measures_resistance_and_the_2400_beeps():
+    """Commands unmodified drivers send: QCoDeS KeysightB2962A ``resistance()`` asks
+    ``:MEAS:RES? (@1)``, pymeasure Keithley2400 ``beep()`` sends ``:SYST:BEEP f, t``; both
+    queued -113 (and the resistance query then timed out)."""
+    b2900 = make_virtual_smu("keysight_b2900", resistor)
+    b2900.handle(":SOUR1:VOLT 0.2;:OUTP1 ON")
+    assert float(ask(b2900, ":MEAS:RES? (@1)")) == pytest.approx(R_LOAD, rel=1e-6)
+    k2400 = make_virtual_smu("keithley2400", resistor)
+    start = k2400.clock.now
+    k2400.handle(":SYST:BEEP 2000, 0.25")
+    assert 0.25 <= k2400.clock.now - start < 0.26  # (plus the transaction's own time)
+    k2400.handle(":SYST:BEEP 20, 0.25")  # below 65 Hz
+    assert b2900.errors() == [] and codes(k2400) == [-222]

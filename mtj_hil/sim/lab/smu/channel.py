@@ -348,9 +348,11 @@ class SmuChannel:
             current = self._raw_current(volts)
         if math.isfinite(current):
             current = inst.gain * current + inst.offset
-            if inst.noise_abs or inst.noise_rel:  # white noise: shorter integration, more noise
+            if inst.noise_abs or inst.noise_rel:
+                # white noise given at 1 NPLC, averaged down over the integration: a tenth of
+                # the time, sqrt(10) times the noise; ten times the time, a third of it
                 sigma = math.hypot(inst.noise_abs, inst.noise_rel * current)
-                current += inst.rng.gauss(0.0, sigma / math.sqrt(min(st.nplc, 1.0)))
+                current += inst.rng.gauss(0.0, sigma / math.sqrt(st.nplc))
         if faults.overflow:
             faults.overflow -= 1
             return Point(volts, math.inf, now, overflow=True)

@@ -488,3 +488,20 @@ def test_the_b2900_measures_resistance_and_the_2400_beeps():
     assert 0.25 <= k2400.clock.now - start < 0.26  # (plus the transaction's own time)
     k2400.handle(":SYST:BEEP 20, 0.25")  # below 65 Hz
     assert b2900.errors() == [] and codes(k2400) == [-222]
+
+
+def test_longer_integration_averages_the_noise_down():
+    """Ten times the integration time buys sqrt(10) less white noise, a tenth sqrt(10) more
+    (it bought nothing above 1 NPLC: a test that longer integration cuts noise could not
+    fail against the lab)."""
+    import statistics
+
+    inst = make_virtual_smu("keithley2400", resistor, noise_abs=1e-9, seed=3)
+    inst.handle(":SOUR:VOLT 0.1;:SENS:CURR:PROT 1e-3;:FORM:ELEM CURR;:OUTP ON")
+    spread = {}
+    for nplc in (0.1, 1, 10):
+        inst.handle(f":SENS:CURR:NPLC {nplc}")
+        spread[nplc] = statistics.stdev(float(ask(inst, ":READ?")) for _ in range(600))
+    assert spread[1] == pytest.approx(1e-9, rel=0.15)
+    assert spread[0.1] / spread[1] == pytest.approx(10**0.5, rel=0.15)
+    assert spread[1] / spread[10] == pytest.approx(10**0.5, rel=0.15)

@@ -138,3 +138,11 @@ def test_the_default_plot_draws_as_the_docs_show(runs):
     root, _ = entry_of(runs["characterization"])
     root.plottable_data.plot()
     plt.close("all")
+
+
+def test_a_new_run_file_names_a_version_after_the_legacy_0_1(runs):
+    """Files written by 0.1 are the legacy format the docs name; new files said 0.1.0 too,
+    so their provenance could not tell them apart."""
+    with h5py.File(runs["characterization"]) as h5:
+        major, minor = (int(x) for x in str(h5.attrs["package_version"]).split(".")[:2])
+    assert (major, minor) >= (0, 2)

@@ -30,6 +30,9 @@ from mtj_hil.compat.legacy_names import forwarder as _forwarder
 from mtj_hil.errors import ConfigError
 
 INDEX_NAME = "campaign.h5"
+RESERVED_NAMES = {INDEX_NAME: "index", "report": "report folder"}
+"""Names in ``out_dir`` the campaign writes itself (and ``campaign.h5.*``, the index's lock
+and set-aside copies): no group's folder may take them."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -94,6 +97,12 @@ def load_campaign(path: str | Path) -> CampaignSpec:
             raise ctx.error("name", "must be a word of letters, digits, '_.-' naming the group")
         if gname in groups:
             raise ctx.error("name", f"{gname!r} names an earlier group too")
+        if gname in RESERVED_NAMES or gname.startswith(INDEX_NAME + "."):
+            raise ctx.error(
+                "name",
+                f"{gname!r} is the name of the campaign's own {RESERVED_NAMES.get(gname, 'index')}"
+                " in its out_dir (the group's folder would be it); choose another name",
+            )
         if not isinstance(group.get("kind"), str):
             raise ctx.error("kind", 'is missing or not a string (e.g. kind = "characterize")')
         kind = get_kind(group["kind"], where=f"{path}: {ctx.key('kind')}")

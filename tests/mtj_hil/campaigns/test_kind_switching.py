@@ -162,3 +162,16 @@ def test_a_campaign_setting_outside_the_envelope_exits_6_as_on_the_command_line(
         path = tmp_path / "c.toml"
         path.write_text(head + body)
         assert main(["campaign", "check", str(path)]) == code, body
+
+
+@pytest.mark.parametrize("name", ["campaign.h5", "campaign.h5.lock", "report"])
+def test_a_group_may_not_take_a_name_the_campaign_writes_itself(tmp_path, name):
+    """A group named ``campaign.h5`` passed ``campaign check``; ``run`` then failed (its
+    folder is the index file)."""
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[campaign]\nname = "c"\nout_dir = "out"\n\n[[task]]\nname = "{name}"\n'
+        'kind = "characterize"\ndies = "0"\n'
+    )
+    with pytest.raises(ConfigError, match=r"task\[0\]\.name .* choose another name"):
+        load_campaign(path)

@@ -21,6 +21,7 @@ from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.tables import make_console, print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
+from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
 from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.fileio.writable import check_writable_place
@@ -87,7 +88,11 @@ def experiment() -> None:
     help="Folder of IDX files (--dataset idx).",
 )
 @click.option(
-    "--image-size", type=click.IntRange(4, 28), default=10, show_default=True, help="Pixels a side."
+    "--image-size",
+    type=click.IntRange(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+    default=DEFAULT_IMAGE_SIZE,
+    show_default=True,
+    help="Pixels a side.",
 )
 @click.option(
     "--dies",

@@ -13,6 +13,7 @@ from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.numbers import FiniteRange
 from mtj_hil.cli.tables import make_console
 from mtj_hil.experiments.borders_config import MAX_DIES
+from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from mtj_hil.experiments.method_names import METHODS
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
@@ -105,8 +106,8 @@ def _station_option(f: Callable) -> Callable:
 )
 @click.option(
     "--image-size",
-    type=click.IntRange(4, 28),
-    default=10,
+    type=click.IntRange(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+    default=DEFAULT_IMAGE_SIZE,
     show_default=True,
     help="MNIST pixels per side after down-sampling.",
 )

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.errors import ConfigError
-from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, check_data_dir, check_image_size
+from mtj_hil.experiments.data import (
+    DEFAULT_IMAGE_SIZE,
+    MAX_IMAGE_SIZE,
+    MIN_IMAGE_SIZE,
+    check_data_dir,
+    check_image_size,
+)
 from mtj_hil.schema import Field, checked
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
@@ -24,6 +30,7 @@ each takes seconds to minutes."""
 
 _COUNTS = (
     Field("dies", "int", "dies of the lot", lo=1, hi=MAX_DIES),
+    Field("image_size", "int", "pixels a side", lo=MIN_IMAGE_SIZE, hi=MAX_IMAGE_SIZE),
     Field("lot_seed", "int", "seed of the lot", lo=0),
     Field("seed", "int", "master seed", lo=0),
     Field("epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),

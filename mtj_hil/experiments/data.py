@@ -17,6 +17,8 @@ DATASETS = ("mnist5k", "digits", "idx", "wine")
 RESIZED_DATASETS = ("mnist5k", "idx")
 """The data sets whose images :func:`load_dataset` down-samples to ``image_size``."""
 DEFAULT_IMAGE_SIZE = 10
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 28
+"""Pixels a side an image may be down-sampled to (MNIST's are 28 a side)."""
 """Pixels a side of a down-sampled image unless a setting says otherwise."""
 
 

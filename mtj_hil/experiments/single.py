@@ -18,6 +18,8 @@ from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.experiments.borders_config import MAX_DIES, BordersConfig
 from mtj_hil.experiments.data import (
     DEFAULT_IMAGE_SIZE,
+    MAX_IMAGE_SIZE,
+    MIN_IMAGE_SIZE,
     check_data_dir,
     check_image_size,
     data_fingerprint,
@@ -107,6 +109,7 @@ def measured_model(chip: Chip, characterization: Path | None, expected_id: str |
 
 _COUNTS = (
     Field("die", "int", "die of the lot", lo=0),
+    Field("image_size", "int", "pixels a side", lo=MIN_IMAGE_SIZE, hi=MAX_IMAGE_SIZE),
     Field("epochs", "int", "epochs", lo=1, hi=MAX_EPOCHS),
     Field("seed", "int", "master seed", lo=0),
     Field("lot_seed", "int", "seed of the lot", lo=0),

@@ -30,6 +30,7 @@ import numpy as np
 from mtj_hil.campaigns.registry import TaskKind, register_kind
 from mtj_hil.campaigns.task import ExpandContext, Task
 from mtj_hil.errors import ConfigError, counted
+from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, Section
 from mtj_hil.training.bnn import MAX_EPOCHS
@@ -54,7 +55,14 @@ _SETTINGS = (
           choices=("mnist5k", "digits", "idx")),
     Field("data_dir", "str", "Folder of IDX files (dataset = idx; relative: to the campaign "
           "file).", default=None),
-    Field("image_size", "int", "MNIST pixels per side.", default=10, lo=4, hi=28),
+    Field(
+        "image_size",
+        "int",
+        "MNIST pixels per side.",
+        default=DEFAULT_IMAGE_SIZE,
+        lo=MIN_IMAGE_SIZE,
+        hi=MAX_IMAGE_SIZE,
+    ),
     Field("hidden", "any", "Hidden-layer widths.", default=[64], check=_ints,
           allowed="an integer or a list of integers"),
     Field("epochs", "int", "Epochs of the ideal-device training.", default=30, lo=1, hi=MAX_EPOCHS),

@@ -40,3 +40,13 @@ def test_commands_refuse_image_size_with_digits(
     err = " ".join(capsys.readouterr().err.split())
     assert f"--image-size {size} works with the mnist5k and idx data sets only" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("size", [-3, 0, 3, 29, 2.5, "x", 10**6])
+def test_settings_refuse_an_image_size_the_commands_refuse(size) -> None:
+    """TrainSpec and BordersConfig took any image size (0, 2.5, a million) the commands'
+    range 4..28 refuses; one range (experiments.data) serves them all."""
+    with pytest.raises(ConfigError, match=r"image.size"):
+        TrainSpec(method="unaware", die=0, out=Path("x.h5"), image_size=size)
+    with pytest.raises(ConfigError, match=r"image_size"):
+        BordersConfig(image_size=size)

@@ -238,14 +238,23 @@ class CampaignIndex:
         """Create the index if missing and add a ``pending`` record for every task it does
         not list yet.
 
+        An index from before :data:`PARAMS_SCHEME` spelled task parameters otherwise (plan
+        settings added since, files without digests): its records cannot tell a changed
+        task, so they are taken as they are (as :func:`owned_records` shows them) and their
+        ``params_hash`` is rewritten in this scheme. Else an unchanged campaign of an older
+        version was refused as "changed since it completed", and its index, upgraded by the
+        refused run, then showed those tasks changed.
+
         Raises:
             StoreError: the file exists but is not a campaign index, is another campaign's
                 (by name), or cannot be written; IndexUnreadable: it cannot be read.
         """
         with self._holding():
+            older = False
             if self.path.exists():
                 header, records = self._read()
                 header, records = dict(header), {k: dict(v) for k, v in records.items()}
+                older = header.get("params_scheme") != PARAMS_SCHEME
             else:
                 header = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": now_iso()}
                 records = {}
@@ -265,6 +274,8 @@ class CampaignIndex:
                 params_scheme=PARAMS_SCHEME,
             )
             for t in tasks:
+                if older and t["id"] in records and "params_hash" in t:
+                    records[t["id"]]["params_hash"] = t["params_hash"]
                 if t["id"] not in records:
                     rec: dict[str, Any] = {f: 0 if f in ("attempts", "pid") else "" for f in FIELDS}
                     rec["status"] = "pending"

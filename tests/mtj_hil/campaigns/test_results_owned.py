@@ -46,3 +46,25 @@ def test_tasks_whose_settings_changed_are_not_shown_as_done(ran, capsys):
         campaign_dataset(edited)
     same = load_campaign(write_campaign(ran, name="first", dies="0-1", borders=False))
     assert campaign_dataset(same).sizes["die"] == 2
+
+
+def test_an_unchanged_campaign_of_an_older_version_runs_again_as_complete(tmp_path):
+    """An index from before params_scheme 2 holds hashes of parameters spelled otherwise
+    (a switching plan without the settings added since): re-running the unchanged campaign
+    was refused as "changed since it completed", and the refused run had upgraded the index
+    so that status showed the task changed."""
+    from mtj_hil.campaigns.index import CampaignIndex
+
+    spec = load_campaign(write_campaign(tmp_path, dies="0-1", borders=False))
+    assert run_campaign(spec).ok
+    index = CampaignIndex(spec.index_path)
+    header, records = index._read()
+    header = {k: v for k, v in header.items() if k != "params_scheme"}
+    old = {k: {**r, "params_hash": "0" * 64} for k, r in records.items()}  # older spelling
+    index._write(header, old)
+    outcome = run_campaign(spec)
+    assert outcome.ok
+    header, records = CampaignIndex(spec.index_path)._read()
+    assert {r["status"] for r in records.values()} == {"completed"}
+    assert all(r["params_hash"] == t.params_hash() for t in spec.tasks for r in [records[t.id]])
+    assert main(["campaign", "status", str(spec.file)]) == 0

@@ -49,13 +49,22 @@ def show(runfile: Path, verify: bool) -> None:
         show_files.show_campaign_index(runfile)
         return
     if verify:
-        from mtj_hil.runs.store.verify import header_lost, verify_run_file
+        from mtj_hil.labelled.load import load_dataset
+        from mtj_hil.runs.store.verify import carries_checksums, header_lost, verify_run_file
 
         count = verify_run_file(runfile)
-        make_console().print(
-            escape(f"verified: {counted(count, 'dataset')} read, every checksum good"),
-            soft_wrap=True,
-        )
+        if carries_checksums(runfile):
+            said = f"verified: {counted(count, 'dataset')} read, every checksum good"
+        else:
+            # mtj-hil 0.1 wrote no checksums: at least read it whole, as export and
+            # mtj_hil.load read it (a dataset missing or cut short is named)
+            load_dataset(runfile)
+            said = (
+                f"verified: {counted(count, 'dataset')} read and the run read whole; it "
+                "carries no checksums (written by mtj-hil 0.1), so changed values cannot be "
+                "told"
+            )
+        make_console().print(escape(said), soft_wrap=True)
         if header_lost(runfile):
             console.print(
                 escape(

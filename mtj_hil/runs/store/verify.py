@@ -121,6 +121,14 @@ def verify_run_file(path: str | Path, *, parts: bool = True) -> int:
     return count
 
 
+def carries_checksums(path: str | Path) -> bool:
+    """Whether any dataset of the run file ``path`` carries a ``sha256`` attribute (files
+    of mtj-hil 0.1 carry none: their values cannot be checked, only read)."""
+    tree = load_tree(Path(path), writable=False)
+    with tree.h5 as h5:  # visititems stops at the first object that returns a value
+        return bool(h5.visititems(lambda _, obj: True if CHECKSUM_ATTR in obj.attrs else None))
+
+
 def header_lost(path: str | Path) -> bool:
     """Whether the run file ``path`` has no checksum header although its datasets carry
     checksums (a writer since 0.1 wrote it): it was rewritten by another program, or its

@@ -166,3 +166,24 @@ def test_a_damaged_file_of_0_1_that_hangs_hdf5_exits_4_instead(tmp_path: Path, m
     with pytest.raises(StoreError, match="damaged: HDF5 did not finish reading it within 5 s"):
         load_characterization(path)
     assert main(["show", str(path)]) == 4
+
+
+def test_verify_of_a_file_without_checksums_says_so_and_reads_it_whole(tmp_path, capsys):
+    """``show --verify`` said "every checksum good" of a 0.1 file, which has none, and
+    passed one with a dataset deleted that export and load refuse."""
+    import shutil
+
+    import h5py
+
+    from mtj_hil.cli import main
+
+    legacy = Path(__file__).parents[2] / "fixtures" / "legacy-0.1" / "characterization.h5"
+    path = tmp_path / "old.h5"
+    shutil.copy(legacy, path)
+    assert main(["show", "--verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "carries no checksums" in out and "every checksum good" not in out
+    with h5py.File(path, "r+") as h5:
+        del h5["characterization/g_after_ap"]
+    assert main(["show", "--verify", str(path)]) == 4
+    assert "g_after_ap" in capsys.readouterr().err

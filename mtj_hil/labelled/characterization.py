@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mtj_hil.errors import StoreError
 from mtj_hil.labelled.cf import clean_attrs, coord, flags, run_attrs, var
 from mtj_hil.labelled.source import group_attrs, has, open_run, provenance, read
 from mtj_hil.protocols.defects.codes import DefectCode
@@ -104,8 +105,13 @@ def _streams(
         "1",
         "cell the write-verify gave up on (state not reached)",
     )
-    if has(run, "characterization/g_high_p"):
+    if _pair(run, "characterization/g_high_p", "characterization/g_high_ap"):
         high = [read(run, f"characterization/g_high_{s.lower()}") for s in STATES]
+        if high[0].shape != high[1].shape:
+            raise StoreError(
+                f"{run.path}: datasets 'characterization/g_high_p' and 'g_high_ap' differ in "
+                f"shape ({high[0].shape} and {high[1].shape}; a damaged run file?)"
+            )
         if all(h.shape[0] > max(order) for h in high):
             data["conductance_bias"] = var(
                 np.stack([h[order] for h in high], 1),
@@ -125,14 +131,13 @@ def _defects(run: RunFile, data: dict[str, xr.Variable], coords: dict[str, Any])
     data["conductance_mean"] = var(g, per_state, "S", "mean conductance after the write")
     with np.errstate(divide="ignore"):
         data["resistance"] = var(1.0 / g, per_state, "ohm", "resistance (1 / mean conductance)")
-    if has(run, "defects/confidence"):
+    if _pair(run, "defects/confidence", "defects/best_guess"):
         data["confidence"] = var(
             read(run, "defects/confidence"),
             cells,
             "1",
             "posterior probability of the reported class (of the best guess if UNCERTAIN)",
         )
-    if has(run, "defects/best_guess"):
         data["best_guess"] = var(
             read(run, "defects/best_guess"),
             cells,
@@ -148,11 +153,28 @@ def _defects(run: RunFile, data: dict[str, xr.Variable], coords: dict[str, Any])
             "1",
             "posterior probability of each class",
         )
-    if has(run, "defects/bias_p"):
+    if _pair(run, "defects/bias_p", "defects/bias_ap"):
         bias = np.stack([read(run, "defects/bias_p"), read(run, "defects/bias_ap")], 1)
         data["bias_signature"] = var(
             bias, per_state, "1", "bias signature ln(G(V_high) / G(V_low)), mean over cycles"
         )
+
+
+def _pair(run: RunFile, first: str, second: str) -> bool:
+    """Whether ``run`` holds both datasets of a pair written together (False: neither, an
+    older or shorter run).
+
+    Raises:
+        StoreError: only one of them (a damaged file: the other was read as an older run's
+            absence and its variable silently left out)."""
+    found = [has(run, name) for name in (first, second)]
+    if found[0] != found[1]:
+        missing, there = (second, first) if found[0] else (first, second)
+        raise StoreError(
+            f"{run.path}: dataset {missing!r} is missing though {there!r}, written with it, is "
+            "there (a damaged run file?)"
+        )
+    return found[0]
 
 
 def _remeasure(run: RunFile, data: dict[str, xr.Variable], coords: dict[str, Any]) -> None:

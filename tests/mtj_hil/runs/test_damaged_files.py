@@ -187,3 +187,34 @@ def test_verify_of_a_file_without_checksums_says_so_and_reads_it_whole(tmp_path,
         del h5["characterization/g_after_ap"]
     assert main(["show", "--verify", str(path)]) == 4
     assert "g_after_ap" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "cut"),
+    [
+        ("characterization/g_high_p", False),
+        ("characterization/g_high_ap", True),
+        ("defects/confidence", False),
+        ("defects/best_guess", False),
+        ("defects/bias_p", False),
+    ],
+)
+def test_half_of_a_pair_missing_is_damage_not_an_older_file(tmp_path, name, cut):
+    """A 0.1 file with g_high_p deleted (or g_high_ap cut short, or one of confidence /
+    best_guess, bias_p / bias_ap gone) loaded without that variable: the half left was
+    read as an older run's absence. Now it is named as damage."""
+    import mtj_hil
+    from mtj_hil.errors import StoreError
+
+    legacy = Path(__file__).parents[2] / "fixtures" / "legacy-0.1" / "characterization.h5"
+    path = tmp_path / "old.h5"
+    shutil.copy(legacy, path)
+    with h5py.File(path, "r+") as h5:
+        if name not in h5:
+            pytest.skip(f"the fixture has no {name}")
+        data = h5[name][()]
+        del h5[name]
+        if cut:
+            h5[name] = data[:-1]
+    with pytest.raises(StoreError, match="damaged run file"):
+        mtj_hil.load(path)

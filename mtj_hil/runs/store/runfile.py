@@ -184,7 +184,11 @@ class RunFile:
         if mode == "r":
             tree = load_tree(path, writable=False)
             run = cls(tree.h5, path)
-            if parts_dir(path).exists() or lease_path(path).exists():
+            # tidy only after a writer killed once the run was written whole: the lease of
+            # one killed mid-run is the evidence of its interruption, kept for the resume
+            status = tree.h5.attrs.get("status", "")
+            ended = (status.decode() if isinstance(status, bytes) else status) != "running"
+            if ended and (parts_dir(path).exists() or lease_path(path).exists()):
                 _tidy(path, tree.folded)
         else:
             lease = WriterLease.acquire(path)

@@ -218,3 +218,29 @@ def test_half_of_a_pair_missing_is_damage_not_an_older_file(tmp_path, name, cut)
             h5[name] = data[:-1]
     with pytest.raises(StoreError, match="damaged run file"):
         mtj_hil.load(path)
+
+
+def test_reading_a_run_killed_mid_run_leaves_its_writer_lease(tmp_path):
+    """``show`` of a run whose writer was killed mid-run (status still ``running``) removed
+    the dead writer's lease, the evidence of the interruption; a read-only command now
+    leaves the files as they are."""
+    from mtj_hil.cli import main
+
+    path = tmp_path / "killed.h5"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, mtj_hil
+        def kill(done, total, array):
+            if done == 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+        mtj_hil.characterize(mtj_hil.simulated_die(2), {str(path)!r}, arrays=[0, 1],
+                             progress=kill)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], timeout=120, check=False)
+    lease = path.with_name(path.name + ".writer")
+    assert lease.exists()
+    with h5py.File(path) as h5:
+        assert h5.attrs["status"] == "running"
+    assert main(["show", str(path)]) == 0
+    assert lease.exists()

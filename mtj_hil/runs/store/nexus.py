@@ -102,8 +102,8 @@ def plot(
     for index, (axis, data, units) in enumerate(axes):
         if isinstance(data, h5py.Dataset):
             link(grp, axis, data)
-        else:
-            field(grp, axis, np.asarray(data), units)
+        else:  # written here: named for viewers (a run-file dataset brings its own)
+            field(grp, axis, np.asarray(data), units).attrs["long_name"] = axis
         grp.attrs[f"{axis}_indices"] = index
     grp.attrs["signal"] = signal_name
     grp.attrs["axes"] = [axis for axis, _, _ in axes]

@@ -163,8 +163,29 @@ def test_benches_are_found() -> None:
     assert set(FIGURES) | set(NEVER) <= {b.stem for b in BENCHES}, "a bench that is gone"
 
 
-@pytest.mark.parametrize("script", [_param(b) for b in BENCHES])
+SOLO = {
+    "bench_crash": "test_bench_crash_smoke.py",
+    "bench_campaign": "test_bench_campaign_smoke.py",
+    "bench_instruments": "test_bench_hardware_smoke.py",
+    "bench_switching": "test_bench_hardware_smoke.py",
+}
+"""The longest smoke runs, each checked from a file of its own: the suite's workers take a
+file each (``--dist loadfile``), so these run beside the others instead of after them."""
+
+
+@pytest.mark.parametrize("script", [_param(b) for b in BENCHES if b.stem not in SOLO])
 def test_bench_smoke(script: Path) -> None:
+    check_smoke(script)
+
+
+def test_the_solo_benches_are_checked_in_their_files() -> None:
+    for stem, name in SOLO.items():
+        assert (SCRIPTS / f"{stem}.py").exists(), stem
+        assert f'"{stem}.py"' in (Path(__file__).with_name(name)).read_text(), (stem, name)
+
+
+def check_smoke(script: Path) -> None:
+    """Run ``script --smoke``: exit 0, its last line and figures in their format."""
     proc = run_script([str(script.relative_to(ROOT)), "--smoke"])
     assert proc.returncode == 0, _explain(proc)
     lines = [line for line in proc.stdout.splitlines() if line.strip()]

@@ -84,11 +84,13 @@ def test_forced_csv_export_killed_at_any_write_is_undone_or_finished(runs, tmp_p
         warned = any(issubclass(w.category, RecoveryWarning) for w in caught)
         assert warned == (seen != before and state == before), k  # says so when it undoes
         shutil.rmtree(copy.parent)
-        # and the user's way: the same export again
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            assert main([*args, "--force"]) == 0, k
-        assert folder_contents(out) == after, k
+        if k in (1, n) or k % 3 == 0:
+            # and the user's way, the same export again (it tidies up by the same
+            # recover_folder checked at every point above; a sample keeps the suite short)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert main([*args, "--force"]) == 0, k
+            assert folder_contents(out) == after, k
     assert outcomes == {"before", "after"}  # some kills undone, the last ones finished
 
 

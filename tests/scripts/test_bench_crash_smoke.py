@@ -1,15 +1,6 @@
-"""The smoke run of ``scripts/bench_crash.py``
-(see ``test_benches.py``: a file of its own so the suite's workers run it beside the
-other benches)."""
+"""The smoke run of ``scripts/bench_crash.py`` in a file of its own (see
+``test_benches.SOLO``)."""
 
-from __future__ import annotations
+from .test_benches import solo_smoke
 
-import pytest
-
-from .test_benches import SCRIPTS, check_smoke
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("stem", ["bench_crash"])
-def test_solo_bench_smoke(stem: str) -> None:
-    check_smoke(SCRIPTS / f"{stem}.py")  # "bench_crash.py"
+test_solo_bench_smoke = solo_smoke("bench_crash")  # "bench_crash.py"

@@ -1,15 +1,8 @@
-"""The smoke run of ``scripts/bench_instruments.py`` and ``scripts/bench_switching.py``
-(see ``test_benches.py``: a file of its own so the suite's workers run it beside the
-other benches)."""
+"""The smoke run of ``scripts/bench_instruments.py`` and ``scripts/bench_switching.py`` in a file of its own (see
+``test_benches.SOLO``)."""
 
-from __future__ import annotations
+from .test_benches import solo_smoke
 
-import pytest
-
-from .test_benches import SCRIPTS, check_smoke
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("stem", ["bench_instruments", "bench_switching"])
-def test_solo_bench_smoke(stem: str) -> None:
-    check_smoke(SCRIPTS / f"{stem}.py")  # "bench_instruments.py", "bench_switching.py"
+test_solo_bench_smoke = solo_smoke(
+    "bench_instruments", "bench_switching"
+)  # "bench_instruments.py", "bench_switching.py"

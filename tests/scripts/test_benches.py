@@ -184,6 +184,17 @@ def test_the_solo_benches_are_checked_in_their_files() -> None:
         assert f'"{stem}.py"' in (Path(__file__).with_name(name)).read_text(), (stem, name)
 
 
+def solo_smoke(*stems: str) -> object:
+    """The smoke test of ``stems`` for a file of its own (see :data:`SOLO`)."""
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("stem", stems)
+    def test_solo_bench_smoke(stem: str) -> None:
+        check_smoke(SCRIPTS / f"{stem}.py")
+
+    return test_solo_bench_smoke
+
+
 def check_smoke(script: Path) -> None:
     """Run ``script --smoke``: exit 0, its last line and figures in their format."""
     proc = run_script([str(script.relative_to(ROOT)), "--smoke"])

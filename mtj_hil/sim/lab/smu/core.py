@@ -12,7 +12,8 @@ reply formats.
 
 Model (SI units): with the output off a point reads 0 V / 0 A and the load is not called.
 Sourcing voltage, the terminals get the level (clamped at the over-voltage protection) and the
-current is the load's, clamped at the current limit (compliance). Sourcing current, the
+current is the load's, clamped at the current limit (compliance: the reading's voltage is then
+the one the load sets at the limit). Sourcing current, the
 terminal voltage is the one at which the load draws the programmed current (bisection on the
 monotonic load), clamped at the voltage limit (compliance) and the protection. A fixed measure
 range clamps at 105 % of the range (range compliance); a non-finite current is an overflow.

@@ -78,6 +78,17 @@ def _readings(smu: SourceMeter, volts: Sequence[float], what: str) -> np.ndarray
 
 
 def _ensure_output(smu: SourceMeter) -> None:
+    """The SMU at 0 V with its output on, after re-checking it is still in the state it was
+    opened in (its ``check_health``, where the driver has one): a reset or power cycle
+    between two phases left its output off at power-on settings, and switching it back on
+    unchecked took a phase's readings at those settings.
+
+    Raises:
+        InstrumentStateLost: the SMU left its known state (named by the driver).
+    """
+    check = getattr(smu, "check_health", None)
+    if check is not None:
+        check()
     smu.source_voltage = 0.0
     if not smu.output_enabled:
         smu.enable_output()

@@ -79,8 +79,8 @@ def lost_state_message(who: str, problems: list[str]) -> str:
     """The one-line reason a run stops: the instrument and everything found wrong."""
     return (
         f"{who}: the instrument left its known state mid-run ({'; '.join(problems)}); "
-        "readings since the last check are not recorded; finish the run with --resume "
-        "once the instrument is back"
+        "readings since the last check are not kept; once the instrument is back, run the "
+        "command again (a measurement run: with --resume, to finish it)"
     )
 
 

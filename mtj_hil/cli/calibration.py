@@ -149,6 +149,7 @@ def calibrate_chip(
     finally:
         chip.forget_board_state()
         smu.source_voltage = 0.0
+    chip.verify_instruments()  # nothing is recorded from an SMU that lost its state
     record = CalibrationRecord(
         station=station.name,
         created=now or datetime.now(UTC),
@@ -163,6 +164,7 @@ def calibrate_chip(
             lab = station.virtual_lab
             die_id = simulated_die_id(station.profile.name, lab.lot_seed, lab.die) if lab else "?"
         thr = derive_die_thresholds(chip, settings.threshold_arrays, die_id=die_id)
+        chip.verify_instruments()
         record = replace(record, thresholds=thr)
     chip.calibration = {"applied": record.summary(), "valid": True, "problems": []}
     return record

@@ -1,0 +1,47 @@
+"""An SMU reset or power-cycled between two phases of a calibration: nothing is recorded
+and its output is not switched back on at power-on settings. Before, the next phase found
+the output off, switched it on unchecked, took its readings at the power-on settings and the
+record was written (exit 0)."""
+
+from __future__ import annotations
+
+import tomllib
+import warnings
+from pathlib import Path
+
+import pytest
+
+import mtj_hil.cli.calibration as cal_cli
+from mtj_hil.calibration.errors import CalibrationWarning
+from mtj_hil.calibration.record_files import list_records
+from mtj_hil.instruments.errors import InstrumentStateLost
+from mtj_hil.station.connect import open_station
+from mtj_hil.station.files import station_from_dict
+
+STATION = Path(__file__).parents[2] / "stations" / "virtual-lab.toml"
+
+
+@pytest.mark.parametrize("fault", ["power_cycle", "front_panel_reset"])
+def test_a_lost_smu_between_phases_stops_the_calibration_unrecorded(tmp_path, monkeypatch, fault):
+    data = tomllib.loads(STATION.read_text())
+    data["calibration"]["dir"] = str(tmp_path)
+    station = station_from_dict(data, STATION)
+    real = cal_cli.calibrate_converters
+    seen = {}
+
+    def converters_after_a_fault(controller, smu, *args, **kwargs):
+        lab_smu = seen["lab"].smu
+        getattr(lab_smu, fault)()
+        seen["on_after"] = lambda: [a.output for a in lab_smu.history[seen["mark"] :]]
+        seen["mark"] = len(lab_smu.history)
+        return real(controller, smu, *args, **kwargs)
+
+    monkeypatch.setattr(cal_cli, "calibrate_converters", converters_after_a_fault)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        with open_station(station, apply_calibration=False) as chip:
+            seen["lab"] = chip.lab
+            with pytest.raises(InstrumentStateLost, match="left its known state"):
+                cal_cli.calibrate_station(chip, thresholds=False)
+            assert not any(seen["on_after"]())  # never switched on after the fault
+    assert list_records(tmp_path) == []

@@ -44,7 +44,7 @@ from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.base import scpi_number, sent_number
 from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.envelope import die_envelope, envelope_limits
-from mtj_hil.station.smu import bind_to_envelope, smu_settings
+from mtj_hil.station.smu import bind_to_envelope, smu_settings, switch_on_at_zero
 
 __all__ = ["InstrumentChip", "rectangles"]
 from mtj_hil.protocols.chip import (
@@ -162,10 +162,7 @@ class InstrumentChip:
                 log.error("%s SMU: known state not reached: %s", role, state.problems())
         sense = self.smus.get("sense")
         if sense is not None:
-            sense.source_voltage = 0.0
-            sense.enable_output()  # refuses (InstrumentError) unless the known state matched
-            if not sense.output_enabled:
-                raise InstrumentError("the sense SMU's output did not switch on")
+            switch_on_at_zero(sense, "sense")
 
     @property
     def layout(self) -> Layout:
@@ -190,7 +187,10 @@ class InstrumentChip:
             try:
                 check()
             except InstrumentStateLost as exc:
-                raise InstrumentStateLost(f"{role} SMU: {exc}") from exc
+                text = str(exc)  # the drivers' own messages name the SMU by its role
+                raise InstrumentStateLost(
+                    text if f"SMU {role}" in text else f"{role} SMU: {text}"
+                ) from exc
 
     def _select(self, array: int) -> None:
         if self._array != array:

@@ -15,6 +15,7 @@ from typing import Any
 from mtj_hil.errors import ConfigError
 from mtj_hil.instruments.bus.visa_session import VisaLibraryError, open_visa_adapter
 from mtj_hil.instruments.controller import ChipController
+from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.known_state import SmuSettings, SourceCeiling
@@ -53,6 +54,31 @@ def bind_to_envelope(smu: Any, envelope: SafetyEnvelope) -> None:
     source levels and compliance changes are checked against them even before the first
     ``configure`` (SafetyViolation)."""
     smu.ceiling = SourceCeiling(envelope.max_read_voltage, envelope.compliance_current)
+
+
+def switch_on_at_zero(smu: Any, role: str) -> None:
+    """The SMU's output on at 0 V (its driver refuses unless the known state matched).
+
+    Raises:
+        InstrumentError: the output stayed off; the message names the SMU and the errors
+            it queued (an over-temperature trip: the 2400's +810, others -200; the 2400's
+            enabled interlock open: +802) and what to do.
+    """
+    smu.source_voltage = 0.0
+    smu.enable_output()
+    if smu.output_enabled:
+        return
+    try:
+        queued = smu.errors()
+    except InstrumentError:
+        queued = []
+    said = "; ".join(f"{code},{text}" for code, text in queued) or "no error queued"
+    who = smu._who() if hasattr(smu, "_who") else f"{role} SMU"  # names its role
+    raise InstrumentError(
+        f"{who}: its output did not switch on ({said}); an over-temperature "
+        "trip or an open interlock keeps it off: let it cool or close the interlock, power "
+        "it up again, then run again"
+    )
 
 
 def check_identity(source: str, config: SmuConfig, idn: str, resource: str) -> None:

@@ -78,3 +78,25 @@ def test_a_fault_mid_run_exits_7_keeps_only_good_arrays_and_resume_finishes(
     with h5py.File(out, "r") as f:
         assert f.attrs["status"] == "completed"
         assert sorted(int(a) for a in f["characterization/array_index"][:]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("driver", "code"), [("keithley2400", "810"), ("keithley2600", "-200")])
+def test_an_smu_still_tripped_at_open_is_named_with_its_error(
+    tmp_path, capsys, monkeypatch, driver, code
+):
+    """An SMU that will not switch on at open (still over temperature, as at a --resume
+    after a trip) said only "the sense SMU's output did not switch on"."""
+    real = lab_module.make_virtual_smu
+
+    def tripped(*args, **kwargs):
+        smu = real(*args, **kwargs)
+        smu.trip("over-temperature")
+        return smu
+
+    monkeypatch.setattr(lab_module, "make_virtual_smu", tripped)
+    station = _write(tmp_path, _virtual(driver=driver))
+    args = ["characterize", "--station", station, "--arrays", "0", "--cycles", "1", "--no-report"]
+    assert main([*args, "--out", str(tmp_path / "run.h5")]) == 7
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"SMU sense ({driver})" in err and "did not switch on" in err and code in err, err
+    assert "sense SMU SMU" not in err and "Traceback" not in err

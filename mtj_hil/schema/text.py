@@ -33,6 +33,9 @@ def read_text(path: str | Path, what: str, error: type[Exception] = ConfigError)
     """
     path = Path(path)
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            # a device or pipe: /dev/zero was read until memory ran out, a FIFO for ever
+            raise error(f"{what} {path} is not a regular file (a device, pipe or socket)")
         raw = path.read_bytes()
     except IsADirectoryError as exc:
         raise error(f"{what} {path} is a folder, not a file") from exc

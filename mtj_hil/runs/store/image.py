@@ -18,12 +18,16 @@ locate the damage when the file digest does not match.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+
+from mtj_hil.errors import StoreError
 
 USERBLOCK = 512
 MAGIC = b"mtj-hil checksummed HDF5\n"
@@ -124,7 +128,14 @@ def read_file(path: Path) -> bytes:
 
     Raises:
         OSError: it cannot be read.
+        StoreError: it is no regular file (``/dev/zero`` was read until memory ran out, a
+            named pipe waited for ever).
     """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise StoreError(
+            f"{path} is not a regular file (a device, pipe or socket); run files and the "
+            "files mtj-hil reads are regular files: give another path"
+        )
     with open(path, "rb") as f:
         return f.read()
 

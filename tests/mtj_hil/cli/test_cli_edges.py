@@ -293,3 +293,30 @@ def test_goodwill_refuses_a_reference_folder_that_does_not_exist(tmp_path, capsy
     """``--reference /nonexistent`` ran, skipped the reference with one line and exited 0."""
     assert main(["experiment", "goodwill", "--reference", str(tmp_path / "nope")]) == 2
     assert "does not exist" in _err(capsys)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["characterize", "--arrays", "0", "--cycles", "1", "--out", "{fifo}"],
+        ["export", "{fifo}", "--format", "netcdf"],
+        ["campaign", "status", "{fifo}"],
+    ],
+)
+def test_a_device_or_pipe_given_as_a_file_is_refused_not_read(tmp_path, args):
+    """``--out /dev/full``, ``export /dev/zero`` read the device until the machine ran out
+    of memory; a named pipe waited for ever. (A pipe here: it cannot eat the memory.)"""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "mtj_hil", *(a.format(fifo=fifo) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode in (3, 4), done.stderr
+    assert "not a regular file" in done.stderr and "Traceback" not in done.stderr

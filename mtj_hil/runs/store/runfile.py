@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
 import sys
 import uuid
 import warnings
@@ -153,7 +154,7 @@ class RunFile:
                 "git_revision": git_revision(),
                 "python": sys.version.split()[0],
                 "host": platform.node(),
-                "command": " ".join(sys.argv),
+                "command": shlex.join(sys.argv),  # quoted: the resume hint splits it
                 "journal_seq": 0,
             }
             for key, value in (extra or {}).items():

@@ -251,3 +251,23 @@ def test_integers_beyond_64_bits_are_recorded_as_text(tmp_path):
     RunFile.create(path, "network", die_id="x", extra={"die": 10**26, "lot_seed": 3}).close()
     with RunFile.open(path) as run:
         assert int(run.attrs["die"]) == 10**26 and run.attrs["lot_seed"] == 3
+
+
+def test_a_recorded_command_with_spaces_gives_a_resume_hint_that_pastes(tmp_path, monkeypatch):
+    """The command was recorded as " ".join(argv): a path with a space came back split in
+    two, and the printed 'finish it with' line failed with 'unexpected extra arguments'."""
+    import shlex
+    import sys
+
+    from mtj_hil.runs.store.resume import resume_hint
+
+    path = tmp_path / "sp ace" / "ab run.h5"
+    path.parent.mkdir()
+    argv = ["mtj-hil", "characterize", "--profile", "my prof.toml", "--out", str(path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    run = RunFile.create(path, "characterization", die_id="x", extra={"plan": {}, "layout": {}})
+    attrs = dict(run.h5.attrs)
+    run.close()
+    tokens = shlex.split(resume_hint(attrs, path))
+    assert tokens[tokens.index("--profile") + 1] == "my prof.toml"
+    assert tokens[tokens.index("--out") + 1] == str(path) and tokens[-1] == "--resume"

@@ -28,7 +28,7 @@ from typing import Any
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import atomic_write, error_text, fsync_dir, pid_alive
-from mtj_hil.runs.store.journal import RecoveryWarning
+from mtj_hil.runs.store.journal import RecoveryWarning, remove_parts
 
 _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
@@ -196,3 +196,19 @@ def remove_dead_lease(run_path: Path) -> None:
             _remove_stale(path, _holder(path))
     except OSError:
         pass
+
+
+def through_link(path: Path) -> Path:
+    """``path``, or the file a symbolic link there names: its lease, journal and final
+    rename are the real file's, so a second writer through the link is refused and the link
+    stays a link."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def tidy_after_dead_writer(path: Path, folded: list[Path]) -> None:
+    """Remove what a writer killed after writing the whole file left: parts already in the
+    file and its dead lease (best effort; a reader may lack the permission)."""
+    if writer_active(path):
+        return
+    remove_parts(path, folded)
+    remove_dead_lease(path)

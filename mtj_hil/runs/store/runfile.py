@@ -54,7 +54,8 @@ from mtj_hil.runs.store.journal import (
 from mtj_hil.runs.store.lease import (
     WriterLease,
     lease_path,
-    remove_dead_lease,
+    through_link,
+    tidy_after_dead_writer,
     writer_active,
 )
 from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
@@ -120,7 +121,7 @@ class RunFile:
             StoreError: the path exists, is being created by another process, or cannot be
                 written (naming the cause).
         """
-        path = Path(path)
+        path = through_link(Path(path))
         if path.exists():
             raise StoreError(
                 f"{path} already exists; choose another output path, or resume it with --resume"
@@ -177,7 +178,7 @@ class RunFile:
             StoreError: missing, unreadable, damaged (naming the damage), not an mtj-hil
                 run file, of another ``kind``, or (``"a"``) being written by another process.
         """
-        path = Path(path)
+        path = through_link(Path(path))
         if mode not in ("r", "a", "r+"):
             raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
         if not path.exists():
@@ -190,7 +191,7 @@ class RunFile:
             status = tree.h5.attrs.get("status", "")
             ended = (status.decode() if isinstance(status, bytes) else status) != "running"
             if ended and (parts_dir(path).exists() or lease_path(path).exists()):
-                _tidy(path, tree.folded)
+                tidy_after_dead_writer(path, tree.folded)
         else:
             lease = WriterLease.acquire(path)
             try:
@@ -478,15 +479,6 @@ def _native(value: Any) -> bool:
     if isinstance(value, int):
         return -(2**63) <= value < 2**63
     return isinstance(value, str | float)
-
-
-def _tidy(path: Path, folded: list[Path]) -> None:
-    """Remove what a writer killed after writing the whole file left: parts already in the
-    file and its dead lease (best effort; a reader may lack the permission)."""
-    if writer_active(path):
-        return
-    remove_parts(path, folded)
-    remove_dead_lease(path)
 
 
 def _upgraded(h5: h5py.File) -> h5py.File:

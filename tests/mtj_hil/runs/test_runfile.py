@@ -271,3 +271,27 @@ def test_a_recorded_command_with_spaces_gives_a_resume_hint_that_pastes(tmp_path
     tokens = shlex.split(resume_hint(attrs, path))
     assert tokens[tokens.index("--profile") + 1] == "my prof.toml"
     assert tokens[tokens.index("--out") + 1] == str(path) and tokens[-1] == "--resume"
+
+
+def test_a_symlink_to_a_run_file_is_written_through_under_the_real_files_lease(tmp_path):
+    """Two resumes, one through a symbolic link and one through the real path, both ran:
+    two diverging 'completed' files with one run id, the link replaced by a file, and the
+    link's writer measured every array again (its journal looked moved)."""
+    from mtj_hil.errors import StoreError
+    from mtj_hil.runs.store.lease import WriterLease
+
+    real = tmp_path / "real" / "k.h5"
+    real.parent.mkdir()
+    RunFile.create(real, "characterization", die_id="x", extra={"plan": {}, "layout": {}}).close()
+    link = tmp_path / "lk.h5"
+    link.symlink_to(real)
+    lease = WriterLease.acquire(real)  # another process writes the real file
+    try:
+        with pytest.raises(StoreError):
+            RunFile.open(link, "a")
+    finally:
+        lease.release()
+    run = RunFile.open(link, "a")
+    assert run.path == real
+    run.close()
+    assert link.is_symlink() and link.resolve() == real

@@ -49,20 +49,23 @@ def show(runfile: Path, verify: bool) -> None:
         show_files.show_campaign_index(runfile)
         return
     if verify:
-        from mtj_hil.labelled.load import load_dataset
+        from mtj_hil.labelled.load import load_dataset, run_kind
         from mtj_hil.runs.store.verify import carries_checksums, header_lost, verify_run_file
 
         count = verify_run_file(runfile)
         if carries_checksums(runfile):
             said = f"verified: {counted(count, 'dataset')} read, every checksum good"
         else:
-            # mtj-hil 0.1 wrote no checksums: at least read it whole, as export and
-            # mtj_hil.load read it (a dataset missing or cut short is named)
-            load_dataset(runfile)
+            # mtj-hil 0.1 wrote no checksums: a measurement run is at least read whole, as
+            # export and mtj_hil.load read it (a dataset missing or cut short is named)
+            whole = run_kind(runfile)[0] in measurement_kinds()
+            if whole:
+                load_dataset(runfile)
             said = (
-                f"verified: {counted(count, 'dataset')} read and the run read whole; it "
-                "carries no checksums (written by mtj-hil 0.1), so changed values cannot be "
-                "told"
+                f"verified: {counted(count, 'dataset')} read"
+                + (" and the run read whole" if whole else "")
+                + "; it carries no checksums (written by mtj-hil 0.1), so changed values "
+                "cannot be told"
             )
         make_console().print(escape(said), soft_wrap=True)
         if header_lost(runfile):

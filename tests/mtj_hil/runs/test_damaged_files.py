@@ -244,3 +244,23 @@ def test_reading_a_run_killed_mid_run_leaves_its_writer_lease(tmp_path):
         assert h5.attrs["status"] == "running"
     assert main(["show", str(path)]) == 0
     assert lease.exists()
+
+
+def test_verify_of_a_network_file_without_checksums_passes(tmp_path, capsys):
+    """A 0.1 network file (no checksum header, no dataset checksums) failed ``show
+    --verify`` with "labelled datasets exist for characterization, switching" (exit 4)."""
+    from mtj_hil.cli import main
+
+    net = tmp_path / "net.h5"
+    args = ["train", "--method", "unaware", "--die", "0", "--dataset", "digits"]
+    assert main([*args, "--epochs", "1", "--hidden", "8", "--out", str(net)]) == 0
+    old = tmp_path / "old.h5"
+    with h5py.File(net) as src, h5py.File(old, "w") as dst:  # as 0.1 wrote it
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for name in src:
+            src.copy(src[name], dst, name)
+        dst.visititems(lambda _, obj: obj.attrs.pop("sha256", None) and None)
+    capsys.readouterr()
+    assert main(["show", "--verify", str(old)]) == 0, capsys.readouterr().err
+    assert "carries no checksums" in capsys.readouterr().out

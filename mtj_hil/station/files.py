@@ -195,6 +195,11 @@ def _calibration_settings(
     directory = Path(sec["dir"])
     if not directory.is_absolute() and path is not None:
         directory = path.parent / directory
+    if directory.exists() and not directory.is_dir():  # found only after a whole calibration
+        raise ConfigError(
+            f"{src}: calibration.dir = {sec['dir']!r} is a file ({directory}), not a folder; "
+            "give the folder calibration records go to"
+        )
     refs = []
     for ref_name, ref in _tables(data["calibration"], "references", src).items():
         values = check_section(ref, REFERENCE, src, where=f"calibration.references.{ref_name}")

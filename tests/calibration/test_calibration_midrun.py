@@ -45,3 +45,16 @@ def test_a_lost_smu_between_phases_stops_the_calibration_unrecorded(tmp_path, mo
                 cal_cli.calibrate_station(chip, thresholds=False)
             assert not any(seen["on_after"]())  # never switched on after the fault
     assert list_records(tmp_path) == []
+
+
+def test_a_calibration_folder_that_is_a_file_is_refused_when_the_station_loads(tmp_path):
+    """``calibration.dir`` naming a file passed ``station check``; ``calibrate`` measured
+    the whole calibration, then failed to write the record (exit 8)."""
+    from mtj_hil.errors import ConfigError
+
+    data = tomllib.loads(STATION.read_text())
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    data["calibration"]["dir"] = str(afile)
+    with pytest.raises(ConfigError, match=r"calibration\.dir = .* is a file"):
+        station_from_dict(data, STATION)

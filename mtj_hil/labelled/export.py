@@ -108,8 +108,13 @@ def nexus_image(path: str | Path) -> bytes:
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` as netCDF-4 (HDF5 underneath, via h5netcdf), compressed.
 
+    The file is made in memory and written in one go: HDF5 writing straight onto a disk
+    that filled up printed a hundred lines of errors and then crashed the process
+    (segmentation fault), leaving its temporary file on the full disk.
+
     Raises:
-        StoreError: the file cannot be written.
+        StoreError: the dataset cannot be encoded.
+        OSError: the file cannot be written (the caller names it).
     """
     encoding = {
         name: {"zlib": True, "complevel": 1}
@@ -117,9 +122,11 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
         if v.dtype.kind in "biuf" and v.ndim > 0
     }
     try:
-        ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+        data = ds.to_netcdf(engine="h5netcdf", encoding=encoding)
     except (OSError, ValueError, TypeError) as exc:
         raise StoreError(f"cannot write NetCDF file {path}: {exc}") from exc
+    with open(path, "wb") as f:
+        f.write(data)
     return Path(path)
 
 

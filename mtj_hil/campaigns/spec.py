@@ -84,6 +84,8 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         raise ConfigError(f"{path}: campaign.out_dir must be a folder path")
     out_dir = Path(out).expanduser()
     out_dir = out_dir if out_dir.is_absolute() else (path.parent / out_dir).resolve()
+    if out_dir.exists() and not out_dir.is_dir():  # else found only when the run starts
+        raise ConfigError(f"{path}: campaign.out_dir {out_dir} is a file, not a folder")
     groups_raw = data.get("task")
     if not isinstance(groups_raw, list) or not groups_raw:
         raise ConfigError(f"{path}: no [[task]] groups; a campaign needs at least one")

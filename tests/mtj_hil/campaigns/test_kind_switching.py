@@ -175,3 +175,15 @@ def test_a_group_may_not_take_a_name_the_campaign_writes_itself(tmp_path, name):
     )
     with pytest.raises(ConfigError, match=r"task\[0\]\.name .* choose another name"):
         load_campaign(path)
+
+
+def test_an_out_dir_that_is_a_file_is_refused_when_the_campaign_loads(tmp_path):
+    """``campaign check`` passed (exit 0); ``campaign run`` then failed (exit 4)."""
+    (tmp_path / "out").write_text("a file")
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[campaign]\nname = "c"\nout_dir = "out"\n\n[[task]]\nname = "lot"\n'
+        'kind = "characterize"\ndies = "0"\n'
+    )
+    with pytest.raises(ConfigError, match="out_dir .* is a file, not a folder"):
+        load_campaign(path)

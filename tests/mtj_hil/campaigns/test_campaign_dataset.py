@@ -116,14 +116,19 @@ def test_export_never_overwrites_the_campaign_s_own_files(campaign: Path, capsys
 def test_a_campaign_export_that_fails_part_way_leaves_no_file(
     campaign: Path, tmp_path: Path, capsys, monkeypatch
 ):
-    """The netCDF library writes the file itself; a full disk half-way through it leaves no
-    half-written file at the target (it is written aside and moved into place)."""
+    """A full disk half-way through the netCDF file leaves no half-written file at the
+    target (it is written aside and moved into place)."""
+    import builtins
 
-    def half_written(self, path, *args, **kwargs):
-        Path(path).write_bytes(b"\x89HDF\r\n\x1a\n half")
-        raise OSError(28, "No space left on device")
+    import mtj_hil.labelled.export as export_module
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", half_written)
+    def half_written(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(path).endswith(".nc"):
+            Path(path).write_bytes(b"\x89HDF\r\n\x1a\n half")
+            raise OSError(28, "No space left on device")
+        return builtins.open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(export_module, "open", half_written, raising=False)
     out = tmp_path / "lot.nc"
     assert main(["export", str(campaign), "--format", "netcdf", "--out", str(out)]) == 4
     assert "No space left on device" in capsys.readouterr().err

@@ -22,7 +22,9 @@ def test_an_error_queued_mid_run_is_named_by_the_check(dialect):
     smu = make_virtual_smu(dialect, lambda volts: volts / 20e3)
     with LineServer(smu.handle, name=f"v-{dialect}", max_line=1 << 16) as server:
         driver = make_smu(
-            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=1.0),
+            SmuConfig(
+                name="sense", driver=dialect, resource=server.resource, timeout=10.0
+            ),  # (a loaded CI machine)
             server.resource,
             sleep=lambda s: None,
         )

@@ -15,6 +15,19 @@ import pytest
 MTJ_HIL = Path(sys.executable).with_name("mtj-hil")
 
 
+def _wait_until_caught(pid: int, sig: int, timeout: float = 20.0) -> None:
+    """Wait until process ``pid`` catches ``sig`` (its ``SigCgt`` mask in /proc): sent
+    earlier, on a loaded machine, it met Python's defaults, not the launcher's handler."""
+    status = Path(f"/proc/{pid}/status")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in status.read_text().splitlines():
+            if line.startswith("SigCgt:") and int(line.split()[1], 16) >> (sig - 1) & 1:
+                return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} never installed a handler for signal {sig}")
+
+
 @pytest.mark.skipif(not MTJ_HIL.exists(), reason="the mtj-hil script is not installed here")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_a_stop_while_the_command_loads_ends_it_quietly(tmp_path, sig):
@@ -25,7 +38,9 @@ def test_a_stop_while_the_command_loads_ends_it_quietly(tmp_path, sig):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.15)  # python is up, the command's modules are not loaded yet
+    # the launcher catches the four at once, SIGQUIT last (Python catches SIGINT itself
+    # from the start): once SIGQUIT is caught its handlers are in; the command still loads
+    _wait_until_caught(proc.pid, signal.SIGQUIT)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err

@@ -137,6 +137,4 @@ def header_lost(path: str | Path) -> bool:
     if has_header(data):
         return False
     del data
-    tree = load_tree(Path(path), writable=False)
-    with tree.h5 as h5:  # visititems stops at the first object that returns a value
-        return bool(h5.visititems(lambda _, obj: True if CHECKSUM_ATTR in obj.attrs else None))
+    return carries_checksums(path)

@@ -25,6 +25,12 @@ import numpy as np
 
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.errors import CalibrationError
+from mtj_hil.calibration.limits import (
+    MAX_GAIN_ERROR,
+    MAX_SERIES_RESISTANCE,
+    MAX_SMU_OFFSET,
+    MIN_SERIES_RESISTANCE,
+)
 from mtj_hil.calibration.records import (
     ConverterCalibration,
     Measured,
@@ -44,15 +50,9 @@ from mtj_hil.protocols.defects.detect import derive_thresholds, measure_switchin
 PROCEDURE_VERSION = "1.0"
 """Version of these procedures, stored in every record they produce."""
 
-MAX_SMU_OFFSET = 1e-6
-"""A (1 uA): an open connector reading more than this means a wiring or instrument fault."""
 REFERENCE_PLAUSIBLE = 0.1
 """A reference resistor reading further than this (relative) from its listed value is
 refused as the wrong part, a bad contact or a wrong station file."""
-MAX_SERIES_RESISTANCE = 1000.0
-"""ohm: a connector path above this is a fault (and an implausible fit)."""
-MAX_GAIN_ERROR = 0.2
-"""Gains further than this from 1 (SMU or converter) are refused as faults."""
 
 
 def _not_measured(readings: Sequence[Reading]) -> list[str]:
@@ -204,10 +204,11 @@ def measure_smu_gain(
         )
     if abs(gain - 1) > MAX_GAIN_ERROR:
         raise CalibrationError(f"sense SMU gain {gain:.4f} is implausible: instrument fault")
-    if not -5.0 <= r_s <= MAX_SERIES_RESISTANCE:
+    if not MIN_SERIES_RESISTANCE <= r_s <= MAX_SERIES_RESISTANCE:
         raise CalibrationError(
             f"SMU connector path: series resistance {r_s:.4g} ohm is implausible (allowed "
-            f"0..{MAX_SERIES_RESISTANCE:g} ohm): check the relays and the cable"
+            f"{MIN_SERIES_RESISTANCE:g}..{MAX_SERIES_RESISTANCE:g} ohm): check the relays "
+            "and the cable"
         )
     rng = np.random.default_rng(seed)
     n = 400

@@ -19,6 +19,7 @@ from mtj_hil.calibration.errors import (
     RecordFileError,
     RecordWriteError,
 )
+from mtj_hil.calibration.record_checks import check_named_after_id, check_record
 from mtj_hil.calibration.records import (
     FORMAT,
     FORMAT_VERSION,
@@ -33,7 +34,7 @@ from mtj_hil.calibration.records import (
 from mtj_hil.fileio.atomic import atomic_write, error_text, remove_stale_temps
 from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.protocols.defects.detect import Thresholds
-from mtj_hil.schema import check_section, check_top, read_toml
+from mtj_hil.schema import read_toml
 
 
 def write_record(record: CalibrationRecord, directory: str | Path) -> Path:
@@ -98,87 +99,11 @@ def read_record(path: str | Path) -> CalibrationRecord:
     return record
 
 
-def check_record(data: dict[str, Any], src: str) -> None:
-    """Validate a record's tables against :data:`RECORD_FILE`.
-
-    Raises:
-        RecordFileError: naming ``src``, the key and what is allowed.
-    """
-    from mtj_hil.calibration.record_schema import (
-        CONVERTER,
-        INSTRUMENT,
-        RECORD_FILE,
-        REFERENCE,
-        SMU,
-        THRESHOLDS,
-        TOP,
-    )
-
-    err = RecordFileError
-    check_top(data, RECORD_FILE, src)
-    check_section({k: v for k, v in data.items() if k in TOP.keys}, TOP, src, error=err)
-    instruments = data.get("instruments")
-    if not isinstance(instruments, dict):
-        raise err(f"{src}: [instruments] is missing: the identities of the parts calibrated")
-    for part, ident in instruments.items():
-        check_section(ident, INSTRUMENT, src, where=f"instruments.{part}", error=err)
-    if "smu" in data:
-        smu = check_section(data["smu"], SMU, src, error=err)
-        _check_smu_values(smu, src)
-        refs = smu["references"]
-        if not isinstance(refs, list):
-            raise err(f"{src}: smu.references must be [[smu.references]] entries")
-        for i, ref in enumerate(refs):
-            check_section(ref, REFERENCE, src, where=f"smu.references[{i}]", error=err)
-    if "converter" in data:
-        conv = check_section(data["converter"], CONVERTER, src, error=err)
-        n = len(conv["gain"])
-        for key in ("gain_uncertainty", "offset", "offset_uncertainty"):
-            if len(conv[key]) != n:
-                raise err(
-                    f"{src}: converter.{key} holds {len(conv[key])} values, gain holds {n}; "
-                    "allowed: one per output line"
-                )
-        bad = [g for g in conv["gain"] if not 0 < g < math.inf]
-        if bad:
-            raise err(f"{src}: converter.gain holds {bad[0]!r}; allowed: a gain above 0")
-    if "thresholds" in data:
-        t = check_section(data["thresholds"], THRESHOLDS, src, error=err)
-        if not t["short_g"] > t["state_g"] > t["open_g"]:
-            raise err(
-                f"{src}: thresholds short_g {t['short_g']:.4g} S > state_g {t['state_g']:.4g} "
-                f"S > open_g {t['open_g']:.4g} S does not hold; a short conducts more than a "
-                "P device, an open less than an AP device"
-            )
-
-
-SMU_UNITS = {"offset": ("A",), "gain": ("", "1"), "series_resistance": ("ohm", "Ohm")}
-"""The units an SMU calibration value is written in (values are applied in these)."""
-
-
-def _check_smu_values(smu: dict[str, Any], src: str) -> None:
-    """Refuse an SMU value in another unit than the one it is applied in, or a gain that
-    is not above 0.
-
-    Raises:
-        RecordFileError: naming ``src``, the key and what is allowed."""
-    for key, units in SMU_UNITS.items():
-        unit = smu[key]["unit"]
-        if unit not in units:
-            raise RecordFileError(
-                f"{src}: smu.{key} is in {unit!r}; allowed: {units[0]!r} (values are applied "
-                "in SI units as written)"
-            )
-    if not 0 < smu["gain"]["value"] < math.inf:
-        raise RecordFileError(
-            f"{src}: smu.gain is {smu['gain']['value']!r}; allowed: a gain above 0"
-        )
-
-
 def list_records(directory: str | Path, station: str | None = None) -> list[CalibrationRecord]:
     """Every readable record in ``directory`` (of ``station`` if given), oldest first.
 
-    Unreadable files are skipped with a :class:`CalibrationWarning` naming them.
+    Unreadable files, and records not named after their id (a renamed copy), are skipped
+    with a :class:`CalibrationWarning` naming them.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -187,6 +112,7 @@ def list_records(directory: str | Path, station: str | None = None) -> list[Cali
     for path in sorted(directory.glob("*.toml")):
         try:
             record = read_record(path)
+            check_named_after_id(record.id, path)
         except CalibrationError as exc:
             warnings.warn(f"skipping {exc}", CalibrationWarning, stacklevel=2)
             continue

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from mtj_hil.calibration import CalibrationError, CalibrationWarning, read_record, select_record
+from mtj_hil.calibration import (
+    CalibrationError,
+    CalibrationWarning,
+    list_records,
+    read_record,
+    select_record,
+)
 from mtj_hil.calibration.errors import RecordFileError
 from mtj_hil.protocols import conductance_map
 from mtj_hil.station.connect import open_station
@@ -56,8 +62,39 @@ def _write(folder: Path, text: str) -> Path:
         ((r'unit = "ohm"\}', 'unit = "kohm"}'), "smu.series_resistance is in 'kohm'"),
         ((r"^gain = \{value = 1\.00\d*", "gain = {value = -1.0"), "smu.gain is -1.0"),
         ((r"^state_g = .*$", "state_g = 1.0"), "short_g .* > state_g .* > open_g"),
+        # values the procedure itself refuses as faults (calibration/limits.py)
+        (
+            (r"^series_resistance = \{value = 17\.\d*", "series_resistance = {value = -50.0"),
+            "smu.series_resistance is -50.0; allowed: -5 to 1000 ohm",
+        ),
+        ((r"^gain = \{value = 1\.00\d*", "gain = {value = 1.5"), "smu.gain is 1.5; allowed"),
+        (
+            (r"^offset = \{value = 4\.99\d*e-08", "offset = {value = 4.996e-03"),
+            "smu.offset is 0.004996; allowed: -1e-06 to 1e-06 A",
+        ),
+        ((r"uncertainty = 0\.00066\d*", "uncertainty = -0.1"), "smu.gain is .* -0.1; allowed"),
+        ((r"^gain = \[1\.0073\d*", "gain = [1.9"), "converter.gain holds 1.9; allowed"),
+        (
+            (r"^gain_uncertainty = \[0\.0010\d*", "gain_uncertainty = [-0.001"),
+            "converter.gain_uncertainty holds -0.001",
+        ),
+        ((r'offset = "A"', 'offset = "uA"'), "converter.units gives offset in 'uA'"),
+        ((r'full_scale = "A"', 'full_scale = "A", noise = "A"'), "converter.units names 'noise'"),
     ],
-    ids=["converter-gain-0", "series-in-kohm", "smu-gain-negative", "thresholds-out-of-order"],
+    ids=[
+        "converter-gain-0",
+        "series-in-kohm",
+        "smu-gain-negative",
+        "thresholds-out-of-order",
+        "series-negative",
+        "smu-gain-far-from-1",
+        "smu-offset-1mA",
+        "uncertainty-negative",
+        "converter-gain-far-from-1",
+        "converter-uncertainty-negative",
+        "converter-offset-in-uA",
+        "converter-unit-unknown",
+    ],
 )
 def test_a_record_that_cannot_be_applied_as_written_is_refused(tmp_path, swap, said):
     path = _write(tmp_path, _record_text(swap=swap))
@@ -98,3 +135,15 @@ def test_a_converter_calibration_of_another_geometry_is_never_applied(tmp_path):
     assert g.shape == (1, 15, 15)
     text = " ".join(str(w.message) for w in caught)
     assert "covers 25 output lines; the die has 15" in text
+
+
+def test_a_renamed_copy_in_the_calibration_folder_is_skipped_by_name(tmp_path):
+    # a backup copy beside its original would be a second record of one calibration
+    text = _record_text(datetime.now(UTC) - timedelta(hours=1))
+    original = _write(tmp_path, text)
+    copy = tmp_path / "backup.toml"
+    copy.write_text(text)
+    with pytest.warns(CalibrationWarning, match="named 'backup.toml'; a record is named after"):
+        records = list_records(tmp_path)
+    assert [r.path for r in records] == [original]
+    assert read_record(copy).id == read_record(original).id  # shown anywhere, as a file

@@ -1,0 +1,14 @@
+"""Plausibility limits of a calibration, held by the procedures that measure one and by the
+reader of record files alike: a value the procedure would refuse as a fault is refused in a
+file too (a hand edit or a copy from another station must not reach the reads)."""
+
+from __future__ import annotations
+
+MAX_SMU_OFFSET = 1e-6
+"""A (1 uA): an open connector reading more than this means a wiring or instrument fault."""
+MIN_SERIES_RESISTANCE = -5.0
+"""ohm: a fitted connector path below this is a fault, not the fit's scatter around 0."""
+MAX_SERIES_RESISTANCE = 1000.0
+"""ohm: a connector path above this is a fault (and an implausible fit)."""
+MAX_GAIN_ERROR = 0.2
+"""Gains further than this from 1 (SMU or converter) are refused as faults."""

@@ -1,26 +1,77 @@
 """Whether a file can be made at a path, asked before the work that fills it starts: hours of
-training, a sweep or a measurement used to end in "cannot write" at their last step."""
+training, a sweep or a measurement used to end in "cannot write" at their last step, or in a
+system message that blamed the wrong file (a parent that is a file read as "File exists", a
+long name as a failed lock)."""
 
 from __future__ import annotations
 
 import errno
 import os
+import socket
 import tempfile
 from pathlib import Path
 
+NAME_MAX_FALLBACK = 255
+"""Bytes per file name where the file system cannot say (Linux's ext4, XFS, tmpfs)."""
 
-def check_writable_place(path: str | Path) -> None:
-    """Make sure a file can be created at ``path``: its folder is made (with parents) and a
-    probe file is created in it and removed.
+
+def temp_name_headroom() -> int:
+    """Characters a temporary name (:func:`mtj_hil.fileio.atomic.temp_path`) adds to a file's
+    name on this host, with room for any process id (7 digits)."""
+    host = socket.gethostname().replace("-", "_") or "host"
+    return len(f"..tmp-{host}--") + 7 + 8
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing ancestor of ``folder`` (or ``folder`` itself) when it is not a
+    folder, else None."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    return existing if existing is not None and not existing.is_dir() else None
+
+
+def check_new_name(path: str | Path, headroom: int = 0) -> None:
+    """Refuse a path whose folder cannot exist (an ancestor is a file) or whose name, with
+    ``headroom`` characters the writer adds for its companion files (temporary copies,
+    leases), is longer than the file system allows.
 
     Raises:
-        OSError: with the path and the system's reason (a parent that is a file, no
-            permission, a read-only or special file system).
+        NotADirectoryError: naming the file in the way.
+        OSError: ``ENAMETOOLONG``, giving the name's length and the most it may have.
     """
+    path = Path(path)
+    blocker = file_in_the_way(path.parent)
+    if blocker is not None:
+        raise NotADirectoryError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(path))
+    existing = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("/"))
+    try:
+        name_max = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = NAME_MAX_FALLBACK
+    for part in (path.name, *(p.name for p in path.parents if not p.exists())):
+        size = len(os.fsencode(part)) + (headroom if part == path.name else 0)
+        if size > name_max:
+            most = name_max - (headroom if part == path.name else 0)
+            raise OSError(
+                errno.ENAMETOOLONG,
+                f"the name {part[:40]}... has {len(os.fsencode(part))} bytes; this file system "
+                f"allows {name_max} per name"
+                + (f", {headroom} of them for the files written beside it, so at most {most}"
+                   if part == path.name and headroom else ""),
+                str(path),
+            )  # fmt: skip
+
+
+def check_writable_place(path: str | Path, headroom: int | None = None) -> None:
+    """Make sure a file can be created at ``path``: its name fits (see
+    :func:`check_new_name`; ``headroom`` defaults to a temporary name's), its folder is
+    made (with parents) and a probe file is created in it and removed.
+
+    Raises:
+        OSError: with the path and the system's reason (a parent that is a file, a name too
+            long, no permission, a read-only or special file system).
+    """
+    check_new_name(path, temp_name_headroom() if headroom is None else headroom)
     folder = Path(path).parent
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{existing} is a file, not a folder", str(path))
     folder.mkdir(parents=True, exist_ok=True)
     fd, probe = tempfile.mkstemp(prefix=".mtj-hil-probe-", dir=folder)
     os.close(fd)

@@ -28,6 +28,7 @@ from typing import Any
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import atomic_write, error_text, fsync_dir, pid_alive
+from mtj_hil.fileio.writable import check_new_name, temp_name_headroom
 from mtj_hil.runs.store.journal import RecoveryWarning, remove_parts
 
 _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
@@ -35,6 +36,18 @@ _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 def lease_path(run_path: Path) -> Path:
     return run_path.with_name(run_path.name + ".writer")
+
+
+def check_run_name(run_path: Path) -> None:
+    """Refuse a run file path whose folder cannot exist or whose name leaves no room for
+    the names written beside it: the lease's temporary copy (``.<name>.writer.tmp-...``)
+    and a set-aside journal (``<name>.parts.orphaned-<UTC stamp>``).
+
+    Raises:
+        OSError: naming the file in the way, or the name's length and the most it may have.
+    """
+    headroom = max(len(".writer") + temp_name_headroom(), len(".parts.orphaned-") + 16)
+    check_new_name(run_path, headroom)
 
 
 class WriterLease:

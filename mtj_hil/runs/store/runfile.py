@@ -53,6 +53,7 @@ from mtj_hil.runs.store.journal import (
 )
 from mtj_hil.runs.store.lease import (
     WriterLease,
+    check_run_name,
     lease_path,
     through_link,
     tidy_after_dead_writer,
@@ -121,12 +122,15 @@ class RunFile:
             StoreError: the path exists, is being created by another process, or cannot be
                 written (naming the cause).
         """
-        path = through_link(Path(path))
-        if path.exists():
-            raise StoreError(
-                f"{path} already exists; choose another output path, or resume it with --resume"
-            )
+        path = Path(path)
         try:
+            check_run_name(path)
+            path = through_link(path)
+            check_run_name(path)  # the link's target
+            if path.exists():
+                raise StoreError(
+                    f"{path} already exists; choose another output path, or resume it with --resume"
+                )
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create run file {path}: {error_text(exc)}") from exc

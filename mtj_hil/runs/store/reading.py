@@ -24,6 +24,7 @@ import numpy as np
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import error_text
+from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.image import (
     ImageDamaged,
     damaged_datasets,
@@ -227,7 +228,17 @@ def probe_unchecked(path: Path) -> None:
 def damage_message(path: Path, why: str) -> str:
     """``"<path> is damaged: <why>"``, with the damaged datasets where they can be found,
     and what to do (a file whose datasets all still match their own checksums changed around
-    them: another program wrote to it, or a copy or disk went bad)."""
+    them: another program wrote to it, or a copy or disk went bad). A file another program
+    holds open for writing (HDF5's lock on it is taken) is said to be that, not damaged:
+    HDF5 rewrites bytes of a file it opens for writing, and they may read whole once it is
+    closed."""
+    if flock_held(path) is True:
+        return (
+            f"{path} is open for writing in another program (it holds HDF5's lock on the "
+            "file: h5py in 'a' mode, HDFView or another HDF5 editor), which has changed its "
+            f"bytes ({why}): close the file there and run the command again; open run files "
+            "read-only ('r') in other programs"
+        )
     found = diagnose(path)
     if found:
         return f"{path} is damaged: {why}; damaged: {'; '.join(found)}; restore it from a copy"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import error_text
+from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.damage import unreadable
 from mtj_hil.runs.store.image import (
     CHECKSUM_ATTR,
@@ -29,7 +30,7 @@ from mtj_hil.runs.store.image import (
     read_file,
     verify,
 )
-from mtj_hil.runs.store.reading import diagnose, load_tree
+from mtj_hil.runs.store.reading import damage_message, diagnose, load_tree
 from mtj_hil.runs.store.structure import check_root
 
 
@@ -47,6 +48,8 @@ def verify_run(path: str | Path, *, parts: bool = True) -> list[str]:
         try:
             verify(data)
         except ImageDamaged as exc:
+            if flock_held(path) is True:
+                return [damage_message(path, str(exc))]  # held open for writing, says so
             return [f"{path} is damaged: {exc}"] + [f"{path}: {d}" for d in diagnose(path)]
     else:
         found = diagnose(path)  # no checksum: let a separate process try every dataset

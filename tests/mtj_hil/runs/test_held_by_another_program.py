@@ -42,7 +42,13 @@ def test_a_file_held_open_for_writing_is_named_as_held_not_damaged(run_file, cap
     )
     try:
         assert holder.stdout.readline().strip() == "open"
-        for command in (["show", str(run_file)], ["export", str(run_file), "--format", "csv"]):
+        resume = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--resume"]
+        for command in (
+            ["show", str(run_file)],
+            ["show", "--verify", str(run_file)],
+            ["export", str(run_file), "--format", "csv"],
+            [*resume, "--no-report", "--out", str(run_file)],
+        ):
             assert main(command) == 4
             err = capsys.readouterr().err
             assert "is open for writing in another program" in err

@@ -455,10 +455,13 @@ class RunFile:
                 "the run is complete and written whole, nothing is lost: free space or fix "
                 f"the cause; the leftover journal is removed by the next 'mtj-hil show {self.path}'"
             )
+        elif not self.path.exists():  # its first write: no file to resume
+            todo = "no file was made: free space or fix the cause, then run the command again"
         elif self.h5.id.valid and self.h5.attrs.get("kind") == "network":  # never resumed
             todo = f"free space or fix the cause, then {resume_hint(self.h5.attrs, self.path)}"
-        else:
-            todo = "the data committed before is kept: free space or fix the cause, then resume"
+        else:  # the command that finishes it (or the campaign to run again)
+            then = resume_hint(self.h5.attrs, self.path) if self.h5.id.valid else "resume"
+            todo = f"the data committed before is kept: free space or fix the cause, then {then}"
         error = StoreError(
             f"cannot {what} run file {self.path}: {error_text(exc)} (writing {where}); {todo}"
         )

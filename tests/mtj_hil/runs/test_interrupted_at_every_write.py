@@ -143,6 +143,11 @@ def test_stopped_at_a_write_then_finished_equals_an_uninterrupted_run(
     elif action == "ENOSPC":
         assert code == 4, f"{where}: exit {code}: {err[-400:]}"
         assert "No space left on device" in last and str(tmp_path) in last, (where, last)
+        if not out.exists():  # nothing to resume (the first fold says to run it again)
+            assert "resume" not in last, (where, last)
+            assert "no file was made" in last or "writer lease" in last, (where, last)
+        elif status != "completed":  # the command that finishes it, ready to paste
+            assert f"--out {out} --resume" in last, (where, last)
     else:
         assert code == CODES[action], f"{where}: exit {code}: {err[-400:]}"
         assert ("stopped by SIGTERM" if action == "SIGTERM" else "interrupted") in last, last

@@ -315,6 +315,23 @@ class CampaignIndex:
         False when none does, so records left ``running`` were cut short."""
         return flock_held(self.path.with_name(self.path.name + ".lock")) is True
 
+    def refuse_if_running(self) -> None:
+        """Refuse now, as :meth:`exclusive` would, when another ``campaign run`` holds this
+        index: asked before a Dask cluster is started for a run that cannot go ahead.
+
+        Raises:
+            StoreError: another process runs this campaign now (naming it).
+        """
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        if flock_held(lock_path) is True:
+            try:
+                other = lock_path.read_bytes()[:200].decode(errors="replace").strip()
+            except OSError:
+                other = "another process"
+            raise StoreError(
+                f"campaign index {self.path} is in use by another 'campaign run' ({other})"
+            )
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the index alone (for a whole ``campaign run``); its records are kept in

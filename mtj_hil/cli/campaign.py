@@ -104,6 +104,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
         dashboard_link,
         run_campaign,
     )
+    from mtj_hil.campaigns.index import CampaignIndex
 
     if scheduler is not None and workers is not None:
         raise click.UsageError(
@@ -118,6 +119,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
             "docs/campaigns.md).",
             highlight=False,
         )
+    CampaignIndex(spec.index_path).refuse_if_running()  # before a cluster starts for nothing
     client = connect(scheduler, workers, settings=spec.cluster)
     said: dict[str, list[str]] = {}  # warning text -> the tasks that raised it
     try:

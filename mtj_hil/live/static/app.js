@@ -1,6 +1,14 @@
 // The live view's loop: long-poll /api/snapshot, draw what changed, and after a lost
 // connection keep asking until the server answers (each answer is the whole state, so the
 // page catches up at once).
+//
+// A browser opens at most 6 connections to one server (HTTP/1.1), and every page's long
+// poll holds one: a seventh page of the same view used to wait for another page's poll to
+// end (up to 20 s). So the pages of one server in one browser share a single long poll:
+// the page holding the Web Lock "mtj-hil-live-poll" polls and hands every answer to the
+// others over a BroadcastChannel; when it closes, the lock passes to another page. Where
+// either API is missing (plain http to another host is no secure context, so no Web
+// Locks) each page polls for itself.
 "use strict";
 
 let snap = null, seq = null, lastOk = 0;
@@ -57,26 +65,61 @@ function render(d) {
   renderWarnings(d.warnings || []);
 }
 
+const channel = "BroadcastChannel" in window ? new BroadcastChannel("mtj-hil-live") : null;
+const shared = channel !== null && !!(navigator.locks && navigator.locks.request);
+
+function showConnection(ok, text) {
+  $("conn").textContent = text;
+  $("conn").className = ok ? "" : "down";
+}
+
+function accept(d) {
+  lastOk = Date.now();
+  if (d.seq !== seq) { seq = d.seq; snap = d; render(d); }
+}
+
+function tell(message) {
+  if (shared) channel.postMessage(message);
+}
+
+async function fetchSnapshot(q) {
+  const r = await fetch("/api/snapshot" + q, { cache: "no-store" });
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  const d = await r.json();
+  d.received = Date.now() / 1000;
+  return d;
+}
+
 async function poll() {
   for (;;) {
     try {
-      const q = seq === null ? "" : `?seq=${seq}&wait=20`;
-      const r = await fetch("/api/snapshot" + q, { cache: "no-store" });
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      const d = await r.json();
-      d.received = Date.now() / 1000;
-      lastOk = Date.now();
-      $("conn").textContent = "connected · updated " + new Date().toLocaleTimeString();
-      $("conn").className = "";
-      if (d.seq !== seq) { seq = d.seq; snap = d; render(d); }
+      const d = await fetchSnapshot(seq === null ? "" : `?seq=${seq}&wait=20`);
+      const text = "connected · updated " + new Date().toLocaleTimeString();
+      showConnection(true, text);
+      accept(d);
+      tell({ snapshot: d, ok: true, text });
     } catch (e) {
-      $("conn").textContent = "connection lost (" + e.message + "); retrying...";
-      $("conn").className = "down";
+      const text = "connection lost (" + e.message + "); retrying...";
+      showConnection(false, text);
+      tell({ ok: false, text });
       seq = null; // ask for the whole state when the server answers again
       await new Promise((ok) => setTimeout(ok, 1000));
     }
   }
 }
 
+if (shared) {
+  channel.onmessage = (e) => {
+    const m = e.data;
+    showConnection(m.ok, m.text);
+    if (m.snapshot) accept(m.snapshot);
+    else seq = null;
+  };
+  // one snapshot at once (no wait: it never holds a connection), then the shared poll
+  fetchSnapshot("").then((d) => { showConnection(true, "connected"); accept(d); }, () => {});
+  navigator.locks.request("mtj-hil-live-poll", () => poll());
+} else {
+  poll();
+}
+
 setInterval(() => { if (snap && snap.state === "running") renderProgress(snap); }, 1000);
-poll();

@@ -89,7 +89,7 @@ def try_midrun(driver: str, fault: str, *, lot_seed: int = 0, die: int = 3) -> H
         recorded_after = 0
         fault_at = len(smu.history)
         try:
-            with open_station(station, apply_calibration=False) as chip:
+            with open_station(station, apply_calibration=False, sleep=lab.clock.advance) as chip:
                 before = read_row(chip, ARRAY, ROW)
                 chip.verify_instruments()  # the job's check before it saves an array
                 truth, tol = _truth(lab, ARRAY, ROW)

@@ -42,6 +42,10 @@ STATION = Path(__file__).resolve().parents[2] / "stations" / "virtual-lab.toml"
 ARRAY, ROW, VOLTS = 1, 5, 0.1
 #: NPLC the bench station asks (no model's reset value, so the driver must set it)
 BENCH_NPLC = 2.0
+SMU_TIMEOUT = 2.0
+"""s: the SMU's base I/O timeout here. The virtual SMU answers within milliseconds, and a
+fault that leaves a query unanswered (a reset 2400 never answers ``:READ?``) is waited out
+for it, so the 5 s a real bench is given would only make every such case 5 s long."""
 
 
 @dataclass
@@ -75,7 +79,9 @@ def _station(driver: str, lab: VirtualLab) -> dict:
     data = tomllib.loads(STATION.read_text())
     data["station"]["read_path"] = "smu"
     data["controller"]["url"] = lab.controller_url
-    data["smu"]["sense"].update(driver=driver, resource=lab.smu_resource, nplc=BENCH_NPLC)
+    data["smu"]["sense"].update(
+        driver=driver, resource=lab.smu_resource, nplc=BENCH_NPLC, timeout=SMU_TIMEOUT
+    )
     del data["virtual_lab"], data["calibration"]
     return data
 
@@ -129,7 +135,7 @@ def try_hostile_start(
         station = station_from_dict(_station(driver, lab), STATION)
         exp = _expected(station)
         try:
-            with open_station(station, apply_calibration=False) as chip:
+            with open_station(station, apply_calibration=False, sleep=lab.clock.advance) as chip:
                 live = [
                     n for n, ch in smu.channels.items() if ch is not smu.main and ch.state.output
                 ]

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from mtj_hil.cli import main
 
 HOLDER = textwrap.dedent(
@@ -23,14 +21,6 @@ HOLDER = textwrap.dedent(
     f.close()
     """
 )
-
-
-@pytest.fixture
-def run_file(tmp_path):
-    path = tmp_path / "run.h5"
-    args = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--no-report"]
-    assert main([*args, "--out", str(path)]) == 0
-    return path
 
 
 def test_a_file_held_open_for_writing_is_named_as_held_not_damaged(run_file, capsys):

@@ -13,7 +13,6 @@ import textwrap
 
 import pytest
 
-from mtj_hil.cli import main
 from mtj_hil.errors import StoreError
 from mtj_hil.runs.store import lease as lease_module
 from mtj_hil.runs.store.journal import RecoveryWarning
@@ -28,14 +27,6 @@ RESUMER = textwrap.dedent(
     time.sleep(60)
     """
 )
-
-
-@pytest.fixture
-def run_file(tmp_path):
-    path = tmp_path / "run.h5"
-    args = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--no-report"]
-    assert main([*args, "--out", str(path)]) == 0
-    return path
 
 
 def test_a_second_resume_is_refused_without_hdf5_file_locking(run_file):

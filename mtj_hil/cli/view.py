@@ -58,12 +58,13 @@ def _source(path: Path) -> Any:
 def _listen(
     host: str, port: int | None, options: tuple[str, str] = ("--host", "--port")
 ) -> socket.socket:
-    from mtj_hil.live.binding import is_loopback, listen
+    from mtj_hil.live.binding import ALL_INTERFACES, is_loopback, listen
 
     sock = listen(host, port, options)
     if not is_loopback(host):
+        where = "every address of this machine" if host in ALL_INTERFACES else escape(host)
         console.print(
-            f"[yellow]warning[/]: the live view listens on {escape(host)}: anyone who can reach this "
+            f"[yellow]warning[/]: the live view listens on {where}: anyone who can reach this "
             "machine can read the page (read-only, no authentication)",
             highlight=False,
         )

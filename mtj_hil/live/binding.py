@@ -14,17 +14,36 @@ FIRST_PORT = 8765
 TRIES = 50
 
 
+ALL_INTERFACES = ("", "0", "0.0.0.0", "::")
+"""Hosts that bind every address of this machine."""
+
+
+def bare_host(host: str) -> str:
+    """``host`` without the brackets of an IPv6 literal (``[::1]`` -> ``::1``)."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) only reaches this machine."""
+    """Whether ``host`` (an address, a short form such as ``127.1``, or a name) only
+    reaches this machine: every address it resolves to is a loopback one."""
+    host = bare_host(host)
     if host == "localhost":
         return True
+    if host in ALL_INTERFACES:
+        return False
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
         return False
+    return bool(found) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in found)
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    host = bare_host(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host, port), family=family, backlog=64)
 

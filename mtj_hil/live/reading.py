@@ -5,6 +5,8 @@ Strictly read-only: no lease is taken and nothing beside the file is tidied."""
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 import warnings
 from collections.abc import Callable
@@ -45,8 +47,7 @@ def read_retrying(
         StoreError: still unreadable after every attempt (the message says why).
     """
     path = Path(path)
-    with open(path, "rb") as f:  # FileNotFoundError as it is
-        head = f.read(len(MAGIC))
+    head = _head(path, len(MAGIC))
     if not (head.startswith(SIGNATURE) or head[:8] == MAGIC[:8]):
         raise NotARunFile(f"{path} is not an mtj-hil run file (not even an HDF5 file)")
     last: Exception | None = None
@@ -73,3 +74,23 @@ def read_retrying(
                 raise FileNotFoundError(path) from exc
         time.sleep(pause * 2**i)
     raise StoreError(f"cannot read {path} (it may be damaged): {last}")
+
+
+def _head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``path``, which must be a regular file. Opened without
+    blocking, so a named pipe or device swapped in under the path is refused instead of
+    holding the reader (the page's one watcher) for ever.
+
+    Raises:
+        FileNotFoundError: no such file. NotARunFile: not a regular file.
+        OSError: it cannot be opened or read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARunFile(
+                f"{path} is not a regular file (a pipe, device, socket or folder): not a run file"
+            )
+        return os.pread(fd, size, 0)
+    finally:
+        os.close(fd)

@@ -14,10 +14,12 @@ read (a hundred pages cost one read of the file).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -26,6 +28,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from mtj_hil.live.binding import is_loopback
 from mtj_hil.live.snapshot import Source
 
 POLL = 0.1
@@ -72,9 +75,17 @@ class Hub:
         self._key: Any = object()
         self.last_request = time.monotonic()
         self.errors = 0
+        self._reading = threading.Lock()  # the watcher and an idle-woken request never both read
+        self._good = b""  # the content of the last read that succeeded
 
     def refresh(self, force: bool = False) -> None:
-        """Re-read the source if its key changed (or ``force``); wake the waiting polls."""
+        """Re-read the source if its key changed (or ``force``); wake the waiting polls. A
+        read that fails keeps the last good data on the page with a message saying why (it
+        is tried again at the next look)."""
+        with self._reading:
+            self._refresh(force)
+
+    def _refresh(self, force: bool) -> None:
         key = self.source.key()
         if key == self._key and not force:
             return
@@ -82,11 +93,15 @@ class Hub:
             snap = _clean(self.source.snapshot())
         except Exception as exc:  # keep the page up: say what went wrong, keep the last data
             self.errors += 1
-            if self.seq:
-                return
-            snap = {"state": "error", "title": self.source.title, "message": str(exc)}
-        content = json.dumps(snap, separators=(",", ":")).encode()
-        self._key = key
+            why = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)
+            if self._good:
+                snap = {**json.loads(self._good), "message": f"showing the last good read: {why}"}
+            else:
+                snap = {"state": "error", "title": self.source.title, "message": why}
+            content = json.dumps(snap, separators=(",", ":")).encode()
+        else:
+            self._key = key
+            content = self._good = json.dumps(snap, separators=(",", ":")).encode()
         if content == self._content:
             return
         with self.cond:
@@ -96,7 +111,12 @@ class Hub:
             self.cond.notify_all()
 
     def wait(self, seq: int | None, timeout: float) -> bytes:
-        """The snapshot once its sequence number differs from ``seq`` (or after ``timeout``)."""
+        """The snapshot once its sequence number differs from ``seq`` (or after ``timeout``).
+        After a quiet spell (the watcher stops reading when no page asked for ``ACTIVE`` s)
+        the source is read first, so the answer is never a snapshot from before it."""
+        if time.monotonic() - self.last_request > ACTIVE:
+            with contextlib.suppress(Exception):  # a failing read is said by refresh
+                self.refresh()
         self.last_request = time.monotonic()
         with self.cond:
             if seq is not None:
@@ -128,8 +148,60 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "mtj-hil-live"
     timeout = IDLE_TIMEOUT  # a client that sends nothing for this long is let go
 
+    def version_string(self) -> str:
+        """The Server header: the program, not the Python version it runs on."""
+        return self.server_version
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Quiet: the page polls continuously."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors of the request itself (a malformed line, a header too long, an unknown
+        method) as plain text with the page's security headers, and the connection closed.
+        An unknown method is 405 like the other refused ones (RFC 9110 section 15.5.6)."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            self._refuse()
+            return
+        self.close_connection = True
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = ""
+        body = f"{code} {message or phrase}\n".encode("latin-1", "replace")
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # a request line without a version: answer 1.0
+        self.send_response(code, message)
+        for key, value in (
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+            *SECURITY.items(),
+        ):
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+
+    def _foreign_host(self) -> bool:
+        """Whether a loopback-only server is asked under another host name: a web page
+        elsewhere that re-points its own name at 127.0.0.1 (DNS rebinding) could read the
+        snapshot otherwise. Such a server answers only to loopback names and addresses."""
+        if not self.server.loopback_only:
+            return False
+        host = (self.headers.get("Host") or "").strip().lower()
+        if not host:  # no name given (HTTP/1.0 tools): no browser, nothing to rebind
+            return False
+        if host.startswith("["):
+            name = host[1:].split("]", 1)[0]
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        if name == "localhost":
+            return False
+        try:  # an address as written, never a name looked up (that is the attack)
+            return not ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return True
 
     def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
@@ -144,6 +216,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802
+        if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0") != "0":
+            # a GET or HEAD with a body: the body is not read, so the connection ends with
+            # this answer and its bytes are never taken as a next request (RFC 9112 6.3)
+            self.close_connection = True
+        if self._foreign_host():
+            self._send(403, b"the live view answers to its own address only", "text/plain")
+            return
         url = urlsplit(self.path)
         route = url.path
         if route == "/api/snapshot":
@@ -206,6 +285,14 @@ class LiveServer(ThreadingHTTPServer):
         self.socket.close()
         self.socket = sock
         self.hub = hub
+        self.loopback_only = is_loopback(str(sock.getsockname()[0]))
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A viewer that went away mid-answer is no error worth a traceback; anything
+        else is printed as the standard library does."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 def serve(

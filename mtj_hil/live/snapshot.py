@@ -98,6 +98,9 @@ class RunSource:
         try:
             snap = read_retrying(self.path, self._consistent)
         except FileNotFoundError:
+            if self.last is not None:  # it was there: deleted, or moved away
+                gone = "the run file is gone (deleted or moved): waiting for it to come back"
+                return {**base, "state": "waiting", "message": gone}
             return {**base, "state": "waiting", "message": "no run file yet: waiting for it"}
         except NotARunFile as exc:
             return {**base, "state": "error", "message": str(exc)}

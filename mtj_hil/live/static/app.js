@@ -28,7 +28,11 @@ function renderHeader(d) {
   document.title = `${state} - ${d.title || "mtj-hil"}`;
   $("message").textContent = d.message || "";
   const h = d.header;
-  if (!h) return;
+  if (!h) {  // no run to show (gone, not yet made, unreadable): nothing of an earlier one stays
+    for (const id of ["kind", "die", "station", "provenance"]) $(id).textContent = "";
+    $("plan").replaceChildren();
+    return;
+  }
   $("kind").textContent = h.kind;
   $("die").textContent = h.die_id;
   $("station").textContent = "on " + h.station;
@@ -41,7 +45,11 @@ function renderHeader(d) {
 
 function renderProgress(d) {
   const p = d.progress;
-  if (!p) return;
+  if (!p) {  // nothing to count yet (or any more)
+    $("arrays-done").textContent = "0"; $("arrays-total").textContent = "?";
+    $("bar-fill").style.width = "0%";
+    return;
+  }
   $("progress-label").textContent = d.source === "campaign" ? "tasks" : "arrays";
   $("arrays-done").textContent = p.done;
   $("arrays-total").textContent = p.total;
@@ -58,6 +66,9 @@ function renderProgress(d) {
 function render(d) {
   renderHeader(d);
   renderProgress(d);
+  for (const [id, key] of [["char-panel", "characterization"], ["sw-panel", "switching"], ["campaign-panel", "campaign"]]) {
+    if (!d[key]) $(id).hidden = true;  // shown again by its renderer when data comes
+  }
   const layout = (d.header && d.header.layout) || {};
   if (d.characterization) renderChar(d.characterization, layout);
   if (d.switching) renderSwitching(d.switching, layout);

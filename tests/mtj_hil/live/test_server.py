@@ -168,7 +168,8 @@ def test_a_wait_that_is_no_number_is_refused_not_spun_on(served, wait):
 def test_a_path_without_its_leading_slash_is_not_found(served, path):
     # 'GET app.js' matched the static table and read the static folder itself: no answer
     _, url = served
-    answer = _raw(url, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    answer = _raw(url, request.encode())
     assert answer.startswith(b"HTTP/1.1 404"), answer[:80]
 
 

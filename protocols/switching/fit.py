@@ -376,7 +376,7 @@ def unshrunk_delta(
     theta = np.stack([-delta[ok], delta[ok] / vc[ok]], axis=1)
     mean, sd = _prior(np.median(theta, axis=0))
     prec = np.diag(1.0 / np.asarray(sd, float) ** 2)
-    c_lik = np.linalg.inv(np.linalg.inv(cov[ok]) - prec)
+    c_lik = _inv2(_inv2(cov[ok]) - prec)
     # A device the prior dominates has no likelihood optimum to speak of: keep its MAP.
     sane = np.isfinite(c_lik).all(axis=(1, 2)) & (c_lik[:, 0, 0] > 0)
     mle = theta + np.einsum("nij,jk,nk->ni", c_lik, prec, theta - np.asarray(mean))
@@ -384,6 +384,18 @@ def unshrunk_delta(
     d_sd = np.where(sane, np.sqrt(np.abs(c_lik[:, 0, 0])), np.sqrt(cov[ok][:, 0, 0]))
     out[ok], out_sd[ok] = d, d_sd
     return out, out_sd
+
+
+def _inv2(m: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of 2 x 2 matrices ``(n, 2, 2)``, NaN where one is singular (a
+    device the data cannot place: an extreme ``tau0`` or a flat response made
+    ``np.linalg.inv`` raise for the whole array)."""
+    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        det = a * d - b * c
+        inv = np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2) / det[:, None, None]
+    inv[~(np.isfinite(det) & (det != 0))] = np.nan
+    return inv
 
 
 def population(

@@ -14,6 +14,7 @@ import numpy as np
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.errors import OutsideLimits
 from mtj_hil.schema import Section, check_section, unknown_key_message
+from mtj_hil.schema.ranges import range_part
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,10 @@ def parse_indices(
     elif isinstance(value, str):
         try:
             for part in value.split(","):
-                lo, _, hi = part.strip().partition("-")
-                first, last = int(lo), int(hi if hi else lo)
+                try:
+                    first, last = range_part(part)
+                except ValueError as exc:
+                    raise ctx.error(key, f"= {value!r}: {exc}") from exc
                 if last - first + 1 + len(out) > MAX_INDICES:
                     beyond = f"; the die has {limit} {noun}s" if limit is not None else ""
                     raise ctx.error(

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import ConfigError, StoreError, counted
+from mtj_hil.schema.ranges import range_part
 from mtj_hil.sim.die import simulated_die_id
 
 if TYPE_CHECKING:
@@ -332,15 +333,11 @@ def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
     chosen: dict[int, None] = {}  # ordered, without duplicates: at most n_arrays entries
     for part in text.split(","):
         try:
-            lo, _, hi = part.strip().partition("-")
-            first, last = int(lo), int(hi) if hi else int(lo)
+            first, last = range_part(part)
         except ValueError as exc:
-            raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12'") from exc
-        if last < first:
-            raise ConfigError(
-                f"--arrays {text!r}: the range {part.strip()} runs backwards; write it from "
-                f"low to high ({last}-{first})"
-            )
+            if "backwards" in str(exc):
+                raise ConfigError(f"--arrays {text!r}: {exc}") from exc
+            raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12' ({exc})") from exc
         if first < 0 or last >= n_arrays:
             raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
         chosen.update(dict.fromkeys(range(first, last + 1)))

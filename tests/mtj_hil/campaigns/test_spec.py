@@ -40,7 +40,15 @@ def _campaign(tmp_path: Path, body: str) -> Path:
         ('[[task]]\nname = "a"\nkind = "characterize"\n', "task[0].dies is missing"),
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = "5-2"\n',
-            "task[0].dies = '5-2' selects no dies",
+            "task[0].dies = '5-2': the range 5-2 runs backwards",
+        ),
+        (  # a backwards part inside a list was dropped silently (range(5, 3) is empty)
+            '[[task]]\nname = "a"\nkind = "characterize"\ndies = "5-2,7"\n',
+            "task[0].dies = '5-2,7': the range 5-2 runs backwards",
+        ),
+        (  # a trailing dash read as one index
+            '[[task]]\nname = "a"\nkind = "characterize"\ndies = "0-"\n',
+            "task[0].dies = '0-': '0-' is not an index or a range",
         ),
         (
             '[[task]]\nname = "a"\nkind = "characterize"\ndies = [1, 1]\n',

@@ -42,6 +42,13 @@ def test_a_reversed_array_range_is_named_as_reversed():
         parse_arrays("5-3", 32)
 
 
+@pytest.mark.parametrize("text", ["0-", "0--1", "-1", "+1", "1_0", "0,,1", "٠", "0-x"])
+def test_a_part_that_is_no_index_or_range_is_refused(text):
+    # '0-' read as array 0 alone, '+1' and '1_0' went through int()
+    with pytest.raises(ConfigError, match="is not an index or a range like 2-5"):
+        parse_arrays(text, 32)
+
+
 def test_array_selection_keeps_order_without_duplicates():
     assert parse_arrays("3,0-2,1,31", 32) == (3, 0, 1, 2, 31)
 

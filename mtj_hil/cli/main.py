@@ -2,7 +2,7 @@
 the mapping of errors to one line and an exit code.
 
 Errors become one readable line and a distinct exit code (see ``EXIT_CODES``); ``--debug``
-shows the traceback instead.
+shows the traceback before that line, with the same exit code.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import sys
+import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -51,7 +52,8 @@ for SIGPIPE, when the program reading the output closed it)."""
 @click.option(
     "--debug",
     is_flag=True,
-    help="Show full tracebacks instead of one-line errors (accepted anywhere on the line).",
+    help="Show the full traceback before the one-line error, same exit code (accepted "
+    "anywhere on the line).",
 )
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -259,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         except Exception as exc:
-            if debug:
-                raise
+            if debug:  # the traceback as well, and the same exit code as without --debug
+                traceback.print_exc()
             code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
             text = " ".join(str(exc).split()) or repr(exc)
             if code == 1 and isinstance(exc, OSError) and exc.filename and not _from_hdf5(exc):
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             declared = getattr(type(exc), "exit_code", None)
             if isinstance(declared, int):
                 code = declared
-            elif code == 1:
+            elif code == 1 and not debug:
                 line.append(" (unexpected; --debug shows the traceback)")
             console.print(line, highlight=False, soft_wrap=True)
             return code

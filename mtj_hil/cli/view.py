@@ -71,9 +71,23 @@ def _listen(
     return sock
 
 
+def _host_given(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse an empty host: it binds every address, which must never happen by a slip."""
+    if not value.strip():
+        raise click.BadParameter(
+            f"{value!r} names no address; leave it out for this machine only (127.0.0.1), "
+            "or give 0.0.0.0 to serve every address",
+            ctx,
+            param,
+        )
+    return value
+
+
 @click.command()
 @click.argument("path", type=GivenPath(dir_okay=False, path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=False, help=HOST_HELP)
+@click.option(
+    "--host", default="127.0.0.1", show_default=False, callback=_host_given, help=HOST_HELP
+)
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
@@ -111,6 +125,8 @@ def live_option(command: Callable[..., Any]) -> Callable[..., Any]:
     the click context: the command's signature does not change; see :func:`live_view`)."""
 
     def keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if param.name == "live_host":
+            value = _host_given(ctx, param, value)
         ctx.meta.setdefault(_KEY, {})[param.name] = value
         return value
 

@@ -177,3 +177,14 @@ def test_a_live_setting_without_live_is_refused_not_ignored(
     err = " ".join(capsys.readouterr().err.split())
     assert f"Error: {option} {value} works with --live only" in err
     assert list(tmp_path.iterdir()) == []  # refused before anything was read or written
+
+
+def test_an_empty_host_is_refused_not_read_as_every_address(tmp_path, capsys):
+    from mtj_hil.cli import main
+
+    run = tmp_path / "run.h5"  # the refusal comes before the file is looked at
+    assert main(["view", str(run), "--host", "", "--seconds", "1"]) == 2
+    assert "names no address" in " ".join(capsys.readouterr().err.split())
+    live = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--no-report"]
+    assert main([*live, "--live", "--live-host", " ", "--out", str(run)]) == 2
+    assert not run.exists()

@@ -58,7 +58,7 @@ def export_run(
                 f"{finish_hint(provenance(run), path)}"
             )
     target = Path(out) if out is not None else default_output(path, fmt)
-    check_target(target, [path], "the run file itself", force=force)
+    check_target(target, [path], "the run file itself", force=force, folder=fmt == "csv")
     if fmt == "nexus":
         check_intact(path)  # damaged data are refused, as show refuses them
         data = nexus_image(path)

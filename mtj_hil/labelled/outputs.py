@@ -38,16 +38,21 @@ MOVING = ".moving"
 ``{"replaced": [names of files there before], "new": [names]}``."""
 
 
-def check_target(target: Path, inputs: Iterable[Path], what: str, *, force: bool) -> None:
+def check_target(
+    target: Path, inputs: Iterable[Path], what: str, *, force: bool, folder: bool = False
+) -> None:
     """Refuse an output ``target`` that is one of the ``inputs`` (by file identity: a hard
-    link or a second mount of an input is caught; ``what`` names them in the message), or
-    that exists without ``force``.
+    link or a second mount of an input is caught; ``what`` names them in the message), a
+    folder where a file is written (``folder`` False: ``--force`` would not help, so it is
+    said first), or one that exists without ``force``.
 
     Raises:
         StoreError: naming ``target`` and what to do.
     """
     if is_one_of(target, inputs):
         raise StoreError(f"{target} is {what}; choose another --out (not even --force)")
+    if not folder and target.is_dir():
+        raise StoreError(f"{target} is a folder; give the file to write as --out")
     if target.exists() and not force:
         raise StoreError(f"{target} already exists; choose another --out or add --force")
 

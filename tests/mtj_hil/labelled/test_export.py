@@ -183,6 +183,9 @@ def test_an_output_that_is_a_folder_or_cannot_be_made_is_named_as_given(
     args = ["export", str(runs["characterization"]), "--format", fmt, "--force", "--out"]
     assert main([*args, str(folder)]) == 4
     assert f"{folder} is a folder; give the file to write as --out" in one_line_error(capsys)
+    # said first, not "exists ... add --force" (which would not help)
+    assert main([*args[:-2], "--out", str(folder)]) == 4
+    assert f"{folder} is a folder; give the file to write as --out" in one_line_error(capsys)
     assert list(folder.iterdir()) == []  # no temporary file left in it, nor beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a folder"]
     blocked = tmp_path / "plain file"

@@ -51,6 +51,7 @@ class Field:
         check: ``check(value) -> problem or None`` for what a range cannot say.
         allowed: how ``check`` describes what is allowed (for messages and docs).
         nonempty: a list must hold at least one item.
+        distinct: a list must not hold an item twice (each is measured or used once).
         finite: a number must be finite (set False where nan / inf mean "not known").
     """
 
@@ -69,6 +70,7 @@ class Field:
     allowed: str = ""
     nonempty: bool = False
     finite: bool = True
+    distinct: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -97,6 +99,8 @@ class Field:
                 "any": "a value",
             }[self.kind]
             text += _range_text(self)
+            if self.distinct:
+                text += ", each once"
         if self.also:
             text = " or ".join(_show(a) for a in self.also) + " or " + text
         return text
@@ -245,6 +249,10 @@ def check_value(f: Field, value: Any) -> tuple[Any, str | None]:
             if problem:
                 return value, f"holds {v!r}: must be {f.describe()}"
             out.append(used)
+        if f.distinct:
+            twice = next((v for i, v in enumerate(out) if v in out[:i]), None)
+            if twice is not None:
+                return value, f"holds {twice!r} twice: must be {f.describe()}"
         value = out
     else:
         value, problem = _scalar(f, value)

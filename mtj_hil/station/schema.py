@@ -228,14 +228,14 @@ CALIBRATION = Section(
             Field("array", "int", "Array whose cells carry the converter-calibration "
                   "currents (on the die).", lo=0),
             Field("rows", "int list", "Input lines driven one at a time for the converter "
-                  "calibration (on the die).", lo=0, nonempty=True),
+                  "calibration (on the die).", lo=0, nonempty=True, distinct=True),
             Field("voltages", "float list", "Read voltages of the converter calibration, at "
                   "most safety.max_read_voltage.", unit="V", lo=0, lo_open=True,
-                  nonempty=True),
+                  nonempty=True, distinct=True),
             Field("full_scale", "float", "Converter range calibrated.", unit="A",
                   choices=tuple(float(r) for r in ADC_RANGES)),
             Field("threshold_arrays", "int list", "Arrays measured for the defect thresholds "
-                  "([] = none).", lo=0),
+                  "([] = none).", lo=0, distinct=True),
         ),
         skip=("directory", "references"),
     ),

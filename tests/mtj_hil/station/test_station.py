@@ -54,6 +54,15 @@ def test_shipped_station_files_load():
         (lambda d: d["die"].update(profile="nope"), "die.profile is not usable: unknown profile"),
         (lambda d: d["station"].update(line_frequency=55), "station.line_frequency = 55"),
         (lambda d: d.pop("virtual_lab"), "[virtual_lab] is missing but an address is 'virtual'"),
+        (  # one array measured twice counted its devices as twice as many samples
+            lambda d: d["calibration"].update(threshold_arrays=[1, 1]),
+            "calibration.threshold_arrays holds 1 twice",
+        ),
+        (lambda d: d["calibration"].update(rows=[0, 7, 0]), "calibration.rows holds 0 twice"),
+        (
+            lambda d: d["calibration"].update(voltages=[0.05, 0.1, 0.05]),
+            "calibration.voltages holds 0.05 twice",
+        ),
     ],
 )
 def test_bad_station_is_refused_before_anything_opens(station_dict, change, message, mocker):

@@ -253,8 +253,9 @@ def nothing_switched(
         ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
         parts.append(
             f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median "
-            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch; check "
-            "the write pulse and the wiring"
+            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch, or the "
+            "reads cannot tell; check the write pulse, the read voltage (the currents it "
+            "gives must stand well above the read path's noise) and the wiring"
         )
     n_sat, n_none = int(np.sum(ev.saturated)), int(np.sum(np.asarray(ev.n_valid) == 0))
     if n_sat:

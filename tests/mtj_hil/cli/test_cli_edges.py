@@ -321,3 +321,12 @@ def test_a_device_or_pipe_given_as_a_file_is_refused_not_read(tmp_path, capsys, 
     assert main([a.format(fifo=fifo) for a in args]) in (3, 4)
     err = _err(capsys)
     assert "not a regular file" in err and "Traceback" not in err
+
+
+def test_a_read_voltage_lost_in_the_noise_is_named_as_a_cause(tmp_path, capsys):
+    # it blamed only the write pulse and the wiring
+    out = tmp_path / "run.h5"
+    args = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--no-report"]
+    assert main([*args, "--read-voltage", "1e-9", "--out", str(out)]) == 5
+    said = " ".join(capsys.readouterr().err.split())
+    assert "the read voltage (the currents it gives must stand well above" in said

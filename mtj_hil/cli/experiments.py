@@ -462,7 +462,15 @@ def goodwill(
     NIST reference solutions (after Goodwill et al.)."""
     from mtj_hil.experiments.goodwill import GoodwillConfig, run_goodwill
     from mtj_hil.experiments.goodwill_outputs import write_goodwill
+    from mtj_hil.training.reference import has_daffodil_wine
 
+    if reference is not None and daffodil and not has_daffodil_wine(reference):
+        # asked for by name: refused before the training, not skipped after it
+        raise click.BadParameter(
+            f"{reference} holds no daffodil-wine data (a dataset/ and a solutions/ folder); "
+            "give the daffodil-wine folder, or --no-daffodil",
+            param_hint="'--reference'",
+        )
     config = GoodwillConfig(
         solutions=solutions,
         epochs=epochs,

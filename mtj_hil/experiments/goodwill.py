@@ -139,8 +139,8 @@ def run_goodwill(config: GoodwillConfig, progress: Progress | None = None) -> Go
                 )
             else:
                 skipped = (
-                    "daffodil reference solutions skipped: no folder at "
-                    f"{daffodil.daffodil_wine_dir(config.reference)}"
+                    "daffodil reference solutions skipped: no daffodil-wine data (dataset/ "
+                    f"and solutions/) at {daffodil.daffodil_wine_dir(config.reference)}"
                 )
     return GoodwillResult(
         config,

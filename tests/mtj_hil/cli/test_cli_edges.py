@@ -300,6 +300,14 @@ def test_goodwill_refuses_a_reference_folder_that_does_not_exist(tmp_path, capsy
     """``--reference /nonexistent`` ran, skipped the reference with one line and exited 0."""
     assert main(["experiment", "goodwill", "--reference", str(tmp_path / "nope")]) == 2
     assert "does not exist" in _err(capsys)
+    # a folder that exists but holds no daffodil data ran, skipped it and exited 0 too
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    args = ["experiment", "goodwill", "--reference", str(empty), "--out-dir", str(out)]
+    assert main(args) == 2
+    assert "holds no daffodil-wine data" in _err(capsys)
+    assert not out.exists()  # refused before any training
 
 
 @pytest.mark.parametrize(

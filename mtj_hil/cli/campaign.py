@@ -42,17 +42,28 @@ def campaign() -> None:
 @click.argument("file", type=CAMPAIGN_FILE)
 def check(file: Path) -> None:
     """Check the campaign FILE as 'campaign run' does before any task starts, and list its
-    task groups; nothing runs and nothing is written.
+    task groups; nothing runs and nothing is kept (a probe folder shows that the results
+    folder can be made and written).
 
     Refused (exit 3, naming the key): unknown keys and kinds, dies and arrays off the die,
     a plan the die refuses, a station file that does not load, and every setting a task
     would refuse when it starts (a network too large for the die's arrays, a data set that
     does not load...). The devices a network finds usable are known only once its dies are
-    characterised, so that check waits for the task.
+    characterised, so that check waits for the task. A results folder that cannot be made
+    or written: exit 4, as run would.
     """
     from mtj_hil.campaigns import load_campaign
+    from mtj_hil.errors import StoreError
+    from mtj_hil.fileio.atomic import error_text
+    from mtj_hil.fileio.writable import probe_folder
 
     spec = load_campaign(file)
+    try:  # run would stop at its first write (the index's lock): said here, nothing kept
+        probe_folder(spec.out_dir)
+    except OSError as exc:
+        raise StoreError(
+            f"{spec.file}: out_dir {spec.out_dir} cannot be made or written: {error_text(exc)}"
+        ) from exc
     groups: dict[str, list] = {}
     for t in spec.tasks:
         groups.setdefault(t.group, []).append(t)

@@ -76,3 +76,19 @@ def check_writable_place(path: str | Path, headroom: int | None = None) -> None:
     fd, probe = tempfile.mkstemp(prefix=".mtj-hil-probe-", dir=folder)
     os.close(fd)
     os.unlink(probe)
+
+
+def probe_folder(folder: str | Path) -> None:
+    """Whether ``folder`` could be made and written, asked without making it: a probe
+    folder is made and removed in ``folder``, or in its nearest existing ancestor.
+
+    Raises:
+        OSError: with the system's reason (an ancestor that is a file, no permission, a
+            read-only or special file system such as /proc).
+    """
+    folder = Path(folder)
+    blocker = file_in_the_way(folder)
+    if blocker is not None:
+        raise NotADirectoryError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(folder))
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    os.rmdir(tempfile.mkdtemp(prefix=".mtj-hil-probe-", dir=existing))

@@ -207,3 +207,18 @@ def test_campaign_check_lists_the_groups_and_runs_nothing(
     bad = _write(tmp_path, 'profile = "passive-15x15"\n', "hidden = 16\n")
     assert main(["campaign", "check", str(bad)]) == 3
     assert "task[1].hidden = 16 is refused" in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.parametrize("out_dir", ["/proc/mtj-hil-results", "{tmp}/a-file/results"])
+def test_check_says_a_results_folder_that_cannot_be_made(tmp_path: Path, capsys, out_dir) -> None:
+    # check passed it; run then stopped at its first write (exit 4)
+    (tmp_path / "a-file").write_text("not a folder")
+    out = out_dir.format(tmp=tmp_path)
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[campaign]\nname = "c"\nout_dir = "{out}"\n\n[[task]]\nname = "lot"\n'
+        'kind = "characterize"\ndies = "0"\nprofile = "passive-15x15"\n'
+    )
+    assert main(["campaign", "check", str(path)]) == 4
+    assert f"out_dir {out} cannot be made or written" in " ".join(capsys.readouterr().err.split())
+    assert [p.name for p in tmp_path.iterdir() if "probe" in p.name] == []

@@ -36,7 +36,7 @@ from mtj_hil.calibration.record_files import (
 from mtj_hil.calibration.records import CalibrationRecord
 from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_table
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.protocols.chip import check_write_pulse
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.sim.die import simulated_die_id
@@ -219,6 +219,8 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
     mounted die's defect thresholds (S). Writes a new record; later measurements on the
     station apply it automatically. On failure nothing is written and the previous
     calibration stays in force."""
+    from mtj_hil.fileio.atomic import error_text
+    from mtj_hil.fileio.writable import probe_folder
     from mtj_hil.station.connect import open_station
 
     try:
@@ -234,6 +236,15 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
     measures_thresholds = not no_thresholds and arrays != ()
     if station.virtual_lab is None and die_id is None and measures_thresholds:
         raise click.UsageError("--die-id is required on a real station (or --no-thresholds)")
+    folder = station.calibration.directory if station.calibration else None
+    try:  # before the measurement, not after it: the record could not be written
+        if folder is not None:
+            probe_folder(folder)
+    except OSError as exc:
+        raise StoreError(
+            f"{station.path}: calibration.dir {folder} cannot be made or written: "
+            f"{error_text(exc)}; nothing was measured"
+        ) from exc
     try:
         with open_station(station, apply_calibration=False) as chip:
             record = calibrate_station(chip, die_id=die_id, thresholds=not no_thresholds)

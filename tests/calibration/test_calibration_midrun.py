@@ -58,3 +58,23 @@ def test_a_calibration_folder_that_is_a_file_is_refused_when_the_station_loads(t
     data["calibration"]["dir"] = str(afile)
     with pytest.raises(ConfigError, match=r"calibration\.dir = .* is a file"):
         station_from_dict(data, STATION)
+
+
+def test_a_calibration_folder_that_cannot_be_written_is_refused_before_measuring(
+    tmp_path, capsys, monkeypatch
+):
+    """``calibration.dir = "/proc/x"`` loaded, ``calibrate`` measured everything and then
+    failed to write the record (exit 8). It is now refused first (exit 4)."""
+    import mtj_hil.station.connect as connect
+    from mtj_hil.cli import main
+
+    opened = []
+    monkeypatch.setattr(connect, "open_station", lambda *a, **k: opened.append(a))
+    data = STATION.read_text().replace('"calibrations/virtual-lab"', '"/proc/mtj-hil-records"')
+    assert "/proc/mtj-hil-records" in data
+    station = tmp_path / "station.toml"
+    station.write_text(data)
+    assert main(["calibrate", "--station", str(station), "--no-thresholds"]) == 4
+    said = " ".join(capsys.readouterr().err.split())
+    assert "calibration.dir /proc/mtj-hil-records cannot be made or written" in said
+    assert opened == []  # nothing measured

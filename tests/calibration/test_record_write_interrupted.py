@@ -48,7 +48,9 @@ def test_a_stop_while_a_record_is_written_keeps_it_whole(action, k, points, tmp_
 def test_calibrate_stopped_while_writing_says_the_record_is_kept(tmp_path, capsys):
     shutil.copy(ROOT / "stations" / "virtual-lab.toml", tmp_path)
     station = tmp_path / "virtual-lab.toml"
-    with write_faults(tmp_path, 1, "SIGTERM"):  # its first write: the record's folder
+    # write 3: the record's folder (writes 1 and 2 make and remove the probe folder that
+    # shows, before anything is measured, that the folder can be written)
+    with write_faults(tmp_path, 3, "SIGTERM"):
         assert main(["calibrate", "--station", str(station), "--no-thresholds"]) == 143
     err = " ".join(capsys.readouterr().err.split())
     (kept,) = list_records(tmp_path / "calibrations" / "virtual-lab")

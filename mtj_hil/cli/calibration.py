@@ -71,6 +71,8 @@ def check_die_label(
     """
     if die_id is None:
         return
+    if not die_id.strip():  # thresholds recorded against die "" match no die
+        raise ConfigError(f"--die-id {die_id!r} names no die; give the mounted die's label")
     if not thresholds:
         raise ConfigError(
             f"--die-id {die_id} labels the die's defect thresholds, which --no-thresholds "

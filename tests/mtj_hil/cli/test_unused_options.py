@@ -30,6 +30,9 @@ def test_calibrate_refuses_a_die_label_it_would_record_nowhere(tmp_path, capsys,
     # the library function refuses the same before touching the chip
     with pytest.raises(ConfigError, match="--die-id W3-D17 labels the die's defect thresholds"):
         calibrate_chip(object(), die_id="W3-D17", thresholds=False)  # type: ignore[arg-type]
+    # an empty label recorded the thresholds against die "" (they matched no die)
+    assert main(["calibrate", "--station", str(STATION), "--die-id", " "]) == 2
+    assert "--die-id ' ' names no die" in " ".join(capsys.readouterr().err.split())
 
 
 def test_export_refuses_a_group_beside_a_run_file(tmp_path, capsys):

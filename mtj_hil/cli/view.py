@@ -207,6 +207,7 @@ def live_view(target: Path) -> Iterator[None]:
         return
     from mtj_hil.live.binding import url_of
     from mtj_hil.live.child import niceness
+    from mtj_hil.live.server import IDLE_EXIT
 
     sock = _listen(
         opts.get("live_host") or "127.0.0.1",
@@ -238,6 +239,10 @@ def live_view(target: Path) -> Iterator[None]:
         yield
     finally:
         console.print(
-            escape(f"live view: still at {url} while a page is open (server pid {proc.pid})"),
+            escape(
+                f"live view: still at {url} until no page has asked for "
+                f"{IDLE_EXIT / 60:g} minutes (server pid {proc.pid})"
+            ),
             highlight=False,
+            soft_wrap=True,
         )

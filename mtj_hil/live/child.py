@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from mtj_hil.live.server import serve
+from mtj_hil.live.server import IDLE_EXIT, serve
 from mtj_hil.live.snapshot import Source
 
 NICE = 10
@@ -40,7 +40,7 @@ def main(make_source: Callable[[Path], Source], argv: list[str] | None = None) -
     parser.add_argument("path", type=Path)
     parser.add_argument("--fd", type=int, required=True, help="inherited listening socket")
     parser.add_argument("--parent-pid", type=int, default=None)
-    parser.add_argument("--idle-exit", type=float, default=300.0, help="s")
+    parser.add_argument("--idle-exit", type=float, default=IDLE_EXIT, help="s")
     args = parser.parse_args(argv)
     with contextlib.suppress(OSError):
         # started through ``nice`` it is there already; nicer than asked is left alone

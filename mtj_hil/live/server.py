@@ -37,6 +37,8 @@ MAX_WAIT = 25.0
 """s a long poll is held at most."""
 ACTIVE = 60.0
 """s after the last request during which the watcher keeps re-reading."""
+IDLE_EXIT = 300.0
+"""s without a request after which a ``--live`` server whose measurement ended stops."""
 STATIC = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
@@ -300,7 +302,7 @@ def serve(
     sock: socket.socket,
     *,
     parent_pid: int | None = None,
-    idle_exit: float = 300.0,
+    idle_exit: float = IDLE_EXIT,
     ready: threading.Event | None = None,
     seconds: float | None = None,
 ) -> None:

@@ -108,6 +108,7 @@ def write_folder(folder: Path, fill: Callable[[Path], list[str]], *, force: bool
         StoreError: ``folder`` is a file, holds files (without ``force``), or cannot be
             written; nothing new is left behind.
     """
+    folder = Path(os.path.abspath(folder))  # "." and ".." have no name to stage beside
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder} is a file; CSV export writes a folder of tables")
     recover_folder(folder)
@@ -122,7 +123,7 @@ def write_folder(folder: Path, fill: Callable[[Path], list[str]], *, force: bool
     try:
         _make_parents(folder.parent, made)
         where = folder if inside else folder.parent
-        stage = temp_path(where / folder.name)
+        stage = temp_path(where / (folder.name or "tables"))  # "/" has no name either
         stage.mkdir()
         names = fill(stage)
         if inside:

@@ -192,3 +192,23 @@ def test_an_output_that_is_a_folder_or_cannot_be_made_is_named_as_given(
     blocked.write_text("x")
     assert main([*args, str(blocked / "out.nc")]) == 4
     assert f"cannot write {blocked / 'out.nc'}" in one_line_error(capsys)
+
+
+def test_csv_into_the_current_folder_by_a_dot(runs, tmp_path, monkeypatch, capsys):
+    # --out . ended in "ValueError: PosixPath('.') has an empty name" (exit 1)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    args = ["export", str(runs["characterization"]), "--format", "csv", "--force"]
+    assert main([*args, "--out", "."]) == 0
+    assert (here / "attributes.csv").exists()
+    assert [p.name for p in here.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("out", [" ", "-", "sub/  "])
+def test_an_output_named_dash_or_spaces_is_refused(runs, tmp_path, monkeypatch, capsys, out):
+    # they made files named "-" and " " in the working folder
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["export", str(runs["characterization"]), "--format", "netcdf", "--out", out]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -59,6 +59,11 @@ def fit_profile_command(
         raise StoreError(f"{out} is one of the runs to fit; choose another -o (not even --force)")
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")
+    if _is_hdf5(out):  # a run file or an export: a TOML profile never replaces one
+        raise StoreError(
+            f"{out} is an HDF5 file (a run file or an export); -o writes a TOML profile: "
+            "choose another -o (--force does not replace measurements)"
+        )
     usable, skipped = finished_runs(runs, ("characterization", "switching"))
     if skipped:
         console.print(Text(skipped_note(skipped), style="yellow"), soft_wrap=True)
@@ -92,3 +97,18 @@ def fit_profile_command(
     for warning in fitted.warnings:
         console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)
     console.print(escape(f"wrote {out} (loads with --profile {out})"), soft_wrap=True)
+
+
+def _is_hdf5(path: Path) -> bool:
+    """Whether ``path`` is a regular file holding HDF5 (a run file, with or without its
+    checksum header, or an export)."""
+    from mtj_hil.runs.store.image import MAGIC
+
+    try:
+        if not path.is_file():
+            return False
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC))
+    except OSError:
+        return False
+    return head.startswith(MAGIC) or head.startswith(b"\x89HDF\r\n\x1a\n")

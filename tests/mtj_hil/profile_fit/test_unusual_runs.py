@@ -87,3 +87,16 @@ def test_the_output_is_never_one_of_the_runs_it_reads(passive_run, tmp_path):
     code, text = _run(["fit-profile", "--force", "-o", str(tmp_path / "." / "run.h5"), str(run)])
     assert code == 4 and "is one of the runs to fit" in text, text
     assert run.read_bytes() == passive_run.read_bytes()
+
+
+def test_the_output_never_replaces_another_run_file_even_with_force(passive_run, tmp_path):
+    # --force wrote the TOML profile over a completed run file that was not an input
+    other = tmp_path / "other-run.h5"
+    other.write_bytes(passive_run.read_bytes())
+    code, text = _run(["fit-profile", "--force", "-o", str(other), str(passive_run)])
+    assert code == 4 and "is an HDF5 file (a run file or an export)" in text, text
+    assert other.read_bytes() == passive_run.read_bytes()
+    profile = tmp_path / "fitted.toml"
+    profile.write_text("old")
+    code, text = _run(["fit-profile", "--force", "-o", str(profile), str(passive_run)])
+    assert code == 0, text  # an earlier profile is replaced, as --force says

@@ -48,16 +48,24 @@ def parse_devices(text: str | None) -> tuple[tuple[int, int, int], ...]:
     Raises:
         ConfigError: malformed text.
     """
-    if not text:
+    if text is None:
         return ()
     try:
         out = []
         for part in text.split(","):
-            a, r, c = (int(x) for x in part.split(":"))
-            out.append((a, r, c))
+            fields = part.strip().split(":")
+            if len(fields) != 3 or not all(
+                f.strip().isascii() and f.strip().isdigit() for f in fields
+            ):
+                raise ValueError(part)
+            out.append(tuple(int(f) for f in fields))
     except ValueError as exc:
         raise ConfigError(f"--loop-devices {text!r} is not a list like '0:1:1,3:4:20'") from exc
-    return tuple(out)
+    twice = sorted({d for d in out if out.count(d) > 1})
+    if twice:
+        shown = ", ".join(":".join(map(str, d)) for d in twice)
+        raise ConfigError(f"--loop-devices {text!r} names {shown} twice; give each device once")
+    return tuple(out)  # type: ignore[return-value]
 
 
 def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str) -> int:

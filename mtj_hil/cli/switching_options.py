@@ -159,7 +159,7 @@ def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
     if text is None:
         return None
     ranged = ":" in text
-    parts = text.split(":") if ranged else [x for x in text.split(",") if x.strip()]
+    parts = text.split(":") if ranged else text.split(",")  # an empty item is a slip
     try:
         numbers = [float(x) for x in parts]
         if ranged and (len(numbers) != 3 or numbers[2] <= 0 or numbers[1] < numbers[0]):

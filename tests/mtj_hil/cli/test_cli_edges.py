@@ -338,3 +338,29 @@ def test_a_read_voltage_lost_in_the_noise_is_named_as_a_cause(tmp_path, capsys):
     assert main([*args, "--read-voltage", "1e-9", "--out", str(out)]) == 5
     said = " ".join(capsys.readouterr().err.split())
     assert "the read voltage (the currents it gives must stand well above" in said
+
+
+@pytest.mark.parametrize("text", ["1e-8,,1e-7", "1e-8,1e-7,", ",1e-8"])
+def test_an_empty_item_in_a_number_list_is_refused(text):
+    # --widths and --amplitudes dropped empty items where --arrays refused them
+    from mtj_hil.cli.switching_options import parse_floats
+
+    with pytest.raises(ConfigError, match="is not a list like"):
+        parse_floats(text, "--widths")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("", "is not a list like"),
+        ("0:1", "is not a list like"),
+        ("0:1:+1", "is not a list like"),
+        ("0:0:0,0:0:0", "names 0:0:0 twice"),
+    ],
+)
+def test_loop_devices_are_refused_like_the_other_lists(text, said):
+    from mtj_hil.cli.switching import parse_devices
+
+    with pytest.raises(ConfigError, match=said):
+        parse_devices(text)
+    assert parse_devices("0:1:1,3:4:20") == ((0, 1, 1), (3, 4, 20))

@@ -15,6 +15,7 @@ from click.core import ParameterSource
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mtj_hil.cli.paths import GivenPath
 from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import ConfigError, StoreError, counted
 from mtj_hil.schema.ranges import range_part
@@ -43,28 +44,6 @@ def current_run() -> Path | None:
 
 def forget_run() -> None:
     _RUN.clear()
-
-
-class GivenPath(click.Path):
-    """``click.Path`` refusing an empty value (``--out ""`` would name the current folder),
-    a name of only spaces (``--out " "`` made a file named " ") and ``-`` (which reads as
-    standard input or output, and made a file named "-")."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        what = "file" if self.file_okay else "folder"
-        if isinstance(value, str) and not value:
-            self.fail(f"an empty path names no {what}; give a {what} name", param, ctx)
-        if isinstance(value, str) and value == "-":
-            self.fail(
-                f"'-' is not standard input or output here; give a {what} name (./- for a "
-                f"{what} named '-')",
-                param,
-                ctx,
-            )
-        last = value.rstrip("/").rsplit("/", 1)[-1] if isinstance(value, str) else "x"
-        if value.rstrip("/") and not last.strip():
-            self.fail(f"{value!r} ends in a name of only spaces; give a {what} name", param, ctx)
-        return super().convert(value, param, ctx)
 
 
 def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

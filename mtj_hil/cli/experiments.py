@@ -7,65 +7,23 @@ project's exception families, which ``mtj_hil.cli.main.main`` turns into one lin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from mtj_hil.cli.common import GivenPath
-from mtj_hil.cli.numbers import FINITE, FiniteRange
+from mtj_hil.cli.experiment_common import console, progress_bar, results_folder
+from mtj_hil.cli.goodwill import goodwill
+from mtj_hil.cli.numbers import FiniteRange
 from mtj_hil.cli.tables import make_console, print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
-from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
 from mtj_hil.fileio.atomic import atomic_write
-from mtj_hil.fileio.writable import check_writable_place
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
-console = make_console(stderr=True)
-
 DATASET = click.Choice(["mnist5k", "digits", "idx"])
-
-
-@contextmanager
-def _bar() -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress display as a ``progress(stage, done, total)`` callback."""
-    with Progress(
-        TextColumn("{task.description:>24}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
-
-
-def _out_dir(out_dir: Path | None, name: str) -> Path:
-    """The results folder (default ``runs/<name>-<time>``), made and found writable before
-    the experiment runs (it used to fail there after the whole computation).
-
-    Raises:
-        OSError: the folder cannot be made or written (exit 4, naming it)."""
-    folder = (
-        out_dir
-        if out_dir is not None
-        else (Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
-    )
-    check_writable_place(folder / f"{name}.h5")
-    return folder
 
 
 @click.group()
@@ -346,20 +304,20 @@ def borders(
         compensation_epochs=compensation_epochs,
         compensation_training=compensation_training,
     )
-    folder = _out_dir(out_dir, "borders")
+    folder = results_folder(out_dir, "borders")
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():
         from mtj_hil.errors import StoreError
 
         raise StoreError(f"{folder} already holds borders results; choose another --out-dir")
     if seeds == 1:
-        with _bar() as progress:
+        with progress_bar() as progress:
             result = run_borders(config, progress)
         paths = write_borders(result, folder)
         print_markdown(make_console(), paths["markdown"].read_text())
         for key, path in paths.items():
             console.print(escape(f"{key}: {path}"), soft_wrap=True)
         return
-    with _bar() as progress:
+    with progress_bar() as progress:
         results = run_borders_seeds(config, range(seed, seed + seeds), progress)
     for r in results:
         write_borders(r, folder / f"seed-{r.config.seed}")
@@ -371,131 +329,6 @@ def borders(
     console.print(escape(f"per seed: {folder}/seed-*/"), soft_wrap=True)
 
 
-@experiment.command()
-@click.option(
-    "--solutions",
-    type=click.IntRange(1, MAX_SOLUTIONS),
-    default=300,
-    show_default=True,
-    help="Solutions (trained networks) written and measured.",
-)
-@click.option(
-    "--epochs",
-    type=click.IntRange(1, MAX_EPOCHS),
-    default=100,
-    show_default=True,
-    help="Training epochs per solution.",
-)
-@click.option(
-    "--restarts",
-    type=click.IntRange(1, MAX_RESTARTS),
-    default=3,
-    show_default=True,
-    help="Trainings per solution; the best on the training split is kept.",
-)
-@click.option(
-    "--profile",
-    default="passive-15x15",
-    show_default=True,
-    help="Die profile: a shipped name or a TOML file.",
-)
-@click.option(
-    "--lot-seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the simulated lot.",
-)
-@click.option(
-    "--die", type=click.IntRange(0), default=0, show_default=True, help="Die of the simulated lot."
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Master seed (data split, training, noise).",
-)
-@click.option(
-    "--pulse-amplitude",
-    type=FINITE,
-    default=0.9,
-    show_default=True,
-    help="First write-verify pulse (V); verify escalates by 0.05 V a round.",
-)
-@click.option(
-    "--reference",
-    type=GivenPath(file_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="daffodil-wine folder (default: $MTJ_HIL_REFERENCE, else shared/reference/"
-    "daffodil-wine beside the mtj-hil checkout, found from the package's location, not "
-    "the working folder).",
-)
-@click.option(
-    "--daffodil/--no-daffodil",
-    default=True,
-    show_default=True,
-    help="Also measure the NIST daffodil reference solutions (from the --reference folder "
-    "or its default; skipped with a line saying so when it is missing).",
-)
-@click.option(
-    "--out-dir",
-    type=GivenPath(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the results [default: runs/goodwill-<time>].",
-)
-def goodwill(
-    solutions: int,
-    epochs: int,
-    restarts: int,
-    profile: str,
-    lot_seed: int,
-    die: int,
-    seed: int,
-    pulse_amplitude: float,
-    reference: Path | None,
-    daffodil: bool,
-    out_dir: Path | None,
-) -> None:
-    """Wine 13-6-3 on a simulated die (passive 15 x 15 as in the paper, or another
-    --profile): accuracy distribution of many written solutions and of the
-    NIST reference solutions (after Goodwill et al.)."""
-    from mtj_hil.experiments.goodwill import GoodwillConfig, run_goodwill
-    from mtj_hil.experiments.goodwill_outputs import write_goodwill
-    from mtj_hil.training.reference import has_daffodil_wine
-
-    if reference is not None and daffodil and not has_daffodil_wine(reference):
-        # asked for by name: refused before the training, not skipped after it
-        raise click.BadParameter(
-            f"{reference} holds no daffodil-wine data (a dataset/ and a solutions/ folder); "
-            "give the daffodil-wine folder, or --no-daffodil",
-            param_hint="'--reference'",
-        )
-    config = GoodwillConfig(
-        solutions=solutions,
-        epochs=epochs,
-        profile=profile,
-        lot_seed=lot_seed,
-        die=die,
-        seed=seed,
-        reference=None if reference is None else str(reference),
-        daffodil=daffodil,
-        restarts=restarts,
-        pulse_amplitude=pulse_amplitude,
-    )
-    folder = _out_dir(out_dir, "goodwill")
-    if (folder / "goodwill.h5").exists():
-        from mtj_hil.errors import StoreError
-
-        raise StoreError(f"{folder / 'goodwill.h5'} already exists; choose another --out-dir")
-    with _bar() as progress:
-        result = run_goodwill(config, progress)
-    if result.skipped:
-        console.print(Text(str(result.skipped), style="yellow"), soft_wrap=True)
-    paths = write_goodwill(result, folder)
-    print_markdown(make_console(), paths["markdown"].read_text())
-    for key, path in paths.items():
-        console.print(escape(f"{key}: {path}"), soft_wrap=True)
-
+experiment.add_command(goodwill)
 
 from mtj_hil.cli.networks import evaluate, train  # noqa: E402, F401 - old import path

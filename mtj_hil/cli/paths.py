@@ -1,0 +1,29 @@
+"""Path arguments and options of the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+class GivenPath(click.Path):
+    """``click.Path`` refusing an empty value (``--out ""`` would name the current folder),
+    a name of only spaces (``--out " "`` made a file named " ") and ``-`` (which reads as
+    standard input or output, and made a file named "-")."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        what = "file" if self.file_okay else "folder"
+        if isinstance(value, str) and not value:
+            self.fail(f"an empty path names no {what}; give a {what} name", param, ctx)
+        if isinstance(value, str) and value == "-":
+            self.fail(
+                f"'-' is not standard input or output here; give a {what} name (./- for a "
+                f"{what} named '-')",
+                param,
+                ctx,
+            )
+        last = value.rstrip("/").rsplit("/", 1)[-1] if isinstance(value, str) else "x"
+        if value.rstrip("/") and not last.strip():
+            self.fail(f"{value!r} ends in a name of only spaces; give a {what} name", param, ctx)
+        return super().convert(value, param, ctx)

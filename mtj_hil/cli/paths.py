@@ -23,7 +23,7 @@ class GivenPath(click.Path):
                 param,
                 ctx,
             )
-        last = value.rstrip("/").rsplit("/", 1)[-1] if isinstance(value, str) else "x"
-        if value.rstrip("/") and not last.strip():
-            self.fail(f"{value!r} ends in a name of only spaces; give a {what} name", param, ctx)
+        text = value if isinstance(value, str) else "x"  # a default given as a Path
+        if text.rstrip("/") and not text.rstrip("/").rsplit("/", 1)[-1].strip():
+            self.fail(f"{text!r} ends in a name of only spaces; give a {what} name", param, ctx)
         return super().convert(value, param, ctx)

@@ -364,3 +364,12 @@ def test_loop_devices_are_refused_like_the_other_lists(text, said):
     with pytest.raises(ConfigError, match=said):
         parse_devices(text)
     assert parse_devices("0:1:1,3:4:20") == ((0, 1, 1), (3, 4, 20))
+
+
+def test_a_path_option_whose_default_is_a_path_object_converts():
+    # the check for names of only spaces called str methods on a Path default: demo crashed
+    from pathlib import Path
+
+    from mtj_hil.cli.paths import GivenPath
+
+    assert GivenPath(path_type=Path).convert(Path("runs/x.h5"), None, None) == Path("runs/x.h5")

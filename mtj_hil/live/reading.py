@@ -17,7 +17,7 @@ import h5py
 
 from mtj_hil.errors import StoreError
 from mtj_hil.runs.store.image import MAGIC
-from mtj_hil.runs.store.journal import RecoveryWarning
+from mtj_hil.runs.store.journal import RecoveryWarning, list_parts
 from mtj_hil.runs.store.reading import load_tree
 from mtj_hil.runs.store.structure import check_run, is_run_format
 
@@ -51,7 +51,14 @@ def read_retrying(
     if not (head.startswith(SIGNATURE) or head[:8] == MAGIC[:8]):
         raise NotARunFile(f"{path} is not an mtj-hil run file (not even an HDF5 file)")
     last: Exception | None = None
+    before = _state(path)
     for i in range(attempts):
+        now = _state(path)
+        # a failure on a file and journal that did not change since the last attempt is no
+        # read caught half way through a write: it is final (a damaged file is named at
+        # once instead of after 3 s of retries)
+        final = i == attempts - 1 or (i > 0 and now == before)
+        before = now
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RecoveryWarning)  # untrusted parts: not shown
@@ -62,7 +69,7 @@ def read_retrying(
                 try:  # a dataset of another type or shape: named once it stays so
                     check_run(h5, path, str(h5.attrs.get("kind", "")))
                 except StoreError as exc:
-                    if i == attempts - 1:  # not a read caught half way through a write
+                    if final:  # not a read caught half way through a write
                         raise NotARunFile(str(exc)) from exc
                     raise
                 return read(h5)
@@ -72,6 +79,8 @@ def read_retrying(
             last = exc
             if not path.exists():
                 raise FileNotFoundError(path) from exc
+            if final:
+                break
         time.sleep(pause * 2**i)
     raise StoreError(f"cannot read {path} (it may be damaged): {last}")
 
@@ -94,3 +103,13 @@ def _head(path: Path, size: int) -> bytes:
         return os.pread(fd, size, 0)
     finally:
         os.close(fd)
+
+
+def _state(path: Path) -> tuple[object, ...]:
+    """What a writer changes: the file's identity, size and time, and its journal parts."""
+    try:
+        st = os.stat(path)
+        key: tuple[object, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = ()
+    return key + tuple(p.name for _, p in list_parts(path))

@@ -155,7 +155,14 @@ def test_files_that_are_not_run_files_are_refused(tmp_path):
     assert RunSource(tmp_path / "later.h5").snapshot()["state"] == "waiting"
 
 
-def test_a_read_that_fails_mid_flush_is_retried(tmp_path):
+def _writer_at_work(monkeypatch) -> None:
+    """The file and its journal change between reads, as while a writer flushes."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr("mtj_hil.live.reading._state", lambda p: (next(ticks),))
+
+
+def test_a_read_that_fails_mid_flush_is_retried(tmp_path, monkeypatch):
+    _writer_at_work(monkeypatch)
     path = tmp_path / "r.h5"
     with h5py.File(path, "w") as h5:
         h5.attrs["format"] = "mtj-hil-run"
@@ -174,6 +181,22 @@ def test_a_read_that_fails_mid_flush_is_retried(tmp_path):
 
     with pytest.raises(StoreError, match="cannot read"):
         read_retrying(path, broken, attempts=3, pause=0.001)
+
+
+def test_a_failure_on_a_file_nobody_changes_is_final_at_the_second_read(tmp_path):
+    # a damaged file was read 6 times over 3 s before the page said so
+    path = tmp_path / "r.h5"
+    with h5py.File(path, "w") as h5:
+        h5.attrs["format"] = "mtj-hil-run"
+    calls = []
+
+    def broken(h5):
+        calls.append(1)
+        raise OSError("bad")
+
+    with pytest.raises(StoreError, match="cannot read"):
+        read_retrying(path, broken, pause=0.001)
+    assert len(calls) == 2
 
 
 def test_last_good_snapshot_is_kept_when_a_read_fails(tmp_path, monkeypatch):
@@ -195,6 +218,7 @@ def test_last_good_snapshot_is_kept_when_a_read_fails(tmp_path, monkeypatch):
 def test_a_file_that_changes_while_read_is_read_again(tmp_path, monkeypatch):
     path = tmp_path / "r.h5"
     _characterise(path, arrays=(0, 1))
+    _writer_at_work(monkeypatch)
     stamps = iter([0, 1, 2, 3])  # the first two reads see the file change under them
     monkeypatch.setattr("mtj_hil.live.snapshot._stamp", lambda p: next(stamps, 99))
     source = RunSource(path)

@@ -23,11 +23,10 @@ from typing import Any
 from unittest import mock
 
 from mtj_hil.sim.lab.lab import LabImperfections, VirtualLab
-from mtj_hil.testing.interop_clients import MORE_CLIENTS, attribute
+from mtj_hil.testing.interop_clients import CLIENT_TIMEOUT_MS, MORE_CLIENTS, VISA, attribute
 
 __all__ = ["CLIENTS", "Client", "PairResult", "run_pair"]
 
-VISA = {"visa_library": "@py", "read_termination": "\n", "write_termination": "\n", "timeout": 2000}
 #: Device routed to the SMU (array, row, column) and the voltage sourced (V).
 DEVICE = (3, 12, 7)
 VOLTAGE = 0.1
@@ -155,7 +154,10 @@ def _qcodes_keithley(
 
     def script(resource: str, step: Step, check: Callable[[float], None]) -> None:
         driver = getattr(importlib.import_module("qcodes.instrument_drivers.Keithley"), model)
-        smu = step("open", lambda: driver(name, resource, visalib="@py", timeout=2))
+        smu = step(
+            "open",
+            lambda: driver(name, resource, visalib="@py", timeout=CLIENT_TIMEOUT_MS / 1000),
+        )
         if smu is None:
             return
         try:

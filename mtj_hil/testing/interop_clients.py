@@ -19,7 +19,15 @@ from typing import Any
 __all__ = ["MORE_CLIENTS", "PEER_BUGS", "attribute"]
 
 VOLTAGE = 0.1
-VISA = {"visa_library": "@py", "read_termination": "\n", "write_termination": "\n", "timeout": 2000}
+CLIENT_TIMEOUT_MS = 1000
+"""I/O timeout (ms) the clients get. The virtual instruments answer within milliseconds;
+a pair that fails by a query left unanswered waits this out at each one."""
+VISA = {
+    "visa_library": "@py",
+    "read_termination": "\n",
+    "write_termination": "\n",
+    "timeout": CLIENT_TIMEOUT_MS,
+}
 Script = Callable[[str, Any, Callable[[float], None]], None]
 
 
@@ -52,7 +60,7 @@ def _pymeasure_buffer(model: str, configure: Callable[[Any], None]) -> Script:
             return
         step("configure", lambda: configure(smu))
         step("buffer", lambda: (smu.config_buffer(points=3), smu.start_buffer(),
-                                smu.wait_for_buffer(timeout=2, interval=0.01)))  # fmt: skip
+                                smu.wait_for_buffer(timeout=CLIENT_TIMEOUT_MS / 1000, interval=0.01)))  # fmt: skip
         step("measure", lambda: check(smu.means[1]))
         step("errors", lambda: _no_errors(smu.check_errors()))
         step("shutdown", lambda: (smu.shutdown(), smu.ask("*OPC?")))
@@ -94,7 +102,7 @@ def _pymeasure_2600_ramp(resource: str, step: Any, check: Callable[[float], None
 
 def _qcodes(model: str, name: str, resource: str) -> Any:
     driver = getattr(importlib.import_module("qcodes.instrument_drivers.Keithley"), model)
-    return driver(name, resource, visalib="@py", timeout=2)
+    return driver(name, resource, visalib="@py", timeout=CLIENT_TIMEOUT_MS / 1000)
 
 
 def _qcodes_2400_snapshot(resource: str, step: Any, check: Callable[[float], None]) -> None:
@@ -179,7 +187,8 @@ def _keithley2600(op: str) -> Script:
     def script(resource: str, step: Any, check: Callable[[float], None]) -> None:
         module = importlib.import_module("keithley2600")
         k = step("open", lambda: module.Keithley2600(resource, visa_library="@py",
-                                                      raise_keithley_errors=True))  # fmt: skip
+                                                      raise_keithley_errors=True,
+                                                      timeout=CLIENT_TIMEOUT_MS))  # fmt: skip
         if k is None:
             return
         smu = k.smua

@@ -75,7 +75,13 @@ def test_every_flipped_byte_exits_4_naming_the_file(good: Path, tmp_path: Path, 
 
 
 @pytest.mark.slow
-def test_zeroed_blocks_and_truncation_exit_4(good: Path, tmp_path: Path, capsys) -> None:
+def test_zeroed_blocks_and_truncation_exit_4(
+    good: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from mtj_hil.runs.store import reading
+
+    # exit 4 whether the locating process names the damage or runs out of time on it
+    monkeypatch.setattr(reading, "DIAGNOSE_TIMEOUT", 2.0)
     size = good.stat().st_size
     for offset in (0, 4096, size // 2, size - 4096):
         path = _damaged(good, tmp_path, offset, zero_block=True)

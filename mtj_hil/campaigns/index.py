@@ -313,7 +313,18 @@ class CampaignIndex:
     def run_active(self) -> bool:
         """Whether a ``campaign run`` holds this index now (its lock, see :meth:`exclusive`);
         False when none does, so records left ``running`` were cut short."""
-        return flock_held(self.path.with_name(self.path.name + ".lock")) is True
+        return flock_held(self._lock_path) is True
+
+    @property
+    def _lock_path(self) -> Path:
+        """The lock file a ``campaign run`` holds beside the index."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _in_use(self, other: str) -> StoreError:
+        """The refusal of a second run; ``other`` names the holder."""
+        return StoreError(
+            f"campaign index {self.path} is in use by another 'campaign run' ({other})"
+        )
 
     def refuse_if_running(self) -> None:
         """Refuse now, as :meth:`exclusive` would, when another ``campaign run`` holds this
@@ -322,15 +333,12 @@ class CampaignIndex:
         Raises:
             StoreError: another process runs this campaign now (naming it).
         """
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        if flock_held(lock_path) is True:
+        if flock_held(self._lock_path) is True:
             try:
-                other = lock_path.read_bytes()[:200].decode(errors="replace").strip()
+                other = self._lock_path.read_bytes()[:200].decode(errors="replace").strip()
             except OSError:
                 other = "another process"
-            raise StoreError(
-                f"campaign index {self.path} is in use by another 'campaign run' ({other})"
-            )
+            raise self._in_use(other)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -340,7 +348,7 @@ class CampaignIndex:
         Raises:
             StoreError: another process runs this campaign now.
         """
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_path = self._lock_path
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -354,9 +362,7 @@ class CampaignIndex:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 other = os.pread(fd, 200, 0).decode(errors="replace").strip()
-                raise StoreError(
-                    f"campaign index {self.path} is in use by another 'campaign run' ({other})"
-                ) from exc
+                raise self._in_use(other) from exc
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode(), 0)

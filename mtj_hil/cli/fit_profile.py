@@ -103,6 +103,7 @@ def _is_hdf5(path: Path) -> bool:
     """Whether ``path`` is a regular file holding HDF5 (a run file, with or without its
     checksum header, or an export)."""
     from mtj_hil.runs.store.image import MAGIC
+    from mtj_hil.runs.store.reading import HDF5_SIGNATURE
 
     try:
         if not path.is_file():
@@ -111,4 +112,4 @@ def _is_hdf5(path: Path) -> bool:
             head = f.read(len(MAGIC))
     except OSError:
         return False
-    return head.startswith(MAGIC) or head.startswith(b"\x89HDF\r\n\x1a\n")
+    return head.startswith(MAGIC) or head.startswith(HDF5_SIGNATURE)

@@ -22,11 +22,16 @@ def temp_name_headroom() -> int:
     return len(f"..tmp-{host}--") + 7 + 8
 
 
+def nearest_existing(folder: Path) -> Path:
+    """``folder`` if it exists, else its nearest existing ancestor (``/`` at the last)."""
+    return next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+
+
 def file_in_the_way(folder: Path) -> Path | None:
     """The nearest existing ancestor of ``folder`` (or ``folder`` itself) when it is not a
     folder, else None."""
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    return existing if existing is not None and not existing.is_dir() else None
+    existing = nearest_existing(folder)
+    return None if existing.is_dir() else existing
 
 
 def check_new_name(path: str | Path, headroom: int = 0) -> None:
@@ -42,9 +47,8 @@ def check_new_name(path: str | Path, headroom: int = 0) -> None:
     blocker = file_in_the_way(path.parent)
     if blocker is not None:
         raise NotADirectoryError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(path))
-    existing = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("/"))
     try:
-        name_max = os.pathconf(existing, "PC_NAME_MAX")
+        name_max = os.pathconf(nearest_existing(path.parent), "PC_NAME_MAX")
     except (OSError, ValueError):
         name_max = NAME_MAX_FALLBACK
     for part in (path.name, *(p.name for p in path.parents if not p.exists())):
@@ -90,5 +94,4 @@ def probe_folder(folder: str | Path) -> None:
     blocker = file_in_the_way(folder)
     if blocker is not None:
         raise NotADirectoryError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(folder))
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
-    os.rmdir(tempfile.mkdtemp(prefix=".mtj-hil-probe-", dir=existing))
+    os.rmdir(tempfile.mkdtemp(prefix=".mtj-hil-probe-", dir=nearest_existing(folder)))

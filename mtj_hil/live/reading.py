@@ -51,13 +51,13 @@ def read_retrying(
     if not (head.startswith(SIGNATURE) or head[:8] == MAGIC[:8]):
         raise NotARunFile(f"{path} is not an mtj-hil run file (not even an HDF5 file)")
     last: Exception | None = None
-    before = _state(path)
+    before: tuple[object, ...] | None = None
     for i in range(attempts):
         now = _state(path)
         # a failure on a file and journal that did not change since the last attempt is no
         # read caught half way through a write: it is final (a damaged file is named at
         # once instead of after 3 s of retries)
-        final = i == attempts - 1 or (i > 0 and now == before)
+        final = i == attempts - 1 or now == before
         before = now
         try:
             with warnings.catch_warnings():

@@ -38,7 +38,7 @@ def open_run(
         StoreError: the file exists (without ``resume``), or cannot be resumed.
     """
     if resume:
-        return sink_type.resume(out, die_id, station=chip.describe())
+        return sink_type.resume(out, die_id, station=chip.describe(), operator=operator)
     return sink_type.create(
         out,
         plan=plan,

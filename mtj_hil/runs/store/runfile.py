@@ -326,10 +326,13 @@ class RunFile:
         else:
             self.flush()
 
-    def mark_resumed(self) -> None:
-        """Record a resume (time, previous status) and set the status back to running."""
+    def mark_resumed(self, operator: str | None = None) -> None:
+        """Record a resume (time, previous status, who resumed it: ``operator`` or the login
+        name) and set the status back to running."""
         history = json.loads(self.h5.attrs.get("resumed", "[]"))
-        history.append({"at": now_iso(), "previous_status": self.status})
+        history.append(
+            {"at": now_iso(), "previous_status": self.status, "operator": operator or user()}
+        )
         self.set_attrs("", resumed=json.dumps(history))
         self.set_status("running")
 

@@ -76,8 +76,15 @@ class RunSink:
         )
 
     @classmethod
-    def resume(cls, path: str | Path, die_id: str, station: dict[str, Any] | None = None) -> Self:
-        """Reopen an interrupted run of die ``die_id`` to finish it. Finished arrays whose
+    def resume(
+        cls,
+        path: str | Path,
+        die_id: str,
+        station: dict[str, Any] | None = None,
+        operator: str | None = None,
+    ) -> Self:
+        """Reopen an interrupted run of die ``die_id`` to finish it, recording who resumed
+        it (``operator``, default the login name) in the run's ``resumed`` history. Finished arrays whose
         checksum does not verify are dropped, with every array after them, to be measured
         again (with a :class:`RecoveryWarning`). ``station``: the resuming chip's
         ``describe()``, refused when it measures through another bench than the run began
@@ -103,7 +110,7 @@ class RunSink:
             sink = cls(run)
             cls.PLAN.refuse_resume(path, sink.plan)
             sink._drop_unverified()
-            run.mark_resumed()
+            run.mark_resumed(operator)
         except BaseException:
             run.close()
             raise

@@ -50,9 +50,12 @@ def test_interrupted_run_resumes_to_the_same_data(tmp_path):
     assert not first.complete
     with pytest.raises(Exception, match="not 'sim:other'"):
         run_switching(_chip(), part, die_id="sim:other", plan=PLAN, resume=True)
-    run_switching(_chip(), part, die_id=ID, plan=PLAN, resume=True)
+    run_switching(_chip(), part, die_id=ID, plan=PLAN, resume=True, operator="night shift")
     a, b = load_switching(whole), load_switching(part)
     assert b.attrs["status"] == "completed" and len(b.attrs["resumed"]) == 1
+    # who finished the run is recorded with the resume, beside who began it
+    assert b.attrs["resumed"][0]["operator"] == "night shift"
+    assert b.attrs["resumed"][0]["previous_status"] == "aborted"
     for arr in (3, 1):
         for name in ("trials", "switched", "amplitude", "direction", "disturb_flips", "loop_g"):
             np.testing.assert_array_equal(getattr(a.data[arr], name), getattr(b.data[arr], name))

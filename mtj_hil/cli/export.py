@@ -45,8 +45,9 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
     """
     from mtj_hil.labelled.export import export_run, write_dataset
     from mtj_hil.labelled.outputs import check_target
+    from mtj_hil.runs.store.sniff import is_campaign_path
 
-    if run.suffix.lower() == ".toml":
+    if is_campaign_path(run):
         from mtj_hil.campaigns import load_campaign
         from mtj_hil.campaigns.dataset import campaign_dataset
 

@@ -53,13 +53,14 @@ def fit_profile_command(
     from mtj_hil.profile_fit.fit import fit_profile
     from mtj_hil.profile_fit.writer import write_profile_toml
     from mtj_hil.runs.store.select import finished_runs, skipped_note
+    from mtj_hil.runs.store.sniff import holds_hdf5
     from mtj_hil.sim.profile import load_profile
 
     if is_one_of(out, runs):  # by file identity: a hard link or a second mount too
         raise StoreError(f"{out} is one of the runs to fit; choose another -o (not even --force)")
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")
-    if _is_hdf5(out):  # a run file or an export: a TOML profile never replaces one
+    if holds_hdf5(out):  # a run file or an export: a TOML profile never replaces one
         raise StoreError(
             f"{out} is an HDF5 file (a run file or an export); -o writes a TOML profile: "
             "choose another -o (--force does not replace measurements)"
@@ -97,19 +98,3 @@ def fit_profile_command(
     for warning in fitted.warnings:
         console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)
     console.print(escape(f"wrote {out} (loads with --profile {out})"), soft_wrap=True)
-
-
-def _is_hdf5(path: Path) -> bool:
-    """Whether ``path`` is a regular file holding HDF5 (a run file, with or without its
-    checksum header, or an export)."""
-    from mtj_hil.runs.store.image import MAGIC
-    from mtj_hil.runs.store.reading import HDF5_SIGNATURE
-
-    try:
-        if not path.is_file():
-            return False
-        with open(path, "rb") as f:
-            head = f.read(len(MAGIC))
-    except OSError:
-        return False
-    return head.startswith(MAGIC) or head.startswith(HDF5_SIGNATURE)

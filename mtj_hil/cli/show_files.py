@@ -15,8 +15,7 @@ from rich.table import Table
 from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import StoreError, counted
 from mtj_hil.runs.store.resume import resume_hint
-
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+from mtj_hil.runs.store.sniff import hdf5_signature_at_block
 
 
 def sniff(path: Path) -> str:
@@ -32,7 +31,7 @@ def sniff(path: Path) -> str:
     try:
         with path.open("rb") as fh:
             head = fh.read(512)
-            hdf5 = _hdf5_signature(fh)
+            hdf5 = hdf5_signature_at_block(fh)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
     if hdf5:
@@ -58,21 +57,6 @@ def _is_text(head: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return b"\x00" not in head
-
-
-def _hdf5_signature(fh: Any) -> bool:
-    """Whether the open binary file ``fh`` holds the HDF5 signature where HDF5 looks for it:
-    at 0, or after a user block (512, 1024, 2048 ... bytes; every run file has one), whatever
-    the file's name ends in."""
-    offset = 0
-    while True:
-        fh.seek(offset)
-        found = fh.read(len(HDF5_MAGIC))
-        if found == HDF5_MAGIC:
-            return True
-        if len(found) < len(HDF5_MAGIC):
-            return False
-        offset = 512 if offset == 0 else 2 * offset
 
 
 def grid(rows: list[tuple[str, Any]]) -> Table:

@@ -41,7 +41,9 @@ def _source(path: Path) -> Any:
     Raises:
         ConfigError: a campaign file that does not load. StoreError: not a run file.
     """
-    if path.suffix.lower() == ".toml":
+    from mtj_hil.runs.store.sniff import is_campaign_path
+
+    if is_campaign_path(path):
         from mtj_hil.campaigns import load_campaign
         from mtj_hil.campaigns.live import CampaignSource
 
@@ -215,7 +217,9 @@ def live_view(target: Path) -> Iterator[None]:
         ("--live-host", "--live-port"),
     )
     url = url_of(sock)
-    module = "mtj_hil.campaigns.live" if Path(target).suffix == ".toml" else "mtj_hil.live"
+    from mtj_hil.runs.store.sniff import is_campaign_path
+
+    module = "mtj_hil.campaigns.live" if is_campaign_path(target) else "mtj_hil.live"
     # niced from its first instruction (its imports are most of the CPU it ever uses)
     argv = ["nice", "-n", str(niceness())] if shutil.which("nice") else []
     argv += [sys.executable, "-m", module, str(Path(target).resolve())]

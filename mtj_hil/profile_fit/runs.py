@@ -23,6 +23,7 @@ from mtj_hil.runs.store.characterization import (
 )
 from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
+from mtj_hil.runs.store.sniff import holds_hdf5
 from mtj_hil.runs.store.switching import Switching, load_switching
 
 
@@ -64,7 +65,7 @@ def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:
     sws: list[Switching] = []
     for p in paths:
         p = Path(p)
-        if p.suffix.lower() == ".toml":
+        if p.suffix.lower() == ".toml" and not holds_hdf5(p):
             raise StoreError(
                 f"{p} is a TOML file (a profile or station?), not a run file; fit-profile "
                 f"reads characterization and switching run files (.h5)"

@@ -28,9 +28,10 @@ import h5py
 import numpy as np
 
 from mtj_hil.errors import StoreError
+from mtj_hil.runs.store.sniff import HDF5_SIGNATURE, RUN_HEADER
 
 USERBLOCK = 512
-MAGIC = b"mtj-hil checksummed HDF5\n"
+MAGIC = RUN_HEADER
 CHECKSUM_ATTR = "sha256"
 
 
@@ -53,9 +54,6 @@ def encode(h5: h5py.File) -> bytes:
     return header.ljust(USERBLOCK, b"\0") + body
 
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
 def has_header(data: bytes) -> bool:
     """Whether ``data`` starts with a checksummed-image header (files of mtj-hil 0.1 do not),
     or with one damaged (:func:`verify` then reports it): a few bytes off, or any header in
@@ -63,7 +61,7 @@ def has_header(data: bytes) -> bool:
     0.1 and HDF5 tools such as h5repack start the file at byte 0)."""
     if data.startswith(MAGIC):
         return True
-    if data[USERBLOCK : USERBLOCK + 8] == _HDF5_SIGNATURE and not data.startswith(_HDF5_SIGNATURE):
+    if data[USERBLOCK : USERBLOCK + 8] == HDF5_SIGNATURE and not data.startswith(HDF5_SIGNATURE):
         return True
     head = data[: len(MAGIC)]
     differing = sum(a != b for a, b in zip(head, MAGIC, strict=False)) + len(MAGIC) - len(head)

@@ -34,12 +34,10 @@ from mtj_hil.runs.store.image import (
     verify,
 )
 from mtj_hil.runs.store.journal import RecoveryWarning, apply, parts_dir, read_parts
+from mtj_hil.runs.store.sniff import HDF5_SIGNATURE
 
 DIAGNOSE_TIMEOUT = 30.0
 """Seconds the separate process that locates damage may take."""
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-"""The first bytes of an HDF5 file without a user block."""
 
 LEGACY_PROBE_TIMEOUT = 30.0
 """Seconds a separate process may take to parse a file without a checksum (mtj-hil 0.1)

@@ -310,6 +310,11 @@ def list_command(station_file: Path) -> None:
 def show_command(record: str | None, station_file: Path | None) -> None:
     """Show one calibration record: a file path, an id (with --station), or the station's
     newest record."""
+    if record is not None and not record.strip():
+        raise click.UsageError(
+            "RECORD is empty: give a record file or id, or leave it out (with --station) for "
+            "the newest record"
+        )
     try:
         if record is not None and Path(record).is_file():
             rec = read_record(record)

@@ -120,14 +120,22 @@ SERVED_HEADER = "# Written by mtj-hil lab serve"
 
 def check_station_target(target: Path) -> None:
     """Refuse a ``--write-station`` path that holds anything but an earlier served station
-    file (a run file or a hand-written station given by mistake is never overwritten).
+    file (a run file or a hand-written station given by mistake is never overwritten), or
+    where no file can be written; its missing folders are made, before the lab starts.
 
     Raises:
-        StoreError: the file exists and is not one ``lab serve`` wrote, or cannot be read.
+        StoreError: the file exists and is not one ``lab serve`` wrote, or cannot be read;
+            or no file can be made there (naming why).
     """
     from mtj_hil.errors import StoreError
+    from mtj_hil.fileio.atomic import error_text
+    from mtj_hil.fileio.writable import check_writable_place
 
     if not target.exists():
+        try:
+            check_writable_place(target)
+        except OSError as exc:
+            raise StoreError(f"--write-station {target}: {error_text(exc)}") from exc
         return
     try:
         with target.open("rb") as fh:

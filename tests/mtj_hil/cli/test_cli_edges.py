@@ -283,6 +283,14 @@ def test_calibration_show_of_a_missing_file_says_so(tmp_path, capsys):
     assert f"no calibration record file {missing}" in _err(capsys)
 
 
+@pytest.mark.parametrize("record", ["", "  "])
+def test_calibration_show_of_an_empty_record_name_is_a_usage_error(record, capsys):
+    """``calibration show ''`` said "no calibration record file  (not a file)" with exit 8,
+    as if a measurement had failed."""
+    assert main(["calibration", "show", record]) == 2
+    assert "RECORD is empty" in _err(capsys)
+
+
 def test_the_api_names_its_default_run_file_as_the_command_does(tmp_path, monkeypatch):
     """``mtj_hil.characterize(die)`` wrote runs/characterization-..., the command
     runs/characterize-...: one default, one name."""

@@ -57,3 +57,17 @@ def test_write_station_never_overwrites_a_file_lab_serve_did_not_write(tmp_path,
         assert main(["lab", "serve", "--seconds", "0.1", "--write-station", str(served)]) == 0
     assert served.read_text().startswith("# Written by mtj-hil lab serve")
     assert main(["lab", "serve", "--seconds", "-1", "--write-station", str(served)]) == 2
+
+
+def test_write_station_makes_its_folders_and_refuses_before_the_lab_starts(tmp_path, capsys):
+    nested = tmp_path / "new" / "deeper" / "served.toml"
+    assert main(["lab", "serve", "--seconds", "0.1", "--write-station", str(nested)]) == 0
+    assert nested.read_text().startswith("# Written by mtj-hil lab serve")
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    target = blocker / "served.toml"
+    assert main(["lab", "serve", "--seconds", "0.1", "--write-station", str(target)]) == 4
+    captured = capsys.readouterr()
+    assert "serving" not in captured.out  # refused before any instrument was served
+    assert f"{blocker} is a file, not a folder" in " ".join(captured.err.split())

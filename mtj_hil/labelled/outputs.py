@@ -44,7 +44,8 @@ def check_target(
     """Refuse an output ``target`` that is one of the ``inputs`` (by file identity: a hard
     link or a second mount of an input is caught; ``what`` names them in the message), a
     folder where a file is written (``folder`` False: ``--force`` would not help, so it is
-    said first), or one that exists without ``force``.
+    said first), or one that exists without ``force`` (a folder of tables, ``folder``
+    True, may exist: :func:`write_folder` refuses it only when it holds files).
 
     Raises:
         StoreError: naming ``target`` and what to do.
@@ -53,6 +54,8 @@ def check_target(
         raise StoreError(f"{target} is {what}; choose another --out (not even --force)")
     if not folder and target.is_dir():
         raise StoreError(f"{target} is a folder; give the file to write as --out")
+    if folder and target.is_dir():
+        return  # write_folder's to judge: an empty folder made for the tables is fine
     if target.exists() and not force:
         raise StoreError(f"{target} already exists; choose another --out or add --force")
 

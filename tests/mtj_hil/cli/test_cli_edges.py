@@ -381,3 +381,15 @@ def test_a_path_option_whose_default_is_a_path_object_converts():
     from mtj_hil.cli.paths import GivenPath
 
     assert GivenPath(path_type=Path).convert(Path("runs/x.h5"), None, None) == Path("runs/x.h5")
+
+
+def test_csv_export_fills_an_empty_folder_made_for_it(c0, tmp_path, capsys):
+    """``export --format csv --out tables`` into a folder just made (empty) asked for
+    --force, as if tables would be replaced; a folder holding files still needs it."""
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    assert main(["export", str(c0), "--format", "csv", "--out", str(folder)]) == 0
+    assert (folder / "attributes.csv").is_file()
+    capsys.readouterr()
+    assert main(["export", str(c0), "--format", "csv", "--out", str(folder)]) == 4
+    assert "already holds files" in _err(capsys)

@@ -39,6 +39,16 @@ ACTIVE = 60.0
 """s after the last request during which the watcher keeps re-reading."""
 IDLE_EXIT = 300.0
 """s without a request after which a ``--live`` server whose measurement ended stops."""
+MAX_CONNECTIONS = 64
+"""Connections served at once; one more is answered 503 and closed, so clients that open
+connections and never finish a request cannot take every thread and file descriptor of
+the process (each page holds one long poll, shared by its browser's tabs)."""
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain; "
+    b"charset=utf-8\r\nContent-Length: 34\r\nConnection: close\r\n\r\n"
+    b"too many connections; retry later\n"
+)
+"""The whole answer to a connection past :data:`MAX_CONNECTIONS`."""
 STATIC = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
@@ -288,6 +298,29 @@ class LiveServer(ThreadingHTTPServer):
         self.socket = sock
         self.hub = hub
         self.loopback_only = is_loopback(str(sock.getsockname()[0]))
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection on its own thread while a slot is free; past
+        :data:`MAX_CONNECTIONS`, answer 503 at once and close it."""
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.settimeout(1.0)
+                request.sendall(BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()  # no thread started: the slot is free again
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """One connection, start to close; its slot is freed however it ends."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A viewer that went away mid-answer is no error worth a traceback; anything

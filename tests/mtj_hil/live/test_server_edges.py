@@ -170,3 +170,31 @@ def test_short_and_bracketed_loopback_forms_are_loopback():
         assert is_loopback(host), host
     for host in ("", "0.0.0.0", "::", "10.0.0.1"):
         assert not is_loopback(host), host
+
+
+def test_connections_that_never_send_a_request_cannot_take_every_slot(monkeypatch):
+    """Clients that opened connections and sent nothing each held a thread for a minute,
+    without limit; past the cap a connection is answered 503 and closed at once, and a slot
+    freed by a closed connection serves a page again."""
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 4, raising=False)
+    url = _serve(Counter())
+    host, port = _host(url).split(":")
+    idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(4)]
+    try:
+        time.sleep(0.3)  # every one accepted and holding its slot
+        busy = _raw(url, b"GET /api/health HTTP/1.1\r\nHost: " + _host(url).encode() + b"\r\n\r\n")
+        assert busy.startswith(b"HTTP/1.1 503") and b"Retry-After" in busy
+        idle.pop().close()
+        deadline = time.monotonic() + 5
+        answer = b""
+        while time.monotonic() < deadline and not answer.startswith(b"HTTP/1.1 200"):
+            time.sleep(0.1)
+            answer = _raw(
+                url,
+                b"GET /api/health HTTP/1.1\r\nHost: " + _host(url).encode()
+                + b"\r\nConnection: close\r\n\r\n",
+            )  # fmt: skip
+        assert answer.startswith(b"HTTP/1.1 200")
+    finally:
+        for conn in idle:
+            conn.close()

@@ -131,14 +131,22 @@ def _identify_and_reset(station: Station, controller: Any, check: InstrumentChec
         check.outcome = f"failed: {exc}"
 
 
-def _check_smu(station: Station, cfg: Any, resource: str, hold: HeldInterrupt) -> InstrumentCheck:
+def _check_smu(
+    station: Station,
+    cfg: Any,
+    resource: str,
+    hold: HeldInterrupt,
+    identities: dict[str, str] | None = None,
+) -> InstrumentCheck:
     """Open, verify and shut down one SMU. Once ``hold`` keeps a Ctrl-C, the SMU is only
-    opened and shut down (its output off and read back), not checked."""
+    opened and shut down (its output off and read back), not checked. ``identities``:
+    the ``*IDN?`` answers of the entries opened before (one instrument under two
+    addresses is refused, see :func:`~mtj_hil.station.smu.make_smu`)."""
     check = InstrumentCheck(f"smu.{cfg.name}", resource, outcome=INTERRUPTED)
     smu = None
     try:
         with hold:
-            smu = make_smu(cfg, resource, station)
+            smu = make_smu(cfg, resource, station, identities=identities)
     except ConfigError as exc:
         check.outcome = f"wrong instrument or setting: {exc}"
     except InstrumentError as exc:
@@ -206,6 +214,9 @@ def check_station(station: Station) -> StationCheck:
     with contextlib.ExitStack() as stack:
         _lab, url, resources = start_virtual_lab(station, stack)
         checks = [_check_controller(station, url, hold)]
-        checks += [_check_smu(station, cfg, resources[cfg.name], hold) for cfg in station.smus]
+        seen: dict[str, str] = {}
+        checks += [
+            _check_smu(station, cfg, resources[cfg.name], hold, seen) for cfg in station.smus
+        ]
     hold.release()
     return StationCheck(visa, ports, checks)

@@ -154,6 +154,7 @@ def open_station(
             controller.link_clock = lambda: lab.clock.now
         smus: dict[str, SourceMeter] = {}
         shared: dict[tuple[str, str], Any] = {}
+        identities: dict[str, str] = {}
         try:
             for cfg in station.smus:
                 # a virtual SMU's host-side waits (ramp dwells) are modelled lab time too
@@ -163,6 +164,7 @@ def open_station(
                     resources[cfg.name],
                     station,
                     shared=shared,
+                    identities=identities,
                     sleep=lab.clock.advance if on_lab else (sleep or time.sleep),
                 )
             chip = InstrumentChip(controller, station, smus)

@@ -12,6 +12,7 @@ from typing import Any
 
 from mtj_hil.calibration.records import ReferenceResistor
 from mtj_hil.errors import ConfigError, apart
+from mtj_hil.instruments.bus.resource_names import resource_identity
 from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.schema import check_section, check_top, read_toml, settings
@@ -286,9 +287,11 @@ def smu_wiring_problem(smus: list[SmuConfig]) -> tuple[str, str] | None:
     or one channel (or one single-channel instrument) named by two entries, which would give
     one output two roles, two known states and two shutdowns. Entries at the address
     ``"virtual"`` share the virtual lab's instrument when they name the same two-channel
-    driver, so their channels must differ too."""
+    driver, so their channels must differ too. Addresses are compared as VISA compares
+    them (:func:`~mtj_hil.instruments.bus.resource_names.resource_identity`: ``tcpip::h::inst0``
+    and ``TCPIP0::h::INSTR`` are one instrument)."""
     used: dict[tuple[str, str], str] = {}
-    drivers: dict[str, tuple[str, str]] = {}  # address -> (driver, entry) of real addresses
+    drivers: dict[str, tuple[str, str, str]] = {}  # address -> driver, entry, its spelling
     for smu in smus:
         channels = CHANNELS.get(smu.driver, ())
         channel = smu.channel if smu.channel is not None else (channels[0] if channels else "")
@@ -302,20 +305,27 @@ def smu_wiring_problem(smus: list[SmuConfig]) -> tuple[str, str] | None:
         if smu.resource == "virtual":
             if len(channels) < 2:
                 continue  # each single-channel virtual SMU gets an instrument of its own
-            unit = f"the virtual {smu.driver}"
+            unit, alias = f"the virtual {smu.driver}", ""
         else:
-            unit = smu.resource
-            driver, first = drivers.setdefault(unit, (smu.driver, smu.name))
+            driver, first, unit = drivers.setdefault(
+                resource_identity(smu.resource), (smu.driver, smu.name, smu.resource)
+            )  # the address as the first entry spelled it
+            alias = (
+                f" ({smu.resource!r} and {unit!r} are one VISA address)"
+                if smu.resource != unit
+                else ""
+            )
             if driver != smu.driver:
                 return (
                     f"smu.{smu.name}.resource",
-                    f"= {unit!r} is smu.{first}'s {driver}; one address is one instrument",
+                    f"= {smu.resource!r} is smu.{first}'s {driver}{alias}; one address is one "
+                    "instrument",
                 )
         other = used.setdefault((unit, channel), smu.name)
         if other != smu.name:
             return (
                 f"smu.{smu.name}",
-                f"uses channel {channel} of {unit}, as smu.{other} does; one channel serves "
-                "one entry (give another channel or instrument address)",
+                f"uses channel {channel} of {unit}, as smu.{other} does{alias}; one channel "
+                "serves one entry (give another channel or instrument address)",
             )
     return None

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.instruments.bus.resource_names import resource_identity
 from mtj_hil.instruments.bus.visa_session import VisaLibraryError, open_visa_adapter
 from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.known_state import SmuSettings, SourceCeiling
-from mtj_hil.station.config import ControllerConfig, SmuConfig, Station
+from mtj_hil.station.config import VIRTUAL, ControllerConfig, SmuConfig, Station
 
 #: What ``*IDN?`` must contain for each station driver name.
 IDENTITY = {
@@ -93,14 +94,16 @@ def check_identity(source: str, config: SmuConfig, idn: str, resource: str) -> N
 
 def used_channels(config: SmuConfig, station: Station | None) -> tuple[str, ...]:
     """Channels of ``config``'s instrument that the station uses: every ``[smu.*]`` entry with
-    the same driver and resource (a two-channel unit may serve two entries)."""
+    the same driver and resource, however the address is spelled (a two-channel unit may
+    serve two entries)."""
     default = "a" if config.driver == "keithley2600" else "1"
     if station is None:
         return (config.channel or default,)
     same = [
         c.channel or default
         for c in station.smus
-        if c.driver == config.driver and c.resource == config.resource
+        if c.driver == config.driver
+        and resource_identity(c.resource) == resource_identity(config.resource)
     ]
     return tuple(dict.fromkeys(same or [config.channel or default]))
 
@@ -112,17 +115,23 @@ def make_smu(
     *,
     sleep: Callable[[float], None] = time.sleep,
     shared: dict[tuple[str, str], Any] | None = None,
+    identities: dict[str, str] | None = None,
 ) -> SourceMeter:
     """Open the SMU driver a station names through its VISA library and check its identity.
 
     Nothing is configured and no output is touched here; see ``SourceMeter.configure``. On a
     two-channel unit the driver knows which channels the station uses (the others are made
     safe by ``configure``); with ``shared`` (a dict kept by the caller) entries naming
-    channels of the same unit share one instrument object and session.
+    channels of the same unit share one instrument object and session. With
+    ``identities`` (a dict kept by the caller: ``*IDN?`` answer -> the entry that gave it)
+    an instrument reached again under another address (``localhost`` and ``127.0.0.1``) is
+    refused before anything is configured: its two drivers would each reset the channel
+    the other one uses.
 
     Raises:
         ConfigError: the VISA library cannot be loaded (names ``station.visa_library``), a
-            channel the driver does not have, or an identity that is not the driver's model.
+            channel the driver does not have, an identity that is not the driver's model, or
+            one already answered by another entry's address.
         InstrumentError: the resource cannot be opened (a missing GPIB/USB extra is named)
             or does not answer.
     """
@@ -135,7 +144,7 @@ def make_smu(
 
     label = f"SMU {config.name} ({config.driver})"
     source = str(station.path) if station is not None and station.path else "<station>"
-    key = (config.driver, resource)
+    key = (config.driver, resource_identity(resource))
     if shared is not None and key in shared:
         ch = config.channel or ("a" if config.driver == "keithley2600" else "1")
         prefix = "smu" if config.driver == "keithley2600" else "ch"
@@ -168,7 +177,16 @@ def make_smu(
             inst = KeysightB2900(adapter, name=label, channels=used, sleep=sleep)
             smu = getattr(inst, f"ch{ch}")
         inst._init_guard(resource)
-        check_identity(source, config, smu.idn, resource)
+        idn = smu.idn
+        check_identity(source, config, idn, resource)
+        if identities is not None and config.resource != VIRTUAL:
+            other = identities.setdefault(idn, f"smu.{config.name} at {resource}")
+            if not other.startswith(f"smu.{config.name} "):
+                raise ConfigError(
+                    f"{source}: smu.{config.name} at {resource} answers *IDN? {idn!r}, as "
+                    f"{other} does: one instrument under two addresses; give its entries "
+                    "one resource (a two-channel unit serves two entries at one address)"
+                )
         if station is not None:
             bind_to_envelope(smu, station.envelope)
         if shared is not None and config.driver in ("keithley2600", "keysight_b2900"):

@@ -44,7 +44,7 @@ from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.base import scpi_number, sent_number
 from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.envelope import die_envelope, envelope_limits
-from mtj_hil.station.smu import bind_to_envelope, smu_settings, switch_on_at_zero
+from mtj_hil.station.smu import bind_to_envelope, smu_call, smu_settings, switch_on_at_zero
 
 __all__ = ["InstrumentChip", "rectangles"]
 from mtj_hil.protocols.chip import (
@@ -195,8 +195,11 @@ class InstrumentChip:
     def _select(self, array: int) -> None:
         if self._array != array:
             self.verify_instruments()  # an array boundary: nothing is trusted blindly
+            # nor is the board's picture: one that reset itself (or whose host watchdog
+            # fired) since the last array takes SEL, but holds 0 V read voltages
+            self.forget_board_state()
             self.controller.select_array(array)
-            self._array, self._route, self._enabled = array, None, None
+            self._array = array
 
     def _route_to(self, *route: Any) -> None:
         if self._route != route:
@@ -349,7 +352,7 @@ class InstrumentChip:
             self._set_vread(v[b])
             for j in range(cols):
                 self._route_to("SMU", j, "DAC")
-                reading = _smu_call("sense", sense.measure_current)
+                reading = smu_call("sense", sense.measure_current)
                 # a long measurement through a held route: keep the board's host watchdog
                 # from firing, and refuse the reading if it already had (routes were off;
                 # HostWatchdogFired, and read() forgets the stale board state)
@@ -486,14 +489,3 @@ class InstrumentChip:
             (held or exc).add_note(text)  # type: ignore[union-attr]
         if held is not None:
             raise held
-
-
-def _smu_call(role: str, call: Any) -> Any:
-    """Run one SMU call, turning a malformed reply (ValueError) into InstrumentError; wire
-    failures already arrive as InstrumentError from the drivers' guarded sessions."""
-    try:
-        return call()
-    except InstrumentError:
-        raise
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc

@@ -236,3 +236,14 @@ __all__ = [
     "smu_settings",
     "used_channels",
 ]
+
+
+def smu_call(role: str, call: Any) -> Any:
+    """Run one SMU call, turning a malformed reply (ValueError) into InstrumentError; wire
+    failures already arrive as InstrumentError from the drivers' guarded sessions."""
+    try:
+        return call()
+    except InstrumentError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InstrumentError(f"{role} SMU: {type(exc).__name__}: {exc}") from exc

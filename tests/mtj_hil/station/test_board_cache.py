@@ -74,3 +74,24 @@ def test_a_lost_select_does_not_make_the_next_read_measure_the_wrong_array(stati
         ok = (truth > 1e-6) & (np.abs(truth - other) > 0.2 * truth)
         assert ok.sum() >= 5
         np.testing.assert_allclose(currents[ok], truth[ok], rtol=0.05)
+
+
+@pytest.mark.parametrize("event", ["own reset", "host watchdog"])
+def test_a_board_that_reset_between_arrays_reads_at_the_asked_voltages(station_dict, event):
+    """The board reset itself (or its host watchdog fired) after a read of array 0: the SEL
+    of array 1 succeeds on the fresh board, which holds 0 V read voltages. The host skipped
+    its VREAD as already sent, and the read came back ~0 A as good readings."""
+    with open_station(station_from_dict(station_dict, STATION)) as chip:
+        lab = chip.lab
+        v = np.zeros((1, chip.layout.rows))
+        v[0, :5] = 0.1  # several lines at once: the VREAD + READ path
+        before = chip.read(1, v)
+        chip.read(0, v)
+        if event == "own reset":
+            lab.board._power_up()
+        else:
+            lab.clock.advance(61.0)
+            lab.board.check_watchdog()
+        after = chip.read(1, v)
+        np.testing.assert_allclose(after, before, rtol=0.05, atol=1e-7)
+        np.testing.assert_allclose(after, lab.die.read(1, v), rtol=0.05, atol=1e-7)

@@ -40,7 +40,7 @@ from mtj_hil.calibration.records import (
     ThresholdCalibration,
 )
 from mtj_hil.instruments.controller import ChipController
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.base import Reading
@@ -64,8 +64,17 @@ def _not_measured(readings: Sequence[Reading]) -> list[str]:
 
 
 def _readings(smu: SourceMeter, volts: Sequence[float], what: str) -> np.ndarray:
+    """Currents (A) of a sweep of ``volts`` (V) measuring ``what``.
+
+    Raises:
+        InstrumentStateLost: the SMU reset or left its known state (an instrument fault,
+            exit 7, as in every other phase).
+        CalibrationError: any other failure, or readings that are no measurement.
+    """
     try:
         readings = smu.sweep_voltages(list(volts))
+    except InstrumentStateLost:
+        raise
     except (InstrumentError, ValueError) as exc:
         raise CalibrationError(f"sense SMU failed while measuring {what}: {exc}") from exc
     bad = _not_measured(readings)

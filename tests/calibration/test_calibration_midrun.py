@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 
 import mtj_hil.cli.calibration as cal_cli
+import mtj_hil.sim.lab.lab as lab_module
 from mtj_hil.calibration.errors import CalibrationWarning
 from mtj_hil.calibration.record_files import list_records
+from mtj_hil.cli.main import main
 from mtj_hil.instruments.errors import InstrumentStateLost
 from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
+from mtj_hil.station.write import station_text
 
 STATION = Path(__file__).parents[2] / "stations" / "virtual-lab.toml"
 
@@ -78,3 +81,28 @@ def test_a_calibration_folder_that_cannot_be_written_is_refused_before_measuring
     said = " ".join(capsys.readouterr().err.split())
     assert "calibration.dir /proc/mtj-hil-records cannot be made or written" in said
     assert opened == []  # nothing measured
+
+
+@pytest.mark.parametrize("driver", ["keithley2400", "keithley2600"])
+def test_an_smu_reset_during_a_sweep_is_an_instrument_fault(tmp_path, monkeypatch, driver):
+    """A reset in the middle of the SMU's own sweeps exited 8 (calibration failed), where a
+    reset at any other point of the calibration exits 7 (instrument): the sweep wrapped the
+    state loss in a CalibrationError."""
+    made = []
+    real = lab_module.make_virtual_smu
+
+    def resetting(*args, **kwargs):
+        smu = real(*args, **kwargs)
+        smu.event_after(120, "reset")  # within the offset sweep
+        made.append(smu)
+        return smu
+
+    monkeypatch.setattr(lab_module, "make_virtual_smu", resetting)
+    text = STATION.read_text().replace('driver = "keithley2400"', f'driver = "{driver}"')
+    data = tomllib.loads(text)
+    data["calibration"]["dir"] = str(tmp_path / "records")
+    station = tmp_path / "station.toml"
+    station.write_text(station_text(data, "test station"))
+    assert main(["calibrate", "--station", str(station), "--no-thresholds"]) == 7
+    assert not any(s.output for s in made)
+    assert list_records(tmp_path / "records") == []

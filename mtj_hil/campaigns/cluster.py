@@ -25,6 +25,7 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
 from dataclasses import dataclass
@@ -212,20 +213,43 @@ def connect(
     # a worker without it. Tasks here are short-lived, so speed wins; a user's own setting of
     # the variable in the environment still takes precedence.
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=processes,
-            host="127.0.0.1",
-            security=True,
-            dashboard_address=settings.dashboard_address if processes else None,
-        )
+        try:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=processes,
+                host="127.0.0.1",
+                security=True,
+                dashboard_address=settings.dashboard_address if processes else None,
+            )
+        except BaseException:
+            _close_half_started()
+            raise
     client = Client(cluster, security=cluster.security)
     from mtj_hil.campaigns.quiet_stop import QuietCancelledAtClose
 
     # a stop closes the workers under their running tasks: one CancelledError warning each
     client.register_plugin(QuietCancelledAtClose())
     return client
+
+
+def _close_half_started() -> None:
+    """Close, quietly, the local clusters a stop signal interrupted while they started.
+
+    Left alone, distributed's exit handler (``distributed.deploy.spec.close_clusters``)
+    closed them at exit and printed an ``AssertionError: Status.init`` traceback under the
+    stop message, for a worker still starting. Each is closed here, errors suppressed, and
+    then left out of that handler (``shutdown_on_close``, which it consults).
+    """
+    from distributed.core import Status
+    from distributed.deploy.spec import SpecCluster
+
+    for cluster in list(SpecCluster._instances):
+        if getattr(cluster, "status", Status.closed) == Status.closed:
+            continue
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=5)
+        cluster.shutdown_on_close = False
 
 
 def _client_within(make: Any, scheduler: str, timeout: float) -> Any:

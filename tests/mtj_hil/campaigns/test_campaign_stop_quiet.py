@@ -105,3 +105,32 @@ def test_a_campaign_that_ends_well_prints_no_traceback(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "0 failed" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr
+
+
+def test_a_stop_while_the_local_cluster_starts_leaves_dask_nothing_to_close_at_exit(
+    monkeypatch,
+):
+    """A SIGHUP while the local cluster was still starting: the stop message was followed by
+    an ``AssertionError: Status.init`` traceback, from distributed's exit handler closing
+    the half-started cluster. The command closes it itself and leaves it out of that handler."""
+    import distributed
+    from distributed.core import Status
+    from distributed.deploy.spec import SpecCluster
+
+    from mtj_hil.campaigns.cluster import connect
+
+    real_init = distributed.LocalCluster.__init__
+
+    def stopped_while_starting(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        raise KeyboardInterrupt  # the stop signal, as the cluster comes up
+
+    monkeypatch.setattr(distributed.LocalCluster, "__init__", stopped_while_starting)
+    with pytest.raises(KeyboardInterrupt):
+        connect(workers=1, processes=False)
+    left = [
+        c
+        for c in SpecCluster._instances
+        if c.status != Status.closed and getattr(c, "shutdown_on_close", False)
+    ]
+    assert left == []  # distributed's exit handler (close_clusters) finds nothing to close

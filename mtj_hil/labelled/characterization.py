@@ -119,6 +119,26 @@ def _streams(
                 "S",
                 "conductance read at the bias read voltage after each write",
             )
+    _array_times(run, order, data)
+
+
+def _array_times(run: RunFile, order: list[int], data: dict[str, xr.Variable]) -> None:
+    """Start and end (s) of each array's measurement, on the clock the run names (what
+    ``fit-profile`` reads drift from); absent in files written before it was recorded."""
+    if not has(run, "characterization/array_time"):
+        return
+    times = read(run, "characterization/array_time")
+    if times.ndim != 2 or times.shape[1] != 2 or times.shape[0] <= max(order):
+        return  # the structure checks name a malformed one; the export goes without it
+    clock = group_attrs(run, "characterization").get("clock_source", "")
+    for i, edge in enumerate(("start", "end")):
+        data[f"array_{edge}"] = var(
+            times[order, i],
+            ("array",),
+            "s",
+            f"{edge} of the array's measurement, s since its session of the run started "
+            f"(clock: {clock or 'not recorded'})",
+        )
 
 
 def _defects(run: RunFile, data: dict[str, xr.Variable], coords: dict[str, Any]) -> None:
@@ -129,8 +149,23 @@ def _defects(run: RunFile, data: dict[str, xr.Variable], coords: dict[str, Any])
     )
     g = np.stack([read(run, "defects/g_p"), read(run, "defects/g_ap")], 1)
     data["conductance_mean"] = var(g, per_state, "S", "mean conductance after the write")
-    with np.errstate(divide="ignore"):
-        data["resistance"] = var(1.0 / g, per_state, "ohm", "resistance (1 / mean conductance)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # an open's mean conductance sits at the noise floor, at or below 0: no resistance
+        resistance = np.where(g > 0, 1.0 / g, np.nan)
+    data["resistance"] = var(
+        resistance,
+        per_state,
+        "ohm",
+        "resistance (1 / mean conductance; NaN where that is not above 0)",
+    )
+    if has(run, "defects/resistive_open"):
+        data["resistive_open"] = var(
+            read(run, "defects/resistive_open").astype(np.uint8),
+            cells,
+            "1",
+            "1 for an OPEN device that still conducts (a resistive open), else 0",
+            **flags((0, 1), ("not_resistive", "resistive_open")),
+        )
     if _pair(run, "defects/confidence", "defects/best_guess"):
         data["confidence"] = var(
             read(run, "defects/confidence"),

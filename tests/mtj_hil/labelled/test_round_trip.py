@@ -84,8 +84,22 @@ def test_characterization_values_and_units_are_the_files(runs: dict[str, Path], 
             np.testing.assert_array_equal(ds[var].sel(state=state).values, want, err_msg=var)
             assert ds[var].attrs["units"] == h5_unit(h5, path), var
         r = ds.resistance.sel(state="P").values
-        np.testing.assert_array_equal(r, 1.0 / h5["defects/g_p"][()])
+        g_p = h5["defects/g_p"][()]
+        np.testing.assert_array_equal(r[g_p > 0], 1.0 / g_p[g_p > 0])
+        # an open at the noise floor (mean conductance <= 0) has no resistance, never a
+        # negative one: exported resistances were -9 MOhm on opens
+        assert np.isnan(r[g_p <= 0]).all() and not (np.nan_to_num(r) < 0).any()
         assert ds.resistance.attrs["units"] == "ohm"
+        if "defects/resistive_open" in h5:
+            flagged = ds.resistive_open.values.astype(bool)
+            np.testing.assert_array_equal(flagged, h5["defects/resistive_open"][()])
+        if "characterization/array_time" in h5:  # 0.1 files did not record it
+            times = h5["characterization/array_time"][()][order]
+            np.testing.assert_array_equal(ds.array_start.values, times[:, 0])
+            np.testing.assert_array_equal(ds.array_end.values, times[:, 1])
+            assert ds.array_start.attrs["units"] == "s"
+        else:
+            assert "array_start" not in ds
         assert json.loads(ds.attrs["plan"]) == json.loads(h5.attrs["plan"])
         assert ds.attrs["run_id"] == h5.attrs["run_id"]
         if "remeasure" in h5:

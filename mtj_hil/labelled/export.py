@@ -24,6 +24,7 @@ from mtj_hil.runs.store import nexus
 from mtj_hil.runs.store.image import copy_image, encode, seal
 from mtj_hil.runs.store.reading import load_tree
 from mtj_hil.runs.store.resume import finish_hint
+from mtj_hil.runs.store.verify import backfill_array_sums
 
 FORMATS = ("netcdf", "csv", "nexus")
 SUFFIX = {"netcdf": ".nc", "csv": "-csv", "nexus": ".nxs"}
@@ -97,6 +98,7 @@ def nexus_image(path: str | Path) -> bytes:
             h5 = copy_image(tree.h5)
         finally:
             tree.h5.close()
+        backfill_array_sums(h5, Path(path))  # sealed below as a current file: it needs them
     try:
         nexus.finish(h5)
         seal(h5)

@@ -19,6 +19,9 @@ from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.structure import PlanRecord
 
+SUMS_TEXT = "SHA-256 of each finished array's rows (see mtj_hil.runs.store.sink.rows_digest)"
+"""The description of a run file's dataset of per-array checksums."""
+
 
 def rows_digest(rows: dict[str, np.ndarray]) -> str:
     """SHA-256 of an array's rows: every stream by name, with its dtype and shape."""
@@ -184,7 +187,7 @@ class RunSink:
             self._sums_path(),
             np.array([digest.encode()], dtype="S64"),
             "1",
-            "SHA-256 of each finished array's rows (see mtj_hil.runs.store.sink.rows_digest)",
+            SUMS_TEXT,
         )
         self.run.append(
             self._index_path(),
@@ -209,16 +212,18 @@ class RunSink:
 
     def _backfill_sums(self) -> None:
         """Give the arrays of a file from mtj-hil 0.1 (stored without checksums) theirs."""
+        sums = self.missing_sums()
+        if sums is not None:
+            self.run.append(self._sums_path(), sums, "1", SUMS_TEXT)
+
+    def missing_sums(self) -> np.ndarray | None:
+        """The per-array checksums (``S64``, one per finished array, in order) a file from
+        mtj-hil 0.1 lacks; None when it has them or has no finished array."""
         done = self.completed_arrays()
         if not done or self._sums_path() in self.run.h5:
-            return
+            return None
         sums = [rows_digest(self._hashed_rows(i)).encode() for i in range(len(done))]
-        self.run.append(
-            self._sums_path(),
-            np.array(sums, dtype="S64"),
-            "1",
-            "SHA-256 of each finished array's rows (see mtj_hil.runs.store.sink.rows_digest)",
-        )
+        return np.array(sums, dtype="S64")
 
     def _hashed_rows(self, i: int) -> dict[str, np.ndarray]:
         """The rows of the ``i``-th finished array the checksum covers (not ``UNHASHED``)."""

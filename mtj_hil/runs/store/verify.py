@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
+
+import h5py
 
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import error_text
@@ -80,13 +83,38 @@ def verify_run(path: str | Path, *, parts: bool = True) -> list[str]:
     return problems
 
 
-def _arrays(path: Path, h5: object) -> list[str]:
-    """Finished arrays whose data do not match their per-array checksum."""
+def _sink_types() -> dict[str, Any]:
+    """Each run kind's sink class (:class:`~mtj_hil.runs.store.sink.RunSink`)."""
     from mtj_hil.runs.store.characterization import CharacterizationRun
-    from mtj_hil.runs.store.runfile import RunFile
     from mtj_hil.runs.store.switching import SwitchingRun
 
-    sinks = {s.KIND: s for s in (CharacterizationRun, SwitchingRun)}
+    return {s.KIND: s for s in (CharacterizationRun, SwitchingRun)}
+
+
+def backfill_array_sums(h5: h5py.File, path: Path) -> None:
+    """Give the finished arrays of ``h5`` (an open, writable copy of the mtj-hil 0.1 run file
+    ``path``) the per-array checksums current files carry, so a copy sealed as a current
+    file (:func:`~mtj_hil.runs.store.image.seal`) reads back as one. Nothing for a file
+    that has them or is of no known kind."""
+    from mtj_hil.runs.store.journal import Op, apply
+    from mtj_hil.runs.store.runfile import RunFile
+    from mtj_hil.runs.store.sink import SUMS_TEXT
+
+    run = RunFile(h5, path)
+    sink_type = _sink_types().get(str(h5.attrs.get("kind", "")))
+    if sink_type is None:
+        return
+    sink = sink_type(run)
+    sums = sink.missing_sums()
+    if sums is not None:
+        apply(h5, Op("append", sink._sums_path(), sums, {"unit": "1", "description": SUMS_TEXT}))
+
+
+def _arrays(path: Path, h5: object) -> list[str]:
+    """Finished arrays whose data do not match their per-array checksum."""
+    from mtj_hil.runs.store.runfile import RunFile
+
+    sinks = _sink_types()
     run = RunFile(h5, path)  # type: ignore[arg-type]
     try:
         sink_type = sinks.get(run.kind)

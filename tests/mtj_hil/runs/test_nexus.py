@@ -114,6 +114,27 @@ def test_files_from_before_nexus_still_load(tmp_path):
         assert "entry" not in h5
 
 
+@pytest.mark.parametrize("kind", ["characterization", "switching"])
+def test_the_nexus_copy_of_a_0_1_file_reads_back_as_a_verified_run(tmp_path, capsys, kind):
+    """``export --format nexus`` of a 0.1 file (its documented way into the current format)
+    wrote a copy every reader refused: sealed as a current file, it lacked the per-array
+    checksums current files carry, read as "the checksums of its arrays are gone"."""
+    from mtj_hil.cli.main import main
+
+    legacy = Path(__file__).resolve().parents[2] / "fixtures" / "legacy-0.1" / f"{kind}.h5"
+    copy = tmp_path / f"{kind}.nxs"
+    assert main(["export", str(legacy), "--format", "nexus", "--out", str(copy)]) == 0
+    capsys.readouterr()
+    assert main(["show", "--verify", str(copy)]) == 0
+    assert "every checksum good" in " ".join(capsys.readouterr().out.split())
+    with h5py.File(copy) as h5:
+        group = "characterization" if kind == "characterization" else "switching"
+        assert len(h5[f"{group}/array_sha256"]) == len(h5[f"{group}/array_index"])
+    original, again = mtj_hil.load(legacy), mtj_hil.load(copy)
+    for name in original.data_vars:
+        np.testing.assert_array_equal(again[name].values, original[name].values, err_msg=name)
+
+
 def test_a_plot_the_data_cannot_make_never_hides_how_the_run_ended(tmp_path):
     from mtj_hil.runs.store import RunFile
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mtj_hil.campaigns.index import IndexUnreadable, owned_records
+from mtj_hil.campaigns.index import IndexUnreadable, file_checksum, owned_records
 from mtj_hil.campaigns.spec import CampaignSpec, load_campaign
-from mtj_hil.errors import ConfigError
+from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.labelled.cf import CONVENTIONS, var
 from mtj_hil.labelled.load import load_dataset, run_kind
 from mtj_hil.protocols.defects.codes import DefectCode
@@ -84,23 +84,33 @@ def campaign_dataset(
             f"{spec.file}: group {group!r} is a {kind!r} group; one Dataset over dies "
             f"exists for {' and '.join(MEASUREMENT_GROUPS)} groups"
         )
-    status = _task_status(spec)
-    dies, missing = [], []
+    records = _task_records(spec)
+    dies, missing, labels = [], [], {}
     for task in (t for t in spec.tasks if t.group == group):
         path = Path(task.run_file)
-        if status.get(task.id, "completed") != "completed":
+        record = records.get(task.id, {})
+        if record.get("status", "completed") != "completed":
             missing.append(task.id)  # not done, or measured with settings since changed
             continue
         if not path.exists() or run_kind(path)[1] != "completed":
             missing.append(task.id)
             continue
+        _refuse_changed(task.id, path, record)
         ds = load_dataset(path)
+        label = str(ds.attrs.get("die_id", task.id))
+        if label in labels:
+            raise StoreError(
+                f"{path} and {labels[label]} both hold die {label!r}: one of them is not the "
+                f"run file of its task (copied over?); restore it, or remove it and run the "
+                "campaign again to measure it anew"
+            )
+        labels[label] = path
         if not raw:
             ds = ds.drop_vars([v for v in RAW[kind] if v in ds.variables])
             ds = ds.drop_dims(
                 [d for d in ds.dims if not any(d in v.dims for v in ds.data_vars.values())]
             )
-        ds = ds.expand_dims(die=[str(ds.attrs.get("die_id", task.id))])
+        ds = ds.expand_dims(die=[label])
         ds["run_file"] = xr.Variable(("die",), [str(path)], {"long_name": "run file"})
         ds["run_id"] = xr.Variable(
             ("die",), [str(ds.attrs.get("run_id", ""))], {"long_name": "run id"}
@@ -130,10 +140,11 @@ def campaign_dataset(
     return out
 
 
-def _task_status(spec: CampaignSpec) -> dict[str, str]:
-    """Each task's status in the campaign's index (``changed`` when its settings changed
-    since it ran; see :func:`mtj_hil.campaigns.index.owned_records`); empty without a
-    readable index (then the run files alone say what finished).
+def _task_records(spec: CampaignSpec) -> dict[str, dict]:
+    """Each task's record in the campaign's index: its ``status`` (``changed`` when its
+    settings changed since it ran; see :func:`mtj_hil.campaigns.index.owned_records`) and
+    the ``checksum`` of its run file; empty without a readable index (then the run files
+    alone say what finished).
 
     Raises:
         StoreError: the index is another campaign's.
@@ -141,7 +152,25 @@ def _task_status(spec: CampaignSpec) -> dict[str, str]:
     if not spec.index_path.exists():
         return {}
     try:
-        records = owned_records(spec)
+        return owned_records(spec)
     except IndexUnreadable:
         return {}
-    return {tid: str(rec.get("status", "")) for tid, rec in records.items()}
+
+
+def _refuse_changed(task_id: str, path: Path, record: dict) -> None:
+    """Refuse a run file that is not the one the index recorded for its task (replaced or
+    edited since), as ``campaign run`` and ``campaign status --verify`` do.
+
+    Raises:
+        StoreError: naming the task, the file and both checksums.
+    """
+    indexed = record.get("checksum")
+    if not indexed:
+        return
+    found = file_checksum(path)
+    if found != indexed:
+        raise StoreError(
+            f"{task_id}: {path} changed since the campaign indexed it (checksum {found[:12]}, "
+            f"indexed {str(indexed)[:12]}): its data are not the campaign's; restore it from "
+            "a copy, or remove it and run the campaign again to measure it anew"
+        )

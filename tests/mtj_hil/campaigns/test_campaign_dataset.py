@@ -81,6 +81,33 @@ def test_an_unfinished_die_is_listed_as_missing(campaign: Path, tmp_path: Path):
     assert ds.sizes["die"] == 2 and spec.tasks[0].id in ds.attrs["missing"]
 
 
+@pytest.mark.parametrize("index", ["kept", "lost"])
+def test_a_run_file_copied_over_another_die_s_is_refused(campaign: Path, tmp_path, index):
+    """die1's run file copied over die2's: the export stacked it as die2's slot, with die1's
+    numbers and a die label twice. The index's checksum of the file names the change; with
+    no index, two files of one die do."""
+    import shutil
+
+    from mtj_hil.errors import StoreError
+
+    spec = load_campaign(campaign)
+    second, third = (Path(t.run_file) for t in spec.tasks[1:3])
+    saved, saved_index = tmp_path / "die2.h5", tmp_path / "campaign.h5"
+    shutil.copy2(third, saved)
+    shutil.copy2(spec.index_path, saved_index)
+    try:
+        shutil.copy2(second, third)
+        if index == "lost":
+            spec.index_path.unlink()
+        message = "changed since the campaign indexed it" if index == "kept" else "both hold die"
+        with pytest.raises(StoreError, match=message):
+            mtj_hil.campaign_dataset(campaign)
+    finally:
+        shutil.copy2(saved, third)
+        shutil.copy2(saved_index, spec.index_path)
+    assert mtj_hil.campaign_dataset(campaign).sizes["die"] == 3
+
+
 def test_groups_that_are_not_die_measurements_are_refused(campaign: Path):
     with pytest.raises(ConfigError, match="borders"):
         mtj_hil.campaign_dataset(campaign, "sweep")

@@ -26,6 +26,7 @@ from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import error_text
 from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.image import (
+    CHECKSUM_ATTR,
     ImageDamaged,
     damaged_datasets,
     has_header,
@@ -35,6 +36,9 @@ from mtj_hil.runs.store.image import (
 )
 from mtj_hil.runs.store.journal import RecoveryWarning, apply, parts_dir, read_parts
 from mtj_hil.runs.store.sniff import HDF5_SIGNATURE
+
+RUN_KINDS = ("characterization", "switching")
+"""The kinds of measurement run file (each with its array group and ``array_sha256``)."""
 
 DIAGNOSE_TIMEOUT = 30.0
 """Seconds the separate process that locates damage may take."""
@@ -133,10 +137,32 @@ def _check_unheaded(h5: h5py.File, path: Path) -> None:
     bytes, and values changed in it (a defect code, the list of arrays) would otherwise
     read as measured. Unfinished ones are not (0.1 wrote checksums when it completed).
 
+    A file a later writer made (:func:`_later_writer`) carries a checksum on every dataset;
+    one whose checksums are gone was changed (stripped so it would pass as a 0.1 file).
+
     Raises:
-        StoreError: naming the first dataset that differs (the tree is closed)."""
+        StoreError: naming the first dataset that differs, or lacks the checksum its
+            writer gave it (the tree is closed)."""
     if str(h5.attrs.get("status", "")) != "completed":
         return
+    marker = _later_writer(h5)
+    if marker is not None:
+        bare: list[str] = []
+        h5.visititems(
+            lambda name, obj: (
+                bare.append(name)
+                if isinstance(obj, h5py.Dataset) and CHECKSUM_ATTR not in obj.attrs
+                else None
+            )
+        )
+        if bare:
+            h5.close()
+            more = f" (and {len(bare) - 1} more)" if len(bare) > 1 else ""
+            raise StoreError(
+                f"{path}: {bare[0]}{more} has no sha256 checksum, though the file was written "
+                f"after mtj-hil 0.1 ({marker}), which gives every dataset one: the file was "
+                "changed since it was written; restore it from a copy"
+            )
     damaged = damaged_datasets(h5)
     if damaged:
         h5.close()
@@ -145,6 +171,26 @@ def _check_unheaded(h5: h5py.File, path: Path) -> None:
             f"{path}: {damaged[0]}{more}: the file was changed or damaged since it was "
             "written; restore it from a copy"
         )
+
+
+def _later_writer(h5: h5py.File) -> str | None:
+    """What shows that a run file was written after mtj-hil 0.1 (None: nothing does): a
+    ``journal_seq`` attribute, a ``package_version`` past 0.1, or per-array checksums (the
+    0.1 run files of ``tests/fixtures/legacy-0.1`` have none of them). Other kinds
+    (networks) are not judged: what their 0.1 files held is not on record here."""
+    kind = h5.attrs.get("kind", "")
+    if (kind.decode() if isinstance(kind, bytes) else str(kind)) not in RUN_KINDS:
+        return None
+    if "journal_seq" in h5.attrs:
+        return "it has a journal_seq attribute"
+    version = h5.attrs.get("package_version", "")
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    if version and not version.startswith("0.1"):
+        return f"package_version {version}"
+    for group in RUN_KINDS:
+        if f"{group}/array_sha256" in h5:
+            return f"it has {group}/array_sha256"
+    return None
 
 
 def _journal_seq(h5: h5py.File, path: Path) -> int:

@@ -100,19 +100,21 @@ _CELLS = ("m", "rows", "cols")
 STRUCTURE = {
     f"{GROUP}/array_index": Expect("iu", ("n",), index=True),
     f"{GROUP}/array_sha256": Expect("SO", ("*",)),
-    **{f"{GROUP}/{n}": Expect("f", _READS) for n in ("g_after_p", "g_after_ap", *_BIAS_STREAMS)},
+    **{
+        f"{GROUP}/{n}": Expect("f", _READS, unit="S")
+        for n in ("g_after_p", "g_after_ap", *_BIAS_STREAMS)
+    },
     **{
         f"{GROUP}/{n}": Expect("b", ("*", "cycles", "rows", "cols")) for n in _STREAMS if "res" in n
     },
-    f"{GROUP}/{_TIME}": Expect("f", ("*", 2)),
+    f"{GROUP}/{_TIME}": Expect("f", ("*", 2), unit="s"),
     "defects/arrays": Expect("iu", ("m",), index=True),
     "defects/codes": Expect("iu", _CELLS, bounds=(0, int(max(DefectCode)))),
     "defects/best_guess": Expect("iu", _CELLS, bounds=(0, int(max(DefectCode)))),
-    **{
-        f"defects/{n}": Expect("f", _CELLS)
-        for n in ("g_p", "g_ap", "confidence", "bias_p", "bias_ap")
-    },
-    "defects/posterior": Expect("f", (*_CELLS, 5)),
+    **{f"defects/{n}": Expect("f", _CELLS, unit="S") for n in ("g_p", "g_ap")},
+    **{f"defects/{n}": Expect("f", _CELLS, unit="1") for n in ("bias_p", "bias_ap")},
+    "defects/confidence": Expect("f", _CELLS, bounds=(0.0, 1.0), unit="1"),
+    "defects/posterior": Expect("f", (*_CELLS, 5), bounds=(0.0, 1.0), unit="1"),
     "defects/resistive_open": Expect("b", _CELLS),
 }
 """What each dataset of a characterisation run is (:mod:`mtj_hil.runs.store.structure`).

@@ -181,6 +181,8 @@ def _later_writer(h5: h5py.File) -> str | None:
     kind = h5.attrs.get("kind", "")
     if (kind.decode() if isinstance(kind, bytes) else str(kind)) not in RUN_KINDS:
         return None
+    if "_NCProperties" in h5.attrs:
+        return None  # a netCDF export keeps the run's attributes; check_root names it
     if "journal_seq" in h5.attrs:
         return "it has a journal_seq attribute"
     version = h5.attrs.get("package_version", "")

@@ -89,13 +89,15 @@ class Expect:
     layout); a name ending in ``+`` is at least the size of that name (a stream may hold
     rows past its index while a run is written); ``*`` is any size. ``dims=None``: any shape.
     ``index``: the values are array indices on the die (``0 <= value < n_arrays``).
-    ``bounds``: the least and largest value an integer dataset may hold (codes).
+    ``bounds``: the least and largest value it may hold (codes, probabilities; NaN passes).
+    ``unit``: its ``unit`` attribute (a reader takes the values in that unit, never another).
     """
 
     kinds: str
     dims: tuple[str | int, ...] | None = None
     index: bool = False
-    bounds: tuple[int, int] | None = None
+    bounds: tuple[float, float] | None = None
+    unit: str | None = None
 
 
 def _layout_sizes(h5: h5py.File, path: Path) -> dict[str, int]:
@@ -177,11 +179,18 @@ def check_structure(h5: h5py.File, path: str | Path, expected: Mapping[str, Expe
                 )
         if expect.bounds is not None and obj.size:
             values, (low, high) = obj[()], expect.bounds
-            if values.min() < low or values.max() > high:
+            if np.nanmin(values, initial=low) < low or np.nanmax(values, initial=high) > high:
                 raise StoreError(
-                    f"{path}: dataset {name} holds values outside {low}...{high}, the codes "
-                    f"mtj-hil writes: {_hint()}"
+                    f"{path}: dataset {name} holds values outside {low:g}...{high:g}, the "
+                    f"values mtj-hil writes: {_hint()}"
                 )
+        found = obj.attrs.get("unit")
+        found = found.decode() if isinstance(found, bytes) else found
+        if expect.unit is not None and found is not None and str(found) != expect.unit:
+            raise StoreError(
+                f"{path}: dataset {name} is in {str(found)[:20]!r} where mtj-hil writes "
+                f"{expect.unit!r}, the unit every reader takes it in: {_hint()}"
+            )
     for name, dim, size in at_least:
         if dim in sizes and size < sizes[dim]:
             raise StoreError(

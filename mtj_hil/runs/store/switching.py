@@ -129,24 +129,25 @@ STRUCTURE = {
     # (the point and loop streams of a file of mtj-hil 0.1 killed mid-append may differ in
     # length until it is resumed: their lengths are not tied to each other here)
     f"{GROUP}/point_direction": Expect("iu", ("*",), bounds=(0, 1)),
-    **{f"{GROUP}/{n}": Expect("f", ("*",)) for n in ("point_width", "point_amplitude")},
+    f"{GROUP}/point_width": Expect("f", ("*",), unit="s"),
+    f"{GROUP}/point_amplitude": Expect("f", ("*",), unit="V"),
     f"{GROUP}/point_floor": Expect("b", ("*",)),
     **{f"{GROUP}/{n}": Expect("iu", ("*", "rows", "cols")) for n in ("trials", "switched")},
     **{f"{GROUP}/{n}": Expect("b", ("n+", 2, "rows", "cols")) for n in _PER_ARRAY},
     f"{GROUP}/loop_array": Expect("iu", ("*",), index=True),
     f"{GROUP}/loop_cells": Expect("iu", ("*", 2)),
-    f"{GROUP}/loop_g": Expect("f"),
-    f"{GROUP}/loop_voltage": Expect("f"),
+    f"{GROUP}/loop_g": Expect("f", unit="S"),
+    f"{GROUP}/loop_voltage": Expect("f", unit="V"),
     f"{FIT}/arrays": Expect("iu", ("a",), index=True),
     **{
-        f"{FIT}/{d}/{n}": Expect("iu" if n == "status" else "f", _DEVICES)
+        f"{FIT}/{d}/{n}": Expect("iu" if n == "status" else "f", _DEVICES, unit=unit)
         for d in ("AP", "P")
-        for n in _FIT_UNITS
+        for n, unit in _FIT_UNITS.items()
         if n != "cov"
     },
     **{f"{FIT}/{d}/cov": Expect("f", (*_DEVICES, 2, 2)) for d in ("AP", "P")},
-    **{f"{FIT}/{d}/wer_amplitudes": Expect("f", ("wa",)) for d in ("AP", "P")},
-    **{f"{FIT}/{d}/wer_widths": Expect("f", ("ww",)) for d in ("AP", "P")},
+    **{f"{FIT}/{d}/wer_amplitudes": Expect("f", ("wa",), unit="V") for d in ("AP", "P")},
+    **{f"{FIT}/{d}/wer_widths": Expect("f", ("ww",), unit="s") for d in ("AP", "P")},
     **{
         f"{FIT}/{d}/wer_{n}": Expect("f", ("ww", "wa"))
         for d in ("AP", "P")

@@ -1,6 +1,9 @@
-"""A current run file copied without its header and with its checksums stripped passed as a
-file of mtj-hil 0.1 (which wrote none): its edited defect codes were shown as measured, and
-a NeXus export sealed them as verified. A later writer's file must carry its checksums."""
+"""Run files copied without their header (as h5copy or h5repack make them), then edited.
+
+With its checksums stripped, a current file passed as one of mtj-hil 0.1 (which wrote none):
+its edited defect codes were shown as measured, and a NeXus export sealed them as verified.
+A dataset's ``unit`` is not covered by its checksum: ``mS`` for ``S`` was read as siemens
+(off by 1000); and a probability of 2 with its checksum recomputed was shown as one."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return mtj_hil.characterize(mtj_hil.simulated_die(2), folder / "c.h5", arrays=[0]).path
 
 
-def _headerless_copy(src: Path, dst: Path, strip: bool) -> None:
+def _headerless_copy(src: Path, dst: Path, strip: bool = False) -> None:
     """What h5copy or h5py makes of a run file: its tree from byte 0, no checksum header."""
     with h5py.File(src, "r") as s, h5py.File(dst, "w") as d:
         for key, value in s.attrs.items():
@@ -53,3 +56,30 @@ def test_a_copy_that_keeps_its_checksums_still_reads(run, tmp_path, capsys):
     _headerless_copy(run, plain, strip=False)
     assert main(["show", "--verify", str(plain)]) == 0
     assert "every checksum good" in capsys.readouterr().out
+
+
+def test_a_conductance_in_another_unit_is_refused(run, tmp_path, capsys):
+    copy = tmp_path / "units.h5"
+    _headerless_copy(run, copy)
+    with h5py.File(copy, "a") as h5:
+        h5["defects/g_p"].attrs["unit"] = "mS"
+    assert main(["show", str(copy)]) == 4
+    assert "defects/g_p is in 'mS' where mtj-hil writes 'S'" in " ".join(
+        capsys.readouterr().err.split()
+    )
+
+
+def test_a_probability_above_one_is_refused_even_with_its_checksum_recomputed(
+    run, tmp_path, capsys
+):
+    from mtj_hil.runs.store.image import dataset_digest
+
+    copy = tmp_path / "forged.h5"
+    _headerless_copy(run, copy)
+    with h5py.File(copy, "a") as h5:
+        h5["defects/confidence"][0, 0, 0] = 2.0
+        h5["defects/confidence"].attrs["sha256"] = dataset_digest(h5["defects/confidence"])
+    assert main(["show", str(copy)]) == 4
+    assert "defects/confidence holds values outside 0...1" in " ".join(
+        capsys.readouterr().err.split()
+    )

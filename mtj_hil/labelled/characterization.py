@@ -82,6 +82,7 @@ def _dataset(run: RunFile) -> xr.Dataset:
     ds.attrs["read_voltage"] = float(plan.get("read_voltage") or 0.0)
     ds.attrs["read_voltage_units"] = "V"
     ds.attrs["bias_read_voltage"] = float(plan.get("bias_read_voltage") or 0.0)
+    ds.attrs["bias_read_voltage_units"] = "V"
     ds.attrs["arrays_done"] = json.dumps(done)
     if classified:
         ds.attrs.update(clean_attrs(group_attrs(run, "defects")))

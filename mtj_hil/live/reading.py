@@ -82,6 +82,8 @@ def read_retrying(
             if final:
                 break
         time.sleep(pause * 2**i)
+    if isinstance(last, StoreError) and str(path) in str(last):
+        raise StoreError(str(last))  # it names the file and what is wrong with it already
     raise StoreError(f"cannot read {path} (it may be damaged): {last}")
 
 

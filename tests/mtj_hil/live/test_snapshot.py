@@ -274,3 +274,22 @@ def test_a_structure_check_failing_once_is_a_read_caught_mid_write_and_retried(
         StoreError(f"{where}: dataset characterization/0/g_p holds text")))  # fmt: skip
     with pytest.raises(NotARunFile, match="g_p holds text"):
         read_retrying(path, lambda h5: 0, pause=0.001)
+
+
+def test_a_damaged_file_is_named_once_not_twice(tmp_path):
+    """ "cannot read X (it may be damaged): X is damaged: ...": the store's message already
+    names the file and the damage."""
+    run = tmp_path / "r.h5"
+    run_characterization(
+        SimulatedChip.from_lot("1t1r-20k", 0, 0),
+        run,
+        die_id="d",
+        plan=CharacterizationPlan(arrays=(0,)),
+    )
+    data = bytearray(run.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    run.write_bytes(bytes(data))
+    with pytest.raises(StoreError) as caught:
+        read_retrying(run, lambda h5: None, pause=0.001)
+    text = str(caught.value)
+    assert text.count(str(run)) == 1 and "may be damaged" not in text

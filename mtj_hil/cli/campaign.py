@@ -280,6 +280,14 @@ def status(file: Path, verify: bool) -> None:
     _switching_status(spec.tasks, records)
     if verify:
         _verify(spec.tasks, records)
+    elif any(r[2] for r in rows):
+        console.print(
+            "completed as the index records it; --verify re-checks every run file (a file "
+            "changed or damaged since is named)",
+            style="dim",
+            highlight=False,
+            soft_wrap=True,
+        )
     for t in spec.tasks:
         rec = records.get(t.id, {})
         if rec.get("status") == "failed":

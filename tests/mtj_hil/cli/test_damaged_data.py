@@ -87,6 +87,9 @@ def test_training_names_the_damaged_file(runs, tmp_path, capsys):
 def test_campaign_status_verify_rechecks_the_indexed_checksums(tmp_path, capsys):
     shutil.copytree(LEGACY / "campaigns" / "tiny-lot", tmp_path / "tiny-lot")
     campaign = tmp_path / "tiny-lot" / "tiny-lot.toml"
+    assert main(["campaign", "status", str(campaign)]) == 0
+    # without --verify the counts are the index's: the table says so, and how to re-check
+    assert "--verify re-checks every run file" in " ".join(capsys.readouterr().err.split())
     assert main(["campaign", "status", str(campaign), "--verify"]) == 0
     assert "verified: 2 indexed run files match" in capsys.readouterr().err
     _damage(tmp_path / "tiny-lot" / "out" / "lot" / "die1.h5", 2000)

@@ -217,8 +217,11 @@ def load_die_model(
     return model_from_defect_map(layout, result, read_noise)
 
 
-SIEMENS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "\u00b5S": 1e-6, "\u03bcS": 1e-6, "nS": 1e-9}
-"""Conductance units a characterisation's maps may state, and their size in siemens."""
+SIEMENS = {"S": 1.0}
+"""Conductance units a characterisation's maps may state, and their size in siemens: only
+S, the unit every reader takes them in (the run store refuses any other when the file
+opens, :mod:`mtj_hil.runs.store.structure`; one reader converting mS while ``show`` and the
+exports read the same values as S would disagree by a factor 1000)."""
 PLAUSIBLE = 30.0
 """How far (factor) the GOOD devices' median conductance may lie from the die's nominal one
 before the maps are taken to be in another unit than they state."""
@@ -227,8 +230,8 @@ before the maps are taken to be in another unit than they state."""
 def _in_siemens(
     path: str | Path, char: Characterization, layout: Layout
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The maps ``g_p``, ``g_ap`` in siemens: converted from the unit their ``unit`` attribute
-    states (S, mS, uS, nS; none stated: S), then checked against the die's nominal levels.
+    """The maps ``g_p``, ``g_ap`` in siemens (their ``unit`` attribute S, or none stated),
+    checked against the die's nominal levels.
 
     Raises:
         StoreError: a unit that is not a conductance, or values whose GOOD devices' median
@@ -255,8 +258,8 @@ def _in_siemens(
                 f"{path}: defects/{name} {stated}, but its GOOD devices' median is "
                 f"{median:.3g} S, {median / nominal:.3g} times the die's nominal "
                 f"{nominal:.3g} S: the values are in another unit than stated (microsiemens "
-                "stored as S?); give their unit in the dataset's 'unit' attribute (S, mS, uS "
-                "or nS)"
+                "stored as S?); a run file holds conductances in S: convert the values, or "
+                "measure the die again"
             )
         out.append(g)
     return out[0], out[1]

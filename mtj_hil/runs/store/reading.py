@@ -174,13 +174,11 @@ def _check_unheaded(h5: h5py.File, path: Path) -> None:
 
 
 def _later_writer(h5: h5py.File) -> str | None:
-    """What shows that a run file was written after mtj-hil 0.1 (None: nothing does): a
-    ``journal_seq`` attribute, a ``package_version`` past 0.1, or per-array checksums (the
-    0.1 run files of ``tests/fixtures/legacy-0.1`` have none of them). Other kinds
-    (networks) are not judged: what their 0.1 files held is not on record here."""
-    kind = h5.attrs.get("kind", "")
-    if (kind.decode() if isinstance(kind, bytes) else str(kind)) not in RUN_KINDS:
-        return None
+    """What shows that a file was written after mtj-hil 0.1 (None: nothing does), in any file
+    the store writes (runs, networks): a ``journal_seq`` attribute (the journal and the
+    per-dataset checksums came in together, commit 3de235b), a ``package_version`` past 0.1
+    (files before the version was raised said 0.1.0), or per-array checksums (the 0.1 run
+    files of ``tests/fixtures/legacy-0.1`` have none of them)."""
     if "_NCProperties" in h5.attrs:
         return None  # a netCDF export keeps the run's attributes; check_root names it
     if "journal_seq" in h5.attrs:

@@ -186,7 +186,7 @@ def check_structure(h5: h5py.File, path: str | Path, expected: Mapping[str, Expe
                 )
         found = obj.attrs.get("unit")
         found = found.decode() if isinstance(found, bytes) else found
-        if expect.unit is not None and found is not None and str(found) != expect.unit:
+        if expect.unit is not None and found not in (None, "") and str(found) != expect.unit:
             raise StoreError(
                 f"{path}: dataset {name} is in {str(found)[:20]!r} where mtj-hil writes "
                 f"{expect.unit!r}, the unit every reader takes it in: {_hint()}"

@@ -83,3 +83,18 @@ def test_a_probability_above_one_is_refused_even_with_its_checksum_recomputed(
     assert "defects/confidence holds values outside 0...1" in " ".join(
         capsys.readouterr().err.split()
     )
+
+
+def test_a_network_file_with_its_checksums_stripped_is_refused(tmp_path, capsys):
+    """The same for a trained network: its weights could be edited and read as trained."""
+    net = tmp_path / "net.h5"
+    args = ["train", "--method", "unaware", "--die", "0", "--dataset", "digits"]
+    assert main([*args, "--epochs", "1", "--hidden", "8", "--out", str(net)]) == 0
+    edited = tmp_path / "edited.h5"
+    _headerless_copy(net, edited)
+    with h5py.File(edited, "a") as h5:
+        h5.visititems(lambda _, obj: obj.attrs.pop("sha256", None) and None)
+        del h5.attrs["journal_seq"]  # its package_version (past 0.1) still tells
+    capsys.readouterr()
+    assert main(["show", "--verify", str(edited)]) == 4
+    assert "has no sha256 checksum" in " ".join(capsys.readouterr().err.split())

@@ -38,9 +38,17 @@ SPARSE_EVENT_CAP = 200_000
 """Largest number of candidate events the sparse draw places; above it the dense one runs."""
 
 
+EXPONENT_RANGE = (-50.0, 700.0)
+"""Bounds on the law's exponent ``delta (1 - v / vc)``. Above 700 the rate is 0 to double
+precision; below -50 (a read far above a device's critical voltage) it is ``rate0 * 5e21``
+or more, a certain flip for any ``rate0`` above 1e-18, and ``exp`` no longer overflows
+(a die whose critical voltages sit near its read voltage raised OverflowError)."""
+
+
 def term_rate(delta: float, rate0: float, v: np.ndarray, vc: np.ndarray) -> np.ndarray:
-    """Integrated flip rate of one read term: ``rate0 * exp(-delta (1 - v / vc))`` (v >= 0)."""
-    return rate0 * np.exp(-np.minimum(delta * (1.0 - v / vc), 700.0))
+    """Integrated flip rate of one read term: ``rate0 * exp(-delta (1 - v / vc))`` (v >= 0),
+    its exponent held to :data:`EXPONENT_RANGE`."""
+    return rate0 * np.exp(-np.clip(delta * (1.0 - v / vc), *EXPONENT_RANGE))
 
 
 def integrated_rates(
@@ -106,7 +114,8 @@ def draw_flips(
     for i, (sign, peak, vc) in enumerate(((1.0, hi, vc_to_ap), (-1.0, -lo, vc_to_p))):
         if peak > 0:
             smallest = float(vc.min()) if vc_min is None else vc_min[i]
-            exponent = min(delta * (1.0 - peak / smallest), 700.0)
+            low, high = EXPONENT_RANGE
+            exponent = min(max(delta * (1.0 - peak / smallest), low), high)
             bounds.append((sign, rate0 * math.exp(-exponent), vc))
     if not bounds:
         return None

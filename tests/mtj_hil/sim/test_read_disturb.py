@@ -109,3 +109,23 @@ def test_a_refused_read_draws_no_random_number(bad):
         chip.read(0, wrong)
     assert chip.read_calls == 0
     np.testing.assert_array_equal(chip.read(0, v), twin.read(0, v))
+
+
+def test_a_read_far_above_the_critical_voltage_flips_every_good_device_without_overflow():
+    """A die whose critical voltages sit near its read voltages (Vc 0.3 V, 30 % spread, the
+    smallest floored at 5 % of the median) raised OverflowError from exp() in the read
+    disturb law (exponent below -709): a read far above Vc flips a GOOD device for certain."""
+    prof = load_profile("1t1r-20k").replace(
+        switching={"vc_to_ap": 0.3, "vc_to_p": 0.3, "vc_sigma": 0.3}
+    )
+    die = make_die(prof, 0, 3)
+    die.vc_to_ap[0][0, 0] = 0.01  # the bias read's 0.3 V is 30 x its Vc
+    die._vc_min[0] = (float(die.vc_to_ap[0].min()), float(die.vc_to_p[0].min()))
+    die.state[0] = True
+    good = die.defect[0] == DefectCode.GOOD
+    v = np.zeros((1, 25))
+    v[0, 0] = 0.3  # line 0 at the bias read voltage
+    die.read(0, v)
+    assert good[0, 0] and not die.state[0][0, 0]  # flipped to AP, no exception
+    rates = disturb.term_rate(40.0, 100.0, np.array([0.3]), np.array([0.01]))
+    assert np.isfinite(rates).all() and rates[0] > 1e20

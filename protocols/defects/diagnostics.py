@@ -251,12 +251,23 @@ def nothing_switched(
     if n_ok:
         gp = float(np.exp(np.nanmedian(np.asarray(ev.x_p)[np.asarray(ev.n_valid) > 0])))
         ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
-        parts.append(
-            f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median "
-            f"ln ratio {float(np.median(dbar[ok])):.3g}: the devices did not switch, or the "
-            "reads cannot tell; check the write pulse, the read voltage (the currents it "
-            "gives must stand well above the read path's noise) and the wiring"
-        )
+        contrast = float(np.median(dbar[ok]))
+        seen = f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median ln ratio {contrast:.3g}"
+        if sd > 0 and 0 < contrast < switch_sigmas * sd:
+            # the devices do switch on average: the noise of one cycle's read hides it, and
+            # averaging N reads divides that noise by sqrt(N)
+            factor = int(np.ceil((1.5 * switch_sigmas * sd / contrast) ** 2))
+            parts.append(
+                f"{seen}: the devices switch on average, but the read noise ({sd:.3g} per "
+                f"cycle) is large against that contrast; average more reads per cycle "
+                f"(--reads, about {factor} times as many)"
+            )
+        else:
+            parts.append(
+                f"{seen}: the devices did not switch, or the reads cannot tell; check the "
+                "write pulse, the read voltage (the currents it gives must stand well above "
+                "the read path's noise) and the wiring"
+            )
     n_sat, n_none = int(np.sum(ev.saturated)), int(np.sum(np.asarray(ev.n_valid) == 0))
     if n_sat:
         parts.append(f"{n_sat} devices saturated the converter (lower the read voltage)")

@@ -92,3 +92,17 @@ def test_characterize_plan_is_validated(chip):
     with pytest.raises(InvalidRequest, match="twice"):
         characterize_die(chip, MemorySink(), CharacterizationPlan(arrays=(1, 1)))
     assert chip.program_calls == 0
+
+
+def test_a_die_whose_reads_are_too_noisy_is_told_to_average_more_reads():
+    """A die with 30 % read noise was refused with "check the write pulse, the read voltage
+    and the wiring", though its devices switch on average and --reads 50 classifies it."""
+    from mtj_hil.sim import load_profile
+
+    prof = load_profile("1t1r-20k").replace(read={"noise_rel": 0.3})
+    chip = SimulatedChip.from_lot(prof, 0, 0)
+    with pytest.raises(ProtocolError) as refused:
+        characterize_die(chip, MemorySink(), CharacterizationPlan(arrays=(0, 1)))
+    text = str(refused.value)
+    assert "switch on average" in text and "--reads, about" in text
+    assert "check the write pulse" not in text

@@ -154,7 +154,8 @@ def classify_evidence(
     n_cyc = np.isfinite(d).sum(axis=0)
     warnings: list[str] = []
     ok = flat(ev.n_valid > 0) & ~flat(ev.saturated)
-    clean, fit_rule, dbar, (m_em, s_em) = fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings)
+    dark = _on_dark_lines(ok, g_lin, shape, n_arr)
+    clean, fit_rule, dbar, (m_em, s_em) = fit_set(ev, d, n_cyc, ok & ~dark, g_lin, sd, warnings)
     n_clean = int(clean.sum())
 
     # -- level distributions of the devices that switched cleanly -----------------------------
@@ -198,6 +199,7 @@ def classify_evidence(
     # size, a trapped telegraph state)
     real = g_lin >= SWITCH_FLOOR * np.exp(mu_ap_die)
     is_open = ok & (g_lin < open_g) & ~(real & switches_every_cycle(d, sd, m_d, s_good))
+    is_open |= dark & (g_lin < open_g)
     # -- per-cycle write failure: devices that switched in some cycle but not in another ------
     # (not hard opens: their reads are noise, whose scatter passes for switches and failures)
     lit = ok & ~is_open
@@ -460,3 +462,21 @@ def _decide(post: np.ndarray, min_posterior: float) -> tuple[np.ndarray, np.ndar
     codes = np.where(settled, best, UNCERTAIN).astype(np.uint8)
     conf = np.take_along_axis(p, best[..., None].astype(np.intp), axis=-1)[..., 0]
     return codes, best, conf
+
+
+def _on_dark_lines(ok: np.ndarray, g_lin: np.ndarray, shape: tuple, n_arr: int) -> np.ndarray:
+    """Devices far below the die's level (under :data:`OPEN_FRACTION` of the median) on a
+    row or column where at least :data:`LINE_FRACTION` of the devices are: an open line.
+    No read of theirs is the device's own: on a passive array the sneak currents through
+    the rest of the array change as it is written, and passed for the die's contrast (whole
+    open columns were called GOOD at confidence 1, a second GOOD population 100 x below
+    the first). ``(n_arr, devices)`` like ``ok``; none for a single line of devices."""
+    if len(shape) < 2 or not ok.any():
+        return np.zeros_like(ok)
+    rows, cols = shape[-2], shape[-1]
+    level = float(np.median(g_lin[ok]))
+    dim = (ok & (g_lin < OPEN_FRACTION * level)).reshape(n_arr, rows, cols)
+    on_row = dim.mean(axis=2) >= LINE_FRACTION
+    on_col = dim.mean(axis=1) >= LINE_FRACTION
+    line = on_row[:, :, None] | on_col[:, None, :]
+    return (dim & line).reshape(n_arr, -1)

@@ -224,6 +224,11 @@ def warnings_for(
     return out
 
 
+MAX_READS_FACTOR = 100
+"""Most times as many reads a refusal suggests averaging; past it the reads are lost in the
+read path's noise (a read voltage too low, the wiring), not merely noisy."""
+
+
 def nothing_switched(
     ev: Evidence,
     dbar: np.ndarray,
@@ -253,10 +258,14 @@ def nothing_switched(
         ga = float(np.exp(np.nanmedian(np.asarray(ev.x_ap)[np.asarray(ev.n_valid) > 0])))
         contrast = float(np.median(dbar[ok]))
         seen = f"median G after P writes {gp:.3g} S, after AP writes {ga:.3g} S, median ln ratio {contrast:.3g}"
-        if sd > 0 and 0 < contrast < switch_sigmas * sd:
+        factor = (
+            int(np.ceil((1.5 * switch_sigmas * sd / contrast) ** 2))
+            if sd > 0 and 0 < contrast < switch_sigmas * sd
+            else 0
+        )
+        if 0 < factor <= MAX_READS_FACTOR:
             # the devices do switch on average: the noise of one cycle's read hides it, and
             # averaging N reads divides that noise by sqrt(N)
-            factor = int(np.ceil((1.5 * switch_sigmas * sd / contrast) ** 2))
             parts.append(
                 f"{seen}: the devices switch on average, but the read noise ({sd:.3g} per "
                 f"cycle) is large against that contrast; average more reads per cycle "

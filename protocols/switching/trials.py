@@ -18,9 +18,11 @@ verified again and never count as a valid outcome, on a board
 and on the host alike (the masks are made here, not by the backend).
 Where the chip takes one threshold per cell (a board with threshold maps, firmware 1.4),
 each device is then judged by the midpoint of its own two levels, and devices the die's
-one threshold could not verify but whose levels stand apart count again.
-Elsewhere (the simulator, older boards) every read is the precision map it always was, call
-for call.
+one threshold could not verify but whose levels stand apart count again. Where the host
+compares each read itself (the simulator, a chip without its own sequences) the reads stay
+precision maps, and each device is judged by its own midpoint all the same (its levels from
+eight precision maps of each state). On older boards that run sequences without threshold
+maps every read is the precision map it always was against the die's one threshold.
 """
 
 from __future__ import annotations
@@ -219,13 +221,9 @@ class Trials:
             self.unresponsive[state] = skip & ~use
         return use
 
-    def choose_decisions(self) -> DecisionRule | None:
-        """Choose decision reads for this array (see the module docstring); ``None`` and
-        precision reads where the chip cannot set its integration or the plan asks for none.
-        """
-        bound = self.plan.decision_bound
-        if not bound or not sets_integration(self.chip):
-            return None
+    def _levels(self) -> tuple[list[Any], np.ndarray]:
+        """Write AP and read the map :data:`NOISE_READS` times, then the same for P: the
+        results of the four steps, and the devices both writes verified."""
         v = self.plan.read_voltage
         head = self._known()
         steps = [
@@ -237,9 +235,23 @@ class Trials:
         ]
         res = run_sequence(self.chip, self.array, steps)[len(head) :]
         verified = self._verified(CellState.AP, res[0]) & self._verified(CellState.P, res[2])
+        self.known = res[3][-1]
+        return res, verified
+
+    def choose_decisions(self) -> DecisionRule | None:
+        """Choose decision reads for this array (see the module docstring); ``None`` and
+        precision reads where the chip cannot set its integration or the plan asks for none.
+        """
+        bound = self.plan.decision_bound
+        if not bound or not sets_integration(self.chip):
+            if cell_thresholds(self.chip):  # precision reads, each cell judged on its own
+                res, verified = self._levels()
+                self._own_thresholds(res[3], res[1], verified)
+            return None
+        v = self.plan.read_voltage
+        res, verified = self._levels()
         use = verified
         g_ap, g_p = res[1].mean(axis=0), res[3].mean(axis=0)
-        self.known = res[3][-1]
         noise_p, n_p = read_noise(res[3] * v, use)
         noise_ap, n_ap = read_noise(res[1] * v, use)
         sigma_read = np.maximum(noise_p, noise_ap)  # one precision read, per line

@@ -27,8 +27,9 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.smu.health import ChannelFound
+from mtj_hil.station.bench_lock import BenchInUse, hold_bench
 from mtj_hil.station.config import Station
-from mtj_hil.station.connect import start_virtual_lab
+from mtj_hil.station.connect import bench_addresses, start_virtual_lab
 from mtj_hil.station.smu import make_smu, open_controller, smu_settings
 
 __all__ = ["InstrumentCheck", "StationCheck", "check_station", "serial_ports", "visa_resources"]
@@ -212,6 +213,15 @@ def check_station(station: Station) -> StationCheck:
     ports = serial_ports()
     hold = HeldInterrupt()
     with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(hold_bench(bench_addresses(station)))
+        except BenchInUse as exc:  # a run is measuring: nothing is opened, nothing reset
+            text = f"in use, not checked: {exc}"
+            checks = [InstrumentCheck("controller", station.controller.url, outcome=text)]
+            checks += [
+                InstrumentCheck(f"smu.{c.name}", c.resource, outcome=text) for c in station.smus
+            ]
+            return StationCheck(visa, ports, checks)
         _lab, url, resources = start_virtual_lab(station, stack)
         checks = [_check_controller(station, url, hold)]
         seen: dict[str, str] = {}

@@ -23,6 +23,7 @@ from mtj_hil.calibration.record_files import select_record
 from mtj_hil.errors import UnsafeShutdownWarning, tell_user
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.station.bench_lock import hold_bench
 from mtj_hil.station.chip import InstrumentChip
 from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.files import load_station
@@ -74,6 +75,12 @@ def station_virtual_lab(
         smu_channel=smu_channel,
         board_firmware=cfg.board_firmware,
     )
+
+
+def bench_addresses(station: Station) -> list[str]:
+    """The instrument addresses a station talks to (the board's URL, each SMU's resource),
+    which :func:`~mtj_hil.station.bench_lock.hold_bench` locks while it is open."""
+    return [station.controller.url, *(s.resource for s in station.smus)]
 
 
 def start_virtual_lab(
@@ -147,6 +154,7 @@ def open_station(
     if not isinstance(station, Station):
         station = load_station(station)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(hold_bench(bench_addresses(station)))  # before any instrument
         lab, url, resources = start_virtual_lab(station, stack, lab_imperfections)
         controller = open_controller(station.controller, url)
         if lab is not None and url == lab.controller_url:

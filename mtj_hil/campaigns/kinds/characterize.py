@@ -161,8 +161,10 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         die_profile = profile_source(str(st.raw.get("die", {}).get("profile", "")), path)
         inputs = (station_file, die_profile)
         layout = planned_layout(st)
-        virtual = st.virtual_lab is not None
-        lot_seed = st.virtual_lab.lot_seed if st.virtual_lab else None
+        # only a lab this process simulates lets a task pick its die: a lab served by
+        # 'mtj-hil lab serve' measures the die it serves, whatever a task would call it
+        virtual = st.picks_its_die
+        lot_seed = st.virtual_lab.lot_seed if virtual and st.virtual_lab else None
     else:
         name = str(group.get("profile", "1t1r-20k"))
         # a profile file is taken from the campaign file's folder, as a station file is,
@@ -194,8 +196,9 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         if "dies" in group:
             raise ctx.error(
                 "dies",
-                "needs a simulated lot or virtual-lab station; label the "
-                'dies of a real bench with die_ids = ["W3-D17", ...]',
+                "needs a simulated lot or a station whose controller is 'virtual' (an "
+                "in-process lab); a real bench, or a lab served by 'mtj-hil lab serve', "
+                'measures the die it holds: label it with die_ids = ["W3-D17", ...]',
             )
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
             raise ctx.error("die_ids", "is missing: the labels of the dies to measure")

@@ -20,7 +20,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mtj_hil.campaigns.index import IndexUnreadable, file_checksum, owned_records
+from mtj_hil.campaigns.index import (
+    CampaignIndex,
+    IndexUnreadable,
+    file_checksum,
+    owned_records,
+)
 from mtj_hil.campaigns.spec import CampaignSpec, load_campaign
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.labelled.cf import CONVENTIONS, var
@@ -126,6 +131,7 @@ def campaign_dataset(
             (good / devices).values.astype(np.float64), ("die",), "1", "share of GOOD devices"
         )
     out["die"].attrs["long_name"] = "die label"
+    out.attrs.pop("status", None)  # one run's status; a campaign's tasks each have theirs
     out.attrs.update(
         {
             "Conventions": CONVENTIONS,
@@ -135,6 +141,10 @@ def campaign_dataset(
             "group": group,
             "group_kind": kind,
             "missing": json.dumps(missing),
+            "dies_expected": len(dies) + len(missing),
+            "campaign_running": int(
+                spec.index_path.exists() and CampaignIndex(spec.index_path).run_active()
+            ),
         }
     )
     return out

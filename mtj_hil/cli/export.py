@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -62,6 +63,7 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
         if fmt == "netcdf":  # a CSV folder that exists is write_csv's to judge
             check_target(target, inputs, what, force=force)
         written = write_dataset(ds, fmt, target, force=force)
+        _say_what_is_missing(ds, run)
     else:
         if group is not None:
             raise click.UsageError(
@@ -71,3 +73,29 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
         written = export_run(run, fmt, out, force=force)
     for path in written:
         console.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)
+
+
+def _say_what_is_missing(ds: Any, campaign: Path) -> None:
+    """Warn when a campaign's export holds fewer dies than its group has (tasks unfinished,
+    or measured with settings since changed), and when the campaign is still running."""
+    import json
+
+    missing = json.loads(ds.attrs.get("missing", "[]"))
+    if not missing:
+        return
+    expected = int(ds.attrs.get("dies_expected", ds.sizes["die"] + len(missing)))
+    running = (
+        f"the campaign is still running: export again when it ends (mtj-hil campaign status "
+        f"{campaign})"
+        if ds.attrs.get("campaign_running")
+        else "their tasks are not finished (or were measured with settings since changed)"
+    )
+    console.print(
+        escape(
+            f"warning: {ds.sizes['die']} of {expected} dies exported; {len(missing)} missing "
+            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): {running}"
+        ),
+        style="yellow",
+        soft_wrap=True,
+        highlight=False,
+    )

@@ -79,6 +79,23 @@ def test_an_unfinished_die_is_listed_as_missing(campaign: Path, tmp_path: Path):
     finally:
         hidden.rename(first)
     assert ds.sizes["die"] == 2 and spec.tasks[0].id in ds.attrs["missing"]
+    assert ds.attrs["dies_expected"] == 3 and "status" not in ds.attrs
+
+
+def test_an_export_short_of_dies_says_so(campaign: Path, tmp_path: Path, capsys):
+    """A campaign exported mid-run printed only "wrote ...", and its file said status
+    completed, the gaps in one attribute."""
+    spec = load_campaign(campaign)
+    first = Path(spec.tasks[0].run_file)
+    hidden = tmp_path / "hidden.h5"
+    first.rename(hidden)
+    try:
+        out = tmp_path / "lot.nc"
+        assert main(["export", str(campaign), "--format", "netcdf", "--out", str(out)]) == 0
+    finally:
+        hidden.rename(first)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "warning: 2 of 3 dies exported; 1 missing (lot/die0)" in said
 
 
 @pytest.mark.parametrize("index", ["kept", "lost"])

@@ -61,8 +61,8 @@ from mtj_hil.runs.store.lease import (
 )
 from mtj_hil.runs.store.provenance import git_revision, now_iso, package_version, user
 from mtj_hil.runs.store.reading import load_tree, orphaned_parts
-from mtj_hil.runs.store.resume import resume_hint
 from mtj_hil.runs.store.structure import FORMAT, FORMAT_VERSION, STATUSES, check_root
+from mtj_hil.runs.store.write_errors import second_writer, write_failure
 
 FINAL = ("completed", "aborted", "failed")
 
@@ -415,6 +415,9 @@ class RunFile:
         with defer_sigint():  # a stop signal waits for the commit, like a bus transaction
             try:
                 write_part(self.path, writer.run_id, writer.seq + 1, writer.pending)
+            except FileExistsError as exc:  # the part's number taken: another writer
+                writer.failed = second_writer(self.path, exc)
+                raise writer.failed from exc
             except OSError as exc:
                 self._fail(exc, "commit its changes to")
             writer.seq += 1
@@ -448,28 +451,11 @@ class RunFile:
                 self._fail(exc, "tidy the journal of")
 
     def _fail(self, exc: OSError, what: str, after: str = "") -> None:
-        """Stop the session's writing on ``exc``, raising the StoreError that says so.
-        ``after="complete"``: the run was already written whole as completed (only the
-        clean-up failed), so the message says nothing is to be resumed."""
-        writer = self._writer
-        where = exc.filename or self.path
-        if after == "complete":
-            todo = (
-                "the run is complete and written whole, nothing is lost: free space or fix "
-                f"the cause; the leftover journal is removed by the next 'mtj-hil show {self.path}'"
-            )
-        elif not self.path.exists():  # its first write: no file to resume
-            todo = "no file was made: free space or fix the cause, then run the command again"
-        elif self.h5.id.valid and self.h5.attrs.get("kind") == "network":  # never resumed
-            todo = f"free space or fix the cause, then {resume_hint(self.h5.attrs, self.path)}"
-        else:  # the command that finishes it (or the campaign to run again)
-            then = resume_hint(self.h5.attrs, self.path) if self.h5.id.valid else "resume"
-            todo = f"the data committed before is kept: free space or fix the cause, then {then}"
-        error = StoreError(
-            f"cannot {what} run file {self.path}: {error_text(exc)} (writing {where}); {todo}"
-        )
-        if writer is not None:
-            writer.failed = error
+        """Stop the session's writing on ``exc``, raising the StoreError that says so
+        (:func:`~mtj_hil.runs.store.write_errors.write_failure`)."""
+        error = write_failure(self.path, self.h5, exc, what, after)
+        if self._writer is not None:
+            self._writer.failed = error
         raise error from exc
 
 

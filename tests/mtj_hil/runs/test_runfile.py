@@ -295,3 +295,21 @@ def test_a_symlink_to_a_run_file_is_written_through_under_the_real_files_lease(t
     assert run.path == real
     run.close()
     assert link.is_symlink() and link.resolve() == real
+
+
+def test_a_second_writer_is_named_as_such_not_as_a_disk_problem(tmp_path):
+    """With its writer lease deleted, a second process resumed a run being written; the first
+    stopped with "File exists (EEXIST) ... free space or fix the cause"."""
+    from mtj_hil.runs.store.journal import parts_dir
+
+    path = tmp_path / "run.h5"
+    run = RunFile.create(path, "characterization", die_id="x", extra={"plan": {}, "layout": {}})
+    try:
+        run.append("characterization/array_index", np.array([0], np.int32), "1")
+        run.flush()  # part 1
+        run.append("characterization/array_index", np.array([1], np.int32), "1")
+        (parts_dir(path) / f"{2:08d}.h5").write_bytes(b"the other writer's part")
+        with pytest.raises(StoreError, match="another process wrote its next journal part"):
+            run.flush()
+    finally:
+        run.close()

@@ -99,7 +99,7 @@ def hold_bench(addresses: Iterable[str]) -> Iterator[None]:
     try:
         for key in keys:
             path = _lock_path(folder, key)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = _open_lock(path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -114,6 +114,28 @@ def hold_bench(addresses: Iterable[str]) -> Iterator[None]:
     finally:
         for fd in held:
             os.close(fd)  # closing the file releases its flock
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file ``path`` opened (made, writable by every user, if new). Another user's
+    file this user may not write is opened read-only: ``flock`` needs no write access, only
+    the holder's note is then left as it was.
+
+    Raises:
+        BenchInUse: the lock file cannot be opened at all (naming it and why).
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise BenchInUse(f"cannot open the bench lock {path}: {exc.strerror}") from exc
+    except OSError as exc:
+        raise BenchInUse(f"cannot open the bench lock {path}: {exc.strerror}") from exc
+    with contextlib.suppress(OSError):  # the umask took write access from other users
+        os.fchmod(fd, 0o666)
+    return fd
 
 
 def _write_holder(fd: int, key: str) -> None:

@@ -97,3 +97,17 @@ def test_a_second_process_is_refused_before_any_instrument_hears_from_it(tmp_pat
             except BenchInUse:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
+
+
+def test_a_lock_file_is_writable_by_every_user_of_the_machine(tmp_path):
+    """A lock file made under a umask of 022 was the first user's alone: another user's
+    command failed to open it (a traceback) instead of taking the lock."""
+    old = os.umask(0o022)
+    try:
+        with hold_bench(["GPIB::24"]):
+            pass
+    finally:
+        os.umask(old)
+    (lock,) = (tmp_path / "locks").glob("*.lock")
+    assert lock.stat().st_mode & 0o777 == 0o666
+    assert (tmp_path / "locks").is_dir()

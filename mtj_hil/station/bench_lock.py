@@ -43,11 +43,21 @@ class BenchInUse(InstrumentError):
 
 def lock_folder() -> Path:
     """``$MTJ_HIL_LOCK_DIR``, else ``<temp>/mtj-hil-benches`` (made with mode 1777, so every
-    user of the machine shares it)."""
+    user of the machine shares it).
+
+    Raises:
+        BenchInUse: the folder cannot be made (naming it, the cause and the variable).
+    """
     given = os.environ.get(ENV_FOLDER)
     folder = Path(given) if given else Path(tempfile.gettempdir()) / "mtj-hil-benches"
     if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BenchInUse(
+                f"cannot make the bench lock folder {folder}: {exc.strerror}; name a folder "
+                f"every user of this machine may write with {ENV_FOLDER}"
+            ) from exc
         with contextlib.suppress(OSError):  # another user's folder: theirs to set
             os.chmod(folder, 0o1777)
     return folder

@@ -111,3 +111,12 @@ def test_a_lock_file_is_writable_by_every_user_of_the_machine(tmp_path):
     (lock,) = (tmp_path / "locks").glob("*.lock")
     assert lock.stat().st_mode & 0o777 == 0o666
     assert (tmp_path / "locks").is_dir()
+
+
+def test_a_lock_folder_that_cannot_be_made_is_named(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("MTJ_HIL_LOCK_DIR", str(blocker / "locks"))
+    refused = pytest.raises(BenchInUse, match="cannot make the bench lock folder .*LOCK_DIR")
+    with refused, hold_bench(["GPIB::24"]):
+        pass

@@ -255,9 +255,9 @@ def default_out(kind: str, die_id: str) -> Path:
 
 
 def refuse_existing(out: Path, resume: bool) -> None:
-    """Refuse, before any die or instrument is opened, a run file that exists without
-    ``--resume`` (the message offers ``--resume`` only for a run that is not completed), and
-    a ``--resume`` of a completed one.
+    """Refuse, before any die or instrument is opened, a run file another process writes
+    now (naming it), one that exists without ``--resume`` (the message offers ``--resume``
+    only for a run that is not completed), and a ``--resume`` of a completed one.
 
     Raises:
         StoreError: as above.
@@ -265,6 +265,9 @@ def refuse_existing(out: Path, resume: bool) -> None:
     if not out.exists():
         return
     from mtj_hil.runs.store import RunFile
+    from mtj_hil.runs.store.lease import refuse_if_written
+
+    refuse_if_written(out)  # before the bench is opened for a resume of it
 
     try:
         with RunFile.open(out) as run:
@@ -357,11 +360,12 @@ def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     and checked first).
 
     Raises:
-        StoreError: the file does not exist, is damaged, is not a run file of ``kind``, or
-            holds no usable plan.
+        StoreError: the file does not exist, another process writes it now, it is damaged,
+            is not a run file of ``kind``, or holds no usable plan.
     """
     import json
 
+    from mtj_hil.runs.store.lease import refuse_if_written
     from mtj_hil.runs.store.runfile import RunFile
     from mtj_hil.runs.store.verify import verify_run_file
 
@@ -370,6 +374,7 @@ def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{out} does not exist: --resume finishes an interrupted run file (check the "
             "path); to start a new run there, leave out --resume"
         )
+    refuse_if_written(out)  # another process finishes it now
     # a damaged file is named before anything is resumed; journal parts that do not verify
     # are not damage of the file: the resume sets them aside and measures their arrays again
     verify_run_file(out, parts=False)

@@ -152,6 +152,39 @@ def holder_alive(path: Path) -> bool | None:
     return None
 
 
+def _wait(holder: dict[str, Any]) -> str:
+    """What to do about a live writer: wait for it, or, stopped (Ctrl-Z, SIGSTOP), which
+    it never ends while stopped, continue or end it."""
+    pid = holder.get("pid")
+    if holder.get("host") == socket.gethostname() and isinstance(pid, int):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            state = ""
+        if state in ("T", "t"):
+            return (
+                f"that process is stopped (Ctrl-Z or SIGSTOP) and holds the run until it is "
+                f"continued (fg, or kill -CONT {pid}) or ended"
+            )
+    return "wait for it to end"
+
+
+def refuse_if_written(run_path: Path) -> None:
+    """Refuse a run file a live process writes now, naming it, before anything is opened
+    for it (a resume opened the bench, reset its instruments, and only then found out).
+
+    Raises:
+        StoreError: naming the file, the writer and what to do.
+    """
+    path = lease_path(Path(run_path))
+    if path.exists() and holder_alive(path):
+        holder = _holder(path)
+        who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
+        raise StoreError(
+            f"{run_path} is being written by {who} (writer lease {path}); {_wait(holder)}"
+        )
+
+
 def writer_active(run_path: Path) -> bool:
     """Whether a live process (or one that cannot be ruled out) writes ``run_path`` now."""
     path = lease_path(run_path)
@@ -167,7 +200,7 @@ def _take_over_if_stale(path: Path, run_path: Path) -> None:
     who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
     if alive:
         raise StoreError(
-            f"{run_path} is being written by {who} (writer lease {path}); wait for it to end"
+            f"{run_path} is being written by {who} (writer lease {path}); {_wait(holder)}"
         )
     if alive is None:
         raise StoreError(

@@ -3,6 +3,7 @@ results. Registered in :mod:`mtj_hil.cli.main` with ``cli.add_command(campaign)`
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -115,7 +116,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
         dashboard_link,
         run_campaign,
     )
-    from mtj_hil.campaigns.index import CampaignIndex
+    from mtj_hil.campaigns.index import CampaignIndex, IndexUnreadable, owned_records
 
     if scheduler is not None and workers is not None:
         raise click.UsageError(
@@ -131,6 +132,9 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
             highlight=False,
         )
     CampaignIndex(spec.index_path).refuse_if_running()  # before a cluster starts for nothing
+    if spec.index_path.exists():  # another campaign's out_dir: refused before it starts, too
+        with contextlib.suppress(IndexUnreadable):  # (the run rebuilds an unreadable one)
+            owned_records(spec)
     client = connect(scheduler, workers, settings=spec.cluster)
     said: dict[str, list[str]] = {}  # warning text -> the tasks that raised it
     try:

@@ -35,6 +35,20 @@ def test_another_campaigns_results_are_refused(ran, capsys):
     assert not (ran / "out" / "report" / "report.md").exists()
 
 
+def test_campaign_run_refuses_another_campaigns_out_dir_before_a_cluster_starts(
+    ran, capsys, monkeypatch
+):
+    """It started a Dask cluster first (once, under load, a CommClosedError traceback)."""
+    import mtj_hil.campaigns.engine as engine
+
+    started = []
+    monkeypatch.setattr(engine, "connect", lambda *a, **k: started.append(a) or 1 / 0)
+    other = write_campaign(ran, name="second", dies="0-1", borders=False)
+    assert main(["campaign", "run", str(other), "--workers", "1"]) == 4
+    assert "holds campaign 'first'" in capsys.readouterr().err
+    assert not started
+
+
 def test_tasks_whose_settings_changed_are_not_shown_as_done(ran, capsys):
     edited = load_campaign(write_campaign(ran, name="first", dies="0-1", cycles=2, borders=False))
     assert main(["campaign", "status", str(edited.file)]) == 0

@@ -25,6 +25,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def _bench_locks_of_its_own(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Each test takes its benches' locks (mtj_hil.station.bench_lock) in a folder of its
+    own: tests on other workers that name the same unreachable address are not one bench.
+    Processes a test starts inherit it, so two of them on one bench still meet."""
+    monkeypatch.setenv("MTJ_HIL_LOCK_DIR", str(tmp_path_factory.mktemp("bench-locks")))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the tests marked ``hardware`` unless ``--hardware`` was given."""
     if config.getoption("--hardware"):

@@ -154,7 +154,7 @@ def _write_holder(fd: int, key: str) -> None:
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "since": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(["mtj-hil", *sys.argv[1:]])[:300],
+        "command": shlex.join([Path(sys.argv[0]).name or "python", *sys.argv[1:]])[:300],
         "address": key,
     }
     with contextlib.suppress(OSError):

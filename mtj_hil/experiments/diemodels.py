@@ -217,11 +217,6 @@ def load_die_model(
     return model_from_defect_map(layout, result, read_noise)
 
 
-SIEMENS = {"S": 1.0}
-"""Conductance units a characterisation's maps may state, and their size in siemens: only
-S, the unit every reader takes them in (the run store refuses any other when the file
-opens, :mod:`mtj_hil.runs.store.structure`; one reader converting mS while ``show`` and the
-exports read the same values as S would disagree by a factor 1000)."""
 PLAUSIBLE = 30.0
 """How far (factor) the GOOD devices' median conductance may lie from the die's nominal one
 before the maps are taken to be in another unit than they state."""
@@ -231,7 +226,9 @@ def _in_siemens(
     path: str | Path, char: Characterization, layout: Layout
 ) -> tuple[np.ndarray, np.ndarray]:
     """The maps ``g_p``, ``g_ap`` in siemens (their ``unit`` attribute S, or none stated),
-    checked against the die's nominal levels.
+    checked against the die's nominal levels. Never converted from another unit: the run
+    store refuses any but S when the file opens (:mod:`mtj_hil.runs.store.structure`), so
+    this reader and ``show`` and the exports take the same values alike.
 
     Raises:
         StoreError: a unit that is not a conductance, or values whose GOOD devices' median
@@ -245,12 +242,12 @@ def _in_siemens(
     out = []
     for name, nominal in (("g_p", layout.nominal_g_p), ("g_ap", layout.nominal_g_ap)):
         unit = units[name] or "S"
-        if unit not in SIEMENS:
+        if unit != "S":  # (only a NeXus 'units' can still say so: 'unit' is checked at open)
             raise StoreError(
-                f"{path}: defects/{name} is stored in {unit!r}, not a conductance unit "
-                f"({', '.join(SIEMENS)}); a die model needs conductances in siemens"
+                f"{path}: defects/{name} is stored in {unit!r}; a die model takes "
+                "conductances in S, as every reader does"
             )
-        g = np.asarray(getattr(char, name), dtype=np.float64) * SIEMENS[unit]
+        g = np.asarray(getattr(char, name), dtype=np.float64)
         median = float(np.median(g[good])) if good.any() else nominal
         if not nominal / PLAUSIBLE <= median <= nominal * PLAUSIBLE:
             stated = f"states {unit!r}" if units[name] else "states no unit (S assumed)"

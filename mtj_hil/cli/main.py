@@ -22,6 +22,7 @@ from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.cli.common import console, current_run, forget_run
+from mtj_hil.cli.repeated import refuse_conflicting_options
 from mtj_hil.cli.run_report import report_missing
 from mtj_hil.cli.tables import ReaderGone
 from mtj_hil.errors import ConfigError, StoreError
@@ -240,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     forget_run()
     with stop_signals_raise(), _one_line_warnings(debug):
         try:
+            refuse_conflicting_options(cli, args)
             code = cli.main(args=args, prog_name="mtj-hil", standalone_mode=False)
         except (click.exceptions.Abort, KeyboardInterrupt) as exc:
             # click turns KeyboardInterrupt (StopSignal is one) into Abort, keeping the cause

@@ -117,7 +117,8 @@ def test_switching_resume_with_changed_options_is_refused(tmp_path, monkeypatch,
         _interrupt_after_first_array(m, "switching")
         assert main([*args, "--out", str(out)]) == 130
     capsys.readouterr()
-    assert main([*args[:-3], "--trials", "40", "--out", str(out), "--resume"]) == 2
+    changed = [*args[:6], "40", *args[7:]]  # --trials 40
+    assert main([*changed, "--out", str(out), "--resume"]) == 2
     assert "--trials 40 (stored: 4)" in _squash(capsys.readouterr().err)
 
 

@@ -128,7 +128,8 @@ def test_cli_information_placement_is_recorded_and_spends_fewer_trials(tmp_path)
 )
 def test_bad_switching_input_is_refused_before_any_file(tmp_path, capsys, extra, code, message):
     out = tmp_path / "bad.h5"
-    assert main(["switching", "--arrays", "0", "--out", str(out), *extra]) == code
+    arrays = [] if "--arrays" in extra else ["--arrays", "0"]
+    assert main(["switching", *arrays, "--out", str(out), *extra]) == code
     err = " ".join(capsys.readouterr().err.split())
     assert message in err and "Traceback" not in err
     assert not out.exists()

@@ -81,6 +81,7 @@ from mtj_hil.protocols.defects.messages import reading_warnings
 from mtj_hil.protocols.defects.quantisation import code_flips, floored, level_floors
 from mtj_hil.protocols.defects.rowwise import median
 from mtj_hil.protocols.defects.shared_noise import LowContrast
+from mtj_hil.protocols.errors import ProtocolError
 
 __all__ = ["Classification", "classify_evidence", "short_boundary"]
 
@@ -154,6 +155,9 @@ def classify_evidence(
     n_cyc = np.isfinite(d).sum(axis=0)
     warnings: list[str] = []
     ok = flat(ev.n_valid > 0) & ~flat(ev.saturated)
+    floor = diag.at_noise_floor(ok, g_lin)  # (before anything is fitted to noise)
+    if floor is not None:
+        raise ProtocolError(floor)
     dark = _on_dark_lines(ok, g_lin, shape, n_arr)
     clean, fit_rule, dbar, (m_em, s_em) = fit_set(ev, d, n_cyc, ok & ~dark, g_lin, sd, warnings)
     n_clean = int(clean.sum())

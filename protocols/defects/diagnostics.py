@@ -224,6 +224,34 @@ def warnings_for(
     return out
 
 
+FLOOR_SHARE = 0.2
+"""Share of the devices with valid readings whose mean reading is at or below 0 S past
+which a die is refused as read at the noise floor. Reads of no current scatter about 0,
+so half of such devices fall at or below it: this share means about 40 % of the die reads
+nothing, far more than a die's opens and open lines (a read voltage typed too small, a
+lifted probe)."""
+MIN_FLOOR_DEVICES = 20
+"""Fewer devices with valid readings than this and the floor check is not made."""
+
+
+def at_noise_floor(ok: np.ndarray, g_lin: np.ndarray) -> str | None:
+    """Why a die is refused as read at the noise floor (more than :data:`FLOOR_SHARE` of
+    the ``ok`` devices read at or below 0 S on average), or None. Checked before any fit:
+    with one cycle and one read the noise is assumed, and the scatter of reads about 0
+    would otherwise pass for switching."""
+    valid = np.asarray(ok, bool) & np.isfinite(g_lin)
+    n = int(valid.sum())
+    dark = int((valid & (g_lin <= 0.0)).sum())
+    if n < MIN_FLOOR_DEVICES or dark <= FLOOR_SHARE * n:
+        return None
+    return (
+        f"refusing to classify: {dark} of {n} devices read at or below 0 S on average "
+        f"(median reading {median(g_lin[valid]):.3g} S): the currents are lost in the read "
+        "path's noise; raise the read voltage (the currents it gives must stand well above "
+        "the noise), and check the probe contact and the wiring"
+    )
+
+
 MAX_READS_FACTOR = 100
 """Most times as many reads a refusal suggests averaging; past it the reads are lost in the
 read path's noise (a read voltage too low, the wiring), not merely noisy."""

@@ -34,7 +34,11 @@ def fit_set(ev, d, n_cyc, ok, g_lin, sd, warnings):
     (:data:`MAX_SWITCH_LN`); when the read noise is large against the
     switching contrast that rule keeps only the largest contrasts (a biased sample), so the
     devices a mixture fit of the mean log ratios gives to the switching component are used
-    instead (with that fit's contrast distribution)."""
+    instead (with that fit's contrast distribution).
+
+    Raises:
+        ProtocolError: too few devices switched.
+    """
     with np.errstate(invalid="ignore"):
         d_min = np.where(n_cyc > 0, np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=0), np.nan)
         d_max = np.where(n_cyc > 0, np.nanmax(np.where(np.isfinite(d), d, -np.inf), axis=0), 0)

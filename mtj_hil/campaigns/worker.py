@@ -131,25 +131,64 @@ def _worker_address() -> str | None:
         return None
 
 
+BENCH_LOCK_PREFIX = "mtj-hil-bench:"
+"""Name prefix of the cluster-wide lock of one instrument address a task's station names."""
+
+
+def bench_keys(task: Task) -> list[str]:
+    """The instrument addresses (one spelling each, sorted) the station file of ``task``
+    names, past the in-process lab's ``"virtual"``; none for a task without a station file
+    or one that cannot be loaded (the task's run reports that)."""
+    path = task.params.get("station_file") if isinstance(task.params, dict) else None
+    if not path:
+        return []
+    from mtj_hil.station.bench_lock import address_key
+    from mtj_hil.station.config import VIRTUAL
+    from mtj_hil.station.connect import bench_addresses
+    from mtj_hil.station.files import load_station
+
+    try:
+        station = load_station(path)
+    except Exception:  # noqa: BLE001 - the task itself fails on it, with the reason
+        return []
+    return sorted({address_key(a) for a in bench_addresses(station) if a != VIRTUAL})
+
+
 @contextmanager
-def station_lock(station: str | None) -> Iterator[None]:
-    """Hold the cluster-wide lock of ``station`` (no-op for tasks without one, or outside a
-    Dask worker, where tasks run one after the other anyway). While it waits, the worker
+def station_lock(station: str | None, bench: list[str] | None = None) -> Iterator[None]:
+    """Hold the cluster-wide lock of ``station`` and then of each instrument address in
+    ``bench`` (sorted: two stations that share an instrument wait for each other, and no two
+    tasks wait on each other's locks); a no-op for tasks without a station, or outside a
+    Dask worker, where tasks run one after the other anyway. While it waits, the worker
     thread is handed back so other tasks can run."""
     if station is None or _worker_address() is None:
         yield
         return
-    from distributed import Lock, rejoin, secede
+    from distributed import Lock
 
-    lock = Lock(LOCK_PREFIX + station)
-    if not lock.acquire(blocking=False):
-        secede()
-        lock.acquire()
-        rejoin()
+    names = [LOCK_PREFIX + station, *(BENCH_LOCK_PREFIX + k for k in sorted(bench or []))]
+    held: list[Any] = []
     try:
+        for name in names:
+            lock = Lock(name)
+            _acquire(lock)
+            held.append(lock)
         yield
     finally:
-        lock.release()
+        for lock in reversed(held):
+            lock.release()
+
+
+def _acquire(lock: Any) -> None:
+    """Take a Dask lock, handing the worker thread back while it waits."""
+    from distributed import rejoin, secede
+
+    if not lock.acquire(blocking=False):
+        secede()
+        try:
+            lock.acquire()
+        finally:
+            rejoin()
 
 
 def set_aside_unreadable(path: Path) -> str | None:
@@ -217,7 +256,7 @@ def execute_task(task: Task, stop_event: str | None = None) -> dict[str, Any]:
 def _execute(kind: Any, task: Task, out: dict[str, Any]) -> None:
     """The body of :func:`execute_task`: fills ``out``."""
     try:
-        with station_lock(task.station):
+        with station_lock(task.station, bench_keys(task)):
             out["started"] = _stamp()
             aside = set_aside_unreadable(Path(task.run_file))
             try:

@@ -222,9 +222,12 @@ def check_sweep(voltages: Sequence[float], limit: float, max_points: int) -> lis
 
 
 def scpi_number(value: float) -> str:
-    """A number as every SMU command carries it: ``%g``, 6 significant digits (``0.2999996``
-    goes as ``0.3``). Safety checks compare :func:`sent_number` with their bounds."""
-    return f"{float(value):g}"
+    """A number as every SMU command carries it: 10 significant digits (an SCPI NRf
+    number, IEEE 488.2 section 7.7.2.1, may carry any), more than any SMU resolves (6 1/2
+    digits) so the instrument gets what the station asked, and few enough to drop
+    arithmetic's last bits (``0.30000000000000004`` goes as ``0.3``). Safety checks compare
+    :func:`sent_number` with their bounds."""
+    return f"{float(value):.10g}"
 
 
 def sent_number(value: float) -> float:

@@ -153,7 +153,7 @@ def check_number(name: str, asked: float, reply: str, rel: float = 1e-6) -> Sett
     """Compare a numeric read-back with the value asked (relative tolerance ``rel``)."""
     value = _parse_float(reply)
     ok = value is not None and math.isclose(value, asked, rel_tol=rel, abs_tol=1e-15)
-    return SettingCheck(name, f"{asked:g}", reply.strip() or "(empty)", ok)
+    return SettingCheck(name, f"{asked:.10g}", reply.strip() or "(empty)", ok)
 
 
 def check_range(name: str, needed: float, expected: float | None, reply: str) -> SettingCheck:

@@ -1,5 +1,5 @@
-"""SMU source levels go on the wire with 6 significant digits (``%g``): a level at a
-known-state bound the wire cannot express exactly (0.2999996 V goes as ``0.3``) is refused,
+"""SMU source levels go on the wire with 10 significant digits: a level at a known-state
+bound the wire cannot express exactly (0.29999999996 V goes as ``0.3``) is refused,
 naming the level and the bound, instead of reaching the instrument above the bound; levels
 the wire carries exactly go out byte for byte as before. The ``source_voltage`` setter
 honours the known-state bound like every other way of setting a level."""
@@ -12,7 +12,7 @@ from mtj_hil.instruments.smu import Keithley2400SourceMeter
 from mtj_hil.instruments.smu.known_state import SmuSettings
 
 INIT = (":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS", None)
-BOUND = 0.2999996
+BOUND = 0.29999999996
 
 
 def configured(pairs):
@@ -34,7 +34,7 @@ def configured(pairs):
 )
 def test_a_level_at_a_bound_the_wire_rounds_above_is_refused_before_anything_is_sent(send):
     proto, smu = configured([])  # nothing may be written
-    with pytest.raises(SafetyViolation, match=r"0\.2999996 V goes to the instrument as -?0\.3 V"):
+    with pytest.raises(SafetyViolation, match=r"0\.29999999996 V goes to the instrument as -?0\.3 V"):
         send(smu)
     proto.__exit__(None, None, None)
 

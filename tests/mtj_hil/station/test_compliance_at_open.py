@@ -36,12 +36,13 @@ def test_a_compliance_above_the_envelope_is_refused_at_open_and_no_output_goes_o
 def test_a_compliance_the_wire_rounds_above_the_envelope_is_refused_at_open(
     station_dict, made_smus
 ):
-    """A limit of 0.9999996 mA and an SMU compliance equal to it: ``%g`` would send 0.001 A."""
-    limit = 9.999996e-4
+    """A limit of 0.99999999996 mA and an SMU compliance equal to it: the wire's 10
+    significant digits would send 0.001 A."""
+    limit = 9.9999999996e-4
     station_dict["safety"]["compliance_current"] = limit
     station_dict["smu"]["sense"]["compliance"] = limit
     with (
-        pytest.raises(SafetyViolation, match=r"0\.0009999996 A goes to the instrument as 0\.001"),
+        pytest.raises(SafetyViolation, match=r"0\.00099999999996 A goes to the instrument as 0\.001"),
         open_station(station_from_dict(station_dict, STATION), apply_calibration=False),
     ):
         pass

@@ -460,3 +460,24 @@ def test_pymeasure_keithley2400_unmodified(monkeypatch):
             k.adapter.close()
     assert smu.output is False and smu.level == pytest.approx(0.0, abs=1e-12)
     assert smu.errors() == []
+
+
+def test_settings_with_more_than_six_digits_reach_the_instrument_as_asked(lab):
+    """A station's compliance of 0.00123456789 A went out as ``0.00123457`` (``%g``): the
+    read-back then disagreed with the setting asked, the instrument was blamed ("known
+    state NOT reached"), and the compliance applied lay above the one asked."""
+    smu, server = lab
+    settings = SmuSettings(
+        max_voltage=1.0,
+        compliance=0.00123456789,
+        nplc=1.23456789,
+        line_frequency=60.0,
+        ramp_rate=100.0,
+    )
+    k = Keithley2400SourceMeter(server.resource, sleep=lambda s: None, **VISA_KWARGS)
+    try:
+        state = k.configure(settings)
+        assert state.ok, state.problems()
+        assert smu.compliance == pytest.approx(0.00123456789, rel=1e-9)  # not 0.00123457
+    finally:
+        k.close_session()

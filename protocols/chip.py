@@ -50,6 +50,9 @@ class Limits:
         max_pulse_amplitude: largest write pulse amplitude allowed across a device (V).
         min_pulse_width: shortest write pulse (s).
         max_pulse_width: longest write pulse (s).
+        voltage_step: resolution (V) the bench sets read voltages and pulse amplitudes
+            with; 0 (a simulated die): any voltage.
+        width_digits: significant digits the bench sets a pulse width with; 0: any width.
     """
 
     max_read_voltage: float
@@ -57,6 +60,13 @@ class Limits:
     max_pulse_amplitude: float
     min_pulse_width: float
     max_pulse_width: float
+    voltage_step: float = 0.0
+    width_digits: int = 0
+
+
+BENCH_RESOLUTION = ("voltage_step", "width_digits")
+"""The :class:`Limits` fields that describe the bench, not the die: left out of a die
+profile, and out of a layout's record while 0 (any value)."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +104,13 @@ class Layout:
         return float(np.sqrt(self.nominal_g_p * self.nominal_g_ap))
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-dict form for provenance records."""
-        return asdict(self)
+        """Plain-dict form for provenance records (a bench resolution of 0, any value, is
+        left out: the record of a simulated die is what it always was)."""
+        record = asdict(self)
+        for key in BENCH_RESOLUTION:
+            if not record["limits"][key]:
+                del record["limits"][key]
+        return record
 
 
 @runtime_checkable

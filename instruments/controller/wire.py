@@ -18,7 +18,20 @@ import numpy as np
 from mtj_hil.instruments.controller.codec import format_seconds, format_volts
 from mtj_hil.instruments.errors import SafetyViolation
 
-__all__ = ["BoardBounds", "checked_pulse", "checked_reads", "sent_seconds", "sent_volts"]
+__all__ = [
+    "VOLTAGE_STEP",
+    "WIDTH_DIGITS",
+    "BoardBounds",
+    "checked_pulse",
+    "checked_reads",
+    "sent_seconds",
+    "sent_volts",
+]
+
+VOLTAGE_STEP = 1e-3
+"""Resolution (V) of every voltage the wire carries (:func:`format_volts`)."""
+WIDTH_DIGITS = 4
+"""Significant digits of every time the wire carries (:func:`format_seconds`)."""
 
 
 class BoardBounds(Protocol):

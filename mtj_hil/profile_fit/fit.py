@@ -34,7 +34,7 @@ turn into warnings naming the check, the parameter and the runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,13 @@ from mtj_hil.profile_fit.runs import open_runs
 from mtj_hil.profile_fit.spatial import put_spatial
 from mtj_hil.profile_fit.switching import fit_switching
 from mtj_hil.profile_fit.telegraph import put_telegraph, tail_share
+from mtj_hil.protocols.chip import BENCH_RESOLUTION, Limits
 from mtj_hil.protocols.errors import ProtocolError
 from mtj_hil.sim.profile import DeviceProfile, as_dict, profile_from_dict
 from mtj_hil.sim.profile_sections import Telegraph
+
+DIE_LIMITS = tuple(f.name for f in fields(Limits) if f.name not in BENCH_RESOLUTION)
+"""The recorded layout's limits a profile's ``[limits]`` takes."""
 
 MIN_GOOD_DEVICES = 20
 """Fewer GOOD devices than this (all runs together) and the fit warns that its resistance
@@ -158,7 +162,7 @@ def fit_profile(paths: list[Path], base: DeviceProfile, name: str) -> FittedProf
     src = f"{n_dies} characterization run{'s' if n_dies > 1 else ''}"
     layout = chars[0].char.layout
     data["geometry"] = {k: layout[k] for k in ("n_arrays", "rows", "cols", "cell")}
-    data["limits"] = {k: float(v) for k, v in layout["limits"].items()}
+    data["limits"] = {k: float(layout["limits"][k]) for k in DIE_LIMITS}
     data["nominal_pulse"] = {k: float(v) for k, v in layout["nominal_pulse"].items()}
     data["description"] = f"fitted by mtj-hil fit-profile from {n_dies} characterized dies" + (
         f" and {len(sws)} switching runs" if sws else ""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mtj_hil.errors import ConfigError
-from mtj_hil.protocols.chip import Layout, Limits, Pulse
+from mtj_hil.protocols.chip import BENCH_RESOLUTION, Layout, Limits, Pulse
 from mtj_hil.schema import closest, unknown_key_message
 from mtj_hil.sim.profile_sections import (
     OPTIONAL_FLAWS,
@@ -142,6 +142,8 @@ def as_dict(profile: DeviceProfile) -> dict[str, Any]:
 
     An absent optional section (e.g. ``bias``) is left out, as in the TOML file."""
     data = dataclasses.asdict(profile)
+    for key in BENCH_RESOLUTION:  # (a bench's, never set by a profile)
+        data["limits"].pop(key, None)
     for name in _OPTIONAL_SECTIONS:
         if data.get(name) is None:
             data.pop(name, None)

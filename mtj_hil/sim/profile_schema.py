@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from mtj_hil.protocols.chip import Limits, Pulse
+from mtj_hil.protocols.chip import BENCH_RESOLUTION, Limits, Pulse
 from mtj_hil.schema import Field, FileSchema, Section, with_defaults
 from mtj_hil.sim.profile_sections import OPTIONAL_FLAWS
 from mtj_hil.sim.profile_types import (
@@ -171,6 +171,7 @@ LIMITS = Section(
             _positive("min_pulse_width", "Shortest write pulse.", "s"),
             _positive("max_pulse_width", "Longest write pulse.", "s"),
         ),
+        skip=BENCH_RESOLUTION,  # the bench's, not the die's
     ),
 )  # fmt: skip
 

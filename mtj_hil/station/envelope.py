@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from mtj_hil.instruments.controller.wire import VOLTAGE_STEP, WIDTH_DIGITS
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.protocols.chip import Layout, Limits, check_write_pulse
 from mtj_hil.protocols.errors import InvalidRequest
@@ -50,6 +51,8 @@ def envelope_limits(envelope: SafetyEnvelope) -> Limits:
         e.max_pulse_amplitude,
         e.min_pulse_width,
         e.max_pulse_width,
+        voltage_step=VOLTAGE_STEP,  # as the controller's commands carry them
+        width_digits=WIDTH_DIGITS,
     )
 
 

@@ -20,6 +20,7 @@ from mtj_hil.protocols.errors import (
 )
 from mtj_hil.protocols.plan_values import check_plan_types, is_whole, make_plain
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
+from mtj_hil.protocols.resolution import refuse_unsettable
 
 AUTO: Literal["auto"] = "auto"
 """``bias_read_voltage = AUTO``: the die's largest read voltage when it is at least twice the
@@ -181,6 +182,15 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         check_write_pulse(layout, plan.pulse)
     except InvalidRequest as exc:
         raise refused_setting("pulse", exc) from None
+    # values the bench cannot set exactly (a read voltage applied as another divides every
+    # current by the wrong voltage)
+    refuse_unsettable("read_voltage", "read voltage", float(plan.read_voltage), lim, "V")
+    if plan.bias_read_voltage:
+        bias = float(plan.bias_read_voltage)
+        refuse_unsettable("bias_read_voltage", "bias read voltage", bias, lim, "V")
+    if plan.pulse is not None:
+        refuse_unsettable("pulse", "pulse amplitude", float(plan.pulse.amplitude), lim, "V")
+        refuse_unsettable("pulse", "pulse width", float(plan.pulse.width), lim, "s")
 
 
 def plan_record(plan: CharacterizationPlan) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mtj_hil.protocols.chip import CellState, Pulse
+from mtj_hil.protocols.resolution import settable_volts, settable_width
 from mtj_hil.protocols.switching.fit import STATUS_OK, fit_devices, write_error_rate
 from mtj_hil.protocols.switching.placement import PulseRange, allowed, allowed_range, choose_point
 from mtj_hil.protocols.switching.trials import Trials
@@ -66,7 +67,8 @@ def placed_rows(runner: Trials, plan: Any, direction: CellState) -> list[Row]:
 
     def run(width: float, amp: float, n: int) -> tuple[np.ndarray, np.ndarray]:
         a, w = allowed(rng, np.array([amp]), np.array([width]))
-        pulse = Pulse(float(a[0]), float(w[0]))
+        # as the bench sets it: the pulse recorded is the pulse applied
+        pulse = Pulse(settable_volts(a[0], layout.limits), settable_width(w[0], layout.limits))
         trials, switched = runner.run(direction, pulse, n)
         counts.add(pulse.width, pulse.amplitude, trials, switched)
         counts.spent += n

@@ -43,6 +43,7 @@ from mtj_hil.protocols.errors import (
 )
 from mtj_hil.protocols.plan_values import check_plan_types, make_plain
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.resolution import settable_volts
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from mtj_hil.protocols.switching.decision import (
     DEFAULT_BOUND,
@@ -52,6 +53,7 @@ from mtj_hil.protocols.switching.decision import (
     PRECISION_MARGIN,
 )
 from mtj_hil.protocols.switching.placed import placed_rows
+from mtj_hil.protocols.switching.settable import refuse_unsettable_plan
 from mtj_hil.protocols.switching.trials import Trials
 
 PLACEMENTS = ("grid", "information")
@@ -218,6 +220,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
                 f"({lo}..{hi} s); nothing applied",
             )
     _as_setting("set_pulse", lambda: check_write_pulse(layout, plan.set_pulse, "set pulse"))
+    refuse_unsettable_plan(lim, plan)
     v_dist = disturb_voltage(layout, plan)
     if not 0 < v_dist <= lim.max_read_voltage:
         value, hi = apart(v_dist, lim.max_read_voltage)
@@ -470,6 +473,7 @@ def _rv_loops(
     lim = chip.layout.limits
     width = plan.loop_width or chip.layout.nominal_pulse.width
     ramp = np.linspace(lim.min_pulse_amplitude, lim.max_pulse_amplitude, plan.loop_steps)
+    ramp = np.array([settable_volts(v, lim) for v in ramp])  # as the bench sets them
     updown = np.concatenate([ramp, ramp[-2::-1]])
     volts = np.concatenate([updown, -updown])
     runner.set_all(CellState.P)

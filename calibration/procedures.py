@@ -129,6 +129,26 @@ def measure_smu_offset(
     return Measured(offset, float(i.std(ddof=1) / np.sqrt(points)), "A")
 
 
+def _refuse_off_board(controller: ChipController, references: Sequence[ReferenceResistor]) -> None:
+    """Refuse references the identified board does not have (``IDN refs``).
+
+    Raises:
+        CalibrationError: naming the first such resistor, its index and the board's range.
+    """
+    identity = getattr(controller, "identity", None)
+    if identity is None:
+        return  # not identified: routing it refuses each one
+    count = int(identity.references)
+    for ref in references:
+        if not 0 <= int(ref.index) < count:
+            on_board = f"0..{count - 1}" if count else "none"
+            raise CalibrationError(
+                f"reference resistor {ref.name} (calibration.references.{ref.name}.index = "
+                f"{ref.index}) is not on the board: its reference resistors are {on_board}; "
+                "nothing applied"
+            )
+
+
 def measure_smu_gain(
     controller: ChipController,
     smu: SourceMeter,
@@ -161,6 +181,7 @@ def measure_smu_gain(
             "the SMU gain needs at least two reference resistors in the station file "
             "([calibration.references]); it lists " + str(len(references))
         )
+    _refuse_off_board(controller, references)  # before any output goes on
     _ensure_output(smu)
     y_mean, y_err, listed, tol = [], [], [], []
     for ref in references:

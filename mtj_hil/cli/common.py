@@ -419,6 +419,13 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _shown(value: Any) -> str:
+    """A plan value as its option takes it (``0:1:2,3:4:5`` for devices)."""
+    if (
+        isinstance(value, list | tuple)
+        and value
+        and all(isinstance(v, list | tuple) for v in value)
+    ):
+        return ",".join(":".join(_shown(x) for x in v) for v in value)
     if isinstance(value, list | tuple):
         return ",".join(_shown(v) for v in value) or "(none)"
     if value is None:

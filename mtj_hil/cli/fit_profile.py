@@ -50,6 +50,7 @@ def fit_profile_command(
     refused. The output loads like any profile: --profile FILE.
     """
     from mtj_hil.fileio.paths import is_one_of
+    from mtj_hil.labelled.outputs import refuse_special
     from mtj_hil.profile_fit.fit import fit_profile
     from mtj_hil.profile_fit.writer import write_profile_toml
     from mtj_hil.runs.store.select import finished_runs, skipped_note
@@ -58,6 +59,7 @@ def fit_profile_command(
 
     if is_one_of(out, runs):  # by file identity: a hard link or a second mount too
         raise StoreError(f"{out} is one of the runs to fit; choose another -o (not even --force)")
+    refuse_special(out, "-o")
     if out.exists() and not force:
         raise StoreError(f"{out} already exists; choose another -o or add --force")
     if holds_hdf5(out):  # a run file or an export: a TOML profile never replaces one

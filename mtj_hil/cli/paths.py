@@ -10,7 +10,8 @@ import click
 class GivenPath(click.Path):
     """``click.Path`` refusing an empty value (``--out ""`` would name the current folder),
     a name of only spaces (``--out " "`` made a file named " ") and ``-`` (which reads as
-    standard input or output, and made a file named "-")."""
+    standard input or output, and made a file named "-"); where a file is asked for, a name
+    ending in ``/`` (a folder: ``--out runs/`` wrote a file named ``runs``)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         what = "file" if self.file_okay else "folder"
@@ -24,6 +25,13 @@ class GivenPath(click.Path):
                 ctx,
             )
         text = value if isinstance(value, str) else "x"  # a default given as a Path
+        if not self.dir_okay and text.endswith(("/", "/.")) and text.strip("/."):
+            self.fail(
+                f"{text!r} ends in '/', which names a folder; give the file to write in it "
+                f"(e.g. {text.rstrip('/')}/name)",
+                param,
+                ctx,
+            )
         if text.rstrip("/") and not text.rstrip("/").rsplit("/", 1)[-1].strip():
             self.fail(f"{text!r} ends in a name of only spaces; give a {what} name", param, ctx)
         return super().convert(value, param, ctx)

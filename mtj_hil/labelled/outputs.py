@@ -52,12 +52,28 @@ def check_target(
     """
     if is_one_of(target, inputs):
         raise StoreError(f"{target} is {what}; choose another --out (not even --force)")
+    refuse_special(target, "--out")
     if not folder and target.is_dir():
         raise StoreError(f"{target} is a folder; give the file to write as --out")
     if folder and target.is_dir():
         return  # write_folder's to judge: an empty folder made for the tables is fine
     if target.exists() and not force:
         raise StoreError(f"{target} already exists; choose another --out or add --force")
+
+
+def refuse_special(target: Path, option: str) -> None:
+    """Refuse an output that exists as neither a regular file nor a folder (a device such
+    as ``/dev/null``, a pipe, a socket): ``--force`` replaces files, and would replace it
+    with one.
+
+    Raises:
+        StoreError: naming ``target`` and ``option``.
+    """
+    if target.exists() and not (target.is_file() or target.is_dir()):
+        raise StoreError(
+            f"{target} is not a regular file (a device, pipe or socket); {option} writes a "
+            f"file, and --force replaces files only: choose another {option}"
+        )
 
 
 def _make_parents(folder: Path, made: list[Path]) -> None:

@@ -91,7 +91,8 @@ STATION = Section(
         Field("visa_library", "str", "VISA back end of the SMUs.", default="@py",
               check=_visa_library, allowed=_LIBRARY_ALLOWED),
         Field("calibration_validity_days", "float", "How long a calibration record stays "
-              "valid.", default=1.0, unit="d", lo=0, lo_open=True),
+              "valid (at most 100 years).", default=1.0, unit="d", lo=0, lo_open=True,
+              hi=36525.0),
     ),
 )  # fmt: skip
 

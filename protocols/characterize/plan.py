@@ -178,6 +178,12 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
                 "read_voltage" if name == "read" else "bias_read_voltage",
                 f"{name} voltage {value} V {where}; nothing applied",
             )
+    if plan.bias_read_voltage and float(plan.bias_read_voltage) == float(plan.read_voltage):
+        raise SettingRefused(
+            "bias_read_voltage",
+            f"bias read voltage {plan.bias_read_voltage} V is the read voltage: the bias "
+            "signature compares reads at two voltages; give another (or 0 to turn it off)",
+        )
     try:
         check_write_pulse(layout, plan.pulse)
     except InvalidRequest as exc:

@@ -232,6 +232,12 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
     for dev in plan.loop_devices:
         a, r, c = dev
         _as_setting("loop_devices", lambda a=a: check_array(layout, a))
+        if a not in plan.arrays:
+            raise SettingRefused(
+                "loop_devices",
+                f"R-V loop device {a}:{r}:{c} is on array {a}, which the plan does not measure "
+                "(loops are measured with their array): add the array or leave the device out",
+            )
         if not (0 <= r < layout.rows and 0 <= c < layout.cols):
             raise SettingRefused("loop_devices", f"R-V loop device {dev} is not on the die")
 

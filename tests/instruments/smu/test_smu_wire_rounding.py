@@ -34,7 +34,9 @@ def configured(pairs):
 )
 def test_a_level_at_a_bound_the_wire_rounds_above_is_refused_before_anything_is_sent(send):
     proto, smu = configured([])  # nothing may be written
-    with pytest.raises(SafetyViolation, match=r"0\.29999999996 V goes to the instrument as -?0\.3 V"):
+    with pytest.raises(
+        SafetyViolation, match=r"0\.29999999996 V goes to the instrument as -?0\.3 V"
+    ):
         send(smu)
     proto.__exit__(None, None, None)
 

@@ -42,7 +42,9 @@ def test_a_compliance_the_wire_rounds_above_the_envelope_is_refused_at_open(
     station_dict["safety"]["compliance_current"] = limit
     station_dict["smu"]["sense"]["compliance"] = limit
     with (
-        pytest.raises(SafetyViolation, match=r"0\.00099999999996 A goes to the instrument as 0\.001"),
+        pytest.raises(
+            SafetyViolation, match=r"0\.00099999999996 A goes to the instrument as 0\.001"
+        ),
         open_station(station_from_dict(station_dict, STATION), apply_calibration=False),
     ):
         pass

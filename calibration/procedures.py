@@ -135,10 +135,10 @@ def _refuse_off_board(controller: ChipController, references: Sequence[Reference
     Raises:
         CalibrationError: naming the first such resistor, its index and the board's range.
     """
-    identity = getattr(controller, "identity", None)
-    if identity is None:
+    count = getattr(getattr(controller, "identity", None), "references", None)
+    if count is None:
         return  # not identified: routing it refuses each one
-    count = int(identity.references)
+    count = int(count)
     for ref in references:
         if not 0 <= int(ref.index) < count:
             on_board = f"0..{count - 1}" if count else "none"

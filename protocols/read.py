@@ -5,11 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 from mtj_hil.protocols.chip import Chip
-from mtj_hil.protocols.errors import InvalidRequest
+from mtj_hil.protocols.errors import InvalidRequest, SettingOutsideLimits, SettingRefused
 from mtj_hil.protocols.plan_values import is_whole
 
 DEFAULT_READ_VOLTAGE = 0.1
 """Read voltage (V) used when none is given: well below any write threshold."""
+MIN_READ_VOLTAGE = 1e-6
+"""Smallest read voltage (V) a plan takes: a die's currents below it (well under a pA per
+microsiemens) are lost in any read path's noise, and a conductance from a subnormal voltage
+overflows."""
+
+
+def check_read_voltage(setting: str, volts: float, highest: float | None = None) -> None:
+    """Refuse a plan's read voltage ``volts`` (V) below :data:`MIN_READ_VOLTAGE` or above
+    ``highest`` (the die's largest read voltage, V; None: not checked here).
+
+    Raises:
+        SettingRefused: too small (or not above 0); SettingOutsideLimits: above ``highest``.
+    """
+    if highest is not None and volts > highest:
+        raise SettingOutsideLimits(
+            setting, f"read voltage {volts!r} V lies above the die's {highest:g} V; nothing applied"
+        )
+    if not volts >= MIN_READ_VOLTAGE:
+        raise SettingRefused(
+            setting,
+            f"read voltage {volts!r} V is below {MIN_READ_VOLTAGE:g} V: the currents it gives "
+            "are lost in any read path's noise; nothing applied",
+        )
 
 
 def read_currents(

@@ -142,6 +142,23 @@ def missing_extra(resource: str, visa_library: str) -> str | None:
     return None
 
 
+def load_visa_library(visa_library: str = "@py") -> None:
+    """Load the VISA library ``visa_library`` (nothing is opened on any bus).
+
+    Raises:
+        VisaLibraryError: it cannot be loaded (the message names it and what to give).
+    """
+    import pyvisa
+
+    try:
+        pyvisa.ResourceManager(visa_library)
+    except (ValueError, OSError, pyvisa.errors.Error) as exc:
+        raise VisaLibraryError(
+            f"VISA library {visa_library!r} cannot be loaded ({exc}); use '@py' (pyvisa-py), "
+            "'@ivi' (an installed NI-VISA or Keysight VISA) or the path of a VISA library"
+        ) from exc
+
+
 def open_visa_adapter(
     resource: str,
     *,
@@ -165,15 +182,7 @@ def open_visa_adapter(
             f"{name} at {resource}: pyvisa-py needs the {extra.upper()} support package for this "
             f'resource; install it with: pip install "mtj-hil[{extra}]"'
         )
-    import pyvisa
-
-    try:
-        pyvisa.ResourceManager(visa_library)
-    except (ValueError, OSError, pyvisa.errors.Error) as exc:
-        raise VisaLibraryError(
-            f"VISA library {visa_library!r} cannot be loaded ({exc}); use '@py' (pyvisa-py), "
-            "'@ivi' (an installed NI-VISA or Keysight VISA) or the path of a VISA library"
-        ) from exc
+    load_visa_library(visa_library)
     try:
         adapter = VISAAdapter(
             resource,

@@ -68,10 +68,11 @@ def load_campaign(path: str | Path) -> CampaignSpec:
             message names file, key and value).
     """
     from mtj_hil.campaigns.schema import CAMPAIGN, TASK
-    from mtj_hil.schema import FileSchema, check_section, check_top, read_toml
+    from mtj_hil.schema import FileSchema, check_section, check_top, read_toml, refuse_other_kind
 
     path = Path(path).resolve()
     text, data = read_toml(path, "campaign file")
+    refuse_other_kind(data, path, "campaign file")
     cluster = parse_cluster(data.pop("cluster", None), path)
     check_top(data, FileSchema("campaign file", "", (CAMPAIGN, TASK)), str(path))
     head = data.get("campaign")

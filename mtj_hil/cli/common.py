@@ -266,19 +266,20 @@ def refuse_existing(out: Path, resume: bool) -> None:
         return
     from mtj_hil.runs.store import RunFile
     from mtj_hil.runs.store.lease import refuse_if_written
+    from mtj_hil.runs.store.resume import finish_hint, refused_data
 
     refuse_if_written(out)  # before the bench is opened for a resume of it
 
     try:
         with RunFile.open(out) as run:
-            status = run.status
+            status, attrs = run.status, run.attrs
     except StoreError as exc:
         if not resume:  # (--resume would say the same)
             raise StoreError(
                 f"{out} already exists and is no run this command can finish ({exc}); "
                 "choose another --out"
             ) from None
-        status = ""
+        status, attrs = "", {}
     if status == "completed":
         if resume:
             raise StoreError(
@@ -286,6 +287,10 @@ def refuse_existing(out: Path, resume: bool) -> None:
                 f"{out}; measure again with another --out)"
             )
         raise StoreError(f"{out} already exists, a completed run; choose another --out")
+    if refused_data(attrs) and not resume:  # (a resume classifies the same data again)
+        raise StoreError(
+            f"{out} already exists, a run whose data were refused; {finish_hint(attrs, out)}"
+        )
     if not resume:
         raise StoreError(f"{out} already exists; choose another --out, or finish it with --resume")
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import StoreError, counted
-from mtj_hil.runs.store.resume import resume_hint
+from mtj_hil.runs.store.resume import finish_hint, resume_hint
 from mtj_hil.runs.store.sniff import hdf5_signature_at_block
 
 
@@ -100,7 +100,7 @@ def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> No
         out.print(
             escape(
                 f"interrupted: the run says 'running' but no process holds it any more (the "
-                f"writer, {who}, is gone); finish it with: {resume_hint(attrs, path)}"
+                f"writer, {who}, is gone); {finish_hint(attrs, path)}"
             ),
             style="yellow",
             soft_wrap=True,
@@ -108,7 +108,7 @@ def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> No
     elif status in ("aborted", "failed"):
         reason = attrs.get("status_reason") or ""
         out.print(
-            escape(f"{status} ({reason}); finish it with: {resume_hint(attrs, path)}"),
+            escape(f"{status} ({reason}); {finish_hint(attrs, path)}"),
             style="yellow",
             soft_wrap=True,
         )
@@ -200,22 +200,22 @@ def show_toml(path: Path) -> None:
         ConfigError: the file is not valid TOML or not one of these kinds.
     """
     from mtj_hil.errors import ConfigError
-    from mtj_hil.schema import read_toml
+    from mtj_hil.schema import read_toml, toml_kind
 
     _, data = read_toml(path, "file")
     out = make_console()
-    if data.get("format") == "mtj-hil-calibration":
+    if toml_kind(data) == "calibration record":
         from mtj_hil.calibration.record_files import read_record
         from mtj_hil.cli.calibration import print_record
 
         print_record(read_record(path))
-    elif "station" in data and "safety" in data:
+    elif toml_kind(data) == "station file":
         from mtj_hil.station.files import load_station
 
         st = load_station(path)
         out.print(escape(f"station file {path}: station {st.name}, die profile {st.profile.name}"))
         out.print(escape(f"check it (settings, instruments): mtj-hil station check {path}"))
-    elif "campaign" in data:
+    elif toml_kind(data) == "campaign file":
         from mtj_hil.campaigns import load_campaign
 
         spec = load_campaign(path)
@@ -225,7 +225,7 @@ def show_toml(path: Path) -> None:
             )
         )
         out.print(escape(f"progress: mtj-hil campaign status {path}"))
-    elif "geometry" in data:
+    elif toml_kind(data) == "die profile":
         from mtj_hil.sim.profile import load_profile
 
         for line in profile_lines(load_profile(path)):

@@ -18,7 +18,7 @@ from mtj_hil.protocols.chip import CellState, Layout
 from mtj_hil.protocols.defects.detect import DefectCode, DefectMap, SwitchingData
 from mtj_hil.runs.store.characterization import KIND, Characterization, load_characterization
 from mtj_hil.runs.store.identity import simulated_profile_changes
-from mtj_hil.runs.store.resume import resume_hint
+from mtj_hil.runs.store.resume import finish_hint
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import SimulatedDie
 from mtj_hil.training.die_model import DieModel, PopulationModel
@@ -201,7 +201,7 @@ def load_die_model(
     if char.attrs.get("status") != "completed" or not char.complete:
         raise StoreError(
             f"{path} is not a completed characterisation (status {char.attrs.get('status')!r}); "
-            f"finish it with: {resume_hint(char.attrs, path)}"
+            f"{finish_hint(char.attrs, path)}"
         )
     _check_layout(char, layout)
     assert char.arrays is not None and char.codes is not None

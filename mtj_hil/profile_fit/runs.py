@@ -21,7 +21,7 @@ from mtj_hil.runs.store.characterization import (
     CharacterizationRun,
     load_characterization,
 )
-from mtj_hil.runs.store.resume import resume_hint
+from mtj_hil.runs.store.resume import finish_hint
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.runs.store.sniff import holds_hdf5
 from mtj_hil.runs.store.switching import Switching, load_switching
@@ -76,8 +76,7 @@ def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:
             char = load_characterization(p)
             if not char.complete:
                 raise StoreError(
-                    f"{p} is an unfinished characterization run ({status}); "
-                    f"finish it with: {resume_hint(attrs, p)}"
+                    f"{p} is an unfinished characterization run ({status}); {finish_hint(attrs, p)}"
                 )
             plan = char.plan
             bias = plan.get("bias_read_voltage")
@@ -94,8 +93,7 @@ def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:
             sw = load_switching(p)
             if not sw.complete:
                 raise StoreError(
-                    f"{p} is an unfinished switching run ({status}); "
-                    f"finish it with: {resume_hint(attrs, p)}"
+                    f"{p} is an unfinished switching run ({status}); {finish_hint(attrs, p)}"
                 )
             sws.append(sw)
         else:

@@ -17,9 +17,11 @@ from mtj_hil.schema.fields import (
     unknown_key_message,
     with_defaults,
 )
-from mtj_hil.schema.text import parse_toml, read_text, read_toml
+from mtj_hil.schema.text import parse_toml, read_text, read_toml, refuse_other_kind, toml_kind
 
 __all__ = [
+    "refuse_other_kind",
+    "toml_kind",
     "REQUIRED",
     "Field",
     "FileSchema",

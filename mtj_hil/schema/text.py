@@ -86,3 +86,40 @@ def parse_toml(
         raise error(f"{what} {path} is not valid TOML: {reason}") from exc
     except (RecursionError, ValueError) as exc:
         raise error(f"{what} {path} is not valid TOML: {type(exc).__name__}") from exc
+
+
+TOML_KINDS = {
+    "calibration record": "mtj-hil calibration show FILE",
+    "station file": "--station FILE, or mtj-hil station check FILE",
+    "campaign file": "mtj-hil campaign run FILE",
+    "die profile": "--profile FILE",
+}
+"""What takes each kind of TOML file mtj-hil reads."""
+
+
+def toml_kind(data: dict[str, Any]) -> str | None:
+    """Which kind of file the parsed TOML ``data`` is, by its top-level tables (a key of
+    :data:`TOML_KINDS`), or None."""
+    if data.get("format") == "mtj-hil-calibration":
+        return "calibration record"
+    if "station" in data and "safety" in data:
+        return "station file"
+    if "campaign" in data:
+        return "campaign file"
+    if "geometry" in data:
+        return "die profile"
+    return None
+
+
+def refuse_other_kind(data: dict[str, Any], path: str | Path, wanted: str) -> None:
+    """Refuse ``data`` (read from ``path`` as a ``wanted`` file, a key of
+    :data:`TOML_KINDS`) that is plainly another kind: one line saying which, and what takes it.
+
+    Raises:
+        ConfigError: naming the file, its kind and the option or command that reads it.
+    """
+    kind = toml_kind(data)
+    if kind is not None and kind != wanted:
+        raise ConfigError(
+            f"{path} is a {kind}, not a {wanted}; a {kind} is given to {TOML_KINDS[kind]}"
+        )

@@ -164,7 +164,7 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
         ConfigError: unknown name, unreadable, binary or non-UTF-8 file, bad TOML, an
             unknown section or key (closest match named), missing or bad values.
     """
-    from mtj_hil.schema import read_toml
+    from mtj_hil.schema import read_toml, refuse_other_kind
 
     if not str(name_or_path).strip():
         raise ConfigError(
@@ -184,6 +184,7 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
                 f"{', '.join(available_profiles())} (or give a path to a .toml file)"
             )
     _, data = read_toml(path, "profile file")
+    refuse_other_kind(data, path, "die profile")
     return profile_from_dict(data, source=str(path))
 
 

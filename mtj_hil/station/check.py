@@ -30,7 +30,7 @@ from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.station.bench_lock import BenchInUse, hold_bench
 from mtj_hil.station.config import Station
 from mtj_hil.station.connect import bench_addresses, start_virtual_lab
-from mtj_hil.station.smu import make_smu, open_controller, smu_settings
+from mtj_hil.station.smu import check_visa_library, make_smu, open_controller, smu_settings
 
 __all__ = ["InstrumentCheck", "StationCheck", "check_station", "serial_ports", "visa_resources"]
 
@@ -206,9 +206,11 @@ def check_station(station: Station) -> StationCheck:
     Never raises for an instrument problem (each is reported); never turns an output on.
 
     Raises:
+        ConfigError: the SMUs' VISA library cannot be loaded (before anything is opened).
         KeyboardInterrupt: Ctrl-C (or a stop signal) arrived; raised only once the board's
             port was closed and every SMU was shut down (see the module docstring).
     """
+    check_visa_library(station)  # a station-file error: nothing is opened or reset
     visa = visa_resources(station.visa_library)
     ports = serial_ports()
     hold = HeldInterrupt()

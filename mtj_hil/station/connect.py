@@ -28,7 +28,7 @@ from mtj_hil.station.chip import InstrumentChip
 from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.files import load_station
 from mtj_hil.station.shutdown import shut_down
-from mtj_hil.station.smu import make_smu, open_controller
+from mtj_hil.station.smu import check_visa_library, make_smu, open_controller
 
 __all__ = [
     "apply_newest_calibration",
@@ -153,6 +153,7 @@ def open_station(
     """
     if not isinstance(station, Station):
         station = load_station(station)
+    check_visa_library(station)  # a station-file error, found before any instrument
     with contextlib.ExitStack() as stack:
         stack.enter_context(hold_bench(bench_addresses(station)))  # before any instrument
         lab, url, resources = start_virtual_lab(station, stack, lab_imperfections)

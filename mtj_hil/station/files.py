@@ -15,7 +15,8 @@ from mtj_hil.errors import ConfigError, apart
 from mtj_hil.instruments.bus.resource_names import resource_identity
 from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.instruments.safety import SafetyEnvelope
-from mtj_hil.schema import check_section, check_top, read_toml, settings
+from mtj_hil.instruments.smu.model_bounds import model_problem
+from mtj_hil.schema import check_section, check_top, read_toml, refuse_other_kind, settings
 from mtj_hil.sim.profile import PROFILE_DIR, DeviceProfile, load_profile
 from mtj_hil.station.config import (
     SAFETY_KEYS,
@@ -64,6 +65,7 @@ def load_station(path: str | Path) -> Station:
     """
     path = Path(path)
     _, data = read_toml(path, "station file")
+    refuse_other_kind(data, path, "station file")
     return station_from_dict(data, path)
 
 
@@ -130,6 +132,10 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
     problem = smu_wiring_problem(smus)
     if problem is not None:
         raise fail(*problem)
+    for smu in smus:  # what the instrument itself would refuse mid-configure
+        beyond = model_problem(smu.driver, smu.nplc, smu.compliance, smu.current_range)
+        if beyond is not None:
+            raise fail(f"smu.{smu.name}.{beyond[0]}", beyond[1])
     if station["read_path"] == "smu" and "sense" not in roles:
         raise fail("station.read_path", "= 'smu' needs an [smu.*] with role = 'sense'")
 

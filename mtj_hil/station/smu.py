@@ -14,7 +14,11 @@ from typing import Any
 
 from mtj_hil.errors import ConfigError
 from mtj_hil.instruments.bus.resource_names import resource_identity
-from mtj_hil.instruments.bus.visa_session import VisaLibraryError, open_visa_adapter
+from mtj_hil.instruments.bus.visa_session import (
+    VisaLibraryError,
+    load_visa_library,
+    open_visa_adapter,
+)
 from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.safety import SafetyEnvelope
@@ -106,6 +110,22 @@ def used_channels(config: SmuConfig, station: Station | None) -> tuple[str, ...]
         and resource_identity(c.resource) == resource_identity(config.resource)
     ]
     return tuple(dict.fromkeys(same or [config.channel or default]))
+
+
+def check_visa_library(station: Station) -> None:
+    """Refuse, before any instrument is opened, a station whose SMUs' VISA library cannot
+    be loaded (no SMU, or only the in-process lab's: nothing to load).
+
+    Raises:
+        ConfigError: naming ``station.visa_library`` and why.
+    """
+    if all(s.resource == VIRTUAL for s in station.smus):
+        return
+    try:
+        load_visa_library(station.visa_library)
+    except VisaLibraryError as exc:
+        source = str(station.path) if station.path else "<station>"
+        raise ConfigError(f"{source}: station.visa_library: {exc}") from exc
 
 
 def make_smu(

@@ -19,7 +19,7 @@ from mtj_hil.protocols.errors import (
     refused_setting,
 )
 from mtj_hil.protocols.plan_values import check_plan_types, is_whole, make_plain
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, MIN_READ_VOLTAGE
 from mtj_hil.protocols.resolution import refuse_unsettable
 
 AUTO: Literal["auto"] = "auto"
@@ -166,6 +166,12 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         remeasure_budget=plan.remeasure_budget,
     )
     for name, volts in (("read", plan.read_voltage), ("bias", plan.bias_read_voltage)):
+        if volts is not None and 0.0 < float(volts) < MIN_READ_VOLTAGE:
+            raise SettingRefused(
+                "read_voltage" if name == "read" else "bias_read_voltage",
+                f"{name} voltage {float(volts)!r} V is below {MIN_READ_VOLTAGE:g} V: the "
+                "currents it gives are lost in any read path's noise; nothing applied",
+            )
         if volts is not None and not 0.0 < float(volts) <= lim.max_read_voltage:
             value, hi = apart(float(volts), lim.max_read_voltage)
             where = (

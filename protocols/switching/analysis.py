@@ -216,12 +216,31 @@ def recommend(
 ) -> Recommendation:
     """The least-energy (``V^2 t``) pulse whose WER upper bound meets ``target`` in both
     directions, or a statement of why none inside the envelope does (then the least-energy
-    pulse within 10 % of the lowest WER, and the floor that limits it if it does)."""
+    pulse within 10 % of the lowest WER, and the floor that limits it if it does). A
+    direction whose floor was not measured (``floors``, no trials) recommends nothing: the
+    statement gives what the fit alone says."""
     first = next(iter(curves.values()))
     high = np.max([c.high for c in curves.values()], axis=0)
     med = np.max([c.median for c in curves.values()], axis=0)
     energy = first.widths[:, None] * first.amplitudes[None, :] ** 2
     ok = high <= target
+    unmeasured = [name for name, fl in (floors or {}).items() if fl.trials == 0]
+    if ok.any() and unmeasured:
+        # the fit alone knows no floor: a die's (often near 1e-3) would hide any WER below it
+        i, j = np.unravel_index(np.argmin(np.where(ok, energy, np.inf)), ok.shape)
+        amp, wid = float(first.amplitudes[j]), float(first.widths[i])
+        return Recommendation(
+            False,
+            target,
+            amp,
+            wid,
+            float(med[i, j]),
+            float(high[i, j]),
+            f"not recommended: the write-error floor was not measured ({' and '.join(unmeasured)}"
+            f": no set-aside floor trials), and it bounds the WER any pulse can reach; without "
+            f"a floor the fit gives {amp:.3g} V x {wid:.3g} s (WER {med[i, j]:.2g}), which "
+            "only measured floor trials can confirm",
+        )
     if ok.any():
         i, j = np.unravel_index(np.argmin(np.where(ok, energy, np.inf)), ok.shape)
         amp, wid = float(first.amplitudes[j]), float(first.widths[i])

@@ -42,7 +42,7 @@ from mtj_hil.protocols.errors import (
     refused_setting,
 )
 from mtj_hil.protocols.plan_values import check_plan_types, make_plain
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, check_read_voltage, conductance_map
 from mtj_hil.protocols.resolution import settable_volts
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 from mtj_hil.protocols.switching.decision import (
@@ -221,6 +221,9 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
             )
     _as_setting("set_pulse", lambda: check_write_pulse(layout, plan.set_pulse, "set pulse"))
     refuse_unsettable_plan(lim, plan)
+    # (its upper bound is the chip's to enforce at each read: the plan's default read
+    # voltage does not follow a tighter station envelope)
+    check_read_voltage("read_voltage", plan.read_voltage)
     v_dist = disturb_voltage(layout, plan)
     if not 0 < v_dist <= lim.max_read_voltage:
         value, hi = apart(v_dist, lim.max_read_voltage)

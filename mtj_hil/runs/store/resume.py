@@ -72,12 +72,29 @@ def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
     )
 
 
+REFUSED_DATA = "ProtocolError: refusing to classify"
+"""How the status reason of a run whose measured data the classifier refused begins."""
+
+
+def refused_data(attrs: Mapping[str, Any]) -> bool:
+    """Whether the run (its root ``attrs``) failed because its measured data were refused
+    (reads at the noise floor, nothing switched): a resume classifies the same data again."""
+    reason = str(attrs.get("status_reason", "") or "")
+    return str(attrs.get("status", "")) == "failed" and reason.startswith(REFUSED_DATA)
+
+
 def finish_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
-    """How an unfinished run gets finished: ``"finish it with: <resume command>"``, or, while
+    """How an unfinished run gets finished: ``"finish it with: <resume command>"``; while
     a live process still writes it, that it is being written (its resume would be refused:
-    the writer holds the file)."""
+    the writer holds the file); for data the classifier refused, to measure again (a resume
+    would refuse them again)."""
     from mtj_hil.runs.store.lease import writer_active
 
     if writer_active(Path(path)):
         return "it is being written now; wait for its writer to finish"
+    if refused_data(attrs):
+        return (
+            "a resume would refuse its data again (they are what its plan measured): measure "
+            f"again with other settings into another --out, or remove {shlex.quote(str(path))}"
+        )
     return f"finish it with: {resume_hint(attrs, path)}"

@@ -343,7 +343,7 @@ def test_a_read_voltage_lost_in_the_noise_is_named_as_a_cause(tmp_path, capsys):
     # it blamed only the write pulse and the wiring
     out = tmp_path / "run.h5"
     args = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--no-report"]
-    assert main([*args, "--read-voltage", "1e-9", "--out", str(out)]) == 5
+    assert main([*args, "--read-voltage", "1e-6", "--out", str(out)]) == 5
     said = " ".join(capsys.readouterr().err.split())
     assert "the read voltage (the currents it gives must stand well above" in said
 

@@ -4,6 +4,7 @@ resistor the board lacks."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from pathlib import Path
@@ -118,3 +119,86 @@ def test_a_reference_the_board_lacks_is_refused_before_the_smu_is_touched():
         CalibrationError, match=r"r10k .*index = 99\) is not on the board: .* 0\.\.2"
     ):
         measure_smu_gain(board, _Untouchable(), refs, offset)
+
+
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        (["export", "--format", "csv", "{station}"], "campaign file"),
+        (["campaign", "status", "{station}"], "campaign file"),
+        (["characterize", "--profile", "{station}", "--arrays", "0"], "die profile"),
+        (["characterize", "--station", "{profile}", "--arrays", "0"], "station file"),
+    ],
+)
+def test_a_file_of_another_kind_is_named_as_what_it_is(args, wanted, tmp_path, capsys):
+    profile = PROFILE_DIR / "1t1r-20k.toml"
+    line = [a.format(station=STATION, profile=profile) for a in args]
+    assert main([*line, "--out", str(tmp_path / "x.h5")] if "--arrays" in args else line) == 3
+    err = _err(capsys)
+    assert f", not a {wanted}" in err and "is a " in err
+
+
+@pytest.mark.parametrize("volts", ["1e-320", "1e-9"])
+def test_a_read_voltage_below_a_microvolt_is_refused(volts, tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    assert main(["characterize", "--arrays", "0", "--read-voltage", volts, "--out", str(out)]) == 5
+    err = _err(capsys)
+    assert "below 1e-06 V" in err and "RuntimeWarning" not in err
+    assert not out.exists()
+
+
+def test_a_switching_plan_reads_between_a_microvolt_and_the_die_limit():
+    from mtj_hil.protocols.errors import SettingRefused
+    from mtj_hil.protocols.switching.procedure import SwitchingPlan, check_plan
+    from mtj_hil.sim import SimulatedChip
+
+    layout = SimulatedChip.from_lot("1t1r-20k", 0, 0).layout
+    plan = SwitchingPlan(arrays=(0,), amplitudes=(0.9,), widths=(1e-7,))
+    check_plan(layout, plan)
+    with pytest.raises(SettingRefused, match="below 1e-06 V"):
+        check_plan(layout, dataclasses.replace(plan, read_voltage=1e-9))
+    # above the die's limit: each read refuses it (the default does not follow a station)
+    check_plan(layout, dataclasses.replace(plan, read_voltage=0.5))
+
+
+def test_a_visa_library_that_cannot_load_is_a_station_file_error_before_any_instrument(
+    tmp_path, capsys
+):
+    from mtj_hil.station.connect import open_station
+    from mtj_hil.station.write import station_text
+
+    data = tomllib.loads(STATION.read_text())
+    del data["calibration"]
+    data["station"]["visa_library"] = str(tmp_path / "no-such-libvisa.so")
+    data["controller"]["url"] = "socket://127.0.0.1:9"  # nobody listens: opening it would fail
+    data["smu"]["sense"]["resource"] = "TCPIP::127.0.0.1::9::SOCKET"
+    path = tmp_path / "lib.toml"
+    path.write_text(station_text(data, "lib"))
+    with pytest.raises(ConfigError, match="station.visa_library"), open_station(path):
+        pass
+    assert main(["station", "check", str(path)]) == 3
+    err = _err(capsys)
+    assert "station.visa_library" in err and "controller" not in err
+
+
+@pytest.mark.parametrize(
+    ("driver", "changes", "key"),
+    [
+        ("keithley2400", {"nplc": 50.0}, "smu.sense.nplc"),
+        ("keithley2450", {"nplc": 0.001}, "smu.sense.nplc"),
+        ("keithley2400", {"compliance": 2.0}, "smu.sense.compliance"),
+        ("keithley2400", {"current_range": 2.0}, "smu.sense.current_range"),
+        ("keithley2600", {"nplc": 30.0}, "smu.sense.nplc"),
+    ],
+)
+def test_a_setting_beyond_the_smu_model_is_refused_at_load(driver, changes, key):
+    """The schema's bounds are the widest model's (B2900): a 2400 asked for 50 NPLC or 2 A
+    refused it with -222 mid-configure, after the board and the SMU were reset."""
+    data = tomllib.loads(STATION.read_text())
+    data["safety"]["compliance_current"] = 2.0
+    data["smu"]["sense"].update(driver=driver, **changes)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        station_from_dict(data, STATION)
+    data["smu"]["sense"]["driver"] = "keysight_b2900"  # the same values suit a B2900
+    if changes.get("nplc", 1.0) <= 100 and changes.get("nplc", 1.0) >= 4e-4:
+        station_from_dict(data, STATION)

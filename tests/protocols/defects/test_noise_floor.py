@@ -18,7 +18,7 @@ from mtj_hil.sim import SimulatedChip
 @pytest.mark.parametrize("cycles", [1, 3])
 def test_a_die_read_far_below_its_noise_is_refused_naming_the_read_voltage(cycles):
     chip = SimulatedChip.from_lot("1t1r-20k", 0, 0)
-    plan = CharacterizationPlan(arrays=(0,), cycles=cycles, read_voltage=1e-9)
+    plan = CharacterizationPlan(arrays=(0,), cycles=cycles, read_voltage=1e-6)
     with pytest.raises(ProtocolError, match="at or below 0 S") as err:
         characterize_die(chip, MemorySink(), plan)
     assert "raise the read voltage" in str(err.value) and "probe" in str(err.value)

@@ -225,34 +225,22 @@ def recommend(
     energy = first.widths[:, None] * first.amplitudes[None, :] ** 2
     ok = high <= target
     unmeasured = [name for name, fl in (floors or {}).items() if fl.trials == 0]
-    if ok.any() and unmeasured:
-        # the fit alone knows no floor: a die's (often near 1e-3) would hide any WER below it
-        i, j = np.unravel_index(np.argmin(np.where(ok, energy, np.inf)), ok.shape)
-        amp, wid = float(first.amplitudes[j]), float(first.widths[i])
-        return Recommendation(
-            False,
-            target,
-            amp,
-            wid,
-            float(med[i, j]),
-            float(high[i, j]),
-            f"not recommended: the write-error floor was not measured ({' and '.join(unmeasured)}"
-            f": no set-aside floor trials), and it bounds the WER any pulse can reach; without "
-            f"a floor the fit gives {amp:.3g} V x {wid:.3g} s (WER {med[i, j]:.2g}), which "
-            "only measured floor trials can confirm",
-        )
     if ok.any():
         i, j = np.unravel_index(np.argmin(np.where(ok, energy, np.inf)), ok.shape)
         amp, wid = float(first.amplitudes[j]), float(first.widths[i])
+        said = f"{amp:.3g} V x {wid:.3g} s reaches WER {med[i, j]:.2g}"
+        if unmeasured:
+            # the fit alone knows no floor: a die's (often near 1e-3) would hide any WER below it
+            said = (
+                "not recommended: the write-error floor was not measured "
+                f"({' and '.join(unmeasured)}: no set-aside floor trials), and it bounds the WER "
+                f"any pulse can reach; without a floor the fit says {said}, which only measured "
+                "floor trials can confirm"
+            )
+        else:
+            said += f" (90 % bound {high[i, j]:.2g}) <= {target:.2g} in both directions"
         return Recommendation(
-            True,
-            target,
-            amp,
-            wid,
-            float(med[i, j]),
-            float(high[i, j]),
-            f"{amp:.3g} V x {wid:.3g} s reaches WER {med[i, j]:.2g} (90 % bound "
-            f"{high[i, j]:.2g}) <= {target:.2g} in both directions",
+            not unmeasured, target, amp, wid, float(med[i, j]), float(high[i, j]), said
         )
     if not np.isfinite(med).any():
         return Recommendation(

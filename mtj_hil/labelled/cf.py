@@ -48,11 +48,15 @@ def var(data: Any, dims: Sequence[str], units: str, long_name: str, **attrs: Any
 
 
 def coord(values: Any, dim: str, long_name: str, units: str | None = None) -> xr.Variable:
-    """A dimension coordinate (``units`` only where it has one)."""
+    """A dimension coordinate: numbers carry ``units`` (an index or a count without one:
+    ``1``, dimensionless), labels (text) none."""
+    data = np.asarray(values)
     attrs = {"long_name": long_name}
+    if units is None and data.dtype.kind in "iuf":
+        units = "1"
     if units is not None:
         attrs["units"] = units
-    return xr.Variable((dim,), np.asarray(values), attrs)
+    return xr.Variable((dim,), data, attrs)
 
 
 def flags(values: Sequence[int], names: Sequence[str]) -> dict[str, Any]:

@@ -192,5 +192,8 @@ def _flag_names(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _header(ds: xr.Dataset, name: str) -> str:
+    """``name [units]`` for a variable; an index column (a dimension) by its name alone."""
+    if name in ds.dims:
+        return name
     units = ds[name].attrs.get("units") if name in ds.variables else None
     return f"{name} [{units}]" if units else name

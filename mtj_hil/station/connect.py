@@ -20,9 +20,10 @@ from typing import Any
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.errors import CalibrationWarning
 from mtj_hil.calibration.record_files import select_record
-from mtj_hil.errors import UnsafeShutdownWarning, tell_user
+from mtj_hil.errors import ConfigError, UnsafeShutdownWarning, tell_user
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.sim.lab.board_info import VIRTUAL_BOARD_MODEL
 from mtj_hil.station.bench_lock import hold_bench
 from mtj_hil.station.chip import InstrumentChip
 from mtj_hil.station.config import VIRTUAL, Station
@@ -165,6 +166,7 @@ def open_station(
         shared: dict[tuple[str, str], Any] = {}
         identities: dict[str, str] = {}
         try:
+            refuse_real_board_as_virtual(station, controller)
             for cfg in station.smus:
                 # a virtual SMU's host-side waits (ramp dwells) are modelled lab time too
                 on_lab = lab is not None and cfg.resource == VIRTUAL
@@ -185,6 +187,27 @@ def open_station(
         if apply_calibration:
             apply_newest_calibration(chip, strict=strict)
         yield chip
+
+
+def refuse_real_board_as_virtual(station: Station, controller: Any) -> None:
+    """Refuse a station with real addresses whose ``[virtual_lab]`` section names a
+    simulated die while its board is not a virtual one (``IDN model``): runs would be
+    labelled as that simulated die (and need no ``--die-id``) though a real die is measured.
+
+    Raises:
+        ConfigError: naming the file, the section and the board.
+    """
+    ident = getattr(controller, "identity", None)
+    lab = station.virtual_lab
+    if lab is None or station.picks_its_die or ident is None:
+        return
+    if ident.model != VIRTUAL_BOARD_MODEL:
+        raise ConfigError(
+            f"{station.path or '<station>'}: [virtual_lab] names simulated die {lab.die} of lot "
+            f"{lab.lot_seed}, but the board at {station.controller.url} is a {ident.model} (sn "
+            f"{ident.serial}), not a virtual lab: its runs would be labelled as that simulated "
+            "die; remove [virtual_lab] from the station file and label the die with --die-id"
+        )
 
 
 def _close_unopened(controller: Any, smus: dict[str, SourceMeter], exc: BaseException) -> None:

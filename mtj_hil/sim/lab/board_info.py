@@ -9,6 +9,10 @@ import numpy as np
 from mtj_hil.instruments.controller import format_mask, format_seconds, format_volts
 from mtj_hil.sim.lab.board_seq import MAX_STEPS
 
+VIRTUAL_BOARD_MODEL = "XBC-1V"
+"""The model a virtual board reports (``IDN model``); a real board reports its own
+(docs/chip-protocol.md section 3: ``XBC-1``)."""
+
 
 class BoardInfo:
     """``IDN``, ``LIM`` and ``STAT`` (docs/chip-protocol.md section 3)."""
@@ -17,7 +21,7 @@ class BoardInfo:
         self._nargs(args, 0, "IDN")
         die = "PASSIVE1R" if self.die.profile.geometry.cell == "passive" else "CMOS1T1R"
         return [
-            "model=XBC-1V",
+            f"model={getattr(self, 'model', VIRTUAL_BOARD_MODEL)}",
             f"sn={self.serial}",
             f"fw={self.firmware}",
             f"die={die}",

@@ -5,8 +5,8 @@ defect class) carry none. CSV index columns keep their bare names."""
 from __future__ import annotations
 
 from mtj_hil.cli import main
-from mtj_hil.labelled.load import load_dataset
 from mtj_hil.labelled.cf import coord
+from mtj_hil.labelled.load import load_dataset
 
 
 def test_index_coordinates_are_dimensionless_and_labels_have_no_units():

@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mtj_hil.campaigns.moved import MOVED_ADVICE
 from mtj_hil.errors import StoreError
 from mtj_hil.fileio.atomic import atomic_write, error_text, pid_alive, remove_stale_temps
 from mtj_hil.runs.store.journal import RecoveryWarning
@@ -101,6 +102,12 @@ def _existing_is_ours(run_file: Path, owner: Path) -> bool:
             f"a process that no longer runs, and {run_file} was never written",
         )
         return False
+    if run_file.exists() and Path(other).name == owner.name and not Path(other).exists():
+        # written under an index that is gone, one of this campaign's name: moved here
+        raise StoreError(
+            f"{run_file} was claimed by the campaign index {other}, which is not there any "
+            f"more; {MOVED_ADVICE}"
+        )
     raise StoreError(
         f"{run_file} belongs to another campaign ({other}); choose another out_dir, "
         f"or delete {path} if that campaign is gone"

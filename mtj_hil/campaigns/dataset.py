@@ -26,6 +26,7 @@ from mtj_hil.campaigns.index import (
     file_checksum,
     owned_records,
 )
+from mtj_hil.campaigns.moved import moved_note
 from mtj_hil.campaigns.spec import CampaignSpec, load_campaign
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.labelled.cf import CONVENTIONS, var
@@ -122,7 +123,14 @@ def campaign_dataset(
         )
         dies.append(ds)
     if not dies:
-        raise ConfigError(f"{spec.file}: no task of group {group!r} has finished yet")
+        tasks = [t for t in spec.tasks if t.group == group]
+        changed = [t.id for t in tasks if records.get(t.id, {}).get("status") == "changed"]
+        why = (
+            f" ({len(changed)} of its tasks changed since measured{moved_note(tasks, records)})"
+            if changed
+            else ""
+        )
+        raise ConfigError(f"{spec.file}: no task of group {group!r} has finished yet{why}")
     out = xr.concat(dies, dim="die", join="outer", combine_attrs="drop_conflicts")
     if "defect" in out:
         good = (out.defect == DefectCode.GOOD).sum(("array", "row", "column"))

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from mtj_hil.campaigns.moved import moved_note
 from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
@@ -266,8 +267,12 @@ def status(file: Path, verify: bool) -> None:
         console.print(
             escape(
                 f"{counted(len(changed), 'task')} changed since measured (settings or a "
-                f"profile/station file edited; not counted as done): {', '.join(changed)}; "
-                "give the group another name or out_dir to measure them with the new settings"
+                f"profile/station file edited; not counted as done): {', '.join(changed)}"
+                + (
+                    moved_note(spec.tasks, records)
+                    or "; give the group another name or out_dir to measure them with the new "
+                    "settings"
+                )
             ),
             style="yellow",
             soft_wrap=True,

@@ -14,8 +14,8 @@ from typing import Any
 
 MOVED_ADVICE = (
     "a campaign folder moved or copied is not taken as the same campaign (its index and "
-    "claims record where its files were): run it where it was, or measure again into a new "
-    "out_dir"
+    "claims record where its files were): move it back there to go on with it, or measure "
+    "again into a new out_dir"
 )
 """What a user of a moved campaign can do."""
 

@@ -319,7 +319,7 @@ def summarise(path: Path) -> None:
     rows.append(("arrays", f"{len(char.arrays_done)} of {len(plan.get('arrays', []))} done"))
     out.print(grid(rows))
     if not char.complete:
-        out.print(Text(f"not classified yet: {unfinished(path)}", style="yellow"))
+        out.print(Text(f"not classified yet: {unfinished(path, attrs)}", style="yellow"))
         return
     assert char.codes is not None and char.g_p is not None and char.g_ap is not None
     total = char.codes.size

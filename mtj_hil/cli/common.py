@@ -488,11 +488,15 @@ def refuse_changed_plan(
         )
 
 
-def unfinished(path: Path) -> str:
-    """What finishes an unfinished run: its resume, or, while a live process still writes
-    it, only waiting (a resume would be refused: the writer holds the file)."""
+def unfinished(path: Path, attrs: dict[str, Any] | None = None) -> str:
+    """What finishes an unfinished run (its root ``attrs``): its resume; while a live
+    process still writes it, only waiting (a resume would be refused: the writer holds the
+    file); for data the classifier refused, measuring again (:func:`finish_hint`)."""
     from mtj_hil.runs.store.lease import writer_active
+    from mtj_hil.runs.store.resume import finish_hint, refused_data
 
     if writer_active(path):
         return "it is being measured now; see it again once its writer has finished"
+    if attrs is not None and refused_data(attrs):
+        return finish_hint(attrs, path)
     return "resume the run to finish it"

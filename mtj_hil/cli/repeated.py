@@ -9,6 +9,8 @@ to repeat (``multiple``, counts) are left to click.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 
@@ -18,13 +20,16 @@ def refuse_conflicting_options(root: click.Group, args: list[str]) -> None:
     count as one option).
 
     Tokens this walk does not understand (unknown options, missing values) are left for
-    click's own parser, which reports them.
+    click's own parser, which reports them; a line asking for ``--help`` runs nothing and is
+    not checked.
 
     Raises:
         click.UsageError: the option, both values, and to give it once.
     """
     command: click.Command = root
     tokens = list(args)
+    if {"-h", "--help"} & set(tokens[: tokens.index("--") if "--" in tokens else None]):
+        return  # the help is shown, nothing runs
     while True:
         sub_at = _check_one(command, tokens)
         if sub_at is None or not isinstance(command, click.Group):
@@ -58,7 +63,7 @@ def _check_one(command: click.Command, tokens: list[str]) -> int | None:
             continue
         param = names[name][0]
         first = given.setdefault(param.name or name, (name, value))
-        if not _same(first[1], value):
+        if not _same(param, first[1], value):
             if param.is_flag:
                 raise click.UsageError(f"{first[0]} and {name} both given; give one of them")
             raise click.UsageError(
@@ -94,12 +99,22 @@ def _option_at(
     return None, "", 1
 
 
-def _same(first: str, second: str) -> bool:
-    """Whether two values as typed say the same (``0.1`` and ``1e-1`` do)."""
+def _same(param: click.Option, first: str, second: str) -> bool:
+    """Whether two values as typed say the same to ``param``'s type: numbers of a float
+    option by value (``0.1`` and ``1e-1``), of an integer one as integers (exactly, however
+    large), paths once normalised (``./x.h5`` and ``x.h5``), anything else as typed."""
     if first == second:
         return True
-    if _is_number(first) and _is_number(second):
-        return float(first) == float(second)
+    kind = param.type
+    try:
+        if isinstance(kind, click.types.FloatParamType):
+            return float(first) == float(second)
+        if isinstance(kind, click.types.IntParamType):
+            return int(first) == int(second)
+    except ValueError:
+        return False  # click's parser names the value it cannot read
+    if isinstance(kind, click.Path):
+        return os.path.normpath(first) == os.path.normpath(second)
     return False
 
 

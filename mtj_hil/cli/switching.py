@@ -368,7 +368,7 @@ def summarise_switching(path: Path) -> None:
     out.print(grid(rows))
     an = run.analysis
     if an is None:
-        out.print(Text(f"not fitted yet: {unfinished(path)}", style="yellow"))
+        out.print(Text(f"not fitted yet: {unfinished(path, run.attrs)}", style="yellow"))
         return
     quantities = (
         "Vc0 (V)",

@@ -226,29 +226,38 @@ def warnings_for(
 
 FLOOR_SHARE = 0.2
 """Share of the devices with valid readings whose mean reading is at or below 0 S past
-which a die is refused as read at the noise floor. Reads of no current scatter about 0,
-so half of such devices fall at or below it: this share means about 40 % of the die reads
-nothing, far more than a die's opens and open lines (a read voltage typed too small, a
-lifted probe)."""
+which a die may be read at the noise floor: reads of no current scatter about 0, so half of
+such devices fall at or below it, and this share means about 40 % of the die reads nothing."""
+FLOOR_CONTRAST = 10.0
+"""...unless the devices reading above 0 S stand this many times above the scatter below it
+(medians): the die's live part reads real currents, and the rest is dead arrays or open
+lines, which the classifier calls OPEN."""
 MIN_FLOOR_DEVICES = 20
 """Fewer devices with valid readings than this and the floor check is not made."""
 
 
 def at_noise_floor(ok: np.ndarray, g_lin: np.ndarray) -> str | None:
-    """Why a die is refused as read at the noise floor (more than :data:`FLOOR_SHARE` of
-    the ``ok`` devices read at or below 0 S on average), or None. Checked before any fit:
+    """Why a die is refused as read at the noise floor, or None: more than
+    :data:`FLOOR_SHARE` of the ``ok`` devices read at or below 0 S on average, and the rest
+    read no more than :data:`FLOOR_CONTRAST` times the scatter below 0 (a read voltage typed
+    far too small, a lifted probe: nothing stands above the noise). Checked before any fit:
     with one cycle and one read the noise is assumed, and the scatter of reads about 0
     would otherwise pass for switching."""
     valid = np.asarray(ok, bool) & np.isfinite(g_lin)
     n = int(valid.sum())
-    dark = int((valid & (g_lin <= 0.0)).sum())
-    if n < MIN_FLOOR_DEVICES or dark <= FLOOR_SHARE * n:
+    dark = valid & (g_lin <= 0.0)
+    if n < MIN_FLOOR_DEVICES or int(dark.sum()) <= FLOOR_SHARE * n:
+        return None
+    lit = g_lin[valid & (g_lin > 0.0)]
+    scatter = median(-g_lin[dark])
+    if lit.size and median(lit) > FLOOR_CONTRAST * scatter:
         return None
     return (
-        f"refusing to classify: {dark} of {n} devices read at or below 0 S on average "
-        f"(median reading {median(g_lin[valid]):.3g} S): the currents are lost in the read "
-        "path's noise; raise the read voltage (the currents it gives must stand well above "
-        "the noise), and check the probe contact and the wiring"
+        f"refusing to classify: {int(dark.sum())} of {n} devices read at or below 0 S on "
+        f"average, and the others ({median(lit) if lit.size else 0.0:.3g} S, median) stand "
+        f"no more than {FLOOR_CONTRAST:g} times above that scatter ({scatter:.3g} S): the "
+        "currents are lost in the read path's noise; raise the read voltage (the currents it "
+        "gives must stand well above the noise), and check the probe contact and the wiring"
     )
 
 

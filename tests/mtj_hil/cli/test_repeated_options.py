@@ -26,6 +26,12 @@ def _err(capsys: pytest.CaptureFixture[str]) -> str:
         (["characterize", "--report", "--no-report"], "--report"),
         (["fit-profile", "run.h5", "-o", "a.toml", "--out", "b.toml"], "-o"),
         (["campaign", "run", "c.toml", "--workers", "1", "--workers", "2"], "--workers"),
+        # integers as integers: equal as floats, two lots
+        (
+            ["characterize", "--lot-seed", "9007199254740993", "--lot-seed", "9007199254740992"],
+            "--lot-seed",
+        ),
+        (["characterize", "--die-id", "1e3", "--die-id", "1000"], "--die-id"),  # text as typed
     ],
 )
 def test_two_values_of_one_option_are_refused_before_the_command_runs(
@@ -49,6 +55,8 @@ def test_the_message_gives_both_values_in_order():
     "args",
     [
         ["characterize", "--read-voltage", "0.1", "--read-voltage", "1e-1"],  # one value
+        ["characterize", "--out", "./x.h5", "--out", "x.h5"],  # one file
+        ["characterize", "--cycles", "1", "--cycles", "2", "--help"],  # help: nothing runs
         ["characterize", "--force", "--force"],  # a flag twice
         ["characterize", "--", "--read-voltage", "0.1", "--read-voltage", "0.3"],  # after --
         ["characterize", "--die-id", "--die-id"],  # a value spelled as the option

@@ -44,19 +44,33 @@ def test_a_die_with_open_lines_is_still_classified():
     assert not (result.codes[:, :5] == DefectCode.GOOD).any()
 
 
-def test_a_die_mostly_at_the_floor_is_refused():
+def test_a_die_whose_live_part_reads_well_is_classified_however_much_is_dead():
+    """Dead arrays and open lines read about 0 S, their offsets below it; the live devices
+    stand far above: the die is classified (its dead part OPEN), not refused as noise."""
     after_p, after_ap = _die(np.random.default_rng(5), 0.6)
+    result = classify_reads(after_p, after_ap)
+    assert (result.codes[:, 15:] == DefectCode.GOOD).mean() > 0.98
+    assert not (result.codes[:, :15] == DefectCode.GOOD).any()
+
+
+def test_a_die_of_noise_about_zero_is_refused():
+    rng = np.random.default_rng(6)
+    shape = (3, 1, 2, 25, 25)
+    after_p = 2e-8 * rng.standard_normal(shape) + 1e-9  # a faint signal under the noise
+    after_ap = 2e-8 * rng.standard_normal(shape) + 5e-10
     with pytest.raises(ProtocolError, match="at or below 0 S"):
         classify_reads(after_p, after_ap)
 
 
 def test_the_share_is_the_limit_and_small_samples_are_not_judged():
     ok = np.ones(100, bool)
-    g = np.full(100, 1e-4)
+    g = np.full(100, 1e-6)  # live devices no more than 10x the scatter below 0
     g[: int(FLOOR_SHARE * 100)] = -1e-6
     assert at_noise_floor(ok, g) is None  # at the share: classified
     g[: int(FLOOR_SHARE * 100) + 1] = -1e-6
     message = at_noise_floor(ok, g)
     assert message is not None and "21 of 100 devices" in message
+    g[g > 0] = 1e-4  # the live devices stand 100x above it: dead lines, not noise
+    assert at_noise_floor(ok, g) is None
     assert at_noise_floor(ok[:10], g[:10]) is None  # too few devices to say
     assert at_noise_floor(~ok, g) is None  # none valid (saturated, NaN): other checks

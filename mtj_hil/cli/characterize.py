@@ -24,13 +24,12 @@ from mtj_hil.cli.common import (
     note_run,
     open_die,
     parse_arrays,
-    refuse_changed_plan,
     refuse_existing,
     spell_option,
-    stored_run,
     unfinished,
 )
 from mtj_hil.cli.numbers import FINITE, FiniteRange
+from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.tables import make_console, print_table

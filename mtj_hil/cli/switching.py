@@ -16,12 +16,11 @@ from mtj_hil.cli.common import (
     die_options,
     given_options,
     open_die,
-    refuse_changed_plan,
     spell_option,
-    stored_run,
     unfinished,
 )
 from mtj_hil.cli.numbers import FiniteRange
+from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.switching_options import (

@@ -30,7 +30,7 @@ UNRECORDED = {
     **{name: "information placement" for name in PLACEMENT_ONLY},
 }
 """Settings a run file written before them does not hold -> what it predates (``--resume``
-refuses them as not comparable, see :func:`mtj_hil.cli.common.refuse_changed_plan`)."""
+refuses them as not comparable, see :func:`mtj_hil.cli.resume_plan.refuse_changed_plan`)."""
 
 _OPTIONS = (
     click.option(

@@ -16,7 +16,7 @@ from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.calibration.procedures import measure_smu_gain
 from mtj_hil.calibration.records import ReferenceResistor
 from mtj_hil.cli import main
-from mtj_hil.cli.common import _shown
+from mtj_hil.cli.resume_plan import _shown
 from mtj_hil.errors import ConfigError
 from mtj_hil.sim.profile import PROFILE_DIR, profile_from_dict
 from mtj_hil.station.files import station_from_dict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 import pytest
@@ -130,7 +131,9 @@ def test_an_smu_that_stops_answering_mid_run_exits_7_naming_resource_and_command
     err = capsys.readouterr().err
     assert code == 7, err
     assert "SMU sense (keithley2400) at TCPIP::127.0.0.1::" in err
-    assert "no reply in time to ':READ?'" in err
+    # the command that met the silence: a reading, or a mid-run read-back of a setting
+    # (which the health check's timing decides: it was flaky on a loaded machine)
+    assert re.search(r"no reply in time to ':[A-Z:]+\?'", err), err
     assert "Traceback" not in err
     (smu,) = made
     assert smu.output is False  # shutdown's output-off reached the hung instrument

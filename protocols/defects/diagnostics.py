@@ -249,12 +249,13 @@ def at_noise_floor(ok: np.ndarray, g_lin: np.ndarray) -> str | None:
     if n < MIN_FLOOR_DEVICES or int(dark.sum()) <= FLOOR_SHARE * n:
         return None
     lit = g_lin[valid & (g_lin > 0.0)]
+    level = median(lit) if lit.size else 0.0
     scatter = median(-g_lin[dark])
-    if lit.size and median(lit) > FLOOR_CONTRAST * scatter:
+    if level > FLOOR_CONTRAST * scatter:
         return None
     return (
         f"refusing to classify: {int(dark.sum())} of {n} devices read at or below 0 S on "
-        f"average, and the others ({median(lit) if lit.size else 0.0:.3g} S, median) stand "
+        f"average, and the others ({level:.3g} S, median) stand "
         f"no more than {FLOOR_CONTRAST:g} times above that scatter ({scatter:.3g} S): the "
         "currents are lost in the read path's noise; raise the read voltage (the currents it "
         "gives must stand well above the noise), and check the probe contact and the wiring"

@@ -189,6 +189,9 @@ def connect(
     import dask
     from distributed import Client, LocalCluster
 
+    from mtj_hil.campaigns.quiet_stop import quiet_sync_cancel
+
+    quiet_sync_cancel()  # a stop may meet distributed's sync() before its coroutine starts
     settings = settings or ClusterSettings()
     if scheduler is not None:
         try:

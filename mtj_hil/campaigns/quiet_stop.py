@@ -15,6 +15,12 @@ cluster also took the SIGINT, printed a ``KeyboardInterrupt`` traceback and died
 nanny, which logged a ``CancelledError`` traceback of its own. The command stops the
 campaign and closes the cluster itself, so the plugin has the worker processes ignore
 SIGINT (their nanny still ends them on close).
+
+In the command's own process, a stop that arrives while ``distributed.utils.sync`` waits
+before its coroutine has started makes the cancel callback it schedules read a variable not
+yet set: tornado logs that ``NameError`` (``cannot access free variable 'future'``) with a
+traceback at ERROR, though nothing was left to cancel. :class:`SyncCancelBeforeStart` drops
+exactly that record.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-__all__ = ["CancelledAtClose", "QuietCancelledAtClose", "STATE_MACHINE_LOGGER"]
+__all__ = [
+    "STATE_MACHINE_LOGGER",
+    "CancelledAtClose",
+    "QuietCancelledAtClose",
+    "SyncCancelBeforeStart",
+    "quiet_sync_cancel",
+]
 
 #: the logger of ``distributed.worker_state_machine``
 STATE_MACHINE_LOGGER = "distributed.worker.state_machine"
@@ -42,6 +54,33 @@ class CancelledAtClose(logging.Filter):
             return True
         text = record.getMessage()
         return not (text.startswith("Async instruction for ") and text.endswith(" CancelledError"))
+
+
+class SyncCancelBeforeStart(logging.Filter):
+    """Drops the ``NameError`` that ``distributed.utils.sync``'s ``cancel`` callback raises
+    when a stop came before the awaited coroutine started (see the module docstring);
+    passes every other record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, NameError) or "'future'" not in str(exc):
+            return True
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        code = tb.tb_frame.f_code if tb is not None else None
+        return not (
+            code is not None
+            and code.co_name == "cancel"
+            and code.co_filename.replace("\\", "/").endswith("distributed/utils.py")
+        )
+
+
+def quiet_sync_cancel() -> None:
+    """Install :class:`SyncCancelBeforeStart` on tornado's application logger (once)."""
+    logger = logging.getLogger("tornado.application")
+    if not any(isinstance(f, SyncCancelBeforeStart) for f in logger.filters):
+        logger.addFilter(SyncCancelBeforeStart())
 
 
 class QuietCancelledAtClose(WorkerPlugin):

@@ -192,17 +192,29 @@ def show_campaign_index(path: Path) -> None:
     )
 
 
-def show_toml(path: Path) -> None:
+def show_toml(path: Path, named_toml: bool = True) -> None:
     """A TOML file: a calibration record is summarised, a die profile described in one
     line; station and campaign files name the command that reads them.
 
+    ``named_toml`` False: the file was taken for TOML only because it is text without a
+    suffix, so text that does not parse is named as a file mtj-hil does not read.
+
     Raises:
         ConfigError: the file is not valid TOML or not one of these kinds.
+        StoreError: ``named_toml`` False and the text is not TOML.
     """
     from mtj_hil.errors import ConfigError
     from mtj_hil.schema import read_toml, toml_kind
 
-    _, data = read_toml(path, "file")
+    try:
+        _, data = read_toml(path, "file")
+    except ConfigError as exc:
+        if named_toml:
+            raise
+        raise StoreError(
+            f"{path} is not a file mtj-hil reads (text that does not parse as TOML); 'show' "
+            "reads run files (.h5), campaign indexes and TOML files"
+        ) from exc
     out = make_console()
     if toml_kind(data) == "calibration record":
         from mtj_hil.calibration.record_files import read_record

@@ -77,6 +77,21 @@ def test_files_it_does_not_read_are_named(capsys, tmp_path):
     )
 
 
+def test_text_without_a_suffix_that_is_not_toml_is_not_called_broken_toml(capsys, tmp_path):
+    """A text file without a suffix is tried as TOML; one that does not parse (a log, a
+    system file) is named as a file mtj-hil does not read, not as broken TOML (exit 4,
+    not 3). A file named .toml that does not parse is still broken TOML."""
+    log = tmp_path / "status"
+    log.write_text("Name:\tmtj-hil\nState:\tR (running)\n")
+    assert main(["show", str(log)]) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{log} is not a file mtj-hil reads (text that does not parse as TOML)" in err
+    named = tmp_path / "status.toml"
+    shutil.copyfile(log, named)
+    assert main(["show", str(named)]) == 3
+    assert "is not valid TOML" in capsys.readouterr().err
+
+
 def test_a_run_file_is_shown_whatever_its_name(capsys, tmp_path):
     """A run file starts with its checksum header (an HDF5 user block): the HDF5 signature
     follows it at byte 512, so a run file named .nxs (as export --format nexus writes) or

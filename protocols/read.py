@@ -25,7 +25,9 @@ def check_read_voltage(setting: str, volts: float, highest: float | None = None)
     """
     if highest is not None and volts > highest:
         raise SettingOutsideLimits(
-            setting, f"read voltage {volts!r} V lies above the die's {highest:g} V; nothing applied"
+            setting,
+            f"read voltage {volts!r} V lies above the largest read voltage of the safety "
+            f"envelope, {highest:g} V; nothing applied",
         )
     if not volts >= MIN_READ_VOLTAGE:
         raise SettingRefused(

@@ -220,6 +220,7 @@ def measure_switching(
     floor_trials: int = SWITCHING.floor_trials,
     disturb_reads: int = SWITCHING.disturb_reads,
     loop_devices: Iterable[tuple[int, int, int]] = SWITCHING.loop_devices,
+    read_voltage: float = SWITCHING.read_voltage,
     target_wer: float = SWITCHING.target_wer,
     tau0: float = SWITCHING.tau0,
     placement: str = SWITCHING.placement,
@@ -255,6 +256,7 @@ def measure_switching(
         floor_trials: trials per sweep set aside to measure the write-error floor.
         disturb_reads: reads per device at the largest read voltage (0: no read disturb).
         loop_devices: ``(array, row, col)`` of devices to trace pulsed R-V loops on.
+        read_voltage: read voltage (V) of the state reads (at most the envelope's largest).
         target_wer: write-error rate a recommended pulse must reach.
         tau0: attempt time (s) the fits assume.
         placement: ``"grid"`` (the amplitude sweeps) or ``"information"`` (each batch of
@@ -326,6 +328,7 @@ def measure_switching(
             floor_trials=floor_trials,
             disturb_reads=disturb_reads,
             loop_devices=tuple(tuple(int(x) for x in d) for d in loop_devices),
+            read_voltage=read_voltage,
             tau0=tau0,
             target_wer=target_wer,
             placement=placement,

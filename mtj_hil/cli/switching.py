@@ -19,7 +19,7 @@ from mtj_hil.cli.common import (
     spell_option,
     unfinished,
 )
-from mtj_hil.cli.numbers import FiniteRange
+from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
 from mtj_hil.cli.show_files import grid
@@ -149,6 +149,14 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
 )
 @click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
 @click.option(
+    "--read-voltage",
+    default=DEFAULTS.read_voltage,
+    show_default=True,
+    type=FINITE,
+    help="Read voltage (V) of the state reads (at most the die's or station's largest read "
+    "voltage).",
+)
+@click.option(
     "--target-wer",
     default=DEFAULTS.target_wer,
     show_default=True,
@@ -184,6 +192,7 @@ def switching(
     disturb_reads: int,
     placement: str,
     loop_devices: str | None,
+    read_voltage: float,
     target_wer: float,
     tau0: float,
     report: bool,
@@ -236,6 +245,7 @@ def switching(
             disturb_reads=disturb_reads,
             placement=placement,
             loop_devices=loops,
+            read_voltage=read_voltage,
             tau0=tau0,
             target_wer=target_wer,
             **settings,
@@ -258,6 +268,7 @@ def switching(
             "disturb_reads": disturb_reads,
             "placement": placement,
             "loop_devices": [list(d) for d in loops],
+            "read_voltage": read_voltage,
             "target_wer": target_wer,
             "tau0": tau0,
             **chosen,

@@ -221,9 +221,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
             )
     _as_setting("set_pulse", lambda: check_write_pulse(layout, plan.set_pulse, "set pulse"))
     refuse_unsettable_plan(lim, plan)
-    # (its upper bound is the chip's to enforce at each read: the plan's default read
-    # voltage does not follow a tighter station envelope)
-    check_read_voltage("read_voltage", plan.read_voltage)
+    check_read_voltage("read_voltage", plan.read_voltage, lim.max_read_voltage)
     v_dist = disturb_voltage(layout, plan)
     if not 0 < v_dist <= lim.max_read_voltage:
         value, hi = apart(v_dist, lim.max_read_voltage)

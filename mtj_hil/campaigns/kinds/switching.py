@@ -10,7 +10,8 @@ Keys of a ``[[task]]`` group of this kind:
   ending at the nominal width), ``amplitudes`` (V, list; default the die's grid),
   ``trials`` (16), ``probe_trials`` (4, at most ``trials``: a larger one is refused, and
   one given with ``adaptive = false`` too), ``adaptive`` (true), ``floor_trials`` (64),
-  ``disturb_reads`` (2000), ``tau0`` (1e-9 s), ``target_wer`` (1e-6); ``placement``
+  ``disturb_reads`` (2000), ``read_voltage`` (0.1 V, at most the envelope's largest read
+  voltage), ``tau0`` (1e-9 s), ``target_wer`` (1e-6); ``placement``
   (``"grid"``; ``"information"`` refuses ``trials`` and ``adaptive``) with information
   placement's ``target_vc``, ``target_delta``, ``done_fraction``, ``placement_batch``,
   ``placement_budget``; the decision reads' ``decision_bound``, ``decision_exclude``,
@@ -79,6 +80,9 @@ KEYS = Section(
               default=DEFAULTS.floor_trials, lo=0, hi=MAX_TRIALS),
         Field("disturb_reads", "int", "Reads per device for read disturb (0: skip).",
               default=DEFAULTS.disturb_reads, lo=0, hi=MAX_DISTURB_READS),
+        Field("read_voltage", "float", "Read voltage of the state reads (within the die's "
+              "read range).", default=DEFAULTS.read_voltage, unit="V", lo=0, hi=1,
+              lo_open=True, hi_open=True),
         Field("tau0", "float", "Attempt time the fit assumes.", default=DEFAULTS.tau0,
               unit="s", lo=0, hi=MAX_TAU0, lo_open=True, hi_open=True),
         Field("target_wer", "float", "Write-error rate the recommended pulse reaches.",
@@ -197,6 +201,7 @@ def expand(group: dict[str, Any], ctx: ExpandContext) -> list[Task]:
         adaptive=values["adaptive"],
         floor_trials=values["floor_trials"],
         disturb_reads=values["disturb_reads"],
+        read_voltage=values["read_voltage"],
         tau0=values["tau0"],
         target_wer=values["target_wer"],
         placement=placement,

@@ -78,6 +78,7 @@ def option_defaults(command: str) -> dict[str, object]:
                 "adaptive",
                 "floor_trials",
                 "disturb_reads",
+                "read_voltage",
                 "target_wer",
                 "tau0",
             ],

@@ -58,7 +58,8 @@ def test_a_nominal_pulse_outside_the_station_envelope_is_refused_at_load(tmp_pat
 def test_the_default_switching_grid_follows_the_station_envelope(tmp_path, tight_station):
     # a set pulse inside the envelope, so only the grid is in question
     tight_station(pulse=1.2 * 0.9)
-    campaign = load_campaign(_campaign(tmp_path, 'kind = "switching"\narrays = "0"\n'))
+    group = 'kind = "switching"\narrays = "0"\nread_voltage = 0.05\n'
+    campaign = load_campaign(_campaign(tmp_path, group))
     (task,) = campaign.tasks
     amplitudes = task.params["plan"]["amplitudes"]
     assert max(amplitudes) <= 1.2 * 0.9
@@ -80,4 +81,37 @@ def test_characterize_refuses_the_nominal_pulse_before_making_a_run_file(
     )  # fmt: skip
     assert code == 6  # outside the safety envelope
     assert "nominal write pulse" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_switching_read_voltage_the_station_refuses_is_refused_at_load(tmp_path, tight_station):
+    """The switching plan's read voltage (default 0.1 V) is checked against the station's
+    envelope when the campaign loads, as characterisation's is; ``read_voltage`` sets it."""
+    tight_station(pulse=1.2 * 0.9)
+    with pytest.raises(ConfigError) as err:
+        load_campaign(_campaign(tmp_path, 'kind = "switching"\narrays = "0"\n'))
+    text = " ".join(str(err.value).split())
+    assert "task[0].read_voltage" in text
+    assert "read voltage 0.1 V lies above the largest read voltage of the safety envelope, " in text
+    (task,) = load_campaign(
+        _campaign(tmp_path, 'kind = "switching"\narrays = "0"\nread_voltage = 0.04\n')
+    ).tasks
+    assert task.params["plan"]["read_voltage"] == 0.04
+
+
+def test_switching_refuses_a_read_voltage_above_the_station_envelope_before_a_run_file(
+    tmp_path, capsys, tight_station
+):
+    """A station whose envelope reads at up to 0.05 V: ``mtj-hil switching`` at its default
+    read voltage (0.1 V) is refused before any file is made or anything is applied, so no
+    failed run file is left whose resume would be refused the same way."""
+    station = tight_station(pulse=1.2 * 0.9)
+    out = tmp_path / "sw.h5"
+    code = main(["switching", "--station", str(station), "--out", str(out), "--arrays", "0"])
+    assert code == 6  # outside the safety envelope
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "read voltage 0.1 V lies above the largest read voltage of the safety envelope, 0.05 V"
+        in err
+    )
     assert not out.exists()

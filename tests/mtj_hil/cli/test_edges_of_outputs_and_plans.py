@@ -148,7 +148,7 @@ def test_a_read_voltage_below_a_microvolt_is_refused(volts, tmp_path, capsys):
 
 
 def test_a_switching_plan_reads_between_a_microvolt_and_the_die_limit():
-    from mtj_hil.protocols.errors import SettingRefused
+    from mtj_hil.protocols.errors import SettingOutsideLimits, SettingRefused
     from mtj_hil.protocols.switching.procedure import SwitchingPlan, check_plan
     from mtj_hil.sim import SimulatedChip
 
@@ -157,8 +157,10 @@ def test_a_switching_plan_reads_between_a_microvolt_and_the_die_limit():
     check_plan(layout, plan)
     with pytest.raises(SettingRefused, match="below 1e-06 V"):
         check_plan(layout, dataclasses.replace(plan, read_voltage=1e-9))
-    # above the die's limit: each read refuses it (the default does not follow a station)
-    check_plan(layout, dataclasses.replace(plan, read_voltage=0.5))
+    # above the die's limit: refused with the plan, before anything is applied
+    with pytest.raises(SettingOutsideLimits, match="largest read voltage of the safety envelope"):
+        check_plan(layout, dataclasses.replace(plan, read_voltage=0.5))
+    check_plan(layout, dataclasses.replace(plan, read_voltage=layout.limits.max_read_voltage))
 
 
 def test_a_visa_library_that_cannot_load_is_a_station_file_error_before_any_instrument(

@@ -182,6 +182,7 @@ def measure_smu_gain(
             "([calibration.references]); it lists " + str(len(references))
         )
     _refuse_off_board(controller, references)  # before any output goes on
+    controller.check_not_reset()  # learns the flags the board has before the sweep
     _ensure_output(smu)
     y_mean, y_err, listed, tol = [], [], [], []
     for ref in references:
@@ -197,7 +198,8 @@ def measure_smu_gain(
             ) from exc
         what = f"reference resistor {ref.name} (REF {ref.index}, listed {ref.ohms:g} ohm)"
         i = _readings(smu, volts, what) - offset.value
-        controller.keepalive()  # a long sweep through a held route: watchdog check
+        # the readings are of the resistor only if the board held its route throughout
+        controller.check_not_reset()
         if np.any(np.abs(i) < 1e-12):
             raise CalibrationError(f"{what} carries no current: open contact or missing part")
         y = np.asarray(volts) / i
@@ -326,6 +328,7 @@ def calibrate_converters(
     )
     rows = list(rows)
     all_cols = np.ones(cols, bool)
+    controller.check_not_reset()  # learns the flags the board has before the sweep
     controller.select_array(array)
     controller.set_adc_range(full_scale)
     _ensure_output(smu)
@@ -365,6 +368,8 @@ def calibrate_converters(
                     hi[p] = reading.current
                 line = -float(corr.correct_smu_reading(hi.mean()))
                 true[k, i, j] = corr.correct_series(np.array([[line]]), vread[None, :])[0, 0]
+        # the line's readings went through the board's route: only if it did not reset
+        controller.check_not_reset()
     controller.route("OFF")
     controller.set_read_voltages(np.zeros(n_rows))
     lsb = 2 * full_scale / (1 << ident.limits.adc_bits)

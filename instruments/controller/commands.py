@@ -35,6 +35,8 @@ from mtj_hil.instruments.controller.replies import (
 )
 from mtj_hil.instruments.controller.seq_commands import SequenceCommands
 from mtj_hil.instruments.controller.types import (
+    FLAG_HOST_WATCHDOG,
+    FLAG_MCU_RESET,
     ControllerStatus,
     HostWatchdogFired,
     PulseReport,
@@ -93,6 +95,8 @@ class ChipController(SequenceCommands, ControllerLink):
     _enabled_cells: int | None = None
     #: array the host selected and the board still holds, as far as the host knows
     _selected_array: int | None = None
+    #: STAT flag bits 3 and 4 as :meth:`check_not_reset` last saw them (``None``: not yet)
+    _flags_seen: int | None = None
 
     def _transact(
         self,
@@ -397,6 +401,45 @@ class ChipController(SequenceCommands, ControllerLink):
             raise HostWatchdogFired(f"{self.port_name}: {_WATCHDOG_FIRED}")
         return state
 
+    def check_not_reset(self) -> ControllerStatus:
+        """``STAT``, raising when the board went to its power-up state by itself since the
+        host last looked: readings the host took through its routes since then (an SMU's
+        through a held ``SMU`` route) were not of the die.
+
+        A reset shows as the array the host selected no longer held (a reset deselects,
+        protocol section 9.4) or as flag bit 3 (the board's own watchdog) or bit 4 (the host
+        watchdog) newly set. Nothing the host sends clears bit 3, and a board may come with
+        either bit set by an earlier session, so a bit set when first asked is taken as old.
+
+        Raises:
+            HostWatchdogFired: the host watchdog fired (flag bit 4).
+            InstrumentStateLost: the board reset itself (its own watchdog or power).
+            InstrumentError: STAT failed.
+        """
+        state = self.status()
+        selected = self._selected_array
+        lost = selected is not None and state.array != selected
+        seen = self._flags_seen
+        new = 0 if seen is None else state.flags & ~seen
+        self._flags_seen = state.flags & (FLAG_MCU_RESET | FLAG_HOST_WATCHDOG)
+        if not (lost or new & (FLAG_MCU_RESET | FLAG_HOST_WATCHDOG)):
+            return state
+        self._selected_array = None
+        self._enabled_rows = self._enabled_cells = None
+        self._seq_buffer = None
+        self._seq_map = None
+        if new & FLAG_HOST_WATCHDOG:
+            raise HostWatchdogFired(f"{self.port_name}: {_WATCHDOG_FIRED}")
+        held = f"no longer holds array {selected} and " if lost else ""
+        raise InstrumentStateLost(
+            f"{self.port_name}: the controller board {held}reset itself since the host last "
+            f"checked it (STAT flags={state.flags:02X}: "
+            + ("its own watchdog, flag bit 3" if new & FLAG_MCU_RESET else "power or its watchdog")
+            + "); it went to its safe state (routes off, lines at 0 V), so what was measured "
+            "through it since was not the die. Check the board's supply and cable before "
+            "measuring again"
+        )
+
     def keepalive(self) -> bool:
         """Keep the board's host watchdog (protocol section 9.4) from firing during long
         SMU-only work: when the link has been idle for :attr:`keepalive_s` or more, send
@@ -422,6 +465,8 @@ class ChipController(SequenceCommands, ControllerLink):
         self._seq_map = None  # and its threshold map
         self._selected_array = None  # RST deselects
         reply = self._transact("RST", operation_s=extra)
+        if self._flags_seen is not None:
+            self._flags_seen &= ~FLAG_HOST_WATCHDOG  # RST clears bit 4
         self._enabled_rows = self._enabled_cells = 0
         if reply:
             raise FrameError(f"{self.port_name}: unexpected fields in RST reply")

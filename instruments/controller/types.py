@@ -40,6 +40,8 @@ class HostWatchdogFired(InstrumentError):
     board since then was not the die; ``RST`` clears the flag."""
 
 
+#: ``STAT`` flag bit 3: the board's own (firmware) watchdog reset it since power-up
+FLAG_MCU_RESET = 1 << 3
 #: ``STAT`` flag bit 4: the host watchdog fired (protocol section 9.4)
 FLAG_HOST_WATCHDOG = 1 << 4
 
@@ -114,6 +116,13 @@ class ControllerStatus:
     def host_watchdog_fired(self) -> bool:
         """Flag bit 4: the board went to the safe state by itself (protocol section 9.4)."""
         return bool(self.flags & FLAG_HOST_WATCHDOG)
+
+    @property
+    def mcu_reset(self) -> bool:
+        """Flag bit 3: the board's own watchdog reset it since power-up (protocol section
+        3, ``STAT``; section 9.4, firmware fault). Neither ``RST`` nor anything else the host
+        sends clears it."""
+        return bool(self.flags & FLAG_MCU_RESET)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,21 @@ class Reading:
         """True when the current is a real, unclipped measurement."""
         return not (self.compliance or self.overflow or self.range_compliance or self.no_data)
 
+    def untrusted_because(self) -> list[str]:
+        """Why the current is not a measurement, in plain words (empty when trustworthy)."""
+        return [
+            text
+            for flag, text in (
+                (self.compliance, "the source hit its current compliance (a short on the "
+                 "path, or a compliance set too low)"),
+                (self.range_compliance, "the current exceeded the fixed measurement range (a "
+                 "range set too low here or by another client)"),
+                (self.overflow, "the measurement overflowed its range"),
+                (self.no_data, "the instrument returned no measurement (9.91E37, SCPI NaN)"),
+            )
+            if flag
+        ]  # fmt: skip
+
 
 def is_overflow(value: float) -> bool:
     """True when ``value`` is an overflow sentinel or not a finite number."""

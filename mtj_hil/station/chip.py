@@ -44,7 +44,13 @@ from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.base import scpi_number, sent_number
 from mtj_hil.station.config import VIRTUAL, Station
 from mtj_hil.station.envelope import die_envelope, envelope_limits
-from mtj_hil.station.smu import bind_to_envelope, smu_call, smu_settings, switch_on_at_zero
+from mtj_hil.station.smu import (
+    bind_to_envelope,
+    smu_call,
+    smu_settings,
+    switch_on_at_zero,
+    untrusted_reading,
+)
 
 __all__ = ["InstrumentChip", "rectangles"]
 from mtj_hil.protocols.chip import (
@@ -134,6 +140,8 @@ class InstrumentChip:
         """Run protocol sequences on the board when its firmware can (1.3); False forces
         one command at a time (for comparisons)."""
         self._said_no_sequences = False
+        self._smu_unconfirmed = False
+        """SMU readings taken since the board was last asked whether it reset itself."""
         self.closed = False
         self.shutdown: ShutdownReport | None = None
         """What :meth:`close` confirmed (``None`` while open): ``board_safe`` only when the
@@ -171,15 +179,21 @@ class InstrumentChip:
     # -- board state, with redundant commands skipped ----------------------------------------
 
     def verify_instruments(self) -> None:
-        """Re-check every SMU mid-run (power-on bit, identity, output state, interlock and
-        temperature status, every steady setting; see :mod:`mtj_hil.instruments.smu.health`).
-        Runs at each array boundary and before a job records an array.
+        """Re-check the board (``STAT``: it did not reset itself, see
+        ``ChipController.check_not_reset``) and every SMU mid-run (power-on bit, identity,
+        output state, interlock and temperature status, every steady setting; see
+        :mod:`mtj_hil.instruments.smu.health`). Runs at each array boundary and before a
+        job records an array.
 
         Raises:
-            InstrumentStateLost: an SMU left its known state (the message names the SMU
-                role and what happened).
+            InstrumentStateLost: the board reset itself, or an SMU left its known state
+                (the message names the SMU role and what happened).
         """
         self._check_open()
+        if self._smu_unconfirmed:  # SMU readings through a route only the board held
+            with self._board_may_change():
+                self.controller.check_not_reset()
+            self._smu_unconfirmed = False
         for role, smu in self.smus.items():
             check = getattr(smu, "check_health", None)
             if check is None:
@@ -357,16 +371,9 @@ class InstrumentChip:
                 # from firing, and refuse the reading if it already had (routes were off;
                 # HostWatchdogFired, and read() forgets the stale board state)
                 self.controller.keepalive()
+                self._smu_unconfirmed = True  # until STAT shows the board held its route
                 if not reading.trustworthy:
-                    flags = [
-                        name
-                        for name in ("compliance", "range_compliance", "overflow", "no_data")
-                        if getattr(reading, name)
-                    ]
-                    raise InstrumentError(
-                        f"sense SMU reading on output line {j} is not a measurement: "
-                        + ", ".join(flags)
-                    )
+                    raise untrusted_reading("sense", sense, f"on output line {j}", reading)
                 hi = reading.current if corr is None else corr.correct_smu_reading(reading.current)
                 out[b, j] = -hi  # current out of HI is minus the line current
         if corr is not None:

@@ -23,8 +23,13 @@ def test_a_reading_in_compliance_is_refused_naming_the_flag():
         vectors = np.zeros((1, 25))
         vectors[0, 3] = 0.1
         chip.lab.smu.force_compliance(1)
-        with pytest.raises(InstrumentError, match="not a measurement.*compliance"):
+        with pytest.raises(InstrumentError, match="not a measurement.*compliance") as err:
             chip.read(2, vectors)
+    text = str(err.value)
+    # the instrument by role and address, what happened in words, and what to do
+    assert text.startswith("SMU sense (keithley2400) at TCPIP::")
+    assert "hit its current compliance" in text and "nothing from it was kept" in text
+    assert "run the command again" in text
 
 
 def test_a_board_ceiling_below_the_station_limit_is_the_chips_limit(monkeypatch):

@@ -1,0 +1,121 @@
+"""A controller board that resets itself just before the last SMU readings of an array (or of
+a calibration): the SMU then reads an open connector (its own offset, about 0 A) through a
+route the board no longer holds, and no board command follows to be refused. The mid-run
+check asks the board (``STAT``) before anything is saved, so the run stops with exit 7,
+the array is not stored, and a calibration writes no record.
+
+The reset is the lab's own "board reset itself" fault (``VirtualBoard._power_up``)."""
+
+from __future__ import annotations
+
+import tomllib
+
+import h5py
+import pytest
+
+import mtj_hil.sim.lab.lab as lab_module
+from mtj_hil.cli.main import main
+
+from .conftest import STATION
+from .test_cli_station import _virtual, _write
+
+
+def _smu_path_station(tmp_path) -> str:
+    data = _virtual()
+    data["station"]["read_path"] = "smu"
+    return _write(tmp_path, data)
+
+
+def _count_reads(monkeypatch, reset_at: int | None = None) -> list[int]:
+    """Count the sense SMU's ``:READ?`` queries; with ``reset_at``, the board resets
+    itself just before query number ``reset_at``. Returns the live count."""
+    boards: list = []
+    reads = [0]
+
+    class Board(lab_module.VirtualBoard):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            boards.append(self)
+
+    real = lab_module.make_virtual_smu
+
+    def build(*args, **kwargs):
+        smu = real(*args, **kwargs)
+        handle = smu.handle
+
+        def counting(line):
+            if line.strip() == ":READ?":
+                reads[0] += 1
+                if reads[0] == reset_at:
+                    boards[0]._power_up()
+            return handle(line)
+
+        smu.handle = counting
+        return smu
+
+    monkeypatch.setattr(lab_module, "VirtualBoard", Board)
+    monkeypatch.setattr(lab_module, "make_virtual_smu", build)
+    return reads
+
+
+ARGS = ["--arrays", "0", "--cycles", "1", "--remeasure-cycles", "0", "--bias-voltage", "0"]
+
+
+@pytest.mark.parametrize("before_last", [1, 3])
+def test_a_board_reset_before_the_last_readings_stores_nothing(
+    tmp_path, capsys, monkeypatch, before_last
+):
+    station = _smu_path_station(tmp_path)
+    reads = _count_reads(monkeypatch)
+    clean = tmp_path / "clean.h5"
+    assert (
+        main(["characterize", "--station", station, *ARGS, "--no-report", "--out", str(clean)]) == 0
+    )
+    total = reads[0]
+    monkeypatch.undo()
+    _count_reads(monkeypatch, reset_at=total - before_last + 1)
+    out = tmp_path / "run.h5"
+    capsys.readouterr()
+    code = main(["characterize", "--station", station, *ARGS, "--no-report", "--out", str(out)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 7, err
+    # caught by the check before the save, or by a board command the reset refused
+    assert "no longer holds array 0" in err and "reset itself since the host" in err
+    assert "Traceback" not in err
+    with h5py.File(out, "r") as f:
+        assert f.attrs["status"] == "aborted"
+        assert "characterization/array_index" not in f  # nothing read through the lost route
+    monkeypatch.undo()
+    assert main(["characterize", "--station", station, *ARGS, "--no-report", "--out", str(out),
+                 "--resume"]) == 0  # fmt: skip
+    with h5py.File(out, "r") as f:
+        assert f.attrs["status"] == "completed"
+        assert list(f["characterization/array_index"][:]) == [0]
+
+
+@pytest.mark.parametrize("before_last", [1, 3])
+def test_a_board_reset_before_the_last_calibration_reading_writes_no_record(
+    tmp_path, capsys, monkeypatch, before_last
+):
+    """Three readings before the end, the converter fit of the last line would have called
+    the line faulty ("implausible gain"): the board is asked first."""
+    data = _virtual()
+    data["station"]["read_path"] = "smu"
+    cal = tmp_path / "cal"
+    data["calibration"] = {**tomllib.loads(STATION.read_text())["calibration"], "dir": str(cal)}
+    station = _write(tmp_path, data)
+    reads = _count_reads(monkeypatch)
+    assert main(["calibrate", "--station", station, "--no-thresholds"]) == 0
+    total = reads[0]
+    records = sorted(cal.glob("*.toml"))
+    assert len(records) == 1
+    records[0].unlink()
+    monkeypatch.undo()
+    _count_reads(monkeypatch, reset_at=total - before_last + 1)
+    capsys.readouterr()
+    code = main(["calibrate", "--station", station, "--no-thresholds"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 7, err
+    assert "reset itself since the host last checked it" in err
+    assert "implausible" not in err
+    assert not list(cal.glob("*.toml"))

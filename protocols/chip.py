@@ -17,6 +17,7 @@ import numpy as np
 
 from mtj_hil.errors import apart
 from mtj_hil.protocols.errors import InvalidRequest, OutsideLimits
+from mtj_hil.protocols.plan_values import is_real
 
 CellType = Literal["1T1R", "passive"]
 
@@ -162,6 +163,31 @@ def check_array(layout: Layout, array: int) -> int:
     return int(array)
 
 
+def cell_state(state: Any) -> CellState:
+    """``state`` as a :class:`CellState` (a CellState or the integer 0 or 1).
+
+    Raises:
+        InvalidRequest: anything else (``True`` or ``1.0`` are not states).
+    """
+    if isinstance(state, bool) or not isinstance(state, int | np.integer):
+        raise InvalidRequest(f"state must be CellState.P or CellState.AP, got {state!r}")
+    try:
+        return CellState(state)
+    except ValueError:
+        raise InvalidRequest(f"state must be CellState.P or CellState.AP, got {state!r}") from None
+
+
+def checked_pulse(pulse: Any) -> Pulse:
+    """``pulse`` if it is a :class:`Pulse` of real numbers (amplitude V, width s).
+
+    Raises:
+        InvalidRequest: anything else.
+    """
+    if not (isinstance(pulse, Pulse) and is_real(pulse.amplitude) and is_real(pulse.width)):
+        raise InvalidRequest(f"pulse must be Pulse(amplitude V, width s), got {pulse!r}")
+    return pulse
+
+
 def cell_mask(layout: Layout, cells: np.ndarray) -> np.ndarray:
     """Normalise a cell selection to a boolean mask of shape ``(rows, cols)``.
 
@@ -180,10 +206,10 @@ def cell_mask(layout: Layout, cells: np.ndarray) -> np.ndarray:
         raise InvalidRequest(
             f"cells must be a boolean mask {shape} or integer (row, col) pairs, got dtype {sel.dtype}"
         )
-    if sel.size == 0:
-        return np.zeros(shape, dtype=bool)
     if sel.ndim != 2 or sel.shape[1] != 2:
         raise InvalidRequest(f"cell index list has shape {sel.shape}; expected (n, 2)")
+    if sel.size == 0:
+        return np.zeros(shape, dtype=bool)
     rows, cols = sel[:, 0], sel[:, 1]
     if rows.min() < 0 or rows.max() >= layout.rows or cols.min() < 0 or cols.max() >= layout.cols:
         raise InvalidRequest(
@@ -256,6 +282,10 @@ def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") 
         label, verb = f"the die's nominal write pulse (the {name} when none is given) has", ","
     else:
         label, verb = name, " lies"
+    if not isinstance(chosen, Pulse) or not (is_real(chosen.amplitude) and is_real(chosen.width)):
+        raise InvalidRequest(
+            f"{name} must be a Pulse(amplitude V, width s) of numbers, got {chosen!r}"
+        )
     amp, width = chosen.amplitude, chosen.width  # a magnitude: a negative one is refused
     if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
         value, lo, hi = apart(amp, lim.min_pulse_amplitude, lim.max_pulse_amplitude)

@@ -24,6 +24,12 @@ _REAL = {"float", "float | None", "tuple[float, ...]"}
 """Annotations whose values (or items) must be real numbers."""
 _FLAG = {"bool"}
 """Annotations whose values must be True or False."""
+_REAL_OR_WORD = {"float | Literal['auto'] | None": ("auto",)}
+"""Annotations whose values must be real numbers, None or one of the words listed."""
+_TRIPLES = {"tuple[tuple[int, int, int], ...]"}
+"""Annotations whose values must be sequences of three whole numbers each."""
+_PULSE = {"Pulse | None"}
+"""Annotations whose values must be None or have a real ``amplitude`` (V) and ``width`` (s)."""
 
 
 def make_plain(plan: Any) -> None:
@@ -74,6 +80,28 @@ def check_plan_types(plan: Any) -> None:
             _check(f.name, value, is_real, "numbers" if many else "a number", many)
         elif f.type in _FLAG and not isinstance(value, bool | np.bool_):
             raise SettingRefused(f.name, f"{f.name} must be True or False, got {value!r}")
+        elif f.type in _REAL_OR_WORD and not (
+            is_real(value) or (isinstance(value, str) and value in _REAL_OR_WORD[f.type])
+        ):
+            words = " or ".join(repr(w) for w in _REAL_OR_WORD[f.type])
+            raise SettingRefused(f.name, f"{f.name} must be a number or {words}, got {value!r}")
+        elif f.type in _TRIPLES:
+            for item in _items(f.name, value, "(array, row, col) triples"):
+                if isinstance(item, str | bytes) or not hasattr(item, "__iter__"):
+                    raise SettingRefused(
+                        f.name, f"{f.name} must hold (array, row, col) triples, got {item!r}"
+                    )
+                if len(item := tuple(item)) != 3 or not all(is_whole(x) for x in item):
+                    raise SettingRefused(
+                        f.name,
+                        f"{f.name} must hold (array, row, col) triples of integers, got {item!r}",
+                    )
+        elif f.type in _PULSE and not (
+            is_real(getattr(value, "amplitude", None)) and is_real(getattr(value, "width", None))
+        ):
+            raise SettingRefused(
+                f.name, f"{f.name} must be a Pulse(amplitude V, width s) of numbers, got {value!r}"
+            )
 
 
 def _check(name: str, value: Any, ok: Any, what: str, many: bool) -> None:

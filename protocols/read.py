@@ -6,7 +6,7 @@ import numpy as np
 
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.errors import InvalidRequest, SettingOutsideLimits, SettingRefused
-from mtj_hil.protocols.plan_values import is_whole
+from mtj_hil.protocols.plan_values import is_real, is_whole
 
 DEFAULT_READ_VOLTAGE = 0.1
 """Read voltage (V) used when none is given: well below any write threshold."""
@@ -23,6 +23,8 @@ def check_read_voltage(setting: str, volts: float, highest: float | None = None)
     Raises:
         SettingRefused: too small (or not above 0); SettingOutsideLimits: above ``highest``.
     """
+    if not is_real(volts):
+        raise SettingRefused(setting, f"read voltage must be a number (V), got {volts!r}")
     if highest is not None and volts > highest:
         raise SettingOutsideLimits(
             setting,
@@ -100,11 +102,12 @@ def conductance_map(
         Array of shape ``(repeats, rows, cols)``.
 
     Raises:
-        InvalidRequest: ``read_voltage`` not positive or ``repeats`` not a whole number
-            >= 1 (nothing is read then).
+        InvalidRequest: ``read_voltage`` not positive or below :data:`MIN_READ_VOLTAGE`, or
+            ``repeats`` not a whole number >= 1 (nothing is read then).
     """
-    if not read_voltage > 0:
-        raise InvalidRequest(f"read voltage must be > 0 V, got {read_voltage}")
+    if not is_real(read_voltage) or not 0 < read_voltage < float("inf"):
+        raise InvalidRequest(f"read voltage must be a finite value > 0 V, got {read_voltage!r}")
+    check_read_voltage("read_voltage", read_voltage)  # not lost in the noise, not overflowing
     if not is_whole(repeats) or repeats < 1:
         raise InvalidRequest(f"repeats must be a whole number >= 1, got {repeats!r}")
     repeats = int(repeats)

@@ -10,7 +10,8 @@ import numpy as np
 
 from mtj_hil.protocols.chip import CellState, Chip, Layout, Pulse, check_write_pulse
 from mtj_hil.protocols.errors import InvalidRequest
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.plan_values import is_real, is_whole
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, check_read_voltage, conductance_map
 
 
 @dataclass
@@ -53,6 +54,10 @@ class WriteReport:
         return self.errors / n if n else 0.0
 
 
+MAX_ROUNDS = 1000
+"""Most write-verify rounds one call takes (each round's pulse is planned up front)."""
+
+
 def pulse_plan(layout: Layout, pulse: Pulse | None, rounds: int, step: float) -> list[Pulse]:
     """The pulses of every round of a write-verify from ``pulse`` (None: the die's nominal
     pulse): amplitude grows by ``step`` (V) per round, never past the die's maximum.
@@ -62,8 +67,8 @@ def pulse_plan(layout: Layout, pulse: Pulse | None, rounds: int, step: float) ->
     """
     lim = layout.limits
     pulse = check_write_pulse(layout, pulse)
-    if not 0.0 <= step < math.inf:
-        raise InvalidRequest(f"escalation step must be a finite value >= 0 V, got {step}")
+    if not is_real(step) or not 0.0 <= step < math.inf:
+        raise InvalidRequest(f"escalation step must be a finite value >= 0 V, got {step!r}")
     return [
         Pulse(min(pulse.amplitude + k * step, lim.max_pulse_amplitude), pulse.width)
         for k in range(rounds)
@@ -134,18 +139,28 @@ def write_weights(
             ``pulse``, ``max_rounds`` and ``escalation_step``.
 
     Raises:
-        InvalidRequest: wrong shape or values of ``bits``/``selected``/``threshold``, or a
-            pulse plan outside the die's limits; raised before any pulse is applied.
+        InvalidRequest: wrong shape or values of ``bits``/``selected``/``threshold``, a
+            ``read_voltage`` below 1 uV or above the die's largest read voltage,
+            ``max_rounds`` not a whole number 1..:data:`MAX_ROUNDS`, or a pulse plan outside
+            the die's limits; raised before any pulse is applied.
     """
     layout = chip.layout
     shape = (layout.rows, layout.cols)
     target = _as_bits(bits, shape, "bits")
     sel = np.ones(shape, bool) if selected is None else _as_mask(selected, shape)
-    if max_rounds < 1:
-        raise InvalidRequest(f"max_rounds must be >= 1, got {max_rounds}")
+    if not is_whole(max_rounds) or not 1 <= max_rounds <= MAX_ROUNDS:
+        raise InvalidRequest(
+            f"max_rounds must be a whole number 1..{MAX_ROUNDS}, got {max_rounds!r}"
+        )
+    # the verify reads' voltage, before the first pulse (the chip would refuse it only at
+    # the first read, with the cells already written)
+    check_read_voltage("read_voltage", read_voltage, layout.limits.max_read_voltage)
     if plan is None:
         plan = pulse_plan(layout, pulse, max_rounds, escalation_step)
     else:
+        plan = list(plan)
+        if not plan:
+            raise InvalidRequest("plan holds no pulse")
         for p in plan:
             pulse_plan(layout, p, 1, 0.0)
     thr = layout.threshold_g if threshold is None else _as_threshold(threshold, shape)

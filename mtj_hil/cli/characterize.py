@@ -37,6 +37,10 @@ from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import counted
 from mtj_hil.protocols.characterize.plan import (
     AUTO,
+    MAX_CYCLES,
+    MAX_READS,
+    MAX_REMEASURE_CYCLES,
+    MAX_REMEASURE_ROUNDS,
     CharacterizationPlan,
     check_plan,
     check_remeasure,
@@ -56,14 +60,14 @@ DEFAULTS = CharacterizationPlan()
     "--cycles",
     default=DEFAULTS.cycles,
     show_default=True,
-    type=click.IntRange(1, 100),
+    type=click.IntRange(1, MAX_CYCLES),
     help="Write-read cycles per state (a device is stuck only if it fails every one).",
 )
 @click.option(
     "--reads",
     default=DEFAULTS.reads,
     show_default=True,
-    type=click.IntRange(1, 1000),
+    type=click.IntRange(1, MAX_READS),
     help="Reads averaged per state and cycle.",
 )
 @click.option(
@@ -100,7 +104,7 @@ DEFAULTS = CharacterizationPlan()
     "--remeasure-cycles",
     default=DEFAULTS.remeasure_cycles,
     show_default=True,
-    type=click.IntRange(0, 100),
+    type=click.IntRange(0, MAX_REMEASURE_CYCLES),
     help="Extra verified write-read cycles for devices left UNCERTAIN (0 = none); at most "
     f"{100 * DEFAULTS.remeasure_budget:g} % of the devices are re-measured.",
 )
@@ -108,7 +112,7 @@ DEFAULTS = CharacterizationPlan()
     "--remeasure-rounds",
     default=DEFAULTS.remeasure_rounds,
     show_default=True,
-    type=click.IntRange(1, 10),
+    type=click.IntRange(1, MAX_REMEASURE_ROUNDS),
     help="Rounds of re-measurement at most: each round after the first gives the devices "
     "still unsettled another --remeasure-cycles.",
 )

@@ -12,12 +12,13 @@ from mtj_hil.protocols.chip import (
     Layout,
     Pulse,
     cell_mask,
+    cell_state,
     check_array,
     check_voltage_range,
+    checked_pulse,
     read_voltages_unscanned,
 )
 from mtj_hil.protocols.errors import InvalidRequest
-from mtj_hil.protocols.plan_values import is_real
 from mtj_hil.sim.die import SimulatedDie, make_die
 from mtj_hil.sim.profile import DeviceProfile, as_dict, load_profile
 
@@ -87,14 +88,8 @@ class SimulatedChip:
         self._check_open()
         array = check_array(self._layout, array)
         mask = cell_mask(self._layout, cells)
-        try:
-            state = CellState(state)
-        except ValueError as exc:
-            raise InvalidRequest(
-                f"state must be CellState.P or CellState.AP, got {state!r}"
-            ) from exc
-        if not (isinstance(pulse, Pulse) and is_real(pulse.amplitude) and is_real(pulse.width)):
-            raise InvalidRequest(f"pulse must be Pulse(amplitude V, width s), got {pulse!r}")
+        state = cell_state(state)
+        pulse = checked_pulse(pulse)
         self.envelope.check_pulse(pulse.amplitude, pulse.width)
         self.program_calls += 1
         if mask.any():

@@ -58,7 +58,9 @@ from mtj_hil.protocols.chip import (
     Layout,
     Pulse,
     cell_mask,
+    cell_state,
     check_array,
+    checked_pulse,
     read_voltages,
 )
 from mtj_hil.protocols.errors import InvalidRequest
@@ -269,10 +271,8 @@ class InstrumentChip:
         self._check_open()
         array = check_array(self._layout, array)
         mask = cell_mask(self._layout, cells)
-        try:
-            state = CellState(state)
-        except ValueError as exc:
-            raise InvalidRequest(f"state must be CellState.P or .AP, got {state!r}") from exc
+        state = cell_state(state)
+        pulse = checked_pulse(pulse)
         self.envelope.check_pulse(pulse.amplitude, pulse.width)
         if not mask.any():
             return

@@ -70,6 +70,15 @@ class CharacterizationPlan:
         return replace(self, arrays=arrays, bias_read_voltage=bias)
 
 
+MAX_CYCLES = 100
+"""Most write-read cycles per state a plan takes."""
+MAX_READS = 1000
+"""Most reads averaged per state and cycle."""
+MAX_REMEASURE_CYCLES = 100
+"""Most extra cycles of re-measurement per round."""
+MAX_REMEASURE_ROUNDS = 10
+"""Most rounds of re-measurement."""
+
 DEFAULT_REMEASURE_ROUNDS = CharacterizationPlan.remeasure_rounds
 """Rounds of re-measurement of a plan whose user gave none."""
 DEFAULT_REMEASURE_BUDGET = CharacterizationPlan.remeasure_budget
@@ -125,6 +134,7 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
             or ``remeasure_budget`` other than the default (or 0) with ``remeasure_cycles``
             0 (:func:`check_remeasure`).
     """
+    check_plan_types(plan)  # before resolving, which reads the arrays and voltages
     plan = plan.resolved(layout)
     check_plan_types(plan)
     lim = layout.limits
@@ -136,15 +146,18 @@ def check_plan(layout: Layout, plan: CharacterizationPlan) -> None:
         raise SettingRefused("arrays", "the characterisation plan names no arrays")
     if len(set(arrays)) != len(arrays):
         raise SettingRefused("arrays", f"the characterisation plan lists an array twice: {arrays}")
-    for name, value, low in (
-        ("cycles", plan.cycles, 1),
-        ("reads", plan.reads, 1),
-        ("remeasure_cycles", plan.remeasure_cycles, 0),
+    for name, value, low, high in (
+        ("cycles", plan.cycles, 1, MAX_CYCLES),
+        ("reads", plan.reads, 1, MAX_READS),
+        ("remeasure_cycles", plan.remeasure_cycles, 0, MAX_REMEASURE_CYCLES),
         # with re-measurement on, its first round always runs: 0 rounds would be a lie
-        ("remeasure_rounds", plan.remeasure_rounds, 1 if plan.remeasure_cycles else 0),
-    ):
+        ("remeasure_rounds", plan.remeasure_rounds, 1 if plan.remeasure_cycles else 0,
+         MAX_REMEASURE_ROUNDS),
+    ):  # fmt: skip
         if not is_whole(value) or value < low:
             raise SettingRefused(name, f"{name} must be an integer >= {low}, got {value}")
+        if value > high:
+            raise SettingRefused(name, f"{name} must be at most {high}, got {value}")
     if not 0.0 <= plan.remeasure_budget <= 1.0:
         raise SettingRefused(
             "remeasure_budget",

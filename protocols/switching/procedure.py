@@ -48,29 +48,24 @@ from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_miss
 from mtj_hil.protocols.switching.decision import (
     DEFAULT_BOUND,
     DEFAULT_EXCLUDE,
-    MAX_DECISION_BOUND,
-    MAX_PRECISION_MARGIN,
     PRECISION_MARGIN,
 )
 from mtj_hil.protocols.switching.placed import placed_rows
+from mtj_hil.protocols.switching.plan_limits import (  # the limits are importable from here
+    MAX_DISTURB_READS as MAX_DISTURB_READS,
+)
+from mtj_hil.protocols.switching.plan_limits import MAX_LOOP_STEPS as MAX_LOOP_STEPS
+from mtj_hil.protocols.switching.plan_limits import MAX_TARGET_WER as MAX_TARGET_WER
+from mtj_hil.protocols.switching.plan_limits import MAX_TAU0 as MAX_TAU0
+from mtj_hil.protocols.switching.plan_limits import MAX_TRIALS as MAX_TRIALS
+from mtj_hil.protocols.switching.plan_limits import MAX_VERIFY_ROUNDS as MAX_VERIFY_ROUNDS
+from mtj_hil.protocols.switching.plan_limits import PLACEMENTS as PLACEMENTS
+from mtj_hil.protocols.switching.plan_limits import check_counts
 from mtj_hil.protocols.switching.settable import refuse_unsettable_plan
 from mtj_hil.protocols.switching.trials import Trials
 
-PLACEMENTS = ("grid", "information")
-"""Ways of placing the trials (``SwitchingPlan.placement``)."""
 DEFAULT_AMPLITUDE_STEP = 0.025
 """Spacing (V) of the default amplitude grid."""
-MAX_TRIALS = 60_000
-"""Most trials per point (``trials``, ``probe_trials``, ``floor_trials``, and the placement
-budget): the one limit the plan check, the command's options and the campaign keys share."""
-MAX_DISTURB_READS = 10_000_000
-"""Most read-disturb reads per device and start state (``disturb_reads``)."""
-MAX_TAU0 = 1e-3
-"""Attempt times (s) the fits may assume lie in (0, MAX_TAU0) (``tau0``; about 1e-9 s for
-thermally activated switching)."""
-MAX_TARGET_WER = 0.5
-"""Write-error rates a recommended pulse may be asked to reach lie in (0, MAX_TARGET_WER)
-(``target_wer``: a pulse that fails more often than it writes is no write pulse)."""
 
 
 @dataclass(frozen=True)
@@ -211,12 +206,14 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
                 f"({lo}..{hi} V); nothing applied",
             )
     widths = [("widths", w) for w in plan.widths]
-    for name, width in widths + ([("loop_width", plan.loop_width)] if plan.loop_width else []):
+    loop = [("loop_width", plan.loop_width)] if plan.loop_width is not None else []
+    for name, width in widths + loop:
         if not lim.min_pulse_width <= width <= lim.max_pulse_width:
             value, lo, hi = apart(width, lim.min_pulse_width, lim.max_pulse_width)
             raise SettingOutsideLimits(
                 name,
-                f"grid point width {value} s lies outside the safety envelope "
+                f"{'R-V loop' if name == 'loop_width' else 'grid point'} width {value} s lies "
+                "outside the safety envelope "
                 f"({lo}..{hi} s); nothing applied",
             )
     _as_setting("set_pulse", lambda: check_write_pulse(layout, plan.set_pulse, "set pulse"))
@@ -229,7 +226,7 @@ def check_plan(layout: Layout, plan: SwitchingPlan) -> None:
             "disturb_voltage",
             f"read-disturb voltage {value} V lies outside 0..{hi} V",
         )
-    _check_counts(plan)
+    check_counts(plan)
     for dev in plan.loop_devices:
         a, r, c = dev
         _as_setting("loop_devices", lambda a=a: check_array(layout, a))
@@ -253,75 +250,10 @@ def _as_setting(setting: str, check: Callable[[], object]) -> None:
         raise refused_setting(setting, exc) from None
 
 
-def _check_counts(plan: SwitchingPlan) -> None:
-    """Refuse trial and read counts and the fit and placement settings out of range."""
-    if not 1 <= plan.trials <= MAX_TRIALS:
-        raise SettingRefused("trials", f"trials must be 1..{MAX_TRIALS}, got {plan.trials}")
-    grid_probe = plan.adaptive and plan.placement == "grid"
-    top = plan.trials if grid_probe else MAX_TRIALS
-    if (grid_probe or plan.placement == "information") and not 1 <= plan.probe_trials <= top:
-        raise SettingRefused(
-            "probe_trials",
-            f"probe_trials must be 1..{top}"
-            + (" (at most trials)" if grid_probe else "")
-            + f", got {plan.probe_trials}",
-        )
-    if not 0 <= plan.floor_trials <= MAX_TRIALS:
-        raise SettingRefused(
-            "floor_trials", f"floor_trials must be 0..{MAX_TRIALS}, got {plan.floor_trials}"
-        )
-    if not 0 <= plan.disturb_reads <= MAX_DISTURB_READS:
-        raise SettingRefused(
-            "disturb_reads",
-            f"disturb_reads must be 0..{MAX_DISTURB_READS}, got {plan.disturb_reads}",
-        )
-    if plan.loop_steps < 2:
-        raise SettingRefused("loop_steps", f"loop_steps must be >= 2, got {plan.loop_steps}")
-    if not 0 < plan.tau0 < MAX_TAU0:
-        raise SettingRefused("tau0", f"tau0 must be in (0, {MAX_TAU0:g}) s, got {plan.tau0}")
-    if not 0 < plan.target_wer < MAX_TARGET_WER:
-        raise SettingRefused(
-            "target_wer", f"target_wer must be in (0, {MAX_TARGET_WER:g}), got {plan.target_wer}"
-        )
-    if not 0 <= plan.decision_bound < MAX_DECISION_BOUND:
-        raise SettingRefused(
-            "decision_bound",
-            f"decision_bound must be in [0, {MAX_DECISION_BOUND:g}), got {plan.decision_bound}",
-        )
-    if not 0 <= plan.decision_exclude <= 1:
-        raise SettingRefused(
-            "decision_exclude",
-            f"decision_exclude must be in [0, 1] (a share of the array's cells), got "
-            f"{plan.decision_exclude}",
-        )
-    if not 0 <= plan.precision_margin <= MAX_PRECISION_MARGIN:
-        raise SettingRefused(
-            "precision_margin",
-            f"precision_margin must be 0..{MAX_PRECISION_MARGIN:g} (standard deviations of a "
-            f"precision read), got {plan.precision_margin}",
-        )
-    if plan.placement not in PLACEMENTS:
-        raise SettingRefused(
-            "placement", f"placement must be one of {PLACEMENTS}, got {plan.placement!r}"
-        )
-    for name in ("target_vc", "target_delta"):
-        if not 0 < getattr(plan, name) < 1:
-            raise SettingRefused(name, "target_vc and target_delta must be in (0, 1)")
-    if not 0 < plan.done_fraction <= 1:
-        raise SettingRefused(
-            "done_fraction", f"done_fraction must be in (0, 1], got {plan.done_fraction}"
-        )
-    if not 1 <= plan.placement_batch <= plan.placement_budget <= MAX_TRIALS:
-        raise SettingRefused(
-            "placement_batch" if plan.placement_batch < 1 else "placement_budget",
-            f"need 1 <= placement_batch <= placement_budget <= {MAX_TRIALS}, got "
-            f"{plan.placement_batch}, {plan.placement_budget}",
-        )
-
-
 def disturb_voltage(layout: Layout, plan: SwitchingPlan) -> float:
     """The read-disturb voltage (V) of a plan."""
-    return plan.disturb_voltage or layout.limits.max_read_voltage
+    given = plan.disturb_voltage
+    return layout.limits.max_read_voltage if given is None else given
 
 
 @dataclass
@@ -478,7 +410,7 @@ def _rv_loops(
     if cells.size == 0:
         return cells, np.zeros(0), np.zeros((0, 0))
     lim = chip.layout.limits
-    width = plan.loop_width or chip.layout.nominal_pulse.width
+    width = chip.layout.nominal_pulse.width if plan.loop_width is None else plan.loop_width
     ramp = np.linspace(lim.min_pulse_amplitude, lim.max_pulse_amplitude, plan.loop_steps)
     ramp = np.array([settable_volts(v, lim) for v in ramp])  # as the bench sets them
     updown = np.concatenate([ramp, ramp[-2::-1]])

@@ -23,7 +23,7 @@ def refuse_unsettable_plan(lim: Limits, plan: Any) -> None:
     if plan.disturb_voltage:
         volts.append(("disturb_voltage", "read-disturb voltage", plan.disturb_voltage))
     seconds = [("widths", "grid point width", w) for w in plan.widths]
-    if plan.loop_width:
+    if plan.loop_width is not None:
         seconds.append(("loop_width", "R-V loop width", plan.loop_width))
     if plan.set_pulse is not None:
         volts.append(("set_pulse", "set pulse amplitude", plan.set_pulse.amplitude))

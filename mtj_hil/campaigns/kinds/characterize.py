@@ -36,7 +36,7 @@ from mtj_hil.campaigns.task import (
     parse_indices,
 )
 from mtj_hil.errors import ConfigError
-from mtj_hil.protocols.characterize.plan import CharacterizationPlan
+from mtj_hil.protocols.characterize.plan import MAX_CYCLES, MAX_READS, CharacterizationPlan
 from mtj_hil.runs.store.characterization import load_characterization
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, Section
@@ -81,9 +81,9 @@ KEYS = Section(
     DIE_KEYS
     + (
         Field("cycles", "int", "Write-read cycles per state.", default=DEFAULTS.cycles, lo=1,
-              hi=100),
+              hi=MAX_CYCLES),
         Field("reads", "int", "Reads averaged per state and cycle.", default=DEFAULTS.reads,
-              lo=1, hi=1000),
+              lo=1, hi=MAX_READS),
         Field("read_voltage", "float", "Read voltage (within the die's read range).",
               default=DEFAULTS.read_voltage, unit="V", lo=0, hi=1, lo_open=True, hi_open=True),
         Field("arrays", "any", "Arrays to measure (default: all).", default=None,

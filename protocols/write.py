@@ -208,7 +208,7 @@ def _not_verified(g: np.ndarray, thr: float | np.ndarray, target: np.ndarray) ->
 
 def _as_threshold(values: float | np.ndarray, shape: tuple[int, int]) -> float | np.ndarray:
     """A verify threshold (S): one positive finite value, or one per device of ``shape``."""
-    arr = np.asarray(values, dtype=float)
+    arr = _as_floats(values, "threshold")
     if arr.shape not in ((), shape):
         raise InvalidRequest(f"threshold has shape {arr.shape}; expected one value or {shape}")
     if not (np.isfinite(arr).all() and (arr > 0).all()):
@@ -216,8 +216,18 @@ def _as_threshold(values: float | np.ndarray, shape: tuple[int, int]) -> float |
     return float(arr) if arr.ndim == 0 else arr
 
 
+def _as_floats(values: object, name: str) -> np.ndarray:
+    """``values`` as a float array; text, objects and complex numbers are refused."""
+    arr = np.asarray(values)
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise InvalidRequest(f"{name} must hold numbers (S), got dtype {arr.dtype}")
+    return arr.astype(float)
+
+
 def _as_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
+    arr = _as_floats(values, "known conductance map")
     if arr.shape != shape:
         raise InvalidRequest(f"known conductance map has shape {arr.shape}; expected {shape}")
     return arr

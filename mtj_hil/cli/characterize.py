@@ -31,8 +31,7 @@ from mtj_hil.cli.common import (
 from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
-from mtj_hil.cli.show_files import grid
-from mtj_hil.cli.tables import make_console, print_table
+from mtj_hil.cli.tables import make_console, print_grid, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import counted
 from mtj_hil.protocols.characterize.plan import (
@@ -320,7 +319,7 @@ def summarise(path: Path) -> None:
             rows.append((key, attrs[key]))
     plan = char.plan
     rows.append(("arrays", f"{len(char.arrays_done)} of {len(plan.get('arrays', []))} done"))
-    out.print(grid(rows))
+    print_grid(out, rows)
     if not char.complete:
         out.print(Text(f"not classified yet: {unfinished(path, attrs)}", style="yellow"))
         return

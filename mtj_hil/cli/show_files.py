@@ -10,9 +10,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from mtj_hil.cli.tables import make_console
+from mtj_hil.cli.tables import make_console, print_grid
 from mtj_hil.errors import StoreError, counted
 from mtj_hil.runs.store.resume import finish_hint, resume_hint
 from mtj_hil.runs.store.sniff import hdf5_signature_at_block
@@ -57,16 +56,6 @@ def _is_text(head: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return b"\x00" not in head
-
-
-def grid(rows: list[tuple[str, Any]]) -> Table:
-    """Two columns, key and value, folding long values instead of cutting them."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(no_wrap=True)
-    table.add_column(overflow="fold")
-    for key, value in rows:
-        table.add_row(key, escape(str(value)))
-    return table
 
 
 def run_state(out: Console, attrs: dict[str, Any], held: bool, path: Path) -> None:
@@ -129,7 +118,7 @@ def show_network(path: Path) -> None:
             budget, epochs = comp.attrs.get("budget", "?"), comp.attrs.get("epochs", "?")
     out = make_console()
     keys = ("die_id", "kind", "status", "method", "dataset_name", "profile", "die", "started")
-    out.print(grid([(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")]))
+    print_grid(out, [(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")])
     out.print(escape(f"stored: {', '.join(layers) or '(nothing)'}"), soft_wrap=True)
     if corrected is not None:
         out.print(
@@ -155,7 +144,7 @@ def show_experiment(path: Path) -> None:
         run.h5.visit(lambda name: datasets.append(name) if "/" in name else None)
     out = make_console()
     keys = ("kind", "die_id", "status", "seed", "started", "ended", "seconds")
-    out.print(grid([(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")]))
+    print_grid(out, [(k, attrs[k]) for k in keys if attrs.get(k) not in (None, "")])
     out.print(escape(f"datasets: {', '.join(datasets) or '(none)'}"), soft_wrap=True)
     md = path.with_suffix(".md")
     if md.exists():
@@ -173,15 +162,14 @@ def show_campaign_index(path: Path) -> None:
     for rec in records.values():
         states[str(rec.get("status"))] = states.get(str(rec.get("status")), 0) + 1
     out = make_console()
-    out.print(
-        grid(
-            [
-                ("campaign", header.get("name", "?")),
-                ("campaign file", header.get("campaign_file", "?")),
-                ("updated", header.get("updated", "")),
-                ("tasks", ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"),
-            ]
-        )
+    print_grid(
+        out,
+        [
+            ("campaign", header.get("name", "?")),
+            ("campaign file", header.get("campaign_file", "?")),
+            ("updated", header.get("updated", "")),
+            ("tasks", ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"),
+        ],
     )
     out.print(
         escape(
@@ -225,8 +213,14 @@ def show_toml(path: Path, named_toml: bool = True) -> None:
         from mtj_hil.station.files import load_station
 
         st = load_station(path)
-        out.print(escape(f"station file {path}: station {st.name}, die profile {st.profile.name}"))
-        out.print(escape(f"check it (settings, instruments): mtj-hil station check {path}"))
+        out.print(
+            escape(f"station file {path}: station {st.name}, die profile {st.profile.name}"),
+            soft_wrap=True,
+        )
+        out.print(
+            escape(f"check it (settings, instruments): mtj-hil station check {path}"),
+            soft_wrap=True,
+        )
     elif toml_kind(data) == "campaign file":
         from mtj_hil.campaigns import load_campaign
 
@@ -234,9 +228,10 @@ def show_toml(path: Path, named_toml: bool = True) -> None:
         out.print(
             escape(
                 f"campaign file {path}: campaign {spec.name}, {counted(len(spec.tasks), 'task')}"
-            )
+            ),
+            soft_wrap=True,
         )
-        out.print(escape(f"progress: mtj-hil campaign status {path}"))
+        out.print(escape(f"progress: mtj-hil campaign status {path}"), soft_wrap=True)
     elif toml_kind(data) == "die profile":
         from mtj_hil.sim.profile import load_profile
 

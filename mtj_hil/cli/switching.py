@@ -22,7 +22,6 @@ from mtj_hil.cli.common import (
 from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
-from mtj_hil.cli.show_files import grid
 from mtj_hil.cli.switching_options import (
     DEFAULTS,
     UNRECORDED,
@@ -30,7 +29,7 @@ from mtj_hil.cli.switching_options import (
     parse_floats,
     placement_and_decision_options,
 )
-from mtj_hil.cli.tables import make_console, print_table
+from mtj_hil.cli.tables import make_console, print_grid, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import ConfigError, counted
 from mtj_hil.protocols.switching.procedure import (
@@ -375,7 +374,7 @@ def summarise_switching(path: Path) -> None:
     reads = state_reads(run.data)
     if reads:
         rows.append(("state reads", reads))
-    out.print(grid(rows))
+    print_grid(out, rows)
     an = run.analysis
     if an is None:
         out.print(Text(f"not fitted yet: {unfinished(path, run.attrs)}", style="yellow"))

@@ -106,6 +106,28 @@ def print_table(
             out.print(Text(f"  {head}: {value}"), soft_wrap=True)
 
 
+def print_grid(out: Console, rows: Sequence[tuple[str, object]]) -> None:
+    """Print ``key  value`` rows: as two aligned columns when every word of every value fits
+    beside the keys at ``out.width`` (prose values wrap between words), else one
+    ``key: value`` line per row, never broken by the printer (an id wider than the terminal
+    stays one line to copy). Values are printed as written (never read as markup)."""
+    pairs = [(str(k), str(v)) for k, v in rows]
+    if not pairs:
+        return
+    room = out.width - max(len(k) for k, _ in pairs) - 2
+    longest = max((len(word) for _, v in pairs for word in v.split()), default=0)
+    if longest <= room:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold")
+        for key, value in pairs:
+            table.add_row(Text(key), Text(value))
+        out.print(table)
+        return
+    for key, value in pairs:
+        out.print(Text(f"{key}: {value}"), soft_wrap=True)
+
+
 def _split_row(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 

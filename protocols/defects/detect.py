@@ -33,9 +33,10 @@ from mtj_hil.protocols.defects.codes import DefectCode
 from mtj_hil.protocols.defects.reads import classify_reads
 from mtj_hil.protocols.defects.results import DefectMap, Thresholds
 from mtj_hil.protocols.errors import InvalidRequest, ProtocolError
+from mtj_hil.protocols.plan_values import is_whole
 from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE
 from mtj_hil.protocols.sequence import KnownStates, ReadMap, SeqStep, WriteAll, run_sequence
-from mtj_hil.protocols.write import full_range_plan
+from mtj_hil.protocols.write import MAX_ROUNDS, full_range_plan
 
 
 @dataclass
@@ -106,12 +107,16 @@ def measure_switching(
     (:func:`~mtj_hil.protocols.sequence.run_sequence`), selected or not.
 
     Raises:
-        InvalidRequest: ``cycles`` or ``reads`` < 1, a pulse outside the die's limits, or
+        InvalidRequest: ``cycles``, ``reads`` or ``verify_rounds`` not a whole number >= 1,
+            a pulse outside the die's limits, or
             ``selected`` not a boolean ``(rows, cols)`` mask.
         SafetyViolation: ``bias_read_voltage`` above the die's read limit.
     """
-    if cycles < 1 or reads < 1:
-        raise InvalidRequest(f"cycles and reads must be >= 1, got {cycles} and {reads}")
+    for name, value in (("cycles", cycles), ("reads", reads), ("verify_rounds", verify_rounds)):
+        if not is_whole(value) or value < 1:
+            raise InvalidRequest(f"{name} must be a whole number >= 1, got {value!r}")
+    if verify_rounds > MAX_ROUNDS:
+        raise InvalidRequest(f"verify_rounds must be at most {MAX_ROUNDS}, got {verify_rounds}")
     return _measure_as_sequence(
         chip, array, cycles, reads, pulse, read_voltage, verify_rounds, bias_read_voltage, selected
     )

@@ -111,3 +111,24 @@ def test_a_state_that_is_not_a_cell_state_is_refused(chip, state):
     with pytest.raises(InvalidRequest, match="state must be CellState"):
         chip.program(0, np.ones((15, 15), bool), state, chip.layout.nominal_pulse)
     assert chip.program_calls == 0
+
+
+@pytest.mark.parametrize(
+    "given", [{"threshold": "x"}, {"threshold": True}, {"known_conductance": "x"}]
+)
+def test_write_weights_refuses_maps_that_are_not_numbers(chip, given):
+    with pytest.raises(InvalidRequest, match="must hold numbers"):
+        write_weights(chip, 0, np.zeros((15, 15), bool), **given)
+    assert chip.program_calls == 0
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{"cycles": 2.5}, {"reads": float("nan")}, {"verify_rounds": 3.5}, {"verify_rounds": 10**9}],
+)
+def test_measure_switching_refuses_counts_that_are_not_whole(chip, given):
+    from mtj_hil.protocols.defects.detect import measure_switching
+
+    with pytest.raises(InvalidRequest, match="cycles|reads|verify_rounds"):
+        measure_switching(chip, 0, **given)
+    assert chip.program_calls == 0

@@ -97,3 +97,24 @@ def test_station_check(monkeypatch, capsys):
     station = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"
     text = _at_80(monkeypatch, capsys, ["station", "check", str(station)])
     assert "smu.sense.compliance = 0.001" in text
+
+
+@pytest.mark.parametrize("columns", ["30", "44"])
+def test_a_narrow_terminal_keeps_every_id_of_the_header_on_one_line(
+    made, monkeypatch, capsys, columns
+):
+    """At 30 columns the key/value header folded the run id, die id and git revision across
+    lines, so an id copied from the output was wrong; narrower than its longest word, the
+    header is printed one ``key: value`` line per row, each whole."""
+    char = made / "char.h5"
+    monkeypatch.setenv("COLUMNS", columns)
+    capsys.readouterr()
+    assert main(["show", str(char)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"run_id: {_run_id(char)}" in lines
+    assert "die_id: sim:1t1r-20k:lot0:die5" in lines
+    assert "kind: characterization" in lines
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["show", str(char)]) == 0
+    wide = capsys.readouterr().out
+    assert f"run_id: {_run_id(char)}" not in wide and _run_id(char) in wide  # columns

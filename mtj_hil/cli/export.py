@@ -70,7 +70,12 @@ def export(run: Path, fmt: str, out: Path | None, force: bool, group: str | None
                 f"--group {group} picks a task group of a campaign file (.toml); {run} is a "
                 "run file, exported whole (leave --group out)"
             )
+        from mtj_hil.runs.store.verify import unverified_header_note
+
         written = export_run(run, fmt, out, force=force)
+        note = unverified_header_note(run)
+        if note:
+            console.print(escape(note), style="yellow", soft_wrap=True)
     for path in written:
         console.print(escape(f"wrote {path}"), highlight=False, soft_wrap=True)
 

@@ -44,13 +44,14 @@ def show(runfile: Path, verify: bool) -> None:
         )
     from mtj_hil.runs.store import RunFile
     from mtj_hil.runs.store.reading import file_format
+    from mtj_hil.runs.store.verify import unverified_header_note
 
     if file_format(runfile) == "mtj-hil-campaign":
         show_files.show_campaign_index(runfile)
         return
     if verify:
         from mtj_hil.labelled.load import load_dataset, run_kind
-        from mtj_hil.runs.store.verify import carries_checksums, header_lost, verify_run_file
+        from mtj_hil.runs.store.verify import carries_checksums, verify_run_file
 
         count = verify_run_file(runfile)
         if carries_checksums(runfile):
@@ -68,16 +69,9 @@ def show(runfile: Path, verify: bool) -> None:
                 "cannot be told"
             )
         make_console().print(escape(said), soft_wrap=True)
-        if header_lost(runfile):
-            console.print(
-                escape(
-                    f"{runfile} has no checksum header, though its datasets carry checksums: "
-                    "it was rewritten by another program or its header is damaged, so its "
-                    "attributes (die id, plan, status) are not verified"
-                ),
-                style="yellow",
-                soft_wrap=True,
-            )
+    note = unverified_header_note(runfile)  # said on every read, not only with --verify
+    if note:
+        console.print(escape(note), style="yellow", soft_wrap=True)
     with RunFile.open(runfile) as run:
         name, attrs, held = run.kind, run.attrs, run.held
     if attrs.get("status") != "completed":

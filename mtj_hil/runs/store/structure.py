@@ -30,6 +30,7 @@ from mtj_hil.runs.store.attribute_values import (  # noqa: F401 (FORMAT, is_run_
     is_run_format,
     is_text,
 )
+from mtj_hil.runs.store.required import refuse_missing
 
 FORMAT_VERSION = 1
 """The newest run-file format this mtj-hil reads and writes."""
@@ -449,6 +450,7 @@ def check_run(h5: h5py.File, path: str | Path, kind: str | None) -> None:
     if plan is not None:  # (required settings: by the resume, which needs them)
         check_plan_record(h5, path, plan.settings, closed=plan.closed)
     check_structure(h5, path, getattr(store, "STRUCTURE", {}))
+    refuse_missing(h5, path, kind)
 
 
 def check_root(h5: h5py.File, path: str | Path, kind: str | None = None) -> None:

@@ -27,6 +27,8 @@ from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.damage import unreadable
 from mtj_hil.runs.store.image import (
     CHECKSUM_ATTR,
+    HDF5_SIGNATURE,
+    USERBLOCK,
     ImageDamaged,
     damaged_datasets,
     has_header,
@@ -164,8 +166,20 @@ def header_lost(path: str | Path) -> bool:
     """Whether the run file ``path`` has no checksum header although its datasets carry
     checksums (a writer since 0.1 wrote it): it was rewritten by another program, or its
     header is damaged, so its root attributes (die id, plan, status) cannot be verified."""
-    data = read_file(Path(path))
-    if has_header(data):
+    with Path(path).open("rb") as fh:  # the header and where HDF5 would follow it
+        head = fh.read(USERBLOCK + len(HDF5_SIGNATURE))
+    if has_header(head):
         return False
-    del data
     return carries_checksums(path)
+
+
+def unverified_header_note(path: str | Path) -> str | None:
+    """The sentence a reader says of a run file whose header was lost (:func:`header_lost`),
+    None when it has its header or never had one (mtj-hil 0.1)."""
+    if not header_lost(path):
+        return None
+    return (
+        f"{path} has no checksum header, though its datasets carry checksums: it was "
+        "rewritten by another program or its header is damaged, so its attributes (die id, "
+        "plan, status, fit results) are not verified; use the original run file if you have it"
+    )

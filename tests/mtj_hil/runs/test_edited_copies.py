@@ -98,3 +98,46 @@ def test_a_network_file_with_its_checksums_stripped_is_refused(tmp_path, capsys)
     capsys.readouterr()
     assert main(["show", "--verify", str(edited)]) == 4
     assert "has no sha256 checksum" in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        ("defects/bias_p", "defects/bias_ap", "defects/resistive_open"),
+        ("defects/confidence",),
+        ("defects/posterior",),
+        ("characterization/g_high_p",),
+    ],
+)
+def test_a_copy_that_lost_a_dataset_its_record_requires_is_refused_by_every_reader(
+    run, tmp_path, capsys, dropped
+):
+    """A copy without the bias signature was shown, verified ("every checksum good") and
+    exported with the variables simply absent: the plan's bias read voltage and the defect
+    map's version 2 say they belong there."""
+    copy = tmp_path / "lost.h5"
+    _headerless_copy(run, copy)
+    with h5py.File(copy, "a") as h5:
+        for name in dropped:
+            del h5[name]
+    for args in (["show", str(copy)], ["show", "--verify", str(copy)],
+                 ["export", str(copy), "--format", "netcdf", "--out", str(tmp_path / "x.nc")],
+                 ["export", str(copy), "--format", "nexus", "--out", str(tmp_path / "x.nxs")]):  # fmt: skip
+        assert main(args) == 4, args
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"dataset {dropped[0]} is gone, though the run's own record says it holds it" in err
+    assert not (tmp_path / "x.nc").exists() and not (tmp_path / "x.nxs").exists()
+
+
+def test_every_read_of_a_copy_says_its_attributes_are_not_verified(run, tmp_path, capsys):
+    """Only ``show --verify`` said it; a plain ``show`` or ``export`` presented the copy's
+    attributes (an edited fit result, a plan) as measured."""
+    copy = tmp_path / "copy.h5"
+    _headerless_copy(run, copy)
+    for args in (["show", str(copy)],
+                 ["export", str(copy), "--format", "netcdf", "--out", str(tmp_path / "x.nc")]):  # fmt: skip
+        assert main(args) == 0, args
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{copy} has no checksum header" in err and "are not verified" in err
+    assert main(["show", str(run)]) == 0
+    assert "no checksum header" not in capsys.readouterr().err

@@ -131,15 +131,28 @@ def _array_times(run: RunFile, order: list[int], data: dict[str, xr.Variable]) -
     times = read(run, "characterization/array_time")
     if times.ndim != 2 or times.shape[1] != 2 or times.shape[0] <= max(order):
         return  # the structure checks name a malformed one; the export goes without it
-    clock = group_attrs(run, "characterization").get("clock_source", "")
+    attrs = group_attrs(run, "characterization")
+    clock = attrs.get("clock_source", "")
     for i, edge in enumerate(("start", "end")):
         data[f"array_{edge}"] = var(
             times[order, i],
             ("array",),
             "s",
             f"{edge} of the array's measurement, s since its session of the run started "
-            f"(clock: {clock or 'not recorded'})",
+            f"(clock: {clock or 'not recorded'}; the session is array_session)",
         )
+    try:  # positions in the stored order where each session (start, then each resume) began
+        starts = np.asarray(json.loads(attrs.get("clock_sessions") or "[0]"), dtype=np.int64)
+    except (TypeError, ValueError):
+        starts = np.zeros(1, np.int64)
+    session = np.searchsorted(starts, np.arange(times.shape[0]), side="right") - 1
+    data["array_session"] = var(
+        np.maximum(session, 0)[order].astype(np.int32),
+        ("array",),
+        "1",
+        "session of the run the array was measured in (0: the first; each --resume starts "
+        "another, whose clock starts again at 0 s)",
+    )
 
 
 def _defects(run: RunFile, data: dict[str, xr.Variable], coords: dict[str, Any]) -> None:

@@ -123,6 +123,9 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
         for name, v in ds.data_vars.items()
         if v.dtype.kind in "biuf" and v.ndim > 0
     }
+    # coordinates hold no missing values: CF (section 5) forbids a _FillValue on them,
+    # which xarray otherwise gives every float coordinate
+    encoding.update({name: {"_FillValue": None} for name in ds.coords})
     try:
         data = ds.to_netcdf(engine="h5netcdf", encoding=encoding)
     except (OSError, ValueError, TypeError) as exc:

@@ -16,7 +16,7 @@ grid), ``state`` (start state of the read-disturb reads), ``wer_width`` and
 - ``loop_array``, ``loop_row``, ``loop_column`` (loop_device), ``loop_conductance``
   (loop_device, loop_step): S, ``loop_voltage`` (loop_step): V;
 - fits (array, direction, row, column): ``vc``, ``vc_sd``: V; ``delta``, ``delta_sd``: 1;
-  ``fit_status`` (CF flags); ``fit_cov`` (..., param, param_2);
+  ``fit_status`` (CF flags); ``fit_var_a``, ``fit_var_b``, ``fit_cov_ab`` (the fit's covariance);
 - ``wer_median``, ``wer_low``, ``wer_high`` (direction, wer_width, wer_amplitude): 1;
 - how each array's trials read states (its decision rule, see
   :mod:`mtj_hil.protocols.switching.decision`): ``state_reads`` (array, flags: ``no_rule``
@@ -234,12 +234,15 @@ def _fits(
     data["fit_status"] = var(
         status, dims, "1", "fit status", **flags(list(STATUS_NAMES), list(STATUS_NAMES.values()))
     )
-    coords["param"] = coord(["a", "b"], "param", "fit parameter: a = -Delta, b = Delta / Vc0")
-    coords["param_2"] = coord(["a", "b"], "param_2", "fit parameter (second index)")
+    # the fit's covariance of a = -Delta (1) and b = Delta / Vc0 (1/V), as three variables
+    # so each carries its own units (one (2, 2) variable can carry only one)
     cov = np.stack([read(run, f"{f}/{d}/cov")[order] for d in DIRECTIONS], 1)
-    data["fit_cov"] = var(
-        cov, (*dims, "param", "param_2"), "1", "covariance of the fit parameters (a: 1, b: 1/V)"
-    )
+    for name, (i, j), units, text in (
+        ("fit_var_a", (0, 0), "1", "variance of the fit parameter a = -Delta"),
+        ("fit_var_b", (1, 1), "V-2", "variance of the fit parameter b = Delta / Vc0 (1/V)"),
+        ("fit_cov_ab", (0, 1), "V-1", "covariance of the fit parameters a = -Delta and b"),
+    ):
+        data[name] = var(cov[..., i, j], dims, units, text)
     widths = read(run, f"{f}/{DIRECTIONS[0]}/wer_widths")
     amps = read(run, f"{f}/{DIRECTIONS[0]}/wer_amplitudes")
     coords["wer_width"] = coord(widths, "wer_width", "pulse width of the WER grid", "s")

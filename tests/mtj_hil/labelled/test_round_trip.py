@@ -146,9 +146,14 @@ def test_switching_values_and_units_are_the_files(runs: dict[str, Path], kind: s
             np.testing.assert_array_equal(
                 ds.wer_median.sel(direction=d).values, h5[f"switching_fit/{d}/wer_median"][()]
             )
-            np.testing.assert_array_equal(
-                ds.fit_cov.sel(direction=d).values, h5[f"switching_fit/{d}/cov"][()]
-            )
+            cov = h5[f"switching_fit/{d}/cov"][()]
+            for name, (i, j), units in (
+                ("fit_var_a", (0, 0), "1"),
+                ("fit_var_b", (1, 1), "V-2"),
+                ("fit_cov_ab", (0, 1), "V-1"),
+            ):
+                np.testing.assert_array_equal(ds[name].sel(direction=d).values, cov[..., i, j])
+                assert ds[name].attrs["units"] == units
         np.testing.assert_array_equal(ds.disturb_flips.values, h5["switching/disturb_flips"][()])
         if "switching/loop_g" in h5:
             np.testing.assert_array_equal(ds.loop_conductance.values, h5["switching/loop_g"][()])

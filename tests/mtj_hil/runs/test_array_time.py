@@ -82,6 +82,13 @@ def test_a_resumed_run_starts_a_new_session_of_times(tmp_path):
     assert char.clock_sessions == [0, 2]
     assert char.array_time.shape == (4, 2)
     assert char.array_time[2, 0] == 0.0  # the new session's clock starts again
+    # an export says which session each array's times count from (they restart at 0 s)
+    from mtj_hil.labelled.load import load_dataset
+
+    ds = load_dataset(path)
+    session = dict(zip(ds.array.values.tolist(), ds.array_session.values.tolist(), strict=True))
+    assert session == {3: 0, 0: 0, 5: 1, 1: 1}
+    assert ds.array_session.attrs["units"] == "1"
 
 
 def test_files_without_times_load_and_resume_without_them(tmp_path, monkeypatch):

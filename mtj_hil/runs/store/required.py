@@ -4,7 +4,8 @@
 only for some runs. What the run records decides which: a plan with a bias read voltage
 makes every stored array carry its reads at that voltage, and a defect map of version 2
 (the evidence classifier, ``defects@defects_version``, written after its datasets) carries
-the posterior, and the bias signature when the bias reads exist. A copy of a run file that
+the posterior, and the bias signature when the bias reads exist; a switching run's fits,
+once recorded, hold every per-device fit and the die's WER. A copy of a run file that
 lost such a dataset (rewritten by another program, without its checksum header) is then
 refused by every reader instead of read as a run without it.
 """
@@ -47,7 +48,20 @@ def characterization_required(h5: h5py.File) -> list[str]:
     return need
 
 
-REQUIRED = {"characterization": characterization_required}
+_FIT = ("vc", "vc_sd", "delta", "delta_sd", "status", "cov", "wer_amplitudes", "wer_widths",
+        "wer_median", "wer_low", "wer_high")  # fmt: skip
+
+
+def switching_required(h5: h5py.File) -> list[str]:
+    """The fits a switching run holds once its ``switching_fit@recommendation`` (written
+    after them) is there: every per-device fit and the die's WER, both directions."""
+    fit = h5.get("switching_fit")
+    if not isinstance(fit, h5py.Group) or "recommendation" not in fit.attrs:
+        return []
+    return ["switching_fit/arrays"] + [f"switching_fit/{d}/{n}" for d in ("AP", "P") for n in _FIT]
+
+
+REQUIRED = {"characterization": characterization_required, "switching": switching_required}
 """Per run kind, what decides its required datasets."""
 
 

@@ -141,3 +141,20 @@ def test_every_read_of_a_copy_says_its_attributes_are_not_verified(run, tmp_path
         assert f"{copy} has no checksum header" in err and "are not verified" in err
     assert main(["show", str(run)]) == 0
     assert "no checksum header" not in capsys.readouterr().err
+
+
+def test_a_switching_copy_that_lost_a_fit_is_named_not_a_raw_key_error(tmp_path, capsys):
+    """A copy without ``switching_fit/AP/delta_sd`` was refused with h5py's raw
+    ``KeyError ... object 'delta_sd' doesn't exist``, without the dataset's path."""
+    run = mtj_hil.measure_switching(
+        mtj_hil.simulated_die(2), tmp_path / "s.h5", arrays=[0], widths=[1e-8, 1e-7],
+        trials=2, floor_trials=0, disturb_reads=0,
+    ).path  # fmt: skip
+    copy = tmp_path / "lost.h5"
+    _headerless_copy(run, copy)
+    with h5py.File(copy, "a") as h5:
+        del h5["switching_fit/AP/delta_sd"]
+    assert main(["show", str(copy)]) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert "dataset switching_fit/AP/delta_sd is gone, though the run's own record" in err
+    assert "KeyError" not in err

@@ -43,6 +43,7 @@ def show(runfile: Path, verify: bool) -> None:
             "'show' reads run files (.h5), campaign indexes and TOML files"
         )
     from mtj_hil.runs.store import RunFile
+    from mtj_hil.runs.store.lease import writer_active
     from mtj_hil.runs.store.reading import file_format
     from mtj_hil.runs.store.verify import unverified_header_note
 
@@ -72,8 +73,11 @@ def show(runfile: Path, verify: bool) -> None:
     note = unverified_header_note(runfile)  # said on every read, not only with --verify
     if note:
         console.print(escape(note), style="yellow", soft_wrap=True)
+    # whether a writer holds the run is asked before its status is read: asked after, a run
+    # that completed in between read as 'running' with no writer, "interrupted"
+    held_before = writer_active(runfile)
     with RunFile.open(runfile) as run:
-        name, attrs, held = run.kind, run.attrs, run.held
+        name, attrs, held = run.kind, run.attrs, held_before or run.held
     if attrs.get("status") != "completed":
         show_files.run_state(make_console(), attrs, held, runfile)
     kind = file_kind(name)

@@ -65,3 +65,20 @@ def test_a_stopped_writer_is_said_to_be_stopped(held_run, capsys):
         os.kill(proc.pid, signal.SIGCONT)
     said = " ".join(capsys.readouterr().err.split())
     assert "is stopped (Ctrl-Z or SIGSTOP)" in said and f"kill -CONT {proc.pid}" in said
+
+
+def test_a_run_that_completes_while_show_reads_it_is_not_called_interrupted(
+    held_run, monkeypatch, capsys
+):
+    """``show`` read the status ("running") and only then asked whether a writer held the
+    run: a writer that finished in between read as gone, and ``show`` said the run was
+    interrupted and to resume it. The writer is now asked about first."""
+    from mtj_hil.runs.store.runfile import RunFile
+
+    path, _ = held_run
+    # the writer finishes just after show has read the status
+    monkeypatch.setattr(RunFile, "held", property(lambda self: False))
+    main(["show", str(path)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "interrupted" not in out
+    assert "being written now" in out

@@ -42,3 +42,17 @@ def lab() -> Iterator[tuple[VirtualBoard, ChipController]]:
     finally:
         ctrl.close()
         server.stop()
+
+
+@pytest.fixture
+def bench() -> Iterator[tuple[VirtualBoard, ChipController]]:
+    """``(board, driver)``: a virtual board (60 s host watchdog, the lab's read path) and a
+    driver whose idle time runs on the board's modelled clock (so no test waits)."""
+    board = VirtualBoard(make_die(load_profile("1t1r-20k"), 0, 0))
+    server = LineServer(board.handle, encoding=None, name="watchdog-board").start()
+    ctrl = ChipController(server.url, link_clock=lambda: board.clock.now)
+    try:
+        yield board, ctrl
+    finally:
+        ctrl.close()
+        server.stop()

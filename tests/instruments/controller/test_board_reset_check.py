@@ -9,22 +9,6 @@ import pytest
 
 from mtj_hil.instruments.controller import ChipController, HostWatchdogFired
 from mtj_hil.instruments.errors import InstrumentStateLost
-from mtj_hil.sim.die import make_die
-from mtj_hil.sim.lab.board import VirtualBoard
-from mtj_hil.sim.lab.server import LineServer
-from mtj_hil.sim.profile import load_profile
-
-
-@pytest.fixture
-def bench():
-    board = VirtualBoard(make_die(load_profile("1t1r-20k"), 0, 0))
-    server = LineServer(board.handle, encoding=None, name="reset-check-board").start()
-    ctrl = ChipController(server.url, link_clock=lambda: board.clock.now)
-    try:
-        yield board, ctrl
-    finally:
-        ctrl.close()
-        server.stop()
 
 
 def _route_smu(ctrl: ChipController) -> None:

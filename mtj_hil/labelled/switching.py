@@ -188,10 +188,18 @@ def _state_reads(
         misread, ("array",), "1", "worst kept cell's misread probability per decision read"
     )
     data["state_read_per_device"] = var(
-        per_device, ("array",), "1", "each device judged by its own threshold"
+        per_device,
+        ("array",),
+        "1",
+        "each device judged by its own threshold",
+        **flags([0, 1], ["one_threshold_for_the_array", "threshold_per_device"]),
     )
     data["state_read_left_out"] = var(
-        left_out, ("array", "row", "column"), "1", "cell left out of the trials by the rule"
+        left_out,
+        ("array", "row", "column"),
+        "1",
+        "cell left out of the trials by the rule",
+        **flags([0, 1], ["in_the_trials", "left_out"]),
     )
 
 

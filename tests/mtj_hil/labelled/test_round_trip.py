@@ -155,6 +155,11 @@ def test_switching_values_and_units_are_the_files(runs: dict[str, Path], kind: s
                 np.testing.assert_array_equal(ds[name].sel(direction=d).values, cov[..., i, j])
                 assert ds[name].attrs["units"] == units
         np.testing.assert_array_equal(ds.disturb_flips.values, h5["switching/disturb_flips"][()])
+        # CF flags: a 0/1 variable says what its values mean, as fit_status does
+        for name in ("fit_status", "state_read_per_device", "state_read_left_out"):
+            if name in ds:
+                attrs = ds[name].attrs
+                assert len(attrs["flag_values"]) == len(attrs["flag_meanings"].split()), name
         if "switching/loop_g" in h5:
             np.testing.assert_array_equal(ds.loop_conductance.values, h5["switching/loop_g"][()])
             np.testing.assert_array_equal(ds.loop_voltage.values, h5["switching/loop_voltage"][()])

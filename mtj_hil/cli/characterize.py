@@ -342,7 +342,9 @@ def summarise(path: Path) -> None:
             ("TMR (%)", 100 * (r_ap - r_p) / r_p),
         ):
             med = float(np.median(values))
-            stats.append((label, f"{med:.4g}", f"{100 * np.std(values) / abs(med):.2f} %"))
+            # (a median of 0, e.g. TMR read through a coarse converter, has no relative spread)
+            spread = f"{100 * np.std(values) / abs(med):.2f} %" if med else "-"
+            stats.append((label, f"{med:.4g}", spread))
         headers = ("quantity", "median", "spread (sigma/median)")
         print_table(out, headers, stats, "good devices", right=(1, 2))
     else:

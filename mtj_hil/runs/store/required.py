@@ -4,7 +4,7 @@
 only for some runs. What the run records decides which: a plan with a bias read voltage
 makes every stored array carry its reads at that voltage, and a defect map of version 2
 (the evidence classifier, ``defects@defects_version``, written after its datasets) carries
-the posterior, and the bias signature when the bias reads exist; a switching run's fits,
+the posterior, and the bias signature when its model says it used the bias reads; a switching run's fits,
 once recorded, hold every per-device fit and the die's WER. A copy of a run file that
 lost such a dataset (rewritten by another program, without its checksum header) is then
 refused by every reader instead of read as a run without it.
@@ -22,13 +22,17 @@ from mtj_hil.errors import StoreError
 _DEFECTS_V2 = ("codes", "g_p", "g_ap", "best_guess", "confidence", "posterior")
 
 
-def _plan(h5: h5py.File) -> dict:
-    raw = h5.attrs.get("plan")
+def _json(raw: object) -> dict:
+    """A JSON object attribute as a dict ({} when absent or not a JSON object)."""
     try:
-        plan = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+        value = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
     except (TypeError, ValueError):
         return {}
-    return plan if isinstance(plan, dict) else {}
+    return value if isinstance(value, dict) else {}
+
+
+def _plan(h5: h5py.File) -> dict:
+    return _json(h5.attrs.get("plan"))
 
 
 def characterization_required(h5: h5py.File) -> list[str]:
@@ -43,7 +47,9 @@ def characterization_required(h5: h5py.File) -> list[str]:
         need += ["defects/arrays"]
         if int(defects.attrs["defects_version"]) >= 2:
             need += [f"defects/{n}" for n in _DEFECTS_V2]
-            if "characterization/g_high_p" in h5:
+            if "bias_signature" in _json(defects.attrs.get("model")):
+                # the classifier used the bias reads (it does not when it classified at the
+                # higher voltage, on a converter too coarse at the lower one)
                 need += ["defects/bias_p", "defects/bias_ap"]
     return need
 

@@ -97,6 +97,9 @@ class ChipController(SequenceCommands, ControllerLink):
     _selected_array: int | None = None
     #: STAT flag bits 3 and 4 as :meth:`check_not_reset` last saw them (``None``: not yet)
     _flags_seen: int | None = None
+    #: the route the host last set (``ROUTE`` mode, ``REF`` for a reference resistor; OFF
+    #: after SEL and RST; ``None``: unknown, e.g. after a failed command or a sequence)
+    _routed: str | None = None
 
     def _transact(
         self,
@@ -131,7 +134,7 @@ class ChipController(SequenceCommands, ControllerLink):
             return  # the E06 itself is the best report left
         if state.array is not None and not state.host_watchdog_fired:
             return
-        self._selected_array = None
+        self._selected_array = self._routed = None
         self._enabled_rows = self._enabled_cells = None
         self._seq_buffer = None
         self._seq_map = None  # and its threshold map
@@ -155,10 +158,10 @@ class ChipController(SequenceCommands, ControllerLink):
         if not 0 <= i < ident.arrays:
             raise ValueError(f"array index {i} outside 0..{ident.arrays - 1}")
         self._enabled_rows = self._enabled_cells = None
-        self._selected_array = None
+        self._selected_array = self._routed = None
         self._transact_echo("SEL", (str(i),), operation_s=ident.limits.t_route)
         self._enabled_rows = self._enabled_cells = 0  # SEL clears both masks
-        self._selected_array = i
+        self._selected_array, self._routed = i, "OFF"  # and routes OFF
 
     def _indices(self, lines: Any, n: int, what: str) -> list[int]:
         arr = np.asarray(lines)
@@ -220,7 +223,9 @@ class ChipController(SequenceCommands, ControllerLink):
             args = (m, str(line), src)
         elif smu_line is not None:
             raise ValueError(f"smu_line is only meaningful in SMU mode, not {m}")
+        self._routed = None
         self._transact_echo("ROUTE", args, operation_s=ident.limits.t_route)
+        self._routed = m
 
     def route_reference(self, index: int) -> None:
         """``ROUTE REF <index>`` (firmware 1.2): put on-board reference resistor ``index``
@@ -240,7 +245,9 @@ class ChipController(SequenceCommands, ControllerLink):
         k = operator.index(index)
         if not 0 <= k < ident.references:
             raise ValueError(f"reference resistor {k} outside 0..{ident.references - 1}")
+        self._routed = None
         self._transact_echo("ROUTE", ("REF", str(k)), operation_s=ident.limits.t_route)
+        self._routed = "REF"
 
     def pulse(self, amplitude_v: float, width_s: float, polarity: Any) -> PulseReport:
         """Apply one write pulse to every enabled cell (enabled rows x enabled columns).
@@ -417,20 +424,27 @@ class ChipController(SequenceCommands, ControllerLink):
             InstrumentError: STAT failed.
         """
         state = self.status()
-        selected = self._selected_array
-        lost = selected is not None and state.array != selected
+        selected, routed = self._selected_array, self._routed
+        # a power loss leaves flag bit 3 clear: the dropped array or route tells
+        lost = (selected is not None and state.array != selected) or (
+            routed in ("SMU", "REF") and state.route != routed
+        )
         seen = self._flags_seen
         new = 0 if seen is None else state.flags & ~seen
         self._flags_seen = state.flags & (FLAG_MCU_RESET | FLAG_HOST_WATCHDOG)
         if not (lost or new & (FLAG_MCU_RESET | FLAG_HOST_WATCHDOG)):
             return state
-        self._selected_array = None
+        self._selected_array = self._routed = None
         self._enabled_rows = self._enabled_cells = None
         self._seq_buffer = None
         self._seq_map = None
         if new & FLAG_HOST_WATCHDOG:
             raise HostWatchdogFired(f"{self.port_name}: {_WATCHDOG_FIRED}")
-        held = f"no longer holds array {selected} and " if lost else ""
+        held = ""
+        if lost and selected is not None and state.array != selected:
+            held = f"no longer holds array {selected} and "
+        elif lost:
+            held = f"dropped its {routed} route and "
         raise InstrumentStateLost(
             f"{self.port_name}: the controller board {held}reset itself since the host last "
             f"checked it (STAT flags={state.flags:02X}: "
@@ -463,8 +477,9 @@ class ChipController(SequenceCommands, ControllerLink):
         self._enabled_rows = self._enabled_cells = None
         self._seq_buffer = None  # the host no longer vouches for the sequence buffer
         self._seq_map = None  # and its threshold map
-        self._selected_array = None  # RST deselects
+        self._selected_array = self._routed = None  # RST deselects
         reply = self._transact("RST", operation_s=extra)
+        self._routed = "OFF"
         if self._flags_seen is not None:
             self._flags_seen &= ~FLAG_HOST_WATCHDOG  # RST clears bit 4
         self._enabled_rows = self._enabled_cells = 0

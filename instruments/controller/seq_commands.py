@@ -378,6 +378,7 @@ class SequenceCommands:
         rows_before: int | None = self._enabled_rows  # type: ignore[attr-defined]
         # the run's E steps change the masks: unknown from here on, whatever happens
         self._enabled_rows = self._enabled_cells = None  # type: ignore[attr-defined]
+        self._routed = None  # and so is the route  # type: ignore[attr-defined]
         return self._transact_stream(  # type: ignore[attr-defined]
             "SEQ",
             ("RUN",),

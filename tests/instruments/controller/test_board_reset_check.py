@@ -67,3 +67,21 @@ def test_the_host_watchdog_is_named_as_such(bench):
     board.smu_current(0.0)
     with pytest.raises(HostWatchdogFired):
         ctrl.check_not_reset()
+
+
+def test_a_power_loss_while_a_reference_is_routed_is_seen_by_the_dropped_route(bench):
+    """A supply dip resets the board without flag bit 3 (it records watchdog resets only),
+    and calibrating the SMU through a reference resistor selects no array: the route the
+    host set, gone from STAT, tells."""
+    board, ctrl = bench
+    ctrl.check_not_reset()
+    ctrl.route_reference(0)
+    assert ctrl.check_not_reset().route == "REF"
+    board._power_up()
+    board.mcu_reset = False  # power, not the watchdog
+    with pytest.raises(InstrumentStateLost, match="dropped its REF route and reset itself"):
+        ctrl.check_not_reset()
+    ctrl.route_reference(0)  # routed again: trusted again
+    ctrl.check_not_reset()
+    ctrl.route("OFF")
+    ctrl.check_not_reset()

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.protocols.chip import CellState, Chip, Layout, Limits, Pulse
+from mtj_hil.protocols.chip import CellState, Chip, Layout, Limits, Pulse, cell_state
 from mtj_hil.protocols.errors import InvalidRequest
-from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, conductance_map
+from mtj_hil.protocols.read import DEFAULT_READ_VOLTAGE, MIN_READ_VOLTAGE, conductance_map
 from mtj_hil.protocols.write import pulse_plan, write_weights
 
 
@@ -170,8 +170,11 @@ def check_steps(steps: list[SeqStep], layout: Layout | None = None) -> None:
         if isinstance(step, ReadMap) and step.repeats < 1:
             raise InvalidRequest(f"sequence step {i}: repeats must be >= 1")
         volts = getattr(step, "read_voltage", None)
-        if volts is not None and not volts > 0:
-            raise InvalidRequest(f"sequence step {i}: read voltage must be > 0 V, got {volts}")
+        if volts is not None and not volts >= MIN_READ_VOLTAGE:
+            raise InvalidRequest(
+                f"sequence step {i}: read voltage must be at least {MIN_READ_VOLTAGE:g} V, "
+                f"got {volts}"
+            )
         t_int = getattr(step, "integration", None)
         if t_int is not None and not t_int > 0:
             raise InvalidRequest(f"sequence step {i}: integration must be > 0 s, got {t_int}")
@@ -225,9 +228,9 @@ def _kinds_wrong(step: SeqStep) -> str | None:
     state = getattr(step, "state", None)
     if isinstance(step, WriteAll | PulseAll):
         try:
-            CellState(state)
-        except (ValueError, TypeError):
-            return f"state must be CellState.P or CellState.AP, got {state!r}"
+            cell_state(state)  # True or 1.0 are not states
+        except InvalidRequest as exc:
+            return str(exc)
     pulses = [getattr(step, "pulse", None), *(getattr(step, "plan", None) or ())]
     if isinstance(step, PulseAll) and step.pulse is None:
         return "a pulse is needed, got None"

@@ -35,7 +35,7 @@ def show(runfile: Path, verify: bool) -> None:
         raise StoreError(f"{runfile} is not a regular file; 'show' reads files mtj-hil writes")
     kind_of_file = show_files.sniff(runfile)
     if kind_of_file == "toml":
-        show_files.show_toml(runfile, named_toml=runfile.suffix == ".toml")
+        show_files.show_toml(runfile, named_toml=runfile.suffix.lower() == ".toml")
         return
     if kind_of_file != "hdf5":
         raise StoreError(

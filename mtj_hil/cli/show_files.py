@@ -37,9 +37,10 @@ def sniff(path: Path) -> str:
         return "hdf5"
     if head.startswith(b"\x89PNG"):
         return "png"
-    if path.suffix in (".toml", "") and b"\x00" not in head:
+    suffix = path.suffix.lower()  # bench.TOML is TOML
+    if suffix in (".toml", "") and b"\x00" not in head:
         return "toml"
-    if path.suffix in (".h5", ".hdf5"):
+    if suffix in (".h5", ".hdf5"):
         if head and not head.startswith(b"mtj-hil") and _is_text(head):
             raise StoreError(
                 f"{path} holds text, not HDF5, though named {path.suffix} (a TOML or CSV file "
@@ -199,9 +200,10 @@ def show_toml(path: Path, named_toml: bool = True) -> None:
     except ConfigError as exc:
         if named_toml:
             raise
+        detail = str(exc).split("is not valid TOML: ", 1)[-1]
         raise StoreError(
-            f"{path} is not a file mtj-hil reads (text that does not parse as TOML); 'show' "
-            "reads run files (.h5), campaign indexes and TOML files"
+            f"{path} is not a file mtj-hil reads (text that does not parse as TOML: {detail}); "
+            "'show' reads run files (.h5), campaign indexes and TOML files"
         ) from exc
     out = make_console()
     if toml_kind(data) == "calibration record":
@@ -238,9 +240,14 @@ def show_toml(path: Path, named_toml: bool = True) -> None:
         for line in profile_lines(load_profile(path)):
             out.print(escape(line), highlight=False)
     else:
-        raise ConfigError(
+        kind = ConfigError if named_toml else StoreError  # text taken for TOML: exit 4
+        raise kind(
             f"{path} is TOML but not a file mtj-hil writes or reads (station, die profile, "
             "campaign or calibration record)"
+            if named_toml
+            else f"{path} is not a file mtj-hil reads (text, not a station, die profile, "
+            "campaign or calibration record); 'show' reads run files (.h5), campaign indexes "
+            "and TOML files"
         )
 
 

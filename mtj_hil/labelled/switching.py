@@ -3,9 +3,8 @@
 Dimensions: ``array``, ``row``, ``column``, ``direction`` (``AP``, ``P``: the state the
 pulse writes), ``width`` and ``amplitude`` (every pulse width and amplitude of the run's
 grid), ``state`` (start state of the read-disturb reads), ``wer_width`` and
-``wer_amplitude`` (the grid of the die's write-error-rate estimate), ``param`` and
-``param_2`` (``a``, ``b`` = ``-Delta``, ``Delta / Vc0`` of the thermal-activation fit),
-``loop_device`` and ``loop_step`` (pulsed R-V loops). Variables (units after the colon):
+``wer_amplitude`` (the grid of the die's write-error-rate estimate), ``loop_device`` and
+``loop_step`` (pulsed R-V loops). Variables (units after the colon):
 
 - ``trials``, ``switched`` (array, direction, width, amplitude, row, column): counts
   (0 trials where the adaptive sweep did not go); ``p_switch``: their ratio (NaN there);

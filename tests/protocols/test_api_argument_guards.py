@@ -132,3 +132,20 @@ def test_measure_switching_refuses_counts_that_are_not_whole(chip, given):
     with pytest.raises(InvalidRequest, match="cycles|reads|verify_rounds"):
         measure_switching(chip, 0, **given)
     assert chip.program_calls == 0
+
+
+@pytest.mark.parametrize("state", [True, 1.0])
+def test_a_sequence_refuses_a_state_that_is_not_a_cell_state(chip, state):
+    from mtj_hil.protocols.sequence import WriteAll, run_sequence
+
+    with pytest.raises(InvalidRequest, match="state must be CellState"):
+        run_sequence(chip, 0, [WriteAll(state)])
+    assert chip.program_calls == 0
+
+
+def test_a_sequence_refuses_a_read_voltage_below_a_microvolt(chip):
+    from mtj_hil.protocols.sequence import ReadMap, run_sequence
+
+    with pytest.raises(InvalidRequest, match="at least 1e-06 V"):
+        run_sequence(chip, 0, [ReadMap(1e-9)])
+    assert chip.read_calls == 0

@@ -85,7 +85,7 @@ def test_text_without_a_suffix_that_is_not_toml_is_not_called_broken_toml(capsys
     log.write_text("Name:\tmtj-hil\nState:\tR (running)\n")
     assert main(["show", str(log)]) == 4
     err = " ".join(capsys.readouterr().err.split())
-    assert f"{log} is not a file mtj-hil reads (text that does not parse as TOML)" in err
+    assert f"{log} is not a file mtj-hil reads (text that does not parse as TOML: " in err
     named = tmp_path / "status.toml"
     shutil.copyfile(log, named)
     assert main(["show", str(named)]) == 3
@@ -111,3 +111,24 @@ def test_a_text_file_named_h5_is_called_text(tmp_path, capsys):
     assert run_main(["show", str(renamed)]) == 4
     err = " ".join(capsys.readouterr().err.split())
     assert f"{renamed} holds text, not HDF5, though named .h5" in err
+
+
+def test_suffix_less_text_is_named_with_its_parse_error_and_toml_in_capitals_is_toml(
+    capsys, tmp_path
+):
+    for name, text in (("empty", ""), ("settings", "x = 1\n")):
+        path = tmp_path / name
+        path.write_text(text)
+        assert main(["show", str(path)]) == 4  # not "TOML mtj-hil does not read" (exit 3)
+        assert f"{path} is not a file mtj-hil reads" in " ".join(capsys.readouterr().err.split())
+    typo = tmp_path / "bench"
+    typo.write_text(
+        (ROOT / "stations" / "virtual-lab.toml").read_text().replace("name = ", "x = \nname = ", 1)
+    )
+    assert main(["show", str(typo)]) == 4
+    assert "does not parse as TOML: Invalid value (at line" in " ".join(
+        capsys.readouterr().err.split()
+    )
+    capitals = tmp_path / "bench.TOML"
+    shutil.copyfile(ROOT / "stations" / "virtual-lab.toml", capitals)
+    assert f"mtj-hil station check {capitals}" in _show(capsys, capitals)

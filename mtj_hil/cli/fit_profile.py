@@ -73,6 +73,12 @@ def fit_profile_command(
     if not usable:
         raise StoreError(f"no finished run among the {len(runs)} given; nothing to fit")
     runs = tuple(usable)
+    from mtj_hil.runs.store.verify import unverified_header_note
+
+    for run in runs:  # its die id and plan go into the profile's sources
+        note = unverified_header_note(run)
+        if note:
+            console.print(Text(note, style="yellow"), soft_wrap=True)
     try:
         base_profile = load_profile(base)
     except ConfigError as exc:

@@ -158,3 +158,11 @@ def test_a_switching_copy_that_lost_a_fit_is_named_not_a_raw_key_error(tmp_path,
     err = " ".join(capsys.readouterr().err.split())
     assert "dataset switching_fit/AP/delta_sd is gone, though the run's own record" in err
     assert "KeyError" not in err
+
+
+def test_fit_profile_says_a_copys_attributes_are_not_verified(run, tmp_path, capsys):
+    copy = tmp_path / "copy.h5"
+    _headerless_copy(run, copy)
+    assert main(["fit-profile", str(copy), "-o", str(tmp_path / "p.toml")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{copy} has no checksum header" in err and "are not verified" in err

@@ -195,6 +195,10 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
         ConfigError, DatasetError, TrainingError, StoreError: see the messages.
     """
     refuse_existing_network(spec.out)
+    if spec.station is not None:  # before any training: the station's die is the one measured
+        from mtj_hil.experiments.single_eval import refuse_other_lab_die
+
+        refuse_other_lab_die(spec.station, spec.die, verb="train for")
     try:
         check_writable_place(spec.out)
     except OSError as exc:
@@ -232,7 +236,7 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     elif spec.method == "lea":
         with open_chip(spec.station, spec.profile, spec.lot_seed, spec.die) as chip:
             if spec.station is not None:
-                target = f"station:{spec.station}"
+                target = station_target(spec.station)
             model = measured_model(
                 chip, files[0] if files else None, None if spec.station else target
             )
@@ -411,8 +415,16 @@ def _train_in_the_loop(
             "on_chip_error_after": 1.0 - after,
         }
         if spec.station is not None:
-            info["die_id"] = f"station:{spec.station}"
+            info["die_id"] = station_target(spec.station)
     return net, info
+
+
+def station_target(station: Path) -> str:
+    """The id a network trained on a station's die records: the simulated die a virtual lab
+    serves, else the station file by its full path (a real die has no id the tool knows)."""
+    from mtj_hil.experiments.single_eval import station_die_id
+
+    return station_die_id(station) or f"station:{Path(station).resolve()}"
 
 
 def _labelled_die(characterization: Path) -> str | None:

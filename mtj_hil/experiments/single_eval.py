@@ -82,7 +82,7 @@ def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
             raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
 
 
-def refuse_other_lab_die(station: Path, die: int) -> None:
+def refuse_other_lab_die(station: Path, die: int, verb: str = "evaluate") -> None:
     """Refuse a ``die`` index other than the one a virtual-lab station serves: the station's
     die is what is measured, and the result would be reported as die ``die``.
 
@@ -96,8 +96,7 @@ def refuse_other_lab_die(station: Path, die: int) -> None:
         raise ConfigError(
             f"--die {die}: the virtual lab of {station} serves die {lab.die} (lot "
             f"{lab.lot_seed}), and that is the die measured; give --die {lab.die}, or "
-            "leave out --station to evaluate simulated die "
-            f"{die}"
+            f"leave out --station to {verb} simulated die {die}"
         )
 
 

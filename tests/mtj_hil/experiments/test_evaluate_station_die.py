@@ -90,3 +90,32 @@ def test_a_network_trained_on_a_station_can_be_read_back(tmp_path, capsys):
         assert run.attrs["station"] == {"station_file": str(station)}
     assert main(["show", str(spec.out)]) == 0
     assert "lea" in capsys.readouterr().out
+
+
+def test_training_on_a_station_for_another_die_is_refused_before_the_station_opens(
+    tmp_path, monkeypatch
+):
+    """``train --station`` with a --die other than the one the virtual lab serves trained on
+    the station's die 7 and labelled the network die 3 (evaluate refused the same)."""
+    import mtj_hil.experiments.single as single
+
+    monkeypatch.setattr(single, "open_chip", _no_chip)
+    spec = TrainSpec(
+        method="chip-in-the-loop",
+        die=3,
+        out=tmp_path / "net.h5",
+        dataset="digits",
+        hidden=(8,),
+        epochs=1,
+        station=STATION,
+    )
+    with pytest.raises(ConfigError, match="serves die 7") as err:
+        train_network(spec)
+    assert "leave out --station to train for simulated die 3" in str(err.value)
+    assert not spec.out.exists()
+
+
+def test_a_network_trained_on_a_virtual_lab_records_the_die_it_serves():
+    from mtj_hil.experiments.single import station_target
+
+    assert station_target(STATION) == "sim:1t1r-20k:lot0:die7"

@@ -41,7 +41,7 @@ from mtj_hil.instruments.controller.sequence import (
     first_map_step,
     parse_dat,
 )
-from mtj_hil.instruments.controller.types import ChipIdentity
+from mtj_hil.instruments.controller.types import ChipIdentity, HostWatchdogFired
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 
 __all__ = ["SequenceCommands", "check_frames", "run_duration"]
@@ -325,7 +325,7 @@ class SequenceCommands:
             reply = self._transact("SEQ", ("MAP", str(start), encode_codes(chunk, bits)))  # type: ignore[attr-defined]
             (n_text,) = _require(parse_fields(reply[1:]), "n")
             if _parse_int(n_text) != start + len(chunk):
-                raise FrameError(f"SEQ MAP reply n={n_text}, expected {start + len(chunk)}")
+                raise self._count_wrong(f"SEQ MAP reply n={n_text}, expected {start + len(chunk)}")
         self._seq_map = codes
 
     def _upload(self, tokens: tuple[str, ...]) -> None:
@@ -342,7 +342,23 @@ class SequenceCommands:
             n_sent += len(chunk)
             (n_text,) = _require(fields, "n")
             if _parse_int(n_text) != n_sent:
-                raise FrameError(f"SEQ ADD reply n={n_text}, expected {n_sent}")
+                raise self._count_wrong(f"SEQ ADD reply n={n_text}, expected {n_sent}")
+
+    def _count_wrong(self, message: str) -> Exception:
+        """The error for a reply whose count is not the host's (``message``): a board that
+        reset itself between frames (its buffer emptied, protocol section 9.4) is named as
+        such from ``STAT``; otherwise a :class:`FrameError`.
+
+        Raises:
+            InstrumentStateLost, HostWatchdogFired: the board reset itself.
+        """
+        try:
+            self.check_not_reset()  # type: ignore[attr-defined]
+        except (InstrumentStateLost, HostWatchdogFired):
+            raise
+        except InstrumentError:
+            pass  # STAT failed too: the count is the best report left
+        return FrameError(f"{self.port_name}: {message}")  # type: ignore[attr-defined]
 
     def _run(self, steps: list[Step], duration: float) -> tuple[list[SeqResult], int]:
         """``SEQ RUN`` of the buffer: the scans in order and the step count the board ran.

@@ -43,7 +43,6 @@ from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
-from mtj_hil.instruments.smu.base import Reading
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import derive_thresholds, measure_switching
 
@@ -55,12 +54,10 @@ REFERENCE_PLAUSIBLE = 0.1
 refused as the wrong part, a bad contact or a wrong station file."""
 
 
-def _not_measured(readings: Sequence[Reading]) -> list[str]:
-    """What makes any of ``readings`` no measurement (in compliance, clipped by a fixed
-    range, over range, or no data: see :class:`~mtj_hil.instruments.smu.base.Reading`),
-    each named once, in that order; empty when every one is trustworthy."""
-    names = ("compliance", "range_compliance", "overflow", "no_data")
-    return [n.replace("_", " ") for n in names if any(getattr(r, n) for r in readings)]
+def _who(smu: SourceMeter) -> str:
+    """The sense SMU by its driver and address, as its own messages name it."""
+    who = getattr(smu, "_who", None)
+    return who() if callable(who) else "sense SMU"
 
 
 def _readings(smu: SourceMeter, volts: Sequence[float], what: str) -> np.ndarray:
@@ -77,11 +74,14 @@ def _readings(smu: SourceMeter, volts: Sequence[float], what: str) -> np.ndarray
         raise
     except (InstrumentError, ValueError) as exc:
         raise CalibrationError(f"sense SMU failed while measuring {what}: {exc}") from exc
-    bad = _not_measured(readings)
-    if bad:
+    untrusted = [r for r in readings if not r.trustworthy]
+    if untrusted:
+        why = list(dict.fromkeys(w for r in untrusted for w in r.untrusted_because()))
         raise CalibrationError(
-            f"sense SMU readings that are no measurement ({', '.join(bad)}) while measuring "
-            f"{what}: check the connections, the station's compliance and current range"
+            f"{_who(smu)}: readings while measuring {what} are not measurements: "
+            + "; ".join(why)
+            + ". Check the connections and the station's compliance and current range; "
+            "nothing was recorded, the previous calibration stays in force"
         )
     return np.array([r.current for r in readings], float)
 
@@ -359,11 +359,14 @@ def calibrate_converters(
                 for p in range(smu_points):
                     reading = smu.measure_current()
                     controller.keepalive()  # HostWatchdogFired if the route was dropped
-                    bad = _not_measured([reading])
-                    if bad:
+                    if not reading.trustworthy:
                         raise CalibrationError(
-                            f"sense SMU reading that is no measurement ({', '.join(bad)}) on "
-                            f"output line {j}, input line {row} at {v:g} V"
+                            f"{_who(smu)}: its reading on output line {j}, input line {row} at "
+                            f"{v:g} V is not a measurement: "
+                            + "; ".join(reading.untrusted_because())
+                            + ". Check that line for a short or a wiring fault and the "
+                            "station's compliance and current range; nothing was recorded, "
+                            "the previous calibration stays in force"
                         )
                     hi[p] = reading.current
                 line = -float(corr.correct_smu_reading(hi.mean()))

@@ -170,7 +170,10 @@ def header_lost(path: str | Path) -> bool:
         head = fh.read(USERBLOCK + len(HDF5_SIGNATURE))
     if has_header(head):
         return False
-    return carries_checksums(path)
+    try:
+        return carries_checksums(path)
+    except StoreError:
+        return False  # not a run file at all: the command reading it names that
 
 
 def unverified_header_note(path: str | Path) -> str | None:

@@ -155,6 +155,32 @@ def _initial_state(task: Task, rec: dict[str, Any]) -> tuple[str, dict[str, Any]
     }
 
 
+def refuse_changed(spec: CampaignSpec, records: dict[str, dict[str, Any]]) -> None:
+    """Refuse a campaign whose task's settings changed since its index recorded it
+    completed, or begun (its run file would mix two settings); ``records`` by task id.
+
+    Raises:
+        ConfigError: naming the campaign file, the task, its run file and what to do.
+    """
+    for task in spec.tasks:
+        rec = records.get(task.id)
+        if rec is None or task.matches(rec.get("params_hash")):
+            continue
+        if rec.get("status") == "completed":
+            raise ConfigError(
+                f"{spec.file}: task {task.id} changed since it completed into "
+                f"{task.run_file}; give the group another name or out_dir"
+            )
+        if task.run_file.exists() and int(rec.get("attempts") or 0) > 0:
+            # begun with other settings: finishing it would mix them in one run file
+            raise ConfigError(
+                f"{spec.file}: task {task.id} changed since it began into "
+                f"{task.run_file}, which holds part of its run with the settings it began "
+                "with; restore them to finish it, give the group another name or out_dir, "
+                "or remove the unfinished run file to measure it again"
+            )
+
+
 def run_campaign(
     spec: CampaignSpec,
     client: Any | None = None,
@@ -192,23 +218,7 @@ def run_campaign(
         for task in spec.tasks:
             claim(task.run_file, owner)
         records = index.records()
-        for task in spec.tasks:
-            rec = records[task.id]
-            if task.matches(rec.get("params_hash")):
-                continue
-            if rec.get("status") == "completed":
-                raise ConfigError(
-                    f"{spec.file}: task {task.id} changed since it completed into "
-                    f"{task.run_file}; give the group another name or out_dir"
-                )
-            if task.run_file.exists() and int(rec.get("attempts") or 0) > 0:
-                # begun with other settings: finishing it would mix them in one run file
-                raise ConfigError(
-                    f"{spec.file}: task {task.id} changed since it began into "
-                    f"{task.run_file}, which holds part of its run with the settings it began "
-                    "with; restore them to finish it, give the group another name or out_dir, "
-                    "or remove the unfinished run file to measure it again"
-                )
+        refuse_changed(spec, records)
         totals: dict[str, int] = {}
         done_by_kind: dict[str, int] = {}
         for task in spec.tasks:

@@ -50,7 +50,8 @@ def check(file: Path) -> None:
     Refused (exit 3, naming the key): unknown keys and kinds, dies and arrays off the die,
     a plan the die refuses, a station file that does not load, and every setting a task
     would refuse when it starts (a network too large for the die's arrays, a data set that
-    does not load...). The devices a network finds usable are known only once its dies are
+    does not load...), and a task changed since the campaign's index recorded it completed
+    or begun. The devices a network finds usable are known only once its dies are
     characterised, so that check waits for the task. A results folder that cannot be made
     or written: exit 4, as run would.
     """
@@ -66,6 +67,13 @@ def check(file: Path) -> None:
         raise StoreError(
             f"{spec.file}: out_dir {spec.out_dir} cannot be made or written: {error_text(exc)}"
         ) from exc
+    if spec.index_path.exists():  # tasks changed since their index recorded them: as run
+        from mtj_hil.campaigns.engine import refuse_changed
+        from mtj_hil.campaigns.index import PARAMS_SCHEME, CampaignIndex
+
+        header, records = CampaignIndex(spec.index_path).header_and_records()
+        if header.get("params_scheme") == PARAMS_SCHEME:  # an older index: run upgrades it
+            refuse_changed(spec, records)
     groups: dict[str, list] = {}
     for t in spec.tasks:
         groups.setdefault(t.group, []).append(t)

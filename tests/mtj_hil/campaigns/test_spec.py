@@ -216,6 +216,18 @@ def test_changed_task_parameters_are_refused(tmp_path: Path) -> None:
         run_campaign(changed)
 
 
+def test_campaign_check_refuses_a_task_changed_since_it_completed(tmp_path: Path, capsys) -> None:
+    """``campaign check`` passed a campaign (exit 0) that ``campaign run`` then refused."""
+    from mtj_hil.cli.main import main
+
+    run_campaign(load_campaign(write_campaign(tmp_path, dies="0", borders=False)))
+    path = write_campaign(tmp_path, dies="0", borders=False)
+    assert main(["campaign", "check", str(path)]) == 0
+    path = write_campaign(tmp_path, dies="0", cycles=2, borders=False)
+    assert main(["campaign", "check", str(path)]) == 3
+    assert "task lot/die0 changed since it completed" in capsys.readouterr().err
+
+
 def test_a_registered_kind_runs_in_a_campaign(tmp_path: Path) -> None:
     """What registering a new kind (e.g. switching) takes: expand, run, digest."""
 

@@ -88,6 +88,7 @@ def _holder(path: Path) -> str:
     return (
         f"process {info.get('pid', '?')} on {info.get('host', '?')} since "
         f"{info.get('since', '?')}: {info.get('command', '?')}"
+        + (f" (in {info['cwd']})" if info.get("cwd") else "")
     )
 
 
@@ -156,7 +157,16 @@ def _write_holder(fd: int, key: str) -> None:
         "since": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": shlex.join([Path(sys.argv[0]).name or "python", *sys.argv[1:]])[:300],
         "address": key,
+        "cwd": _cwd(),  # the command's relative paths mean something only from there
     }
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
+
+
+def _cwd() -> str:
+    """The working folder (empty when it cannot be known, e.g. removed)."""
+    try:
+        return os.getcwd()[:300]
+    except OSError:
+        return ""

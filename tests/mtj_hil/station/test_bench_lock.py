@@ -34,8 +34,10 @@ def test_one_address_is_held_once_and_free_again_after():
     with hold_bench(["TCPIP::10.0.0.5::5025::SOCKET"]):
         # the same instrument under another spelling is the same lock
         refused = pytest.raises(BenchInUse, match=f"in use by process {os.getpid()}")
-        with refused, hold_bench(["tcpip0::10.0.0.5::5025::socket"]):
+        with refused as err, hold_bench(["tcpip0::10.0.0.5::5025::socket"]):
             pass
+        # the holder's relative paths (campaign run c.toml) are told from where it runs
+        assert f"(in {os.getcwd()})" in str(err.value)
         with hold_bench(["virtual", "TCPIP::10.0.0.6::5025::SOCKET"]):
             pass  # in-process labs and other instruments are free
     with hold_bench(["TCPIP::10.0.0.5::5025::SOCKET"]):

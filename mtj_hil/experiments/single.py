@@ -40,6 +40,7 @@ from mtj_hil.experiments.method_names import (
 )
 from mtj_hil.experiments.networks import save_compensation, save_network
 from mtj_hil.experiments.onchip import evaluate_on_chip
+from mtj_hil.experiments.station_dies import refuse_other_lab_die, station_target
 from mtj_hil.fileio.writable import check_writable_place
 from mtj_hil.protocols.characterize.procedure import MemorySink, characterize_die
 from mtj_hil.protocols.chip import Chip, Layout
@@ -196,8 +197,6 @@ def train_network(spec: TrainSpec) -> dict[str, Any]:
     """
     refuse_existing_network(spec.out)
     if spec.station is not None:  # before any training: the station's die is the one measured
-        from mtj_hil.experiments.single_eval import refuse_other_lab_die
-
         refuse_other_lab_die(spec.station, spec.die, verb="train for")
     try:
         check_writable_place(spec.out)
@@ -417,14 +416,6 @@ def _train_in_the_loop(
         if spec.station is not None:
             info["die_id"] = station_target(spec.station)
     return net, info
-
-
-def station_target(station: Path) -> str:
-    """The id a network trained on a station's die records: the simulated die a virtual lab
-    serves, else the station file by its full path (a real die has no id the tool knows)."""
-    from mtj_hil.experiments.single_eval import station_die_id
-
-    return station_die_id(station) or f"station:{Path(station).resolve()}"
 
 
 def _labelled_die(characterization: Path) -> str | None:

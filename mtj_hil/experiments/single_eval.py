@@ -27,6 +27,11 @@ from mtj_hil.experiments.single import (
     measured_model,
     open_chip,
 )
+from mtj_hil.experiments.station_dies import (
+    refuse_other_lab_die,
+    refuse_simulated_die,
+    station_die_id,
+)
 from mtj_hil.protocols.chip import Layout
 from mtj_hil.runs.store.characterization import KIND as CHARACTERIZATION
 from mtj_hil.runs.store.identity import simulated_profile_changes
@@ -80,57 +85,6 @@ def check_network_attrs(path: Path, attrs: dict[str, Any]) -> None:
         value = str(attrs.get(key, 0)).strip()
         if not value.isdecimal():
             raise StoreError(f"{path}: its {key} {attrs[key]!r} is not an integer >= 0; {DAMAGED}")
-
-
-def refuse_other_lab_die(station: Path, die: int, verb: str = "evaluate") -> None:
-    """Refuse a ``die`` index other than the one a virtual-lab station serves: the station's
-    die is what is measured, and the result would be reported as die ``die``.
-
-    Raises:
-        ConfigError: naming both dies and the option to give.
-    """
-    from mtj_hil.station.files import load_station
-
-    lab = load_station(station).virtual_lab
-    if lab is not None and int(lab.die) != int(die):
-        raise ConfigError(
-            f"--die {die}: the virtual lab of {station} serves die {lab.die} (lot "
-            f"{lab.lot_seed}), and that is the die measured; give --die {lab.die}, or "
-            f"leave out --station to {verb} simulated die {die}"
-        )
-
-
-def station_die_id(station: Path) -> str | None:
-    """The simulated die a virtual-lab station serves, by its id; None for a real die.
-
-    Raises:
-        ConfigError: the station file cannot be loaded.
-    """
-    from mtj_hil.station.files import load_station
-
-    st = load_station(station)
-    lab = st.virtual_lab
-    return None if lab is None else die_id(st.profile.name, lab.lot_seed, lab.die)
-
-
-def refuse_simulated_die(
-    recorded: str, on: str | None, station: Path, path: Path, error: type[Exception]
-) -> None:
-    """Refuse ``path`` (a die-bound network, or a characterisation) made for the simulated
-    die ``recorded`` on the station's die, unless that is the same simulated die (``on``, a
-    virtual lab's). What a station's die was labelled cannot be checked and is taken.
-
-    Raises:
-        ``error``: naming the file, both dies and what to do.
-    """
-    if not recorded.startswith(SIMULATED_PREFIX) or recorded == on:
-        return
-    where = f"the die {on} that {station} serves" if on else f"the die on {station}"
-    raise error(
-        f"{path} is of the simulated die {recorded}, not {where}: give the network and "
-        "characterisation of the die the station measures, or leave out --station to use "
-        "the simulated die"
-    )
 
 
 class ProfileChangedWarning(UserWarning):

@@ -116,6 +116,6 @@ def test_training_on_a_station_for_another_die_is_refused_before_the_station_ope
 
 
 def test_a_network_trained_on_a_virtual_lab_records_the_die_it_serves():
-    from mtj_hil.experiments.single import station_target
+    from mtj_hil.experiments.station_dies import station_target
 
     assert station_target(STATION) == "sim:1t1r-20k:lot0:die7"

@@ -56,9 +56,25 @@ def test_a_run_being_written_is_refused_before_the_die_is_opened(
     assert not opened
 
 
+def _wait_stopped(pid: int, timeout: float = 10.0) -> None:
+    """Wait until ``pid`` shows as stopped (state T) in /proc: on a loaded machine the
+    SIGSTOP takes effect a little after ``kill`` returns."""
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] in ("T", "t"):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 def test_a_stopped_writer_is_said_to_be_stopped(held_run, capsys):
     path, proc = held_run
     os.kill(proc.pid, signal.SIGSTOP)
+    _wait_stopped(proc.pid)  # a signal is delivered when the kernel schedules it
     try:
         assert main(["characterize", "--arrays", "0", "--out", str(path), "--resume"]) == 4
     finally:

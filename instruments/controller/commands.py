@@ -414,9 +414,11 @@ class ChipController(SequenceCommands, ControllerLink):
         through a held ``SMU`` route) were not of the die.
 
         A reset shows as the array the host selected no longer held (a reset deselects,
-        protocol section 9.4) or as flag bit 3 (the board's own watchdog) or bit 4 (the host
-        watchdog) newly set. Nothing the host sends clears bit 3, and a board may come with
-        either bit set by an earlier session, so a bit set when first asked is taken as old.
+        protocol section 9.4), as the ``SMU`` or ``REF`` route the host set no longer held
+        (a power loss leaves flag bit 3 clear, and a reference needs no array), or as flag
+        bit 3 (the board's own watchdog) or bit 4 (the host watchdog) newly set. Nothing the
+        host sends clears bit 3, and a board may come with either bit set by an earlier
+        session, so a bit set when first asked is taken as old.
 
         Raises:
             HostWatchdogFired: the host watchdog fired (flag bit 4).

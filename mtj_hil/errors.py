@@ -24,6 +24,11 @@ class UnsafeShutdownWarning(UserWarning):
     off. Said while the interrupt goes on (the message says what to check by hand)."""
 
 
+class UnverifiedCopyWarning(UserWarning):
+    """A run file read from Python was rewritten without its checksum header (an h5py or
+    h5repack copy): its datasets are checked, its attributes (die id, plan, fits) are not."""
+
+
 class FallbackWarning(UserWarning):
     """The bench takes a slower path than it was built for (e.g. a controller board whose
     firmware runs no board-side sequences): the results are the same, the run is slower."""

@@ -100,9 +100,12 @@ def open_run(path: str | Path) -> Run:
     Raises:
         StoreError: missing, not HDF5 or not an mtj-hil run file (the message names it).
     """
+    from mtj_hil.api.results import warn_unverified
     from mtj_hil.labelled.load import run_kind
 
-    return Run(Path(path), run_kind(path)[0])
+    run = Run(Path(path), run_kind(path)[0])
+    warn_unverified(path)
+    return run
 
 
 def _target(kind: str, die: Die, out: str | Path | None, resume: bool) -> Path:

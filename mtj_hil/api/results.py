@@ -29,7 +29,22 @@ def load(path: str | Path) -> xr.Dataset:
     """
     from mtj_hil.labelled.load import load_dataset
 
-    return load_dataset(path)
+    data = load_dataset(path)
+    warn_unverified(path)
+    return data
+
+
+def warn_unverified(path: str | Path) -> None:
+    """Warn (:class:`~mtj_hil.errors.UnverifiedCopyWarning`) when the run file ``path`` is a
+    copy without its checksum header, as the commands say of it."""
+    import warnings
+
+    from mtj_hil.errors import UnverifiedCopyWarning
+    from mtj_hil.runs.store.verify import unverified_header_note
+
+    note = unverified_header_note(path)
+    if note:
+        warnings.warn(note, UnverifiedCopyWarning, stacklevel=3)
 
 
 def defect_table(run: str | Path | xr.Dataset, *, include_good: bool = False) -> pd.DataFrame:

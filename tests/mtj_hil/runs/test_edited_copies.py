@@ -166,3 +166,19 @@ def test_fit_profile_says_a_copys_attributes_are_not_verified(run, tmp_path, cap
     assert main(["fit-profile", str(copy), "-o", str(tmp_path / "p.toml")]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert f"{copy} has no checksum header" in err and "are not verified" in err
+
+
+def test_the_python_loaders_warn_of_a_copys_unverified_attributes(run, tmp_path):
+    from mtj_hil.errors import UnverifiedCopyWarning
+
+    copy = tmp_path / "copy.h5"
+    _headerless_copy(run, copy)
+    with pytest.warns(UnverifiedCopyWarning, match="are not verified"):
+        mtj_hil.load(copy)
+    with pytest.warns(UnverifiedCopyWarning, match="are not verified"):
+        mtj_hil.open_run(copy)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnverifiedCopyWarning)
+        mtj_hil.load(run)  # the original: nothing said

@@ -43,6 +43,7 @@ from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.errors import InstrumentError, InstrumentStateLost
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
+from mtj_hil.instruments.smu.base import smu_name
 from mtj_hil.protocols.chip import Chip
 from mtj_hil.protocols.defects.detect import derive_thresholds, measure_switching
 
@@ -52,12 +53,6 @@ PROCEDURE_VERSION = "1.0"
 REFERENCE_PLAUSIBLE = 0.1
 """A reference resistor reading further than this (relative) from its listed value is
 refused as the wrong part, a bad contact or a wrong station file."""
-
-
-def _who(smu: SourceMeter) -> str:
-    """The sense SMU by its driver and address, as its own messages name it."""
-    who = getattr(smu, "_who", None)
-    return who() if callable(who) else "sense SMU"
 
 
 def _readings(smu: SourceMeter, volts: Sequence[float], what: str) -> np.ndarray:
@@ -78,7 +73,7 @@ def _readings(smu: SourceMeter, volts: Sequence[float], what: str) -> np.ndarray
     if untrusted:
         why = list(dict.fromkeys(w for r in untrusted for w in r.untrusted_because()))
         raise CalibrationError(
-            f"{_who(smu)}: readings while measuring {what} are not measurements: "
+            f"{smu_name(smu)}: readings while measuring {what} are not measurements: "
             + "; ".join(why)
             + ". Check the connections and the station's compliance and current range; "
             "nothing was recorded, the previous calibration stays in force"
@@ -361,7 +356,7 @@ def calibrate_converters(
                     controller.keepalive()  # HostWatchdogFired if the route was dropped
                     if not reading.trustworthy:
                         raise CalibrationError(
-                            f"{_who(smu)}: its reading on output line {j}, input line {row} at "
+                            f"{smu_name(smu)}: its reading on output line {j}, input line {row} at "
                             f"{v:g} V is not a measurement: "
                             + "; ".join(reading.untrusted_because())
                             + ". Check that line for a short or a wiring fault and the "

@@ -177,14 +177,14 @@ def cell_state(state: Any) -> CellState:
         raise InvalidRequest(f"state must be CellState.P or CellState.AP, got {state!r}") from None
 
 
-def checked_pulse(pulse: Any) -> Pulse:
+def checked_pulse(pulse: Any, refusal: str = "pulse must be Pulse(amplitude V, width s)") -> Pulse:
     """``pulse`` if it is a :class:`Pulse` of real numbers (amplitude V, width s).
 
     Raises:
-        InvalidRequest: anything else.
+        InvalidRequest: anything else (``refusal``, then what was given).
     """
     if not (isinstance(pulse, Pulse) and is_real(pulse.amplitude) and is_real(pulse.width)):
-        raise InvalidRequest(f"pulse must be Pulse(amplitude V, width s), got {pulse!r}")
+        raise InvalidRequest(f"{refusal}, got {pulse!r}")
     return pulse
 
 
@@ -282,10 +282,7 @@ def check_write_pulse(layout: Layout, pulse: Pulse | None, name: str = "pulse") 
         label, verb = f"the die's nominal write pulse (the {name} when none is given) has", ","
     else:
         label, verb = name, " lies"
-    if not isinstance(chosen, Pulse) or not (is_real(chosen.amplitude) and is_real(chosen.width)):
-        raise InvalidRequest(
-            f"{name} must be a Pulse(amplitude V, width s) of numbers, got {chosen!r}"
-        )
+    checked_pulse(chosen, f"{name} must be a Pulse(amplitude V, width s) of numbers")
     amp, width = chosen.amplitude, chosen.width  # a magnitude: a negative one is refused
     if not lim.min_pulse_amplitude <= amp <= lim.max_pulse_amplitude:
         value, lo, hi = apart(amp, lim.min_pulse_amplitude, lim.max_pulse_amplitude)

@@ -134,10 +134,7 @@ class ChipController(SequenceCommands, ControllerLink):
             return  # the E06 itself is the best report left
         if state.array is not None and not state.host_watchdog_fired:
             return
-        self._selected_array = self._routed = None
-        self._enabled_rows = self._enabled_cells = None
-        self._seq_buffer = None
-        self._seq_map = None  # and its threshold map
+        self._forget_board()
         said = f"{self.port_name}: {exc.command} answered E06 ({exc.message}): "
         if state.host_watchdog_fired:
             raise HostWatchdogFired(said + _WATCHDOG_FIRED) from exc
@@ -146,6 +143,14 @@ class ChipController(SequenceCommands, ControllerLink):
             "host selected it (its own watchdog or power; STAT flag bit 3 says which), so it "
             "is in its safe state and the command was not applied"
         ) from exc
+
+    def _forget_board(self) -> None:
+        """What a board that reset itself no longer holds: selection, route, masks, the
+        sequence buffer and its threshold map (the host vouches for none of them)."""
+        self._selected_array = self._routed = None
+        self._enabled_rows = self._enabled_cells = None
+        self._seq_buffer = None
+        self._seq_map = None
 
     def select_array(self, index: int) -> None:
         """Select array ``index`` (0-based). The board clears both masks and routes OFF.
@@ -436,10 +441,7 @@ class ChipController(SequenceCommands, ControllerLink):
         self._flags_seen = state.flags & (FLAG_MCU_RESET | FLAG_HOST_WATCHDOG)
         if not (lost or new & (FLAG_MCU_RESET | FLAG_HOST_WATCHDOG)):
             return state
-        self._selected_array = self._routed = None
-        self._enabled_rows = self._enabled_cells = None
-        self._seq_buffer = None
-        self._seq_map = None
+        self._forget_board()
         if new & FLAG_HOST_WATCHDOG:
             raise HostWatchdogFired(f"{self.port_name}: {_WATCHDOG_FIRED}")
         held = ""

@@ -87,6 +87,14 @@ class Reading:
         ]  # fmt: skip
 
 
+def smu_name(smu: Any, role: str = "sense") -> str:
+    """The SMU as its own messages name it (``SMU sense (keithley2400) at ADDR``, from its
+    ``_who``), or ``<role> SMU`` when it cannot say."""
+    who = getattr(smu, "_who", None)
+    text = who() if callable(who) else ""
+    return text if role in text else f"{role} SMU" + (f" ({text})" if text else "")
+
+
 def is_overflow(value: float) -> bool:
     """True when ``value`` is an overflow sentinel or not a finite number."""
     return not math.isfinite(value) or abs(value) >= OVERFLOW_THRESHOLD

@@ -23,7 +23,7 @@ from mtj_hil.instruments.controller import ChipController
 from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
-from mtj_hil.instruments.smu.base import Reading
+from mtj_hil.instruments.smu.base import Reading, smu_name
 from mtj_hil.instruments.smu.known_state import SmuSettings, SourceCeiling
 from mtj_hil.station.config import VIRTUAL, ControllerConfig, SmuConfig, Station
 
@@ -262,11 +262,8 @@ __all__ = [
 def untrusted_reading(role: str, smu: Any, where: str, reading: Reading) -> InstrumentError:
     """The error for a reading of the ``role`` SMU (taken ``where``, e.g. "on output line
     3") that is not a measurement: the instrument, why in plain words, and what to do."""
-    who = smu._who() if hasattr(smu, "_who") else ""  # e.g. "SMU sense (keithley2400) at ..."
-    if role not in who:
-        who = f"{role} SMU" + (f" ({who})" if who else "")
     return InstrumentError(
-        f"{who}: its reading {where} is not a measurement: "
+        f"{smu_name(smu, role)}: its reading {where} is not a measurement: "
         + "; ".join(reading.untrusted_because())
         + "; nothing from it was kept. Check the instrument's settings and the probe "
         "contacts, then run the command again (a measurement run: with --resume)"

@@ -60,7 +60,7 @@ def test_two_workers_match_serial_run(tmp_path: Path, serial, cluster_client) ->
 def test_killed_worker_then_rerun_gives_identical_results(tmp_path: Path, cluster_client) -> None:
     # heavier characterisations (a few seconds each) so the kill lands inside a task; one
     # die per worker
-    make = dict(dies="0-1", cycles=8, reads=8, borders=False)
+    make = dict(dies="0-1", cycles=4, reads=4, borders=False)
     (tmp_path / "ref").mkdir()
     reference = load_campaign(write_campaign(tmp_path / "ref", **make))
     assert run_campaign(reference).ok

@@ -15,6 +15,9 @@ in. The drivers re-check, at each array boundary and before a run file records a
 * the model's status bits (interlock, temperature) where it has them;
 * every channel of the unit the station does not use: its output must still be off;
 * every steady setting of the known state, read back again (no command is re-sent);
+* the programmed source level against the level the run last wrote (a level changed from
+  the front panel or by another client: the known state's own level step is not steady,
+  since runs set levels);
 * the error queue, which the known state left empty: an error the instrument queued since
   (a command it refused, from this host or another client on the bus, or one of its own
   measurement or hardware errors: ``:SYSTem:ERRor?``, *2400 Series SourceMeter User's Manual*
@@ -150,7 +153,29 @@ class SmuHealth:
                         for c in (check() for check in step.checks)
                         if not c.ok
                     ]
+            problems += self._level_problems()
         return problems
+
+    def _level_problems(self) -> list[str]:
+        """The programmed source level (one query of the model's level query, see
+        :meth:`~mtj_hil.instruments.smu.levels.SourceLevels._level_read_twice` for the
+        manuals' sections) against the level this driver last wrote: a level changed from
+        the front panel or by another client puts every reading since at another voltage
+        (empty when it matches, or when no level is tracked)."""
+        expected = getattr(self, "_expect_level", None)
+        if expected is None:
+            return []
+        try:
+            found = float(self._read_level())  # type: ignore[attr-defined]
+        except (ValueError, TypeError) as exc:
+            return [f"source level unreadable ({exc}) where the run set {expected:g} V"]
+        if math.isclose(found, expected, rel_tol=1e-6, abs_tol=1e-12):
+            return []
+        return [
+            f"source level found at {found:g} V where the run set {expected:g} V (changed from "
+            "the front panel or by another client: readings since were taken at another "
+            "voltage)"
+        ]
 
     def check_health(self) -> None:
         """Re-check the instrument mid-run (module docstring); sends queries only.

@@ -186,9 +186,6 @@ class Keithley2600Channel(GuardedChannel, SmuLifecycle, Channel):
         # the error queue (2600B reference manual, "Common commands")
         self._tsp("*CLS")
 
-    def _set_level(self, volts: float) -> None:
-        self._write_level(self._check_level(volts))
-
     def _send(self, command: str) -> None:
         self._tsp(command)
 

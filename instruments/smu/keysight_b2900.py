@@ -176,9 +176,6 @@ class KeysightB2900Channel(GuardedChannel, SmuLifecycle, Channel):
     def _clear_status(self) -> None:
         self.write("*CLS")
 
-    def _set_level(self, volts: float) -> None:
-        self._write_level(self._check_level(volts))
-
     def _read_current_level(self) -> float:
         return float(self.ask(":SOUR{ch}:CURR?"))
 

@@ -18,6 +18,11 @@ log = logging.getLogger("mtj_hil.instruments.smu.lifecycle")  # the records they
 class SourceLevels:
     """Levels and ramps of a channel (see the module docstring)."""
 
+    #: the level (V) this driver last wrote, as the instrument received it (None: not
+    #: tracked: before the first write since ``configure``, or after a shutdown); the
+    #: mid-run health check reads the level back against it
+    _expect_level: float | None = None
+
     def _level_bound(self) -> float:
         """The level (V) a run never exceeds: the configured bound, else the model's source."""
         settings = getattr(self, "_settings", None)
@@ -129,31 +134,35 @@ class SourceLevels:
             )
         return volts
 
-    def _ramp(
-        self, start: float, target: float, step: float, rate: float, bound: float | None = None
-    ) -> list[float]:
+    def _ramp(self, start: float, target: float, step: float, rate: float) -> list[float]:
         """Write the set-points from ``start`` (a level read back; NaN: not known, ``target``
-        is written at once) to ``target``.
-
-        With ``bound`` (V, the level the run never exceeded), a ``start`` beyond it is not
-        believed: ramping down from it would first drive the output up to it, so ``target``
-        is written at once (a step down of at most ``bound`` from any level the run set).
-        Returns the points written."""
+        is written at once, a step that never raises the output) to ``target``. Returns the
+        points written."""
         points = ramp_points(start, target, step) if math.isfinite(start) else [target]
         previous = start if math.isfinite(start) else target
-        if bound is not None and math.isfinite(start) and not abs(start) <= bound * (1 + 1e-9):
-            log.warning(
-                "%s: level read back as %r V, beyond the configured +-%s V: not ramping from "
-                "it, setting %s V at once",
-                self._who(),
-                start,
-                scpi_number(bound),
-                scpi_number(target),
-            )
-            points, previous = [target], target
         sleep = self._sleep_fn()
         for point in points:
             self._write_level(point)
+            self._expect_level = sent_number(point)
             sleep(abs(point - previous) / rate)
             previous = point
         return points
+
+    def _ramp_down_found_level(self, step: float, rate: float) -> None:
+        """At shutdown: ramp to 0 V from the level two reads in a row confirm within the
+        model's source (``VOLTAGE_LIMIT``); an unconfirmed level gets 0 V at once.
+
+        A confirmed level beyond the run's own bound (:meth:`_level_bound`) was set by
+        someone else (the front panel, another client): the output is there, so it is ramped
+        down from too rather than dropped in one step, and the log names it."""
+        bound = self._level_bound()
+        level = self._level_read_twice(getattr(self, "VOLTAGE_LIMIT", math.inf))
+        if math.isfinite(level) and not abs(level) <= bound * (1 + 1e-9):
+            log.warning(
+                "%s: source level found at %s V, beyond the +-%s V the run sets (changed from "
+                "the front panel or by another client): ramping down from it",
+                self._who(),
+                scpi_number(level),
+                scpi_number(bound),
+            )
+        self._ramp(level, 0.0, step, rate)

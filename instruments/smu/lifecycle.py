@@ -19,7 +19,7 @@ from collections.abc import Callable
 from mtj_hil.instruments.bus.signals import HeldInterrupt
 from mtj_hil.instruments.bus.transport import measurement_timeout
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
-from mtj_hil.instruments.smu.base import check_voltage, scpi_number
+from mtj_hil.instruments.smu.base import check_voltage, scpi_number, sent_number
 from mtj_hil.instruments.smu.health import ChannelFound, SmuHealth
 from mtj_hil.instruments.smu.known_state import (
     KnownState,
@@ -41,7 +41,9 @@ def checked_level(control: property) -> property:
     control's own range check (ValueError) and command unchanged."""
 
     def fset(self: SmuLifecycle, volts: float) -> None:
-        control.fset(self, self._check_level(volts))  # type: ignore[misc]
+        volts = self._check_level(volts)
+        control.fset(self, volts)  # type: ignore[misc]
+        self._expect_level = sent_number(volts)
 
     return property(control.fget, fset, doc=control.__doc__)
 
@@ -166,6 +168,7 @@ class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
         self.known_state = None
         self._settings = settings
         self._expect_output = None
+        self._expect_level = None
         try:
             self._prepare_dialect()
             self._open_idn = self.idn  # type: ignore[attr-defined]
@@ -287,7 +290,7 @@ class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
                 f"+-{scpi_number(bound)} V twice; no ramp to {scpi_number(target)} V starts "
                 "from it (nothing written)"
             )
-        self._ramp(start, target, step, rate_v_per_s, bound)
+        self._ramp(start, target, step, rate_v_per_s)
 
     # -- close ----------------------------------------------------------------------------
 
@@ -333,7 +336,7 @@ class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
                 notes.append(f"{label} failed ({exc})")
             return None
 
-        self._expect_output = None
+        self._expect_output = self._expect_level = None
         if getattr(self, "foreign_dialect", None):
             if close:
                 attempt("close", self._close_session)
@@ -351,16 +354,9 @@ class SmuLifecycle(SourceLevels, SmuHealth, KnownStateMixin):
         else:
             attempt("abort", self._abort_channel)
         attempt("reply format", self._prepare_dialect)
-        # The run never set a level beyond the known state's bound, so a level read back
-        # beyond it is a wrong reply (garbled, or another query's answer arriving late) or
-        # someone else's: ramping down from it would first raise a live output to it.
-        # The level is read twice (_level_read_twice): a stale or garbled reply within the
-        # bound, ramped down from, would as well raise the output first.
-        bound = self._level_bound()
-        attempt(
-            "ramp to 0 V",
-            lambda: self._ramp(self._level_read_twice(bound), 0.0, step, rate, bound),
-        )
+        # the level is read twice (_level_read_twice): a stale or garbled reply, ramped down
+        # from, would first raise the output to it
+        attempt("ramp to 0 V", lambda: self._ramp_down_found_level(step, rate))
         attempt("source 0 V", lambda: self._write_level(0.0))
         attempt("output off", self._write_output_off)
         state = attempt("output read-back", self._read_output)

@@ -70,5 +70,3 @@ class KeithleyScpiBasics(GuardedVisa, SmuLifecycle):
     def _clear_status(self) -> None:
         self.write("*CLS")
 
-    def _set_level(self, volts: float) -> None:
-        self._write_level(self._check_level(volts))

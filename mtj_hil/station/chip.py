@@ -154,6 +154,8 @@ class InstrumentChip:
         for role, smu in self.smus.items():
             self.identities[f"smu:{role}"] = smu.idn
             self.parts[f"smu:{role}"] = smu_identity(self.identities[f"smu:{role}"])
+        # before any SMU output goes on: a board left routed and driven by a killed host
+        controller.reset()
         for role, smu in self.smus.items():
             cfg = station.smu(role)
             assert cfg is not None

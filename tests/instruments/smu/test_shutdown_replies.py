@@ -226,3 +226,29 @@ def test_a_stale_level_within_the_bound_at_shutdown_is_not_ramped_from(dialect):
     during = smu.history[start:]
     assert max(abs(a.terminal) for a in during) <= 0.1 + 1e-9
     assert smu.output is False
+
+
+SET_LEVEL = {
+    "keithley2400": ":SOUR:VOLT 0.5",
+    "keithley2450": ":SOUR:VOLT 0.5",
+    "keithley2600": "smua.source.levelv = 0.5",
+    "keysight_b2900": ":SOUR1:VOLT 0.5",
+}
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+def test_a_level_another_client_set_beyond_the_bound_is_ramped_down_from(dialect, caplog):
+    """Another client set 0.5 V, beyond the run's 0.3 V bound, on a live output. Both level
+    reads agree, so the output is there: the shutdown dropped it to 0 V in one step
+    (ignoring the ramp); it now ramps down from it and the log names the level."""
+    smu, server, _ = _live(dialect, lambda text, reply, armed: reply)
+    with server:
+        driver = _open(dialect, server.resource)
+        smu.handle(SET_LEVEL[dialect])
+        start = len(smu.history)
+        assert driver.shutdown() is True
+    live = [a.voltage for a in smu.history[start:] if a.output]
+    steps = [abs(b - a) for a, b in zip([0.5, *live], live, strict=False)]
+    assert max(steps) <= SETTINGS.ramp_step + 1e-9, live
+    assert smu.output is False
+    assert "found at 0.5 V, beyond the +-0.3 V the run sets" in caplog.text

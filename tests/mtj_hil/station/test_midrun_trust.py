@@ -100,3 +100,79 @@ def test_an_smu_still_tripped_at_open_is_named_with_its_error(
     err = " ".join(capsys.readouterr().err.split())
     assert f"SMU sense ({driver})" in err and "did not switch on" in err and code in err, err
     assert "sense SMU SMU" not in err and "Traceback" not in err
+
+
+LEVEL_COMMANDS = {
+    "keithley2400": ":SOUR:VOLT 0.01",
+    "keithley2450": ":SOUR:VOLT 0.01",
+    "keithley2600": "smua.source.levelv = 0.01",
+    "keysight_b2900": ":SOUR1:VOLT 0.01",
+}
+"""Another client's (or the front panel's) source level, in each dialect."""
+
+
+@pytest.mark.parametrize("driver", sorted(LEVEL_COMMANDS))
+def test_a_source_level_changed_mid_run_is_seen_before_the_array_is_saved(
+    tmp_path, capsys, monkeypatch, driver
+):
+    """The known state's level step is not steady (runs set levels), so a level changed
+    from outside went unseen: every reading after it was saved, 10 % off, with exit 0."""
+    made = []
+    command = LEVEL_COMMANDS[driver]
+    _faulty_smu(monkeypatch, lambda smu: smu.handle(command), made, 2)
+    station = _write(tmp_path, _virtual(driver=driver))
+    out = tmp_path / "run.h5"
+    args = ["characterize", "--station", station, "--arrays", "0-1", "--cycles", "1"]
+    code = main([*args, "--no-report", "--out", str(out)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 7, err
+    assert "source level found at 0.01 V where the run set 0 V" in err, err
+    (smu,) = made
+    assert smu.output is False
+    with h5py.File(out, "r") as f:
+        assert "characterization/array_index" not in f
+
+
+def test_a_board_left_driven_by_a_killed_host_is_reset_before_the_smu_goes_on(
+    tmp_path, capsys, monkeypatch
+):
+    """A host killed within the board's watchdog time leaves array 0 selected, every line
+    enabled at 1 V and the SMU routed in. The open switched the sense SMU on (at 0 V, into
+    that circuit) before any board command: the board is now reset first."""
+    import numpy as np
+
+    boards: list = []
+    at_output_on: list = []
+
+    class LeftDriven(lab_module.VirtualBoard):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            s = self._state
+            s.array, s.route, s.smu_line, s.source = 0, "SMU", 0, "DAC"
+            s.rows[:] = True
+            s.cols[:] = True
+            s.vread = np.full(self.rows, 1.0)
+            boards.append(self)
+
+    real = lab_module.make_virtual_smu
+
+    def build(*args, **kwargs):
+        smu = real(*args, **kwargs)
+        handle = smu.handle
+
+        def watching(line):
+            reply = handle(line)
+            if smu.output and not at_output_on:
+                state = boards[0]._state
+                at_output_on.append((state.route, float(np.abs(state.vread).max())))
+            return reply
+
+        smu.handle = watching
+        return smu
+
+    monkeypatch.setattr(lab_module, "VirtualBoard", LeftDriven)
+    monkeypatch.setattr(lab_module, "make_virtual_smu", build)
+    station = _write(tmp_path, _virtual())
+    args = ["characterize", "--station", station, "--arrays", "0", "--cycles", "1"]
+    assert main([*args, "--bias-voltage", "0", "--no-report", "--out", str(tmp_path / "r.h5")]) == 0
+    assert at_output_on and at_output_on[0] == ("OFF", 0.0), at_output_on

@@ -69,4 +69,3 @@ class KeithleyScpiBasics(GuardedVisa, SmuLifecycle):
 
     def _clear_status(self) -> None:
         self.write("*CLS")
-

@@ -1,5 +1,6 @@
 """Writing a fitted profile as TOML that loads like any other profile, with each value's
-uncertainty and source as comments and in a ``[fit]`` table (``load_profile`` ignores it)."""
+uncertainty and source as comments and in a ``[fit]`` table (``load_profile`` does not use
+it but refuses any key this writer does not write: :mod:`mtj_hil.sim.fit_record`)."""
 
 from __future__ import annotations
 

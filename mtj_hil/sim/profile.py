@@ -205,6 +205,7 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
         ConfigError: naming ``source``, the key and what is allowed.
     """
     from mtj_hil.schema import check_section, check_top
+    from mtj_hil.sim.fit_record import check_fit
     from mtj_hil.sim.profile_schema import PROFILE_FILE
 
     check_top(data, PROFILE_FILE, source)
@@ -224,9 +225,19 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
         sections[section] = cls(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         )
+    check_fit(data.get("fit"), source, _section_keys)
     profile = DeviceProfile(name=top["name"], description=top["description"], **sections)
     _check_ranges(profile, source)
     return profile
+
+
+def _section_keys(name: str) -> tuple[str, ...] | None:
+    """The keys of profile section ``name`` (None: no such section)."""
+    from mtj_hil.sim.profile_schema import PROFILE_FILE
+
+    if name not in {**_SECTIONS, **_OPTIONAL_SECTIONS}:
+        return None
+    return PROFILE_FILE.section(name).keys
 
 
 def _check_ranges(p: DeviceProfile, source: str) -> None:

@@ -13,6 +13,7 @@ import re
 
 from mtj_hil.protocols.chip import BENCH_RESOLUTION, Limits, Pulse
 from mtj_hil.schema import Field, FileSchema, Section, with_defaults
+from mtj_hil.sim.fit_record import FIT, FIT_RUNS
 from mtj_hil.sim.profile_sections import OPTIONAL_FLAWS
 from mtj_hil.sim.profile_types import (
     BiasDependence,
@@ -59,8 +60,6 @@ TOP = Section(
         Field("name", "str", "Name of the profile (recorded in die ids, e.g. sim:NAME:lot0:die3).",
               check=_name_problem),
         Field("description", "str", "One line for people.", default=""),
-        Field("fit", "table", "How fit-profile derived the values (uncertainties, sources); "
-              "kept for people, not read.", default={}),
     ),
 )  # fmt: skip
 
@@ -253,5 +252,18 @@ PROFILE_FILE = FileSchema(
     "die profile",
     "The statistics a simulated die is drawn from (mtj_hil/sim/profiles/*.toml, or your own "
     "file given as --profile FILE). Every value is SI.",
-    (TOP, GEOMETRY, RESISTANCE, SWITCHING, DEFECTS, READ, LIMITS, NOMINAL_PULSE, BIAS, *FLAWS),
+    (
+        TOP,
+        GEOMETRY,
+        RESISTANCE,
+        SWITCHING,
+        DEFECTS,
+        READ,
+        LIMITS,
+        NOMINAL_PULSE,
+        BIAS,
+        *FLAWS,
+        FIT,
+        FIT_RUNS,
+    ),  # fmt: skip
 )

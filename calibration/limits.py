@@ -12,3 +12,9 @@ MAX_SERIES_RESISTANCE = 1000.0
 """ohm: a connector path above this is a fault (and an implausible fit)."""
 MAX_GAIN_ERROR = 0.2
 """Gains further than this from 1 (SMU or converter) are refused as faults."""
+MAX_CONVERTER_OFFSET_FRACTION = 0.05
+"""Converter offsets larger than this fraction of the range calibrated are refused as a fault
+of that line (a real converter's offset is well under 1 % of its range)."""
+MAX_SHORT_G = 1.0
+"""S: a defect threshold above this (a device below 1 ohm) is no threshold: no read range
+can show such a conductance, so it would turn short detection off."""

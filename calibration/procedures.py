@@ -26,8 +26,10 @@ import numpy as np
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.calibration.limits import (
+    MAX_CONVERTER_OFFSET_FRACTION,
     MAX_GAIN_ERROR,
     MAX_SERIES_RESISTANCE,
+    MAX_SHORT_G,
     MAX_SMU_OFFSET,
     MIN_SERIES_RESISTANCE,
 )
@@ -400,6 +402,12 @@ def calibrate_converters(
                 f"converter of output line {j} has an implausible gain {g:.3f}: fault on "
                 "that line; nothing was recorded, the previous calibration stays in force"
             )
+        if abs(o) > MAX_CONVERTER_OFFSET_FRACTION * full_scale:
+            raise CalibrationError(
+                f"converter of output line {j} has an implausible offset {o:.3g} A (more than "
+                f"{MAX_CONVERTER_OFFSET_FRACTION:.0%} of its {full_scale:g} A range): fault on "
+                "that line; nothing was recorded, the previous calibration stays in force"
+            )
         resid = yj / sigma - design @ coef
         chi2 = max(float(resid @ resid) / max(xj.size - 2, 1), 1.0)
         cov = chi2 * np.linalg.inv(design.T @ design)
@@ -440,6 +448,12 @@ def derive_die_thresholds(
     mean_p = np.stack([d.mean_p.mean(axis=0) for d in data])
     mean_ap = np.stack([d.mean_ap.mean(axis=0) for d in data])
     t = derive_thresholds(mean_p, mean_ap)
+    if not t.short_g <= MAX_SHORT_G:
+        raise CalibrationError(
+            f"defect thresholds from arrays {list(arrays)}: the short threshold "
+            f"{t.short_g:.3g} S is above {MAX_SHORT_G:g} S (a device below 1 ohm): the reads "
+            "are not of the die; nothing was recorded"
+        )
     t = replace(
         t,
         method=(

@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from mtj_hil.calibration.errors import RecordFileError
+from mtj_hil.calibration.limits import MAX_CONVERTER_OFFSET_FRACTION, MAX_SHORT_G
 from mtj_hil.calibration.records import FORMAT, FORMAT_VERSION
+from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.schema import Field, FileSchema, Section
 
 
@@ -105,13 +107,16 @@ CONVERTER = Section(
     "converter",
     "Per output line: I_read = gain I_true + offset of the on-chip converters.",
     (
-        Field("full_scale", "float", "Converter range calibrated.", unit="A", lo=0,
-              lo_open=True),
+        Field("full_scale", "float", "Converter range calibrated (one of the converter's "
+              "ranges, as the station's calibration.full_scale).", unit="A",
+              choices=tuple(float(r) for r in ADC_RANGES)),
         Field("array", "int", "Array whose cells carried the currents.", lo=0),
         Field("points", "int", "Calibration points per line.", lo=1),
         Field("gain", "float list", "Gain per output line.", nonempty=True),
         Field("gain_uncertainty", "float list", "Its uncertainty.", finite=False),
-        Field("offset", "float list", "Offset per output line.", unit="A", nonempty=True),
+        Field("offset", "float list", "Offset per output line (at most "
+              f"{MAX_CONVERTER_OFFSET_FRACTION:.0%} of full_scale in size).", unit="A",
+              nonempty=True),
         Field("offset_uncertainty", "float list", "Its uncertainty.", unit="A",
               finite=False),
         Field("units", "table", "Units of the values (for people).", default={}),
@@ -124,11 +129,11 @@ THRESHOLDS = Section(
     "Defect thresholds derived on one die.",
     (
         Field("die_id", "str", "The die they were measured on."),
-        Field("arrays", "int list", "Arrays measured.", lo=0),
+        Field("arrays", "int list", "Arrays measured.", lo=0, distinct=True),
         Field("unit", "str", "Unit of the thresholds.", default="S", choices=("S",)),
         Field("state_g", "float", "P above, AP below.", unit="S", lo=0, lo_open=True),
         Field("short_g", "float", "Shorts above this after both writes.", unit="S", lo=0,
-              lo_open=True),
+              lo_open=True, hi=MAX_SHORT_G),
         Field("open_g", "float", "Opens below this after both writes.", unit="S", lo=0),
         Field("method", "str", "How the values were derived."),
         Field("median_g_p", "float", "P median the thresholds came from.", unit="S",

@@ -147,3 +147,37 @@ def test_a_renamed_copy_in_the_calibration_folder_is_skipped_by_name(tmp_path):
         records = list_records(tmp_path)
     assert [r.path for r in records] == [original]
     assert read_record(copy).id == read_record(original).id  # shown anywhere, as a file
+
+
+@pytest.mark.parametrize(
+    ("swap", "said"),
+    [
+        (
+            (r"^offset = \[-5\.85\d*e-07", "offset = [5e-05"),
+            "converter.offset holds 5e-05; allowed: offsets from -5e-06 to 5e-06 A (5% of "
+            "full_scale 0.0001 A",
+        ),
+        (
+            (r"^full_scale = 0\.0001$", "full_scale = 1e308"),
+            "converter.full_scale = 1e+308 is not allowed; allowed: 1e-05, 0.0001, 0.001, 0.01",
+        ),
+        (
+            (r"^short_g = .*$", "short_g = 1e308"),
+            "thresholds.short_g = 1e+308 is out of range; allowed: a number in (0, 1] S",
+        ),
+        (
+            (r"^arrays = \[0, 1\]$", "arrays = [0, 0]"),
+            "thresholds.arrays holds 0 twice: must be a list of integers >= 0, each once",
+        ),
+    ],
+    ids=["converter-offset-half-range", "full-scale-huge", "short-g-huge", "arrays-twice"],
+)
+def test_calibration_show_refuses_a_hand_edit_the_procedure_would_refuse(
+    tmp_path, capsys, swap, said
+):
+    from mtj_hil.cli.main import main
+
+    path = _write(tmp_path, _record_text(swap=swap))
+    assert main(["calibration", "show", str(path)]) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{path}: {said}" in err, err

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import re
 
+MAX_SEED = 2**63 - 1
+"""Largest seed or die index a file may give: a run file records it as a 64-bit integer
+(an integer written as a float, 1e308, is refused above this rather than at the run's end)."""
+
 _PART = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?")
 """ASCII digits only: ``int()`` also takes ``+1``, ``1_0`` and other scripts' digits."""
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.schema import Field, FileSchema, Section, with_defaults
+from mtj_hil.schema.ranges import MAX_SEED
 from mtj_hil.sim.lab.board import FIRMWARES
 from mtj_hil.sim.lab.smu.dialects import START_STATES
 from mtj_hil.station.config import (
@@ -110,6 +111,12 @@ DIE = Section(
 MAX_TIMEOUT = 3600.0
 """Longest bus timeout a station may give (s): no single command waits an hour (sweeps get
 their own, computed from their points and integration time)."""
+MAX_BAUDRATE = 12_000_000
+"""Serial baud rate: the fastest USB-serial bridges (12 Mbaud)."""
+MAX_SMU_LATENCY = 10.0
+"""s: a modelled SMU bus transaction longer than this models no instrument."""
+MAX_PACE = 100.0
+"""Wall seconds per modelled lab second: slower than this no run would finish to watch."""
 
 CONTROLLER = Section(
     "controller",
@@ -119,7 +126,7 @@ CONTROLLER = Section(
         (
             Field("url", "str", "Serial device or pyserial URL of the board.",
                   check=_serial_url, allowed=_SERIAL_ALLOWED),
-            Field("baudrate", "int", "Serial baud rate.", lo=1),
+            Field("baudrate", "int", "Serial baud rate.", lo=1, hi=MAX_BAUDRATE),
             Field("timeout", "float", "Reply timeout for commands of unknown duration.",
                   unit="s", lo=0, hi=MAX_TIMEOUT, lo_open=True),
             Field("retries", "int", "Retries of a transaction that got no reply.", lo=0, hi=100),
@@ -198,14 +205,14 @@ VIRTUAL_LAB = Section(
     with_defaults(
         VirtualLabConfig,
         (
-            Field("lot_seed", "int", "Seed of the simulated lot.", lo=0),
-            Field("die", "int", "Index of the die in the lot.", lo=0),
+            Field("lot_seed", "int", "Seed of the simulated lot.", lo=0, hi=MAX_SEED),
+            Field("die", "int", "Index of the die in the lot.", lo=0, hi=MAX_SEED),
             Field("smu_latency", "float", "Modelled time per SMU bus transaction.", unit="s",
-                  lo=0),
+                  lo=0, hi=MAX_SMU_LATENCY),
             Field("smu_start", "str", "State the virtual SMU is found in.",
                   choices=tuple(START_STATES)),
             Field("pace", "float", "Wall seconds waited per modelled lab second (0: as fast "
-                  "as the computer goes; 1: real time, to watch a run).", lo=0),
+                  "as the computer goes; 1: real time, to watch a run).", lo=0, hi=MAX_PACE),
             Field("board_firmware", "str", "Firmware the virtual controller board runs (an "
                   "older one rehearses a station whose board has not been updated).",
                   choices=FIRMWARES),

@@ -1,0 +1,45 @@
+"""Station values a hand edit can make absurd are refused when the file loads (exit 3, naming
+the key and the range): a pace or SMU latency of 1e308 s crashed in time.sleep (exit 7), a
+baud rate of 1e308 failed at open with a 309-digit number, and seeds given as huge floats
+were taken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[3]
+STATION = ROOT / "stations" / "virtual-lab.toml"
+
+
+def _check(tmp_path: Path, capsys, old: str, new: str) -> tuple[int, str, Path]:
+    text = STATION.read_text()
+    assert old in text
+    path = tmp_path / "bench.toml"
+    path.write_text(text.replace(old, new, 1))
+    code = main(["station", "check", str(path)])
+    return code, " ".join(capsys.readouterr().err.split()), path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("smu_latency = 2e-3", "pace = 1e308\nsmu_latency = 2e-3",
+         "virtual_lab.pace = 1e+308 is out of range; allowed: a number in [0, 100]"),
+        ("smu_latency = 2e-3", "smu_latency = 1e308",
+         "virtual_lab.smu_latency = 1e+308 is out of range; allowed: a number in [0, 10] s"),
+        ("baudrate = 115200", "baudrate = 1e308",
+         "controller.baudrate = 1e+308 is out of range; allowed: an integer in [1, 1.2e+07]"),
+        ("lot_seed = 0", "lot_seed = 1e308",
+         "virtual_lab.lot_seed = 1e+308 is out of range; allowed: an integer in [0, 9.22337e+18]"),
+        ("die = 7", "die = 1e300",
+         "virtual_lab.die = 1e+300 is out of range; allowed: an integer in [0, 9.22337e+18]"),
+    ],
+)  # fmt: skip
+def test_an_absurd_station_value_is_refused_at_load(tmp_path, capsys, old, new, said):
+    code, err, path = _check(tmp_path, capsys, old, new)
+    assert code == 3, err
+    assert f"{path.name}: {said}" in err, err

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from mtj_hil.errors import ConfigError
+from mtj_hil.schema import check_unknown
 
 TLS_KEYS = ("tls_ca_file", "tls_client_cert", "tls_client_key")
 DEFAULT_DASHBOARD = "127.0.0.1:8787"
@@ -64,12 +65,7 @@ def parse_cluster(section: Any, file: Path) -> ClusterSettings:
         return ClusterSettings()
     if not isinstance(section, dict):
         raise ConfigError(f"{file}: [cluster] must be a table")
-    unknown = set(section) - {*TLS_KEYS, "dashboard_address"}
-    if unknown:
-        raise ConfigError(
-            f"{file}: unknown key(s) cluster.{', cluster.'.join(sorted(unknown))}; allowed: "
-            f"{', '.join((*TLS_KEYS, 'dashboard_address'))}"
-        )
+    check_unknown(section, (*TLS_KEYS, "dashboard_address"), str(file), "cluster", "[cluster]")
     values: dict[str, str] = {}
     for key, value in section.items():
         if not isinstance(value, str) or not value:

@@ -39,7 +39,8 @@ from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.characterize.plan import MAX_CYCLES, MAX_READS, CharacterizationPlan
 from mtj_hil.runs.store.characterization import load_characterization
 from mtj_hil.runs.store.runfile import RunFile
-from mtj_hil.schema import Field, Section
+from mtj_hil.schema import Field, Section, check_value
+from mtj_hil.schema.ranges import MAX_SEED
 from mtj_hil.sim.die import simulated_die_id
 from mtj_hil.sim.profile import DeviceProfile
 
@@ -62,7 +63,7 @@ def check_indices(value: Any) -> str | None:
 DIE_KEYS = (
     Field("profile", "str", "Die profile of a simulated lot: a shipped name or a .toml file "
           "(relative: to the campaign file).", default="1t1r-20k"),
-    Field("lot_seed", "int", "Seed of the simulated lot.", default=0, lo=0),
+    Field("lot_seed", "int", "Seed of the simulated lot.", default=0, lo=0, hi=MAX_SEED),
     Field("dies", "any", "Dies of the simulated lot or virtual-lab station to measure.",
           default=None, check=check_indices, allowed=INDICES_ALLOWED),
     Field("die_ids", "str list", "Labels of the dies on a real station (instead of dies).",
@@ -177,9 +178,11 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
             raise ctx.error("profile", f"does not load: {exc}") from exc
         source = name
         inputs = (name,)
-        lot_seed = group.get("lot_seed", 0)
-        if not isinstance(lot_seed, int) or isinstance(lot_seed, bool):
-            raise ctx.error("lot_seed", "must be an integer")
+        # by the declared field, as every other key (an integer written 0.0 is 0, as cycles)
+        seed_field = next(f for f in DIE_KEYS if f.name == "lot_seed")
+        lot_seed, problem = check_value(seed_field, group.get("lot_seed", 0))
+        if problem:
+            raise ctx.error("lot_seed", problem)
         virtual = True
     labels: list[tuple[str, int | None]]
     if virtual:

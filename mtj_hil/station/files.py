@@ -69,9 +69,16 @@ def load_station(path: str | Path) -> Station:
     return station_from_dict(data, path)
 
 
-def _tables(data: dict[str, Any], name: str, src: str) -> dict[str, dict[str, Any]]:
-    """The named sub-tables of ``[name]`` (``[smu.sense]``, ...), each checked to be a table."""
+def _tables(
+    data: dict[str, Any], name: str, src: str, parent: str = ""
+) -> dict[str, dict[str, Any]]:
+    """The named sub-tables of ``[name]`` (``[smu.sense]``, ...), each checked to be a table;
+    ``parent`` is the dotted table ``data`` is in (``calibration``), for messages.
+
+    Raises:
+        ConfigError: naming the file and the dotted key of what is not a table."""
     value = data.get(name, {})
+    name = f"{parent}.{name}" if parent else name
     if not isinstance(value, dict):
         raise ConfigError(f"{src}: {name} must be a table of named tables, e.g. [{name}.sense]")
     for key, sub in value.items():
@@ -208,7 +215,7 @@ def _calibration_settings(
             "give the folder calibration records go to"
         )
     refs = []
-    for ref_name, ref in _tables(data["calibration"], "references", src).items():
+    for ref_name, ref in _tables(data["calibration"], "references", src, "calibration").items():
         values = check_section(ref, REFERENCE, src, where=f"calibration.references.{ref_name}")
         refs.append(ReferenceResistor(str(ref_name), **values))
     if len({r.index for r in refs}) != len(refs):

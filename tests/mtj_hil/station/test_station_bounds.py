@@ -43,3 +43,15 @@ def test_an_absurd_station_value_is_refused_at_load(tmp_path, capsys, old, new, 
     code, err, path = _check(tmp_path, capsys, old, new)
     assert code == 3, err
     assert f"{path.name}: {said}" in err, err
+
+
+def test_a_reference_that_is_not_a_table_is_named_by_its_full_key(tmp_path, capsys):
+    text = STATION.read_text()
+    head, refs = text.split("[calibration.references]", 1)
+    path = tmp_path / "bench.toml"
+    path.write_text(head + "[calibration.references]\nr1k = 1000\n")
+    code = main(["station", "check", str(path)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 3, err
+    assert f"{path.name}: calibration.references.r1k = 1000 is not a table; each entry of " in err
+    assert "[calibration.references] is a named table, e.g. [calibration.references.sense]" in err

@@ -17,7 +17,7 @@ from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu.model_bounds import model_problem
 from mtj_hil.schema import check_section, check_top, read_toml, refuse_other_kind, settings
-from mtj_hil.sim.profile import PROFILE_DIR, DeviceProfile, load_profile
+from mtj_hil.sim.profile import DeviceProfile, load_profile
 from mtj_hil.station.config import (
     SAFETY_KEYS,
     VIRTUAL,
@@ -49,8 +49,8 @@ def profile_source(value: str, station_path: Path | None) -> str:
     candidate = Path(value)
     if station_path is None or not value or candidate.is_absolute():
         return value
-    if candidate.suffix != ".toml" and (PROFILE_DIR / f"{value}.toml").exists():
-        return value
+    if candidate.suffix != ".toml":
+        return value  # a profile name (a misspelt one is named as written, closest match)
     return str(station_path.parent / candidate)
 
 

@@ -53,6 +53,12 @@ _LIBRARY_ALLOWED = (
 )
 
 
+def _not_blank(value: str) -> str | None:
+    """A name or folder that is not empty or blank (one such would silently mean the
+    default: the file's name, the station's own folder)."""
+    return None if value.strip() else "must not be empty or blank"
+
+
 def _visa_resource(value: str) -> str | None:
     if value == VIRTUAL or _VISA.match(value):
         return None
@@ -84,7 +90,8 @@ STATION = Section(
     "The bench: its name, mains frequency, read path and VISA library.",
     (
         Field("name", "str", "Name of the station (calibration records are filed under it); "
-              "absent: the file's name.", default=None),
+              "absent: the file's name.", default=None, check=_not_blank,
+              allowed="a name that is not blank"),
         Field("line_frequency", "float", "Mains frequency; NPLC integration times follow it.",
               default=50.0, unit="Hz", choices=(50.0, 60.0)),
         Field("read_path", "str", "adc: on-chip converters, all lines at once; smu: the sense "
@@ -226,7 +233,8 @@ CALIBRATION = Section(
     "Where this station's calibration records live and how to calibrate.",
     (
         Field("dir", "str", "Folder of the calibration records (relative: to the station "
-              "file's folder).", default="calibrations"),
+              "file's folder).", default="calibrations", check=_not_blank,
+              allowed="a folder that is not blank"),
         Field("references", "table", "The board's reference resistors, one "
               "[calibration.references.<name>] entry each.", default={}),
     )

@@ -132,3 +132,16 @@ def test_suffix_less_text_is_named_with_its_parse_error_and_toml_in_capitals_is_
     capitals = tmp_path / "bench.TOML"
     shutil.copyfile(ROOT / "stations" / "virtual-lab.toml", capitals)
     assert f"mtj-hil station check {capitals}" in _show(capsys, capitals)
+
+
+def test_a_toml_file_holding_a_nul_byte_is_called_binary_as_station_check_calls_it(
+    capsys, tmp_path
+):
+    """``show`` said "not a file mtj-hil reads (unknown content)" (exit 4) of a station
+    file with one NUL byte, where ``station check`` names the NUL (exit 3)."""
+    damaged = tmp_path / "bench.toml"
+    damaged.write_bytes(b'[station]\nname = "x\x00"\n')
+    for command in (["show"], ["station", "check"]):
+        assert main([*command, str(damaged)]) == 3
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{damaged} is a binary file (it holds NUL bytes), not TOML text" in err, err

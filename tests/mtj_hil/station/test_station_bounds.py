@@ -55,3 +55,24 @@ def test_a_reference_that_is_not_a_table_is_named_by_its_full_key(tmp_path, caps
     assert code == 3, err
     assert f"{path.name}: calibration.references.r1k = 1000 is not a table; each entry of " in err
     assert "[calibration.references] is a named table, e.g. [calibration.references.sense]" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "blank"), [("name", '""'), ("name", '"  "'), ("dir", '""'), ("dir", '" "')]
+)
+def test_a_blank_name_or_calibration_folder_is_refused(tmp_path, capsys, key, blank):
+    """A blank ``calibration.dir`` put the records next to the station file (every later
+    open then warned about the station file itself); a blank ``station.name`` silently
+    became the file's name."""
+    line = next(ln for ln in STATION.read_text().splitlines() if ln.startswith(f"{key} = "))
+    code, err, path = _check(tmp_path, capsys, line, f"{key} = {blank}")
+    assert code == 3, err
+    table = "station" if key == "name" else "calibration"
+    assert f"{path.name}: {table}.{key} must not be empty or blank" in err, err
+
+
+def test_a_misspelt_shipped_profile_is_named_as_written(tmp_path, capsys):
+    """It was named as a path beside the station file (``bench/1T1R-20K``)."""
+    code, err, path = _check(tmp_path, capsys, 'profile = "1t1r-20k"', 'profile = "1T1R-20K"')
+    assert code == 3, err
+    assert "unknown profile '1T1R-20K'; closest match: 1t1r-20k" in err, err

@@ -37,8 +37,18 @@ def _sigma(name: str, doc: str, hi: float = 1.0) -> Field:
     return _f(name, doc, lo=0, hi=hi, hi_open=True)
 
 
-def _positive(name: str, doc: str, unit: str) -> Field:
-    return _f(name, doc, unit, lo=0, lo_open=True)
+CEILINGS = {"ohm": 1e12, "V": 100.0, "s": 1.0, "S": 1.0, "A": 1.0}
+"""Largest value (by unit) a die parameter may take: far beyond any MTJ or converter, well
+inside what the model computes without overflow (a hand-edited 1e308 loaded and then
+overflowed in the physics)."""
+
+
+def _positive(name: str, doc: str, unit: str, hi: float | None = None) -> Field:
+    return _f(name, doc, unit, lo=0, lo_open=True, hi=CEILINGS[unit] if hi is None else hi)
+
+
+def _nonnegative(name: str, doc: str, unit: str = "", hi: float | None = None) -> Field:
+    return _f(name, doc, unit, lo=0, hi=CEILINGS[unit] if hi is None else hi)
 
 
 def _name_problem(name: str) -> str | None:
@@ -103,7 +113,7 @@ SWITCHING = Section(
             _positive("vc_to_p", "Median critical voltage AP -> P.", "V"),
             _positive("vc_to_ap", "Median critical voltage P -> AP.", "V"),
             _sigma("vc_sigma", "Relative device-to-device spread of the critical voltage.", 0.5),
-            _positive("delta", "Thermal stability factor of the median device.", ""),
+            _positive("delta", "Thermal stability factor of the median device.", "", hi=500.0),
             _positive("tau0", "Attempt time.", "s"),
             _sigma("write_error_floor", "Probability that a pulse fails whatever its amplitude."),
             Field("half_select", "bool", "Passive arrays: V/2 disturb of half-selected cells."),
@@ -131,8 +141,8 @@ DEFECTS = Section(
             _f("line_open_rate", "Expected whole-open output lines per array.", lo=0,
                hi=1e4),
             _positive("short_g_median", "Median conductance of a short.", "S"),
-            _f("short_g_sigma", "Lognormal sigma of the short conductance.", lo=0),
-            _f("open_g", "Conductance of an open device.", "S", lo=0),
+            _nonnegative("short_g_sigma", "Lognormal sigma of the short conductance.", hi=10.0),
+            _nonnegative("open_g", "Conductance of an open device.", "S"),
             _f("line_short_rate", "Expected input lines per array whose every cell is shorted.",
                lo=0, hi=1e4),
         ),
@@ -145,17 +155,17 @@ READ = Section(
     with_defaults(
         ReadModel,
         (
-            _f("noise_rel", "Relative read noise per output line per read (1 sigma).", lo=0),
-            _f("noise_abs", "Additive read noise per output line per read (1 sigma).", "A",
-               lo=0),
-            _f("offset_sigma", "Spread of a fixed sense offset per output line.", "A", lo=0),
+            _nonnegative("noise_rel", "Relative read noise per output line per read (1 sigma).", hi=10.0),
+            _nonnegative("noise_abs", "Additive read noise per output line per read (1 sigma).",
+                         "A"),
+            _nonnegative("offset_sigma", "Spread of a fixed sense offset per output line.", "A"),
             Field("adc_bits", "int", "Converter resolution (0 = no quantisation).", lo=0, hi=24,
                   check=lambda v: None if v == 0 or v >= 4 else "must be 0 (off) or 4..24"),
             _positive("adc_full_scale", "Full scale of the output-line converter.", "A"),
-            _f("line_resistance", "Resistance per cell segment (nodal solve when > 0).", "ohm",
-               lo=0),
-            _f("read_width", "Duration of a read voltage per read vector (read disturb; 0 = "
-               "none).", "s", lo=0),
+            _nonnegative("line_resistance", "Resistance per cell segment (nodal solve when > 0).",
+                         "ohm"),
+            _nonnegative("read_width", "Duration of a read voltage per read vector (read "
+                         "disturb; 0 = none).", "s"),
         ),
     ),
 )  # fmt: skip

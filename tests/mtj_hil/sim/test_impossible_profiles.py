@@ -234,3 +234,33 @@ def test_an_edge_band_rate_above_one_keeps_every_class():
     for code in (DefectCode.SHORT, DefectCode.OPEN, DefectCode.STUCK_P, DefectCode.STUCK_AP):
         share = float((codes == code).mean())
         assert 0.18 < share < 0.32, (code, share)  # a quarter each (base draw: 0.1)
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("read", "noise_abs"),
+        ("read", "noise_rel"),
+        ("switching", "delta"),
+        ("defects", "short_g_median"),
+        ("bias", "v_half"),
+        ("limits", "max_pulse_width"),
+        ("resistance", "r_ap_median"),
+    ],
+)
+def test_an_absurdly_large_value_is_refused_when_the_profile_loads(tmp_path, capsys, section, key):
+    """1e308 loaded, then overflowed in the physics: numpy warnings and a misleading exit 5
+    ("check the probe contact"), or exit 0 with a divide-by-zero warning."""
+    text = (PROFILE_DIR / "1t1r-20k.toml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index(f"[{section}]")
+    at = next(i for i in range(start, len(lines)) if lines[i].startswith(f"{key} "))
+    lines[at] = f"{key} = 1e308"
+    path = tmp_path / "huge.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "run.h5"
+    code = main(["characterize", "--profile", str(path), "--arrays", "0", "--out", str(out)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 3, err
+    assert f"{section}.{key} = 1e+308 is out of range" in err, err
+    assert not out.exists()

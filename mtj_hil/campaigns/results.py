@@ -138,12 +138,12 @@ def lot_map(labels: list[str], yields: list[float | None], path: Path, title: st
         r, c = divmod(k, cols)
         text = label if yields[k] is None else f"{label}\n{100 * yields[k]:.2f}"
         bright = yields[k] is not None and (100 * yields[k] - lo) > 0.6 * (hi - lo)
-        ax.text(
-            c, r, text, ha="center", va="center", fontsize=7, color="black" if bright else "white"
-        )
+        colour = "black" if bright else "white"
+        # die labels and the group's name are the user's words: a "$" is no math
+        ax.text(c, r, text, ha="center", va="center", fontsize=7, color=colour, parse_math=False)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title)
+    ax.set_title(title, parse_math=False)
     fig.colorbar(im, ax=ax, label="yield (% good devices)")
     fig.tight_layout()
     with written_aside(path) as tmp:

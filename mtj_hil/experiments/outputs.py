@@ -367,7 +367,8 @@ def borders_figure(result: BordersResult, path: Path) -> Path:
     ax.set_xlabel("die (sorted by unaware error)")
     ax.set_ylabel("test error (%)")
     ax.set_title(
-        f"{result.dataset}: {counted(len(result.dies), 'die')}, {'-'.join(map(str, result.sizes))}"
+        f"{result.dataset}: {counted(len(result.dies), 'die')}, {'-'.join(map(str, result.sizes))}",
+        parse_math=False,
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

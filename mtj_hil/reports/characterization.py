@@ -103,7 +103,7 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
         f"run {char.attrs.get('run_id', '')[:8]}  -  {char.attrs.get('started', '')}  -  "
         f"status {char.attrs.get('status', '?')}"
     )
-    fig.suptitle(title, fontsize=12)
+    fig.suptitle(title, fontsize=12, parse_math=False)  # a die id may hold a "$"
 
     # the resistance panels show the good devices; a die with none (a pulse too weak to
     # switch it, say) shows every device with a finite reading instead, and says so
@@ -206,7 +206,14 @@ def characterization_report(char: Characterization, path: str | Path) -> Path:
         ax = foot.add_subplot(1, 1, 1)
         ax.axis("off")
         ax.text(
-            0, 1, "\n".join(notes), fontsize=9, color="#a05000", va="top", transform=ax.transAxes
+            0,
+            1,
+            "\n".join(notes),
+            fontsize=9,
+            color="#a05000",
+            va="top",
+            transform=ax.transAxes,
+            parse_math=False,  # warnings quote file and station names
         )
 
     path = Path(path)

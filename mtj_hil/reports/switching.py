@@ -36,6 +36,7 @@ def switching_report(run: Switching, path: str | Path) -> Path:
         f"switching of {run.attrs.get('die_id', '?')}  ({len(an.arrays)} arrays, "
         f"status {run.attrs.get('status')})",
         fontsize=14,
+        parse_math=False,  # a die id may hold a "$"
     )
     # S-curves: fraction of devices' trials that switched, per array, at the middle width.
     for col, state in enumerate((CellState.AP, CellState.P)):
@@ -117,7 +118,7 @@ def switching_report(run: Switching, path: str | Path) -> Path:
             f"   {key.replace('_', ' ')}: {d['flips']} flips of {d['devices']} devices "
             f"(per read <= {d['per_read_upper90']:.2g}, 90 %)"
         )
-    ax.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
+    ax.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8, parse_math=False)
     if loops:
         ax = fig.add_subplot(gs[3, :2])
         for a, d in loops:

@@ -35,6 +35,7 @@ from mtj_hil.calibration.record_files import (
 )
 from mtj_hil.calibration.records import CalibrationRecord
 from mtj_hil.cli.common import GivenPath
+from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import ConfigError, StoreError
 from mtj_hil.protocols.chip import check_write_pulse
@@ -207,6 +208,7 @@ def _directory(station: Station) -> Path:
 @click.option(
     "--die-id",
     default=None,
+    callback=checked_label,
     help="Label of the mounted die (its defect thresholds are recorded against it; not "
     "with --no-thresholds).",
 )

@@ -28,6 +28,7 @@ from mtj_hil.cli.common import (
     spell_option,
     unfinished,
 )
+from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
@@ -121,7 +122,12 @@ DEFAULTS = CharacterizationPlan()
     show_default=True,
     help="Write a PNG report beside the run file.",
 )
-@click.option("--operator", default=None, help="Who ran it (default: the login name).")
+@click.option(
+    "--operator",
+    default=None,
+    callback=checked_label,
+    help="Who ran it (default: the login name).",
+)
 @live_option
 def characterize(
     profile: str,

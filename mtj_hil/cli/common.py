@@ -15,6 +15,7 @@ from click.core import ParameterSource
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.paths import GivenPath
 from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import ConfigError, StoreError, counted
@@ -83,6 +84,7 @@ def die_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
         click.option(
             "--die-id",
             default=None,
+            callback=checked_label,
             help="Label of the die on a real station (e.g. WAFER3-DIE17); required there.",
         ),
         click.option(

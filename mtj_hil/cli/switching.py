@@ -19,6 +19,7 @@ from mtj_hil.cli.common import (
     spell_option,
     unfinished,
 )
+from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
@@ -171,7 +172,12 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
 )
 @placement_and_decision_options
 @click.option("--report/--no-report", default=True, show_default=True, help="PNG report.")
-@click.option("--operator", default=None, help="Who ran it (default: the login name).")
+@click.option(
+    "--operator",
+    default=None,
+    callback=checked_label,
+    help="Who ran it (default: the login name).",
+)
 @live_option
 def switching(
     profile: str,

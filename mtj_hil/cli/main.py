@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 import signal
 import sys
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             if debug:  # the traceback as well, and the same exit code as without --debug
                 traceback.print_exc()
             code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-            text = " ".join(str(exc).split()) or repr(exc)
+            text = one_line(str(exc)) or repr(exc)
             if code == 1 and isinstance(exc, OSError) and exc.filename and not _from_hdf5(exc):
                 # a file the command reads or writes (an output folder that cannot be made,
                 # a file that cannot be written): named, with the system's reason
@@ -292,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             forget_run()
     return code if isinstance(code, int) else 0
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each run of whitespace holding a line break or a tab becomes one
+    space (a multi-line message stays one error line); runs of plain spaces, as in a file
+    name, are kept as written."""
+    return re.sub(r"\s*[^\S ]\s*", " ", text).strip()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Exceptions raised by the application layer (configuration, run files), the warnings a
-user must see (:func:`tell_user`) and the wording of counts in messages (:func:`counted`)."""
+user must see (:func:`tell_user`), the wording of counts in messages (:func:`counted`) and
+of the commands they suggest (:func:`command_line`)."""
 
 from __future__ import annotations
 
 import logging
+import shlex
 import warnings
 
 
@@ -49,6 +51,13 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 
     ``plural`` is the plural form when it is not ``noun + "s"``."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def command_line(*words: object) -> str:
+    """The ``mtj-hil`` command of ``words`` as a message suggests it, to copy into a shell:
+    each word quoted where the shell would split or read it (a space, a ``;``); a plain path
+    prints as written, e.g. ``mtj-hil show runs/a.h5``, ``mtj-hil show 'my run.h5'``."""
+    return shlex.join(["mtj-hil", *map(str, words)])
 
 
 def apart(value: float, *bounds: float, spec: str = "g", bound_spec: str = "g") -> list[str]:

@@ -15,7 +15,7 @@ from mtj_hil.campaigns.moved import moved_note
 from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.tables import make_console, print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
-from mtj_hil.errors import counted
+from mtj_hil.errors import command_line, counted
 
 console = make_console(stderr=True)
 CAMPAIGN_FILE = GivenPath(dir_okay=False, path_type=Path)
@@ -213,7 +213,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
     if outcome.failed:
         raise CampaignIncomplete(
             f"{len(outcome.failed)} task(s) failed; fix the cause and run again (finished "
-            f"tasks are kept); details: mtj-hil campaign status {file}"
+            f"tasks are kept); details: {command_line('campaign', 'status', file)}"
         )
 
 
@@ -289,7 +289,7 @@ def status(file: Path, verify: bool) -> None:
         console.print(
             escape(
                 "no 'campaign run' runs this campaign now: the tasks it was running were "
-                f"interrupted; run it again to finish them: mtj-hil campaign run {file}"
+                f"interrupted; run it again to finish them: {command_line('campaign', 'run', file)}"
             ),
             style="yellow",
             soft_wrap=True,
@@ -392,7 +392,7 @@ def report(file: Path) -> None:
 
         raise StoreError(
             f"campaign {spec.name} ({file}) has not run yet: its index {spec.index_path} does "
-            f"not exist; run it first (mtj-hil campaign run {file})"
+            f"not exist; run it first ({command_line('campaign', 'run', file)})"
         )
     text, paths = write_report(spec)
     print_markdown(make_console(), text)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.paths import GivenPath
 from mtj_hil.cli.tables import make_console
-from mtj_hil.errors import ConfigError, StoreError, counted
+from mtj_hil.errors import ConfigError, StoreError, command_line, counted
 from mtj_hil.schema.ranges import range_part
 from mtj_hil.sim.die import simulated_die_id
 
@@ -285,8 +285,8 @@ def refuse_existing(out: Path, resume: bool) -> None:
     if status == "completed":
         if resume:
             raise StoreError(
-                f"{out} is already completed; nothing to resume (see it with: mtj-hil show "
-                f"{out}; measure again with another --out)"
+                f"{out} is already completed; nothing to resume (see it with: "
+                f"{command_line('show', out)}; measure again with another --out)"
             )
         raise StoreError(f"{out} already exists, a completed run; choose another --out")
     if refused_data(attrs) and not resume:  # (a resume classifies the same data again)

@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 
 from mtj_hil.cli.common import GivenPath, console
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, command_line
 
 
 @click.command()
@@ -30,6 +30,9 @@ def examples(directory: Path, force: bool) -> None:
         console.print(escape(f"wrote {path}"), soft_wrap=True)
     station = directory / "stations" / "virtual-lab.toml"
     console.print(
-        escape(f"next: mtj-hil station check {station}; mtj-hil characterize --station {station}"),
+        escape(
+            f"next: {command_line('station', 'check', station)}; "
+            f"{command_line('characterize', '--station', station)}"
+        ),
         soft_wrap=True,
     )

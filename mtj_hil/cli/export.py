@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 
 from mtj_hil.cli.common import GivenPath, console
+from mtj_hil.errors import command_line
 
 
 @click.command()
@@ -90,8 +91,8 @@ def _say_what_is_missing(ds: Any, campaign: Path) -> None:
         return
     expected = int(ds.attrs.get("dies_expected", ds.sizes["die"] + len(missing)))
     running = (
-        f"the campaign is still running: export again when it ends (mtj-hil campaign status "
-        f"{campaign})"
+        "the campaign is still running: export again when it ends "
+        f"({command_line('campaign', 'status', campaign)})"
         if ds.attrs.get("campaign_running")
         else "their tasks are not finished (or were measured with settings since changed)"
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shlex
 import signal
 import sys
 import traceback
@@ -26,7 +25,7 @@ from mtj_hil.cli.common import console, current_run, forget_run
 from mtj_hil.cli.repeated import refuse_conflicting_options
 from mtj_hil.cli.run_report import report_missing
 from mtj_hil.cli.tables import ReaderGone
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, command_line
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.errors import OutsideLimits, ProtocolError
@@ -143,7 +142,7 @@ def _interrupted(args: list[str], signal_name: str) -> None:
     run = current_run()
     how = "interrupted" if signal_name == "SIGINT" else f"stopped by {signal_name}"
     if run is None and args[:2] == ["campaign", "run"]:  # every finished task is kept
-        again = "mtj-hil " + shlex.join([a for a in args if a != "--debug"])
+        again = command_line(*[a for a in args if a != "--debug"])
         console.print(
             Text.assemble((how, "red"), f": run the campaign again to finish it: {again}"),
             soft_wrap=True,
@@ -161,7 +160,7 @@ def _interrupted(args: list[str], signal_name: str) -> None:
             Text.assemble(
                 (how, "red"),
                 f" after the run file {run} was completed: its data are all kept "
-                f"(see it with: mtj-hil show {shlex.quote(str(run))}){_report_hint(args)}",
+                f"(see it with: {command_line('show', run)}){_report_hint(args)}",
             ),
             soft_wrap=True,
         )

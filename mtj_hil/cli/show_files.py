@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mtj_hil.cli.tables import make_console, print_grid
-from mtj_hil.errors import StoreError, counted
+from mtj_hil.errors import StoreError, command_line, counted
 from mtj_hil.runs.store.resume import finish_hint, resume_hint
 from mtj_hil.runs.store.sniff import hdf5_signature_at_block
 
@@ -129,8 +129,9 @@ def show_network(path: Path) -> None:
             ),
             soft_wrap=True,
         )
+    die = attrs.get("die", "N")
     out.print(
-        escape(f"evaluate it with: mtj-hil evaluate --net {path} --die {attrs.get('die', 'N')}"),
+        escape(f"evaluate it with: {command_line('evaluate', '--net', path, '--die', die)}"),
         soft_wrap=True,
     )
 
@@ -172,9 +173,10 @@ def show_campaign_index(path: Path) -> None:
             ("tasks", ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"),
         ],
     )
+    campaign_file = header.get("campaign_file", "FILE")
     out.print(
         escape(
-            f"progress and failures: mtj-hil campaign status {header.get('campaign_file', 'FILE')}"
+            f"progress and failures: {command_line('campaign', 'status', campaign_file)}"
             " (--verify re-checks the run files)"
         ),
         soft_wrap=True,
@@ -220,7 +222,7 @@ def show_toml(path: Path, named_toml: bool = True) -> None:
             soft_wrap=True,
         )
         out.print(
-            escape(f"check it (settings, instruments): mtj-hil station check {path}"),
+            escape(f"check it (settings, instruments): {command_line('station', 'check', path)}"),
             soft_wrap=True,
         )
     elif toml_kind(data) == "campaign file":
@@ -233,7 +235,7 @@ def show_toml(path: Path, named_toml: bool = True) -> None:
             ),
             soft_wrap=True,
         )
-        out.print(escape(f"progress: mtj-hil campaign status {path}"), soft_wrap=True)
+        out.print(escape(f"progress: {command_line('campaign', 'status', path)}"), soft_wrap=True)
     elif toml_kind(data) == "die profile":
         from mtj_hil.sim.profile import load_profile
 

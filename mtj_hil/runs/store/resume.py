@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mtj_hil.errors import command_line
+
 # commands whose run files finish with their own command line plus ``--resume``
 _RESUMABLE = ("characterize", "switching")
 
@@ -31,7 +33,7 @@ def resume_command(args: list[str], run: Path) -> str:
         args += ["--out", str(run)]
     if "--resume" not in args:
         args.append("--resume")
-    return "mtj-hil " + shlex.join(args)
+    return command_line(*args)
 
 
 def _same_file(given: str, run: Path) -> bool:
@@ -55,7 +57,7 @@ def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
         tokens = []
     if attrs.get("kind") == "network":  # a training run is saved at its end, never resumed
         again = next(
-            (shlex.join(["mtj-hil", *tokens[i:]]) for i, t in enumerate(tokens) if t == "train"),
+            (command_line(*tokens[i:]) for i, t in enumerate(tokens) if t == "train"),
             "mtj-hil train ... (the options it was made with)",
         )
         return f"delete {shlex.quote(str(path))} and train again: {again}"
@@ -64,10 +66,10 @@ def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
             args = [t for t in tokens[i:] if t != "--debug"]
             return resume_command(args, path)
         if token == "campaign":
-            return "mtj-hil " + shlex.join(tokens[i:])
+            return command_line(*tokens[i:])
     command = "characterize" if attrs.get("kind") == "characterization" else "switching"
     return (
-        f"mtj-hil {command} --out {shlex.quote(str(path))} --resume "
+        f"{command_line(command, '--out', path, '--resume')} "
         "(with the die options it was made with)"
     )
 

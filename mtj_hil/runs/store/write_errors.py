@@ -6,7 +6,7 @@ from pathlib import Path
 
 import h5py
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, command_line
 from mtj_hil.fileio.atomic import error_text
 from mtj_hil.runs.store.resume import resume_hint
 
@@ -22,7 +22,7 @@ def write_failure(
     if after == "complete":
         todo = (
             "the run is complete and written whole, nothing is lost: free space or fix "
-            f"the cause; the leftover journal is removed by the next 'mtj-hil show {path}'"
+            f"the cause; the leftover journal is removed by the next {command_line('show', path)}"
         )
     elif not path.exists():  # its first write: no file to resume
         todo = "no file was made: free space or fix the cause, then run the command again"
@@ -41,5 +41,5 @@ def second_writer(path: Path, exc: FileExistsError) -> StoreError:
         f"cannot commit to run file {path}: another process wrote its next journal part "
         f"({exc.filename}) meanwhile, so two processes write this run (its writer lease was "
         "removed or bypassed); this one stops, the parts committed before stay: let the "
-        f"other finish, then check it with 'mtj-hil show --verify {path}'"
+        f"other finish, then check it with: {command_line('show', '--verify', path)}"
     )

@@ -17,6 +17,7 @@ from rich.text import Text
 from mtj_hil.cli.common import (
     GivenPath,
     array_progress,
+    array_ranges,
     choose_run,
     console,
     die_options,
@@ -29,6 +30,7 @@ from mtj_hil.cli.common import (
     unfinished,
 )
 from mtj_hil.cli.labels import checked_label
+from mtj_hil.cli.list_options import checked_by
 from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
@@ -55,7 +57,12 @@ DEFAULTS = CharacterizationPlan()
 
 @click.command()
 @die_options("characterize")
-@click.option("--arrays", default=None, help="Arrays to measure, e.g. '0-7,12' (default all).")
+@click.option(
+    "--arrays",
+    default=None,
+    callback=checked_by(array_ranges),
+    help="Arrays to measure, e.g. '0-7,12' (default all).",
+)
 @click.option(
     "--cycles",
     default=DEFAULTS.cycles,

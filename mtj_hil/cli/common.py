@@ -332,17 +332,29 @@ def parse_arrays(text: str | None, n_arrays: int) -> tuple[int, ...]:
     if text is None:
         return tuple(range(n_arrays))
     chosen: dict[int, None] = {}  # ordered, without duplicates: at most n_arrays entries
-    for part in text.split(","):
-        try:
-            first, last = range_part(part)
-        except ValueError as exc:
-            if "backwards" in str(exc):
-                raise ConfigError(f"--arrays {text!r}: {exc}") from exc
-            raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12' ({exc})") from exc
+    for first, last in array_ranges(text):
         if first < 0 or last >= n_arrays:
             raise ConfigError(f"--arrays {text!r}: arrays must lie in 0..{n_arrays - 1}")
         chosen.update(dict.fromkeys(range(first, last + 1)))
     return tuple(chosen)
+
+
+def array_ranges(text: str) -> list[tuple[int, int]]:
+    """The ``(first, last)`` ranges of an array selection such as ``"0-7,12"``, not
+    expanded and not checked against a die (the ``--arrays`` text alone).
+
+    Raises:
+        ConfigError: malformed text or a reversed range.
+    """
+    ranges = []
+    for part in text.split(","):
+        try:
+            ranges.append(range_part(part))
+        except ValueError as exc:
+            if "backwards" in str(exc):
+                raise ConfigError(f"--arrays {text!r}: {exc}") from exc
+            raise ConfigError(f"--arrays {text!r} is not a list like '0-7,12' ({exc})") from exc
+    return ranges
 
 
 def given_options(names: tuple[str, ...]) -> list[str]:

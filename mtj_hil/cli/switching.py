@@ -11,6 +11,7 @@ from rich.text import Text
 
 from mtj_hil.cli.common import (
     array_progress,
+    array_ranges,
     choose_run,
     console,
     die_options,
@@ -20,6 +21,7 @@ from mtj_hil.cli.common import (
     unfinished,
 )
 from mtj_hil.cli.labels import checked_label
+from mtj_hil.cli.list_options import checked_by
 from mtj_hil.cli.numbers import FINITE, FiniteRange
 from mtj_hil.cli.resume_plan import refuse_changed_plan, stored_run
 from mtj_hil.cli.run_report import draw_report, finish_report
@@ -91,13 +93,22 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
 
 @click.command()
 @die_options("switching")
-@click.option("--arrays", default=None, help="Arrays to measure, e.g. '0,3-5' (default all).")
 @click.option(
-    "--widths", default=None, help="Pulse widths (s), e.g. '1e-8,1e-7,1e-6' (default: 3 decades)."
+    "--arrays",
+    default=None,
+    callback=checked_by(array_ranges),
+    help="Arrays to measure, e.g. '0,3-5' (default all).",
+)
+@click.option(
+    "--widths",
+    default=None,
+    callback=checked_by(lambda text: parse_floats(text, "--widths")),
+    help="Pulse widths (s): a list like '1e-8,1e-7,1e-6' or start:stop:step (default: 3 decades).",
 )
 @click.option(
     "--amplitudes",
     default=None,
+    callback=checked_by(lambda text: parse_floats(text, "--amplitudes")),
     help="Pulse amplitudes (V): a list or start:stop:step (default: 40 % of nominal .. max).",
 )
 @click.option(
@@ -147,7 +158,12 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
     "direction stops once its devices reach the stated precision (it takes no --trials or "
     "--adaptive).",
 )
-@click.option("--loop-devices", default=None, help="Pulsed R-V loops on array:row:col,...")
+@click.option(
+    "--loop-devices",
+    default=None,
+    callback=checked_by(parse_devices),
+    help="Pulsed R-V loops on array:row:col,...",
+)
 @click.option(
     "--read-voltage",
     default=DEFAULTS.read_voltage,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from mtj_hil.cli.common import given_options, spell_option
+from mtj_hil.cli.list_options import plain_number
 from mtj_hil.cli.numbers import FiniteRange
 from mtj_hil.errors import ConfigError
 from mtj_hil.protocols.switching.decision import MAX_DECISION_BOUND, MAX_PRECISION_MARGIN
@@ -149,9 +150,17 @@ more than any sweep needs; a range past it is a typo (a step of ``1e-12``) that 
 machine's memory before anything is measured."""
 
 
+EXAMPLES = {
+    "--amplitudes": ("'0.4,0.6,0.8'", "'0.4:1.2:0.025'"),
+    "--widths": ("'1e-8,1e-7,1e-6'", "'1e-8:5e-8:1e-8'"),
+}
+"""A list and a range of each option, as its refusals show them."""
+
+
 def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
     """Parse ``"1e-8,1e-7"`` or a range ``"0.4:1.2:0.025"`` (start:stop:step, inclusive): at
-    most :data:`MAX_POINTS` finite values, a range's size checked before it is built.
+    most :data:`MAX_POINTS` finite values in plain ASCII numbers, a range's size checked
+    before it is built.
 
     Raises:
         ConfigError: malformed text, a number that is not finite, or too many values.
@@ -161,12 +170,14 @@ def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
     ranged = ":" in text
     parts = text.split(":") if ranged else text.split(",")  # an empty item is a slip
     try:
-        numbers = [float(x) for x in parts]
+        numbers = [plain_number(x) for x in parts]
         if ranged and (len(numbers) != 3 or numbers[2] <= 0 or numbers[1] < numbers[0]):
             raise ValueError
     except ValueError as exc:
+        listed, ranged_example = EXAMPLES.get(option, EXAMPLES["--amplitudes"])
         raise ConfigError(
-            f"{option} {text!r} is not a list like '1e-8,1e-7' or a range like '0.4:1.2:0.025'"
+            f"{option} {text!r} is not a list like {listed} or a range like {ranged_example} "
+            "(start:stop:step, plain numbers)"
         ) from exc
     if not all(map(math.isfinite, numbers)):
         raise ConfigError(f"{option} {text!r}: every number must be finite (not inf or nan)")

@@ -427,7 +427,9 @@ def summarise_switching(path: Path) -> None:
             str(pop.get("n", 0)),
             str(int((fit.status == STATUS_FEW_TRIALS).sum())),
             str(fit.never_switched),
-            f"{fl.value:.2g} ({fl.low:.2g}..{fl.high:.2g})",
+            f"{fl.value:.2g} ({fl.low:.2g}..{fl.high:.2g})"
+            if fl.trials
+            else "not measured (--floor-trials 0)",
         ]
         columns.append(values)
     rows = [[q, *(c[i] for c in columns)] for i, q in enumerate(quantities)]

@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 128 + signal.SIGPIPE  # as a command the signal stopped: 141, no message
         except click.ClickException as exc:
+            exc = _missing_choice(exc)
             exc.show()
             return exc.exit_code
         except Exception as exc:
@@ -292,6 +293,21 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             forget_run()
     return code if isinstance(code, int) else 0
+
+
+def _missing_choice(exc: click.ClickException) -> click.ClickException:
+    """A missing option of fixed choices as a one-line usage error, ``Missing option
+    '--format' (choose from netcdf, csv, nexus)`` (click lists the choices one a line);
+    any other error as it is."""
+    param = getattr(exc, "param", None)
+    if not isinstance(exc, click.MissingParameter) or param is None:
+        return exc
+    if not isinstance(param.type, click.Choice):
+        return exc
+    kind = exc.param_type or param.param_type_name
+    choices = ", ".join(str(c) for c in param.type.choices)
+    hint = param.get_error_hint(exc.ctx)
+    return click.UsageError(f"Missing {kind} {hint} (choose from {choices})", exc.ctx)
 
 
 def one_line(text: str) -> str:

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -96,10 +97,14 @@ def print_table(
             )
         for row in cells:
             table.add_row(*(Text(c) for c in row))
+        if title and cell_len(title) > min(out.measure(table).maximum, out.width):
+            # rich folds a title to the table's width, mid-path: a line of its own instead
+            table.title = None
+            out.print(Text(title, style="italic"), soft_wrap=True)
         out.print(table)
         return
     if title:
-        out.print(Text(title, style="italic"))
+        out.print(Text(title, style="italic"), soft_wrap=True)
     for row in cells:
         out.print(Text(f"{headers[0]} {row[0]}" if row else "", style="bold"), soft_wrap=True)
         for head, value in zip(headers[1:], row[1:], strict=False):

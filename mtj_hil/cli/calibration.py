@@ -253,6 +253,8 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
         with open_station(station, apply_calibration=False) as chip:
             record = calibrate_station(chip, die_id=die_id, thresholds=not no_thresholds)
     except CalibrationError as exc:
+        if isinstance(exc, StoreError):
+            raise  # the record could not be written (a full disk): a file problem, exit 4
         raise CalibrationFailed(str(exc)) from exc
     print_record(record)
     console.print(escape(f"written: {record.path}"), soft_wrap=True)

@@ -129,6 +129,8 @@ def show_network(path: Path) -> None:
             ),
             soft_wrap=True,
         )
+    if attrs.get("status") != "completed":
+        return  # an unfinished network (said above) is refused by evaluate
     die = attrs.get("die", "N")
     out.print(
         escape(f"evaluate it with: {command_line('evaluate', '--net', path, '--die', die)}"),

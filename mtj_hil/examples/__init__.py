@@ -3,12 +3,11 @@
 In the repository they are the top-level ``stations/`` and ``campaigns/`` folders; an
 installed package carries the same files as ``mtj_hil/examples/stations`` and
 ``mtj_hil/examples/campaigns`` (``setup.py`` maps the folders, nothing is copied in git).
-``mtj-hil examples DIR`` copies them out.
+``mtj-hil examples DIR`` copies them out (:mod:`mtj_hil.cli.examples`).
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 FOLDERS = ("stations", "campaigns")
@@ -36,21 +35,3 @@ def example_files() -> dict[str, Path]:
         for folder in FOLDERS
         for path in sorted(example_dir(folder).glob("*.toml"))
     }
-
-
-def copy_examples(target: str | Path, overwrite: bool = False) -> list[Path]:
-    """Copy the examples to ``target/stations`` and ``target/campaigns``; the files written.
-
-    Raises:
-        FileExistsError: a file of that name exists there (without ``overwrite``); nothing
-            is copied then.
-    """
-    target = Path(target)
-    plan = {target / rel: src for rel, src in example_files().items()}
-    existing = [dst for dst in plan if dst.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(", ".join(str(p) for p in existing))
-    for dst, src in plan.items():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-    return list(plan)

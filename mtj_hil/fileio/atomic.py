@@ -68,12 +68,18 @@ def atomic_write(
     """Write ``data`` as the new content of ``path``: whole or not at all, durable once this
     returns. With ``exclusive`` the file must not exist yet (it is never replaced).
 
+    A temporary a killed writer left for ``path`` is removed first.
+
     Raises:
         FileExistsError: ``exclusive`` and the file exists (nothing written).
-        OSError: the write failed; the file is as it was and ``exc.filename`` names it.
+        OSError: the write failed; the file is as it was and ``exc.filename`` names it. When
+            only the folder's flush failed, after the rename, the file is in place whole and
+            the error's text says so.
     """
     path = Path(path)
+    remove_stale_temps(path.parent, path.name)
     tmp = temp_path(path)
+    renamed = False
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -87,6 +93,7 @@ def atomic_write(
             os.unlink(tmp)
         else:
             os.replace(tmp, path)
+        renamed = True
         fsync_dir(path.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -94,6 +101,11 @@ def atomic_write(
         if isinstance(exc, FileExistsError):
             raise
         exc.filename = str(path)
+        if renamed:
+            exc.strerror = (
+                f"{exc.strerror or exc} while flushing its folder to the disk; the file was "
+                "written whole and is in place (its name may not survive a power cut)"
+            )
         raise
 
 
@@ -106,7 +118,9 @@ def written_aside(path: str | Path) -> Iterator[Path]:
     first. Not flushed to the disk: for outputs drawn again from the data, not records.
 
     Raises:
-        OSError: the rename failed (the temporary is removed; ``path`` is as it was).
+        OSError: the writer or the rename failed (the temporary is removed; ``path`` is as
+            it was); an error that names no file (a full disk at an image library's last
+            write) is given ``path`` as its file name.
     """
     path = Path(path)
     remove_stale_temps(path.parent, path.name)
@@ -115,9 +129,11 @@ def written_aside(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not exc.filename:
+            exc.filename = str(path)
         raise
 
 

@@ -60,7 +60,7 @@ def resume_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
             (command_line(*tokens[i:]) for i, t in enumerate(tokens) if t == "train"),
             "mtj-hil train ... (the options it was made with)",
         )
-        return f"delete {shlex.quote(str(path))} and train again: {again}"
+        return f"delete {_with_debris(path)} and train again: {again}"
     for i, token in enumerate(tokens):
         if token in _RESUMABLE:
             args = [t for t in tokens[i:] if t != "--debug"]
@@ -100,3 +100,14 @@ def finish_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
             f"again with other settings into another --out, or remove {shlex.quote(str(path))}"
         )
     return f"finish it with: {resume_hint(attrs, path)}"
+
+
+def _with_debris(path: Path) -> str:
+    """``path`` (quoted for a shell) and, when its writer left one, its journal folder of
+    flushed parts, which a new file of that name would find and set aside as orphaned."""
+    from mtj_hil.runs.store.journal import parts_dir
+
+    parts = parts_dir(path)
+    if not parts.exists():
+        return shlex.quote(str(path))
+    return f"{shlex.quote(str(path))} and its journal {shlex.quote(str(parts))}"

@@ -7,6 +7,7 @@ another command's ``--resume``; a file that was completed before the signal stay
 
 from __future__ import annotations
 
+import shutil
 import warnings
 
 import pytest
@@ -53,12 +54,20 @@ def test_a_training_stopped_while_saving_says_what_to_do(phase, points, tmp_path
     if status == "completed":  # the signal waited for the whole file: it is usable
         assert main(["evaluate", "--net", str(out), "--die", "0"]) == 0
         return
-    assert "it cannot be resumed" in shown and f"delete {out} and train again" in shown
+    assert "it cannot be resumed" in shown and f"delete {out}" in shown
+    assert "evaluate it with" not in shown  # evaluate refuses an unfinished network
+    left = [p for p in (out.with_name("net.h5.parts"),) if p.exists()]
+    # the advice names what the writer left beside it (a new file would set it aside)
+    assert all(str(p) in shown for p in left) and "and train again" in shown, shown
     assert main([*TRAIN, "--out", str(out)]) == 4  # not overwritten, but said why
     err = _squash(capsys.readouterr().err)
     assert f"{out} is an unfinished training run" in err and f"delete {out}" in err
     assert main(["evaluate", "--net", str(out), "--die", "0"]) == 4
-    assert f"delete {out} and train again" in _squash(capsys.readouterr().err)
+    assert f"delete {out}" in _squash(capsys.readouterr().err)
+    for path in (out, *left):  # as the advice says: then training again leaves no debris
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert main([*TRAIN, "--out", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("net")) == ["net.h5"]
 
 
 @pytest.mark.parametrize("phase", ["making the file", "committing the network"])
@@ -74,6 +83,6 @@ def test_a_full_disk_while_saving_a_training_says_train_again_not_resume(
     assert "No space left on device" in err and str(out) in err and "Traceback" not in err
     assert "then resume" not in err
     if out.exists():  # the unfinished file must go before training again
-        assert f"delete {out} and train again" in err
+        assert f"delete {out}" in err and "and train again" in err
     else:  # the first write failed: there is nothing to delete
         assert "no file was made" in err and "run the command again" in err

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,10 @@ def connect(
     # measured, a 1t1r-20k die took 0.45-0.69 s on such a worker against 0.32 s in-process or on
     # a worker without it. Tasks here are short-lived, so speed wins; a user's own setting of
     # the variable in the environment still takes precedence.
+    # Another cluster (a second campaign, a notebook) holding the dashboard's port makes
+    # distributed serve it on a free one with a UserWarning; the port in use is printed as
+    # the dashboard link, so the warning is only noise on a campaign's stderr.
+    warnings.filterwarnings("ignore", r"Port \d+ is already in use", UserWarning)
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         try:
             cluster = LocalCluster(

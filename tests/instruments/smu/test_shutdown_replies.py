@@ -244,6 +244,7 @@ def test_a_level_another_client_set_beyond_the_bound_is_ramped_down_from(dialect
     smu, server, _ = _live(dialect, lambda text, reply, armed: reply)
     with server:
         driver = _open(dialect, server.resource)
+        assert driver.output_enabled  # a query: the driver's writes have all been handled
         smu.handle(SET_LEVEL[dialect])
         start = len(smu.history)
         assert driver.shutdown() is True

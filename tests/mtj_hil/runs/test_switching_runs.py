@@ -121,7 +121,7 @@ def test_cli_information_placement_is_recorded_and_spends_fewer_trials(tmp_path)
     [
         (["--amplitudes", "0.5:1.5:0.1"], 6, "amplitude 1.3 V lies outside the safety envelope"),
         (["--widths", "1e-6,1e-3"], 6, "width 0.001 s lies outside the safety envelope"),
-        (["--widths", "fast"], 3, "--widths 'fast' is not a list"),
+        (["--widths", "fast"], 2, "Invalid value for '--widths': 'fast' is not a list"),
         (["--loop-devices", "0:99:1"], 5, "R-V loop device (0, 99, 1) is not on the die"),
         (["--arrays", "40"], 3, "arrays must lie in 0..31"),
     ],

@@ -26,12 +26,12 @@ import numpy as np
 from mtj_hil.calibration.correction import ReadPathCorrection
 from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.calibration.limits import (
-    MAX_CONVERTER_OFFSET_FRACTION,
     MAX_GAIN_ERROR,
     MAX_SERIES_RESISTANCE,
     MAX_SHORT_G,
     MAX_SMU_OFFSET,
     MIN_SERIES_RESISTANCE,
+    max_converter_offset,
 )
 from mtj_hil.calibration.records import (
     ConverterCalibration,
@@ -402,11 +402,11 @@ def calibrate_converters(
                 f"converter of output line {j} has an implausible gain {g:.3f}: fault on "
                 "that line; nothing was recorded, the previous calibration stays in force"
             )
-        if abs(o) > MAX_CONVERTER_OFFSET_FRACTION * full_scale:
+        if abs(o) > max_converter_offset(full_scale):
             raise CalibrationError(
                 f"converter of output line {j} has an implausible offset {o:.3g} A (more than "
-                f"{MAX_CONVERTER_OFFSET_FRACTION:.0%} of its {full_scale:g} A range): fault on "
-                "that line; nothing was recorded, the previous calibration stays in force"
+                f"{max_converter_offset(full_scale):g} A on its {full_scale:g} A range): fault "
+                "on that line; nothing was recorded, the previous calibration stays in force"
             )
         resid = yj / sigma - design @ coef
         chi2 = max(float(resid @ resid) / max(xj.size - 2, 1), 1.0)

@@ -12,11 +12,11 @@ from typing import Any
 
 from mtj_hil.calibration.errors import RecordFileError
 from mtj_hil.calibration.limits import (
-    MAX_CONVERTER_OFFSET_FRACTION,
     MAX_GAIN_ERROR,
     MAX_SERIES_RESISTANCE,
     MAX_SMU_OFFSET,
     MIN_SERIES_RESISTANCE,
+    max_converter_offset,
 )
 from mtj_hil.schema import check_section, check_top
 
@@ -148,13 +148,13 @@ def _check_converter(conv: dict[str, Any], src: str) -> None:
             f"{src}: converter.gain holds {bad[0]!r}; allowed: gains from {lo:g} to {hi:g} "
             "(a line outside this is refused as a fault)"
         )
-    most = MAX_CONVERTER_OFFSET_FRACTION * conv["full_scale"]
+    most = max_converter_offset(conv["full_scale"])
     big = [o for o in conv["offset"] if not abs(o) <= most]
     if big:
         raise RecordFileError(
             f"{src}: converter.offset holds {big[0]!r}; allowed: offsets from {-most:g} to "
-            f"{most:g} A ({MAX_CONVERTER_OFFSET_FRACTION:.0%} of full_scale "
-            f"{conv['full_scale']:g} A; a line outside this is refused as a fault)"
+            f"{most:g} A (on full_scale {conv['full_scale']:g} A; a line outside this is "
+            "refused as a fault)"
         )
     for key in ("gain_uncertainty", "offset_uncertainty"):
         negative = [u for u in conv[key] if u < 0]

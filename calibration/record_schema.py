@@ -12,7 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from mtj_hil.calibration.errors import RecordFileError
-from mtj_hil.calibration.limits import MAX_CONVERTER_OFFSET_FRACTION, MAX_SHORT_G
+from mtj_hil.calibration.limits import (
+    MAX_CONVERTER_OFFSET_FRACTION,
+    MAX_SHORT_G,
+    MIN_CONVERTER_OFFSET_BOUND,
+)
 from mtj_hil.calibration.records import FORMAT, FORMAT_VERSION
 from mtj_hil.instruments.controller import ADC_RANGES
 from mtj_hil.schema import Field, FileSchema, Section
@@ -115,7 +119,8 @@ CONVERTER = Section(
         Field("gain", "float list", "Gain per output line.", nonempty=True),
         Field("gain_uncertainty", "float list", "Its uncertainty.", finite=False),
         Field("offset", "float list", "Offset per output line (at most "
-              f"{MAX_CONVERTER_OFFSET_FRACTION:.0%} of full_scale in size).", unit="A",
+              f"{MAX_CONVERTER_OFFSET_FRACTION:.0%} of full_scale in size, or "
+              f"{MIN_CONVERTER_OFFSET_BOUND:g} A on the smallest ranges).", unit="A",
               nonempty=True),
         Field("offset_uncertainty", "float list", "Its uncertainty.", unit="A",
               finite=False),
@@ -129,7 +134,7 @@ THRESHOLDS = Section(
     "Defect thresholds derived on one die.",
     (
         Field("die_id", "str", "The die they were measured on."),
-        Field("arrays", "int list", "Arrays measured.", lo=0, distinct=True),
+        Field("arrays", "int list", "Arrays measured.", lo=0),
         Field("unit", "str", "Unit of the thresholds.", default="S", choices=("S",)),
         Field("state_g", "float", "P above, AP below.", unit="S", lo=0, lo_open=True),
         Field("short_g", "float", "Shorts above this after both writes.", unit="S", lo=0,

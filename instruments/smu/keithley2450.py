@@ -33,6 +33,7 @@ from mtj_hil.instruments.smu.base import (
     output_state,
     parse_numbers,
     scpi_number,
+    sent_number,
     status_word,
 )
 from mtj_hil.instruments.smu.known_state import (
@@ -321,6 +322,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         for v in points:
             self._check_level(v)
         n = len(points)
+        self._expect_level = None  # not known while the sweep runs (or if it fails)
         self.write(f":SOUR:LIST:VOLT {format_list(points)}")
         self.write(":SOUR:SWE:VOLT:LIST 1, 0, 1, OFF")
         self.write(f":TRAC:CLE {BUFFER}")
@@ -332,4 +334,7 @@ class Keithley2450(KeithleyScpiBasics, SCPIMixin, Instrument):
         numbers = parse_numbers(reply, _PER_POINT, "Keithley 2450 :TRAC:DATA?")
         if len(numbers) != _PER_POINT * n:
             raise InstrumentError(f"Keithley 2450 sweep: expected {n} points, got {len(numbers)}")
+        # unlike the 2400's list mode (back to :SOUR:VOLT:MODE FIX) the sweep leaves the
+        # source at its last point: the level the mid-run check expects from now on
+        self._expect_level = sent_number(points[-1])
         return self._decode(numbers, n)

@@ -17,7 +17,7 @@ from mtj_hil.instruments.errors import SafetyViolation
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu.model_bounds import model_problem
 from mtj_hil.schema import check_section, check_top, read_toml, refuse_other_kind, settings
-from mtj_hil.sim.profile import DeviceProfile, load_profile
+from mtj_hil.sim.profile import PROFILE_DIR, DeviceProfile, load_profile
 from mtj_hil.station.config import (
     SAFETY_KEYS,
     VIRTUAL,
@@ -45,13 +45,18 @@ def profile_source(value: str, station_path: Path | None) -> str:
     """Where a station's ``[die] profile`` is loaded from: a shipped profile name stays a
     name; a path relative to nothing else is taken relative to the station file's folder
     (not the working directory), so a station file and its profile can move together.
-    Absolute paths, and every value when the station has no file, are used as given."""
+    Absolute paths, and every value when the station has no file, are used as given. A bare
+    word that is neither a shipped name nor a file beside the station (no folder, no suffix)
+    stays a name, so a misspelt shipped name is reported as written, with its closest match."""
     candidate = Path(value)
     if station_path is None or not value or candidate.is_absolute():
         return value
-    if candidate.suffix != ".toml":
-        return value  # a profile name (a misspelt one is named as written, closest match)
-    return str(station_path.parent / candidate)
+    if (PROFILE_DIR / f"{value}.toml").exists():
+        return value
+    beside = station_path.parent / candidate
+    if candidate.suffix or len(candidate.parts) > 1 or beside.exists():
+        return str(beside)
+    return value
 
 
 def load_station(path: str | Path) -> Station:

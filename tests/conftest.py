@@ -33,8 +33,16 @@ def _bench_locks_of_its_own(tmp_path_factory: pytest.TempPathFactory, monkeypatc
     monkeypatch.setenv("MTJ_HIL_LOCK_DIR", str(tmp_path_factory.mktemp("bench-locks")))
 
 
+SCRIPTS_TESTS = Path(__file__).parent / "scripts"
+"""The benches' smoke runs: the suite's longest single tests."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the tests marked ``hardware`` unless ``--hardware`` was given."""
+    """The benches' smoke tests first (collected last, ``tests/scripts``, they were left to
+    the end of the run, where one worker ran them while the others had nothing to do; each
+    file's tests stay together and in order); skip the tests marked ``hardware`` unless
+    ``--hardware`` was given."""
+    items.sort(key=lambda item: not item.path.is_relative_to(SCRIPTS_TESTS))
     if config.getoption("--hardware"):
         return
     skip = pytest.mark.skip(reason="needs a real instrument station; run with --hardware")

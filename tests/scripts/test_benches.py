@@ -168,6 +168,8 @@ SOLO = {
     "bench_campaign": "test_bench_campaign_smoke.py",
     "bench_instruments": "test_bench_hardware_smoke.py",
     "bench_switching": "test_bench_hardware_smoke.py",
+    "bench_live": "test_bench_live_training_smoke.py",
+    "bench_training": "test_bench_live_training_smoke.py",
 }
 """The longest smoke runs, each checked from a file of its own: the suite's workers take a
 file each (``--dist loadfile``), so these run beside the others instead of after them."""

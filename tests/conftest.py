@@ -38,14 +38,11 @@ SCRIPTS_TESTS = Path(__file__).parent / "scripts"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Long files first: the benches' smoke tests (collected last, ``tests/scripts``, they
-    were left to the end of the run, where one worker ran them while the others had nothing
-    to do), then every file holding a test marked ``slow``; each file's tests stay together
-    and in order. Skip the tests marked ``hardware`` unless ``--hardware`` was given."""
-    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(
-        key=lambda item: (not item.path.is_relative_to(SCRIPTS_TESTS), item.path not in slow)
-    )
+    """The benches' smoke tests first (collected last, ``tests/scripts``, they were left to
+    the end of the run, where one worker ran them while the others had nothing to do; each
+    file's tests stay together and in order); skip the tests marked ``hardware`` unless
+    ``--hardware`` was given."""
+    items.sort(key=lambda item: not item.path.is_relative_to(SCRIPTS_TESTS))
     if config.getoption("--hardware"):
         return
     skip = pytest.mark.skip(reason="needs a real instrument station; run with --hardware")

@@ -70,3 +70,24 @@ def test_a_profile_path_without_a_lowercase_toml_suffix_is_found_beside_the_stat
         data["die"]["profile"] = value
         station = load_station(_write(tmp_path, data))
         assert station.profile.name == "1t1r-20k", value
+
+
+def test_a_converter_line_with_an_implausible_offset_is_refused_by_the_procedure(
+    tmp_path, capsys, monkeypatch
+):
+    """The procedure refuses what the record reader would refuse (one bound for both): a
+    line reading 20 uA with nothing on it, on the 1e-4 A range (bound 5 uA)."""
+    import mtj_hil.sim.lab.lab as lab_module
+
+    class OffsetLine(lab_module.VirtualBoard):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.converter_offset[0] = 2e-5
+
+    monkeypatch.setattr(lab_module, "VirtualBoard", OffsetLine)
+    station, cal = _calibration_station(tmp_path)
+    assert main(["calibrate", "--station", station, "--no-thresholds"]) == 8
+    err = " ".join(capsys.readouterr().err.split())
+    assert "converter of output line 0 has an implausible offset 2e-05 A" in err, err
+    assert "more than 5e-06 A on its 0.0001 A range" in err, err
+    assert not list(cal.glob("*.toml"))

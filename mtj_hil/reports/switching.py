@@ -107,6 +107,8 @@ def switching_report(run: Switching, path: str | Path) -> Path:
         fl = fit.floor
         lines.append(
             f"   floor {fl.value:.2g} (90 % {fl.low:.2g}..{fl.high:.2g}, {fl.trials} trials)"
+            if fl.trials
+            else "   floor not measured (--floor-trials 0)"
         )
     lines.append("")
     lines.append(

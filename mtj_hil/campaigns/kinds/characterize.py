@@ -60,10 +60,11 @@ def check_indices(value: Any) -> str | None:
     return None if ok else f"= {value!r} is not allowed; allowed: {INDICES_ALLOWED}"
 
 
+LOT_SEED = Field("lot_seed", "int", "Seed of the simulated lot.", default=0, lo=0, hi=MAX_SEED)
 DIE_KEYS = (
     Field("profile", "str", "Die profile of a simulated lot: a shipped name or a .toml file "
           "(relative: to the campaign file).", default="1t1r-20k"),
-    Field("lot_seed", "int", "Seed of the simulated lot.", default=0, lo=0, hi=MAX_SEED),
+    LOT_SEED,
     Field("dies", "any", "Dies of the simulated lot or virtual-lab station to measure.",
           default=None, check=check_indices, allowed=INDICES_ALLOWED),
     Field("die_ids", "str list", "Labels of the dies on a real station (instead of dies).",
@@ -179,8 +180,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         source = name
         inputs = (name,)
         # by the declared field, as every other key (an integer written 0.0 is 0, as cycles)
-        seed_field = next(f for f in DIE_KEYS if f.name == "lot_seed")
-        lot_seed, problem = check_value(seed_field, group.get("lot_seed", 0))
+        lot_seed, problem = check_value(LOT_SEED, group.get("lot_seed", 0))
         if problem:
             raise ctx.error("lot_seed", problem)
         virtual = True

@@ -8,16 +8,13 @@ The reset is the lab's own "board reset itself" fault (``VirtualBoard._power_up`
 
 from __future__ import annotations
 
-import tomllib
-
 import h5py
 import pytest
 
 import mtj_hil.sim.lab.lab as lab_module
 from mtj_hil.cli.main import main
 
-from .conftest import STATION
-from .test_cli_station import _virtual, _write
+from .test_cli_station import _calibrating, _virtual, _write
 
 
 def _smu_path_station(tmp_path) -> str:
@@ -64,8 +61,7 @@ ARGS = ["--arrays", "0", "--cycles", "1", "--remeasure-cycles", "0", "--bias-vol
 def _calibration_station(tmp_path, cal) -> str:
     data = _virtual()
     data["station"]["read_path"] = "smu"
-    data["calibration"] = {**tomllib.loads(STATION.read_text())["calibration"], "dir": str(cal)}
-    return _write(tmp_path, data)
+    return _calibrating(tmp_path, cal, data)
 
 
 @pytest.fixture(scope="module")

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import errno
 import os
-import tomllib
 
 import mtj_hil.fileio.atomic as atomic
 from mtj_hil.cli.main import main
 
-from .conftest import STATION
-from .test_cli_station import _virtual, _write
+from .test_cli_station import _calibrating
 
 
 def test_a_full_disk_while_writing_the_record_exits_4_naming_it(tmp_path, capsys, monkeypatch):
-    data = _virtual()
     cal = tmp_path / "cal"
-    data["calibration"] = {**tomllib.loads(STATION.read_text())["calibration"], "dir": str(cal)}
-    station = _write(tmp_path, data)
+    station = _calibrating(tmp_path, cal)
 
     def full(fd, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -5,38 +5,28 @@ record with a repeated threshold array, and a station's profile path without ``.
 from __future__ import annotations
 
 import shutil
-import tomllib
 from pathlib import Path
 
 from mtj_hil.calibration.record_files import read_record
 from mtj_hil.cli.main import main
 from mtj_hil.station.files import load_station
 
-from .conftest import STATION
-from .test_cli_station import _virtual, _write
+from .test_cli_station import _calibrating, _virtual, _write
 
 LEGACY = Path(__file__).resolve().parents[2] / "fixtures" / "legacy-0.1"
 
 
 def _calibration_station(tmp_path: Path, **changes: object) -> tuple[str, Path]:
-    data = _virtual()
     cal = tmp_path / "cal"
-    data["calibration"] = {
-        **tomllib.loads(STATION.read_text())["calibration"],
-        "dir": str(cal),
-        **changes,
-    }
-    return _write(tmp_path, data), cal
+    return _calibrating(tmp_path, cal, **changes), cal
 
 
 def test_a_2450_calibration_is_not_taken_for_a_level_changed_by_someone_else(tmp_path, capsys):
     """The 2450's list sweep leaves its source at the last point (the 2400's goes back to
     fixed mode): the mid-run level check then said "source level found at 0.3 V where the
     run set 0 V" and every 2450 calibration exited 7."""
-    data = _virtual(driver="keithley2450")
     cal = tmp_path / "cal"
-    data["calibration"] = {**tomllib.loads(STATION.read_text())["calibration"], "dir": str(cal)}
-    station = _write(tmp_path, data)
+    station = _calibrating(tmp_path, cal, _virtual(driver="keithley2450"))
     assert main(["calibrate", "--station", station, "--no-thresholds"]) == 0, capsys.readouterr()
     assert len(list(cal.glob("*.toml"))) == 1
 

@@ -46,6 +46,15 @@ def _virtual(**smu: object) -> dict:
     return data
 
 
+def _calibrating(tmp_path, cal, data: dict | None = None, **changes: object) -> str:
+    """A station file of ``data`` (default: the virtual lab, uncalibrated) whose shipped
+    ``[calibration]`` section files its records in ``cal`` (``changes``: other keys of it)."""
+    data = _virtual() if data is None else data
+    shipped = tomllib.loads(STATION.read_text())["calibration"]
+    data["calibration"] = {**shipped, "dir": str(cal), **changes}
+    return _write(tmp_path, data)
+
+
 @pytest.mark.slow
 def test_station_check_on_the_virtual_lab_verifies_and_never_turns_an_output_on(
     tmp_path, capsys, monkeypatch, made_smus

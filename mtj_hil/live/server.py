@@ -338,8 +338,10 @@ def serve(
     idle_exit: float = IDLE_EXIT,
     ready: threading.Event | None = None,
     seconds: float | None = None,
+    until: threading.Event | None = None,
 ) -> None:
-    """Serve ``source`` on ``sock`` until interrupted, or for ``seconds`` s if given. With
+    """Serve ``source`` on ``sock`` until interrupted, or for ``seconds`` s if given, or
+    until another thread sets ``until``; the socket is closed on return. With
     ``parent_pid`` (the measuring process of ``--live``) the server also ends once that
     process is gone and no page has asked for ``idle_exit`` s."""
     hub = Hub(source)
@@ -357,6 +359,8 @@ def serve(
         threads.append(
             threading.Thread(target=_stop_after, args=(server, seconds, stop), daemon=True)
         )
+    if until is not None:
+        threads.append(threading.Thread(target=_stop_when, args=(server, until, stop), daemon=True))
     for t in threads:
         t.start()
     if ready is not None:
@@ -379,6 +383,14 @@ def _stop_after(server: LiveServer, seconds: float, stop: threading.Event) -> No
             server.shutdown()
             return
         if stop.wait(min(left, 3600.0)):
+            return
+
+
+def _stop_when(server: LiveServer, until: threading.Event, stop: threading.Event) -> None:
+    """Stop ``server`` once ``until`` is set (unless it stopped before)."""
+    while not stop.is_set():
+        if until.wait(0.25):
+            server.shutdown()
             return
 
 

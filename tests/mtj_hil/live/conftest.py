@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -91,6 +92,16 @@ def paced_lab(folder: Path) -> Path:
     return path
 
 
+def system_port() -> int:
+    """A port free now, from the system's own range: for a test that ends its server and
+    starts another on the same port. From the range after ``FIRST_PORT`` (the default),
+    a ``--live`` of a test on another worker could take it in between."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def lv(tmp_path: Path) -> SimpleNamespace:
     """The helpers above, for the tests of this folder; ``lab`` is the paced virtual lab."""
@@ -99,5 +110,37 @@ def lv(tmp_path: Path) -> SimpleNamespace:
         page_address=page_address,
         snapshot=snapshot,
         end=end,
+        system_port=system_port,
         lab=paced_lab(tmp_path),
     )
+
+
+@pytest.fixture
+def serving():
+    """Serve sources in this process: ``serving(source)`` gives the page's address. Each
+    server listens on a port the system picks (never the range from ``FIRST_PORT`` that
+    the ``--live`` processes of tests on other workers take), and stops when the test
+    ends: a server left running held its port for the worker's life, and a test that
+    ended its own server and started another on the same port lost that port to them."""
+    from mtj_hil.live.binding import listen, url_of
+    from mtj_hil.live.server import serve
+
+    running: list[tuple[threading.Event, threading.Thread]] = []
+
+    def start(source) -> str:
+        sock = listen("127.0.0.1", 0)
+        ready, stop = threading.Event(), threading.Event()
+        thread = threading.Thread(
+            target=serve, args=(source, sock), kwargs={"ready": ready, "until": stop}, daemon=True
+        )
+        thread.start()
+        assert ready.wait(5), "the server did not start"
+        running.append((stop, thread))
+        return url_of(sock)
+
+    yield start
+    for stop, _ in running:
+        stop.set()
+    for _, thread in running:
+        thread.join(5)
+        assert not thread.is_alive(), "a server did not stop when asked"

@@ -113,7 +113,7 @@ def test_killed_measurement_leaves_the_page_up_showing_it_interrupted(browser, t
     log = tmp_path / "characterize.log"
     proc = lv.start(
         ["characterize", "--station", str(lv.lab), "--arrays", "0-15", "--out", str(run)]
-        + ["--no-report", "--live"],
+        + ["--no-report", "--live", "--live-port", str(lv.system_port())],
         log,
     )
     server = viewer = None

@@ -35,15 +35,9 @@ class Counter:
 
 
 @pytest.fixture
-def served():
+def served(serving):
     source = Counter()
-    sock = listen()
-    ready = threading.Event()
-    thread = threading.Thread(target=serve, args=(source, sock), kwargs={"ready": ready})
-    thread.daemon = True
-    thread.start()
-    ready.wait(5)
-    yield source, url_of(sock)
+    return source, serving(source)
 
 
 def get(url: str, method: str = "GET"):
@@ -135,6 +129,26 @@ def test_server_ends_once_its_measurement_is_gone_and_nobody_looks():
 
     threading.Thread(target=run, daemon=True).start()
     assert done.wait(10)
+
+
+def test_a_server_asked_to_stop_by_another_thread_ends_and_frees_its_port():
+    """``serve(..., until=event)``: an in-process server (a notebook's, a test's) ends when
+    the event is set, even with a viewer's long poll open, and its port is free again."""
+    sock = listen("127.0.0.1", 0)
+    url, port = url_of(sock), sock.getsockname()[1]
+    ready, until = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=serve, args=(Counter(), sock), kwargs={"ready": ready, "until": until}, daemon=True
+    )
+    thread.start()
+    assert ready.wait(5)
+    host = url.split("//")[1].rstrip("/").split(":")[0]
+    with socket.create_connection((host, port), timeout=5) as poll:
+        poll.sendall(b"GET /api/snapshot?seq=1&wait=20 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        until.set()
+        thread.join(5)
+        assert not thread.is_alive()
+    socket.create_server(("127.0.0.1", port)).close()  # nothing holds the port now
 
 
 def _raw(url: str, request: bytes, wait: float = 5.0) -> bytes:

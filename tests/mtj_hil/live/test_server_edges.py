@@ -16,8 +16,7 @@ import time
 import pytest
 
 from mtj_hil.live import server as server_module
-from mtj_hil.live.binding import is_loopback, listen, url_of
-from mtj_hil.live.server import serve
+from mtj_hil.live.binding import is_loopback
 from mtj_hil.live.snapshot import RunSource
 
 from .test_server import Counter, _raw
@@ -37,19 +36,9 @@ class Failing(Counter):
         return super().snapshot()
 
 
-def _serve(source) -> str:
-    sock = listen()
-    ready = threading.Event()
-    threading.Thread(
-        target=serve, args=(source, sock), kwargs={"ready": ready}, daemon=True
-    ).start()
-    ready.wait(5)
-    return url_of(sock)
-
-
 @pytest.fixture
-def url():
-    return _serve(Counter())
+def url(serving):
+    return serving(Counter())
 
 
 def _host(url: str) -> str:
@@ -116,9 +105,9 @@ def test_a_viewer_that_resets_its_connection_prints_no_traceback(url, capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
-def test_a_read_failing_after_a_good_one_keeps_the_data_and_says_why():
+def test_a_read_failing_after_a_good_one_keeps_the_data_and_says_why(serving):
     source = Failing()
-    url = _serve(source)
+    url = serving(source)
     first = json.loads(
         _raw(url, b"GET /api/snapshot HTTP/1.1\r\nConnection: close\r\n\r\n").split(b"\r\n\r\n", 1)[
             1
@@ -135,10 +124,10 @@ def test_a_read_failing_after_a_good_one_keeps_the_data_and_says_why():
     assert seen["message"].startswith("showing the last good read: PermissionError")
 
 
-def test_after_a_quiet_spell_the_first_answer_is_read_fresh(monkeypatch):
+def test_after_a_quiet_spell_the_first_answer_is_read_fresh(monkeypatch, serving):
     monkeypatch.setattr(server_module, "ACTIVE", 0.3)
     source = Counter()
-    url = _serve(source)
+    url = serving(source)
     get = b"GET /api/snapshot HTTP/1.1\r\nConnection: close\r\n\r\n"
     assert json.loads(_raw(url, get).split(b"\r\n\r\n", 1)[1])["value"] == 0
     time.sleep(0.8)  # nobody asks: the watcher stops reading
@@ -172,12 +161,12 @@ def test_short_and_bracketed_loopback_forms_are_loopback():
         assert not is_loopback(host), host
 
 
-def test_connections_that_never_send_a_request_cannot_take_every_slot(monkeypatch):
+def test_connections_that_never_send_a_request_cannot_take_every_slot(monkeypatch, serving):
     """Clients that opened connections and sent nothing each held a thread for a minute,
     without limit; past the cap a connection is answered 503 and closed at once, and a slot
     freed by a closed connection serves a page again."""
     monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 4, raising=False)
-    url = _serve(Counter())
+    url = serving(Counter())
     host, port = _host(url).split(":")
     idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(4)]
     try:

@@ -440,7 +440,8 @@ def derive_die_thresholds(
 
     Raises:
         ProtocolError: the populations are not separated (nothing switched).
-        CalibrationError: no arrays given.
+        CalibrationError: no arrays given, or a short threshold above ``MAX_SHORT_G``
+            (1 S): the conductances measured cannot be the die's.
     """
     if not arrays:
         raise CalibrationError("defect thresholds need at least one array to measure")

@@ -104,3 +104,27 @@ def test_a_reading_that_is_no_measurement_stops_the_calibration_naming_it(proced
     with pytest.raises(CalibrationError, match="not a measurement|not measurements") as err:
         procedure(StubSmu(FLAWED[flag], index=1))
     assert words in str(err.value) and "nothing was recorded" in str(err.value)
+
+
+@pytest.mark.parametrize(("scale", "refused"), [(1.0, False), (1e5, True)])
+def test_defect_thresholds_from_reads_no_device_could_give_are_refused(monkeypatch, scale, refused):
+    """A short threshold above 1 S (a device below 1 ohm) means the conductances measured
+    were not the die's (a converter on the wrong range, say): nothing is derived from them.
+    The same die measured right gives its thresholds."""
+    from mtj_hil.calibration import procedures
+    from mtj_hil.sim import SimulatedChip
+
+    measured = procedures.measure_switching
+
+    def scaled(chip, array, **kw):
+        data = measured(chip, array, **kw)
+        return replace(data, g_after_p=data.g_after_p * scale, g_after_ap=data.g_after_ap * scale)
+
+    monkeypatch.setattr(procedures, "measure_switching", scaled)
+    chip = SimulatedChip.from_lot("1t1r-20k", 0, 3)
+    if not refused:
+        made = procedures.derive_die_thresholds(chip, [0], die_id="d", cycles=1)
+        assert 0 < made.thresholds.short_g <= 1.0
+        return
+    with pytest.raises(CalibrationError, match=r"above 1 S .*nothing was recorded"):
+        procedures.derive_die_thresholds(chip, [0], die_id="d", cycles=1)

@@ -43,6 +43,14 @@ inside what the model computes without overflow (a hand-edited 1e308 loaded and 
 overflowed in the physics)."""
 
 
+MIN_V_HALF = 0.1
+"""Smallest ``bias.v_half`` (V): half-TMR biases reported run from ~0.2 V (early AlOx
+barriers) to ~1 V (0.4-0.6 V typical of CoFeB/MgO); 0.1 V is half the lowest. Below it the
+parabolic law makes the AP state outconduct the P state within ordinary read voltages
+(0.1-0.3 V), and a v_half near zero overflowed the curvature (divide-by-zero warnings, then
+a misleading exit 5)."""
+
+
 def _positive(name: str, doc: str, unit: str, hi: float | None = None) -> Field:
     return _f(name, doc, unit, lo=0, lo_open=True, hi=CEILINGS[unit] if hi is None else hi)
 
@@ -204,7 +212,8 @@ BIAS = Section(
     with_defaults(
         BiasDependence,
         (
-            _positive("v_half", "Bias at which the median device's TMR falls to half.", "V"),
+            _f("v_half", "Bias at which the median device's TMR falls to half.", "V",
+               lo=MIN_V_HALF, hi=CEILINGS["V"]),
             _sigma("v_half_sigma", "Relative device-to-device spread of v_half.", 0.5),
             _f("p_curvature", "Curvature of the P state as a fraction of the AP state's.",
                lo=0, hi=1, hi_open=True),

@@ -1,0 +1,70 @@
+"""Hostile values in a die profile's optional sections (and the flaw keys of [read]) are
+refused when the profile loads: one message naming the file, the section.key, the value and
+what is allowed; physically meaningful values (integers where floats are expected too) still
+load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.errors import ConfigError
+from mtj_hil.sim.profile import PROFILE_DIR, DeviceProfile, load_profile
+
+LAB = (PROFILE_DIR / "1t1r-lab-wafer.toml").read_text(encoding="utf-8")
+"""The shipped profile with every flaw section but [clock]."""
+
+
+def _edit(text: str, section: str, key: str, value: str) -> str:
+    """``text`` with ``key = value`` (TOML source) in ``[section]``: replaced where the key
+    is, else added as the section's first key (the section added where absent)."""
+    lines = text.splitlines()
+    if f"[{section}]" not in lines:
+        lines[lines.index("[limits]") : lines.index("[limits]")] = [f"[{section}]", ""]
+    start = lines.index(f"[{section}]") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+    at = next((i for i in range(start, end) if lines[i].split("=")[0].strip() == key), None)
+    if at is None:
+        lines.insert(start, f"{key} = {value}")
+    else:
+        lines[at] = f"{key} = {value}"
+    return "\n".join(lines) + "\n"
+
+
+def _write(tmp_path: Path, edits: dict[str, str], text: str = LAB) -> Path:
+    """A profile file: ``text`` with ``{"section.key": "TOML value"}`` applied."""
+    for dotted, value in edits.items():
+        section, key = dotted.split(".")
+        text = _edit(text, section, key, value)
+    path = tmp_path / "hand-edited.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _refused(tmp_path: Path, edits: dict[str, str], text: str = LAB) -> str:
+    """The one-line message the profile is refused with (it names the file)."""
+    path = _write(tmp_path, edits, text)
+    with pytest.raises(ConfigError) as caught:
+        load_profile(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message, message
+    return message
+
+
+def _loads(tmp_path: Path, edits: dict[str, str], text: str = LAB) -> DeviceProfile:
+    return load_profile(_write(tmp_path, edits, text))
+
+
+@pytest.mark.parametrize("value", ["1e-300", "1e-6", "0.05", "0.0999"])
+def test_a_v_half_near_zero_is_refused(tmp_path, value):
+    """It overflowed the AP curvature (divide-by-zero warnings, then exit 5)."""
+    message = _refused(tmp_path, {"bias.v_half": value})
+    assert f"bias.v_half = {float(value)!r} is out of range" in message
+    assert "allowed: a number in [0.1, 100] V" in message
+
+
+@pytest.mark.parametrize("value", ["0.1", "1", "100"])
+def test_a_plausible_v_half_loads(tmp_path, value):
+    profile = _loads(tmp_path, {"bias.v_half": value})
+    assert profile.bias is not None and profile.bias.v_half == float(value)

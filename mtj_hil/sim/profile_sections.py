@@ -17,6 +17,18 @@ import numpy as np
 
 INF = float("inf")
 
+MAX_SWING_K = 50.0
+"""Furthest (K) a die's temperature strays from where its run started under ``[drift]``: a
+lab's or a probe station's swing is a few kelvin, a heated chuck's ramp tens; a ramp stops
+here (unbounded, a long run took ``R0 (1 + tc dT)`` through zero to negative conductances,
+reported as a die with TMR -9 % and exit 0)."""
+
+MAX_TC = 0.01
+"""Largest temperature coefficient magnitude (1/K) of ``[drift]``: five times the steepest
+slopes reported (R_AP of MgO junctions about -1.5e-3/K, a transistor-limited short about
+-2e-3/K). Over the largest swing it changes a conductance at most two-fold and never to zero
+(``MAX_TC * MAX_SWING_K`` = 0.5; at 0.02/K the 50 K swing reached the pole ``1 + tc dT = 0``)."""
+
 
 @dataclass(frozen=True)
 class Clock:
@@ -101,7 +113,8 @@ class Drift:
     IEEE Trans. Magn. 46, 2195 (2010): both linear in T, the AP slope about twice the P one,
     TMR ~ 1 - B T^1.5), so the TMR falls by ~0.1-0.2 %/K near room temperature. A
     transistor-limited short loses
-    current as the mobility falls (about -0.2 %/K).
+    current as the mobility falls (about -0.2 %/K). The temperature strays at most
+    :data:`MAX_SWING_K` from where the run started: a ramp stops there.
 
     Attributes:
         ramp: K/s, linear temperature change.
@@ -120,17 +133,18 @@ class Drift:
     tc_short: float = -2e-3
 
     RANGES = {
-        "ramp": (-10.0, 10.0, "-10..10 K/s"),
-        "amplitude": (0.0, 50.0, "0..50 K"),
+        "ramp": (-10.0, 10.0, f"-10..10 K/s (stops {MAX_SWING_K:g} K from the start)"),
+        "amplitude": (0.0, MAX_SWING_K, f"0..{MAX_SWING_K:g} K"),
         "period": (1e-3, 1e7, "1e-3..1e7 s"),
-        "tc_r_p": (-0.02, 0.02, "-0.02..0.02 per K"),
-        "tc_r_ap": (-0.02, 0.02, "-0.02..0.02 per K"),
-        "tc_short": (-0.02, 0.02, "-0.02..0.02 per K"),
+        "tc_r_p": (-MAX_TC, MAX_TC, f"-{MAX_TC:g}..{MAX_TC:g} per K"),
+        "tc_r_ap": (-MAX_TC, MAX_TC, f"-{MAX_TC:g}..{MAX_TC:g} per K"),
+        "tc_short": (-MAX_TC, MAX_TC, f"-{MAX_TC:g}..{MAX_TC:g} per K"),
     }
 
     def delta_t(self, t: float) -> float:
-        """Temperature change (K) at simulated time ``t`` (s)."""
-        return self.ramp * t + self.amplitude * float(np.sin(2 * np.pi * t / self.period))
+        """Temperature change (K) at simulated time ``t`` (s), within +-:data:`MAX_SWING_K`."""
+        swing = self.ramp * t + self.amplitude * float(np.sin(2 * np.pi * t / self.period))
+        return min(max(swing, -MAX_SWING_K), MAX_SWING_K)
 
 
 @dataclass(frozen=True)

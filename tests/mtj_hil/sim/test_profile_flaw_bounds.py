@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mtj_hil.errors import ConfigError
@@ -68,3 +69,32 @@ def test_a_v_half_near_zero_is_refused(tmp_path, value):
 def test_a_plausible_v_half_loads(tmp_path, value):
     profile = _loads(tmp_path, {"bias.v_half": value})
     assert profile.bias is not None and profile.bias.v_half == float(value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("tc_r_p", "0.02"), ("tc_r_ap", "-0.0101"), ("tc_short", "-0.02"), ("tc_r_ap", "1e308")],
+)
+def test_a_temperature_coefficient_that_can_reach_zero_resistance_is_refused(tmp_path, key, value):
+    """At 0.02 per K the 50 K swing allowed reached the pole of ``1 / (1 + tc dT)``."""
+    message = _refused(tmp_path, {f"drift.{key}": value})
+    assert f"drift.{key} = {float(value)!r} is out of range" in message
+    assert "allowed: -0.01..0.01 per K" in message
+
+
+def test_a_drifting_die_s_conductances_stay_positive_however_long_the_run():
+    """The steepest drift a profile may state: the temperature stops 50 K from the start,
+    so a long run no longer takes R0 (1 + tc dT) through zero (a die with TMR -9 %, exit 0)."""
+    from mtj_hil.sim.die import make_die
+
+    quiet = {"noise_rel": 0.0, "noise_abs": 0.0}
+    steep = {"ramp": 10.0, "amplitude": 0.0, "tc_r_ap": -0.01, "tc_r_p": -0.01}
+    profile = load_profile("1t1r-20k").replace(bias=None, read=quiet, drift=steep)
+    die = make_die(profile, 0, 0)
+    v = 0.1 * np.eye(25)[:1]
+    first = die.read(0, v)[0]
+    die.clock += 1e4  # 100,000 K of ramp, were it not stopped
+    later = die.read(0, v)[0]
+    assert profile.drift is not None and profile.drift.delta_t(1e4) == 50.0
+    good = die.defect[0][0] == 0
+    assert np.allclose(later[good] / first[good], 1 / (1 - 0.01 * 50.0), rtol=1e-6)

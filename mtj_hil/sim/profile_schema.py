@@ -51,6 +51,14 @@ parabolic law makes the AP state outconduct the P state within ordinary read vol
 a misleading exit 5)."""
 
 
+MAX_LINE_RESISTANCE = 1e3
+"""Largest ``read.line_resistance`` (ohm per cell segment): a segment of a metal line is
+~1-10 ohm in copper lines at 50-100 nm pitch, ~100 ohm in the thinnest; 1 kohm is a hundred
+times a typical one and a quarter of a junction. Above it (up to the ohm ceiling, 1e12) the
+IR drop swallowed the devices and characterize ended in exit 5 ("currents lost in the read
+path's noise") instead of refusing the profile."""
+
+
 def _positive(name: str, doc: str, unit: str, hi: float | None = None) -> Field:
     return _f(name, doc, unit, lo=0, lo_open=True, hi=CEILINGS[unit] if hi is None else hi)
 
@@ -171,7 +179,7 @@ READ = Section(
                   check=lambda v: None if v == 0 or v >= 4 else "must be 0 (off) or 4..24"),
             _positive("adc_full_scale", "Full scale of the output-line converter.", "A"),
             _nonnegative("line_resistance", "Resistance per cell segment (nodal solve when > 0).",
-                         "ohm"),
+                         "ohm", hi=MAX_LINE_RESISTANCE),
             _nonnegative("read_width", "Duration of a read voltage per read vector (read "
                          "disturb; 0 = none).", "s"),
         ),

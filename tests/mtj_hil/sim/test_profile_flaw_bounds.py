@@ -98,3 +98,20 @@ def test_a_drifting_die_s_conductances_stay_positive_however_long_the_run():
     assert profile.drift is not None and profile.drift.delta_t(1e4) == 50.0
     good = die.defect[0][0] == 0
     assert np.allclose(later[good] / first[good], 1 / (1 - 0.01 * 50.0), rtol=1e-6)
+
+
+PASSIVE = (PROFILE_DIR / "passive-15x15.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("value", ["1e4", "1e12", "1e308"])
+def test_a_line_resistance_beyond_any_metal_line_is_refused(tmp_path, value):
+    """Up to the ohm ceiling (1e12) it loaded and the IR drop ended the run in exit 5."""
+    message = _refused(tmp_path, {"read.line_resistance": value}, PASSIVE)
+    assert f"read.line_resistance = {float(value)!r} is out of range" in message
+    assert "allowed: a number in [0, 1000] ohm" in message
+
+
+@pytest.mark.parametrize("value", ["0", "1", "1000"])
+def test_a_plausible_line_resistance_loads(tmp_path, value):
+    profile = _loads(tmp_path, {"read.line_resistance": value}, PASSIVE)
+    assert profile.read.line_resistance == float(value)

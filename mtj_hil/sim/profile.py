@@ -316,7 +316,8 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
 def _check_physics(p: DeviceProfile, need: Callable[[bool, str, str, Any], None]) -> None:
     """What a real die cannot be: a die too big to hold, an absurd TMR, defect rates over 1,
     an open conducting like a device or a short less than one, a breakdown floor above the
-    median, line-resistance or half-select keys on cells that have neither."""
+    median, line-resistance or half-select keys on cells that have neither, resistive opens
+    conducting more than a short."""
     g, r, s, d, rd = p.geometry, p.resistance, p.switching, p.defects, p.read
     n = g.n_arrays * g.rows * g.cols
     need(
@@ -372,6 +373,14 @@ def _check_physics(p: DeviceProfile, need: Callable[[bool, str, str, Any], None]
         "arrays only)",
         s.half_select,
     )
+    if p.resistive_opens is not None:
+        need(
+            p.resistive_opens.g_high <= d.short_g_median,
+            "resistive_opens.g_high",
+            f"<= defects.short_g_median = {d.short_g_median:.4g} S (an open conducts no more "
+            "than a short: above it the opens are measured as shorts)",
+            p.resistive_opens.g_high,
+        )
     if p.spatial is not None:
         need(
             p.spatial.grid_cols <= g.n_arrays,

@@ -115,3 +115,16 @@ def test_a_line_resistance_beyond_any_metal_line_is_refused(tmp_path, value):
 def test_a_plausible_line_resistance_loads(tmp_path, value):
     profile = _loads(tmp_path, {"read.line_resistance": value}, PASSIVE)
     assert profile.read.line_resistance == float(value)
+
+
+@pytest.mark.parametrize("value", ["1", "1e-3", "6.01e-4"])
+def test_a_resistive_open_conducting_more_than_a_short_is_refused(tmp_path, value):
+    """Up to 1 S loaded: the "opens" were measured as shorts (exit 0)."""
+    message = _refused(tmp_path, {"resistive_opens.g_high": value})
+    assert f"resistive_opens.g_high = {float(value)!r} is out of range" in message
+    assert "allowed <= defects.short_g_median = 0.0006 S" in message
+
+
+def test_a_resistive_open_up_to_a_short_s_conductance_loads(tmp_path):
+    profile = _loads(tmp_path, {"resistive_opens.g_high": "6e-4"})
+    assert profile.resistive_opens is not None and profile.resistive_opens.g_high == 6e-4

@@ -207,7 +207,9 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
     from mtj_hil.schema import check_section, check_top
     from mtj_hil.sim.fit_record import check_fit
     from mtj_hil.sim.profile_schema import PROFILE_FILE
+    from mtj_hil.sim.profile_tables import check_placement
 
+    check_placement(data, PROFILE_FILE, {**_SECTIONS, **_OPTIONAL_SECTIONS}, source)
     check_top(data, PROFILE_FILE, source)
     top_keys = PROFILE_FILE.section("").keys
     top = check_section(

@@ -128,3 +128,35 @@ def test_a_resistive_open_conducting_more_than_a_short_is_refused(tmp_path, valu
 def test_a_resistive_open_up_to_a_short_s_conductance_loads(tmp_path):
     profile = _loads(tmp_path, {"resistive_opens.g_high": "6e-4"})
     assert profile.resistive_opens is not None and profile.resistive_opens.g_high == 6e-4
+
+
+@pytest.mark.parametrize(
+    ("dotted", "belongs"),
+    [
+        ("nominal_pulse.ramp", "[drift]"),
+        ("telegraph.tc_r_p", "[drift]"),
+        ("drift.width", "[nominal_pulse]"),
+        ("spatial.fraction", "[telegraph], [resistive_opens], [pinholes] or [partial_switching]"),
+    ],
+)
+def test_a_key_under_the_wrong_section_header_is_named_with_its_section(tmp_path, dotted, belongs):
+    """It was refused with a misleading closest match (nominal_pulse.ramp: "amplitude")."""
+    message = _refused(tmp_path, {dotted: "0.1"})
+    section = dotted.split(".")[0]
+    assert f"{dotted} is not a key of [{section}]; it is a key of {belongs}" in message
+    assert "closest match" not in message
+
+
+def test_a_section_key_above_the_first_header_is_named_with_its_section(tmp_path):
+    path = tmp_path / "top.toml"
+    path.write_text("ramp = 0.1\n" + LAB, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_profile(path)
+    assert str(caught.value).startswith(
+        f"{path}: ramp is not a top-level key of a die profile; it is a key of [drift]"
+    )
+
+
+def test_a_misspelt_key_still_gets_the_closest_match(tmp_path):
+    message = _refused(tmp_path, {"telegraph.rate_sigam": "1.0"})
+    assert "telegraph.rate_sigam is not a key of [telegraph]; closest match: rate_sigma" in message

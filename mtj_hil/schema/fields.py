@@ -239,7 +239,7 @@ def check_value(f: Field, value: Any) -> tuple[Any, str | None]:
         return value, problem
     if f.kind in ("int list", "float list", "str list"):
         if not isinstance(value, list):
-            return value, f"must be {f.describe()}"
+            return value, f"must be {f.describe()}, got {value!r}"
         if f.nonempty and not value:
             return value, f"must not be empty; allowed: {f.describe()}"
         out = []

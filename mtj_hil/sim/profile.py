@@ -247,7 +247,8 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
 
     def need(ok: bool, key: str, allowed: str, value: Any) -> None:
         if not ok:
-            raise ConfigError(f"{source}: {key} = {value!r} is out of range; allowed {allowed}")
+            shown = list(value) if isinstance(value, tuple) else value  # as the TOML wrote it
+            raise ConfigError(f"{source}: {key} = {shown!r} is out of range; allowed {allowed}")
 
     g, r, s, lim = p.geometry, p.resistance, p.switching, p.limits
     need(r.r_ap_median > r.r_p_median, "resistance.r_ap_median", "> r_p_median", r.r_ap_median)

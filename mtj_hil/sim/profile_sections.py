@@ -259,8 +259,8 @@ class Populations:
     skew: float = 0.0
 
     RANGES = {
-        "fractions": (0.0, 1.0, "each 0..1, summing to 1"),
-        "r_scale": (0.05, 20.0, "each 0.05..20"),
+        "fractions": (0.0, 1.0, "a list of numbers, each 0..1, summing to 1"),
+        "r_scale": (0.05, 20.0, "a list of numbers, each 0.05..20"),
         "skew": (-20.0, 20.0, "-20..20"),
     }
 

@@ -160,3 +160,24 @@ def test_a_section_key_above_the_first_header_is_named_with_its_section(tmp_path
 def test_a_misspelt_key_still_gets_the_closest_match(tmp_path):
     message = _refused(tmp_path, {"telegraph.rate_sigam": "1.0"})
     assert "telegraph.rate_sigam is not a key of [telegraph]; closest match: rate_sigma" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("fractions", "1.0", "got 1.0"),
+        ("r_scale", '"1"', "got '1'"),
+        ("r_scale", "true", "got True"),
+        ("fractions", "{}", "got {}"),
+    ],
+)
+def test_a_list_key_given_something_else_names_the_value(tmp_path, key, value, shown):
+    """It was refused without the value: "populations.fractions must be each 0..1, ..."."""
+    message = _refused(tmp_path, {f"populations.{key}": value})
+    assert f"populations.{key} must be a list of numbers, each " in message
+    assert message.endswith(shown), message
+
+
+def test_a_list_out_of_range_is_shown_as_the_file_wrote_it(tmp_path):
+    message = _refused(tmp_path, {"populations.fractions": "[0.5]"})
+    assert "populations.fractions = [0.5] is out of range; allowed a sum of 1" in message

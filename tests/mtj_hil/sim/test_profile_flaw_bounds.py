@@ -181,3 +181,19 @@ def test_a_list_key_given_something_else_names_the_value(tmp_path, key, value, s
 def test_a_list_out_of_range_is_shown_as_the_file_wrote_it(tmp_path):
     message = _refused(tmp_path, {"populations.fractions": "[0.5]"})
     assert "populations.fractions = [0.5] is out of range; allowed a sum of 1" in message
+
+
+def test_characterize_refuses_a_hostile_flaw_value_with_exit_3_and_one_message(tmp_path, capsys):
+    """What a user runs: a v_half near zero printed divide-by-zero warnings and ended in
+    exit 5 ("refusing to classify"); now exit 3, one message, no run file."""
+    from mtj_hil.cli.main import main
+
+    path = _write(tmp_path, {"bias.v_half": "1e-300"})
+    out = tmp_path / "run.h5"
+    argv = ["characterize", "--profile", str(path), "--arrays", "0", "--no-report"]
+    code = main([*argv, "--out", str(out)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 3, err
+    assert f"{path}: bias.v_half = 1e-300 is out of range; allowed: a number in [0.1, 100] V" in err
+    assert err.count("error (") == 1 and "warning" not in err.lower(), err
+    assert not out.exists()

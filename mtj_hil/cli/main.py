@@ -24,7 +24,7 @@ from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.cli.common import console, current_run, forget_run
 from mtj_hil.cli.repeated import refuse_conflicting_options
 from mtj_hil.cli.run_report import report_missing
-from mtj_hil.cli.tables import ReaderGone
+from mtj_hil.cli.tables import ReaderGone, any_encoding
 from mtj_hil.errors import ConfigError, StoreError, command_line
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         # a listing or a summary would be lost behind exit 0
         console.print("error: the standard output is closed; send it to a file or /dev/null")
         return 4
+    any_encoding()  # a die id 'wafer-µ1' on an ASCII terminal: escaped, not a crash
     forget_run()
     with stop_signals_raise(), _one_line_warnings(debug):
         try:

@@ -4,9 +4,11 @@ ever cut."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -15,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 _PROSE_MIN = 16
+"""Width a wrapping (prose) column needs at least."""
 _PRINTED_AS_WRITTEN = {"emoji": False}
 """Console settings every command prints with: ``emoji=False`` keeps codes such as ``:ok:``
 in a die id (``sim:ok:lot0:die0``) as written, never turned into pictures."""
@@ -41,7 +44,34 @@ def make_console(*, stderr: bool = False, highlight: bool = True) -> Console:
     return _Console(stderr=stderr, highlight=highlight, **_PRINTED_AS_WRITTEN)
 
 
-"""Width a wrapping (prose) column needs at least."""
+_ESCAPED = "mtj_hil.escaped"
+"""Name of the encoding error handler :func:`any_encoding` gives stdout and stderr."""
+
+
+def _escape(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """A character the output's encoding lacks: a byte the system handed over as a surrogate
+    (a file name not in the locale's encoding) goes out as that byte again; any other as its
+    escape (``wafer-\\xb51`` for ``wafer-µ1`` on an ASCII output)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    code = ord(exc.object[exc.start])
+    if 0xDC80 <= code <= 0xDCFF:
+        return bytes([code - 0xDC00]), exc.start + 1
+    return codecs.backslashreplace_errors(
+        UnicodeEncodeError(exc.encoding, exc.object, exc.start, exc.start + 1, exc.reason)
+    )
+
+
+codecs.register_error(_ESCAPED, _escape)
+
+
+def any_encoding() -> None:
+    """Let stdout and stderr print any text whatever their encoding (``PYTHONIOENCODING=ascii``,
+    ``LC_ALL=C``): a character they cannot encode is escaped (see :func:`_escape`), where it
+    raised ``UnicodeEncodeError`` on stdout and ended the command with nothing shown."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(AttributeError, ValueError, OSError):  # not a text file, or closed
+            stream.reconfigure(errors=_ESCAPED)
 
 
 def _width_needed(

@@ -1,0 +1,103 @@
+"""Every word of a message reaches the user on any terminal: a narrow one (``COLUMNS=20``)
+and one whose encoding lacks a character (``PYTHONIOENCODING=ascii``, ``LC_ALL=C``).
+
+Each case runs ``python -m mtj_hil`` as a user does, with the environment set: the encoding
+of stdout and stderr and the width of the stderr console are fixed when the process starts,
+so an in-process run would not see them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mtj_hil.errors import command_line
+
+REPO = Path(__file__).resolve().parents[3]
+WHERE = "mesure-été"
+"""A folder name with letters an ASCII output lacks."""
+
+
+def _mtj_hil(args: list[str], **env: str) -> tuple[int, bytes, bytes]:
+    """Exit code, stdout and stderr of ``python -m mtj_hil ARGS`` with ``env`` added."""
+    run = subprocess.run(
+        [sys.executable, "-m", "mtj_hil", *args],
+        capture_output=True,
+        env={**os.environ, "COLUMNS": "100", **env},
+        timeout=120,
+    )
+    return run.returncode, run.stdout, run.stderr
+
+
+def _words(text: str) -> str:
+    """``text`` with every run of whitespace one space (a wrapped line joined again)."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtual-lab station of a small die, named ``banc-µΩ``, in a folder ``mesure-été``."""
+    folder = tmp_path_factory.mktemp("enc") / WHERE
+    folder.mkdir()
+    text = (REPO / "stations" / "virtual-lab.toml").read_text(encoding="utf-8")
+    for old, new in (
+        ('name = "virtual-lab"', 'name = "banc-µΩ"'),
+        ('profile = "1t1r-20k"', 'profile = "passive-15x15"'),
+        ("rows = [0, 6, 12, 18, 24]", "rows = [0, 6, 12]"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    path = folder / "station-µ.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def measured(station: Path) -> tuple[Path, int, str, str]:
+    """A die ``wafer-µ1`` measured through ``station`` with an ASCII stdout and stderr: the
+    run file, exit code, stdout and stderr."""
+    out = station.parent / "run-µ.h5"
+    args = ["characterize", "--station", str(station), "--die-id", "wafer-µ1", "--arrays", "0"]
+    code, stdout, stderr = _mtj_hil(
+        [*args, "--no-report", "--out", str(out)], PYTHONIOENCODING="ascii"
+    )
+    return out, code, stdout.decode("ascii"), stderr.decode("ascii")
+
+
+def _escaped(text: object) -> str:
+    """``text`` as an ASCII output prints it: ``\\xe9`` for ``é``."""
+    return str(text).encode("ascii", "backslashreplace").decode("ascii")
+
+
+def test_a_measurement_on_an_ascii_terminal_prints_its_summary(measured):
+    """The die id ``wafer-µ1`` ended the summary of a finished run with an unexpected
+    UnicodeEncodeError (exit 1) on an ASCII stdout; it is printed escaped."""
+    out, code, stdout, stderr = measured
+    said, err = _words(stdout), _words(stderr)
+    assert code == 0, err
+    assert "UnicodeEncodeError" not in err and "Traceback" not in err
+    assert "die_id wafer-\\xb51 kind characterization status completed" in said
+    assert "characterising wafer-\\xb51: 1 array, 3 cycles per state" in err
+    assert f"-> {_escaped(out)}" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "encoding", "name"),
+    [
+        ({"PYTHONIOENCODING": "latin-1"}, "latin-1", "banc-µ\\u03a9"),
+        ({"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}, "utf-8", "banc-\\xb5\\u03a9"),
+    ],
+)
+def test_show_of_a_station_file_on_a_narrow_encoding(station, env, encoding, name):
+    """``show`` of the station ``banc-µΩ`` said nothing but an unexpected UnicodeEncodeError
+    (exit 1) on a latin-1 or C-locale stdout; now a letter the encoding lacks is escaped, and
+    the file's path (in the C locale, bytes the system gave undecoded) is printed as is."""
+    code, stdout, stderr = _mtj_hil(["show", str(station)], **env)
+    said, err = _words(stdout.decode(encoding)), stderr.decode(encoding, "replace")
+    assert code == 0, err
+    assert "UnicodeEncodeError" not in err and "Traceback" not in err
+    assert f"station file {station}: station {name}, die profile passive-15x15" in said
+    assert f"check it (settings, instruments): {command_line('station', 'check', station)}" in said

@@ -165,7 +165,7 @@ def write_csv(ds: xr.Dataset, folder: str | Path, *, force: bool = False) -> lis
             frame.index.names = [_header(named, str(n)) for n in frame.index.names]
             frame.to_csv(stage / f"{name}.csv", index=bool(table.dims))
             names.append(f"{name}.csv")
-        with open(stage / "attributes.csv", "w", newline="") as fh:
+        with open(stage / "attributes.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["attribute", "value"])
             for key, value in ds.attrs.items():

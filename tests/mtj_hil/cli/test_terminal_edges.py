@@ -101,3 +101,17 @@ def test_show_of_a_station_file_on_a_narrow_encoding(station, env, encoding, nam
     assert "UnicodeEncodeError" not in err and "Traceback" not in err
     assert f"station file {station}: station {name}, die profile passive-15x15" in said
     assert f"check it (settings, instruments): {command_line('station', 'check', station)}" in said
+
+
+def test_csv_export_in_the_c_locale_keeps_the_die_id(measured):
+    """In the C locale (``LC_ALL=C PYTHONUTF8=0``) the CSV export wrote its data tables, then
+    failed on attributes.csv, whose die id ``wafer-µ1`` the locale's ASCII could not take
+    (exit 1, unexpected); every CSV file is UTF-8 whatever the locale."""
+    run = measured[0]
+    folder = run.parent / "csv-µ"
+    args = ["export", str(run), "--format", "csv", "--out", str(folder)]
+    code, _, stderr = _mtj_hil(args, LC_ALL="C", LANG="C", PYTHONUTF8="0")
+    assert code == 0, stderr.decode("utf-8", "replace")
+    assert f"wrote {folder / 'attributes.csv'}" in stderr.decode("utf-8").splitlines()
+    lines = (folder / "attributes.csv").read_text(encoding="utf-8").splitlines()
+    assert "die_id,wafer-µ1" in lines

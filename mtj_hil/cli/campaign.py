@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from mtj_hil.campaigns.moved import moved_note
 from mtj_hil.cli.common import GivenPath
-from mtj_hil.cli.tables import make_console, print_markdown, print_table
+from mtj_hil.cli.tables import make_console, make_progress, print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import command_line, counted
 
@@ -160,13 +159,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
             console.print(escape(f"Dask dashboard: {link}"), soft_wrap=True)
         elif scheduler is None:
             console.print("Dask dashboard: install bokeh>=3.1 to watch the tasks in a browser")
-        with Progress(
-            TextColumn("{task.description:>14}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with make_progress(console, 14) as bar:
             ids: dict[str, int] = {}
 
             def progress(kind: str, done: int, total: int) -> None:

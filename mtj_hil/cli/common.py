@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.paths import GivenPath
-from mtj_hil.cli.tables import make_console
+from mtj_hil.cli.tables import make_console, make_progress
 from mtj_hil.errors import ConfigError, StoreError, command_line, counted
 from mtj_hil.schema.ranges import range_part
 from mtj_hil.sim.die import simulated_die_id
@@ -299,14 +299,7 @@ def refuse_existing(out: Path, resume: bool) -> None:
 
 def progress_bar() -> Progress:
     """A rich progress bar on stderr (description, bar, done of total, time elapsed)."""
-    return Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+    return make_progress(console, 10)
 
 
 @contextmanager

@@ -8,9 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from mtj_hil.cli.tables import make_console
+from mtj_hil.cli.tables import make_console, make_progress
 from mtj_hil.fileio.writable import check_writable_place
 
 console = make_console(stderr=True)
@@ -19,13 +17,7 @@ console = make_console(stderr=True)
 @contextmanager
 def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress display as a ``progress(stage, done, total)`` callback."""
-    with Progress(
-        TextColumn("{task.description:>24}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with make_progress(console, 24) as bar:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int) -> None:

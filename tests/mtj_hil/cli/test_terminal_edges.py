@@ -115,3 +115,21 @@ def test_csv_export_in_the_c_locale_keeps_the_die_id(measured):
     assert f"wrote {folder / 'attributes.csv'}" in stderr.decode("utf-8").splitlines()
     lines = (folder / "attributes.csv").read_text(encoding="utf-8").splitlines()
     assert "die_id,wafer-µ1" in lines
+
+
+def test_a_measurement_on_a_narrow_terminal_keeps_the_words_of_its_progress(tmp_path):
+    """At 20 columns the progress row, left on screen when the run ends, was cut to
+    ``array 0 ━━ 1… 0:…`` (and at 10 to ``array…``): which array, how many of how many and
+    the time were lost. Narrower than its words beside a bar, the row is its words alone."""
+    out = tmp_path / "narrow.h5"
+    args = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--no-report"]
+    code, stdout, stderr = _mtj_hil([*args, "--out", str(out)], COLUMNS="20")
+    said, err = _words(stdout.decode()), _words(stderr.decode())
+    assert code == 0, err
+    assert "…" not in err + said
+    assert (
+        "characterising sim:passive-15x15:lot0:die0: 1 array, 3 cycles per state, second "
+        f"read at 0.3 V (bias signature) -> {out}" in err
+    )
+    assert "array 0 1/1 0:00:0" in err
+    assert "die_id: sim:passive-15x15:lot0:die0" in said and "class GOOD devices: 225" in said

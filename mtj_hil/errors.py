@@ -1,10 +1,12 @@
 """Exceptions raised by the application layer (configuration, run files), the warnings a
 user must see (:func:`tell_user`), the wording of counts in messages (:func:`counted`) and
-of the commands they suggest (:func:`command_line`)."""
+of the commands they suggest (:func:`command_line`), and command-line words as typed
+(:func:`as_typed`)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import warnings
 
@@ -58,6 +60,18 @@ def command_line(*words: object) -> str:
     each word quoted where the shell would split or read it (a space, a ``;``); a plain path
     prints as written, e.g. ``mtj-hil show runs/a.h5``, ``mtj-hil show 'my run.h5'``."""
     return shlex.join(["mtj-hil", *map(str, words)])
+
+
+def as_typed(word: str, errors: str = "backslashreplace") -> str:
+    """A command-line ``word``, or a path made from one, as the user typed it. In a locale
+    whose encoding lacks its letters (``LC_ALL=C`` without Python's UTF-8 mode) Python hands
+    the bytes of ``mesure-été`` over as surrogates, which neither HDF5 nor TOML can store;
+    they are read as the UTF-8 they almost always are. Bytes that are not UTF-8 are decoded
+    with ``errors`` (by default escaped, ``\\xe9``; ``"strict"``: ``UnicodeDecodeError``).
+    Any other word is returned as it is."""
+    if not any("\udc80" <= c <= "\udcff" for c in word):
+        return word
+    return os.fsencode(word).decode("utf-8", errors)
 
 
 def apart(value: float, *bounds: float, spec: str = "g", bound_spec: str = "g") -> list[str]:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mtj_hil.errors import as_typed
 from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.profile_fit.fit import PASSIVE_ONLY, FittedProfile
 
@@ -21,7 +22,7 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return repr(value)
-    return json.dumps(str(value))
+    return json.dumps(as_typed(str(value)))  # a name from the command line, in the C locale
 
 
 def write_profile_toml(fp: FittedProfile, path: str | Path) -> Path:

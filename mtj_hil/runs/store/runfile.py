@@ -35,7 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, as_typed
 from mtj_hil.fileio.atomic import atomic_write, begins_with, error_text, remove_stale_temps
 from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.runs.store import nexus
@@ -159,7 +159,7 @@ class RunFile:
                 "git_revision": git_revision(),
                 "python": sys.version.split()[0],
                 "host": platform.node(),
-                "command": shlex.join(sys.argv),  # quoted: the resume hint splits it
+                "command": shlex.join(map(as_typed, sys.argv)),  # quoted: the resume hint splits it
                 "journal_seq": 0,
             }
             for key, value in (extra or {}).items():
@@ -429,7 +429,7 @@ class RunFile:
         with defer_sigint():  # a stop signal waits until the file is written whole
             self.h5.attrs["journal_seq"] = writer.seq
             # where its parts go: a resume of the file moved without them can say so
-            self.h5.attrs["journal_folder"] = str(parts_dir(self.path.absolute()))
+            self.h5.attrs["journal_folder"] = as_typed(str(parts_dir(self.path.absolute())))
             try:
                 seal(self.h5)
                 data = encode(self.h5)

@@ -8,17 +8,23 @@ so an in-process run would not see them."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from mtj_hil.errors import command_line
+from mtj_hil.runs.store import RunFile
 
 REPO = Path(__file__).resolve().parents[3]
 WHERE = "mesure-été"
 """A folder name with letters an ASCII output lacks."""
+C_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+"""The C locale without Python's UTF-8 mode: ASCII output, and file names and arguments
+with other letters handed over as undecoded bytes (surrogates)."""
 
 
 def _mtj_hil(args: list[str], **env: str) -> tuple[int, bytes, bytes]:
@@ -88,7 +94,7 @@ def test_a_measurement_on_an_ascii_terminal_prints_its_summary(measured):
     ("env", "encoding", "name"),
     [
         ({"PYTHONIOENCODING": "latin-1"}, "latin-1", "banc-µ\\u03a9"),
-        ({"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}, "utf-8", "banc-\\xb5\\u03a9"),
+        (C_LOCALE, "utf-8", "banc-\\xb5\\u03a9"),
     ],
 )
 def test_show_of_a_station_file_on_a_narrow_encoding(station, env, encoding, name):
@@ -110,7 +116,7 @@ def test_csv_export_in_the_c_locale_keeps_the_die_id(measured):
     run = measured[0]
     folder = run.parent / "csv-µ"
     args = ["export", str(run), "--format", "csv", "--out", str(folder)]
-    code, _, stderr = _mtj_hil(args, LC_ALL="C", LANG="C", PYTHONUTF8="0")
+    code, _, stderr = _mtj_hil(args, **C_LOCALE)
     assert code == 0, stderr.decode("utf-8", "replace")
     assert f"wrote {folder / 'attributes.csv'}" in stderr.decode("utf-8").splitlines()
     lines = (folder / "attributes.csv").read_text(encoding="utf-8").splitlines()
@@ -133,3 +139,25 @@ def test_a_measurement_on_a_narrow_terminal_keeps_the_words_of_its_progress(tmp_
     )
     assert "array 0 1/1 0:00:0" in err
     assert "die_id: sim:passive-15x15:lot0:die0" in said and "class GOOD devices: 225" in said
+
+
+def test_a_measurement_in_the_c_locale_records_non_ascii_names_as_typed(tmp_path):
+    """In the C locale the run file ``mesure-été/r.h5`` (or ``--operator opérateur-µ``)
+    failed as it was created, 'HDF5 error: 'utf-8' codec can't encode characters ...:
+    surrogates not allowed' (exit 4): the command line and the journal folder were stored
+    with the bytes Python could not decode. They are stored as the UTF-8 text they are, and
+    ``fit-profile`` names its profile ``fit-µ`` (it wrote a TOML file it could not load)."""
+    folder = tmp_path / WHERE
+    run, fitted = folder / "r.h5", folder / "fit-µ.toml"
+    args = ["characterize", "--profile", "passive-15x15", "--arrays", "0", "--no-report"]
+    code, _, stderr = _mtj_hil([*args, "--operator", "opérateur-µ", "--out", str(run)], **C_LOCALE)
+    assert code == 0, stderr.decode("utf-8", "replace")
+    with RunFile.open(run) as opened:
+        attrs = dict(opened.attrs)
+    assert attrs["status"] == "completed" and attrs["operator"] == "opérateur-µ"
+    assert f"--out {shlex.quote(str(run))}" in attrs["command"]
+    code, stdout, stderr = _mtj_hil(["fit-profile", str(run), "-o", str(fitted)], **C_LOCALE)
+    assert code == 0, stderr.decode("utf-8", "replace")
+    assert "fitted profile fit-\\xb5 (1 run)" in _words(stdout.decode("ascii"))
+    assert f"wrote {fitted} (loads with --profile {fitted})" in stderr.decode("utf-8")
+    assert tomllib.loads(fitted.read_text(encoding="utf-8"))["name"] == "fit-µ"

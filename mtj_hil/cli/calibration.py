@@ -197,7 +197,7 @@ def _directory(station: Station) -> Path:
     return station.calibration.directory
 
 
-@click.command()
+@click.command(short_help="Calibrate a station's SMU, connectors and converters.")
 @click.option(
     "--station",
     "station_file",
@@ -260,12 +260,12 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
     console.print(escape(f"written: {record.path}"), soft_wrap=True)
 
 
-@click.group()
+@click.group(short_help="Inspect a station's calibration records.")
 def calibration() -> None:
     """Inspect a station's calibration records."""
 
 
-@calibration.command("list")
+@calibration.command("list", short_help="List a station's calibration records, newest last.")
 @click.option(
     "--station",
     "station_file",
@@ -302,7 +302,7 @@ def list_command(station_file: Path) -> None:
         console.print("no calibration records; run 'mtj-hil calibrate --station FILE'")
 
 
-@calibration.command("show")
+@calibration.command("show", short_help="Show one calibration record.")
 @click.argument("record", required=False)
 @click.option(
     "--station",

@@ -32,14 +32,14 @@ def relayed_line(task_id: str, text: str) -> Text:
     return Text.assemble(("warning", "yellow"), f" ({category}) {task_id}: {message}")
 
 
-@click.group()
+@click.group(short_help="Run whole lots and experiment sweeps as tasks on Dask.")
 def campaign() -> None:
     """Campaigns: whole lots and experiment sweeps as tasks on Dask, from a laptop to a
     cluster. A campaign file (TOML) lists task groups; see docs/campaigns.md and
     campaigns/example-lot.toml."""
 
 
-@campaign.command()
+@campaign.command(short_help="Check a campaign file and list its tasks; nothing runs.")
 @click.argument("file", type=CAMPAIGN_FILE)
 def check(file: Path) -> None:
     """Check the campaign FILE as 'campaign run' does before any task starts, and list its
@@ -89,7 +89,7 @@ def check(file: Path) -> None:
     )
 
 
-@campaign.command()
+@campaign.command(short_help="Run every unfinished task of a campaign.")
 @click.argument("file", type=CAMPAIGN_FILE)
 @click.option(
     "--scheduler",
@@ -210,7 +210,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
         )
 
 
-@campaign.command()
+@campaign.command(short_help="Show a campaign's progress and its failures.")
 @click.argument("file", type=CAMPAIGN_FILE)
 @click.option(
     "--verify",
@@ -370,7 +370,7 @@ def _switching_status(tasks: list, records: dict) -> None:
     print_table(make_console(), ["task", *SWITCHING_HEADER[1:]], rows, "switching (to AP / to P)")
 
 
-@campaign.command()
+@campaign.command(short_help="Gather a campaign's results into one report.")
 @click.argument("file", type=CAMPAIGN_FILE)
 def report(file: Path) -> None:
     """Gather the results of the campaign FILE under <out_dir>/report: lot summary (yield

@@ -55,7 +55,7 @@ DEFAULTS = CharacterizationPlan()
 """The library's plan defaults: the options below take theirs from it."""
 
 
-@click.command()
+@click.command(short_help="Characterise a die into a run file: maps, defects, yield.")
 @die_options("characterize")
 @click.option(
     "--arrays",
@@ -405,7 +405,7 @@ def summarise(path: Path) -> None:
         out.print(Text.assemble(("warning", "yellow"), f": {warning}"), highlight=False)
 
 
-@click.command()
+@click.command(short_help="Characterise a simulated die and draw its report.")
 @click.option(
     "--out-dir",
     default=Path("runs/demo"),

@@ -33,7 +33,7 @@ def copy_examples(target: Path, overwrite: bool = False) -> list[Path]:
     return list(plan)
 
 
-@click.command()
+@click.command(short_help="Copy the example station and campaign files.")
 @click.argument("directory", type=GivenPath(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite example files already in DIRECTORY.")
 def examples(directory: Path, force: bool) -> None:

@@ -26,12 +26,12 @@ from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOC
 DATASET = click.Choice(["mnist5k", "digits", "idx"])
 
 
-@click.group()
+@click.group(short_help="Reproduce the seed experiments on simulated dies.")
 def experiment() -> None:
     """Reproduce the seed experiments on simulated dies (results: run file, Markdown, CSV, PNG)."""
 
 
-@experiment.command()
+@experiment.command(short_help="MNIST on a lot of dies, after Borders et al.")
 @click.option(
     "--dataset",
     type=DATASET,

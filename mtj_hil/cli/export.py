@@ -12,7 +12,7 @@ from mtj_hil.cli.common import GivenPath, console
 from mtj_hil.errors import command_line
 
 
-@click.command()
+@click.command(short_help="Export a run or a campaign's results: NetCDF, CSV, NeXus.")
 @click.argument("run", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option(
     "--format",

@@ -13,7 +13,7 @@ from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import ConfigError, StoreError, counted
 
 
-@click.command("fit-profile")
+@click.command("fit-profile", short_help="Fit a die profile from measured runs.")
 @click.argument("runs", nargs=-1, required=True, type=GivenPath(dir_okay=False, path_type=Path))
 @click.option(
     "-o",

@@ -17,7 +17,7 @@ from mtj_hil.experiments.goodwill_config import MAX_RESTARTS, MAX_SOLUTIONS
 from mtj_hil.training.bnn import MAX_EPOCHS
 
 
-@click.command()
+@click.command(short_help="Wine 13-6-3 on a simulated die, after Goodwill et al.")
 @click.option(
     "--solutions",
     type=click.IntRange(1, MAX_SOLUTIONS),

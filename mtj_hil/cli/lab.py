@@ -16,12 +16,12 @@ from mtj_hil.fileio.atomic import atomic_write
 from mtj_hil.station.config import Station
 
 
-@click.group()
+@click.group(short_help="Virtual lab: simulated dies behind virtual instruments.")
 def lab() -> None:
     """The virtual lab: simulated dies behind virtual instruments on loopback sockets."""
 
 
-@lab.command()
+@lab.command(short_help="Serve a station's die through a virtual board and SMU.")
 @click.option(
     "--station",
     type=GivenPath(dir_okay=False, path_type=Path),

@@ -32,7 +32,7 @@ def _station_option(f: Callable) -> Callable:
     )(f)
 
 
-@click.command()
+@click.command(short_help="Train a network for a die and save it in a run file.")
 @click.option(
     "--method",
     type=click.Choice(METHODS),
@@ -224,7 +224,7 @@ def train(
     click.echo(summary_json(train_network(spec)))
 
 
-@click.command()
+@click.command(short_help="Test a saved network on a die: software, emulated, chip.")
 @click.option(
     "--net",
     type=GivenPath(dir_okay=False, path_type=Path),

@@ -13,7 +13,7 @@ from mtj_hil.cli.tables import make_console, print_table
 from mtj_hil.errors import StoreError, counted
 
 
-@click.command()
+@click.command(short_help="Summarise any file the tool writes.")
 @click.argument("runfile", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option(
     "--verify",
@@ -92,7 +92,7 @@ def show(runfile: Path, verify: bool) -> None:
         raise StoreError(f"{runfile} is a {name!r} file; 'show' summarises the kinds {known}")
 
 
-@click.command()
+@click.command(short_help="List the shipped die profiles.")
 def profiles() -> None:
     """List the shipped die profiles: geometry, resistance spread, TMR, short conductance,
     defect rate (and whole-line defects per array), read noise."""

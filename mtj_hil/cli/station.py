@@ -23,12 +23,12 @@ class StationCheckFailed(click.ClickException):
     exit_code = 7
 
 
-@click.group()
+@click.group(short_help="Check station files before a run.")
 def station() -> None:
     """Station files: check a bench before a run."""
 
 
-@station.command()
+@station.command(short_help="Check a station file without turning any output on.")
 @click.argument("file", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option("--verbose", "-v", is_flag=True, help="Also list every setting read back.")
 def check(file: Path, verbose: bool) -> None:

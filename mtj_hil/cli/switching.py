@@ -91,7 +91,7 @@ def _probe_trials(trials: int, probe_trials: int, adaptive: bool, placement: str
         raise click.UsageError(str(exc)) from None
 
 
-@click.command()
+@click.command(short_help="Measure P(switch) against pulse amplitude and width.")
 @die_options("switching")
 @click.option(
     "--arrays",

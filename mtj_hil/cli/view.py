@@ -85,7 +85,7 @@ def _host_given(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-@click.command()
+@click.command(short_help="Serve a live web page of a run or campaign file.")
 @click.argument("path", type=GivenPath(dir_okay=False, path_type=Path))
 @click.option(
     "--host", default="127.0.0.1", show_default=False, callback=_host_given, help=HOST_HELP

@@ -1,4 +1,5 @@
-"""Every command and every option explains itself; --version and python -m mtj_hil work."""
+"""Every command and every option explains itself, and the list of commands in a group's
+--help shows each summary whole; --version and python -m mtj_hil work."""
 
 from __future__ import annotations
 
@@ -27,6 +28,26 @@ def test_every_option_of_every_command_has_help():
             if isinstance(param, click.Option) and not (param.help or "").strip():
                 missing.append(f"{path} {param.opts[-1]}")
     assert not missing, f"{len(missing)} without help: " + ", ".join(missing)
+
+
+def test_every_group_lists_its_commands_with_whole_summaries():
+    """click cut a summary taken from the docstring to one line ending in '...' ('Calibrate a
+    station: SMU...'): each command has a summary of its own, listed whole and wrapped
+    between words at any width."""
+    for path, group in _walk(cli):
+        if not isinstance(group, click.Group):
+            continue
+        for width in (50, 80, 160):
+            ctx = click.Context(
+                group, info_name=path, terminal_width=width, max_content_width=width
+            )
+            listing = group.get_help(ctx).split("Commands:", 1)[1]
+            assert "..." not in listing, f"{path} at {width} columns:{listing}"
+            words = " ".join(listing.split())
+            for name, command in group.commands.items():
+                summary = (command.short_help or "").strip()
+                assert summary, f"{path} {name} has no short_help of its own"
+                assert f"{name} {summary}" in words, f"{path} {name} at {width} columns"
 
 
 def test_version(capsys):

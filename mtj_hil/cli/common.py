@@ -170,7 +170,8 @@ def choose_die(
     try:
         prof = load_profile(profile)
     except ConfigError as exc:
-        raise ConfigError(f"--profile {profile!r}: {exc}") from exc
+        text = str(exc)  # a file's message names it already: the path once, not twice
+        raise ConfigError(text if profile in text else f"--profile {profile!r}: {text}") from exc
     die_index = 0 if die_index is None else die_index
     return DieSource(
         die_id=simulated_die_id(prof.name, lot_seed, die_index),

@@ -30,3 +30,21 @@ def test_a_message_over_several_lines_is_one_line(tmp_path, capsys, monkeypatch)
     assert main(["station", "check", str(station)]) == 3
     err = capsys.readouterr().err
     assert err == f"error (ConfigError): station file {station}: first reason; second  reason\n"
+
+
+def test_a_refused_profile_file_is_named_once(tmp_path, capsys, monkeypatch):
+    """The file's own message names it; the option's prefix printed the path a second time
+    (``--profile 'P': P: ...``). A shipped name that is not one keeps the option's name."""
+    from mtj_hil.sim.profile import PROFILE_DIR
+
+    monkeypatch.setenv("COLUMNS", "400")
+    text = (PROFILE_DIR / "passive-15x15.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("[limits]", "[bias]\nv_half = 1e-300\n\n[limits]", 1))
+    out = tmp_path / "run.h5"
+    args = ["--arrays", "0", "--no-report", "--out", str(out)]
+    assert main(["characterize", "--profile", str(bad), *args]) == 3
+    err = capsys.readouterr().err
+    assert err.count(str(bad)) == 1 and "bias.v_half = 1e-300" in err, err
+    assert main(["characterize", "--profile", "1t1r-20K", *args]) == 3
+    assert "unknown profile '1t1r-20K'; closest match: 1t1r-20k" in capsys.readouterr().err

@@ -9,7 +9,7 @@ goodness-of-fit checks; a run's ``kind`` was once any string), nothing else.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mtj_hil.errors import ConfigError
@@ -51,11 +51,10 @@ FIT_RUNS = Section(
 )
 
 
-def check_fit(raw: Any, src: str, profile_keys: Callable[[str], Iterable[str] | None]) -> None:
+def check_fit(raw: Any, src: str, profile_sections: Sequence[Section]) -> None:
     """Refuse a ``[fit]`` table holding anything fit-profile does not write.
 
-    ``profile_keys(section)`` gives the keys of a profile section (None: no such section),
-    so that a value keyed ``"section.key"`` can be checked and a profile key found in the
+    ``profile_sections`` are the profile's own sections (their keys), so that a value keyed ``"section.key"`` can be checked and a profile key found in the
     wrong place named with its section.
 
     Raises:
@@ -64,13 +63,14 @@ def check_fit(raw: Any, src: str, profile_keys: Callable[[str], Iterable[str] | 
     """
     if raw is None:
         return
-    sections = _sections_of(profile_keys)
+    keys = {section.name: section.keys for section in profile_sections}
+    sections = _sections_of(profile_sections)
     _check_table(raw, FIT, src, "fit", sections)
     for part, kind in (("uncertainty", "a number"), ("source", "a string")):
         for key, value in raw.get(part, {}).items():
             match = _PROFILE_KEY.match(key)
             where = f'fit.{part}."{key}"'
-            if not match or match.group(2) not in (profile_keys(match.group(1)) or ()):
+            if not match or match.group(2) not in keys.get(match.group(1), ()):
                 raise ConfigError(
                     f"{src}: {where} is not a key fit-profile writes: [fit.{part}] holds "
                     f'"section.key" names of profile keys{_belongs(key, sections)}'
@@ -85,13 +85,13 @@ def check_fit(raw: Any, src: str, profile_keys: Callable[[str], Iterable[str] | 
         _check_table(run, FIT_RUNS, src, f"fit.runs[{i}]", sections)
 
 
-def _sections_of(profile_keys: Callable[[str], Iterable[str] | None]) -> Callable[[str], str]:
-    def where(key: str) -> str:
-        from mtj_hil.sim.profile_sections import OPTIONAL_FLAWS
+def _sections_of(profile_sections: Sequence[Section]) -> Callable[[str], str]:
+    """Where a profile key belongs, as the end of a message (the first of
+    ``profile_sections`` holding it, by :func:`mtj_hil.sim.profile_tables.owners`)."""
+    from mtj_hil.sim.profile_tables import owners
 
-        names = ("geometry", "resistance", "switching", "defects", "read", "limits",
-                 "nominal_pulse", "bias", *OPTIONAL_FLAWS)  # fmt: skip
-        found = [s for s in names if key in (profile_keys(s) or ())]
+    def where(key: str) -> str:
+        found = owners(profile_sections, key)
         return f"; {key} is a key of [{found[0]}]" if found else ""
 
     return where

@@ -209,7 +209,8 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
     from mtj_hil.sim.profile_schema import PROFILE_FILE
     from mtj_hil.sim.profile_tables import check_placement
 
-    check_placement(data, PROFILE_FILE, {**_SECTIONS, **_OPTIONAL_SECTIONS}, source)
+    own = [PROFILE_FILE.section(name) for name in {**_SECTIONS, **_OPTIONAL_SECTIONS}]
+    check_placement(data, PROFILE_FILE, own, source)
     check_top(data, PROFILE_FILE, source)
     top_keys = PROFILE_FILE.section("").keys
     top = check_section(
@@ -227,19 +228,10 @@ def profile_from_dict(data: dict[str, Any], source: str = "<dict>") -> DevicePro
         sections[section] = cls(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         )
-    check_fit(data.get("fit"), source, _section_keys)
+    check_fit(data.get("fit"), source, own)
     profile = DeviceProfile(name=top["name"], description=top["description"], **sections)
     _check_ranges(profile, source)
     return profile
-
-
-def _section_keys(name: str) -> tuple[str, ...] | None:
-    """The keys of profile section ``name`` (None: no such section)."""
-    from mtj_hil.sim.profile_schema import PROFILE_FILE
-
-    if name not in {**_SECTIONS, **_OPTIONAL_SECTIONS}:
-        return None
-    return PROFILE_FILE.section(name).keys
 
 
 def _check_ranges(p: DeviceProfile, source: str) -> None:

@@ -3,7 +3,7 @@ the first one) is named with the section it belongs to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mtj_hil.errors import ConfigError
@@ -21,17 +21,16 @@ def _heads(names: list[str]) -> str:
 
 
 def check_placement(
-    data: Mapping[str, Any], schema: FileSchema, names: Iterable[str], source: str
+    data: Mapping[str, Any], schema: FileSchema, sections: Sequence[Section], source: str
 ) -> None:
-    """Refuse a key of one of the sections ``names`` of ``schema`` found at the top level or
-    in another of them (the ``[fit]`` table checks its own).
+    """Refuse a key of one of ``sections`` (of ``schema``) found at the top level or in
+    another of them (the ``[fit]`` table checks its own).
 
     Raises:
         ConfigError: naming ``source``, the key as written (``nominal_pulse.ramp``), the
             section(s) it belongs to and the keys allowed where it is.
     """
     top = schema.section("")
-    sections = [schema.section(name) for name in names]
     for key in data:
         if key in schema.top_names():
             continue

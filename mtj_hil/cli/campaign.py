@@ -12,7 +12,8 @@ from rich.text import Text
 
 from mtj_hil.campaigns.moved import moved_note
 from mtj_hil.cli.common import GivenPath
-from mtj_hil.cli.tables import make_console, make_progress, print_markdown, print_table
+from mtj_hil.cli.progress_display import make_progress
+from mtj_hil.cli.tables import make_console, print_markdown, print_table
 from mtj_hil.cli.view import live_option, live_view
 from mtj_hil.errors import command_line, counted
 

@@ -17,7 +17,8 @@ from rich.progress import Progress
 
 from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.paths import GivenPath
-from mtj_hil.cli.tables import make_console, make_progress
+from mtj_hil.cli.progress_display import make_progress
+from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import ConfigError, StoreError, command_line, counted
 from mtj_hil.schema.ranges import range_part
 from mtj_hil.sim.die import simulated_die_id

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from mtj_hil.cli.tables import make_console, make_progress
+from mtj_hil.cli.progress_display import make_progress
+from mtj_hil.cli.tables import make_console
 from mtj_hil.fileio.writable import check_writable_place
 
 console = make_console(stderr=True)

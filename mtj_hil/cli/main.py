@@ -22,9 +22,10 @@ from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
 from mtj_hil.cli.common import console, current_run, forget_run
+from mtj_hil.cli.encoding import any_encoding
 from mtj_hil.cli.repeated import refuse_conflicting_options
 from mtj_hil.cli.run_report import report_missing
-from mtj_hil.cli.tables import ReaderGone, any_encoding
+from mtj_hil.cli.tables import ReaderGone
 from mtj_hil.errors import ConfigError, StoreError, command_line
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation

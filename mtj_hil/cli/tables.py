@@ -4,24 +4,14 @@ ever cut."""
 
 from __future__ import annotations
 
-import codecs
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Column, Table
+from rich.table import Table
 from rich.text import Text
 
 _PROSE_MIN = 16
@@ -50,77 +40,6 @@ def make_console(*, stderr: bool = False, highlight: bool = True) -> Console:
     """The console a command prints on (stdout, or stderr for progress and messages); text
     comes out as written (no emoji codes replaced)."""
     return _Console(stderr=stderr, highlight=highlight, **_PRINTED_AS_WRITTEN)
-
-
-_BAR_MIN = 4
-"""Width a progress bar needs at least beside the words of its row."""
-
-
-class _Progress(Progress):
-    """A progress display whose words and numbers stay whole at any width: narrower than a
-    row with a bar, the row is its words alone, wrapped between them (rich cut them with
-    ``…``: ``array… 1… 0:…``)."""
-
-    def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
-        shown = [task for task in tasks if task.visible]
-        rows = [
-            [column(task) for column in self.columns if not isinstance(column, BarColumn)]
-            for task in shown
-        ]
-        texts = [[cell for cell in row if isinstance(cell, Text)] for row in rows]
-        if texts != rows or all(
-            sum(cell_len(cell.plain) + 1 for cell in row) + _BAR_MIN <= self.console.width
-            for row in texts
-        ):
-            return super().make_tasks_table(shown)
-        table = Table.grid()
-        table.add_column(overflow="fold")
-        for row in texts:
-            table.add_row(Text(" ").join(Text(cell.plain.strip(), cell.style) for cell in row))
-        return table
-
-
-def make_progress(out: Console, label_width: int) -> Progress:
-    """A progress display on ``out``, one row per task: its label (right-aligned in
-    ``label_width``), a bar, done of total and the time elapsed; kept on screen at the end."""
-    return _Progress(  # where the row is too wide, the bar gives way first
-        TextColumn(f"{{task.description:>{label_width}}}", table_column=Column(no_wrap=True)),
-        BarColumn(),
-        MofNCompleteColumn(table_column=Column(no_wrap=True)),
-        TimeElapsedColumn(table_column=Column(no_wrap=True)),
-        console=out,
-        transient=False,
-    )
-
-
-_ESCAPED = "mtj_hil.escaped"
-"""Name of the encoding error handler :func:`any_encoding` gives stdout and stderr."""
-
-
-def _escape(exc: UnicodeError) -> tuple[str | bytes, int]:
-    """A character the output's encoding lacks: a byte the system handed over as a surrogate
-    (a file name not in the locale's encoding) goes out as that byte again; any other as its
-    escape (``wafer-\\xb51`` for ``wafer-µ1`` on an ASCII output)."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    code = ord(exc.object[exc.start])
-    if 0xDC80 <= code <= 0xDCFF:
-        return bytes([code - 0xDC00]), exc.start + 1
-    return codecs.backslashreplace_errors(
-        UnicodeEncodeError(exc.encoding, exc.object, exc.start, exc.start + 1, exc.reason)
-    )
-
-
-codecs.register_error(_ESCAPED, _escape)
-
-
-def any_encoding() -> None:
-    """Let stdout and stderr print any text whatever their encoding (``PYTHONIOENCODING=ascii``,
-    ``LC_ALL=C``): a character they cannot encode is escaped (see :func:`_escape`), where it
-    raised ``UnicodeEncodeError`` on stdout and ended the command with nothing shown."""
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(AttributeError, ValueError, OSError):  # not a text file, or closed
-            stream.reconfigure(errors=_ESCAPED)
 
 
 def _width_needed(

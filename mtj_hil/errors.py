@@ -6,7 +6,6 @@ of the commands they suggest (:func:`command_line`), and command-line words as t
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import warnings
 
@@ -71,7 +70,9 @@ def as_typed(word: str, errors: str = "backslashreplace") -> str:
     Any other word is returned as it is."""
     if not any("\udc80" <= c <= "\udcff" for c in word):
         return word
-    return os.fsencode(word).decode("utf-8", errors)
+    # (not os.fsencode: a text holding a typed path next to letters read from a UTF-8 file
+    # cannot be encoded in the C locale's ASCII)
+    return word.encode("utf-8", "surrogateescape").decode("utf-8", errors)
 
 
 def apart(value: float, *bounds: float, spec: str = "g", bound_spec: str = "g") -> list[str]:

@@ -31,7 +31,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, as_typed
 from mtj_hil.fileio.atomic import atomic_write, error_text
 from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.image import (
@@ -266,7 +266,7 @@ class CampaignIndex:
                 )
             header.update(
                 name=name,
-                campaign_file=str(campaign_file),
+                campaign_file=as_typed(str(campaign_file)),
                 spec=spec_text,
                 package_version=package_version(),
                 git_revision=git_revision(),

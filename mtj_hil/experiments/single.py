@@ -6,6 +6,7 @@ die's measured model, or on the die.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, as_typed
 from mtj_hil.experiments.borders_config import MAX_DIES, BordersConfig
 from mtj_hil.experiments.data import (
     DEFAULT_IMAGE_SIZE,
@@ -453,7 +454,11 @@ def summary_json(summary: dict[str, Any]) -> str:
 
 
 def _tidy(value: Any) -> Any:
-    """``value`` with every float (in dicts and lists too) rounded to 12 significant digits."""
+    """``value`` with every float (in dicts and lists too) rounded to 12 significant digits
+    and every path or text as the user typed it (:func:`mtj_hil.errors.as_typed`: JSON
+    would carry a C locale's surrogates as ``\udcc3``)."""
+    if isinstance(value, str | os.PathLike):
+        return as_typed(os.fspath(value))
     if isinstance(value, float):
         return float(f"{value:.12g}")
     if isinstance(value, dict):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, as_typed
 from mtj_hil.labelled.load import check_intact, load_dataset
 from mtj_hil.labelled.outputs import check_target, replacing, write_folder
 from mtj_hil.labelled.source import open_run, provenance
@@ -76,11 +76,32 @@ def write_dataset(ds: xr.Dataset, fmt: str, target: Path, *, force: bool = False
     Raises:
         StoreError: the output cannot be written (nothing new is left behind).
     """
+    ds = typed_text(ds)
     if fmt == "netcdf":
         with replacing(target) as tmp:
             write_netcdf(ds, tmp)
         return [target]
     return write_csv(ds, target, force=force)
+
+
+def typed_text(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with every text (attributes, text variables) as the user typed it
+    (:func:`mtj_hil.errors.as_typed`): a run file's path in a folder named in letters the
+    locale lacks (``LC_ALL=C``) reaches the dataset as surrogates, which neither netCDF nor
+    a UTF-8 CSV file can hold. ``ds`` itself is not changed."""
+    out = ds.copy()
+    out.attrs = _typed_attrs(ds.attrs)
+    for name, v in ds.variables.items():
+        if v.dtype.kind in "OU" and v.size:
+            texts = [as_typed(x) if isinstance(x, str) else x for x in v.values.ravel().tolist()]
+            kind = object if v.dtype.kind == "O" else str
+            out[name] = v.copy(data=np.array(texts, dtype=kind).reshape(v.shape))
+        out[name].attrs = _typed_attrs(v.attrs)
+    return out
+
+
+def _typed_attrs(attrs: dict) -> dict:
+    return {k: as_typed(v) if isinstance(v, str) else v for k, v in attrs.items()}
 
 
 def nexus_image(path: str | Path) -> bytes:

@@ -19,7 +19,7 @@ STATION = Path(__file__).resolve().parents[1] / "stations" / "virtual-lab.toml"
 def add_die_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--profile``, ``--lot`` and ``--die``, defaulting to the station file's die
     profile and ``[virtual_lab]`` die."""
-    station = tomllib.loads(STATION.read_text())
+    station = tomllib.loads(STATION.read_text(encoding="utf-8"))
     lab = station["virtual_lab"]
     parser.add_argument(
         "--profile",
@@ -46,7 +46,7 @@ def lab_die(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[
     profile = args.profile
     if profile.endswith(".toml") or "/" in profile or os.sep in profile:
         profile = str(Path(profile).resolve())  # a file: from here, not the station's folder
-    data = tomllib.loads(STATION.read_text())
+    data = tomllib.loads(STATION.read_text(encoding="utf-8"))
     data["die"]["profile"] = profile
     data["virtual_lab"].update(lot_seed=args.lot, die=args.die)
     try:

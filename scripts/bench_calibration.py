@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=bench_description(__doc__))
     parser.add_argument("--arrays", type=int, default=6, help="arrays to characterise")
     args = parse_args(parser, SMOKE, argv)
-    data = tomllib.loads(STATION.read_text())
+    data = tomllib.loads(STATION.read_text(encoding="utf-8"))
     imp = LabImperfections()
     b = imp.board
     print("virtual lab, default imperfections:")

@@ -44,7 +44,7 @@ def run(
 ) -> dict[str, Any]:
     """Characterise ``n_arrays`` arrays over a fresh virtual lab with one read strategy, on
     the station file's die or die ``(profile, lot, die)``."""
-    data = tomllib.loads(STATION.read_text())
+    data = tomllib.loads(STATION.read_text(encoding="utf-8"))
     if strategy == "naive":
         data["station"]["read_path"] = "smu"
     cfg = data.pop("virtual_lab")

@@ -117,7 +117,7 @@ def measure(
     its profile) over the virtual lab, with the levers of ``lever`` (see :data:`LEVERS`)."""
     firmware, changes = LEVERS[lever]
     changes = {**changes, **EXTRA}
-    data = tomllib.loads(STATION.read_text())
+    data = tomllib.loads(STATION.read_text(encoding="utf-8"))
     cfg = data.pop("virtual_lab")
     profile, lot_seed, die_index = (
         die if die is not None else (data["die"]["profile"], cfg["lot_seed"], cfg["die"])

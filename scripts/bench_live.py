@@ -84,7 +84,7 @@ def run_once(
     viewer, pid = None, None
     if live:
         while viewer is None and proc.poll() is None:
-            m = URL.search(log.read_text())
+            m = URL.search(log.read_text(encoding="utf-8", errors="replace"))
             if m:
                 pid = int(m.group(2))
                 viewer = Viewer(m.group(1))
@@ -97,7 +97,9 @@ def run_once(
     if station is None:
         CPU.append((live, usage.ru_utime + usage.ru_stime))
     if code != 0:
-        raise SystemExit(f"characterize failed ({code}):\n{log.read_text()}")
+        raise SystemExit(
+            f"characterize failed ({code}):\n{log.read_text(encoding='utf-8', errors='replace')}"
+        )
     if viewer is not None:
         # the page's server is niced: on a busy machine it may take a while to serve the end
         viewer.join(timeout=60)

@@ -163,7 +163,7 @@ def spread_profile(name: str, delta_sigma: float, folder: Path) -> Path:
     from mtj_hil.sim.profile import PROFILE_DIR
 
     src = Path(name) if Path(name).suffix == ".toml" else PROFILE_DIR / f"{name}.toml"
-    text = src.read_text()
+    text = src.read_text(encoding="utf-8")
     base = load_profile(src).name
     new_name = f"{base}-dspread{round(100 * delta_sigma)}"
     text = text.replace(f'name = "{base}"', f'name = "{new_name}"', 1)
@@ -172,7 +172,7 @@ def spread_profile(name: str, delta_sigma: float, folder: Path) -> Path:
     else:
         text = text.replace("[switching]\n", f"[switching]\ndelta_sigma = {delta_sigma}\n", 1)
     path = folder / f"{new_name}.toml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     if load_profile(path).switching.delta_sigma != delta_sigma:
         raise SystemExit(f"could not set delta_sigma in a copy of {src}")
     return path

@@ -39,7 +39,7 @@ def read_claim(run_file: Path) -> dict[str, Any] | None:
     """The claim on ``run_file`` (``campaign_index``, ``claimed``, ``host``, ``pid``), None
     when there is none, ``{}`` when it is empty or unreadable."""
     try:
-        data = json.loads(claim_path(run_file).read_text() or "null")
+        data = json.loads(claim_path(run_file).read_text(encoding="utf-8") or "null")
     except FileNotFoundError:
         return None
     except (OSError, ValueError):

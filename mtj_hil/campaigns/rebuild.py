@@ -41,7 +41,9 @@ def set_aside(index_path: Path, why: str) -> Path:
 
 def _ours(run_file: Path, owner: Path) -> bool:
     try:
-        found = json.loads(claim_path(run_file).read_text()).get("campaign_index", "")
+        found = json.loads(claim_path(run_file).read_text(encoding="utf-8")).get(
+            "campaign_index", ""
+        )
     except (OSError, ValueError, AttributeError):
         return False
     return found == str(owner)

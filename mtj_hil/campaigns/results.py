@@ -21,9 +21,8 @@ from mtj_hil.campaigns.index import IndexUnreadable, owned_records
 from mtj_hil.campaigns.rebuild import view
 from mtj_hil.campaigns.spec import CampaignSpec
 from mtj_hil.campaigns.task import Task
-from mtj_hil.errors import as_typed
 from mtj_hil.experiments.outputs import markdown_table, write_csv
-from mtj_hil.fileio.atomic import atomic_write, written_aside
+from mtj_hil.fileio.atomic import atomic_write_text, written_aside
 from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.runs.store.characterization import load_characterization
 from mtj_hil.runs.store.journal import RecoveryWarning
@@ -197,7 +196,7 @@ def write_report(spec: CampaignSpec) -> tuple[str, dict[str, Path]]:
                 "run files:\n\n" + "".join(f"- {t.run_file}\n" for t in finished) + "\n"
             )
     paths["markdown"] = folder / "report.md"
-    atomic_write(paths["markdown"], as_typed(text).encode())
+    atomic_write_text(paths["markdown"], text)
     return text, paths
 
 

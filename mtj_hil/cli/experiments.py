@@ -19,7 +19,7 @@ from mtj_hil.cli.numbers import FiniteRange
 from mtj_hil.cli.tables import make_console, print_markdown
 from mtj_hil.experiments.borders_config import MAX_DIES, MAX_WORKERS
 from mtj_hil.experiments.data import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
-from mtj_hil.fileio.atomic import atomic_write
+from mtj_hil.fileio.atomic import atomic_write_text
 from mtj_hil.training.bnn import MAX_EPOCHS
 from mtj_hil.training.compensation import COMPENSATION_BUDGET, COMPENSATION_EPOCHS
 
@@ -313,7 +313,7 @@ def borders(
         with progress_bar() as progress:
             result = run_borders(config, progress)
         paths = write_borders(result, folder)
-        print_markdown(make_console(), paths["markdown"].read_text())
+        print_markdown(make_console(), paths["markdown"].read_text(encoding="utf-8"))
         for key, path in paths.items():
             console.print(escape(f"{key}: {path}"), soft_wrap=True)
         return
@@ -323,8 +323,8 @@ def borders(
         write_borders(r, folder / f"seed-{r.config.seed}")
     summary = folder / "summary.md"
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(summary, seeds_markdown(results).encode())
-    print_markdown(make_console(), summary.read_text())
+    atomic_write_text(summary, seeds_markdown(results))
+    print_markdown(make_console(), summary.read_text(encoding="utf-8"))
     console.print(escape(f"summary: {summary}"), soft_wrap=True)
     console.print(escape(f"per seed: {folder}/seed-*/"), soft_wrap=True)
 

@@ -139,6 +139,6 @@ def goodwill(
     if result.skipped:
         console.print(Text(str(result.skipped), style="yellow"), soft_wrap=True)
     paths = write_goodwill(result, folder)
-    print_markdown(make_console(), paths["markdown"].read_text())
+    print_markdown(make_console(), paths["markdown"].read_text(encoding="utf-8"))
     for key, path in paths.items():
         console.print(escape(f"{key}: {path}"), soft_wrap=True)

@@ -8,7 +8,7 @@ import numpy as np
 
 from mtj_hil.experiments.goodwill import GoodwillResult, SolutionSet, config_record
 from mtj_hil.experiments.outputs import markdown_table, write_csv
-from mtj_hil.fileio.atomic import atomic_write, written_aside
+from mtj_hil.fileio.atomic import atomic_write_text, written_aside
 from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.sim.die import simulated_die_id
 
@@ -89,7 +89,7 @@ def write_goodwill(
     if result.skipped:
         text += f"\n{result.skipped}\n"
     paths["markdown"] = out_dir / f"{stem}.md"
-    atomic_write(paths["markdown"], text.encode())
+    atomic_write_text(paths["markdown"], text)
     paths["histogram"] = _histogram(result, out_dir / f"{stem}-histogram.png")
     return paths
 

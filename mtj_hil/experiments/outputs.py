@@ -18,7 +18,7 @@ from mtj_hil.experiments.borders_config import config_record
 from mtj_hil.experiments.claims import CLAIMS_HEADER, claims_note, claims_rows
 from mtj_hil.experiments.networks import save_network
 from mtj_hil.experiments.stats import binomial_ci, mean_ci
-from mtj_hil.fileio.atomic import atomic_write, written_aside
+from mtj_hil.fileio.atomic import atomic_write_text, written_aside
 from mtj_hil.runs.store.runfile import RunFile
 
 LABELS = {
@@ -52,7 +52,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     w = csv.writer(text)
     w.writerow(header)
     w.writerows(rows)
-    atomic_write(path, text.getvalue().encode())
+    atomic_write_text(path, text.getvalue())
     return path
 
 
@@ -231,7 +231,7 @@ def write_borders(result: BordersResult, out_dir: Path, stem: str = "borders") -
     header, rows = borders_per_die(result)
     paths["csv"] = write_csv(out_dir / f"{stem}.csv", header, rows)
     paths["markdown"] = out_dir / f"{stem}.md"
-    atomic_write(paths["markdown"], borders_markdown(result).encode())
+    atomic_write_text(paths["markdown"], borders_markdown(result))
     paths["figure"] = borders_figure(result, out_dir / f"{stem}-per-die.png")
     paths["histogram"] = borders_histogram(result, out_dir / f"{stem}-histogram.png")
     # the run file last: it marks the folder as holding results, so a stop before it

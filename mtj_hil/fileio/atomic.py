@@ -109,6 +109,14 @@ def atomic_write(
         raise
 
 
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """:func:`atomic_write` of ``text`` as UTF-8. A path typed in the C locale reaches the
+    text as surrogates standing for its bytes, which UTF-8 cannot encode; they are written
+    as those bytes, the name as the user typed it (``mesure-été`` for ``mesure-\\udcc3...``).
+    Same errors."""
+    atomic_write(path, text.encode("utf-8", "surrogateescape"))
+
+
 @contextlib.contextmanager
 def written_aside(path: str | Path) -> Iterator[Path]:
     """A temporary name beside ``path`` for a writer to fill (a figure, a table), renamed

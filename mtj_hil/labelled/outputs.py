@@ -236,7 +236,7 @@ def _undo_move(stage: Path, folder: Path) -> tuple[list[str], list[str]]:
     list: a replaced file goes back from ``.previous``; a new table already moved (no
     longer in the stage) is removed. Returns the names put back and those taken out."""
     try:
-        moving = json.loads((stage / MOVING).read_text())
+        moving = json.loads((stage / MOVING).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return [], []  # the moves had not begun: the folder is as it was
     put_back, taken_out = [], []

@@ -82,7 +82,7 @@ def _lock_path(folder: Path, key: str) -> Path:
 def _holder(path: Path) -> str:
     """Who holds the lock file ``path``, as its holder wrote it (best effort)."""
     try:
-        info = json.loads(path.read_text() or "{}")
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
         return "another process"
     return (

@@ -56,7 +56,7 @@ class Outcome:
 
 def load_entries(dialect: str) -> list[Entry]:
     """The everyday list of ``dialect`` (raises FileNotFoundError for an unknown one)."""
-    data = tomllib.loads((EVERYDAY / f"{dialect}.toml").read_text())
+    data = tomllib.loads((EVERYDAY / f"{dialect}.toml").read_text(encoding="utf-8"))
     return [
         Entry(c["send"], c["section"], tuple(c.get("setup", ())), c.get("query"), c.get("expect"))
         for c in data["command"]

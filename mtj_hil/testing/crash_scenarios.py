@@ -274,7 +274,7 @@ cycles = 2
 
 def campaign() -> Scenario:
     def setup(folder: Path) -> None:
-        (folder / "crash.toml").write_text(CAMPAIGN)
+        (folder / "crash.toml").write_text(CAMPAIGN, encoding="utf-8")
 
     def run(folder: Path, report: Report) -> None:
         from mtj_hil.campaigns import load_campaign

@@ -131,7 +131,7 @@ def prepare(folder: Path, run: Callable[[list[str]], int]) -> dict[str, Path]:
     for name in ("passive-15x15", "1t1r-early-process"):
         src = ROOT / "mtj_hil" / "sim" / "profiles" / f"{name}.toml"
         seeds[f"profile:{name}"] = Path(shutil.copy(src, folder / f"{name}.toml"))
-    (folder / "tiny.toml").write_text(TINY_CAMPAIGN)
+    (folder / "tiny.toml").write_text(TINY_CAMPAIGN, encoding="utf-8")
     seeds["campaign:tiny"] = folder / "tiny.toml"
     seeds["campaign:example"] = Path(
         shutil.copy(ROOT / "campaigns" / "example-lot.toml", folder / "example-lot.toml")

@@ -76,7 +76,7 @@ def starts_for(driver: str) -> list[str]:
 
 
 def _station(driver: str, lab: VirtualLab) -> dict:
-    data = tomllib.loads(STATION.read_text())
+    data = tomllib.loads(STATION.read_text(encoding="utf-8"))
     data["station"]["read_path"] = "smu"
     data["controller"]["url"] = lab.controller_url
     data["smu"]["sense"].update(

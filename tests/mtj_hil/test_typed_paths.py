@@ -26,7 +26,12 @@ from mtj_hil.campaigns.results import write_report
 from mtj_hil.campaigns.spec import load_campaign
 from mtj_hil.errors import as_typed
 from mtj_hil.experiments.single import summary_json
+from mtj_hil.fileio.atomic import atomic_write_text
 from mtj_hil.labelled.export import write_dataset
+from mtj_hil.runs.store import RunFile
+
+REPO = Path(__file__).resolve().parents[2]
+C_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
 
 
 def c_locale(path: Path) -> Path:
@@ -56,7 +61,7 @@ def test_as_typed_reads_surrogates_next_to_letters_from_a_utf8_file():
     line = "'campaign lot-\\u00b5: ' + sys.argv[1]"
     done = subprocess.run(
         [sys.executable, "-c", code.replace("LINE", line), "/data/mesure-été"],
-        env={**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"},
+        env={**os.environ, **C_LOCALE},
         capture_output=True,
         text=True,
         timeout=60,
@@ -120,3 +125,48 @@ def test_a_training_summary_names_its_run_file_as_typed(folder):
     line = summary_json({"out": seen / "réseau.h5", "method": "unaware", "error": 0.1})
     assert json.loads(line)["out"] == str(typed / "réseau.h5")
     assert "\\udc" not in line
+
+
+def test_a_run_file_stores_text_attributes_as_typed(folder):
+    """``experiment goodwill --profile mesure-été/fit.toml`` failed creating its run file
+    ('goodwill.h5:: 'utf-8' codec can't encode characters ...'): the profile's path is one
+    of the run's attributes."""
+    typed, seen = folder
+    extra = {"profile": str(seen / "fit.toml"), "n": 3}
+    with RunFile.create(seen / "r.h5", "test", die_id="d", extra=extra) as run:
+        run.set_attrs("config", source=str(seen))
+        run.set_status("completed")
+    with RunFile.open(typed / "r.h5") as run:
+        assert run.attrs["profile"] == str(typed / "fit.toml") and run.attrs["n"] == 3
+        assert run.h5["config"].attrs["source"] == str(typed)
+
+
+def test_text_files_hold_typed_paths_as_the_bytes_typed(folder):
+    """The Markdown and CSV summaries of the experiments name their profile and folders."""
+    typed, seen = folder
+    atomic_write_text(seen / "s.md", f"# on {seen / 'fit.toml'}, lot µ\n")
+    assert (typed / "s.md").read_text(encoding="utf-8") == f"# on {typed / 'fit.toml'}, lot µ\n"
+
+
+def test_goodwill_in_the_c_locale_with_a_profile_in_a_non_ascii_folder(folder):
+    """End to end, as a user in the C locale runs it: the run file, the Markdown summary
+    (written, then read back to be printed) and the histogram."""
+    typed, _ = folder
+    profile = typed / "fit.toml"
+    profile.write_text(
+        (REPO / "mtj_hil/sim/profiles/passive-15x15.toml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    args = ["experiment", "goodwill", "--solutions", "2", "--epochs", "2", "--restarts", "1"]
+    args += ["--no-daffodil", "--profile", str(profile), "--out-dir", str(typed / "gw")]
+    done = subprocess.run(
+        [sys.executable, "-m", "mtj_hil", *args],
+        env={**os.environ, **C_LOCALE},
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    summary = (typed / "gw" / "goodwill.md").read_text(encoding="utf-8")
+    assert str(profile) in summary or profile.name in summary
+    with RunFile.open(typed / "gw" / "goodwill.h5") as run:
+        assert run.attrs["status"] == "completed"

@@ -114,7 +114,7 @@ def _lock(path: Path) -> int | None:
 
 def _holder(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text() or "{}")
+        data = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (ValueError, OSError):  # no lease (any more), or one being written
         return {}
     return data if isinstance(data, dict) else {}

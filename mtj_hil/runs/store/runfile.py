@@ -378,8 +378,11 @@ class RunFile:
         self._change(Op("write", path, np.asarray(data), meta))
 
     def set_attrs(self, path: str, **attrs: Any) -> None:
-        """Set attributes of the group ``path`` (``""``: the root; created if missing)."""
-        self._change(Op("attrs", path, meta=attrs))
+        """Set attributes of the group ``path`` (``""``: the root; created if missing); text
+        is stored as the user typed it (:func:`mtj_hil.errors.as_typed`: a path typed in the
+        C locale holds surrogates, which HDF5 refuses)."""
+        typed = {k: as_typed(v) if isinstance(v, str) else v for k, v in attrs.items()}
+        self._change(Op("attrs", path, meta=typed))
 
     def delete(self, path: str) -> None:
         """Remove a dataset or group (nothing if absent)."""

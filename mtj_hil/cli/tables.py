@@ -49,7 +49,7 @@ def _width_needed(
     plain: bool = False,
 ) -> int:
     widths = [
-        max([len(str(h))] + [len(str(r[i])) for r in rows if i < len(r)])
+        max([cell_len(str(h))] + [cell_len(str(r[i])) for r in rows if i < len(r)])
         for i, h in enumerate(headers)
     ]
     widths = [min(w, _PROSE_MIN) if i in wrap else w for i, w in enumerate(widths)]
@@ -89,7 +89,7 @@ def print_table(
                 justify="right" if i in right else "left",
                 no_wrap=i not in wrap,
                 overflow="fold",
-                min_width=min(_PROSE_MIN, max(len(c[i]) for c in cells))
+                min_width=min(_PROSE_MIN, max(cell_len(c[i]) for c in cells))
                 if i in wrap and cells
                 else None,
             )
@@ -117,8 +117,8 @@ def print_grid(out: Console, rows: Sequence[tuple[str, object]]) -> None:
     pairs = [(str(k), str(v)) for k, v in rows]
     if not pairs:
         return
-    room = out.width - max(len(k) for k, _ in pairs) - 2
-    longest = max((len(word) for _, v in pairs for word in v.split()), default=0)
+    room = out.width - max(cell_len(k) for k, _ in pairs) - 2
+    longest = max((cell_len(word) for _, v in pairs for word in v.split()), default=0)
     if longest <= room:
         table = Table.grid(padding=(0, 2))
         table.add_column(no_wrap=True)

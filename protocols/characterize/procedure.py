@@ -22,6 +22,7 @@ from mtj_hil.protocols.defects.detect import (
     defect_map,
     measure_switching,
 )
+from mtj_hil.protocols.defects.whole_lines import whole_line_warnings
 from mtj_hil.protocols.sinks import MemoryArrays, ProgressCallback, measure_missing
 
 
@@ -141,6 +142,7 @@ def characterize_die(
         if plan.remeasure_cycles > 0 and plan.remeasure_rounds > 0:
             reads = dict(zip(STREAMS, (g_p, g_ap, *high), strict=True))
             result = remeasure(chip, sink, plan, arrays, reads, result)
+    result.warnings = [*result.warnings, *whole_line_warnings(result.codes, arrays)]
     sink.save_defect_map(arrays, result)
     return result
 

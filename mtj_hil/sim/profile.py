@@ -281,6 +281,15 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
             f"0 <= p < (1 + TMR/2) / (1 + TMR) = {(1.0 + 0.5 * tmr) / (1.0 + tmr):.3g}",
             b.p_curvature,
         )
+        shortest = b.min_v_half(tmr, lim.max_read_voltage)
+        need(
+            b.v_half > shortest,
+            "bias.v_half",
+            f"> {shortest:.3g} V: below it the median device's TMR turns negative (AP "
+            f"conducting more than P) under limits.max_read_voltage ({lim.max_read_voltage:g} V), "
+            "where the parabolic bias law no longer describes a junction",
+            b.v_half,
+        )
     for name in OPTIONAL_FLAWS:
         section = getattr(p, name)
         if section is not None:

@@ -11,6 +11,7 @@ from mtj_hil.protocols.defects.detect import DefectCode
 from mtj_hil.sim import SimulatedChip, load_profile
 from mtj_hil.sim.die import make_die
 from mtj_hil.sim.profile import as_dict, available_profiles, profile_from_dict
+from mtj_hil.sim.profile_types import BiasDependence
 
 LOT = 5151  # a lot no other test uses
 
@@ -87,6 +88,9 @@ def test_bias_section_is_validated():
         profile_from_dict({**data, "bias": {**data["bias"], "v0": 1.0}})
     with pytest.raises(ConfigError, match="bias.p_curvature"):
         profile_from_dict({**data, "bias": {**data["bias"], "p_curvature": 0.95}})
+    # a v_half the schema allows (>= 0.1 V) whose law turns the TMR negative below 0.3 V
+    with pytest.raises(ConfigError, match=r"bias\.v_half = 0\.15 .*allowed > 0\.192 V.*TMR"):
+        profile_from_dict({**data, "bias": {**data["bias"], "v_half": 0.15}})
     passive = as_dict(load_profile("passive-15x15"))
     with pytest.raises(ConfigError, match=r"\[bias\].*1T1R"):
         profile_from_dict({**passive, "bias": data["bias"]})
@@ -94,3 +98,22 @@ def test_bias_section_is_validated():
     for name in available_profiles():
         prof = load_profile(name)
         assert (prof.bias is not None) == (prof.geometry.cell == "1T1R"), name
+
+
+@pytest.mark.parametrize(("tmr", "r"), [(0.3, 0.25), (0.75, 0.2), (2.0, 0.0), (5.0, 0.1)])
+def test_the_shortest_v_half_is_where_the_tmr_reaches_zero_at_the_read_limit(tmr, r):
+    """``BiasDependence.min_v_half``: just above it a device read at ``volts`` keeps a
+    positive TMR, just below it its AP state conducts more than its P state."""
+    b = BiasDependence(v_half=0.5, v_half_sigma=0.0, p_curvature=r)
+    volts = 0.3
+    shortest = b.min_v_half(tmr, volts)
+
+    def tmr_at(v_half: float) -> float:
+        k_ap = float(b.ap_curvature(tmr, v_half))
+        return (1 + tmr) * (1 + r * k_ap * volts**2) / (1 + k_ap * volts**2) - 1
+
+    assert tmr_at(shortest * 1.001) > 0 > tmr_at(shortest * 0.999)
+    assert abs(tmr_at(shortest)) < 1e-9
+    # a P curvature this large never lets the AP state overtake the P state
+    never = BiasDependence(v_half=0.5, v_half_sigma=0.0, p_curvature=1.0 / (1 + tmr))
+    assert never.min_v_half(tmr, volts) == 0.0

@@ -302,6 +302,14 @@ def _check_ranges(p: DeviceProfile, source: str) -> None:
                 "only for 1T1R cells (passive arrays: the nodal solve is cached per state)",
                 g.cell,
             )
+            if p.clock is not None:  # a clock that never advances froze them silently
+                need(
+                    p.clock.read_vector_time > 0 or p.clock.pulse_time > 0,
+                    "clock.read_vector_time",
+                    f"> 0 (or clock.pulse_time > 0): [{name}] runs on the simulated clock, "
+                    "and a clock both of whose steps are 0 never moves",
+                    p.clock.read_vector_time,
+                )
     pulse = p.nominal_pulse
     need(
         lim.min_pulse_amplitude <= pulse.amplitude <= lim.max_pulse_amplitude,

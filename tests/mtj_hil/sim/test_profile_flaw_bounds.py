@@ -199,3 +199,15 @@ def test_characterize_refuses_a_hostile_flaw_value_with_exit_3_and_one_message(t
     assert f"{path}: bias.v_half = 1e-300 is out of range; allowed: a number in [0.1, 100] V" in err
     assert err.count("error (") == 1 and "warning" not in err.lower(), err
     assert not out.exists()
+
+
+def test_a_clock_that_never_moves_is_refused_where_drift_runs_on_it(tmp_path):
+    """``[clock]`` with both steps 0 loaded, and the die's drift and telegraph noise stood
+    still for the whole run without a word."""
+    message = _refused(tmp_path, {"clock.read_vector_time": "0", "clock.pulse_time": "0"})
+    assert "clock.read_vector_time = 0.0 is out of range" in message
+    assert "[drift] runs on the simulated clock" in message
+    # one step that moves is enough; and a profile without drift may stop the clock
+    assert _loads(tmp_path, {"clock.read_vector_time": "0", "clock.pulse_time": "1e-6"}).clock
+    still = PROFILE_DIR.joinpath("1t1r-20k.toml").read_text(encoding="utf-8")
+    assert _loads(tmp_path, {"clock.read_vector_time": "0", "clock.pulse_time": "0"}, still)

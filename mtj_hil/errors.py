@@ -6,6 +6,7 @@ of the commands they suggest (:func:`command_line`), and command-line words as t
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import warnings
 
@@ -57,8 +58,30 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 def command_line(*words: object) -> str:
     """The ``mtj-hil`` command of ``words`` as a message suggests it, to copy into a shell:
     each word quoted where the shell would split or read it (a space, a ``;``); a plain path
-    prints as written, e.g. ``mtj-hil show runs/a.h5``, ``mtj-hil show 'my run.h5'``."""
-    return shlex.join(["mtj-hil", *map(str, words)])
+    prints as written, e.g. ``mtj-hil show runs/a.h5``, ``mtj-hil show 'my run.h5'``.
+
+    A path (an ``os.PathLike`` word) whose name begins with ``-`` is written ``./-run.h5``,
+    which no command reads as an option; a word holding a line break, a tab or another
+    control character is written in bash's ``$'...'`` form (``$'a\\nb.h5'``), so the command
+    stays on the message's one line and pastes whole."""
+    return " ".join(shell_word(w) for w in ("mtj-hil", *words))
+
+
+def shell_word(word: object) -> str:
+    """``word`` as a shell command line spells it (see :func:`command_line`)."""
+    text = str(word)
+    if isinstance(word, os.PathLike) and text.startswith("-"):
+        text = f"./{text}"
+    if not any(c < " " or c == "\x7f" for c in text):
+        return shlex.quote(text)
+    escaped = "".join(
+        _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if c < " " or c == "\x7f" else c) for c in text
+    )
+    return f"$'{escaped}'"
+
+
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+"""Characters bash's ``$'...'`` quoting writes with a backslash."""
 
 
 def as_typed(word: str, errors: str = "backslashreplace") -> str:

@@ -59,3 +59,33 @@ def test_resuming_a_completed_run_quotes_its_show_command(tmp_path, capsys, wide
 def test_a_second_writer_names_the_quoted_show_command():
     error = second_writer(Path("runs/my run.h5"), FileExistsError(17, "exists", "part-3"))
     assert str(error).endswith("then check it with: mtj-hil show --verify 'runs/my run.h5'")
+
+
+def _suggested(said: str, after: str) -> list[str]:
+    """The words bash reads from the command printed after ``after`` (up to ``;``)."""
+    import subprocess
+
+    line = said.split(after, 1)[1].split(";", 1)[0]
+    shown = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {line}"], capture_output=True, text=True, check=True
+    )
+    return shown.stdout.split("\0")[:-1]
+
+
+@pytest.mark.parametrize("name", ["-run.h5", "new\nline.h5", "a\ttab.h5"])
+def test_a_suggested_command_pastes_whole_for_a_leading_dash_or_a_line_break(
+    name, tmp_path, capsys, monkeypatch, wide
+):
+    # 'mtj-hil show -run.h5' read the name as options (No such option '-r'); a name with a
+    # line break printed the break as a space in the one-line error, naming another file
+    monkeypatch.chdir(tmp_path)
+    args = ["characterize", "--arrays", "0", "--cycles", "1", "--no-report", "--out", name]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 4
+    said = _out(capsys)
+    assert said.count("\n") == 1  # one line
+    words = _suggested(said, "(see it with: ")
+    assert words[:2] == ["mtj-hil", "show"]
+    assert Path(words[2]) == Path(name)
+    assert main(words[1:]) == 0

@@ -16,8 +16,8 @@ from mtj_hil.errors import StoreError
 def report_missing(out: Path | None) -> bool:
     """Whether ``out`` is a completed run file whose PNG report (``out`` with ``.png``) is
     missing: the command was stopped, or the disk filled, after the run ended and before
-    the report was drawn."""
-    if out is None or not out.exists() or out.with_suffix(".png").exists():
+    the report was drawn, or a folder stood where it goes."""
+    if out is None or not out.exists() or out.with_suffix(".png").is_file():
         return False
     from mtj_hil.runs.store import RunFile
 

@@ -127,8 +127,9 @@ def written_aside(path: str | Path) -> Iterator[Path]:
 
     Raises:
         OSError: the writer or the rename failed (the temporary is removed; ``path`` is as
-            it was); an error that names no file (a full disk at an image library's last
-            write) is given ``path`` as its file name.
+            it was), named by ``path``, never by the temporary (a rename onto a folder, a
+            name too long with the temporary's tail) nor by no file at all (a full disk at
+            an image library's last write).
     """
     path = Path(path)
     remove_stale_temps(path.parent, path.name)
@@ -140,8 +141,8 @@ def written_aside(path: str | Path) -> Iterator[Path]:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not exc.filename:
-            exc.filename = str(path)
+        if isinstance(exc, OSError) and exc.filename in (None, "", str(tmp)):
+            exc.filename, exc.filename2 = str(path), None
         raise
 
 

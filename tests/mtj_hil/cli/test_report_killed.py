@@ -61,3 +61,22 @@ def test_report_killed_half_written_is_drawn_again_by_resume(tmp_path, monkeypat
     image = matplotlib.image.imread(out.with_suffix(".png"))
     assert image.shape[0] > 100 and image.shape[1] > 100  # a whole image
     assert sorted(p.name for p in tmp_path.iterdir()) == ["child.log", "run.h5", "run.png"]
+
+
+def test_a_folder_where_the_report_goes_is_named_and_resume_draws_it_once_gone(
+    tmp_path, capsys, monkeypatch
+):
+    # the error named the temporary '.run.png.tmp-<host>-<pid>-<hex>.png' and offered no
+    # way to draw the report: the run refused as 'already exists, a completed run'
+    monkeypatch.setenv("COLUMNS", "500")
+    out = tmp_path / "run.h5"
+    (tmp_path / "run.png").mkdir()
+    args = [*ARGS, "--out", str(out)]
+    assert main(args) == 4
+    said = capsys.readouterr().err
+    assert f"cannot use {tmp_path / 'run.png'}: Is a directory; draw its missing report " in said
+    assert ".tmp-" not in said
+    assert said.rstrip().endswith(f"--out {out} --resume")
+    (tmp_path / "run.png").rmdir()
+    assert main([*args, "--resume"]) == 0
+    assert (tmp_path / "run.png").is_file()

@@ -57,3 +57,12 @@ def test_a_writer_killed_half_way_leaves_the_old_file_and_the_next_tidies_up(tmp
         tmp.write_text("new,table\n")
     assert path.read_text() == "new,table\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lot.csv"]
+
+
+def test_a_rename_that_fails_names_the_path_not_the_temporary(tmp_path):
+    path = tmp_path / "lot.png"
+    path.mkdir()  # a folder where the figure goes
+    with pytest.raises(IsADirectoryError) as caught, written_aside(path) as tmp:
+        tmp.write_bytes(b"figure")
+    assert caught.value.filename == str(path) and caught.value.filename2 is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lot.png"]

@@ -156,7 +156,9 @@ def write_folder(folder: Path, fill: Callable[[Path], list[str]], *, force: bool
             + ("the files there are as they were" if filled else "nothing was written")
         ) from exc
     finally:
-        if stage is not None and stage.exists():
+        # (not stage.exists(): for a name too long with the stage's tail it raises, and the
+        # error above would be lost to one naming the temporary folder)
+        if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
         if not done:
             _remove_made(made)

@@ -181,3 +181,19 @@ def test_netcdf_export_onto_a_full_disk_says_so_and_leaves_nothing(runs, tmp_pat
         err = capsys.readouterr().err
         assert code == 4 and "cannot write" in err, (k, err)
         assert sorted(os.listdir(tmp_path)) == ["count"], k
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["new folder", "empty folder"])
+def test_csv_export_to_a_name_too_long_for_its_stage_names_the_folder(runs, tmp_path, capsys, made):
+    """A folder name that fits but leaves no room for the stage's temporary tail: the
+    clean-up asked whether the stage existed, which raised for its too long name, so the
+    error named the temporary ('cannot use .LLL...tmp-<host>-<pid>-<hex>', exit 4 as
+    an unexplained OSError) instead of the folder."""
+    out = tmp_path / ("L" * 240)
+    if made:
+        out.mkdir()
+    assert main(_csv_args(runs, out)) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error (StoreError): cannot write CSV tables into {out}: File name too long" in err
+    assert ".tmp-" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([out.name] if made else [])

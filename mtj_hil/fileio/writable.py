@@ -14,6 +14,9 @@ from pathlib import Path
 NAME_MAX_FALLBACK = 255
 """Bytes per file name where the file system cannot say (Linux's ext4, XFS, tmpfs)."""
 
+PATH_MAX_FALLBACK = 4096
+"""Bytes per path, its closing NUL byte included, where the system cannot say (Linux)."""
+
 
 def temp_name_headroom() -> int:
     """Characters a temporary name (:func:`mtj_hil.fileio.atomic.temp_path`) adds to a file's
@@ -34,16 +37,20 @@ def file_in_the_way(folder: Path) -> Path | None:
     return None if existing.is_dir() else existing
 
 
-def check_new_name(path: str | Path, headroom: int = 0) -> None:
+def check_new_name(path: str | Path, headroom: int = 0, path_headroom: int | None = None) -> None:
     """Refuse a path whose folder cannot exist (an ancestor is a file) or whose name, with
     ``headroom`` characters the writer adds for its companion files (temporary copies,
-    leases), is longer than the file system allows.
+    leases), is longer than the file system allows; or the whole path, with
+    ``path_headroom`` bytes (default ``headroom``) its longest companion path adds (a file
+    in a folder beside it), longer than the system allows a path (PATH_MAX).
 
     Raises:
         NotADirectoryError: naming the file in the way.
-        OSError: ``ENAMETOOLONG``, giving the name's length and the most it may have.
+        OSError: ``ENAMETOOLONG``, giving the name's or the path's length and the most it
+            may have.
     """
     path = Path(path)
+    _check_path_length(path, headroom if path_headroom is None else path_headroom)
     blocker = file_in_the_way(path.parent)
     if blocker is not None:
         raise NotADirectoryError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(path))
@@ -63,6 +70,29 @@ def check_new_name(path: str | Path, headroom: int = 0) -> None:
                    if part == path.name and headroom else ""),
                 str(path),
             )  # fmt: skip
+
+
+def _check_path_length(path: Path, headroom: int) -> None:
+    """Refuse ``path`` when it and ``headroom`` more bytes would not fit in a path.
+
+    Raises:
+        OSError: ``ENAMETOOLONG``, giving the path's length and the most it may have.
+    """
+    try:
+        path_max = os.pathconf(nearest_existing(path.parent), "PC_PATH_MAX")
+    except (OSError, ValueError):
+        path_max = PATH_MAX_FALLBACK
+    size = len(os.fsencode(str(path)))
+    if size + headroom < path_max:  # (PATH_MAX counts the closing NUL byte)
+        return
+    raise OSError(
+        errno.ENAMETOOLONG,
+        f"the path has {size} bytes; this system allows {path_max - 1} per path"
+        + (f", {headroom} of them for the files written beside it, so at most "
+           f"{path_max - 1 - headroom}" if headroom else "")
+        + " (a shorter folder or name, or a relative path from a folder nearer the file)",
+        str(path),
+    )  # fmt: skip
 
 
 def check_writable_place(path: str | Path, headroom: int | None = None) -> None:

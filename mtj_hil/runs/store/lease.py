@@ -41,13 +41,16 @@ def lease_path(run_path: Path) -> Path:
 def check_run_name(run_path: Path) -> None:
     """Refuse a run file path whose folder cannot exist or whose name leaves no room for
     the names written beside it: the lease's temporary copy (``.<name>.writer.tmp-...``)
-    and a set-aside journal (``<name>.parts.orphaned-<UTC stamp>``).
+    and a set-aside journal (``<name>.parts.orphaned-<UTC stamp>``); or whose whole path
+    leaves no room for its journal's parts (``<name>.parts/.00000001.h5.tmp-...``).
 
     Raises:
-        OSError: naming the file in the way, or the name's length and the most it may have.
+        OSError: naming the file in the way, or the name's or path's length and the most it
+            may have.
     """
     headroom = max(len(".writer") + temp_name_headroom(), len(".parts.orphaned-") + 16)
-    check_new_name(run_path, headroom)
+    part = len(".parts/") + len("00000001.h5") + temp_name_headroom()
+    check_new_name(run_path, headroom, max(headroom, part))
 
 
 class WriterLease:

@@ -49,3 +49,28 @@ def test_a_name_too_long_for_the_run_s_companions_is_refused_up_front(tmp_path, 
         assert f.attrs["status"] == "completed"
     run = RunFile.open(tmp_path / name, "a")  # takes the lease: its temporary name fits
     run.close()
+
+
+def test_a_path_too_long_for_the_run_s_journal_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    # a run file near PATH_MAX was made, then its first journal part could not be written
+    # ('<run>.parts/.00000001.h5.tmp-...' is longer): a run left behind that no --resume
+    # could finish, failing the same way every time
+    monkeypatch.chdir(tmp_path)
+    folder = os.path.join(*["d" * 250] * 16)  # relative: 4015 bytes
+    os.makedirs(folder)
+    path_max = os.pathconf(".", "PC_PATH_MAX")
+    with pytest.raises(StoreError, match=r"the path has \d+ bytes.* so at most (\d+)") as caught:
+        RunFile.create(os.path.join(folder, "x" * 70), "characterization", die_id="d")
+    most = int(caught.value.args[0].rsplit("at most ", 1)[1].split()[0])
+    assert len(folder) + 10 < most < path_max - 1
+    fits = os.path.join(folder, "r" * (most - len(folder) - 4) + ".h5")
+    assert len(fits) == most
+    assert main([*ARGS, "--out", fits + "x"]) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"the path has {most + 1} bytes" in err and f"so at most {most}" in err
+    assert os.listdir(folder) == []  # nothing left behind
+    # the longest allowed path is a run whose journal is written and folded in whole
+    assert main([*ARGS, "--cycles", "3", "--out", fits]) == 0
+    with h5py.File(fits, "r") as f:
+        assert f.attrs["status"] == "completed"
+    assert os.listdir(folder) == [os.path.basename(fits)]

@@ -50,6 +50,7 @@ def fit_profile_command(
     refused. The output loads like any profile: --profile FILE.
     """
     from mtj_hil.fileio.paths import is_one_of
+    from mtj_hil.fileio.writable import check_writable_place
     from mtj_hil.labelled.outputs import refuse_special
     from mtj_hil.profile_fit.fit import fit_profile
     from mtj_hil.profile_fit.writer import write_profile_toml
@@ -83,6 +84,7 @@ def fit_profile_command(
         base_profile = load_profile(base)
     except ConfigError as exc:
         raise ConfigError(f"--base {base!r}: {exc}") from exc
+    check_writable_place(out)  # a parent that is a file: named as such, not "File exists"
     fitted = fit_profile(list(runs), base_profile, name=name or out.stem)
     write_profile_toml(fitted, out)
     prof = load_profile(out)

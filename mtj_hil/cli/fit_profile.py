@@ -10,7 +10,7 @@ from rich.text import Text
 
 from mtj_hil.cli.common import GivenPath, console
 from mtj_hil.cli.tables import make_console, print_table
-from mtj_hil.errors import ConfigError, StoreError, counted
+from mtj_hil.errors import ConfigError, StoreError, counted, shell_word
 
 
 @click.command("fit-profile", short_help="Fit a die profile from measured runs.")
@@ -107,4 +107,5 @@ def fit_profile_command(
         )
     for warning in fitted.warnings:
         console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)
-    console.print(escape(f"wrote {out} (loads with --profile {out})"), soft_wrap=True)
+    loads = f"--profile {shell_word(out)}"  # as typed in a shell: 'my fit.toml' quoted
+    console.print(escape(f"wrote {out} (loads with {loads})"), soft_wrap=True)

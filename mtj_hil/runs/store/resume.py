@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mtj_hil.errors import command_line
+from mtj_hil.errors import command_line, shell_word
 
 # commands whose run files finish with their own command line plus ``--resume``
 _RESUMABLE = ("characterize", "switching")
@@ -97,7 +97,7 @@ def finish_hint(attrs: Mapping[str, Any], path: str | Path) -> str:
     if refused_data(attrs):
         return (
             "a resume would refuse its data again (they are what its plan measured): measure "
-            f"again with other settings into another --out, or remove {shlex.quote(str(path))}"
+            f"again with other settings into another --out, or remove {shell_word(path)}"
         )
     return f"finish it with: {resume_hint(attrs, path)}"
 
@@ -109,5 +109,5 @@ def _with_debris(path: Path) -> str:
 
     parts = parts_dir(path)
     if not parts.exists():
-        return shlex.quote(str(path))
-    return f"{shlex.quote(str(path))} and its journal {shlex.quote(str(parts))}"
+        return shell_word(path)
+    return f"{shell_word(path)} and its journal {shell_word(parts)}"

@@ -31,3 +31,35 @@ def test_fit_profile_into_a_folder_that_is_a_file_names_it(run, tmp_path, capsys
     assert f"{tmp_path / 'notes'} is a file, not a folder" in err
     assert "File exists" not in err
     assert (tmp_path / "notes").read_text() == "a file"
+
+
+@pytest.mark.parametrize("name", ["my fit;x.toml", "-fit.toml", "new\nline.toml"])
+def test_fit_profile_prints_a_profile_option_that_pastes_whole(
+    name, run, tmp_path, capsys, monkeypatch
+):
+    # 'wrote my fit;x.toml (loads with --profile my fit;x.toml)': pasted, the option split
+    # in two and ran a second command
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "500")
+    assert main(["fit-profile", str(run), "-o", name]) == 0
+    said = capsys.readouterr().err.splitlines()[-1]
+    option = said.split("(loads with ", 1)[1].removesuffix(")")
+    if "\n" in name:  # bash's $'...' form, which shlex does not read
+        assert option == "--profile $'new\\nline.toml'"
+        return
+    assert shlex.split(option) == ["--profile", f"./{name}" if name[0] == "-" else name]
+    assert main(["characterize", *shlex.split(option), "--arrays", "0", "--cycles", "1",
+                 "--no-report", "--out", "again.h5"]) == 0  # fmt: skip
+
+
+def test_the_file_a_hint_says_to_delete_is_spelled_for_a_shell(tmp_path, monkeypatch):
+    # 'delete -net.h5 and train again': rm read the name as options
+    from mtj_hil.runs.store.resume import resume_hint
+
+    monkeypatch.chdir(tmp_path)
+    attrs = {"kind": "network", "command": "mtj-hil train --die 0 --out ./-net.h5"}
+    hint = resume_hint(attrs, Path("-net.h5"))
+    assert hint.startswith("delete ./-net.h5 and train again: mtj-hil train --die 0 ")
+    assert resume_hint(attrs, Path("a\tb.h5")).startswith("delete $'a\\tb.h5' and train")

@@ -159,5 +159,6 @@ def test_a_measurement_in_the_c_locale_records_non_ascii_names_as_typed(tmp_path
     code, stdout, stderr = _mtj_hil(["fit-profile", str(run), "-o", str(fitted)], **C_LOCALE)
     assert code == 0, stderr.decode("utf-8", "replace")
     assert "fitted profile fit-\\xb5 (1 run)" in _words(stdout.decode("ascii"))
-    assert f"wrote {fitted} (loads with --profile {fitted})" in stderr.decode("utf-8")
+    loads = f"--profile {shlex.quote(str(fitted))}"  # quoted as a shell takes it
+    assert f"wrote {fitted} (loads with {loads})" in stderr.decode("utf-8")
     assert tomllib.loads(fitted.read_text(encoding="utf-8"))["name"] == "fit-µ"

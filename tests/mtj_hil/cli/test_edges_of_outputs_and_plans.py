@@ -63,6 +63,18 @@ def test_a_file_option_ending_in_a_slash_is_refused(command, tmp_path, monkeypat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("typed", ["r.h5/", "r.h5/."])
+def test_a_file_to_read_typed_with_a_slash_is_named_as_the_file_it_is(
+    typed, run, monkeypatch, capsys
+):
+    # 'show r.h5/' said "give the file to write in it (e.g. r.h5/name)" of a run to read
+    monkeypatch.chdir(run.parent)
+    assert main(["show", typed]) == 2
+    err = _err(capsys)
+    assert f"but r.h5 is a file: drop the {typed[4:]!r}" in err
+    assert "to write" not in err
+
+
 def test_a_loop_device_on_an_array_not_measured_is_refused(tmp_path, capsys):
     out = tmp_path / "s.h5"
     args = ["switching", "--arrays", "0", "--loop-devices", "31:24:24", "--out", str(out)]

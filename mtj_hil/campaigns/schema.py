@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from mtj_hil.schema import Field, Section
 
-_WORD = "a word of letters, digits, '_.-'"
+WORD_MAX = 100
+"""Most characters of a campaign's or a group's name: files and folders are named after
+them (``<campaign>-<group>-csv/``, ``report/<group>-dies.csv``) with room to spare for the
+temporary names written beside them, within the 255 bytes a file name may have."""
+
+_WORD = f"a word of letters, digits, '_.-' (at most {WORD_MAX})"
 
 
 def _word(value: str) -> str | None:
     import re
 
-    return None if re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value) else f"must be {_WORD}"
+    matched = re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value) and len(value) <= WORD_MAX
+    return None if matched else f"must be {_WORD}"
 
 
 CAMPAIGN = Section(

@@ -67,7 +67,7 @@ def load_campaign(path: str | Path) -> CampaignSpec:
             when it starts (each kind's ``expand`` checks its groups as its tasks will;
             message names file, key and value).
     """
-    from mtj_hil.campaigns.schema import CAMPAIGN, TASK
+    from mtj_hil.campaigns.schema import CAMPAIGN, TASK, WORD_MAX
     from mtj_hil.schema import FileSchema, check_section, check_top, read_toml, refuse_other_kind
 
     path = Path(path).resolve()
@@ -96,8 +96,11 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         if not isinstance(group, dict):
             raise ConfigError(f"{path}: task[{i}] must be a table ([[task]]), got {group!r}")
         gname = group.get("name")
-        if not isinstance(gname, str) or not _NAME.match(gname):
-            raise ctx.error("name", "must be a word of letters, digits, '_.-' naming the group")
+        if not isinstance(gname, str) or not _NAME.match(gname) or len(gname) > WORD_MAX:
+            raise ctx.error(
+                "name",
+                f"must be a word of letters, digits, '_.-' (at most {WORD_MAX}) naming the group",
+            )
         if gname in groups:
             raise ctx.error("name", f"{gname!r} names an earlier group too")
         if gname in RESERVED_NAMES or gname.startswith(INDEX_NAME + "."):

@@ -222,3 +222,19 @@ def test_check_says_a_results_folder_that_cannot_be_made(tmp_path: Path, capsys,
     assert main(["campaign", "check", str(path)]) == 4
     assert f"out_dir {out} cannot be made or written" in " ".join(capsys.readouterr().err.split())
     assert [p.name for p in tmp_path.iterdir() if "probe" in p.name] == []
+
+
+@pytest.mark.parametrize("key", ["campaign", "group"])
+def test_a_name_too_long_to_name_its_outputs_is_refused_at_load(tmp_path: Path, key) -> None:
+    # a 250-character group name passed 'campaign check' and ran, then 'campaign report'
+    # and 'export' failed on the files named after it ('<group>-dies.csv': File name too
+    # long); at most 100 characters leave room for every name made from it
+    long = "g" * 101
+    text = HEAD + LOT.format(dies="0")
+    text = text.replace('"c"', f'"{long}"') if key == "campaign" else text.replace("lot", long)
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"name must be a word .*\(at most 100\)"):
+        load_campaign(path)
+    path.write_text(text.replace(long, long[:100]))
+    assert load_campaign(path).tasks

@@ -101,13 +101,18 @@ def check_writable_place(path: str | Path, headroom: int | None = None) -> None:
     made (with parents) and a probe file is created in it and removed.
 
     Raises:
-        OSError: with the path and the system's reason (a parent that is a file, a name too
-            long, no permission, a read-only or special file system).
+        OSError: with the path (never the probe's name) and the system's reason (a parent
+            that is a file, a name too long, no permission, a read-only or special file
+            system).
     """
     check_new_name(path, temp_name_headroom() if headroom is None else headroom)
     folder = Path(path).parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, probe = tempfile.mkstemp(prefix=".mtj-hil-probe-", dir=folder)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mtj-hil-probe-", dir=folder)
+    except OSError as exc:  # the probe's random name is nothing the user gave
+        exc.filename, exc.filename2 = str(path), None
+        raise
     os.close(fd)
     os.unlink(probe)
 

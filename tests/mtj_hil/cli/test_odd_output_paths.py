@@ -63,3 +63,23 @@ def test_the_file_a_hint_says_to_delete_is_spelled_for_a_shell(tmp_path, monkeyp
     hint = resume_hint(attrs, Path("-net.h5"))
     assert hint.startswith("delete ./-net.h5 and train again: mtj-hil train --die 0 ")
     assert resume_hint(attrs, Path("a\tb.h5")).startswith("delete $'a\\tb.h5' and train")
+
+
+def test_a_folder_that_cannot_be_written_is_named_by_the_output_not_the_probe(
+    run, tmp_path, capsys, monkeypatch
+):
+    # a read-only folder (root is not refused by permissions: the system's own error as
+    # mkstemp raises it on a read-only mount) said 'cannot use <folder>/.mtj-hil-probe-
+    # 5t26aqgg: Read-only file system' for 'experiment goodwill --out-dir', 'fit-profile -o'
+    import errno
+    import tempfile
+
+    def read_only(prefix: str = "", dir: str | None = None, **_) -> tuple[int, str]:
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}5t26aqgg")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tmp_path / "p.toml"
+    assert main(["fit-profile", str(run), "-o", str(out)]) == 4
+    err = _err(capsys)
+    assert f"cannot use {out}: Read-only file system" in err
+    assert "probe" not in err

@@ -44,8 +44,9 @@ def check_target(
     """Refuse an output ``target`` that is one of the ``inputs`` (by file identity: a hard
     link or a second mount of an input is caught; ``what`` names them in the message), a
     folder where a file is written (``folder`` False: ``--force`` would not help, so it is
-    said first), or one that exists without ``force`` (a folder of tables, ``folder``
-    True, may exist: :func:`write_folder` refuses it only when it holds files).
+    said first), or one that exists without ``force`` (a symbolic link to nothing too, which
+    the output would replace; a folder of tables, ``folder`` True, may exist:
+    :func:`write_folder` refuses it only when it holds files).
 
     Raises:
         StoreError: naming ``target`` and what to do.
@@ -57,8 +58,9 @@ def check_target(
         raise StoreError(f"{target} is a folder; give the file to write as --out")
     if folder and target.is_dir():
         return  # write_folder's to judge: an empty folder made for the tables is fine
-    if target.exists() and not force:
-        raise StoreError(f"{target} already exists; choose another --out or add --force")
+    if os.path.lexists(target) and not force:  # a link to nowhere is the user's too
+        dangling = "" if target.exists() else f" (a link to {os.readlink(target)}, not there)"
+        raise StoreError(f"{target} already exists{dangling}; choose another --out or add --force")
 
 
 def refuse_special(target: Path, option: str) -> None:

@@ -194,6 +194,18 @@ def test_an_output_that_is_a_folder_or_cannot_be_made_is_named_as_given(
     assert f"cannot write {blocked / 'out.nc'}" in one_line_error(capsys)
 
 
+@pytest.mark.parametrize("fmt", ["netcdf", "nexus", "csv"])
+def test_a_link_to_nowhere_is_not_replaced_without_force(runs, tmp_path, capsys, fmt):
+    # '--out link' with the link's target missing replaced the link by the export (netcdf,
+    # nexus) or said 'Not a directory' (csv); fit-profile and train refused it as existing
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone" / "x")
+    assert main(["export", str(runs["characterization"]), "--format", fmt, "--out", str(link)]) == 4
+    said = one_line_error(capsys)
+    assert f"{link} already exists (a link to {tmp_path / 'gone' / 'x'}, not there)" in said
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["link"]
+
+
 def test_csv_into_the_current_folder_by_a_dot(runs, tmp_path, monkeypatch, capsys):
     # --out . ended in "ValueError: PosixPath('.') has an empty name" (exit 1)
     here = tmp_path / "here"

@@ -37,7 +37,7 @@ from mtj_hil.calibration.records import CalibrationRecord
 from mtj_hil.cli.common import GivenPath
 from mtj_hil.cli.labels import checked_label
 from mtj_hil.cli.tables import make_console, print_table
-from mtj_hil.errors import ConfigError, StoreError
+from mtj_hil.errors import ConfigError, StoreError, command_line
 from mtj_hil.protocols.chip import check_write_pulse
 from mtj_hil.protocols.errors import InvalidRequest
 from mtj_hil.sim.die import simulated_die_id
@@ -299,7 +299,8 @@ def list_command(station_file: Path) -> None:
         wrap=(3, 4),
     )
     if not records:
-        console.print("no calibration records; run 'mtj-hil calibrate --station FILE'")
+        again = command_line("calibrate", "--station", station_file)
+        console.print(escape(f"no calibration records; make one with: {again}"), soft_wrap=True)
 
 
 @calibration.command("show", short_help="Show one calibration record.")

@@ -89,3 +89,16 @@ def test_a_suggested_command_pastes_whole_for_a_leading_dash_or_a_line_break(
     assert words[:2] == ["mtj-hil", "show"]
     assert Path(words[2]) == Path(name)
     assert main(words[1:]) == 0
+
+
+def test_a_station_without_calibrations_names_the_command_that_makes_one(
+    tmp_path, capsys, monkeypatch, wide
+):
+    # it said "run 'mtj-hil calibrate --station FILE'": a placeholder, not the station
+    monkeypatch.chdir(tmp_path)
+    assert main(["examples", "my lab;x"]) == 0
+    station = "my lab;x/stations/virtual-lab.toml"
+    capsys.readouterr()
+    assert main(["calibration", "list", "--station", station]) == 0
+    said = _out(capsys)
+    assert f"make one with: mtj-hil calibrate --station '{station}'\n" in said

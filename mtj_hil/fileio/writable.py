@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import socket
 import tempfile
 from pathlib import Path
@@ -109,11 +110,22 @@ def check_writable_place(path: str | Path, headroom: int | None = None) -> None:
     folder = Path(path).parent
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        fd, probe = tempfile.mkstemp(prefix=".mtj-hil-probe-", dir=folder)
+        _make_probe(folder)
     except OSError as exc:  # the probe's random name is nothing the user gave
         exc.filename, exc.filename2 = str(path), None
         raise
-    os.close(fd)
+
+
+def _make_probe(folder: Path) -> None:
+    """Create and remove a probe file in ``folder``, by the path as given: a relative path
+    the writer can use stays relative (``tempfile.mkstemp`` makes it absolute, which can
+    pass PATH_MAX where the relative path does not).
+
+    Raises:
+        OSError: the file cannot be created (naming the probe).
+    """
+    probe = folder / f".mtj-hil-probe-{secrets.token_hex(4)}"
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     os.unlink(probe)
 
 

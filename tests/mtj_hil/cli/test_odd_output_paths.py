@@ -72,14 +72,34 @@ def test_a_folder_that_cannot_be_written_is_named_by_the_output_not_the_probe(
     # mkstemp raises it on a read-only mount) said 'cannot use <folder>/.mtj-hil-probe-
     # 5t26aqgg: Read-only file system' for 'experiment goodwill --out-dir', 'fit-profile -o'
     import errno
-    import tempfile
 
-    def read_only(prefix: str = "", dir: str | None = None, **_) -> tuple[int, str]:
-        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}5t26aqgg")
+    from mtj_hil.fileio import writable
 
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    def read_only(folder: Path) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", f"{folder}/.mtj-hil-probe-5t26aqgg")
+
+    monkeypatch.setattr(writable, "_make_probe", read_only)
     out = tmp_path / "p.toml"
     assert main(["fit-profile", str(run), "-o", str(out)]) == 4
     err = _err(capsys)
     assert f"cannot use {out}: Read-only file system" in err
     assert "probe" not in err
+
+
+def test_a_deep_relative_folder_the_writer_can_use_is_not_refused_by_its_probe(
+    run, tmp_path, capsys, monkeypatch
+):
+    # the probe was made by tempfile.mkstemp, which makes its folder absolute: a relative
+    # path within PATH_MAX under a working folder that took it past PATH_MAX was refused
+    # ('cannot use …/p.toml: File name too long') though the output could be written
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    path_max = os.pathconf(".", "PC_PATH_MAX")
+    room = path_max - 45  # the relative path has room for the output's companions
+    folder = os.path.join(*["d" * 200] * (room // 201), "e" * (room % 201 or 1))
+    probe = len("/.mtj-hil-probe-5t26aqgg")
+    assert len(folder) == room and len(str(tmp_path / folder)) + probe >= path_max
+    out = os.path.join(folder, "p.toml")
+    assert main(["fit-profile", str(run), "-o", out]) == 0, _err(capsys)
+    assert os.listdir(folder) == ["p.toml"]

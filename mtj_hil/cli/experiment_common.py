@@ -29,16 +29,22 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
-def results_folder(out_dir: Path | None, name: str) -> Path:
+def results_folder(out_dir: Path | None, name: str, run_file: str | None = None) -> Path:
     """The results folder (default ``runs/<name>-<time>``), made and found writable before
-    the experiment runs (it used to fail there after the whole computation).
+    the experiment runs (it used to fail there after the whole computation), with room for
+    the run file written in it at the end, ``run_file`` (default ``<name>.h5``; a path
+    relative to the folder) and the files written beside that run file.
 
     Raises:
-        OSError: the folder cannot be made or written (exit 4, naming it)."""
+        OSError: the folder cannot be made or written, or its path leaves no room for the
+            run file (exit 4, naming it)."""
+    from mtj_hil.runs.store.lease import check_run_name
+
     folder = (
         out_dir
         if out_dir is not None
         else (Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
     )
+    check_run_name(folder / (run_file or f"{name}.h5"))  # as the run file is made, at the end
     check_writable_place(folder / f"{name}.h5")
     return folder

@@ -304,7 +304,8 @@ def borders(
         compensation_epochs=compensation_epochs,
         compensation_training=compensation_training,
     )
-    folder = results_folder(out_dir, "borders")
+    last = "borders.h5" if seeds == 1 else f"seed-{seed + seeds - 1}/borders.h5"
+    folder = results_folder(out_dir, "borders", last)
     if (folder / "borders.h5").exists() or (folder / "summary.md").exists():
         from mtj_hil.errors import StoreError
 

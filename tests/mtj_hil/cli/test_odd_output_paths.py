@@ -103,3 +103,40 @@ def test_a_deep_relative_folder_the_writer_can_use_is_not_refused_by_its_probe(
     out = os.path.join(folder, "p.toml")
     assert main(["fit-profile", str(run), "-o", out]) == 0, _err(capsys)
     assert os.listdir(folder) == ["p.toml"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["experiment", "goodwill", "--solutions", "2", "--epochs", "1", "--no-daffodil"],
+        ["experiment", "borders", "--dataset", "digits", "--dies", "1", "--seeds", "2"],
+    ],
+    ids=["goodwill", "borders"],
+)
+def test_an_experiment_folder_too_deep_for_its_run_file_is_refused_before_the_work(
+    command, tmp_path, capsys, monkeypatch
+):
+    # a folder whose path fit a temporary name beside goodwill.h5 but not the run file's
+    # own companions passed the check, ran the whole experiment, then failed as it made
+    # the run file: "cannot create run file …/goodwill.h5: the path has … bytes"
+    import os
+
+    import mtj_hil.experiments.borders as borders
+    import mtj_hil.experiments.goodwill as goodwill
+
+    def never(*args, **kwargs):
+        raise AssertionError("the experiment ran")
+
+    monkeypatch.setattr(goodwill, "run_goodwill", never)
+    monkeypatch.setattr(borders, "run_borders_seeds", never)
+    monkeypatch.chdir(tmp_path)
+    run_file = "goodwill.h5" if command[1] == "goodwill" else "seed-1/borders.h5"
+    path_max = os.pathconf(".", "PC_PATH_MAX")
+    deep = os.path.join(*["d" * 250] * 15)
+    room = path_max - 40 - len(deep) - len(run_file) - 2  # 40: within the run file's headroom
+    folder = os.path.join(deep, "e" * (room // 2), "f" * (room - room // 2))
+    os.makedirs(deep)
+    assert main([*command, "--out-dir", folder]) == 4
+    err = _err(capsys)
+    assert f"cannot use {folder}/{run_file}: the path has " in err
+    assert os.listdir(deep) == []

@@ -31,6 +31,7 @@ from mtj_hil.calibration.records import (
     ThresholdCalibration,
     identity_mismatches,
 )
+from mtj_hil.errors import command_line
 from mtj_hil.fileio.atomic import atomic_write, error_text, remove_stale_temps
 from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.protocols.defects.detect import Thresholds
@@ -155,6 +156,7 @@ def select_record(
     now: datetime | None = None,
     strict: bool = False,
     lines: int | None = None,
+    station_file: str | Path | None = None,
 ) -> Selection:
     """Choose the calibration a measurement on ``station`` applies.
 
@@ -162,7 +164,8 @@ def select_record(
     the future: a clock or a typo would freeze the station on it), whose instruments
     (model and serial number of every part it covers) are the ones connected, and whose
     converter calibration covers ``lines`` output lines (the die's columns, when given) is
-    chosen. Newer records passed over, and the lack of any valid record, are reported: as a
+    chosen. ``station_file``, when given, is named in the command the messages suggest.
+    Newer records passed over, and the lack of any valid record, are reported: as a
     :class:`CalibrationWarning` (then the newest record is applied as it is, if there is
     one whose converter fits the die), or with ``strict`` as a :class:`CalibrationError`.
 
@@ -201,15 +204,16 @@ def select_record(
     if not records:
         problems.append(f"no calibration record for station {station!r} in {directory}")
     message = "; ".join(problems)
+    again = command_line("calibrate", "--station", station_file or "FILE")
     if strict:
-        raise CalibrationError(message + " (run 'mtj-hil calibrate')")
+        raise CalibrationError(f"{message} (measure one with: {again})")
     if chosen is None and fitting:
         chosen = fitting[-1]
         message += f"; applying {chosen.id} anyway"
     elif chosen is not None:
         message += f"; applying the newest valid one, {chosen.id}"
     else:
-        message += "; reads go uncorrected: measure one with 'mtj-hil calibrate --station FILE'"
+        message += f"; reads go uncorrected: measure one with: {again}"
     warnings.warn(message, CalibrationWarning, stacklevel=2)
     return Selection(chosen, False, problems)
 

@@ -245,6 +245,7 @@ def apply_newest_calibration(chip: InstrumentChip, *, strict: bool = False) -> N
             timedelta(days=chip.station.calibration_validity_days),
             strict=strict,
             lines=chip.layout.cols,
+            station_file=chip.station.path,
         )
     for w in caught:  # once on the terminal, and in a run's timeline when one records
         tell_user(log, str(w.message), w.category)

@@ -67,3 +67,5 @@ def test_a_calibration_warning_is_printed_once(tmp_path):
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if "no calibration record" in line]
     assert len(said) == 1 and said[0].startswith("warning (CalibrationWarning)"), done.stderr
+    # and it names the command that makes one, for this station (it said '--station FILE')
+    assert said[0].endswith(f"measure one with: mtj-hil calibrate --station {station}")

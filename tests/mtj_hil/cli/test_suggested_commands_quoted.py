@@ -102,3 +102,22 @@ def test_a_station_without_calibrations_names_the_command_that_makes_one(
     assert main(["calibration", "list", "--station", station]) == 0
     said = _out(capsys)
     assert f"make one with: mtj-hil calibrate --station '{station}'\n" in said
+
+
+def test_a_measurement_without_calibrations_names_the_command_that_makes_one(tmp_path):
+    """The warning of a measurement on an uncalibrated station (and the refusal with
+    ``strict``) said ``measure one with 'mtj-hil calibrate --station FILE'``."""
+    import warnings
+    from datetime import timedelta
+
+    from mtj_hil.calibration.errors import CalibrationError, CalibrationWarning
+    from mtj_hil.calibration.record_files import select_record
+
+    station = tmp_path / "my lab;x.toml"
+    again = f"mtj-hil calibrate --station '{station}'"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CalibrationWarning)
+        select_record(tmp_path, "lab", {}, timedelta(days=1), station_file=station)
+    assert [str(w.message).endswith(f"measure one with: {again}") for w in caught] == [True]
+    with pytest.raises(CalibrationError, match=r"\(measure one with: mtj-hil calibrate "):
+        select_record(tmp_path, "lab", {}, timedelta(days=1), station_file=station, strict=True)

@@ -34,6 +34,7 @@ import numpy as np
 from mtj_hil.errors import StoreError, as_typed
 from mtj_hil.fileio.atomic import atomic_write, error_text
 from mtj_hil.fileio.locks import flock_held
+from mtj_hil.runs.store.attribute_values import CAMPAIGN_FORMAT
 from mtj_hil.runs.store.image import (
     ImageDamaged,
     encode,
@@ -45,7 +46,7 @@ from mtj_hil.runs.store.image import (
 )
 from mtj_hil.runs.store.runfile import git_revision, now_iso, package_version
 
-FORMAT = "mtj-hil-campaign"
+FORMAT = CAMPAIGN_FORMAT
 FORMAT_VERSION = 2
 """2: the task records are one dataset ``tasks`` of JSON texts (one per task), which writes
 in milliseconds for thousands of tasks; 1 (mtj-hil 0.1): a group per task with the fields as

@@ -4,10 +4,18 @@ UTF-8 can carry, a format version that is a whole number."""
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from mtj_hil.errors import command_line
 
 FORMAT = "mtj-hil-run"
 """The root ``format`` attribute of every run file."""
+
+CAMPAIGN_FORMAT = "mtj-hil-campaign"
+"""The root ``format`` attribute of a campaign's index (``campaign.h5``): an HDF5 file of
+the tool's that is not a run file, told apart so a command given one can say what it is."""
 
 
 def is_run_format(value: Any) -> bool:
@@ -42,3 +50,24 @@ def format_version_of(value: Any) -> int | None:
     if value != int(value) or value < 0:
         return None
     return int(value)
+
+
+def not_a_run_said(attrs: Mapping[str, Any], path: str | Path) -> str:
+    """What a command given an HDF5 file that is not a run file (root attributes ``attrs``)
+    is told: a campaign's index names its campaign and its campaign file, which the
+    commands that take a campaign take."""
+    marker = attrs.get("format")
+    if isinstance(marker, bytes):
+        marker = marker.decode("utf-8", "replace")
+    if not (isinstance(marker, str) and marker == CAMPAIGN_FORMAT):  # (an array: not it)
+        return f"{path} is an HDF5 file but not an mtj-hil run file"
+    name, spec = attrs.get("name"), attrs.get("campaign_file")
+    said = (
+        f"{path} is the index of campaign {str(name)!r}, not a run file: give one of its run files"
+    )
+    if isinstance(spec, str) and spec:
+        export = command_line("export", Path(spec), "--format", "netcdf")
+        said += (
+            f", or its campaign file where a command takes one (export its results with: {export})"
+        )
+    return said

@@ -29,6 +29,7 @@ from mtj_hil.runs.store.attribute_values import (  # noqa: F401 (FORMAT, is_run_
     format_version_of,
     is_run_format,
     is_text,
+    not_a_run_said,
 )
 from mtj_hil.runs.store.required import refuse_missing
 
@@ -469,7 +470,7 @@ def check_root(h5: h5py.File, path: str | Path, kind: str | None = None) -> None
             "exported from"
         )
     if not is_run_format(h5.attrs.get("format")):
-        raise StoreError(f"{path} is an HDF5 file but not an mtj-hil run file")
+        raise StoreError(not_a_run_said(h5.attrs, path))
     missing = [name for name in ("kind", "status", "die_id") if name not in h5.attrs]
     if missing:
         raise StoreError(

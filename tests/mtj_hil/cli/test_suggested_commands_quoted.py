@@ -121,3 +121,26 @@ def test_a_measurement_without_calibrations_names_the_command_that_makes_one(tmp
     assert [str(w.message).endswith(f"measure one with: {again}") for w in caught] == [True]
     with pytest.raises(CalibrationError, match=r"\(measure one with: mtj-hil calibrate "):
         select_record(tmp_path, "lab", {}, timedelta(days=1), station_file=station, strict=True)
+
+
+@pytest.mark.parametrize(
+    "command", [["export", "--format", "netcdf"], ["fit-profile", "-o", "p.toml"]]
+)
+def test_a_campaign_index_given_as_a_run_names_its_campaign_file(
+    tmp_path, capsys, monkeypatch, wide, command
+):
+    """``export runs/campaign.h5`` said 'is an HDF5 file but not an mtj-hil run file': the
+    file is the tool's own, and the command that exports its results takes the campaign
+    file, which the index knows."""
+    from mtj_hil.campaigns.index import CampaignIndex
+
+    spec = tmp_path / "my lot $x.toml"
+    index = tmp_path / "out" / "campaign.h5"
+    index.parent.mkdir()
+    CampaignIndex(index).ensure("lot", spec, "", [])
+    monkeypatch.chdir(tmp_path)
+    assert main([command[0], str(index), *command[1:]]) == 4
+    said = _out(capsys).strip()
+    assert said.startswith(f"error (StoreError): {index} is the index of campaign 'lot', not")
+    words = _suggested(said[:-1], "(export its results with: ")
+    assert words == ["mtj-hil", "export", str(spec), "--format", "netcdf"]

@@ -84,6 +84,22 @@ _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 """Characters bash's ``$'...'`` quoting writes with a backslash."""
 
 
+def blank_edge_hint(path: str | os.PathLike) -> str:
+    """What a message saying ``path`` does not exist adds when its name begins or ends in
+    a space or tab, which the message would not show: the name quoted, and the file of
+    the name without them if there is one ("" for any other name)."""
+    name = os.path.basename(os.fspath(path))
+    stripped = name.strip()
+    if name == stripped or not stripped:
+        return ""
+    where = [
+        side for side, cut in (("begins", name.lstrip()), ("ends", name.rstrip())) if cut != name
+    ]
+    said = f" (its name {name!r} {' and '.join(where)} with a space or tab"
+    other = os.path.join(os.path.dirname(os.fspath(path)), stripped)
+    return said + (f"; {other} exists)" if os.path.lexists(other) else ")")
+
+
 def as_typed(word: str, errors: str = "backslashreplace") -> str:
     """A command-line ``word``, or a path made from one, as the user typed it. In a locale
     whose encoding lacks its letters (``LC_ALL=C`` without Python's UTF-8 mode) Python hands

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, blank_edge_hint
 
 
 def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -27,7 +27,7 @@ def stored_run(out: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
     if not out.exists() and not out.is_symlink():
         raise StoreError(
-            f"{out} does not exist: --resume finishes an interrupted run file (check the "
+            f"{out} does not exist{blank_edge_hint(out)}: --resume finishes an interrupted run file (check the "
             "path); to start a new run there, leave out --resume"
         )
     refuse_if_written(out)  # another process finishes it now

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mtj_hil.cli.tables import make_console, print_grid
-from mtj_hil.errors import StoreError, command_line, counted
+from mtj_hil.errors import StoreError, blank_edge_hint, command_line, counted
 from mtj_hil.runs.store.resume import finish_hint, resume_hint
 from mtj_hil.runs.store.sniff import hdf5_signature_at_block
 
@@ -24,7 +24,7 @@ def sniff(path: Path) -> str:
         StoreError: the file does not exist or cannot be read.
     """
     if not path.exists():
-        raise StoreError(f"run file {path} does not exist")
+        raise StoreError(f"run file {path} does not exist{blank_edge_hint(path)}")
     if path.is_dir():
         raise StoreError(f"{path} is a folder; give a file")
     try:

@@ -48,11 +48,11 @@ def _source(path: Path) -> Any:
         from mtj_hil.campaigns.live import CampaignSource
 
         return CampaignSource(load_campaign(path))
-    from mtj_hil.errors import StoreError
+    from mtj_hil.errors import StoreError, blank_edge_hint
     from mtj_hil.live.snapshot import RunSource, check_run_file
 
     if not path.exists():
-        raise StoreError(f"run file {path} does not exist")
+        raise StoreError(f"run file {path} does not exist{blank_edge_hint(path)}")
     check_run_file(path)
     return RunSource(path)
 

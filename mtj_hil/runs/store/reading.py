@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mtj_hil.errors import StoreError
+from mtj_hil.errors import StoreError, blank_edge_hint
 from mtj_hil.fileio.atomic import error_text
 from mtj_hil.fileio.locks import flock_held
 from mtj_hil.runs.store.image import (
@@ -78,7 +78,7 @@ def load_tree(path: Path, writable: bool) -> Tree:
             return _load(path, writable)
         except FileNotFoundError as exc:
             if not path.exists():
-                raise StoreError(f"run file {path} does not exist") from exc
+                raise StoreError(f"run file {path} does not exist{blank_edge_hint(path)}") from exc
             # a writer folded its parts into a new file meanwhile: read again
     raise StoreError(f"{path} kept changing while it was read; try again")
 

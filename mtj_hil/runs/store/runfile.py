@@ -35,7 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mtj_hil.errors import StoreError, as_typed
+from mtj_hil.errors import StoreError, as_typed, blank_edge_hint
 from mtj_hil.fileio.atomic import atomic_write, begins_with, error_text, remove_stale_temps
 from mtj_hil.instruments.bus.transport import defer_sigint
 from mtj_hil.runs.store import nexus
@@ -186,7 +186,7 @@ class RunFile:
         if mode not in ("r", "a", "r+"):
             raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
         if not path.exists():
-            raise StoreError(f"run file {path} does not exist")
+            raise StoreError(f"run file {path} does not exist{blank_edge_hint(path)}")
         if mode == "r":
             tree = load_tree(path, writable=False)
             run = cls(tree.h5, path)

@@ -140,3 +140,26 @@ def test_an_experiment_folder_too_deep_for_its_run_file_is_refused_before_the_wo
     err = _err(capsys)
     assert f"cannot use {folder}/{run_file}: the path has " in err
     assert os.listdir(deep) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["show"], ["view"], ["export", "--format", "csv"], ["characterize", "--resume", "--out"]],
+)
+def test_a_name_ending_in_a_space_is_said_so(tmp_path, capsys, monkeypatch, args):
+    """``show 'run.h5 '`` said "run file run.h5  does not exist": the space that made the
+    name another is invisible in the message, beside a run.h5 that does exist."""
+    monkeypatch.chdir(tmp_path)
+    Path("run.h5").touch()
+    assert main([*args, "run.h5 "]) == 4
+    err = capsys.readouterr().err
+    assert "does not exist (its name 'run.h5 ' ends with a space or tab; run.h5 exists)" in err
+
+
+def test_the_hint_is_only_for_names_with_blank_edges(tmp_path):
+    from mtj_hil.errors import blank_edge_hint
+
+    assert blank_edge_hint(tmp_path / "run.h5") == ""
+    assert blank_edge_hint(tmp_path / "   ") == ""  # all blank: nothing to compare with
+    said = blank_edge_hint(tmp_path / "\trun.h5 ")
+    assert said == " (its name '\\trun.h5 ' begins and ends with a space or tab)"

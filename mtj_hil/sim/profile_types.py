@@ -89,8 +89,12 @@ class BiasDependence:
     def ap_curvature(self, tmr: float, v_half: np.ndarray | float) -> np.ndarray:
         """AP curvature ``k_AP`` (1/V^2) giving a device of zero-bias ``tmr`` (e.g. 0.3) a TMR
         of ``tmr / 2`` at ``v_half`` (V)."""
-        r = self.p_curvature
-        return (0.5 * tmr) / (np.square(v_half) * ((1.0 + 0.5 * tmr) - r * (1.0 + tmr)))
+        return (0.5 * tmr) / (np.square(v_half) * self._halving_gap(tmr))
+
+    def _halving_gap(self, tmr: float) -> float:
+        """``(1 + TMR/2) - r (1 + TMR)``: the law's factor between ``k_AP v_half^2`` and
+        ``TMR / 2`` (positive for every valid ``p_curvature`` ``r``)."""
+        return (1.0 + 0.5 * tmr) - self.p_curvature * (1.0 + tmr)
 
     def min_v_half(self, tmr: float, volts: float) -> float:
         """Smallest ``v_half`` (V) at which a device of zero-bias ``tmr`` keeps a positive
@@ -99,9 +103,8 @@ class BiasDependence:
         With ``G(V) = G0 (1 + k V^2)`` and ``k_P = r k_AP`` the TMR is 0 where
         ``V^2 = 2 v_half^2 ((1 + TMR/2) - r (1 + TMR)) / (1 - r (1 + TMR))``, about
         ``1.7 v_half`` for a TMR of 75 %; with ``r (1 + TMR) >= 1`` it never is."""
-        r = self.p_curvature
-        floor = 1.0 - r * (1.0 + tmr)
-        spread = (1.0 + 0.5 * tmr) - r * (1.0 + tmr)
-        if floor <= 0.0 or spread <= 0.0:
+        floor = 1.0 - self.p_curvature * (1.0 + tmr)
+        gap = self._halving_gap(tmr)
+        if floor <= 0.0 or gap <= 0.0:
             return 0.0
-        return float(volts / np.sqrt(2.0 * spread / floor))
+        return float(volts / np.sqrt(2.0 * gap / floor))

@@ -56,7 +56,7 @@ def fit_profile_command(
     from mtj_hil.profile_fit.writer import write_profile_toml
     from mtj_hil.runs.store.select import finished_runs, skipped_note
     from mtj_hil.runs.store.sniff import holds_hdf5
-    from mtj_hil.sim.profile import load_profile
+    from mtj_hil.sim.profile import available_profiles, load_profile
 
     if is_one_of(out, runs):  # by file identity: a hard link or a second mount too
         raise StoreError(f"{out} is one of the runs to fit; choose another -o (not even --force)")
@@ -107,5 +107,6 @@ def fit_profile_command(
         )
     for warning in fitted.warnings:
         console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)
-    loads = f"--profile {shell_word(out)}"  # as typed in a shell: 'my fit.toml' quoted
+    # as typed in a shell ('my fit.toml' quoted); a shipped profile's name as a path
+    loads = f"--profile {shell_word(f'./{out}' if str(out) in available_profiles() else out)}"
     console.print(escape(f"wrote {out} (loads with {loads})"), soft_wrap=True)

@@ -7,6 +7,7 @@ user can point at their own file. Every value is SI (ohms, siemens, volts, secon
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -160,6 +161,11 @@ def available_profiles() -> list[str]:
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
     """Load a shipped profile by name (e.g. ``"1t1r-20k"``) or a TOML file by path.
 
+    A shipped profile's name (a ``str``) means that profile whatever the working folder
+    holds, as in a station file: a folder named after it (for its runs, say) used to break
+    every command that loads it. A file of that very name is loaded only as a path
+    (``./1t1r-20k``, or a ``Path``); given the bare name, it is named in a warning.
+
     Raises:
         ConfigError: unknown name, unreadable, binary or non-UTF-8 file, bad TOML, an
             unknown section or key (closest match named), missing or bad values.
@@ -172,7 +178,10 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
             " (or give a path to a .toml file)"
         )
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or _exists(candidate):
+    if isinstance(name_or_path, str) and name_or_path in available_profiles():
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        _warn_if_shadowed(name_or_path)
+    elif candidate.suffix == ".toml" or _exists(candidate):
         path = candidate
     else:
         path = PROFILE_DIR / f"{name_or_path}.toml"
@@ -186,6 +195,18 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
     _, data = read_toml(path, "profile file")
     refuse_other_kind(data, path, "die profile")
     return profile_from_dict(data, source=str(path))
+
+
+def _warn_if_shadowed(name: str) -> None:
+    """Warn that the file ``name`` in the working folder is not the shipped profile
+    ``name`` that is loaded (a folder of that name is no profile: nothing is said)."""
+    if Path(name).is_file():
+        warnings.warn(
+            f"profile {name!r} is the shipped profile; the file {name} in the working folder "
+            f"is not read (give ./{name} to load that file)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _exists(path: Path) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import warnings
 
@@ -72,16 +73,42 @@ def shell_word(word: object) -> str:
     text = str(word)
     if isinstance(word, os.PathLike) and text.startswith("-"):
         text = f"./{text}"
-    if not any(c < " " or c == "\x7f" for c in text):
+    if not _has_control(text):
         return shlex.quote(text)
-    escaped = "".join(
-        _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if c < " " or c == "\x7f" else c) for c in text
+    return f"$'{control_escaped(text, _ESCAPES)}'"
+
+
+def _has_control(text: str) -> bool:
+    return any(c < " " or c == "\x7f" for c in text)
+
+
+def control_escaped(text: str, escapes: dict[str, str] | None = None) -> str:
+    """``text`` with each control character written as its backslash escape (``\\n``,
+    ``\\t``, ``\\x1b``), and the characters in ``escapes`` as it gives them."""
+    table = _CONTROL_ESCAPES if escapes is None else escapes
+    return "".join(
+        table.get(c) or (f"\\x{ord(c):02x}" if c < " " or c == "\x7f" else c) for c in text
     )
-    return f"$'{escaped}'"
+
+
+def typed_names_shown(text: str, typed: list[str]) -> str:
+    """``text`` (a message) with each name from the command line ``typed`` that holds a
+    control character shown with its escapes: a line break inside a file name would
+    otherwise print as a space, naming another file. Every part of a typed path between
+    ``/`` (and an option's ``=value``) is looked for, so a name in a path the message
+    builds from it is found too."""
+    for word in typed:
+        for part in sorted(set(re.split(r"[/=]", word)), key=len, reverse=True):
+            if part and _has_control(part):
+                text = text.replace(part, control_escaped(part))
+    return text
 
 
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 """Characters bash's ``$'...'`` quoting writes with a backslash."""
+
+_CONTROL_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+"""Control characters a message writes as their short escapes (others as ``\\xNN``)."""
 
 
 def blank_edge_hint(path: str | os.PathLike) -> str:

@@ -261,12 +261,21 @@ def default_out(kind: str, die_id: str) -> Path:
 def refuse_existing(out: Path, resume: bool) -> None:
     """Refuse, before any die or instrument is opened, a run file another process writes
     now (naming it), one that exists without ``--resume`` (the message offers ``--resume``
-    only for a run that is not completed), and a ``--resume`` of a completed one.
+    only for a run that is not completed), a ``--resume`` of a completed one, and a new
+    run file whose folder cannot exist or whose name or path is too long.
 
     Raises:
         StoreError: as above.
     """
     if not out.exists():
+        if not resume:  # a place no run file can be made: said before the bench is opened
+            from mtj_hil.fileio.atomic import error_text
+            from mtj_hil.runs.store.lease import run_file_place
+
+            try:
+                run_file_place(out)
+            except OSError as exc:
+                raise StoreError(f"cannot create run file {out}: {error_text(exc)}") from exc
         return
     from mtj_hil.runs.store import RunFile
     from mtj_hil.runs.store.lease import refuse_if_written

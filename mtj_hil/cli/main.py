@@ -26,7 +26,7 @@ from mtj_hil.cli.encoding import any_encoding
 from mtj_hil.cli.repeated import refuse_conflicting_options
 from mtj_hil.cli.run_report import report_missing
 from mtj_hil.cli.tables import ReaderGone
-from mtj_hil.errors import ConfigError, StoreError, command_line
+from mtj_hil.errors import ConfigError, StoreError, command_line, typed_names_shown
 from mtj_hil.instruments.bus.signals import StopSignal, stop_signals_raise
 from mtj_hil.instruments.errors import InstrumentError, SafetyViolation
 from mtj_hil.protocols.errors import OutsideLimits, ProtocolError
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             if debug:  # the traceback as well, and the same exit code as without --debug
                 traceback.print_exc()
             code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-            text = one_line(str(exc)) or repr(exc)
+            text = str(exc) if one_line(str(exc)) else repr(exc)
             if code == 1 and isinstance(exc, OSError) and exc.filename and not _from_hdf5(exc):
                 # a file the command reads or writes (an output folder that cannot be made,
                 # a file that cannot be written): named, with the system's reason
@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 code, text = 4, f"{run or 'a run file'}: HDF5 error: {text}"
             if code == 7:
                 text += _resume_after_instrument_error(args)
+            text = one_line(typed_names_shown(text, args))  # a typed line break: as '\n'
             line = Text.assemble(("error", "red"), f" ({type(exc).__name__}): {text}")
             declared = getattr(type(exc), "exit_code", None)
             if isinstance(declared, int):

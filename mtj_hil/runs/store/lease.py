@@ -53,6 +53,19 @@ def check_run_name(run_path: Path) -> None:
     check_new_name(run_path, headroom, max(headroom, part))
 
 
+def run_file_place(path: Path) -> Path:
+    """The file a new run at ``path`` is written to (a symbolic link's target), once both
+    names are checked with :func:`check_run_name`.
+
+    Raises:
+        OSError: as :func:`check_run_name`.
+    """
+    check_run_name(path)
+    target = through_link(path)
+    check_run_name(target)
+    return target
+
+
 class WriterLease:
     """A held lease (see the module docstring); :meth:`release` gives it back."""
 

@@ -53,8 +53,8 @@ from mtj_hil.runs.store.journal import (
 )
 from mtj_hil.runs.store.lease import (
     WriterLease,
-    check_run_name,
     lease_path,
+    run_file_place,
     through_link,
     tidy_after_dead_writer,
     writer_active,
@@ -124,9 +124,7 @@ class RunFile:
         """
         path = Path(path)
         try:
-            check_run_name(path)
-            path = through_link(path)
-            check_run_name(path)  # the link's target
+            path = run_file_place(path)  # (a link's target, its name checked too)
             if path.exists():
                 raise StoreError(
                     f"{path} already exists; choose another output path, or resume it with --resume"

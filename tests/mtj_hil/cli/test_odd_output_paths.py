@@ -163,3 +163,38 @@ def test_the_hint_is_only_for_names_with_blank_edges(tmp_path):
     assert blank_edge_hint(tmp_path / "   ") == ""  # all blank: nothing to compare with
     said = blank_edge_hint(tmp_path / "\trun.h5 ")
     assert said == " (its name '\\trun.h5 ' begins and ends with a space or tab)"
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["show", "new\nline.h5"], "run file new\\nline.h5 does not exist"),
+        (["export", "--format", "csv", "tab\there.h5"], "run file tab\\there.h5 does not exist"),
+        (["characterize", "--profile", "my\nprofile.toml"], "profile file my\\nprofile.toml"),
+    ],
+)
+def test_a_control_character_in_a_typed_name_is_shown_escaped(
+    tmp_path, capsys, monkeypatch, args, shown
+):
+    """``show $'new\\nline.h5'`` said "run file new line.h5 does not exist", a file that
+    is not the one typed: the line break, folded into the one error line, became a space."""
+    monkeypatch.chdir(tmp_path)
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert shown in err
+    assert err.count("\n") == 1  # still one line
+
+
+def test_a_run_file_that_cannot_be_made_is_refused_before_the_die_is_opened(
+    tmp_path, capsys, monkeypatch
+):
+    """``characterize --out 'a<newline>b/x.h5'`` with that folder a file opened the die (a
+    bench: its instruments) and began the run, then said the folder was a file."""
+    monkeypatch.chdir(tmp_path)
+    Path("a\nb").write_text("a file")
+    for command in (["characterize"], ["switching", "--arrays", "0"]):
+        assert main([*command, "--profile", "passive-15x15", "--out", "a\nb/x.h5"]) == 4
+        said = capsys.readouterr()
+        assert "cannot create run file a\\nb/x.h5: a\\nb is a file, not a folder" in said.err
+        assert said.err.count("\n") == 1  # nothing begun: no 'characterising ...' line
+        assert not (tmp_path / "runs").exists()

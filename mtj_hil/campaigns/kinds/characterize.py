@@ -135,7 +135,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         ConfigError: missing or out-of-range dies, a station file that does not load,
             conflicting keys (naming ``task[i].key``).
     """
-    from mtj_hil.sim.profile import load_profile
+    from mtj_hil.sim.profile import available_profiles, load_profile
 
     station_name: str | None = None
     station_file: str | None = None
@@ -170,8 +170,12 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
     else:
         name = str(group.get("profile", "1t1r-20k"))
         # a profile file is taken from the campaign file's folder, as a station file is,
-        # and its tasks carry its path (a worker knows the shipped names only)
-        if Path(name).suffix == ".toml" or (name.strip() and ctx.path(name).is_file()):
+        # and its tasks carry its path (a worker knows the shipped names only); a shipped
+        # name is the shipped profile, as everywhere
+        shipped = name in available_profiles()
+        if not shipped and (
+            Path(name).suffix == ".toml" or (name.strip() and ctx.path(name).is_file())
+        ):
             name = str(ctx.path(name))
         try:
             profile = load_profile(name)

@@ -238,3 +238,14 @@ def test_a_name_too_long_to_name_its_outputs_is_refused_at_load(tmp_path: Path, 
         load_campaign(path)
     path.write_text(text.replace(long, long[:100]))
     assert load_campaign(path).tasks
+
+
+def test_a_shipped_profile_name_is_the_shipped_profile_beside_a_file_of_its_name(
+    tmp_path: Path,
+) -> None:
+    # a file 'passive-15x15' beside the campaign was loaded in the shipped profile's place,
+    # where --profile and a station file's [die] profile load the shipped one
+    text = (PROFILE_DIR / "1t1r-20k.toml").read_text()
+    (tmp_path / "passive-15x15").write_text(text)
+    spec = load_campaign(_write(tmp_path, 'profile = "passive-15x15"\n', None))
+    assert spec.tasks[0].params["profile"] == "passive-15x15"

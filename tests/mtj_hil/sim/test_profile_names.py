@@ -58,3 +58,15 @@ def test_fit_profile_named_like_a_shipped_profile_says_how_to_load_it(
     out = " ".join((said.out + said.err).split())
     assert "loads with --profile ./1t1r-20k)" in out
     assert load_profile("./1t1r-20k").name == "1t1r-20k"
+
+
+def test_a_network_file_records_the_shipped_profile_it_was_trained_on(tmp_path, monkeypatch):
+    # a file '1t1r-20k' in the working folder was recorded as the profile (its absolute
+    # path), so 'evaluate' would load that file, not the die the network was trained on
+    from mtj_hil.experiments.single import _recorded_profile
+
+    monkeypatch.chdir(tmp_path)
+    Path("1t1r-20k").write_text("not a profile", encoding="utf-8")
+    assert _recorded_profile("1t1r-20k") == "1t1r-20k"
+    Path("mine.toml").write_text("", encoding="utf-8")
+    assert _recorded_profile("mine.toml") == str(tmp_path / "mine.toml")

@@ -50,7 +50,7 @@ from mtj_hil.protocols.switching.analysis import (
     SwitchingAnalysis,
     WerCurve,
 )
-from mtj_hil.protocols.switching.fit import FloorEstimate
+from mtj_hil.protocols.switching.fit import STATUS_NAMES, FloorEstimate
 from mtj_hil.protocols.switching.procedure import ArraySwitching
 from mtj_hil.runs.store.reading import reader_errors
 from mtj_hil.runs.store.runfile import RunFile
@@ -117,7 +117,29 @@ DECISION_UNITS = {
     "standard": "bound or precision margin",
 }
 """Units of the decision-rule attributes (stored with them as ``units``)."""
-_FIT_UNITS = {"vc": "V", "vc_sd": "V", "delta": "1", "delta_sd": "1", "status": "1", "cov": "1"}
+_FIT_UNITS = {
+    "vc": "V",
+    "vc_sd": "V",
+    "delta": "1",
+    "delta_sd": "1",
+    "status": "1",
+    # the elements of the last two axes in turn: var(a), cov(a, b), cov(b, a), var(b)
+    "cov": "1, V-1, V-1, V-2",
+}
+_FIT_TEXT = {
+    "vc": "critical voltage Vc0 per device (thermal-activation fit)",
+    "vc_sd": "standard uncertainty of vc",
+    "delta": "thermal stability factor Delta per device (thermal-activation fit)",
+    "delta_sd": "standard uncertainty of delta",
+    "status": "fit status per device: "
+    + ", ".join(f"{code}={name.upper().replace(' ', '_')}" for code, name in STATUS_NAMES.items()),
+    "cov": "covariance of the fit parameters (a, b) = (-Delta, Delta / Vc0) per device, the "
+    "last two axes (a, b); a is dimensionless, b in 1/V, so [0, 0] is in 1, [0, 1] and "
+    "[1, 0] in V-1, [1, 1] in V-2",
+}
+"""What each ``/switching_fit/<direction>`` dataset holds (its ``description``): a reader of
+the file alone (plain h5py) learns from it what a status code means and how the
+covariance's elements are laid out."""
 
 
 _DEVICES = ("a", "rows", "cols")
@@ -269,7 +291,7 @@ class SwitchingRun(RunSink):
         for name, fit in analysis.directions.items():
             base = f"{FIT}/{name}"
             for key, unit in _FIT_UNITS.items():
-                self.run.write(f"{base}/{key}", getattr(fit, key), unit, f"{key} per device")
+                self.run.write(f"{base}/{key}", getattr(fit, key), unit, _FIT_TEXT[key])
                 self.run.set_attrs(
                     base,
                     floor=json.dumps(asdict(fit.floor)),

@@ -167,7 +167,8 @@ def csv_tables(ds: xr.Dataset) -> dict[str, xr.Dataset]:
 
 def write_csv(ds: xr.Dataset, folder: str | Path, *, force: bool = False) -> list[Path]:
     """Write ``ds`` as CSV tables into ``folder`` (see :func:`csv_tables`): one row per
-    coordinate combination, one column per variable headed ``name [units]``; the dataset's
+    coordinate combination, one column per variable headed ``name [units]`` (a coordinate
+    in a unit too: ``width [s]``; index numbers by their bare name); the dataset's
     attributes go to ``attributes.csv`` (name, value).
 
     The tables appear together or not at all; files of other names already in ``folder``
@@ -216,8 +217,10 @@ def _flag_names(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _header(ds: xr.Dataset, name: str) -> str:
-    """``name [units]`` for a variable; an index column (a dimension) by its name alone."""
-    if name in ds.dims:
-        return name
+    """``name [units]`` for a variable and for a coordinate in a unit (a pulse width in s, an
+    amplitude in V); an index column (array, row, cycle: units ``1``) and a label column
+    (state) by its name alone."""
     units = ds[name].attrs.get("units") if name in ds.variables else None
+    if name in ds.dims and units in (None, "", "1"):
+        return name
     return f"{name} [{units}]" if units else name

@@ -1,6 +1,7 @@
 """Every numeric variable of a labelled dataset carries units, its index coordinates too
 (``1``: array, row, column, cycle and read numbers are dimensionless); text labels (state,
-defect class) carry none. CSV index columns keep their bare names."""
+defect class) carry none. CSV index columns keep their bare names;
+coordinates in a unit (pulse width, amplitude) are headed with it."""
 
 from __future__ import annotations
 
@@ -25,3 +26,20 @@ def test_every_numeric_variable_of_an_exported_run_has_units(tmp_path):
     ]
     assert missing == []
     assert ds["row"].attrs["units"] == "1" and "units" not in ds["state"].attrs
+
+
+def test_csv_columns_of_coordinates_in_a_unit_say_it(runs, tmp_path):
+    """A switching export's tables headed the pulse width and amplitude 'width' and
+    'amplitude' (and the WER grid's 'wer_width', 'wer_amplitude'): a spreadsheet showed
+    1e-07 with no unit. Index numbers keep their bare names."""
+    import pandas as pd
+
+    folder = tmp_path / "tables"
+    assert main(["export", str(runs["switching"]), "--format", "csv", "--out", str(folder)]) == 0
+    grid = pd.read_csv(folder / "array-direction-width-amplitude-row-column.csv")
+    assert {"width [s]", "amplitude [V]", "array", "row", "column"} <= set(grid.columns)
+    assert "direction" in grid.columns  # a label: no unit
+    wer = pd.read_csv(folder / "direction-wer_width-wer_amplitude.csv")
+    assert {"wer_width [s]", "wer_amplitude [V]"} <= set(wer.columns)
+    ds = load_dataset(runs["switching"])
+    assert sorted(set(grid["width [s]"])) == sorted(ds["width"].values.tolist())

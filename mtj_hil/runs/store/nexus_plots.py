@@ -37,9 +37,15 @@ def _layout(h5: h5py.File) -> tuple[int, int]:
     return int(layout.get("rows", 0)), int(layout.get("cols", 0))
 
 
+INDEX = "1"
+"""NeXus ``units`` of an index axis (row, column, cycle ... numbers) and of a defect code: a
+count or a label number, dimensionless (UDUNITS ``1``), as the run file's own ``unit`` of
+``/defects/codes`` and the labelled datasets' index coordinates say."""
+
+
 def _cells(h5: h5py.File) -> list[tuple[str, np.ndarray, str]]:
     rows, cols = _layout(h5)
-    return [("row", np.arange(rows), ""), ("column", np.arange(cols), "")]
+    return [("row", np.arange(rows), INDEX), ("column", np.arange(cols), INDEX)]
 
 
 def _process(entry: h5py.Group, name: str, program: str, h5: h5py.File) -> h5py.Group:
@@ -78,7 +84,8 @@ def characterization_plot(h5: h5py.File) -> str | None:
                 name = key.removeprefix("threshold_")
                 numeric = isinstance(value, int | float | np.number)
                 conductance = re.search(r"(^|_)g(_|$)", name) is not None  # short_g, median_g_p
-                field(params, name, value, "S" if numeric and conductance else None)
+                units = ("S" if conductance else INDEX) if numeric else None  # sigma_ln_*: 1
+                field(params, name, value, units)
         field(proc, "defects_version", int(grp.attrs.get("defects_version", 1)))
         for key in ("model", "warnings", "overlap", "remeasured"):
             if key in grp.attrs:
@@ -88,8 +95,8 @@ def characterization_plot(h5: h5py.File) -> str | None:
         g = h5["characterization/g_after_p"]
         axes = [
             ("array", h5["characterization/array_index"], ""),
-            ("cycle", np.arange(g.shape[1]), ""),
-            ("read", np.arange(g.shape[2]), ""),
+            ("cycle", np.arange(g.shape[1]), INDEX),
+            ("read", np.arange(g.shape[2]), INDEX),
             *_cells(h5),
         ]
         plot(entry, "conductance", g, axes, title="conductance after each P write (so far)")
@@ -104,13 +111,16 @@ def _die_map(entry: h5py.Group, codes: h5py.Dataset) -> None:
     per_row = max(1, int(np.ceil(np.sqrt(values.shape[0]))))
     image = mosaic(values, per_row)
     grp = subgroup(entry, "die_map", "NXdata", fresh=True)
-    ds = field(grp, "codes", image)
+    ds = field(grp, "codes", image, INDEX)
+    ds.attrs["flag_values"] = np.array([c.value for c in DefectCode], float)
+    ds.attrs["flag_meanings"] = " ".join(c.name for c in DefectCode)
     ds.attrs["long_name"] = (
         f"defect code per device ({', '.join(f'{c.value} {c.name}' for c in DefectCode)}); "
         f"arrays tiled {per_row} to a row in plan order, NaN between them"
     )
     for index, (axis, size) in enumerate((("y", image.shape[0]), ("x", image.shape[1]))):
-        field(grp, axis, np.arange(size)).attrs["long_name"] = f"{axis} (cells, with gaps)"
+        axis_field = field(grp, axis, np.arange(size), INDEX)
+        axis_field.attrs["long_name"] = f"{axis} (cells, with gaps)"
         grp.attrs[f"{axis}_indices"] = index
     grp.attrs["signal"] = "codes"
     grp.attrs["axes"] = ["y", "x"]
@@ -144,7 +154,7 @@ def switching_plot(h5: h5py.File) -> str | None:
         field(params, "tau0", float(fit.attrs["tau0"]), "s")
         plan = json.loads(h5.attrs.get("plan", "{}") or "{}")
         if "target_wer" in plan:
-            field(params, "target_wer", float(plan["target_wer"]), "")
+            field(params, "target_wer", float(plan["target_wer"]), INDEX)
         for key in ("recommendation", "disturb"):
             note(proc, key, json.loads(fit.attrs[key]))
         for direction in ("AP", "P"):
@@ -154,7 +164,7 @@ def switching_plot(h5: h5py.File) -> str | None:
         return "wer_AP"
     if "switching/switched" in h5:
         switched = h5["switching/switched"]
-        axes = [("point", np.arange(switched.shape[0]), ""), *_cells(h5)]
+        axes = [("point", np.arange(switched.shape[0]), INDEX), *_cells(h5)]
         plot(
             entry,
             "switching_counts",

@@ -167,3 +167,58 @@ def test_a_new_run_file_names_a_version_after_the_legacy_0_1(runs):
     with h5py.File(runs["characterization"]) as h5:
         major, minor = (int(x) for x in str(h5.attrs["package_version"]).split(".")[:2])
     assert (major, minor) >= (0, 2)
+
+
+def _plotted_fields(path: Path) -> dict[str, h5py.Dataset]:
+    """Every signal, auxiliary signal and axis of the NeXus face's plots (NXdata groups under
+    /entry) and every number of its processes' parameters, by its path."""
+    found: dict[str, h5py.Dataset] = {}
+    with h5py.File(path) as h5:
+        entry = h5["entry"]
+        for group in entry.values():
+            if not isinstance(group, h5py.Group):
+                continue
+            if group.attrs.get("NX_class") == "NXdata":
+                names = [group.attrs["signal"], *group.attrs["axes"]]
+                names += list(group.attrs.get("auxiliary_signals", []))
+                for name in names:
+                    ds = group[str(name)]
+                    found[f"{group.name}/{name}"] = dict(ds.attrs)
+            if group.attrs.get("NX_class") == "NXprocess":
+                for sub in group.values():
+                    if isinstance(sub, h5py.Group) and sub.attrs.get("NX_class") == "NXparameters":
+                        for name, ds in sub.items():
+                            if ds.dtype.kind in "iuf":
+                                found[f"{sub.name}/{name}"] = dict(ds.attrs)
+    return found
+
+
+@pytest.mark.parametrize("kind", ["characterization", "switching"])
+def test_every_plotted_field_and_parameter_carries_units(runs, kind):
+    """The die map's codes, its x / y axes, the row and column axes written into each plot,
+    the thresholds' ln spreads and the target WER had no units attribute, while the linked
+    /defects/codes said 1. A code and an index number are dimensionless: units 1, as the run
+    file's own unit says."""
+    fields = _plotted_fields(runs[kind])
+    missing = sorted(name for name, attrs in fields.items() if not str(attrs.get("units", "")))
+    assert missing == []
+    if kind == "characterization":
+        die_map = fields["/entry/die_map/codes"]
+        assert die_map["units"] == "1" == fields["/entry/defect_map/codes"]["units"]
+        assert die_map["flag_meanings"].split()[0] == "GOOD"
+        assert fields["/entry/defect_map/row"]["units"] == "1"
+        assert fields["/entry/classification/thresholds/short_g"]["units"] == "S"
+        assert fields["/entry/classification/thresholds/sigma_ln_p"]["units"] == "1"
+
+
+def test_the_nexus_export_of_a_file_from_before_nexus_carries_units_too(tmp_path):
+    legacy = Path(__file__).resolve().parents[2] / "fixtures" / "legacy-0.1"
+    copy = tmp_path / "old.h5"
+    copy.write_bytes((legacy / "characterization.h5").read_bytes())
+    out = tmp_path / "old.nxs"
+    from mtj_hil.labelled.export import export_run
+
+    export_run(copy, "nexus", out)
+    fields = _plotted_fields(out)
+    assert "/entry/die_map/codes" in fields
+    assert sorted(n for n, a in fields.items() if not str(a.get("units", ""))) == []

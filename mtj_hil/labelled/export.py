@@ -79,9 +79,24 @@ def write_dataset(ds: xr.Dataset, fmt: str, target: Path, *, force: bool = False
     ds = typed_text(ds)
     if fmt == "netcdf":
         with replacing(target) as tmp:
-            write_netcdf(ds, tmp)
+            write_netcdf(increasing(ds), tmp)
         return [target]
     return write_csv(ds, target, force=force)
+
+
+def increasing(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with every numeric dimension coordinate in increasing order, as CF asks of a
+    coordinate variable (CF 1.10, section 1.3: strictly monotonic): a run measures its
+    arrays in plan order (``--arrays 3,0,2``), and ``sel(array=slice(0, 2))`` on such a
+    coordinate came back empty or short in xarray. The measurement order stays in the
+    ``arrays_done`` attribute (and ``array_session``, ``array_start``). ``ds`` itself is not
+    changed."""
+    for dim in ds.dims:
+        if dim not in ds.coords or ds[dim].dtype.kind not in "iuf":
+            continue
+        if not ds.indexes[dim].is_monotonic_increasing:
+            ds = ds.sortby(dim)
+    return ds
 
 
 def typed_text(ds: xr.Dataset) -> xr.Dataset:

@@ -3,6 +3,7 @@ foreign, damaged or unfinished file is one line naming it, exit code 4."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import h5py
@@ -33,6 +34,31 @@ def test_netcdf_export_opens_in_xarray(runs, kind, tmp_path, capsys):
         ds = mtj_hil.load(runs[kind])
         assert set(back.data_vars) == set(ds.data_vars)
         assert back.attrs["run_id"] == ds.attrs["run_id"]
+
+
+def test_netcdf_coordinates_of_a_run_measured_out_of_order_increase(runs, tmp_path):
+    """The fixture measured arrays 3, 0, 1, 2: the NetCDF file's array coordinate kept that
+    order, which CF forbids for a coordinate variable (strictly monotonic), and xarray's
+    sel(array=slice(0, 1)) on it came back short. Values stay with their arrays; the
+    measurement order is still in arrays_done."""
+    out = tmp_path / "c.nc"
+    assert (
+        main(["export", str(runs["characterization"]), "--format", "netcdf", "--out", str(out)])
+        == 0
+    )
+    ds = mtj_hil.load(runs["characterization"])
+    assert list(ds.array.values) == [3, 0, 1, 2]  # the dataset itself: plan order
+    with xr.open_dataset(out) as back:
+        for dim in back.dims:
+            if back[dim].dtype.kind in "iuf":
+                assert (np.diff(back[dim].values) > 0).all(), dim
+        assert list(back.sel(array=slice(0, 1)).array.values) == [0, 1]
+        assert json.loads(back.attrs["arrays_done"]) == json.loads(ds.attrs["arrays_done"])
+        for name in ("defect", "conductance_mean", "confidence", "array_start"):
+            for a in (3, 0):
+                np.testing.assert_array_equal(
+                    back[name].sel(array=a).values, ds[name].sel(array=a).values
+                )
 
 
 def test_default_output_lies_beside_the_run_and_is_never_overwritten(runs, tmp_path, capsys):

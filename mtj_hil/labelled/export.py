@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from mtj_hil.errors import StoreError, as_typed
+from mtj_hil.fileio import json_text
 from mtj_hil.labelled.load import check_intact, load_dataset
 from mtj_hil.labelled.outputs import check_target, replacing, write_folder
 from mtj_hil.labelled.source import open_run, provenance
@@ -76,7 +77,7 @@ def write_dataset(ds: xr.Dataset, fmt: str, target: Path, *, force: bool = False
     Raises:
         StoreError: the output cannot be written (nothing new is left behind).
     """
-    ds = typed_text(ds)
+    ds = strict_json(typed_text(ds))
     if fmt == "netcdf":
         with replacing(target) as tmp:
             write_netcdf(increasing(ds), tmp)
@@ -113,6 +114,22 @@ def typed_text(ds: xr.Dataset) -> xr.Dataset:
             out[name] = v.copy(data=np.array(texts, dtype=kind).reshape(v.shape))
         out[name].attrs = _typed_attrs(v.attrs)
     return out
+
+
+def strict_json(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with every JSON text attribute (the plan, a switching run's recommendation,
+    floors ...) as strict JSON (:func:`mtj_hil.fileio.json_text.strict_text`): Python wrote
+    a missing value as ``NaN``, which JavaScript's ``JSON.parse`` and other strict parsers
+    refuse; it is ``null`` here. ``ds`` itself is not changed."""
+    out = ds.copy()
+    out.attrs = _strict_attrs(ds.attrs)
+    for name, v in ds.variables.items():
+        out[name].attrs = _strict_attrs(v.attrs)
+    return out
+
+
+def _strict_attrs(attrs: dict) -> dict:
+    return {k: json_text.strict_text(v) if isinstance(v, str) else v for k, v in attrs.items()}
 
 
 def _typed_attrs(attrs: dict) -> dict:

@@ -30,6 +30,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from mtj_hil.fileio import json_text
+
 NX_CLASS = "NX_class"
 ENTRY = "entry"
 PROGRAM = "mtj-hil"
@@ -59,10 +61,11 @@ def field(group: h5py.Group, name: str, value: Any, units: str | None = None) ->
 
 
 def note(group: h5py.Group, name: str, data: Any, description: str = "") -> h5py.Group:
-    """An ``NXnote`` holding ``data`` as JSON (``type = application/json``)."""
+    """An ``NXnote`` holding ``data`` as JSON (``type = application/json``): strict JSON,
+    a number that is not finite (a NaN amplitude of no recommendation) written as null."""
     grp = subgroup(group, name, "NXnote", fresh=True)
     field(grp, "type", "application/json")
-    field(grp, "data", json.dumps(data, default=str))
+    field(grp, "data", json_text.dumps(data, default=str))
     if description:
         field(grp, "description", description)
     return grp

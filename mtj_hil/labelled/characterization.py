@@ -86,7 +86,19 @@ def _dataset(run: RunFile) -> xr.Dataset:
     ds.attrs["arrays_done"] = json.dumps(done)
     if classified:
         ds.attrs.update(clean_attrs(group_attrs(run, "defects")))
+        ds.attrs.update(_threshold_units(ds.attrs))
     return ds
+
+
+def _threshold_units(attrs: dict[str, Any]) -> dict[str, str]:
+    """``<name>_units`` of each numeric ``threshold_*`` attribute, as ``read_voltage_units``:
+    the run file's one ``threshold_units`` (S) is the conductances' unit, while the spreads
+    ``threshold_sigma_ln_p`` / ``_ap`` (of ln G) are dimensionless."""
+    return {
+        f"{key}_units": "1" if key.startswith("threshold_sigma_") else "S"
+        for key, value in attrs.items()
+        if key.startswith("threshold_") and isinstance(value, int | float)
+    }
 
 
 def _streams(

@@ -5,6 +5,9 @@ coordinates in a unit (pulse width, amplitude) are headed with it."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from mtj_hil.cli import main
 from mtj_hil.labelled.cf import coord
 from mtj_hil.labelled.load import load_dataset
@@ -43,3 +46,22 @@ def test_csv_columns_of_coordinates_in_a_unit_say_it(runs, tmp_path):
     assert {"wer_width [s]", "wer_amplitude [V]"} <= set(wer.columns)
     ds = load_dataset(runs["switching"])
     assert sorted(set(grid["width [s]"])) == sorted(ds["width"].values.tolist())
+
+
+@pytest.mark.parametrize("kind", ["characterization", "switching", "legacy-characterization"])
+def test_every_number_among_the_global_attributes_says_its_unit(runs, kind, tmp_path):
+    """A NetCDF export carried threshold_sigma_ln_p (a spread of ln G, dimensionless) beside
+    one threshold_units = S, the only unit said for any threshold. Every number among the
+    global attributes (a float: a voltage, a time, a threshold) has its own <name>_units."""
+    import netCDF4
+
+    out = tmp_path / "run.nc"
+    assert main(["export", str(runs[kind]), "--format", "netcdf", "--out", str(out)]) == 0
+    with netCDF4.Dataset(out) as nc:
+        attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+    numbers = [k for k, v in attrs.items() if isinstance(v, float | np.floating)]
+    assert numbers
+    assert [k for k in numbers if f"{k}_units" not in attrs] == []
+    if "threshold_sigma_ln_p" in attrs:
+        assert attrs["threshold_sigma_ln_p_units"] == "1"
+        assert attrs["threshold_short_g_units"] == "S"

@@ -59,7 +59,8 @@ def summary_rows(result: GoodwillResult) -> list[list[str]]:
 def write_goodwill(
     result: GoodwillResult, out_dir: Path, stem: str = "goodwill"
 ) -> dict[str, Path]:
-    """Write ``<stem>.h5``, ``.md``, ``.csv`` (per solution) and ``-histogram.png``.
+    """Write ``<stem>.h5``, ``.md``, ``.csv`` (per solution, numbers as the run file holds
+    them) and ``-histogram.png``.
 
     Raises:
         StoreError: the run file exists already or cannot be written.
@@ -73,10 +74,12 @@ def write_goodwill(
         if s is None:
             continue
         for i in range(s.test.size):
+            # the numbers as the run file holds them (shortest text that reads back equal),
+            # not rounded as the Markdown table shows them
             rows.append(
                 [s.name, i]
-                + [f"{v[i]:.4f}" for v in (s.test, s.all_samples, s.software_test, s.software_all)]
-                + [f"{s.bit_error_rate[i]:.3e}"]
+                + [float(v[i]) for v in (s.test, s.all_samples, s.software_test, s.software_all)]
+                + [float(s.bit_error_rate[i])]
             )
     paths["csv"] = write_csv(out_dir / f"{stem}.csv", header, rows)
     c = result.config

@@ -190,7 +190,8 @@ def claims_markdown(results: Sequence[BordersResult]) -> str:
 
 
 def borders_per_die(result: BordersResult) -> tuple[list[str], list[list[Any]]]:
-    """Per-die CSV rows: errors and Clopper-Pearson 95 % bounds (fractions), defect counts."""
+    """Per-die CSV rows: errors and Clopper-Pearson 95 % bounds (fractions), defect counts;
+    numbers in full, as the run file holds them."""
     header = ["die", "n_test"]
     methods = result.methods()[1:]
     chip = [m for m in methods if result.dies and m in result.dies[0].wrong_on_chip]
@@ -206,14 +207,16 @@ def borders_per_die(result: BordersResult) -> tuple[list[str], list[list[Any]]]:
         row: list[Any] = [d.index, result.n_test]
         for m in methods:
             ci = binomial_ci(d.wrong[m], result.n_test)
-            row += [f"{ci.value:.4f}", f"{ci.low:.4f}", f"{ci.high:.4f}"]
-            row += [f"{x:.4f}" for x in d.paired[m]]
+            # numbers in full (the shortest text that reads back equal), not rounded as the
+            # Markdown tables show them
+            row += [float(ci.value), float(ci.low), float(ci.high)]
+            row += [float(x) for x in d.paired[m]]
         if result.config.on_chip:
-            row += [f"{d.wrong_on_chip[m] / result.n_test:.4f}" for m in chip]
-            row += [f"{d.bit_error_rate[m]:.2e}" for m in chip]
+            row += [d.wrong_on_chip[m] / result.n_test for m in chip]
+            row += [float(d.bit_error_rate[m]) for m in chip]
         c = d.defects
-        row += [c["SHORT"], c["OPEN"], c["STUCK_P"], c["STUCK_AP"], f"{d.read_noise:.4g}"]
-        row += [f"{d.truth_agreement:.5f}"]
+        row += [c["SHORT"], c["OPEN"], c["STUCK_P"], c["STUCK_AP"], float(d.read_noise)]
+        row += [float(d.truth_agreement)]
         rows.append(row)
     return header, rows
 

@@ -327,3 +327,29 @@ def test_a_network_too_large_for_the_die_is_refused_naming_the_profile():
     config = BordersConfig(dataset="digits", profile="passive-15x15", dies=1, hidden=(4,))
     with pytest.raises(TrainingError, match="64-4-10 does not fit a die of profile passive-15x15"):
         run_borders(config)
+
+
+def test_the_csv_holds_the_run_file_s_numbers(result, tmp_path):
+    """borders.csv rounded errors, bounds and paired differences to 4 decimals, the bit
+    error rate to 3 digits and the read noise to 4: read with pandas they differed from
+    the run file's values."""
+    import pandas as pd
+
+    paths = write_borders(result, tmp_path)
+    table = pd.read_csv(paths["csv"])
+    with h5py.File(paths["runfile"]) as h5:
+        for m in result.methods()[1:]:
+            np.testing.assert_array_equal(table[f"{m}_error"], h5[f"errors/{m}"][()])
+            paired = h5[f"paired/{m}"][()]
+            for i, tail in enumerate(("", "_low", "_high")):
+                np.testing.assert_array_equal(
+                    table[f"{m}_minus_software{tail}"], paired[:, i], err_msg=m
+                )
+            if f"errors_on_chip/{m}" in h5:
+                np.testing.assert_array_equal(
+                    table[f"{m}_on_chip_error"], h5[f"errors_on_chip/{m}"][()]
+                )
+        np.testing.assert_array_equal(table["read_noise"], h5["dies/read_noise"][()])
+        np.testing.assert_array_equal(table["truth_agreement"], h5["dies/truth_agreement"][()])
+    ber = [d.bit_error_rate["unaware"] for d in result.dies]
+    np.testing.assert_array_equal(table["unaware_bit_error_rate"], ber)

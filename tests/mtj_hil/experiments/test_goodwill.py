@@ -50,3 +50,25 @@ def test_the_outputs_name_the_cell_of_a_die_that_is_not_passive(tmp_path):
     text = paths["markdown"].read_text()
     assert "through the simulated 1T1R crossbars" in text
     assert "passive" not in text
+
+
+def test_the_csv_holds_the_run_file_s_numbers(tmp_path):
+    """goodwill.csv wrote accuracies rounded to 4 decimals (0.6667 for 24 of 36) and the bit
+    error rate to 4 digits: read with pandas they differed from the run file's values."""
+    import h5py
+    import pandas as pd
+
+    config = GoodwillConfig(solutions=2, epochs=2, restarts=1, daffodil=False)
+    paths = write_goodwill(run_goodwill(config), tmp_path)
+    table = pd.read_csv(paths["csv"])
+    with h5py.File(paths["runfile"]) as h5:
+        for column, name in (
+            ("test_acc", "test_accuracy"),
+            ("all_acc", "all_accuracy"),
+            ("sw_test_acc", "software_test_accuracy"),
+            ("sw_all_acc", "software_all_accuracy"),
+            ("ber", "bit_error_rate"),
+        ):
+            np.testing.assert_array_equal(
+                table.loc[table.family == "trained", column].to_numpy(), h5[f"trained/{name}"][()]
+            )

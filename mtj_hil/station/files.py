@@ -174,6 +174,9 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
         envelope = SafetyEnvelope(**{k: limits[k] for k in SAFETY_KEYS})
     except SafetyViolation as exc:
         raise fail("[safety]", str(exc)) from exc
+    problem = profile_overlap_problem(limits, profile)
+    if problem is not None:
+        raise fail(*problem)
 
     lab = None
     if "virtual_lab" in data:
@@ -197,6 +200,36 @@ def station_from_dict(data: dict[str, Any], path: Path | None = None) -> Station
         visa_library=station["visa_library"],
         raw=data,
     )
+
+
+def profile_overlap_problem(
+    limits: dict[str, Any], profile: DeviceProfile
+) -> tuple[str, str] | None:
+    """``(key, problem)`` when a ``[safety]`` pulse range (V, s) and the die profile's
+    ``[limits]`` share no value, else None. The station's chip works in the tighter of the
+    two (:func:`mtj_hil.station.envelope.die_envelope`); with no overlap it would allow no
+    pulse at all, and every command on the station failed only once it built that envelope,
+    with an error naming neither the file nor the key."""
+    lim = profile.limits
+    pairs = (
+        ("min_pulse_amplitude", "max_pulse_amplitude", "V"),
+        ("min_pulse_width", "max_pulse_width", "s"),
+    )
+    for low, high, unit in pairs:
+        if limits[low] > getattr(lim, high):
+            bound, key, side, allowed = getattr(lim, high), low, "above", "at most"
+        elif limits[high] < getattr(lim, low):
+            bound, key, side, allowed = getattr(lim, low), high, "below", "at least"
+        else:
+            continue
+        other = high if side == "above" else low
+        return (
+            f"safety.{key}",
+            f"= {limits[key]:g} {unit} is {side} the die's limits.{other} ({bound:g} "
+            f"{unit}, profile {profile.name}): the envelope would allow no pulse; allowed: "
+            f"{allowed} {bound:g} {unit}",
+        )
+    return None
 
 
 def _calibration_settings(

@@ -270,11 +270,15 @@ def _calibration_settings(
     on_die("array", sec["array"], geo.n_arrays, "an array index")
     on_die("rows", sec["rows"], geo.rows, "input lines")
     on_die("threshold_arrays", sec["threshold_arrays"], geo.n_arrays, "array indices")
-    vmax = limits["max_read_voltage"]
+    # the calibration reads in the die's envelope: the tighter of [safety] and the profile
+    vmax, limit = limits["max_read_voltage"], "safety.max_read_voltage"
+    if profile.limits.max_read_voltage < vmax:
+        vmax = profile.limits.max_read_voltage
+        limit = f"the die's limits.max_read_voltage, profile {profile.name}"
     if any(v > vmax for v in sec["voltages"]):
         raise ConfigError(
             f"{src}: calibration.voltages = {sec['voltages']!r} is out of range; allowed: "
-            f"read voltages in (0, {vmax:g}] V (safety.max_read_voltage)"
+            f"read voltages in (0, {vmax:g}] V ({limit})"
         )
     return CalibrationSettings(
         directory=directory,

@@ -246,7 +246,8 @@ CALIBRATION = Section(
             Field("rows", "int list", "Input lines driven one at a time for the converter "
                   "calibration (on the die).", lo=0, nonempty=True, distinct=True),
             Field("voltages", "float list", "Read voltages of the converter calibration, at "
-                  "most safety.max_read_voltage.", unit="V", lo=0, lo_open=True,
+                  "most safety.max_read_voltage and the die profile's "
+                  "limits.max_read_voltage.", unit="V", lo=0, lo_open=True,
                   nonempty=True, distinct=True),
             Field("full_scale", "float", "Converter range calibrated.", unit="A",
                   choices=tuple(float(r) for r in ADC_RANGES)),

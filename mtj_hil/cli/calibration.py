@@ -88,6 +88,31 @@ def check_die_label(
         )
 
 
+def check_calibration_setup(station: Station) -> None:
+    """Refuse, before any instrument is opened, a station file that cannot be calibrated:
+    no ``[calibration]`` section, no SMU with role ``sense``, or fewer than two
+    ``[calibration.references]`` (the SMU gain and series resistance are a straight line
+    through them). Such a station still measures (applying records made elsewhere).
+
+    Raises:
+        ConfigError: naming the station file, the key and what calibrate needs.
+    """
+    settings = station.calibration
+    if settings is None:
+        raise ConfigError(f"{station.path}: has no [calibration] section")
+    if not any(smu.role == "sense" for smu in station.smus):
+        raise ConfigError(f"{station.path}: calibration needs an [smu.*] with role = 'sense'")
+    refs = settings.references
+    if len(refs) < 2:
+        named = f" ({refs[0].name})" if refs else ""
+        raise ConfigError(
+            f"{station.path}: calibration.references lists {len(refs)} reference "
+            f"resistor{'' if len(refs) == 1 else 's'}{named}; calibrate needs at least two "
+            "(the SMU gain and series resistance are fitted through them): add "
+            "[calibration.references.<name>] entries for the board's other references"
+        )
+
+
 def calibrate_chip(
     chip: InstrumentChip,
     *,
@@ -109,9 +134,9 @@ def calibrate_chip(
     """
     check_die_label(die_id, thresholds)
     station = chip.station
+    check_calibration_setup(station)
     settings = station.calibration
-    if settings is None:
-        raise ConfigError(f"{station.path}: has no [calibration] section")
+    assert settings is not None  # (checked above)
     check_die_label(die_id, thresholds, settings.threshold_arrays, station.path)
     smu = chip.smus.get("sense")
     if smu is None:
@@ -240,6 +265,7 @@ def calibrate(station_file: Path, die_id: str | None, no_thresholds: bool) -> No
     measures_thresholds = not no_thresholds and arrays != ()
     if station.virtual_lab is None and die_id is None and measures_thresholds:
         raise click.UsageError("--die-id is required on a real station (or --no-thresholds)")
+    check_calibration_setup(station)  # before any instrument is opened
     folder = station.calibration.directory if station.calibration else None
     try:  # before the measurement, not after it: the record could not be written
         if folder is not None:

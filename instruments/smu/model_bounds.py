@@ -7,7 +7,8 @@ Sources:
 
 - Keithley 2400 Series SourceMeter User's Manual, section 18 (SCPI command reference):
   ``[:SENSe]:CURRent:NPLCycles`` 0.01 to 10; ``[:SENSe]:CURRent:PROTection`` and
-  ``[:SENSe]:CURRent:RANGe`` up to 1.05 A.
+  ``[:SENSe]:CURRent:RANGe`` up to 1.05 A; section 6, compliance limits: a voltage
+  source limits current from 1 nA to 1.05 A.
 - Keithley 2450 Reference Manual, section 14 (SCPI command reference):
   ``[:SENSe]:CURRent:NPLCycles`` 0.01 to 10; ``:SOURce:VOLTage:ILIMit`` 1 nA to 1.05 A.
 - Keithley Series 2600B Reference Manual, section 11 (TSP command reference):
@@ -29,15 +30,18 @@ class ModelBounds:
     Attributes:
         nplc: smallest and largest integration time (power-line cycles).
         max_current: largest current compliance and measure range (A).
+        min_compliance: smallest current compliance (A); 0 where the family's smallest
+            differs by model (the 2600B: 10 nA on a 2602B, lower on a 2636B).
     """
 
     nplc: tuple[float, float]
     max_current: float
+    min_compliance: float = 0.0
 
 
 BOUNDS = {
-    "keithley2400": ModelBounds((0.01, 10.0), 1.05),
-    "keithley2450": ModelBounds((0.01, 10.0), 1.05),
+    "keithley2400": ModelBounds((0.01, 10.0), 1.05, min_compliance=1e-9),
+    "keithley2450": ModelBounds((0.01, 10.0), 1.05, min_compliance=1e-9),
     "keithley2600": ModelBounds((0.001, 25.0), 3.0),
     "keysight_b2900": ModelBounds((4e-4, 100.0), 3.03),
 }
@@ -56,6 +60,13 @@ def model_problem(
     lo, hi = bounds.nplc
     if not lo <= nplc <= hi:
         return "nplc", f"= {nplc:g} is outside what a {driver} integrates ({lo:g}..{hi:g} NPLC)"
+    if compliance < bounds.min_compliance:
+        return (
+            "compliance",
+            f"= {compliance:g} A is below the smallest a {driver} takes "
+            f"({bounds.min_compliance:g} A); allowed: {bounds.min_compliance:g} to "
+            f"{bounds.max_current:g} A",
+        )
     for key, value in (("compliance", compliance), ("current_range", current_range)):
         if value is not None and value > bounds.max_current:
             return (

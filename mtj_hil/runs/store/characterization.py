@@ -63,6 +63,7 @@ from mtj_hil.runs.store.structure import (
     Json,
     PlanRecord,
 )
+from mtj_hil.runs.store.thresholds_attrs import read_thresholds
 
 KIND = "characterization"
 DEFECTS_VERSION = 2
@@ -440,14 +441,7 @@ def load_characterization(path: str | Path) -> Characterization:
             codes = run.read("defects/codes")
             g_p = run.read("defects/g_p")
             g_ap = run.read("defects/g_ap")
-            t = {
-                k.removeprefix("threshold_"): v
-                for k, v in h5["defects"].attrs.items()
-                if k.startswith("threshold_") and k != "threshold_units"
-            }
-            thresholds = Thresholds(
-                **{k: (v.item() if isinstance(v, np.generic) else v) for k, v in t.items()}
-            )
+            thresholds = read_thresholds(path, h5["defects"].attrs)
             grp = h5["defects"]
             for name in (
                 "confidence",

@@ -81,6 +81,9 @@ class ChipController(SequenceCommands, ControllerLink):
             long (s); well under the board's host watchdog (60 s on the reference board).
         link_clock: the clock (s) idle time is measured on; ``time.monotonic`` on a real
             bench, the lab's modelled clock in the virtual lab.
+        time_scale: wall seconds per second of the board's own time (at least 1): every
+            reply timeout is stretched by it, for a board slower than real time (a virtual
+            board run at a pace). 1 on a real board.
 
     One driver per physical port: the port lock makes a driver safe to share between
     threads, but two drivers on one port would number their frames independently.

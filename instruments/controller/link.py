@@ -9,6 +9,7 @@ builds the board's commands on it. Protocol: docs/chip-protocol.md.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -67,7 +68,13 @@ class ControllerLink:
         rts: bool | None = None,
         keepalive_s: float = 10.0,
         link_clock: Callable[[], float] = time.monotonic,
+        time_scale: float = 1.0,
     ) -> None:
+        if not (math.isfinite(time_scale) and time_scale >= 1.0):
+            raise ValueError(f"time_scale must be a finite number >= 1, not {time_scale!r}")
+        self.time_scale = time_scale
+        """Wall seconds per second of the board's own time (1 on a real board); every reply
+        timeout is stretched by it."""
         self._url = url
         self._port_options: dict[str, Any] = dict(
             baudrate=baudrate,
@@ -197,7 +204,7 @@ class ControllerLink:
         with self._port_errors("SYNC"):
             drain_input(conn)
             conn.write(b"\n" + encode_frame("SYNC", seq))
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.timeout * self.time_scale
         while True:
             line = self._readline(deadline, "SYNC")
             try:
@@ -261,12 +268,16 @@ class ControllerLink:
             return frames, frame
 
     def _operation_timeout(self, operation_s: float, n_out: int, n_in: int) -> float:
+        """Seconds to wait for the reply to a command of ``operation_s`` board seconds with
+        ``n_out`` and ``n_in`` bytes on the wire (the configured timeout before the board
+        said its limits), stretched by :attr:`time_scale`."""
         if self.identity is None:
-            return self.timeout
+            return self.timeout * self.time_scale
         t_cmd = self.identity.limits.t_cmd
-        return scaled_timeout(
+        wait = scaled_timeout(
             t_cmd + operation_s, bytes_out=n_out, bytes_in=n_in, baudrate=self.baudrate
         )
+        return wait * self.time_scale
 
     def _transact(
         self,

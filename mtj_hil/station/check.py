@@ -29,7 +29,7 @@ from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.station.bench_lock import BenchInUse, hold_bench
 from mtj_hil.station.config import Station
-from mtj_hil.station.connect import bench_addresses, start_virtual_lab
+from mtj_hil.station.connect import bench_addresses, board_time_scale, start_virtual_lab
 from mtj_hil.station.smu import check_visa_library, make_smu, open_controller, smu_settings
 
 __all__ = ["InstrumentCheck", "StationCheck", "check_station", "serial_ports", "visa_resources"]
@@ -95,12 +95,14 @@ def serial_ports() -> list[str]:
 INTERRUPTED = "interrupted (Ctrl-C)"
 
 
-def _check_controller(station: Station, url: str, hold: HeldInterrupt) -> InstrumentCheck:
+def _check_controller(
+    station: Station, url: str, hold: HeldInterrupt, time_scale: float = 1.0
+) -> InstrumentCheck:
     check = InstrumentCheck("controller", url, outcome=INTERRUPTED)
     controller = None
     try:
         with hold:
-            controller = open_controller(station.controller, url)
+            controller = open_controller(station.controller, url, time_scale)
     except InstrumentError as exc:
         check.outcome = f"unreachable: {exc}"
     if controller is None:
@@ -224,8 +226,8 @@ def check_station(station: Station) -> StationCheck:
                 InstrumentCheck(f"smu.{c.name}", c.resource, outcome=text) for c in station.smus
             ]
             return StationCheck(visa, ports, checks)
-        _lab, url, resources = start_virtual_lab(station, stack)
-        checks = [_check_controller(station, url, hold)]
+        lab, url, resources = start_virtual_lab(station, stack)
+        checks = [_check_controller(station, url, hold, board_time_scale(station, lab, url))]
         seen: dict[str, str] = {}
         checks += [
             _check_smu(station, cfg, resources[cfg.name], hold, seen) for cfg in station.smus

@@ -119,6 +119,16 @@ def start_virtual_lab(
     return lab, url, resources
 
 
+def board_time_scale(station: Station, lab: Any, url: str) -> float:
+    """Wall seconds per second of the board's own time: the ``[virtual_lab] pace`` (at
+    least 1) when ``url`` is the board of the in-process virtual ``lab``, which waits that
+    long per modelled second; 1 for any other board. The board's reply timeouts, computed
+    for a board in real time, are stretched by it (``pace = 10`` timed out mid-run)."""
+    if lab is None or url != lab.controller_url or station.virtual_lab is None:
+        return 1.0
+    return max(1.0, station.virtual_lab.pace)
+
+
 @contextlib.contextmanager
 def open_station(
     station: Station | str | Path,
@@ -158,7 +168,7 @@ def open_station(
     with contextlib.ExitStack() as stack:
         stack.enter_context(hold_bench(bench_addresses(station)))  # before any instrument
         lab, url, resources = start_virtual_lab(station, stack, lab_imperfections)
-        controller = open_controller(station.controller, url)
+        controller = open_controller(station.controller, url, board_time_scale(station, lab, url))
         if lab is not None and url == lab.controller_url:
             # the virtual board's watchdog runs on the lab's modelled clock: idle time too
             controller.link_clock = lambda: lab.clock.now

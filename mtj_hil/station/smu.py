@@ -228,8 +228,10 @@ def _close_quietly(adapter: Any) -> None:
         adapter.close()
 
 
-def open_controller(config: ControllerConfig, url: str) -> ChipController:
-    """Open and identify the controller board with the station's serial options.
+def open_controller(config: ControllerConfig, url: str, time_scale: float = 1.0) -> ChipController:
+    """Open and identify the controller board with the station's serial options;
+    ``time_scale`` stretches its reply timeouts for a board slower than real time (see
+    :func:`~mtj_hil.station.connect.board_time_scale`).
 
     Raises:
         InstrumentError: the port cannot be opened (e.g. held by another process) or the
@@ -246,6 +248,7 @@ def open_controller(config: ControllerConfig, url: str) -> ChipController:
         xonxoff=config.xonxoff,
         dtr=config.dtr,
         rts=config.rts,
+        time_scale=time_scale,
     )
 
 

@@ -237,7 +237,15 @@ class GuardedVisa:
         if not hasattr(self, "_port_key"):
             self._init_guard()
         if self._recovering:  # recovery steps see raw errors and handle them themselves
-            yield
+            try:
+                yield
+            except _transport_errors() as exc:
+                # a recovery query (the error-queue drain) that timed out may still be
+                # answered: that reply would be read as the next query's
+                if query and self._out_of_step is None:
+                    what = "timeout" if _is_timeout(exc) else "I/O error"
+                    self._out_of_step = f"the recovery's {what} on {command!r}"
+                raise
             return
         with transaction(self._port_key):
             if query and self._out_of_step is not None:

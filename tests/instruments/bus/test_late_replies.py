@@ -29,9 +29,9 @@ def _served(dialect: str):
     return smu, LineServer(smu.handle, name=f"v-{dialect}", max_line=1 << 16)
 
 
-def _driver(dialect: str, resource: str):
+def _driver(dialect: str, resource: str, timeout: float = TIMEOUT):
     driver = make_smu(
-        SmuConfig(name="sense", driver=dialect, resource=resource, timeout=TIMEOUT),
+        SmuConfig(name="sense", driver=dialect, resource=resource, timeout=timeout),
         resource,
         sleep=lambda s: None,
     )
@@ -83,3 +83,46 @@ def test_out_of_step_with_a_silent_instrument_queries_are_refused_but_the_output
             driver.output_enabled  # noqa: B018 - the query is the test
         assert driver.shutdown() is False
     assert smu.output is False
+
+
+#: each dialect's output-off command and error-queue query, as its driver sends them
+OFF_AND_ERROR_QUERY = {
+    "keithley2400": (":OUTP OFF", ":SYST:ERR?"),
+    "keithley2450": (":OUTP OFF", ":SYST:ERR?"),
+    "keithley2600": ("smua.source.output = smua.OUTPUT_OFF", "print(errorqueue.next())"),
+    "keysight_b2900": (":OUTP1 OFF", ":SYST:ERR?"),
+}
+
+
+@pytest.mark.parametrize("dialect", SMU_DIALECTS)
+def test_a_late_reply_to_the_recoverys_own_query_is_not_read_as_the_output_state(
+    dialect, monkeypatch
+):
+    """The shutdown's recovery drains the error queue; that query timing out (its reply
+    late) did not mark the replies out of step, so every later query of the shutdown read
+    the one before's answer. At 0 V the output read-back got the level's ``0`` and took it
+    for "off": the off command, refused by the instrument, was never sent again and a
+    2600's output was left on. Now the next query resynchronises first."""
+    monkeypatch.setattr(visa_session, "RECOVERY_TIMEOUT_S", 0.3)
+    off, error_query = OFF_AND_ERROR_QUERY[dialect]
+    smu, server = _served(dialect)
+    real, armed, done = smu.handle, [False], set()
+
+    def handle(line: str):
+        if armed[0] and line.strip() == error_query and "late" not in done:
+            done.add("late")
+            smu.delay_next_reply(0.8)  # after the recovery's 0.3 s, within the next 2 s
+        elif armed[0] and line.strip() == off and "off" not in done:
+            done.add("off")
+            smu.fail_next()  # the off command is refused once: the read-back must see it
+        return real(line)
+
+    server._handler = handle
+    with server:
+        driver = _driver(dialect, server.resource, timeout=2.0)
+        driver.source_voltage = 0.0
+        armed[0] = True
+        confirmed = driver.shutdown()
+    assert done == {"late", "off"}
+    assert smu.output is False
+    assert confirmed is True

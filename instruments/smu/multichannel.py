@@ -34,11 +34,15 @@ class MultiChannelUnit:
     #: whether the last shutdown confirmed every unused channel off (None: not checked yet)
     unused_off: bool | None = None
 
+    #: the unit's channels, from its first ``*IDN?`` answer (None: not asked yet)
+    _unit_channels: tuple[Any, ...] | None = None
+
     def _init_channels(self) -> None:
         #: every channel as found on open (used or not)
         self.found: dict[Any, ChannelFound] = {}
         self._released: set[Any] = set()
         self.unused_off = None
+        self._unit_channels = None
 
     def all_channel_ids(self) -> tuple[Any, ...]:
         raise NotImplementedError
@@ -48,8 +52,16 @@ class MultiChannelUnit:
         raise NotImplementedError
 
     def unused_channel_ids(self) -> tuple[Any, ...]:
-        """Channels the station does not use (this driver was not given)."""
-        return tuple(c for c in self.all_channel_ids() if c not in self._channel_ids)
+        """Channels the station does not use (this driver was not given). The unit's
+        channels are asked once (``*IDN?``, on open) and kept: a shutdown whose identity
+        query is lost still reaches every channel the unit was found with.
+
+        Raises:
+            InstrumentError: the unit was never identified and does not answer ``*IDN?``.
+        """
+        if self._unit_channels is None:
+            self._unit_channels = tuple(self.all_channel_ids())
+        return tuple(c for c in self._unit_channels if c not in self._channel_ids)
 
     def _secure(self, key: Any, rate: float, step: float) -> ChannelFound:
         return self.channel(key)._make_safe(rate, step, used=False)  # type: ignore[no-any-return]
@@ -69,8 +81,8 @@ class MultiChannelUnit:
 
     def _shut_unused(self, hold: HeldInterrupt) -> bool:
         """Secure every unused channel (each tried; Ctrl-C kept in ``hold``); True when
-        every one was confirmed off. Kept in :attr:`unused_off`; a unit that cannot say
-        which channels it has (no answer to ``*IDN?``) confirms none."""
+        every one was confirmed off. Kept in :attr:`unused_off`; a unit never identified
+        that cannot say which channels it has (no answer to ``*IDN?``) confirms none."""
         self.unused_off = False
         keys: tuple[Any, ...] | None = None
         try:

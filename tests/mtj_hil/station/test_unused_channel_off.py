@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mtj_hil.instruments.smu.known_state import SmuSettings
 from mtj_hil.sim.lab import LineServer, make_virtual_smu
 from mtj_hil.station.config import SmuConfig
@@ -42,3 +44,40 @@ def test_an_unused_channel_that_stays_on_at_shutdown_makes_the_shutdown_unconfir
         assert driver.shutdown() is False
         assert driver.off_confirmed is False
     assert smu.main.state.output is False  # the used channel itself went off
+
+
+#: each two-channel dialect's unused channel switched on, and its identity query
+OTHER_ON = {
+    "keithley2600": "smub.source.output = smub.OUTPUT_ON",
+    "keysight_b2900": ":OUTP2 ON",
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(OTHER_ON))
+def test_an_identity_query_lost_at_shutdown_still_switches_the_unused_channel_off(dialect):
+    """The unused channel switched on mid-run (front panel, another client). At shutdown the
+    driver asked ``*IDN?`` again to learn which channels the unit has; that one reply lost
+    (a timeout) and no unused channel was even sent its off: the channel stayed live.
+    The channels are now the ones the unit was found with on open."""
+    smu, _ = serve(dialect)
+    real = smu.handle
+    armed, lost = [False], []
+
+    def handle(line):
+        if armed[0] and line.strip() == "*IDN?" and not lost:
+            lost.append(line)
+            smu.mute_queries(1)  # executed, its reply lost on the way back
+        return real(line)
+
+    server = LineServer(handle, name=f"v-{dialect}-idn-lost", max_line=1 << 16)
+    with server:
+        driver = make_smu(
+            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.5),
+            server.resource,
+            sleep=lambda s: None,
+        )
+        assert driver.configure(SETTINGS).ok
+        real(OTHER_ON[dialect])
+        armed[0] = True
+        driver.shutdown()
+    assert [ch.state.output for ch in smu.channels.values()] == [False, False]

@@ -80,7 +80,8 @@ class MultiChannelUnit:
         return dict(self.found)
 
     def _shut_unused(self, hold: HeldInterrupt) -> bool:
-        """Secure every unused channel (each tried; Ctrl-C kept in ``hold``); True when
+        """Secure every unused channel (each tried; Ctrl-C kept in ``hold``; one whose
+        securing failed is sent its output off once more, :meth:`_off_again`); True when
         every one was confirmed off. Kept in :attr:`unused_off`; a unit never identified
         that cannot say which channels it has (no answer to ``*IDN?``) confirms none."""
         self.unused_off = False
@@ -101,10 +102,24 @@ class MultiChannelUnit:
             except Exception as exc:  # noqa: BLE001 - shutdown must reach every channel
                 log.error("%s: shutdown of unused channel %s failed: %s", self, key, exc)
             if not secured:
+                secured = self._off_again(key, hold)
+            if not secured:
                 log.error("%s: unused channel %s NOT confirmed off at shutdown", self, key)
             ok = ok and secured
         self.unused_off = ok
         return ok
+
+    def _off_again(self, key: Any, hold: HeldInterrupt) -> bool:
+        """Send an unused channel's output off once more and read it back, after securing
+        it failed (a reply lost in its survey left it unsent); True when read back off."""
+        channel = self.channel(key)
+        try:
+            with hold:
+                channel._write_output_off()
+                return not channel._read_output()
+        except Exception as exc:  # noqa: BLE001 - shutdown must go on
+            log.error("%s: output off of unused channel %s, again, failed: %s", self, key, exc)
+        return False
 
     def release(self, key: Any) -> bool:
         """A used channel finished its shutdown: after the last one the unused channels are

@@ -81,3 +81,41 @@ def test_an_identity_query_lost_at_shutdown_still_switches_the_unused_channel_of
         armed[0] = True
         driver.shutdown()
     assert [ch.state.output for ch in smu.channels.values()] == [False, False]
+
+
+#: each two-channel dialect's output query of its unused channel
+OTHER_OUTPUT_QUERY = {
+    "keithley2600": "print(smub.source.output)",
+    "keysight_b2900": ":OUTP2?",
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(OTHER_ON))
+def test_a_reply_lost_while_surveying_the_unused_channel_still_switches_it_off(dialect):
+    """The unused channel switched on mid-run. At shutdown its survey's first query (the
+    output state) got no reply: the survey raised before anything was sent to the channel,
+    which stayed live. Its off is now sent and read back once more when securing it fails."""
+    smu, _ = serve(dialect)
+    real = smu.handle
+    armed, lost = [False], []
+
+    def handle(line):
+        if armed[0] and line.strip() == OTHER_OUTPUT_QUERY[dialect] and not lost:
+            lost.append(line)
+            smu.mute_queries(1)
+        return real(line)
+
+    server = LineServer(handle, name=f"v-{dialect}-survey-lost", max_line=1 << 16)
+    with server:
+        driver = make_smu(
+            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.5),
+            server.resource,
+            sleep=lambda s: None,
+        )
+        assert driver.configure(SETTINGS).ok
+        real(OTHER_ON[dialect])
+        armed[0] = True
+        confirmed = driver.shutdown()
+    assert lost
+    assert [ch.state.output for ch in smu.channels.values()] == [False, False]
+    assert confirmed is True

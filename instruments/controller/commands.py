@@ -75,15 +75,13 @@ class ChipController(SequenceCommands, ControllerLink):
             fails with an InstrumentError instead of two programs sharing the board).
         write_timeout: seconds a write may block (a stalled port raises InstrumentTimeout
             instead of hanging a transaction that defers Ctrl-C).
-        rtscts, xonxoff: hardware / software flow control.
-        dtr, rts: level of the DTR and RTS lines after opening (``None``: pyserial default).
+        rtscts, xonxoff, dtr, rts: flow control, and line levels after opening (pyserial's).
         keepalive_s: :meth:`keepalive` talks to the board once the link has been idle this
             long (s); well under the board's host watchdog (60 s on the reference board).
         link_clock: the clock (s) idle time is measured on; ``time.monotonic`` on a real
             bench, the lab's modelled clock in the virtual lab.
-        time_scale: wall seconds per second of the board's own time (at least 1): every
-            reply timeout is stretched by it, for a board slower than real time (a virtual
-            board run at a pace). 1 on a real board.
+        time_scale: wall seconds per board second (>= 1; a virtual board at a pace): every
+            reply timeout is stretched by it.
 
     One driver per physical port: the port lock makes a driver safe to share between
     threads, but two drivers on one port would number their frames independently.

@@ -16,6 +16,12 @@ nanny, which logged a ``CancelledError`` traceback of its own. The command stops
 campaign and closes the cluster itself, so the plugin has the worker processes ignore
 SIGINT (their nanny still ends them on close).
 
+A worker still busy with a task when the command closes the local cluster may send its
+heartbeat after the scheduler (in the command's own process) has gone: it logs "Failed to
+communicate with scheduler during heartbeat" with a ``CommClosedError`` traceback at ERROR.
+The scheduler of a local cluster closes only when the command ends, which it says itself,
+so :class:`HeartbeatToClosedScheduler` drops exactly that record in the workers.
+
 In the command's own process, a stop that arrives while ``distributed.utils.sync`` waits
 before its coroutine has started makes the cancel callback it schedules read a variable not
 yet set: tornado logs that ``NameError`` (``cannot access free variable 'future'``) with a
@@ -36,6 +42,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 __all__ = [
     "STATE_MACHINE_LOGGER",
     "CancelledAtClose",
+    "HeartbeatToClosedScheduler",
     "QuietCancelledAtClose",
     "SyncCancelBeforeStart",
     "quiet_sync_cancel",
@@ -43,6 +50,9 @@ __all__ = [
 
 #: the logger of ``distributed.worker_state_machine``
 STATE_MACHINE_LOGGER = "distributed.worker.state_machine"
+
+#: the logger of ``distributed.worker`` (its heartbeat)
+WORKER_LOGGER = "distributed.worker"
 
 
 class CancelledAtClose(logging.Filter):
@@ -54,6 +64,17 @@ class CancelledAtClose(logging.Filter):
             return True
         text = record.getMessage()
         return not (text.startswith("Async instruction for ") and text.endswith(" CancelledError"))
+
+
+class HeartbeatToClosedScheduler(logging.Filter):
+    """Drops a worker's "Failed to communicate with scheduler during heartbeat" error whose
+    cause is the scheduler's connection closed (``CommClosedError``); passes the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        closed = exc is not None and type(exc).__name__ == "CommClosedError"
+        heartbeat = record.getMessage().startswith("Failed to communicate with scheduler")
+        return not (record.levelno == logging.ERROR and heartbeat and closed)
 
 
 class SyncCancelBeforeStart(logging.Filter):
@@ -84,9 +105,10 @@ def quiet_sync_cancel() -> None:
 
 
 class QuietCancelledAtClose(WorkerPlugin):
-    """Installs :class:`CancelledAtClose` on the state-machine logger of each worker (once
-    per worker process, also for workers the nanny restarts), and in a worker process of its
-    own has SIGINT ignored (the command that started the cluster handles Ctrl-C)."""
+    """Installs :class:`CancelledAtClose` on the state-machine logger of each worker and
+    :class:`HeartbeatToClosedScheduler` on its worker logger (once per worker process, also
+    for workers the nanny restarts), and in a worker process of its own has SIGINT ignored
+    (the command that started the cluster handles Ctrl-C)."""
 
     name = "mtj-hil-quiet-cancelled-at-close"
 
@@ -94,6 +116,10 @@ class QuietCancelledAtClose(WorkerPlugin):
         own_process = multiprocessing.parent_process() is not None
         if own_process and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        logger = logging.getLogger(STATE_MACHINE_LOGGER)
-        if not any(isinstance(f, CancelledAtClose) for f in logger.filters):
-            logger.addFilter(CancelledAtClose())
+        for name, kind in (
+            (STATE_MACHINE_LOGGER, CancelledAtClose),
+            (WORKER_LOGGER, HeartbeatToClosedScheduler),
+        ):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, kind) for f in logger.filters):
+                logger.addFilter(kind())

@@ -16,7 +16,11 @@ import time
 
 import pytest
 
-from mtj_hil.campaigns.quiet_stop import STATE_MACHINE_LOGGER, CancelledAtClose
+from mtj_hil.campaigns.quiet_stop import (
+    STATE_MACHINE_LOGGER,
+    CancelledAtClose,
+    HeartbeatToClosedScheduler,
+)
 
 CAMPAIGN = """
 [campaign]
@@ -48,6 +52,19 @@ def test_the_filter_drops_only_the_cancelled_at_close_warning():
     assert keep(_record(logging.WARNING, "Async instruction for <Task> ended with ValueError"))
     assert keep(_record(logging.ERROR, "Async instruction for <Task> ended with CancelledError"))
     assert keep(_record(logging.WARNING, "something else ended with CancelledError"))
+
+
+def test_the_filter_drops_only_a_heartbeat_to_a_closed_scheduler():
+    # seen in CI: a worker busy at Ctrl-C sent its heartbeat after the command had closed
+    # the scheduler, and printed a CommClosedError traceback under the stop message
+    from distributed.comm.core import CommClosedError
+
+    keep = HeartbeatToClosedScheduler().filter
+    said = "Failed to communicate with scheduler during heartbeat."
+    assert not keep(_record(logging.ERROR, said, CommClosedError("in <TLS (closed)>")))
+    assert keep(_record(logging.ERROR, said, OSError("connection refused")))
+    assert keep(_record(logging.ERROR, "some other error", CommClosedError("closed")))
+    assert keep(_record(logging.WARNING, said, CommClosedError("closed")))
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])

@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from mtj_hil.fileio.json_text import finite
 from mtj_hil.live.binding import is_loopback
 from mtj_hil.live.snapshot import Source
 
@@ -64,17 +65,6 @@ SECURITY = {
 }
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 class Hub:
     """The current snapshot (as JSON bytes, with a sequence number) shared by all viewers."""
 
@@ -102,7 +92,7 @@ class Hub:
         if key == self._key and not force:
             return
         try:
-            snap = _clean(self.source.snapshot())
+            snap = finite(self.source.snapshot())  # JSON-safe: NaN and inf as null
         except Exception as exc:  # keep the page up: say what went wrong, keep the last data
             self.errors += 1
             why = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)

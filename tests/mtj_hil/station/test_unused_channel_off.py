@@ -59,17 +59,25 @@ def test_an_identity_query_lost_at_shutdown_still_switches_the_unused_channel_of
     driver asked ``*IDN?`` again to learn which channels the unit has; that one reply lost
     (a timeout) and no unused channel was even sent its off: the channel stayed live.
     The channels are now the ones the unit was found with on open."""
+    smu, _, _ = _shut_down_losing_a_reply(dialect, "*IDN?")  # (not asked again, now)
+    assert [ch.state.output for ch in smu.channels.values()] == [False, False]
+
+
+def _shut_down_losing_a_reply(dialect: str, query: str):
+    """Configure a ``dialect`` SMU, switch its unused channel on (as mid-run), then shut
+    the driver down with the first reply to ``query`` lost on the way back; the served SMU,
+    the queries lost and what the shutdown confirmed."""
     smu, _ = serve(dialect)
     real = smu.handle
     armed, lost = [False], []
 
     def handle(line):
-        if armed[0] and line.strip() == "*IDN?" and not lost:
+        if armed[0] and line.strip() == query and not lost:
             lost.append(line)
             smu.mute_queries(1)  # executed, its reply lost on the way back
         return real(line)
 
-    server = LineServer(handle, name=f"v-{dialect}-idn-lost", max_line=1 << 16)
+    server = LineServer(handle, name=f"v-{dialect}-reply-lost", max_line=1 << 16)
     with server:
         driver = make_smu(
             SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.5),
@@ -79,8 +87,8 @@ def test_an_identity_query_lost_at_shutdown_still_switches_the_unused_channel_of
         assert driver.configure(SETTINGS).ok
         real(OTHER_ON[dialect])
         armed[0] = True
-        driver.shutdown()
-    assert [ch.state.output for ch in smu.channels.values()] == [False, False]
+        confirmed = driver.shutdown()
+    return smu, lost, confirmed
 
 
 #: each two-channel dialect's output query of its unused channel
@@ -95,27 +103,7 @@ def test_a_reply_lost_while_surveying_the_unused_channel_still_switches_it_off(d
     """The unused channel switched on mid-run. At shutdown its survey's first query (the
     output state) got no reply: the survey raised before anything was sent to the channel,
     which stayed live. Its off is now sent and read back once more when securing it fails."""
-    smu, _ = serve(dialect)
-    real = smu.handle
-    armed, lost = [False], []
-
-    def handle(line):
-        if armed[0] and line.strip() == OTHER_OUTPUT_QUERY[dialect] and not lost:
-            lost.append(line)
-            smu.mute_queries(1)
-        return real(line)
-
-    server = LineServer(handle, name=f"v-{dialect}-survey-lost", max_line=1 << 16)
-    with server:
-        driver = make_smu(
-            SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.5),
-            server.resource,
-            sleep=lambda s: None,
-        )
-        assert driver.configure(SETTINGS).ok
-        real(OTHER_ON[dialect])
-        armed[0] = True
-        confirmed = driver.shutdown()
+    smu, lost, confirmed = _shut_down_losing_a_reply(dialect, OTHER_OUTPUT_QUERY[dialect])
     assert lost
     assert [ch.state.output for ch in smu.channels.values()] == [False, False]
     assert confirmed is True

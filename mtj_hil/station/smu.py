@@ -20,7 +20,7 @@ from mtj_hil.instruments.bus.visa_session import (
     open_visa_adapter,
 )
 from mtj_hil.instruments.controller import ChipController
-from mtj_hil.instruments.errors import InstrumentError
+from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
 from mtj_hil.instruments.safety import SafetyEnvelope
 from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.instruments.smu.base import Reading, smu_name
@@ -198,7 +198,7 @@ def make_smu(
             inst = KeysightB2900(adapter, name=label, channels=used, sleep=sleep)
             smu = getattr(inst, f"ch{ch}")
         inst._init_guard(resource)
-        idn = smu.idn
+        idn = identify(smu, label, resource)
         check_identity(source, config, idn, resource)
         if identities is not None and config.resource != VIRTUAL:
             other = identities.setdefault(idn, f"smu.{config.name} at {resource}")
@@ -221,6 +221,28 @@ def make_smu(
     except BaseException:
         _close_quietly(adapter)
         raise
+
+
+def identify(smu: SourceMeter, label: str, resource: str) -> str:
+    """The instrument's ``*IDN?`` answer, asked once more when the first reply is lost (a
+    query that changes nothing; the session resynchronises before it). Before this, an SMU
+    whose first reply was lost was refused, and a channel it had on stayed on.
+
+    Raises:
+        InstrumentTimeout: no answer to either, saying that nothing else was sent, so an
+            output the instrument had on is still on.
+    """
+    try:
+        return str(smu.idn)
+    except InstrumentTimeout:
+        pass
+    try:
+        return str(smu.idn)
+    except InstrumentTimeout as exc:
+        raise InstrumentTimeout(
+            f"{exc} (asked twice); nothing else was sent to {label} at {resource}, so an "
+            "output it had on is still on: check it at the instrument"
+        ) from exc
 
 
 def _close_quietly(adapter: Any) -> None:

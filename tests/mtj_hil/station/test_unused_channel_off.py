@@ -107,3 +107,53 @@ def test_a_reply_lost_while_surveying_the_unused_channel_still_switches_it_off(d
     assert lost
     assert [ch.state.output for ch in smu.channels.values()] == [False, False]
     assert confirmed is True
+
+
+def _open_losing_identity_replies(dialect: str, lost: int):
+    """A ``dialect`` SMU found with its unused channel on, opened by the station with the
+    first ``lost`` replies to ``*IDN?`` lost on the way back: the served SMU, and the
+    driver (or the error opening it raised)."""
+    from mtj_hil.instruments.errors import InstrumentTimeout
+
+    smu, _ = serve(dialect)
+    real = smu.handle
+    real(OTHER_ON[dialect])  # left on before the run, by hand or by another program
+    muted = []
+
+    def handle(line):
+        if line.strip() == "*IDN?" and len(muted) < lost:
+            muted.append(line)
+            smu.mute_queries(1)
+        return real(line)
+
+    server = LineServer(handle, name=f"v-{dialect}-idn-at-open", max_line=1 << 16)
+    with server:
+        try:
+            driver = make_smu(
+                SmuConfig(name="sense", driver=dialect, resource=server.resource, timeout=0.5),
+                server.resource,
+                sleep=lambda s: None,
+            )
+        except InstrumentTimeout as exc:
+            return smu, exc
+        assert driver.configure(SETTINGS).ok
+        driver.shutdown()
+    return smu, driver
+
+
+@pytest.mark.parametrize("dialect", sorted(OTHER_ON))
+def test_a_lost_identity_reply_at_open_is_asked_again_and_the_live_channel_goes_off(dialect):
+    """The first ``*IDN?`` reply lost at open refused the SMU (exit 7), and its unused
+    channel, found on, stayed on. ``*IDN?`` changes nothing, so it is asked once more."""
+    smu, driver = _open_losing_identity_replies(dialect, lost=1)
+    assert not isinstance(driver, Exception), driver
+    assert [ch.state.output for ch in smu.channels.values()] == [False, False]
+
+
+@pytest.mark.parametrize("dialect", sorted(OTHER_ON))
+def test_an_smu_that_never_identifies_is_refused_saying_its_outputs_are_untouched(dialect):
+    smu, error = _open_losing_identity_replies(dialect, lost=2)
+    assert isinstance(error, Exception)
+    assert "(asked twice); nothing else was sent to SMU sense" in str(error)
+    assert "an output it had on is still on: check it at the instrument" in str(error)
+    assert [ch.state.output for ch in smu.channels.values()] == [False, True]

@@ -269,13 +269,9 @@ def refuse_existing(out: Path, resume: bool) -> None:
     """
     if not out.exists():
         if not resume:  # a place no run file can be made: said before the bench is opened
-            from mtj_hil.fileio.atomic import error_text
             from mtj_hil.runs.store.lease import run_file_place
 
-            try:
-                run_file_place(out)
-            except OSError as exc:
-                raise StoreError(f"cannot create run file {out}: {error_text(exc)}") from exc
+            run_file_place(out)
         return
     from mtj_hil.runs.store import RunFile
     from mtj_hil.runs.store.lease import refuse_if_written

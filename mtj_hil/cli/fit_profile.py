@@ -56,7 +56,7 @@ def fit_profile_command(
     from mtj_hil.profile_fit.writer import write_profile_toml
     from mtj_hil.runs.store.select import finished_runs, skipped_note
     from mtj_hil.runs.store.sniff import holds_hdf5
-    from mtj_hil.sim.profile import available_profiles, load_profile
+    from mtj_hil.sim.profile import is_shipped_profile, load_profile
 
     if is_one_of(out, runs):  # by file identity: a hard link or a second mount too
         raise StoreError(f"{out} is one of the runs to fit; choose another -o (not even --force)")
@@ -108,5 +108,5 @@ def fit_profile_command(
     for warning in fitted.warnings:
         console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)
     # as typed in a shell ('my fit.toml' quoted); a shipped profile's name as a path
-    loads = f"--profile {shell_word(f'./{out}' if str(out) in available_profiles() else out)}"
+    loads = f"--profile {shell_word(f'./{out}' if is_shipped_profile(str(out)) else out)}"
     console.print(escape(f"wrote {out} (loads with {loads})"), soft_wrap=True)

@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             if debug:  # the traceback as well, and the same exit code as without --debug
                 traceback.print_exc()
             code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-            text = str(exc) if one_line(str(exc)) else repr(exc)
+            text = str(exc) if str(exc).strip() else repr(exc)
             if code == 1 and isinstance(exc, OSError) and exc.filename and not _from_hdf5(exc):
                 # a file the command reads or writes (an output folder that cannot be made,
                 # a file that cannot be written): named, with the system's reason

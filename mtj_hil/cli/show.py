@@ -96,12 +96,12 @@ def show(runfile: Path, verify: bool) -> None:
 def profiles() -> None:
     """List the shipped die profiles: geometry, resistance spread, TMR, short conductance,
     defect rate (and whole-line defects per array), read noise."""
-    from mtj_hil.sim.profile import PROFILE_DIR, available_profiles, load_profile
+    from mtj_hil.sim.profile import available_profiles, load_profile, shipped_profile_path
 
     out = make_console(highlight=False)
     rows, notes = [], []
     for name in available_profiles():
-        p = load_profile(PROFILE_DIR / f"{name}.toml")  # the shipped file, by its path
+        p = load_profile(shipped_profile_path(name))  # by its path: nothing beside it shadows
         g, r, d = p.geometry, p.resistance, p.defects
         tmr = r.r_ap_median / r.r_p_median - 1
         rate = d.short_rate + d.open_rate + d.stuck_p_rate + d.stuck_ap_rate

@@ -51,7 +51,7 @@ from mtj_hil.runs.store.runfile import RunFile
 from mtj_hil.schema import Field, checked
 from mtj_hil.sim.chip import SimulatedChip
 from mtj_hil.sim.die import SIMULATED_PREFIX, simulated_die_id
-from mtj_hil.sim.profile import as_dict, available_profiles, load_profile
+from mtj_hil.sim.profile import as_dict, is_shipped_profile, load_profile
 from mtj_hil.training.bnn import BNN, MAX_EPOCHS, TrainConfig
 from mtj_hil.training.capacity import check_usable
 from mtj_hil.training.chip_loop import train_chip_in_the_loop
@@ -381,7 +381,7 @@ def fine_tune_compensated(
 def _recorded_profile(profile: str) -> str:
     """The profile as a network file records it: a shipped name as it is, a TOML file as its
     absolute path (``mtj-hil evaluate`` may run from another folder)."""
-    if profile in available_profiles():  # (as load_profile reads it: the shipped one)
+    if is_shipped_profile(profile):  # (as load_profile reads it: the shipped one)
         return profile
     path = Path(profile)
     return str(path.resolve()) if path.suffix == ".toml" or path.is_file() else profile

@@ -158,6 +158,16 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 
+def is_shipped_profile(name: object) -> bool:
+    """Whether ``name`` is a shipped profile's name (a ``str``: a ``Path`` is a file)."""
+    return isinstance(name, str) and name in available_profiles()
+
+
+def shipped_profile_path(name: str) -> Path:
+    """The file of the shipped profile ``name``."""
+    return PROFILE_DIR / f"{name}.toml"
+
+
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
     """Load a shipped profile by name (e.g. ``"1t1r-20k"``) or a TOML file by path.
 
@@ -178,9 +188,9 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
             " (or give a path to a .toml file)"
         )
     candidate = Path(name_or_path)
-    if isinstance(name_or_path, str) and name_or_path in available_profiles():
-        path = PROFILE_DIR / f"{name_or_path}.toml"
-        _warn_if_shadowed(name_or_path)
+    if is_shipped_profile(name_or_path):
+        path = shipped_profile_path(str(name_or_path))
+        _warn_if_shadowed(str(name_or_path))
     elif candidate.suffix == ".toml" or _exists(candidate):
         path = candidate
     else:

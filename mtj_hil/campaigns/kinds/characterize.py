@@ -135,7 +135,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         ConfigError: missing or out-of-range dies, a station file that does not load,
             conflicting keys (naming ``task[i].key``).
     """
-    from mtj_hil.sim.profile import available_profiles, load_profile
+    from mtj_hil.sim.profile import is_shipped_profile, load_profile
 
     station_name: str | None = None
     station_file: str | None = None
@@ -172,8 +172,7 @@ def die_targets(group: dict[str, Any], ctx: ExpandContext) -> DieTargets:
         # a profile file is taken from the campaign file's folder, as a station file is,
         # and its tasks carry its path (a worker knows the shipped names only); a shipped
         # name is the shipped profile, as everywhere
-        shipped = name in available_profiles()
-        if not shipped and (
+        if not is_shipped_profile(name) and (
             Path(name).suffix == ".toml" or (name.strip() and ctx.path(name).is_file())
         ):
             name = str(ctx.path(name))

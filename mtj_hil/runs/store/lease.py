@@ -58,11 +58,15 @@ def run_file_place(path: Path) -> Path:
     names are checked with :func:`check_run_name`.
 
     Raises:
-        OSError: as :func:`check_run_name`.
+        StoreError: ``cannot create run file ...``, with :func:`check_run_name`'s cause.
     """
-    check_run_name(path)
-    target = through_link(path)
-    check_run_name(target)
+    target = path  # (the name found wanting: the link's, or its target's)
+    try:
+        check_run_name(path)
+        target = through_link(path)
+        check_run_name(target)
+    except OSError as exc:
+        raise StoreError(f"cannot create run file {target}: {error_text(exc)}") from exc
     return target
 
 

@@ -36,3 +36,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         shutil.copyfile(LEGACY / f"{name}.h5", copy)
         out[f"legacy-{name}"] = copy
     return out
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished one-array characterisation of an early-process die (bias reads and a
+    re-measurement, as ``runs["characterization"]``): an export of it writes the same tables
+    at the same write points, at a quarter of the size; for the tests that repeat an export
+    once per write point."""
+    folder = tmp_path_factory.mktemp("small-run")
+    die = mtj_hil.simulated_die(1, profile="1t1r-early-process")
+    return mtj_hil.characterize(die, folder / "one-array.h5", arrays=[2], cycles=1).path

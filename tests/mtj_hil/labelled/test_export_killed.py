@@ -54,14 +54,14 @@ def _restore(folder: Path, state: dict[str, bytes | None]) -> None:
             (folder / name).write_bytes(data)
 
 
-def test_forced_csv_export_killed_at_any_write_is_undone_or_finished(runs, tmp_path):
+def test_forced_csv_export_killed_at_any_write_is_undone_or_finished(small_run, tmp_path):
     out = tmp_path / "tables"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "array-row-column.csv").write_text("an older export")
     (out / "attributes.csv").write_text("older attributes")
     before = folder_contents(out)
-    args = ["export", str(runs["characterization"]), "--format", "csv", "--out", str(out)]
+    args = ["export", str(small_run), "--format", "csv", "--out", str(out)]
     n = _count(tmp_path, [*args, "--force"])
     after = folder_contents(out)
     assert after != before and not any(name.startswith(".") for name in after)
@@ -94,9 +94,9 @@ def test_forced_csv_export_killed_at_any_write_is_undone_or_finished(runs, tmp_p
     assert outcomes == {"before", "after"}  # some kills undone, the last ones finished
 
 
-def test_csv_export_killed_at_any_write_leaves_nothing_the_next_export_minds(runs, tmp_path):
+def test_csv_export_killed_at_any_write_leaves_nothing_the_next_export_minds(small_run, tmp_path):
     out = tmp_path / "tables"
-    args = ["export", str(runs["characterization"]), "--format", "csv", "--out", str(out)]
+    args = ["export", str(small_run), "--format", "csv", "--out", str(out)]
     n = _count(tmp_path, args)
     after = folder_contents(out)
     for k in range(1, n + 1):
@@ -113,9 +113,9 @@ def test_csv_export_killed_at_any_write_leaves_nothing_the_next_export_minds(run
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("netcdf", ".nc"), ("nexus", ".nxs")])
-def test_file_export_killed_at_any_write_leaves_no_temporary_file(runs, tmp_path, fmt, suffix):
+def test_file_export_killed_at_any_write_leaves_no_temporary_file(small_run, tmp_path, fmt, suffix):
     out = tmp_path / f"run{suffix}"
-    args = ["export", str(runs["characterization"]), "--format", fmt, "--out", str(out)]
+    args = ["export", str(small_run), "--format", fmt, "--out", str(out)]
     n = _count(tmp_path, args)
     for k in range(1, n + 1):
         out.unlink(missing_ok=True)

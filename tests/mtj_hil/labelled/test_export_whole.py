@@ -29,18 +29,18 @@ def _point(points: list[str], what: str, nth: int) -> int:
     return hits[nth - 1]
 
 
-def _csv_args(runs, out: Path, *extra: str) -> list[str]:
-    return ["export", str(runs["characterization"]), "--format", "csv", "--out", str(out), *extra]
+def _csv_args(small_run: Path, out: Path, *extra: str) -> list[str]:
+    return ["export", str(small_run), "--format", "csv", "--out", str(out), *extra]
 
 
 @pytest.mark.parametrize("action", ["ENOSPC", "SIGTERM"])
 def test_csv_export_cut_short_at_the_third_table_leaves_no_folder(
-    runs, tmp_path, capsys, action, python_sigint
+    small_run, tmp_path, capsys, action, python_sigint
 ):
     out = tmp_path / "deep" / "tables"
-    _, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
+    _, counted = _export(tmp_path / "count", _csv_args(small_run, tmp_path / "count" / "t"))
     k = _point(counted.points, "open", 3)
-    code, faults = _export(tmp_path, _csv_args(runs, out), k, action)
+    code, faults = _export(tmp_path, _csv_args(small_run, out), k, action)
     assert faults.fired
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -62,26 +62,26 @@ def test_csv_export_cut_short_at_the_third_table_leaves_no_folder(
         import shutil
 
         shutil.rmtree(stale)
-    assert main(_csv_args(runs, out)) == 0
+    assert main(_csv_args(small_run, out)) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
         p.name for p in (tmp_path / "count" / "t").iterdir()
     )
 
 
 def test_forced_csv_export_cut_short_leaves_the_folder_as_it_was(
-    runs, tmp_path, capsys, python_sigint
+    small_run, tmp_path, capsys, python_sigint
 ):
     out = tmp_path / "tables"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "array-row-column.csv").write_text("an older export")
     before = folder_contents(out)
-    _, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
+    _, counted = _export(tmp_path / "count", _csv_args(small_run, tmp_path / "count" / "t"))
     k = _point(counted.points, "open", 3)
-    code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), k, "SIGTERM")
+    code, _ = _export(tmp_path, _csv_args(small_run, out, "--force"), k, "SIGTERM")
     assert code == 143
     assert folder_contents(out) == before
-    code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), k, "ENOSPC")
+    code, _ = _export(tmp_path, _csv_args(small_run, out, "--force"), k, "ENOSPC")
     assert code == 4
     assert "the files there are as they were" in " ".join(capsys.readouterr().err.split())
     visible = {k: v for k, v in folder_contents(out).items() if not k.startswith(".")}
@@ -89,16 +89,16 @@ def test_forced_csv_export_cut_short_leaves_the_folder_as_it_was(
 
 
 def test_forced_csv_export_stopped_while_moving_its_tables_in_puts_them_back(
-    runs, tmp_path, python_sigint
+    small_run, tmp_path, python_sigint
 ):
     out = tmp_path / "tables"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    code, counted = _export(tmp_path / "count", _csv_args(runs, tmp_path / "count" / "t"))
+    code, counted = _export(tmp_path / "count", _csv_args(small_run, tmp_path / "count" / "t"))
     (out / "array-row-column.csv").write_text("an older export")
     (out / "attributes.csv").write_text("older attributes")
     before = folder_contents(out)
-    _, counted = _export(tmp_path, _csv_args(runs, out, "--force"))
+    _, counted = _export(tmp_path, _csv_args(small_run, out, "--force"))
     for name, data in before.items():  # the export replaced the two tables, kept the notes
         assert ((out / name).read_bytes() == data) == (name == "notes.txt")
     for name, data in before.items():
@@ -107,15 +107,15 @@ def test_forced_csv_export_stopped_while_moving_its_tables_in_puts_them_back(
         path.unlink()
     moves = [i for i, p in enumerate(counted.points, 1) if p.startswith("replace")]
     assert len(moves) >= 3
-    code, _ = _export(tmp_path, _csv_args(runs, out, "--force"), moves[-2], "SIGTERM")
+    code, _ = _export(tmp_path, _csv_args(small_run, out, "--force"), moves[-2], "SIGTERM")
     assert code == 143
     assert folder_contents(out) == before
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("netcdf", ".nc"), ("nexus", ".nxs")])
-def test_file_export_stopped_leaves_nothing_behind(runs, tmp_path, fmt, suffix, python_sigint):
+def test_file_export_stopped_leaves_nothing_behind(small_run, tmp_path, fmt, suffix, python_sigint):
     out = tmp_path / "new" / f"run{suffix}"
-    args = ["export", str(runs["characterization"]), "--format", fmt, "--out", str(out)]
+    args = ["export", str(small_run), "--format", fmt, "--out", str(out)]
     (tmp_path / "count").mkdir()
     code, counted = _export(tmp_path / "count", [*args[:-1], str(tmp_path / "count" / "new" / "x")])
     assert counted.seen >= 3  # the folder made, the temporary file, the move
@@ -128,7 +128,7 @@ def test_file_export_stopped_leaves_nothing_behind(runs, tmp_path, fmt, suffix, 
 
 @pytest.mark.parametrize("action", ["SIGTERM", "disk-full"])
 def test_forced_csv_export_cut_short_at_any_write_leaves_the_folder_as_it_was(
-    runs, tmp_path, capsys, action, python_sigint
+    small_run, tmp_path, capsys, action, python_sigint
 ):
     """SIGTERM, or a full disk (removals and renames still work, as on a real one), at
     every other write point and the last (SIGTERM at the odd ones, a full disk at the even
@@ -139,14 +139,14 @@ def test_forced_csv_export_cut_short_at_any_write_leaves_the_folder_as_it_was(
     (out / "notes.txt").write_text("mine")
     (out / "attributes.csv").write_text("older attributes")
     before = folder_contents(out)
-    _, counted = _export(tmp_path, _csv_args(runs, out, "--force"))
+    _, counted = _export(tmp_path, _csv_args(small_run, out, "--force"))
     after = folder_contents(out)
     first = 1 if action == "SIGTERM" else 2
     for k in sorted({*range(first, counted.seen + 1, 2), counted.seen}):
         for name in set(after) - set(before):
             (out / name).unlink(missing_ok=True)
         (out / "attributes.csv").write_text("older attributes")
-        code, faults = _export(tmp_path, _csv_args(runs, out, "--force"), k, action)
+        code, faults = _export(tmp_path, _csv_args(small_run, out, "--force"), k, action)
         state = folder_contents(out)
         visible = {n: d for n, d in state.items() if not n.startswith(".")}
         where = faults.points[k - 1]
@@ -164,13 +164,13 @@ def test_forced_csv_export_cut_short_at_any_write_leaves_the_folder_as_it_was(
     capsys.readouterr()
 
 
-def test_netcdf_export_onto_a_full_disk_says_so_and_leaves_nothing(runs, tmp_path, capsys):
+def test_netcdf_export_onto_a_full_disk_says_so_and_leaves_nothing(small_run, tmp_path, capsys):
     """HDF5 writing the NetCDF file straight onto a disk that filled up printed a hundred
     lines of errors and crashed the process (segmentation fault), its temporary file left on
     the full disk. The file is now made in memory and written by Python: a full disk is one
     line (exit 4) and nothing stays behind, at every write point."""
     out = tmp_path / "out" / "run.nc"
-    args = ["export", str(runs["characterization"]), "--format", "netcdf", "--out", str(out)]
+    args = ["export", str(small_run), "--format", "netcdf", "--out", str(out)]
     (tmp_path / "count").mkdir()
     code, counted = _export(tmp_path / "count", [*args[:-1], str(tmp_path / "count" / "x.nc")])
     assert code == 0 and counted.seen >= 2
@@ -184,7 +184,9 @@ def test_netcdf_export_onto_a_full_disk_says_so_and_leaves_nothing(runs, tmp_pat
 
 
 @pytest.mark.parametrize("made", [False, True], ids=["new folder", "empty folder"])
-def test_csv_export_to_a_name_too_long_for_its_stage_names_the_folder(runs, tmp_path, capsys, made):
+def test_csv_export_to_a_name_too_long_for_its_stage_names_the_folder(
+    small_run, tmp_path, capsys, made
+):
     """A folder name that fits but leaves no room for the stage's temporary tail: the
     clean-up asked whether the stage existed, which raised for its too long name, so the
     error named the temporary ('cannot use .LLL...tmp-<host>-<pid>-<hex>', exit 4 as
@@ -192,7 +194,7 @@ def test_csv_export_to_a_name_too_long_for_its_stage_names_the_folder(runs, tmp_
     out = tmp_path / ("L" * 240)
     if made:
         out.mkdir()
-    assert main(_csv_args(runs, out)) == 4
+    assert main(_csv_args(small_run, out)) == 4
     err = " ".join(capsys.readouterr().err.split())
     assert f"error (StoreError): cannot write CSV tables into {out}: File name too long" in err
     assert ".tmp-" not in err

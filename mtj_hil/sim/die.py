@@ -264,7 +264,7 @@ class SimulatedDie:
     def effective_conductance(self, array: int) -> np.ndarray:
         """Conductance matrix (S) seen from the array's terminals (line resistance included).
 
-        Cached until the array is next pulsed; for 1T1R arrays and zero line resistance it is
+        Cached until a pulse or a read disturb changes a device of the array; for 1T1R arrays and zero line resistance it is
         the device conductance itself.
         """
         cached = self._g_eff.get(array)
@@ -327,7 +327,6 @@ class SimulatedDie:
         """
         sw = self.profile.switching
         rng = self.array_rngs[array]
-        self._g_eff.pop(array, None)
         self.clock += self._clock.pulse_time
         mask = np.asarray(mask, dtype=bool)
         selected = bool(mask.any())
@@ -339,9 +338,9 @@ class SimulatedDie:
             row_sel = mask.any(axis=1)[:, None]
             col_count = mask.sum(axis=0)[None, :]
             half = (row_sel & ~mask).astype(float) + (col_count - mask)
-        self._breakdown(array, mask, amplitude)
+        broke = self._breakdown(array, mask, amplitude)
         if half is not None:
-            self._breakdown(array, half > 0, amplitude / 2.0)
+            broke |= self._breakdown(array, half > 0, amplitude / 2.0)
 
         target = int(state) == _P
         good = self.tables(array).good
@@ -361,6 +360,8 @@ class SimulatedDie:
             p_switch = 1.0 - (1.0 - p_switch) * (1.0 - p_half)
         flips = switchable & (rng.random(mask.shape) < p_switch)
         np.copyto(self.state[array], target, where=flips)
+        if broke or flips.any():  # a pulse that changed no device keeps the cached solve
+            self._g_eff.pop(array, None)
         if self.partial_level is not None and self.partial_prone is not None:
             ps = self.profile.partial_switching
             assert ps is not None
@@ -392,13 +393,17 @@ class SimulatedDie:
             self._p_switch[key] = p
         return p
 
-    def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> None:
+    def _breakdown(self, array: int, mask: np.ndarray, amplitude: float) -> bool:
+        """Turn the cells of ``mask`` that ``amplitude`` (V) breaks down into shorts;
+        whether any was."""
         if amplitude < self.profile.switching.breakdown_floor:
-            return  # no device breaks down below the floor (the draw clips to it)
+            return False  # no device breaks down below the floor (the draw clips to it)
         broken = mask & (amplitude >= self.v_breakdown[array])
-        if broken.any():
-            self.defect[array][broken] = DefectCode.SHORT
-            self._tables.pop(array, None)
+        if not broken.any():
+            return False
+        self.defect[array][broken] = DefectCode.SHORT
+        self._tables.pop(array, None)
+        return True
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -79,3 +79,39 @@ def test_rejects_bad_arguments():
         effective_conductance(np.ones((2, 2)), -1.0)
     with pytest.raises(ValueError, match="> 0"):
         effective_conductance(np.zeros((2, 2)), 1.0)
+
+
+def _dense_reference(g: np.ndarray, r: float) -> np.ndarray:
+    """G_eff by a dense solve of the same circuit, nodes numbered line by line (row-line
+    nodes first, then column-line nodes): another assembly than the solver's."""
+    rows, cols = g.shape
+    gl, n = 1 / r, rows * cols
+    a = np.zeros((2 * n, 2 * n))
+
+    def join(p: int, q: int | None, conductance: float) -> None:
+        a[p, p] += conductance
+        if q is not None:  # q None: to a fixed potential (driver or ground)
+            a[q, q] += conductance
+            a[p, q] -= conductance
+            a[q, p] -= conductance
+
+    for i in range(rows):
+        for j in range(cols):
+            join(i * cols + j, n + i * cols + j, g[i, j])
+            if j + 1 < cols:
+                join(i * cols + j, i * cols + j + 1, gl)
+            if i + 1 < rows:
+                join(n + i * cols + j, n + (i + 1) * cols + j, gl)
+        join(i * cols, None, gl)
+    for j in range(cols):
+        join(n + (rows - 1) * cols + j, None, gl)
+    b = np.zeros((2 * n, rows))
+    b[np.arange(rows) * cols, np.arange(rows)] = gl
+    x = np.linalg.solve(a, b)
+    return (gl * x[n + (rows - 1) * cols + np.arange(cols), :]).T
+
+
+@pytest.mark.parametrize("shape", [(4, 7), (7, 4), (15, 15)])
+def test_rectangular_arrays_match_a_dense_solve_of_the_circuit(shape):
+    g = np.random.default_rng(3).uniform(1e-5, 3e-4, shape)
+    np.testing.assert_allclose(effective_conductance(g, 3.0), _dense_reference(g, 3.0), rtol=1e-10)

@@ -14,11 +14,13 @@ import pytest
 import mtj_hil.sim.lab.lab as lab_module
 from mtj_hil.cli.main import main
 
-from .test_cli_station import _calibrating, _virtual, _write
+from .test_cli_station import _calibrating, _small_die, _virtual, _write
 
 
 def _smu_path_station(tmp_path) -> str:
-    data = _virtual()
+    """The virtual lab reading through the sense SMU, on a small die: the reset comes
+    before the last readings whatever their number (counted on the same die)."""
+    data = _small_die(tmp_path, _virtual())
     data["station"]["read_path"] = "smu"
     return _write(tmp_path, data)
 

@@ -9,6 +9,7 @@ import pytest
 
 import mtj_hil.sim.lab.lab as lab_module
 from mtj_hil.cli.main import main
+from mtj_hil.sim.profile import shipped_profile_path
 from mtj_hil.station.files import station_from_dict
 
 from .conftest import STATION
@@ -43,6 +44,21 @@ def _virtual(**smu: object) -> dict:
     data = tomllib.loads(STATION.read_text())
     del data["calibration"]
     data["smu"]["sense"].update(smu)
+    return data
+
+
+def _small_die(tmp_path, data: dict, arrays: int = 2, lines: int = 6) -> dict:
+    """``data`` (a station as nested dicts) on a die of ``arrays`` arrays of ``lines`` x
+    ``lines`` cells, otherwise the virtual lab's own profile (file ``small-die.toml`` in
+    ``tmp_path``): for runs whose faults and checks do not depend on the die's size, at a
+    fraction of the readings (the SMU read path reads one cell at a time)."""
+    text = shipped_profile_path(data["die"]["profile"]).read_text()
+    for key, value in (("n_arrays", arrays), ("rows", lines), ("cols", lines)):
+        text, n = re.subn(rf"(?m)^{key} = \d+", f"{key} = {value}", text)
+        assert n == 1, key
+    path = tmp_path / "small-die.toml"
+    path.write_text(text.replace('name = "', 'name = "small-die-of-', 1))
+    data["die"]["profile"] = str(path)
     return data
 
 

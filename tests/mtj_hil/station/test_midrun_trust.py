@@ -10,7 +10,7 @@ import pytest
 import mtj_hil.sim.lab.lab as lab_module
 from mtj_hil.cli.main import main
 
-from .test_cli_station import _virtual, _write
+from .test_cli_station import _small_die, _virtual, _write
 
 FAULTS = {
     "power cycle": (lambda smu: smu.power_cycle(), "power-cycled"),
@@ -58,7 +58,7 @@ def test_a_fault_mid_run_exits_7_keeps_only_good_arrays_and_resume_finishes(
     fault, words = FAULTS[name]
     made = []
     _faulty_smu(monkeypatch, fault, made, at)
-    station = _write(tmp_path, _virtual(driver="keithley2450"))
+    station = _write(tmp_path, _small_die(tmp_path, _virtual(driver="keithley2450")))
     out = tmp_path / "run.h5"
     args = ["characterize", "--station", station, "--arrays", "0-1", "--cycles", "1", "--no-report"]
     code = main([*args, "--out", str(out)])
@@ -120,7 +120,7 @@ def test_a_source_level_changed_mid_run_is_seen_before_the_array_is_saved(
     made = []
     command = LEVEL_COMMANDS[driver]
     _faulty_smu(monkeypatch, lambda smu: smu.handle(command), made, 2)
-    station = _write(tmp_path, _virtual(driver=driver))
+    station = _write(tmp_path, _small_die(tmp_path, _virtual(driver=driver)))
     out = tmp_path / "run.h5"
     args = ["characterize", "--station", station, "--arrays", "0-1", "--cycles", "1"]
     code = main([*args, "--no-report", "--out", str(out)])
@@ -172,7 +172,7 @@ def test_a_board_left_driven_by_a_killed_host_is_reset_before_the_smu_goes_on(
 
     monkeypatch.setattr(lab_module, "VirtualBoard", LeftDriven)
     monkeypatch.setattr(lab_module, "make_virtual_smu", build)
-    station = _write(tmp_path, _virtual())
+    station = _write(tmp_path, _small_die(tmp_path, _virtual()))
     args = ["characterize", "--station", station, "--arrays", "0", "--cycles", "1"]
     assert main([*args, "--bias-voltage", "0", "--no-report", "--out", str(tmp_path / "r.h5")]) == 0
     assert at_output_on and at_output_on[0] == ("OFF", 0.0), at_output_on

@@ -26,7 +26,7 @@ from mtj_hil.station.connect import open_station
 from mtj_hil.station.files import station_from_dict
 
 from .conftest import STATION
-from .test_cli_station import _write
+from .test_cli_station import _small_die, _write
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,12 @@ def _station(layout: str) -> dict:
         data["smu"][name] = {**cfg, "compliance": 1e-3}
     data["virtual_lab"]["smu_start"] = start
     return data
+
+
+def _small_station(tmp_path, layout: str, arrays: int = 1):
+    """The station of ``layout`` on a small die of ``arrays`` arrays (a run's board
+    transactions, and so where a fault is injected, do not depend on the die's size)."""
+    return station_from_dict(_small_die(tmp_path, _station(layout), arrays), STATION)
 
 
 def _channels_on(smus) -> list[str]:
@@ -104,7 +110,7 @@ def test_the_cli_run_whose_board_dies_says_what_was_and_was_not_made_safe(
 
     monkeypatch.setattr(board_module.VirtualBoard, "handle", handle)
     monkeypatch.setattr(lab_module, "make_virtual_smu", spy)
-    station = _write(tmp_path, _station("two instruments"))
+    station = _write(tmp_path, _small_die(tmp_path, _station("two instruments"), arrays=3))
     out = tmp_path / "run.h5"
     args = ["characterize", "--station", station, "--arrays", "0-2", "--cycles", "1"]
     args += ["--no-report", "--out", str(out)]
@@ -161,7 +167,7 @@ def test_the_host_does_not_claim_a_board_safe_it_could_not_reset(tmp_path):
 def test_a_board_that_dies_after_the_last_array_leaves_a_completed_run_and_says_so(tmp_path):
     """Everything was measured and stored; only the exit's reset goes unanswered: the run is
     completed (nothing to resume), its reason and the error say the board is unconfirmed."""
-    station = station_from_dict(_station("two instruments"), STATION)
+    station = _small_station(tmp_path, "two instruments")
     with pytest.raises(UnsafeShutdown) as info, open_station(station) as chip:
         lab = chip.lab
 
@@ -225,7 +231,7 @@ def _inject(monkeypatch, lab, how: str, at: int, calls: list[str]) -> None:
 @pytest.mark.parametrize("how", ["error", "interrupt", "dead"])
 @pytest.mark.parametrize("layout", ["2600, both channels", "2600, channel b unused"])
 def test_every_channel_is_off_however_the_run_ends(tmp_path, monkeypatch, layout, how, at):
-    station = station_from_dict(_station(layout), STATION)
+    station = _small_station(tmp_path, layout)
     calls: list[str] = []
     with (
         pytest.raises(BaseException) as info,  # noqa: PT011 - each way ends differently

@@ -6,6 +6,7 @@ run records it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import h5py
@@ -15,13 +16,13 @@ import pytest
 from mtj_hil.cli.main import main
 from mtj_hil.runs.store.switching import load_switching
 from mtj_hil.sim.lab.lab import VirtualLab
+from mtj_hil.sim.profile import shipped_profile_path
 
 pytestmark = pytest.mark.slow
 
 STATION = Path(__file__).resolve().parents[3] / "stations" / "virtual-lab.toml"
-ARGS = ["switching", "--station", str(STATION), "--arrays", "0,1", "--widths", "1e-6"]
-ARGS += ["--amplitudes", "0.6,0.7", "--trials", "2", "--probe-trials", "1"]
-ARGS += ["--floor-trials", "0", "--disturb-reads", "0", "--no-report"]
+PLAN = ["--arrays", "0,1", "--widths", "1e-6", "--amplitudes", "0.6,0.7", "--trials", "2"]
+PLAN += ["--probe-trials", "1", "--floor-trials", "0", "--disturb-reads", "0", "--no-report"]
 CUT_AT_RUN = 9
 """The SEQ RUN the fault hits: array 0 takes 6 runs (on the virtual lab's firmware 1.4
 board, whose decisions use a threshold map), so this is array 1's third."""
@@ -53,11 +54,29 @@ def _watch_labs(monkeypatch, fault: str | None = None, step: int = 1) -> dict:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def args(tmp_path_factory) -> list[str]:
+    """The command line of the runs: the virtual lab (uncalibrated) on a die of two arrays
+    of 6 x 6 cells; the board runs the same sequences whatever the arrays' size, each at a
+    fraction of the bytes and readings."""
+    folder = tmp_path_factory.mktemp("station")
+    profile = shipped_profile_path("1t1r-20k").read_text()
+    for key, value in (("n_arrays", 2), ("rows", 6), ("cols", 6)):
+        profile, n = re.subn(rf"(?m)^{key} = \d+", f"{key} = {value}", profile)
+        assert n == 1, key
+    (folder / "small-die.toml").write_text(profile)
+    station = STATION.read_text().split("\n[calibration]")[0]
+    assert 'profile = "1t1r-20k"' in station and "[calibration" not in station
+    station = station.replace('profile = "1t1r-20k"', 'profile = "small-die.toml"')
+    (folder / "station.toml").write_text(station)
+    return ["switching", "--station", str(folder / "station.toml"), *PLAN]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, args):
     out = tmp_path_factory.mktemp("clean") / "clean.h5"
     with pytest.MonkeyPatch.context() as mp:
         seen = _watch_labs(mp)
-        assert main([*ARGS, "--out", str(out)]) == 0
+        assert main([*args, "--out", str(out)]) == 0
     assert seen["runs"] > CUT_AT_RUN
     return load_switching(out)
 
@@ -71,11 +90,11 @@ def uninterrupted(tmp_path_factory):
     ],
 )
 def test_a_board_failing_mid_sequence_is_seen_and_the_run_resumes_without_repeats(
-    tmp_path, capsys, monkeypatch, uninterrupted, fault, said
+    tmp_path, capsys, monkeypatch, args, uninterrupted, fault, said
 ):
     out = tmp_path / "sw.h5"
     seen = _watch_labs(monkeypatch, fault)
-    assert main([*ARGS, "--out", str(out)]) != 0
+    assert main([*args, "--out", str(out)]) != 0
     err = " ".join(capsys.readouterr().err.split())
     assert said in err and "--resume" in err and "Traceback" not in err
     lab = seen["lab"]
@@ -86,7 +105,7 @@ def test_a_board_failing_mid_sequence_is_seen_and_the_run_resumes_without_repeat
     assert not cut.complete and sorted(cut.data) == [0]  # array 1 was not half-stored
 
     seen = _watch_labs(monkeypatch)
-    assert main([*ARGS, "--out", str(out), "--resume"]) == 0
+    assert main([*args, "--out", str(out), "--resume"]) == 0
     # array 1 alone is measured again: the runs of an uninterrupted array 1
     assert seen["runs"] == 6
     run = load_switching(out)

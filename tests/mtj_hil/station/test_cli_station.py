@@ -191,6 +191,8 @@ def test_station_check_reports_every_channel_and_any_live_output_first(
     made = made_smus
     data = _virtual(driver=driver)
     data["virtual_lab"]["smu_start"] = start
+    # a live output found at 5 V is ramped down at this rate in real time (1 V/s shipped)
+    data["safety"]["max_ramp_rate"] = 10.0
     assert main(["station", "check", _write(tmp_path, data)]) == 0
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if ln.strip()]

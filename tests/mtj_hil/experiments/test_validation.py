@@ -74,25 +74,48 @@ def test_statistics_aware_training_starts_from_the_software_baseline_by_default(
         BordersConfig(dataset="digits", stats_from="statistics")
 
 
-#: A Borders run small enough for a test: two digits dies, one hidden layer of 16.
-SMALL = dict(dataset="digits", dies=2, hidden=(16,), epochs=2, finetune_epochs=1, recalibrate=False)
+#: A Borders run small enough for a test: two digits dies, one hidden layer of 16, a small
+#: pool of die realisations.
+SMALL = dict(
+    dataset="digits",
+    dies=2,
+    hidden=(16,),
+    epochs=2,
+    finetune_epochs=1,
+    recalibrate=False,
+    pool_size=8,  # die realisations for statistics-aware training (default 128)
+)
+
+
+@pytest.fixture(scope="module")
+def lot() -> tuple[list, list[float]]:
+    """The two dies of :data:`SMALL` characterised once, as ``run_borders`` characterises
+    them (models and agreement), for the runs below that compare settings of the training
+    and not the characterisation (as ``run_borders_seeds`` shares one between seeds)."""
+    from mtj_hil.experiments.borders_die import characterise_lot
+    from mtj_hil.sim import load_profile
+
+    config = BordersConfig(**SMALL)
+    return characterise_lot(
+        load_profile(config.profile), config.lot_seed, config.dies, lambda *_: None
+    )
 
 
 @pytest.mark.slow
-def test_borders_with_validation_tests_on_held_out_training_rows():
+def test_borders_with_validation_tests_on_held_out_training_rows(lot):
     common = {**SMALL, "stats_epochs": 1}
-    plain = run_borders(BordersConfig(**common))
-    val = run_borders(BordersConfig(**common, validation=0.25))
+    plain = run_borders(BordersConfig(**common), characterised=lot)
+    val = run_borders(BordersConfig(**common, validation=0.25), characterised=lot)
     n_train = load_dataset("digits", 0).y_train.size  # digits' split size does not depend on seed
     assert val.n_test == round(0.25 * n_train) != plain.n_test
     assert "validation" in val.preprocessing and "validation" not in plain.preprocessing
 
 
 @pytest.mark.slow
-def test_fine_tuning_can_start_from_the_statistics_aware_network():
+def test_fine_tuning_can_start_from_the_statistics_aware_network(lot):
     common = {**SMALL, "stats_epochs": 2, "select": False}
-    base = run_borders(BordersConfig(**common))
-    stats = run_borders(BordersConfig(**common, finetune_from="statistics"))
+    base = run_borders(BordersConfig(**common), characterised=lot)
+    stats = run_borders(BordersConfig(**common, finetune_from="statistics"), characterised=lot)
     # everything but the fine-tuned network is the same run
     for a, b in zip(base.dies, stats.dies, strict=True):
         assert a.wrong["statistics_aware"] == b.wrong["statistics_aware"]
@@ -104,7 +127,7 @@ def test_fine_tuning_can_start_from_the_statistics_aware_network():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stats_from", ["software", "base"])
-def test_statistics_aware_training_starts_where_it_is_told(stats_from: str) -> None:
+def test_statistics_aware_training_starts_where_it_is_told(stats_from: str, lot) -> None:
     """With a step too small to flip a weight, the statistics-aware network keeps the binary
     weights of the network it started from: the software baseline, or the ideal training
     the baseline was fine-tuned from (which differ after the baseline's fine-tuning)."""
@@ -116,7 +139,7 @@ def test_statistics_aware_training_starts_where_it_is_told(stats_from: str) -> N
         lr_final=1e-12,
         stats_from=stats_from,
     )
-    result = run_borders(config)
+    result = run_borders(config, characterised=lot)
     software = [w.copy() for w in result.nets["unaware"].binary_weights()]
     stats = result.nets["statistics_aware"].binary_weights()
     same = all(np.array_equal(a, b) for a, b in zip(stats, software, strict=True))

@@ -17,6 +17,10 @@ from mtj_hil.experiments.outputs import seeds_markdown, write_borders
 
 pytestmark = pytest.mark.slow
 
+POOL = 8
+"""Die realisations for statistics-aware training (128 by default) in the runs whose
+assertions do not depend on how well that network is trained."""
+
 
 @pytest.fixture(scope="module")
 def result():
@@ -30,6 +34,7 @@ def result():
         compare_plain=True,
         on_chip=True,
         shared_rows=8,  # the defect-aware column reads shared rows on chip too
+        pool_size=POOL,
     )
     stages = []
     res = run_borders(config, lambda stage, done, total: stages.append(stage))
@@ -104,7 +109,13 @@ def test_outputs(result, tmp_path):
 
 def test_several_seeds_share_one_characterisation():
     config = BordersConfig(
-        dataset="digits", dies=1, hidden=(16,), epochs=3, finetune_epochs=1, stats_epochs=1
+        dataset="digits",
+        dies=1,
+        hidden=(16,),
+        epochs=3,
+        finetune_epochs=1,
+        stats_epochs=1,
+        pool_size=POOL,
     )
     stages = []
     results = run_borders_seeds(config, [0, 1], lambda stage, done, total: stages.append(stage))
@@ -211,7 +222,13 @@ def test_dies_spread_over_worker_processes_give_the_same_results():
     """Each die draws from its own seed: 2 worker processes (a die each) give 1 process's
     numbers."""
     config = BordersConfig(
-        dataset="digits", dies=2, hidden=(16,), epochs=3, finetune_epochs=2, stats_epochs=1
+        dataset="digits",
+        dies=2,
+        hidden=(16,),
+        epochs=3,
+        finetune_epochs=2,
+        stats_epochs=1,
+        pool_size=POOL,
     )
     one = run_borders(config)
     reports = []
@@ -255,7 +272,13 @@ def test_the_compensated_columns_come_with_a_budget_and_change_nothing_else():
     compensation; without a budget those columns are absent and every other is the same."""
     dies = _spread_dies(10)
     config = BordersConfig(
-        dataset="digits", dies=2, hidden=(16,), epochs=4, finetune_epochs=1, stats_epochs=2
+        dataset="digits",
+        dies=2,
+        hidden=(16,),
+        epochs=4,
+        finetune_epochs=1,
+        stats_epochs=2,
+        pool_size=POOL,
     )
     assert config.compensation_budget == 0.2
     on = run_borders(config, characterised=(dies, [1.0, 1.0]))
@@ -286,6 +309,7 @@ def test_defect_aware_with_compensation_is_measured_on_the_die_as_emulated():
         stats_epochs=2,
         on_chip=True,
         recalibrate=False,
+        pool_size=POOL,  # (the defect-aware networks start from the base network)
     )
     res = run_borders(config)
     e = res.errors("defect_aware_compensated")

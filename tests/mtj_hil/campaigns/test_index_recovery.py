@@ -122,9 +122,22 @@ HOLDER = textwrap.dedent(
 )
 
 
+@pytest.fixture(scope="module")
+def finished_run_file(tmp_path_factory) -> Path:
+    """A completed run file of a finished one-die campaign, measured once for the tests
+    that copy it."""
+    path = write_campaign(tmp_path_factory.mktemp("finished"), dies="0", borders=False)
+    assert run_campaign(load_campaign(path)).ok
+    return load_campaign(path).tasks[0].run_file
+
+
 @pytest.mark.parametrize("mode", ["h5py", "writer"])
-def test_a_run_file_held_by_another_process_is_never_renamed_aside(finished, mode):
-    run_file = load_campaign(finished).tasks[0].run_file
+def test_a_run_file_held_by_another_process_is_never_renamed_aside(
+    finished_run_file, tmp_path, mode
+):
+    run_file = tmp_path / "lot" / finished_run_file.name  # a copy of its own, to hold
+    run_file.parent.mkdir()
+    shutil.copy(finished_run_file, run_file)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(run_file), mode], stdout=subprocess.PIPE, text=True
     )

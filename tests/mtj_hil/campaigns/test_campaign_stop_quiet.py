@@ -32,6 +32,7 @@ name = "lot"
 kind = "characterize"
 profile = "1t1r-20k"
 dies = "0-39"
+arrays = "0-7"
 cycles = 12
 """
 
@@ -81,7 +82,8 @@ def test_a_stopped_campaign_prints_no_cancelled_error_lines(tmp_path, how):
     try:
         deadline = time.monotonic() + 120
         lot = tmp_path / "out" / "lot"
-        # stopped while tasks run: two dies begun (each takes seconds at 12 cycles)
+        # stopped while tasks run: two dies begun (each takes a second or more at 12
+        # cycles, 8 arrays; 40 of them keep both workers busy)
         while time.monotonic() < deadline and proc.poll() is None:
             if lot.is_dir() and len(list(lot.glob("die*.h5"))) >= 3:
                 break

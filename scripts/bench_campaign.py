@@ -28,6 +28,8 @@ import signal  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -79,20 +81,27 @@ def write(folder: Path, label: str, args: argparse.Namespace) -> Path:
     return path
 
 
-def timed_campaign(
-    folder: Path, label: str, args: argparse.Namespace, workers: int
-) -> tuple[float, float, dict[str, Any]]:
-    """Wall seconds, summed task seconds (from the index) and result digests of a run."""
-    spec = load_campaign(write(folder, label, args))
+@contextmanager
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A client on a new local cluster of ``workers`` workers, closed with it at the end."""
     client = connect(workers=workers)
     try:
-        t0 = time.perf_counter()
-        outcome = run_campaign(spec, client)
-        seconds = time.perf_counter() - t0
+        yield client
     finally:
         cluster = client.cluster
         client.close()
         cluster.close()
+
+
+def timed_campaign(
+    folder: Path, label: str, args: argparse.Namespace, client: Any, workers: int
+) -> tuple[float, float, dict[str, Any]]:
+    """Wall seconds, summed task seconds (from the index) and result digests of a run on
+    ``client``'s cluster of ``workers`` workers (just started: they have run nothing yet)."""
+    spec = load_campaign(write(folder, label, args))
+    t0 = time.perf_counter()
+    outcome = run_campaign(spec, client)
+    seconds = time.perf_counter() - t0
     assert outcome.ok, outcome.failed
     busy = sum(
         (datetime.fromisoformat(r["ended"]) - datetime.fromisoformat(r["started"])).total_seconds()
@@ -105,37 +114,31 @@ def timed_campaign(
     return seconds, busy, digests(spec)
 
 
-def killed_campaign(folder: Path, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    """2 workers; SIGKILL the worker running the first Borders task ``args.kill_after``
-    seconds after it starts; then run the campaign again. Returns the digests and what was
-    killed."""
+def killed_campaign(
+    folder: Path, args: argparse.Namespace, client: Any
+) -> tuple[dict[str, Any], str]:
+    """On ``client``'s 2 workers, SIGKILL the worker running the first Borders task
+    ``args.kill_after`` seconds after it starts; then run the campaign again. Returns the
+    digests and what was killed."""
     spec = load_campaign(write(folder, "killed", args))
-    client = connect(workers=2)
     note = "no worker killed (the Borders tasks finished too fast)"
-    try:
-        result: dict = {}
-        runner = threading.Thread(target=lambda: result.setdefault("o", run_campaign(spec, client)))
-        runner.start()
-        victim = None
-        while runner.is_alive() and victim is None:
-            for worker, keys in client.processing().items():
-                if any(str(k).startswith("borders:seed") for k in keys):
-                    victim = (worker, next(str(k) for k in keys))
-            time.sleep(0.05)
-        if victim is not None:
-            time.sleep(args.kill_after)  # well inside the task
-            pid = client.run(os.getpid)[victim[0]]
-            os.kill(pid, signal.SIGKILL)
-            note = (
-                f"killed worker {victim[0]} (pid {pid}) while it ran {victim[1].rsplit('-', 1)[0]}"
-            )
-        runner.join()
-        first = result["o"]
-        second = run_campaign(spec, client)
-    finally:
-        cluster = client.cluster
-        client.close()
-        cluster.close()
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.setdefault("o", run_campaign(spec, client)))
+    runner.start()
+    victim = None
+    while runner.is_alive() and victim is None:
+        for worker, keys in client.processing().items():
+            if any(str(k).startswith("borders:seed") for k in keys):
+                victim = (worker, next(str(k) for k in keys))
+        time.sleep(0.05)
+    if victim is not None:
+        time.sleep(args.kill_after)  # well inside the task
+        pid = client.run(os.getpid)[victim[0]]
+        os.kill(pid, signal.SIGKILL)
+        note = f"killed worker {victim[0]} (pid {pid}) while it ran {victim[1].rsplit('-', 1)[0]}"
+    runner.join()
+    first = result["o"]
+    second = run_campaign(spec, client)
     note += (
         f"; first run: {len(first.completed)} completed, {len(first.failed)} failed; "
         f"rerun: {len(second.completed)} completed, {len(second.skipped)} skipped, "
@@ -188,11 +191,15 @@ def main(argv: list[str] | None = None) -> None:
     assert all(o["status"] == "completed" for o in outcomes), outcomes
     d_loop = digests(spec)
     print(f"plain loop (no engine):     {t_loop:8.1f} s")
-    t1, busy1, d1 = timed_campaign(folder, "one", args, 1)
+    with local_cluster(1) as client:
+        t1, busy1, d1 = timed_campaign(folder, "one", args, client, 1)
     print(f"campaign, 1 worker:         {t1:8.1f} s")
-    t2, _, d2 = timed_campaign(folder, "two", args, 2)
-    print(f"campaign, 2 workers:        {t2:8.1f} s")
-    d_killed, note = killed_campaign(folder, args)
+    with local_cluster(2) as client:
+        t2, _, d2 = timed_campaign(folder, "two", args, client, 2)
+        print(f"campaign, 2 workers:        {t2:8.1f} s")
+        # the same two workers (the run is not timed): one more cluster to start is only
+        # seconds of waiting
+        d_killed, note = killed_campaign(folder, args, client)
     print(f"campaign, 2 workers, kill:  {note}")
     print(
         f"engine overhead per task, 1 worker: {1000 * (t1 - busy1) / n_tasks:.0f} ms outside "

@@ -128,16 +128,28 @@ def transition(k_from: float, k_to: np.ndarray, here: BinnedLaw, shift: float, s
     ``k_to`` in the other: its level in this state drawn from ``here`` within bin
     ``k_from``, the other state's level ``shift`` +- ``spread`` (ln G, the die's contrast
     law) away."""
-    lo, hi = (float(v[0]) for v in _edges(np.array([k_from]), here.step))
-    lo = max(lo, hi - 10.0 * here.sigma - 10.0)  # (the bottom code: down to where it matters)
-    t = np.linspace(lo, hi, _GRID + 2)[1:-1]
-    lw = -0.5 * ((t - here.mu) / here.sigma) ** 2  # (a far law: its nearest edge)
-    w = np.exp(lw - lw.max())
-    w /= w.sum()
-    to_lo, to_hi = _edges(np.asarray(k_to, dtype=float), here.step)
-    z_hi = (to_hi[..., None] - t - shift) / spread
-    z_lo = (to_lo[..., None] - t - shift) / spread
-    return ((ndtr(z_hi) - ndtr(z_lo)) * w).sum(axis=-1)
+    return _Transition(k_from, k_to, here)(shift, spread)
+
+
+class _Transition:
+    """:func:`transition` from ``k_from`` to ``k_to`` under ``here``, for any contrast law:
+    what does not depend on the law (the level grid in bin ``k_from``, its weights, the
+    target bins' edges) is computed once, for a fit that tries many laws."""
+
+    def __init__(self, k_from: float, k_to: np.ndarray, here: BinnedLaw) -> None:
+        lo, hi = (float(v[0]) for v in _edges(np.array([k_from]), here.step))
+        lo = max(lo, hi - 10.0 * here.sigma - 10.0)  # (the bottom code: down to where it matters)
+        self.t = np.linspace(lo, hi, _GRID + 2)[1:-1]
+        lw = -0.5 * ((self.t - here.mu) / here.sigma) ** 2  # (a far law: its nearest edge)
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        self.w = w
+        self.to_lo, self.to_hi = _edges(np.asarray(k_to, dtype=float), here.step)
+
+    def __call__(self, shift: float, spread: float) -> np.ndarray:
+        z_hi = (self.to_hi[..., None] - self.t - shift) / spread
+        z_lo = (self.to_lo[..., None] - self.t - shift) / spread
+        return ((ndtr(z_hi) - ndtr(z_lo)) * self.w).sum(axis=-1)
 
 
 def hide_probability(k: np.ndarray, here: BinnedLaw, shift: float, spread: float) -> np.ndarray:
@@ -162,16 +174,20 @@ def fit_contrast_law(
     pairs, counts = pairs[:, seen], counts[seen]
     if counts.size == 0:
         return shift, spread
-    froms = np.unique(pairs[0])
+    # per code read in P: the transitions to the AP codes seen from it and to itself
+    # (what does not depend on the contrast law, computed once for all the fit's tries)
+    terms = []
+    for kf in np.unique(pairs[0]):
+        at = pairs[0] == kf
+        terms.append((_Transition(kf, np.append(pairs[1, at], kf), law_p), counts[at]))
 
     def nll(theta: np.ndarray) -> float:
         m, sd = theta[0], float(np.exp(theta[1]))
         total = 0.0
-        for kf in froms:
-            at = pairs[0] == kf
-            p = transition(kf, np.append(pairs[1, at], kf), law_p, -m, sd)
+        for to, n in terms:
+            p = to(-m, sd)
             seen_p = np.maximum(p[:-1] / max(1.0 - p[-1], 1e-300), 1e-300)
-            total -= float((counts[at] * np.log(seen_p)).sum())
+            total -= float((n * np.log(seen_p)).sum())
         return total
 
     start = np.array([shift, np.log(max(spread, MIN_SIGMA))])

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import least_squares
 from scipy.stats import f as f_dist
+from threadpoolctl import threadpool_limits
 
 from mtj_hil.profile_fit.resistance import robust_sd
 from mtj_hil.protocols.defects.codes import DefectCode
@@ -225,8 +226,18 @@ def _swing_start(segs: list[Segment], ref: float, each: bool):
     lo, hi = 4 * max(float(np.median(steps)), 1e-9), 2 * max(max(spans), 1e-9)
     if hi <= lo:
         return None
+    with threadpool_limits(1, user_api="blas"):  # 160 small solves: threads only cost time
+        best = _period_grid(segs, each, np.geomspace(lo, hi, 160))
+    _, period, beta = best
+    a, b = beta[len(segs) : -1 : 2] / ref, beta[len(segs) + 1 : -1 : 2] / ref
+    return float(np.mean(np.hypot(a, b))), float(period), np.arctan2(b, a), float(beta[-1] / ref)
+
+
+def _period_grid(segs: list[Segment], each: bool, periods: np.ndarray):
+    """``(chi-square, period, coefficients)`` of the period in ``periods`` whose linearised
+    swing fits ln R_AP best (see :func:`_swing_start`)."""
     best = None
-    for period in np.geomspace(lo, hi, 160):
+    for period in periods:
         w = 2 * np.pi / period
         cols, y, wt = [], [], []
         n_g = len(segs)
@@ -247,9 +258,7 @@ def _swing_start(segs: list[Segment], ref: float, each: bool):
         chi = float((((x @ beta) - yv) * wv) ** 2 @ np.ones(yv.size))
         if best is None or chi < best[0]:
             best = (chi, period, beta)
-    _, period, beta = best
-    a, b = beta[len(segs) : -1 : 2] / ref, beta[len(segs) + 1 : -1 : 2] / ref
-    return float(np.mean(np.hypot(a, b))), float(period), np.arctan2(b, a), float(beta[-1] / ref)
+    return best
 
 
 def _swing_allowed(p: dict, segs: list[Segment]) -> bool:

@@ -116,14 +116,7 @@ def simulate_j(
     """``J`` of ``N_SIM`` devices that all carry a fluctuator (``amplitude`` the median
     amplitude), as the simulator makes them: two states with lognormal rates, the reads of
     both states interleaved ``dt`` apart (``n`` per state), read noise ``noise``."""
-    return _ranges(Fluctuators(sec, noise, n, dt, rng).reads(amplitude))
-
-
-def _ranges(levels: np.ndarray) -> np.ndarray:
-    """``J`` of interleaved P and AP reads ``(2 n, m)``: the larger of the two ranges."""
-    j_p = np.ptp(levels[0::2], axis=0)  # P and AP reads alternate
-    j_ap = np.ptp(levels[1::2], axis=0)
-    return np.fmax(j_p, j_ap)
+    return Fluctuators(sec, noise, n, dt, rng).ranges(amplitude)
 
 
 class Fluctuators:
@@ -158,6 +151,7 @@ class Fluctuators:
         """Whether each device's trap is occupied at each read, ``(2 n, m)``."""
         self.read_noise = noise * rng.standard_normal(occ.shape)
         """Read noise of each read (ln G), ``(2 n, m)``."""
+        self._extremes: list[tuple[np.ndarray, ...]] | None = None
 
     def reads(self, amplitude: float) -> np.ndarray:
         """ln G of the reads, ``(2 n, m)``, for the median amplitude ``amplitude``."""
@@ -165,6 +159,36 @@ class Fluctuators:
         levels = np.where(self.occupied, np.log1p(-amp), 0.0)
         levels += self.read_noise
         return levels
+
+    def ranges(self, amplitude: float) -> np.ndarray:
+        """``J`` of the reads for the median amplitude ``amplitude``, ``(m,)``: the larger of
+        the ranges of the P reads and of the AP reads (they alternate in :meth:`reads`).
+
+        The same numbers as the ranges of :meth:`reads`, from each device's largest and
+        smallest read noise with its trap empty and occupied (found once): the trap's level,
+        added to every occupied read, moves their extremes by just that (rounding keeps the
+        order), so the fit's grid of amplitudes does not build every read again."""
+        if self._extremes is None:
+            self._extremes = [
+                _extremes(self.occupied[state::2], self.read_noise[state::2]) for state in (0, 1)
+            ]
+        level = np.log1p(-np.minimum(amplitude * self.spread, 0.9))
+        j_p, j_ap = (
+            np.maximum(hi_empty, hi_occ + level) - np.minimum(lo_empty, lo_occ + level)
+            for hi_empty, lo_empty, hi_occ, lo_occ in self._extremes
+        )
+        return np.fmax(j_p, j_ap)
+
+
+def _extremes(occupied: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per device (column): the largest and smallest of ``noise`` over the reads with the
+    trap empty, then over those with it occupied (-inf and inf where there are none)."""
+    return (
+        np.where(occupied, -np.inf, noise).max(axis=0),
+        np.where(occupied, np.inf, noise).min(axis=0),
+        np.where(occupied, noise, -np.inf).max(axis=0),
+        np.where(occupied, noise, np.inf).min(axis=0),
+    )
 
 
 def noise_j_cdf(x: np.ndarray, noise: float, n: int) -> np.ndarray:
@@ -237,7 +261,7 @@ def fit_telegraph(data: list[TelegraphData], sec: Telegraph, seed: int = 0) -> T
     prof = []
     traps = Fluctuators(sec, noise, n, dt, np.random.default_rng(seed + 1))
     for a in grid:
-        q1 = _binned(_ranges(traps.reads(a)), edges, lo)
+        q1 = _binned(traps.ranges(a), edges, lo)
         res = minimize_scalar(lambda f, q1=q1: nll(f, q1), bounds=(0.0, 1.0), method="bounded")
         prof.append((res.fun, res.x, q1))
     i = int(np.argmin([p[0] for p in prof]))

@@ -48,11 +48,16 @@ class CharRun:
     def raw(self, name: str) -> np.ndarray:
         """The reads ``name`` (``g_after_p`` or ``g_after_ap``) of every array, ``(cycles,
         reads, arrays, rows, cols)`` (S), in ``char.arrays`` order."""
+        return self.raws(name)[0]
+
+    def raws(self, *names: str) -> list[np.ndarray]:
+        """:meth:`raw` of each of ``names``, from one reading of the file (each reading opens
+        and verifies it and reads every array's data)."""
         with RunFile.open(self.path) as run:
             sink = CharacterizationRun(run)
             arrays = [int(a) for a in self.char.arrays]
             data = sink.load_arrays(arrays)
-        return np.stack([getattr(data[a], name) for a in arrays], axis=2)
+        return [np.stack([getattr(data[a], name) for a in arrays], axis=2) for name in names]
 
 
 def open_runs(paths: list[Path]) -> tuple[list[CharRun], list[Switching]]:

@@ -72,7 +72,7 @@ def device_ranges(run) -> tuple[np.ndarray, float, int, np.ndarray] | None:
     residuals from their means, which the few fluctuators do not move) and the reads per
     state, and per state (P, AP) how many GOOD devices jump by more than ``J_LOW`` sigmas and
     how many of those with their odd read low (None: fewer than 3 reads)."""
-    raw_p, raw_ap = run.raw("g_after_p"), run.raw("g_after_ap")
+    raw_p, raw_ap = run.raws("g_after_p", "g_after_ap")
     cycles, reads = raw_p.shape[:2]
     n = cycles * reads
     if n < 3:

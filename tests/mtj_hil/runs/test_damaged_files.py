@@ -199,6 +199,31 @@ def test_verify_of_a_file_without_checksums_says_so_and_reads_it_whole(tmp_path,
     assert "g_after_ap" in capsys.readouterr().err
 
 
+def test_one_command_parses_a_file_without_checksums_in_one_process(tmp_path, monkeypatch):
+    """A file without checksums (0.1) is parsed by a separate process first (HDF5 may hang
+    on damaged metadata); ``show --verify`` started eight such processes on the same bytes.
+    What one found is kept for those bytes: one per command, and another once they change."""
+    from mtj_hil.runs.store import reading
+
+    monkeypatch.setattr(reading, "_DIAGNOSED", {})  # nothing kept from an earlier test
+    started = []
+    run = subprocess.run
+
+    def counted(args, **kwargs):
+        started.extend(a for a in args if a == "mtj_hil.runs.store.diagnose")
+        return run(args, **kwargs)
+
+    monkeypatch.setattr(reading.subprocess, "run", counted)
+    path = tmp_path / "old.h5"
+    shutil.copy(Path(__file__).parents[2] / "fixtures" / "legacy-0.1" / "characterization.h5", path)
+    assert main(["show", "--verify", str(path)]) == 0
+    assert len(started) == 1
+    with h5py.File(path, "r+") as h5:
+        del h5["characterization/g_after_ap"]
+    assert main(["show", "--verify", str(path)]) == 4
+    assert len(started) == 2
+
+
 @pytest.mark.parametrize(
     ("name", "cut"),
     [

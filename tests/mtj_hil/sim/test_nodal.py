@@ -115,3 +115,28 @@ def _dense_reference(g: np.ndarray, r: float) -> np.ndarray:
 def test_rectangular_arrays_match_a_dense_solve_of_the_circuit(shape):
     g = np.random.default_rng(3).uniform(1e-5, 3e-4, shape)
     np.testing.assert_allclose(effective_conductance(g, 3.0), _dense_reference(g, 3.0), rtol=1e-10)
+
+
+def test_a_pulse_that_switches_no_device_keeps_the_solve(profile_passive, monkeypatch):
+    from mtj_hil.protocols.chip import CellState
+    from mtj_hil.sim import die as die_module
+
+    solves = []
+
+    def counted(g, r_line):
+        solves.append(r_line)
+        return effective_conductance(g, r_line)
+
+    monkeypatch.setattr(die_module, "effective_conductance", counted)
+    die = make_die(profile_passive, 0, 0)
+    v = np.full((1, 15), 0.1)
+    before = die.read(0, v)
+    everything = np.ones((15, 15), bool)
+    die.apply_pulse(0, everything, CellState.AP, 0.01, 1e-9)  # far below any device's Vc
+    assert len(solves) == 1
+    np.testing.assert_array_equal(die.read(0, v) > 0, before > 0)
+    assert len(solves) == 1  # the same states: the same solve
+    die.apply_pulse(0, everything, CellState.P, 1.2, 1e-6)
+    die.apply_pulse(0, everything, CellState.AP, 1.2, 1e-6)  # every good device switches
+    die.read(0, v)
+    assert len(solves) == 2  # devices switched: solved again

@@ -121,8 +121,9 @@ def test_a_board_reset_before_the_last_readings_stores_nothing(
 def test_a_board_reset_before_the_last_calibration_reading_writes_no_record(
     tmp_path, capsys, monkeypatch, before_last, clean_reads
 ):
-    """Three readings before the end, the converter fit of the last line would have called
-    the line faulty ("implausible gain"): the board is asked first."""
+    """A reset one or three readings before the end: unasked, the board's readings after it
+    went into the last line's converter fit, and a record was written from them (checked
+    with the board's check taken out); the board is asked first, and no record is written."""
     cal = tmp_path / "cal"
     station = _calibration_station(tmp_path, cal)
     _count_reads(monkeypatch, reset_at=clean_reads["calibrate"] - before_last + 1)

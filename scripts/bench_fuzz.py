@@ -2,7 +2,7 @@
 random arguments to every command (mtj_hil.testing.fuzz), and count what went wrong.
 
     python scripts/bench_fuzz.py            # 520 cases (a few minutes)
-    python scripts/bench_fuzz.py --smoke    # 12 cases
+    python scripts/bench_fuzz.py --smoke    # 6 cases
     python scripts/bench_fuzz.py --cases 2000 --seed 7
 
 Prints ``fuzzed: N cases, C crashes, H hangs, U unnamed messages, F input files changed``
@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=520, help="cases to run (default 520)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds a case may take")
-    parser.add_argument("--smoke", action="store_true", help="12 cases, to check it runs")
+    parser.add_argument("--smoke", action="store_true", help="6 cases, to check it runs")
     args = parser.parse_args(argv)
-    cases = 12 if args.smoke else args.cases
+    cases = 6 if args.smoke else args.cases
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mtj-hil-fuzz-") as folder:
         tally = fuzz(cases, args.seed, Path(folder), budget=args.budget)

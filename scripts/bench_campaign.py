@@ -94,10 +94,11 @@ def local_cluster(workers: int) -> Iterator[Any]:
 
 
 def timed_campaign(
-    folder: Path, label: str, args: argparse.Namespace, client: Any, workers: int
+    folder: Path, label: str, args: argparse.Namespace, client: Any
 ) -> tuple[float, float, dict[str, Any]]:
     """Wall seconds, summed task seconds (from the index) and result digests of a run on
-    ``client``'s cluster of ``workers`` workers (just started: they have run nothing yet)."""
+    ``client``'s cluster (just started: its workers have run nothing yet)."""
+    workers = len(client.nthreads())
     spec = load_campaign(write(folder, label, args))
     t0 = time.perf_counter()
     outcome = run_campaign(spec, client)
@@ -192,10 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     d_loop = digests(spec)
     print(f"plain loop (no engine):     {t_loop:8.1f} s")
     with local_cluster(1) as client:
-        t1, busy1, d1 = timed_campaign(folder, "one", args, client, 1)
+        t1, busy1, d1 = timed_campaign(folder, "one", args, client)
     print(f"campaign, 1 worker:         {t1:8.1f} s")
     with local_cluster(2) as client:
-        t2, _, d2 = timed_campaign(folder, "two", args, client, 2)
+        t2, _, d2 = timed_campaign(folder, "two", args, client)
         print(f"campaign, 2 workers:        {t2:8.1f} s")
         # the same two workers (the run is not timed): one more cluster to start is only
         # seconds of waiting

@@ -264,8 +264,8 @@ class SimulatedDie:
     def effective_conductance(self, array: int) -> np.ndarray:
         """Conductance matrix (S) seen from the array's terminals (line resistance included).
 
-        Cached until a pulse or a read disturb changes a device of the array; for 1T1R arrays and zero line resistance it is
-        the device conductance itself.
+        Cached until a pulse or a read disturb changes a device of the array; for 1T1R arrays
+        and zero line resistance it is the device conductance itself.
         """
         cached = self._g_eff.get(array)
         if cached is None:

@@ -101,16 +101,29 @@ class ControllerError(InstrumentError):
         super().__init__(f"{where}controller error {code} ({name}): {message}")
 
 
+def _crc8_table() -> tuple[int, ...]:
+    """CRC-8 (polynomial 0x07) of each single byte, shifted through bit by bit."""
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC8_TABLE = _crc8_table()
+
+
 def crc8(data: bytes) -> int:
-    """CRC-8 of ``data``: polynomial 0x07, initial value 0x00, no reflection, no final XOR.
+    """CRC-8 of ``data``: polynomial 0x07, initial value 0x00, no reflection, no final XOR
+    (a byte at a time through a 256-entry table).
 
     ``crc8(b"123456789") == 0xF4``.
     """
     crc = 0
     for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        crc = _CRC8_TABLE[crc ^ byte]
     return crc
 
 

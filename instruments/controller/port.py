@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mtj_hil.instruments.controller.socket_lines import SocketLines
 from mtj_hil.instruments.errors import InstrumentError
 
 __all__ = ["open_port"]
@@ -16,7 +17,8 @@ __all__ = ["open_port"]
 def open_port(url: str, **options: Any) -> Any:
     """Open a pyserial port or URL with the station's options; errors become InstrumentError.
 
-    ``dtr`` / ``rts`` of ``None`` leave the lines as pyserial opens them.
+    ``dtr`` / ``rts`` of ``None`` leave the lines as pyserial opens them. A ``socket://``
+    port reads its replies in chunks (:class:`~mtj_hil.instruments.controller.socket_lines.SocketLines`).
     """
     import serial  # local import: the codec is usable without pyserial
 
@@ -32,4 +34,4 @@ def open_port(url: str, **options: Any) -> Any:
         busy = "busy" in str(exc).lower() or "temporarily unavailable" in str(exc).lower()
         hint = " (in use by another process: the port is opened exclusively)" if busy else ""
         raise InstrumentError(f"controller port {url}: cannot open: {exc}{hint}") from exc
-    return port
+    return SocketLines(port) if url.startswith("socket://") else port

@@ -85,6 +85,41 @@ def range_for(chip: Any, volts: float) -> float:
     return next((r for r in ADC_RANGES if r >= expected), ADC_RANGES[-1])
 
 
+_CODE_TABLES: dict[tuple, tuple[Any, np.ndarray]] = {}
+"""Calibrated conductance (S) of every converter code, ``(codes, cols)``, per
+``(bits, full_scale, cols, array, volts, id(correction))``, beside the correction it was
+computed with: holding the correction keeps its ``id`` from passing to another one, so a
+new calibration always gets a new table."""
+
+_CODE_TABLES_KEPT = 64
+"""Tables kept at most (a run uses a few: one per array, read voltage and range)."""
+
+
+def code_conductances(chip: Any, array: int, volts: float, full_scale: float) -> np.ndarray:
+    """The calibrated conductance (S) each converter code stands for at ``volts`` on range
+    ``full_scale``, ``(codes, cols)`` (read-only; kept for the next call with the same
+    arguments and the same calibration)."""
+    bits = chip.controller.identity.limits.adc_bits
+    cols = chip.layout.cols
+    correction = chip.correction
+    key = (bits, float(full_scale), cols, array, float(volts), id(correction))
+    kept = _CODE_TABLES.get(key)
+    if kept is not None:
+        return kept[1]
+    zero = 1 << (bits - 1)
+    lsb = 2.0 * full_scale / (1 << bits)
+    codes = np.arange(1 << bits)
+    currents = np.repeat(((codes - zero) * lsb)[:, None], cols, axis=1)
+    if correction is not None:
+        currents = correction.correct(array, currents)
+    g = currents / volts
+    g.flags.writeable = False
+    if len(_CODE_TABLES) >= _CODE_TABLES_KEPT:
+        _CODE_TABLES.clear()
+    _CODE_TABLES[key] = (correction, g)
+    return g
+
+
 def threshold_codes(
     chip: Any, array: int, thr: float | np.ndarray, volts: float, full_scale: float
 ) -> tuple[int, ...]:
@@ -92,21 +127,28 @@ def threshold_codes(
     ``row * cols + col`` of the result, a threshold map), the largest code whose calibrated
     conductance is at most the threshold at ``volts`` on range ``full_scale``: the board
     reads a cell high when its code is above it, exactly when the host's ``g > thr``
-    would."""
+    would.
+
+    A line whose conductance rises with the code (every calibration with a positive gain)
+    is searched (``searchsorted``); any other line counts its codes at or below the
+    threshold one by one, which gives the same answer for a rising line."""
     bits = chip.controller.identity.limits.adc_bits
-    zero = 1 << (bits - 1)
-    lsb = 2.0 * full_scale / (1 << bits)
-    codes = np.arange(1 << bits)
-    currents = np.repeat(((codes - zero) * lsb)[:, None], chip.layout.cols, axis=1)
-    if chip.correction is not None:
-        currents = chip.correction.correct(array, currents)
-    g = currents / volts  # (codes, cols), rising with the code on every line
-    if np.ndim(thr) == 0:
-        below = (g <= thr).sum(axis=0) - 1  # the count of codes at or below, less one
-    else:
-        cells = np.asarray(thr, float)
-        below = (g[:, None, :] <= cells[None]).sum(axis=0).ravel() - 1
-    return tuple(int(c) for c in np.clip(below, 0, (1 << bits) - 1))
+    g = code_conductances(chip, array, volts, full_scale)  # (codes, cols)
+    cols = g.shape[1]
+    cells = np.broadcast_to(
+        np.asarray(thr, float), (1, cols) if np.ndim(thr) == 0 else np.shape(thr)
+    )
+    at_or_below = np.empty(cells.shape, np.int64)
+    rising = np.all(g[1:] >= g[:-1], axis=0)
+    for col in range(cols):  # one search per output line, all its cells at once
+        line, wanted = g[:, col], cells[:, col]
+        if rising[col]:
+            found = np.searchsorted(line, wanted, side="right")
+            at_or_below[:, col] = np.where(np.isnan(wanted), 0, found)
+        else:
+            at_or_below[:, col] = (line[:, None] <= wanted[None, :]).sum(axis=0)
+    below = at_or_below.ravel() - 1  # the count of codes at or below, less one
+    return tuple(np.clip(below, 0, (1 << bits) - 1).tolist())
 
 
 def conductance_of(chip: Any, array: int, frame: SeqResult, volts: float) -> np.ndarray:

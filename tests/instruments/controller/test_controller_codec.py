@@ -36,6 +36,25 @@ def test_crc8_check_value():
     assert crc8(b"") == 0
 
 
+def _crc8_bitwise(data: bytes) -> int:
+    """The CRC as docs/chip-protocol.md defines it, shifted one bit at a time."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+@given(st.binary(max_size=300))
+def test_crc8_table_gives_the_bitwise_crc(data: bytes) -> None:
+    assert crc8(data) == _crc8_bitwise(data)
+
+
+def test_crc8_of_every_single_byte_is_the_bitwise_one() -> None:
+    assert [crc8(bytes([b])) for b in range(256)] == [_crc8_bitwise(bytes([b])) for b in range(256)]
+
+
 def test_encode_frame_exact_bytes():
     assert encode_frame("SEL", 3, ["7"]) == b"SEL 03 7*16\n"
     assert encode_frame("READ", 10) == b"READ 0A*C7\n"

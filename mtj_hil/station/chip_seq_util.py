@@ -4,6 +4,7 @@ threshold codes and conductances of board-side sequence frames."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -85,27 +86,39 @@ def range_for(chip: Any, volts: float) -> float:
     return next((r for r in ADC_RANGES if r >= expected), ADC_RANGES[-1])
 
 
-_CODE_TABLES: dict[tuple, tuple[Any, np.ndarray]] = {}
-"""Calibrated conductance (S) of every converter code, ``(codes, cols)``, per
-``(bits, full_scale, cols, array, volts, id(correction))``, beside the correction it was
-computed with: holding the correction keeps its ``id`` from passing to another one, so a
-new calibration always gets a new table."""
+@dataclass
+class _CodeTable:
+    """The calibrated conductance (S) of every converter code, ``(codes, cols)``, whether
+    it rises with the code on each line, and the threshold codes found in it so far (per
+    threshold shape and bytes)."""
+
+    correction: Any
+    g: np.ndarray
+    rising: np.ndarray
+    found: dict[tuple, tuple[int, ...]] = field(default_factory=dict)
+
+
+_CODE_TABLES: dict[tuple, _CodeTable] = {}
+"""Code tables per ``(bits, full_scale, cols, array, volts, id(correction))``. A table holds
+the correction it was computed with, which keeps its ``id`` from passing to another one:
+a new calibration always gets a new table."""
 
 _CODE_TABLES_KEPT = 64
 """Tables kept at most (a run uses a few: one per array, read voltage and range)."""
 
+_CODES_KEPT = 64
+"""Threshold codes kept per table at most (a switching run asks for a few, thousands of
+times)."""
 
-def code_conductances(chip: Any, array: int, volts: float, full_scale: float) -> np.ndarray:
-    """The calibrated conductance (S) each converter code stands for at ``volts`` on range
-    ``full_scale``, ``(codes, cols)`` (read-only; kept for the next call with the same
-    arguments and the same calibration)."""
+
+def _code_table(chip: Any, array: int, volts: float, full_scale: float) -> _CodeTable:
     bits = chip.controller.identity.limits.adc_bits
     cols = chip.layout.cols
     correction = chip.correction
     key = (bits, float(full_scale), cols, array, float(volts), id(correction))
-    kept = _CODE_TABLES.get(key)
-    if kept is not None:
-        return kept[1]
+    table = _CODE_TABLES.get(key)
+    if table is not None:
+        return table
     zero = 1 << (bits - 1)
     lsb = 2.0 * full_scale / (1 << bits)
     codes = np.arange(1 << bits)
@@ -114,10 +127,18 @@ def code_conductances(chip: Any, array: int, volts: float, full_scale: float) ->
         currents = correction.correct(array, currents)
     g = currents / volts
     g.flags.writeable = False
+    table = _CodeTable(correction, g, np.all(g[1:] >= g[:-1], axis=0))
     if len(_CODE_TABLES) >= _CODE_TABLES_KEPT:
         _CODE_TABLES.clear()
-    _CODE_TABLES[key] = (correction, g)
-    return g
+    _CODE_TABLES[key] = table
+    return table
+
+
+def code_conductances(chip: Any, array: int, volts: float, full_scale: float) -> np.ndarray:
+    """The calibrated conductance (S) each converter code stands for at ``volts`` on range
+    ``full_scale``, ``(codes, cols)`` (read-only; kept for the next call with the same
+    arguments and the same calibration)."""
+    return _code_table(chip, array, volts, full_scale).g
 
 
 def threshold_codes(
@@ -131,18 +152,29 @@ def threshold_codes(
 
     A line whose conductance rises with the code (every calibration with a positive gain)
     is searched (``searchsorted``); any other line counts its codes at or below the
-    threshold one by one, which gives the same answer for a rising line."""
-    bits = chip.controller.identity.limits.adc_bits
-    g = code_conductances(chip, array, volts, full_scale)  # (codes, cols)
+    threshold one by one, which gives the same answer for a rising line. The answer is kept
+    with the code table for the next step with the same thresholds."""
+    table = _code_table(chip, array, volts, full_scale)
+    wanted = np.asarray(thr, float)
+    key = (wanted.shape, wanted.tobytes())
+    codes = table.found.get(key)
+    if codes is None:
+        codes = _search(table, wanted, chip.controller.identity.limits.adc_bits)
+        if len(table.found) >= _CODES_KEPT:
+            table.found.clear()
+        table.found[key] = codes
+    return codes
+
+
+def _search(table: _CodeTable, thr: np.ndarray, bits: int) -> tuple[int, ...]:
+    """Threshold codes of ``thr`` (S; one value or ``(rows, cols)``) in ``table``."""
+    g = table.g
     cols = g.shape[1]
-    cells = np.broadcast_to(
-        np.asarray(thr, float), (1, cols) if np.ndim(thr) == 0 else np.shape(thr)
-    )
+    cells = np.broadcast_to(thr, (1, cols) if thr.ndim == 0 else thr.shape)
     at_or_below = np.empty(cells.shape, np.int64)
-    rising = np.all(g[1:] >= g[:-1], axis=0)
     for col in range(cols):  # one search per output line, all its cells at once
         line, wanted = g[:, col], cells[:, col]
-        if rising[col]:
+        if table.rising[col]:
             found = np.searchsorted(line, wanted, side="right")
             at_or_below[:, col] = np.where(np.isnan(wanted), 0, found)
         else:

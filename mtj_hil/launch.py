@@ -1,6 +1,7 @@
 """The ``mtj-hil`` script's entry point: quiet about a stop signal before and after a command.
 
-Loading the command takes a second or two (numpy, h5py, scipy ...), and the process lives on
+Loading the command takes a second or two (numpy, h5py, scipy ...; :func:`mtj_hil.cli.main.main`
+imports the one command it runs before it installs its own handlers), and the process lives on
 briefly after the command returns. A Ctrl-C, SIGTERM, SIGHUP or SIGQUIT there printed a ``KeyboardInterrupt``
 traceback or ended the process without a word. Here, until the command installs its own
 handlers (:func:`mtj_hil.instruments.bus.signals.stop_signals_raise`) and again after they are

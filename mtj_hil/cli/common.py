@@ -21,7 +21,6 @@ from mtj_hil.cli.progress_display import make_progress
 from mtj_hil.cli.tables import make_console
 from mtj_hil.errors import ConfigError, StoreError, command_line, counted
 from mtj_hil.schema.ranges import range_part
-from mtj_hil.sim.die import simulated_die_id
 
 if TYPE_CHECKING:
     from mtj_hil.protocols.chip import Chip
@@ -139,6 +138,8 @@ def choose_die(
             with any station, ``--die`` with a real one): the station file names its die.
         ConfigError: the station file or profile cannot be loaded.
     """
+    from mtj_hil.sim.die import simulated_die_id  # imports numpy and scipy: not at start-up
+
     if station is not None:
         from mtj_hil.station.files import load_station, with_virtual_die
 

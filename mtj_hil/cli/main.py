@@ -1,5 +1,6 @@
-"""The ``mtj-hil`` root command: its options, the registration of every command group, and
-the mapping of errors to one line and an exit code.
+"""The ``mtj-hil`` root command: its options, its commands (each imported when first used,
+see :mod:`mtj_hil.cli.command_table`), and the mapping of errors to one line and an exit
+code.
 
 Errors become one readable line and a distinct exit code (see ``EXIT_CODES``); ``--debug``
 shows the traceback before that line, with the same exit code.
@@ -21,6 +22,7 @@ import click
 from rich.text import Text
 
 from mtj_hil.calibration.errors import CalibrationError
+from mtj_hil.cli.command_table import COMMANDS, KIND_COMMANDS, LazyCommands, LazyGroup
 from mtj_hil.cli.common import console, current_run, forget_run
 from mtj_hil.cli.encoding import any_encoding
 from mtj_hil.cli.repeated import refuse_conflicting_options
@@ -49,7 +51,11 @@ gives 128 + its number: 130 Ctrl-C/SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM;
 for SIGPIPE, when the program reading the output closed it)."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    commands=LazyCommands(COMMANDS, KIND_COMMANDS),
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="mtj-hil", prog_name="mtj-hil", help="Show the version.")
 @click.option(
     "--debug",
@@ -65,47 +71,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Units: volts, amperes, siemens, ohms, seconds.
     """
     ctx.obj = {"debug": debug}
-
-
-def _register_commands() -> None:
-    """Attach every command: each measurement kind's (from the kind registry), then the rest."""
-    from mtj_hil.cli.calibration import calibrate, calibration
-    from mtj_hil.cli.campaign import campaign
-    from mtj_hil.cli.characterize import demo
-    from mtj_hil.cli.examples import examples
-    from mtj_hil.cli.experiments import experiment
-    from mtj_hil.cli.export import export
-    from mtj_hil.cli.fit_profile import fit_profile_command
-    from mtj_hil.cli.lab import lab
-    from mtj_hil.cli.networks import evaluate, train
-    from mtj_hil.cli.show import profiles, show
-    from mtj_hil.cli.station import station
-    from mtj_hil.cli.view import view
-    from mtj_hil.kinds import measurement_kinds
-
-    for kind in measurement_kinds().values():
-        cli.add_command(kind.piece("command"))
-    for command in (
-        show,
-        demo,
-        profiles,
-        lab,
-        experiment,
-        train,
-        evaluate,
-        calibrate,
-        calibration,
-        campaign,
-        station,
-        fit_profile_command,
-        export,
-        view,
-        examples,
-    ):
-        cli.add_command(command)
-
-
-_register_commands()
 
 
 def split_debug(argv: list[str]) -> tuple[list[str], bool]:
@@ -225,6 +190,16 @@ def _from_hdf5(exc: BaseException) -> bool:
     return "h5py" in last or f"{os.sep}json{os.sep}" in last
 
 
+def _load_command(args: list[str]) -> None:
+    """Import the command ``args`` name (its module loads numpy, h5py, scipy ...: a second or
+    two), before the stop signals raise (:func:`stop_signals_raise`): a stop meanwhile ends
+    the process quietly (:mod:`mtj_hil.launch`), as one while ``mtj-hil`` loaded did when every
+    command was imported with this module. An unknown name is left for click to refuse."""
+    name = next((a for a in args if not a.startswith("-")), None)  # the root's options are flags
+    if name is not None:
+        cli.commands.get(name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map errors to one line and an exit code.
 
@@ -234,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args, debug = split_debug(list(sys.argv[1:] if argv is None else argv))
     if debug:
         args = ["--debug", *args]
+    _load_command(args)
     if sys.stdout is None:
         # started with its output closed (``>&-``): Python then drops every line unseen, so
         # a listing or a summary would be lost behind exit 0

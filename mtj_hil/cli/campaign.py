@@ -1,5 +1,5 @@
 """The ``mtj-hil campaign`` commands: run a campaign on Dask, show its progress, gather its
-results. Registered in :mod:`mtj_hil.cli.main` with ``cli.add_command(campaign)``."""
+results. Listed in the root group's table, :data:`mtj_hil.cli.command_table.COMMANDS`."""
 
 from __future__ import annotations
 

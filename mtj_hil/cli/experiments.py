@@ -1,8 +1,9 @@
 """The ``mtj-hil experiment`` commands (``mtj-hil train`` and ``mtj-hil evaluate``: in
 :mod:`mtj_hil.cli.networks`, re-exported here).
 
-Registered in :mod:`mtj_hil.cli.main` with ``cli.add_command(experiment)``. Errors propagate as the
-project's exception families, which ``mtj_hil.cli.main.main`` turns into one line and an exit code.
+Listed in the root group's table, :data:`mtj_hil.cli.command_table.COMMANDS`. Errors
+propagate as the project's exception families, which ``mtj_hil.cli.main.main`` turns into
+one line and an exit code.
 """
 
 from __future__ import annotations

@@ -312,7 +312,8 @@ def parse_mask(text: str, n_lines: int) -> npt.NDArray[np.bool_]:
     bits = int(text, 16)
     if bits >> n_lines:
         raise FrameError(f"mask {text} has bits beyond line {n_lines - 1}")
-    return np.array([(bits >> i) & 1 == 1 for i in range(n_lines)], dtype=bool)
+    as_bytes = np.frombuffer(bits.to_bytes(-(-n_lines // 8) or 1, "little"), np.uint8)
+    return np.unpackbits(as_bytes, count=n_lines, bitorder="little").astype(bool)
 
 
 def encode_codes(codes: Iterable[int], bits: int = 12) -> str:

@@ -142,6 +142,14 @@ def test_single_bit_flip_detected(pos_seed, bit):
         decode_frame(bytes(raw) + b"\n")
 
 
+@given(st.integers(1, 80).flatmap(lambda n: st.tuples(st.just(n), st.sets(st.integers(0, n - 1)))))
+def test_a_mask_parses_back_to_the_lines_it_was_formatted_from(case) -> None:
+    n, lines = case
+    mask = parse_mask(format_mask(sorted(lines), n), n)
+    assert mask.dtype == bool and mask.shape == (n,)
+    assert mask.nonzero()[0].tolist() == sorted(lines)
+
+
 def test_value_formats():
     assert format_volts(1.25) == "1.250"
     assert format_volts(-0.0001) == "0.000"

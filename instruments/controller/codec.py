@@ -74,6 +74,8 @@ ERROR_CODES = {
 _VERB = re.compile(r"[A-Z]{1,8}")
 _SEQ = re.compile(r"[0-9A-F]{2}|--")
 _HEX2 = re.compile(r"[0-9A-F]{2}")
+_TOKEN = re.compile(r"[\x21-\x29\x2B-\x7E]+")
+"""A frame's token: printable ASCII (0x21-0x7E) without blanks and ``*`` (0x2A)."""
 _ERR_CODE = re.compile(r"E\d\d")
 _VOLTS = re.compile(r"-?\d{1,3}\.\d{3}")
 _SECONDS = re.compile(r"\d\.\d{3}e[+-]\d{2}")
@@ -152,7 +154,7 @@ class Frame:
 
 
 def _check_token(token: str) -> None:
-    if not token or any(not (0x21 <= ord(c) <= 0x7E) or c == "*" for c in token):
+    if not _TOKEN.fullmatch(token):
         raise FrameError(f"invalid token {token!r}: printable ASCII without blanks and '*'")
 
 

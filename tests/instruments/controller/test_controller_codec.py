@@ -150,6 +150,26 @@ def test_a_mask_parses_back_to_the_lines_it_was_formatted_from(case) -> None:
     assert mask.nonzero()[0].tolist() == sorted(lines)
 
 
+@given(st.text(max_size=12))
+def test_a_token_is_printable_ascii_without_blanks_or_star(token: str) -> None:
+    allowed = bool(token) and all(0x21 <= ord(c) <= 0x7E and c != "*" for c in token)
+    if allowed:
+        assert encode_frame("STAT", 1, [token]).startswith(b"STAT 01 " + token.encode())
+    else:
+        with pytest.raises(FrameError, match="invalid token"):
+            encode_frame("STAT", 1, [token])
+
+
+@pytest.mark.parametrize("token", ["!", "~", "a*b", "a b", "\x7f", "\x20", "é", "x\n"])
+def test_tokens_at_the_edges_of_printable_ascii(token: str) -> None:
+    allowed = all(0x21 <= ord(c) <= 0x7E and c != "*" for c in token)
+    if allowed:
+        encode_frame("STAT", 1, [token])
+    else:
+        with pytest.raises(FrameError, match="invalid token"):
+            encode_frame("STAT", 1, [token])
+
+
 def test_value_formats():
     assert format_volts(1.25) == "1.250"
     assert format_volts(-0.0001) == "0.000"

@@ -213,6 +213,10 @@ class GuardedVisa:
     """
 
     ABORT_COMMAND: str | None = ":ABOR"
+    time_scale: float = 1.0
+    """Wall seconds per second of the instrument's own time: every work and recovery timeout
+    (computed for real time) is stretched by it; more than 1 for an instrument slower than
+    real time (a paced virtual lab's)."""
 
     def _init_guard(self, resource_label: str | None = None) -> None:
         adapter = getattr(self, "adapter", None)
@@ -445,14 +449,15 @@ class GuardedVisa:
 
     @contextmanager
     def io_timeout(self, seconds: float, *, at_least: bool = True) -> Iterator[None]:
-        """Inside the block, allow ``seconds`` of work on top of the base timeout (or exactly
-        ``seconds`` without ``at_least``); the previous value is restored afterwards."""
+        """Inside the block, allow ``seconds`` (times :attr:`time_scale`) of work on top of
+        the base timeout (or exactly that without ``at_least``); the previous value is restored
+        afterwards."""
         conn = getattr(getattr(self, "adapter", None), "connection", None)
         previous = getattr(conn, "timeout", None)
         if conn is None or previous is None:
             yield
             return
-        wanted = seconds * 1000.0
+        wanted = seconds * self.time_scale * 1000.0
         if at_least:
             wanted += float(previous)
         try:

@@ -29,7 +29,12 @@ from mtj_hil.instruments.errors import InstrumentError
 from mtj_hil.instruments.smu.health import ChannelFound
 from mtj_hil.station.bench_lock import BenchInUse, hold_bench
 from mtj_hil.station.config import Station
-from mtj_hil.station.connect import bench_addresses, board_time_scale, start_virtual_lab
+from mtj_hil.station.connect import (
+    bench_addresses,
+    board_time_scale,
+    smu_time_scale,
+    start_virtual_lab,
+)
 from mtj_hil.station.smu import check_visa_library, make_smu, open_controller, smu_settings
 
 __all__ = ["InstrumentCheck", "StationCheck", "check_station", "serial_ports", "visa_resources"]
@@ -140,16 +145,18 @@ def _check_smu(
     resource: str,
     hold: HeldInterrupt,
     identities: dict[str, str] | None = None,
+    time_scale: float = 1.0,
 ) -> InstrumentCheck:
     """Open, verify and shut down one SMU. Once ``hold`` keeps a Ctrl-C, the SMU is only
     opened and shut down (its output off and read back), not checked. ``identities``:
     the ``*IDN?`` answers of the entries opened before (one instrument under two
-    addresses is refused, see :func:`~mtj_hil.station.smu.make_smu`)."""
+    addresses is refused, see :func:`~mtj_hil.station.smu.make_smu`); ``time_scale``: see
+    :func:`~mtj_hil.station.connect.smu_time_scale`."""
     check = InstrumentCheck(f"smu.{cfg.name}", resource, outcome=INTERRUPTED)
     smu = None
     try:
         with hold:
-            smu = make_smu(cfg, resource, station, identities=identities)
+            smu = make_smu(cfg, resource, station, identities=identities, time_scale=time_scale)
     except ConfigError as exc:
         check.outcome = f"wrong instrument or setting: {exc}"
     except InstrumentError as exc:
@@ -230,7 +237,10 @@ def check_station(station: Station) -> StationCheck:
         checks = [_check_controller(station, url, hold, board_time_scale(station, lab, url))]
         seen: dict[str, str] = {}
         checks += [
-            _check_smu(station, cfg, resources[cfg.name], hold, seen) for cfg in station.smus
+            _check_smu(
+                station, cfg, resources[cfg.name], hold, seen, smu_time_scale(station, lab, cfg)
+            )
+            for cfg in station.smus
         ]
     hold.release()
     return StationCheck(visa, ports, checks)

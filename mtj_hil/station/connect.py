@@ -26,7 +26,7 @@ from mtj_hil.instruments.smu import SourceMeter
 from mtj_hil.sim.lab.board_info import VIRTUAL_BOARD_MODEL
 from mtj_hil.station.bench_lock import hold_bench
 from mtj_hil.station.chip import InstrumentChip
-from mtj_hil.station.config import VIRTUAL, Station
+from mtj_hil.station.config import VIRTUAL, SmuConfig, Station
 from mtj_hil.station.files import load_station
 from mtj_hil.station.shutdown import shut_down
 from mtj_hil.station.smu import check_visa_library, make_smu, open_controller
@@ -129,6 +129,16 @@ def board_time_scale(station: Station, lab: Any, url: str) -> float:
     return max(1.0, station.virtual_lab.pace)
 
 
+def smu_time_scale(station: Station, lab: Any, config: SmuConfig) -> float:
+    """The same for an SMU entry: the pace (at least 1) when the in-process virtual ``lab``
+    serves it (resource ``"virtual"``), else 1. Its timeouts are stretched by it: at
+    ``pace = 10`` a 60-point sweep (1 s of the SMU's time) timed out, and the shutdown after
+    it could not confirm the output off."""
+    if lab is None or config.resource != VIRTUAL or station.virtual_lab is None:
+        return 1.0
+    return max(1.0, station.virtual_lab.pace)
+
+
 @contextlib.contextmanager
 def open_station(
     station: Station | str | Path,
@@ -187,6 +197,7 @@ def open_station(
                     shared=shared,
                     identities=identities,
                     sleep=lab.clock.advance if on_lab else (sleep or time.sleep),
+                    time_scale=smu_time_scale(station, lab, cfg),
                 )
             chip = InstrumentChip(controller, station, smus)
         except BaseException as exc:

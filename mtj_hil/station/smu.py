@@ -7,6 +7,7 @@ exactly as a run does.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import time
 from collections.abc import Callable
@@ -137,6 +138,7 @@ def make_smu(
     sleep: Callable[[float], None] = time.sleep,
     shared: dict[tuple[str, str], Any] | None = None,
     identities: dict[str, str] | None = None,
+    time_scale: float = 1.0,
 ) -> SourceMeter:
     """Open the SMU driver a station names through its VISA library and check its identity.
 
@@ -147,9 +149,12 @@ def make_smu(
     ``identities`` (a dict kept by the caller: ``*IDN?`` answer -> the entry that gave it)
     an instrument reached again under another address (``localhost`` and ``127.0.0.1``) is
     refused before anything is configured: its two drivers would each reset the channel
-    the other one uses.
+    the other one uses. ``time_scale`` (at least 1) stretches the SMU's timeouts, its base
+    ``config.timeout`` and every work and recovery timeout, for an instrument slower than
+    real time (see :func:`~mtj_hil.station.connect.smu_time_scale`).
 
     Raises:
+        ValueError: a ``time_scale`` below 1 or not finite.
         ConfigError: the VISA library cannot be loaded (names ``station.visa_library``), a
             channel the driver does not have, an identity that is not the driver's model, or
             one already answered by another entry's address.
@@ -163,6 +168,8 @@ def make_smu(
         KeysightB2900,
     )
 
+    if not 1.0 <= time_scale < math.inf:
+        raise ValueError(f"time_scale must be finite and at least 1, not {time_scale!r}")
     label = f"SMU {config.name} ({config.driver})"
     source = str(station.path) if station is not None and station.path else "<station>"
     key = (config.driver, resource_identity(resource))
@@ -173,7 +180,7 @@ def make_smu(
     library = station.visa_library if station is not None else "@py"
     try:
         adapter = open_visa_adapter(
-            resource, name=label, visa_library=library, timeout_s=config.timeout
+            resource, name=label, visa_library=library, timeout_s=config.timeout * time_scale
         )
     except VisaLibraryError as exc:
         raise ConfigError(f"{source}: station.visa_library: {exc}") from exc
@@ -198,6 +205,7 @@ def make_smu(
             inst = KeysightB2900(adapter, name=label, channels=used, sleep=sleep)
             smu = getattr(inst, f"ch{ch}")
         inst._init_guard(resource)
+        inst.time_scale = time_scale
         idn = identify(smu, label, resource)
         check_identity(source, config, idn, resource)
         if identities is not None and config.resource != VIRTUAL:

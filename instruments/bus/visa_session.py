@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import select
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from mtj_hil.instruments.bus.raw_socket import device_clear, send_at_once
 from mtj_hil.instruments.bus.transport import transaction
 from mtj_hil.instruments.errors import InstrumentError, InstrumentTimeout
 
@@ -81,50 +80,6 @@ def _connection_lost(exc: BaseException) -> bool:
     if isinstance(exc, pyvisa.errors.VisaIOError):
         return exc.error_code == pyvisa.constants.StatusCode.error_connection_lost
     return isinstance(exc, ConnectionError)
-
-
-def _raw_socket(conn: Any) -> socket.socket | None:
-    """The socket behind a pyvisa-py ``TCPIP::host::port::SOCKET`` session, else ``None``."""
-    sessions = getattr(getattr(conn, "visalib", None), "sessions", None)
-    if not isinstance(sessions, dict):
-        return None
-    sock = getattr(sessions.get(getattr(conn, "session", None)), "interface", None)
-    return sock if isinstance(sock, socket.socket) else None
-
-
-def send_at_once(conn: Any) -> None:
-    """Switch Nagle's algorithm off on a pyvisa-py raw socket session (nothing otherwise).
-
-    VISA makes ``VI_ATTR_TCPIP_NODELAY`` true by default (VPP-4.3, the attribute's entry) so
-    every write leaves at once; pyvisa-py's ``SOCKET`` sessions leave Nagle on, and a write
-    that follows a write without a reply waits for the instrument's delayed ACK (tens of ms
-    per command on Linux)."""
-    sock = _raw_socket(conn)
-    if sock is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def device_clear(conn: Any, max_chunks: int = 1000) -> None:
-    """VISA device clear; on a raw socket, discard pending input instead.
-
-    A raw SCPI socket has no device-clear message, and pyvisa-py's ``clear()`` on such a
-    session spins forever once the instrument has closed the connection (the socket stays
-    readable with no data); here a closed peer raises ``ConnectionError`` instead.
-    """
-    sock = _raw_socket(conn)
-    if sock is None:
-        conn.clear()
-        return
-    session = conn.visalib.sessions[conn.session]
-    pending = getattr(session, "_pending_buffer", None)
-    if pending is not None:
-        pending.clear()
-    for _ in range(max_chunks):
-        readable, _, _ = select.select([sock], [], [], 0.05)
-        if not readable:
-            return
-        if not sock.recv(4096):
-            raise ConnectionError("the instrument closed the connection")
 
 
 def missing_extra(resource: str, visa_library: str) -> str | None:
@@ -228,6 +183,7 @@ class GuardedVisa:
         self._recovering = False
         self._last_command = ""
         self._sync_idn: str | None = None
+        self._idn_unanswered = 0  # resynchronising *IDN? queries whose answers are not read
         self._out_of_step: str | None = None
         self._lost = False
 
@@ -290,6 +246,13 @@ class GuardedVisa:
         it is discarded, and the input is drained once more in case a query timed out was
         ``*IDN?`` itself. Without a known identity nothing is sent.
 
+        An earlier resynchronisation whose ``*IDN?`` went unanswered (the instrument still
+        busy) is answered later too: as many answers as ``*IDN?`` queries sent are read. An
+        instrument slower than the drain's wait (a paced virtual lab) otherwise had the next
+        query read an older ``*IDN?``'s answer, and each query after it the one before's.
+        When no answer comes in time after at least one did, the rest were discarded (a
+        device clear or a reset) and the replies are in step.
+
         Raises:
             InstrumentError: no answer in :data:`MAX_RESYNC_REPLIES` replies; pyvisa and
                 OS errors as they come (the caller names them).
@@ -299,11 +262,24 @@ class GuardedVisa:
             self._out_of_step = None
             return
         super().write("*IDN?")  # type: ignore[misc]
+        self._idn_unanswered += 1
+        answered = False
         for _ in range(MAX_RESYNC_REPLIES):
-            if super().read().strip() == expected:  # type: ignore[misc]
+            try:
+                reply = super().read()  # type: ignore[misc]
+            except _transport_errors() as exc:
+                if not (answered and _is_timeout(exc)):
+                    raise
+                self._idn_unanswered = 0  # the older queries' answers are not coming
                 break
+            if reply.strip() == expected:
+                answered = True
+                self._idn_unanswered -= 1
+                if self._idn_unanswered <= 0:
+                    break
         else:
             raise InstrumentError(f"no *IDN? answer among {MAX_RESYNC_REPLIES} replies")
+        self._idn_unanswered = 0
         conn = getattr(getattr(self, "adapter", None), "connection", None)
         if conn is not None and hasattr(conn, "clear"):
             device_clear(conn)
@@ -414,6 +390,7 @@ class GuardedVisa:
         send_at_once(new)
         adapter.connection = new
         self._lost = False
+        self._idn_unanswered = 0  # a new session: the old one's replies are gone with it
         self._out_of_step = self._out_of_step or "the session was reopened"
         who = getattr(self, "name", "instrument")
         log.warning("%s at %s: link lost, session reopened", who, self.resource_label)

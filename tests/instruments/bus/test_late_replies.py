@@ -6,6 +6,8 @@ values and ``*IDN?`` a measurement."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mtj_hil.instruments.bus import visa_session
@@ -126,3 +128,35 @@ def test_a_late_reply_to_the_recoverys_own_query_is_not_read_as_the_output_state
     assert done == {"late", "off"}
     assert smu.output is False
     assert confirmed is True
+
+
+def test_an_earlier_unanswered_resynchronisation_is_not_read_as_the_next_answer(monkeypatch):
+    """A measurement's reply comes 0.8 s late, so the recovery's ``*IDN?`` (0.3 s allowed)
+    goes unanswered; the next query's resynchronisation sends a second one. The instrument
+    answers both, each 0.12 s after the last (slow, as a paced virtual lab is). The
+    resynchronisation stopped at the first answer and its drain (50 ms) missed the second,
+    which the measurement then read as its own: replies out of step while taken as in step.
+    Now as many answers are read as queries were sent."""
+    monkeypatch.setattr(visa_session, "RECOVERY_TIMEOUT_S", 0.3)
+    smu, server = _served("keithley2400")
+    real, slow = smu.handle, [False]
+
+    def handle(line: str):
+        if slow[0] and line.strip() == "*IDN?":
+            time.sleep(0.12)
+        return real(line)
+
+    server._handler = handle
+    with server:
+        driver = _driver("keithley2400", server.resource, timeout=0.2)
+        slow[0] = True
+        smu.delay_next_reply(0.8)
+        with pytest.raises(InstrumentTimeout, match="resynchronisation failed"):
+            driver.measure_current()
+        driver.source_voltage = 0.25
+        reading = driver.measure_current()
+        assert reading.voltage == pytest.approx(0.25)
+        assert reading.current == pytest.approx(0.25 / R_LOAD, rel=1e-3)
+        assert driver.idn == smu.idn
+        assert driver.shutdown() is True
+    assert smu.output is False

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from mtj_hil.instruments.bus.visa_session import _raw_socket, open_visa_adapter
+from mtj_hil.instruments.bus.raw_socket import raw_socket
+from mtj_hil.instruments.bus.visa_session import open_visa_adapter
 from mtj_hil.sim.lab.lab import VirtualLab
 
 
@@ -22,7 +23,7 @@ def adapter():
 
 def test_a_raw_socket_session_sends_each_command_at_once(adapter) -> None:
     # VISA's default (VPP-4.3: VI_ATTR_TCPIP_NODELAY is true); pyvisa-py leaves Nagle on
-    sock = _raw_socket(adapter.connection)
+    sock = raw_socket(adapter.connection)
     assert sock is not None
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 

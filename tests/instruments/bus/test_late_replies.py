@@ -58,14 +58,21 @@ def test_a_late_reply_is_never_the_answer_to_the_next_query(dialect, late):
         smu.delay_next_reply(late)
         with pytest.raises(InstrumentTimeout, match="no reply in time"):
             driver.measure_current()  # its reply (0.2 V) comes after the timeout
-        driver.source_voltage = 0.25  # a write goes out whatever the replies do
-        for _ in range(2):
-            reading = driver.measure_current()
-            assert reading.voltage == pytest.approx(0.25)
-            assert reading.current == pytest.approx(0.25 / R_LOAD, rel=1e-3)
-        assert driver.idn == smu.idn
-        assert driver.shutdown() is True
+        _answers_in_step(driver, smu, measurements=2)
     assert smu.output is False
+
+
+def _answers_in_step(driver, smu, measurements: int) -> None:
+    """After the fault: a write goes out whatever the replies do, then each query reads
+    its own answer (measurements at the new level, the identity) and the shutdown is
+    confirmed."""
+    driver.source_voltage = 0.25
+    for _ in range(measurements):
+        reading = driver.measure_current()
+        assert reading.voltage == pytest.approx(0.25)
+        assert reading.current == pytest.approx(0.25 / R_LOAD, rel=1e-3)
+    assert driver.idn == smu.idn
+    assert driver.shutdown() is True
 
 
 def test_out_of_step_with_a_silent_instrument_queries_are_refused_but_the_output_goes_off(
@@ -153,10 +160,5 @@ def test_an_earlier_unanswered_resynchronisation_is_not_read_as_the_next_answer(
         smu.delay_next_reply(0.8)
         with pytest.raises(InstrumentTimeout, match="resynchronisation failed"):
             driver.measure_current()
-        driver.source_voltage = 0.25
-        reading = driver.measure_current()
-        assert reading.voltage == pytest.approx(0.25)
-        assert reading.current == pytest.approx(0.25 / R_LOAD, rel=1e-3)
-        assert driver.idn == smu.idn
-        assert driver.shutdown() is True
+        _answers_in_step(driver, smu, measurements=1)
     assert smu.output is False

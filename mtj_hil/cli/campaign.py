@@ -139,6 +139,7 @@ def run(file: Path, scheduler: str | None, workers: int | None) -> None:
             "anyone who can reach it runs code on every worker. Prefer tls:// (see "
             "docs/campaigns.md).",
             highlight=False,
+            soft_wrap=True,
         )
     CampaignIndex(spec.index_path).refuse_if_running()  # before a cluster starts for nothing
     if spec.index_path.exists():  # another campaign's out_dir: refused before it starts, too
@@ -228,7 +229,8 @@ def status(file: Path, verify: bool) -> None:
     spec = load_campaign(file)
     if not spec.index_path.exists():
         console.print(
-            escape(f"campaign {spec.name}: not started ({counted(len(spec.tasks), 'task')})")
+            escape(f"campaign {spec.name}: not started ({counted(len(spec.tasks), 'task')})"),
+            soft_wrap=True,
         )
         return
     index = CampaignIndex(spec.index_path)
@@ -239,6 +241,7 @@ def status(file: Path, verify: bool) -> None:
             f"[yellow]{escape(str(exc))}[/]: showing the state of the run files instead; the next "
             "'campaign run' rebuilds the index",
             highlight=False,
+            soft_wrap=True,
         )
         records = view(spec)
     kinds: dict[str, list[str]] = {}
@@ -353,7 +356,9 @@ def _verify(tasks: list, records: dict) -> None:
             "(listed above); restore them from a copy, or remove them and run the campaign "
             "again to measure them anew"
         )
-    console.print(escape(f"verified: {checked} indexed run files match their checksums"))
+    console.print(
+        escape(f"verified: {checked} indexed run files match their checksums"), soft_wrap=True
+    )
 
 
 def _switching_status(tasks: list, records: dict) -> None:

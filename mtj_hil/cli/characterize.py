@@ -448,7 +448,8 @@ def demo(out_dir: Path, die_index: int) -> None:
         escape(
             f"simulator check: measured classes agree with the die's truth on "
             f"{100 * agree:.3f} % of devices"
-        )
+        ),
+        soft_wrap=True,
     )
 
 

@@ -248,7 +248,8 @@ def open_die(source: DieSource) -> Iterator[Chip]:
                 escape(
                     f"virtual lab: modelled lab time {running.clock.now:.1f} s over "
                     f"{counted(running.clock.transactions, 'bus transaction')}"
-                )
+                ),
+                soft_wrap=True,
             )
 
 

@@ -103,7 +103,8 @@ def fit_profile_command(
         console.print(
             escape(
                 "kept at the base profile's value (runs cannot tell): " + ", ".join(fitted.defaults)
-            )
+            ),
+            soft_wrap=True,
         )
     for warning in fitted.warnings:
         console.print(Text.assemble(("warning", "yellow"), f": {warning}"), soft_wrap=True)

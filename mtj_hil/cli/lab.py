@@ -110,7 +110,8 @@ def serve(
             escape(
                 f"modelled lab time {running.clock.now:.1f} s, "
                 f"{counted(running.clock.transactions, 'transaction')}"
-            )
+            ),
+            soft_wrap=True,
         )
 
 

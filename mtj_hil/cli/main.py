@@ -115,10 +115,12 @@ def _interrupted(args: list[str], signal_name: str) -> None:
         )
         return
     if run is None:
-        console.print(Text(how, style="red"))
+        console.print(Text(how, style="red"), soft_wrap=True)
         return
     if not run.exists():
-        console.print(Text.assemble((how, "red"), f" before the run file {run} was written"))
+        console.print(
+            Text.assemble((how, "red"), f" before the run file {run} was written"), soft_wrap=True
+        )
         return
     status = _run_status()
     if status == "completed":  # the signal came after the run's end: nothing to finish

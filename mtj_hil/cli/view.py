@@ -69,6 +69,7 @@ def _listen(
             f"[yellow]warning[/]: the live view listens on {where}: anyone who can reach this "
             "machine can read the page (read-only, no authentication)",
             highlight=False,
+            soft_wrap=True,
         )
     return sock
 

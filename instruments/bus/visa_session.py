@@ -279,7 +279,6 @@ class GuardedVisa:
                     break
         else:
             raise InstrumentError(f"no *IDN? answer among {MAX_RESYNC_REPLIES} replies")
-        self._idn_unanswered = 0
         conn = getattr(getattr(self, "adapter", None), "connection", None)
         if conn is not None and hasattr(conn, "clear"):
             device_clear(conn)

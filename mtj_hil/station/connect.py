@@ -124,9 +124,7 @@ def board_time_scale(station: Station, lab: Any, url: str) -> float:
     least 1) when ``url`` is the board of the in-process virtual ``lab``, which waits that
     long per modelled second; 1 for any other board. The board's reply timeouts, computed
     for a board in real time, are stretched by it (``pace = 10`` timed out mid-run)."""
-    if lab is None or url != lab.controller_url or station.virtual_lab is None:
-        return 1.0
-    return max(1.0, station.virtual_lab.pace)
+    return _pace(station, lab is not None and url == lab.controller_url)
 
 
 def smu_time_scale(station: Station, lab: Any, config: SmuConfig) -> float:
@@ -134,7 +132,13 @@ def smu_time_scale(station: Station, lab: Any, config: SmuConfig) -> float:
     serves it (resource ``"virtual"``), else 1. Its timeouts are stretched by it: at
     ``pace = 10`` a 60-point sweep (1 s of the SMU's time) timed out, and the shutdown after
     it could not confirm the output off."""
-    if lab is None or config.resource != VIRTUAL or station.virtual_lab is None:
+    return _pace(station, lab is not None and config.resource == VIRTUAL)
+
+
+def _pace(station: Station, served: bool) -> float:
+    """The ``[virtual_lab] pace``, at least 1, for an instrument the in-process lab
+    ``served``; 1 otherwise."""
+    if not served or station.virtual_lab is None:
         return 1.0
     return max(1.0, station.virtual_lab.pace)
 
